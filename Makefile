@@ -1,0 +1,40 @@
+# concord — PGXS build.
+#
+# The versioned install script is built by joining each component's SQL part
+# in dependency order (see ../shared/design.md); C objects come from src/ and
+# every component folder under it.
+
+EXTENSION = concord
+EXTVERSION = 0.1
+
+MODULE_big = concord
+OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
+
+# Component SQL, in dependency order: core first, then each component after
+# the components it calls.
+SQL_PARTS = src/concord.sql \
+	src/http/http.sql
+
+DATA_built = concord--$(EXTVERSION).sql
+EXTRA_CLEAN = concord--$(EXTVERSION).sql
+
+# pg_regress suites (sql/ + expected/), run by `make installcheck`.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --inputdir=. --load-extension=concord
+
+PG_CPPFLAGS += -I$(srcdir)/src
+SHLIB_LINK += $(shell curl-config --libs) -lcrypto
+
+# CI builds with warnings as errors, so they never pile up; a user's build is
+# not broken by a newer compiler's new warning.
+ifdef CI
+PG_CPPFLAGS += -Wall -Wextra -Werror -Wno-unused-parameter \
+	-Wno-sign-compare -Wno-missing-field-initializers
+endif
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+concord--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@

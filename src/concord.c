@@ -1,0 +1,222 @@
+/*-------------------------------------------------------------------------
+ *
+ * concord.c
+ *	  Module entry point: GUC definitions and background worker
+ *	  registration, plus small catalog helpers every component uses.
+ *
+ * All of concord's settings are defined here, in one place, under the
+ * reserved prefix "concord.".  Settings that could weaken security (the CA
+ * bundle, the call log switch) are PGC_SUSET; plain limits are PGC_USERSET
+ * and can also be overridden per call.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+
+#include "concord.h"
+
+PG_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+int			concord_http_timeout_ms = 30000;
+int			concord_http_connect_timeout_ms = 10000;
+int			concord_http_max_response_bytes = 10 * 1024 * 1024;
+int			concord_http_max_redirects = 5;
+int			concord_http_max_connections = 32;
+int			concord_http_max_host_connections = 8;
+bool		concord_http_log = false;
+char	   *concord_http_ca_file = NULL;
+char	   *concord_http_user_agent = NULL;
+
+int			concord_worker_naptime_ms = 10000;
+int			concord_http_log_retention_days = 30;
+char	   *concord_worker_databases = NULL;
+
+bool		concord_preloaded = false;
+
+/*
+ * Check hook for concord.http_ca_file: the file must exist and be readable,
+ * so a typo shows at SET time rather than as a TLS failure later.
+ */
+static bool
+check_ca_file(char **newval, void **extra, GucSource source)
+{
+	if (*newval == NULL || (*newval)[0] == '\0')
+		return true;
+	if (!is_absolute_path(*newval))
+	{
+		GUC_check_errdetail("The CA bundle path must be absolute.");
+		return false;
+	}
+	if (access(*newval, R_OK) != 0)
+	{
+		GUC_check_errdetail("File \"%s\" is not readable: %m.", *newval);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Define every concord.* setting.
+ */
+static void
+define_gucs(void)
+{
+	DefineCustomIntVariable("concord.http_timeout_ms",
+							"Total time limit of one HTTP request, in milliseconds.",
+							NULL,
+							&concord_http_timeout_ms,
+							30000, 1, 3600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_connect_timeout_ms",
+							"Time limit for establishing an HTTP connection, in milliseconds.",
+							NULL,
+							&concord_http_connect_timeout_ms,
+							10000, 1, 600 * 1000,
+							PGC_USERSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_max_response_bytes",
+							"Largest HTTP response body accepted, in bytes.",
+							"A larger body fails the request with a clear error instead of exhausting memory.",
+							&concord_http_max_response_bytes,
+							10 * 1024 * 1024, 0, 512 * 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_max_redirects",
+							"How many redirects one HTTP request follows.",
+							NULL,
+							&concord_http_max_redirects,
+							5, 0, 20,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_max_connections",
+							"Most HTTP transfers a batch runs at once.",
+							NULL,
+							&concord_http_max_connections,
+							32, 1, 1000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_max_host_connections",
+							"Most HTTP transfers a batch runs at once to one host and port.",
+							NULL,
+							&concord_http_max_host_connections,
+							8, 1, 1000,
+							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("concord.http_log",
+							 "Record every HTTP call in concord.http_call_log.",
+							 NULL,
+							 &concord_http_log,
+							 false,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
+	DefineCustomStringVariable("concord.http_ca_file",
+							   "CA bundle used to verify HTTPS servers instead of the system's.",
+							   "Only superusers may change it; verification itself can never be turned off.",
+							   &concord_http_ca_file,
+							   "",
+							   PGC_SUSET, 0,
+							   check_ca_file, NULL, NULL);
+
+	DefineCustomStringVariable("concord.http_user_agent",
+							   "User-Agent header sent with HTTP requests.",
+							   NULL,
+							   &concord_http_user_agent,
+							   "concord/0.1",
+							   PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.worker_naptime_ms",
+							"How long the background worker sleeps between rounds.",
+							NULL,
+							&concord_worker_naptime_ms,
+							10000, 100, 3600 * 1000,
+							PGC_SIGHUP, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_log_retention_days",
+							"Days the background worker keeps rows of concord.http_call_log (0 keeps them forever).",
+							NULL,
+							&concord_http_log_retention_days,
+							30, 0, 36500,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomStringVariable("concord.worker_databases",
+							   "Databases the background worker serves (comma-separated; empty means every database with the extension).",
+							   NULL,
+							   &concord_worker_databases,
+							   "",
+							   PGC_POSTMASTER, 0,
+							   NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("concord");
+}
+
+/*
+ * Module load: define settings; under shared_preload_libraries also register
+ * the background worker (never during binary upgrade).
+ */
+void
+_PG_init(void)
+{
+	define_gucs();
+
+	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
+		return;
+
+	concord_preloaded = true;
+	concord_register_launcher();
+}
+
+/*
+ * OID of the concord schema, or InvalidOid when missing_ok and the extension
+ * is not installed in this database.
+ */
+Oid
+concord_schema_oid(bool missing_ok)
+{
+	Oid			nsp = get_namespace_oid(CONCORD_SCHEMA, true);
+
+	if (!OidIsValid(nsp) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("schema \"%s\" does not exist", CONCORD_SCHEMA),
+				 errhint("Run CREATE EXTENSION concord in this database.")));
+	return nsp;
+}
+
+/*
+ * OID of a relation in the concord schema; tables are found by schema, never
+ * through the caller's search_path.
+ */
+Oid
+concord_relation_oid(const char *relname, bool missing_ok)
+{
+	Oid			nsp = concord_schema_oid(missing_ok);
+	Oid			relid = InvalidOid;
+
+	if (OidIsValid(nsp))
+		relid = get_relname_relid(relname, nsp);
+	if (!OidIsValid(relid) && !missing_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"%s.%s\" does not exist", CONCORD_SCHEMA, relname),
+				 errhint("Run CREATE EXTENSION concord in this database.")));
+	return relid;
+}

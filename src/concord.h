@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * concord.h
+ *	  Core of the concord extension: GUC variables, the background worker
+ *	  entry points and small helpers shared by every component.
+ *
+ * Components include this header and their own; they reach each other only
+ * through the other component's header (see docs/architecture.md).
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONCORD_H
+#define CONCORD_H
+
+#include "postgres.h"
+
+#define CONCORD_SCHEMA "concord"
+
+/* http component limits (defaults, overridable per call) */
+extern int	concord_http_timeout_ms;
+extern int	concord_http_connect_timeout_ms;
+extern int	concord_http_max_response_bytes;
+extern int	concord_http_max_redirects;
+extern int	concord_http_max_connections;
+extern int	concord_http_max_host_connections;
+extern bool concord_http_log;
+extern char *concord_http_ca_file;
+extern char *concord_http_user_agent;
+
+/* background worker */
+extern int	concord_worker_naptime_ms;
+extern int	concord_http_log_retention_days;
+extern char *concord_worker_databases;
+
+/* True when loaded through shared_preload_libraries (worker registered). */
+extern bool concord_preloaded;
+
+extern Oid	concord_schema_oid(bool missing_ok);
+extern Oid	concord_relation_oid(const char *relname, bool missing_ok);
+
+extern PGDLLEXPORT void concord_launcher_main(Datum main_arg);
+extern PGDLLEXPORT void concord_db_worker_main(Datum main_arg);
+extern void concord_register_launcher(void);
+
+#endif							/* CONCORD_H */

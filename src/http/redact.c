@@ -1,0 +1,127 @@
+/*-------------------------------------------------------------------------
+ *
+ * redact.c
+ *	  Make URLs safe to show: credentials in the userinfo part and values of
+ *	  secret-looking query parameters are replaced by "***".
+ *
+ * Every URL that reaches an error message, a log line or the call log goes
+ * through http_redact_url() first.  The rule errs on the side of hiding:
+ * a parameter is secret when its name contains a word such as token, key,
+ * secret, pass, auth, sig or session.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+
+#include "http/http.h"
+
+PG_FUNCTION_INFO_V1(concord_http_redact_url);
+
+#define REDACTED "***"
+
+/*
+ * Is a query parameter name (not percent-decoded; secret words are plain
+ * ASCII) one whose value must be hidden?
+ */
+bool
+http_name_looks_secret(const char *name, size_t len)
+{
+	static const char *const words[] = {
+		"token", "key", "secret", "pass", "pwd", "auth", "sig", "session",
+		"credential", "private", "cookie", "code", "ticket", "jwt", NULL
+	};
+	char		lower[128];
+
+	if (len >= sizeof(lower))
+		len = sizeof(lower) - 1;
+	for (size_t i = 0; i < len; i++)
+		lower[i] = pg_ascii_tolower((unsigned char) name[i]);
+	lower[len] = '\0';
+
+	for (int i = 0; words[i]; i++)
+		if (strstr(lower, words[i]) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * Return a copy of url with userinfo and secret query values replaced and
+ * any fragment dropped.  Works on text, not on a parsed URL, so even a
+ * malformed URL is redacted before it is quoted in an error.
+ */
+char *
+http_redact_url(const char *url)
+{
+	StringInfoData out;
+	const char *p = url;
+	const char *scheme_end = strstr(url, "://");
+	const char *q;
+
+	initStringInfo(&out);
+
+	/* scheme and authority, with any userinfo hidden */
+	if (scheme_end)
+	{
+		const char *auth = scheme_end + 3;
+		const char *auth_end = auth + strcspn(auth, "/?#");
+		const char *at = NULL;
+
+		for (const char *c = auth; c < auth_end; c++)
+			if (*c == '@')
+				at = c;
+		appendBinaryStringInfo(&out, url, auth - url);
+		if (at)
+		{
+			appendStringInfoString(&out, REDACTED "@");
+			auth = at + 1;
+		}
+		appendBinaryStringInfo(&out, auth, auth_end - auth);
+		p = auth_end;
+	}
+
+	/* path */
+	q = p + strcspn(p, "?#");
+	appendBinaryStringInfo(&out, p, q - p);
+	if (*q != '?')
+		return out.data;		/* no query; a fragment is dropped */
+
+	/* query: name=value pairs split on & */
+	appendStringInfoChar(&out, '?');
+	p = q + 1;
+	while (*p && *p != '#')
+	{
+		size_t		pairlen = strcspn(p, "&#");
+		const char *eq = memchr(p, '=', pairlen);
+
+		if (eq && http_name_looks_secret(p, eq - p))
+		{
+			appendBinaryStringInfo(&out, p, eq - p + 1);
+			appendStringInfoString(&out, REDACTED);
+		}
+		else
+			appendBinaryStringInfo(&out, p, pairlen);
+		p += pairlen;
+		if (*p == '&')
+		{
+			appendStringInfoChar(&out, '&');
+			p++;
+		}
+	}
+	return out.data;
+}
+
+/*
+ * concord.http_redact_url(url text): the redaction applied to every URL in
+ * messages and in the call log.
+ */
+Datum
+concord_http_redact_url(PG_FUNCTION_ARGS)
+{
+	char	   *url = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_TEXT_P(cstring_to_text(http_redact_url(url)));
+}

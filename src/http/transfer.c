@@ -1,0 +1,1211 @@
+/*-------------------------------------------------------------------------
+ *
+ * transfer.c
+ *	  The transfer engine: validated requests run on one libcurl multi
+ *	  handle per backend, concurrently, with caps, redirects, limits and
+ *	  cancellation.
+ *
+ * One multi handle lives for the whole backend, so connections (keep-alive)
+ * and DNS results are reused across calls.  Every request, single or in a
+ * batch, is an HttpTransfer driven by http_perform(): libcurl does the I/O,
+ * the loop polls with a short timeout and checks for interrupts, so query
+ * cancel and statement_timeout stop it promptly.  Redirects are followed
+ * here, not by libcurl, so the guard can judge every hop.
+ *
+ * libcurl's callbacks never throw: they cap, record the problem in the
+ * transfer and return libcurl's error value; the outcome is turned into an
+ * HttpError after libcurl has returned.  Handles are released in
+ * PG_FINALLY, so an error or a cancel leaks nothing.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "portability/instr_time.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+
+#include "concord.h"
+#include "http/http.h"
+
+/* Longest wait in the poll loop before interrupts are checked again. */
+#define POLL_INTERVAL_MS 20
+/* Cap on all response header lines of one response. */
+#define MAX_HEADER_BYTES (256 * 1024)
+
+/* A growable buffer filled from libcurl callbacks, which must not throw. */
+typedef struct GrowBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	size_t		offset;			/* bytes reserved at the front (varlena) */
+} GrowBuf;
+
+struct HttpTransfer
+{
+	MemoryContext cxt;			/* owns everything below */
+
+	/* the request */
+	char	   *method;			/* of the current hop */
+	HttpTarget	target;			/* of the current hop */
+	List	   *headers;		/* "Name: value" lines */
+	char	   *body;
+	int			body_len;
+	bool		has_body;
+	int			timeout_ms;
+	int			connect_timeout_ms;
+	int			max_redirects;
+	size_t		max_bytes;
+
+	/* engine state */
+	CURL	   *easy;
+	struct curl_slist *slist;
+	bool		in_multi;
+	bool		finished;
+	instr_time	start;
+
+	/* the response being received */
+	GrowBuf		bodybuf;
+	GrowBuf		hdrbuf;
+	bool		too_large;
+	bool		out_of_memory;
+	bool		denied;
+	char		denied_addr[64];
+	const char *denied_class;
+	char		errbuf[CURL_ERROR_SIZE];
+
+	HttpResult	result;
+};
+
+static CURLM *multi = NULL;
+static uint32 multi_signature = 0;
+
+/*
+ * Fill an HttpError (in the current memory context).
+ */
+void
+http_error_set(HttpError *err, int sqlerrcode, const char *message,
+			   const char *detail, const char *hint)
+{
+	err->sqlerrcode = sqlerrcode;
+	err->message = message ? pstrdup(message) : NULL;
+	err->detail = detail ? pstrdup(detail) : NULL;
+	err->hint = hint ? pstrdup(hint) : NULL;
+}
+
+/*
+ * Raise a recorded error.
+ */
+void
+http_raise(const HttpError *err)
+{
+	ereport(ERROR,
+			(errcode(err->sqlerrcode),
+			 errmsg_internal("%s", err->message),
+			 err->detail ? errdetail_internal("%s", err->detail) : 0,
+			 err->hint ? errhint("%s", err->hint) : 0));
+	pg_unreachable();
+}
+
+/* Append to a GrowBuf without throwing; false when memory runs out. */
+static bool
+growbuf_append(MemoryContext cxt, GrowBuf *b, const char *p, size_t n)
+{
+	if (b->data == NULL || b->offset + b->len + n > b->cap)
+	{
+		size_t		want = Max(b->cap * 2, (size_t) 8192);
+		char	   *nd;
+
+		while (want < b->offset + b->len + n)
+			want *= 2;
+		nd = MemoryContextAllocExtended(cxt, want,
+										MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+		if (nd == NULL)
+			return false;
+		if (b->data)
+		{
+			memcpy(nd, b->data, b->offset + b->len);
+			pfree(b->data);
+		}
+		b->data = nd;
+		b->cap = want;
+	}
+	memcpy(b->data + b->offset + b->len, p, n);
+	b->len += n;
+	return true;
+}
+
+static void
+growbuf_reset(GrowBuf *b)
+{
+	b->len = 0;
+}
+
+/* libcurl write callback: collect the body up to the limit. */
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	HttpTransfer *x = (HttpTransfer *) userdata;
+	size_t		n = size * nmemb;
+
+	if (x->bodybuf.len + n > x->max_bytes)
+	{
+		x->too_large = true;
+		return 0;
+	}
+	if (!growbuf_append(x->cxt, &x->bodybuf, ptr, n))
+	{
+		x->out_of_memory = true;
+		return 0;
+	}
+	return n;
+}
+
+/* libcurl header callback: keep the header lines of the last response. */
+static size_t
+header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	HttpTransfer *x = (HttpTransfer *) userdata;
+	size_t		n = size * nmemb;
+
+	/* a status line starts a new response (after 100 Continue, say) */
+	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
+		growbuf_reset(&x->hdrbuf);
+	if (x->hdrbuf.len + n > MAX_HEADER_BYTES)
+	{
+		x->too_large = true;
+		return 0;
+	}
+	if (!growbuf_append(x->cxt, &x->hdrbuf, ptr, n))
+	{
+		x->out_of_memory = true;
+		return 0;
+	}
+	return n;
+}
+
+/* libcurl progress callback: abort the transfer when a cancel is pending. */
+static int
+progress_cb(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+			curl_off_t ultotal, curl_off_t ulnow)
+{
+	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
+}
+
+/* libcurl open-socket callback: the guard's check of the resolved address. */
+static curl_socket_t
+opensocket_cb(void *clientp, curlsocktype purpose, struct curl_sockaddr *address)
+{
+	HttpTransfer *x = (HttpTransfer *) clientp;
+
+	if (!http_guard_allows_address(&x->target, &address->addr,
+								   x->denied_addr, sizeof(x->denied_addr),
+								   &x->denied_class))
+	{
+		x->denied = true;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(address->family, address->socktype, address->protocol);
+}
+
+/* Record a failure that happened before or instead of the transfer. */
+static void
+transfer_fail(HttpTransfer *x, int sqlerrcode, const char *message,
+			  const char *detail, const char *hint)
+{
+	MemoryContext old = MemoryContextSwitchTo(x->cxt);
+
+	x->result.ok = false;
+	http_error_set(&x->result.error, sqlerrcode, message, detail, hint);
+	x->finished = true;
+	MemoryContextSwitchTo(old);
+}
+
+/* Is c a character allowed in an HTTP header name (RFC 9110 token)? */
+static bool
+is_token_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		(c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
+}
+
+/*
+ * Turn a jsonb object of strings into header lines.  Returns false with err
+ * set on anything else, naming the offending header.
+ */
+static bool
+build_headers(Jsonb *headers, List **lines, bool *has_content_type,
+			  HttpError *err)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *name = NULL;
+
+	*has_content_type = false;
+	if (headers == NULL)
+		return true;
+	if (!JB_ROOT_IS_OBJECT(headers) || JB_ROOT_IS_SCALAR(headers))
+	{
+		http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "request headers must be a JSON object of strings",
+					   NULL,
+					   "Write them as {\"Accept\": \"application/json\"}.");
+		return false;
+	}
+
+	it = JsonbIteratorInit(&headers->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			name = pnstrdup(v.val.string.val, v.val.string.len);
+			if (name[0] == '\0')
+			{
+				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							   "request header name is empty", NULL, NULL);
+				return false;
+			}
+			for (char *c = name; *c; c++)
+				if (!is_token_char((unsigned char) *c))
+				{
+					http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+								   psprintf("invalid request header name \"%s\"", name),
+								   "Header names may hold only letters, digits and !#$%&'*+-.^_`|~.",
+								   NULL);
+					return false;
+				}
+			if (pg_strcasecmp(name, "host") == 0 ||
+				pg_strcasecmp(name, "content-length") == 0 ||
+				pg_strcasecmp(name, "transfer-encoding") == 0 ||
+				pg_strcasecmp(name, "connection") == 0)
+			{
+				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							   psprintf("request header \"%s\" cannot be set", name),
+							   "concord sets Host, Content-Length, Transfer-Encoding and Connection itself.",
+							   NULL);
+				return false;
+			}
+			if (pg_strcasecmp(name, "content-type") == 0)
+				*has_content_type = true;
+		}
+		else if (tok == WJB_VALUE)
+		{
+			char	   *value;
+
+			if (v.type != jbvString)
+			{
+				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							   psprintf("request header \"%s\" must be a string", name),
+							   "Request headers must be a JSON object of strings.",
+							   "Quote the value, as in {\"X-Page\": \"2\"}.");
+				return false;
+			}
+			value = pnstrdup(v.val.string.val, v.val.string.len);
+			if (strpbrk(value, "\r\n") != NULL)
+			{
+				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+							   psprintf("request header \"%s\" contains a line break", name),
+							   "A header value must be a single line.", NULL);
+				return false;
+			}
+			/* "Name;" sends a header with an empty value in libcurl */
+			*lines = lappend(*lines, value[0] == '\0' ?
+							 psprintf("%s;", name) :
+							 psprintf("%s: %s", name, value));
+		}
+	}
+	return true;
+}
+
+/* Percent-encode s (RFC 3986 unreserved characters stay as they are). */
+static void
+append_encoded(StringInfo out, const char *s, int len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (int i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+			(c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~')
+			appendStringInfoChar(out, (char) c);
+		else
+		{
+			appendStringInfoChar(out, '%');
+			appendStringInfoChar(out, hex[c >> 4]);
+			appendStringInfoChar(out, hex[c & 15]);
+		}
+	}
+}
+
+/* Append one name=value pair for a scalar jsonb value. */
+static bool
+append_param(StringInfo q, const char *name, JsonbValue *v, HttpError *err)
+{
+	char	   *s;
+
+	switch (v->type)
+	{
+		case jbvNull:
+			return true;		/* a null parameter is left out */
+		case jbvString:
+			s = pnstrdup(v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			s = DatumGetCString(DirectFunctionCall1(numeric_out,
+													NumericGetDatum(v->val.numeric)));
+			break;
+		case jbvBool:
+			s = v->val.boolean ? "true" : "false";
+			break;
+		default:
+			http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+						   psprintf("query parameter \"%s\" must be a scalar or an array of scalars", name),
+						   NULL,
+						   "Write parameters as {\"page\": 2, \"status\": [\"A\", \"B\"]}.");
+			return false;
+	}
+	if (q->len > 0)
+		appendStringInfoChar(q, '&');
+	append_encoded(q, name, strlen(name));
+	appendStringInfoChar(q, '=');
+	append_encoded(q, s, strlen(s));
+	return true;
+}
+
+/*
+ * Add query parameters from a jsonb object to url; arrays repeat the name.
+ */
+static bool
+build_url(const char *url, Jsonb *params, char **out, HttpError *err)
+{
+	StringInfoData q;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *name = NULL;
+	int			depth = 0;
+	const char *hash;
+
+	*out = (char *) url;
+	if (params == NULL)
+		return true;
+	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
+	{
+		http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "query parameters must be a JSON object", NULL,
+					   "Write them as {\"page\": 2, \"status\": \"A\"}.");
+		return false;
+	}
+
+	initStringInfo(&q);
+	it = JsonbIteratorInit(&params->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_OBJECT:
+			case WJB_BEGIN_ARRAY:
+				if (++depth > 1 && !(tok == WJB_BEGIN_ARRAY && depth == 2))
+				{
+					http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+								   psprintf("query parameter \"%s\" must be a scalar or an array of scalars", name),
+								   NULL,
+								   "Write parameters as {\"page\": 2, \"status\": [\"A\", \"B\"]}.");
+					return false;
+				}
+				break;
+			case WJB_END_OBJECT:
+			case WJB_END_ARRAY:
+				depth--;
+				break;
+			case WJB_KEY:
+				name = pnstrdup(v.val.string.val, v.val.string.len);
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				if (!append_param(&q, name, &v, err))
+					return false;
+				break;
+			default:
+				break;
+		}
+	}
+	if (q.len == 0)
+		return true;
+
+	/* insert before any fragment */
+	hash = strchr(url, '#');
+	{
+		int			baselen = hash ? (int) (hash - url) : (int) strlen(url);
+		bool		has_query = memchr(url, '?', baselen) != NULL;
+		StringInfoData u;
+
+		initStringInfo(&u);
+		appendBinaryStringInfo(&u, url, baselen);
+		if (!has_query)
+			appendStringInfoChar(&u, '?');
+		else if (baselen > 0 && url[baselen - 1] != '?' && url[baselen - 1] != '&')
+			appendStringInfoChar(&u, '&');
+		appendBinaryStringInfo(&u, q.data, q.len);
+		*out = u.data;
+	}
+	return true;
+}
+
+/* Extract the charset parameter of a Content-Type value, or NULL. */
+static char *
+content_type_charset(const char *ct)
+{
+	const char *p;
+
+	if (ct == NULL)
+		return NULL;
+	for (p = ct; (p = strchr(p, ';')) != NULL;)
+	{
+		p++;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (pg_strncasecmp(p, "charset=", 8) == 0)
+		{
+			const char *v = p + 8;
+			size_t		len;
+
+			if (*v == '"')
+				v++;
+			len = strcspn(v, "\";, \t");
+			return pnstrdup(v, len);
+		}
+	}
+	return NULL;
+}
+
+/* Map a charset label to a PostgreSQL encoding id, or -1. */
+static int
+charset_encoding(const char *charset)
+{
+	if (pg_strcasecmp(charset, "us-ascii") == 0 ||
+		pg_strcasecmp(charset, "ascii") == 0)
+		return PG_UTF8;			/* a subset of UTF-8 */
+	if (pg_strcasecmp(charset, "gb2312") == 0)
+		return PG_GBK;			/* GBK is a superset of GB2312 */
+	return pg_char_to_encoding(charset);
+}
+
+/*
+ * Validate a request and prepare its transfer.  Failures are recorded in
+ * the transfer's result (it is then already finished), never thrown, so a
+ * batch can report them per row.
+ */
+HttpTransfer *
+http_transfer_create(const char *method, const char *url, Jsonb *params,
+					 Jsonb *headers, const char *body, int body_len,
+					 const char *content_type, const HttpLimits *limits,
+					 List *allowlist)
+{
+	static const char *const methods[] = {
+		"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", NULL
+	};
+	HttpTransfer *x = palloc0(sizeof(HttpTransfer));
+	HttpError  *err = &x->result.error;
+	bool		has_ct;
+	char	   *full_url;
+	char	   *m;
+	bool		known = false;
+
+	x->cxt = CurrentMemoryContext;
+	x->timeout_ms = limits->timeout_ms >= 0 ? limits->timeout_ms : concord_http_timeout_ms;
+	x->connect_timeout_ms = limits->connect_timeout_ms >= 0 ?
+		limits->connect_timeout_ms : concord_http_connect_timeout_ms;
+	x->max_redirects = limits->max_redirects >= 0 ?
+		limits->max_redirects : concord_http_max_redirects;
+	x->max_bytes = limits->max_response_bytes >= 0 ?
+		(size_t) limits->max_response_bytes : (size_t) concord_http_max_response_bytes;
+	x->bodybuf.offset = VARHDRSZ;	/* the body becomes a bytea in place */
+	x->result.ok = false;
+	x->result.redacted_url = url ? http_redact_url(url) : "";
+	x->result.method = method ? pstrdup(method) : "";
+
+	if (url == NULL)
+	{
+		http_error_set(err, ERRCODE_NULL_VALUE_NOT_ALLOWED,
+					   "request URL must not be null", NULL, NULL);
+		x->finished = true;
+		return x;
+	}
+
+	m = pstrdup(method ? method : "");
+	for (char *c = m; *c; c++)
+		*c = pg_ascii_toupper((unsigned char) *c);
+	for (int i = 0; methods[i]; i++)
+		if (strcmp(m, methods[i]) == 0)
+			known = true;
+	if (!known)
+	{
+		http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+					   psprintf("unknown HTTP method \"%s\"", method ? method : ""),
+					   NULL,
+					   "Use one of GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS.");
+		x->finished = true;
+		return x;
+	}
+	x->method = m;
+	x->result.method = m;
+
+	if (x->timeout_ms <= 0 || x->connect_timeout_ms <= 0)
+	{
+		http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+					   psprintf("timeout must be positive, not %d ms",
+								x->timeout_ms <= 0 ? x->timeout_ms : x->connect_timeout_ms),
+					   NULL, NULL);
+		x->finished = true;
+		return x;
+	}
+
+	if (!build_url(url, params, &full_url, err) ||
+		!build_headers(headers, &x->headers, &has_ct, err))
+	{
+		x->finished = true;
+		return x;
+	}
+
+	if (body != NULL)
+	{
+		const char *ct = content_type ? content_type : "text/plain; charset=utf-8";
+		char	   *charset = content_type_charset(ct);
+		int			enc = charset ? charset_encoding(charset) : PG_UTF8;
+
+		if (enc < 0)
+		{
+			http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+						   psprintf("unsupported charset \"%s\" in content type \"%s\"", charset, ct),
+						   NULL, "Use charset=utf-8.");
+			x->finished = true;
+			return x;
+		}
+		/* send the text in the charset the content type names */
+		x->body = (char *) pg_server_to_any(body, body_len, enc);
+		x->body_len = x->body == body ? body_len : (int) strlen(x->body);
+		x->has_body = true;
+		if (!has_ct)
+			x->headers = lappend(x->headers, psprintf("Content-Type: %s", ct));
+	}
+	else if (content_type != NULL && !has_ct)
+		x->headers = lappend(x->headers, psprintf("Content-Type: %s", content_type));
+
+	if (!http_guard_check_url(full_url, allowlist, &x->target, err))
+	{
+		x->finished = true;
+		return x;
+	}
+	x->result.redacted_url = x->target.redacted;
+	return x;
+}
+
+/* (Re)configure the easy handle for the transfer's current hop. */
+static void
+setup_easy(HttpTransfer *x)
+{
+	CURL	   *e = x->easy;
+	ListCell   *lc;
+
+	curl_easy_reset(e);
+	curl_slist_free_all(x->slist);
+	x->slist = NULL;
+
+	curl_easy_setopt(e, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(e, CURLOPT_URL, x->target.url);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(e, CURLOPT_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, CURLPROTO_HTTP | CURLPROTO_HTTPS);
+#endif
+	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	/* never through a proxy from the server's environment */
+	curl_easy_setopt(e, CURLOPT_PROXY, "");
+	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) x->timeout_ms);
+	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) x->connect_timeout_ms);
+	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) x->max_bytes);
+	/* TLS verification is always on; only the CA may be changed (SUSET) */
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (concord_http_ca_file && concord_http_ca_file[0] != '\0')
+		curl_easy_setopt(e, CURLOPT_CAINFO, concord_http_ca_file);
+	if (concord_http_user_agent && concord_http_user_agent[0] != '\0')
+		curl_easy_setopt(e, CURLOPT_USERAGENT, concord_http_user_agent);
+	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	curl_easy_setopt(e, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, opensocket_cb);
+	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
+	x->errbuf[0] = '\0';
+
+	if (strcmp(x->method, "GET") == 0)
+		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
+	else if (strcmp(x->method, "HEAD") == 0)
+		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
+	else
+	{
+		if (x->has_body || strcmp(x->method, "POST") == 0)
+		{
+			curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+							 (curl_off_t) (x->has_body ? x->body_len : 0));
+			curl_easy_setopt(e, CURLOPT_POSTFIELDS, x->has_body ? x->body : "");
+		}
+		if (strcmp(x->method, "POST") != 0)
+			curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, x->method);
+	}
+
+	/* no "Expect: 100-continue" round trip for larger bodies */
+	x->slist = curl_slist_append(x->slist, "Expect:");
+	foreach(lc, x->headers)
+		x->slist = curl_slist_append(x->slist, (const char *) lfirst(lc));
+	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
+}
+
+/* Parse the collected header lines of the final response. */
+static List *
+parse_header_lines(const GrowBuf *b)
+{
+	List	   *out = NIL;
+	const char *p;
+	const char *end;
+
+	if (b->data == NULL)
+		return NIL;
+	p = b->data + b->offset;
+	end = p + b->len;
+	/* skip the status line */
+	while (p < end && *p != '\n')
+		p++;
+	while (p < end)
+	{
+		const char *line = ++p;
+		const char *eol;
+		const char *colon;
+		HttpHeader *h;
+
+		while (p < end && *p != '\n')
+			p++;
+		eol = p;
+		while (eol > line && (eol[-1] == '\r' || eol[-1] == ' ' || eol[-1] == '\t'))
+			eol--;
+		if (eol == line)
+			continue;
+		colon = memchr(line, ':', eol - line);
+		if (colon == NULL)
+			continue;
+		h = palloc(sizeof(HttpHeader));
+		h->name = pnstrdup(line, colon - line);
+		for (char *c = h->name; *c; c++)
+			*c = pg_ascii_tolower((unsigned char) *c);
+		colon++;
+		while (colon < eol && (*colon == ' ' || *colon == '\t'))
+			colon++;
+		h->value = pnstrdup(colon, eol - colon);
+		out = lappend(out, h);
+	}
+	return out;
+}
+
+/* Turn a libcurl failure into the request's error. */
+static void
+fail_from_curl(HttpTransfer *x, CURLcode rc)
+{
+	const char *url = x->target.redacted;
+	const char *why = x->errbuf[0] ? x->errbuf : curl_easy_strerror(rc);
+	char	   *detail = psprintf("URL: %s. %s.", url, why);
+
+	if (x->denied && (rc == CURLE_COULDNT_CONNECT || rc == CURLE_OPERATION_TIMEDOUT))
+	{
+		bool		metadata = strcmp(x->denied_class, "metadata") == 0;
+
+		transfer_fail(x, ERRCODE_INSUFFICIENT_PRIVILEGE,
+					  psprintf("destination \"%s\" resolved to %s address %s, which is not allowed",
+							   x->target.host, x->denied_class, x->denied_addr),
+					  psprintf("URL: %s. The connection was refused before it was opened.", url),
+					  metadata ?
+					  psprintf("A metadata address is reachable only through a row naming it: SELECT concord.http_allow_host('%s', %d);",
+							   x->denied_addr, x->target.port) :
+					  psprintf("A superuser can allow private addresses for this host: SELECT concord.http_allow_host('%s', %d, allow_private => true);",
+							   x->target.host, x->target.port));
+		return;
+	}
+	if (x->too_large || rc == CURLE_FILESIZE_EXCEEDED)
+	{
+		transfer_fail(x, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					  psprintf("response from %s exceeds the limit of %zu bytes", url, x->max_bytes),
+					  NULL,
+					  "Raise max_response_bytes for the call or the setting concord.http_max_response_bytes.");
+		return;
+	}
+	if (x->out_of_memory)
+	{
+		transfer_fail(x, ERRCODE_OUT_OF_MEMORY,
+					  psprintf("out of memory reading the response from %s", url),
+					  NULL, NULL);
+		return;
+	}
+
+	switch (rc)
+	{
+		case CURLE_COULDNT_RESOLVE_HOST:
+			transfer_fail(x, ERRCODE_CONNECTION_FAILURE,
+						  psprintf("could not resolve host \"%s\"", x->target.host),
+						  detail, "Check the host name in the URL.");
+			break;
+		case CURLE_COULDNT_CONNECT:
+			transfer_fail(x, ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION,
+						  psprintf("could not connect to %s port %d", x->target.host, x->target.port),
+						  detail, NULL);
+			break;
+		case CURLE_OPERATION_TIMEDOUT:
+			transfer_fail(x, ERRCODE_CONNECTION_FAILURE,
+						  psprintf("http request to %s timed out", url),
+						  psprintf("%s. Limits: %d ms in all, %d ms to connect.",
+								   why, x->timeout_ms, x->connect_timeout_ms),
+						  "Raise timeout_ms for the call or the setting concord.http_timeout_ms.");
+			break;
+		case CURLE_PEER_FAILED_VERIFICATION:
+		case CURLE_SSL_CONNECT_ERROR:
+		case CURLE_SSL_CERTPROBLEM:
+		case CURLE_SSL_CIPHER:
+		case CURLE_SSL_CACERT_BADFILE:
+		case CURLE_SSL_ISSUER_ERROR:
+		case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		case CURLE_SSL_INVALIDCERTSTATUS:
+			transfer_fail(x, ERRCODE_CONNECTION_FAILURE,
+						  psprintf("tls verification failed for %s", url),
+						  psprintf("%s.", why),
+						  "The server's certificate must be valid for its host name and signed by a trusted CA; a superuser can point concord.http_ca_file at a private CA.");
+			break;
+		case CURLE_GOT_NOTHING:
+			transfer_fail(x, ERRCODE_CONNECTION_FAILURE,
+						  psprintf("server closed the connection without a response for %s", url),
+						  detail, NULL);
+			break;
+		case CURLE_BAD_CONTENT_ENCODING:
+		case CURLE_WEIRD_SERVER_REPLY:
+		case CURLE_HTTP2:
+		case CURLE_HTTP2_STREAM:
+		case CURLE_PARTIAL_FILE:
+			transfer_fail(x, ERRCODE_PROTOCOL_VIOLATION,
+						  psprintf("invalid http response from %s", url),
+						  detail, NULL);
+			break;
+		case CURLE_ABORTED_BY_CALLBACK:
+			transfer_fail(x, ERRCODE_QUERY_CANCELED,
+						  psprintf("http request to %s was canceled", url),
+						  NULL, NULL);
+			break;
+		case CURLE_SEND_ERROR:
+		case CURLE_RECV_ERROR:
+			transfer_fail(x, ERRCODE_CONNECTION_FAILURE,
+						  psprintf("connection to %s failed", url),
+						  detail, NULL);
+			break;
+		case CURLE_URL_MALFORMAT:
+			transfer_fail(x, ERRCODE_INVALID_PARAMETER_VALUE,
+						  psprintf("malformed URL \"%s\"", url), detail, NULL);
+			break;
+		default:
+			transfer_fail(x, ERRCODE_SYSTEM_ERROR,
+						  psprintf("http request to %s failed", url),
+						  detail, NULL);
+			break;
+	}
+}
+
+/* Milliseconds since the transfer started. */
+static double
+elapsed_ms(HttpTransfer *x)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, x->start);
+	return INSTR_TIME_GET_MILLISEC(now);
+}
+
+/* Start (or restart, for a redirect hop) a transfer on the multi handle. */
+static void
+start_hop(HttpTransfer *x)
+{
+	CURLMcode mc;
+
+	if (x->easy == NULL)
+	{
+		x->easy = curl_easy_init();
+		if (x->easy == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create an HTTP handle")));
+	}
+	growbuf_reset(&x->bodybuf);
+	growbuf_reset(&x->hdrbuf);
+	x->denied = false;
+	setup_easy(x);
+	mc = curl_multi_add_handle(multi, x->easy);
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("could not start HTTP transfer: %s", curl_multi_strerror(mc))));
+	x->in_multi = true;
+}
+
+/* Origin (scheme, host, port) equality, for dropping credentials. */
+static bool
+same_origin(const HttpTarget *a, const HttpTarget *b)
+{
+	return strcmp(a->scheme, b->scheme) == 0 &&
+		strcmp(a->host, b->host) == 0 && a->port == b->port;
+}
+
+/*
+ * Follow a redirect if the finished hop asks for one.  Returns true when a
+ * new hop was started; otherwise the transfer is finished (as a response
+ * or as an error).
+ */
+static bool
+maybe_redirect(HttpTransfer *x, long status, List *allowlist)
+{
+	char	   *location = NULL;
+	HttpTarget	next;
+	HttpError	err;
+	MemoryContext old;
+
+	if (status != 301 && status != 302 && status != 303 &&
+		status != 307 && status != 308)
+		return false;
+	if (x->max_redirects == 0)
+		return false;			/* the caller wants the 3xx itself */
+	if (curl_easy_getinfo(x->easy, CURLINFO_REDIRECT_URL, &location) != CURLE_OK ||
+		location == NULL)
+		return false;
+
+	old = MemoryContextSwitchTo(x->cxt);
+	if (x->result.redirects >= x->max_redirects)
+	{
+		transfer_fail(x, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					  psprintf("too many redirects from %s", x->result.redacted_url),
+					  psprintf("More than %d redirects; the last went to %s.",
+							   x->max_redirects, http_redact_url(location)),
+					  "Raise max_redirects for the call or the setting concord.http_max_redirects.");
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+	if (!http_guard_check_url(location, allowlist, &next, &err))
+	{
+		x->result.ok = false;
+		x->result.error = err;
+		x->result.error.detail = psprintf("Redirect from %s to %s refused. %s",
+										  x->target.redacted, next.redacted,
+										  err.detail ? err.detail : "");
+		x->finished = true;
+		MemoryContextSwitchTo(old);
+		return false;
+	}
+
+	/* credentials never follow a redirect to another origin */
+	if (!same_origin(&x->target, &next))
+	{
+		List	   *kept = NIL;
+		ListCell   *lc;
+
+		foreach(lc, x->headers)
+		{
+			const char *line = lfirst(lc);
+
+			if (pg_strncasecmp(line, "authorization", 13) == 0 ||
+				pg_strncasecmp(line, "proxy-authorization", 19) == 0 ||
+				pg_strncasecmp(line, "cookie", 6) == 0)
+				continue;
+			kept = lappend(kept, (void *) line);
+		}
+		x->headers = kept;
+	}
+	/* 303 always, 301/302 for POST: continue as GET without a body */
+	if ((status == 303 && strcmp(x->method, "HEAD") != 0) ||
+		((status == 301 || status == 302) && strcmp(x->method, "POST") == 0))
+	{
+		x->method = "GET";
+		x->has_body = false;
+	}
+	x->target = next;
+	x->result.redirects++;
+	MemoryContextSwitchTo(old);
+
+	curl_multi_remove_handle(multi, x->easy);
+	x->in_multi = false;
+	start_hop(x);
+	return true;
+}
+
+/* Record the finished response of a transfer. */
+static void
+finish_response(HttpTransfer *x, long status)
+{
+	MemoryContext old = MemoryContextSwitchTo(x->cxt);
+	char	   *ct = NULL;
+	HttpResult *r = &x->result;
+
+	r->ok = true;
+	r->status = (int) status;
+	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
+	r->content_type = ct ? pstrdup(ct) : NULL;
+	r->headers = parse_header_lines(&x->hdrbuf);
+	if (x->bodybuf.data == NULL)
+		growbuf_append(x->cxt, &x->bodybuf, "", 0);
+	if (x->bodybuf.data == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory")));
+	r->body = (bytea *) x->bodybuf.data;
+	SET_VARSIZE(r->body, VARHDRSZ + x->bodybuf.len);
+	x->bodybuf.data = NULL;		/* now owned by the result */
+	r->effective_url = x->target.url;
+	r->redacted_url = x->target.redacted;
+	x->finished = true;
+	MemoryContextSwitchTo(old);
+}
+
+/* Handle one transfer that libcurl reports done. */
+static void
+transfer_done(HttpTransfer *x, CURLcode rc, List *allowlist)
+{
+	long		status = 0;
+
+	if (rc == CURLE_OK)
+	{
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+		if (maybe_redirect(x, status, allowlist))
+			return;
+		if (!x->finished)
+			finish_response(x, status);
+	}
+	else
+		fail_from_curl(x, rc);
+	x->result.elapsed_ms = elapsed_ms(x);
+	curl_multi_remove_handle(multi, x->easy);
+	x->in_multi = false;
+	curl_easy_cleanup(x->easy);
+	x->easy = NULL;
+	curl_slist_free_all(x->slist);
+	x->slist = NULL;
+}
+
+/* The backend's multi handle, created on first use. */
+static void
+ensure_multi(List *allowlist)
+{
+	uint32		sig = http_allowlist_signature(allowlist);
+
+	/* cached connections were admitted under other rules: drop them */
+	if (multi != NULL && sig != multi_signature)
+	{
+		curl_multi_cleanup(multi);
+		multi = NULL;
+	}
+	if (multi == NULL)
+	{
+		static bool global_done = false;
+
+		if (!global_done)
+		{
+			if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYSTEM_ERROR),
+						 errmsg("could not initialize libcurl")));
+			global_done = true;
+		}
+		multi = curl_multi_init();
+		if (multi == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OUT_OF_MEMORY),
+					 errmsg("could not create an HTTP multi handle")));
+	}
+	multi_signature = sig;
+}
+
+/*
+ * Run transfers concurrently until all are finished.  Transfers that
+ * failed validation are skipped.  Throws only for interrupts (cancel,
+ * statement_timeout, shutdown) and resource exhaustion; per-request
+ * failures stay in each transfer's result.
+ */
+void
+http_perform(HttpTransfer **xs, int n, int max_connections,
+			 int max_host_connections, List *allowlist)
+{
+	ensure_multi(allowlist);
+
+	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) max_connections);
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) max_host_connections);
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(max_connections, 8));
+
+	PG_TRY();
+	{
+		int			active = 0;
+
+		for (int i = 0; i < n; i++)
+		{
+			if (xs[i]->finished)
+				continue;
+			INSTR_TIME_SET_CURRENT(xs[i]->start);
+			start_hop(xs[i]);
+			active++;
+		}
+
+		while (active > 0)
+		{
+			int			running = 0;
+			int			queued;
+			CURLMsg    *msg;
+			CURLMcode	mc;
+
+			mc = curl_multi_perform(multi, &running);
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYSTEM_ERROR),
+						 errmsg("HTTP transfer engine failed: %s", curl_multi_strerror(mc))));
+
+			while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+			{
+				HttpTransfer *x;
+
+				if (msg->msg != CURLMSG_DONE)
+					continue;
+				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+				transfer_done(x, msg->data.result, allowlist);
+				if (x->finished)
+					active--;
+			}
+			if (active == 0)
+				break;
+
+			CHECK_FOR_INTERRUPTS();
+			mc = curl_multi_poll(multi, NULL, 0, POLL_INTERVAL_MS, NULL);
+			if (mc != CURLM_OK)
+				ereport(ERROR,
+						(errcode(ERRCODE_SYSTEM_ERROR),
+						 errmsg("HTTP transfer engine failed: %s", curl_multi_strerror(mc))));
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	PG_FINALLY();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			HttpTransfer *x = xs[i];
+
+			if (x->easy)
+			{
+				if (x->in_multi)
+					curl_multi_remove_handle(multi, x->easy);
+				curl_easy_cleanup(x->easy);
+				x->easy = NULL;
+				x->in_multi = false;
+			}
+			curl_slist_free_all(x->slist);
+			x->slist = NULL;
+		}
+	}
+	PG_END_TRY();
+}
+
+/* The outcome of a finished transfer. */
+HttpResult *
+http_transfer_result(HttpTransfer *x)
+{
+	return &x->result;
+}
+
+/* Is a media type (lower-case, without parameters) textual? */
+static bool
+is_textual(const char *ct)
+{
+	static const char *const types[] = {
+		"application/json", "application/xml", "application/javascript",
+		"application/ecmascript", "application/x-www-form-urlencoded",
+		"application/x-ndjson", "application/csv", "application/yaml",
+		"application/x-yaml", "application/sql", "application/graphql", NULL
+	};
+	size_t		len = strcspn(ct, "; \t");
+
+	if (pg_strncasecmp(ct, "text/", 5) == 0)
+		return true;
+	if ((len > 5 && pg_strncasecmp(ct + len - 5, "+json", 5) == 0) ||
+		(len > 4 && pg_strncasecmp(ct + len - 4, "+xml", 4) == 0))
+		return true;
+	for (int i = 0; types[i]; i++)
+		if (strlen(types[i]) == len && pg_strncasecmp(ct, types[i], len) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The body as text in the database encoding.  *out is NULL for binary
+ * content (or no content type and bytes that are not UTF-8); false with
+ * err set when a textual body cannot be decoded.
+ */
+bool
+http_decode_text(const HttpResult *res, text **out, HttpError *err)
+{
+	const char *data = VARDATA_ANY(res->body);
+	int			len = VARSIZE_ANY_EXHDR(res->body);
+	char	   *charset = content_type_charset(res->content_type);
+	int			enc;
+	int			valid;
+	char	   *conv;
+
+	*out = NULL;
+	if (res->content_type != NULL && !is_textual(res->content_type))
+		return true;
+
+	enc = charset ? charset_encoding(charset) : PG_UTF8;
+	if (enc < 0)
+	{
+		http_error_set(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+					   psprintf("unsupported charset \"%s\" in response from %s",
+								charset, res->redacted_url),
+					   psprintf("Content-Type: %s.", res->content_type),
+					   "The raw bytes stay available in body_bytes of concord.http_batch rows.");
+		return false;
+	}
+	valid = pg_encoding_verifymbstr(enc, data, len);
+	if (valid != len)
+	{
+		if (res->content_type == NULL)
+			return true;		/* undeclared and not text: treat as binary */
+		http_error_set(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
+					   psprintf("response body from %s is not valid %s",
+								res->redacted_url, charset ? charset : "UTF-8"),
+					   psprintf("Invalid byte 0x%02x at offset %d of %d; Content-Type: %s.",
+								(unsigned char) data[valid], valid, len, res->content_type),
+					   "The raw bytes stay available in body_bytes of concord.http_batch rows.");
+		return false;
+	}
+	conv = (char *) pg_do_encoding_conversion((unsigned char *) data, len,
+											  enc, GetDatabaseEncoding());
+	*out = conv == data ? cstring_to_text_with_len(data, len) : cstring_to_text(conv);
+	return true;
+}
