@@ -237,8 +237,8 @@ db_worker_round(void)
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
 		rc = SPI_execute(psprintf("DELETE FROM concord.http_call_log"
-								  " WHERE called_at OPERATOR(pg_catalog.<) pg_catalog.now()"
-								  " OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %d)",
+								  " WHERE called_at OPERATOR(pg_catalog.<) (pg_catalog.now()"
+								  " OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %d))",
 								  concord_http_log_retention_days),
 						 false, 0);
 		if (rc != SPI_OK_DELETE)

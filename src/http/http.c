@@ -218,7 +218,8 @@ concord_http(PG_FUNCTION_ARGS)
 							 body ? VARDATA_ANY(body) : NULL,
 							 body ? VARSIZE_ANY_EXHDR(body) : 0,
 							 content_type, &limits, allowlist);
-	http_perform(&x, 1, 1, 1, allowlist);
+	http_perform(&x, 1, concord_http_max_connections,
+				 concord_http_max_host_connections, allowlist);
 	r = http_transfer_result(x);
 	http_call_log(&r, 1);
 	if (!r->ok)
@@ -294,7 +295,7 @@ concord_http_batch(PG_FUNCTION_ARGS)
 
 		if (elemnulls[i])
 		{
-			xs[i] = http_transfer_create("GET", NULL, NULL, NULL, NULL, 0,
+			xs[i] = http_transfer_create(NULL, NULL, NULL, NULL, NULL, 0,
 										 NULL, &limits, allowlist);
 			continue;
 		}
@@ -311,11 +312,7 @@ concord_http_batch(PG_FUNCTION_ARGS)
 		heap_deform_tuple(&tup, reqdesc, f, fn);
 
 		body = fn[REQ_BODY] ? NULL : DatumGetTextPP(f[REQ_BODY]);
-		if (fn[REQ_METHOD])
-			xs[i] = http_transfer_create(NULL, fn[REQ_URL] ? NULL : TextDatumGetCString(f[REQ_URL]),
-										 NULL, NULL, NULL, 0, NULL, &limits, allowlist);
-		else
-			xs[i] = http_transfer_create(TextDatumGetCString(f[REQ_METHOD]),
+		xs[i] = http_transfer_create(fn[REQ_METHOD] ? NULL : TextDatumGetCString(f[REQ_METHOD]),
 										 fn[REQ_URL] ? NULL : TextDatumGetCString(f[REQ_URL]),
 										 fn[REQ_PARAMS] ? NULL : DatumGetJsonbP(f[REQ_PARAMS]),
 										 fn[REQ_HEADERS] ? NULL : DatumGetJsonbP(f[REQ_HEADERS]),

@@ -535,10 +535,13 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 	x->result.redacted_url = url ? http_redact_url(url) : "";
 	x->result.method = method ? pstrdup(method) : "";
 
-	if (url == NULL)
+	if (method == NULL || url == NULL)
 	{
 		http_error_set(err, ERRCODE_NULL_VALUE_NOT_ALLOWED,
-					   "request URL must not be null", NULL, NULL);
+					   method == NULL && url == NULL ? "request must not be null" :
+					   method == NULL ? "HTTP method must not be null" :
+					   "request URL must not be null",
+					   NULL, NULL);
 		x->finished = true;
 		return x;
 	}
