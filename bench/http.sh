@@ -13,6 +13,10 @@
 #   2. N requests to /delay/20: one concord.http_batch vs N sequential
 #      concord.http_get calls (target >= 20x).
 #
+# Each call in a sequential loop passes the row number as a query
+# parameter: a LATERAL call that does not depend on the outer row would be
+# run once and replayed by the executor.
+#
 #   bash bench/http.sh            full run (N = 1000)
 #   BENCH_N=100 bash bench/http.sh   quicker run
 #
@@ -45,13 +49,13 @@ echo "bench/http: N=$N, batch caps $CAP, stub $STUB_URL, $(nproc) cores, $(curl 
 urls=()
 for ((i = 0; i < N; i++)); do urls+=("$STUB_URL/json"); done
 t0=$(date +%s%N)
-curl -s -o /dev/null "${urls[@]}"
+curl -s "${urls[@]}" >/dev/null
 t1=$(date +%s%N)
 curl_us=$(( (t1 - t0) / 1000 / N ))
 
 "$PGBIN/psql" -X -q -A -t -d concord_bench -v port="$port" -v url="$STUB_URL" \
 	-v n="$N" -v cap="$CAP" -v curl_us="$curl_us" <<'SQL'
-SELECT concord.http_allow_host('127.0.0.1', :port) IS NOT NULL;
+SELECT (concord.http_allow_host('127.0.0.1', :port)).id > 0;
 
 CREATE FUNCTION pg_temp.time_ms(q text) RETURNS double precision
 LANGUAGE plpgsql AS $$
@@ -63,17 +67,17 @@ BEGIN
 END $$;
 
 -- warm-up: open the keep-alive connection, load the library
-SELECT count(*) FROM generate_series(1, 20) g, LATERAL concord.http_get(:'url' || '/json') r \g /dev/null
+SELECT count(*) FROM generate_series(1, 20) g, LATERAL concord.http_get(:'url' || '/json', jsonb_build_object('i', g)) r \g /dev/null
 
 SELECT pg_temp.time_ms(format(
-  'SELECT count(*) FROM generate_series(1, %s) g, LATERAL concord.http_get(%L) r WHERE r.status = 200',
+  'SELECT count(*) FROM generate_series(1, %s) g, LATERAL concord.http_get(%L, jsonb_build_object(''i'', g)) r WHERE r.status = 200',
   :n, :'url' || '/json')) AS seq_ms \gset
 SELECT format('http_get sequential keep-alive: %s us/call (curl tool keep-alive %s us/call, ratio %sx)',
               round((:seq_ms * 1000 / :n)::numeric, 1), :curl_us,
               round((:seq_ms * 1000 / :n / greatest(:curl_us, 1))::numeric, 2));
 
 SELECT pg_temp.time_ms(format(
-  'SELECT count(*) FROM generate_series(1, %s) g, LATERAL concord.http_get(%L) r WHERE r.status = 200',
+  'SELECT count(*) FROM generate_series(1, %s) g, LATERAL concord.http_get(%L, jsonb_build_object(''i'', g)) r WHERE r.status = 200',
   :n, :'url' || '/delay/20')) AS delay_seq_ms \gset
 SELECT pg_temp.time_ms(format(
   'SELECT count(*) FROM concord.http_batch(ARRAY(SELECT concord.http_request(''GET'', %L) FROM generate_series(1, %s)), max_connections => %s, max_host_connections => %s) WHERE status = 200',

@@ -84,7 +84,7 @@ FROM concord.http_batch(ARRAY[
 
 \echo
 \echo '== 7. the guard checks the address actually dialled (DNS rebinding) =='
-SELECT concord.http_allow_host('localhost', :stub_port) IS NOT NULL AS "allowed localhost by name";
+SELECT host_pattern, port, allow_private FROM concord.http_allow_host('localhost', :stub_port);
 \x on
 SELECT * FROM pg_temp.attempt(format('SELECT concord.http_get(%L)', 'http://localhost:' || :stub_port || '/json'));
 \x off

@@ -136,59 +136,77 @@ RETURN @extschema@.http((request).method, (request).url, (request).params,
 COMMENT ON FUNCTION @extschema@.http(@extschema@.http_request) IS
   'Sends one HTTP request given as a concord.http_request';
 
-CREATE FUNCTION @extschema@.http_get(url text, params jsonb DEFAULT NULL, headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_get(url text, params jsonb DEFAULT NULL, headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('GET', url, params, headers);
-COMMENT ON FUNCTION @extschema@.http_get(text, jsonb, jsonb) IS 'HTTP GET';
+RETURN @extschema@.http('GET', url, params, headers, NULL, NULL, timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_get(text, jsonb, jsonb, integer, integer, integer, integer) IS 'HTTP GET';
 
-CREATE FUNCTION @extschema@.http_head(url text, params jsonb DEFAULT NULL, headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_head(url text, params jsonb DEFAULT NULL, headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('HEAD', url, params, headers);
-COMMENT ON FUNCTION @extschema@.http_head(text, jsonb, jsonb) IS 'HTTP HEAD';
+RETURN @extschema@.http('HEAD', url, params, headers, NULL, NULL, timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_head(text, jsonb, jsonb, integer, integer, integer, integer) IS 'HTTP HEAD';
 
-CREATE FUNCTION @extschema@.http_delete(url text, params jsonb DEFAULT NULL, headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_delete(url text, params jsonb DEFAULT NULL, headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('DELETE', url, params, headers);
-COMMENT ON FUNCTION @extschema@.http_delete(text, jsonb, jsonb) IS 'HTTP DELETE';
+RETURN @extschema@.http('DELETE', url, params, headers, NULL, NULL, timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_delete(text, jsonb, jsonb, integer, integer, integer, integer) IS 'HTTP DELETE';
 
-CREATE FUNCTION @extschema@.http_post(url text, body text, content_type text DEFAULT 'text/plain; charset=utf-8', headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_post(url text, body text, content_type text DEFAULT 'text/plain; charset=utf-8', headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('POST', url, NULL, headers, body, content_type);
-COMMENT ON FUNCTION @extschema@.http_post(text, text, text, jsonb) IS 'HTTP POST of a text body';
+RETURN @extschema@.http('POST', url, NULL, headers, body, content_type, timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_post(text, text, text, jsonb, integer, integer, integer, integer) IS 'HTTP POST of a text body';
 
-CREATE FUNCTION @extschema@.http_post(url text, body jsonb, headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_post(url text, body jsonb, headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('POST', url, NULL, headers, body::text, 'application/json');
-COMMENT ON FUNCTION @extschema@.http_post(text, jsonb, jsonb) IS 'HTTP POST of a JSON body';
+RETURN @extschema@.http('POST', url, NULL, headers, body::text, 'application/json', timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_post(text, jsonb, jsonb, integer, integer, integer, integer) IS 'HTTP POST of a JSON body';
 
-CREATE FUNCTION @extschema@.http_put(url text, body text, content_type text DEFAULT 'text/plain; charset=utf-8', headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_put(url text, body text, content_type text DEFAULT 'text/plain; charset=utf-8', headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('PUT', url, NULL, headers, body, content_type);
-COMMENT ON FUNCTION @extschema@.http_put(text, text, text, jsonb) IS 'HTTP PUT of a text body';
+RETURN @extschema@.http('PUT', url, NULL, headers, body, content_type, timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_put(text, text, text, jsonb, integer, integer, integer, integer) IS 'HTTP PUT of a text body';
 
-CREATE FUNCTION @extschema@.http_put(url text, body jsonb, headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_put(url text, body jsonb, headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('PUT', url, NULL, headers, body::text, 'application/json');
-COMMENT ON FUNCTION @extschema@.http_put(text, jsonb, jsonb) IS 'HTTP PUT of a JSON body';
+RETURN @extschema@.http('PUT', url, NULL, headers, body::text, 'application/json', timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_put(text, jsonb, jsonb, integer, integer, integer, integer) IS 'HTTP PUT of a JSON body';
 
-CREATE FUNCTION @extschema@.http_patch(url text, body text, content_type text DEFAULT 'text/plain; charset=utf-8', headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_patch(url text, body text, content_type text DEFAULT 'text/plain; charset=utf-8', headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('PATCH', url, NULL, headers, body, content_type);
-COMMENT ON FUNCTION @extschema@.http_patch(text, text, text, jsonb) IS 'HTTP PATCH of a text body';
+RETURN @extschema@.http('PATCH', url, NULL, headers, body, content_type, timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_patch(text, text, text, jsonb, integer, integer, integer, integer) IS 'HTTP PATCH of a text body';
 
-CREATE FUNCTION @extschema@.http_patch(url text, body jsonb, headers jsonb DEFAULT NULL)
+CREATE FUNCTION @extschema@.http_patch(url text, body jsonb, headers jsonb DEFAULT NULL,
+  timeout_ms integer DEFAULT NULL, connect_timeout_ms integer DEFAULT NULL,
+  max_response_bytes integer DEFAULT NULL, max_redirects integer DEFAULT NULL)
 RETURNS @extschema@.http_response
 LANGUAGE sql VOLATILE PARALLEL UNSAFE
-RETURN @extschema@.http('PATCH', url, NULL, headers, body::text, 'application/json');
-COMMENT ON FUNCTION @extschema@.http_patch(text, jsonb, jsonb) IS 'HTTP PATCH of a JSON body';
+RETURN @extschema@.http('PATCH', url, NULL, headers, body::text, 'application/json', timeout_ms, connect_timeout_ms, max_response_bytes, max_redirects);
+COMMENT ON FUNCTION @extschema@.http_patch(text, jsonb, jsonb, integer, integer, integer, integer) IS 'HTTP PATCH of a JSON body';
 
 CREATE FUNCTION @extschema@.http_batch(
   requests @extschema@.http_request[],
@@ -264,15 +282,15 @@ REVOKE ALL ON @extschema@.http_call_log FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION
   @extschema@.http(text, text, jsonb, jsonb, text, text, integer, integer, integer, integer),
   @extschema@.http(@extschema@.http_request),
-  @extschema@.http_get(text, jsonb, jsonb),
-  @extschema@.http_head(text, jsonb, jsonb),
-  @extschema@.http_delete(text, jsonb, jsonb),
-  @extschema@.http_post(text, text, text, jsonb),
-  @extschema@.http_post(text, jsonb, jsonb),
-  @extschema@.http_put(text, text, text, jsonb),
-  @extschema@.http_put(text, jsonb, jsonb),
-  @extschema@.http_patch(text, text, text, jsonb),
-  @extschema@.http_patch(text, jsonb, jsonb),
+  @extschema@.http_get(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_head(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_delete(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_post(text, text, text, jsonb, integer, integer, integer, integer),
+  @extschema@.http_post(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_put(text, text, text, jsonb, integer, integer, integer, integer),
+  @extschema@.http_put(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_patch(text, text, text, jsonb, integer, integer, integer, integer),
+  @extschema@.http_patch(text, jsonb, jsonb, integer, integer, integer, integer),
   @extschema@.http_batch(@extschema@.http_request[], integer, integer, integer, integer, integer, integer),
   @extschema@.http_allow_host(text, integer, boolean, text),
   @extschema@.http_disallow_host(text, integer)
@@ -281,15 +299,15 @@ FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
   @extschema@.http(text, text, jsonb, jsonb, text, text, integer, integer, integer, integer),
   @extschema@.http(@extschema@.http_request),
-  @extschema@.http_get(text, jsonb, jsonb),
-  @extschema@.http_head(text, jsonb, jsonb),
-  @extschema@.http_delete(text, jsonb, jsonb),
-  @extschema@.http_post(text, text, text, jsonb),
-  @extschema@.http_post(text, jsonb, jsonb),
-  @extschema@.http_put(text, text, text, jsonb),
-  @extschema@.http_put(text, jsonb, jsonb),
-  @extschema@.http_patch(text, text, text, jsonb),
-  @extschema@.http_patch(text, jsonb, jsonb),
+  @extschema@.http_get(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_head(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_delete(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_post(text, text, text, jsonb, integer, integer, integer, integer),
+  @extschema@.http_post(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_put(text, text, text, jsonb, integer, integer, integer, integer),
+  @extschema@.http_put(text, jsonb, jsonb, integer, integer, integer, integer),
+  @extschema@.http_patch(text, text, text, jsonb, integer, integer, integer, integer),
+  @extschema@.http_patch(text, jsonb, jsonb, integer, integer, integer, integer),
   @extschema@.http_batch(@extschema@.http_request[], integer, integer, integer, integer, integer, integer)
 TO concord_http;
 GRANT SELECT ON @extschema@.http_call_log TO concord_http;
