@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+#
+# test/check.sh — the whole test suite.
+#
+# Installs what is missing from Debian, builds and installs concord, starts a
+# throwaway PostgreSQL 15 cluster (tmp/test, port 54339) and the stub API
+# servers, runs the pg_regress suite (sql/ + expected/) and the pgTAP tests
+# (test/<component>/*.sql), stops everything it started, and ends with the
+# line "N passed, N failed" (pg_regress tests + pgTAP assertions). Exits 0
+# only if nothing failed.
+#
+# Environment: CI=true makes the build use -Werror (see Makefile);
+# CONCORD_TEST_TIMEOUT (seconds, default 1500) bounds each runner.
+
+set -Eeuo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=test/harness/lib.sh
+. test/harness/lib.sh
+cd "$REPO"
+require_root
+
+RUN="test"
+DB=concord_test
+RUNNER_TIMEOUT="${CONCORD_TEST_TIMEOUT:-1500}"
+
+REGRESS_PASSED=0 REGRESS_FAILED=0 REGRESS_STATUS="not run"
+TAP_PASSED=0 TAP_FAILED=0 TAP_STATUS="not run"
+FINAL_PRINTED=0
+RUNNER_PID="" RUNNER_RC=0
+
+# Print each runner's summary and the closing line.
+print_summary() {
+	local extra_failed="${1:-0}"
+	local passed=$((REGRESS_PASSED + TAP_PASSED))
+	local failed=$((REGRESS_FAILED + TAP_FAILED + extra_failed))
+	echo
+	echo "== summary =="
+	echo "pg_regress: $REGRESS_STATUS"
+	echo "pgTAP:      $TAP_STATUS"
+	FINAL_PRINTED=1
+	echo "$passed passed, $failed failed"
+}
+
+# On any exit: stop every process this run started; if the suite did not get
+# as far as its summary (set-up failed, interrupted), still close with the
+# counts line, with the set-up failure counted as one failure.
+# shellcheck disable=SC2317  # called through the EXIT trap
+on_exit() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if [[ -n "$RUNNER_PID" ]]; then
+		kill -TERM "$RUNNER_PID" 2>/dev/null || true
+	fi
+	stop_all "$RUN" >/dev/null 2>&1 || true
+	if ((FINAL_PRINTED == 0)); then
+		echo "harness: the suite did not complete (exit status $rc)"
+		print_summary 1
+		((rc != 0)) || rc=1
+	fi
+	exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Run a test runner under a time limit with its output in LOG, shown live;
+# set RUNNER_RC. It runs in the background so that INT/TERM are handled at
+# once (bash runs traps only between foreground commands).
+run_logged() {
+	local log="$1" tail_pid
+	shift
+	mkdir -p "$(dirname "$log")"
+	: >"$log"
+	timeout --kill-after=10 "$RUNNER_TIMEOUT" "$@" >>"$log" 2>&1 </dev/null &
+	RUNNER_PID=$!
+	tail -n +1 -f --pid="$RUNNER_PID" "$log" &
+	tail_pid=$!
+	RUNNER_RC=0
+	wait "$RUNNER_PID" || RUNNER_RC=$?
+	wait "$tail_pid" || true
+	RUNNER_PID=""
+}
+
+# Run pg_regress through PGXS' installcheck and count its tests.
+run_regress() {
+	local log="$LOGDIR/regress.log" rc=0
+	shopt -s nullglob
+	local files=(sql/*.sql)
+	shopt -u nullglob
+	echo
+	echo "== pg_regress (sql/, expected/) =="
+	if ((${#files[@]} == 0)); then
+		echo "no pg_regress tests (sql/ is empty)"
+		REGRESS_STATUS="nothing to run (0 tests)"
+		return 0
+	fi
+	rm -f regression.diffs regression.out
+	run_logged "$log" make PG_CONFIG="$PG_CONFIG" installcheck
+	rc=$RUNNER_RC
+
+	# PostgreSQL 15 prints "test NAME ... ok   12 ms" (and "     NAME ... ok"
+	# inside parallel groups); 16+ prints "ok 1 - NAME   12 ms" /
+	# "not ok 1 - NAME". "failed (ignored)" does not fail the run.
+	local ok bad
+	ok="$(grep -cE '^(test | +)[^ ]+ +\.\.\. +(ok|failed \(ignored\))|^ok [0-9]+ ' "$log" || true)"
+	bad="$(grep -cE '^(test | +)[^ ]+ +\.\.\. +FAILED|^not ok [0-9]+ ' "$log" || true)"
+	if ((rc != 0 && bad == 0)); then
+		bad=1 # pg_regress failed before or outside the tests
+	fi
+	REGRESS_PASSED=$ok REGRESS_FAILED=$bad
+	local line
+	line="$(grep -E 'All [0-9]+ tests passed|tests? (failed|passed)' "$log" | tail -n 1 | sed 's/^ *//; s/ *$//' || true)"
+	REGRESS_STATUS="$((ok + bad)) tests, $ok ok, $bad failed (exit $rc)${line:+; \"$line\"}"
+	if ((rc == 124 || rc == 137)); then
+		REGRESS_STATUS="$REGRESS_STATUS; timed out after ${RUNNER_TIMEOUT}s"
+	fi
+	if [[ -s regression.diffs ]]; then
+		echo
+		echo "== regression.diffs =="
+		cat regression.diffs
+	fi
+	return 0
+}
+
+# Run the pgTAP tests of every component folder test/*/ and count assertions.
+run_pgtap() {
+	local log="$LOGDIR/pgtap.log" rc=0 d dirs=()
+	echo
+	echo "== pgTAP (test/<component>/*.sql) =="
+	for d in test/*/; do
+		d="${d%/}"
+		case "$d" in test/fixtures | test/harness) continue ;; esac
+		if find "$d" -name '*.sql' -type f | grep -q .; then
+			dirs+=("$d")
+		fi
+	done
+	if ((${#dirs[@]} == 0)); then
+		echo "no pgTAP tests (no test/<component>/*.sql)"
+		TAP_STATUS="nothing to run (0 assertions)"
+		return 0
+	fi
+	run_logged "$log" pg_prove --psql-bin "$PGBIN/psql" \
+		-h "$PGHOST" -p "$PGPORT" -U postgres -d "$DB" --ext .sql -r "${dirs[@]}"
+	rc=$RUNNER_RC
+
+	# From TAP::Harness' closing lines: "Files=N, Tests=M, ..." gives the
+	# assertions run; the "Test Summary Report" has, per troubled file,
+	# "FILE (Wstat: W [(exited N)] Tests: T Failed: F)" and, for a bad plan,
+	# "Parse errors: Bad plan.  You planned P tests but ran R." A file that
+	# died or had a bad plan counts at least one failure.
+	local counts total failed_run failed
+	counts="$(awk '
+		function flush() {
+			if (infile) {
+				f = ffail + (planned > ran ? planned - ran : 0)
+				if (f == 0 && (wstat != 0 || parse)) f = 1
+				extra += f
+				failedrun += ffail
+			}
+			infile = 0; ffail = 0; planned = 0; ran = 0; wstat = 0; parse = 0
+		}
+		/^Files=[0-9]+, Tests=[0-9]+/ {
+			flush()
+			split($0, a, /[=,]/); total = a[4] + 0
+			next
+		}
+		/ \(Wstat: [0-9]+.* Tests: [0-9]+ Failed: [0-9]+\)$/ {
+			flush(); infile = 1
+			match($0, /Wstat: [0-9]+/);  wstat = substr($0, RSTART + 7, RLENGTH - 7) + 0
+			match($0, /Failed: [0-9]+/); ffail = substr($0, RSTART + 8, RLENGTH - 8) + 0
+			next
+		}
+		infile && /Parse errors:/ { parse = 1 }
+		infile && /You planned [0-9]+ tests? but ran [0-9]+/ {
+			match($0, /planned [0-9]+/); planned = substr($0, RSTART + 8, RLENGTH - 8) + 0
+			match($0, /ran [0-9]+/);     ran = substr($0, RSTART + 4, RLENGTH - 4) + 0
+		}
+		infile && /Non-zero (exit|wait) status/ { wstat = 1 }
+		END { flush(); printf "%d %d %d\n", total, failedrun, extra }
+	' "$log")"
+	read -r total failed_run failed <<<"$counts"
+	if grep -q '^Result: FAIL' "$log" || ((rc != 0)); then
+		((failed > 0)) || failed=1
+	fi
+	TAP_PASSED=$((total - failed_run))
+	((TAP_PASSED >= 0)) || TAP_PASSED=0
+	TAP_FAILED=$failed
+	local files
+	files="$(grep -oE '^Files=[0-9]+' "$log" | tail -n 1 | cut -d= -f2 || true)"
+	TAP_STATUS="${files:-0} files, $total assertions run, $TAP_PASSED ok, $TAP_FAILED failed (exit $rc)"
+	if ((rc == 124 || rc == 137)); then
+		TAP_STATUS="$TAP_STATUS; timed out after ${RUNNER_TIMEOUT}s"
+	fi
+	return 0
+}
+
+ensure_packages
+build_install
+
+# A previous run killed before its clean-up may have left processes behind.
+stop_all "$RUN"
+rm -rf "$(run_dir "$RUN")"
+
+cluster_start "$RUN" 54339
+stubs_start "$RUN"
+
+run_psql postgres -c "CREATE DATABASE $DB" </dev/null >/dev/null
+run_psql "$DB" -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION dblink" \
+	-c "CREATE EXTENSION $CONCORD_EXT" </dev/null >/dev/null
+say "database $DB ready (pgtap, dblink, $CONCORD_EXT)"
+
+run_regress
+run_pgtap
+
+echo
+stop_all "$RUN"
+say "stopped the cluster and the stub servers of this run"
+
+print_summary
+if ((REGRESS_FAILED == 0 && TAP_FAILED == 0)); then
+	exit 0
+fi
+exit 1

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+#
+# test/demo.sh — build concord and leave a demo running.
+#
+# Installs what is missing from Debian, builds and installs concord, starts a
+# PostgreSQL 15 cluster (tmp/demo, port 54329) with database concord_demo and
+# the stub API servers, runs test/demo.sql, and leaves the cluster and the
+# stubs running so you can connect. Running it again replaces the previous
+# demo.
+#
+#   bash test/demo.sh          start (or restart) the demo
+#   bash test/demo.sh --stop   stop the demo's processes
+
+set -Eeuo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=test/harness/lib.sh
+. test/harness/lib.sh
+cd "$REPO"
+require_root
+
+RUN=demo
+DB=concord_demo
+
+case "${1:-}" in
+--stop)
+	stop_all "$RUN"
+	say "demo stopped (cluster and stub servers of tmp/$RUN)"
+	exit 0
+	;;
+"") ;;
+*)
+	echo "usage: bash test/demo.sh [--stop]" >&2
+	exit 2
+	;;
+esac
+
+# Leave the demo running only if it came up completely.
+on_exit() {
+	local rc=$?
+	trap - EXIT INT TERM
+	if ((rc != 0)); then
+		say "demo failed (exit status $rc); stopping what it started"
+		stop_all "$RUN" >/dev/null 2>&1 || true
+	fi
+	exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ensure_packages
+build_install
+
+# Stop the previous demo, if any, and start from a fresh directory.
+stop_all "$RUN"
+rm -rf "$(run_dir "$RUN")"
+
+cluster_start "$RUN" 54329
+stubs_start "$RUN"
+
+run_psql postgres -c "SET client_min_messages = warning" \
+	-c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" </dev/null >/dev/null
+run_psql "$DB" -c "CREATE EXTENSION $CONCORD_EXT" </dev/null >/dev/null
+
+echo
+echo "== test/demo.sql =="
+"$PGBIN/psql" -X -v ON_ERROR_STOP=1 \
+	-v stub_url="$STUB_URL" -v stub_tls_url="$STUB_TLS_URL" -v ca_file="$STUB_CA_FILE" \
+	-d "$DB" -f test/demo.sql </dev/null
+
+dir="$(run_dir "$RUN")"
+cat <<EOF
+
+== what is running ==
+PostgreSQL 15     127.0.0.1:$PGPORT (data $dir/data, log $dir/postgres.log)
+  connect:        psql -h $PGHOST -p $PGPORT -U postgres $DB
+stub API, HTTP    $STUB_URL
+stub API, HTTPS   $STUB_TLS_URL (CA $STUB_CA_FILE)
+stop everything:  bash $REPO/test/demo.sh --stop
+EOF
