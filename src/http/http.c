@@ -259,9 +259,6 @@ concord_http_batch(PG_FUNCTION_ARGS)
 	HttpResult **rs;
 	TupleDesc	reqdesc = NULL;
 
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	arr = PG_GETARG_ARRAYTYPE_P(0);
 	if (!PG_ARGISNULL(1))
 		max_conn = limit_arg(fcinfo, 1, "max_connections", 1);
 	if (!PG_ARGISNULL(2))
@@ -269,6 +266,9 @@ concord_http_batch(PG_FUNCTION_ARGS)
 	limits_from_args(fcinfo, 3, &limits);
 
 	InitMaterializedSRF(fcinfo, 0);
+	if (PG_ARGISNULL(0))
+		return (Datum) 0;		/* no requests, no rows */
+	arr = PG_GETARG_ARRAYTYPE_P(0);
 
 	elemtype = ARR_ELEMTYPE(arr);
 	if (ARR_NDIM(arr) > 1)
@@ -280,7 +280,7 @@ concord_http_batch(PG_FUNCTION_ARGS)
 	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
 					  &elems, &elemnulls, &n);
 	if (n == 0)
-		PG_RETURN_NULL();
+		return (Datum) 0;
 
 	allowlist = http_allowlist_load();
 	xs = palloc(sizeof(HttpTransfer *) * n);
@@ -363,5 +363,5 @@ concord_http_batch(PG_FUNCTION_ARGS)
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
-	PG_RETURN_NULL();
+	return (Datum) 0;
 }

@@ -104,6 +104,16 @@ extern uint32 http_allowlist_signature(List *allowlist);
 extern char *http_redact_url(const char *url);
 extern bool http_name_looks_secret(const char *name, size_t len);
 
+/* message.c */
+extern bool http_build_url(const char *url, Jsonb *params, char **out,
+						   HttpError *err);
+extern bool http_build_headers(Jsonb *headers, List **lines,
+							   bool *has_content_type, HttpError *err);
+extern char *http_content_type_charset(const char *content_type);
+extern int	http_charset_encoding(const char *charset);
+extern bool http_decode_text(const HttpResult *res, text **out,
+							 HttpError *err);
+
 /* transfer.c */
 extern HttpTransfer *http_transfer_create(const char *method, const char *url,
 										  Jsonb *params, Jsonb *headers,
@@ -119,8 +129,6 @@ extern void http_raise(const HttpError *err) pg_attribute_noreturn();
 extern void http_error_set(HttpError *err, int sqlerrcode,
 						   const char *message, const char *detail,
 						   const char *hint);
-extern bool http_decode_text(const HttpResult *res, text **out,
-							 HttpError *err);
 
 /* calllog.c */
 extern void http_call_log(HttpResult **results, int n);

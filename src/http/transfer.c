@@ -48,6 +48,13 @@ typedef struct GrowBuf
 	size_t		offset;			/* bytes reserved at the front (varlena) */
 } GrowBuf;
 
+/* Transfers in flight to one scheme, host and port (the per-host cap). */
+typedef struct HostSlot
+{
+	char	   *key;
+	int			active;
+} HostSlot;
+
 struct HttpTransfer
 {
 	MemoryContext cxt;			/* owns everything below */
@@ -65,6 +72,7 @@ struct HttpTransfer
 	size_t		max_bytes;
 
 	/* engine state */
+	struct HostSlot *slot;		/* the host this transfer counts against */
 	CURL	   *easy;
 	struct curl_slist *slist;
 	bool		in_multi;
@@ -228,279 +236,6 @@ transfer_fail(HttpTransfer *x, int sqlerrcode, const char *message,
 	MemoryContextSwitchTo(old);
 }
 
-/* Is c a character allowed in an HTTP header name (RFC 9110 token)? */
-static bool
-is_token_char(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		(c >= '0' && c <= '9') || strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
-/*
- * Turn a jsonb object of strings into header lines.  Returns false with err
- * set on anything else, naming the offending header.
- */
-static bool
-build_headers(Jsonb *headers, List **lines, bool *has_content_type,
-			  HttpError *err)
-{
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	   *name = NULL;
-
-	*has_content_type = false;
-	if (headers == NULL)
-		return true;
-	if (!JB_ROOT_IS_OBJECT(headers) || JB_ROOT_IS_SCALAR(headers))
-	{
-		http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-					   "request headers must be a JSON object of strings",
-					   NULL,
-					   "Write them as {\"Accept\": \"application/json\"}.");
-		return false;
-	}
-
-	it = JsonbIteratorInit(&headers->root);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-		{
-			name = pnstrdup(v.val.string.val, v.val.string.len);
-			if (name[0] == '\0')
-			{
-				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-							   "request header name is empty", NULL, NULL);
-				return false;
-			}
-			for (char *c = name; *c; c++)
-				if (!is_token_char((unsigned char) *c))
-				{
-					http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-								   psprintf("invalid request header name \"%s\"", name),
-								   "Header names may hold only letters, digits and !#$%&'*+-.^_`|~.",
-								   NULL);
-					return false;
-				}
-			if (pg_strcasecmp(name, "host") == 0 ||
-				pg_strcasecmp(name, "content-length") == 0 ||
-				pg_strcasecmp(name, "transfer-encoding") == 0 ||
-				pg_strcasecmp(name, "connection") == 0)
-			{
-				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-							   psprintf("request header \"%s\" cannot be set", name),
-							   "concord sets Host, Content-Length, Transfer-Encoding and Connection itself.",
-							   NULL);
-				return false;
-			}
-			if (pg_strcasecmp(name, "content-type") == 0)
-				*has_content_type = true;
-		}
-		else if (tok == WJB_VALUE)
-		{
-			char	   *value;
-
-			if (v.type != jbvString)
-			{
-				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-							   psprintf("request header \"%s\" must be a string", name),
-							   "Request headers must be a JSON object of strings.",
-							   "Quote the value, as in {\"X-Page\": \"2\"}.");
-				return false;
-			}
-			value = pnstrdup(v.val.string.val, v.val.string.len);
-			if (strpbrk(value, "\r\n") != NULL)
-			{
-				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-							   psprintf("request header \"%s\" contains a line break", name),
-							   "A header value must be a single line.", NULL);
-				return false;
-			}
-			/* "Name;" sends a header with an empty value in libcurl */
-			*lines = lappend(*lines, value[0] == '\0' ?
-							 psprintf("%s;", name) :
-							 psprintf("%s: %s", name, value));
-		}
-	}
-	return true;
-}
-
-/* Percent-encode s (RFC 3986 unreserved characters stay as they are). */
-static void
-append_encoded(StringInfo out, const char *s, int len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (int i = 0; i < len; i++)
-	{
-		unsigned char c = (unsigned char) s[i];
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			(c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~')
-			appendStringInfoChar(out, (char) c);
-		else
-		{
-			appendStringInfoChar(out, '%');
-			appendStringInfoChar(out, hex[c >> 4]);
-			appendStringInfoChar(out, hex[c & 15]);
-		}
-	}
-}
-
-/* Append one name=value pair for a scalar jsonb value. */
-static bool
-append_param(StringInfo q, const char *name, JsonbValue *v, HttpError *err)
-{
-	char	   *s;
-
-	switch (v->type)
-	{
-		case jbvNull:
-			return true;		/* a null parameter is left out */
-		case jbvString:
-			s = pnstrdup(v->val.string.val, v->val.string.len);
-			break;
-		case jbvNumeric:
-			s = DatumGetCString(DirectFunctionCall1(numeric_out,
-													NumericGetDatum(v->val.numeric)));
-			break;
-		case jbvBool:
-			s = v->val.boolean ? "true" : "false";
-			break;
-		default:
-			http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-						   psprintf("query parameter \"%s\" must be a scalar or an array of scalars", name),
-						   NULL,
-						   "Write parameters as {\"page\": 2, \"status\": [\"A\", \"B\"]}.");
-			return false;
-	}
-	if (q->len > 0)
-		appendStringInfoChar(q, '&');
-	append_encoded(q, name, strlen(name));
-	appendStringInfoChar(q, '=');
-	append_encoded(q, s, strlen(s));
-	return true;
-}
-
-/*
- * Add query parameters from a jsonb object to url; arrays repeat the name.
- */
-static bool
-build_url(const char *url, Jsonb *params, char **out, HttpError *err)
-{
-	StringInfoData q;
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	   *name = NULL;
-	int			depth = 0;
-	const char *hash;
-
-	*out = (char *) url;
-	if (params == NULL)
-		return true;
-	if (!JB_ROOT_IS_OBJECT(params) || JB_ROOT_IS_SCALAR(params))
-	{
-		http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-					   "query parameters must be a JSON object", NULL,
-					   "Write them as {\"page\": 2, \"status\": \"A\"}.");
-		return false;
-	}
-
-	initStringInfo(&q);
-	it = JsonbIteratorInit(&params->root);
-	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
-	{
-		switch (tok)
-		{
-			case WJB_BEGIN_OBJECT:
-			case WJB_BEGIN_ARRAY:
-				if (++depth > 1 && !(tok == WJB_BEGIN_ARRAY && depth == 2))
-				{
-					http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
-								   psprintf("query parameter \"%s\" must be a scalar or an array of scalars", name),
-								   NULL,
-								   "Write parameters as {\"page\": 2, \"status\": [\"A\", \"B\"]}.");
-					return false;
-				}
-				break;
-			case WJB_END_OBJECT:
-			case WJB_END_ARRAY:
-				depth--;
-				break;
-			case WJB_KEY:
-				name = pnstrdup(v.val.string.val, v.val.string.len);
-				break;
-			case WJB_VALUE:
-			case WJB_ELEM:
-				if (!append_param(&q, name, &v, err))
-					return false;
-				break;
-			default:
-				break;
-		}
-	}
-	if (q.len == 0)
-		return true;
-
-	/* insert before any fragment */
-	hash = strchr(url, '#');
-	{
-		int			baselen = hash ? (int) (hash - url) : (int) strlen(url);
-		bool		has_query = memchr(url, '?', baselen) != NULL;
-		StringInfoData u;
-
-		initStringInfo(&u);
-		appendBinaryStringInfo(&u, url, baselen);
-		if (!has_query)
-			appendStringInfoChar(&u, '?');
-		else if (baselen > 0 && url[baselen - 1] != '?' && url[baselen - 1] != '&')
-			appendStringInfoChar(&u, '&');
-		appendBinaryStringInfo(&u, q.data, q.len);
-		*out = u.data;
-	}
-	return true;
-}
-
-/* Extract the charset parameter of a Content-Type value, or NULL. */
-static char *
-content_type_charset(const char *ct)
-{
-	const char *p;
-
-	if (ct == NULL)
-		return NULL;
-	for (p = ct; (p = strchr(p, ';')) != NULL;)
-	{
-		p++;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (pg_strncasecmp(p, "charset=", 8) == 0)
-		{
-			const char *v = p + 8;
-			size_t		len;
-
-			if (*v == '"')
-				v++;
-			len = strcspn(v, "\";, \t");
-			return pnstrdup(v, len);
-		}
-	}
-	return NULL;
-}
-
-/* Map a charset label to a PostgreSQL encoding id, or -1. */
-static int
-charset_encoding(const char *charset)
-{
-	if (pg_strcasecmp(charset, "us-ascii") == 0 ||
-		pg_strcasecmp(charset, "ascii") == 0)
-		return PG_UTF8;			/* a subset of UTF-8 */
-	if (pg_strcasecmp(charset, "gb2312") == 0)
-		return PG_GBK;			/* GBK is a superset of GB2312 */
-	return pg_char_to_encoding(charset);
-}
-
 /*
  * Validate a request and prepare its transfer.  Failures are recorded in
  * the transfer's result (it is then already finished), never thrown, so a
@@ -574,8 +309,8 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 		return x;
 	}
 
-	if (!build_url(url, params, &full_url, err) ||
-		!build_headers(headers, &x->headers, &has_ct, err))
+	if (!http_build_url(url, params, &full_url, err) ||
+		!http_build_headers(headers, &x->headers, &has_ct, err))
 	{
 		x->finished = true;
 		return x;
@@ -584,8 +319,8 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 	if (body != NULL)
 	{
 		const char *ct = content_type ? content_type : "text/plain; charset=utf-8";
-		char	   *charset = content_type_charset(ct);
-		int			enc = charset ? charset_encoding(charset) : PG_UTF8;
+		char	   *charset = http_content_type_charset(ct);
+		int			enc = charset ? http_charset_encoding(charset) : PG_UTF8;
 
 		if (enc < 0)
 		{
@@ -1049,9 +784,37 @@ ensure_multi(List *allowlist)
 	multi_signature = sig;
 }
 
+/* The slot counting transfers to x's first host, found or added. */
+static HostSlot *
+host_slot(List **slots, HttpTransfer *x)
+{
+	char	   *key = psprintf("%s://%s:%d", x->target.scheme, x->target.host,
+							   x->target.port);
+	ListCell   *lc;
+	HostSlot   *slot;
+
+	foreach(lc, *slots)
+	{
+		slot = lfirst(lc);
+		if (strcmp(slot->key, key) == 0)
+		{
+			pfree(key);
+			return slot;
+		}
+	}
+	slot = palloc0(sizeof(HostSlot));
+	slot->key = key;
+	*slots = lappend(*slots, slot);
+	return slot;
+}
+
 /*
  * Run transfers concurrently until all are finished.  Transfers that
- * failed validation are skipped.  Throws only for interrupts (cancel,
+ * failed validation are skipped.  The caps are enforced here, by starting
+ * a transfer only when a slot is free, not by libcurl's connection limits:
+ * those do not hold once the connection cache has more idle connections
+ * than the cap.  A transfer's time limit counts from its start, not from
+ * when it was queued.  Throws only for interrupts (cancel,
  * statement_timeout, shutdown) and resource exhaustion; per-request
  * failures stay in each transfer's result.
  */
@@ -1061,29 +824,51 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 {
 	ensure_multi(allowlist);
 
-	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long) max_connections);
-	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long) max_host_connections);
+	/* libcurl may keep as many idle connections as may run at once */
+	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(max_connections, 8));
 
 	PG_TRY();
 	{
-		int			active = 0;
+		List	   *slots = NIL;
+		int			pending = 0;
+		int			in_flight = 0;
+		int			first_waiting = 0;
 
 		for (int i = 0; i < n; i++)
-		{
-			if (xs[i]->finished)
-				continue;
-			INSTR_TIME_SET_CURRENT(xs[i]->start);
-			start_hop(xs[i]);
-			active++;
-		}
+			if (!xs[i]->finished)
+			{
+				xs[i]->slot = host_slot(&slots, xs[i]);
+				pending++;
+			}
 
-		while (active > 0)
+		while (pending > 0 || in_flight > 0)
 		{
 			int			running = 0;
 			int			queued;
 			CURLMsg    *msg;
 			CURLMcode	mc;
+
+			/* start what the caps allow, in input order */
+			for (int i = first_waiting; i < n && in_flight < max_connections; i++)
+			{
+				HttpTransfer *x = xs[i];
+
+				if (x->finished || x->easy != NULL)
+				{
+					if (i == first_waiting)
+						first_waiting++;
+					continue;
+				}
+				if (x->slot->active >= max_host_connections)
+					continue;
+				INSTR_TIME_SET_CURRENT(x->start);
+				start_hop(x);
+				x->slot->active++;
+				in_flight++;
+				pending--;
+			}
 
 			mc = curl_multi_perform(multi, &running);
 			if (mc != CURLM_OK)
@@ -1100,9 +885,12 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
 				transfer_done(x, msg->data.result, allowlist);
 				if (x->finished)
-					active--;
+				{
+					x->slot->active--;
+					in_flight--;
+				}
 			}
-			if (active == 0)
+			if (pending == 0 && in_flight == 0)
 				break;
 
 			CHECK_FOR_INTERRUPTS();
@@ -1140,75 +928,4 @@ HttpResult *
 http_transfer_result(HttpTransfer *x)
 {
 	return &x->result;
-}
-
-/* Is a media type (lower-case, without parameters) textual? */
-static bool
-is_textual(const char *ct)
-{
-	static const char *const types[] = {
-		"application/json", "application/xml", "application/javascript",
-		"application/ecmascript", "application/x-www-form-urlencoded",
-		"application/x-ndjson", "application/csv", "application/yaml",
-		"application/x-yaml", "application/sql", "application/graphql", NULL
-	};
-	size_t		len = strcspn(ct, "; \t");
-
-	if (pg_strncasecmp(ct, "text/", 5) == 0)
-		return true;
-	if ((len > 5 && pg_strncasecmp(ct + len - 5, "+json", 5) == 0) ||
-		(len > 4 && pg_strncasecmp(ct + len - 4, "+xml", 4) == 0))
-		return true;
-	for (int i = 0; types[i]; i++)
-		if (strlen(types[i]) == len && pg_strncasecmp(ct, types[i], len) == 0)
-			return true;
-	return false;
-}
-
-/*
- * The body as text in the database encoding.  *out is NULL for binary
- * content (or no content type and bytes that are not UTF-8); false with
- * err set when a textual body cannot be decoded.
- */
-bool
-http_decode_text(const HttpResult *res, text **out, HttpError *err)
-{
-	const char *data = VARDATA_ANY(res->body);
-	int			len = VARSIZE_ANY_EXHDR(res->body);
-	char	   *charset = content_type_charset(res->content_type);
-	int			enc;
-	int			valid;
-	char	   *conv;
-
-	*out = NULL;
-	if (res->content_type != NULL && !is_textual(res->content_type))
-		return true;
-
-	enc = charset ? charset_encoding(charset) : PG_UTF8;
-	if (enc < 0)
-	{
-		http_error_set(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
-					   psprintf("unsupported charset \"%s\" in response from %s",
-								charset, res->redacted_url),
-					   psprintf("Content-Type: %s.", res->content_type),
-					   "The raw bytes stay available in body_bytes of concord.http_batch rows.");
-		return false;
-	}
-	valid = pg_encoding_verifymbstr(enc, data, len);
-	if (valid != len)
-	{
-		if (res->content_type == NULL)
-			return true;		/* undeclared and not text: treat as binary */
-		http_error_set(err, ERRCODE_CHARACTER_NOT_IN_REPERTOIRE,
-					   psprintf("response body from %s is not valid %s",
-								res->redacted_url, charset ? charset : "UTF-8"),
-					   psprintf("Invalid byte 0x%02x at offset %d of %d; Content-Type: %s.",
-								(unsigned char) data[valid], valid, len, res->content_type),
-					   "The raw bytes stay available in body_bytes of concord.http_batch rows.");
-		return false;
-	}
-	conv = (char *) pg_do_encoding_conversion((unsigned char *) data, len,
-											  enc, GetDatabaseEncoding());
-	*out = conv == data ? cstring_to_text_with_len(data, len) : cstring_to_text(conv);
-	return true;
 }
