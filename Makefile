@@ -13,7 +13,8 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 # Component SQL, in dependency order: core first, then each component after
 # the components it calls.
 SQL_PARTS = src/concord.sql \
-	src/http/http.sql
+	src/http/http.sql \
+	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql
 EXTRA_CLEAN = concord--$(EXTVERSION).sql

@@ -21,3 +21,11 @@ BEGIN
   END IF;
 END
 $roles$;
+
+CREATE FUNCTION @extschema@.worker_wake()
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'concord_worker_wake'
+LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.worker_wake() IS
+  'Asks the background launcher to look at every database now (false when concord is not preloaded)';
+REVOKE EXECUTE ON FUNCTION @extschema@.worker_wake() FROM PUBLIC;

@@ -24,6 +24,7 @@
 #include "catalog/pg_database.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -31,6 +32,7 @@
 #include "storage/ipc.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
+#include "utils/backend_status.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
@@ -39,6 +41,8 @@
 #include "utils/varlena.h"
 
 #include "concord.h"
+
+PG_FUNCTION_INFO_V1(concord_worker_wake);
 
 #define MAX_DB_WORKERS 64
 /* rounds to wait before looking again at a database without concord */
@@ -51,6 +55,20 @@ typedef struct DbSlot
 	int			skip_rounds;
 	bool		seen;
 } DbSlot;
+
+/* Set by SIGUSR2: look at every database again now, backoffs forgotten. */
+static volatile sig_atomic_t wake_requested = false;
+
+/* SIGUSR2 handler of the launcher. */
+static void
+launcher_sigusr2(SIGNAL_ARGS)
+{
+	int			save_errno = errno;
+
+	wake_requested = true;
+	SetLatch(MyLatch);
+	errno = save_errno;
+}
 
 /*
  * Register the launcher with the postmaster.
@@ -192,6 +210,7 @@ concord_launcher_main(Datum main_arg)
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
+	pqsignal(SIGUSR2, launcher_sigusr2);
 	BackgroundWorkerUnblockSignals();
 	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
 
@@ -205,6 +224,22 @@ concord_launcher_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (wake_requested)
+		{
+			wake_requested = false;
+			for (int i = 0; i < nslots; i++)
+			{
+				pid_t		pid;
+
+				if (slots[i].handle != NULL &&
+					GetBackgroundWorkerPid(slots[i].handle, &pid) == BGWH_STOPPED)
+				{
+					pfree(slots[i].handle);
+					slots[i].handle = NULL;
+				}
+				slots[i].skip_rounds = 0;
+			}
 		}
 		launcher_round(slots, &nslots);
 
@@ -282,4 +317,53 @@ concord_db_worker_main(Datum main_arg)
 						 PG_WAIT_EXTENSION);
 		ResetLatch(MyLatch);
 	}
+}
+
+/* Launcher to signal when the current transaction commits, or 0. */
+static pid_t wake_pid_at_commit = 0;
+
+/* Transaction callback: signal the launcher once the change is visible. */
+static void
+wake_at_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && wake_pid_at_commit != 0)
+		(void) kill(wake_pid_at_commit, SIGUSR2);
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		wake_pid_at_commit = 0;
+}
+
+/*
+ * concord.worker_wake(): ask the launcher to look at every database again
+ * when this transaction commits (e.g. the one running CREATE EXTENSION),
+ * instead of after its backoff.  Returns false when no launcher runs
+ * (concord is not in shared_preload_libraries).
+ */
+Datum
+concord_worker_wake(PG_FUNCTION_ARGS)
+{
+	static bool callback_registered = false;
+	int			n = pgstat_fetch_stat_numbackends();
+
+	for (int i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+		PgBackendStatus *be = local ? &local->backendStatus : NULL;
+		const char *type;
+
+		if (be == NULL || be->st_backendType != B_BG_WORKER)
+			continue;
+		type = GetBackgroundWorkerTypeByPid(be->st_procpid);
+		if (type && strcmp(type, "concord launcher") == 0)
+		{
+			if (!callback_registered)
+			{
+				RegisterXactCallback(wake_at_commit, NULL);
+				callback_registered = true;
+			}
+			wake_pid_at_commit = be->st_procpid;
+			PG_RETURN_BOOL(true);
+		}
+	}
+	PG_RETURN_BOOL(false);
 }

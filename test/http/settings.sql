@@ -1,7 +1,7 @@
 -- concord.* settings: defaults, who may change them, and their effect;
 -- the background worker is running.
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 
 SELECT current_setting('concord_test.stub_url') AS u,
        current_setting('concord_test.stub_port') AS p \gset
@@ -66,6 +66,9 @@ RESET concord.http_max_host_connections;
 SELECT ok(current_setting('shared_preload_libraries') ~ 'concord', 'concord is preloaded');
 SELECT is((SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'concord launcher'), 1,
   'the launcher is running');
+SELECT is(concord.worker_wake(), true, 'worker_wake finds the launcher');
+SELECT is(has_function_privilege('public', 'concord.worker_wake()', 'EXECUTE'), false,
+  'worker_wake is not for PUBLIC');
 DO $$
 BEGIN
   FOR i IN 1..150 LOOP
