@@ -55,7 +55,7 @@ curl_us=$(( (t1 - t0) / 1000 / N ))
 
 "$PGBIN/psql" -X -q -A -t -d concord_bench -v port="$port" -v url="$STUB_URL" \
 	-v n="$N" -v cap="$CAP" -v curl_us="$curl_us" <<'SQL'
-SELECT (concord.http_allow_host('127.0.0.1', :port)).id > 0;
+SELECT (concord.http_allow_host('127.0.0.1', :port)).id > 0 AS allowed \gset
 
 CREATE FUNCTION pg_temp.time_ms(q text) RETURNS double precision
 LANGUAGE plpgsql AS $$
