@@ -162,7 +162,7 @@ define_gucs(void)
 							   NULL,
 							   &concord_worker_databases,
 							   "",
-							   PGC_POSTMASTER, 0,
+							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("concord");

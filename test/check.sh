@@ -123,25 +123,35 @@ run_regress() {
 	return 0
 }
 
-# Run the pgTAP tests of every component folder test/*/ and count assertions.
+# Run pgTAP tests and add their assertions to the totals.  Without
+# arguments: every component folder test/*/ on database $DB; with
+# "DB LOG DIR...": those folders on that database (used for the run without
+# shared_preload_libraries).
 run_pgtap() {
-	local log="$LOGDIR/pgtap.log" rc=0 d dirs=()
-	echo
-	echo "== pgTAP (test/<component>/*.sql) =="
-	for d in test/*/; do
-		d="${d%/}"
-		case "$d" in test/fixtures | test/harness) continue ;; esac
-		if find "$d" -name '*.sql' -type f | grep -q .; then
-			dirs+=("$d")
-		fi
-	done
+	local db="${1:-$DB}" log="${2:-$LOGDIR/pgtap.log}" rc=0 d dirs=()
+	if (($# > 2)); then
+		shift 2
+		dirs=("$@")
+		echo
+		echo "== pgTAP (${dirs[*]}, database $db) =="
+	else
+		echo
+		echo "== pgTAP (test/<component>/*.sql) =="
+		for d in test/*/; do
+			d="${d%/}"
+			case "$d" in test/fixtures | test/harness | test/nopreload) continue ;; esac
+			if find "$d" -name '*.sql' -type f | grep -q .; then
+				dirs+=("$d")
+			fi
+		done
+	fi
 	if ((${#dirs[@]} == 0)); then
 		echo "no pgTAP tests (no test/<component>/*.sql)"
 		TAP_STATUS="nothing to run (0 assertions)"
 		return 0
 	fi
 	run_logged "$log" pg_prove --psql-bin "$PGBIN/psql" \
-		-h "$PGHOST" -p "$PGPORT" -U postgres -d "$DB" --ext .sql -r "${dirs[@]}"
+		-h "$PGHOST" -p "$PGPORT" -U postgres -d "$db" --ext .sql -r "${dirs[@]}"
 	rc=$RUNNER_RC
 
 	# From TAP::Harness' closing lines: "Files=N, Tests=M, ..." gives the
@@ -183,12 +193,18 @@ run_pgtap() {
 	if grep -q '^Result: FAIL' "$log" || ((rc != 0)); then
 		((failed > 0)) || failed=1
 	fi
-	TAP_PASSED=$((total - failed_run))
-	((TAP_PASSED >= 0)) || TAP_PASSED=0
-	TAP_FAILED=$failed
-	local files
+	local passed=$((total - failed_run))
+	((passed >= 0)) || passed=0
+	TAP_PASSED=$((TAP_PASSED + passed))
+	TAP_FAILED=$((TAP_FAILED + failed))
+	local files status
 	files="$(grep -oE '^Files=[0-9]+' "$log" | tail -n 1 | cut -d= -f2 || true)"
-	TAP_STATUS="${files:-0} files, $total assertions run, $TAP_PASSED ok, $TAP_FAILED failed (exit $rc)"
+	status="${files:-0} files, $total assertions run, $passed ok, $failed failed (exit $rc)"
+	if [[ "$TAP_STATUS" == "not run" ]]; then
+		TAP_STATUS="$status"
+	else
+		TAP_STATUS="$TAP_STATUS; without preload: $status"
+	fi
 	if ((rc == 124 || rc == 137)); then
 		TAP_STATUS="$TAP_STATUS; timed out after ${RUNNER_TIMEOUT}s"
 	fi
@@ -212,6 +228,19 @@ say "database $DB ready (pgtap, dblink, $CONCORD_EXT)"
 
 run_regress
 run_pgtap
+
+# The same cluster restarted without shared_preload_libraries: loading the
+# library on CREATE EXTENSION must work, and so must every synchronous call.
+if find test/nopreload -name '*.sql' -type f 2>/dev/null | grep -q .; then
+	sed -i "s/^shared_preload_libraries = .*/shared_preload_libraries = ''/" \
+		"$(run_dir "$RUN")/data/concord_harness.conf"
+	as_postgres "$PGBIN/pg_ctl" -D "$(run_dir "$RUN")/data" -w -t 60 -m fast restart \
+		>>"$(run_dir "$RUN")/postgres.log" 2>&1 </dev/null || die "restart without preload failed"
+	record_pid "$RUN" postgres-nopreload "$(head -n 1 "$(run_dir "$RUN")/data/postmaster.pid")"
+	run_psql postgres -c "CREATE DATABASE concord_nopreload" </dev/null >/dev/null
+	run_psql concord_nopreload -c "CREATE EXTENSION pgtap" </dev/null >/dev/null
+	run_pgtap concord_nopreload "$LOGDIR/pgtap-nopreload.log" test/nopreload
+fi
 
 echo
 stop_all "$RUN"

@@ -306,7 +306,7 @@ cluster_start() {
 listen_addresses = '127.0.0.1'
 port = $port
 unix_socket_directories = $(sql_literal "$sockdir")
-shared_preload_libraries = $(sql_literal "$CONCORD_EXT")
+shared_preload_libraries = $(sql_literal "${CLUSTER_PRELOAD-$CONCORD_EXT}")
 fsync = off
 synchronous_commit = off
 full_page_writes = off
