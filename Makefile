@@ -13,6 +13,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 # Component SQL, in dependency order: core first, then each component after
 # the components it calls.
 SQL_PARTS = src/concord.sql \
+	src/secret/secret.sql \
 	src/http/http.sql \
 	src/finish.sql
 

@@ -35,6 +35,8 @@ bool		concord_http_log = false;
 char	   *concord_http_ca_file = NULL;
 char	   *concord_http_user_agent = NULL;
 
+char	   *concord_secret_key_file = NULL;
+
 int			concord_worker_naptime_ms = 10000;
 int			concord_http_log_retention_days = 30;
 char	   *concord_worker_databases = NULL;
@@ -139,6 +141,14 @@ define_gucs(void)
 							   &concord_http_user_agent,
 							   "concord/0.1",
 							   PGC_USERSET, 0,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("concord.secret_key_file",
+							   "File holding the 32-byte key that encrypts concord.secret (default: concord_secret.key in the data directory).",
+							   "Only superusers may change it. The file is created with mode 0600 by the first concord.secret_set().",
+							   &concord_secret_key_file,
+							   "",
+							   PGC_SUSET, GUC_SUPERUSER_ONLY,
 							   NULL, NULL, NULL);
 
 	DefineCustomIntVariable("concord.worker_naptime_ms",

@@ -27,6 +27,9 @@ extern bool concord_http_log;
 extern char *concord_http_ca_file;
 extern char *concord_http_user_agent;
 
+/* secret component */
+extern char *concord_secret_key_file;
+
 /* background worker */
 extern int	concord_worker_naptime_ms;
 extern int	concord_http_log_retention_days;

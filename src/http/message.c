@@ -16,6 +16,7 @@
 
 #include "concord.h"
 #include "http/http.h"
+#include "secret/secret.h"
 
 /* Is c a character allowed in an HTTP header name (RFC 9110 token)? */
 static bool
@@ -89,6 +90,36 @@ http_build_headers(Jsonb *headers, List **lines, bool *has_content_type,
 		{
 			char	   *value;
 
+			if (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data))
+			{
+				/* {"secret": "name"}: the value comes from the secret store */
+				JsonbValue	ref;
+				char	   *sname;
+				int			code;
+				char	   *msg;
+
+				if (getKeyJsonValueFromContainer(v.val.binary.data, "secret", 6, &ref) == NULL ||
+					ref.type != jbvString ||
+					JsonContainerSize(v.val.binary.data) != 1)
+				{
+					http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+								   psprintf("request header \"%s\" must be a string or {\"secret\": \"name\"}", name),
+								   NULL, NULL);
+					return false;
+				}
+				sname = pnstrdup(ref.val.string.val, ref.val.string.len);
+				v.type = jbvString;
+				v.val.string.val = secret_resolve(sname, &code, &msg);
+				if (v.val.string.val == NULL)
+				{
+					http_error_set(err, code, msg,
+								   psprintf("Request header \"%s\" refers to it.", name),
+								   code == ERRCODE_UNDEFINED_OBJECT ?
+								   "A superuser stores it with concord.secret_set(name, value)." : NULL);
+					return false;
+				}
+				v.val.string.len = strlen(v.val.string.val);
+			}
 			if (v.type != jbvString)
 			{
 				http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,

@@ -420,6 +420,20 @@ setup_easy(HttpTransfer *x)
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
 }
 
+/*
+ * Header bytes as text in the database encoding: UTF-8 when they are valid
+ * UTF-8, otherwise read as ISO-8859-1 (HTTP's historical header charset),
+ * so a server can never put invalid text into the database.
+ */
+static char *
+header_text(const char *p, int len)
+{
+	int			enc = pg_verify_mbstr(PG_UTF8, p, len, true) ? PG_UTF8 : PG_LATIN1;
+	char	   *raw = pnstrdup(p, len);
+
+	return pg_any_to_server(raw, strlen(raw), enc);
+}
+
 /* Parse the collected header lines of the final response. */
 static List *
 parse_header_lines(const GrowBuf *b)
@@ -453,13 +467,13 @@ parse_header_lines(const GrowBuf *b)
 		if (colon == NULL)
 			continue;
 		h = palloc(sizeof(HttpHeader));
-		h->name = pnstrdup(line, colon - line);
+		h->name = header_text(line, colon - line);
 		for (char *c = h->name; *c; c++)
 			*c = pg_ascii_tolower((unsigned char) *c);
 		colon++;
 		while (colon < eol && (*colon == ' ' || *colon == '\t'))
 			colon++;
-		h->value = pnstrdup(colon, eol - colon);
+		h->value = header_text(colon, eol - colon);
 		out = lappend(out, h);
 	}
 	return out;
@@ -685,8 +699,21 @@ maybe_redirect(HttpTransfer *x, long status, List *allowlist)
 	if ((status == 303 && strcmp(x->method, "HEAD") != 0) ||
 		((status == 301 || status == 302) && strcmp(x->method, "POST") == 0))
 	{
+		List	   *kept = NIL;
+		ListCell   *lc;
+
 		x->method = "GET";
 		x->has_body = false;
+		/* the body's Content-Type goes with the body */
+		foreach(lc, x->headers)
+		{
+			const char *line = lfirst(lc);
+
+			if (pg_strncasecmp(line, "content-type:", 13) != 0 &&
+				pg_strncasecmp(line, "content-type;", 13) != 0)
+				kept = lappend(kept, (void *) line);
+		}
+		x->headers = kept;
 	}
 	x->target = next;
 	x->result.redirects++;
@@ -709,7 +736,7 @@ finish_response(HttpTransfer *x, long status)
 	r->ok = true;
 	r->status = (int) status;
 	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);
-	r->content_type = ct ? pstrdup(ct) : NULL;
+	r->content_type = ct ? header_text(ct, strlen(ct)) : NULL;
 	r->headers = parse_header_lines(&x->hdrbuf);
 	if (x->bodybuf.data == NULL)
 		growbuf_append(x->cxt, &x->bodybuf, "", 0);

@@ -20,6 +20,7 @@ SELECT results_eq($$
     ('concord.http_max_response_bytes', '10485760', 'user'),
     ('concord.http_timeout_ms', '30000', 'user'),
     ('concord.http_user_agent', 'concord/0.1', 'user'),
+    ('concord.secret_key_file', '', 'superuser'),
     ('concord.worker_databases', '', 'sighup'),
     ('concord.worker_naptime_ms', '10000', 'sighup')$$,
   'every setting, its default and who may change it');
