@@ -1,8 +1,12 @@
 --
 -- The destination guard as a reader sees it: address classes, URL
--- redaction and the errors a refused request raises.  No request here
--- leaves the machine: every URL is refused before any connection.
+-- redaction, allowlist rows and the errors a refused request raises.  No
+-- request here leaves the machine: every URL is refused before any
+-- connection is opened.
 --
+
+-- Address classes: what a host admitted by name may reach (public only,
+-- unless its row says allow_private; metadata only when listed literally).
 SELECT a AS address, concord.http_address_class(a) AS class
 FROM unnest(ARRAY[
   '8.8.8.8', '203.0.113.7', '127.0.0.1', '10.1.2.3', '172.20.0.1', '192.168.1.1',
@@ -15,6 +19,7 @@ FROM unnest(ARRAY[
 SELECT concord.http_address_class('localhost');
 SELECT concord.http_address_class('1.2.3');
 
+-- What messages and the call log show of a URL.
 SELECT u AS url, concord.http_redact_url(u) AS shown_as
 FROM unnest(ARRAY[
   'https://crm.example.com/api/customers?page=2',
@@ -24,10 +29,33 @@ FROM unnest(ARRAY[
   'https://service.example.com/tickets?session_id=42#top',
   'not even a url?password=p']) u;
 
--- Refusals name the destination and the fix.
+-- Allowlist rows: patterns are trimmed and lower-cased; allowing again
+-- updates the row.
+SELECT host_pattern, port, allow_private, note
+FROM concord.http_allow_host(' *.Sales.Example.COM ', 443, note => 'sales CRM');
+SELECT host_pattern, port, allow_private, note
+FROM concord.http_allow_host('10.20.0.0/16', 8080, note => 'finance billing');
+SELECT host_pattern, port, allow_private, note
+FROM concord.http_allow_host('*.sales.example.com', 443, allow_private => true);
+SELECT host_pattern, port, allow_private, note FROM concord.http_allow ORDER BY host_pattern;
+
+-- Patterns the table refuses, and why.
 \set VERBOSITY default
+SELECT concord.http_allow_host('Sales CRM');
+SELECT concord.http_allow_host('*.');
+SELECT concord.http_allow_host('10.0.0.0/33');
+INSERT INTO concord.http_allow (host_pattern) VALUES ('CRM.Example.com');
+
+-- Refusals name the destination and the fix.
 SELECT concord.http_get('http://127.0.0.2:8080/customers');
 SELECT concord.http_get('https://crm.example.com/api?token=SECRET');
+SELECT concord.http_get('https://sales.example.com/api');
+SELECT concord.http_get('http://crm.sales.example.com/api');
+SELECT concord.http_get('http://[fd00::1]:8080/');
 SELECT concord.http_get('ftp://files.example.com/export.csv');
-SELECT concord.http_get('http:/broken');
-SELECT concord.http_allow_host('Sales CRM');
+
+-- Removing rows reports whether there was one.
+SELECT concord.http_disallow_host('*.sales.example.com', 443) AS removed,
+       concord.http_disallow_host('10.20.0.0/16', 8080) AS removed_too;
+SELECT concord.http_disallow_host('10.20.0.0/16', 8080) AS removed_again;
+SELECT count(*) AS rows_left FROM concord.http_allow;

@@ -66,6 +66,20 @@ check_ca_file(char **newval, void **extra, GucSource source)
 }
 
 /*
+ * Check hook for concord.http_user_agent: one header line, no smuggling.
+ */
+static bool
+check_user_agent(char **newval, void **extra, GucSource source)
+{
+	if (*newval && strpbrk(*newval, "\r\n") != NULL)
+	{
+		GUC_check_errdetail("The User-Agent must be a single line.");
+		return false;
+	}
+	return true;
+}
+
+/*
  * Define every concord.* setting.
  */
 static void
@@ -141,7 +155,7 @@ define_gucs(void)
 							   &concord_http_user_agent,
 							   "concord/0.1",
 							   PGC_USERSET, 0,
-							   NULL, NULL, NULL);
+							   check_user_agent, NULL, NULL);
 
 	DefineCustomStringVariable("concord.secret_key_file",
 							   "File holding the 32-byte key that encrypts concord.secret (default: concord_secret.key in the data directory).",

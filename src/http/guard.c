@@ -290,7 +290,7 @@ parse_pattern(const char *pattern, HttpAllowRule *rule, const char **why)
 			continue;
 		}
 		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-			  c == '-' || c == '_'))
+			  c == '-' || c == '_' || (unsigned char) c >= 0x80))
 		{
 			*why = (c >= 'A' && c <= 'Z') ?
 				"Host names are stored in lower case." :

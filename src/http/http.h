@@ -113,6 +113,8 @@ extern char *http_content_type_charset(const char *content_type);
 extern int	http_charset_encoding(const char *charset);
 extern bool http_decode_text(const HttpResult *res, text **out,
 							 HttpError *err);
+extern bool http_encode_body(const char *body, int len, int enc, char **out,
+							 int *outlen, HttpError *err);
 
 /* transfer.c */
 extern HttpTransfer *http_transfer_create(const char *method, const char *url,

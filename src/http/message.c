@@ -11,6 +11,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 
@@ -389,5 +390,51 @@ http_decode_text(const HttpResult *res, text **out, HttpError *err)
 	conv = (char *) pg_do_encoding_conversion((unsigned char *) data, len,
 											  enc, GetDatabaseEncoding());
 	*out = conv == data ? cstring_to_text_with_len(data, len) : cstring_to_text(conv);
+	return true;
+}
+
+/*
+ * Convert a request body from the database encoding to encoding enc
+ * without throwing: text the charset cannot hold fails this request only.
+ */
+bool
+http_encode_body(const char *body, int len, int enc, char **out, int *outlen,
+				 HttpError *err)
+{
+	int			dbenc = GetDatabaseEncoding();
+	Oid			proc;
+	unsigned char *dest;
+	int			done;
+
+	if (enc == dbenc || dbenc == PG_SQL_ASCII || len == 0)
+	{
+		*out = (char *) body;
+		*outlen = len;
+		return true;
+	}
+	proc = FindDefaultConversionProc(dbenc, enc);
+	if (!OidIsValid(proc))
+	{
+		http_error_set(err, ERRCODE_UNDEFINED_FUNCTION,
+					   psprintf("no conversion from %s to %s for the request body",
+								GetDatabaseEncodingName(), pg_encoding_to_char(enc)),
+					   NULL, "Use charset=utf-8.");
+		return false;
+	}
+	dest = palloc((Size) len * MAX_CONVERSION_GROWTH + 1);
+	done = pg_do_encoding_conversion_buf(proc, dbenc, enc,
+										 (unsigned char *) body, len,
+										 dest, len * MAX_CONVERSION_GROWTH + 1,
+										 true);
+	if (done < len)
+	{
+		http_error_set(err, ERRCODE_UNTRANSLATABLE_CHARACTER,
+					   psprintf("request body cannot be represented in %s", pg_encoding_to_char(enc)),
+					   psprintf("The character at byte %d has no equivalent in %s.", done, pg_encoding_to_char(enc)),
+					   "Send the body as charset=utf-8.");
+		return false;
+	}
+	*out = (char *) dest;
+	*outlen = strlen((char *) dest);
 	return true;
 }

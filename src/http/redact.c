@@ -58,15 +58,26 @@ http_redact_url(const char *url)
 {
 	StringInfoData out;
 	const char *p = url;
-	const char *scheme_end = strstr(url, "://");
 	const char *q;
+	const char *auth = url;
 
 	initStringInfo(&out);
 
-	/* scheme and authority, with any userinfo hidden */
-	if (scheme_end)
+	/* an optional "scheme:" and any number of slashes lead to the authority */
+	if (isalpha((unsigned char) *auth))
 	{
-		const char *auth = scheme_end + 3;
+		const char *c = auth;
+
+		while (isalnum((unsigned char) *c) || *c == '+' || *c == '-' || *c == '.')
+			c++;
+		if (*c == ':' && c[1] == '/')
+			auth = c + 1;
+	}
+	while (*auth == '/')
+		auth++;
+
+	/* the authority, with any userinfo hidden */
+	{
 		const char *auth_end = auth + strcspn(auth, "/?#");
 		const char *at = NULL;
 

@@ -316,6 +316,14 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 		return x;
 	}
 
+	if (content_type != NULL && strpbrk(content_type, "\r\n") != NULL)
+	{
+		http_error_set(err, ERRCODE_INVALID_PARAMETER_VALUE,
+					   "content type contains a line break", NULL,
+					   "A content type is a single line such as application/json.");
+		x->finished = true;
+		return x;
+	}
 	if (body != NULL)
 	{
 		const char *ct = content_type ? content_type : "text/plain; charset=utf-8";
@@ -331,8 +339,11 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 			return x;
 		}
 		/* send the text in the charset the content type names */
-		x->body = (char *) pg_server_to_any(body, body_len, enc);
-		x->body_len = x->body == body ? body_len : (int) strlen(x->body);
+		if (!http_encode_body(body, body_len, enc, &x->body, &x->body_len, err))
+		{
+			x->finished = true;
+			return x;
+		}
 		x->has_body = true;
 		if (!has_ct)
 			x->headers = lappend(x->headers, psprintf("Content-Type: %s", ct));
@@ -377,7 +388,9 @@ setup_easy(HttpTransfer *x)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) x->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) x->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) x->max_bytes);
+	/* a HEAD response announces a length but carries no body */
+	if (strcmp(x->method, "HEAD") != 0)
+		curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t) x->max_bytes);
 	/* TLS verification is always on; only the CA may be changed (SUSET) */
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 2L);

@@ -2,11 +2,13 @@
 -- the connect-time address check and redirect hops.  Everything (rows,
 -- roles) is created inside one transaction that is rolled back.
 --
--- Names under the reserved .invalid TLD never resolve: "could not resolve
--- host" (08006) proves a URL passed the guard.  Names under .localhost are
--- resolved by libcurl itself to loopback, so no DNS query is involved.
+-- "could not resolve host" (08006) proves a URL passed the guard: names
+-- under the reserved .invalid TLD whose first label starts with "-" are
+-- refused by the C library's resolver before any DNS query is sent.  Names
+-- under .localhost are resolved by libcurl itself to loopback, so no DNS
+-- query is involved either.
 BEGIN;
-SELECT plan(93);
+SELECT plan(94);
 
 SELECT current_setting('concord_test.stub_url') AS u,
        current_setting('concord_test.stub_port') AS p \gset
@@ -157,24 +159,32 @@ SELECT is(pg_temp.error_of(format('SELECT concord.http_get(%L)', 'http://[::1]:'
   format('A superuser can allow it: SELECT concord.http_allow_host(''::1'', %s);', :'p'),
   'the hint for IPv6 names the bare address');
 
+-- An internationalised host name: the refusal's hint must be a call the
+-- allowlist accepts (patterns are ASCII, so the name has to be matched and
+-- named in its ASCII, punycode form).
+SELECT lives_ok(
+  substring(pg_temp.error_of($$SELECT concord.http_get('http://客户.example.com/')$$) ->> 'hint'
+            FROM 'A superuser can allow it: (.*)$'),
+  'the hint for an internationalised host name is a call that works');
+
 -- Wildcards match subdomains at any depth, never the domain itself
 SELECT concord.http_allow_host('*.sales.invalid', 8080) IS NOT NULL AS a1 \gset
-SELECT throws_ok($$SELECT concord.http_get('http://crm.sales.invalid:8080/')$$, '08006',
-  'could not resolve host "crm.sales.invalid"', '*.sales.invalid admits crm.sales.invalid');
-SELECT throws_ok($$SELECT concord.http_get('http://eu.crm.sales.invalid:8080/')$$, '08006',
-  'could not resolve host "eu.crm.sales.invalid"', '*.sales.invalid admits a deeper subdomain');
-SELECT throws_ok($$SELECT concord.http_get('http://CRM.Sales.INVALID:8080/')$$, '08006',
-  'could not resolve host "crm.sales.invalid"', 'host names in URLs are compared in lower case');
-SELECT throws_ok($$SELECT concord.http_get('http://crm.sales.invalid.:8080/')$$, '08006',
-  'could not resolve host "crm.sales.invalid"', 'a trailing dot in the URL host is ignored');
+SELECT throws_ok($$SELECT concord.http_get('http://-crm.sales.invalid:8080/')$$, '08006',
+  'could not resolve host "-crm.sales.invalid"', '*.sales.invalid admits -crm.sales.invalid');
+SELECT throws_ok($$SELECT concord.http_get('http://-eu.crm.sales.invalid:8080/')$$, '08006',
+  'could not resolve host "-eu.crm.sales.invalid"', '*.sales.invalid admits a deeper subdomain');
+SELECT throws_ok($$SELECT concord.http_get('http://-CRM.Sales.INVALID:8080/')$$, '08006',
+  'could not resolve host "-crm.sales.invalid"', 'host names in URLs are compared in lower case');
+SELECT throws_ok($$SELECT concord.http_get('http://-crm.sales.invalid.:8080/')$$, '08006',
+  'could not resolve host "-crm.sales.invalid"', 'a trailing dot in the URL host is ignored');
 SELECT throws_ok($$SELECT concord.http_get('http://sales.invalid:8080/')$$, '42501',
   'destination sales.invalid port 8080 is not allowed', '*.sales.invalid does not admit sales.invalid');
 SELECT throws_ok($$SELECT concord.http_get('http://xsales.invalid:8080/')$$, '42501',
   'destination xsales.invalid port 8080 is not allowed', '*.sales.invalid does not admit xsales.invalid');
-SELECT throws_ok($$SELECT concord.http_get('http://crm.sales.invalid:8081/')$$, '42501',
-  'destination crm.sales.invalid port 8081 is not allowed', 'a row admits its port only');
-SELECT throws_ok($$SELECT concord.http_get('http://crm.sales.invalid/')$$, '42501',
-  'destination crm.sales.invalid port 80 is not allowed', 'a row with a port does not admit the default port');
+SELECT throws_ok($$SELECT concord.http_get('http://-crm.sales.invalid:8081/')$$, '42501',
+  'destination -crm.sales.invalid port 8081 is not allowed', 'a row admits its port only');
+SELECT throws_ok($$SELECT concord.http_get('http://-crm.sales.invalid/')$$, '42501',
+  'destination -crm.sales.invalid port 80 is not allowed', 'a row with a port does not admit the default port');
 
 -- Port NULL: the scheme's default port only
 SELECT concord.http_allow_host('127.0.0.1') IS NOT NULL AS a2 \gset

@@ -1,12 +1,13 @@
--- Cancel and statement_timeout interrupt a call or a batch promptly, and
--- the backend stays usable.  The second-session part commits its own
--- allowlist row through dblink and removes it at the end.
+-- Cancel, statement_timeout and termination interrupt a call or a batch
+-- promptly, and the backend stays usable.  The second-session part needs a
+-- committed allowlist row: a dblink session commits it (127.0.0.1 and the
+-- stub port exactly, a row other tests also create) and removes it at the
+-- end.  Everything else is rolled back.
 BEGIN;
-SELECT plan(10);
+SELECT plan(22);
 
 SELECT current_setting('concord_test.stub_url') AS u,
        current_setting('concord_test.stub_port') AS p \gset
-SELECT concord.http_allow_host('127.0.0.1', :'p'::int) IS NOT NULL AS a \gset
 
 CREATE TEMP TABLE t0 (t timestamptz);
 
@@ -16,11 +17,53 @@ CREATE FUNCTION pg_temp.canceled(q text) RETURNS text LANGUAGE plpgsql AS $$
 BEGIN
   EXECUTE q;
   RETURN 'not canceled';
-EXCEPTION WHEN query_canceled THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
+EXCEPTION
+  WHEN query_canceled THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+  WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
--- statement_timeout, single call
+-- Wait (up to 5 s) until the session named app runs a statement; its pid.
+CREATE FUNCTION pg_temp.active_pid(app text) RETURNS int LANGUAGE plpgsql AS $$
+DECLARE found int;
+BEGIN
+  FOR i IN 1..250 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    SELECT pid INTO found FROM pg_stat_activity
+     WHERE application_name = app AND state = 'active' AND query LIKE '%concord.http%';
+    EXIT WHEN found IS NOT NULL;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+  RETURN found;
+END $$;
+
+-- Wait (up to 5 s) until backend pid is gone.
+CREATE FUNCTION pg_temp.gone(target int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  FOR i IN 1..250 LOOP
+    PERFORM pg_stat_clear_snapshot();
+    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = target) THEN
+      RETURN true;
+    END IF;
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+  RETURN false;
+END $$;
+
+------------------------------------------------------------------------------
+-- statement_timeout in this session
+------------------------------------------------------------------------------
+
+-- The allowlist row, committed by another session (this transaction must
+-- not hold the same key, or that session would wait for it).
+SELECT format('dbname=%s host=%s port=%s', current_database(),
+              split_part(current_setting('unix_socket_directories'), ',', 1),
+              current_setting('port')) AS conn \gset
+SELECT dblink_connect('tap_admin', :'conn') AS c1 \gset
+SELECT id > 0 AS committed FROM dblink('tap_admin', format(
+  'SELECT (concord.http_allow_host(''127.0.0.1'', %s, note => ''tap cancel test'')).id', :'p')) AS t(id bigint) \gset
+
 INSERT INTO t0 VALUES (clock_timestamp());
 SET LOCAL statement_timeout = '300ms';
 SELECT is(pg_temp.canceled(format('SELECT concord.http_get(%L)', :'u' || '/delay/5000')),
@@ -29,7 +72,6 @@ RESET statement_timeout;
 SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '<', interval '1500 ms',
   'the call returned long before the server would have answered');
 
--- statement_timeout, batch
 UPDATE t0 SET t = clock_timestamp();
 SET LOCAL statement_timeout = '300ms';
 SELECT is(pg_temp.canceled(format('SELECT * FROM concord.http_batch(ARRAY(SELECT concord.http_request(''GET'', %L) FROM generate_series(1, 20)))',
@@ -38,34 +80,73 @@ SELECT is(pg_temp.canceled(format('SELECT * FROM concord.http_batch(ARRAY(SELECT
 RESET statement_timeout;
 SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '<', interval '1500 ms',
   'the batch returned long before the server would have answered');
-SELECT is((concord.http_get(:'u' || '/json')).status, 200, 'the backend calls again after a timeout');
 
--- pg_cancel_backend from another session
-SELECT format('dbname=%s host=%s port=%s', current_database(),
-              split_part(current_setting('unix_socket_directories'), ',', 1),
-              current_setting('port')) AS conn \gset
-SELECT dblink_connect('tap_cancel', :'conn');
-SELECT id > 0 AS committed FROM dblink('tap_cancel', format(
-  'SELECT (concord.http_allow_host(''127.0.0.0/8'', %s, note => ''tap cancel test'')).id', :'p')) AS t(id bigint);
-SELECT dblink_connect('tap_victim', :'conn');
+UPDATE t0 SET t = clock_timestamp();
+SET LOCAL statement_timeout = '300ms';
+SELECT is(pg_temp.canceled(format('SELECT concord.http_get(%L)', :'u' || '/slow-body?ms=200&chunks=20')),
+  '57014: canceling statement due to statement timeout', 'statement_timeout interrupts a body that trickles in');
+RESET statement_timeout;
+SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '<', interval '1500 ms',
+  'the transfer stopped mid-body');
+
+SELECT is((concord.http_get(:'u' || '/json')).status, 200, 'the backend calls again after a timeout');
+SELECT is((SELECT count(*)::int FROM concord.http_batch(
+             ARRAY(SELECT concord.http_request('GET', :'u' || '/json') FROM generate_series(1, 10)))
+           WHERE status = 200), 10, 'and runs batches again');
+
+------------------------------------------------------------------------------
+-- pg_cancel_backend and pg_terminate_backend from this session
+------------------------------------------------------------------------------
+
+SELECT dblink_connect('tap_victim', :'conn' || ' application_name=tap_victim') AS c2 \gset
+
+-- a single call
 SELECT is(dblink_send_query('tap_victim', format('SELECT status FROM concord.http_get(%L)', :'u' || '/delay/5000')), 1,
   'a second session starts a slow call');
-SELECT pg_sleep(0.3);
+SELECT pg_temp.active_pid('tap_victim') AS victim \gset
 UPDATE t0 SET t = clock_timestamp();
-SELECT ok((SELECT pg_cancel_backend(pid) FROM pg_stat_activity
-           WHERE query LIKE '%delay/5000%' AND pid <> pg_backend_pid() AND state = 'active'),
-  'its backend is sent a cancel');
+SELECT ok(pg_cancel_backend(:victim), 'its backend is sent a cancel');
 SELECT is(pg_temp.canceled($$SELECT * FROM dblink_get_result('tap_victim') AS r(status int)$$),
   '57014: canceling statement due to user request', 'the call is canceled');
 SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '<', interval '1 s',
   'the cancel took effect promptly');
-SELECT * FROM dblink_get_result('tap_victim') AS r(status int);
+SELECT count(*) AS drained FROM dblink_get_result('tap_victim') AS r(status int) \gset
 SELECT is((SELECT status FROM dblink('tap_victim', format('SELECT status FROM concord.http_get(%L)', :'u' || '/json')) AS r(status int)),
   200, 'the canceled session makes further calls');
-SELECT removed FROM dblink('tap_cancel', format(
-  'SELECT concord.http_disallow_host(''127.0.0.0/8'', %s)', :'p')) AS t(removed boolean);
-SELECT dblink_disconnect('tap_victim');
-SELECT dblink_disconnect('tap_cancel');
+
+-- a batch
+SELECT is(dblink_send_query('tap_victim', format(
+    'SELECT count(*) FROM concord.http_batch(ARRAY(SELECT concord.http_request(''GET'', %L) FROM generate_series(1, 10)))',
+    :'u' || '/delay/5000')), 1,
+  'the second session starts a slow batch');
+SELECT pg_temp.active_pid('tap_victim') AS victim \gset
+UPDATE t0 SET t = clock_timestamp();
+SELECT ok(pg_cancel_backend(:victim), 'its backend is sent a cancel');
+SELECT is(pg_temp.canceled($$SELECT * FROM dblink_get_result('tap_victim') AS r(n bigint)$$),
+  '57014: canceling statement due to user request', 'the batch is canceled');
+SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '<', interval '1 s',
+  'the cancel stopped all ten transfers promptly');
+SELECT count(*) AS drained FROM dblink_get_result('tap_victim') AS r(n bigint) \gset
+SELECT is((SELECT n FROM dblink('tap_victim', format(
+             'SELECT count(*) FROM concord.http_batch(ARRAY(SELECT concord.http_request(''GET'', %L) FROM generate_series(1, 10))) WHERE status = 200',
+             :'u' || '/json')) AS r(n bigint)),
+  10::bigint, 'the canceled session runs batches again');
+
+-- termination
+SELECT is(dblink_send_query('tap_victim', format('SELECT status FROM concord.http_get(%L)', :'u' || '/delay/5000')), 1,
+  'the second session starts another slow call');
+SELECT pg_temp.active_pid('tap_victim') AS victim \gset
+UPDATE t0 SET t = clock_timestamp();
+SELECT ok(pg_terminate_backend(:victim), 'its backend is terminated');
+SELECT ok(pg_temp.gone(:victim), 'the backend exits');
+SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '<', interval '1 s',
+  'termination took effect promptly');
+SELECT pg_temp.canceled($$SELECT * FROM dblink_get_result('tap_victim') AS r(status int)$$) IS NOT NULL AS drained \gset
+
+-- clean up the committed row
+SELECT removed FROM dblink('tap_admin', format(
+  'SELECT concord.http_disallow_host(''127.0.0.1'', %s)', :'p')) AS t(removed boolean) \gset
+SELECT dblink_disconnect('tap_victim') AS d1, dblink_disconnect('tap_admin') AS d2 \gset
 
 SELECT * FROM finish();
 ROLLBACK;
