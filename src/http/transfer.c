@@ -66,6 +66,7 @@ struct HttpTransfer
 	char	   *body;
 	int			body_len;
 	bool		has_body;
+	bool		has_content_type;	/* a Content-Type line is in headers */
 	int			timeout_ms;
 	int			connect_timeout_ms;
 	int			max_redirects;
@@ -347,9 +348,11 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 		x->has_body = true;
 		if (!has_ct)
 			x->headers = lappend(x->headers, psprintf("Content-Type: %s", ct));
+		x->has_content_type = true;
 	}
 	else if (content_type != NULL && !has_ct)
 		x->headers = lappend(x->headers, psprintf("Content-Type: %s", content_type));
+	x->has_content_type = x->has_content_type || has_ct || content_type != NULL;
 
 	if (!http_guard_check_url(full_url, allowlist, &x->target, err))
 	{
@@ -358,6 +361,17 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 	}
 	x->result.redacted_url = x->target.redacted;
 	return x;
+}
+
+/* Milliseconds since the transfer started. */
+static double
+elapsed_ms(HttpTransfer *x)
+{
+	instr_time	now;
+
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, x->start);
+	return INSTR_TIME_GET_MILLISEC(now);
 }
 
 /* (Re)configure the easy handle for the transfer's current hop. */
@@ -385,7 +399,14 @@ setup_easy(HttpTransfer *x)
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long) x->timeout_ms);
+	/* the time limit covers all hops of a redirect chain together */
+	{
+		long		remaining = x->timeout_ms;
+
+		if (x->result.redirects > 0)
+			remaining = Max(1L, x->timeout_ms - (long) elapsed_ms(x));
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, remaining);
+	}
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long) x->connect_timeout_ms);
 	curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");
 	/* a HEAD response announces a length but carries no body */
@@ -428,6 +449,9 @@ setup_easy(HttpTransfer *x)
 
 	/* no "Expect: 100-continue" round trip for larger bodies */
 	x->slist = curl_slist_append(x->slist, "Expect:");
+	/* nor libcurl's form Content-Type on a POST that names none */
+	if (!x->has_content_type)
+		x->slist = curl_slist_append(x->slist, "Content-Type:");
 	foreach(lc, x->headers)
 		x->slist = curl_slist_append(x->slist, (const char *) lfirst(lc));
 	curl_easy_setopt(e, CURLOPT_HTTPHEADER, x->slist);
@@ -600,16 +624,6 @@ fail_from_curl(HttpTransfer *x, CURLcode rc)
 	}
 }
 
-/* Milliseconds since the transfer started. */
-static double
-elapsed_ms(HttpTransfer *x)
-{
-	instr_time	now;
-
-	INSTR_TIME_SET_CURRENT(now);
-	INSTR_TIME_SUBTRACT(now, x->start);
-	return INSTR_TIME_GET_MILLISEC(now);
-}
 
 /* Start (or restart, for a redirect hop) a transfer on the multi handle. */
 static void
@@ -717,6 +731,7 @@ maybe_redirect(HttpTransfer *x, long status, List *allowlist)
 
 		x->method = "GET";
 		x->has_body = false;
+		x->has_content_type = false;
 		/* the body's Content-Type goes with the body */
 		foreach(lc, x->headers)
 		{
@@ -941,6 +956,8 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 						 errmsg("HTTP transfer engine failed: %s", curl_multi_strerror(mc))));
 			CHECK_FOR_INTERRUPTS();
 		}
+		/* a cancel seen by the progress callback is reported as a cancel */
+		CHECK_FOR_INTERRUPTS();
 	}
 	PG_FINALLY();
 	{

@@ -1,7 +1,7 @@
 -- Requests and responses: every call function against the stub server
 -- (/echo answers with the method, path, query, headers and body it got).
 BEGIN;
-SELECT plan(82);
+SELECT plan(83);
 
 SELECT current_setting('concord_test.stub_url') AS u,
        current_setting('concord_test.stub_port') AS p \gset
@@ -289,6 +289,9 @@ SELECT is(pg_temp.echo(concord.http_get(:'u' || '/echo')) -> 'connection_id', :'
   'a call in the next statement reuses the connection');
 SELECT is(pg_temp.echo(concord.http_post(:'u' || '/echo', 'x')) -> 'connection_id', :'conn'::jsonb,
   'so does a POST');
+
+SELECT is((SELECT body::jsonb -> 'headers' ? 'content-type' FROM concord.http('POST', :'u' || '/echo')), false,
+  'a POST without a body or content type sends no Content-Type');
 
 SELECT * FROM finish();
 ROLLBACK;
