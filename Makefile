@@ -15,6 +15,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 SQL_PARTS = src/concord.sql \
 	src/secret/secret.sql \
 	src/http/http.sql \
+	src/sync/sync.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql
@@ -25,7 +26,7 @@ REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=concord
 
 PG_CPPFLAGS += -I$(srcdir)/src
-SHLIB_LINK += $(shell curl-config --libs) -lcrypto
+SHLIB_LINK += $(shell curl-config --libs) -ljansson -lcrypto
 
 # CI builds with warnings as errors, so they never pile up; a user's build is
 # not broken by a newer compiler's new warning.

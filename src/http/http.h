@@ -103,6 +103,8 @@ extern uint32 http_allowlist_signature(List *allowlist);
 /* redact.c */
 extern char *http_redact_url(const char *url);
 extern bool http_name_looks_secret(const char *name, size_t len);
+extern bool http_redact_hide_param(const char *name);
+extern void http_redact_clear_params(void);
 
 /* message.c */
 extern bool http_build_url(const char *url, Jsonb *params, char **out,

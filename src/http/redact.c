@@ -24,6 +24,50 @@ PG_FUNCTION_INFO_V1(concord_http_redact_url);
 #define REDACTED "***"
 
 /*
+ * Query parameter names a caller has declared secret for a while (a sync
+ * source's API key parameter, whatever its name); see http_redact_hide_param.
+ */
+#define MAX_HIDDEN_PARAMS 8
+static char hidden_params[MAX_HIDDEN_PARAMS][64];
+static int	n_hidden_params = 0;
+
+/*
+ * Treat query parameter name as secret in every redacted URL until
+ * http_redact_clear_params() is called.  Returns false (and hides nothing)
+ * when the name is too long or too many names are hidden already; the
+ * caller must then refuse to put a secret in that parameter.
+ */
+bool
+http_redact_hide_param(const char *name)
+{
+	size_t		len = strlen(name);
+
+	if (len == 0 || len >= sizeof(hidden_params[0]) ||
+		n_hidden_params >= MAX_HIDDEN_PARAMS)
+		return false;
+	memcpy(hidden_params[n_hidden_params++], name, len + 1);
+	return true;
+}
+
+/* Forget every name hidden with http_redact_hide_param(). */
+void
+http_redact_clear_params(void)
+{
+	n_hidden_params = 0;
+}
+
+/* Is name (len bytes, not terminated) one of the hidden parameter names? */
+static bool
+param_is_hidden(const char *name, size_t len)
+{
+	for (int i = 0; i < n_hidden_params; i++)
+		if (strlen(hidden_params[i]) == len &&
+			memcmp(hidden_params[i], name, len) == 0)
+			return true;
+	return false;
+}
+
+/*
  * Is a query parameter name (not percent-decoded; secret words are plain
  * ASCII) one whose value must be hidden?
  */
@@ -108,7 +152,7 @@ http_redact_url(const char *url)
 		size_t		pairlen = strcspn(p, "&#");
 		const char *eq = memchr(p, '=', pairlen);
 
-		if (eq && http_name_looks_secret(p, eq - p))
+		if (eq && (http_name_looks_secret(p, eq - p) || param_is_hidden(p, eq - p)))
 		{
 			appendBinaryStringInfo(&out, p, eq - p + 1);
 			appendStringInfoString(&out, REDACTED);

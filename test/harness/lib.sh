@@ -312,6 +312,7 @@ synchronous_commit = off
 full_page_writes = off
 max_connections = 50
 log_min_messages = warning
+${CLUSTER_EXTRA_CONF-}
 EOF
 	chown postgres:postgres "$conf"
 	local inc

@@ -1,0 +1,43 @@
+/*-------------------------------------------------------------------------
+ *
+ * fetch.h
+ *	  Requests of a sync run (fetch.c), for the run driver and source check.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONCORD_SYNC_FETCH_H
+#define CONCORD_SYNC_FETCH_H
+
+#include "postgres.h"
+
+#include "http/http.h"
+#include "sync/sync.h"
+#include "utils/timestamp.h"
+
+/* Judge a 2xx response; false with *why makes it a failed attempt. */
+typedef bool (*SyncAcceptFn) (HttpResult *r, void *arg, char **why);
+
+typedef struct SyncFetcher
+{
+	const SyncSpec *spec;
+	MemoryContext cxt;
+	List	   *allowlist;
+	HttpLimits	limits;
+	char	   *auth_value;		/* API key, or a whole Authorization value */
+	bool		hid_param;
+	TimestampTz last_request;
+	int			requests;
+	int			retries;
+	int			tokens_fetched;
+} SyncFetcher;
+
+extern SyncFetcher *sync_fetcher_create(const SyncSpec *spec);
+extern void sync_fetcher_done(SyncFetcher *f);
+extern HttpResult *sync_fetch(SyncFetcher *f, const char *url, List *pnames,
+							  List *pvalues, const char *what,
+							  SyncAcceptFn accept, void *arg);
+extern const char *sync_header(const HttpResult *r, const char *name);
+extern char *sync_link_next(const char *link);
+extern char *sync_resolve_url(const char *base, const char *ref);
+
+#endif							/* CONCORD_SYNC_FETCH_H */

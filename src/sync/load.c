@@ -1,0 +1,961 @@
+/*-------------------------------------------------------------------------
+ *
+ * load.c
+ *	  The target side of a sync: resolve (or create) the target table,
+ *	  convert record texts to its column types, upsert a page at a time,
+ *	  reject what cannot be loaded, delete what is gone upstream.
+ *
+ * A page is loaded with one INSERT ... SELECT FROM ROWS FROM (unnest(..)) ON
+ * CONFLICT DO UPDATE inside a subtransaction.  When that fails (a value
+ * that does not convert, a constraint, a key repeated in the page), the
+ * page is loaded again record by record, each in its own subtransaction,
+ * and the records that fail go to concord.sync_reject with the reason.
+ *
+ * Writes to the target run as the caller, so its privileges and row-level
+ * security apply; bookkeeping rows (rejects, seen keys) are written as the
+ * extension's owner, like every other concord state table.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "parser/parse_coerce.h"
+#include "parser/parse_type.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/regproc.h"
+#include "utils/resowner.h"
+#include "utils/syscache.h"
+#include "utils/typcache.h"
+
+#include "concord.h"
+#include "sync/load.h"
+
+/* The owner of a relation. */
+static Oid
+relation_owner(Oid relid)
+{
+	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+	return owner;
+}
+
+/*
+ * Run one statement through SPI as the owner of concord's tables (the
+ * caller needs no privilege on them and cannot forge their rows).  The
+ * caller is connected to SPI.
+ */
+void
+sync_owner_exec(const char *sql, int nargs, Oid *types, Datum *values,
+				const char *nulls)
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			rc;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(relation_owner(concord_relation_oid("sync_run", false)),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
+		if (rc < 0)
+			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+}
+
+static void
+spec_error(const SyncSpec *s, const char *path, const char *msg, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid spec for source \"%s\": %s %s", s->source, path, msg),
+			 errdetail("Path: %s.", path),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/* The type a spec column asks for, or InvalidOid. */
+static Oid
+spec_type(const SyncSpec *s, int i, int32 *typmod)
+{
+	Oid			typid;
+	char	   *path = psprintf("columns[%d].type", i);
+
+	*typmod = -1;
+	if (s->columns[i].type == NULL)
+		return InvalidOid;
+	PG_TRY();
+	{
+		parseTypeString(s->columns[i].type, &typid, typmod, false);
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		spec_error(s, path, psprintf("names no known type: \"%s\"", s->columns[i].type),
+				   "Use a type name as in CREATE TABLE, such as bigint, text, numeric(12,2) or timestamptz.");
+	}
+	PG_END_TRY();
+	return typid;
+}
+
+/* CREATE TABLE for a spec whose target does not exist yet. */
+static void
+create_table(const SyncSpec *s, List *names)
+{
+	StringInfoData sql;
+	RangeVar   *rv = makeRangeVarFromNameList(names);
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "CREATE TABLE %s (",
+					 quote_qualified_identifier(rv->schemaname, rv->relname));
+	for (int i = 0; i < s->ncolumns; i++)
+	{
+		int32		typmod;
+		Oid			typid = spec_type(s, i, &typmod);
+
+		appendStringInfo(&sql, "%s %s", quote_identifier(s->columns[i].name),
+						 OidIsValid(typid) ? format_type_with_typemod(typid, typmod) : "text");
+		if (i + 1 < s->ncolumns)
+			appendStringInfoString(&sql, ", ");
+	}
+	if (s->unmapped_column)
+		appendStringInfo(&sql, ", %s jsonb", quote_identifier(s->unmapped_column));
+	if (s->soft_delete_column)
+		appendStringInfo(&sql, ", %s boolean NOT NULL DEFAULT false",
+						 quote_identifier(s->soft_delete_column));
+	appendStringInfoString(&sql, ", PRIMARY KEY (");
+	for (int i = 0; i < s->npk; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(s->primary_key[i]));
+	appendStringInfoString(&sql, "))");
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not create table for source \"%s\"", s->source);
+	CommandCounterIncrement();
+}
+
+/* The columns of the primary key of relid, or NIL. */
+static List *
+table_primary_key(Oid relid)
+{
+	List	   *out = NIL;
+	Datum		arg = ObjectIdGetDatum(relid);
+	Oid			argtype = OIDOID;
+
+	if (SPI_execute_with_args("SELECT a.attname::text FROM pg_catalog.pg_index i"
+							  " CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
+							  " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+							  " WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord",
+							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the primary key of relation %u", relid);
+	for (uint64 i = 0; i < SPI_processed; i++)
+		out = lappend(out, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
+	return out;
+}
+
+/* Does the caller hold mode on relid?  Raise a clear error if not. */
+static void
+require_privilege(const SyncSpec *s, Oid relid, AclMode mode, const char *what)
+{
+	if (pg_class_aclcheck(relid, GetUserId(), mode) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to %s table %s for source \"%s\"",
+						what, get_rel_name(relid), s->source),
+				 errhint("A sync writes as the role that runs it; grant %s on the table to that role.",
+						 mode == ACL_DELETE ? "DELETE" : mode == ACL_SELECT ? "SELECT" :
+						 mode == ACL_INSERT ? "INSERT" : "UPDATE")));
+}
+
+/* Build the upsert statement and the key expression. */
+static void
+build_sql(const SyncSpec *s, SyncTarget *t)
+{
+	StringInfoData sql;
+	StringInfoData cols;
+	StringInfoData key;
+	int			nparams = 0;
+	bool		any_update = false;
+
+	initStringInfo(&cols);
+	for (int i = 0; i < s->ncolumns; i++)
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(s->columns[i].name));
+	if (t->unmapped)
+		appendStringInfo(&cols, ", %s", quote_identifier(s->unmapped_column));
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s AS t (%s", t->qname, cols.data);
+	if (OidIsValid(t->softdel_type))
+		appendStringInfo(&sql, ", %s", quote_identifier(s->soft_delete_column));
+	appendStringInfo(&sql, ") SELECT %s", cols.data);
+	if (t->softdel_type == BOOLOID)
+		appendStringInfoString(&sql, ", false");
+	else if (OidIsValid(t->softdel_type))
+		appendStringInfoString(&sql, ", NULL");
+	appendStringInfoString(&sql, " FROM ROWS FROM (");
+	for (int i = 0; i < s->ncolumns + (t->unmapped ? 1 : 0); i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", ++nparams);
+	appendStringInfo(&sql, ") AS s(%s) ON CONFLICT (", cols.data);
+	for (int i = 0; i < t->npk; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(s->columns[t->pk[i]].name));
+	appendStringInfoString(&sql, ") DO UPDATE SET ");
+	{
+		StringInfoData set,
+					olds,
+					news;
+
+		initStringInfo(&set);
+		initStringInfo(&olds);
+		initStringInfo(&news);
+		for (int i = 0; i < s->ncolumns + (t->unmapped ? 1 : 0) + (OidIsValid(t->softdel_type) ? 1 : 0); i++)
+		{
+			const char *name;
+			bool		is_pk = false;
+			bool		has_eq;
+
+			if (i < s->ncolumns)
+				name = s->columns[i].name;
+			else if (i == s->ncolumns && t->unmapped)
+				name = s->unmapped_column;
+			else
+				name = s->soft_delete_column;
+			for (int k = 0; k < t->npk; k++)
+				if (t->pk[k] == i)
+					is_pk = true;
+			if (is_pk)
+				continue;
+			any_update = true;
+			name = quote_identifier(name);
+			appendStringInfo(&set, "%s%s = excluded.%s", set.len ? ", " : "", name, name);
+			/* types without an equality operator (json, point) compare as text */
+			has_eq = i >= s->ncolumns ||
+				OidIsValid(lookup_type_cache(t->typid[i], TYPECACHE_EQ_OPR)->eq_opr);
+			appendStringInfo(&olds, "%st.%s%s", olds.len ? ", " : "", name, has_eq ? "" : "::text");
+			appendStringInfo(&news, "%sexcluded.%s%s", news.len ? ", " : "", name, has_eq ? "" : "::text");
+		}
+		if (any_update)
+			appendStringInfo(&sql, "%s WHERE (%s, NULL::int) IS DISTINCT FROM (%s, NULL::int)",
+							 set.data, olds.data, news.data);
+	}
+	if (!any_update)
+	{
+		/* every column is a key column: nothing to update */
+		sql.len = strstr(sql.data, " DO UPDATE SET ") - sql.data;
+		sql.data[sql.len] = '\0';
+		appendStringInfoString(&sql, " DO NOTHING");
+	}
+	appendStringInfoString(&sql, " RETURNING (t.xmax OPERATOR(pg_catalog.=) 0)");
+	t->upsert_sql = sql.data;
+
+	initStringInfo(&key);
+	if (t->npk == 1)
+		appendStringInfo(&key, "t.%s::text", quote_identifier(s->columns[t->pk[0]].name));
+	else
+	{
+		appendStringInfoString(&key, "pg_catalog.jsonb_build_array(");
+		for (int i = 0; i < t->npk; i++)
+			appendStringInfo(&key, "%st.%s::text", i ? ", " : "",
+							 quote_identifier(s->columns[t->pk[i]].name));
+		appendStringInfoString(&key, ")::text");
+	}
+	t->key_sql = key.data;
+}
+
+/*
+ * Resolve the spec's target table (creating it when the spec says so and
+ * create_missing is set), check every mapped column and the caller's
+ * privileges, and build the statements.  The caller is connected to SPI.
+ * With for_check, a missing table that the spec would create is not an
+ * error: NULL is returned.
+ */
+SyncTarget *
+sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
+{
+	SyncTarget *t = palloc0(sizeof(SyncTarget));
+	List	   *names;
+	RangeVar   *rv;
+	Relation	rel;
+	TupleDesc	desc;
+	List	   *pkcols = NIL;
+	ListCell   *lc;
+
+	PG_TRY();
+	{
+		names = stringToQualifiedNameList(s->table);
+	}
+	PG_CATCH();
+	{
+		FlushErrorState();
+		spec_error(s, "target.table", psprintf("is not a table name: \"%s\"", s->table),
+				   "Write it as schema.table; quote names with capitals as in SQL.");
+	}
+	PG_END_TRY();
+	rv = makeRangeVarFromNameList(names);
+	t->relid = RangeVarGetRelid(rv, NoLock, true);
+	if (!OidIsValid(t->relid))
+	{
+		if (!s->create)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("target table %s of source \"%s\" does not exist", s->table, s->source),
+					 errhint("Create it, or set \"create\": true in the spec's target to have it created from the columns.")));
+		if (!create_missing)
+		{
+			if (for_check)
+				return NULL;
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("target table %s of source \"%s\" does not exist", s->table, s->source),
+					 errhint("It was created with the source and dropped since; concord.source_alter creates it again.")));
+		}
+		create_table(s, names);
+		t->relid = RangeVarGetRelid(rv, NoLock, false);
+	}
+	if (get_rel_relkind(t->relid) != RELKIND_RELATION &&
+		get_rel_relkind(t->relid) != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("target %s of source \"%s\" is not a table", s->table, s->source)));
+	t->qname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(t->relid)),
+										  get_rel_name(t->relid));
+
+	rel = relation_open(t->relid, AccessShareLock);
+	desc = RelationGetDescr(rel);
+	t->ncols = s->ncolumns;
+	t->typid = palloc(sizeof(Oid) * t->ncols);
+	t->typmod = palloc(sizeof(int32) * t->ncols);
+	t->collation = palloc(sizeof(Oid) * t->ncols);
+	t->infn = palloc(sizeof(FmgrInfo) * t->ncols);
+	t->ioparam = palloc(sizeof(Oid) * t->ncols);
+	t->arrtype = palloc(sizeof(Oid) * t->ncols);
+	t->typlen = palloc(sizeof(int16) * t->ncols);
+	t->typbyval = palloc(sizeof(bool) * t->ncols);
+	t->typalign = palloc(sizeof(char) * t->ncols);
+	t->cursor_col = -1;
+	for (int i = 0; i < s->ncolumns; i++)
+	{
+		const char *name = s->columns[i].name;
+		AttrNumber	att = InvalidAttrNumber;
+		Form_pg_attribute a = NULL;
+		Oid			infunc;
+		int32		want_mod;
+		Oid			want;
+
+		for (int k = 0; k < desc->natts; k++)
+		{
+			Form_pg_attribute ak = TupleDescAttr(desc, k);
+
+			if (!ak->attisdropped && strcmp(NameStr(ak->attname), name) == 0)
+			{
+				att = ak->attnum;
+				a = ak;
+			}
+		}
+		if (att == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of source \"%s\" does not exist in table %s",
+							name, s->source, t->qname),
+					 errdetail("Path: columns[%d].name.", i)));
+		if (a->attgenerated)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("column \"%s\" of table %s is generated and cannot be synced", name, t->qname),
+					 errdetail("Path: columns[%d].name.", i)));
+		want = spec_type(s, i, &want_mod);
+		if (OidIsValid(want) && (want != a->atttypid || (want_mod >= 0 && want_mod != a->atttypmod)))
+			spec_error(s, psprintf("columns[%d].type", i),
+					   psprintf("is %s, but column \"%s\" of %s is %s",
+								format_type_with_typemod(want, want_mod), name, t->qname,
+								format_type_with_typemod(a->atttypid, a->atttypmod)),
+					   "Leave \"type\" out for an existing table: the column's type is used.");
+		t->typid[i] = a->atttypid;
+		t->typmod[i] = a->atttypmod;
+		t->collation[i] = a->attcollation;
+		t->arrtype[i] = get_array_type(a->atttypid);
+		if (!OidIsValid(t->arrtype[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("column \"%s\" of %s has type %s, which has no array type",
+							name, t->qname, format_type_be(a->atttypid))));
+		getTypeInputInfo(a->atttypid, &infunc, &t->ioparam[i]);
+		fmgr_info_cxt(infunc, &t->infn[i], CurrentMemoryContext);
+		get_typlenbyvalalign(a->atttypid, &t->typlen[i], &t->typbyval[i], &t->typalign[i]);
+	}
+
+	/* the unmapped-fields column must hold jsonb */
+	if (s->unmapped_column)
+	{
+		int			att = -1;
+
+		for (int k = 0; k < desc->natts; k++)
+			if (!TupleDescAttr(desc, k)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, k)->attname), s->unmapped_column) == 0)
+				att = k;
+		if (att < 0 || TupleDescAttr(desc, att)->atttypid != JSONBOID)
+			spec_error(s, "target.unmapped_column",
+					   psprintf("must name a jsonb column of %s, not \"%s\"", t->qname, s->unmapped_column), NULL);
+		t->unmapped = true;
+		fmgr_info_cxt(F_JSONB_IN, &t->jsonb_in, CurrentMemoryContext);
+	}
+	if (s->soft_delete_column)
+	{
+		int			att = -1;
+
+		for (int k = 0; k < desc->natts; k++)
+			if (!TupleDescAttr(desc, k)->attisdropped &&
+				strcmp(NameStr(TupleDescAttr(desc, k)->attname), s->soft_delete_column) == 0)
+				att = k;
+		if (att < 0 || (TupleDescAttr(desc, att)->atttypid != BOOLOID &&
+						TupleDescAttr(desc, att)->atttypid != TIMESTAMPTZOID))
+			spec_error(s, "mode.soft_delete_column",
+					   psprintf("must name a boolean or timestamptz column of %s, not \"%s\"",
+								t->qname, s->soft_delete_column), NULL);
+		t->softdel_type = TupleDescAttr(desc, att)->atttypid;
+	}
+	relation_close(rel, AccessShareLock);
+
+	/* primary key: the spec's, else the table's */
+	if (s->npk > 0)
+		for (int i = 0; i < s->npk; i++)
+			pkcols = lappend(pkcols, s->primary_key[i]);
+	else
+	{
+		pkcols = table_primary_key(t->relid);
+		if (pkcols == NIL)
+			spec_error(s, "target.primary_key",
+					   psprintf("is required: table %s has no primary key", t->qname),
+					   "Name the columns that identify a record; they need a unique index.");
+	}
+	t->npk = list_length(pkcols);
+	t->pk = palloc(sizeof(int) * t->npk);
+	t->pk_out = palloc(sizeof(FmgrInfo) * t->npk);
+	foreach(lc, pkcols)
+	{
+		int			k = foreach_current_index(lc);
+		int			found = -1;
+
+		for (int i = 0; i < s->ncolumns; i++)
+			if (strcmp(s->columns[i].name, lfirst(lc)) == 0)
+				found = i;
+		if (found < 0)
+			spec_error(s, "columns",
+					   psprintf("must map primary key column \"%s\" of %s", (char *) lfirst(lc), t->qname), NULL);
+		t->pk[k] = found;
+		{
+			Oid			outfn;
+			bool		varlena;
+
+			getTypeOutputInfo(t->typid[found], &outfn, &varlena);
+			fmgr_info_cxt(outfn, &t->pk_out[k], CurrentMemoryContext);
+		}
+	}
+
+	if (s->incremental)
+	{
+		TypeCacheEntry *tc;
+
+		for (int i = 0; i < s->ncolumns; i++)
+			if (strcmp(s->columns[i].name, s->cursor_column) == 0)
+				t->cursor_col = i;
+		tc = lookup_type_cache(t->typid[t->cursor_col], TYPECACHE_CMP_PROC_FINFO);
+		if (!OidIsValid(tc->cmp_proc))
+			spec_error(s, "mode.cursor_column",
+					   psprintf("names column \"%s\" of type %s, which has no ordering",
+								s->cursor_column, format_type_be(t->typid[t->cursor_col])), NULL);
+		fmgr_info_cxt(tc->cmp_proc, &t->cursor_cmp, CurrentMemoryContext);
+		if (s->lookback)
+		{
+			char		cat = TypeCategory(t->typid[t->cursor_col]);
+
+			if (cat != TYPCATEGORY_DATETIME && cat != TYPCATEGORY_NUMERIC)
+				spec_error(s, "mode.lookback",
+						   psprintf("needs a date/time or numeric cursor column, not %s",
+									format_type_be(t->typid[t->cursor_col])), NULL);
+		}
+	}
+
+	require_privilege(s, t->relid, ACL_SELECT, "read");
+	require_privilege(s, t->relid, ACL_INSERT, "insert into");
+	require_privilege(s, t->relid, ACL_UPDATE, "update");
+	if (s->delete_mode == SYNC_DELETE_ROWS)
+		require_privilege(s, t->relid, ACL_DELETE, "delete from");
+	build_sql(s, t);
+	return t;
+}
+
+/*
+ * Prepare the upsert (this checks that the key has a unique index).  The
+ * plan lives as long as the SPI connection's procedure context.
+ */
+void
+sync_target_prepare(SyncTarget *t)
+{
+	Oid		   *types = palloc(sizeof(Oid) * (t->ncols + 1));
+
+	memcpy(types, t->arrtype, sizeof(Oid) * t->ncols);
+	types[t->ncols] = JSONBARRAYOID;
+	PG_TRY();
+	{
+		t->upsert = SPI_prepare(t->upsert_sql, t->ncols + (t->unmapped ? 1 : 0), types);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e = CopyErrorData();
+
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(e->sqlerrcode),
+				 errmsg("cannot load table %s: %s", t->qname, e->message),
+				 e->sqlerrcode == ERRCODE_INVALID_COLUMN_REFERENCE ?
+				 errhint("The primary key columns need a unique index or constraint on exactly those columns.") : 0));
+	}
+	PG_END_TRY();
+	if (t->upsert == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+}
+
+/* Convert record i's texts into vals/nulls (may throw). */
+static void
+convert_record(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls)
+{
+	SyncTarget *t = ld->target;
+	int			nc = t->ncols;
+
+	for (int c = 0; c < nc; c++)
+	{
+		char	   *txt = pg->values[i * nc + c];
+
+		if (txt != NULL && GetDatabaseEncoding() != PG_UTF8)
+			txt = pg_any_to_server(txt, strlen(txt), PG_UTF8);
+		vals[c] = InputFunctionCall(&t->infn[c], txt, t->ioparam[c], t->typmod[c]);
+		nulls[c] = txt == NULL;
+	}
+	if (t->unmapped)
+	{
+		nulls[nc] = pg->unmapped[i] == NULL;
+		vals[nc] = nulls[nc] ? (Datum) 0 :
+			InputFunctionCall(&t->jsonb_in, pg->unmapped[i], InvalidOid, -1);
+	}
+}
+
+/* Upsert records idx[0..n) of the page (converted already); count them. */
+static void
+upsert(SyncLoad *ld, Datum **vals, bool **nulls, int n)
+{
+	SyncTarget *t = ld->target;
+	int			nargs = t->ncols + (t->unmapped ? 1 : 0);
+	Datum	   *args = palloc(sizeof(Datum) * nargs);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	int			rc;
+
+	for (int c = 0; c < nargs; c++)
+	{
+		bool		is_json = c == t->ncols;
+		Datum	   *ev = palloc(sizeof(Datum) * n);
+		bool	   *en = palloc(sizeof(bool) * n);
+
+		for (int r = 0; r < n; r++)
+		{
+			ev[r] = vals[r][c];
+			en[r] = nulls[r][c];
+		}
+		args[c] = PointerGetDatum(construct_md_array(ev, en, 1, dims, lbs,
+													 is_json ? JSONBOID : t->typid[c],
+													 is_json ? -1 : t->typlen[c],
+													 is_json ? false : t->typbyval[c],
+													 is_json ? TYPALIGN_INT : t->typalign[c]));
+	}
+	rc = SPI_execute_plan(t->upsert, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "upsert into %s failed: %s", t->qname, SPI_result_code_string(rc));
+	for (uint64 r = 0; r < SPI_processed; r++)
+	{
+		bool		isnull;
+
+		if (DatumGetBool(SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &isnull)))
+			ld->counts.inserted++;
+		else
+			ld->counts.updated++;
+	}
+	ld->counts.unchanged += n - (int64) SPI_processed;
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* Record a rejected record (as the owner, in the current transaction). */
+static void
+reject(SyncLoad *ld, SyncPage *pg, int i, const char *reason, int sqlerrcode)
+{
+	const SyncSpec *s = ld->spec;
+	char	   *rec = sync_page_record_json(pg, i);
+	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
+	Datum		vals[6];
+	char		nulls[6] = "      ";
+	char	   *p;
+
+	/* jsonb cannot hold \u0000 */
+	while ((p = strstr(rec, "\\u0000")) != NULL)
+		memcpy(p, "\\ufffd", 6);
+	vals[0] = Int64GetDatum(ld->run_id);
+	vals[1] = CStringGetTextDatum(s->source);
+	vals[2] = Int32GetDatum(ld->page_no);
+	vals[3] = CStringGetTextDatum(rec);
+	vals[4] = CStringGetTextDatum(reason);
+	vals[5] = CStringGetTextDatum(unpack_sql_state(sqlerrcode));
+	sync_owner_exec("INSERT INTO concord.sync_reject (run_id, source, page, record, reason, error_code)"
+					" VALUES ($1, $2, $3, $4::jsonb, $5, $6)", 6, types, vals, nulls);
+	ld->counts.rejected++;
+	if (s->reject_fail || ld->counts.rejected > s->max_rejects)
+		ereport(ERROR,
+				(errcode(sqlerrcode),
+				 errmsg("source \"%s\": record rejected on page %d: %s", s->source, ld->page_no, reason),
+				 errdetail("%s", s->reject_fail ? "The source's rejects policy is \"fail\"." :
+						   psprintf("More than %lld records were rejected in this run (rejects.max).",
+									(long long) s->max_rejects)),
+				 errhint("Fix the data upstream or the mapping; earlier pages are committed and the next run resumes here.")));
+}
+
+/* The key of a converted record as text (as key_sql computes it for rows). */
+static char *
+key_text(SyncTarget *t, Datum *vals)
+{
+	StringInfoData b;
+
+	if (t->npk == 1)
+		return OutputFunctionCall(&t->pk_out[0], vals[t->pk[0]]);
+	initStringInfo(&b);
+	appendStringInfoChar(&b, '[');
+	for (int k = 0; k < t->npk; k++)
+	{
+		if (k)
+			appendStringInfoString(&b, ", ");
+		escape_json(&b, OutputFunctionCall(&t->pk_out[k], vals[t->pk[k]]));
+	}
+	appendStringInfoChar(&b, ']');
+	return b.data;
+}
+
+/* Track the incremental cursor and the seen keys of loaded records. */
+static void
+note_loaded(SyncLoad *ld, Datum *vals, bool *nulls, List **keys)
+{
+	SyncTarget *t = ld->target;
+
+	if (t->cursor_col >= 0 && !nulls[t->cursor_col])
+	{
+		Datum		v = vals[t->cursor_col];
+
+		if (!ld->has_cursor ||
+			DatumGetInt32(FunctionCall2Coll(&t->cursor_cmp, t->collation[t->cursor_col],
+											v, ld->cursor_max)) > 0)
+		{
+			MemoryContext old = MemoryContextSwitchTo(ld->cxt);
+
+			if (ld->has_cursor && !t->typbyval[t->cursor_col])
+				pfree(DatumGetPointer(ld->cursor_max));
+			ld->cursor_max = datumCopy(v, t->typbyval[t->cursor_col], t->typlen[t->cursor_col]);
+			ld->has_cursor = true;
+			MemoryContextSwitchTo(old);
+		}
+	}
+	if (ld->spec->delete_mode != SYNC_DELETE_NONE)
+		*keys = lappend(*keys, key_text(t, vals));
+}
+
+/* Store the keys loaded from a page, for deletes at the end of the pass. */
+static void
+store_keys(SyncLoad *ld, List *keys)
+{
+	Datum	   *elems;
+	ListCell   *lc;
+	Oid			types[3] = {TEXTOID, INT8OID, TEXTARRAYOID};
+	Datum		vals[3];
+
+	if (keys == NIL)
+		return;
+	elems = palloc(sizeof(Datum) * list_length(keys));
+	foreach(lc, keys)
+		elems[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+	vals[0] = CStringGetTextDatum(ld->spec->source);
+	vals[1] = Int64GetDatum(ld->run_id);
+	vals[2] = PointerGetDatum(construct_array(elems, list_length(keys), TEXTOID, -1, false, TYPALIGN_INT));
+	sync_owner_exec("INSERT INTO concord.sync_seen (source, run_id, keys) VALUES ($1, $2, $3)",
+					3, types, vals, NULL);
+}
+
+/*
+ * Is e about the data (reject the record), rather than a cancel, a
+ * shutdown or a resource problem (fail the run)?
+ */
+static bool
+data_error(const ErrorData *e)
+{
+	int			cls = ERRCODE_TO_CATEGORY(e->sqlerrcode);
+
+	return e->elevel == ERROR &&
+		cls != ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) &&	/* 57: cancel, shutdown */
+		cls != ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) &&	/* 53 */
+		cls != ERRCODE_TO_CATEGORY(ERRCODE_PROGRAM_LIMIT_EXCEEDED) &&	/* 54 */
+		cls != ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR) &&	/* XX */
+		e->sqlerrcode != ERRCODE_INSUFFICIENT_PRIVILEGE &&
+		cls != ERRCODE_TO_CATEGORY(ERRCODE_T_R_SERIALIZATION_FAILURE);	/* 40 */
+}
+
+/*
+ * Convert and upsert one record in its own subtransaction.  Returns the
+ * data error that stopped it (rolled back), or NULL.
+ */
+static ErrorData *
+load_one(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *volatile e = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		convert_record(ld, pg, i, vals, nulls);
+		upsert(ld, &vals, &nulls, 1);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (e != NULL && !data_error(e))
+		ReThrowError(e);
+	return e;
+}
+
+/*
+ * Load one parsed page: records with a problem or no key are rejected
+ * first; the rest go in one upsert, or one by one if that fails.
+ */
+void
+sync_load_page(SyncLoad *ld, SyncPage *pg)
+{
+	SyncTarget *t = ld->target;
+	int			nargs = t->ncols + (t->unmapped ? 1 : 0);
+	int		   *idx = palloc(sizeof(int) * Max(pg->nrecords, 1));
+	int			n = 0;
+	Datum	  **vals = palloc(sizeof(Datum *) * Max(pg->nrecords, 1));
+	bool	  **nulls = palloc(sizeof(bool *) * Max(pg->nrecords, 1));
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	List	   *keys = NIL;
+	bool		ok;
+
+	ld->counts.records += pg->nrecords;
+	for (int i = 0; i < pg->nrecords; i++)
+	{
+		if (pg->problem[i] == NULL)
+			for (int k = 0; k < t->npk; k++)
+				if (pg->values[i * t->ncols + t->pk[k]] == NULL)
+					pg->problem[i] = psprintf("primary key column \"%s\" is missing (path %s)",
+											  ld->spec->columns[t->pk[k]].name,
+											  ld->spec->columns[t->pk[k]].path_text);
+		if (pg->problem[i] != NULL)
+		{
+			reject(ld, pg, i, pg->problem[i], ERRCODE_INVALID_TEXT_REPRESENTATION);
+			continue;
+		}
+		idx[n] = i;
+		vals[n] = palloc(sizeof(Datum) * nargs);
+		nulls[n] = palloc(sizeof(bool) * nargs);
+		n++;
+	}
+	if (n == 0)
+		return;
+
+	/* the whole page at once */
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		for (int r = 0; r < n; r++)
+			convert_record(ld, pg, idx[r], vals[r], nulls[r]);
+		upsert(ld, vals, nulls, n);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		ok = true;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(cxt);
+		CurrentResourceOwner = owner;
+		/* a cancel or a shutdown is not a data problem */
+		if (!data_error(e))
+			ReThrowError(e);
+		ok = false;
+	}
+	PG_END_TRY();
+
+	if (ok)
+	{
+		for (int r = 0; r < n; r++)
+			note_loaded(ld, vals[r], nulls[r], &keys);
+		store_keys(ld, keys);
+		return;
+	}
+
+	/* one by one: find the records that cannot be loaded */
+	for (int r = 0; r < n; r++)
+	{
+		ErrorData  *e = load_one(ld, pg, idx[r], vals[r], nulls[r]);
+
+		if (e == NULL)
+			note_loaded(ld, vals[r], nulls[r], &keys);
+		else
+			reject(ld, pg, idx[r], e->message, e->sqlerrcode);
+	}
+	store_keys(ld, keys);
+}
+
+/*
+ * At the end of a complete full-refresh pass: delete (or flag) the target
+ * rows whose keys no page of the pass carried, then forget the keys.
+ * Returns the number of rows affected.
+ */
+int64
+sync_apply_deletes(SyncLoad *ld)
+{
+	const SyncSpec *s = ld->spec;
+	SyncTarget *t = ld->target;
+	StringInfoData sql;
+	Oid			types[1] = {TEXTOID};
+	Datum		vals[1];
+	int			rc;
+	int64		n = 0;
+
+	vals[0] = CStringGetTextDatum(s->source);
+	if (s->delete_mode != SYNC_DELETE_NONE)
+	{
+		initStringInfo(&sql);
+		appendStringInfoString(&sql,
+							   "WITH seen AS MATERIALIZED (SELECT k.key FROM concord.sync_seen s"
+							   " CROSS JOIN LATERAL pg_catalog.unnest(s.keys) AS k(key)"
+							   " WHERE s.source OPERATOR(pg_catalog.=) $1) ");
+		if (s->delete_mode == SYNC_DELETE_ROWS)
+			appendStringInfo(&sql, "DELETE FROM %s AS t WHERE", t->qname);
+		else if (t->softdel_type == BOOLOID)
+			appendStringInfo(&sql, "UPDATE %s AS t SET %s = true WHERE %s IS DISTINCT FROM true AND",
+							 t->qname, quote_identifier(s->soft_delete_column),
+							 quote_identifier(s->soft_delete_column));
+		else
+			appendStringInfo(&sql, "UPDATE %s AS t SET %s = pg_catalog.now() WHERE %s IS NULL AND",
+							 t->qname, quote_identifier(s->soft_delete_column),
+							 quote_identifier(s->soft_delete_column));
+		appendStringInfo(&sql, " NOT EXISTS (SELECT 1 FROM seen WHERE seen.key OPERATOR(pg_catalog.=) %s)",
+						 t->key_sql);
+		rc = SPI_execute_with_args(sql.data, 1, types, vals, NULL, false, 0);
+		if (rc != SPI_OK_DELETE && rc != SPI_OK_UPDATE)
+			elog(ERROR, "could not apply deletes to %s: %s", t->qname, SPI_result_code_string(rc));
+		n = (int64) SPI_processed;
+		ld->counts.deleted += n;
+	}
+	sync_owner_exec("DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
+					1, types, vals, NULL);
+	return n;
+}
+
+/* The largest cursor value loaded so far, as JSON text (ISO 8601 times). */
+char *
+sync_cursor_text(SyncLoad *ld)
+{
+	SyncTarget *t = ld->target;
+	Oid			type;
+	Datum		v;
+
+	if (!ld->has_cursor)
+		return NULL;
+	type = t->typid[t->cursor_col];
+	v = ld->cursor_max;
+	if (SPI_execute_with_args("SELECT pg_catalog.to_jsonb($1) #>> '{}'", 1, &type, &v, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not format the cursor of source \"%s\"", ld->spec->source);
+	return MemoryContextStrdup(ld->cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
+}
+
+/*
+ * Why record i of a page could not be loaded (its problem, a missing key,
+ * a value that does not convert), or NULL.  Nothing is written.
+ */
+char *
+sync_record_problem(SyncLoad *ld, SyncPage *pg, int i)
+{
+	SyncTarget *t = ld->target;
+	int			nargs = t->ncols + (t->unmapped ? 1 : 0);
+	Datum	   *vals = palloc(sizeof(Datum) * nargs);
+	bool	   *nulls = palloc(sizeof(bool) * nargs);
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	ErrorData  *e = NULL;
+
+	if (pg->problem[i])
+		return pg->problem[i];
+	for (int k = 0; k < t->npk; k++)
+		if (pg->values[i * t->ncols + t->pk[k]] == NULL)
+			return psprintf("primary key column \"%s\" is missing (path %s)",
+							ld->spec->columns[t->pk[k]].name,
+							ld->spec->columns[t->pk[k]].path_text);
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		convert_record(ld, pg, i, vals, nulls);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (e != NULL && !data_error(e))
+		ReThrowError(e);
+	return e ? e->message : NULL;
+}

@@ -1,0 +1,942 @@
+/*-------------------------------------------------------------------------
+ *
+ * run.c
+ *	  concord.sync(source): run a source, committing data and state per
+ *	  batch of pages, so that a failure or crash at any point resumes at the
+ *	  next run with nothing lost and nothing duplicated.
+ *
+ * A run walks a "pass": the pages of the source from the first to the
+ * last.  After each batch of pages the rows, the rejects, the keys seen
+ * (for deletes) and the position of the pass (next page, offset, cursor or
+ * URL) commit together; a pass interrupted by an error, a cancel or a
+ * crash is continued by the next run from that position.  When a pass is
+ * complete, rows absent upstream are deleted or flagged (full refresh) and
+ * the incremental cursor advances, in the same transaction.
+ *
+ * Called with CALL outside a transaction block, sync commits as it goes;
+ * inside a transaction block (or from a function) it cannot, and the whole
+ * run is then one transaction of the caller's.
+ *
+ * Only one run of a source at a time: a session-level advisory lock on the
+ * source.  Holding it also proves that any run still marked "running" is
+ * dead, which is then marked "interrupted".
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "parser/parse_coerce.h"
+#include "storage/lock.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+#include "utils/snapmgr.h"
+
+#include "concord.h"
+#include "sync/fetch.h"
+#include "sync/load.h"
+#include "sync/run.h"
+
+PG_FUNCTION_INFO_V1(concord_sync);
+PG_FUNCTION_INFO_V1(concord_source_check);
+
+/* Second key of the advisory locks of sync runs ("cosy"). */
+#define SYNC_LOCK_KEY2 0x636f7379
+
+/* The position of a pass. */
+typedef struct Pager
+{
+	int64		page;			/* page number to request */
+	int64		offset;			/* offset to request */
+	char	   *cursor;			/* cursor to send, or NULL */
+	char	   *url;			/* URL to request */
+	bool		first;			/* the next request is the pass's first */
+	int64		pages;			/* pages of the pass so far */
+	int64		records;		/* records of the pass so far */
+	bool		done;
+	uint64	   *seen;			/* hashes of cursors/URLs followed */
+	int			nseen;
+	int			seencap;
+	uint32		last_hash;
+	bool		has_last;
+} Pager;
+
+typedef struct Run
+{
+	const char *source;
+	SyncSpec   *spec;
+	bool		atomic;
+	MemoryContext cxt;
+	MemoryContext page_cxt;
+	ResourceOwner owner;
+	bool		in_sub;
+	bool		pushed_snapshot;
+	bool		locked;
+	LOCKTAG		lock;
+	int64		run_id;
+	int64		pass_run_id;
+	int64		run_pages;		/* pages fetched by this run */
+	char	   *cursor_before;
+	char	   *since;
+	Pager		pg;
+	SyncFetcher *fetch;
+	SyncLoad	ld;
+	SyncPage	page;			/* the page just parsed */
+} Run;
+
+/* Is the call allowed to commit (CALL outside a transaction block)? */
+static bool
+call_is_atomic(FunctionCallInfo fcinfo)
+{
+	return !(fcinfo->context && IsA(fcinfo->context, CallContext) &&
+			 !castNode(CallContext, fcinfo->context)->atomic);
+}
+
+/* Commit what is done (non-atomic calls only) and start afresh. */
+static void
+run_commit(Run *r)
+{
+	if (r->atomic)
+	{
+		CommandCounterIncrement();
+		return;
+	}
+	if (r->pushed_snapshot)
+	{
+		PopActiveSnapshot();
+		r->pushed_snapshot = false;
+	}
+	SPI_commit();
+	/* C code below reads tables directly and needs a snapshot */
+	PushActiveSnapshot(GetTransactionSnapshot());
+	r->pushed_snapshot = true;
+	MemoryContextSwitchTo(r->cxt);
+}
+
+static void
+step_begin(Run *r)
+{
+	r->owner = CurrentResourceOwner;
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(r->cxt);
+	r->in_sub = true;
+}
+
+static void
+step_end(Run *r)
+{
+	ReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(r->cxt);
+	CurrentResourceOwner = r->owner;
+	r->in_sub = false;
+}
+
+/* Text of column col of the first SPI result row, or NULL. */
+static char *
+spi_text(int col)
+{
+	if (SPI_processed == 0)
+		return NULL;
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col);
+}
+
+static int64
+spi_int8(int col, int64 dflt)
+{
+	char	   *s = spi_text(col);
+
+	return s ? strtoll(s, NULL, 10) : dflt;
+}
+
+/*
+ * Read a source's spec as the owner of concord's tables.  Raises an error
+ * naming the source when it does not exist.
+ */
+char *
+sync_source_spec(const char *source, char **owner)
+{
+	Oid			type = TEXTOID;
+	Datum		v = CStringGetTextDatum(source);
+
+	sync_owner_exec("SELECT spec::text, owner::text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+					1, &type, &v, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("source \"%s\" does not exist", source),
+				 errhint("Sources are listed in concord.source; create one with concord.source_create(name, spec).")));
+	if (owner)
+		*owner = spi_text(2);
+	return spi_text(1);
+}
+
+/* The advisory lock tag that serialises the runs of a source. */
+void
+sync_source_locktag(LOCKTAG *tag, const char *source)
+{
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId,
+						 (uint32) hash_bytes((const unsigned char *) source, strlen(source)),
+						 SYNC_LOCK_KEY2, 2);
+}
+
+/* Take the source's run lock, or raise that another session holds it. */
+static void
+lock_source(Run *r)
+{
+	sync_source_locktag(&r->lock, r->source);
+	if (LockAcquire(&r->lock, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
+				 errmsg("source \"%s\" is being synced by another session", r->source),
+				 errhint("Wait for that run to end; concord.sync_run shows it as running.")));
+	r->locked = true;
+}
+
+static void
+unlock_source(Run *r)
+{
+	if (r->locked)
+	{
+		LockRelease(&r->lock, ExclusiveLock, true);
+		r->locked = false;
+	}
+}
+
+/*
+ * The value sent as the incremental cursor parameter of a new pass: the
+ * stored cursor (or the spec's start) less the lookback, as JSON text.
+ */
+static char *
+pass_since(Run *r, const char *stored)
+{
+	const SyncSpec *s = r->spec;
+	SyncTarget *t = r->ld.target;
+	Oid			typid = t->typid[t->cursor_col];
+	const char *volatile base = stored ? stored : s->cursor_start;
+	char	   *sql;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		vals[2];
+	char	   *out;
+
+	if (base == NULL)
+		return NULL;
+	if (s->lookback == NULL)
+		return pstrdup(base);
+	sql = psprintf("SELECT pg_catalog.to_jsonb(($1::%s) OPERATOR(pg_catalog.-) $2::%s) #>> '{}'",
+				   format_type_be_qualified(typid),
+				   TypeCategory(typid) == TYPCATEGORY_DATETIME ? "pg_catalog.interval" :
+				   format_type_be_qualified(typid));
+	vals[0] = CStringGetTextDatum(base);
+	vals[1] = CStringGetTextDatum(s->lookback);
+	PG_TRY();
+	{
+		if (SPI_execute_with_args(sql, 2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
+			elog(ERROR, "could not compute the cursor of source \"%s\"", s->source);
+	}
+	PG_CATCH();
+	{
+		ErrorData  *e;
+
+		MemoryContextSwitchTo(r->cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		ereport(ERROR,
+				(errcode(e->sqlerrcode),
+				 errmsg("source \"%s\": cannot subtract lookback \"%s\" from cursor \"%s\": %s",
+						s->source, s->lookback, base, e->message),
+				 errdetail("Path: mode.lookback.")));
+	}
+	PG_END_TRY();
+	out = spi_text(1);
+	return out ? MemoryContextStrdup(r->cxt, out) : NULL;
+}
+
+/* Parse a cursor stored as text back into the run's maximum. */
+static void
+restore_cursor_max(Run *r, const char *text)
+{
+	SyncTarget *t = r->ld.target;
+	int			c = t->cursor_col;
+	MemoryContext old;
+
+	if (text == NULL || c < 0)
+		return;
+	old = MemoryContextSwitchTo(r->cxt);
+	r->ld.cursor_max = InputFunctionCall(&t->infn[c], (char *) text, t->ioparam[c], t->typmod[c]);
+	r->ld.has_cursor = true;
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * Set up the run: stale runs, the run row, the state of the pass (new or
+ * resumed).
+ */
+static void
+run_setup(Run *r)
+{
+	const SyncSpec *s = r->spec;
+	Oid			t1 = TEXTOID;
+	Datum		v1 = CStringGetTextDatum(r->source);
+	char	   *pass_run;
+	Oid			types[4];
+	Datum		vals[4];
+	char		nulls[4];
+
+	/* holding the lock proves that a run still marked running is dead */
+	sync_owner_exec("UPDATE concord.sync_run SET status = 'interrupted', finished_at = pg_catalog.now(),"
+					" error = 'the run ended without finishing: its session was terminated or the server stopped'"
+					" WHERE source OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'running'",
+					1, &t1, &v1, NULL);
+
+	r->ld.target = sync_target_open(s, false, false);
+	sync_target_prepare(r->ld.target);
+	if (SPI_keepplan(r->ld.target->upsert) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+
+	sync_owner_exec("SELECT cursor_value, pass_run_id, pass_since, pass_max_cursor, next_page,"
+					" next_offset, next_cursor, next_url, pass_pages, pass_records"
+					" FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
+					1, &t1, &v1, NULL);
+	r->cursor_before = spi_text(1) ? MemoryContextStrdup(r->cxt, spi_text(1)) : NULL;
+	pass_run = spi_text(2);
+	if (pass_run != NULL)
+	{
+		/* continue the pass an earlier run left unfinished */
+		r->pass_run_id = strtoll(pass_run, NULL, 10);
+		r->since = spi_text(3) ? MemoryContextStrdup(r->cxt, spi_text(3)) : NULL;
+		{
+			char	   *maxc = spi_text(4) ? MemoryContextStrdup(r->cxt, spi_text(4)) : NULL;
+
+			r->pg.page = spi_int8(5, s->page_start);
+			r->pg.offset = spi_int8(6, 0);
+			r->pg.cursor = spi_text(7) ? MemoryContextStrdup(r->cxt, spi_text(7)) : NULL;
+			r->pg.url = spi_text(8) ? MemoryContextStrdup(r->cxt, spi_text(8)) : pstrdup(s->url);
+			r->pg.pages = spi_int8(9, 0);
+			r->pg.records = spi_int8(10, 0);
+			r->pg.first = r->pg.pages == 0;
+			restore_cursor_max(r, maxc);
+		}
+	}
+	else
+	{
+		r->pg.page = s->page_start;
+		r->pg.offset = 0;
+		r->pg.cursor = NULL;
+		r->pg.url = pstrdup(s->url);
+		r->pg.first = true;
+		if (s->incremental)
+			r->since = pass_since(r, r->cursor_before);
+		/* keys of an abandoned pass would spare rows from deletion */
+		sync_owner_exec("DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
+						1, &t1, &v1, NULL);
+	}
+
+	types[0] = TEXTOID;
+	types[1] = TEXTOID;
+	types[2] = BOOLOID;
+	types[3] = TEXTOID;
+	vals[0] = v1;
+	vals[1] = r->cursor_before ? CStringGetTextDatum(r->cursor_before) : (Datum) 0;
+	vals[2] = BoolGetDatum(pass_run != NULL);
+	vals[3] = r->since ? CStringGetTextDatum(r->since) : (Datum) 0;
+	nulls[0] = ' ';
+	nulls[1] = r->cursor_before ? ' ' : 'n';
+	nulls[2] = ' ';
+	nulls[3] = r->since ? ' ' : 'n';
+	sync_owner_exec("INSERT INTO concord.sync_run (source, status, cursor_before, resumed, since)"
+					" VALUES ($1, 'running', $2, $3, $4) RETURNING run_id",
+					4, types, vals, nulls);
+	r->run_id = spi_int8(1, 0);
+	r->ld.run_id = r->run_id;
+	if (pass_run == NULL)
+		r->pass_run_id = r->run_id;
+}
+
+/* Write the run's counters (and with status, its end). */
+static void
+save_run(Run *r, const char *status, ErrorData *e)
+{
+	Oid			types[13] = {INT8OID, TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID};
+	Datum		vals[13];
+	char		nulls[14] = "             ";
+	SyncCounts *c = &r->ld.counts;
+
+	vals[0] = Int64GetDatum(r->run_id);
+	vals[1] = status ? CStringGetTextDatum(status) : (Datum) 0;
+	nulls[1] = status ? ' ' : 'n';
+	vals[2] = Int32GetDatum(r->fetch ? r->fetch->requests : 0);
+	vals[3] = Int64GetDatum(c->records);
+	vals[4] = Int64GetDatum(c->inserted);
+	vals[5] = Int64GetDatum(c->updated);
+	vals[6] = Int64GetDatum(c->unchanged);
+	vals[7] = Int64GetDatum(c->deleted);
+	vals[8] = Int64GetDatum(c->rejected);
+	vals[9] = Int32GetDatum(r->fetch ? r->fetch->retries : 0);
+	vals[10] = e ? CStringGetTextDatum(unpack_sql_state(e->sqlerrcode)) : (Datum) 0;
+	nulls[10] = e ? ' ' : 'n';
+	vals[11] = e ? CStringGetTextDatum(e->message) : (Datum) 0;
+	nulls[11] = e ? ' ' : 'n';
+	vals[12] = Int64GetDatum(r->run_pages);
+	sync_owner_exec("UPDATE concord.sync_run SET"
+					" status = COALESCE($2, status), requests = $3, records = $4,"
+					" inserted = $5, updated = $6, unchanged = $7, deleted = $8, rejected = $9,"
+					" retries = $10, error_code = $11, error = $12,"
+					" pages = $13,"
+					" finished_at = CASE WHEN $2 IS NULL THEN NULL ELSE pg_catalog.now() END"
+					" WHERE run_id OPERATOR(pg_catalog.=) $1",
+					13, types, vals, nulls);
+}
+
+/* Write the position of the pass (or, finished, the new cursor). */
+static void
+save_state(Run *r, bool finished, const char *cursor)
+{
+	Oid			types[11] = {TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID,
+	TEXTOID, TEXTOID, INT8OID, INT8OID};
+	Datum		vals[11];
+	char		nulls[12] = "           ";
+	char	   *maxc = finished ? NULL : sync_cursor_text(&r->ld);
+
+	vals[0] = CStringGetTextDatum(r->source);
+	vals[1] = cursor ? CStringGetTextDatum(cursor) : (Datum) 0;
+	nulls[1] = cursor ? ' ' : 'n';
+	vals[2] = Int64GetDatum(r->pass_run_id);
+	vals[3] = r->since ? CStringGetTextDatum(r->since) : (Datum) 0;
+	nulls[3] = r->since ? ' ' : 'n';
+	vals[4] = maxc ? CStringGetTextDatum(maxc) : (Datum) 0;
+	nulls[4] = maxc ? ' ' : 'n';
+	vals[5] = Int64GetDatum(r->pg.page);
+	vals[6] = Int64GetDatum(r->pg.offset);
+	vals[7] = r->pg.cursor ? CStringGetTextDatum(r->pg.cursor) : (Datum) 0;
+	nulls[7] = r->pg.cursor ? ' ' : 'n';
+	vals[8] = CStringGetTextDatum(r->pg.url);
+	vals[9] = Int64GetDatum(r->pg.pages);
+	vals[10] = Int64GetDatum(r->pg.records);
+	if (finished)
+		for (int i = 2; i < 11; i++)
+			nulls[i] = 'n';
+	sync_owner_exec("INSERT INTO concord.sync_state AS s (source, cursor_value, pass_run_id, pass_since,"
+					" pass_max_cursor, next_page, next_offset, next_cursor, next_url, pass_pages,"
+					" pass_records, updated_at)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, pg_catalog.now())"
+					" ON CONFLICT (source) DO UPDATE SET cursor_value = excluded.cursor_value,"
+					" pass_run_id = excluded.pass_run_id, pass_since = excluded.pass_since,"
+					" pass_max_cursor = excluded.pass_max_cursor, next_page = excluded.next_page,"
+					" next_offset = excluded.next_offset, next_cursor = excluded.next_cursor,"
+					" next_url = excluded.next_url, pass_pages = excluded.pass_pages,"
+					" pass_records = excluded.pass_records, updated_at = excluded.updated_at",
+					11, types, vals, nulls);
+}
+
+/* accept() for pages: parse the body; malformed JSON is a failed attempt. */
+static bool
+accept_page(HttpResult *res, void *arg, char **why)
+{
+	Run		   *r = (Run *) arg;
+
+	return sync_page_parse(r->spec, VARDATA_ANY(res->body), VARSIZE_ANY_EXHDR(res->body),
+						   &r->page, why);
+}
+
+/* Remember a cursor or URL followed in this run; false if seen before. */
+static bool
+pager_remember(Pager *pg, const char *s)
+{
+	uint64		h = hash_bytes_extended((const unsigned char *) s, strlen(s), 0);
+
+	for (int i = 0; i < pg->nseen; i++)
+		if (pg->seen[i] == h)
+			return false;
+	if (pg->nseen == pg->seencap)
+	{
+		pg->seencap = pg->seencap ? pg->seencap * 2 : 64;
+		pg->seen = pg->seen ? repalloc(pg->seen, sizeof(uint64) * pg->seencap) :
+			palloc(sizeof(uint64) * pg->seencap);
+	}
+	pg->seen[pg->nseen++] = h;
+	return true;
+}
+
+static void
+repeat_error(Run *r, const char *what, const char *value)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_PROTOCOL_VIOLATION),
+			 errmsg("source \"%s\": the API returned a %s it had returned before, after page " INT64_FORMAT,
+					r->source, what, r->pg.pages),
+			 errdetail("The %s was \"%.200s\"; following it again would loop forever.", what, value),
+			 errhint("Check the pagination settings of the source; the pages before this one are loaded.")));
+}
+
+/* Add name=value to the request's parameter lists. */
+#define ADD_PARAM(n, v) do { pn = lappend(pn, (n)); pv = lappend(pv, (v)); } while (0)
+
+/* Fetch and parse the next page of the pass (into r->page, in page_cxt). */
+static HttpResult *
+fetch_page(Run *r)
+{
+	const SyncSpec *s = r->spec;
+	Pager	   *pg = &r->pg;
+	List	   *pn = NIL,
+			   *pv = NIL;
+	char	   *what;
+	MemoryContext old = MemoryContextSwitchTo(r->page_cxt);
+	HttpResult *res;
+
+	what = psprintf("page " INT64_FORMAT, pg->pages + 1);
+	/* link and next-URL pages carry their own query after the first */
+	if (pg->first || (s->page != SYNC_PAGE_LINK && s->page != SYNC_PAGE_NEXT_URL))
+	{
+		if (r->since && s->cursor_request_param)
+			ADD_PARAM(s->cursor_request_param, r->since);
+		if (s->size_param && s->page_size > 0)
+			ADD_PARAM(s->size_param, psprintf(INT64_FORMAT, s->page_size));
+		if (s->page == SYNC_PAGE_NUMBER)
+			ADD_PARAM(s->page_param, psprintf(INT64_FORMAT, pg->page));
+		else if (s->page == SYNC_PAGE_OFFSET)
+			ADD_PARAM(s->offset_param, psprintf(INT64_FORMAT, pg->offset));
+		else if (s->page == SYNC_PAGE_CURSOR && pg->cursor)
+			ADD_PARAM(s->cursor_param, pg->cursor);
+	}
+	res = sync_fetch(r->fetch, pg->url, pn, pv, what, accept_page, r);
+	MemoryContextSwitchTo(old);
+	return res;
+}
+
+/*
+ * Move the pager past the page just fetched (n records): where the next
+ * page is, or that there is none.  Raises on a loop or too many pages.
+ */
+static void
+advance(Run *r, HttpResult *res, int n)
+{
+	const SyncSpec *s = r->spec;
+	Pager	   *pg = &r->pg;
+	MemoryContext old = MemoryContextSwitchTo(r->cxt);
+
+	pg->pages++;
+	pg->records += n;
+	pg->first = false;
+	if (n == 0 || s->page == SYNC_PAGE_NONE)
+		pg->done = true;
+	else if (s->page == SYNC_PAGE_NUMBER || s->page == SYNC_PAGE_OFFSET)
+	{
+		uint32		h = hash_bytes((const unsigned char *) VARDATA_ANY(res->body),
+								   VARSIZE_ANY_EXHDR(res->body));
+
+		if (pg->has_last && h == pg->last_hash)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROTOCOL_VIOLATION),
+					 errmsg("source \"%s\": page " INT64_FORMAT " is the same as the page before it",
+							r->source, pg->pages),
+					 errhint("The API seems to ignore the %s parameter \"%s\"; check pagination in the spec.",
+							 s->page == SYNC_PAGE_NUMBER ? "page" : "offset",
+							 s->page == SYNC_PAGE_NUMBER ? s->page_param : s->offset_param)));
+		pg->last_hash = h;
+		pg->has_last = true;
+		if (s->page == SYNC_PAGE_NUMBER)
+			pg->page++;
+		else
+			pg->offset += n;
+		if (r->page.has_total)
+			pg->done = (s->page == SYNC_PAGE_OFFSET ? pg->offset : pg->records) >= r->page.total;
+		else if (s->stop_short_page && n < s->page_size)
+			pg->done = true;
+	}
+	else
+	{
+		char	   *next = NULL;
+
+		if (s->page == SYNC_PAGE_CURSOR)
+			next = r->page.next_cursor;
+		else
+		{
+			char	   *ref = s->page == SYNC_PAGE_LINK ?
+				(sync_header(res, "link") ? sync_link_next(sync_header(res, "link")) : NULL) :
+				r->page.next_url;
+
+			if (ref)
+			{
+				next = sync_resolve_url(res->effective_url, ref);
+				if (next == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROTOCOL_VIOLATION),
+							 errmsg("source \"%s\": the next-page link \"%.200s\" after page " INT64_FORMAT " is not a URL",
+									r->source, ref, pg->pages)));
+			}
+		}
+		if (next == NULL)
+			pg->done = true;
+		else if (!pager_remember(pg, next))
+			repeat_error(r, s->page == SYNC_PAGE_CURSOR ? "cursor" : "next-page URL", next);
+		else if (s->page == SYNC_PAGE_CURSOR)
+		{
+			if (pg->cursor)
+				pfree(pg->cursor);
+			pg->cursor = pstrdup(next);
+		}
+		else
+		{
+			pfree(pg->url);
+			pg->url = pstrdup(next);
+		}
+		if (!pg->done && r->page.has_total && pg->records >= r->page.total)
+			pg->done = true;
+	}
+	if (!pg->done && pg->pages >= s->max_pages)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\" has more than " INT64_FORMAT " pages", r->source, s->max_pages),
+				 errhint("Raise pagination.max_pages if the API really has that many.")));
+	MemoryContextSwitchTo(old);
+}
+
+/* Fetch, parse and load the next page of the pass; advance the pager. */
+static void
+run_page(Run *r)
+{
+	HttpResult *res = fetch_page(r);
+	MemoryContext old = MemoryContextSwitchTo(r->page_cxt);
+	int			n = r->page.nrecords;
+
+	r->ld.page_no = (int) Min(r->pg.pages + 1, PG_INT32_MAX);
+	sync_load_page(&r->ld, &r->page);
+	r->run_pages++;
+	advance(r, res, n);
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(r->page_cxt);
+}
+
+/* The end of a complete pass: deletes, the new cursor, a clean state. */
+static void
+run_finish(Run *r)
+{
+	char	   *cursor = r->cursor_before;
+
+	sync_apply_deletes(&r->ld);
+	if (r->spec->incremental && r->ld.has_cursor)
+	{
+		char	   *mx = sync_cursor_text(&r->ld);
+		bool		newer = true;
+
+		if (cursor != NULL)
+		{
+			SyncTarget *t = r->ld.target;
+			int			c = t->cursor_col;
+			Datum		old = InputFunctionCall(&t->infn[c], cursor, t->ioparam[c], t->typmod[c]);
+
+			newer = DatumGetInt32(FunctionCall2Coll(&t->cursor_cmp, t->collation[c],
+													r->ld.cursor_max, old)) > 0;
+		}
+		if (newer)
+			cursor = mx;
+	}
+	save_state(r, true, cursor);
+	{
+		Oid			types[2] = {INT8OID, TEXTOID};
+		Datum		vals[2];
+		char		nulls[2] = {' ', cursor ? ' ' : 'n'};
+
+		vals[0] = Int64GetDatum(r->run_id);
+		vals[1] = cursor ? CStringGetTextDatum(cursor) : (Datum) 0;
+		sync_owner_exec("UPDATE concord.sync_run SET cursor_after = $2 WHERE run_id OPERATOR(pg_catalog.=) $1",
+						2, types, vals, nulls);
+	}
+	save_run(r, "succeeded", NULL);
+}
+
+/*
+ * The run as a whole.  Each step (set-up, every batch of pages, the end of
+ * the pass) runs in a subtransaction, so that on an error the step is
+ * rolled back, the failure is recorded, and what committed before stays.
+ */
+static void
+run_source(Run *r)
+{
+	char	   *spec_text;
+	ErrorData  *volatile err = NULL;
+
+	PG_TRY();
+	{
+		step_begin(r);
+		spec_text = sync_source_spec(r->source, NULL);
+		r->spec = sync_spec_parse(r->source, spec_text);
+		r->ld.spec = r->spec;
+		r->ld.cxt = r->cxt;
+		r->fetch = sync_fetcher_create(r->spec);
+		run_setup(r);
+		step_end(r);
+		run_commit(r);
+
+		while (!r->pg.done)
+		{
+			step_begin(r);
+			for (int i = 0; i < r->spec->batch_pages && !r->pg.done; i++)
+				run_page(r);
+			if (!r->pg.done)
+			{
+				save_state(r, false, r->cursor_before);
+				save_run(r, NULL, NULL);
+			}
+			else
+				run_finish(r);
+			step_end(r);
+			run_commit(r);
+		}
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(r->cxt);
+		err = CopyErrorData();
+		FlushErrorState();
+		if (r->in_sub)
+		{
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(r->cxt);
+			CurrentResourceOwner = r->owner;
+			r->in_sub = false;
+			if (r->run_id != 0)
+			{
+				bool		stopped = err->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+					err->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN;
+
+				save_run(r, stopped ? "interrupted" : "failed", err);
+				run_commit(r);
+			}
+		}
+	}
+	PG_END_TRY();
+
+	sync_fetcher_done(r->fetch);
+	if (r->ld.target && r->ld.target->upsert)
+		SPI_freeplan(r->ld.target->upsert);
+	if (err != NULL)
+	{
+		unlock_source(r);
+		ReThrowError(err);
+	}
+}
+
+/*
+ * CALL concord.sync(source text)
+ */
+Datum
+concord_sync(PG_FUNCTION_ARGS)
+{
+	Run			r;
+	MemoryContext entry = CurrentMemoryContext;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source name must not be null")));
+	memset(&r, 0, sizeof(r));
+	r.source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	r.atomic = call_is_atomic(fcinfo);
+	r.cxt = AllocSetContextCreate(entry, "concord sync run", ALLOCSET_DEFAULT_SIZES);
+	r.page_cxt = AllocSetContextCreate(r.cxt, "concord sync page", ALLOCSET_DEFAULT_SIZES);
+
+	if (SPI_connect_ext(r.atomic ? 0 : SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(r.cxt);
+	lock_source(&r);
+	PG_TRY();
+	{
+		run_source(&r);
+	}
+	PG_FINALLY();
+	{
+		unlock_source(&r);
+	}
+	PG_END_TRY();
+
+	if (r.pushed_snapshot)
+		PopActiveSnapshot();
+	SPI_finish();
+	MemoryContextSwitchTo(entry);
+	ereport(NOTICE,
+			(errmsg("source \"%s\": run " INT64_FORMAT " loaded " INT64_FORMAT " records in " INT64_FORMAT " pages"
+					" (" INT64_FORMAT " inserted, " INT64_FORMAT " updated, " INT64_FORMAT " deleted, "
+					INT64_FORMAT " rejected)",
+					r.source, r.run_id, r.ld.counts.records, r.run_pages,
+					r.ld.counts.inserted, r.ld.counts.updated, r.ld.counts.deleted,
+					r.ld.counts.rejected)));
+	MemoryContextDelete(r.cxt);
+	PG_RETURN_VOID();
+}
+
+/* Append "key": to a JSON object under construction. */
+static void
+json_key(StringInfo b, const char *key)
+{
+	if (b->data[b->len - 1] != '{')
+		appendStringInfoString(b, ", ");
+	escape_json(b, key);
+	appendStringInfoString(b, ": ");
+}
+
+static void
+json_text(StringInfo b, const char *key, const char *value)
+{
+	json_key(b, key);
+	if (value)
+		escape_json(b, value);
+	else
+		appendStringInfoString(b, "null");
+}
+
+/*
+ * concord.source_check(name) returns jsonb
+ *
+ * One request, as the next run would make it first, and a report of what
+ * the run would do with the page: records found, how the first one maps,
+ * which records would be rejected and why, where the next page is.
+ * Nothing is written (but the HTTP call log, when it is on).
+ */
+Datum
+concord_source_check(PG_FUNCTION_ARGS)
+{
+	Run			r;
+	MemoryContext entry = CurrentMemoryContext;
+	StringInfoData b;
+	HttpResult *volatile res = NULL;
+	Jsonb	   *out;
+
+	memset(&r, 0, sizeof(r));
+	r.source = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	r.atomic = true;
+	r.cxt = AllocSetContextCreate(entry, "concord source check", ALLOCSET_DEFAULT_SIZES);
+	r.page_cxt = r.cxt;
+	MemoryContextSwitchTo(r.cxt);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(r.cxt);
+
+	r.spec = sync_spec_parse(r.source, sync_source_spec(r.source, NULL));
+	r.ld.spec = r.spec;
+	r.ld.cxt = r.cxt;
+	r.ld.target = sync_target_open(r.spec, false, true);
+	r.pg.page = r.spec->page_start;
+	r.pg.url = pstrdup(r.spec->url);
+	r.pg.first = true;
+	if (r.spec->incremental && r.ld.target)
+	{
+		Oid			type = TEXTOID;
+		Datum		v = CStringGetTextDatum(r.source);
+
+		sync_owner_exec("SELECT cursor_value FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
+						1, &type, &v, NULL);
+		r.since = pass_since(&r, spi_text(1));
+	}
+	r.fetch = sync_fetcher_create(r.spec);
+	PG_TRY();
+	{
+		res = fetch_page(&r);
+		advance(&r, res, r.page.nrecords);
+	}
+	PG_FINALLY();
+	{
+		sync_fetcher_done(r.fetch);
+	}
+	PG_END_TRY();
+
+	initStringInfo(&b);
+	appendStringInfoChar(&b, '{');
+	json_text(&b, "source", r.source);
+	json_text(&b, "url", res->redacted_url);
+	json_key(&b, "status");
+	appendStringInfo(&b, "%d", res->status);
+	json_key(&b, "requests");
+	appendStringInfo(&b, "%d", r.fetch->requests);
+	json_key(&b, "retries");
+	appendStringInfo(&b, "%d", r.fetch->retries);
+	json_text(&b, "since", r.since);
+	json_key(&b, "records");
+	appendStringInfo(&b, "%d", r.page.nrecords);
+	json_key(&b, "total");
+	if (r.page.has_total)
+		appendStringInfo(&b, INT64_FORMAT, r.page.total);
+	else
+		appendStringInfoString(&b, "null");
+	json_key(&b, "next");
+	if (r.pg.done)
+		appendStringInfoString(&b, "null");
+	else if (r.spec->page == SYNC_PAGE_NUMBER)
+		appendStringInfo(&b, "{\"page\": " INT64_FORMAT "}", r.pg.page);
+	else if (r.spec->page == SYNC_PAGE_OFFSET)
+		appendStringInfo(&b, "{\"offset\": " INT64_FORMAT "}", r.pg.offset);
+	else if (r.spec->page == SYNC_PAGE_CURSOR)
+	{
+		appendStringInfoString(&b, "{\"cursor\": ");
+		escape_json(&b, r.pg.cursor);
+		appendStringInfoChar(&b, '}');
+	}
+	else
+	{
+		appendStringInfoString(&b, "{\"url\": ");
+		escape_json(&b, http_redact_url(r.pg.url));
+		appendStringInfoChar(&b, '}');
+	}
+	json_key(&b, "target");
+	appendStringInfoChar(&b, '{');
+	json_text(&b, "table", r.ld.target ? r.ld.target->qname : r.spec->table);
+	json_key(&b, "exists");
+	appendStringInfoString(&b, r.ld.target ? "true" : "false");
+	appendStringInfoChar(&b, '}');
+
+	/* the first record as the columns would receive it */
+	json_key(&b, "sample");
+	if (r.page.nrecords > 0 && r.page.problem[0] == NULL)
+	{
+		appendStringInfoChar(&b, '{');
+		for (int c = 0; c < r.spec->ncolumns; c++)
+			json_text(&b, r.spec->columns[c].name, r.page.values[c]);
+		if (r.spec->unmapped_column)
+		{
+			json_key(&b, r.spec->unmapped_column);
+			appendStringInfoString(&b, r.page.unmapped[0] ? r.page.unmapped[0] : "null");
+		}
+		appendStringInfoChar(&b, '}');
+	}
+	else
+		appendStringInfoString(&b, "null");
+
+	/* records the run would reject, with the reason */
+	json_key(&b, "rejects");
+	appendStringInfoChar(&b, '[');
+	{
+		int			shown = 0;
+
+		for (int i = 0; i < r.page.nrecords && shown < 20; i++)
+		{
+			char	   *why = r.ld.target ? sync_record_problem(&r.ld, &r.page, i) : r.page.problem[i];
+
+			if (why == NULL)
+				continue;
+			if (shown++)
+				appendStringInfoString(&b, ", ");
+			appendStringInfo(&b, "{\"record\": %d, \"reason\": ", i + 1);
+			escape_json(&b, why);
+			appendStringInfoChar(&b, '}');
+		}
+	}
+	appendStringInfoString(&b, "]}");
+
+	SPI_finish();
+	MemoryContextSwitchTo(entry);
+	out = DatumGetJsonbPCopy(DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data)));
+	MemoryContextDelete(r.cxt);
+	PG_RETURN_JSONB_P(out);
+}

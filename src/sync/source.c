@@ -1,0 +1,341 @@
+/*-------------------------------------------------------------------------
+ *
+ * source.c
+ *	  SQL functions that define sources: concord.source_create,
+ *	  source_alter, source_drop, source_reset.
+ *
+ * A spec is validated completely before it is stored: its JSON (spec.c),
+ * its target table and columns against the catalog, the secrets it names,
+ * and the upsert it implies (load.c).  The stored spec names the target
+ * table schema-qualified, so runs do not depend on a search_path.
+ * Rows of concord.source are written as the extension's owner; only a
+ * source's owner (or a superuser) may change or drop it.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+
+#include "concord.h"
+#include "sync/load.h"
+#include "sync/run.h"
+#include "sync/sync.h"
+
+PG_FUNCTION_INFO_V1(concord_source_create);
+PG_FUNCTION_INFO_V1(concord_source_alter);
+PG_FUNCTION_INFO_V1(concord_source_drop);
+PG_FUNCTION_INFO_V1(concord_source_reset);
+
+/* A source name as concord.source accepts it, or an error. */
+static char *
+source_name_arg(FunctionCallInfo fcinfo, int argno)
+{
+	char	   *name;
+	bool		ok;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source name must not be null")));
+	name = text_to_cstring(PG_GETARG_TEXT_PP(argno));
+	ok = strlen(name) >= 1 && strlen(name) <= 63 &&
+		(isalpha((unsigned char) name[0]) || name[0] == '_');
+	for (const char *c = name; *c && ok; c++)
+		ok = isalnum((unsigned char) *c) || *c == '_' || *c == '.' || *c == '-';
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_NAME),
+				 errmsg("invalid source name \"%s\"", name),
+				 errhint("A source name starts with a letter or underscore and has at most 63 letters, digits, underscores, dots or hyphens.")));
+	return name;
+}
+
+/* A spec argument as JSON text, or an error. */
+static char *
+spec_arg(FunctionCallInfo fcinfo, int argno)
+{
+	Jsonb	   *spec;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("source spec must not be null")));
+	spec = PG_GETARG_JSONB_P(argno);
+	return JsonbToCString(NULL, &spec->root, VARSIZE(spec));
+}
+
+/* Raise if a secret the spec names does not exist. */
+static void
+check_secret(const SyncSpec *s, const SyncValue *v, const char *path)
+{
+	Oid			type = TEXTOID;
+	Datum		d;
+
+	if (v->secret == NULL)
+		return;
+	d = CStringGetTextDatum(v->secret);
+	sync_owner_exec("SELECT 1 FROM concord.secret WHERE name OPERATOR(pg_catalog.=) $1",
+					1, &type, &d, NULL);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("secret \"%s\" named by source \"%s\" does not exist", v->secret, s->source),
+				 errdetail("Path: %s.", path),
+				 errhint("A superuser stores it with concord.secret_set(name, value).")));
+}
+
+static void
+check_secrets(const SyncSpec *s)
+{
+	for (int i = 0; i < s->nheaders; i++)
+		check_secret(s, &s->headers[i].value, psprintf("request.headers.%s", s->headers[i].name));
+	for (int i = 0; i < s->nparams; i++)
+		check_secret(s, &s->params[i].value, psprintf("request.params.%s", s->params[i].name));
+	check_secret(s, &s->api_key, "auth.value");
+	check_secret(s, &s->username, "auth.username");
+	check_secret(s, &s->password, "auth.password");
+	check_secret(s, &s->token, "auth.token");
+	check_secret(s, &s->client_id, "auth.client_id");
+	check_secret(s, &s->client_secret, "auth.client_secret");
+	check_secret(s, &s->refresh_token, "auth.refresh_token");
+}
+
+/*
+ * Validate a spec against the catalog (creating the target table if the
+ * spec asks for it) and return it with the target table qualified.
+ */
+static char *
+validated_spec(const char *name, const char *spec_text)
+{
+	SyncSpec   *s = sync_spec_parse(name, spec_text);
+	SyncTarget *t;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		vals[2];
+
+	check_secrets(s);
+	t = sync_target_open(s, true, false);
+	sync_target_prepare(t);
+	SPI_freeplan(t->upsert);
+
+	vals[0] = CStringGetTextDatum(spec_text);
+	vals[1] = CStringGetTextDatum(t->qname);
+	if (SPI_execute_with_args("SELECT pg_catalog.jsonb_set($1::jsonb, '{target,table}', pg_catalog.to_jsonb($2))::text",
+							  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not qualify the target of source \"%s\"", name);
+	return SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+}
+
+/* The source row just written, as the function's result. */
+static Datum
+return_row(FunctionCallInfo fcinfo)
+{
+	HeapTuple	tup;
+	TupleDesc	desc;
+
+	if (SPI_processed != 1)
+		elog(ERROR, "expected one source row");
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tup = SPI_tuptable->vals[0];
+	/* allocated outside SPI's memory, typed as concord.source */
+	return PointerGetDatum(SPI_returntuple(tup, desc));
+}
+
+/* Raise unless the current role may change source (its owner, or a superuser). */
+static void
+check_owner(const char *source, const char *owner)
+{
+	Oid			owner_oid = get_role_oid(owner, true);
+
+	if (!superuser() && (!OidIsValid(owner_oid) || !has_privs_of_role(GetUserId(), owner_oid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be the owner of source \"%s\" (%s) to change it", source, owner)));
+}
+
+/* Raise if a run of source is in progress (its lock is held elsewhere). */
+static void
+check_not_running(const char *source)
+{
+	LOCKTAG		tag;
+
+	sync_source_locktag(&tag, source);
+	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_IN_USE),
+				 errmsg("source \"%s\" is being synced by another session", source),
+				 errhint("Wait for the run to end.")));
+	/* held to the end of the transaction: no run starts meanwhile */
+}
+
+/*
+ * concord.source_create(name, spec) returns concord.source
+ */
+Datum
+concord_source_create(PG_FUNCTION_ARGS)
+{
+	char	   *name = source_name_arg(fcinfo, 0);
+	char	   *spec_text = spec_arg(fcinfo, 1);
+	Oid			types[3] = {TEXTOID, TEXTOID, NAMEOID};
+	Datum		vals[3];
+	Datum		result;
+	NameData	owner;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	vals[0] = CStringGetTextDatum(name);
+	sync_owner_exec("SELECT 1 FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+					1, types, vals, NULL);
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DUPLICATE_OBJECT),
+				 errmsg("source \"%s\" already exists", name),
+				 errhint("Use concord.source_alter to change its spec.")));
+	vals[1] = CStringGetTextDatum(validated_spec(name, spec_text));
+	namestrcpy(&owner, GetUserNameFromId(GetUserId(), false));
+	vals[2] = NameGetDatum(&owner);
+	sync_owner_exec("INSERT INTO concord.source (name, spec, owner) VALUES ($1, $2::jsonb, $3) RETURNING *",
+					3, types, vals, NULL);
+	result = return_row(fcinfo);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/* Forget a source's cursor, pass in progress and seen keys. */
+static void
+reset_state(const char *name)
+{
+	Oid			type = TEXTOID;
+	Datum		v = CStringGetTextDatum(name);
+
+	sync_owner_exec("DELETE FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
+					1, &type, &v, NULL);
+	sync_owner_exec("DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
+					1, &type, &v, NULL);
+}
+
+/*
+ * concord.source_alter(name, spec, reset_state) returns concord.source
+ */
+Datum
+concord_source_alter(PG_FUNCTION_ARGS)
+{
+	char	   *name = source_name_arg(fcinfo, 0);
+	char	   *spec_text = spec_arg(fcinfo, 1);
+	bool		reset = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
+	char	   *owner;
+	char	   *old_text;
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		vals[2];
+	Datum		result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	old_text = sync_source_spec(name, &owner);
+	check_owner(name, owner);
+	check_not_running(name);
+	spec_text = validated_spec(name, spec_text);
+
+	/* a state kept for another table or another API would mislead */
+	{
+		SyncSpec   *o = sync_spec_parse(name, old_text);
+		SyncSpec   *n = sync_spec_parse(name, spec_text);
+
+		if (strcmp(o->url, n->url) != 0 || strcmp(o->table, n->table) != 0 ||
+			o->page != n->page || o->incremental != n->incremental)
+			reset = true;
+	}
+	if (reset)
+		reset_state(name);
+
+	vals[0] = CStringGetTextDatum(name);
+	vals[1] = CStringGetTextDatum(spec_text);
+	sync_owner_exec("UPDATE concord.source SET spec = $2::jsonb, updated_at = pg_catalog.now()"
+					" WHERE name OPERATOR(pg_catalog.=) $1 RETURNING *",
+					2, types, vals, NULL);
+	result = return_row(fcinfo);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/*
+ * concord.source_reset(name) returns boolean
+ */
+Datum
+concord_source_reset(PG_FUNCTION_ARGS)
+{
+	char	   *name = source_name_arg(fcinfo, 0);
+	char	   *owner;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	(void) sync_source_spec(name, &owner);
+	check_owner(name, owner);
+	check_not_running(name);
+	reset_state(name);
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
+
+/*
+ * concord.source_drop(name, drop_table) returns boolean
+ */
+Datum
+concord_source_drop(PG_FUNCTION_ARGS)
+{
+	char	   *name = source_name_arg(fcinfo, 0);
+	bool		drop_table = !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	Oid			type = TEXTOID;
+	Datum		v = CStringGetTextDatum(name);
+	char	   *owner;
+	char	   *spec_text;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	sync_owner_exec("SELECT spec::text, owner::text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+					1, &type, &v, NULL);
+	if (SPI_processed == 0)
+	{
+		SPI_finish();
+		PG_RETURN_BOOL(false);
+	}
+	spec_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	owner = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	check_owner(name, owner);
+	check_not_running(name);
+
+	/* the schedule goes with the source (as the caller: pg_cron's rules) */
+	if (SPI_execute_with_args("SELECT concord.source_unschedule($1)", 1, &type, &v, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not unschedule source \"%s\"", name);
+	if (drop_table)
+	{
+		SyncSpec   *s = sync_spec_parse(name, spec_text);
+		List	   *names = stringToQualifiedNameList(s->table);
+		RangeVar   *rv = makeRangeVarFromNameList(names);
+
+		if (OidIsValid(RangeVarGetRelid(rv, NoLock, true)))
+		{
+			/* as the caller: only the table's owner may drop it */
+			if (SPI_execute(psprintf("DROP TABLE %s",
+									 quote_qualified_identifier(rv->schemaname, rv->relname)),
+							false, 0) != SPI_OK_UTILITY)
+				elog(ERROR, "could not drop table %s", s->table);
+		}
+	}
+	reset_state(name);
+	sync_owner_exec("DELETE FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+					1, &type, &v, NULL);
+	SPI_finish();
+	PG_RETURN_BOOL(true);
+}
