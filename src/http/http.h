@@ -129,6 +129,8 @@ extern void http_perform(HttpTransfer **transfers, int n,
 						 int max_connections, int max_host_connections,
 						 List *allowlist);
 extern HttpResult *http_transfer_result(HttpTransfer *xfer);
+extern void http_begin(HttpTransfer *x, List *allowlist);
+extern void http_abort(HttpTransfer *x);
 extern void http_raise(const HttpError *err) pg_attribute_noreturn();
 extern void http_error_set(HttpError *err, int sqlerrcode,
 						   const char *message, const char *detail,

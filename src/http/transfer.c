@@ -895,7 +895,14 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 			if (!xs[i]->finished)
 			{
 				xs[i]->slot = host_slot(&slots, xs[i]);
-				pending++;
+				if (xs[i]->easy != NULL)
+				{
+					/* started by http_begin(): already in flight */
+					xs[i]->slot->active++;
+					in_flight++;
+				}
+				else
+					pending++;
 			}
 
 		while (pending > 0 || in_flight > 0)
@@ -978,6 +985,54 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 		}
 	}
 	PG_END_TRY();
+}
+
+/* Take an unfinished transfer off the multi handle and free its handles. */
+void
+http_abort(HttpTransfer *x)
+{
+	if (x->easy)
+	{
+		if (x->in_multi && multi != NULL)
+			curl_multi_remove_handle(multi, x->easy);
+		curl_easy_cleanup(x->easy);
+		x->easy = NULL;
+		x->in_multi = false;
+	}
+	curl_slist_free_all(x->slist);
+	x->slist = NULL;
+}
+
+/* Memory-context callback: a begun transfer dies with its memory. */
+static void
+abort_callback(void *arg)
+{
+	http_abort((HttpTransfer *) arg);
+}
+
+/*
+ * Start one transfer and return at once: the request is sent and the
+ * response arrives in the kernel's buffers while the caller works; a later
+ * http_perform() on it completes it.  Until then the caller must not run
+ * other transfers (the multi handle is shared).  If the transfer's memory
+ * context is reset or deleted first (an error), the transfer is aborted.
+ */
+void
+http_begin(HttpTransfer *x, List *allowlist)
+{
+	MemoryContextCallback *cb;
+	int			running;
+
+	if (x->finished)
+		return;
+	ensure_multi(allowlist);
+	cb = MemoryContextAlloc(x->cxt, sizeof(MemoryContextCallback));
+	cb->func = abort_callback;
+	cb->arg = x;
+	MemoryContextRegisterResetCallback(x->cxt, cb);
+	INSTR_TIME_SET_CURRENT(x->start);
+	start_hop(x);
+	(void) curl_multi_perform(multi, &running);
 }
 
 /* The outcome of a finished transfer. */

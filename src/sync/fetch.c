@@ -474,67 +474,118 @@ oauth_token(SyncFetcher *f, bool force)
 }
 
 /*
- * Fetch url with the source's parameters plus extra (names/values lists of
- * C strings), under the retry policy.  accept() judges a 2xx response (it
- * parses the page); when it returns false the response counts as a failed
- * attempt with its reason.  what names the request in messages ("page 3").
- * Raises the final error when every attempt failed.
+ * A request of the source: url with the source's parameters plus extra
+ * (names/values lists of C strings) and its headers with credentials.
+ * Nothing is sent yet.  Allocated in the current memory context.
  */
-HttpResult *
-sync_fetch(SyncFetcher *f, const char *url, List *pnames, List *pvalues,
-		   const char *what, SyncAcceptFn accept, void *arg)
+SyncRequest *
+sync_request(SyncFetcher *f, const char *url, List *pnames, List *pvalues)
 {
 	const SyncSpec *s = f->spec;
-	List	   *hn = NIL,
-			   *hv = NIL;
-	List	   *pn = list_copy(pnames),
-			   *pv = list_copy(pvalues);
-	bool		refreshed = false;
-	HttpResult *r = NULL;
-	char	   *why = NULL;
+	SyncRequest *q = palloc0(sizeof(SyncRequest));
 
+	q->url = pstrdup(url);
+	q->pn = list_copy(pnames);
+	q->pv = list_copy(pvalues);
 	for (int i = 0; i < s->nheaders; i++)
 	{
-		hn = lappend(hn, s->headers[i].name);
-		hv = lappend(hv, resolve(s, &s->headers[i].value, psprintf("header \"%s\"", s->headers[i].name)));
+		q->hn = lappend(q->hn, s->headers[i].name);
+		q->hv = lappend(q->hv, resolve(s, &s->headers[i].value, psprintf("header \"%s\"", s->headers[i].name)));
 	}
 	for (int i = 0; i < s->nparams; i++)
 	{
-		pn = lappend(pn, s->params[i].name);
-		pv = lappend(pv, resolve(s, &s->params[i].value, psprintf("parameter \"%s\"", s->params[i].name)));
+		q->pn = lappend(q->pn, s->params[i].name);
+		q->pv = lappend(q->pv, resolve(s, &s->params[i].value, psprintf("parameter \"%s\"", s->params[i].name)));
 	}
 	if (s->auth == SYNC_AUTH_API_KEY && s->api_key_in_query && strstr(url, psprintf("%s=", s->api_key_name)) == NULL)
 	{
-		pn = lappend(pn, s->api_key_name);
-		pv = lappend(pv, f->auth_value);
+		q->pn = lappend(q->pn, s->api_key_name);
+		q->pv = lappend(q->pv, f->auth_value);
 	}
 	else if (s->auth == SYNC_AUTH_API_KEY && !s->api_key_in_query)
 	{
-		hn = lappend(hn, s->api_key_name);
-		hv = lappend(hv, f->auth_value);
+		q->hn = lappend(q->hn, s->api_key_name);
+		q->hv = lappend(q->hv, f->auth_value);
 	}
 	else if (s->auth == SYNC_AUTH_BASIC || s->auth == SYNC_AUTH_BEARER)
 	{
-		hn = lappend(hn, "Authorization");
-		hv = lappend(hv, f->auth_value);
+		q->hn = lappend(q->hn, "Authorization");
+		q->hv = lappend(q->hv, f->auth_value);
 	}
 	else if (s->auth == SYNC_AUTH_OAUTH2)
 	{
-		hn = lappend(hn, "Authorization");
-		hv = lappend(hv, psprintf("Bearer %s", oauth_token(f, false)));
+		q->hn = lappend(q->hn, "Authorization");
+		q->hv = lappend(q->hv, psprintf("Bearer %s", oauth_token(f, false)));
 	}
+	return q;
+}
+
+/* The transfer of one attempt of q (validated, not started). */
+static HttpTransfer *
+request_transfer(SyncFetcher *f, SyncRequest *q)
+{
+	rate_wait(f);
+	f->requests++;
+	return http_transfer_create(f->spec->method, q->url, pairs_jsonb(q->pn, q->pv),
+								pairs_jsonb(q->hn, q->hv), NULL, 0, NULL,
+								&f->limits, f->allowlist);
+}
+
+/*
+ * Send q's first attempt now and let the response come while the caller
+ * loads the page before it; sync_fetch() collects it.  No other request
+ * may run in between.
+ */
+void
+sync_request_begin(SyncFetcher *f, SyncRequest *q)
+{
+	q->begun = request_transfer(f, q);
+	http_begin(q->begun, f->allowlist);
+}
+
+/* Abandon a begun request (on an error path). */
+void
+sync_request_abort(SyncRequest *q)
+{
+	if (q && q->begun)
+	{
+		http_abort(q->begun);
+		q->begun = NULL;
+	}
+}
+
+/*
+ * Perform q under the retry policy (collecting its begun first attempt if
+ * any).  accept() judges a 2xx response (it parses the page); when it
+ * returns false the response counts as a failed attempt with its reason.
+ * what names the request in messages ("page 3").  Raises the final error
+ * when every attempt failed.
+ */
+HttpResult *
+sync_fetch(SyncFetcher *f, SyncRequest *q, const char *what,
+		   SyncAcceptFn accept, void *arg)
+{
+	const SyncSpec *s = f->spec;
+	bool		refreshed = false;
+	HttpResult *r = NULL;
+	char	   *why = NULL;
 
 	for (int attempt = 1;; attempt++)
 	{
 		long		wait;
 
+		HttpTransfer *x = q->begun ? q->begun : request_transfer(f, q);
+
 		why = NULL;
-		r = perform(f, s->method, url, pn, pv, hn, hv, NULL, NULL);
+		q->begun = NULL;
+		http_perform(&x, 1, 1, 1, f->allowlist);
+		r = http_transfer_result(x);
+		http_call_log(&r, 1);
 		if (r->ok && r->status == 401 && s->auth == SYNC_AUTH_OAUTH2 && !refreshed)
 		{
 			/* the token expired early or was revoked: one fresh token */
 			refreshed = true;
-			llast(hv) = psprintf("Bearer %s", oauth_token(f, true));
+			llast(q->hv) = psprintf("Bearer %s", oauth_token(f, true));
 			attempt--;
 			f->retries++;
 			continue;

@@ -31,10 +31,24 @@ typedef struct SyncFetcher
 	int			tokens_fetched;
 } SyncFetcher;
 
+/* One request of a run, kept so that its retries send it again. */
+typedef struct SyncRequest
+{
+	char	   *url;
+	List	   *pn;				/* query parameter names and values */
+	List	   *pv;
+	List	   *hn;				/* header names and values */
+	List	   *hv;
+	HttpTransfer *begun;		/* first attempt in flight, or NULL */
+} SyncRequest;
+
 extern SyncFetcher *sync_fetcher_create(const SyncSpec *spec);
 extern void sync_fetcher_done(SyncFetcher *f);
-extern HttpResult *sync_fetch(SyncFetcher *f, const char *url, List *pnames,
-							  List *pvalues, const char *what,
+extern SyncRequest *sync_request(SyncFetcher *f, const char *url,
+								 List *pnames, List *pvalues);
+extern void sync_request_begin(SyncFetcher *f, SyncRequest *q);
+extern void sync_request_abort(SyncRequest *q);
+extern HttpResult *sync_fetch(SyncFetcher *f, SyncRequest *q, const char *what,
 							  SyncAcceptFn accept, void *arg);
 extern const char *sync_header(const HttpResult *r, const char *name);
 extern char *sync_link_next(const char *link);

@@ -191,83 +191,107 @@ require_privilege(const SyncSpec *s, Oid relid, AclMode mode, const char *what)
 						 mode == ACL_INSERT ? "INSERT" : "UPDATE")));
 }
 
-/* Build the upsert statement and the key expression. */
+/* Name of insert column i: the mapped columns, then unmapped, then soft-delete. */
+static const char *
+insert_column(const SyncSpec *s, const SyncTarget *t, int i)
+{
+	if (i < s->ncolumns)
+		return s->columns[i].name;
+	if (i == s->ncolumns && t->unmapped)
+		return s->unmapped_column;
+	return s->soft_delete_column;
+}
+
+/*
+ * Build the upsert statement and the key expression.  The page's rows are
+ * joined to the table first, so that rows that did not change are neither
+ * written nor locked (an upsert alone locks every conflicting row, which
+ * makes a rerun as costly as the first run); ON CONFLICT still settles rows
+ * that appear between the join and the insert.
+ */
 static void
 build_sql(const SyncSpec *s, SyncTarget *t)
 {
-	StringInfoData sql;
-	StringInfoData cols;
-	StringInfoData key;
-	int			nparams = 0;
-	bool		any_update = false;
+	StringInfoData sql,
+				cols,
+				scols,
+				set,
+				olds,
+				news,
+				excl,
+				exnew,
+				join,
+				key;
+	int			nins = s->ncolumns + (t->unmapped ? 1 : 0) + (OidIsValid(t->softdel_type) ? 1 : 0);
+	int			nargs = s->ncolumns + (t->unmapped ? 1 : 0);
 
 	initStringInfo(&cols);
-	for (int i = 0; i < s->ncolumns; i++)
-		appendStringInfo(&cols, "%s%s", i ? ", " : "", quote_identifier(s->columns[i].name));
-	if (t->unmapped)
-		appendStringInfo(&cols, ", %s", quote_identifier(s->unmapped_column));
+	initStringInfo(&scols);
+	initStringInfo(&set);
+	initStringInfo(&olds);
+	initStringInfo(&news);
+	initStringInfo(&excl);
+	initStringInfo(&exnew);
+	initStringInfo(&join);
+	for (int i = 0; i < nins; i++)
+	{
+		const char *name = quote_identifier(insert_column(s, t, i));
+		bool		is_pk = false;
+		bool		has_eq;
+		const char *cast;
+
+		appendStringInfo(&cols, "%s%s", i ? ", " : "", name);
+		if (i < nargs)
+			appendStringInfo(&scols, "%ss.%s", i ? ", " : "", name);
+		else
+			appendStringInfoString(&scols, t->softdel_type == BOOLOID ? ", false" : ", NULL");
+		for (int k = 0; k < t->npk; k++)
+			if (t->pk[k] == i)
+				is_pk = true;
+		if (is_pk)
+			continue;
+		/* types without an equality operator (json, point) compare as text */
+		has_eq = i >= s->ncolumns ||
+			OidIsValid(lookup_type_cache(t->typid[i], TYPECACHE_EQ_OPR)->eq_opr);
+		cast = has_eq ? "" : "::text";
+		appendStringInfo(&set, "%s%s = excluded.%s", set.len ? ", " : "", name, name);
+		appendStringInfo(&olds, "%so.%s%s", olds.len ? ", " : "", name, cast);
+		appendStringInfo(&excl, "%st.%s%s", excl.len ? ", " : "", name, cast);
+		appendStringInfo(&exnew, "%sexcluded.%s%s", exnew.len ? ", " : "", name, cast);
+		if (i < nargs)
+			appendStringInfo(&news, "%ss.%s%s", news.len ? ", " : "", name, cast);
+		else
+			appendStringInfo(&news, "%s%s", news.len ? ", " : "",
+							 t->softdel_type == BOOLOID ? "false" : "NULL::timestamptz");
+	}
+	for (int k = 0; k < t->npk; k++)
+	{
+		const char *name = quote_identifier(s->columns[t->pk[k]].name);
+
+		appendStringInfo(&join, "%so.%s OPERATOR(pg_catalog.=) s.%s", k ? " AND " : "", name, name);
+	}
 
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s AS t (%s", t->qname, cols.data);
-	if (OidIsValid(t->softdel_type))
-		appendStringInfo(&sql, ", %s", quote_identifier(s->soft_delete_column));
-	appendStringInfo(&sql, ") SELECT %s", cols.data);
-	if (t->softdel_type == BOOLOID)
-		appendStringInfoString(&sql, ", false");
-	else if (OidIsValid(t->softdel_type))
-		appendStringInfoString(&sql, ", NULL");
-	appendStringInfoString(&sql, " FROM ROWS FROM (");
-	for (int i = 0; i < s->ncolumns + (t->unmapped ? 1 : 0); i++)
-		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", ++nparams);
-	appendStringInfo(&sql, ") AS s(%s) ON CONFLICT (", cols.data);
+	appendStringInfo(&sql, "INSERT INTO %s AS t (%s) SELECT %s FROM ROWS FROM (",
+					 t->qname, cols.data, scols.data);
+	for (int i = 0; i < nargs; i++)
+		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+	appendStringInfoString(&sql, ") AS s(");
+	for (int i = 0; i < nargs; i++)
+		appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(insert_column(s, t, i)));
+	appendStringInfo(&sql, ") LEFT JOIN %s AS o ON %s WHERE o.%s IS NULL",
+					 t->qname, join.data, quote_identifier(s->columns[t->pk[0]].name));
+	if (set.len > 0)
+		appendStringInfo(&sql, " OR (%s, NULL::int) IS DISTINCT FROM (%s, NULL::int)",
+						 olds.data, news.data);
+	appendStringInfoString(&sql, " ON CONFLICT (");
 	for (int i = 0; i < t->npk; i++)
 		appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(s->columns[t->pk[i]].name));
-	appendStringInfoString(&sql, ") DO UPDATE SET ");
-	{
-		StringInfoData set,
-					olds,
-					news;
-
-		initStringInfo(&set);
-		initStringInfo(&olds);
-		initStringInfo(&news);
-		for (int i = 0; i < s->ncolumns + (t->unmapped ? 1 : 0) + (OidIsValid(t->softdel_type) ? 1 : 0); i++)
-		{
-			const char *name;
-			bool		is_pk = false;
-			bool		has_eq;
-
-			if (i < s->ncolumns)
-				name = s->columns[i].name;
-			else if (i == s->ncolumns && t->unmapped)
-				name = s->unmapped_column;
-			else
-				name = s->soft_delete_column;
-			for (int k = 0; k < t->npk; k++)
-				if (t->pk[k] == i)
-					is_pk = true;
-			if (is_pk)
-				continue;
-			any_update = true;
-			name = quote_identifier(name);
-			appendStringInfo(&set, "%s%s = excluded.%s", set.len ? ", " : "", name, name);
-			/* types without an equality operator (json, point) compare as text */
-			has_eq = i >= s->ncolumns ||
-				OidIsValid(lookup_type_cache(t->typid[i], TYPECACHE_EQ_OPR)->eq_opr);
-			appendStringInfo(&olds, "%st.%s%s", olds.len ? ", " : "", name, has_eq ? "" : "::text");
-			appendStringInfo(&news, "%sexcluded.%s%s", news.len ? ", " : "", name, has_eq ? "" : "::text");
-		}
-		if (any_update)
-			appendStringInfo(&sql, "%s WHERE (%s, NULL::int) IS DISTINCT FROM (%s, NULL::int)",
-							 set.data, olds.data, news.data);
-	}
-	if (!any_update)
-	{
-		/* every column is a key column: nothing to update */
-		sql.len = strstr(sql.data, " DO UPDATE SET ") - sql.data;
-		sql.data[sql.len] = '\0';
-		appendStringInfoString(&sql, " DO NOTHING");
-	}
+	if (set.len > 0)
+		appendStringInfo(&sql, ") DO UPDATE SET %s WHERE (%s, NULL::int) IS DISTINCT FROM (%s, NULL::int)",
+						 set.data, excl.data, exnew.data);
+	else
+		appendStringInfoString(&sql, ") DO NOTHING");
 	appendStringInfoString(&sql, " RETURNING (t.xmax OPERATOR(pg_catalog.=) 0)");
 	t->upsert_sql = sql.data;
 

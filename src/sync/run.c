@@ -78,7 +78,9 @@ typedef struct Run
 	SyncSpec   *spec;
 	bool		atomic;
 	MemoryContext cxt;
-	MemoryContext page_cxt;
+	MemoryContext page_cxt[2];	/* alternate: the page loaded, the next one */
+	int			flip;
+	SyncRequest *next;			/* the next page's request, begun */
 	ResourceOwner owner;
 	bool		in_sub;
 	bool		pushed_snapshot;
@@ -483,19 +485,18 @@ repeat_error(Run *r, const char *what, const char *value)
 /* Add name=value to the request's parameter lists. */
 #define ADD_PARAM(n, v) do { pn = lappend(pn, (n)); pv = lappend(pv, (v)); } while (0)
 
-/* Fetch and parse the next page of the pass (into r->page, in page_cxt). */
-static HttpResult *
-fetch_page(Run *r)
+/*
+ * The request for the page at the pager's position (in the current memory
+ * context).
+ */
+static SyncRequest *
+page_request(Run *r)
 {
 	const SyncSpec *s = r->spec;
 	Pager	   *pg = &r->pg;
 	List	   *pn = NIL,
 			   *pv = NIL;
-	char	   *what;
-	MemoryContext old = MemoryContextSwitchTo(r->page_cxt);
-	HttpResult *res;
 
-	what = psprintf("page " INT64_FORMAT, pg->pages + 1);
 	/* link and next-URL pages carry their own query after the first */
 	if (pg->first || (s->page != SYNC_PAGE_LINK && s->page != SYNC_PAGE_NEXT_URL))
 	{
@@ -510,9 +511,21 @@ fetch_page(Run *r)
 		else if (s->page == SYNC_PAGE_CURSOR && pg->cursor)
 			ADD_PARAM(s->cursor_param, pg->cursor);
 	}
-	res = sync_fetch(r->fetch, pg->url, pn, pv, what, accept_page, r);
-	MemoryContextSwitchTo(old);
-	return res;
+	return sync_request(r->fetch, pg->url, pn, pv);
+}
+
+/*
+ * Fetch and parse the page at the pager's position into r->page, in the
+ * current memory context; q is its request if it was begun already.
+ */
+static HttpResult *
+fetch_page(Run *r, SyncRequest *q)
+{
+	char	   *what = psprintf("page " INT64_FORMAT, r->pg.pages + 1);
+
+	if (q == NULL)
+		q = page_request(r);
+	return sync_fetch(r->fetch, q, what, accept_page, r);
 }
 
 /*
@@ -603,20 +616,38 @@ advance(Run *r, HttpResult *res, int n)
 	MemoryContextSwitchTo(old);
 }
 
-/* Fetch, parse and load the next page of the pass; advance the pager. */
+/*
+ * Fetch, parse and load the next page of the pass and advance the pager.
+ * Before the page is loaded the request for the one after it is sent, so
+ * that the API prepares it while the database works; the two page memory
+ * contexts alternate between the page loading and the page coming.
+ */
 static void
 run_page(Run *r)
 {
-	HttpResult *res = fetch_page(r);
-	MemoryContext old = MemoryContextSwitchTo(r->page_cxt);
-	int			n = r->page.nrecords;
+	MemoryContext cur = r->page_cxt[r->flip];
+	MemoryContext old = MemoryContextSwitchTo(cur);
+	SyncRequest *q = r->next;
+	HttpResult *res;
+	int			n;
 
+	r->next = NULL;
+	res = fetch_page(r, q);
+	n = r->page.nrecords;
 	r->ld.page_no = (int) Min(r->pg.pages + 1, PG_INT32_MAX);
+	advance(r, res, n);
+	if (!r->pg.done)
+	{
+		MemoryContextSwitchTo(r->page_cxt[!r->flip]);
+		r->next = page_request(r);
+		sync_request_begin(r->fetch, r->next);
+		MemoryContextSwitchTo(cur);
+	}
 	sync_load_page(&r->ld, &r->page);
 	r->run_pages++;
-	advance(r, res, n);
 	MemoryContextSwitchTo(old);
-	MemoryContextReset(r->page_cxt);
+	MemoryContextReset(cur);
+	r->flip = !r->flip;
 }
 
 /* The end of a complete pass: deletes, the new cursor, a clean state. */
@@ -701,6 +732,8 @@ run_source(Run *r)
 		MemoryContextSwitchTo(r->cxt);
 		err = CopyErrorData();
 		FlushErrorState();
+		sync_request_abort(r->next);
+		r->next = NULL;
 		if (r->in_sub)
 		{
 			RollbackAndReleaseCurrentSubTransaction();
@@ -746,7 +779,8 @@ concord_sync(PG_FUNCTION_ARGS)
 	r.source = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	r.atomic = call_is_atomic(fcinfo);
 	r.cxt = AllocSetContextCreate(entry, "concord sync run", ALLOCSET_DEFAULT_SIZES);
-	r.page_cxt = AllocSetContextCreate(r.cxt, "concord sync page", ALLOCSET_DEFAULT_SIZES);
+	r.page_cxt[0] = AllocSetContextCreate(r.cxt, "concord sync page", ALLOCSET_DEFAULT_SIZES);
+	r.page_cxt[1] = AllocSetContextCreate(r.cxt, "concord sync page", ALLOCSET_DEFAULT_SIZES);
 
 	if (SPI_connect_ext(r.atomic ? 0 : SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -818,7 +852,7 @@ concord_source_check(PG_FUNCTION_ARGS)
 	r.source = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	r.atomic = true;
 	r.cxt = AllocSetContextCreate(entry, "concord source check", ALLOCSET_DEFAULT_SIZES);
-	r.page_cxt = r.cxt;
+	r.page_cxt[0] = r.page_cxt[1] = r.cxt;
 	MemoryContextSwitchTo(r.cxt);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -843,7 +877,7 @@ concord_source_check(PG_FUNCTION_ARGS)
 	r.fetch = sync_fetcher_create(r.spec);
 	PG_TRY();
 	{
-		res = fetch_page(&r);
+		res = fetch_page(&r, NULL);
 		advance(&r, res, r.page.nrecords);
 	}
 	PG_FINALLY();
