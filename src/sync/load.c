@@ -170,11 +170,53 @@ table_primary_key(Oid relid)
 							  " CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
 							  " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
 							  " WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord",
-							  1, &argtype, &arg, NULL, true, 0) != SPI_OK_SELECT)
+							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the primary key of relation %u", relid);
 	for (uint64 i = 0; i < SPI_processed; i++)
 		out = lappend(out, SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1));
 	return out;
+}
+
+/*
+ * The spec's primary key needs a unique index on exactly those columns
+ * (without a predicate or expressions): ON CONFLICT infers it.
+ */
+static void
+require_unique_index(const SyncSpec *s, SyncTarget *t, List *pkcols)
+{
+	Datum	   *names = palloc(sizeof(Datum) * list_length(pkcols));
+	ListCell   *lc;
+	Oid			types[2] = {OIDOID, TEXTARRAYOID};
+	Datum		vals[2];
+	StringInfoData list;
+
+	initStringInfo(&list);
+	foreach(lc, pkcols)
+	{
+		names[foreach_current_index(lc)] = CStringGetTextDatum(lfirst(lc));
+		appendStringInfo(&list, "%s%s", foreach_current_index(lc) ? ", " : "",
+						 quote_identifier(lfirst(lc)));
+	}
+	vals[0] = ObjectIdGetDatum(t->relid);
+	vals[1] = PointerGetDatum(construct_array(names, list_length(pkcols), TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_index i"
+							  " WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid"
+							  " AND i.indpred IS NULL AND i.indexprs IS NULL"
+							  " AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname::text COLLATE \"C\")"
+							  "      FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
+							  "      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+							  "      WHERE k.ord <= i.indnkeyatts)"
+							  "   = (SELECT pg_catalog.array_agg(n ORDER BY n COLLATE \"C\") FROM pg_catalog.unnest($2) AS n)",
+							  2, types, vals, NULL, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read the indexes of %s", t->qname);
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+				 errmsg("cannot load table %s for source \"%s\": no unique index on (%s)",
+						t->qname, s->source, list.data),
+				 errdetail("Path: target.primary_key."),
+				 errhint("An upsert needs a primary key or unique index on exactly the key columns: CREATE UNIQUE INDEX ON %s (%s).",
+						 t->qname, list.data)));
 }
 
 /* Does the caller hold mode on relid?  Raise a clear error if not. */
@@ -475,6 +517,8 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 					   psprintf("is required: table %s has no primary key", t->qname),
 					   "Name the columns that identify a record; they need a unique index.");
 	}
+	if (s->npk > 0)
+		require_unique_index(s, t, pkcols);
 	t->npk = list_length(pkcols);
 	t->pk = palloc(sizeof(int) * t->npk);
 	t->pk_out = palloc(sizeof(FmgrInfo) * t->npk);
