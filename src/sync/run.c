@@ -88,7 +88,9 @@ typedef struct Run
 	LOCKTAG		lock;
 	int64		run_id;
 	int64		pass_run_id;
-	int64		run_pages;		/* pages fetched by this run */
+	int64		run_pages;		/* pages loaded by this run */
+	SyncCounts	done_counts;	/* counts of what has committed */
+	int64		done_pages;
 	char	   *cursor_before;
 	char	   *since;
 	Pager		pg;
@@ -725,6 +727,8 @@ run_source(Run *r)
 				run_finish(r);
 			step_end(r);
 			run_commit(r);
+			r->done_counts = r->ld.counts;
+			r->done_pages = r->run_pages;
 		}
 	}
 	PG_CATCH();
@@ -745,6 +749,9 @@ run_source(Run *r)
 				bool		stopped = err->sqlerrcode == ERRCODE_QUERY_CANCELED ||
 					err->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN;
 
+				/* the run's row counts what committed, not what rolled back */
+				r->ld.counts = r->done_counts;
+				r->run_pages = r->done_pages;
 				save_run(r, stopped ? "interrupted" : "failed", err);
 				run_commit(r);
 			}
