@@ -293,9 +293,10 @@ run_setup(Run *r)
 	Oid			t1 = TEXTOID;
 	Datum		v1 = CStringGetTextDatum(r->source);
 	char	   *pass_run;
-	Oid			types[4];
-	Datum		vals[4];
-	char		nulls[4];
+	Oid			types[5];
+	Datum		vals[5];
+	char		nulls[5];
+	NameData	runner;
 
 	/* holding the lock proves that a run still marked running is dead */
 	sync_owner_exec("UPDATE concord.sync_run SET status = 'interrupted', finished_at = pg_catalog.now(),"
@@ -358,9 +359,13 @@ run_setup(Run *r)
 	nulls[1] = r->cursor_before ? ' ' : 'n';
 	nulls[2] = ' ';
 	nulls[3] = r->since ? ' ' : 'n';
-	sync_owner_exec("INSERT INTO concord.sync_run (source, status, cursor_before, resumed, since)"
-					" VALUES ($1, 'running', $2, $3, $4) RETURNING run_id",
-					4, types, vals, nulls);
+	types[4] = NAMEOID;
+	namestrcpy(&runner, GetUserNameFromId(GetUserId(), false));
+	vals[4] = NameGetDatum(&runner);
+	nulls[4] = ' ';
+	sync_owner_exec("INSERT INTO concord.sync_run (source, status, cursor_before, resumed, since, run_by)"
+					" VALUES ($1, 'running', $2, $3, $4, $5) RETURNING run_id",
+					5, types, vals, nulls);
 	r->run_id = spi_int8(1, 0);
 	r->ld.run_id = r->run_id;
 	if (pass_run == NULL)

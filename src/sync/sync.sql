@@ -74,13 +74,15 @@ CREATE TABLE @extschema@.sync_run (
   cursor_after   text,
   error_code     text,
   error          text,
-  run_by         name NOT NULL DEFAULT SESSION_USER
+  run_by         name NOT NULL
 );
 CREATE INDEX sync_run_source_idx ON @extschema@.sync_run (source, run_id);
 COMMENT ON TABLE @extschema@.sync_run IS
   'One row per run of concord.sync(): counts, status and error; counters are committed with each batch';
 COMMENT ON COLUMN @extschema@.sync_run.resumed IS
   'The run continued a pass that an earlier run left unfinished';
+COMMENT ON COLUMN @extschema@.sync_run.run_by IS
+  'The role the run wrote as (the current user of the CALL)';
 COMMENT ON COLUMN @extschema@.sync_run.since IS
   'Value sent in the incremental cursor parameter (the stored cursor less the lookback)';
 REVOKE ALL ON @extschema@.sync_run FROM PUBLIC;
@@ -204,6 +206,10 @@ DECLARE
   found boolean;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_extension WHERE extname OPERATOR(pg_catalog.=) 'pg_cron') THEN
+    RETURN false;
+  END IF;
+  -- a role without access to pg_cron cannot have scheduled anything
+  IF NOT pg_catalog.has_schema_privilege('cron', 'USAGE') THEN
     RETURN false;
   END IF;
   EXECUTE 'SELECT EXISTS (SELECT 1 FROM cron.job WHERE jobname OPERATOR(pg_catalog.=) $1)'
