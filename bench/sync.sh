@@ -18,7 +18,7 @@
 #      high-water mark), at N and at N/10: flat memory shows as equal peaks.
 #      VmHWM counts the shared buffers a backend touches (up to
 #      shared_buffers, 128 MB here), which grow with the table, so the peak
-#      of the private part (RssAnon, sampled every 0.1 s) is printed too.
+#      of the private part (RssAnon, sampled every 0.25 s) is printed too.
 # A rate is N over the time of CALL concord.sync (or of the baseline's DO
 # block) seen from the session; under each figure are the absolute times,
 # the backend's CPU time and the stub server's (the stub is not what is
@@ -148,7 +148,7 @@ cpu_ticks() {
 
 # Run the SQL on stdin in a fresh session, timing it and sampling the
 # backend's memory meanwhile. Sets ELAPSED (seconds), HWM_KB (VmHWM at the
-# end), ANON_KB (largest RssAnon seen: sampled every 0.1 s, and at the end),
+# end), ANON_KB (largest RssAnon seen: sampled every 0.25 s, and at the end),
 # CPU_S (the backend's CPU seconds) and STUB_S (the stub server's CPU
 # seconds meanwhile). Usage: measured LABEL <sql
 measured() {
@@ -182,7 +182,7 @@ measured() {
 				[[ "$key" == RssAnon: ]] && printf 'RssAnon: %s\n' "$value" >>"$samples"
 			done <"/proc/$bpid/status" 2>/dev/null || true
 		fi
-		sleep 0.1
+		sleep 0.25
 	done
 	if ! wait "$psql_pid"; then
 		cat "$log" >&2

@@ -218,13 +218,16 @@ build_install
 stop_all "$RUN"
 rm -rf "$(run_dir "$RUN")"
 
+# pg_cron runs scheduled syncs; it lives in the test database.
+export CLUSTER_PRELOAD="$CONCORD_EXT,pg_cron"
+export CLUSTER_EXTRA_CONF="cron.database_name = '$DB'"
 cluster_start "$RUN" 54339
 stubs_start "$RUN"
 
 run_psql postgres -c "CREATE DATABASE $DB" </dev/null >/dev/null
 run_psql "$DB" -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION dblink" \
-	-c "CREATE EXTENSION $CONCORD_EXT" </dev/null >/dev/null
-say "database $DB ready (pgtap, dblink, $CONCORD_EXT)"
+	-c "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION $CONCORD_EXT" </dev/null >/dev/null
+say "database $DB ready (pgtap, dblink, pg_cron, $CONCORD_EXT)"
 
 run_regress
 run_pgtap
