@@ -3,10 +3,10 @@
 # test/demo.sh — build concord and leave a demo running.
 #
 # Installs what is missing from Debian, builds and installs concord, starts a
-# PostgreSQL 15 cluster (tmp/demo, port 54329) with database concord_demo and
-# the stub API servers, runs test/demo.sql, and leaves the cluster and the
-# stubs running so you can connect. Running it again replaces the previous
-# demo.
+# PostgreSQL 15 cluster (tmp/demo, port 54329) with database concord_demo,
+# pg_cron and the stub API servers, runs test/demo.sql, and leaves the
+# cluster and the stubs running so you can connect. Running it again replaces
+# the previous demo.
 #
 #   bash test/demo.sh          start (or restart) the demo
 #   bash test/demo.sh --stop   stop the demo's processes
@@ -56,12 +56,16 @@ build_install
 stop_all "$RUN"
 rm -rf "$(run_dir "$RUN")"
 
-cluster_start "$RUN" 54329
+# pg_cron runs scheduled syncs; it is preloaded with concord and lives in the
+# demo database.
+CLUSTER_PRELOAD="$CONCORD_EXT,pg_cron" \
+	CLUSTER_EXTRA_CONF="cron.database_name = '$DB'" \
+	cluster_start "$RUN" 54329
 stubs_start "$RUN"
 
 run_psql postgres -c "SET client_min_messages = warning" \
 	-c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" </dev/null >/dev/null
-run_psql "$DB" -c "CREATE EXTENSION $CONCORD_EXT" </dev/null >/dev/null
+run_psql "$DB" -c "CREATE EXTENSION pg_cron" -c "CREATE EXTENSION $CONCORD_EXT" </dev/null >/dev/null
 
 echo
 echo "== test/demo.sql =="
@@ -77,5 +81,6 @@ PostgreSQL 15     127.0.0.1:$PGPORT (data $dir/data, log $dir/postgres.log)
   connect:        psql -h $PGHOST -p $PGPORT -U postgres $DB
 stub API, HTTP    $STUB_URL
 stub API, HTTPS   $STUB_TLS_URL (CA $STUB_CA_FILE)
+pg_cron           scheduled syncs of $DB (cron.job, cron.job_run_details)
 stop everything:  bash $REPO/test/demo.sh --stop
 EOF

@@ -120,4 +120,154 @@ SELECT role_name, method, url, status, response_bytes FROM concord.http_call_log
 RESET ROLE;
 
 \echo
+\echo '== 10. sync: four systems of three departments become tables =='
+RESET concord.http_log;
+-- The stub plays four systems, 40 records each, each with its own login:
+-- the sales CRM (客户, bearer token), finance's contract system (合同,
+-- HTTP basic), finance's billing (发票, OAuth2) and the service desk (工单,
+-- API key). One of the service desk's tickets has a broken opened_at.
+SELECT bool_and((concord.http_post(:'stub_url' || '/sync/' || ns || '/reset', body::jsonb)).status = 200) AS systems_ready
+FROM (VALUES ('crm',       '{"n": 40, "auth": "bearer"}'),
+             ('contracts', '{"n": 40, "auth": "basic"}'),
+             ('billing',   '{"n": 40, "auth": "oauth2"}'),
+             ('service',   '{"n": 40, "auth": "api_key_header",
+                             "bad_records": [{"kind": "tickets", "id": 3, "field": "opened_at", "value": "昨天"}]}')
+     ) v(ns, body) \gset
+-- Credentials go into concord's encrypted store; specs only name them.
+SELECT concord.secret_set('crm_token', 'stub-token-789'),
+       concord.secret_set('contracts_password', 'stub-pass-456'),
+       concord.secret_set('billing_client_secret', 'stub-secret-000'),
+       concord.secret_set('service_api_key', 'stub-key-123') \gset
+CREATE SCHEMA sales;
+CREATE SCHEMA finance;
+CREATE SCHEMA service;
+
+-- 销售: customers, page by page; status codes A/B/C become stage names.
+SELECT concord.source_create('crm_customers', jsonb_build_object(
+  'description', '销售 CRM: customers',
+  'request', jsonb_build_object('url', :'stub_url' || '/sync/crm/customers/page'),
+  'auth', '{"type": "bearer", "token": {"secret": "crm_token"}}'::jsonb,
+  'pagination', '{"type": "page_number", "size": 20, "total_path": "$.total"}'::jsonb,
+  'records', '$.data[*]',
+  'target', '{"table": "sales.customer", "create": true, "primary_key": "id", "unmapped_column": "extra"}'::jsonb,
+  'columns', '[{"name": "id", "type": "bigint"}, {"name": "name"}, {"name": "phone"},
+               {"name": "stage", "path": "$.status", "map": {"A": "已签约", "B": "跟进中", "C": "流失"}},
+               {"name": "city", "path": "$.address.city"}, {"name": "updated_at", "type": "timestamptz"},
+               {"name": "lifetime_value", "type": "numeric(12,2)"}]'::jsonb,
+  'mode', '{"type": "incremental", "cursor_column": "updated_at", "cursor_param": "updated_since", "lookback": "1 second"}'::jsonb)) \gset
+-- 财务: contracts by offset and limit, HTTP basic login.
+SELECT concord.source_create('finance_contracts', jsonb_build_object(
+  'description', '财务 contract system: contracts',
+  'request', jsonb_build_object('url', :'stub_url' || '/sync/contracts/contracts/offset'),
+  'auth', '{"type": "basic", "username": "sync", "password": {"secret": "contracts_password"}}'::jsonb,
+  'pagination', '{"type": "offset", "limit": 15, "total_path": "$.total"}'::jsonb,
+  'records', '$.items[*]',
+  'target', '{"table": "finance.contract", "create": true, "primary_key": "contract_no"}'::jsonb,
+  'columns', '[{"name": "contract_no"}, {"name": "customer_id", "type": "bigint"},
+               {"name": "amount", "type": "numeric(14,2)"}, {"name": "currency"},
+               {"name": "signed_on", "type": "date"}, {"name": "status"},
+               {"name": "updated_at", "type": "timestamptz"}]'::jsonb,
+  'mode', '{"type": "incremental", "cursor_column": "updated_at", "cursor_param": "updated_since", "lookback": "1 second"}'::jsonb)) \gset
+-- 财务: invoices behind an opaque cursor, OAuth2 client credentials.
+SELECT concord.source_create('finance_invoices', jsonb_build_object(
+  'description', '财务 billing: invoices',
+  'request', jsonb_build_object('url', :'stub_url' || '/sync/billing/invoices/cursor'),
+  'auth', jsonb_build_object('type', 'oauth2', 'grant_type', 'client_credentials',
+                             'token_url', :'stub_url' || '/sync/billing/oauth/token',
+                             'client_id', 'concord', 'client_secret', '{"secret": "billing_client_secret"}'::jsonb),
+  'pagination', '{"type": "cursor", "cursor_path": "$.next_cursor", "size_param": "limit", "size": 15}'::jsonb,
+  'records', '$.results[*]',
+  'target', '{"table": "finance.invoice", "create": true, "primary_key": "invoice_no"}'::jsonb,
+  'columns', '[{"name": "invoice_no"}, {"name": "contract_no"}, {"name": "amount", "type": "numeric(14,2)"},
+               {"name": "tax", "type": "numeric(14,2)"}, {"name": "issued_at", "type": "timestamptz"},
+               {"name": "paid", "type": "boolean"}, {"name": "updated_at", "type": "timestamptz"}]'::jsonb,
+  'mode', '{"type": "incremental", "cursor_column": "updated_at", "cursor_param": "updated_since", "lookback": "1 second"}'::jsonb)) \gset
+-- 客服: tickets, the next page named in the Link header, API key in a header.
+SELECT concord.source_create('service_tickets', jsonb_build_object(
+  'description', '客服 service desk: tickets',
+  'request', jsonb_build_object('url', :'stub_url' || '/sync/service/tickets/link'),
+  'auth', '{"type": "api_key", "in": "header", "name": "X-Api-Key", "value": {"secret": "service_api_key"}}'::jsonb,
+  'pagination', '{"type": "link_header", "size_param": "per_page", "size": 15}'::jsonb,
+  'records', '$',
+  'target', '{"table": "service.ticket", "create": true, "primary_key": "ticket_id"}'::jsonb,
+  'columns', '[{"name": "ticket_id", "type": "bigint"}, {"name": "customer_phone"}, {"name": "subject"},
+               {"name": "priority"}, {"name": "status"}, {"name": "opened_at", "type": "timestamptz"},
+               {"name": "updated_at", "type": "timestamptz"}]'::jsonb,
+  'mode', '{"type": "incremental", "cursor_column": "updated_at", "cursor_param": "updated_since", "lookback": "1 second"}'::jsonb,
+  'rejects', '{"policy": "continue"}'::jsonb)) \gset
+SELECT name AS source, spec ->> 'description' AS system, spec #>> '{auth,type}' AS auth,
+       spec #>> '{pagination,type}' AS paging, spec #>> '{target,table}' AS "table"
+FROM concord.source ORDER BY name;
+-- Before the first run: one request, what would the service desk source fetch?
+\x on
+SELECT c ->> 'url' AS url, c -> 'status' AS status, c -> 'records' AS records,
+       c -> 'next' AS next_page, c -> 'target' AS target, c -> 'sample' AS first_record,
+       c -> 'rejects' AS would_reject
+FROM concord.source_check('service_tickets') c;
+\x off
+
+\echo
+\echo '== 11. the first sync of each source loads everything =='
+CALL concord.sync('crm_customers');
+CALL concord.sync('finance_contracts');
+CALL concord.sync('finance_invoices');
+CALL concord.sync('service_tickets');
+SELECT source, status, pages, requests, records, inserted, rejected
+FROM concord.sync_run ORDER BY run_id;
+SELECT id, name, phone, stage, city, lifetime_value FROM sales.customer ORDER BY id LIMIT 4;
+SELECT status, count(*) AS contracts, sum(amount) AS amount, min(currency) AS currency
+FROM finance.contract GROUP BY status ORDER BY status;
+
+\echo
+\echo '== 12. the CRM changes upstream; the next sync fetches only the changes =='
+-- Two customers move on (A→B, B→C) and a new one signs up.
+SELECT (concord.http_post(:'stub_url' || '/sync/crm/customers/update', '{"ids": [1, 2]}'::jsonb)).status = 200 AS updated,
+       (concord.http_post(:'stub_url' || '/sync/crm/customers/add', '{"n": 1}'::jsonb)).status = 200 AS added \gset
+CALL concord.sync('crm_customers');
+SELECT source, records, inserted, updated, unchanged, cursor_before, since, cursor_after
+FROM concord.sync_run WHERE source = 'crm_customers' ORDER BY run_id;
+SELECT id, name, stage, updated_at FROM sales.customer
+WHERE updated_at >= '2026-06-01' ORDER BY id;
+
+\echo
+\echo '== 13. a record that does not fit is set aside, the rest loads =='
+SELECT r.source, r.page, r.record ->> 'ticket_id' AS ticket_id,
+       r.record ->> 'opened_at' AS opened_at, r.error_code, r.reason
+FROM concord.sync_reject r ORDER BY r.reject_id;
+SELECT count(*) AS tickets_loaded, count(*) FILTER (WHERE ticket_id = 3) AS ticket_3
+FROM service.ticket;
+
+\echo
+\echo '== 14. pg_cron runs the CRM sync every minute =='
+SELECT count(*) AS crm_runs FROM concord.sync_run WHERE source = 'crm_customers' \gset
+SELECT set_config('demo.crm_runs', :'crm_runs', false) \gset
+-- One more change upstream for the scheduled run to pick up.
+SELECT (concord.http_post(:'stub_url' || '/sync/crm/customers/update', '{"ids": [3]}'::jsonb)).status = 200 AS updated \gset
+SELECT concord.source_schedule('crm_customers', '* * * * *') AS job \gset
+SELECT jobid, jobname, schedule, command, username FROM cron.job ORDER BY jobid;
+\echo 'waiting for pg_cron to start the job at the next minute (at most 75 s) ...'
+DO $$
+DECLARE
+  before bigint := current_setting('demo.crm_runs')::bigint;
+  deadline timestamptz := clock_timestamp() + interval '75 seconds';
+BEGIN
+  LOOP
+    EXIT WHEN (SELECT count(*) FROM concord.sync_run
+               WHERE source = 'crm_customers' AND status <> 'running') > before;
+    IF clock_timestamp() > deadline THEN
+      RAISE EXCEPTION 'pg_cron did not run crm_customers within 75 s'
+        USING HINT = 'See cron.job_run_details and the server log (tmp/demo/postgres.log).';
+    END IF;
+    PERFORM pg_sleep(1);
+  END LOOP;
+END $$;
+SELECT source, status, to_char(started_at, 'HH24:MI:SS') AS started, records, updated, unchanged, run_by
+FROM concord.sync_run WHERE source = 'crm_customers' ORDER BY run_id DESC LIMIT 1;
+SELECT jobid, command, status, return_message, to_char(start_time, 'HH24:MI:SS') AS started
+FROM cron.job_run_details WHERE jobid = :job ORDER BY runid;
+-- pg_cron's run brought the change made before scheduling: customer 3, 流失 → 已签约.
+SELECT id, name, stage, updated_at FROM sales.customer WHERE id = 3;
+SELECT concord.source_unschedule('crm_customers') AS unscheduled;
+
+\echo
 \echo 'All of the above is plain SQL; connect and try it yourself (see below).'

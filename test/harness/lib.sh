@@ -485,6 +485,7 @@ concord_test.stub_tls_url = $(sql_literal "$STUB_TLS_URL")
 concord_test.ca_file = $(sql_literal "$STUB_CA_FILE")
 concord_test.stub_port = $(sql_literal "$STUB_PORT")
 concord_test.stub_tls_port = $(sql_literal "$STUB_TLS_PORT")
+concord_test.repo = $(sql_literal "$REPO")
 EOF
 	chown postgres:postgres "$conf"
 	run_psql postgres -c "SELECT pg_reload_conf()" </dev/null >/dev/null ||

@@ -1,0 +1,36 @@
+-- docs/sync.md: every ```sql example runs, in order, against the stub API
+-- (the docs name it http://127.0.0.1:8765; here it is the harness's stub),
+-- and the worked example gives the results the text describes.
+BEGIN;
+SET LOCAL client_min_messages = warning;
+
+SELECT current_setting('concord_test.stub_port') AS p \gset
+CREATE TEMP TABLE blocks AS
+SELECT row_number() OVER () AS n,
+       replace(replace(m[1], '127.0.0.1:8765', '127.0.0.1:' || :'p'),
+               '''127.0.0.1'', 8765', '''127.0.0.1'', ' || :'p') AS code
+FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/sync.md'),
+                    '```sql\n(.*?)```', 'g') AS m;
+
+SELECT plan((SELECT count(*)::int FROM blocks) + 6);
+
+SELECT lives_ok(code, format('docs/sync.md example %s runs', n)) FROM blocks ORDER BY n;
+
+SELECT is((SELECT count(*)::int FROM sales.customer), 40, 'worked example: the 40 CRM customers');
+SELECT results_eq(
+  $$SELECT status, pages, records, inserted FROM concord.sync_run WHERE source = 'crm_customers' ORDER BY run_id LIMIT 1$$,
+  $$VALUES ('succeeded', 2::bigint, 40::bigint, 40::bigint)$$,
+  'worked example: the first run read two pages and inserted 40');
+SELECT results_eq(
+  $$SELECT updated, since IS NOT NULL FROM concord.sync_run WHERE source = 'crm_customers' ORDER BY run_id DESC LIMIT 1$$,
+  $$VALUES (2::bigint, true)$$,
+  'worked example: the second run sent the cursor and updated the two changed customers');
+SELECT is((SELECT count(DISTINCT stage)::int FROM sales.customer WHERE stage IN ('已签约', '跟进中', '流失')), 3,
+  'worked example: status codes mapped to the names sales uses');
+SELECT is((SELECT count(*)::int FROM finance.contract) + (SELECT count(*)::int FROM finance.invoice)
+          + (SELECT count(*)::int FROM service.ticket), 90, 'the three department examples loaded 30 records each');
+SELECT is((SELECT count(*)::int FROM service.ticket_q) + (SELECT count(*)::int FROM sales.lead), 24,
+  'the query-key and refresh-token examples loaded 12 each');
+
+SELECT * FROM finish();
+ROLLBACK;
