@@ -245,11 +245,13 @@ insert_column(const SyncSpec *s, const SyncTarget *t, int i)
 }
 
 /*
- * Build the upsert statement and the key expression.  The page's rows are
- * joined to the table first, so that rows that did not change are neither
- * written nor locked (an upsert alone locks every conflicting row, which
- * makes a rerun as costly as the first run); ON CONFLICT still settles rows
- * that appear between the join and the insert.
+ * Build the upsert statements and the key expression.  An upsert alone
+ * locks (and so writes) every conflicting row even when nothing changed,
+ * which makes a rerun over unchanged data as costly as the first run; the
+ * JOIN form joins the page's rows to the table first and passes on only
+ * the new and changed ones, at the price of a second index lookup per row.
+ * Each page uses the form that suited the page before (sync_load_page);
+ * ON CONFLICT settles rows that appear between the join and the insert.
  */
 static void
 build_sql(const SyncSpec *s, SyncTarget *t)
@@ -313,29 +315,37 @@ build_sql(const SyncSpec *s, SyncTarget *t)
 		appendStringInfo(&join, "%so.%s OPERATOR(pg_catalog.=) s.%s", k ? " AND " : "", name, name);
 	}
 
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "INSERT INTO %s AS t (%s) SELECT %s FROM ROWS FROM (",
-					 t->qname, cols.data, scols.data);
-	for (int i = 0; i < nargs; i++)
-		appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
-	appendStringInfoString(&sql, ") AS s(");
-	for (int i = 0; i < nargs; i++)
-		appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(insert_column(s, t, i)));
-	appendStringInfo(&sql, ") LEFT JOIN %s AS o ON %s WHERE o.%s IS NULL",
-					 t->qname, join.data, quote_identifier(s->columns[t->pk[0]].name));
-	if (set.len > 0)
-		appendStringInfo(&sql, " OR (%s, NULL::int) IS DISTINCT FROM (%s, NULL::int)",
-						 olds.data, news.data);
-	appendStringInfoString(&sql, " ON CONFLICT (");
-	for (int i = 0; i < t->npk; i++)
-		appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(s->columns[t->pk[i]].name));
-	if (set.len > 0)
-		appendStringInfo(&sql, ") DO UPDATE SET %s WHERE (%s, NULL::int) IS DISTINCT FROM (%s, NULL::int)",
-						 set.data, excl.data, exnew.data);
-	else
-		appendStringInfoString(&sql, ") DO NOTHING");
-	appendStringInfoString(&sql, " RETURNING (t.xmax OPERATOR(pg_catalog.=) 0)");
-	t->upsert_sql = sql.data;
+	/* two forms: with the join (pages of mostly unchanged rows), without */
+	for (int form = 0; form < 2; form++)
+	{
+		initStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO %s AS t (%s) SELECT %s FROM ROWS FROM (",
+						 t->qname, cols.data, scols.data);
+		for (int i = 0; i < nargs; i++)
+			appendStringInfo(&sql, "%spg_catalog.unnest($%d)", i ? ", " : "", i + 1);
+		appendStringInfoString(&sql, ") AS s(");
+		for (int i = 0; i < nargs; i++)
+			appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(insert_column(s, t, i)));
+		appendStringInfoChar(&sql, ')');
+		if (form == SYNC_UPSERT_JOIN)
+		{
+			appendStringInfo(&sql, " LEFT JOIN %s AS o ON %s WHERE o.%s IS NULL",
+							 t->qname, join.data, quote_identifier(s->columns[t->pk[0]].name));
+			if (set.len > 0)
+				appendStringInfo(&sql, " OR (%s, NULL::int) IS DISTINCT FROM (%s, NULL::int)",
+								 olds.data, news.data);
+		}
+		appendStringInfoString(&sql, " ON CONFLICT (");
+		for (int i = 0; i < t->npk; i++)
+			appendStringInfo(&sql, "%s%s", i ? ", " : "", quote_identifier(s->columns[t->pk[i]].name));
+		if (set.len > 0)
+			appendStringInfo(&sql, ") DO UPDATE SET %s WHERE (%s, NULL::int) IS DISTINCT FROM (%s, NULL::int)",
+							 set.data, excl.data, exnew.data);
+		else
+			appendStringInfoString(&sql, ") DO NOTHING");
+		appendStringInfoString(&sql, " RETURNING (t.xmax OPERATOR(pg_catalog.=) 0)");
+		t->upsert_sql[form] = sql.data;
+	}
 
 	initStringInfo(&key);
 	if (t->npk == 1)
@@ -589,7 +599,8 @@ sync_target_prepare(SyncTarget *t)
 	types[t->ncols] = JSONBARRAYOID;
 	PG_TRY();
 	{
-		t->upsert = SPI_prepare(t->upsert_sql, t->ncols + (t->unmapped ? 1 : 0), types);
+		for (int form = 0; form < 2; form++)
+			t->upsert[form] = SPI_prepare(t->upsert_sql[form], t->ncols + (t->unmapped ? 1 : 0), types);
 	}
 	PG_CATCH();
 	{
@@ -603,7 +614,7 @@ sync_target_prepare(SyncTarget *t)
 				 errhint("The primary key columns need a unique index or constraint on exactly those columns.") : 0));
 	}
 	PG_END_TRY();
-	if (t->upsert == NULL)
+	if (t->upsert[0] == NULL || t->upsert[1] == NULL)
 		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 }
 
@@ -659,7 +670,7 @@ upsert(SyncLoad *ld, Datum **vals, bool **nulls, int n)
 													 is_json ? false : t->typbyval[c],
 													 is_json ? TYPALIGN_INT : t->typalign[c]));
 	}
-	rc = SPI_execute_plan(t->upsert, args, NULL, false, 0);
+	rc = SPI_execute_plan(t->upsert[ld->form], args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "upsert into %s failed: %s", t->qname, SPI_result_code_string(rc));
 	for (uint64 r = 0; r < SPI_processed; r++)
@@ -846,6 +857,8 @@ sync_load_page(SyncLoad *ld, SyncPage *pg)
 	List	   *keys = NIL;
 	bool		ok;
 
+	int64		unchanged_before = ld->counts.unchanged;
+
 	ld->counts.records += pg->nrecords;
 	for (int i = 0; i < pg->nrecords; i++)
 	{
@@ -903,6 +916,9 @@ sync_load_page(SyncLoad *ld, SyncPage *pg)
 		for (int r = 0; r < n; r++)
 			note_loaded(ld, vals[r], nulls[r], &keys);
 		store_keys(ld, keys);
+		/* the next page is likely like this one: mostly unchanged rows? */
+		ld->form = (ld->counts.unchanged - unchanged_before) * 2 > n ?
+			SYNC_UPSERT_JOIN : SYNC_UPSERT_PLAIN;
 		return;
 	}
 

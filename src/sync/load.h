@@ -16,6 +16,10 @@
 
 #include "sync/sync.h"
 
+/* The two forms of the upsert (see build_sql in load.c). */
+#define SYNC_UPSERT_PLAIN 0
+#define SYNC_UPSERT_JOIN 1
+
 /* The target table as a run sees it. */
 typedef struct SyncTarget
 {
@@ -39,9 +43,9 @@ typedef struct SyncTarget
 	int			cursor_col;		/* -1 when not incremental */
 	FmgrInfo	cursor_cmp;
 	FmgrInfo	jsonb_in;
-	char	   *upsert_sql;
+	char	   *upsert_sql[2];	/* SYNC_UPSERT_PLAIN, SYNC_UPSERT_JOIN */
 	char	   *key_sql;		/* the key of target row t as text */
-	SPIPlanPtr	upsert;
+	SPIPlanPtr	upsert[2];
 } SyncTarget;
 
 typedef struct SyncCounts
@@ -61,6 +65,7 @@ typedef struct SyncLoad
 	SyncTarget *target;
 	int64		run_id;
 	int			page_no;		/* for rejects */
+	int			form;			/* upsert form for the next page */
 	SyncCounts	counts;
 	bool		has_cursor;
 	Datum		cursor_max;		/* in cxt */

@@ -306,8 +306,10 @@ run_setup(Run *r)
 
 	r->ld.target = sync_target_open(s, false, false);
 	sync_target_prepare(r->ld.target);
-	if (SPI_keepplan(r->ld.target->upsert) != 0)
+	if (SPI_keepplan(r->ld.target->upsert[0]) != 0 || SPI_keepplan(r->ld.target->upsert[1]) != 0)
 		elog(ERROR, "SPI_keepplan failed");
+	/* a run over an existing table starts out expecting unchanged rows */
+	r->ld.form = SYNC_UPSERT_JOIN;
 
 	sync_owner_exec("SELECT cursor_value, pass_run_id, pass_since, pass_max_cursor, next_page,"
 					" next_offset, next_cursor, next_url, pass_pages, pass_records"
@@ -765,8 +767,9 @@ run_source(Run *r)
 	PG_END_TRY();
 
 	sync_fetcher_done(r->fetch);
-	if (r->ld.target && r->ld.target->upsert)
-		SPI_freeplan(r->ld.target->upsert);
+	for (int form = 0; form < 2; form++)
+		if (r->ld.target && r->ld.target->upsert[form])
+			SPI_freeplan(r->ld.target->upsert[form]);
 	if (err != NULL)
 	{
 		unlock_source(r);

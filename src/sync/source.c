@@ -126,7 +126,8 @@ validated_spec(const char *name, const char *spec_text)
 	check_secrets(s);
 	t = sync_target_open(s, true, false);
 	sync_target_prepare(t);
-	SPI_freeplan(t->upsert);
+	SPI_freeplan(t->upsert[SYNC_UPSERT_PLAIN]);
+	SPI_freeplan(t->upsert[SYNC_UPSERT_JOIN]);
 
 	vals[0] = CStringGetTextDatum(spec_text);
 	vals[1] = CStringGetTextDatum(t->qname);

@@ -19,6 +19,7 @@
 
 #include <math.h>
 
+#include "common/shortest_dec.h"
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
 
@@ -818,17 +819,9 @@ sync_json_scalar_text(json_t *v)
 			snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 			return pstrdup(buf);
 		case JSON_REAL:
-			{
-				double		d = json_real_value(v);
-
-				for (int prec = 15; prec <= 17; prec++)
-				{
-					snprintf(buf, sizeof(buf), "%.*g", prec, d);
-					if (strtod(buf, NULL) == d)
-						break;
-				}
-				return pstrdup(buf);
-			}
+			/* the shortest text that reads back as the same double (Ryu) */
+			double_to_shortest_decimal_buf(json_real_value(v), buf);
+			return pstrdup(buf);
 		case JSON_TRUE:
 			return "true";
 		case JSON_FALSE:
