@@ -234,9 +234,13 @@ select_from(const SyncPath *path, int from, json_t *v, Matches *m)
 		return;
 	if (m->n == m->cap)
 	{
+		/* sync_alloc: this may run in the parser thread */
+		json_t	  **grown = sync_alloc(sizeof(json_t *) * (m->cap ? m->cap * 2 : 64));
+
+		if (m->n > 0)
+			memcpy(grown, m->items, sizeof(json_t *) * m->n);
+		m->items = grown;
 		m->cap = m->cap ? m->cap * 2 : 64;
-		m->items = m->items ? repalloc(m->items, sizeof(json_t *) * m->cap) :
-			palloc(sizeof(json_t *) * m->cap);
 	}
 	m->items[m->n++] = v;
 }

@@ -30,7 +30,7 @@ column_text(const SyncColumn *col, json_t *rec, bool *present, const char **prob
 	{
 		if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v))
 		{
-			*problem = psprintf("field %s contains \\u0000, which text cannot hold", col->path_text);
+			*problem = sync_psprintf("field %s contains \\u0000, which text cannot hold", col->path_text);
 			return NULL;
 		}
 		t = sync_json_scalar_text(v);
@@ -76,7 +76,7 @@ page_string(json_t *v)
 	if (json_is_string(v) && (json_string_length(v) == 0 ||
 							  strlen(json_string_value(v)) != json_string_length(v)))
 		return NULL;
-	return pstrdup(sync_json_scalar_text(v));
+	return sync_strdup(sync_json_scalar_text(v));
 }
 
 /*
@@ -99,7 +99,7 @@ sync_page_parse(const SyncSpec *spec, const char *body, size_t len,
 	root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
 	if (root == NULL)
 	{
-		*error = psprintf("malformed JSON at line %d, column %d: %s",
+		*error = sync_psprintf("malformed JSON at line %d, column %d: %s",
 						  jerr.line, jerr.column, jerr.text);
 		return false;
 	}
@@ -107,11 +107,11 @@ sync_page_parse(const SyncSpec *spec, const char *body, size_t len,
 	recs = sync_path_select(spec->records, root, &n);
 	page->nrecords = n;
 	page->ncolumns = nc;
-	page->values = palloc(sizeof(char *) * (Max(n, 1) * nc));
-	page->present = palloc(sizeof(bool) * (Max(n, 1) * nc));
-	page->problem = palloc0(sizeof(char *) * Max(n, 1));
-	page->unmapped = palloc0(sizeof(char *) * Max(n, 1));
-	page->raw = palloc(sizeof(void *) * Max(n, 1));
+	page->values = sync_alloc(sizeof(char *) * (Max(n, 1) * nc));
+	page->present = sync_alloc(sizeof(bool) * (Max(n, 1) * nc));
+	page->problem = sync_alloc0(sizeof(char *) * Max(n, 1));
+	page->unmapped = sync_alloc0(sizeof(char *) * Max(n, 1));
+	page->raw = sync_alloc(sizeof(void *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
 		json_t	   *rec = recs[i];
@@ -122,7 +122,7 @@ sync_page_parse(const SyncSpec *spec, const char *body, size_t len,
 		{
 			char	   *s = json_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
 
-			page->problem[i] = psprintf("the record is not a JSON object: %.60s", s ? s : "?");
+			page->problem[i] = sync_psprintf("the record is not a JSON object: %.60s", s ? s : "?");
 			continue;
 		}
 		for (int c = 0; c < nc && problem == NULL; c++)

@@ -81,6 +81,11 @@ typedef struct Run
 	MemoryContext page_cxt[2];	/* alternate: the page loaded, the next one */
 	int			flip;
 	SyncRequest *next;			/* the next page's request, begun */
+	SyncParser *parser;			/* NULL: pages are parsed in the backend */
+	bool		submitted;		/* the parser has the next page */
+	HttpResult *next_res;		/* its response */
+	SyncArena  *arena;			/* holds the page parsed by the thread */
+	bool		loaded_all;		/* the pass's last page is loaded */
 	ResourceOwner owner;
 	bool		in_sub;
 	bool		pushed_snapshot;
@@ -625,38 +630,86 @@ advance(Run *r, HttpResult *res, int n)
 	MemoryContextSwitchTo(old);
 }
 
+/* accept() for pages the parser thread will parse: any 2xx will do here. */
+static bool
+accept_any(HttpResult *res, void *arg, char **why)
+{
+	return true;
+}
+
 /*
- * Fetch, parse and load the next page of the pass and advance the pager.
- * Before the page is loaded the request for the one after it is sent, so
- * that the API prepares it while the database works; the two page memory
- * contexts alternate between the page loading and the page coming.
+ * Load the next page of the pass.
+ *
+ * A. The page: parsed by the thread already, or fetched (its request was
+ *    begun early) and parsed here; the pager moves past it and the request
+ *    for the page after it is begun.
+ * B. That next page is collected and handed to the parser thread...
+ * C. ...which parses it while this page is loaded.
+ *
+ * A commit after this function records the position of the page after
+ * the one loaded: the pager moves past a page only in A of the next call.
+ * The two page memory contexts alternate between the page loaded and the
+ * page coming.
  */
 static void
 run_page(Run *r)
 {
 	MemoryContext cur = r->page_cxt[r->flip];
+	MemoryContext nxt = r->page_cxt[!r->flip];
 	MemoryContext old = MemoryContextSwitchTo(cur);
-	SyncRequest *q = r->next;
 	HttpResult *res;
-	int			n;
 
+	/* A */
+	if (r->submitted)
+	{
+		char	   *why;
+
+		r->submitted = false;
+		if (sync_parser_wait(r->parser, &r->page, &r->arena, &why))
+			res = r->next_res;
+		else
+		{
+			/* not JSON: fetch it again, parsing here, under the retry policy */
+			r->fetch->retries++;
+			res = fetch_page(r, NULL);
+		}
+	}
+	else
+		res = fetch_page(r, r->next);
 	r->next = NULL;
-	res = fetch_page(r, q);
-	n = r->page.nrecords;
 	r->ld.page_no = (int) Min(r->pg.pages + 1, PG_INT32_MAX);
-	advance(r, res, n);
+	advance(r, res, r->page.nrecords);
 	if (!r->pg.done)
 	{
-		MemoryContextSwitchTo(r->page_cxt[!r->flip]);
+		MemoryContextSwitchTo(nxt);
 		r->next = page_request(r);
 		sync_request_begin(r->fetch, r->next);
 		MemoryContextSwitchTo(cur);
 	}
+
+	/* B */
+	if (r->parser && r->next)
+	{
+		MemoryContextSwitchTo(nxt);
+		r->next_res = sync_fetch(r->fetch, r->next,
+								 psprintf("page " INT64_FORMAT, r->pg.pages + 1),
+								 accept_any, r);
+		r->next = NULL;
+		sync_parser_submit(r->parser, VARDATA_ANY(r->next_res->body),
+						   VARSIZE_ANY_EXHDR(r->next_res->body));
+		r->submitted = true;
+		MemoryContextSwitchTo(cur);
+	}
+
+	/* C */
 	sync_load_page(&r->ld, &r->page);
 	r->run_pages++;
+	sync_arena_free(r->arena);
+	r->arena = NULL;
 	MemoryContextSwitchTo(old);
 	MemoryContextReset(cur);
 	r->flip = !r->flip;
+	r->loaded_all = r->pg.done && !r->submitted;
 }
 
 /* The end of a complete pass: deletes, the new cursor, a clean state. */
@@ -716,16 +769,17 @@ run_source(Run *r)
 		r->ld.spec = r->spec;
 		r->ld.cxt = r->cxt;
 		r->fetch = sync_fetcher_create(r->spec);
+		r->parser = sync_parser_start(r->spec);
 		run_setup(r);
 		step_end(r);
 		run_commit(r);
 
-		while (!r->pg.done)
+		while (!r->loaded_all)
 		{
 			step_begin(r);
-			for (int i = 0; i < r->spec->batch_pages && !r->pg.done; i++)
+			for (int i = 0; i < r->spec->batch_pages && !r->loaded_all; i++)
 				run_page(r);
-			if (!r->pg.done)
+			if (!r->loaded_all)
 			{
 				save_state(r, false, r->cursor_before);
 				save_run(r, NULL, NULL);
@@ -745,6 +799,8 @@ run_source(Run *r)
 		FlushErrorState();
 		sync_request_abort(r->next);
 		r->next = NULL;
+		sync_arena_free(r->arena);
+		r->arena = NULL;
 		if (r->in_sub)
 		{
 			RollbackAndReleaseCurrentSubTransaction();

@@ -30,22 +30,9 @@ typedef struct SpecCtx
 	const char *source;
 } SpecCtx;
 
-/* jansson's allocator: palloc that returns NULL instead of throwing. */
-static void *
-json_palloc(size_t size)
-{
-	return palloc_extended(size, MCXT_ALLOC_NO_OOM);
-}
-
-static void
-json_pfree(void *ptr)
-{
-	if (ptr != NULL)
-		pfree(ptr);
-}
-
 /*
- * Make jansson allocate in the current memory context.  Called before any
+ * Make jansson allocate in the current memory context (or, in the parser
+ * thread, in its arena: see arena.c).  Called by the backend before any
  * jansson use; cheap to repeat.
  */
 void
@@ -55,7 +42,7 @@ sync_json_init(void)
 
 	if (!done)
 	{
-		json_set_alloc_funcs(json_palloc, json_pfree);
+		json_set_alloc_funcs(sync_alloc_noerror, sync_free);
 		done = true;
 	}
 }
@@ -804,7 +791,8 @@ sync_spec_parse(const char *source, const char *spec_json)
 /*
  * The text of a scalar JSON value as a column input: strings as they are,
  * numbers in the shortest form that reads back to the same double, true and
- * false, objects and arrays as compact JSON; NULL for JSON null.
+ * false, objects and arrays as compact JSON; NULL for JSON null.  Safe in
+ * the parser thread (allocates with sync_alloc).
  */
 char *
 sync_json_scalar_text(json_t *v)
@@ -817,11 +805,11 @@ sync_json_scalar_text(json_t *v)
 			return (char *) json_string_value(v);
 		case JSON_INTEGER:
 			snprintf(buf, sizeof(buf), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-			return pstrdup(buf);
+			return sync_strdup(buf);
 		case JSON_REAL:
 			/* the shortest text that reads back as the same double (Ryu) */
 			double_to_shortest_decimal_buf(json_real_value(v), buf);
-			return pstrdup(buf);
+			return sync_strdup(buf);
 		case JSON_TRUE:
 			return "true";
 		case JSON_FALSE:

@@ -20,6 +20,8 @@
 
 #include "postgres.h"
 
+#include <setjmp.h>
+
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
@@ -175,6 +177,25 @@ typedef struct SyncPage
 	bool		has_total;
 	int64		total;
 } SyncPage;
+
+/* arena.c: memory for page parsing, in the backend or the parser thread */
+typedef struct SyncArena SyncArena;
+extern __thread SyncArena *sync_thread_arena;
+extern SyncArena *sync_arena_create(jmp_buf *oom);
+extern void sync_arena_free(SyncArena *a);
+extern void *sync_alloc(size_t n);
+extern void *sync_alloc0(size_t n);
+extern void *sync_alloc_noerror(size_t n);
+extern void sync_free(void *p);
+extern char *sync_strdup(const char *s);
+extern char *sync_psprintf(const char *fmt,...) pg_attribute_printf(1, 2);
+
+/* parser.c: parse pages in a helper thread */
+typedef struct SyncParser SyncParser;
+extern SyncParser *sync_parser_start(const SyncSpec *spec);
+extern void sync_parser_submit(SyncParser *p, const char *body, size_t len);
+extern bool sync_parser_wait(SyncParser *p, SyncPage *page, SyncArena **arena,
+							 char **error);
 
 /* spec.c */
 extern SyncSpec *sync_spec_parse(const char *source, const char *spec_json);
