@@ -49,60 +49,9 @@
 #include "sync/run.h"
 
 PG_FUNCTION_INFO_V1(concord_sync);
-PG_FUNCTION_INFO_V1(concord_source_check);
 
 /* Second key of the advisory locks of sync runs ("cosy"). */
 #define SYNC_LOCK_KEY2 0x636f7379
-
-/* The position of a pass. */
-typedef struct Pager
-{
-	int64		page;			/* page number to request */
-	int64		offset;			/* offset to request */
-	char	   *cursor;			/* cursor to send, or NULL */
-	char	   *url;			/* URL to request */
-	bool		first;			/* the next request is the pass's first */
-	int64		pages;			/* pages of the pass so far */
-	int64		records;		/* records of the pass so far */
-	bool		done;
-	uint64	   *seen;			/* hashes of cursors/URLs followed */
-	int			nseen;
-	int			seencap;
-	uint32		last_hash;
-	bool		has_last;
-} Pager;
-
-typedef struct Run
-{
-	const char *source;
-	SyncSpec   *spec;
-	bool		atomic;
-	MemoryContext cxt;
-	MemoryContext page_cxt[2];	/* alternate: the page loaded, the next one */
-	int			flip;
-	SyncRequest *next;			/* the next page's request, begun */
-	SyncParser *parser;			/* NULL: pages are parsed in the backend */
-	bool		submitted;		/* the parser has the next page */
-	HttpResult *next_res;		/* its response */
-	SyncArena  *arena;			/* holds the page parsed by the thread */
-	bool		loaded_all;		/* the pass's last page is loaded */
-	ResourceOwner owner;
-	bool		in_sub;
-	bool		pushed_snapshot;
-	bool		locked;
-	LOCKTAG		lock;
-	int64		run_id;
-	int64		pass_run_id;
-	int64		run_pages;		/* pages loaded by this run */
-	SyncCounts	done_counts;	/* counts of what has committed */
-	int64		done_pages;
-	char	   *cursor_before;
-	char	   *since;
-	Pager		pg;
-	SyncFetcher *fetch;
-	SyncLoad	ld;
-	SyncPage	page;			/* the page just parsed */
-} Run;
 
 /* Is the call allowed to commit (CALL outside a transaction block)? */
 static bool
@@ -152,8 +101,8 @@ step_end(Run *r)
 }
 
 /* Text of column col of the first SPI result row, or NULL. */
-static char *
-spi_text(int col)
+char *
+sync_spi_text(int col)
 {
 	if (SPI_processed == 0)
 		return NULL;
@@ -163,7 +112,7 @@ spi_text(int col)
 static int64
 spi_int8(int col, int64 dflt)
 {
-	char	   *s = spi_text(col);
+	char	   *s = sync_spi_text(col);
 
 	return s ? strtoll(s, NULL, 10) : dflt;
 }
@@ -186,8 +135,8 @@ sync_source_spec(const char *source, char **owner)
 				 errmsg("source \"%s\" does not exist", source),
 				 errhint("Sources are listed in concord.source; create one with concord.source_create(name, spec).")));
 	if (owner)
-		*owner = spi_text(2);
-	return spi_text(1);
+		*owner = sync_spi_text(2);
+	return sync_spi_text(1);
 }
 
 /* The advisory lock tag that serialises the runs of a source. */
@@ -220,55 +169,6 @@ unlock_source(Run *r)
 		LockRelease(&r->lock, ExclusiveLock, true);
 		r->locked = false;
 	}
-}
-
-/*
- * The value sent as the incremental cursor parameter of a new pass: the
- * stored cursor (or the spec's start) less the lookback, as JSON text.
- */
-static char *
-pass_since(Run *r, const char *stored)
-{
-	const SyncSpec *s = r->spec;
-	SyncTarget *t = r->ld.target;
-	Oid			typid = t->typid[t->cursor_col];
-	const char *volatile base = stored ? stored : s->cursor_start;
-	char	   *sql;
-	Oid			types[2] = {TEXTOID, TEXTOID};
-	Datum		vals[2];
-	char	   *out;
-
-	if (base == NULL)
-		return NULL;
-	if (s->lookback == NULL)
-		return pstrdup(base);
-	sql = psprintf("SELECT pg_catalog.to_jsonb(($1::%s) OPERATOR(pg_catalog.-) $2::%s) #>> '{}'",
-				   format_type_be_qualified(typid),
-				   TypeCategory(typid) == TYPCATEGORY_DATETIME ? "pg_catalog.interval" :
-				   format_type_be_qualified(typid));
-	vals[0] = CStringGetTextDatum(base);
-	vals[1] = CStringGetTextDatum(s->lookback);
-	PG_TRY();
-	{
-		if (SPI_execute_with_args(sql, 2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not compute the cursor of source \"%s\"", s->source);
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(r->cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		ereport(ERROR,
-				(errcode(e->sqlerrcode),
-				 errmsg("source \"%s\": cannot subtract lookback \"%s\" from cursor \"%s\": %s",
-						s->source, s->lookback, base, e->message),
-				 errdetail("Path: mode.lookback.")));
-	}
-	PG_END_TRY();
-	out = spi_text(1);
-	return out ? MemoryContextStrdup(r->cxt, out) : NULL;
 }
 
 /* Parse a cursor stored as text back into the run's maximum. */
@@ -320,20 +220,20 @@ run_setup(Run *r)
 					" next_offset, next_cursor, next_url, pass_pages, pass_records"
 					" FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
 					1, &t1, &v1, NULL);
-	r->cursor_before = spi_text(1) ? MemoryContextStrdup(r->cxt, spi_text(1)) : NULL;
-	pass_run = spi_text(2);
+	r->cursor_before = sync_spi_text(1) ? MemoryContextStrdup(r->cxt, sync_spi_text(1)) : NULL;
+	pass_run = sync_spi_text(2);
 	if (pass_run != NULL)
 	{
 		/* continue the pass an earlier run left unfinished */
 		r->pass_run_id = strtoll(pass_run, NULL, 10);
-		r->since = spi_text(3) ? MemoryContextStrdup(r->cxt, spi_text(3)) : NULL;
+		r->since = sync_spi_text(3) ? MemoryContextStrdup(r->cxt, sync_spi_text(3)) : NULL;
 		{
-			char	   *maxc = spi_text(4) ? MemoryContextStrdup(r->cxt, spi_text(4)) : NULL;
+			char	   *maxc = sync_spi_text(4) ? MemoryContextStrdup(r->cxt, sync_spi_text(4)) : NULL;
 
 			r->pg.page = spi_int8(5, s->page_start);
 			r->pg.offset = spi_int8(6, 0);
-			r->pg.cursor = spi_text(7) ? MemoryContextStrdup(r->cxt, spi_text(7)) : NULL;
-			r->pg.url = spi_text(8) ? MemoryContextStrdup(r->cxt, spi_text(8)) : pstrdup(s->url);
+			r->pg.cursor = sync_spi_text(7) ? MemoryContextStrdup(r->cxt, sync_spi_text(7)) : NULL;
+			r->pg.url = sync_spi_text(8) ? MemoryContextStrdup(r->cxt, sync_spi_text(8)) : pstrdup(s->url);
 			r->pg.pages = spi_int8(9, 0);
 			r->pg.records = spi_int8(10, 0);
 			r->pg.first = r->pg.pages == 0;
@@ -348,7 +248,7 @@ run_setup(Run *r)
 		r->pg.url = pstrdup(s->url);
 		r->pg.first = true;
 		if (s->incremental)
-			r->since = pass_since(r, r->cursor_before);
+			r->since = sync_pass_since(r, r->cursor_before);
 		/* keys of an abandoned pass would spare rows from deletion */
 		sync_owner_exec("DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
 						1, &t1, &v1, NULL);
@@ -456,180 +356,6 @@ save_state(Run *r, bool finished, const char *cursor)
 					11, types, vals, nulls);
 }
 
-/* accept() for pages: parse the body; malformed JSON is a failed attempt. */
-static bool
-accept_page(HttpResult *res, void *arg, char **why)
-{
-	Run		   *r = (Run *) arg;
-
-	return sync_page_parse(r->spec, VARDATA_ANY(res->body), VARSIZE_ANY_EXHDR(res->body),
-						   &r->page, why);
-}
-
-/* Remember a cursor or URL followed in this run; false if seen before. */
-static bool
-pager_remember(Pager *pg, const char *s)
-{
-	uint64		h = hash_bytes_extended((const unsigned char *) s, strlen(s), 0);
-
-	for (int i = 0; i < pg->nseen; i++)
-		if (pg->seen[i] == h)
-			return false;
-	if (pg->nseen == pg->seencap)
-	{
-		pg->seencap = pg->seencap ? pg->seencap * 2 : 64;
-		pg->seen = pg->seen ? repalloc(pg->seen, sizeof(uint64) * pg->seencap) :
-			palloc(sizeof(uint64) * pg->seencap);
-	}
-	pg->seen[pg->nseen++] = h;
-	return true;
-}
-
-static void
-repeat_error(Run *r, const char *what, const char *value)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_PROTOCOL_VIOLATION),
-			 errmsg("source \"%s\": the API returned a %s it had returned before, after page " INT64_FORMAT,
-					r->source, what, r->pg.pages),
-			 errdetail("The %s was \"%.200s\"; following it again would loop forever.", what, value),
-			 errhint("Check the pagination settings of the source; the pages before this one are loaded.")));
-}
-
-/* Add name=value to the request's parameter lists. */
-#define ADD_PARAM(n, v) do { pn = lappend(pn, (n)); pv = lappend(pv, (v)); } while (0)
-
-/*
- * The request for the page at the pager's position (in the current memory
- * context).
- */
-static SyncRequest *
-page_request(Run *r)
-{
-	const SyncSpec *s = r->spec;
-	Pager	   *pg = &r->pg;
-	List	   *pn = NIL,
-			   *pv = NIL;
-
-	/* link and next-URL pages carry their own query after the first */
-	if (pg->first || (s->page != SYNC_PAGE_LINK && s->page != SYNC_PAGE_NEXT_URL))
-	{
-		if (r->since && s->cursor_request_param)
-			ADD_PARAM(s->cursor_request_param, r->since);
-		if (s->size_param && s->page_size > 0)
-			ADD_PARAM(s->size_param, psprintf(INT64_FORMAT, s->page_size));
-		if (s->page == SYNC_PAGE_NUMBER)
-			ADD_PARAM(s->page_param, psprintf(INT64_FORMAT, pg->page));
-		else if (s->page == SYNC_PAGE_OFFSET)
-			ADD_PARAM(s->offset_param, psprintf(INT64_FORMAT, pg->offset));
-		else if (s->page == SYNC_PAGE_CURSOR && pg->cursor)
-			ADD_PARAM(s->cursor_param, pg->cursor);
-	}
-	return sync_request(r->fetch, pg->url, pn, pv);
-}
-
-/*
- * Fetch and parse the page at the pager's position into r->page, in the
- * current memory context; q is its request if it was begun already.
- */
-static HttpResult *
-fetch_page(Run *r, SyncRequest *q)
-{
-	char	   *what = psprintf("page " INT64_FORMAT, r->pg.pages + 1);
-
-	if (q == NULL)
-		q = page_request(r);
-	return sync_fetch(r->fetch, q, what, accept_page, r);
-}
-
-/*
- * Move the pager past the page just fetched (n records): where the next
- * page is, or that there is none.  Raises on a loop or too many pages.
- */
-static void
-advance(Run *r, HttpResult *res, int n)
-{
-	const SyncSpec *s = r->spec;
-	Pager	   *pg = &r->pg;
-	MemoryContext old = MemoryContextSwitchTo(r->cxt);
-
-	pg->pages++;
-	pg->records += n;
-	pg->first = false;
-	if (n == 0 || s->page == SYNC_PAGE_NONE)
-		pg->done = true;
-	else if (s->page == SYNC_PAGE_NUMBER || s->page == SYNC_PAGE_OFFSET)
-	{
-		uint32		h = hash_bytes((const unsigned char *) VARDATA_ANY(res->body),
-								   VARSIZE_ANY_EXHDR(res->body));
-
-		if (pg->has_last && h == pg->last_hash)
-			ereport(ERROR,
-					(errcode(ERRCODE_PROTOCOL_VIOLATION),
-					 errmsg("source \"%s\": page " INT64_FORMAT " is the same as the page before it",
-							r->source, pg->pages),
-					 errhint("The API seems to ignore the %s parameter \"%s\"; check pagination in the spec.",
-							 s->page == SYNC_PAGE_NUMBER ? "page" : "offset",
-							 s->page == SYNC_PAGE_NUMBER ? s->page_param : s->offset_param)));
-		pg->last_hash = h;
-		pg->has_last = true;
-		if (s->page == SYNC_PAGE_NUMBER)
-			pg->page++;
-		else
-			pg->offset += n;
-		if (r->page.has_total)
-			pg->done = (s->page == SYNC_PAGE_OFFSET ? pg->offset : pg->records) >= r->page.total;
-		else if (s->stop_short_page && n < s->page_size)
-			pg->done = true;
-	}
-	else
-	{
-		char	   *next = NULL;
-
-		if (s->page == SYNC_PAGE_CURSOR)
-			next = r->page.next_cursor;
-		else
-		{
-			char	   *ref = s->page == SYNC_PAGE_LINK ?
-				(sync_header(res, "link") ? sync_link_next(sync_header(res, "link")) : NULL) :
-				r->page.next_url;
-
-			if (ref)
-			{
-				next = sync_resolve_url(res->effective_url, ref);
-				if (next == NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_PROTOCOL_VIOLATION),
-							 errmsg("source \"%s\": the next-page link \"%.200s\" after page " INT64_FORMAT " is not a URL",
-									r->source, ref, pg->pages)));
-			}
-		}
-		if (next == NULL)
-			pg->done = true;
-		else if (!pager_remember(pg, next))
-			repeat_error(r, s->page == SYNC_PAGE_CURSOR ? "cursor" : "next-page URL", next);
-		else if (s->page == SYNC_PAGE_CURSOR)
-		{
-			if (pg->cursor)
-				pfree(pg->cursor);
-			pg->cursor = pstrdup(next);
-		}
-		else
-		{
-			pfree(pg->url);
-			pg->url = pstrdup(next);
-		}
-		if (!pg->done && r->page.has_total && pg->records >= r->page.total)
-			pg->done = true;
-	}
-	if (!pg->done && pg->pages >= s->max_pages)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("source \"%s\" has more than " INT64_FORMAT " pages", r->source, s->max_pages),
-				 errhint("Raise pagination.max_pages if the API really has that many.")));
-	MemoryContextSwitchTo(old);
-}
-
 /* accept() for pages the parser thread will parse: any 2xx will do here. */
 static bool
 accept_any(HttpResult *res, void *arg, char **why)
@@ -671,18 +397,18 @@ run_page(Run *r)
 		{
 			/* not JSON: fetch it again, parsing here, under the retry policy */
 			r->fetch->retries++;
-			res = fetch_page(r, NULL);
+			res = sync_fetch_page(r, NULL);
 		}
 	}
 	else
-		res = fetch_page(r, r->next);
+		res = sync_fetch_page(r, r->next);
 	r->next = NULL;
 	r->ld.page_no = (int) Min(r->pg.pages + 1, PG_INT32_MAX);
-	advance(r, res, r->page.nrecords);
+	sync_advance(r, res, r->page.nrecords);
 	if (!r->pg.done)
 	{
 		MemoryContextSwitchTo(nxt);
-		r->next = page_request(r);
+		r->next = sync_page_request(r);
 		sync_request_begin(r->fetch, r->next);
 		MemoryContextSwitchTo(cur);
 	}
@@ -880,168 +606,4 @@ concord_sync(PG_FUNCTION_ARGS)
 					r.ld.counts.rejected)));
 	MemoryContextDelete(r.cxt);
 	PG_RETURN_VOID();
-}
-
-/* Append "key": to a JSON object under construction. */
-static void
-json_key(StringInfo b, const char *key)
-{
-	if (b->data[b->len - 1] != '{')
-		appendStringInfoString(b, ", ");
-	escape_json(b, key);
-	appendStringInfoString(b, ": ");
-}
-
-static void
-json_text(StringInfo b, const char *key, const char *value)
-{
-	json_key(b, key);
-	if (value)
-		escape_json(b, value);
-	else
-		appendStringInfoString(b, "null");
-}
-
-/*
- * concord.source_check(name) returns jsonb
- *
- * One request, as the next run would make it first, and a report of what
- * the run would do with the page: records found, how the first one maps,
- * which records would be rejected and why, where the next page is.
- * Nothing is written (but the HTTP call log, when it is on).
- */
-Datum
-concord_source_check(PG_FUNCTION_ARGS)
-{
-	Run			r;
-	MemoryContext entry = CurrentMemoryContext;
-	StringInfoData b;
-	HttpResult *volatile res = NULL;
-	Jsonb	   *out;
-
-	memset(&r, 0, sizeof(r));
-	r.source = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	r.atomic = true;
-	r.cxt = AllocSetContextCreate(entry, "concord source check", ALLOCSET_DEFAULT_SIZES);
-	r.page_cxt[0] = r.page_cxt[1] = r.cxt;
-	MemoryContextSwitchTo(r.cxt);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	MemoryContextSwitchTo(r.cxt);
-
-	r.spec = sync_spec_parse(r.source, sync_source_spec(r.source, NULL));
-	r.ld.spec = r.spec;
-	r.ld.cxt = r.cxt;
-	r.ld.target = sync_target_open(r.spec, false, true);
-	r.pg.page = r.spec->page_start;
-	r.pg.url = pstrdup(r.spec->url);
-	r.pg.first = true;
-	if (r.spec->incremental && r.ld.target)
-	{
-		Oid			type = TEXTOID;
-		Datum		v = CStringGetTextDatum(r.source);
-
-		sync_owner_exec("SELECT cursor_value FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
-						1, &type, &v, NULL);
-		r.since = pass_since(&r, spi_text(1));
-	}
-	r.fetch = sync_fetcher_create(r.spec);
-	PG_TRY();
-	{
-		res = fetch_page(&r, NULL);
-		advance(&r, res, r.page.nrecords);
-	}
-	PG_FINALLY();
-	{
-		sync_fetcher_done(r.fetch);
-	}
-	PG_END_TRY();
-
-	initStringInfo(&b);
-	appendStringInfoChar(&b, '{');
-	json_text(&b, "source", r.source);
-	json_text(&b, "url", res->redacted_url);
-	json_key(&b, "status");
-	appendStringInfo(&b, "%d", res->status);
-	json_key(&b, "requests");
-	appendStringInfo(&b, "%d", r.fetch->requests);
-	json_key(&b, "retries");
-	appendStringInfo(&b, "%d", r.fetch->retries);
-	json_text(&b, "since", r.since);
-	json_key(&b, "records");
-	appendStringInfo(&b, "%d", r.page.nrecords);
-	json_key(&b, "total");
-	if (r.page.has_total)
-		appendStringInfo(&b, INT64_FORMAT, r.page.total);
-	else
-		appendStringInfoString(&b, "null");
-	json_key(&b, "next");
-	if (r.pg.done)
-		appendStringInfoString(&b, "null");
-	else if (r.spec->page == SYNC_PAGE_NUMBER)
-		appendStringInfo(&b, "{\"page\": " INT64_FORMAT "}", r.pg.page);
-	else if (r.spec->page == SYNC_PAGE_OFFSET)
-		appendStringInfo(&b, "{\"offset\": " INT64_FORMAT "}", r.pg.offset);
-	else if (r.spec->page == SYNC_PAGE_CURSOR)
-	{
-		appendStringInfoString(&b, "{\"cursor\": ");
-		escape_json(&b, r.pg.cursor);
-		appendStringInfoChar(&b, '}');
-	}
-	else
-	{
-		appendStringInfoString(&b, "{\"url\": ");
-		escape_json(&b, http_redact_url(r.pg.url));
-		appendStringInfoChar(&b, '}');
-	}
-	json_key(&b, "target");
-	appendStringInfoChar(&b, '{');
-	json_text(&b, "table", r.ld.target ? r.ld.target->qname : r.spec->table);
-	json_key(&b, "exists");
-	appendStringInfoString(&b, r.ld.target ? "true" : "false");
-	appendStringInfoChar(&b, '}');
-
-	/* the first record as the columns would receive it */
-	json_key(&b, "sample");
-	if (r.page.nrecords > 0 && r.page.problem[0] == NULL)
-	{
-		appendStringInfoChar(&b, '{');
-		for (int c = 0; c < r.spec->ncolumns; c++)
-			json_text(&b, r.spec->columns[c].name, r.page.values[c]);
-		if (r.spec->unmapped_column)
-		{
-			json_key(&b, r.spec->unmapped_column);
-			appendStringInfoString(&b, r.page.unmapped[0] ? r.page.unmapped[0] : "null");
-		}
-		appendStringInfoChar(&b, '}');
-	}
-	else
-		appendStringInfoString(&b, "null");
-
-	/* records the run would reject, with the reason */
-	json_key(&b, "rejects");
-	appendStringInfoChar(&b, '[');
-	{
-		int			shown = 0;
-
-		for (int i = 0; i < r.page.nrecords && shown < 20; i++)
-		{
-			char	   *why = r.ld.target ? sync_record_problem(&r.ld, &r.page, i) : r.page.problem[i];
-
-			if (why == NULL)
-				continue;
-			if (shown++)
-				appendStringInfoString(&b, ", ");
-			appendStringInfo(&b, "{\"record\": %d, \"reason\": ", i + 1);
-			escape_json(&b, why);
-			appendStringInfoChar(&b, '}');
-		}
-	}
-	appendStringInfoString(&b, "]}");
-
-	SPI_finish();
-	MemoryContextSwitchTo(entry);
-	out = DatumGetJsonbPCopy(DirectFunctionCall1(jsonb_in, CStringGetDatum(b.data)));
-	MemoryContextDelete(r.cxt);
-	PG_RETURN_JSONB_P(out);
 }
