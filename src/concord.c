@@ -13,11 +13,14 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_class.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 
 #include "concord.h"
 
@@ -243,4 +246,18 @@ concord_relation_oid(const char *relname, bool missing_ok)
 				 errmsg("relation \"%s.%s\" does not exist", CONCORD_SCHEMA, relname),
 				 errhint("Run CREATE EXTENSION concord in this database.")));
 	return relid;
+}
+
+/* The owner of a relation (concord writes its own tables as that role). */
+Oid
+concord_relation_owner(Oid relid)
+{
+	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
+	ReleaseSysCache(tp);
+	return owner;
 }

@@ -969,20 +969,7 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 	PG_FINALLY();
 	{
 		for (int i = 0; i < n; i++)
-		{
-			HttpTransfer *x = xs[i];
-
-			if (x->easy)
-			{
-				if (x->in_multi)
-					curl_multi_remove_handle(multi, x->easy);
-				curl_easy_cleanup(x->easy);
-				x->easy = NULL;
-				x->in_multi = false;
-			}
-			curl_slist_free_all(x->slist);
-			x->slist = NULL;
-		}
+			http_abort(xs[i]);
 	}
 	PG_END_TRY();
 }

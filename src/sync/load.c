@@ -232,12 +232,27 @@ data_error(const ErrorData *e)
 		cls != ERRCODE_TO_CATEGORY(ERRCODE_T_R_SERIALIZATION_FAILURE);	/* 40 */
 }
 
+/* Which key column record i lacks, as a reject reason; NULL if none. */
+static char *
+missing_key(SyncLoad *ld, SyncPage *pg, int i)
+{
+	SyncTarget *t = ld->target;
+
+	for (int k = 0; k < t->npk; k++)
+		if (pg->values[i * t->ncols + t->pk[k]] == NULL)
+			return psprintf("primary key column \"%s\" is missing (path %s)",
+							ld->spec->columns[t->pk[k]].name,
+							ld->spec->columns[t->pk[k]].path_text);
+	return NULL;
+}
+
 /*
- * Convert and upsert one record in its own subtransaction.  Returns the
- * data error that stopped it (rolled back), or NULL.
+ * Convert (and with load, upsert) one record in its own subtransaction.
+ * Returns the data error that stopped it (rolled back), or NULL; other
+ * errors (a cancel, a shutdown, resources) are raised.
  */
 static ErrorData *
-load_one(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls)
+try_record(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls, bool load)
 {
 	MemoryContext cxt = CurrentMemoryContext;
 	ResourceOwner owner = CurrentResourceOwner;
@@ -248,7 +263,8 @@ load_one(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls)
 	PG_TRY();
 	{
 		convert_record(ld, pg, i, vals, nulls);
-		upsert(ld, &vals, &nulls, 1);
+		if (load)
+			upsert(ld, &vals, &nulls, 1);
 		ReleaseCurrentSubTransaction();
 	}
 	PG_CATCH();
@@ -290,11 +306,7 @@ sync_load_page(SyncLoad *ld, SyncPage *pg)
 	for (int i = 0; i < pg->nrecords; i++)
 	{
 		if (pg->problem[i] == NULL)
-			for (int k = 0; k < t->npk; k++)
-				if (pg->values[i * t->ncols + t->pk[k]] == NULL)
-					pg->problem[i] = psprintf("primary key column \"%s\" is missing (path %s)",
-											  ld->spec->columns[t->pk[k]].name,
-											  ld->spec->columns[t->pk[k]].path_text);
+			pg->problem[i] = missing_key(ld, pg, i);
 		if (pg->problem[i] != NULL)
 		{
 			reject(ld, pg, i, pg->problem[i], ERRCODE_INVALID_TEXT_REPRESENTATION);
@@ -352,7 +364,7 @@ sync_load_page(SyncLoad *ld, SyncPage *pg)
 	/* one by one: find the records that cannot be loaded */
 	for (int r = 0; r < n; r++)
 	{
-		ErrorData  *e = load_one(ld, pg, idx[r], vals[r], nulls[r]);
+		ErrorData  *e = try_record(ld, pg, idx[r], vals[r], nulls[r], true);
 
 		if (e == NULL)
 			note_loaded(ld, vals[r], nulls[r], &keys);
@@ -438,35 +450,14 @@ sync_record_problem(SyncLoad *ld, SyncPage *pg, int i)
 	int			nargs = t->ncols + (t->unmapped ? 1 : 0);
 	Datum	   *vals = palloc(sizeof(Datum) * nargs);
 	bool	   *nulls = palloc(sizeof(bool) * nargs);
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
-	ErrorData  *e = NULL;
+	ErrorData  *e;
+	char	   *why;
 
 	if (pg->problem[i])
 		return pg->problem[i];
-	for (int k = 0; k < t->npk; k++)
-		if (pg->values[i * t->ncols + t->pk[k]] == NULL)
-			return psprintf("primary key column \"%s\" is missing (path %s)",
-							ld->spec->columns[t->pk[k]].name,
-							ld->spec->columns[t->pk[k]].path_text);
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
-	{
-		convert_record(ld, pg, i, vals, nulls);
-		ReleaseCurrentSubTransaction();
-	}
-	PG_CATCH();
-	{
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-	}
-	PG_END_TRY();
-	MemoryContextSwitchTo(cxt);
-	CurrentResourceOwner = owner;
-	if (e != NULL && !data_error(e))
-		ReThrowError(e);
+	why = missing_key(ld, pg, i);
+	if (why)
+		return why;
+	e = try_record(ld, pg, i, vals, nulls, false);
 	return e ? e->message : NULL;
 }

@@ -95,15 +95,25 @@ sub(const char *path, const char *key)
 static void
 bad(SpecCtx *cx, const char *path, const char *msg, const char *hint) pg_attribute_noreturn();
 
+/*
+ * Raise that the value at path of source's spec is bad: msg says what was
+ * expected (and, unless it may be a credential, what came).
+ */
+void
+sync_spec_error(const char *source, const char *path, const char *msg, const char *hint)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid spec for source \"%s\": %s %s", source, path, msg),
+			 errdetail("Path: %s.", path),
+			 hint ? errhint("%s", hint) : 0));
+}
+
 /* Raise an error about the value at path. */
 static void
 bad(SpecCtx *cx, const char *path, const char *msg, const char *hint)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid spec for source \"%s\": %s %s", cx->source, path, msg),
-			 errdetail("Path: %s.", path),
-			 hint ? errhint("%s", hint) : 0));
+	sync_spec_error(cx->source, path, msg, hint);
 }
 
 /* Refuse keys of obj not in allowed (NULL-terminated). */

@@ -199,6 +199,8 @@ extern bool sync_parser_wait(SyncParser *p, SyncPage *page, SyncArena **arena,
 
 /* spec.c */
 extern SyncSpec *sync_spec_parse(const char *source, const char *spec_json);
+extern void sync_spec_error(const char *source, const char *path,
+							const char *msg, const char *hint) pg_attribute_noreturn();
 extern void sync_json_init(void);
 
 /* jpath.c */

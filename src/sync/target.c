@@ -40,20 +40,6 @@
 #include "concord.h"
 #include "sync/load.h"
 
-/* The owner of a relation. */
-static Oid
-relation_owner(Oid relid)
-{
-	HeapTuple	tp = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
-	ReleaseSysCache(tp);
-	return owner;
-}
-
 /*
  * Run one statement through SPI as the owner of concord's tables (the
  * caller needs no privilege on them and cannot forge their rows).  The
@@ -68,7 +54,7 @@ sync_owner_exec(const char *sql, int nargs, Oid *types, Datum *values,
 	int			rc;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(relation_owner(concord_relation_oid("sync_run", false)),
+	SetUserIdAndSecContext(concord_relation_owner(concord_relation_oid("sync_run", false)),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
@@ -82,16 +68,6 @@ sync_owner_exec(const char *sql, int nargs, Oid *types, Datum *values,
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
-}
-
-static void
-spec_error(const SyncSpec *s, const char *path, const char *msg, const char *hint)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid spec for source \"%s\": %s %s", s->source, path, msg),
-			 errdetail("Path: %s.", path),
-			 hint ? errhint("%s", hint) : 0));
 }
 
 /* The type a spec column asks for, or InvalidOid. */
@@ -111,7 +87,7 @@ spec_type(const SyncSpec *s, int i, int32 *typmod)
 	PG_CATCH();
 	{
 		FlushErrorState();
-		spec_error(s, path, psprintf("names no known type: \"%s\"", s->columns[i].type),
+		sync_spec_error(s->source, path, psprintf("names no known type: \"%s\"", s->columns[i].type),
 				   "Use a type name as in CREATE TABLE, such as bigint, text, numeric(12,2) or timestamptz.");
 	}
 	PG_END_TRY();
@@ -380,7 +356,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 	PG_CATCH();
 	{
 		FlushErrorState();
-		spec_error(s, "target.table", psprintf("is not a table name: \"%s\"", s->table),
+		sync_spec_error(s->source, "target.table", psprintf("is not a table name: \"%s\"", s->table),
 				   "Write it as schema.table; quote names with capitals as in SQL.");
 	}
 	PG_END_TRY();
@@ -458,7 +434,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 					 errdetail("Path: columns[%d].name.", i)));
 		want = spec_type(s, i, &want_mod);
 		if (OidIsValid(want) && (want != a->atttypid || (want_mod >= 0 && want_mod != a->atttypmod)))
-			spec_error(s, psprintf("columns[%d].type", i),
+			sync_spec_error(s->source, psprintf("columns[%d].type", i),
 					   psprintf("is %s, but column \"%s\" of %s is %s",
 								format_type_with_typemod(want, want_mod), name, t->qname,
 								format_type_with_typemod(a->atttypid, a->atttypmod)),
@@ -487,7 +463,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 				strcmp(NameStr(TupleDescAttr(desc, k)->attname), s->unmapped_column) == 0)
 				att = k;
 		if (att < 0 || TupleDescAttr(desc, att)->atttypid != JSONBOID)
-			spec_error(s, "target.unmapped_column",
+			sync_spec_error(s->source, "target.unmapped_column",
 					   psprintf("must name a jsonb column of %s, not \"%s\"", t->qname, s->unmapped_column), NULL);
 		t->unmapped = true;
 		fmgr_info_cxt(F_JSONB_IN, &t->jsonb_in, CurrentMemoryContext);
@@ -502,7 +478,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 				att = k;
 		if (att < 0 || (TupleDescAttr(desc, att)->atttypid != BOOLOID &&
 						TupleDescAttr(desc, att)->atttypid != TIMESTAMPTZOID))
-			spec_error(s, "mode.soft_delete_column",
+			sync_spec_error(s->source, "mode.soft_delete_column",
 					   psprintf("must name a boolean or timestamptz column of %s, not \"%s\"",
 								t->qname, s->soft_delete_column), NULL);
 		t->softdel_type = TupleDescAttr(desc, att)->atttypid;
@@ -517,7 +493,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 	{
 		pkcols = table_primary_key(t->relid);
 		if (pkcols == NIL)
-			spec_error(s, "target.primary_key",
+			sync_spec_error(s->source, "target.primary_key",
 					   psprintf("is required: table %s has no primary key", t->qname),
 					   "Name the columns that identify a record; they need a unique index.");
 	}
@@ -535,7 +511,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 			if (strcmp(s->columns[i].name, lfirst(lc)) == 0)
 				found = i;
 		if (found < 0)
-			spec_error(s, "columns",
+			sync_spec_error(s->source, "columns",
 					   psprintf("must map primary key column \"%s\" of %s", (char *) lfirst(lc), t->qname), NULL);
 		t->pk[k] = found;
 		{
@@ -556,7 +532,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 				t->cursor_col = i;
 		tc = lookup_type_cache(t->typid[t->cursor_col], TYPECACHE_CMP_PROC_FINFO);
 		if (!OidIsValid(tc->cmp_proc))
-			spec_error(s, "mode.cursor_column",
+			sync_spec_error(s->source, "mode.cursor_column",
 					   psprintf("names column \"%s\" of type %s, which has no ordering",
 								s->cursor_column, format_type_be(t->typid[t->cursor_col])), NULL);
 		fmgr_info_cxt(tc->cmp_proc, &t->cursor_cmp, CurrentMemoryContext);
@@ -565,7 +541,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 			char		cat = TypeCategory(t->typid[t->cursor_col]);
 
 			if (cat != TYPCATEGORY_DATETIME && cat != TYPCATEGORY_NUMERIC)
-				spec_error(s, "mode.lookback",
+				sync_spec_error(s->source, "mode.lookback",
 						   psprintf("needs a date/time or numeric cursor column, not %s",
 									format_type_be(t->typid[t->cursor_col])), NULL);
 		}

@@ -6,19 +6,6 @@ SELECT plan(33);
 \ir setup.psql
 SET LOCAL TimeZone = 'UTC';
 
--- run a source; 'ok' or "SQLSTATE: message"
-CREATE FUNCTION pg_temp.sync(name text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE format('CALL concord.sync(%L)', name);
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
-CREATE FUNCTION pg_temp.last_run(name text) RETURNS concord.sync_run
-LANGUAGE sql AS $$ SELECT * FROM concord.sync_run WHERE source = name ORDER BY run_id DESC LIMIT 1 $$;
-
 ------------------------------------------------------------------------------
 -- Mapping
 ------------------------------------------------------------------------------

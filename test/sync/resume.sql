@@ -22,7 +22,7 @@ LANGUAGE sql AS $$
 $$;
 
 -- Run a sync in the committing session: 'ok' or "SQLSTATE: message".
-CREATE FUNCTION pg_temp.sync(name text) RETURNS text
+CREATE FUNCTION pg_temp.remote_sync(name text) RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM dblink_exec('tap_sync', format('CALL concord.sync(%L)', name));
@@ -131,7 +131,7 @@ SELECT ok((SELECT count(*) BETWEEN 21 AND 59 FROM sync_tap.kill), 'the committed
 SELECT isnt((SELECT pass_run_id FROM concord.sync_state WHERE source = 'tap_kill'), NULL,
   'the position of the pass is committed with them');
 
-SELECT is(pg_temp.sync('tap_kill'), 'ok', 'the next run');
+SELECT is(pg_temp.remote_sync('tap_kill'), 'ok', 'the next run');
 SELECT results_eq($$SELECT status, resumed FROM pg_temp.runs('tap_kill')$$,
   $$VALUES ('interrupted', false), ('succeeded', true)$$,
   'the killed run is marked interrupted; the next one resumed its pass');
@@ -153,7 +153,7 @@ SELECT is(pg_temp.drain(), '57014', 'the sync reports the cancel');
 SELECT pg_temp.drain() AS drained \gset
 SELECT results_eq($$SELECT status, error_code FROM pg_temp.runs('tap_cancel')$$,
   $$VALUES ('interrupted', '57014')$$, 'the canceled run recorded itself as interrupted, with the cancel');
-SELECT is(pg_temp.sync('tap_cancel'), 'ok', 'the next run');
+SELECT is(pg_temp.remote_sync('tap_cancel'), 'ok', 'the next run');
 SELECT is((SELECT resumed FROM pg_temp.runs('tap_cancel') OFFSET 1), true, 'it resumed the canceled pass');
 SELECT is((SELECT string_agg(contract_no, ',' ORDER BY contract_no) FROM sync_tap.cancel),
   (SELECT string_agg(e->>'contract_no', ',' ORDER BY e->>'contract_no')
@@ -166,11 +166,11 @@ SELECT is((SELECT string_agg(contract_no, ',' ORDER BY contract_no) FROM sync_ta
 
 -- a first complete pass loads the 40 invoices
 SELECT pg_temp.stub('/sync/resf/reset', '{"n": 40}') ->> 'ok' AS reset \gset
-SELECT is(pg_temp.sync('tap_fail'), 'ok', 'a first full refresh');
+SELECT is(pg_temp.remote_sync('tap_fail'), 'ok', 'a first full refresh');
 
 -- then invoice 40 goes upstream, and page 4 keeps failing
 SELECT pg_temp.stub('/sync/resf/reset', '{"n": 39, "faults": [{"style": "offset", "page": 4, "kind": "500", "times": -1}]}') ->> 'ok' AS reset \gset
-SELECT matches(pg_temp.sync('tap_fail'), '^08000: .*source "tap_fail": page 4 from .* answered status 500',
+SELECT matches(pg_temp.remote_sync('tap_fail'), '^08000: .*source "tap_fail": page 4 from .* answered status 500',
   'the second run fails at page 4');
 SELECT results_eq($$SELECT status, pages, records, error_code FROM pg_temp.runs('tap_fail') OFFSET 1$$,
   $$VALUES ('failed', 2::bigint, 14::bigint, '08000')$$,
@@ -181,7 +181,7 @@ SELECT results_eq($$SELECT next_offset, pass_pages FROM concord.sync_state WHERE
 
 -- the API recovers
 SELECT pg_temp.stub('/sync/resf/reset', '{"n": 39}') ->> 'ok' AS reset \gset
-SELECT is(pg_temp.sync('tap_fail'), 'ok', 'the next run succeeds');
+SELECT is(pg_temp.remote_sync('tap_fail'), 'ok', 'the next run succeeds');
 SELECT results_eq($$SELECT resumed, pages, deleted FROM pg_temp.runs('tap_fail') OFFSET 2$$,
   $$VALUES (true, 4::bigint, 1::bigint)$$,
   'it resumed at page 3 and, the pass complete, deleted the invoice gone upstream');
@@ -197,7 +197,7 @@ SELECT is((SELECT string_agg(invoice_no, ',' ORDER BY invoice_no) FROM sync_tap.
 SELECT pg_temp.stub('/sync/res/reset', '{"n": 60, "slow_ms": 100}') ->> 'ok' AS reset \gset
 SELECT is(dblink_send_query('tap_victim', 'CALL concord.sync(''tap_kill'')'), 1, 'a run in the second session');
 SELECT pg_temp.victim_pid() AS victim \gset
-SELECT is(pg_temp.sync('tap_kill'), '55P03: source "tap_kill" is being synced by another session',
+SELECT is(pg_temp.remote_sync('tap_kill'), '55P03: source "tap_kill" is being synced by another session',
   'a second run of the same source is refused while the first runs');
 SELECT ok(pg_cancel_backend(:victim), 'stop the first run');
 SELECT pg_temp.drain() AS drained1, pg_temp.drain() AS drained2 \gset

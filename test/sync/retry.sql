@@ -4,18 +4,6 @@ BEGIN;
 SELECT plan(19);
 \ir setup.psql
 
-CREATE FUNCTION pg_temp.sync(name text) RETURNS text
-LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE format('CALL concord.sync(%L)', name);
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END $$;
-
-CREATE FUNCTION pg_temp.last_run(name text) RETURNS concord.sync_run
-LANGUAGE sql AS $$ SELECT * FROM concord.sync_run WHERE source = name ORDER BY run_id DESC LIMIT 1 $$;
-
 CREATE TEMP TABLE t0 (t timestamptz);
 -- fast backoff for the tests
 SELECT '{"retry": {"max_attempts": 3, "backoff_ms": 10, "max_backoff_ms": 50}}' AS fast \gset
