@@ -12,7 +12,7 @@ SELECT row_number() OVER () AS n,
 FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/sync.md'),
                     '```sql\n(.*?)```', 'g') AS m;
 
-SELECT plan((SELECT count(*)::int FROM blocks) + 6);
+SELECT plan((SELECT count(*)::int FROM blocks) + 7);
 
 SELECT lives_ok(code, format('docs/sync.md example %s runs', n)) FROM blocks ORDER BY n;
 
@@ -31,6 +31,7 @@ SELECT is((SELECT count(*)::int FROM finance.contract) + (SELECT count(*)::int F
           + (SELECT count(*)::int FROM service.ticket), 90, 'the three department examples loaded 30 records each');
 SELECT is((SELECT count(*)::int FROM service.ticket_q) + (SELECT count(*)::int FROM sales.lead), 24,
   'the query-key and refresh-token examples loaded 12 each');
+SELECT is((SELECT count(*)::int FROM marketing.signup), 12, 'the no-auth, no-paging example loaded 12');
 
 SELECT * FROM finish();
 ROLLBACK;

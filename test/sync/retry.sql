@@ -1,7 +1,7 @@
 -- sync: retries on 429 (honouring Retry-After), 5xx, timeouts and pages
 -- that are not JSON; the attempt limit; the request-rate limit.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 \ir setup.psql
 
 CREATE TEMP TABLE t0 (t timestamptz);
@@ -28,6 +28,14 @@ SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '>=', interval '950 ms',
   'the run waited the second the server asked for');
 SELECT results_eq($$SELECT records, retries, requests FROM pg_temp.last_run('rt_429')$$,
   $$VALUES (30::bigint, 1, 6)$$, '30 records, one retry, six requests');
+
+-- Retry-After as an HTTP date (1-2 s ahead)
+SELECT pg_temp.stub('/sync/rtd/reset', '{"n": 10, "faults": [{"style": "page", "page": 1, "kind": "503", "retry_after": "http-date"}]}') ->> 'ok' AS reset \gset
+UPDATE t0 SET t = clock_timestamp();
+SELECT concord.source_create('rt_date', pg_temp.spec('rtd', 'customers', 'page', :'fast')) IS NOT NULL AS c \gset
+SELECT is(pg_temp.sync('rt_date'), 'ok', 'a 503 with Retry-After as an HTTP date is retried');
+SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '>=', interval '500 ms',
+  'the run waited until that date rather than the 10 ms backoff');
 
 SELECT concord.source_create('rt_5xx', pg_temp.spec('rt', 'contracts', 'offset', :'fast')) IS NOT NULL AS c \gset
 SELECT is(pg_temp.sync('rt_5xx'), 'ok', 'a 500, then two 503s, are retried');
@@ -97,8 +105,8 @@ SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '>=', interval '395 ms',
   '5 requests at 10 per second: at least 0.4 s from the first to the last');
 SELECT is((pg_temp.last_run('rate')).requests, 5, 'five requests');
 
-SELECT is((SELECT count(*)::int FROM concord.sync_run WHERE source LIKE 'rt\_%' AND status = 'succeeded'), 5,
-  'the five runs with transient faults succeeded');
+SELECT is((SELECT count(*)::int FROM concord.sync_run WHERE source LIKE 'rt\_%' AND status = 'succeeded'), 6,
+  'the six runs with transient faults succeeded');
 
 SELECT * FROM finish();
 ROLLBACK;
