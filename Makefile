@@ -16,6 +16,7 @@ SQL_PARTS = src/concord.sql \
 	src/secret/secret.sql \
 	src/http/http.sql \
 	src/sync/sync.sql \
+	src/identity/identity.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql
@@ -26,7 +27,7 @@ REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=concord
 
 PG_CPPFLAGS += -I$(srcdir)/src
-SHLIB_LINK += $(shell curl-config --libs) -ljansson -lcrypto
+SHLIB_LINK += $(shell curl-config --libs) -ljansson -lcrypto $(shell pkg-config --libs icu-i18n icu-uc)
 
 # CI builds with warnings as errors, so they never pile up; a user's build is
 # not broken by a newer compiler's new warning.

@@ -1,0 +1,791 @@
+/*-------------------------------------------------------------------------
+ *
+ * normalize.c
+ *	  Normalizers: one canonical form for each way a department writes a
+ *	  phone number, an email address, a person's or a company's name, an
+ *	  address or a resident ID number.
+ *
+ * Every normalizer is IMMUTABLE and PARALLEL SAFE (usable in indexes and
+ * generated columns) and returns NULL for a value it cannot make sense of;
+ * where a reason helps, a companion *_problem function says why.  Script
+ * differences (full-width forms, traditional characters, Chinese vs Latin
+ * spelling) are handled by ICU transliterators (script.c).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+
+#include "identity/identity.h"
+
+PG_FUNCTION_INFO_V1(concord_normalize_phone);
+PG_FUNCTION_INFO_V1(concord_phone_problem);
+PG_FUNCTION_INFO_V1(concord_normalize_email);
+PG_FUNCTION_INFO_V1(concord_normalize_name);
+PG_FUNCTION_INFO_V1(concord_name_key);
+PG_FUNCTION_INFO_V1(concord_normalize_company);
+PG_FUNCTION_INFO_V1(concord_address_parts);
+PG_FUNCTION_INFO_V1(concord_normalize_address);
+PG_FUNCTION_INFO_V1(concord_normalize_cn_id);
+PG_FUNCTION_INFO_V1(concord_cn_id_problem);
+PG_FUNCTION_INFO_V1(concord_to_halfwidth);
+PG_FUNCTION_INFO_V1(concord_to_simplified);
+PG_FUNCTION_INFO_V1(concord_to_pinyin);
+
+/* text argument transliterated by script */
+static char *
+arg_script(FunctionCallInfo fcinfo, IdentityScript script)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+
+	return identity_transliterate(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), script);
+}
+
+/* Trim and collapse runs of white space to one space (in place). */
+static char *
+squeeze(char *s)
+{
+	char	   *r = s,
+			   *w = s;
+	bool		space = true;	/* drops leading space */
+
+	for (; *r; r++)
+	{
+		if (isspace((unsigned char) *r))
+		{
+			if (!space)
+				*w++ = ' ';
+			space = true;
+		}
+		else
+		{
+			*w++ = *r;
+			space = false;
+		}
+	}
+	if (w > s && w[-1] == ' ')
+		w--;
+	*w = '\0';
+	return s;
+}
+
+/* ASCII letters to lower case (in place). */
+static char *
+ascii_lower(char *s)
+{
+	for (char *c = s; *c; c++)
+		*c = pg_ascii_tolower((unsigned char) *c);
+	return s;
+}
+
+/* Replace every occurrence of from (a UTF-8 string) by to, as a new string. */
+static char *
+replace_all(const char *s, const char *from, const char *to)
+{
+	StringInfoData b;
+	size_t		fl = strlen(from);
+	const char *p;
+
+	initStringInfo(&b);
+	while ((p = strstr(s, from)) != NULL)
+	{
+		appendBinaryStringInfo(&b, s, p - s);
+		appendStringInfoString(&b, to);
+		s = p + fl;
+	}
+	appendStringInfoString(&b, s);
+	return b.data;
+}
+
+static bool
+ends_with(const char *s, const char *suffix)
+{
+	size_t		sl = strlen(s),
+				xl = strlen(suffix);
+
+	return sl >= xl && strcmp(s + sl - xl, suffix) == 0;
+}
+
+static bool
+starts_with(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* ------------------------------------------------------------------------
+ * Phone numbers
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * The canonical form of a phone number: E.164 ("+8613812345678",
+ * "+862112345678"), with ";ext=N" for an extension; NULL with *problem set
+ * when the text is not a usable number.  Mainland China numbers may come
+ * with or without +86 / 0086 / 86, with the trunk 0 of landlines, in any
+ * grouping; numbers of other countries must start with + and their code.
+ */
+char *
+identity_phone(const char *text, const char **problem)
+{
+	char	   *s = identity_transliterate(text, strlen(text), IDENTITY_HALFWIDTH);
+	char		digits[64];
+	char		ext[16];
+	int			nd = 0,
+				ne = 0;
+	bool		plus = false;
+	bool		in_ext = false;
+	const char *d;
+	int			len;
+
+	*problem = NULL;
+	ext[0] = '\0';
+	for (const char *c = s; *c; c++)
+	{
+		unsigned char ch = (unsigned char) *c;
+
+		if (isdigit(ch))
+		{
+			if (in_ext)
+			{
+				if (ne >= (int) sizeof(ext) - 1)
+				{
+					*problem = "the extension is too long";
+					return NULL;
+				}
+				ext[ne++] = *c;
+				ext[ne] = '\0';
+			}
+			else
+			{
+				if (nd >= (int) sizeof(digits) - 1)
+				{
+					*problem = "too many digits";
+					return NULL;
+				}
+				digits[nd++] = *c;
+			}
+		}
+		else if (ch == '+' && nd == 0 && !plus)
+			plus = true;
+		else if (ch == ' ' || ch == '-' || ch == '.' || ch == '(' || ch == ')' || ch == '/')
+		{
+			/* separators; a '-' after a complete landline starts an extension */
+			if (ch == '-' && !in_ext && nd >= 11 && digits[0] == '0' && !plus)
+				in_ext = true;
+		}
+		else if (starts_with(c, "转") || starts_with(c, "分机"))
+		{
+			in_ext = true;
+			c += (starts_with(c, "转") ? strlen("转") : strlen("分机")) - 1;
+		}
+		else if (ch == '#' || ch == ',' || ch == ';' || pg_ascii_tolower(ch) == 'x' ||
+				 pg_strncasecmp(c, "ext", 3) == 0)
+		{
+			in_ext = true;
+			if (pg_strncasecmp(c, "ext", 3) == 0)
+				c += 2;
+			/* ";ext=" as RFC 3966 writes it */
+			while (c[1] == '=' || c[1] == '.' || c[1] == ':')
+				c++;
+		}
+		else
+		{
+			*problem = "contains characters that are not part of a phone number";
+			return NULL;
+		}
+	}
+	digits[nd] = '\0';
+	if (nd == 0)
+	{
+		*problem = "no digits";
+		return NULL;
+	}
+	if (in_ext && ne == 0)
+	{
+		*problem = "an extension marker without an extension";
+		return NULL;
+	}
+
+	d = digits;
+	if (plus && !starts_with(d, "86"))
+	{
+		/* another country: E.164 allows at most 15 digits */
+		if (nd < 8 || nd > 15)
+		{
+			*problem = "an international number has 8 to 15 digits";
+			return NULL;
+		}
+		return psprintf("+%s%s%s", d, ne ? ";ext=" : "", ext);
+	}
+	if (plus)
+		d += 2;
+	else if (starts_with(d, "0086"))
+		d += 4;
+	else if (nd == 13 && starts_with(d, "86") && d[2] == '1')
+		d += 2;
+	len = strlen(d);
+
+	/* mobile: 1[3-9] and 9 more digits */
+	if (len == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9')
+		return psprintf("+86%s%s%s", d, ne ? ";ext=" : "", ext);
+	/* service numbers 400/800 */
+	if (len == 10 && (starts_with(d, "400") || starts_with(d, "800")))
+		return psprintf("+86%s%s%s", d, ne ? ";ext=" : "", ext);
+	/* landlines: trunk 0 (dropped after +86), area code, local number */
+	if (d[0] == '0')
+	{
+		d++;
+		len--;
+	}
+	if (len >= 9 && len <= 11 && d[0] != '0' && (d[0] != '1' || starts_with(d, "10")))
+	{
+		int			area = (d[0] == '2' || starts_with(d, "10")) ? 2 : 3;
+		int			local = len - area;
+
+		if ((area == 2 && local == 8) || (area == 3 && (local == 7 || local == 8)))
+			return psprintf("+86%s%s%s", d, ne ? ";ext=" : "", ext);
+	}
+	if (len == 7 || len == 8)
+		*problem = "a landline number without its area code";
+	else if (len == 11 && d[0] == '1')
+		*problem = "not a mainland mobile number (they start with 13 to 19)";
+	else
+		*problem = psprintf("not a mainland China number (%d digits)", len);
+	return NULL;
+}
+
+Datum
+concord_normalize_phone(PG_FUNCTION_ARGS)
+{
+	const char *problem;
+	char	   *p = identity_phone(text_to_cstring(PG_GETARG_TEXT_PP(0)), &problem);
+
+	if (p == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(p));
+}
+
+Datum
+concord_phone_problem(PG_FUNCTION_ARGS)
+{
+	const char *problem;
+
+	(void) identity_phone(text_to_cstring(PG_GETARG_TEXT_PP(0)), &problem);
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
+}
+
+/* ------------------------------------------------------------------------
+ * Email
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * concord.normalize_email(email, strip_plus): trimmed, half-width, lower
+ * case; with strip_plus, "name+tag@host" becomes "name@host".  NULL unless
+ * it looks like local@domain.tld.
+ */
+Datum
+concord_normalize_email(PG_FUNCTION_ARGS)
+{
+	char	   *s = ascii_lower(squeeze(arg_script(fcinfo, IDENTITY_HALFWIDTH)));
+	bool		strip_plus = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
+	char	   *at = strchr(s, '@');
+	char	   *dot;
+
+	if (at == NULL || at == s || strchr(at + 1, '@') != NULL || strchr(s, ' ') != NULL)
+		PG_RETURN_NULL();
+	dot = strrchr(at, '.');
+	if (dot == NULL || dot == at + 1 || dot[1] == '\0' || strstr(at, "..") != NULL)
+		PG_RETURN_NULL();
+	for (const char *c = s; *c; c++)
+		if ((unsigned char) *c < 0x21)
+			PG_RETURN_NULL();
+	if (strip_plus)
+	{
+		char	   *plus = memchr(s, '+', at - s);
+
+		if (plus != NULL && plus > s)
+			s = psprintf("%.*s%s", (int) (plus - s), s, at);
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
+
+/* ------------------------------------------------------------------------
+ * Names
+ * ------------------------------------------------------------------------
+ */
+
+/*
+ * A person's name folded for comparison within one script: half-width,
+ * simplified characters, lower-case Latin, middle dots as spaces, white
+ * space collapsed.
+ */
+char *
+identity_name_fold(const char *text)
+{
+	char	   *s = identity_transliterate(text, strlen(text), IDENTITY_HALFWIDTH);
+
+	s = identity_transliterate(s, strlen(s), IDENTITY_SIMPLIFIED);
+	s = replace_all(s, "·", " ");
+	s = replace_all(s, "•", " ");
+	s = replace_all(s, "・", " ");
+	for (char *c = s; *c; c++)
+		if (*c == '.' || *c == ',' || *c == '-' || *c == '_')
+			*c = ' ';
+	return squeeze(ascii_lower(s));
+}
+
+/*
+ * The cross-script key of a name: its pinyin (ASCII, lower case) syllables
+ * or words joined without spaces, starting at whichever word makes the
+ * smallest string.  Family-name-first and given-name-first spellings are
+ * rotations of one another, so 张三, 張三, "Zhang San" and "San Zhang" all
+ * give "sanzhang", and 欧阳娜娜 and "Nana Ouyang" both "nanaouyang".
+ */
+char *
+identity_name_key(const char *text)
+{
+	char	   *s = identity_name_fold(text);
+	char	   *tok[64];
+	int			n = 0;
+	char	   *best = NULL;
+	char	   *save = NULL;
+
+	s = identity_transliterate(s, strlen(s), IDENTITY_PINYIN);
+	for (char *c = s; *c; c++)
+		if (!isalnum((unsigned char) *c))
+			*c = ' ';
+	for (char *t = strtok_r(s, " ", &save); t && n < 64; t = strtok_r(NULL, " ", &save))
+		tok[n++] = t;
+	if (n == 0)
+		return pstrdup("");
+	for (int start = 0; start < n; start++)
+	{
+		StringInfoData b;
+
+		initStringInfo(&b);
+		for (int i = 0; i < n; i++)
+			appendStringInfoString(&b, tok[(start + i) % n]);
+		if (best == NULL || strcmp(b.data, best) < 0)
+			best = b.data;
+	}
+	return best;
+}
+
+Datum
+concord_normalize_name(PG_FUNCTION_ARGS)
+{
+	char	   *s = identity_name_fold(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (*s == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
+
+Datum
+concord_name_key(PG_FUNCTION_ARGS)
+{
+	char	   *s = identity_name_key(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (*s == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
+
+/* ------------------------------------------------------------------------
+ * Places (shared by companies and addresses)
+ * ------------------------------------------------------------------------
+ */
+
+/* Province-level divisions: the name, and its full form. */
+static const char *const provinces[][2] = {
+	{"北京", "北京市"}, {"天津", "天津市"}, {"上海", "上海市"}, {"重庆", "重庆市"},
+	{"河北", "河北省"}, {"山西", "山西省"}, {"辽宁", "辽宁省"}, {"吉林", "吉林省"},
+	{"黑龙江", "黑龙江省"}, {"江苏", "江苏省"}, {"浙江", "浙江省"}, {"安徽", "安徽省"},
+	{"福建", "福建省"}, {"江西", "江西省"}, {"山东", "山东省"}, {"河南", "河南省"},
+	{"湖北", "湖北省"}, {"湖南", "湖南省"}, {"广东", "广东省"}, {"海南", "海南省"},
+	{"四川", "四川省"}, {"贵州", "贵州省"}, {"云南", "云南省"}, {"陕西", "陕西省"},
+	{"甘肃", "甘肃省"}, {"青海", "青海省"}, {"台湾", "台湾省"},
+	{"内蒙古", "内蒙古自治区"}, {"广西", "广西壮族自治区"}, {"西藏", "西藏自治区"},
+	{"宁夏", "宁夏回族自治区"}, {"新疆", "新疆维吾尔自治区"},
+	{"香港", "香港特别行政区"}, {"澳门", "澳门特别行政区"},
+	{NULL, NULL}
+};
+
+/* Is province i one of the four municipalities (province and city at once)? */
+static bool
+is_municipality(int i)
+{
+	return i < 4;
+}
+
+/* The province s starts with (index), and the length of its spelling there. */
+static int
+province_prefix(const char *s, int *len)
+{
+	for (int i = 0; provinces[i][0]; i++)
+	{
+		if (starts_with(s, provinces[i][1]))
+		{
+			*len = strlen(provinces[i][1]);
+			return i;
+		}
+		if (starts_with(s, provinces[i][0]))
+		{
+			*len = strlen(provinces[i][0]);
+			/* "上海市" as well as "上海"; "广东省" as well as "广东" */
+			if (starts_with(s + *len, "省") || starts_with(s + *len, "市"))
+				*len += strlen("省");
+			return i;
+		}
+	}
+	return -1;
+}
+
+/* ------------------------------------------------------------------------
+ * Companies
+ * ------------------------------------------------------------------------
+ */
+
+/* Legal forms, longest first; removed from the end (repeatedly). */
+static const char *const legal_forms_cn[] = {
+	"股份有限公司", "有限责任公司", "集团有限公司", "有限公司", "集团公司", "集团",
+	"分公司", "公司", NULL
+};
+static const char *const legal_forms_en[] = {
+	"co", "ltd", "limited", "inc", "incorporated", "corp", "corporation", "llc",
+	"plc", "company", "group", "gmbh", "ag", "sa", "pte", "holdings", NULL
+};
+
+/* Remove parenthesised parts: "某某科技(上海)" -> "某某科技". */
+static char *
+drop_parens(const char *s)
+{
+	StringInfoData b;
+	int			depth = 0;
+
+	initStringInfo(&b);
+	for (; *s; s++)
+	{
+		if (*s == '(' || *s == '[')
+			depth++;
+		else if ((*s == ')' || *s == ']') && depth > 0)
+			depth--;
+		else if (depth == 0)
+			appendStringInfoChar(&b, *s);
+	}
+	return b.data;
+}
+
+/*
+ * A company name folded for comparison: half-width, simplified, lower
+ * case, without parenthesised parts, legal forms (有限公司, Co., Ltd., ...)
+ * or a leading province or municipality.
+ */
+static char *
+company_fold(const char *text)
+{
+	char	   *s = identity_transliterate(text, strlen(text), IDENTITY_HALFWIDTH);
+	bool		changed = true;
+	int			plen;
+
+	s = identity_transliterate(s, strlen(s), IDENTITY_SIMPLIFIED);
+	s = ascii_lower(drop_parens(s));
+	for (char *c = s; *c; c++)
+		if (*c == '.' || *c == ',' || *c == '&' || *c == '-')
+			*c = ' ';
+	s = squeeze(s);
+	while (changed)
+	{
+		changed = false;
+		/* a name that is nothing but a legal form stays as it is */
+		for (int i = 0; legal_forms_cn[i]; i++)
+			if (strcmp(s, legal_forms_cn[i]) == 0)
+				return s;
+		for (int i = 0; legal_forms_cn[i]; i++)
+			if (ends_with(s, legal_forms_cn[i]) && strlen(s) > strlen(legal_forms_cn[i]))
+			{
+				s[strlen(s) - strlen(legal_forms_cn[i])] = '\0';
+				s = squeeze(s);
+				changed = true;
+			}
+		for (int i = 0; legal_forms_en[i]; i++)
+		{
+			char	   *sp = strrchr(s, ' ');
+
+			if (sp != NULL && strcmp(sp + 1, legal_forms_en[i]) == 0)
+			{
+				*sp = '\0';
+				changed = true;
+			}
+		}
+	}
+	if (province_prefix(s, &plen) >= 0 && s[plen] != '\0')
+		s = squeeze(s + plen);
+	return s;
+}
+
+Datum
+concord_normalize_company(PG_FUNCTION_ARGS)
+{
+	char	   *s = company_fold(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (*s == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
+
+/* ------------------------------------------------------------------------
+ * Addresses
+ * ------------------------------------------------------------------------
+ */
+
+/* The first segment of s ending in one of suffixes; its length or 0. */
+static int
+segment(const char *s, const char *const *suffixes)
+{
+	int			best = 0;
+
+	for (int i = 0; suffixes[i]; i++)
+	{
+		const char *p = strstr(s, suffixes[i]);
+
+		if (p != NULL)
+		{
+			int			len = (p - s) + strlen(suffixes[i]);
+
+			/* a segment of 2 to 8 characters, the shortest that fits */
+			if (len > (int) strlen(suffixes[i]) && len <= 8 * 3 && (best == 0 || len < best))
+				best = len;
+		}
+	}
+	return best;
+}
+
+/* Split an address into province, city, district and the rest. */
+static void
+address_split(const char *text, char **province, char **city, char **district, char **detail)
+{
+	static const char *const city_suffixes[] = {"自治州", "地区", "盟", "市", NULL};
+	static const char *const district_suffixes[] = {"区", "县", "旗", "市", NULL};
+	char	   *s = identity_transliterate(text, strlen(text), IDENTITY_HALFWIDTH);
+	char	   *nospace;
+	int			len;
+	int			p;
+	StringInfoData b;
+
+	s = identity_transliterate(s, strlen(s), IDENTITY_SIMPLIFIED);
+	/* white space carries no meaning in a Chinese address */
+	initStringInfo(&b);
+	for (const char *c = s; *c; c++)
+		if (!isspace((unsigned char) *c))
+			appendStringInfoChar(&b, *c);
+	nospace = b.data;
+	s = nospace;
+
+	*province = *city = *district = NULL;
+	p = province_prefix(s, &len);
+	if (p >= 0)
+	{
+		*province = pstrdup(provinces[p][1]);
+		s += len;
+		if (is_municipality(p))
+			*city = pstrdup(provinces[p][1]);
+	}
+	if (*city == NULL && (len = segment(s, city_suffixes)) > 0)
+	{
+		*city = pnstrdup(s, len);
+		s += len;
+	}
+	if ((len = segment(s, district_suffixes)) > 0)
+	{
+		*district = pnstrdup(s, len);
+		s += len;
+	}
+	*detail = *s ? pstrdup(s) : NULL;
+}
+
+/*
+ * concord.address_parts(address) returns (province, city, district,
+ * detail): the province-level division in its full form, the city, the
+ * district or county, and the rest.
+ */
+Datum
+concord_address_parts(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4];
+	char	   *parts[4];
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	address_split(text_to_cstring(PG_GETARG_TEXT_PP(0)), &parts[0], &parts[1], &parts[2], &parts[3]);
+	for (int i = 0; i < 4; i++)
+	{
+		nulls[i] = parts[i] == NULL;
+		values[i] = parts[i] ? CStringGetTextDatum(parts[i]) : (Datum) 0;
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+/* concord.normalize_address(address): the parts joined by single spaces. */
+Datum
+concord_normalize_address(PG_FUNCTION_ARGS)
+{
+	char	   *parts[4];
+	StringInfoData b;
+
+	address_split(text_to_cstring(PG_GETARG_TEXT_PP(0)), &parts[0], &parts[1], &parts[2], &parts[3]);
+	initStringInfo(&b);
+	for (int i = 0; i < 4; i++)
+	{
+		/* a municipality is its own city: say it once */
+		if (parts[i] == NULL || (i == 1 && parts[0] && strcmp(parts[0], parts[1]) == 0))
+			continue;
+		appendStringInfo(&b, "%s%s", b.len ? " " : "", parts[i]);
+	}
+	if (b.len == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(ascii_lower(b.data)));
+}
+
+/* ------------------------------------------------------------------------
+ * Resident ID numbers (GB 11643)
+ * ------------------------------------------------------------------------
+ */
+
+/* The check character of the first 17 characters of an 18-character ID. */
+static char
+cn_id_check(const char *id17)
+{
+	static const int weights[17] = {7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2};
+	static const char checks[] = "10X98765432";
+	int			sum = 0;
+
+	for (int i = 0; i < 17; i++)
+		sum += (id17[i] - '0') * weights[i];
+	return checks[sum % 11];
+}
+
+/* Is yyyymmdd a real date between 1900 and 2099? */
+static bool
+valid_birth(const char *d)
+{
+	int			y = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+	int			m = (d[4] - '0') * 10 + (d[5] - '0');
+	int			day = (d[6] - '0') * 10 + (d[7] - '0');
+	static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+
+	if (y < 1900 || y > 2099 || m < 1 || m > 12 || day < 1 || day > mdays[m - 1])
+		return false;
+	if (m == 2 && day == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+		return false;
+	return true;
+}
+
+/*
+ * The 18-character form of a resident ID number (a 15-character one of
+ * before 1999 is converted), upper-case X; NULL with *problem set when it
+ * is not valid.
+ */
+static char *
+cn_id(const char *text, const char **problem)
+{
+	char	   *s = squeeze(identity_transliterate(text, strlen(text), IDENTITY_HALFWIDTH));
+	char		id[19];
+	int			n = 0;
+
+	*problem = NULL;
+	for (const char *c = s; *c; c++)
+	{
+		if (*c == ' ' || *c == '-')
+			continue;
+		if (n >= 18 || !(isdigit((unsigned char) *c) || ((*c == 'x' || *c == 'X') && n == 17)))
+		{
+			*problem = "a resident ID number has 18 characters: 17 digits and a digit or X";
+			return NULL;
+		}
+		id[n++] = pg_ascii_toupper((unsigned char) *c);
+	}
+	id[n] = '\0';
+	if (n == 15)
+	{
+		/* the old form: 6-digit region, yymmdd, 3-digit sequence */
+		memmove(id + 8, id + 6, 9);
+		id[6] = '1';
+		id[7] = '9';
+		id[17] = cn_id_check(id);
+		id[18] = '\0';
+		n = 18;
+	}
+	if (n != 18)
+	{
+		*problem = "a resident ID number has 18 characters (or 15 in the old form)";
+		return NULL;
+	}
+	if (!valid_birth(id + 6))
+	{
+		*problem = "the date of birth in it is not a date";
+		return NULL;
+	}
+	if (cn_id_check(id) != id[17])
+	{
+		*problem = "the check character does not match";
+		return NULL;
+	}
+	return pstrdup(id);
+}
+
+Datum
+concord_normalize_cn_id(PG_FUNCTION_ARGS)
+{
+	const char *problem;
+	char	   *id = cn_id(text_to_cstring(PG_GETARG_TEXT_PP(0)), &problem);
+
+	if (id == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(id));
+}
+
+Datum
+concord_cn_id_problem(PG_FUNCTION_ARGS)
+{
+	const char *problem;
+
+	(void) cn_id(text_to_cstring(PG_GETARG_TEXT_PP(0)), &problem);
+	if (problem == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(problem));
+}
+
+/* ------------------------------------------------------------------------
+ * Transliteration, as SQL functions
+ * ------------------------------------------------------------------------
+ */
+
+Datum
+concord_to_halfwidth(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(arg_script(fcinfo, IDENTITY_HALFWIDTH)));
+}
+
+Datum
+concord_to_simplified(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(arg_script(fcinfo, IDENTITY_SIMPLIFIED)));
+}
+
+Datum
+concord_to_pinyin(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(squeeze(arg_script(fcinfo, IDENTITY_PINYIN))));
+}

@@ -1,0 +1,28 @@
+-- docs/identity.md: every ```sql example runs, in order, and gives what its
+-- comments show.
+BEGIN;
+SET LOCAL client_min_messages = warning;
+
+CREATE TEMP TABLE blocks AS
+SELECT row_number() OVER () AS n, m[1] AS code
+FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/identity.md'),
+                    '```sql\n(.*?)```', 'g') AS m;
+
+SELECT plan((SELECT count(*)::int FROM blocks) + 4);
+
+SELECT lives_ok(code, format('docs/identity.md example %s runs', n)) FROM blocks ORDER BY n;
+
+SELECT is((SELECT count(DISTINCT concord.normalize_phone(p))::int
+             FROM unnest(ARRAY['+86 138-1234-5678', '13812345678', '１３８１２３４５６７８']) p), 1,
+  'the three phone spellings are one number');
+SELECT is((SELECT string_agg(DISTINCT concord.name_key(n), ',')
+             FROM unnest(ARRAY['张三', '張三', 'Zhang San', 'San Zhang']) n), 'sanzhang',
+  'the four name spellings have the key shown');
+SELECT is((SELECT string_agg(DISTINCT concord.normalize_company(c), ',')
+             FROM unnest(ARRAY['上海某某科技有限公司', '某某科技(上海)']) c), '某某科技',
+  'the two company spellings are one company');
+SELECT is((SELECT id FROM crm_contact WHERE concord.normalize_phone(phone) = concord.normalize_phone('138 1234 5678')), 1,
+  'the lookup finds 張三');
+
+SELECT * FROM finish();
+ROLLBACK;
