@@ -24,6 +24,10 @@ typedef enum IdentityScript
 
 extern char *identity_transliterate(const char *text, int len, IdentityScript script);
 
+/* similarity.c */
+#include "mb/pg_wchar.h"
+extern double identity_jaro_winkler(const pg_wchar *a, int na, const pg_wchar *b, int nb);
+
 /* normalize.c */
 extern char *identity_phone(const char *text, const char **problem);
 extern char *identity_name_fold(const char *text);

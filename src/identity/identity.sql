@@ -116,3 +116,355 @@ CREATE FUNCTION @extschema@.name_similarity(a text, b text)
 RETURNS double precision AS 'MODULE_PATHNAME', 'concord_name_similarity'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.name_similarity(text, text) IS 'Jaro-Winkler of two names'' pinyin keys: across scripts, character sets and word order';
+
+------------------------------------------------------------------------------
+-- Resolution: sources, records, clusters, stable customer IDs
+------------------------------------------------------------------------------
+
+DO $roles$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'concord_identity') THEN
+    CREATE ROLE concord_identity NOLOGIN;
+    COMMENT ON ROLE concord_identity IS 'concord: may register identity sources and resolve customers';
+  END IF;
+END
+$roles$;
+
+CREATE TABLE @extschema@.identity_source (
+  name          text PRIMARY KEY
+                CONSTRAINT identity_source_name_check CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
+  source_table  regclass NOT NULL,
+  key_column    name NOT NULL,
+  columns       jsonb NOT NULL,
+  priority      integer NOT NULL DEFAULT 100,
+  created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.identity_source IS
+  'Tables whose rows describe customers: the key column and which columns carry name, phone, email, company, address, id_number, updated_at';
+COMMENT ON COLUMN @extschema@.identity_source.priority IS
+  'Survivorship tie-break: a lower number wins when two values are equally recent';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_source', '');
+
+CREATE TABLE @extschema@.identity_record (
+  source      text NOT NULL REFERENCES @extschema@.identity_source (name) ON DELETE CASCADE,
+  key         text NOT NULL,
+  name_key    text,
+  phone       text,
+  email       text,
+  company     text,
+  address     text,
+  id_number   text,
+  updated_at  timestamptz,
+  original    jsonb NOT NULL,
+  PRIMARY KEY (source, key)
+);
+CREATE INDEX identity_record_phone_idx ON @extschema@.identity_record (phone);
+COMMENT ON TABLE @extschema@.identity_record IS
+  'Every source row, normalized for matching (refreshed by resolve); original holds the values as the source wrote them';
+
+CREATE SEQUENCE @extschema@.customer_id_seq;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_id_seq', '');
+
+CREATE TABLE @extschema@.customer_link (
+  source       text NOT NULL,
+  key          text NOT NULL,
+  customer_id  bigint NOT NULL,
+  how          text NOT NULL,
+  score        double precision,
+  linked_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (source, key)
+);
+CREATE INDEX customer_link_customer_idx ON @extschema@.customer_link (customer_id);
+COMMENT ON TABLE @extschema@.customer_link IS
+  'Each source row''s customer ID, how it was linked (a rule, "score", or "alone") and its best match score';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_link', '');
+
+CREATE TABLE @extschema@.customer_id_history (
+  event_id     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  customer_id  bigint NOT NULL,
+  event        text NOT NULL CONSTRAINT customer_id_history_event_check
+               CHECK (event IN ('created', 'merged', 'split')),
+  other_id     bigint,
+  at           timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX customer_id_history_customer_idx ON @extschema@.customer_id_history (customer_id);
+COMMENT ON TABLE @extschema@.customer_id_history IS
+  'What happened to customer IDs: created; merged (customer_id went into other_id); split (customer_id was split from other_id)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_id_history', '');
+
+CREATE TABLE @extschema@.customer (
+  customer_id  bigint PRIMARY KEY,
+  name         text,
+  phone        text,
+  email        text,
+  company      text,
+  address      text,
+  id_number    text,
+  records      integer NOT NULL,
+  chosen_from  jsonb NOT NULL,
+  updated_at   timestamptz
+);
+COMMENT ON TABLE @extschema@.customer IS
+  'The golden record: one row per customer ID, each value the most recent non-null one of its records (source priority breaks ties); chosen_from names the source row of each';
+
+CREATE FUNCTION @extschema@.identity_source_add(
+  name text, source_table regclass, key_column text, columns jsonb, priority integer DEFAULT 100)
+RETURNS @extschema@.identity_source
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  kinds constant text[] := ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number', 'updated_at'];
+  k text;
+  col text;
+  typ regtype;
+  row @extschema@.identity_source;
+BEGIN
+  IF name IS NULL OR source_table IS NULL OR key_column IS NULL OR columns IS NULL THEN
+    RAISE EXCEPTION 'name, source_table, key_column and columns must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF jsonb_typeof(columns) <> 'object' THEN
+    RAISE EXCEPTION 'columns of identity source "%" must be a JSON object of kind: column, not %', name, jsonb_typeof(columns)
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example {"name": "customer_name", "phone": "mobile", "updated_at": "modified_at"}.';
+  END IF;
+  PERFORM 1 FROM pg_attribute a WHERE a.attrelid = source_table AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'key column "%" of identity source "%" does not exist in table %', key_column, name, source_table
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  FOR k, col IN SELECT e.key, e.value #>> '{}' FROM jsonb_each(columns) e LOOP
+    IF NOT k = ANY (kinds) THEN
+      RAISE EXCEPTION 'unknown attribute kind "%" for identity source "%"', k, name
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Known kinds: ' || array_to_string(kinds, ', ') || '.';
+    END IF;
+    SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+     WHERE a.attrelid = source_table AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'column "%" (%) of identity source "%" does not exist in table %', col, k, name, source_table
+        USING ERRCODE = 'undefined_column';
+    END IF;
+    IF k = 'updated_at' AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (updated_at) of identity source "%" must be a date or timestamp, not %', col, name, typ
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF k <> 'updated_at' AND typ NOT IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype,
+                                         'bigint'::regtype, 'integer'::regtype, 'numeric'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (%) of identity source "%" must be text, not %', col, k, name, typ
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+  END LOOP;
+  IF NOT (columns ?| ARRAY['name', 'phone', 'email', 'id_number']) THEN
+    RAISE EXCEPTION 'identity source "%" needs at least one of name, phone, email, id_number', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Company and address alone cannot tell people apart.';
+  END IF;
+  INSERT INTO @extschema@.identity_source AS s (name, source_table, key_column, columns, priority)
+  VALUES (identity_source_add.name, identity_source_add.source_table, identity_source_add.key_column,
+          identity_source_add.columns, identity_source_add.priority)
+  RETURNING * INTO row;
+  RETURN row;
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'identity source "%" already exists', identity_source_add.name
+    USING ERRCODE = 'duplicate_object';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_source_add(text, regclass, text, jsonb, integer) IS
+  'Registers a table whose rows describe customers: its key column and the columns carrying each kind of attribute';
+
+CREATE FUNCTION @extschema@.identity_cluster(max_block integer)
+RETURNS TABLE (source text, key text, rep_source text, rep_key text, how text, score double precision, pairs integer)
+AS 'MODULE_PATHNAME', 'concord_identity_cluster'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.identity_cluster(integer) IS
+  'Internal to resolve: blocks, scores and clusters the normalized records';
+
+CREATE FUNCTION @extschema@.why_matched(source_a text, key_a text, source_b text, key_b text)
+RETURNS jsonb
+AS 'MODULE_PATHNAME', 'concord_identity_compare'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.why_matched(text, text, text, text) IS
+  'How two source rows compare: per attribute the values, agreement level and weight, the total score, the rule, and whether they match';
+
+CREATE FUNCTION @extschema@.resolve(max_block integer DEFAULT 200)
+RETURNS TABLE (records bigint, pairs bigint, customers bigint, new_ids bigint, merged bigint, split bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  src @extschema@.identity_source;
+  c jsonb;
+  sel text;
+BEGIN
+  IF max_block IS NULL OR max_block < 2 OR max_block > 100000 THEN
+    RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- one resolve at a time
+  PERFORM pg_advisory_xact_lock(hashtext('concord.resolve'), 1131);
+
+  -- 1. the records, normalized, read as the caller
+  DELETE FROM @extschema@.identity_record;
+  FOR src IN SELECT * FROM @extschema@.identity_source ORDER BY identity_source.name LOOP
+    c := src.columns;
+    sel := format(
+      'INSERT INTO %s.identity_record (source, key, name_key, phone, email, company, address, id_number, updated_at, original)'
+      ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s))'
+      ' FROM %s t WHERE t.%I IS NOT NULL',
+      '@extschema@', src.name, src.key_column,
+      CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
+      CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
+      CASE WHEN c ? 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c->>'email') ELSE 'NULL' END,
+      CASE WHEN c ? 'company' THEN format('%s.normalize_company(t.%I::text)', '@extschema@', c->>'company') ELSE 'NULL' END,
+      CASE WHEN c ? 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c->>'address') ELSE 'NULL' END,
+      CASE WHEN c ? 'id_number' THEN format('%s.normalize_cn_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
+      CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,
+      coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value #>> '{}'), ', ')
+                  FROM jsonb_each(c) e WHERE e.key <> 'updated_at'), ''),
+      src.source_table, src.key_column);
+    EXECUTE sel;
+  END LOOP;
+
+  -- 2. clusters
+  IF to_regclass('pg_temp.identity_cl') IS NOT NULL THEN
+    DROP TABLE identity_cl, identity_n, identity_keep, identity_id;
+  END IF;
+  CREATE TEMP TABLE identity_cl ON COMMIT DROP AS
+    SELECT x.*, pg_catalog.format('%s:%s', x.rep_source, x.rep_key) AS cluster
+    FROM @extschema@.identity_cluster(max_block) x;
+
+  -- 3. stable IDs.  Each old ID stays with the cluster holding most of its
+  --    rows (ties: the first cluster); a cluster keeps the smallest (oldest)
+  --    ID that stays with it, and the others staying there are merged into
+  --    it.  A cluster no ID stays with gets a new ID: split off the IDs of
+  --    its rows, or created if its rows had none.
+  CREATE TEMP TABLE identity_n ON COMMIT DROP AS
+    SELECT x.cluster, l.customer_id, count(*) AS n
+    FROM identity_cl x JOIN @extschema@.customer_link l USING (source, key)
+    GROUP BY 1, 2;
+  CREATE TEMP TABLE identity_keep ON COMMIT DROP AS
+    SELECT DISTINCT ON (n.customer_id) n.customer_id, n.cluster
+    FROM identity_n n ORDER BY n.customer_id, n.n DESC, n.cluster;
+  CREATE TEMP TABLE identity_id ON COMMIT DROP AS
+    SELECT k.cluster, min(k.customer_id) AS customer_id, false AS is_new
+    FROM identity_keep k GROUP BY k.cluster;
+  INSERT INTO @extschema@.customer_id_history (customer_id, event, other_id)
+    SELECT k.customer_id, 'merged', i.customer_id
+    FROM identity_keep k JOIN identity_id i USING (cluster)
+    WHERE k.customer_id <> i.customer_id;
+  GET DIAGNOSTICS merged = ROW_COUNT;
+  INSERT INTO identity_id (cluster, customer_id, is_new)
+    SELECT n.cluster, nextval('@extschema@.customer_id_seq'), true
+    FROM (SELECT DISTINCT x.cluster FROM identity_cl x
+           WHERE NOT EXISTS (SELECT 1 FROM identity_id i WHERE i.cluster = x.cluster)
+           ORDER BY x.cluster) n;
+  GET DIAGNOSTICS new_ids = ROW_COUNT;
+  INSERT INTO @extschema@.customer_id_history (customer_id, event, other_id)
+    SELECT DISTINCT i.customer_id, 'split', n.customer_id
+    FROM identity_id i JOIN identity_n n USING (cluster)
+    WHERE i.is_new;
+  split := (SELECT count(*) FROM identity_id i
+             WHERE i.is_new AND EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster = i.cluster));
+  INSERT INTO @extschema@.customer_id_history (customer_id, event)
+    SELECT i.customer_id, 'created' FROM identity_id i
+    WHERE i.is_new AND NOT EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster = i.cluster);
+
+  -- 4. the links: changed only where the ID or the linkage changed
+  DELETE FROM @extschema@.customer_link l
+   WHERE NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
+  INSERT INTO @extschema@.customer_link AS l (source, key, customer_id, how, score)
+    SELECT x.source, x.key, i.customer_id, x.how, x.score
+    FROM identity_cl x JOIN identity_id i USING (cluster)
+  ON CONFLICT (source, key) DO UPDATE
+    SET customer_id = excluded.customer_id, how = excluded.how, score = excluded.score, linked_at = pg_catalog.now()
+    WHERE (l.customer_id, l.how, l.score) IS DISTINCT FROM (excluded.customer_id, excluded.how, excluded.score);
+
+  -- 5. the golden record
+  DELETE FROM @extschema@.customer;
+  INSERT INTO @extschema@.customer (customer_id, name, phone, email, company, address, id_number, records, chosen_from, updated_at)
+    SELECT l.customer_id,
+           (pg_catalog.array_agg(r.original->>'name' ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+              FILTER (WHERE r.original ? 'name'))[1],
+           (pg_catalog.array_agg(r.phone ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+              FILTER (WHERE r.phone IS NOT NULL))[1],
+           (pg_catalog.array_agg(r.email ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+              FILTER (WHERE r.email IS NOT NULL))[1],
+           (pg_catalog.array_agg(r.original->>'company' ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+              FILTER (WHERE r.original ? 'company'))[1],
+           (pg_catalog.array_agg(r.original->>'address' ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+              FILTER (WHERE r.original ? 'address'))[1],
+           (pg_catalog.array_agg(r.id_number ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+              FILTER (WHERE r.id_number IS NOT NULL))[1],
+           count(*),
+           jsonb_strip_nulls(jsonb_build_object(
+             'name', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                        FILTER (WHERE r.original ? 'name'))[1],
+             'phone', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                        FILTER (WHERE r.phone IS NOT NULL))[1],
+             'email', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                        FILTER (WHERE r.email IS NOT NULL))[1],
+             'company', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                        FILTER (WHERE r.original ? 'company'))[1],
+             'address', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                        FILTER (WHERE r.original ? 'address'))[1],
+             'id_number', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                        FILTER (WHERE r.id_number IS NOT NULL))[1])),
+           max(r.updated_at)
+    FROM @extschema@.customer_link l
+         JOIN @extschema@.identity_record r USING (source, key)
+         JOIN @extschema@.identity_source isrc ON isrc.name = r.source
+    GROUP BY l.customer_id;
+
+  records := (SELECT count(*) FROM identity_cl);
+  pairs := (SELECT coalesce(sum(x.pairs), 0) / 2 FROM identity_cl x);
+  customers := (SELECT count(*) FROM @extschema@.customer);
+  RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.resolve(integer) IS
+  'Full resolve: reads every registered source, matches and clusters its rows, keeps customer IDs stable, rebuilds the golden record; returns what it did';
+
+CREATE VIEW @extschema@.customer_360 AS
+  SELECT c.*,
+         (SELECT jsonb_object_agg(x.source, x.n) FROM (SELECT l.source, count(*) AS n FROM @extschema@.customer_link l
+                                                        WHERE l.customer_id = c.customer_id GROUP BY l.source) x) AS rows_by_source
+  FROM @extschema@.customer c;
+COMMENT ON VIEW @extschema@.customer_360 IS 'The golden record with the number of rows each source has for the customer';
+
+CREATE FUNCTION @extschema@.customer_id_now(customer_id bigint)
+RETURNS bigint
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  WITH RECURSIVE hop(id, depth) AS (
+    SELECT customer_id_now.customer_id, 0
+    UNION ALL
+    SELECT h.other_id, hop.depth + 1
+      FROM hop JOIN @extschema@.customer_id_history h ON h.customer_id = hop.id AND h.event = 'merged'
+     WHERE hop.depth < 100)
+  SELECT id FROM hop ORDER BY depth DESC LIMIT 1;
+END;
+COMMENT ON FUNCTION @extschema@.customer_id_now(bigint) IS 'Where customer ID X went: the ID it was merged into, following merges (X itself if it still stands)';
+
+REVOKE EXECUTE ON FUNCTION
+  @extschema@.identity_source_add(text, regclass, text, jsonb, integer),
+  @extschema@.identity_cluster(integer),
+  @extschema@.resolve(integer),
+  @extschema@.why_matched(text, text, text, text)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+  @extschema@.identity_source_add(text, regclass, text, jsonb, integer),
+  @extschema@.identity_cluster(integer),
+  @extschema@.resolve(integer),
+  @extschema@.why_matched(text, text, text, text)
+TO concord_identity;
+REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
+  @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@.identity_record,
+  @extschema@.customer_link, @extschema@.customer TO concord_identity;
+GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
+GRANT SELECT ON @extschema@.customer_360 TO concord_identity;
+GRANT USAGE ON SEQUENCE @extschema@.customer_id_seq TO concord_identity;

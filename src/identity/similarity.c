@@ -86,8 +86,8 @@ edit_distance(const pg_wchar *a, int na, const pg_wchar *b, int nb, bool transpo
 }
 
 /* Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4). */
-static double
-jaro_winkler(const pg_wchar *a, int na, const pg_wchar *b, int nb)
+double
+identity_jaro_winkler(const pg_wchar *a, int na, const pg_wchar *b, int nb)
 {
 	int			window;
 	bool	   *ma,
@@ -166,7 +166,7 @@ concord_jaro_winkler(PG_FUNCTION_ARGS)
 	pg_wchar   *a = arg_chars(fcinfo, 0, &na);
 	pg_wchar   *b = arg_chars(fcinfo, 1, &nb);
 
-	PG_RETURN_FLOAT8(jaro_winkler(a, na, b, nb));
+	PG_RETURN_FLOAT8(identity_jaro_winkler(a, na, b, nb));
 }
 
 /* Distinct white-space separated tokens of s (modified), sorted. */
@@ -233,5 +233,5 @@ concord_name_similarity(PG_FUNCTION_ARGS)
 
 	if (na == 0 || nb == 0)
 		PG_RETURN_NULL();
-	PG_RETURN_FLOAT8(jaro_winkler(a, na, b, nb));
+	PG_RETURN_FLOAT8(identity_jaro_winkler(a, na, b, nb));
 }

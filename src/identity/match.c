@@ -1,0 +1,600 @@
+/*-------------------------------------------------------------------------
+ *
+ * match.c
+ *	  Matching and clustering of the records of every registered source:
+ *	  blocking, Fellegi-Sunter pair scores with rules, union-find.
+ *
+ * The records (concord.identity_record, already normalized) are read
+ * once.  Candidate pairs come only from blocks: records sharing an ID
+ * number, a phone, an email or a name key.  A block larger than
+ * concord.identity_max_block records (a company switchboard, a placeholder
+ * email like test@test.com, 王伟) yields no pairs at all; and within
+ * smaller blocks a frequent value carries less weight (term-frequency
+ * adjustment), so a shared phone cannot glue strangers together.  A pair
+ * is compared in the first block kind it shares, so never twice.
+ *
+ * A pair matches by rule (same valid ID number; same phone and a close
+ * name) or when the sum of its attributes' weights -- log2(m/u) for the
+ * level of agreement each attribute reaches -- passes the match
+ * threshold.  Matches are joined with union-find; every record gets its
+ * cluster's representative (its first record) and how it was linked.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "identity/identity.h"
+
+PG_FUNCTION_INFO_V1(concord_identity_cluster);
+PG_FUNCTION_INFO_V1(concord_identity_compare);
+
+/* the attributes of a record, in concord.identity_record column order */
+enum
+{
+	A_NAME_KEY,
+	A_PHONE,
+	A_EMAIL,
+	A_COMPANY,
+	A_ADDRESS,
+	A_ID_NUMBER,
+	A_NATTS
+};
+
+static const char *const att_names[A_NATTS] = {
+	"name", "phone", "email", "company", "address", "id_number"
+};
+
+/* Blocking kinds, in the order pairs are compared. */
+static const int block_kinds[] = {A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY};
+#define NBLOCKS 4
+
+typedef struct Rec
+{
+	char	   *source;
+	char	   *key;
+	char	   *att[A_NATTS];
+	int			freq[A_NATTS];	/* how many records share the value */
+} Rec;
+
+/* Weights: log2(m/u) per agreement level (hand-set defaults). */
+typedef struct Model
+{
+	double		id_agree,
+				id_disagree;
+	double		phone_agree,
+				phone_disagree;
+	double		email_agree,
+				email_disagree;
+	double		name_exact,
+				name_close,
+				name_near,
+				name_disagree;
+	double		company_agree,
+				company_close,
+				company_disagree;
+	double		address_agree,
+				address_disagree;
+	double		match_threshold;
+	double		rule_name_min;	/* name similarity for the phone rule */
+} Model;
+
+static const Model default_model = {
+	12.0, -6.0,					/* id number */
+	9.0, -2.0,					/* phone */
+	9.0, -2.0,					/* email */
+	5.0, 3.0, 1.0, -4.0,		/* name: same key, >= 0.9, >= 0.8, else */
+	3.0, 1.5, -1.0,				/* company: same, >= 0.9, else */
+	3.0, -1.0,					/* address */
+	8.0,						/* match threshold */
+	0.9							/* phone rule: name similarity */
+};
+
+/* One attribute's comparison in a pair. */
+typedef struct AttCmp
+{
+	const char *level;			/* "agree", "close", ... or "missing" */
+	double		weight;
+	double		similarity;		/* for names and companies, else -1 */
+} AttCmp;
+
+/* Jaro-Winkler of two UTF-8 strings (similarity.c's, on code points). */
+static double
+jw(const char *a, const char *b)
+{
+	int			la = strlen(a),
+				lb = strlen(b);
+	pg_wchar   *wa = palloc(sizeof(pg_wchar) * (la + 1));
+	pg_wchar   *wb = palloc(sizeof(pg_wchar) * (lb + 1));
+	int			na = pg_mb2wchar_with_len(a, wa, la);
+	int			nb = pg_mb2wchar_with_len(b, wb, lb);
+	double		r = identity_jaro_winkler(wa, na, wb, nb);
+
+	pfree(wa);
+	pfree(wb);
+	return r;
+}
+
+/* Less weight for a value many records share: log2 of its frequency. */
+static double
+tf(double weight, int freq)
+{
+	return freq > 1 ? weight - log2((double) freq) : weight;
+}
+
+/*
+ * Compare two records: per-attribute levels and weights into cmp (may be
+ * NULL), the total into *score; the rule that matched them (or NULL) is
+ * returned through *rule.
+ */
+static void
+compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
+		const char **rule)
+{
+	AttCmp		c[A_NATTS];
+	double		total = 0;
+
+	for (int i = 0; i < A_NATTS; i++)
+	{
+		c[i].level = "missing";
+		c[i].weight = 0;
+		c[i].similarity = -1;
+		if (a->att[i] == NULL || b->att[i] == NULL)
+			continue;
+		switch (i)
+		{
+			case A_ID_NUMBER:
+			case A_PHONE:
+			case A_EMAIL:
+				{
+					bool		same = strcmp(a->att[i], b->att[i]) == 0;
+					double		agree = i == A_ID_NUMBER ? m->id_agree : i == A_PHONE ? m->phone_agree : m->email_agree;
+					double		dis = i == A_ID_NUMBER ? m->id_disagree : i == A_PHONE ? m->phone_disagree : m->email_disagree;
+
+					c[i].level = same ? "agree" : "disagree";
+					c[i].weight = same ? tf(agree, a->freq[i]) : dis;
+					/* a shared value (a switchboard) cannot contradict */
+					if (!same && (a->freq[i] > 1 || b->freq[i] > 1))
+					{
+						c[i].level = "disagree, shared value";
+						c[i].weight = 0;
+					}
+					break;
+				}
+			case A_NAME_KEY:
+				{
+					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 : jw(a->att[i], b->att[i]);
+
+					c[i].similarity = s;
+					if (s >= 1.0)
+					{
+						c[i].level = "exact";
+						/* a common name says less */
+						c[i].weight = tf(m->name_exact, (a->freq[i] + 1) / 2);
+					}
+					else if (s >= 0.9)
+					{
+						c[i].level = "close";
+						c[i].weight = m->name_close;
+					}
+					else if (s >= 0.8)
+					{
+						c[i].level = "near";
+						c[i].weight = m->name_near;
+					}
+					else
+					{
+						c[i].level = "disagree";
+						c[i].weight = m->name_disagree;
+					}
+					break;
+				}
+			case A_COMPANY:
+				{
+					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 : jw(a->att[i], b->att[i]);
+
+					c[i].similarity = s;
+					c[i].level = s >= 1.0 ? "agree" : s >= 0.9 ? "close" : "disagree";
+					c[i].weight = s >= 1.0 ? m->company_agree : s >= 0.9 ? m->company_close : m->company_disagree;
+					break;
+				}
+			case A_ADDRESS:
+				{
+					bool		same = strcmp(a->att[i], b->att[i]) == 0;
+
+					c[i].level = same ? "agree" : "disagree";
+					c[i].weight = same ? m->address_agree : m->address_disagree;
+					break;
+				}
+		}
+		total += c[i].weight;
+	}
+
+	*rule = NULL;
+	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0)
+		*rule = "rule: same ID number";
+	else if (strcmp(c[A_PHONE].level, "agree") == 0 && a->freq[A_PHONE] <= 2 &&
+			 c[A_NAME_KEY].similarity >= m->rule_name_min)
+		*rule = "rule: same phone, same name";
+	*score = total;
+	if (cmp)
+		memcpy(cmp, c, sizeof(c));
+}
+
+/* Read the records of concord.identity_record (in key order). */
+static Rec *
+load_records(int *n)
+{
+	Rec		   *recs;
+
+	if (SPI_execute("SELECT source, key, name_key, phone, email, company, address, id_number"
+					" FROM concord.identity_record ORDER BY source, key", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_record");
+	*n = (int) SPI_processed;
+	recs = palloc0(sizeof(Rec) * Max(*n, 1));
+	for (int i = 0; i < *n; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+
+		recs[i].source = SPI_getvalue(t, d, 1);
+		recs[i].key = SPI_getvalue(t, d, 2);
+		for (int a = 0; a < A_NATTS; a++)
+			recs[i].att[a] = SPI_getvalue(t, d, 3 + a);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return recs;
+}
+
+/* A block: the records sharing one value of one attribute. */
+typedef struct Block
+{
+	char	   *value;			/* hash key (must be first) */
+	int			n;
+	int			cap;
+	int		   *members;
+} Block;
+
+/* Hash and compare blocks by the string their key points to. */
+static uint32
+strptr_hash(const void *key, Size keysize)
+{
+	const char *s = *(const char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+static int
+strptr_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/* The blocks of attribute att; sets every record's frequency of its value. */
+static HTAB *
+build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+	HTAB	   *h;
+	HASH_SEQ_STATUS seq;
+	Block	   *b;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(Block);
+	ctl.hash = strptr_hash;
+	ctl.match = strptr_match;
+	ctl.hcxt = cxt;
+	h = hash_create("concord identity blocks", Max(n / 4, 64), &ctl,
+					HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	for (int i = 0; i < n; i++)
+	{
+		bool		found;
+
+		if (recs[i].att[att] == NULL)
+			continue;
+		b = hash_search(h, &recs[i].att[att], HASH_ENTER, &found);
+		if (!found)
+		{
+			b->n = 0;
+			b->cap = 4;
+			b->members = MemoryContextAlloc(cxt, sizeof(int) * b->cap);
+		}
+		if (b->n == b->cap)
+		{
+			b->cap *= 2;
+			b->members = repalloc(b->members, sizeof(int) * b->cap);
+		}
+		b->members[b->n++] = i;
+	}
+	/* every record learns how common its value is */
+	hash_seq_init(&seq, h);
+	while ((b = hash_seq_search(&seq)) != NULL)
+		for (int j = 0; j < b->n; j++)
+			recs[b->members[j]].freq[att] = b->n;
+	return h;
+}
+
+/* union-find with path halving and union by size */
+static int
+find(int *parent, int x)
+{
+	while (parent[x] != x)
+	{
+		parent[x] = parent[parent[x]];
+		x = parent[x];
+	}
+	return x;
+}
+
+static void
+unite(int *parent, int *size, int a, int b)
+{
+	a = find(parent, a);
+	b = find(parent, b);
+	if (a == b)
+		return;
+	if (size[a] < size[b])
+	{
+		int			t = a;
+
+		a = b;
+		b = t;
+	}
+	parent[b] = a;
+	size[a] += size[b];
+}
+
+/* Do records a and b share a value of an earlier blocking kind than k? */
+static bool
+shared_earlier(const Rec *a, const Rec *b, int k)
+{
+	for (int e = 0; e < k; e++)
+	{
+		int			att = block_kinds[e];
+
+		if (a->att[att] && b->att[att] && strcmp(a->att[att], b->att[att]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * concord.identity_cluster(max_block integer)
+ *	 RETURNS TABLE (source text, key text, rep_source text, rep_key text,
+ *					how text, score float8, pairs integer)
+ *
+ * Every record with the first record of its cluster, how it was linked
+ * (its strongest match: a rule or "score"; "alone" if none) and the number
+ * of pairs it was compared in.
+ */
+Datum
+concord_identity_cluster(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			max_block = PG_GETARG_INT32(0);
+	MemoryContext cxt;
+	MemoryContext old;
+	Rec		   *recs;
+	int			n;
+	int		   *parent,
+			   *size,
+			   *pairs,
+			   *first;
+	double	   *best;
+	const char **how;
+
+	if (max_block < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("max_block must be at least 2, not %d", max_block)));
+	InitMaterializedSRF(fcinfo, 0);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "concord identity match", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(cxt);
+	recs = load_records(&n);
+	parent = palloc(sizeof(int) * Max(n, 1));
+	size = palloc(sizeof(int) * Max(n, 1));
+	pairs = palloc0(sizeof(int) * Max(n, 1));
+	best = palloc(sizeof(double) * Max(n, 1));
+	how = palloc0(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		parent[i] = i;
+		size[i] = 1;
+		best[i] = -INFINITY;
+	}
+
+	for (int k = 0; k < NBLOCKS; k++)
+	{
+		HTAB	   *h = build_blocks(recs, n, block_kinds[k], cxt);
+		HASH_SEQ_STATUS seq;
+		Block	   *b;
+
+		hash_seq_init(&seq, h);
+		while ((b = hash_seq_search(&seq)) != NULL)
+		{
+			if (b->n < 2 || b->n > max_block)
+				continue;
+			for (int x = 0; x < b->n; x++)
+				for (int y = x + 1; y < b->n; y++)
+				{
+					Rec		   *ra = &recs[b->members[x]];
+					Rec		   *rb = &recs[b->members[y]];
+					double		score;
+					const char *rule;
+
+					CHECK_FOR_INTERRUPTS();
+					if (shared_earlier(ra, rb, k))
+						continue;
+					compare(&default_model, ra, rb, NULL, &score, &rule);
+					pairs[b->members[x]]++;
+					pairs[b->members[y]]++;
+					if (rule != NULL || score >= default_model.match_threshold)
+					{
+						unite(parent, size, b->members[x], b->members[y]);
+						for (int s = 0; s < 2; s++)
+						{
+							int			r = b->members[s ? y : x];
+
+							if (score > best[r] || how[r] == NULL)
+							{
+								best[r] = score;
+								how[r] = rule ? rule : "score";
+							}
+						}
+					}
+				}
+		}
+		hash_destroy(h);
+	}
+
+	/* each cluster's representative: its first record in key order */
+	first = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		first[i] = -1;
+	for (int i = 0; i < n; i++)
+	{
+		int			r = find(parent, i);
+
+		if (first[r] < 0)
+			first[r] = i;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		Datum		v[7];
+		bool		nulls[7] = {false, false, false, false, false, false, false};
+		int			rep = first[find(parent, i)];
+
+		v[0] = CStringGetTextDatum(recs[i].source);
+		v[1] = CStringGetTextDatum(recs[i].key);
+		v[2] = CStringGetTextDatum(recs[rep].source);
+		v[3] = CStringGetTextDatum(recs[rep].key);
+		v[4] = CStringGetTextDatum(how[i] ? how[i] : "alone");
+		v[5] = Float8GetDatum(how[i] ? best[i] : 0);
+		nulls[5] = how[i] == NULL;
+		v[6] = Int32GetDatum(pairs[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return (Datum) 0;
+}
+
+/* One record by source and key, with the frequencies of its values. */
+static bool
+load_one(const char *source, const char *key, Rec *r)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		vals[2];
+
+	vals[0] = CStringGetTextDatum(source);
+	vals[1] = CStringGetTextDatum(key);
+	if (SPI_execute_with_args("SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number,"
+							  " (SELECT count(*) FROM concord.identity_record x WHERE x.name_key = r.name_key),"
+							  " (SELECT count(*) FROM concord.identity_record x WHERE x.phone = r.phone),"
+							  " (SELECT count(*) FROM concord.identity_record x WHERE x.email = r.email)"
+							  " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2",
+							  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_record");
+	if (SPI_processed == 0)
+		return false;
+	memset(r, 0, sizeof(Rec));
+	r->source = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	r->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	for (int a = 0; a < A_NATTS; a++)
+		r->att[a] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3 + a);
+	r->freq[A_NAME_KEY] = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9));
+	r->freq[A_PHONE] = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10));
+	r->freq[A_EMAIL] = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11));
+	return true;
+}
+
+/*
+ * concord.why_matched(source_a, key_a, source_b, key_b) returns jsonb:
+ * the comparison of two records as resolve makes it -- per attribute the
+ * two values, the agreement level, the weight -- the total score, the
+ * rule that applies if any, and the decision.
+ */
+Datum
+concord_identity_compare(PG_FUNCTION_ARGS)
+{
+	char	   *sa = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *ka = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *sb = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	char	   *kb = text_to_cstring(PG_GETARG_TEXT_PP(3));
+	Rec			a,
+				b;
+	AttCmp		c[A_NATTS];
+	double		score;
+	const char *rule;
+	StringInfoData j;
+	Datum		result;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (!load_one(sa, ka, &a))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no record \"%s\" of identity source \"%s\"", ka, sa),
+				 errhint("Records are read from the registered sources by concord.resolve().")));
+	if (!load_one(sb, kb, &b))
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("no record \"%s\" of identity source \"%s\"", kb, sb),
+				 errhint("Records are read from the registered sources by concord.resolve().")));
+	compare(&default_model, &a, &b, c, &score, &rule);
+
+	initStringInfo(&j);
+	appendStringInfoString(&j, "{\"attributes\": {");
+	for (int i = 0; i < A_NATTS; i++)
+	{
+		if (i)
+			appendStringInfoString(&j, ", ");
+		escape_json(&j, att_names[i]);
+		appendStringInfoString(&j, ": {\"a\": ");
+		if (a.att[i])
+			escape_json(&j, a.att[i]);
+		else
+			appendStringInfoString(&j, "null");
+		appendStringInfoString(&j, ", \"b\": ");
+		if (b.att[i])
+			escape_json(&j, b.att[i]);
+		else
+			appendStringInfoString(&j, "null");
+		appendStringInfo(&j, ", \"level\": \"%s\", \"weight\": %.2f", c[i].level, c[i].weight);
+		if (c[i].similarity >= 0)
+			appendStringInfo(&j, ", \"similarity\": %.4f", c[i].similarity);
+		appendStringInfoChar(&j, '}');
+	}
+	appendStringInfo(&j, "}, \"score\": %.2f, \"threshold\": %.2f, \"rule\": ", score,
+					 default_model.match_threshold);
+	if (rule)
+		escape_json(&j, rule);
+	else
+		appendStringInfoString(&j, "null");
+	appendStringInfo(&j, ", \"match\": %s}",
+					 (rule != NULL || score >= default_model.match_threshold) ? "true" : "false");
+	SPI_finish();
+	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data));
+	PG_RETURN_DATUM(result);
+}

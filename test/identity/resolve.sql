@@ -1,0 +1,126 @@
+-- identity: resolving four departments' records into customers — the
+-- clusters against the truth, stable IDs across runs, merges and splits
+-- with their history, the golden record, explanations, bad input.
+BEGIN;
+SELECT plan(30);
+SET LOCAL client_min_messages = warning;
+\ir people.psql
+
+------------------------------------------------------------------------------
+-- The first resolve
+------------------------------------------------------------------------------
+
+SELECT results_eq($$SELECT records, customers, new_ids, merged, split FROM concord.resolve()$$,
+  $$VALUES (21::bigint, 13::bigint, 13::bigint, 0::bigint, 0::bigint)$$,
+  'first resolve: 21 rows of four sources, 13 customers, all new');
+SELECT results_eq($$SELECT * FROM pg_temp.found_people()$$,
+  $$SELECT DISTINCT person FROM idt.truth ORDER BY 1$$,
+  'every customer is exactly one person of the truth, and every person one customer');
+
+-- pairwise precision and recall against the truth
+CREATE TEMP TABLE pairs AS
+SELECT a.source AS sa, a.key AS ka, b.source AS sb, b.key AS kb,
+       ta.person = tb.person AS same_person, a.customer_id = b.customer_id AS same_customer
+FROM concord.customer_link a JOIN concord.customer_link b ON (a.source, a.key) < (b.source, b.key)
+JOIN idt.truth ta ON (ta.source, ta.key) = (a.source, a.key)
+JOIN idt.truth tb ON (tb.source, tb.key) = (b.source, b.key);
+SELECT is((SELECT count(*) FILTER (WHERE same_person AND same_customer)::float8 / nullif(count(*) FILTER (WHERE same_customer), 0) FROM pairs),
+  1.0::float8, 'pairwise precision 1.0');
+SELECT is((SELECT count(*) FILTER (WHERE same_person AND same_customer)::float8 / nullif(count(*) FILTER (WHERE same_person), 0) FROM pairs),
+  1.0::float8, 'pairwise recall 1.0');
+
+-- the hard cases, one by one
+SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE (source, key) IN
+           (('crm', '1'), ('billing', 'B-001'), ('service', '101'), ('marketing', 'M-1'))), 1,
+  '张三 / 張三 / Zhang San / San Zhang with three phone formats: one customer');
+SELECT is((SELECT how FROM concord.customer_link WHERE (source, key) = ('service', '102')), 'rule: same ID number',
+  'Li Si on a ticket joins 李四 by the ID number (different phone, other script)');
+SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE (source, key) IN
+           (('crm', '3'), ('crm', '4'))), 2, 'two different 王伟 stay two');
+SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE (source, key) IN
+           (('billing', 'B-005'), ('billing', 'B-006'), ('billing', 'B-007'), ('billing', 'B-008'))), 4,
+  'four people behind one company switchboard stay four');
+SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE (source, key) IN
+           (('marketing', 'M-2'), ('marketing', 'M-3'), ('marketing', 'M-4'))), 3,
+  'three people with the placeholder test@test.com stay three');
+SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE (source, key) IN
+           (('billing', 'B-009'), ('billing', 'B-010'))), 2, '赵敏 and 赵强 at one home phone and address stay two');
+SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE (source, key) IN
+           (('crm', '5'), ('billing', 'B-005'))), 1,
+  '陈静 with her mobile and with the switchboard: one customer (a shared number does not contradict)');
+
+------------------------------------------------------------------------------
+-- Explanations
+------------------------------------------------------------------------------
+
+SELECT is(concord.why_matched('billing', 'B-009', 'billing', 'B-010') -> 'attributes' -> 'name' ->> 'level', 'disagree',
+  'why_matched: the family''s names disagree');
+SELECT results_eq($$SELECT (j->>'match')::boolean, (j->>'score')::numeric, j->'attributes'->'phone'->>'level'
+                      FROM concord.why_matched('billing', 'B-009', 'billing', 'B-010') j$$,
+  $$VALUES (false, 6.42, 'agree')$$,
+  'why_matched: the shared home phone counts less (log2 of 2 taken off), the total stays under the threshold');
+SELECT is(concord.why_matched('crm', '2', 'service', '102') ->> 'rule', 'rule: same ID number', 'why_matched names the rule');
+SELECT throws_ok($$SELECT concord.why_matched('crm', '999', 'crm', '1')$$, 'P0002',
+  'no record "999" of identity source "crm"', 'why_matched of an unknown row');
+
+------------------------------------------------------------------------------
+-- Golden record
+------------------------------------------------------------------------------
+
+SELECT results_eq(
+  $$SELECT c.name, c.phone, c.email, c.company, c.address, c.records, c.chosen_from->>'name'
+      FROM concord.customer c JOIN concord.customer_link l USING (customer_id) WHERE (l.source, l.key) = ('crm', '1')$$,
+  $$VALUES ('張三', '+8613812345678', 'zhang.san@example.com', '某某科技(上海)', '上海市浦东新区张江路123号', 4, 'billing:B-001')$$,
+  'golden record: the most recent non-null value of each attribute, and where it came from');
+SELECT is((SELECT rows_by_source FROM concord.customer_360 c JOIN concord.customer_link l USING (customer_id)
+            WHERE (l.source, l.key) = ('crm', '1')),
+  '{"crm": 1, "billing": 1, "service": 1, "marketing": 1}'::jsonb, 'customer_360: rows per source');
+
+------------------------------------------------------------------------------
+-- Stable IDs
+------------------------------------------------------------------------------
+
+CREATE TEMP TABLE ids1 AS SELECT source, key, customer_id FROM concord.customer_link;
+SELECT results_eq($$SELECT records, customers, new_ids, merged, split FROM concord.resolve()$$,
+  $$VALUES (21::bigint, 13::bigint, 0::bigint, 0::bigint, 0::bigint)$$, 'a rerun on unchanged data');
+SELECT is((SELECT count(*)::int FROM ids1 JOIN concord.customer_link l USING (source, key) WHERE l.customer_id <> ids1.customer_id), 0,
+  'changes no customer ID');
+
+-- a bridge appears: the second 王伟's marketing lead now also carries the first's phone and email
+SELECT (SELECT customer_id FROM ids1 WHERE (source, key) = ('crm', '3')) AS w1,
+       (SELECT customer_id FROM ids1 WHERE (source, key) = ('crm', '4')) AS w2 \gset
+UPDATE idt.crm_customer SET mobile = '13700000002', email = 'wangwei2@example.com', company = '深圳丙丁物流有限公司' WHERE id = 3;
+SELECT results_eq($$SELECT customers, new_ids, merged, split FROM concord.resolve()$$,
+  $$VALUES (12::bigint, 0::bigint, 1::bigint, 0::bigint)$$, 'when two customers turn out to be one: a merge');
+SELECT is((SELECT DISTINCT customer_id FROM concord.customer_link WHERE (source, key) IN (('crm', '3'), ('crm', '4'))),
+  least(:w1, :w2)::bigint, 'the surviving ID is the older (smaller) one');
+SELECT is(concord.customer_id_now(greatest(:w1, :w2)), least(:w1, :w2)::bigint,
+  'customer_id_now: where the merged ID went');
+SELECT is((SELECT event || ' ' || other_id FROM concord.customer_id_history WHERE customer_id = greatest(:w1, :w2) AND event = 'merged'),
+  'merged ' || least(:w1, :w2), 'the merge is in the ID history');
+
+-- the bridge goes again: the larger part keeps the ID
+UPDATE idt.crm_customer SET mobile = '13700000001', email = 'wangwei1@example.com', company = '杭州甲乙贸易有限公司' WHERE id = 3;
+SELECT results_eq($$SELECT customers, new_ids, merged, split FROM concord.resolve()$$,
+  $$VALUES (13::bigint, 1::bigint, 0::bigint, 1::bigint)$$, 'when one customer turns out to be two: a split');
+SELECT is((SELECT customer_id FROM concord.customer_link WHERE (source, key) = ('crm', '4')), least(:w1, :w2)::bigint,
+  'the larger part (crm 4 and marketing M-5) keeps the ID');
+SELECT is((SELECT h.event || ' ' || h.other_id FROM concord.customer_id_history h JOIN concord.customer_link l USING (customer_id)
+            WHERE (l.source, l.key) = ('crm', '3') AND h.event <> 'created'),
+  'split ' || least(:w1, :w2), 'the smaller part has a new ID, split from it');
+
+------------------------------------------------------------------------------
+-- Bad input
+------------------------------------------------------------------------------
+
+SELECT throws_ok($$SELECT concord.identity_source_add('crm', 'idt.crm_customer', 'id', '{"name": "name"}')$$,
+  '42710', 'identity source "crm" already exists', 'a source registered twice');
+SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'nope', '{"name": "name"}')$$,
+  '42703', 'key column "nope" of identity source "x" does not exist in table idt.crm_customer', 'an unknown key column');
+SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"name": "nom"}')$$,
+  '42703', 'column "nom" (name) of identity source "x" does not exist in table idt.crm_customer', 'an unknown column');
+SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"company": "company"}')$$,
+  '22023', 'identity source "x" needs at least one of name, phone, email, id_number', 'attributes that cannot tell people apart');
+
+SELECT * FROM finish();
+ROLLBACK;
