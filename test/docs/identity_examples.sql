@@ -8,7 +8,7 @@ SELECT row_number() OVER () AS n, m[1] AS code
 FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/identity.md'),
                     '```sql\n(.*?)```', 'g') AS m;
 
-SELECT plan((SELECT count(*)::int FROM blocks) + 4);
+SELECT plan((SELECT count(*)::int FROM blocks) + 5);
 
 SELECT lives_ok(code, format('docs/identity.md example %s runs', n)) FROM blocks ORDER BY n;
 
@@ -23,6 +23,11 @@ SELECT is((SELECT string_agg(DISTINCT concord.normalize_company(c), ',')
   'the two company spellings are one company');
 SELECT is((SELECT id FROM crm_contact WHERE concord.normalize_phone(phone) = concord.normalize_phone('138 1234 5678')), 1,
   'the lookup finds 張三');
+
+SELECT results_eq($$SELECT source, key, how FROM concord.customer_link ORDER BY customer_id, source$$,
+  $$VALUES ('crm', '1', 'rule: same phone, same name'), ('desk', '101', 'rule: same phone, same name'),
+           ('crm', '2', 'alone'), ('desk', '102', 'alone')$$,
+  'the resolving example links as its comment shows');
 
 SELECT * FROM finish();
 ROLLBACK;
