@@ -207,6 +207,21 @@ CREATE TABLE @extschema@.customer (
 COMMENT ON TABLE @extschema@.customer IS
   'The golden record: one row per customer ID, each value the most recent non-null one of its records (source priority breaks ties); chosen_from names the source row of each';
 
+CREATE TABLE @extschema@.identity_constraint (
+  constraint_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  kind           text NOT NULL CONSTRAINT identity_constraint_kind_check CHECK (kind IN ('must_link', 'cannot_link')),
+  source_a       text NOT NULL,
+  key_a          text NOT NULL,
+  source_b       text NOT NULL,
+  key_b          text NOT NULL,
+  reason         text NOT NULL CONSTRAINT identity_constraint_reason_check CHECK (btrim(reason) <> ''),
+  created_by     name NOT NULL DEFAULT CURRENT_USER,
+  created_at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.identity_constraint IS
+  'Manual decisions, kept across resolves and audited: two source rows are one customer (must_link) or are not (cannot_link)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_constraint', '');
+
 CREATE FUNCTION @extschema@.identity_source_add(
   name text, source_table regclass, key_column text, columns jsonb, priority integer DEFAULT 100)
 RETURNS @extschema@.identity_source
@@ -427,6 +442,91 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.resolve(integer) IS
   'Full resolve: reads every registered source, matches and clusters its rows, keeps customer IDs stable, rebuilds the golden record; returns what it did';
 
+CREATE FUNCTION @extschema@.customer_merge(a bigint, b bigint, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  ra record;
+  rb record;
+  survivor bigint;
+BEGIN
+  IF a IS NULL OR b IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
+    RAISE EXCEPTION 'customer_merge needs two customer IDs and a reason'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF a = b THEN
+    RAISE EXCEPTION 'cannot merge customer % with itself', a USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  SELECT l.source, l.key INTO ra FROM @extschema@.customer_link l WHERE l.customer_id = a
+   ORDER BY l.source COLLATE "C", l.key COLLATE "C" LIMIT 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'customer % does not exist', a USING ERRCODE = 'no_data_found',
+      HINT = 'A merged ID lives on as concord.customer_id_now(id).';
+  END IF;
+  SELECT l.source, l.key INTO rb FROM @extschema@.customer_link l WHERE l.customer_id = b
+   ORDER BY l.source COLLATE "C", l.key COLLATE "C" LIMIT 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'customer % does not exist', b USING ERRCODE = 'no_data_found',
+      HINT = 'A merged ID lives on as concord.customer_id_now(id).';
+  END IF;
+  -- a merge undoes any split between the two
+  DELETE FROM @extschema@.identity_constraint c
+   WHERE c.kind = 'cannot_link'
+     AND ((c.source_a, c.key_a) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)))
+     AND ((c.source_b, c.key_b) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)));
+  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason)
+  VALUES ('must_link', ra.source, ra.key, rb.source, rb.key, reason);
+  PERFORM @extschema@.resolve();
+  SELECT l.customer_id INTO survivor FROM @extschema@.customer_link l WHERE (l.source, l.key) = (ra.source, ra.key);
+  RETURN survivor;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.customer_merge(bigint, bigint, text) IS
+  'Makes two customers one, for good (a must-link kept across resolves); resolves and returns the surviving ID';
+
+CREATE FUNCTION @extschema@.customer_split(source text, key text, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  cid bigint;
+  n int;
+BEGIN
+  IF source IS NULL OR key IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
+    RAISE EXCEPTION 'customer_split needs a source, a key and a reason'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT l.customer_id INTO cid FROM @extschema@.customer_link l WHERE l.source = source AND l.key = key;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no row "%" of identity source "%" is linked to a customer', key, source
+      USING ERRCODE = 'no_data_found',
+            HINT = 'Rows are linked by concord.resolve().';
+  END IF;
+  -- the row is not any of its customer's other rows, and stays so
+  DELETE FROM @extschema@.identity_constraint c
+   WHERE c.kind = 'must_link'
+     AND ((c.source_a = source AND c.key_a = key) OR (c.source_b = source AND c.key_b = key));
+  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason)
+  SELECT 'cannot_link', source, key, l.source, l.key, reason
+    FROM @extschema@.customer_link l
+   WHERE l.customer_id = cid AND (l.source, l.key) <> (source, key);
+  GET DIAGNOSTICS n = ROW_COUNT;
+  IF n = 0 THEN
+    RAISE EXCEPTION 'row "%" of identity source "%" is the only row of customer %', key, source, cid
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM @extschema@.resolve();
+  SELECT l.customer_id INTO cid FROM @extschema@.customer_link l WHERE l.source = source AND l.key = key;
+  RETURN cid;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.customer_split(text, text, text) IS
+  'Takes a source row out of its customer, for good (cannot-links kept across resolves); resolves and returns the row''s new customer ID';
+
 CREATE VIEW @extschema@.customer_360 AS
   SELECT c.*,
          (SELECT jsonb_object_agg(x.source, x.n) FROM (SELECT l.source, count(*) AS n FROM @extschema@.customer_link l
@@ -450,21 +550,27 @@ END;
 COMMENT ON FUNCTION @extschema@.customer_id_now(bigint) IS 'Where customer ID X went: the ID it was merged into, following merges (X itself if it still stands)';
 
 REVOKE EXECUTE ON FUNCTION
+  @extschema@.customer_merge(bigint, bigint, text),
+  @extschema@.customer_split(text, text, text),
   @extschema@.identity_source_add(text, regclass, text, jsonb, integer),
   @extschema@.identity_cluster(integer),
   @extschema@.resolve(integer),
   @extschema@.why_matched(text, text, text, text)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
+  @extschema@.customer_merge(bigint, bigint, text),
+  @extschema@.customer_split(text, text, text),
   @extschema@.identity_source_add(text, regclass, text, jsonb, integer),
   @extschema@.identity_cluster(integer),
   @extschema@.resolve(integer),
   @extschema@.why_matched(text, text, text, text)
 TO concord_identity;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
+  @extschema@.identity_constraint,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@.identity_record,
   @extschema@.customer_link, @extschema@.customer TO concord_identity;
 GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
+GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
 GRANT SELECT ON @extschema@.customer_360 TO concord_identity;
 GRANT USAGE ON SEQUENCE @extschema@.customer_id_seq TO concord_identity;

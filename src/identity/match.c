@@ -243,7 +243,8 @@ load_records(int *n)
 	Rec		   *recs;
 
 	if (SPI_execute("SELECT source, key, name_key, phone, email, company, address, id_number"
-					" FROM concord.identity_record ORDER BY source, key", true, 0) != SPI_OK_SELECT)
+					" FROM concord.identity_record ORDER BY source COLLATE \"C\", key COLLATE \"C\"",
+					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
 	*n = (int) SPI_processed;
 	recs = palloc0(sizeof(Rec) * Max(*n, 1));
@@ -374,6 +375,114 @@ shared_earlier(const Rec *a, const Rec *b, int k)
 	return false;
 }
 
+/* A pair that matched, kept until all are known. */
+typedef struct Match
+{
+	int			a,
+				b;
+	double		order;			/* rules above every score */
+	double		score;
+	const char *how;
+} Match;
+
+static int
+match_cmp(const void *x, const void *y)
+{
+	const Match *a = x,
+			   *b = y;
+
+	if (a->order != b->order)
+		return a->order > b->order ? -1 : 1;
+	if (a->a != b->a)
+		return a->a - b->a;
+	return a->b - b->b;
+}
+
+/* A manual decision: two rows are one customer (must) or are not. */
+typedef struct LinkRule
+{
+	bool		must;
+	int			a,
+				b;
+} LinkRule;
+
+/* The index of source:key among the (sorted) records, or -1. */
+static int
+rec_index(Rec *recs, int n, const char *source, const char *key)
+{
+	int			lo = 0,
+				hi = n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strcmp(recs[mid].source, source);
+
+		if (c == 0)
+			c = strcmp(recs[mid].key, key);
+		if (c == 0)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return -1;
+}
+
+/* The manual merges and splits whose two rows both still exist. */
+static void
+load_constraints(Rec *recs, int n, LinkRule **out, int *nout)
+{
+	LinkRule *c;
+	int			k = 0;
+
+	if (SPI_execute("SELECT kind, source_a, key_a, source_b, key_b FROM concord.identity_constraint",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_constraint");
+	c = palloc(sizeof(LinkRule) * Max(SPI_processed, 1));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		int			a = rec_index(recs, n, SPI_getvalue(t, d, 2), SPI_getvalue(t, d, 3));
+		int			b = rec_index(recs, n, SPI_getvalue(t, d, 4), SPI_getvalue(t, d, 5));
+
+		if (a < 0 || b < 0 || a == b)
+			continue;
+		c[k].must = strcmp(SPI_getvalue(t, d, 1), "must_link") == 0;
+		c[k].a = a;
+		c[k].b = b;
+		k++;
+	}
+	*out = c;
+	*nout = k;
+}
+
+/* Would uniting a's and b's clusters join two rows a cannot-link separates? */
+static bool
+separated(int *parent, LinkRule *cons, int ncons, int a, int b)
+{
+	int			ra = find(parent, a),
+				rb = find(parent, b);
+
+	if (ra == rb)
+		return false;
+	for (int i = 0; i < ncons; i++)
+	{
+		int			x,
+					y;
+
+		if (cons[i].must)
+			continue;
+		x = find(parent, cons[i].a);
+		y = find(parent, cons[i].b);
+		if ((x == ra && y == rb) || (x == rb && y == ra))
+			return true;
+	}
+	return false;
+}
+
 /*
  * concord.identity_cluster(max_block integer)
  *	 RETURNS TABLE (source text, key text, rep_source text, rep_key text,
@@ -398,6 +507,11 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 			   *first;
 	double	   *best;
 	const char **how;
+	Match	   *matches = NULL;
+	int			nm = 0,
+				mcap = 0;
+	LinkRule *cons;
+	int			ncons;
 
 	if (max_block < 2)
 		ereport(ERROR,
@@ -450,21 +564,60 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 					pairs[b->members[y]]++;
 					if (rule != NULL || score >= default_model.match_threshold)
 					{
-						unite(parent, size, b->members[x], b->members[y]);
-						for (int s = 0; s < 2; s++)
+						if (nm == mcap)
 						{
-							int			r = b->members[s ? y : x];
-
-							if (score > best[r] || how[r] == NULL)
-							{
-								best[r] = score;
-								how[r] = rule ? rule : "score";
-							}
+							mcap = mcap ? mcap * 2 : 1024;
+							matches = matches ? repalloc_huge(matches, sizeof(Match) * mcap) :
+								palloc(sizeof(Match) * mcap);
 						}
+						matches[nm].a = b->members[x];
+						matches[nm].b = b->members[y];
+						/* rules first, then the strongest scores */
+						matches[nm].order = rule ? 1e9 + score : score;
+						matches[nm].score = score;
+						matches[nm].how = rule ? rule : "score";
+						nm++;
 					}
 				}
 		}
 		hash_destroy(h);
+	}
+
+	/*
+	 * Must-links first, then matches from the strongest down, each refused
+	 * if it would put two rows a cannot-link separates in one cluster.
+	 */
+	load_constraints(recs, n, &cons, &ncons);
+	for (int i = 0; i < ncons; i++)
+		if (cons[i].must)
+		{
+			unite(parent, size, cons[i].a, cons[i].b);
+			for (int s = 0; s < 2; s++)
+			{
+				int			r = s ? cons[i].b : cons[i].a;
+
+				how[r] = "manual merge";
+				best[r] = 0;
+			}
+		}
+	qsort(matches, nm, sizeof(Match), match_cmp);
+	for (int i = 0; i < nm; i++)
+	{
+		Match	   *m = &matches[i];
+
+		if (separated(parent, cons, ncons, m->a, m->b))
+			continue;
+		unite(parent, size, m->a, m->b);
+		for (int s = 0; s < 2; s++)
+		{
+			int			r = s ? m->b : m->a;
+
+			if (how[r] == NULL || (strcmp(how[r], "manual merge") != 0 && m->score > best[r]))
+			{
+				best[r] = m->score;
+				how[r] = m->how;
+			}
+		}
 	}
 
 	/* each cluster's representative: its first record in key order */

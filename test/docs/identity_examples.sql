@@ -8,7 +8,7 @@ SELECT row_number() OVER () AS n, m[1] AS code
 FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/identity.md'),
                     '```sql\n(.*?)```', 'g') AS m;
 
-SELECT plan((SELECT count(*)::int FROM blocks) + 5);
+SELECT plan((SELECT count(*)::int FROM blocks) + 6);
 
 SELECT lives_ok(code, format('docs/identity.md example %s runs', n)) FROM blocks ORDER BY n;
 
@@ -27,7 +27,10 @@ SELECT is((SELECT id FROM crm_contact WHERE concord.normalize_phone(phone) = con
 SELECT results_eq($$SELECT source, key, how FROM concord.customer_link ORDER BY customer_id, source$$,
   $$VALUES ('crm', '1', 'rule: same phone, same name'), ('desk', '101', 'rule: same phone, same name'),
            ('crm', '2', 'alone'), ('desk', '102', 'alone')$$,
-  'the resolving example links as its comment shows');
+  'the examples end as the comments say: the merged and split 王伟 are two again');
+SELECT results_eq($$SELECT kind, source_a, key_a, source_b, key_b FROM concord.identity_constraint$$,
+  $$VALUES ('cannot_link', 'desk', '102', 'crm', '2')$$,
+  'the split replaced the merge in identity_constraint');
 
 SELECT * FROM finish();
 ROLLBACK;

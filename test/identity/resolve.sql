@@ -2,7 +2,7 @@
 -- clusters against the truth, stable IDs across runs, merges and splits
 -- with their history, the golden record, explanations, bad input.
 BEGIN;
-SELECT plan(30);
+SELECT plan(42);
 SET LOCAL client_min_messages = warning;
 \ir people.psql
 
@@ -108,6 +108,41 @@ SELECT is((SELECT customer_id FROM concord.customer_link WHERE (source, key) = (
 SELECT is((SELECT h.event || ' ' || h.other_id FROM concord.customer_id_history h JOIN concord.customer_link l USING (customer_id)
             WHERE (l.source, l.key) = ('crm', '3') AND h.event <> 'created'),
   'split ' || least(:w1, :w2), 'the smaller part has a new ID, split from it');
+
+------------------------------------------------------------------------------
+-- Manual merges and splits, kept across resolves
+------------------------------------------------------------------------------
+
+-- a reviewer knows: 赵敏 and 赵强 are one person after all (a renamed account)
+SELECT (SELECT customer_id FROM concord.customer_link WHERE (source, key) = ('billing', 'B-009')) AS zm,
+       (SELECT customer_id FROM concord.customer_link WHERE (source, key) = ('billing', 'B-010')) AS zq \gset
+SELECT is(concord.customer_merge(:zm, :zq, 'same person, account renamed (ticket #4711)'), least(:zm, :zq)::bigint,
+  'customer_merge returns the surviving (older) ID');
+SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link
+            WHERE (source, key) IN (('billing', 'B-009'), ('billing', 'B-010'), ('service', '109'))), 1,
+  'the three rows are one customer');
+SELECT is((SELECT how FROM concord.customer_link WHERE (source, key) = ('billing', 'B-010')), 'manual merge',
+  'linked by the manual merge');
+SELECT results_eq($$SELECT customers, new_ids, merged, split FROM concord.resolve()$$,
+  $$VALUES (12::bigint, 0::bigint, 0::bigint, 0::bigint)$$, 'the merge holds in the next resolve');
+SELECT is((SELECT reason || ' / ' || created_by FROM concord.identity_constraint WHERE kind = 'must_link'),
+  'same person, account renamed (ticket #4711) / ' || current_user, 'and is on record with its reason and author');
+
+-- and 张三's marketing lead is someone else (a colleague who used his email)
+SELECT (SELECT customer_id FROM concord.customer_link WHERE (source, key) = ('crm', '1')) AS zs \gset
+SELECT isnt(concord.customer_split('marketing', 'M-1', 'a colleague''s sign-up with his email'), :zs::bigint,
+  'customer_split gives the row a customer of its own');
+SELECT is((SELECT customer_id FROM concord.customer_link WHERE (source, key) = ('crm', '1')), :zs::bigint,
+  'the larger part keeps the ID');
+SELECT results_eq($$SELECT customers, new_ids, merged, split FROM concord.resolve()$$,
+  $$VALUES (13::bigint, 0::bigint, 0::bigint, 0::bigint)$$, 'the split holds in the next resolve');
+SELECT throws_ok($$SELECT concord.customer_split('marketing', 'M-1', 'again')$$, '22023',
+  'row "M-1" of identity source "marketing" is the only row of customer ' ||
+  (SELECT customer_id FROM concord.customer_link WHERE (source, key) = ('marketing', 'M-1')),
+  'splitting a row that is alone');
+SELECT throws_ok($$SELECT concord.customer_merge(1, 1, 'x')$$, '22023', 'cannot merge customer 1 with itself', 'merging a customer with itself');
+SELECT throws_ok($$SELECT concord.customer_merge(-5, 1, 'x')$$, 'P0002', 'customer -5 does not exist', 'merging an unknown customer');
+SELECT throws_ok($$SELECT concord.customer_merge(1, 2, ' ')$$, '22004', 'customer_merge needs two customer IDs and a reason', 'a merge without a reason');
 
 ------------------------------------------------------------------------------
 -- Bad input
