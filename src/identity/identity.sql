@@ -222,6 +222,34 @@ COMMENT ON TABLE @extschema@.identity_constraint IS
   'Manual decisions, kept across resolves and audited: two source rows are one customer (must_link) or are not (cannot_link)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_constraint', '');
 
+CREATE TABLE @extschema@.identity_event (
+  name             text PRIMARY KEY
+                   CONSTRAINT identity_event_name_check CHECK (name ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$'),
+  event_table      regclass NOT NULL,
+  identity_source  text NOT NULL REFERENCES @extschema@.identity_source (name) ON DELETE CASCADE,
+  key_column       name NOT NULL,
+  at_column        name NOT NULL,
+  label            text NOT NULL,
+  detail_columns   name[] NOT NULL DEFAULT '{}',
+  created_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.identity_event IS
+  'Event mappings: rows of event_table are events (label, at at_column) of the customer whose identity_source row key_column names';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_event', '');
+
+CREATE TABLE @extschema@.customer_event (
+  customer_id  bigint NOT NULL,
+  at           timestamptz,
+  event        text NOT NULL,
+  label        text NOT NULL,
+  source       text NOT NULL,
+  key          text NOT NULL,
+  detail       jsonb NOT NULL
+);
+CREATE INDEX customer_event_customer_idx ON @extschema@.customer_event (customer_id, at);
+COMMENT ON TABLE @extschema@.customer_event IS
+  'Every mapped event of every customer (rebuilt by resolve): what happened when, from which row';
+
 CREATE FUNCTION @extschema@.identity_source_add(
   name text, source_table regclass, key_column text, columns jsonb, priority integer DEFAULT 100)
 RETURNS @extschema@.identity_source
@@ -289,6 +317,54 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.identity_source_add(text, regclass, text, jsonb, integer) IS
   'Registers a table whose rows describe customers: its key column and the columns carrying each kind of attribute';
 
+CREATE FUNCTION @extschema@.identity_event_add(
+  name text, event_table regclass, identity_source text, key_column text, at_column text, label text,
+  detail_columns text[] DEFAULT '{}')
+RETURNS @extschema@.identity_event
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  col text;
+  typ regtype;
+  row @extschema@.identity_event;
+BEGIN
+  IF name IS NULL OR event_table IS NULL OR identity_source IS NULL OR key_column IS NULL
+     OR at_column IS NULL OR label IS NULL THEN
+    RAISE EXCEPTION 'name, event_table, identity_source, key_column, at_column and label must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s WHERE s.name = identity_event_add.identity_source) THEN
+    RAISE EXCEPTION 'identity source "%" does not exist', identity_source
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Register it first with concord.identity_source_add.';
+  END IF;
+  FOREACH col IN ARRAY ARRAY[key_column, at_column] || coalesce(detail_columns, '{}') LOOP
+    SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+     WHERE a.attrelid = event_table AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'column "%" of event "%" does not exist in table %', col, name, event_table
+        USING ERRCODE = 'undefined_column';
+    END IF;
+    IF col = at_column AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (at) of event "%" must be a date or timestamp, not %', col, name, typ
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+  END LOOP;
+  INSERT INTO @extschema@.identity_event (name, event_table, identity_source, key_column, at_column, label, detail_columns)
+  VALUES (identity_event_add.name, identity_event_add.event_table, identity_event_add.identity_source,
+          identity_event_add.key_column, identity_event_add.at_column, identity_event_add.label,
+          coalesce(identity_event_add.detail_columns, '{}'))
+  RETURNING * INTO row;
+  RETURN row;
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'event "%" already exists', identity_event_add.name
+    USING ERRCODE = 'duplicate_object';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]) IS
+  'Declares that rows of a table are events of the customer whose identity-source row they name (a contract signed, an invoice issued, a ticket opened)';
+
 CREATE FUNCTION @extschema@.identity_cluster(max_block integer)
 RETURNS TABLE (source text, key text, rep_source text, rep_key text, how text, score double precision, pairs integer)
 AS 'MODULE_PATHNAME', 'concord_identity_cluster'
@@ -311,6 +387,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
   src @extschema@.identity_source;
+  ev @extschema@.identity_event;
   c jsonb;
   sel text;
 BEGIN
@@ -433,6 +510,18 @@ BEGIN
          JOIN @extschema@.identity_source isrc ON isrc.name = r.source
     GROUP BY l.customer_id;
 
+  -- 6. the timeline: every mapped event, of the customer its row names
+  DELETE FROM @extschema@.customer_event;
+  FOR ev IN SELECT * FROM @extschema@.identity_event ORDER BY identity_event.name LOOP
+    EXECUTE format(
+      'INSERT INTO %s.customer_event (customer_id, at, event, label, source, key, detail)'
+      ' SELECT l.customer_id, e.%I::timestamptz, %L, %L, %L, e.%I::text, jsonb_strip_nulls(jsonb_build_object(%s))'
+      ' FROM %s e JOIN %s.customer_link l ON l.source = %L AND l.key = e.%I::text',
+      '@extschema@', ev.at_column, ev.name, ev.label, ev.identity_source, ev.key_column,
+      coalesce((SELECT string_agg(format('%L, e.%I', d, d), ', ') FROM unnest(ev.detail_columns) d), ''),
+      ev.event_table, '@extschema@', ev.identity_source, ev.key_column);
+  END LOOP;
+
   records := (SELECT count(*) FROM identity_cl);
   pairs := (SELECT coalesce(sum(x.pairs), 0) / 2 FROM identity_cl x);
   customers := (SELECT count(*) FROM @extschema@.customer);
@@ -530,9 +619,20 @@ COMMENT ON FUNCTION @extschema@.customer_split(text, text, text) IS
 CREATE VIEW @extschema@.customer_360 AS
   SELECT c.*,
          (SELECT jsonb_object_agg(x.source, x.n) FROM (SELECT l.source, count(*) AS n FROM @extschema@.customer_link l
-                                                        WHERE l.customer_id = c.customer_id GROUP BY l.source) x) AS rows_by_source
+                                                        WHERE l.customer_id = c.customer_id GROUP BY l.source) x) AS rows_by_source,
+         (SELECT jsonb_object_agg(x.event, jsonb_build_object('count', x.n, 'latest', x.latest, 'label', x.label))
+            FROM (SELECT e.event, min(e.label) AS label, count(*) AS n, max(e.at) AS latest
+                    FROM @extschema@.customer_event e WHERE e.customer_id = c.customer_id GROUP BY e.event) x) AS events,
+         (SELECT max(e.at) FROM @extschema@.customer_event e WHERE e.customer_id = c.customer_id) AS last_event_at
   FROM @extschema@.customer c;
-COMMENT ON VIEW @extschema@.customer_360 IS 'The golden record with the number of rows each source has for the customer';
+COMMENT ON VIEW @extschema@.customer_360 IS
+  'The golden record, the rows each source has for the customer, and per mapped event its count and latest time';
+
+CREATE VIEW @extschema@.customer_timeline AS
+  SELECT e.customer_id, e.at, e.event, e.label, e.source, e.key, e.detail
+  FROM @extschema@.customer_event e;
+COMMENT ON VIEW @extschema@.customer_timeline IS
+  'Every event about a customer from all sources (query it ORDER BY customer_id, at)';
 
 CREATE FUNCTION @extschema@.customer_id_now(customer_id bigint)
 RETURNS bigint
@@ -550,6 +650,7 @@ END;
 COMMENT ON FUNCTION @extschema@.customer_id_now(bigint) IS 'Where customer ID X went: the ID it was merged into, following merges (X itself if it still stands)';
 
 REVOKE EXECUTE ON FUNCTION
+  @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]),
   @extschema@.customer_merge(bigint, bigint, text),
   @extschema@.customer_split(text, text, text),
   @extschema@.identity_source_add(text, regclass, text, jsonb, integer),
@@ -558,6 +659,7 @@ REVOKE EXECUTE ON FUNCTION
   @extschema@.why_matched(text, text, text, text)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
+  @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]),
   @extschema@.customer_merge(bigint, bigint, text),
   @extschema@.customer_split(text, text, text),
   @extschema@.identity_source_add(text, regclass, text, jsonb, integer),
@@ -566,11 +668,13 @@ GRANT EXECUTE ON FUNCTION
   @extschema@.why_matched(text, text, text, text)
 TO concord_identity;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
-  @extschema@.identity_constraint,
+  @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
+  @extschema@.customer_timeline,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@.identity_record,
   @extschema@.customer_link, @extschema@.customer TO concord_identity;
 GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
-GRANT SELECT ON @extschema@.customer_360 TO concord_identity;
+GRANT SELECT ON @extschema@.customer_360, @extschema@.customer_timeline TO concord_identity;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_event, @extschema@.customer_event TO concord_identity;
 GRANT USAGE ON SEQUENCE @extschema@.customer_id_seq TO concord_identity;
