@@ -9,8 +9,9 @@
  * number, a phone, an email or a name key.  A block larger than
  * concord.identity_max_block records (a company switchboard, a placeholder
  * email like test@test.com, 王伟) yields no pairs at all; and within
- * smaller blocks a frequent value carries less weight (term-frequency
- * adjustment), so a shared phone cannot glue strangers together.  A pair
+ * smaller blocks a value several people share carries less weight
+ * (term-frequency adjustment, see tf), so a shared phone cannot glue
+ * strangers together.  A pair
  * is compared in the first block kind it shares, so never twice.
  *
  * A pair matches by rule (same valid ID number; same phone and a close
@@ -69,7 +70,7 @@ typedef struct Rec
 	char	   *source;
 	char	   *key;
 	char	   *att[A_NATTS];
-	int			freq[A_NATTS];	/* how many records share the value */
+	int			spread[A_NATTS];	/* how many people share the value (see tf) */
 } Rec;
 
 /* Weights: log2(m/u) per agreement level (hand-set defaults). */
@@ -130,11 +131,25 @@ jw(const char *a, const char *b)
 	return r;
 }
 
-/* Less weight for a value many records share: log2 of its frequency. */
+/*
+ * Less weight for a value that several people share: a phone or email
+ * shared under n different names (a switchboard, test@test.com), or a name
+ * carried by n different phones (王伟), weighs log2(n) less when it agrees
+ * -- the term-frequency adjustment of Fellegi-Sunter, counting people
+ * rather than records, so that one person seen by four departments is not
+ * taken for four.
+ */
 static double
-tf(double weight, int freq)
+tf(double weight, int spread)
 {
-	return freq > 1 ? weight - log2((double) freq) : weight;
+	return spread > 1 ? weight - log2((double) spread) : weight;
+}
+
+/* Is the value shared by several people (and so cannot contradict)? */
+static bool
+widely_shared(int spread)
+{
+	return spread > 2;
 }
 
 /*
@@ -167,9 +182,9 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 					double		dis = i == A_ID_NUMBER ? m->id_disagree : i == A_PHONE ? m->phone_disagree : m->email_disagree;
 
 					c[i].level = same ? "agree" : "disagree";
-					c[i].weight = same ? tf(agree, a->freq[i]) : dis;
-					/* a shared value (a switchboard) cannot contradict */
-					if (!same && (a->freq[i] > 1 || b->freq[i] > 1))
+					c[i].weight = same ? tf(agree, a->spread[i]) : dis;
+					/* a widely shared value (a switchboard) cannot contradict */
+					if (!same && (widely_shared(a->spread[i]) || widely_shared(b->spread[i])))
 					{
 						c[i].level = "disagree, shared value";
 						c[i].weight = 0;
@@ -185,7 +200,7 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 					{
 						c[i].level = "exact";
 						/* a common name says less */
-						c[i].weight = tf(m->name_exact, (a->freq[i] + 1) / 2);
+						c[i].weight = tf(m->name_exact, a->spread[i]);
 					}
 					else if (s >= 0.9)
 					{
@@ -228,7 +243,7 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 	*rule = NULL;
 	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0)
 		*rule = "rule: same ID number";
-	else if (strcmp(c[A_PHONE].level, "agree") == 0 && a->freq[A_PHONE] <= 2 &&
+	else if (strcmp(c[A_PHONE].level, "agree") == 0 && !widely_shared(a->spread[A_PHONE]) &&
 			 c[A_NAME_KEY].similarity >= m->rule_name_min)
 		*rule = "rule: same phone, same name";
 	*score = total;
@@ -323,11 +338,35 @@ build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 		}
 		b->members[b->n++] = i;
 	}
-	/* every record learns how common its value is */
+	/*
+	 * Every record learns how many people share its value: distinct names
+	 * behind a phone or email, distinct phones behind a name.
+	 */
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
+	{
+		int			other = att == A_NAME_KEY ? A_PHONE : A_NAME_KEY;
+		int			spread = 0;
+
 		for (int j = 0; j < b->n; j++)
-			recs[b->members[j]].freq[att] = b->n;
+		{
+			const char *v = recs[b->members[j]].att[other];
+			bool		seen = false;
+
+			if (v == NULL)
+				continue;
+			for (int k = 0; k < j && !seen; k++)
+			{
+				const char *w = recs[b->members[k]].att[other];
+
+				seen = w != NULL && strcmp(v, w) == 0;
+			}
+			if (!seen)
+				spread++;
+		}
+		for (int j = 0; j < b->n; j++)
+			recs[b->members[j]].spread[att] = Max(spread, 1);
+	}
 	return h;
 }
 
@@ -653,7 +692,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	return (Datum) 0;
 }
 
-/* One record by source and key, with the frequencies of its values. */
+/* One record by source and key, with how many people share its values. */
 static bool
 load_one(const char *source, const char *key, Rec *r)
 {
@@ -663,9 +702,9 @@ load_one(const char *source, const char *key, Rec *r)
 	vals[0] = CStringGetTextDatum(source);
 	vals[1] = CStringGetTextDatum(key);
 	if (SPI_execute_with_args("SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number,"
-							  " (SELECT count(*) FROM concord.identity_record x WHERE x.name_key = r.name_key),"
-							  " (SELECT count(*) FROM concord.identity_record x WHERE x.phone = r.phone),"
-							  " (SELECT count(*) FROM concord.identity_record x WHERE x.email = r.email)"
+							  " (SELECT count(DISTINCT x.phone) FROM concord.identity_record x WHERE x.name_key = r.name_key),"
+							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.phone = r.phone),"
+							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email)"
 							  " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2",
 							  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
@@ -676,9 +715,12 @@ load_one(const char *source, const char *key, Rec *r)
 	r->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	for (int a = 0; a < A_NATTS; a++)
 		r->att[a] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3 + a);
-	r->freq[A_NAME_KEY] = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9));
-	r->freq[A_PHONE] = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10));
-	r->freq[A_EMAIL] = atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 11));
+	for (int k = 0; k < 3; k++)
+	{
+		int			att = k == 0 ? A_NAME_KEY : k == 1 ? A_PHONE : A_EMAIL;
+
+		r->spread[att] = Max(atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9 + k)), 1);
+	}
 	return true;
 }
 
