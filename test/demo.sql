@@ -270,4 +270,106 @@ SELECT id, name, stage, updated_at FROM sales.customer WHERE id = 3;
 SELECT concord.source_unschedule('crm_customers') AS unscheduled;
 
 \echo
+\echo '== 15. marketing (市场) has no API: its sign-ups are a plain table =='
+-- 销售 knows customer 1 as:
+SELECT id, name, phone FROM sales.customer WHERE id = 1;
+-- 市场 collected the same person at a trade fair, spelled its own way,
+-- and two people the CRM has never seen.
+CREATE SCHEMA marketing;
+CREATE TABLE marketing.signup (signup_id text PRIMARY KEY, full_name text, phone text,
+                               email text, signed_up timestamptz);
+INSERT INTO marketing.signup VALUES
+  ('S-1', 'Zhang Wei', '138 0000 0001',      'zhangwei@example.com',    '2025-09-12 14:20'),
+  ('S-2', '欧阳娜娜',   '+86 139 8888 0002',  'nana.ouyang@example.com', '2025-09-12 15:05'),
+  ('S-3', 'Li Lei',    '0086-186-6666-0003', 'lilei@example.com',       '2025-09-13 10:40');
+SELECT * FROM marketing.signup ORDER BY signup_id;
+
+\echo
+\echo '== 16. one customer, four departments, three spellings =='
+-- 销售, 客服 and 市场 write 张伟's phone and name differently; 财务's
+-- contracts and invoices only carry the CRM's customer number.
+SELECT department, written_as, phone, concord.normalize_phone(phone) AS phone_e164,
+       concord.name_key(written_as) AS name_key
+FROM (SELECT 1 AS o, '销售 sales.customer #' || id AS department, name AS written_as, phone
+        FROM sales.customer WHERE id = 1
+      UNION ALL
+      SELECT 2, '客服 service.ticket #' || ticket_id, NULL, customer_phone
+        FROM service.ticket
+       WHERE concord.normalize_phone(customer_phone) =
+             (SELECT concord.normalize_phone(phone) FROM sales.customer WHERE id = 1)
+      UNION ALL
+      SELECT 3, '市场 marketing.signup ' || signup_id, full_name, phone
+        FROM marketing.signup WHERE signup_id = 'S-1') x
+ORDER BY o;
+-- Company names lose their legal form, brackets and province.
+SELECT c AS company, concord.normalize_company(c) AS normalized
+FROM unnest(ARRAY[(SELECT extra ->> 'company' FROM sales.customer WHERE id = 1),
+                  '华信科技（上海）有限公司', '上海华信科技股份有限公司']) c;
+
+\echo
+\echo '== 17. identity: register who-is-who columns and the events =='
+-- Sources: which column carries the name, the phone, the e-mail. The CRM
+-- has the highest priority (10) for the golden record.
+SELECT concord.identity_source_add('sales', 'sales.customer', 'id',
+         '{"name": "name", "phone": "phone", "updated_at": "updated_at"}', priority => 10) IS NOT NULL AS sales,
+       concord.identity_source_add('service', 'service.ticket', 'ticket_id',
+         '{"phone": "customer_phone"}') IS NOT NULL AS service,
+       concord.identity_source_add('marketing', 'marketing.signup', 'signup_id',
+         '{"name": "full_name", "phone": "phone", "email": "email"}') IS NOT NULL AS marketing;
+-- 财务's invoices name a contract, not a customer: a view adds the customer.
+CREATE VIEW finance.invoice_by_customer AS
+  SELECT i.invoice_no, c.customer_id, i.issued_at, i.amount, i.paid
+  FROM finance.invoice i JOIN finance.contract c USING (contract_no);
+-- Events: rows that happened to a customer, named by a source's key.
+SELECT concord.identity_event_add('contract_signed', 'finance.contract', 'sales', 'customer_id',
+         'signed_on', '合同签订', ARRAY['contract_no', 'amount']) IS NOT NULL AS contract,
+       concord.identity_event_add('invoice_issued', 'finance.invoice_by_customer', 'sales', 'customer_id',
+         'issued_at', '开票', ARRAY['invoice_no', 'amount', 'paid']) IS NOT NULL AS invoice,
+       concord.identity_event_add('ticket_opened', 'service.ticket', 'service', 'ticket_id',
+         'opened_at', '工单', ARRAY['subject', 'priority']) IS NOT NULL AS ticket,
+       concord.identity_event_add('signed_up', 'marketing.signup', 'marketing', 'signup_id',
+         'signed_up', '市场报名') IS NOT NULL AS signup;
+SELECT name AS source, source_table, key_column, columns, priority
+FROM concord.identity_source ORDER BY priority, name;
+
+\echo
+\echo '== 18. resolve: 张伟 is one customer, with a 360° view and a timeline =='
+SELECT * FROM concord.resolve();
+-- Customers by the departments that know them.
+SELECT (SELECT string_agg(k, ' + ' ORDER BY k) FROM jsonb_object_keys(rows_by_source) k) AS known_to,
+       count(*) AS customers
+FROM concord.customer_360 GROUP BY 1 ORDER BY 2 DESC, 1;
+SELECT customer_id AS zw FROM concord.customer_link WHERE (source, key) = ('sales', '1') \gset
+-- 张伟's rows. The ticket has only a phone: its +9 clears the threshold
+-- of 8, since no other name shares that phone.
+SELECT source, key, customer_id, how, round(score::numeric, 1) AS score
+FROM concord.customer_link WHERE customer_id = :zw ORDER BY source, key;
+\x on
+SELECT customer_id, name, phone, email, records, chosen_from, rows_by_source, last_event_at
+FROM concord.customer_360 WHERE customer_id = :zw;
+\x off
+SELECT e.key AS event, e.value ->> 'label' AS label, e.value -> 'count' AS count,
+       (e.value ->> 'latest')::timestamptz AS latest
+FROM concord.customer_360 c, jsonb_each(c.events) e
+WHERE c.customer_id = :zw ORDER BY latest;
+-- 张伟's timeline: four departments in time order (events of 财务 name the
+-- CRM's customer number, so they hang off the sales row).
+SELECT to_char(at, 'YYYY-MM-DD HH24:MI') AS at, label, event, source || ':' || key AS "of row", detail
+FROM concord.customer_timeline WHERE customer_id = :zw ORDER BY at, event;
+-- Why the CRM's 张伟 and marketing's "Zhang Wei" are one person.
+SELECT m -> 'score' AS score, m -> 'threshold' AS threshold, m ->> 'rule' AS rule, m -> 'match' AS match
+FROM concord.why_matched('sales', '1', 'marketing', 'S-1') m;
+SELECT a.key AS attribute, a.value ->> 'a' AS sales, a.value ->> 'b' AS marketing,
+       a.value ->> 'level' AS level, a.value -> 'weight' AS weight
+FROM concord.why_matched('sales', '1', 'marketing', 'S-1') m, jsonb_each(m -> 'attributes') a
+WHERE a.value ->> 'a' IS NOT NULL OR a.value ->> 'b' IS NOT NULL
+ORDER BY a.key;
+
+\echo
+\echo '== 19. resolving again changes no customer ID =='
+SELECT * FROM concord.resolve();
+SELECT customer_id AS "张伟's ID", customer_id = :zw AS unchanged
+FROM concord.customer_link WHERE (source, key) = ('sales', '1');
+
+\echo
 \echo 'All of the above is plain SQL; connect and try it yourself (see below).'

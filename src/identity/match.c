@@ -152,6 +152,14 @@ widely_shared(int spread)
 	return spread > 2;
 }
 
+/* Is a normalized phone a mainland mobile number (+861[3-9]...)? */
+static bool
+is_mobile(const char *phone)
+{
+	return strncmp(phone, "+861", 4) == 0 && phone[4] >= '3' && phone[4] <= '9' &&
+		strlen(phone) == 14;
+}
+
 /*
  * Compare two records: per-attribute levels and weights into cmp (may be
  * NULL), the total into *score; the rule that matched them (or NULL) is
@@ -183,6 +191,12 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 
 					c[i].level = same ? "agree" : "disagree";
 					c[i].weight = same ? tf(agree, a->spread[i]) : dis;
+					/* a mobile and a landline are not two answers to one question */
+					if (!same && i == A_PHONE && is_mobile(a->att[i]) != is_mobile(b->att[i]))
+					{
+						c[i].level = "disagree, mobile and landline";
+						c[i].weight = 0;
+					}
 					/* a widely shared value (a switchboard) cannot contradict */
 					if (!same && (widely_shared(a->spread[i]) || widely_shared(b->spread[i])))
 					{

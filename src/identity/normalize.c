@@ -420,6 +420,29 @@ static const char *const provinces[][2] = {
 	{NULL, NULL}
 };
 
+/* Cities that lead company names ("武汉博雅教育"): the provincial capitals and other large cities. */
+static const char *const cities[] = {
+	"石家庄", "太原", "沈阳", "长春", "哈尔滨", "南京", "杭州", "合肥", "福州", "南昌",
+	"济南", "郑州", "武汉", "长沙", "广州", "海口", "成都", "贵阳", "昆明", "西安",
+	"兰州", "西宁", "呼和浩特", "南宁", "拉萨", "银川", "乌鲁木齐", "深圳", "苏州", "宁波",
+	"厦门", "青岛", "大连", "无锡", "佛山", "东莞", "温州", "珠海", "绍兴", "常州",
+	NULL
+};
+
+/* The length of a leading city name (with an optional 市) of s, or 0. */
+static int
+city_prefix(const char *s)
+{
+	for (int i = 0; cities[i]; i++)
+		if (starts_with(s, cities[i]))
+		{
+			int			len = strlen(cities[i]);
+
+			return starts_with(s + len, "市") ? len + (int) strlen("市") : len;
+		}
+	return 0;
+}
+
 /* Is province i one of the four municipalities (province and city at once)? */
 static bool
 is_municipality(int i)
@@ -488,7 +511,7 @@ drop_parens(const char *s)
 /*
  * A company name folded for comparison: half-width, simplified, lower
  * case, without parenthesised parts, legal forms (有限公司, Co., Ltd., ...)
- * or a leading province or municipality.
+ * or a leading province, municipality or large city.
  */
 static char *
 company_fold(const char *text)
@@ -529,6 +552,9 @@ company_fold(const char *text)
 		}
 	}
 	if (province_prefix(s, &plen) >= 0 && s[plen] != '\0')
+		s = squeeze(s + plen);
+	plen = city_prefix(s);
+	if (plen > 0 && s[plen] != '\0')
 		s = squeeze(s + plen);
 	return s;
 }
