@@ -32,5 +32,6 @@ extern double identity_jaro_winkler(const pg_wchar *a, int na, const pg_wchar *b
 extern char *identity_phone(const char *text, const char **problem);
 extern char *identity_name_fold(const char *text);
 extern char *identity_name_key(const char *text);
+extern char *identity_name_syllables(const char *text);
 
 #endif							/* CONCORD_IDENTITY_H */

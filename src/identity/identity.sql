@@ -35,6 +35,12 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.name_key(text) IS
   'A name''s cross-script key: pinyin syllables or words joined, starting where the string is smallest (张三, 張三, Zhang San and San Zhang all give "sanzhang")';
 
+CREATE FUNCTION @extschema@.name_syllables(name text)
+RETURNS text AS 'MODULE_PATHNAME', 'concord_name_syllables'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.name_syllables(text) IS
+  'A name''s pinyin syllables (or Latin words), sorted: what matching compares when two name keys differ (董振华 / 董军 share one of four)';
+
 CREATE FUNCTION @extschema@.normalize_company(company text)
 RETURNS text AS 'MODULE_PATHNAME', 'concord_normalize_company'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -149,6 +155,7 @@ CREATE TABLE @extschema@.identity_record (
   source      text NOT NULL REFERENCES @extschema@.identity_source (name) ON DELETE CASCADE,
   key         text NOT NULL,
   name_key    text,
+  syllables   text,
   phone       text,
   email       text,
   company     text,
@@ -403,11 +410,12 @@ BEGIN
   FOR src IN SELECT * FROM @extschema@.identity_source ORDER BY identity_source.name LOOP
     c := src.columns;
     sel := format(
-      'INSERT INTO %s.identity_record (source, key, name_key, phone, email, company, address, id_number, updated_at, original)'
-      ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s))'
+      'INSERT INTO %s.identity_record (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original)'
+      ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s))'
       ' FROM %s t WHERE t.%I IS NOT NULL',
       '@extschema@', src.name, src.key_column,
       CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
+      CASE WHEN c ? 'name' THEN format('%s.name_syllables(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
       CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
       CASE WHEN c ? 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c->>'email') ELSE 'NULL' END,
       CASE WHEN c ? 'company' THEN format('%s.normalize_company(t.%I::text)', '@extschema@', c->>'company') ELSE 'NULL' END,

@@ -70,6 +70,7 @@ typedef struct Rec
 	char	   *source;
 	char	   *key;
 	char	   *att[A_NATTS];
+	char	   *syllables;		/* the name's pinyin syllables, sorted */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
 } Rec;
 
@@ -99,7 +100,7 @@ static const Model default_model = {
 	12.0, -6.0,					/* id number */
 	9.0, -2.0,					/* phone */
 	9.0, -2.0,					/* email */
-	5.0, 3.0, 1.0, -4.0,		/* name: same key, >= 0.9, >= 0.8, else */
+	5.0, 3.0, 1.0, -4.0,		/* name: same key, syllables >= 0.9, >= 0.8, else */
 	3.0, 1.5, -1.0,				/* company: same, >= 0.9, else */
 	3.0, -1.0,					/* address */
 	8.0,						/* match threshold */
@@ -150,6 +151,55 @@ static bool
 widely_shared(int spread)
 {
 	return spread > 2;
+}
+
+/*
+ * Names that are not the same: the share of syllables they have in common
+ * (Dice over the sorted syllable lists).  Character similarity would be
+ * misleading here: 董振华 and 董军 share a long prefix "dong" but are two
+ * people of one family.
+ */
+static double
+syllable_dice(const char *a, const char *b)
+{
+	char	   *ta[64],
+			   *tb[64];
+	int			na = 0,
+				nb = 0,
+				i = 0,
+				j = 0,
+				common = 0;
+	char	   *save = NULL;
+	char	   *ca,
+			   *cb;
+
+	if (a == NULL || b == NULL)
+		return 0.0;
+	ca = pstrdup(a);
+	cb = pstrdup(b);
+	for (char *t = strtok_r(ca, " ", &save); t && na < 64; t = strtok_r(NULL, " ", &save))
+		ta[na++] = t;
+	for (char *t = strtok_r(cb, " ", &save); t && nb < 64; t = strtok_r(NULL, " ", &save))
+		tb[nb++] = t;
+	/* both lists are sorted: walk them together */
+	while (i < na && j < nb)
+	{
+		int			c = strcmp(ta[i], tb[j]);
+
+		if (c == 0)
+		{
+			common++;
+			i++;
+			j++;
+		}
+		else if (c < 0)
+			i++;
+		else
+			j++;
+	}
+	pfree(ca);
+	pfree(cb);
+	return na + nb > 0 ? 2.0 * common / (na + nb) : 0.0;
 }
 
 /* Is a normalized phone a mainland mobile number (+861[3-9]...)? */
@@ -207,7 +257,8 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 				}
 			case A_NAME_KEY:
 				{
-					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 : jw(a->att[i], b->att[i]);
+					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 :
+						syllable_dice(a->syllables, b->syllables);
 
 					c[i].similarity = s;
 					if (s >= 1.0)
@@ -271,7 +322,7 @@ load_records(int *n)
 {
 	Rec		   *recs;
 
-	if (SPI_execute("SELECT source, key, name_key, phone, email, company, address, id_number"
+	if (SPI_execute("SELECT source, key, name_key, phone, email, company, address, id_number, syllables"
 					" FROM concord.identity_record ORDER BY source COLLATE \"C\", key COLLATE \"C\"",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
@@ -286,6 +337,7 @@ load_records(int *n)
 		recs[i].key = SPI_getvalue(t, d, 2);
 		for (int a = 0; a < A_NATTS; a++)
 			recs[i].att[a] = SPI_getvalue(t, d, 3 + a);
+		recs[i].syllables = SPI_getvalue(t, d, 3 + A_NATTS);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return recs;
@@ -715,7 +767,7 @@ load_one(const char *source, const char *key, Rec *r)
 
 	vals[0] = CStringGetTextDatum(source);
 	vals[1] = CStringGetTextDatum(key);
-	if (SPI_execute_with_args("SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number,"
+	if (SPI_execute_with_args("SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,"
 							  " (SELECT count(DISTINCT x.phone) FROM concord.identity_record x WHERE x.name_key = r.name_key),"
 							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.phone = r.phone),"
 							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email)"
@@ -729,11 +781,12 @@ load_one(const char *source, const char *key, Rec *r)
 	r->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
 	for (int a = 0; a < A_NATTS; a++)
 		r->att[a] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3 + a);
+	r->syllables = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9);
 	for (int k = 0; k < 3; k++)
 	{
 		int			att = k == 0 ? A_NAME_KEY : k == 1 ? A_PHONE : A_EMAIL;
 
-		r->spread[att] = Max(atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9 + k)), 1);
+		r->spread[att] = Max(atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10 + k)), 1);
 	}
 	return true;
 }

@@ -29,6 +29,7 @@ PG_FUNCTION_INFO_V1(concord_phone_problem);
 PG_FUNCTION_INFO_V1(concord_normalize_email);
 PG_FUNCTION_INFO_V1(concord_normalize_name);
 PG_FUNCTION_INFO_V1(concord_name_key);
+PG_FUNCTION_INFO_V1(concord_name_syllables);
 PG_FUNCTION_INFO_V1(concord_normalize_company);
 PG_FUNCTION_INFO_V1(concord_address_parts);
 PG_FUNCTION_INFO_V1(concord_normalize_address);
@@ -343,6 +344,12 @@ identity_name_fold(const char *text)
 	return squeeze(ascii_lower(s));
 }
 
+static int
+cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
 /*
  * The cross-script key of a name: its pinyin (ASCII, lower case) syllables
  * or words joined without spaces, starting at whichever word makes the
@@ -378,6 +385,42 @@ identity_name_key(const char *text)
 			best = b.data;
 	}
 	return best;
+}
+
+/*
+ * A name's pinyin syllables (or Latin words), sorted and space-separated:
+ * what matching compares when two name keys differ.
+ */
+char *
+identity_name_syllables(const char *text)
+{
+	char	   *s = identity_name_fold(text);
+	char	   *tok[64];
+	int			n = 0;
+	char	   *save = NULL;
+	StringInfoData b;
+
+	s = identity_transliterate(s, strlen(s), IDENTITY_PINYIN);
+	for (char *c = s; *c; c++)
+		if (!isalnum((unsigned char) *c))
+			*c = ' ';
+	for (char *t = strtok_r(s, " ", &save); t && n < 64; t = strtok_r(NULL, " ", &save))
+		tok[n++] = t;
+	qsort(tok, n, sizeof(char *), cmp_cstr);
+	initStringInfo(&b);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&b, "%s%s", i ? " " : "", tok[i]);
+	return b.data;
+}
+
+Datum
+concord_name_syllables(PG_FUNCTION_ARGS)
+{
+	char	   *s = identity_name_syllables(text_to_cstring(PG_GETARG_TEXT_PP(0)));
+
+	if (*s == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(s));
 }
 
 Datum

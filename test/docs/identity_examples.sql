@@ -8,7 +8,7 @@ SELECT row_number() OVER () AS n, m[1] AS code
 FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/identity.md'),
                     '```sql\n(.*?)```', 'g') AS m;
 
-SELECT plan((SELECT count(*)::int FROM blocks) + 6);
+SELECT plan((SELECT count(*)::int FROM blocks) + 7);
 
 SELECT lives_ok(code, format('docs/identity.md example %s runs', n)) FROM blocks ORDER BY n;
 
@@ -31,6 +31,9 @@ SELECT results_eq($$SELECT source, key, how FROM concord.customer_link ORDER BY 
 SELECT results_eq($$SELECT kind, source_a, key_a, source_b, key_b FROM concord.identity_constraint$$,
   $$VALUES ('cannot_link', 'desk', '102', 'crm', '2')$$,
   'the split replaced the merge in identity_constraint');
+
+SELECT is((SELECT count(*)::int FROM concord.customer_timeline WHERE event = 'contract_signed'), 1,
+  'the timeline example shows the contract');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+#
+# bench/identity.sh — speed and accuracy of concord.resolve() on generated
+# four-department data with known truth (test/fixtures/identity_gen.sql).
+#
+# Starts its own cluster (tmp/bench-identity, port 54379) and prints:
+#   resolve, first run: records, seconds, records/s, pairs compared
+#   resolve, rerun on unchanged data: seconds (and new IDs: must be 0)
+#   backend peak private memory (RssAnon) and VmHWM
+#   pairwise precision, recall, F1
+#
+#   bash bench/identity.sh                  200,000 people (~415,000 rows)
+#   BENCH_PERSONS=20000 bash bench/identity.sh
+#
+# The issue's target is 1,000,000 rows in <= 60 s on this 2-core machine
+# (BENCH_PERSONS=480000 makes about that many).  Timing lives here, never
+# in the tests.
+
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. test/harness/lib.sh
+cd "$REPO"
+require_root
+
+RUN=bench-identity
+PERSONS="${BENCH_PERSONS:-200000}"
+
+trap 'stop_all "$RUN" >/dev/null 2>&1 || true' EXIT
+ensure_packages
+build_install
+stop_all "$RUN" >/dev/null 2>&1 || true
+rm -rf "$(run_dir "$RUN")"
+CLUSTER_EXTRA_CONF="shared_buffers = 256MB
+work_mem = 64MB" cluster_start "$RUN" 54379 >/dev/null
+"$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE concord_bench" >/dev/null
+"$PGBIN/psql" -X -q -d concord_bench -c "CREATE EXTENSION concord" >/dev/null
+
+echo "bench/identity: $PERSONS people, $(nproc) cores"
+"$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d concord_bench -v persons="$PERSONS" -v seed=1 <<'SQL'
+SET client_min_messages = warning;
+\o /dev/null
+\i test/fixtures/identity_gen.sql
+\o
+CREATE TEMP TABLE t0 (t timestamptz);
+INSERT INTO t0 VALUES (clock_timestamp());
+SELECT * FROM concord.resolve() \gset r1_
+SELECT extract(epoch FROM clock_timestamp() - t) AS s1 FROM t0 \gset
+UPDATE t0 SET t = clock_timestamp();
+SELECT * FROM concord.resolve() \gset r2_
+SELECT extract(epoch FROM clock_timestamp() - t) AS s2 FROM t0 \gset
+SELECT format('resolve, first run: %s records in %s s (%s records/s), %s pairs compared, %s customers',
+              :r1_records, round(:s1::numeric, 1), round(:r1_records / :s1), :r1_pairs, :r1_customers);
+SELECT format('resolve, rerun on unchanged data: %s s, %s new IDs, %s merged, %s split',
+              round(:s2::numeric, 1), :r2_new_ids, :r2_merged, :r2_split);
+SELECT format('backend peak memory: RssAnon %s, VmHWM %s',
+              (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+ kB)'))[1],
+              (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+ kB)'))[1]);
+SELECT format('accuracy: pairwise precision %s, recall %s, F1 %s; people resolved exactly %s',
+              round(pair_precision::numeric, 4), round(pair_recall::numeric, 4), round(f1::numeric, 4),
+              round(people_exact::numeric, 4))
+FROM idgen.accuracy();
+SQL
