@@ -372,6 +372,31 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]) IS
   'Declares that rows of a table are events of the customer whose identity-source row they name (a contract signed, an invoice issued, a ticket opened)';
 
+CREATE FUNCTION @extschema@.identity_source_drop(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  -- the links of its rows go; the customers are rebuilt by the next resolve
+  DELETE FROM @extschema@.customer_link l WHERE l.source = identity_source_drop.name;
+  DELETE FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
+  RETURN FOUND;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_source_drop(text) IS
+  'Removes an identity source, its rows'' links and its event mappings; returns whether it existed';
+
+CREATE FUNCTION @extschema@.identity_event_drop(name text)
+RETURNS boolean
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  WITH d AS (DELETE FROM @extschema@.identity_event e WHERE e.name OPERATOR(pg_catalog.=) identity_event_drop.name RETURNING 1)
+  SELECT count(*) OPERATOR(pg_catalog.>) 0 FROM d;
+END;
+COMMENT ON FUNCTION @extschema@.identity_event_drop(text) IS 'Removes an event mapping; returns whether it existed';
+
 CREATE FUNCTION @extschema@.identity_cluster(max_block integer)
 RETURNS TABLE (source text, key text, rep_source text, rep_key text, how text, score double precision, pairs integer)
 AS 'MODULE_PATHNAME', 'concord_identity_cluster'
@@ -395,6 +420,7 @@ AS $fn$
 DECLARE
   src @extschema@.identity_source;
   ev @extschema@.identity_event;
+  t0 timestamptz := pg_catalog.clock_timestamp();
   c jsonb;
   sel text;
 BEGIN
@@ -408,6 +434,11 @@ BEGIN
   -- 1. the records, normalized, read as the caller
   DELETE FROM @extschema@.identity_record;
   FOR src IN SELECT * FROM @extschema@.identity_source ORDER BY identity_source.name LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) src.source_table) THEN
+      RAISE EXCEPTION 'the table of identity source "%" no longer exists', src.name
+        USING ERRCODE = 'undefined_table',
+              HINT = 'Remove the source with concord.identity_source_drop(name), or register it again.';
+    END IF;
     c := src.columns;
     sel := format(
       'INSERT INTO %s.identity_record (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original)'
@@ -428,6 +459,7 @@ BEGIN
     EXECUTE sel;
   END LOOP;
 
+  RAISE DEBUG 'concord.resolve: normalized after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 2. clusters
   IF to_regclass('pg_temp.identity_cl') IS NOT NULL THEN
     DROP TABLE identity_cl, identity_n, identity_keep, identity_id;
@@ -436,6 +468,7 @@ BEGIN
     SELECT x.*, pg_catalog.format('%s:%s', x.rep_source, x.rep_key) AS cluster
     FROM @extschema@.identity_cluster(max_block) x;
 
+  RAISE DEBUG 'concord.resolve: clustered after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 3. stable IDs.  Each old ID stays with the cluster holding most of its
   --    rows (ties: the first cluster); a cluster keeps the smallest (oldest)
   --    ID that stays with it, and the others staying there are merged into
@@ -472,6 +505,7 @@ BEGIN
     SELECT i.customer_id, 'created' FROM identity_id i
     WHERE i.is_new AND NOT EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster = i.cluster);
 
+  RAISE DEBUG 'concord.resolve: IDs assigned after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 4. the links: changed only where the ID or the linkage changed
   DELETE FROM @extschema@.customer_link l
    WHERE NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
@@ -482,6 +516,7 @@ BEGIN
     SET customer_id = excluded.customer_id, how = excluded.how, score = excluded.score, linked_at = pg_catalog.now()
     WHERE (l.customer_id, l.how, l.score) IS DISTINCT FROM (excluded.customer_id, excluded.how, excluded.score);
 
+  RAISE DEBUG 'concord.resolve: linked after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 5. the golden record
   DELETE FROM @extschema@.customer;
   INSERT INTO @extschema@.customer (customer_id, name, phone, email, company, address, id_number, records, chosen_from, updated_at)
@@ -518,9 +553,15 @@ BEGIN
          JOIN @extschema@.identity_source isrc ON isrc.name = r.source
     GROUP BY l.customer_id;
 
+  RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 6. the timeline: every mapped event, of the customer its row names
   DELETE FROM @extschema@.customer_event;
   FOR ev IN SELECT * FROM @extschema@.identity_event ORDER BY identity_event.name LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) ev.event_table) THEN
+      RAISE EXCEPTION 'the table of event "%" no longer exists', ev.name
+        USING ERRCODE = 'undefined_table',
+              HINT = 'Remove the event with concord.identity_event_drop(name), or declare it again.';
+    END IF;
     EXECUTE format(
       'INSERT INTO %s.customer_event (customer_id, at, event, label, source, key, detail)'
       ' SELECT l.customer_id, e.%I::timestamptz, %L, %L, %L, e.%I::text, jsonb_strip_nulls(jsonb_build_object(%s))'
@@ -530,6 +571,7 @@ BEGIN
       ev.event_table, '@extschema@', ev.identity_source, ev.key_column);
   END LOOP;
 
+  RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   records := (SELECT count(*) FROM identity_cl);
   pairs := (SELECT coalesce(sum(x.pairs), 0) / 2 FROM identity_cl x);
   customers := (SELECT count(*) FROM @extschema@.customer);
@@ -658,6 +700,8 @@ END;
 COMMENT ON FUNCTION @extschema@.customer_id_now(bigint) IS 'Where customer ID X went: the ID it was merged into, following merges (X itself if it still stands)';
 
 REVOKE EXECUTE ON FUNCTION
+  @extschema@.identity_source_drop(text),
+  @extschema@.identity_event_drop(text),
   @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]),
   @extschema@.customer_merge(bigint, bigint, text),
   @extschema@.customer_split(text, text, text),
@@ -667,6 +711,8 @@ REVOKE EXECUTE ON FUNCTION
   @extschema@.why_matched(text, text, text, text)
 FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION
+  @extschema@.identity_source_drop(text),
+  @extschema@.identity_event_drop(text),
   @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]),
   @extschema@.customer_merge(bigint, bigint, text),
   @extschema@.customer_split(text, text, text),

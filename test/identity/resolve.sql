@@ -2,7 +2,7 @@
 -- clusters against the truth, stable IDs across runs, merges and splits
 -- with their history, the golden record, explanations, bad input.
 BEGIN;
-SELECT plan(43);
+SELECT plan(46);
 SET LOCAL client_min_messages = warning;
 \ir people.psql
 
@@ -160,6 +160,15 @@ SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', '
   '42703', 'column "nom" (name) of identity source "x" does not exist in table idt.crm_customer', 'an unknown column');
 SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"company": "company"}')$$,
   '22023', 'identity source "x" needs at least one of name, phone, email, id_number', 'attributes that cannot tell people apart');
+
+-- a registered table that is dropped later
+CREATE TABLE idt.gone (id int PRIMARY KEY, name text);
+SELECT concord.identity_source_add('gone', 'idt.gone', 'id', '{"name": "name"}') IS NOT NULL AS added \gset
+DROP TABLE idt.gone;
+SELECT throws_ok($$SELECT * FROM concord.resolve()$$, '42P01', 'the table of identity source "gone" no longer exists',
+  'a source whose table was dropped: a clear error, nothing changed');
+SELECT is(concord.identity_source_drop('gone'), true, 'identity_source_drop removes it');
+SELECT is((SELECT customers FROM concord.resolve()), 14::bigint, 'and resolve works again');
 
 SELECT * FROM finish();
 ROLLBACK;
