@@ -519,39 +519,33 @@ BEGIN
   RAISE DEBUG 'concord.resolve: linked after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 5. the golden record
   DELETE FROM @extschema@.customer;
+  -- each attribute: the [value, row] of the first row in survivorship order
   INSERT INTO @extschema@.customer (customer_id, name, phone, email, company, address, id_number, records, chosen_from, updated_at)
-    SELECT l.customer_id,
-           (pg_catalog.array_agg(r.original->>'name' ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-              FILTER (WHERE r.original ? 'name'))[1],
-           (pg_catalog.array_agg(r.phone ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-              FILTER (WHERE r.phone IS NOT NULL))[1],
-           (pg_catalog.array_agg(r.email ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-              FILTER (WHERE r.email IS NOT NULL))[1],
-           (pg_catalog.array_agg(r.original->>'company' ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-              FILTER (WHERE r.original ? 'company'))[1],
-           (pg_catalog.array_agg(r.original->>'address' ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-              FILTER (WHERE r.original ? 'address'))[1],
-           (pg_catalog.array_agg(r.id_number ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-              FILTER (WHERE r.id_number IS NOT NULL))[1],
-           count(*),
-           jsonb_strip_nulls(jsonb_build_object(
-             'name', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                        FILTER (WHERE r.original ? 'name'))[1],
-             'phone', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                        FILTER (WHERE r.phone IS NOT NULL))[1],
-             'email', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                        FILTER (WHERE r.email IS NOT NULL))[1],
-             'company', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                        FILTER (WHERE r.original ? 'company'))[1],
-             'address', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                        FILTER (WHERE r.original ? 'address'))[1],
-             'id_number', (pg_catalog.array_agg(r.source || ':' || r.key ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                        FILTER (WHERE r.id_number IS NOT NULL))[1])),
-           max(r.updated_at)
-    FROM @extschema@.customer_link l
-         JOIN @extschema@.identity_record r USING (source, key)
-         JOIN @extschema@.identity_source isrc ON isrc.name = r.source
-    GROUP BY l.customer_id;
+    SELECT g.customer_id, g.name[1][1], g.phone[1][1], g.email[1][1], g.company[1][1], g.address[1][1], g.id_number[1][1],
+           g.records,
+           jsonb_strip_nulls(jsonb_build_object('name', g.name[1][2], 'phone', g.phone[1][2], 'email', g.email[1][2],
+                                                'company', g.company[1][2], 'address', g.address[1][2],
+                                                'id_number', g.id_number[1][2])),
+           g.updated_at
+    FROM (SELECT l.customer_id,
+                 pg_catalog.array_agg(ARRAY[r.original->>'name', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.original ? 'name') AS name,
+                 pg_catalog.array_agg(ARRAY[r.phone, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.phone IS NOT NULL) AS phone,
+                 pg_catalog.array_agg(ARRAY[r.email, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.email IS NOT NULL) AS email,
+                 pg_catalog.array_agg(ARRAY[r.original->>'company', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.original ? 'company') AS company,
+                 pg_catalog.array_agg(ARRAY[r.original->>'address', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.original ? 'address') AS address,
+                 pg_catalog.array_agg(ARRAY[r.id_number, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.id_number IS NOT NULL) AS id_number,
+                 count(*) AS records,
+                 max(r.updated_at) AS updated_at
+          FROM @extschema@.customer_link l
+               JOIN @extschema@.identity_record r USING (source, key)
+               JOIN @extschema@.identity_source isrc ON isrc.name = r.source
+          GROUP BY l.customer_id) g;
 
   RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 6. the timeline: every mapped event, of the customer its row names
