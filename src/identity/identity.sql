@@ -257,8 +257,42 @@ CREATE INDEX customer_event_customer_idx ON @extschema@.customer_event (customer
 COMMENT ON TABLE @extschema@.customer_event IS
   'Every mapped event of every customer (rebuilt by resolve): what happened when, from which row';
 
+CREATE TABLE @extschema@.identity_queue (
+  source     text NOT NULL,
+  key        text NOT NULL,
+  queued_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.identity_queue IS
+  'Source rows inserted, updated or deleted since the last resolve (written by the sources'' triggers, emptied by resolve and resolve_incremental)';
+
+-- Statement-level trigger of a tracked source (one per event: transition
+-- tables allow no more): queues the keys of the rows changed.  Runs as the
+-- extension's owner so that whoever may write the source table need not
+-- be granted the queue.
+CREATE FUNCTION @extschema@.identity_queue_rows()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, n.%I::text FROM new_rows n',
+                   '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, o.%I::text FROM old_rows o',
+                   '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_queue_rows() IS
+  'Trigger of tracked identity sources: queues the keys of changed rows for resolve_incremental';
+REVOKE EXECUTE ON FUNCTION @extschema@.identity_queue_rows() FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.identity_source_add(
-  name text, source_table regclass, key_column text, columns jsonb, priority integer DEFAULT 100)
+  name text, source_table regclass, key_column text, columns jsonb, priority integer DEFAULT 100,
+  track_changes boolean DEFAULT true)
 RETURNS @extschema@.identity_source
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -315,14 +349,26 @@ BEGIN
   VALUES (identity_source_add.name, identity_source_add.source_table, identity_source_add.key_column,
           identity_source_add.columns, identity_source_add.priority)
   RETURNING * INTO row;
+  IF track_changes THEN
+    -- the caller needs the TRIGGER privilege on the table (its owner has it)
+    FOR k IN SELECT unnest(ARRAY['insert', 'update', 'delete']) LOOP
+      EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT'
+                     ' EXECUTE FUNCTION %s.identity_queue_rows(%L, %L)',
+                     'concord_identity_' || k || '_' || identity_source_add.name, k, source_table,
+                     CASE k WHEN 'insert' THEN 'NEW TABLE AS new_rows'
+                            WHEN 'update' THEN 'NEW TABLE AS new_rows OLD TABLE AS old_rows'
+                            ELSE 'OLD TABLE AS old_rows' END,
+                     '@extschema@', identity_source_add.name, key_column);
+    END LOOP;
+  END IF;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'identity source "%" already exists', identity_source_add.name
     USING ERRCODE = 'duplicate_object';
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.identity_source_add(text, regclass, text, jsonb, integer) IS
-  'Registers a table whose rows describe customers: its key column and the columns carrying each kind of attribute';
+COMMENT ON FUNCTION @extschema@.identity_source_add(text, regclass, text, jsonb, integer, boolean) IS
+  'Registers a table whose rows describe customers: its key column and the columns carrying each kind of attribute; with track_changes, triggers queue changed rows for resolve_incremental';
 
 CREATE FUNCTION @extschema@.identity_event_add(
   name text, event_table regclass, identity_source text, key_column text, at_column text, label text,
@@ -377,9 +423,19 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+  t regclass;
+  k text;
 BEGIN
+  SELECT s.source_table INTO t FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
+  IF t IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) t) THEN
+    FOREACH k IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+      EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_identity_' || k || '_' || identity_source_drop.name, t);
+    END LOOP;
+  END IF;
   -- the links of its rows go; the customers are rebuilt by the next resolve
   DELETE FROM @extschema@.customer_link l WHERE l.source = identity_source_drop.name;
+  DELETE FROM @extschema@.identity_queue q WHERE q.source = identity_source_drop.name;
   DELETE FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
   RETURN FOUND;
 END
@@ -397,11 +453,11 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION @extschema@.identity_event_drop(text) IS 'Removes an event mapping; returns whether it existed';
 
-CREATE FUNCTION @extschema@.identity_cluster(max_block integer)
+CREATE FUNCTION @extschema@.identity_cluster(max_block integer, scoped boolean DEFAULT false)
 RETURNS TABLE (source text, key text, rep_source text, rep_key text, how text, score double precision, pairs integer)
 AS 'MODULE_PATHNAME', 'concord_identity_cluster'
 LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION @extschema@.identity_cluster(integer) IS
+COMMENT ON FUNCTION @extschema@.identity_cluster(integer, boolean) IS
   'Internal to resolve: blocks, scores and clusters the normalized records';
 
 CREATE FUNCTION @extschema@.why_matched(source_a text, key_a text, source_b text, key_b text)
@@ -411,62 +467,70 @@ LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION @extschema@.why_matched(text, text, text, text) IS
   'How two source rows compare: per attribute the values, agreement level and weight, the total score, the rule, and whether they match';
 
-CREATE FUNCTION @extschema@.resolve(max_block integer DEFAULT 200)
+CREATE FUNCTION @extschema@.identity_load(source_name text, keys text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  src @extschema@.identity_source;
+  c jsonb;
+  sel text;
+BEGIN
+  SELECT * INTO src FROM @extschema@.identity_source s WHERE s.name = source_name;
+  IF keys IS NULL THEN
+    DELETE FROM @extschema@.identity_record r WHERE r.source = source_name;
+  ELSE
+    DELETE FROM @extschema@.identity_record r WHERE r.source = source_name AND r.key = ANY (keys);
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) src.source_table) THEN
+    RAISE EXCEPTION 'the table of identity source "%" no longer exists', src.name
+      USING ERRCODE = 'undefined_table',
+            HINT = 'Remove the source with concord.identity_source_drop(name), or register it again.';
+  END IF;
+  c := src.columns;
+  sel := format(
+    'INSERT INTO %s.identity_record (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original)'
+    ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s))'
+    ' FROM %s t WHERE t.%I IS NOT NULL AND ($1 IS NULL OR t.%I::text = ANY ($1))',
+    '@extschema@', src.name, src.key_column,
+    CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
+    CASE WHEN c ? 'name' THEN format('%s.name_syllables(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
+    CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
+    CASE WHEN c ? 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c->>'email') ELSE 'NULL' END,
+    CASE WHEN c ? 'company' THEN format('%s.normalize_company(t.%I::text)', '@extschema@', c->>'company') ELSE 'NULL' END,
+    CASE WHEN c ? 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c->>'address') ELSE 'NULL' END,
+    CASE WHEN c ? 'id_number' THEN format('%s.normalize_cn_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
+    CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,
+    coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value #>> '{}'), ', ')
+                FROM jsonb_each(c) e WHERE e.key <> 'updated_at'), ''),
+    src.source_table, src.key_column, src.key_column);
+  EXECUTE sel USING keys;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_load(text, text[]) IS
+  'Internal to resolve: (re)reads a source''s rows -- all, or those with the given keys -- normalized, as the caller';
+
+CREATE FUNCTION @extschema@.identity_apply(max_block integer, scoped boolean)
 RETURNS TABLE (records bigint, pairs bigint, customers bigint, new_ids bigint, merged bigint, split bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
-  src @extschema@.identity_source;
   ev @extschema@.identity_event;
   t0 timestamptz := pg_catalog.clock_timestamp();
-  c jsonb;
-  sel text;
 BEGIN
-  IF max_block IS NULL OR max_block < 2 OR max_block > 100000 THEN
-    RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  -- one resolve at a time
-  PERFORM pg_advisory_xact_lock(hashtext('concord.resolve'), 1131);
-
-  -- 1. the records, normalized, read as the caller
-  DELETE FROM @extschema@.identity_record;
-  FOR src IN SELECT * FROM @extschema@.identity_source ORDER BY identity_source.name LOOP
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) src.source_table) THEN
-      RAISE EXCEPTION 'the table of identity source "%" no longer exists', src.name
-        USING ERRCODE = 'undefined_table',
-              HINT = 'Remove the source with concord.identity_source_drop(name), or register it again.';
-    END IF;
-    c := src.columns;
-    sel := format(
-      'INSERT INTO %s.identity_record (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original)'
-      ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s))'
-      ' FROM %s t WHERE t.%I IS NOT NULL',
-      '@extschema@', src.name, src.key_column,
-      CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
-      CASE WHEN c ? 'name' THEN format('%s.name_syllables(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
-      CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
-      CASE WHEN c ? 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c->>'email') ELSE 'NULL' END,
-      CASE WHEN c ? 'company' THEN format('%s.normalize_company(t.%I::text)', '@extschema@', c->>'company') ELSE 'NULL' END,
-      CASE WHEN c ? 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c->>'address') ELSE 'NULL' END,
-      CASE WHEN c ? 'id_number' THEN format('%s.normalize_cn_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
-      CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,
-      coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value #>> '{}'), ', ')
-                  FROM jsonb_each(c) e WHERE e.key <> 'updated_at'), ''),
-      src.source_table, src.key_column);
-    EXECUTE sel;
-  END LOOP;
-
-  RAISE DEBUG 'concord.resolve: normalized after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 2. clusters
   IF to_regclass('pg_temp.identity_cl') IS NOT NULL THEN
     DROP TABLE identity_cl, identity_n, identity_keep, identity_id;
   END IF;
+  IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
+    DROP TABLE identity_touched;
+  END IF;
   CREATE TEMP TABLE identity_cl ON COMMIT DROP AS
     SELECT x.*, pg_catalog.format('%s:%s', x.rep_source, x.rep_key) AS cluster
-    FROM @extschema@.identity_cluster(max_block) x;
+    FROM @extschema@.identity_cluster(max_block, scoped) x;
 
   RAISE DEBUG 'concord.resolve: clustered after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 3. stable IDs.  Each old ID stays with the cluster holding most of its
@@ -507,8 +571,19 @@ BEGIN
 
   RAISE DEBUG 'concord.resolve: IDs assigned after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 4. the links: changed only where the ID or the linkage changed
-  DELETE FROM @extschema@.customer_link l
-   WHERE NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
+  -- the customers this run may change: all, or those of the rows in scope
+  CREATE TEMP TABLE identity_touched ON COMMIT DROP AS
+    SELECT customer_id FROM identity_id
+    UNION SELECT customer_id FROM identity_n;
+  IF scoped THEN
+    INSERT INTO identity_touched SELECT s.old_customer_id FROM identity_scope s WHERE s.old_customer_id IS NOT NULL;
+    DELETE FROM @extschema@.customer_link l
+     WHERE EXISTS (SELECT 1 FROM identity_scope s WHERE s.source = l.source AND s.key = l.key)
+       AND NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
+  ELSE
+    DELETE FROM @extschema@.customer_link l
+     WHERE NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
+  END IF;
   INSERT INTO @extschema@.customer_link AS l (source, key, customer_id, how, score)
     SELECT x.source, x.key, i.customer_id, x.how, x.score
     FROM identity_cl x JOIN identity_id i USING (cluster)
@@ -518,7 +593,11 @@ BEGIN
 
   RAISE DEBUG 'concord.resolve: linked after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 5. the golden record
-  DELETE FROM @extschema@.customer;
+  IF scoped THEN
+    DELETE FROM @extschema@.customer c WHERE c.customer_id IN (SELECT customer_id FROM identity_touched);
+  ELSE
+    DELETE FROM @extschema@.customer;
+  END IF;
   -- each attribute: the [value, row] of the first row in survivorship order
   INSERT INTO @extschema@.customer (customer_id, name, phone, email, company, address, id_number, records, chosen_from, updated_at)
     SELECT g.customer_id, g.name[1][1], g.phone[1][1], g.email[1][1], g.company[1][1], g.address[1][1], g.id_number[1][1],
@@ -545,11 +624,16 @@ BEGIN
           FROM @extschema@.customer_link l
                JOIN @extschema@.identity_record r USING (source, key)
                JOIN @extschema@.identity_source isrc ON isrc.name = r.source
+          WHERE NOT scoped OR l.customer_id IN (SELECT customer_id FROM identity_touched)
           GROUP BY l.customer_id) g;
 
   RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 6. the timeline: every mapped event, of the customer its row names
-  DELETE FROM @extschema@.customer_event;
+  IF scoped THEN
+    DELETE FROM @extschema@.customer_event e WHERE e.customer_id IN (SELECT customer_id FROM identity_touched);
+  ELSE
+    DELETE FROM @extschema@.customer_event;
+  END IF;
   FOR ev IN SELECT * FROM @extschema@.identity_event ORDER BY identity_event.name LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) ev.event_table) THEN
       RAISE EXCEPTION 'the table of event "%" no longer exists', ev.name
@@ -559,21 +643,110 @@ BEGIN
     EXECUTE format(
       'INSERT INTO %s.customer_event (customer_id, at, event, label, source, key, detail)'
       ' SELECT l.customer_id, e.%I::timestamptz, %L, %L, %L, e.%I::text, jsonb_strip_nulls(jsonb_build_object(%s))'
-      ' FROM %s e JOIN %s.customer_link l ON l.source = %L AND l.key = e.%I::text',
+      ' FROM %s e JOIN %s.customer_link l ON l.source = %L AND l.key = e.%I::text'
+      ' WHERE NOT $1 OR l.customer_id IN (SELECT customer_id FROM identity_touched)',
       '@extschema@', ev.at_column, ev.name, ev.label, ev.identity_source, ev.key_column,
       coalesce((SELECT string_agg(format('%L, e.%I', d, d), ', ') FROM unnest(ev.detail_columns) d), ''),
-      ev.event_table, '@extschema@', ev.identity_source, ev.key_column);
+      ev.event_table, '@extschema@', ev.identity_source, ev.key_column) USING scoped;
   END LOOP;
 
   RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   records := (SELECT count(*) FROM identity_cl);
   pairs := (SELECT coalesce(sum(x.pairs), 0) / 2 FROM identity_cl x);
   customers := (SELECT count(*) FROM @extschema@.customer);
+  IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
+    DROP TABLE identity_touched;
+  END IF;
   RETURN NEXT;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_apply(integer, boolean) IS
+  'Internal to resolve: clusters the normalized rows (all, or those in pg_temp.identity_scope), keeps IDs stable, rebuilds links, golden records and timelines of the customers touched';
+
+CREATE FUNCTION @extschema@.resolve(max_block integer DEFAULT 200)
+RETURNS TABLE (records bigint, pairs bigint, customers bigint, new_ids bigint, merged bigint, split bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  s text;
+BEGIN
+  IF max_block IS NULL OR max_block < 2 OR max_block > 100000 THEN
+    RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- one resolve at a time
+  PERFORM pg_advisory_xact_lock(hashtext('concord.resolve'), 1131);
+  -- a full run covers whatever was queued
+  DELETE FROM @extschema@.identity_queue;
+  DELETE FROM @extschema@.identity_record r
+   WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_source x WHERE x.name = r.source);
+  FOR s IN SELECT name FROM @extschema@.identity_source ORDER BY name LOOP
+    PERFORM @extschema@.identity_load(s, NULL);
+  END LOOP;
+  RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, false);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.resolve(integer) IS
   'Full resolve: reads every registered source, matches and clusters its rows, keeps customer IDs stable, rebuilds the golden record; returns what it did';
+
+
+CREATE FUNCTION @extschema@.resolve_incremental(max_block integer DEFAULT 200)
+RETURNS TABLE (records bigint, pairs bigint, customers bigint, new_ids bigint, merged bigint, split bigint)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  s record;
+BEGIN
+  IF max_block IS NULL OR max_block < 2 OR max_block > 100000 THEN
+    RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM pg_advisory_xact_lock(hashtext('concord.resolve'), 1131);
+  IF to_regclass('pg_temp.identity_scope') IS NOT NULL THEN
+    DROP TABLE identity_scope, identity_changed, identity_vals;
+  END IF;
+
+  -- the rows changed since the last resolve (queued by the sources' triggers)
+  CREATE TEMP TABLE identity_changed ON COMMIT DROP AS
+    WITH q AS (DELETE FROM @extschema@.identity_queue RETURNING source, key)
+    SELECT DISTINCT q.source, q.key FROM q
+    WHERE EXISTS (SELECT 1 FROM @extschema@.identity_source x WHERE x.name = q.source);
+  -- their values before and after: every row sharing one is in scope
+  CREATE TEMP TABLE identity_vals ON COMMIT DROP AS
+    SELECT r.name_key, r.phone, r.email, r.id_number FROM @extschema@.identity_record r
+    JOIN identity_changed c USING (source, key);
+  FOR s IN SELECT c.source, pg_catalog.array_agg(c.key) AS keys FROM identity_changed c GROUP BY c.source LOOP
+    PERFORM @extschema@.identity_load(s.source, s.keys);
+  END LOOP;
+  INSERT INTO identity_vals
+    SELECT r.name_key, r.phone, r.email, r.id_number FROM @extschema@.identity_record r
+    JOIN identity_changed c USING (source, key);
+
+  -- scope: the changed rows, the rows sharing a value with them, and every
+  -- row of the customers either belongs to
+  CREATE TEMP TABLE identity_scope (source text, key text, old_customer_id bigint) ON COMMIT DROP;
+  INSERT INTO identity_scope (source, key)
+    SELECT c.source, c.key FROM identity_changed c
+    UNION
+    SELECT r.source, r.key FROM @extschema@.identity_record r
+     WHERE r.phone IN (SELECT v.phone FROM identity_vals v) OR r.email IN (SELECT v.email FROM identity_vals v)
+        OR r.name_key IN (SELECT v.name_key FROM identity_vals v) OR r.id_number IN (SELECT v.id_number FROM identity_vals v);
+  INSERT INTO identity_scope (source, key)
+    SELECT l2.source, l2.key FROM @extschema@.customer_link l
+      JOIN @extschema@.customer_link l2 USING (customer_id)
+     WHERE (l.source, l.key) IN (SELECT x.source, x.key FROM identity_scope x)
+    EXCEPT SELECT x.source, x.key FROM identity_scope x;
+  UPDATE identity_scope x SET old_customer_id = l.customer_id
+    FROM @extschema@.customer_link l WHERE (l.source, l.key) = (x.source, x.key);
+  ANALYZE identity_scope;
+
+  RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, true);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.resolve_incremental(integer) IS
+  'Resolves only what changed since the last resolve: the queued rows, the rows sharing a value with them and the customers they belong to; gives what a full resolve would';
 
 CREATE FUNCTION @extschema@.customer_merge(a bigint, b bigint, reason text)
 RETURNS bigint
@@ -699,8 +872,11 @@ REVOKE EXECUTE ON FUNCTION
   @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]),
   @extschema@.customer_merge(bigint, bigint, text),
   @extschema@.customer_split(text, text, text),
-  @extschema@.identity_source_add(text, regclass, text, jsonb, integer),
-  @extschema@.identity_cluster(integer),
+  @extschema@.identity_source_add(text, regclass, text, jsonb, integer, boolean),
+  @extschema@.identity_cluster(integer, boolean),
+  @extschema@.identity_load(text, text[]),
+  @extschema@.identity_apply(integer, boolean),
+  @extschema@.resolve_incremental(integer),
   @extschema@.resolve(integer),
   @extschema@.why_matched(text, text, text, text)
 FROM PUBLIC;
@@ -710,12 +886,16 @@ GRANT EXECUTE ON FUNCTION
   @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]),
   @extschema@.customer_merge(bigint, bigint, text),
   @extschema@.customer_split(text, text, text),
-  @extschema@.identity_source_add(text, regclass, text, jsonb, integer),
-  @extschema@.identity_cluster(integer),
+  @extschema@.identity_source_add(text, regclass, text, jsonb, integer, boolean),
+  @extschema@.identity_cluster(integer, boolean),
+  @extschema@.identity_load(text, text[]),
+  @extschema@.identity_apply(integer, boolean),
+  @extschema@.resolve_incremental(integer),
   @extschema@.resolve(integer),
   @extschema@.why_matched(text, text, text, text)
 TO concord_identity;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
+  @extschema@.identity_queue,
   @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
   @extschema@.customer_timeline,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
@@ -723,6 +903,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@
   @extschema@.customer_link, @extschema@.customer TO concord_identity;
 GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
+GRANT SELECT, DELETE ON @extschema@.identity_queue TO concord_identity;
 GRANT SELECT ON @extschema@.customer_360, @extschema@.customer_timeline TO concord_identity;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_event, @extschema@.customer_event TO concord_identity;
 GRANT USAGE ON SEQUENCE @extschema@.customer_id_seq TO concord_identity;

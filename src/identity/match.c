@@ -34,6 +34,7 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/json.h"
@@ -316,15 +317,23 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 		memcpy(cmp, c, sizeof(c));
 }
 
-/* Read the records of concord.identity_record (in key order). */
+/*
+ * Read the records of concord.identity_record (in key order); scoped, only
+ * those listed in pg_temp.identity_scope (an incremental resolve).
+ */
 static Rec *
-load_records(int *n)
+load_records(int *n, bool scoped)
 {
 	Rec		   *recs;
 
-	if (SPI_execute("SELECT source, key, name_key, phone, email, company, address, id_number, syllables"
+	if (SPI_execute(scoped ?
+					"SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables"
+					" FROM concord.identity_record r"
+					" WHERE EXISTS (SELECT 1 FROM pg_temp.identity_scope s WHERE s.source = r.source AND s.key = r.key)"
+					" ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"" :
+					"SELECT source, key, name_key, phone, email, company, address, id_number, syllables"
 					" FROM concord.identity_record ORDER BY source COLLATE \"C\", key COLLATE \"C\"",
-					true, 0) != SPI_OK_SELECT)
+					false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
 	*n = (int) SPI_processed;
 	recs = palloc0(sizeof(Rec) * Max(*n, 1));
@@ -434,6 +443,51 @@ build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 			recs[b->members[j]].spread[att] = Max(spread, 1);
 	}
 	return h;
+}
+
+/*
+ * In a scoped run, a block holds only the records in scope: take how many
+ * people share each value from all of concord.identity_record instead, so
+ * that weights are those a full run would use.
+ */
+static void
+global_spread(Rec *recs, HTAB *h, int att)
+{
+	static const char *const queries[A_NATTS] = {
+		[A_NAME_KEY] = "SELECT v.v, count(DISTINCT r.phone) FROM pg_catalog.unnest($1) AS v(v)"
+		" JOIN concord.identity_record r ON r.name_key = v.v GROUP BY v.v",
+		[A_PHONE] = "SELECT v.v, count(DISTINCT r.name_key) FROM pg_catalog.unnest($1) AS v(v)"
+		" JOIN concord.identity_record r ON r.phone = v.v GROUP BY v.v",
+		[A_EMAIL] = "SELECT v.v, count(DISTINCT r.name_key) FROM pg_catalog.unnest($1) AS v(v)"
+		" JOIN concord.identity_record r ON r.email = v.v GROUP BY v.v",
+	};
+	HASH_SEQ_STATUS seq;
+	Block	   *b;
+	Datum	   *vals;
+	int			nv = 0;
+	Oid			type = TEXTARRAYOID;
+	Datum		arg;
+
+	if (queries[att] == NULL)
+		return;
+	vals = palloc(sizeof(Datum) * Max(hash_get_num_entries(h), 1));
+	hash_seq_init(&seq, h);
+	while ((b = hash_seq_search(&seq)) != NULL)
+		vals[nv++] = CStringGetTextDatum(b->value);
+	arg = PointerGetDatum(construct_array(vals, nv, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args(queries[att], 1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the people behind the values in scope");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		int			spread = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+
+		b = hash_search(h, &v, HASH_FIND, NULL);
+		if (b != NULL)
+			for (int j = 0; j < b->n; j++)
+				recs[b->members[j]].spread[att] = Max(spread, 1);
+	}
+	SPI_freetuptable(SPI_tuptable);
 }
 
 /* union-find with path halving and union by size */
@@ -602,6 +656,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			max_block = PG_GETARG_INT32(0);
+	bool		scoped = PG_GETARG_BOOL(1);
 	MemoryContext cxt;
 	MemoryContext old;
 	Rec		   *recs;
@@ -629,7 +684,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
-	recs = load_records(&n);
+	recs = load_records(&n, scoped);
 	parent = palloc(sizeof(int) * Max(n, 1));
 	size = palloc(sizeof(int) * Max(n, 1));
 	pairs = palloc0(sizeof(int) * Max(n, 1));
@@ -647,6 +702,9 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		HTAB	   *h = build_blocks(recs, n, block_kinds[k], cxt);
 		HASH_SEQ_STATUS seq;
 		Block	   *b;
+
+		if (scoped)
+			global_spread(recs, h, block_kinds[k]);
 
 		hash_seq_init(&seq, h);
 		while ((b = hash_seq_search(&seq)) != NULL)

@@ -26,8 +26,8 @@ SELECT is((SELECT id FROM crm_contact WHERE concord.normalize_phone(phone) = con
 
 SELECT results_eq($$SELECT source, key, how FROM concord.customer_link ORDER BY customer_id, source$$,
   $$VALUES ('crm', '1', 'rule: same phone, same name'), ('desk', '101', 'rule: same phone, same name'),
-           ('crm', '2', 'alone'), ('desk', '102', 'alone')$$,
-  'the examples end as the comments say: the merged and split 王伟 are two again');
+           ('desk', '103', 'rule: same phone, same name'), ('crm', '2', 'alone'), ('desk', '102', 'alone')$$,
+  'the examples end as the comments say: the incremental ticket joined 张三, the merged and split 王伟 are two again');
 SELECT results_eq($$SELECT kind, source_a, key_a, source_b, key_b FROM concord.identity_constraint$$,
   $$VALUES ('cannot_link', 'desk', '102', 'crm', '2')$$,
   'the split replaced the merge in identity_constraint');
