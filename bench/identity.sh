@@ -52,6 +52,16 @@ SELECT format('resolve, first run: %s records in %s s (%s records/s), %s pairs c
               :r1_records, round(:s1::numeric, 1), round(:r1_records / :s1), :r1_pairs, :r1_customers);
 SELECT format('resolve, rerun on unchanged data: %s s, %s new IDs, %s merged, %s split',
               round(:s2::numeric, 1), :r2_new_ids, :r2_merged, :r2_split);
+-- 1,000 new rows arrive (sales adds customers; some are people billing
+-- and service already know), then an incremental resolve
+INSERT INTO idgen.crm
+SELECT 100000000 + p, name, '+86 ' || mobile, NULL, company_full, timestamptz '2026-07-01'
+FROM idgen.person WHERE p % (:persons / 1000) = 0 LIMIT 1000;
+UPDATE t0 SET t = clock_timestamp();
+SELECT * FROM concord.resolve_incremental() \gset r3_
+SELECT extract(epoch FROM clock_timestamp() - t) AS s3 FROM t0 \gset
+SELECT format('resolve_incremental, 1,000 new rows: %s s, %s rows in scope, %s pairs, %s new IDs, %s merged',
+              round(:s3::numeric, 2), :r3_records, :r3_pairs, :r3_new_ids, :r3_merged);
 SELECT format('backend peak memory: RssAnon %s, VmHWM %s',
               (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+ kB)'))[1],
               (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+ kB)'))[1]);

@@ -166,6 +166,9 @@ CREATE TABLE @extschema@.identity_record (
   PRIMARY KEY (source, key)
 );
 CREATE INDEX identity_record_phone_idx ON @extschema@.identity_record (phone);
+CREATE INDEX identity_record_email_idx ON @extschema@.identity_record (email);
+CREATE INDEX identity_record_name_key_idx ON @extschema@.identity_record (name_key);
+CREATE INDEX identity_record_id_number_idx ON @extschema@.identity_record (id_number);
 COMMENT ON TABLE @extschema@.identity_record IS
   'Every source row, normalized for matching (refreshed by resolve); original holds the values as the source wrote them';
 
@@ -727,12 +730,25 @@ BEGIN
   -- scope: the changed rows, the rows sharing a value with them, and every
   -- row of the customers either belongs to
   CREATE TEMP TABLE identity_scope (source text, key text, old_customer_id bigint) ON COMMIT DROP;
+  -- (a value shared by more than max_block rows makes no pairs: its rows
+  -- stay out of scope, or one 王伟 would pull in every 王伟)
   INSERT INTO identity_scope (source, key)
     SELECT c.source, c.key FROM identity_changed c
     UNION
     SELECT r.source, r.key FROM @extschema@.identity_record r
-     WHERE r.phone IN (SELECT v.phone FROM identity_vals v) OR r.email IN (SELECT v.email FROM identity_vals v)
-        OR r.name_key IN (SELECT v.name_key FROM identity_vals v) OR r.id_number IN (SELECT v.id_number FROM identity_vals v);
+     WHERE r.phone IN (SELECT v.phone FROM identity_vals v) AND
+           (SELECT count(*) FROM @extschema@.identity_record x WHERE x.phone = r.phone) <= max_block
+    UNION
+    SELECT r.source, r.key FROM @extschema@.identity_record r
+     WHERE r.email IN (SELECT v.email FROM identity_vals v) AND
+           (SELECT count(*) FROM @extschema@.identity_record x WHERE x.email = r.email) <= max_block
+    UNION
+    SELECT r.source, r.key FROM @extschema@.identity_record r
+     WHERE r.name_key IN (SELECT v.name_key FROM identity_vals v) AND
+           (SELECT count(*) FROM @extschema@.identity_record x WHERE x.name_key = r.name_key) <= max_block
+    UNION
+    SELECT r.source, r.key FROM @extschema@.identity_record r
+     WHERE r.id_number IN (SELECT v.id_number FROM identity_vals v);
   INSERT INTO identity_scope (source, key)
     SELECT l2.source, l2.key FROM @extschema@.customer_link l
       JOIN @extschema@.customer_link l2 USING (customer_id)
