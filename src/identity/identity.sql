@@ -495,7 +495,7 @@ BEGIN
   sel := format(
     'INSERT INTO %s.identity_record (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original)'
     ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s))'
-    ' FROM %s t WHERE t.%I IS NOT NULL AND ($1 IS NULL OR t.%I::text = ANY ($1))',
+    ' FROM %s t WHERE t.%I IS NOT NULL%s',
     '@extschema@', src.name, src.key_column,
     CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
     CASE WHEN c ? 'name' THEN format('%s.name_syllables(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
@@ -507,7 +507,9 @@ BEGIN
     CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,
     coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value #>> '{}'), ', ')
                 FROM jsonb_each(c) e WHERE e.key <> 'updated_at'), ''),
-    src.source_table, src.key_column, src.key_column);
+    src.source_table, src.key_column,
+    -- some keys only: a hashed lookup, not a comparison with each of them
+    CASE WHEN keys IS NULL THEN '' ELSE format(' AND t.%I::text IN (SELECT pg_catalog.unnest($1))', src.key_column) END);
   EXECUTE sel USING keys;
 END
 $fn$;
@@ -701,6 +703,7 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
   s record;
+  t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
   IF max_block IS NULL OR max_block < 2 OR max_block > 100000 THEN
     RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
@@ -727,28 +730,28 @@ BEGIN
     SELECT r.name_key, r.phone, r.email, r.id_number FROM @extschema@.identity_record r
     JOIN identity_changed c USING (source, key);
 
+  RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- scope: the changed rows, the rows sharing a value with them, and every
   -- row of the customers either belongs to
   CREATE TEMP TABLE identity_scope (source text, key text, old_customer_id bigint) ON COMMIT DROP;
   -- (a value shared by more than max_block rows makes no pairs: its rows
   -- stay out of scope, or one 王伟 would pull in every 王伟)
   INSERT INTO identity_scope (source, key)
+    WITH pv AS (SELECT r.phone FROM @extschema@.identity_record r
+                 WHERE r.phone IN (SELECT v.phone FROM identity_vals v)
+                 GROUP BY r.phone HAVING count(*) <= max_block),
+         ev AS (SELECT r.email FROM @extschema@.identity_record r
+                 WHERE r.email IN (SELECT v.email FROM identity_vals v)
+                 GROUP BY r.email HAVING count(*) <= max_block),
+         nv AS (SELECT r.name_key FROM @extschema@.identity_record r
+                 WHERE r.name_key IN (SELECT v.name_key FROM identity_vals v)
+                 GROUP BY r.name_key HAVING count(*) <= max_block)
     SELECT c.source, c.key FROM identity_changed c
-    UNION
-    SELECT r.source, r.key FROM @extschema@.identity_record r
-     WHERE r.phone IN (SELECT v.phone FROM identity_vals v) AND
-           (SELECT count(*) FROM @extschema@.identity_record x WHERE x.phone = r.phone) <= max_block
-    UNION
-    SELECT r.source, r.key FROM @extschema@.identity_record r
-     WHERE r.email IN (SELECT v.email FROM identity_vals v) AND
-           (SELECT count(*) FROM @extschema@.identity_record x WHERE x.email = r.email) <= max_block
-    UNION
-    SELECT r.source, r.key FROM @extschema@.identity_record r
-     WHERE r.name_key IN (SELECT v.name_key FROM identity_vals v) AND
-           (SELECT count(*) FROM @extschema@.identity_record x WHERE x.name_key = r.name_key) <= max_block
-    UNION
-    SELECT r.source, r.key FROM @extschema@.identity_record r
-     WHERE r.id_number IN (SELECT v.id_number FROM identity_vals v);
+    UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.phone IN (SELECT pv.phone FROM pv)
+    UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.email IN (SELECT ev.email FROM ev)
+    UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.name_key IN (SELECT nv.name_key FROM nv)
+    UNION SELECT r.source, r.key FROM @extschema@.identity_record r
+           WHERE r.id_number IN (SELECT v.id_number FROM identity_vals v);
   INSERT INTO identity_scope (source, key)
     SELECT l2.source, l2.key FROM @extschema@.customer_link l
       JOIN @extschema@.customer_link l2 USING (customer_id)
@@ -758,6 +761,8 @@ BEGIN
     FROM @extschema@.customer_link l WHERE (l.source, l.key) = (x.source, x.key);
   ANALYZE identity_scope;
 
+  RAISE DEBUG 'concord.resolve_incremental: % rows in scope after % ms', (SELECT count(*) FROM identity_scope),
+    round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, true);
 END
 $fn$;
