@@ -629,7 +629,30 @@ BEGIN
           FROM @extschema@.customer_link l
                JOIN @extschema@.identity_record r USING (source, key)
                JOIN @extschema@.identity_source isrc ON isrc.name = r.source
-          WHERE NOT scoped OR l.customer_id IN (SELECT customer_id FROM identity_touched)
+          WHERE NOT scoped
+          GROUP BY l.customer_id
+          UNION ALL
+          -- scoped: from the touched customers, by the index on customer_id
+          SELECT l.customer_id,
+                 pg_catalog.array_agg(ARRAY[r.original->>'name', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.original ? 'name'),
+                 pg_catalog.array_agg(ARRAY[r.phone, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.phone IS NOT NULL),
+                 pg_catalog.array_agg(ARRAY[r.email, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.email IS NOT NULL),
+                 pg_catalog.array_agg(ARRAY[r.original->>'company', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.original ? 'company'),
+                 pg_catalog.array_agg(ARRAY[r.original->>'address', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.original ? 'address'),
+                 pg_catalog.array_agg(ARRAY[r.id_number, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
+                   FILTER (WHERE r.id_number IS NOT NULL),
+                 count(*),
+                 max(r.updated_at)
+          FROM (SELECT DISTINCT customer_id FROM identity_touched) t
+               JOIN @extschema@.customer_link l ON l.customer_id = t.customer_id
+               JOIN @extschema@.identity_record r USING (source, key)
+               JOIN @extschema@.identity_source isrc ON isrc.name = r.source
+          WHERE scoped
           GROUP BY l.customer_id) g;
 
   RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
@@ -649,7 +672,7 @@ BEGIN
       'INSERT INTO %s.customer_event (customer_id, at, event, label, source, key, detail)'
       ' SELECT l.customer_id, e.%I::timestamptz, %L, %L, %L, e.%I::text, jsonb_strip_nulls(jsonb_build_object(%s))'
       ' FROM %s e JOIN %s.customer_link l ON l.source = %L AND l.key = e.%I::text'
-      ' WHERE NOT $1 OR l.customer_id IN (SELECT customer_id FROM identity_touched)',
+      ' WHERE NOT $1 OR l.customer_id IN (SELECT t.customer_id FROM identity_touched t)',
       '@extschema@', ev.at_column, ev.name, ev.label, ev.identity_source, ev.key_column,
       coalesce((SELECT string_agg(format('%L, e.%I', d, d), ', ') FROM unnest(ev.detail_columns) d), ''),
       ev.event_table, '@extschema@', ev.identity_source, ev.key_column) USING scoped;
@@ -887,34 +910,23 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION @extschema@.customer_id_now(bigint) IS 'Where customer ID X went: the ID it was merged into, following merges (X itself if it still stands)';
 
-REVOKE EXECUTE ON FUNCTION
-  @extschema@.identity_source_drop(text),
-  @extschema@.identity_event_drop(text),
-  @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]),
-  @extschema@.customer_merge(bigint, bigint, text),
-  @extschema@.customer_split(text, text, text),
-  @extschema@.identity_source_add(text, regclass, text, jsonb, integer, boolean),
-  @extschema@.identity_cluster(integer, boolean),
-  @extschema@.identity_load(text, text[]),
-  @extschema@.identity_apply(integer, boolean),
-  @extschema@.resolve_incremental(integer),
-  @extschema@.resolve(integer),
-  @extschema@.why_matched(text, text, text, text)
-FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION
-  @extschema@.identity_source_drop(text),
-  @extschema@.identity_event_drop(text),
-  @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]),
-  @extschema@.customer_merge(bigint, bigint, text),
-  @extschema@.customer_split(text, text, text),
-  @extschema@.identity_source_add(text, regclass, text, jsonb, integer, boolean),
-  @extschema@.identity_cluster(integer, boolean),
-  @extschema@.identity_load(text, text[]),
-  @extschema@.identity_apply(integer, boolean),
-  @extschema@.resolve_incremental(integer),
-  @extschema@.resolve(integer),
-  @extschema@.why_matched(text, text, text, text)
-TO concord_identity;
+-- every function above is for concord_identity, none for PUBLIC
+DO $grants$
+DECLARE
+  f text;
+BEGIN
+  FOREACH f IN ARRAY ARRAY[
+    'identity_source_add(text, regclass, text, jsonb, integer, boolean)', 'identity_source_drop(text)',
+    'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
+    'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
+    'identity_cluster(integer, boolean)', 'identity_load(text, text[])', 'identity_apply(integer, boolean)',
+    'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)']
+  LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.%s FROM PUBLIC', '@extschema@', f);
+    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO concord_identity', '@extschema@', f);
+  END LOOP;
+END
+$grants$;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
   @extschema@.identity_queue,
   @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,

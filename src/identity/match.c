@@ -328,8 +328,8 @@ load_records(int *n, bool scoped)
 
 	if (SPI_execute(scoped ?
 					"SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables"
-					" FROM concord.identity_record r"
-					" WHERE EXISTS (SELECT 1 FROM pg_temp.identity_scope s WHERE s.source = r.source AND s.key = r.key)"
+					" FROM (SELECT DISTINCT source, key FROM pg_temp.identity_scope) s"
+					" JOIN concord.identity_record r ON r.source = s.source AND r.key = s.key"
 					" ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"" :
 					"SELECT source, key, name_key, phone, email, company, address, id_number, syllables"
 					" FROM concord.identity_record ORDER BY source COLLATE \"C\", key COLLATE \"C\"",
