@@ -65,6 +65,7 @@ SELECT format('resolve_incremental, 1,000 new rows: %s s, %s rows in scope, %s p
 SELECT format('backend peak memory: RssAnon %s, VmHWM %s',
               (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+ kB)'))[1],
               (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+ kB)'))[1]);
+ANALYZE concord.customer_link;
 SELECT format('accuracy: pairwise precision %s, recall %s, F1 %s; people resolved exactly %s',
               round(pair_precision::numeric, 4), round(pair_recall::numeric, 4), round(f1::numeric, 4),
               round(people_exact::numeric, 4))
