@@ -293,6 +293,33 @@ COMMENT ON FUNCTION @extschema@.identity_queue_rows() IS
   'Trigger of tracked identity sources: queues the keys of changed rows for resolve_incremental';
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_queue_rows() FROM PUBLIC;
 
+CREATE TABLE @extschema@.identity_weight (
+  attribute   text NOT NULL,
+  level       text NOT NULL,
+  weight      double precision NOT NULL,
+  origin      text NOT NULL DEFAULT 'manual'
+              CONSTRAINT identity_weight_origin_check CHECK (origin IN ('default', 'manual', 'estimated')),
+  updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (attribute, level),
+  CONSTRAINT identity_weight_slot_check CHECK ((attribute, level) IN (
+    ('id_number', 'agree'), ('id_number', 'disagree'), ('phone', 'agree'), ('phone', 'disagree'),
+    ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'close'), ('name', 'near'),
+    ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
+    ('address', 'agree'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'rule_name_min')))
+);
+COMMENT ON TABLE @extschema@.identity_weight IS
+  'The matching model: log2(m/u) weight per attribute and agreement level, the match threshold and the phone rule''s name similarity; set by hand or by identity_estimate_weights';
+INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUES
+  ('id_number', 'agree', 12, 'default'), ('id_number', 'disagree', -6, 'default'),
+  ('phone', 'agree', 9, 'default'), ('phone', 'disagree', -2, 'default'),
+  ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
+  ('name', 'exact', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
+  ('name', 'disagree', -4, 'default'),
+  ('company', 'agree', 3, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
+  ('address', 'agree', 3, 'default'), ('address', 'disagree', -1, 'default'),
+  ('model', 'match_threshold', 8, 'default'), ('model', 'rule_name_min', 0.9, 'default');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_weight', 'WHERE origin <> ''default''');
+
 CREATE FUNCTION @extschema@.identity_source_add(
   name text, source_table regclass, key_column text, columns jsonb, priority integer DEFAULT 100,
   track_changes boolean DEFAULT true)
@@ -462,6 +489,42 @@ AS 'MODULE_PATHNAME', 'concord_identity_cluster'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.identity_cluster(integer, boolean) IS
   'Internal to resolve: blocks, scores and clusters the normalized records';
+
+CREATE FUNCTION @extschema@.identity_level_counts(sample integer)
+RETURNS TABLE (attribute text, level text, random_pairs bigint, linked_pairs bigint)
+AS 'MODULE_PATHNAME', 'concord_identity_level_counts'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.identity_level_counts(integer) IS
+  'Internal to identity_estimate_weights: agreement levels among random pairs of rows and among the pairs in one customer';
+
+CREATE FUNCTION @extschema@.identity_estimate_weights(sample integer DEFAULT 100000, apply boolean DEFAULT false)
+RETURNS TABLE (attribute text, level text, m double precision, u double precision,
+               estimated double precision, current double precision)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  WITH c AS (SELECT * FROM @extschema@.identity_level_counts(identity_estimate_weights.sample)),
+  t AS (SELECT c.attribute, sum(c.random_pairs) AS r, sum(c.linked_pairs) AS l FROM c GROUP BY c.attribute),
+  -- an attribute no pair compared on either side keeps its weight
+  e AS (SELECT w.attribute, w.level,
+               CASE WHEN t.l > 0 AND t.r > 0 THEN (coalesce(c.linked_pairs, 0) + 0.5) / (t.l + 1) END AS m,
+               CASE WHEN t.l > 0 AND t.r > 0 THEN (coalesce(c.random_pairs, 0) + 0.5) / (t.r + 1) END AS u,
+               w.weight AS current
+          FROM @extschema@.identity_weight w
+          LEFT JOIN c ON c.attribute = w.attribute AND c.level = w.level
+          LEFT JOIN t ON t.attribute = w.attribute
+         WHERE w.attribute <> 'model'),
+  upd AS (UPDATE @extschema@.identity_weight w
+             SET weight = round(log(2, (e.m / e.u)::numeric), 2), origin = 'estimated', updated_at = now()
+            FROM e
+           WHERE identity_estimate_weights.apply AND e.m IS NOT NULL
+             AND w.attribute = e.attribute AND w.level = e.level
+          RETURNING w.attribute)
+  SELECT e.attribute, e.level, e.m::float8, e.u::float8, round(log(2, (e.m / e.u)::numeric), 2)::float8, e.current
+    FROM e ORDER BY e.attribute, e.level;
+END;
+COMMENT ON FUNCTION @extschema@.identity_estimate_weights(integer, boolean) IS
+  'One estimation step: u from random pairs of rows, m from the pairs the current links put together; weight = log2(m/u). Advisory: with apply the weights are stored (resolve again to use them), and the match threshold must then be reviewed';
 
 CREATE FUNCTION @extschema@.why_matched(source_a text, key_a text, source_b text, key_b text)
 RETURNS jsonb
@@ -920,7 +983,8 @@ BEGIN
     'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'identity_cluster(integer, boolean)', 'identity_load(text, text[])', 'identity_apply(integer, boolean)',
-    'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)']
+    'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
+    'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)']
   LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.%s FROM PUBLIC', '@extschema@', f);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO concord_identity', '@extschema@', f);
@@ -928,7 +992,7 @@ BEGIN
 END
 $grants$;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
-  @extschema@.identity_queue,
+  @extschema@.identity_queue, @extschema@.identity_weight,
   @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
   @extschema@.customer_timeline,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
@@ -936,6 +1000,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@
   @extschema@.customer_link, @extschema@.customer TO concord_identity;
 GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
+GRANT SELECT, UPDATE ON @extschema@.identity_weight TO concord_identity;
 GRANT SELECT, DELETE ON @extschema@.identity_queue TO concord_identity;
 GRANT SELECT ON @extschema@.customer_360, @extschema@.customer_timeline TO concord_identity;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_event, @extschema@.customer_event TO concord_identity;

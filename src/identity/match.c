@@ -29,6 +29,7 @@
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
+#include "common/pg_prng.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -45,6 +46,7 @@
 
 PG_FUNCTION_INFO_V1(concord_identity_cluster);
 PG_FUNCTION_INFO_V1(concord_identity_compare);
+PG_FUNCTION_INFO_V1(concord_identity_level_counts);
 
 /* the attributes of a record, in concord.identity_record column order */
 enum
@@ -107,6 +109,60 @@ static const Model default_model = {
 	8.0,						/* match threshold */
 	0.9							/* phone rule: name similarity */
 };
+
+/* Where each weight lives in concord.identity_weight (attribute, level). */
+typedef struct WeightSlot
+{
+	const char *attribute;
+	const char *level;
+	size_t		offset;
+} WeightSlot;
+
+static const WeightSlot weight_slots[] = {
+	{"id_number", "agree", offsetof(Model, id_agree)},
+	{"id_number", "disagree", offsetof(Model, id_disagree)},
+	{"phone", "agree", offsetof(Model, phone_agree)},
+	{"phone", "disagree", offsetof(Model, phone_disagree)},
+	{"email", "agree", offsetof(Model, email_agree)},
+	{"email", "disagree", offsetof(Model, email_disagree)},
+	{"name", "exact", offsetof(Model, name_exact)},
+	{"name", "close", offsetof(Model, name_close)},
+	{"name", "near", offsetof(Model, name_near)},
+	{"name", "disagree", offsetof(Model, name_disagree)},
+	{"company", "agree", offsetof(Model, company_agree)},
+	{"company", "close", offsetof(Model, company_close)},
+	{"company", "disagree", offsetof(Model, company_disagree)},
+	{"address", "agree", offsetof(Model, address_agree)},
+	{"address", "disagree", offsetof(Model, address_disagree)},
+	{"model", "match_threshold", offsetof(Model, match_threshold)},
+	{"model", "rule_name_min", offsetof(Model, rule_name_min)},
+	{NULL, NULL, 0}
+};
+
+/*
+ * The model in use: the defaults, overridden by the rows of
+ * concord.identity_weight (set by hand, or by identity_estimate_weights).
+ */
+static Model
+load_model(void)
+{
+	Model		m = default_model;
+
+	if (SPI_execute("SELECT attribute, level, weight FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_weight");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *att = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *lvl = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		char	   *w = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+
+		for (int k = 0; weight_slots[k].attribute; k++)
+			if (strcmp(weight_slots[k].attribute, att) == 0 && strcmp(weight_slots[k].level, lvl) == 0 && w)
+				*(double *) ((char *) &m + weight_slots[k].offset) = strtod(w, NULL);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return m;
+}
 
 /* One attribute's comparison in a pair. */
 typedef struct AttCmp
@@ -657,6 +713,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			max_block = PG_GETARG_INT32(0);
 	bool		scoped = PG_GETARG_BOOL(1);
+	Model		model;
 	MemoryContext cxt;
 	MemoryContext old;
 	Rec		   *recs;
@@ -684,6 +741,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
+	model = load_model();
 	recs = load_records(&n, scoped);
 	parent = palloc(sizeof(int) * Max(n, 1));
 	size = palloc(sizeof(int) * Max(n, 1));
@@ -722,10 +780,10 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 					CHECK_FOR_INTERRUPTS();
 					if (shared_earlier(ra, rb, k))
 						continue;
-					compare(&default_model, ra, rb, NULL, &score, &rule);
+					compare(&model, ra, rb, NULL, &score, &rule);
 					pairs[b->members[x]]++;
 					pairs[b->members[y]]++;
-					if (rule != NULL || score >= default_model.match_threshold)
+					if (rule != NULL || score >= model.match_threshold)
 					{
 						if (nm == mcap)
 						{
@@ -869,6 +927,7 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 	const char *rule;
 	StringInfoData j;
 	Datum		result;
+	Model		model;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
@@ -882,7 +941,8 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no record \"%s\" of identity source \"%s\"", kb, sb),
 				 errhint("Records are read from the registered sources by concord.resolve().")));
-	compare(&default_model, &a, &b, c, &score, &rule);
+	model = load_model();
+	compare(&model, &a, &b, c, &score, &rule);
 
 	initStringInfo(&j);
 	appendStringInfoString(&j, "{\"attributes\": {");
@@ -907,14 +967,183 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&j, '}');
 	}
 	appendStringInfo(&j, "}, \"score\": %.2f, \"threshold\": %.2f, \"rule\": ", score,
-					 default_model.match_threshold);
+					 model.match_threshold);
 	if (rule)
 		escape_json(&j, rule);
 	else
 		appendStringInfoString(&j, "null");
 	appendStringInfo(&j, ", \"match\": %s}",
-					 (rule != NULL || score >= default_model.match_threshold) ? "true" : "false");
+					 (rule != NULL || score >= model.match_threshold) ? "true" : "false");
 	SPI_finish();
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data));
 	PG_RETURN_DATUM(result);
+}
+
+/* Counts of the agreement levels of one attribute. */
+typedef struct LevelCount
+{
+	const char *attribute;
+	const char *level;
+	int64		random;
+	int64		linked;
+} LevelCount;
+
+/* Add one compared pair's levels to the counts (random or linked). */
+static void
+count_levels(LevelCount *lc, int *nlc, AttCmp *c, bool linked)
+{
+	for (int i = 0; i < A_NATTS; i++)
+	{
+		const char *att = i == A_NAME_KEY ? "name" : att_names[i];
+		int			k;
+
+		if (strcmp(c[i].level, "missing") == 0)
+			continue;
+		for (k = 0; k < *nlc; k++)
+			if (strcmp(lc[k].attribute, att) == 0 && strcmp(lc[k].level, c[i].level) == 0)
+				break;
+		if (k == *nlc)
+		{
+			lc[k].attribute = att;
+			lc[k].level = c[i].level;
+			lc[k].random = lc[k].linked = 0;
+			(*nlc)++;
+		}
+		if (linked)
+			lc[k].linked++;
+		else
+			lc[k].random++;
+	}
+}
+
+/*
+ * concord.identity_level_counts(sample integer)
+ *	 RETURNS TABLE (attribute text, level text, random_pairs bigint, linked_pairs bigint)
+ *
+ * For estimating the weights: how often each attribute reaches each
+ * agreement level among sample random pairs of rows (nearly all of them
+ * different people: the u side) and among the pairs of rows the current
+ * links put in one customer (the m side).
+ */
+Datum
+concord_identity_level_counts(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			sample = PG_GETARG_INT32(0);
+	MemoryContext cxt;
+	MemoryContext old;
+	Rec		   *recs;
+	int			n;
+	int64	   *cust;
+	LevelCount	lc[64];
+	int			nlc = 0;
+	Model		model;
+	pg_prng_state prng;
+
+	if (sample < 100 || sample > 10000000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("sample must be between 100 and 10000000 pairs, not %d", sample)));
+	InitMaterializedSRF(fcinfo, 0);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "concord identity estimate", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(cxt);
+	model = load_model();
+	recs = load_records(&n, false);
+	if (n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("there are fewer than two normalized rows to learn from"),
+				 errhint("Run concord.resolve() first.")));
+	for (int k = 0; k < NBLOCKS; k++)
+		hash_destroy(build_blocks(recs, n, block_kinds[k], cxt));
+
+	/* the customer of each row (rows are in key order, like the links below) */
+	cust = palloc(sizeof(int64) * n);
+	for (int i = 0; i < n; i++)
+		cust[i] = -1;
+	if (SPI_execute("SELECT source, key, customer_id FROM concord.customer_link", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.customer_link");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		int			r = rec_index(recs, n, SPI_getvalue(t, d, 1), SPI_getvalue(t, d, 2));
+
+		if (r >= 0)
+			cust[r] = strtoll(SPI_getvalue(t, d, 3), NULL, 10);
+	}
+
+	/* u: random pairs */
+	pg_prng_seed(&prng, 20261125);
+	for (int p = 0; p < sample; p++)
+	{
+		int			a = (int) pg_prng_uint64_range(&prng, 0, n - 1);
+		int			b = (int) pg_prng_uint64_range(&prng, 0, n - 1);
+		AttCmp		c[A_NATTS];
+		double		score;
+		const char *rule;
+
+		CHECK_FOR_INTERRUPTS();
+		if (a == b)
+			continue;
+		compare(&model, &recs[a], &recs[b], c, &score, &rule);
+		count_levels(lc, &nlc, c, false);
+	}
+
+	/* m: pairs within customers (rows of one customer are not adjacent: group them) */
+	{
+		int		   *order = palloc(sizeof(int) * n);
+		int			i = 0;
+
+		for (int k = 0; k < n; k++)
+			order[k] = k;
+		/* sort row indexes by customer */
+		for (int gap = n / 2; gap > 0; gap /= 2)
+			for (int x = gap; x < n; x++)
+				for (int y = x; y >= gap && cust[order[y - gap]] > cust[order[y]]; y -= gap)
+				{
+					int			t = order[y];
+
+					order[y] = order[y - gap];
+					order[y - gap] = t;
+				}
+		while (i < n)
+		{
+			int			j = i;
+
+			while (j < n && cust[order[j]] == cust[order[i]])
+				j++;
+			if (cust[order[i]] >= 0)
+				for (int x = i; x < j && x < i + 50; x++)
+					for (int y = x + 1; y < j && y < i + 50; y++)
+					{
+						AttCmp		c[A_NATTS];
+						double		score;
+						const char *rule;
+
+						compare(&model, &recs[order[x]], &recs[order[y]], c, &score, &rule);
+						count_levels(lc, &nlc, c, true);
+					}
+			i = j;
+		}
+	}
+
+	for (int k = 0; k < nlc; k++)
+	{
+		Datum		v[4];
+		bool		nulls[4] = {false, false, false, false};
+
+		v[0] = CStringGetTextDatum(lc[k].attribute);
+		v[1] = CStringGetTextDatum(lc[k].level);
+		v[2] = Int64GetDatum(lc[k].random);
+		v[3] = Int64GetDatum(lc[k].linked);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	}
+	SPI_finish();
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	return (Datum) 0;
 }

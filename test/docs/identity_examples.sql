@@ -8,7 +8,7 @@ SELECT row_number() OVER () AS n, m[1] AS code
 FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/identity.md'),
                     '```sql\n(.*?)```', 'g') AS m;
 
-SELECT plan((SELECT count(*)::int FROM blocks) + 7);
+SELECT plan((SELECT count(*)::int FROM blocks) + 8);
 
 SELECT lives_ok(code, format('docs/identity.md example %s runs', n)) FROM blocks ORDER BY n;
 
@@ -34,6 +34,9 @@ SELECT results_eq($$SELECT kind, source_a, key_a, source_b, key_b FROM concord.i
 
 SELECT is((SELECT count(*)::int FROM concord.customer_timeline WHERE event = 'contract_signed'), 1,
   'the timeline example shows the contract');
+
+SELECT is((SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'match_threshold')), 9::float8,
+  'the tuning example set the threshold');
 
 SELECT * FROM finish();
 ROLLBACK;
