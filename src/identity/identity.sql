@@ -169,6 +169,7 @@ CREATE INDEX identity_record_phone_idx ON @extschema@.identity_record (phone);
 CREATE INDEX identity_record_email_idx ON @extschema@.identity_record (email);
 CREATE INDEX identity_record_name_key_idx ON @extschema@.identity_record (name_key);
 CREATE INDEX identity_record_id_number_idx ON @extschema@.identity_record (id_number);
+CREATE INDEX identity_record_company_idx ON @extschema@.identity_record (company);
 COMMENT ON TABLE @extschema@.identity_record IS
   'Every source row, normalized for matching (refreshed by resolve); original holds the values as the source wrote them';
 
@@ -265,6 +266,19 @@ CREATE TABLE @extschema@.identity_queue (
   key        text NOT NULL,
   queued_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+CREATE TABLE @extschema@.identity_review (
+  source_a  text NOT NULL,
+  key_a     text NOT NULL,
+  source_b  text NOT NULL,
+  key_b     text NOT NULL,
+  score     double precision NOT NULL,
+  found_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (source_a, key_a, source_b, key_b)
+);
+CREATE INDEX identity_review_b_idx ON @extschema@.identity_review (source_b, key_b);
+COMMENT ON TABLE @extschema@.identity_review IS
+  'Pairs of rows that scored between the review and the match threshold and are in two customers: the strongest pair of each two customers, for a person to decide (rebuilt by resolve)';
+
 COMMENT ON TABLE @extschema@.identity_queue IS
   'Source rows inserted, updated or deleted since the last resolve (written by the sources'' triggers, emptied by resolve and resolve_incremental)';
 
@@ -302,22 +316,24 @@ CREATE TABLE @extschema@.identity_weight (
   updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
   PRIMARY KEY (attribute, level),
   CONSTRAINT identity_weight_slot_check CHECK ((attribute, level) IN (
-    ('id_number', 'agree'), ('id_number', 'disagree'), ('phone', 'agree'), ('phone', 'disagree'),
-    ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'close'), ('name', 'near'),
-    ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
-    ('address', 'agree'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'rule_name_min')))
+    ('id_number', 'agree'), ('id_number', 'disagree'), ('phone', 'agree'), ('phone', 'agree_landline'),
+    ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'close'),
+    ('name', 'near'), ('name', 'partial'), ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
+    ('address', 'agree'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
+    ('model', 'rule_name_min')))
 );
 COMMENT ON TABLE @extschema@.identity_weight IS
   'The matching model: log2(m/u) weight per attribute and agreement level, the match threshold and the phone rule''s name similarity; set by hand or by identity_estimate_weights';
 INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUES
   ('id_number', 'agree', 12, 'default'), ('id_number', 'disagree', -6, 'default'),
-  ('phone', 'agree', 9, 'default'), ('phone', 'disagree', -2, 'default'),
+  ('phone', 'agree', 9, 'default'), ('phone', 'agree_landline', 4, 'default'), ('phone', 'disagree', -4, 'default'),
   ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
   ('name', 'exact', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
-  ('name', 'disagree', -4, 'default'),
-  ('company', 'agree', 3, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
+  ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),
+  ('company', 'agree', 8, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
   ('address', 'agree', 3, 'default'), ('address', 'disagree', -1, 'default'),
-  ('model', 'match_threshold', 8, 'default'), ('model', 'rule_name_min', 0.9, 'default');
+  ('model', 'match_threshold', 8, 'default'), ('model', 'review_threshold', 4, 'default'),
+  ('model', 'rule_name_min', 0.9, 'default');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_weight', 'WHERE origin <> ''default''');
 
 CREATE FUNCTION @extschema@.identity_source_add(
@@ -466,6 +482,8 @@ BEGIN
   -- the links of its rows go; the customers are rebuilt by the next resolve
   DELETE FROM @extschema@.customer_link l WHERE l.source = identity_source_drop.name;
   DELETE FROM @extschema@.identity_queue q WHERE q.source = identity_source_drop.name;
+  DELETE FROM @extschema@.identity_review v
+   WHERE v.source_a = identity_source_drop.name OR v.source_b = identity_source_drop.name;
   DELETE FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
   RETURN FOUND;
 END
@@ -596,6 +614,12 @@ BEGIN
   IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
     DROP TABLE identity_touched;
   END IF;
+  IF to_regclass('pg_temp.identity_review_found') IS NOT NULL THEN
+    DROP TABLE identity_review_found;
+  END IF;
+  -- filled by identity_cluster
+  CREATE TEMP TABLE identity_review_found (source_a text, key_a text, source_b text, key_b text, score float8)
+    ON COMMIT DROP;
   CREATE TEMP TABLE identity_cl ON COMMIT DROP AS
     SELECT x.*, pg_catalog.format('%s:%s', x.rep_source, x.rep_key) AS cluster
     FROM @extschema@.identity_cluster(max_block, scoped) x;
@@ -658,6 +682,23 @@ BEGIN
   ON CONFLICT (source, key) DO UPDATE
     SET customer_id = excluded.customer_id, how = excluded.how, score = excluded.score, linked_at = pg_catalog.now()
     WHERE (l.customer_id, l.how, l.score) IS DISTINCT FROM (excluded.customer_id, excluded.how, excluded.score);
+
+  -- the pairs to review: those of the rows in this run are replaced
+  IF scoped THEN
+    DELETE FROM @extschema@.identity_review v
+     WHERE (v.source_a, v.key_a) IN (SELECT s.source, s.key FROM identity_scope s)
+        OR (v.source_b, v.key_b) IN (SELECT s.source, s.key FROM identity_scope s);
+  ELSE
+    DELETE FROM @extschema@.identity_review;
+  END IF;
+  INSERT INTO @extschema@.identity_review AS v (source_a, key_a, source_b, key_b, score)
+    SELECT f.source_a, f.key_a, f.source_b, f.key_b, f.score FROM identity_review_found f
+    -- a pair someone already decided is not asked again
+    WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_constraint c
+                       WHERE (c.source_a, c.key_a, c.source_b, c.key_b) IN ((f.source_a, f.key_a, f.source_b, f.key_b),
+                                                                           (f.source_b, f.key_b, f.source_a, f.key_a)))
+  ON CONFLICT (source_a, key_a, source_b, key_b) DO UPDATE SET score = excluded.score;
+  DROP TABLE identity_review_found;
 
   RAISE DEBUG 'concord.resolve: linked after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 5. the golden record
@@ -891,13 +932,15 @@ BEGIN
      AND ((c.source_b, c.key_b) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)));
   INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason)
   VALUES ('must_link', ra.source, ra.key, rb.source, rb.key, reason);
-  PERFORM @extschema@.resolve();
+  -- the two customers are resolved again (with whatever else is queued)
+  INSERT INTO @extschema@.identity_queue (source, key) VALUES (ra.source, ra.key), (rb.source, rb.key);
+  PERFORM @extschema@.resolve_incremental();
   SELECT l.customer_id INTO survivor FROM @extschema@.customer_link l WHERE (l.source, l.key) = (ra.source, ra.key);
   RETURN survivor;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.customer_merge(bigint, bigint, text) IS
-  'Makes two customers one, for good (a must-link kept across resolves); resolves and returns the surviving ID';
+  'Makes two customers one, for good (a must-link kept across resolves); resolves the two again and returns the surviving ID';
 
 CREATE FUNCTION @extschema@.customer_split(source text, key text, reason text)
 RETURNS bigint
@@ -932,13 +975,67 @@ BEGIN
     RAISE EXCEPTION 'row "%" of identity source "%" is the only row of customer %', key, source, cid
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  PERFORM @extschema@.resolve();
+  INSERT INTO @extschema@.identity_queue (source, key) VALUES (source, key);
+  PERFORM @extschema@.resolve_incremental();
   SELECT l.customer_id INTO cid FROM @extschema@.customer_link l WHERE l.source = source AND l.key = key;
   RETURN cid;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.customer_split(text, text, text) IS
-  'Takes a source row out of its customer, for good (cannot-links kept across resolves); resolves and returns the row''s new customer ID';
+  'Takes a source row out of its customer, for good (cannot-links kept across resolves); resolves its customer again and returns the row''s new customer ID';
+
+CREATE FUNCTION @extschema@.identity_review_decide(
+  source_a text, key_a text, source_b text, key_b text, same boolean, reason text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+BEGIN
+  IF source_a IS NULL OR key_a IS NULL OR source_b IS NULL OR key_b IS NULL OR same IS NULL
+     OR reason IS NULL OR btrim(reason) = '' THEN
+    RAISE EXCEPTION 'identity_review_decide needs two rows (source and key each), a decision and a reason'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF (source_a, key_a) = (source_b, key_b) THEN
+    RAISE EXCEPTION 'row "%" of identity source "%" cannot be compared with itself', key_a, source_a
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = source_a AND l.key = key_a) THEN
+    RAISE EXCEPTION 'no row "%" of identity source "%" is linked to a customer', key_a, source_a
+      USING ERRCODE = 'no_data_found', HINT = 'Rows are linked by concord.resolve().';
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = source_b AND l.key = key_b) THEN
+    RAISE EXCEPTION 'no row "%" of identity source "%" is linked to a customer', key_b, source_b
+      USING ERRCODE = 'no_data_found', HINT = 'Rows are linked by concord.resolve().';
+  END IF;
+  -- a new decision replaces an earlier one about the same two rows
+  DELETE FROM @extschema@.identity_constraint c
+   WHERE (c.source_a, c.key_a, c.source_b, c.key_b) IN ((source_a, key_a, source_b, key_b),
+                                                       (source_b, key_b, source_a, key_a));
+  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason)
+  VALUES (CASE WHEN same THEN 'must_link' ELSE 'cannot_link' END, source_a, key_a, source_b, key_b, reason);
+  DELETE FROM @extschema@.identity_review v
+   WHERE (v.source_a, v.key_a, v.source_b, v.key_b) IN ((source_a, key_a, source_b, key_b),
+                                                       (source_b, key_b, source_a, key_a));
+  INSERT INTO @extschema@.identity_queue (source, key) VALUES (source_a, key_a), (source_b, key_b);
+  PERFORM @extschema@.resolve_incremental();
+  RETURN (SELECT l.customer_id FROM @extschema@.customer_link l WHERE l.source = source_a AND l.key = key_a);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_review_decide(text, text, text, text, boolean, text) IS
+  'Decides a pair of rows under review: the same customer (a must-link) or not (a cannot-link), kept across resolves and audited; resolves the two again and returns the customer ID of the first row';
+
+CREATE VIEW @extschema@.customer_review AS
+  SELECT v.score, la.customer_id AS customer_a, lb.customer_id AS customer_b,
+         v.source_a, v.key_a, v.source_b, v.key_b, ra.original AS row_a, rb.original AS row_b, v.found_at
+  FROM @extschema@.identity_review v
+       JOIN @extschema@.customer_link la ON la.source = v.source_a AND la.key = v.key_a
+       JOIN @extschema@.customer_link lb ON lb.source = v.source_b AND lb.key = v.key_b
+       JOIN @extschema@.identity_record ra ON ra.source = v.source_a AND ra.key = v.key_a
+       JOIN @extschema@.identity_record rb ON rb.source = v.source_b AND rb.key = v.key_b;
+COMMENT ON VIEW @extschema@.customer_review IS
+  'The review queue: two customers that may be one, the pair of rows that says so with its score and the rows as their sources wrote them (query ORDER BY score DESC; decide with identity_review_decide, explain with why_matched)';
 
 CREATE VIEW @extschema@.customer_360 AS
   SELECT c.*,
@@ -984,7 +1081,8 @@ BEGIN
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'identity_cluster(integer, boolean)', 'identity_load(text, text[])', 'identity_apply(integer, boolean)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
-    'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)']
+    'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
+    'identity_review_decide(text, text, text, text, boolean, text)']
   LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.%s FROM PUBLIC', '@extschema@', f);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO concord_identity', '@extschema@', f);
@@ -992,7 +1090,7 @@ BEGIN
 END
 $grants$;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
-  @extschema@.identity_queue, @extschema@.identity_weight,
+  @extschema@.identity_queue, @extschema@.identity_weight, @extschema@.identity_review, @extschema@.customer_review,
   @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
   @extschema@.customer_timeline,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
@@ -1001,7 +1099,9 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@
 GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
 GRANT SELECT, UPDATE ON @extschema@.identity_weight TO concord_identity;
-GRANT SELECT, DELETE ON @extschema@.identity_queue TO concord_identity;
+GRANT SELECT, INSERT, DELETE ON @extschema@.identity_queue TO concord_identity;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_review TO concord_identity;
+GRANT SELECT ON @extschema@.customer_review TO concord_identity;
 GRANT SELECT ON @extschema@.customer_360, @extschema@.customer_timeline TO concord_identity;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_event, @extschema@.customer_event TO concord_identity;
 GRANT USAGE ON SEQUENCE @extschema@.customer_id_seq TO concord_identity;

@@ -83,12 +83,14 @@ typedef struct Model
 	double		id_agree,
 				id_disagree;
 	double		phone_agree,
+				phone_agree_landline,
 				phone_disagree;
 	double		email_agree,
 				email_disagree;
 	double		name_exact,
 				name_close,
 				name_near,
+				name_partial,
 				name_disagree;
 	double		company_agree,
 				company_close,
@@ -96,18 +98,26 @@ typedef struct Model
 	double		address_agree,
 				address_disagree;
 	double		match_threshold;
+	double		review_threshold;	/* from here to the match threshold:
+									 * for a person to look at */
 	double		rule_name_min;	/* name similarity for the phone rule */
+	double		scale;			/* log2 of the population over 1,000 rows
+								 * (see tf), not a weight of the table */
 } Model;
 
 static const Model default_model = {
 	12.0, -6.0,					/* id number */
-	9.0, -2.0,					/* phone */
+	9.0, 4.0, -4.0,				/* phone: mobile, landline agree; disagree */
 	9.0, -2.0,					/* email */
-	5.0, 3.0, 1.0, -4.0,		/* name: same key, syllables >= 0.9, >= 0.8, else */
-	3.0, 1.5, -1.0,				/* company: same, >= 0.9, else */
+	5.0, 3.0, 1.0, 0.5, -4.0,	/* name: same key, syllables >= 0.9, >= 0.8,
+								 * all but one, else */
+	8.0, 1.5, -1.0,				/* company: same (less for a large one),
+								 * >= 0.9, else */
 	3.0, -1.0,					/* address */
 	8.0,						/* match threshold */
-	0.9							/* phone rule: name similarity */
+	4.0,						/* review threshold */
+	0.9,						/* phone rule: name similarity */
+	0.0							/* scale: set by load_model */
 };
 
 /* Where each weight lives in concord.identity_weight (attribute, level). */
@@ -122,12 +132,14 @@ static const WeightSlot weight_slots[] = {
 	{"id_number", "agree", offsetof(Model, id_agree)},
 	{"id_number", "disagree", offsetof(Model, id_disagree)},
 	{"phone", "agree", offsetof(Model, phone_agree)},
+	{"phone", "agree_landline", offsetof(Model, phone_agree_landline)},
 	{"phone", "disagree", offsetof(Model, phone_disagree)},
 	{"email", "agree", offsetof(Model, email_agree)},
 	{"email", "disagree", offsetof(Model, email_disagree)},
 	{"name", "exact", offsetof(Model, name_exact)},
 	{"name", "close", offsetof(Model, name_close)},
 	{"name", "near", offsetof(Model, name_near)},
+	{"name", "partial", offsetof(Model, name_partial)},
 	{"name", "disagree", offsetof(Model, name_disagree)},
 	{"company", "agree", offsetof(Model, company_agree)},
 	{"company", "close", offsetof(Model, company_close)},
@@ -135,6 +147,7 @@ static const WeightSlot weight_slots[] = {
 	{"address", "agree", offsetof(Model, address_agree)},
 	{"address", "disagree", offsetof(Model, address_disagree)},
 	{"model", "match_threshold", offsetof(Model, match_threshold)},
+	{"model", "review_threshold", offsetof(Model, review_threshold)},
 	{"model", "rule_name_min", offsetof(Model, rule_name_min)},
 	{NULL, NULL, 0}
 };
@@ -161,7 +174,18 @@ load_model(void)
 				*(double *) ((char *) &m + weight_slots[k].offset) = strtod(w, NULL);
 	}
 	SPI_freetuptable(SPI_tuptable);
+	if (SPI_execute("SELECT count(*) FROM concord.identity_record", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not count concord.identity_record");
+	m.scale = Max(0.0, log2(strtod(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL) / 1000.0));
+	SPI_freetuptable(SPI_tuptable);
 	return m;
+}
+
+/* The score a pair must reach: the threshold, raised with the population. */
+static double
+threshold(const Model *m)
+{
+	return m->match_threshold + m->scale;
 }
 
 /* One attribute's comparison in a pair. */
@@ -190,17 +214,25 @@ jw(const char *a, const char *b)
 }
 
 /*
- * Less weight for a value that several people share: a phone or email
- * shared under n different names (a switchboard, test@test.com), or a name
- * carried by n different phones (王伟), weighs log2(n) less when it agrees
- * -- the term-frequency adjustment of Fellegi-Sunter, counting people
- * rather than records, so that one person seen by four departments is not
- * taken for four.
+ * The weight of a value agreeing.  Less for a value that several people
+ * share: a phone or email shared under n different names (a switchboard,
+ * test@test.com), a name carried by n different phones (王伟), an
+ * employer of n people weighs log2(n) less -- the term-frequency
+ * adjustment of Fellegi-Sunter, counting people rather than records, so
+ * that one person seen by four departments is not taken for four.
+ *
+ * And more in a larger population: that two rows share a value held by n
+ * of P people is log2(P/n) bits of evidence, while the prior odds that two
+ * rows are one person fall as 1/P.  The table's weights are those of a
+ * population of 1,000 rows; beyond it, each agreement on a value gains
+ * scale = log2(P/1000) bits and the threshold rises by the same, so one
+ * agreement alone counts as before and two independent ones (a name and a
+ * small employer) count for more.
  */
 static double
-tf(double weight, int spread)
+tf(const Model *m, double weight, int spread)
 {
-	return spread > 1 ? weight - log2((double) spread) : weight;
+	return (spread > 1 ? weight - log2((double) spread) : weight) + m->scale;
 }
 
 /* Is the value shared by several people (and so cannot contradict)? */
@@ -217,7 +249,7 @@ widely_shared(int spread)
  * people of one family.
  */
 static double
-syllable_dice(const char *a, const char *b)
+syllable_dice(const char *a, const char *b, bool *all_but_one)
 {
 	char	   *ta[64],
 			   *tb[64];
@@ -256,6 +288,8 @@ syllable_dice(const char *a, const char *b)
 	}
 	pfree(ca);
 	pfree(cb);
+	/* as long and one syllable apart: a typo, or a sibling (see compare) */
+	*all_but_one = na == nb && na >= 2 && common == na - 1;
 	return na + nb > 0 ? 2.0 * common / (na + nb) : 0.0;
 }
 
@@ -296,8 +330,18 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 					double		agree = i == A_ID_NUMBER ? m->id_agree : i == A_PHONE ? m->phone_agree : m->email_agree;
 					double		dis = i == A_ID_NUMBER ? m->id_disagree : i == A_PHONE ? m->phone_disagree : m->email_disagree;
 
-					c[i].level = same ? "agree" : "disagree";
-					c[i].weight = same ? tf(agree, a->spread[i]) : dis;
+					/*
+					 * a home landline is shared by a household, a mobile
+					 * by nobody: a landline agreeing says less
+					 */
+					if (same && i == A_PHONE && !is_mobile(a->att[i]))
+					{
+						c[i].level = "agree, landline";
+						agree = m->phone_agree_landline;
+					}
+					else
+						c[i].level = same ? "agree" : "disagree";
+					c[i].weight = same ? tf(m, agree, a->spread[i]) : dis;
 					/* a mobile and a landline are not two answers to one question */
 					if (!same && i == A_PHONE && is_mobile(a->att[i]) != is_mobile(b->att[i]))
 					{
@@ -314,15 +358,16 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 				}
 			case A_NAME_KEY:
 				{
+					bool		partial = false;
 					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 :
-						syllable_dice(a->syllables, b->syllables);
+						syllable_dice(a->syllables, b->syllables, &partial);
 
 					c[i].similarity = s;
 					if (s >= 1.0)
 					{
 						c[i].level = "exact";
 						/* a common name says less */
-						c[i].weight = tf(m->name_exact, a->spread[i]);
+						c[i].weight = tf(m, m->name_exact, a->spread[i]);
 					}
 					else if (s >= 0.9)
 					{
@@ -333,6 +378,15 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 					{
 						c[i].level = "near";
 						c[i].weight = m->name_near;
+					}
+					else if (partial)
+					{
+						/*
+						 * 张伟 / 张玮 typed wrong, or 王伟 / 王芳 of one
+						 * family: neither for nor against
+						 */
+						c[i].level = "partial";
+						c[i].weight = m->name_partial;
 					}
 					else
 					{
@@ -345,9 +399,15 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 				{
 					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 : jw(a->att[i], b->att[i]);
 
+					/*
+					 * a small employer says much, a large one (thousands
+					 * of staff) next to nothing: never less than nothing
+					 */
+					double		agree = Max(tf(m, m->company_agree, Max(a->spread[i], b->spread[i])), 0.0);
+
 					c[i].similarity = s;
 					c[i].level = s >= 1.0 ? "agree" : s >= 0.9 ? "close" : "disagree";
-					c[i].weight = s >= 1.0 ? m->company_agree : s >= 0.9 ? m->company_close : m->company_disagree;
+					c[i].weight = s >= 1.0 ? agree : s >= 0.9 ? Min(m->company_close, agree) : m->company_disagree;
 					break;
 				}
 			case A_ADDRESS:
@@ -365,7 +425,7 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 	*rule = NULL;
 	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0)
 		*rule = "rule: same ID number";
-	else if (strcmp(c[A_PHONE].level, "agree") == 0 && !widely_shared(a->spread[A_PHONE]) &&
+	else if (strncmp(c[A_PHONE].level, "agree", 5) == 0 && !widely_shared(a->spread[A_PHONE]) &&
 			 c[A_NAME_KEY].similarity >= m->rule_name_min)
 		*rule = "rule: same phone, same name";
 	*score = total;
@@ -432,6 +492,36 @@ strptr_match(const void *a, const void *b, Size keysize)
 	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
+static int
+cstr_ptr_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * The spread of a block's value: how many distinct values of attribute
+ * other its records carry (sorted, not compared pairwise: the block of a
+ * large employer holds tens of thousands of records).
+ */
+static void
+set_spread(Rec *recs, Block *b, int att, int other)
+{
+	const char **v = palloc(sizeof(char *) * b->n);
+	int			nv = 0,
+				spread = 0;
+
+	for (int j = 0; j < b->n; j++)
+		if (recs[b->members[j]].att[other] != NULL)
+			v[nv++] = recs[b->members[j]].att[other];
+	qsort(v, nv, sizeof(char *), cstr_ptr_cmp);
+	for (int j = 0; j < nv; j++)
+		if (j == 0 || strcmp(v[j], v[j - 1]) != 0)
+			spread++;
+	for (int j = 0; j < b->n; j++)
+		recs[b->members[j]].spread[att] = Max(spread, 1);
+	pfree(v);
+}
+
 /* The blocks of attribute att; sets every record's frequency of its value. */
 static HTAB *
 build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
@@ -471,33 +561,11 @@ build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 	}
 	/*
 	 * Every record learns how many people share its value: distinct names
-	 * behind a phone or email, distinct phones behind a name.
+	 * behind a phone, an email or a company, distinct phones behind a name.
 	 */
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
-	{
-		int			other = att == A_NAME_KEY ? A_PHONE : A_NAME_KEY;
-		int			spread = 0;
-
-		for (int j = 0; j < b->n; j++)
-		{
-			const char *v = recs[b->members[j]].att[other];
-			bool		seen = false;
-
-			if (v == NULL)
-				continue;
-			for (int k = 0; k < j && !seen; k++)
-			{
-				const char *w = recs[b->members[k]].att[other];
-
-				seen = w != NULL && strcmp(v, w) == 0;
-			}
-			if (!seen)
-				spread++;
-		}
-		for (int j = 0; j < b->n; j++)
-			recs[b->members[j]].spread[att] = Max(spread, 1);
-	}
+		set_spread(recs, b, att, att == A_NAME_KEY ? A_PHONE : A_NAME_KEY);
 	return h;
 }
 
@@ -516,6 +584,8 @@ global_spread(Rec *recs, HTAB *h, int att)
 		" JOIN concord.identity_record r ON r.phone = v.v GROUP BY v.v",
 		[A_EMAIL] = "SELECT v.v, count(DISTINCT r.name_key) FROM pg_catalog.unnest($1) AS v(v)"
 		" JOIN concord.identity_record r ON r.email = v.v GROUP BY v.v",
+		[A_COMPANY] = "SELECT v.v, count(DISTINCT r.name_key) FROM pg_catalog.unnest($1) AS v(v)"
+		" JOIN concord.identity_record r ON r.company = v.v GROUP BY v.v",
 	};
 	HASH_SEQ_STATUS seq;
 	Block	   *b;
@@ -698,6 +768,94 @@ separated(int *parent, LinkRule *cons, int ncons, int a, int b)
 	return false;
 }
 
+/* A pair to review: its two rows, their clusters (lower first), its score. */
+typedef struct ReviewPair
+{
+	int			ca,
+				cb;
+	int			a,
+				b;
+	double		score;
+} ReviewPair;
+
+/* By the two clusters, the strongest pair first. */
+static int
+review_cmp(const void *x, const void *y)
+{
+	const ReviewPair *a = x,
+			   *b = y;
+
+	if (a->ca != b->ca)
+		return a->ca - b->ca;
+	if (a->cb != b->cb)
+		return a->cb - b->cb;
+	if (a->score != b->score)
+		return a->score > b->score ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The pairs that scored between the review and the match threshold and
+ * whose rows ended in two customers: the strongest pair of each two
+ * customers goes to pg_temp.identity_review_found (made by
+ * identity_apply; nothing is saved without it), for a person to decide.
+ */
+static void
+save_review(Rec *recs, int *parent, Match *review, int nr)
+{
+	ReviewPair *keep;
+	int			nk = 0,
+				n = 0;
+	Datum	   *vals[5];
+	Oid			types[5] = {TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID};
+	Datum		args[5];
+
+	if (nr == 0)
+		return;
+	if (SPI_execute("SELECT pg_catalog.to_regclass('pg_temp.identity_review_found') IS NOT NULL",
+					true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for pg_temp.identity_review_found");
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") != 0)
+		return;
+	keep = palloc(sizeof(ReviewPair) * nr);
+	for (int i = 0; i < nr; i++)
+	{
+		int			ra = find(parent, review[i].a),
+					rb = find(parent, review[i].b);
+
+		if (ra == rb)
+			continue;
+		keep[nk].ca = Min(ra, rb);
+		keep[nk].cb = Max(ra, rb);
+		keep[nk].a = Min(review[i].a, review[i].b);
+		keep[nk].b = Max(review[i].a, review[i].b);
+		keep[nk].score = review[i].score;
+		nk++;
+	}
+	qsort(keep, nk, sizeof(ReviewPair), review_cmp);
+	for (int k = 0; k < 5; k++)
+		vals[k] = palloc(sizeof(Datum) * Max(nk, 1));
+	for (int i = 0; i < nk; i++)
+	{
+		if (i > 0 && keep[i].ca == keep[i - 1].ca && keep[i].cb == keep[i - 1].cb)
+			continue;
+		vals[0][n] = CStringGetTextDatum(recs[keep[i].a].source);
+		vals[1][n] = CStringGetTextDatum(recs[keep[i].a].key);
+		vals[2][n] = CStringGetTextDatum(recs[keep[i].b].source);
+		vals[3][n] = CStringGetTextDatum(recs[keep[i].b].key);
+		vals[4][n] = Float8GetDatum(keep[i].score);
+		n++;
+	}
+	for (int k = 0; k < 4; k++)
+		args[k] = PointerGetDatum(construct_array(vals[k], n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[4] = PointerGetDatum(construct_array(vals[4], n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	if (SPI_execute_with_args("INSERT INTO pg_temp.identity_review_found (source_a, key_a, source_b, key_b, score)"
+							  " SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+							  " pg_catalog.unnest($4), pg_catalog.unnest($5))",
+							  5, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not save the pairs to review");
+}
+
 /*
  * concord.identity_cluster(max_block integer)
  *	 RETURNS TABLE (source text, key text, rep_source text, rep_key text,
@@ -729,6 +887,9 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 				mcap = 0;
 	LinkRule *cons;
 	int			ncons;
+	Match	   *review = NULL;
+	int			nr = 0,
+				rcap = 0;
 
 	if (max_block < 2)
 		ereport(ERROR,
@@ -755,6 +916,14 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		best[i] = -INFINITY;
 	}
 
+	/* employers are no blocks, but how many people share one counts */
+	{
+		HTAB	   *h = build_blocks(recs, n, A_COMPANY, cxt);
+
+		if (scoped)
+			global_spread(recs, h, A_COMPANY);
+		hash_destroy(h);
+	}
 	for (int k = 0; k < NBLOCKS; k++)
 	{
 		HTAB	   *h = build_blocks(recs, n, block_kinds[k], cxt);
@@ -783,7 +952,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 					compare(&model, ra, rb, NULL, &score, &rule);
 					pairs[b->members[x]]++;
 					pairs[b->members[y]]++;
-					if (rule != NULL || score >= model.match_threshold)
+					if (rule != NULL || score >= threshold(&model))
 					{
 						if (nm == mcap)
 						{
@@ -798,6 +967,20 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 						matches[nm].score = score;
 						matches[nm].how = rule ? rule : "score";
 						nm++;
+					}
+					else if (score >= model.review_threshold + model.scale)
+					{
+						if (nr == rcap)
+						{
+							rcap = rcap ? rcap * 2 : 1024;
+							review = review ? repalloc_huge(review, sizeof(Match) * rcap) :
+								palloc(sizeof(Match) * rcap);
+						}
+						review[nr].a = b->members[x];
+						review[nr].b = b->members[y];
+						review[nr].order = review[nr].score = score;
+						review[nr].how = "review";
+						nr++;
 					}
 				}
 		}
@@ -840,6 +1023,8 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 			}
 		}
 	}
+
+	save_review(recs, parent, review, nr);
 
 	/* each cluster's representative: its first record in key order */
 	first = palloc(sizeof(int) * Max(n, 1));
@@ -886,7 +1071,8 @@ load_one(const char *source, const char *key, Rec *r)
 	if (SPI_execute_with_args("SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,"
 							  " (SELECT count(DISTINCT x.phone) FROM concord.identity_record x WHERE x.name_key = r.name_key),"
 							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.phone = r.phone),"
-							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email)"
+							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email),"
+							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company = r.company)"
 							  " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2",
 							  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
@@ -898,9 +1084,9 @@ load_one(const char *source, const char *key, Rec *r)
 	for (int a = 0; a < A_NATTS; a++)
 		r->att[a] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3 + a);
 	r->syllables = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9);
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < 4; k++)
 	{
-		int			att = k == 0 ? A_NAME_KEY : k == 1 ? A_PHONE : A_EMAIL;
+		int			att = k == 0 ? A_NAME_KEY : k == 1 ? A_PHONE : k == 2 ? A_EMAIL : A_COMPANY;
 
 		r->spread[att] = Max(atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10 + k)), 1);
 	}
@@ -967,13 +1153,13 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&j, '}');
 	}
 	appendStringInfo(&j, "}, \"score\": %.2f, \"threshold\": %.2f, \"rule\": ", score,
-					 model.match_threshold);
+					 threshold(&model));
 	if (rule)
 		escape_json(&j, rule);
 	else
 		appendStringInfoString(&j, "null");
 	appendStringInfo(&j, ", \"match\": %s}",
-					 (rule != NULL || score >= model.match_threshold) ? "true" : "false");
+					 (rule != NULL || score >= threshold(&model)) ? "true" : "false");
 	SPI_finish();
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data));
 	PG_RETURN_DATUM(result);
@@ -995,17 +1181,21 @@ count_levels(LevelCount *lc, int *nlc, AttCmp *c, bool linked)
 	for (int i = 0; i < A_NATTS; i++)
 	{
 		const char *att = i == A_NAME_KEY ? "name" : att_names[i];
+		const char *level = c[i].level;
 		int			k;
 
-		if (strcmp(c[i].level, "missing") == 0)
+		if (strcmp(level, "missing") == 0)
 			continue;
+		/* as the model's table names it */
+		if (strcmp(level, "agree, landline") == 0)
+			level = "agree_landline";
 		for (k = 0; k < *nlc; k++)
-			if (strcmp(lc[k].attribute, att) == 0 && strcmp(lc[k].level, c[i].level) == 0)
+			if (strcmp(lc[k].attribute, att) == 0 && strcmp(lc[k].level, level) == 0)
 				break;
 		if (k == *nlc)
 		{
 			lc[k].attribute = att;
-			lc[k].level = c[i].level;
+			lc[k].level = level;
 			lc[k].random = lc[k].linked = 0;
 			(*nlc)++;
 		}
@@ -1059,6 +1249,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 				 errhint("Run concord.resolve() first.")));
 	for (int k = 0; k < NBLOCKS; k++)
 		hash_destroy(build_blocks(recs, n, block_kinds[k], cxt));
+	hash_destroy(build_blocks(recs, n, A_COMPANY, cxt));
 
 	/* the customer of each row (rows are in key order, like the links below) */
 	cust = palloc(sizeof(int64) * n);

@@ -25,7 +25,7 @@ SELECT concord.identity_event_add('contract_signed', 'idt.contract', 'crm', 'crm
        concord.identity_event_add('campaign_reply', 'idt.campaign_reply', 'marketing', 'lead_id', 'replied_at', '活动回复',
          ARRAY['campaign']) IS NOT NULL AS e4 \gset
 
-SELECT is((SELECT customers FROM concord.resolve()), 14::bigint, 'resolve');
+SELECT is((SELECT customers FROM concord.resolve()), 13::bigint, 'resolve');
 SELECT (SELECT customer_id FROM concord.customer_link WHERE (source, key) = ('crm', '1')) AS zs \gset
 
 SELECT results_eq(
