@@ -23,6 +23,8 @@ typedef enum IdentityScript
 } IdentityScript;
 
 extern char *identity_transliterate(const char *text, int len, IdentityScript script);
+extern bool identity_pinyin_syllable(const char *s, int len);
+extern int	identity_pinyin_syllable_max(void);
 
 /* similarity.c */
 #include "mb/pg_wchar.h"

@@ -325,12 +325,11 @@ concord_normalize_email(PG_FUNCTION_ARGS)
  */
 
 /*
- * A person's name folded for comparison within one script: half-width,
- * simplified characters, lower-case Latin, middle dots as spaces, white
- * space collapsed.
+ * A person's name in one script with its case kept: half-width,
+ * simplified characters, middle dots and punctuation as spaces.
  */
-char *
-identity_name_fold(const char *text)
+static char *
+name_fold_cased(const char *text)
 {
 	char	   *s = identity_transliterate(text, strlen(text), IDENTITY_HALFWIDTH);
 
@@ -341,7 +340,18 @@ identity_name_fold(const char *text)
 	for (char *c = s; *c; c++)
 		if (*c == '.' || *c == ',' || *c == '-' || *c == '_')
 			*c = ' ';
-	return squeeze(ascii_lower(s));
+	return s;
+}
+
+/*
+ * A person's name folded for comparison within one script: half-width,
+ * simplified characters, lower-case Latin, middle dots as spaces, white
+ * space collapsed.
+ */
+char *
+identity_name_fold(const char *text)
+{
+	return squeeze(ascii_lower(name_fold_cased(text)));
 }
 
 static int
@@ -350,28 +360,172 @@ cmp_cstr(const void *a, const void *b)
 	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
+#define NAME_MAX_TOKENS 64
+#define NAME_MAX_WORD 64		/* longer words are not split */
+#define CAMEL '|'				/* marks "ZhangSan"'s boundary in a word */
+
+/*
+ * The pinyin syllables of word (len lower-case ASCII letters), as their
+ * starts in starts[] (and starts[n] = len); n, or 0 when the word is not
+ * all pinyin.  Of the ways to split it, the one with the fewest syllables
+ * ("xian", not "xi an": the two cannot be told apart without the
+ * apostrophe, and the longer syllable is the likelier reading); among as
+ * few, the one with the fewest syllables after the first that start with
+ * a, o or e (pinyin would have written an apostrophe before them, so
+ * "fangan" is "fan gan"); then the one with the longer syllables first.
+ */
+static int
+pinyin_split(const char *word, int len, int *starts)
+{
+	int			count[NAME_MAX_WORD + 1];
+	int			vowel[NAME_MAX_WORD + 1];
+	int			next[NAME_MAX_WORD + 1];
+	int			longest;
+	int			n = 0;
+
+	if (len <= 0 || len > NAME_MAX_WORD)
+		return 0;
+	for (int i = 0; i < len; i++)
+		if (word[i] < 'a' || word[i] > 'z')
+			return 0;
+	longest = identity_pinyin_syllable_max();
+
+	/* count[i]: the fewest syllables word + i splits into (INT_MAX: none) */
+	count[len] = 0;
+	vowel[len] = 0;
+	for (int i = len - 1; i >= 0; i--)
+	{
+		count[i] = INT_MAX;
+		for (int l = Min(longest, len - i); l >= 1; l--)
+		{
+			int			c,
+						v;
+
+			if (count[i + l] == INT_MAX || !identity_pinyin_syllable(word + i, l))
+				continue;
+			c = count[i + l] + 1;
+			v = vowel[i + l] + (i > 0 && strchr("aoe", word[i]) != NULL);
+			if (c < count[i] || (c == count[i] && v < vowel[i]))
+			{
+				count[i] = c;
+				vowel[i] = v;
+				next[i] = i + l;
+			}
+		}
+	}
+	if (count[0] == INT_MAX)
+		return 0;
+	for (int i = 0; i < len; i = next[i])
+		starts[n++] = i;
+	starts[n] = len;
+	return n;
+}
+
+/*
+ * Add word's parts to tok (at most NAME_MAX_TOKENS): its pinyin
+ * syllables when it is all pinyin -- split at its camel-case boundaries
+ * when each part is, else as pinyin_split finds them -- or else the word
+ * itself, without boundary marks.
+ */
+static int
+word_tokens(char *word, char **tok, int n)
+{
+	int			len = strlen(word);
+	int			starts[NAME_MAX_WORD + 1];
+	char	   *parts[NAME_MAX_WORD];
+	int			nparts = 0;
+	bool		camel = strchr(word, CAMEL) != NULL;
+	char	   *save = NULL;
+	char	   *w;
+	int			ns;
+
+	if (camel && len <= NAME_MAX_WORD)
+	{
+		char	   *copy = pstrdup(word);
+		bool		all = true;
+
+		for (char *p = strtok_r(copy, "|", &save); p; p = strtok_r(NULL, "|", &save))
+		{
+			if (pinyin_split(p, strlen(p), starts) == 0)
+				all = false;
+			parts[nparts++] = p;
+		}
+		if (all)
+		{
+			for (int i = 0; i < nparts; i++)
+				n = word_tokens(parts[i], tok, n);
+			return n;
+		}
+	}
+
+	/* the word without its boundary marks */
+	w = palloc(len + 1);
+	len = 0;
+	for (char *c = word; *c; c++)
+		if (*c != CAMEL)
+			w[len++] = *c;
+	w[len] = '\0';
+	ns = pinyin_split(w, len, starts);
+	if (ns == 0 && n < NAME_MAX_TOKENS)
+		tok[n++] = w;
+	for (int i = 0; i < ns && n < NAME_MAX_TOKENS; i++)
+		tok[n++] = pnstrdup(w + starts[i], starts[i + 1] - starts[i]);
+	return n;
+}
+
+/*
+ * The tokens of a name, in order: the pinyin syllables of its Chinese
+ * characters and of its Latin words that are all pinyin ("ZhangSan",
+ * "zhangsan", "Xi'an"), and its other Latin words whole.
+ */
+static int
+name_tokens(const char *text, char **tok)
+{
+	char	   *s = name_fold_cased(text);
+	StringInfoData b;
+	int			n = 0;
+	char	   *save = NULL;
+
+	/*
+	 * Punctuation left (apostrophes) ends a word; a lower-case letter
+	 * followed by a capital gets a camel-case mark, which the pinyin
+	 * transliterator keeps while it lowers the case.
+	 */
+	initStringInfo(&b);
+	for (const char *c = s; *c; c++)
+	{
+		unsigned char ch = (unsigned char) *c;
+
+		if (ch < 0x80 && !isalnum(ch))
+			ch = ' ';
+		else if (ch >= 'A' && ch <= 'Z' && c > s && c[-1] >= 'a' && c[-1] <= 'z')
+			appendStringInfoChar(&b, CAMEL);
+		appendStringInfoChar(&b, ch);
+	}
+	s = identity_transliterate(b.data, b.len, IDENTITY_PINYIN);
+	for (char *c = s; *c; c++)
+		if (!isalnum((unsigned char) *c) && *c != CAMEL)
+			*c = ' ';
+	for (char *t = strtok_r(s, " ", &save); t && n < NAME_MAX_TOKENS; t = strtok_r(NULL, " ", &save))
+		n = word_tokens(t, tok, n);
+	return n;
+}
+
 /*
  * The cross-script key of a name: its pinyin (ASCII, lower case) syllables
- * or words joined without spaces, starting at whichever word makes the
+ * or words joined without spaces, starting at whichever token makes the
  * smallest string.  Family-name-first and given-name-first spellings are
- * rotations of one another, so 张三, 張三, "Zhang San" and "San Zhang" all
- * give "sanzhang", and 欧阳娜娜 and "Nana Ouyang" both "nanaouyang".
+ * rotations of one another, so 张三, 張三, "Zhang San", "San Zhang" and
+ * "ZhangSan" all give "sanzhang", and 欧阳娜娜 and "Nana Ouyang" both
+ * "nanaouyang".
  */
 char *
 identity_name_key(const char *text)
 {
-	char	   *s = identity_name_fold(text);
-	char	   *tok[64];
-	int			n = 0;
+	char	   *tok[NAME_MAX_TOKENS];
+	int			n = name_tokens(text, tok);
 	char	   *best = NULL;
-	char	   *save = NULL;
 
-	s = identity_transliterate(s, strlen(s), IDENTITY_PINYIN);
-	for (char *c = s; *c; c++)
-		if (!isalnum((unsigned char) *c))
-			*c = ' ';
-	for (char *t = strtok_r(s, " ", &save); t && n < 64; t = strtok_r(NULL, " ", &save))
-		tok[n++] = t;
 	if (n == 0)
 		return pstrdup("");
 	for (int start = 0; start < n; start++)
@@ -394,18 +548,10 @@ identity_name_key(const char *text)
 char *
 identity_name_syllables(const char *text)
 {
-	char	   *s = identity_name_fold(text);
-	char	   *tok[64];
-	int			n = 0;
-	char	   *save = NULL;
+	char	   *tok[NAME_MAX_TOKENS];
+	int			n = name_tokens(text, tok);
 	StringInfoData b;
 
-	s = identity_transliterate(s, strlen(s), IDENTITY_PINYIN);
-	for (char *c = s; *c; c++)
-		if (!isalnum((unsigned char) *c))
-			*c = ' ';
-	for (char *t = strtok_r(s, " ", &save); t && n < 64; t = strtok_r(NULL, " ", &save))
-		tok[n++] = t;
 	qsort(tok, n, sizeof(char *), cmp_cstr);
 	initStringInfo(&b);
 	for (int i = 0; i < n; i++)

@@ -14,6 +14,11 @@
  * server encoding -> UTF-8 -> UTF-16 -> transliterate -> UTF-8 -> server
  * encoding (the first and last steps are no-ops in a UTF-8 database).
  *
+ * The set of toneless pinyin syllables, which name splitting needs to
+ * tell "zhangsan" from "john", is not a table of ours either: it is what
+ * the pinyin transliterator gives the CJK Unified Ideographs, collected
+ * once per backend, on first use.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -23,6 +28,7 @@
 
 #include "common/hashfn.h"
 #include "mb/pg_wchar.h"
+#include "portability/instr_time.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
@@ -230,4 +236,179 @@ transliterate_icu(const char *text, int len, IdentityScript script)
 	out[outlen] = '\0';
 	pfree(u);
 	return pg_any_to_server(out, outlen, PG_UTF8);
+}
+
+/* ------------------------------------------------------------------------
+ * Pinyin syllables
+ * ------------------------------------------------------------------------
+ */
+
+/* The CJK Unified Ideographs block, transliterated this many at a time */
+#define HAN_FIRST 0x4E00
+#define HAN_LAST 0x9FFF
+#define HAN_CHUNK 256
+
+static char **syllables = NULL; /* sorted, distinct; in TopMemoryContext */
+static int	nsyllables = 0;
+static int	syllable_max = 0;	/* the longest, in letters */
+
+static int
+cmp_syllable(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * Is the token s (len bytes) a syllable a name can have: lower-case ASCII
+ * letters with a vowel?  ICU also gives the vowelless interjections m, n
+ * and hm (呣, 嗯, 噷), which no name uses and which would let "Emma" or
+ * "Ann" pass for pinyin.
+ */
+static bool
+name_syllable(const char *s, int len)
+{
+	bool		vowel = false;
+
+	for (int i = 0; i < len; i++)
+	{
+		if (s[i] < 'a' || s[i] > 'z')
+			return false;
+		if (strchr("aeiou", s[i]) != NULL)
+			vowel = true;
+	}
+	return vowel;
+}
+
+/*
+ * Build the syllable set: the distinct toneless syllables the pinyin
+ * transliterator gives U+4E00..U+9FFF (characters it leaves as they are
+ * give none).  The block goes through ICU in chunks: replacing one
+ * character by several shifts the rest of the buffer, so one call on the
+ * whole block would cost quadratic time.
+ */
+static void
+syllables_build(void)
+{
+	UTransliterator *t = transliterator(IDENTITY_PINYIN);
+	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "concord pinyin syllables",
+											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext old = MemoryContextSwitchTo(work);
+	int			cap = HAN_CHUNK * 2 * 8 + 16;
+	UChar	   *u = palloc(sizeof(UChar) * cap);
+	char	   *utf8 = palloc(cap * 3 + 1);
+	int			ntok = 0,
+				tokcap = HAN_LAST - HAN_FIRST + 1;
+	char	  **tok = palloc(sizeof(char *) * tokcap);
+	char	  **set;
+	int			n = 0,
+				max = 0;
+	Size		bytes = 0;
+	char	   *p;
+	instr_time	start,
+				end;
+
+	INSTR_TIME_SET_CURRENT(start);
+	for (int first = HAN_FIRST; first <= HAN_LAST; first += HAN_CHUNK)
+	{
+		UErrorCode	status = U_ZERO_ERROR;
+		int32_t		ulen = 0;
+		int32_t		limit;
+		int32_t		outlen = 0;
+		char	   *save = NULL;
+
+		/* each character followed by a space, so syllables never run together */
+		for (int c = first; c <= HAN_LAST && c < first + HAN_CHUNK; c++)
+		{
+			u[ulen++] = (UChar) c;
+			u[ulen++] = ' ';
+		}
+		limit = ulen;
+		utrans_transUChars(t, u, &ulen, cap, 0, &limit, &status);
+		if (U_FAILURE(status))
+			ereport(ERROR,
+					(errcode(ERRCODE_SYSTEM_ERROR),
+					 errmsg("ICU transliteration \"%s\" failed: %s",
+							script_ids[IDENTITY_PINYIN], u_errorName(status))));
+		u_strToUTF8(utf8, cap * 3 + 1, &outlen, u, ulen, &status);
+		if (U_FAILURE(status))
+			elog(ERROR, "could not convert transliterated text to UTF-8: %s", u_errorName(status));
+		for (char *w = strtok_r(utf8, " ", &save); w; w = strtok_r(NULL, " ", &save))
+			if (name_syllable(w, strlen(w)))
+			{
+				if (ntok == tokcap)
+				{
+					tokcap *= 2;
+					tok = repalloc(tok, sizeof(char *) * tokcap);
+				}
+				tok[ntok++] = pstrdup(w);
+			}
+	}
+
+	/* sorted, distinct, in one allocation that lives as long as the backend */
+	qsort(tok, ntok, sizeof(char *), cmp_syllable);
+	for (int i = 0; i < ntok; i++)
+		if (i == 0 || strcmp(tok[i], tok[i - 1]) != 0)
+		{
+			tok[n++] = tok[i];
+			bytes += strlen(tok[i]) + 1;
+			max = Max(max, (int) strlen(tok[i]));
+		}
+	set = MemoryContextAlloc(TopMemoryContext, sizeof(char *) * n + bytes);
+	p = (char *) (set + n);
+	for (int i = 0; i < n; i++)
+	{
+		set[i] = p;
+		strcpy(p, tok[i]);
+		p += strlen(tok[i]) + 1;
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	syllables = set;
+	nsyllables = n;
+	syllable_max = max;
+	INSTR_TIME_SET_CURRENT(end);
+	INSTR_TIME_SUBTRACT(end, start);
+	elog(DEBUG1, "built the pinyin syllable set: %d syllables from %d characters in %.1f ms",
+		 n, HAN_LAST - HAN_FIRST + 1, INSTR_TIME_GET_MILLISEC(end));
+}
+
+/*
+ * Is s (len bytes, lower-case ASCII) a toneless pinyin syllable -- one
+ * that ICU gives some CJK Unified Ideograph?
+ */
+bool
+identity_pinyin_syllable(const char *s, int len)
+{
+	int			lo = 0,
+				hi;
+
+	if (syllables == NULL)
+		syllables_build();
+	if (len <= 0 || len > syllable_max)
+		return false;
+	hi = nsyllables - 1;
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			c = strncmp(s, syllables[mid], len);
+
+		if (c == 0 && syllables[mid][len] != '\0')
+			c = -1;				/* s is a proper prefix of syllables[mid] */
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid - 1;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+/* The length of the longest pinyin syllable, in letters. */
+int
+identity_pinyin_syllable_max(void)
+{
+	if (syllables == NULL)
+		syllables_build();
+	return syllable_max;
 }
