@@ -163,6 +163,7 @@ CREATE TABLE @extschema@.identity_record (
   id_number   text,
   updated_at  timestamptz,
   original    jsonb NOT NULL,
+  extra       jsonb,
   PRIMARY KEY (source, key)
 );
 CREATE INDEX identity_record_phone_idx ON @extschema@.identity_record (phone);
@@ -170,6 +171,7 @@ CREATE INDEX identity_record_email_idx ON @extschema@.identity_record (email);
 CREATE INDEX identity_record_name_key_idx ON @extschema@.identity_record (name_key);
 CREATE INDEX identity_record_id_number_idx ON @extschema@.identity_record (id_number);
 CREATE INDEX identity_record_company_idx ON @extschema@.identity_record (company);
+CREATE INDEX identity_record_extra_idx ON @extschema@.identity_record USING gin (extra jsonb_path_ops);
 COMMENT ON TABLE @extschema@.identity_record IS
   'Every source row, normalized for matching (refreshed by resolve); original holds the values as the source wrote them';
 
@@ -307,6 +309,21 @@ COMMENT ON FUNCTION @extschema@.identity_queue_rows() IS
   'Trigger of tracked identity sources: queues the keys of changed rows for resolve_incremental';
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_queue_rows() FROM PUBLIC;
 
+CREATE TABLE @extschema@.identity_attribute (
+  name        text PRIMARY KEY
+              CONSTRAINT identity_attribute_name_check CHECK (name ~ '^[a-z_][a-z0-9_]{0,62}$'
+                AND name NOT IN ('name', 'phone', 'email', 'company', 'address', 'id_number', 'updated_at', 'model')),
+  compare     text NOT NULL CONSTRAINT identity_attribute_compare_check
+              CHECK (compare IN ('exact', 'date', 'number', 'string')),
+  tolerance   double precision CONSTRAINT identity_attribute_tolerance_check
+              CHECK ((compare = 'number') = (tolerance IS NOT NULL) AND (tolerance IS NULL OR tolerance >= 0)),
+  block       boolean NOT NULL DEFAULT false CONSTRAINT identity_attribute_block_check CHECK (NOT block OR compare = 'exact'),
+  created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.identity_attribute IS
+  'Attributes beyond the built-in kinds (a date of birth, a passport number, a segment) and how they compare: exact, date (day/month swaps and year typos come close), number (within tolerance comes close), string (Jaro-Winkler >= 0.9 comes close); block: rows sharing a value are compared';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_attribute', '');
+
 CREATE TABLE @extschema@.identity_weight (
   attribute   text NOT NULL,
   level       text NOT NULL,
@@ -320,7 +337,10 @@ CREATE TABLE @extschema@.identity_weight (
     ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'close'),
     ('name', 'near'), ('name', 'partial'), ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
     ('address', 'agree'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
-    ('model', 'rule_name_min')))
+    ('model', 'rule_name_min'))
+    -- a declared attribute (concord.identity_attribute): its three levels
+    OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
+        AND level IN ('agree', 'close', 'disagree')))
 );
 COMMENT ON TABLE @extschema@.identity_weight IS
   'The matching model: log2(m/u) weight per attribute and agreement level, the match threshold and the phone rule''s name similarity; set by hand or by identity_estimate_weights';
@@ -348,6 +368,7 @@ DECLARE
   k text;
   col text;
   typ regtype;
+  att @extschema@.identity_attribute;
   row @extschema@.identity_source;
 BEGIN
   IF name IS NULL OR source_table IS NULL OR key_column IS NULL OR columns IS NULL THEN
@@ -365,10 +386,17 @@ BEGIN
       USING ERRCODE = 'undefined_column';
   END IF;
   FOR k, col IN SELECT e.key, e.value #>> '{}' FROM jsonb_each(columns) e LOOP
-    IF NOT k = ANY (kinds) THEN
+    SELECT * INTO att FROM @extschema@.identity_attribute a WHERE a.name = k;
+    IF NOT k = ANY (kinds) AND att.name IS NULL THEN
       RAISE EXCEPTION 'unknown attribute kind "%" for identity source "%"', k, name
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'Known kinds: ' || array_to_string(kinds, ', ') || '.';
+              HINT = 'Known kinds: ' || array_to_string(kinds, ', ') || coalesce(', ' ||
+                       (SELECT string_agg(a.name, ', ' ORDER BY a.name) FROM @extschema@.identity_attribute a), '') ||
+                     '; declare others with concord.identity_attribute_add.';
+    END IF;
+    IF jsonb_typeof(columns -> k) <> 'string' THEN
+      RAISE EXCEPTION 'attribute "%" of identity source "%" must name a column, not %', k, name, columns -> k
+        USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
      WHERE a.attrelid = source_table AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
@@ -380,8 +408,19 @@ BEGIN
       RAISE EXCEPTION 'column "%" (updated_at) of identity source "%" must be a date or timestamp, not %', col, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
-    IF k <> 'updated_at' AND typ NOT IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype,
-                                         'bigint'::regtype, 'integer'::regtype, 'numeric'::regtype) THEN
+    IF att.compare = 'date' AND typ NOT IN ('date'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (%, compared as a date) of identity source "%" must be a date or timestamp, not %', col, k, name, typ
+        USING ERRCODE = 'datatype_mismatch',
+              HINT = 'Register a view that converts it, e.g. to_date(col, ''YYYY-MM-DD'').';
+    END IF;
+    IF att.compare = 'number' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
+                                             'real'::regtype, 'double precision'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (%, compared as a number) of identity source "%" must be numeric, not %', col, k, name, typ
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF k <> 'updated_at' AND att.compare IS DISTINCT FROM 'date' AND att.compare IS DISTINCT FROM 'number'
+       AND typ NOT IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype,
+                       'bigint'::regtype, 'integer'::regtype, 'numeric'::regtype) THEN
       RAISE EXCEPTION 'column "%" (%) of identity source "%" must be text, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
@@ -415,6 +454,105 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_source_add(text, regclass, text, jsonb, integer, boolean) IS
   'Registers a table whose rows describe customers: its key column and the columns carrying each kind of attribute; with track_changes, triggers queue changed rows for resolve_incremental';
+
+CREATE FUNCTION @extschema@.identity_attribute_add(
+  name text, compare text, tolerance double precision DEFAULT NULL, block boolean DEFAULT false,
+  agree double precision DEFAULT NULL, close double precision DEFAULT NULL, disagree double precision DEFAULT NULL)
+RETURNS @extschema@.identity_attribute
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  row @extschema@.identity_attribute;
+  w_agree float8;
+  w_close float8;
+  w_disagree float8;
+BEGIN
+  IF name IS NULL OR compare IS NULL OR block IS NULL THEN
+    RAISE EXCEPTION 'name, compare and block must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF name = ANY (ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number', 'updated_at', 'model']) THEN
+    RAISE EXCEPTION '"%" is a built-in attribute kind', name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Name the attribute something else, e.g. "birth_date".';
+  END IF;
+  IF name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid attribute name "%"', name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use lower-case letters, digits and underscores.';
+  END IF;
+  IF NOT compare = ANY (ARRAY['exact', 'date', 'number', 'string']) THEN
+    RAISE EXCEPTION 'unknown comparison "%" for attribute "%"', compare, name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Comparisons: exact, date, number, string.';
+  END IF;
+  IF compare = 'number' AND (tolerance IS NULL OR tolerance < 0 OR tolerance = 'infinity' OR tolerance = 'NaN') THEN
+    RAISE EXCEPTION 'attribute "%" compared as a number needs a tolerance of 0 or more, not %', name, coalesce(tolerance::text, 'null')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Numbers no further apart than the tolerance count as close.';
+  END IF;
+  IF compare <> 'number' AND tolerance IS NOT NULL THEN
+    RAISE EXCEPTION 'a tolerance is for attributes compared as numbers, not as %', compare
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF block AND compare <> 'exact' THEN
+    RAISE EXCEPTION 'only an attribute compared exactly can be a blocking key, not one compared as %', compare
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF (SELECT count(*) FROM @extschema@.identity_attribute) >= 16 THEN
+    RAISE EXCEPTION 'there are 16 declared attributes already' USING ERRCODE = 'program_limit_exceeded';
+  END IF;
+  -- weights: log2(m/u) of each level; by default what such an attribute is
+  -- worth when nothing is known about it
+  w_agree := coalesce(agree, CASE compare WHEN 'date' THEN 6 WHEN 'exact' THEN 4 ELSE 3 END);
+  w_close := CASE WHEN compare = 'exact' THEN NULL ELSE coalesce(close, CASE compare WHEN 'date' THEN 3 ELSE 1.5 END) END;
+  w_disagree := coalesce(disagree, CASE compare WHEN 'date' THEN -3 WHEN 'exact' THEN -2 ELSE -1 END);
+  IF compare = 'exact' AND close IS NOT NULL THEN
+    RAISE EXCEPTION 'an attribute compared exactly has no "close" level' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF abs(w_agree) > 30 OR abs(coalesce(w_close, 0)) > 30 OR abs(w_disagree) > 30
+     OR w_agree = 'NaN' OR w_close = 'NaN' OR w_disagree = 'NaN' THEN
+    RAISE EXCEPTION 'weights of attribute "%" must be between -30 and 30 (log2 of a likelihood ratio)', name
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF NOT (w_agree > w_disagree AND (w_close IS NULL OR (w_close <= w_agree AND w_close >= w_disagree))) THEN
+    RAISE EXCEPTION 'weights of attribute "%" must order agree (%) >= close (%) >= disagree (%)', name, w_agree,
+      coalesce(w_close::text, '-'), w_disagree
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Agreement is evidence for a match, disagreement against.';
+  END IF;
+  INSERT INTO @extschema@.identity_attribute (name, compare, tolerance, block)
+  VALUES (name, compare, tolerance, block) RETURNING * INTO row;
+  INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin)
+  SELECT name, l.level, l.weight, 'manual'
+    FROM (VALUES ('agree', w_agree), ('close', w_close), ('disagree', w_disagree)) l(level, weight)
+   WHERE l.weight IS NOT NULL;
+  RETURN row;
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'attribute "%" already exists', identity_attribute_add.name USING ERRCODE = 'duplicate_object';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision) IS
+  'Declares an attribute beyond the built-in kinds and how it compares (exact, date, number with a tolerance, string), with its weights; sources then map a column to it by name';
+
+CREATE FUNCTION @extschema@.identity_attribute_drop(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  users text;
+BEGIN
+  SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users FROM @extschema@.identity_source s WHERE s.columns ? name;
+  IF users IS NOT NULL THEN
+    RAISE EXCEPTION 'attribute "%" is used by identity sources %', name, users
+      USING ERRCODE = 'dependent_objects_still_exist',
+            HINT = 'Drop those sources first, or register them again without it.';
+  END IF;
+  DELETE FROM @extschema@.identity_weight w WHERE w.attribute = name;
+  DELETE FROM @extschema@.identity_attribute a WHERE a.name = name;
+  RETURN FOUND;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_attribute_drop(text) IS
+  'Removes a declared attribute no source uses, with its weights; returns whether it existed';
 
 CREATE FUNCTION @extschema@.identity_event_add(
   name text, event_table regclass, identity_source text, key_column text, at_column text, label text,
@@ -574,8 +712,8 @@ BEGIN
   END IF;
   c := src.columns;
   sel := format(
-    'INSERT INTO %s.identity_record (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original)'
-    ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s))'
+    'INSERT INTO %s.identity_record (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original, extra)'
+    ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s)), %s'
     ' FROM %s t WHERE t.%I IS NOT NULL%s',
     '@extschema@', src.name, src.key_column,
     CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
@@ -588,6 +726,15 @@ BEGIN
     CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,
     coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value #>> '{}'), ', ')
                 FROM jsonb_each(c) e WHERE e.key <> 'updated_at'), ''),
+    -- declared attributes, in the form their comparison reads
+    coalesce((SELECT 'nullif(jsonb_strip_nulls(jsonb_build_object(' ||
+                     string_agg(format('%L, %s', a.name,
+                       CASE a.compare
+                         WHEN 'date' THEN format('to_char(t.%I::date, ''YYYY-MM-DD'')', c->>a.name)
+                         WHEN 'number' THEN format('t.%I::numeric::text', c->>a.name)
+                         ELSE format('nullif(lower(btrim(%s.to_halfwidth(t.%I::text))), '''')', '@extschema@', c->>a.name)
+                       END), ', ' ORDER BY a.name) || ')), ''{}'')'
+                FROM @extschema@.identity_attribute a WHERE c ? a.name), 'NULL'),
     src.source_table, src.key_column,
     -- some keys only: a hashed lookup, not a comparison with each of them
     CASE WHEN keys IS NULL THEN '' ELSE format(' AND t.%I::text IN (SELECT pg_catalog.unnest($1))', src.key_column) END);
@@ -848,13 +995,13 @@ BEGIN
     WHERE EXISTS (SELECT 1 FROM @extschema@.identity_source x WHERE x.name = q.source);
   -- their values before and after: every row sharing one is in scope
   CREATE TEMP TABLE identity_vals ON COMMIT DROP AS
-    SELECT r.name_key, r.phone, r.email, r.id_number FROM @extschema@.identity_record r
+    SELECT r.name_key, r.phone, r.email, r.id_number, r.extra FROM @extschema@.identity_record r
     JOIN identity_changed c USING (source, key);
   FOR s IN SELECT c.source, pg_catalog.array_agg(c.key) AS keys FROM identity_changed c GROUP BY c.source LOOP
     PERFORM @extschema@.identity_load(s.source, s.keys);
   END LOOP;
   INSERT INTO identity_vals
-    SELECT r.name_key, r.phone, r.email, r.id_number FROM @extschema@.identity_record r
+    SELECT r.name_key, r.phone, r.email, r.id_number, r.extra FROM @extschema@.identity_record r
     JOIN identity_changed c USING (source, key);
 
   RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
@@ -878,7 +1025,12 @@ BEGIN
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.email IN (SELECT ev.email FROM ev)
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.name_key IN (SELECT nv.name_key FROM nv)
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r
-           WHERE r.id_number IN (SELECT v.id_number FROM identity_vals v);
+           WHERE r.id_number IN (SELECT v.id_number FROM identity_vals v)
+    -- declared blocking attributes (a passport number): by the index on extra
+    UNION SELECT r.source, r.key
+            FROM identity_vals v
+            JOIN @extschema@.identity_attribute a ON a.block AND v.extra ? a.name
+            JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name);
   INSERT INTO identity_scope (source, key)
     SELECT l2.source, l2.key FROM @extschema@.customer_link l
       JOIN @extschema@.customer_link l2 USING (customer_id)
@@ -1082,7 +1234,9 @@ BEGIN
     'identity_cluster(integer, boolean)', 'identity_load(text, text[])', 'identity_apply(integer, boolean)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
-    'identity_review_decide(text, text, text, text, boolean, text)']
+    'identity_review_decide(text, text, text, text, boolean, text)',
+    'identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision)',
+    'identity_attribute_drop(text)']
   LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.%s FROM PUBLIC', '@extschema@', f);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO concord_identity', '@extschema@', f);
@@ -1091,6 +1245,7 @@ END
 $grants$;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
   @extschema@.identity_queue, @extschema@.identity_weight, @extschema@.identity_review, @extschema@.customer_review,
+  @extschema@.identity_attribute,
   @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
   @extschema@.customer_timeline,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
@@ -1098,7 +1253,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@
   @extschema@.customer_link, @extschema@.customer TO concord_identity;
 GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
-GRANT SELECT, UPDATE ON @extschema@.identity_weight TO concord_identity;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_weight TO concord_identity;
+GRANT SELECT, INSERT, DELETE ON @extschema@.identity_attribute TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_queue TO concord_identity;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_review TO concord_identity;
 GRANT SELECT ON @extschema@.customer_review TO concord_identity;

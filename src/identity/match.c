@@ -64,15 +64,38 @@ static const char *const att_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
 
-/* Blocking kinds, in the order pairs are compared. */
+/* Blocking kinds, in the order pairs are compared (declared ones follow). */
 static const int block_kinds[] = {A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY};
 #define NBLOCKS 4
+
+/* Declared attributes (concord.identity_attribute), at most this many. */
+#define MAX_DECLARED 16
+#define MAX_ATTS (A_NATTS + MAX_DECLARED)
+
+typedef enum Comparison
+{
+	CMP_EXACT,
+	CMP_DATE,
+	CMP_NUMBER,
+	CMP_STRING
+} Comparison;
+
+typedef struct Declared
+{
+	char		name[NAMEDATALEN];
+	Comparison	compare;
+	double		tolerance;
+	bool		block;
+	double		agree,
+				close,
+				disagree;
+} Declared;
 
 typedef struct Rec
 {
 	char	   *source;
 	char	   *key;
-	char	   *att[A_NATTS];
+	char	  **att;			/* A_NATTS built-in, then the declared ones */
 	char	   *syllables;		/* the name's pinyin syllables, sorted */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
 } Rec;
@@ -103,6 +126,8 @@ typedef struct Model
 	double		rule_name_min;	/* name similarity for the phone rule */
 	double		scale;			/* log2 of the population over 1,000 rows
 								 * (see tf), not a weight of the table */
+	int			ndeclared;		/* declared attributes, in name order */
+	Declared	declared[MAX_DECLARED];
 } Model;
 
 static const Model default_model = {
@@ -117,7 +142,8 @@ static const Model default_model = {
 	8.0,						/* match threshold */
 	4.0,						/* review threshold */
 	0.9,						/* phone rule: name similarity */
-	0.0							/* scale: set by load_model */
+	0.0,						/* scale: set by load_model */
+	0							/* declared attributes: load_model's */
 };
 
 /* Where each weight lives in concord.identity_weight (attribute, level). */
@@ -172,6 +198,36 @@ load_model(void)
 		for (int k = 0; weight_slots[k].attribute; k++)
 			if (strcmp(weight_slots[k].attribute, att) == 0 && strcmp(weight_slots[k].level, lvl) == 0 && w)
 				*(double *) ((char *) &m + weight_slots[k].offset) = strtod(w, NULL);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (SPI_execute("SELECT a.name, a.compare, a.tolerance, a.block,"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'agree'),"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'close'),"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'disagree')"
+					" FROM concord.identity_attribute a ORDER BY a.name COLLATE \"C\" LIMIT " CppAsString2(MAX_DECLARED),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_attribute");
+	m.ndeclared = (int) SPI_processed;
+	for (int i = 0; i < m.ndeclared; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Declared   *a = &m.declared[i];
+		const char *cmp = SPI_getvalue(t, d, 2);
+		char	   *w;
+
+		strlcpy(a->name, SPI_getvalue(t, d, 1), NAMEDATALEN);
+		a->compare = strcmp(cmp, "date") == 0 ? CMP_DATE : strcmp(cmp, "number") == 0 ? CMP_NUMBER :
+			strcmp(cmp, "string") == 0 ? CMP_STRING : CMP_EXACT;
+		w = SPI_getvalue(t, d, 3);
+		a->tolerance = w ? strtod(w, NULL) : 0;
+		a->block = strcmp(SPI_getvalue(t, d, 4), "t") == 0;
+		w = SPI_getvalue(t, d, 5);
+		a->agree = w ? strtod(w, NULL) : 0;
+		w = SPI_getvalue(t, d, 6);
+		a->close = w ? strtod(w, NULL) : 0;
+		w = SPI_getvalue(t, d, 7);
+		a->disagree = w ? strtod(w, NULL) : 0;
 	}
 	SPI_freetuptable(SPI_tuptable);
 	if (SPI_execute("SELECT count(*) FROM concord.identity_record", true, 0) != SPI_OK_SELECT)
@@ -301,6 +357,75 @@ is_mobile(const char *phone)
 		strlen(phone) == 14;
 }
 
+/* A date as written by identity_load (YYYY-MM-DD) into its parts. */
+static bool
+date_parts(const char *s, int *y, int *mo, int *d)
+{
+	return sscanf(s, "%d-%d-%d", y, mo, d) == 3;
+}
+
+/* Do two years differ in one digit only, or by one (1989 / 1990)? */
+static bool
+year_typo(int y1, int y2)
+{
+	int			digits = 0;
+
+	if (abs(y1 - y2) == 1)
+		return true;
+	for (int a = y1, b = y2; a > 0 || b > 0; a /= 10, b /= 10)
+		digits += (a % 10) != (b % 10);
+	return digits == 1;
+}
+
+/*
+ * A declared attribute's comparison: agree, close (a date with day and
+ * month swapped or a year mistyped, a number within the tolerance, a
+ * string with Jaro-Winkler >= 0.9) or disagree.
+ */
+static void
+compare_declared(const Declared *d, const char *x, const char *y, AttCmp *c)
+{
+	bool		same = strcmp(x, y) == 0;
+
+	c->level = same ? "agree" : "disagree";
+	if (!same)
+		switch (d->compare)
+		{
+			case CMP_EXACT:
+				break;
+			case CMP_DATE:
+				{
+					int			y1,
+								m1,
+								d1,
+								y2,
+								m2,
+								d2;
+
+					if (date_parts(x, &y1, &m1, &d1) && date_parts(y, &y2, &m2, &d2))
+					{
+						if (y1 == y2 && m1 == d2 && d1 == m2)
+							c->level = "close, day and month swapped";
+						else if (m1 == m2 && d1 == d2 && year_typo(y1, y2))
+							c->level = "close, year mistyped";
+					}
+					break;
+				}
+			case CMP_NUMBER:
+				if (fabs(strtod(x, NULL) - strtod(y, NULL)) <= d->tolerance)
+					c->level = strtod(x, NULL) == strtod(y, NULL) ? "agree" : "close, within tolerance";
+				break;
+			case CMP_STRING:
+				c->similarity = jw(x, y);
+				if (c->similarity >= 0.9)
+					c->level = "close";
+				break;
+		}
+	if (d->compare == CMP_STRING && same)
+		c->similarity = 1.0;
+	c->weight = c->level[0] == 'a' ? d->agree : c->level[0] == 'c' ? d->close : d->disagree;
+}
+
 /*
  * Compare two records: per-attribute levels and weights into cmp (may be
  * NULL), the total into *score; the rule that matched them (or NULL) is
@@ -310,7 +435,7 @@ static void
 compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 		const char **rule)
 {
-	AttCmp		c[A_NATTS];
+	AttCmp		c[MAX_ATTS];
 	double		total = 0;
 
 	for (int i = 0; i < A_NATTS; i++)
@@ -422,6 +547,19 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 		total += c[i].weight;
 	}
 
+	for (int j = 0; j < m->ndeclared; j++)
+	{
+		AttCmp	   *cj = &c[A_NATTS + j];
+
+		cj->level = "missing";
+		cj->weight = 0;
+		cj->similarity = -1;
+		if (a->att[A_NATTS + j] == NULL || b->att[A_NATTS + j] == NULL)
+			continue;
+		compare_declared(&m->declared[j], a->att[A_NATTS + j], b->att[A_NATTS + j], cj);
+		total += cj->weight;
+	}
+
 	*rule = NULL;
 	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0)
 		*rule = "rule: same ID number";
@@ -430,7 +568,15 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
 		*rule = "rule: same phone, same name";
 	*score = total;
 	if (cmp)
-		memcpy(cmp, c, sizeof(c));
+		memcpy(cmp, c, sizeof(AttCmp) * (A_NATTS + m->ndeclared));
+}
+
+/* ", r.extra->>'a', r.extra->>'b'": the declared attributes' values */
+static void
+append_declared(StringInfo q, const Model *m)
+{
+	for (int j = 0; j < m->ndeclared; j++)
+		appendStringInfo(q, ", r.extra->>%s", quote_literal_cstr(m->declared[j].name));
 }
 
 /*
@@ -438,21 +584,26 @@ compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
  * those listed in pg_temp.identity_scope (an incremental resolve).
  */
 static Rec *
-load_records(int *n, bool scoped)
+load_records(int *n, bool scoped, const Model *m)
 {
 	Rec		   *recs;
+	char	  **atts;
+	int			natt = A_NATTS + m->ndeclared;
+	StringInfoData q;
 
-	if (SPI_execute(scoped ?
-					"SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables"
-					" FROM (SELECT DISTINCT source, key FROM pg_temp.identity_scope) s"
-					" JOIN concord.identity_record r ON r.source = s.source AND r.key = s.key"
-					" ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"" :
-					"SELECT source, key, name_key, phone, email, company, address, id_number, syllables"
-					" FROM concord.identity_record ORDER BY source COLLATE \"C\", key COLLATE \"C\"",
-					false, 0) != SPI_OK_SELECT)
+	initStringInfo(&q);
+	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
+	append_declared(&q, m);
+	appendStringInfoString(&q, scoped ?
+						   " FROM (SELECT DISTINCT source, key FROM pg_temp.identity_scope) s"
+						   " JOIN concord.identity_record r ON r.source = s.source AND r.key = s.key"
+						   " ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"" :
+						   " FROM concord.identity_record r ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"");
+	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
 	*n = (int) SPI_processed;
 	recs = palloc0(sizeof(Rec) * Max(*n, 1));
+	atts = palloc_extended(sizeof(char *) * natt * Max(*n, 1), MCXT_ALLOC_HUGE);
 	for (int i = 0; i < *n; i++)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
@@ -460,9 +611,12 @@ load_records(int *n, bool scoped)
 
 		recs[i].source = SPI_getvalue(t, d, 1);
 		recs[i].key = SPI_getvalue(t, d, 2);
+		recs[i].att = &atts[(Size) i * natt];
 		for (int a = 0; a < A_NATTS; a++)
 			recs[i].att[a] = SPI_getvalue(t, d, 3 + a);
 		recs[i].syllables = SPI_getvalue(t, d, 3 + A_NATTS);
+		for (int j = 0; j < m->ndeclared; j++)
+			recs[i].att[A_NATTS + j] = SPI_getvalue(t, d, 4 + A_NATTS + j);
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return recs;
@@ -473,6 +627,7 @@ typedef struct Block
 {
 	char	   *value;			/* hash key (must be first) */
 	int			n;
+	int			global_n;		/* scoped: the rows with the value in all */
 	int			cap;
 	int		   *members;
 } Block;
@@ -549,6 +704,7 @@ build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 		if (!found)
 		{
 			b->n = 0;
+			b->global_n = -1;
 			b->cap = 4;
 			b->members = MemoryContextAlloc(cxt, sizeof(int) * b->cap);
 		}
@@ -563,45 +719,55 @@ build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 	 * Every record learns how many people share its value: distinct names
 	 * behind a phone, an email or a company, distinct phones behind a name.
 	 */
-	hash_seq_init(&seq, h);
-	while ((b = hash_seq_search(&seq)) != NULL)
-		set_spread(recs, b, att, att == A_NAME_KEY ? A_PHONE : A_NAME_KEY);
+	if (att < A_NATTS)
+	{
+		hash_seq_init(&seq, h);
+		while ((b = hash_seq_search(&seq)) != NULL)
+			set_spread(recs, b, att, att == A_NAME_KEY ? A_PHONE : A_NAME_KEY);
+	}
 	return h;
 }
 
 /*
  * In a scoped run, a block holds only the records in scope: take how many
- * people share each value from all of concord.identity_record instead, so
- * that weights are those a full run would use.
+ * people share each value, and how many rows hold it, from all of
+ * concord.identity_record instead, so that weights and the blocks left
+ * out (over max_block) are those of a full run.
  */
 static void
-global_spread(Rec *recs, HTAB *h, int att)
+global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 {
 	static const char *const queries[A_NATTS] = {
-		[A_NAME_KEY] = "SELECT v.v, count(DISTINCT r.phone) FROM pg_catalog.unnest($1) AS v(v)"
+		[A_NAME_KEY] = "SELECT v.v, count(DISTINCT r.phone), count(*) FROM pg_catalog.unnest($1) AS v(v)"
 		" JOIN concord.identity_record r ON r.name_key = v.v GROUP BY v.v",
-		[A_PHONE] = "SELECT v.v, count(DISTINCT r.name_key) FROM pg_catalog.unnest($1) AS v(v)"
+		[A_PHONE] = "SELECT v.v, count(DISTINCT r.name_key), count(*) FROM pg_catalog.unnest($1) AS v(v)"
 		" JOIN concord.identity_record r ON r.phone = v.v GROUP BY v.v",
-		[A_EMAIL] = "SELECT v.v, count(DISTINCT r.name_key) FROM pg_catalog.unnest($1) AS v(v)"
+		[A_EMAIL] = "SELECT v.v, count(DISTINCT r.name_key), count(*) FROM pg_catalog.unnest($1) AS v(v)"
 		" JOIN concord.identity_record r ON r.email = v.v GROUP BY v.v",
-		[A_COMPANY] = "SELECT v.v, count(DISTINCT r.name_key) FROM pg_catalog.unnest($1) AS v(v)"
+		[A_COMPANY] = "SELECT v.v, count(DISTINCT r.name_key), count(*) FROM pg_catalog.unnest($1) AS v(v)"
 		" JOIN concord.identity_record r ON r.company = v.v GROUP BY v.v",
+		[A_ID_NUMBER] = "SELECT v.v, count(DISTINCT r.name_key), count(*) FROM pg_catalog.unnest($1) AS v(v)"
+		" JOIN concord.identity_record r ON r.id_number = v.v GROUP BY v.v",
 	};
 	HASH_SEQ_STATUS seq;
 	Block	   *b;
 	Datum	   *vals;
 	int			nv = 0;
-	Oid			type = TEXTARRAYOID;
-	Datum		arg;
+	Oid			types[2] = {TEXTARRAYOID, TEXTOID};
+	Datum		args[2];
+	const char *query = att < A_NATTS ? queries[att] :
+		"SELECT v.v, 1, count(*) FROM pg_catalog.unnest($1) AS v(v)"
+		" JOIN concord.identity_record r ON r.extra @> pg_catalog.jsonb_build_object($2, v.v) GROUP BY v.v";
 
-	if (queries[att] == NULL)
+	if (query == NULL)
 		return;
 	vals = palloc(sizeof(Datum) * Max(hash_get_num_entries(h), 1));
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
 		vals[nv++] = CStringGetTextDatum(b->value);
-	arg = PointerGetDatum(construct_array(vals, nv, TEXTOID, -1, false, TYPALIGN_INT));
-	if (SPI_execute_with_args(queries[att], 1, &type, &arg, NULL, true, 0) != SPI_OK_SELECT)
+	args[0] = PointerGetDatum(construct_array(vals, nv, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = CStringGetTextDatum(att < A_NATTS ? "" : m->declared[att - A_NATTS].name);
+	if (SPI_execute_with_args(query, att < A_NATTS ? 1 : 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the people behind the values in scope");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -609,7 +775,10 @@ global_spread(Rec *recs, HTAB *h, int att)
 		int			spread = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
 
 		b = hash_search(h, &v, HASH_FIND, NULL);
-		if (b != NULL)
+		if (b == NULL)
+			continue;
+		b->global_n = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+		if (att < A_NATTS)
 			for (int j = 0; j < b->n; j++)
 				recs[b->members[j]].spread[att] = Max(spread, 1);
 	}
@@ -648,11 +817,11 @@ unite(int *parent, int *size, int a, int b)
 
 /* Do records a and b share a value of an earlier blocking kind than k? */
 static bool
-shared_earlier(const Rec *a, const Rec *b, int k)
+shared_earlier(const int *kinds, const Rec *a, const Rec *b, int k)
 {
 	for (int e = 0; e < k; e++)
 	{
-		int			att = block_kinds[e];
+		int			att = kinds[e];
 
 		if (a->att[att] && b->att[att] && strcmp(a->att[att], b->att[att]) == 0)
 			return true;
@@ -890,6 +1059,9 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	Match	   *review = NULL;
 	int			nr = 0,
 				rcap = 0;
+	int			kinds[NBLOCKS + MAX_DECLARED];
+	int			nkinds;
+	HTAB	   *blocks[NBLOCKS + MAX_DECLARED];
 
 	if (max_block < 2)
 		ereport(ERROR,
@@ -903,7 +1075,12 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	model = load_model();
-	recs = load_records(&n, scoped);
+	recs = load_records(&n, scoped, &model);
+	nkinds = NBLOCKS;
+	memcpy(kinds, block_kinds, sizeof(block_kinds));
+	for (int j = 0; j < model.ndeclared; j++)
+		if (model.declared[j].block)
+			kinds[nkinds++] = A_NATTS + j;
 	parent = palloc(sizeof(int) * Max(n, 1));
 	size = palloc(sizeof(int) * Max(n, 1));
 	pairs = palloc0(sizeof(int) * Max(n, 1));
@@ -921,22 +1098,27 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		HTAB	   *h = build_blocks(recs, n, A_COMPANY, cxt);
 
 		if (scoped)
-			global_spread(recs, h, A_COMPANY);
+			global_spread(&model, recs, h, A_COMPANY);
 		hash_destroy(h);
 	}
-	for (int k = 0; k < NBLOCKS; k++)
+	/* every block first: a pair's weights need the spreads of all kinds */
+	for (int k = 0; k < nkinds; k++)
 	{
-		HTAB	   *h = build_blocks(recs, n, block_kinds[k], cxt);
+		blocks[k] = build_blocks(recs, n, kinds[k], cxt);
+		if (scoped)
+			global_spread(&model, recs, blocks[k], kinds[k]);
+	}
+	for (int k = 0; k < nkinds; k++)
+	{
+		HTAB	   *h = blocks[k];
 		HASH_SEQ_STATUS seq;
 		Block	   *b;
-
-		if (scoped)
-			global_spread(recs, h, block_kinds[k]);
 
 		hash_seq_init(&seq, h);
 		while ((b = hash_seq_search(&seq)) != NULL)
 		{
-			if (b->n < 2 || b->n > max_block)
+			/* a value held by too many rows (in all, when scoped) */
+			if (b->n < 2 || (b->global_n >= 0 ? b->global_n : b->n) > max_block)
 				continue;
 			for (int x = 0; x < b->n; x++)
 				for (int y = x + 1; y < b->n; y++)
@@ -947,7 +1129,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 					const char *rule;
 
 					CHECK_FOR_INTERRUPTS();
-					if (shared_earlier(ra, rb, k))
+					if (shared_earlier(kinds, ra, rb, k))
 						continue;
 					compare(&model, ra, rb, NULL, &score, &rule);
 					pairs[b->members[x]]++;
@@ -1061,35 +1243,43 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 
 /* One record by source and key, with how many people share its values. */
 static bool
-load_one(const char *source, const char *key, Rec *r)
+load_one(const Model *m, const char *source, const char *key, Rec *r)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		vals[2];
+	StringInfoData q;
+	HeapTuple	t;
+	TupleDesc	d;
+	static const int spread_atts[] = {A_NAME_KEY, A_PHONE, A_EMAIL, A_COMPANY, A_ID_NUMBER};
 
 	vals[0] = CStringGetTextDatum(source);
 	vals[1] = CStringGetTextDatum(key);
-	if (SPI_execute_with_args("SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,"
-							  " (SELECT count(DISTINCT x.phone) FROM concord.identity_record x WHERE x.name_key = r.name_key),"
-							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.phone = r.phone),"
-							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email),"
-							  " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company = r.company)"
-							  " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2",
-							  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
+	initStringInfo(&q);
+	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,"
+						   " (SELECT count(DISTINCT x.phone) FROM concord.identity_record x WHERE x.name_key = r.name_key),"
+						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.phone = r.phone),"
+						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email),"
+						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company = r.company),"
+						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.id_number = r.id_number)");
+	append_declared(&q, m);
+	appendStringInfoString(&q, " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2");
+	if (SPI_execute_with_args(q.data, 2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
 	if (SPI_processed == 0)
 		return false;
+	t = SPI_tuptable->vals[0];
+	d = SPI_tuptable->tupdesc;
 	memset(r, 0, sizeof(Rec));
-	r->source = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	r->key = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+	r->att = palloc0(sizeof(char *) * MAX_ATTS);
+	r->source = SPI_getvalue(t, d, 1);
+	r->key = SPI_getvalue(t, d, 2);
 	for (int a = 0; a < A_NATTS; a++)
-		r->att[a] = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 3 + a);
-	r->syllables = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 9);
-	for (int k = 0; k < 4; k++)
-	{
-		int			att = k == 0 ? A_NAME_KEY : k == 1 ? A_PHONE : k == 2 ? A_EMAIL : A_COMPANY;
-
-		r->spread[att] = Max(atoi(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 10 + k)), 1);
-	}
+		r->att[a] = SPI_getvalue(t, d, 3 + a);
+	r->syllables = SPI_getvalue(t, d, 9);
+	for (int k = 0; k < lengthof(spread_atts); k++)
+		r->spread[spread_atts[k]] = Max(atoi(SPI_getvalue(t, d, 10 + k)), 1);
+	for (int j = 0; j < m->ndeclared; j++)
+		r->att[A_NATTS + j] = SPI_getvalue(t, d, 10 + lengthof(spread_atts) + j);
 	return true;
 }
 
@@ -1108,35 +1298,38 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 	char	   *kb = text_to_cstring(PG_GETARG_TEXT_PP(3));
 	Rec			a,
 				b;
-	AttCmp		c[A_NATTS];
+	AttCmp		c[MAX_ATTS];
 	double		score;
 	const char *rule;
 	StringInfoData j;
 	Datum		result;
 	Model		model;
+	MemoryContext outer = CurrentMemoryContext;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (!load_one(sa, ka, &a))
+	model = load_model();
+	if (!load_one(&model, sa, ka, &a))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no record \"%s\" of identity source \"%s\"", ka, sa),
 				 errhint("Records are read from the registered sources by concord.resolve().")));
-	if (!load_one(sb, kb, &b))
+	if (!load_one(&model, sb, kb, &b))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("no record \"%s\" of identity source \"%s\"", kb, sb),
 				 errhint("Records are read from the registered sources by concord.resolve().")));
-	model = load_model();
 	compare(&model, &a, &b, c, &score, &rule);
 
+	/* the text outlives SPI's memory (the values it copies do not need to) */
+	MemoryContextSwitchTo(outer);
 	initStringInfo(&j);
 	appendStringInfoString(&j, "{\"attributes\": {");
-	for (int i = 0; i < A_NATTS; i++)
+	for (int i = 0; i < A_NATTS + model.ndeclared; i++)
 	{
 		if (i)
 			appendStringInfoString(&j, ", ");
-		escape_json(&j, att_names[i]);
+		escape_json(&j, i < A_NATTS ? att_names[i] : model.declared[i - A_NATTS].name);
 		appendStringInfoString(&j, ": {\"a\": ");
 		if (a.att[i])
 			escape_json(&j, a.att[i]);
@@ -1174,13 +1367,16 @@ typedef struct LevelCount
 	int64		linked;
 } LevelCount;
 
+/* Levels an attribute can reach: at most 6 built-in, 3 declared. */
+#define MAX_LEVELS (A_NATTS * 6 + MAX_DECLARED * 3)
+
 /* Add one compared pair's levels to the counts (random or linked). */
 static void
-count_levels(LevelCount *lc, int *nlc, AttCmp *c, bool linked)
+count_levels(const Model *m, LevelCount *lc, int *nlc, AttCmp *c, bool linked)
 {
-	for (int i = 0; i < A_NATTS; i++)
+	for (int i = 0; i < A_NATTS + m->ndeclared; i++)
 	{
-		const char *att = i == A_NAME_KEY ? "name" : att_names[i];
+		const char *att = i < A_NATTS ? att_names[i] : m->declared[i - A_NATTS].name;
 		const char *level = c[i].level;
 		int			k;
 
@@ -1189,11 +1385,15 @@ count_levels(LevelCount *lc, int *nlc, AttCmp *c, bool linked)
 		/* as the model's table names it */
 		if (strcmp(level, "agree, landline") == 0)
 			level = "agree_landline";
+		else if (i >= A_NATTS && strncmp(level, "close", 5) == 0)
+			level = "close";
 		for (k = 0; k < *nlc; k++)
 			if (strcmp(lc[k].attribute, att) == 0 && strcmp(lc[k].level, level) == 0)
 				break;
 		if (k == *nlc)
 		{
+			if (*nlc == MAX_LEVELS)
+				continue;
 			lc[k].attribute = att;
 			lc[k].level = level;
 			lc[k].random = lc[k].linked = 0;
@@ -1225,7 +1425,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 	Rec		   *recs;
 	int			n;
 	int64	   *cust;
-	LevelCount	lc[64];
+	LevelCount	lc[MAX_LEVELS];
 	int			nlc = 0;
 	Model		model;
 	pg_prng_state prng;
@@ -1241,7 +1441,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	model = load_model();
-	recs = load_records(&n, false);
+	recs = load_records(&n, false, &model);
 	if (n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -1273,7 +1473,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 	{
 		int			a = (int) pg_prng_uint64_range(&prng, 0, n - 1);
 		int			b = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		AttCmp		c[A_NATTS];
+		AttCmp		c[MAX_ATTS];
 		double		score;
 		const char *rule;
 
@@ -1281,7 +1481,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 		if (a == b)
 			continue;
 		compare(&model, &recs[a], &recs[b], c, &score, &rule);
-		count_levels(lc, &nlc, c, false);
+		count_levels(&model, lc, &nlc, c, false);
 	}
 
 	/* m: pairs within customers (rows of one customer are not adjacent: group them) */
@@ -1311,12 +1511,12 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 				for (int x = i; x < j && x < i + 50; x++)
 					for (int y = x + 1; y < j && y < i + 50; y++)
 					{
-						AttCmp		c[A_NATTS];
+						AttCmp		c[MAX_ATTS];
 						double		score;
 						const char *rule;
 
 						compare(&model, &recs[order[x]], &recs[order[y]], c, &score, &rule);
-						count_levels(lc, &nlc, c, true);
+						count_levels(&model, lc, &nlc, c, true);
 					}
 			i = j;
 		}
