@@ -327,7 +327,8 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_attribute', '')
 CREATE TABLE @extschema@.identity_weight (
   attribute   text NOT NULL,
   level       text NOT NULL,
-  weight      double precision NOT NULL,
+  weight      double precision NOT NULL
+              CONSTRAINT identity_weight_range_check CHECK (weight BETWEEN -100 AND 100),
   origin      text NOT NULL DEFAULT 'manual'
               CONSTRAINT identity_weight_origin_check CHECK (origin IN ('default', 'manual', 'estimated')),
   updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -340,7 +341,12 @@ CREATE TABLE @extschema@.identity_weight (
     ('model', 'rule_name_min'))
     -- a declared attribute (concord.identity_attribute): its three levels
     OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
-        AND level IN ('agree', 'close', 'disagree')))
+        AND level IN ('agree', 'close', 'disagree'))),
+  -- thresholds a pair can fall under, and a similarity
+  CONSTRAINT identity_weight_threshold_check
+    CHECK (attribute <> 'model' OR level NOT IN ('match_threshold', 'review_threshold') OR weight > 0),
+  CONSTRAINT identity_weight_similarity_check
+    CHECK (attribute <> 'model' OR level <> 'rule_name_min' OR (weight > 0 AND weight <= 1))
 );
 COMMENT ON TABLE @extschema@.identity_weight IS
   'The matching model: log2(m/u) weight per attribute and agreement level, the match threshold and the phone rule''s name similarity; set by hand or by identity_estimate_weights';

@@ -207,6 +207,12 @@ load_model(void)
 					" FROM concord.identity_attribute a ORDER BY a.name COLLATE \"C\" LIMIT " CppAsString2(MAX_DECLARED),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_attribute");
+	if (m.review_threshold > m.match_threshold)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the review threshold (%g) is above the match threshold (%g)",
+						m.review_threshold, m.match_threshold),
+				 errhint("Set concord.identity_weight (model, review_threshold) to at most the match threshold.")));
 	m.ndeclared = (int) SPI_processed;
 	for (int i = 0; i < m.ndeclared; i++)
 	{

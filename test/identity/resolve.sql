@@ -2,7 +2,7 @@
 -- clusters against the truth, stable IDs across runs, merges and splits
 -- with their history, the golden record, explanations, bad input.
 BEGIN;
-SELECT plan(60);
+SELECT plan(61);
 SET LOCAL client_min_messages = warning;
 \ir people.psql
 
@@ -193,6 +193,8 @@ SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', '
   '42703', 'key column "nope" of identity source "x" does not exist in table idt.crm_customer', 'an unknown key column');
 SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"name": "nom"}')$$,
   '42703', 'column "nom" (name) of identity source "x" does not exist in table idt.crm_customer', 'an unknown column');
+SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"name": null}')$$,
+  '22023', 'attribute "name" of identity source "x" must name a column, not null', 'an attribute mapped to null');
 SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"company": "company"}')$$,
   '22023', 'identity source "x" needs at least one of name, phone, email, id_number', 'attributes that cannot tell people apart');
 

@@ -1,7 +1,7 @@
 -- identity: the matching model is data — weights set by hand change the
 -- decisions; estimated weights are computed from random and linked pairs.
 BEGIN;
-SELECT plan(10);
+SELECT plan(16);
 SET LOCAL client_min_messages = warning;
 \ir people.psql
 
@@ -27,6 +27,23 @@ SELECT is((SELECT count(*)::int FROM concord.identity_estimate_weights(1000)), 1
 SELECT is((SELECT count(*)::int FROM concord.identity_weight WHERE origin = 'estimated'), 0, 'and stores nothing unless asked');
 SELECT throws_ok($$SELECT * FROM concord.identity_estimate_weights(10)$$, '22023',
   'sample must be between 100 and 10000000 pairs, not 10', 'a sample too small');
+
+-- absurd settings are refused, and a resolve under a broken model changes nothing
+SELECT throws_ok($$UPDATE concord.identity_weight SET weight = 1000 WHERE (attribute, level) = ('phone', 'agree')$$, '23514',
+  NULL, 'a weight of 1000 bits');
+SELECT throws_ok($$UPDATE concord.identity_weight SET weight = 'NaN' WHERE (attribute, level) = ('phone', 'agree')$$, '23514',
+  NULL, 'a weight that is not a number');
+SELECT throws_ok($$UPDATE concord.identity_weight SET weight = -1 WHERE (attribute, level) = ('model', 'match_threshold')$$, '23514',
+  NULL, 'a match threshold of -1: every pair would match');
+SELECT throws_ok($$UPDATE concord.identity_weight SET weight = 2 WHERE (attribute, level) = ('model', 'rule_name_min')$$, '23514',
+  NULL, 'a name similarity of 2');
+UPDATE concord.identity_weight SET weight = 8, origin = 'manual' WHERE (attribute, level) = ('model', 'match_threshold');
+UPDATE concord.identity_weight SET weight = 12, origin = 'manual' WHERE (attribute, level) = ('model', 'review_threshold');
+CREATE TEMP TABLE links_before AS SELECT * FROM concord.customer_link;
+SELECT throws_ok($$SELECT * FROM concord.resolve()$$, '22023', 'the review threshold (12) is above the match threshold (8)',
+  'a review threshold above the match threshold');
+SELECT is((SELECT count(*)::int FROM (SELECT * FROM links_before EXCEPT SELECT * FROM concord.customer_link) d), 0,
+  'the failed resolve left the links as they were');
 
 SELECT * FROM finish();
 ROLLBACK;
