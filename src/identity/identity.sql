@@ -652,6 +652,13 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.identity_cluster(integer, boolean) IS
   'Internal to resolve: blocks, scores and clusters the normalized records';
 
+CREATE FUNCTION @extschema@.identity_golden(scoped boolean)
+RETURNS SETOF @extschema@.customer
+AS 'MODULE_PATHNAME', 'concord_identity_golden'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.identity_golden(boolean) IS
+  'Internal to resolve: the golden record of every linked customer (scoped: of those in pg_temp.identity_touched), each value from the most recent row that has one';
+
 CREATE FUNCTION @extschema@.identity_level_counts(sample integer)
 RETURNS TABLE (attribute text, level text, random_pairs bigint, linked_pairs bigint)
 AS 'MODULE_PATHNAME', 'concord_identity_level_counts'
@@ -860,57 +867,10 @@ BEGIN
   ELSE
     DELETE FROM @extschema@.customer;
   END IF;
-  -- each attribute: the [value, row] of the first row in survivorship order
+  -- each attribute from the first row that has it in survivorship order
+  -- (identity_golden: one sort, one pass)
   INSERT INTO @extschema@.customer (customer_id, name, phone, email, company, address, id_number, records, chosen_from, updated_at)
-    SELECT g.customer_id, g.name[1][1], g.phone[1][1], g.email[1][1], g.company[1][1], g.address[1][1], g.id_number[1][1],
-           g.records,
-           jsonb_strip_nulls(jsonb_build_object('name', g.name[1][2], 'phone', g.phone[1][2], 'email', g.email[1][2],
-                                                'company', g.company[1][2], 'address', g.address[1][2],
-                                                'id_number', g.id_number[1][2])),
-           g.updated_at
-    FROM (SELECT l.customer_id,
-                 pg_catalog.array_agg(ARRAY[r.original->>'name', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.original ? 'name') AS name,
-                 pg_catalog.array_agg(ARRAY[r.phone, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.phone IS NOT NULL) AS phone,
-                 pg_catalog.array_agg(ARRAY[r.email, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.email IS NOT NULL) AS email,
-                 pg_catalog.array_agg(ARRAY[r.original->>'company', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.original ? 'company') AS company,
-                 pg_catalog.array_agg(ARRAY[r.original->>'address', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.original ? 'address') AS address,
-                 pg_catalog.array_agg(ARRAY[r.id_number, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.id_number IS NOT NULL) AS id_number,
-                 count(*) AS records,
-                 max(r.updated_at) AS updated_at
-          FROM @extschema@.customer_link l
-               JOIN @extschema@.identity_record r USING (source, key)
-               JOIN @extschema@.identity_source isrc ON isrc.name = r.source
-          WHERE NOT scoped
-          GROUP BY l.customer_id
-          UNION ALL
-          -- scoped: from the touched customers, by the index on customer_id
-          SELECT l.customer_id,
-                 pg_catalog.array_agg(ARRAY[r.original->>'name', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.original ? 'name'),
-                 pg_catalog.array_agg(ARRAY[r.phone, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.phone IS NOT NULL),
-                 pg_catalog.array_agg(ARRAY[r.email, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.email IS NOT NULL),
-                 pg_catalog.array_agg(ARRAY[r.original->>'company', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.original ? 'company'),
-                 pg_catalog.array_agg(ARRAY[r.original->>'address', r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.original ? 'address'),
-                 pg_catalog.array_agg(ARRAY[r.id_number, r.source || ':' || r.key] ORDER BY r.updated_at DESC NULLS LAST, isrc.priority, r.source, r.key)
-                   FILTER (WHERE r.id_number IS NOT NULL),
-                 count(*),
-                 max(r.updated_at)
-          FROM (SELECT DISTINCT customer_id FROM identity_touched) t
-               JOIN @extschema@.customer_link l ON l.customer_id = t.customer_id
-               JOIN @extschema@.identity_record r USING (source, key)
-               JOIN @extschema@.identity_source isrc ON isrc.name = r.source
-          WHERE scoped
-          GROUP BY l.customer_id) g;
+    SELECT * FROM @extschema@.identity_golden(scoped);
 
   RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 6. the timeline: every mapped event, of the customer its row names
@@ -1237,7 +1197,7 @@ BEGIN
     'identity_source_add(text, regclass, text, jsonb, integer, boolean)', 'identity_source_drop(text)',
     'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
-    'identity_cluster(integer, boolean)', 'identity_load(text, text[])', 'identity_apply(integer, boolean)',
+    'identity_cluster(integer, boolean)', 'identity_golden(boolean)', 'identity_load(text, text[])', 'identity_apply(integer, boolean)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_review_decide(text, text, text, text, boolean, text)',
