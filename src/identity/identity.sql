@@ -166,12 +166,13 @@ CREATE TABLE @extschema@.identity_record (
   extra       jsonb,
   PRIMARY KEY (source, key)
 );
-CREATE INDEX identity_record_phone_idx ON @extschema@.identity_record (phone);
-CREATE INDEX identity_record_email_idx ON @extschema@.identity_record (email);
-CREATE INDEX identity_record_name_key_idx ON @extschema@.identity_record (name_key);
-CREATE INDEX identity_record_id_number_idx ON @extschema@.identity_record (id_number);
-CREATE INDEX identity_record_company_idx ON @extschema@.identity_record (company);
-CREATE INDEX identity_record_extra_idx ON @extschema@.identity_record USING gin (extra jsonb_path_ops);
+-- (partial: a value that is missing is never looked up)
+CREATE INDEX identity_record_phone_idx ON @extschema@.identity_record (phone) WHERE phone IS NOT NULL;
+CREATE INDEX identity_record_email_idx ON @extschema@.identity_record (email) WHERE email IS NOT NULL;
+CREATE INDEX identity_record_name_key_idx ON @extschema@.identity_record (name_key) WHERE name_key IS NOT NULL;
+CREATE INDEX identity_record_id_number_idx ON @extschema@.identity_record (id_number) WHERE id_number IS NOT NULL;
+CREATE INDEX identity_record_company_idx ON @extschema@.identity_record (company) WHERE company IS NOT NULL;
+CREATE INDEX identity_record_extra_idx ON @extschema@.identity_record USING gin (extra jsonb_path_ops) WHERE extra IS NOT NULL;
 COMMENT ON TABLE @extschema@.identity_record IS
   'Every source row, normalized for matching (refreshed by resolve); original holds the values as the source wrote them';
 
@@ -646,7 +647,7 @@ END;
 COMMENT ON FUNCTION @extschema@.identity_event_drop(text) IS 'Removes an event mapping; returns whether it existed';
 
 CREATE FUNCTION @extschema@.identity_cluster(max_block integer, scoped boolean DEFAULT false)
-RETURNS TABLE (source text, key text, rep_source text, rep_key text, how text, score double precision, pairs integer)
+RETURNS TABLE (source text, key text, cluster integer, how text, score double precision, pairs integer)
 AS 'MODULE_PATHNAME', 'concord_identity_cluster'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.identity_cluster(integer, boolean) IS
@@ -713,9 +714,7 @@ DECLARE
   sel text;
 BEGIN
   SELECT * INTO src FROM @extschema@.identity_source s WHERE s.name = source_name;
-  IF keys IS NULL THEN
-    DELETE FROM @extschema@.identity_record r WHERE r.source = source_name;
-  ELSE
+  IF keys IS NOT NULL THEN
     DELETE FROM @extschema@.identity_record r WHERE r.source = source_name AND r.key = ANY (keys);
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) src.source_table) THEN
@@ -724,11 +723,19 @@ BEGIN
             HINT = 'Remove the source with concord.identity_source_drop(name), or register it again.';
   END IF;
   c := src.columns;
+  -- all rows: into a stage first, then only what changed into identity_record
+  -- (a rerun on unchanged data writes nothing, and no index is touched)
+  IF keys IS NULL THEN
+    IF to_regclass('pg_temp.identity_stage') IS NOT NULL THEN
+      DROP TABLE identity_stage;
+    END IF;
+    CREATE TEMP TABLE identity_stage (LIKE @extschema@.identity_record) ON COMMIT DROP;
+  END IF;
   sel := format(
-    'INSERT INTO %s.identity_record (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original, extra)'
+    'INSERT INTO %s (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original, extra)'
     ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s)), %s'
     ' FROM %s t WHERE t.%I IS NOT NULL%s',
-    '@extschema@', src.name, src.key_column,
+    CASE WHEN keys IS NULL THEN 'pg_temp.identity_stage' ELSE '@extschema@.identity_record' END, src.name, src.key_column,
     CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
     CASE WHEN c ? 'name' THEN format('%s.name_syllables(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
     CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
@@ -752,6 +759,23 @@ BEGIN
     -- some keys only: a hashed lookup, not a comparison with each of them
     CASE WHEN keys IS NULL THEN '' ELSE format(' AND t.%I::text IN (SELECT pg_catalog.unnest($1))', src.key_column) END);
   EXECUTE sel USING keys;
+  IF keys IS NULL THEN
+    ANALYZE identity_stage;
+    DELETE FROM @extschema@.identity_record r
+     WHERE r.source = source_name AND NOT EXISTS (SELECT 1 FROM identity_stage t WHERE t.key = r.key);
+    UPDATE @extschema@.identity_record r
+       SET name_key = t.name_key, syllables = t.syllables, phone = t.phone, email = t.email, company = t.company,
+           address = t.address, id_number = t.id_number, updated_at = t.updated_at, original = t.original, extra = t.extra
+      FROM identity_stage t
+     WHERE r.source = source_name AND r.key = t.key
+       AND (r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.updated_at, r.original, r.extra)
+           IS DISTINCT FROM
+           (t.name_key, t.syllables, t.phone, t.email, t.company, t.address, t.id_number, t.updated_at, t.original, t.extra);
+    INSERT INTO @extschema@.identity_record
+    SELECT t.* FROM identity_stage t
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source = source_name AND r.key = t.key);
+    DROP TABLE identity_stage;
+  END IF;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_load(text, text[]) IS
@@ -781,8 +805,8 @@ BEGIN
   CREATE TEMP TABLE identity_review_found (source_a text, key_a text, source_b text, key_b text, score float8)
     ON COMMIT DROP;
   CREATE TEMP TABLE identity_cl ON COMMIT DROP AS
-    SELECT x.*, pg_catalog.format('%s:%s', x.rep_source, x.rep_key) AS cluster
-    FROM @extschema@.identity_cluster(max_block, scoped) x;
+    SELECT x.* FROM @extschema@.identity_cluster(max_block, scoped) x;
+  ANALYZE identity_cl;
 
   RAISE DEBUG 'concord.resolve: clustered after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 3. stable IDs.  Each old ID stays with the cluster holding most of its
@@ -836,12 +860,17 @@ BEGIN
     DELETE FROM @extschema@.customer_link l
      WHERE NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
   END IF;
-  INSERT INTO @extschema@.customer_link AS l (source, key, customer_id, how, score)
+  -- (an update of what changed and an insert of what is new: cheaper than
+  -- ON CONFLICT for a million rows)
+  UPDATE @extschema@.customer_link l
+     SET customer_id = i.customer_id, how = x.how, score = x.score, linked_at = pg_catalog.now()
+    FROM identity_cl x JOIN identity_id i USING (cluster)
+   WHERE l.source = x.source AND l.key = x.key
+     AND (l.customer_id, l.how, l.score) IS DISTINCT FROM (i.customer_id, x.how, x.score);
+  INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
     SELECT x.source, x.key, i.customer_id, x.how, x.score
     FROM identity_cl x JOIN identity_id i USING (cluster)
-  ON CONFLICT (source, key) DO UPDATE
-    SET customer_id = excluded.customer_id, how = excluded.how, score = excluded.score, linked_at = pg_catalog.now()
-    WHERE (l.customer_id, l.how, l.score) IS DISTINCT FROM (excluded.customer_id, excluded.how, excluded.score);
+    WHERE NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
 
   -- the pairs to review: those of the rows in this run are replaced
   IF scoped THEN

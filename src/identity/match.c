@@ -1032,11 +1032,12 @@ save_review(Rec *recs, int *parent, Match *review, int nr)
 }
 
 /*
- * concord.identity_cluster(max_block integer)
- *	 RETURNS TABLE (source text, key text, rep_source text, rep_key text,
- *					how text, score float8, pairs integer)
+ * concord.identity_cluster(max_block integer, scoped boolean)
+ *	 RETURNS TABLE (source text, key text, cluster integer, how text,
+ *					score float8, pairs integer)
  *
- * Every record with the first record of its cluster, how it was linked
+ * Every record with its cluster (the index of the cluster's first record
+ * in key order, within this run), how it was linked
  * (its strongest match: a rule or "score"; "alone" if none) and the number
  * of pairs it was compared in.
  */
@@ -1227,18 +1228,16 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	}
 	for (int i = 0; i < n; i++)
 	{
-		Datum		v[7];
-		bool		nulls[7] = {false, false, false, false, false, false, false};
-		int			rep = first[find(parent, i)];
+		Datum		v[6];
+		bool		nulls[6] = {false, false, false, false, false, false};
 
 		v[0] = CStringGetTextDatum(recs[i].source);
 		v[1] = CStringGetTextDatum(recs[i].key);
-		v[2] = CStringGetTextDatum(recs[rep].source);
-		v[3] = CStringGetTextDatum(recs[rep].key);
-		v[4] = CStringGetTextDatum(how[i] ? how[i] : "alone");
-		v[5] = Float8GetDatum(how[i] ? best[i] : 0);
-		nulls[5] = how[i] == NULL;
-		v[6] = Int32GetDatum(pairs[i]);
+		v[2] = Int32GetDatum(first[find(parent, i)]);
+		v[3] = CStringGetTextDatum(how[i] ? how[i] : "alone");
+		v[4] = Float8GetDatum(how[i] ? best[i] : 0);
+		nulls[4] = how[i] == NULL;
+		v[5] = Int32GetDatum(pairs[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
 	}
 	SPI_finish();
