@@ -850,11 +850,22 @@ BEGIN
   RAISE DEBUG 'concord.resolve: IDs assigned after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 4. the links: changed only where the ID or the linkage changed
   -- the customers this run may change: all, or those of the rows in scope
-  CREATE TEMP TABLE identity_touched ON COMMIT DROP AS
-    SELECT customer_id FROM identity_id
-    UNION SELECT customer_id FROM identity_n;
   IF scoped THEN
-    INSERT INTO identity_touched SELECT s.old_customer_id FROM identity_scope s WHERE s.old_customer_id IS NOT NULL;
+    -- new customers, merged ones, and those that hold or held a core row
+    -- (a neighbour's customer nothing joined is as it was)
+    CREATE TEMP TABLE identity_touched ON COMMIT DROP AS
+      SELECT i.customer_id FROM identity_id i WHERE i.is_new
+      UNION SELECT k.customer_id FROM identity_keep k JOIN identity_id i USING (cluster) WHERE k.customer_id <> i.customer_id
+      UNION SELECT i.customer_id FROM identity_id i
+             WHERE i.cluster IN (SELECT x.cluster FROM identity_cl x JOIN identity_scope s ON s.source = x.source AND s.key = x.key
+                                  WHERE s.core)
+      UNION SELECT s.old_customer_id FROM identity_scope s WHERE s.core AND s.old_customer_id IS NOT NULL;
+  ELSE
+    CREATE TEMP TABLE identity_touched ON COMMIT DROP AS
+      SELECT customer_id FROM identity_id
+      UNION SELECT customer_id FROM identity_n;
+  END IF;
+  IF scoped THEN
     DELETE FROM @extschema@.customer_link l
      WHERE EXISTS (SELECT 1 FROM identity_scope s WHERE s.source = l.source AND s.key = l.key)
        AND NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
@@ -873,12 +884,19 @@ BEGIN
     SELECT x.source, x.key, i.customer_id, x.how, x.score
     FROM identity_cl x JOIN identity_id i USING (cluster)
     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
+  -- the rows of a merged customer a scoped run did not read follow it
+  UPDATE @extschema@.customer_link l SET customer_id = i.customer_id, linked_at = pg_catalog.now()
+    FROM identity_keep k JOIN identity_id i USING (cluster)
+   WHERE k.customer_id <> i.customer_id AND l.customer_id = k.customer_id;
 
   -- the pairs to review: those of the rows in this run are replaced
   IF scoped THEN
+    -- those this run compared again: of a changed row, or of two core rows
     DELETE FROM @extschema@.identity_review v
-     WHERE (v.source_a, v.key_a) IN (SELECT s.source, s.key FROM identity_scope s)
-        OR (v.source_b, v.key_b) IN (SELECT s.source, s.key FROM identity_scope s);
+     WHERE (v.source_a, v.key_a) IN (SELECT s.source, s.key FROM identity_scope s WHERE s.changed)
+        OR (v.source_b, v.key_b) IN (SELECT s.source, s.key FROM identity_scope s WHERE s.changed)
+        OR ((v.source_a, v.key_a) IN (SELECT s.source, s.key FROM identity_scope s WHERE s.core)
+            AND (v.source_b, v.key_b) IN (SELECT s.source, s.key FROM identity_scope s WHERE s.core));
   ELSE
     DELETE FROM @extschema@.identity_review;
   END IF;
@@ -980,20 +998,21 @@ BEGIN
      AND (r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.updated_at, r.original, r.extra)
          IS DISTINCT FROM
          (t.name_key, t.syllables, t.phone, t.email, t.company, t.address, t.id_number, t.updated_at, t.original, t.extra);
-  CREATE TEMP TABLE identity_new ON COMMIT DROP AS
-    SELECT t.* FROM identity_stage t
-     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source = t.source AND r.key = t.key);
-  GET DIAGNOSTICS n_new = ROW_COUNT;
-  -- many new rows (a first resolve): the lookup indexes are built after
-  bulk := n_new > 50000 AND n_new > (SELECT count(*) FROM @extschema@.identity_record);
+  -- many rows and most of them new (a first resolve): the lookup indexes
+  -- are built after the load
+  bulk := (SELECT count(*) FROM identity_stage) > 50000
+          AND (SELECT count(*) FROM @extschema@.identity_record) < (SELECT count(*) FROM identity_stage) / 2;
   IF bulk THEN
     PERFORM @extschema@.identity_record_indexes(false);
   END IF;
-  INSERT INTO @extschema@.identity_record SELECT * FROM identity_new;
+  INSERT INTO @extschema@.identity_record
+    SELECT t.* FROM identity_stage t
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source = t.source AND r.key = t.key);
+  GET DIAGNOSTICS n_new = ROW_COUNT;
   IF bulk THEN
     PERFORM @extschema@.identity_record_indexes(true);
   END IF;
-  DROP TABLE identity_stage, identity_new;
+  DROP TABLE identity_stage;
   RAISE DEBUG 'concord.resolve: % new rows stored after % ms', n_new,
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, false);
@@ -1028,22 +1047,33 @@ BEGIN
     WHERE EXISTS (SELECT 1 FROM @extschema@.identity_source x WHERE x.name = q.source);
   -- their values before and after: every row sharing one is in scope
   CREATE TEMP TABLE identity_vals ON COMMIT DROP AS
-    SELECT r.name_key, r.phone, r.email, r.id_number, r.extra FROM @extschema@.identity_record r
+    SELECT false AS is_new, r.name_key, r.phone, r.email, r.id_number, r.extra FROM @extschema@.identity_record r
     JOIN identity_changed c USING (source, key);
   FOR s IN SELECT c.source, pg_catalog.array_agg(c.key) AS keys FROM identity_changed c GROUP BY c.source LOOP
     PERFORM @extschema@.identity_load(s.source, s.keys);
   END LOOP;
   INSERT INTO identity_vals
-    SELECT r.name_key, r.phone, r.email, r.id_number, r.extra FROM @extschema@.identity_record r
+    SELECT true, r.name_key, r.phone, r.email, r.id_number, r.extra FROM @extschema@.identity_record r
     JOIN identity_changed c USING (source, key);
+  DELETE FROM identity_vals v WHERE NOT v.is_new;
 
   RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
-  -- scope: the changed rows, the rows sharing a value with them, and every
-  -- row of the customers either belongs to
-  CREATE TEMP TABLE identity_scope (source text, key text, old_customer_id bigint) ON COMMIT DROP;
+  -- scope.  Core: the changed rows and every row of the customers they
+  -- belonged to, clustered afresh.  Neighbours: the rows sharing a value
+  -- with a changed row, compared with it; their customers stay as they
+  -- are unless a changed row joins or bridges them.
+  CREATE TEMP TABLE identity_scope (source text, key text, old_customer_id bigint, core boolean, changed boolean)
+    ON COMMIT DROP;
+  INSERT INTO identity_scope (source, key, core, changed)
+    SELECT c.source, c.key, true, true FROM identity_changed c;
+  INSERT INTO identity_scope (source, key, core, changed)
+    SELECT l2.source, l2.key, true, false
+      FROM identity_changed c
+      JOIN @extschema@.customer_link l ON l.source = c.source AND l.key = c.key
+      JOIN @extschema@.customer_link l2 ON l2.customer_id = l.customer_id;
   -- (a value shared by more than max_block rows makes no pairs: its rows
   -- stay out of scope, or one 王伟 would pull in every 王伟)
-  INSERT INTO identity_scope (source, key)
+  INSERT INTO identity_scope (source, key, core, changed)
     WITH pv AS (SELECT r.phone FROM @extschema@.identity_record r
                  WHERE r.phone IN (SELECT v.phone FROM identity_vals v)
                  GROUP BY r.phone HAVING count(*) <= max_block),
@@ -1053,8 +1083,8 @@ BEGIN
          nv AS (SELECT r.name_key FROM @extschema@.identity_record r
                  WHERE r.name_key IN (SELECT v.name_key FROM identity_vals v)
                  GROUP BY r.name_key HAVING count(*) <= max_block)
-    SELECT c.source, c.key FROM identity_changed c
-    UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.phone IN (SELECT pv.phone FROM pv)
+    SELECT n.source, n.key, false, false FROM (
+          SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.phone IN (SELECT pv.phone FROM pv)
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.email IN (SELECT ev.email FROM ev)
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.name_key IN (SELECT nv.name_key FROM nv)
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r
@@ -1063,12 +1093,7 @@ BEGIN
     UNION SELECT r.source, r.key
             FROM identity_vals v
             JOIN @extschema@.identity_attribute a ON a.block AND v.extra ? a.name
-            JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name);
-  INSERT INTO identity_scope (source, key)
-    SELECT l2.source, l2.key FROM @extschema@.customer_link l
-      JOIN @extschema@.customer_link l2 USING (customer_id)
-     WHERE (l.source, l.key) IN (SELECT x.source, x.key FROM identity_scope x)
-    EXCEPT SELECT x.source, x.key FROM identity_scope x;
+            JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name)) n;
   UPDATE identity_scope x SET old_customer_id = l.customer_id
     FROM @extschema@.customer_link l WHERE (l.source, l.key) = (x.source, x.key);
   ANALYZE identity_scope;
@@ -1218,7 +1243,8 @@ CREATE VIEW @extschema@.customer_review AS
        JOIN @extschema@.customer_link la ON la.source = v.source_a AND la.key = v.key_a
        JOIN @extschema@.customer_link lb ON lb.source = v.source_b AND lb.key = v.key_b
        JOIN @extschema@.identity_record ra ON ra.source = v.source_a AND ra.key = v.key_a
-       JOIN @extschema@.identity_record rb ON rb.source = v.source_b AND rb.key = v.key_b;
+       JOIN @extschema@.identity_record rb ON rb.source = v.source_b AND rb.key = v.key_b
+  WHERE la.customer_id <> lb.customer_id;
 COMMENT ON VIEW @extschema@.customer_review IS
   'The review queue: two customers that may be one, the pair of rows that says so with its score and the rows as their sources wrote them (query ORDER BY score DESC; decide with identity_review_decide, explain with why_matched)';
 

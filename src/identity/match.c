@@ -98,6 +98,12 @@ typedef struct Rec
 	char	  **att;			/* A_NATTS built-in, then the declared ones */
 	char	   *syllables;		/* the name's pinyin syllables, sorted */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
+	/* scoped runs (see concord_identity_cluster) */
+	bool		core;			/* changed, or of a changed row's customer */
+	bool		changed;		/* inserted or updated since the last run */
+	int64		old_customer;	/* its customer before the run, or -1 */
+	char	   *old_how;		/* and how it was linked */
+	double		old_score;
 } Rec;
 
 /* Weights: log2(m/u) per agreement level (hand-set defaults). */
@@ -601,8 +607,11 @@ load_records(int *n, bool scoped, const Model *m)
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
 	append_declared(&q, m);
 	appendStringInfoString(&q, scoped ?
-						   " FROM (SELECT DISTINCT source, key FROM pg_temp.identity_scope) s"
+						   ", s.core, s.changed, l.customer_id, l.how, l.score"
+						   " FROM (SELECT source, key, bool_or(core) AS core, bool_or(changed) AS changed"
+						   "         FROM pg_temp.identity_scope GROUP BY source, key) s"
 						   " JOIN concord.identity_record r ON r.source = s.source AND r.key = s.key"
+						   " LEFT JOIN concord.customer_link l ON l.source = s.source AND l.key = s.key"
 						   " ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"" :
 						   " FROM concord.identity_record r ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"");
 	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT)
@@ -623,6 +632,25 @@ load_records(int *n, bool scoped, const Model *m)
 		recs[i].syllables = SPI_getvalue(t, d, 3 + A_NATTS);
 		for (int j = 0; j < m->ndeclared; j++)
 			recs[i].att[A_NATTS + j] = SPI_getvalue(t, d, 4 + A_NATTS + j);
+		recs[i].core = true;
+		recs[i].old_customer = -1;
+		if (scoped)
+		{
+			int			c = 4 + A_NATTS + m->ndeclared;
+			bool		isnull;
+			Datum		v;
+
+			recs[i].core = DatumGetBool(SPI_getbinval(t, d, c, &isnull));
+			recs[i].changed = DatumGetBool(SPI_getbinval(t, d, c + 1, &isnull));
+			v = SPI_getbinval(t, d, c + 2, &isnull);
+			if (!isnull)
+			{
+				recs[i].old_customer = DatumGetInt64(v);
+				recs[i].old_how = SPI_getvalue(t, d, c + 3);
+				v = SPI_getbinval(t, d, c + 4, &isnull);
+				recs[i].old_score = isnull ? -INFINITY : DatumGetFloat8(v);
+			}
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return recs;
@@ -770,7 +798,21 @@ global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 	vals = palloc(sizeof(Datum) * Max(hash_get_num_entries(h), 1));
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
-		vals[nv++] = CStringGetTextDatum(b->value);
+	{
+		/*
+		 * Only blocks that make pairs (they hold a core row) need the
+		 * counts; and the phones and emails of every row, for a value widely
+		 * shared cannot count against a pair.
+		 */
+		bool		need = att == A_PHONE || att == A_EMAIL;
+
+		for (int j = 0; j < b->n && !need; j++)
+			need = recs[b->members[j]].core;
+		if (need)
+			vals[nv++] = CStringGetTextDatum(b->value);
+	}
+	if (nv == 0)
+		return;
 	args[0] = PointerGetDatum(construct_array(vals, nv, TEXTOID, -1, false, TYPALIGN_INT));
 	args[1] = CStringGetTextDatum(att < A_NATTS ? "" : m->declared[att - A_NATTS].name);
 	if (SPI_execute_with_args(query, att < A_NATTS ? 1 : 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
@@ -1099,6 +1141,38 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		size[i] = 1;
 		best[i] = -INFINITY;
 	}
+	/*
+	 * Scoped: a neighbour (a row sharing a value with a changed row, of a
+	 * customer no changed row belonged to) keeps its customer and how it
+	 * was linked; its customer's rows start as one.
+	 */
+	if (scoped)
+	{
+		HASHCTL		ctl;
+		HTAB	   *byc;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64) + sizeof(int);
+		ctl.hcxt = cxt;
+		byc = hash_create("concord identity neighbours", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (int i = 0; i < n; i++)
+		{
+			bool		found;
+			char	   *e;
+
+			if (recs[i].core || recs[i].old_customer < 0)
+				continue;
+			how[i] = recs[i].old_how;
+			best[i] = recs[i].old_score;
+			e = hash_search(byc, &recs[i].old_customer, HASH_ENTER, &found);
+			if (found)
+				unite(parent, size, *(int *) (e + sizeof(int64)), i);
+			else
+				*(int *) (e + sizeof(int64)) = i;
+		}
+		hash_destroy(byc);
+	}
 
 	/* employers are no blocks, but how many people share one counts */
 	{
@@ -1136,6 +1210,13 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 					const char *rule;
 
 					CHECK_FOR_INTERRUPTS();
+					/*
+					 * scoped: the core rows are compared with each other, the
+					 * changed ones with their neighbours too; neighbours were
+					 * compared with each other in earlier runs
+					 */
+					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
+						continue;
 					if (shared_earlier(kinds, ra, rb, k))
 						continue;
 					compare(&model, ra, rb, NULL, &score, &rule);
