@@ -196,6 +196,21 @@ BEGIN
   END IF;
 END
 $fn$;
+-- After a full resolve the tables it rewrote get fresh statistics, so that
+-- the incremental runs that follow look rows up by index rather than scan
+-- a million of them (ANALYZE needs the owner, hence SECURITY DEFINER).
+CREATE FUNCTION @extschema@.identity_analyze()
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  EXECUTE format('ANALYZE %1$s.identity_record, %1$s.customer_link, %1$s.customer', '@extschema@');
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_analyze() IS
+  'Internal to resolve: fresh statistics for identity_record, customer_link and customer';
+
 COMMENT ON FUNCTION @extschema@.identity_record_indexes(boolean) IS
   'Internal to resolve: makes (true) or drops (false) the lookup indexes of identity_record';
 SELECT @extschema@.identity_record_indexes(true);
@@ -775,8 +790,10 @@ BEGIN
                        END), ', ' ORDER BY a.name) || ')), ''{}'')'
                 FROM @extschema@.identity_attribute a WHERE c ? a.name), 'NULL'),
     src.source_table, src.key_column,
-    -- some keys only: a hashed lookup, not a comparison with each of them
-    CASE WHEN keys IS NULL THEN '' ELSE format(' AND t.%I::text IN (SELECT pg_catalog.unnest($1))', src.key_column) END);
+    -- some keys only: as the key column's type, so that its index finds them
+    CASE WHEN keys IS NULL THEN '' ELSE format(' AND t.%I = ANY ($1::%s[])', src.key_column,
+      (SELECT pg_catalog.format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a
+        WHERE a.attrelid OPERATOR(pg_catalog.=) src.source_table AND a.attname OPERATOR(pg_catalog.=) src.key_column)) END);
   EXECUTE sel USING keys;
 END
 $fn$;
@@ -848,6 +865,7 @@ BEGIN
     WHERE i.is_new AND NOT EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster = i.cluster);
 
   RAISE DEBUG 'concord.resolve: IDs assigned after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  ANALYZE identity_id, identity_keep;
   -- 4. the links: changed only where the ID or the linkage changed
   -- the customers this run may change: all, or those of the rows in scope
   IF scoped THEN
@@ -944,6 +962,9 @@ BEGIN
       ev.event_table, '@extschema@', ev.identity_source, ev.key_column) USING scoped;
   END LOOP;
 
+  IF NOT scoped THEN
+    PERFORM @extschema@.identity_analyze();
+  END IF;
   RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   records := (SELECT count(*) FROM identity_cl);
   pairs := (SELECT coalesce(sum(x.pairs), 0) / 2 FROM identity_cl x);
@@ -1094,9 +1115,9 @@ BEGIN
             FROM identity_vals v
             JOIN @extschema@.identity_attribute a ON a.block AND v.extra ? a.name
             JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name)) n;
+  ANALYZE identity_scope;
   UPDATE identity_scope x SET old_customer_id = l.customer_id
     FROM @extschema@.customer_link l WHERE (l.source, l.key) = (x.source, x.key);
-  ANALYZE identity_scope;
 
   RAISE DEBUG 'concord.resolve_incremental: % rows in scope after % ms', (SELECT count(*) FROM identity_scope),
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
@@ -1236,15 +1257,20 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.identity_review_decide(text, text, text, text, boolean, text) IS
   'Decides a pair of rows under review: the same customer (a must-link) or not (a cannot-link), kept across resolves and audited; resolves the two again and returns the customer ID of the first row';
 
+-- (one pair per two customers: the strongest; incremental runs can leave
+-- an older pair of the same two beside a new one)
 CREATE VIEW @extschema@.customer_review AS
-  SELECT v.score, la.customer_id AS customer_a, lb.customer_id AS customer_b,
+  SELECT DISTINCT ON (LEAST(la.customer_id, lb.customer_id), GREATEST(la.customer_id, lb.customer_id))
+         v.score, la.customer_id AS customer_a, lb.customer_id AS customer_b,
          v.source_a, v.key_a, v.source_b, v.key_b, ra.original AS row_a, rb.original AS row_b, v.found_at
   FROM @extschema@.identity_review v
        JOIN @extschema@.customer_link la ON la.source = v.source_a AND la.key = v.key_a
        JOIN @extschema@.customer_link lb ON lb.source = v.source_b AND lb.key = v.key_b
        JOIN @extschema@.identity_record ra ON ra.source = v.source_a AND ra.key = v.key_a
        JOIN @extschema@.identity_record rb ON rb.source = v.source_b AND rb.key = v.key_b
-  WHERE la.customer_id <> lb.customer_id;
+  WHERE la.customer_id <> lb.customer_id
+  ORDER BY LEAST(la.customer_id, lb.customer_id), GREATEST(la.customer_id, lb.customer_id), v.score DESC,
+           v.source_a, v.key_a, v.source_b, v.key_b;
 COMMENT ON VIEW @extschema@.customer_review IS
   'The review queue: two customers that may be one, the pair of rows that says so with its score and the rows as their sources wrote them (query ORDER BY score DESC; decide with identity_review_decide, explain with why_matched)';
 
@@ -1291,7 +1317,7 @@ BEGIN
     'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'identity_cluster(integer, boolean)', 'identity_golden(boolean)', 'identity_load(text, text[])',
-    'identity_record_indexes(boolean)', 'identity_apply(integer, boolean)',
+    'identity_record_indexes(boolean)', 'identity_analyze()', 'identity_apply(integer, boolean)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_review_decide(text, text, text, text, boolean, text)',
