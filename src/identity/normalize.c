@@ -485,6 +485,7 @@ name_tokens(const char *text, char **tok)
 	StringInfoData b;
 	int			n = 0;
 	char	   *save = NULL;
+	bool		latin = false;
 
 	/*
 	 * Punctuation left (apostrophes) ends a word; a lower-case letter
@@ -502,12 +503,23 @@ name_tokens(const char *text, char **tok)
 			appendStringInfoChar(&b, CAMEL);
 		appendStringInfoChar(&b, ch);
 	}
+	for (int i = 0; i < b.len && !latin; i++)
+		latin = (b.data[i] >= 'a' && b.data[i] <= 'z') || (b.data[i] >= 'A' && b.data[i] <= 'Z');
 	s = identity_transliterate(b.data, b.len, IDENTITY_PINYIN);
 	for (char *c = s; *c; c++)
 		if (!isalnum((unsigned char) *c) && *c != CAMEL)
 			*c = ' ';
 	for (char *t = strtok_r(s, " ", &save); t && n < NAME_MAX_TOKENS; t = strtok_r(NULL, " ", &save))
-		n = word_tokens(t, tok, n);
+	{
+		/*
+		 * the pinyin of Chinese characters is syllables already: no need
+		 * of the syllable set (nor the cost of building it) to split them
+		 */
+		if (latin)
+			n = word_tokens(t, tok, n);
+		else
+			tok[n++] = pstrdup(t);
+	}
 	return n;
 }
 
