@@ -152,7 +152,9 @@ COMMENT ON COLUMN @extschema@.identity_source.priority IS
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_source', '');
 
 CREATE TABLE @extschema@.identity_record (
-  source      text NOT NULL REFERENCES @extschema@.identity_source (name) ON DELETE CASCADE,
+  -- (no foreign key: a million rows would check it one by one; dropping a
+  -- source deletes its rows, and a full resolve keeps only registered ones)
+  source      text NOT NULL,
   key         text NOT NULL,
   name_key    text,
   syllables   text,
@@ -668,6 +670,7 @@ BEGIN
   -- the links of its rows go; the customers are rebuilt by the next resolve
   DELETE FROM @extschema@.customer_link l WHERE l.source = identity_source_drop.name;
   DELETE FROM @extschema@.identity_queue q WHERE q.source = identity_source_drop.name;
+  DELETE FROM @extschema@.identity_record r WHERE r.source = identity_source_drop.name;
   DELETE FROM @extschema@.identity_review v
    WHERE v.source_a = identity_source_drop.name OR v.source_b = identity_source_drop.name;
   DELETE FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
@@ -884,9 +887,8 @@ BEGIN
                                   WHERE s.core)
       UNION SELECT s.old_customer_id FROM identity_scope s WHERE s.core AND s.old_customer_id IS NOT NULL;
   ELSE
-    CREATE TEMP TABLE identity_touched ON COMMIT DROP AS
-      SELECT customer_id FROM identity_id
-      UNION SELECT customer_id FROM identity_n;
+    -- (a full run rebuilds every customer: no list needed)
+    CREATE TEMP TABLE identity_touched (customer_id bigint) ON COMMIT DROP;
   END IF;
   IF scoped THEN
     DELETE FROM @extschema@.customer_link l
@@ -908,9 +910,11 @@ BEGIN
     FROM identity_cl x JOIN identity_id i USING (cluster)
     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
   -- the rows of a merged customer a scoped run did not read follow it
-  UPDATE @extschema@.customer_link l SET customer_id = i.customer_id, linked_at = pg_catalog.now()
-    FROM identity_keep k JOIN identity_id i USING (cluster)
-   WHERE k.customer_id <> i.customer_id AND l.customer_id = k.customer_id;
+  IF scoped THEN
+    UPDATE @extschema@.customer_link l SET customer_id = i.customer_id, linked_at = pg_catalog.now()
+      FROM identity_keep k JOIN identity_id i USING (cluster)
+     WHERE k.customer_id <> i.customer_id AND l.customer_id = k.customer_id;
+  END IF;
 
   -- the pairs to review: those of the rows in this run are replaced
   IF scoped THEN
