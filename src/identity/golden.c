@@ -5,11 +5,19 @@
  *	  from the customer's most recent row that has one.
  *
  * The rows of the customers come in customer order, in batches from a
- * cursor; for each customer and attribute the best row so far is kept --
- * the most recent updated_at (a row without one comes last), then the
- * source's lower priority number, then source and key in byte order -- so
+ * cursor; for each customer and attribute the best row so far is kept, so
  * a million rows take one sort and one pass, not a sort per customer and
- * attribute.
+ * attribute.  Which row is best is the attribute's survivorship rule
+ * (concord.identity_survivorship; most_recent when none is set), and a
+ * row without the value never is:
+ *
+ *	most_recent		the latest updated_at (a row without one comes last)
+ *	source_priority	the source's lower priority number
+ *	longest			the most characters
+ *	most_frequent	the value most of the customer's rows carry
+ *
+ * Ties go to the most recent row, then the lower priority number, then
+ * source and key in byte order.
  *
  *-------------------------------------------------------------------------
  */
@@ -19,6 +27,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -45,7 +54,15 @@ enum
 	C_PRIORITY
 };
 
-/* The row chosen so far for one attribute. */
+typedef enum Rule
+{
+	R_MOST_RECENT,
+	R_SOURCE_PRIORITY,
+	R_LONGEST,
+	R_MOST_FREQUENT
+} Rule;
+
+/* The row chosen so far for one attribute (or, most_frequent, a value). */
 typedef struct Pick
 {
 	bool		set;
@@ -55,7 +72,12 @@ typedef struct Pick
 	char	   *source;
 	char	   *key;
 	char	   *value;
+	int			length;			/* characters, for longest */
+	int			count;			/* rows with the value, for most_frequent */
 } Pick;
+
+/* most_frequent: the distinct values of one attribute, with their best row */
+#define MAX_VALUES 64
 
 /* One customer being gathered. */
 typedef struct Gold
@@ -65,25 +87,68 @@ typedef struct Gold
 	bool		any_at;
 	TimestampTz max_at;
 	Pick		pick[G_NATTS];
+	Pick		values[G_NATTS][MAX_VALUES];
+	int			nvalues[G_NATTS];
 } Gold;
 
-/* Does the row (at, priority, source, key) survive over the pick? */
+/* Does the row r (a filled Pick) survive over the pick p, under rule? */
 static bool
-better(bool at_null, TimestampTz at, int priority, const char *source, const char *key,
-	   const Pick *p)
+better(Rule rule, const Pick *r, const Pick *p)
 {
 	int			c;
 
-	if (at_null != p->at_null)
-		return !at_null;
-	if (!at_null && at != p->at)
-		return at > p->at;
-	if (priority != p->priority)
-		return priority < p->priority;
-	c = strcmp(source, p->source);
+	if (rule == R_SOURCE_PRIORITY && r->priority != p->priority)
+		return r->priority < p->priority;
+	if (rule == R_LONGEST && r->length != p->length)
+		return r->length > p->length;
+	if (rule == R_MOST_FREQUENT && r->count != p->count)
+		return r->count > p->count;
+	if (r->at_null != p->at_null)
+		return !r->at_null;
+	if (!r->at_null && r->at != p->at)
+		return r->at > p->at;
+	if (r->priority != p->priority)
+		return r->priority < p->priority;
+	c = strcmp(r->source, p->source);
 	if (c != 0)
 		return c < 0;
-	return strcmp(key, p->key) < 0;
+	return strcmp(r->key, p->key) < 0;
+}
+
+/* The rules of the attributes, most_recent where none is set. */
+static void
+load_rules(Rule *rules)
+{
+	for (int a = 0; a < G_NATTS; a++)
+		rules[a] = R_MOST_RECENT;
+	if (SPI_execute("SELECT attribute, rule FROM concord.identity_survivorship", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_survivorship");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *att = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *rule = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+
+		for (int a = 0; a < G_NATTS; a++)
+			if (strcmp(att, gold_names[a]) == 0)
+				rules[a] = strcmp(rule, "source_priority") == 0 ? R_SOURCE_PRIORITY :
+					strcmp(rule, "longest") == 0 ? R_LONGEST :
+					strcmp(rule, "most_frequent") == 0 ? R_MOST_FREQUENT : R_MOST_RECENT;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/* most_frequent: the value with most rows (ties: by its best row). */
+static void
+settle_frequent(Gold *g, const Rule *rules)
+{
+	for (int a = 0; a < G_NATTS; a++)
+	{
+		if (rules[a] != R_MOST_FREQUENT)
+			continue;
+		for (int v = 0; v < g->nvalues[a]; v++)
+			if (!g->pick[a].set || better(R_MOST_FREQUENT, &g->values[a][v], &g->pick[a]))
+				g->pick[a] = g->values[a][v];
+	}
 }
 
 /* Put the customer gathered in g into the result. */
@@ -142,8 +207,9 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 	MemoryContext group;
 	MemoryContext each;
 	Portal		portal;
-	Gold		g;
+	Gold	   *gp;
 	bool		have = false;
+	Rule		rules[G_NATTS];
 	static const char *const select_list =
 		"SELECT l.customer_id, r.source, r.key, r.original->>'name', r.phone, r.email,"
 		" r.original->>'company', r.original->>'address', r.id_number, r.updated_at, s.priority";
@@ -166,7 +232,8 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 												" JOIN concord.identity_source s ON s.name = r.source"
 												" ORDER BY l.customer_id"),
 									   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
-	memset(&g, 0, sizeof(g));
+	load_rules(rules);
+	gp = palloc0(sizeof(Gold));
 	for (;;)
 	{
 		SPI_cursor_fetch(portal, true, 10000);
@@ -187,10 +254,11 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 			MemoryContext old;
 
 			CHECK_FOR_INTERRUPTS();
-			if (have && cid != g.customer_id)
+			if (have && cid != gp->customer_id)
 			{
+				settle_frequent(gp, rules);
 				old = MemoryContextSwitchTo(each);
-				emit(rsinfo, &g);
+				emit(rsinfo, gp);
 				MemoryContextSwitchTo(old);
 				MemoryContextReset(each);
 				MemoryContextReset(group);
@@ -198,20 +266,24 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 			}
 			if (!have)
 			{
-				memset(&g, 0, sizeof(g));
-				g.customer_id = cid;
+				/* (not the value lists: only their counts) */
+				gp->records = 0;
+				gp->any_at = false;
+				memset(gp->pick, 0, sizeof(gp->pick));
+				memset(gp->nvalues, 0, sizeof(gp->nvalues));
+				gp->customer_id = cid;
 				have = true;
 			}
-			g.records++;
-			if (!at_null && (!g.any_at || at > g.max_at))
+			gp->records++;
+			if (!at_null && (!gp->any_at || at > gp->max_at))
 			{
-				g.any_at = true;
-				g.max_at = at;
+				gp->any_at = true;
+				gp->max_at = at;
 			}
 			old = MemoryContextSwitchTo(group);
 			for (int a = 0; a < G_NATTS; a++)
 			{
-				Pick	   *p = &g.pick[a];
+				Pick		r;
 
 				(void) SPI_getbinval(t, d, C_FIRST_ATT + a, &isnull);
 				if (isnull)
@@ -221,15 +293,45 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 					source = SPI_getvalue(t, d, C_SOURCE);
 					key = SPI_getvalue(t, d, C_KEY);
 				}
-				if (p->set && !better(at_null, at, priority, source, key, p))
+				r.set = true;
+				r.at_null = at_null;
+				r.at = at;
+				r.priority = priority;
+				r.source = source;
+				r.key = key;
+				r.value = SPI_getvalue(t, d, C_FIRST_ATT + a);
+				r.length = rules[a] == R_LONGEST ? pg_mbstrlen(r.value) : 0;
+				r.count = 1;
+				if (rules[a] == R_MOST_FREQUENT)
+				{
+					/* the value's entry: its count, and its most recent row */
+					int			v;
+
+					for (v = 0; v < gp->nvalues[a]; v++)
+						if (strcmp(gp->values[a][v].value, r.value) == 0)
+							break;
+					if (v == gp->nvalues[a])
+					{
+						if (v == MAX_VALUES)
+							continue;	/* a customer of 64 spellings: the rest
+										 * do not count */
+						gp->values[a][v] = r;
+						gp->nvalues[a]++;
+					}
+					else
+					{
+						Pick	   *e = &gp->values[a][v];
+
+						r.count = e->count + 1;
+						if (better(R_MOST_RECENT, &r, e))
+							*e = r;
+						else
+							e->count = r.count;
+					}
 					continue;
-				p->set = true;
-				p->at_null = at_null;
-				p->at = at;
-				p->priority = priority;
-				p->source = source;
-				p->key = key;
-				p->value = SPI_getvalue(t, d, C_FIRST_ATT + a);
+				}
+				if (!gp->pick[a].set || better(rules[a], &r, &gp->pick[a]))
+					gp->pick[a] = r;
 			}
 			MemoryContextSwitchTo(old);
 		}
@@ -237,9 +339,11 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 	}
 	if (have)
 	{
-		MemoryContext old = MemoryContextSwitchTo(each);
+		MemoryContext old;
 
-		emit(rsinfo, &g);
+		settle_frequent(gp, rules);
+		old = MemoryContextSwitchTo(each);
+		emit(rsinfo, gp);
 		MemoryContextSwitchTo(old);
 	}
 	SPI_cursor_close(portal);

@@ -262,7 +262,18 @@ CREATE TABLE @extschema@.customer (
   updated_at   timestamptz
 );
 COMMENT ON TABLE @extschema@.customer IS
-  'The golden record: one row per customer ID, each value the most recent non-null one of its records (source priority breaks ties); chosen_from names the source row of each';
+  'The golden record: one row per customer ID, each value chosen from its rows by the attribute''s survivorship rule (most recent by default; see identity_survivorship); chosen_from names the source row of each';
+
+CREATE TABLE @extschema@.identity_survivorship (
+  attribute   text PRIMARY KEY CONSTRAINT identity_survivorship_attribute_check
+              CHECK (attribute IN ('name', 'phone', 'email', 'company', 'address', 'id_number')),
+  rule        text NOT NULL CONSTRAINT identity_survivorship_rule_check
+              CHECK (rule IN ('most_recent', 'source_priority', 'longest', 'most_frequent')),
+  updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.identity_survivorship IS
+  'Which of a customer''s values the golden record keeps, per attribute: most_recent (the default), source_priority, longest, most_frequent; never a missing one';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_survivorship', '');
 
 CREATE TABLE @extschema@.identity_constraint (
   constraint_id  bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -603,6 +614,33 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_attribute_drop(text) IS
   'Removes a declared attribute no source uses, with its weights; returns whether it existed';
+
+CREATE FUNCTION @extschema@.identity_survivorship_set(attribute text, rule text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+BEGIN
+  IF attribute IS NULL OR rule IS NULL THEN
+    RAISE EXCEPTION 'attribute and rule must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT attribute = ANY (ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number']) THEN
+    RAISE EXCEPTION 'the golden record has no attribute "%"', attribute
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Attributes: name, phone, email, company, address, id_number.';
+  END IF;
+  IF NOT rule = ANY (ARRAY['most_recent', 'source_priority', 'longest', 'most_frequent']) THEN
+    RAISE EXCEPTION 'unknown survivorship rule "%" for attribute "%"', rule, attribute
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Rules: most_recent, source_priority, longest, most_frequent.';
+  END IF;
+  INSERT INTO @extschema@.identity_survivorship AS v (attribute, rule) VALUES (attribute, rule)
+  ON CONFLICT ON CONSTRAINT identity_survivorship_pkey DO UPDATE SET rule = excluded.rule, updated_at = pg_catalog.now();
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_survivorship_set(text, text) IS
+  'Sets which value of a customer''s rows the golden record keeps for an attribute (most_recent, source_priority, longest, most_frequent); the next resolve applies it';
 
 CREATE FUNCTION @extschema@.identity_event_add(
   name text, event_table regclass, identity_source text, key_column text, at_column text, label text,
@@ -1335,7 +1373,7 @@ BEGIN
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_review_decide(text, text, text, text, boolean, text)',
     'identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision)',
-    'identity_attribute_drop(text)']
+    'identity_attribute_drop(text)', 'identity_survivorship_set(text, text)']
   LOOP
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.%s FROM PUBLIC', '@extschema@', f);
     EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO concord_identity', '@extschema@', f);
@@ -1344,7 +1382,7 @@ END
 $grants$;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
   @extschema@.identity_queue, @extschema@.identity_weight, @extschema@.identity_review, @extschema@.customer_review,
-  @extschema@.identity_attribute,
+  @extschema@.identity_attribute, @extschema@.identity_survivorship,
   @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
   @extschema@.customer_timeline,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
@@ -1354,6 +1392,7 @@ GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_weight TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_attribute TO concord_identity;
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_survivorship TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_queue TO concord_identity;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_review TO concord_identity;
 GRANT SELECT ON @extschema@.customer_review TO concord_identity;
