@@ -887,6 +887,24 @@ typedef struct Match
 	const char *how;
 } Match;
 
+/* Append a pair to a growing list of them. */
+static void
+push_match(Match **list, int *n, int *cap, int a, int b, double order, double score,
+		   const char *how)
+{
+	if (*n == *cap)
+	{
+		*cap = *cap ? *cap * 2 : 1024;
+		*list = *list ? repalloc_huge(*list, sizeof(Match) * *cap) : palloc(sizeof(Match) * *cap);
+	}
+	(*list)[*n].a = a;
+	(*list)[*n].b = b;
+	(*list)[*n].order = order;
+	(*list)[*n].score = score;
+	(*list)[*n].how = how;
+	(*n)++;
+}
+
 static int
 match_cmp(const void *x, const void *y)
 {
@@ -1223,35 +1241,12 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 					pairs[b->members[x]]++;
 					pairs[b->members[y]]++;
 					if (rule != NULL || score >= threshold(&model))
-					{
-						if (nm == mcap)
-						{
-							mcap = mcap ? mcap * 2 : 1024;
-							matches = matches ? repalloc_huge(matches, sizeof(Match) * mcap) :
-								palloc(sizeof(Match) * mcap);
-						}
-						matches[nm].a = b->members[x];
-						matches[nm].b = b->members[y];
 						/* rules first, then the strongest scores */
-						matches[nm].order = rule ? 1e9 + score : score;
-						matches[nm].score = score;
-						matches[nm].how = rule ? rule : "score";
-						nm++;
-					}
+						push_match(&matches, &nm, &mcap, b->members[x], b->members[y],
+								   rule ? 1e9 + score : score, score, rule ? rule : "score");
 					else if (score >= model.review_threshold + model.scale)
-					{
-						if (nr == rcap)
-						{
-							rcap = rcap ? rcap * 2 : 1024;
-							review = review ? repalloc_huge(review, sizeof(Match) * rcap) :
-								palloc(sizeof(Match) * rcap);
-						}
-						review[nr].a = b->members[x];
-						review[nr].b = b->members[y];
-						review[nr].order = review[nr].score = score;
-						review[nr].how = "review";
-						nr++;
-					}
+						push_match(&review, &nr, &rcap, b->members[x], b->members[y],
+								   score, score, "review");
 				}
 		}
 		hash_destroy(h);

@@ -265,16 +265,29 @@ identity_transliterate(const char *text, int len, IdentityScript script)
 	return out;
 }
 
+/* Transliterate the UTF-16 text u (*ulen units, room for cap) in place. */
+static void
+run_transliterator(IdentityScript script, UChar *u, int32_t *ulen, int32_t cap)
+{
+	UErrorCode	status = U_ZERO_ERROR;
+	int32_t		limit = *ulen;
+
+	utrans_transUChars(transliterator(script), u, ulen, cap, 0, &limit, &status);
+	if (U_FAILURE(status))
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("ICU transliteration \"%s\" failed: %s",
+						script_ids[script], u_errorName(status))));
+}
+
 /* text transliterated by ICU (no cache). */
 static char *
 transliterate_icu(const char *text, int len, IdentityScript script)
 {
-	UTransliterator *t = transliterator(script);
 	UErrorCode	status = U_ZERO_ERROR;
 	const char *utf8 = pg_server_to_any(text, len, PG_UTF8);
 	int32_t		ulen = 0;
 	int32_t		cap;
-	int32_t		limit;
 	UChar	   *u;
 	int32_t		outlen = 0;
 	char	   *out;
@@ -295,13 +308,7 @@ transliterate_icu(const char *text, int len, IdentityScript script)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("invalid UTF-8 text for transliteration")));
-	limit = ulen;
-	utrans_transUChars(t, u, &ulen, cap, 0, &limit, &status);
-	if (U_FAILURE(status))
-		ereport(ERROR,
-				(errcode(ERRCODE_SYSTEM_ERROR),
-				 errmsg("ICU transliteration \"%s\" failed: %s",
-						script_ids[script], u_errorName(status))));
+	run_transliterator(script, u, &ulen, cap);
 
 	status = U_ZERO_ERROR;
 	u_strToUTF8(NULL, 0, &outlen, u, ulen, &status);
@@ -366,7 +373,6 @@ name_syllable(const char *s, int len)
 static void
 syllables_build(void)
 {
-	UTransliterator *t = transliterator(IDENTITY_PINYIN);
 	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "concord pinyin syllables",
 											   ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(work);
@@ -389,7 +395,6 @@ syllables_build(void)
 	{
 		UErrorCode	status = U_ZERO_ERROR;
 		int32_t		ulen = 0;
-		int32_t		limit;
 		int32_t		outlen = 0;
 		char	   *save = NULL;
 
@@ -399,13 +404,7 @@ syllables_build(void)
 			u[ulen++] = (UChar) c;
 			u[ulen++] = ' ';
 		}
-		limit = ulen;
-		utrans_transUChars(t, u, &ulen, cap, 0, &limit, &status);
-		if (U_FAILURE(status))
-			ereport(ERROR,
-					(errcode(ERRCODE_SYSTEM_ERROR),
-					 errmsg("ICU transliteration \"%s\" failed: %s",
-							script_ids[IDENTITY_PINYIN], u_errorName(status))));
+		run_transliterator(IDENTITY_PINYIN, u, &ulen, cap);
 		u_strToUTF8(utf8, cap * 3 + 1, &outlen, u, ulen, &status);
 		if (U_FAILURE(status))
 			elog(ERROR, "could not convert transliterated text to UTF-8: %s", u_errorName(status));
