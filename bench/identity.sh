@@ -7,8 +7,9 @@
 #   resolve, first run: records, seconds, records/s, pairs compared
 #   resolve, rerun on unchanged data: seconds (and new IDs: must be 0)
 #   backend peak private memory (RssAnon) and VmHWM
-#   resolve_incremental of 1,000 new rows against it
-#   pairwise precision, recall, F1 (up to 100,000 people)
+#   resolve_incremental of 1,000 new rows against it, and how many links a
+#   full resolve of the same state then changes
+#   pairwise precision, recall, F1 of the full resolve
 #
 #   bash bench/identity.sh                  200,000 people (~415,000 rows)
 #   BENCH_PERSONS=20000 bash bench/identity.sh
@@ -53,6 +54,11 @@ SELECT format('resolve, first run: %s records in %s s (%s records/s), %s pairs c
               :r1_records, round(:s1::numeric, 1), round(:r1_records / :s1), :r1_pairs, :r1_customers);
 SELECT format('resolve, rerun on unchanged data: %s s, %s new IDs, %s merged, %s split',
               round(:s2::numeric, 1), :r2_new_ids, :r2_merged, :r2_split);
+-- accuracy of the full resolve against the generator's truth
+SELECT format('accuracy: pairwise precision %s, recall %s, F1 %s; people resolved exactly %s',
+              round(pair_precision::numeric, 4), round(pair_recall::numeric, 4), round(f1::numeric, 4),
+              round(people_exact::numeric, 4))
+FROM idgen.accuracy();
 -- 1,000 new rows arrive (sales adds customers; some are people billing
 -- and service already know), then an incremental resolve
 INSERT INTO idgen.crm
@@ -63,19 +69,14 @@ SELECT * FROM concord.resolve_incremental() \gset r3_
 SELECT extract(epoch FROM clock_timestamp() - t) AS s3 FROM t0 \gset
 SELECT format('resolve_incremental, 1,000 new rows: %s s, %s rows in scope, %s pairs, %s new IDs, %s merged',
               round(:s3::numeric, 2), :r3_records, :r3_pairs, :r3_new_ids, :r3_merged);
+-- what a full resolve makes of the same state: how far the incremental run was
+CREATE TEMP TABLE links_incr AS SELECT source, key, customer_id FROM concord.customer_link;
+SELECT * FROM concord.resolve() \gset r4_
+SELECT format('full resolve after it: %s new IDs, %s merged, %s split; %s of %s links differ from the incremental run''s',
+              :r4_new_ids, :r4_merged, :r4_split,
+              (SELECT count(*) FROM (SELECT * FROM links_incr EXCEPT SELECT source, key, customer_id FROM concord.customer_link) d),
+              (SELECT count(*) FROM links_incr));
 SELECT format('backend peak memory: RssAnon %s, VmHWM %s',
               (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+ kB)'))[1],
               (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+ kB)'))[1]);
--- the accuracy report takes minutes beyond ~100,000 people: measured on
--- smaller runs (and in test/identity/accuracy.sql)
-SELECT :persons <= 100000 AS small \gset
-\if :small
-ANALYZE concord.customer_link;
-SELECT format('accuracy: pairwise precision %s, recall %s, F1 %s; people resolved exactly %s',
-              round(pair_precision::numeric, 4), round(pair_recall::numeric, 4), round(f1::numeric, 4),
-              round(people_exact::numeric, 4))
-FROM idgen.accuracy();
-\else
-SELECT 'accuracy: not measured above 100,000 people (run BENCH_PERSONS=20000 for it)';
-\endif
 SQL
