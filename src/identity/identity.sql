@@ -196,6 +196,14 @@ BEGIN
   ELSE
     EXECUTE format('DROP INDEX IF EXISTS %s.identity_record_extra_idx', '@extschema@');
   END IF;
+  -- and the primary key
+  IF present AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                              WHERE conname = 'identity_record_pkey'
+                                AND conrelid = '@extschema@.identity_record'::regclass) THEN
+    EXECUTE format('ALTER TABLE %s.identity_record ADD CONSTRAINT identity_record_pkey PRIMARY KEY (source, key)', '@extschema@');
+  ELSIF NOT present THEN
+    EXECUTE format('ALTER TABLE %s.identity_record DROP CONSTRAINT IF EXISTS identity_record_pkey', '@extschema@');
+  END IF;
 END
 $fn$;
 -- After a full resolve the tables it rewrote get fresh statistics, so that
@@ -214,7 +222,7 @@ COMMENT ON FUNCTION @extschema@.identity_analyze() IS
   'Internal to resolve: fresh statistics for identity_record, customer_link and customer';
 
 COMMENT ON FUNCTION @extschema@.identity_record_indexes(boolean) IS
-  'Internal to resolve: makes (true) or drops (false) the lookup indexes of identity_record';
+  'Internal to resolve: makes (true) or drops (false) the primary key and lookup indexes of identity_record';
 SELECT @extschema@.identity_record_indexes(true);
 COMMENT ON TABLE @extschema@.identity_record IS
   'Every source row, normalized for matching (refreshed by resolve); original holds the values as the source wrote them';
@@ -1119,13 +1127,13 @@ BEGIN
     WHERE EXISTS (SELECT 1 FROM @extschema@.identity_source x WHERE x.name = q.source);
   -- their values before and after: every row sharing one is in scope
   CREATE TEMP TABLE identity_vals ON COMMIT DROP AS
-    SELECT false AS is_new, r.name_key, r.phone, r.email, r.id_number, r.extra FROM @extschema@.identity_record r
+    SELECT false AS is_new, r.name_key, r.phone, r.email, r.id_number, r.extra, r.company FROM @extschema@.identity_record r
     JOIN identity_changed c USING (source, key);
   FOR s IN SELECT c.source, pg_catalog.array_agg(c.key) AS keys FROM identity_changed c GROUP BY c.source LOOP
     PERFORM @extschema@.identity_load(s.source, s.keys);
   END LOOP;
   INSERT INTO identity_vals
-    SELECT true, r.name_key, r.phone, r.email, r.id_number, r.extra FROM @extschema@.identity_record r
+    SELECT true, r.name_key, r.phone, r.email, r.id_number, r.extra, r.company FROM @extschema@.identity_record r
     JOIN identity_changed c USING (source, key);
   DELETE FROM identity_vals v WHERE NOT v.is_new;
 
@@ -1154,11 +1162,17 @@ BEGIN
                  GROUP BY r.email HAVING count(*) <= max_block),
          nv AS (SELECT r.name_key FROM @extschema@.identity_record r
                  WHERE r.name_key IN (SELECT v.name_key FROM identity_vals v)
-                 GROUP BY r.name_key HAVING count(*) <= max_block)
+                 GROUP BY r.name_key HAVING count(*) <= max_block),
+         -- a name and an employer together (王伟 at 华信软件)
+         nc AS (SELECT r.name_key, r.company FROM @extschema@.identity_record r
+                  JOIN (SELECT DISTINCT v.name_key, v.company FROM identity_vals v) v
+                    ON r.name_key = v.name_key AND r.company = v.company
+                 GROUP BY r.name_key, r.company HAVING count(*) <= max_block)
     SELECT n.source, n.key, false, false FROM (
           SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.phone IN (SELECT pv.phone FROM pv)
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.email IN (SELECT ev.email FROM ev)
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.name_key IN (SELECT nv.name_key FROM nv)
+    UNION SELECT r.source, r.key FROM @extschema@.identity_record r JOIN nc ON r.name_key = nc.name_key AND r.company = nc.company
     UNION SELECT r.source, r.key FROM @extschema@.identity_record r
            WHERE r.id_number IN (SELECT v.id_number FROM identity_vals v)
     -- declared blocking attributes (a passport number): by the index on extra

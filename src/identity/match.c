@@ -72,6 +72,14 @@ static const int block_kinds[] = {A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY};
 #define MAX_DECLARED 16
 #define MAX_ATTS (A_NATTS + MAX_DECLARED)
 
+/*
+ * After the declared attributes, a record carries one more blocking value,
+ * compared by nothing: its name key and employer together.  A common name
+ * makes a block too large to pair (王伟 among a million rows), but 王伟 at
+ * 华信软件 is a few rows.
+ */
+#define NAME_COMPANY(m) (A_NATTS + (m)->ndeclared)
+
 typedef enum Comparison
 {
 	CMP_EXACT,
@@ -600,7 +608,7 @@ load_records(int *n, bool scoped, const Model *m)
 {
 	Rec		   *recs;
 	char	  **atts;
-	int			natt = A_NATTS + m->ndeclared;
+	int			natt = A_NATTS + m->ndeclared + 1;
 	StringInfoData q;
 
 	initStringInfo(&q);
@@ -632,6 +640,8 @@ load_records(int *n, bool scoped, const Model *m)
 		recs[i].syllables = SPI_getvalue(t, d, 3 + A_NATTS);
 		for (int j = 0; j < m->ndeclared; j++)
 			recs[i].att[A_NATTS + j] = SPI_getvalue(t, d, 4 + A_NATTS + j);
+		recs[i].att[NAME_COMPANY(m)] = recs[i].att[A_NAME_KEY] && recs[i].att[A_COMPANY] ?
+			psprintf("%s\x1f%s", recs[i].att[A_NAME_KEY], recs[i].att[A_COMPANY]) : NULL;
 		recs[i].core = true;
 		recs[i].old_customer = -1;
 		if (scoped)
@@ -790,6 +800,10 @@ global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 	Oid			types[2] = {TEXTARRAYOID, TEXTOID};
 	Datum		args[2];
 	const char *query = att < A_NATTS ? queries[att] :
+		att == NAME_COMPANY(m) ?
+		"SELECT v.v, 1, count(*) FROM pg_catalog.unnest($1) AS v(v)"
+		" JOIN concord.identity_record r ON r.name_key = pg_catalog.split_part(v.v, E'\\x1f', 1)"
+		" AND r.company = pg_catalog.split_part(v.v, E'\\x1f', 2) GROUP BY v.v" :
 		"SELECT v.v, 1, count(*) FROM pg_catalog.unnest($1) AS v(v)"
 		" JOIN concord.identity_record r ON r.extra @> pg_catalog.jsonb_build_object($2, v.v) GROUP BY v.v";
 
@@ -814,8 +828,8 @@ global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 	if (nv == 0)
 		return;
 	args[0] = PointerGetDatum(construct_array(vals, nv, TEXTOID, -1, false, TYPALIGN_INT));
-	args[1] = CStringGetTextDatum(att < A_NATTS ? "" : m->declared[att - A_NATTS].name);
-	if (SPI_execute_with_args(query, att < A_NATTS ? 1 : 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+	args[1] = CStringGetTextDatum(att < A_NATTS || att == NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name);
+	if (SPI_execute_with_args(query, att < A_NATTS || att == NAME_COMPANY(m) ? 1 : 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not count the people behind the values in scope");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
@@ -1126,9 +1140,9 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	Match	   *review = NULL;
 	int			nr = 0,
 				rcap = 0;
-	int			kinds[NBLOCKS + MAX_DECLARED];
+	int			kinds[NBLOCKS + MAX_DECLARED + 1];
 	int			nkinds;
-	HTAB	   *blocks[NBLOCKS + MAX_DECLARED];
+	HTAB	   *blocks[NBLOCKS + MAX_DECLARED + 1];
 
 	if (max_block < 2)
 		ereport(ERROR,
@@ -1148,6 +1162,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	for (int j = 0; j < model.ndeclared; j++)
 		if (model.declared[j].block)
 			kinds[nkinds++] = A_NATTS + j;
+	kinds[nkinds++] = NAME_COMPANY(&model);
 	parent = palloc(sizeof(int) * Max(n, 1));
 	size = palloc(sizeof(int) * Max(n, 1));
 	pairs = palloc0(sizeof(int) * Max(n, 1));
