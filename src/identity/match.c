@@ -106,6 +106,8 @@ typedef struct Rec
 	char	  **att;			/* A_NATTS built-in, then the declared ones */
 	char	   *syllables;		/* the name's pinyin syllables, sorted */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
+	uint32		paired;			/* bit k: its value of blocking kind k is in a
+								 * block whose pairs are compared */
 	/* scoped runs (see concord_identity_cluster) */
 	bool		core;			/* changed, or of a changed row's customer */
 	bool		changed;		/* inserted or updated since the last run */
@@ -847,6 +849,16 @@ global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/*
+ * Are a block's pairs compared?  Not for a value held by one row, nor by
+ * more than max_block rows (in all rows, when the run is scoped).
+ */
+static bool
+block_paired(const Block *b, int max_block)
+{
+	return b->n >= 2 && (b->global_n >= 0 ? b->global_n : b->n) <= max_block;
+}
+
 /* union-find with path halving and union by size */
 static int
 find(int *parent, int x)
@@ -877,7 +889,12 @@ unite(int *parent, int *size, int a, int b)
 	size[a] += size[b];
 }
 
-/* Do records a and b share a value of an earlier blocking kind than k? */
+/*
+ * Were records a and b compared already, in a block of an earlier kind
+ * than k?  Only if they share its value and that block was paired: a pair
+ * sharing a switchboard (a block too large to pair) and a name is compared
+ * in the name's block.
+ */
 static bool
 shared_earlier(const int *kinds, const Rec *a, const Rec *b, int k)
 {
@@ -885,7 +902,7 @@ shared_earlier(const int *kinds, const Rec *a, const Rec *b, int k)
 	{
 		int			att = kinds[e];
 
-		if (a->att[att] && b->att[att] && strcmp(a->att[att], b->att[att]) == 0)
+		if ((a->paired & (1u << e)) && a->att[att] && b->att[att] && strcmp(a->att[att], b->att[att]) == 0)
 			return true;
 	}
 	return false;
@@ -1218,9 +1235,17 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	/* every block first: a pair's weights need the spreads of all kinds */
 	for (int k = 0; k < nkinds; k++)
 	{
+		HASH_SEQ_STATUS seq;
+		Block	   *b;
+
 		blocks[k] = build_blocks(recs, n, kinds[k], cxt);
 		if (scoped)
 			global_spread(&model, recs, blocks[k], kinds[k]);
+		hash_seq_init(&seq, blocks[k]);
+		while ((b = hash_seq_search(&seq)) != NULL)
+			if (block_paired(b, max_block))
+				for (int j = 0; j < b->n; j++)
+					recs[b->members[j]].paired |= 1u << k;
 	}
 	for (int k = 0; k < nkinds; k++)
 	{
@@ -1231,8 +1256,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		hash_seq_init(&seq, h);
 		while ((b = hash_seq_search(&seq)) != NULL)
 		{
-			/* a value held by too many rows (in all, when scoped) */
-			if (b->n < 2 || (b->global_n >= 0 ? b->global_n : b->n) > max_block)
+			if (!block_paired(b, max_block))
 				continue;
 			for (int x = 0; x < b->n; x++)
 				for (int y = x + 1; y < b->n; y++)
