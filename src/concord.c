@@ -23,6 +23,7 @@
 #include "utils/syscache.h"
 
 #include "concord.h"
+#include "identity/identity.h"
 
 PG_MODULE_MAGIC;
 
@@ -209,6 +210,8 @@ _PG_init(void)
 
 	concord_preloaded = true;
 	concord_register_launcher();
+	/* backends inherit the ICU transliterators and the syllable set */
+	identity_script_preload();
 }
 
 /*

@@ -25,6 +25,7 @@ typedef enum IdentityScript
 extern char *identity_transliterate(const char *text, int len, IdentityScript script);
 extern bool identity_pinyin_syllable(const char *s, int len);
 extern int	identity_pinyin_syllable_max(void);
+extern void identity_script_preload(void);
 
 /* similarity.c */
 #include "mb/pg_wchar.h"

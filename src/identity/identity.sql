@@ -184,8 +184,10 @@ DECLARE
 BEGIN
   FOREACH col IN ARRAY ARRAY['phone', 'email', 'name_key', 'id_number', 'company'] LOOP
     IF present THEN
-      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s.identity_record (%I) WHERE %I IS NOT NULL',
-                     'identity_record_' || col || '_idx', '@extschema@', col, col);
+      -- (a name with its employer: 王伟 at 华信软件 is looked up directly)
+      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s.identity_record (%I%s) WHERE %I IS NOT NULL',
+                     'identity_record_' || col || '_idx', '@extschema@', col,
+                     CASE col WHEN 'name_key' THEN ', company' ELSE '' END, col);
     ELSE
       EXECUTE format('DROP INDEX IF EXISTS %s.%I', '@extschema@', 'identity_record_' || col || '_idx');
     END IF;
@@ -226,6 +228,33 @@ COMMENT ON FUNCTION @extschema@.identity_record_indexes(boolean) IS
 SELECT @extschema@.identity_record_indexes(true);
 COMMENT ON TABLE @extschema@.identity_record IS
   'Every source row, normalized for matching (refreshed by resolve); original holds the values as the source wrote them';
+
+-- How many people share a widely held value, as the last full resolve
+-- counted them.  An incremental run takes these spreads instead of
+-- counting distinct names behind an employer of 20,000 rows again (a
+-- few more rows move such a weight by hundredths of a bit); values held
+-- by fewer rows, or new since, are counted as they are.  Derived data: not
+-- dumped, rebuilt by every full resolve.
+CREATE TABLE @extschema@.identity_value_stat (
+  attribute  text NOT NULL CHECK (attribute IN ('name_key', 'phone', 'email', 'company', 'id_number')),
+  value      text NOT NULL,
+  records    integer NOT NULL,
+  spread     integer NOT NULL,
+  PRIMARY KEY (attribute, value)
+);
+COMMENT ON TABLE @extschema@.identity_value_stat IS
+  'Values held by many rows at the last full resolve, with how many rows held them and how many people share them (distinct names; distinct phones behind a name): incremental runs weigh agreements with these';
+
+-- How many rows identity_record holds: counted by every full resolve,
+-- kept up to date by incremental ones and by identity_source_drop (the
+-- population scale of the weights needs it, and a count of a million rows
+-- costs an incremental run a tenth of a second).  Derived, not dumped.
+CREATE TABLE @extschema@.identity_population (
+  one      boolean PRIMARY KEY DEFAULT true CHECK (one),
+  records  bigint NOT NULL CHECK (records >= 0)
+);
+COMMENT ON TABLE @extschema@.identity_population IS
+  'How many rows concord.identity_record holds (one row), as resolve counted it: the population the match weights scale with';
 
 CREATE SEQUENCE @extschema@.customer_id_seq;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_id_seq', '');
@@ -706,6 +735,7 @@ AS $fn$
 DECLARE
   t regclass;
   k text;
+  n bigint;
 BEGIN
   SELECT s.source_table INTO t FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
   IF t IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) t) THEN
@@ -717,6 +747,10 @@ BEGIN
   DELETE FROM @extschema@.customer_link l WHERE l.source = identity_source_drop.name;
   DELETE FROM @extschema@.identity_queue q WHERE q.source = identity_source_drop.name;
   DELETE FROM @extschema@.identity_record r WHERE r.source = identity_source_drop.name;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  UPDATE @extschema@.identity_population p SET records = p.records - n;
+  -- (the spreads the last full run kept counted its rows: counted afresh)
+  DELETE FROM @extschema@.identity_value_stat;
   DELETE FROM @extschema@.identity_review v
    WHERE v.source_a = identity_source_drop.name OR v.source_b = identity_source_drop.name;
   DELETE FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
@@ -878,6 +912,13 @@ BEGIN
     ON COMMIT DROP;
   CREATE TEMP TABLE identity_cl ON COMMIT DROP AS
     SELECT x.* FROM @extschema@.identity_cluster(max_block, scoped) x;
+  records := (SELECT count(*) FROM identity_cl);
+  pairs := (SELECT coalesce(sum(x.pairs), 0) / 2 FROM identity_cl x);
+  -- (scoped: the rows read of customers no changed row joined are as they
+  -- were: nothing to do for them)
+  IF scoped THEN
+    DELETE FROM identity_cl x WHERE x.cluster < 0;
+  END IF;
   ANALYZE identity_cl;
 
   RAISE DEBUG 'concord.resolve: clustered after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
@@ -937,9 +978,11 @@ BEGIN
     CREATE TEMP TABLE identity_touched (customer_id bigint) ON COMMIT DROP;
   END IF;
   IF scoped THEN
+    -- (the changed rows no longer in identity_record: deleted at the source)
     DELETE FROM @extschema@.customer_link l
-     WHERE EXISTS (SELECT 1 FROM identity_scope s WHERE s.source = l.source AND s.key = l.key)
-       AND NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
+     USING identity_scope s
+     WHERE s.changed AND s.source = l.source AND s.key = l.key
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source = l.source AND r.key = l.key);
   ELSE
     DELETE FROM @extschema@.customer_link l
      WHERE NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
@@ -951,9 +994,12 @@ BEGIN
     FROM identity_cl x JOIN identity_id i USING (cluster)
    WHERE l.source = x.source AND l.key = x.key
      AND (l.customer_id, l.how, l.score) IS DISTINCT FROM (i.customer_id, x.how, x.score);
+  -- (the rows with their IDs first: planned with the anti-join, that join
+  -- was a nested loop over both temporary tables)
+  WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
+                            FROM identity_cl x JOIN identity_id i USING (cluster))
   INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
-    SELECT x.source, x.key, i.customer_id, x.how, x.score
-    FROM identity_cl x JOIN identity_id i USING (cluster)
+    SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
   -- the rows of a merged customer a scoped run did not read follow it
   IF scoped THEN
@@ -1021,8 +1067,6 @@ BEGIN
     PERFORM @extschema@.identity_analyze();
   END IF;
   RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
-  records := (SELECT count(*) FROM identity_cl);
-  pairs := (SELECT coalesce(sum(x.pairs), 0) / 2 FROM identity_cl x);
   customers := (SELECT count(*) FROM @extschema@.customer);
   IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
     DROP TABLE identity_touched;
@@ -1135,6 +1179,10 @@ BEGIN
   INSERT INTO identity_vals
     SELECT true, r.name_key, r.phone, r.email, r.id_number, r.extra, r.company FROM @extschema@.identity_record r
     JOIN identity_changed c USING (source, key);
+  -- rows new less rows gone: the population the weights scale with
+  UPDATE @extschema@.identity_population p
+     SET records = p.records + (SELECT count(*) FILTER (WHERE v.is_new) - count(*) FILTER (WHERE NOT v.is_new)
+                                  FROM identity_vals v);
   DELETE FROM identity_vals v WHERE NOT v.is_new;
 
   RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
@@ -1142,47 +1190,73 @@ BEGIN
   -- belonged to, clustered afresh.  Neighbours: the rows sharing a value
   -- with a changed row, compared with it; their customers stay as they
   -- are unless a changed row joins or bridges them.
-  CREATE TEMP TABLE identity_scope (source text, key text, old_customer_id bigint, core boolean, changed boolean)
+  -- Each row of the scope carries its normalized values and its customer
+  -- before the run, read once here (resolve's C side reads nothing else).
+  CREATE TEMP TABLE identity_scope (
+    source text, key text, old_customer_id bigint, old_how text, old_score float8,
+    core boolean, changed boolean, present boolean,
+    name_key text, syllables text, phone text, email text, company text, address text, id_number text, extra jsonb)
     ON COMMIT DROP;
-  INSERT INTO identity_scope (source, key, core, changed)
-    SELECT c.source, c.key, true, true FROM identity_changed c;
-  INSERT INTO identity_scope (source, key, core, changed)
-    SELECT l2.source, l2.key, true, false
+  -- (present: a changed row deleted at the source is not)
+  INSERT INTO identity_scope
+    SELECT c.source, c.key, l.customer_id, l.how, l.score, true, true, r.source IS NOT NULL,
+           r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
       FROM identity_changed c
-      JOIN @extschema@.customer_link l ON l.source = c.source AND l.key = c.key
-      JOIN @extschema@.customer_link l2 ON l2.customer_id = l.customer_id;
-  -- (a value shared by more than max_block rows makes no pairs: its rows
-  -- stay out of scope, or one 王伟 would pull in every 王伟)
-  INSERT INTO identity_scope (source, key, core, changed)
-    WITH pv AS (SELECT r.phone FROM @extschema@.identity_record r
-                 WHERE r.phone IN (SELECT v.phone FROM identity_vals v)
-                 GROUP BY r.phone HAVING count(*) <= max_block),
-         ev AS (SELECT r.email FROM @extschema@.identity_record r
-                 WHERE r.email IN (SELECT v.email FROM identity_vals v)
-                 GROUP BY r.email HAVING count(*) <= max_block),
-         nv AS (SELECT r.name_key FROM @extschema@.identity_record r
-                 WHERE r.name_key IN (SELECT v.name_key FROM identity_vals v)
-                 GROUP BY r.name_key HAVING count(*) <= max_block),
-         -- a name and an employer together (王伟 at 华信软件)
-         nc AS (SELECT r.name_key, r.company FROM @extschema@.identity_record r
-                  JOIN (SELECT DISTINCT v.name_key, v.company FROM identity_vals v) v
-                    ON r.name_key = v.name_key AND r.company = v.company
-                 GROUP BY r.name_key, r.company HAVING count(*) <= max_block)
-    SELECT n.source, n.key, false, false FROM (
-          SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.phone IN (SELECT pv.phone FROM pv)
-    UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.email IN (SELECT ev.email FROM ev)
-    UNION SELECT r.source, r.key FROM @extschema@.identity_record r WHERE r.name_key IN (SELECT nv.name_key FROM nv)
-    UNION SELECT r.source, r.key FROM @extschema@.identity_record r JOIN nc ON r.name_key = nc.name_key AND r.company = nc.company
-    UNION SELECT r.source, r.key FROM @extschema@.identity_record r
-           WHERE r.id_number IN (SELECT v.id_number FROM identity_vals v)
+      LEFT JOIN @extschema@.identity_record r ON r.source = c.source AND r.key = c.key
+      LEFT JOIN @extschema@.customer_link l ON l.source = c.source AND l.key = c.key;
+  INSERT INTO identity_scope
+    SELECT l2.source, l2.key, l2.customer_id, l2.how, l2.score, true, false, true,
+           r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
+      FROM (SELECT DISTINCT sc.old_customer_id FROM identity_scope sc WHERE sc.old_customer_id IS NOT NULL) c
+      JOIN @extschema@.customer_link l2 ON l2.customer_id = c.old_customer_id
+      JOIN @extschema@.identity_record r ON r.source = l2.source AND r.key = l2.key
+     WHERE NOT EXISTS (SELECT 1 FROM identity_changed x WHERE x.source = l2.source AND x.key = l2.key);
+  ANALYZE identity_scope;
+  -- Neighbours.  (A value shared by more than max_block rows makes no
+  -- pairs: its rows stay out of scope, or one 王伟 would pull in every 王伟.
+  -- Each value is counted and its rows fetched through its index: a few
+  -- thousand lookups, where a join would read the million rows.)
+  INSERT INTO identity_scope
+    SELECT DISTINCT ON (r.source, r.key) r.source, r.key, l.customer_id, l.how, l.score, false, false, true,
+           r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
+    FROM (
+          SELECT r.* FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.phone = v.phone) c
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.phone = v.phone OFFSET 0) r
+           WHERE c.n <= max_block
+    UNION ALL
+          SELECT r.* FROM (SELECT DISTINCT v.email FROM identity_vals v WHERE v.email IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.email = v.email) c
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.email = v.email OFFSET 0) r
+           WHERE c.n <= max_block
+    UNION ALL
+          SELECT r.* FROM (SELECT DISTINCT v.name_key FROM identity_vals v WHERE v.name_key IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.name_key = v.name_key) c
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.name_key = v.name_key OFFSET 0) r
+           WHERE c.n <= max_block
+    UNION ALL
+          -- a name and an employer together (王伟 at 华信软件)
+          SELECT r.*
+            FROM (SELECT DISTINCT v.name_key, v.company FROM identity_vals v
+                   WHERE v.name_key IS NOT NULL AND v.company IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r
+                                 WHERE r.name_key = v.name_key AND r.company = v.company) c
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r
+                                 WHERE r.name_key = v.name_key AND r.company = v.company OFFSET 0) r
+           WHERE c.n <= max_block
+    UNION ALL
+          SELECT r.* FROM (SELECT DISTINCT v.id_number FROM identity_vals v WHERE v.id_number IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.id_number = v.id_number OFFSET 0) r
     -- declared blocking attributes (a passport number): by the index on extra
-    UNION SELECT r.source, r.key
+    UNION ALL
+          SELECT r.*
             FROM identity_vals v
             JOIN @extschema@.identity_attribute a ON a.block AND v.extra ? a.name
-            JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name)) n;
+            JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name)) r
+    LEFT JOIN LATERAL (SELECT l.customer_id, l.how, l.score FROM @extschema@.customer_link l
+                        WHERE l.source = r.source AND l.key = r.key OFFSET 0) l ON true
+    WHERE NOT EXISTS (SELECT 1 FROM identity_scope x WHERE x.source = r.source AND x.key = r.key);
   ANALYZE identity_scope;
-  UPDATE identity_scope x SET old_customer_id = l.customer_id
-    FROM @extschema@.customer_link l WHERE (l.source, l.key) = (x.source, x.key);
 
   RAISE DEBUG 'concord.resolve_incremental: % rows in scope after % ms', (SELECT count(*) FROM identity_scope),
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
@@ -1395,6 +1469,7 @@ BEGIN
 END
 $grants$;
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
+  @extschema@.identity_value_stat, @extschema@.identity_population,
   @extschema@.identity_queue, @extschema@.identity_weight, @extschema@.identity_review, @extschema@.customer_review,
   @extschema@.identity_attribute, @extschema@.identity_survivorship,
   @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
@@ -1403,6 +1478,8 @@ REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extsche
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@.identity_record,
   @extschema@.customer_link, @extschema@.customer TO concord_identity;
 GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
+GRANT SELECT, INSERT, DELETE ON @extschema@.identity_value_stat TO concord_identity;
+GRANT SELECT, INSERT, UPDATE ON @extschema@.identity_population TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_weight TO concord_identity;
 GRANT SELECT, INSERT, DELETE ON @extschema@.identity_attribute TO concord_identity;

@@ -158,7 +158,7 @@ static const Model default_model = {
 	8.0,						/* match threshold */
 	4.0,						/* review threshold */
 	0.9,						/* phone rule: name similarity */
-	0.0,						/* scale: set by load_model */
+	0.0,						/* scale: set once the rows are counted */
 	0							/* declared attributes: load_model's */
 };
 
@@ -252,11 +252,45 @@ load_model(void)
 		a->disagree = w ? strtod(w, NULL) : 0;
 	}
 	SPI_freetuptable(SPI_tuptable);
-	if (SPI_execute("SELECT count(*) FROM concord.identity_record", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not count concord.identity_record");
-	m.scale = Max(0.0, log2(strtod(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL) / 1000.0));
-	SPI_freetuptable(SPI_tuptable);
 	return m;
+}
+
+/*
+ * The population: how many rows identity_record holds.  A full run counts
+ * the rows it read and keeps the count in concord.identity_population;
+ * the others take that count, which resolve_incremental keeps up to date
+ * (counting a million rows again cost a tenth of a second).
+ */
+static double
+population(void)
+{
+	double		rows;
+
+	if (SPI_execute("SELECT coalesce((SELECT records FROM concord.identity_population),"
+					" (SELECT count(*) FROM concord.identity_record))", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not count concord.identity_record");
+	rows = strtod(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL);
+	SPI_freetuptable(SPI_tuptable);
+	return rows;
+}
+
+static void
+save_population(int n)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(n)};
+
+	if (SPI_execute_with_args("INSERT INTO concord.identity_population (records) VALUES ($1)"
+							  " ON CONFLICT (one) DO UPDATE SET records = excluded.records",
+							  1, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the number of identity records");
+}
+
+/* log2 of the population over 1,000 rows (see tf) */
+static double
+population_scale(double rows)
+{
+	return Max(0.0, log2(rows / 1000.0));
 }
 
 /* The score a pair must reach: the threshold, raised with the population. */
@@ -616,12 +650,10 @@ load_records(int *n, bool scoped, const Model *m)
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
 	append_declared(&q, m);
+	/* (scoped: resolve_incremental read the rows, and their customers) */
 	appendStringInfoString(&q, scoped ?
-						   ", s.core, s.changed, l.customer_id, l.how, l.score"
-						   " FROM (SELECT source, key, bool_or(core) AS core, bool_or(changed) AS changed"
-						   "         FROM pg_temp.identity_scope GROUP BY source, key) s"
-						   " JOIN concord.identity_record r ON r.source = s.source AND r.key = s.key"
-						   " LEFT JOIN concord.customer_link l ON l.source = s.source AND l.key = s.key"
+						   ", r.core, r.changed, r.old_customer_id, r.old_how, r.old_score"
+						   " FROM pg_temp.identity_scope r WHERE r.present"
 						   " ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"" :
 						   " FROM concord.identity_record r ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"");
 	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT)
@@ -774,79 +806,160 @@ build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 	return h;
 }
 
+/* The column of identity_record behind each built-in attribute. */
+static const char *const att_columns[A_NATTS] = {
+	"name_key", "phone", "email", "company", "address", "id_number"
+};
+
+/* A value held by more rows than this has its spread kept (see below). */
+#define VALUE_STAT_MIN 100
+
+/* Has a built-in attribute a spread (see set_spread)?  Not the address. */
+static bool
+has_spread(int att)
+{
+	return att < A_NATTS && att != A_ADDRESS;
+}
+
+/*
+ * A full run keeps the spreads of the values many rows hold in
+ * concord.identity_value_stat, for the incremental runs that follow.
+ */
+static void
+save_value_stats(Rec *recs, HTAB *h, int att)
+{
+	HASH_SEQ_STATUS seq;
+	Block	   *b;
+	Datum	   *vals,
+			   *rows,
+			   *spreads;
+	int			nv = 0;
+	Oid			types[4] = {TEXTOID, TEXTARRAYOID, INT4ARRAYOID, INT4ARRAYOID};
+	Datum		args[4];
+	long		nb = hash_get_num_entries(h);
+
+	if (!has_spread(att))
+		return;
+	vals = palloc(sizeof(Datum) * Max(nb, 1));
+	rows = palloc(sizeof(Datum) * Max(nb, 1));
+	spreads = palloc(sizeof(Datum) * Max(nb, 1));
+	hash_seq_init(&seq, h);
+	while ((b = hash_seq_search(&seq)) != NULL)
+		if (b->n > VALUE_STAT_MIN ||
+			((att == A_PHONE || att == A_EMAIL) && widely_shared(recs[b->members[0]].spread[att])))
+		{
+			vals[nv] = CStringGetTextDatum(b->value);
+			rows[nv] = Int32GetDatum(b->n);
+			spreads[nv] = Int32GetDatum(recs[b->members[0]].spread[att]);
+			nv++;
+		}
+	if (nv > 0)
+	{
+		args[0] = CStringGetTextDatum(att_columns[att]);
+		args[1] = PointerGetDatum(construct_array(vals, nv, TEXTOID, -1, false, TYPALIGN_INT));
+		args[2] = PointerGetDatum(construct_array(rows, nv, INT4OID, 4, true, TYPALIGN_INT));
+		args[3] = PointerGetDatum(construct_array(spreads, nv, INT4OID, 4, true, TYPALIGN_INT));
+		if (SPI_execute_with_args("INSERT INTO concord.identity_value_stat (attribute, value, records, spread)"
+								  " SELECT $1, v, r, s FROM ROWS FROM (pg_catalog.unnest($2), pg_catalog.unnest($3), pg_catalog.unnest($4)) AS u(v, r, s)",
+								  4, types, args, NULL, false, 0) != SPI_OK_INSERT)
+			elog(ERROR, "could not store the spreads of widely held values");
+	}
+	pfree(vals);
+	pfree(rows);
+	pfree(spreads);
+}
+
 /*
  * In a scoped run, a block holds only the records in scope: take how many
  * people share each value, and how many rows hold it, from all of
  * concord.identity_record instead, so that weights and the blocks left
  * out (over max_block) are those of a full run.
+ *
+ * Only blocks that make pairs (they hold a core row) need both; their
+ * rows are counted, but the spread of a value many rows held at the last
+ * full run is the one that run kept (counting distinct names behind an
+ * employer of 20,000 rows again costs seconds, and a few more rows move
+ * its weight by hundredths of a bit).  Employers make no blocks: their
+ * spread alone.  And a neighbour's phone or email need only say whether
+ * it is widely shared (it cannot count against a pair then): as the last
+ * full run found it.
  */
 static void
 global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 {
-	static const char *const queries[A_NATTS] = {
-		[A_NAME_KEY] = "SELECT v.v, count(DISTINCT r.phone), count(*) FROM pg_catalog.unnest($1) AS v(v)"
-		" JOIN concord.identity_record r ON r.name_key = v.v GROUP BY v.v",
-		[A_PHONE] = "SELECT v.v, count(DISTINCT r.name_key), count(*) FROM pg_catalog.unnest($1) AS v(v)"
-		" JOIN concord.identity_record r ON r.phone = v.v GROUP BY v.v",
-		[A_EMAIL] = "SELECT v.v, count(DISTINCT r.name_key), count(*) FROM pg_catalog.unnest($1) AS v(v)"
-		" JOIN concord.identity_record r ON r.email = v.v GROUP BY v.v",
-		[A_COMPANY] = "SELECT v.v, count(DISTINCT r.name_key), count(*) FROM pg_catalog.unnest($1) AS v(v)"
-		" JOIN concord.identity_record r ON r.company = v.v GROUP BY v.v",
-		[A_ID_NUMBER] = "SELECT v.v, count(DISTINCT r.name_key), count(*) FROM pg_catalog.unnest($1) AS v(v)"
-		" JOIN concord.identity_record r ON r.id_number = v.v GROUP BY v.v",
-	};
 	HASH_SEQ_STATUS seq;
 	Block	   *b;
-	Datum	   *vals;
-	int			nv = 0;
+	Datum	   *vals,
+			   *kept;
+	int			nv = 0,
+				nk = 0;
 	Oid			types[2] = {TEXTARRAYOID, TEXTOID};
 	Datum		args[2];
-	const char *query = att < A_NATTS ? queries[att] :
-		att == NAME_COMPANY(m) ?
-		"SELECT v.v, 1, count(*) FROM pg_catalog.unnest($1) AS v(v)"
-		" JOIN concord.identity_record r ON r.name_key = pg_catalog.split_part(v.v, E'\\x1f', 1)"
-		" AND r.company = pg_catalog.split_part(v.v, E'\\x1f', 2) GROUP BY v.v" :
-		"SELECT v.v, 1, count(*) FROM pg_catalog.unnest($1) AS v(v)"
-		" JOIN concord.identity_record r ON r.extra @> pg_catalog.jsonb_build_object($2, v.v) GROUP BY v.v";
+	char	   *query;
 
-	if (query == NULL)
+	if (att < A_NATTS && !has_spread(att))
 		return;
+	if (att < A_NATTS)
+		query = psprintf("SELECT v.v,"
+						 " coalesce(s.spread, (SELECT count(DISTINCT r.%s) FROM concord.identity_record r WHERE r.%s = v.v)),"
+						 " %s"
+						 " FROM pg_catalog.unnest($1) AS v(v)"
+						 " LEFT JOIN concord.identity_value_stat s ON s.attribute = %s AND s.value = v.v",
+						 att == A_NAME_KEY ? "phone" : "name_key", att_columns[att],
+						 att == A_COMPANY ? "-1" :
+						 psprintf("(SELECT count(*) FROM concord.identity_record r WHERE r.%s = v.v)", att_columns[att]),
+						 quote_literal_cstr(att_columns[att]));
+	else if (att == NAME_COMPANY(m))
+		query = "SELECT v.v, 1, (SELECT count(*) FROM concord.identity_record r"
+			" WHERE r.name_key = pg_catalog.split_part(v.v, E'\\x1f', 1) AND r.company = pg_catalog.split_part(v.v, E'\\x1f', 2))"
+			" FROM pg_catalog.unnest($1) AS v(v)";
+	else
+		query = "SELECT v.v, 1, count(*) FROM pg_catalog.unnest($1) AS v(v)"
+			" JOIN concord.identity_record r ON r.extra @> pg_catalog.jsonb_build_object($2, v.v) GROUP BY v.v";
+
 	vals = palloc(sizeof(Datum) * Max(hash_get_num_entries(h), 1));
+	kept = palloc(sizeof(Datum) * Max(hash_get_num_entries(h), 1));
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
 	{
-		/*
-		 * Only blocks that make pairs (they hold a core row) need the
-		 * counts; and the phones and emails of every row, for a value widely
-		 * shared cannot count against a pair.
-		 */
-		bool		need = att == A_PHONE || att == A_EMAIL;
+		bool		core = false;
 
-		for (int j = 0; j < b->n && !need; j++)
-			need = recs[b->members[j]].core;
-		if (need)
+		for (int j = 0; j < b->n && !core; j++)
+			core = recs[b->members[j]].core;
+		if (core)
 			vals[nv++] = CStringGetTextDatum(b->value);
+		else if (att == A_PHONE || att == A_EMAIL)
+			kept[nk++] = CStringGetTextDatum(b->value);
 	}
-	if (nv == 0)
-		return;
-	args[0] = PointerGetDatum(construct_array(vals, nv, TEXTOID, -1, false, TYPALIGN_INT));
-	args[1] = CStringGetTextDatum(att < A_NATTS || att == NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name);
-	if (SPI_execute_with_args(query, att < A_NATTS || att == NAME_COMPANY(m) ? 1 : 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not count the people behind the values in scope");
-	for (uint64 i = 0; i < SPI_processed; i++)
+	for (int pass = 0; pass < 2; pass++)
 	{
-		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-		int			spread = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-
-		b = hash_search(h, &v, HASH_FIND, NULL);
-		if (b == NULL)
+		if ((pass == 0 ? nv : nk) == 0)
 			continue;
-		b->global_n = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
-		if (att < A_NATTS)
-			for (int j = 0; j < b->n; j++)
-				recs[b->members[j]].spread[att] = Max(spread, 1);
+		args[0] = PointerGetDatum(construct_array(pass == 0 ? vals : kept, pass == 0 ? nv : nk,
+												  TEXTOID, -1, false, TYPALIGN_INT));
+		args[1] = CStringGetTextDatum(att < A_NATTS || att == NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name);
+		if (SPI_execute_with_args(pass == 0 ? query :
+								  "SELECT s.value, s.spread, -1 FROM concord.identity_value_stat s"
+								  " WHERE s.attribute = $2 AND s.value = ANY ($1)",
+								  pass == 0 && (att < A_NATTS || att == NAME_COMPANY(m)) ? 1 : 2,
+								  types, pass == 0 ? args : (Datum[]) {args[0], CStringGetTextDatum(att_columns[att])},
+								  NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not count the people behind the values in scope");
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+			int			spread = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+
+			b = hash_search(h, &v, HASH_FIND, NULL);
+			if (b == NULL)
+				continue;
+			b->global_n = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+			if (att < A_NATTS)
+				for (int j = 0; j < b->n; j++)
+					recs[b->members[j]].spread[att] = Max(spread, 1);
+		}
+		SPI_freetuptable(SPI_tuptable);
 	}
-	SPI_freetuptable(SPI_tuptable);
 }
 
 /*
@@ -1128,9 +1241,10 @@ save_review(Rec *recs, int *parent, Match *review, int nr)
  *					score float8, pairs integer)
  *
  * Every record with its cluster (the index of the cluster's first record
- * in key order, within this run), how it was linked
- * (its strongest match: a rule or "score"; "alone" if none) and the number
- * of pairs it was compared in.
+ * in key order, within this run; -1 in a scoped run for a customer no
+ * changed row joined), how it was linked (its strongest match: a rule or
+ * "score"; "alone" if none) and the number of pairs it was compared in.
+ * A full run also refreshes concord.identity_value_stat.
  */
 Datum
 concord_identity_cluster(PG_FUNCTION_ARGS)
@@ -1174,6 +1288,9 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(cxt);
 	model = load_model();
 	recs = load_records(&n, scoped, &model);
+	if (!scoped)
+		save_population(n);
+	model.scale = population_scale(scoped ? population() : n);
 	nkinds = NBLOCKS;
 	memcpy(kinds, block_kinds, sizeof(block_kinds));
 	for (int j = 0; j < model.ndeclared; j++)
@@ -1230,6 +1347,12 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 
 		if (scoped)
 			global_spread(&model, recs, h, A_COMPANY);
+		else
+		{
+			if (SPI_execute("DELETE FROM concord.identity_value_stat", false, 0) != SPI_OK_DELETE)
+				elog(ERROR, "could not clear concord.identity_value_stat");
+			save_value_stats(recs, h, A_COMPANY);
+		}
 		hash_destroy(h);
 	}
 	/* every block first: a pair's weights need the spreads of all kinds */
@@ -1241,6 +1364,8 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		blocks[k] = build_blocks(recs, n, kinds[k], cxt);
 		if (scoped)
 			global_spread(&model, recs, blocks[k], kinds[k]);
+		else
+			save_value_stats(recs, blocks[k], kinds[k]);
 		hash_seq_init(&seq, blocks[k]);
 		while ((b = hash_seq_search(&seq)) != NULL)
 			if (block_paired(b, max_block))
@@ -1330,7 +1455,11 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 
 	save_review(recs, parent, review, nr);
 
-	/* each cluster's representative: its first record in key order */
+	/*
+	 * each cluster's representative: its first record in key order.  In a
+	 * scoped run, a cluster of neighbours only (no changed row joined them)
+	 * is a customer as it was: -1, nothing to do for it.
+	 */
 	first = palloc(sizeof(int) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 		first[i] = -1;
@@ -1340,6 +1469,17 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 
 		if (first[r] < 0)
 			first[r] = i;
+	}
+	if (scoped)
+	{
+		bool	   *with_core = palloc0(sizeof(bool) * Max(n, 1));
+
+		for (int i = 0; i < n; i++)
+			if (recs[i].core)
+				with_core[find(parent, i)] = true;
+		for (int i = 0; i < n; i++)
+			if (parent[i] == i && !with_core[i])
+				first[i] = -1;
 	}
 	for (int i = 0; i < n; i++)
 	{
@@ -1429,6 +1569,7 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	model = load_model();
+	model.scale = population_scale(population());
 	if (!load_one(&model, sa, ka, &a))
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
@@ -1562,6 +1703,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(cxt);
 	model = load_model();
 	recs = load_records(&n, false, &model);
+	model.scale = population_scale(n);
 	if (n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
