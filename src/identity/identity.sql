@@ -245,16 +245,18 @@ CREATE TABLE @extschema@.identity_value_stat (
 COMMENT ON TABLE @extschema@.identity_value_stat IS
   'Values held by many rows at the last full resolve, with how many rows held them and how many people share them (distinct names; distinct phones behind a name): incremental runs weigh agreements with these';
 
--- How many rows identity_record holds: counted by every full resolve,
--- kept up to date by incremental ones and by identity_source_drop (the
--- population scale of the weights needs it, and a count of a million rows
--- costs an incremental run a tenth of a second).  Derived, not dumped.
+-- How many rows identity_record holds and how many customers there are:
+-- counted by every full resolve, kept up to date by incremental ones (and
+-- identity_source_drop): the population scale of the weights needs the
+-- first, resolve reports the second, and counting a million rows cost an
+-- incremental run a tenth of a second each.  Derived, not dumped.
 CREATE TABLE @extschema@.identity_population (
   one      boolean PRIMARY KEY DEFAULT true CHECK (one),
-  records  bigint NOT NULL CHECK (records >= 0)
+  records  bigint NOT NULL CHECK (records >= 0),
+  customers bigint CHECK (customers >= 0)
 );
 COMMENT ON TABLE @extschema@.identity_population IS
-  'How many rows concord.identity_record holds (one row), as resolve counted it: the population the match weights scale with';
+  'How many rows concord.identity_record holds (the population the match weights scale with) and how many customers there are, as resolve counted them (one row)';
 
 CREATE SEQUENCE @extschema@.customer_id_seq;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_id_seq', '');
@@ -895,6 +897,8 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
   ev @extschema@.identity_event;
+  n_gone bigint;
+  n_made bigint;
   t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
   -- 2. clusters
@@ -919,7 +923,7 @@ BEGIN
   IF scoped THEN
     DELETE FROM identity_cl x WHERE x.cluster < 0;
   END IF;
-  ANALYZE identity_cl;
+  ANALYZE identity_cl (source, key, cluster);
 
   RAISE DEBUG 'concord.resolve: clustered after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 3. stable IDs.  Each old ID stays with the cluster holding most of its
@@ -1035,10 +1039,22 @@ BEGIN
   ELSE
     DELETE FROM @extschema@.customer;
   END IF;
+  GET DIAGNOSTICS n_gone = ROW_COUNT;
   -- each attribute from the first row that has it in survivorship order
   -- (identity_golden: one sort, one pass)
   INSERT INTO @extschema@.customer (customer_id, name, phone, email, company, address, id_number, records, chosen_from, updated_at)
     SELECT * FROM @extschema@.identity_golden(scoped);
+  GET DIAGNOSTICS n_made = ROW_COUNT;
+  -- how many customers there are: counted by a full run, kept up to date
+  -- by the others (a count of half a million rows cost a tenth of a second)
+  IF scoped THEN
+    UPDATE @extschema@.identity_population p SET customers = p.customers - n_gone + n_made
+     RETURNING p.customers INTO customers;
+  END IF;
+  IF customers IS NULL THEN
+    customers := (SELECT count(*) FROM @extschema@.customer);
+    UPDATE @extschema@.identity_population p SET customers = identity_apply.customers;
+  END IF;
 
   RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- 6. the timeline: every mapped event, of the customer its row names
@@ -1067,7 +1083,6 @@ BEGIN
     PERFORM @extschema@.identity_analyze();
   END IF;
   RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
-  customers := (SELECT count(*) FROM @extschema@.customer);
   IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
     DROP TABLE identity_touched;
   END IF;
@@ -1107,7 +1122,9 @@ BEGIN
   FOR s IN SELECT name FROM @extschema@.identity_source ORDER BY name LOOP
     PERFORM @extschema@.identity_load(s, NULL);
   END LOOP;
-  ANALYZE identity_stage;
+  -- (statistics of the columns joined on only: ANALYZE of every column of a
+  -- wide table cost 0.4 s, even for 30,000 rows)
+  ANALYZE identity_stage (source, key);
   RAISE DEBUG 'concord.resolve: % rows read and normalized after % ms', (SELECT count(*) FROM identity_stage),
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   DELETE FROM @extschema@.identity_record r
@@ -1190,8 +1207,8 @@ BEGIN
   -- belonged to, clustered afresh.  Neighbours: the rows sharing a value
   -- with a changed row, compared with it; their customers stay as they
   -- are unless a changed row joins or bridges them.
-  -- Each row of the scope carries its normalized values and its customer
-  -- before the run, read once here (resolve's C side reads nothing else).
+  -- Each row of the scope carries its normalized values, read once here,
+  -- and a core row its customer before the run.
   CREATE TEMP TABLE identity_scope (
     source text, key text, old_customer_id bigint, old_how text, old_score float8,
     core boolean, changed boolean, present boolean,
@@ -1211,13 +1228,14 @@ BEGIN
       JOIN @extschema@.customer_link l2 ON l2.customer_id = c.old_customer_id
       JOIN @extschema@.identity_record r ON r.source = l2.source AND r.key = l2.key
      WHERE NOT EXISTS (SELECT 1 FROM identity_changed x WHERE x.source = l2.source AND x.key = l2.key);
-  ANALYZE identity_scope;
+  ANALYZE identity_scope (source, key, core, changed, old_customer_id);
   -- Neighbours.  (A value shared by more than max_block rows makes no
   -- pairs: its rows stay out of scope, or one 王伟 would pull in every 王伟.
   -- Each value is counted and its rows fetched through its index: a few
   -- thousand lookups, where a join would read the million rows.)
   INSERT INTO identity_scope
-    SELECT DISTINCT ON (r.source, r.key) r.source, r.key, l.customer_id, l.how, l.score, false, false, true,
+    -- (their customers: looked up by the C side for the few that match)
+    SELECT DISTINCT ON (r.source COLLATE "C", r.key COLLATE "C") r.source, r.key, NULL, NULL, NULL, false, false, true,
            r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
     FROM (
           SELECT r.* FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v
@@ -1253,10 +1271,8 @@ BEGIN
             FROM identity_vals v
             JOIN @extschema@.identity_attribute a ON a.block AND v.extra ? a.name
             JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name)) r
-    LEFT JOIN LATERAL (SELECT l.customer_id, l.how, l.score FROM @extschema@.customer_link l
-                        WHERE l.source = r.source AND l.key = r.key OFFSET 0) l ON true
     WHERE NOT EXISTS (SELECT 1 FROM identity_scope x WHERE x.source = r.source AND x.key = r.key);
-  ANALYZE identity_scope;
+  ANALYZE identity_scope (source, key, core, changed, old_customer_id);
 
   RAISE DEBUG 'concord.resolve_incremental: % rows in scope after % ms', (SELECT count(*) FROM identity_scope),
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);

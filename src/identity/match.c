@@ -1236,6 +1236,53 @@ save_review(Rec *recs, int *parent, Match *review, int nr)
 }
 
 /*
+ * Scoped: the customers (and how they were linked) of the neighbours
+ * flagged in want, from concord.customer_link.
+ */
+static void
+neighbour_links(Rec *recs, int n, const bool *want)
+{
+	Datum	   *idx = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *src = palloc(sizeof(Datum) * Max(n, 1));
+	Datum	   *key = palloc(sizeof(Datum) * Max(n, 1));
+	int			k = 0;
+	Oid			types[3] = {INT4ARRAYOID, TEXTARRAYOID, TEXTARRAYOID};
+	Datum		args[3];
+
+	for (int i = 0; i < n; i++)
+		if (want[i] && !recs[i].core)
+		{
+			idx[k] = Int32GetDatum(i);
+			src[k] = CStringGetTextDatum(recs[i].source);
+			key[k] = CStringGetTextDatum(recs[i].key);
+			k++;
+		}
+	if (k == 0)
+		return;
+	args[0] = PointerGetDatum(construct_array(idx, k, INT4OID, 4, true, TYPALIGN_INT));
+	args[1] = PointerGetDatum(construct_array(src, k, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = PointerGetDatum(construct_array(key, k, TEXTOID, -1, false, TYPALIGN_INT));
+	if (SPI_execute_with_args("SELECT w.i, l.customer_id, l.how, l.score"
+							  " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS w(i, s, k)"
+							  " JOIN concord.customer_link l ON l.source = w.s AND l.key = w.k",
+							  3, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.customer_link");
+	for (uint64 j = 0; j < SPI_processed; j++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[j];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		bool		isnull;
+		Rec		   *r = &recs[DatumGetInt32(SPI_getbinval(t, d, 1, &isnull))];
+		Datum		v = SPI_getbinval(t, d, 4, &isnull);
+
+		r->old_customer = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		r->old_how = SPI_getvalue(t, d, 3);
+		r->old_score = isnull ? -INFINITY : DatumGetFloat8(v);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * concord.identity_cluster(max_block integer, scoped boolean)
  *	 RETURNS TABLE (source text, key text, cluster integer, how text,
  *					score float8, pairs integer)
@@ -1308,39 +1355,6 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		size[i] = 1;
 		best[i] = -INFINITY;
 	}
-	/*
-	 * Scoped: a neighbour (a row sharing a value with a changed row, of a
-	 * customer no changed row belonged to) keeps its customer and how it
-	 * was linked; its customer's rows start as one.
-	 */
-	if (scoped)
-	{
-		HASHCTL		ctl;
-		HTAB	   *byc;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(int64) + sizeof(int);
-		ctl.hcxt = cxt;
-		byc = hash_create("concord identity neighbours", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		for (int i = 0; i < n; i++)
-		{
-			bool		found;
-			char	   *e;
-
-			if (recs[i].core || recs[i].old_customer < 0)
-				continue;
-			how[i] = recs[i].old_how;
-			best[i] = recs[i].old_score;
-			e = hash_search(byc, &recs[i].old_customer, HASH_ENTER, &found);
-			if (found)
-				unite(parent, size, *(int *) (e + sizeof(int64)), i);
-			else
-				*(int *) (e + sizeof(int64)) = i;
-		}
-		hash_destroy(byc);
-	}
-
 	/* employers are no blocks, but how many people share one counts */
 	{
 		HTAB	   *h = build_blocks(recs, n, A_COMPANY, cxt);
@@ -1421,6 +1435,47 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	 * if it would put two rows a cannot-link separates in one cluster.
 	 */
 	load_constraints(recs, n, &cons, &ncons);
+	/*
+	 * Scoped: a neighbour (a row sharing a value with a changed row, of a
+	 * customer no changed row belonged to) keeps its customer and how it
+	 * was linked, and its customer's rows start as one -- those of them a
+	 * changed row may join, that is: its customer is looked up only for a
+	 * neighbour that matched a core row or that a constraint names (the
+	 * others stay as they are, whatever this run finds).
+	 */
+	if (scoped)
+	{
+		bool	   *want = palloc0(sizeof(bool) * Max(n, 1));
+		HASHCTL		ctl;
+		HTAB	   *byc;
+
+		for (int i = 0; i < nm; i++)
+			want[matches[i].a] = want[matches[i].b] = true;
+		for (int i = 0; i < ncons; i++)
+			want[cons[i].a] = want[cons[i].b] = true;
+		neighbour_links(recs, n, want);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(int64) + sizeof(int);
+		ctl.hcxt = cxt;
+		byc = hash_create("concord identity neighbours", 1024, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		for (int i = 0; i < n; i++)
+		{
+			bool		found;
+			char	   *e;
+
+			if (recs[i].core || recs[i].old_customer < 0)
+				continue;
+			how[i] = recs[i].old_how;
+			best[i] = recs[i].old_score;
+			e = hash_search(byc, &recs[i].old_customer, HASH_ENTER, &found);
+			if (found)
+				unite(parent, size, *(int *) (e + sizeof(int64)), i);
+			else
+				*(int *) (e + sizeof(int64)) = i;
+		}
+		hash_destroy(byc);
+	}
 	for (int i = 0; i < ncons; i++)
 		if (cons[i].must)
 		{
