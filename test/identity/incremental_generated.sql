@@ -57,16 +57,7 @@ SELECT is((SELECT count(*) FROM concord.customer_link l
   'the deleted leads'' links are gone');
 
 -- the same state through a full resolve
-CREATE TEMP TABLE after_incr AS SELECT source, key, customer_id FROM concord.customer_link;
-CREATE TEMP TABLE golden_incr AS SELECT customer_id, name, phone, email, company, records FROM concord.customer;
-SELECT results_eq($$SELECT new_ids, merged, split FROM concord.resolve()$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$,
-  'a full resolve afterwards changes no ID: incremental equals full');
-SELECT is((SELECT count(*)::int FROM (SELECT * FROM after_incr EXCEPT SELECT source, key, customer_id FROM concord.customer_link
-                                      UNION ALL
-                                      SELECT source, key, customer_id FROM concord.customer_link EXCEPT SELECT * FROM after_incr) d), 0,
-  'the links are identical');
-SELECT is((SELECT count(*)::int FROM (SELECT * FROM golden_incr EXCEPT SELECT customer_id, name, phone, email, company, records FROM concord.customer) d), 0,
-  'and so are the golden records');
+\ir same_as_full.psql
 
 -- a source dropped: its rows leave the count, and the kept spreads (which
 -- counted them) are counted afresh
