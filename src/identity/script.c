@@ -499,8 +499,21 @@ identity_pinyin_syllable_max(void)
 void
 identity_script_preload(void)
 {
-	for (int s = 0; s < IDENTITY_NSCRIPTS; s++)
-		(void) transliterator((IdentityScript) s);
-	if (syllables == NULL)
-		syllables_build();
+	MemoryContext cxt = CurrentMemoryContext;
+
+	/* a failure is logged, not fatal: the backends try again on first use */
+	PG_TRY();
+	{
+		for (int s = 0; s < IDENTITY_NSCRIPTS; s++)
+			(void) transliterator((IdentityScript) s);
+		if (syllables == NULL)
+			syllables_build();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		EmitErrorReport();
+		FlushErrorState();
+	}
+	PG_END_TRY();
 }
