@@ -1210,19 +1210,18 @@ BEGIN
   -- Each row of the scope carries its normalized values, read once here,
   -- and a core row its customer before the run.
   CREATE TEMP TABLE identity_scope (
-    source text, key text, old_customer_id bigint, old_how text, old_score float8,
-    core boolean, changed boolean, present boolean,
+    source text, key text, old_customer_id bigint, core boolean, changed boolean, present boolean,
     name_key text, syllables text, phone text, email text, company text, address text, id_number text, extra jsonb)
     ON COMMIT DROP;
   -- (present: a changed row deleted at the source is not)
   INSERT INTO identity_scope
-    SELECT c.source, c.key, l.customer_id, l.how, l.score, true, true, r.source IS NOT NULL,
+    SELECT c.source, c.key, l.customer_id, true, true, r.source IS NOT NULL,
            r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
       FROM identity_changed c
       LEFT JOIN @extschema@.identity_record r ON r.source = c.source AND r.key = c.key
       LEFT JOIN @extschema@.customer_link l ON l.source = c.source AND l.key = c.key;
   INSERT INTO identity_scope
-    SELECT l2.source, l2.key, l2.customer_id, l2.how, l2.score, true, false, true,
+    SELECT l2.source, l2.key, l2.customer_id, true, false, true,
            r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
       FROM (SELECT DISTINCT sc.old_customer_id FROM identity_scope sc WHERE sc.old_customer_id IS NOT NULL) c
       JOIN @extschema@.customer_link l2 ON l2.customer_id = c.old_customer_id
@@ -1235,7 +1234,7 @@ BEGIN
   -- thousand lookups, where a join would read the million rows.)
   INSERT INTO identity_scope
     -- (their customers: looked up by the C side for the few that match)
-    SELECT DISTINCT ON (r.source COLLATE "C", r.key COLLATE "C") r.source, r.key, NULL, NULL, NULL, false, false, true,
+    SELECT DISTINCT ON (r.source COLLATE "C", r.key COLLATE "C") r.source, r.key, NULL, false, false, true,
            r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
     FROM (
           SELECT r.* FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v

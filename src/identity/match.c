@@ -111,7 +111,8 @@ typedef struct Rec
 	/* scoped runs (see concord_identity_cluster) */
 	bool		core;			/* changed, or of a changed row's customer */
 	bool		changed;		/* inserted or updated since the last run */
-	int64		old_customer;	/* its customer before the run, or -1 */
+	int64		old_customer;	/* a neighbour's customer before the run, or
+								 * -1 (core rows are clustered afresh) */
 	char	   *old_how;		/* and how it was linked */
 	double		old_score;
 } Rec;
@@ -636,8 +637,8 @@ append_declared(StringInfo q, const Model *m)
 }
 
 /*
- * Read the records of concord.identity_record (in key order); scoped, only
- * those listed in pg_temp.identity_scope (an incremental resolve).
+ * Read the records of concord.identity_record (in key order); scoped, the
+ * rows resolve_incremental put in pg_temp.identity_scope instead.
  */
 static Rec *
 load_records(int *n, bool scoped, const Model *m)
@@ -650,10 +651,9 @@ load_records(int *n, bool scoped, const Model *m)
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
 	append_declared(&q, m);
-	/* (scoped: resolve_incremental read the rows, and their customers) */
+	/* (scoped: resolve_incremental read the rows) */
 	appendStringInfoString(&q, scoped ?
-						   ", r.core, r.changed, r.old_customer_id, r.old_how, r.old_score"
-						   " FROM pg_temp.identity_scope r WHERE r.present"
+						   ", r.core, r.changed FROM pg_temp.identity_scope r WHERE r.present"
 						   " ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"" :
 						   " FROM concord.identity_record r ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"");
 	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT)
@@ -677,23 +677,14 @@ load_records(int *n, bool scoped, const Model *m)
 		recs[i].att[NAME_COMPANY(m)] = recs[i].att[A_NAME_KEY] && recs[i].att[A_COMPANY] ?
 			psprintf("%s\x1f%s", recs[i].att[A_NAME_KEY], recs[i].att[A_COMPANY]) : NULL;
 		recs[i].core = true;
-		recs[i].old_customer = -1;
+		recs[i].old_customer = -1;	/* (a neighbour's: see neighbour_links) */
 		if (scoped)
 		{
 			int			c = 4 + A_NATTS + m->ndeclared;
 			bool		isnull;
-			Datum		v;
 
 			recs[i].core = DatumGetBool(SPI_getbinval(t, d, c, &isnull));
 			recs[i].changed = DatumGetBool(SPI_getbinval(t, d, c + 1, &isnull));
-			v = SPI_getbinval(t, d, c + 2, &isnull);
-			if (!isnull)
-			{
-				recs[i].old_customer = DatumGetInt64(v);
-				recs[i].old_how = SPI_getvalue(t, d, c + 3);
-				v = SPI_getbinval(t, d, c + 4, &isnull);
-				recs[i].old_score = isnull ? -INFINITY : DatumGetFloat8(v);
-			}
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -870,6 +861,39 @@ save_value_stats(Rec *recs, HTAB *h, int att)
 }
 
 /*
+ * Run query for the nvals values of blocks of h ($1) and attribute param
+ * ($2); each row it returns (value, spread, rows) sets the block's row
+ * count and, for a built-in attribute, its records' spread.
+ */
+static void
+set_counts(Rec *recs, HTAB *h, int att, const char *query, Datum *vals, int nvals, const char *param)
+{
+	Oid			types[2] = {TEXTARRAYOID, TEXTOID};
+	Datum		args[2];
+
+	if (nvals == 0)
+		return;
+	args[0] = PointerGetDatum(construct_array(vals, nvals, TEXTOID, -1, false, TYPALIGN_INT));
+	args[1] = CStringGetTextDatum(param);
+	if (SPI_execute_with_args(query, 2, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not count the people behind the values in scope");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		int			spread = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
+		Block	   *b = hash_search(h, &v, HASH_FIND, NULL);
+
+		if (b == NULL)
+			continue;
+		b->global_n = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
+		if (att < A_NATTS)
+			for (int j = 0; j < b->n; j++)
+				recs[b->members[j]].spread[att] = Max(spread, 1);
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
+
+/*
  * In a scoped run, a block holds only the records in scope: take how many
  * people share each value, and how many rows hold it, from all of
  * concord.identity_record instead, so that weights and the blocks left
@@ -893,22 +917,22 @@ global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 			   *kept;
 	int			nv = 0,
 				nk = 0;
-	Oid			types[2] = {TEXTARRAYOID, TEXTOID};
-	Datum		args[2];
-	char	   *query;
+	const char *param = att < A_NATTS ? att_columns[att] :
+		att == NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name;
+	const char *query;
 
 	if (att < A_NATTS && !has_spread(att))
 		return;
+	/* $1: the values; $2: the attribute (identity_record's column, or declared) */
 	if (att < A_NATTS)
 		query = psprintf("SELECT v.v,"
 						 " coalesce(s.spread, (SELECT count(DISTINCT r.%s) FROM concord.identity_record r WHERE r.%s = v.v)),"
 						 " %s"
 						 " FROM pg_catalog.unnest($1) AS v(v)"
-						 " LEFT JOIN concord.identity_value_stat s ON s.attribute = %s AND s.value = v.v",
+						 " LEFT JOIN concord.identity_value_stat s ON s.attribute = $2 AND s.value = v.v",
 						 att == A_NAME_KEY ? "phone" : "name_key", att_columns[att],
 						 att == A_COMPANY ? "-1" :
-						 psprintf("(SELECT count(*) FROM concord.identity_record r WHERE r.%s = v.v)", att_columns[att]),
-						 quote_literal_cstr(att_columns[att]));
+						 psprintf("(SELECT count(*) FROM concord.identity_record r WHERE r.%s = v.v)", att_columns[att]));
 	else if (att == NAME_COMPANY(m))
 		query = "SELECT v.v, 1, (SELECT count(*) FROM concord.identity_record r"
 			" WHERE r.name_key = pg_catalog.split_part(v.v, E'\\x1f', 1) AND r.company = pg_catalog.split_part(v.v, E'\\x1f', 2))"
@@ -931,35 +955,11 @@ global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 		else if (att == A_PHONE || att == A_EMAIL)
 			kept[nk++] = CStringGetTextDatum(b->value);
 	}
-	for (int pass = 0; pass < 2; pass++)
-	{
-		if ((pass == 0 ? nv : nk) == 0)
-			continue;
-		args[0] = PointerGetDatum(construct_array(pass == 0 ? vals : kept, pass == 0 ? nv : nk,
-												  TEXTOID, -1, false, TYPALIGN_INT));
-		args[1] = CStringGetTextDatum(att < A_NATTS || att == NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name);
-		if (SPI_execute_with_args(pass == 0 ? query :
-								  "SELECT s.value, s.spread, -1 FROM concord.identity_value_stat s"
-								  " WHERE s.attribute = $2 AND s.value = ANY ($1)",
-								  pass == 0 && (att < A_NATTS || att == NAME_COMPANY(m)) ? 1 : 2,
-								  types, pass == 0 ? args : (Datum[]) {args[0], CStringGetTextDatum(att_columns[att])},
-								  NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not count the people behind the values in scope");
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-			int			spread = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-
-			b = hash_search(h, &v, HASH_FIND, NULL);
-			if (b == NULL)
-				continue;
-			b->global_n = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
-			if (att < A_NATTS)
-				for (int j = 0; j < b->n; j++)
-					recs[b->members[j]].spread[att] = Max(spread, 1);
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
+	set_counts(recs, h, att, query, vals, nv, param);
+	set_counts(recs, h, att,
+			   "SELECT s.value, s.spread, -1 FROM concord.identity_value_stat s"
+			   " WHERE s.attribute = $2 AND s.value = ANY ($1)",
+			   kept, nk, param);
 }
 
 /*

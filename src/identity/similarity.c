@@ -169,7 +169,7 @@ concord_jaro_winkler(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(identity_jaro_winkler(a, na, b, nb));
 }
 
-/* Distinct white-space separated tokens of s (modified), sorted. */
+/* Distinct white-space separated tokens of s (modified), in order of first appearance. */
 static int
 tokens(char *s, char ***out)
 {
