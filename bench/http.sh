@@ -32,12 +32,7 @@ RUN=bench
 N="${BENCH_N:-1000}"
 CAP="${BENCH_CAP:-100}"
 
-trap 'stop_all "$RUN" >/dev/null 2>&1 || true' EXIT
-ensure_packages
-build_install
-stop_all "$RUN" >/dev/null 2>&1 || true
-rm -rf "$(run_dir "$RUN")"
-cluster_start "$RUN" 54349 >/dev/null
+bench_cluster "$RUN" 54349
 stubs_start "$RUN" >/dev/null
 "$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE concord_bench" >/dev/null
 "$PGBIN/psql" -X -q -d concord_bench -c "CREATE EXTENSION concord" >/dev/null

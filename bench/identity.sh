@@ -27,13 +27,8 @@ require_root
 RUN=bench-identity
 PERSONS="${BENCH_PERSONS:-200000}"
 
-trap 'stop_all "$RUN" >/dev/null 2>&1 || true' EXIT
-ensure_packages
-build_install
-stop_all "$RUN" >/dev/null 2>&1 || true
-rm -rf "$(run_dir "$RUN")"
 CLUSTER_EXTRA_CONF="shared_buffers = 256MB
-work_mem = 64MB" cluster_start "$RUN" 54379 >/dev/null
+work_mem = 64MB" bench_cluster "$RUN" 54379
 "$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE concord_bench" >/dev/null
 "$PGBIN/psql" -X -q -d concord_bench -c "CREATE EXTENSION concord" >/dev/null
 

@@ -56,12 +56,7 @@ fi
 SMALL=$((N / 10))
 OUT="$(run_dir "$RUN")/bench"        # per-run logs and samples
 
-trap 'stop_all "$RUN" >/dev/null 2>&1 || true' EXIT
-ensure_packages
-build_install
-stop_all "$RUN" >/dev/null 2>&1 || true
-rm -rf "$(run_dir "$RUN")"
-cluster_start "$RUN" 54369 >/dev/null
+bench_cluster "$RUN" 54369
 stubs_start "$RUN" >/dev/null
 STUB_PID="$(tr -dc '0-9' <"$(run_dir "$RUN")/stub-http.pid")"
 mkdir -p "$OUT"

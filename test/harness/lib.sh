@@ -521,3 +521,17 @@ stop_all() {
 	[[ -f "$f" ]] && : >"$f"
 	return 0
 }
+
+# A benchmark's cluster: packages, a fresh build and install, a new cluster
+# for the named run on port (CLUSTER_EXTRA_CONF applies), stopped with
+# everything the run started when the script exits.
+bench_cluster() {
+	local name="$1" port="$2"
+	# shellcheck disable=SC2064 # the name is fixed now, on purpose
+	trap "stop_all '$name' >/dev/null 2>&1 || true" EXIT
+	ensure_packages
+	build_install
+	stop_all "$name" >/dev/null 2>&1 || true
+	rm -rf "$(run_dir "$name")"
+	cluster_start "$name" "$port" >/dev/null
+}

@@ -24,32 +24,7 @@ EXCEPTION
     RETURN SQLSTATE || ': ' || SQLERRM;
 END $$;
 
--- Wait (up to 5 s) until the session named app runs a statement; its pid.
-CREATE FUNCTION pg_temp.active_pid(app text) RETURNS int LANGUAGE plpgsql AS $$
-DECLARE found int;
-BEGIN
-  FOR i IN 1..250 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    SELECT pid INTO found FROM pg_stat_activity
-     WHERE application_name = app AND state = 'active' AND query LIKE '%concord.http%';
-    EXIT WHEN found IS NOT NULL;
-    PERFORM pg_sleep(0.02);
-  END LOOP;
-  RETURN found;
-END $$;
-
--- Wait (up to 5 s) until backend pid is gone.
-CREATE FUNCTION pg_temp.gone(target int) RETURNS boolean LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1..250 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = target) THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.02);
-  END LOOP;
-  RETURN false;
-END $$;
+\ir ../harness/backends.psql
 
 ------------------------------------------------------------------------------
 -- statement_timeout in this session
@@ -103,7 +78,7 @@ SELECT dblink_connect('tap_victim', :'conn' || ' application_name=tap_victim') A
 -- a single call
 SELECT is(dblink_send_query('tap_victim', format('SELECT status FROM concord.http_get(%L)', :'u' || '/delay/5000')), 1,
   'a second session starts a slow call');
-SELECT pg_temp.active_pid('tap_victim') AS victim \gset
+SELECT pg_temp.active_pid('tap_victim', '%concord.http%') AS victim \gset
 UPDATE t0 SET t = clock_timestamp();
 SELECT ok(pg_cancel_backend(:victim), 'its backend is sent a cancel');
 SELECT is(pg_temp.canceled($$SELECT * FROM dblink_get_result('tap_victim') AS r(status int)$$),
@@ -119,7 +94,7 @@ SELECT is(dblink_send_query('tap_victim', format(
     'SELECT count(*) FROM concord.http_batch(ARRAY(SELECT concord.http_request(''GET'', %L) FROM generate_series(1, 10)))',
     :'u' || '/delay/5000')), 1,
   'the second session starts a slow batch');
-SELECT pg_temp.active_pid('tap_victim') AS victim \gset
+SELECT pg_temp.active_pid('tap_victim', '%concord.http%') AS victim \gset
 UPDATE t0 SET t = clock_timestamp();
 SELECT ok(pg_cancel_backend(:victim), 'its backend is sent a cancel');
 SELECT is(pg_temp.canceled($$SELECT * FROM dblink_get_result('tap_victim') AS r(n bigint)$$),
@@ -135,7 +110,7 @@ SELECT is((SELECT n FROM dblink('tap_victim', format(
 -- termination
 SELECT is(dblink_send_query('tap_victim', format('SELECT status FROM concord.http_get(%L)', :'u' || '/delay/5000')), 1,
   'the second session starts another slow call');
-SELECT pg_temp.active_pid('tap_victim') AS victim \gset
+SELECT pg_temp.active_pid('tap_victim', '%concord.http%') AS victim \gset
 UPDATE t0 SET t = clock_timestamp();
 SELECT ok(pg_terminate_backend(:victim), 'its backend is terminated');
 SELECT ok(pg_temp.gone(:victim), 'the backend exits');

@@ -44,32 +44,7 @@ BEGIN
   RETURN got;
 END $$;
 
-CREATE FUNCTION pg_temp.victim_pid() RETURNS int
-LANGUAGE plpgsql AS $$
-DECLARE found int;
-BEGIN
-  FOR i IN 1..250 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    SELECT pid INTO found FROM pg_stat_activity
-     WHERE application_name = 'tap_sync_victim' AND state = 'active' AND query LIKE 'CALL concord.sync%';
-    EXIT WHEN found IS NOT NULL;
-    PERFORM pg_sleep(0.02);
-  END LOOP;
-  RETURN found;
-END $$;
-
-CREATE FUNCTION pg_temp.gone(target int) RETURNS boolean
-LANGUAGE plpgsql AS $$
-BEGIN
-  FOR i IN 1..250 LOOP
-    PERFORM pg_stat_clear_snapshot();
-    IF NOT EXISTS (SELECT 1 FROM pg_stat_activity WHERE pid = target) THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.02);
-  END LOOP;
-  RETURN false;
-END $$;
+\ir ../harness/backends.psql
 
 -- Collect the victim's result, whatever it is.
 CREATE FUNCTION pg_temp.drain() RETURNS text
@@ -120,7 +95,7 @@ SELECT pg_temp.admin(format('SELECT concord.http_allow_host(''127.0.0.0/8'', %s,
 -- 60 customers in 9 pages of 7, each page 150 ms late
 SELECT pg_temp.stub('/sync/res/reset', '{"n": 60, "slow_ms": 150}') ->> 'ok' AS reset \gset
 SELECT is(dblink_send_query('tap_victim', 'CALL concord.sync(''tap_kill'')'), 1, 'a second session starts a slow sync');
-SELECT pg_temp.victim_pid() AS victim \gset
+SELECT pg_temp.active_pid('tap_sync_victim', 'CALL concord.sync%') AS victim \gset
 SELECT cmp_ok(pg_temp.wait_pages('tap_kill', 3), '>=', 3::bigint, 'three pages are committed while it runs');
 SELECT ok(pg_terminate_backend(:victim), 'its backend is killed');
 SELECT ok(pg_temp.gone(:victim), 'the backend is gone');
@@ -146,7 +121,7 @@ SELECT results_eq($$SELECT id, name, phone, status, city, updated_at, lifetime_v
 
 SELECT dblink_connect('tap_victim', :'conn' || ' application_name=tap_sync_victim') AS c3 \gset
 SELECT is(dblink_send_query('tap_victim', 'CALL concord.sync(''tap_cancel'')'), 1, 'a second session starts another slow sync');
-SELECT pg_temp.victim_pid() AS victim \gset
+SELECT pg_temp.active_pid('tap_sync_victim', 'CALL concord.sync%') AS victim \gset
 SELECT cmp_ok(pg_temp.wait_pages('tap_cancel', 2), '>=', 2::bigint, 'two pages are committed');
 SELECT ok(pg_cancel_backend(:victim), 'its query is canceled');
 SELECT is(pg_temp.drain(), '57014', 'the sync reports the cancel');
@@ -196,7 +171,7 @@ SELECT is((SELECT string_agg(invoice_no, ',' ORDER BY invoice_no) FROM sync_tap.
 
 SELECT pg_temp.stub('/sync/res/reset', '{"n": 60, "slow_ms": 100}') ->> 'ok' AS reset \gset
 SELECT is(dblink_send_query('tap_victim', 'CALL concord.sync(''tap_kill'')'), 1, 'a run in the second session');
-SELECT pg_temp.victim_pid() AS victim \gset
+SELECT pg_temp.active_pid('tap_sync_victim', 'CALL concord.sync%') AS victim \gset
 SELECT is(pg_temp.remote_sync('tap_kill'), '55P03: source "tap_kill" is being synced by another session',
   'a second run of the same source is refused while the first runs');
 SELECT ok(pg_cancel_backend(:victim), 'stop the first run');
