@@ -2,7 +2,7 @@
 -- clusters against the truth, stable IDs across runs, merges and splits
 -- with their history, the golden record, explanations, bad input.
 BEGIN;
-SELECT plan(61);
+SELECT plan(66);
 SET LOCAL client_min_messages = warning;
 \ir people.psql
 
@@ -206,6 +206,16 @@ SELECT throws_ok($$SELECT * FROM concord.resolve()$$, '42P01', 'the table of ide
   'a source whose table was dropped: a clear error, nothing changed');
 SELECT is(concord.identity_source_drop('gone'), true, 'identity_source_drop removes it');
 SELECT is((SELECT customers FROM concord.resolve()), 13::bigint, 'and resolve works again');
+
+-- bad arguments: clear errors; unknown names are not errors to drop
+SELECT throws_ok($$SELECT * FROM concord.resolve(max_block => 1)$$, '22023',
+  'max_block must be between 2 and 100000, not 1', 'resolve: a max_block too small');
+SELECT throws_ok($$SELECT * FROM concord.resolve(max_block => NULL)$$, '22023',
+  'max_block must be between 2 and 100000, not <NULL>', 'resolve: a NULL max_block');
+SELECT throws_ok($$SELECT * FROM concord.resolve_incremental(max_block => 100001)$$, '22023',
+  'max_block must be between 2 and 100000, not 100001', 'resolve_incremental: a max_block too large');
+SELECT is(concord.identity_source_drop('no_such_source'), false, 'identity_source_drop of an unknown source: false');
+SELECT is(concord.identity_event_drop('no_such_event'), false, 'identity_event_drop of an unknown event: false');
 
 SELECT * FROM finish();
 ROLLBACK;
