@@ -1,0 +1,158 @@
+/*-------------------------------------------------------------------------
+ *
+ * match.h
+ *	  The matcher's insides, shared by its files and by nothing outside
+ *	  the identity component: a record, the model, a block.
+ *
+ *	  score.c	the model and the comparison of two records
+ *	  block.c	reading records, blocks, how many people share a value
+ *	  match.c	identity_cluster(): pairs, rules, union-find, review pairs
+ *	  explain.c why_matched() and the level counts for weight estimates
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CONCORD_IDENTITY_MATCH_H
+#define CONCORD_IDENTITY_MATCH_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/hsearch.h"
+
+/* the attributes of a record, in concord.identity_record column order */
+enum
+{
+	A_NAME_KEY,
+	A_PHONE,
+	A_EMAIL,
+	A_COMPANY,
+	A_ADDRESS,
+	A_ID_NUMBER,
+	A_NATTS
+};
+
+/* Blocking kinds, in the order pairs are compared (declared ones follow). */
+#define NBLOCKS 4
+extern const int identity_block_kinds[NBLOCKS];
+
+/* Declared attributes (concord.identity_attribute), at most this many. */
+#define MAX_DECLARED 16
+#define MAX_ATTS (A_NATTS + MAX_DECLARED)
+
+/*
+ * After the declared attributes, a record carries one more blocking value,
+ * compared by nothing: its name key and employer together.  A common name
+ * makes a block too large to pair (王伟 among a million rows), but 王伟 at
+ * 华信软件 is a few rows.
+ */
+#define NAME_COMPANY(m) (A_NATTS + (m)->ndeclared)
+
+typedef enum Comparison
+{
+	CMP_EXACT,
+	CMP_DATE,
+	CMP_NUMBER,
+	CMP_STRING
+} Comparison;
+
+typedef struct Declared
+{
+	char		name[NAMEDATALEN];
+	Comparison	compare;
+	double		tolerance;
+	bool		block;
+	double		agree,
+				close,
+				disagree;
+} Declared;
+
+typedef struct Rec
+{
+	char	   *source;
+	char	   *key;
+	char	  **att;			/* A_NATTS built-in, then the declared ones */
+	char	   *syllables;		/* the name's pinyin syllables, sorted */
+	int			spread[A_NATTS];	/* how many people share the value (see tf) */
+	uint32		paired;			/* bit k: its value of blocking kind k is in a
+								 * block whose pairs are compared */
+	/* scoped runs (see concord_identity_cluster) */
+	bool		core;			/* changed, or of a changed row's customer */
+	bool		changed;		/* inserted or updated since the last run */
+	int64		old_customer;	/* a neighbour's customer before the run, or
+								 * -1 (core rows are clustered afresh) */
+	char	   *old_how;		/* and how it was linked */
+	double		old_score;
+} Rec;
+
+/* Weights: log2(m/u) per agreement level (hand-set defaults). */
+typedef struct Model
+{
+	double		id_agree,
+				id_disagree;
+	double		phone_agree,
+				phone_agree_landline,
+				phone_disagree;
+	double		email_agree,
+				email_disagree;
+	double		name_exact,
+				name_close,
+				name_near,
+				name_partial,
+				name_disagree;
+	double		company_agree,
+				company_close,
+				company_disagree;
+	double		address_agree,
+				address_disagree;
+	double		match_threshold;
+	double		review_threshold;	/* from here to the match threshold:
+									 * for a person to look at */
+	double		rule_name_min;	/* name similarity for the phone rule */
+	double		scale;			/* log2 of the population over 1,000 rows
+								 * (see tf), not a weight of the table */
+	int			ndeclared;		/* declared attributes, in name order */
+	Declared	declared[MAX_DECLARED];
+} Model;
+
+/* One attribute's comparison in a pair. */
+typedef struct AttCmp
+{
+	const char *level;			/* "agree", "close", ... or "missing" */
+	double		weight;
+	double		similarity;		/* for names and companies, else -1 */
+} AttCmp;
+
+
+/* A block: the records sharing one value of one attribute. */
+typedef struct Block
+{
+	char	   *value;			/* hash key (must be first) */
+	int			n;
+	int			global_n;		/* scoped: the rows with the value in all */
+	int			cap;
+	int		   *members;
+} Block;
+
+/* score.c */
+extern Model identity_load_model(void);
+extern double identity_population(void);
+extern void identity_save_population(int n);
+extern double identity_population_scale(double rows);
+extern double identity_threshold(const Model *m);
+extern bool identity_widely_shared(int spread);
+extern void identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp,
+							 double *score, const char **rule);
+
+/* block.c */
+extern void identity_append_declared(StringInfo q, const Model *m);
+extern Rec *identity_load_records(int *n, bool scoped, const Model *m);
+extern HTAB *identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt);
+extern void identity_save_value_stats(Rec *recs, HTAB *h, int att);
+extern void identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att);
+extern bool identity_block_paired(const Block *b, int max_block);
+extern void identity_neighbour_links(Rec *recs, int n, const bool *want);
+
+/* match.c */
+extern int identity_rec_index(Rec *recs, int n, const char *source, const char *key);
+
+#endif							/* CONCORD_IDENTITY_MATCH_H */

@@ -1,0 +1,506 @@
+/*-------------------------------------------------------------------------
+ *
+ * score.c
+ *	  The Fellegi-Sunter model: the weights of each agreement level (defaults
+ *	  overridden by concord.identity_weight), the population they scale
+ *	  with, and the comparison of two records -- per attribute a level and
+ *	  a weight, the total, and the rules that match outright.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+
+#include "identity/identity.h"
+#include "identity/match.h"
+
+static const Model default_model = {
+	12.0, -6.0,					/* id number */
+	9.0, 4.0, -4.0,				/* phone: mobile, landline agree; disagree */
+	9.0, -2.0,					/* email */
+	5.0, 3.0, 1.0, 0.5, -4.0,	/* name: same key, syllables >= 0.9, >= 0.8,
+								 * all but one, else */
+	8.0, 1.5, -1.0,				/* company: same (less for a large one),
+								 * >= 0.9, else */
+	3.0, -1.0,					/* address */
+	8.0,						/* match threshold */
+	4.0,						/* review threshold */
+	0.9,						/* phone rule: name similarity */
+	0.0,						/* scale: set once the rows are counted */
+	0							/* declared attributes: load_model's */
+};
+
+/* Where each weight lives in concord.identity_weight (attribute, level). */
+typedef struct WeightSlot
+{
+	const char *attribute;
+	const char *level;
+	size_t		offset;
+} WeightSlot;
+
+static const WeightSlot weight_slots[] = {
+	{"id_number", "agree", offsetof(Model, id_agree)},
+	{"id_number", "disagree", offsetof(Model, id_disagree)},
+	{"phone", "agree", offsetof(Model, phone_agree)},
+	{"phone", "agree_landline", offsetof(Model, phone_agree_landline)},
+	{"phone", "disagree", offsetof(Model, phone_disagree)},
+	{"email", "agree", offsetof(Model, email_agree)},
+	{"email", "disagree", offsetof(Model, email_disagree)},
+	{"name", "exact", offsetof(Model, name_exact)},
+	{"name", "close", offsetof(Model, name_close)},
+	{"name", "near", offsetof(Model, name_near)},
+	{"name", "partial", offsetof(Model, name_partial)},
+	{"name", "disagree", offsetof(Model, name_disagree)},
+	{"company", "agree", offsetof(Model, company_agree)},
+	{"company", "close", offsetof(Model, company_close)},
+	{"company", "disagree", offsetof(Model, company_disagree)},
+	{"address", "agree", offsetof(Model, address_agree)},
+	{"address", "disagree", offsetof(Model, address_disagree)},
+	{"model", "match_threshold", offsetof(Model, match_threshold)},
+	{"model", "review_threshold", offsetof(Model, review_threshold)},
+	{"model", "rule_name_min", offsetof(Model, rule_name_min)},
+	{NULL, NULL, 0}
+};
+
+/*
+ * The model in use: the defaults, overridden by the rows of
+ * concord.identity_weight (set by hand, or by identity_estimate_weights).
+ */
+Model
+identity_load_model(void)
+{
+	Model		m = default_model;
+
+	if (SPI_execute("SELECT attribute, level, weight FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_weight");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *att = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+		char	   *lvl = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
+		char	   *w = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+
+		for (int k = 0; weight_slots[k].attribute; k++)
+			if (strcmp(weight_slots[k].attribute, att) == 0 && strcmp(weight_slots[k].level, lvl) == 0 && w)
+				*(double *) ((char *) &m + weight_slots[k].offset) = strtod(w, NULL);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	if (SPI_execute("SELECT a.name, a.compare, a.tolerance, a.block,"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'agree'),"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'close'),"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'disagree')"
+					" FROM concord.identity_attribute a ORDER BY a.name COLLATE \"C\" LIMIT " CppAsString2(MAX_DECLARED),
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_attribute");
+	if (m.review_threshold > m.match_threshold)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("the review threshold (%g) is above the match threshold (%g)",
+						m.review_threshold, m.match_threshold),
+				 errhint("Set concord.identity_weight (model, review_threshold) to at most the match threshold.")));
+	m.ndeclared = (int) SPI_processed;
+	for (int i = 0; i < m.ndeclared; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		Declared   *a = &m.declared[i];
+		const char *cmp = SPI_getvalue(t, d, 2);
+		char	   *w;
+
+		strlcpy(a->name, SPI_getvalue(t, d, 1), NAMEDATALEN);
+		a->compare = strcmp(cmp, "date") == 0 ? CMP_DATE : strcmp(cmp, "number") == 0 ? CMP_NUMBER :
+			strcmp(cmp, "string") == 0 ? CMP_STRING : CMP_EXACT;
+		w = SPI_getvalue(t, d, 3);
+		a->tolerance = w ? strtod(w, NULL) : 0;
+		a->block = strcmp(SPI_getvalue(t, d, 4), "t") == 0;
+		w = SPI_getvalue(t, d, 5);
+		a->agree = w ? strtod(w, NULL) : 0;
+		w = SPI_getvalue(t, d, 6);
+		a->close = w ? strtod(w, NULL) : 0;
+		w = SPI_getvalue(t, d, 7);
+		a->disagree = w ? strtod(w, NULL) : 0;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return m;
+}
+
+/*
+ * The population: how many rows identity_record holds.  A full run counts
+ * the rows it read and keeps the count in concord.identity_population;
+ * the others take that count, which resolve_incremental keeps up to date
+ * (counting a million rows again cost a tenth of a second).
+ */
+double
+identity_population(void)
+{
+	double		rows;
+
+	if (SPI_execute("SELECT coalesce((SELECT records FROM concord.identity_population),"
+					" (SELECT count(*) FROM concord.identity_record))", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not count concord.identity_record");
+	rows = strtod(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL);
+	SPI_freetuptable(SPI_tuptable);
+	return rows;
+}
+
+void
+identity_save_population(int n)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(n)};
+
+	if (SPI_execute_with_args("INSERT INTO concord.identity_population (records) VALUES ($1)"
+							  " ON CONFLICT (one) DO UPDATE SET records = excluded.records",
+							  1, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not store the number of identity records");
+}
+
+/* log2 of the population over 1,000 rows (see tf) */
+double
+identity_population_scale(double rows)
+{
+	return Max(0.0, log2(rows / 1000.0));
+}
+
+/* The score a pair must reach: the threshold, raised with the population. */
+double
+identity_threshold(const Model *m)
+{
+	return m->match_threshold + m->scale;
+}
+
+/* Jaro-Winkler of two UTF-8 strings (similarity.c's, on code points). */
+static double
+jw(const char *a, const char *b)
+{
+	int			la = strlen(a),
+				lb = strlen(b);
+	pg_wchar   *wa = palloc(sizeof(pg_wchar) * (la + 1));
+	pg_wchar   *wb = palloc(sizeof(pg_wchar) * (lb + 1));
+	int			na = pg_mb2wchar_with_len(a, wa, la);
+	int			nb = pg_mb2wchar_with_len(b, wb, lb);
+	double		r = identity_jaro_winkler(wa, na, wb, nb);
+
+	pfree(wa);
+	pfree(wb);
+	return r;
+}
+
+/*
+ * The weight of a value agreeing.  Less for a value that several people
+ * share: a phone or email shared under n different names (a switchboard,
+ * test@test.com), a name carried by n different phones (王伟), an
+ * employer of n people weighs log2(n) less -- the term-frequency
+ * adjustment of Fellegi-Sunter, counting people rather than records, so
+ * that one person seen by four departments is not taken for four.
+ *
+ * And more in a larger population: that two rows share a value held by n
+ * of P people is log2(P/n) bits of evidence, while the prior odds that two
+ * rows are one person fall as 1/P.  The table's weights are those of a
+ * population of 1,000 rows; beyond it, each agreement on a value gains
+ * scale = log2(P/1000) bits and the threshold rises by the same, so one
+ * agreement alone counts as before and two independent ones (a name and a
+ * small employer) count for more.
+ */
+static double
+tf(const Model *m, double weight, int spread)
+{
+	return (spread > 1 ? weight - log2((double) spread) : weight) + m->scale;
+}
+
+/* Is the value shared by several people (and so cannot contradict)? */
+bool
+identity_widely_shared(int spread)
+{
+	return spread > 2;
+}
+
+/*
+ * Names that are not the same: the share of syllables they have in common
+ * (Dice over the sorted syllable lists).  Character similarity would be
+ * misleading here: 董振华 and 董军 share a long prefix "dong" but are two
+ * people of one family.
+ */
+static double
+syllable_dice(const char *a, const char *b, bool *all_but_one)
+{
+	char	   *ta[64],
+			   *tb[64];
+	int			na = 0,
+				nb = 0,
+				i = 0,
+				j = 0,
+				common = 0;
+	char	   *save = NULL;
+	char	   *ca,
+			   *cb;
+
+	if (a == NULL || b == NULL)
+		return 0.0;
+	ca = pstrdup(a);
+	cb = pstrdup(b);
+	for (char *t = strtok_r(ca, " ", &save); t && na < 64; t = strtok_r(NULL, " ", &save))
+		ta[na++] = t;
+	for (char *t = strtok_r(cb, " ", &save); t && nb < 64; t = strtok_r(NULL, " ", &save))
+		tb[nb++] = t;
+	/* both lists are sorted: walk them together */
+	while (i < na && j < nb)
+	{
+		int			c = strcmp(ta[i], tb[j]);
+
+		if (c == 0)
+		{
+			common++;
+			i++;
+			j++;
+		}
+		else if (c < 0)
+			i++;
+		else
+			j++;
+	}
+	pfree(ca);
+	pfree(cb);
+	/* as long and one syllable apart: a typo, or a sibling (see compare) */
+	*all_but_one = na == nb && na >= 2 && common == na - 1;
+	return na + nb > 0 ? 2.0 * common / (na + nb) : 0.0;
+}
+
+/* Is a normalized phone a mainland mobile number (+861[3-9]...)? */
+static bool
+is_mobile(const char *phone)
+{
+	return strncmp(phone, "+861", 4) == 0 && phone[4] >= '3' && phone[4] <= '9' &&
+		strlen(phone) == 14;
+}
+
+/* A date as written by identity_load (YYYY-MM-DD) into its parts. */
+static bool
+date_parts(const char *s, int *y, int *mo, int *d)
+{
+	return sscanf(s, "%d-%d-%d", y, mo, d) == 3;
+}
+
+/* Do two years differ in one digit only, or by one (1989 / 1990)? */
+static bool
+year_typo(int y1, int y2)
+{
+	int			digits = 0;
+
+	if (abs(y1 - y2) == 1)
+		return true;
+	for (int a = y1, b = y2; a > 0 || b > 0; a /= 10, b /= 10)
+		digits += (a % 10) != (b % 10);
+	return digits == 1;
+}
+
+/*
+ * A declared attribute's comparison: agree, close (a date with day and
+ * month swapped or a year mistyped, a number within the tolerance, a
+ * string with Jaro-Winkler >= 0.9) or disagree.
+ */
+static void
+compare_declared(const Declared *d, const char *x, const char *y, AttCmp *c)
+{
+	bool		same = strcmp(x, y) == 0;
+
+	c->level = same ? "agree" : "disagree";
+	if (!same)
+		switch (d->compare)
+		{
+			case CMP_EXACT:
+				break;
+			case CMP_DATE:
+				{
+					int			y1,
+								m1,
+								d1,
+								y2,
+								m2,
+								d2;
+
+					if (date_parts(x, &y1, &m1, &d1) && date_parts(y, &y2, &m2, &d2))
+					{
+						if (y1 == y2 && m1 == d2 && d1 == m2)
+							c->level = "close, day and month swapped";
+						else if (m1 == m2 && d1 == d2 && year_typo(y1, y2))
+							c->level = "close, year mistyped";
+					}
+					break;
+				}
+			case CMP_NUMBER:
+				if (fabs(strtod(x, NULL) - strtod(y, NULL)) <= d->tolerance)
+					c->level = strtod(x, NULL) == strtod(y, NULL) ? "agree" : "close, within tolerance";
+				break;
+			case CMP_STRING:
+				c->similarity = jw(x, y);
+				if (c->similarity >= 0.9)
+					c->level = "close";
+				break;
+		}
+	if (d->compare == CMP_STRING && same)
+		c->similarity = 1.0;
+	c->weight = c->level[0] == 'a' ? d->agree : c->level[0] == 'c' ? d->close : d->disagree;
+}
+
+/*
+ * Compare two records: per-attribute levels and weights into cmp (may be
+ * NULL), the total into *score; the rule that matched them (or NULL) is
+ * returned through *rule.
+ */
+void
+identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
+		const char **rule)
+{
+	AttCmp		c[MAX_ATTS];
+	double		total = 0;
+
+	for (int i = 0; i < A_NATTS; i++)
+	{
+		c[i].level = "missing";
+		c[i].weight = 0;
+		c[i].similarity = -1;
+		if (a->att[i] == NULL || b->att[i] == NULL)
+			continue;
+		switch (i)
+		{
+			case A_ID_NUMBER:
+			case A_PHONE:
+			case A_EMAIL:
+				{
+					bool		same = strcmp(a->att[i], b->att[i]) == 0;
+					double		agree = i == A_ID_NUMBER ? m->id_agree : i == A_PHONE ? m->phone_agree : m->email_agree;
+					double		dis = i == A_ID_NUMBER ? m->id_disagree : i == A_PHONE ? m->phone_disagree : m->email_disagree;
+
+					/*
+					 * a home landline is shared by a household, a mobile
+					 * by nobody: a landline agreeing says less
+					 */
+					if (same && i == A_PHONE && !is_mobile(a->att[i]))
+					{
+						c[i].level = "agree, landline";
+						agree = m->phone_agree_landline;
+					}
+					else
+						c[i].level = same ? "agree" : "disagree";
+					c[i].weight = same ? tf(m, agree, a->spread[i]) : dis;
+					/* a mobile and a landline are not two answers to one question */
+					if (!same && i == A_PHONE && is_mobile(a->att[i]) != is_mobile(b->att[i]))
+					{
+						c[i].level = "disagree, mobile and landline";
+						c[i].weight = 0;
+					}
+					/* a widely shared value (a switchboard) cannot contradict */
+					if (!same && (identity_widely_shared(a->spread[i]) || identity_widely_shared(b->spread[i])))
+					{
+						c[i].level = "disagree, shared value";
+						c[i].weight = 0;
+					}
+					break;
+				}
+			case A_NAME_KEY:
+				{
+					bool		partial = false;
+					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 :
+						syllable_dice(a->syllables, b->syllables, &partial);
+
+					c[i].similarity = s;
+					if (s >= 1.0)
+					{
+						c[i].level = "exact";
+						/* a common name says less */
+						c[i].weight = tf(m, m->name_exact, a->spread[i]);
+					}
+					else if (s >= 0.9)
+					{
+						c[i].level = "close";
+						c[i].weight = m->name_close;
+					}
+					else if (s >= 0.8)
+					{
+						c[i].level = "near";
+						c[i].weight = m->name_near;
+					}
+					else if (partial)
+					{
+						/*
+						 * 张伟 / 张玮 typed wrong, or 王伟 / 王芳 of one
+						 * family: neither for nor against
+						 */
+						c[i].level = "partial";
+						c[i].weight = m->name_partial;
+					}
+					else
+					{
+						c[i].level = "disagree";
+						c[i].weight = m->name_disagree;
+					}
+					break;
+				}
+			case A_COMPANY:
+				{
+					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 : jw(a->att[i], b->att[i]);
+
+					/*
+					 * a small employer says much, a large one (thousands
+					 * of staff) next to nothing: never less than nothing
+					 */
+					double		agree = Max(tf(m, m->company_agree, Max(a->spread[i], b->spread[i])), 0.0);
+
+					c[i].similarity = s;
+					c[i].level = s >= 1.0 ? "agree" : s >= 0.9 ? "close" : "disagree";
+					c[i].weight = s >= 1.0 ? agree : s >= 0.9 ? Min(m->company_close, agree) : m->company_disagree;
+					break;
+				}
+			case A_ADDRESS:
+				{
+					bool		same = strcmp(a->att[i], b->att[i]) == 0;
+
+					c[i].level = same ? "agree" : "disagree";
+					c[i].weight = same ? m->address_agree : m->address_disagree;
+					break;
+				}
+		}
+		total += c[i].weight;
+	}
+
+	for (int j = 0; j < m->ndeclared; j++)
+	{
+		AttCmp	   *cj = &c[A_NATTS + j];
+
+		cj->level = "missing";
+		cj->weight = 0;
+		cj->similarity = -1;
+		if (a->att[A_NATTS + j] == NULL || b->att[A_NATTS + j] == NULL)
+			continue;
+		compare_declared(&m->declared[j], a->att[A_NATTS + j], b->att[A_NATTS + j], cj);
+		total += cj->weight;
+	}
+
+	*rule = NULL;
+	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0)
+		*rule = "rule: same ID number";
+	else if (strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
+			 c[A_NAME_KEY].similarity >= m->rule_name_min)
+		*rule = "rule: same phone, same name";
+	*score = total;
+	if (cmp)
+		memcpy(cmp, c, sizeof(AttCmp) * (A_NATTS + m->ndeclared));
+}
