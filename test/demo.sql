@@ -124,8 +124,9 @@ RESET ROLE;
 RESET concord.http_log;
 -- The stub plays four systems, 40 records each, each with its own login:
 -- the sales CRM (客户, bearer token), finance's contract system (合同,
--- HTTP basic), finance's billing (发票, OAuth2) and the service desk (工单,
--- API key). One of the service desk's tickets has a broken opened_at.
+-- HTTP basic), finance's billing (发票 and 开票联系人, OAuth2) and the
+-- service desk (工单, API key). One of the service desk's tickets has a
+-- broken opened_at.
 SELECT bool_and((concord.http_post(:'stub_url' || '/sync/' || ns || '/reset', body::jsonb)).status = 200) AS systems_ready
 FROM (VALUES ('crm',       '{"n": 40, "auth": "bearer"}'),
              ('contracts', '{"n": 40, "auth": "basic"}'),
@@ -182,6 +183,19 @@ SELECT concord.source_create('finance_invoices', jsonb_build_object(
                {"name": "tax", "type": "numeric(14,2)"}, {"name": "issued_at", "type": "timestamptz"},
                {"name": "paid", "type": "boolean"}, {"name": "updated_at", "type": "timestamptz"}]'::jsonb,
   'mode', '{"type": "incremental", "cursor_column": "updated_at", "cursor_param": "updated_since", "lookback": "1 second"}'::jsonb)) \gset
+-- 财务: billing contacts (开票联系人) from the same system; each page names the next.
+SELECT concord.source_create('finance_payers', jsonb_build_object(
+  'description', '财务 billing: billing contacts',
+  'request', jsonb_build_object('url', :'stub_url' || '/sync/billing/payers/next'),
+  'auth', jsonb_build_object('type', 'oauth2', 'grant_type', 'client_credentials',
+                             'token_url', :'stub_url' || '/sync/billing/oauth/token',
+                             'client_id', 'concord', 'client_secret', '{"secret": "billing_client_secret"}'::jsonb),
+  'pagination', '{"type": "next_url", "next_url_path": "$.links.next", "size_param": "per_page", "size": 15}'::jsonb,
+  'records', '$.data.items[*]',
+  'target', '{"table": "finance.payer", "create": true, "primary_key": "payer_id"}'::jsonb,
+  'columns', '[{"name": "payer_id"}, {"name": "contact"}, {"name": "phone"}, {"name": "invoice_title"},
+               {"name": "e_invoice", "type": "boolean"}, {"name": "updated_at", "type": "timestamptz"}]'::jsonb,
+  'mode', '{"type": "incremental", "cursor_column": "updated_at", "cursor_param": "updated_since", "lookback": "1 second"}'::jsonb)) \gset
 -- 客服: tickets, the next page named in the Link header, API key in a header.
 SELECT concord.source_create('service_tickets', jsonb_build_object(
   'description', '客服 service desk: tickets',
@@ -211,6 +225,7 @@ FROM concord.source_check('service_tickets') c;
 CALL concord.sync('crm_customers');
 CALL concord.sync('finance_contracts');
 CALL concord.sync('finance_invoices');
+CALL concord.sync('finance_payers');
 CALL concord.sync('service_tickets');
 SELECT source, status, pages, requests, records, inserted, rejected
 FROM concord.sync_run ORDER BY run_id;
@@ -285,26 +300,32 @@ INSERT INTO marketing.signup VALUES
 SELECT * FROM marketing.signup ORDER BY signup_id;
 
 \echo
-\echo '== 16. one customer, four departments, three spellings =='
--- 销售, 客服 and 市场 write 张伟's phone and name differently; 财务's
+\echo '== 16. one customer, four departments, four spellings =='
+-- 销售, 财务's billing, 客服 and 市场 write 张伟's phone and name
+-- differently: traditional script, full-width digits, pinyin. 财务's
 -- contracts and invoices only carry the CRM's customer number.
 SELECT department, written_as, phone, concord.normalize_phone(phone) AS phone_e164,
        concord.name_key(written_as) AS name_key
 FROM (SELECT 1 AS o, '销售 sales.customer #' || id AS department, name AS written_as, phone
         FROM sales.customer WHERE id = 1
       UNION ALL
-      SELECT 2, '客服 service.ticket #' || ticket_id, NULL, customer_phone
+      SELECT 2, '财务 finance.payer ' || payer_id, contact, phone
+        FROM finance.payer WHERE payer_id = 'FK-00001'
+      UNION ALL
+      SELECT 3, '客服 service.ticket #' || ticket_id, NULL, customer_phone
         FROM service.ticket
        WHERE concord.normalize_phone(customer_phone) =
              (SELECT concord.normalize_phone(phone) FROM sales.customer WHERE id = 1)
       UNION ALL
-      SELECT 3, '市场 marketing.signup ' || signup_id, full_name, phone
+      SELECT 4, '市场 marketing.signup ' || signup_id, full_name, phone
         FROM marketing.signup WHERE signup_id = 'S-1') x
 ORDER BY o;
--- Company names lose their legal form, brackets and province.
+-- Company names lose their legal form, brackets and province: the CRM's
+-- company of 张伟 and 财务's invoice title are one company.
 SELECT c AS company, concord.normalize_company(c) AS normalized
 FROM unnest(ARRAY[(SELECT extra ->> 'company' FROM sales.customer WHERE id = 1),
-                  '华信科技（上海）有限公司', '上海华信科技股份有限公司']) c;
+                  (SELECT invoice_title FROM finance.payer WHERE payer_id = 'FK-00001'),
+                  '上海华信科技股份有限公司']) c;
 
 \echo
 \echo '== 17. identity: register who-is-who columns and the events =='
@@ -312,6 +333,9 @@ FROM unnest(ARRAY[(SELECT extra ->> 'company' FROM sales.customer WHERE id = 1),
 -- has the highest priority (10) for the golden record.
 SELECT concord.identity_source_add('sales', 'sales.customer', 'id',
          '{"name": "name", "phone": "phone", "updated_at": "updated_at"}', priority => 10) IS NOT NULL AS sales,
+       concord.identity_source_add('finance', 'finance.payer', 'payer_id',
+         '{"name": "contact", "phone": "phone", "company": "invoice_title", "updated_at": "updated_at"}',
+         priority => 20) IS NOT NULL AS finance,
        concord.identity_source_add('service', 'service.ticket', 'ticket_id',
          '{"phone": "customer_phone"}') IS NOT NULL AS service,
        concord.identity_source_add('marketing', 'marketing.signup', 'signup_id',

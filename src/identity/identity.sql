@@ -388,12 +388,16 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+  IF TG_OP = 'INSERT' THEN
     EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, n.%I::text FROM new_rows n',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
-  END IF;
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+  ELSIF TG_OP = 'DELETE' THEN
     EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, o.%I::text FROM old_rows o',
+                   '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
+  ELSE
+    -- an update queues the old key and the new one, once if they are equal
+    EXECUTE format('INSERT INTO %1$s.identity_queue (source, key)'
+                   ' SELECT $1, n.%2$I::text FROM new_rows n UNION SELECT $1, o.%2$I::text FROM old_rows o',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
   END IF;
   RETURN NULL;
