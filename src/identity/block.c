@@ -42,11 +42,25 @@ identity_append_declared(StringInfo q, const Model *m)
 }
 
 /*
+ * A text column of an SPI row as a C string, NULL for NULL (SPI_getvalue
+ * would look up the output function at every call).
+ */
+char *
+identity_text_column(HeapTuple t, TupleDesc d, int col)
+{
+	bool		isnull;
+	Datum		v = SPI_getbinval(t, d, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(v);
+}
+
+/*
  * Read the records of concord.identity_record (in key order); scoped, the
- * rows resolve_incremental put in pg_temp.identity_scope instead.
+ * rows resolve_incremental put in pg_temp.identity_scope and their
+ * neighbours (concord.identity_neighbours) instead.
  */
 Rec *
-identity_load_records(int *n, bool scoped, const Model *m)
+identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 {
 	Rec		   *recs;
 	char	  **atts;
@@ -54,31 +68,48 @@ identity_load_records(int *n, bool scoped, const Model *m)
 	StringInfoData q;
 
 	initStringInfo(&q);
+	if (scoped)
+		appendStringInfoString(&q, "SELECT * FROM (");
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
 	identity_append_declared(&q, m);
-	/* (scoped: resolve_incremental read the rows) */
-	appendStringInfoString(&q, scoped ?
-						   ", r.core, r.changed FROM pg_temp.identity_scope r WHERE r.present"
-						   " ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"" :
-						   " FROM concord.identity_record r ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"");
+	if (scoped)
+	{
+		/*
+		 * the rows resolve_incremental put in the scope, and their
+		 * neighbours, read here and nowhere else
+		 */
+		appendStringInfoString(&q, ", r.core, r.changed FROM pg_temp.identity_scope r WHERE r.present"
+							   " UNION ALL SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address,"
+							   " r.id_number, r.syllables");
+		identity_append_declared(&q, m);
+		appendStringInfo(&q, ", false, false FROM concord.identity_neighbours(%d) r) r", max_block);
+	}
+	else
+		appendStringInfoString(&q, " FROM concord.identity_record r");
+	appendStringInfoString(&q, " ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"");
 	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
-	*n = (int) SPI_processed;
-	recs = palloc0(sizeof(Rec) * Max(*n, 1));
-	atts = palloc_extended(sizeof(char *) * natt * Max(*n, 1), MCXT_ALLOC_HUGE);
-	for (int i = 0; i < *n; i++)
+	recs = palloc0(sizeof(Rec) * Max(SPI_processed, 1));
+	atts = palloc_extended(sizeof(char *) * natt * Max(SPI_processed, 1), MCXT_ALLOC_HUGE);
+	*n = 0;
+	for (uint64 row = 0; row < SPI_processed; row++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[i];
+		HeapTuple	t = SPI_tuptable->vals[row];
 		TupleDesc	d = SPI_tuptable->tupdesc;
+		int			i = *n;
 
-		recs[i].source = SPI_getvalue(t, d, 1);
-		recs[i].key = SPI_getvalue(t, d, 2);
+		recs[i].source = identity_text_column(t, d, 1);
+		recs[i].key = identity_text_column(t, d, 2);
+		/* a neighbour sharing two values with changed rows comes twice */
+		if (i > 0 && strcmp(recs[i].key, recs[i - 1].key) == 0 && strcmp(recs[i].source, recs[i - 1].source) == 0)
+			continue;
+		(*n)++;
 		recs[i].att = &atts[(Size) i * natt];
 		for (int a = 0; a < A_NATTS; a++)
-			recs[i].att[a] = SPI_getvalue(t, d, 3 + a);
-		recs[i].syllables = SPI_getvalue(t, d, 3 + A_NATTS);
+			recs[i].att[a] = identity_text_column(t, d, 3 + a);
+		recs[i].syllables = identity_text_column(t, d, 3 + A_NATTS);
 		for (int j = 0; j < m->ndeclared; j++)
-			recs[i].att[A_NATTS + j] = SPI_getvalue(t, d, 4 + A_NATTS + j);
+			recs[i].att[A_NATTS + j] = identity_text_column(t, d, 4 + A_NATTS + j);
 		recs[i].att[NAME_COMPANY(m)] = recs[i].att[A_NAME_KEY] && recs[i].att[A_COMPANY] ?
 			psprintf("%s\x1f%s", recs[i].att[A_NAME_KEY], recs[i].att[A_COMPANY]) : NULL;
 		recs[i].core = true;

@@ -240,7 +240,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	model = identity_load_model();
-	recs = identity_load_records(&n, false, &model);
+	recs = identity_load_records(&n, false, 0, &model);
 	model.scale = identity_population_scale(n);
 	if (n < 2)
 		ereport(ERROR,

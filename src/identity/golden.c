@@ -33,7 +33,10 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/hsearch.h"
 #include "utils/timestamp.h"
+
+#include "identity/match.h"
 
 PG_FUNCTION_INFO_V1(concord_identity_golden);
 
@@ -284,14 +287,14 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 			for (int a = 0; a < G_NATTS; a++)
 			{
 				Pick		r;
+				char	   *value = identity_text_column(t, d, C_FIRST_ATT + a);
 
-				(void) SPI_getbinval(t, d, C_FIRST_ATT + a, &isnull);
-				if (isnull)
+				if (value == NULL)
 					continue;
 				if (source == NULL)
 				{
-					source = SPI_getvalue(t, d, C_SOURCE);
-					key = SPI_getvalue(t, d, C_KEY);
+					source = identity_text_column(t, d, C_SOURCE);
+					key = identity_text_column(t, d, C_KEY);
 				}
 				r.set = true;
 				r.at_null = at_null;
@@ -299,7 +302,7 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 				r.priority = priority;
 				r.source = source;
 				r.key = key;
-				r.value = SPI_getvalue(t, d, C_FIRST_ATT + a);
+				r.value = value;
 				r.length = rules[a] == R_LONGEST ? pg_mbstrlen(r.value) : 0;
 				r.count = 1;
 				if (rules[a] == R_MOST_FREQUENT)

@@ -776,6 +776,66 @@ BEGIN ATOMIC
 END;
 COMMENT ON FUNCTION @extschema@.identity_event_drop(text) IS 'Removes an event mapping; returns whether it existed';
 
+-- Neighbours of an incremental run: the rows sharing a value with a
+-- changed row (pg_temp.identity_vals), other than those in
+-- pg_temp.identity_scope, with their normalized values; a row sharing two
+-- values comes twice (the reader drops the second, next to it in key order).  Read by
+-- identity_cluster with the scope: they are compared with the changed rows;
+-- their customers stay as they are unless a changed row joins or bridges
+-- them.  (A value shared by more than max_block rows makes no pairs: its
+-- rows stay out, or one 王伟 would pull in every 王伟.  Each value is counted
+-- and its rows fetched through its index: a few thousand lookups, where a
+-- join would read the million rows.)
+CREATE FUNCTION @extschema@.identity_neighbours(max_block integer)
+RETURNS TABLE (source text, key text, name_key text, syllables text, phone text, email text, company text,
+               address text, id_number text, extra jsonb)
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+BEGIN
+  RETURN QUERY
+    SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
+    FROM (
+          SELECT r.* FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.phone = v.phone) c
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.phone = v.phone OFFSET 0) r
+           WHERE c.n <= max_block
+    UNION ALL
+          SELECT r.* FROM (SELECT DISTINCT v.email FROM identity_vals v WHERE v.email IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.email = v.email) c
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.email = v.email OFFSET 0) r
+           WHERE c.n <= max_block
+    UNION ALL
+          SELECT r.* FROM (SELECT DISTINCT v.name_key FROM identity_vals v WHERE v.name_key IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.name_key = v.name_key) c
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.name_key = v.name_key OFFSET 0) r
+           WHERE c.n <= max_block
+    UNION ALL
+          -- a name and an employer together (王伟 at 华信软件)
+          SELECT r.*
+            FROM (SELECT DISTINCT v.name_key, v.company FROM identity_vals v
+                   WHERE v.name_key IS NOT NULL AND v.company IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r
+                                 WHERE r.name_key = v.name_key AND r.company = v.company) c
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r
+                                 WHERE r.name_key = v.name_key AND r.company = v.company OFFSET 0) r
+           WHERE c.n <= max_block
+    UNION ALL
+          SELECT r.* FROM (SELECT DISTINCT v.id_number FROM identity_vals v WHERE v.id_number IS NOT NULL) v
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.id_number = v.id_number OFFSET 0) r
+    -- declared blocking attributes (a passport number): by the index on extra
+    UNION ALL
+          SELECT r.*
+            FROM identity_vals v
+            JOIN @extschema@.identity_attribute a ON a.block AND v.extra ? a.name
+            JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name)) r
+    WHERE NOT EXISTS (SELECT 1 FROM identity_scope x WHERE x.source = r.source AND x.key = r.key);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_neighbours(integer) IS
+  'Internal to resolve_incremental: the rows sharing a value with a changed row, outside the scope';
+
 CREATE FUNCTION @extschema@.identity_cluster(max_block integer, scoped boolean DEFAULT false)
 RETURNS TABLE (source text, key text, cluster integer, how text, score double precision, pairs integer)
 AS 'MODULE_PATHNAME', 'concord_identity_cluster'
@@ -920,10 +980,11 @@ BEGIN
     ON COMMIT DROP;
   CREATE TEMP TABLE identity_cl ON COMMIT DROP AS
     SELECT x.* FROM @extschema@.identity_cluster(max_block, scoped) x;
-  records := (SELECT count(*) FROM identity_cl);
-  pairs := (SELECT coalesce(sum(x.pairs), 0) / 2 FROM identity_cl x);
-  -- (scoped: the rows read of customers no changed row joined are as they
-  -- were: nothing to do for them)
+  -- (scoped: the rows of customers no changed row joined are not there,
+  -- they stay as they were; one row, cluster -1, counts them and their pairs)
+  SELECT count(x.source) + coalesce(sum(x.score) FILTER (WHERE x.cluster < 0), 0),
+         coalesce(sum(x.pairs), 0) / 2
+    INTO records, pairs FROM identity_cl x;
   IF scoped THEN
     DELETE FROM identity_cl x WHERE x.cluster < 0;
   END IF;
@@ -1148,9 +1209,13 @@ BEGIN
   IF bulk THEN
     PERFORM @extschema@.identity_record_indexes(false);
   END IF;
+  -- (stored in name order: the rows of a name block, which an incremental
+  -- run reads through the name index, then lie on a few pages rather than
+  -- one page each)
   INSERT INTO @extschema@.identity_record
     SELECT t.* FROM identity_stage t
-     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source = t.source AND r.key = t.key);
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source = t.source AND r.key = t.key)
+     ORDER BY t.name_key COLLATE "C", t.company COLLATE "C";
   GET DIAGNOSTICS n_new = ROW_COUNT;
   IF bulk THEN
     PERFORM @extschema@.identity_record_indexes(true);
@@ -1208,11 +1273,10 @@ BEGIN
 
   RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- scope.  Core: the changed rows and every row of the customers they
-  -- belonged to, clustered afresh.  Neighbours: the rows sharing a value
-  -- with a changed row, compared with it; their customers stay as they
-  -- are unless a changed row joins or bridges them.
-  -- Each row of the scope carries its normalized values, read once here,
-  -- and a core row its customer before the run.
+  -- belonged to, clustered afresh.  (Neighbours, the rows sharing a value
+  -- with a changed row, are read with them by identity_cluster: see
+  -- identity_neighbours.)  Each row of the scope carries its normalized
+  -- values, read once here, and its customer before the run.
   CREATE TEMP TABLE identity_scope (
     source text, key text, old_customer_id bigint, core boolean, changed boolean, present boolean,
     name_key text, syllables text, phone text, email text, company text, address text, id_number text, extra jsonb)
@@ -1232,52 +1296,8 @@ BEGIN
       JOIN @extschema@.identity_record r ON r.source = l2.source AND r.key = l2.key
      WHERE NOT EXISTS (SELECT 1 FROM identity_changed x WHERE x.source = l2.source AND x.key = l2.key);
   ANALYZE identity_scope (source, key, core, changed, old_customer_id);
-  -- Neighbours.  (A value shared by more than max_block rows makes no
-  -- pairs: its rows stay out of scope, or one 王伟 would pull in every 王伟.
-  -- Each value is counted and its rows fetched through its index: a few
-  -- thousand lookups, where a join would read the million rows.)
-  INSERT INTO identity_scope
-    -- (their customers: looked up by the C side for the few that match)
-    SELECT DISTINCT ON (r.source COLLATE "C", r.key COLLATE "C") r.source, r.key, NULL, false, false, true,
-           r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
-    FROM (
-          SELECT r.* FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.phone = v.phone) c
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.phone = v.phone OFFSET 0) r
-           WHERE c.n <= max_block
-    UNION ALL
-          SELECT r.* FROM (SELECT DISTINCT v.email FROM identity_vals v WHERE v.email IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.email = v.email) c
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.email = v.email OFFSET 0) r
-           WHERE c.n <= max_block
-    UNION ALL
-          SELECT r.* FROM (SELECT DISTINCT v.name_key FROM identity_vals v WHERE v.name_key IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.name_key = v.name_key) c
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.name_key = v.name_key OFFSET 0) r
-           WHERE c.n <= max_block
-    UNION ALL
-          -- a name and an employer together (王伟 at 华信软件)
-          SELECT r.*
-            FROM (SELECT DISTINCT v.name_key, v.company FROM identity_vals v
-                   WHERE v.name_key IS NOT NULL AND v.company IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r
-                                 WHERE r.name_key = v.name_key AND r.company = v.company) c
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r
-                                 WHERE r.name_key = v.name_key AND r.company = v.company OFFSET 0) r
-           WHERE c.n <= max_block
-    UNION ALL
-          SELECT r.* FROM (SELECT DISTINCT v.id_number FROM identity_vals v WHERE v.id_number IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.id_number = v.id_number OFFSET 0) r
-    -- declared blocking attributes (a passport number): by the index on extra
-    UNION ALL
-          SELECT r.*
-            FROM identity_vals v
-            JOIN @extschema@.identity_attribute a ON a.block AND v.extra ? a.name
-            JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name)) r
-    WHERE NOT EXISTS (SELECT 1 FROM identity_scope x WHERE x.source = r.source AND x.key = r.key);
-  ANALYZE identity_scope (source, key, core, changed, old_customer_id);
 
-  RAISE DEBUG 'concord.resolve_incremental: % rows in scope after % ms', (SELECT count(*) FROM identity_scope),
+  RAISE DEBUG 'concord.resolve_incremental: % rows of the changed rows'' customers after % ms', (SELECT count(*) FROM identity_scope),
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, true);
 END
@@ -1474,7 +1494,7 @@ BEGIN
     'identity_source_add(text, regclass, text, jsonb, integer, boolean)', 'identity_source_drop(text)',
     'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
-    'identity_cluster(integer, boolean)', 'identity_golden(boolean)', 'identity_load(text, text[])',
+    'identity_cluster(integer, boolean)', 'identity_neighbours(integer)', 'identity_golden(boolean)', 'identity_load(text, text[])',
     'identity_record_indexes(boolean)', 'identity_analyze()', 'identity_apply(integer, boolean)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',

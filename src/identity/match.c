@@ -44,6 +44,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 
 #include "identity/identity.h"
@@ -317,15 +318,26 @@ save_review(Rec *recs, int *parent, Match *review, int nr)
 		elog(ERROR, "could not save the pairs to review");
 }
 
+/* DEBUG1: how long identity_cluster has taken so far, at the end of a phase */
+static void
+phase_done(TimestampTz t0, const char *phase)
+{
+	elog(DEBUG1, "concord.identity_cluster: %s after %ld ms", phase,
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+}
+
 /*
  * concord.identity_cluster(max_block integer, scoped boolean)
  *	 RETURNS TABLE (source text, key text, cluster integer, how text,
  *					score float8, pairs integer)
  *
  * Every record with its cluster (the index of the cluster's first record
- * in key order, within this run; -1 in a scoped run for a customer no
- * changed row joined), how it was linked (its strongest match: a rule or
- * "score"; "alone" if none) and the number of pairs it was compared in.
+ * in key order, within this run), how it was linked (its strongest match:
+ * a rule or "score"; "alone" if none) and the number of pairs it was
+ * compared in.  A scoped run leaves out the rows of customers no changed
+ * row joined (they stay as they were) and ends with one row, cluster -1
+ * and no source or key, that counts them (score) and the pairs they were
+ * compared in.
  * A full run also refreshes concord.identity_value_stat.
  */
 Datum
@@ -356,11 +368,15 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	int			kinds[NBLOCKS + MAX_DECLARED + 1];
 	int			nkinds;
 	HTAB	   *blocks[NBLOCKS + MAX_DECLARED + 1];
+	TimestampTz t0;
+	int64		unchanged_rows = 0,
+				unchanged_pairs = 0;
 
 	if (max_block < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_block must be at least 2, not %d", max_block)));
+	t0 = GetCurrentTimestamp();
 	InitMaterializedSRF(fcinfo, 0);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "concord identity match", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
@@ -369,7 +385,8 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	model = identity_load_model();
-	recs = identity_load_records(&n, scoped, &model);
+	recs = identity_load_records(&n, scoped, max_block, &model);
+	phase_done(t0, "rows read");
 	if (!scoped)
 		identity_save_population(n);
 	model.scale = identity_population_scale(scoped ? identity_population() : n);
@@ -421,6 +438,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 				for (int j = 0; j < b->n; j++)
 					recs[b->members[j]].paired |= 1u << k;
 	}
+	phase_done(t0, "blocks built");
 	for (int k = 0; k < nkinds; k++)
 	{
 		HTAB	   *h = blocks[k];
@@ -469,6 +487,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	 * Must-links first, then matches from the strongest down, each refused
 	 * if it would put two rows a cannot-link separates in one cluster.
 	 */
+	phase_done(t0, "pairs compared");
 	load_constraints(recs, n, &cons, &ncons);
 	/*
 	 * Scoped: a neighbour (a row sharing a value with a changed row, of a
@@ -544,6 +563,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	}
 
 	save_review(recs, parent, review, nr);
+	phase_done(t0, "clusters formed");
 
 	/*
 	 * each cluster's representative: its first record in key order.  In a
@@ -576,6 +596,12 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		Datum		v[6];
 		bool		nulls[6] = {false, false, false, false, false, false};
 
+		if (first[find(parent, i)] < 0)
+		{
+			unchanged_rows++;
+			unchanged_pairs += pairs[i];
+			continue;
+		}
 		v[0] = CStringGetTextDatum(recs[i].source);
 		v[1] = CStringGetTextDatum(recs[i].key);
 		v[2] = Int32GetDatum(first[find(parent, i)]);
@@ -585,6 +611,15 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		v[5] = Int32GetDatum(pairs[i]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
 	}
+	if (scoped)
+	{
+		Datum		v[6] = {0, 0, Int32GetDatum(-1), 0, Float8GetDatum(unchanged_rows),
+		Int32GetDatum((int32) Min(unchanged_pairs, PG_INT32_MAX))};
+		bool		nulls[6] = {true, true, false, true, false, false};
+
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+	}
+	phase_done(t0, "rows returned");
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);

@@ -145,7 +145,8 @@ extern void identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp 
 
 /* block.c */
 extern void identity_append_declared(StringInfo q, const Model *m);
-extern Rec *identity_load_records(int *n, bool scoped, const Model *m);
+extern Rec *identity_load_records(int *n, bool scoped, int max_block, const Model *m);
+extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
 extern HTAB *identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt);
 extern void identity_save_value_stats(Rec *recs, HTAB *h, int att);
 extern void identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att);
