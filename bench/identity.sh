@@ -75,3 +75,29 @@ SELECT format('backend peak memory: RssAnon %s, VmHWM %s',
               (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+ kB)'))[1],
               (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+ kB)'))[1]);
 SQL
+
+# The same batch size again, five times, each in a new session (as a
+# scheduled job would run it) and rolled back, other people each time: the
+# spread shows how noisy this machine is.  A fixed CPU-only query timed
+# next to each run is the yardstick.
+echo "resolve_incremental, 1,000 new rows, five more runs in new sessions (rolled back):"
+for k in 1 2 3 4 5; do
+	"$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d concord_bench -v persons="$PERSONS" -v k="$k" <<'SQL'
+SET client_min_messages = warning;
+SET jit = off;
+CREATE TEMP TABLE t0 (t timestamptz);
+INSERT INTO t0 VALUES (clock_timestamp());
+SELECT sum(hashtext(g::text)) FROM generate_series(1, 1000000) g \gset
+SELECT extract(epoch FROM clock_timestamp() - t) AS cpu FROM t0 \gset
+BEGIN;
+INSERT INTO idgen.crm
+SELECT 200000000 + p, name, '+86 ' || mobile, NULL, company_full, timestamptz '2026-07-02'
+FROM idgen.person WHERE p % (:persons / 1000) = :k LIMIT 1000;
+UPDATE t0 SET t = clock_timestamp();
+SELECT * FROM concord.resolve_incremental() \gset r_
+SELECT extract(epoch FROM clock_timestamp() - t) AS s FROM t0 \gset
+ROLLBACK;
+SELECT format('  run %s: %s s, %s rows read, %s pairs; the yardstick query took %s s',
+              :k, round(:s::numeric, 2), :r_records, :r_pairs, round(:cpu::numeric, 2));
+SQL
+done

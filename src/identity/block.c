@@ -223,6 +223,41 @@ identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 	return h;
 }
 
+/*
+ * Blocks of name and employer: every record learns how many mobile numbers
+ * its block holds (the people of that name there; a switchboard or a home
+ * landline is not one person's).
+ */
+void
+identity_set_employer_mobiles(Rec *recs, HTAB *h)
+{
+	HASH_SEQ_STATUS seq;
+	Block	   *b;
+
+	hash_seq_init(&seq, h);
+	while ((b = hash_seq_search(&seq)) != NULL)
+	{
+		const char **v = palloc(sizeof(char *) * b->n);
+		int			nv = 0,
+					mobiles = 0;
+
+		for (int j = 0; j < b->n; j++)
+		{
+			const char *p = recs[b->members[j]].att[A_PHONE];
+
+			if (p != NULL && identity_is_mobile(p))
+				v[nv++] = p;
+		}
+		qsort(v, nv, sizeof(char *), cstr_ptr_cmp);
+		for (int j = 0; j < nv; j++)
+			if (j == 0 || strcmp(v[j], v[j - 1]) != 0)
+				mobiles++;
+		for (int j = 0; j < b->n; j++)
+			recs[b->members[j]].employer_mobiles = mobiles;
+		pfree(v);
+	}
+}
+
 /* The column of identity_record behind each built-in attribute. */
 static const char *const att_columns[A_NATTS] = {
 	"name_key", "phone", "email", "company", "address", "id_number"
@@ -292,7 +327,8 @@ identity_save_value_stats(Rec *recs, HTAB *h, int att)
  * count and, for a built-in attribute, its records' spread.
  */
 static void
-set_counts(Rec *recs, HTAB *h, int att, const char *query, Datum *vals, int nvals, const char *param)
+set_counts(Rec *recs, HTAB *h, int att, bool employer, const char *query, Datum *vals, int nvals,
+		   const char *param)
 {
 	Oid			types[2] = {TEXTARRAYOID, TEXTOID};
 	Datum		args[2];
@@ -312,9 +348,11 @@ set_counts(Rec *recs, HTAB *h, int att, const char *query, Datum *vals, int nval
 		if (b == NULL)
 			continue;
 		b->global_n = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3));
-		if (att < A_NATTS)
-			for (int j = 0; j < b->n; j++)
+		for (int j = 0; j < b->n; j++)
+			if (att < A_NATTS)
 				recs[b->members[j]].spread[att] = Max(spread, 1);
+			else if (employer)
+				recs[b->members[j]].employer_mobiles = spread;
 	}
 	SPI_freetuptable(SPI_tuptable);
 }
@@ -360,9 +398,11 @@ identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 						 att == A_COMPANY ? "-1" :
 						 psprintf("(SELECT count(*) FROM concord.identity_record r WHERE r.%s = v.v)", att_columns[att]));
 	else if (att == NAME_COMPANY(m))
-		query = "SELECT v.v, 1, (SELECT count(*) FROM concord.identity_record r"
-			" WHERE r.name_key = pg_catalog.split_part(v.v, E'\\x1f', 1) AND r.company = pg_catalog.split_part(v.v, E'\\x1f', 2))"
-			" FROM pg_catalog.unnest($1) AS v(v)";
+		/* (its "spread": the mobiles behind it, see identity_is_mobile) */
+		query = "SELECT v.v, c.mobiles, c.n FROM pg_catalog.unnest($1) AS v(v)"
+			" CROSS JOIN LATERAL (SELECT count(DISTINCT r.phone) FILTER (WHERE r.phone OPERATOR(pg_catalog.~) '^\\+861[3-9][0-9]{9}$') AS mobiles,"
+			" count(*) AS n FROM concord.identity_record r"
+			" WHERE r.name_key = pg_catalog.split_part(v.v, E'\\x1f', 1) AND r.company = pg_catalog.split_part(v.v, E'\\x1f', 2)) c";
 	else
 		query = "SELECT v.v, 1, count(*) FROM pg_catalog.unnest($1) AS v(v)"
 			" JOIN concord.identity_record r ON r.extra @> pg_catalog.jsonb_build_object($2, v.v) GROUP BY v.v";
@@ -381,8 +421,8 @@ identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 		else if (att == A_PHONE || att == A_EMAIL)
 			kept[nk++] = CStringGetTextDatum(b->value);
 	}
-	set_counts(recs, h, att, query, vals, nv, param);
-	set_counts(recs, h, att,
+	set_counts(recs, h, att, att == NAME_COMPANY(m), query, vals, nv, param);
+	set_counts(recs, h, att, false,
 			   "SELECT s.value, s.spread, -1 FROM concord.identity_value_stat s"
 			   " WHERE s.attribute = $2 AND s.value = ANY ($1)",
 			   kept, nk, param);

@@ -58,7 +58,9 @@ load_one(const Model *m, const char *source, const char *key, Rec *r)
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.phone = r.phone),"
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email),"
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company = r.company),"
-						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.id_number = r.id_number)");
+						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.id_number = r.id_number),"
+						   " (SELECT count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) '^\\+861[3-9][0-9]{9}$')"
+						   "    FROM concord.identity_record x WHERE x.name_key = r.name_key AND x.company = r.company)");
 	identity_append_declared(&q, m);
 	appendStringInfoString(&q, " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2");
 	if (SPI_execute_with_args(q.data, 2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
@@ -76,8 +78,9 @@ load_one(const Model *m, const char *source, const char *key, Rec *r)
 	r->syllables = SPI_getvalue(t, d, 9);
 	for (int k = 0; k < lengthof(spread_atts); k++)
 		r->spread[spread_atts[k]] = Max(atoi(SPI_getvalue(t, d, 10 + k)), 1);
+	r->employer_mobiles = atoi(SPI_getvalue(t, d, 10 + lengthof(spread_atts)));
 	for (int j = 0; j < m->ndeclared; j++)
-		r->att[A_NATTS + j] = SPI_getvalue(t, d, 10 + lengthof(spread_atts) + j);
+		r->att[A_NATTS + j] = SPI_getvalue(t, d, 11 + lengthof(spread_atts) + j);
 	return true;
 }
 
@@ -250,6 +253,12 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 	for (int k = 0; k < NBLOCKS; k++)
 		hash_destroy(identity_build_blocks(recs, n, identity_block_kinds[k], cxt));
 	hash_destroy(identity_build_blocks(recs, n, A_COMPANY, cxt));
+	{
+		HTAB	   *h = identity_build_blocks(recs, n, NAME_COMPANY(&model), cxt);
+
+		identity_set_employer_mobiles(recs, h);
+		hash_destroy(h);
+	}
 
 	/* the customer of each row (rows are in key order, like the links below) */
 	cust = palloc(sizeof(int64) * n);

@@ -431,7 +431,11 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		if (scoped)
 			identity_global_spread(&model, recs, blocks[k], kinds[k]);
 		else
+		{
 			identity_save_value_stats(recs, blocks[k], kinds[k]);
+			if (kinds[k] == NAME_COMPANY(&model))
+				identity_set_employer_mobiles(recs, blocks[k]);
+		}
 		hash_seq_init(&seq, blocks[k]);
 		while ((b = hash_seq_search(&seq)) != NULL)
 			if (identity_block_paired(b, max_block))

@@ -73,6 +73,9 @@ typedef struct Rec
 	char	  **att;			/* A_NATTS built-in, then the declared ones */
 	char	   *syllables;		/* the name's pinyin syllables, sorted */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
+	int			employer_mobiles;	/* the mobiles behind its name at its
+									 * employer: 1, one person of that name
+									 * works there; 0 unknown */
 	uint32		paired;			/* bit k: its value of blocking kind k is in a
 								 * block whose pairs are compared */
 	/* scoped runs (see concord_identity_cluster) */
@@ -140,6 +143,7 @@ extern void identity_save_population(int n);
 extern double identity_population_scale(double rows);
 extern double identity_threshold(const Model *m);
 extern bool identity_widely_shared(int spread);
+extern bool identity_is_mobile(const char *phone);
 extern void identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp,
 							 double *score, const char **rule);
 
@@ -149,6 +153,7 @@ extern Rec *identity_load_records(int *n, bool scoped, int max_block, const Mode
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
 extern HTAB *identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt);
 extern void identity_save_value_stats(Rec *recs, HTAB *h, int att);
+extern void identity_set_employer_mobiles(Rec *recs, HTAB *h);
 extern void identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att);
 extern bool identity_block_paired(const Block *b, int max_block);
 extern void identity_neighbour_links(Rec *recs, int n, const bool *want);

@@ -284,8 +284,8 @@ syllable_dice(const char *a, const char *b, bool *all_but_one)
 }
 
 /* Is a normalized phone a mainland mobile number (+861[3-9]...)? */
-static bool
-is_mobile(const char *phone)
+bool
+identity_is_mobile(const char *phone)
 {
 	return strncmp(phone, "+861", 4) == 0 && phone[4] >= '3' && phone[4] <= '9' &&
 		strlen(phone) == 14;
@@ -393,7 +393,7 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 					 * a home landline is shared by a household, a mobile
 					 * by nobody: a landline agreeing says less
 					 */
-					if (same && i == A_PHONE && !is_mobile(a->att[i]))
+					if (same && i == A_PHONE && !identity_is_mobile(a->att[i]))
 					{
 						c[i].level = "agree, landline";
 						agree = m->phone_agree_landline;
@@ -402,7 +402,7 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 						c[i].level = same ? "agree" : "disagree";
 					c[i].weight = same ? tf(m, agree, a->spread[i]) : dis;
 					/* a mobile and a landline are not two answers to one question */
-					if (!same && i == A_PHONE && is_mobile(a->att[i]) != is_mobile(b->att[i]))
+					if (!same && i == A_PHONE && identity_is_mobile(a->att[i]) != identity_is_mobile(b->att[i]))
 					{
 						c[i].level = "disagree, mobile and landline";
 						c[i].weight = 0;
@@ -492,6 +492,28 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 			continue;
 		compare_declared(&m->declared[j], a->att[A_NATTS + j], b->att[A_NATTS + j], cj);
 		total += cj->weight;
+	}
+
+	/*
+	 * A common name at a large employer: each says little (many 杨华, many
+	 * staff), and their sum may not reach the threshold.  But if one person
+	 * of that name works there (one mobile number behind the name at the
+	 * employer), the two together single out one person, as a rare name
+	 * would: the name's and the company's weights as for unique values.
+	 */
+	if (a->employer_mobiles == 1 && b->employer_mobiles == 1 &&
+		c[A_NAME_KEY].similarity >= 1.0 && c[A_COMPANY].similarity >= 1.0 &&
+		strcmp(a->att[A_NAME_KEY], b->att[A_NAME_KEY]) == 0)
+	{
+		double		joint = m->name_exact + m->company_agree + m->scale;
+		double		apart = c[A_NAME_KEY].weight + c[A_COMPANY].weight;
+
+		if (joint > apart)
+		{
+			c[A_COMPANY].level = "agree, one person of the name there";
+			c[A_COMPANY].weight = joint - c[A_NAME_KEY].weight;
+			total += joint - apart;
+		}
 	}
 
 	*rule = NULL;

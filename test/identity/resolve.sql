@@ -51,8 +51,8 @@ SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WH
 SELECT results_eq($$SELECT (j->>'score')::numeric, j->'attributes'->'phone'->>'level', (j->'attributes'->'company'->>'weight')::numeric,
                            (j->>'match')::boolean
                       FROM concord.why_matched('crm', '5', 'billing', 'B-005') j$$,
-  $$VALUES (9.68, 'disagree, shared value', 5.68, true)$$,
-  'the shared switchboard does not count against her; her name (4 = 5 - log2 of 2 phones) and an employer of 5 people (8 - log2 5) do');
+  $$VALUES (13.00, 'disagree, shared value', 9.00, true)$$,
+  'the shared switchboard does not count against her; her name (4 = 5 - log2 of 2 phones) and her employer do, together as if both were unique (5 + 8): one mobile is behind 陈静 at 上海某某科技');
 
 ------------------------------------------------------------------------------
 -- Explanations

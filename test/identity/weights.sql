@@ -8,11 +8,12 @@ SET LOCAL client_min_messages = warning;
 SELECT is((SELECT count(*)::int FROM concord.identity_weight WHERE origin = 'default'), 20,
   'the model starts with the 20 default weights and settings');
 SELECT is((SELECT customers FROM concord.resolve()), 13::bigint, 'resolve with the defaults');
-SELECT is((concord.why_matched('crm', '5', 'billing', 'B-005') ->> 'score')::numeric, 9.68, '陈静''s pair scores 9.68');
+SELECT is((concord.why_matched('crm', '5', 'billing', 'B-005') ->> 'score')::numeric, 13.00,
+  '陈静''s pair scores 13: the only 陈静 at her employer, her name and employer weigh as if unique (5 + 8)');
 
 -- a reviewer decides that a name and an employer are not enough
-UPDATE concord.identity_weight SET weight = 6, origin = 'manual' WHERE (attribute, level) = ('company', 'agree');
-SELECT is((concord.why_matched('crm', '5', 'billing', 'B-005') ->> 'score')::numeric, 7.68,
+UPDATE concord.identity_weight SET weight = 2, origin = 'manual' WHERE (attribute, level) = ('company', 'agree');
+SELECT is((concord.why_matched('crm', '5', 'billing', 'B-005') ->> 'score')::numeric, 7.00,
   'why_matched uses the weight set by hand');
 SELECT is((SELECT customers FROM concord.resolve()), 14::bigint, 'and so does resolve: 陈静 is two customers now');
 
