@@ -54,10 +54,31 @@ identity_text_column(HeapTuple t, TupleDesc d, int col)
 	return isnull ? NULL : TextDatumGetCString(v);
 }
 
+/* A row read, by its source and key (sorted in C: see below). */
+typedef struct RowKey
+{
+	char	   *source;
+	char	   *key;
+	uint64		row;
+} RowKey;
+
+static int
+rowkey_cmp(const void *x, const void *y)
+{
+	const RowKey *a = x;
+	const RowKey *b = y;
+	int			c = strcmp(a->source, b->source);
+
+	return c != 0 ? c : strcmp(a->key, b->key);
+}
+
 /*
- * Read the records of concord.identity_record (in key order); scoped, the
- * rows resolve_incremental put in pg_temp.identity_scope and their
- * neighbours (concord.identity_neighbours) instead.
+ * Read the records of concord.identity_record in key order (source, key,
+ * byte-wise); scoped, the rows resolve_incremental put in
+ * pg_temp.identity_scope and their neighbours (concord.identity_neighbours)
+ * instead.  The rows are sorted here, not by the query: a sort of a
+ * million wide rows spilled to disk and took seconds, one of their keys
+ * takes a fraction of that.
  */
 Rec *
 identity_load_records(int *n, bool scoped, int max_block, const Model *m)
@@ -66,10 +87,11 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 	char	  **atts;
 	int			natt = A_NATTS + m->ndeclared + 1;
 	StringInfoData q;
+	RowKey	   *order;
+	uint64		nrows;
+	SPITupleTable *tt;
 
 	initStringInfo(&q);
-	if (scoped)
-		appendStringInfoString(&q, "SELECT * FROM (");
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
 	identity_append_declared(&q, m);
 	if (scoped)
@@ -82,28 +104,38 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 							   " UNION ALL SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address,"
 							   " r.id_number, r.syllables");
 		identity_append_declared(&q, m);
-		appendStringInfo(&q, ", false, false FROM concord.identity_neighbours(%d) r) r", max_block);
+		appendStringInfo(&q, ", false, false FROM concord.identity_neighbours(%d) r", max_block);
 	}
 	else
 		appendStringInfoString(&q, " FROM concord.identity_record r");
-	appendStringInfoString(&q, " ORDER BY r.source COLLATE \"C\", r.key COLLATE \"C\"");
 	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
-	recs = palloc0(sizeof(Rec) * Max(SPI_processed, 1));
-	atts = palloc_extended(sizeof(char *) * natt * Max(SPI_processed, 1), MCXT_ALLOC_HUGE);
-	*n = 0;
-	for (uint64 row = 0; row < SPI_processed; row++)
+	tt = SPI_tuptable;
+	nrows = SPI_processed;
+	order = palloc_extended(sizeof(RowKey) * Max(nrows, 1), MCXT_ALLOC_HUGE);
+	for (uint64 row = 0; row < nrows; row++)
 	{
-		HeapTuple	t = SPI_tuptable->vals[row];
-		TupleDesc	d = SPI_tuptable->tupdesc;
+		order[row].source = identity_text_column(tt->vals[row], tt->tupdesc, 1);
+		order[row].key = identity_text_column(tt->vals[row], tt->tupdesc, 2);
+		order[row].row = row;
+	}
+	qsort(order, nrows, sizeof(RowKey), rowkey_cmp);
+
+	recs = palloc0(sizeof(Rec) * Max(nrows, 1));
+	atts = palloc_extended(sizeof(char *) * natt * Max(nrows, 1), MCXT_ALLOC_HUGE);
+	*n = 0;
+	for (uint64 k = 0; k < nrows; k++)
+	{
+		HeapTuple	t = tt->vals[order[k].row];
+		TupleDesc	d = tt->tupdesc;
 		int			i = *n;
 
-		recs[i].source = identity_text_column(t, d, 1);
-		recs[i].key = identity_text_column(t, d, 2);
 		/* a neighbour sharing two values with changed rows comes twice */
-		if (i > 0 && strcmp(recs[i].key, recs[i - 1].key) == 0 && strcmp(recs[i].source, recs[i - 1].source) == 0)
+		if (k > 0 && rowkey_cmp(&order[k], &order[k - 1]) == 0)
 			continue;
 		(*n)++;
+		recs[i].source = order[k].source;
+		recs[i].key = order[k].key;
 		recs[i].att = &atts[(Size) i * natt];
 		for (int a = 0; a < A_NATTS; a++)
 			recs[i].att[a] = identity_text_column(t, d, 3 + a);
@@ -123,7 +155,8 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 			recs[i].changed = DatumGetBool(SPI_getbinval(t, d, c + 1, &isnull));
 		}
 	}
-	SPI_freetuptable(SPI_tuptable);
+	pfree(order);
+	SPI_freetuptable(tt);
 	return recs;
 }
 

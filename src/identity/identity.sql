@@ -211,17 +211,21 @@ $fn$;
 -- After a full resolve the tables it rewrote get fresh statistics, so that
 -- the incremental runs that follow look rows up by index rather than scan
 -- a million of them (ANALYZE needs the owner, hence SECURITY DEFINER).
-CREATE FUNCTION @extschema@.identity_analyze()
+CREATE FUNCTION @extschema@.identity_analyze(golden boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-  EXECUTE format('ANALYZE %1$s.identity_record, %1$s.customer_link, %1$s.customer', '@extschema@');
+  IF golden THEN
+    EXECUTE format('ANALYZE %s.customer', '@extschema@');
+  ELSE
+    EXECUTE format('ANALYZE %1$s.identity_record, %1$s.customer_link', '@extschema@');
+  END IF;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.identity_analyze() IS
-  'Internal to resolve: fresh statistics for identity_record, customer_link and customer';
+COMMENT ON FUNCTION @extschema@.identity_analyze(boolean) IS
+  'Internal to resolve: fresh statistics for identity_record and customer_link, or (golden) for customer';
 
 COMMENT ON FUNCTION @extschema@.identity_record_indexes(boolean) IS
   'Internal to resolve: makes (true) or drops (false) the primary key and lookup indexes of identity_record';
@@ -1098,6 +1102,12 @@ BEGIN
   DROP TABLE identity_review_found;
 
   RAISE DEBUG 'concord.resolve: linked after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  -- (a full run may have written most rows just now: the golden record's
+  -- join of links and rows is planned on their statistics -- without
+  -- them, a million index lookups)
+  IF NOT scoped THEN
+    PERFORM @extschema@.identity_analyze(false);
+  END IF;
   -- 5. the golden record
   IF scoped THEN
     DELETE FROM @extschema@.customer c WHERE c.customer_id IN (SELECT customer_id FROM identity_touched);
@@ -1145,7 +1155,7 @@ BEGIN
   END LOOP;
 
   IF NOT scoped THEN
-    PERFORM @extschema@.identity_analyze();
+    PERFORM @extschema@.identity_analyze(true);
   END IF;
   RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
@@ -1495,7 +1505,7 @@ BEGIN
     'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'identity_cluster(integer, boolean)', 'identity_neighbours(integer)', 'identity_golden(boolean)', 'identity_load(text, text[])',
-    'identity_record_indexes(boolean)', 'identity_analyze()', 'identity_apply(integer, boolean)',
+    'identity_record_indexes(boolean)', 'identity_analyze(boolean)', 'identity_apply(integer, boolean)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_review_decide(text, text, text, text, boolean, text)',
