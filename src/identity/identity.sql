@@ -208,6 +208,29 @@ BEGIN
   END IF;
 END
 $fn$;
+-- The same for customer_link: a first resolve writes a million links
+-- faster without its indexes, built afterwards.
+CREATE FUNCTION @extschema@.identity_link_indexes(present boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF present THEN
+    EXECUTE format('CREATE INDEX IF NOT EXISTS customer_link_customer_idx ON %s.customer_link (customer_id)', '@extschema@');
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
+                    WHERE conname = 'customer_link_pkey' AND conrelid = '@extschema@.customer_link'::regclass) THEN
+      EXECUTE format('ALTER TABLE %s.customer_link ADD CONSTRAINT customer_link_pkey PRIMARY KEY (source, key)', '@extschema@');
+    END IF;
+  ELSE
+    EXECUTE format('DROP INDEX IF EXISTS %s.customer_link_customer_idx', '@extschema@');
+    EXECUTE format('ALTER TABLE %s.customer_link DROP CONSTRAINT IF EXISTS customer_link_pkey', '@extschema@');
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_link_indexes(boolean) IS
+  'Internal to resolve: makes (true) or drops (false) the primary key and customer index of customer_link';
+
 -- After a full resolve the tables it rewrote get fresh statistics, so that
 -- the incremental runs that follow look rows up by index rather than scan
 -- a million of them (ANALYZE needs the owner, hence SECURITY DEFINER).
@@ -966,6 +989,7 @@ AS $fn$
 DECLARE
   ev @extschema@.identity_event;
   n_gone bigint;
+  bulk boolean;
   n_made bigint;
   t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
@@ -1067,6 +1091,12 @@ BEGIN
     FROM identity_cl x JOIN identity_id i USING (cluster)
    WHERE l.source = x.source AND l.key = x.key
      AND (l.customer_id, l.how, l.score) IS DISTINCT FROM (i.customer_id, x.how, x.score);
+  -- (most links new, a first resolve: the indexes are built after them)
+  bulk := NOT scoped AND records > 50000
+          AND (SELECT count(*) FROM @extschema@.customer_link) < records / 2;
+  IF bulk THEN
+    PERFORM @extschema@.identity_link_indexes(false);
+  END IF;
   -- (the rows with their IDs first: planned with the anti-join, that join
   -- was a nested loop over both temporary tables)
   WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
@@ -1074,6 +1104,9 @@ BEGIN
   INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
     SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
+  IF bulk THEN
+    PERFORM @extschema@.identity_link_indexes(true);
+  END IF;
   -- the rows of a merged customer a scoped run did not read follow it
   IF scoped THEN
     UPDATE @extschema@.customer_link l SET customer_id = i.customer_id, linked_at = pg_catalog.now()
@@ -1505,7 +1538,7 @@ BEGIN
     'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'identity_cluster(integer, boolean)', 'identity_neighbours(integer)', 'identity_golden(boolean)', 'identity_load(text, text[])',
-    'identity_record_indexes(boolean)', 'identity_analyze(boolean)', 'identity_apply(integer, boolean)',
+    'identity_record_indexes(boolean)', 'identity_link_indexes(boolean)', 'identity_analyze(boolean)', 'identity_apply(integer, boolean)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_review_decide(text, text, text, text, boolean, text)',
