@@ -169,13 +169,16 @@ SELECT concord.source_create('finance_contracts', jsonb_build_object(
                {"name": "signed_on", "type": "date"}, {"name": "status"},
                {"name": "updated_at", "type": "timestamptz"}]'::jsonb,
   'mode', '{"type": "incremental", "cursor_column": "updated_at", "cursor_param": "updated_since", "lookback": "1 second"}'::jsonb)) \gset
--- 财务: invoices behind an opaque cursor, OAuth2 client credentials.
+-- 财务: invoices behind an opaque cursor, OAuth2 client credentials (one
+-- login for the billing system's two endpoints).
+SELECT jsonb_build_object('type', 'oauth2', 'grant_type', 'client_credentials',
+                          'token_url', :'stub_url' || '/sync/billing/oauth/token',
+                          'client_id', 'concord', 'client_secret', '{"secret": "billing_client_secret"}'::jsonb)
+       AS billing_auth \gset
 SELECT concord.source_create('finance_invoices', jsonb_build_object(
   'description', '财务 billing: invoices',
   'request', jsonb_build_object('url', :'stub_url' || '/sync/billing/invoices/cursor'),
-  'auth', jsonb_build_object('type', 'oauth2', 'grant_type', 'client_credentials',
-                             'token_url', :'stub_url' || '/sync/billing/oauth/token',
-                             'client_id', 'concord', 'client_secret', '{"secret": "billing_client_secret"}'::jsonb),
+  'auth', :'billing_auth'::jsonb,
   'pagination', '{"type": "cursor", "cursor_path": "$.next_cursor", "size_param": "limit", "size": 15}'::jsonb,
   'records', '$.results[*]',
   'target', '{"table": "finance.invoice", "create": true, "primary_key": "invoice_no"}'::jsonb,
@@ -187,9 +190,7 @@ SELECT concord.source_create('finance_invoices', jsonb_build_object(
 SELECT concord.source_create('finance_payers', jsonb_build_object(
   'description', '财务 billing: billing contacts',
   'request', jsonb_build_object('url', :'stub_url' || '/sync/billing/payers/next'),
-  'auth', jsonb_build_object('type', 'oauth2', 'grant_type', 'client_credentials',
-                             'token_url', :'stub_url' || '/sync/billing/oauth/token',
-                             'client_id', 'concord', 'client_secret', '{"secret": "billing_client_secret"}'::jsonb),
+  'auth', :'billing_auth'::jsonb,
   'pagination', '{"type": "next_url", "next_url_path": "$.links.next", "size_param": "per_page", "size": 15}'::jsonb,
   'records', '$.data.items[*]',
   'target', '{"table": "finance.payer", "create": true, "primary_key": "payer_id"}'::jsonb,
