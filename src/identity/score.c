@@ -413,6 +413,20 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 						c[i].level = "disagree, shared value";
 						c[i].weight = 0;
 					}
+
+					/*
+					 * a phone or email held under several names, and these
+					 * two names differ (not a typo: no syllables in
+					 * common to speak of): a household's or an office's
+					 * number, shared by two people, says nothing about
+					 * their being one
+					 */
+					if (same && i != A_ID_NUMBER && a->spread[i] > 1 &&
+						strcmp(c[A_NAME_KEY].level, "disagree") == 0)
+					{
+						c[i].level = "agree, shared by different names";
+						c[i].weight = 0;
+					}
 					break;
 				}
 			case A_NAME_KEY:
