@@ -97,7 +97,7 @@ SELECT extract(epoch FROM clock_timestamp() - t) AS cpu FROM t0 \gset
 BEGIN;
 INSERT INTO idgen.crm
 SELECT 200000000 + p, name, '+86 ' || mobile, NULL, company_full, timestamptz '2026-07-02'
-FROM idgen.person WHERE p % (:persons / 1000) = :k LIMIT 1000;
+FROM idgen.person WHERE p % (:persons / 1000) = :k % (:persons / 1000) LIMIT 1000;
 UPDATE t0 SET t = clock_timestamp();
 SELECT * FROM concord.resolve_incremental() \gset r_
 SELECT extract(epoch FROM clock_timestamp() - t) AS s FROM t0 \gset
