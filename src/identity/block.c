@@ -100,11 +100,12 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 		 * the rows resolve_incremental put in the scope, and their
 		 * neighbours, read here and nowhere else
 		 */
-		appendStringInfoString(&q, ", r.core, r.changed FROM pg_temp.identity_scope r WHERE r.present"
+		appendStringInfoString(&q, ", r.core, r.changed, r.old_customer_id, r.old_how, r.old_score"
+							   " FROM pg_temp.identity_scope r WHERE r.present"
 							   " UNION ALL SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address,"
 							   " r.id_number, r.syllables");
 		identity_append_declared(&q, m);
-		appendStringInfo(&q, ", false, false FROM concord.identity_neighbours(%d) r", max_block);
+		appendStringInfo(&q, ", false, false, NULL, NULL, NULL FROM concord.identity_neighbours(%d) r", max_block);
 	}
 	else
 		appendStringInfoString(&q, " FROM concord.identity_record r");
@@ -145,14 +146,24 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 		recs[i].att[NAME_COMPANY(m)] = recs[i].att[A_NAME_KEY] && recs[i].att[A_COMPANY] ?
 			psprintf("%s\x1f%s", recs[i].att[A_NAME_KEY], recs[i].att[A_COMPANY]) : NULL;
 		recs[i].core = true;
-		recs[i].old_customer = -1;	/* (a neighbour's: see neighbour_links) */
+		/* a core row's link before the run (a neighbour's: see neighbour_links) */
+		recs[i].old_customer = -1;
+		recs[i].old_score = -INFINITY;
 		if (scoped)
 		{
 			int			c = 4 + A_NATTS + m->ndeclared;
 			bool		isnull;
+			Datum		v;
 
 			recs[i].core = DatumGetBool(SPI_getbinval(t, d, c, &isnull));
 			recs[i].changed = DatumGetBool(SPI_getbinval(t, d, c + 1, &isnull));
+			v = SPI_getbinval(t, d, c + 2, &isnull);
+			if (!isnull)
+				recs[i].old_customer = DatumGetInt64(v);
+			recs[i].old_how = identity_text_column(t, d, c + 3);
+			v = SPI_getbinval(t, d, c + 4, &isnull);
+			if (!isnull)
+				recs[i].old_score = DatumGetFloat8(v);
 		}
 	}
 	pfree(order);

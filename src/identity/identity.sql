@@ -850,7 +850,8 @@ COMMENT ON FUNCTION @extschema@.identity_neighbours(integer) IS
   'Internal to resolve_incremental: the rows sharing a value with a changed row, outside the scope';
 
 CREATE FUNCTION @extschema@.identity_cluster(max_block integer, scoped boolean DEFAULT false)
-RETURNS TABLE (source text, key text, cluster integer, how text, score double precision, pairs integer)
+RETURNS TABLE (source text, key text, cluster integer, how text, score double precision, pairs integer,
+               old_customer bigint, old_how text, old_score double precision)
 AS 'MODULE_PATHNAME', 'concord_identity_cluster'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.identity_cluster(integer, boolean) IS
@@ -1010,10 +1011,18 @@ BEGIN
   --    ID that stays with it, and the others staying there are merged into
   --    it.  A cluster no ID stays with gets a new ID: split off the IDs of
   --    its rows, or created if its rows had none.
-  CREATE TEMP TABLE identity_n ON COMMIT DROP AS
-    SELECT x.cluster, l.customer_id, count(*) AS n
-    FROM identity_cl x JOIN @extschema@.customer_link l USING (source, key)
-    GROUP BY 1, 2;
+  -- (scoped: identity_cluster knows the links the rows had)
+  IF scoped THEN
+    CREATE TEMP TABLE identity_n ON COMMIT DROP AS
+      SELECT x.cluster, x.old_customer AS customer_id, count(*) AS n
+      FROM identity_cl x WHERE x.old_customer IS NOT NULL
+      GROUP BY 1, 2;
+  ELSE
+    CREATE TEMP TABLE identity_n ON COMMIT DROP AS
+      SELECT x.cluster, l.customer_id, count(*) AS n
+      FROM identity_cl x JOIN @extschema@.customer_link l USING (source, key)
+      GROUP BY 1, 2;
+  END IF;
   CREATE TEMP TABLE identity_keep ON COMMIT DROP AS
     SELECT DISTINCT ON (n.customer_id) n.customer_id, n.cluster
     FROM identity_n n ORDER BY n.customer_id, n.n DESC, n.cluster;
@@ -1076,6 +1085,7 @@ BEGIN
      SET customer_id = i.customer_id, how = x.how, score = x.score, linked_at = pg_catalog.now()
     FROM identity_cl x JOIN identity_id i USING (cluster)
    WHERE l.source = x.source AND l.key = x.key
+     AND (NOT scoped OR (x.old_customer, x.old_how, x.old_score) IS DISTINCT FROM (i.customer_id, x.how, x.score))
      AND (l.customer_id, l.how, l.score) IS DISTINCT FROM (i.customer_id, x.how, x.score);
   -- (most links new, a first resolve: the indexes are built after them)
   bulk := NOT scoped AND records > 50000
@@ -1085,11 +1095,13 @@ BEGIN
   END IF;
   -- (the rows with their IDs first: planned with the anti-join, that join
   -- was a nested loop over both temporary tables)
+  -- (scoped: the rows without a link before are the new ones)
   WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
-                            FROM identity_cl x JOIN identity_id i USING (cluster))
+                            FROM identity_cl x JOIN identity_id i USING (cluster)
+                           WHERE NOT scoped OR x.old_customer IS NULL)
   INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
     SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
-    WHERE NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
+    WHERE scoped OR NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
   IF bulk THEN
     PERFORM @extschema@.identity_bulk_indexes('customer_link', true);
   END IF;
@@ -1307,18 +1319,19 @@ BEGIN
   -- identity_neighbours.)  Each row of the scope carries its normalized
   -- values, read once here, and its customer before the run.
   CREATE TEMP TABLE identity_scope (
-    source text, key text, old_customer_id bigint, core boolean, changed boolean, present boolean,
+    source text, key text, old_customer_id bigint, old_how text, old_score double precision,
+    core boolean, changed boolean, present boolean,
     name_key text, syllables text, phone text, email text, company text, address text, id_number text, extra jsonb)
     ON COMMIT DROP;
   -- (present: a changed row deleted at the source is not)
   INSERT INTO identity_scope
-    SELECT c.source, c.key, l.customer_id, true, true, r.source IS NOT NULL,
+    SELECT c.source, c.key, l.customer_id, l.how, l.score, true, true, r.source IS NOT NULL,
            r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
       FROM identity_changed c
       LEFT JOIN @extschema@.identity_record r ON r.source = c.source AND r.key = c.key
       LEFT JOIN @extschema@.customer_link l ON l.source = c.source AND l.key = c.key;
   INSERT INTO identity_scope
-    SELECT l2.source, l2.key, l2.customer_id, true, false, true,
+    SELECT l2.source, l2.key, l2.customer_id, l2.how, l2.score, true, false, true,
            r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
       FROM (SELECT DISTINCT sc.old_customer_id FROM identity_scope sc WHERE sc.old_customer_id IS NOT NULL) c
       JOIN @extschema@.customer_link l2 ON l2.customer_id = c.old_customer_id

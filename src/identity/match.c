@@ -329,12 +329,14 @@ phase_done(TimestampTz t0, const char *phase)
 /*
  * concord.identity_cluster(max_block integer, scoped boolean)
  *	 RETURNS TABLE (source text, key text, cluster integer, how text,
- *					score float8, pairs integer)
+ *					score float8, pairs integer, old_customer bigint,
+ *					old_how text, old_score float8)
  *
  * Every record with its cluster (the index of the cluster's first record
  * in key order, within this run), how it was linked (its strongest match:
- * a rule or "score"; "alone" if none) and the number of pairs it was
- * compared in.  A scoped run leaves out the rows of customers no changed
+ * a rule or "score"; "alone" if none), the number of pairs it was
+ * compared in and, scoped, the link it had before (customer, how, score;
+ * NULL for a new row).  A scoped run leaves out the rows of customers no changed
  * row joined (they stay as they were) and ends with one row, cluster -1
  * and no source or key, that counts them (score) and the pairs they were
  * compared in.
@@ -597,8 +599,8 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	}
 	for (int i = 0; i < n; i++)
 	{
-		Datum		v[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+		Datum		v[9];
+		bool		nulls[9] = {false, false, false, false, false, false, true, true, true};
 
 		if (first[find(parent, i)] < 0)
 		{
@@ -613,13 +615,29 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		v[4] = Float8GetDatum(how[i] ? best[i] : 0);
 		nulls[4] = how[i] == NULL;
 		v[5] = Int32GetDatum(pairs[i]);
+		/* scoped: the link it had (none: a new row) */
+		if (scoped && recs[i].old_customer >= 0)
+		{
+			v[6] = Int64GetDatum(recs[i].old_customer);
+			nulls[6] = false;
+			if (recs[i].old_how)
+			{
+				v[7] = CStringGetTextDatum(recs[i].old_how);
+				nulls[7] = false;
+			}
+			if (recs[i].old_score != -INFINITY)
+			{
+				v[8] = Float8GetDatum(recs[i].old_score);
+				nulls[8] = false;
+			}
+		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
 	}
 	if (scoped)
 	{
-		Datum		v[6] = {0, 0, Int32GetDatum(-1), 0, Float8GetDatum(unchanged_rows),
-		Int32GetDatum((int32) Min(unchanged_pairs, PG_INT32_MAX))};
-		bool		nulls[6] = {true, true, false, true, false, false};
+		Datum		v[9] = {0, 0, Int32GetDatum(-1), 0, Float8GetDatum(unchanged_rows),
+		Int32GetDatum((int32) Min(unchanged_pairs, PG_INT32_MAX)), 0, 0, 0};
+		bool		nulls[9] = {true, true, false, true, false, false, true, true, true};
 
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
 	}
