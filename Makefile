@@ -17,6 +17,7 @@ SQL_PARTS = src/concord.sql \
 	src/http/http.sql \
 	src/sync/sync.sql \
 	src/identity/identity.sql \
+	src/policy/policy.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

@@ -1,0 +1,392 @@
+/*-------------------------------------------------------------------------
+ *
+ * predicate.c
+ *	  Row policy predicates: a condition over one table's columns and the
+ *	  member's attributes, parsed by PostgreSQL's parser, checked against
+ *	  an allowlist of node types and written back as SQL from the checked
+ *	  tree -- never the text the user typed.
+ *
+ *	  concord.policy_predicate(tbl regclass, predicate text) RETURNS text
+ *
+ *	  The predicate is parsed as the WHERE clause of
+ *	  SELECT FROM <tbl> WHERE (<predicate>); the raw tree must be exactly
+ *	  that shape (no UNION, no second table, nothing after the clause).
+ *	  Allowed: the table's columns, constants, operators and functions
+ *	  that are IMMUTABLE, boolean logic, CASE, COALESCE, IS [NOT] NULL,
+ *	  IN (...) lists, casts, CURRENT_USER and SESSION_USER, and
+ *	  concord.member('attribute') / concord.member_in('department'),
+ *	  which read concord's own tables for the current user.  Each of
+ *	  these is written as a scalar subquery, so it is evaluated once per
+ *	  query, not once per row.  Refused, with the position in the
+ *	  predicate: subqueries, other tables, volatile or stable functions
+ *	  (current_setting, set_config, now(), random()), aggregates, window
+ *	  functions, parameters, and anything else.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "nodes/parsenodes.h"
+#include "parser/analyze.h"
+#include "parser/parse_func.h"
+#include "parser/parser.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/regproc.h"
+#include "utils/ruleutils.h"
+
+PG_FUNCTION_INFO_V1(concord_policy_predicate);
+
+/* the functions of concord a predicate may call, each with one text argument */
+static const char *const member_functions[] = {"member", "member_in"};
+
+typedef struct Check
+{
+	const char *predicate;		/* as the user wrote it */
+	int			offset;			/* where it starts in the parsed text */
+	Oid			relid;
+	Oid			member_oids[lengthof(member_functions)];
+} Check;
+
+/* Error about node at its place in the predicate. */
+static void
+refuse(const Check *c, Node *node, const char *what)
+{
+	int			loc = exprLocation(node);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid row policy predicate on %s: %s", get_rel_name(c->relid), what),
+			 loc >= c->offset ?
+			 errdetail("At character %d of the predicate: %s", loc - c->offset + 1,
+					   pnstrdup(c->predicate + (loc - c->offset),
+								Min(40, (int) strlen(c->predicate) - (loc - c->offset)))) : 0,
+			 errhint("A predicate may use the table's columns, constants, immutable operators and functions, "
+					 "CASE, COALESCE, IN lists, CURRENT_USER, and concord.member('attribute') or "
+					 "concord.member_in('department').")));
+}
+
+static bool
+is_member_function(const Check *c, Oid funcid)
+{
+	for (int i = 0; i < lengthof(member_functions); i++)
+		if (funcid == c->member_oids[i])
+			return true;
+	return false;
+}
+
+/* Is the function behind an operator or call one a predicate may use? */
+static void
+check_function(const Check *c, Node *node, Oid funcid)
+{
+	if (func_volatile(funcid) != PROVOLATILE_IMMUTABLE)
+		refuse(c, node, psprintf("function %s is not immutable", format_procedure(funcid)));
+}
+
+static bool
+check_walker(Node *node, Check *c)
+{
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_Var:
+			if (((Var *) node)->varlevelsup != 0 || ((Var *) node)->varno != 1 ||
+				((Var *) node)->varattno <= 0)
+				refuse(c, node, "only the table's own columns may be used");
+			return false;
+		case T_Const:
+			return false;
+		case T_SubLink:
+			{
+				/* only the member lookups this file made into subqueries */
+				SubLink    *s = (SubLink *) node;
+				Query	   *q = (Query *) s->subselect;
+				TargetEntry *te;
+				FuncExpr   *f;
+
+				if (s->subLinkType != EXPR_SUBLINK || !IsA(q, Query) || q->rtable != NIL ||
+					list_length(q->targetList) != 1)
+					refuse(c, node, "subqueries are not allowed");
+				te = linitial(q->targetList);
+				f = (FuncExpr *) te->expr;
+				if (!IsA(f, FuncExpr) || !is_member_function(c, f->funcid) || list_length(f->args) != 1)
+					refuse(c, node, "subqueries are not allowed");
+				if (!IsA(linitial(f->args), Const))
+					refuse(c, node, "the argument of concord.member() and member_in() must be a constant");
+				return false;
+			}
+		case T_FuncExpr:
+			{
+				FuncExpr   *f = (FuncExpr *) node;
+
+				if (is_member_function(c, f->funcid))
+				{
+					if (!IsA(linitial(f->args), Const))
+						refuse(c, node, "the argument of concord.member() and member_in() must be a constant");
+					return false;
+				}
+				check_function(c, node, f->funcid);
+				break;
+			}
+		case T_OpExpr:
+		case T_DistinctExpr:
+		case T_NullIfExpr:
+			set_opfuncid((OpExpr *) node);
+			check_function(c, node, ((OpExpr *) node)->opfuncid);
+			break;
+		case T_ScalarArrayOpExpr:
+			set_sa_opfuncid((ScalarArrayOpExpr *) node);
+			check_function(c, node, ((ScalarArrayOpExpr *) node)->opfuncid);
+			break;
+		case T_CoerceViaIO:
+			{
+				/* a cast through text: the output and input functions */
+				CoerceViaIO *cv = (CoerceViaIO *) node;
+				Oid			out,
+							in,
+							ioparam;
+				bool		varlena;
+
+				getTypeOutputInfo(exprType((Node *) cv->arg), &out, &varlena);
+				getTypeInputInfo(cv->resulttype, &in, &ioparam);
+				check_function(c, node, out);
+				check_function(c, node, in);
+				break;
+			}
+		case T_SQLValueFunction:
+			{
+				SQLValueFunctionOp op = ((SQLValueFunction *) node)->op;
+
+				if (op != SVFOP_CURRENT_USER && op != SVFOP_SESSION_USER && op != SVFOP_CURRENT_ROLE &&
+					op != SVFOP_USER)
+					refuse(c, node, "only CURRENT_USER and SESSION_USER may stand for the member");
+				return false;
+			}
+		case T_BoolExpr:
+		case T_NullTest:
+		case T_BooleanTest:
+		case T_CaseExpr:
+		case T_CaseWhen:
+		case T_CaseTestExpr:
+		case T_CoalesceExpr:
+		case T_MinMaxExpr:
+		case T_ArrayExpr:
+		case T_RelabelType:
+		case T_List:
+			break;
+		default:
+			refuse(c, node, "this kind of expression is not allowed");
+	}
+	return expression_tree_walker(node, check_walker, (void *) c);
+}
+
+/*
+ * Raw tree: concord.member('x') and concord.member_in('x') become
+ * (SELECT concord.member('x')), evaluated once per query.
+ */
+static Node *
+wrap_member_calls(Node *node, const Check *c)
+{
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, FuncCall))
+	{
+		FuncCall   *fc = (FuncCall *) node;
+		char	   *schema,
+				   *name;
+
+		DeconstructQualifiedName(fc->funcname, &schema, &name);
+		for (int i = 0; i < lengthof(member_functions); i++)
+			if (strcmp(name, member_functions[i]) == 0 &&
+				(schema == NULL || strcmp(schema, get_namespace_name(get_func_namespace(c->member_oids[i]))) == 0))
+			{
+				SelectStmt *sel = makeNode(SelectStmt);
+				ResTarget  *rt = makeNode(ResTarget);
+				SubLink    *s = makeNode(SubLink);
+
+				/* always the extension's function, whatever the search path */
+				fc->funcname = list_make2(makeString(get_namespace_name(get_func_namespace(c->member_oids[i]))),
+										  makeString(pstrdup(member_functions[i])));
+				rt->val = (Node *) fc;
+				rt->location = fc->location;
+				sel->targetList = list_make1(rt);
+				s->subLinkType = EXPR_SUBLINK;
+				s->subselect = (Node *) sel;
+				s->location = fc->location;
+				return (Node *) s;
+			}
+		return node;
+	}
+	/* recurse through the raw expression nodes a predicate can hold */
+	if (IsA(node, A_Expr))
+	{
+		A_Expr	   *e = (A_Expr *) node;
+
+		e->lexpr = wrap_member_calls(e->lexpr, c);
+		e->rexpr = wrap_member_calls(e->rexpr, c);
+	}
+	else if (IsA(node, BoolExpr))
+	{
+		ListCell   *lc;
+
+		foreach(lc, ((BoolExpr *) node)->args)
+			lfirst(lc) = wrap_member_calls(lfirst(lc), c);
+	}
+	else if (IsA(node, List))
+	{
+		ListCell   *lc;
+
+		foreach(lc, (List *) node)
+			lfirst(lc) = wrap_member_calls(lfirst(lc), c);
+	}
+	else if (IsA(node, TypeCast))
+		((TypeCast *) node)->arg = wrap_member_calls(((TypeCast *) node)->arg, c);
+	else if (IsA(node, NullTest))
+		((NullTest *) node)->arg = (Expr *) wrap_member_calls((Node *) ((NullTest *) node)->arg, c);
+	else if (IsA(node, BooleanTest))
+		((BooleanTest *) node)->arg = (Expr *) wrap_member_calls((Node *) ((BooleanTest *) node)->arg, c);
+	else if (IsA(node, CoalesceExpr))
+		((CoalesceExpr *) node)->args = (List *) wrap_member_calls((Node *) ((CoalesceExpr *) node)->args, c);
+	else if (IsA(node, CaseExpr))
+	{
+		CaseExpr   *ce = (CaseExpr *) node;
+		ListCell   *lc;
+
+		ce->arg = (Expr *) wrap_member_calls((Node *) ce->arg, c);
+		foreach(lc, ce->args)
+		{
+			CaseWhen   *w = lfirst(lc);
+
+			w->expr = (Expr *) wrap_member_calls((Node *) w->expr, c);
+			w->result = (Expr *) wrap_member_calls((Node *) w->result, c);
+		}
+		ce->defresult = (Expr *) wrap_member_calls((Node *) ce->defresult, c);
+	}
+	else if (IsA(node, FuncCall))
+		((FuncCall *) node)->args = (List *) wrap_member_calls((Node *) ((FuncCall *) node)->args, c);
+	return node;
+}
+
+/* Errors of the parser: show where in the checked text they are. */
+typedef struct ParseContext
+{
+	const char *sql;
+	const char *relname;
+} ParseContext;
+
+static void
+parse_error_context(void *arg)
+{
+	ParseContext *pc = arg;
+	int			pos = geterrposition();
+
+	if (pos > 0)
+	{
+		/* a position in the text checked, not in the caller's statement */
+		errposition(0);
+		internalerrposition(pos);
+		internalerrquery(pc->sql);
+	}
+	errcontext("checking a row policy predicate on %s", pc->relname);
+}
+
+Datum
+concord_policy_predicate(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *predicate = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Check		c;
+	StringInfoData sql;
+	List	   *raw;
+	RawStmt    *rs;
+	SelectStmt *sel;
+	Query	   *q;
+	Node	   *qual;
+	char	   *relname;
+	Oid			ext_ns;
+	ParseContext pc;
+	ErrorContextCallback errcb;
+
+	if (get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", get_rel_name(relid)),
+				 errhint("Row policies apply to tables.")));
+	if (strspn(predicate, " \t\r\n") == strlen(predicate))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid row policy predicate on %s: it is empty", get_rel_name(relid)),
+				 errhint("Write a condition over the table's columns, e.g. region = concord.member('region').")));
+
+	memset(&c, 0, sizeof(c));
+	c.predicate = predicate;
+	c.relid = relid;
+	ext_ns = get_func_namespace(fcinfo->flinfo->fn_oid);
+	for (int i = 0; i < lengthof(member_functions); i++)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+
+		c.member_oids[i] = LookupFuncName(list_make2(makeString(get_namespace_name(ext_ns)),
+													 makeString((char *) member_functions[i])),
+										  1, argtypes, false);
+	}
+
+	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT FROM %s WHERE (", relname);
+	c.offset = sql.len;
+	appendStringInfo(&sql, "%s\n)", predicate);
+
+	pc.sql = sql.data;
+	pc.relname = get_rel_name(relid);
+	errcb.callback = parse_error_context;
+	errcb.arg = &pc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	raw = raw_parser(sql.data, RAW_PARSE_DEFAULT);
+	/* exactly SELECT FROM tbl WHERE (...): nothing added, nothing taken away */
+	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid row policy predicate on %s: it is not one condition", get_rel_name(relid))));
+	rs = linitial(raw);
+	sel = (SelectStmt *) rs->stmt;
+	if (sel->op != SETOP_NONE || list_length(sel->fromClause) != 1 || sel->targetList != NIL ||
+		sel->groupClause != NIL || sel->havingClause != NULL || sel->windowClause != NIL ||
+		sel->sortClause != NIL || sel->limitCount != NULL || sel->limitOffset != NULL ||
+		sel->lockingClause != NIL || sel->withClause != NULL || sel->distinctClause != NIL ||
+		sel->intoClause != NULL || sel->whereClause == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid row policy predicate on %s: it is not one condition", get_rel_name(relid))));
+	sel->whereClause = wrap_member_calls(sel->whereClause, &c);
+
+	q = parse_analyze_fixedparams(rs, sql.data, NULL, 0, NULL);
+	error_context_stack = errcb.previous;
+	if (list_length(q->rtable) != 1 || ((RangeTblEntry *) linitial(q->rtable))->relid != relid)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid row policy predicate on %s: it may not name other tables", get_rel_name(relid))));
+	qual = q->jointree->quals;
+	if (exprType(qual) != BOOLOID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("invalid row policy predicate on %s: it is not a condition (its type is %s)",
+						get_rel_name(relid), format_type_be(exprType(qual)))));
+	check_walker(qual, &c);
+
+	PG_RETURN_TEXT_P(cstring_to_text(deparse_expression(qual,
+														deparse_context_for(get_rel_name(relid), relid),
+														false, false)));
+}
