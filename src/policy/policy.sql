@@ -189,6 +189,49 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.row_policy_drop(text) IS
   'Drops a row policy; row security stays on, so a table left without policies shows no rows to members';
 
+-- Masks: what a role that may not see a value sees instead.  Never an
+-- error for any value (a value a mask cannot read is hidden whole), so
+-- they are LEAKPROOF: called in a WHERE clause over a security barrier
+-- view, they reveal nothing through errors.
+CREATE FUNCTION @extschema@.mask_phone(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_phone' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_phone(text) IS
+  'A phone number with all but its first 3 and last 4 digits hidden (138****5678); the country code dropped';
+CREATE FUNCTION @extschema@.mask_email(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_email' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_email(text) IS
+  'An email address with its local part hidden but the first character (z***@example.com)';
+CREATE FUNCTION @extschema@.mask_name(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_name' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_name(text) IS
+  'A person''s name with all but its first character hidden (张*)';
+CREATE FUNCTION @extschema@.mask_cn_id(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_cn_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_cn_id(text) IS
+  'A resident ID number with all but its first 3 and last 4 characters hidden (the date of birth never shows)';
+CREATE FUNCTION @extschema@.mask_bank_card(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_bank_card' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_bank_card(text) IS
+  'A bank card number with all but its first 4 and last 4 digits hidden';
+CREATE FUNCTION @extschema@.mask_partial(value text, prefix integer, pad text, suffix integer) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_partial' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_partial(text, integer, text, integer) IS
+  'The first prefix characters, pad, the last suffix characters; only pad when that would show everything';
+CREATE FUNCTION @extschema@.mask_hash(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_hash' LANGUAGE C STABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_hash(text) IS
+  'A keyed HMAC-SHA256 of the value (h: and 16 hex digits) under the secret mask_key: equal values stay equal (joinable), the value cannot be recovered or guessed without the key';
+CREATE FUNCTION @extschema@.mask_bucket(value numeric, width numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF
+RETURN CASE WHEN width > 0 THEN pg_catalog.floor(value / width) * width END;
+COMMENT ON FUNCTION @extschema@.mask_bucket(numeric, numeric) IS
+  'The number rounded down to a multiple of width (an amount to its 10,000 band); NULL for a width that is not positive';
+CREATE FUNCTION @extschema@.mask_date(value date, unit text) RETURNS date
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF
+RETURN CASE WHEN unit IN ('month', 'quarter', 'year') THEN pg_catalog.date_trunc(unit, value::timestamp)::date END;
+COMMENT ON FUNCTION @extschema@.mask_date(date, text) IS
+  'The date cut to the first day of its month, quarter or year (a birth date to its year); NULL for another unit';
+
 -- Governance is granted, not public; member() and member_in() are what
 -- every policy calls, so every role may.
 DO $grants$
