@@ -22,6 +22,26 @@ BEGIN
 END
 $roles$;
 
+-- Each component's routines are for its role, none for PUBLIC: the
+-- components' install scripts grant them with this.
+CREATE FUNCTION @extschema@.grant_routines(grantee text, routines text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r text;
+BEGIN
+  FOREACH r IN ARRAY routines LOOP
+    EXECUTE format('REVOKE EXECUTE ON ROUTINE %s.%s FROM PUBLIC', '@extschema@', r);
+    EXECUTE format('GRANT EXECUTE ON ROUTINE %s.%s TO %I', '@extschema@', r, grantee);
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.grant_routines(text, text[]) IS
+  'Install-time helper: revokes the routines (name(argument types)) from PUBLIC and grants them to the role';
+REVOKE EXECUTE ON FUNCTION @extschema@.grant_routines(text, text[]) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.worker_wake()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'concord_worker_wake'

@@ -1528,11 +1528,7 @@ END;
 COMMENT ON FUNCTION @extschema@.customer_id_now(bigint) IS 'Where customer ID X went: the ID it was merged into, following merges (X itself if it still stands)';
 
 -- every function above is for concord_identity, none for PUBLIC
-DO $grants$
-DECLARE
-  f text;
-BEGIN
-  FOREACH f IN ARRAY ARRAY[
+SELECT @extschema@.grant_routines('concord_identity', ARRAY[
     'identity_source_add(text, regclass, text, jsonb, integer, boolean)', 'identity_source_drop(text)',
     'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
@@ -1542,13 +1538,7 @@ BEGIN
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_review_decide(text, text, text, text, boolean, text)',
     'identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision)',
-    'identity_attribute_drop(text)', 'identity_survivorship_set(text, text)']
-  LOOP
-    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.%s FROM PUBLIC', '@extschema@', f);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO concord_identity', '@extschema@', f);
-  END LOOP;
-END
-$grants$;
+    'identity_attribute_drop(text)', 'identity_survivorship_set(text, text)']);
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
   @extschema@.identity_value_stat, @extschema@.identity_population,
   @extschema@.identity_queue, @extschema@.identity_weight, @extschema@.identity_review, @extschema@.customer_review,

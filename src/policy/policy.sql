@@ -234,18 +234,8 @@ COMMENT ON FUNCTION @extschema@.mask_date(date, text) IS
 
 -- Governance is granted, not public; member() and member_in() are what
 -- every policy calls, so every role may.
-DO $grants$
-DECLARE
-  f text;
-BEGIN
-  FOREACH f IN ARRAY ARRAY[
+SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'department_add(text, text, text)', 'member_set(text, text, text, jsonb)',
-    'policy_predicate(regclass, text)', 'row_policy(text, regclass, text)', 'row_policy_drop(text)']
-  LOOP
-    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s.%s FROM PUBLIC', '@extschema@', f);
-    EXECUTE format('GRANT EXECUTE ON FUNCTION %s.%s TO concord_policy', '@extschema@', f);
-  END LOOP;
-END
-$grants$;
+    'policy_predicate(regclass, text)', 'row_policy(text, regclass, text)', 'row_policy_drop(text)']);
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.row_policy TO concord_policy;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.member, @extschema@.department TO concord_policy;

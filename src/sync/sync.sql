@@ -228,20 +228,10 @@ COMMENT ON FUNCTION @extschema@.source_unschedule(text) IS
 ------------------------------------------------------------------------------
 
 -- every routine above is for concord_sync, none for PUBLIC
-DO $grants$
-DECLARE
-  f text;
-BEGIN
-  FOREACH f IN ARRAY ARRAY[
+SELECT @extschema@.grant_routines('concord_sync', ARRAY[
     'source_create(text, jsonb)', 'source_alter(text, jsonb, boolean)', 'source_drop(text, boolean)',
     'source_reset(text)', 'source_check(text)', 'source_schedule(text, text)', 'source_unschedule(text)',
-    'sync(text)']
-  LOOP
-    EXECUTE format('REVOKE EXECUTE ON ROUTINE %s.%s FROM PUBLIC', '@extschema@', f);
-    EXECUTE format('GRANT EXECUTE ON ROUTINE %s.%s TO concord_sync', '@extschema@', f);
-  END LOOP;
-END
-$grants$;
+    'sync(text)']);
 GRANT SELECT ON @extschema@.source, @extschema@.sync_state, @extschema@.sync_run,
   @extschema@.sync_reject TO concord_sync;
 -- the delete at the end of a full-refresh pass runs as the caller and reads

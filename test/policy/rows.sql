@@ -12,23 +12,27 @@ SELECT format('dbname=%s host=%s port=%s', current_database(),
               split_part(current_setting('unix_socket_directories'), ',', 1),
               current_setting('port')) AS conn \gset
 
--- a previous run killed half-way may have left its objects
-DROP SCHEMA IF EXISTS pol_test CASCADE;
-DELETE FROM concord.row_policy WHERE name LIKE 'tap_%';
-DELETE FROM concord.member WHERE role_name LIKE 'tap_pol_%';
-DELETE FROM concord.department WHERE name LIKE 'tap_%' AND parent IS NOT NULL;
-DELETE FROM concord.department WHERE name LIKE 'tap_%';
-DO $$
+-- this test's committed objects, removed before (a previous run killed
+-- half-way may have left them) and after
+CREATE FUNCTION pg_temp.clean_up(make_roles boolean) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE r text;
 BEGIN
+  DROP SCHEMA IF EXISTS pol_test CASCADE;
+  DELETE FROM concord.row_policy WHERE name LIKE 'tap_%';
+  DELETE FROM concord.member WHERE role_name LIKE 'tap_pol_%';
+  DELETE FROM concord.department WHERE name LIKE 'tap_%' AND parent IS NOT NULL;
+  DELETE FROM concord.department WHERE name LIKE 'tap_%';
   FOREACH r IN ARRAY ARRAY['tap_pol_east', 'tap_pol_west', 'tap_pol_head', 'tap_pol_clerk', 'tap_pol_nobody', 'tap_pol_owner'] LOOP
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
       EXECUTE format('DROP OWNED BY %I', r);
       EXECUTE format('DROP ROLE %I', r);
     END IF;
-    EXECUTE format('CREATE ROLE %I LOGIN', r);
+    IF make_roles THEN
+      EXECUTE format('CREATE ROLE %I LOGIN', r);
+    END IF;
   END LOOP;
 END $$;
+SELECT pg_temp.clean_up(true) IS NULL AS clean \gset
 
 -- 销售 has two teams; 财务 is apart
 SELECT concord.department_add('tap_sales', NULL, '销售') AS d1,
@@ -143,17 +147,4 @@ SELECT is(pg_temp.ids_seen_by('tap_pol_clerk'), '{}'::int[], 'the clerk now sees
 
 SELECT * FROM finish();
 
--- clean up (committed objects of this test)
-DROP SCHEMA pol_test CASCADE;
-DELETE FROM concord.row_policy WHERE name LIKE 'tap_%';
-DELETE FROM concord.member WHERE role_name LIKE 'tap_pol_%';
-DELETE FROM concord.department WHERE name LIKE 'tap_%' AND parent IS NOT NULL;
-DELETE FROM concord.department WHERE name LIKE 'tap_%';
-DO $$
-DECLARE r text;
-BEGIN
-  FOREACH r IN ARRAY ARRAY['tap_pol_east', 'tap_pol_west', 'tap_pol_head', 'tap_pol_clerk', 'tap_pol_nobody', 'tap_pol_owner'] LOOP
-    EXECUTE format('DROP OWNED BY %I', r);
-    EXECUTE format('DROP ROLE %I', r);
-  END LOOP;
-END $$;
+SELECT pg_temp.clean_up(false) IS NULL AS clean \gset
