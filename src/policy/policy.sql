@@ -232,10 +232,131 @@ RETURN CASE WHEN unit IN ('month', 'quarter', 'year') THEN pg_catalog.date_trunc
 COMMENT ON FUNCTION @extschema@.mask_date(date, text) IS
   'The date cut to the first day of its month, quarter or year (a birth date to its year); NULL for another unit';
 
+-- Column masks, served through a governed view of the table.
+CREATE TABLE @extschema@.column_mask (
+  table_name  regclass NOT NULL,
+  column_name text NOT NULL,
+  mask        text NOT NULL,
+  visible_to  text NOT NULL,
+  compiled_mask     text NOT NULL,
+  compiled_visible  text NOT NULL,
+  defined_by  text NOT NULL DEFAULT current_user,
+  defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (table_name, column_name)
+);
+COMMENT ON TABLE @extschema@.column_mask IS
+  'Column masks: what a column shows (mask) to those a condition (visible_to) does not let see its clear value, as written and as compiled into the table''s governed view';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.column_mask', '');
+
+CREATE FUNCTION @extschema@.policy_mask(tbl regclass, col text, mask text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'concord_policy_mask'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.policy_mask(regclass, text, text) IS
+  'Checks a column mask (an expression of that column only, of its type) and returns it as concord would compile it';
+
+-- The governed view of a table: <table>_governed in the table's schema,
+-- every column in order, a masked one as CASE WHEN <visible_to> THEN
+-- <column> ELSE <mask> END.  security_barrier; owned by the table's owner,
+-- so the table's forced row security applies to it (a superuser's view
+-- would bypass it); the grants to read the table move to the view.
+CREATE FUNCTION @extschema@.governed_view_build(tbl regclass)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  nsp text;
+  rel text;
+  owner text;
+  cols text;
+  v regclass;
+  g record;
+  readers text[];
+BEGIN
+  SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+  SELECT string_agg(CASE WHEN m.column_name IS NULL THEN pg_catalog.quote_ident(a.attname)
+                         ELSE format('CASE WHEN %s THEN %I ELSE %s END AS %I',
+                                     m.compiled_visible, a.attname, m.compiled_mask, a.attname) END,
+                    ', ' ORDER BY a.attnum)
+    INTO cols
+    FROM pg_catalog.pg_attribute a
+    LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
+   WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+  -- who reads the view now (a rebuilt view keeps them) and who reads the
+  -- table (they move to the view)
+  SELECT array_agg(DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                                 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END)
+    INTO readers
+    FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
+   WHERE c.oid IN (tbl, coalesce(pg_catalog.to_regclass(format('%I.%I', nsp, rel || '_governed')), tbl))
+     AND x.privilege_type = 'SELECT' AND x.grantee <> c.relowner;
+  EXECUTE format('DROP VIEW IF EXISTS %I.%I', nsp, rel || '_governed');
+  EXECUTE format('CREATE VIEW %I.%I WITH (security_barrier) AS SELECT %s FROM %s', nsp, rel || '_governed', cols, tbl);
+  v := format('%I.%I', nsp, rel || '_governed')::regclass;
+  EXECUTE format('ALTER VIEW %s OWNER TO %I', v, owner);
+  EXECUTE format('COMMENT ON VIEW %s IS %L', v,
+                 format('Governed view of %s: rows by its row policies, masked columns by concord.column_mask', tbl));
+  FOR g IN SELECT unnest(readers) AS who LOOP
+    EXECUTE format('GRANT SELECT ON %s TO %s', v, g.who);
+    EXECUTE format('REVOKE SELECT ON %s FROM %s', tbl, g.who);
+  END LOOP;
+  RETURN v;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.governed_view_build(regclass) IS
+  'Internal to column_mask: (re)builds the table''s governed view and moves the table''s SELECT grants to it';
+
+CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false')
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  cm text;
+  cv text;
+BEGIN
+  IF tbl IS NULL OR col IS NULL OR mask IS NULL OR visible_to IS NULL THEN
+    RAISE EXCEPTION 'column_mask needs a table, a column, a mask and who sees the clear value'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  cm := @extschema@.policy_mask(tbl, col, mask);
+  cv := @extschema@.policy_predicate(tbl, visible_to);
+  INSERT INTO @extschema@.column_mask AS m (table_name, column_name, mask, visible_to, compiled_mask, compiled_visible)
+  VALUES (tbl, col, mask, visible_to, cm, cv)
+  ON CONFLICT ON CONSTRAINT column_mask_pkey DO UPDATE
+    SET mask = excluded.mask, visible_to = excluded.visible_to, compiled_mask = excluded.compiled_mask,
+        compiled_visible = excluded.compiled_visible, defined_by = current_user, defined_at = pg_catalog.now();
+  RETURN @extschema@.governed_view_build(tbl);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.column_mask(regclass, text, text, text) IS
+  'Masks a column for everyone visible_to does not cover (default: everyone): checks both, stores them and (re)builds the table''s governed view <table>_governed; returns the view';
+
+CREATE FUNCTION @extschema@.column_mask_drop(tbl regclass, col text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  DELETE FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM @extschema@.governed_view_build(tbl);
+  RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.column_mask_drop(regclass, text) IS
+  'Removes a column''s mask; the governed view shows the column in clear again';
+
 -- Governance is granted, not public; member() and member_in() are what
 -- every policy calls, so every role may.
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'department_add(text, text, text)', 'member_set(text, text, text, jsonb)',
-    'policy_predicate(regclass, text)', 'row_policy(text, regclass, text)', 'row_policy_drop(text)']);
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.row_policy TO concord_policy;
+    'policy_predicate(regclass, text)', 'row_policy(text, regclass, text)', 'row_policy_drop(text)',
+    'policy_mask(regclass, text, text)', 'governed_view_build(regclass)',
+    'column_mask(regclass, text, text, text)', 'column_mask_drop(regclass, text)']);
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.row_policy, @extschema@.column_mask TO concord_policy;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.member, @extschema@.department TO concord_policy;

@@ -46,6 +46,7 @@
 #include "utils/ruleutils.h"
 
 PG_FUNCTION_INFO_V1(concord_policy_predicate);
+PG_FUNCTION_INFO_V1(concord_policy_mask);
 
 /* the functions of concord a predicate may call, each with one text argument */
 static const char *const member_functions[] = {"member", "member_in"};
@@ -53,8 +54,10 @@ static const char *const member_functions[] = {"member", "member_in"};
 typedef struct Check
 {
 	const char *predicate;		/* as the user wrote it */
+	const char *what;			/* "row policy predicate on deal", "mask of deal.phone" */
 	int			offset;			/* where it starts in the parsed text */
 	Oid			relid;
+	AttrNumber	column;			/* a mask: the only column it may read */
 	Oid			member_oids[lengthof(member_functions)];
 } Check;
 
@@ -66,7 +69,7 @@ refuse(const Check *c, Node *node, const char *what)
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("invalid row policy predicate on %s: %s", get_rel_name(c->relid), what),
+			 errmsg("invalid %s: %s", c->what, what),
 			 loc >= c->offset ?
 			 errdetail("At character %d of the predicate: %s", loc - c->offset + 1,
 					   pnstrdup(c->predicate + (loc - c->offset),
@@ -104,6 +107,8 @@ check_walker(Node *node, Check *c)
 			if (((Var *) node)->varlevelsup != 0 || ((Var *) node)->varno != 1 ||
 				((Var *) node)->varattno <= 0)
 				refuse(c, node, "only the table's own columns may be used");
+			if (c->column != InvalidAttrNumber && ((Var *) node)->varattno != c->column)
+				refuse(c, node, "a mask may read only the column it masks");
 			return false;
 		case T_Const:
 			return false;
@@ -130,6 +135,8 @@ check_walker(Node *node, Check *c)
 			{
 				FuncExpr   *f = (FuncExpr *) node;
 
+				if (is_member_function(c, f->funcid) && c->column != InvalidAttrNumber)
+					refuse(c, node, "a mask may not depend on the member (say who sees the clear value instead)");
 				if (is_member_function(c, f->funcid))
 				{
 					if (!IsA(linitial(f->args), Const))
@@ -301,38 +308,47 @@ parse_error_context(void *arg)
 	errcontext("checking a row policy predicate on %s", pc->relname);
 }
 
-Datum
-concord_policy_predicate(PG_FUNCTION_ARGS)
+/*
+ * Parse text as a predicate (column == InvalidAttrNumber: the WHERE clause
+ * of SELECT FROM tbl) or as the mask of a column (the one output of
+ * SELECT (...) FROM tbl), check it, and return it written back from its
+ * tree.  extfunc: a function of the extension (to find its schema).
+ */
+static char *
+checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const char *what)
 {
-	Oid			relid = PG_GETARG_OID(0);
-	char	   *predicate = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	Check		c;
 	StringInfoData sql;
 	List	   *raw;
 	RawStmt    *rs;
 	SelectStmt *sel;
 	Query	   *q;
-	Node	   *qual;
+	Node	   *expr;
 	char	   *relname;
 	Oid			ext_ns;
 	ParseContext pc;
 	ErrorContextCallback errcb;
+	bool		shape_ok;
 
 	if (get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("\"%s\" is not a table", get_rel_name(relid)),
-				 errhint("Row policies apply to tables.")));
-	if (strspn(predicate, " \t\r\n") == strlen(predicate))
+				 errhint("Row policies and masks apply to tables.")));
+	if (strspn(text, " \t\r\n") == strlen(text))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid row policy predicate on %s: it is empty", get_rel_name(relid)),
-				 errhint("Write a condition over the table's columns, e.g. region = concord.member('region').")));
+				 errmsg("invalid %s: it is empty", what),
+				 column == InvalidAttrNumber ?
+				 errhint("Write a condition over the table's columns, e.g. region = concord.member('region').") :
+				 errhint("Write an expression of the column, e.g. concord.mask_phone(phone).")));
 
 	memset(&c, 0, sizeof(c));
-	c.predicate = predicate;
+	c.predicate = text;
+	c.what = what;
 	c.relid = relid;
-	ext_ns = get_func_namespace(fcinfo->flinfo->fn_oid);
+	c.column = column;
+	ext_ns = get_func_namespace(extfunc);
 	for (int i = 0; i < lengthof(member_functions); i++)
 	{
 		Oid			argtypes[1] = {TEXTOID};
@@ -344,9 +360,15 @@ concord_policy_predicate(PG_FUNCTION_ARGS)
 
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT FROM %s WHERE (", relname);
+	if (column == InvalidAttrNumber)
+		appendStringInfo(&sql, "SELECT FROM %s WHERE (", relname);
+	else
+		appendStringInfoString(&sql, "SELECT (");
 	c.offset = sql.len;
-	appendStringInfo(&sql, "%s\n)", predicate);
+	if (column == InvalidAttrNumber)
+		appendStringInfo(&sql, "%s\n)", text);
+	else
+		appendStringInfo(&sql, "%s\n) FROM %s", text, relname);
 
 	pc.sql = sql.data;
 	pc.relname = get_rel_name(relid);
@@ -355,38 +377,88 @@ concord_policy_predicate(PG_FUNCTION_ARGS)
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 	raw = raw_parser(sql.data, RAW_PARSE_DEFAULT);
-	/* exactly SELECT FROM tbl WHERE (...): nothing added, nothing taken away */
-	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+	/* exactly that statement: nothing added, nothing taken away */
+	shape_ok = list_length(raw) == 1 && IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt);
+	if (shape_ok)
+	{
+		rs = linitial(raw);
+		sel = (SelectStmt *) rs->stmt;
+		shape_ok = sel->op == SETOP_NONE && list_length(sel->fromClause) == 1 &&
+			sel->groupClause == NIL && sel->havingClause == NULL && sel->windowClause == NIL &&
+			sel->sortClause == NIL && sel->limitCount == NULL && sel->limitOffset == NULL &&
+			sel->lockingClause == NIL && sel->withClause == NULL && sel->distinctClause == NIL &&
+			sel->intoClause == NULL &&
+			(column == InvalidAttrNumber ?
+			 sel->targetList == NIL && sel->whereClause != NULL :
+			 list_length(sel->targetList) == 1 && sel->whereClause == NULL);
+	}
+	if (!shape_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid row policy predicate on %s: it is not one condition", get_rel_name(relid))));
-	rs = linitial(raw);
-	sel = (SelectStmt *) rs->stmt;
-	if (sel->op != SETOP_NONE || list_length(sel->fromClause) != 1 || sel->targetList != NIL ||
-		sel->groupClause != NIL || sel->havingClause != NULL || sel->windowClause != NIL ||
-		sel->sortClause != NIL || sel->limitCount != NULL || sel->limitOffset != NULL ||
-		sel->lockingClause != NIL || sel->withClause != NULL || sel->distinctClause != NIL ||
-		sel->intoClause != NULL || sel->whereClause == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid row policy predicate on %s: it is not one condition", get_rel_name(relid))));
-	sel->whereClause = wrap_member_calls(sel->whereClause, &c);
+				 errmsg("invalid %s: it is not one %s", what,
+						column == InvalidAttrNumber ? "condition" : "expression")));
+	if (column == InvalidAttrNumber)
+		sel->whereClause = wrap_member_calls(sel->whereClause, &c);
 
 	q = parse_analyze_fixedparams(rs, sql.data, NULL, 0, NULL);
 	error_context_stack = errcb.previous;
 	if (list_length(q->rtable) != 1 || ((RangeTblEntry *) linitial(q->rtable))->relid != relid)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid row policy predicate on %s: it may not name other tables", get_rel_name(relid))));
-	qual = q->jointree->quals;
-	if (exprType(qual) != BOOLOID)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATATYPE_MISMATCH),
-				 errmsg("invalid row policy predicate on %s: it is not a condition (its type is %s)",
-						get_rel_name(relid), format_type_be(exprType(qual)))));
-	check_walker(qual, &c);
+				 errmsg("invalid %s: it may not name other tables", what)));
+	if (column == InvalidAttrNumber)
+	{
+		expr = q->jointree->quals;
+		if (exprType(expr) != BOOLOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("invalid %s: it is not a condition (its type is %s)", what,
+							format_type_be(exprType(expr)))));
+	}
+	else
+	{
+		Oid			coltype = get_atttype(relid, column);
 
-	PG_RETURN_TEXT_P(cstring_to_text(deparse_expression(qual,
-														deparse_context_for(get_rel_name(relid), relid),
-														false, false)));
+		expr = (Node *) ((TargetEntry *) linitial(q->targetList))->expr;
+		/* the view shows the mask in the column's place: the same type */
+		if (exprType(expr) != coltype)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("invalid %s: it gives %s, the column is %s", what,
+							format_type_be(exprType(expr)), format_type_be(coltype)),
+					 errhint("Cast the mask to the column's type, or pick a mask of that type.")));
+	}
+	check_walker(expr, &c);
+	return deparse_expression(expr, deparse_context_for(get_rel_name(relid), relid), false, false);
+}
+
+Datum
+concord_policy_predicate(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+
+	PG_RETURN_TEXT_P(cstring_to_text(checked_sql(fcinfo->flinfo->fn_oid, relid,
+												 text_to_cstring(PG_GETARG_TEXT_PP(1)), InvalidAttrNumber,
+												 psprintf("row policy predicate on %s", get_rel_name(relid)))));
+}
+
+/*
+ * concord.policy_mask(tbl regclass, col text, mask text) RETURNS text:
+ * the mask of a column, checked like a predicate but reading that column
+ * only, never the member, and of the column's type.
+ */
+Datum
+concord_policy_mask(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *col = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	AttrNumber	attno = get_attnum(relid, col);
+
+	if (attno <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table %s does not exist", col, get_rel_name(relid))));
+	PG_RETURN_TEXT_P(cstring_to_text(checked_sql(fcinfo->flinfo->fn_oid, relid,
+												 text_to_cstring(PG_GETARG_TEXT_PP(2)), attno,
+												 psprintf("mask of %s.%s", get_rel_name(relid), col))));
 }

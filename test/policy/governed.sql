@@ -1,0 +1,122 @@
+-- policy: column masks and the governed view, seen by real roles logging
+-- in.  A sales rep reads the customers of her region with phones masked
+-- and names masked but her own customers'; a finance clerk reads every
+-- customer in clear; neither can read the table itself, and probing a
+-- masked column -- by equality, by a leaky function, through pg_stats --
+-- reveals nothing.  Committed setup, removed at the end.
+SET client_min_messages = warning;
+SELECT plan(21);
+
+SELECT format('dbname=%s host=%s port=%s', current_database(),
+              split_part(current_setting('unix_socket_directories'), ',', 1),
+              current_setting('port')) AS conn \gset
+
+CREATE FUNCTION pg_temp.clean_up(make_roles boolean) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE r text;
+BEGIN
+  DROP SCHEMA IF EXISTS gv_test CASCADE;
+  DELETE FROM concord.column_mask WHERE table_name::text LIKE 'gv_test.%';
+  DELETE FROM concord.row_policy WHERE name LIKE 'tap_gv_%';
+  DELETE FROM concord.member WHERE role_name LIKE 'tap_gv_%';
+  DELETE FROM concord.department WHERE name LIKE 'tap_gv_%';
+  FOREACH r IN ARRAY ARRAY['tap_gv_rep', 'tap_gv_clerk', 'tap_gv_owner'] LOOP
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
+      EXECUTE format('DROP OWNED BY %I', r);
+      EXECUTE format('DROP ROLE %I', r);
+    END IF;
+    IF make_roles THEN
+      EXECUTE format('CREATE ROLE %I LOGIN', r);
+    END IF;
+  END LOOP;
+END $$;
+SELECT pg_temp.clean_up(true) IS NULL AS clean \gset
+
+SELECT concord.department_add('tap_gv_sales') AS d1, concord.department_add('tap_gv_fin') AS d2 \gset
+SELECT concord.member_set('tap_gv_rep', 'tap_gv_sales', '销售代表', '{"region": "华东"}') AS m1,
+       concord.member_set('tap_gv_clerk', 'tap_gv_fin', '会计') AS m2 \gset
+
+CREATE SCHEMA gv_test AUTHORIZATION tap_gv_owner;
+CREATE TABLE gv_test.customer (id int PRIMARY KEY, name text, phone text, region text, owner_role text);
+INSERT INTO gv_test.customer VALUES (1, '张伟', '13812345678', '华东', 'tap_gv_rep'),
+                                    (2, '王芳', '13912345679', '华东', 'somebody'),
+                                    (3, '李娜', '15012345670', '华西', 'somebody');
+ALTER TABLE gv_test.customer OWNER TO tap_gv_owner;
+GRANT USAGE ON SCHEMA gv_test TO tap_gv_rep, tap_gv_clerk;
+GRANT SELECT ON gv_test.customer TO tap_gv_rep, tap_gv_clerk;
+-- a place where a rep's own function can write what it sees
+CREATE TABLE gv_test.leaked (v text);
+GRANT INSERT, SELECT ON gv_test.leaked TO tap_gv_rep;
+GRANT CREATE ON SCHEMA gv_test TO tap_gv_rep;
+
+SELECT concord.row_policy('tap_gv_rows', 'gv_test.customer',
+  $$region = concord.member('region') OR concord.member_in('tap_gv_fin')$$) IS NOT NULL AS p1 \gset
+SELECT is(concord.column_mask('gv_test.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_gv_fin')$$)::text,
+          'gv_test.customer_governed', 'column_mask returns the governed view');
+SELECT is(concord.column_mask('gv_test.customer', 'name', 'concord.mask_name(name)', 'owner_role = current_user')::text,
+          'gv_test.customer_governed', 'a second mask, clear on the rep''s own rows');
+SELECT is((SELECT reloptions::text FROM pg_class WHERE oid = 'gv_test.customer_governed'::regclass),
+          '{security_barrier=true}', 'the view is a security barrier');
+SELECT is((SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = 'gv_test.customer_governed'::regclass),
+          'tap_gv_owner', 'owned by the table''s owner, whose row security is forced (a superuser''s view would bypass it)');
+
+CREATE FUNCTION pg_temp.as_role(r text, q text) RETURNS SETOF text LANGUAGE sql AS $$
+  SELECT t.line FROM dblink(format('%s user=%s', current_setting('concord_test.gv_conn'), r), q) AS t(line text)
+$$;
+SELECT set_config('concord_test.gv_conn', :'conn', false) IS NOT NULL AS conn_set \gset
+
+SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
+                      'SELECT format(''%s %s %s'', id, name, phone) FROM gv_test.customer_governed ORDER BY id')$$,
+                  $$VALUES ('1 张伟 138****5678'), ('2 王* 139****5679')$$,
+                  'the rep: her region''s customers, phones masked, names clear only for her own customer');
+SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_clerk',
+                      'SELECT format(''%s %s %s'', id, name, phone) FROM gv_test.customer_governed ORDER BY id')$$,
+                  $$VALUES ('1 张* 13812345678'), ('2 王* 13912345679'), ('3 李* 15012345670')$$,
+                  'the clerk: every customer, phones in clear, names masked (she owns none)');
+SELECT throws_like($$SELECT * FROM pg_temp.as_role('tap_gv_rep', 'SELECT phone FROM gv_test.customer')$$,
+                   '%permission denied for table customer%', 'the rep can no longer read the table itself');
+SELECT throws_like($$SELECT * FROM pg_temp.as_role('tap_gv_clerk', 'SELECT phone FROM gv_test.customer')$$,
+                   '%permission denied for table customer%', 'nor can the clerk: the grant moved to the view');
+
+-- probing the masked column
+SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
+             $$SELECT count(*)::text FROM gv_test.customer_governed WHERE phone = '13912345679'$$)), '0',
+          'an equality probe with the clear number finds nothing: filters see the masked value');
+SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
+             $$SELECT count(*)::text FROM gv_test.customer_governed WHERE phone LIKE '1391234%'$$)), '0',
+          'nor does a LIKE probe');
+SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
+             $$SELECT count(*)::text FROM gv_test.customer_governed WHERE phone BETWEEN '13912345600' AND '13912345699'$$)), '0',
+          'nor a range probe');
+SELECT lives_ok($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
+  $q$CREATE FUNCTION gv_test.leak(v text) RETURNS boolean LANGUAGE sql VOLATILE AS
+     'INSERT INTO gv_test.leaked VALUES (v) RETURNING true'$q$)$$, 'the rep writes a leaky function of her own');
+SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
+             $$SELECT count(*)::text FROM gv_test.customer_governed WHERE gv_test.leak(phone) AND gv_test.leak(name)$$)), '2',
+          'and calls it in a WHERE over the view');
+SELECT is((SELECT array_agg(v ORDER BY v) FROM gv_test.leaked), '{138****5678,139****5679,张伟,王*}'::text[],
+          'it saw the masked values of the rows she may see, and nothing of the others');
+ANALYZE gv_test.customer;
+SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
+             $$SELECT count(*)::text FROM pg_stats WHERE schemaname = 'gv_test' AND tablename = 'customer'$$)), '0',
+          'pg_stats shows the rep no statistics of the table (the most common phones, say)');
+
+-- bad masks
+SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', 'concord.mask_phone(name)')$$,
+  '22023', 'invalid mask of customer.phone: a mask may read only the column it masks', 'a mask reading another column');
+SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', 'length(phone)')$$,
+  '42804', 'invalid mask of customer.phone: it gives integer, the column is text', 'a mask of another type');
+SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', $m$CASE WHEN concord.member('region') = '华东' THEN phone END$m$)$$,
+  '22023', 'invalid mask of customer.phone: a mask may not depend on the member (say who sees the clear value instead)',
+  'a mask depending on the member');
+SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'nosuch', 'nosuch')$$,
+  '42703', 'column "nosuch" of table customer does not exist', 'an unknown column');
+
+-- a mask dropped: the rebuilt view shows the column in clear, to the same readers
+SELECT is(concord.column_mask_drop('gv_test.customer', 'name'), true, 'column_mask_drop');
+SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
+                      'SELECT format(''%s %s %s'', id, name, phone) FROM gv_test.customer_governed ORDER BY id')$$,
+                  $$VALUES ('1 张伟 138****5678'), ('2 王芳 139****5679')$$,
+                  'the rep reads the rebuilt view: names in clear, phones still masked');
+
+SELECT * FROM finish();
+SELECT pg_temp.clean_up(false) IS NULL AS clean \gset
