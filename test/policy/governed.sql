@@ -7,29 +7,9 @@
 SET client_min_messages = warning;
 SELECT plan(21);
 
-SELECT format('dbname=%s host=%s port=%s', current_database(),
-              split_part(current_setting('unix_socket_directories'), ',', 1),
-              current_setting('port')) AS conn \gset
-
-CREATE FUNCTION pg_temp.clean_up(make_roles boolean) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE r text;
-BEGIN
-  DROP SCHEMA IF EXISTS gv_test CASCADE;
-  DELETE FROM concord.column_mask WHERE table_name::text LIKE 'gv_test.%';
-  DELETE FROM concord.row_policy WHERE name LIKE 'tap_gv_%';
-  DELETE FROM concord.member WHERE role_name LIKE 'tap_gv_%';
-  DELETE FROM concord.department WHERE name LIKE 'tap_gv_%';
-  FOREACH r IN ARRAY ARRAY['tap_gv_rep', 'tap_gv_clerk', 'tap_gv_owner'] LOOP
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-      EXECUTE format('DROP OWNED BY %I', r);
-      EXECUTE format('DROP ROLE %I', r);
-    END IF;
-    IF make_roles THEN
-      EXECUTE format('CREATE ROLE %I LOGIN', r);
-    END IF;
-  END LOOP;
-END $$;
-SELECT pg_temp.clean_up(true) IS NULL AS clean \gset
+\ir setup.psql
+\set roles '{tap_gv_rep,tap_gv_clerk,tap_gv_owner}'
+SELECT pg_temp.clean_up('gv_test', 'tap_gv_', :'roles', true) IS NULL AS clean \gset
 
 SELECT concord.department_add('tap_gv_sales') AS d1, concord.department_add('tap_gv_fin') AS d2 \gset
 SELECT concord.member_set('tap_gv_rep', 'tap_gv_sales', '销售代表', '{"region": "华东"}') AS m1,
@@ -59,10 +39,6 @@ SELECT is((SELECT reloptions::text FROM pg_class WHERE oid = 'gv_test.customer_g
 SELECT is((SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = 'gv_test.customer_governed'::regclass),
           'tap_gv_owner', 'owned by the table''s owner, whose row security is forced (a superuser''s view would bypass it)');
 
-CREATE FUNCTION pg_temp.as_role(r text, q text) RETURNS SETOF text LANGUAGE sql AS $$
-  SELECT t.line FROM dblink(format('%s user=%s', current_setting('concord_test.gv_conn'), r), q) AS t(line text)
-$$;
-SELECT set_config('concord_test.gv_conn', :'conn', false) IS NOT NULL AS conn_set \gset
 
 SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
                       'SELECT format(''%s %s %s'', id, name, phone) FROM gv_test.customer_governed ORDER BY id')$$,
@@ -119,4 +95,4 @@ SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
                   'the rep reads the rebuilt view: names in clear, phones still masked');
 
 SELECT * FROM finish();
-SELECT pg_temp.clean_up(false) IS NULL AS clean \gset
+SELECT pg_temp.clean_up('gv_test', 'tap_gv_', :'roles', false) IS NULL AS clean \gset

@@ -8,31 +8,9 @@
 SET client_min_messages = warning;
 SELECT plan(32);
 
-SELECT format('dbname=%s host=%s port=%s', current_database(),
-              split_part(current_setting('unix_socket_directories'), ',', 1),
-              current_setting('port')) AS conn \gset
-
--- this test's committed objects, removed before (a previous run killed
--- half-way may have left them) and after
-CREATE FUNCTION pg_temp.clean_up(make_roles boolean) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE r text;
-BEGIN
-  DROP SCHEMA IF EXISTS pol_test CASCADE;
-  DELETE FROM concord.row_policy WHERE name LIKE 'tap_%';
-  DELETE FROM concord.member WHERE role_name LIKE 'tap_pol_%';
-  DELETE FROM concord.department WHERE name LIKE 'tap_%' AND parent IS NOT NULL;
-  DELETE FROM concord.department WHERE name LIKE 'tap_%';
-  FOREACH r IN ARRAY ARRAY['tap_pol_east', 'tap_pol_west', 'tap_pol_head', 'tap_pol_clerk', 'tap_pol_nobody', 'tap_pol_owner'] LOOP
-    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) THEN
-      EXECUTE format('DROP OWNED BY %I', r);
-      EXECUTE format('DROP ROLE %I', r);
-    END IF;
-    IF make_roles THEN
-      EXECUTE format('CREATE ROLE %I LOGIN', r);
-    END IF;
-  END LOOP;
-END $$;
-SELECT pg_temp.clean_up(true) IS NULL AS clean \gset
+\ir setup.psql
+\set roles '{tap_pol_east,tap_pol_west,tap_pol_head,tap_pol_clerk,tap_pol_nobody,tap_pol_owner}'
+SELECT pg_temp.clean_up('pol_test', 'tap_', :'roles', true) IS NULL AS clean \gset
 
 -- 销售 has two teams; 财务 is apart
 SELECT concord.department_add('tap_sales', NULL, '销售') AS d1,
@@ -73,7 +51,6 @@ CREATE FUNCTION pg_temp.ids_seen_by(r text) RETURNS int[] LANGUAGE sql AS $$
   FROM dblink(format('%s user=%s', current_setting('concord_test.conn'), r),
               'SELECT id FROM pol_test.deal') AS t(id int)
 $$;
-SELECT set_config('concord_test.conn', :'conn', false) IS NOT NULL AS conn_set \gset
 SELECT is(pg_temp.ids_seen_by('tap_pol_east'), '{1,2,4}'::int[], 'the 华东 rep: the 华东 deals and the one she owns in 华西');
 SELECT is(pg_temp.ids_seen_by('tap_pol_west'), '{3,4}'::int[], 'the 华西 rep: the 华西 deals (one of them owned by her 华东 colleague)');
 SELECT is(pg_temp.ids_seen_by('tap_pol_head'), '{1,2,3,4,5}'::int[], 'the head of sales: every sales team''s deals');
@@ -147,4 +124,4 @@ SELECT is(pg_temp.ids_seen_by('tap_pol_clerk'), '{}'::int[], 'the clerk now sees
 
 SELECT * FROM finish();
 
-SELECT pg_temp.clean_up(false) IS NULL AS clean \gset
+SELECT pg_temp.clean_up('pol_test', 'tap_', :'roles', false) IS NULL AS clean \gset
