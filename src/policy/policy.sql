@@ -259,7 +259,10 @@ COMMENT ON FUNCTION @extschema@.policy_mask(regclass, text, text) IS
 -- every column in order, a masked one as CASE WHEN <visible_to> THEN
 -- <column> ELSE <mask> END.  security_barrier; owned by the table's owner,
 -- so the table's forced row security applies to it (a superuser's view
--- would bypass it); the grants to read the table move to the view.
+-- would bypass it); the grants to read and write the table move to the
+-- view.  The view is updatable where its columns are the table's: a
+-- masked column cannot be written through it, and the conditions of an
+-- UPDATE or DELETE through it see masked values, not clear ones.
 CREATE FUNCTION @extschema@.governed_view_build(tbl regclass)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
@@ -272,7 +275,7 @@ DECLARE
   cols text;
   v regclass;
   g record;
-  readers text[];
+  readers jsonb;
 BEGIN
   SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
@@ -286,21 +289,22 @@ BEGIN
    WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
   -- who reads the view now (a rebuilt view keeps them) and who reads the
   -- table (they move to the view)
-  SELECT array_agg(DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC'
-                                 ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END)
+  SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object(
+           'who', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
+           'priv', x.privilege_type)), '[]')
     INTO readers
     FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
    WHERE c.oid IN (tbl, coalesce(pg_catalog.to_regclass(format('%I.%I', nsp, rel || '_governed')), tbl))
-     AND x.privilege_type = 'SELECT' AND x.grantee <> c.relowner;
+     AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE') AND x.grantee <> c.relowner;
   EXECUTE format('DROP VIEW IF EXISTS %I.%I', nsp, rel || '_governed');
   EXECUTE format('CREATE VIEW %I.%I WITH (security_barrier) AS SELECT %s FROM %s', nsp, rel || '_governed', cols, tbl);
   v := format('%I.%I', nsp, rel || '_governed')::regclass;
   EXECUTE format('ALTER VIEW %s OWNER TO %I', v, owner);
   EXECUTE format('COMMENT ON VIEW %s IS %L', v,
                  format('Governed view of %s: rows by its row policies, masked columns by concord.column_mask', tbl));
-  FOR g IN SELECT unnest(readers) AS who LOOP
-    EXECUTE format('GRANT SELECT ON %s TO %s', v, g.who);
-    EXECUTE format('REVOKE SELECT ON %s FROM %s', tbl, g.who);
+  FOR g IN SELECT e ->> 'who' AS who, e ->> 'priv' AS priv FROM jsonb_array_elements(readers) e LOOP
+    EXECUTE format('GRANT %s ON %s TO %s', g.priv, v, g.who);
+    EXECUTE format('REVOKE %s ON %s FROM %s', g.priv, tbl, g.who);
   END LOOP;
   RETURN v;
 END
