@@ -130,6 +130,32 @@ LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION @extschema@.policy_predicate(regclass, text) IS
   'Checks a row policy predicate against the allowlist and returns it as concord would compile it';
 
+-- The checks every named governance object (a row policy, a write rule)
+-- makes of its name, table and condition.  defined_on: the table the
+-- name is already defined on, if any.
+CREATE FUNCTION @extschema@.policy_object_check(kind text, name text, tbl regclass, condition text, defined_on regclass)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,50}$' THEN
+    RAISE EXCEPTION 'invalid % name: %', kind, coalesce(pg_catalog.quote_literal(name), 'NULL')
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A name is lower-case letters, digits and underscores, starting with a letter.';
+  END IF;
+  IF tbl IS NULL OR condition IS NULL THEN
+    RAISE EXCEPTION '% "%" needs a table and a condition', kind, name USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF defined_on IS NOT NULL AND defined_on <> tbl THEN
+    RAISE EXCEPTION '% "%" is defined on another table', kind, name
+      USING ERRCODE = 'duplicate_object', HINT = 'Drop it first, or pick another name.';
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.policy_object_check(text, text, regclass, text, regclass) IS
+  'Internal: the checks of a row policy''s or write rule''s name, table and condition';
+
 CREATE FUNCTION @extschema@.row_policy(name text, tbl regclass, predicate text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -138,18 +164,8 @@ AS $fn$
 DECLARE
   compiled text;
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,50}$' THEN
-    RAISE EXCEPTION 'invalid row policy name: %', coalesce(pg_catalog.quote_literal(name), 'NULL')
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'A policy name is lower-case letters, digits and underscores, starting with a letter.';
-  END IF;
-  IF tbl IS NULL OR predicate IS NULL THEN
-    RAISE EXCEPTION 'row policy "%" needs a table and a predicate', name USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  IF EXISTS (SELECT 1 FROM @extschema@.row_policy p WHERE p.name = row_policy.name AND p.table_name <> tbl) THEN
-    RAISE EXCEPTION 'row policy "%" is defined on another table', name
-      USING ERRCODE = 'duplicate_object', HINT = 'Drop it first with concord.row_policy_drop(name), or pick another name.';
-  END IF;
+  PERFORM @extschema@.policy_object_check('row policy', name, tbl, predicate,
+            (SELECT p.table_name FROM @extschema@.row_policy p WHERE p.name = row_policy.name));
   compiled := @extschema@.policy_predicate(tbl, predicate);
   -- one statement's work: the PostgreSQL policy, row security on and
   -- forced (the owner too), and the definition -- or none of it
@@ -426,14 +442,8 @@ DECLARE
   c text;
   ops text[];
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,50}$' THEN
-    RAISE EXCEPTION 'invalid write rule name: %', coalesce(pg_catalog.quote_literal(name), 'NULL')
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'A rule name is lower-case letters, digits and underscores, starting with a letter.';
-  END IF;
-  IF tbl IS NULL OR predicate IS NULL THEN
-    RAISE EXCEPTION 'write rule "%" needs a table and a condition', name USING ERRCODE = 'null_value_not_allowed';
-  END IF;
+  PERFORM @extschema@.policy_object_check('write rule', name, tbl, predicate,
+            (SELECT w.table_name FROM @extschema@.write_rule w WHERE w.name = write_rule.name));
   SELECT array_agg(DISTINCT upper(o) ORDER BY upper(o)) INTO ops FROM unnest(operations) o;
   IF ops IS NULL OR NOT ops <@ ARRAY['DELETE', 'INSERT', 'UPDATE'] THEN
     RAISE EXCEPTION 'invalid operations of write rule "%": %', name, coalesce(operations::text, 'NULL')
@@ -449,10 +459,6 @@ BEGIN
         USING ERRCODE = 'undefined_column';
     END IF;
   END LOOP;
-  IF EXISTS (SELECT 1 FROM @extschema@.write_rule w WHERE w.name = write_rule.name AND w.table_name <> tbl) THEN
-    RAISE EXCEPTION 'write rule "%" is defined on another table', name
-      USING ERRCODE = 'duplicate_object', HINT = 'Drop it first with concord.write_rule_drop(name), or pick another name.';
-  END IF;
   compiled := @extschema@.policy_predicate(tbl, predicate);
   EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_wr_' || name, tbl);
   EXECUTE format('CREATE TRIGGER %I BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION %s.write_rule_check(%L, %L, %L)',
