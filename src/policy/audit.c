@@ -1,0 +1,226 @@
+/*-------------------------------------------------------------------------
+ *
+ * audit.c
+ *	  The audit log: governance changes and the rows written to audited
+ *	  tables, each entry chained to the one before by SHA-256, so that
+ *	  concord.audit_verify() finds any entry changed, removed or inserted
+ *	  behind the log's back.
+ *
+ *	  concord.audit_hash(prev bytea, id bigint, at timestamptz, actor text,
+ *	                     action text, object text, old jsonb, new jsonb)
+ *	  concord.audit_record(action text, object text, old jsonb, new jsonb)
+ *	  concord.audit_row()      trigger of audited tables
+ *
+ *	  An entry names the role that acted: the current user of the
+ *	  statement (and its session user), taken before the log is written
+ *	  as the extension's owner -- members need no privilege on the log and
+ *	  cannot write it any other way.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <openssl/evp.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_proc.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+PG_FUNCTION_INFO_V1(concord_audit_hash);
+PG_FUNCTION_INFO_V1(concord_audit_record);
+PG_FUNCTION_INFO_V1(concord_audit_row);
+
+/* appends a field: its length, then its bytes (NULL: -1), so no two entries read alike */
+static void
+put_field(StringInfo buf, const char *s)
+{
+	if (s == NULL)
+		appendStringInfoString(buf, "-1:");
+	else
+		appendStringInfo(buf, "%zu:%s", strlen(s), s);
+}
+
+Datum
+concord_audit_hash(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	bytea	   *out;
+
+	initStringInfo(&buf);
+	/* prev, id, at (microseconds since 2000), actor, action, object, old, new */
+	if (PG_ARGISNULL(0))
+		appendStringInfoString(&buf, "-1:");
+	else
+	{
+		bytea	   *prev = PG_GETARG_BYTEA_PP(0);
+
+		appendStringInfo(&buf, "%d:", (int) VARSIZE_ANY_EXHDR(prev));
+		appendBinaryStringInfo(&buf, VARDATA_ANY(prev), VARSIZE_ANY_EXHDR(prev));
+	}
+	put_field(&buf, PG_ARGISNULL(1) ? NULL : psprintf(INT64_FORMAT, PG_GETARG_INT64(1)));
+	put_field(&buf, PG_ARGISNULL(2) ? NULL : psprintf(INT64_FORMAT, (int64) PG_GETARG_TIMESTAMPTZ(2)));
+	for (int i = 3; i <= 5; i++)
+		put_field(&buf, PG_ARGISNULL(i) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(i)));
+	for (int i = 6; i <= 7; i++)
+		put_field(&buf, PG_ARGISNULL(i) ? NULL :
+				  JsonbToCString(NULL, &PG_GETARG_JSONB_P(i)->root, VARSIZE(PG_GETARG_JSONB_P(i))));
+	if (EVP_Digest(buf.data, buf.len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("SHA-256 failed")));
+	out = palloc(VARHDRSZ + mdlen);
+	SET_VARSIZE(out, VARHDRSZ + mdlen);
+	memcpy(VARDATA(out), md, mdlen);
+	PG_RETURN_BYTEA_P(out);
+}
+
+/* The owner of the function being called (the extension's owner). */
+static Oid
+function_owner(Oid fn)
+{
+	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
+	Oid			owner;
+
+	if (!HeapTupleIsValid(tp))
+		elog(ERROR, "cache lookup failed for function %u", fn);
+	owner = ((Form_pg_proc) GETSTRUCT(tp))->proowner;
+	ReleaseSysCache(tp);
+	return owner;
+}
+
+/*
+ * Append an entry, as the owner of function fn; old and new are jsonb
+ * Datums or (Datum) 0 for NULL.  Appends are serialized (an advisory lock
+ * held to the end of the transaction), so each entry's predecessor is the
+ * one committed before it.
+ */
+static int64
+append(Oid fn, const char *action, const char *object, Datum old, Datum new)
+{
+	char	   *actor = GetUserNameFromId(GetUserId(), false);
+	char	   *session = GetUserNameFromId(GetSessionUserId(), false);
+	Oid			saved_user;
+	int			saved_context;
+	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
+	Datum		args[6];
+	char		nulls[6] = {' ', ' ', ' ', ' ', old ? ' ' : 'n', new ? ' ' : 'n'};
+	int64		id = 0;
+
+	args[0] = CStringGetTextDatum(actor);
+	args[1] = CStringGetTextDatum(session);
+	args[2] = CStringGetTextDatum(action);
+	args[3] = CStringGetTextDatum(object);
+	args[4] = old;
+	args[5] = new;
+	GetUserIdAndSecContext(&saved_user, &saved_context);
+	SetUserIdAndSecContext(function_owner(fn), saved_context | SECURITY_LOCAL_USERID_CHANGE);
+	PG_TRY();
+	{
+		bool		isnull;
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('concord.audit_log'), 1)",
+						false, 0) != SPI_OK_SELECT)
+			elog(ERROR, "could not lock concord.audit_log");
+		if (SPI_execute_with_args(
+								  "WITH n AS (SELECT pg_catalog.nextval('concord.audit_log_id_seq') AS id,"
+								  "                  pg_catalog.clock_timestamp() AS at),"
+								  "     p AS (SELECT (SELECT l.hash FROM concord.audit_log l ORDER BY l.id DESC LIMIT 1) AS prev)"
+								  " INSERT INTO concord.audit_log (id, at, actor, session_actor, action, object, old, new, prev_hash, hash)"
+								  " SELECT n.id, n.at, $1, $2, $3, $4, $5, $6, p.prev,"
+								  "        concord.audit_hash(p.prev, n.id, n.at, $1, $3, $4, $5, $6)"
+								  " FROM n, p RETURNING id",
+								  6, types, args, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
+			elog(ERROR, "could not write concord.audit_log");
+		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(saved_user, saved_context);
+	}
+	PG_END_TRY();
+	return id;
+}
+
+/* concord.audit_record(action, object, old, new): for governance functions */
+Datum
+concord_audit_record(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("an audit entry needs an action and an object")));
+	PG_RETURN_INT64(append(fcinfo->flinfo->fn_oid, text_to_cstring(PG_GETARG_TEXT_PP(0)),
+						   text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						   PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
+						   PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3)));
+}
+
+/* A row of the trigger's table as jsonb. */
+static Datum
+row_jsonb(Relation rel, HeapTuple tuple)
+{
+	Oid			types[1] = {rel->rd_rel->reltype};
+	Datum		args[1] = {heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel))};
+	Datum		result;
+	bool		isnull;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT pg_catalog.to_jsonb($1)", 1, types, args, NULL, true, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "could not read the audited row");
+	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
+	SPI_finish();
+	return result;
+}
+
+/* AFTER ROW trigger of audited tables: one entry per row written. */
+Datum
+concord_audit_row(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	const char *op;
+	Datum		old = (Datum) 0,
+				new = (Datum) 0;
+	char	   *object;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_AFTER(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("concord.audit_row() must be an AFTER ROW trigger")));
+	rel = td->tg_relation;
+	object = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)), RelationGetRelationName(rel));
+	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
+	{
+		op = "INSERT";
+		new = row_jsonb(rel, td->tg_trigtuple);
+	}
+	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+	{
+		op = "UPDATE";
+		old = row_jsonb(rel, td->tg_trigtuple);
+		new = row_jsonb(rel, td->tg_newtuple);
+	}
+	else
+	{
+		op = "DELETE";
+		old = row_jsonb(rel, td->tg_trigtuple);
+	}
+	append(fcinfo->flinfo->fn_oid, op, object, old, new);
+	return PointerGetDatum(NULL);
+}
