@@ -191,25 +191,44 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.row_policy(text, regclass, text) IS
   'Defines (or redefines) a row policy: the rows of the table a member sees and writes; checks the predicate, compiles it into a forced PostgreSQL policy and returns the compiled condition';
 
-CREATE FUNCTION @extschema@.row_policy_drop(name text)
+-- Dropping a row policy or a write rule: the definition, the PostgreSQL
+-- object it was compiled into, and an audit entry.
+CREATE FUNCTION @extschema@.policy_object_drop(kind text, name text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-  p @extschema@.row_policy;
+  tbl regclass;
+  cond text;
 BEGIN
-  DELETE FROM @extschema@.row_policy r WHERE r.name = row_policy_drop.name RETURNING * INTO p;
+  IF kind = 'row policy' THEN
+    DELETE FROM @extschema@.row_policy r WHERE r.name = policy_object_drop.name RETURNING r.table_name, r.predicate INTO tbl, cond;
+  ELSE
+    DELETE FROM @extschema@.write_rule r WHERE r.name = policy_object_drop.name RETURNING r.table_name, r.predicate INTO tbl, cond;
+  END IF;
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  -- (row security stays on: a table without policies shows nothing)
-  EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_' || p.name, p.table_name);
-  PERFORM @extschema@.audit_record('row_policy_drop', p.name,
-                                   jsonb_build_object('table', p.table_name::text, 'predicate', p.predicate), NULL);
+  IF kind = 'row policy' THEN
+    -- (row security stays on: a table without policies shows nothing)
+    EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_' || name, tbl);
+  ELSE
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_wr_' || name, tbl);
+  END IF;
+  PERFORM @extschema@.audit_record(replace(kind, ' ', '_') || '_drop', name,
+                                   jsonb_build_object('table', tbl::text, 'condition', cond), NULL);
   RETURN true;
 END
 $fn$;
+COMMENT ON FUNCTION @extschema@.policy_object_drop(text, text) IS
+  'Internal: drops a row policy or write rule, the object it was compiled into, and records it';
+
+CREATE FUNCTION @extschema@.row_policy_drop(name text)
+RETURNS boolean
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.policy_object_drop('row policy', name);
 COMMENT ON FUNCTION @extschema@.row_policy_drop(text) IS
   'Drops a row policy; row security stays on, so a table left without policies shows no rows to members';
 
@@ -491,22 +510,9 @@ COMMENT ON FUNCTION @extschema@.write_rule(text, regclass, text, text[], text[])
 
 CREATE FUNCTION @extschema@.write_rule_drop(name text)
 RETURNS boolean
-LANGUAGE plpgsql VOLATILE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  w @extschema@.write_rule;
-BEGIN
-  DELETE FROM @extschema@.write_rule r WHERE r.name = write_rule_drop.name RETURNING * INTO w;
-  IF NOT FOUND THEN
-    RETURN false;
-  END IF;
-  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_wr_' || w.name, w.table_name);
-  PERFORM @extschema@.audit_record('write_rule_drop', w.name,
-                                   jsonb_build_object('table', w.table_name::text, 'condition', w.predicate), NULL);
-  RETURN true;
-END
-$fn$;
+RETURN @extschema@.policy_object_drop('write rule', name);
 COMMENT ON FUNCTION @extschema@.write_rule_drop(text) IS 'Drops a write rule and its trigger';
 
 -- The audit log: governance changes and the rows written to audited
@@ -612,6 +618,7 @@ COMMENT ON FUNCTION @extschema@.audit_verify() IS
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'department_add(text, text, text)', 'member_set(text, text, text, jsonb)',
     'policy_predicate(regclass, text)', 'row_policy(text, regclass, text)', 'row_policy_drop(text)',
+    'policy_object_check(text, text, regclass, text, regclass)', 'policy_object_drop(text, text)',
     'policy_mask(regclass, text, text)', 'governed_view_build(regclass)',
     'column_mask(regclass, text, text, text)', 'column_mask_drop(regclass, text)',
     'write_rule(text, regclass, text, text[], text[])', 'write_rule_drop(text)',
