@@ -613,6 +613,154 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.audit_verify() IS
   'Checks the audit chain: every entry''s hash is that of its fields and the previous entry''s hash; the first entry that is not, if any (an entry changed, removed or inserted)';
 
+-- Time-bound exceptions: a member asks to see rows her row policies do
+-- not show (who, what, why, until); a member with approval rights who is
+-- not she approves; the rows are hers until the time is up -- checked
+-- when used, against the statement's clock, so no job has to run for the
+-- grant to end.  access_tidy() removes what has expired.  Every step is
+-- an audit entry.
+CREATE TABLE @extschema@.access_request (
+  id            bigserial PRIMARY KEY,
+  role_name     text NOT NULL,
+  table_name    regclass NOT NULL,
+  predicate     text NOT NULL,
+  compiled      text NOT NULL,
+  reason        text NOT NULL CHECK (btrim(reason) <> ''),
+  valid_until   timestamptz NOT NULL,
+  status        text NOT NULL DEFAULT 'requested' CHECK (status IN ('requested', 'approved', 'rejected', 'expired')),
+  requested_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  decided_by    text,
+  decided_at    timestamptz
+);
+COMMENT ON TABLE @extschema@.access_request IS
+  'Requests for time-bound access to rows beyond a member''s row policies: who, which rows (a predicate), why, until when, and who decided';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request_id_seq', '');
+
+-- Whether grant id is approved and not yet expired, now (the statement's
+-- clock, not the transaction's start).  Read as the extension's owner.
+CREATE FUNCTION @extschema@.access_active(id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT coalesce((SELECT r.status = 'approved' AND pg_catalog.statement_timestamp() < r.valid_until
+                     FROM @extschema@.access_request r WHERE r.id = access_active.id), false)
+$fn$;
+COMMENT ON FUNCTION @extschema@.access_active(bigint) IS
+  'Whether an access grant is approved and still valid at the start of the current statement';
+
+CREATE FUNCTION @extschema@.access_request(tbl regclass, predicate text, reason text, valid_until timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  compiled text;
+  id bigint;
+BEGIN
+  -- (session_user: this function runs as its owner; the audit entry's
+  -- session_actor is the requester too)
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.member m WHERE m.role_name = session_user) THEN
+    RAISE EXCEPTION 'role "%" is no member: only members request access', session_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF tbl IS NULL OR predicate IS NULL OR reason IS NULL OR btrim(reason) = '' OR valid_until IS NULL THEN
+    RAISE EXCEPTION 'an access request needs a table, which rows, a reason and an end'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF valid_until <= pg_catalog.now() OR valid_until > pg_catalog.now() + interval '90 days' THEN
+    RAISE EXCEPTION 'access must end within 90 days from now, not at %', valid_until
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  compiled := @extschema@.policy_predicate(tbl, predicate);
+  INSERT INTO @extschema@.access_request AS r (role_name, table_name, predicate, compiled, reason, valid_until)
+  VALUES (session_user, tbl, predicate, compiled, reason, valid_until)
+  RETURNING r.id INTO id;
+  PERFORM @extschema@.audit_record('access_request', id::text, NULL,
+    jsonb_build_object('role', session_user, 'table', tbl::text, 'rows', predicate, 'reason', reason, 'until', valid_until));
+  RETURN id;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.access_request(regclass, text, text, timestamptz) IS
+  'A member asks to see more rows of a table (a predicate) for a reason until a time (at most 90 days); returns the request''s id';
+
+CREATE FUNCTION @extschema@.access_decide(id bigint, approve boolean)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r @extschema@.access_request;
+BEGIN
+  SELECT * INTO r FROM @extschema@.access_request a WHERE a.id = access_decide.id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no access request %', id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF r.status <> 'requested' THEN
+    RAISE EXCEPTION 'access request % is already %', id, r.status USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- (session_user: this function runs as its owner)
+  IF NOT coalesce((SELECT (m.attributes ->> 'approver')::boolean FROM @extschema@.member m
+                    WHERE m.role_name = session_user), false) THEN
+    RAISE EXCEPTION 'role "%" may not decide access requests', session_user
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Approvers are members with the attribute {"approver": true}.';
+  END IF;
+  IF r.role_name = session_user THEN
+    RAISE EXCEPTION 'role "%" may not decide its own access request', session_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF r.valid_until <= pg_catalog.now() THEN
+    RAISE EXCEPTION 'access request % expired at %', id, r.valid_until USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE @extschema@.access_request a
+     SET status = CASE WHEN approve THEN 'approved' ELSE 'rejected' END, decided_by = session_user, decided_at = pg_catalog.now()
+   WHERE a.id = r.id;
+  IF approve THEN
+    -- a policy of its own: her rows, while the grant lasts
+    EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (current_user = %L AND (SELECT %s.access_active(%s)) AND (%s))',
+                   'concord_grant_' || r.id, r.table_name, r.role_name, '@extschema@', r.id, r.compiled);
+  END IF;
+  PERFORM @extschema@.audit_record(CASE WHEN approve THEN 'access_approve' ELSE 'access_reject' END, id::text);
+  RETURN CASE WHEN approve THEN 'approved' ELSE 'rejected' END;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.access_decide(bigint, boolean) IS
+  'Approves or rejects an access request; by a member with {"approver": true} who is not the requester';
+
+CREATE FUNCTION @extschema@.access_approve(id bigint) RETURNS text
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.access_decide(id, true);
+COMMENT ON FUNCTION @extschema@.access_approve(bigint) IS 'Approves an access request (see access_decide)';
+CREATE FUNCTION @extschema@.access_reject(id bigint) RETURNS text
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.access_decide(id, false);
+COMMENT ON FUNCTION @extschema@.access_reject(bigint) IS 'Rejects an access request (see access_decide)';
+
+-- Expired grants: marked expired, their policies dropped.  Nothing depends
+-- on it running (an expired grant already shows nothing).
+CREATE FUNCTION @extschema@.access_tidy()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r record;
+  n integer := 0;
+BEGIN
+  FOR r IN UPDATE @extschema@.access_request a SET status = 'expired'
+            WHERE a.status IN ('approved', 'requested') AND a.valid_until <= pg_catalog.now()
+           RETURNING a.id, a.table_name LOOP
+    EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_grant_' || r.id, r.table_name);
+    PERFORM @extschema@.audit_record('access_expire', r.id::text);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.access_tidy() IS
+  'Marks expired access requests and grants expired and drops their policies; returns how many';
+
 -- Governance is granted, not public; member() and member_in() are what
 -- every policy calls, so every role may.
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
@@ -622,7 +770,7 @@ SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'policy_mask(regclass, text, text)', 'governed_view_build(regclass)',
     'column_mask(regclass, text, text, text)', 'column_mask_drop(regclass, text)',
     'write_rule(text, regclass, text, text[], text[])', 'write_rule_drop(text)',
-    'audit_record(text, text, jsonb, jsonb)', 'audit_table(regclass)', 'audit_verify()']);
+    'audit_record(text, text, jsonb, jsonb)', 'audit_table(regclass)', 'audit_verify()', 'access_tidy()']);
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.row_policy, @extschema@.column_mask, @extschema@.write_rule TO concord_policy;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.member, @extschema@.department TO concord_policy;
 GRANT SELECT ON @extschema@.audit_log TO concord_policy;
