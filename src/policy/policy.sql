@@ -761,6 +761,75 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.access_tidy() IS
   'Marks expired access requests and grants expired and drops their policies; returns how many';
 
+-- What a role would see of a table: the policies, masks and write rules
+-- that apply, and the rows and a sample as that role sees them -- read as
+-- that role (SET ROLE inside a subtransaction that is then rolled back),
+-- not recomputed by hand.  Through the governed view if the table has
+-- one (what members read), else the table.
+CREATE FUNCTION @extschema@.explain_access(role_name text, tbl regclass, sample integer DEFAULT 5)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  src text;
+  n bigint;
+  rows jsonb;
+  failure text;
+BEGIN
+  IF role_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = explain_access.role_name) THEN
+    RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+  END IF;
+  IF tbl IS NULL THEN
+    RAISE EXCEPTION 'explain_access needs a table' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF sample IS NULL OR sample < 0 OR sample > 100 THEN
+    RAISE EXCEPTION 'sample must be between 0 and 100 rows, not %', sample USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  src := coalesce((SELECT format('%I.%I', n.nspname, c.relname || '_governed')
+                     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.oid = tbl AND pg_catalog.to_regclass(format('%I.%I', n.nspname, c.relname || '_governed')) IS NOT NULL),
+                  tbl::text);
+  BEGIN
+    EXECUTE format('SET LOCAL ROLE %I', role_name);
+    BEGIN
+      EXECUTE format('SELECT count(*) FROM %s', src) INTO n;
+      EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(s)), ''[]'') FROM (SELECT * FROM %s LIMIT %s) s', src, sample) INTO rows;
+    EXCEPTION WHEN insufficient_privilege THEN
+      failure := SQLERRM;
+    END;
+    -- (undo SET ROLE and anything the reads did)
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'concord.explain_access: done';
+  EXCEPTION WHEN raise_exception THEN
+    IF SQLERRM <> 'concord.explain_access: done' THEN
+      RAISE;
+    END IF;
+  END;
+  RETURN jsonb_build_object(
+    'role', role_name,
+    'table', tbl::text,
+    'read_through', src,
+    'member', (SELECT jsonb_build_object('department', m.department, 'title', m.title, 'attributes', m.attributes)
+                 FROM @extschema@.member m WHERE m.role_name = explain_access.role_name),
+    'row_policies', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.name, 'predicate', p.compiled) ORDER BY p.name), '[]')
+                       FROM @extschema@.row_policy p WHERE p.table_name = tbl),
+    'masks', (SELECT coalesce(jsonb_agg(jsonb_build_object('column', m.column_name, 'mask', m.compiled_mask,
+                                                           'clear_for', m.compiled_visible) ORDER BY m.column_name), '[]')
+                FROM @extschema@.column_mask m WHERE m.table_name = tbl),
+    'write_rules', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', w.name, 'columns', w.columns,
+                                                                 'operations', w.operations, 'condition', w.compiled) ORDER BY w.name), '[]')
+                      FROM @extschema@.write_rule w WHERE w.table_name = tbl),
+    'grants', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'rows', a.compiled, 'until', a.valid_until) ORDER BY a.id), '[]')
+                 FROM @extschema@.access_request a WHERE a.table_name = tbl AND a.role_name = explain_access.role_name
+                  AND a.status = 'approved' AND a.valid_until > pg_catalog.now()),
+    'rows', n,
+    'sample', rows,
+    'refused', failure);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.explain_access(text, regclass, integer) IS
+  'What a role would see of a table: its membership, the row policies, masks, write rules and grants that apply, and the row count and a sample read as that role (in a subtransaction rolled back afterwards)';
+
 -- Governance is granted, not public; member() and member_in() are what
 -- every policy calls, so every role may.
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
@@ -770,7 +839,8 @@ SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'policy_mask(regclass, text, text)', 'governed_view_build(regclass)',
     'column_mask(regclass, text, text, text)', 'column_mask_drop(regclass, text)',
     'write_rule(text, regclass, text, text[], text[])', 'write_rule_drop(text)',
-    'audit_record(text, text, jsonb, jsonb)', 'audit_table(regclass)', 'audit_verify()', 'access_tidy()']);
+    'audit_record(text, text, jsonb, jsonb)', 'audit_table(regclass)', 'audit_verify()', 'access_tidy()',
+    'explain_access(text, regclass, integer)']);
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.row_policy, @extschema@.column_mask, @extschema@.write_rule TO concord_policy;
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.member, @extschema@.department TO concord_policy;
 GRANT SELECT ON @extschema@.audit_log TO concord_policy;

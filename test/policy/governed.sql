@@ -5,7 +5,7 @@
 -- masked column -- by equality, by a leaky function, through pg_stats --
 -- reveals nothing.  Committed setup, removed at the end.
 SET client_min_messages = warning;
-SELECT plan(25);
+SELECT plan(29);
 
 \ir setup.psql
 \set roles '{tap_gv_rep,tap_gv_clerk,tap_gv_owner}'
@@ -101,6 +101,19 @@ SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', $m$CA
   'a mask depending on the member');
 SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'nosuch', 'nosuch')$$,
   '42703', 'column "nosuch" of table customer does not exist', 'an unknown column');
+
+-- explain_access: what a role would see, read as that role
+SELECT results_eq(
+  $$SELECT e ->> 'read_through', e -> 'rows', (SELECT array_agg(x ->> 'phone' ORDER BY x ->> 'id') FROM jsonb_array_elements(e -> 'sample') x),
+           jsonb_array_length(e -> 'masks'), e #>> '{row_policies,0,name}', e #>> '{member,department}'
+      FROM concord.explain_access('tap_gv_rep', 'gv_test.customer') e$$,
+  $$VALUES ('gv_test.customer_governed'::text, '2'::jsonb, '{138****5678,139****5679}'::text[], 2, 'tap_gv_rows'::text, 'tap_gv_sales'::text)$$,
+  'explain_access for the rep: her two rows, masked, through the governed view, with the policy, masks and her membership');
+SELECT is((SELECT e -> 'rows' FROM concord.explain_access('tap_gv_clerk', 'gv_test.customer', 0) e), '3'::jsonb,
+          'for the clerk: three rows');
+SELECT is(current_user::text, 'postgres', 'and the caller is herself again afterwards');
+SELECT throws_ok($$SELECT concord.explain_access('tap_no_such_role', 'gv_test.customer')$$, '42704',
+  'role "tap_no_such_role" does not exist', 'explain_access of an unknown role');
 
 -- a mask dropped: the rebuilt view shows the column in clear, to the same readers
 SELECT is(concord.column_mask_drop('gv_test.customer', 'name'), true, 'column_mask_drop');
