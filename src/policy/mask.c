@@ -94,24 +94,56 @@ keep_ends(const char *s, int head, int tail)
 	return cstring_to_text(out.data);
 }
 
-/* A mainland number without its country code, if it has one. */
-static const char *
-national(const char *d)
-{
-	if (strncmp(d, "0086", 4) == 0)
-		return d + 4;
-	if (strncmp(d, "86", 2) == 0 && strlen(d) == 13)
-		return d + 2;
-	return d;
-}
-
+/*
+ * mask_phone runs once per row of every scan of a masked phone column:
+ * no intermediate strings, one allocation (the result), the digits
+ * gathered in a local buffer (a number longer than it is hidden whole).
+ */
 Datum
 concord_mask_phone(PG_FUNCTION_ARGS)
 {
-	const char *d = national(digits_of(text_to_cstring(PG_GETARG_TEXT_PP(0))));
+	text	   *in = PG_GETARG_TEXT_PP(0);
+	const unsigned char *p = (const unsigned char *) VARDATA_ANY(in);
+	const unsigned char *end = p + VARSIZE_ANY_EXHDR(in);
+	char		buf[32];
+	int			n = 0;
+	const char *d = buf;
+	text	   *out;
+	char	   *o;
 
-	/* 138****5678; a short number (an extension) shows nothing */
-	PG_RETURN_TEXT_P(keep_ends(d, strlen(d) >= 7 ? 3 : 0, strlen(d) >= 7 ? 4 : 0));
+	while (p < end && n < (int) sizeof(buf))
+	{
+		if (*p >= '0' && *p <= '9')
+			buf[n++] = *p;
+		/* full-width digits, U+FF10..U+FF19: EF BC 90..99 */
+		else if (p + 2 < end && p[0] == 0xEF && p[1] == 0xBC && p[2] >= 0x90 && p[2] <= 0x99)
+		{
+			buf[n++] = '0' + (p[2] - 0x90);
+			p += 2;
+		}
+		p++;
+	}
+	if (p < end)
+		n = 0;					/* more digits than any number: hide all */
+	/* without the country code */
+	if (n >= 4 && memcmp(buf, "0086", 4) == 0)
+		d += 4, n -= 4;
+	else if (n == 13 && memcmp(buf, "86", 2) == 0)
+		d += 2, n -= 2;
+	out = palloc(VARHDRSZ + Max(n, 1));
+	SET_VARSIZE(out, VARHDRSZ + Max(n, 1));
+	o = VARDATA(out);
+	if (n < 7)
+	{
+		/* a short number (an extension) or none: nothing shown */
+		memset(o, '*', Max(n, 1));
+		PG_RETURN_TEXT_P(out);
+	}
+	/* 138****5678: the first 3 and last 4 digits */
+	memcpy(o, d, 3);
+	memset(o + 3, '*', n - 7);
+	memcpy(o + n - 4, d + n - 4, 4);
+	PG_RETURN_TEXT_P(out);
 }
 
 Datum

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+#
+# bench/policy.sh — what concord's policies cost a member's query, measured
+# side by side with the same query written by hand.
+#
+# Starts its own cluster (tmp/bench-policy, port 54381), makes a table of
+# N rows (default 1,000,000) and prints, for each figure, the median of
+# five runs of each side, alternating, each in its own session:
+#   1. row policies: a sales rep (a real login) counts and sums the deals
+#      her row policy (region = concord.member('region')) shows her, vs a
+#      superuser running the same query with the equivalent WHERE
+#      region = '华东' written by hand.  Target: <= 1.10x.
+#   2. masks: a member scans the governed view of a table whose phone
+#      column is masked (concord.mask_phone for everyone outside finance,
+#      so for every row here; a row policy that shows every row), reading
+#      the phone of each row (count(phone) evaluates it), vs a superuser
+#      scanning the bare table.  Target: <= 1.20x.  Measured twice: the
+#      phone counted in the server (count(phone): nothing but the mask to
+#      do per row, the worst case), and every row sent to a client (COPY
+#      TO STDOUT, what a BI tool's scan is).
+# Both sides check they got the same counts (and sums).
+#
+#   bash bench/policy.sh
+#   BENCH_ROWS=100000 bash bench/policy.sh
+
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. test/harness/lib.sh
+cd "$REPO"
+require_root
+
+RUN=bench-policy
+ROWS="${BENCH_ROWS:-1000000}"
+DB=concord_bench
+
+CLUSTER_EXTRA_CONF="shared_buffers = 512MB
+work_mem = 64MB
+max_parallel_workers_per_gather = 0" bench_cluster "$RUN" 54381
+run_psql postgres -c "CREATE DATABASE $DB" </dev/null >/dev/null
+run_psql "$DB" -v rows="$ROWS" </dev/null >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION concord;
+CREATE ROLE bench_rep LOGIN;
+CREATE ROLE bench_owner;
+SELECT concord.department_add('sales'), concord.department_add('finance');
+SELECT concord.member_set('bench_rep', 'sales', '销售代表', '{"region": "华东"}');
+CREATE SCHEMA bench AUTHORIZATION bench_owner;
+GRANT USAGE ON SCHEMA bench TO bench_rep;
+-- 7 regions; phones written as the CRM writes them
+CREATE TABLE bench.deal AS
+  SELECT g AS id, (ARRAY['华东','华北','华南','华中','西南','西北','东北'])[1 + g % 7] AS region,
+         'rep' || (g % 300) AS owner_role, (g::bigint * 7919 % 1000000) / 100.0 AS amount
+  FROM generate_series(1, :rows) g;
+CREATE TABLE bench.customer AS
+  SELECT g AS id, '+86 138-' || lpad((g % 10000)::text, 4, '0') || '-' || lpad((g * 7 % 10000)::text, 4, '0') AS phone,
+         (ARRAY['华东','华北','华南','华中','西南','西北','东北'])[1 + g % 7] AS region
+  FROM generate_series(1, :rows) g;
+ALTER TABLE bench.deal OWNER TO bench_owner;
+ALTER TABLE bench.customer OWNER TO bench_owner;
+GRANT SELECT ON bench.deal, bench.customer TO bench_rep;
+SELECT concord.row_policy('deal_region', 'bench.deal', $$region = concord.member('region')$$);
+SELECT concord.row_policy('customer_all', 'bench.customer', 'true');
+SELECT concord.column_mask('bench.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('finance')$$);
+VACUUM ANALYZE bench.deal;
+VACUUM ANALYZE bench.customer;
+SQL
+
+# One timed run of query as role; prints "<ms> <result>".
+timed() {
+	local role="$1" query="$2"
+	"$PGBIN/psql" -X -q -At -U "$role" -d "$DB" -v ON_ERROR_STOP=1 </dev/null \
+		-c "CREATE TEMP TABLE t0 AS SELECT clock_timestamp() AS t" \
+		-c "CREATE TEMP TABLE r AS $query" \
+		-c "SELECT round(extract(epoch FROM clock_timestamp() - t) * 1000, 1) || ' ' || (SELECT string_agg(r::text, ';') FROM r) FROM t0"
+}
+
+median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+
+# compare label role_a query_a role_b query_b target
+compare() {
+	local label="$1" ra="$2" qa="$3" rb="$4" qb="$5" target="$6"
+	local ta=() tb=() resa resb out
+	timed "$ra" "$qa" >/dev/null # warm both
+	timed "$rb" "$qb" >/dev/null
+	for _ in 1 2 3 4 5; do
+		out="$(timed "$ra" "$qa")"
+		ta+=("${out%% *}")
+		resa="${out#* }"
+		out="$(timed "$rb" "$qb")"
+		tb+=("${out%% *}")
+		resb="${out#* }"
+	done
+	if [[ "$resa" != "$resb" ]]; then
+		echo "bench/policy: WRONG RESULT for $label: $resa vs $resb" >&2
+		exit 1
+	fi
+	local ma mb
+	ma="$(printf '%s\n' "${ta[@]}" | median)"
+	mb="$(printf '%s\n' "${tb[@]}" | median)"
+	printf '%s: %s ms (by hand %s ms, ratio %sx; target <= %s) -- runs %s vs %s; result %s\n' \
+		"$label" "$ma" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.2f", a / b}')" "$target" \
+		"${ta[*]}" "${tb[*]}" "$resa"
+}
+
+# One run of COPY (query) TO STDOUT as role, the rows sent to the client
+# and dropped there: prints "<ms> <lines>".
+fetched() {
+	local role="$1" query="$2" t0 t1 lines
+	t0="$(date +%s%N)"
+	lines="$("$PGBIN/psql" -X -q -U "$role" -d "$DB" -v ON_ERROR_STOP=1 -c "COPY ($query) TO STDOUT" </dev/null | wc -l)"
+	t1="$(date +%s%N)"
+	echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1e6}') $lines"
+}
+
+# compare_fetch label role_a query_a role_b query_b target
+compare_fetch() {
+	local label="$1" ra="$2" qa="$3" rb="$4" qb="$5" target="$6"
+	local ta=() tb=() out la lb ma mb
+	fetched "$ra" "$qa" >/dev/null
+	fetched "$rb" "$qb" >/dev/null
+	for _ in 1 2 3 4 5; do
+		out="$(fetched "$ra" "$qa")"
+		ta+=("${out%% *}")
+		la="${out#* }"
+		out="$(fetched "$rb" "$qb")"
+		tb+=("${out%% *}")
+		lb="${out#* }"
+	done
+	if [[ "$la" != "$lb" ]]; then
+		echo "bench/policy: WRONG RESULT for $label: $la vs $lb rows" >&2
+		exit 1
+	fi
+	ma="$(printf '%s\n' "${ta[@]}" | median)"
+	mb="$(printf '%s\n' "${tb[@]}" | median)"
+	printf '%s: %s ms (bare table %s ms, ratio %sx; target <= %s) -- runs %s vs %s; %s rows each\n' \
+		"$label" "$ma" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.2f", a / b}')" "$target" \
+		"${ta[*]}" "${tb[*]}" "$la"
+}
+
+echo "bench/policy: $ROWS rows, $(nproc) cores, parallel query off (one core per query)"
+compare "row policies, a rep's count and sum of her region's deals" \
+	bench_rep "SELECT count(*) AS n, sum(amount) AS s FROM bench.deal" \
+	postgres "SELECT count(*) AS n, sum(amount) AS s FROM bench.deal WHERE region = '华东'" "1.10x"
+compare "masks, a member's scan of the governed view (every phone masked) vs the bare table" \
+	bench_rep "SELECT count(*) AS n, count(phone) AS p FROM bench.customer_governed" \
+	postgres "SELECT count(*) AS n, count(phone) AS p FROM bench.customer" "1.20x"
+compare_fetch "masks, every row of the governed view fetched by a client (COPY TO STDOUT) vs the bare table's" \
+	bench_rep "SELECT * FROM bench.customer_governed" \
+	postgres "SELECT * FROM bench.customer" "1.20x"
