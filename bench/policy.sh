@@ -76,32 +76,6 @@ timed() {
 
 median() { sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 
-# compare label role_a query_a role_b query_b target
-compare() {
-	local label="$1" ra="$2" qa="$3" rb="$4" qb="$5" target="$6"
-	local ta=() tb=() resa resb out
-	timed "$ra" "$qa" >/dev/null # warm both
-	timed "$rb" "$qb" >/dev/null
-	for _ in 1 2 3 4 5; do
-		out="$(timed "$ra" "$qa")"
-		ta+=("${out%% *}")
-		resa="${out#* }"
-		out="$(timed "$rb" "$qb")"
-		tb+=("${out%% *}")
-		resb="${out#* }"
-	done
-	if [[ "$resa" != "$resb" ]]; then
-		echo "bench/policy: WRONG RESULT for $label: $resa vs $resb" >&2
-		exit 1
-	fi
-	local ma mb
-	ma="$(printf '%s\n' "${ta[@]}" | median)"
-	mb="$(printf '%s\n' "${tb[@]}" | median)"
-	printf '%s: %s ms (by hand %s ms, ratio %sx; target <= %s) -- runs %s vs %s; result %s\n' \
-		"$label" "$ma" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.2f", a / b}')" "$target" \
-		"${ta[*]}" "${tb[*]}" "$resa"
-}
-
 # One run of COPY (query) TO STDOUT as role, the rows sent to the client
 # and dropped there: prints "<ms> <lines>".
 fetched() {
@@ -112,38 +86,41 @@ fetched() {
 	echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", (b - a) / 1e6}') $lines"
 }
 
-# compare_fetch label role_a query_a role_b query_b target
-compare_fetch() {
-	local label="$1" ra="$2" qa="$3" rb="$4" qb="$5" target="$6"
-	local ta=() tb=() out la lb ma mb
-	fetched "$ra" "$qa" >/dev/null
-	fetched "$rb" "$qb" >/dev/null
+# compare runner label baseline role_a query_a role_b query_b target: five
+# runs of each side by runner (timed or fetched), alternating, after one
+# of each to warm up; the medians, their ratio and the results, which must
+# be equal.
+compare() {
+	local runner="$1" label="$2" baseline="$3" ra="$4" qa="$5" rb="$6" qb="$7" target="$8"
+	local ta=() tb=() out resa resb ma mb
+	"$runner" "$ra" "$qa" >/dev/null
+	"$runner" "$rb" "$qb" >/dev/null
 	for _ in 1 2 3 4 5; do
-		out="$(fetched "$ra" "$qa")"
+		out="$("$runner" "$ra" "$qa")"
 		ta+=("${out%% *}")
-		la="${out#* }"
-		out="$(fetched "$rb" "$qb")"
+		resa="${out#* }"
+		out="$("$runner" "$rb" "$qb")"
 		tb+=("${out%% *}")
-		lb="${out#* }"
+		resb="${out#* }"
 	done
-	if [[ "$la" != "$lb" ]]; then
-		echo "bench/policy: WRONG RESULT for $label: $la vs $lb rows" >&2
+	if [[ "$resa" != "$resb" ]]; then
+		echo "bench/policy: WRONG RESULT for $label: $resa vs $resb" >&2
 		exit 1
 	fi
 	ma="$(printf '%s\n' "${ta[@]}" | median)"
 	mb="$(printf '%s\n' "${tb[@]}" | median)"
-	printf '%s: %s ms (bare table %s ms, ratio %sx; target <= %s) -- runs %s vs %s; %s rows each\n' \
-		"$label" "$ma" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.2f", a / b}')" "$target" \
-		"${ta[*]}" "${tb[*]}" "$la"
+	printf '%s: %s ms (%s %s ms, ratio %sx; target <= %s) -- runs %s vs %s; result %s\n' \
+		"$label" "$ma" "$baseline" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.2f", a / b}')" "$target" \
+		"${ta[*]}" "${tb[*]}" "$resa"
 }
 
 echo "bench/policy: $ROWS rows, $(nproc) cores, parallel query off (one core per query)"
-compare "row policies, a rep's count and sum of her region's deals" \
+compare timed "row policies, a rep's count and sum of her region's deals" "by hand" \
 	bench_rep "SELECT count(*) AS n, sum(amount) AS s FROM bench.deal" \
 	postgres "SELECT count(*) AS n, sum(amount) AS s FROM bench.deal WHERE region = '华东'" "1.10x"
-compare "masks, a member's scan of the governed view (every phone masked) vs the bare table" \
+compare timed "masks, a member's scan of the governed view (every phone masked)" "bare table" \
 	bench_rep "SELECT count(*) AS n, count(phone) AS p FROM bench.customer_governed" \
 	postgres "SELECT count(*) AS n, count(phone) AS p FROM bench.customer" "1.20x"
-compare_fetch "masks, every row of the governed view fetched by a client (COPY TO STDOUT) vs the bare table's" \
+compare fetched "masks, every row of the governed view fetched by a client (COPY TO STDOUT)" "bare table" \
 	bench_rep "SELECT * FROM bench.customer_governed" \
 	postgres "SELECT * FROM bench.customer" "1.20x"
