@@ -322,6 +322,13 @@ DECLARE
 BEGIN
   SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+  -- the view reads the table as its owner: one that row security binds
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner AND (r.rolsuper OR r.rolbypassrls)) THEN
+    RAISE EXCEPTION 'table % is owned by "%", whom row security does not bind: its governed view would show every row', tbl, owner
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('Give the table an owner that is neither superuser nor BYPASSRLS, e.g. CREATE ROLE %I NOLOGIN; ALTER TABLE %s OWNER TO %I.',
+                          rel || '_owner', tbl, rel || '_owner');
+  END IF;
   SELECT string_agg(CASE WHEN m.column_name IS NULL THEN pg_catalog.quote_ident(a.attname)
                          ELSE format('CASE WHEN %s THEN %I ELSE %s END AS %I',
                                      m.compiled_visible, a.attname, m.compiled_mask, a.attname) END,

@@ -6,7 +6,7 @@
 -- in WHERE, probes of masked values and pg_stats are in rows.sql and
 -- governed.sql.)  Committed setup, removed at the end.
 SET client_min_messages = warning;
-SELECT plan(8);
+SELECT plan(9);
 \ir setup.psql
 \set roles '{tap_at_rep,tap_at_owner}'
 SELECT pg_temp.clean_up('at_test', 'tap_at_', :'roles', true) IS NULL AS clean \gset
@@ -64,6 +64,12 @@ SELECT alike(pg_temp.error_of($$SELECT * FROM at_test.customer$$), 'permission d
 -- the table's owner, without BYPASSRLS: row security is forced on her too
 SELECT is((SELECT * FROM pg_temp.as_role('tap_at_owner', 'SELECT count(*)::text FROM at_test.customer')), '0',
           'the owner, no member, sees no row of her own table');
+
+-- a table a superuser owns: a view owned by her would bypass row security
+CREATE TABLE at_test.superuser_owned (id int PRIMARY KEY, phone text);
+SELECT throws_ok($$SELECT concord.column_mask('at_test.superuser_owned', 'phone', 'concord.mask_phone(phone)')$$, '42501',
+  'table at_test.superuser_owned is owned by "postgres", whom row security does not bind: its governed view would show every row',
+  'no governed view over a table row security does not bind its owner to');
 
 SELECT * FROM finish();
 SELECT pg_temp.clean_up('at_test', 'tap_at_', :'roles', false) IS NULL AS clean \gset
