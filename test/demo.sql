@@ -3,6 +3,7 @@
 --
 -- The stub API server on 127.0.0.1 plays the departments' systems: the
 -- sales CRM (销售), finance's billing (财务) and customer service (客服).
+-- The last scenes log in as the departments' people (\c - <role>).
 -- Everything shown here is plain SQL a user can type.
 
 \pset footer off
@@ -395,6 +396,82 @@ ORDER BY a.key;
 SELECT * FROM concord.resolve();
 SELECT customer_id AS "张伟's ID", customer_id = :zw AS unchanged
 FROM concord.customer_link WHERE (source, key) = ('sales', '1');
+
+\echo
+\echo '== 20. policy: one table, each department its own rows and fields =='
+-- People log in as themselves: a 销售 rep for 华东, the head of 销售
+-- (who approves exceptions), a 财务 clerk and a 客服 agent.
+CREATE ROLE li_na LOGIN;
+CREATE ROLE wang_qiang LOGIN;
+CREATE ROLE zhao_min LOGIN;
+CREATE ROLE wang_fang LOGIN;
+SELECT concord.department_add('sales', NULL, '销售') AS d1, concord.department_add('finance', NULL, '财务') AS d2,
+       concord.department_add('service', NULL, '客服') AS d3 \gset
+SELECT concord.member_set('li_na', 'sales', '销售代表', '{"region": "华东"}') AS m1,
+       concord.member_set('wang_qiang', 'sales', '销售总监', '{"region": "华北", "approver": true}') AS m2,
+       concord.member_set('zhao_min', 'finance', '会计') AS m3,
+       concord.member_set('wang_fang', 'service', '客服专员') AS m4 \gset
+GRANT USAGE ON SCHEMA sales, finance TO li_na, wang_qiang, zhao_min, wang_fang;
+GRANT SELECT ON sales.customer TO li_na, wang_qiang, zhao_min, wang_fang;
+GRANT SELECT, UPDATE ON finance.contract TO li_na, zhao_min;
+-- The CRM table gets an owner that row security binds (a superuser's
+-- view would bypass it).
+CREATE ROLE sales_owner NOLOGIN;
+ALTER TABLE sales.customer OWNER TO sales_owner;
+-- Rows: a rep sees her region's customers; 财务 and 客服 see them all.
+SELECT concord.row_policy('customer_by_region', 'sales.customer', $$extra ->> 'region' = concord.member('region')$$) AS compiled;
+SELECT concord.row_policy('customer_finance_service', 'sales.customer',
+         $$concord.member_in('finance') OR concord.member_in('service')$$) IS NOT NULL AS defined \gset
+-- Fields: 客服 calls customers back and sees phones; the others see them
+-- masked. Only 财务 sees the exact lifetime value; the others a band.
+SELECT concord.column_mask('sales.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('service')$$) AS governed_view;
+SELECT concord.column_mask('sales.customer', 'lifetime_value', 'concord.mask_bucket(lifetime_value, 100)',
+         $$concord.member_in('finance')$$) IS NOT NULL AS masked \gset
+\echo '-- li_na (销售代表, 华东) logs in and reads the customers:'
+\c - li_na
+SELECT id, name, phone, city, lifetime_value FROM sales.customer_governed ORDER BY id LIMIT 4;
+\echo '-- zhao_min (财务):'
+\c - zhao_min
+SELECT id, name, phone, city, lifetime_value FROM sales.customer_governed ORDER BY id LIMIT 4;
+\echo '-- wang_fang (客服):'
+\c - wang_fang
+SELECT id, name, phone, city, lifetime_value FROM sales.customer_governed ORDER BY id LIMIT 4;
+\echo '-- a probe with a clear number finds nothing in a masked column (li_na):'
+\c - li_na
+SELECT count(*) AS found FROM sales.customer_governed WHERE phone = '13800000001';
+
+\echo
+\echo '== 21. process state: only 财务 edits a signed contract''s amount =='
+\c - postgres
+SELECT concord.write_rule('contract_amount', 'finance.contract',
+         $$concord.member_in('finance') AND status = '已签约'$$, columns => ARRAY['amount']) AS compiled;
+SELECT min(contract_no) AS signed FROM finance.contract WHERE status = '已签约' \gset
+\echo '-- li_na tries to change it:'
+\c - li_na
+\set ON_ERROR_STOP 0
+UPDATE finance.contract SET amount = amount + 1000 WHERE contract_no = :'signed';
+\set ON_ERROR_STOP 1
+\echo '-- zhao_min may:'
+\c - zhao_min
+UPDATE finance.contract SET amount = amount + 1000 WHERE contract_no = :'signed' RETURNING contract_no, amount;
+
+\echo
+\echo '== 22. an exception: li_na covers 华北 for a few seconds, approved by her head =='
+\c - li_na
+SELECT count(*) AS "li_na sees" FROM sales.customer_governed;
+SELECT concord.access_request('sales.customer', $$extra ->> 'region' = '华北'$$, '替华北同事跟进客户',
+                              clock_timestamp() + interval '4 seconds') AS request \gset
+\c - wang_qiang
+SELECT concord.access_approve(:request) AS decision;
+\c - li_na
+SELECT count(*) AS "li_na sees now" FROM sales.customer_governed;
+SELECT pg_sleep(4.5) IS NOT NULL AS waited \gset
+SELECT count(*) AS "li_na sees 4 s later" FROM sales.customer_governed;
+\c - postgres
+-- every step is in the audit log, chained by SHA-256
+SELECT id, action, session_actor AS who, object FROM concord.audit_log
+WHERE action LIKE 'access%' OR action = 'write_rule' ORDER BY id;
+SELECT * FROM concord.audit_verify();
 
 \echo
 \echo 'All of the above is plain SQL; connect and try it yourself (see below).'

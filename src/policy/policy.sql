@@ -164,6 +164,8 @@ CREATE FUNCTION @extschema@.row_policy(name text, tbl regclass, predicate text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
 AS $fn$
 DECLARE
   compiled text;
@@ -197,6 +199,8 @@ CREATE FUNCTION @extschema@.policy_object_drop(kind text, name text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
 AS $fn$
 DECLARE
   tbl regclass;
@@ -310,6 +314,8 @@ CREATE FUNCTION @extschema@.governed_view_build(tbl regclass)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
 AS $fn$
 DECLARE
   nsp text;
@@ -473,6 +479,8 @@ CREATE FUNCTION @extschema@.write_rule(name text, tbl regclass, predicate text, 
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
 AS $fn$
 DECLARE
   compiled text;
@@ -750,6 +758,8 @@ CREATE FUNCTION @extschema@.access_tidy()
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
 AS $fn$
 DECLARE
   r record;
