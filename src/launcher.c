@@ -281,6 +281,19 @@ db_worker_round(void)
 				 SPI_result_code_string(rc));
 		SPI_finish();
 	}
+	if (present)
+	{
+		int			rc;
+
+		/* expired access grants: marked expired, their policies dropped */
+		pgstat_report_activity(STATE_RUNNING, "concord: tidying expired access grants");
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		rc = SPI_execute("SELECT concord.access_tidy()", false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not tidy expired access grants: %s", SPI_result_code_string(rc));
+		SPI_finish();
+	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

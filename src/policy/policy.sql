@@ -768,7 +768,10 @@ BEGIN
   FOR r IN UPDATE @extschema@.access_request a SET status = 'expired'
             WHERE a.status IN ('approved', 'requested') AND a.valid_until <= pg_catalog.now()
            RETURNING a.id, a.table_name LOOP
-    EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_grant_' || r.id, r.table_name);
+    -- (a table dropped since has taken its policies with it)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.table_name) THEN
+      EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_grant_' || r.id, r.table_name);
+    END IF;
     PERFORM @extschema@.audit_record('access_expire', r.id::text);
     n := n + 1;
   END LOOP;
