@@ -41,6 +41,8 @@ extern bool concord_preloaded;
 extern Oid	concord_schema_oid(bool missing_ok);
 extern Oid	concord_relation_oid(const char *relname, bool missing_ok);
 extern Oid	concord_relation_owner(Oid relid);
+extern void concord_owner_exec(const char *relname, const char *sql, int nargs, Oid *types,
+							   Datum *values, const char *nulls);
 
 extern PGDLLEXPORT void concord_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void concord_db_worker_main(Datum main_arg);

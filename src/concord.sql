@@ -13,14 +13,22 @@ GRANT USAGE ON SCHEMA @extschema@ TO PUBLIC;
 
 -- One NOLOGIN role per capability, so a DBA grants a capability with one
 -- GRANT (roles are cluster-wide: create it only once).
-DO $roles$
+CREATE FUNCTION @extschema@.capability_role(name text, description text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'concord_http') THEN
-    CREATE ROLE concord_http NOLOGIN;
-    COMMENT ON ROLE concord_http IS 'concord: may call HTTP APIs from SQL (concord.http*, within concord.http_allow)';
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = capability_role.name) THEN
+    EXECUTE format('CREATE ROLE %I NOLOGIN', name);
+    EXECUTE format('COMMENT ON ROLE %I IS %L', name, 'concord: ' || description);
   END IF;
 END
-$roles$;
+$fn$;
+COMMENT ON FUNCTION @extschema@.capability_role(text, text) IS
+  'Install-time helper: creates a component''s NOLOGIN capability role unless it exists (roles are cluster-wide)';
+REVOKE EXECUTE ON FUNCTION @extschema@.capability_role(text, text) FROM PUBLIC;
+SELECT @extschema@.capability_role('concord_http', 'may call HTTP APIs from SQL (concord.http*, within concord.http_allow)');
 
 -- Each component's routines are for its role, none for PUBLIC: the
 -- components' install scripts grant them with this.

@@ -444,7 +444,7 @@ identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 	else if (att == NAME_COMPANY(m))
 		/* (its "spread": the mobiles behind it, see identity_is_mobile) */
 		query = "SELECT v.v, c.mobiles, c.n FROM pg_catalog.unnest($1) AS v(v)"
-			" CROSS JOIN LATERAL (SELECT count(DISTINCT r.phone) FILTER (WHERE r.phone OPERATOR(pg_catalog.~) '^\\+861[3-9][0-9]{9}$') AS mobiles,"
+			" CROSS JOIN LATERAL (SELECT count(DISTINCT r.phone) FILTER (WHERE r.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ") AS mobiles,"
 			" count(*) AS n FROM concord.identity_record r"
 			" WHERE r.name_key = pg_catalog.split_part(v.v, E'\\x1f', 1) AND r.company = pg_catalog.split_part(v.v, E'\\x1f', 2)) c";
 	else

@@ -59,7 +59,7 @@ load_one(const Model *m, const char *source, const char *key, Rec *r)
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email),"
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company = r.company),"
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.id_number = r.id_number),"
-						   " (SELECT count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) '^\\+861[3-9][0-9]{9}$')"
+						   " (SELECT count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ")"
 						   "    FROM concord.identity_record x WHERE x.name_key = r.name_key AND x.company = r.company)");
 	identity_append_declared(&q, m);
 	appendStringInfoString(&q, " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2");

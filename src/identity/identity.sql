@@ -127,14 +127,7 @@ COMMENT ON FUNCTION @extschema@.name_similarity(text, text) IS 'Jaro-Winkler of 
 -- Resolution: sources, records, clusters, stable customer IDs
 ------------------------------------------------------------------------------
 
-DO $roles$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'concord_identity') THEN
-    CREATE ROLE concord_identity NOLOGIN;
-    COMMENT ON ROLE concord_identity IS 'concord: may register identity sources and resolve customers';
-  END IF;
-END
-$roles$;
+SELECT @extschema@.capability_role('concord_identity', 'may register identity sources and resolve customers');
 
 CREATE TABLE @extschema@.identity_source (
   name          text PRIMARY KEY

@@ -144,6 +144,8 @@ extern double identity_population_scale(double rows);
 extern double identity_threshold(const Model *m);
 extern bool identity_widely_shared(int spread);
 extern bool identity_is_mobile(const char *phone);
+/* identity_is_mobile in SQL, as a regular expression literal */
+#define IDENTITY_MOBILE_REGEX "'^\\+861[3-9][0-9]{9}$'"
 extern void identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp,
 							 double *score, const char **rule);
 

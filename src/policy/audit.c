@@ -13,8 +13,8 @@
  *
  *	  An entry names the role that acted: the current user of the
  *	  statement (and its session user), taken before the log is written
- *	  as the extension's owner -- members need no privilege on the log and
- *	  cannot write it any other way.
+ *	  as its owner (concord_owner_exec) -- members need no privilege on
+ *	  the log and cannot write it any other way.
  *
  *-------------------------------------------------------------------------
  */
@@ -23,7 +23,6 @@
 #include <openssl/evp.h>
 
 #include "access/htup_details.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -34,8 +33,9 @@
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
-#include "utils/syscache.h"
 #include "utils/timestamp.h"
+
+#include "concord.h"
 
 PG_FUNCTION_INFO_V1(concord_audit_hash);
 PG_FUNCTION_INFO_V1(concord_audit_record);
@@ -85,73 +85,45 @@ concord_audit_hash(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(out);
 }
 
-/* The owner of the function being called (the extension's owner). */
-static Oid
-function_owner(Oid fn)
-{
-	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for function %u", fn);
-	owner = ((Form_pg_proc) GETSTRUCT(tp))->proowner;
-	ReleaseSysCache(tp);
-	return owner;
-}
-
 /*
- * Append an entry, as the owner of function fn; old and new are jsonb
- * Datums or (Datum) 0 for NULL.  Appends are serialized (an advisory lock
- * held to the end of the transaction), so each entry's predecessor is the
- * one committed before it.
+ * Append an entry as the owner of the log; old and new are jsonb Datums or
+ * (Datum) 0 for NULL.  Appends are serialized (an advisory lock held to
+ * the end of the transaction), so each entry's predecessor is the one
+ * committed before it.
  */
 static int64
-append(Oid fn, const char *action, const char *object, Datum old, Datum new)
+append(const char *action, const char *object, Datum old, Datum new)
 {
-	char	   *actor = GetUserNameFromId(GetUserId(), false);
-	char	   *session = GetUserNameFromId(GetSessionUserId(), false);
-	Oid			saved_user;
-	int			saved_context;
 	Oid			types[6] = {TEXTOID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, JSONBOID};
 	Datum		args[6];
 	char		nulls[6] = {' ', ' ', ' ', ' ', old ? ' ' : 'n', new ? ' ' : 'n'};
-	int64		id = 0;
+	bool		isnull;
+	int64		id;
 
-	args[0] = CStringGetTextDatum(actor);
-	args[1] = CStringGetTextDatum(session);
+	args[0] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	args[1] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
 	args[2] = CStringGetTextDatum(action);
 	args[3] = CStringGetTextDatum(object);
 	args[4] = old;
 	args[5] = new;
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(function_owner(fn), saved_context | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
-	{
-		bool		isnull;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute("SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('concord.audit_log'), 1)",
-						false, 0) != SPI_OK_SELECT)
-			elog(ERROR, "could not lock concord.audit_log");
-		if (SPI_execute_with_args(
-								  "WITH n AS (SELECT pg_catalog.nextval('concord.audit_log_id_seq') AS id,"
-								  "                  pg_catalog.clock_timestamp() AS at),"
-								  "     p AS (SELECT (SELECT l.hash FROM concord.audit_log l ORDER BY l.id DESC LIMIT 1) AS prev)"
-								  " INSERT INTO concord.audit_log (id, at, actor, session_actor, action, object, old, new, prev_hash, hash)"
-								  " SELECT n.id, n.at, $1, $2, $3, $4, $5, $6, p.prev,"
-								  "        concord.audit_hash(p.prev, n.id, n.at, $1, $3, $4, $5, $6)"
-								  " FROM n, p RETURNING id",
-								  6, types, args, nulls, false, 0) != SPI_OK_INSERT_RETURNING)
-			elog(ERROR, "could not write concord.audit_log");
-		id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(saved_user, saved_context);
-	}
-	PG_END_TRY();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	concord_owner_exec("audit_log",
+					   "SELECT pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('concord.audit_log'), 1)",
+					   0, NULL, NULL, NULL);
+	concord_owner_exec("audit_log",
+					   "WITH n AS (SELECT pg_catalog.nextval('concord.audit_log_id_seq') AS id,"
+					   "                  pg_catalog.clock_timestamp() AS at),"
+					   "     p AS (SELECT (SELECT l.hash FROM concord.audit_log l ORDER BY l.id DESC LIMIT 1) AS prev)"
+					   " INSERT INTO concord.audit_log (id, at, actor, session_actor, action, object, old, new, prev_hash, hash)"
+					   " SELECT n.id, n.at, $1, $2, $3, $4, $5, $6, p.prev,"
+					   "        concord.audit_hash(p.prev, n.id, n.at, $1, $3, $4, $5, $6)"
+					   " FROM n, p RETURNING id",
+					   6, types, args, nulls);
+	if (SPI_processed != 1)
+		elog(ERROR, "could not write concord.audit_log");
+	id = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	SPI_finish();
 	return id;
 }
 
@@ -163,29 +135,22 @@ concord_audit_record(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("an audit entry needs an action and an object")));
-	PG_RETURN_INT64(append(fcinfo->flinfo->fn_oid, text_to_cstring(PG_GETARG_TEXT_PP(0)),
+	PG_RETURN_INT64(append(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 						   text_to_cstring(PG_GETARG_TEXT_PP(1)),
 						   PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
 						   PG_ARGISNULL(3) ? (Datum) 0 : PG_GETARG_DATUM(3)));
 }
 
-/* A row of the trigger's table as jsonb. */
+/*
+ * A row of the trigger's table as jsonb.  (row_to_json reads the row's
+ * type from the row itself; to_jsonb would need a call expression.)
+ */
 static Datum
 row_jsonb(Relation rel, HeapTuple tuple)
 {
-	Oid			types[1] = {rel->rd_rel->reltype};
-	Datum		args[1] = {heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel))};
-	Datum		result;
-	bool		isnull;
+	Datum		json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, RelationGetDescr(rel)));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT pg_catalog.to_jsonb($1)", 1, types, args, NULL, true, 1) != SPI_OK_SELECT ||
-		SPI_processed != 1)
-		elog(ERROR, "could not read the audited row");
-	result = SPI_datumTransfer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull), false, -1);
-	SPI_finish();
-	return result;
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(TextDatumGetCString(json)));
 }
 
 /* AFTER ROW trigger of audited tables: one entry per row written. */
@@ -221,6 +186,6 @@ concord_audit_row(PG_FUNCTION_ARGS)
 		op = "DELETE";
 		old = row_jsonb(rel, td->tg_trigtuple);
 	}
-	append(fcinfo->flinfo->fn_oid, op, object, old, new);
+	append(op, object, old, new);
 	return PointerGetDatum(NULL);
 }

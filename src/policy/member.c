@@ -9,80 +9,52 @@
  *
  *	  The user is the current user of the query (GetUserId()), never
  *	  something a session can set (a custom setting, application_name).
- *	  The member table is read as the function's owner, so members need
- *	  no privilege on it and see nobody's attributes but their own: what
- *	  SECURITY DEFINER would do, except that SECURITY DEFINER would also
- *	  make the owner the current user, the very thing asked about.
+ *	  The member table is read as its owner (concord_owner_exec), so
+ *	  members need no privilege on it and see nobody's attributes but
+ *	  their own: what SECURITY DEFINER would do, except that SECURITY
+ *	  DEFINER would also make the owner the current user, the very thing
+ *	  asked about.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 
-#include "access/htup_details.h"
-#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
-#include "utils/syscache.h"
+
+#include "concord.h"
 
 PG_FUNCTION_INFO_V1(concord_member);
 PG_FUNCTION_INFO_V1(concord_member_in);
 
-/* The owner of the function being called (the extension's owner). */
-static Oid
-function_owner(FunctionCallInfo fcinfo)
-{
-	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fcinfo->flinfo->fn_oid));
-	Oid			owner;
-
-	if (!HeapTupleIsValid(tp))
-		elog(ERROR, "cache lookup failed for function %u", fcinfo->flinfo->fn_oid);
-	owner = ((Form_pg_proc) GETSTRUCT(tp))->proowner;
-	ReleaseSysCache(tp);
-	return owner;
-}
-
 /*
- * Run query ($1: the current user's name, $2: arg) as the function's
- * owner; the first column of its one row, or NULL.
+ * Run query ($1: the current user's name, $2: the function's argument) as
+ * the owner of concord.member; the first column of its one row, or NULL.
  */
 static Datum
 lookup(FunctionCallInfo fcinfo, const char *query, Oid restype, bool *isnull)
 {
-	Oid			caller = GetUserId();
-	Oid			saved_user;
-	int			saved_context;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 	Datum		result = (Datum) 0;
 
 	*isnull = true;
-	args[0] = CStringGetTextDatum(GetUserNameFromId(caller, false));
+	args[0] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 	args[1] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
-	GetUserIdAndSecContext(&saved_user, &saved_context);
-	SetUserIdAndSecContext(function_owner(fcinfo), saved_context | SECURITY_LOCAL_USERID_CHANGE);
-	PG_TRY();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	concord_owner_exec("member", query, 2, types, args, NULL);
+	if (SPI_processed == 1)
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_with_args(query, 2, types, args, NULL, true, 1) != SPI_OK_SELECT)
-			elog(ERROR, "could not read concord.member");
-		if (SPI_processed == 1)
-		{
-			Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
 
-			if (!*isnull)
-				result = SPI_datumTransfer(v, restype == BOOLOID, restype == BOOLOID ? 1 : -1);
-		}
-		SPI_finish();
+		if (!*isnull)
+			result = SPI_datumTransfer(v, restype == BOOLOID, restype == BOOLOID ? 1 : -1);
 	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(saved_user, saved_context);
-	}
-	PG_END_TRY();
+	SPI_finish();
 	return result;
 }
 

@@ -2,14 +2,7 @@
  * identity into concord--<version>.sql by the Makefile. */
 
 -- Who may define departments, members and policies (besides superusers).
-DO $roles$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'concord_policy') THEN
-    CREATE ROLE concord_policy NOLOGIN;
-    COMMENT ON ROLE concord_policy IS 'concord: may define departments, members and row policies';
-  END IF;
-END
-$roles$;
+SELECT @extschema@.capability_role('concord_policy', 'may define departments, members, row policies, masks, write rules and audited tables, and read the audit log');
 
 -- Departments form a tree: the head of sales sees what every sales team sees.
 CREATE TABLE @extschema@.department (

@@ -84,7 +84,7 @@ concord_source_check(PG_FUNCTION_ARGS)
 		Oid			type = TEXTOID;
 		Datum		v = CStringGetTextDatum(r.source);
 
-		sync_owner_exec("SELECT cursor_value FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
+		concord_owner_exec("sync_run", "SELECT cursor_value FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
 						1, &type, &v, NULL);
 		r.since = sync_pass_since(&r, sync_spi_text(1));
 	}

@@ -133,7 +133,7 @@ reject(SyncLoad *ld, SyncPage *pg, int i, const char *reason, int sqlerrcode)
 	vals[3] = CStringGetTextDatum(rec);
 	vals[4] = CStringGetTextDatum(reason);
 	vals[5] = CStringGetTextDatum(unpack_sql_state(sqlerrcode));
-	sync_owner_exec("INSERT INTO concord.sync_reject (run_id, source, page, record, reason, error_code)"
+	concord_owner_exec("sync_run", "INSERT INTO concord.sync_reject (run_id, source, page, record, reason, error_code)"
 					" VALUES ($1, $2, $3, $4::jsonb, $5, $6)", 6, types, vals, nulls);
 	ld->counts.rejected++;
 	if (s->reject_fail || ld->counts.rejected > s->max_rejects)
@@ -210,7 +210,7 @@ store_keys(SyncLoad *ld, List *keys)
 	vals[0] = CStringGetTextDatum(ld->spec->source);
 	vals[1] = Int64GetDatum(ld->run_id);
 	vals[2] = PointerGetDatum(construct_array(elems, list_length(keys), TEXTOID, -1, false, TYPALIGN_INT));
-	sync_owner_exec("INSERT INTO concord.sync_seen (source, run_id, keys) VALUES ($1, $2, $3)",
+	concord_owner_exec("sync_run", "INSERT INTO concord.sync_seen (source, run_id, keys) VALUES ($1, $2, $3)",
 					3, types, vals, NULL);
 }
 
@@ -416,7 +416,7 @@ sync_apply_deletes(SyncLoad *ld)
 		n = (int64) SPI_processed;
 		ld->counts.deleted += n;
 	}
-	sync_owner_exec("DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
 					1, types, vals, NULL);
 	return n;
 }

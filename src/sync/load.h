@@ -79,7 +79,5 @@ extern void sync_load_page(SyncLoad *ld, SyncPage *page);
 extern int64 sync_apply_deletes(SyncLoad *ld);
 extern char *sync_record_problem(SyncLoad *ld, SyncPage *pg, int i);
 extern char *sync_cursor_text(SyncLoad *ld);
-extern void sync_owner_exec(const char *sql, int nargs, Oid *types,
-							Datum *values, const char *nulls);
 
 #endif							/* CONCORD_SYNC_LOAD_H */

@@ -127,7 +127,7 @@ sync_source_spec(const char *source, char **owner)
 	Oid			type = TEXTOID;
 	Datum		v = CStringGetTextDatum(source);
 
-	sync_owner_exec("SELECT spec::text, owner::text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "SELECT spec::text, owner::text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
 					1, &type, &v, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -204,7 +204,7 @@ run_setup(Run *r)
 	NameData	runner;
 
 	/* holding the lock proves that a run still marked running is dead */
-	sync_owner_exec("UPDATE concord.sync_run SET status = 'interrupted', finished_at = pg_catalog.now(),"
+	concord_owner_exec("sync_run", "UPDATE concord.sync_run SET status = 'interrupted', finished_at = pg_catalog.now(),"
 					" error = 'the run ended without finishing: its session was terminated or the server stopped'"
 					" WHERE source OPERATOR(pg_catalog.=) $1 AND status OPERATOR(pg_catalog.=) 'running'",
 					1, &t1, &v1, NULL);
@@ -216,7 +216,7 @@ run_setup(Run *r)
 	/* a run over an existing table starts out expecting unchanged rows */
 	r->ld.form = SYNC_UPSERT_JOIN;
 
-	sync_owner_exec("SELECT cursor_value, pass_run_id, pass_since, pass_max_cursor, next_page,"
+	concord_owner_exec("sync_run", "SELECT cursor_value, pass_run_id, pass_since, pass_max_cursor, next_page,"
 					" next_offset, next_cursor, next_url, pass_pages, pass_records"
 					" FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
 					1, &t1, &v1, NULL);
@@ -250,7 +250,7 @@ run_setup(Run *r)
 		if (s->incremental)
 			r->since = sync_pass_since(r, r->cursor_before);
 		/* keys of an abandoned pass would spare rows from deletion */
-		sync_owner_exec("DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
+		concord_owner_exec("sync_run", "DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
 						1, &t1, &v1, NULL);
 	}
 
@@ -270,7 +270,7 @@ run_setup(Run *r)
 	namestrcpy(&runner, GetUserNameFromId(GetUserId(), false));
 	vals[4] = NameGetDatum(&runner);
 	nulls[4] = ' ';
-	sync_owner_exec("INSERT INTO concord.sync_run (source, status, cursor_before, resumed, since, run_by)"
+	concord_owner_exec("sync_run", "INSERT INTO concord.sync_run (source, status, cursor_before, resumed, since, run_by)"
 					" VALUES ($1, 'running', $2, $3, $4, $5) RETURNING run_id",
 					5, types, vals, nulls);
 	r->run_id = spi_int8(1, 0);
@@ -305,7 +305,7 @@ save_run(Run *r, const char *status, ErrorData *e)
 	vals[11] = e ? CStringGetTextDatum(e->message) : (Datum) 0;
 	nulls[11] = e ? ' ' : 'n';
 	vals[12] = Int64GetDatum(r->run_pages);
-	sync_owner_exec("UPDATE concord.sync_run SET"
+	concord_owner_exec("sync_run", "UPDATE concord.sync_run SET"
 					" status = COALESCE($2, status), requests = $3, records = $4,"
 					" inserted = $5, updated = $6, unchanged = $7, deleted = $8, rejected = $9,"
 					" retries = $10, error_code = $11, error = $12,"
@@ -343,7 +343,7 @@ save_state(Run *r, bool finished, const char *cursor)
 	if (finished)
 		for (int i = 2; i < 11; i++)
 			nulls[i] = 'n';
-	sync_owner_exec("INSERT INTO concord.sync_state AS s (source, cursor_value, pass_run_id, pass_since,"
+	concord_owner_exec("sync_run", "INSERT INTO concord.sync_state AS s (source, cursor_value, pass_run_id, pass_since,"
 					" pass_max_cursor, next_page, next_offset, next_cursor, next_url, pass_pages,"
 					" pass_records, updated_at)"
 					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, pg_catalog.now())"
@@ -470,7 +470,7 @@ run_finish(Run *r)
 
 		vals[0] = Int64GetDatum(r->run_id);
 		vals[1] = cursor ? CStringGetTextDatum(cursor) : (Datum) 0;
-		sync_owner_exec("UPDATE concord.sync_run SET cursor_after = $2 WHERE run_id OPERATOR(pg_catalog.=) $1",
+		concord_owner_exec("sync_run", "UPDATE concord.sync_run SET cursor_after = $2 WHERE run_id OPERATOR(pg_catalog.=) $1",
 						2, types, vals, nulls);
 	}
 	save_run(r, "succeeded", NULL);

@@ -85,7 +85,7 @@ check_secret(const SyncSpec *s, const SyncValue *v, const char *path)
 	if (v->secret == NULL)
 		return;
 	d = CStringGetTextDatum(v->secret);
-	sync_owner_exec("SELECT 1 FROM concord.secret WHERE name OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "SELECT 1 FROM concord.secret WHERE name OPERATOR(pg_catalog.=) $1",
 					1, &type, &d, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,
@@ -196,7 +196,7 @@ concord_source_create(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	vals[0] = CStringGetTextDatum(name);
-	sync_owner_exec("SELECT 1 FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "SELECT 1 FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
 					1, types, vals, NULL);
 	if (SPI_processed > 0)
 		ereport(ERROR,
@@ -206,7 +206,7 @@ concord_source_create(PG_FUNCTION_ARGS)
 	vals[1] = CStringGetTextDatum(validated_spec(name, spec_text));
 	namestrcpy(&owner, GetUserNameFromId(GetUserId(), false));
 	vals[2] = NameGetDatum(&owner);
-	sync_owner_exec("INSERT INTO concord.source (name, spec, owner) VALUES ($1, $2::jsonb, $3) RETURNING *",
+	concord_owner_exec("sync_run", "INSERT INTO concord.source (name, spec, owner) VALUES ($1, $2::jsonb, $3) RETURNING *",
 					3, types, vals, NULL);
 	result = return_row(fcinfo);
 	SPI_finish();
@@ -220,9 +220,9 @@ reset_state(const char *name)
 	Oid			type = TEXTOID;
 	Datum		v = CStringGetTextDatum(name);
 
-	sync_owner_exec("DELETE FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "DELETE FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
 					1, &type, &v, NULL);
-	sync_owner_exec("DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
 					1, &type, &v, NULL);
 }
 
@@ -262,7 +262,7 @@ concord_source_alter(PG_FUNCTION_ARGS)
 
 	vals[0] = CStringGetTextDatum(name);
 	vals[1] = CStringGetTextDatum(spec_text);
-	sync_owner_exec("UPDATE concord.source SET spec = $2::jsonb, updated_at = pg_catalog.now()"
+	concord_owner_exec("sync_run", "UPDATE concord.source SET spec = $2::jsonb, updated_at = pg_catalog.now()"
 					" WHERE name OPERATOR(pg_catalog.=) $1 RETURNING *",
 					2, types, vals, NULL);
 	result = return_row(fcinfo);
@@ -304,7 +304,7 @@ concord_source_drop(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	sync_owner_exec("SELECT spec::text, owner::text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "SELECT spec::text, owner::text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
 					1, &type, &v, NULL);
 	if (SPI_processed == 0)
 	{
@@ -335,7 +335,7 @@ concord_source_drop(PG_FUNCTION_ARGS)
 		}
 	}
 	reset_state(name);
-	sync_owner_exec("DELETE FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "DELETE FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
 					1, &type, &v, NULL);
 	SPI_finish();
 	PG_RETURN_BOOL(true);

@@ -1,13 +1,6 @@
 /* concord — sync: departments' APIs kept in step with tables. */
 
-DO $roles$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'concord_sync') THEN
-    CREATE ROLE concord_sync NOLOGIN;
-    COMMENT ON ROLE concord_sync IS 'concord: may define and run API sources (concord.source_*, concord.sync)';
-  END IF;
-END
-$roles$;
+SELECT @extschema@.capability_role('concord_sync', 'may define and run API sources (concord.source_*, concord.sync)');
 
 ------------------------------------------------------------------------------
 -- Sources (configuration) and their state

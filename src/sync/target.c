@@ -8,7 +8,7 @@
  * The statements are built once per run with quoted identifiers; values
  * always travel as parameters (arrays, one per column).  Bookkeeping rows
  * of concord's own tables are written as the extension's owner through
- * sync_owner_exec().
+ * concord_owner_exec("sync_run", ).
  *
  *-------------------------------------------------------------------------
  */
@@ -39,36 +39,6 @@
 
 #include "concord.h"
 #include "sync/load.h"
-
-/*
- * Run one statement through SPI as the owner of concord's tables (the
- * caller needs no privilege on them and cannot forge their rows).  The
- * caller is connected to SPI.
- */
-void
-sync_owner_exec(const char *sql, int nargs, Oid *types, Datum *values,
-				const char *nulls)
-{
-	Oid			save_userid;
-	int			save_sec;
-	int			rc;
-
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(concord_relation_owner(concord_relation_oid("sync_run", false)),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		rc = SPI_execute_with_args(sql, nargs, types, values, nulls, false, 0);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(rc));
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
-}
 
 /* The type a spec column asks for, or InvalidOid. */
 static Oid

@@ -12,20 +12,7 @@
 BEGIN;
 SELECT plan(11);
 
--- Wait (up to limit seconds) until a query returns true.
-CREATE FUNCTION pg_temp.eventually(q text, limit_s float8) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE r boolean;
-BEGIN
-  FOR i IN 1..ceil(limit_s * 20)::int LOOP
-    PERFORM pg_stat_clear_snapshot();
-    EXECUTE q INTO r;
-    IF r THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
+\ir ../harness/backends.psql
 
 SELECT ok(current_setting('shared_preload_libraries') ~ '\mconcord\M', 'concord is preloaded');
 SELECT ok(pg_temp.eventually($$SELECT count(*) = 1 FROM pg_stat_activity WHERE backend_type = 'concord launcher'$$, 5),

@@ -53,18 +53,7 @@ SELECT is(pg_temp.try('tap_ac_head', format('SELECT concord.access_approve(%s)',
 SELECT pg_sleep(3.2) IS NOT NULL AS waited \gset
 SELECT is(pg_temp.seen('tap_ac_rep'), '1', 'three seconds later the grant is over, though nothing ran');
 -- the background worker tidies up (pg_reload_conf wakes it at once)
-CREATE FUNCTION pg_temp.eventually(q text, limit_s float8) RETURNS boolean LANGUAGE plpgsql AS $$
-DECLARE r boolean;
-BEGIN
-  FOR i IN 1..ceil(limit_s * 20)::int LOOP
-    EXECUTE q INTO r;
-    IF r THEN
-      RETURN true;
-    END IF;
-    PERFORM pg_sleep(0.05);
-  END LOOP;
-  RETURN false;
-END $$;
+\ir ../harness/backends.psql
 SELECT pg_reload_conf() AS reloaded \gset
 SELECT ok(pg_temp.eventually(format($q$SELECT status = 'expired' FROM concord.access_request WHERE id = %s$q$, :req), 15),
           'the background worker marks the grant expired');
