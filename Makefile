@@ -18,6 +18,10 @@ SQL_PARTS = src/concord.sql \
 	src/sync/sync.sql \
 	src/identity/identity.sql \
 	src/policy/policy.sql \
+	src/policy/mask.sql \
+	src/policy/rules.sql \
+	src/policy/audit.sql \
+	src/policy/access.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

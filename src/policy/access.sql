@@ -1,0 +1,226 @@
+/* concord — policy: time-bound access and explain_access.  Joined into concord--<version>.sql
+ * by the Makefile after audit.sql. */
+
+-- Time-bound exceptions: a member asks to see rows her row policies do
+-- not show (who, what, why, until); a member with approval rights who is
+-- not she approves; the rows are hers until the time is up -- checked
+-- when used, against the statement's clock, so no job has to run for the
+-- grant to end.  access_tidy() removes what has expired.  Every step is
+-- an audit entry.
+CREATE TABLE @extschema@.access_request (
+  id            bigserial PRIMARY KEY,
+  role_name     text NOT NULL,
+  table_name    regclass NOT NULL,
+  predicate     text NOT NULL,
+  compiled      text NOT NULL,
+  reason        text NOT NULL CHECK (btrim(reason) <> ''),
+  valid_until   timestamptz NOT NULL,
+  status        text NOT NULL DEFAULT 'requested' CHECK (status IN ('requested', 'approved', 'rejected', 'expired')),
+  requested_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  decided_by    text,
+  decided_at    timestamptz
+);
+COMMENT ON TABLE @extschema@.access_request IS
+  'Requests for time-bound access to rows beyond a member''s row policies: who, which rows (a predicate), why, until when, and who decided';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request_id_seq', '');
+
+-- Whether grant id is approved and not yet expired, now (the statement's
+-- clock, not the transaction's start).  Read as the extension's owner.
+CREATE FUNCTION @extschema@.access_active(id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+  SELECT coalesce((SELECT r.status = 'approved' AND pg_catalog.statement_timestamp() < r.valid_until
+                     FROM @extschema@.access_request r WHERE r.id = access_active.id), false)
+$fn$;
+COMMENT ON FUNCTION @extschema@.access_active(bigint) IS
+  'Whether an access grant is approved and still valid at the start of the current statement';
+
+CREATE FUNCTION @extschema@.access_request(tbl regclass, predicate text, reason text, valid_until timestamptz)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  compiled text;
+  id bigint;
+BEGIN
+  -- (session_user: this function runs as its owner; the audit entry's
+  -- session_actor is the requester too)
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.member m WHERE m.role_name = session_user) THEN
+    RAISE EXCEPTION 'role "%" is no member: only members request access', session_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF tbl IS NULL OR predicate IS NULL OR reason IS NULL OR btrim(reason) = '' OR valid_until IS NULL THEN
+    RAISE EXCEPTION 'an access request needs a table, which rows, a reason and an end'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF valid_until <= pg_catalog.now() OR valid_until > pg_catalog.now() + interval '90 days' THEN
+    RAISE EXCEPTION 'access must end within 90 days from now, not at %', valid_until
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  compiled := @extschema@.policy_predicate(tbl, predicate);
+  INSERT INTO @extschema@.access_request AS r (role_name, table_name, predicate, compiled, reason, valid_until)
+  VALUES (session_user, tbl, predicate, compiled, reason, valid_until)
+  RETURNING r.id INTO id;
+  PERFORM @extschema@.audit_record('access_request', id::text, NULL,
+    jsonb_build_object('role', session_user, 'table', tbl::text, 'rows', predicate, 'reason', reason, 'until', valid_until));
+  RETURN id;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.access_request(regclass, text, text, timestamptz) IS
+  'A member asks to see more rows of a table (a predicate) for a reason until a time (at most 90 days); returns the request''s id';
+
+CREATE FUNCTION @extschema@.access_decide(id bigint, approve boolean)
+RETURNS text
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r @extschema@.access_request;
+BEGIN
+  SELECT * INTO r FROM @extschema@.access_request a WHERE a.id = access_decide.id FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no access request %', id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF r.status <> 'requested' THEN
+    RAISE EXCEPTION 'access request % is already %', id, r.status USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- (session_user: this function runs as its owner)
+  IF NOT coalesce((SELECT (m.attributes ->> 'approver')::boolean FROM @extschema@.member m
+                    WHERE m.role_name = session_user), false) THEN
+    RAISE EXCEPTION 'role "%" may not decide access requests', session_user
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Approvers are members with the attribute {"approver": true}.';
+  END IF;
+  IF r.role_name = session_user THEN
+    RAISE EXCEPTION 'role "%" may not decide its own access request', session_user
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF r.valid_until <= pg_catalog.now() THEN
+    RAISE EXCEPTION 'access request % expired at %', id, r.valid_until USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  UPDATE @extschema@.access_request a
+     SET status = CASE WHEN approve THEN 'approved' ELSE 'rejected' END, decided_by = session_user, decided_at = pg_catalog.now()
+   WHERE a.id = r.id;
+  IF approve THEN
+    -- a policy of its own: her rows, while the grant lasts
+    EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (current_user = %L AND (SELECT %s.access_active(%s)) AND (%s))',
+                   'concord_grant_' || r.id, r.table_name, r.role_name, '@extschema@', r.id, r.compiled);
+  END IF;
+  PERFORM @extschema@.audit_record(CASE WHEN approve THEN 'access_approve' ELSE 'access_reject' END, id::text);
+  RETURN CASE WHEN approve THEN 'approved' ELSE 'rejected' END;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.access_decide(bigint, boolean) IS
+  'Approves or rejects an access request; by a member with {"approver": true} who is not the requester';
+
+CREATE FUNCTION @extschema@.access_approve(id bigint) RETURNS text
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.access_decide(id, true);
+COMMENT ON FUNCTION @extschema@.access_approve(bigint) IS 'Approves an access request (see access_decide)';
+CREATE FUNCTION @extschema@.access_reject(id bigint) RETURNS text
+LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.access_decide(id, false);
+COMMENT ON FUNCTION @extschema@.access_reject(bigint) IS 'Rejects an access request (see access_decide)';
+
+-- Expired grants: marked expired, their policies dropped.  Nothing depends
+-- on it running (an expired grant already shows nothing).
+CREATE FUNCTION @extschema@.access_tidy()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
+AS $fn$
+DECLARE
+  r record;
+  n integer := 0;
+BEGIN
+  FOR r IN UPDATE @extschema@.access_request a SET status = 'expired'
+            WHERE a.status IN ('approved', 'requested') AND a.valid_until <= pg_catalog.now()
+           RETURNING a.id, a.table_name LOOP
+    -- (a table dropped since has taken its policies with it)
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.table_name) THEN
+      EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_grant_' || r.id, r.table_name);
+    END IF;
+    PERFORM @extschema@.audit_record('access_expire', r.id::text);
+    n := n + 1;
+  END LOOP;
+  RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.access_tidy() IS
+  'Marks expired access requests and grants expired and drops their policies; returns how many';
+
+-- What a role would see of a table: the policies, masks and write rules
+-- that apply, and the rows and a sample as that role sees them -- read as
+-- that role (SET ROLE inside a subtransaction that is then rolled back),
+-- not recomputed by hand.  Through the governed view if the table has
+-- one (what members read), else the table.
+CREATE FUNCTION @extschema@.explain_access(role_name text, tbl regclass, sample integer DEFAULT 5)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  src text;
+  n bigint;
+  rows jsonb;
+  failure text;
+BEGIN
+  IF role_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = explain_access.role_name) THEN
+    RAISE EXCEPTION 'role "%" does not exist', role_name USING ERRCODE = 'undefined_object';
+  END IF;
+  IF tbl IS NULL THEN
+    RAISE EXCEPTION 'explain_access needs a table' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF sample IS NULL OR sample < 0 OR sample > 100 THEN
+    RAISE EXCEPTION 'sample must be between 0 and 100 rows, not %', sample USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  src := coalesce((SELECT format('%I.%I', n.nspname, c.relname || '_governed')
+                     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                    WHERE c.oid = tbl AND pg_catalog.to_regclass(format('%I.%I', n.nspname, c.relname || '_governed')) IS NOT NULL),
+                  tbl::text);
+  BEGIN
+    EXECUTE format('SET LOCAL ROLE %I', role_name);
+    BEGIN
+      EXECUTE format('SELECT count(*) FROM %s', src) INTO n;
+      EXECUTE format('SELECT coalesce(jsonb_agg(to_jsonb(s)), ''[]'') FROM (SELECT * FROM %s LIMIT %s) s', src, sample) INTO rows;
+    EXCEPTION WHEN insufficient_privilege THEN
+      failure := SQLERRM;
+    END;
+    -- (undo SET ROLE and anything the reads did)
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'concord.explain_access: done';
+  EXCEPTION WHEN raise_exception THEN
+    IF SQLERRM <> 'concord.explain_access: done' THEN
+      RAISE;
+    END IF;
+  END;
+  RETURN jsonb_build_object(
+    'role', role_name,
+    'table', tbl::text,
+    'read_through', src,
+    'member', (SELECT jsonb_build_object('department', m.department, 'title', m.title, 'attributes', m.attributes)
+                 FROM @extschema@.member m WHERE m.role_name = explain_access.role_name),
+    'row_policies', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.name, 'predicate', p.compiled) ORDER BY p.name), '[]')
+                       FROM @extschema@.row_policy p WHERE p.table_name = tbl),
+    'masks', (SELECT coalesce(jsonb_agg(jsonb_build_object('column', m.column_name, 'mask', m.compiled_mask,
+                                                           'clear_for', m.compiled_visible) ORDER BY m.column_name), '[]')
+                FROM @extschema@.column_mask m WHERE m.table_name = tbl),
+    'write_rules', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', w.name, 'columns', w.columns,
+                                                                 'operations', w.operations, 'condition', w.compiled) ORDER BY w.name), '[]')
+                      FROM @extschema@.write_rule w WHERE w.table_name = tbl),
+    'grants', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', a.id, 'rows', a.compiled, 'until', a.valid_until) ORDER BY a.id), '[]')
+                 FROM @extschema@.access_request a WHERE a.table_name = tbl AND a.role_name = explain_access.role_name
+                  AND a.status = 'approved' AND a.valid_until > pg_catalog.now()),
+    'rows', n,
+    'sample', rows,
+    'refused', failure);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.explain_access(text, regclass, integer) IS
+  'What a role would see of a table: its membership, the row policies, masks, write rules and grants that apply, and the row count and a sample read as that role (in a subtransaction rolled back afterwards)';
+
+SELECT @extschema@.grant_routines('concord_policy', ARRAY['access_tidy()', 'explain_access(text, regclass, integer)']);

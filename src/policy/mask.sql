@@ -1,0 +1,185 @@
+/* concord — policy: masks, column masks and governed views.  Joined into concord--<version>.sql
+ * by the Makefile after policy.sql. */
+
+-- Masks: what a role that may not see a value sees instead.  Never an
+-- error for any value (a value a mask cannot read is hidden whole), so
+-- they are LEAKPROOF: called in a WHERE clause over a security barrier
+-- view, they reveal nothing through errors.
+CREATE FUNCTION @extschema@.mask_phone(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_phone' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_phone(text) IS
+  'A phone number with all but its first 3 and last 4 digits hidden (138****5678); the country code dropped';
+CREATE FUNCTION @extschema@.mask_email(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_email' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_email(text) IS
+  'An email address with its local part hidden but the first character (z***@example.com)';
+CREATE FUNCTION @extschema@.mask_name(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_name' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_name(text) IS
+  'A person''s name with all but its first character hidden (张*)';
+CREATE FUNCTION @extschema@.mask_cn_id(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_cn_id' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_cn_id(text) IS
+  'A resident ID number with all but its first 3 and last 4 characters hidden (the date of birth never shows)';
+CREATE FUNCTION @extschema@.mask_bank_card(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_bank_card' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_bank_card(text) IS
+  'A bank card number with all but its first 4 and last 4 digits hidden';
+CREATE FUNCTION @extschema@.mask_partial(value text, prefix integer, pad text, suffix integer) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_partial' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_partial(text, integer, text, integer) IS
+  'The first prefix characters, pad, the last suffix characters; only pad when that would show everything';
+CREATE FUNCTION @extschema@.mask_hash(value text) RETURNS text
+AS 'MODULE_PATHNAME', 'concord_mask_hash' LANGUAGE C STABLE STRICT PARALLEL SAFE LEAKPROOF;
+COMMENT ON FUNCTION @extschema@.mask_hash(text) IS
+  'A keyed HMAC-SHA256 of the value (h: and 16 hex digits) under the secret mask_key: equal values stay equal (joinable), the value cannot be recovered or guessed without the key';
+CREATE FUNCTION @extschema@.mask_bucket(value numeric, width numeric) RETURNS numeric
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF
+RETURN CASE WHEN width > 0 THEN pg_catalog.floor(value / width) * width END;
+COMMENT ON FUNCTION @extschema@.mask_bucket(numeric, numeric) IS
+  'The number rounded down to a multiple of width (an amount to its 10,000 band); NULL for a width that is not positive';
+CREATE FUNCTION @extschema@.mask_date(value date, unit text) RETURNS date
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE LEAKPROOF
+RETURN CASE WHEN unit IN ('month', 'quarter', 'year') THEN pg_catalog.date_trunc(unit, value::timestamp)::date END;
+COMMENT ON FUNCTION @extschema@.mask_date(date, text) IS
+  'The date cut to the first day of its month, quarter or year (a birth date to its year); NULL for another unit';
+
+-- Column masks, served through a governed view of the table.
+CREATE TABLE @extschema@.column_mask (
+  table_name  regclass NOT NULL,
+  column_name text NOT NULL,
+  mask        text NOT NULL,
+  visible_to  text NOT NULL,
+  compiled_mask     text NOT NULL,
+  compiled_visible  text NOT NULL,
+  defined_by  text NOT NULL DEFAULT current_user,
+  defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (table_name, column_name)
+);
+COMMENT ON TABLE @extschema@.column_mask IS
+  'Column masks: what a column shows (mask) to those a condition (visible_to) does not let see its clear value, as written and as compiled into the table''s governed view';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.column_mask', '');
+
+CREATE FUNCTION @extschema@.policy_mask(tbl regclass, col text, mask text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'concord_policy_mask'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.policy_mask(regclass, text, text) IS
+  'Checks a column mask (an expression of that column only, of its type) and returns it as concord would compile it';
+
+-- The governed view of a table: <table>_governed in the table's schema,
+-- every column in order, a masked one as CASE WHEN <visible_to> THEN
+-- <column> ELSE <mask> END.  security_barrier; owned by the table's owner,
+-- so the table's forced row security applies to it (a superuser's view
+-- would bypass it); the grants to read and write the table move to the
+-- view.  The view is updatable where its columns are the table's: a
+-- masked column cannot be written through it, and the conditions of an
+-- UPDATE or DELETE through it see masked values, not clear ones.
+CREATE FUNCTION @extschema@.governed_view_build(tbl regclass)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
+AS $fn$
+DECLARE
+  nsp text;
+  rel text;
+  owner text;
+  cols text;
+  v regclass;
+  g record;
+  readers jsonb;
+BEGIN
+  SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+  -- the view reads the table as its owner: one that row security binds
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner AND (r.rolsuper OR r.rolbypassrls)) THEN
+    RAISE EXCEPTION 'table % is owned by "%", whom row security does not bind: its governed view would show every row', tbl, owner
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('Give the table an owner that is neither superuser nor BYPASSRLS, e.g. CREATE ROLE %I NOLOGIN; ALTER TABLE %s OWNER TO %I.',
+                          rel || '_owner', tbl, rel || '_owner');
+  END IF;
+  SELECT string_agg(CASE WHEN m.column_name IS NULL THEN pg_catalog.quote_ident(a.attname)
+                         ELSE format('CASE WHEN %s THEN %I ELSE %s END AS %I',
+                                     m.compiled_visible, a.attname, m.compiled_mask, a.attname) END,
+                    ', ' ORDER BY a.attnum)
+    INTO cols
+    FROM pg_catalog.pg_attribute a
+    LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
+   WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+  -- who reads the view now (a rebuilt view keeps them) and who reads the
+  -- table (they move to the view)
+  SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object(
+           'who', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
+           'priv', x.privilege_type)), '[]')
+    INTO readers
+    FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
+   WHERE c.oid IN (tbl, coalesce(pg_catalog.to_regclass(format('%I.%I', nsp, rel || '_governed')), tbl))
+     AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE') AND x.grantee <> c.relowner;
+  EXECUTE format('DROP VIEW IF EXISTS %I.%I', nsp, rel || '_governed');
+  EXECUTE format('CREATE VIEW %I.%I WITH (security_barrier) AS SELECT %s FROM %s', nsp, rel || '_governed', cols, tbl);
+  v := format('%I.%I', nsp, rel || '_governed')::regclass;
+  EXECUTE format('ALTER VIEW %s OWNER TO %I', v, owner);
+  EXECUTE format('COMMENT ON VIEW %s IS %L', v,
+                 format('Governed view of %s: rows by its row policies, masked columns by concord.column_mask', tbl));
+  FOR g IN SELECT e ->> 'who' AS who, e ->> 'priv' AS priv FROM jsonb_array_elements(readers) e LOOP
+    EXECUTE format('GRANT %s ON %s TO %s', g.priv, v, g.who);
+    EXECUTE format('REVOKE %s ON %s FROM %s', g.priv, tbl, g.who);
+  END LOOP;
+  RETURN v;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.governed_view_build(regclass) IS
+  'Internal to column_mask: (re)builds the table''s governed view and moves the table''s SELECT grants to it';
+
+CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false')
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  cm text;
+  cv text;
+BEGIN
+  IF tbl IS NULL OR col IS NULL OR mask IS NULL OR visible_to IS NULL THEN
+    RAISE EXCEPTION 'column_mask needs a table, a column, a mask and who sees the clear value'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  cm := @extschema@.policy_mask(tbl, col, mask);
+  cv := @extschema@.policy_predicate(tbl, visible_to);
+  INSERT INTO @extschema@.column_mask AS m (table_name, column_name, mask, visible_to, compiled_mask, compiled_visible)
+  VALUES (tbl, col, mask, visible_to, cm, cv)
+  ON CONFLICT ON CONSTRAINT column_mask_pkey DO UPDATE
+    SET mask = excluded.mask, visible_to = excluded.visible_to, compiled_mask = excluded.compiled_mask,
+        compiled_visible = excluded.compiled_visible, defined_by = current_user, defined_at = pg_catalog.now();
+  PERFORM @extschema@.audit_record('column_mask', tbl::text || '.' || col, NULL,
+                                   jsonb_build_object('mask', mask, 'visible_to', visible_to));
+  RETURN @extschema@.governed_view_build(tbl);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.column_mask(regclass, text, text, text) IS
+  'Masks a column for everyone visible_to does not cover (default: everyone): checks both, stores them and (re)builds the table''s governed view <table>_governed; returns the view';
+
+CREATE FUNCTION @extschema@.column_mask_drop(tbl regclass, col text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  DELETE FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col;
+  IF NOT FOUND THEN
+    RETURN false;
+  END IF;
+  PERFORM @extschema@.audit_record('column_mask_drop', tbl::text || '.' || col);
+  PERFORM @extschema@.governed_view_build(tbl);
+  RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.column_mask_drop(regclass, text) IS
+  'Removes a column''s mask; the governed view shows the column in clear again';
+
+SELECT @extschema@.grant_routines('concord_policy', ARRAY[
+    'policy_mask(regclass, text, text)', 'governed_view_build(regclass)',
+    'column_mask(regclass, text, text, text)', 'column_mask_drop(regclass, text)']);
+GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.column_mask TO concord_policy;
