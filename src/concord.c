@@ -28,6 +28,7 @@
 
 #include "concord.h"
 #include "identity/identity.h"
+#include "policy/policy.h"
 
 PG_MODULE_MAGIC;
 
@@ -48,6 +49,8 @@ char	   *concord_secret_key_file = NULL;
 int			concord_worker_naptime_ms = 10000;
 int			concord_http_log_retention_days = 30;
 char	   *concord_worker_databases = NULL;
+
+bool		concord_explain_analyze_guard = true;
 
 bool		concord_preloaded = false;
 
@@ -197,6 +200,14 @@ define_gucs(void)
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
+	DefineCustomBoolVariable("concord.explain_analyze_guard",
+							 "Refuses EXPLAIN ANALYZE of statements that read rows row security hides from the caller.",
+							 "Its per-node row counts would reveal the values of hidden rows. Only superusers may turn it off.",
+							 &concord_explain_analyze_guard,
+							 true,
+							 PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("concord");
 }
 
@@ -208,6 +219,7 @@ void
 _PG_init(void)
 {
 	define_gucs();
+	policy_hooks_install();
 
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
