@@ -52,12 +52,13 @@ CREATE TABLE @extschema@.column_mask (
   visible_to  text NOT NULL,
   compiled_mask     text NOT NULL,
   compiled_visible  text NOT NULL,
+  stored_column     name,
   defined_by  text NOT NULL DEFAULT current_user,
   defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
   PRIMARY KEY (table_name, column_name)
 );
 COMMENT ON TABLE @extschema@.column_mask IS
-  'Column masks: what a column shows (mask) to those a condition (visible_to) does not let see its clear value, as written and as compiled into the table''s governed view';
+  'Column masks: what a column shows (mask) to those a condition (visible_to) does not let see its clear value, as written and as compiled into the table''s governed view; stored_column names the generated column holding the masked value when the mask is stored';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.column_mask', '');
 
 CREATE FUNCTION @extschema@.policy_mask(tbl regclass, col text, mask text)
@@ -100,14 +101,18 @@ BEGIN
             HINT = format('Give the table an owner that is neither superuser nor BYPASSRLS, e.g. CREATE ROLE %I NOLOGIN; ALTER TABLE %s OWNER TO %I.',
                           rel || '_owner', tbl, rel || '_owner');
   END IF;
+  -- (a stored mask's generated column is read in place of the mask, and
+  -- not shown itself)
   SELECT string_agg(CASE WHEN m.column_name IS NULL THEN pg_catalog.quote_ident(a.attname)
                          ELSE format('CASE WHEN %s THEN %I ELSE %s END AS %I',
-                                     m.compiled_visible, a.attname, m.compiled_mask, a.attname) END,
+                                     m.compiled_visible, a.attname,
+                                     coalesce(pg_catalog.quote_ident(m.stored_column), m.compiled_mask), a.attname) END,
                     ', ' ORDER BY a.attnum)
     INTO cols
     FROM pg_catalog.pg_attribute a
     LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
-   WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped;
+   WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+     AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%');
   -- who reads the view now (a rebuilt view keeps them) and who reads the
   -- table (they move to the view)
   SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object(
@@ -133,7 +138,48 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.governed_view_build(regclass) IS
   'Internal to column_mask: (re)builds the table''s governed view and moves the table''s SELECT grants to it';
 
-CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false')
+-- A stored mask: the masked value kept in a generated column of the
+-- table, concord_masked_<column>, computed when a row is written, so that
+-- reading the governed view costs no mask call per row.  The mask must be
+-- immutable (mask_hash, keyed by a secret that can change, is not); adding,
+-- changing or dropping a stored mask rewrites the table.  The governed view
+-- never shows a generated concord_masked_* column.
+CREATE FUNCTION @extschema@.mask_store(tbl regclass, col text, compiled_mask text)
+RETURNS name
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  target text := 'concord_masked_' || col;
+  msg text;
+BEGIN
+  IF pg_catalog.octet_length(target) > 63 THEN
+    RAISE EXCEPTION 'column name "%" of table % is too long for a stored mask', col, tbl
+      USING ERRCODE = 'name_too_long',
+            HINT = 'A stored mask''s column is concord_masked_<column>, at most 63 bytes; store => false works for any name.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attname = target AND NOT a.attisdropped) THEN
+    RAISE EXCEPTION 'table % already has a column "%", where the stored mask of "%" would go', tbl, target, col
+      USING ERRCODE = 'duplicate_column', HINT = 'Rename that column, or use store => false.';
+  END IF;
+  BEGIN
+    EXECUTE format('ALTER TABLE %s ADD COLUMN %I text GENERATED ALWAYS AS ((%s)::text) STORED', tbl, target, compiled_mask);
+  EXCEPTION WHEN invalid_object_definition THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+    RAISE EXCEPTION 'mask % of %.% cannot be stored: %', compiled_mask, tbl, col, msg
+      USING ERRCODE = 'invalid_object_definition',
+            HINT = 'Only an immutable mask can be stored (mask_hash depends on a secret that can change); use store => false.';
+  END;
+  EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, target,
+                 format('concord: the masked value of %s, read by the governed view (column_mask with store => true)', col));
+  RETURN target;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.mask_store(regclass, text, text) IS
+  'Internal to column_mask: adds the generated column concord_masked_<column> holding a stored mask''s value';
+
+CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
+                                        store boolean DEFAULT false)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -141,38 +187,61 @@ AS $fn$
 DECLARE
   cm text;
   cv text;
+  old record;
+  sc name;
 BEGIN
-  IF tbl IS NULL OR col IS NULL OR mask IS NULL OR visible_to IS NULL THEN
+  IF tbl IS NULL OR col IS NULL OR mask IS NULL OR visible_to IS NULL OR store IS NULL THEN
     RAISE EXCEPTION 'column_mask needs a table, a column, a mask and who sees the clear value'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   cm := @extschema@.policy_mask(tbl, col, mask);
   cv := @extschema@.policy_predicate(tbl, visible_to);
-  INSERT INTO @extschema@.column_mask AS m (table_name, column_name, mask, visible_to, compiled_mask, compiled_visible)
-  VALUES (tbl, col, mask, visible_to, cm, cv)
+  SELECT m.compiled_mask, m.stored_column INTO old
+    FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col;
+  -- a stored column is kept while it holds this very mask
+  IF store AND old.compiled_mask = cm THEN
+    sc := old.stored_column;
+  END IF;
+  INSERT INTO @extschema@.column_mask AS m (table_name, column_name, mask, visible_to, compiled_mask, compiled_visible, stored_column)
+  VALUES (tbl, col, mask, visible_to, cm, cv, sc)
   ON CONFLICT ON CONSTRAINT column_mask_pkey DO UPDATE
     SET mask = excluded.mask, visible_to = excluded.visible_to, compiled_mask = excluded.compiled_mask,
-        compiled_visible = excluded.compiled_visible, defined_by = current_user, defined_at = pg_catalog.now();
+        compiled_visible = excluded.compiled_visible, stored_column = excluded.stored_column,
+        defined_by = current_user, defined_at = pg_catalog.now();
+  IF old.stored_column IS NOT NULL AND sc IS NULL THEN
+    -- the view stops reading the old stored column, which then goes
+    PERFORM @extschema@.governed_view_build(tbl);
+    EXECUTE format('ALTER TABLE %s DROP COLUMN %I', tbl, old.stored_column);
+  END IF;
+  IF store AND sc IS NULL THEN
+    sc := @extschema@.mask_store(tbl, col, cm);
+    UPDATE @extschema@.column_mask m SET stored_column = sc WHERE m.table_name = tbl AND m.column_name = col;
+  END IF;
   PERFORM @extschema@.audit_record('column_mask', tbl::text || '.' || col, NULL,
-                                   jsonb_build_object('mask', mask, 'visible_to', visible_to));
+                                   jsonb_build_object('mask', mask, 'visible_to', visible_to, 'store', store));
   RETURN @extschema@.governed_view_build(tbl);
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.column_mask(regclass, text, text, text) IS
-  'Masks a column for everyone visible_to does not cover (default: everyone): checks both, stores them and (re)builds the table''s governed view <table>_governed; returns the view';
+COMMENT ON FUNCTION @extschema@.column_mask(regclass, text, text, text, boolean) IS
+  'Masks a column for everyone visible_to does not cover (default: everyone): checks both, stores them and (re)builds the table''s governed view <table>_governed; returns the view. store => true keeps the masked value in a generated column, concord_masked_<column>, so that reads cost no mask call';
 
 CREATE FUNCTION @extschema@.column_mask_drop(tbl regclass, col text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+  sc name;
 BEGIN
-  DELETE FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col;
+  DELETE FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col RETURNING m.stored_column INTO sc;
   IF NOT FOUND THEN
     RETURN false;
   END IF;
   PERFORM @extschema@.audit_record('column_mask_drop', tbl::text || '.' || col);
   PERFORM @extschema@.governed_view_build(tbl);
+  IF sc IS NOT NULL THEN
+    EXECUTE format('ALTER TABLE %s DROP COLUMN %I', tbl, sc);
+  END IF;
   RETURN true;
 END
 $fn$;
@@ -181,5 +250,6 @@ COMMENT ON FUNCTION @extschema@.column_mask_drop(regclass, text) IS
 
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'policy_mask(regclass, text, text)', 'governed_view_build(regclass)',
-    'column_mask(regclass, text, text, text)', 'column_mask_drop(regclass, text)']);
+    'mask_store(regclass, text, text)',
+    'column_mask(regclass, text, text, text, boolean)', 'column_mask_drop(regclass, text)']);
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.column_mask TO concord_policy;

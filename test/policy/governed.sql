@@ -5,7 +5,7 @@
 -- masked column -- by equality, by a leaky function, through pg_stats --
 -- reveals nothing.  Committed setup, removed at the end.
 SET client_min_messages = warning;
-SELECT plan(29);
+SELECT plan(43);
 
 \ir setup.psql
 \set roles '{tap_gv_rep,tap_gv_clerk,tap_gv_owner}'
@@ -121,6 +121,51 @@ SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
                       'SELECT format(''%s %s %s'', id, name, phone) FROM gv_test.customer_governed ORDER BY id')$$,
                   $$VALUES ('1 张伟 138****5678'), ('2 王芳 139****5679')$$,
                   'the rep reads the rebuilt view: names in clear, phones still masked');
+
+-- a stored mask: the masked value kept in a generated column, read by the
+-- view in place of the mask call
+SELECT is(concord.column_mask('gv_test.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_gv_fin')$$,
+                              store => true)::text, 'gv_test.customer_governed', 'column_mask with store => true');
+SELECT is((SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'gv_test.customer'::regclass AND attname = 'concord_masked_phone'),
+          's', 'the table has a stored generated column concord_masked_phone');
+SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'gv_test.customer_governed'::regclass AND attnum > 0),
+          '{id,name,phone,region,owner_role}', 'the view does not show it');
+SELECT ok(pg_get_viewdef('gv_test.customer_governed'::regclass) LIKE '%ELSE customer.concord_masked_phone%'
+          AND pg_get_viewdef('gv_test.customer_governed'::regclass) NOT LIKE '%mask_phone(%',
+          'the view reads the stored value, no mask call per row');
+INSERT INTO gv_test.customer VALUES (4, '赵六', '+86 186-1234-5678', '华东', 'somebody');
+SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
+                      'SELECT format(''%s %s'', id, phone) FROM gv_test.customer_governed ORDER BY id')$$,
+                  $$VALUES ('1 138****5678'), ('2 139****5679'), ('4 186****5678')$$,
+                  'the rep logging in reads the same masks, a row written since included');
+SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_clerk', 'SELECT phone FROM gv_test.customer_governed WHERE id = 4')),
+          '+86 186-1234-5678', 'the clerk reads it in clear');
+SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
+             $$SELECT count(*)::text FROM gv_test.customer_governed WHERE phone = '13912345679'$$)), '0',
+          'an equality probe with the clear number still finds nothing');
+SELECT throws_like($$SELECT concord.column_mask('gv_test.customer', 'phone', 'concord.mask_hash(phone)', store => true)$$,
+                   'mask concord.mask_hash(phone) of gv_test.customer.phone cannot be stored: generation expression is not immutable',
+                   'a mask that is not immutable (mask_hash: its key can change) cannot be stored');
+SELECT is((SELECT mask || ' ' || stored_column FROM concord.column_mask WHERE table_name = 'gv_test.customer'::regclass AND column_name = 'phone'),
+          'concord.mask_phone(phone) concord_masked_phone', 'and the stored mask before it is unchanged');
+ALTER TABLE gv_test.customer ADD COLUMN concord_masked_region text;
+SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'region', $m$concord.mask_partial(region, 1, '*', 0)$m$, store => true)$$,
+                 '42701', 'table gv_test.customer already has a column "concord_masked_region", where the stored mask of "region" would go',
+                 'a column of the stored mask''s name already there: refused');
+ALTER TABLE gv_test.customer DROP COLUMN concord_masked_region;
+SELECT is(concord.column_mask_drop('gv_test.customer', 'phone'), true, 'a stored mask dropped');
+SELECT is((SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'gv_test.customer'::regclass AND attname = 'concord_masked_phone' AND NOT attisdropped),
+          0, 'its column went with it');
+
+-- mask_hash as a mask (stable, for its key can be rotated: allowed in masks)
+SELECT concord.secret_set('mask_key', 'tap-gv-mask-key-0123456789abcdef') IS NULL AS k \gset
+SELECT is(concord.column_mask('gv_test.customer', 'phone', 'concord.mask_hash(phone)')::text, 'gv_test.customer_governed',
+          'column_mask with mask_hash');
+SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
+                      'SELECT phone FROM gv_test.customer_governed WHERE id IN (1, 4) ORDER BY id')$$,
+                  ARRAY[concord.mask_hash('13812345678'), concord.mask_hash('+86 186-1234-5678')],
+                  'the rep reads keyed hashes, the same as for the same values anywhere (joinable)');
+SELECT concord.column_mask_drop('gv_test.customer', 'phone') AND concord.secret_drop('mask_key') AS dropped \gset
 
 SELECT * FROM finish();
 SELECT pg_temp.clean_up('gv_test', 'tap_gv_', :'roles', false) IS NULL AS clean \gset
