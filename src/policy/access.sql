@@ -204,6 +204,14 @@ BEGIN
     'read_through', src,
     'member', (SELECT jsonb_build_object('department', m.department, 'title', m.title, 'attributes', m.attributes)
                  FROM @extschema@.member m WHERE m.role_name = explain_access.role_name),
+    'groups', (WITH RECURSIVE mine(oid) AS (
+                 SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = explain_access.role_name
+                 UNION SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN mine ON a.member = mine.oid)
+               SELECT coalesce(jsonb_agg(jsonb_build_object('group', m.role_name, 'department', m.department,
+                                                            'attributes', m.attributes) ORDER BY m.role_name), '[]')
+                 FROM @extschema@.member m JOIN pg_catalog.pg_roles r ON r.rolname = m.role_name
+                 JOIN mine ON mine.oid = r.oid
+                WHERE m.role_name <> explain_access.role_name),
     'row_policies', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.name, 'predicate', p.compiled) ORDER BY p.name), '[]')
                        FROM @extschema@.row_policy p WHERE p.table_name = tbl),
     'masks', (SELECT coalesce(jsonb_agg(jsonb_build_object('column', m.column_name, 'mask', m.compiled_mask,

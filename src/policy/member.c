@@ -9,6 +9,14 @@
  *
  *	  The user is the current user of the query (GetUserId()), never
  *	  something a session can set (a custom setting, application_name).
+ *
+ *	  Members can be group roles: a login role belongs to the memberships
+ *	  of the roles it is a member of (directly or through other groups, as
+ *	  pg_auth_members says; a superuser is not thereby in every group).
+ *	  member_in() is true if any of them is in the department's subtree;
+ *	  member() takes the user's own membership's value, else the value its
+ *	  groups that have one agree on, else NULL (groups that disagree give
+ *	  no value, so a policy over it shows nothing rather than guessing).
  *	  The member table is read as its owner (concord_owner_exec), so
  *	  members need no privilege on it and see nobody's attributes but
  *	  their own: what SECURITY DEFINER would do, except that SECURITY
@@ -29,6 +37,17 @@
 
 PG_FUNCTION_INFO_V1(concord_member);
 PG_FUNCTION_INFO_V1(concord_member_in);
+
+/*
+ * The roles whose memberships are the user's ($1): itself and the groups
+ * it belongs to, with whether the membership is its own.
+ */
+#define MY_MEMBERSHIPS \
+	"WITH RECURSIVE mine(oid) AS (" \
+	" SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1" \
+	" UNION SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN mine ON a.member OPERATOR(pg_catalog.=) mine.oid)," \
+	" ms AS (SELECT m.*, m.role_name OPERATOR(pg_catalog.=) $1 AS own FROM concord.member m" \
+	"  JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) m.role_name JOIN mine ON mine.oid OPERATOR(pg_catalog.=) r.oid)"
 
 /*
  * Run query ($1: the current user's name, $2: the function's argument) as
@@ -63,9 +82,12 @@ concord_member(PG_FUNCTION_ARGS)
 {
 	bool		isnull;
 	Datum		v = lookup(fcinfo,
-						   "SELECT CASE $2 WHEN 'department' THEN m.department WHEN 'title' THEN m.title"
-						   " ELSE m.attributes OPERATOR(pg_catalog.->>) $2 END"
-						   " FROM concord.member m WHERE m.role_name OPERATOR(pg_catalog.=) $1",
+						   MY_MEMBERSHIPS
+						   ", v AS (SELECT ms.own, CASE $2 WHEN 'department' THEN ms.department WHEN 'title' THEN ms.title"
+						   "  ELSE ms.attributes OPERATOR(pg_catalog.->>) $2 END AS v FROM ms)"
+						   " SELECT coalesce((SELECT v.v FROM v WHERE v.own),"
+						   "  (SELECT pg_catalog.min(v.v) FROM v WHERE NOT v.own"
+						   "    HAVING pg_catalog.count(DISTINCT v.v) OPERATOR(pg_catalog.=) 1))",
 						   TEXTOID, &isnull);
 
 	if (isnull)
@@ -78,10 +100,10 @@ concord_member_in(PG_FUNCTION_ARGS)
 {
 	bool		isnull;
 	Datum		v = lookup(fcinfo,
-						   "WITH RECURSIVE up AS ("
+						   MY_MEMBERSHIPS
+						   ", up AS ("
 						   " SELECT d.name, d.parent, 1 AS depth FROM concord.department d"
-						   "  WHERE d.name OPERATOR(pg_catalog.=) (SELECT m.department FROM concord.member m"
-						   "                                        WHERE m.role_name OPERATOR(pg_catalog.=) $1)"
+						   "  WHERE d.name OPERATOR(pg_catalog.=) ANY (SELECT ms.department FROM ms)"
 						   " UNION ALL"
 						   " SELECT d.name, d.parent, up.depth OPERATOR(pg_catalog.+) 1 FROM concord.department d"
 						   "   JOIN up ON d.name OPERATOR(pg_catalog.=) up.parent"
