@@ -163,7 +163,9 @@ BEGIN
       USING ERRCODE = 'duplicate_column', HINT = 'Rename that column, or use store => false.';
   END IF;
   BEGIN
-    EXECUTE format('ALTER TABLE %s ADD COLUMN %I text GENERATED ALWAYS AS ((%s)::text) STORED', tbl, target, compiled_mask);
+    EXECUTE format('ALTER TABLE %s ADD COLUMN %I %s GENERATED ALWAYS AS (%s) STORED', tbl, target,
+                   (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                     WHERE a.attrelid = tbl AND a.attname = col), compiled_mask);
   EXCEPTION WHEN invalid_object_definition THEN
     GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
     RAISE EXCEPTION 'mask % of %.% cannot be stored: %', compiled_mask, tbl, col, msg

@@ -434,6 +434,16 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 		Oid			coltype = get_atttype(relid, column);
 
 		expr = (Node *) ((TargetEntry *) linitial(q->targetList))->expr;
+		/* the mask NULL (nullify) is a NULL of the column's type */
+		if (IsA(expr, Const) && ((Const *) expr)->constisnull && exprType(expr) != coltype)
+		{
+			Oid			typid,
+						collid;
+			int32		typmod;
+
+			get_atttypetypmodcoll(relid, column, &typid, &typmod, &collid);
+			expr = (Node *) makeNullConst(typid, typmod, collid);
+		}
 		/* the view shows the mask in the column's place: the same type */
 		if (exprType(expr) != coltype)
 			ereport(ERROR,

@@ -5,7 +5,7 @@
 -- masked column -- by equality, by a leaky function, through pg_stats --
 -- reveals nothing.  Committed setup, removed at the end.
 SET client_min_messages = warning;
-SELECT plan(43);
+SELECT plan(46);
 
 \ir setup.psql
 \set roles '{tap_gv_rep,tap_gv_clerk,tap_gv_owner}'
@@ -166,6 +166,22 @@ SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
                   ARRAY[concord.mask_hash('13812345678'), concord.mask_hash('+86 186-1234-5678')],
                   'the rep reads keyed hashes, the same as for the same values anywhere (joinable)');
 SELECT concord.column_mask_drop('gv_test.customer', 'phone') AND concord.secret_drop('mask_key') AS dropped \gset
+
+-- NULL as a mask (nullify) takes the column's type; stored masks keep the
+-- column's type (numeric, date)
+CREATE TABLE gv_test.payer (id int PRIMARY KEY, amount numeric(12,2), born date, region text);
+INSERT INTO gv_test.payer VALUES (1, 12345.67, '1990-07-15', '华东');
+ALTER TABLE gv_test.payer OWNER TO tap_gv_owner;
+GRANT SELECT ON gv_test.payer TO tap_gv_rep;
+SELECT concord.row_policy('tap_gv_payer', 'gv_test.payer', $$region = concord.member('region')$$) IS NOT NULL AS p2 \gset
+SELECT is(concord.column_mask('gv_test.payer', 'region', 'NULL')::text, 'gv_test.payer_governed', 'NULL as a mask (nullify)');
+SELECT concord.column_mask('gv_test.payer', 'amount', 'concord.mask_bucket(amount, 1000)', store => true) IS NOT NULL AS s1,
+       concord.column_mask('gv_test.payer', 'born', $$concord.mask_date(born, 'year')$$, store => true) IS NOT NULL AS s2 \gset
+SELECT is((SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute
+            WHERE attrelid = 'gv_test.payer'::regclass AND attname LIKE 'concord_masked_%'),
+          'numeric(12,2),date', 'stored masks of a numeric and a date column keep their types');
+SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep', 'SELECT format(''%s|%s|%s'', amount, born, region) FROM gv_test.payer_governed')),
+          '12000.00|1990-01-01|', 'the rep logging in: the amount to its thousand, the year, no region');
 
 SELECT * FROM finish();
 SELECT pg_temp.clean_up('gv_test', 'tap_gv_', :'roles', false) IS NULL AS clean \gset
