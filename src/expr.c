@@ -1,12 +1,18 @@
 /*-------------------------------------------------------------------------
  *
- * predicate.c
- *	  Row policy predicates: a condition over one table's columns and the
- *	  member's attributes, parsed by PostgreSQL's parser, checked against
- *	  an allowlist of node types and written back as SQL from the checked
- *	  tree -- never the text the user typed.
+ * expr.c
+ *	  User-written expressions, for every component: parsed by PostgreSQL's
+ *	  parser, checked against an allowlist of node types and written back
+ *	  as SQL from the checked tree -- never the text the user typed.
  *
- *	  concord.policy_predicate(tbl regclass, predicate text) RETURNS text
+ *	  policy:  concord.policy_predicate(tbl regclass, predicate text) RETURNS text
+ *	           concord.policy_mask(tbl regclass, col text, mask text) RETURNS text
+ *	  metric:  concord.expr_check(rel regclass, alias text, expr text, condition boolean)
+ *	           concord.expr_check_over(alias text, names text[], types regtype[], expr text,
+ *	                                   condition boolean)
+ *	           concord.expr_names(expr text) RETURNS text[]
+ *
+ *	  Row policy predicates and masks:
  *
  *	  The predicate is parsed as the WHERE clause of
  *	  SELECT FROM <tbl> WHERE (<predicate>); the raw tree must be exactly
@@ -21,6 +27,14 @@
  *	  predicate: subqueries, other tables, volatile or stable functions
  *	  (current_setting, set_config, now(), random()), aggregates, window
  *	  functions, parameters, and anything else.
+ *
+ *	  Metric expressions (a measure, a dimension, a filter) are checked
+ *	  the same way, over a relation of any kind that can be read (a table,
+ *	  a governed view) or over named columns (a filter over dimensions, a
+ *	  derived metric over other metrics), and never call the member
+ *	  functions: a metric means the same for everyone, and row policies
+ *	  decide which rows it counts.  They come back qualified by an alias
+ *	  the caller chooses.
  *
  *-------------------------------------------------------------------------
  */
@@ -60,6 +74,7 @@ typedef struct Check
 	AttrNumber	column;			/* a mask: the only column it may read */
 	Oid			member_oids[lengthof(member_functions)];
 	Oid			mask_hash_oid;	/* concord.mask_hash: stable, allowed in masks */
+	bool		member_ok;		/* may it call the member functions? */
 } Check;
 
 /* Error about node at its place in the predicate. */
@@ -134,6 +149,8 @@ check_walker(Node *node, Check *c)
 				f = (FuncExpr *) te->expr;
 				if (!IsA(f, FuncExpr) || !is_member_function(c, f->funcid) || list_length(f->args) != 1)
 					refuse(c, node, "subqueries are not allowed");
+				if (!c->member_ok)
+					refuse(c, node, "concord.member() and member_in() belong in row policies, not here");
 				if (!IsA(linitial(f->args), Const))
 					refuse(c, node, "the argument of concord.member() and member_in() must be a constant");
 				return false;
@@ -144,6 +161,8 @@ check_walker(Node *node, Check *c)
 
 				if (is_member_function(c, f->funcid) && c->column != InvalidAttrNumber)
 					refuse(c, node, "a mask may not depend on the member (say who sees the clear value instead)");
+				if (is_member_function(c, f->funcid) && !c->member_ok)
+					refuse(c, node, "concord.member() and member_in() belong in row policies, not here");
 				if (is_member_function(c, f->funcid))
 				{
 					if (!IsA(linitial(f->args), Const))
@@ -315,6 +334,23 @@ parse_error_context(void *arg)
 	errcontext("checking a row policy predicate on %s", pc->relname);
 }
 
+/* A Check for text, with the extension's functions found by extfunc's schema. */
+static void
+check_init(Check *c, Oid extfunc, const char *text, const char *what)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	char	   *ext_ns = get_namespace_name(get_func_namespace(extfunc));
+
+	memset(c, 0, sizeof(*c));
+	c->predicate = text;
+	c->what = what;
+	for (int i = 0; i < lengthof(member_functions); i++)
+		c->member_oids[i] = LookupFuncName(list_make2(makeString(ext_ns), makeString((char *) member_functions[i])),
+										   1, argtypes, false);
+	c->mask_hash_oid = LookupFuncName(list_make2(makeString(ext_ns), makeString("mask_hash")),
+									  1, argtypes, false);
+}
+
 /*
  * Parse text as a predicate (column == InvalidAttrNumber: the WHERE clause
  * of SELECT FROM tbl) or as the mask of a column (the one output of
@@ -332,7 +368,6 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	Query	   *q;
 	Node	   *expr;
 	char	   *relname;
-	Oid			ext_ns;
 	ParseContext pc;
 	ErrorContextCallback errcb;
 	bool		shape_ok;
@@ -350,27 +385,10 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 				 errhint("Write a condition over the table's columns, e.g. region = concord.member('region').") :
 				 errhint("Write an expression of the column, e.g. concord.mask_phone(phone).")));
 
-	memset(&c, 0, sizeof(c));
-	c.predicate = text;
-	c.what = what;
+	check_init(&c, extfunc, text, what);
 	c.relid = relid;
 	c.column = column;
-	ext_ns = get_func_namespace(extfunc);
-	for (int i = 0; i < lengthof(member_functions); i++)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-
-		c.member_oids[i] = LookupFuncName(list_make2(makeString(get_namespace_name(ext_ns)),
-													 makeString((char *) member_functions[i])),
-										  1, argtypes, false);
-	}
-	{
-		Oid			argtypes[1] = {TEXTOID};
-
-		c.mask_hash_oid = LookupFuncName(list_make2(makeString(get_namespace_name(ext_ns)),
-													makeString("mask_hash")),
-										 1, argtypes, false);
-	}
+	c.member_ok = true;
 
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
 	initStringInfo(&sql);
