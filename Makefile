@@ -22,6 +22,9 @@ SQL_PARTS = src/concord.sql \
 	src/policy/rules.sql \
 	src/policy/audit.sql \
 	src/policy/access.sql \
+	src/metric/model.sql \
+	src/metric/metric.sql \
+	src/metric/query.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

@@ -8,6 +8,7 @@
  *	  policy:  concord.policy_predicate(tbl regclass, predicate text) RETURNS text
  *	           concord.policy_mask(tbl regclass, col text, mask text) RETURNS text
  *	  metric:  concord.expr_check(rel regclass, alias text, expr text, condition boolean)
+ *	           concord.expr_type(rel regclass, alias text, expr text) RETURNS regtype
  *	           concord.expr_check_over(alias text, names text[], types regtype[], expr text,
  *	                                   condition boolean)
  *	           concord.expr_names(expr text) RETURNS text[]
@@ -50,10 +51,12 @@
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
 #include "parser/analyze.h"
 #include "parser/parse_func.h"
 #include "parser/parser.h"
 #include "tcop/tcopprot.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
@@ -61,6 +64,10 @@
 
 PG_FUNCTION_INFO_V1(concord_policy_predicate);
 PG_FUNCTION_INFO_V1(concord_policy_mask);
+PG_FUNCTION_INFO_V1(concord_expr_check);
+PG_FUNCTION_INFO_V1(concord_expr_check_over);
+PG_FUNCTION_INFO_V1(concord_expr_type);
+PG_FUNCTION_INFO_V1(concord_expr_names);
 
 /* the functions of concord a predicate may call, each with one text argument */
 static const char *const member_functions[] = {"member", "member_in"};
@@ -315,7 +322,7 @@ wrap_member_calls(Node *node, const Check *c)
 typedef struct ParseContext
 {
 	const char *sql;
-	const char *relname;
+	const char *what;			/* "row policy predicate on deal" */
 } ParseContext;
 
 static void
@@ -331,7 +338,7 @@ parse_error_context(void *arg)
 		internalerrposition(pos);
 		internalerrquery(pc->sql);
 	}
-	errcontext("checking a row policy predicate on %s", pc->relname);
+	errcontext("checking the %s", pc->what);
 }
 
 /* A Check for text, with the extension's functions found by extfunc's schema. */
@@ -403,7 +410,7 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 		appendStringInfo(&sql, "%s\n) FROM %s", text, relname);
 
 	pc.sql = sql.data;
-	pc.relname = get_rel_name(relid);
+	pc.what = what;
 	errcb.callback = parse_error_context;
 	errcb.arg = &pc;
 	errcb.previous = error_context_stack;
@@ -503,4 +510,255 @@ concord_policy_mask(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(checked_sql(fcinfo->flinfo->fn_oid, relid,
 												 text_to_cstring(PG_GETARG_TEXT_PP(2)), attno,
 												 psprintf("mask of %s.%s", get_rel_name(relid), col))));
+}
+
+
+/*
+ * Metric expressions.  text is parsed as the one output (a value) or the
+ * WHERE clause (a condition) of a query reading one relation under alias:
+ * relid, or, when relid is invalid, a derived table whose columns are names
+ * (of types).  Checked like a predicate, but the member functions are
+ * refused; returned written back from its tree, columns qualified by alias.
+ */
+static char *
+checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char *alias,
+				   const char *text, bool condition, const char *what, Oid *type)
+{
+	Check		c;
+	StringInfoData sql,
+				from;
+	List	   *raw;
+	RawStmt    *rs = NULL;
+	SelectStmt *sel = NULL;
+	Query	   *q;
+	Node	   *expr;
+	ParseContext pc;
+	ErrorContextCallback errcb;
+	bool		shape_ok;
+	PlannedStmt *ps;
+	List	   *ctx;
+
+	if (strspn(text, " \t\r\n") == strlen(text))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s: it is empty", what)));
+	check_init(&c, extfunc, text, what);
+	c.relid = relid;
+	c.column = InvalidAttrNumber;
+	c.member_ok = false;
+
+	initStringInfo(&from);
+	if (OidIsValid(relid))
+	{
+		char		kind = get_rel_relkind(relid);
+
+		if (kind != RELKIND_RELATION && kind != RELKIND_PARTITIONED_TABLE && kind != RELKIND_VIEW &&
+			kind != RELKIND_MATVIEW && kind != RELKIND_FOREIGN_TABLE)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("\"%s\" is not a table or view", get_rel_name(relid))));
+		appendStringInfo(&from, "%s AS %s",
+						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)),
+						 quote_identifier(alias));
+	}
+	else
+	{
+		ListCell   *ln,
+				   *lt;
+
+		appendStringInfoString(&from, "(SELECT");
+		forboth(ln, names, lt, types)
+			appendStringInfo(&from, "%s NULL::%s AS %s", ln == list_head(names) ? "" : ",",
+							 format_type_be(lfirst_oid(lt)), quote_identifier(lfirst(ln)));
+		appendStringInfo(&from, ") AS %s", quote_identifier(alias));
+	}
+
+	initStringInfo(&sql);
+	if (condition)
+		appendStringInfo(&sql, "SELECT FROM %s WHERE (", from.data);
+	else
+		appendStringInfoString(&sql, "SELECT (");
+	c.offset = sql.len;
+	if (condition)
+		appendStringInfo(&sql, "%s\n)", text);
+	else
+		appendStringInfo(&sql, "%s\n) FROM %s", text, from.data);
+
+	pc.sql = sql.data;
+	pc.what = what;
+	errcb.callback = parse_error_context;
+	errcb.arg = &pc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	raw = raw_parser(sql.data, RAW_PARSE_DEFAULT);
+	shape_ok = list_length(raw) == 1 && IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt);
+	if (shape_ok)
+	{
+		rs = linitial(raw);
+		sel = (SelectStmt *) rs->stmt;
+		shape_ok = sel->op == SETOP_NONE && list_length(sel->fromClause) == 1 &&
+			sel->groupClause == NIL && sel->havingClause == NULL && sel->windowClause == NIL &&
+			sel->sortClause == NIL && sel->limitCount == NULL && sel->limitOffset == NULL &&
+			sel->lockingClause == NIL && sel->withClause == NULL && sel->distinctClause == NIL &&
+			sel->intoClause == NULL &&
+			(condition ? sel->targetList == NIL && sel->whereClause != NULL :
+			 list_length(sel->targetList) == 1 && sel->whereClause == NULL);
+	}
+	if (!shape_ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s: it is not one %s", what, condition ? "condition" : "expression")));
+	q = parse_analyze_fixedparams(rs, sql.data, NULL, 0, NULL);
+	error_context_stack = errcb.previous;
+	if (list_length(q->rtable) != 1 ||
+		(OidIsValid(relid) && ((RangeTblEntry *) linitial(q->rtable))->relid != relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s: it may not name other tables", what)));
+	if (condition)
+	{
+		expr = q->jointree->quals;
+		if (exprType(expr) != BOOLOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("invalid %s: it is not a condition (its type is %s)", what,
+							format_type_be(exprType(expr)))));
+	}
+	else
+		expr = (Node *) ((TargetEntry *) linitial(q->targetList))->expr;
+	check_walker(expr, &c);
+	if (type)
+		*type = exprType(expr);
+
+	/* written back with the relation's alias, as EXPLAIN would name it */
+	ps = makeNode(PlannedStmt);
+	ps->rtable = q->rtable;
+	ctx = deparse_context_for_plan_tree(ps, select_rtable_names_for_explain(q->rtable, bms_make_singleton(1)));
+	return deparse_expression(expr, ctx, true, false);
+}
+
+/*
+ * concord.expr_check(rel regclass, alias text, expr text, condition boolean)
+ * RETURNS text: a measure, dimension or filter over a relation's columns.
+ */
+Datum
+concord_expr_check(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *alias = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	bool		condition = PG_GETARG_BOOL(3);
+
+	PG_RETURN_TEXT_P(cstring_to_text(checked_metric_sql(fcinfo->flinfo->fn_oid, relid, NIL, NIL, alias,
+														text_to_cstring(PG_GETARG_TEXT_PP(2)), condition,
+														psprintf("%s over %s", condition ? "condition" : "expression",
+																 get_rel_name(relid)), NULL)));
+}
+
+/*
+ * concord.expr_type(rel regclass, alias text, expr text) RETURNS regtype:
+ * the type of an expression over a relation's columns, checked as above.
+ */
+Datum
+concord_expr_type(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	Oid			type = InvalidOid;
+
+	(void) checked_metric_sql(fcinfo->flinfo->fn_oid, relid, NIL, NIL, text_to_cstring(PG_GETARG_TEXT_PP(1)),
+							  text_to_cstring(PG_GETARG_TEXT_PP(2)), false,
+							  psprintf("expression over %s", get_rel_name(relid)), &type);
+	PG_RETURN_OID(type);
+}
+
+/*
+ * concord.expr_check_over(alias text, names text[], types regtype[],
+ * expr text, condition boolean) RETURNS text: an expression over named
+ * columns (dimensions, metrics).
+ */
+Datum
+concord_expr_check_over(PG_FUNCTION_ARGS)
+{
+	char	   *alias = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ArrayType  *na = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *ta = PG_GETARG_ARRAYTYPE_P(2);
+	bool		condition = PG_GETARG_BOOL(4);
+	Datum	   *nd,
+			   *td;
+	bool	   *nn,
+			   *tn;
+	int			n,
+				nt;
+	List	   *names = NIL,
+			   *types = NIL;
+
+	deconstruct_array(na, TEXTOID, -1, false, TYPALIGN_INT, &nd, &nn, &n);
+	deconstruct_array(ta, REGTYPEOID, sizeof(Oid), true, TYPALIGN_INT, &td, &tn, &nt);
+	if (n != nt || n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("expr_check_over needs as many types as names, and at least one")));
+	for (int i = 0; i < n; i++)
+	{
+		if (nn[i] || tn[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("expr_check_over: a name or type is NULL")));
+		names = lappend(names, TextDatumGetCString(nd[i]));
+		types = lappend_oid(types, DatumGetObjectId(td[i]));
+	}
+	PG_RETURN_TEXT_P(cstring_to_text(checked_metric_sql(fcinfo->flinfo->fn_oid, InvalidOid, names, types, alias,
+														text_to_cstring(PG_GETARG_TEXT_PP(3)), condition,
+														condition ? "filter" : "expression", NULL)));
+}
+
+/* ColumnRefs of a raw expression: collected by name */
+static bool
+collect_names(Node *node, List **names)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, ColumnRef))
+	{
+		ColumnRef  *cr = (ColumnRef *) node;
+
+		if (list_length(cr->fields) != 1 || !IsA(linitial(cr->fields), String))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("\"%s\" is not a name", NameListToString(cr->fields)),
+					 errhint("Refer to metrics and dimensions by their names alone.")));
+		*names = list_append_unique(*names, linitial(cr->fields));
+		return false;
+	}
+	return raw_expression_tree_walker(node, collect_names, (void *) names);
+}
+
+/*
+ * concord.expr_names(expr text) RETURNS text[]: the names an expression
+ * refers to (the metrics of a derived metric, the dimensions of a filter),
+ * each once, in order of first use.
+ */
+Datum
+concord_expr_names(PG_FUNCTION_ARGS)
+{
+	char	   *src = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *sql = psprintf("SELECT (%s\n)", src);
+	List	   *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	List	   *names = NIL;
+	SelectStmt *sel;
+	Datum	   *d;
+	int			i = 0;
+	ListCell   *lc;
+
+	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt) ||
+		list_length(((SelectStmt *) ((RawStmt *) linitial(raw))->stmt)->targetList) != 1 ||
+		((SelectStmt *) ((RawStmt *) linitial(raw))->stmt)->fromClause != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid expression: it is not one expression: %s", src)));
+	sel = (SelectStmt *) ((RawStmt *) linitial(raw))->stmt;
+	collect_names(((ResTarget *) linitial(sel->targetList))->val, &names);
+	d = palloc(sizeof(Datum) * Max(list_length(names), 1));
+	foreach(lc, names)
+		d[i++] = CStringGetTextDatum(strVal(lfirst(lc)));
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, i, TEXTOID, -1, false, TYPALIGN_INT));
 }

@@ -1,0 +1,266 @@
+/* concord — metric: metric definitions, their versions and certification.
+ * Joined into concord--<version>.sql by the Makefile after model.sql.
+ *
+ * A metric is defined once and gets a new version at every change; the
+ * versions stay.  Types:
+ *   simple   an aggregate (sum, count, count_distinct, min, max, avg) of an
+ *            expression of one model's columns, with an optional filter;
+ *   ratio    a numerator metric over a denominator metric (NULL when the
+ *            denominator is 0);
+ *   derived  an expression over other metrics (revenue - refunds).
+ * Every value of a metric is numeric.  Expressions pass the parser and the
+ * allowlist and are stored as written and as checked.  Its owner certifies
+ * a version; queries use the latest version and say when it is not the
+ * certified one. */
+
+CREATE TABLE @extschema@.metric (
+  name        text NOT NULL CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+  version     integer NOT NULL CHECK (version > 0),
+  type        text NOT NULL CHECK (type IN ('simple', 'ratio', 'derived')),
+  spec        jsonb NOT NULL,
+  compiled    jsonb NOT NULL,
+  depends     text[] NOT NULL DEFAULT '{}',
+  lineage     jsonb NOT NULL DEFAULT '{}',
+  description text,
+  owner       text NOT NULL,
+  defined_by  text NOT NULL DEFAULT current_user,
+  defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (name, version)
+);
+COMMENT ON TABLE @extschema@.metric IS
+  'Metric definitions, every version: type, the definition as given (spec) and as checked (compiled), the metrics it is computed from (depends), the tables and columns it reads (lineage), owner';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric', '');
+
+CREATE TABLE @extschema@.metric_certification (
+  name         text PRIMARY KEY,
+  version      integer NOT NULL,
+  certified_by text NOT NULL DEFAULT current_user,
+  certified_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  FOREIGN KEY (name, version) REFERENCES @extschema@.metric (name, version) ON DELETE CASCADE
+);
+COMMENT ON TABLE @extschema@.metric_certification IS
+  'The certified version of each metric, by whom and when';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_certification', '');
+
+-- The latest version of each metric.
+CREATE VIEW @extschema@.metric_latest AS
+  SELECT DISTINCT ON (m.name) m.* FROM @extschema@.metric m ORDER BY m.name, m.version DESC;
+COMMENT ON VIEW @extschema@.metric_latest IS 'The latest version of every metric';
+
+-- Metrics a metric is computed from, through every level (its own name
+-- included when there is a cycle).
+CREATE FUNCTION @extschema@.metric_closure(names text[])
+RETURNS text[]
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN (WITH RECURSIVE up(name, depth) AS (
+          SELECT d, 1 FROM unnest(names) d
+          UNION
+          SELECT d, up.depth + 1 FROM up JOIN @extschema@.metric_latest l ON l.name = up.name, unnest(l.depends) d
+           WHERE up.depth < 64)
+        SELECT coalesce(array_agg(DISTINCT up.name), '{}') FROM up);
+COMMENT ON FUNCTION @extschema@.metric_closure(text[]) IS
+  'The metrics the given ones are computed from, at any depth, the given ones included';
+
+CREATE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
+                                          expr text DEFAULT NULL, filter text DEFAULT NULL,
+                                          numerator text DEFAULT NULL, denominator text DEFAULT NULL,
+                                          description text DEFAULT NULL, owner text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  spec jsonb;
+  compiled jsonb;
+  deps text[] := '{}';
+  lineage jsonb := '{}';
+  rel regclass;
+  latest record;
+  v integer;
+  missing text;
+  et regtype;
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid metric name "%"', name
+      USING ERRCODE = 'invalid_name', HINT = 'A metric name is a lower-case identifier, e.g. revenue.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_dimension d WHERE d.name = metric_define.name) OR name = 'metric_time' THEN
+    RAISE EXCEPTION 'metric name "%" is already a dimension''s', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Metrics and dimensions share the columns of a query: give the metric another name.';
+  END IF;
+  IF type IS NULL OR type NOT IN ('simple', 'ratio', 'derived') THEN
+    RAISE EXCEPTION 'unknown metric type "%" for metric "%"', type, name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of simple, ratio, derived.';
+  END IF;
+  spec := jsonb_strip_nulls(jsonb_build_object('type', type, 'model', model, 'agg', agg, 'expr', expr, 'filter', filter,
+                                               'numerator', numerator, 'denominator', denominator));
+
+  IF type = 'simple' THEN
+    IF numerator IS NOT NULL OR denominator IS NOT NULL THEN
+      RAISE EXCEPTION 'a simple metric has no numerator or denominator (metric "%")', name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'For a ratio, use type => ''ratio''.';
+    END IF;
+    SELECT m.relation INTO rel FROM @extschema@.metric_model m WHERE m.name = metric_define.model;
+    IF rel IS NULL THEN
+      RAISE EXCEPTION 'unknown model "%" for metric "%"', model, name
+        USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_define.';
+    END IF;
+    IF agg IS NULL OR agg NOT IN ('sum', 'count', 'count_distinct', 'min', 'max', 'avg') THEN
+      RAISE EXCEPTION 'unknown aggregate "%" for metric "%"', agg, name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of sum, count, count_distinct, min, max, avg.';
+    END IF;
+    IF expr IS NULL AND agg <> 'count' THEN
+      RAISE EXCEPTION 'metric "%" needs an expression to %', name, agg
+        USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    compiled := jsonb_build_object('model', model, 'agg', agg);
+    IF expr IS NOT NULL THEN
+      compiled := compiled || jsonb_build_object('expr', @extschema@.expr_check(rel, model, expr, false));
+      et := @extschema@.expr_type(rel, model, expr);
+      IF agg IN ('sum', 'avg', 'min', 'max') AND (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = et) <> 'N' THEN
+        RAISE EXCEPTION 'metric "%": % of % is not a number', name, agg, et
+          USING ERRCODE = 'datatype_mismatch', HINT = 'A metric''s value is a number: sum, avg, min and max take numeric expressions.';
+      END IF;
+    END IF;
+    IF filter IS NOT NULL THEN
+      compiled := compiled || jsonb_build_object('filter', @extschema@.expr_check(rel, model, filter, true));
+    END IF;
+    lineage := jsonb_build_object('tables', jsonb_build_array(rel::text),
+                                  'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(
+                                    coalesce(@extschema@.expr_names(expr), '{}') || coalesce(@extschema@.expr_names(filter), '{}')) c
+                                    ORDER BY c)));
+  ELSE
+    IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL THEN
+      RAISE EXCEPTION 'a % metric is computed from other metrics: no model, aggregate or filter (metric "%")', type, name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Put the filter on the metrics it is computed from.';
+    END IF;
+    IF type = 'ratio' THEN
+      IF numerator IS NULL OR denominator IS NULL OR expr IS NOT NULL THEN
+        RAISE EXCEPTION 'ratio metric "%" needs a numerator and a denominator metric, and no expression', name
+          USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      deps := ARRAY[numerator, denominator];
+      compiled := jsonb_build_object('expr', format('(m.%I / NULLIF(m.%I, 0))', numerator, denominator));
+    ELSE
+      IF expr IS NULL OR numerator IS NOT NULL OR denominator IS NOT NULL THEN
+        RAISE EXCEPTION 'derived metric "%" needs an expression over other metrics, and no numerator or denominator', name
+          USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      deps := @extschema@.expr_names(expr);
+      IF cardinality(deps) = 0 THEN
+        RAISE EXCEPTION 'derived metric "%" uses no metric: %', name, expr USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+    END IF;
+    SELECT string_agg(d, ', ') INTO missing FROM unnest(deps) d
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.metric m WHERE m.name = d);
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION 'metric "%" uses unknown metrics: %', name, missing
+        USING ERRCODE = 'undefined_object', HINT = 'Define them first with concord.metric_define.';
+    END IF;
+    IF name = ANY (@extschema@.metric_closure(deps)) THEN
+      RAISE EXCEPTION 'metric "%" would be computed from itself (through %)', name, array_to_string(deps, ', ')
+        USING ERRCODE = 'invalid_recursion';
+    END IF;
+    IF type = 'derived' THEN
+      compiled := jsonb_build_object('expr', @extschema@.expr_check_over('m', deps,
+                    array_fill('numeric'::regtype, ARRAY[cardinality(deps)]), expr, false));
+    END IF;
+    lineage := jsonb_build_object('metrics', to_jsonb(deps));
+  END IF;
+
+  SELECT l.version, l.spec, l.description, l.owner INTO latest FROM @extschema@.metric_latest l WHERE l.name = metric_define.name;
+  IF latest.version IS NOT NULL THEN
+    IF NOT pg_catalog.pg_has_role(current_user, latest.owner, 'MEMBER') THEN
+      RAISE EXCEPTION 'metric "%" belongs to "%"', name, latest.owner
+        USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner (or a member of that role) may change a metric.';
+    END IF;
+    IF latest.spec = spec AND latest.description IS NOT DISTINCT FROM description
+       AND (owner IS NULL OR owner = latest.owner) THEN
+      RETURN latest.version;            -- nothing changed: no new version
+    END IF;
+  END IF;
+  IF owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner) THEN
+    RAISE EXCEPTION 'role "%" does not exist', owner USING ERRCODE = 'undefined_object';
+  END IF;
+  v := coalesce(latest.version, 0) + 1;
+  INSERT INTO @extschema@.metric (name, version, type, spec, compiled, depends, lineage, description, owner)
+  VALUES (name, v, type, spec, compiled, deps, lineage, description, coalesce(owner, latest.owner, current_user::text));
+  PERFORM @extschema@.audit_record('metric_define', name, NULL, spec || jsonb_build_object('version', v));
+  RETURN v;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_define(text, text, text, text, text, text, text, text, text, text) IS
+  'Defines a metric (simple, ratio or derived), checking everything first; a change makes a new version, an unchanged definition none; returns the version';
+
+CREATE FUNCTION @extschema@.metric_certify(name text, version integer DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  m record;
+BEGIN
+  SELECT x.version, x.owner INTO m FROM @extschema@.metric x
+   WHERE x.name = metric_certify.name AND x.version = coalesce(metric_certify.version,
+           (SELECT l.version FROM @extschema@.metric_latest l WHERE l.name = metric_certify.name));
+  IF m.version IS NULL THEN
+    RAISE EXCEPTION 'unknown metric "%"%', name, CASE WHEN version IS NOT NULL THEN format(' version %s', version) ELSE '' END
+      USING ERRCODE = 'undefined_object';
+  END IF;
+  IF NOT pg_catalog.pg_has_role(current_user, m.owner, 'MEMBER') THEN
+    RAISE EXCEPTION 'only the owner of metric "%" (%) may certify it', name, m.owner
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  INSERT INTO @extschema@.metric_certification AS c (name, version) VALUES (name, m.version)
+  ON CONFLICT ON CONSTRAINT metric_certification_pkey DO UPDATE
+    SET version = excluded.version, certified_by = current_user, certified_at = pg_catalog.now();
+  PERFORM @extschema@.audit_record('metric_certify', name, NULL, jsonb_build_object('version', m.version));
+  RETURN m.version;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_certify(text, integer) IS
+  'Certifies a version of a metric (default: its latest); only its owner may';
+
+CREATE FUNCTION @extschema@.metric_drop(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  users text;
+  o text;
+BEGIN
+  SELECT l.owner INTO o FROM @extschema@.metric_latest l WHERE l.name = metric_drop.name;
+  IF o IS NULL THEN
+    RETURN false;
+  END IF;
+  IF NOT pg_catalog.pg_has_role(current_user, o, 'MEMBER') THEN
+    RAISE EXCEPTION 'metric "%" belongs to "%"', name, o USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  SELECT string_agg(l.name, ', ') INTO users FROM @extschema@.metric_latest l WHERE metric_drop.name = ANY (l.depends);
+  IF users IS NOT NULL THEN
+    RAISE EXCEPTION 'metric "%" is used by metrics: %', name, users
+      USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop or redefine those first.';
+  END IF;
+  DELETE FROM @extschema@.metric m WHERE m.name = metric_drop.name;
+  PERFORM @extschema@.audit_record('metric_drop', name);
+  RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_drop(text) IS
+  'Drops a metric and all its versions; refused while another metric is computed from it';
+
+CREATE VIEW @extschema@.metric_catalog AS
+  SELECT l.name, l.version AS latest_version, l.type, l.description, l.owner,
+         c.version AS certified_version, c.version IS NOT DISTINCT FROM l.version AS certified,
+         l.spec AS definition, l.lineage,
+         ARRAY(SELECT u.name FROM @extschema@.metric_latest u WHERE l.name = ANY (u.depends) ORDER BY u.name) AS used_by,
+         l.defined_by, l.defined_at
+    FROM @extschema@.metric_latest l
+    LEFT JOIN @extschema@.metric_certification c ON c.name = l.name;
+COMMENT ON VIEW @extschema@.metric_catalog IS
+  'Every metric: latest version, type, description, owner, certified version (and whether the latest is it), definition, lineage and the metrics computed from it';
