@@ -1,0 +1,53 @@
+-- metric: one definition, each role its own number.  Two sales reps log in
+-- (dblink sessions as each role) and ask for revenue; a row policy shows
+-- each only her channel's orders, and metric_query, running as the caller,
+-- counts just those.  Committed setup, removed at the end.
+SET client_min_messages = warning;
+SELECT plan(7);
+\ir ../policy/setup.psql
+\set roles '{tap_mr_online,tap_mr_store,tap_mr_none}'
+CREATE FUNCTION pg_temp.clean_metrics() RETURNS void LANGUAGE sql AS $$
+  DELETE FROM concord.metric_certification;
+  DELETE FROM concord.metric WHERE name IN ('revenue', 'order_count', 'paid_count', 'buyers', 'biggest_order', 'smallest_order',
+                                            'avg_amount', 'refunds', 'aov', 'net_revenue', 'paid_share');
+  DELETE FROM concord.metric_model WHERE name IN ('orders', 'customer', 'refund', 'ticket');
+$$;
+SELECT pg_temp.clean_metrics() IS NULL AS c0 \gset
+SELECT pg_temp.clean_up('mt_shop', 'tap_mr_', :'roles', true) IS NULL AS clean \gset
+\set QUIET on
+\ir retail.psql
+\ir models.psql
+\set QUIET off
+SELECT concord.department_add('tap_mr_sales') AS d \gset
+SELECT concord.member_set('tap_mr_online', 'tap_mr_sales', '线上销售', '{"channel": "线上"}') AS m1,
+       concord.member_set('tap_mr_store', 'tap_mr_sales', '门店销售', '{"channel": "门店"}') AS m2 \gset
+GRANT USAGE ON SCHEMA mt_shop TO PUBLIC;
+GRANT SELECT ON ALL TABLES IN SCHEMA mt_shop TO PUBLIC;
+SELECT concord.row_policy('tap_mr_channel', 'mt_shop.orders', $$channel = concord.member('channel')$$) IS NOT NULL AS p \gset
+
+CREATE FUNCTION pg_temp.ask(r text, q text) RETURNS text LANGUAGE sql AS $$ SELECT * FROM pg_temp.as_role(r, q) $$;
+SELECT is(pg_temp.ask('tap_mr_online', $$SELECT j ->> 'revenue' FROM concord.metric_query('{revenue}') j$$)::numeric,
+          (SELECT sum(amount) FROM mt_shop.orders WHERE status = 'paid' AND channel = '线上'),
+          'the online rep logging in: revenue of the online orders only');
+SELECT is(pg_temp.ask('tap_mr_store', $$SELECT j ->> 'revenue' FROM concord.metric_query('{revenue}') j$$)::numeric,
+          (SELECT sum(amount) FROM mt_shop.orders WHERE status = 'paid' AND channel = '门店'),
+          'the store rep: revenue of the store orders only, from the same definition');
+SELECT is(pg_temp.ask('tap_mr_online',
+            $$SELECT string_agg((j ->> 'region') || '=' || (j ->> 'aov'), ',') FROM concord.metric_query('{aov}', '{region}') j$$),
+          (SELECT string_agg(region || '=' || v, ',' ORDER BY region) FROM (
+             SELECT c.region, sum(o.amount) FILTER (WHERE o.status = 'paid') / NULLIF(count(*) FILTER (WHERE o.status = 'paid'), 0) AS v
+               FROM mt_shop.orders o JOIN mt_shop.customer c ON c.id = o.customer_id WHERE o.channel = '线上' GROUP BY c.region) x),
+          'a ratio by a joined dimension, for the online rep: her orders only');
+SELECT is(pg_temp.ask('tap_mr_none', $$SELECT (j ->> 'order_count') || '/' || coalesce(j ->> 'revenue', 'null') FROM concord.metric_query('{order_count,revenue}') j$$),
+          '0/null', 'a role no policy admits: no orders, no revenue');
+SELECT is(pg_temp.ask('tap_mr_online', $$SELECT concord.metric_sql('{revenue}', '{region}', 'month')$$),
+          concord.metric_sql('{revenue}', '{region}', 'month'),
+          'the SQL is the same for everyone: the rows differ by row policy, not by definition');
+SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT concord.metric_define('x', 'simple', model => 'orders', agg => 'count')::text$q$)$$,
+                   '%permission denied for function metric_define%', 'a rep cannot define metrics (concord_metric can)');
+SELECT is(pg_temp.ask('tap_mr_online', $$SELECT string_agg(name, ',' ORDER BY name) FROM concord.metric_catalog WHERE name LIKE '%revenue%'$$),
+          'net_revenue,revenue', 'but reads the catalog');
+
+SELECT * FROM finish();
+SELECT pg_temp.clean_metrics() IS NULL AS c1 \gset
+SELECT pg_temp.clean_up('mt_shop', 'tap_mr_', :'roles', false) IS NULL AS clean \gset
