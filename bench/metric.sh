@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+#
+# bench/metric.sh — what answering a metric by name costs, measured side by
+# side with the same question written by hand.
+#
+# Starts its own cluster (tmp/bench-metric, port 54383), makes N orders
+# (default 1,000,000) of 20,000 customers, with refunds, defines the
+# models and metrics, and prints, for each question, the median of five
+# runs of each side, alternating, each in its own session: the SQL
+# concord.metric_sql() writes vs the SQL an analyst would write.  Both
+# sides must give the same rows.  Target: <= 1.05x.
+#   1. revenue and average order value by the customer's region and month
+#      (Asia/Shanghai), first half of 2026 (a join, a filter per metric, a
+#      ratio);
+#   2. revenue by channel for the 企业 segment (a filter over a dimension of
+#      a joined model);
+#   3. net revenue (revenue less refunds: two models) by quarter.
+#
+#   bash bench/metric.sh
+#   BENCH_ROWS=100000 bash bench/metric.sh
+
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. test/harness/lib.sh
+cd "$REPO"
+require_root
+
+RUN=bench-metric
+ROWS="${BENCH_ROWS:-1000000}"
+DB=concord_bench
+
+CLUSTER_EXTRA_CONF="shared_buffers = 512MB
+work_mem = 64MB
+max_parallel_workers_per_gather = 0" bench_cluster "$RUN" 54383
+run_psql postgres -c "CREATE DATABASE $DB" </dev/null >/dev/null
+run_psql "$DB" -v rows="$ROWS" </dev/null >/dev/null <<'SQL'
+SET client_min_messages = warning;
+CREATE EXTENSION concord;
+CREATE SCHEMA shop;
+CREATE TABLE shop.customer AS
+  SELECT g AS id, (ARRAY['华东','华北','华南','华中','西南','西北','东北'])[1 + g % 7] AS region,
+         CASE WHEN g % 5 = 0 THEN '企业' ELSE '个人' END AS segment
+  FROM generate_series(1, 20000) g;
+ALTER TABLE shop.customer ADD PRIMARY KEY (id);
+CREATE TABLE shop.orders AS
+  SELECT g AS id, 1 + (g::bigint * 7919) % 20000 AS customer_id,
+         timestamptz '2026-01-01 00:00+08' + make_interval(secs => (g::bigint * 15551) % (365 * 86400)) AS ordered_at,
+         (ARRAY['线上','门店','电话'])[1 + g % 3] AS channel,
+         CASE WHEN g % 10 = 0 THEN 'cancelled' WHEN g % 13 = 0 THEN 'refunded' ELSE 'paid' END AS status,
+         (100 + (g::bigint * 37) % 900)::numeric(12,2) AS amount
+  FROM generate_series(1, :rows) g;
+ALTER TABLE shop.orders ADD PRIMARY KEY (id);
+CREATE TABLE shop.refund AS
+  SELECT id, id AS order_id, ordered_at + interval '3 days' AS refunded_at, amount FROM shop.orders WHERE status = 'refunded';
+VACUUM ANALYZE shop.customer;
+VACUUM ANALYZE shop.orders;
+VACUUM ANALYZE shop.refund;
+SELECT concord.model_define('orders', 'shop.orders', 'ordered_at', '{"channel": "channel", "status": "status"}'),
+       concord.model_define('customer', 'shop.customer', NULL, '{"region": "region", "segment": "segment"}'),
+       concord.model_define('refund', 'shop.refund', 'refunded_at');
+SELECT concord.model_join('orders', 'customer', 'customer_id', 'id'), concord.model_join('refund', 'orders', 'order_id', 'id');
+SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount', filter => $$status = 'paid'$$),
+       concord.metric_define('paid_count', 'simple', model => 'orders', agg => 'count', filter => $$status = 'paid'$$),
+       concord.metric_define('refunds', 'simple', model => 'refund', agg => 'sum', expr => 'amount');
+SELECT concord.metric_define('aov', 'ratio', numerator => 'revenue', denominator => 'paid_count'),
+       concord.metric_define('net_revenue', 'derived', expr => 'revenue - coalesce(refunds, 0)');
+SQL
+
+. bench/compare.sh
+
+gen() { run_psql "$DB" -At -c "SELECT concord.metric_sql($1)" </dev/null; }
+
+echo "bench/metric: $ROWS orders, $(nproc) cores, parallel query off (one core per query)"
+compare timed "1. revenue and aov by region and month (Shanghai), half a year" "by hand" \
+	postgres "$(gen "'{revenue,aov}', '{region}', 'month', from_date => '2026-01-01', to_date => '2026-06-30', time_zone => 'Asia/Shanghai'")" \
+	postgres "SELECT date_trunc('month', o.ordered_at AT TIME ZONE 'Asia/Shanghai')::date AS metric_time, c.region,
+	                 sum(o.amount) FILTER (WHERE o.status = 'paid') AS revenue,
+	                 sum(o.amount) FILTER (WHERE o.status = 'paid') / NULLIF(count(*) FILTER (WHERE o.status = 'paid'), 0) AS aov
+	            FROM shop.orders o LEFT JOIN shop.customer c ON c.id = o.customer_id
+	           WHERE o.ordered_at >= timestamptz '2026-01-01 00:00+08' AND o.ordered_at < timestamptz '2026-07-01 00:00+08'
+	           GROUP BY 1, 2 ORDER BY 1, 2" "1.05x"
+compare timed "2. revenue by channel, 企业 customers only" "by hand" \
+	postgres "$(gen "'{revenue}', '{channel}', filters => \$\$segment = '企业'\$\$")" \
+	postgres "SELECT o.channel, sum(o.amount) FILTER (WHERE o.status = 'paid') AS revenue
+	            FROM shop.orders o LEFT JOIN shop.customer c ON c.id = o.customer_id
+	           WHERE c.segment = '企业' GROUP BY 1 ORDER BY 1" "1.05x"
+compare timed "3. net revenue (orders and refunds) by quarter (UTC)" "by hand" \
+	postgres "$(gen "'{net_revenue}', grain => 'quarter', time_zone => 'UTC'")" \
+	postgres "WITH r AS (SELECT date_trunc('quarter', ordered_at AT TIME ZONE 'UTC')::date AS q,
+	                            sum(amount) FILTER (WHERE status = 'paid') AS revenue FROM shop.orders GROUP BY 1),
+	              f AS (SELECT date_trunc('quarter', refunded_at AT TIME ZONE 'UTC')::date AS q, sum(amount) AS refunds
+	                      FROM shop.refund GROUP BY 1)
+	         SELECT coalesce(r.q, f.q), r.revenue - coalesce(f.refunds, 0) FROM r FULL JOIN f ON f.q = r.q ORDER BY 1" "1.05x"
