@@ -27,6 +27,7 @@ fetched() {
 }
 
 # compare runner label baseline role_a query_a role_b query_b target: five
+# (BENCH_RUNS)
 # runs of each side by runner (timed or fetched), alternating, after one
 # of each to warm up; the medians, their ratio and the results, which must
 # be equal.
@@ -35,7 +36,7 @@ compare() {
 	local ta=() tb=() out resa resb ma mb
 	"$runner" "$ra" "$qa" >/dev/null
 	"$runner" "$rb" "$qb" >/dev/null
-	for _ in 1 2 3 4 5; do
+	for ((run = 0; run < ${BENCH_RUNS:-5}; run++)); do
 		out="$("$runner" "$ra" "$qa")"
 		ta+=("${out%% *}")
 		resa="${out#* }"
