@@ -268,7 +268,8 @@ BEGIN
 
   -- what was asked for, in order
   out_cols := keys || ARRAY(SELECT pg_catalog.quote_ident(x) FROM unnest(metrics) x);
-  FOREACH o IN ARRAY coalesce(order_by, keys) LOOP
+  FOREACH o IN ARRAY coalesce(order_by, CASE WHEN grain IS NOT NULL THEN ARRAY['metric_time'] ELSE '{}' END
+                                         || coalesce(dimensions, '{}')) LOOP
     ds := CASE WHEN left(o, 1) = '-' THEN substr(o, 2) ELSE o END;
     IF NOT pg_catalog.quote_ident(ds) = ANY (out_cols) THEN
       RAISE EXCEPTION 'cannot order by "%": it is not a dimension or metric of the question', ds

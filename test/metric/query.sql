@@ -4,7 +4,7 @@
 -- All in a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(26);
+SELECT plan(28);
 \ir retail.psql
 \ir models.psql
 
@@ -124,6 +124,15 @@ SELECT throws_ok($$SELECT concord.metric_sql('{revenue}', from_date => '2026-02-
   'from_date 2026-02-01 is after to_date 2026-01-01', 'dates the wrong way round');
 SELECT throws_ok($$SELECT concord.metric_sql('{revenue}', '{metric_time}')$$, '22023',
   'metric_time is not a dimension to ask for: give a grain instead', 'metric_time as a dimension');
+
+-- a dimension name in two models: asked for by model.dimension
+SELECT concord.model_define('refund', 'mt_shop.refund', 'refunded_at', $$ {"status": "'refunded'::text"} $$) AS r \gset
+SELECT throws_ok($$SELECT concord.metric_sql('{revenue}', '{status}')$$, '42702',
+  'dimension "status" is ambiguous: orders.status, refund.status', 'a dimension name two models have is ambiguous');
+SELECT results_eq(
+  $$SELECT j ->> 'orders.status', (j ->> 'order_count')::numeric FROM concord.metric_query('{order_count}', '{orders.status}') j$$,
+  $$SELECT status, count(*)::numeric FROM mt_shop.orders GROUP BY 1 ORDER BY 1$$,
+  'asked for as orders.status, it is that one');
 
 SELECT * FROM finish();
 ROLLBACK;

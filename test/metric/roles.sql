@@ -3,7 +3,7 @@
 -- each only her channel's orders, and metric_query, running as the caller,
 -- counts just those.  Committed setup, removed at the end.
 SET client_min_messages = warning;
-SELECT plan(7);
+SELECT plan(8);
 \ir ../policy/setup.psql
 \set roles '{tap_mr_online,tap_mr_store,tap_mr_none}'
 CREATE FUNCTION pg_temp.clean_metrics() RETURNS void LANGUAGE sql AS $$
@@ -47,6 +47,10 @@ SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT concord.metri
                    '%permission denied for function metric_define%', 'a rep cannot define metrics (concord_metric can)');
 SELECT is(pg_temp.ask('tap_mr_online', $$SELECT string_agg(name, ',' ORDER BY name) FROM concord.metric_catalog WHERE name LIKE '%revenue%'$$),
           'net_revenue,revenue', 'but reads the catalog');
+
+REVOKE SELECT ON mt_shop.refund FROM PUBLIC;
+SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT (j ->> 'refunds') FROM concord.metric_query('{refunds}') j$q$)$$,
+                   '%permission denied for table refund%', 'a model''s table she may not read: a permission error, not a zero');
 
 SELECT * FROM finish();
 SELECT pg_temp.clean_metrics() IS NULL AS c1 \gset
