@@ -7,7 +7,12 @@
  *            expression of one model's columns, with an optional filter;
  *   ratio    a numerator metric over a denominator metric (NULL when the
  *            denominator is 0);
- *   derived  an expression over other metrics (revenue - refunds).
+ *   derived  an expression over other metrics (revenue - refunds);
+ *   cumulative  a simple metric over every row up to the end of each time
+ *            bucket (a running total) or over a trailing window of it
+ *            (customers active in the 30 days to each day);
+ *   period_over_period  a metric a period earlier (offset_by: 1 month,
+ *            1 year), as its previous value, the change or the growth in %.
  * Every value of a metric is numeric.  Expressions pass the parser and the
  * allowlist and are stored as written and as checked.  Its owner certifies
  * a version; queries use the latest version and say when it is not the
@@ -16,7 +21,7 @@
 CREATE TABLE @extschema@.metric (
   name        text NOT NULL CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
   version     integer NOT NULL CHECK (version > 0),
-  type        text NOT NULL CHECK (type IN ('simple', 'ratio', 'derived')),
+  type        text NOT NULL CHECK (type IN ('simple', 'ratio', 'derived', 'cumulative', 'period_over_period')),
   spec        jsonb NOT NULL,
   compiled    jsonb NOT NULL,
   depends     text[] NOT NULL DEFAULT '{}',
@@ -65,7 +70,9 @@ COMMENT ON FUNCTION @extschema@.metric_closure(text[]) IS
 CREATE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
                                           expr text DEFAULT NULL, filter text DEFAULT NULL,
                                           numerator text DEFAULT NULL, denominator text DEFAULT NULL,
-                                          description text DEFAULT NULL, owner text DEFAULT NULL)
+                                          description text DEFAULT NULL, owner text DEFAULT NULL,
+                                          base text DEFAULT NULL, trailing_window interval DEFAULT NULL,
+                                          offset_by interval DEFAULT NULL, calc text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -90,12 +97,22 @@ BEGIN
     RAISE EXCEPTION 'metric name "%" is already a dimension''s', name
       USING ERRCODE = 'duplicate_object', HINT = 'Metrics and dimensions share the columns of a query: give the metric another name.';
   END IF;
-  IF type IS NULL OR type NOT IN ('simple', 'ratio', 'derived') THEN
+  IF type IS NULL OR type NOT IN ('simple', 'ratio', 'derived', 'cumulative', 'period_over_period') THEN
     RAISE EXCEPTION 'unknown metric type "%" for metric "%"', type, name
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of simple, ratio, derived.';
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of simple, ratio, derived, cumulative, period_over_period.';
   END IF;
   spec := jsonb_strip_nulls(jsonb_build_object('type', type, 'model', model, 'agg', agg, 'expr', expr, 'filter', filter,
-                                               'numerator', numerator, 'denominator', denominator));
+                                               'numerator', numerator, 'denominator', denominator, 'base', base,
+                                               'trailing_window', trailing_window, 'offset_by', offset_by, 'calc', calc));
+  IF type NOT IN ('cumulative', 'period_over_period') AND (base IS NOT NULL OR trailing_window IS NOT NULL OR offset_by IS NOT NULL OR calc IS NOT NULL) THEN
+    RAISE EXCEPTION 'base, trailing_window, offset_by and calc belong to cumulative and period_over_period metrics (metric "%")', name
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF type <> 'simple' AND EXISTS (SELECT 1 FROM @extschema@.metric_latest l
+                                   WHERE l.type = 'cumulative' AND l.compiled ->> 'base' = metric_define.name) THEN
+    RAISE EXCEPTION 'metric "%" must stay simple: cumulative metrics are computed from it', name
+      USING ERRCODE = 'dependent_objects_still_exist';
+  END IF;
 
   IF type = 'simple' THEN
     IF numerator IS NOT NULL OR denominator IS NOT NULL THEN
@@ -131,6 +148,49 @@ BEGIN
                                   'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(
                                     coalesce(@extschema@.expr_names(expr), '{}') || coalesce(@extschema@.expr_names(filter), '{}')) c
                                     ORDER BY c)));
+  ELSIF type IN ('cumulative', 'period_over_period') THEN
+    IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL OR expr IS NOT NULL OR numerator IS NOT NULL OR denominator IS NOT NULL THEN
+      RAISE EXCEPTION 'a % metric is computed from a base metric only (metric "%")', type, name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give base => the metric, and trailing_window, or offset_by and calc.';
+    END IF;
+    SELECT l.type INTO missing FROM @extschema@.metric_latest l WHERE l.name = base;
+    IF missing IS NULL THEN
+      RAISE EXCEPTION 'metric "%" uses unknown metrics: %', name, coalesce(base, '(no base)')
+        USING ERRCODE = 'undefined_object', HINT = 'Give base => an existing metric.';
+    END IF;
+    IF type = 'cumulative' THEN
+      IF missing <> 'simple' THEN
+        RAISE EXCEPTION 'cumulative metric "%" needs a simple base metric; "%" is %', name, base, missing
+          USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'It aggregates the base''s rows over a window, which a ratio or derived metric does not have.';
+      END IF;
+      IF offset_by IS NOT NULL OR calc IS NOT NULL THEN
+        RAISE EXCEPTION 'cumulative metric "%" takes trailing_window, not offset_by or calc', name USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      IF trailing_window <= interval '0' THEN
+        RAISE EXCEPTION 'trailing window of metric "%" must be positive (got %)', name, trailing_window USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      compiled := jsonb_strip_nulls(jsonb_build_object('base', base, 'trailing', trailing_window));
+    ELSE
+      IF trailing_window IS NOT NULL OR offset_by IS NULL OR offset_by <= interval '0' THEN
+        RAISE EXCEPTION 'period_over_period metric "%" needs a positive offset_by (e.g. 1 month, 1 year), and no trailing_window', name
+          USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      IF coalesce(calc, 'previous') NOT IN ('previous', 'change', 'growth_pct') THEN
+        RAISE EXCEPTION 'unknown calc "%" for metric "%"', calc, name
+          USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of previous, change, growth_pct.';
+      END IF;
+      compiled := jsonb_build_object('base', base, 'offset', offset_by, 'expr',
+        CASE coalesce(calc, 'previous')
+          WHEN 'previous' THEN format('m.%I', 'prev__' || name)
+          WHEN 'change' THEN format('(m.%I - m.%I)', base, 'prev__' || name)
+          ELSE format('((m.%I - m.%I) / NULLIF(abs(m.%I), 0) * 100)', base, 'prev__' || name, 'prev__' || name) END);
+    END IF;
+    deps := ARRAY[base];
+    IF name = ANY (@extschema@.metric_closure(deps)) THEN
+      RAISE EXCEPTION 'metric "%" would be computed from itself (through %)', name, base USING ERRCODE = 'invalid_recursion';
+    END IF;
+    lineage := jsonb_build_object('metrics', to_jsonb(deps));
   ELSE
     IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL THEN
       RAISE EXCEPTION 'a % metric is computed from other metrics: no model, aggregate or filter (metric "%")', type, name
@@ -191,8 +251,8 @@ BEGIN
   RETURN v;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_define(text, text, text, text, text, text, text, text, text, text) IS
-  'Defines a metric (simple, ratio or derived), checking everything first; a change makes a new version, an unchanged definition none; returns the version';
+COMMENT ON FUNCTION @extschema@.metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text) IS
+  'Defines a metric (simple, ratio, derived, cumulative or period_over_period), checking everything first; a change makes a new version, an unchanged definition none; returns the version';
 
 CREATE FUNCTION @extschema@.metric_certify(name text, version integer DEFAULT NULL)
 RETURNS integer
@@ -241,7 +301,7 @@ BEGIN
   IF NOT pg_catalog.pg_has_role(current_user, o, 'MEMBER') THEN
     RAISE EXCEPTION 'metric "%" belongs to "%"', name, o USING ERRCODE = 'insufficient_privilege';
   END IF;
-  SELECT string_agg(l.name, ', ') INTO users FROM @extschema@.metric_latest l WHERE metric_drop.name = ANY (l.depends);
+  SELECT string_agg(l.name, ', ' ORDER BY l.name) INTO users FROM @extschema@.metric_latest l WHERE metric_drop.name = ANY (l.depends);
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'metric "%" is used by metrics: %', name, users
       USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop or redefine those first.';

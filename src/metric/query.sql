@@ -63,6 +63,10 @@ DECLARE
   i integer;
   tt regtype;
   d jsonb;
+  plist jsonb;
+  part jsonb;
+  ltime text;
+  step text;
 BEGIN
   -- the question
   IF metrics IS NULL OR cardinality(metrics) = 0 THEN
@@ -92,8 +96,15 @@ BEGIN
   IF cardinality(metrics) <> (SELECT count(DISTINCT x) FROM unnest(metrics) x) THEN
     RAISE EXCEPTION 'a metric is asked for twice: %', array_to_string(metrics, ', ') USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  needed := @extschema@.metric_closure(metrics);
-  SELECT array_agg(DISTINCT l.compiled ->> 'model' ORDER BY l.compiled ->> 'model') INTO models
+  -- the metrics to compute: those asked for and what they are computed
+  -- from (a cumulative metric computes its base itself)
+  WITH RECURSIVE up(name, depth) AS (
+    SELECT x, 1 FROM unnest(metrics) x
+    UNION
+    SELECT dep, up.depth + 1 FROM up JOIN @extschema@.metric_latest l ON l.name = up.name, unnest(l.depends) dep
+     WHERE l.type <> 'cumulative' AND up.depth < 64)
+  SELECT array_agg(DISTINCT up.name) INTO needed FROM up;
+  SELECT coalesce(array_agg(DISTINCT l.compiled ->> 'model' ORDER BY l.compiled ->> 'model'), '{}') INTO models
     FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple';
 
   -- dimensions: asked for, then those only the filter uses
@@ -140,13 +151,53 @@ BEGIN
   END IF;
   keys := keys || ARRAY(SELECT pg_catalog.quote_ident(x) FROM unnest(coalesce(dimensions, '{}')) x);
 
-  -- one query per model
+  -- the parts: one query per model for its simple metrics by time bucket,
+  -- one per cumulative metric (its base over a window of rows, per
+  -- bucket), one per period-over-period metric (its base a period before)
+  plist := '[]';
   FOREACH mdl IN ARRAY models LOOP
+    plist := plist || jsonb_build_object('kind', 'bucket', 'model', mdl, 'metrics',
+      (SELECT jsonb_agg(jsonb_build_object('name', l.name, 'compiled', l.compiled) ORDER BY l.name)
+         FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple' AND l.compiled ->> 'model' = mdl));
+  END LOOP;
+  FOR lrec IN SELECT l.name, l.type, l.compiled, b.compiled AS base FROM @extschema@.metric_latest l
+                LEFT JOIN @extschema@.metric_latest b ON b.name = l.compiled ->> 'base'
+               WHERE l.name = ANY (needed) AND l.type IN ('cumulative', 'period_over_period') ORDER BY l.name LOOP
+    IF grain IS NULL THEN
+      RAISE EXCEPTION '% metric "%" needs a time grain', replace(lrec.type, '_', '-'), lrec.name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give grain => day, week, month, quarter or year.';
+    END IF;
+    IF lrec.type = 'cumulative' THEN
+      plist := plist || jsonb_build_object('kind', 'cumulative', 'model', lrec.base ->> 'model', 'trailing', lrec.compiled ->> 'trailing',
+                                           'metrics', jsonb_build_array(jsonb_build_object('name', lrec.name, 'compiled', lrec.base)));
+    ELSE
+      plist := plist || jsonb_build_object('kind', 'shifted', 'name', lrec.name, 'base', lrec.compiled ->> 'base',
+                                           'offset', lrec.compiled ->> 'offset');
+    END IF;
+  END LOOP;
+
+  FOR part IN SELECT e FROM jsonb_array_elements(plist) e LOOP
+    IF part ->> 'kind' = 'shifted' THEN
+      -- the base metric asked the same question a period earlier, moved on by that period
+      o := (part ->> 'offset');
+      parts := parts || format(E'SELECT (p.metric_time + %L::interval)::date AS metric_time%s,\n       p.%I AS %I\n  FROM (%s) AS p',
+        o, (SELECT string_agg(format(', p.%I', x), '') FROM unnest(coalesce(dimensions, '{}')) x),
+        part ->> 'base', 'prev__' || (part ->> 'name'),
+        @extschema@.metric_sql(ARRAY[part ->> 'base'], dimensions, grain, filters,
+                               (from_date - o::interval)::date, (to_date - o::interval)::date, NULL, NULL, tz));
+      part_metrics := part_metrics || format('s%s.%I', cardinality(parts), 'prev__' || (part ->> 'name'));
+      CONTINUE;
+    END IF;
+    mdl := part ->> 'model';
     SELECT m.* INTO mrec FROM @extschema@.metric_model m WHERE m.name = mdl;
     IF (grain IS NOT NULL OR from_date IS NOT NULL OR to_date IS NOT NULL) AND mrec.time_column IS NULL THEN
       RAISE EXCEPTION 'model "%" has no time column: its metrics have no time grain or date range', mdl
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the model a time column (concord.model_define).';
     END IF;
+    tt := @extschema@.metric_column_type(mrec.relation, mrec.time_column);
+    -- the model's time as a local timestamp (a timestamptz in the zone asked for)
+    ltime := CASE WHEN tt = 'timestamptz'::regtype THEN format('%I.%I AT TIME ZONE %L', mdl, mrec.time_column, tz)
+                  ELSE format('%I.%I::timestamp', mdl, mrec.time_column) END;
     joins := '{}';
     FOR d IN SELECT e FROM jsonb_array_elements(dims) e LOOP
       CONTINUE WHEN d ->> 'model' = mdl;
@@ -179,11 +230,12 @@ BEGIN
     inner_cols := '{}';
     outer_cols := '{}';
     group_keys := '{}';
-    IF grain IS NOT NULL THEN
-      tt := @extschema@.metric_column_type(mrec.relation, mrec.time_column);
-      inner_cols := inner_cols || CASE WHEN tt = 'timestamptz'::regtype
-        THEN format('date_trunc(%L, %I.%I AT TIME ZONE %L)::date AS metric_time', grain, mdl, mrec.time_column, tz)
-        ELSE format('date_trunc(%L, %I.%I)::date AS metric_time', grain, mdl, mrec.time_column) END;
+    IF part ->> 'kind' = 'cumulative' THEN
+      inner_cols := inner_cols || format('%s AS t', ltime);
+      outer_cols := outer_cols || 's.metric_time::date AS metric_time'::text;
+      group_keys := group_keys || 's.metric_time'::text;
+    ELSIF grain IS NOT NULL THEN
+      inner_cols := inner_cols || format('date_trunc(%L, %s)::date AS metric_time', grain, ltime);
       outer_cols := outer_cols || 'd.metric_time'::text;
       group_keys := group_keys || 'd.metric_time'::text;
     END IF;
@@ -194,8 +246,7 @@ BEGIN
       outer_cols := outer_cols || format('d.%I', ds);
       group_keys := group_keys || format('d.%I', ds);
     END LOOP;
-    FOR lrec IN SELECT l.name, l.compiled FROM @extschema@.metric_latest l
-                 WHERE l.name = ANY (needed) AND l.type = 'simple' AND l.compiled ->> 'model' = mdl ORDER BY l.name LOOP
+    FOR lrec IN SELECT x ->> 'name' AS name, x -> 'compiled' AS compiled FROM jsonb_array_elements(part -> 'metrics') x LOOP
       IF lrec.compiled ? 'expr' THEN
         inner_cols := inner_cols || format('%s AS %I', lrec.compiled ->> 'expr', 'v__' || lrec.name);
       END IF;
@@ -215,23 +266,47 @@ BEGIN
       inner_cols := ARRAY['1 AS one'];
     END IF;
     where_sql := '{}';
-    IF from_date IS NOT NULL THEN
-      where_sql := where_sql || CASE WHEN tt = 'timestamptz'::regtype OR @extschema@.metric_column_type(mrec.relation, mrec.time_column) = 'timestamptz'::regtype
+    -- (a cumulative metric reads the rows before the range too)
+    IF from_date IS NOT NULL AND part ->> 'kind' = 'bucket' THEN
+      where_sql := where_sql || CASE WHEN tt = 'timestamptz'::regtype
         THEN format('%I.%I >= (%L::timestamp AT TIME ZONE %L)', mdl, mrec.time_column, from_date, tz)
         ELSE format('%I.%I >= %L::date', mdl, mrec.time_column, from_date) END;
     END IF;
     IF to_date IS NOT NULL THEN
-      where_sql := where_sql || CASE WHEN @extschema@.metric_column_type(mrec.relation, mrec.time_column) = 'timestamptz'::regtype
+      where_sql := where_sql || CASE WHEN tt = 'timestamptz'::regtype
         THEN format('%I.%I < (%L::timestamp AT TIME ZONE %L)', mdl, mrec.time_column, to_date + 1, tz)
         ELSE format('%I.%I < %L::date', mdl, mrec.time_column, to_date + 1) END;
     END IF;
-    parts := parts || format(E'SELECT %s\n  FROM (SELECT %s\n          FROM %s%s) AS d%s%s',
-      array_to_string(outer_cols, E',\n         '),
-      array_to_string(inner_cols, E',\n               '),
-      from_sql,
-      CASE WHEN cardinality(where_sql) > 0 THEN E'\n         WHERE ' || array_to_string(where_sql, E'\n           AND ') ELSE '' END,
-      CASE WHEN fcompiled IS NOT NULL THEN E'\n WHERE ' || fcompiled ELSE '' END,
-      CASE WHEN cardinality(group_keys) > 0 THEN E'\n GROUP BY ' || array_to_string(group_keys, ', ') ELSE '' END);
+    IF part ->> 'kind' = 'bucket' THEN
+      parts := parts || format(E'SELECT %s\n  FROM (SELECT %s\n          FROM %s%s) AS d%s%s',
+        array_to_string(outer_cols, E',\n         '),
+        array_to_string(inner_cols, E',\n               '),
+        from_sql,
+        CASE WHEN cardinality(where_sql) > 0 THEN E'\n         WHERE ' || array_to_string(where_sql, E'\n           AND ') ELSE '' END,
+        CASE WHEN fcompiled IS NOT NULL THEN E'\n WHERE ' || fcompiled ELSE '' END,
+        CASE WHEN cardinality(group_keys) > 0 THEN E'\n GROUP BY ' || array_to_string(group_keys, ', ') ELSE '' END);
+    ELSE
+      -- each bucket of the range (or of the rows' times) joined to the rows
+      -- before its end: all of them, or those of the trailing window
+      step := CASE grain WHEN 'quarter' THEN '3 months' ELSE '1 ' || grain END;
+      parts := parts || format(E'SELECT %s\n  FROM generate_series(%s, %s, %L::interval) AS s(metric_time)\n'
+                               || E'  JOIN (SELECT %s\n          FROM %s%s) AS d\n'
+                               || E'    ON d.t < s.metric_time + %L::interval%s%s\n GROUP BY %s',
+        array_to_string(outer_cols, E',\n         '),
+        CASE WHEN from_date IS NOT NULL THEN format('date_trunc(%L, %L::timestamp)', grain, from_date)
+             ELSE format('(SELECT date_trunc(%L, min(%s)) FROM %s AS %I)', grain, ltime, mrec.relation, mdl) END,
+        CASE WHEN to_date IS NOT NULL THEN format('date_trunc(%L, %L::timestamp)', grain, to_date)
+             ELSE format('(SELECT date_trunc(%L, max(%s)) FROM %s AS %I)', grain, ltime, mrec.relation, mdl) END,
+        step,
+        array_to_string(inner_cols, E',\n               '),
+        from_sql,
+        CASE WHEN cardinality(where_sql) > 0 THEN E'\n         WHERE ' || array_to_string(where_sql, E'\n           AND ') ELSE '' END,
+        step,
+        CASE WHEN part ->> 'trailing' IS NOT NULL
+             THEN format(' AND d.t >= s.metric_time + %L::interval - %L::interval', step, part ->> 'trailing') ELSE '' END,
+        CASE WHEN fcompiled IS NOT NULL THEN E'\n WHERE ' || fcompiled ELSE '' END,
+        array_to_string(group_keys, ', '));
+    END IF;
   END LOOP;
 
   -- the models together
@@ -248,8 +323,10 @@ BEGIN
   END IF;
 
   -- ratio and derived metrics, a layer at a time
-  SELECT array_agg(l.name) INTO available FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple';
-  SELECT coalesce(array_agg(l.name), '{}') INTO pending FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type <> 'simple';
+  SELECT coalesce(array_agg(l.name), '{}') INTO available FROM @extschema@.metric_latest l
+   WHERE l.name = ANY (needed) AND l.type IN ('simple', 'cumulative');
+  SELECT coalesce(array_agg(l.name), '{}') INTO pending FROM @extschema@.metric_latest l
+   WHERE l.name = ANY (needed) AND l.type NOT IN ('simple', 'cumulative');
   WHILE cardinality(pending) > 0 LOOP
     layer := '{}';
     FOR lrec IN SELECT l.name, l.compiled FROM @extschema@.metric_latest l
@@ -322,7 +399,7 @@ GRANT INSERT, UPDATE, DELETE ON @extschema@.metric_model, @extschema@.metric_dim
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'model_define(text, regclass, text, jsonb, text)', 'model_join(text, text, text, text, boolean)',
     'model_drop(text)',
-    'metric_define(text, text, text, text, text, text, text, text, text, text)',
+    'metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text)',
     'metric_certify(text, integer)', 'metric_drop(text)']);
 -- (metric's definitions are audited like policy's)
 GRANT EXECUTE ON FUNCTION @extschema@.audit_record(text, text, jsonb, jsonb) TO concord_metric;

@@ -3,7 +3,7 @@
 -- a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(38);
+SELECT plan(44);
 \ir retail.psql
 \ir models.psql
 
@@ -62,6 +62,18 @@ SELECT throws_ok($$SELECT concord.metric_define('region', 'simple', model => 'or
 SELECT concord.metric_define('m_a', 'derived', expr => 'revenue * 2') AS a1, concord.metric_define('m_b', 'derived', expr => 'm_a + 1') AS b1 \gset
 SELECT throws_ok($$SELECT concord.metric_define('m_a', 'derived', expr => 'm_b - 1')$$, '42P19',
   'metric "m_a" would be computed from itself (through m_b)', 'a cycle among derived metrics is refused');
+SELECT throws_ok($$SELECT concord.metric_define('c1', 'cumulative', base => 'aov')$$, '22023',
+  'cumulative metric "c1" needs a simple base metric; "aov" is ratio', 'a cumulative metric over a ratio');
+SELECT throws_ok($$SELECT concord.metric_define('c1', 'cumulative', base => 'revenue', trailing_window => '-3 days')$$, '22023',
+  'trailing window of metric "c1" must be positive (got -3 days)', 'a negative window');
+SELECT throws_ok($$SELECT concord.metric_define('p1', 'period_over_period', base => 'revenue')$$, '22023',
+  'period_over_period metric "p1" needs a positive offset_by (e.g. 1 month, 1 year), and no trailing_window', 'no offset');
+SELECT throws_ok($$SELECT concord.metric_define('p1', 'period_over_period', base => 'revenue', offset_by => '1 year', calc => 'ratio')$$, '22023',
+  'unknown calc "ratio" for metric "p1"', 'an unknown calc');
+SELECT throws_ok($$SELECT concord.metric_define('p1', 'period_over_period', base => 'nosuch', offset_by => '1 year')$$, '42704',
+  'metric "p1" uses unknown metrics: nosuch', 'an unknown base');
+SELECT throws_ok($$SELECT concord.metric_define('buyers', 'derived', expr => 'revenue / 100')$$, '2BP01',
+  'metric "buyers" must stay simple: cumulative metrics are computed from it', 'the base of a cumulative metric must stay simple');
 
 -- versions and certification
 SELECT is(concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
@@ -76,7 +88,7 @@ SELECT results_eq($$SELECT latest_version, certified_version, certified FROM con
 SELECT is((SELECT count(*)::int FROM concord.metric WHERE name = 'revenue'), 2, 'both versions are kept');
 SELECT is(concord.metric_certify('revenue', 2), 2, 'version 2 certified');
 SELECT results_eq($$SELECT lineage, used_by FROM concord.metric_catalog WHERE name = 'revenue'$$,
-                  $$VALUES ('{"tables": ["mt_shop.orders"], "columns": ["amount", "status"]}'::jsonb, '{aov,m_a,net_revenue}'::text[])$$,
+                  $$VALUES ('{"tables": ["mt_shop.orders"], "columns": ["amount", "status"]}'::jsonb, '{aov,m_a,net_revenue,revenue_mom,revenue_prev,revenue_to_date}'::text[])$$,
                   'lineage: the table and columns it reads, and the metrics computed from it');
 SELECT throws_ok($$SELECT concord.metric_certify('revenue', 7)$$, '42704', 'unknown metric "revenue" version 7', 'certifying a version that is not there');
 CREATE ROLE tap_mt_other;
@@ -87,7 +99,7 @@ SELECT throws_ok($$SELECT concord.metric_certify('revenue')$$, '42501', 'only th
 RESET ROLE;
 
 -- drops
-SELECT throws_ok($$SELECT concord.metric_drop('revenue')$$, '2BP01', 'metric "revenue" is used by metrics: aov, m_a, net_revenue',
+SELECT throws_ok($$SELECT concord.metric_drop('revenue')$$, '2BP01', 'metric "revenue" is used by metrics: aov, m_a, net_revenue, revenue_mom, revenue_prev, revenue_to_date',
                  'a metric others are computed from cannot be dropped');
 SELECT throws_ok($$SELECT concord.model_drop('refund')$$, '2BP01', 'model "refund" is used by metrics: refunds',
                  'a model a metric aggregates cannot be dropped');

@@ -4,7 +4,7 @@
 -- All in a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(28);
+SELECT plan(33);
 \ir retail.psql
 \ir models.psql
 
@@ -124,6 +124,50 @@ SELECT throws_ok($$SELECT concord.metric_sql('{revenue}', from_date => '2026-02-
   'from_date 2026-02-01 is after to_date 2026-01-01', 'dates the wrong way round');
 SELECT throws_ok($$SELECT concord.metric_sql('{revenue}', '{metric_time}')$$, '22023',
   'metric_time is not a dimension to ask for: give a grain instead', 'metric_time as a dimension');
+
+-- cumulative: a running total over all earlier rows, and a trailing window
+SELECT results_eq(
+  $$SELECT (j ->> 'metric_time')::date, (j ->> 'revenue_to_date')::numeric
+      FROM concord.metric_query('{revenue_to_date}', grain => 'month', from_date => '2026-02-01', to_date => '2026-05-31',
+                                time_zone => 'Asia/Shanghai') j$$,
+  $$SELECT m, total FROM (
+      SELECT date_trunc('month', ordered_at AT TIME ZONE 'Asia/Shanghai')::date AS m,
+             sum(sum(amount) FILTER (WHERE status = 'paid')) OVER (ORDER BY date_trunc('month', ordered_at AT TIME ZONE 'Asia/Shanghai')::date) AS total
+        FROM mt_shop.orders GROUP BY 1) x
+     WHERE m BETWEEN '2026-02-01' AND '2026-05-01' ORDER BY 1$$,
+  'cumulative: revenue to date by month from February, counting January too, as by hand');
+SELECT results_eq(
+  $$SELECT (j ->> 'metric_time')::date, (j ->> 'active_30d')::numeric
+      FROM concord.metric_query('{active_30d}', grain => 'day', from_date => '2026-03-01', to_date => '2026-03-05',
+                                time_zone => 'Asia/Shanghai') j$$,
+  $$SELECT d::date, (SELECT count(DISTINCT customer_id) FROM mt_shop.orders
+                      WHERE status = 'paid' AND ordered_at AT TIME ZONE 'Asia/Shanghai' >= d + interval '1 day' - interval '30 days'
+                        AND ordered_at AT TIME ZONE 'Asia/Shanghai' < d + interval '1 day')::numeric
+      FROM generate_series(timestamp '2026-03-01', timestamp '2026-03-05', interval '1 day') d ORDER BY 1$$,
+  'cumulative with a trailing window: customers who paid in the 30 days to each day, as by hand');
+SELECT throws_ok($$SELECT concord.metric_sql('{revenue_to_date}')$$, '22023', 'cumulative metric "revenue_to_date" needs a time grain',
+                 'a cumulative metric without a grain');
+
+-- period over period
+SELECT results_eq(
+  $$SELECT (j ->> 'metric_time')::date, (j ->> 'revenue_prev')::numeric, round((j ->> 'revenue_mom')::numeric, 6)
+      FROM concord.metric_query('{revenue_prev,revenue_mom}', grain => 'month', from_date => '2026-02-01', to_date => '2026-06-30',
+                                time_zone => 'Asia/Shanghai') j$$,
+  $$SELECT m, prev, round((cur - prev) / NULLIF(abs(prev), 0) * 100, 6) FROM (
+      SELECT date_trunc('month', ordered_at AT TIME ZONE 'Asia/Shanghai')::date AS m, sum(amount) FILTER (WHERE status = 'paid') AS cur,
+             lag(sum(amount) FILTER (WHERE status = 'paid')) OVER (ORDER BY date_trunc('month', ordered_at AT TIME ZONE 'Asia/Shanghai')::date) AS prev
+        FROM mt_shop.orders GROUP BY 1) x
+     WHERE m BETWEEN '2026-02-01' AND '2026-06-01' ORDER BY 1$$,
+  'period over period: last month''s revenue and the growth in %, as by hand');
+SELECT results_eq(
+  $$SELECT j ->> 'region', (j ->> 'revenue_prev')::numeric
+      FROM concord.metric_query('{revenue_prev}', '{region}', 'month', from_date => '2026-03-01', to_date => '2026-03-31',
+                                time_zone => 'Asia/Shanghai') j$$,
+  $$SELECT c.region, sum(o.amount) FILTER (WHERE o.status = 'paid')
+      FROM mt_shop.orders o JOIN mt_shop.customer c ON c.id = o.customer_id
+     WHERE o.ordered_at >= timestamptz '2026-02-01 00:00+08' AND o.ordered_at < timestamptz '2026-03-01 00:00+08'
+     GROUP BY 1 ORDER BY 1$$,
+  'period over period by region: each region''s February next to March');
 
 -- a dimension name in two models: asked for by model.dimension
 SELECT concord.model_define('refund', 'mt_shop.refund', 'refunded_at', $$ {"status": "'refunded'::text"} $$) AS r \gset

@@ -9,7 +9,8 @@ SELECT plan(8);
 CREATE FUNCTION pg_temp.clean_metrics() RETURNS void LANGUAGE sql AS $$
   DELETE FROM concord.metric_certification;
   DELETE FROM concord.metric WHERE name IN ('revenue', 'order_count', 'paid_count', 'buyers', 'biggest_order', 'smallest_order',
-                                            'avg_amount', 'refunds', 'aov', 'net_revenue', 'paid_share');
+                                            'avg_amount', 'refunds', 'aov', 'net_revenue', 'paid_share', 'revenue_to_date', 'active_30d',
+                                            'revenue_prev', 'revenue_mom');
   DELETE FROM concord.metric_model WHERE name IN ('orders', 'customer', 'refund', 'ticket');
 $$;
 SELECT pg_temp.clean_metrics() IS NULL AS c0 \gset
@@ -46,7 +47,7 @@ SELECT is(pg_temp.ask('tap_mr_online', $$SELECT concord.metric_sql('{revenue}', 
 SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT concord.metric_define('x', 'simple', model => 'orders', agg => 'count')::text$q$)$$,
                    '%permission denied for function metric_define%', 'a rep cannot define metrics (concord_metric can)');
 SELECT is(pg_temp.ask('tap_mr_online', $$SELECT string_agg(name, ',' ORDER BY name) FROM concord.metric_catalog WHERE name LIKE '%revenue%'$$),
-          'net_revenue,revenue', 'but reads the catalog');
+          'net_revenue,revenue,revenue_mom,revenue_prev,revenue_to_date', 'but reads the catalog');
 
 REVOKE SELECT ON mt_shop.refund FROM PUBLIC;
 SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT (j ->> 'refunds') FROM concord.metric_query('{refunds}') j$q$)$$,
