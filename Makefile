@@ -25,6 +25,7 @@ SQL_PARTS = src/concord.sql \
 	src/metric/model.sql \
 	src/metric/metric.sql \
 	src/metric/query.sql \
+	src/metric/publish.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

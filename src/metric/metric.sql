@@ -248,6 +248,8 @@ BEGIN
   INSERT INTO @extschema@.metric (name, version, type, spec, compiled, depends, lineage, description, owner)
   VALUES (name, v, type, spec, compiled, deps, lineage, description, coalesce(owner, latest.owner, current_user::text));
   PERFORM @extschema@.audit_record('metric_define', name, NULL, spec || jsonb_build_object('version', v));
+  -- views published for BI tools answer with the new version at once
+  PERFORM @extschema@.metric_publish_refresh(name);
   RETURN v;
 END
 $fn$;
@@ -278,6 +280,7 @@ BEGIN
   ON CONFLICT ON CONSTRAINT metric_certification_pkey DO UPDATE
     SET version = excluded.version, certified_by = current_user, certified_at = pg_catalog.now();
   PERFORM @extschema@.audit_record('metric_certify', name, NULL, jsonb_build_object('version', m.version));
+  PERFORM @extschema@.metric_publish_refresh(name);    -- (the views' comments say what is certified)
   RETURN m.version;
 END
 $fn$;
@@ -305,6 +308,13 @@ BEGIN
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'metric "%" is used by metrics: %', name, users
       USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop or redefine those first.';
+  END IF;
+  PERFORM @extschema@.metric_publication_tidy();
+  SELECT string_agg(p.view_name::text, ', ' ORDER BY p.view_name::text) INTO users
+    FROM @extschema@.metric_publication p WHERE metric_drop.name = ANY (@extschema@.metric_closure(p.metrics));
+  IF users IS NOT NULL THEN
+    RAISE EXCEPTION 'metric "%" is published in views: %', name, users
+      USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop those views first (DROP VIEW, then they are no longer publications).';
   END IF;
   DELETE FROM @extschema@.metric m WHERE m.name = metric_drop.name;
   PERFORM @extschema@.audit_record('metric_drop', name);

@@ -3,16 +3,18 @@
 -- each only her channel's orders, and metric_query, running as the caller,
 -- counts just those.  Committed setup, removed at the end.
 SET client_min_messages = warning;
-SELECT plan(8);
+SELECT plan(10);
 \ir ../policy/setup.psql
 \set roles '{tap_mr_online,tap_mr_store,tap_mr_none}'
 CREATE FUNCTION pg_temp.clean_metrics() RETURNS void LANGUAGE sql AS $$
+  DELETE FROM concord.metric_publication WHERE view_name::text LIKE 'metrics.tap_mr_%';
   DELETE FROM concord.metric_certification;
   DELETE FROM concord.metric WHERE name IN ('revenue', 'order_count', 'paid_count', 'buyers', 'biggest_order', 'smallest_order',
                                             'avg_amount', 'refunds', 'aov', 'net_revenue', 'paid_share', 'revenue_to_date', 'active_30d',
                                             'revenue_prev', 'revenue_mom');
   DELETE FROM concord.metric_model WHERE name IN ('orders', 'customer', 'refund', 'ticket');
 $$;
+DROP VIEW IF EXISTS metrics.tap_mr_revenue_by_channel;
 SELECT pg_temp.clean_metrics() IS NULL AS c0 \gset
 SELECT pg_temp.clean_up('mt_shop', 'tap_mr_', :'roles', true) IS NULL AS clean \gset
 \set QUIET on
@@ -49,10 +51,20 @@ SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT concord.metri
 SELECT is(pg_temp.ask('tap_mr_online', $$SELECT string_agg(name, ',' ORDER BY name) FROM concord.metric_catalog WHERE name LIKE '%revenue%'$$),
           'net_revenue,revenue,revenue_mom,revenue_prev,revenue_to_date', 'but reads the catalog');
 
+-- a view published for BI tools: each rep reads her own numbers there too
+SELECT concord.metric_publish('tap_mr_revenue_by_channel', '{revenue}', '{channel}', readers => '{PUBLIC}') AS v \gset
+SELECT is(pg_temp.ask('tap_mr_online', $$SELECT string_agg(channel || '=' || revenue, ',') FROM metrics.tap_mr_revenue_by_channel$$),
+          (SELECT '线上=' || sum(amount) FROM mt_shop.orders WHERE status = 'paid' AND channel = '线上'),
+          'the online rep reading the published view: one row, her channel''s revenue');
+SELECT is(pg_temp.ask('tap_mr_store', $$SELECT string_agg(channel || '=' || revenue, ',') FROM metrics.tap_mr_revenue_by_channel$$),
+          (SELECT '门店=' || sum(amount) FROM mt_shop.orders WHERE status = 'paid' AND channel = '门店'),
+          'the store rep: hers');
+
 REVOKE SELECT ON mt_shop.refund FROM PUBLIC;
 SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT (j ->> 'refunds') FROM concord.metric_query('{refunds}') j$q$)$$,
                    '%permission denied for table refund%', 'a model''s table she may not read: a permission error, not a zero');
 
 SELECT * FROM finish();
+DROP VIEW metrics.tap_mr_revenue_by_channel;
 SELECT pg_temp.clean_metrics() IS NULL AS c1 \gset
 SELECT pg_temp.clean_up('mt_shop', 'tap_mr_', :'roles', false) IS NULL AS clean \gset

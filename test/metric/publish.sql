@@ -1,0 +1,53 @@
+-- metric: views published for BI tools -- security_invoker, commented from
+-- the definitions, answering what metric_query answers, rebuilt when a
+-- metric changes.  All in a transaction rolled back.
+BEGIN;
+SET client_min_messages = warning;
+SELECT plan(15);
+\ir retail.psql
+\ir models.psql
+
+SELECT is(concord.metric_publish('revenue_by_region_month', '{revenue,aov}', '{region}', 'month', time_zone => 'Asia/Shanghai')::text,
+          'metrics.revenue_by_region_month', 'metric_publish makes a view in schema metrics');
+SELECT is((SELECT reloptions::text FROM pg_class WHERE oid = 'metrics.revenue_by_region_month'::regclass),
+          '{security_invoker=true}', 'a security_invoker view: the reader''s row policies apply');
+SELECT results_eq(
+  $$SELECT metric_time, region, revenue, aov FROM metrics.revenue_by_region_month$$,
+  $$SELECT (j ->> 'metric_time')::date, j ->> 'region', (j ->> 'revenue')::numeric, (j ->> 'aov')::numeric
+      FROM concord.metric_query('{revenue,aov}', '{region}', 'month', time_zone => 'Asia/Shanghai') j$$,
+  'the view answers what metric_query answers');
+SELECT is(obj_description('metrics.revenue_by_region_month'::regclass, 'pg_class'),
+          'concord metrics revenue, aov by region per month (Asia/Shanghai), answered as the reader (row policies apply). Made by concord.metric_publish.',
+          'the view''s comment says what it answers');
+SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
+          '已支付订单的金额 (metric revenue version 1, not certified; owner postgres)', 'a metric column''s comment: description, version, certification');
+SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 1), 'The first day of the month, in time zone Asia/Shanghai',
+          'metric_time''s comment');
+SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 2), '(dimension region of model customer)', 'a dimension''s comment');
+SELECT concord.metric_certify('revenue') AS v \gset
+SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
+          '已支付订单的金额 (metric revenue version 1, certified; owner postgres)', 'certified: the comment says so');
+
+-- a metric redefined: the view answers with the new version
+SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
+                             filter => $$status IN ('paid', 'refunded')$$, description => '支付过的订单金额（含退款）') AS v2 \gset
+SELECT results_eq(
+  $$SELECT sum(revenue) FROM metrics.revenue_by_region_month$$,
+  $$SELECT sum(amount) FROM mt_shop.orders WHERE status IN ('paid', 'refunded')$$,
+  'redefining revenue rebuilt the view in the same transaction');
+
+SELECT throws_ok($$SELECT concord.metric_drop('revenue')$$, '2BP01',
+  'metric "revenue" is used by metrics: aov, net_revenue, revenue_mom, revenue_prev, revenue_to_date', 'a published metric is still in use');
+SELECT concord.metric_publish('biggest', '{biggest_order}') AS b \gset
+SELECT throws_ok($$SELECT concord.metric_drop('biggest_order')$$, '2BP01', 'metric "biggest_order" is published in views: metrics.biggest',
+                 'a metric a view publishes cannot be dropped');
+DROP VIEW metrics.biggest;
+SELECT is(concord.metric_drop('biggest_order'), true, 'its view dropped, the metric can go (the publication is forgotten)');
+SELECT throws_ok($$SELECT concord.metric_publish('Bad Name', '{revenue}')$$, '42602', 'invalid view name "Bad Name"', 'a bad view name');
+CREATE TABLE metrics.mine (x int);
+SELECT throws_ok($$SELECT concord.metric_publish('mine', '{revenue}')$$, '42P07', 'relation metrics.mine exists and is not a metric publication',
+                 'an existing table is not overwritten');
+SELECT throws_ok($$SELECT concord.metric_publish('x', '{nosuch}')$$, '42704', 'unknown metric: nosuch', 'an unknown metric');
+
+SELECT * FROM finish();
+ROLLBACK;
