@@ -2,7 +2,9 @@
 --   psql -v stub_url=... -v stub_tls_url=... -v ca_file=... -d concord_demo -f test/demo.sql
 --
 -- The stub API server on 127.0.0.1 plays the departments' systems: the
--- sales CRM (销售), finance's billing (财务) and customer service (客服).
+-- sales CRM (销售), finance's billing (财务) and customer service (客服);
+-- marketing (市场) keeps a plain table. The later scenes govern who sees
+-- what (policy) and define the company's metrics once (metric).
 -- The last scenes log in as the departments' people (\c - <role>).
 -- Everything shown here is plain SQL a user can type.
 
@@ -472,6 +474,72 @@ SELECT count(*) AS "li_na sees 4 s later" FROM sales.customer_governed;
 SELECT id, action, session_actor AS who, object FROM concord.audit_log
 WHERE action LIKE 'access%' OR action = 'write_rule' ORDER BY id;
 SELECT * FROM concord.audit_verify();
+
+\echo
+\echo '== 23. metrics: "revenue" defined once, certified by 财务, asked by every department =='
+-- 销售 counted revenue when a contract was signed, 财务 when it was paid,
+-- each in its own spreadsheet. Now the definitions live in the database,
+-- checked by the parser, versioned, owned and certified.
+\c - postgres
+GRANT concord_metric TO zhao_min;
+GRANT USAGE ON SCHEMA service TO wang_fang;
+GRANT SELECT ON service.ticket TO wang_fang;
+SELECT concord.model_define('contract', 'finance.contract', 'signed_on', '{"status": "status"}', '合同（财务系统）') AS m1,
+       concord.model_define('customer', 'sales.customer', NULL,
+         $${"region": "extra ->> 'region'", "city": "city"}$$, '客户（销售 CRM）') AS m2,
+       concord.model_define('ticket', 'service.ticket', 'opened_at', '{"priority": "priority"}', '工单（客服系统）') AS m3 \gset
+-- contracts reach their customer's region; the join is proven many-to-one
+SELECT concord.model_join('contract', 'customer', 'customer_id', 'id') AS joined;
+SELECT concord.metric_define('revenue', 'simple', model => 'contract', agg => 'sum', expr => 'amount',
+                             filter => $$status = '已签约'$$, description => '营收：已签约合同的金额', owner => 'zhao_min') AS v1,
+       concord.metric_define('contracts', 'simple', model => 'contract', agg => 'count', description => '合同数（全部）') AS v2,
+       concord.metric_define('signed_contracts', 'simple', model => 'contract', agg => 'count',
+                             filter => $$status = '已签约'$$, description => '已签约合同数') AS v3,
+       concord.metric_define('signed_customers', 'simple', model => 'contract', agg => 'count_distinct', expr => 'customer_id',
+                             filter => $$status = '已签约'$$, description => '签约客户数') AS v4,
+       concord.metric_define('tickets', 'simple', model => 'ticket', agg => 'count', description => '工单数') AS v5,
+       concord.metric_define('sla_breached', 'simple', model => 'ticket', agg => 'count',
+                             filter => $$status <> 'closed' AND updated_at - opened_at > interval '72 hours'$$,
+                             description => '超过 72 小时未关闭的工单') AS v6 \gset
+SELECT concord.metric_define('aov', 'ratio', numerator => 'revenue', denominator => 'signed_contracts',
+                             description => '客单价：平均每份已签约合同的金额') AS r1,
+       concord.metric_define('conversion_rate', 'ratio', numerator => 'signed_contracts', denominator => 'contracts',
+                             description => '转化率：签约的合同占全部合同') AS r2,
+       concord.metric_define('active_customers', 'cumulative', base => 'signed_customers', trailing_window => '90 days',
+                             description => '活跃客户：近 90 天内签约的客户') AS r3,
+       concord.metric_define('sla_breach_rate', 'ratio', numerator => 'sla_breached', denominator => 'tickets',
+                             description => '工单超时率') AS r4 \gset
+-- the metrics team reviews and certifies what it owns; active customers
+-- is still under review
+SELECT count(concord.metric_certify(name)) AS certified FROM concord.metric_catalog
+ WHERE owner = 'postgres' AND name <> 'active_customers';
+\echo '-- zhao_min (财务) owns revenue and certifies it:'
+\c - zhao_min
+SELECT concord.metric_certify('revenue') AS certified_version;
+SELECT name, latest_version AS version, certified, owner, description FROM concord.metric_catalog ORDER BY name;
+\echo '-- 财务: revenue and average contract value by quarter (Asia/Shanghai)'
+SELECT j ->> 'metric_time' AS quarter, j ->> 'revenue' AS revenue, round((j ->> 'aov')::numeric, 2) AS aov
+  FROM concord.metric_query('{revenue,aov}', grain => 'quarter', time_zone => 'Asia/Shanghai') j;
+\echo '-- 销售 (li_na): conversion and active customers by month; the same definitions'
+\c - li_na
+SELECT j ->> 'metric_time' AS month, j ->> 'signed_contracts' AS signed,
+       round((j ->> 'conversion_rate')::numeric * 100, 1) AS "conversion %", j ->> 'active_customers' AS active_customers
+  FROM concord.metric_query('{signed_contracts,conversion_rate,active_customers}', grain => 'month',
+                            from_date => '2026-01-01', to_date => '2026-06-30', time_zone => 'Asia/Shanghai') j;
+\echo '-- 客服 (wang_fang): the SLA breach rate by priority'
+\c - wang_fang
+SELECT j ->> 'priority' AS priority, j ->> 'tickets' AS tickets, round((j ->> 'sla_breach_rate')::numeric * 100, 1) AS "breached %"
+  FROM concord.metric_query('{tickets,sla_breach_rate}', '{priority}') j;
+\echo '-- anyone can read the SQL behind a number:'
+SELECT concord.metric_sql('{revenue}', grain => 'quarter', time_zone => 'Asia/Shanghai') AS "SQL";
+\echo '-- for BI tools: a view in schema metrics, commented, read as the person connected'
+\c - postgres
+SELECT concord.metric_publish('revenue_by_quarter', '{revenue,aov,conversion_rate}', grain => 'quarter',
+                              time_zone => 'Asia/Shanghai', readers => '{li_na,zhao_min}') AS published;
+SELECT col_description('metrics.revenue_by_quarter'::regclass, 2) AS "comment a BI tool shows for revenue";
+\c - li_na
+SELECT metric_time, revenue, round(aov, 2) AS aov, round(conversion_rate, 3) AS conversion_rate FROM metrics.revenue_by_quarter;
+\c - postgres
 
 \echo
 \echo 'All of the above is plain SQL; connect and try it yourself (see below).'
