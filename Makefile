@@ -26,6 +26,7 @@ SQL_PARTS = src/concord.sql \
 	src/metric/metric.sql \
 	src/metric/query.sql \
 	src/metric/publish.sql \
+	src/metric/rollup.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

@@ -47,7 +47,8 @@ DECLARE
   c record;
 BEGIN
   EXECUTE format('CREATE OR REPLACE VIEW %I.%I WITH (security_invoker = true) AS %s', nsp, rel,
-                 @extschema@.metric_sql(metrics, dimensions, grain, filters, NULL, NULL, NULL, NULL, time_zone));
+                 -- (from the models, not a rollup: a view's SQL is fixed, a rollup's freshness is not)
+                 @extschema@.metric_sql(metrics, dimensions, grain, filters, NULL, NULL, NULL, NULL, time_zone, false));
   v := format('%I.%I', nsp, rel)::regclass;
   EXECUTE format('COMMENT ON VIEW %s IS %L', v,
     format('concord metrics %s%s%s%s, answered as the reader (row policies apply). Made by concord.metric_publish.',

@@ -20,7 +20,7 @@
 CREATE FUNCTION @extschema@.metric_sql(metrics text[], dimensions text[] DEFAULT '{}', grain text DEFAULT NULL,
                                        filters text DEFAULT NULL, from_date date DEFAULT NULL, to_date date DEFAULT NULL,
                                        order_by text[] DEFAULT NULL, row_limit integer DEFAULT NULL,
-                                       time_zone text DEFAULT NULL)
+                                       time_zone text DEFAULT NULL, use_rollups boolean DEFAULT true)
 RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -65,6 +65,7 @@ DECLARE
   d jsonb;
   plist jsonb;
   part jsonb;
+  rollup text;
   ltime text;
   step text;
 BEGIN
@@ -176,7 +177,27 @@ BEGIN
     END IF;
   END LOOP;
 
+  -- a rollup that gives this caller provably the same answer stands in
+  -- for the per-model queries
+  IF use_rollups AND cardinality(models) > 0 THEN
+    rollup := @extschema@.metric_rollup_pick(
+      ARRAY(SELECT l.name FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple'),
+      coalesce(dimensions, '{}'), fdims, grain, tz, from_date, to_date);
+    IF rollup IS NOT NULL THEN
+      plist := jsonb_build_array(jsonb_build_object('kind', 'rollup', 'name', rollup))
+               || jsonb_path_query_array(plist, '$[*] ? (@.kind != "bucket")');
+    END IF;
+  END IF;
+
   FOR part IN SELECT e FROM jsonb_array_elements(plist) e LOOP
+    IF part ->> 'kind' = 'rollup' THEN
+      parts := parts || @extschema@.metric_rollup_sql(part ->> 'name',
+        ARRAY(SELECT l.name FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple' ORDER BY l.name),
+        coalesce(dimensions, '{}'), grain, fcompiled, from_date, to_date);
+      part_metrics := part_metrics || ARRAY(SELECT format('s%s.%I', cardinality(parts), l.name) FROM @extschema@.metric_latest l
+                                              WHERE l.name = ANY (needed) AND l.type = 'simple' ORDER BY l.name);
+      CONTINUE;
+    END IF;
     IF part ->> 'kind' = 'shifted' THEN
       -- the base metric asked the same question a period earlier, moved on by that period
       o := (part ->> 'offset');
@@ -184,7 +205,7 @@ BEGIN
         o, (SELECT string_agg(format(', p.%I', x), '') FROM unnest(coalesce(dimensions, '{}')) x),
         part ->> 'base', 'prev__' || (part ->> 'name'),
         @extschema@.metric_sql(ARRAY[part ->> 'base'], dimensions, grain, filters,
-                               (from_date - o::interval)::date, (to_date - o::interval)::date, NULL, NULL, tz));
+                               (from_date - o::interval)::date, (to_date - o::interval)::date, NULL, NULL, tz, use_rollups));
       part_metrics := part_metrics || format('s%s.%I', cardinality(parts), 'prev__' || (part ->> 'name'));
       CONTINUE;
     END IF;
@@ -360,20 +381,21 @@ BEGIN
                 CASE WHEN row_limit IS NOT NULL THEN E'\n LIMIT ' || row_limit ELSE '' END);
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_sql(text[], text[], text, text, date, date, text[], integer, text) IS
-  'The SQL that answers metrics by dimensions and time grain (day, week, month, quarter, year in time_zone), filtered by a condition over dimensions, between two dates (both included), ordered (-name: descending) and limited';
+COMMENT ON FUNCTION @extschema@.metric_sql(text[], text[], text, text, date, date, text[], integer, text, boolean) IS
+  'The SQL that answers metrics by dimensions and time grain (day, week, month, quarter, year in time_zone), filtered by a condition over dimensions, between two dates (both included), ordered (-name: descending) and limited; from a rollup when one gives provably the same answer to the caller (unless use_rollups is false)';
 
 CREATE FUNCTION @extschema@.metric_query(metrics text[], dimensions text[] DEFAULT '{}', grain text DEFAULT NULL,
                                          filters text DEFAULT NULL, from_date date DEFAULT NULL, to_date date DEFAULT NULL,
                                          order_by text[] DEFAULT NULL, row_limit integer DEFAULT NULL,
-                                         time_zone text DEFAULT NULL)
+                                         time_zone text DEFAULT NULL, use_rollups boolean DEFAULT true)
 RETURNS SETOF jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
-  q text := @extschema@.metric_sql(metrics, dimensions, grain, filters, from_date, to_date, order_by, row_limit, time_zone);
+  q text := @extschema@.metric_sql(metrics, dimensions, grain, filters, from_date, to_date, order_by, row_limit, time_zone,
+                                   use_rollups);
   r record;
 BEGIN
   -- an answer from a version nobody certified says so
@@ -385,7 +407,7 @@ BEGIN
   RETURN QUERY EXECUTE format('SELECT pg_catalog.to_jsonb(q) FROM (%s) AS q', q);
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_query(text[], text[], text, text, date, date, text[], integer, text) IS
+COMMENT ON FUNCTION @extschema@.metric_query(text[], text[], text, text, date, date, text[], integer, text, boolean) IS
   'Answers metrics (as metric_sql writes the question) with a row of jsonb per answer row, run as the caller under the caller''s row policies; a NOTICE names metrics whose latest version is not certified';
 
 -- Grants: the catalog is readable by everyone (one definition of revenue

@@ -1,0 +1,399 @@
+/* concord — metric: rollups.  Joined into concord--<version>.sql by the
+ * Makefile after publish.sql.
+ *
+ * metric_rollup() materializes simple metrics at a time grain and a set of
+ * dimensions into a table of schema concord_rollup.  metric_sql() answers
+ * from it when that is provably the same answer for the caller:
+ *   - the question needs only metrics, dimensions and filter dimensions
+ *     the rollup has, at its grain or a coarser one, over whole buckets,
+ *     in its time zone; count_distinct and avg, which do not add up, only
+ *     at exactly its grain and dimensions;
+ *   - the metrics are at the versions it was built from;
+ *   - nothing changed in the tables it reads since it was refreshed: a
+ *     statement trigger on each of them notes every change (and the
+ *     earliest time it touched) in concord.metric_rollup_change, and a
+ *     note the caller's snapshot sees makes the rollup stale for her;
+ *   - the caller may read every table it reads, and row security hides
+ *     none of their rows from her (a rollup holds every row's numbers).
+ * Otherwise the question goes to the models, as if there were no rollup.
+ * metric_rollup_refresh() recomputes the buckets from the earliest change
+ * on (all of them when a dimension's table changed, on a truncate, or when
+ * asked). */
+
+CREATE SCHEMA concord_rollup;
+COMMENT ON SCHEMA concord_rollup IS 'concord: tables of metric rollups (concord.metric_rollup)';
+GRANT USAGE ON SCHEMA concord_rollup TO PUBLIC;
+GRANT CREATE ON SCHEMA concord_rollup TO concord_metric;
+
+CREATE TABLE @extschema@.metric_rollup (
+  name         text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+  table_name   regclass NOT NULL,
+  metrics      text[] NOT NULL,
+  aggs         jsonb NOT NULL,
+  versions     jsonb NOT NULL,
+  dimensions   text[] NOT NULL DEFAULT '{}',
+  grain        text NOT NULL CHECK (grain IN ('day', 'week', 'month', 'quarter', 'year')),
+  time_zone    text NOT NULL,
+  relations    regclass[] NOT NULL,
+  refreshed_at timestamptz,
+  row_count    bigint,
+  created_by   text NOT NULL DEFAULT current_user,
+  created_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.metric_rollup IS
+  'Rollups: simple metrics (at the versions in versions) materialized by dimensions and grain in a table of concord_rollup, over the tables in relations';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup', '');
+
+CREATE TABLE @extschema@.metric_rollup_change (
+  id     bigserial PRIMARY KEY,
+  rollup text NOT NULL REFERENCES @extschema@.metric_rollup ON DELETE CASCADE,
+  since  timestamp NOT NULL,
+  at     timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+CREATE INDEX ON @extschema@.metric_rollup_change (rollup);
+COMMENT ON TABLE @extschema@.metric_rollup_change IS
+  'Changes to the tables of rollups since their last refresh: the earliest local time a change touched (-infinity: any)';
+
+-- May the current user read a rollup's rows?  Only when she may read all
+-- of the tables it sums, and row security hides none of their rows.
+CREATE FUNCTION @extschema@.metric_rollup_readable(rollup text)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN coalesce((SELECT bool_and(pg_catalog.has_table_privilege(t, 'SELECT') AND NOT pg_catalog.row_security_active(t))
+                   FROM @extschema@.metric_rollup r, unnest(r.relations) t WHERE r.name = rollup), false);
+COMMENT ON FUNCTION @extschema@.metric_rollup_readable(text) IS
+  'Whether the current user may read every table a rollup sums and row security hides none of their rows from her';
+
+-- Statement trigger on a rollup's tables: notes the change and the
+-- earliest local time it touched.  Arguments: rollup, time column ('' for
+-- a table whose changes may touch any bucket), time zone ('' for a column
+-- without one).
+CREATE FUNCTION @extschema@.metric_rollup_note()
+RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  t text;
+  n bigint := 0;
+  nulls bigint := 0;
+  m timestamp;
+  since timestamp := 'infinity';
+BEGIN
+  IF TG_OP = 'TRUNCATE' OR TG_ARGV[1] = '' THEN
+    since := '-infinity';
+  ELSE
+    t := CASE WHEN TG_ARGV[2] = '' THEN format('%I::timestamp', TG_ARGV[1])
+              ELSE format('%I AT TIME ZONE %L', TG_ARGV[1], TG_ARGV[2]) END;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+      EXECUTE format('SELECT count(*), count(*) - count(%s), min(%s) FROM new_rows', t, t) INTO n, nulls, m;
+      since := least(since, m);
+    END IF;
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+      EXECUTE format('SELECT count(*) + $1, count(*) - count(%s) + $2, min(%s) FROM old_rows', t, t) USING n, nulls INTO n, nulls, m;
+      since := least(since, m);
+    END IF;
+    IF n = 0 THEN
+      RETURN NULL;                    -- no row changed
+    END IF;
+    IF nulls > 0 THEN
+      since := '-infinity';           -- rows without a time: their bucket is NULL
+    END IF;
+  END IF;
+  INSERT INTO @extschema@.metric_rollup_change (rollup, since) VALUES (TG_ARGV[0], since);
+  RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup_note() IS
+  'Trigger of rollups'' tables: notes each change and the earliest local time it touched in concord.metric_rollup_change';
+
+CREATE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
+                                          grain text DEFAULT 'day', time_zone text DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  tz text := coalesce(time_zone, current_setting('TimeZone'));
+  leaves text[];
+  bad text;
+  mdls text[];
+  rels regclass[];
+  q text;
+  tbl regclass;
+  r record;
+  ev text;
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid rollup name "%"', name
+      USING ERRCODE = 'invalid_name', HINT = 'A rollup name is a lower-case identifier, e.g. revenue_daily.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup.name) THEN
+    RAISE EXCEPTION 'rollup "%" already exists', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Drop it first (concord.metric_rollup_drop), or refresh it.';
+  END IF;
+  IF grain IS NULL OR grain NOT IN ('day', 'week', 'month', 'quarter', 'year') THEN
+    RAISE EXCEPTION 'unknown time grain "%"', grain
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of day, week, month, quarter, year.';
+  END IF;
+  -- the simple metrics the asked ones are computed from
+  SELECT string_agg(l.name || ' (' || l.type || ')', ', ') INTO bad FROM @extschema@.metric_latest l
+   WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type IN ('cumulative', 'period_over_period');
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'metrics % are not rolled up', bad
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Roll up their base metrics: cumulative and period-over-period ones are computed from them.';
+  END IF;
+  -- (unknown metrics and dimensions fail in metric_sql, with its errors)
+  q := @extschema@.metric_sql(metrics, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
+  SELECT array_agg(l.name ORDER BY l.name), array_agg(DISTINCT l.compiled ->> 'model') INTO leaves, mdls
+    FROM @extschema@.metric_latest l WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type = 'simple';
+  -- the tables it reads: the metrics' models and those on the joins to the dimensions' models
+  WITH RECURSIVE p(node, path) AS (
+    SELECT m, ARRAY[m] FROM unnest(mdls) m
+    UNION ALL
+    SELECT j.to_model, p.path || j.to_model FROM p JOIN @extschema@.metric_join j ON j.model = p.node
+     WHERE cardinality(p.path) < 9)
+  SELECT array_agg(DISTINCT x.relation) INTO rels FROM @extschema@.metric_model x
+   WHERE x.name = ANY (mdls)
+      OR x.name IN (SELECT unnest(p.path) FROM p WHERE p.node IN (
+                      SELECT d.model FROM @extschema@.metric_dimension d
+                       WHERE d.name = ANY (dimensions) OR d.model || '.' || d.name = ANY (dimensions)));
+  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t
+   WHERE (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t) NOT IN ('r', 'p');
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'rollup "%" would read views: %', name, bad
+      USING ERRCODE = 'wrong_object_type',
+            DETAIL = 'What a view shows may depend on who reads it, so no rollup of it can be proven the same for everyone.';
+  END IF;
+  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t WHERE pg_catalog.row_security_active(t);
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'row security hides rows of % from you: a rollup you build would miss them', bad
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Build rollups as the tables'' owner or a role with BYPASSRLS.';
+  END IF;
+  q := @extschema@.metric_sql(leaves, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
+  EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q);
+  tbl := format('concord_rollup.%I', name)::regclass;
+  EXECUTE format('CREATE INDEX ON %s (metric_time)', tbl);
+  EXECUTE format('COMMENT ON TABLE %s IS %L', tbl,
+                 format('concord rollup %s: %s by %s per %s (%s); read it through concord.metric_query', name,
+                        array_to_string(leaves, ', '), coalesce(nullif(array_to_string(dimensions, ', '), ''), 'nothing'), grain, tz));
+  -- read directly, it shows rows only to those it could be used for
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+  EXECUTE format('CREATE POLICY concord_rollup_reader ON %s FOR SELECT TO PUBLIC USING ((SELECT %I.metric_rollup_readable(%L)))',
+                 tbl, '@extschema@', name);
+  EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tbl);
+  INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations)
+  SELECT metric_rollup.name, tbl, leaves,
+         jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
+         coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels
+    FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves);
+  -- every change to its tables is noted
+  FOR r IN SELECT t AS rel, (SELECT m.time_column FROM @extschema@.metric_model m
+                               WHERE m.relation = t AND m.name = ANY (mdls) AND m.time_column IS NOT NULL LIMIT 1) AS tcol
+             FROM unnest(rels) t LOOP
+    FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+      EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %I.metric_rollup_note(%L, %L, %L)',
+        left('concord_rollup_' || name, 60) || '_' || left(ev, 1), ev, r.rel,
+        CASE ev WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
+                WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows' ELSE '' END,
+        '@extschema@', name, coalesce(r.tcol, ''),
+        CASE WHEN r.tcol IS NOT NULL AND @extschema@.metric_column_type(r.rel, r.tcol) = 'timestamptz'::regtype THEN tz ELSE '' END);
+    END LOOP;
+  END LOOP;
+  PERFORM @extschema@.metric_rollup_refresh(name, true);
+  PERFORM @extschema@.audit_record('metric_rollup', name, NULL,
+    jsonb_build_object('metrics', leaves, 'dimensions', dimensions, 'grain', grain, 'time_zone', tz));
+  RETURN tbl;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup(text, text[], text[], text, text) IS
+  'Materializes the simple metrics behind the given ones by dimensions and grain (in time_zone) into concord_rollup.<name>, fills it, and watches its tables for changes; metric_query then answers from it when that is provably the same answer for the caller';
+
+CREATE FUNCTION @extschema@.metric_rollup_refresh(name text, full_refresh boolean DEFAULT false)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  r record;
+  since timestamp;
+  ids bigint[];
+  b date;
+  n bigint;
+  total bigint;
+  stale_versions boolean;
+BEGIN
+  SELECT * INTO r FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_refresh.name FOR UPDATE;
+  IF r.name IS NULL THEN
+    RAISE EXCEPTION 'unknown rollup "%"', name USING ERRCODE = 'undefined_object';
+  END IF;
+  SELECT EXISTS (SELECT 1 FROM @extschema@.metric_latest l
+                  WHERE l.name = ANY (r.metrics) AND (l.version::text <> r.versions ->> l.name OR l.type <> 'simple'))
+    INTO stale_versions;
+  IF stale_versions AND EXISTS (SELECT 1 FROM @extschema@.metric_latest l WHERE l.name = ANY (r.metrics) AND l.type <> 'simple') THEN
+    RAISE EXCEPTION 'rollup "%" holds metrics that are no longer simple', name
+      USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Drop it and roll up the metrics again.';
+  END IF;
+  SELECT min(c.since), array_agg(c.id) INTO since, ids FROM @extschema@.metric_rollup_change c WHERE c.rollup = r.name;
+  IF NOT full_refresh AND NOT stale_versions AND ids IS NULL AND r.refreshed_at IS NOT NULL THEN
+    RETURN 0;                         -- nothing changed
+  END IF;
+  IF full_refresh OR stale_versions OR r.refreshed_at IS NULL OR since = '-infinity' THEN
+    EXECUTE format('DELETE FROM %s', r.table_name);
+    EXECUTE format('INSERT INTO %s SELECT * FROM (%s) AS q', r.table_name,
+                   @extschema@.metric_sql(r.metrics, r.dimensions, r.grain, NULL, NULL, NULL, NULL, NULL, r.time_zone, false));
+  ELSE
+    -- the buckets from the earliest change on
+    b := date_trunc(r.grain, since)::date;
+    EXECUTE format('DELETE FROM %s WHERE metric_time >= %L', r.table_name, b);
+    EXECUTE format('INSERT INTO %s SELECT * FROM (%s) AS q', r.table_name,
+                   @extschema@.metric_sql(r.metrics, r.dimensions, r.grain, NULL, b, NULL, NULL, NULL, r.time_zone, false));
+  END IF;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  DELETE FROM @extschema@.metric_rollup_change c WHERE c.id = ANY (ids);
+  EXECUTE format('SELECT count(*) FROM %s', r.table_name) INTO total;
+  UPDATE @extschema@.metric_rollup x SET refreshed_at = pg_catalog.now(), row_count = total,
+         versions = (SELECT jsonb_object_agg(l.name, l.version) FROM @extschema@.metric_latest l WHERE l.name = ANY (r.metrics))
+   WHERE x.name = r.name;
+  RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup_refresh(text, boolean) IS
+  'Brings a rollup up to date: the buckets from the earliest change on (all of them when full_refresh, on a truncate, a change to a dimension''s table, or a metric redefined); returns the rows written';
+
+CREATE FUNCTION @extschema@.metric_rollup_drop(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  r record;
+  t regclass;
+  ev text;
+BEGIN
+  SELECT * INTO r FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_drop.name;
+  IF r.name IS NULL THEN
+    RETURN false;
+  END IF;
+  FOREACH t IN ARRAY r.relations LOOP
+    FOREACH ev IN ARRAY ARRAY['i', 'u', 'd', 't'] LOOP
+      EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', left('concord_rollup_' || r.name, 60) || '_' || ev, t);
+    END LOOP;
+  END LOOP;
+  EXECUTE format('DROP TABLE IF EXISTS %s', r.table_name);
+  DELETE FROM @extschema@.metric_rollup x WHERE x.name = r.name;
+  PERFORM @extschema@.audit_record('metric_rollup_drop', name);
+  RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup_drop(text) IS
+  'Drops a rollup: its table, its triggers and its definition';
+
+-- The rollup (the one with the fewest rows) that answers a question
+-- exactly as the models would, for the current user; NULL if none does.
+CREATE FUNCTION @extschema@.metric_rollup_pick(leaves text[], dimensions text[], filter_dims text[], grain text,
+                                               time_zone text, from_date date, to_date date)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  r record;
+  exact boolean;
+BEGIN
+  FOR r IN SELECT * FROM @extschema@.metric_rollup x
+            WHERE x.refreshed_at IS NOT NULL AND leaves <@ x.metrics
+              AND dimensions <@ x.dimensions AND coalesce(filter_dims, '{}') <@ x.dimensions
+            ORDER BY x.row_count, x.name LOOP
+    -- time: its zone, a grain it adds up to, whole buckets
+    CONTINUE WHEN (grain IS NOT NULL OR from_date IS NOT NULL OR to_date IS NOT NULL) AND r.time_zone <> time_zone;
+    CONTINUE WHEN grain IS NOT NULL AND NOT (grain = r.grain OR r.grain = 'day' AND grain <> 'day'
+                                           OR r.grain = 'month' AND grain IN ('quarter', 'year')
+                                           OR r.grain = 'quarter' AND grain = 'year');
+    CONTINUE WHEN from_date IS NOT NULL AND date_trunc(r.grain, from_date::timestamp)::date <> from_date;
+    CONTINUE WHEN to_date IS NOT NULL AND date_trunc(r.grain, (to_date + 1)::timestamp)::date <> to_date + 1;
+    -- count_distinct and avg do not add up: exactly its grain and dimensions
+    exact := coalesce(grain = r.grain, false) AND dimensions @> r.dimensions AND coalesce(filter_dims, '{}') <@ dimensions;
+    CONTINUE WHEN NOT exact AND EXISTS (SELECT 1 FROM jsonb_each_text(r.aggs) a
+                                         WHERE a.key = ANY (leaves) AND a.value IN ('count_distinct', 'avg'));
+    -- the versions it was built from, nothing changed since (as the caller's snapshot sees it)
+    CONTINUE WHEN EXISTS (SELECT 1 FROM @extschema@.metric_latest l
+                           WHERE l.name = ANY (leaves) AND l.version::text <> r.versions ->> l.name);
+    CONTINUE WHEN EXISTS (SELECT 1 FROM @extschema@.metric_rollup_change c WHERE c.rollup = r.name);
+    -- the caller reads every row of its tables
+    CONTINUE WHEN NOT @extschema@.metric_rollup_readable(r.name);
+    RETURN r.name;
+  END LOOP;
+  RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup_pick(text[], text[], text[], text, text, date, date) IS
+  'Internal to metric_sql: the rollup that gives the current user provably the answer the models would, or NULL';
+
+-- The query over a rollup's table standing in for the per-model queries:
+-- its buckets added up to the grain asked for.
+CREATE FUNCTION @extschema@.metric_rollup_sql(rollup text, leaves text[], dimensions text[], grain text,
+                                              filter_sql text, from_date date, to_date date)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  r record;
+  cols text[] := '{}';
+  keys text[] := '{}';
+  wh text[] := '{}';
+  x text;
+BEGIN
+  SELECT * INTO r FROM @extschema@.metric_rollup m WHERE m.name = rollup;
+  IF grain IS NOT NULL THEN
+    cols := cols || CASE WHEN grain = r.grain THEN 'd.metric_time'
+                         ELSE format('date_trunc(%L, d.metric_time::timestamp)::date AS metric_time', grain) END;
+    keys := keys || '1'::text;
+  END IF;
+  FOREACH x IN ARRAY dimensions LOOP
+    cols := cols || format('d.%I', x);
+    keys := keys || format('d.%I', x);
+  END LOOP;
+  FOREACH x IN ARRAY leaves LOOP
+    cols := cols || format('%s::numeric AS %I',
+      CASE r.aggs ->> x
+        WHEN 'sum' THEN format('sum(d.%I)', x)
+        WHEN 'count' THEN CASE WHEN cardinality(keys) = 0 THEN format('coalesce(sum(d.%I), 0)', x) ELSE format('sum(d.%I)', x) END
+        WHEN 'min' THEN format('min(d.%I)', x)
+        ELSE format('max(d.%I)', x) END, x);     -- max, and the exact ones (one row per group)
+  END LOOP;
+  IF from_date IS NOT NULL THEN
+    wh := wh || format('d.metric_time >= %L::date', from_date);
+  END IF;
+  IF to_date IS NOT NULL THEN
+    wh := wh || format('d.metric_time <= %L::date', to_date);
+  END IF;
+  IF filter_sql IS NOT NULL THEN
+    wh := wh || filter_sql;
+  END IF;
+  RETURN format(E'SELECT %s\n  FROM %s AS d%s%s', array_to_string(cols, E',\n         '), r.table_name,
+                CASE WHEN cardinality(wh) > 0 THEN E'\n WHERE ' || array_to_string(wh, E'\n   AND ') ELSE '' END,
+                CASE WHEN cardinality(keys) > 0 THEN E'\n GROUP BY ' || array_to_string(keys, ', ') ELSE '' END);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup_sql(text, text[], text[], text, text, date, date) IS
+  'Internal to metric_sql: the query that answers from a rollup''s table, its buckets added up to the grain asked for';
+
+GRANT SELECT ON @extschema@.metric_rollup TO PUBLIC;
+GRANT SELECT ON @extschema@.metric_rollup_change TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON @extschema@.metric_rollup, @extschema@.metric_rollup_change TO concord_metric;
+GRANT USAGE ON SEQUENCE @extschema@.metric_rollup_change_id_seq TO concord_metric;
+SELECT @extschema@.grant_routines('concord_metric', ARRAY[
+    'metric_rollup(text, text[], text[], text, text)', 'metric_rollup_refresh(text, boolean)', 'metric_rollup_drop(text)']);
+REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_note() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.metric_rollup_note() TO concord_metric;   -- (to create its triggers)
