@@ -36,7 +36,7 @@ COMMENT ON FUNCTION @extschema@.metric_publication_tidy() IS
 
 -- (Re)creates a publication's view from its question; returns it.
 CREATE FUNCTION @extschema@.metric_publish_build(nsp text, rel text, metrics text[], dimensions text[], grain text,
-                                                 filters text, time_zone text)
+                                                 filters text, time_zone text, reshape boolean DEFAULT false)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -45,11 +45,24 @@ AS $fn$
 DECLARE
   v regclass;
   c record;
+  readers jsonb := '[]';
 BEGIN
+  -- a question of another shape: the view is made anew, its readers kept
+  IF reshape AND pg_catalog.to_regclass(format('%I.%I', nsp, rel)) IS NOT NULL THEN
+    SELECT coalesce(jsonb_agg(DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC'
+                                            ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END), '[]')
+      INTO readers
+      FROM pg_catalog.pg_class k, LATERAL pg_catalog.aclexplode(k.relacl) x
+     WHERE k.oid = pg_catalog.to_regclass(format('%I.%I', nsp, rel)) AND x.privilege_type = 'SELECT' AND x.grantee <> k.relowner;
+    EXECUTE format('DROP VIEW %I.%I', nsp, rel);
+  END IF;
   EXECUTE format('CREATE OR REPLACE VIEW %I.%I WITH (security_invoker = true) AS %s', nsp, rel,
                  -- (from the models, not a rollup: a view's SQL is fixed, a rollup's freshness is not)
                  @extschema@.metric_sql(metrics, dimensions, grain, filters, NULL, NULL, NULL, NULL, time_zone, false));
   v := format('%I.%I', nsp, rel)::regclass;
+  FOR c IN SELECT e #>> '{}' AS who FROM jsonb_array_elements(readers) e LOOP
+    EXECUTE format('GRANT SELECT ON %s TO %s', v, c.who);
+  END LOOP;
   EXECUTE format('COMMENT ON VIEW %s IS %L', v,
     format('concord metrics %s%s%s%s, answered as the reader (row policies apply). Made by concord.metric_publish.',
            array_to_string(metrics, ', '),
@@ -76,7 +89,7 @@ BEGIN
   RETURN v;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_publish_build(text, text, text[], text[], text, text, text) IS
+COMMENT ON FUNCTION @extschema@.metric_publish_build(text, text, text[], text[], text, text, text, boolean) IS
   'Internal to metric_publish: (re)creates a publication''s security_invoker view and its comments';
 
 CREATE FUNCTION @extschema@.metric_publish(view_name text, metrics text[], dimensions text[] DEFAULT '{}',
@@ -100,13 +113,14 @@ BEGIN
     RAISE EXCEPTION 'invalid schema name "%"', schema_name USING ERRCODE = 'invalid_name';
   END IF;
   IF pg_catalog.to_regclass(format('%I.%I', schema_name, view_name)) IS NOT NULL
-     AND NOT EXISTS (SELECT 1 FROM @extschema@.metric_publication p WHERE p.view_name = pg_catalog.to_regclass(format('%I.%I', schema_name, view_name))) THEN
+     AND NOT EXISTS (SELECT 1 FROM @extschema@.metric_publication p
+                      WHERE p.view_name = pg_catalog.to_regclass(format('%I.%I', metric_publish.schema_name, metric_publish.view_name))) THEN
     RAISE EXCEPTION 'relation %.% exists and is not a metric publication', schema_name, view_name
       USING ERRCODE = 'duplicate_table', HINT = 'Choose another name.';
   END IF;
   PERFORM @extschema@.metric_publication_tidy();
   EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', schema_name);
-  v := @extschema@.metric_publish_build(schema_name, view_name, metrics, coalesce(dimensions, '{}'), grain, filters, tz);
+  v := @extschema@.metric_publish_build(schema_name, view_name, metrics, coalesce(dimensions, '{}'), grain, filters, tz, true);
   INSERT INTO @extschema@.metric_publication AS p (view_name, metrics, dimensions, grain, filters, time_zone)
   VALUES (v, metrics, coalesce(dimensions, '{}'), grain, filters, tz)
   ON CONFLICT ON CONSTRAINT metric_publication_pkey DO UPDATE
@@ -154,5 +168,5 @@ COMMENT ON FUNCTION @extschema@.metric_publish_refresh(text) IS
 GRANT SELECT ON @extschema@.metric_publication TO PUBLIC;
 GRANT INSERT, UPDATE, DELETE ON @extschema@.metric_publication TO concord_metric;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
-    'metric_publish_build(text, text, text[], text[], text, text, text)', 'metric_publication_tidy()',
+    'metric_publish_build(text, text, text[], text[], text, text, text, boolean)', 'metric_publication_tidy()',
     'metric_publish(text, text[], text[], text, text, text, text, text[])', 'metric_publish_refresh(text)']);

@@ -310,8 +310,8 @@ DECLARE
   exact boolean;
 BEGIN
   FOR r IN SELECT * FROM @extschema@.metric_rollup x
-            WHERE x.refreshed_at IS NOT NULL AND leaves <@ x.metrics
-              AND dimensions <@ x.dimensions AND coalesce(filter_dims, '{}') <@ x.dimensions
+            WHERE x.refreshed_at IS NOT NULL AND metric_rollup_pick.leaves <@ x.metrics
+              AND metric_rollup_pick.dimensions <@ x.dimensions AND coalesce(metric_rollup_pick.filter_dims, '{}') <@ x.dimensions
             ORDER BY x.row_count, x.name LOOP
     -- time: its zone, a grain it adds up to, whole buckets
     CONTINUE WHEN (grain IS NOT NULL OR from_date IS NOT NULL OR to_date IS NOT NULL) AND r.time_zone <> time_zone;

@@ -3,7 +3,7 @@
 -- metric changes.  All in a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(15);
+SELECT plan(16);
 \ir retail.psql
 \ir models.psql
 
@@ -38,6 +38,8 @@ SELECT results_eq(
 
 SELECT throws_ok($$SELECT concord.metric_drop('revenue')$$, '2BP01',
   'metric "revenue" is used by metrics: aov, net_revenue, revenue_mom, revenue_prev, revenue_to_date', 'a published metric is still in use');
+SELECT is(concord.metric_publish('revenue_by_region_month', '{revenue}', '{region}', 'month', time_zone => 'Asia/Shanghai')::text,
+          'metrics.revenue_by_region_month', 'publishing again under the same name remakes the view');
 SELECT concord.metric_publish('biggest', '{biggest_order}') AS b \gset
 SELECT throws_ok($$SELECT concord.metric_drop('biggest_order')$$, '2BP01', 'metric "biggest_order" is published in views: metrics.biggest',
                  'a metric a view publishes cannot be dropped');

@@ -3,7 +3,7 @@
 -- each only her channel's orders, and metric_query, running as the caller,
 -- counts just those.  Committed setup, removed at the end.
 SET client_min_messages = warning;
-SELECT plan(10);
+SELECT plan(13);
 \ir ../policy/setup.psql
 \set roles '{tap_mr_online,tap_mr_store,tap_mr_none}'
 CREATE FUNCTION pg_temp.clean_metrics() RETURNS void LANGUAGE sql AS $$
@@ -15,6 +15,7 @@ CREATE FUNCTION pg_temp.clean_metrics() RETURNS void LANGUAGE sql AS $$
   DELETE FROM concord.metric_model WHERE name IN ('orders', 'customer', 'refund', 'ticket');
 $$;
 DROP VIEW IF EXISTS metrics.tap_mr_revenue_by_channel;
+SELECT concord.metric_rollup_drop('tap_mr_daily') IS NOT NULL AS rd \gset
 SELECT pg_temp.clean_metrics() IS NULL AS c0 \gset
 SELECT pg_temp.clean_up('mt_shop', 'tap_mr_', :'roles', true) IS NULL AS clean \gset
 \set QUIET on
@@ -60,11 +61,23 @@ SELECT is(pg_temp.ask('tap_mr_store', $$SELECT string_agg(channel || '=' || reve
           (SELECT '门店=' || sum(amount) FROM mt_shop.orders WHERE status = 'paid' AND channel = '门店'),
           'the store rep: hers');
 
+-- a rollup holds every row's numbers: never used for a rep her policy filters
+SELECT concord.metric_rollup('tap_mr_daily', '{revenue}', '{channel}', 'day') AS r \gset
+SELECT ok(concord.metric_sql('{revenue}', '{channel}', 'month') LIKE '%concord_rollup.tap_mr_daily %',
+          'for the superuser, whom no policy filters, the rollup answers');
+SELECT is(pg_temp.ask('tap_mr_online', $$SELECT (concord.metric_sql('{revenue}', '{channel}', 'month') LIKE '%concord_rollup%')::text
+                                         || ' ' || (SELECT sum((j ->> 'revenue')::numeric) FROM concord.metric_query('{revenue}', '{channel}', 'month') j)$$),
+          'false ' || (SELECT sum(amount) FROM mt_shop.orders WHERE status = 'paid' AND channel = '线上'),
+          'for the online rep the models answer, under her policy: her revenue, not the rollup''s total');
+SELECT is(pg_temp.ask('tap_mr_online', $$SELECT count(*)::text FROM concord_rollup.tap_mr_daily$$), '0',
+          'read directly, the rollup''s table shows her nothing');
+
 REVOKE SELECT ON mt_shop.refund FROM PUBLIC;
 SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT (j ->> 'refunds') FROM concord.metric_query('{refunds}') j$q$)$$,
                    '%permission denied for table refund%', 'a model''s table she may not read: a permission error, not a zero');
 
 SELECT * FROM finish();
 DROP VIEW metrics.tap_mr_revenue_by_channel;
+SELECT concord.metric_rollup_drop('tap_mr_daily') IS NOT NULL AS rd \gset
 SELECT pg_temp.clean_metrics() IS NULL AS c1 \gset
 SELECT pg_temp.clean_up('mt_shop', 'tap_mr_', :'roles', false) IS NULL AS clean \gset
