@@ -50,6 +50,9 @@ compare() {
 	fi
 	ma="$(printf '%s\n' "${ta[@]}" | median)"
 	mb="$(printf '%s\n' "${tb[@]}" | median)"
+	# (the medians, for a caller that prints more figures)
+	COMPARE_A="$ma"
+	COMPARE_B="$mb"
 	printf '%s: %s ms (%s %s ms, ratio %sx; target <= %s) -- runs %s vs %s; result %s\n' \
 		"$label" "$ma" "$baseline" "$mb" "$(awk -v a="$ma" -v b="$mb" 'BEGIN {printf "%.2f", a / b}')" "$target" \
 		"${ta[*]}" "${tb[*]}" "$(if ((${#resa} > 120)); then echo "${resa:0:120}... (the same on both sides)"; else echo "$resa"; fi)"

@@ -359,6 +359,57 @@ check_init(Check *c, Oid extfunc, const char *text, const char *what)
 }
 
 /*
+ * The statement that checks text, reading from (a relation or derived
+ * table): SELECT FROM <from> WHERE (<text>) for a condition, SELECT (<text>)
+ * FROM <from> for a value.  c->offset is where text starts in it.
+ */
+static char *
+wrapped_text(Check *c, const char *from, const char *text, bool condition)
+{
+	StringInfoData sql;
+
+	initStringInfo(&sql);
+	if (condition)
+		appendStringInfo(&sql, "SELECT FROM %s WHERE (", from);
+	else
+		appendStringInfoString(&sql, "SELECT (");
+	c->offset = sql.len;
+	if (condition)
+		appendStringInfo(&sql, "%s\n)", text);
+	else
+		appendStringInfo(&sql, "%s\n) FROM %s", text, from);
+	return sql.data;
+}
+
+/*
+ * Parse sql (from wrapped_text) as exactly that statement: one plain
+ * SELECT of one FROM item, nothing added, nothing taken away.
+ */
+static RawStmt *
+parse_wrapped(const char *sql, bool condition, const char *what)
+{
+	List	   *raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	SelectStmt *sel;
+
+	if (list_length(raw) == 1 && IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+	{
+		sel = (SelectStmt *) ((RawStmt *) linitial(raw))->stmt;
+		if (sel->op == SETOP_NONE && list_length(sel->fromClause) == 1 &&
+			sel->groupClause == NIL && sel->havingClause == NULL && sel->windowClause == NIL &&
+			sel->sortClause == NIL && sel->limitCount == NULL && sel->limitOffset == NULL &&
+			sel->lockingClause == NIL && sel->withClause == NULL && sel->distinctClause == NIL &&
+			sel->intoClause == NULL &&
+			(condition ? sel->targetList == NIL && sel->whereClause != NULL :
+			 list_length(sel->targetList) == 1 && sel->whereClause == NULL))
+			return linitial(raw);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("invalid %s: it is not one %s", what, condition ? "condition" : "expression")));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
  * Parse text as a predicate (column == InvalidAttrNumber: the WHERE clause
  * of SELECT FROM tbl) or as the mask of a column (the one output of
  * SELECT (...) FROM tbl), check it, and return it written back from its
@@ -368,8 +419,7 @@ static char *
 checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const char *what)
 {
 	Check		c;
-	StringInfoData sql;
-	List	   *raw;
+	char	   *sql;
 	RawStmt    *rs;
 	SelectStmt *sel;
 	Query	   *q;
@@ -377,7 +427,6 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	char	   *relname;
 	ParseContext pc;
 	ErrorContextCallback errcb;
-	bool		shape_ok;
 
 	if (get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -398,48 +447,20 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	c.member_ok = true;
 
 	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
-	initStringInfo(&sql);
-	if (column == InvalidAttrNumber)
-		appendStringInfo(&sql, "SELECT FROM %s WHERE (", relname);
-	else
-		appendStringInfoString(&sql, "SELECT (");
-	c.offset = sql.len;
-	if (column == InvalidAttrNumber)
-		appendStringInfo(&sql, "%s\n)", text);
-	else
-		appendStringInfo(&sql, "%s\n) FROM %s", text, relname);
+	sql = wrapped_text(&c, relname, text, column == InvalidAttrNumber);
 
-	pc.sql = sql.data;
+	pc.sql = sql;
 	pc.what = what;
 	errcb.callback = parse_error_context;
 	errcb.arg = &pc;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	raw = raw_parser(sql.data, RAW_PARSE_DEFAULT);
-	/* exactly that statement: nothing added, nothing taken away */
-	shape_ok = list_length(raw) == 1 && IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt);
-	if (shape_ok)
-	{
-		rs = linitial(raw);
-		sel = (SelectStmt *) rs->stmt;
-		shape_ok = sel->op == SETOP_NONE && list_length(sel->fromClause) == 1 &&
-			sel->groupClause == NIL && sel->havingClause == NULL && sel->windowClause == NIL &&
-			sel->sortClause == NIL && sel->limitCount == NULL && sel->limitOffset == NULL &&
-			sel->lockingClause == NIL && sel->withClause == NULL && sel->distinctClause == NIL &&
-			sel->intoClause == NULL &&
-			(column == InvalidAttrNumber ?
-			 sel->targetList == NIL && sel->whereClause != NULL :
-			 list_length(sel->targetList) == 1 && sel->whereClause == NULL);
-	}
-	if (!shape_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %s: it is not one %s", what,
-						column == InvalidAttrNumber ? "condition" : "expression")));
+	rs = parse_wrapped(sql, column == InvalidAttrNumber, what);
+	sel = (SelectStmt *) rs->stmt;
 	if (column == InvalidAttrNumber)
 		sel->whereClause = wrap_member_calls(sel->whereClause, &c);
 
-	q = parse_analyze_fixedparams(rs, sql.data, NULL, 0, NULL);
+	q = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
 	error_context_stack = errcb.previous;
 	if (list_length(q->rtable) != 1 || ((RangeTblEntry *) linitial(q->rtable))->relid != relid)
 		ereport(ERROR,
@@ -525,16 +546,13 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 				   const char *text, bool condition, const char *what, Oid *type)
 {
 	Check		c;
-	StringInfoData sql,
-				from;
-	List	   *raw;
-	RawStmt    *rs = NULL;
-	SelectStmt *sel = NULL;
+	char	   *sql;
+	StringInfoData from;
+	RawStmt    *rs;
 	Query	   *q;
 	Node	   *expr;
 	ParseContext pc;
 	ErrorContextCallback errcb;
-	bool		shape_ok;
 	PlannedStmt *ps;
 	List	   *ctx;
 
@@ -573,42 +591,15 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 		appendStringInfo(&from, ") AS %s", quote_identifier(alias));
 	}
 
-	initStringInfo(&sql);
-	if (condition)
-		appendStringInfo(&sql, "SELECT FROM %s WHERE (", from.data);
-	else
-		appendStringInfoString(&sql, "SELECT (");
-	c.offset = sql.len;
-	if (condition)
-		appendStringInfo(&sql, "%s\n)", text);
-	else
-		appendStringInfo(&sql, "%s\n) FROM %s", text, from.data);
-
-	pc.sql = sql.data;
+	sql = wrapped_text(&c, from.data, text, condition);
+	pc.sql = sql;
 	pc.what = what;
 	errcb.callback = parse_error_context;
 	errcb.arg = &pc;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
-	raw = raw_parser(sql.data, RAW_PARSE_DEFAULT);
-	shape_ok = list_length(raw) == 1 && IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt);
-	if (shape_ok)
-	{
-		rs = linitial(raw);
-		sel = (SelectStmt *) rs->stmt;
-		shape_ok = sel->op == SETOP_NONE && list_length(sel->fromClause) == 1 &&
-			sel->groupClause == NIL && sel->havingClause == NULL && sel->windowClause == NIL &&
-			sel->sortClause == NIL && sel->limitCount == NULL && sel->limitOffset == NULL &&
-			sel->lockingClause == NIL && sel->withClause == NULL && sel->distinctClause == NIL &&
-			sel->intoClause == NULL &&
-			(condition ? sel->targetList == NIL && sel->whereClause != NULL :
-			 list_length(sel->targetList) == 1 && sel->whereClause == NULL);
-	}
-	if (!shape_ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %s: it is not one %s", what, condition ? "condition" : "expression")));
-	q = parse_analyze_fixedparams(rs, sql.data, NULL, 0, NULL);
+	rs = parse_wrapped(sql, condition, what);
+	q = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
 	error_context_stack = errcb.previous;
 	if (list_length(q->rtable) != 1 ||
 		(OidIsValid(relid) && ((RangeTblEntry *) linitial(q->rtable))->relid != relid))
