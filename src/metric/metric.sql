@@ -12,7 +12,10 @@
  *            bucket (a running total) or over a trailing window of it
  *            (customers active in the 30 days to each day);
  *   period_over_period  a metric a period earlier (offset_by: 1 month,
- *            1 year), as its previous value, the change or the growth in %.
+ *            1 year), as its previous value, the change or the growth in %;
+ *   conversion  of the entities (customers) with an event of one model
+ *            (a trial), the share with an event of another model (an
+ *            order) within a window after it.
  * Every value of a metric is numeric.  Expressions pass the parser and the
  * allowlist and are stored as written and as checked.  Its owner certifies
  * a version; queries use the latest version and say when it is not the
@@ -21,7 +24,7 @@
 CREATE TABLE @extschema@.metric (
   name        text NOT NULL CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
   version     integer NOT NULL CHECK (version > 0),
-  type        text NOT NULL CHECK (type IN ('simple', 'ratio', 'derived', 'cumulative', 'period_over_period')),
+  type        text NOT NULL CHECK (type IN ('simple', 'ratio', 'derived', 'cumulative', 'period_over_period', 'conversion')),
   spec        jsonb NOT NULL,
   compiled    jsonb NOT NULL,
   depends     text[] NOT NULL DEFAULT '{}',
@@ -72,7 +75,9 @@ CREATE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAU
                                           numerator text DEFAULT NULL, denominator text DEFAULT NULL,
                                           description text DEFAULT NULL, owner text DEFAULT NULL,
                                           base text DEFAULT NULL, trailing_window interval DEFAULT NULL,
-                                          offset_by interval DEFAULT NULL, calc text DEFAULT NULL)
+                                          offset_by interval DEFAULT NULL, calc text DEFAULT NULL,
+                                          entity text DEFAULT NULL, conversion_model text DEFAULT NULL,
+                                          conversion_filter text DEFAULT NULL, conversion_entity text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -88,6 +93,7 @@ DECLARE
   v integer;
   missing text;
   et regtype;
+  cm record;
 BEGIN
   IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid metric name "%"', name
@@ -97,15 +103,23 @@ BEGIN
     RAISE EXCEPTION 'metric name "%" is already a dimension''s', name
       USING ERRCODE = 'duplicate_object', HINT = 'Metrics and dimensions share the columns of a query: give the metric another name.';
   END IF;
-  IF type IS NULL OR type NOT IN ('simple', 'ratio', 'derived', 'cumulative', 'period_over_period') THEN
+  IF type IS NULL OR type NOT IN ('simple', 'ratio', 'derived', 'cumulative', 'period_over_period', 'conversion') THEN
     RAISE EXCEPTION 'unknown metric type "%" for metric "%"', type, name
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of simple, ratio, derived, cumulative, period_over_period.';
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of simple, ratio, derived, cumulative, period_over_period, conversion.';
+  END IF;
+  IF type <> 'conversion' AND (entity IS NOT NULL OR conversion_model IS NOT NULL OR conversion_filter IS NOT NULL
+                               OR conversion_entity IS NOT NULL) THEN
+    RAISE EXCEPTION 'entity and conversion_* belong to conversion metrics (metric "%")', name
+      USING ERRCODE = 'invalid_parameter_value';
   END IF;
   spec := jsonb_strip_nulls(jsonb_build_object('type', type, 'model', model, 'agg', agg, 'expr', expr, 'filter', filter,
                                                'numerator', numerator, 'denominator', denominator, 'base', base,
-                                               'trailing_window', trailing_window, 'offset_by', offset_by, 'calc', calc));
-  IF type NOT IN ('cumulative', 'period_over_period') AND (base IS NOT NULL OR trailing_window IS NOT NULL OR offset_by IS NOT NULL OR calc IS NOT NULL) THEN
-    RAISE EXCEPTION 'base, trailing_window, offset_by and calc belong to cumulative and period_over_period metrics (metric "%")', name
+                                               'trailing_window', trailing_window, 'offset_by', offset_by, 'calc', calc,
+                                               'entity', entity, 'conversion_model', conversion_model,
+                                               'conversion_filter', conversion_filter, 'conversion_entity', conversion_entity));
+  IF type NOT IN ('cumulative', 'period_over_period', 'conversion')
+     AND (base IS NOT NULL OR trailing_window IS NOT NULL OR offset_by IS NOT NULL OR calc IS NOT NULL) THEN
+    RAISE EXCEPTION 'base, trailing_window, offset_by and calc belong to cumulative, period_over_period and conversion metrics (metric "%")', name
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF type <> 'simple' AND EXISTS (SELECT 1 FROM @extschema@.metric_latest l
@@ -148,6 +162,53 @@ BEGIN
                                   'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(
                                     coalesce(@extschema@.expr_names(expr), '{}') || coalesce(@extschema@.expr_names(filter), '{}')) c
                                     ORDER BY c)));
+  ELSIF type = 'conversion' THEN
+    IF numerator IS NOT NULL OR denominator IS NOT NULL OR base IS NOT NULL OR offset_by IS NOT NULL OR agg IS NOT NULL OR expr IS NOT NULL THEN
+      RAISE EXCEPTION 'a conversion metric takes model, entity, filter, conversion_model, conversion_entity, conversion_filter, trailing_window and calc only (metric "%")', name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT m.relation, m.time_column INTO latest FROM @extschema@.metric_model m WHERE m.name = metric_define.model;
+    SELECT m.relation, m.time_column INTO cm FROM @extschema@.metric_model m WHERE m.name = metric_define.conversion_model;
+    IF latest.relation IS NULL OR cm.relation IS NULL THEN
+      RAISE EXCEPTION 'unknown model "%" for metric "%"', CASE WHEN latest.relation IS NULL THEN model ELSE conversion_model END, name
+        USING ERRCODE = 'undefined_object', HINT = 'A conversion metric needs model and conversion_model, both defined with concord.model_define.';
+    END IF;
+    IF latest.time_column IS NULL OR cm.time_column IS NULL THEN
+      RAISE EXCEPTION 'conversion metric "%" needs models with a time column', name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF entity IS NULL OR trailing_window IS NULL OR trailing_window <= interval '0' THEN
+      RAISE EXCEPTION 'conversion metric "%" needs an entity (e.g. customer_id) and a positive trailing_window (the time allowed to convert)', name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF coalesce(calc, 'rate') NOT IN ('rate', 'conversions', 'opportunities') THEN
+      RAISE EXCEPTION 'unknown calc "%" for metric "%"', calc, name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of rate, conversions, opportunities.';
+    END IF;
+    et := @extschema@.expr_type(latest.relation, model, entity);
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oprname = '=' AND o.oprleft = et
+                      AND o.oprright = @extschema@.expr_type(cm.relation, 'conv', coalesce(conversion_entity, entity))) THEN
+      RAISE EXCEPTION 'conversion metric "%": the entities % and % cannot be compared', name, entity, coalesce(conversion_entity, entity)
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    compiled := jsonb_strip_nulls(jsonb_build_object(
+      'model', model,
+      'entity', @extschema@.expr_check(latest.relation, model, entity, false),
+      'filter', CASE WHEN filter IS NOT NULL THEN @extschema@.expr_check(latest.relation, model, filter, true) END,
+      'conv_relation', cm.relation::text,
+      'conv_time', CASE WHEN @extschema@.metric_column_type(cm.relation, cm.time_column) = 'timestamptz'::regtype
+                        THEN 'tz:' ELSE '' END || cm.time_column,
+      'conv_entity', @extschema@.expr_check(cm.relation, 'conv', coalesce(conversion_entity, entity), false),
+      'conv_filter', CASE WHEN conversion_filter IS NOT NULL THEN @extschema@.expr_check(cm.relation, 'conv', conversion_filter, true) END,
+      'window', trailing_window,
+      'expr', CASE coalesce(calc, 'rate')
+                WHEN 'rate' THEN format('(m.%I / NULLIF(m.%I, 0))', 'conv__' || name, 'opps__' || name)
+                WHEN 'conversions' THEN format('m.%I', 'conv__' || name)
+                ELSE format('m.%I', 'opps__' || name) END));
+    lineage := jsonb_build_object('tables', jsonb_build_array(latest.relation::text, cm.relation::text),
+                                  'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(
+                                    @extschema@.expr_names(entity) || coalesce(@extschema@.expr_names(filter), '{}')
+                                    || coalesce(@extschema@.expr_names(conversion_entity), '{}')
+                                    || coalesce(@extschema@.expr_names(conversion_filter), '{}')) c ORDER BY c)));
   ELSIF type IN ('cumulative', 'period_over_period') THEN
     IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL OR expr IS NOT NULL OR numerator IS NOT NULL OR denominator IS NOT NULL THEN
       RAISE EXCEPTION 'a % metric is computed from a base metric only (metric "%")', type, name
@@ -253,8 +314,8 @@ BEGIN
   RETURN v;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text) IS
-  'Defines a metric (simple, ratio, derived, cumulative or period_over_period), checking everything first; a change makes a new version, an unchanged definition none; returns the version';
+COMMENT ON FUNCTION @extschema@.metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text) IS
+  'Defines a metric (simple, ratio, derived, cumulative, period_over_period or conversion), checking everything first; a change makes a new version, an unchanged definition none; returns the version';
 
 CREATE FUNCTION @extschema@.metric_certify(name text, version integer DEFAULT NULL)
 RETURNS integer

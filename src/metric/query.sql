@@ -108,7 +108,7 @@ BEGIN
      WHERE l.type <> 'cumulative' AND up.depth < 64)
   SELECT array_agg(DISTINCT up.name) INTO needed FROM up;
   SELECT coalesce(array_agg(DISTINCT l.compiled ->> 'model' ORDER BY l.compiled ->> 'model'), '{}') INTO models
-    FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple';
+    FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type IN ('simple', 'conversion');
 
   -- dimensions: asked for, then those only the filter uses
   IF filters IS NOT NULL THEN
@@ -161,7 +161,8 @@ BEGIN
   FOREACH mdl IN ARRAY models LOOP
     plist := plist || jsonb_build_object('kind', 'bucket', 'model', mdl, 'metrics',
       (SELECT jsonb_agg(jsonb_build_object('name', l.name, 'compiled', l.compiled) ORDER BY l.name)
-         FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple' AND l.compiled ->> 'model' = mdl));
+         FROM @extschema@.metric_latest l
+        WHERE l.name = ANY (needed) AND l.type IN ('simple', 'conversion') AND l.compiled ->> 'model' = mdl));
   END LOOP;
   FOR lrec IN SELECT l.name, l.type, l.compiled, b.compiled AS base FROM @extschema@.metric_latest l
                 LEFT JOIN @extschema@.metric_latest b ON b.name = l.compiled ->> 'base'
@@ -181,7 +182,8 @@ BEGIN
 
   -- a rollup that gives this caller provably the same answer stands in
   -- for the per-model queries
-  IF use_rollups AND cardinality(models) > 0 THEN
+  IF use_rollups AND cardinality(models) > 0
+     AND NOT EXISTS (SELECT 1 FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'conversion') THEN
     rollup := @extschema@.metric_rollup_pick(
       ARRAY(SELECT l.name FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple'),
       coalesce(dimensions, '{}'), fdims, grain, tz, from_date, to_date);
@@ -219,7 +221,8 @@ BEGIN
     END IF;
     tt := @extschema@.metric_column_type(mrec.relation, mrec.time_column);
     -- the model's time as a local timestamp (a timestamptz in the zone asked for)
-    ltime := CASE WHEN tt = 'timestamptz'::regtype THEN format('%I.%I AT TIME ZONE %L', mdl, mrec.time_column, tz)
+    ltime := CASE WHEN mrec.time_column IS NULL THEN NULL
+                  WHEN tt = 'timestamptz'::regtype THEN format('%I.%I AT TIME ZONE %L', mdl, mrec.time_column, tz)
                   ELSE format('%I.%I::timestamp', mdl, mrec.time_column) END;
     joins := '{}';
     FOR d IN SELECT e FROM jsonb_array_elements(dims) e LOOP
@@ -270,6 +273,27 @@ BEGIN
       group_keys := group_keys || format('d.%I', ds);
     END LOOP;
     FOR lrec IN SELECT x ->> 'name' AS name, x -> 'compiled' AS compiled FROM jsonb_array_elements(part -> 'metrics') x LOOP
+      IF lrec.compiled ? 'conv_entity' THEN
+        -- a conversion: each entity with the first event, and whether the
+        -- same entity has the second within the window after it
+        o := CASE WHEN left(lrec.compiled ->> 'conv_time', 3) = 'tz:'
+                  THEN format('conv.%I AT TIME ZONE %L', substr(lrec.compiled ->> 'conv_time', 4), tz)
+                  ELSE format('conv.%I::timestamp', lrec.compiled ->> 'conv_time') END;
+        inner_cols := inner_cols || format('%s AS %I', lrec.compiled ->> 'entity', 'e__' || lrec.name);
+        inner_cols := inner_cols || format('%s AS %I', coalesce(lrec.compiled ->> 'filter', 'true'), 'f__' || lrec.name);
+        inner_cols := inner_cols || format(E'EXISTS (SELECT 1 FROM %s AS conv\n                        WHERE %s = %s AND %s >= %s AND %s < %s + %L::interval%s) AS %I',
+          lrec.compiled ->> 'conv_relation', lrec.compiled ->> 'conv_entity', lrec.compiled ->> 'entity',
+          o, ltime, o, ltime, lrec.compiled ->> 'window',
+          CASE WHEN lrec.compiled ? 'conv_filter' THEN ' AND ' || (lrec.compiled ->> 'conv_filter') ELSE '' END,
+          'c__' || lrec.name);
+        outer_cols := outer_cols || format('count(DISTINCT d.%I) FILTER (WHERE d.%I)::numeric AS %I',
+                                           'e__' || lrec.name, 'f__' || lrec.name, 'opps__' || lrec.name);
+        outer_cols := outer_cols || format('count(DISTINCT d.%I) FILTER (WHERE d.%I AND d.%I)::numeric AS %I',
+                                           'e__' || lrec.name, 'f__' || lrec.name, 'c__' || lrec.name, 'conv__' || lrec.name);
+        part_metrics := part_metrics || format('s%s.%I', cardinality(parts) + 1, 'opps__' || lrec.name)
+                                     || format('s%s.%I', cardinality(parts) + 1, 'conv__' || lrec.name);
+        CONTINUE;
+      END IF;
       IF lrec.compiled ? 'expr' THEN
         inner_cols := inner_cols || format('%s AS %I', lrec.compiled ->> 'expr', 'v__' || lrec.name);
       END IF;
@@ -423,7 +447,7 @@ GRANT INSERT, UPDATE, DELETE ON @extschema@.metric_model, @extschema@.metric_dim
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'model_define(text, regclass, text, jsonb, text)', 'model_join(text, text, text, text, boolean)',
     'model_drop(text)',
-    'metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text)',
+    'metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)',
     'metric_certify(text, integer)', 'metric_drop(text)']);
 -- (metric's definitions are audited like policy's)
 GRANT EXECUTE ON FUNCTION @extschema@.audit_record(text, text, jsonb, jsonb) TO concord_metric;

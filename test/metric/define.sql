@@ -3,7 +3,7 @@
 -- a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(44);
+SELECT plan(47);
 \ir retail.psql
 \ir models.psql
 
@@ -74,6 +74,15 @@ SELECT throws_ok($$SELECT concord.metric_define('p1', 'period_over_period', base
   'metric "p1" uses unknown metrics: nosuch', 'an unknown base');
 SELECT throws_ok($$SELECT concord.metric_define('buyers', 'derived', expr => 'revenue / 100')$$, '2BP01',
   'metric "buyers" must stay simple: cumulative metrics are computed from it', 'the base of a cumulative metric must stay simple');
+SELECT throws_ok($$SELECT concord.metric_define('cv', 'conversion', model => 'ticket', conversion_model => 'orders', trailing_window => '7 days')$$,
+  '22023', 'conversion metric "cv" needs an entity (e.g. customer_id) and a positive trailing_window (the time allowed to convert)',
+  'a conversion without an entity');
+SELECT throws_ok($$SELECT concord.metric_define('cv', 'conversion', model => 'ticket', entity => 'customer_id', conversion_model => 'nosuch',
+                                                trailing_window => '7 days')$$,
+  '42704', 'unknown model "nosuch" for metric "cv"', 'a conversion to an unknown model');
+SELECT throws_ok($$SELECT concord.metric_define('cv', 'conversion', model => 'ticket', entity => 'customer_id', conversion_model => 'orders',
+                                                conversion_entity => 'channel', trailing_window => '7 days')$$,
+  '42804', 'conversion metric "cv": the entities customer_id and channel cannot be compared', 'entities of unlike types');
 
 -- versions and certification
 SELECT is(concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',

@@ -4,7 +4,7 @@
 -- All in a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(33);
+SELECT plan(35);
 \ir retail.psql
 \ir models.psql
 
@@ -168,6 +168,25 @@ SELECT results_eq(
      WHERE o.ordered_at >= timestamptz '2026-02-01 00:00+08' AND o.ordered_at < timestamptz '2026-03-01 00:00+08'
      GROUP BY 1 ORDER BY 1$$,
   'period over period by region: each region''s February next to March');
+
+-- conversion: customers who opened a ticket, and of them those who paid
+-- for an order within 14 days after it
+SELECT results_eq(
+  $$SELECT (j ->> 'metric_time')::date, (j ->> 'ticket_to_order')::numeric
+      FROM concord.metric_query('{ticket_to_order}', grain => 'month', time_zone => 'Asia/Shanghai') j$$,
+  $$SELECT date_trunc('month', t.opened_at AT TIME ZONE 'Asia/Shanghai')::date,
+           count(DISTINCT t.customer_id) FILTER (WHERE EXISTS (
+             SELECT 1 FROM mt_shop.orders o WHERE o.customer_id = t.customer_id AND o.status = 'paid'
+                AND o.ordered_at >= t.opened_at AND o.ordered_at < t.opened_at + interval '14 days'))::numeric
+           / count(DISTINCT t.customer_id)
+      FROM mt_shop.ticket t GROUP BY 1 ORDER BY 1$$,
+  'conversion rate by month of the first event, as by hand');
+SELECT results_eq(
+  $$SELECT (j ->> 'ticket_to_order_n')::numeric FROM concord.metric_query('{ticket_to_order_n}') j$$,
+  $$SELECT count(DISTINCT t.customer_id)::numeric FROM mt_shop.ticket t
+     WHERE t.resolved_at IS NULL AND EXISTS (SELECT 1 FROM mt_shop.orders o WHERE o.customer_id = t.customer_id
+                                               AND o.ordered_at >= t.opened_at AND o.ordered_at < t.opened_at + interval '7 days')$$,
+  'conversions (a count), with a filter on the first event, over all time');
 
 -- a dimension name in two models: asked for by model.dimension
 SELECT concord.model_define('refund', 'mt_shop.refund', 'refunded_at', $$ {"status": "'refunded'::text"} $$) AS r \gset
