@@ -530,6 +530,17 @@ SELECT j ->> 'metric_time' AS month, j ->> 'signed_contracts' AS signed,
 \c - wang_fang
 SELECT j ->> 'priority' AS priority, j ->> 'tickets' AS tickets, round((j ->> 'sla_breach_rate')::numeric * 100, 1) AS "breached %"
   FROM concord.metric_query('{tickets,sla_breach_rate}', '{priority}') j;
+\echo '-- 市场 (chen_jing, logging in for the first time): the same conversion rate, by quarter'
+\c - postgres
+CREATE ROLE chen_jing LOGIN;
+SELECT concord.department_add('marketing', NULL, '市场') AS d4,
+       concord.member_set('chen_jing', 'marketing', '市场专员') AS m5 \gset
+GRANT USAGE ON SCHEMA finance TO chen_jing;
+GRANT SELECT ON finance.contract TO chen_jing;
+\c - chen_jing
+SELECT j ->> 'metric_time' AS quarter, round((j ->> 'conversion_rate')::numeric * 100, 1) AS "conversion %",
+       j ->> 'signed_customers' AS signed_customers
+  FROM concord.metric_query('{conversion_rate,signed_customers}', grain => 'quarter', time_zone => 'Asia/Shanghai') j;
 \echo '-- anyone can read the SQL behind a number:'
 SELECT concord.metric_sql('{revenue}', grain => 'quarter', time_zone => 'Asia/Shanghai') AS "SQL";
 \echo '-- for BI tools: a view in schema metrics, commented, read as the person connected'
