@@ -27,6 +27,7 @@ SQL_PARTS = src/concord.sql \
 	src/metric/query.sql \
 	src/metric/publish.sql \
 	src/metric/rollup.sql \
+	src/flow/flow.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

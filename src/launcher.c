@@ -41,6 +41,7 @@
 #include "utils/varlena.h"
 
 #include "concord.h"
+#include "flow/flow.h"
 
 PG_FUNCTION_INFO_V1(concord_worker_wake);
 
@@ -307,6 +308,7 @@ void
 concord_db_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
+	TimestampTz last_round = 0;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -315,20 +317,41 @@ concord_db_worker_main(Datum main_arg)
 
 	for (;;)
 	{
+		long		wait_ms;
+		long		next_due_ms;
+
 		CHECK_FOR_INTERRUPTS();
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
 		}
-		if (!db_worker_round())
-			proc_exit(0);		/* no concord here; the launcher backs off */
+		/* housekeeping every naptime */
+		if (TimestampDifferenceExceeds(last_round, GetCurrentTimestamp(), concord_worker_naptime_ms))
+		{
+			if (!db_worker_round())
+				proc_exit(0);	/* no concord here; the launcher backs off */
+			last_round = GetCurrentTimestamp();
+		}
 
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 concord_worker_naptime_ms,
-						 PG_WAIT_EXTENSION);
+		/*
+		 * The outbox whenever woken (a commit that enqueued sets our latch):
+		 * while there is something to send.  The latch is reset first, so a
+		 * wake during a round is not lost.
+		 */
 		ResetLatch(MyLatch);
+		while (flow_deliver_round(&next_due_ms) > 0)
+			CHECK_FOR_INTERRUPTS();
+
+		wait_ms = concord_worker_naptime_ms -
+			(long) ((GetCurrentTimestamp() - last_round) / 1000);
+		if (next_due_ms >= 0)
+			wait_ms = Min(wait_ms, next_due_ms);
+		if (wait_ms > 0)
+			(void) WaitLatch(MyLatch,
+							 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+							 wait_ms,
+							 PG_WAIT_EXTENSION);
 	}
 }
 

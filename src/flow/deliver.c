@@ -1,0 +1,401 @@
+/*-------------------------------------------------------------------------
+ *
+ * deliver.c
+ *	  Delivery of the outbox by the database's background worker, and the
+ *	  small SQL entry points the outbox needs.
+ *
+ *	  concord.flow_check_url(url text) RETURNS boolean
+ *	  concord.flow_wake() RETURNS boolean
+ *
+ * One delivery round (flow_deliver_round, called by the worker) runs three
+ * steps, so that no transaction is open while the network is:
+ *   1. a short transaction expires stale leases (a worker that died while
+ *      delivering), then claims due messages -- per endpoint at most its
+ *      max_in_flight, FOR UPDATE SKIP LOCKED -- marks them in_flight with a
+ *      lease and builds their requests (the body signed with HMAC-SHA256
+ *      under the endpoint's secret);
+ *   2. the requests run concurrently in the http component's libcurl multi
+ *      engine, under its destination guard;
+ *   3. a second short transaction records each outcome: delivered on a 2xx,
+ *      else another attempt after an exponential backoff with jitter (or
+ *      the receiver's Retry-After), or dead after max_attempts.
+ * A crash between 1 and 3 leaves the messages in_flight until the lease
+ * expires; they are then sent again (at least once, nothing lost).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+#include <openssl/evp.h>
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/pg_prng.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "storage/latch.h"
+#include "storage/proc.h"
+#include "storage/procarray.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/backend_status.h"
+
+#include "concord.h"
+#include "flow/flow.h"
+#include "http/http.h"
+#include "secret/secret.h"
+
+PG_FUNCTION_INFO_V1(concord_flow_check_url);
+PG_FUNCTION_INFO_V1(concord_flow_wake);
+
+/* most messages claimed in one round */
+#define FLOW_BATCH 512
+/* how long a claimed message stays in_flight before another worker may send it */
+#define FLOW_LEASE_SECONDS 300
+
+/* One claimed message and its request. */
+typedef struct FlowMessage
+{
+	int64		id;
+	int			attempts;		/* including this one */
+	int			max_attempts;
+	HttpTransfer *xfer;
+} FlowMessage;
+
+/*
+ * concord.flow_check_url(url): the destination guard's verdict on a URL now,
+ * so an endpoint outside concord.http_allow fails when it is defined, not
+ * when a message is delivered.
+ */
+Datum
+concord_flow_check_url(PG_FUNCTION_ARGS)
+{
+	char	   *url = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	HttpTarget	target;
+	HttpError	err;
+
+	if (!http_guard_check_url(url, http_allowlist_load(), &target, &err))
+		http_raise(&err);
+	PG_RETURN_BOOL(true);
+}
+
+/* The worker of this database to wake at commit, or 0. */
+static int	wake_pid = 0;
+
+static void
+wake_worker_at_commit(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_COMMIT && wake_pid != 0)
+	{
+		PGPROC	   *proc = BackendPidGetProc(wake_pid);
+
+		if (proc != NULL)
+			SetLatch(&proc->procLatch);
+	}
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PARALLEL_COMMIT || event == XACT_EVENT_PARALLEL_ABORT)
+		wake_pid = 0;
+}
+
+/*
+ * concord.flow_wake(): at commit, set the latch of this database's concord
+ * worker, so a message is delivered at once rather than at the worker's
+ * next round.  False when no worker serves this database.
+ */
+Datum
+concord_flow_wake(PG_FUNCTION_ARGS)
+{
+	static bool registered = false;
+	int			n = pgstat_fetch_stat_numbackends();
+
+	for (int i = 1; i <= n; i++)
+	{
+		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+		PgBackendStatus *be = local ? &local->backendStatus : NULL;
+		const char *type;
+
+		if (be == NULL || be->st_backendType != B_BG_WORKER || be->st_databaseid != MyDatabaseId)
+			continue;
+		type = GetBackgroundWorkerTypeByPid(be->st_procpid);
+		if (type && strcmp(type, "concord worker") == 0)
+		{
+			if (!registered)
+			{
+				RegisterXactCallback(wake_worker_at_commit, NULL);
+				registered = true;
+			}
+			wake_pid = be->st_procpid;
+			PG_RETURN_BOOL(true);
+		}
+	}
+	PG_RETURN_BOOL(false);
+}
+
+/* sha256=<hex> of body under key */
+static char *
+sign_body(const char *key, const char *body, size_t len)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t		maclen = 0;
+	char	   *out;
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, strlen(key),
+				  (const unsigned char *) body, len, mac, sizeof(mac), &maclen) == NULL)
+		elog(ERROR, "HMAC-SHA256 failed");
+	out = palloc(7 + maclen * 2 + 1);
+	memcpy(out, "sha256=", 7);
+	hex_encode((const char *) mac, maclen, out + 7);
+	out[7 + maclen * 2] = '\0';
+	return out;
+}
+
+/*
+ * Step 1: claim due messages and build their requests in cxt.  Runs in a
+ * transaction of its own.  Returns the number claimed.
+ */
+static int
+claim(MemoryContext cxt, FlowMessage **msgs, List **allowlist, long *next_due_ms)
+{
+	int			n = 0;
+	uint64		rows;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgstat_report_activity(STATE_RUNNING, "concord: claiming outbox messages");
+
+	/* leases of a worker that died: those messages are due again */
+	if (SPI_execute("UPDATE concord.outbox SET status = 'pending', lease_until = NULL"
+					" WHERE status OPERATOR(pg_catalog.=) 'in_flight'"
+					"   AND lease_until OPERATOR(pg_catalog.<) pg_catalog.now()", false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not expire outbox leases");
+
+	if (SPI_execute(psprintf(
+		"WITH due AS ("
+		"  SELECT o.id FROM concord.endpoint e,"
+		"    LATERAL (SELECT x.id FROM concord.outbox x"
+		"              WHERE x.endpoint OPERATOR(pg_catalog.=) e.name AND x.status OPERATOR(pg_catalog.=) 'pending'"
+		"                AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
+		"              ORDER BY x.id LIMIT e.max_in_flight FOR UPDATE SKIP LOCKED) o"
+		"   WHERE e.enabled LIMIT %d)"
+		" UPDATE concord.outbox o SET status = 'in_flight', attempts = o.attempts OPERATOR(pg_catalog.+) 1,"
+		"        lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => %d)"
+		"   FROM due, concord.endpoint e"
+		"  WHERE o.id OPERATOR(pg_catalog.=) due.id AND e.name OPERATOR(pg_catalog.=) o.endpoint"
+		" RETURNING o.id, o.attempts, e.max_attempts, e.url, e.secret_name, e.timeout_ms, o.payload::text,"
+		"   e.headers OPERATOR(pg_catalog.||) o.headers OPERATOR(pg_catalog.||)"
+		"     pg_catalog.jsonb_build_object('Idempotency-Key', o.idempotency_key)",
+		FLOW_BATCH, FLOW_LEASE_SECONDS), false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not claim outbox messages");
+	rows = SPI_processed;
+	if (rows > 0)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		SPITupleTable *tt = SPI_tuptable;
+
+		*allowlist = http_allowlist_load();
+		*msgs = palloc0(sizeof(FlowMessage) * rows);
+		for (uint64 i = 0; i < rows; i++)
+		{
+			HeapTuple	tup = tt->vals[i];
+			TupleDesc	td = tt->tupdesc;
+			bool		isnull;
+			FlowMessage *m = &(*msgs)[n++];
+			char	   *url = SPI_getvalue(tup, td, 4);
+			char	   *secret_name = SPI_getvalue(tup, td, 5);
+			int			timeout_ms = DatumGetInt32(SPI_getbinval(tup, td, 6, &isnull));
+			char	   *body = SPI_getvalue(tup, td, 7);
+			Jsonb	   *headers = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 8, &isnull));
+			HttpLimits	limits = {timeout_ms, -1, -1, 0};
+
+			m->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
+			m->attempts = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
+			m->max_attempts = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
+			if (secret_name != NULL)
+			{
+				int			code;
+				char	   *msg;
+				char	   *key = secret_resolve(secret_name, &code, &msg);
+
+				if (key != NULL)
+				{
+					char	   *sig = sign_body(key, body, strlen(body));
+					Datum		extra = DirectFunctionCall1(jsonb_in, CStringGetDatum(
+						psprintf("{\"X-Concord-Signature\": \"%s\"}", sig)));
+
+					headers = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(headers), extra));
+					explicit_bzero(key, strlen(key));
+				}
+			}
+			m->xfer = http_transfer_create("POST", url, NULL, headers, body, strlen(body),
+										   "application/json", &limits, *allowlist);
+		}
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		/* nothing due: when is the next one? */
+		bool		isnull;
+
+		*next_due_ms = -1;
+		if (SPI_execute("SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', pg_catalog.min(next_attempt_at)"
+						" OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000)::int8"
+						" FROM concord.outbox WHERE status OPERATOR(pg_catalog.=) 'pending'", true, 1) == SPI_OK_SELECT &&
+			SPI_processed == 1)
+		{
+			Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+			if (!isnull)
+				*next_due_ms = Max(DatumGetInt64(d), 0);
+		}
+	}
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	return n;
+}
+
+/* Seconds the receiver asked us to wait (Retry-After: <seconds>), or -1. */
+static int
+retry_after(HttpResult *res)
+{
+	ListCell   *lc;
+
+	foreach(lc, res->headers)
+	{
+		HttpHeader *h = lfirst(lc);
+
+		if (strcmp(h->name, "retry-after") == 0)
+		{
+			char	   *end;
+			long		s = strtol(h->value, &end, 10);
+
+			if (end != h->value && *end == '\0' && s >= 0)
+				return (int) Min(s, 86400);
+		}
+	}
+	return -1;
+}
+
+/*
+ * Step 3: record each outcome, in a transaction of its own, with one
+ * statement for the batch.
+ */
+static void
+record(FlowMessage *msgs, int n)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum	   *states = palloc(sizeof(Datum) * n);
+	Datum	   *waits = palloc(sizeof(Datum) * n);
+	Datum	   *codes = palloc(sizeof(Datum) * n);
+	Datum	   *errors = palloc(sizeof(Datum) * n);
+	bool	   *nocode = palloc(sizeof(bool) * n);
+	bool	   *noerror = palloc(sizeof(bool) * n);
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	Oid			types[5] = {INT8ARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
+	Datum		values[5];
+
+	for (int i = 0; i < n; i++)
+	{
+		HttpResult *res = http_transfer_result(msgs[i].xfer);
+		bool		ok = res->ok && res->status >= 200 && res->status < 300;
+		const char *state;
+		double		wait = 0;
+		char	   *err = NULL;
+
+		if (ok)
+			state = "delivered";
+		else
+		{
+			int			ra = res->ok ? retry_after(res) : -1;
+
+			err = res->ok ? psprintf("HTTP %d", res->status) :
+				(res->error.message ? res->error.message : "delivery failed");
+			if (msgs[i].attempts >= msgs[i].max_attempts)
+				state = "dead";
+			else
+			{
+				state = "pending";
+				/* 2^attempts seconds, at most an hour, times 0.5 .. 1.0 */
+				wait = ra >= 0 ? ra :
+					Min(pow(2.0, msgs[i].attempts), 3600.0) * (0.5 + 0.5 * pg_prng_double(&pg_global_prng_state));
+			}
+		}
+		ids[i] = Int64GetDatum(msgs[i].id);
+		states[i] = CStringGetTextDatum(state);
+		waits[i] = Float8GetDatum(wait);
+		codes[i] = Int32GetDatum(res->ok ? res->status : 0);
+		nocode[i] = !res->ok;
+		errors[i] = err ? CStringGetTextDatum(err) : (Datum) 0;
+		noerror[i] = err == NULL;
+	}
+	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(states, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[2] = PointerGetDatum(construct_array(waits, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	values[3] = PointerGetDatum(construct_md_array(codes, nocode, 1, dims, lbs, INT4OID, 4, true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_md_array(errors, noerror, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	pgstat_report_activity(STATE_RUNNING, "concord: recording outbox deliveries");
+	if (SPI_execute_with_args(
+		"UPDATE concord.outbox o SET status = r.state, lease_until = NULL, last_status = r.code, last_error = r.err,"
+		"       delivered_at = CASE WHEN r.state OPERATOR(pg_catalog.=) 'delivered' THEN pg_catalog.clock_timestamp() END,"
+		"       next_attempt_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => r.wait)"
+		"  FROM unnest($1, $2, $3, $4, $5) AS r(id, state, wait, code, err)"
+		" WHERE o.id OPERATOR(pg_catalog.=) r.id AND o.status OPERATOR(pg_catalog.=) 'in_flight'",
+		5, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record outbox deliveries");
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+}
+
+/*
+ * One delivery round of the worker: claim, send, record.  Returns the
+ * number of messages sent (the worker goes on while there are any).
+ */
+int
+flow_deliver_round(long *next_due_ms)
+{
+	static MemoryContext cxt = NULL;
+	FlowMessage *msgs = NULL;
+	List	   *allowlist = NIL;
+	int			n;
+	MemoryContext old;
+
+	if (cxt == NULL)
+		cxt = AllocSetContextCreate(TopMemoryContext, "concord outbox delivery", ALLOCSET_DEFAULT_SIZES);
+	MemoryContextReset(cxt);
+	*next_due_ms = 0;
+	old = MemoryContextSwitchTo(cxt);
+	n = claim(cxt, &msgs, &allowlist, next_due_ms);
+	MemoryContextSwitchTo(cxt);	/* (a commit leaves TopMemoryContext current) */
+	if (n > 0)
+	{
+		HttpTransfer **xfers = palloc(sizeof(HttpTransfer *) * n);
+
+		for (int i = 0; i < n; i++)
+			xfers[i] = msgs[i].xfer;
+		pgstat_report_activity(STATE_RUNNING, "concord: delivering outbox messages");
+		http_perform(xfers, n, concord_http_max_connections, concord_http_max_host_connections, allowlist);
+		record(msgs, n);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextReset(cxt);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return n;
+}
