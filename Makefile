@@ -28,6 +28,7 @@ SQL_PARTS = src/concord.sql \
 	src/metric/publish.sql \
 	src/metric/rollup.sql \
 	src/flow/flow.sql \
+	src/flow/rules.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

@@ -219,6 +219,7 @@ check_walker(Node *node, Check *c)
 		case T_CaseExpr:
 		case T_CaseWhen:
 		case T_CaseTestExpr:
+		case T_FieldSelect:		/* a field of a row (NEW.status in an event rule) */
 		case T_CoalesceExpr:
 		case T_MinMaxExpr:
 		case T_ArrayExpr:
@@ -232,14 +233,73 @@ check_walker(Node *node, Check *c)
 }
 
 /*
- * Raw tree: concord.member('x') and concord.member_in('x') become
+ * Apply fn to every node of a raw expression of the kinds a predicate can
+ * hold, bottom first; fn returns the node or its replacement.
+ */
+typedef Node *(*RawMutator) (Node *node, const Check *c);
+
+static Node *
+raw_mutate(Node *node, RawMutator fn, const Check *c)
+{
+	ListCell   *lc;
+
+	if (node == NULL)
+		return NULL;
+	if (IsA(node, A_Expr))
+	{
+		A_Expr	   *e = (A_Expr *) node;
+
+		e->lexpr = raw_mutate(e->lexpr, fn, c);
+		e->rexpr = raw_mutate(e->rexpr, fn, c);
+	}
+	else if (IsA(node, BoolExpr))
+	{
+		foreach(lc, ((BoolExpr *) node)->args)
+			lfirst(lc) = raw_mutate(lfirst(lc), fn, c);
+	}
+	else if (IsA(node, List))
+	{
+		foreach(lc, (List *) node)
+			lfirst(lc) = raw_mutate(lfirst(lc), fn, c);
+	}
+	else if (IsA(node, TypeCast))
+		((TypeCast *) node)->arg = raw_mutate(((TypeCast *) node)->arg, fn, c);
+	else if (IsA(node, NullTest))
+		((NullTest *) node)->arg = (Expr *) raw_mutate((Node *) ((NullTest *) node)->arg, fn, c);
+	else if (IsA(node, BooleanTest))
+		((BooleanTest *) node)->arg = (Expr *) raw_mutate((Node *) ((BooleanTest *) node)->arg, fn, c);
+	else if (IsA(node, CoalesceExpr))
+		((CoalesceExpr *) node)->args = (List *) raw_mutate((Node *) ((CoalesceExpr *) node)->args, fn, c);
+	else if (IsA(node, MinMaxExpr))
+		((MinMaxExpr *) node)->args = (List *) raw_mutate((Node *) ((MinMaxExpr *) node)->args, fn, c);
+	else if (IsA(node, A_ArrayExpr))
+		((A_ArrayExpr *) node)->elements = (List *) raw_mutate((Node *) ((A_ArrayExpr *) node)->elements, fn, c);
+	else if (IsA(node, CaseExpr))
+	{
+		CaseExpr   *ce = (CaseExpr *) node;
+
+		ce->arg = (Expr *) raw_mutate((Node *) ce->arg, fn, c);
+		foreach(lc, ce->args)
+		{
+			CaseWhen   *w = lfirst(lc);
+
+			w->expr = (Expr *) raw_mutate((Node *) w->expr, fn, c);
+			w->result = (Expr *) raw_mutate((Node *) w->result, fn, c);
+		}
+		ce->defresult = (Expr *) raw_mutate((Node *) ce->defresult, fn, c);
+	}
+	else if (IsA(node, FuncCall))
+		((FuncCall *) node)->args = (List *) raw_mutate((Node *) ((FuncCall *) node)->args, fn, c);
+	return fn(node, c);
+}
+
+/*
+ * concord.member('x') and concord.member_in('x') become
  * (SELECT concord.member('x')), evaluated once per query.
  */
 static Node *
-wrap_member_calls(Node *node, const Check *c)
+member_call_wrapped(Node *node, const Check *c)
 {
-	if (node == NULL)
-		return NULL;
 	if (IsA(node, FuncCall))
 	{
 		FuncCall   *fc = (FuncCall *) node;
@@ -266,55 +326,35 @@ wrap_member_calls(Node *node, const Check *c)
 				s->location = fc->location;
 				return (Node *) s;
 			}
-		return node;
 	}
-	/* recurse through the raw expression nodes a predicate can hold */
-	if (IsA(node, A_Expr))
-	{
-		A_Expr	   *e = (A_Expr *) node;
+	return node;
+}
 
-		e->lexpr = wrap_member_calls(e->lexpr, c);
-		e->rexpr = wrap_member_calls(e->rexpr, c);
-	}
-	else if (IsA(node, BoolExpr))
+/*
+ * NEW.status and OLD.status (an event rule's condition) become
+ * (new).status: a field of the row, as PL/pgSQL reads it.
+ */
+static Node *
+row_field(Node *node, const Check *c)
+{
+	if (IsA(node, ColumnRef) && list_length(((ColumnRef *) node)->fields) == 2 &&
+		IsA(linitial(((ColumnRef *) node)->fields), String))
 	{
-		ListCell   *lc;
+		ColumnRef  *cr = (ColumnRef *) node;
+		const char *row = strVal(linitial(cr->fields));
 
-		foreach(lc, ((BoolExpr *) node)->args)
-			lfirst(lc) = wrap_member_calls(lfirst(lc), c);
-	}
-	else if (IsA(node, List))
-	{
-		ListCell   *lc;
-
-		foreach(lc, (List *) node)
-			lfirst(lc) = wrap_member_calls(lfirst(lc), c);
-	}
-	else if (IsA(node, TypeCast))
-		((TypeCast *) node)->arg = wrap_member_calls(((TypeCast *) node)->arg, c);
-	else if (IsA(node, NullTest))
-		((NullTest *) node)->arg = (Expr *) wrap_member_calls((Node *) ((NullTest *) node)->arg, c);
-	else if (IsA(node, BooleanTest))
-		((BooleanTest *) node)->arg = (Expr *) wrap_member_calls((Node *) ((BooleanTest *) node)->arg, c);
-	else if (IsA(node, CoalesceExpr))
-		((CoalesceExpr *) node)->args = (List *) wrap_member_calls((Node *) ((CoalesceExpr *) node)->args, c);
-	else if (IsA(node, CaseExpr))
-	{
-		CaseExpr   *ce = (CaseExpr *) node;
-		ListCell   *lc;
-
-		ce->arg = (Expr *) wrap_member_calls((Node *) ce->arg, c);
-		foreach(lc, ce->args)
+		if (strcmp(row, "new") == 0 || strcmp(row, "old") == 0)
 		{
-			CaseWhen   *w = lfirst(lc);
+			ColumnRef  *whole = makeNode(ColumnRef);
+			A_Indirection *ind = makeNode(A_Indirection);
 
-			w->expr = (Expr *) wrap_member_calls((Node *) w->expr, c);
-			w->result = (Expr *) wrap_member_calls((Node *) w->result, c);
+			whole->fields = list_make1(linitial(cr->fields));
+			whole->location = cr->location;
+			ind->arg = (Node *) whole;
+			ind->indirection = list_make1(lsecond(cr->fields));
+			return (Node *) ind;
 		}
-		ce->defresult = (Expr *) wrap_member_calls((Node *) ce->defresult, c);
 	}
-	else if (IsA(node, FuncCall))
-		((FuncCall *) node)->args = (List *) wrap_member_calls((Node *) ((FuncCall *) node)->args, c);
 	return node;
 }
 
@@ -458,7 +498,7 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	rs = parse_wrapped(sql, column == InvalidAttrNumber, what);
 	sel = (SelectStmt *) rs->stmt;
 	if (column == InvalidAttrNumber)
-		sel->whereClause = wrap_member_calls(sel->whereClause, &c);
+		sel->whereClause = raw_mutate(sel->whereClause, member_call_wrapped, &c);
 
 	q = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
 	error_context_stack = errcb.previous;
@@ -588,7 +628,7 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 		forboth(ln, names, lt, types)
 			appendStringInfo(&from, "%s NULL::%s AS %s", ln == list_head(names) ? "" : ",",
 							 format_type_be(lfirst_oid(lt)), quote_identifier(lfirst(ln)));
-		appendStringInfo(&from, ") AS %s", quote_identifier(alias));
+		appendStringInfo(&from, ") AS %s", quote_identifier(alias[0] ? alias : "r"));
 	}
 
 	sql = wrapped_text(&c, from.data, text, condition);
@@ -599,6 +639,16 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 	rs = parse_wrapped(sql, condition, what);
+	if (names != NIL && strcmp(linitial(names), "new") == 0)
+	{
+		SelectStmt *sel = (SelectStmt *) rs->stmt;
+
+		if (condition)
+			sel->whereClause = raw_mutate(sel->whereClause, row_field, &c);
+		else
+			((ResTarget *) linitial(sel->targetList))->val =
+				raw_mutate(((ResTarget *) linitial(sel->targetList))->val, row_field, &c);
+	}
 	q = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
 	error_context_stack = errcb.previous;
 	if (list_length(q->rtable) != 1 ||
@@ -625,7 +675,8 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 	ps = makeNode(PlannedStmt);
 	ps->rtable = q->rtable;
 	ctx = deparse_context_for_plan_tree(ps, select_rtable_names_for_explain(q->rtable, bms_make_singleton(1)));
-	return deparse_expression(expr, ctx, true, false);
+	/* an empty alias: names unqualified (an event rule's (new).status) */
+	return deparse_expression(expr, ctx, alias[0] != '\0', false);
 }
 
 /*

@@ -1,0 +1,304 @@
+/* concord — flow: event rules.  Joined into concord--<version>.sql by the
+ * Makefile after flow.sql.
+ *
+ * An event rule fires inside the transaction that changed a row: on
+ * INSERT, UPDATE or DELETE of a table, when a condition over NEW and OLD
+ * holds (checked by the parser and the allowlist, e.g.
+ * NEW.status = '已签约' AND OLD.status IS DISTINCT FROM '已签约'), it runs
+ * its actions:
+ *   {"webhook": "<endpoint>", "payload": <template>}   a message to the outbox
+ *   {"insert": "<table>", "values": <template>}        a task row for another department
+ *   {"notify": "<channel>", "payload": <template>}     NOTIFY
+ * A template is JSON whose strings "$new.<column>" and "$old.<column>" become
+ * that column's value, and "$rule", "$table", "$op" what they say; the
+ * columns are checked when the rule is defined.  Each rule is a row
+ * trigger calling a function made for it, SECURITY DEFINER as the rule's
+ * definer: the actions run with the definer's privileges, which are checked
+ * when the rule is defined.  Every firing is recorded in
+ * concord.event_firing. */
+
+CREATE SCHEMA concord_rules;
+COMMENT ON SCHEMA concord_rules IS 'concord: the trigger functions of event rules (concord.event_rule)';
+GRANT CREATE, USAGE ON SCHEMA concord_rules TO concord_flow;
+
+CREATE TABLE @extschema@.event_rule (
+  name        text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,50}$'),
+  table_name  regclass NOT NULL,
+  events      text[] NOT NULL CHECK (events <@ ARRAY['insert', 'update', 'delete'] AND cardinality(events) > 0),
+  condition   text,
+  compiled    text,
+  actions     jsonb NOT NULL CHECK (jsonb_typeof(actions) = 'array'),
+  enabled     boolean NOT NULL DEFAULT true,
+  description text,
+  defined_by  text NOT NULL DEFAULT current_user,
+  defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE @extschema@.event_rule IS
+  'Event rules: on which changes of a table, under which condition over NEW and OLD, which actions run (webhook, insert, notify)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_rule', '');
+
+CREATE TABLE @extschema@.event_firing (
+  id        bigserial PRIMARY KEY,
+  rule      text NOT NULL,
+  op        text NOT NULL,
+  fired_at  timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp(),
+  fired_by  text NOT NULL DEFAULT session_user,
+  row_key   jsonb,
+  outcomes  jsonb NOT NULL
+);
+CREATE INDEX ON @extschema@.event_firing (rule, fired_at);
+COMMENT ON TABLE @extschema@.event_firing IS
+  'Every firing of an event rule: when, by whom, on which row, and what each action did (the outbox message, the inserted row, the channel)';
+
+-- The columns a template refers to ("$new.x", "$old.x"), each once.
+CREATE FUNCTION @extschema@.event_template_columns(tpl jsonb)
+RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT
+RETURN ARRAY(SELECT DISTINCT substring(v #>> '{}' FROM '^\$(?:new|old)\.(.+)$')
+               FROM jsonb_path_query(tpl, 'strict $.**') v
+              WHERE jsonb_typeof(v) = 'string' AND (v #>> '{}') ~ '^\$(new|old)\.');
+COMMENT ON FUNCTION @extschema@.event_template_columns(jsonb) IS
+  'The columns a template''s "$new.<column>" and "$old.<column>" strings name';
+
+-- A template filled from the row: "$new.x" -> NEW's x, and so on.
+CREATE FUNCTION @extschema@.event_template(tpl jsonb, new jsonb, old jsonb, meta jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  s text;
+BEGIN
+  CASE jsonb_typeof(tpl)
+    WHEN 'object' THEN
+      RETURN coalesce((SELECT jsonb_object_agg(e.key, @extschema@.event_template(e.value, new, old, meta))
+                         FROM jsonb_each(tpl) e), '{}');
+    WHEN 'array' THEN
+      RETURN coalesce((SELECT jsonb_agg(@extschema@.event_template(e, new, old, meta) ORDER BY o)
+                         FROM jsonb_array_elements(tpl) WITH ORDINALITY a(e, o)), '[]');
+    WHEN 'string' THEN
+      s := tpl #>> '{}';
+      IF s LIKE '$new.%' THEN
+        RETURN coalesce(new -> substr(s, 6), 'null');
+      ELSIF s LIKE '$old.%' THEN
+        RETURN coalesce(old -> substr(s, 6), 'null');
+      ELSIF s IN ('$rule', '$table', '$op') THEN
+        RETURN meta -> substr(s, 2);
+      END IF;
+      RETURN tpl;
+    ELSE
+      RETURN tpl;
+  END CASE;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.event_template(jsonb, jsonb, jsonb, jsonb) IS
+  'A template filled from a row: "$new.<column>", "$old.<column>", "$rule", "$table", "$op" replaced by their values';
+
+-- Runs a rule's actions for one row, as the rule's definer (its trigger
+-- function is SECURITY DEFINER); records the firing.
+CREATE FUNCTION @extschema@.event_fire(rule text, op text, new jsonb, old jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  r record;
+  a jsonb;
+  meta jsonb;
+  outcomes jsonb := '[]';
+  v jsonb;
+  cols text;
+  id bigint;
+BEGIN
+  SELECT * INTO r FROM @extschema@.event_rule x WHERE x.name = event_fire.rule;
+  meta := jsonb_build_object('rule', rule, 'table', r.table_name::text, 'op', op);
+  FOR a IN SELECT e FROM jsonb_array_elements(r.actions) e LOOP
+    IF a ? 'webhook' THEN
+      v := @extschema@.event_template(coalesce(a -> 'payload', '{}'), new, old, meta);
+      id := @extschema@.outbox_enqueue(a ->> 'webhook', v, NULL,
+              jsonb_build_object('X-Concord-Rule', rule));
+      outcomes := outcomes || jsonb_build_object('webhook', a ->> 'webhook', 'outbox_id', id);
+    ELSIF a ? 'insert' THEN
+      v := @extschema@.event_template(a -> 'values', new, old, meta);
+      SELECT string_agg(quote_ident(k), ', ') INTO cols FROM jsonb_object_keys(v) k;
+      EXECUTE format('INSERT INTO %s (%s) SELECT %s FROM jsonb_populate_record(NULL::%s, $1)',
+                     (a ->> 'insert')::regclass, cols, cols, (a ->> 'insert')::regclass) USING v;
+      outcomes := outcomes || jsonb_build_object('insert', a ->> 'insert');
+    ELSIF a ? 'notify' THEN
+      v := @extschema@.event_template(coalesce(a -> 'payload', jsonb_build_object('rule', '$rule', 'op', '$op')), new, old, meta);
+      PERFORM pg_catalog.pg_notify(a ->> 'notify', v::text);
+      outcomes := outcomes || jsonb_build_object('notify', a ->> 'notify');
+    END IF;
+  END LOOP;
+  INSERT INTO @extschema@.event_firing (rule, op, row_key, outcomes)
+  VALUES (rule, op, coalesce(new, old), outcomes);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.event_fire(text, text, jsonb, jsonb) IS
+  'Internal to event rules: runs a rule''s actions for one changed row and records the firing';
+
+CREATE FUNCTION @extschema@.event_rule(name text, tbl regclass, events text[], condition text, actions jsonb,
+                                       description text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  cond text;
+  a jsonb;
+  c text;
+  missing text;
+  rowtype regtype;
+  fn text;
+  evs text[];
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,50}$' THEN
+    RAISE EXCEPTION 'invalid event rule name "%"', name
+      USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
+  END IF;
+  IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid = tbl) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
+  END IF;
+  evs := ARRAY(SELECT DISTINCT lower(e) FROM unnest(events) e ORDER BY 1);
+  IF cardinality(evs) = 0 OR NOT evs <@ ARRAY['insert', 'update', 'delete'] THEN
+    RAISE EXCEPTION 'events of rule "%" must be some of insert, update, delete (got %)', name, events
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- the condition: over NEW and OLD, rows of the table (OLD is NULL on
+  -- insert, NEW on delete)
+  rowtype := (SELECT k.reltype FROM pg_catalog.pg_class k WHERE k.oid = tbl)::regtype;
+  IF condition IS NOT NULL THEN
+    cond := @extschema@.expr_check_over('', ARRAY['new', 'old'], ARRAY[rowtype, rowtype], condition, true);
+  END IF;
+  -- the actions, checked now rather than at the first firing
+  IF actions IS NULL OR jsonb_typeof(actions) <> 'array' OR jsonb_array_length(actions) = 0 THEN
+    RAISE EXCEPTION 'actions of rule "%" must be a non-empty JSON array', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'e.g. [{"webhook": "marketing", "payload": {"contract": "$new.contract_no"}}, {"notify": "contracts"}]';
+  END IF;
+  FOR a IN SELECT e FROM jsonb_array_elements(actions) e LOOP
+    IF jsonb_typeof(a) <> 'object' OR (SELECT count(*) FROM jsonb_object_keys(a) k WHERE k IN ('webhook', 'insert', 'notify')) <> 1 THEN
+      RAISE EXCEPTION 'action % of rule "%" must have exactly one of webhook, insert, notify', a, name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(x, ', ') INTO missing FROM unnest(@extschema@.event_template_columns(a)) x
+     WHERE @extschema@.metric_column_type(tbl, x) IS NULL;
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION 'rule "%" refers to columns % that % does not have', name, missing, tbl
+        USING ERRCODE = 'undefined_column';
+    END IF;
+    IF a ? 'webhook' THEN
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name = a ->> 'webhook') THEN
+        RAISE EXCEPTION 'unknown endpoint "%" in rule "%"', a ->> 'webhook', name
+          USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_define.';
+      END IF;
+    ELSIF a ? 'insert' THEN
+      IF pg_catalog.to_regclass(a ->> 'insert') IS NULL THEN
+        RAISE EXCEPTION 'unknown table "%" in rule "%"', a ->> 'insert', name USING ERRCODE = 'undefined_table';
+      END IF;
+      IF jsonb_typeof(a -> 'values') IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'insert action of rule "%" needs "values": {"column": value or "$new.column"}', name
+          USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      SELECT string_agg(k, ', ') INTO missing FROM jsonb_object_keys(a -> 'values') k
+       WHERE @extschema@.metric_column_type(pg_catalog.to_regclass(a ->> 'insert'), k) IS NULL;
+      IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'table % has no columns % (rule "%")', pg_catalog.to_regclass(a ->> 'insert'), missing, name
+          USING ERRCODE = 'undefined_column';
+      END IF;
+      IF NOT pg_catalog.has_table_privilege(pg_catalog.to_regclass(a ->> 'insert'), 'INSERT') THEN
+        RAISE EXCEPTION 'permission denied to insert into % (rule "%")', pg_catalog.to_regclass(a ->> 'insert'), name
+          USING ERRCODE = 'insufficient_privilege', HINT = 'A rule''s actions run with its definer''s privileges.';
+      END IF;
+    ELSIF a ->> 'notify' !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+      RAISE EXCEPTION 'invalid channel "%" in rule "%"', a ->> 'notify', name USING ERRCODE = 'invalid_name';
+    END IF;
+  END LOOP;
+
+  INSERT INTO @extschema@.event_rule AS r (name, table_name, events, condition, compiled, actions, description)
+  VALUES (name, tbl, evs, condition, cond, actions, description)
+  ON CONFLICT ON CONSTRAINT event_rule_pkey DO UPDATE
+    SET table_name = excluded.table_name, events = excluded.events, condition = excluded.condition,
+        compiled = excluded.compiled, actions = excluded.actions, description = excluded.description,
+        defined_by = current_user, defined_at = pg_catalog.now(), enabled = true;
+  -- its trigger function: the condition compiled in, the actions as the definer
+  fn := format('concord_rules.%I', 'rule_' || name);
+  EXECUTE format($f$CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $body$
+BEGIN
+  IF %s THEN
+    PERFORM %I.event_fire(%L, lower(TG_OP),
+      CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END,
+      CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END);
+  END IF;
+  RETURN NULL;
+END
+$body$$f$, fn, coalesce(cond, 'true'), '@extschema@', name);
+  EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn, format('concord event rule %s on %s', name, tbl));
+  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, tbl);
+  EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
+                 'concord_rule_' || name, array_to_string(ARRAY(SELECT upper(e) FROM unnest(evs) e), ' OR '), tbl, fn);
+  PERFORM @extschema@.audit_record('event_rule', name, NULL,
+    jsonb_build_object('table', tbl::text, 'events', evs, 'condition', condition, 'actions', actions));
+  RETURN name;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.event_rule(text, regclass, text[], text, jsonb, text) IS
+  'Defines (or redefines) an event rule: on insert/update/delete of a table, when the condition over NEW and OLD holds, run the actions (webhook, insert, notify) in the same transaction';
+
+CREATE FUNCTION @extschema@.event_rule_enable(name text, enabled boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  t regclass;
+BEGIN
+  UPDATE @extschema@.event_rule r SET enabled = event_rule_enable.enabled WHERE r.name = event_rule_enable.name
+  RETURNING r.table_name INTO t;
+  IF t IS NULL THEN
+    RAISE EXCEPTION 'unknown event rule "%"', name USING ERRCODE = 'undefined_object';
+  END IF;
+  EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t, CASE WHEN enabled THEN 'ENABLE' ELSE 'DISABLE' END, 'concord_rule_' || name);
+  PERFORM @extschema@.audit_record('event_rule_enable', name, NULL, jsonb_build_object('enabled', enabled));
+  RETURN enabled;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.event_rule_enable(text, boolean) IS
+  'Enables or disables an event rule without dropping it';
+
+CREATE FUNCTION @extschema@.event_rule_drop(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  t regclass;
+BEGIN
+  DELETE FROM @extschema@.event_rule r WHERE r.name = event_rule_drop.name RETURNING r.table_name INTO t;
+  IF t IS NULL THEN
+    RETURN false;
+  END IF;
+  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, t);
+  EXECUTE format('DROP FUNCTION IF EXISTS concord_rules.%I()', 'rule_' || name);
+  PERFORM @extschema@.audit_record('event_rule_drop', name);
+  RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.event_rule_drop(text) IS
+  'Drops an event rule, its trigger and its function; its firings stay recorded';
+
+GRANT SELECT ON @extschema@.event_rule, @extschema@.event_firing TO concord_flow;
+GRANT INSERT, UPDATE, DELETE ON @extschema@.event_rule TO concord_flow;
+GRANT INSERT ON @extschema@.event_firing TO concord_flow;
+GRANT USAGE ON SEQUENCE @extschema@.event_firing_id_seq TO concord_flow;
+SELECT @extschema@.grant_routines('concord_flow', ARRAY[
+    'event_rule(text, regclass, text[], text, jsonb, text)', 'event_rule_enable(text, boolean)',
+    'event_rule_drop(text)', 'event_fire(text, text, jsonb, jsonb)']);
+GRANT EXECUTE ON FUNCTION @extschema@.metric_column_type(regclass, text) TO concord_flow;
