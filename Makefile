@@ -29,6 +29,7 @@ SQL_PARTS = src/concord.sql \
 	src/metric/rollup.sql \
 	src/flow/flow.sql \
 	src/flow/rules.sql \
+	src/flow/alerts.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

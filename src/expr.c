@@ -68,6 +68,7 @@ PG_FUNCTION_INFO_V1(concord_expr_check);
 PG_FUNCTION_INFO_V1(concord_expr_check_over);
 PG_FUNCTION_INFO_V1(concord_expr_type);
 PG_FUNCTION_INFO_V1(concord_expr_names);
+PG_FUNCTION_INFO_V1(concord_sql_check_select);
 
 /* the functions of concord a predicate may call, each with one text argument */
 static const char *const member_functions[] = {"member", "member_in"};
@@ -803,4 +804,43 @@ concord_expr_names(PG_FUNCTION_ARGS)
 	foreach(lc, names)
 		d[i++] = CStringGetTextDatum(strVal(lfirst(lc)));
 	PG_RETURN_ARRAYTYPE_P(construct_array(d, i, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * concord.sql_check_select(sql text) RETURNS text: sql if it is exactly one
+ * plain SELECT (no INTO, no locking clause, no data-modifying WITH), else
+ * an error.  An alert's query is run as its owner, read-only; this check
+ * says at definition time what the query may not be.
+ */
+Datum
+concord_sql_check_select(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	char	   *src = text_to_cstring(t);
+	List	   *raw = raw_parser(src, RAW_PARSE_DEFAULT);
+	SelectStmt *sel;
+	ListCell   *lc;
+
+	if (list_length(raw) != 1 || !IsA(((RawStmt *) linitial(raw))->stmt, SelectStmt))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an alert's query must be one SELECT statement"),
+				 errdetail("Got %d statements%s.", list_length(raw),
+						   list_length(raw) == 1 ? ", not a SELECT" : "")));
+	sel = (SelectStmt *) ((RawStmt *) linitial(raw))->stmt;
+	if (sel->intoClause != NULL || sel->lockingClause != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("an alert's query must only read: no INTO, no FOR UPDATE")));
+	if (sel->withClause != NULL)
+		foreach(lc, sel->withClause->ctes)
+		{
+			CommonTableExpr *cte = lfirst(lc);
+
+			if (!IsA(cte->ctequery, SelectStmt))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("an alert's query must only read: WITH %s is not a SELECT", cte->ctename)));
+		}
+	PG_RETURN_TEXT_P(t);
 }

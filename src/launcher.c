@@ -295,6 +295,19 @@ db_worker_round(void)
 			elog(ERROR, "could not tidy expired access grants: %s", SPI_result_code_string(rc));
 		SPI_finish();
 	}
+	if (present)
+	{
+		int			rc;
+
+		/* alerts that are due (each checked as its owner; errors kept per alert) */
+		pgstat_report_activity(STATE_RUNNING, "concord: checking due alerts");
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		rc = SPI_execute("SELECT concord.alert_run_due()", false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not check due alerts: %s", SPI_result_code_string(rc));
+		SPI_finish();
+	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
 	pgstat_report_activity(STATE_IDLE, NULL);

@@ -1,0 +1,295 @@
+/* concord — flow: alerts.  Joined into concord--<version>.sql by the
+ * Makefile after rules.sql.
+ *
+ * An alert rule is a named check: either a query returning the offending
+ * rows (tickets open past their SLA) or a metric compared with a threshold
+ * (refund rate over the last 7 days > 5%).  It is evaluated by the
+ * database's worker when due (every `every`) and on demand
+ * (concord.alert_check).  A check that finds trouble opens an event in
+ * concord.alert_event and notifies the rule's channels; while the trouble
+ * lasts the event stays open and is notified again only after the
+ * cooldown; when a check finds none, the event is resolved (and that is
+ * notified too).  The check runs as the rule's owner, in a read-only
+ * subtransaction rolled back afterwards: her row policies apply, and the
+ * query can change nothing.  Channels: a webhook through the outbox, in the
+ * format of the receiver (json, dingtalk, wecom, feishu, slack), or NOTIFY. */
+
+CREATE FUNCTION @extschema@.sql_check_select(sql text)
+RETURNS text
+AS 'MODULE_PATHNAME', 'concord_sql_check_select'
+LANGUAGE C IMMUTABLE STRICT;
+COMMENT ON FUNCTION @extschema@.sql_check_select(text) IS
+  'The text if it is exactly one plain SELECT (no INTO, no locking, no data-modifying WITH), else an error';
+
+CREATE TABLE @extschema@.alert_rule (
+  name        text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
+  query       text,
+  metric      text,
+  op          text CHECK (op IN ('>', '>=', '<', '<=')),
+  threshold   numeric,
+  metric_window interval,
+  every       interval NOT NULL DEFAULT '5 minutes' CHECK (every >= interval '1 second'),
+  severity    text NOT NULL DEFAULT 'warning' CHECK (severity IN ('info', 'warning', 'critical')),
+  cooldown    interval NOT NULL DEFAULT '1 hour',
+  channels    jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(channels) = 'array'),
+  owner       text NOT NULL,
+  enabled     boolean NOT NULL DEFAULT true,
+  description text,
+  next_check_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  last_check_at timestamptz,
+  last_error  text,
+  defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  CHECK ((query IS NULL) <> (metric IS NULL)),
+  CHECK (metric IS NULL OR (op IS NOT NULL AND threshold IS NOT NULL))
+);
+COMMENT ON TABLE @extschema@.alert_rule IS
+  'Alert rules: a query of offending rows or a metric against a threshold, checked every `every` as the owner, with severity, cooldown and channels';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_rule', '');
+
+CREATE TABLE @extschema@.alert_event (
+  id            bigserial PRIMARY KEY,
+  rule          text NOT NULL REFERENCES @extschema@.alert_rule ON DELETE CASCADE,
+  severity      text NOT NULL,
+  opened_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  last_seen_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  notified_at   timestamptz,
+  resolved_at   timestamptz,
+  detail        jsonb NOT NULL
+);
+CREATE UNIQUE INDEX alert_event_open ON @extschema@.alert_event (rule) WHERE resolved_at IS NULL;
+COMMENT ON TABLE @extschema@.alert_event IS
+  'Alerts fired and resolved: one open event per rule at most, with what the last check found (rows or the metric''s value)';
+
+-- A notification in the format a receiver accepts.
+CREATE FUNCTION @extschema@.alert_format(format text, title text, body text, detail jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE format
+  WHEN 'dingtalk' THEN jsonb_build_object('msgtype', 'text', 'text', jsonb_build_object('content', title || E'\n' || body))
+  WHEN 'wecom' THEN jsonb_build_object('msgtype', 'text', 'text', jsonb_build_object('content', title || E'\n' || body))
+  WHEN 'feishu' THEN jsonb_build_object('msg_type', 'text', 'content', jsonb_build_object('text', title || E'\n' || body))
+  WHEN 'slack' THEN jsonb_build_object('text', title || E'\n' || body)
+  ELSE jsonb_build_object('title', title, 'body', body, 'detail', detail) END;
+COMMENT ON FUNCTION @extschema@.alert_format(text, text, text, jsonb) IS
+  'An alert notification as JSON for a receiver: json (title, body, detail), dingtalk, wecom, feishu or slack text messages';
+
+CREATE FUNCTION @extschema@.alert_rule(name text, query text DEFAULT NULL, metric text DEFAULT NULL, op text DEFAULT NULL,
+                                       threshold numeric DEFAULT NULL, metric_window interval DEFAULT '1 day',
+                                       every interval DEFAULT '5 minutes', severity text DEFAULT 'warning',
+                                       cooldown interval DEFAULT '1 hour', channels jsonb DEFAULT '[]',
+                                       description text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  c jsonb;
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid alert name "%"', name USING ERRCODE = 'invalid_name';
+  END IF;
+  IF (query IS NULL) = (metric IS NULL) THEN
+    RAISE EXCEPTION 'alert "%" needs a query or a metric (one of them)', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'query => a SELECT of the offending rows, or metric => name with op and threshold.';
+  END IF;
+  IF query IS NOT NULL THEN
+    PERFORM @extschema@.sql_check_select(query);
+    -- it must plan: tables and columns exist (as the owner, nothing run)
+    EXECUTE format('EXPLAIN (COSTS OFF) %s', query);
+  ELSE
+    IF op IS NULL OR op NOT IN ('>', '>=', '<', '<=') OR threshold IS NULL THEN
+      RAISE EXCEPTION 'metric alert "%" needs op (>, >=, <, <=) and a threshold', name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    PERFORM @extschema@.metric_sql(ARRAY[metric]);     -- an unknown metric fails here
+  END IF;
+  IF severity IS NULL OR severity NOT IN ('info', 'warning', 'critical') THEN
+    RAISE EXCEPTION 'unknown severity "%" for alert "%"', severity, name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of info, warning, critical.';
+  END IF;
+  IF channels IS NULL OR jsonb_typeof(channels) <> 'array' THEN
+    RAISE EXCEPTION 'channels of alert "%" must be a JSON array', name USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR c IN SELECT e FROM jsonb_array_elements(channels) e LOOP
+    IF c ? 'webhook' THEN
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name = c ->> 'webhook') THEN
+        RAISE EXCEPTION 'unknown endpoint "%" in alert "%"', c ->> 'webhook', name USING ERRCODE = 'undefined_object';
+      END IF;
+      IF coalesce(c ->> 'format', 'json') NOT IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack') THEN
+        RAISE EXCEPTION 'unknown format "%" in alert "%"', c ->> 'format', name
+          USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of json, dingtalk, wecom, feishu, slack.';
+      END IF;
+    ELSIF NOT c ? 'notify' OR (c ->> 'notify') !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+      RAISE EXCEPTION 'channel % of alert "%" must be {"webhook": endpoint, "format": ...} or {"notify": channel}', c, name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+  INSERT INTO @extschema@.alert_rule AS r (name, query, metric, op, threshold, metric_window, every, severity, cooldown,
+                                          channels, owner, description)
+  VALUES (name, query, metric, op, threshold, metric_window, every, severity, cooldown, channels, current_user, description)
+  ON CONFLICT ON CONSTRAINT alert_rule_pkey DO UPDATE
+    SET query = excluded.query, metric = excluded.metric, op = excluded.op, threshold = excluded.threshold,
+        metric_window = excluded.metric_window, every = excluded.every, severity = excluded.severity,
+        cooldown = excluded.cooldown, channels = excluded.channels, owner = excluded.owner,
+        description = excluded.description, next_check_at = pg_catalog.now(), enabled = true;
+  PERFORM @extschema@.audit_record('alert_rule', name, NULL,
+    jsonb_build_object('query', query, 'metric', metric, 'op', op, 'threshold', threshold, 'every', every,
+                       'severity', severity, 'channels', channels));
+  RETURN name;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text) IS
+  'Defines (or redefines) an alert: a query of offending rows, or a metric over the last metric_window compared with a threshold; checked every `every` as its definer; channels [{"webhook": endpoint, "format": json|dingtalk|wecom|feishu|slack}, {"notify": channel}]';
+
+-- Sends an event's notification to the rule's channels.
+CREATE FUNCTION @extschema@.alert_notify(r @extschema@.alert_rule, ev @extschema@.alert_event, what text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  c jsonb;
+  title text := format('[%s] %s: %s', upper(ev.severity), r.name, what);
+  body text := coalesce(r.description || E'\n', '') ||
+               CASE WHEN r.query IS NOT NULL THEN format('%s offending rows', ev.detail ->> 'count')
+                    ELSE format('%s = %s (threshold %s %s)', r.metric, ev.detail ->> 'value', r.op, r.threshold) END;
+BEGIN
+  FOR c IN SELECT e FROM jsonb_array_elements(r.channels) e LOOP
+    IF c ? 'webhook' THEN
+      PERFORM @extschema@.outbox_enqueue(c ->> 'webhook',
+        @extschema@.alert_format(coalesce(c ->> 'format', 'json'), title, body,
+                                 jsonb_build_object('rule', r.name, 'event', ev.id, 'state', what, 'detail', ev.detail)),
+        format('alert-%s-%s-%s', ev.id, what, extract(epoch FROM pg_catalog.clock_timestamp())));
+    ELSE
+      PERFORM pg_catalog.pg_notify(c ->> 'notify',
+        jsonb_build_object('rule', r.name, 'event', ev.id, 'state', what, 'severity', ev.severity, 'detail', ev.detail)::text);
+    END IF;
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.alert_notify(@extschema@.alert_rule, @extschema@.alert_event, text) IS
+  'Internal to alerts: sends an event (fired, still firing, resolved) to the rule''s channels';
+
+CREATE FUNCTION @extschema@.alert_check(name text)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  r @extschema@.alert_rule;
+  ev @extschema@.alert_event;
+  found_trouble boolean;
+  found jsonb;
+  v numeric;
+  msg text;
+  state text;
+BEGIN
+  SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name = alert_check.name;
+  IF r.name IS NULL THEN
+    RAISE EXCEPTION 'unknown alert "%"', name USING ERRCODE = 'undefined_object';
+  END IF;
+  IF NOT pg_catalog.pg_has_role(current_user, r.owner, 'MEMBER') THEN
+    RAISE EXCEPTION 'alert "%" belongs to "%"', name, r.owner USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  -- the check, as the owner, read-only; the subtransaction is rolled back
+  BEGIN
+    EXECUTE format('SET LOCAL ROLE %I', r.owner);
+    SET LOCAL transaction_read_only = on;
+    IF r.query IS NOT NULL THEN
+      EXECUTE format('SELECT count(*), coalesce(jsonb_agg(q) FILTER (WHERE n <= 20), ''[]'') FROM (SELECT q, row_number() OVER () AS n FROM (%s) q) s',
+                     r.query) INTO v, found;
+      found := jsonb_build_object('count', v, 'rows', found);
+      found_trouble := v > 0;
+    ELSE
+      SELECT (j -> r.metric)::text::numeric INTO v
+        FROM @extschema@.metric_query(ARRAY[r.metric], from_date => (pg_catalog.now() - r.metric_window)::date,
+                                      to_date => pg_catalog.now()::date) j;
+      found := jsonb_build_object('value', v);
+      EXECUTE format('SELECT $1 %s $2', r.op) INTO found_trouble USING v, r.threshold;
+      found_trouble := coalesce(found_trouble, false);
+    END IF;
+    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'concord.alert_check: done',
+                          DETAIL = jsonb_build_object('trouble', found_trouble, 'detail', found)::text;
+  EXCEPTION WHEN raise_exception THEN
+    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = PG_EXCEPTION_DETAIL;
+    IF msg <> 'concord.alert_check: done' THEN
+      RAISE;
+    END IF;
+    found_trouble := (state::jsonb ->> 'trouble')::boolean;
+    found := state::jsonb -> 'detail';
+  END;
+
+  SELECT * INTO ev FROM @extschema@.alert_event e WHERE e.rule = r.name AND e.resolved_at IS NULL FOR UPDATE;
+  IF found_trouble THEN
+    IF ev.id IS NULL THEN
+      INSERT INTO @extschema@.alert_event AS e (rule, severity, detail) VALUES (r.name, r.severity, found) RETURNING e.* INTO ev;
+      PERFORM @extschema@.alert_notify(r, ev, 'firing');
+      UPDATE @extschema@.alert_event e SET notified_at = pg_catalog.now() WHERE e.id = ev.id;
+      state := 'fired';
+    ELSE
+      UPDATE @extschema@.alert_event e SET last_seen_at = pg_catalog.now(), detail = found
+       WHERE e.id = ev.id RETURNING e.* INTO ev;
+      IF ev.notified_at IS NULL OR ev.notified_at + r.cooldown <= pg_catalog.now() THEN
+        PERFORM @extschema@.alert_notify(r, ev, 'still firing');
+        UPDATE @extschema@.alert_event e SET notified_at = pg_catalog.now() WHERE e.id = ev.id;
+        state := 'firing, notified again';
+      ELSE
+        state := 'firing';
+      END IF;
+    END IF;
+  ELSIF ev.id IS NOT NULL THEN
+    UPDATE @extschema@.alert_event e SET resolved_at = pg_catalog.now(), detail = found
+     WHERE e.id = ev.id RETURNING e.* INTO ev;
+    PERFORM @extschema@.alert_notify(r, ev, 'resolved');
+    state := 'resolved';
+  ELSE
+    state := 'ok';
+  END IF;
+  UPDATE @extschema@.alert_rule x SET last_check_at = pg_catalog.now(), next_check_at = pg_catalog.now() + r.every, last_error = NULL
+   WHERE x.name = r.name;
+  RETURN state;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.alert_check(text) IS
+  'Checks an alert now, as its owner: ok, fired, firing, firing (notified again after the cooldown) or resolved';
+
+-- The worker's round: every due, enabled alert, each on its own (an error
+-- is kept in last_error and the others go on).
+CREATE FUNCTION @extschema@.alert_run_due()
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r record;
+  n integer := 0;
+  msg text;
+BEGIN
+  FOR r IN SELECT x.name, x.every FROM @extschema@.alert_rule x
+            WHERE x.enabled AND x.next_check_at <= pg_catalog.now() ORDER BY x.next_check_at LOOP
+    BEGIN
+      PERFORM @extschema@.alert_check(r.name);
+      n := n + 1;
+    EXCEPTION WHEN OTHERS THEN
+      GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT;
+      UPDATE @extschema@.alert_rule x SET last_error = msg, last_check_at = pg_catalog.now(),
+             next_check_at = pg_catalog.now() + r.every WHERE x.name = r.name;
+    END;
+  END LOOP;
+  RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.alert_run_due() IS
+  'Run by the background worker: checks every enabled alert that is due; returns how many were checked';
+REVOKE EXECUTE ON FUNCTION @extschema@.alert_run_due() FROM PUBLIC;
+
+GRANT SELECT ON @extschema@.alert_rule, @extschema@.alert_event TO concord_flow;
+GRANT INSERT, UPDATE, DELETE ON @extschema@.alert_rule, @extschema@.alert_event TO concord_flow;
+GRANT USAGE ON SEQUENCE @extschema@.alert_event_id_seq TO concord_flow;
+SELECT @extschema@.grant_routines('concord_flow', ARRAY[
+    'sql_check_select(text)', 'alert_format(text, text, text, jsonb)',
+    'alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text)',
+    'alert_notify(concord.alert_rule, concord.alert_event, text)', 'alert_check(text)']);
