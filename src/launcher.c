@@ -338,6 +338,7 @@ concord_db_worker_main(Datum main_arg)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+			last_round = 0;		/* a reload also asks for a round now */
 		}
 		/* housekeeping every naptime */
 		if (TimestampDifferenceExceeds(last_round, GetCurrentTimestamp(), concord_worker_naptime_ms))
