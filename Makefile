@@ -30,6 +30,7 @@ SQL_PARTS = src/concord.sql \
 	src/flow/flow.sql \
 	src/flow/rules.sql \
 	src/flow/alerts.sql \
+	src/flow/monitor.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql
