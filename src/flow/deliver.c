@@ -60,6 +60,9 @@ PG_FUNCTION_INFO_V1(concord_flow_wake);
 /* how long a claimed message stays in_flight before another worker may send it */
 #define FLOW_LEASE_SECONDS 300
 
+/* no round yet in this worker process */
+static bool first_round = true;
+
 /* One claimed message and its request. */
 typedef struct FlowMessage
 {
@@ -173,11 +176,20 @@ claim(MemoryContext cxt, FlowMessage **msgs, List **allowlist, long *next_due_ms
 		elog(ERROR, "SPI_connect failed");
 	pgstat_report_activity(STATE_RUNNING, "concord: claiming outbox messages");
 
-	/* leases of a worker that died: those messages are due again */
-	if (SPI_execute("UPDATE concord.outbox SET status = 'pending', lease_until = NULL"
+	/*
+	 * Leases of a worker that died: those messages are due again.  At its
+	 * first round a worker takes back every lease, whatever its time: it is
+	 * the database's only worker, so any message in flight was left by one
+	 * that died (a crash, a kill -9).
+	 */
+	if (SPI_execute(first_round ?
+					"UPDATE concord.outbox SET status = 'pending', lease_until = NULL"
+					" WHERE status OPERATOR(pg_catalog.=) 'in_flight'" :
+					"UPDATE concord.outbox SET status = 'pending', lease_until = NULL"
 					" WHERE status OPERATOR(pg_catalog.=) 'in_flight'"
 					"   AND lease_until OPERATOR(pg_catalog.<) pg_catalog.now()", false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "could not expire outbox leases");
+	first_round = false;
 
 	if (SPI_execute(psprintf(
 		"WITH due AS ("
