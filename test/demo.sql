@@ -4,7 +4,8 @@
 -- The stub API server on 127.0.0.1 plays the departments' systems: the
 -- sales CRM (销售), finance's billing (财务) and customer service (客服);
 -- marketing (市场) keeps a plain table. The later scenes govern who sees
--- what (policy) and define the company's metrics once (metric).
+-- what (policy), define the company's metrics once (metric), and hand
+-- work between departments as it happens (flow).
 -- The last scenes log in as the departments' people (\c - <role>).
 -- Everything shown here is plain SQL a user can type.
 
@@ -551,6 +552,55 @@ SELECT col_description('metrics.revenue_by_quarter'::regclass, 2) AS "comment a 
 \c - li_na
 SELECT metric_time, revenue, round(aov, 2) AS aov, round(conversion_rate, 3) AS conversion_rate FROM metrics.revenue_by_quarter;
 \c - postgres
+
+\echo
+\echo '== 24. flow: a signed contract reaches 财务, 客服 and 市场 in one transaction =='
+-- Until now 财务 heard of a signed contract days later, by e-mail. The
+-- stub on 127.0.0.1 plays 市场's system and 客服's DingTalk group.
+\c - postgres
+SELECT concord.secret_set('mkt_hook_key', 'demo-marketing-hook-key-0123456789') IS NULL AS stored \gset
+SELECT concord.endpoint_define('marketing', :'stub_url' || '/hook/marketing', 'mkt_hook_key', description => '市场系统') AS e1,
+       concord.endpoint_define('service_dingtalk', :'stub_url' || '/hook/service_dingtalk', description => '客服钉钉群') AS e2 \gset
+CREATE TABLE finance.invoice_task (task_id serial PRIMARY KEY, contract_no text, amount numeric(14,2),
+                                   status text DEFAULT '待开票', created_at timestamptz DEFAULT now());
+CREATE TABLE service.onboarding (ticket_id serial PRIMARY KEY, customer_id bigint, contract_no text,
+                                 subject text, created_at timestamptz DEFAULT now());
+SELECT concord.event_rule('contract_signed', 'finance.contract', '{update}',
+  $$NEW.status = '已签约' AND OLD.status IS DISTINCT FROM '已签约'$$,
+  $$[{"insert": "finance.invoice_task", "values": {"contract_no": "$new.contract_no", "amount": "$new.amount"}},
+     {"insert": "service.onboarding", "values": {"customer_id": "$new.customer_id", "contract_no": "$new.contract_no",
+                                                 "subject": "新签约客户开通"}},
+     {"webhook": "marketing", "payload": {"event": "contract_signed", "contract": "$new.contract_no",
+                                          "customer_id": "$new.customer_id", "amount": "$new.amount"}}]$$,
+  '合同签约：财务开票、客服开通、市场跟进') AS rule;
+SELECT min(contract_no) AS pending_contract FROM finance.contract WHERE status = '审批中' \gset
+\echo '-- the contract is signed: one UPDATE, one transaction'
+UPDATE finance.contract SET status = '已签约' WHERE contract_no = :'pending_contract';
+SELECT contract_no, amount, status FROM finance.invoice_task;
+SELECT customer_id, contract_no, subject FROM service.onboarding;
+SELECT rule, op, outcomes FROM concord.event_firing;
+SELECT pg_sleep(1) IS NOT NULL AS waited \gset
+\echo '-- 市场''s system received it, signed, with an idempotency key:'
+SELECT m ->> 'key' AS idempotency_key, left(m ->> 'signature', 20) || '...' AS signature, m ->> 'body' AS body
+  FROM jsonb_array_elements(((concord.http_get(:'stub_url' || '/received/marketing')).body)::jsonb -> 'received') m;
+SELECT endpoint, status, attempts, delivered_at - enqueued_at AS took FROM concord.outbox;
+
+\echo
+\echo '== 25. an SLA alert: late tickets reach 客服''s DingTalk group =='
+SELECT concord.alert_rule('ticket_sla',
+  query => $$SELECT ticket_id, subject FROM service.ticket
+              WHERE status <> 'closed' AND opened_at < now() - interval '72 hours'$$,
+  severity => 'critical', every => '10 minutes',
+  channels => '[{"webhook": "service_dingtalk", "format": "dingtalk"}]',
+  description => '工单超过 72 小时未关闭') AS alert;
+SELECT concord.alert_check('ticket_sla') AS checked;
+SELECT rule, severity, detail -> 'count' AS late_tickets, resolved_at IS NULL AS open FROM concord.alert_event;
+SELECT pg_sleep(1) IS NOT NULL AS waited \gset
+\echo '-- what the DingTalk group got:'
+SELECT m ->> 'body' AS dingtalk_message
+  FROM jsonb_array_elements(((concord.http_get(:'stub_url' || '/received/service_dingtalk')).body)::jsonb -> 'received') m;
+\echo '-- and for Prometheus:'
+SELECT line FROM regexp_split_to_table(concord.metrics_text(), E'\n') line WHERE line ~ '^concord_(outbox_messages|alerts_open|worker_up)';
 
 \echo
 \echo 'All of the above is plain SQL; connect and try it yourself (see below).'

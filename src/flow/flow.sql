@@ -59,6 +59,7 @@ CREATE TABLE @extschema@.outbox (
   UNIQUE (endpoint, idempotency_key)
 );
 CREATE INDEX outbox_due ON @extschema@.outbox (endpoint, id) WHERE status = 'pending';
+CREATE INDEX outbox_in_flight ON @extschema@.outbox (lease_until) WHERE status = 'in_flight';
 COMMENT ON TABLE @extschema@.outbox IS
   'Messages to endpoints, written in the enqueuing transaction and delivered by the background worker: pending, in_flight (leased), delivered or dead';
 
