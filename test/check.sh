@@ -4,8 +4,9 @@
 #
 # Installs what is missing from Debian, builds and installs concord, starts a
 # throwaway PostgreSQL 15 cluster (tmp/test, port 54339) and the stub API
-# servers, runs the pg_regress suite (sql/ + expected/) and the pgTAP tests
-# (test/<component>/*.sql), stops everything it started, and ends with the
+# servers, runs the pg_regress suite (sql/ + expected/), the pgTAP tests
+# (test/<component>/*.sql) and the outbox's crash test (test/flow/crash.sh,
+# TAP), stops everything it started, and ends with the
 # line "N passed, N failed" (pg_regress tests + pgTAP assertions). Exits 0
 # only if nothing failed.
 #
@@ -26,18 +27,20 @@ RUNNER_TIMEOUT="${CONCORD_TEST_TIMEOUT:-1500}"
 
 REGRESS_PASSED=0 REGRESS_FAILED=0 REGRESS_STATUS="not run"
 TAP_PASSED=0 TAP_FAILED=0 TAP_STATUS="not run"
+CRASH_PASSED=0 CRASH_FAILED=0 CRASH_STATUS="not run"
 FINAL_PRINTED=0
 RUNNER_PID="" RUNNER_RC=0
 
 # Print each runner's summary and the closing line.
 print_summary() {
 	local extra_failed="${1:-0}"
-	local passed=$((REGRESS_PASSED + TAP_PASSED))
-	local failed=$((REGRESS_FAILED + TAP_FAILED + extra_failed))
+	local passed=$((REGRESS_PASSED + TAP_PASSED + CRASH_PASSED))
+	local failed=$((REGRESS_FAILED + TAP_FAILED + CRASH_FAILED + extra_failed))
 	echo
 	echo "== summary =="
 	echo "pg_regress: $REGRESS_STATUS"
 	echo "pgTAP:      $TAP_STATUS"
+	echo "crash:      $CRASH_STATUS"
 	FINAL_PRINTED=1
 	echo "$passed passed, $failed failed"
 }
@@ -232,6 +235,21 @@ say "database $DB ready (pgtap, dblink, pg_cron, $CONCORD_EXT)"
 run_regress
 run_pgtap
 
+# The outbox across a crash of the whole cluster (kill -9 by PID, restart):
+# a shell test printing TAP (test/flow/crash.sh).
+echo
+echo "== crash test (test/flow/crash.sh) =="
+crash_log="$LOGDIR/crash.log"
+RUN="$RUN" timeout 300 bash test/flow/crash.sh </dev/null >"$crash_log" 2>&1 || true
+cat "$crash_log"
+CRASH_PASSED="$(grep -c '^ok ' "$crash_log" || true)"
+CRASH_FAILED="$(grep -c '^not ok ' "$crash_log" || true)"
+planned="$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$crash_log" | head -n 1)"
+if ((CRASH_PASSED + CRASH_FAILED < ${planned:-1})); then
+	CRASH_FAILED=$((${planned:-1} - CRASH_PASSED))
+fi
+CRASH_STATUS="${planned:-0} planned, $CRASH_PASSED ok, $CRASH_FAILED failed"
+
 # The same cluster restarted without shared_preload_libraries: loading the
 # library on CREATE EXTENSION must work, and so must every synchronous call.
 if find test/nopreload -name '*.sql' -type f 2>/dev/null | grep -q .; then
@@ -250,7 +268,7 @@ stop_all "$RUN"
 say "stopped the cluster and the stub servers of this run"
 
 print_summary
-if ((REGRESS_FAILED == 0 && TAP_FAILED == 0)); then
+if ((REGRESS_FAILED == 0 && TAP_FAILED == 0 && CRASH_FAILED == 0)); then
 	exit 0
 fi
 exit 1
