@@ -6,7 +6,8 @@
 # them, the postmaster and every process of the cluster are killed with
 # SIGKILL, by their PIDs; the cluster is started again (by its pg_ctl, its
 # new PID recorded); the worker must deliver every message, and the
-# receiver must have every idempotency key.
+# receiver must have every idempotency key; and after another restart,
+# nothing recorded as delivered is sent again.
 
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -17,7 +18,7 @@ N=3000
 DB="${CRASH_DB:-concord_crash}"
 data="$(run_dir "$RUN")/data"
 q() { run_psql "$DB" -At -c "$1" </dev/null; }
-echo "1..4"
+echo "1..5"
 
 run_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" </dev/null >/dev/null
 run_psql "$DB" </dev/null >/dev/null <<SQL
@@ -80,5 +81,16 @@ if ((distinct == N)); then
 	echo "ok 4 - the receiver has every one of the $N keys, none lost ($((count - distinct)) sent twice: their 2xx was not recorded before the kill)"
 else
 	echo "not ok 4 - the receiver has $distinct of $N keys"
+fi
+# nothing recorded as delivered is sent again: another restart (a fast
+# shutdown this time), a few worker rounds, the same count at the receiver
+as_postgres "$PGBIN/pg_ctl" -D "$data" -w -t 60 -m fast restart >>"$(run_dir "$RUN")/postgres.log" 2>&1 </dev/null || true
+record_pid "$RUN" postgres-after-restart "$(head -n 1 "$data/postmaster.pid")"
+sleep 3
+again="$(curl -s "$STUB_URL/received/crash_test/summary" | sed -E 's/.*"count": ?([0-9]+).*/\1/')"
+if [[ "$again" == "$count" ]]; then
+	echo "ok 5 - restarted again: no message recorded as delivered was sent again ($again deliveries)"
+else
+	echo "not ok 5 - restarted again: the receiver went from $count to $again deliveries"
 fi
 run_psql postgres -c "DROP DATABASE $DB WITH (FORCE)" </dev/null >/dev/null 2>&1 || true
