@@ -113,28 +113,10 @@ for ((i = 0; i < 6000; i++)); do
 	((c >= CRASH / 10)) && break
 	sleep 0.05
 done
-data="$(run_dir "$RUN")/data"
-pm="$(head -n 1 "$data/postmaster.pid")"
-mapfile -t kids < <(ps -o pid= --ppid "$pm" | tr -d ' ')
-kill -9 "$pm" "${kids[@]}"
+cluster_kill9 "$RUN"
 before="$(curl -s "$STUB_URL/received/crash/summary")"
-echo "3. killed the postmaster ($pm) and its ${#kids[@]} processes with SIGKILL once the receiver had $c; receiver then: $before"
-# wait until every killed process is gone (a zombie whose parent does not
-# reap it counts as gone: it holds nothing), then start again
-for p in "$pm" "${kids[@]}"; do
-	for ((i = 0; i < 100; i++)); do
-		st="$(awk '/^State:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)"
-		[[ -z "$st" || "$st" == Z ]] && break
-		sleep 0.1
-	done
-done
-# (a zombie postmaster still answers kill -0: its lock file would stop the start)
-st="$(awk '/^State:/ {print $2}' "/proc/$pm/status" 2>/dev/null || true)"
-if [[ "$st" == Z ]]; then
-	rm -f "$data/postmaster.pid" "$(run_dir "$RUN")/.s.PGSQL.54386.lock"
-fi
-runuser -u postgres -- "$PGBIN/pg_ctl" -D "$data" -l "$(run_dir "$RUN")/postgres.log" -w start >/dev/null
-record_pid "$RUN" postgres "$(head -n 1 "$data/postmaster.pid")"
+echo "3. killed the postmaster (${CRASH_KILLED[0]}) and its $((${#CRASH_KILLED[@]} - 1)) processes with SIGKILL once the receiver had $c; receiver then: $before"
+cluster_start_after_kill "$RUN" || die "the cluster did not start again"
 t0="$(ms)"
 wait_for "SELECT count(*) = $CRASH FROM concord.outbox WHERE endpoint = 'crash' AND status = 'delivered'" 600 || die "not all delivered after the crash"
 t1="$(ms)"

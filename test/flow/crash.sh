@@ -38,27 +38,12 @@ for ((i = 0; i < 1200; i++)); do
 	((c >= N / 10)) && break
 	sleep 0.05
 done
-pm="$(head -n 1 "$data/postmaster.pid")"
-mapfile -t kids < <(ps -o pid= --ppid "$pm" | tr -d ' ')
-if ((c >= N / 10 && c < N)) && kill -9 "$pm" "${kids[@]}"; then
-	echo "ok 1 - killed the postmaster ($pm) and its ${#kids[@]} processes with SIGKILL mid-delivery ($c of $N received)"
+if ((c >= N / 10 && c < N)) && cluster_kill9 "$RUN"; then
+	echo "ok 1 - killed the postmaster (${CRASH_KILLED[0]}) and its $((${#CRASH_KILLED[@]} - 1)) processes with SIGKILL mid-delivery ($c of $N received)"
 else
 	echo "not ok 1 - could not kill the cluster mid-delivery ($c of $N received)"
 fi
-# every killed process gone (a zombie nobody reaps holds nothing), then start
-for p in "$pm" "${kids[@]}"; do
-	for ((i = 0; i < 100; i++)); do
-		st="$(awk '/^State:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)"
-		[[ -z "$st" || "$st" == Z ]] && break
-		sleep 0.1
-	done
-done
-st="$(awk '/^State:/ {print $2}' "/proc/$pm/status" 2>/dev/null || true)"
-if [[ "$st" == Z ]]; then
-	rm -f "$data/postmaster.pid" "$(run_dir "$RUN")"/.s.PGSQL.*.lock
-fi
-if as_postgres "$PGBIN/pg_ctl" -D "$data" -w -t 60 start >>"$(run_dir "$RUN")/postgres.log" 2>&1 </dev/null; then
-	record_pid "$RUN" postgres-after-crash "$(head -n 1 "$data/postmaster.pid")"
+if cluster_start_after_kill "$RUN"; then
 	echo "ok 2 - the cluster started again"
 else
 	echo "not ok 2 - the cluster did not start again"

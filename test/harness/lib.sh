@@ -522,6 +522,40 @@ stop_all() {
 	return 0
 }
 
+# Kill the named run's cluster as a crash would: SIGKILL to the postmaster
+# and every process it started, by their PIDs.  Sets CRASH_KILLED to the
+# PIDs, postmaster first.
+cluster_kill9() {
+	local name="$1" data pm
+	data="$(run_dir "$name")/data"
+	pm="$(head -n 1 "$data/postmaster.pid")"
+	mapfile -t CRASH_KILLED < <(echo "$pm"; ps -o pid= --ppid "$pm" | tr -d ' ')
+	kill -9 "${CRASH_KILLED[@]}"
+}
+
+# Start the named run's cluster again after cluster_kill9, once every killed
+# process is gone (a zombie nobody reaps counts as gone: it holds nothing,
+# but still answers kill -0, so its lock files are removed); records the
+# new postmaster's PID.  Fails if the cluster does not start.
+cluster_start_after_kill() {
+	local name="$1" dir data p i st
+	dir="$(run_dir "$name")"
+	data="$dir/data"
+	for p in "${CRASH_KILLED[@]}"; do
+		for ((i = 0; i < 100; i++)); do
+			st="$(awk '/^State:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)"
+			[[ -z "$st" || "$st" == Z ]] && break
+			sleep 0.1
+		done
+	done
+	st="$(awk '/^State:/ {print $2}' "/proc/${CRASH_KILLED[0]}/status" 2>/dev/null || true)"
+	if [[ "$st" == Z ]]; then
+		rm -f "$data/postmaster.pid" "$dir"/.s.PGSQL.*.lock
+	fi
+	as_postgres "$PGBIN/pg_ctl" -D "$data" -w -t 60 start >>"$dir/postgres.log" 2>&1 </dev/null || return 1
+	record_pid "$name" postgres-after-kill "$(head -n 1 "$data/postmaster.pid")"
+}
+
 # A benchmark's cluster: packages, a fresh build and install, a new cluster
 # for the named run on port (CLUSTER_EXTRA_CONF applies), stopped with
 # everything the run started when the script exits.
