@@ -159,7 +159,8 @@ BEGIN
   FOR c IN SELECT e FROM jsonb_array_elements(r.channels) e LOOP
     IF c ? 'webhook' THEN
       PERFORM @extschema@.outbox_enqueue(c ->> 'webhook',
-        @extschema@.alert_format(coalesce(c ->> 'format', 'json'), title, body,
+        @extschema@.alert_format(coalesce(c ->> 'format', (SELECT e.format FROM @extschema@.endpoint e WHERE e.name = c ->> 'webhook'),
+                                          'json'), title, body,
                                  jsonb_build_object('rule', r.name, 'event', ev.id, 'state', what, 'detail', ev.detail)),
         format('alert-%s-%s-%s', ev.id, what, extract(epoch FROM pg_catalog.clock_timestamp())));
     ELSE

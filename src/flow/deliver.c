@@ -45,6 +45,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 #include "utils/backend_status.h"
 
 #include "concord.h"
@@ -276,7 +277,10 @@ claim(MemoryContext cxt, FlowMessage **msgs, List **allowlist, long *next_due_ms
 	return n;
 }
 
-/* Seconds the receiver asked us to wait (Retry-After: <seconds>), or -1. */
+/*
+ * Seconds the receiver asked us to wait -- Retry-After: <seconds> or an
+ * HTTP date (read by PostgreSQL's date parser) -- at most a day, or -1.
+ */
 static int
 retry_after(HttpResult *res)
 {
@@ -290,9 +294,27 @@ retry_after(HttpResult *res)
 		{
 			char	   *end;
 			long		s = strtol(h->value, &end, 10);
+			MemoryContext cxt = CurrentMemoryContext;
+			volatile TimestampTz when = 0;
+			volatile bool ok = true;
 
 			if (end != h->value && *end == '\0' && s >= 0)
 				return (int) Min(s, 86400);
+			PG_TRY();
+			{
+				when = DatumGetTimestampTz(DirectFunctionCall3(timestamptz_in, CStringGetDatum(h->value),
+															   ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1)));
+			}
+			PG_CATCH();
+			{
+				/* not a date either: as if there were no Retry-After */
+				MemoryContextSwitchTo(cxt);
+				FlushErrorState();
+				ok = false;
+			}
+			PG_END_TRY();
+			if (ok)
+				return (int) Min(Max((when - GetCurrentTimestamp()) / USECS_PER_SEC, 0), 86400);
 		}
 	}
 	return -1;

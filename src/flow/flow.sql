@@ -27,7 +27,7 @@ CREATE TABLE @extschema@.endpoint (
   name          text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
   url           text NOT NULL,
   secret_name   text,
-  format        text NOT NULL DEFAULT 'json' CHECK (format IN ('json')),
+  format        text NOT NULL DEFAULT 'json' CHECK (format IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack')),
   headers       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(headers) = 'object'),
   max_in_flight integer NOT NULL DEFAULT 8 CHECK (max_in_flight BETWEEN 1 AND 256),
   max_attempts  integer NOT NULL DEFAULT 10 CHECK (max_attempts BETWEEN 1 AND 100),
@@ -74,7 +74,7 @@ COMMENT ON FUNCTION @extschema@.flow_wake() IS
 CREATE FUNCTION @extschema@.endpoint_define(name text, url text, secret_name text DEFAULT NULL,
                                             max_in_flight integer DEFAULT 8, max_attempts integer DEFAULT 10,
                                             timeout_ms integer DEFAULT 10000, headers jsonb DEFAULT '{}',
-                                            description text DEFAULT NULL)
+                                            description text DEFAULT NULL, format text DEFAULT 'json')
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -96,20 +96,24 @@ BEGIN
   IF headers IS NULL OR jsonb_typeof(headers) <> 'object' THEN
     RAISE EXCEPTION 'headers of endpoint "%" must be a JSON object', name USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  INSERT INTO @extschema@.endpoint AS e (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers, description)
-  VALUES (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers, description)
+  IF format IS NULL OR format NOT IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack') THEN
+    RAISE EXCEPTION 'unknown format "%" for endpoint "%"', format, name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of json, dingtalk, wecom, feishu, slack.';
+  END IF;
+  INSERT INTO @extschema@.endpoint AS e (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers, description, format)
+  VALUES (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers, description, format)
   ON CONFLICT ON CONSTRAINT endpoint_pkey DO UPDATE
     SET url = excluded.url, secret_name = excluded.secret_name, max_in_flight = excluded.max_in_flight,
         max_attempts = excluded.max_attempts, timeout_ms = excluded.timeout_ms, headers = excluded.headers,
-        description = excluded.description, defined_by = current_user, defined_at = pg_catalog.now();
+        description = excluded.description, format = excluded.format, defined_by = current_user, defined_at = pg_catalog.now();
   PERFORM @extschema@.audit_record('endpoint_define', name, NULL,
     jsonb_build_object('url', @extschema@.http_redact_url(url), 'secret', secret_name, 'max_in_flight', max_in_flight,
                        'max_attempts', max_attempts, 'timeout_ms', timeout_ms));
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.endpoint_define(text, text, text, integer, integer, integer, jsonb, text) IS
-  'Defines (or redefines) a delivery endpoint: its URL must pass the destination guard now, its secret (by name) must exist';
+COMMENT ON FUNCTION @extschema@.endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text) IS
+  'Defines (or redefines) a delivery endpoint: its URL must pass the destination guard now, its secret (by name) must exist; format (json, dingtalk, wecom, feishu, slack) is what its receiver accepts from event rules and alerts';
 
 CREATE FUNCTION @extschema@.outbox_enqueue(endpoint text, payload jsonb, idempotency_key text DEFAULT NULL,
                                            headers jsonb DEFAULT '{}')
@@ -180,6 +184,6 @@ GRANT INSERT, UPDATE ON @extschema@.outbox TO concord_flow;
 GRANT USAGE ON SEQUENCE @extschema@.outbox_id_seq TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'flow_check_url(text)', 'flow_wake()',
-    'endpoint_define(text, text, text, integer, integer, integer, jsonb, text)',
+    'endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text)',
     'outbox_enqueue(text, jsonb, text, jsonb)', 'outbox_retry(bigint)']);
 GRANT EXECUTE ON FUNCTION @extschema@.audit_record(text, text, jsonb, jsonb) TO concord_flow;

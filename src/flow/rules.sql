@@ -116,6 +116,9 @@ BEGIN
   FOR a IN SELECT e FROM jsonb_array_elements(r.actions) e LOOP
     IF a ? 'webhook' THEN
       v := @extschema@.event_template(coalesce(a -> 'payload', '{}'), new, old, meta);
+      -- a chat receiver gets the payload as its text message
+      v := coalesce((SELECT @extschema@.alert_format(e.format, format('[concord] %s (%s %s)', rule, op, r.table_name), v::text, v)
+                       FROM @extschema@.endpoint e WHERE e.name = a ->> 'webhook' AND e.format <> 'json'), v);
       id := @extschema@.outbox_enqueue(a ->> 'webhook', v, NULL,
               jsonb_build_object('X-Concord-Rule', rule));
       outcomes := outcomes || jsonb_build_object('webhook', a ->> 'webhook', 'outbox_id', id);

@@ -4,7 +4,7 @@
 -- (honouring Retry-After), dead after max_attempts, retried by hand.
 -- Committed (the worker reads committed rows); cleaned before and after.
 SET client_min_messages = warning;
-SELECT plan(20);
+SELECT plan(21);
 \ir ../harness/backends.psql
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
@@ -75,6 +75,15 @@ SELECT results_eq($$SELECT attempts, last_status, last_error FROM concord.outbox
 SELECT is(concord.outbox_retry(:m3), 'pending', 'outbox_retry sends a dead message again');
 SELECT throws_ok(format('SELECT concord.outbox_retry(%s)', :m1), '55000', format('outbox message %s is delivered, not dead', :m1),
                  'only a dead message is retried by hand');
+
+-- Retry-After as an HTTP date (30 seconds from now)
+SELECT to_char(now() AT TIME ZONE 'GMT' + interval '30 seconds', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"') AS later \gset
+SELECT concord.endpoint_define('t_flow_later', format('%s/status/503?retry_after=%s', :'stub', replace(replace(:'later', ' ', '%20'), ',', '%2C')),
+                               max_attempts => 3) AS e2 \gset
+SELECT concord.outbox_enqueue('t_flow_later', '{"y": 1}') AS m4 \gset
+SELECT ok(pg_temp.eventually($$SELECT attempts = 1 AND status = 'pending' AND next_attempt_at BETWEEN now() + interval '15 seconds' AND now() + interval '35 seconds'
+                                 FROM concord.outbox WHERE id = $$ || :m4, 10),
+          'a Retry-After given as an HTTP date is honoured (the next attempt about 30 seconds on)');
 
 SELECT * FROM finish();
 SELECT pg_temp.clean() IS NULL AS clean \gset

@@ -4,7 +4,7 @@
 -- and bad definitions.  All in a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(25);
+SELECT plan(27);
 
 CREATE SCHEMA t_rules_sales;
 CREATE SCHEMA t_rules_fin;
@@ -58,6 +58,18 @@ SELECT is((SELECT count(*)::int FROM t_rules_fin.invoice_task WHERE contract_no 
           'a rep with no right on 财务''s table signs a contract: the task is made, as the rule''s definer');
 SELECT is((SELECT fired_by FROM concord.event_firing WHERE row_key ->> 'contract_no' = 'HT-5'), session_user::text,
           'the firing records the session user');
+
+-- an endpoint that takes DingTalk messages gets the payload as its text
+SELECT concord.endpoint_define('t_rules_ding', current_setting('concord_test.stub_url') || '/hook/t_rules_ding', format => 'dingtalk') AS d \gset
+SELECT concord.event_rule('t_rules_big', 't_rules_sales.contract', '{insert}', 'NEW.amount >= 100000',
+                          '[{"webhook": "t_rules_ding", "payload": {"contract": "$new.contract_no"}}]') AS r \gset
+INSERT INTO t_rules_sales.contract VALUES ('HT-9', '周杰', 200000, '审批中');
+SELECT is((SELECT payload FROM concord.outbox WHERE endpoint = 't_rules_ding'),
+          jsonb_build_object('msgtype', 'text', 'text', jsonb_build_object('content',
+            '[concord] t_rules_big (insert t_rules_sales.contract)' || E'\n' || '{"contract": "HT-9"}')),
+          'a webhook to a DingTalk endpoint: the payload as a DingTalk text message');
+SELECT throws_ok(format($$SELECT concord.endpoint_define('t_rules_x', '%s/hook/x', format => 'telegram')$$, current_setting('concord_test.stub_url')), '22023',
+                 'unknown format "telegram" for endpoint "t_rules_x"', 'an unknown endpoint format');
 
 -- bad definitions
 SELECT throws_like($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{update}', 'NEW.status = ', '[{"notify": "x"}]')$$,
