@@ -5,7 +5,7 @@
 -- cannot write; the worker checks due alerts.  Committed (the worker and
 -- the owner's session read committed rows); cleaned before and after.
 SET client_min_messages = warning;
-SELECT plan(22);
+SELECT plan(23);
 \ir ../harness/backends.psql
 \ir ../policy/setup.psql
 \set roles '{tap_al_lead}'
@@ -36,8 +36,15 @@ SELECT is(concord.alert_rule('t_al_sla',
             severity => 'critical', every => '1 hour',
             channels => '[{"webhook": "t_al_service", "format": "dingtalk"}, {"notify": "t_al_alerts"}]',
             description => '工单超过 48 小时未处理'), 't_al_sla', 'an SLA alert');
-LISTEN t_al_alerts;
+-- another session listens on the alert's NOTIFY channel
+SELECT dblink_connect('t_al_listener', current_setting('concord_test.conn')) AS lc \gset
+SELECT dblink_exec('t_al_listener', 'LISTEN t_al_alerts') AS l \gset
 SELECT is(concord.alert_check('t_al_sla'), 'fired', 'two tickets past their SLA: it fires');
+SELECT ok(pg_temp.eventually($$SELECT EXISTS (SELECT 1 FROM dblink_get_notify('t_al_listener')
+                                         WHERE notify_name = 't_al_alerts' AND extra::jsonb ->> 'rule' = 't_al_sla'
+                                           AND extra::jsonb ->> 'state' = 'firing')$$, 5),
+          'a session listening on the channel got the NOTIFY');
+SELECT dblink_disconnect('t_al_listener') AS ld \gset
 SELECT is((SELECT detail -> 'count' FROM concord.alert_event WHERE rule = 't_al_sla' AND resolved_at IS NULL), '2'::jsonb,
           'the open event holds what the check found');
 SELECT is(concord.alert_check('t_al_sla'), 'firing', 'checked again: still firing, not notified again inside the cooldown');
