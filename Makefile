@@ -31,6 +31,7 @@ SQL_PARTS = src/concord.sql \
 	src/flow/rules.sql \
 	src/flow/alerts.sql \
 	src/flow/monitor.sql \
+	src/uninstall.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql

@@ -2,7 +2,9 @@
  *
  * explain_guard.c
  *	  Refuse EXPLAIN ANALYZE of a statement that reads rows row security
- *	  hides from the caller.
+ *	  hides from the caller; and, in the same utility hook, undo what
+ *	  concord changed outside its own objects when DROP EXTENSION concord
+ *	  runs (concord.extension_cleanup, src/uninstall.sql).
  *
  * EXPLAIN ANALYZE reports what each plan node did, and for a table under
  * row security that includes the hidden rows: "Rows Removed by Filter: 1"
@@ -27,7 +29,9 @@
  */
 #include "postgres.h"
 
+#include "commands/extension.h"
 #include "executor/executor.h"
+#include "executor/spi.h"
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
@@ -97,6 +101,31 @@ guard_executor_start(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
+/*
+ * DROP EXTENSION concord: first undo what concord changed outside its own
+ * objects (concord.extension_cleanup), in the same transaction.
+ */
+static void
+cleanup_before_drop(Node *stmt)
+{
+	DropStmt   *drop = (DropStmt *) stmt;
+	ListCell   *lc;
+
+	if (!IsA(stmt, DropStmt) || drop->removeType != OBJECT_EXTENSION)
+		return;
+	foreach(lc, drop->objects)
+	{
+		if (strcmp(strVal(lfirst(lc)), "concord") == 0 && OidIsValid(get_extension_oid("concord", true)))
+		{
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "SPI_connect failed");
+			if (SPI_execute("SELECT concord.extension_cleanup()", false, 0) != SPI_OK_SELECT)
+				elog(ERROR, "concord.extension_cleanup() failed");
+			SPI_finish();
+		}
+	}
+}
+
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
@@ -104,6 +133,8 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 					  DestReceiver *dest, QueryCompletion *qc)
 {
 	bool		is_explain = IsA(pstmt->utilityStmt, ExplainStmt);
+
+	cleanup_before_drop(pstmt->utilityStmt);
 
 	if (is_explain)
 		explain_depth++;
