@@ -40,7 +40,7 @@ print_summary() {
 	echo "== summary =="
 	echo "pg_regress: $REGRESS_STATUS"
 	echo "pgTAP:      $TAP_STATUS"
-	echo "crash:      $CRASH_STATUS"
+	echo "shell TAP:  $CRASH_STATUS"
 	FINAL_PRINTED=1
 	echo "$passed passed, $failed failed"
 }
@@ -235,20 +235,26 @@ say "database $DB ready (pgtap, dblink, pg_cron, $CONCORD_EXT)"
 run_regress
 run_pgtap
 
-# The outbox across a crash of the whole cluster (kill -9 by PID, restart):
-# a shell test printing TAP (test/flow/crash.sh).
-echo
-echo "== crash test (test/flow/crash.sh) =="
-crash_log="$LOGDIR/crash.log"
-RUN="$RUN" timeout 300 bash test/flow/crash.sh </dev/null >"$crash_log" 2>&1 || true
-cat "$crash_log"
-CRASH_PASSED="$(grep -c '^ok ' "$crash_log" || true)"
-CRASH_FAILED="$(grep -c '^not ok ' "$crash_log" || true)"
-planned="$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$crash_log" | head -n 1)"
-if ((CRASH_PASSED + CRASH_FAILED < ${planned:-1})); then
-	CRASH_FAILED=$((${planned:-1} - CRASH_PASSED))
-fi
-CRASH_STATUS="${planned:-0} planned, $CRASH_PASSED ok, $CRASH_FAILED failed"
+# Shell tests printing TAP, on this cluster: the outbox across a crash of
+# the whole cluster (test/flow/crash.sh), pg_dump and pg_restore
+# (test/packaging/dump.sh).
+CRASH_STATUS=""
+for script in test/flow/crash.sh test/packaging/dump.sh; do
+	echo
+	echo "== $script =="
+	script_log="$LOGDIR/$(basename "$script" .sh).log"
+	RUN="$RUN" timeout 300 bash "$script" </dev/null >"$script_log" 2>&1 || true
+	cat "$script_log"
+	ok="$(grep -c '^ok ' "$script_log" || true)"
+	notok="$(grep -c '^not ok ' "$script_log" || true)"
+	planned="$(sed -nE 's/^1\.\.([0-9]+)$/\1/p' "$script_log" | head -n 1)"
+	if ((ok + notok < ${planned:-1})); then
+		notok=$((${planned:-1} - ok))
+	fi
+	CRASH_PASSED=$((CRASH_PASSED + ok))
+	CRASH_FAILED=$((CRASH_FAILED + notok))
+	CRASH_STATUS="$CRASH_STATUS${CRASH_STATUS:+; }$(basename "$script"): ${planned:-0} planned, $ok ok, $notok failed"
+done
 
 # The same cluster restarted without shared_preload_libraries: loading the
 # library on CREATE EXTENSION must work, and so must every synchronous call.

@@ -57,6 +57,8 @@ CREATE TABLE @extschema@.alert_event (
   detail        jsonb NOT NULL
 );
 CREATE UNIQUE INDEX alert_event_open ON @extschema@.alert_event (rule) WHERE resolved_at IS NULL;
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_event', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_event_id_seq', '');
 COMMENT ON TABLE @extschema@.alert_event IS
   'Alerts fired and resolved: one open event per rule at most, with what the last check found (rows or the metric''s value)';
 

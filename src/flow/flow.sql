@@ -60,6 +60,9 @@ CREATE TABLE @extschema@.outbox (
 );
 CREATE INDEX outbox_due ON @extschema@.outbox (endpoint, id) WHERE status = 'pending';
 CREATE INDEX outbox_in_flight ON @extschema@.outbox (lease_until) WHERE status = 'in_flight';
+-- (messages are data: pg_dump keeps them, delivered or not)
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.outbox', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.outbox_id_seq', '');
 COMMENT ON TABLE @extschema@.outbox IS
   'Messages to endpoints, written in the enqueuing transaction and delivered by the background worker: pending, in_flight (leased), delivered or dead';
 

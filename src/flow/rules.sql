@@ -47,6 +47,8 @@ CREATE TABLE @extschema@.event_firing (
   outcomes  jsonb NOT NULL
 );
 CREATE INDEX ON @extschema@.event_firing (rule, fired_at);
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_firing', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_firing_id_seq', '');
 COMMENT ON TABLE @extschema@.event_firing IS
   'Every firing of an event rule: when, by whom, on which row, and what each action did (the outbox message, the inserted row, the channel)';
 

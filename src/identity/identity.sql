@@ -293,6 +293,7 @@ CREATE INDEX customer_id_history_customer_idx ON @extschema@.customer_id_history
 COMMENT ON TABLE @extschema@.customer_id_history IS
   'What happened to customer IDs: created; merged (customer_id went into other_id); split (customer_id was split from other_id)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_id_history', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_id_history_event_id_seq', '');
 
 CREATE TABLE @extschema@.customer (
   customer_id  bigint PRIMARY KEY,
@@ -308,6 +309,8 @@ CREATE TABLE @extschema@.customer (
 );
 COMMENT ON TABLE @extschema@.customer IS
   'The golden record: one row per customer ID, each value chosen from its rows by the attribute''s survivorship rule (most recent by default; see identity_survivorship); chosen_from names the source row of each';
+-- (derived by resolve, but kept by pg_dump: a restored database answers at once)
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer', '');
 
 CREATE TABLE @extschema@.identity_survivorship (
   attribute   text PRIMARY KEY CONSTRAINT identity_survivorship_attribute_check
@@ -334,6 +337,7 @@ CREATE TABLE @extschema@.identity_constraint (
 COMMENT ON TABLE @extschema@.identity_constraint IS
   'Manual decisions, kept across resolves and audited: two source rows are one customer (must_link) or are not (cannot_link)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_constraint', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_constraint_constraint_id_seq', '');
 
 CREATE TABLE @extschema@.identity_event (
   name             text PRIMARY KEY
@@ -362,6 +366,7 @@ CREATE TABLE @extschema@.customer_event (
 CREATE INDEX customer_event_customer_idx ON @extschema@.customer_event (customer_id, at);
 COMMENT ON TABLE @extschema@.customer_event IS
   'Every mapped event of every customer (rebuilt by resolve): what happened when, from which row';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.customer_event', '');
 
 CREATE TABLE @extschema@.identity_queue (
   source     text NOT NULL,

@@ -51,6 +51,9 @@ CREATE TABLE @extschema@.metric_rollup_change (
   at     timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 CREATE INDEX ON @extschema@.metric_rollup_change (rollup);
+-- (a restored rollup is only as fresh as these notes say)
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup_change', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup_change_id_seq', '');
 COMMENT ON TABLE @extschema@.metric_rollup_change IS
   'Changes to the tables of rollups since their last refresh: the earliest local time a change touched (-infinity: any)';
 

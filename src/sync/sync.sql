@@ -69,6 +69,8 @@ CREATE TABLE @extschema@.sync_run (
   error          text,
   run_by         name NOT NULL
 );
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_run', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_run_run_id_seq', '');
 CREATE INDEX sync_run_source_idx ON @extschema@.sync_run (source, run_id);
 COMMENT ON TABLE @extschema@.sync_run IS
   'One row per run of concord.sync(): counts, status and error; counters are committed with each batch';
@@ -90,6 +92,8 @@ CREATE TABLE @extschema@.sync_reject (
   error_code  text NOT NULL,
   created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_reject', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_reject_reject_id_seq', '');
 CREATE INDEX sync_reject_run_idx ON @extschema@.sync_reject (run_id);
 COMMENT ON TABLE @extschema@.sync_reject IS
   'Records a run could not load (bad type, missing key, constraint), with the raw record and the reason';
@@ -100,6 +104,7 @@ CREATE TABLE @extschema@.sync_seen (
   run_id  bigint NOT NULL,
   keys    text[] NOT NULL
 );
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_seen', '');
 CREATE INDEX sync_seen_source_idx ON @extschema@.sync_seen (source);
 COMMENT ON TABLE @extschema@.sync_seen IS
   'Keys loaded by the full-refresh pass in progress, per page; rows whose keys are absent are deleted when the pass completes';
