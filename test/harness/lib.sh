@@ -47,6 +47,8 @@ HARNESS_PACKAGES=(
 	python3
 	openssl
 	curl
+	default-jdk-headless
+	libpostgresql-jdbc-java
 )
 
 # Print a harness message.
