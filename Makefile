@@ -5,7 +5,7 @@
 # every component folder under it.
 
 EXTENSION = concord
-EXTVERSION = 0.1
+EXTVERSION = 0.2
 
 MODULE_big = concord
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
@@ -35,6 +35,9 @@ SQL_PARTS = src/concord.sql \
 	src/finish.sql
 
 DATA_built = concord--$(EXTVERSION).sql
+# Released install scripts (never edited) and the upgrade scripts between
+# versions: ALTER EXTENSION concord UPDATE walks them.
+DATA = $(wildcard src/upgrade/concord--*.sql)
 EXTRA_CLEAN = concord--$(EXTVERSION).sql
 
 # pg_regress suites (sql/ + expected/), run by `make installcheck`.
