@@ -60,3 +60,10 @@ include $(PGXS)
 
 concord--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+# A PGXN-ready archive of the committed tree: concord-<version>.zip with
+# everything under concord-<version>/ (META.json at its top).
+DIST_VERSION = $(shell sed -nE 's/^ *"version": "([0-9.]+)",?$$/\1/p' META.json | head -n 1)
+.PHONY: dist
+dist:
+	git archive --format zip --prefix=concord-$(DIST_VERSION)/ -o concord-$(DIST_VERSION).zip HEAD

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+#
+# test/packaging/meta.sh — the package's metadata, run by test/check.sh;
+# prints TAP.  META.json must be valid JSON with the PGXN Meta Spec 1.0.0's
+# required keys, agree with concord.control and the build, and `make dist`
+# must make a PGXN-ready zip (META.json at the top of one directory).
+
+set -Eeuo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+. test/harness/lib.sh
+cd "$REPO"
+
+echo "1..5"
+n=0
+check() { # check "description" got want
+	n=$((n + 1))
+	if [[ "$2" == "$3" ]]; then echo "ok $n - $1"; else echo "not ok $n - $1"; printf '#   got:  %s\n#   want: %s\n' "$2" "$3"; fi
+}
+meta() { /usr/bin/python3 -c "import json, sys; m = json.load(open('META.json')); print($1)"; }
+
+check "META.json is JSON with the Meta Spec's required keys" \
+	"$(meta "','.join(k for k in ['name', 'abstract', 'version', 'maintainer', 'license', 'provides', 'meta-spec'] if k not in m) or 'all there'")" "all there"
+check "it follows Meta Spec 1.0.0 and names a release status PGXN knows" \
+	"$(meta "m['meta-spec']['version'] + ' ' + str(m.get('release_status') in ('stable', 'testing', 'unstable'))")" "1.0.0 True"
+control="$(sed -nE "s/^default_version = '([0-9.]+)'$/\1/p" concord.control)"
+check "its version is concord.control's default_version (as x.y.0)" "$(meta "m['version'] + ' ' + m['provides']['concord']['version']")" "$control.0 $control.0"
+check "the file it names is the install script the build makes" \
+	"$(meta "m['provides']['concord']['file']")/$(sed -nE 's/^EXTVERSION = ([0-9.]+)$/\1/p' Makefile)" "concord--$control.sql/$control"
+work="$(mktemp -d)"
+make -s dist >/dev/null 2>&1 && mv "concord-$control.0.zip" "$work/concord.zip"
+check "make dist's archive has META.json, the Makefile and concord.control at the top of concord-$control.0/" \
+	"$(/usr/bin/python3 -c "import zipfile; z = zipfile.ZipFile('$work/concord.zip'); n = set(z.namelist()); print(all('concord-$control.0/' + f in n for f in ('META.json', 'Makefile', 'concord.control', 'README.md')))")" "True"
+rm -rf "$work"
