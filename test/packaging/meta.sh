@@ -3,14 +3,15 @@
 # test/packaging/meta.sh — the package's metadata, run by test/check.sh;
 # prints TAP.  META.json must be valid JSON with the PGXN Meta Spec 1.0.0's
 # required keys, agree with concord.control and the build, and `make dist`
-# must make a PGXN-ready zip (META.json at the top of one directory).
+# must make a PGXN-ready zip (META.json at the top of one directory), and
+# make install must stage everything under another root (DESTDIR).
 
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 . test/harness/lib.sh
 cd "$REPO"
 
-echo "1..5"
+echo "1..6"
 n=0
 check() { # check "description" got want
 	n=$((n + 1))
@@ -30,4 +31,8 @@ work="$(mktemp -d)"
 make -s dist >/dev/null 2>&1 && mv "concord-$control.0.zip" "$work/concord.zip"
 check "make dist's archive has META.json, the Makefile and concord.control at the top of concord-$control.0/" \
 	"$(/usr/bin/python3 -c "import zipfile; z = zipfile.ZipFile('$work/concord.zip'); n = set(z.namelist()); print(all('concord-$control.0/' + f in n for f in ('META.json', 'Makefile', 'concord.control', 'README.md')))")" "True"
+make -s install DESTDIR="$work/stage" >/dev/null 2>&1 || true
+check "make install DESTDIR=... stages the library, the control file and every script under another root" \
+	"$(cd "$work/stage" && ls "./$("$PGBIN/pg_config" --pkglibdir)/concord.so" "./$("$PGBIN/pg_config" --sharedir)/extension/concord.control" \
+	   "./$("$PGBIN/pg_config" --sharedir)/extension/concord--$control.sql" "./$("$PGBIN/pg_config" --sharedir)/extension/concord--0.1.sql" 2>&1 | wc -l)" "4"
 rm -rf "$work"
