@@ -30,35 +30,13 @@ run_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EX
 	-c "DROP DATABASE IF EXISTS $DST WITH (FORCE)" -c "CREATE DATABASE $SRC" -c "CREATE DATABASE $DST" </dev/null >/dev/null
 run_psql postgres </dev/null >/dev/null <<'SQL'
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_dump_owner') THEN CREATE ROLE tap_dump_owner; END IF;
-  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_dump_rep') THEN CREATE ROLE tap_dump_rep; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_pkg_owner') THEN CREATE ROLE tap_pkg_owner; END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_pkg_rep') THEN CREATE ROLE tap_pkg_rep; END IF;
 END $$;
 SQL
+run_psql "$SRC" -c "SET client_min_messages = warning" -c "CREATE EXTENSION concord" -f test/packaging/shop.psql </dev/null >/dev/null
 run_psql "$SRC" </dev/null >/dev/null <<SQL
 SET client_min_messages = warning;
-CREATE EXTENSION concord;
-CREATE SCHEMA shop AUTHORIZATION tap_dump_owner;
-CREATE TABLE shop.customer (id int PRIMARY KEY, name text, phone text, region text);
-CREATE TABLE shop.orders (id int PRIMARY KEY, customer_id int, amount numeric, status text, ordered_at timestamptz DEFAULT now());
-CREATE TABLE shop.task (id serial PRIMARY KEY, order_id int);
-INSERT INTO shop.customer VALUES (1, '张伟', '13812345678', '华东'), (2, '張偉', '138-1234-5678', '华东'), (3, '李娜', '15012345670', '华西');
-INSERT INTO shop.orders VALUES (1, 1, 100, 'paid'), (2, 3, 70, 'paid');
-ALTER TABLE shop.customer OWNER TO tap_dump_owner;
-GRANT USAGE ON SCHEMA shop TO tap_dump_rep;
-GRANT SELECT ON shop.customer TO tap_dump_rep;
-SELECT concord.department_add('sales');
-SELECT concord.member_set('tap_dump_rep', 'sales', '销售代表', '{"region": "华东"}');
-SELECT concord.row_policy('cust', 'shop.customer', \$p\$region = concord.member('region')\$p\$);
-SELECT concord.column_mask('shop.customer', 'phone', 'concord.mask_phone(phone)');
-SELECT concord.audit_table('shop.orders');
-SELECT concord.identity_source_add('sales', 'shop.customer', 'id', '{"name": "name", "phone": "phone"}');
-SELECT * FROM concord.resolve();
-SELECT concord.model_define('orders', 'shop.orders', 'ordered_at', '{"status": "status"}');
-SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount');
-SELECT concord.metric_certify('revenue');
-SELECT concord.metric_publish('revenue_daily', '{revenue}', grain => 'day');
-SELECT concord.metric_rollup('rev_daily', '{revenue}', '{}', 'day');
-SELECT concord.event_rule('order_new', 'shop.orders', '{insert}', NULL, '[{"insert": "shop.task", "values": {"order_id": "\$new.id"}}]');
 SELECT concord.secret_set('api_token', 'plaintext-that-must-not-leak-4711');
 SELECT concord.http_allow_host('127.0.0.1', $STUB_PORT, allow_private => true);
 SELECT concord.endpoint_define('hook', '$STUB_URL/hook/dump_test', 'api_token');
@@ -76,7 +54,7 @@ check "the row policy, mask, metric, publication, rollup and event rule are all 
 check "the secret's name is there, its plaintext is nowhere in the dump" \
 	"$(q "$DST" "SELECT name FROM concord.secret")/$(grep -ac 'plaintext-that-must-not-leak' "$dump" || true)" "api_token/0"
 check "the rep (a member) still sees her region's customers only, phones masked" \
-	"$(q "$DST" "SET ROLE tap_dump_rep; SELECT string_agg(id || ' ' || phone, ',' ORDER BY id) FROM shop.customer_governed")" "1 138****5678,2 138****5678"
+	"$(q "$DST" "SET ROLE tap_pkg_rep; SELECT string_agg(id || ' ' || phone, ',' ORDER BY id) FROM shop.customer_governed")" "1 138****5678,2 138****5678"
 check "the published view and the metric answer" \
 	"$(q "$DST" "SELECT sum(revenue) FROM metrics.revenue_daily")/$(q "$DST" "SELECT j ->> 'revenue' FROM concord.metric_query('{revenue}') j" | tail -n 1)" "170/170"
 q "$DST" "INSERT INTO shop.orders VALUES (3, 1, 30, 'paid')" >/dev/null
@@ -97,4 +75,4 @@ done
 check "delivered by the copy's worker" "$ok" "t"
 
 run_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE $SRC WITH (FORCE)" -c "DROP DATABASE $DST WITH (FORCE)" \
-	-c "DROP ROLE tap_dump_owner, tap_dump_rep" </dev/null >/dev/null 2>&1 || true
+	-c "DROP ROLE tap_pkg_owner, tap_pkg_rep" </dev/null >/dev/null 2>&1 || true
