@@ -50,6 +50,21 @@ COMMENT ON FUNCTION @extschema@.grant_routines(text, text[]) IS
   'Install-time helper: revokes the routines (name(argument types)) from PUBLIC and grants them to the role';
 REVOKE EXECUTE ON FUNCTION @extschema@.grant_routines(text, text[]) FROM PUBLIC;
 
+-- Who holds which privilege on a relation, besides its owner: governed
+-- views, published views and DROP EXTENSION move or keep readers with it.
+CREATE FUNCTION @extschema@.relation_grants(rel regclass)
+RETURNS TABLE (who text, priv text)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
+         x.privilege_type
+    FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
+   WHERE c.oid = rel AND x.grantee <> c.relowner;
+END;
+COMMENT ON FUNCTION @extschema@.relation_grants(regclass) IS
+  'The privileges granted on a relation, as (grantee, privilege), the owner''s left out; a grantee ready for GRANT (quoted, or PUBLIC)';
+
 CREATE FUNCTION @extschema@.worker_wake()
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'concord_worker_wake'

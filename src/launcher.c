@@ -252,6 +252,21 @@ concord_launcher_main(Datum main_arg)
 	}
 }
 
+/* One duty of a round: sql run through SPI, shown as activity; expect: its SPI result. */
+static void
+worker_duty(const char *activity, const char *sql, int expect)
+{
+	int			rc;
+
+	pgstat_report_activity(STATE_RUNNING, activity);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	rc = SPI_execute(sql, false, 0);
+	if (rc != expect)
+		elog(ERROR, "%s failed: %s", activity, SPI_result_code_string(rc));
+	SPI_finish();
+}
+
 /*
  * One round of a database worker's duties.  Returns false when the
  * extension is gone from the database.
@@ -266,47 +281,17 @@ db_worker_round(void)
 	PushActiveSnapshot(GetTransactionSnapshot());
 	present = OidIsValid(get_extension_oid("concord", true));
 	if (present && concord_http_log_retention_days > 0)
-	{
-		int			rc;
-
-		pgstat_report_activity(STATE_RUNNING, "concord: trimming http_call_log");
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		rc = SPI_execute(psprintf("DELETE FROM concord.http_call_log"
-								  " WHERE called_at OPERATOR(pg_catalog.<) (pg_catalog.now()"
-								  " OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %d))",
-								  concord_http_log_retention_days),
-						 false, 0);
-		if (rc != SPI_OK_DELETE)
-			elog(ERROR, "could not trim concord.http_call_log: %s",
-				 SPI_result_code_string(rc));
-		SPI_finish();
-	}
+		worker_duty("concord: trimming http_call_log",
+					psprintf("DELETE FROM concord.http_call_log"
+							 " WHERE called_at OPERATOR(pg_catalog.<) (pg_catalog.now()"
+							 " OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %d))",
+							 concord_http_log_retention_days), SPI_OK_DELETE);
 	if (present)
 	{
-		int			rc;
-
 		/* expired access grants: marked expired, their policies dropped */
-		pgstat_report_activity(STATE_RUNNING, "concord: tidying expired access grants");
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		rc = SPI_execute("SELECT concord.access_tidy()", false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "could not tidy expired access grants: %s", SPI_result_code_string(rc));
-		SPI_finish();
-	}
-	if (present)
-	{
-		int			rc;
-
+		worker_duty("concord: tidying expired access grants", "SELECT concord.access_tidy()", SPI_OK_SELECT);
 		/* alerts that are due (each checked as its owner; errors kept per alert) */
-		pgstat_report_activity(STATE_RUNNING, "concord: checking due alerts");
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		rc = SPI_execute("SELECT concord.alert_run_due()", false, 0);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "could not check due alerts: %s", SPI_result_code_string(rc));
-		SPI_finish();
+		worker_duty("concord: checking due alerts", "SELECT concord.alert_run_due()", SPI_OK_SELECT);
 	}
 	PopActiveSnapshot();
 	CommitTransactionCommand();
@@ -389,31 +374,44 @@ wake_at_commit(XactEvent event, void *arg)
  * instead of after its backoff.  Returns false when no launcher runs
  * (concord is not in shared_preload_libraries).
  */
-Datum
-concord_worker_wake(PG_FUNCTION_ARGS)
+/*
+ * The PID of a running background worker of concord's of that type (in
+ * database dboid, unless invalid), or 0.  For waking a worker at commit.
+ */
+pid_t
+concord_bgworker_pid(const char *type, Oid dboid)
 {
-	static bool callback_registered = false;
 	int			n = pgstat_fetch_stat_numbackends();
 
 	for (int i = 1; i <= n; i++)
 	{
 		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
 		PgBackendStatus *be = local ? &local->backendStatus : NULL;
-		const char *type;
+		const char *t;
 
-		if (be == NULL || be->st_backendType != B_BG_WORKER)
+		if (be == NULL || be->st_backendType != B_BG_WORKER ||
+			(OidIsValid(dboid) && be->st_databaseid != dboid))
 			continue;
-		type = GetBackgroundWorkerTypeByPid(be->st_procpid);
-		if (type && strcmp(type, "concord launcher") == 0)
-		{
-			if (!callback_registered)
-			{
-				RegisterXactCallback(wake_at_commit, NULL);
-				callback_registered = true;
-			}
-			wake_pid_at_commit = be->st_procpid;
-			PG_RETURN_BOOL(true);
-		}
+		t = GetBackgroundWorkerTypeByPid(be->st_procpid);
+		if (t && strcmp(t, type) == 0)
+			return be->st_procpid;
 	}
-	PG_RETURN_BOOL(false);
+	return 0;
+}
+
+Datum
+concord_worker_wake(PG_FUNCTION_ARGS)
+{
+	static bool callback_registered = false;
+	pid_t		pid = concord_bgworker_pid("concord launcher", InvalidOid);
+
+	if (pid == 0)
+		PG_RETURN_BOOL(false);
+	if (!callback_registered)
+	{
+		RegisterXactCallback(wake_at_commit, NULL);
+		callback_registered = true;
+	}
+	wake_pid_at_commit = pid;
+	PG_RETURN_BOOL(true);
 }

@@ -29,10 +29,7 @@ BEGIN
   FOR r IN SELECT DISTINCT m.table_name, pg_catalog.to_regclass(m.table_name::text || '_governed') AS v
              FROM @extschema@.column_mask m LOOP
     IF r.v IS NOT NULL THEN
-      FOR g IN SELECT DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END AS who,
-                      x.privilege_type AS priv
-                 FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
-                WHERE c.oid = r.v AND x.grantee <> c.relowner LOOP
+      FOR g IN SELECT * FROM @extschema@.relation_grants(r.v) LOOP
         EXECUTE format('GRANT %s ON %s TO %s', g.priv, r.table_name, g.who);
       END LOOP;
       EXECUTE format('DROP VIEW %s', r.v);

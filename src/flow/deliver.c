@@ -36,7 +36,6 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
-#include "postmaster/bgworker.h"
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
@@ -93,6 +92,7 @@ concord_flow_check_url(PG_FUNCTION_ARGS)
 /* The worker of this database to wake at commit, or 0. */
 static int	wake_pid = 0;
 
+/* Transaction callback: set that worker's latch once the messages are visible. */
 static void
 wake_worker_at_commit(XactEvent event, void *arg)
 {
@@ -117,29 +117,18 @@ Datum
 concord_flow_wake(PG_FUNCTION_ARGS)
 {
 	static bool registered = false;
-	int			n = pgstat_fetch_stat_numbackends();
 
-	for (int i = 1; i <= n; i++)
+	/* once per transaction is enough (a batch enqueues many messages) */
+	if (wake_pid == 0)
+		wake_pid = concord_bgworker_pid("concord worker", MyDatabaseId);
+	if (wake_pid == 0)
+		PG_RETURN_BOOL(false);
+	if (!registered)
 	{
-		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
-		PgBackendStatus *be = local ? &local->backendStatus : NULL;
-		const char *type;
-
-		if (be == NULL || be->st_backendType != B_BG_WORKER || be->st_databaseid != MyDatabaseId)
-			continue;
-		type = GetBackgroundWorkerTypeByPid(be->st_procpid);
-		if (type && strcmp(type, "concord worker") == 0)
-		{
-			if (!registered)
-			{
-				RegisterXactCallback(wake_worker_at_commit, NULL);
-				registered = true;
-			}
-			wake_pid = be->st_procpid;
-			PG_RETURN_BOOL(true);
-		}
+		RegisterXactCallback(wake_worker_at_commit, NULL);
+		registered = true;
 	}
-	PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(true);
 }
 
 /* sha256=<hex> of body under key */

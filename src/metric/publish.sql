@@ -49,11 +49,8 @@ DECLARE
 BEGIN
   -- a question of another shape: the view is made anew, its readers kept
   IF reshape AND pg_catalog.to_regclass(format('%I.%I', nsp, rel)) IS NOT NULL THEN
-    SELECT coalesce(jsonb_agg(DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC'
-                                            ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END), '[]')
-      INTO readers
-      FROM pg_catalog.pg_class k, LATERAL pg_catalog.aclexplode(k.relacl) x
-     WHERE k.oid = pg_catalog.to_regclass(format('%I.%I', nsp, rel)) AND x.privilege_type = 'SELECT' AND x.grantee <> k.relowner;
+    SELECT coalesce(jsonb_agg(g.who), '[]') INTO readers
+      FROM @extschema@.relation_grants(pg_catalog.to_regclass(format('%I.%I', nsp, rel))) g WHERE g.priv = 'SELECT';
     EXECUTE format('DROP VIEW %I.%I', nsp, rel);
   END IF;
   EXECUTE format('CREATE OR REPLACE VIEW %I.%I WITH (security_invoker = true) AS %s', nsp, rel,

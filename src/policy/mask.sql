@@ -115,13 +115,11 @@ BEGIN
      AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%');
   -- who reads the view now (a rebuilt view keeps them) and who reads the
   -- table (they move to the view)
-  SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object(
-           'who', CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
-           'priv', x.privilege_type)), '[]')
+  SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('who', gr.who, 'priv', gr.priv)), '[]')
     INTO readers
-    FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
-   WHERE c.oid IN (tbl, coalesce(pg_catalog.to_regclass(format('%I.%I', nsp, rel || '_governed')), tbl))
-     AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE') AND x.grantee <> c.relowner;
+    FROM unnest(ARRAY[tbl, pg_catalog.to_regclass(format('%I.%I', nsp, rel || '_governed'))]) r,
+         LATERAL @extschema@.relation_grants(r) gr
+   WHERE gr.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE');
   EXECUTE format('DROP VIEW IF EXISTS %I.%I', nsp, rel || '_governed');
   EXECUTE format('CREATE VIEW %I.%I WITH (security_barrier) AS SELECT %s FROM %s', nsp, rel || '_governed', cols, tbl);
   v := format('%I.%I', nsp, rel || '_governed')::regclass;
