@@ -248,10 +248,6 @@ BEGIN
           ELSE format('((m.%I - m.%I) / NULLIF(abs(m.%I), 0) * 100)', base, 'prev__' || name, 'prev__' || name) END);
     END IF;
     deps := ARRAY[base];
-    IF name = ANY (@extschema@.metric_closure(deps)) THEN
-      RAISE EXCEPTION 'metric "%" would be computed from itself (through %)', name, base USING ERRCODE = 'invalid_recursion';
-    END IF;
-    lineage := jsonb_build_object('metrics', to_jsonb(deps));
   ELSE
     IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL THEN
       RAISE EXCEPTION 'a % metric is computed from other metrics: no model, aggregate or filter (metric "%")', type, name
@@ -280,13 +276,16 @@ BEGIN
       RAISE EXCEPTION 'metric "%" uses unknown metrics: %', name, missing
         USING ERRCODE = 'undefined_object', HINT = 'Define them first with concord.metric_define.';
     END IF;
-    IF name = ANY (@extschema@.metric_closure(deps)) THEN
-      RAISE EXCEPTION 'metric "%" would be computed from itself (through %)', name, array_to_string(deps, ', ')
-        USING ERRCODE = 'invalid_recursion';
-    END IF;
     IF type = 'derived' THEN
       compiled := jsonb_build_object('expr', @extschema@.expr_check_over('m', deps,
                     array_fill('numeric'::regtype, ARRAY[cardinality(deps)]), expr, false));
+    END IF;
+  END IF;
+  -- a metric computed from others: no cycle, and they are its lineage
+  IF type IN ('ratio', 'derived', 'cumulative', 'period_over_period') THEN
+    IF name = ANY (@extschema@.metric_closure(deps)) THEN
+      RAISE EXCEPTION 'metric "%" would be computed from itself (through %)', name, array_to_string(deps, ', ')
+        USING ERRCODE = 'invalid_recursion';
     END IF;
     lineage := jsonb_build_object('metrics', to_jsonb(deps));
   END IF;
