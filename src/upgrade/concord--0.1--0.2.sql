@@ -2,7 +2,434 @@
  * never edited) to 0.2.  Every change to concord's SQL objects after 0.1 is
  * made here too, so that ALTER EXTENSION concord UPDATE gives what
  * CREATE EXTENSION concord gives (test/packaging/upgrade.sql compares
- * them).  No change yet. */
+ * them). */
 
 -- complain if script is sourced in psql, rather than via ALTER EXTENSION
 \echo Use "ALTER EXTENSION concord UPDATE" to load this file. \quit
+
+-- 0.2: one function lists a relation's grants (governed views, published
+-- views and extension_cleanup use it); metric_define checks cycles once.
+-- Who holds which privilege on a relation, besides its owner: governed
+-- views, published views and DROP EXTENSION move or keep readers with it.
+CREATE FUNCTION @extschema@.relation_grants(rel regclass)
+RETURNS TABLE (who text, priv text)
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(x.grantee)) END,
+         x.privilege_type
+    FROM pg_catalog.pg_class c, LATERAL pg_catalog.aclexplode(c.relacl) x
+   WHERE c.oid = rel AND x.grantee <> c.relowner;
+END;
+COMMENT ON FUNCTION @extschema@.relation_grants(regclass) IS
+  'The privileges granted on a relation, as (grantee, privilege), the owner''s left out; a grantee ready for GRANT (quoted, or PUBLIC)';
+
+CREATE OR REPLACE FUNCTION @extschema@.governed_view_build(tbl regclass)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
+AS $fn$
+DECLARE
+  nsp text;
+  rel text;
+  owner text;
+  cols text;
+  v regclass;
+  g record;
+  readers jsonb;
+BEGIN
+  SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+  -- the view reads the table as its owner: one that row security binds
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner AND (r.rolsuper OR r.rolbypassrls)) THEN
+    RAISE EXCEPTION 'table % is owned by "%", whom row security does not bind: its governed view would show every row', tbl, owner
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('Give the table an owner that is neither superuser nor BYPASSRLS, e.g. CREATE ROLE %I NOLOGIN; ALTER TABLE %s OWNER TO %I.',
+                          rel || '_owner', tbl, rel || '_owner');
+  END IF;
+  -- (a stored mask's generated column is read in place of the mask, and
+  -- not shown itself)
+  SELECT string_agg(CASE WHEN m.column_name IS NULL THEN pg_catalog.quote_ident(a.attname)
+                         ELSE format('CASE WHEN %s THEN %I ELSE %s END AS %I',
+                                     m.compiled_visible, a.attname,
+                                     coalesce(pg_catalog.quote_ident(m.stored_column), m.compiled_mask), a.attname) END,
+                    ', ' ORDER BY a.attnum)
+    INTO cols
+    FROM pg_catalog.pg_attribute a
+    LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
+   WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+     AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%');
+  -- who reads the view now (a rebuilt view keeps them) and who reads the
+  -- table (they move to the view)
+  SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('who', gr.who, 'priv', gr.priv)), '[]')
+    INTO readers
+    FROM unnest(ARRAY[tbl, pg_catalog.to_regclass(format('%I.%I', nsp, rel || '_governed'))]) r,
+         LATERAL @extschema@.relation_grants(r) gr
+   WHERE gr.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE');
+  EXECUTE format('DROP VIEW IF EXISTS %I.%I', nsp, rel || '_governed');
+  EXECUTE format('CREATE VIEW %I.%I WITH (security_barrier) AS SELECT %s FROM %s', nsp, rel || '_governed', cols, tbl);
+  v := format('%I.%I', nsp, rel || '_governed')::regclass;
+  EXECUTE format('ALTER VIEW %s OWNER TO %I', v, owner);
+  EXECUTE format('COMMENT ON VIEW %s IS %L', v,
+                 format('Governed view of %s: rows by its row policies, masked columns by concord.column_mask', tbl));
+  FOR g IN SELECT e ->> 'who' AS who, e ->> 'priv' AS priv FROM jsonb_array_elements(readers) e LOOP
+    EXECUTE format('GRANT %s ON %s TO %s', g.priv, v, g.who);
+    EXECUTE format('REVOKE %s ON %s FROM %s', g.priv, tbl, g.who);
+  END LOOP;
+  RETURN v;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
+                                          expr text DEFAULT NULL, filter text DEFAULT NULL,
+                                          numerator text DEFAULT NULL, denominator text DEFAULT NULL,
+                                          description text DEFAULT NULL, owner text DEFAULT NULL,
+                                          base text DEFAULT NULL, trailing_window interval DEFAULT NULL,
+                                          offset_by interval DEFAULT NULL, calc text DEFAULT NULL,
+                                          entity text DEFAULT NULL, conversion_model text DEFAULT NULL,
+                                          conversion_filter text DEFAULT NULL, conversion_entity text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  spec jsonb;
+  compiled jsonb;
+  deps text[] := '{}';
+  lineage jsonb := '{}';
+  rel regclass;
+  latest record;
+  v integer;
+  missing text;
+  et regtype;
+  cm record;
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid metric name "%"', name
+      USING ERRCODE = 'invalid_name', HINT = 'A metric name is a lower-case identifier, e.g. revenue.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_dimension d WHERE d.name = metric_define.name) OR name = 'metric_time' THEN
+    RAISE EXCEPTION 'metric name "%" is already a dimension''s', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Metrics and dimensions share the columns of a query: give the metric another name.';
+  END IF;
+  IF type IS NULL OR type NOT IN ('simple', 'ratio', 'derived', 'cumulative', 'period_over_period', 'conversion') THEN
+    RAISE EXCEPTION 'unknown metric type "%" for metric "%"', type, name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of simple, ratio, derived, cumulative, period_over_period, conversion.';
+  END IF;
+  IF type <> 'conversion' AND (entity IS NOT NULL OR conversion_model IS NOT NULL OR conversion_filter IS NOT NULL
+                               OR conversion_entity IS NOT NULL) THEN
+    RAISE EXCEPTION 'entity and conversion_* belong to conversion metrics (metric "%")', name
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  spec := jsonb_strip_nulls(jsonb_build_object('type', type, 'model', model, 'agg', agg, 'expr', expr, 'filter', filter,
+                                               'numerator', numerator, 'denominator', denominator, 'base', base,
+                                               'trailing_window', trailing_window, 'offset_by', offset_by, 'calc', calc,
+                                               'entity', entity, 'conversion_model', conversion_model,
+                                               'conversion_filter', conversion_filter, 'conversion_entity', conversion_entity));
+  IF type NOT IN ('cumulative', 'period_over_period', 'conversion')
+     AND (base IS NOT NULL OR trailing_window IS NOT NULL OR offset_by IS NOT NULL OR calc IS NOT NULL) THEN
+    RAISE EXCEPTION 'base, trailing_window, offset_by and calc belong to cumulative, period_over_period and conversion metrics (metric "%")', name
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF type <> 'simple' AND EXISTS (SELECT 1 FROM @extschema@.metric_latest l
+                                   WHERE l.type = 'cumulative' AND l.compiled ->> 'base' = metric_define.name) THEN
+    RAISE EXCEPTION 'metric "%" must stay simple: cumulative metrics are computed from it', name
+      USING ERRCODE = 'dependent_objects_still_exist';
+  END IF;
+
+  IF type = 'simple' THEN
+    IF numerator IS NOT NULL OR denominator IS NOT NULL THEN
+      RAISE EXCEPTION 'a simple metric has no numerator or denominator (metric "%")', name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'For a ratio, use type => ''ratio''.';
+    END IF;
+    SELECT m.relation INTO rel FROM @extschema@.metric_model m WHERE m.name = metric_define.model;
+    IF rel IS NULL THEN
+      RAISE EXCEPTION 'unknown model "%" for metric "%"', model, name
+        USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_define.';
+    END IF;
+    IF agg IS NULL OR agg NOT IN ('sum', 'count', 'count_distinct', 'min', 'max', 'avg') THEN
+      RAISE EXCEPTION 'unknown aggregate "%" for metric "%"', agg, name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of sum, count, count_distinct, min, max, avg.';
+    END IF;
+    IF expr IS NULL AND agg <> 'count' THEN
+      RAISE EXCEPTION 'metric "%" needs an expression to %', name, agg
+        USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    compiled := jsonb_build_object('model', model, 'agg', agg);
+    IF expr IS NOT NULL THEN
+      compiled := compiled || jsonb_build_object('expr', @extschema@.expr_check(rel, model, expr, false));
+      et := @extschema@.expr_type(rel, model, expr);
+      IF agg IN ('sum', 'avg', 'min', 'max') AND (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = et) <> 'N' THEN
+        RAISE EXCEPTION 'metric "%": % of % is not a number', name, agg, et
+          USING ERRCODE = 'datatype_mismatch', HINT = 'A metric''s value is a number: sum, avg, min and max take numeric expressions.';
+      END IF;
+    END IF;
+    IF filter IS NOT NULL THEN
+      compiled := compiled || jsonb_build_object('filter', @extschema@.expr_check(rel, model, filter, true));
+    END IF;
+    lineage := jsonb_build_object('tables', jsonb_build_array(rel::text),
+                                  'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(
+                                    coalesce(@extschema@.expr_names(expr), '{}') || coalesce(@extschema@.expr_names(filter), '{}')) c
+                                    ORDER BY c)));
+  ELSIF type = 'conversion' THEN
+    IF numerator IS NOT NULL OR denominator IS NOT NULL OR base IS NOT NULL OR offset_by IS NOT NULL OR agg IS NOT NULL OR expr IS NOT NULL THEN
+      RAISE EXCEPTION 'a conversion metric takes model, entity, filter, conversion_model, conversion_entity, conversion_filter, trailing_window and calc only (metric "%")', name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT m.relation, m.time_column INTO latest FROM @extschema@.metric_model m WHERE m.name = metric_define.model;
+    SELECT m.relation, m.time_column INTO cm FROM @extschema@.metric_model m WHERE m.name = metric_define.conversion_model;
+    IF latest.relation IS NULL OR cm.relation IS NULL THEN
+      RAISE EXCEPTION 'unknown model "%" for metric "%"', CASE WHEN latest.relation IS NULL THEN model ELSE conversion_model END, name
+        USING ERRCODE = 'undefined_object', HINT = 'A conversion metric needs model and conversion_model, both defined with concord.model_define.';
+    END IF;
+    IF latest.time_column IS NULL OR cm.time_column IS NULL THEN
+      RAISE EXCEPTION 'conversion metric "%" needs models with a time column', name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF entity IS NULL OR trailing_window IS NULL OR trailing_window <= interval '0' THEN
+      RAISE EXCEPTION 'conversion metric "%" needs an entity (e.g. customer_id) and a positive trailing_window (the time allowed to convert)', name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF coalesce(calc, 'rate') NOT IN ('rate', 'conversions', 'opportunities') THEN
+      RAISE EXCEPTION 'unknown calc "%" for metric "%"', calc, name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of rate, conversions, opportunities.';
+    END IF;
+    et := @extschema@.expr_type(latest.relation, model, entity);
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oprname = '=' AND o.oprleft = et
+                      AND o.oprright = @extschema@.expr_type(cm.relation, 'conv', coalesce(conversion_entity, entity))) THEN
+      RAISE EXCEPTION 'conversion metric "%": the entities % and % cannot be compared', name, entity, coalesce(conversion_entity, entity)
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    compiled := jsonb_strip_nulls(jsonb_build_object(
+      'model', model,
+      'entity', @extschema@.expr_check(latest.relation, model, entity, false),
+      'filter', CASE WHEN filter IS NOT NULL THEN @extschema@.expr_check(latest.relation, model, filter, true) END,
+      'conv_relation', cm.relation::text,
+      'conv_time', CASE WHEN @extschema@.metric_column_type(cm.relation, cm.time_column) = 'timestamptz'::regtype
+                        THEN 'tz:' ELSE '' END || cm.time_column,
+      'conv_entity', @extschema@.expr_check(cm.relation, 'conv', coalesce(conversion_entity, entity), false),
+      'conv_filter', CASE WHEN conversion_filter IS NOT NULL THEN @extschema@.expr_check(cm.relation, 'conv', conversion_filter, true) END,
+      'window', trailing_window,
+      'expr', CASE coalesce(calc, 'rate')
+                WHEN 'rate' THEN format('(m.%I / NULLIF(m.%I, 0))', 'conv__' || name, 'opps__' || name)
+                WHEN 'conversions' THEN format('m.%I', 'conv__' || name)
+                ELSE format('m.%I', 'opps__' || name) END));
+    lineage := jsonb_build_object('tables', jsonb_build_array(latest.relation::text, cm.relation::text),
+                                  'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(
+                                    @extschema@.expr_names(entity) || coalesce(@extschema@.expr_names(filter), '{}')
+                                    || coalesce(@extschema@.expr_names(conversion_entity), '{}')
+                                    || coalesce(@extschema@.expr_names(conversion_filter), '{}')) c ORDER BY c)));
+  ELSIF type IN ('cumulative', 'period_over_period') THEN
+    IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL OR expr IS NOT NULL OR numerator IS NOT NULL OR denominator IS NOT NULL THEN
+      RAISE EXCEPTION 'a % metric is computed from a base metric only (metric "%")', type, name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give base => the metric, and trailing_window, or offset_by and calc.';
+    END IF;
+    SELECT l.type INTO missing FROM @extschema@.metric_latest l WHERE l.name = base;
+    IF missing IS NULL THEN
+      RAISE EXCEPTION 'metric "%" uses unknown metrics: %', name, coalesce(base, '(no base)')
+        USING ERRCODE = 'undefined_object', HINT = 'Give base => an existing metric.';
+    END IF;
+    IF type = 'cumulative' THEN
+      IF missing <> 'simple' THEN
+        RAISE EXCEPTION 'cumulative metric "%" needs a simple base metric; "%" is %', name, base, missing
+          USING ERRCODE = 'invalid_parameter_value',
+                HINT = 'It aggregates the base''s rows over a window, which a ratio or derived metric does not have.';
+      END IF;
+      IF offset_by IS NOT NULL OR calc IS NOT NULL THEN
+        RAISE EXCEPTION 'cumulative metric "%" takes trailing_window, not offset_by or calc', name USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      IF trailing_window <= interval '0' THEN
+        RAISE EXCEPTION 'trailing window of metric "%" must be positive (got %)', name, trailing_window USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      compiled := jsonb_strip_nulls(jsonb_build_object('base', base, 'trailing', trailing_window));
+    ELSE
+      IF trailing_window IS NOT NULL OR offset_by IS NULL OR offset_by <= interval '0' THEN
+        RAISE EXCEPTION 'period_over_period metric "%" needs a positive offset_by (e.g. 1 month, 1 year), and no trailing_window', name
+          USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      IF coalesce(calc, 'previous') NOT IN ('previous', 'change', 'growth_pct') THEN
+        RAISE EXCEPTION 'unknown calc "%" for metric "%"', calc, name
+          USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of previous, change, growth_pct.';
+      END IF;
+      compiled := jsonb_build_object('base', base, 'offset', offset_by, 'expr',
+        CASE coalesce(calc, 'previous')
+          WHEN 'previous' THEN format('m.%I', 'prev__' || name)
+          WHEN 'change' THEN format('(m.%I - m.%I)', base, 'prev__' || name)
+          ELSE format('((m.%I - m.%I) / NULLIF(abs(m.%I), 0) * 100)', base, 'prev__' || name, 'prev__' || name) END);
+    END IF;
+    deps := ARRAY[base];
+  ELSE
+    IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL THEN
+      RAISE EXCEPTION 'a % metric is computed from other metrics: no model, aggregate or filter (metric "%")', type, name
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Put the filter on the metrics it is computed from.';
+    END IF;
+    IF type = 'ratio' THEN
+      IF numerator IS NULL OR denominator IS NULL OR expr IS NOT NULL THEN
+        RAISE EXCEPTION 'ratio metric "%" needs a numerator and a denominator metric, and no expression', name
+          USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      deps := ARRAY[numerator, denominator];
+      compiled := jsonb_build_object('expr', format('(m.%I / NULLIF(m.%I, 0))', numerator, denominator));
+    ELSE
+      IF expr IS NULL OR numerator IS NOT NULL OR denominator IS NOT NULL THEN
+        RAISE EXCEPTION 'derived metric "%" needs an expression over other metrics, and no numerator or denominator', name
+          USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      deps := @extschema@.expr_names(expr);
+      IF cardinality(deps) = 0 THEN
+        RAISE EXCEPTION 'derived metric "%" uses no metric: %', name, expr USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+    END IF;
+    SELECT string_agg(d, ', ') INTO missing FROM unnest(deps) d
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.metric m WHERE m.name = d);
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION 'metric "%" uses unknown metrics: %', name, missing
+        USING ERRCODE = 'undefined_object', HINT = 'Define them first with concord.metric_define.';
+    END IF;
+    IF type = 'derived' THEN
+      compiled := jsonb_build_object('expr', @extschema@.expr_check_over('m', deps,
+                    array_fill('numeric'::regtype, ARRAY[cardinality(deps)]), expr, false));
+    END IF;
+  END IF;
+  -- a metric computed from others: no cycle, and they are its lineage
+  IF type IN ('ratio', 'derived', 'cumulative', 'period_over_period') THEN
+    IF name = ANY (@extschema@.metric_closure(deps)) THEN
+      RAISE EXCEPTION 'metric "%" would be computed from itself (through %)', name, array_to_string(deps, ', ')
+        USING ERRCODE = 'invalid_recursion';
+    END IF;
+    lineage := jsonb_build_object('metrics', to_jsonb(deps));
+  END IF;
+
+  SELECT l.version, l.spec, l.description, l.owner INTO latest FROM @extschema@.metric_latest l WHERE l.name = metric_define.name;
+  IF latest.version IS NOT NULL THEN
+    IF NOT pg_catalog.pg_has_role(current_user, latest.owner, 'MEMBER') THEN
+      RAISE EXCEPTION 'metric "%" belongs to "%"', name, latest.owner
+        USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner (or a member of that role) may change a metric.';
+    END IF;
+    IF latest.spec = spec AND latest.description IS NOT DISTINCT FROM description
+       AND (owner IS NULL OR owner = latest.owner) THEN
+      RETURN latest.version;            -- nothing changed: no new version
+    END IF;
+  END IF;
+  IF owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner) THEN
+    RAISE EXCEPTION 'role "%" does not exist', owner USING ERRCODE = 'undefined_object';
+  END IF;
+  v := coalesce(latest.version, 0) + 1;
+  INSERT INTO @extschema@.metric (name, version, type, spec, compiled, depends, lineage, description, owner)
+  VALUES (name, v, type, spec, compiled, deps, lineage, description, coalesce(owner, latest.owner, current_user::text));
+  PERFORM @extschema@.audit_record('metric_define', name, NULL, spec || jsonb_build_object('version', v));
+  -- views published for BI tools answer with the new version at once
+  PERFORM @extschema@.metric_publish_refresh(name);
+  RETURN v;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.metric_publish_build(nsp text, rel text, metrics text[], dimensions text[], grain text,
+                                                 filters text, time_zone text, reshape boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  v regclass;
+  c record;
+  readers jsonb := '[]';
+BEGIN
+  -- a question of another shape: the view is made anew, its readers kept
+  IF reshape AND pg_catalog.to_regclass(format('%I.%I', nsp, rel)) IS NOT NULL THEN
+    SELECT coalesce(jsonb_agg(g.who), '[]') INTO readers
+      FROM @extschema@.relation_grants(pg_catalog.to_regclass(format('%I.%I', nsp, rel))) g WHERE g.priv = 'SELECT';
+    EXECUTE format('DROP VIEW %I.%I', nsp, rel);
+  END IF;
+  EXECUTE format('CREATE OR REPLACE VIEW %I.%I WITH (security_invoker = true) AS %s', nsp, rel,
+                 -- (from the models, not a rollup: a view's SQL is fixed, a rollup's freshness is not)
+                 @extschema@.metric_sql(metrics, dimensions, grain, filters, NULL, NULL, NULL, NULL, time_zone, false));
+  v := format('%I.%I', nsp, rel)::regclass;
+  FOR c IN SELECT e #>> '{}' AS who FROM jsonb_array_elements(readers) e LOOP
+    EXECUTE format('GRANT SELECT ON %s TO %s', v, c.who);
+  END LOOP;
+  EXECUTE format('COMMENT ON VIEW %s IS %L', v,
+    format('concord metrics %s%s%s%s, answered as the reader (row policies apply). Made by concord.metric_publish.',
+           array_to_string(metrics, ', '),
+           CASE WHEN cardinality(dimensions) > 0 THEN ' by ' || array_to_string(dimensions, ', ') ELSE '' END,
+           CASE WHEN grain IS NOT NULL THEN format(' per %s (%s)', grain, time_zone) ELSE '' END,
+           CASE WHEN filters IS NOT NULL THEN ' where ' || filters ELSE '' END));
+  IF grain IS NOT NULL THEN
+    EXECUTE format('COMMENT ON COLUMN %s.metric_time IS %L', v,
+                   format('The first day of the %s, in time zone %s', grain, time_zone));
+  END IF;
+  FOR c IN SELECT x AS out, d.description, d.model, d.name
+             FROM unnest(dimensions) x
+             LEFT JOIN @extschema@.metric_dimension d ON (position('.' IN x) = 0 AND d.name = x) OR d.model || '.' || d.name = x LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, c.out,
+                   coalesce(c.description || ' ', '') || format('(dimension %s of model %s)', c.name, c.model));
+  END LOOP;
+  FOR c IN SELECT k.name, k.description, k.latest_version, k.certified, k.certified_version, k.owner
+             FROM @extschema@.metric_catalog k WHERE k.name = ANY (metrics) LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, c.name,
+                   coalesce(c.description || ' ', '') || format('(metric %s version %s, %s; owner %s)', c.name, c.latest_version,
+                     CASE WHEN c.certified THEN 'certified' WHEN c.certified_version IS NOT NULL
+                          THEN format('not certified: version %s is', c.certified_version) ELSE 'not certified' END, c.owner));
+  END LOOP;
+  RETURN v;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.extension_cleanup()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+DECLARE
+  r record;
+  g record;
+BEGIN
+  -- views published for BI tools
+  FOR r IN SELECT p.view_name FROM @extschema@.metric_publication p
+            WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = p.view_name) LOOP
+    EXECUTE format('DROP VIEW IF EXISTS %s', r.view_name);
+  END LOOP;
+  -- governed views: their readers get the table back
+  FOR r IN SELECT DISTINCT m.table_name, pg_catalog.to_regclass(m.table_name::text || '_governed') AS v
+             FROM @extschema@.column_mask m LOOP
+    IF r.v IS NOT NULL THEN
+      FOR g IN SELECT * FROM @extschema@.relation_grants(r.v) LOOP
+        EXECUTE format('GRANT %s ON %s TO %s', g.priv, r.table_name, g.who);
+      END LOOP;
+      EXECUTE format('DROP VIEW %s', r.v);
+    END IF;
+  END LOOP;
+  -- row security concord turned on, where only concord's policies are left
+  FOR r IN SELECT DISTINCT t AS tbl FROM (
+             SELECT p.table_name AS t FROM @extschema@.row_policy p
+             UNION SELECT a.table_name FROM @extschema@.access_request a) s
+            WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = s.t) LOOP
+    FOR g IN SELECT pol.polname FROM pg_catalog.pg_policy pol
+              WHERE pol.polrelid = r.tbl AND pol.polname LIKE 'concord\_%' LOOP
+      EXECUTE format('DROP POLICY %I ON %s', g.polname, r.tbl);
+    END LOOP;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy pol WHERE pol.polrelid = r.tbl) THEN
+      EXECUTE format('ALTER TABLE %s NO FORCE ROW LEVEL SECURITY', r.tbl);
+      EXECUTE format('ALTER TABLE %s DISABLE ROW LEVEL SECURITY', r.tbl);
+    END IF;
+  END LOOP;
+  -- rollups (their triggers on the models' tables) and event rules (theirs)
+  FOR r IN SELECT x.name FROM @extschema@.metric_rollup x LOOP
+    PERFORM @extschema@.metric_rollup_drop(r.name);
+  END LOOP;
+  FOR r IN SELECT x.name FROM @extschema@.event_rule x LOOP
+    PERFORM @extschema@.event_rule_drop(r.name);
+  END LOOP;
+  -- the schema of published views, if nothing else is in it
+  IF pg_catalog.to_regnamespace('metrics') IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.to_regnamespace('metrics'))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.pronamespace = pg_catalog.to_regnamespace('metrics'))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typnamespace = pg_catalog.to_regnamespace('metrics')) THEN
+    DROP SCHEMA metrics;
+  END IF;
+END
+$fn$;
