@@ -16,10 +16,13 @@
 #include "access/htup_details.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_namespace.h"
+#include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
@@ -265,6 +268,80 @@ concord_relation_oid(const char *relname, bool missing_ok)
 				 errmsg("relation \"%s.%s\" does not exist", CONCORD_SCHEMA, relname),
 				 errhint("Run CREATE EXTENSION concord in this database.")));
 	return relid;
+}
+
+/*
+ * Citus (optional; see docs/scaling.md).  True if Citus's catalog
+ * pg_dist_partition lists relid: a distributed or reference table, whose
+ * rows live in shards on the worker nodes.  False, at the cost of one
+ * syscache lookup, where Citus is not installed.
+ */
+bool
+concord_citus_table(Oid relid)
+{
+	Oid			types[1] = {OIDOID};
+	Datum		values[1] = {ObjectIdGetDatum(relid)};
+	bool		found;
+
+	if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
+		return false;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_dist_partition"
+							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading pg_dist_partition failed");
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
+PG_FUNCTION_INFO_V1(concord_citus_table_sql);
+
+/* concord.citus_table(regclass): the same, for concord's SQL */
+Datum
+concord_citus_table_sql(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(concord_citus_table(PG_GETARG_OID(0)));
+}
+
+/*
+ * Citus: the node-local copy of concord's mirror of one of its tables.
+ * concord.citus_prepare() mirrors concord.<name> into the Citus reference
+ * table concord_citus.<name>, which has a placement, the plain table
+ * concord_citus.<name>_<shardid>, on every node.  A row policy evaluated
+ * on a worker (inside a shard query, where Citus forbids another
+ * distributed query) reads that placement.  Returns its qualified name, or
+ * NULL where there is no mirror or no placement on this node (then
+ * concord.<name> itself is the truth).  The caller is connected to SPI.
+ */
+char *
+concord_citus_mirror(const char *name)
+{
+	Oid			nsp = get_namespace_oid("concord_citus", true);
+	Oid			relid;
+	Oid			types[1] = {OIDOID};
+	Datum		values[1];
+	char	   *result = NULL;
+
+	if (!OidIsValid(nsp) || !OidIsValid(relid = get_relname_relid(name, nsp)) ||
+		!OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE)))
+		return NULL;
+	values[0] = ObjectIdGetDatum(relid);
+	if (SPI_execute_with_args("SELECT shardid FROM pg_catalog.pg_dist_shard"
+							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
+							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "reading pg_dist_shard failed");
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		int64		shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+		char	   *shard = psprintf("%s_" INT64_FORMAT, name, shardid);
+
+		if (!isnull && OidIsValid(get_relname_relid(shard, nsp)))
+			result = psprintf("concord_citus.%s", quote_identifier(shard));
+	}
+	return result;
 }
 
 /* The owner of a relation (concord writes its own tables as that role). */

@@ -47,6 +47,10 @@ extern void concord_owner_exec(const char *relname, const char *sql, int nargs, 
 extern PGDLLEXPORT void concord_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void concord_db_worker_main(Datum main_arg);
 extern void concord_register_launcher(void);
+/* Citus (optional): relid is a distributed or reference table; the
+ * node-local placement of concord's mirror of one of its tables, or NULL */
+extern bool concord_citus_table(Oid relid);
+extern char *concord_citus_mirror(const char *name);
 /* the PID of a running concord background worker of a type ("concord
  * worker", "concord launcher"), in database dboid unless invalid; or 0 */
 extern pid_t concord_bgworker_pid(const char *type, Oid dboid);

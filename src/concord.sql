@@ -72,3 +72,12 @@ LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.worker_wake() IS
   'Asks the background launcher to look at every database now (false when concord is not preloaded)';
 REVOKE EXECUTE ON FUNCTION @extschema@.worker_wake() FROM PUBLIC;
+
+-- Citus (optional; docs/scaling.md): components ask whether a table's rows
+-- live in shards on worker nodes.
+CREATE FUNCTION @extschema@.citus_table(tbl regclass)
+RETURNS boolean
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'concord_citus_table_sql';
+COMMENT ON FUNCTION @extschema@.citus_table(regclass) IS
+  'True if the table is a Citus distributed or reference table (false where Citus is not installed)';

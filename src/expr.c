@@ -62,6 +62,8 @@
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
 
+#include "concord.h"
+
 PG_FUNCTION_INFO_V1(concord_policy_predicate);
 PG_FUNCTION_INFO_V1(concord_policy_mask);
 PG_FUNCTION_INFO_V1(concord_expr_check);
@@ -498,7 +500,13 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	error_context_stack = &errcb;
 	rs = parse_wrapped(sql, column == InvalidAttrNumber, what);
 	sel = (SelectStmt *) rs->stmt;
-	if (column == InvalidAttrNumber)
+	/*
+	 * Member lookups once per query, as scalar subqueries -- except on a
+	 * Citus table: Citus ships a policy to the shards and cannot ship a
+	 * subquery in it, and evaluated on a worker the lookup is once per
+	 * statement anyway (member.c keeps its answers).
+	 */
+	if (column == InvalidAttrNumber && !concord_citus_table(relid))
 		sel->whereClause = raw_mutate(sel->whereClause, member_call_wrapped, &c);
 
 	q = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);

@@ -56,6 +56,8 @@ BEGIN
   FOR r IN SELECT x.name FROM @extschema@.event_rule x LOOP
     PERFORM @extschema@.event_rule_drop(r.name);
   END LOOP;
+  -- the Citus mirror of members and departments (citus_prepare)
+  DROP SCHEMA IF EXISTS concord_citus CASCADE;
   -- the schema of published views, if nothing else is in it
   IF pg_catalog.to_regnamespace('metrics') IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.to_regnamespace('metrics'))

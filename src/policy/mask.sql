@@ -194,6 +194,14 @@ BEGIN
     RAISE EXCEPTION 'column_mask needs a table, a column, a mask and who sees the clear value'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  -- Citus runs a view's shard queries as its reader, not its owner
+  -- (citusdata/citus#1683): the governed view could not read the table
+  IF @extschema@.citus_table(tbl) THEN
+    RAISE EXCEPTION 'masks cannot work on Citus table %', tbl
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = 'Citus runs the shard queries of a view as the user reading it, and a member may not read the table.',
+            HINT = 'Keep the masked columns in a table that stays on the coordinator (docs/scaling.md).';
+  END IF;
   cm := @extschema@.policy_mask(tbl, col, mask);
   cv := @extschema@.policy_predicate(tbl, visible_to);
   SELECT m.compiled_mask, m.stored_column INTO old

@@ -27,11 +27,14 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
 
 #include "concord.h"
 
@@ -40,32 +43,124 @@ PG_FUNCTION_INFO_V1(concord_member_in);
 
 /*
  * The roles whose memberships are the user's ($1): itself and the groups
- * it belongs to, with whether the membership is its own.
+ * it belongs to, with whether the membership is its own.  %1$s is the
+ * member table (concord.member, or its mirror's placement under Citus).
  */
 #define MY_MEMBERSHIPS \
 	"WITH RECURSIVE mine(oid) AS (" \
 	" SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1" \
 	" UNION SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN mine ON a.member OPERATOR(pg_catalog.=) mine.oid)," \
-	" ms AS (SELECT m.*, m.role_name OPERATOR(pg_catalog.=) $1 AS own FROM concord.member m" \
+	" ms AS (SELECT m.*, m.role_name OPERATOR(pg_catalog.=) $1 AS own FROM %1$s m" \
 	"  JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) m.role_name JOIN mine ON mine.oid OPERATOR(pg_catalog.=) r.oid)"
 
 /*
- * Run query ($1: the current user's name, $2: the function's argument) as
- * the owner of concord.member; the first column of its one row, or NULL.
+ * Answers already looked up in this statement.  A row policy on a Citus
+ * distributed table calls member() per row (Citus cannot ship the scalar
+ * subquery that makes it once per query elsewhere), so the answer is kept
+ * for the rest of the statement: same local transaction, statement start,
+ * command and user.  A few entries, for predicates with several calls.
+ */
+#define ANSWERS 8
+
+typedef struct Answer
+{
+	bool		used;
+	bool		in;				/* member_in (else member) */
+	Oid			userid;
+	LocalTransactionId lxid;
+	TimestampTz stmt;
+	CommandId	cid;
+	char	   *arg;
+	Datum		value;
+	bool		isnull;
+} Answer;
+
+static Answer answers[ANSWERS];
+static int	next_answer;
+
+static Answer *
+answer_find(bool in, const char *arg)
+{
+	for (int i = 0; i < ANSWERS; i++)
+	{
+		Answer	   *a = &answers[i];
+
+		if (a->used && a->in == in && a->userid == GetUserId() && a->lxid == MyProc->lxid &&
+			a->stmt == GetCurrentStatementStartTimestamp() &&
+			a->cid == GetCurrentCommandId(false) && strcmp(a->arg, arg) == 0)
+			return a;
+	}
+	return NULL;
+}
+
+static void
+answer_keep(bool in, const char *arg, Datum value, bool isnull)
+{
+	Answer	   *a = &answers[next_answer];
+
+	next_answer = (next_answer + 1) % ANSWERS;
+	if (a->used)
+	{
+		pfree(a->arg);
+		if (!a->in && !a->isnull)
+			pfree(DatumGetPointer(a->value));
+	}
+	a->used = false;
+	a->arg = MemoryContextStrdup(TopMemoryContext, arg);
+	a->in = in;
+	a->userid = GetUserId();
+	a->lxid = MyProc->lxid;
+	a->stmt = GetCurrentStatementStartTimestamp();
+	a->cid = GetCurrentCommandId(false);
+	a->isnull = isnull;
+	a->value = value;
+	if (!in && !isnull)
+	{
+		/* the text outlives the statement's memory */
+		Size		len = VARSIZE_ANY(DatumGetPointer(value));
+
+		a->value = PointerGetDatum(memcpy(MemoryContextAlloc(TopMemoryContext, len),
+										  DatumGetPointer(value), len));
+	}
+	a->used = true;
+}
+
+/*
+ * Run query (a format: %1$s the member table, %2$s the department table;
+ * $1: the current user's name, $2: the function's argument) as the owner
+ * of concord.member; the first column of its one row, or NULL.
  */
 static Datum
-lookup(FunctionCallInfo fcinfo, const char *query, Oid restype, bool *isnull)
+lookup(FunctionCallInfo fcinfo, bool in, const char *query, Oid restype, bool *isnull)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		args[2];
 	Datum		result = (Datum) 0;
+	char	   *arg = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	Answer	   *known = answer_find(in, arg);
+	char	   *members,
+			   *departments;
 
+	if (known)
+	{
+		*isnull = known->isnull;
+		if (in || known->isnull)
+			return known->value;
+		/* a copy: the caller may free its result */
+		return PointerGetDatum(memcpy(palloc(VARSIZE_ANY(DatumGetPointer(known->value))),
+									  DatumGetPointer(known->value),
+									  VARSIZE_ANY(DatumGetPointer(known->value))));
+	}
 	*isnull = true;
 	args[0] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
 	args[1] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	concord_owner_exec("member", query, 2, types, args, NULL);
+	members = concord_citus_mirror("member");
+	departments = concord_citus_mirror("department");
+	concord_owner_exec("member", psprintf(query, members ? members : "concord.member",
+										  departments ? departments : "concord.department"),
+					   2, types, args, NULL);
 	if (SPI_processed == 1)
 	{
 		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, isnull);
@@ -74,6 +169,7 @@ lookup(FunctionCallInfo fcinfo, const char *query, Oid restype, bool *isnull)
 			result = SPI_datumTransfer(v, restype == BOOLOID, restype == BOOLOID ? 1 : -1);
 	}
 	SPI_finish();
+	answer_keep(in, arg, result, *isnull);
 	return result;
 }
 
@@ -81,7 +177,7 @@ Datum
 concord_member(PG_FUNCTION_ARGS)
 {
 	bool		isnull;
-	Datum		v = lookup(fcinfo,
+	Datum		v = lookup(fcinfo, false,
 						   MY_MEMBERSHIPS
 						   ", v AS (SELECT ms.own, CASE $2 WHEN 'department' THEN ms.department WHEN 'title' THEN ms.title"
 						   "  ELSE ms.attributes OPERATOR(pg_catalog.->>) $2 END AS v FROM ms)"
@@ -99,13 +195,13 @@ Datum
 concord_member_in(PG_FUNCTION_ARGS)
 {
 	bool		isnull;
-	Datum		v = lookup(fcinfo,
+	Datum		v = lookup(fcinfo, true,
 						   MY_MEMBERSHIPS
 						   ", up AS ("
-						   " SELECT d.name, d.parent, 1 AS depth FROM concord.department d"
+						   " SELECT d.name, d.parent, 1 AS depth FROM %2$s d"
 						   "  WHERE d.name OPERATOR(pg_catalog.=) ANY (SELECT ms.department FROM ms)"
 						   " UNION ALL"
-						   " SELECT d.name, d.parent, up.depth OPERATOR(pg_catalog.+) 1 FROM concord.department d"
+						   " SELECT d.name, d.parent, up.depth OPERATOR(pg_catalog.+) 1 FROM %2$s d"
 						   "   JOIN up ON d.name OPERATOR(pg_catalog.=) up.parent"
 						   "  WHERE up.depth OPERATOR(pg_catalog.<) 64)"
 						   " SELECT pg_catalog.bool_or(up.name OPERATOR(pg_catalog.=) $2) FROM up",

@@ -424,6 +424,8 @@ BEGIN
   FOR r IN SELECT x.name FROM @extschema@.event_rule x LOOP
     PERFORM @extschema@.event_rule_drop(r.name);
   END LOOP;
+  -- the Citus mirror of members and departments (citus_prepare)
+  DROP SCHEMA IF EXISTS concord_citus CASCADE;
   -- the schema of published views, if nothing else is in it
   IF pg_catalog.to_regnamespace('metrics') IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.to_regnamespace('metrics'))
@@ -431,5 +433,293 @@ BEGIN
      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typnamespace = pg_catalog.to_regnamespace('metrics')) THEN
     DROP SCHEMA metrics;
   END IF;
+END
+$fn$;
+
+-- 0.2: Citus (docs/scaling.md): concord.citus_table, the mirror of members
+-- and departments (src/policy/citus.sql), masks refused and change
+-- tracking refused on Citus tables, the mirror dropped with the extension.
+-- Citus (optional; docs/scaling.md): components ask whether a table's rows
+-- live in shards on worker nodes.
+CREATE FUNCTION @extschema@.citus_table(tbl regclass)
+RETURNS boolean
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'concord_citus_table_sql';
+COMMENT ON FUNCTION @extschema@.citus_table(regclass) IS
+  'True if the table is a Citus distributed or reference table (false where Citus is not installed)';
+
+CREATE FUNCTION @extschema@.citus_mirror()
+RETURNS trigger
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  mirror constant text := format('concord_citus.%I', TG_TABLE_NAME);
+  key constant text := CASE TG_TABLE_NAME WHEN 'member' THEN 'role_name' ELSE 'name' END;
+BEGIN
+  IF TG_OP = 'TRUNCATE' THEN
+    EXECUTE 'TRUNCATE ' || mirror;
+    RETURN NULL;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    EXECUTE format('DELETE FROM %s WHERE %I = ($1).%I', mirror, key, key) USING OLD;
+  END IF;
+  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    EXECUTE format('INSERT INTO %s SELECT ($1).*', mirror) USING NEW;
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.citus_mirror() IS
+  'Internal: the trigger that copies a change of concord.member or concord.department into its Citus mirror (concord_citus)';
+REVOKE EXECUTE ON FUNCTION @extschema@.citus_mirror() FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.citus_prepare()
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+DECLARE
+  owner constant regrole := (SELECT c.relowner::regrole FROM pg_catalog.pg_class c
+                              WHERE c.oid = '@extschema@.member'::regclass);
+  t text;
+BEGIN
+  IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NULL THEN
+    RAISE EXCEPTION 'Citus is not installed in database "%"', pg_catalog.current_database()
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'On one node concord needs no preparation; on a Citus cluster run CREATE EXTENSION citus on the coordinator first.';
+  END IF;
+  IF pg_catalog.to_regclass('concord_citus.member') IS NOT NULL THEN
+    RETURN 'concord_citus';
+  END IF;
+  CREATE SCHEMA concord_citus;
+  EXECUTE format('ALTER SCHEMA concord_citus OWNER TO %s', owner);
+  COMMENT ON SCHEMA concord_citus IS
+    'concord''s mirror of its members and departments in Citus reference tables, read by row policies on every node (concord.citus_prepare)';
+  FOREACH t IN ARRAY ARRAY['department', 'member'] LOOP
+    EXECUTE format('CREATE TABLE concord_citus.%I (LIKE @extschema@.%I)', t, t);
+    EXECUTE format('ALTER TABLE concord_citus.%I OWNER TO %s', t, owner);
+    EXECUTE format('COMMENT ON TABLE concord_citus.%I IS %L', t,
+                   format('The mirror of concord.%s on every node (a Citus reference table), written by a trigger on it', t));
+    PERFORM pg_catalog.create_reference_table(format('concord_citus.%I', t)::regclass);
+    EXECUTE format('INSERT INTO concord_citus.%I SELECT * FROM @extschema@.%I', t, t);
+    EXECUTE format('CREATE TRIGGER concord_citus_mirror AFTER INSERT OR UPDATE OR DELETE ON @extschema@.%I'
+                   ' FOR EACH ROW EXECUTE FUNCTION @extschema@.citus_mirror()', t);
+    EXECUTE format('CREATE TRIGGER concord_citus_mirror_truncate AFTER TRUNCATE ON @extschema@.%I'
+                   ' FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.citus_mirror()', t);
+  END LOOP;
+  RETURN 'concord_citus';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.citus_prepare() IS
+  'On a Citus coordinator: mirrors concord''s members and departments to every node (schema concord_citus, reference tables), so that row policies on distributed tables hold on the workers; returns the schema';
+REVOKE EXECUTE ON FUNCTION @extschema@.citus_prepare() FROM PUBLIC;
+
+-- Distributing a table that has row policies: Citus ships a table's
+-- policies to its shards and refuses ("Subqueries are not supported in
+-- policies on distributed tables") the scalar subqueries concord compiles
+-- member lookups into on one node.  citus_distribute() drops the table's
+-- concord policies, distributes it (or makes it a reference table), and
+-- compiles them again for Citus -- in one transaction.
+CREATE FUNCTION @extschema@.citus_distribute(tbl regclass, distribution_column text DEFAULT NULL,
+                                             colocate_with text DEFAULT 'default')
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+DECLARE
+  p record;
+BEGIN
+  IF tbl IS NULL OR colocate_with IS NULL THEN
+    RAISE EXCEPTION 'citus_distribute needs a table (and colocate_with)' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF pg_catalog.to_regclass('concord_citus.member') IS NULL THEN
+    RAISE EXCEPTION 'concord is not prepared for Citus in database "%"', pg_catalog.current_database()
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Run SELECT concord.citus_prepare() on the coordinator first.';
+  END IF;
+  IF @extschema@.citus_table(tbl) THEN
+    RAISE EXCEPTION 'table % is already a Citus table', tbl
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  IF EXISTS (SELECT 1 FROM @extschema@.column_mask m WHERE m.table_name = tbl) THEN
+    RAISE EXCEPTION 'table % has masks, which cannot work on a Citus table', tbl
+      USING ERRCODE = 'feature_not_supported',
+            HINT = 'Keep the masked columns in a table that stays on the coordinator (docs/scaling.md), or drop the masks first.';
+  END IF;
+  FOR p IN SELECT r.name FROM @extschema@.row_policy r WHERE r.table_name = tbl LOOP
+    EXECUTE format('DROP POLICY %I ON %s', 'concord_' || p.name, tbl);
+  END LOOP;
+  IF distribution_column IS NULL THEN
+    PERFORM pg_catalog.create_reference_table(tbl);
+  ELSE
+    PERFORM pg_catalog.create_distributed_table(tbl, distribution_column, colocate_with => colocate_with);
+  END IF;
+  FOR p IN SELECT r.name, r.predicate FROM @extschema@.row_policy r WHERE r.table_name = tbl ORDER BY r.name LOOP
+    PERFORM @extschema@.row_policy(p.name, tbl, p.predicate);
+  END LOOP;
+  RETURN tbl;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.citus_distribute(regclass, text, text) IS
+  'On a Citus coordinator: distributes a table by a column (or, without one, makes it a reference table) and compiles its row policies again for Citus, in one transaction';
+REVOKE EXECUTE ON FUNCTION @extschema@.citus_distribute(regclass, text, text) FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
+                                        store boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  cm text;
+  cv text;
+  old record;
+  sc name;
+BEGIN
+  IF tbl IS NULL OR col IS NULL OR mask IS NULL OR visible_to IS NULL OR store IS NULL THEN
+    RAISE EXCEPTION 'column_mask needs a table, a column, a mask and who sees the clear value'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- Citus runs a view's shard queries as its reader, not its owner
+  -- (citusdata/citus#1683): the governed view could not read the table
+  IF @extschema@.citus_table(tbl) THEN
+    RAISE EXCEPTION 'masks cannot work on Citus table %', tbl
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = 'Citus runs the shard queries of a view as the user reading it, and a member may not read the table.',
+            HINT = 'Keep the masked columns in a table that stays on the coordinator (docs/scaling.md).';
+  END IF;
+  cm := @extschema@.policy_mask(tbl, col, mask);
+  cv := @extschema@.policy_predicate(tbl, visible_to);
+  SELECT m.compiled_mask, m.stored_column INTO old
+    FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col;
+  -- a stored column is kept while it holds this very mask
+  IF store AND old.compiled_mask = cm THEN
+    sc := old.stored_column;
+  END IF;
+  INSERT INTO @extschema@.column_mask AS m (table_name, column_name, mask, visible_to, compiled_mask, compiled_visible, stored_column)
+  VALUES (tbl, col, mask, visible_to, cm, cv, sc)
+  ON CONFLICT ON CONSTRAINT column_mask_pkey DO UPDATE
+    SET mask = excluded.mask, visible_to = excluded.visible_to, compiled_mask = excluded.compiled_mask,
+        compiled_visible = excluded.compiled_visible, stored_column = excluded.stored_column,
+        defined_by = current_user, defined_at = pg_catalog.now();
+  IF old.stored_column IS NOT NULL AND sc IS NULL THEN
+    -- the view stops reading the old stored column, which then goes
+    PERFORM @extschema@.governed_view_build(tbl);
+    EXECUTE format('ALTER TABLE %s DROP COLUMN %I', tbl, old.stored_column);
+  END IF;
+  IF store AND sc IS NULL THEN
+    sc := @extschema@.mask_store(tbl, col, cm);
+    UPDATE @extschema@.column_mask m SET stored_column = sc WHERE m.table_name = tbl AND m.column_name = col;
+  END IF;
+  PERFORM @extschema@.audit_record('column_mask', tbl::text || '.' || col, NULL,
+                                   jsonb_build_object('mask', mask, 'visible_to', visible_to, 'store', store));
+  RETURN @extschema@.governed_view_build(tbl);
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.identity_source_add(
+  name text, source_table regclass, key_column text, columns jsonb, priority integer DEFAULT 100,
+  track_changes boolean DEFAULT true)
+RETURNS @extschema@.identity_source
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  kinds constant text[] := ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number', 'updated_at'];
+  k text;
+  col text;
+  typ regtype;
+  att @extschema@.identity_attribute;
+  row @extschema@.identity_source;
+BEGIN
+  IF name IS NULL OR source_table IS NULL OR key_column IS NULL OR columns IS NULL THEN
+    RAISE EXCEPTION 'name, source_table, key_column and columns must not be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF jsonb_typeof(columns) <> 'object' THEN
+    RAISE EXCEPTION 'columns of identity source "%" must be a JSON object of kind: column, not %', name, jsonb_typeof(columns)
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'For example {"name": "customer_name", "phone": "mobile", "updated_at": "modified_at"}.';
+  END IF;
+  PERFORM 1 FROM pg_attribute a WHERE a.attrelid = source_table AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'key column "%" of identity source "%" does not exist in table %', key_column, name, source_table
+      USING ERRCODE = 'undefined_column';
+  END IF;
+  FOR k, col IN SELECT e.key, e.value #>> '{}' FROM jsonb_each(columns) e LOOP
+    SELECT * INTO att FROM @extschema@.identity_attribute a WHERE a.name = k;
+    IF NOT k = ANY (kinds) AND att.name IS NULL THEN
+      RAISE EXCEPTION 'unknown attribute kind "%" for identity source "%"', k, name
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'Known kinds: ' || array_to_string(kinds, ', ') || coalesce(', ' ||
+                       (SELECT string_agg(a.name, ', ' ORDER BY a.name) FROM @extschema@.identity_attribute a), '') ||
+                     '; declare others with concord.identity_attribute_add.';
+    END IF;
+    IF jsonb_typeof(columns -> k) <> 'string' THEN
+      RAISE EXCEPTION 'attribute "%" of identity source "%" must name a column, not %', k, name, columns -> k
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+     WHERE a.attrelid = source_table AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'column "%" (%) of identity source "%" does not exist in table %', col, k, name, source_table
+        USING ERRCODE = 'undefined_column';
+    END IF;
+    IF k = 'updated_at' AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (updated_at) of identity source "%" must be a date or timestamp, not %', col, name, typ
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF att.compare = 'date' AND typ NOT IN ('date'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (%, compared as a date) of identity source "%" must be a date or timestamp, not %', col, k, name, typ
+        USING ERRCODE = 'datatype_mismatch',
+              HINT = 'Register a view that converts it, e.g. to_date(col, ''YYYY-MM-DD'').';
+    END IF;
+    IF att.compare = 'number' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
+                                             'real'::regtype, 'double precision'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (%, compared as a number) of identity source "%" must be numeric, not %', col, k, name, typ
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+    IF k <> 'updated_at' AND att.compare IS DISTINCT FROM 'date' AND att.compare IS DISTINCT FROM 'number'
+       AND typ NOT IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype,
+                       'bigint'::regtype, 'integer'::regtype, 'numeric'::regtype) THEN
+      RAISE EXCEPTION 'column "%" (%) of identity source "%" must be text, not %', col, k, name, typ
+        USING ERRCODE = 'datatype_mismatch';
+    END IF;
+  END LOOP;
+  IF NOT (columns ?| ARRAY['name', 'phone', 'email', 'id_number']) THEN
+    RAISE EXCEPTION 'identity source "%" needs at least one of name, phone, email, id_number', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Company and address alone cannot tell people apart.';
+  END IF;
+  INSERT INTO @extschema@.identity_source AS s (name, source_table, key_column, columns, priority)
+  VALUES (identity_source_add.name, identity_source_add.source_table, identity_source_add.key_column,
+          identity_source_add.columns, identity_source_add.priority)
+  RETURNING * INTO row;
+  IF track_changes AND @extschema@.citus_table(source_table) THEN
+    RAISE EXCEPTION 'cannot track changes of Citus table %', source_table
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = 'Citus allows no triggers on distributed tables, and the queue is on the coordinator.',
+            HINT = 'Pass track_changes => false and run concord.resolve() after the table changes (docs/scaling.md).';
+  END IF;
+  IF track_changes THEN
+    -- the caller needs the TRIGGER privilege on the table (its owner has it)
+    FOR k IN SELECT unnest(ARRAY['insert', 'update', 'delete']) LOOP
+      EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT'
+                     ' EXECUTE FUNCTION %s.identity_queue_rows(%L, %L)',
+                     'concord_identity_' || k || '_' || identity_source_add.name, k, source_table,
+                     CASE k WHEN 'insert' THEN 'NEW TABLE AS new_rows'
+                            WHEN 'update' THEN 'NEW TABLE AS new_rows OLD TABLE AS old_rows'
+                            ELSE 'OLD TABLE AS old_rows' END,
+                     '@extschema@', identity_source_add.name, key_column);
+    END LOOP;
+  END IF;
+  RETURN row;
+EXCEPTION WHEN unique_violation THEN
+  RAISE EXCEPTION 'identity source "%" already exists', identity_source_add.name
+    USING ERRCODE = 'duplicate_object';
 END
 $fn$;

@@ -1,7 +1,7 @@
 -- policy: bad input to every public function not covered by the tests of
 -- its feature -- clear errors, and nothing left half-made.
 BEGIN;
-SELECT plan(20);
+SELECT plan(27);
 SET LOCAL client_min_messages = warning;
 CREATE SCHEMA bi_test;
 CREATE TABLE bi_test.t (id int PRIMARY KEY, v text);
@@ -44,6 +44,21 @@ SELECT throws_ok($$SELECT concord.explain_access('postgres', 'bi_test.t', 1000)$
   'sample must be between 0 and 100 rows, not 1000', 'explain_access: too large a sample');
 SELECT throws_ok($$SELECT concord.explain_access('postgres', NULL)$$, '22004', 'explain_access needs a table',
   'explain_access: no table');
+
+-- Citus (docs/scaling.md; test/citus/run.sh runs it on a Citus cluster):
+-- where Citus is not installed
+SELECT is(concord.citus_table('bi_test.t'), false, 'citus_table: a plain table is not a Citus table');
+SELECT is(concord.citus_table(NULL), NULL, 'citus_table of NULL is NULL');
+SELECT throws_ok($$SELECT concord.citus_prepare()$$, '55000',
+  format('Citus is not installed in database "%s"', current_database()), 'citus_prepare without Citus');
+SELECT throws_ok($$SELECT concord.citus_distribute('bi_test.t', 'id')$$, '55000',
+  format('concord is not prepared for Citus in database "%s"', current_database()), 'citus_distribute without Citus');
+SELECT throws_ok($$SELECT concord.citus_distribute(NULL)$$, '22004',
+  'citus_distribute needs a table (and colocate_with)', 'citus_distribute without a table');
+SELECT is(has_function_privilege('public', 'concord.citus_prepare()', 'EXECUTE'), false,
+  'citus_prepare is not for everyone');
+SELECT is(has_function_privilege('public', 'concord.citus_distribute(regclass, text, text)', 'EXECUTE'), false,
+  'citus_distribute is not for everyone');
 
 SELECT * FROM finish();
 ROLLBACK;
