@@ -243,6 +243,7 @@ BEGIN
 END
 $body$$f$, fn, coalesce(cond, 'true'), '@extschema@', name);
   EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn, format('concord event rule %s on %s', name, tbl));
+  PERFORM @extschema@.citus_no_triggers(tbl, 'an event rule');
   EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, tbl);
   EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
                  'concord_rule_' || name, array_to_string(ARRAY(SELECT upper(e) FROM unnest(evs) e), ' OR '), tbl, fn);

@@ -549,11 +549,9 @@ BEGIN
   VALUES (identity_source_add.name, identity_source_add.source_table, identity_source_add.key_column,
           identity_source_add.columns, identity_source_add.priority)
   RETURNING * INTO row;
-  IF track_changes AND @extschema@.citus_table(source_table) THEN
-    RAISE EXCEPTION 'cannot track changes of Citus table %', source_table
-      USING ERRCODE = 'feature_not_supported',
-            DETAIL = 'Citus allows no triggers on distributed tables, and the queue is on the coordinator.',
-            HINT = 'Pass track_changes => false and run concord.resolve() after the table changes (docs/scaling.md).';
+  IF track_changes THEN
+    PERFORM @extschema@.citus_no_triggers(source_table, 'tracking changes',
+                                          'Pass track_changes => false and run concord.resolve() after the table changes.');
   END IF;
   IF track_changes THEN
     -- the caller needs the TRIGGER privilege on the table (its owner has it)

@@ -197,6 +197,7 @@ BEGIN
   FOR r IN SELECT t AS rel, (SELECT m.time_column FROM @extschema@.metric_model m
                                WHERE m.relation = t AND m.name = ANY (mdls) AND m.time_column IS NOT NULL LIMIT 1) AS tcol
              FROM unnest(rels) t LOOP
+    PERFORM @extschema@.citus_no_triggers(r.rel, 'a rollup');
     FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
       EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %I.metric_rollup_note(%L, %L, %L)',
         left('concord_rollup_' || name, 60) || '_' || left(ev, 1), ev, r.rel,

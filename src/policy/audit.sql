@@ -75,6 +75,7 @@ BEGIN
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'concord_audit') THEN
     RETURN false;
   END IF;
+  PERFORM @extschema@.citus_no_triggers(tbl, 'an audit trail');
   EXECUTE format('CREATE TRIGGER concord_audit AFTER INSERT OR UPDATE OR DELETE ON %s'
                  ' FOR EACH ROW EXECUTE FUNCTION %s.audit_row()', tbl, '@extschema@');
   PERFORM @extschema@.audit_record('audit_table', tbl::text);

@@ -91,6 +91,7 @@ BEGIN
         USING ERRCODE = 'undefined_column';
     END IF;
   END LOOP;
+  PERFORM @extschema@.citus_no_triggers(tbl, 'a write rule');
   compiled := @extschema@.policy_predicate(tbl, predicate);
   EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_wr_' || name, tbl);
   EXECUTE format('CREATE TRIGGER %I BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION %s.write_rule_check(%L, %L, %L)',

@@ -436,9 +436,10 @@ BEGIN
 END
 $fn$;
 
--- 0.2: Citus (docs/scaling.md): concord.citus_table, the mirror of members
--- and departments (src/policy/citus.sql), masks refused and change
--- tracking refused on Citus tables, the mirror dropped with the extension.
+-- 0.2: Citus (docs/scaling.md): concord.citus_table and citus_no_triggers,
+-- the mirror of members and departments (src/policy/citus.sql),
+-- citus_distribute; masks and what needs triggers refused on Citus tables;
+-- the mirror dropped with the extension (extension_cleanup, above).
 -- Citus (optional; docs/scaling.md): components ask whether a table's rows
 -- live in shards on worker nodes.
 CREATE FUNCTION @extschema@.citus_table(tbl regclass)
@@ -447,6 +448,28 @@ LANGUAGE C STABLE STRICT
 AS 'MODULE_PATHNAME', 'concord_citus_table_sql';
 COMMENT ON FUNCTION @extschema@.citus_table(regclass) IS
   'True if the table is a Citus distributed or reference table (false where Citus is not installed)';
+
+-- What needs triggers on a table (audit trails, write rules, event rules,
+-- rollups' change notes, identity's change tracking) cannot be had on a
+-- Citus table: Citus refuses triggers on distributed tables, and theirs
+-- would run on the workers, far from concord's tables.  Said in concord's
+-- words before Citus says it in its own.
+CREATE FUNCTION @extschema@.citus_no_triggers(tbl regclass, what text, hint text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF @extschema@.citus_table(tbl) THEN
+    RAISE EXCEPTION '% cannot work on Citus table %', what, tbl
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = 'It needs triggers on the table, and Citus allows none on distributed tables.',
+            HINT = coalesce(hint || ' ', '') || 'docs/scaling.md lists what works on Citus tables.';
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.citus_no_triggers(regclass, text, text) IS
+  'Internal: refuses, in concord''s words, what needs triggers on a Citus table';
 
 CREATE FUNCTION @extschema@.citus_mirror()
 RETURNS trigger
@@ -699,11 +722,9 @@ BEGIN
   VALUES (identity_source_add.name, identity_source_add.source_table, identity_source_add.key_column,
           identity_source_add.columns, identity_source_add.priority)
   RETURNING * INTO row;
-  IF track_changes AND @extschema@.citus_table(source_table) THEN
-    RAISE EXCEPTION 'cannot track changes of Citus table %', source_table
-      USING ERRCODE = 'feature_not_supported',
-            DETAIL = 'Citus allows no triggers on distributed tables, and the queue is on the coordinator.',
-            HINT = 'Pass track_changes => false and run concord.resolve() after the table changes (docs/scaling.md).';
+  IF track_changes THEN
+    PERFORM @extschema@.citus_no_triggers(source_table, 'tracking changes',
+                                          'Pass track_changes => false and run concord.resolve() after the table changes.');
   END IF;
   IF track_changes THEN
     -- the caller needs the TRIGGER privilege on the table (its owner has it)
@@ -721,5 +742,290 @@ BEGIN
 EXCEPTION WHEN unique_violation THEN
   RAISE EXCEPTION 'identity source "%" already exists', identity_source_add.name
     USING ERRCODE = 'duplicate_object';
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.audit_table(tbl regclass)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF tbl IS NULL THEN
+    RAISE EXCEPTION 'audit_table needs a table' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
+  END IF;
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'concord_audit') THEN
+    RETURN false;
+  END IF;
+  PERFORM @extschema@.citus_no_triggers(tbl, 'an audit trail');
+  EXECUTE format('CREATE TRIGGER concord_audit AFTER INSERT OR UPDATE OR DELETE ON %s'
+                 ' FOR EACH ROW EXECUTE FUNCTION %s.audit_row()', tbl, '@extschema@');
+  PERFORM @extschema@.audit_record('audit_table', tbl::text);
+  RETURN true;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.write_rule(name text, tbl regclass, predicate text, columns text[] DEFAULT NULL,
+                                       operations text[] DEFAULT ARRAY['UPDATE', 'DELETE'])
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
+AS $fn$
+DECLARE
+  compiled text;
+  c text;
+  ops text[];
+BEGIN
+  PERFORM @extschema@.policy_object_check('write rule', name, tbl, predicate,
+            (SELECT w.table_name FROM @extschema@.write_rule w WHERE w.name = write_rule.name));
+  SELECT array_agg(DISTINCT upper(o) ORDER BY upper(o)) INTO ops FROM unnest(operations) o;
+  IF ops IS NULL OR NOT ops <@ ARRAY['DELETE', 'INSERT', 'UPDATE'] THEN
+    RAISE EXCEPTION 'invalid operations of write rule "%": %', name, coalesce(operations::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Operations are INSERT, UPDATE and DELETE.';
+  END IF;
+  IF cardinality(columns) = 0 THEN
+    columns := NULL;
+  END IF;
+  FOREACH c IN ARRAY coalesce(columns, '{}') LOOP
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
+                    AND a.attnum > 0 AND NOT a.attisdropped) THEN
+      RAISE EXCEPTION 'column "%" of table % does not exist', c, tbl
+        USING ERRCODE = 'undefined_column';
+    END IF;
+  END LOOP;
+  PERFORM @extschema@.citus_no_triggers(tbl, 'a write rule');
+  compiled := @extschema@.policy_predicate(tbl, predicate);
+  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_wr_' || name, tbl);
+  EXECUTE format('CREATE TRIGGER %I BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION %s.write_rule_check(%L, %L, %L)',
+                 'concord_wr_' || name, array_to_string(ops, ' OR '), tbl, '@extschema@',
+                 name, coalesce(columns, '{}')::text, compiled);
+  INSERT INTO @extschema@.write_rule AS w (name, table_name, columns, operations, predicate, compiled)
+  VALUES (write_rule.name, tbl, columns, ops, predicate, compiled)
+  ON CONFLICT ON CONSTRAINT write_rule_pkey DO UPDATE
+    SET columns = excluded.columns, operations = excluded.operations, predicate = excluded.predicate,
+        compiled = excluded.compiled, defined_by = current_user, defined_at = pg_catalog.now();
+  PERFORM @extschema@.audit_record('write_rule', name, NULL,
+                                   jsonb_build_object('table', tbl::text, 'columns', columns, 'operations', ops,
+                                                      'condition', predicate));
+  RETURN compiled;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.event_rule(name text, tbl regclass, events text[], condition text, actions jsonb,
+                                       description text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  cond text;
+  a jsonb;
+  c text;
+  missing text;
+  rowtype regtype;
+  fn text;
+  evs text[];
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,50}$' THEN
+    RAISE EXCEPTION 'invalid event rule name "%"', name
+      USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
+  END IF;
+  IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid = tbl) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
+  END IF;
+  evs := ARRAY(SELECT DISTINCT lower(e) FROM unnest(events) e ORDER BY 1);
+  IF cardinality(evs) = 0 OR NOT evs <@ ARRAY['insert', 'update', 'delete'] THEN
+    RAISE EXCEPTION 'events of rule "%" must be some of insert, update, delete (got %)', name, events
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- the condition: over NEW and OLD, rows of the table (OLD is NULL on
+  -- insert, NEW on delete)
+  rowtype := (SELECT k.reltype FROM pg_catalog.pg_class k WHERE k.oid = tbl)::regtype;
+  IF condition IS NOT NULL THEN
+    cond := @extschema@.expr_check_over('', ARRAY['new', 'old'], ARRAY[rowtype, rowtype], condition, true);
+  END IF;
+  -- the actions, checked now rather than at the first firing
+  IF actions IS NULL OR jsonb_typeof(actions) <> 'array' OR jsonb_array_length(actions) = 0 THEN
+    RAISE EXCEPTION 'actions of rule "%" must be a non-empty JSON array', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'e.g. [{"webhook": "marketing", "payload": {"contract": "$new.contract_no"}}, {"notify": "contracts"}]';
+  END IF;
+  FOR a IN SELECT e FROM jsonb_array_elements(actions) e LOOP
+    IF jsonb_typeof(a) <> 'object' OR (SELECT count(*) FROM jsonb_object_keys(a) k WHERE k IN ('webhook', 'insert', 'notify')) <> 1 THEN
+      RAISE EXCEPTION 'action % of rule "%" must have exactly one of webhook, insert, notify', a, name
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    SELECT string_agg(x, ', ') INTO missing FROM unnest(@extschema@.event_template_columns(a)) x
+     WHERE @extschema@.metric_column_type(tbl, x) IS NULL;
+    IF missing IS NOT NULL THEN
+      RAISE EXCEPTION 'rule "%" refers to columns % that % does not have', name, missing, tbl
+        USING ERRCODE = 'undefined_column';
+    END IF;
+    IF a ? 'webhook' THEN
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name = a ->> 'webhook') THEN
+        RAISE EXCEPTION 'unknown endpoint "%" in rule "%"', a ->> 'webhook', name
+          USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_define.';
+      END IF;
+    ELSIF a ? 'insert' THEN
+      IF pg_catalog.to_regclass(a ->> 'insert') IS NULL THEN
+        RAISE EXCEPTION 'unknown table "%" in rule "%"', a ->> 'insert', name USING ERRCODE = 'undefined_table';
+      END IF;
+      IF jsonb_typeof(a -> 'values') IS DISTINCT FROM 'object' THEN
+        RAISE EXCEPTION 'insert action of rule "%" needs "values": {"column": value or "$new.column"}', name
+          USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      SELECT string_agg(k, ', ') INTO missing FROM jsonb_object_keys(a -> 'values') k
+       WHERE @extschema@.metric_column_type(pg_catalog.to_regclass(a ->> 'insert'), k) IS NULL;
+      IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'table % has no columns % (rule "%")', pg_catalog.to_regclass(a ->> 'insert'), missing, name
+          USING ERRCODE = 'undefined_column';
+      END IF;
+      IF NOT pg_catalog.has_table_privilege(pg_catalog.to_regclass(a ->> 'insert'), 'INSERT') THEN
+        RAISE EXCEPTION 'permission denied to insert into % (rule "%")', pg_catalog.to_regclass(a ->> 'insert'), name
+          USING ERRCODE = 'insufficient_privilege', HINT = 'A rule''s actions run with its definer''s privileges.';
+      END IF;
+    ELSIF a ->> 'notify' !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+      RAISE EXCEPTION 'invalid channel "%" in rule "%"', a ->> 'notify', name USING ERRCODE = 'invalid_name';
+    END IF;
+  END LOOP;
+
+  INSERT INTO @extschema@.event_rule AS r (name, table_name, events, condition, compiled, actions, description)
+  VALUES (name, tbl, evs, condition, cond, actions, description)
+  ON CONFLICT ON CONSTRAINT event_rule_pkey DO UPDATE
+    SET table_name = excluded.table_name, events = excluded.events, condition = excluded.condition,
+        compiled = excluded.compiled, actions = excluded.actions, description = excluded.description,
+        defined_by = current_user, defined_at = pg_catalog.now(), enabled = true;
+  -- its trigger function: the condition compiled in, the actions as the definer
+  fn := format('concord_rules.%I', 'rule_' || name);
+  EXECUTE format($f$CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp AS $body$
+BEGIN
+  IF %s THEN
+    PERFORM %I.event_fire(%L, lower(TG_OP),
+      CASE WHEN TG_OP <> 'DELETE' THEN pg_catalog.to_jsonb(NEW) END,
+      CASE WHEN TG_OP <> 'INSERT' THEN pg_catalog.to_jsonb(OLD) END);
+  END IF;
+  RETURN NULL;
+END
+$body$$f$, fn, coalesce(cond, 'true'), '@extschema@', name);
+  EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn, format('concord event rule %s on %s', name, tbl));
+  PERFORM @extschema@.citus_no_triggers(tbl, 'an event rule');
+  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, tbl);
+  EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
+                 'concord_rule_' || name, array_to_string(ARRAY(SELECT upper(e) FROM unnest(evs) e), ' OR '), tbl, fn);
+  PERFORM @extschema@.audit_record('event_rule', name, NULL,
+    jsonb_build_object('table', tbl::text, 'events', evs, 'condition', condition, 'actions', actions));
+  RETURN name;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
+                                          grain text DEFAULT 'day', time_zone text DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  tz text := coalesce(time_zone, current_setting('TimeZone'));
+  leaves text[];
+  bad text;
+  mdls text[];
+  rels regclass[];
+  q text;
+  tbl regclass;
+  r record;
+  ev text;
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid rollup name "%"', name
+      USING ERRCODE = 'invalid_name', HINT = 'A rollup name is a lower-case identifier, e.g. revenue_daily.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup.name) THEN
+    RAISE EXCEPTION 'rollup "%" already exists', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Drop it first (concord.metric_rollup_drop), or refresh it.';
+  END IF;
+  IF grain IS NULL OR grain NOT IN ('day', 'week', 'month', 'quarter', 'year') THEN
+    RAISE EXCEPTION 'unknown time grain "%"', grain
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of day, week, month, quarter, year.';
+  END IF;
+  -- the simple metrics the asked ones are computed from
+  SELECT string_agg(l.name || ' (' || l.type || ')', ', ') INTO bad FROM @extschema@.metric_latest l
+   WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type IN ('cumulative', 'period_over_period');
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'metrics % are not rolled up', bad
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Roll up their base metrics: cumulative and period-over-period ones are computed from them.';
+  END IF;
+  -- (unknown metrics and dimensions fail in metric_sql, with its errors)
+  q := @extschema@.metric_sql(metrics, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
+  SELECT array_agg(l.name ORDER BY l.name), array_agg(DISTINCT l.compiled ->> 'model') INTO leaves, mdls
+    FROM @extschema@.metric_latest l WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type = 'simple';
+  -- the tables it reads: the metrics' models and those on the joins to the dimensions' models
+  WITH RECURSIVE p(node, path) AS (
+    SELECT m, ARRAY[m] FROM unnest(mdls) m
+    UNION ALL
+    SELECT j.to_model, p.path || j.to_model FROM p JOIN @extschema@.metric_join j ON j.model = p.node
+     WHERE cardinality(p.path) < 9)
+  SELECT array_agg(DISTINCT x.relation) INTO rels FROM @extschema@.metric_model x
+   WHERE x.name = ANY (mdls)
+      OR x.name IN (SELECT unnest(p.path) FROM p WHERE p.node IN (
+                      SELECT d.model FROM @extschema@.metric_dimension d
+                       WHERE d.name = ANY (dimensions) OR d.model || '.' || d.name = ANY (dimensions)));
+  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t
+   WHERE (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t) NOT IN ('r', 'p');
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'rollup "%" would read views: %', name, bad
+      USING ERRCODE = 'wrong_object_type',
+            DETAIL = 'What a view shows may depend on who reads it, so no rollup of it can be proven the same for everyone.';
+  END IF;
+  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t WHERE pg_catalog.row_security_active(t);
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'row security hides rows of % from you: a rollup you build would miss them', bad
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Build rollups as the tables'' owner or a role with BYPASSRLS.';
+  END IF;
+  q := @extschema@.metric_sql(leaves, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
+  EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q);
+  tbl := format('concord_rollup.%I', name)::regclass;
+  EXECUTE format('CREATE INDEX ON %s (metric_time)', tbl);
+  EXECUTE format('COMMENT ON TABLE %s IS %L', tbl,
+                 format('concord rollup %s: %s by %s per %s (%s); read it through concord.metric_query', name,
+                        array_to_string(leaves, ', '), coalesce(nullif(array_to_string(dimensions, ', '), ''), 'nothing'), grain, tz));
+  -- read directly, it shows rows only to those it could be used for
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+  EXECUTE format('CREATE POLICY concord_rollup_reader ON %s FOR SELECT TO PUBLIC USING ((SELECT %I.metric_rollup_readable(%L)))',
+                 tbl, '@extschema@', name);
+  EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tbl);
+  INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations)
+  SELECT metric_rollup.name, tbl, leaves,
+         jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
+         coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels
+    FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves);
+  -- every change to its tables is noted
+  FOR r IN SELECT t AS rel, (SELECT m.time_column FROM @extschema@.metric_model m
+                               WHERE m.relation = t AND m.name = ANY (mdls) AND m.time_column IS NOT NULL LIMIT 1) AS tcol
+             FROM unnest(rels) t LOOP
+    PERFORM @extschema@.citus_no_triggers(r.rel, 'a rollup');
+    FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+      EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %I.metric_rollup_note(%L, %L, %L)',
+        left('concord_rollup_' || name, 60) || '_' || left(ev, 1), ev, r.rel,
+        CASE ev WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
+                WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows' ELSE '' END,
+        '@extschema@', name, coalesce(r.tcol, ''),
+        CASE WHEN r.tcol IS NOT NULL AND @extschema@.metric_column_type(r.rel, r.tcol) = 'timestamptz'::regtype THEN tz ELSE '' END);
+    END LOOP;
+  END LOOP;
+  PERFORM @extschema@.metric_rollup_refresh(name, true);
+  PERFORM @extschema@.audit_record('metric_rollup', name, NULL,
+    jsonb_build_object('metrics', leaves, 'dimensions', dimensions, 'grain', grain, 'time_zone', tz));
+  RETURN tbl;
 END
 $fn$;
