@@ -20,7 +20,7 @@ check() { # check "description" got want
 	n=$((n + 1))
 	if [[ "$2" == "$3" ]]; then echo "ok $n - $1"; else echo "not ok $n - $1"; printf '#   got:  %s\n#   want: %s\n' "$2" "$3"; fi
 }
-echo "1..12"
+echo "1..14"
 
 rc=0
 bash test/demo.sh >"$log" 2>&1 </dev/null || rc=$?
@@ -48,5 +48,15 @@ check "and reached 市场's system, delivered" "$(as postgres "SELECT status FRO
 check "the SLA alert is open, and 客服's DingTalk group got it" \
 	"$(as postgres "SELECT (SELECT count(*) FROM concord.alert_event WHERE rule = 'ticket_sla' AND resolved_at IS NULL) || '/' || (SELECT status FROM concord.outbox WHERE endpoint = 'service_dingtalk')")" "1/delivered"
 check "the audit trail of it all verifies" "$(as postgres "SELECT intact FROM concord.audit_verify()")" "t"
+
+# The README's five-minute tour, as written, on the running demo.
+tour="$(awk '/^## A five-minute tour/ { on = 1; next } on && /^## / { exit } on' README.md |
+	awk '/^```sql$/ { inblock = 1; next } /^```$/ { inblock = 0 } inblock')"
+trc=0
+tourout="$(printf '%s\n' "$tour" | "$PGBIN/psql" -X -v ON_ERROR_STOP=1 -U postgres -d "$DB" 2>&1)" || trc=$?
+check "the README's five-minute tour runs on the demo as written" "$trc/$(printf '%s\n' "$tour" | grep -c '^SELECT')" "0/6"
+check "and shows what it says: li_na's masked phones, 客服's clear ones, 财务's revenue, the deliveries" \
+	"$(grep -c '138\*\*\*\*0001' <<<"$tourout")/$(grep -c '+86 138-0000-0001' <<<"$tourout")/$(grep -c '"revenue"' <<<"$tourout")/$(grep -c '| delivered |' <<<"$tourout")" \
+	"1/1/2/2"
 
 bash test/demo.sh --stop >/dev/null 2>&1 || true
