@@ -37,6 +37,28 @@ CREATE TABLE @extschema@.metric (
 );
 COMMENT ON TABLE @extschema@.metric IS
   'Metric definitions, every version: type, the definition as given (spec) and as checked (compiled), the metrics it is computed from (depends), the tables and columns it reads (lineage), owner';
+COMMENT ON COLUMN @extschema@.metric.name IS
+  'The metric''s name, a lower-case identifier; questions ask for it by name';
+COMMENT ON COLUMN @extschema@.metric.version IS
+  'The version: 1 at the first definition, one more at every change';
+COMMENT ON COLUMN @extschema@.metric.type IS
+  'simple, ratio, derived, cumulative, period_over_period or conversion';
+COMMENT ON COLUMN @extschema@.metric.spec IS
+  'The definition as given to metric_define: its non-NULL arguments as a JSON object (type, model, agg, expr, filter, numerator, ...)';
+COMMENT ON COLUMN @extschema@.metric.compiled IS
+  'The definition as checked: its expressions written back from their parse trees, as metric_sql builds on them';
+COMMENT ON COLUMN @extschema@.metric.depends IS
+  'The metrics it is computed from directly (ratio, derived, cumulative, period_over_period); empty for simple and conversion metrics';
+COMMENT ON COLUMN @extschema@.metric.lineage IS
+  'What it reads: {"tables": [...], "columns": [...]} for simple and conversion metrics, {"metrics": [...]} for the others';
+COMMENT ON COLUMN @extschema@.metric.description IS
+  'What the metric counts, in words; NULL when none was given';
+COMMENT ON COLUMN @extschema@.metric.owner IS
+  'The role that owns the metric: it and its members may redefine, certify and drop it';
+COMMENT ON COLUMN @extschema@.metric.defined_by IS
+  'The role that made this version (metric_define)';
+COMMENT ON COLUMN @extschema@.metric.defined_at IS
+  'When this version was made';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric', '');
 
 CREATE TABLE @extschema@.metric_certification (
@@ -48,12 +70,42 @@ CREATE TABLE @extschema@.metric_certification (
 );
 COMMENT ON TABLE @extschema@.metric_certification IS
   'The certified version of each metric, by whom and when';
+COMMENT ON COLUMN @extschema@.metric_certification.name IS
+  'The metric (concord.metric.name)';
+COMMENT ON COLUMN @extschema@.metric_certification.version IS
+  'Its certified version';
+COMMENT ON COLUMN @extschema@.metric_certification.certified_by IS
+  'The role that certified it (metric_certify), the metric''s owner or one of its members';
+COMMENT ON COLUMN @extschema@.metric_certification.certified_at IS
+  'When it was certified';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_certification', '');
 
 -- The latest version of each metric.
 CREATE VIEW @extschema@.metric_latest AS
   SELECT DISTINCT ON (m.name) m.* FROM @extschema@.metric m ORDER BY m.name, m.version DESC;
 COMMENT ON VIEW @extschema@.metric_latest IS 'The latest version of every metric';
+COMMENT ON COLUMN @extschema@.metric_latest.name IS
+  'The metric''s name';
+COMMENT ON COLUMN @extschema@.metric_latest.version IS
+  'Its latest version, the one queries use';
+COMMENT ON COLUMN @extschema@.metric_latest.type IS
+  'simple, ratio, derived, cumulative, period_over_period or conversion';
+COMMENT ON COLUMN @extschema@.metric_latest.spec IS
+  'The definition as given to metric_define (JSON object of its non-NULL arguments)';
+COMMENT ON COLUMN @extschema@.metric_latest.compiled IS
+  'The definition as checked, as metric_sql builds on it';
+COMMENT ON COLUMN @extschema@.metric_latest.depends IS
+  'The metrics it is computed from directly';
+COMMENT ON COLUMN @extschema@.metric_latest.lineage IS
+  'What it reads: {"tables": [...], "columns": [...]} or {"metrics": [...]}';
+COMMENT ON COLUMN @extschema@.metric_latest.description IS
+  'What the metric counts, in words';
+COMMENT ON COLUMN @extschema@.metric_latest.owner IS
+  'The role that owns the metric';
+COMMENT ON COLUMN @extschema@.metric_latest.defined_by IS
+  'The role that made this version';
+COMMENT ON COLUMN @extschema@.metric_latest.defined_at IS
+  'When this version was made';
 
 -- Metrics a metric is computed from, through every level (its own name
 -- included when there is a cycle).
@@ -394,3 +446,27 @@ CREATE VIEW @extschema@.metric_catalog AS
     LEFT JOIN @extschema@.metric_certification c ON c.name = l.name;
 COMMENT ON VIEW @extschema@.metric_catalog IS
   'Every metric: latest version, type, description, owner, certified version (and whether the latest is it), definition, lineage and the metrics computed from it';
+COMMENT ON COLUMN @extschema@.metric_catalog.name IS
+  'The metric''s name; ask for it by this name (metric_query, metric_publish)';
+COMMENT ON COLUMN @extschema@.metric_catalog.latest_version IS
+  'Its latest version, the one queries use';
+COMMENT ON COLUMN @extschema@.metric_catalog.type IS
+  'simple, ratio, derived, cumulative, period_over_period or conversion';
+COMMENT ON COLUMN @extschema@.metric_catalog.description IS
+  'What the metric counts, in words';
+COMMENT ON COLUMN @extschema@.metric_catalog.owner IS
+  'The role that owns the metric and certifies its versions';
+COMMENT ON COLUMN @extschema@.metric_catalog.certified_version IS
+  'The certified version; NULL when none is';
+COMMENT ON COLUMN @extschema@.metric_catalog.certified IS
+  'Whether the latest version is the certified one';
+COMMENT ON COLUMN @extschema@.metric_catalog.definition IS
+  'The latest definition as given to metric_define (JSON object of its non-NULL arguments)';
+COMMENT ON COLUMN @extschema@.metric_catalog.lineage IS
+  'What it reads: {"tables": [...], "columns": [...]} for simple and conversion metrics, {"metrics": [...]} for the others';
+COMMENT ON COLUMN @extschema@.metric_catalog.used_by IS
+  'The metrics computed from it directly, by name';
+COMMENT ON COLUMN @extschema@.metric_catalog.defined_by IS
+  'The role that made the latest version';
+COMMENT ON COLUMN @extschema@.metric_catalog.defined_at IS
+  'When the latest version was made';

@@ -49,6 +49,18 @@ CREATE TABLE @extschema@.metric_model (
 );
 COMMENT ON TABLE @extschema@.metric_model IS
   'Semantic models: the table or view a metric aggregates, with its time column';
+COMMENT ON COLUMN @extschema@.metric_model.name IS
+  'The model''s name, a lower-case identifier; metrics name their model by it';
+COMMENT ON COLUMN @extschema@.metric_model.relation IS
+  'The table or view the model''s metrics aggregate (a governed view too)';
+COMMENT ON COLUMN @extschema@.metric_model.time_column IS
+  'The date, timestamp or timestamptz column that grains and date ranges apply to; NULL when the model has none';
+COMMENT ON COLUMN @extschema@.metric_model.description IS
+  'What the model''s rows are, in words (e.g. 订单（销售系统）)';
+COMMENT ON COLUMN @extschema@.metric_model.defined_by IS
+  'The role that last defined the model (model_define)';
+COMMENT ON COLUMN @extschema@.metric_model.defined_at IS
+  'When the model was last defined';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_model', '');
 
 CREATE TABLE @extschema@.metric_dimension (
@@ -62,6 +74,18 @@ CREATE TABLE @extschema@.metric_dimension (
 );
 COMMENT ON TABLE @extschema@.metric_dimension IS
   'Dimensions of semantic models: a name, the expression of the model''s columns as written and as checked, its type';
+COMMENT ON COLUMN @extschema@.metric_dimension.model IS
+  'The semantic model the dimension belongs to (metric_model.name)';
+COMMENT ON COLUMN @extschema@.metric_dimension.name IS
+  'The dimension''s name, a lower-case identifier; questions ask for it by name, or as model.name when two models have it';
+COMMENT ON COLUMN @extschema@.metric_dimension.expr IS
+  'The expression of the model''s columns, as given to model_define';
+COMMENT ON COLUMN @extschema@.metric_dimension.compiled IS
+  'The expression as checked (parser and allowlist) and written back from its parse tree, columns qualified by the model''s name';
+COMMENT ON COLUMN @extschema@.metric_dimension.type IS
+  'The type of the expression''s values';
+COMMENT ON COLUMN @extschema@.metric_dimension.description IS
+  'What the dimension is, in words; NULL when none was given';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_dimension', '');
 
 CREATE TABLE @extschema@.metric_join (
@@ -75,6 +99,16 @@ CREATE TABLE @extschema@.metric_join (
 );
 COMMENT ON TABLE @extschema@.metric_join IS
   'Many-to-one joins between semantic models: each row of model matches at most one row of to_model on from_column = to_column (proven by a unique index, or declared safe)';
+COMMENT ON COLUMN @extschema@.metric_join.model IS
+  'The model the join starts from (the many side)';
+COMMENT ON COLUMN @extschema@.metric_join.to_model IS
+  'The model it reaches (the one side): each row of model matches at most one of its rows';
+COMMENT ON COLUMN @extschema@.metric_join.from_column IS
+  'The column of model''s relation that holds the key';
+COMMENT ON COLUMN @extschema@.metric_join.to_column IS
+  'The column of to_model''s relation the key matches, unique there';
+COMMENT ON COLUMN @extschema@.metric_join.declared_safe IS
+  'Declared many-to-one by its definer (safe => true, for a view) rather than proven by a unique index';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_join', '');
 
 -- Is col a column of rel?  (its type, or NULL)

@@ -21,6 +21,22 @@ CREATE TABLE @extschema@.metric_publication (
 );
 COMMENT ON TABLE @extschema@.metric_publication IS
   'Views made by metric_publish: the question each answers, rebuilt when a metric in it is redefined';
+COMMENT ON COLUMN @extschema@.metric_publication.view_name IS
+  'The view metric_publish made (schema-qualified); DROP VIEW ends the publication';
+COMMENT ON COLUMN @extschema@.metric_publication.metrics IS
+  'The metrics it answers, one column each, by name';
+COMMENT ON COLUMN @extschema@.metric_publication.dimensions IS
+  'The dimensions it answers by, one column each (name or model.name)';
+COMMENT ON COLUMN @extschema@.metric_publication.grain IS
+  'The time grain of its metric_time column: day, week, month, quarter or year; NULL for totals without a time column';
+COMMENT ON COLUMN @extschema@.metric_publication.filters IS
+  'The condition over dimensions its rows are limited to, as given; NULL for none';
+COMMENT ON COLUMN @extschema@.metric_publication.time_zone IS
+  'The time zone in which a timestamptz becomes a day (e.g. Asia/Shanghai)';
+COMMENT ON COLUMN @extschema@.metric_publication.published_by IS
+  'The role that last published it (metric_publish)';
+COMMENT ON COLUMN @extschema@.metric_publication.published_at IS
+  'When it was last published';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_publication', '');
 
 -- Forgets publications whose view was dropped (DROP VIEW is how one ends).
@@ -116,7 +132,11 @@ BEGIN
       USING ERRCODE = 'duplicate_table', HINT = 'Choose another name.';
   END IF;
   PERFORM @extschema@.metric_publication_tidy();
-  EXECUTE format('CREATE SCHEMA IF NOT EXISTS %I', schema_name);
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = metric_publish.schema_name) THEN
+    EXECUTE format('CREATE SCHEMA %I', schema_name);
+    EXECUTE format('COMMENT ON SCHEMA %I IS %L', schema_name,
+                   'concord: views of metrics for BI and report tools, answered as the reader (concord.metric_publish)');
+  END IF;
   v := @extschema@.metric_publish_build(schema_name, view_name, metrics, coalesce(dimensions, '{}'), grain, filters, tz, true);
   INSERT INTO @extschema@.metric_publication AS p (view_name, metrics, dimensions, grain, filters, time_zone)
   VALUES (v, metrics, coalesce(dimensions, '{}'), grain, filters, tz)

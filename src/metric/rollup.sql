@@ -42,6 +42,32 @@ CREATE TABLE @extschema@.metric_rollup (
 );
 COMMENT ON TABLE @extschema@.metric_rollup IS
   'Rollups: simple metrics (at the versions in versions) materialized by dimensions and grain in a table of concord_rollup, over the tables in relations';
+COMMENT ON COLUMN @extschema@.metric_rollup.name IS
+  'The rollup''s name, a lower-case identifier, and its table''s in concord_rollup';
+COMMENT ON COLUMN @extschema@.metric_rollup.table_name IS
+  'Its table, concord_rollup.<name>: one row per time bucket and dimension values';
+COMMENT ON COLUMN @extschema@.metric_rollup.metrics IS
+  'The simple metrics it holds, one column each (those behind the metrics asked for)';
+COMMENT ON COLUMN @extschema@.metric_rollup.aggs IS
+  'Each metric''s aggregate, {"metric": "sum"}: count_distinct and avg are used only at exactly its grain and dimensions';
+COMMENT ON COLUMN @extschema@.metric_rollup.versions IS
+  'The version of each metric it was computed from, {"metric": version}; it answers only while they are the latest';
+COMMENT ON COLUMN @extschema@.metric_rollup.dimensions IS
+  'The dimensions it is broken down by (name or model.name)';
+COMMENT ON COLUMN @extschema@.metric_rollup.grain IS
+  'Its time grain: day, week, month, quarter or year';
+COMMENT ON COLUMN @extschema@.metric_rollup.time_zone IS
+  'The time zone in which a timestamptz becomes a day (e.g. Asia/Shanghai); it answers only questions in that zone';
+COMMENT ON COLUMN @extschema@.metric_rollup.relations IS
+  'The tables it reads: its metrics'' models and the tables joined to reach its dimensions, each with its change triggers';
+COMMENT ON COLUMN @extschema@.metric_rollup.refreshed_at IS
+  'When it was last refreshed; NULL before the first refresh';
+COMMENT ON COLUMN @extschema@.metric_rollup.row_count IS
+  'Rows in its table at the last refresh';
+COMMENT ON COLUMN @extschema@.metric_rollup.created_by IS
+  'The role that made it (metric_rollup)';
+COMMENT ON COLUMN @extschema@.metric_rollup.created_at IS
+  'When it was made';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup', '');
 
 CREATE TABLE @extschema@.metric_rollup_change (
@@ -56,6 +82,14 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup_change', '
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup_change_id_seq', '');
 COMMENT ON TABLE @extschema@.metric_rollup_change IS
   'Changes to the tables of rollups since their last refresh: the earliest local time a change touched (-infinity: any)';
+COMMENT ON COLUMN @extschema@.metric_rollup_change.id IS
+  'Numbers the changes in the order they were noted';
+COMMENT ON COLUMN @extschema@.metric_rollup_change.rollup IS
+  'The rollup whose tables changed (metric_rollup.name)';
+COMMENT ON COLUMN @extschema@.metric_rollup_change.since IS
+  'The earliest time the change touched, as local time (a timestamptz in the rollup''s time zone); -infinity when it may touch any bucket';
+COMMENT ON COLUMN @extschema@.metric_rollup_change.at IS
+  'When the change was noted';
 
 -- May the current user read a rollup's rows?  Only when she may read all
 -- of the tables it sums, and row security hides none of their rows.
@@ -183,6 +217,17 @@ BEGIN
   EXECUTE format('COMMENT ON TABLE %s IS %L', tbl,
                  format('concord rollup %s: %s by %s per %s (%s); read it through concord.metric_query', name,
                         array_to_string(leaves, ', '), coalesce(nullif(array_to_string(dimensions, ', '), ''), 'nothing'), grain, tz));
+  EXECUTE format('COMMENT ON COLUMN %s.metric_time IS %L', tbl, format('The first day of the %s, in time zone %s', grain, tz));
+  FOR r IN SELECT x AS out, d.description, d.model, d.name
+             FROM unnest(dimensions) x
+             LEFT JOIN @extschema@.metric_dimension d ON (position('.' IN x) = 0 AND d.name = x) OR d.model || '.' || d.name = x LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.out,
+                   coalesce(r.description || ' ', '') || format('(dimension %s of model %s)', r.name, r.model));
+  END LOOP;
+  FOR r IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves) LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.name,
+                   coalesce(r.description || ' ', '') || format('(metric %s: %s over each bucket)', r.name, r.agg));
+  END LOOP;
   -- read directly, it shows rows only to those it could be used for
   EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
   EXECUTE format('CREATE POLICY concord_rollup_reader ON %s FOR SELECT TO PUBLIC USING ((SELECT %I.metric_rollup_readable(%L)))',

@@ -90,6 +90,7 @@ DECLARE
   cols text;
   v regclass;
   g record;
+  k record;
   readers jsonb;
 BEGIN
   SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
@@ -126,6 +127,17 @@ BEGIN
   EXECUTE format('ALTER VIEW %s OWNER TO %I', v, owner);
   EXECUTE format('COMMENT ON VIEW %s IS %L', v,
                  format('Governed view of %s: rows by its row policies, masked columns by concord.column_mask', tbl));
+  -- each column: the table column's comment, where it comes from, whether it is masked
+  FOR k IN SELECT a.attname, pg_catalog.col_description(tbl, a.attnum) AS description, m.column_name IS NOT NULL AS masked
+             FROM pg_catalog.pg_attribute a
+             LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
+            WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+              AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%') LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, k.attname,
+                   coalesce(k.description || ' ', '')
+                   || format(CASE WHEN k.masked THEN '(column %s of %s; masked unless the reader may see its clear value, concord.column_mask)'
+                                  ELSE '(column %s of %s)' END, pg_catalog.quote_ident(k.attname), tbl));
+  END LOOP;
   FOR g IN SELECT e ->> 'who' AS who, e ->> 'priv' AS priv FROM jsonb_array_elements(readers) e LOOP
     EXECUTE format('GRANT %s ON %s TO %s', g.priv, v, g.who);
     EXECUTE format('REVOKE %s ON %s FROM %s', g.priv, tbl, g.who);

@@ -1029,3 +1029,439 @@ BEGIN
   RETURN tbl;
 END
 $fn$;
+
+-- 0.2: comments on every column a BI user sees (issue 9): the metric
+-- tables and views of schema concord; the columns of governed views
+-- (governed_view_build) and of rollup tables (metric_rollup); schema
+-- metrics when metric_publish makes it.
+COMMENT ON COLUMN @extschema@.metric_model.name IS
+  'The model''s name, a lower-case identifier; metrics name their model by it';
+COMMENT ON COLUMN @extschema@.metric_model.relation IS
+  'The table or view the model''s metrics aggregate (a governed view too)';
+COMMENT ON COLUMN @extschema@.metric_model.time_column IS
+  'The date, timestamp or timestamptz column that grains and date ranges apply to; NULL when the model has none';
+COMMENT ON COLUMN @extschema@.metric_model.description IS
+  'What the model''s rows are, in words (e.g. 订单（销售系统）)';
+COMMENT ON COLUMN @extschema@.metric_model.defined_by IS
+  'The role that last defined the model (model_define)';
+COMMENT ON COLUMN @extschema@.metric_model.defined_at IS
+  'When the model was last defined';
+COMMENT ON COLUMN @extschema@.metric_dimension.model IS
+  'The semantic model the dimension belongs to (metric_model.name)';
+COMMENT ON COLUMN @extschema@.metric_dimension.name IS
+  'The dimension''s name, a lower-case identifier; questions ask for it by name, or as model.name when two models have it';
+COMMENT ON COLUMN @extschema@.metric_dimension.expr IS
+  'The expression of the model''s columns, as given to model_define';
+COMMENT ON COLUMN @extschema@.metric_dimension.compiled IS
+  'The expression as checked (parser and allowlist) and written back from its parse tree, columns qualified by the model''s name';
+COMMENT ON COLUMN @extschema@.metric_dimension.type IS
+  'The type of the expression''s values';
+COMMENT ON COLUMN @extschema@.metric_dimension.description IS
+  'What the dimension is, in words; NULL when none was given';
+COMMENT ON COLUMN @extschema@.metric_join.model IS
+  'The model the join starts from (the many side)';
+COMMENT ON COLUMN @extschema@.metric_join.to_model IS
+  'The model it reaches (the one side): each row of model matches at most one of its rows';
+COMMENT ON COLUMN @extschema@.metric_join.from_column IS
+  'The column of model''s relation that holds the key';
+COMMENT ON COLUMN @extschema@.metric_join.to_column IS
+  'The column of to_model''s relation the key matches, unique there';
+COMMENT ON COLUMN @extschema@.metric_join.declared_safe IS
+  'Declared many-to-one by its definer (safe => true, for a view) rather than proven by a unique index';
+COMMENT ON COLUMN @extschema@.metric.name IS
+  'The metric''s name, a lower-case identifier; questions ask for it by name';
+COMMENT ON COLUMN @extschema@.metric.version IS
+  'The version: 1 at the first definition, one more at every change';
+COMMENT ON COLUMN @extschema@.metric.type IS
+  'simple, ratio, derived, cumulative, period_over_period or conversion';
+COMMENT ON COLUMN @extschema@.metric.spec IS
+  'The definition as given to metric_define: its non-NULL arguments as a JSON object (type, model, agg, expr, filter, numerator, ...)';
+COMMENT ON COLUMN @extschema@.metric.compiled IS
+  'The definition as checked: its expressions written back from their parse trees, as metric_sql builds on them';
+COMMENT ON COLUMN @extschema@.metric.depends IS
+  'The metrics it is computed from directly (ratio, derived, cumulative, period_over_period); empty for simple and conversion metrics';
+COMMENT ON COLUMN @extschema@.metric.lineage IS
+  'What it reads: {"tables": [...], "columns": [...]} for simple and conversion metrics, {"metrics": [...]} for the others';
+COMMENT ON COLUMN @extschema@.metric.description IS
+  'What the metric counts, in words; NULL when none was given';
+COMMENT ON COLUMN @extschema@.metric.owner IS
+  'The role that owns the metric: it and its members may redefine, certify and drop it';
+COMMENT ON COLUMN @extschema@.metric.defined_by IS
+  'The role that made this version (metric_define)';
+COMMENT ON COLUMN @extschema@.metric.defined_at IS
+  'When this version was made';
+COMMENT ON COLUMN @extschema@.metric_certification.name IS
+  'The metric (concord.metric.name)';
+COMMENT ON COLUMN @extschema@.metric_certification.version IS
+  'Its certified version';
+COMMENT ON COLUMN @extschema@.metric_certification.certified_by IS
+  'The role that certified it (metric_certify), the metric''s owner or one of its members';
+COMMENT ON COLUMN @extschema@.metric_certification.certified_at IS
+  'When it was certified';
+COMMENT ON COLUMN @extschema@.metric_latest.name IS
+  'The metric''s name';
+COMMENT ON COLUMN @extschema@.metric_latest.version IS
+  'Its latest version, the one queries use';
+COMMENT ON COLUMN @extschema@.metric_latest.type IS
+  'simple, ratio, derived, cumulative, period_over_period or conversion';
+COMMENT ON COLUMN @extschema@.metric_latest.spec IS
+  'The definition as given to metric_define (JSON object of its non-NULL arguments)';
+COMMENT ON COLUMN @extschema@.metric_latest.compiled IS
+  'The definition as checked, as metric_sql builds on it';
+COMMENT ON COLUMN @extschema@.metric_latest.depends IS
+  'The metrics it is computed from directly';
+COMMENT ON COLUMN @extschema@.metric_latest.lineage IS
+  'What it reads: {"tables": [...], "columns": [...]} or {"metrics": [...]}';
+COMMENT ON COLUMN @extschema@.metric_latest.description IS
+  'What the metric counts, in words';
+COMMENT ON COLUMN @extschema@.metric_latest.owner IS
+  'The role that owns the metric';
+COMMENT ON COLUMN @extschema@.metric_latest.defined_by IS
+  'The role that made this version';
+COMMENT ON COLUMN @extschema@.metric_latest.defined_at IS
+  'When this version was made';
+COMMENT ON COLUMN @extschema@.metric_catalog.name IS
+  'The metric''s name; ask for it by this name (metric_query, metric_publish)';
+COMMENT ON COLUMN @extschema@.metric_catalog.latest_version IS
+  'Its latest version, the one queries use';
+COMMENT ON COLUMN @extschema@.metric_catalog.type IS
+  'simple, ratio, derived, cumulative, period_over_period or conversion';
+COMMENT ON COLUMN @extschema@.metric_catalog.description IS
+  'What the metric counts, in words';
+COMMENT ON COLUMN @extschema@.metric_catalog.owner IS
+  'The role that owns the metric and certifies its versions';
+COMMENT ON COLUMN @extschema@.metric_catalog.certified_version IS
+  'The certified version; NULL when none is';
+COMMENT ON COLUMN @extschema@.metric_catalog.certified IS
+  'Whether the latest version is the certified one';
+COMMENT ON COLUMN @extschema@.metric_catalog.definition IS
+  'The latest definition as given to metric_define (JSON object of its non-NULL arguments)';
+COMMENT ON COLUMN @extschema@.metric_catalog.lineage IS
+  'What it reads: {"tables": [...], "columns": [...]} for simple and conversion metrics, {"metrics": [...]} for the others';
+COMMENT ON COLUMN @extschema@.metric_catalog.used_by IS
+  'The metrics computed from it directly, by name';
+COMMENT ON COLUMN @extschema@.metric_catalog.defined_by IS
+  'The role that made the latest version';
+COMMENT ON COLUMN @extschema@.metric_catalog.defined_at IS
+  'When the latest version was made';
+COMMENT ON COLUMN @extschema@.metric_publication.view_name IS
+  'The view metric_publish made (schema-qualified); DROP VIEW ends the publication';
+COMMENT ON COLUMN @extschema@.metric_publication.metrics IS
+  'The metrics it answers, one column each, by name';
+COMMENT ON COLUMN @extschema@.metric_publication.dimensions IS
+  'The dimensions it answers by, one column each (name or model.name)';
+COMMENT ON COLUMN @extschema@.metric_publication.grain IS
+  'The time grain of its metric_time column: day, week, month, quarter or year; NULL for totals without a time column';
+COMMENT ON COLUMN @extschema@.metric_publication.filters IS
+  'The condition over dimensions its rows are limited to, as given; NULL for none';
+COMMENT ON COLUMN @extschema@.metric_publication.time_zone IS
+  'The time zone in which a timestamptz becomes a day (e.g. Asia/Shanghai)';
+COMMENT ON COLUMN @extschema@.metric_publication.published_by IS
+  'The role that last published it (metric_publish)';
+COMMENT ON COLUMN @extschema@.metric_publication.published_at IS
+  'When it was last published';
+COMMENT ON COLUMN @extschema@.metric_rollup.name IS
+  'The rollup''s name, a lower-case identifier, and its table''s in concord_rollup';
+COMMENT ON COLUMN @extschema@.metric_rollup.table_name IS
+  'Its table, concord_rollup.<name>: one row per time bucket and dimension values';
+COMMENT ON COLUMN @extschema@.metric_rollup.metrics IS
+  'The simple metrics it holds, one column each (those behind the metrics asked for)';
+COMMENT ON COLUMN @extschema@.metric_rollup.aggs IS
+  'Each metric''s aggregate, {"metric": "sum"}: count_distinct and avg are used only at exactly its grain and dimensions';
+COMMENT ON COLUMN @extschema@.metric_rollup.versions IS
+  'The version of each metric it was computed from, {"metric": version}; it answers only while they are the latest';
+COMMENT ON COLUMN @extschema@.metric_rollup.dimensions IS
+  'The dimensions it is broken down by (name or model.name)';
+COMMENT ON COLUMN @extschema@.metric_rollup.grain IS
+  'Its time grain: day, week, month, quarter or year';
+COMMENT ON COLUMN @extschema@.metric_rollup.time_zone IS
+  'The time zone in which a timestamptz becomes a day (e.g. Asia/Shanghai); it answers only questions in that zone';
+COMMENT ON COLUMN @extschema@.metric_rollup.relations IS
+  'The tables it reads: its metrics'' models and the tables joined to reach its dimensions, each with its change triggers';
+COMMENT ON COLUMN @extschema@.metric_rollup.refreshed_at IS
+  'When it was last refreshed; NULL before the first refresh';
+COMMENT ON COLUMN @extschema@.metric_rollup.row_count IS
+  'Rows in its table at the last refresh';
+COMMENT ON COLUMN @extschema@.metric_rollup.created_by IS
+  'The role that made it (metric_rollup)';
+COMMENT ON COLUMN @extschema@.metric_rollup.created_at IS
+  'When it was made';
+COMMENT ON COLUMN @extschema@.metric_rollup_change.id IS
+  'Numbers the changes in the order they were noted';
+COMMENT ON COLUMN @extschema@.metric_rollup_change.rollup IS
+  'The rollup whose tables changed (metric_rollup.name)';
+COMMENT ON COLUMN @extschema@.metric_rollup_change.since IS
+  'The earliest time the change touched, as local time (a timestamptz in the rollup''s time zone); -infinity when it may touch any bucket';
+COMMENT ON COLUMN @extschema@.metric_rollup_change.at IS
+  'When the change was noted';
+
+CREATE OR REPLACE FUNCTION @extschema@.governed_view_build(tbl regclass)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+-- (DROP ... IF EXISTS of what is not there yet is no news)
+SET client_min_messages = warning
+AS $fn$
+DECLARE
+  nsp text;
+  rel text;
+  owner text;
+  cols text;
+  v regclass;
+  g record;
+  k record;
+  readers jsonb;
+BEGIN
+  SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
+    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
+  -- the view reads the table as its owner: one that row security binds
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner AND (r.rolsuper OR r.rolbypassrls)) THEN
+    RAISE EXCEPTION 'table % is owned by "%", whom row security does not bind: its governed view would show every row', tbl, owner
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('Give the table an owner that is neither superuser nor BYPASSRLS, e.g. CREATE ROLE %I NOLOGIN; ALTER TABLE %s OWNER TO %I.',
+                          rel || '_owner', tbl, rel || '_owner');
+  END IF;
+  -- (a stored mask's generated column is read in place of the mask, and
+  -- not shown itself)
+  SELECT string_agg(CASE WHEN m.column_name IS NULL THEN pg_catalog.quote_ident(a.attname)
+                         ELSE format('CASE WHEN %s THEN %I ELSE %s END AS %I',
+                                     m.compiled_visible, a.attname,
+                                     coalesce(pg_catalog.quote_ident(m.stored_column), m.compiled_mask), a.attname) END,
+                    ', ' ORDER BY a.attnum)
+    INTO cols
+    FROM pg_catalog.pg_attribute a
+    LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
+   WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+     AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%');
+  -- who reads the view now (a rebuilt view keeps them) and who reads the
+  -- table (they move to the view)
+  SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('who', gr.who, 'priv', gr.priv)), '[]')
+    INTO readers
+    FROM unnest(ARRAY[tbl, pg_catalog.to_regclass(format('%I.%I', nsp, rel || '_governed'))]) r,
+         LATERAL @extschema@.relation_grants(r) gr
+   WHERE gr.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE');
+  EXECUTE format('DROP VIEW IF EXISTS %I.%I', nsp, rel || '_governed');
+  EXECUTE format('CREATE VIEW %I.%I WITH (security_barrier) AS SELECT %s FROM %s', nsp, rel || '_governed', cols, tbl);
+  v := format('%I.%I', nsp, rel || '_governed')::regclass;
+  EXECUTE format('ALTER VIEW %s OWNER TO %I', v, owner);
+  EXECUTE format('COMMENT ON VIEW %s IS %L', v,
+                 format('Governed view of %s: rows by its row policies, masked columns by concord.column_mask', tbl));
+  -- each column: the table column's comment, where it comes from, whether it is masked
+  FOR k IN SELECT a.attname, pg_catalog.col_description(tbl, a.attnum) AS description, m.column_name IS NOT NULL AS masked
+             FROM pg_catalog.pg_attribute a
+             LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
+            WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+              AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%') LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, k.attname,
+                   coalesce(k.description || ' ', '')
+                   || format(CASE WHEN k.masked THEN '(column %s of %s; masked unless the reader may see its clear value, concord.column_mask)'
+                                  ELSE '(column %s of %s)' END, pg_catalog.quote_ident(k.attname), tbl));
+  END LOOP;
+  FOR g IN SELECT e ->> 'who' AS who, e ->> 'priv' AS priv FROM jsonb_array_elements(readers) e LOOP
+    EXECUTE format('GRANT %s ON %s TO %s', g.priv, v, g.who);
+    EXECUTE format('REVOKE %s ON %s FROM %s', g.priv, tbl, g.who);
+  END LOOP;
+  RETURN v;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.metric_publish(view_name text, metrics text[], dimensions text[] DEFAULT '{}',
+                                           grain text DEFAULT NULL, filters text DEFAULT NULL, time_zone text DEFAULT NULL,
+                                           schema_name text DEFAULT 'metrics', readers text[] DEFAULT '{}')
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  v regclass;
+  tz text := coalesce(time_zone, current_setting('TimeZone'));
+  r text;
+BEGIN
+  IF view_name IS NULL OR view_name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid view name "%"', view_name
+      USING ERRCODE = 'invalid_name', HINT = 'A view name is a lower-case identifier, e.g. revenue_by_region_month.';
+  END IF;
+  IF schema_name IS NULL OR schema_name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid schema name "%"', schema_name USING ERRCODE = 'invalid_name';
+  END IF;
+  IF pg_catalog.to_regclass(format('%I.%I', schema_name, view_name)) IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM @extschema@.metric_publication p
+                      WHERE p.view_name = pg_catalog.to_regclass(format('%I.%I', metric_publish.schema_name, metric_publish.view_name))) THEN
+    RAISE EXCEPTION 'relation %.% exists and is not a metric publication', schema_name, view_name
+      USING ERRCODE = 'duplicate_table', HINT = 'Choose another name.';
+  END IF;
+  PERFORM @extschema@.metric_publication_tidy();
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = metric_publish.schema_name) THEN
+    EXECUTE format('CREATE SCHEMA %I', schema_name);
+    EXECUTE format('COMMENT ON SCHEMA %I IS %L', schema_name,
+                   'concord: views of metrics for BI and report tools, answered as the reader (concord.metric_publish)');
+  END IF;
+  v := @extschema@.metric_publish_build(schema_name, view_name, metrics, coalesce(dimensions, '{}'), grain, filters, tz, true);
+  INSERT INTO @extschema@.metric_publication AS p (view_name, metrics, dimensions, grain, filters, time_zone)
+  VALUES (v, metrics, coalesce(dimensions, '{}'), grain, filters, tz)
+  ON CONFLICT ON CONSTRAINT metric_publication_pkey DO UPDATE
+    SET metrics = excluded.metrics, dimensions = excluded.dimensions, grain = excluded.grain, filters = excluded.filters,
+        time_zone = excluded.time_zone, published_by = current_user, published_at = pg_catalog.now();
+  FOREACH r IN ARRAY coalesce(readers, '{}') LOOP
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', schema_name, CASE WHEN r = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(r) END);
+    EXECUTE format('GRANT SELECT ON %s TO %s', v, CASE WHEN r = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(r) END);
+  END LOOP;
+  PERFORM @extschema@.audit_record('metric_publish', v::text, NULL,
+                                   jsonb_build_object('metrics', metrics, 'dimensions', dimensions, 'grain', grain,
+                                                      'filters', filters, 'time_zone', tz, 'readers', readers));
+  RETURN v;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
+                                          grain text DEFAULT 'day', time_zone text DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  tz text := coalesce(time_zone, current_setting('TimeZone'));
+  leaves text[];
+  bad text;
+  mdls text[];
+  rels regclass[];
+  q text;
+  tbl regclass;
+  r record;
+  ev text;
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+    RAISE EXCEPTION 'invalid rollup name "%"', name
+      USING ERRCODE = 'invalid_name', HINT = 'A rollup name is a lower-case identifier, e.g. revenue_daily.';
+  END IF;
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup.name) THEN
+    RAISE EXCEPTION 'rollup "%" already exists', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Drop it first (concord.metric_rollup_drop), or refresh it.';
+  END IF;
+  IF grain IS NULL OR grain NOT IN ('day', 'week', 'month', 'quarter', 'year') THEN
+    RAISE EXCEPTION 'unknown time grain "%"', grain
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of day, week, month, quarter, year.';
+  END IF;
+  -- the simple metrics the asked ones are computed from
+  SELECT string_agg(l.name || ' (' || l.type || ')', ', ') INTO bad FROM @extschema@.metric_latest l
+   WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type IN ('cumulative', 'period_over_period');
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'metrics % are not rolled up', bad
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Roll up their base metrics: cumulative and period-over-period ones are computed from them.';
+  END IF;
+  -- (unknown metrics and dimensions fail in metric_sql, with its errors)
+  q := @extschema@.metric_sql(metrics, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
+  SELECT array_agg(l.name ORDER BY l.name), array_agg(DISTINCT l.compiled ->> 'model') INTO leaves, mdls
+    FROM @extschema@.metric_latest l WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type = 'simple';
+  -- the tables it reads: the metrics' models and those on the joins to the dimensions' models
+  WITH RECURSIVE p(node, path) AS (
+    SELECT m, ARRAY[m] FROM unnest(mdls) m
+    UNION ALL
+    SELECT j.to_model, p.path || j.to_model FROM p JOIN @extschema@.metric_join j ON j.model = p.node
+     WHERE cardinality(p.path) < 9)
+  SELECT array_agg(DISTINCT x.relation) INTO rels FROM @extschema@.metric_model x
+   WHERE x.name = ANY (mdls)
+      OR x.name IN (SELECT unnest(p.path) FROM p WHERE p.node IN (
+                      SELECT d.model FROM @extschema@.metric_dimension d
+                       WHERE d.name = ANY (dimensions) OR d.model || '.' || d.name = ANY (dimensions)));
+  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t
+   WHERE (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t) NOT IN ('r', 'p');
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'rollup "%" would read views: %', name, bad
+      USING ERRCODE = 'wrong_object_type',
+            DETAIL = 'What a view shows may depend on who reads it, so no rollup of it can be proven the same for everyone.';
+  END IF;
+  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t WHERE pg_catalog.row_security_active(t);
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'row security hides rows of % from you: a rollup you build would miss them', bad
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Build rollups as the tables'' owner or a role with BYPASSRLS.';
+  END IF;
+  q := @extschema@.metric_sql(leaves, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
+  EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q);
+  tbl := format('concord_rollup.%I', name)::regclass;
+  EXECUTE format('CREATE INDEX ON %s (metric_time)', tbl);
+  EXECUTE format('COMMENT ON TABLE %s IS %L', tbl,
+                 format('concord rollup %s: %s by %s per %s (%s); read it through concord.metric_query', name,
+                        array_to_string(leaves, ', '), coalesce(nullif(array_to_string(dimensions, ', '), ''), 'nothing'), grain, tz));
+  EXECUTE format('COMMENT ON COLUMN %s.metric_time IS %L', tbl, format('The first day of the %s, in time zone %s', grain, tz));
+  FOR r IN SELECT x AS out, d.description, d.model, d.name
+             FROM unnest(dimensions) x
+             LEFT JOIN @extschema@.metric_dimension d ON (position('.' IN x) = 0 AND d.name = x) OR d.model || '.' || d.name = x LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.out,
+                   coalesce(r.description || ' ', '') || format('(dimension %s of model %s)', r.name, r.model));
+  END LOOP;
+  FOR r IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves) LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.name,
+                   coalesce(r.description || ' ', '') || format('(metric %s: %s over each bucket)', r.name, r.agg));
+  END LOOP;
+  -- read directly, it shows rows only to those it could be used for
+  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+  EXECUTE format('CREATE POLICY concord_rollup_reader ON %s FOR SELECT TO PUBLIC USING ((SELECT %I.metric_rollup_readable(%L)))',
+                 tbl, '@extschema@', name);
+  EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tbl);
+  INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations)
+  SELECT metric_rollup.name, tbl, leaves,
+         jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
+         coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels
+    FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves);
+  -- every change to its tables is noted
+  FOR r IN SELECT t AS rel, (SELECT m.time_column FROM @extschema@.metric_model m
+                               WHERE m.relation = t AND m.name = ANY (mdls) AND m.time_column IS NOT NULL LIMIT 1) AS tcol
+             FROM unnest(rels) t LOOP
+    PERFORM @extschema@.citus_no_triggers(r.rel, 'a rollup');
+    FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
+      EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %I.metric_rollup_note(%L, %L, %L)',
+        left('concord_rollup_' || name, 60) || '_' || left(ev, 1), ev, r.rel,
+        CASE ev WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
+                WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+                WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows' ELSE '' END,
+        '@extschema@', name, coalesce(r.tcol, ''),
+        CASE WHEN r.tcol IS NOT NULL AND @extschema@.metric_column_type(r.rel, r.tcol) = 'timestamptz'::regtype THEN tz ELSE '' END);
+    END LOOP;
+  END LOOP;
+  PERFORM @extschema@.metric_rollup_refresh(name, true);
+  PERFORM @extschema@.audit_record('metric_rollup', name, NULL,
+    jsonb_build_object('metrics', leaves, 'dimensions', dimensions, 'grain', grain, 'time_zone', tz));
+  RETURN tbl;
+END
+$fn$;
+
+-- governed views and rollup tables made before 0.2 get their columns'
+-- comments now, as 0.2 makes them (not rebuilt: other views may use them)
+DO $upgrade$
+DECLARE
+  r record;
+  k record;
+BEGIN
+  FOR k IN SELECT g.oid::regclass AS v, a.attname, t.table_name AS tbl, m.column_name IS NOT NULL AS masked,
+                  pg_catalog.col_description(t.table_name, ta.attnum) AS description
+             FROM (SELECT DISTINCT x.table_name FROM @extschema@.column_mask x) t
+             JOIN pg_catalog.pg_class tc ON tc.oid = t.table_name
+             JOIN pg_catalog.pg_class g ON g.relnamespace = tc.relnamespace AND g.relname = tc.relname || '_governed'
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = g.oid AND a.attnum > 0 AND NOT a.attisdropped
+             LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = t.table_name AND ta.attname = a.attname AND NOT ta.attisdropped
+             LEFT JOIN @extschema@.column_mask m ON m.table_name = t.table_name AND m.column_name = a.attname LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', k.v, k.attname,
+                   coalesce(k.description || ' ', '')
+                   || format(CASE WHEN k.masked THEN '(column %s of %s; masked unless the reader may see its clear value, concord.column_mask)'
+                                  ELSE '(column %s of %s)' END, pg_catalog.quote_ident(k.attname), k.tbl));
+  END LOOP;
+  FOR r IN SELECT x.table_name, x.metrics, x.dimensions, x.grain, x.time_zone FROM @extschema@.metric_rollup x LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.metric_time IS %L', r.table_name,
+                   format('The first day of the %s, in time zone %s', r.grain, r.time_zone));
+    FOR k IN SELECT x AS out, d.description, d.model, d.name
+               FROM unnest(r.dimensions) x
+               LEFT JOIN @extschema@.metric_dimension d ON (position('.' IN x) = 0 AND d.name = x) OR d.model || '.' || d.name = x LOOP
+      EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', r.table_name, k.out,
+                     coalesce(k.description || ' ', '') || format('(dimension %s of model %s)', k.name, k.model));
+    END LOOP;
+    FOR k IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_latest l WHERE l.name = ANY (r.metrics) LOOP
+      EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', r.table_name, k.name,
+                     coalesce(k.description || ' ', '') || format('(metric %s: %s over each bucket)', k.name, k.agg));
+    END LOOP;
+  END LOOP;
+END
+$upgrade$;
