@@ -89,6 +89,7 @@ $$;
 -- flow: a dead message (committed by a second session, for the worker)
 ------------------------------------------------------------------------------
 
+SELECT current_setting('concord.secret_key_file') AS kf0, current_setting('concord.http_ca_file') AS ca0 \gset
 SELECT current_setting('concord_test.stub_url') AS u, current_setting('concord_test.stub_port') AS p,
        current_setting('concord_test.stub_tls_url') AS tu, current_setting('concord_test.stub_tls_port') AS tp \gset
 SELECT dblink_connect('ts_dead', :'conn') AS c \gset
@@ -100,8 +101,10 @@ CREATE FUNCTION pg_temp.dead_clean() RETURNS text LANGUAGE sql AS $$
 $$;
 SELECT pg_temp.dead_clean() AS cleaned \gset
 SELECT dblink_exec('ts_dead', format($q$DO $do$BEGIN
-  PERFORM concord.http_allow_host('127.0.0.1', %s, allow_private => true, note => 't_troubleshooting');
-  PERFORM concord.endpoint_define('t_ts_dead', %L, max_attempts => 1);
+  IF NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = %1$s) THEN
+    PERFORM concord.http_allow_host('127.0.0.1', %1$s, note => 't_troubleshooting');
+  END IF;
+  PERFORM concord.endpoint_define('t_ts_dead', %2$L, max_attempts => 1);
   PERFORM concord.outbox_enqueue('t_ts_dead', '{"contract": "HT-2026-001"}', 't-ts-dead-1');
 END$do$$q$, :p, :'u' || '/status/500')) AS committed \gset
 SELECT ok(pg_temp.eventually($$SELECT status = 'dead' FROM concord.outbox WHERE idempotency_key = 't-ts-dead-1'$$, 15),
@@ -158,7 +161,7 @@ SELECT pg_temp.raises('tls verification failed for <url>',
 SELECT lives_ok(pg_temp.fix('tls verification failed for <url>'), 'fix: reload the configuration');
 SELECT set_config('concord.http_ca_file', current_setting('concord_test.ca_file'), true) IS NOT NULL AS ca \gset
 SELECT is((concord.http_get(:'tu' || '/json')).status, 200, 'with concord.http_ca_file naming the CA, the call is verified');
-SELECT set_config('concord.http_ca_file', '', true) IS NOT NULL AS ca \gset
+SELECT set_config('concord.http_ca_file', :'ca0', true) IS NOT NULL AS ca \gset
 
 SELECT pg_temp.raises('response from <url> exceeds the limit of <bytes> bytes',
   format('SELECT concord.http_get(%L, max_response_bytes => 10)', :'u' || '/json'), '54000',
@@ -190,7 +193,7 @@ SELECT set_config('concord.secret_key_file', current_setting('data_directory') |
 SELECT pg_temp.raises_like('the key that sealed secret "<name>" (key id <id>) is not in the key file',
   format($$SELECT concord.http_get(%L, headers => '{"Authorization": {"secret": "crm_token"}}')$$, :'u' || '/json'),
   '58P01', 'the key that sealed secret "crm_token" (key id %) is not in the key file');
-SELECT set_config('concord.secret_key_file', '', true) AS kf \gset
+SELECT set_config('concord.secret_key_file', :'kf0', true) AS kf \gset
 SELECT lives_ok(pg_temp.fix('the key that sealed secret "<name>" (key id <id>) is not in the key file'),
                 'fix: set the secret again (with the key file back)');
 
@@ -205,7 +208,7 @@ SELECT set_config('concord.secret_key_file', current_setting('data_directory') |
 SELECT pg_temp.raises('secret key file "<path>" must hold 32 bytes, not <n>',
   format($$SELECT concord.http_get(%L, headers => '{"Authorization": {"secret": "crm_token"}}')$$, :'u' || '/json'),
   'XX001', format('secret key file "%s" must hold 32 bytes, not 3', current_setting('data_directory') || '/PG_VERSION'));
-SELECT set_config('concord.secret_key_file', '', true) AS kf \gset
+SELECT set_config('concord.secret_key_file', :'kf0', true) AS kf \gset
 
 ------------------------------------------------------------------------------
 -- sync (the stub's data sets, test/sync/setup.psql)
