@@ -8,8 +8,9 @@
 -- block was run.
 --
 -- The dead outbox message needs the worker, which reads committed rows: a
--- second session (dblink) commits an endpoint and a message, and removes
--- them again, before this transaction touches those tables.  The rest
+-- second session (dblink) commits an endpoint and a message first, and
+-- removes them after this transaction has rolled back (this transaction
+-- retries the message, so it holds its row until then).  Everything else
 -- runs in this transaction, rolled back (its roles too).
 BEGIN;
 SELECT plan(124);
