@@ -35,6 +35,7 @@
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 
 #include "concord.h"
 
@@ -58,7 +59,9 @@ PG_FUNCTION_INFO_V1(concord_member_in);
  * distributed table calls member() per row (Citus cannot ship the scalar
  * subquery that makes it once per query elsewhere), so the answer is kept
  * for the rest of the statement: same local transaction, statement start,
- * command and user.  A few entries, for predicates with several calls.
+ * command, snapshot and user (a commit elsewhere between two statements
+ * of one client message gives the second a new snapshot, and a new
+ * answer).  A few entries, for predicates with several calls.
  */
 #define ANSWERS 8
 
@@ -70,6 +73,8 @@ typedef struct Answer
 	LocalTransactionId lxid;
 	TimestampTz stmt;
 	CommandId	cid;
+	TransactionId snap_xmin;	/* the statement's snapshot */
+	TransactionId snap_xmax;
 	char	   *arg;
 	Datum		value;
 	bool		isnull;
@@ -78,16 +83,30 @@ typedef struct Answer
 static Answer answers[ANSWERS];
 static int	next_answer;
 
+static void
+snapshot_bounds(TransactionId *xmin, TransactionId *xmax)
+{
+	Snapshot	snap = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+
+	*xmin = snap ? snap->xmin : InvalidTransactionId;
+	*xmax = snap ? snap->xmax : InvalidTransactionId;
+}
+
 static Answer *
 answer_find(bool in, const char *arg)
 {
+	TransactionId xmin,
+				xmax;
+
+	snapshot_bounds(&xmin, &xmax);
 	for (int i = 0; i < ANSWERS; i++)
 	{
 		Answer	   *a = &answers[i];
 
 		if (a->used && a->in == in && a->userid == GetUserId() && a->lxid == MyProc->lxid &&
 			a->stmt == GetCurrentStatementStartTimestamp() &&
-			a->cid == GetCurrentCommandId(false) && strcmp(a->arg, arg) == 0)
+			a->cid == GetCurrentCommandId(false) && a->snap_xmin == xmin && a->snap_xmax == xmax &&
+			strcmp(a->arg, arg) == 0)
 			return a;
 	}
 	return NULL;
@@ -112,6 +131,7 @@ answer_keep(bool in, const char *arg, Datum value, bool isnull)
 	a->lxid = MyProc->lxid;
 	a->stmt = GetCurrentStatementStartTimestamp();
 	a->cid = GetCurrentCommandId(false);
+	snapshot_bounds(&a->snap_xmin, &a->snap_xmax);
 	a->isnull = isnull;
 	a->value = value;
 	if (!in && !isnull)
