@@ -13,7 +13,7 @@
 -- retries the message, so it holds its row until then).  Everything else
 -- runs in this transaction, rolled back (its roles too).
 BEGIN;
-SELECT plan(124);
+SELECT plan(125);
 \ir ../harness/backends.psql
 
 SELECT format('dbname=%s host=%s port=%s', current_database(),
@@ -497,6 +497,9 @@ SELECT pg_temp.raises('alert "<alert>" belongs to "<owner>"',
   $$SET LOCAL ROLE li_na; SELECT concord.alert_check('ticket_sla')$$, '42501', format('alert "ticket_sla" belongs to "%s"', current_user));
 SELECT lives_ok(pg_temp.fix('alert "<alert>" belongs to "<owner>"'), 'fix: who owns the alerts');
 
+SELECT pg_temp.raises('Citus is not installed in database "<database>"',
+  'SELECT concord.citus_prepare()', '55000', format('Citus is not installed in database "%s"', current_database()));
+
 ------------------------------------------------------------------------------
 -- Nothing happens: the look-ups run
 ------------------------------------------------------------------------------
@@ -518,7 +521,7 @@ CREATE TEMP TABLE ts_headings AS
   SELECT m[1] AS heading, ARRAY(SELECT x[1] FROM regexp_matches(m[2], '\m([0-9A-Z]{5})\M', 'g') x) AS states
     FROM ts_doc, regexp_matches(md, E'\n### `([^`\n]+)`([^\n]*)', 'g') m;
 
-SELECT is((SELECT count(*)::int FROM ts_headings), 48, 'the page has 48 messages');
+SELECT is((SELECT count(*)::int FROM ts_headings), 49, 'the page has 49 messages');
 SELECT is_empty($$SELECT heading FROM ts_headings EXCEPT SELECT heading FROM ts_proved$$,
                 'every message of the page was raised here (or found in its source)');
 SELECT is_empty($$SELECT heading FROM ts_proved EXCEPT SELECT heading FROM ts_headings$$,
