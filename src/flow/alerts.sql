@@ -155,7 +155,8 @@ DECLARE
   c jsonb;
   title text := format('[%s] %s: %s', upper(ev.severity), r.name, what);
   body text := coalesce(r.description || E'\n', '') ||
-               CASE WHEN r.query IS NOT NULL THEN format('%s offending rows', ev.detail ->> 'count')
+               CASE WHEN r.query IS NOT NULL THEN format('%s offending row%s', ev.detail ->> 'count',
+                                                     CASE WHEN ev.detail ->> 'count' = '1' THEN '' ELSE 's' END)
                     ELSE format('%s = %s (threshold %s %s)', r.metric, ev.detail ->> 'value', r.op, r.threshold) END;
 BEGIN
   FOR c IN SELECT e FROM jsonb_array_elements(r.channels) e LOOP

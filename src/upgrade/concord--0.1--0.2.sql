@@ -24,64 +24,6 @@ END;
 COMMENT ON FUNCTION @extschema@.relation_grants(regclass) IS
   'The privileges granted on a relation, as (grantee, privilege), the owner''s left out; a grantee ready for GRANT (quoted, or PUBLIC)';
 
-CREATE OR REPLACE FUNCTION @extschema@.governed_view_build(tbl regclass)
-RETURNS regclass
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
--- (DROP ... IF EXISTS of what is not there yet is no news)
-SET client_min_messages = warning
-AS $fn$
-DECLARE
-  nsp text;
-  rel text;
-  owner text;
-  cols text;
-  v regclass;
-  g record;
-  readers jsonb;
-BEGIN
-  SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
-    FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = tbl;
-  -- the view reads the table as its owner: one that row security binds
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner AND (r.rolsuper OR r.rolbypassrls)) THEN
-    RAISE EXCEPTION 'table % is owned by "%", whom row security does not bind: its governed view would show every row', tbl, owner
-      USING ERRCODE = 'insufficient_privilege',
-            HINT = format('Give the table an owner that is neither superuser nor BYPASSRLS, e.g. CREATE ROLE %I NOLOGIN; ALTER TABLE %s OWNER TO %I.',
-                          rel || '_owner', tbl, rel || '_owner');
-  END IF;
-  -- (a stored mask's generated column is read in place of the mask, and
-  -- not shown itself)
-  SELECT string_agg(CASE WHEN m.column_name IS NULL THEN pg_catalog.quote_ident(a.attname)
-                         ELSE format('CASE WHEN %s THEN %I ELSE %s END AS %I',
-                                     m.compiled_visible, a.attname,
-                                     coalesce(pg_catalog.quote_ident(m.stored_column), m.compiled_mask), a.attname) END,
-                    ', ' ORDER BY a.attnum)
-    INTO cols
-    FROM pg_catalog.pg_attribute a
-    LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
-   WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
-     AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%');
-  -- who reads the view now (a rebuilt view keeps them) and who reads the
-  -- table (they move to the view)
-  SELECT coalesce(jsonb_agg(DISTINCT jsonb_build_object('who', gr.who, 'priv', gr.priv)), '[]')
-    INTO readers
-    FROM unnest(ARRAY[tbl, pg_catalog.to_regclass(format('%I.%I', nsp, rel || '_governed'))]) r,
-         LATERAL @extschema@.relation_grants(r) gr
-   WHERE gr.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE');
-  EXECUTE format('DROP VIEW IF EXISTS %I.%I', nsp, rel || '_governed');
-  EXECUTE format('CREATE VIEW %I.%I WITH (security_barrier) AS SELECT %s FROM %s', nsp, rel || '_governed', cols, tbl);
-  v := format('%I.%I', nsp, rel || '_governed')::regclass;
-  EXECUTE format('ALTER VIEW %s OWNER TO %I', v, owner);
-  EXECUTE format('COMMENT ON VIEW %s IS %L', v,
-                 format('Governed view of %s: rows by its row policies, masked columns by concord.column_mask', tbl));
-  FOR g IN SELECT e ->> 'who' AS who, e ->> 'priv' AS priv FROM jsonb_array_elements(readers) e LOOP
-    EXECUTE format('GRANT %s ON %s TO %s', g.priv, v, g.who);
-    EXECUTE format('REVOKE %s ON %s FROM %s', g.priv, tbl, g.who);
-  END LOOP;
-  RETURN v;
-END
-$fn$;
-
 CREATE OR REPLACE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
                                           expr text DEFAULT NULL, filter text DEFAULT NULL,
                                           numerator text DEFAULT NULL, denominator text DEFAULT NULL,
@@ -926,110 +868,6 @@ $body$$f$, fn, coalesce(cond, 'true'), '@extschema@', name);
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
-                                          grain text DEFAULT 'day', time_zone text DEFAULT NULL)
-RETURNS regclass
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-SET client_min_messages = warning
-AS $fn$
-#variable_conflict use_column
-DECLARE
-  tz text := coalesce(time_zone, current_setting('TimeZone'));
-  leaves text[];
-  bad text;
-  mdls text[];
-  rels regclass[];
-  q text;
-  tbl regclass;
-  r record;
-  ev text;
-BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
-    RAISE EXCEPTION 'invalid rollup name "%"', name
-      USING ERRCODE = 'invalid_name', HINT = 'A rollup name is a lower-case identifier, e.g. revenue_daily.';
-  END IF;
-  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup.name) THEN
-    RAISE EXCEPTION 'rollup "%" already exists', name
-      USING ERRCODE = 'duplicate_object', HINT = 'Drop it first (concord.metric_rollup_drop), or refresh it.';
-  END IF;
-  IF grain IS NULL OR grain NOT IN ('day', 'week', 'month', 'quarter', 'year') THEN
-    RAISE EXCEPTION 'unknown time grain "%"', grain
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of day, week, month, quarter, year.';
-  END IF;
-  -- the simple metrics the asked ones are computed from
-  SELECT string_agg(l.name || ' (' || l.type || ')', ', ') INTO bad FROM @extschema@.metric_latest l
-   WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type IN ('cumulative', 'period_over_period');
-  IF bad IS NOT NULL THEN
-    RAISE EXCEPTION 'metrics % are not rolled up', bad
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'Roll up their base metrics: cumulative and period-over-period ones are computed from them.';
-  END IF;
-  -- (unknown metrics and dimensions fail in metric_sql, with its errors)
-  q := @extschema@.metric_sql(metrics, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
-  SELECT array_agg(l.name ORDER BY l.name), array_agg(DISTINCT l.compiled ->> 'model') INTO leaves, mdls
-    FROM @extschema@.metric_latest l WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type = 'simple';
-  -- the tables it reads: the metrics' models and those on the joins to the dimensions' models
-  WITH RECURSIVE p(node, path) AS (
-    SELECT m, ARRAY[m] FROM unnest(mdls) m
-    UNION ALL
-    SELECT j.to_model, p.path || j.to_model FROM p JOIN @extschema@.metric_join j ON j.model = p.node
-     WHERE cardinality(p.path) < 9)
-  SELECT array_agg(DISTINCT x.relation) INTO rels FROM @extschema@.metric_model x
-   WHERE x.name = ANY (mdls)
-      OR x.name IN (SELECT unnest(p.path) FROM p WHERE p.node IN (
-                      SELECT d.model FROM @extschema@.metric_dimension d
-                       WHERE d.name = ANY (dimensions) OR d.model || '.' || d.name = ANY (dimensions)));
-  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t
-   WHERE (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t) NOT IN ('r', 'p');
-  IF bad IS NOT NULL THEN
-    RAISE EXCEPTION 'rollup "%" would read views: %', name, bad
-      USING ERRCODE = 'wrong_object_type',
-            DETAIL = 'What a view shows may depend on who reads it, so no rollup of it can be proven the same for everyone.';
-  END IF;
-  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t WHERE pg_catalog.row_security_active(t);
-  IF bad IS NOT NULL THEN
-    RAISE EXCEPTION 'row security hides rows of % from you: a rollup you build would miss them', bad
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Build rollups as the tables'' owner or a role with BYPASSRLS.';
-  END IF;
-  q := @extschema@.metric_sql(leaves, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
-  EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q);
-  tbl := format('concord_rollup.%I', name)::regclass;
-  EXECUTE format('CREATE INDEX ON %s (metric_time)', tbl);
-  EXECUTE format('COMMENT ON TABLE %s IS %L', tbl,
-                 format('concord rollup %s: %s by %s per %s (%s); read it through concord.metric_query', name,
-                        array_to_string(leaves, ', '), coalesce(nullif(array_to_string(dimensions, ', '), ''), 'nothing'), grain, tz));
-  -- read directly, it shows rows only to those it could be used for
-  EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
-  EXECUTE format('CREATE POLICY concord_rollup_reader ON %s FOR SELECT TO PUBLIC USING ((SELECT %I.metric_rollup_readable(%L)))',
-                 tbl, '@extschema@', name);
-  EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tbl);
-  INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations)
-  SELECT metric_rollup.name, tbl, leaves,
-         jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
-         coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels
-    FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves);
-  -- every change to its tables is noted
-  FOR r IN SELECT t AS rel, (SELECT m.time_column FROM @extschema@.metric_model m
-                               WHERE m.relation = t AND m.name = ANY (mdls) AND m.time_column IS NOT NULL LIMIT 1) AS tcol
-             FROM unnest(rels) t LOOP
-    PERFORM @extschema@.citus_no_triggers(r.rel, 'a rollup');
-    FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
-      EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %I.metric_rollup_note(%L, %L, %L)',
-        left('concord_rollup_' || name, 60) || '_' || left(ev, 1), ev, r.rel,
-        CASE ev WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
-                WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-                WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows' ELSE '' END,
-        '@extschema@', name, coalesce(r.tcol, ''),
-        CASE WHEN r.tcol IS NOT NULL AND @extschema@.metric_column_type(r.rel, r.tcol) = 'timestamptz'::regtype THEN tz ELSE '' END);
-    END LOOP;
-  END LOOP;
-  PERFORM @extschema@.metric_rollup_refresh(name, true);
-  PERFORM @extschema@.audit_record('metric_rollup', name, NULL,
-    jsonb_build_object('metrics', leaves, 'dimensions', dimensions, 'grain', grain, 'time_zone', tz));
-  RETURN tbl;
-END
-$fn$;
-
 -- 0.2: comments on every column a BI user sees (issue 9): the metric
 -- tables and views of schema concord; the columns of governed views
 -- (governed_view_build) and of rollup tables (metric_rollup); schema
@@ -1465,3 +1303,32 @@ BEGIN
   END LOOP;
 END
 $upgrade$;
+
+-- 0.2: an alert with one offending row says "1 offending row".
+CREATE OR REPLACE FUNCTION @extschema@.alert_notify(r @extschema@.alert_rule, ev @extschema@.alert_event, what text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  c jsonb;
+  title text := format('[%s] %s: %s', upper(ev.severity), r.name, what);
+  body text := coalesce(r.description || E'\n', '') ||
+               CASE WHEN r.query IS NOT NULL THEN format('%s offending row%s', ev.detail ->> 'count',
+                                                     CASE WHEN ev.detail ->> 'count' = '1' THEN '' ELSE 's' END)
+                    ELSE format('%s = %s (threshold %s %s)', r.metric, ev.detail ->> 'value', r.op, r.threshold) END;
+BEGIN
+  FOR c IN SELECT e FROM jsonb_array_elements(r.channels) e LOOP
+    IF c ? 'webhook' THEN
+      PERFORM @extschema@.outbox_enqueue(c ->> 'webhook',
+        @extschema@.alert_format(coalesce(c ->> 'format', (SELECT e.format FROM @extschema@.endpoint e WHERE e.name = c ->> 'webhook'),
+                                          'json'), title, body,
+                                 jsonb_build_object('rule', r.name, 'event', ev.id, 'state', what, 'detail', ev.detail)),
+        format('alert-%s-%s-%s', ev.id, what, extract(epoch FROM pg_catalog.clock_timestamp())));
+    ELSE
+      PERFORM pg_catalog.pg_notify(c ->> 'notify',
+        jsonb_build_object('rule', r.name, 'event', ev.id, 'state', what, 'severity', ev.severity, 'detail', ev.detail)::text);
+    END IF;
+  END LOOP;
+END
+$fn$;

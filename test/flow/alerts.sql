@@ -5,7 +5,7 @@
 -- cannot write; the worker checks due alerts.  Committed (the worker and
 -- the owner's session read committed rows); cleaned before and after.
 SET client_min_messages = warning;
-SELECT plan(23);
+SELECT plan(24);
 \ir ../harness/backends.psql
 \ir ../policy/setup.psql
 \set roles '{tap_al_lead}'
@@ -86,6 +86,14 @@ UPDATE concord.alert_rule SET next_check_at = now() WHERE name = 't_al_sla';   -
 SELECT pg_reload_conf() AS reloaded \gset
 SELECT ok(pg_temp.eventually($$SELECT count(*) = 0 FROM concord.alert_event WHERE rule = 't_al_sla' AND resolved_at IS NULL$$, 15),
           'the worker checked the due SLA alert: resolved');
+
+-- one offending row is one row
+INSERT INTO t_al.ticket VALUES (4, '华东', now() - interval '4 days', 'open');
+SELECT concord.alert_rule('t_al_one', query => $$SELECT id FROM t_al.ticket WHERE id = 4 AND status = 'open'$$,
+                          channels => '[{"webhook": "t_al_service", "format": "dingtalk"}]') AS one \gset
+SELECT concord.alert_check('t_al_one') AS fired \gset
+SELECT is((SELECT payload #>> '{text,content}' FROM concord.outbox WHERE endpoint = 't_al_service' ORDER BY id DESC LIMIT 1),
+          E'[WARNING] t_al_one: firing\n1 offending row', 'one offending row: "1 offending row"');
 
 -- bad definitions
 SELECT throws_ok($$SELECT concord.alert_rule('t_al_x', query => $q$WITH x AS (UPDATE t_al.ticket SET status = 'closed' RETURNING id) SELECT id FROM x$q$)$$,
