@@ -452,6 +452,13 @@ parse_wrapped(const char *sql, bool condition, const char *what)
 	return NULL;				/* keep compiler quiet */
 }
 
+/* A relation as messages name it: schema-qualified (and quoted if need be). */
+static char *
+rel_qualified(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+}
+
 /*
  * Parse text as a predicate (column == InvalidAttrNumber: the WHERE clause
  * of SELECT FROM tbl) or as the mask of a column (the one output of
@@ -474,7 +481,7 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	if (get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", get_rel_name(relid)),
+				 errmsg("%s is not a table", rel_qualified(relid)),
 				 errhint("Row policies and masks apply to tables.")));
 	if (strspn(text, " \t\r\n") == strlen(text))
 		ereport(ERROR,
@@ -489,7 +496,7 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	c.column = column;
 	c.member_ok = true;
 
-	relname = quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid));
+	relname = rel_qualified(relid);
 	sql = wrapped_text(&c, relname, text, column == InvalidAttrNumber);
 
 	pc.sql = sql;
@@ -558,7 +565,7 @@ concord_policy_predicate(PG_FUNCTION_ARGS)
 
 	PG_RETURN_TEXT_P(cstring_to_text(checked_sql(fcinfo->flinfo->fn_oid, relid,
 												 text_to_cstring(PG_GETARG_TEXT_PP(1)), InvalidAttrNumber,
-												 psprintf("row policy predicate on %s", get_rel_name(relid)))));
+												 psprintf("row policy predicate on %s", rel_qualified(relid)))));
 }
 
 /*
@@ -576,10 +583,10 @@ concord_policy_mask(PG_FUNCTION_ARGS)
 	if (attno <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of table %s does not exist", col, get_rel_name(relid))));
+				 errmsg("column \"%s\" of table %s does not exist", col, rel_qualified(relid))));
 	PG_RETURN_TEXT_P(cstring_to_text(checked_sql(fcinfo->flinfo->fn_oid, relid,
 												 text_to_cstring(PG_GETARG_TEXT_PP(2)), attno,
-												 psprintf("mask of %s.%s", get_rel_name(relid), col))));
+												 psprintf("mask of %s.%s", rel_qualified(relid), quote_identifier(col)))));
 }
 
 
@@ -623,10 +630,9 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 			kind != RELKIND_MATVIEW && kind != RELKIND_FOREIGN_TABLE)
 			ereport(ERROR,
 					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("\"%s\" is not a table or view", get_rel_name(relid))));
+					 errmsg("%s is not a table or view", rel_qualified(relid))));
 		appendStringInfo(&from, "%s AS %s",
-						 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)), get_rel_name(relid)),
-						 quote_identifier(alias));
+						 rel_qualified(relid), quote_identifier(alias));
 	}
 	else
 	{
@@ -702,7 +708,7 @@ concord_expr_check(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(checked_metric_sql(fcinfo->flinfo->fn_oid, relid, NIL, NIL, alias,
 														text_to_cstring(PG_GETARG_TEXT_PP(2)), condition,
 														psprintf("%s over %s", condition ? "condition" : "expression",
-																 get_rel_name(relid)), NULL)));
+																 rel_qualified(relid)), NULL)));
 }
 
 /*
@@ -717,7 +723,7 @@ concord_expr_type(PG_FUNCTION_ARGS)
 
 	(void) checked_metric_sql(fcinfo->flinfo->fn_oid, relid, NIL, NIL, text_to_cstring(PG_GETARG_TEXT_PP(1)),
 							  text_to_cstring(PG_GETARG_TEXT_PP(2)), false,
-							  psprintf("expression over %s", get_rel_name(relid)), &type);
+							  psprintf("expression over %s", rel_qualified(relid)), &type);
 	PG_RETURN_OID(type);
 }
 

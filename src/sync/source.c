@@ -174,7 +174,7 @@ check_not_running(const char *source)
 	sync_source_locktag(&tag, source);
 	if (LockAcquire(&tag, ExclusiveLock, false, true) == LOCKACQUIRE_NOT_AVAIL)
 		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_IN_USE),
+				(errcode(ERRCODE_LOCK_NOT_AVAILABLE),
 				 errmsg("source \"%s\" is being synced by another session", source),
 				 errhint("Wait for the run to end.")));
 	/* held to the end of the transaction: no run starts meanwhile */

@@ -165,7 +165,7 @@ SELECT results_eq($$SELECT r, (SELECT string_agg(x ->> 'id', ',' ORDER BY (x ->>
 SELECT results_eq($$SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'sales.deal'::regclass$$,
                   $$VALUES (true, true)$$, 'row security on and forced');
 SELECT is(pg_temp.error_of($$SELECT concord.row_policy('deal_app', 'sales.deal', $p$region = current_setting('app.region')$p$)$$),
-          ARRAY['invalid row policy predicate on deal: function current_setting(text) is not immutable',
+          ARRAY['invalid row policy predicate on sales.deal: function current_setting(text) is not immutable',
                 $$At character 10 of the predicate: current_setting('app.region')$$],
           'a predicate reading a setting is refused with the error the page shows');
 

@@ -335,7 +335,7 @@ SELECT concord.member_set('wang_qiang', 'sales', '销售总监') AS m1 \gset
 
 SELECT pg_temp.raises('invalid row policy predicate on <table>: function <function> is not immutable',
   $$SELECT concord.row_policy('sales_region', 'sales.customer', $p$region = concord.member('region') AND now() > '2026-01-01'$p$)$$,
-  '22023', 'invalid row policy predicate on customer: function now() is not immutable');
+  '22023', 'invalid row policy predicate on sales.customer: function now() is not immutable');
 SELECT lives_ok(pg_temp.fix('invalid row policy predicate on <table>: function <function> is not immutable'),
                 'fix: a predicate over columns and the member');
 

@@ -21,11 +21,11 @@ SELECT throws_ok($$SELECT concord.model_define('o2', 'mt_shop.orders', 'channel'
 SELECT throws_ok($$SELECT concord.model_define('o2', 'mt_shop.orders', NULL, '{"x": "nosuch + 1"}')$$, '42703',
   'column "nosuch" does not exist', 'a dimension over an unknown column');
 SELECT throws_ok($$SELECT concord.model_define('o2', 'mt_shop.orders', NULL, '{"x": "random() > 0.5"}')$$, '22023',
-  'invalid expression over orders: function random() is not immutable', 'a volatile dimension is refused');
+  'invalid expression over mt_shop.orders: function random() is not immutable', 'a volatile dimension is refused');
 SELECT throws_ok($$SELECT concord.model_define('o2', 'mt_shop.orders', NULL, '{"x": "(SELECT max(region) FROM mt_shop.customer)"}')$$, '22023',
-  'invalid expression over orders: subqueries are not allowed', 'a dimension with a subquery is refused');
+  'invalid expression over mt_shop.orders: subqueries are not allowed', 'a dimension with a subquery is refused');
 SELECT throws_ok($$SELECT concord.model_define('o2', 'mt_shop.orders', NULL, $d${"x": "concord.member('region')"}$d$)$$, '22023',
-  'invalid expression over orders: concord.member() and member_in() belong in row policies, not here', 'a dimension may not depend on who asks');
+  'invalid expression over mt_shop.orders: concord.member() and member_in() belong in row policies, not here', 'a dimension may not depend on who asks');
 SELECT throws_ok($$SELECT concord.model_define('o2', 'mt_shop.orders', NULL, '["channel"]')$$, '22023',
   'dimensions of model "o2" must be a JSON object of name: expression', 'dimensions that are no object');
 SELECT is((SELECT count(*)::int FROM concord.metric_model WHERE name = 'o2'), 0, 'and none of those models was half made');

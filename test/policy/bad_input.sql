@@ -23,7 +23,7 @@ SELECT is(concord.column_mask_drop('bi_test.t', 'v'), false, 'column_mask_drop o
 SELECT throws_ok($$SELECT concord.column_mask('bi_test.t', 'v', NULL)$$, '22004',
   'column_mask needs a table, a column, a mask and who sees the clear value', 'column_mask: no mask');
 SELECT throws_ok($$SELECT concord.row_policy('tap_bi_p', 'bi_test.v', 'true')$$, '42809',
-  '"v" is not a table', 'row_policy on a view');
+  'bi_test.v is not a table', 'row_policy on a view');
 
 SELECT throws_ok($$SELECT concord.audit_table('bi_test.v')$$, '42809', 'bi_test.v is not a table', 'audit_table of a view');
 SELECT throws_ok($$SELECT concord.audit_table(NULL)$$, '22004', 'audit_table needs a table', 'audit_table of nothing');

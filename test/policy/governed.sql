@@ -93,14 +93,14 @@ SELECT is((SELECT count(*)::int FROM gv_test.customer), 3, 'every row is still t
 
 -- bad masks
 SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', 'concord.mask_phone(name)')$$,
-  '22023', 'invalid mask of customer.phone: a mask may read only the column it masks', 'a mask reading another column');
+  '22023', 'invalid mask of gv_test.customer.phone: a mask may read only the column it masks', 'a mask reading another column');
 SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', 'length(phone)')$$,
-  '42804', 'invalid mask of customer.phone: it gives integer, the column is text', 'a mask of another type');
+  '42804', 'invalid mask of gv_test.customer.phone: it gives integer, the column is text', 'a mask of another type');
 SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', $m$CASE WHEN concord.member('region') = '华东' THEN phone END$m$)$$,
-  '22023', 'invalid mask of customer.phone: a mask may not depend on the member (say who sees the clear value instead)',
+  '22023', 'invalid mask of gv_test.customer.phone: a mask may not depend on the member (say who sees the clear value instead)',
   'a mask depending on the member');
 SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'nosuch', 'nosuch')$$,
-  '42703', 'column "nosuch" of table customer does not exist', 'an unknown column');
+  '42703', 'column "nosuch" of table gv_test.customer does not exist', 'an unknown column');
 
 -- explain_access: what a role would see, read as that role
 SELECT results_eq(

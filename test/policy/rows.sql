@@ -100,16 +100,16 @@ SELECT is((SELECT array_agg(id ORDER BY id) FROM dblink(format('%s user=tap_pol_
 
 -- bad input: nothing half-applied
 SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', 'id IN (SELECT 1)')$$,
-  '22023', 'invalid row policy predicate on deal: subqueries are not allowed', 'a subquery is refused');
+  '22023', 'invalid row policy predicate on pol_test.deal: subqueries are not allowed', 'a subquery is refused');
 SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', 'random() < 0.5')$$,
-  '22023', 'invalid row policy predicate on deal: function random() is not immutable', 'a volatile function is refused');
+  '22023', 'invalid row policy predicate on pol_test.deal: function random() is not immutable', 'a volatile function is refused');
 SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', 'nosuch = 1')$$,
   '42703', 'column "nosuch" does not exist', 'an unknown column');
 SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', 'region = concord.member(owner_role)')$$,
-  '22023', 'invalid row policy predicate on deal: the argument of concord.member() and member_in() must be a constant',
+  '22023', 'invalid row policy predicate on pol_test.deal: the argument of concord.member() and member_in() must be a constant',
   'a member lookup by a column');
 SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', $p$true) UNION SELECT FROM pg_authid WHERE (true$p$)$$,
-  '22023', 'invalid row policy predicate on deal: it is not one condition', 'a predicate that closes the clause and adds a query');
+  '22023', 'invalid row policy predicate on pol_test.deal: it is not one condition', 'a predicate that closes the clause and adds a query');
 SELECT throws_ok($$SELECT concord.row_policy('Bad Name', 'pol_test.deal', 'true')$$,
   '22023', 'invalid row policy name: ''Bad Name''', 'a bad policy name');
 SELECT throws_ok($$SELECT concord.member_set('tap_pol_east', 'tap_nowhere')$$,

@@ -61,7 +61,7 @@ SELECT throws_ok($$SELECT concord.write_rule('tap_wr_bad', 'wr_test.contract', '
 SELECT throws_ok($$SELECT concord.write_rule('tap_wr_bad', 'wr_test.contract', 'true', operations => ARRAY['TRUNCATE'])$$,
   '22023', 'invalid operations of write rule "tap_wr_bad": {TRUNCATE}', 'an operation rules cannot watch');
 SELECT throws_ok($$SELECT concord.write_rule('tap_wr_bad', 'wr_test.contract', 'now() > ''2020-01-01''')$$,
-  '22023', 'invalid row policy predicate on contract: function now() is not immutable', 'a condition the allowlist refuses');
+  '22023', 'invalid row policy predicate on wr_test.contract: function now() is not immutable', 'a condition the allowlist refuses');
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'wr_test.contract'::regclass AND tgname LIKE 'concord_wr_%'), 2,
           'the failures made no trigger');
 
