@@ -13,10 +13,8 @@ SET client_min_messages = warning;
 \ir ../harness/backends.psql
 
 SELECT current_setting('concord_test.stub_port') AS p, current_setting('concord_test.stub_url') AS stub \gset
-CREATE TEMP TABLE blocks AS
-SELECT row_number() OVER () AS n, replace(m[1], '127.0.0.1:8765', '127.0.0.1:' || :'p') AS code
-FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/flow.md'),
-                    '```sql\n(.*?)```', 'g') AS m;
+\set page flow
+\ir blocks.psql
 
 CREATE FUNCTION pg_temp.clean() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN

@@ -3,10 +3,8 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-CREATE TEMP TABLE blocks AS
-SELECT row_number() OVER () AS n, m[1] AS code
-FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/metric.md'),
-                    '```sql\n(.*?)```', 'g') AS m;
+\set page metric
+\ir blocks.psql
 
 SELECT plan((SELECT count(*)::int FROM blocks) + 4);
 

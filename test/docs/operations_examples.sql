@@ -10,10 +10,8 @@ SET LOCAL client_min_messages = warning;
 -- (the background worker may hold concord's tables for a round)
 SET LOCAL lock_timeout = '30s';
 
-CREATE TEMP TABLE blocks AS
-SELECT row_number() OVER () AS n, m[1] AS code
-FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/operations.md'),
-                    '```sql\n(.*?)```', 'g') AS m;
+\set page operations
+\ir blocks.psql
 
 SELECT plan((SELECT count(*)::int FROM blocks) + 9);
 

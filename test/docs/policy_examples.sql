@@ -17,10 +17,8 @@
 -- line).
 SET client_min_messages = warning;
 
-CREATE TEMP TABLE blocks AS
-SELECT row_number() OVER () AS n, m[1] AS code
-FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/policy.md'),
-                    '```sql\n(.*?)```', 'g') AS m;
+\set page policy
+\ir blocks.psql
 
 -- Run code as the person who (a session user, not only the current user).
 CREATE FUNCTION pg_temp.as_person(who text, code text) RETURNS text LANGUAGE plpgsql AS $$

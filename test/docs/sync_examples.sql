@@ -4,13 +4,8 @@
 BEGIN;
 SET LOCAL client_min_messages = warning;
 
-SELECT current_setting('concord_test.stub_port') AS p \gset
-CREATE TEMP TABLE blocks AS
-SELECT row_number() OVER () AS n,
-       replace(replace(m[1], '127.0.0.1:8765', '127.0.0.1:' || :'p'),
-               '''127.0.0.1'', 8765', '''127.0.0.1'', ' || :'p') AS code
-FROM regexp_matches(pg_read_file(current_setting('concord_test.repo') || '/docs/sync.md'),
-                    '```sql\n(.*?)```', 'g') AS m;
+\set page sync
+\ir blocks.psql
 
 SELECT plan((SELECT count(*)::int FROM blocks) + 7);
 
