@@ -313,7 +313,10 @@ concord_citus_table_sql(PG_FUNCTION_ARGS)
  * on a worker (inside a shard query, where Citus forbids another
  * distributed query) reads that placement.  Returns its qualified name, or
  * NULL where there is no mirror or no placement on this node (then
- * concord.<name> itself is the truth).  The caller is connected to SPI.
+ * concord.<name> itself is the truth).  A mirror counts only if its
+ * schema, table and placement belong to the owner of concord.<name>: a
+ * role that may create schemas cannot make member() read its own table.
+ * The caller is connected to SPI.
  */
 char *
 concord_citus_mirror(const char *name)
@@ -324,9 +327,22 @@ concord_citus_mirror(const char *name)
 	Datum		values[1];
 	char	   *result = NULL;
 
+	Oid			owner;
+	HeapTuple	tp;
+
 	if (!OidIsValid(nsp) || !OidIsValid(relid = get_relname_relid(name, nsp)) ||
 		!OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE)))
 		return NULL;
+	owner = concord_relation_owner(concord_relation_oid(name, false));
+	tp = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
+	if (!HeapTupleIsValid(tp))
+		return NULL;
+	if (((Form_pg_namespace) GETSTRUCT(tp))->nspowner != owner || concord_relation_owner(relid) != owner)
+	{
+		ReleaseSysCache(tp);
+		return NULL;
+	}
+	ReleaseSysCache(tp);
 	values[0] = ObjectIdGetDatum(relid);
 	if (SPI_execute_with_args("SELECT shardid FROM pg_catalog.pg_dist_shard"
 							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
@@ -338,7 +354,9 @@ concord_citus_mirror(const char *name)
 		int64		shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 		char	   *shard = psprintf("%s_" INT64_FORMAT, name, shardid);
 
-		if (!isnull && OidIsValid(get_relname_relid(shard, nsp)))
+		Oid			placement = isnull ? InvalidOid : get_relname_relid(shard, nsp);
+
+		if (OidIsValid(placement) && concord_relation_owner(placement) == owner)
 			result = psprintf("concord_citus.%s", quote_identifier(shard));
 	}
 	return result;

@@ -56,7 +56,15 @@ BEGIN
       USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = 'On one node concord needs no preparation; on a Citus cluster run CREATE EXTENSION citus on the coordinator first.';
   END IF;
-  IF pg_catalog.to_regclass('concord_citus.member') IS NOT NULL THEN
+  IF pg_catalog.to_regnamespace('concord_citus') IS NOT NULL THEN
+    -- prepared already, or a schema of that name made by someone else
+    -- (member() would not read it: it reads only a mirror of concord's owner)
+    IF (SELECT n.nspowner FROM pg_catalog.pg_namespace n WHERE n.nspname = 'concord_citus') <> owner
+       OR pg_catalog.to_regclass('concord_citus.member') IS NULL THEN
+      RAISE EXCEPTION 'schema concord_citus exists and is not concord''s mirror'
+        USING ERRCODE = 'duplicate_schema',
+              HINT = 'Drop or rename that schema; concord.citus_prepare() makes it.';
+    END IF;
     RETURN 'concord_citus';
   END IF;
   CREATE SCHEMA concord_citus;

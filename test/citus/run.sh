@@ -77,6 +77,25 @@ on "$C" many -c "SET client_min_messages = warning" -c "CREATE EXTENSION concord
 	-c "CREATE ROLE rep_north LOGIN" -c "CREATE ROLE fin_clerk LOGIN" >/dev/null
 on "$C" one -c "SET client_min_messages = warning" -c "CREATE EXTENSION concord" >/dev/null
 
+# Before concord prepares the Citus database: a role that may create
+# schemas makes its own "concord_citus" mirror, a reference table saying
+# it is a rep of 华东.  member() must not read it, and citus_prepare must
+# not take it for concord's.
+on "$C" many -c "SET client_min_messages = warning" -c "CREATE ROLE mallory LOGIN" \
+	-c "GRANT CREATE ON DATABASE many TO mallory" >/dev/null
+spoof="$("$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$C" -U mallory -d many </dev/null 2>&1 <<'SQL'
+SET client_min_messages = warning;
+CREATE SCHEMA concord_citus;
+CREATE TABLE concord_citus.member (role_name text PRIMARY KEY, department text, title text, attributes jsonb, updated_at timestamptz);
+SELECT create_reference_table('concord_citus.member');
+INSERT INTO concord_citus.member VALUES ('mallory', 'sales', NULL, '{"region": "华东"}', now());
+SELECT coalesce(concord.member('region'), 'none');
+SQL
+)"
+prep="$(as postgres many "SELECT concord.citus_prepare()")"
+on "$C" many -c "SET client_min_messages = warning" -c "DROP SCHEMA concord_citus CASCADE" \
+	-c "REVOKE CREATE ON DATABASE many FROM mallory" >/dev/null
+
 for db in one many; do
 	flag=off
 	[[ "$db" == many ]] && flag=on
@@ -107,7 +126,10 @@ same() { # same "description" ROLE SQL [WANT-PATTERN]: one node == Citus, and ma
 	fi
 }
 
-echo "1..30"
+echo "1..31"
+
+ok "policy: a look-alike mirror made by another role is not read (member: ${spoof##*$'\n'}) and citus_prepare refuses its schema" \
+	"$([[ "${spoof##*$'\n'}" == none && "$prep" == *"schema concord_citus exists and is not concord's mirror"* ]] && echo 0 || echo 1)"
 
 # the Citus side really is distributed
 dist="$(as postgres many "SELECT string_agg(logicalrelid::text || ':' || partmethod::text, ' ' ORDER BY logicalrelid::text) FROM pg_dist_partition")"
