@@ -2,8 +2,8 @@
 #
 # test/citus/run.sh — the optional scale-out suite: concord on a Citus
 # cluster gives the same answers as on one node.  Not part of
-# test/check.sh (Citus is not a Debian package; docs/scaling.md says how to
-# build it).  Run as root:  bash test/citus/run.sh
+# test/check.sh (Citus is not a Debian package: test/citus/build.sh builds
+# it from a checkout; docs/scaling.md).  Run as root:  bash test/citus/run.sh
 #
 # It starts a coordinator and two workers on 127.0.0.1 (clusters citus0,
 # citus1, citus2 under tmp/, shared_preload_libraries = 'citus,concord')
@@ -22,7 +22,7 @@ cd "$REPO"
 require_root
 
 if [[ ! -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ]]; then
-	echo "1..0 # SKIP Citus is not installed in $("$PG_CONFIG" --pkglibdir) (docs/scaling.md: building Citus 13.0 for PostgreSQL 15)"
+	echo "1..0 # SKIP Citus is not installed in $("$PG_CONFIG" --pkglibdir) (build it: bash test/citus/build.sh <checkout of citusdata/citus v13.0.5>; docs/scaling.md)"
 	exit 0
 fi
 
