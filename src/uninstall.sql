@@ -20,6 +20,12 @@ DECLARE
   r record;
   g record;
 BEGIN
+  -- Citus: the drops below reach the workers; Citus lets a transaction drop
+  -- a distributed schema (the member mirror) only over one connection per
+  -- node
+  IF pg_catalog.to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL THEN
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+  END IF;
   -- views published for BI tools
   FOR r IN SELECT p.view_name FROM @extschema@.metric_publication p
             WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = p.view_name) LOOP

@@ -126,7 +126,7 @@ same() { # same "description" ROLE SQL [WANT-PATTERN]: one node == Citus, and ma
 	fi
 }
 
-echo "1..31"
+echo "1..32"
 
 ok "policy: a look-alike mirror made by another role is not read (member: ${spoof##*$'\n'}) and citus_prepare refuses its schema" \
 	"$([[ "${spoof##*$'\n'}" == none && "$prep" == *"schema concord_citus exists and is not concord's mirror"* ]] && echo 0 || echo 1)"
@@ -242,5 +242,19 @@ after="$(as rep_north many "SELECT string_agg(DISTINCT region, ',') FROM sales.o
 ok "policy: a membership change rolled back never reaches the workers (before the rollback: $rolled; after: $after)" \
 	"$([[ "$rolled" == 华南 && "$after" == 华南 ]] && echo 0 || echo 1)"
 
-echo "# Citus $(as postgres many "SELECT extversion FROM pg_extension WHERE extname = 'citus'"): coordinator 127.0.0.1:$C, workers :$W1 and :$W2"
+# DROP EXTENSION concord on the coordinator: gone from every node, the
+# mirror and concord's other schemas too (the schema concord stays, empty,
+# as on one node: CREATE EXTENSION made it), the tables whole and readable
+# again
+ext="$(as postgres many "SELECT extversion FROM pg_extension WHERE extname = 'citus'")"
+as postgres many "DROP EXTENSION concord CASCADE" >/dev/null
+left=""
+for port in "$C" "$W1" "$W2"; do
+	left+="$(on "$port" many -At -c "SELECT count(*) FILTER (WHERE extname = 'concord') || '/' || (SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'concord\_%') FROM pg_extension") "
+done
+rows="$(as rep_east many "SELECT (SELECT count(*) FROM sales.orders) || '/' || (SELECT count(*) FROM sales.customer)")"
+ok "DROP EXTENSION concord: no concord extension or concord_* schema left on any node ($left); the rep reads the whole tables again ($rows)" \
+	"$([[ "$left" == "0/0 0/0 0/0 " && "$rows" == 3000/40 ]] && echo 0 || echo 1)"
+
+echo "# Citus $ext: coordinator 127.0.0.1:$C, workers :$W1 and :$W2"
 ((failed == 0))
