@@ -452,6 +452,58 @@ parse_wrapped(const char *sql, bool condition, const char *what)
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * Parse and analyze text as a condition (the WHERE clause of SELECT FROM
+ * <from>) or a value (the one output of SELECT (...) FROM <from>), after
+ * mutate (if any) rewrote its raw tree; parser errors point into text.
+ * Returns the analyzed statement, which must read one relation (relid,
+ * when valid), and in *expr the condition, a boolean, or the value.
+ */
+static Query *
+analyze_wrapped(Check *c, const char *from, const char *text, bool condition, Oid relid,
+				RawMutator mutate, Node **expr)
+{
+	char	   *sql = wrapped_text(c, from, text, condition);
+	ParseContext pc;
+	ErrorContextCallback errcb;
+	RawStmt    *rs;
+	SelectStmt *sel;
+	Query	   *q;
+
+	pc.sql = sql;
+	pc.what = c->what;
+	errcb.callback = parse_error_context;
+	errcb.arg = &pc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	rs = parse_wrapped(sql, condition, c->what);
+	sel = (SelectStmt *) rs->stmt;
+	if (mutate && condition)
+		sel->whereClause = raw_mutate(sel->whereClause, mutate, c);
+	else if (mutate)
+		((ResTarget *) linitial(sel->targetList))->val =
+			raw_mutate(((ResTarget *) linitial(sel->targetList))->val, mutate, c);
+	q = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
+	error_context_stack = errcb.previous;
+	if (list_length(q->rtable) != 1 ||
+		(OidIsValid(relid) && ((RangeTblEntry *) linitial(q->rtable))->relid != relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid %s: it may not name other tables", c->what)));
+	if (condition)
+	{
+		*expr = q->jointree->quals;
+		if (exprType(*expr) != BOOLOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("invalid %s: it is not a condition (its type is %s)", c->what,
+							format_type_be(exprType(*expr)))));
+	}
+	else
+		*expr = (Node *) ((TargetEntry *) linitial(q->targetList))->expr;
+	return q;
+}
+
 /* A relation as messages name it: schema-qualified (and quoted if need be). */
 static char *
 rel_qualified(Oid relid)
@@ -469,14 +521,8 @@ static char *
 checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const char *what)
 {
 	Check		c;
-	char	   *sql;
-	RawStmt    *rs;
-	SelectStmt *sel;
-	Query	   *q;
 	Node	   *expr;
-	char	   *relname;
-	ParseContext pc;
-	ErrorContextCallback errcb;
+	bool		condition = column == InvalidAttrNumber;
 
 	if (get_rel_relkind(relid) != RELKIND_RELATION && get_rel_relkind(relid) != RELKIND_PARTITIONED_TABLE)
 		ereport(ERROR,
@@ -487,7 +533,7 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid %s: it is empty", what),
-				 column == InvalidAttrNumber ?
+				 condition ?
 				 errhint("Write a condition over the table's columns, e.g. region = concord.member('region').") :
 				 errhint("Write an expression of the column, e.g. concord.mask_phone(phone).")));
 
@@ -496,46 +542,18 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	c.column = column;
 	c.member_ok = true;
 
-	relname = rel_qualified(relid);
-	sql = wrapped_text(&c, relname, text, column == InvalidAttrNumber);
-
-	pc.sql = sql;
-	pc.what = what;
-	errcb.callback = parse_error_context;
-	errcb.arg = &pc;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-	rs = parse_wrapped(sql, column == InvalidAttrNumber, what);
-	sel = (SelectStmt *) rs->stmt;
 	/*
 	 * Member lookups once per query, as scalar subqueries -- except on a
 	 * Citus table: Citus ships a policy to the shards and cannot ship a
 	 * subquery in it, and evaluated on a worker the lookup is once per
 	 * statement anyway (member.c keeps its answers).
 	 */
-	if (column == InvalidAttrNumber && !concord_citus_table(relid))
-		sel->whereClause = raw_mutate(sel->whereClause, member_call_wrapped, &c);
-
-	q = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
-	error_context_stack = errcb.previous;
-	if (list_length(q->rtable) != 1 || ((RangeTblEntry *) linitial(q->rtable))->relid != relid)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %s: it may not name other tables", what)));
-	if (column == InvalidAttrNumber)
-	{
-		expr = q->jointree->quals;
-		if (exprType(expr) != BOOLOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("invalid %s: it is not a condition (its type is %s)", what,
-							format_type_be(exprType(expr)))));
-	}
-	else
+	(void) analyze_wrapped(&c, rel_qualified(relid), text, condition, relid,
+						   condition && !concord_citus_table(relid) ? member_call_wrapped : NULL, &expr);
+	if (!condition)
 	{
 		Oid			coltype = get_atttype(relid, column);
 
-		expr = (Node *) ((TargetEntry *) linitial(q->targetList))->expr;
 		/* the mask NULL (nullify) is a NULL of the column's type */
 		if (IsA(expr, Const) && ((Const *) expr)->constisnull && exprType(expr) != coltype)
 		{
@@ -602,13 +620,9 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 				   const char *text, bool condition, const char *what, Oid *type)
 {
 	Check		c;
-	char	   *sql;
 	StringInfoData from;
-	RawStmt    *rs;
 	Query	   *q;
 	Node	   *expr;
-	ParseContext pc;
-	ErrorContextCallback errcb;
 	PlannedStmt *ps;
 	List	   *ctx;
 
@@ -646,42 +660,9 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 		appendStringInfo(&from, ") AS %s", quote_identifier(alias[0] ? alias : "r"));
 	}
 
-	sql = wrapped_text(&c, from.data, text, condition);
-	pc.sql = sql;
-	pc.what = what;
-	errcb.callback = parse_error_context;
-	errcb.arg = &pc;
-	errcb.previous = error_context_stack;
-	error_context_stack = &errcb;
-	rs = parse_wrapped(sql, condition, what);
-	if (names != NIL && strcmp(linitial(names), "new") == 0)
-	{
-		SelectStmt *sel = (SelectStmt *) rs->stmt;
-
-		if (condition)
-			sel->whereClause = raw_mutate(sel->whereClause, row_field, &c);
-		else
-			((ResTarget *) linitial(sel->targetList))->val =
-				raw_mutate(((ResTarget *) linitial(sel->targetList))->val, row_field, &c);
-	}
-	q = parse_analyze_fixedparams(rs, sql, NULL, 0, NULL);
-	error_context_stack = errcb.previous;
-	if (list_length(q->rtable) != 1 ||
-		(OidIsValid(relid) && ((RangeTblEntry *) linitial(q->rtable))->relid != relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid %s: it may not name other tables", what)));
-	if (condition)
-	{
-		expr = q->jointree->quals;
-		if (exprType(expr) != BOOLOID)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("invalid %s: it is not a condition (its type is %s)", what,
-							format_type_be(exprType(expr)))));
-	}
-	else
-		expr = (Node *) ((TargetEntry *) linitial(q->targetList))->expr;
+	/* an event rule's NEW.x and OLD.x: fields of the row variables */
+	q = analyze_wrapped(&c, from.data, text, condition, relid,
+						names != NIL && strcmp(linitial(names), "new") == 0 ? row_field : NULL, &expr);
 	check_walker(expr, &c);
 	if (type)
 		*type = exprType(expr);
