@@ -177,7 +177,7 @@ lookup(FunctionCallInfo fcinfo, bool in, const char *query, Oid restype, bool *i
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	members = concord_citus_mirror("member");
-	departments = concord_citus_mirror("department");
+	departments = in ? concord_citus_mirror("department") : NULL;	/* member() reads none */
 	concord_owner_exec("member", psprintf(query, members ? members : "concord.member",
 										  departments ? departments : "concord.department"),
 					   2, types, args, NULL);
