@@ -17,11 +17,6 @@ DB=concord_bi
 jar=/usr/share/java/postgresql.jar
 work="$(run_dir "$RUN")/bi"
 echo "1..8"
-n=0
-check() { # check "description" got want
-	n=$((n + 1))
-	if [[ "$2" == "$3" ]]; then echo "ok $n - $1"; else echo "not ok $n - $1"; printf '#   got:  %s\n#   want: %s\n' "$2" "$3"; fi
-}
 
 mkdir -p "$work"
 cp test/bi/BiClient.java "$work/"
@@ -65,17 +60,17 @@ clerk="$(java -cp "$work:$jar" BiClient "$url" tap_bi_clerk 2>&1 || true)"
 echo "$rep" | sed 's/^/# rep: /'
 echo "$clerk" | sed 's/^/# clerk: /'
 
-check "the schema browser lists the governed view, with its comment" \
+tap_is "the schema browser lists the governed view, with its comment" \
 	"$(echo "$rep" | grep -c '^object shop.customer_governed VIEW | Governed view of shop.customer: rows by its row policies, masked columns by concord.column_mask$')" "1"
-check "and the metric view, with its comment" \
+tap_is "and the metric view, with its comment" \
 	"$(echo "$rep" | grep -c '^object metrics.revenue_by_region VIEW | concord metrics revenue by region, answered as the reader (row policies apply). Made by concord.metric_publish.$')" "1"
-check "a metric column's comment names the metric, its version and certification" \
+tap_is "a metric column's comment names the metric, its version and certification" \
 	"$(echo "$rep" | grep '^column metrics.revenue_by_region.revenue')" "column metrics.revenue_by_region.revenue | 营收 (metric revenue version 1, certified; owner postgres)"
-check "the rep cannot read the base table" "$(echo "$rep" | grep '^base table')" "base table: 42501 ERROR: permission denied for table customer"
-check "the rep reads her region's customers, phones masked" "$(echo "$rep" | grep '^customer' | tr '\n' ';')" "customer 1 张伟 138****5678;customer 2 王芳 139****5679;"
-check "the clerk reads every customer, phones in clear" "$(echo "$clerk" | grep '^customer' | tr '\n' ';')" "customer 1 张伟 13812345678;customer 2 王芳 13912345679;customer 3 李娜 15012345670;"
-check "the metric view gives the rep her region's revenue" "$(echo "$rep" | grep '^revenue' | tr '\n' ';')" "revenue 华东 150;"
-check "and the clerk every region's" "$(echo "$clerk" | grep '^revenue' | tr '\n' ';')" "revenue 华东 150;revenue 华西 70;"
+tap_is "the rep cannot read the base table" "$(echo "$rep" | grep '^base table')" "base table: 42501 ERROR: permission denied for table customer"
+tap_is "the rep reads her region's customers, phones masked" "$(echo "$rep" | grep '^customer' | tr '\n' ';')" "customer 1 张伟 138****5678;customer 2 王芳 139****5679;"
+tap_is "the clerk reads every customer, phones in clear" "$(echo "$clerk" | grep '^customer' | tr '\n' ';')" "customer 1 张伟 13812345678;customer 2 王芳 13912345679;customer 3 李娜 15012345670;"
+tap_is "the metric view gives the rep her region's revenue" "$(echo "$rep" | grep '^revenue' | tr '\n' ';')" "revenue 华东 150;"
+tap_is "and the clerk every region's" "$(echo "$clerk" | grep '^revenue' | tr '\n' ';')" "revenue 华东 150;revenue 华西 70;"
 
 run_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE $DB WITH (FORCE)" \
 	-c "DROP ROLE IF EXISTS tap_bi_owner, tap_bi_rep, tap_bi_clerk" </dev/null >/dev/null 2>&1 || true

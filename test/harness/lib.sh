@@ -54,6 +54,19 @@ HARNESS_PACKAGES=(
 # Print a harness message.
 say() { printf 'harness: %s\n' "$*"; }
 
+# TAP for the shell tests: tap_is "description" got want prints the next
+# "ok N - description", or "not ok N" with what was got and wanted.
+TAP_N=0
+tap_is() {
+	TAP_N=$((TAP_N + 1))
+	if [[ "$2" == "$3" ]]; then
+		echo "ok $TAP_N - $1"
+	else
+		echo "not ok $TAP_N - $1"
+		printf '#   got:  %s\n#   want: %s\n' "$2" "$3"
+	fi
+}
+
 # Print an error and exit the calling script with status 1.
 die() {
 	printf 'harness: ERROR: %s\n' "$*" >&2

@@ -19,11 +19,6 @@ cd "$REPO"
 SRC=concord_dump_src DST=concord_dump_dst
 dump="$(run_dir "$RUN")/concord_dump.dump"
 q() { run_psql "$1" -At -c "$2" </dev/null 2>&1; }
-n=0
-check() { # check "description" got want
-	n=$((n + 1))
-	if [[ "$2" == "$3" ]]; then echo "ok $n - $1"; else echo "not ok $n - $1"; echo "#   got:  $2"; echo "#   want: $3"; fi
-}
 echo "1..13"
 
 run_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $SRC WITH (FORCE)" \
@@ -46,25 +41,25 @@ src_audit_max="$(q "$SRC" "SELECT max(id) FROM concord.audit_log")"
 
 as_postgres "$PGBIN/pg_dump" -h "$PGHOST" -p "$PGPORT" -Fc -d "$SRC" -f "$dump" </dev/null 2>/dev/null
 restore_log="$(as_postgres "$PGBIN/pg_restore" -h "$PGHOST" -p "$PGPORT" -d "$DST" "$dump" </dev/null 2>&1 || true)"
-check "pg_restore of a database using concord reports no error" "$restore_log" ""
-check "the customer IDs come back the same" "$(q "$DST" "SELECT string_agg(source || ':' || key || '=' || customer_id, ',' ORDER BY key) FROM concord.customer_link")" "$src_ids"
-check "the golden records and the 360° view answer at once" "$(q "$DST" "SELECT count(*) FROM concord.customer")" "$(q "$SRC" "SELECT count(*) FROM concord.customer")"
-check "the row policy, mask, metric, publication, rollup and event rule are all defined" \
+tap_is "pg_restore of a database using concord reports no error" "$restore_log" ""
+tap_is "the customer IDs come back the same" "$(q "$DST" "SELECT string_agg(source || ':' || key || '=' || customer_id, ',' ORDER BY key) FROM concord.customer_link")" "$src_ids"
+tap_is "the golden records and the 360° view answer at once" "$(q "$DST" "SELECT count(*) FROM concord.customer")" "$(q "$SRC" "SELECT count(*) FROM concord.customer")"
+tap_is "the row policy, mask, metric, publication, rollup and event rule are all defined" \
 	"$(q "$DST" "SELECT concat((SELECT count(*) FROM concord.row_policy), (SELECT count(*) FROM concord.column_mask), (SELECT count(*) FROM concord.metric_catalog WHERE certified), (SELECT count(*) FROM concord.metric_publication), (SELECT count(*) FROM concord.metric_rollup), (SELECT count(*) FROM concord.event_rule))")" "111111"
-check "the secret's name is there, its plaintext is nowhere in the dump" \
+tap_is "the secret's name is there, its plaintext is nowhere in the dump" \
 	"$(q "$DST" "SELECT name FROM concord.secret")/$(grep -ac 'plaintext-that-must-not-leak' "$dump" || true)" "api_token/0"
-check "the rep (a member) still sees her region's customers only, phones masked" \
+tap_is "the rep (a member) still sees her region's customers only, phones masked" \
 	"$(q "$DST" "SET ROLE tap_pkg_rep; SELECT string_agg(id || ' ' || phone, ',' ORDER BY id) FROM shop.customer_governed")" "1 138****5678,2 138****5678"
-check "the published view and the metric answer" \
+tap_is "the published view and the metric answer" \
 	"$(q "$DST" "SELECT sum(revenue) FROM metrics.revenue_daily")/$(q "$DST" "SELECT j ->> 'revenue' FROM concord.metric_query('{revenue}') j" | tail -n 1)" "170/170"
 q "$DST" "INSERT INTO shop.orders VALUES (3, 1, 30, 'paid')" >/dev/null
-check "the event rule fires in the copy" "$(q "$DST" "SELECT count(*) FROM shop.task")" "1"
-check "the audit log carries on and its chain verifies" "$(q "$DST" "SELECT intact FROM concord.audit_verify()")" "t"
-check "new entries get new ids after the restored ones (the sequences came along)" \
+tap_is "the event rule fires in the copy" "$(q "$DST" "SELECT count(*) FROM shop.task")" "1"
+tap_is "the audit log carries on and its chain verifies" "$(q "$DST" "SELECT intact FROM concord.audit_verify()")" "t"
+tap_is "new entries get new ids after the restored ones (the sequences came along)" \
 	"$(q "$DST" "SELECT concord.department_add('finance')" >/dev/null; q "$DST" "SELECT max(id) > ${src_audit_max:-0} FROM concord.audit_log WHERE action = 'department_add'")" "t"
-check "the rollup is stale after the insert and the metric answers from the table" \
+tap_is "the rollup is stale after the insert and the metric answers from the table" \
 	"$(q "$DST" "SELECT count(*) > 0 FROM concord.metric_rollup_change")/$(q "$DST" "SELECT j ->> 'revenue' FROM concord.metric_query('{revenue}') j" | tail -n 1)" "t/200"
-check "a message enqueued in the copy is delivered (the endpoint and its secret work)" \
+tap_is "a message enqueued in the copy is delivered (the endpoint and its secret work)" \
 	"$(q "$DST" "SELECT concord.outbox_enqueue('hook', '{\"from\": \"the copy\"}') > 0")" "t"
 ok=f
 for ((i = 0; i < 100; i++)); do
@@ -72,7 +67,7 @@ for ((i = 0; i < 100; i++)); do
 	[[ "$ok" == t ]] && break
 	sleep 0.1
 done
-check "delivered by the copy's worker" "$ok" "t"
+tap_is "delivered by the copy's worker" "$ok" "t"
 
 run_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE $SRC WITH (FORCE)" -c "DROP DATABASE $DST WITH (FORCE)" \
 	-c "DROP ROLE tap_pkg_owner, tap_pkg_rep" </dev/null >/dev/null 2>&1 || true

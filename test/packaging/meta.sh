@@ -12,27 +12,22 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 cd "$REPO"
 
 echo "1..6"
-n=0
-check() { # check "description" got want
-	n=$((n + 1))
-	if [[ "$2" == "$3" ]]; then echo "ok $n - $1"; else echo "not ok $n - $1"; printf '#   got:  %s\n#   want: %s\n' "$2" "$3"; fi
-}
 meta() { /usr/bin/python3 -c "import json, sys; m = json.load(open('META.json')); print($1)"; }
 
-check "META.json is JSON with the Meta Spec's required keys" \
+tap_is "META.json is JSON with the Meta Spec's required keys" \
 	"$(meta "','.join(k for k in ['name', 'abstract', 'version', 'maintainer', 'license', 'provides', 'meta-spec'] if k not in m) or 'all there'")" "all there"
-check "it follows Meta Spec 1.0.0 and names a release status PGXN knows" \
+tap_is "it follows Meta Spec 1.0.0 and names a release status PGXN knows" \
 	"$(meta "m['meta-spec']['version'] + ' ' + str(m.get('release_status') in ('stable', 'testing', 'unstable'))")" "1.0.0 True"
 control="$(sed -nE "s/^default_version = '([0-9.]+)'$/\1/p" concord.control)"
-check "its version is concord.control's default_version (as x.y.0)" "$(meta "m['version'] + ' ' + m['provides']['concord']['version']")" "$control.0 $control.0"
-check "the file it names is the install script the build makes" \
+tap_is "its version is concord.control's default_version (as x.y.0)" "$(meta "m['version'] + ' ' + m['provides']['concord']['version']")" "$control.0 $control.0"
+tap_is "the file it names is the install script the build makes" \
 	"$(meta "m['provides']['concord']['file']")/$(sed -nE 's/^EXTVERSION = ([0-9.]+)$/\1/p' Makefile)" "concord--$control.sql/$control"
 work="$(mktemp -d)"
 make -s dist >/dev/null 2>&1 && mv "concord-$control.0.zip" "$work/concord.zip"
-check "make dist's archive has META.json, the Makefile and concord.control at the top of concord-$control.0/" \
+tap_is "make dist's archive has META.json, the Makefile and concord.control at the top of concord-$control.0/" \
 	"$(/usr/bin/python3 -c "import zipfile; z = zipfile.ZipFile('$work/concord.zip'); n = set(z.namelist()); print(all('concord-$control.0/' + f in n for f in ('META.json', 'Makefile', 'concord.control', 'README.md')))")" "True"
 make -s install DESTDIR="$work/stage" >/dev/null 2>&1 || true
-check "make install DESTDIR=... stages the library, the control file and every script under another root" \
+tap_is "make install DESTDIR=... stages the library, the control file and every script under another root" \
 	"$(cd "$work/stage" && ls "./$("$PGBIN/pg_config" --pkglibdir)/concord.so" "./$("$PGBIN/pg_config" --sharedir)/extension/concord.control" \
 	   "./$("$PGBIN/pg_config" --sharedir)/extension/concord--$control.sql" "./$("$PGBIN/pg_config" --sharedir)/extension/concord--0.1.sql" 2>&1 | wc -l)" "4"
 rm -rf "$work"
