@@ -13,6 +13,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 # Component SQL, in dependency order: core first, then each component after
 # the components it calls.
 SQL_PARTS = src/concord.sql \
+	src/citus.sql \
 	src/secret/secret.sql \
 	src/http/http.sql \
 	src/sync/sync.sql \
@@ -35,11 +36,15 @@ SQL_PARTS = src/concord.sql \
 	src/uninstall.sql \
 	src/finish.sql
 
-DATA_built = concord--$(EXTVERSION).sql
-# Released install scripts (never edited) and the upgrade scripts between
-# versions: ALTER EXTENSION concord UPDATE walks them.
+# The upgrade scripts to the version in development are built from their
+# .sql.in (src/upgrade/expand.awk puts in the current text of the functions
+# they redefine); released install and upgrade scripts are committed as
+# they were released and never edited.  ALTER EXTENSION concord UPDATE
+# walks them.
+UPGRADES_built = $(patsubst src/upgrade/%.sql.in,%.sql,$(wildcard src/upgrade/concord--*.sql.in))
+DATA_built = concord--$(EXTVERSION).sql $(UPGRADES_built)
 DATA = $(wildcard src/upgrade/concord--*.sql)
-EXTRA_CLEAN = concord--$(EXTVERSION).sql
+EXTRA_CLEAN = concord--$(EXTVERSION).sql $(UPGRADES_built)
 
 # pg_regress suites (sql/ + expected/), run by `make installcheck`.
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
@@ -61,6 +66,9 @@ include $(PGXS)
 
 concord--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
+
+$(UPGRADES_built): concord--%.sql: src/upgrade/concord--%.sql.in src/upgrade/expand.awk $(SQL_PARTS)
+	awk -f src/upgrade/expand.awk $< > $@.tmp && mv $@.tmp $@
 
 # A PGXN-ready archive of the committed tree: concord-<version>.zip with
 # everything under concord-<version>/ (META.json at its top).
