@@ -126,7 +126,7 @@ same() { # same "description" ROLE SQL [WANT-PATTERN]: one node == Citus, and ma
 	fi
 }
 
-echo "1..32"
+echo "1..33"
 
 ok "policy: a look-alike mirror made by another role is not read (member: ${spoof##*$'\n'}) and citus_prepare refuses its schema" \
 	"$([[ "${spoof##*$'\n'}" == none && "$prep" == *"schema concord_citus exists and is not concord's mirror"* ]] && echo 0 || echo 1)"
@@ -178,6 +178,11 @@ same "mask: the rep reads no base table of contacts" rep_east \
 	"SELECT count(*) FROM sales.contact" 'permission denied'
 err="$(as postgres many "SELECT concord.column_mask('sales.customer', 'phone', 'concord.mask_phone(phone)')")"
 ok "mask: refused on a distributed table, saying why" "$([[ "$err" == *"masks cannot work on Citus table sales.customer"* ]] && echo 0 || echo 1)"
+err="$(as postgres many "SELECT concord.citus_distribute('sales.orders', 'customer_id')")"
+err2="$(as postgres many "SELECT concord.citus_distribute('sales.contact', 'customer_id')")"
+local_still="$(as postgres many "SELECT concord.citus_table('sales.contact')")"
+ok "citus_distribute refuses a table already distributed, and one with masks (left on the coordinator: $local_still)" \
+	"$([[ "$err" == *"table sales.orders is already a Citus table"* && "$err2" == *"table sales.contact has masks, which cannot work on a Citus table"* && "$local_still" == f ]] && echo 0 || echo 1)"
 err="$(as postgres many "BEGIN; CREATE TABLE sales.late (id bigint PRIMARY KEY, region text); SELECT concord.row_policy('late', 'sales.late', \$p\$region = concord.member('region')\$p\$); SELECT create_distributed_table('sales.late', 'id'); ROLLBACK")"
 ok "policy: Citus refuses to distribute a table with a one-node policy (fails closed; citus_distribute is the way)" \
 	"$([[ "$err" == *"Subqueries are not supported in policies"* ]] && echo 0 || echo 1)"
