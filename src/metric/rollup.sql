@@ -145,6 +145,34 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_note() IS
   'Trigger of rollups'' tables: notes each change and the earliest local time it touched in concord.metric_rollup_change';
 
+-- The comments of a rollup table's columns: its time bucket, each
+-- dimension and each metric, from their definitions.
+CREATE FUNCTION @extschema@.metric_rollup_comment(tbl regclass, leaves text[], dimensions text[], grain text, tz text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r record;
+BEGIN
+  EXECUTE format('COMMENT ON COLUMN %s.metric_time IS %L', tbl, format('The first day of the %s, in time zone %s', grain, tz));
+  FOR r IN SELECT x AS out, d.description, d.model, d.name
+             FROM unnest(dimensions) x
+             LEFT JOIN @extschema@.metric_dimension d ON (position('.' IN x) = 0 AND d.name = x) OR d.model || '.' || d.name = x LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.out,
+                   coalesce(r.description || ' ', '') || format('(dimension %s of model %s)', r.name, r.model));
+  END LOOP;
+  FOR r IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves) LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.name,
+                   coalesce(r.description || ' ', '') || format('(metric %s: %s over each bucket)', r.name, r.agg));
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) IS
+  'Internal to metric_rollup: comments the columns of a rollup table (its time bucket, dimensions and metrics)';
+REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) TO concord_metric;
+
 CREATE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
                                           grain text DEFAULT 'day', time_zone text DEFAULT NULL)
 RETURNS regclass
@@ -217,17 +245,7 @@ BEGIN
   EXECUTE format('COMMENT ON TABLE %s IS %L', tbl,
                  format('concord rollup %s: %s by %s per %s (%s); read it through concord.metric_query', name,
                         array_to_string(leaves, ', '), coalesce(nullif(array_to_string(dimensions, ', '), ''), 'nothing'), grain, tz));
-  EXECUTE format('COMMENT ON COLUMN %s.metric_time IS %L', tbl, format('The first day of the %s, in time zone %s', grain, tz));
-  FOR r IN SELECT x AS out, d.description, d.model, d.name
-             FROM unnest(dimensions) x
-             LEFT JOIN @extschema@.metric_dimension d ON (position('.' IN x) = 0 AND d.name = x) OR d.model || '.' || d.name = x LOOP
-    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.out,
-                   coalesce(r.description || ' ', '') || format('(dimension %s of model %s)', r.name, r.model));
-  END LOOP;
-  FOR r IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves) LOOP
-    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.name,
-                   coalesce(r.description || ' ', '') || format('(metric %s: %s over each bucket)', r.name, r.agg));
-  END LOOP;
+  PERFORM @extschema@.metric_rollup_comment(tbl, leaves, dimensions, grain, tz);
   -- read directly, it shows rows only to those it could be used for
   EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
   EXECUTE format('CREATE POLICY concord_rollup_reader ON %s FOR SELECT TO PUBLIC USING ((SELECT %I.metric_rollup_readable(%L)))',

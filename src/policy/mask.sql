@@ -68,6 +68,31 @@ LANGUAGE C STABLE STRICT;
 COMMENT ON FUNCTION @extschema@.policy_mask(regclass, text, text) IS
   'Checks a column mask (an expression of that column only, of its type) and returns it as concord would compile it';
 
+-- The comments of a governed view's columns: the table column's comment,
+-- where it comes from, whether it is masked.
+CREATE FUNCTION @extschema@.governed_view_comment(tbl regclass, v regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  k record;
+BEGIN
+  FOR k IN SELECT a.attname, pg_catalog.col_description(tbl, a.attnum) AS description, m.column_name IS NOT NULL AS masked
+             FROM pg_catalog.pg_attribute a
+             LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
+            WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
+              AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%') LOOP
+    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, k.attname,
+                   coalesce(k.description || ' ', '')
+                   || format(CASE WHEN k.masked THEN '(column %s of %s; masked unless the reader may see its clear value, concord.column_mask)'
+                                  ELSE '(column %s of %s)' END, pg_catalog.quote_ident(k.attname), tbl));
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.governed_view_comment(regclass, regclass) IS
+  'Internal to column_mask: comments the columns of the table''s governed view (the table column''s comment, and whether it is masked)';
+
 -- The governed view of a table: <table>_governed in the table's schema,
 -- every column in order, a masked one as CASE WHEN <visible_to> THEN
 -- <column> ELSE <mask> END.  security_barrier; owned by the table's owner,
@@ -90,7 +115,6 @@ DECLARE
   cols text;
   v regclass;
   g record;
-  k record;
   readers jsonb;
 BEGIN
   SELECT n.nspname, c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO nsp, rel, owner
@@ -127,17 +151,7 @@ BEGIN
   EXECUTE format('ALTER VIEW %s OWNER TO %I', v, owner);
   EXECUTE format('COMMENT ON VIEW %s IS %L', v,
                  format('Governed view of %s: rows by its row policies, masked columns by concord.column_mask', tbl));
-  -- each column: the table column's comment, where it comes from, whether it is masked
-  FOR k IN SELECT a.attname, pg_catalog.col_description(tbl, a.attnum) AS description, m.column_name IS NOT NULL AS masked
-             FROM pg_catalog.pg_attribute a
-             LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
-            WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
-              AND NOT (a.attgenerated = 's' AND a.attname LIKE 'concord\_masked\_%') LOOP
-    EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, k.attname,
-                   coalesce(k.description || ' ', '')
-                   || format(CASE WHEN k.masked THEN '(column %s of %s; masked unless the reader may see its clear value, concord.column_mask)'
-                                  ELSE '(column %s of %s)' END, pg_catalog.quote_ident(k.attname), tbl));
-  END LOOP;
+  PERFORM @extschema@.governed_view_comment(tbl, v);
   FOR g IN SELECT e ->> 'who' AS who, e ->> 'priv' AS priv FROM jsonb_array_elements(readers) e LOOP
     EXECUTE format('GRANT %s ON %s TO %s', g.priv, v, g.who);
     EXECUTE format('REVOKE %s ON %s FROM %s', g.priv, tbl, g.who);
@@ -269,7 +283,7 @@ COMMENT ON FUNCTION @extschema@.column_mask_drop(regclass, text) IS
   'Removes a column''s mask; the governed view shows the column in clear again';
 
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
-    'policy_mask(regclass, text, text)', 'governed_view_build(regclass)',
+    'policy_mask(regclass, text, text)', 'governed_view_build(regclass)', 'governed_view_comment(regclass, regclass)',
     'mask_store(regclass, text, text)',
     'column_mask(regclass, text, text, text, boolean)', 'column_mask_drop(regclass, text)']);
 GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.column_mask TO concord_policy;

@@ -3,7 +3,7 @@
 -- definitions made with it, and leaves exactly the objects a fresh
 -- CREATE EXTENSION makes.  Two databases of its own (dblink).
 SET client_min_messages = warning;
-SELECT plan(9);
+SELECT plan(10);
 \ir ../policy/setup.psql
 DROP DATABASE IF EXISTS t_pkg_up WITH (FORCE);
 DROP DATABASE IF EXISTS t_pkg_fresh WITH (FORCE);
@@ -32,6 +32,11 @@ SELECT is(pg_temp.remote('up', $$SELECT string_agg(key || '=' || customer_id, ',
 SELECT is(pg_temp.remote('up', $$SET ROLE tap_pkg_rep; SELECT string_agg(id || ' ' || phone, ',' ORDER BY id) FROM shop.customer_governed$$),
           '1 138****5678,2 138****5678', 'the rep''s policy and mask still apply');
 SELECT dblink_exec('up', 'RESET ROLE') AS reset \gset
+SELECT is(pg_temp.remote('up', $$SELECT col_description('shop.customer_governed'::regclass, 3) || ' / ' ||
+                                        col_description('concord_rollup.rev_daily'::regclass, 1)$$),
+          '(column phone of shop.customer; masked unless the reader may see its clear value, concord.column_mask) / '
+          'The first day of the day, in time zone Etc/UTC',
+          'the governed view and the rollup made by 0.1 get the column comments 0.2 gives');
 SELECT is(dblink_exec('up', $$INSERT INTO shop.orders VALUES (3, 1, 50, 'new')$$), 'INSERT 0 1', 'a write');
 SELECT is(pg_temp.remote('up', $$SELECT (SELECT count(*) FROM shop.task)::text || '/' || (SELECT intact FROM concord.audit_verify())::text
                                   || '/' || (SELECT j ->> 'revenue' FROM concord.metric_query('{revenue}') j)$$),
