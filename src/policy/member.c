@@ -83,6 +83,7 @@ typedef struct Answer
 static Answer answers[ANSWERS];
 static int	next_answer;
 
+/* The active snapshot's bounds (invalid outside one): a new one after a commit elsewhere. */
 static void
 snapshot_bounds(TransactionId *xmin, TransactionId *xmax)
 {
@@ -92,6 +93,7 @@ snapshot_bounds(TransactionId *xmin, TransactionId *xmax)
 	*xmax = snap ? snap->xmax : InvalidTransactionId;
 }
 
+/* This statement's kept answer of member() (in: member_in()) for arg, or NULL. */
 static Answer *
 answer_find(bool in, const char *arg)
 {
@@ -112,6 +114,7 @@ answer_find(bool in, const char *arg)
 	return NULL;
 }
 
+/* Keep an answer for the rest of the statement, in place of the oldest kept. */
 static void
 answer_keep(bool in, const char *arg, Datum value, bool isnull)
 {
