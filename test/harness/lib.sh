@@ -22,7 +22,10 @@
 # the caller's EXIT trap runs stop_all.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
-PGBIN=/usr/lib/postgresql/15/bin
+# The server and its tools; CONCORD_PGBIN points the harness at another
+# installation of PostgreSQL 15 (a relocated copy, say, so that two work
+# trees can build, install and test side by side).
+PGBIN="${CONCORD_PGBIN:-/usr/lib/postgresql/15/bin}"
 export PG_CONFIG="$PGBIN/pg_config"
 PYTHON=/usr/bin/python3
 LOGDIR="$REPO/tmp/log"
