@@ -18,13 +18,11 @@
 #include "catalog/pg_class.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
-#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -211,6 +209,14 @@ define_gucs(void)
 							 PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 
+	DefineCustomStringVariable("concord.run_as",
+							   "Set on concord's own API functions that run as concord's owner (see docs/security.md); meaningless elsewhere.",
+							   NULL,
+							   &concord_run_as,
+							   "",
+							   PGC_USERSET, GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+
 	MarkGUCPrefixReserved("concord");
 }
 
@@ -223,6 +229,7 @@ _PG_init(void)
 {
 	define_gucs();
 	policy_hooks_install();
+	concord_api_hooks_install();
 
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;
@@ -374,88 +381,4 @@ concord_relation_owner(Oid relid)
 	owner = ((Form_pg_class) GETSTRUCT(tp))->relowner;
 	ReleaseSysCache(tp);
 	return owner;
-}
-
-/* A statement concord_owner_exec has prepared: its SQL text and kept plan. */
-typedef struct OwnerPlan
-{
-	const char *sql;			/* hash key: the text, copied (must be first) */
-	SPIPlanPtr	plan;
-} OwnerPlan;
-
-static HTAB *owner_plans = NULL;
-
-static uint32
-sql_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-sql_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
-/*
- * Run one statement through SPI as the owner of concord's table relname
- * (the caller needs no privilege on concord's tables and cannot forge
- * their rows); its result is in SPI_tuptable.  The caller is connected to
- * SPI.  The current user is taken, where it matters, before the call.
- * Each statement (by its text, with the same argument types every time)
- * is prepared once per backend: some run once per row written.
- */
-void
-concord_owner_exec(const char *relname, const char *sql, int nargs, Oid *types, Datum *values,
-				   const char *nulls)
-{
-	Oid			save_userid;
-	int			save_sec;
-	int			rc;
-	OwnerPlan  *op;
-	bool		found;
-
-	if (owner_plans == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(const char *);
-		ctl.entrysize = sizeof(OwnerPlan);
-		ctl.hash = sql_hash;
-		ctl.match = sql_match;
-		ctl.hcxt = TopMemoryContext;
-		owner_plans = hash_create("concord owner statements", 64, &ctl,
-								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
-	}
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(concord_relation_owner(concord_relation_oid(relname, false)),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		op = hash_search(owner_plans, &sql, HASH_FIND, NULL);
-		if (op == NULL)
-		{
-			SPIPlanPtr	plan = SPI_prepare(sql, nargs, types);
-
-			if (plan == NULL)
-				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-			if (SPI_keepplan(plan) != 0)
-				elog(ERROR, "SPI_keepplan failed");
-			op = hash_search(owner_plans, &sql, HASH_ENTER, &found);
-			op->sql = MemoryContextStrdup(TopMemoryContext, sql);
-			op->plan = plan;
-		}
-		rc = SPI_execute_plan(op->plan, values, nulls, false, 0);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
 }

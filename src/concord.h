@@ -41,6 +41,33 @@ extern bool concord_preloaded;
 extern Oid	concord_schema_oid(bool missing_ok);
 extern Oid	concord_relation_oid(const char *relname, bool missing_ok);
 extern Oid	concord_relation_owner(Oid relid);
+/*
+ * Running with more rights than the caller: concord_elevate pins
+ * search_path to "pg_catalog, pg_temp" and becomes role under
+ * SECURITY_RESTRICTED_OPERATION (SET ROLE, RESET ROLE and temporary tables
+ * are refused to whatever runs inside); concord_unelevate undoes both, and
+ * must run on every exit (PG_FINALLY).
+ */
+typedef struct ConcordElevation
+{
+	Oid			save_userid;
+	int			save_sec;
+	int			save_nestlevel;
+} ConcordElevation;
+
+extern void concord_elevate(Oid role, ConcordElevation *e);
+extern void concord_unelevate(ConcordElevation *e);
+extern bool concord_type_is_builtin(Oid typid);
+
+/*
+ * concord's API functions that run as concord's owner (declared with SET
+ * concord.run_as = 'owner', see elevate.c): the role the innermost one acts
+ * for, or the current user outside them.
+ */
+extern char *concord_run_as;
+extern Oid	concord_caller(void);
+extern void concord_api_hooks_install(void);
+extern bool concord_manages(Oid role, Oid owner);
 extern void concord_owner_exec(const char *relname, const char *sql, int nargs, Oid *types,
 							   Datum *values, const char *nulls);
 

@@ -72,3 +72,60 @@ LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.worker_wake() IS
   'Asks the background launcher to look at every database now (false when concord is not preloaded)';
 REVOKE EXECUTE ON FUNCTION @extschema@.worker_wake() FROM PUBLIC;
+
+-- Triggers and functions that run as concord's owner convert a column of
+-- someone's table only if its type is PostgreSQL's own: the casts of a
+-- type someone created are that someone's code.
+CREATE FUNCTION @extschema@.require_builtin_column(tbl regclass, col text)
+RETURNS regtype
+LANGUAGE C STABLE STRICT
+AS 'MODULE_PATHNAME', 'concord_require_builtin_column';
+COMMENT ON FUNCTION @extschema@.require_builtin_column(regclass, text) IS
+  'The column''s type if it is built in (or a domain or array over a built-in type); an error otherwise';
+
+-- A person's query run with her rights and no more, from code that has
+-- more (the worker's alert checks, definitions checked as their definer):
+-- read-only, rolled back, and unable to change role.
+CREATE FUNCTION @extschema@.eval_as(role regrole, sql text)
+RETURNS jsonb
+LANGUAGE C VOLATILE STRICT
+AS 'MODULE_PATHNAME', 'concord_eval_as';
+COMMENT ON FUNCTION @extschema@.eval_as(regrole, text) IS
+  'Runs one statement as the role (which the caller must be able to act as), read-only, under a security-restricted context, rolled back; the first column of its first row if it is jsonb, else NULL';
+REVOKE EXECUTE ON FUNCTION @extschema@.eval_as(regrole, text) FROM PUBLIC;
+
+-- The role a running API function of concord's acts for (the one that
+-- called it), or the current user outside them (docs/security.md).
+CREATE FUNCTION @extschema@.caller()
+RETURNS regrole
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'concord_caller_sql';
+COMMENT ON FUNCTION @extschema@.caller() IS
+  'Inside one of concord''s API functions that run as concord''s owner: the role it acts for; elsewhere the current user';
+
+-- Who may change a concord object: its owner (or a role with her
+-- privileges), a member of concord_admin, or a superuser.  Row policies on
+-- concord's tables show each role its own objects with the same test.
+SELECT @extschema@.capability_role('concord_admin',
+  'may manage every concord object of every owner (rules, endpoints, alerts, metrics, policies)');
+
+CREATE FUNCTION @extschema@.manages(owner regrole)
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'concord_manages_sql';
+COMMENT ON FUNCTION @extschema@.manages(regrole) IS
+  'Whether the current user may manage objects the role owns: she has its privileges, or concord_admin''s, or is a superuser';
+
+CREATE FUNCTION @extschema@.manages(role regrole, owner regrole)
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'concord_manages_as_sql';
+COMMENT ON FUNCTION @extschema@.manages(regrole, regrole) IS
+  'Whether the role may manage objects the owner owns: it has the owner''s privileges, or concord_admin''s, or is a superuser';
+
+CREATE FUNCTION @extschema@.manages_any(role regrole, owners regrole[])
+RETURNS boolean
+LANGUAGE C STABLE STRICT PARALLEL SAFE
+AS 'MODULE_PATHNAME', 'concord_manages_any_sql';
+COMMENT ON FUNCTION @extschema@.manages_any(regrole, regrole[]) IS
+  'Whether the role has the privileges of any of the roles (or concord_admin''s, or is a superuser)';

@@ -32,7 +32,7 @@ CREATE TABLE @extschema@.alert_rule (
   severity    text NOT NULL DEFAULT 'warning' CHECK (severity IN ('info', 'warning', 'critical')),
   cooldown    interval NOT NULL DEFAULT '1 hour',
   channels    jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(channels) = 'array'),
-  owner       text NOT NULL,
+  owner       regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   enabled     boolean NOT NULL DEFAULT true,
   description text,
   next_check_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -61,6 +61,16 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_event', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_event_id_seq', '');
 COMMENT ON TABLE @extschema@.alert_event IS
   'Alerts fired and resolved: one open event per rule at most, with what the last check found (rows or the metric''s value)';
+COMMENT ON COLUMN @extschema@.alert_rule.owner IS
+  'The role that defined the alert: its check runs with her privileges, and only she (or roles with her privileges, or concord_admin) may change it';
+
+-- Each role sees its own alerts and their events; only the API writes.
+ALTER TABLE @extschema@.alert_rule ENABLE ROW LEVEL SECURITY;
+CREATE POLICY alert_rule_visible ON @extschema@.alert_rule FOR SELECT USING (@extschema@.manages(owner));
+ALTER TABLE @extschema@.alert_event ENABLE ROW LEVEL SECURITY;
+CREATE POLICY alert_event_visible ON @extschema@.alert_event FOR SELECT
+  USING (EXISTS (SELECT 1 FROM @extschema@.alert_rule r
+                  WHERE r.name OPERATOR(pg_catalog.=) alert_event.rule AND @extschema@.manages(r.owner)));
 
 -- A notification in the format a receiver accepts.
 CREATE FUNCTION @extschema@.alert_format(format text, title text, body text, detail jsonb)
@@ -84,13 +94,21 @@ CREATE FUNCTION @extschema@.alert_rule(name text, query text DEFAULT NULL, metri
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
+  me regrole := @extschema@.caller();
+  prev regrole;
   c jsonb;
 BEGIN
   IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid alert name "%"', name USING ERRCODE = 'invalid_name';
+  END IF;
+  SELECT r.owner INTO prev FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_rule.name FOR UPDATE;
+  IF prev IS NOT NULL AND NOT @extschema@.manages(me, prev) THEN
+    RAISE EXCEPTION 'alert "%" belongs to "%"', name, prev
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may redefine it.';
   END IF;
   IF (query IS NULL) = (metric IS NULL) THEN
     RAISE EXCEPTION 'alert "%" needs a query or a metric (one of them)', name
@@ -99,13 +117,14 @@ BEGIN
   END IF;
   IF query IS NOT NULL THEN
     PERFORM @extschema@.sql_check_select(query);
-    -- it must plan: tables and columns exist (as the owner, nothing run)
-    EXECUTE format('EXPLAIN (COSTS OFF) %s', query);
+    -- it must plan as its definer: tables and columns exist, she may read them
+    PERFORM @extschema@.eval_as(me, format('EXPLAIN (COSTS OFF) %s', query));
   ELSE
     IF op IS NULL OR op NOT IN ('>', '>=', '<', '<=') OR threshold IS NULL THEN
       RAISE EXCEPTION 'metric alert "%" needs op (>, >=, <, <=) and a threshold', name USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    PERFORM @extschema@.metric_sql(ARRAY[metric]);     -- an unknown metric fails here
+    -- an unknown metric fails here (asked as the definer)
+    PERFORM @extschema@.eval_as(me, format('SELECT %s.metric_sql(ARRAY[%L]::pg_catalog.text[])', '@extschema@', metric));
   END IF;
   IF severity IS NULL OR severity NOT IN ('info', 'warning', 'critical') THEN
     RAISE EXCEPTION 'unknown severity "%" for alert "%"', severity, name
@@ -119,6 +138,11 @@ BEGIN
       IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name = c ->> 'webhook') THEN
         RAISE EXCEPTION 'unknown endpoint "%" in alert "%"', c ->> 'webhook', name USING ERRCODE = 'undefined_object';
       END IF;
+      IF NOT @extschema@.endpoint_sendable(c ->> 'webhook', me) THEN
+        RAISE EXCEPTION 'permission denied to send to endpoint "%" (alert "%")', c ->> 'webhook', name
+          USING ERRCODE = 'insufficient_privilege',
+                HINT = 'Its owner lets a role send with concord.endpoint_define(..., senders => ...).';
+      END IF;
       IF coalesce(c ->> 'format', 'json') NOT IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack') THEN
         RAISE EXCEPTION 'unknown format "%" in alert "%"', c ->> 'format', name
           USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of json, dingtalk, wecom, feishu, slack.';
@@ -130,11 +154,12 @@ BEGIN
   END LOOP;
   INSERT INTO @extschema@.alert_rule AS r (name, query, metric, op, threshold, metric_window, every, severity, cooldown,
                                           channels, owner, description)
-  VALUES (name, query, metric, op, threshold, metric_window, every, severity, cooldown, channels, current_user, description)
+  VALUES (name, query, metric, op, threshold, metric_window, every, severity, cooldown, channels,
+          coalesce(prev, me), description)
   ON CONFLICT ON CONSTRAINT alert_rule_pkey DO UPDATE
     SET query = excluded.query, metric = excluded.metric, op = excluded.op, threshold = excluded.threshold,
         metric_window = excluded.metric_window, every = excluded.every, severity = excluded.severity,
-        cooldown = excluded.cooldown, channels = excluded.channels, owner = excluded.owner,
+        cooldown = excluded.cooldown, channels = excluded.channels,
         description = excluded.description, next_check_at = pg_catalog.now(), enabled = true;
   PERFORM @extschema@.audit_record('alert_rule', name, NULL,
     jsonb_build_object('query', query, 'metric', metric, 'op', op, 'threshold', threshold, 'every', every,
@@ -161,14 +186,20 @@ DECLARE
 BEGIN
   FOR c IN SELECT e FROM jsonb_array_elements(r.channels) e LOOP
     IF c ? 'webhook' THEN
-      PERFORM @extschema@.outbox_enqueue(c ->> 'webhook',
+      IF NOT @extschema@.endpoint_sendable(c ->> 'webhook', r.owner) THEN
+        RAISE EXCEPTION 'alert "%": % may no longer send to endpoint "%"', r.name, r.owner, c ->> 'webhook'
+          USING ERRCODE = 'insufficient_privilege';
+      END IF;
+      PERFORM @extschema@.outbox_put(c ->> 'webhook',
         @extschema@.alert_format(coalesce(c ->> 'format', (SELECT e.format FROM @extschema@.endpoint e WHERE e.name = c ->> 'webhook'),
                                           'json'), title, body,
                                  jsonb_build_object('rule', r.name, 'event', ev.id, 'state', what, 'detail', ev.detail)),
-        format('alert-%s-%s-%s', ev.id, what, extract(epoch FROM pg_catalog.clock_timestamp())));
+        format('alert-%s-%s-%s', ev.id, what, extract(epoch FROM pg_catalog.clock_timestamp())), '{}', r.owner);
     ELSE
+      -- NOTIFY is heard by any role that LISTENs: identifiers only, never
+      -- a value; listeners read the event (alert_event) as what they may see
       PERFORM pg_catalog.pg_notify(c ->> 'notify',
-        jsonb_build_object('rule', r.name, 'event', ev.id, 'state', what, 'severity', ev.severity, 'detail', ev.detail)::text);
+        jsonb_build_object('rule', r.name, 'event', ev.id, 'state', what, 'severity', ev.severity)::text);
     END IF;
   END LOOP;
 END
@@ -180,6 +211,7 @@ CREATE FUNCTION @extschema@.alert_check(name text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -188,43 +220,35 @@ DECLARE
   found_trouble boolean;
   found jsonb;
   v numeric;
-  msg text;
   state text;
 BEGIN
   SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name = alert_check.name;
   IF r.name IS NULL THEN
     RAISE EXCEPTION 'unknown alert "%"', name USING ERRCODE = 'undefined_object';
   END IF;
-  IF NOT pg_catalog.pg_has_role(current_user, r.owner, 'MEMBER') THEN
+  IF NOT @extschema@.manages(@extschema@.caller(), r.owner) THEN
     RAISE EXCEPTION 'alert "%" belongs to "%"', name, r.owner USING ERRCODE = 'insufficient_privilege';
   END IF;
-  -- the check, as the owner, read-only; the subtransaction is rolled back
-  BEGIN
-    EXECUTE format('SET LOCAL ROLE %I', r.owner);
-    SET LOCAL transaction_read_only = on;
-    IF r.query IS NOT NULL THEN
-      EXECUTE format('SELECT count(*), coalesce(jsonb_agg(q) FILTER (WHERE n <= 20), ''[]'') FROM (SELECT q, row_number() OVER () AS n FROM (%s) q) s',
-                     r.query) INTO v, found;
-      found := jsonb_build_object('count', v, 'rows', found);
-      found_trouble := v > 0;
-    ELSE
-      SELECT (j -> r.metric)::text::numeric INTO v
-        FROM @extschema@.metric_query(ARRAY[r.metric], from_date => (pg_catalog.now() - r.metric_window)::date,
-                                      to_date => pg_catalog.now()::date) j;
-      found := jsonb_build_object('value', v);
-      EXECUTE format('SELECT $1 %s $2', r.op) INTO found_trouble USING v, r.threshold;
-      found_trouble := coalesce(found_trouble, false);
-    END IF;
-    RAISE EXCEPTION USING ERRCODE = 'P0001', MESSAGE = 'concord.alert_check: done',
-                          DETAIL = jsonb_build_object('trouble', found_trouble, 'detail', found)::text;
-  EXCEPTION WHEN raise_exception THEN
-    GET STACKED DIAGNOSTICS msg = MESSAGE_TEXT, state = PG_EXCEPTION_DETAIL;
-    IF msg <> 'concord.alert_check: done' THEN
-      RAISE;
-    END IF;
-    found_trouble := (state::jsonb ->> 'trouble')::boolean;
-    found := state::jsonb -> 'detail';
-  END;
+  -- the check, as the owner (eval_as: read-only, rolled back, and no
+  -- function the query calls can change role, even in the worker)
+  IF r.query IS NOT NULL THEN
+    PERFORM @extschema@.sql_check_select(r.query);
+    found := @extschema@.eval_as(r.owner, format(
+      'SELECT pg_catalog.jsonb_build_object(''count'', pg_catalog.count(*), ''rows'','
+      ' COALESCE(pg_catalog.jsonb_agg(s.q) FILTER (WHERE s.n OPERATOR(pg_catalog.<=) 20), ''[]''::pg_catalog.jsonb))'
+      ' FROM (SELECT q, pg_catalog.row_number() OVER () AS n FROM (%s' || E'\n' || ') q) s', r.query));
+    found_trouble := (found ->> 'count')::bigint > 0;
+  ELSE
+    found := @extschema@.eval_as(r.owner, format(
+      'SELECT pg_catalog.jsonb_build_object(''value'', j OPERATOR(pg_catalog.->) %L::pg_catalog.text)'
+      ' FROM %s.metric_query(ARRAY[%L]::pg_catalog.text[], from_date => %L::pg_catalog.date,'
+      ' to_date => %L::pg_catalog.date) j',
+      r.metric, '@extschema@', r.metric, (pg_catalog.now() - r.metric_window)::date, pg_catalog.now()::date));
+    v := (found ->> 'value')::numeric;
+    found := jsonb_build_object('value', v);
+    EXECUTE format('SELECT $1 %s $2', r.op) INTO found_trouble USING v, r.threshold;
+    found_trouble := coalesce(found_trouble, false);
+  END IF;
 
   SELECT * INTO ev FROM @extschema@.alert_event e WHERE e.rule = r.name AND e.resolved_at IS NULL FOR UPDATE;
   IF found_trouble THEN
@@ -290,10 +314,62 @@ COMMENT ON FUNCTION @extschema@.alert_run_due() IS
   'Run by the background worker: checks every enabled alert that is due; returns how many were checked';
 REVOKE EXECUTE ON FUNCTION @extschema@.alert_run_due() FROM PUBLIC;
 
+CREATE FUNCTION @extschema@.alert_enable(name text, enabled boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  r @extschema@.alert_rule;
+BEGIN
+  IF enabled IS NULL THEN
+    RAISE EXCEPTION 'enabled must be true or false' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name OPERATOR(pg_catalog.=) alert_enable.name FOR UPDATE;
+  IF r.name IS NULL OR NOT @extschema@.manages(@extschema@.caller(), r.owner) THEN
+    RAISE EXCEPTION 'unknown alert "%"', name USING ERRCODE = 'undefined_object';
+  END IF;
+  UPDATE @extschema@.alert_rule x SET enabled = alert_enable.enabled,
+         next_check_at = CASE WHEN alert_enable.enabled THEN pg_catalog.now() ELSE x.next_check_at END
+   WHERE x.name OPERATOR(pg_catalog.=) r.name;
+  PERFORM @extschema@.audit_record('alert_enable', name, NULL, jsonb_build_object('enabled', enabled));
+  RETURN enabled;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.alert_enable(text, boolean) IS
+  'Enables or disables an alert (its owner''s, or as concord_admin) without dropping it';
+
+CREATE FUNCTION @extschema@.alert_drop(name text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  owner regrole;
+BEGIN
+  SELECT r.owner INTO owner FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_drop.name FOR UPDATE;
+  IF owner IS NULL THEN
+    RETURN false;
+  END IF;
+  IF NOT @extschema@.manages(@extschema@.caller(), owner) THEN
+    RAISE EXCEPTION 'alert "%" belongs to "%"', name, owner
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may drop it.';
+  END IF;
+  DELETE FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_drop.name;
+  PERFORM @extschema@.audit_record('alert_drop', name);
+  RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.alert_drop(text) IS
+  'Drops an alert (its owner''s, or as concord_admin) and its events; true if it existed';
+
 GRANT SELECT ON @extschema@.alert_rule, @extschema@.alert_event TO concord_flow;
-GRANT INSERT, UPDATE, DELETE ON @extschema@.alert_rule, @extschema@.alert_event TO concord_flow;
-GRANT USAGE ON SEQUENCE @extschema@.alert_event_id_seq TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'sql_check_select(text)', 'alert_format(text, text, text, jsonb)',
     'alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text)',
-    'alert_notify(concord.alert_rule, concord.alert_event, text)', 'alert_check(text)']);
+    'alert_check(text)', 'alert_enable(text, boolean)', 'alert_drop(text)']);
+REVOKE EXECUTE ON FUNCTION @extschema@.alert_notify(@extschema@.alert_rule, @extschema@.alert_event, text) FROM PUBLIC;

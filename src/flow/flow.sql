@@ -34,11 +34,16 @@ CREATE TABLE @extschema@.endpoint (
   timeout_ms    integer NOT NULL DEFAULT 10000 CHECK (timeout_ms BETWEEN 100 AND 600000),
   enabled       boolean NOT NULL DEFAULT true,
   description   text,
-  defined_by    text NOT NULL DEFAULT current_user,
+  defined_by    regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
+  senders       regrole[] NOT NULL DEFAULT '{}',
   defined_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.endpoint IS
-  'Named delivery endpoints: URL (within concord.http_allow), the secret that signs bodies, caps, attempts, timeout';
+  'Named delivery endpoints: URL (within concord.http_allow), the secret that signs bodies, caps, attempts, timeout; its owner and the roles that may send to it';
+COMMENT ON COLUMN @extschema@.endpoint.defined_by IS
+  'The endpoint''s owner: the role that defined it (only she, roles with her privileges and concord_admin may change it)';
+COMMENT ON COLUMN @extschema@.endpoint.senders IS
+  'Roles besides the owner that may send to the endpoint (outbox_enqueue, event rules, alerts)';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.endpoint', '');
 
 CREATE TABLE @extschema@.outbox (
@@ -53,7 +58,7 @@ CREATE TABLE @extschema@.outbox (
   lease_until     timestamptz,
   last_status     integer,
   last_error      text,
-  enqueued_by     text NOT NULL DEFAULT current_user,
+  enqueued_by     regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   enqueued_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
   delivered_at    timestamptz,
   UNIQUE (endpoint, idempotency_key)
@@ -65,6 +70,20 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.outbox_id_seq', '');
 COMMENT ON TABLE @extschema@.outbox IS
   'Messages to endpoints, written in the enqueuing transaction and delivered by the background worker: pending, in_flight (leased), delivered or dead';
+COMMENT ON COLUMN @extschema@.outbox.enqueued_by IS
+  'The role that sent the message (the definer, for an event rule''s or an alert''s)';
+
+-- Each role sees the endpoints it owns or may send to, and the messages it
+-- sent or that reach an endpoint it owns; nobody writes either table but
+-- concord's API (which runs as concord's owner).
+ALTER TABLE @extschema@.endpoint ENABLE ROW LEVEL SECURITY;
+CREATE POLICY endpoint_visible ON @extschema@.endpoint FOR SELECT
+  USING (@extschema@.manages(defined_by) OR @extschema@.manages_any(pg_catalog.to_regrole(current_user), senders));
+ALTER TABLE @extschema@.outbox ENABLE ROW LEVEL SECURITY;
+CREATE POLICY outbox_visible ON @extschema@.outbox FOR SELECT
+  USING (@extschema@.manages(enqueued_by)
+         OR EXISTS (SELECT 1 FROM @extschema@.endpoint e
+                     WHERE e.name OPERATOR(pg_catalog.=) outbox.endpoint AND @extschema@.manages(e.defined_by)));
 
 -- Wakes this database's worker when the enqueuing transaction commits.
 CREATE FUNCTION @extschema@.flow_wake()
@@ -74,52 +93,130 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.flow_wake() IS
   'Asks this database''s concord worker to deliver as soon as the current transaction commits (false when no worker runs)';
 
+-- The header values of an endpoint or a message: strings of one line, or
+-- {"secret": name} for a secret the sender may use.
+CREATE FUNCTION @extschema@.flow_check_headers(headers jsonb, what text, sender regrole)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  h record;
+BEGIN
+  IF headers IS NULL OR jsonb_typeof(headers) OPERATOR(pg_catalog.<>) 'object' THEN
+    RAISE EXCEPTION 'headers of % must be a JSON object', what USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  FOR h IN SELECT e.key, e.value FROM jsonb_each(headers) e LOOP
+    IF h.key OPERATOR(pg_catalog.!~) '^[A-Za-z0-9!#$%&''*+.^_`|~-]+$' OR pg_catalog.length(h.key) OPERATOR(pg_catalog.>) 256 THEN
+      RAISE EXCEPTION 'invalid header name "%" in %', h.key, what
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'A header name is a token: letters, digits and !#$%&''*+.^_`|~-.';
+    ELSIF jsonb_typeof(h.value) OPERATOR(pg_catalog.=) 'string' THEN
+      IF (h.value #>> '{}') OPERATOR(pg_catalog.~) '[\r\n\x01-\x08\x0b\x0c\x0e-\x1f\x7f]' THEN
+        RAISE EXCEPTION 'header "%" in % has a line break or a control character', h.key, what
+          USING ERRCODE = 'invalid_parameter_value', HINT = 'A header value is one line of text.';
+      END IF;
+    ELSIF jsonb_typeof(h.value) OPERATOR(pg_catalog.=) 'object' AND h.value ? 'secret'
+          AND jsonb_typeof(h.value -> 'secret') OPERATOR(pg_catalog.=) 'string'
+          AND (SELECT count(*) FROM jsonb_object_keys(h.value)) OPERATOR(pg_catalog.=) 1 THEN
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name OPERATOR(pg_catalog.=) (h.value ->> 'secret')) THEN
+        RAISE EXCEPTION 'secret "%" (header "%" in %) does not exist', h.value ->> 'secret', h.key, what
+          USING ERRCODE = 'undefined_object', HINT = 'A superuser stores it with concord.secret_set(name, value).';
+      END IF;
+    ELSE
+      RAISE EXCEPTION 'header "%" in % must be a string or {"secret": name}, not %', h.key, what, h.value
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.flow_check_headers(jsonb, text, regrole) IS
+  'Internal to flow: header values must be one-line strings or {"secret": name} of an existing secret';
+
 CREATE FUNCTION @extschema@.endpoint_define(name text, url text, secret_name text DEFAULT NULL,
                                             max_in_flight integer DEFAULT 8, max_attempts integer DEFAULT 10,
                                             timeout_ms integer DEFAULT 10000, headers jsonb DEFAULT '{}',
-                                            description text DEFAULT NULL, format text DEFAULT 'json')
+                                            description text DEFAULT NULL, format text DEFAULT 'json',
+                                            senders regrole[] DEFAULT '{}')
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
+DECLARE
+  me regrole := @extschema@.caller();
+  old @extschema@.endpoint;
 BEGIN
   IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid endpoint name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'An endpoint name is a lower-case identifier, e.g. finance_billing.';
   END IF;
+  SELECT * INTO old FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_define.name FOR UPDATE;
+  IF old.name IS NOT NULL AND NOT @extschema@.manages(me, old.defined_by) THEN
+    RAISE EXCEPTION 'endpoint "%" belongs to "%"', name, old.defined_by
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may redefine it.';
+  END IF;
   IF url IS NULL THEN
     RAISE EXCEPTION 'endpoint "%" needs a URL', name USING ERRCODE = 'null_value_not_allowed';
   END IF;
   PERFORM @extschema@.flow_check_url(url);
-  IF secret_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name = endpoint_define.secret_name) THEN
+  IF secret_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name OPERATOR(pg_catalog.=) endpoint_define.secret_name) THEN
     RAISE EXCEPTION 'secret "%" does not exist', secret_name
       USING ERRCODE = 'undefined_object', HINT = 'Store it first: SELECT concord.secret_set(name, value) (as a superuser).';
   END IF;
-  IF headers IS NULL OR jsonb_typeof(headers) <> 'object' THEN
-    RAISE EXCEPTION 'headers of endpoint "%" must be a JSON object', name USING ERRCODE = 'invalid_parameter_value';
-  END IF;
+  PERFORM @extschema@.flow_check_headers(headers, format('endpoint "%s"', name), me);
   IF format IS NULL OR format NOT IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack') THEN
     RAISE EXCEPTION 'unknown format "%" for endpoint "%"', format, name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of json, dingtalk, wecom, feishu, slack.';
   END IF;
-  INSERT INTO @extschema@.endpoint AS e (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers, description, format)
-  VALUES (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers, description, format)
+  IF max_in_flight IS NULL OR max_in_flight NOT BETWEEN 1 AND 256 THEN
+    RAISE EXCEPTION 'max_in_flight of endpoint "%" must be between 1 and 256, not %', name, max_in_flight
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF max_attempts IS NULL OR max_attempts NOT BETWEEN 1 AND 100 THEN
+    RAISE EXCEPTION 'max_attempts of endpoint "%" must be between 1 and 100, not %', name, max_attempts
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF timeout_ms IS NULL OR timeout_ms NOT BETWEEN 100 AND 600000 THEN
+    RAISE EXCEPTION 'timeout_ms of endpoint "%" must be between 100 and 600000, not %', name, timeout_ms
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF senders IS NULL OR array_position(senders, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'senders of endpoint "%" must be a list of roles', name USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  INSERT INTO @extschema@.endpoint AS e (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers,
+                                         description, format, defined_by, senders)
+  VALUES (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers, description, format,
+          coalesce(old.defined_by, me), senders)
   ON CONFLICT ON CONSTRAINT endpoint_pkey DO UPDATE
     SET url = excluded.url, secret_name = excluded.secret_name, max_in_flight = excluded.max_in_flight,
         max_attempts = excluded.max_attempts, timeout_ms = excluded.timeout_ms, headers = excluded.headers,
-        description = excluded.description, format = excluded.format, defined_by = current_user, defined_at = pg_catalog.now();
+        description = excluded.description, format = excluded.format, senders = excluded.senders,
+        defined_at = pg_catalog.now();
   PERFORM @extschema@.audit_record('endpoint_define', name, NULL,
     jsonb_build_object('url', @extschema@.http_redact_url(url), 'secret', secret_name, 'max_in_flight', max_in_flight,
-                       'max_attempts', max_attempts, 'timeout_ms', timeout_ms));
+                       'max_attempts', max_attempts, 'timeout_ms', timeout_ms, 'senders', senders));
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text) IS
-  'Defines (or redefines) a delivery endpoint: its URL must pass the destination guard now, its secret (by name) must exist; format (json, dingtalk, wecom, feishu, slack) is what its receiver accepts from event rules and alerts';
+COMMENT ON FUNCTION @extschema@.endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[]) IS
+  'Defines (or, as its owner, redefines) a delivery endpoint: its URL must pass the destination guard now, its secret (by name) must exist; format (json, dingtalk, wecom, feishu, slack) is what its receiver accepts from event rules and alerts; senders are the roles besides the owner that may send to it';
 
-CREATE FUNCTION @extschema@.outbox_enqueue(endpoint text, payload jsonb, idempotency_key text DEFAULT NULL,
-                                           headers jsonb DEFAULT '{}')
+-- May the role send to the endpoint?  Its owner's, a sender's or an
+-- admin's privileges.
+CREATE FUNCTION @extschema@.endpoint_sendable(endpoint text, sender regrole)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT 1 FROM @extschema@.endpoint e
+                WHERE e.name OPERATOR(pg_catalog.=) endpoint
+                  AND (@extschema@.manages(sender, e.defined_by) OR @extschema@.manages_any(sender, e.senders)));
+COMMENT ON FUNCTION @extschema@.endpoint_sendable(text, regrole) IS
+  'Whether the role may send to the endpoint: it has the privileges of its owner, of one of its senders, or of concord_admin';
+
+-- A message into the outbox, for sender (internal: outbox_enqueue and
+-- alerts check the sender first).
+CREATE FUNCTION @extschema@.outbox_put(endpoint text, payload jsonb, idempotency_key text, headers jsonb, sender regrole)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -128,65 +225,96 @@ AS $fn$
 DECLARE
   id bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name = outbox_enqueue.endpoint) THEN
-    RAISE EXCEPTION 'unknown endpoint "%"', endpoint
-      USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_define.';
+  IF idempotency_key IS NOT NULL AND (idempotency_key OPERATOR(pg_catalog.=) ''
+                                      OR pg_catalog.length(idempotency_key) OPERATOR(pg_catalog.>) 255
+                                      OR idempotency_key OPERATOR(pg_catalog.~) '[\r\n\x01-\x1f\x7f]') THEN
+    RAISE EXCEPTION 'invalid idempotency key %', pg_catalog.quote_literal(idempotency_key)
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'An idempotency key is 1 to 255 characters of one line (or NULL for a new UUID).';
   END IF;
-  IF payload IS NULL THEN
-    RAISE EXCEPTION 'a message to "%" needs a payload', endpoint USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  IF headers IS NULL OR jsonb_typeof(headers) <> 'object' THEN
-    RAISE EXCEPTION 'headers of a message must be a JSON object' USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  INSERT INTO @extschema@.outbox AS o (endpoint, payload, idempotency_key, headers)
-  VALUES (endpoint, payload, coalesce(idempotency_key, pg_catalog.gen_random_uuid()::text), headers)
+  INSERT INTO @extschema@.outbox AS o (endpoint, payload, idempotency_key, headers, enqueued_by)
+  VALUES (endpoint, payload, coalesce(idempotency_key, pg_catalog.gen_random_uuid()::pg_catalog.text), headers, sender)
   ON CONFLICT ON CONSTRAINT outbox_endpoint_idempotency_key_key DO NOTHING
   RETURNING o.id INTO id;
   IF id IS NULL THEN
     -- the same key again: the message is already there (enqueueing is idempotent too)
     SELECT o.id INTO id FROM @extschema@.outbox o
-     WHERE o.endpoint = outbox_enqueue.endpoint AND o.idempotency_key = outbox_enqueue.idempotency_key;
+     WHERE o.endpoint OPERATOR(pg_catalog.=) outbox_put.endpoint
+       AND o.idempotency_key OPERATOR(pg_catalog.=) outbox_put.idempotency_key;
   END IF;
   PERFORM @extschema@.flow_wake();
   RETURN id;
 END
 $fn$;
+COMMENT ON FUNCTION @extschema@.outbox_put(text, jsonb, text, jsonb, regrole) IS
+  'Internal to flow: writes a message for a sender already checked';
+
+CREATE FUNCTION @extschema@.outbox_enqueue(endpoint text, payload jsonb, idempotency_key text DEFAULT NULL,
+                                           headers jsonb DEFAULT '{}')
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  me regrole := @extschema@.caller();
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) outbox_enqueue.endpoint) THEN
+    RAISE EXCEPTION 'unknown endpoint "%"', endpoint
+      USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_define.';
+  END IF;
+  IF NOT @extschema@.endpoint_sendable(endpoint, me) THEN
+    RAISE EXCEPTION 'permission denied to send to endpoint "%"', endpoint
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Its owner lets a role send with concord.endpoint_define(..., senders => ...).';
+  END IF;
+  IF payload IS NULL THEN
+    RAISE EXCEPTION 'a message to "%" needs a payload', endpoint USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  PERFORM @extschema@.flow_check_headers(headers, format('a message to "%s"', endpoint), me);
+  RETURN @extschema@.outbox_put(endpoint, payload, idempotency_key, headers, me);
+END
+$fn$;
 COMMENT ON FUNCTION @extschema@.outbox_enqueue(text, jsonb, text, jsonb) IS
-  'Enqueues a message to an endpoint in the current transaction (delivered if it commits); an idempotency key (default: a new UUID) already enqueued returns that message';
+  'Enqueues a message to an endpoint the caller may send to, in the current transaction (delivered if it commits); an idempotency key (default: a new UUID) already enqueued returns that message';
 
 CREATE FUNCTION @extschema@.outbox_retry(id bigint)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
-  st text;
+  me regrole := @extschema@.caller();
+  m record;
 BEGIN
-  UPDATE @extschema@.outbox o SET status = 'pending', attempts = 0, next_attempt_at = pg_catalog.now(), lease_until = NULL
-   WHERE o.id = outbox_retry.id AND o.status = 'dead'
-  RETURNING o.status INTO st;
-  IF st IS NULL THEN
-    SELECT o.status INTO st FROM @extschema@.outbox o WHERE o.id = outbox_retry.id;
-    IF st IS NULL THEN
-      RAISE EXCEPTION 'no outbox message %', id USING ERRCODE = 'undefined_object';
-    END IF;
-    RAISE EXCEPTION 'outbox message % is %, not dead', id, st
+  SELECT o.status, o.enqueued_by, e.defined_by INTO m
+    FROM @extschema@.outbox o JOIN @extschema@.endpoint e ON e.name OPERATOR(pg_catalog.=) o.endpoint
+   WHERE o.id OPERATOR(pg_catalog.=) outbox_retry.id FOR UPDATE OF o;
+  IF m.status IS NULL OR NOT (@extschema@.manages(me, m.enqueued_by) OR @extschema@.manages(me, m.defined_by)) THEN
+    -- (another's message is as unknown as a missing one)
+    RAISE EXCEPTION 'no outbox message %', id USING ERRCODE = 'undefined_object';
+  END IF;
+  IF m.status OPERATOR(pg_catalog.<>) 'dead' THEN
+    RAISE EXCEPTION 'outbox message % is %, not dead', id, m.status
       USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Only a dead message is retried by hand; the worker retries the others.';
   END IF;
+  UPDATE @extschema@.outbox o SET status = 'pending', attempts = 0, next_attempt_at = pg_catalog.now(), lease_until = NULL
+   WHERE o.id OPERATOR(pg_catalog.=) outbox_retry.id;
   PERFORM @extschema@.flow_wake();
-  RETURN st;
+  RETURN 'pending';
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.outbox_retry(bigint) IS
-  'Sends a dead message again: pending, its attempts counted from zero';
+  'Sends a dead message again (its sender''s or its endpoint owner''s): pending, its attempts counted from zero';
 
+-- members read (row security shows each her own); only the API writes
 GRANT SELECT ON @extschema@.endpoint, @extschema@.outbox TO concord_flow;
-GRANT INSERT, UPDATE, DELETE ON @extschema@.endpoint TO concord_flow;
-GRANT INSERT, UPDATE ON @extschema@.outbox TO concord_flow;
-GRANT USAGE ON SEQUENCE @extschema@.outbox_id_seq TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'flow_check_url(text)', 'flow_wake()',
-    'endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text)',
+    'endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[])',
+    'endpoint_sendable(text, regrole)',
     'outbox_enqueue(text, jsonb, text, jsonb)', 'outbox_retry(bigint)']);
-GRANT EXECUTE ON FUNCTION @extschema@.audit_record(text, text, jsonb, jsonb) TO concord_flow;
+REVOKE EXECUTE ON FUNCTION @extschema@.outbox_put(text, jsonb, text, jsonb, regrole),
+                           @extschema@.flow_check_headers(jsonb, text, regrole) FROM PUBLIC;

@@ -5,8 +5,10 @@
  * the outbox per endpoint, alerts, the worker -- and metrics_text(), all of
  * it in Prometheus' text exposition format for a scraper.  monitor_http
  * reads the call log as its caller (security_invoker: each role its own
- * calls, a superuser all of them); the others are concord_flow's, and read
- * the catalog of concord as its owner. */
+ * calls, a superuser all of them); so do monitor_outbox and monitor_alerts
+ * (each role its own endpoints, messages and alerts; concord_admin and
+ * superusers everything); monitor_sync reads the sync catalog as its
+ * owner. */
 
 CREATE VIEW @extschema@.monitor_http WITH (security_invoker = true) AS
   SELECT substring(l.url FROM '^[a-z]+://([^/?#]+)') AS host,
@@ -34,7 +36,7 @@ CREATE VIEW @extschema@.monitor_sync AS
 COMMENT ON VIEW @extschema@.monitor_sync IS
   'Syncs per source: last success, lag since it, failed runs and rejected records in the last 24 hours';
 
-CREATE VIEW @extschema@.monitor_outbox AS
+CREATE VIEW @extschema@.monitor_outbox WITH (security_invoker = true) AS
   SELECT e.name AS endpoint,
          count(o.id) FILTER (WHERE o.status = 'pending') AS pending,
          count(o.id) FILTER (WHERE o.status = 'in_flight') AS in_flight,
@@ -48,7 +50,7 @@ CREATE VIEW @extschema@.monitor_outbox AS
 COMMENT ON VIEW @extschema@.monitor_outbox IS
   'The outbox per endpoint: pending, in flight, dead, delivered in the last hour, the oldest waiting message''s age, the delivery rate over 5 minutes';
 
-CREATE VIEW @extschema@.monitor_alerts AS
+CREATE VIEW @extschema@.monitor_alerts WITH (security_invoker = true) AS
   SELECT r.name AS alert, r.severity, r.enabled,
          (SELECT count(*) FROM @extschema@.alert_event e WHERE e.rule = r.name AND e.resolved_at IS NULL) AS open,
          (SELECT count(*) FROM @extschema@.alert_event e WHERE e.rule = r.name

@@ -19,7 +19,9 @@
 
 CREATE SCHEMA concord_rules;
 COMMENT ON SCHEMA concord_rules IS 'concord: the trigger functions of event rules (concord.event_rule)';
-GRANT CREATE, USAGE ON SCHEMA concord_rules TO concord_flow;
+-- (the functions are made by concord.event_rule and owned by their rule's
+-- definer; nobody else creates anything here)
+GRANT USAGE ON SCHEMA concord_rules TO concord_flow;
 
 CREATE TABLE @extschema@.event_rule (
   name        text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,50}$'),
@@ -30,11 +32,13 @@ CREATE TABLE @extschema@.event_rule (
   actions     jsonb NOT NULL CHECK (jsonb_typeof(actions) = 'array'),
   enabled     boolean NOT NULL DEFAULT true,
   description text,
-  defined_by  text NOT NULL DEFAULT current_user,
+  defined_by  regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.event_rule IS
   'Event rules: on which changes of a table, under which condition over NEW and OLD, which actions run (webhook, insert, notify)';
+COMMENT ON COLUMN @extschema@.event_rule.defined_by IS
+  'The rule''s owner and definer: its actions run with her privileges';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_rule', '');
 
 CREATE TABLE @extschema@.event_firing (
@@ -51,6 +55,14 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_firing', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_firing_id_seq', '');
 COMMENT ON TABLE @extschema@.event_firing IS
   'Every firing of an event rule: when, by whom, on which row, and what each action did (the outbox message, the inserted row, the channel)';
+
+-- Each role sees the rules it owns and their firings; only the API writes.
+ALTER TABLE @extschema@.event_rule ENABLE ROW LEVEL SECURITY;
+CREATE POLICY event_rule_visible ON @extschema@.event_rule FOR SELECT USING (@extschema@.manages(defined_by));
+ALTER TABLE @extschema@.event_firing ENABLE ROW LEVEL SECURITY;
+CREATE POLICY event_firing_visible ON @extschema@.event_firing FOR SELECT
+  USING (EXISTS (SELECT 1 FROM @extschema@.event_rule r
+                  WHERE r.name OPERATOR(pg_catalog.=) event_firing.rule AND @extschema@.manages(r.defined_by)));
 
 -- The columns a template refers to ("$new.x", "$old.x"), each once.
 CREATE FUNCTION @extschema@.event_template_columns(tpl jsonb)
@@ -96,6 +108,27 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.event_template(jsonb, jsonb, jsonb, jsonb) IS
   'A template filled from a row: "$new.<column>", "$old.<column>", "$rule", "$table", "$op" replaced by their values';
 
+-- Records a firing of a rule its caller owns (event_fire, as the rule's
+-- owner, calls it).
+CREATE FUNCTION @extschema@.event_firing_record(rule text, op text, row_key jsonb, outcomes jsonb)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_column
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.event_rule r WHERE r.name OPERATOR(pg_catalog.=) event_firing_record.rule
+                    AND @extschema@.manages(@extschema@.caller(), r.defined_by)) THEN
+    RAISE EXCEPTION 'unknown event rule "%"', rule USING ERRCODE = 'undefined_object';
+  END IF;
+  INSERT INTO @extschema@.event_firing (rule, op, row_key, outcomes, fired_by)
+  VALUES (rule, op, row_key, outcomes, session_user);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.event_firing_record(text, text, jsonb, jsonb) IS
+  'Internal to event rules: records a firing of a rule the caller owns';
+
 -- Runs a rule's actions for one row, as the rule's definer (its trigger
 -- function is SECURITY DEFINER); records the firing.
 CREATE FUNCTION @extschema@.event_fire(rule text, op text, new jsonb, old jsonb)
@@ -113,7 +146,11 @@ DECLARE
   cols text;
   id bigint;
 BEGIN
+  -- (row security: only the rule's owner, whose trigger calls this, sees it)
   SELECT * INTO r FROM @extschema@.event_rule x WHERE x.name = event_fire.rule;
+  IF r.name IS NULL THEN
+    RAISE EXCEPTION 'unknown event rule "%"', rule USING ERRCODE = 'undefined_object';
+  END IF;
   meta := jsonb_build_object('rule', rule, 'table', r.table_name::text, 'op', op);
   FOR a IN SELECT e FROM jsonb_array_elements(r.actions) e LOOP
     IF a ? 'webhook' THEN
@@ -136,12 +173,11 @@ BEGIN
       outcomes := outcomes || jsonb_build_object('notify', a ->> 'notify');
     END IF;
   END LOOP;
-  INSERT INTO @extschema@.event_firing (rule, op, row_key, outcomes)
-  VALUES (rule, op, coalesce(new, old), outcomes);
+  PERFORM @extschema@.event_firing_record(rule, op, coalesce(new, old), outcomes);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.event_fire(text, text, jsonb, jsonb) IS
-  'Internal to event rules: runs a rule''s actions for one changed row and records the firing';
+  'Internal to event rules: runs a rule''s actions for one changed row, as the rule''s owner, and records the firing';
 
 CREATE FUNCTION @extschema@.event_rule(name text, tbl regclass, events text[], condition text, actions jsonb,
                                        description text DEFAULT NULL)
@@ -149,9 +185,12 @@ RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
+  me regrole := @extschema@.caller();
+  old @extschema@.event_rule;
   cond text;
   a jsonb;
   c text;
@@ -164,8 +203,18 @@ BEGIN
     RAISE EXCEPTION 'invalid event rule name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
   END IF;
-  IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid = tbl) NOT IN ('r', 'p') THEN
+  SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule.name FOR UPDATE;
+  IF old.name IS NOT NULL AND NOT @extschema@.manages(me, old.defined_by) THEN
+    RAISE EXCEPTION 'event rule "%" belongs to "%"', name, old.defined_by
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may redefine it.';
+  END IF;
+  IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl) NOT IN ('r', 'p') THEN
     RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
+  END IF;
+  -- the rule's trigger goes on the table as if its definer made it
+  IF NOT pg_catalog.has_table_privilege(me, tbl, 'TRIGGER') THEN
+    RAISE EXCEPTION 'permission denied to create a trigger on % (rule "%")', tbl, name
+      USING ERRCODE = 'insufficient_privilege', HINT = 'An event rule needs the TRIGGER privilege on its table (its owner has it).';
   END IF;
   evs := ARRAY(SELECT DISTINCT lower(e) FROM unnest(events) e ORDER BY 1);
   IF cardinality(evs) = 0 OR NOT evs <@ ARRAY['insert', 'update', 'delete'] THEN
@@ -200,6 +249,11 @@ BEGIN
         RAISE EXCEPTION 'unknown endpoint "%" in rule "%"', a ->> 'webhook', name
           USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_define.';
       END IF;
+      IF NOT @extschema@.endpoint_sendable(a ->> 'webhook', me) THEN
+        RAISE EXCEPTION 'permission denied to send to endpoint "%" (rule "%")', a ->> 'webhook', name
+          USING ERRCODE = 'insufficient_privilege',
+                HINT = 'Its owner lets a role send with concord.endpoint_define(..., senders => ...).';
+      END IF;
     ELSIF a ? 'insert' THEN
       IF pg_catalog.to_regclass(a ->> 'insert') IS NULL THEN
         RAISE EXCEPTION 'unknown table "%" in rule "%"', a ->> 'insert', name USING ERRCODE = 'undefined_table';
@@ -214,7 +268,7 @@ BEGIN
         RAISE EXCEPTION 'table % has no columns % (rule "%")', pg_catalog.to_regclass(a ->> 'insert'), missing, name
           USING ERRCODE = 'undefined_column';
       END IF;
-      IF NOT pg_catalog.has_table_privilege(pg_catalog.to_regclass(a ->> 'insert'), 'INSERT') THEN
+      IF NOT pg_catalog.has_table_privilege(me, pg_catalog.to_regclass(a ->> 'insert'), 'INSERT') THEN
         RAISE EXCEPTION 'permission denied to insert into % (rule "%")', pg_catalog.to_regclass(a ->> 'insert'), name
           USING ERRCODE = 'insufficient_privilege', HINT = 'A rule''s actions run with its definer''s privileges.';
       END IF;
@@ -223,12 +277,16 @@ BEGIN
     END IF;
   END LOOP;
 
-  INSERT INTO @extschema@.event_rule AS r (name, table_name, events, condition, compiled, actions, description)
-  VALUES (name, tbl, evs, condition, cond, actions, description)
+  INSERT INTO @extschema@.event_rule AS r (name, table_name, events, condition, compiled, actions, description, defined_by)
+  VALUES (name, tbl, evs, condition, cond, actions, description, me)
   ON CONFLICT ON CONSTRAINT event_rule_pkey DO UPDATE
     SET table_name = excluded.table_name, events = excluded.events, condition = excluded.condition,
         compiled = excluded.compiled, actions = excluded.actions, description = excluded.description,
-        defined_by = current_user, defined_at = pg_catalog.now(), enabled = true;
+        defined_by = excluded.defined_by, defined_at = pg_catalog.now(), enabled = true;
+  IF old.name IS NOT NULL THEN
+    -- the rule may have moved to another table
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, old.table_name);
+  END IF;
   -- its trigger function: the condition compiled in, the actions as the definer
   fn := format('concord_rules.%I', 'rule_' || name);
   EXECUTE format($f$CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
@@ -242,6 +300,8 @@ BEGIN
   RETURN NULL;
 END
 $body$$f$, fn, coalesce(cond, 'true'), '@extschema@', name);
+  -- SECURITY DEFINER as the rule's definer: its actions run with her rights
+  EXECUTE format('ALTER FUNCTION %s() OWNER TO %s', fn, me);
   EXECUTE format('COMMENT ON FUNCTION %s() IS %L', fn, format('concord event rule %s on %s', name, tbl));
   PERFORM @extschema@.citus_no_triggers(tbl, 'an event rule');
   EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, tbl);
@@ -259,12 +319,18 @@ CREATE FUNCTION @extschema@.event_rule_enable(name text, enabled boolean)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
   t regclass;
 BEGIN
-  UPDATE @extschema@.event_rule r SET enabled = event_rule_enable.enabled WHERE r.name = event_rule_enable.name
+  IF enabled IS NULL THEN
+    RAISE EXCEPTION 'enabled must be true or false' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  UPDATE @extschema@.event_rule r SET enabled = event_rule_enable.enabled
+   WHERE r.name OPERATOR(pg_catalog.=) event_rule_enable.name
+     AND @extschema@.manages(@extschema@.caller(), r.defined_by)
   RETURNING r.table_name INTO t;
   IF t IS NULL THEN
     RAISE EXCEPTION 'unknown event rule "%"', name USING ERRCODE = 'undefined_object';
@@ -282,12 +348,19 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
   t regclass;
+  owner regrole;
 BEGIN
-  DELETE FROM @extschema@.event_rule r WHERE r.name = event_rule_drop.name RETURNING r.table_name INTO t;
+  SELECT r.defined_by INTO owner FROM @extschema@.event_rule r WHERE r.name OPERATOR(pg_catalog.=) event_rule_drop.name;
+  IF owner IS NOT NULL AND NOT @extschema@.manages(@extschema@.caller(), owner) THEN
+    RAISE EXCEPTION 'event rule "%" belongs to "%"', name, owner
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may drop it.';
+  END IF;
+  DELETE FROM @extschema@.event_rule r WHERE r.name OPERATOR(pg_catalog.=) event_rule_drop.name RETURNING r.table_name INTO t;
   IF t IS NULL THEN
     RETURN false;
   END IF;
@@ -301,10 +374,7 @@ COMMENT ON FUNCTION @extschema@.event_rule_drop(text) IS
   'Drops an event rule, its trigger and its function; its firings stay recorded';
 
 GRANT SELECT ON @extschema@.event_rule, @extschema@.event_firing TO concord_flow;
-GRANT INSERT, UPDATE, DELETE ON @extschema@.event_rule TO concord_flow;
-GRANT INSERT ON @extschema@.event_firing TO concord_flow;
-GRANT USAGE ON SEQUENCE @extschema@.event_firing_id_seq TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'event_rule(text, regclass, text[], text, jsonb, text)', 'event_rule_enable(text, boolean)',
-    'event_rule_drop(text)', 'event_fire(text, text, jsonb, jsonb)']);
+    'event_rule_drop(text)', 'event_fire(text, text, jsonb, jsonb)', 'event_firing_record(text, text, jsonb, jsonb)']);
 GRANT EXECUTE ON FUNCTION @extschema@.metric_column_type(regclass, text) TO concord_flow;

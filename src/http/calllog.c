@@ -35,22 +35,18 @@ void
 http_call_log(HttpResult **results, int n)
 {
 	Oid			relid;
-	Oid			save_userid;
-	int			save_sec;
+	ConcordElevation elev;
 	char	   *role;
 
 	if (!concord_http_log || n == 0)
 		return;
 
 	relid = concord_relation_oid("http_call_log", false);
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	role = GetUserNameFromId(save_userid, false);
+	role = GetUserNameFromId(GetUserId(), false);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	SetUserIdAndSecContext(concord_relation_owner(relid),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
+	concord_elevate(concord_relation_owner(relid), &elev);
 	PG_TRY();
 	{
 		if (insert_plan == NULL)
@@ -103,7 +99,7 @@ http_call_log(HttpResult **results, int n)
 	}
 	PG_FINALLY();
 	{
-		SetUserIdAndSecContext(save_userid, save_sec);
+		concord_unelevate(&elev);
 	}
 	PG_END_TRY();
 	SPI_finish();

@@ -399,16 +399,30 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+  -- the key is converted with the owner's rights: only a built-in type's
+  -- cast, never one the table's owner made (checked at every firing, since
+  -- the column's type can change)
+  PERFORM @extschema@.require_builtin_column(TG_RELID, TG_ARGV[1]);
+  -- only for the source registered on this table and key (whoever may
+  -- attach the trigger cannot queue keys for another source)
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s
+                  WHERE s.name OPERATOR(pg_catalog.=) TG_ARGV[0]
+                    AND s.source_table OPERATOR(pg_catalog.=) TG_RELID
+                    AND s.key_column OPERATOR(pg_catalog.=) TG_ARGV[1]::pg_catalog.name) THEN
+    RAISE EXCEPTION 'table % is not identity source "%" with key "%"', TG_RELID::pg_catalog.regclass, TG_ARGV[0], TG_ARGV[1]
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'concord.identity_source_add makes this trigger; drop a copy made by hand.';
+  END IF;
   IF TG_OP = 'INSERT' THEN
-    EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, n.%I::text FROM new_rows n',
+    EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, n.%I::pg_catalog.text FROM new_rows n',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
   ELSIF TG_OP = 'DELETE' THEN
-    EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, o.%I::text FROM old_rows o',
+    EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, o.%I::pg_catalog.text FROM old_rows o',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
   ELSE
     -- an update queues the old key and the new one, once if they are equal
     EXECUTE format('INSERT INTO %1$s.identity_queue (source, key)'
-                   ' SELECT $1, n.%2$I::text FROM new_rows n UNION SELECT $1, o.%2$I::text FROM old_rows o',
+                   ' SELECT $1, n.%2$I::pg_catalog.text FROM new_rows n UNION SELECT $1, o.%2$I::pg_catalog.text FROM old_rows o',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
   END IF;
   RETURN NULL;
@@ -417,6 +431,8 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.identity_queue_rows() IS
   'Trigger of tracked identity sources: queues the keys of changed rows for resolve_incremental';
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_queue_rows() FROM PUBLIC;
+-- (identity_source_add makes the triggers as its caller, who needs it)
+GRANT EXECUTE ON FUNCTION @extschema@.identity_queue_rows() TO concord_identity;
 
 CREATE TABLE @extschema@.identity_attribute (
   name        text PRIMARY KEY

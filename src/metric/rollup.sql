@@ -121,7 +121,10 @@ BEGIN
   IF TG_OP = 'TRUNCATE' OR TG_ARGV[1] = '' THEN
     since := '-infinity';
   ELSE
-    t := CASE WHEN TG_ARGV[2] = '' THEN format('%I::timestamp', TG_ARGV[1])
+    -- converted with the owner's rights: only a built-in type's cast or
+    -- operator, never one the table's owner made (checked at every firing)
+    PERFORM @extschema@.require_builtin_column(TG_RELID, TG_ARGV[1]);
+    t := CASE WHEN TG_ARGV[2] = '' THEN format('%I::pg_catalog.timestamp', TG_ARGV[1])
               ELSE format('%I AT TIME ZONE %L', TG_ARGV[1], TG_ARGV[2]) END;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
       EXECUTE format('SELECT count(*), count(*) - count(%s), min(%s) FROM new_rows', t, t) INTO n, nulls, m;

@@ -12,7 +12,8 @@
  *	  concord.audit_row()      trigger of audited tables
  *
  *	  An entry names the role that acted: the current user of the
- *	  statement (and its session user), taken before the log is written
+ *	  statement, or the caller of the API function that runs as concord's
+ *	  owner (concord_caller), and its session user, taken before the log is written
  *	  as its owner (concord_owner_exec) -- members need no privilege on
  *	  the log and cannot write it any other way.
  *
@@ -100,7 +101,8 @@ append(const char *action, const char *object, Datum old, Datum new)
 	bool		isnull;
 	int64		id;
 
-	args[0] = CStringGetTextDatum(GetUserNameFromId(GetUserId(), false));
+	/* inside an API function that runs as concord's owner: its caller */
+	args[0] = CStringGetTextDatum(GetUserNameFromId(concord_caller(), false));
 	args[1] = CStringGetTextDatum(GetUserNameFromId(GetSessionUserId(), false));
 	args[2] = CStringGetTextDatum(action);
 	args[3] = CStringGetTextDatum(object);

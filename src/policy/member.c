@@ -202,7 +202,8 @@ concord_member(PG_FUNCTION_ARGS)
 	bool		isnull;
 	Datum		v = lookup(fcinfo, false,
 						   MY_MEMBERSHIPS
-						   ", v AS (SELECT ms.own, CASE $2 WHEN 'department' THEN ms.department WHEN 'title' THEN ms.title"
+						   ", v AS (SELECT ms.own, CASE WHEN $2 OPERATOR(pg_catalog.=) 'department' THEN ms.department"
+						   "  WHEN $2 OPERATOR(pg_catalog.=) 'title' THEN ms.title"
 						   "  ELSE ms.attributes OPERATOR(pg_catalog.->>) $2 END AS v FROM ms)"
 						   " SELECT coalesce((SELECT v.v FROM v WHERE v.own),"
 						   "  (SELECT pg_catalog.min(v.v) FROM v WHERE NOT v.own"

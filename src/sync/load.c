@@ -134,7 +134,7 @@ reject(SyncLoad *ld, SyncPage *pg, int i, const char *reason, int sqlerrcode)
 	vals[4] = CStringGetTextDatum(reason);
 	vals[5] = CStringGetTextDatum(unpack_sql_state(sqlerrcode));
 	concord_owner_exec("sync_run", "INSERT INTO concord.sync_reject (run_id, source, page, record, reason, error_code)"
-					" VALUES ($1, $2, $3, $4::jsonb, $5, $6)", 6, types, vals, nulls);
+					" VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5, $6)", 6, types, vals, nulls);
 	ld->counts.rejected++;
 	if (s->reject_fail || ld->counts.rejected > s->max_rejects)
 		ereport(ERROR,

@@ -127,7 +127,7 @@ sync_source_spec(const char *source, char **owner)
 	Oid			type = TEXTOID;
 	Datum		v = CStringGetTextDatum(source);
 
-	concord_owner_exec("sync_run", "SELECT spec::text, owner::text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "SELECT spec::pg_catalog.text, owner::pg_catalog.text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
 					1, &type, &v, NULL);
 	if (SPI_processed == 0)
 		ereport(ERROR,

@@ -206,7 +206,7 @@ concord_source_create(PG_FUNCTION_ARGS)
 	vals[1] = CStringGetTextDatum(validated_spec(name, spec_text));
 	namestrcpy(&owner, GetUserNameFromId(GetUserId(), false));
 	vals[2] = NameGetDatum(&owner);
-	concord_owner_exec("sync_run", "INSERT INTO concord.source (name, spec, owner) VALUES ($1, $2::jsonb, $3) RETURNING *",
+	concord_owner_exec("sync_run", "INSERT INTO concord.source (name, spec, owner) VALUES ($1, $2::pg_catalog.jsonb, $3) RETURNING *",
 					3, types, vals, NULL);
 	result = return_row(fcinfo);
 	SPI_finish();
@@ -262,7 +262,7 @@ concord_source_alter(PG_FUNCTION_ARGS)
 
 	vals[0] = CStringGetTextDatum(name);
 	vals[1] = CStringGetTextDatum(spec_text);
-	concord_owner_exec("sync_run", "UPDATE concord.source SET spec = $2::jsonb, updated_at = pg_catalog.now()"
+	concord_owner_exec("sync_run", "UPDATE concord.source SET spec = $2::pg_catalog.jsonb, updated_at = pg_catalog.now()"
 					" WHERE name OPERATOR(pg_catalog.=) $1 RETURNING *",
 					2, types, vals, NULL);
 	result = return_row(fcinfo);
@@ -304,7 +304,7 @@ concord_source_drop(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	concord_owner_exec("sync_run", "SELECT spec::text, owner::text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
+	concord_owner_exec("sync_run", "SELECT spec::pg_catalog.text, owner::pg_catalog.text FROM concord.source WHERE name OPERATOR(pg_catalog.=) $1",
 					1, &type, &v, NULL);
 	if (SPI_processed == 0)
 	{

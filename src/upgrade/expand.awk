@@ -4,8 +4,11 @@
 # after the last release is written once, where it lives:
 #
 #   -- @replace FILE NAME   function NAME of FILE, from its line
-#                           "CREATE FUNCTION @extschema@.NAME(" to its line
-#                           "$fn$;", as CREATE OR REPLACE FUNCTION
+#                           "CREATE FUNCTION @extschema@.NAME(" to the end
+#                           of the statement ("$fn$;" after a $fn$ body,
+#                           "END;" after BEGIN ATOMIC, else the first line
+#                           ending in ";"), as CREATE OR REPLACE FUNCTION,
+#                           with the COMMENT ON FUNCTION that follows it
 #   -- @file FILE           FILE after its opening /* ... */ comment
 #   -- @comments FILE       every COMMENT ON COLUMN statement of FILE
 #
@@ -19,23 +22,48 @@ function fail(msg) {
 	exit 1
 }
 
-function replace(f, name,    line, start, on) {
-	start = "CREATE FUNCTION @extschema@." name "("
+function replace(f, name,    line, start, on, body, done, cm, base) {
+	# NAME may carry the start of its arguments, "manages(role", to pick
+	# one of several functions of that name
+	base = name
+	sub(/\(.*$/, "", base)
+	start = "CREATE FUNCTION @extschema@." name (index(name, "(") ? "" : "(")
 	on = 0
+	body = ""
+	done = 0
+	cm = 0
 	while ((getline line < f) > 0) {
+		if (done) {
+			# and the COMMENT ON FUNCTION right after it, if there is one
+			if (!cm && index(line, "COMMENT ON FUNCTION @extschema@." base "(") == 1)
+				cm = 1
+			if (!cm)
+				break
+			print line
+			if (line ~ /;$/)
+				break
+			continue
+		}
 		if (!on && index(line, start) == 1) {
 			on = 1
 			sub(/^CREATE FUNCTION/, "CREATE OR REPLACE FUNCTION", line)
 		}
-		if (on) {
-			print line
-			if (line == "$fn$;")
-				break
-		}
+		if (!on)
+			continue
+		print line
+		# where the statement ends: a $fn$ body at its line "$fn$;", a
+		# BEGIN ATOMIC body at "END;", any other at its first ";"
+		if (body == "" && line ~ /AS \$fn\$$/)
+			body = "fn"
+		else if (body == "" && line ~ /BEGIN ATOMIC$/)
+			body = "atomic"
+		if ((body == "fn" && line == "$fn$;") || (body == "atomic" && line == "END;") ||
+		    (body == "" && line ~ /;$/))
+			done = 1
 	}
 	close(f)
-	if (!on || line != "$fn$;")
-		fail("no function " name " ending in a line $fn$; in " f)
+	if (!done)
+		fail("no whole function " name " in " f)
 }
 
 function file(f,    line, body, n) {
