@@ -106,10 +106,10 @@ table_primary_key(Oid relid)
 	Datum		arg = ObjectIdGetDatum(relid);
 	Oid			argtype = OIDOID;
 
-	if (SPI_execute_with_args("SELECT a.attname::text FROM pg_catalog.pg_index i"
+	if (SPI_execute_with_args("SELECT a.attname::pg_catalog.text FROM pg_catalog.pg_index i"
 							  " CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
-							  " JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-							  " WHERE i.indrelid = $1 AND i.indisprimary ORDER BY k.ord",
+							  " JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid AND a.attnum OPERATOR(pg_catalog.=) k.attnum"
+							  " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisprimary ORDER BY k.ord",
 							  1, &argtype, &arg, NULL, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the primary key of relation %u", relid);
 	for (uint64 i = 0; i < SPI_processed; i++)
@@ -140,13 +140,14 @@ require_unique_index(const SyncSpec *s, SyncTarget *t, List *pkcols)
 	vals[0] = ObjectIdGetDatum(t->relid);
 	vals[1] = PointerGetDatum(construct_array(names, list_length(pkcols), TEXTOID, -1, false, TYPALIGN_INT));
 	if (SPI_execute_with_args("SELECT 1 FROM pg_catalog.pg_index i"
-							  " WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid"
+							  " WHERE i.indrelid OPERATOR(pg_catalog.=) $1 AND i.indisunique AND i.indisvalid"
 							  " AND i.indpred IS NULL AND i.indexprs IS NULL"
-							  " AND (SELECT pg_catalog.array_agg(a.attname::text ORDER BY a.attname::text COLLATE \"C\")"
+							  " AND (SELECT pg_catalog.array_agg(a.attname::pg_catalog.text ORDER BY a.attname::pg_catalog.text COLLATE \"C\")"
 							  "      FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)"
-							  "      JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
-							  "      WHERE k.ord <= i.indnkeyatts)"
-							  "   = (SELECT pg_catalog.array_agg(n ORDER BY n COLLATE \"C\") FROM pg_catalog.unnest($2) AS n)",
+							  "      JOIN pg_catalog.pg_attribute a ON a.attrelid OPERATOR(pg_catalog.=) i.indrelid"
+							  "       AND a.attnum OPERATOR(pg_catalog.=) k.attnum"
+							  "      WHERE k.ord OPERATOR(pg_catalog.<=) i.indnkeyatts)"
+							  "   OPERATOR(pg_catalog.=) (SELECT pg_catalog.array_agg(n ORDER BY n COLLATE \"C\") FROM pg_catalog.unnest($2) AS n)",
 							  2, types, vals, NULL, false, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read the indexes of %s", t->qname);
 	if (SPI_processed == 0)
@@ -237,7 +238,7 @@ build_sql(const SyncSpec *s, SyncTarget *t)
 		/* types without an equality operator (json, point) compare as text */
 		has_eq = i >= s->ncolumns ||
 			OidIsValid(lookup_type_cache(t->typid[i], TYPECACHE_EQ_OPR)->eq_opr);
-		cast = has_eq ? "" : "::text";
+		cast = has_eq ? "" : "::pg_catalog.text";
 		appendStringInfo(&set, "%s%s = excluded.%s", set.len ? ", " : "", name, name);
 		appendStringInfo(&olds, "%so.%s%s", olds.len ? ", " : "", name, cast);
 		appendStringInfo(&excl, "%st.%s%s", excl.len ? ", " : "", name, cast);
@@ -246,7 +247,7 @@ build_sql(const SyncSpec *s, SyncTarget *t)
 			appendStringInfo(&news, "%ss.%s%s", news.len ? ", " : "", name, cast);
 		else
 			appendStringInfo(&news, "%s%s", news.len ? ", " : "",
-							 t->softdel_type == BOOLOID ? "false" : "NULL::timestamptz");
+							 t->softdel_type == BOOLOID ? "false" : "NULL::pg_catalog.timestamptz");
 	}
 	for (int k = 0; k < t->npk; k++)
 	{
@@ -289,14 +290,14 @@ build_sql(const SyncSpec *s, SyncTarget *t)
 
 	initStringInfo(&key);
 	if (t->npk == 1)
-		appendStringInfo(&key, "t.%s::text", quote_identifier(s->columns[t->pk[0]].name));
+		appendStringInfo(&key, "t.%s::pg_catalog.text", quote_identifier(s->columns[t->pk[0]].name));
 	else
 	{
 		appendStringInfoString(&key, "pg_catalog.jsonb_build_array(");
 		for (int i = 0; i < t->npk; i++)
-			appendStringInfo(&key, "%st.%s::text", i ? ", " : "",
+			appendStringInfo(&key, "%st.%s::pg_catalog.text", i ? ", " : "",
 							 quote_identifier(s->columns[t->pk[i]].name));
-		appendStringInfoString(&key, ")::text");
+		appendStringInfoString(&key, ")::pg_catalog.text");
 	}
 	t->key_sql = key.data;
 }

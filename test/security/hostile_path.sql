@@ -1,0 +1,191 @@
+-- security: nothing concord runs with more rights than its caller (SECURITY
+-- DEFINER functions, API functions that run as concord's owner, statements
+-- run as the owner of concord's tables, triggers that queue changes) ever
+-- resolves an operator, function, type or relation through the caller's
+-- search_path, or converts a value with a cast the caller made.  Each role
+-- logs in (dblink) with search_path = tap_evil, pg_temp, pg_catalog and
+-- look-alikes of pg_catalog's operators, functions and types in tap_evil
+-- and in pg_temp, each a trap that counts when it runs with rights other
+-- than its session's; every elevated function of concord must have been
+-- called, and no trap sprung.
+SET client_min_messages = warning;
+\ir hostile.psql
+SELECT plan(36);
+
+SELECT current_setting('concord_test.stub_url') AS u, current_setting('concord_test.stub_port') AS p \gset
+SELECT NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = :'p'::int) AS add_allow \gset
+SELECT concord.http_allow_host('127.0.0.1', :'p'::int) IS NOT NULL AS allowed \gset
+
+-- every elevated function of concord, with its calls counted from now
+DO $$
+DECLARE r text;
+BEGIN
+  FOREACH r IN ARRAY ARRAY['tap_sec_http', 'tap_sec_sync', 'tap_sec_identity', 'tap_sec_policy', 'tap_sec_metric',
+                           'tap_sec_flow', 'tap_sec_flow2', 'tap_sec_admin', 'tap_sec_plain', 'tap_sec_all'] LOOP
+    EXECUTE format('ALTER ROLE %I SET track_functions = ''all''', r);
+  END LOOP;
+END $$;
+ALTER ROLE tap_sec_http SET concord.http_log = on;
+CREATE TEMP TABLE elevated AS
+  SELECT p.oid::regprocedure AS fn FROM pg_proc p
+   WHERE p.pronamespace = 'concord'::regnamespace
+     AND (p.prosecdef OR 'concord.run_as=owner' = ANY (coalesce(p.proconfig, '{}')))
+     -- (the Citus mirror's trigger exists only where Citus does: test/citus)
+     AND p.proname <> 'citus_mirror';
+SELECT pg_stat_reset_single_function_counters(fn::oid) FROM elevated;
+
+-- the data the roles own (a schema each may create in)
+CREATE SCHEMA tap_sec_data;
+GRANT USAGE, CREATE ON SCHEMA tap_sec_data TO PUBLIC;
+
+------------------------------------------------------------------------------
+-- member() and member_in(): the member table read as its owner
+------------------------------------------------------------------------------
+SELECT concord.department_add('tap_sec_east') AS d1, concord.department_add('tap_sec_sh', 'tap_sec_east') AS d2 \gset
+SELECT concord.member_set('tap_sec_plain', 'tap_sec_sh', 'rep', '{"region": "华东"}') AS m \gset
+SELECT is(pg_temp.as_login('tap_sec_plain', $q$
+  DO $d$ BEGIN
+    IF concord.member('region') IS DISTINCT FROM '华东' OR concord.member('department') IS DISTINCT FROM 'tap_sec_sh'
+       OR concord.member('title') IS DISTINCT FROM 'rep' OR NOT concord.member_in('tap_sec_east')
+       OR concord.member_in('tap_sec_nowhere') THEN
+      RAISE EXCEPTION 'wrong answer';
+    END IF;
+  END $d$ $q$), 'ok', 'member() and member_in() answer right under a hostile search_path');
+SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'tap_sec_plain'), false, 'and the member is no superuser');
+
+------------------------------------------------------------------------------
+-- flow: endpoints, the outbox, event rules, alerts
+------------------------------------------------------------------------------
+SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_ep', %L,
+    headers => '{"X-Dept": "sales"}', senders => '{tap_sec_admin}')$$, :'u' || '/echo')), 'ok', 'endpoint_define');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.endpoint_sendable('tap_sec_ep', 'tap_sec_flow')$$), 'ok',
+  'endpoint_sendable');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.outbox_enqueue('tap_sec_ep', '{"合同": "HT-1"}', 'k1')$$), 'ok',
+  'outbox_enqueue');
+UPDATE concord.outbox SET status = 'dead' WHERE idempotency_key = 'k1' AND endpoint = 'tap_sec_ep';
+SELECT is(pg_temp.as_login('tap_sec_flow', format('SELECT concord.outbox_retry(%s)',
+    (SELECT id FROM concord.outbox WHERE idempotency_key = 'k1' AND endpoint = 'tap_sec_ep'))), 'ok', 'outbox_retry');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$
+  CREATE TABLE tap_sec_data.contract (id pg_catalog.int4 PRIMARY KEY, status pg_catalog.text, amount pg_catalog.numeric);
+  CREATE TABLE tap_sec_data.task (contract_id pg_catalog.int4, note pg_catalog.text);
+  SELECT concord.event_rule('tap_sec_signed', 'tap_sec_data.contract', '{insert,update}',
+    $c$NEW.status = '已签约' AND NEW.amount > 100$c$,
+    '[{"webhook": "tap_sec_ep", "payload": {"id": "$new.id"}},
+      {"insert": "tap_sec_data.task", "values": {"contract_id": "$new.id", "note": "开票"}},
+      {"notify": "tap_sec_contracts"}]')$$), 'ok', 'event_rule');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$INSERT INTO tap_sec_data.contract VALUES (1, '已签约', 500)$$), 'ok',
+  'a change fires the rule (event_fire, event_firing_record)');
+SELECT is((SELECT count(*)::int FROM tap_sec_data.task), 1, 'and its actions ran');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.event_rule_enable('tap_sec_signed', false)$$), 'ok',
+  'event_rule_enable');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_big', query =>
+    'SELECT id FROM tap_sec_data.contract WHERE amount > 100', channels => '[{"webhook": "tap_sec_ep"}, {"notify": "tap_sec_alerts"}]')$$),
+  'ok', 'alert_rule');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_check('tap_sec_big')$$), 'ok', 'alert_check');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_enable('tap_sec_big', false)$$), 'ok', 'alert_enable');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_drop('tap_sec_big')$$), 'ok', 'alert_drop');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.event_rule_drop('tap_sec_signed')$$), 'ok', 'event_rule_drop');
+
+------------------------------------------------------------------------------
+-- sync: sources written as the owner of concord's tables
+------------------------------------------------------------------------------
+SELECT (concord.http_post(:'u' || '/sync/tsec/reset', '{"n": 12}'::jsonb)).status AS reset \gset
+SELECT is(pg_temp.as_login('tap_sec_sync', format($$SELECT concord.source_create('tap_sec_src', %L)$$,
+  jsonb_build_object('request', jsonb_build_object('url', :'u' || '/sync/tsec/customers/page'),
+                     'pagination', '{"type": "page_number", "size": 5, "total_path": "$.total"}'::jsonb,
+                     'records', '$.data[*]',
+                     'target', '{"table": "tap_sec_data.customers", "create": true, "primary_key": "id"}'::jsonb,
+                     'columns', '[{"name": "id", "type": "bigint"}, {"name": "name"}, {"name": "updated_at", "type": "timestamptz"}]'::jsonb))),
+  'ok', 'source_create');
+SELECT is(pg_temp.as_login('tap_sec_sync', $$CALL concord.sync('tap_sec_src')$$), 'ok', 'sync');
+SELECT is(pg_temp.as_login('tap_sec_sync', $$SELECT concord.source_drop('tap_sec_src', true)$$), 'ok', 'source_drop');
+
+------------------------------------------------------------------------------
+-- http: the call log written as its owner
+------------------------------------------------------------------------------
+SELECT is(pg_temp.as_login('tap_sec_http', format($$SELECT concord.http_get(%L)$$, :'u' || '/json')), 'ok',
+  'http_get with the call log on');
+SELECT is((SELECT count(*)::int FROM concord.http_call_log WHERE role_name = 'tap_sec_http'), 1, 'the call is logged');
+
+------------------------------------------------------------------------------
+-- identity: the queue trigger converts only built-in types
+------------------------------------------------------------------------------
+SELECT is(pg_temp.as_login('tap_sec_identity', $$
+  CREATE TABLE tap_sec_data.crm (id pg_catalog.int8 PRIMARY KEY, name pg_catalog.text, phone pg_catalog.text);
+  SELECT concord.identity_source_add('tap_sec_crm', 'tap_sec_data.crm', 'id', '{"name": "name", "phone": "phone"}')$$),
+  'ok', 'identity_source_add (as concord_identity alone)');
+SELECT is(pg_temp.as_login('tap_sec_identity', $$INSERT INTO tap_sec_data.crm VALUES (1, '张伟', '13800138000')$$), 'ok',
+  'a write queues its key (identity_queue_rows)');
+SELECT is((SELECT count(*)::int FROM concord.identity_queue WHERE source = 'tap_sec_crm'), 1, 'queued');
+SELECT is(pg_temp.as_login('tap_sec_identity', $$SELECT concord.resolve()$$), 'ok', 'resolve (identity_analyze, identity_bulk_indexes)');
+-- the table's owner gives the key a type of her own, with a cast to text
+SELECT is(pg_temp.as_login('tap_sec_identity', $$
+  CREATE TYPE tap_sec_data.key AS (v pg_catalog.int8);
+  CREATE FUNCTION tap_sec_data.key_text(tap_sec_data.key) RETURNS pg_catalog.text LANGUAGE sql
+    AS 'SELECT CASE WHEN tap_sec.trap(''cast key -> text'') THEN ($1).v::text END';
+  CREATE CAST (tap_sec_data.key AS pg_catalog.text) WITH FUNCTION tap_sec_data.key_text(tap_sec_data.key);
+  ALTER TABLE tap_sec_data.crm ALTER COLUMN id TYPE tap_sec_data.key USING ROW(id)::tap_sec_data.key$$), 'ok',
+  'the owner of a tracked table changes its key to a type with her own cast');
+SELECT is(pg_temp.as_login('tap_sec_identity', $$INSERT INTO tap_sec_data.crm VALUES (ROW(2), '李娜', '13900139000')$$),
+  '42804: column "id" of relation tap_sec_data.crm has type tap_sec_data.key, which concord does not convert with its own rights',
+  'a write is then refused, the cast not run');
+SELECT is(pg_temp.as_login('tap_sec_identity', $$SELECT concord.identity_source_drop('tap_sec_crm')$$), 'ok',
+  'identity_source_drop');
+
+------------------------------------------------------------------------------
+-- metric: a rollup's change notes convert only built-in types
+------------------------------------------------------------------------------
+SELECT is(pg_temp.as_login('tap_sec_metric', $$
+  CREATE TABLE tap_sec_data.orders (id pg_catalog.int4 PRIMARY KEY, amount pg_catalog.numeric, ordered_at pg_catalog.timestamptz);
+  INSERT INTO tap_sec_data.orders VALUES (1, 10, '2026-01-01');
+  SELECT concord.model_define('tap_sec_orders', 'tap_sec_data.orders', 'ordered_at');
+  SELECT concord.metric_define('tap_sec_revenue', 'simple', model => 'tap_sec_orders', agg => 'sum', expr => 'amount');
+  SELECT concord.metric_rollup('tap_sec_rev_daily', '{tap_sec_revenue}');
+  INSERT INTO tap_sec_data.orders VALUES (2, 20, '2026-01-02')$$), 'ok', 'a rollup notes a change (metric_rollup_note)');
+
+------------------------------------------------------------------------------
+-- policy: time-bound access, decided and checked as concord's owner
+------------------------------------------------------------------------------
+SELECT concord.member_set('tap_sec_policy', 'tap_sec_east', 'admin', '{"approver": true}') AS m2 \gset
+SELECT is(pg_temp.as_login('tap_sec_policy', $q$
+  CREATE TABLE tap_sec_data.customer (id pg_catalog.int4 PRIMARY KEY, region pg_catalog.text, name pg_catalog.text);
+  INSERT INTO tap_sec_data.customer VALUES (1, '华东', '张伟'), (2, '华北', '王芳');
+  GRANT SELECT ON tap_sec_data.customer TO tap_sec_plain;
+  SELECT concord.row_policy('tap_sec_region', 'tap_sec_data.customer', $p$region = concord.member('region')$p$)$q$),
+  'ok', 'row_policy');
+SELECT is(pg_temp.as_login('tap_sec_plain', $$SELECT concord.access_request('tap_sec_data.customer', $p$region = '华北'$p$,
+  '核对华北的发票', pg_catalog.now() OPERATOR(pg_catalog.+) '1 day'::pg_catalog.interval)$$), 'ok', 'access_request');
+SELECT is(pg_temp.as_login('tap_sec_policy', format('SELECT concord.access_approve(%s)',
+  (SELECT max(id) FROM concord.access_request WHERE role_name = 'tap_sec_plain'))), 'ok', 'access_approve (access_decide)');
+SELECT is(pg_temp.as_login('tap_sec_plain', $q$DO $d$ BEGIN
+    IF (SELECT pg_catalog.count(*) FROM tap_sec_data.customer) OPERATOR(pg_catalog.<>) 2 THEN RAISE EXCEPTION 'not granted'; END IF;
+  END $d$ $q$), 'ok', 'the grant shows the rows (access_active)');
+SELECT is(pg_temp.as_login('tap_sec_policy', $$SELECT concord.access_tidy()$$), 'ok', 'access_tidy');
+SELECT is(pg_temp.as_login('tap_sec_identity', $$SELECT concord.identity_bulk_indexes('customer_link', true)$$), 'ok',
+  'identity_bulk_indexes');
+
+------------------------------------------------------------------------------
+-- nothing ran with rights it should not have had
+------------------------------------------------------------------------------
+SELECT is(pg_temp.hits(), 0::bigint, 'no look-alike ran with rights other than its session''s');
+SELECT pg_stat_clear_snapshot();
+SELECT is((SELECT string_agg(e.fn::text, ', ' ORDER BY e.fn::text) FROM elevated e
+            LEFT JOIN pg_stat_user_functions s ON s.funcid = e.fn::oid
+           WHERE coalesce(s.calls, 0) = 0),
+          NULL, 'every elevated function of concord was called by a hostile session');
+
+SELECT * FROM finish();
+
+-- leave nothing behind
+SELECT concord.metric_rollup_drop('tap_sec_rev_daily') IS NOT NULL AS r1 \gset
+DELETE FROM concord.metric WHERE name LIKE 'tap_sec_%';
+DELETE FROM concord.metric_model WHERE name LIKE 'tap_sec_%';
+DELETE FROM concord.row_policy WHERE name LIKE 'tap_sec_%';
+DELETE FROM concord.access_request WHERE role_name LIKE 'tap_sec_%';
+DELETE FROM concord.member WHERE role_name LIKE 'tap_sec_%';
+DELETE FROM concord.department WHERE name LIKE 'tap_sec_%' AND parent IS NOT NULL;
+DELETE FROM concord.department WHERE name LIKE 'tap_sec_%';
+DELETE FROM concord.http_call_log WHERE role_name LIKE 'tap_sec_%';
+\if :add_allow
+SELECT concord.http_disallow_host('127.0.0.1', :'p'::int) IS NOT NULL AS disallowed \gset
+\endif

@@ -1,0 +1,80 @@
+-- security: user SQL that concord runs for someone (alert checks, in the
+-- worker too, and definitions checked as their definer) runs as that
+-- someone in a way it cannot undo: a function that tries RESET ROLE, SET
+-- ROLE, SET SESSION AUTHORIZATION or set_config('role') stays who it was.
+SET client_min_messages = warning;
+\ir hostile.psql
+SELECT plan(14);
+
+CREATE SCHEMA tap_sec_data;
+GRANT USAGE, CREATE ON SCHEMA tap_sec_data TO PUBLIC;
+
+-- a member's function that tries every way back to the session's user,
+-- and says so (an error: the check is read-only) if one worked
+SELECT is(pg_temp.as_login('tap_sec_flow', $q$
+  CREATE TABLE tap_sec_data.ticket (id pg_catalog.int4, status pg_catalog.text);
+  INSERT INTO tap_sec_data.ticket VALUES (1, 'open');
+  CREATE FUNCTION tap_sec_data.escape() RETURNS pg_catalog.int4 LANGUAGE plpgsql AS $f$
+  DECLARE
+    t pg_catalog.text;
+  BEGIN
+    FOREACH t IN ARRAY ARRAY['RESET ROLE', 'SET ROLE NONE', 'SET ROLE postgres', 'SET LOCAL ROLE postgres',
+                             'RESET SESSION AUTHORIZATION', 'SET SESSION AUTHORIZATION postgres',
+                             'SELECT pg_catalog.set_config(''role'', ''postgres'', false)',
+                             'SELECT pg_catalog.set_config(''role'', ''none'', true)',
+                             'SELECT pg_catalog.set_config(''session_authorization'', ''postgres'', false)'] LOOP
+      BEGIN
+        EXECUTE t;
+      EXCEPTION WHEN OTHERS THEN
+        NULL;
+      END;
+      IF current_user OPERATOR(pg_catalog.<>) 'tap_sec_flow'
+         OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user) THEN
+        RAISE EXCEPTION 'ESCAPED by % to %', t, current_user;
+      END IF;
+    END LOOP;
+    RETURN 1;
+  END $f$;
+  SELECT 1$q$), 'ok', 'a member''s function that tries to change role');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_escape',
+    query => 'SELECT id FROM tap_sec_data.ticket WHERE status = ''open'' AND tap_sec_data.escape() = 1', every => '1 second')$$),
+  'ok', 'an alert whose query calls it (checked as its definer: planned, not run)');
+SELECT is((SELECT owner::text FROM concord.alert_rule WHERE name = 'tap_sec_escape'), 'tap_sec_flow',
+  'the alert''s owner is its definer, recorded by the API');
+
+-- checked by its owner
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_check('tap_sec_escape')$$), 'ok',
+  'checked by its owner, the function stays her');
+SELECT is((SELECT detail ->> 'count' FROM concord.alert_event WHERE rule = 'tap_sec_escape' AND resolved_at IS NULL), '1',
+  'and the check found the open ticket');
+
+-- checked as the worker checks it: from a superuser's session
+SELECT concord.alert_enable('tap_sec_escape', true) AS due \gset
+SELECT is(concord.alert_run_due() >= 1, true, 'checked by the worker''s round in a superuser''s session');
+SELECT is((SELECT last_error FROM concord.alert_rule WHERE name = 'tap_sec_escape'), NULL,
+  'where it stays the alert''s owner too (no ESCAPED error)');
+
+-- and by the worker itself
+UPDATE concord.alert_rule SET next_check_at = now(), last_check_at = NULL WHERE name = 'tap_sec_escape';
+SELECT pg_reload_conf() AS reloaded \gset
+SELECT ok(pg_temp.eventually($$SELECT last_check_at IS NOT NULL FROM concord.alert_rule WHERE name = 'tap_sec_escape'$$, 30),
+          'the background worker checked the alert');
+SELECT is((SELECT last_error FROM concord.alert_rule WHERE name = 'tap_sec_escape'), NULL,
+          'as its owner, whatever the query tried');
+SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'tap_sec_flow'), false, 'the member is no superuser');
+
+-- what the check can do: nothing that stays
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_write',
+    query => 'SELECT 1 FROM tap_sec_data.ticket WHERE pg_catalog.nextval(''tap_sec.hit'') > 0')$$), 'ok',
+  'an alert whose query writes (a sequence)');
+SELECT alike(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_check('tap_sec_write')$$),
+  '25006: cannot execute nextval() in a read-only transaction%', 'is checked read-only');
+
+-- nobody runs a query as another through concord
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.eval_as('postgres', 'SELECT 1')$$),
+  '42501: permission denied for function eval_as', 'eval_as is concord''s own');
+SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.alert_check('tap_sec_escape')$$),
+  '42501: alert "tap_sec_escape" belongs to "tap_sec_flow"', 'another member cannot check (run) her alert');
+
+SELECT * FROM finish();
+DELETE FROM concord.alert_rule WHERE name LIKE 'tap_sec_%';
