@@ -23,11 +23,21 @@ BEGIN
     EXECUTE format('CREATE ROLE %I NOLOGIN', name);
     EXECUTE format('COMMENT ON ROLE %I IS %L', name, 'concord: ' || description);
   END IF;
+  -- concord_admin holds every capability
+  IF name <> 'concord_admin' AND NOT pg_catalog.pg_has_role('concord_admin', name, 'MEMBER') THEN
+    EXECUTE format('GRANT %I TO concord_admin', name);
+  END IF;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.capability_role(text, text) IS
   'Install-time helper: creates a component''s NOLOGIN capability role unless it exists (roles are cluster-wide)';
 REVOKE EXECUTE ON FUNCTION @extschema@.capability_role(text, text) FROM PUBLIC;
+-- Who may change a concord object: its owner (or a role with her
+-- privileges), a member of concord_admin, or a superuser.  Row policies on
+-- concord's tables show each role its own objects with the same test.
+SELECT @extschema@.capability_role('concord_admin',
+  'may manage every concord object of every owner (rules, endpoints, alerts, metrics, policies)');
+
 SELECT @extschema@.capability_role('concord_http', 'may call HTTP APIs from SQL (concord.http*, within concord.http_allow)');
 
 -- Each component's routines are for its role, none for PUBLIC: the
@@ -102,12 +112,6 @@ LANGUAGE C VOLATILE
 AS 'MODULE_PATHNAME', 'concord_caller_sql';
 COMMENT ON FUNCTION @extschema@.caller() IS
   'Inside one of concord''s API functions that run as concord''s owner: the role it acts for; elsewhere the current user';
-
--- Who may change a concord object: its owner (or a role with her
--- privileges), a member of concord_admin, or a superuser.  Row policies on
--- concord's tables show each role its own objects with the same test.
-SELECT @extschema@.capability_role('concord_admin',
-  'may manage every concord object of every owner (rules, endpoints, alerts, metrics, policies)');
 
 CREATE FUNCTION @extschema@.manages(owner regrole)
 RETURNS boolean

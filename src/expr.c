@@ -41,6 +41,8 @@
  */
 #include "postgres.h"
 
+#include "access/transam.h"
+#include "catalog/dependency.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_proc.h"
@@ -100,7 +102,7 @@ refuse(const Check *c, Node *node, const char *what)
 			 errdetail("At character %d of the predicate: %s", loc - c->offset + 1,
 					   pnstrdup(c->predicate + (loc - c->offset),
 								Min(40, (int) strlen(c->predicate) - (loc - c->offset)))) : 0,
-			 errhint("A predicate may use the table's columns, constants, immutable operators and functions, "
+			 errhint("A predicate may use the table's columns, constants, PostgreSQL's own immutable operators and functions, "
 					 "CASE, COALESCE, IN lists, CURRENT_USER, and concord.member('attribute') or "
 					 "concord.member_in('department').")));
 }
@@ -126,6 +128,16 @@ check_function(const Check *c, Node *node, Oid funcid)
 		return;
 	if (func_volatile(funcid) != PROVOLATILE_IMMUTABLE)
 		refuse(c, node, psprintf("function %s is not immutable", format_procedure(funcid)));
+
+	/*
+	 * Only PostgreSQL's own functions and concord's: a function someone
+	 * created is her code, and an expression is run by everyone who reads
+	 * through it (a metric by every analyst, a policy by every reader, a
+	 * rollup as concord's owner) -- IMMUTABLE is only her word for it.
+	 */
+	if (funcid >= FirstNormalObjectId &&
+		getExtensionOfObject(ProcedureRelationId, funcid) != get_extension_oid("concord", true))
+		refuse(c, node, psprintf("function %s is not one of PostgreSQL's own", format_procedure(funcid)));
 }
 
 static bool

@@ -30,8 +30,8 @@ CREATE TABLE @extschema@.metric (
   depends     text[] NOT NULL DEFAULT '{}',
   lineage     jsonb NOT NULL DEFAULT '{}',
   description text,
-  owner       text NOT NULL,
-  defined_by  text NOT NULL DEFAULT current_user,
+  owner       regrole NOT NULL,
+  defined_by  regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
   PRIMARY KEY (name, version)
 );
@@ -64,7 +64,7 @@ SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric', '');
 CREATE TABLE @extschema@.metric_certification (
   name         text PRIMARY KEY,
   version      integer NOT NULL,
-  certified_by text NOT NULL DEFAULT current_user,
+  certified_by regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   certified_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
   FOREIGN KEY (name, version) REFERENCES @extschema@.metric (name, version) ON DELETE CASCADE
 );
@@ -133,9 +133,12 @@ CREATE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAU
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
+  me regrole := @extschema@.caller();
+  new_owner regrole;
   spec jsonb;
   compiled jsonb;
   deps text[] := '{}';
@@ -342,23 +345,30 @@ BEGIN
     lineage := jsonb_build_object('metrics', to_jsonb(deps));
   END IF;
 
+  IF owner IS NOT NULL THEN
+    new_owner := pg_catalog.to_regrole(pg_catalog.quote_ident(owner));
+    IF new_owner IS NULL THEN
+      RAISE EXCEPTION 'role "%" does not exist', owner USING ERRCODE = 'undefined_object';
+    END IF;
+    IF NOT @extschema@.manages(me, new_owner) THEN
+      RAISE EXCEPTION 'permission denied to give metric "%" to role "%"', name, owner
+        USING ERRCODE = 'insufficient_privilege', HINT = 'A metric''s owner is its definer or a role whose privileges she has.';
+    END IF;
+  END IF;
   SELECT l.version, l.spec, l.description, l.owner INTO latest FROM @extschema@.metric_latest l WHERE l.name = metric_define.name;
   IF latest.version IS NOT NULL THEN
-    IF NOT pg_catalog.pg_has_role(current_user, latest.owner, 'MEMBER') THEN
+    IF NOT @extschema@.manages(me, latest.owner) THEN
       RAISE EXCEPTION 'metric "%" belongs to "%"', name, latest.owner
         USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner (or a member of that role) may change a metric.';
     END IF;
     IF latest.spec = spec AND latest.description IS NOT DISTINCT FROM description
-       AND (owner IS NULL OR owner = latest.owner) THEN
+       AND (new_owner IS NULL OR new_owner = latest.owner) THEN
       RETURN latest.version;            -- nothing changed: no new version
     END IF;
   END IF;
-  IF owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = owner) THEN
-    RAISE EXCEPTION 'role "%" does not exist', owner USING ERRCODE = 'undefined_object';
-  END IF;
   v := coalesce(latest.version, 0) + 1;
-  INSERT INTO @extschema@.metric (name, version, type, spec, compiled, depends, lineage, description, owner)
-  VALUES (name, v, type, spec, compiled, deps, lineage, description, coalesce(owner, latest.owner, current_user::text));
+  INSERT INTO @extschema@.metric (name, version, type, spec, compiled, depends, lineage, description, owner, defined_by)
+  VALUES (name, v, type, spec, compiled, deps, lineage, description, coalesce(new_owner, latest.owner, me), me);
   PERFORM @extschema@.audit_record('metric_define', name, NULL, spec || jsonb_build_object('version', v));
   -- views published for BI tools answer with the new version at once
   PERFORM @extschema@.metric_publish_refresh(name);
@@ -372,6 +382,7 @@ CREATE FUNCTION @extschema@.metric_certify(name text, version integer DEFAULT NU
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -384,13 +395,13 @@ BEGIN
     RAISE EXCEPTION 'unknown metric "%"%', name, CASE WHEN version IS NOT NULL THEN format(' version %s', version) ELSE '' END
       USING ERRCODE = 'undefined_object';
   END IF;
-  IF NOT pg_catalog.pg_has_role(current_user, m.owner, 'MEMBER') THEN
+  IF NOT @extschema@.manages(@extschema@.caller(), m.owner) THEN
     RAISE EXCEPTION 'only the owner of metric "%" (%) may certify it', name, m.owner
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  INSERT INTO @extschema@.metric_certification AS c (name, version) VALUES (name, m.version)
+  INSERT INTO @extschema@.metric_certification AS c (name, version, certified_by) VALUES (name, m.version, @extschema@.caller())
   ON CONFLICT ON CONSTRAINT metric_certification_pkey DO UPDATE
-    SET version = excluded.version, certified_by = current_user, certified_at = pg_catalog.now();
+    SET version = excluded.version, certified_by = excluded.certified_by, certified_at = pg_catalog.now();
   PERFORM @extschema@.audit_record('metric_certify', name, NULL, jsonb_build_object('version', m.version));
   PERFORM @extschema@.metric_publish_refresh(name);    -- (the views' comments say what is certified)
   RETURN m.version;
@@ -403,17 +414,18 @@ CREATE FUNCTION @extschema@.metric_drop(name text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
   users text;
-  o text;
+  o regrole;
 BEGIN
   SELECT l.owner INTO o FROM @extschema@.metric_latest l WHERE l.name = metric_drop.name;
   IF o IS NULL THEN
     RETURN false;
   END IF;
-  IF NOT pg_catalog.pg_has_role(current_user, o, 'MEMBER') THEN
+  IF NOT @extschema@.manages(@extschema@.caller(), o) THEN
     RAISE EXCEPTION 'metric "%" belongs to "%"', name, o USING ERRCODE = 'insufficient_privilege';
   END IF;
   SELECT string_agg(l.name, ', ' ORDER BY l.name) INTO users FROM @extschema@.metric_latest l WHERE metric_drop.name = ANY (l.depends);

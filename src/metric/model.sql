@@ -44,7 +44,7 @@ CREATE TABLE @extschema@.metric_model (
   relation    regclass NOT NULL,
   time_column text,
   description text,
-  defined_by  text NOT NULL DEFAULT current_user,
+  defined_by  regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.metric_model IS
@@ -58,7 +58,7 @@ COMMENT ON COLUMN @extschema@.metric_model.time_column IS
 COMMENT ON COLUMN @extschema@.metric_model.description IS
   'What the model''s rows are, in words (e.g. 订单（销售系统）)';
 COMMENT ON COLUMN @extschema@.metric_model.defined_by IS
-  'The role that last defined the model (model_define)';
+  'The model''s owner: the role that first defined it (only she, roles with her privileges and concord_admin may change it)';
 COMMENT ON COLUMN @extschema@.metric_model.defined_at IS
   'When the model was last defined';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_model', '');
@@ -120,14 +120,61 @@ RETURN (SELECT a.atttypid::regtype FROM pg_catalog.pg_attribute a
 COMMENT ON FUNCTION @extschema@.metric_column_type(regclass, text) IS
   'The type of a column of a relation, or NULL when it has no such column';
 
+-- What a model may read: a relation its definer may read, that answers
+-- each reader with her own rows -- a table, a view that runs as its reader
+-- (security_invoker), or a governed view (column_mask), whose base table's
+-- forced row security binds its owner too.  A plain view or a materialized
+-- view reads as its owner and would give everyone the owner's rows.
+CREATE FUNCTION @extschema@.model_relation_check(model text, relation regclass, definer regrole)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  k "char";
+  opts text[];
+BEGIN
+  SELECT c.relkind, c.reloptions INTO k, opts FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation;
+  IF k IS NULL THEN
+    RAISE EXCEPTION 'relation with OID % does not exist', relation::pg_catalog.oid USING ERRCODE = 'undefined_table';
+  END IF;
+  IF NOT pg_catalog.has_table_privilege(definer, relation, 'SELECT') THEN
+    RAISE EXCEPTION 'permission denied for % (model "%")', relation, model
+      USING ERRCODE = 'insufficient_privilege', HINT = 'A model''s definer must be able to read its relation.';
+  END IF;
+  IF k OPERATOR(pg_catalog.=) 'm' THEN
+    RAISE EXCEPTION 'model "%" cannot read materialized view %', model, relation
+      USING ERRCODE = 'wrong_object_type',
+            DETAIL = 'A materialized view holds its owner''s rows: row policies of its tables would not apply to readers.',
+            HINT = 'Model its tables, or a view WITH (security_invoker = true) over them.';
+  ELSIF k OPERATOR(pg_catalog.=) 'v'
+        AND NOT coalesce('security_invoker=true' OPERATOR(pg_catalog.=) ANY (opts)
+                         OR 'security_invoker=on' OPERATOR(pg_catalog.=) ANY (opts), false)
+        AND NOT EXISTS (SELECT 1 FROM @extschema@.column_mask m JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) m.table_name
+                         WHERE t.relnamespace OPERATOR(pg_catalog.=) (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation)
+                           AND (t.relname OPERATOR(pg_catalog.||) '_governed') OPERATOR(pg_catalog.=)
+                               (SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation)) THEN
+    RAISE EXCEPTION 'model "%" cannot read view %: it runs as its owner', model, relation
+      USING ERRCODE = 'wrong_object_type',
+            DETAIL = 'Row policies of the tables under it would apply to the view''s owner, not to each reader.',
+            HINT = format('ALTER VIEW %s SET (security_invoker = true), or model the table (or its governed view).', relation);
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole) IS
+  'Internal to model_define: the relation is one its definer may read and that answers each reader under her own row policies';
+
 CREATE FUNCTION @extschema@.model_define(name text, relation regclass, time_column text DEFAULT NULL,
                                          dimensions jsonb DEFAULT '{}', description text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
+  me regrole := @extschema@.caller();
+  prev regrole;
   d record;
   dexpr text;
   ddesc text;
@@ -137,9 +184,15 @@ BEGIN
     RAISE EXCEPTION 'invalid model name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A model name is a lower-case identifier, e.g. orders.';
   END IF;
+  SELECT m.defined_by INTO prev FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_define.name FOR UPDATE;
+  IF prev IS NOT NULL AND NOT @extschema@.manages(me, prev) THEN
+    RAISE EXCEPTION 'model "%" belongs to "%"', name, prev
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may redefine it.';
+  END IF;
   IF relation IS NULL THEN
     RAISE EXCEPTION 'model "%" needs a table or view', name USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  PERFORM @extschema@.model_relation_check(name, relation, me);
   IF time_column IS NOT NULL THEN
     tt := @extschema@.metric_column_type(relation, time_column);
     IF tt IS NULL THEN
@@ -156,11 +209,11 @@ BEGIN
             HINT = 'e.g. {"region": "region", "size": {"expr": "CASE WHEN employees > 500 THEN ''large'' ELSE ''small'' END", "description": "company size"}}';
   END IF;
 
-  INSERT INTO @extschema@.metric_model AS m (name, relation, time_column, description)
-  VALUES (model_define.name, relation, time_column, description)
+  INSERT INTO @extschema@.metric_model AS m (name, relation, time_column, description, defined_by)
+  VALUES (model_define.name, relation, time_column, description, coalesce(prev, me))
   ON CONFLICT ON CONSTRAINT metric_model_pkey DO UPDATE
     SET relation = excluded.relation, time_column = excluded.time_column, description = excluded.description,
-        defined_by = current_user, defined_at = pg_catalog.now();
+        defined_at = pg_catalog.now();
   DELETE FROM @extschema@.metric_dimension x WHERE x.model = model_define.name;
   FOR d IN SELECT e.key, e.value FROM jsonb_each(dimensions) e LOOP
     IF d.key !~ '^[a-z][a-z0-9_]{0,62}$' OR d.key = 'metric_time' THEN
@@ -197,6 +250,7 @@ CREATE FUNCTION @extschema@.model_join(model text, to_model text, from_column te
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -204,12 +258,17 @@ DECLARE
   b regclass;
   ta regtype;
   tb regtype;
+  owner regrole;
 BEGIN
-  SELECT m.relation INTO a FROM @extschema@.metric_model m WHERE m.name = model_join.model;
+  SELECT m.relation, m.defined_by INTO a, owner FROM @extschema@.metric_model m WHERE m.name = model_join.model;
   SELECT m.relation INTO b FROM @extschema@.metric_model m WHERE m.name = model_join.to_model;
   IF a IS NULL OR b IS NULL THEN
     RAISE EXCEPTION 'unknown model "%"', CASE WHEN a IS NULL THEN model ELSE to_model END
       USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_define.';
+  END IF;
+  IF NOT @extschema@.manages(@extschema@.caller(), owner) THEN
+    RAISE EXCEPTION 'model "%" belongs to "%"', model, owner
+      USING ERRCODE = 'insufficient_privilege', HINT = 'A join is part of the model it starts from: only its owner may declare it.';
   END IF;
   IF model = to_model THEN
     RAISE EXCEPTION 'model "%" cannot join itself', model USING ERRCODE = 'invalid_parameter_value';
@@ -253,11 +312,18 @@ CREATE FUNCTION @extschema@.model_drop(name text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
   users text;
+  owner regrole;
 BEGIN
+  SELECT m.defined_by INTO owner FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_drop.name;
+  IF owner IS NOT NULL AND NOT @extschema@.manages(@extschema@.caller(), owner) THEN
+    RAISE EXCEPTION 'model "%" belongs to "%"', name, owner
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may drop it.';
+  END IF;
   SELECT string_agg(DISTINCT m.name, ', ') INTO users
     FROM @extschema@.metric m WHERE m.compiled ->> 'model' = model_drop.name;
   IF users IS NOT NULL THEN

@@ -16,7 +16,7 @@ CREATE TABLE @extschema@.metric_publication (
   grain       text,
   filters     text,
   time_zone   text NOT NULL,
-  published_by text NOT NULL DEFAULT current_user,
+  published_by regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   published_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.metric_publication IS
@@ -34,7 +34,7 @@ COMMENT ON COLUMN @extschema@.metric_publication.filters IS
 COMMENT ON COLUMN @extschema@.metric_publication.time_zone IS
   'The time zone in which a timestamptz becomes a day (e.g. Asia/Shanghai)';
 COMMENT ON COLUMN @extschema@.metric_publication.published_by IS
-  'The role that last published it (metric_publish)';
+  'The publication''s owner: the role that first published it, and its view''s owner';
 COMMENT ON COLUMN @extschema@.metric_publication.published_at IS
   'When it was last published';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_publication', '');
@@ -73,6 +73,10 @@ BEGIN
                  -- (from the models, not a rollup: a view's SQL is fixed, a rollup's freshness is not)
                  @extschema@.metric_sql(metrics, dimensions, grain, filters, NULL, NULL, NULL, NULL, time_zone, false));
   v := format('%I.%I', nsp, rel)::regclass;
+  -- the publication's owner owns its view (a view made anew is hers again)
+  EXECUTE format('ALTER VIEW %s OWNER TO %s', v,
+                 coalesce((SELECT p.published_by FROM @extschema@.metric_publication p WHERE p.view_name OPERATOR(pg_catalog.=) v),
+                          @extschema@.caller()));
   FOR c IN SELECT e #>> '{}' AS who FROM jsonb_array_elements(readers) e LOOP
     EXECUTE format('GRANT SELECT ON %s TO %s', v, c.who);
   END LOOP;
@@ -111,9 +115,12 @@ CREATE FUNCTION @extschema@.metric_publish(view_name text, metrics text[], dimen
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
+  me regrole := @extschema@.caller();
+  prev regrole;
   v regclass;
   tz text := coalesce(time_zone, current_setting('TimeZone'));
   r text;
@@ -132,17 +139,34 @@ BEGIN
       USING ERRCODE = 'duplicate_table', HINT = 'Choose another name.';
   END IF;
   PERFORM @extschema@.metric_publication_tidy();
+  SELECT p.published_by INTO prev FROM @extschema@.metric_publication p
+   WHERE p.view_name OPERATOR(pg_catalog.=) pg_catalog.to_regclass(format('%I.%I', metric_publish.schema_name, metric_publish.view_name));
+  IF prev IS NOT NULL AND NOT @extschema@.manages(me, prev) THEN
+    RAISE EXCEPTION 'publication %.% belongs to "%"', schema_name, view_name, prev
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may publish it again.';
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = metric_publish.schema_name) THEN
     EXECUTE format('CREATE SCHEMA %I', schema_name);
     EXECUTE format('COMMENT ON SCHEMA %I IS %L', schema_name,
                    'concord: views of metrics for BI and report tools, answered as the reader (concord.metric_publish)');
+  ELSIF NOT pg_catalog.has_schema_privilege(me, schema_name, 'CREATE')
+        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n
+                         WHERE n.nspname OPERATOR(pg_catalog.=) metric_publish.schema_name
+                           AND n.nspowner OPERATOR(pg_catalog.=) (SELECT c.relowner FROM pg_catalog.pg_class c
+                                                                    WHERE c.oid OPERATOR(pg_catalog.=) '@extschema@.metric_publication'::pg_catalog.regclass)
+                           AND pg_catalog.obj_description(n.oid, 'pg_namespace') OPERATOR(pg_catalog.~~) 'concord: views of metrics%') THEN
+    RAISE EXCEPTION 'permission denied to publish into schema %', schema_name
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Publish into a schema you may create in, or into one concord made for publications (the default, metrics).';
   END IF;
+  -- (its publishers reach their views there)
+  EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', schema_name, me);
   v := @extschema@.metric_publish_build(schema_name, view_name, metrics, coalesce(dimensions, '{}'), grain, filters, tz, true);
-  INSERT INTO @extschema@.metric_publication AS p (view_name, metrics, dimensions, grain, filters, time_zone)
-  VALUES (v, metrics, coalesce(dimensions, '{}'), grain, filters, tz)
+  INSERT INTO @extschema@.metric_publication AS p (view_name, metrics, dimensions, grain, filters, time_zone, published_by)
+  VALUES (v, metrics, coalesce(dimensions, '{}'), grain, filters, tz, coalesce(prev, me))
   ON CONFLICT ON CONSTRAINT metric_publication_pkey DO UPDATE
     SET metrics = excluded.metrics, dimensions = excluded.dimensions, grain = excluded.grain, filters = excluded.filters,
-        time_zone = excluded.time_zone, published_by = current_user, published_at = pg_catalog.now();
+        time_zone = excluded.time_zone, published_at = pg_catalog.now();
   FOREACH r IN ARRAY coalesce(readers, '{}') LOOP
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', schema_name, CASE WHEN r = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(r) END);
     EXECUTE format('GRANT SELECT ON %s TO %s', v, CASE WHEN r = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(r) END);
@@ -183,7 +207,8 @@ COMMENT ON FUNCTION @extschema@.metric_publish_refresh(text) IS
   'Rebuilds the views of the publications using a metric (all, without one); returns how many';
 
 GRANT SELECT ON @extschema@.metric_publication TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON @extschema@.metric_publication TO concord_metric;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
-    'metric_publish_build(text, text, text[], text[], text, text, text, boolean)', 'metric_publication_tidy()',
-    'metric_publish(text, text[], text[], text, text, text, text, text[])', 'metric_publish_refresh(text)']);
+    'metric_publish(text, text[], text[], text, text, text, text, text[])']);
+-- (internal: run by the API above and metric_define, as concord's owner)
+REVOKE EXECUTE ON FUNCTION @extschema@.metric_publish_build(text, text, text[], text[], text, text, text, boolean),
+                           @extschema@.metric_publication_tidy(), @extschema@.metric_publish_refresh(text) FROM PUBLIC;

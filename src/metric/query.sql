@@ -442,12 +442,9 @@ COMMENT ON FUNCTION @extschema@.metric_query(text[], text[], text, text, date, d
 GRANT SELECT ON @extschema@.metric_model, @extschema@.metric_dimension, @extschema@.metric_join,
                 @extschema@.metric, @extschema@.metric_certification, @extschema@.metric_latest,
                 @extschema@.metric_catalog TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON @extschema@.metric_model, @extschema@.metric_dimension, @extschema@.metric_join,
-                @extschema@.metric, @extschema@.metric_certification TO concord_metric;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'model_define(text, regclass, text, jsonb, text)', 'model_join(text, text, text, text, boolean)',
     'model_drop(text)',
     'metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)',
     'metric_certify(text, integer)', 'metric_drop(text)']);
--- (metric's definitions are audited like policy's)
-GRANT EXECUTE ON FUNCTION @extschema@.audit_record(text, text, jsonb, jsonb) TO concord_metric;
+REVOKE EXECUTE ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole) FROM PUBLIC;

@@ -23,7 +23,8 @@
 CREATE SCHEMA concord_rollup;
 COMMENT ON SCHEMA concord_rollup IS 'concord: tables of metric rollups (concord.metric_rollup)';
 GRANT USAGE ON SCHEMA concord_rollup TO PUBLIC;
-GRANT CREATE ON SCHEMA concord_rollup TO concord_metric;
+-- (its tables belong to concord's owner: nobody can change the numbers a
+-- rollup answers with)
 
 CREATE TABLE @extschema@.metric_rollup (
   name         text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -37,7 +38,7 @@ CREATE TABLE @extschema@.metric_rollup (
   relations    regclass[] NOT NULL,
   refreshed_at timestamptz,
   row_count    bigint,
-  created_by   text NOT NULL DEFAULT current_user,
+  created_by   regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   created_at   timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.metric_rollup IS
@@ -65,7 +66,7 @@ COMMENT ON COLUMN @extschema@.metric_rollup.refreshed_at IS
 COMMENT ON COLUMN @extschema@.metric_rollup.row_count IS
   'Rows in its table at the last refresh';
 COMMENT ON COLUMN @extschema@.metric_rollup.created_by IS
-  'The role that made it (metric_rollup)';
+  'The rollup''s owner: the role that made it (metric_rollup); its table is concord''s';
 COMMENT ON COLUMN @extschema@.metric_rollup.created_at IS
   'When it was made';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup', '');
@@ -174,7 +175,6 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) IS
   'Internal to metric_rollup: comments the columns of a rollup table (its time bucket, dimensions and metrics)';
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) TO concord_metric;
 
 CREATE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
                                           grain text DEFAULT 'day', time_zone text DEFAULT NULL)
@@ -182,9 +182,11 @@ RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
+  me regrole := @extschema@.caller();
   tz text := coalesce(time_zone, current_setting('TimeZone'));
   leaves text[];
   bad text;
@@ -236,10 +238,12 @@ BEGIN
       USING ERRCODE = 'wrong_object_type',
             DETAIL = 'What a view shows may depend on who reads it, so no rollup of it can be proven the same for everyone.';
   END IF;
-  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t WHERE pg_catalog.row_security_active(t);
+  -- its definer puts triggers on the tables it reads: she needs the right to
+  SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t
+   WHERE NOT pg_catalog.has_table_privilege(me, t, 'TRIGGER') OR NOT pg_catalog.has_table_privilege(me, t, 'SELECT');
   IF bad IS NOT NULL THEN
-    RAISE EXCEPTION 'row security hides rows of % from you: a rollup you build would miss them', bad
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Build rollups as the tables'' owner or a role with BYPASSRLS.';
+    RAISE EXCEPTION 'permission denied to roll up %: a rollup needs SELECT and TRIGGER on the tables it reads', bad
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Build rollups as the tables'' owner.';
   END IF;
   q := @extschema@.metric_sql(leaves, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
   EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q);
@@ -254,10 +258,11 @@ BEGIN
   EXECUTE format('CREATE POLICY concord_rollup_reader ON %s FOR SELECT TO PUBLIC USING ((SELECT %I.metric_rollup_readable(%L)))',
                  tbl, '@extschema@', name);
   EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tbl);
-  INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations)
+  INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations,
+                                         created_by)
   SELECT metric_rollup.name, tbl, leaves,
          jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
-         coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels
+         coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels, me
     FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves);
   -- every change to its tables is noted
   FOR r IN SELECT t AS rel, (SELECT m.time_column FROM @extschema@.metric_model m
@@ -287,6 +292,7 @@ CREATE FUNCTION @extschema@.metric_rollup_refresh(name text, full_refresh boolea
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -341,6 +347,7 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 SET client_min_messages = warning
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -348,9 +355,13 @@ DECLARE
   t regclass;
   ev text;
 BEGIN
-  SELECT * INTO r FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_drop.name;
+  SELECT * INTO r FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_drop.name FOR UPDATE;
   IF r.name IS NULL THEN
     RETURN false;
+  END IF;
+  IF NOT @extschema@.manages(@extschema@.caller(), r.created_by) THEN
+    RAISE EXCEPTION 'rollup "%" belongs to "%"', name, r.created_by
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may drop it.';
   END IF;
   FOREACH t IN ARRAY r.relations LOOP
     FOREACH ev IN ARRAY ARRAY['i', 'u', 'd', 't'] LOOP
@@ -461,9 +472,7 @@ COMMENT ON FUNCTION @extschema@.metric_rollup_sql(text, text[], text[], text, te
 
 GRANT SELECT ON @extschema@.metric_rollup TO PUBLIC;
 GRANT SELECT ON @extschema@.metric_rollup_change TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON @extschema@.metric_rollup, @extschema@.metric_rollup_change TO concord_metric;
-GRANT USAGE ON SEQUENCE @extschema@.metric_rollup_change_id_seq TO concord_metric;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'metric_rollup(text, text[], text[], text, text)', 'metric_rollup_refresh(text, boolean)', 'metric_rollup_drop(text)']);
+-- (its triggers are made by metric_rollup, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_note() FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION @extschema@.metric_rollup_note() TO concord_metric;   -- (to create its triggers)

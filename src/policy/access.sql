@@ -22,6 +22,7 @@ CREATE TABLE @extschema@.access_request (
 );
 COMMENT ON TABLE @extschema@.access_request IS
   'Requests for time-bound access to rows beyond a member''s row policies: who, which rows (a predicate), why, until when, and who decided';
+-- (its row policy, access_request_visible, follows access_may_decide below)
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request_id_seq', '');
 
@@ -38,19 +39,49 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.access_active(bigint) IS
   'Whether an access grant is approved and still valid at the start of the current statement';
 
+-- May who decide request id?  An approver ({"approver": true}) of the
+-- requester's department or one above it, who is not the requester.
+CREATE FUNCTION @extschema@.access_may_decide(who regrole, id bigint)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN @extschema@.manages(who, 0::pg_catalog.oid::pg_catalog.regrole) OR EXISTS (
+  SELECT 1 FROM @extschema@.access_request r
+    JOIN @extschema@.member req ON req.role_name OPERATOR(pg_catalog.=) r.role_name
+    JOIN @extschema@.member apr ON apr.role_name OPERATOR(pg_catalog.=) who::pg_catalog.text
+   WHERE r.id OPERATOR(pg_catalog.=) access_may_decide.id
+     AND coalesce((apr.attributes OPERATOR(pg_catalog.->>) 'approver') OPERATOR(pg_catalog.=) 'true', false)
+     AND r.role_name OPERATOR(pg_catalog.<>) who::pg_catalog.text
+     AND apr.department OPERATOR(pg_catalog.=) ANY (ARRAY(
+           WITH RECURSIVE up(n, depth) AS (
+             SELECT req.department, 0 UNION ALL
+             SELECT d.parent, up.depth OPERATOR(pg_catalog.+) 1 FROM @extschema@.department d
+               JOIN up ON d.name OPERATOR(pg_catalog.=) up.n WHERE d.parent IS NOT NULL AND up.depth OPERATOR(pg_catalog.<) 64)
+           SELECT up.n FROM up)));
+COMMENT ON FUNCTION @extschema@.access_may_decide(regrole, bigint) IS
+  'Whether the role may decide the access request: an approver ({"approver": true}) of the requester''s department or one above it, not the requester (or concord_admin, or a superuser)';
+
+-- A request is seen by its requester and by those who may decide it.
+ALTER TABLE @extschema@.access_request ENABLE ROW LEVEL SECURITY;
+CREATE POLICY access_request_visible ON @extschema@.access_request FOR SELECT
+  USING (role_name OPERATOR(pg_catalog.=) current_user::pg_catalog.text
+         OR @extschema@.access_may_decide(pg_catalog.to_regrole(current_user), id)
+         OR @extschema@.manages(pg_catalog.to_regrole(current_user), 0::pg_catalog.oid::pg_catalog.regrole));
+GRANT SELECT ON @extschema@.access_request TO PUBLIC;
+
 CREATE FUNCTION @extschema@.access_request(tbl regclass, predicate text, reason text, valid_until timestamptz)
 RETURNS bigint
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
+  me text := @extschema@.caller()::text;
   compiled text;
   id bigint;
 BEGIN
-  -- (session_user: this function runs as its owner; the audit entry's
-  -- session_actor is the requester too)
-  IF NOT EXISTS (SELECT 1 FROM @extschema@.member m WHERE m.role_name = session_user) THEN
-    RAISE EXCEPTION 'role "%" is no member: only members request access', session_user
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.member m WHERE m.role_name = me) THEN
+    RAISE EXCEPTION 'role "%" is no member: only members request access', me
       USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF tbl IS NULL OR predicate IS NULL OR reason IS NULL OR btrim(reason) = '' OR valid_until IS NULL THEN
@@ -63,10 +94,10 @@ BEGIN
   END IF;
   compiled := @extschema@.policy_predicate(tbl, predicate);
   INSERT INTO @extschema@.access_request AS r (role_name, table_name, predicate, compiled, reason, valid_until)
-  VALUES (session_user, tbl, predicate, compiled, reason, valid_until)
+  VALUES (me, tbl, predicate, compiled, reason, valid_until)
   RETURNING r.id INTO id;
   PERFORM @extschema@.audit_record('access_request', id::text, NULL,
-    jsonb_build_object('role', session_user, 'table', tbl::text, 'rows', predicate, 'reason', reason, 'until', valid_until));
+    jsonb_build_object('role', me, 'table', tbl::text, 'rows', predicate, 'reason', reason, 'until', valid_until));
   RETURN id;
 END
 $fn$;
@@ -75,34 +106,41 @@ COMMENT ON FUNCTION @extschema@.access_request(regclass, text, text, timestamptz
 
 CREATE FUNCTION @extschema@.access_decide(id bigint, approve boolean)
 RETURNS text
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
+  me regrole := @extschema@.caller();
   r @extschema@.access_request;
 BEGIN
+  IF approve IS NULL THEN
+    RAISE EXCEPTION 'approve must be true or false' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- rights first: whoever may not decide it learns nothing about it
+  IF NOT @extschema@.access_may_decide(me, id) THEN
+    IF EXISTS (SELECT 1 FROM @extschema@.access_request a WHERE a.id = access_decide.id AND a.role_name = me::text) THEN
+      RAISE EXCEPTION 'role "%" may not decide its own access request', me USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RAISE EXCEPTION 'role "%" may not decide access request %', me, id
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Approvers are members with the attribute {"approver": true}, of the requester''s department or one above it.';
+  END IF;
   SELECT * INTO r FROM @extschema@.access_request a WHERE a.id = access_decide.id FOR UPDATE;
-  IF NOT FOUND THEN
+  IF r.id IS NULL THEN
     RAISE EXCEPTION 'no access request %', id USING ERRCODE = 'no_data_found';
+  END IF;
+  IF r.role_name = me::text THEN
+    RAISE EXCEPTION 'role "%" may not decide its own access request', me USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF r.status <> 'requested' THEN
     RAISE EXCEPTION 'access request % is already %', id, r.status USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  -- (session_user: this function runs as its owner)
-  IF NOT coalesce((SELECT (m.attributes ->> 'approver')::boolean FROM @extschema@.member m
-                    WHERE m.role_name = session_user), false) THEN
-    RAISE EXCEPTION 'role "%" may not decide access requests', session_user
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Approvers are members with the attribute {"approver": true}.';
-  END IF;
-  IF r.role_name = session_user THEN
-    RAISE EXCEPTION 'role "%" may not decide its own access request', session_user
-      USING ERRCODE = 'insufficient_privilege';
   END IF;
   IF r.valid_until <= pg_catalog.now() THEN
     RAISE EXCEPTION 'access request % expired at %', id, r.valid_until USING ERRCODE = 'invalid_parameter_value';
   END IF;
   UPDATE @extschema@.access_request a
-     SET status = CASE WHEN approve THEN 'approved' ELSE 'rejected' END, decided_by = session_user, decided_at = pg_catalog.now()
+     SET status = CASE WHEN approve THEN 'approved' ELSE 'rejected' END, decided_by = me::text, decided_at = pg_catalog.now()
    WHERE a.id = r.id;
   IF approve THEN
     -- a policy of its own: her rows, while the grant lasts
@@ -114,7 +152,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.access_decide(bigint, boolean) IS
-  'Approves or rejects an access request; by a member with {"approver": true} who is not the requester';
+  'Approves or rejects an access request; by an approver ({"approver": true}) of the requester''s department or one above it, who is not the requester';
 
 CREATE FUNCTION @extschema@.access_approve(id bigint) RETURNS text
 LANGUAGE sql VOLATILE SET search_path = pg_catalog, pg_temp
@@ -133,20 +171,32 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 -- (DROP ... IF EXISTS of what is not there yet is no news)
 SET client_min_messages = warning
+-- (no waiting for a busy table's lock: see below)
+SET lock_timeout = '50ms'
 AS $fn$
 DECLARE
   r record;
   n integer := 0;
 BEGIN
+  -- An expired grant already shows nothing (its policy asks access_active
+  -- at every statement): marking it expired needs no DDL.  Its policy is
+  -- dropped only if that takes no wait -- a DROP POLICY queued behind a
+  -- long read would hold up every read after it -- else at a later round.
   FOR r IN UPDATE @extschema@.access_request a SET status = 'expired'
             WHERE a.status IN ('approved', 'requested') AND a.valid_until <= pg_catalog.now()
-           RETURNING a.id, a.table_name LOOP
-    -- (a table dropped since has taken its policies with it)
-    IF EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.table_name) THEN
-      EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_grant_' || r.id, r.table_name);
-    END IF;
+           RETURNING a.id LOOP
     PERFORM @extschema@.audit_record('access_expire', r.id::text);
     n := n + 1;
+  END LOOP;
+  FOR r IN SELECT a.id, a.table_name FROM @extschema@.access_request a
+            JOIN pg_catalog.pg_policy p ON p.polrelid OPERATOR(pg_catalog.=) a.table_name
+                                       AND p.polname OPERATOR(pg_catalog.=) ('concord_grant_' OPERATOR(pg_catalog.||) a.id)
+           WHERE a.status IN ('expired', 'rejected') LOOP
+    BEGIN
+      EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_grant_' || r.id, r.table_name);
+    EXCEPTION WHEN lock_not_available THEN
+      NULL;   -- the table is busy: next round
+    END;
   END LOOP;
   RETURN n;
 END

@@ -64,11 +64,13 @@ CREATE FUNCTION @extschema@.audit_table(tbl regclass)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 BEGIN
   IF tbl IS NULL THEN
     RAISE EXCEPTION 'audit_table needs a table' USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  PERFORM @extschema@.require_table_owner(@extschema@.caller(), tbl, 'an audit trail');
   IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
     RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
   END IF;
@@ -100,6 +102,8 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.audit_verify() IS
   'Checks the audit chain: every entry''s hash is that of its fields and the previous entry''s hash; the first entry that is not, if any (an entry changed, removed or inserted)';
 
-SELECT @extschema@.grant_routines('concord_policy', ARRAY[
-    'audit_record(text, text, jsonb, jsonb)', 'audit_table(regclass)', 'audit_verify()']);
+SELECT @extschema@.grant_routines('concord_policy', ARRAY['audit_table(regclass)', 'audit_verify()']);
+-- Only concord writes the log: audit_record is for its API functions (which
+-- run as its owner), audit_row for the triggers audit_table makes.
+REVOKE EXECUTE ON FUNCTION @extschema@.audit_record(text, text, jsonb, jsonb), @extschema@.audit_row() FROM PUBLIC;
 GRANT SELECT ON @extschema@.audit_log TO concord_policy;

@@ -53,7 +53,7 @@ CREATE TABLE @extschema@.column_mask (
   compiled_mask     text NOT NULL,
   compiled_visible  text NOT NULL,
   stored_column     name,
-  defined_by  text NOT NULL DEFAULT current_user,
+  defined_by  regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
   PRIMARY KEY (table_name, column_name)
 );
@@ -209,8 +209,10 @@ CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visib
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
+  me regrole := @extschema@.caller();
   cm text;
   cv text;
   old record;
@@ -220,6 +222,7 @@ BEGIN
     RAISE EXCEPTION 'column_mask needs a table, a column, a mask and who sees the clear value'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
+  PERFORM @extschema@.require_table_owner(me, tbl, format('a mask of column "%s"', col));
   -- Citus runs a view's shard queries as its reader, not its owner
   -- (citusdata/citus#1683): the governed view could not read the table
   IF @extschema@.citus_table(tbl) THEN
@@ -236,12 +239,13 @@ BEGIN
   IF store AND old.compiled_mask = cm THEN
     sc := old.stored_column;
   END IF;
-  INSERT INTO @extschema@.column_mask AS m (table_name, column_name, mask, visible_to, compiled_mask, compiled_visible, stored_column)
-  VALUES (tbl, col, mask, visible_to, cm, cv, sc)
+  INSERT INTO @extschema@.column_mask AS m (table_name, column_name, mask, visible_to, compiled_mask, compiled_visible, stored_column,
+                                            defined_by)
+  VALUES (tbl, col, mask, visible_to, cm, cv, sc, me)
   ON CONFLICT ON CONSTRAINT column_mask_pkey DO UPDATE
     SET mask = excluded.mask, visible_to = excluded.visible_to, compiled_mask = excluded.compiled_mask,
         compiled_visible = excluded.compiled_visible, stored_column = excluded.stored_column,
-        defined_by = current_user, defined_at = pg_catalog.now();
+        defined_by = excluded.defined_by, defined_at = pg_catalog.now();
   IF old.stored_column IS NOT NULL AND sc IS NULL THEN
     -- the view stops reading the old stored column, which then goes
     PERFORM @extschema@.governed_view_build(tbl);
@@ -263,10 +267,12 @@ CREATE FUNCTION @extschema@.column_mask_drop(tbl regclass, col text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
   sc name;
 BEGIN
+  PERFORM @extschema@.require_table_owner(@extschema@.caller(), tbl, format('a mask of column "%s"', col));
   DELETE FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col RETURNING m.stored_column INTO sc;
   IF NOT FOUND THEN
     RETURN false;
@@ -283,7 +289,9 @@ COMMENT ON FUNCTION @extschema@.column_mask_drop(regclass, text) IS
   'Removes a column''s mask; the governed view shows the column in clear again';
 
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
-    'policy_mask(regclass, text, text)', 'governed_view_build(regclass)', 'governed_view_comment(regclass, regclass)',
-    'mask_store(regclass, text, text)',
+    'policy_mask(regclass, text, text)',
     'column_mask(regclass, text, text, text, boolean)', 'column_mask_drop(regclass, text)']);
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.column_mask TO concord_policy;
+-- (internal: run by column_mask, as concord's owner)
+REVOKE EXECUTE ON FUNCTION @extschema@.governed_view_build(regclass), @extschema@.governed_view_comment(regclass, regclass),
+                           @extschema@.mask_store(regclass, text, text) FROM PUBLIC;
+GRANT SELECT ON @extschema@.column_mask TO concord_policy;

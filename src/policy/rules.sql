@@ -13,7 +13,7 @@ CREATE TABLE @extschema@.write_rule (
   operations  text[] NOT NULL,
   predicate   text NOT NULL,
   compiled    text NOT NULL,
-  defined_by  text NOT NULL DEFAULT current_user,
+  defined_by  regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   defined_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.write_rule IS
@@ -68,12 +68,15 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 -- (DROP ... IF EXISTS of what is not there yet is no news)
 SET client_min_messages = warning
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
+  me regrole := @extschema@.caller();
   compiled text;
   c text;
   ops text[];
 BEGIN
+  PERFORM @extschema@.require_table_owner(me, tbl, format('write rule "%s"', name));
   PERFORM @extschema@.policy_object_check('write rule', name, tbl, predicate,
             (SELECT w.table_name FROM @extschema@.write_rule w WHERE w.name = write_rule.name));
   SELECT array_agg(DISTINCT upper(o) ORDER BY upper(o)) INTO ops FROM unnest(operations) o;
@@ -97,11 +100,11 @@ BEGIN
   EXECUTE format('CREATE TRIGGER %I BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION %s.write_rule_check(%L, %L, %L)',
                  'concord_wr_' || name, array_to_string(ops, ' OR '), tbl, '@extschema@',
                  name, coalesce(columns, '{}')::text, compiled);
-  INSERT INTO @extschema@.write_rule AS w (name, table_name, columns, operations, predicate, compiled)
-  VALUES (write_rule.name, tbl, columns, ops, predicate, compiled)
+  INSERT INTO @extschema@.write_rule AS w (name, table_name, columns, operations, predicate, compiled, defined_by)
+  VALUES (write_rule.name, tbl, columns, ops, predicate, compiled, me)
   ON CONFLICT ON CONSTRAINT write_rule_pkey DO UPDATE
     SET columns = excluded.columns, operations = excluded.operations, predicate = excluded.predicate,
-        compiled = excluded.compiled, defined_by = current_user, defined_at = pg_catalog.now();
+        compiled = excluded.compiled, defined_by = excluded.defined_by, defined_at = pg_catalog.now();
   PERFORM @extschema@.audit_record('write_rule', name, NULL,
                                    jsonb_build_object('table', tbl::text, 'columns', columns, 'operations', ops,
                                                       'condition', predicate));
@@ -115,9 +118,10 @@ CREATE FUNCTION @extschema@.write_rule_drop(name text)
 RETURNS boolean
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 RETURN @extschema@.policy_object_drop('write rule', name);
 COMMENT ON FUNCTION @extschema@.write_rule_drop(text) IS 'Drops a write rule and its trigger';
 
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'write_rule(text, regclass, text, text[], text[])', 'write_rule_drop(text)']);
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.write_rule TO concord_policy;
+GRANT SELECT ON @extschema@.write_rule TO concord_policy;

@@ -9,6 +9,8 @@
 #                           "END;" after BEGIN ATOMIC, else the first line
 #                           ending in ";"), as CREATE OR REPLACE FUNCTION,
 #                           with the COMMENT ON FUNCTION that follows it
+#   -- @view FILE NAME      view NAME of FILE: its CREATE VIEW statement and
+#                           the COMMENT ON VIEW that follows it
 #   -- @file FILE           FILE after its opening /* ... */ comment
 #   -- @comments FILE       every COMMENT ON COLUMN statement of FILE
 #
@@ -66,6 +68,35 @@ function replace(f, name,    line, start, on, body, done, cm, base) {
 		fail("no whole function " name " in " f)
 }
 
+function view(f, name,    line, on, done, cm) {
+	on = 0
+	done = 0
+	cm = 0
+	while ((getline line < f) > 0) {
+		if (done) {
+			if (!cm && index(line, "COMMENT ON VIEW @extschema@." name " IS") == 1)
+				cm = 1
+			if (!cm)
+				break
+			print line
+			if (line ~ /;$/)
+				break
+			continue
+		}
+		if (!on && (index(line, "CREATE VIEW @extschema@." name " ") == 1 ||
+		            index(line, "CREATE VIEW @extschema@." name "\n") == 1 || line == "CREATE VIEW @extschema@." name))
+			on = 1
+		if (!on)
+			continue
+		print line
+		if (line ~ /;$/)
+			done = 1
+	}
+	close(f)
+	if (!done)
+		fail("no whole view " name " in " f)
+}
+
 function file(f,    line, body, n) {
 	body = 0
 	n = 0
@@ -106,6 +137,7 @@ function comments(f,    line, on, n) {
 }
 
 /^-- @replace / { replace($3, $4); next }
+/^-- @view / { view($3, $4); next }
 /^-- @file / { file($3); next }
 /^-- @comments / { comments($3); next }
 { print }

@@ -362,11 +362,11 @@ SELECT lives_ok('SET LOCAL ROLE li_na; ' || pg_temp.fix('EXPLAIN ANALYZE is not 
 SET SESSION AUTHORIZATION li_na;
 SELECT concord.access_request('sales.customer', $$region = '华北'$$, '替华北同事跟进', now() + interval '1 day') AS req \gset
 RESET SESSION AUTHORIZATION;
-SELECT pg_temp.raises('role "<role>" may not decide access requests',
+SELECT pg_temp.raises('role "<role>" may not decide access request <id>',
   format('SET SESSION AUTHORIZATION wang_qiang; SELECT concord.access_approve(%s)', :req),
-  '42501', 'role "wang_qiang" may not decide access requests');
+  '42501', format('role "wang_qiang" may not decide access request %s', :req));
 RESET SESSION AUTHORIZATION;
-SELECT lives_ok(pg_temp.fix('role "<role>" may not decide access requests'), 'fix: the head of sales approves');
+SELECT lives_ok(pg_temp.fix('role "<role>" may not decide access request <id>'), 'fix: the head of sales approves');
 SELECT lives_ok(format('SET SESSION AUTHORIZATION wang_qiang; SELECT concord.access_approve(%s); RESET SESSION AUTHORIZATION', :req),
                 'he approves her request');
 

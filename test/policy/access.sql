@@ -40,9 +40,9 @@ SELECT is((SELECT status || ' ' || role_name FROM concord.access_request WHERE i
           'she asks to see the 华西 deals, for a reason, for three seconds');
 SELECT is(pg_temp.seen('tap_ac_rep'), '1', 'a request alone shows nothing');
 SELECT is(pg_temp.try('tap_ac_rep', format('SELECT concord.access_approve(%s)', :req)),
-          'role "tap_ac_rep" may not decide access requests', 'she cannot approve it');
+          'role "tap_ac_rep" may not decide its own access request', 'she cannot approve it');
 SELECT is(pg_temp.try('tap_ac_peer', format('SELECT concord.access_approve(%s)', :req)),
-          'role "tap_ac_peer" may not decide access requests', 'nor can a colleague without approval rights');
+          format('role "tap_ac_peer" may not decide access request %s', :req), 'nor can a colleague without approval rights');
 SELECT is(pg_temp.try('tap_ac_head', format('SELECT concord.access_approve(%s)', :req)), 'approved',
           'the head of sales approves it');
 SELECT is(pg_temp.seen('tap_ac_rep'), '1,2,3', 'now she sees the 华西 deals too');

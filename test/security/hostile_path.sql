@@ -10,7 +10,7 @@
 -- called, and no trap sprung.
 SET client_min_messages = warning;
 \ir hostile.psql
-SELECT plan(36);
+SELECT plan(42);
 
 SELECT current_setting('concord_test.stub_url') AS u, current_setting('concord_test.stub_port') AS p \gset
 SELECT NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = :'p'::int) AS add_allow \gset
@@ -41,8 +41,15 @@ GRANT USAGE, CREATE ON SCHEMA tap_sec_data TO PUBLIC;
 ------------------------------------------------------------------------------
 -- member() and member_in(): the member table read as its owner
 ------------------------------------------------------------------------------
-SELECT concord.department_add('tap_sec_east') AS d1, concord.department_add('tap_sec_sh', 'tap_sec_east') AS d2 \gset
-SELECT concord.member_set('tap_sec_plain', 'tap_sec_sh', 'rep', '{"region": "华东"}') AS m \gset
+SELECT is(pg_temp.as_login('tap_sec_admin', $$
+  SELECT concord.department_add('tap_sec_east', admin => 'tap_sec_policy');
+  SELECT concord.department_add('tap_sec_sh', 'tap_sec_east');
+  SELECT concord.department_add('tap_sec_tmp', 'tap_sec_east');
+  SELECT concord.department_drop('tap_sec_tmp');
+  SELECT concord.member_set('tap_sec_plain', 'tap_sec_sh', 'rep', '{"region": "华东"}');
+  SELECT concord.member_set('tap_sec_flow2', 'tap_sec_sh');
+  SELECT concord.member_drop('tap_sec_flow2')$$), 'ok',
+  'concord_admin: department_add, department_drop, member_set, member_drop');
 SELECT is(pg_temp.as_login('tap_sec_plain', $q$
   DO $d$ BEGIN
     IF concord.member('region') IS DISTINCT FROM '华东' OR concord.member('department') IS DISTINCT FROM 'tap_sec_sh'
@@ -142,25 +149,50 @@ SELECT is(pg_temp.as_login('tap_sec_metric', $$
   SELECT concord.metric_define('tap_sec_revenue', 'simple', model => 'tap_sec_orders', agg => 'sum', expr => 'amount');
   SELECT concord.metric_rollup('tap_sec_rev_daily', '{tap_sec_revenue}');
   INSERT INTO tap_sec_data.orders VALUES (2, 20, '2026-01-02')$$), 'ok', 'a rollup notes a change (metric_rollup_note)');
+SELECT is(pg_temp.as_login('tap_sec_metric', $$
+  CREATE TABLE tap_sec_data.shop (id pg_catalog.int4 PRIMARY KEY, city pg_catalog.text);
+  ALTER TABLE tap_sec_data.orders ADD COLUMN shop_id pg_catalog.int4;
+  SELECT concord.model_define('tap_sec_shops', 'tap_sec_data.shop', dimensions => '{"city": "city"}');
+  SELECT concord.model_join('tap_sec_orders', 'tap_sec_shops', 'shop_id', 'id');
+  SELECT concord.metric_certify('tap_sec_revenue');
+  SELECT concord.metric_publish('tap_sec_rev_by_city', '{tap_sec_revenue}', '{city}', schema_name => 'tap_sec_pub');
+  SELECT concord.metric_rollup_drop('tap_sec_rev_daily');
+  SELECT concord.metric_define('tap_sec_revenue2', 'simple', model => 'tap_sec_orders', agg => 'count');
+  SELECT concord.metric_drop('tap_sec_revenue2')$$), 'ok',
+  'model_join, metric_certify, metric_publish, metric_rollup_drop, metric_drop');
+SELECT is(pg_temp.as_login('tap_sec_metric', $$DROP VIEW tap_sec_pub.tap_sec_rev_by_city;
+  SELECT concord.model_drop('tap_sec_shops')$$), 'ok', 'the publication''s owner drops its view; model_drop');
 
 ------------------------------------------------------------------------------
 -- policy: time-bound access, decided and checked as concord's owner
 ------------------------------------------------------------------------------
 SELECT concord.member_set('tap_sec_policy', 'tap_sec_east', 'admin', '{"approver": true}') AS m2 \gset
+SELECT is(pg_temp.as_login('tap_sec_policy', $$SELECT concord.member_set('tap_sec_identity', 'tap_sec_sh')$$), 'ok',
+  'a department''s admin sets a member of it');
 SELECT is(pg_temp.as_login('tap_sec_policy', $q$
   CREATE TABLE tap_sec_data.customer (id pg_catalog.int4 PRIMARY KEY, region pg_catalog.text, name pg_catalog.text);
   INSERT INTO tap_sec_data.customer VALUES (1, '华东', '张伟'), (2, '华北', '王芳');
   GRANT SELECT ON tap_sec_data.customer TO tap_sec_plain;
   SELECT concord.row_policy('tap_sec_region', 'tap_sec_data.customer', $p$region = concord.member('region')$p$)$q$),
   'ok', 'row_policy');
+SELECT is(pg_temp.as_login('tap_sec_policy', $q$
+  SELECT concord.column_mask('tap_sec_data.customer', 'name', 'concord.mask_name(name)', $v$concord.member_in('tap_sec_east')$v$);
+  SELECT concord.audit_table('tap_sec_data.customer');
+  SELECT concord.write_rule('tap_sec_wr', 'tap_sec_data.customer', $p$region = concord.member('region')$p$);
+  UPDATE tap_sec_data.customer SET name = '张伟伟' WHERE id = 1$q$),
+  'ok', 'column_mask, audit_table, write_rule, and a write through them');
 SELECT is(pg_temp.as_login('tap_sec_plain', $$SELECT concord.access_request('tap_sec_data.customer', $p$region = '华北'$p$,
   '核对华北的发票', pg_catalog.now() OPERATOR(pg_catalog.+) '1 day'::pg_catalog.interval)$$), 'ok', 'access_request');
 SELECT is(pg_temp.as_login('tap_sec_policy', format('SELECT concord.access_approve(%s)',
   (SELECT max(id) FROM concord.access_request WHERE role_name = 'tap_sec_plain'))), 'ok', 'access_approve (access_decide)');
 SELECT is(pg_temp.as_login('tap_sec_plain', $q$DO $d$ BEGIN
-    IF (SELECT pg_catalog.count(*) FROM tap_sec_data.customer) OPERATOR(pg_catalog.<>) 2 THEN RAISE EXCEPTION 'not granted'; END IF;
+    IF (SELECT pg_catalog.count(*) FROM tap_sec_data.customer_governed) OPERATOR(pg_catalog.<>) 2 THEN RAISE EXCEPTION 'not granted'; END IF;
   END $d$ $q$), 'ok', 'the grant shows the rows (access_active)');
 SELECT is(pg_temp.as_login('tap_sec_policy', $$SELECT concord.access_tidy()$$), 'ok', 'access_tidy');
+SELECT is(pg_temp.as_login('tap_sec_policy', $$
+  SELECT concord.write_rule_drop('tap_sec_wr');
+  SELECT concord.column_mask_drop('tap_sec_data.customer', 'name');
+  SELECT concord.row_policy_drop('tap_sec_region')$$), 'ok', 'write_rule_drop, column_mask_drop, row_policy_drop');
 SELECT is(pg_temp.as_login('tap_sec_identity', $$SELECT concord.identity_bulk_indexes('customer_link', true)$$), 'ok',
   'identity_bulk_indexes');
 
@@ -177,7 +209,8 @@ SELECT is((SELECT string_agg(e.fn::text, ', ' ORDER BY e.fn::text) FROM elevated
 SELECT * FROM finish();
 
 -- leave nothing behind
-SELECT concord.metric_rollup_drop('tap_sec_rev_daily') IS NOT NULL AS r1 \gset
+DROP SCHEMA IF EXISTS tap_sec_pub CASCADE;
+SELECT concord.metric_publication_tidy() IS NULL AS t1 \gset
 DELETE FROM concord.metric WHERE name LIKE 'tap_sec_%';
 DELETE FROM concord.metric_model WHERE name LIKE 'tap_sec_%';
 DELETE FROM concord.row_policy WHERE name LIKE 'tap_sec_%';
