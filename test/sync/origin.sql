@@ -3,10 +3,11 @@
 -- origin (next_url in the body, a Link header) fails the run with a clear
 -- error before anything is sent there; on the source's own origin the same
 -- paging works.  A page redirected to another origin arrives without the
--- API key.  The stub answers as 127.0.0.1 and as localhost (two origins,
+-- API key; an OAuth2 token request is not resent, with its client secret,
+-- to another origin by a 307 redirect.  The stub answers as 127.0.0.1 and as localhost (two origins,
 -- both allowed).  In a transaction rolled back.
 BEGIN;
-SELECT plan(10);
+SELECT plan(13);
 \ir setup.psql
 
 SELECT concord.http_allow_host('localhost', :'p'::int, allow_private => true) IS NOT NULL AS local_allowed \gset
@@ -60,6 +61,25 @@ SELECT results_eq($$SELECT api_key, department FROM sync_test.org_same$$, $$VALU
   'on the same origin the page gets the API key');
 SELECT results_eq($$SELECT api_key, department FROM sync_test.org_away$$, $$VALUES (NULL::text, 'sales')$$,
   'on another origin it gets the plain header, not the API key');
+
+-- an OAuth2 token endpoint redirecting with 307 (the body, holding the
+-- client secret, would be sent again): followed on the same origin only
+SELECT concord.secret_set('tap_org_client', 'stub-secret-000') AS s3 \gset
+SELECT pg_temp.stub('/sync/orgo/reset', '{"n": 5, "auth": "oauth2"}') ->> 'ok' AS r3 \gset
+CREATE FUNCTION pg_temp.oauth_spec(token_url text) RETURNS jsonb LANGUAGE sql AS $$
+  SELECT pg_temp.spec('orgo', 'customers', 'page', jsonb_build_object('auth', jsonb_build_object(
+    'type', 'oauth2', 'token_url', token_url, 'client_id', 'concord',
+    'client_secret', '{"secret": "tap_org_client"}'::jsonb)))
+$$;
+SELECT concord.source_create('tap_orgo_same', pg_temp.oauth_spec(
+         :'u' || '/redirect-to?status=307&url=' || replace(:'u', ':', '%3A') || '%2Fsync%2Forgo%2Foauth%2Ftoken')) IS NOT NULL AS c6 \gset
+SELECT is(pg_temp.sync('tap_orgo_same'), 'ok', 'a token endpoint redirecting (307) on its own origin is followed');
+SELECT concord.source_alter('tap_orgo_same', pg_temp.oauth_spec(
+         :'u' || '/redirect-to?status=307&url=' || replace(:'elsewhere', ':', '%3A') || '%2Fsync%2Forgo%2Foauth%2Ftoken')) IS NOT NULL AS a6 \gset
+SELECT matches(pg_temp.sync('tap_orgo_same'),
+  '^42501: source "tap_orgo_same" could not get an OAuth2 token: redirect from \S+ to another origin refused: the request body holds credentials$',
+  'to another origin it fails: the client secret is not sent there');
+SELECT is((pg_temp.stub_get('/sync/orgo/stats') ->> 'tokens_issued')::int, 1, 'only the first token was issued');
 
 SELECT * FROM finish();
 ROLLBACK;
