@@ -15,8 +15,8 @@
  *      lease and builds their requests (the body signed with HMAC-SHA256
  *      under the endpoint's secret; header values written as
  *      {"secret": "name"} resolved).  Secrets are resolved for the role
- *      that named them -- the endpoint's definer for its signing secret
- *      and headers, the enqueuer for a message's own headers -- and a
+ *      that named them -- the endpoint's owner for its signing secret
+ *      and headers, the sender for a message's own headers -- and a
  *      message whose secret is missing or not that role's to use is dead
  *      at once with the reason in last_error: it is never sent unsigned
  *      or without the header;
@@ -45,7 +45,6 @@
 #include "storage/latch.h"
 #include "storage/proc.h"
 #include "storage/procarray.h"
-#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -177,24 +176,26 @@ sign_body(const char *key, const char *body, size_t len)
 
 /*
  * The role whose secrets an endpoint uses (its signing secret and its
- * headers): the endpoint's definer, as claim() returns it.  InvalidOid if
- * that role no longer exists (then no secret is usable).
+ * headers): the endpoint's owner, concord.endpoint.defined_by, as claim()
+ * returns it.  A role that no longer exists may use no secret.
  */
 static Oid
 endpoint_role(HeapTuple tup, TupleDesc td)
 {
-	char	   *who = SPI_getvalue(tup, td, COL_DEFINER);
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, COL_DEFINER, &isnull);
 
-	return who ? get_role_oid(who, true) : InvalidOid;
+	return isnull ? InvalidOid : DatumGetObjectId(d);
 }
 
-/* The role whose secrets a message's own headers use: who enqueued it. */
+/* The role whose secrets a message's own headers use: its sender. */
 static Oid
 message_role(HeapTuple tup, TupleDesc td)
 {
-	char	   *who = SPI_getvalue(tup, td, COL_ENQUEUER);
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, COL_ENQUEUER, &isnull);
 
-	return who ? get_role_oid(who, true) : InvalidOid;
+	return isnull ? InvalidOid : DatumGetObjectId(d);
 }
 
 /* A role's name for a message, or a phrase if it is gone. */
@@ -382,7 +383,7 @@ claim(MemoryContext cxt, FlowMessage **msgs, List **allowlist, long *next_due_ms
 		"   FROM due, concord.endpoint e"
 		"  WHERE o.id OPERATOR(pg_catalog.=) due.id AND e.name OPERATOR(pg_catalog.=) o.endpoint"
 		" RETURNING o.id, o.attempts, e.max_attempts, e.url, e.secret_name, e.timeout_ms, o.payload::text,"
-		"   e.headers, o.headers, o.idempotency_key, e.name, e.defined_by::text, o.enqueued_by::text",
+		"   e.headers, o.headers, o.idempotency_key, e.name, e.defined_by::pg_catalog.oid, o.enqueued_by::pg_catalog.oid",
 		FLOW_BATCH, FLOW_LEASE_SECONDS), false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim outbox messages");
 	rows = SPI_processed;

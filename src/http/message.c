@@ -32,8 +32,9 @@ is_token_char(unsigned char c)
 
 /*
  * Turn a jsonb object of strings into header lines.  A value written as
- * {"secret": "name"} is the secret's plaintext, if the current user may use
- * it; its line is also added to *secret_lines (the transfer sends those only
+ * {"secret": "name"} is the secret's plaintext, if the current user (the
+ * caller, inside an API function running as concord's owner) may use it;
+ * its line is also added to *secret_lines (the transfer sends those only
  * to the request's origin).  Returns false with err set on anything else,
  * naming the offending header.
  */
@@ -119,7 +120,7 @@ http_build_headers(Jsonb *headers, List **lines, List **secret_lines,
 				}
 				sname = pnstrdup(ref.val.string.val, ref.val.string.len);
 				v.type = jbvString;
-				v.val.string.val = secret_resolve_for(sname, GetUserId(), &code, &msg, &hint);
+				v.val.string.val = secret_resolve_for(sname, concord_caller(), &code, &msg, &hint);
 				if (v.val.string.val == NULL)
 				{
 					http_error_set(err, code, msg,

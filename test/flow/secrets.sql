@@ -1,12 +1,14 @@
 -- flow: the worker resolves an endpoint's signing secret and headers for
--- the endpoint's definer, and a message's own headers for who enqueued it.
--- 销售 (sales), a LOGIN role holding only concord_flow, delivers with her
--- department's key; finance's key -- set as her endpoint's signing secret
--- or header through the endpoint table, or put in a message's headers --
+-- the endpoint's owner, and a message's own headers for its sender, at
+-- every delivery.  销售 (sales), a LOGIN role holding only concord_flow,
+-- delivers with her department's key.  Finance's key -- named while she
+-- briefly held its grant, revoked before the worker delivers -- as her
+-- endpoint's signing secret, in its headers or in a message's headers
 -- makes the message dead at once with the reason, never sent unsigned or
--- without the header; so does a signing secret that was dropped.  Once the
--- grant is there, outbox_retry delivers it signed.  Committed (the worker
--- reads committed rows); cleaned before and after.
+-- without the header; so does a signing secret dropped before delivery.
+-- 财务, a sender of the endpoint, sends her own key.  Once the grant is
+-- there, outbox_retry delivers the dead message signed.  Committed (the
+-- worker reads committed rows); cleaned before and after.
 SET client_min_messages = warning;
 SELECT plan(17);
 \ir ../harness/backends.psql
@@ -44,19 +46,23 @@ SELECT concord.secret_set('tap_fsec_sales_key', 'sales-hook-key-5555'),
        concord.secret_set('tap_fsec_gone', 'soon-dropped-7777') \gset
 SELECT concord.secret_grant('tap_fsec_sales_key', '销售'),
        concord.secret_grant('tap_fsec_fin_key', '财务') \gset
+-- (re)define 销售's endpoint, as the current role; 财务 may send to it
+CREATE FUNCTION pg_temp.define(secret text, headers jsonb) RETURNS text LANGUAGE sql AS $$
+  SELECT concord.endpoint_define('t_fsec_sales', current_setting('concord_test.stub_url') || '/hook/t_fsec_sales',
+                                 secret, headers => headers, senders => '{财务}')
+$$;
+GRANT EXECUTE ON FUNCTION pg_temp.define(text, jsonb) TO PUBLIC;
 
 SET ROLE 销售;
-SELECT is(concord.endpoint_define('t_fsec_sales', :'stub' || '/hook/t_fsec_sales',
-                                  headers => '{"X-Api-Key": {"secret": "tap_fsec_sales_key"}}'),
-          't_fsec_sales', '销售 defines an endpoint whose header is her department''s key');
+SELECT is(pg_temp.define(NULL, '{"X-Api-Key": {"secret": "tap_fsec_sales_key"}}'), 't_fsec_sales',
+          '销售 defines an endpoint whose header is her department''s key');
 SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 1}') AS m1 \gset
 RESET ROLE;
 SELECT is(pg_temp.outcome(:m1), 'delivered', 'a message to it is delivered');
 SELECT is(pg_temp.received() #>> '{0,headers,x-api-key}', 'sales-hook-key-5555', 'with the key in the header');
 
--- the signing secret, set through the endpoint table (concord_flow may write it)
 SET ROLE 销售;
-UPDATE concord.endpoint SET secret_name = 'tap_fsec_sales_key', headers = '{}' WHERE name = 't_fsec_sales';
+SELECT pg_temp.define('tap_fsec_sales_key', '{}') AS e \gset
 SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 2}') AS m2 \gset
 RESET ROLE;
 SELECT is(pg_temp.outcome(:m2), 'delivered', 'signed with her own key: delivered');
@@ -64,27 +70,42 @@ SELECT is(pg_temp.received() #>> '{1,signature}',
           'sha256=' || encode(hmac(pg_temp.received() #>> '{1,body}', 'sales-hook-key-5555', 'sha256'), 'hex'),
           'and the signature is the HMAC under her key');
 
-SET ROLE 销售;
-UPDATE concord.endpoint SET secret_name = 'tap_fsec_fin_key' WHERE name = 't_fsec_sales';
+-- Finance's key, named while 销售 briefly held its grant (whatever is checked
+-- when an endpoint is defined or a message enqueued), revoked before the
+-- worker delivers: the delivery checks again.
+BEGIN;
+SELECT concord.secret_grant('tap_fsec_fin_key', '销售') AS g \gset
+SET LOCAL ROLE 销售;
+SELECT pg_temp.define('tap_fsec_fin_key', '{}') AS e \gset
 SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 3}') AS m3 \gset
 RESET ROLE;
+SELECT concord.secret_revoke('tap_fsec_fin_key', '销售') AS r \gset
+COMMIT;
 SELECT is(pg_temp.outcome(:m3),
   'dead: signing secret of endpoint "t_fsec_sales": permission denied for secret "tap_fsec_fin_key" (for role 销售)',
   'finance''s key as her endpoint''s signing secret: dead at once, with the reason');
 SELECT is((SELECT attempts FROM concord.outbox WHERE id = :m3), 1, 'after its first attempt, not retried');
 
-SET ROLE 销售;
-UPDATE concord.endpoint SET secret_name = NULL, headers = '{"X-Api-Key": {"secret": "tap_fsec_fin_key"}}' WHERE name = 't_fsec_sales';
+BEGIN;
+SELECT concord.secret_grant('tap_fsec_fin_key', '销售') AS g \gset
+SET LOCAL ROLE 销售;
+SELECT pg_temp.define(NULL, '{"X-Api-Key": {"secret": "tap_fsec_fin_key"}}') AS e \gset
 SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 4}') AS m4 \gset
 RESET ROLE;
+SELECT concord.secret_revoke('tap_fsec_fin_key', '销售') AS r \gset
+COMMIT;
 SELECT is(pg_temp.outcome(:m4),
   'dead: header "X-Api-Key" of endpoint "t_fsec_sales": permission denied for secret "tap_fsec_fin_key" (for role 销售)',
   'finance''s key in her endpoint''s headers: dead');
 
-SET ROLE 销售;
-UPDATE concord.endpoint SET headers = '{}' WHERE name = 't_fsec_sales';
+BEGIN;
+SELECT concord.secret_grant('tap_fsec_fin_key', '销售') AS g \gset
+SET LOCAL ROLE 销售;
+SELECT pg_temp.define(NULL, '{}') AS e \gset
 SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 5}', headers => '{"X-Api-Key": {"secret": "tap_fsec_fin_key"}}') AS m5 \gset
 RESET ROLE;
+SELECT concord.secret_revoke('tap_fsec_fin_key', '销售') AS r \gset
+COMMIT;
 SELECT is(pg_temp.outcome(:m5),
   'dead: header "X-Api-Key" of the message: permission denied for secret "tap_fsec_fin_key" (for role 销售)',
   'finance''s key in a message''s own headers: dead');
@@ -92,14 +113,19 @@ SELECT is(pg_temp.outcome(:m5),
 SET ROLE 财务;
 SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 6}', headers => '{"X-Api-Key": {"secret": "tap_fsec_fin_key"}}') AS m6 \gset
 RESET ROLE;
-SELECT is(pg_temp.outcome(:m6), 'delivered', 'a message''s headers are resolved for who enqueued it: 财务 may send her key');
+SELECT is(pg_temp.outcome(:m6), 'delivered', 'a message''s headers are resolved for its sender: 财务 may send her key');
 SELECT is(pg_temp.received() #>> '{2,headers,x-api-key}', 'finance-hook-key-6666', '(and it arrived)');
 SELECT is(jsonb_array_length(pg_temp.received()), 3, 'the dead messages never reached the receiver');
 
 -- a signing secret dropped after the endpoint was defined
-UPDATE concord.endpoint SET secret_name = 'tap_fsec_gone' WHERE name = 't_fsec_sales';
-SELECT concord.secret_drop('tap_fsec_gone') AS dropped \gset
+BEGIN;
+SELECT concord.secret_grant('tap_fsec_gone', '销售') AS g \gset
+SET LOCAL ROLE 销售;
+SELECT pg_temp.define('tap_fsec_gone', '{}') AS e \gset
 SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 7}') AS m7 \gset
+RESET ROLE;
+SELECT concord.secret_drop('tap_fsec_gone') AS dropped \gset
+COMMIT;
 SELECT is(pg_temp.outcome(:m7),
   'dead: signing secret of endpoint "t_fsec_sales": secret "tap_fsec_gone" does not exist (for role 销售)',
   'a signing secret that no longer exists: dead, not sent unsigned');
@@ -107,9 +133,11 @@ SELECT is(jsonb_array_length(pg_temp.received()), 3, 'nothing more arrived');
 
 -- once 销售 may use finance's key, the dead message is sent by hand
 SELECT concord.secret_grant('tap_fsec_fin_key', '销售') AS granted \gset
-UPDATE concord.endpoint SET secret_name = 'tap_fsec_fin_key' WHERE name = 't_fsec_sales';
-SELECT is(concord.outbox_retry(:m3), 'pending', 'the grant given, outbox_retry');
-SELECT is(pg_temp.outcome(:m3), 'delivered', 'delivers the message');
+SET ROLE 销售;
+SELECT pg_temp.define('tap_fsec_fin_key', '{}') AS e \gset
+SELECT is(concord.outbox_retry(:m3), 'pending', 'the grant given, she retries the dead message');
+RESET ROLE;
+SELECT is(pg_temp.outcome(:m3), 'delivered', 'it is delivered');
 SELECT is(pg_temp.received() #>> '{3,signature}',
           'sha256=' || encode(hmac(pg_temp.received() #>> '{3,body}', 'finance-hook-key-6666', 'sha256'), 'hex'),
           'signed with finance''s key');
