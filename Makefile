@@ -33,6 +33,7 @@ SQL_PARTS = src/concord.sql \
 	src/flow/rules.sql \
 	src/flow/alerts.sql \
 	src/flow/monitor.sql \
+	src/secret/grant.sql \
 	src/uninstall.sql \
 	src/finish.sql
 

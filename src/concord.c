@@ -30,6 +30,7 @@
 #include "concord.h"
 #include "identity/identity.h"
 #include "policy/policy.h"
+#include "secret/secret.h"
 
 PG_MODULE_MAGIC;
 
@@ -230,6 +231,7 @@ _PG_init(void)
 	define_gucs();
 	policy_hooks_install();
 	concord_api_hooks_install();
+	secret_hooks_install();
 
 	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
 		return;

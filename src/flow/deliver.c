@@ -13,7 +13,13 @@
  *      delivering), then claims due messages -- per endpoint at most its
  *      max_in_flight, FOR UPDATE SKIP LOCKED -- marks them in_flight with a
  *      lease and builds their requests (the body signed with HMAC-SHA256
- *      under the endpoint's secret);
+ *      under the endpoint's secret; header values written as
+ *      {"secret": "name"} resolved).  Secrets are resolved for the role
+ *      that named them -- the endpoint's owner for its signing secret
+ *      and headers, the sender for a message's own headers -- and a
+ *      message whose secret is missing or not that role's to use is dead
+ *      at once with the reason in last_error: it is never sent unsigned
+ *      or without the header;
  *   2. the requests run concurrently in the http component's libcurl multi
  *      engine, under its destination guard;
  *   3. a second short transaction records each outcome: delivered on a 2xx,
@@ -69,8 +75,27 @@ typedef struct FlowMessage
 	int64		id;
 	int			attempts;		/* including this one */
 	int			max_attempts;
-	HttpTransfer *xfer;
+	HttpTransfer *xfer;			/* NULL when it cannot be sent (fail) */
+	char	   *fail;			/* why it cannot be sent, or NULL */
 } FlowMessage;
+
+/* Columns of a claimed message: the RETURNING list of claim(). */
+enum
+{
+	COL_ID = 1,
+	COL_ATTEMPTS,
+	COL_MAX_ATTEMPTS,
+	COL_URL,
+	COL_SECRET,
+	COL_TIMEOUT,
+	COL_BODY,
+	COL_ENDPOINT_HEADERS,
+	COL_MESSAGE_HEADERS,
+	COL_IDEMPOTENCY_KEY,
+	COL_ENDPOINT,
+	COL_DEFINER,
+	COL_ENQUEUER
+};
 
 /*
  * concord.flow_check_url(url): the destination guard's verdict on a URL now,
@@ -150,6 +175,170 @@ sign_body(const char *key, const char *body, size_t len)
 }
 
 /*
+ * The role whose secrets an endpoint uses (its signing secret and its
+ * headers): the endpoint's owner, concord.endpoint.defined_by, as claim()
+ * returns it.  A role that no longer exists may use no secret.
+ */
+static Oid
+endpoint_role(HeapTuple tup, TupleDesc td)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, COL_DEFINER, &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+/* The role whose secrets a message's own headers use: its sender. */
+static Oid
+message_role(HeapTuple tup, TupleDesc td)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, td, COL_ENQUEUER, &isnull);
+
+	return isnull ? InvalidOid : DatumGetObjectId(d);
+}
+
+/* A role's name for a message, or a phrase if it is gone. */
+static char *
+role_name(Oid role)
+{
+	char	   *name = OidIsValid(role) ? GetUserNameFromId(role, true) : NULL;
+
+	return name ? name : "a role that no longer exists";
+}
+
+/*
+ * Push the pairs of headers (a jsonb object) into st, each value written
+ * {"secret": "name"} replaced by the secret's plaintext, resolved for role;
+ * the names of those headers are added to *protect.  Other values go as
+ * they are (the http component refuses what is not a string).  False with
+ * *error set when a secret is missing or role may not use it.
+ */
+static bool
+push_headers(JsonbParseState **st, Jsonb *headers, Oid role, const char *whose,
+			 List **protect, char **error)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbValue	key = {0};
+	JsonbIteratorToken tok;
+
+	if (headers == NULL || !JB_ROOT_IS_OBJECT(headers) || JB_ROOT_IS_SCALAR(headers))
+		return true;
+	it = JsonbIteratorInit(&headers->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		JsonbValue	ref;
+
+		if (tok == WJB_KEY)
+		{
+			key = v;
+			continue;
+		}
+		if (tok != WJB_VALUE)
+			continue;
+		if (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data) &&
+			JsonContainerSize(v.val.binary.data) == 1 &&
+			getKeyJsonValueFromContainer(v.val.binary.data, "secret", 6, &ref) != NULL &&
+			ref.type == jbvString)
+		{
+			char	   *sname = pnstrdup(ref.val.string.val, ref.val.string.len);
+			char	   *hname = pnstrdup(key.val.string.val, key.val.string.len);
+			int			code;
+			char	   *msg;
+			char	   *hint;
+			char	   *plain = secret_resolve_for(sname, role, &code, &msg, &hint);
+
+			if (plain == NULL)
+			{
+				*error = psprintf("header \"%s\" of %s: %s (for role %s)", hname, whose, msg, role_name(role));
+				return false;
+			}
+			v.type = jbvString;
+			v.val.string.val = plain;
+			v.val.string.len = strlen(plain);
+			*protect = lappend(*protect, hname);
+		}
+		pushJsonbValue(st, WJB_KEY, &key);
+		pushJsonbValue(st, WJB_VALUE, &v);
+	}
+	return true;
+}
+
+/* Push one header with a string value into st. */
+static void
+push_header(JsonbParseState **st, const char *name, const char *value)
+{
+	JsonbValue	k,
+				v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) name;
+	k.val.string.len = strlen(name);
+	v.type = jbvString;
+	v.val.string.val = (char *) value;
+	v.val.string.len = strlen(value);
+	pushJsonbValue(st, WJB_KEY, &k);
+	pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/*
+ * Build the request of claimed message m (tuple tup): the endpoint's
+ * headers, the message's (which win), the Idempotency-Key and the
+ * signature, secrets resolved for their roles.  Sets m->fail instead when
+ * a secret cannot be used.
+ */
+static void
+build_request(FlowMessage *m, HeapTuple tup, TupleDesc td, List *allowlist)
+{
+	bool		isnull;
+	char	   *url = SPI_getvalue(tup, td, COL_URL);
+	char	   *secret_name = SPI_getvalue(tup, td, COL_SECRET);
+	int			timeout_ms = DatumGetInt32(SPI_getbinval(tup, td, COL_TIMEOUT, &isnull));
+	char	   *body = SPI_getvalue(tup, td, COL_BODY);
+	Datum		eh = SPI_getbinval(tup, td, COL_ENDPOINT_HEADERS, &isnull);
+	Jsonb	   *endpoint_headers = isnull ? NULL : DatumGetJsonbPCopy(eh);
+	Datum		mh = SPI_getbinval(tup, td, COL_MESSAGE_HEADERS, &isnull);
+	Jsonb	   *message_headers = isnull ? NULL : DatumGetJsonbPCopy(mh);
+	char	   *endpoint = SPI_getvalue(tup, td, COL_ENDPOINT);
+	Oid			erole = endpoint_role(tup, td);
+	Oid			mrole = message_role(tup, td);
+	char	   *ewhose = psprintf("endpoint \"%s\"", endpoint);
+	HttpLimits	limits = {timeout_ms, -1, -1, 0};
+	JsonbParseState *st = NULL;
+	List	   *protect = NIL;
+	ListCell   *lc;
+	Jsonb	   *headers;
+
+	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	if (!push_headers(&st, endpoint_headers, erole, ewhose, &protect, &m->fail) ||
+		!push_headers(&st, message_headers, mrole, "the message", &protect, &m->fail))
+		return;
+	push_header(&st, "Idempotency-Key", SPI_getvalue(tup, td, COL_IDEMPOTENCY_KEY));
+	if (secret_name != NULL)
+	{
+		int			code;
+		char	   *msg;
+		char	   *hint;
+		char	   *key = secret_resolve_for(secret_name, erole, &code, &msg, &hint);
+
+		if (key == NULL)
+		{
+			m->fail = psprintf("signing secret of %s: %s (for role %s)", ewhose, msg, role_name(erole));
+			return;
+		}
+		push_header(&st, "X-Concord-Signature", sign_body(key, body, strlen(body)));
+		explicit_bzero(key, strlen(key));
+		protect = lappend(protect, "X-Concord-Signature");
+	}
+	headers = JsonbValueToJsonb(pushJsonbValue(&st, WJB_END_OBJECT, NULL));
+	m->xfer = http_transfer_create("POST", url, NULL, headers, body, strlen(body),
+								   "application/json", &limits, allowlist);
+	foreach(lc, protect)
+		http_transfer_protect_header(m->xfer, lfirst(lc));
+}
+
+/*
  * Step 1: claim due messages and build their requests in cxt.  Runs in a
  * transaction of its own.  Returns the number claimed.
  */
@@ -194,8 +383,7 @@ claim(MemoryContext cxt, FlowMessage **msgs, List **allowlist, long *next_due_ms
 		"   FROM due, concord.endpoint e"
 		"  WHERE o.id OPERATOR(pg_catalog.=) due.id AND e.name OPERATOR(pg_catalog.=) o.endpoint"
 		" RETURNING o.id, o.attempts, e.max_attempts, e.url, e.secret_name, e.timeout_ms, o.payload::text,"
-		"   e.headers OPERATOR(pg_catalog.||) o.headers OPERATOR(pg_catalog.||)"
-		"     pg_catalog.jsonb_build_object('Idempotency-Key', o.idempotency_key)",
+		"   e.headers, o.headers, o.idempotency_key, e.name, e.defined_by::pg_catalog.oid, o.enqueued_by::pg_catalog.oid",
 		FLOW_BATCH, FLOW_LEASE_SECONDS), false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim outbox messages");
 	rows = SPI_processed;
@@ -212,34 +400,11 @@ claim(MemoryContext cxt, FlowMessage **msgs, List **allowlist, long *next_due_ms
 			TupleDesc	td = tt->tupdesc;
 			bool		isnull;
 			FlowMessage *m = &(*msgs)[n++];
-			char	   *url = SPI_getvalue(tup, td, 4);
-			char	   *secret_name = SPI_getvalue(tup, td, 5);
-			int			timeout_ms = DatumGetInt32(SPI_getbinval(tup, td, 6, &isnull));
-			char	   *body = SPI_getvalue(tup, td, 7);
-			Jsonb	   *headers = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 8, &isnull));
-			HttpLimits	limits = {timeout_ms, -1, -1, 0};
 
-			m->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
-			m->attempts = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
-			m->max_attempts = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
-			if (secret_name != NULL)
-			{
-				int			code;
-				char	   *msg;
-				char	   *key = secret_resolve(secret_name, &code, &msg);
-
-				if (key != NULL)
-				{
-					char	   *sig = sign_body(key, body, strlen(body));
-					Datum		extra = DirectFunctionCall1(jsonb_in, CStringGetDatum(
-						psprintf("{\"X-Concord-Signature\": \"%s\"}", sig)));
-
-					headers = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(headers), extra));
-					explicit_bzero(key, strlen(key));
-				}
-			}
-			m->xfer = http_transfer_create("POST", url, NULL, headers, body, strlen(body),
-										   "application/json", &limits, *allowlist);
+			m->id = DatumGetInt64(SPI_getbinval(tup, td, COL_ID, &isnull));
+			m->attempts = DatumGetInt32(SPI_getbinval(tup, td, COL_ATTEMPTS, &isnull));
+			m->max_attempts = DatumGetInt32(SPI_getbinval(tup, td, COL_MAX_ATTEMPTS, &isnull));
+			build_request(m, tup, td, *allowlist);
 		}
 		MemoryContextSwitchTo(old);
 	}
@@ -330,13 +495,19 @@ record(FlowMessage *msgs, int n)
 
 	for (int i = 0; i < n; i++)
 	{
-		HttpResult *res = http_transfer_result(msgs[i].xfer);
-		bool		ok = res->ok && res->status >= 200 && res->status < 300;
+		HttpResult *res = msgs[i].xfer ? http_transfer_result(msgs[i].xfer) : NULL;
+		bool		ok = res && res->ok && res->status >= 200 && res->status < 300;
 		const char *state;
 		double		wait = 0;
 		char	   *err = NULL;
 
-		if (ok)
+		if (res == NULL)
+		{
+			/* not sent: retrying would not help until its secret is usable */
+			state = "dead";
+			err = msgs[i].fail;
+		}
+		else if (ok)
 			state = "delivered";
 		else
 		{
@@ -357,8 +528,8 @@ record(FlowMessage *msgs, int n)
 		ids[i] = Int64GetDatum(msgs[i].id);
 		states[i] = CStringGetTextDatum(state);
 		waits[i] = Float8GetDatum(wait);
-		codes[i] = Int32GetDatum(res->ok ? res->status : 0);
-		nocode[i] = !res->ok;
+		codes[i] = Int32GetDatum(res && res->ok ? res->status : 0);
+		nocode[i] = !(res && res->ok);
 		errors[i] = err ? CStringGetTextDatum(err) : (Datum) 0;
 		noerror[i] = err == NULL;
 	}
@@ -410,11 +581,13 @@ flow_deliver_round(long *next_due_ms)
 	if (n > 0)
 	{
 		HttpTransfer **xfers = palloc(sizeof(HttpTransfer *) * n);
+		int			nx = 0;
 
 		for (int i = 0; i < n; i++)
-			xfers[i] = msgs[i].xfer;
+			if (msgs[i].xfer)
+				xfers[nx++] = msgs[i].xfer;
 		pgstat_report_activity(STATE_RUNNING, "concord: delivering outbox messages");
-		http_perform(xfers, n, concord_http_max_connections, concord_http_max_host_connections, allowlist);
+		http_perform(xfers, nx, concord_http_max_connections, concord_http_max_host_connections, allowlist);
 		record(msgs, n);
 	}
 	MemoryContextSwitchTo(old);

@@ -110,7 +110,9 @@ extern void http_redact_clear_params(void);
 extern bool http_build_url(const char *url, Jsonb *params, char **out,
 						   HttpError *err);
 extern bool http_build_headers(Jsonb *headers, List **lines,
-							   bool *has_content_type, HttpError *err);
+							   List **secret_lines, bool *has_content_type,
+							   HttpError *err);
+extern char *http_url_origin(const char *url);
 extern char *http_content_type_charset(const char *content_type);
 extern int	http_charset_encoding(const char *charset);
 extern bool http_decode_text(const HttpResult *res, text **out,
@@ -128,6 +130,8 @@ extern HttpTransfer *http_transfer_create(const char *method, const char *url,
 extern void http_perform(HttpTransfer **transfers, int n,
 						 int max_connections, int max_host_connections,
 						 List *allowlist);
+extern void http_transfer_protect_header(HttpTransfer *xfer, const char *name);
+extern void http_transfer_protect_body(HttpTransfer *xfer);
 extern HttpResult *http_transfer_result(HttpTransfer *xfer);
 extern void http_begin(HttpTransfer *x, List *allowlist);
 extern void http_abort(HttpTransfer *x);

@@ -11,8 +11,11 @@
  */
 #include "postgres.h"
 
+#include <curl/curl.h>
+
 #include "catalog/namespace.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "concord.h"
@@ -28,12 +31,16 @@ is_token_char(unsigned char c)
 }
 
 /*
- * Turn a jsonb object of strings into header lines.  Returns false with err
- * set on anything else, naming the offending header.
+ * Turn a jsonb object of strings into header lines.  A value written as
+ * {"secret": "name"} is the secret's plaintext, if the current user (the
+ * caller, inside an API function running as concord's owner) may use it;
+ * its line is also added to *secret_lines (the transfer sends those only
+ * to the request's origin).  Returns false with err set on anything else,
+ * naming the offending header.
  */
 bool
-http_build_headers(Jsonb *headers, List **lines, bool *has_content_type,
-			  HttpError *err)
+http_build_headers(Jsonb *headers, List **lines, List **secret_lines,
+				   bool *has_content_type, HttpError *err)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -90,6 +97,8 @@ http_build_headers(Jsonb *headers, List **lines, bool *has_content_type,
 		else if (tok == WJB_VALUE)
 		{
 			char	   *value;
+			char	   *line;
+			bool		from_secret = false;
 
 			if (v.type == jbvBinary && JsonContainerIsObject(v.val.binary.data))
 			{
@@ -98,6 +107,7 @@ http_build_headers(Jsonb *headers, List **lines, bool *has_content_type,
 				char	   *sname;
 				int			code;
 				char	   *msg;
+				char	   *hint;
 
 				if (getKeyJsonValueFromContainer(v.val.binary.data, "secret", 6, &ref) == NULL ||
 					ref.type != jbvString ||
@@ -110,16 +120,16 @@ http_build_headers(Jsonb *headers, List **lines, bool *has_content_type,
 				}
 				sname = pnstrdup(ref.val.string.val, ref.val.string.len);
 				v.type = jbvString;
-				v.val.string.val = secret_resolve(sname, &code, &msg);
+				v.val.string.val = secret_resolve_for(sname, concord_caller(), &code, &msg, &hint);
 				if (v.val.string.val == NULL)
 				{
 					http_error_set(err, code, msg,
 								   psprintf("Request header \"%s\" refers to it.", name),
-								   code == ERRCODE_UNDEFINED_OBJECT ?
-								   "A superuser stores it with concord.secret_set(name, value)." : NULL);
+								   hint);
 					return false;
 				}
 				v.val.string.len = strlen(v.val.string.val);
+				from_secret = true;
 			}
 			if (v.type != jbvString)
 			{
@@ -138,9 +148,10 @@ http_build_headers(Jsonb *headers, List **lines, bool *has_content_type,
 				return false;
 			}
 			/* "Name;" sends a header with an empty value in libcurl */
-			*lines = lappend(*lines, value[0] == '\0' ?
-							 psprintf("%s;", name) :
-							 psprintf("%s: %s", name, value));
+			line = value[0] == '\0' ? psprintf("%s;", name) : psprintf("%s: %s", name, value);
+			*lines = lappend(*lines, line);
+			if (from_secret)
+				*secret_lines = lappend(*secret_lines, line);
 		}
 	}
 	return true;
@@ -281,6 +292,40 @@ http_build_url(const char *url, Jsonb *params, char **out, HttpError *err)
 		*out = u.data;
 	}
 	return true;
+}
+
+/*
+ * The origin of an absolute http(s) URL -- "scheme://host:port", in lower
+ * case, with the scheme's default port filled in -- or NULL if url is not
+ * one.  Two URLs are of the same origin when these are equal.
+ */
+char *
+http_url_origin(const char *url)
+{
+	CURLU	   *u = curl_url();
+	char	   *scheme = NULL,
+			   *host = NULL,
+			   *port = NULL;
+	char		buf[1024];
+	bool		ok;
+
+	if (u == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	ok = curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK &&
+		(pg_strcasecmp(scheme, "http") == 0 || pg_strcasecmp(scheme, "https") == 0) &&
+		snprintf(buf, sizeof(buf), "%s://%s:%s", scheme, host, port) < (int) sizeof(buf);
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	if (!ok)
+		return NULL;
+	for (char *c = buf; *c; c++)
+		*c = pg_ascii_tolower((unsigned char) *c);
+	return pstrdup(buf);
 }
 
 /* Extract the charset parameter of a Content-Type value, or NULL. */

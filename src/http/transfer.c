@@ -63,6 +63,9 @@ struct HttpTransfer
 	char	   *method;			/* of the current hop */
 	HttpTarget	target;			/* of the current hop */
 	List	   *headers;		/* "Name: value" lines */
+	List	   *credentials;	/* those sent only to the first origin */
+	bool		credential_body;	/* the body holds credentials */
+	HttpTarget	origin;			/* of the original request */
 	char	   *body;
 	int			body_len;
 	bool		has_body;
@@ -311,7 +314,7 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 	}
 
 	if (!http_build_url(url, params, &full_url, err) ||
-		!http_build_headers(headers, &x->headers, &has_ct, err))
+		!http_build_headers(headers, &x->headers, &x->credentials, &has_ct, err))
 	{
 		x->finished = true;
 		return x;
@@ -360,7 +363,41 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 		return x;
 	}
 	x->result.redacted_url = x->target.redacted;
+	x->origin = x->target;
 	return x;
+}
+
+/*
+ * Send the request header name (its every line) only to the origin of the
+ * original request, as if its value had come from a secret: for callers
+ * that put credentials into plain header values (sync's auth).
+ */
+void
+http_transfer_protect_header(HttpTransfer *x, const char *name)
+{
+	size_t		len = strlen(name);
+	ListCell   *lc;
+	MemoryContext old = MemoryContextSwitchTo(x->cxt);
+
+	foreach(lc, x->headers)
+	{
+		char	   *line = lfirst(lc);
+
+		if (pg_strncasecmp(line, name, len) == 0 &&
+			(line[len] == ':' || line[len] == ';'))
+			x->credentials = list_append_unique_ptr(x->credentials, line);
+	}
+	MemoryContextSwitchTo(old);
+}
+
+/*
+ * The request body holds credentials (an OAuth2 client secret): a redirect
+ * that would send it to another origin fails the transfer instead.
+ */
+void
+http_transfer_protect_body(HttpTransfer *x)
+{
+	x->credential_body = true;
 }
 
 /* Milliseconds since the transfer started. */
@@ -704,19 +741,39 @@ maybe_redirect(HttpTransfer *x, long status, List *allowlist)
 		return false;
 	}
 
-	/* credentials never follow a redirect to another origin */
-	if (!same_origin(&x->target, &next))
+	/*
+	 * Credentials go only to the origin of the original request.  On a hop
+	 * to another origin, Authorization, Proxy-Authorization and Cookie are
+	 * dropped, and so is every header whose value came from a secret or that
+	 * the caller protected -- for good: a later hop back does not get them
+	 * either.  A protected body is never sent there: the transfer fails.
+	 */
+	if (!same_origin(&x->origin, &next))
 	{
 		List	   *kept = NIL;
 		ListCell   *lc;
+		bool		body_goes = x->has_body &&
+			!(status == 303 && strcmp(x->method, "HEAD") != 0) &&
+			!((status == 301 || status == 302) && strcmp(x->method, "POST") == 0);
 
+		if (x->credential_body && body_goes)
+		{
+			transfer_fail(x, ERRCODE_INSUFFICIENT_PRIVILEGE,
+						  psprintf("redirect from %s to another origin refused: the request body holds credentials",
+								   x->target.redacted),
+						  psprintf("The redirect went to %s.", next.redacted),
+						  "Use the URL the server redirects to in the first place.");
+			MemoryContextSwitchTo(old);
+			return false;
+		}
 		foreach(lc, x->headers)
 		{
 			const char *line = lfirst(lc);
 
 			if (pg_strncasecmp(line, "authorization", 13) == 0 ||
 				pg_strncasecmp(line, "proxy-authorization", 19) == 0 ||
-				pg_strncasecmp(line, "cookie", 6) == 0)
+				pg_strncasecmp(line, "cookie", 6) == 0 ||
+				list_member_ptr(x->credentials, line))
 				continue;
 			kept = lappend(kept, (void *) line);
 		}

@@ -249,7 +249,7 @@ concord_mask_hash(PG_FUNCTION_ARGS)
 	{
 		int			code;
 		char	   *msg;
-		char	   *secret = secret_resolve(MASK_KEY_SECRET, &code, &msg);
+		char	   *secret = secret_resolve_internal(MASK_KEY_SECRET, &code, &msg);
 
 		if (secret == NULL)
 			ereport(ERROR,

@@ -11,8 +11,13 @@
  * the files when the transaction commits, so a failure at any point leaves
  * every row readable with some key file present.
  *
- * No SQL function returns a plaintext: secret_resolve() is for C callers
- * (HTTP headers, source credentials), and no message ever includes a value.
+ * No SQL function returns a plaintext: secret_resolve_for() is for C
+ * callers (HTTP headers, source credentials, endpoint signatures) and
+ * resolves a secret only for a role allowed to use it (grant.c);
+ * secret_resolve_internal() is for concord's own keys.  No message ever
+ * includes a value, and statements that carry one are kept out of the
+ * server log (log.c).  A value can also be read from a server-side file
+ * (secret_set_file), so that it appears in no statement text at all.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,7 +37,9 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "storage/fd.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -43,6 +50,7 @@
 #include "secret/secret.h"
 
 PG_FUNCTION_INFO_V1(concord_secret_set);
+PG_FUNCTION_INFO_V1(concord_secret_set_file);
 PG_FUNCTION_INFO_V1(concord_secret_drop);
 PG_FUNCTION_INFO_V1(concord_secret_rotate_key);
 
@@ -50,6 +58,8 @@ PG_FUNCTION_INFO_V1(concord_secret_rotate_key);
 #define NONCE_LEN 12
 #define TAG_LEN 16
 #define KEY_ID_LEN 16			/* hex characters */
+/* Largest file secret_set_file() reads (a PEM key with its chain fits). */
+#define SECRET_FILE_MAX (64 * 1024)
 
 typedef struct SecretKey
 {
@@ -156,8 +166,11 @@ current_key(bool create, SecretKey *k)
 	if (read_key(path, !create, k))
 		return true;
 	write_new_key(path, k);
+	/* logged from inside secret_set(), whose statement holds a value */
 	ereport(LOG,
-			(errmsg("concord created secret key file \"%s\"", path)));
+			(errmsg("concord created secret key file \"%s\"", path),
+			 errhidestmt(true),
+			 errhidecontext(true)));
 	return true;
 }
 
@@ -249,12 +262,13 @@ unseal(const SecretKey *k, const char *name, const bytea *sealed)
 }
 
 /*
- * The plaintext of a secret, for C callers.  The table is read directly,
- * without the caller's privileges: roles that may use a secret through a
- * header or a source may not read the table.
+ * The plaintext of a secret, whoever asks: for concord's own keys, and for
+ * secret_resolve_for() once the role is checked.  The table is read
+ * directly, without the caller's privileges: roles that may use a secret
+ * through a header or a source may not read the table.
  */
 char *
-secret_resolve(const char *name, int *errcode, char **errmsg)
+secret_resolve_internal(const char *name, int *errcode, char **errmsg)
 {
 	Oid			relid = concord_relation_oid("secret", false);
 	Relation	rel = table_open(relid, AccessShareLock);
@@ -306,6 +320,20 @@ secret_resolve(const char *name, int *errcode, char **errmsg)
 	return plain;
 }
 
+/*
+ * The plaintext of a user's secret for role: refused, as
+ * secret_check_use() says, unless role may use it.
+ */
+char *
+secret_resolve_for(const char *name, Oid role, int *errcode, char **errmsg,
+				   char **errhint)
+{
+	*errhint = NULL;
+	if (!secret_check_use(name, role, errcode, errmsg, errhint))
+		return NULL;
+	return secret_resolve_internal(name, errcode, errmsg);
+}
+
 /* Run one SPI statement with text/bytea parameters; returns rows processed. */
 static uint64
 spi_run(const char *sql, int nargs, Oid *types, Datum *values)
@@ -317,19 +345,22 @@ spi_run(const char *sql, int nargs, Oid *types, Datum *values)
 	return SPI_processed;
 }
 
-/*
- * concord.secret_set(name, value): store or replace a secret.
- */
-Datum
-concord_secret_set(PG_FUNCTION_ARGS)
+/* Raise unless the current role is a superuser: only superusers set secrets. */
+static void
+check_superuser(const char *fn)
 {
-	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	text	   *value = PG_GETARG_TEXT_PP(1);
-	SecretKey	k;
-	bytea	   *sealed;
-	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
-	Datum		values[3];
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("must be superuser to call %s", fn),
+				 errhint("A superuser sets a secret; its owner then allows roles to use it with concord.secret_grant(name, role)."),
+				 errhidestmt(true)));
+}
 
+/* Raise unless name is a valid secret name. */
+static void
+check_name(const char *name)
+{
 	bool		valid = strlen(name) >= 1 && strlen(name) <= 63 &&
 		(isalpha((unsigned char) name[0]) || name[0] == '_');
 
@@ -339,10 +370,24 @@ concord_secret_set(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid secret name \"%s\"", name),
-				 errhint("Use up to 63 letters, digits, \"_\", \".\" or \"-\", starting with a letter or \"_\", e.g. crm_token.")));
+				 errhint("Use up to 63 letters, digits, \"_\", \".\" or \"-\", starting with a letter or \"_\", e.g. crm_token."),
+				 errhidestmt(true)));
+}
+
+/*
+ * Seal value (len bytes) under the current key (created on first use) and
+ * store it as secret name, replacing any value it had; its owner stays.
+ */
+static void
+store(const char *name, const char *value, int len)
+{
+	SecretKey	k;
+	bytea	   *sealed;
+	Oid			types[3] = {TEXTOID, TEXTOID, BYTEAOID};
+	Datum		values[3];
 
 	current_key(true, &k);
-	sealed = seal(&k, name, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+	sealed = seal(&k, name, value, len);
 	values[0] = CStringGetTextDatum(name);
 	values[1] = CStringGetTextDatum(k.id);
 	values[2] = PointerGetDatum(sealed);
@@ -354,6 +399,123 @@ concord_secret_set(PG_FUNCTION_ARGS)
 			" sealed = excluded.sealed, updated_at = pg_catalog.now()",
 			3, types, values);
 	SPI_finish();
+}
+
+/*
+ * concord.secret_set(name, value): store or replace a secret (superusers).
+ * The statement carries the value: it is kept out of the server log.
+ */
+Datum
+concord_secret_set(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	text	   *value = PG_GETARG_TEXT_PP(1);
+
+	secret_statement_mark();
+	check_superuser("concord.secret_set");
+	check_name(name);
+	store(name, VARDATA_ANY(value), VARSIZE_ANY_EXHDR(value));
+	PG_RETURN_VOID();
+}
+
+/*
+ * concord.secret_set_file(name, path): store or replace a secret read from
+ * a file on the database server (superusers), so that the value is in no
+ * statement text, log line or pg_stat_activity.  The path must be absolute
+ * and name a regular file of at most SECRET_FILE_MAX bytes; one trailing
+ * line break is not part of the value.
+ */
+Datum
+concord_secret_set_file(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *path = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	struct stat st;
+	int			fd;
+	char	   *buf;
+	ssize_t		n;
+	int			len;
+
+	secret_statement_mark();
+	check_superuser("concord.secret_set_file");
+	check_name(name);
+	if (!is_absolute_path(path))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("secret file path \"%s\" is not absolute", path),
+				 errhint("Give the full path of a file the database server can read.")));
+	fd = OpenTransientFile(path, O_RDONLY | PG_BINARY);
+	if (fd < 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not open secret file \"%s\": %m", path),
+				 errhint("The file is read by the database server, as its operating system user.")));
+	if (fstat(fd, &st) != 0)
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not stat secret file \"%s\": %m", path)));
+	if (!S_ISREG(st.st_mode))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("secret file \"%s\" is not a regular file", path)));
+	if (st.st_size > SECRET_FILE_MAX)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("secret file \"%s\" has %lld bytes, more than the %d a secret may have",
+						path, (long long) st.st_size, SECRET_FILE_MAX)));
+
+	/* one byte more than the limit: a file that grew since fstat shows */
+	buf = palloc(SECRET_FILE_MAX + 2);
+	len = 0;
+	while ((n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len)) > 0)
+		len += n;
+	if (n < 0)
+	{
+		int			save = errno;
+
+		explicit_bzero(buf, SECRET_FILE_MAX + 2);
+		errno = save;
+		ereport(ERROR,
+				(errcode_for_file_access(),
+				 errmsg("could not read secret file \"%s\": %m", path)));
+	}
+	CloseTransientFile(fd);
+	buf[len] = '\0';
+
+	PG_TRY();
+	{
+		if (len > SECRET_FILE_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("secret file \"%s\" has more than the %d bytes a secret may have",
+							path, SECRET_FILE_MAX)));
+		if (len > 0 && buf[len - 1] == '\n')
+		{
+			buf[--len] = '\0';
+			if (len > 0 && buf[len - 1] == '\r')
+				buf[--len] = '\0';
+		}
+		if (len == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("secret file \"%s\" is empty", path)));
+		if (memchr(buf, '\0', len) != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("secret file \"%s\" contains a zero byte", path),
+					 errhint("A secret is text; store binary keys encoded, e.g. in base64.")));
+		if (!pg_verifymbstr(buf, len, true))
+			ereport(ERROR,
+					(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
+					 errmsg("secret file \"%s\" is not valid %s", path, GetDatabaseEncodingName()),
+					 errhint("A secret is text in the database's encoding.")));
+		store(name, buf, len);
+	}
+	PG_FINALLY();
+	{
+		explicit_bzero(buf, SECRET_FILE_MAX + 2);
+	}
+	PG_END_TRY();
 	PG_RETURN_VOID();
 }
 

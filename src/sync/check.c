@@ -15,6 +15,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
@@ -61,6 +62,7 @@ concord_source_check(PG_FUNCTION_ARGS)
 	StringInfoData b;
 	HttpResult *volatile res = NULL;
 	Jsonb	   *out;
+	char	   *owner;
 
 	memset(&r, 0, sizeof(r));
 	r.source = text_to_cstring(PG_GETARG_TEXT_PP(0));
@@ -72,7 +74,7 @@ concord_source_check(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(r.cxt);
 
-	r.spec = sync_spec_parse(r.source, sync_source_spec(r.source, NULL));
+	r.spec = sync_spec_parse(r.source, sync_source_spec(r.source, &owner));
 	r.ld.spec = r.spec;
 	r.ld.cxt = r.cxt;
 	r.ld.target = sync_target_open(r.spec, false, true);
@@ -88,7 +90,7 @@ concord_source_check(PG_FUNCTION_ARGS)
 						1, &type, &v, NULL);
 		r.since = sync_pass_since(&r, sync_spi_text(1));
 	}
-	r.fetch = sync_fetcher_create(r.spec);
+	r.fetch = sync_fetcher_create(r.spec, get_role_oid(owner, true));
 	PG_TRY();
 	{
 		res = sync_fetch_page(&r, NULL);

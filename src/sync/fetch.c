@@ -37,7 +37,7 @@
 typedef struct OAuthToken
 {
 	char		source[NAMEDATALEN * 2];
-	char		fingerprint[512];	/* token URL and client id */
+	char		fingerprint[512];	/* token URL, client, owner, secrets */
 	char	   *access_token;	/* in TopMemoryContext */
 	char	   *refresh_token;	/* a rotated one, if the server sent it */
 	TimestampTz expires_at;		/* 0: unknown, until a 401 */
@@ -46,26 +46,72 @@ typedef struct OAuthToken
 
 static OAuthToken *tokens = NULL;
 
-/* The plaintext of a SyncValue (literal or secret); raises if unavailable. */
+/*
+ * The plaintext of a SyncValue (literal or secret), a secret resolved for
+ * the source's owner; raises if unavailable or not hers to use.
+ */
 static char *
-resolve(const SyncSpec *spec, const SyncValue *v, const char *what)
+resolve(SyncFetcher *f, const SyncValue *v, const char *what)
 {
 	int			code;
 	char	   *msg;
+	char	   *hint;
 	char	   *plain;
 
 	if (v->literal != NULL)
 		return v->literal;
 	if (v->secret == NULL)
 		return NULL;
-	plain = secret_resolve(v->secret, &code, &msg);
+	plain = secret_resolve_for(v->secret, f->owner, &code, &msg, &hint);
 	if (plain == NULL)
 		ereport(ERROR,
 				(errcode(code),
-				 errmsg("source \"%s\" cannot use its %s: %s", spec->source, what, msg),
-				 code == ERRCODE_UNDEFINED_OBJECT ?
-				 errhint("A superuser stores it with concord.secret_set(name, value).") : 0));
+				 errmsg("source \"%s\" cannot use its %s: %s", f->spec->source, what, msg),
+				 hint ? errhint("%s", hint) : 0));
 	return plain;
+}
+
+/* Raise unless the source's owner may use the secret v names (if any). */
+static void
+check_secret(const SyncSpec *s, Oid owner, const SyncValue *v, const char *path)
+{
+	int			code;
+	char	   *msg;
+	char	   *hint;
+
+	if (v->secret == NULL || secret_check_use(v->secret, owner, &code, &msg, &hint))
+		return;
+	if (code == ERRCODE_UNDEFINED_OBJECT)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("secret \"%s\" named by source \"%s\" does not exist", v->secret, s->source),
+				 errdetail("Path: %s.", path),
+				 hint ? errhint("%s", hint) : 0));
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("permission denied for secret \"%s\" named by source \"%s\"", v->secret, s->source),
+			 errdetail("Path: %s. The source's owner must be allowed to use the secret.", path),
+			 hint ? errhint("%s", hint) : 0));
+}
+
+/*
+ * Raise unless every secret the spec names exists and the source's owner
+ * may use it: when a source is defined or changed, and at every run.
+ */
+void
+sync_check_secrets(const SyncSpec *s, Oid owner)
+{
+	for (int i = 0; i < s->nheaders; i++)
+		check_secret(s, owner, &s->headers[i].value, psprintf("request.headers.%s", s->headers[i].name));
+	for (int i = 0; i < s->nparams; i++)
+		check_secret(s, owner, &s->params[i].value, psprintf("request.params.%s", s->params[i].name));
+	check_secret(s, owner, &s->api_key, "auth.value");
+	check_secret(s, owner, &s->username, "auth.username");
+	check_secret(s, owner, &s->password, "auth.password");
+	check_secret(s, owner, &s->token, "auth.token");
+	check_secret(s, owner, &s->client_id, "auth.client_id");
+	check_secret(s, owner, &s->client_secret, "auth.client_secret");
+	check_secret(s, owner, &s->refresh_token, "auth.refresh_token");
 }
 
 /* strdup into TopMemoryContext (or NULL). */
@@ -93,10 +139,13 @@ token_entry(SyncFetcher *f)
 	char		fp[512];
 	OAuthToken *t;
 
-	snprintf(fp, sizeof(fp), "%s|%s|%s|%s", s->token_url,
+	/* a token got with another owner's or another secret's credentials is not hers */
+	snprintf(fp, sizeof(fp), "%s|%s|%s|%s|%u|%s|%s", s->token_url,
 			 s->client_id.literal ? s->client_id.literal : "",
 			 s->client_id.secret ? s->client_id.secret : "",
-			 s->oauth_refresh ? "refresh" : "client");
+			 s->oauth_refresh ? "refresh" : "client", f->owner,
+			 s->client_secret.secret ? s->client_secret.secret : "",
+			 s->refresh_token.secret ? s->refresh_token.secret : "");
 	for (t = tokens; t; t = t->next)
 		if (strcmp(t->source, s->source) == 0)
 			break;
@@ -185,16 +234,20 @@ pairs_jsonb(List *names, List *values)
 }
 
 /*
- * Prepare the requests of one run of spec: resolve credentials, hide an
- * API key parameter from redaction, load the allowlist.  Allocates in the
- * current memory context, which must live for the whole run.
+ * Prepare the requests of one run of spec, a source owned by owner: check
+ * that she may use its secrets, resolve credentials, hide an API key
+ * parameter from redaction, load the allowlist.  Allocates in the current
+ * memory context, which must live for the whole run.
  */
 SyncFetcher *
-sync_fetcher_create(const SyncSpec *spec)
+sync_fetcher_create(const SyncSpec *spec, Oid owner)
 {
 	SyncFetcher *f = palloc0(sizeof(SyncFetcher));
 
+	sync_check_secrets(spec, owner);
 	f->spec = spec;
+	f->owner = owner;
+	f->origin = http_url_origin(spec->url);
 	f->cxt = CurrentMemoryContext;
 	f->limits.timeout_ms = spec->timeout_ms;
 	f->limits.connect_timeout_ms = -1;
@@ -208,7 +261,7 @@ sync_fetcher_create(const SyncSpec *spec)
 		case SYNC_AUTH_OAUTH2:
 			break;
 		case SYNC_AUTH_API_KEY:
-			f->auth_value = resolve(spec, &spec->api_key, "API key");
+			f->auth_value = resolve(f, &spec->api_key, "API key");
 			if (spec->api_key_in_query && !http_redact_hide_param(spec->api_key_name))
 				ereport(ERROR,
 						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -218,11 +271,11 @@ sync_fetcher_create(const SyncSpec *spec)
 			f->hid_param = spec->api_key_in_query;
 			break;
 		case SYNC_AUTH_BASIC:
-			f->auth_value = basic_header(resolve(spec, &spec->username, "user name"),
-										 resolve(spec, &spec->password, "password"));
+			f->auth_value = basic_header(resolve(f, &spec->username, "user name"),
+										 resolve(f, &spec->password, "password"));
 			break;
 		case SYNC_AUTH_BEARER:
-			f->auth_value = psprintf("Bearer %s", resolve(spec, &spec->token, "token"));
+			f->auth_value = psprintf("Bearer %s", resolve(f, &spec->token, "token"));
 			break;
 	}
 	return f;
@@ -374,6 +427,9 @@ perform(SyncFetcher *f, const char *method, const char *url, List *pnames,
 							 pairs_jsonb(hnames, hvalues), body,
 							 body ? strlen(body) : 0, content_type,
 							 &f->limits, f->allowlist);
+	/* a token request: its client credentials stay with the token URL */
+	http_transfer_protect_header(x, "Authorization");
+	http_transfer_protect_body(x);
 	http_perform(&x, 1, 1, 1, f->allowlist);
 	r = http_transfer_result(x);
 	http_call_log(&r, 1);
@@ -410,20 +466,20 @@ oauth_token(SyncFetcher *f, bool force)
 	{
 		form_append(&body, "grant_type", "refresh_token");
 		form_append(&body, "refresh_token", t->refresh_token ? t->refresh_token :
-					resolve(s, &s->refresh_token, "refresh token"));
+					resolve(f, &s->refresh_token, "refresh token"));
 	}
 	else
 		form_append(&body, "grant_type", "client_credentials");
 	if (s->client_auth_basic)
 	{
 		hn = lappend(hn, "Authorization");
-		hv = lappend(hv, basic_header(resolve(s, &s->client_id, "client id"),
-									  resolve(s, &s->client_secret, "client secret")));
+		hv = lappend(hv, basic_header(resolve(f, &s->client_id, "client id"),
+									  resolve(f, &s->client_secret, "client secret")));
 	}
 	else
 	{
-		form_append(&body, "client_id", resolve(s, &s->client_id, "client id"));
-		form_append(&body, "client_secret", resolve(s, &s->client_secret, "client secret"));
+		form_append(&body, "client_id", resolve(f, &s->client_id, "client id"));
+		form_append(&body, "client_secret", resolve(f, &s->client_secret, "client secret"));
 	}
 	form_append(&body, "scope", s->scope);
 	hn = lappend(hn, "Accept");
@@ -483,19 +539,30 @@ sync_request(SyncFetcher *f, const char *url, List *pnames, List *pvalues)
 {
 	const SyncSpec *s = f->spec;
 	SyncRequest *q = palloc0(sizeof(SyncRequest));
+	char	   *origin = http_url_origin(url);
 
+	/* a next page elsewhere would get the source's credentials */
+	if (origin == NULL || f->origin == NULL || strcmp(origin, f->origin) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("source \"%s\": the next page %s is not on the origin of request.url (%s)",
+						s->source, http_redact_url(url), f->origin ? f->origin : "?"),
+				 errdetail("A source's requests, and its credentials, go only to the scheme, host and port of its request.url."),
+				 errhint("If the API serves its pages from there, make that origin the source's request.url; the pages before this one are loaded.")));
 	q->url = pstrdup(url);
 	q->pn = list_copy(pnames);
 	q->pv = list_copy(pvalues);
 	for (int i = 0; i < s->nheaders; i++)
 	{
 		q->hn = lappend(q->hn, s->headers[i].name);
-		q->hv = lappend(q->hv, resolve(s, &s->headers[i].value, psprintf("header \"%s\"", s->headers[i].name)));
+		q->hv = lappend(q->hv, resolve(f, &s->headers[i].value, psprintf("header \"%s\"", s->headers[i].name)));
+		if (s->headers[i].value.secret != NULL)
+			q->cn = lappend(q->cn, s->headers[i].name);
 	}
 	for (int i = 0; i < s->nparams; i++)
 	{
 		q->pn = lappend(q->pn, s->params[i].name);
-		q->pv = lappend(q->pv, resolve(s, &s->params[i].value, psprintf("parameter \"%s\"", s->params[i].name)));
+		q->pv = lappend(q->pv, resolve(f, &s->params[i].value, psprintf("parameter \"%s\"", s->params[i].name)));
 	}
 	if (s->auth == SYNC_AUTH_API_KEY && s->api_key_in_query && strstr(url, psprintf("%s=", s->api_key_name)) == NULL)
 	{
@@ -506,29 +573,41 @@ sync_request(SyncFetcher *f, const char *url, List *pnames, List *pvalues)
 	{
 		q->hn = lappend(q->hn, s->api_key_name);
 		q->hv = lappend(q->hv, f->auth_value);
+		q->cn = lappend(q->cn, s->api_key_name);
 	}
 	else if (s->auth == SYNC_AUTH_BASIC || s->auth == SYNC_AUTH_BEARER)
 	{
 		q->hn = lappend(q->hn, "Authorization");
 		q->hv = lappend(q->hv, f->auth_value);
+		q->cn = lappend(q->cn, "Authorization");
 	}
 	else if (s->auth == SYNC_AUTH_OAUTH2)
 	{
 		q->hn = lappend(q->hn, "Authorization");
 		q->hv = lappend(q->hv, psprintf("Bearer %s", oauth_token(f, false)));
+		q->cn = lappend(q->cn, "Authorization");
 	}
 	return q;
 }
 
-/* The transfer of one attempt of q (validated, not started). */
+/*
+ * The transfer of one attempt of q (validated, not started); its
+ * credential headers go only to the origin of q's URL, whatever redirects.
+ */
 static HttpTransfer *
 request_transfer(SyncFetcher *f, SyncRequest *q)
 {
+	HttpTransfer *x;
+	ListCell   *lc;
+
 	rate_wait(f);
 	f->requests++;
-	return http_transfer_create(f->spec->method, q->url, pairs_jsonb(q->pn, q->pv),
-								pairs_jsonb(q->hn, q->hv), NULL, 0, NULL,
-								&f->limits, f->allowlist);
+	x = http_transfer_create(f->spec->method, q->url, pairs_jsonb(q->pn, q->pv),
+							 pairs_jsonb(q->hn, q->hv), NULL, 0, NULL,
+							 &f->limits, f->allowlist);
+	foreach(lc, q->cn)
+		http_transfer_protect_header(x, lfirst(lc));
+	return x;
 }
 
 /*

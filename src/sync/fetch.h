@@ -20,6 +20,8 @@ typedef bool (*SyncAcceptFn) (HttpResult *r, void *arg, char **why);
 typedef struct SyncFetcher
 {
 	const SyncSpec *spec;
+	Oid			owner;			/* the source's owner: whose secrets */
+	char	   *origin;			/* of request.url: where credentials go */
 	MemoryContext cxt;
 	List	   *allowlist;
 	HttpLimits	limits;
@@ -39,10 +41,12 @@ typedef struct SyncRequest
 	List	   *pv;
 	List	   *hn;				/* header names and values */
 	List	   *hv;
+	List	   *cn;				/* names of the headers holding credentials */
 	HttpTransfer *begun;		/* first attempt in flight, or NULL */
 } SyncRequest;
 
-extern SyncFetcher *sync_fetcher_create(const SyncSpec *spec);
+extern SyncFetcher *sync_fetcher_create(const SyncSpec *spec, Oid owner);
+extern void sync_check_secrets(const SyncSpec *spec, Oid owner);
 extern void sync_fetcher_done(SyncFetcher *f);
 extern SyncRequest *sync_request(SyncFetcher *f, const char *url,
 								 List *pnames, List *pvalues);

@@ -38,6 +38,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
@@ -485,16 +486,18 @@ static void
 run_source(Run *r)
 {
 	char	   *spec_text;
+	char	   *owner;
 	ErrorData  *volatile err = NULL;
 
 	PG_TRY();
 	{
 		step_begin(r);
-		spec_text = sync_source_spec(r->source, NULL);
+		spec_text = sync_source_spec(r->source, &owner);
 		r->spec = sync_spec_parse(r->source, spec_text);
 		r->ld.spec = r->spec;
 		r->ld.cxt = r->cxt;
-		r->fetch = sync_fetcher_create(r->spec);
+		/* the owner's grants decide, now, which secrets the run may use */
+		r->fetch = sync_fetcher_create(r->spec, get_role_oid(owner, true));
 		r->parser = sync_parser_start(r->spec);
 		run_setup(r);
 		step_end(r);

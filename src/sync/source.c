@@ -5,7 +5,8 @@
  *	  source_alter, source_drop, source_reset.
  *
  * A spec is validated completely before it is stored: its JSON (spec.c),
- * its target table and columns against the catalog, the secrets it names,
+ * its target table and columns against the catalog, the secrets it names
+ * (which the source's owner must be allowed to use),
  * and the upsert it implies (load.c).  The stored spec names the target
  * table schema-qualified, so runs do not depend on a search_path.
  * Rows of concord.source are written as the extension's owner; only a
@@ -28,6 +29,8 @@
 #include "utils/regproc.h"
 
 #include "concord.h"
+#include "secret/secret.h"
+#include "sync/fetch.h"
 #include "sync/load.h"
 #include "sync/run.h"
 #include "sync/sync.h"
@@ -75,55 +78,20 @@ spec_arg(FunctionCallInfo fcinfo, int argno)
 	return JsonbToCString(NULL, &spec->root, VARSIZE(spec));
 }
 
-/* Raise if a secret the spec names does not exist. */
-static void
-check_secret(const SyncSpec *s, const SyncValue *v, const char *path)
-{
-	Oid			type = TEXTOID;
-	Datum		d;
-
-	if (v->secret == NULL)
-		return;
-	d = CStringGetTextDatum(v->secret);
-	concord_owner_exec("sync_run", "SELECT 1 FROM concord.secret WHERE name OPERATOR(pg_catalog.=) $1",
-					1, &type, &d, NULL);
-	if (SPI_processed == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("secret \"%s\" named by source \"%s\" does not exist", v->secret, s->source),
-				 errdetail("Path: %s.", path),
-				 errhint("A superuser stores it with concord.secret_set(name, value).")));
-}
-
-static void
-check_secrets(const SyncSpec *s)
-{
-	for (int i = 0; i < s->nheaders; i++)
-		check_secret(s, &s->headers[i].value, psprintf("request.headers.%s", s->headers[i].name));
-	for (int i = 0; i < s->nparams; i++)
-		check_secret(s, &s->params[i].value, psprintf("request.params.%s", s->params[i].name));
-	check_secret(s, &s->api_key, "auth.value");
-	check_secret(s, &s->username, "auth.username");
-	check_secret(s, &s->password, "auth.password");
-	check_secret(s, &s->token, "auth.token");
-	check_secret(s, &s->client_id, "auth.client_id");
-	check_secret(s, &s->client_secret, "auth.client_secret");
-	check_secret(s, &s->refresh_token, "auth.refresh_token");
-}
-
 /*
  * Validate a spec against the catalog (creating the target table if the
- * spec asks for it) and return it with the target table qualified.
+ * spec asks for it) and return it with the target table qualified.  The
+ * source's owner must be allowed to use every secret it names.
  */
 static char *
-validated_spec(const char *name, const char *spec_text)
+validated_spec(const char *name, const char *spec_text, Oid owner)
 {
 	SyncSpec   *s = sync_spec_parse(name, spec_text);
 	SyncTarget *t;
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		vals[2];
 
-	check_secrets(s);
+	sync_check_secrets(s, owner);
 	t = sync_target_open(s, true, false);
 	sync_target_prepare(t);
 	SPI_freeplan(t->upsert[SYNC_UPSERT_PLAIN]);
@@ -186,13 +154,17 @@ check_not_running(const char *source)
 Datum
 concord_source_create(PG_FUNCTION_ARGS)
 {
-	char	   *name = source_name_arg(fcinfo, 0);
-	char	   *spec_text = spec_arg(fcinfo, 1);
+	char	   *name;
+	char	   *spec_text;
 	Oid			types[3] = {TEXTOID, TEXTOID, NAMEOID};
 	Datum		vals[3];
 	Datum		result;
 	NameData	owner;
 
+	/* a spec may hold a pasted credential: keep the statement out of the log */
+	secret_statement_mark();
+	name = source_name_arg(fcinfo, 0);
+	spec_text = spec_arg(fcinfo, 1);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	vals[0] = CStringGetTextDatum(name);
@@ -203,7 +175,7 @@ concord_source_create(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DUPLICATE_OBJECT),
 				 errmsg("source \"%s\" already exists", name),
 				 errhint("Use concord.source_alter to change its spec.")));
-	vals[1] = CStringGetTextDatum(validated_spec(name, spec_text));
+	vals[1] = CStringGetTextDatum(validated_spec(name, spec_text, GetUserId()));
 	namestrcpy(&owner, GetUserNameFromId(GetUserId(), false));
 	vals[2] = NameGetDatum(&owner);
 	concord_owner_exec("sync_run", "INSERT INTO concord.source (name, spec, owner) VALUES ($1, $2::pg_catalog.jsonb, $3) RETURNING *",
@@ -232,8 +204,8 @@ reset_state(const char *name)
 Datum
 concord_source_alter(PG_FUNCTION_ARGS)
 {
-	char	   *name = source_name_arg(fcinfo, 0);
-	char	   *spec_text = spec_arg(fcinfo, 1);
+	char	   *name;
+	char	   *spec_text;
 	bool		reset = !PG_ARGISNULL(2) && PG_GETARG_BOOL(2);
 	char	   *owner;
 	char	   *old_text;
@@ -241,12 +213,17 @@ concord_source_alter(PG_FUNCTION_ARGS)
 	Datum		vals[2];
 	Datum		result;
 
+	/* a spec may hold a pasted credential: keep the statement out of the log */
+	secret_statement_mark();
+	name = source_name_arg(fcinfo, 0);
+	spec_text = spec_arg(fcinfo, 1);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	old_text = sync_source_spec(name, &owner);
 	check_owner(name, owner);
 	check_not_running(name);
-	spec_text = validated_spec(name, spec_text);
+	/* the secrets are checked for the source's owner, whoever changes it */
+	spec_text = validated_spec(name, spec_text, get_role_oid(owner, true));
 
 	/* a state kept for another table or another API would mislead */
 	{

@@ -106,7 +106,9 @@ sync_spec_error(const char *source, const char *path, const char *msg, const cha
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid spec for source \"%s\": %s %s", source, path, msg),
 			 errdetail("Path: %s.", path),
-			 hint ? errhint("%s", hint) : 0));
+			 hint ? errhint("%s", hint) : 0,
+			 /* the statement holds the spec: a pasted credential, perhaps */
+			 errhidestmt(true)));
 }
 
 /* Raise an error about the value at path. */
@@ -141,7 +143,8 @@ check_keys(SpecCtx *cx, json_t *obj, const char *path, const char *const *allowe
 				 errmsg("invalid spec for source \"%s\": unknown key \"%s\"%s%s",
 						cx->source, key, path[0] ? " in " : "", path),
 				 errdetail("Path: %s.", sub(path, key)),
-				 errhint("Known keys here: %s.", list.data)));
+				 errhint("Known keys here: %s.", list.data),
+				 errhidestmt(true)));
 	}
 }
 
@@ -289,10 +292,80 @@ get_value(SpecCtx *cx, json_t *obj, const char *path, const char *key,
 	return out;
 }
 
-/* An object of name -> value pairs (query parameters, headers). */
+/*
+ * Does a request header carry credentials by its name: Authorization,
+ * Proxy-Authorization, Cookie, X-Api-Key, Api-Key, Token, X-Auth-Token and
+ * the like?
+ */
+static bool
+credential_header(const char *name)
+{
+	static const char *const words[] = {
+		"auth", "token", "secret", "passw", "cookie", "session", "signature",
+		"credential", "apikey", "api-key", "api_key", "access-key",
+		"access_key", "private-key", "private_key", NULL
+	};
+	char	   *lower = pstrdup(name);
+
+	for (char *c = lower; *c; c++)
+		*c = pg_ascii_tolower((unsigned char) *c);
+	if (strcmp(lower, "key") == 0 || strcmp(lower, "x-key") == 0)
+		return true;
+	for (int i = 0; words[i]; i++)
+		if (strstr(lower, words[i]) != NULL)
+			return true;
+	return false;
+}
+
+/*
+ * Does a header value look like a credential: an HTTP authentication
+ * scheme and its token ("Bearer ...", "Basic ..."), or a JSON Web Token?
+ */
+static bool
+credential_value(const char *value)
+{
+	static const char *const schemes[] = {
+		"bearer", "basic", "token", "digest", "negotiate", "ntlm", "hawk",
+		"oauth", "bot", "apikey", "sharedkey", "aws4-hmac-sha256", NULL
+	};
+	const char *v = value;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	for (int i = 0; schemes[i]; i++)
+	{
+		size_t		len = strlen(schemes[i]);
+
+		if (pg_strncasecmp(v, schemes[i], len) == 0 && (v[len] == ' ' || v[len] == '\t'))
+		{
+			const char *t = v + len;
+
+			while (*t == ' ' || *t == '\t')
+				t++;
+			if (*t != '\0')
+				return true;
+		}
+	}
+	/* header.payload.signature, the header being base64url of {"... */
+	if (strncmp(v, "eyJ", 3) == 0)
+	{
+		const char *dot = strchr(v, '.');
+
+		if (dot && strchr(dot + 1, '.'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * An object of name -> value pairs (query parameters, headers).  A header
+ * named like a credential, or whose value looks like one, must be a
+ * {"secret": "name"} reference, as in auth.
+ */
 static SyncPair *
 get_pairs(SpecCtx *cx, json_t *obj, const char *path, const char *key, int *n)
 {
+	bool		headers = strcmp(key, "headers") == 0;
 	json_t	   *o = get_object(cx, obj, path, key, false);
 	char	   *p = sub(path, key);
 	SyncPair   *pairs;
@@ -309,7 +382,10 @@ get_pairs(SpecCtx *cx, json_t *obj, const char *path, const char *key, int *n)
 		if (k[0] == '\0')
 			bad(cx, p, "has an empty name", NULL);
 		pairs[i].name = pstrdup(k);
-		pairs[i].value = get_value(cx, o, p, k, true, false);
+		pairs[i].value = get_value(cx, o, p, k, true, headers && credential_header(k));
+		if (headers && pairs[i].value.literal && credential_value(pairs[i].value.literal))
+			bad(cx, sub(p, k), "looks like a credential: it must be {\"secret\": \"name\"}",
+				"Credentials are kept in concord.secret: store it with concord.secret_set(name, value) and refer to it by name.");
 		i++;
 	}
 	*n = i;
@@ -758,7 +834,8 @@ sync_spec_parse(const char *source, const char *spec_json)
 	if (root == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid spec for source \"%s\": %s", source, jerr.text)));
+				 errmsg("invalid spec for source \"%s\": %s", source, jerr.text),
+				 errhidestmt(true)));
 	if (!json_is_object(root))
 		bad(&cx, "(the spec)", psprintf("must be a JSON object, not %s", kind(root)), NULL);
 	check_keys(&cx, root, "", keys);

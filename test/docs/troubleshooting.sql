@@ -13,7 +13,7 @@
 -- retries the message, so it holds its row until then).  Everything else
 -- runs in this transaction, rolled back (its roles too).
 BEGIN;
-SELECT plan(125);
+SELECT plan(128);
 \ir ../harness/backends.psql
 
 SELECT format('dbname=%s host=%s port=%s', current_database(),
@@ -188,6 +188,15 @@ SELECT pg_temp.raises('secret "<name>" does not exist',
 SELECT lives_ok(pg_temp.fix('secret "<name>" does not exist'), 'fix: store the secret');
 SELECT is((concord.http_get(:'u' || '/json', headers => '{"Authorization": {"secret": "crm_token"}}')).status, 200,
           'the request with the secret is sent');
+
+-- a role with concord_http but no grant of the secret
+SELECT pg_temp.raises('permission denied for secret "<name>"',
+  format($$SET LOCAL ROLE analyst; SELECT concord.http_get(%L, headers => '{"Authorization": {"secret": "crm_token"}}')$$, :'u' || '/json'),
+  '42501', 'permission denied for secret "crm_token"');
+RESET ROLE;
+SELECT lives_ok(pg_temp.fix('permission denied for secret "<name>"'), 'fix: grant the secret');
+SELECT lives_ok(format($$SET LOCAL ROLE analyst; SELECT concord.http_get(%L, headers => '{"Authorization": {"secret": "crm_token"}}'); RESET ROLE$$,
+                       :'u' || '/json'), 'the analyst sends it now');
 
 -- the key file is not where the setting says (the secret is sealed with the real one)
 SELECT set_config('concord.secret_key_file', current_setting('data_directory') || '/no_such_dir/concord_secret.key', true) AS kf \gset
@@ -521,7 +530,7 @@ CREATE TEMP TABLE ts_headings AS
   SELECT m[1] AS heading, ARRAY(SELECT x[1] FROM regexp_matches(m[2], '\m([0-9A-Z]{5})\M', 'g') x) AS states
     FROM ts_doc, regexp_matches(md, E'\n### `([^`\n]+)`([^\n]*)', 'g') m;
 
-SELECT is((SELECT count(*)::int FROM ts_headings), 49, 'the page has 49 messages');
+SELECT is((SELECT count(*)::int FROM ts_headings), 50, 'the page has 50 messages');
 SELECT is_empty($$SELECT heading FROM ts_headings EXCEPT SELECT heading FROM ts_proved$$,
                 'every message of the page was raised here (or found in its source)');
 SELECT is_empty($$SELECT heading FROM ts_proved EXCEPT SELECT heading FROM ts_headings$$,

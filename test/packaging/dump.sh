@@ -5,9 +5,9 @@
 # environment); prints TAP.  A database with every kind of definition
 # (policies, masks, audit, identity with resolved customers, metrics, a
 # published view, a rollup, an event rule, an endpoint and a message, a
-# secret) is dumped with pg_dump -Fc and restored into a new database with
+# secret and its grant) is dumped with pg_dump -Fc and restored into a new database with
 # pg_restore; the copy must hold every definition, the same customer IDs,
-# the secret's name but no plaintext in the dump, and work: policies
+# the secret's name and grant but no plaintext in the dump, and work: policies
 # filter, rules fire, metrics answer, the audit chain verifies, new rows
 # get new ids.
 
@@ -33,6 +33,7 @@ run_psql "$SRC" -c "SET client_min_messages = warning" -c "CREATE EXTENSION conc
 run_psql "$SRC" </dev/null >/dev/null <<SQL
 SET client_min_messages = warning;
 SELECT concord.secret_set('api_token', 'plaintext-that-must-not-leak-4711');
+SELECT concord.secret_grant('api_token', 'tap_pkg_rep');
 SELECT concord.http_allow_host('127.0.0.1', $STUB_PORT, allow_private => true);
 SELECT concord.endpoint_define('hook', '$STUB_URL/hook/dump_test', 'api_token');
 SQL
@@ -46,8 +47,9 @@ tap_is "the customer IDs come back the same" "$(q "$DST" "SELECT string_agg(sour
 tap_is "the golden records and the 360° view answer at once" "$(q "$DST" "SELECT count(*) FROM concord.customer")" "$(q "$SRC" "SELECT count(*) FROM concord.customer")"
 tap_is "the row policy, mask, metric, publication, rollup and event rule are all defined" \
 	"$(q "$DST" "SELECT concat((SELECT count(*) FROM concord.row_policy), (SELECT count(*) FROM concord.column_mask), (SELECT count(*) FROM concord.metric_catalog WHERE certified), (SELECT count(*) FROM concord.metric_publication), (SELECT count(*) FROM concord.metric_rollup), (SELECT count(*) FROM concord.event_rule))")" "111111"
-tap_is "the secret's name is there, its plaintext is nowhere in the dump" \
-	"$(q "$DST" "SELECT name FROM concord.secret")/$(grep -ac 'plaintext-that-must-not-leak' "$dump" || true)" "api_token/0"
+tap_is "the secret's name and its grant are there, its plaintext is nowhere in the dump" \
+	"$(q "$DST" "SELECT name FROM concord.secret")/$(q "$DST" "SELECT secret || ' ' || grantee FROM concord.secret_grant")/$(grep -ac 'plaintext-that-must-not-leak' "$dump" || true)" \
+	"api_token/api_token tap_pkg_rep/0"
 tap_is "the rep (a member) still sees her region's customers only, phones masked" \
 	"$(q "$DST" "SET ROLE tap_pkg_rep; SELECT string_agg(id || ' ' || phone, ',' ORDER BY id) FROM shop.customer_governed")" "1 138****5678,2 138****5678"
 tap_is "the published view and the metric answer" \

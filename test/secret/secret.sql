@@ -83,6 +83,7 @@ ROLLBACK TO rot;
 -- Privileges and leaks
 CREATE ROLE tap_secret_user;
 GRANT concord_http TO tap_secret_user;
+SELECT concord.secret_grant('crm_token', 'tap_secret_user') AS granted \gset
 SET LOCAL concord.http_log = on;
 SET ROLE tap_secret_user;
 SELECT throws_ok($$SELECT * FROM concord.secret$$, '42501', 'permission denied for table secret', 'the table is not readable');

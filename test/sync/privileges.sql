@@ -10,6 +10,7 @@ CREATE ROLE tap_sync_other LOGIN IN ROLE concord_sync;
 CREATE ROLE tap_nobody LOGIN;
 GRANT USAGE, CREATE ON SCHEMA sync_test TO tap_sync_user, tap_sync_other;
 SELECT concord.secret_set('t_priv_token', 'stub-token-789') AS s \gset
+SELECT concord.secret_grant('t_priv_token', 'tap_sync_user') AS g \gset
 SELECT pg_temp.stub('/sync/prv/reset', '{"n": 10, "auth": "bearer"}') ->> 'ok' AS reset \gset
 
 CREATE FUNCTION pg_temp.try(q text) RETURNS text
