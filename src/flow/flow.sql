@@ -122,6 +122,11 @@ BEGIN
         RAISE EXCEPTION 'secret "%" (header "%" in %) does not exist', h.value ->> 'secret', h.key, what
           USING ERRCODE = 'undefined_object', HINT = 'A superuser stores it with concord.secret_set(name, value).';
       END IF;
+      IF NOT @extschema@.secret_usable(h.value ->> 'secret', sender) THEN
+        RAISE EXCEPTION 'permission denied for secret "%" (header "%" in %)', h.value ->> 'secret', h.key, what
+          USING ERRCODE = 'insufficient_privilege',
+                HINT = 'Its owner lets a role use it with concord.secret_grant(name, role).';
+      END IF;
     ELSE
       RAISE EXCEPTION 'header "%" in % must be a string or {"secret": name}, not %', h.key, what, h.value
         USING ERRCODE = 'invalid_parameter_value';
@@ -164,7 +169,11 @@ BEGIN
     RAISE EXCEPTION 'secret "%" does not exist', secret_name
       USING ERRCODE = 'undefined_object', HINT = 'Store it first: SELECT concord.secret_set(name, value) (as a superuser).';
   END IF;
-  PERFORM @extschema@.flow_check_headers(headers, format('endpoint "%s"', name), me);
+  IF secret_name IS NOT NULL AND NOT @extschema@.secret_usable(secret_name, coalesce(old.defined_by, me)) THEN
+    RAISE EXCEPTION 'permission denied for secret "%" (endpoint "%")', secret_name, name
+      USING ERRCODE = 'insufficient_privilege', HINT = 'Its owner lets a role use it with concord.secret_grant(name, role).';
+  END IF;
+  PERFORM @extschema@.flow_check_headers(headers, format('endpoint "%s"', name), coalesce(old.defined_by, me));
   IF format IS NULL OR format NOT IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack') THEN
     RAISE EXCEPTION 'unknown format "%" for endpoint "%"', format, name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of json, dingtalk, wecom, feishu, slack.';

@@ -449,11 +449,11 @@ COMMENT ON FUNCTION @extschema@.metric_drop(text) IS
   'Drops a metric and all its versions; refused while another metric is computed from it';
 
 CREATE VIEW @extschema@.metric_catalog AS
-  SELECT l.name, l.version AS latest_version, l.type, l.description, l.owner,
+  SELECT l.name, l.version AS latest_version, l.type, l.description, l.owner::pg_catalog.text AS owner,
          c.version AS certified_version, c.version IS NOT DISTINCT FROM l.version AS certified,
          l.spec AS definition, l.lineage,
          ARRAY(SELECT u.name FROM @extschema@.metric_latest u WHERE l.name = ANY (u.depends) ORDER BY u.name) AS used_by,
-         l.defined_by, l.defined_at
+         l.defined_by::pg_catalog.text AS defined_by, l.defined_at
     FROM @extschema@.metric_latest l
     LEFT JOIN @extschema@.metric_certification c ON c.name = l.name;
 COMMENT ON VIEW @extschema@.metric_catalog IS

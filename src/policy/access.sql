@@ -22,6 +22,17 @@ CREATE TABLE @extschema@.access_request (
 );
 COMMENT ON TABLE @extschema@.access_request IS
   'Requests for time-bound access to rows beyond a member''s row policies: who, which rows (a predicate), why, until when, and who decided';
+COMMENT ON COLUMN @extschema@.access_request.id IS 'The request''s number (access_approve and access_reject take it)';
+COMMENT ON COLUMN @extschema@.access_request.role_name IS 'The member who asked';
+COMMENT ON COLUMN @extschema@.access_request.table_name IS 'The table whose rows she asked to see';
+COMMENT ON COLUMN @extschema@.access_request.predicate IS 'Which rows, as she wrote them';
+COMMENT ON COLUMN @extschema@.access_request.compiled IS 'Which rows, as checked by the parser and the allowlist (what the grant''s policy uses)';
+COMMENT ON COLUMN @extschema@.access_request.reason IS 'Why she asked';
+COMMENT ON COLUMN @extschema@.access_request.valid_until IS 'When the access ends (at most 90 days after the request)';
+COMMENT ON COLUMN @extschema@.access_request.status IS 'requested, approved, rejected or expired';
+COMMENT ON COLUMN @extschema@.access_request.requested_at IS 'When she asked';
+COMMENT ON COLUMN @extschema@.access_request.decided_by IS 'The approver who decided, once decided';
+COMMENT ON COLUMN @extschema@.access_request.decided_at IS 'When it was decided';
 -- (its row policy, access_request_visible, follows access_may_decide below)
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request_id_seq', '');
