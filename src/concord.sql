@@ -133,3 +133,14 @@ LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'concord_manages_any_sql';
 COMMENT ON FUNCTION @extschema@.manages_any(regrole, regrole[]) IS
   'Whether the role has the privileges of any of the roles (or concord_admin''s, or is a superuser)';
+
+-- Concord's own code reading a table with the rights of the role that
+-- registered it (identity's sources and events): one statement, as that
+-- role, security-restricted; what it writes stays.
+CREATE FUNCTION @extschema@.exec_as(role regrole, sql text, param text[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'concord_exec_as';
+COMMENT ON FUNCTION @extschema@.exec_as(regrole, text, text[]) IS
+  'Runs one statement as the role (which the caller must be able to act as), under a security-restricted context, with param as $1; the rows it processed';
+REVOKE EXECUTE ON FUNCTION @extschema@.exec_as(regrole, text, text[]) FROM PUBLIC;

@@ -16,13 +16,6 @@ CREATE SCHEMA tap_sec_flow_data AUTHORIZATION tap_sec_flow;
 ------------------------------------------------------------------------------
 -- No capability role holds a write privilege on concord's tables
 ------------------------------------------------------------------------------
--- (components whose API does not yet run as concord's owner are listed
--- here until it does)
-CREATE TEMP TABLE not_yet (relname text);
-INSERT INTO not_yet SELECT c.relname FROM pg_class c
- WHERE c.relnamespace = 'concord'::regnamespace
-   AND (c.relname LIKE 'identity%' OR c.relname LIKE 'customer%' OR c.relname LIKE 'metric%'
-        OR c.relname IN ('member', 'department', 'row_policy', 'column_mask', 'write_rule'));
 SELECT is((SELECT string_agg(format('%s %s %s', r.rolname, c.relname, p.priv), ', ' ORDER BY 1)
              FROM pg_roles r
             CROSS JOIN pg_class c
@@ -31,14 +24,11 @@ SELECT is((SELECT string_agg(format('%s %s %s', r.rolname, c.relname, p.priv), '
             WHERE r.rolname IN ('concord_http', 'concord_sync', 'concord_identity', 'concord_policy', 'concord_metric',
                                 'concord_flow', 'concord_admin')
               AND c.relnamespace = 'concord'::regnamespace AND c.relkind IN ('r', 'p', 'S', 'v')
-              AND c.relname NOT IN (SELECT relname FROM not_yet)
-              AND NOT (c.relkind = 'S' AND EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
-                                                    WHERE d.objid = c.oid AND t.relname IN (SELECT relname FROM not_yet)))
               AND CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(r.oid, c.oid, p.priv)
                        ELSE has_table_privilege(r.oid, c.oid, p.priv) END),
           NULL, 'no capability role may write concord''s tables or take their sequences');
-SELECT is((SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'concord'::regnamespace AND c.relkind IN ('r', 'p')
-              AND c.relname NOT IN (SELECT relname FROM not_yet)) >= 15, true, '(of at least 15 tables)');
+SELECT is((SELECT count(*)::int FROM pg_class c WHERE c.relnamespace = 'concord'::regnamespace AND c.relkind IN ('r', 'p')) >= 40,
+          true, '(of at least 40 tables)');
 
 -- and a role holding all of them, logged in, is refused every write
 SELECT is((SELECT string_agg(x.t || ': ' || x.res, '; ' ORDER BY x.t)
@@ -51,8 +41,7 @@ SELECT is((SELECT string_agg(x.t || ': ' || x.res, '; ' ORDER BY x.t)
                                        ('update', 'UPDATE %1$s SET %2$I = %2$I'),
                                        ('delete', 'DELETE FROM %s'),
                                        ('truncate', 'TRUNCATE %s')) w(verb, sql)
-                    WHERE c.relnamespace = 'concord'::regnamespace AND c.relkind IN ('r', 'p')
-                      AND c.relname NOT IN (SELECT relname FROM not_yet)) x
+                    WHERE c.relnamespace = 'concord'::regnamespace AND c.relkind IN ('r', 'p')) x
             WHERE x.res NOT LIKE '42501: permission denied for table %'),
           NULL, 'a login role holding every capability role is refused INSERT, UPDATE, DELETE and TRUNCATE on each table');
 
