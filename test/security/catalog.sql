@@ -4,7 +4,7 @@
 -- only the capability role the docs give it.
 SET client_min_messages = warning;
 \ir hostile.psql
-SELECT plan(34);
+SELECT plan(38);
 
 SELECT current_setting('concord_test.stub_url') AS u, current_setting('concord_test.stub_port') AS p \gset
 SELECT NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = :'p'::int) AS add_allow \gset
@@ -126,6 +126,26 @@ SELECT is(pg_temp.as_login('tap_sec_flow2', $q$DO $d$ BEGIN
        OR EXISTS (SELECT 1 FROM concord.event_rule WHERE name OPERATOR(pg_catalog.=) 'tap_sec_rule') THEN
       RAISE EXCEPTION 'sees them';
     END IF; END $d$ $q$), 'ok', 'nor see the alert or the rule');
+
+-- sync: a source and its runs are its owner's
+SELECT (concord.http_post(:'u' || '/sync/tseccat/reset', '{"n": 3}'::jsonb)).status AS reset \gset
+SELECT is(pg_temp.as_login('tap_sec_sync', format($$SELECT concord.source_create('tap_sec_cat_src', %L); CALL concord.sync('tap_sec_cat_src')$$,
+  jsonb_build_object('request', jsonb_build_object('url', :'u' || '/sync/tseccat/customers/page'),
+                     'pagination', '{"type": "page_number", "size": 5, "total_path": "$.total"}'::jsonb,
+                     'records', '$.data[*]',
+                     'target', '{"table": "tap_sec_data.cat_customers", "create": true, "primary_key": "id"}'::jsonb,
+                     'columns', '[{"name": "id", "type": "bigint"}, {"name": "name"}]'::jsonb))),
+  'ok', '销售''s sync member defines and runs a source');
+SELECT is(pg_temp.as_login('tap_sec_all', $q$DO $d$ BEGIN
+    IF EXISTS (SELECT 1 FROM concord.source WHERE name OPERATOR(pg_catalog.=) 'tap_sec_cat_src')
+       OR EXISTS (SELECT 1 FROM concord.sync_run WHERE source OPERATOR(pg_catalog.=) 'tap_sec_cat_src')
+       OR EXISTS (SELECT 1 FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) 'tap_sec_cat_src')
+       OR EXISTS (SELECT 1 FROM concord.monitor_sync WHERE source OPERATOR(pg_catalog.=) 'tap_sec_cat_src') THEN
+      RAISE EXCEPTION 'sees it';
+    END IF; END $d$ $q$), 'ok', 'another sync member sees neither the source nor its runs');
+SELECT is(pg_temp.as_login('tap_sec_all', $$CALL concord.sync('tap_sec_cat_src')$$),
+  '42501: must be the owner of source "tap_sec_cat_src" (tap_sec_sync) to run it', 'nor runs it with its owner''s credentials');
+SELECT is(pg_temp.as_login('tap_sec_sync', $$SELECT concord.source_drop('tap_sec_cat_src', true)$$), 'ok', 'its owner drops it');
 
 -- concord_admin manages everyone's
 SELECT is(pg_temp.as_login('tap_sec_admin', $$SELECT concord.alert_drop('tap_sec_alert')$$), 'ok', 'concord_admin drops her alert');

@@ -10,7 +10,7 @@
 -- called, and no trap sprung.
 SET client_min_messages = warning;
 \ir hostile.psql
-SELECT plan(41);
+SELECT plan(42);
 
 SELECT current_setting('concord_test.stub_url') AS u, current_setting('concord_test.stub_port') AS p \gset
 SELECT NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = :'p'::int) AS add_allow \gset
@@ -91,6 +91,7 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_check('tap_sec_big')$$), 'ok', 'alert_check');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_enable('tap_sec_big', false)$$), 'ok', 'alert_enable');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_drop('tap_sec_big')$$), 'ok', 'alert_drop');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.metrics_text()$$), 'ok', 'metrics_text');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.event_rule_drop('tap_sec_signed')$$), 'ok', 'event_rule_drop');
 
 ------------------------------------------------------------------------------
