@@ -4,7 +4,7 @@
 -- ROLE, SET SESSION AUTHORIZATION or set_config('role') stays who it was.
 SET client_min_messages = warning;
 \ir hostile.psql
-SELECT plan(19);
+SELECT plan(23);
 
 CREATE SCHEMA tap_sec_data;
 GRANT USAGE, CREATE ON SCHEMA tap_sec_data TO PUBLIC;
@@ -75,6 +75,26 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.eval_as('postgres', 
   '42501: permission denied for function eval_as', 'eval_as is concord''s own');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.alert_check('tap_sec_escape')$$),
   '42501: alert "tap_sec_escape" belongs to "tap_sec_flow"', 'another member cannot check (run) her alert');
+
+-- an event rule's actions run as its definer, fired by whoever writes
+-- the table: a trigger on the table its action inserts into stays her too
+SELECT is(pg_temp.as_login('tap_sec_flow', $q$
+  CREATE TABLE tap_sec_data.contract (id pg_catalog.int4 PRIMARY KEY, status pg_catalog.text);
+  CREATE TABLE tap_sec_data.task (contract_id pg_catalog.int4);
+  CREATE FUNCTION tap_sec_data.task_check() RETURNS trigger LANGUAGE plpgsql AS $f$
+  BEGIN
+    PERFORM tap_sec_data.escape();
+    RETURN NEW;
+  END $f$;
+  CREATE TRIGGER task_check BEFORE INSERT ON tap_sec_data.task FOR EACH ROW EXECUTE FUNCTION tap_sec_data.task_check();
+  GRANT INSERT ON tap_sec_data.contract TO tap_sec_flow2;
+  SELECT concord.event_rule('tap_sec_task', 'tap_sec_data.contract', '{insert}', NULL,
+                            '[{"insert": "tap_sec_data.task", "values": {"contract_id": "$new.id"}}]')$q$),
+  'ok', 'an event rule whose action inserts into a table with her trigger');
+SELECT is(pg_temp.as_login('tap_sec_flow2', $$INSERT INTO tap_sec_data.contract VALUES (1, '已签约')$$), 'ok',
+  'fired by another member, the action and the trigger stay its definer (no ESCAPED)');
+SELECT is((SELECT count(*)::int FROM tap_sec_data.task), 1, 'and the task is there');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.event_rule_drop('tap_sec_task')$$), 'ok', '(dropped)');
 
 -- identity reads a registered view with its registrar's rights: a
 -- function in it stays her, whatever it tries
