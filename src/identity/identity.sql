@@ -808,10 +808,7 @@ DECLARE
   n bigint;
 BEGIN
   SELECT s.source_table, s.defined_by INTO t, owner FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
-  IF owner IS NOT NULL AND NOT @extschema@.manages(@extschema@.caller(), owner) THEN
-    RAISE EXCEPTION 'identity source "%" belongs to "%"', name, owner
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its registrar, roles with her privileges and concord_admin may drop it.';
-  END IF;
+  PERFORM @extschema@.require_manages('identity source', name, owner, 'drop');
   IF t IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) t) THEN
     FOREACH k IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
       EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_identity_' || k || '_' || identity_source_drop.name, t);
@@ -847,10 +844,7 @@ BEGIN
   IF owner IS NULL THEN
     RETURN false;
   END IF;
-  IF NOT @extschema@.manages(@extschema@.caller(), owner) THEN
-    RAISE EXCEPTION 'event "%" belongs to "%"', name, owner
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its declarer, roles with her privileges and concord_admin may drop it.';
-  END IF;
+  PERFORM @extschema@.require_manages('event', name, owner, 'drop');
   DELETE FROM @extschema@.identity_event e WHERE e.name OPERATOR(pg_catalog.=) identity_event_drop.name;
   RETURN true;
 END
