@@ -219,6 +219,8 @@ claim(MemoryContext cxt, FlowMessage **msgs, List **allowlist, long *next_due_ms
 			Jsonb	   *headers = DatumGetJsonbPCopy(SPI_getbinval(tup, td, 8, &isnull));
 			HttpLimits	limits = {timeout_ms, -1, -1, 0};
 
+			/* the superuser's ceilings hold for the worker too */
+			http_limits_clamp(&limits);
 			m->id = DatumGetInt64(SPI_getbinval(tup, td, 1, &isnull));
 			m->attempts = DatumGetInt32(SPI_getbinval(tup, td, 2, &isnull));
 			m->max_attempts = DatumGetInt32(SPI_getbinval(tup, td, 3, &isnull));
@@ -414,7 +416,8 @@ flow_deliver_round(long *next_due_ms)
 		for (int i = 0; i < n; i++)
 			xfers[i] = msgs[i].xfer;
 		pgstat_report_activity(STATE_RUNNING, "concord: delivering outbox messages");
-		http_perform(xfers, n, concord_http_max_connections, concord_http_max_host_connections, allowlist);
+		http_perform(xfers, n, http_cap_clamp(concord_http_max_connections, false),
+					 http_cap_clamp(concord_http_max_host_connections, true), allowlist);
 		record(msgs, n);
 	}
 	MemoryContextSwitchTo(old);
