@@ -17,7 +17,7 @@
 # anything else; the superuser's secret key file is a throwaway one; roles
 # the calls create are dropped with the database.
 #
-# Environment: CONCORD_FUZZ_TIMEOUT (default 3s), the statement_timeout of
+# Environment: CONCORD_FUZZ_TIMEOUT (default 2s), the statement_timeout of
 # each call.
 
 set -Eeuo pipefail
@@ -27,7 +27,7 @@ cd "$REPO"
 
 DB=concord_fuzz
 ROLE=concord_fuzzer
-TIMEOUT="${CONCORD_FUZZ_TIMEOUT:-3s}"
+TIMEOUT="${CONCORD_FUZZ_TIMEOUT:-2s}"
 dir="$(run_dir "$RUN")"
 log="$dir/postgres.log"
 work="$dir/fuzz"
