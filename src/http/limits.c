@@ -21,6 +21,32 @@
 #include "concord.h"
 #include "http/http.h"
 
+/* One per-call limit: its argument, the setting it falls back to, its ceiling. */
+typedef struct LimitSpec
+{
+	size_t		field;			/* offset in HttpLimits */
+	const char *arg;
+	const char *setting;
+	const char *ceiling_name;
+	int		   *setting_value;
+	int		   *ceiling;
+} LimitSpec;
+
+static const LimitSpec limit_specs[] = {
+	{offsetof(HttpLimits, timeout_ms), "timeout_ms", "concord.http_timeout_ms",
+	"concord.http_timeout_ms_limit", &concord_http_timeout_ms, &concord_http_timeout_ms_limit},
+	{offsetof(HttpLimits, connect_timeout_ms), "connect_timeout_ms", "concord.http_connect_timeout_ms",
+		"concord.http_connect_timeout_ms_limit", &concord_http_connect_timeout_ms,
+	&concord_http_connect_timeout_ms_limit},
+	{offsetof(HttpLimits, max_response_bytes), "max_response_bytes", "concord.http_max_response_bytes",
+		"concord.http_max_response_bytes_limit", &concord_http_max_response_bytes,
+	&concord_http_max_response_bytes_limit},
+	{offsetof(HttpLimits, max_redirects), "max_redirects", "concord.http_max_redirects",
+	"concord.http_max_redirects_limit", &concord_http_max_redirects, &concord_http_max_redirects_limit},
+};
+
+#define LIMIT_FIELD(limits, spec) (*(int *) ((char *) (limits) + (spec)->field))
+
 /* Refuse value (a call's argument or a session's setting) over ceiling. */
 static void
 check_one(const char *name, int value, int ceiling, const char *ceiling_name)
@@ -42,32 +68,17 @@ check_one(const char *name, int value, int ceiling, const char *ceiling_name)
 void
 http_limits_check(const HttpLimits *limits, const char *prefix)
 {
-	const char *p = prefix ? prefix : "";
+	for (int i = 0; i < lengthof(limit_specs); i++)
+	{
+		const LimitSpec *ls = &limit_specs[i];
+		int			v = LIMIT_FIELD(limits, ls);
 
-	if (limits->timeout_ms >= 0)
-		check_one(psprintf("%stimeout_ms", p), limits->timeout_ms,
-				  concord_http_timeout_ms_limit, "concord.http_timeout_ms_limit");
-	else
-		check_one("setting concord.http_timeout_ms", concord_http_timeout_ms,
-				  concord_http_timeout_ms_limit, "concord.http_timeout_ms_limit");
-	if (limits->connect_timeout_ms >= 0)
-		check_one(psprintf("%sconnect_timeout_ms", p), limits->connect_timeout_ms,
-				  concord_http_connect_timeout_ms_limit, "concord.http_connect_timeout_ms_limit");
-	else
-		check_one("setting concord.http_connect_timeout_ms", concord_http_connect_timeout_ms,
-				  concord_http_connect_timeout_ms_limit, "concord.http_connect_timeout_ms_limit");
-	if (limits->max_response_bytes >= 0)
-		check_one(psprintf("%smax_response_bytes", p), limits->max_response_bytes,
-				  concord_http_max_response_bytes_limit, "concord.http_max_response_bytes_limit");
-	else
-		check_one("setting concord.http_max_response_bytes", concord_http_max_response_bytes,
-				  concord_http_max_response_bytes_limit, "concord.http_max_response_bytes_limit");
-	if (limits->max_redirects >= 0)
-		check_one(psprintf("%smax_redirects", p), limits->max_redirects,
-				  concord_http_max_redirects_limit, "concord.http_max_redirects_limit");
-	else
-		check_one("setting concord.http_max_redirects", concord_http_max_redirects,
-				  concord_http_max_redirects_limit, "concord.http_max_redirects_limit");
+		if (v >= 0)
+			check_one(psprintf("%s%s", prefix ? prefix : "", ls->arg), v, *ls->ceiling, ls->ceiling_name);
+		else
+			check_one(psprintf("setting %s", ls->setting), *ls->setting_value, *ls->ceiling,
+					  ls->ceiling_name);
+	}
 }
 
 /* Check one per-call time limit (named name in messages) against its ceiling. */
@@ -100,18 +111,15 @@ http_caps_check(int max_connections, bool connections_from_call,
 void
 http_limits_clamp(HttpLimits *limits)
 {
-	if (limits->timeout_ms < 0)
-		limits->timeout_ms = concord_http_timeout_ms;
-	limits->timeout_ms = Min(limits->timeout_ms, concord_http_timeout_ms_limit);
-	if (limits->connect_timeout_ms < 0)
-		limits->connect_timeout_ms = concord_http_connect_timeout_ms;
-	limits->connect_timeout_ms = Min(limits->connect_timeout_ms, concord_http_connect_timeout_ms_limit);
-	if (limits->max_response_bytes < 0)
-		limits->max_response_bytes = concord_http_max_response_bytes;
-	limits->max_response_bytes = Min(limits->max_response_bytes, concord_http_max_response_bytes_limit);
-	if (limits->max_redirects < 0)
-		limits->max_redirects = concord_http_max_redirects;
-	limits->max_redirects = Min(limits->max_redirects, concord_http_max_redirects_limit);
+	for (int i = 0; i < lengthof(limit_specs); i++)
+	{
+		const LimitSpec *ls = &limit_specs[i];
+		int		   *v = &LIMIT_FIELD(limits, ls);
+
+		if (*v < 0)
+			*v = *ls->setting_value;
+		*v = Min(*v, *ls->ceiling);
+	}
 }
 
 /* For the background worker: a connection cap (global or per host), capped. */

@@ -181,6 +181,36 @@ concord_jaro_winkler(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(identity_jaro_winkler(a, na, b, nb));
 }
 
+/*
+ * How many strings two lists sorted in strcmp order have in common (a
+ * string twice in both counts twice): one walk through both, checking for
+ * interrupts on long lists.
+ */
+int
+identity_sorted_common(char *const *a, int na, char *const *b, int nb)
+{
+	int			common = 0;
+
+	for (int i = 0, j = 0, steps = 0; i < na && j < nb; steps++)
+	{
+		int			c = strcmp(a[i], b[j]);
+
+		if ((steps & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
+		if (c == 0)
+		{
+			common++;
+			i++;
+			j++;
+		}
+		else if (c < 0)
+			i++;
+		else
+			j++;
+	}
+	return common;
+}
+
 static int
 cmp_token(const void *a, const void *b)
 {
@@ -242,24 +272,7 @@ concord_token_set_similarity(PG_FUNCTION_ARGS)
 
 	if (na == 0 && nb == 0)
 		PG_RETURN_FLOAT8(1.0);
-	/* both sorted: one merge */
-	for (int i = 0, j = 0, steps = 0; i < na && j < nb; steps++)
-	{
-		int			c = strcmp(ta[i], tb[j]);
-
-		if ((steps & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (c == 0)
-		{
-			common++;
-			i++;
-			j++;
-		}
-		else if (c < 0)
-			i++;
-		else
-			j++;
-	}
+	common = identity_sorted_common(ta, na, tb, nb);
 	PG_RETURN_FLOAT8((double) common / (na + nb - common));
 }
 
