@@ -100,9 +100,10 @@ fi
 # Run every routine's calls as role; print how many routines were called to
 # the end, and the ones whose session was lost.
 fuzz_as() {
-	local role="$1" opts="$2" f rc done_=0 lost=() t0
+	local role="$1" opts="$2" f rc=0 done_=0 lost=() t0
 	for f in "${files[@]}"; do
-		wait_ready || true
+		# after a lost session, the cluster may be restarting
+		((rc == 0)) || wait_ready || true
 		rc=0
 		t0=$(date +%s%N)
 		PGOPTIONS="-c statement_timeout=$TIMEOUT -c lock_timeout=1s -c client_min_messages=error $opts" \
