@@ -92,6 +92,8 @@ validated_spec(const char *name, const char *spec_text, Oid owner)
 	Datum		vals[2];
 
 	sync_check_secrets(s, owner);
+	if (s->timeout_ms >= 0)
+		http_timeout_check(s->timeout_ms, psprintf("source \"%s\": request.timeout_ms", name));
 	t = sync_target_open(s, true, false);
 	sync_target_prepare(t);
 	SPI_freeplan(t->upsert[SYNC_UPSERT_PLAIN]);
