@@ -106,7 +106,7 @@ refuse(const Check *c, Node *node, const char *what)
 			 errdetail("At character %d of the predicate: %s", loc + 1,
 					   pnstrdup(c->predicate + loc,
 								pg_mbcliplen(c->predicate + loc, len - loc, 40))) : 0,
-			 errhint(\"A predicate may use the table's columns, constants, PostgreSQL's own immutable operators and functions, \"
+			 errhint("A predicate may use the table's columns, constants, PostgreSQL's own immutable operators and functions, "
 					 "CASE, COALESCE, IN lists, CURRENT_USER, and concord.member('attribute') or "
 					 "concord.member_in('department').")));
 }
