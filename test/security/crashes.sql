@@ -12,14 +12,14 @@ SELECT current_setting('concord_test.stub_url') AS u,
        current_setting('concord_test.stub_port') AS p \gset
 SELECT concord.http_allow_host('127.0.0.1', :'p'::int) IS NOT NULL AS allowed \gset
 
-CREATE ROLE tap_sec_anyone;
-CREATE ROLE tap_sec_policy IN ROLE concord_policy;
-CREATE ROLE tap_sec_sync IN ROLE concord_sync;
+CREATE ROLE tap_crash_anyone;
+CREATE ROLE tap_crash_policy IN ROLE concord_policy;
+CREATE ROLE tap_crash_sync IN ROLE concord_sync;
 CREATE SCHEMA sec_test;
-GRANT USAGE, CREATE ON SCHEMA sec_test TO tap_sec_policy, tap_sec_sync;
-GRANT USAGE ON SCHEMA sec_test TO tap_sec_anyone;
+GRANT USAGE, CREATE ON SCHEMA sec_test TO tap_crash_policy, tap_crash_sync;
+GRANT USAGE ON SCHEMA sec_test TO tap_crash_anyone;
 CREATE TABLE sec_test.deal (id integer PRIMARY KEY, region text, phone text);
-ALTER TABLE sec_test.deal OWNER TO tap_sec_policy;
+ALTER TABLE sec_test.deal OWNER TO tap_crash_policy;
 -- the OID of a table that was dropped
 CREATE TABLE sec_test.gone (x integer);
 SELECT 'sec_test.gone'::regclass::oid AS gone \gset
@@ -44,7 +44,7 @@ GRANT ALL ON t0 TO PUBLIC;
 -- Expressions over a relation given by OID (PUBLIC may call these)
 ------------------------------------------------------------------------------
 
-SET LOCAL ROLE tap_sec_anyone;
+SET LOCAL ROLE tap_crash_anyone;
 SELECT throws_ok($$SELECT concord.expr_check(999999::oid::regclass, 'a', 'x', true)$$,
   '42P01', 'relation with OID 999999 does not exist', 'expr_check of an OID that names nothing: an error, not a crash');
 SELECT throws_ok($$SELECT concord.expr_type(0::oid::regclass, 'a', 'a')$$,
@@ -65,7 +65,7 @@ RESET ROLE;
 -- Row policies and masks (concord_policy)
 ------------------------------------------------------------------------------
 
-SET LOCAL ROLE tap_sec_policy;
+SET LOCAL ROLE tap_crash_policy;
 SELECT throws_ok($$SELECT concord.policy_predicate(999999::oid::regclass, 'true')$$,
   '42P01', 'relation with OID 999999 does not exist', 'policy_predicate of an OID that names nothing');
 SELECT throws_ok(format('SELECT concord.policy_mask(%s::oid::regclass, %L, %L)', :gone, 'phone', 'concord.mask_phone(phone)'),
@@ -83,7 +83,7 @@ RESET ROLE;
 -- (its report was built in memory SPI had freed; a large one crashed)
 ------------------------------------------------------------------------------
 
-SET LOCAL ROLE tap_sec_sync;
+SET LOCAL ROLE tap_crash_sync;
 SELECT concord.source_create('sec_cursor', jsonb_build_object(
   'request', jsonb_build_object('url', :'u' || '/echo',
      'headers', (SELECT jsonb_object_agg('x-h' || g, repeat('v', 10000)) FROM generate_series(1, 90) g)),
