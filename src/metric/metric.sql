@@ -17,9 +17,16 @@
  *            (a trial), the share with an event of another model (an
  *            order) within a window after it.
  * Every value of a metric is numeric.  Expressions pass the parser and the
- * allowlist and are stored as written and as checked.  Its owner certifies
- * a version; queries use the latest version and say when it is not the
- * certified one. */
+ * allowlist and are stored as written and as checked; a metric's filter
+ * may also name dimensions of the models its model reaches by joins
+ * (completed revenue: payments whose order is completed).
+ *
+ * Versions: its owner certifies a version, and the certification records
+ * the versions of everything the metric is built from (its pins).  A
+ * metric answers with its certified version when it has one, else with
+ * its latest (concord.metric_current); a certification whose pins no
+ * longer answer has lapsed, and says so everywhere (the catalog, the
+ * notices of metric_query, the comments of published views). */
 
 CREATE TABLE @extschema@.metric (
   name        text NOT NULL CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -66,6 +73,7 @@ CREATE TABLE @extschema@.metric_certification (
   version      integer NOT NULL,
   certified_by regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   certified_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  pins         jsonb NOT NULL DEFAULT '{}',
   FOREIGN KEY (name, version) REFERENCES @extschema@.metric (name, version) ON DELETE CASCADE
 );
 COMMENT ON TABLE @extschema@.metric_certification IS
@@ -78,7 +86,13 @@ COMMENT ON COLUMN @extschema@.metric_certification.certified_by IS
   'The role that certified it (metric_certify), the metric''s owner or one of its members';
 COMMENT ON COLUMN @extschema@.metric_certification.certified_at IS
   'When it was certified';
+COMMENT ON COLUMN @extschema@.metric_certification.pins IS
+  'The versions of everything the certified version is built from, as they answered when it was certified ({"revenue": 1}); when one of them answers with another version, the certification has lapsed';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_certification', '');
+CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric
+  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
+CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric_certification
+  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
 
 -- The latest version of each metric.
 CREATE VIEW @extschema@.metric_latest AS
@@ -107,8 +121,82 @@ COMMENT ON COLUMN @extschema@.metric_latest.defined_by IS
 COMMENT ON COLUMN @extschema@.metric_latest.defined_at IS
   'When this version was made';
 
+-- The version of each metric that answers questions: the certified one
+-- when there is one (a new version is a draft until its owner certifies
+-- it), else the latest.
+CREATE VIEW @extschema@.metric_current AS
+  SELECT m.* FROM @extschema@.metric_latest l
+    JOIN @extschema@.metric m ON m.name = l.name
+     AND m.version = coalesce((SELECT c.version FROM @extschema@.metric_certification c WHERE c.name = l.name), l.version);
+COMMENT ON VIEW @extschema@.metric_current IS
+  'The version of every metric that answers questions: its certified version, or its latest when none is certified';
+COMMENT ON COLUMN @extschema@.metric_current.name IS
+  'The metric''s name';
+COMMENT ON COLUMN @extschema@.metric_current.version IS
+  'The version that answers: the certified one, else the latest';
+COMMENT ON COLUMN @extschema@.metric_current.type IS
+  'simple, ratio, derived, cumulative, period_over_period or conversion';
+COMMENT ON COLUMN @extschema@.metric_current.spec IS
+  'That version''s definition as given to metric_define (JSON object of its non-NULL arguments)';
+COMMENT ON COLUMN @extschema@.metric_current.compiled IS
+  'That version''s definition as checked, as metric_sql builds on it';
+COMMENT ON COLUMN @extschema@.metric_current.depends IS
+  'The metrics that version is computed from directly';
+COMMENT ON COLUMN @extschema@.metric_current.lineage IS
+  'What it reads: {"tables": [...], "columns": [...]} or {"metrics": [...]}';
+COMMENT ON COLUMN @extschema@.metric_current.description IS
+  'What the metric counts, in words (that version''s)';
+COMMENT ON COLUMN @extschema@.metric_current.owner IS
+  'The role that owns the metric';
+COMMENT ON COLUMN @extschema@.metric_current.defined_by IS
+  'The role that made that version';
+COMMENT ON COLUMN @extschema@.metric_current.defined_at IS
+  'When that version was made';
+
+-- The versions everything a version of a metric is built from answers
+-- with now (or, given versions {"name": version}, with those): what a
+-- certification pins.
+CREATE FUNCTION @extschema@.metric_pins(name text, version integer, versions jsonb DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (WITH RECURSIVE cur AS (
+          SELECT c.name, coalesce((versions ->> c.name)::integer, c.version) AS version FROM @extschema@.metric_current c),
+        up(n, depth) AS (
+          SELECT d, 1 FROM @extschema@.metric m, unnest(m.depends) d WHERE m.name = $1 AND m.version = $2
+          UNION
+          SELECT d, up.depth + 1 FROM up JOIN cur ON cur.name = up.n
+            JOIN @extschema@.metric m ON m.name = cur.name AND m.version = cur.version, unnest(m.depends) d
+           WHERE up.depth < 64)
+        SELECT coalesce(jsonb_object_agg(cur.name, cur.version), '{}') FROM (SELECT DISTINCT up.n FROM up) u JOIN cur ON cur.name = u.n);
+COMMENT ON FUNCTION @extschema@.metric_pins(text, integer, jsonb) IS
+  'The versions that the metrics a version of a metric is built from answer with now (or with the versions given), at every depth: what certifying it pins';
+
+-- Whether a version of a metric answers certified, in words: 'certified',
+-- 'not certified', 'not certified (version 1 is)', or 'certification
+-- lapsed: revenue answers with version 2, certified with version 1'.
+-- versions: the versions a question uses, when not those of metric_current.
+CREATE FUNCTION @extschema@.metric_certification_state(name text, version integer, versions jsonb DEFAULT NULL)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT CASE
+                 WHEN c.version IS NULL THEN 'not certified'
+                 WHEN c.version <> $2 THEN format('not certified (version %s is)', c.version)
+                 ELSE coalesce('certification lapsed: ' || (
+                        SELECT string_agg(format('%s answers with version %s, certified with version %s', p.key,
+                                                 coalesce(now.version::text, 'none'), p.value), '; ' ORDER BY p.key)
+                          FROM jsonb_each_text(c.pins) p
+                          LEFT JOIN LATERAL (SELECT coalesce((versions ->> p.key)::integer, x.version) AS version
+                                               FROM @extschema@.metric_current x WHERE x.name = p.key) now ON true
+                         WHERE now.version IS NULL OR now.version::text <> p.value), 'certified') END
+          FROM (SELECT 1) one LEFT JOIN @extschema@.metric_certification c ON c.name = $1);
+COMMENT ON FUNCTION @extschema@.metric_certification_state(text, integer, jsonb) IS
+  'Whether a version of a metric answers certified: certified, not certified (and which version is), or certification lapsed (which of its pins answer with another version); versions: those a question uses';
+
 -- Metrics a metric is computed from, through every level (its own name
--- included when there is a cycle).
+-- included when there is a cycle): by its latest version and by the one
+-- that answers, so that neither may come to depend on itself.
 CREATE FUNCTION @extschema@.metric_closure(names text[])
 RETURNS text[]
 LANGUAGE sql STABLE STRICT
@@ -116,11 +204,110 @@ SET search_path = pg_catalog, pg_temp
 RETURN (WITH RECURSIVE up(name, depth) AS (
           SELECT d, 1 FROM unnest(names) d
           UNION
-          SELECT d, up.depth + 1 FROM up JOIN @extschema@.metric_latest l ON l.name = up.name, unnest(l.depends) d
+          SELECT d, up.depth + 1 FROM up JOIN (SELECT l.name, l.depends FROM @extschema@.metric_latest l
+                                               UNION ALL
+                                               SELECT c.name, c.depends FROM @extschema@.metric_current c) l ON l.name = up.name,
+                 unnest(l.depends) d
            WHERE up.depth < 64)
         SELECT coalesce(array_agg(DISTINCT up.name), '{}') FROM up);
 COMMENT ON FUNCTION @extschema@.metric_closure(text[]) IS
-  'The metrics the given ones are computed from, at any depth, the given ones included';
+  'The metrics the given ones are computed from, at any depth (by their latest versions and by those that answer), the given ones included';
+
+-- A metric's filter, checked: over the model's columns (status =
+-- 'paid'), or also over dimensions of the models its model reaches by
+-- joins, by name or as model__dimension (completed revenue of payments:
+-- status = 'completed', the status of the payment's order).  Returns
+-- {"filter": ...}, with "filter_alias" and "filter_names" (what each name
+-- is: a column, or a model's dimension) when it names dimensions: the
+-- filter is then written over filter_alias, a row of those values that
+-- metric_sql joins in (LATERAL) from the current definitions.
+CREATE FUNCTION @extschema@.metric_filter_compile(metric text, model text, rel regclass, filter text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  names text[];
+  n text;
+  t regtype;
+  d record;
+  items jsonb := '[]';
+  types regtype[] := '{}';
+  alias text := @extschema@.metric_alias('f_', metric);
+BEGIN
+  BEGIN
+    RETURN jsonb_build_object('filter', @extschema@.expr_check(rel, model, filter, true));
+  EXCEPTION WHEN undefined_column THEN
+    NULL;                             -- it names something else too: dimensions
+  END;
+  names := @extschema@.expr_names(filter);
+  FOREACH n IN ARRAY names LOOP
+    t := @extschema@.metric_column_type(rel, n);
+    IF t IS NOT NULL THEN
+      items := items || jsonb_build_object('name', n, 'column', n);
+    ELSE
+      SELECT count(*) AS cnt, min(x.model) AS model, min(x.name) AS name, min(x.type::text)::regtype AS type,
+             string_agg(x.model || '__' || x.name, ', ' ORDER BY x.model) AS all_names
+        INTO d
+        FROM @extschema@.metric_dimension x
+       WHERE (x.model || '__' || x.name = n
+              OR x.name = n AND NOT EXISTS (SELECT 1 FROM @extschema@.metric_dimension y WHERE y.model || '__' || y.name = n))
+         AND @extschema@.metric_join_path(model, x.model) IS NOT NULL;
+      IF d.cnt = 0 THEN
+        RAISE EXCEPTION 'column or dimension "%" does not exist for the filter of metric "%"', n, metric
+          USING ERRCODE = 'undefined_column',
+                HINT = format('A metric''s filter names columns of %s, or dimensions of the models model %s reaches by joins (as name or model__name).', rel, model);
+      ELSIF d.cnt > 1 THEN
+        RAISE EXCEPTION 'dimension "%" in the filter of metric "%" is ambiguous: %', n, metric, d.all_names
+          USING ERRCODE = 'ambiguous_column', HINT = 'Name it as model__dimension.';
+      END IF;
+      t := d.type;
+      items := items || jsonb_build_object('name', n, 'model', d.model, 'dimension', d.name);
+    END IF;
+    types := types || t;
+  END LOOP;
+  RETURN jsonb_build_object('filter', @extschema@.expr_check_over(alias, names, types, filter, true),
+                            'filter_alias', alias, 'filter_names', items);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_filter_compile(text, text, regclass, text) IS
+  'Internal to metric_define: a metric''s filter checked over its model''s columns, or also over dimensions of the models its model reaches by joins (name or model__name)';
+REVOKE EXECUTE ON FUNCTION @extschema@.metric_filter_compile(text, text, regclass, text) FROM PUBLIC;
+
+-- The columns that tell a relation's rows apart: its primary key, else a
+-- unique index of plain NOT NULL columns without a predicate; NULL when
+-- it has neither (a view).
+CREATE FUNCTION @extschema@.metric_row_key(rel regclass)
+RETURNS text[]
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT ARRAY(SELECT a.attname::text FROM unnest(i.indkey) WITH ORDINALITY AS k(attnum, n)
+                       JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum ORDER BY k.n)
+          FROM pg_catalog.pg_index i
+         WHERE i.indrelid = rel AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL
+           AND NOT EXISTS (SELECT 1 FROM unnest(i.indkey) k(attnum) JOIN pg_catalog.pg_attribute a
+                             ON a.attrelid = i.indrelid AND a.attnum = k.attnum WHERE NOT a.attnotnull)
+         ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1);
+COMMENT ON FUNCTION @extschema@.metric_row_key(regclass) IS
+  'The columns that tell a relation''s rows apart (its primary key, else a unique index of NOT NULL columns), or NULL';
+
+-- A simple or conversion metric's lineage: its tables, the columns it
+-- reads (those of its filter included) and the dimensions its filter
+-- names (model.dimension).
+CREATE FUNCTION @extschema@.metric_lineage(tables text[], columns text[], compiled jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN jsonb_strip_nulls(jsonb_build_object(
+  'tables', to_jsonb(tables),
+  'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(columns || ARRAY(
+                 SELECT e ->> 'column' FROM jsonb_array_elements(coalesce(compiled -> 'filter_names', '[]')) e
+                  WHERE e ? 'column')) c WHERE c IS NOT NULL ORDER BY c)),
+  'dimensions', (SELECT jsonb_agg(DISTINCT (e ->> 'model') || '.' || (e ->> 'dimension'))
+                   FROM jsonb_array_elements(coalesce(compiled -> 'filter_names', '[]')) e WHERE e ? 'dimension')));
+COMMENT ON FUNCTION @extschema@.metric_lineage(text[], text[], jsonb) IS
+  'Internal to metric_define: the lineage of a simple or conversion metric (tables, columns, dimensions its filter names)';
 
 CREATE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
                                           expr text DEFAULT NULL, filter text DEFAULT NULL,
@@ -211,25 +398,29 @@ BEGIN
       END IF;
     END IF;
     IF filter IS NOT NULL THEN
-      compiled := compiled || jsonb_build_object('filter', @extschema@.expr_check(rel, model, filter, true));
+      compiled := compiled || @extschema@.metric_filter_compile(name, model, rel, filter);
     END IF;
-    lineage := jsonb_build_object('tables', jsonb_build_array(rel::text),
-                                  'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(
-                                    coalesce(@extschema@.expr_names(expr), '{}') || coalesce(@extschema@.expr_names(filter), '{}')) c
-                                    ORDER BY c)));
+    lineage := @extschema@.metric_lineage(ARRAY[rel::text], coalesce(@extschema@.expr_names(expr), '{}')
+                                          || CASE WHEN compiled ? 'filter_names' THEN '{}' ELSE coalesce(@extschema@.expr_names(filter), '{}') END,
+                                          compiled);
   ELSIF type = 'conversion' THEN
     IF numerator IS NOT NULL OR denominator IS NOT NULL OR base IS NOT NULL OR offset_by IS NOT NULL OR agg IS NOT NULL OR expr IS NOT NULL THEN
       RAISE EXCEPTION 'a conversion metric takes model, entity, filter, conversion_model, conversion_entity, conversion_filter, trailing_window and calc only (metric "%")', name
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT m.relation, m.time_column INTO latest FROM @extschema@.metric_model m WHERE m.name = metric_define.model;
-    SELECT m.relation, m.time_column INTO cm FROM @extschema@.metric_model m WHERE m.name = metric_define.conversion_model;
+    SELECT m.relation, m.time_column, m.time_model INTO cm FROM @extschema@.metric_model m WHERE m.name = metric_define.conversion_model;
     IF latest.relation IS NULL OR cm.relation IS NULL THEN
       RAISE EXCEPTION 'unknown model "%" for metric "%"', CASE WHEN latest.relation IS NULL THEN model ELSE conversion_model END, name
         USING ERRCODE = 'undefined_object', HINT = 'A conversion metric needs model and conversion_model, both defined with concord.model_define.';
     END IF;
     IF latest.time_column IS NULL OR cm.time_column IS NULL THEN
       RAISE EXCEPTION 'conversion metric "%" needs models with a time column', name USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF cm.time_model IS NOT NULL THEN
+      RAISE EXCEPTION 'conversion metric "%": model "%" takes its time from model "%"', name, conversion_model, cm.time_model
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = 'The conversion events need a time column of their own relation.';
     END IF;
     IF entity IS NULL OR trailing_window IS NULL OR trailing_window <= interval '0' THEN
       RAISE EXCEPTION 'conversion metric "%" needs an entity (e.g. customer_id) and a positive trailing_window (the time allowed to convert)', name
@@ -248,8 +439,15 @@ BEGIN
     compiled := jsonb_strip_nulls(jsonb_build_object(
       'model', model,
       'entity', @extschema@.expr_check(latest.relation, model, entity, false),
-      'filter', CASE WHEN filter IS NOT NULL THEN @extschema@.expr_check(latest.relation, model, filter, true) END,
       'conv_relation', cm.relation::text,
+      -- the first event and the conversion read the same rows: an event
+      -- is never its own conversion (another row by its key, or a later time)
+      'conv_other', CASE WHEN cm.relation = latest.relation THEN
+                      (SELECT format('ROW(%s) IS DISTINCT FROM ROW(%s)',
+                                     string_agg(format('conv.%I', k), ', ' ORDER BY n), string_agg(format('%I.%I', model, k), ', ' ORDER BY n))
+                         FROM unnest(@extschema@.metric_row_key(cm.relation)) WITH ORDINALITY AS u(k, n)
+                        HAVING count(*) > 0) END,
+      'conv_later', CASE WHEN cm.relation = latest.relation AND @extschema@.metric_row_key(cm.relation) IS NULL THEN true END,
       'conv_time', CASE WHEN @extschema@.metric_column_type(cm.relation, cm.time_column) = 'timestamptz'::regtype
                         THEN 'tz:' ELSE '' END || cm.time_column,
       'conv_entity', @extschema@.expr_check(cm.relation, 'conv', coalesce(conversion_entity, entity), false),
@@ -259,11 +457,14 @@ BEGIN
                 WHEN 'rate' THEN format('(m.%I / NULLIF(m.%I, 0))', 'conv__' || name, 'opps__' || name)
                 WHEN 'conversions' THEN format('m.%I', 'conv__' || name)
                 ELSE format('m.%I', 'opps__' || name) END));
-    lineage := jsonb_build_object('tables', jsonb_build_array(latest.relation::text, cm.relation::text),
-                                  'columns', to_jsonb(ARRAY(SELECT DISTINCT c FROM unnest(
-                                    @extschema@.expr_names(entity) || coalesce(@extschema@.expr_names(filter), '{}')
-                                    || coalesce(@extschema@.expr_names(conversion_entity), '{}')
-                                    || coalesce(@extschema@.expr_names(conversion_filter), '{}')) c ORDER BY c)));
+    IF filter IS NOT NULL THEN
+      compiled := compiled || @extschema@.metric_filter_compile(name, model, latest.relation, filter);
+    END IF;
+    lineage := @extschema@.metric_lineage(ARRAY[latest.relation::text, cm.relation::text],
+                                          @extschema@.expr_names(entity) || coalesce(@extschema@.expr_names(conversion_entity), '{}')
+                                          || coalesce(@extschema@.expr_names(conversion_filter), '{}')
+                                          || CASE WHEN compiled ? 'filter_names' THEN '{}' ELSE coalesce(@extschema@.expr_names(filter), '{}') END,
+                                          compiled);
   ELSIF type IN ('cumulative', 'period_over_period') THEN
     IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL OR expr IS NOT NULL OR numerator IS NOT NULL OR denominator IS NOT NULL THEN
       RAISE EXCEPTION 'a % metric is computed from a base metric only (metric "%")', type, name
@@ -384,6 +585,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
   m record;
+  pins jsonb;
 BEGIN
   SELECT x.version, x.owner INTO m FROM @extschema@.metric x
    WHERE x.name = metric_certify.name AND x.version = coalesce(metric_certify.version,
@@ -396,16 +598,19 @@ BEGIN
     RAISE EXCEPTION 'only the owner of metric "%" (%) may certify it', name, m.owner
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  INSERT INTO @extschema@.metric_certification AS c (name, version, certified_by) VALUES (name, m.version, @extschema@.caller())
+  -- what it is built from is certified with it, at the versions that answer now
+  pins := @extschema@.metric_pins(name, m.version);
+  INSERT INTO @extschema@.metric_certification AS c (name, version, certified_by, pins)
+  VALUES (name, m.version, @extschema@.caller(), pins)
   ON CONFLICT ON CONSTRAINT metric_certification_pkey DO UPDATE
-    SET version = excluded.version, certified_by = excluded.certified_by, certified_at = pg_catalog.now();
-  PERFORM @extschema@.audit_record('metric_certify', name, NULL, jsonb_build_object('version', m.version));
+    SET version = excluded.version, certified_by = excluded.certified_by, certified_at = pg_catalog.now(), pins = excluded.pins;
+  PERFORM @extschema@.audit_record('metric_certify', name, NULL, jsonb_build_object('version', m.version, 'pins', pins));
   PERFORM @extschema@.metric_publish_refresh(name);    -- (the views' comments say what is certified)
   RETURN m.version;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.metric_certify(text, integer) IS
-  'Certifies a version of a metric (default: its latest); only its owner may';
+  'Certifies a version of a metric (default: its latest), with the versions that the metrics it is built from answer with now; from then on that version answers; only its owner may';
 
 CREATE FUNCTION @extschema@.metric_drop(name text)
 RETURNS boolean
@@ -423,7 +628,9 @@ BEGIN
     RETURN false;
   END IF;
   PERFORM @extschema@.require_manages('metric', name, o, 'change');
-  SELECT string_agg(l.name, ', ' ORDER BY l.name) INTO users FROM @extschema@.metric_latest l WHERE metric_drop.name = ANY (l.depends);
+  SELECT string_agg(DISTINCT l.name, ', ' ORDER BY l.name) INTO users
+    FROM (SELECT x.name, x.depends FROM @extschema@.metric_latest x UNION ALL SELECT x.name, x.depends FROM @extschema@.metric_current x) l
+   WHERE metric_drop.name = ANY (l.depends);
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'metric "%" is used by metrics: %', name, users
       USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop or redefine those first.';
@@ -445,18 +652,23 @@ COMMENT ON FUNCTION @extschema@.metric_drop(text) IS
 
 CREATE VIEW @extschema@.metric_catalog AS
   SELECT l.name, l.version AS latest_version, l.type, l.description, l.owner::pg_catalog.text AS owner,
-         c.version AS certified_version, c.version IS NOT DISTINCT FROM l.version AS certified,
+         c.version AS certified_version,
+         @extschema@.metric_certification_state(l.name, a.version) = 'certified' AS certified,
          l.spec AS definition, l.lineage,
          ARRAY(SELECT u.name FROM @extschema@.metric_latest u WHERE l.name = ANY (u.depends) ORDER BY u.name) AS used_by,
-         l.defined_by::pg_catalog.text AS defined_by, l.defined_at
+         l.defined_by::pg_catalog.text AS defined_by, l.defined_at,
+         a.version AS answering_version,
+         @extschema@.metric_certification_state(l.name, a.version) AS certification,
+         c.pins AS certified_with
     FROM @extschema@.metric_latest l
+    JOIN @extschema@.metric_current a ON a.name = l.name
     LEFT JOIN @extschema@.metric_certification c ON c.name = l.name;
 COMMENT ON VIEW @extschema@.metric_catalog IS
-  'Every metric: latest version, type, description, owner, certified version (and whether the latest is it), definition, lineage and the metrics computed from it';
+  'Every metric: latest version, the version that answers, type, description, owner, certification (which version, with what it is built from, and whether it holds), definition, lineage and the metrics computed from it';
 COMMENT ON COLUMN @extschema@.metric_catalog.name IS
   'The metric''s name; ask for it by this name (metric_query, metric_publish)';
 COMMENT ON COLUMN @extschema@.metric_catalog.latest_version IS
-  'Its latest version, the one queries use';
+  'Its latest version (a draft until certified, when another version is certified)';
 COMMENT ON COLUMN @extschema@.metric_catalog.type IS
   'simple, ratio, derived, cumulative, period_over_period or conversion';
 COMMENT ON COLUMN @extschema@.metric_catalog.description IS
@@ -466,14 +678,20 @@ COMMENT ON COLUMN @extschema@.metric_catalog.owner IS
 COMMENT ON COLUMN @extschema@.metric_catalog.certified_version IS
   'The certified version; NULL when none is';
 COMMENT ON COLUMN @extschema@.metric_catalog.certified IS
-  'Whether the latest version is the certified one';
+  'Whether its answers are certified: the version that answers is certified and everything it is built from answers with the versions certified with it';
 COMMENT ON COLUMN @extschema@.metric_catalog.definition IS
   'The latest definition as given to metric_define (JSON object of its non-NULL arguments)';
 COMMENT ON COLUMN @extschema@.metric_catalog.lineage IS
-  'What it reads: {"tables": [...], "columns": [...]} for simple and conversion metrics, {"metrics": [...]} for the others';
+  'What the latest version reads: {"tables": [...], "columns": [...], "dimensions": [...]} for simple and conversion metrics, {"metrics": [...]} for the others';
 COMMENT ON COLUMN @extschema@.metric_catalog.used_by IS
-  'The metrics computed from it directly, by name';
+  'The metrics computed from it directly (by their latest versions), by name';
 COMMENT ON COLUMN @extschema@.metric_catalog.defined_by IS
   'The role that made the latest version';
 COMMENT ON COLUMN @extschema@.metric_catalog.defined_at IS
   'When the latest version was made';
+COMMENT ON COLUMN @extschema@.metric_catalog.answering_version IS
+  'The version that answers questions (metric_query, metric_sql, published views): the certified one, else the latest';
+COMMENT ON COLUMN @extschema@.metric_catalog.certification IS
+  'In words: certified; not certified (and which version is); or certification lapsed (which of the metrics it is built from answer with other versions than certified with it)';
+COMMENT ON COLUMN @extschema@.metric_catalog.certified_with IS
+  'The versions of the metrics it is built from that the certification covers ({"revenue": 1}); NULL when none is certified';

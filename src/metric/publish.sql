@@ -3,11 +3,19 @@
  *
  * metric_publish() makes an ordinary view (by default in schema metrics)
  * answering a set of metrics by dimensions and grain, with comments from
- * the definitions on the view and every column, so a JDBC/ODBC client sees
+ * the definitions on the view and every column, so a JDBC client sees
  * them in its schema browser.  The views are security_invoker: a report
  * tool connected as a person reads the rows that person's row policies
- * show.  A metric redefined rebuilds the views that use it, in the same
- * transaction. */
+ * show.  A metric redefined or certified rebuilds the views that use it,
+ * in the same transaction.
+ *
+ * A report tool adds up a view's rows (totals, a coarser grain).  Each
+ * metric column's comment says whether that gives the right number; a
+ * ratio whose numerator and denominator add up gets them as columns too
+ * (its components), so sum(numerator) / sum(denominator) over any rows is
+ * the ratio of those rows; what does not add up (distinct counts,
+ * averages, running totals) is read from a view published at the grain
+ * and dimensions wanted. */
 
 CREATE TABLE @extschema@.metric_publication (
   view_name   regclass PRIMARY KEY,
@@ -50,6 +58,57 @@ END;
 COMMENT ON FUNCTION @extschema@.metric_publication_tidy() IS
   'Internal: forgets the publications whose view was dropped';
 
+-- Does a metric add up over a view's rows (sum it for a total): a simple
+-- sum or count, at the version that answers.
+CREATE FUNCTION @extschema@.metric_adds_up(metric text)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN coalesce((SELECT c.type = 'simple' AND c.compiled ->> 'agg' IN ('sum', 'count')
+                   FROM @extschema@.metric_current c WHERE c.name = metric), false);
+COMMENT ON FUNCTION @extschema@.metric_adds_up(text) IS
+  'Whether a metric adds up over rows (a simple sum or count, at the version that answers): its total over rows is their sum';
+
+-- The components a published view adds for a metric that does not add up
+-- but is a ratio of two that do: its numerator and denominator metrics.
+CREATE FUNCTION @extschema@.metric_components(metric text)
+RETURNS text[]
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN coalesce((SELECT ARRAY[c.spec ->> 'numerator', c.spec ->> 'denominator'] FROM @extschema@.metric_current c
+                  WHERE c.name = metric AND c.type = 'ratio'
+                    AND @extschema@.metric_adds_up(c.spec ->> 'numerator') AND @extschema@.metric_adds_up(c.spec ->> 'denominator')),
+                '{}');
+COMMENT ON FUNCTION @extschema@.metric_components(text) IS
+  'The numerator and denominator of a ratio metric when both add up over rows (a published view shows them, so sum(numerator) / sum(denominator) is the ratio over any rows); empty otherwise';
+
+-- What a report tool may do with a metric's column over a view's rows, in words.
+CREATE FUNCTION @extschema@.metric_additivity(metric text)
+RETURNS text
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN (SELECT CASE
+         WHEN @extschema@.metric_adds_up(c.name) THEN 'Adds up: its sum over rows is their total.'
+         WHEN cardinality(@extschema@.metric_components(c.name)) = 2 THEN
+           format('Does not add up (a ratio): over any rows it is sum(%s) / sum(%s), columns of this view.',
+                  c.spec ->> 'numerator', c.spec ->> 'denominator')
+         WHEN c.type = 'simple' AND c.compiled ->> 'agg' = 'count_distinct' THEN
+           'Does not add up: what is counted in several rows would be counted again; read a view published at the grain and dimensions wanted.'
+         WHEN c.type = 'simple' AND c.compiled ->> 'agg' IN ('min', 'max') THEN
+           format('Does not add up: over rows, take the %s.', c.compiled ->> 'agg')
+         WHEN c.type = 'simple' THEN
+           'Does not add up: an average of averages is not the average; read a view published at the grain and dimensions wanted.'
+         WHEN c.type = 'cumulative' THEN
+           'Does not add up over time: each bucket''s value already covers the window before its end.'
+         WHEN c.type = 'period_over_period' THEN
+           'Does not add up: a value of the period before, or a change; read a view published at the grain wanted.'
+         WHEN c.type = 'conversion' THEN
+           'Does not add up: each row counts distinct entities; read a view published at the grain and dimensions wanted.'
+         ELSE 'Does not add up in general (computed from other metrics); read a view published at the grain and dimensions wanted.' END
+          FROM @extschema@.metric_current c WHERE c.name = metric);
+COMMENT ON FUNCTION @extschema@.metric_additivity(text) IS
+  'Whether a metric''s values add up over rows, and what to do instead when they do not, in words (the comments of published views)';
+
 -- (Re)creates a publication's view from its question; returns it.
 CREATE FUNCTION @extschema@.metric_publish_build(nsp text, rel text, metrics text[], dimensions text[], grain text,
                                                  filters text, time_zone text, reshape boolean DEFAULT false)
@@ -62,16 +121,25 @@ DECLARE
   v regclass;
   c record;
   readers jsonb := '[]';
+  cols text[];
 BEGIN
-  -- a question of another shape: the view is made anew, its readers kept
-  IF reshape AND pg_catalog.to_regclass(format('%I.%I', nsp, rel)) IS NOT NULL THEN
+  -- the metrics, then the components of those that do not add up
+  cols := metrics || ARRAY(SELECT DISTINCT x FROM unnest(metrics) m, unnest(@extschema@.metric_components(m)) x
+                            WHERE NOT x = ANY (metrics) ORDER BY x);
+  -- a question of another shape (other columns): the view is made anew, its readers kept
+  v := pg_catalog.to_regclass(format('%I.%I', nsp, rel));
+  IF v IS NOT NULL AND (reshape OR ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                                         WHERE a.attrelid OPERATOR(pg_catalog.=) v AND a.attnum > 0 AND NOT a.attisdropped
+                                         ORDER BY a.attnum)
+                                   IS DISTINCT FROM CASE WHEN grain IS NOT NULL THEN ARRAY['metric_time'] ELSE '{}' END
+                                                    || dimensions || cols) THEN
     SELECT coalesce(jsonb_agg(g.who), '[]') INTO readers
-      FROM @extschema@.relation_grants(pg_catalog.to_regclass(format('%I.%I', nsp, rel))) g WHERE g.priv = 'SELECT';
+      FROM @extschema@.relation_grants(v) g WHERE g.priv = 'SELECT';
     EXECUTE format('DROP VIEW %I.%I', nsp, rel);
   END IF;
   EXECUTE format('CREATE OR REPLACE VIEW %I.%I WITH (security_invoker = true) AS %s', nsp, rel,
                  -- (from the models, not a rollup: a view's SQL is fixed, a rollup's freshness is not)
-                 @extschema@.metric_sql(metrics, dimensions, grain, filters, NULL, NULL, NULL, NULL, time_zone, false));
+                 @extschema@.metric_sql(cols, dimensions, grain, filters, NULL, NULL, NULL, NULL, time_zone, false));
   v := format('%I.%I', nsp, rel)::regclass;
   -- the publication's owner owns its view (a view made anew is hers again)
   EXECUTE format('ALTER VIEW %s OWNER TO %s', v,
@@ -81,11 +149,18 @@ BEGIN
     EXECUTE format('GRANT SELECT ON %s TO %s', v, c.who);
   END LOOP;
   EXECUTE format('COMMENT ON VIEW %s IS %L', v,
-    format('concord metrics %s%s%s%s, answered as the reader (row policies apply). Made by concord.metric_publish.',
+    format('concord metrics %s%s%s%s, answered as the reader (row policies apply). One row per %s.%s Made by concord.metric_publish.',
            array_to_string(metrics, ', '),
            CASE WHEN cardinality(dimensions) > 0 THEN ' by ' || array_to_string(dimensions, ', ') ELSE '' END,
            CASE WHEN grain IS NOT NULL THEN format(' per %s (%s)', grain, time_zone) ELSE '' END,
-           CASE WHEN filters IS NOT NULL THEN ' where ' || filters ELSE '' END));
+           CASE WHEN filters IS NOT NULL THEN ' where ' || filters ELSE '' END,
+           coalesce(nullif(array_to_string(CASE WHEN grain IS NOT NULL THEN ARRAY[grain] ELSE '{}' END || dimensions, ' and '), ''),
+                    'question: the totals'),
+           CASE WHEN EXISTS (SELECT 1 FROM unnest(metrics) m WHERE NOT @extschema@.metric_adds_up(m))
+                THEN format(' Adding up rows gives the right total for %s only; each column''s comment says what to do with the others.',
+                            coalesce(nullif(array_to_string(ARRAY(SELECT m FROM unnest(cols) m WHERE @extschema@.metric_adds_up(m)), ', '), ''),
+                                     'none of its columns'))
+                ELSE ' Its metrics add up over rows.' END));
   IF grain IS NOT NULL THEN
     EXECUTE format('COMMENT ON COLUMN %s.metric_time IS %L', v,
                    format('The first day of the %s, in time zone %s', grain, time_zone));
@@ -96,18 +171,30 @@ BEGIN
     EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, c.out,
                    coalesce(c.description || ' ', '') || format('(dimension %s of model %s)', c.name, c.model));
   END LOOP;
-  FOR c IN SELECT k.name, k.description, k.latest_version, k.certified, k.certified_version, k.owner
-             FROM @extschema@.metric_catalog k WHERE k.name = ANY (metrics) LOOP
+  FOR c IN SELECT k.name, (SELECT a.description FROM @extschema@.metric_current a WHERE a.name = k.name) AS description,
+                  k.answering_version, k.latest_version, k.certification, k.certified_with, k.owner,
+                  NOT k.name = ANY (metrics) AS component
+             FROM @extschema@.metric_catalog k WHERE k.name = ANY (cols) LOOP
     EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, c.name,
-                   coalesce(c.description || ' ', '') || format('(metric %s version %s, %s; owner %s)', c.name, c.latest_version,
-                     CASE WHEN c.certified THEN 'certified' WHEN c.certified_version IS NOT NULL
-                          THEN format('not certified: version %s is', c.certified_version) ELSE 'not certified' END, c.owner));
+                   coalesce(c.description || ' ', '')
+                   || format('(metric %s version %s answers, %s%s%s; owner %s) ', c.name, c.answering_version,
+                             c.certification,
+                             CASE WHEN c.certification = 'certified' AND c.certified_with <> '{}'
+                                  THEN ' with ' || (SELECT string_agg(format('%s version %s', p.key, p.value), ', ' ORDER BY p.key)
+                                                      FROM jsonb_each_text(c.certified_with) p) ELSE '' END,
+                             CASE WHEN c.latest_version <> c.answering_version
+                                  THEN format('; version %s is a draft', c.latest_version) ELSE '' END, c.owner)
+                   || CASE WHEN c.component
+                           THEN format('Component of %s: ', (SELECT string_agg(m, ', ') FROM unnest(metrics) m
+                                                              WHERE c.name = ANY (@extschema@.metric_components(m))))
+                           ELSE '' END
+                   || @extschema@.metric_additivity(c.name));
   END LOOP;
   RETURN v;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.metric_publish_build(text, text, text[], text[], text, text, text, boolean) IS
-  'Internal to metric_publish: (re)creates a publication''s security_invoker view and its comments';
+  'Internal to metric_publish: (re)creates a publication''s security_invoker view (its metrics, and the components of ratios that do not add up) and its comments (which version answers, certified or not, and what adds up over rows)';
 
 CREATE FUNCTION @extschema@.metric_publish(view_name text, metrics text[], dimensions text[] DEFAULT '{}',
                                            grain text DEFAULT NULL, filters text DEFAULT NULL, time_zone text DEFAULT NULL,

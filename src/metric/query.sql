@@ -9,75 +9,75 @@
  * expressions (stored when models and metrics were defined, or checked
  * now for the filter) and quoted names, never from text as typed.
  *
- * Shape of the SQL: for each model that some of the metrics aggregate, an
- * inner query reads the model's rows (with its many-to-one joins) and
- * computes the time bucket, the dimensions and each metric's input; the
- * query around it filters and aggregates.  Models are combined by a full
- * join on the time bucket and the dimensions; ratio and derived metrics
- * are computed in layers over that.  PostgreSQL flattens the inner
- * queries, so the plan is the one of the same question written by hand. */
+ * Both are C (src/metric/cache.c): they keep the SQL written for each
+ * question, per backend, under the generation of the definitions
+ * (concord.metric_state), the caller and the settings it depends on, and
+ * metric_query keeps its plan too.  The SQL is written here, by
+ * metric_sql_build(), in named steps:
+ *
+ *   metric_sql_question    the question checked; a grain widens the dates
+ *                          to whole buckets
+ *   metric_sql_nodes       the metrics to compute, each at the version
+ *                          that answers (or the latest, latest => true)
+ *   metric_sql_dimensions  the dimensions asked for and those the filter
+ *                          names; the filter checked over them
+ *   metric_sql_part        one query per model (its simple and conversion
+ *                          metrics by time bucket and dimensions), one per
+ *                          cumulative metric (its base over a window of
+ *                          rows, per bucket of the time spine)
+ *   metric_sql_from        a model's rows with the joins (one resolver,
+ *                          metric_join_path, shared with rollups) and the
+ *                          aggregated dimensions a part needs
+ *   metric_sql_compose     the parts together: stacked (UNION ALL) and
+ *                          grouped by the time bucket and the dimensions,
+ *                          so NULL dimension values form one group; a time
+ *                          spine gives every bucket of the range a row, for
+ *                          each combination of dimension values the answer
+ *                          has; a period-over-period metric is its base
+ *                          asked a period earlier, joined bucket to bucket
+ *   metric_sql_layers      ratio, derived, conversion and period-over-
+ *                          period metrics, a layer at a time
+ *
+ * The rule for empty buckets: with a grain, every bucket from the first to
+ * the last of the range (from_date and to_date widened to whole buckets;
+ * without them, the first and last buckets of the rows the caller sees)
+ * has a row; an additive metric (sum, count, count_distinct, and what is
+ * cumulated or shifted from one) is 0 where no row counts, any other
+ * metric (min, max, avg, ratios) NULL.  PostgreSQL inlines the parts, so
+ * a question of one model plans as the same question written by hand, and
+ * the spine and the grouping above it cost a few rows. */
 
-CREATE FUNCTION @extschema@.metric_sql(metrics text[], dimensions text[] DEFAULT '{}', grain text DEFAULT NULL,
-                                       filters text DEFAULT NULL, from_date date DEFAULT NULL, to_date date DEFAULT NULL,
-                                       order_by text[] DEFAULT NULL, row_limit integer DEFAULT NULL,
-                                       time_zone text DEFAULT NULL, use_rollups boolean DEFAULT true)
-RETURNS text
+-- The question, checked and normalized: a grain widens from_date and
+-- to_date to whole buckets (lo, hi: the half-open range of local days read).
+CREATE FUNCTION @extschema@.metric_sql_question(metrics text[], dimensions text[], grain text, filters text,
+                                                from_date date, to_date date, order_by text[], row_limit integer,
+                                                time_zone text, use_rollups boolean, latest boolean)
+RETURNS jsonb
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
-#variable_conflict use_column
+#variable_conflict use_variable
 DECLARE
   tz text := coalesce(time_zone, current_setting('TimeZone'));
-  needed text[];
   unknown text;
-  dims jsonb := '[]';           -- [{out, model, name, compiled, type}], requested then filter-only
-  fdims text[] := '{}';
-  ds text;
-  cand record;
-  n integer;
-  models text[];
-  mdl text;
-  mrec record;
-  path text[];
-  joins text[];
-  edge text;
-  jrec record;
-  inner_cols text[];
-  outer_cols text[];
-  group_keys text[];
-  keys text[] := '{}';
-  aggs text[];
-  from_sql text;
-  where_sql text[];
-  fcompiled text;
-  parts text[] := '{}';
-  part_metrics text[] := '{}';
-  sql text;
-  available text[];
-  pending text[];
-  layer text[];
-  lrec record;
-  out_cols text[];
-  ord text[] := '{}';
-  o text;
-  i integer;
-  tt regtype;
-  d jsonb;
-  plist jsonb;
-  part jsonb;
-  rollup text;
-  ltime text;
   step text;
+  fb date;
+  tb date;
 BEGIN
-  -- the question
   IF metrics IS NULL OR cardinality(metrics) = 0 THEN
     RAISE EXCEPTION 'metric_sql needs at least one metric' USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  SELECT string_agg(x, ', ') INTO unknown FROM unnest(metrics) x
-   WHERE NOT EXISTS (SELECT 1 FROM @extschema@.metric m WHERE m.name = x);
+  SELECT string_agg(coalesce(x, 'NULL'), ', ') INTO unknown FROM unnest(metrics) x
+   WHERE x IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.metric m WHERE m.name = x);
   IF unknown IS NOT NULL THEN
     RAISE EXCEPTION 'unknown metric: %', unknown
       USING ERRCODE = 'undefined_object', HINT = 'concord.metric_catalog lists the metrics.';
+  END IF;
+  IF cardinality(metrics) <> (SELECT count(DISTINCT x) FROM unnest(metrics) x) THEN
+    RAISE EXCEPTION 'a metric is asked for twice: %', array_to_string(metrics, ', ') USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF EXISTS (SELECT 1 FROM unnest(coalesce(dimensions, '{}')) x WHERE x IS NULL) THEN
+    RAISE EXCEPTION 'a dimension asked for is NULL' USING ERRCODE = 'null_value_not_allowed';
   END IF;
   IF grain IS NOT NULL AND grain NOT IN ('day', 'week', 'month', 'quarter', 'year') THEN
     RAISE EXCEPTION 'unknown time grain "%"', grain
@@ -93,24 +93,90 @@ BEGIN
   IF from_date > to_date THEN
     RAISE EXCEPTION 'from_date % is after to_date %', from_date, to_date USING ERRCODE = 'invalid_parameter_value';
   END IF;
+  IF from_date IN ('-infinity', 'infinity') OR to_date IN ('-infinity', 'infinity') THEN
+    RAISE EXCEPTION 'from_date and to_date must be days, not infinity' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF row_limit < 0 THEN
     RAISE EXCEPTION 'row_limit must not be negative (got %)', row_limit USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF cardinality(metrics) <> (SELECT count(DISTINCT x) FROM unnest(metrics) x) THEN
-    RAISE EXCEPTION 'a metric is asked for twice: %', array_to_string(metrics, ', ') USING ERRCODE = 'invalid_parameter_value';
+  IF grain IS NOT NULL THEN
+    step := CASE grain WHEN 'quarter' THEN '3 months' ELSE '1 ' || grain END;
+    fb := date_trunc(grain, from_date::timestamp)::date;
+    tb := date_trunc(grain, to_date::timestamp)::date;
   END IF;
-  -- the metrics to compute: those asked for and what they are computed
-  -- from (a cumulative metric computes its base itself)
-  WITH RECURSIVE up(name, depth) AS (
-    SELECT x, 1 FROM unnest(metrics) x
-    UNION
-    SELECT dep, up.depth + 1 FROM up JOIN @extschema@.metric_latest l ON l.name = up.name, unnest(l.depends) dep
-     WHERE l.type <> 'cumulative' AND up.depth < 64)
-  SELECT array_agg(DISTINCT up.name) INTO needed FROM up;
-  SELECT coalesce(array_agg(DISTINCT l.compiled ->> 'model' ORDER BY l.compiled ->> 'model'), '{}') INTO models
-    FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type IN ('simple', 'conversion');
+  RETURN jsonb_build_object(
+    'metrics', to_jsonb(metrics), 'dimensions', to_jsonb(coalesce(dimensions, '{}')), 'grain', grain, 'filters', filters,
+    'step', step,
+    -- the first and the last bucket of the range (NULL: the data's)
+    'from', fb, 'to', tb,
+    -- the local days read: lo <= day < hi
+    'lo', CASE WHEN grain IS NOT NULL THEN fb ELSE from_date END,
+    'hi', CASE WHEN grain IS NOT NULL THEN (tb + step::interval)::date ELSE to_date + 1 END,
+    'tz', tz, 'order_by', to_jsonb(order_by), 'row_limit', row_limit,
+    'use_rollups', coalesce(use_rollups, true), 'latest', coalesce(latest, false));
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_sql_question(text[], text[], text, text, date, date, text[], integer, text, boolean, boolean) IS
+  'Internal to metric_sql: the question checked and normalized (a grain widens the dates to whole buckets)';
 
-  -- dimensions: asked for, then those only the filter uses
+-- The metrics a question computes: those asked for and what they are
+-- computed from (a cumulative metric computes its base itself, from its
+-- rows), each at the version that answers (latest: at its latest
+-- version), as {"name": {"version", "type", "compiled", "depends",
+-- "base_compiled", "additive"}}.  additive: its value where no row counts
+-- is 0, not NULL.
+CREATE FUNCTION @extschema@.metric_sql_nodes(metrics text[], latest boolean)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN (WITH RECURSIVE v AS (
+          SELECT c.name, c.version, c.type, c.compiled, c.depends FROM @extschema@.metric_current c WHERE NOT latest
+          UNION ALL
+          SELECT l.name, l.version, l.type, l.compiled, l.depends FROM @extschema@.metric_latest l WHERE latest),
+        up(name, depth) AS (
+          SELECT x, 1 FROM unnest(metrics) x
+          UNION
+          SELECT dep, up.depth + 1 FROM up JOIN v ON v.name = up.name, unnest(v.depends) dep
+           WHERE v.type <> 'cumulative' AND up.depth < 64),
+        w AS (
+          SELECT v.*, b.compiled AS base_compiled, b.type AS base_type
+            FROM v LEFT JOIN v b ON b.name = v.compiled ->> 'base'
+           WHERE v.name IN (SELECT up.name FROM up))
+        SELECT jsonb_object_agg(w.name, jsonb_build_object(
+                 'version', w.version, 'type', w.type, 'compiled', w.compiled, 'depends', to_jsonb(w.depends),
+                 'base_compiled', w.base_compiled,
+                 'additive', CASE w.type
+                               WHEN 'simple' THEN w.compiled ->> 'agg' IN ('sum', 'count', 'count_distinct')
+                               WHEN 'cumulative' THEN w.base_compiled ->> 'agg' IN ('sum', 'count', 'count_distinct')
+                               WHEN 'period_over_period' THEN
+                                 w.base_type = 'simple' AND w.base_compiled ->> 'agg' IN ('sum', 'count', 'count_distinct')
+                                 OR w.base_type = 'cumulative'
+                                    AND (SELECT bb.compiled ->> 'agg' FROM v bb WHERE bb.name = w.base_compiled ->> 'base')
+                                        IN ('sum', 'count', 'count_distinct')
+                               ELSE false END))
+          FROM w);
+COMMENT ON FUNCTION @extschema@.metric_sql_nodes(text[], boolean) IS
+  'Internal to metric_sql: the metrics a question computes, each at the version that answers (or its latest), with whether it is 0 where no row counts';
+
+-- The dimensions of a question: those asked for (by name, or model.name
+-- when two models have it), then those only the filter names (by name,
+-- or model__name); and the filter checked over them (columns of d).
+-- Returns {"dims": [{"out", "model", "name", "compiled", "type",
+-- "aggregate", "asked"}], "filter": ...}.
+CREATE FUNCTION @extschema@.metric_sql_dimensions(metrics text[], dimensions text[], filters text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  dims jsonb := '[]';
+  fdims text[] := '{}';
+  ds text;
+  i integer;
+  cand record;
+  fcompiled text;
+BEGIN
   IF filters IS NOT NULL THEN
     fdims := @extschema@.expr_names(filters);
   END IF;
@@ -121,24 +187,34 @@ BEGIN
       END IF;
       RAISE EXCEPTION 'the filter cannot use metric_time: give from_date and to_date instead' USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    CONTINUE WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(dims) e WHERE e ->> 'out' = ds);
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(dims) e WHERE e ->> 'out' = ds) THEN
+      IF i = 0 THEN
+        RAISE EXCEPTION 'dimension "%" is asked for twice', ds USING ERRCODE = 'invalid_parameter_value';
+      END IF;
+      CONTINUE;
+    END IF;
     IF i = 0 AND ds = ANY (metrics) THEN
       RAISE EXCEPTION '"%" is asked for as a metric and as a dimension', ds USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT count(*), min(x.model) AS model, min(x.name) AS name, string_agg(x.model || '.' || x.name, ', ' ORDER BY x.model) AS names
+    SELECT count(*) AS cnt, min(x.model) AS model, min(x.name) AS name,
+           string_agg(x.model || '.' || x.name, ', ' ORDER BY x.model) AS names
       INTO cand
       FROM @extschema@.metric_dimension x
-     WHERE (position('.' IN ds) = 0 AND x.name = ds) OR x.model || '.' || x.name = ds;
-    IF cand.count = 0 THEN
+     WHERE x.model || '.' || x.name = ds
+        OR i = 1 AND x.model || '__' || x.name = ds
+        OR position('.' IN ds) = 0 AND x.name = ds
+           AND NOT (i = 1 AND EXISTS (SELECT 1 FROM @extschema@.metric_dimension y WHERE y.model || '__' || y.name = ds));
+    IF cand.cnt = 0 THEN
       RAISE EXCEPTION 'unknown dimension "%"%', ds, CASE WHEN i = 1 THEN ' in the filter' ELSE '' END
         USING ERRCODE = 'undefined_object', HINT = 'concord.metric_dimension lists the dimensions of every model.';
-    ELSIF cand.count > 1 THEN
+    ELSIF cand.cnt > 1 THEN
       RAISE EXCEPTION 'dimension "%" is ambiguous: %', ds, cand.names
-        USING ERRCODE = 'ambiguous_column', HINT = 'Ask for it as model.dimension (the filter names dimensions that are unique).';
+        USING ERRCODE = 'ambiguous_column',
+              HINT = 'Ask for it as model.dimension (in the filter: model__dimension).';
     END IF;
-    SELECT jsonb_build_object('out', ds, 'model', x.model, 'name', x.name, 'compiled', x.compiled, 'type', x.type::text)
-      INTO d FROM @extschema@.metric_dimension x WHERE x.model = cand.model AND x.name = cand.name;
-    dims := dims || d;
+    dims := dims || (SELECT jsonb_strip_nulls(jsonb_build_object('out', ds, 'model', x.model, 'name', x.name, 'compiled', x.compiled,
+                                                                 'type', x.type::text, 'aggregate', x.aggregate, 'asked', i = 0))
+                       FROM @extschema@.metric_dimension x WHERE x.model = cand.model AND x.name = cand.name);
   END LOOP;
   IF filters IS NOT NULL THEN
     IF cardinality(fdims) = 0 THEN
@@ -149,302 +225,601 @@ BEGIN
                    ARRAY(SELECT (SELECT (e ->> 'type')::regtype FROM jsonb_array_elements(dims) e WHERE e ->> 'out' = f)
                            FROM unnest(fdims) f), filters, true);
   END IF;
-  IF grain IS NOT NULL THEN
-    keys := keys || 'metric_time'::text;
-  END IF;
-  keys := keys || ARRAY(SELECT pg_catalog.quote_ident(x) FROM unnest(coalesce(dimensions, '{}')) x);
+  RETURN jsonb_strip_nulls(jsonb_build_object('dims', dims, 'filter', fcompiled));
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_sql_dimensions(text[], text[], text) IS
+  'Internal to metric_sql: the dimensions a question asks for and those its filter names, and the filter checked over them';
 
-  -- the parts: one query per model for its simple metrics by time bucket,
-  -- one per cumulative metric (its base over a window of rows, per
-  -- bucket), one per period-over-period metric (its base a period before)
-  plist := '[]';
-  FOREACH mdl IN ARRAY models LOOP
-    plist := plist || jsonb_build_object('kind', 'bucket', 'model', mdl, 'metrics',
-      (SELECT jsonb_agg(jsonb_build_object('name', l.name, 'compiled', l.compiled) ORDER BY l.name)
-         FROM @extschema@.metric_latest l
-        WHERE l.name = ANY (needed) AND l.type IN ('simple', 'conversion') AND l.compiled ->> 'model' = mdl));
+-- A model's rows as a FROM clause: its relation, the joins to the models
+-- in targets (each by metric_join_path, the resolver rollups use too), the
+-- LEFT JOINs giving the aggregated dimensions in aggs ("model.dimension")
+-- their values, and the LATERAL rows in laterals (metrics' filters over
+-- dimensions).  Returns {"sql", "relations"}.
+CREATE FUNCTION @extschema@.metric_sql_from(mdl text, targets text[], aggs text[], laterals text[])
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  rel regclass;
+  edges text[] := '{}';
+  path text[];
+  t text;
+  edge text;
+  j record;
+  a text;
+  from_sql text;
+  rels regclass[];
+BEGIN
+  SELECT m.relation INTO rel FROM @extschema@.metric_model m WHERE m.name = mdl;
+  rels := ARRAY[rel];
+  FOREACH t IN ARRAY targets LOOP
+    path := @extschema@.metric_join_path(mdl, t);
+    IF path IS NULL THEN
+      RAISE EXCEPTION 'model "%" cannot be reached from model "%" by declared joins', t, mdl
+        USING ERRCODE = 'invalid_parameter_value',
+              HINT = format('Declare a many-to-one join with concord.model_join(%L, %L, ...).', mdl, t);
+    END IF;
+    FOREACH edge IN ARRAY path LOOP
+      IF NOT edge = ANY (edges) THEN
+        edges := edges || edge;
+      END IF;
+    END LOOP;
   END LOOP;
-  FOR lrec IN SELECT l.name, l.type, l.compiled, b.compiled AS base FROM @extschema@.metric_latest l
-                LEFT JOIN @extschema@.metric_latest b ON b.name = l.compiled ->> 'base'
-               WHERE l.name = ANY (needed) AND l.type IN ('cumulative', 'period_over_period') ORDER BY l.name LOOP
-    IF grain IS NULL THEN
-      RAISE EXCEPTION '% metric "%" needs a time grain', replace(lrec.type, '_', '-'), lrec.name
-        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give grain => day, week, month, quarter or year.';
-    END IF;
-    IF lrec.type = 'cumulative' THEN
-      plist := plist || jsonb_build_object('kind', 'cumulative', 'model', lrec.base ->> 'model', 'trailing', lrec.compiled ->> 'trailing',
-                                           'metrics', jsonb_build_array(jsonb_build_object('name', lrec.name, 'compiled', lrec.base)));
-    ELSE
-      plist := plist || jsonb_build_object('kind', 'shifted', 'name', lrec.name, 'base', lrec.compiled ->> 'base',
-                                           'offset', lrec.compiled ->> 'offset');
-    END IF;
+  from_sql := format('%s AS %I', rel, mdl);
+  FOREACH edge IN ARRAY edges LOOP
+    SELECT x.*, m.relation INTO j FROM @extschema@.metric_join x JOIN @extschema@.metric_model m ON m.name = x.to_model
+     WHERE x.model = split_part(edge, '>', 1) AND x.to_model = split_part(edge, '>', 2);
+    from_sql := from_sql || format(E'\n          LEFT JOIN %s AS %I ON %I.%I = %I.%I',
+                                   j.relation, j.to_model, j.to_model, j.to_column, j.model, j.from_column);
+    rels := rels || j.relation;
   END LOOP;
+  FOREACH a IN ARRAY aggs LOOP
+    from_sql := from_sql || E'\n          ' || @extschema@.metric_dimension_join(split_part(a, '.', 1), split_part(a, '.', 2));
+    rels := rels || (SELECT m.relation FROM @extschema@.metric_dimension d
+                       JOIN @extschema@.metric_model m ON m.name = d.aggregate ->> 'from'
+                      WHERE d.model = split_part(a, '.', 1) AND d.name = split_part(a, '.', 2));
+  END LOOP;
+  FOREACH a IN ARRAY laterals LOOP
+    from_sql := from_sql || E'\n          CROSS JOIN LATERAL ' || a;
+  END LOOP;
+  RETURN jsonb_build_object('sql', from_sql, 'relations', to_jsonb(ARRAY(SELECT DISTINCT x::oid FROM unnest(rels) x)));
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_sql_from(text, text[], text[], text[]) IS
+  'Internal to metric_sql: a model''s rows as a FROM clause, with the declared joins to the models a question needs, aggregated dimensions and filter rows';
 
-  -- a rollup that gives this caller provably the same answer stands in
-  -- for the per-model queries
-  IF use_rollups AND cardinality(models) > 0
-     AND NOT EXISTS (SELECT 1 FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'conversion') THEN
-    rollup := @extschema@.metric_rollup_pick(
-      ARRAY(SELECT l.name FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple'),
-      coalesce(dimensions, '{}'), fdims, grain, tz, from_date, to_date);
-    IF rollup IS NOT NULL THEN
-      plist := jsonb_build_array(jsonb_build_object('kind', 'rollup', 'name', rollup))
-               || jsonb_path_query_array(plist, '$[*] ? (@.kind != "bucket")');
+-- The SQL of one part: kind bucket (a model's simple and conversion
+-- metrics by time bucket and dimensions) or cumulative (one cumulative
+-- metric: its base's rows before the end of each bucket of the spine, or
+-- in the trailing window before it).  Returns {"sql", "relations", and for
+-- a cumulative part "bounds": the first and last bucket of its rows}.
+CREATE FUNCTION @extschema@.metric_sql_part(q jsonb, part jsonb, dm jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  mdl text := part ->> 'model';
+  grain text := q ->> 'grain';
+  tz text := q ->> 'tz';
+  kind text := part ->> 'kind';
+  mrec record;
+  trel regclass;
+  tt regtype;
+  talias text;
+  ltime text;
+  targets text[] := '{}';
+  aggs text[] := '{}';
+  laterals text[] := '{}';
+  inner_cols text[] := '{}';
+  outer_cols text[] := '{}';
+  group_keys text[] := '{}';
+  where_sql text[] := '{}';
+  d jsonb;
+  m record;
+  x jsonb;
+  lat text[];
+  fr jsonb;
+  o text;
+  fcompiled text := dm ->> 'filter';
+  inner_sql text;
+BEGIN
+  SELECT mm.* INTO mrec FROM @extschema@.metric_model mm WHERE mm.name = mdl;
+  IF (grain IS NOT NULL OR q ->> 'lo' IS NOT NULL OR q ->> 'hi' IS NOT NULL) AND mrec.time_column IS NULL THEN
+    RAISE EXCEPTION 'model "%" has no time column: its metrics have no time grain or date range', mdl
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the model a time column (concord.model_define).';
+  END IF;
+  -- the model's time, as a local timestamp (a timestamptz in the zone asked
+  -- for), on its own rows or on those of the model it takes its time from
+  IF mrec.time_column IS NOT NULL THEN
+    talias := coalesce(mrec.time_model, mdl);
+    trel := coalesce((SELECT mm.relation FROM @extschema@.metric_model mm WHERE mm.name = mrec.time_model), mrec.relation);
+    tt := @extschema@.metric_column_type(trel, mrec.time_column);
+    IF tt IS NULL THEN
+      RAISE EXCEPTION 'time column "%" of model "%" (%) does not exist any more', mrec.time_column, talias, trel
+        USING ERRCODE = 'undefined_column', HINT = 'Redefine the model (concord.model_define).';
+    END IF;
+    ltime := CASE WHEN tt = 'timestamptz'::regtype THEN format('%I.%I AT TIME ZONE %L', talias, mrec.time_column, tz)
+                  ELSE format('%I.%I::timestamp', talias, mrec.time_column) END;
+    IF mrec.time_model IS NOT NULL AND (grain IS NOT NULL OR q ->> 'lo' IS NOT NULL OR q ->> 'hi' IS NOT NULL
+                                        OR part @? '$.metrics[*].compiled.conv_entity') THEN
+      IF @extschema@.metric_join_path(mdl, mrec.time_model) IS NULL THEN
+        RAISE EXCEPTION 'model "%" takes its time from model "%", which no declared join reaches', mdl, mrec.time_model
+          USING ERRCODE = 'invalid_parameter_value',
+                HINT = format('Declare a many-to-one join with concord.model_join(%L, %L, ...).', mdl, mrec.time_model);
+      END IF;
+      targets := targets || mrec.time_model;
     END IF;
   END IF;
-
-  FOR part IN SELECT e FROM jsonb_array_elements(plist) e LOOP
-    IF part ->> 'kind' = 'rollup' THEN
-      parts := parts || @extschema@.metric_rollup_sql(part ->> 'name',
-        ARRAY(SELECT l.name FROM @extschema@.metric_latest l WHERE l.name = ANY (needed) AND l.type = 'simple' ORDER BY l.name),
-        coalesce(dimensions, '{}'), grain, fcompiled, from_date, to_date);
-      part_metrics := part_metrics || ARRAY(SELECT format('s%s.%I', cardinality(parts), l.name) FROM @extschema@.metric_latest l
-                                              WHERE l.name = ANY (needed) AND l.type = 'simple' ORDER BY l.name);
-      CONTINUE;
-    END IF;
-    IF part ->> 'kind' = 'shifted' THEN
-      -- the base metric asked the same question a period earlier, moved on by that period
-      o := (part ->> 'offset');
-      parts := parts || format(E'SELECT (p.metric_time + %L::interval)::date AS metric_time%s,\n       p.%I AS %I\n  FROM (%s) AS p',
-        o, (SELECT string_agg(format(', p.%I', x), '') FROM unnest(coalesce(dimensions, '{}')) x),
-        part ->> 'base', 'prev__' || (part ->> 'name'),
-        @extschema@.metric_sql(ARRAY[part ->> 'base'], dimensions, grain, filters,
-                               (from_date - o::interval)::date, (to_date - o::interval)::date, NULL, NULL, tz, use_rollups));
-      part_metrics := part_metrics || format('s%s.%I', cardinality(parts), 'prev__' || (part ->> 'name'));
-      CONTINUE;
-    END IF;
-    mdl := part ->> 'model';
-    SELECT m.* INTO mrec FROM @extschema@.metric_model m WHERE m.name = mdl;
-    IF (grain IS NOT NULL OR from_date IS NOT NULL OR to_date IS NOT NULL) AND mrec.time_column IS NULL THEN
-      RAISE EXCEPTION 'model "%" has no time column: its metrics have no time grain or date range', mdl
-        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the model a time column (concord.model_define).';
-    END IF;
-    tt := @extschema@.metric_column_type(mrec.relation, mrec.time_column);
-    -- the model's time as a local timestamp (a timestamptz in the zone asked for)
-    ltime := CASE WHEN mrec.time_column IS NULL THEN NULL
-                  WHEN tt = 'timestamptz'::regtype THEN format('%I.%I AT TIME ZONE %L', mdl, mrec.time_column, tz)
-                  ELSE format('%I.%I::timestamp', mdl, mrec.time_column) END;
-    joins := '{}';
-    FOR d IN SELECT e FROM jsonb_array_elements(dims) e LOOP
-      CONTINUE WHEN d ->> 'model' = mdl;
-      WITH RECURSIVE p(node, path) AS (
-        SELECT mdl, ARRAY[]::text[]
-        UNION ALL
-        SELECT j.to_model, p.path || (j.model || '>' || j.to_model)
-          FROM p JOIN @extschema@.metric_join j ON j.model = p.node
-         WHERE cardinality(p.path) < 8)
-      SELECT p.path INTO path FROM p WHERE p.node = d ->> 'model' ORDER BY cardinality(p.path) LIMIT 1;
-      IF path IS NULL THEN
+  -- the dimensions: their models reached by joins, aggregated ones joined in
+  FOR d IN SELECT e FROM jsonb_array_elements(dm -> 'dims') e LOOP
+    IF d ->> 'model' <> mdl THEN
+      IF @extschema@.metric_join_path(mdl, d ->> 'model') IS NULL THEN
         RAISE EXCEPTION 'dimension "%" (model %) cannot be reached from model "%" by declared joins', d ->> 'out', d ->> 'model', mdl
           USING ERRCODE = 'invalid_parameter_value',
                 HINT = format('Declare a many-to-one join with concord.model_join(%L, %L, ...), or leave the dimension out.', mdl, d ->> 'model');
       END IF;
-      FOREACH edge IN ARRAY path LOOP
-        IF NOT edge = ANY (joins) THEN
-          joins := joins || edge;
-        END IF;
-      END LOOP;
-    END LOOP;
-    from_sql := format('%s AS %I', mrec.relation, mdl);
-    FOREACH edge IN ARRAY joins LOOP
-      SELECT j.*, m.relation INTO jrec FROM @extschema@.metric_join j JOIN @extschema@.metric_model m ON m.name = j.to_model
-       WHERE j.model = split_part(edge, '>', 1) AND j.to_model = split_part(edge, '>', 2);
-      from_sql := from_sql || format(E'\n           LEFT JOIN %s AS %I ON %I.%I = %I.%I',
-                                     jrec.relation, jrec.to_model, jrec.to_model, jrec.to_column, jrec.model, jrec.from_column);
-    END LOOP;
-
-    inner_cols := '{}';
-    outer_cols := '{}';
-    group_keys := '{}';
-    IF part ->> 'kind' = 'cumulative' THEN
-      inner_cols := inner_cols || format('%s AS t', ltime);
-      outer_cols := outer_cols || 's.metric_time::date AS metric_time'::text;
-      group_keys := group_keys || 's.metric_time'::text;
-    ELSIF grain IS NOT NULL THEN
-      inner_cols := inner_cols || format('date_trunc(%L, %s)::date AS metric_time', grain, ltime);
-      outer_cols := outer_cols || 'd.metric_time'::text;
-      group_keys := group_keys || 'd.metric_time'::text;
+      targets := targets || (d ->> 'model');
     END IF;
-    FOR d IN SELECT e FROM jsonb_array_elements(dims) e LOOP
-      inner_cols := inner_cols || format('%s AS %I', d ->> 'compiled', d ->> 'out');
-    END LOOP;
-    FOR ds IN SELECT x FROM unnest(coalesce(dimensions, '{}')) x LOOP
-      outer_cols := outer_cols || format('d.%I', ds);
-      group_keys := group_keys || format('d.%I', ds);
-    END LOOP;
-    FOR lrec IN SELECT x ->> 'name' AS name, x -> 'compiled' AS compiled FROM jsonb_array_elements(part -> 'metrics') x LOOP
-      IF lrec.compiled ? 'conv_entity' THEN
-        -- a conversion: each entity with the first event, and whether the
-        -- same entity has the second within the window after it
-        o := CASE WHEN left(lrec.compiled ->> 'conv_time', 3) = 'tz:'
-                  THEN format('conv.%I AT TIME ZONE %L', substr(lrec.compiled ->> 'conv_time', 4), tz)
-                  ELSE format('conv.%I::timestamp', lrec.compiled ->> 'conv_time') END;
-        inner_cols := inner_cols || format('%s AS %I', lrec.compiled ->> 'entity', 'e__' || lrec.name);
-        inner_cols := inner_cols || format('%s AS %I', coalesce(lrec.compiled ->> 'filter', 'true'), 'f__' || lrec.name);
-        inner_cols := inner_cols || format(E'EXISTS (SELECT 1 FROM %s AS conv\n                        WHERE %s = %s AND %s >= %s AND %s < %s + %L::interval%s) AS %I',
-          lrec.compiled ->> 'conv_relation', lrec.compiled ->> 'conv_entity', lrec.compiled ->> 'entity',
-          o, ltime, o, ltime, lrec.compiled ->> 'window',
-          CASE WHEN lrec.compiled ? 'conv_filter' THEN ' AND ' || (lrec.compiled ->> 'conv_filter') ELSE '' END,
-          'c__' || lrec.name);
-        outer_cols := outer_cols || format('count(DISTINCT d.%I) FILTER (WHERE d.%I)::numeric AS %I',
-                                           'e__' || lrec.name, 'f__' || lrec.name, 'opps__' || lrec.name);
-        outer_cols := outer_cols || format('count(DISTINCT d.%I) FILTER (WHERE d.%I AND d.%I)::numeric AS %I',
-                                           'e__' || lrec.name, 'f__' || lrec.name, 'c__' || lrec.name, 'conv__' || lrec.name);
-        part_metrics := part_metrics || format('s%s.%I', cardinality(parts) + 1, 'opps__' || lrec.name)
-                                     || format('s%s.%I', cardinality(parts) + 1, 'conv__' || lrec.name);
-        CONTINUE;
-      END IF;
-      IF lrec.compiled ? 'expr' THEN
-        inner_cols := inner_cols || format('%s AS %I', lrec.compiled ->> 'expr', 'v__' || lrec.name);
-      END IF;
-      IF lrec.compiled ? 'filter' THEN
-        inner_cols := inner_cols || format('%s AS %I', lrec.compiled ->> 'filter', 'f__' || lrec.name);
-      END IF;
-      outer_cols := outer_cols || format('%s%s::numeric AS %I',
-        CASE lrec.compiled ->> 'agg'
-          WHEN 'count_distinct' THEN format('count(DISTINCT d.%I)', 'v__' || lrec.name)
-          WHEN 'count' THEN CASE WHEN lrec.compiled ? 'expr' THEN format('count(d.%I)', 'v__' || lrec.name) ELSE 'count(*)' END
-          ELSE format('%s(d.%I)', lrec.compiled ->> 'agg', 'v__' || lrec.name) END,
-        CASE WHEN lrec.compiled ? 'filter' THEN format(' FILTER (WHERE d.%I)', 'f__' || lrec.name) ELSE '' END,
-        lrec.name);
-      part_metrics := part_metrics || format('s%s.%I', cardinality(parts) + 1, lrec.name);
-    END LOOP;
-    IF cardinality(inner_cols) = 0 THEN
-      inner_cols := ARRAY['1 AS one'];
-    END IF;
-    where_sql := '{}';
-    -- (a cumulative metric reads the rows before the range too)
-    IF from_date IS NOT NULL AND part ->> 'kind' = 'bucket' THEN
-      where_sql := where_sql || CASE WHEN tt = 'timestamptz'::regtype
-        THEN format('%I.%I >= (%L::timestamp AT TIME ZONE %L)', mdl, mrec.time_column, from_date, tz)
-        ELSE format('%I.%I >= %L::date', mdl, mrec.time_column, from_date) END;
-    END IF;
-    IF to_date IS NOT NULL THEN
-      where_sql := where_sql || CASE WHEN tt = 'timestamptz'::regtype
-        THEN format('%I.%I < (%L::timestamp AT TIME ZONE %L)', mdl, mrec.time_column, to_date + 1, tz)
-        ELSE format('%I.%I < %L::date', mdl, mrec.time_column, to_date + 1) END;
-    END IF;
-    IF part ->> 'kind' = 'bucket' THEN
-      parts := parts || format(E'SELECT %s\n  FROM (SELECT %s\n          FROM %s%s) AS d%s%s',
-        array_to_string(outer_cols, E',\n         '),
-        array_to_string(inner_cols, E',\n               '),
-        from_sql,
-        CASE WHEN cardinality(where_sql) > 0 THEN E'\n         WHERE ' || array_to_string(where_sql, E'\n           AND ') ELSE '' END,
-        CASE WHEN fcompiled IS NOT NULL THEN E'\n WHERE ' || fcompiled ELSE '' END,
-        CASE WHEN cardinality(group_keys) > 0 THEN E'\n GROUP BY ' || array_to_string(group_keys, ', ') ELSE '' END);
-    ELSE
-      -- each bucket of the range (or of the rows' times) joined to the rows
-      -- before its end: all of them, or those of the trailing window
-      step := CASE grain WHEN 'quarter' THEN '3 months' ELSE '1 ' || grain END;
-      parts := parts || format(E'SELECT %s\n  FROM generate_series(%s, %s, %L::interval) AS s(metric_time)\n'
-                               || E'  JOIN (SELECT %s\n          FROM %s%s) AS d\n'
-                               || E'    ON d.t < s.metric_time + %L::interval%s%s\n GROUP BY %s',
-        array_to_string(outer_cols, E',\n         '),
-        CASE WHEN from_date IS NOT NULL THEN format('date_trunc(%L, %L::timestamp)', grain, from_date)
-             ELSE format('(SELECT date_trunc(%L, min(%s)) FROM %s AS %I)', grain, ltime, mrec.relation, mdl) END,
-        CASE WHEN to_date IS NOT NULL THEN format('date_trunc(%L, %L::timestamp)', grain, to_date)
-             ELSE format('(SELECT date_trunc(%L, max(%s)) FROM %s AS %I)', grain, ltime, mrec.relation, mdl) END,
-        step,
-        array_to_string(inner_cols, E',\n               '),
-        from_sql,
-        CASE WHEN cardinality(where_sql) > 0 THEN E'\n         WHERE ' || array_to_string(where_sql, E'\n           AND ') ELSE '' END,
-        step,
-        CASE WHEN part ->> 'trailing' IS NOT NULL
-             THEN format(' AND d.t >= s.metric_time + %L::interval - %L::interval', step, part ->> 'trailing') ELSE '' END,
-        CASE WHEN fcompiled IS NOT NULL THEN E'\n WHERE ' || fcompiled ELSE '' END,
-        array_to_string(group_keys, ', '));
+    IF d ? 'aggregate' AND NOT (d ->> 'model') || '.' || (d ->> 'name') = ANY (aggs) THEN
+      aggs := aggs || ((d ->> 'model') || '.' || (d ->> 'name'));
     END IF;
   END LOOP;
-
-  -- the models together
-  IF cardinality(parts) = 1 THEN
-    sql := parts[1];
-  ELSE
-    sql := format(E'SELECT %s\n  FROM (%s) AS s1',
-                  array_to_string(keys || part_metrics, E',\n       '), parts[1]);
-    FOR i IN 2 .. cardinality(parts) LOOP
-      sql := sql || format(E'\n  %s (%s) AS s%s%s',
-                           CASE WHEN cardinality(keys) > 0 THEN 'FULL JOIN' ELSE 'CROSS JOIN' END, parts[i], i,
-                           CASE WHEN cardinality(keys) > 0 THEN format(' USING (%s)', array_to_string(keys, ', ')) ELSE '' END);
+  -- the metrics' filters over dimensions: a LATERAL row of what they name
+  FOR m IN SELECT e ->> 'name' AS name, e -> 'compiled' AS compiled FROM jsonb_array_elements(part -> 'metrics') e LOOP
+    CONTINUE WHEN NOT m.compiled ? 'filter_names';
+    lat := '{}';
+    FOR x IN SELECT e FROM jsonb_array_elements(m.compiled -> 'filter_names') e LOOP
+      IF x ? 'column' THEN
+        lat := lat || format('%I.%I AS %I', mdl, x ->> 'column', x ->> 'name');
+        CONTINUE;
+      END IF;
+      SELECT jsonb_build_object('compiled', dd.compiled, 'aggregate', dd.aggregate IS NOT NULL) INTO fr
+        FROM @extschema@.metric_dimension dd WHERE dd.model = x ->> 'model' AND dd.name = x ->> 'dimension';
+      IF fr IS NULL OR @extschema@.metric_join_path(mdl, x ->> 'model') IS NULL THEN
+        RAISE EXCEPTION 'the filter of metric "%" names dimension %.%, which model "%" no longer has or reaches', m.name,
+                        x ->> 'model', x ->> 'dimension', mdl
+          USING ERRCODE = 'undefined_object', HINT = 'Redefine the metric or the model.';
+      END IF;
+      IF x ->> 'model' <> mdl THEN
+        targets := targets || (x ->> 'model');
+      END IF;
+      IF (fr ->> 'aggregate')::boolean AND NOT (x ->> 'model') || '.' || (x ->> 'dimension') = ANY (aggs) THEN
+        aggs := aggs || ((x ->> 'model') || '.' || (x ->> 'dimension'));
+      END IF;
+      lat := lat || format('%s AS %I', fr ->> 'compiled', x ->> 'name');
     END LOOP;
-  END IF;
+    laterals := laterals || format('(SELECT %s) AS %I', array_to_string(lat, ', '), m.compiled ->> 'filter_alias');
+  END LOOP;
+  fr := @extschema@.metric_sql_from(mdl, ARRAY(SELECT DISTINCT t FROM unnest(targets) t ORDER BY t), aggs, laterals);
 
-  -- ratio and derived metrics, a layer at a time
-  SELECT coalesce(array_agg(l.name), '{}') INTO available FROM @extschema@.metric_latest l
-   WHERE l.name = ANY (needed) AND l.type IN ('simple', 'cumulative');
-  SELECT coalesce(array_agg(l.name), '{}') INTO pending FROM @extschema@.metric_latest l
-   WHERE l.name = ANY (needed) AND l.type NOT IN ('simple', 'cumulative');
+  -- the columns: the time bucket (a cumulative part: the time itself), the
+  -- dimensions, and each metric's input
+  IF kind = 'cumulative' THEN
+    inner_cols := inner_cols || format('%s AS t', ltime);
+    outer_cols := outer_cols || 's.metric_time'::text;
+    group_keys := group_keys || 's.metric_time'::text;
+  ELSIF grain IS NOT NULL THEN
+    inner_cols := inner_cols || format('date_trunc(%L, %s)::date AS metric_time', grain, ltime);
+    outer_cols := outer_cols || 'd.metric_time'::text;
+    group_keys := group_keys || 'd.metric_time'::text;
+  END IF;
+  FOR d IN SELECT e FROM jsonb_array_elements(dm -> 'dims') e LOOP
+    inner_cols := inner_cols || format('%s AS %I', d ->> 'compiled', d ->> 'out');
+    IF (d ->> 'asked')::boolean THEN
+      outer_cols := outer_cols || format('d.%I', d ->> 'out');
+      group_keys := group_keys || format('d.%I', d ->> 'out');
+    END IF;
+  END LOOP;
+  FOR m IN SELECT e ->> 'name' AS name, e -> 'compiled' AS compiled FROM jsonb_array_elements(part -> 'metrics') e LOOP
+    IF m.compiled ? 'conv_entity' THEN
+      -- a conversion: each entity with the first event, and whether the
+      -- same entity has the second from the first's time to the end of
+      -- the window after it, both included (never the event itself)
+      o := CASE WHEN left(m.compiled ->> 'conv_time', 3) = 'tz:'
+                THEN format('conv.%I AT TIME ZONE %L', substr(m.compiled ->> 'conv_time', 4), tz)
+                ELSE format('conv.%I::timestamp', m.compiled ->> 'conv_time') END;
+      inner_cols := inner_cols || format('%s AS %I', m.compiled ->> 'entity', 'e__' || m.name);
+      inner_cols := inner_cols || format('%s AS %I', coalesce(m.compiled ->> 'filter', 'true'), 'f__' || m.name);
+      inner_cols := inner_cols || format(E'EXISTS (SELECT 1 FROM %s AS conv\n                        WHERE %s = %s AND %s %s %s AND %s <= %s + %L::interval%s%s) AS %I',
+        m.compiled ->> 'conv_relation', m.compiled ->> 'conv_entity', m.compiled ->> 'entity',
+        o, CASE WHEN m.compiled ? 'conv_later' THEN '>' ELSE '>=' END, ltime, o, ltime, m.compiled ->> 'window',
+        CASE WHEN m.compiled ? 'conv_other' THEN ' AND ' || (m.compiled ->> 'conv_other') ELSE '' END,
+        CASE WHEN m.compiled ? 'conv_filter' THEN ' AND ' || (m.compiled ->> 'conv_filter') ELSE '' END,
+        'c__' || m.name);
+      outer_cols := outer_cols || format('count(DISTINCT d.%I) FILTER (WHERE d.%I)::numeric AS %I',
+                                         'e__' || m.name, 'f__' || m.name, 'opps__' || m.name);
+      outer_cols := outer_cols || format('count(DISTINCT d.%I) FILTER (WHERE d.%I AND d.%I)::numeric AS %I',
+                                         'e__' || m.name, 'f__' || m.name, 'c__' || m.name, 'conv__' || m.name);
+      CONTINUE;
+    END IF;
+    IF m.compiled ? 'expr' THEN
+      inner_cols := inner_cols || format('%s AS %I', m.compiled ->> 'expr', 'v__' || m.name);
+    END IF;
+    IF m.compiled ? 'filter' THEN
+      inner_cols := inner_cols || format('%s AS %I', m.compiled ->> 'filter', 'f__' || m.name);
+    END IF;
+    outer_cols := outer_cols || format('%s%s::numeric AS %I',
+      CASE m.compiled ->> 'agg'
+        WHEN 'count_distinct' THEN format('count(DISTINCT d.%I)', 'v__' || m.name)
+        WHEN 'count' THEN CASE WHEN m.compiled ? 'expr' THEN format('count(d.%I)', 'v__' || m.name) ELSE 'count(*)' END
+        ELSE format('%s(d.%I)', m.compiled ->> 'agg', 'v__' || m.name) END,
+      CASE WHEN m.compiled ? 'filter' THEN format(' FILTER (WHERE d.%I)', 'f__' || m.name) ELSE '' END,
+      m.name);
+  END LOOP;
+  IF cardinality(inner_cols) = 0 THEN
+    inner_cols := ARRAY['1 AS one'];
+  END IF;
+  -- the days read (a cumulative part reads the rows before the range too)
+  IF q ->> 'lo' IS NOT NULL AND kind = 'bucket' THEN
+    where_sql := where_sql || CASE WHEN tt = 'timestamptz'::regtype
+      THEN format('%I.%I >= (%L::timestamp AT TIME ZONE %L)', talias, mrec.time_column, q ->> 'lo', tz)
+      ELSE format('%I.%I >= %L::date', talias, mrec.time_column, q ->> 'lo') END;
+  END IF;
+  IF q ->> 'hi' IS NOT NULL THEN
+    where_sql := where_sql || CASE WHEN tt = 'timestamptz'::regtype
+      THEN format('%I.%I < (%L::timestamp AT TIME ZONE %L)', talias, mrec.time_column, q ->> 'hi', tz)
+      ELSE format('%I.%I < %L::date', talias, mrec.time_column, q ->> 'hi') END;
+  END IF;
+  inner_sql := format(E'(SELECT %s\n          FROM %s%s) AS d',
+    array_to_string(inner_cols, E',\n               '), fr ->> 'sql',
+    CASE WHEN cardinality(where_sql) > 0 THEN E'\n         WHERE ' || array_to_string(where_sql, E'\n           AND ') ELSE '' END);
+  IF kind = 'bucket' THEN
+    RETURN jsonb_build_object('relations', fr -> 'relations', 'sql', format(E'SELECT %s\n  FROM %s%s%s',
+      array_to_string(outer_cols, E',\n       '), inner_sql,
+      CASE WHEN fcompiled IS NOT NULL THEN E'\n WHERE ' || fcompiled ELSE '' END,
+      CASE WHEN cardinality(group_keys) > 0 THEN E'\n GROUP BY ' || array_to_string(group_keys, ', ') ELSE '' END));
+  END IF;
+  -- cumulative: each bucket of the spine joined to the rows before its end
+  -- (all of them, or those of the trailing window)
+  RETURN jsonb_build_object('relations', fr -> 'relations',
+    'sql', format(E'SELECT %s\n  FROM spine AS s\n  JOIN %s\n    ON d.t < s.metric_time + %L::interval%s%s\n GROUP BY %s',
+      array_to_string(outer_cols, E',\n       '), inner_sql, q ->> 'step',
+      CASE WHEN part ->> 'trailing' IS NOT NULL
+           THEN format(' AND d.t >= s.metric_time + %L::interval - %L::interval', q ->> 'step', part ->> 'trailing') ELSE '' END,
+      CASE WHEN fcompiled IS NOT NULL THEN E'\n WHERE ' || fcompiled ELSE '' END,
+      array_to_string(group_keys, ', ')),
+    'bounds', format(E'SELECT date_trunc(%L, min(d.t))::date, date_trunc(%L, max(d.t))::date\n    FROM %s%s',
+      grain, grain, inner_sql, CASE WHEN fcompiled IS NOT NULL THEN E'\n   WHERE ' || fcompiled ELSE '' END));
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_sql_part(jsonb, jsonb, jsonb) IS
+  'Internal to metric_sql: the SQL of one part of a question (a model''s simple and conversion metrics by bucket and dimensions, or one cumulative metric over the spine)';
+
+-- Ratio, derived, conversion and period-over-period metrics over the
+-- combined parts (sql, whose columns are the keys and the parts'
+-- values), a layer at a time: each layer computes those whose inputs the
+-- layers below have.
+CREATE FUNCTION @extschema@.metric_sql_layers(nodes jsonb, sql text)
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  available text[];
+  pending text[];
+  layer text[];
+  done text[];
+  n record;
+BEGIN
+  SELECT coalesce(array_agg(k), '{}') INTO available FROM jsonb_each(nodes) e(k, v) WHERE v ->> 'type' IN ('simple', 'cumulative');
+  SELECT coalesce(array_agg(k ORDER BY k), '{}') INTO pending FROM jsonb_each(nodes) e(k, v) WHERE v ->> 'type' NOT IN ('simple', 'cumulative');
   WHILE cardinality(pending) > 0 LOOP
     layer := '{}';
-    FOR lrec IN SELECT l.name, l.compiled FROM @extschema@.metric_latest l
-                 WHERE l.name = ANY (pending) AND l.depends <@ available ORDER BY l.name LOOP
-      layer := layer || format('(%s)::numeric AS %I', lrec.compiled ->> 'expr', lrec.name);
+    done := '{}';
+    FOR n IN SELECT k, v FROM jsonb_each(nodes) e(k, v)
+              WHERE k = ANY (pending) AND ARRAY(SELECT jsonb_array_elements_text(v -> 'depends')) <@ available ORDER BY k LOOP
+      layer := layer || format('(%s)::numeric AS %I', n.v -> 'compiled' ->> 'expr', n.k);
+      done := done || n.k;
     END LOOP;
     IF cardinality(layer) = 0 THEN
       RAISE EXCEPTION 'metrics % depend on each other', array_to_string(pending, ', ') USING ERRCODE = 'invalid_recursion';
     END IF;
     sql := format(E'SELECT m.*,\n       %s\n  FROM (%s) AS m', array_to_string(layer, E',\n       '), sql);
-    SELECT array_agg(l.name) INTO out_cols FROM @extschema@.metric_latest l
-     WHERE l.name = ANY (pending) AND l.depends <@ available;
-    available := available || out_cols;
-    pending := ARRAY(SELECT x FROM unnest(pending) x WHERE NOT x = ANY (out_cols));
+    available := available || done;
+    pending := ARRAY(SELECT x FROM unnest(pending) x WHERE NOT x = ANY (done));
+  END LOOP;
+  RETURN sql;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_sql_layers(jsonb, text) IS
+  'Internal to metric_sql: the ratio, derived, conversion and period-over-period metrics computed over the combined parts, a layer at a time';
+
+-- The whole SQL of a question (q from metric_sql_question, nodes from
+-- metric_sql_nodes, dm from metric_sql_dimensions): its parts as CTEs
+-- (p: a model's, or the rollup's when rollup names one; b and s: a
+-- period-over-period metric's base asked a period earlier, and it moved
+-- on; c: a cumulative metric's), stacked in u, the time spine, grouped by
+-- the keys, the layers, what was asked for in order.  fill: the spine and
+-- the zeros (false only for a rollup's own rows).  Returns {"sql",
+-- "relations"}.
+CREATE FUNCTION @extschema@.metric_sql_compose(q jsonb, nodes jsonb, dm jsonb, rollup text DEFAULT NULL, fill boolean DEFAULT true)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  grain text := q ->> 'grain';
+  asked text[] := ARRAY(SELECT jsonb_array_elements_text(q -> 'dimensions'));
+  keys text[] := '{}';
+  ctes text[] := '{}';
+  parts jsonb := '[]';        -- [{"cte", "columns": [...]}]
+  bounds text[] := '{}';
+  valcols jsonb := '[]';      -- [{"col", "additive"}], in order
+  branches text[] := '{}';
+  rels jsonb := '[]';
+  mdl text;
+  n record;
+  p jsonb;
+  r jsonb;
+  cols text[];
+  k integer := 0;
+  sub jsonb;
+  spine text;
+  body text;
+  ord text[] := '{}';
+  o text;
+  ds text;
+  out_cols text[];
+  leaves text[];
+BEGIN
+  IF grain IS NOT NULL THEN
+    keys := keys || 'metric_time'::text;
+  END IF;
+  keys := keys || ARRAY(SELECT pg_catalog.quote_ident(x) FROM unnest(asked) x);
+
+  -- a rollup stands in for the models' simple metrics
+  IF rollup IS NOT NULL THEN
+    leaves := ARRAY(SELECT kk FROM jsonb_each(nodes) e(kk, v) WHERE v ->> 'type' = 'simple' ORDER BY kk);
+    k := k + 1;
+    ctes := ctes || format(E'p%s AS (\n%s\n)', k,
+      @extschema@.metric_rollup_sql(rollup, leaves, asked, grain, dm ->> 'filter', (q ->> 'lo')::date, (q ->> 'hi')::date - 1));
+    parts := parts || jsonb_build_object('cte', 'p' || k, 'columns', to_jsonb(leaves));
+    valcols := valcols || (SELECT jsonb_agg(jsonb_build_object('col', x, 'additive', (nodes -> x ->> 'additive')::boolean) ORDER BY x)
+                             FROM unnest(leaves) x);
+    bounds := bounds || format('SELECT min(p%s.metric_time), max(p%s.metric_time) FROM p%s', k, k, k);
+    rels := rels || jsonb_build_array((SELECT r2.table_name::oid FROM @extschema@.metric_rollup r2 WHERE r2.name = rollup));
+  END IF;
+  -- one part per model: its simple and conversion metrics
+  FOR mdl IN SELECT DISTINCT v -> 'compiled' ->> 'model' FROM jsonb_each(nodes) e(kk, v)
+              WHERE v ->> 'type' = 'conversion' OR v ->> 'type' = 'simple' AND rollup IS NULL ORDER BY 1 LOOP
+    p := jsonb_build_object('kind', 'bucket', 'model', mdl, 'metrics',
+           (SELECT jsonb_agg(jsonb_build_object('name', kk, 'compiled', v -> 'compiled') ORDER BY kk) FROM jsonb_each(nodes) e(kk, v)
+             WHERE v -> 'compiled' ->> 'model' = mdl AND (v ->> 'type' = 'conversion' OR v ->> 'type' = 'simple' AND rollup IS NULL)));
+    r := @extschema@.metric_sql_part(q, p, dm);
+    k := k + 1;
+    ctes := ctes || format(E'p%s AS (\n%s\n)', k, r ->> 'sql');
+    cols := ARRAY(SELECT c FROM jsonb_array_elements(p -> 'metrics') WITH ORDINALITY AS x(m, i),
+                                unnest(CASE WHEN x.m -> 'compiled' ? 'conv_entity'
+                                            THEN ARRAY['opps__' || (x.m ->> 'name'), 'conv__' || (x.m ->> 'name')]
+                                            ELSE ARRAY[x.m ->> 'name'] END) WITH ORDINALITY AS u(c, j)
+                   ORDER BY x.i, u.j);
+    parts := parts || jsonb_build_object('cte', 'p' || k, 'columns', to_jsonb(cols));
+    valcols := valcols || (SELECT jsonb_agg(jsonb_build_object('col', c,
+                                   'additive', c LIKE 'opps\_\_%' OR c LIKE 'conv\_\_%' OR coalesce((nodes -> c ->> 'additive')::boolean, false)))
+                             FROM unnest(cols) c);
+    bounds := bounds || format('SELECT min(p%s.metric_time), max(p%s.metric_time) FROM p%s', k, k, k);
+    rels := rels || (r -> 'relations');
+  END LOOP;
+  -- period over period: the base asked the same question a period earlier
+  FOR n IN SELECT kk, v FROM jsonb_each(nodes) e(kk, v) WHERE v ->> 'type' = 'period_over_period' ORDER BY kk LOOP
+    IF grain IS NULL THEN
+      RAISE EXCEPTION 'period-over-period metric "%" needs a time grain', n.kk
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give grain => day, week, month, quarter or year.';
+    END IF;
+    sub := @extschema@.metric_sql_compose(
+             q || jsonb_build_object('metrics', jsonb_build_array(n.v -> 'compiled' ->> 'base'), 'order_by', '[]'::jsonb, 'row_limit', NULL,
+                                     'from', date_trunc(grain, (q ->> 'from')::date - (n.v -> 'compiled' ->> 'offset')::interval)::date,
+                                     'to', date_trunc(grain, (q ->> 'to')::date - (n.v -> 'compiled' ->> 'offset')::interval)::date,
+                                     'lo', date_trunc(grain, (q ->> 'from')::date - (n.v -> 'compiled' ->> 'offset')::interval)::date,
+                                     'hi', (date_trunc(grain, (q ->> 'to')::date - (n.v -> 'compiled' ->> 'offset')::interval)
+                                            + (q ->> 'step')::interval)::date),
+             @extschema@.metric_sql_nodes(ARRAY[n.v -> 'compiled' ->> 'base'], (q ->> 'latest')::boolean), dm);
+    k := k + 1;
+    ctes := ctes || format(E'b%s AS (\n%s\n)', k, sub ->> 'sql');
+    bounds := bounds || format('SELECT min(b%s.metric_time), max(b%s.metric_time) FROM b%s', k, k, k);
+    parts := parts || jsonb_build_object('cte', 's' || k, 'columns', jsonb_build_array('prev__' || n.kk), 'shifted', k,
+                                         'base', n.v -> 'compiled' ->> 'base', 'offset', n.v -> 'compiled' ->> 'offset');
+    valcols := valcols || jsonb_build_object('col', 'prev__' || n.kk, 'additive', (n.v ->> 'additive')::boolean);
+    rels := rels || (sub -> 'relations');
+  END LOOP;
+  -- cumulative: its base's rows over a window, per bucket of the spine
+  FOR n IN SELECT kk, v FROM jsonb_each(nodes) e(kk, v) WHERE v ->> 'type' = 'cumulative' ORDER BY kk LOOP
+    IF grain IS NULL THEN
+      RAISE EXCEPTION 'cumulative metric "%" needs a time grain', n.kk
+        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give grain => day, week, month, quarter or year.';
+    END IF;
+    r := @extschema@.metric_sql_part(q, jsonb_build_object('kind', 'cumulative', 'model', n.v -> 'base_compiled' ->> 'model',
+           'trailing', n.v -> 'compiled' ->> 'trailing',
+           'metrics', jsonb_build_array(jsonb_build_object('name', n.kk, 'compiled', n.v -> 'base_compiled'))), dm);
+    k := k + 1;
+    parts := parts || jsonb_build_object('cte', 'c' || k, 'columns', jsonb_build_array(n.kk), 'sql', r ->> 'sql');
+    valcols := valcols || jsonb_build_object('col', n.kk, 'additive', (n.v ->> 'additive')::boolean);
+    bounds := bounds || (r ->> 'bounds');
+    rels := rels || (r -> 'relations');
   END LOOP;
 
+  -- the time spine: every bucket from the first to the last of the range
+  -- (of the rows, where the range is open)
+  IF grain IS NOT NULL AND (fill OR parts @? '$[*] ? (@.cte starts with "c" || @.cte starts with "s")') THEN
+    IF q ->> 'from' IS NOT NULL AND q ->> 'to' IS NOT NULL THEN
+      spine := format(E'spine AS (\nSELECT s::date AS metric_time FROM generate_series(%L::timestamp, %L::timestamp, %L::interval) AS s\n)',
+                      q ->> 'from', q ->> 'to', q ->> 'step');
+    ELSE
+      ctes := ctes || format(E'bounds AS (\nSELECT min(b.lo) AS lo, max(b.hi) AS hi\n  FROM (%s) AS b(lo, hi)\n)',
+                             array_to_string(bounds, E'\n        UNION ALL\n        '));
+      spine := format(E'spine AS (\nSELECT s::date AS metric_time\n  FROM bounds, generate_series(%s::timestamp, %s::timestamp, %L::interval) AS s\n)',
+                      coalesce(quote_literal(q ->> 'from'), 'bounds.lo'), coalesce(quote_literal(q ->> 'to'), 'bounds.hi'), q ->> 'step');
+    END IF;
+    ctes := ctes || spine;
+  END IF;
+  -- the parts on the spine: a cumulative metric per bucket, a shifted base
+  -- moved on to the bucket a period later
+  FOR p IN SELECT e FROM jsonb_array_elements(parts) e WHERE e ->> 'cte' ~ '^[cs]' LOOP
+    IF p ? 'sql' THEN
+      ctes := ctes || format(E'%s AS (\n%s\n)', p ->> 'cte', p ->> 'sql');
+    ELSE
+      ctes := ctes || format(E'%s AS (\nSELECT spine.metric_time%s, b%s.%I AS %I\n  FROM spine\n  JOIN b%s ON b%s.metric_time = date_trunc(%L, spine.metric_time - %L::interval)::date\n)',
+        p ->> 'cte', (SELECT coalesce(string_agg(format(', b%s.%s', p ->> 'shifted', x), ''), '') FROM unnest(keys[2:]) x WHERE grain IS NOT NULL),
+        p ->> 'shifted', p ->> 'base', p -> 'columns' ->> 0, p ->> 'shifted', p ->> 'shifted', grain, p ->> 'offset');
+    END IF;
+  END LOOP;
+  -- stacked: each part's keys and values, NULL for the others' values
+  FOR p IN SELECT e FROM jsonb_array_elements(parts) e LOOP
+    branches := branches || format('SELECT %s FROM %s',
+      array_to_string(ARRAY(SELECT format('%s.%s', p ->> 'cte', x) FROM unnest(keys) x)
+                      || ARRAY(SELECT CASE WHEN p -> 'columns' ? (c ->> 'col') THEN format('%s.%I', p ->> 'cte', c ->> 'col')
+                                           ELSE 'NULL::numeric' END
+                                 FROM jsonb_array_elements(valcols) c), ', '),
+      p ->> 'cte');
+  END LOOP;
+  ctes := ctes || format(E'u(%s) AS (\n%s\n)',
+                         array_to_string(keys || ARRAY(SELECT pg_catalog.quote_ident(c ->> 'col') FROM jsonb_array_elements(valcols) c), ', '),
+                         array_to_string(branches, E'\nUNION ALL\n'));
+  -- grouped by the keys: one row per bucket and dimension values (NULL
+  -- ones too), the spine's buckets for each combination of them
+  body := format(E'SELECT %s\n  FROM (SELECT * FROM u%s) AS c%s',
+    array_to_string(ARRAY(SELECT 'c.' || x FROM unnest(keys) x)
+                    || ARRAY(SELECT CASE WHEN fill AND (c ->> 'additive')::boolean THEN format('coalesce(max(c.%1$I), 0)::numeric AS %1$I', c ->> 'col')
+                                         ELSE format('max(c.%1$I) AS %1$I', c ->> 'col') END
+                               FROM jsonb_array_elements(valcols) c), E',\n       '),
+    CASE WHEN grain IS NOT NULL AND fill THEN
+      format(E'\n        UNION ALL\n        SELECT spine.metric_time%s%s FROM spine%s',
+             (SELECT coalesce(string_agg(', x.' || x, ''), '') FROM unnest(keys[2:]) x),
+             repeat(', NULL', jsonb_array_length(valcols)),
+             CASE WHEN cardinality(keys) > 1
+                  THEN format(' CROSS JOIN (SELECT DISTINCT %s FROM u) AS x', array_to_string(ARRAY(SELECT 'u.' || x FROM unnest(keys[2:]) x), ', '))
+                  ELSE '' END)
+    ELSE '' END,
+    CASE WHEN cardinality(keys) > 0 THEN E'\n GROUP BY ' || array_to_string(ARRAY(SELECT 'c.' || x FROM unnest(keys) x), ', ') ELSE '' END);
+  body := @extschema@.metric_sql_layers(nodes, body);
+
   -- what was asked for, in order
-  out_cols := keys || ARRAY(SELECT pg_catalog.quote_ident(x) FROM unnest(metrics) x);
-  FOREACH o IN ARRAY coalesce(order_by, CASE WHEN grain IS NOT NULL THEN ARRAY['metric_time'] ELSE '{}' END
-                                         || coalesce(dimensions, '{}')) LOOP
+  out_cols := keys || ARRAY(SELECT pg_catalog.quote_ident(x) FROM jsonb_array_elements_text(q -> 'metrics') x);
+  FOREACH o IN ARRAY CASE WHEN jsonb_typeof(q -> 'order_by') = 'array' THEN ARRAY(SELECT jsonb_array_elements_text(q -> 'order_by'))
+                          ELSE CASE WHEN grain IS NOT NULL THEN ARRAY['metric_time'] ELSE '{}' END || asked END LOOP
     ds := CASE WHEN left(o, 1) = '-' THEN substr(o, 2) ELSE o END;
-    IF NOT pg_catalog.quote_ident(ds) = ANY (out_cols) THEN
+    IF ds IS NULL OR NOT pg_catalog.quote_ident(ds) = ANY (out_cols) THEN
       RAISE EXCEPTION 'cannot order by "%": it is not a dimension or metric of the question', ds
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Order by metric_time, an asked dimension or metric; -name for descending.';
     END IF;
-    ord := ord || (pg_catalog.quote_ident(ds) || CASE WHEN left(o, 1) = '-' THEN ' DESC' ELSE '' END);
+    ord := ord || ('r.' || pg_catalog.quote_ident(ds) || CASE WHEN left(o, 1) = '-' THEN ' DESC' ELSE '' END);
   END LOOP;
-  RETURN format(E'SELECT %s\n  FROM (%s) AS r%s%s',
-                array_to_string(ARRAY(SELECT 'r.' || c FROM unnest(out_cols) c), ', '), sql,
-                CASE WHEN cardinality(ord) > 0 THEN E'\n ORDER BY ' || array_to_string(ord, ', ') ELSE '' END,
-                CASE WHEN row_limit IS NOT NULL THEN E'\n LIMIT ' || row_limit ELSE '' END);
+  RETURN jsonb_build_object('relations', (SELECT coalesce(jsonb_agg(DISTINCT x), '[]') FROM jsonb_array_elements(rels) x),
+    'sql', format(E'WITH %s\nSELECT %s\n  FROM (%s) AS r%s%s',
+                  array_to_string(ctes, E',\n'),
+                  array_to_string(ARRAY(SELECT 'r.' || c FROM unnest(out_cols) c), ', '), body,
+                  CASE WHEN cardinality(ord) > 0 THEN E'\n ORDER BY ' || array_to_string(ord, ', ') ELSE '' END,
+                  CASE WHEN q ->> 'row_limit' IS NOT NULL THEN E'\n LIMIT ' || (q ->> 'row_limit') ELSE '' END));
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_sql(text[], text[], text, text, date, date, text[], integer, text, boolean) IS
-  'The SQL that answers metrics by dimensions and time grain (day, week, month, quarter, year in time_zone), filtered by a condition over dimensions, between two dates (both included), ordered (-name: descending) and limited; from a rollup when one gives provably the same answer to the caller (unless use_rollups is false)';
+COMMENT ON FUNCTION @extschema@.metric_sql_compose(jsonb, jsonb, jsonb, text, boolean) IS
+  'Internal to metric_sql: the whole SQL of a question from its parts (or a rollup''s), the time spine, the layers and the order';
+
+-- Everything metric_sql and metric_query keep for a question: the SQL from
+-- the models, the SQL from each rollup that fits it (used only while the
+-- rollup is usable for the caller: concord.metric_rollup_usable), the
+-- notices an answer gives, the relations it reads, and the generation of
+-- the definitions it was written from (read in the same snapshot).
+CREATE FUNCTION @extschema@.metric_sql_build(metrics text[], dimensions text[], grain text, filters text,
+                                             from_date date, to_date date, order_by text[], row_limit integer,
+                                             time_zone text, use_rollups boolean, latest boolean)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  q jsonb := @extschema@.metric_sql_question(metrics, dimensions, grain, filters, from_date, to_date, order_by, row_limit,
+                                             time_zone, use_rollups, latest);
+  nodes jsonb;
+  dm jsonb;
+  main jsonb;
+  rollups jsonb := '[]';
+  notices jsonb := '[]';
+  versions jsonb;
+  r text;
+  v record;
+  st text;
+BEGIN
+  nodes := @extschema@.metric_sql_nodes(metrics, (q ->> 'latest')::boolean);
+  dm := @extschema@.metric_sql_dimensions(metrics, dimensions, filters);
+  main := @extschema@.metric_sql_compose(q, nodes, dm);
+  -- rollups that give the same answer, for whom they are usable
+  IF (q ->> 'use_rollups')::boolean AND NOT nodes @? '$.* ? (@.type == "conversion")'
+     AND nodes @? '$.* ? (@.type == "simple")' THEN
+    FOR r IN SELECT x FROM unnest(@extschema@.metric_rollup_candidates(
+               ARRAY(SELECT kk FROM jsonb_each(nodes) e(kk, vv) WHERE vv ->> 'type' = 'simple'),
+               ARRAY(SELECT e ->> 'out' FROM jsonb_array_elements(dm -> 'dims') e WHERE (e ->> 'asked')::boolean),
+               ARRAY(SELECT e ->> 'out' FROM jsonb_array_elements(dm -> 'dims') e WHERE NOT (e ->> 'asked')::boolean),
+               grain, q ->> 'tz', (q ->> 'lo')::date, (q ->> 'hi')::date,
+               (SELECT jsonb_object_agg(kk, vv -> 'version') FROM jsonb_each(nodes) e(kk, vv)))) x LOOP
+      rollups := rollups || jsonb_build_object('name', r, 'sql', @extschema@.metric_sql_compose(q, nodes, dm, r) ->> 'sql');
+    END LOOP;
+  END IF;
+  -- an answer from a version that is not certified says so
+  versions := (SELECT jsonb_object_agg(kk, vv -> 'version') FROM jsonb_each(nodes) e(kk, vv));
+  FOR v IN SELECT x AS name, (nodes -> x ->> 'version')::integer AS version FROM unnest(metrics) x ORDER BY x LOOP
+    st := @extschema@.metric_certification_state(v.name, v.version, versions);
+    IF st <> 'certified' THEN
+      notices := notices || to_jsonb(CASE WHEN st LIKE 'not certified%' THEN format('metric "%s" version %s is %s', v.name, v.version, st)
+                                          ELSE format('metric "%s" version %s: %s', v.name, v.version, st) END);
+    END IF;
+  END LOOP;
+  RETURN jsonb_build_object('generation', (SELECT s.generation FROM @extschema@.metric_state s),
+                            'sql', main ->> 'sql', 'relations', main -> 'relations', 'rollups', rollups, 'notices', notices);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_sql_build(text[], text[], text, text, date, date, text[], integer, text, boolean, boolean) IS
+  'Internal to metric_sql and metric_query: the SQL of a question from the models and from each rollup that fits it, the notices its answer gives, the relations it reads and the generation of the definitions, as jsonb';
+
+CREATE FUNCTION @extschema@.metric_sql(metrics text[], dimensions text[] DEFAULT '{}', grain text DEFAULT NULL,
+                                       filters text DEFAULT NULL, from_date date DEFAULT NULL, to_date date DEFAULT NULL,
+                                       order_by text[] DEFAULT NULL, row_limit integer DEFAULT NULL,
+                                       time_zone text DEFAULT NULL, use_rollups boolean DEFAULT true,
+                                       latest boolean DEFAULT false)
+RETURNS text
+AS 'MODULE_PATHNAME', 'concord_metric_sql'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.metric_sql(text[], text[], text, text, date, date, text[], integer, text, boolean, boolean) IS
+  'The SQL that answers metrics by dimensions and time grain (day, week, month, quarter, year in time_zone; the dates widened to whole buckets, every bucket a row), filtered by a condition over dimensions, between two dates (both included), ordered (-name: descending) and limited; each metric at the version that answers (latest: at its latest); from a rollup when one gives provably the same answer to the caller (unless use_rollups is false)';
 
 CREATE FUNCTION @extschema@.metric_query(metrics text[], dimensions text[] DEFAULT '{}', grain text DEFAULT NULL,
                                          filters text DEFAULT NULL, from_date date DEFAULT NULL, to_date date DEFAULT NULL,
                                          order_by text[] DEFAULT NULL, row_limit integer DEFAULT NULL,
-                                         time_zone text DEFAULT NULL, use_rollups boolean DEFAULT true)
+                                         time_zone text DEFAULT NULL, use_rollups boolean DEFAULT true,
+                                         latest boolean DEFAULT false)
 RETURNS SETOF jsonb
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-#variable_conflict use_column
-DECLARE
-  q text := @extschema@.metric_sql(metrics, dimensions, grain, filters, from_date, to_date, order_by, row_limit, time_zone,
-                                   use_rollups);
-  r record;
-BEGIN
-  -- an answer from a version nobody certified says so
-  FOR r IN SELECT c.name, c.latest_version, c.certified_version FROM @extschema@.metric_catalog c
-            WHERE c.name = ANY (metrics) AND NOT c.certified ORDER BY c.name LOOP
-    RAISE NOTICE 'metric "%" version % is not certified%', r.name, r.latest_version,
-      CASE WHEN r.certified_version IS NOT NULL THEN format(' (version %s is)', r.certified_version) ELSE '' END;
-  END LOOP;
-  RETURN QUERY EXECUTE format('SELECT pg_catalog.to_jsonb(q) FROM (%s) AS q', q);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.metric_query(text[], text[], text, text, date, date, text[], integer, text, boolean) IS
-  'Answers metrics (as metric_sql writes the question) with a row of jsonb per answer row, run as the caller under the caller''s row policies; a NOTICE names metrics whose latest version is not certified';
+AS 'MODULE_PATHNAME', 'concord_metric_query'
+LANGUAGE C STABLE;
+COMMENT ON FUNCTION @extschema@.metric_query(text[], text[], text, text, date, date, text[], integer, text, boolean, boolean) IS
+  'Answers metrics (as metric_sql writes the question) with a row of jsonb per answer row, run as the caller under the caller''s row policies; a NOTICE names each metric asked for whose answering version is not certified, or whose certification lapsed';
+
+CREATE FUNCTION @extschema@.metric_sql_cache_stats()
+RETURNS TABLE (entries bigint, hits bigint, misses bigint, generation bigint)
+AS 'MODULE_PATHNAME', 'concord_metric_sql_cache_stats'
+LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.metric_sql_cache_stats() IS
+  'The SQL metric_sql and metric_query keep in this session: questions kept, answers from what was kept and questions written anew, and the generation of the definitions last seen';
 
 -- Grants: the catalog is readable by everyone (one definition of revenue
 -- for all); defining is concord_metric's; answering is everyone's, as
 -- themselves.
 GRANT SELECT ON @extschema@.metric_model, @extschema@.metric_dimension, @extschema@.metric_join,
                 @extschema@.metric, @extschema@.metric_certification, @extschema@.metric_latest,
-                @extschema@.metric_catalog TO PUBLIC;
+                @extschema@.metric_current, @extschema@.metric_catalog, @extschema@.metric_state TO PUBLIC;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'model_define(text, regclass, text, jsonb, text)', 'model_join(text, text, text, text, boolean)',
     'model_drop(text)',
     'metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)',
     'metric_certify(text, integer)', 'metric_drop(text)']);
-REVOKE EXECUTE ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole) FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole),
+                           @extschema@.metric_state_bump() FROM PUBLIC;

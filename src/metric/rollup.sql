@@ -8,7 +8,7 @@
  *     the rollup has, at its grain or a coarser one, over whole buckets,
  *     in its time zone; count_distinct and avg, which do not add up, only
  *     at exactly its grain and dimensions;
- *   - the metrics are at the versions it was built from;
+ *   - the metrics are at the versions it was built from (those that answer);
  *   - nothing changed in the tables it reads since it was refreshed: a
  *     statement trigger on each of them notes every change (and the
  *     earliest time it touched) in concord.metric_rollup_change, and a
@@ -70,6 +70,9 @@ COMMENT ON COLUMN @extschema@.metric_rollup.created_by IS
 COMMENT ON COLUMN @extschema@.metric_rollup.created_at IS
   'When it was made';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup', '');
+-- (a rollup made, refreshed or dropped changes what metric_sql may answer from)
+CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric_rollup
+  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
 
 CREATE TABLE @extschema@.metric_rollup_change (
   id     bigserial PRIMARY KEY,
@@ -166,7 +169,7 @@ BEGIN
     EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.out,
                    coalesce(r.description || ' ', '') || format('(dimension %s of model %s)', r.name, r.model));
   END LOOP;
-  FOR r IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves) LOOP
+  FOR r IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_current l WHERE l.name = ANY (leaves) LOOP
     EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.name,
                    coalesce(r.description || ' ', '') || format('(metric %s: %s over each bucket)', r.name, r.agg));
   END LOOP;
@@ -175,6 +178,91 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) IS
   'Internal to metric_rollup: comments the columns of a rollup table (its time bucket, dimensions and metrics)';
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) FROM PUBLIC;
+
+-- The query that fills a rollup's table: its simple metrics, at the
+-- versions that answer, by its dimensions and grain, from the models (or
+-- the buckets from since on); only the buckets that have rows, no spine.
+-- Returns {"sql", "relations"}.
+CREATE FUNCTION @extschema@.metric_rollup_query(leaves text[], dimensions text[], grain text, tz text, since date DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+SET datestyle = 'ISO, YMD'
+SET intervalstyle = 'postgres'
+AS $fn$
+BEGIN
+  RETURN @extschema@.metric_sql_compose(
+    @extschema@.metric_sql_question(leaves, dimensions, grain, NULL, since, NULL, '{}', NULL, tz, false, false),
+    @extschema@.metric_sql_nodes(leaves, false), @extschema@.metric_sql_dimensions(leaves, dimensions, NULL), NULL, false);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup_query(text[], text[], text, text, date) IS
+  'Internal to rollups: the query of a rollup''s rows (its simple metrics by its dimensions and grain, from since on), without the spine, and the relations it reads';
+
+-- The column whose times a change to rel touches, for a rollup's change
+-- notes: for every model of the rollup that reads rel, rel holds the times
+-- of its rows -- its own table with its own time column, or the table it
+-- takes its time from through a join (orders, for payments dated by their
+-- order: a changed order moves only its own payments, in its own buckets).
+-- NULL when a change may touch any bucket: a dimension's table, a table an
+-- aggregated dimension reads, the table of a model dated through a join.
+CREATE FUNCTION @extschema@.metric_rollup_time_column(rel regclass, leaves text[], dimensions text[])
+RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  m record;
+  col text;
+  c text;
+  targets text[];
+  joined regclass[];
+  aggregated regclass[];
+BEGIN
+  FOR m IN SELECT mm.name, mm.relation, mm.time_column, mm.time_model, tm.relation AS trel,
+                  array_agg(l.compiled) AS compiled
+             FROM @extschema@.metric_current l
+             JOIN @extschema@.metric_model mm ON mm.name = l.compiled ->> 'model'
+             LEFT JOIN @extschema@.metric_model tm ON tm.name = mm.time_model
+            WHERE l.name = ANY (leaves)
+            GROUP BY mm.name, mm.relation, mm.time_column, mm.time_model, tm.relation LOOP
+    -- what the model's part reads besides its own table: the tables on the
+    -- joins to its dimensions, its time and its filters' dimensions, and
+    -- those its aggregated dimensions read
+    SELECT array_agg(DISTINCT d.model) FILTER (WHERE d.model <> m.name),
+           array_agg(DISTINCT s.relation) FILTER (WHERE d.aggregate IS NOT NULL)
+      INTO targets, aggregated
+      FROM @extschema@.metric_dimension d
+      LEFT JOIN @extschema@.metric_model s ON s.name = d.aggregate ->> 'from'
+     WHERE d.name = ANY (dimensions) OR d.model || '.' || d.name = ANY (dimensions)
+        OR EXISTS (SELECT 1 FROM unnest(m.compiled) x, jsonb_array_elements(coalesce(x -> 'filter_names', '[]')) f
+                    WHERE f ->> 'model' = d.model AND f ->> 'dimension' = d.name);
+    targets := coalesce(targets, '{}') || CASE WHEN m.time_model IS NOT NULL THEN ARRAY[m.time_model] ELSE '{}' END;
+    SELECT array_agg(DISTINCT x.relation) INTO joined
+      FROM unnest(targets) t, unnest(@extschema@.metric_join_path(m.name, t)) e
+      JOIN @extschema@.metric_model x ON x.name = split_part(e, '>', 2);
+    IF rel = ANY (coalesce(aggregated, '{}')) THEN
+      RETURN NULL;
+    ELSIF rel = m.relation THEN
+      c := CASE WHEN m.time_model IS NULL THEN m.time_column END;
+    ELSIF rel = m.trel THEN
+      c := m.time_column;
+    ELSIF rel = ANY (coalesce(joined, '{}')) THEN
+      RETURN NULL;
+    ELSE
+      CONTINUE;                       -- this model does not read it
+    END IF;
+    IF c IS NULL OR col IS NOT NULL AND col <> c THEN
+      RETURN NULL;
+    END IF;
+    col := c;
+  END LOOP;
+  RETURN col;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup_time_column(regclass, text[], text[]) IS
+  'Internal to metric_rollup: the column of a table a rollup reads whose times its changes touch (the table the rows of every model reading it are dated by), or NULL when a change may touch any bucket';
 
 CREATE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
                                           grain text DEFAULT 'day', time_zone text DEFAULT NULL)
@@ -192,7 +280,7 @@ DECLARE
   bad text;
   mdls text[];
   rels regclass[];
-  q text;
+  q jsonb;
   tbl regclass;
   r record;
   ev text;
@@ -210,27 +298,21 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of day, week, month, quarter, year.';
   END IF;
   -- the simple metrics the asked ones are computed from
-  SELECT string_agg(l.name || ' (' || l.type || ')', ', ') INTO bad FROM @extschema@.metric_latest l
-   WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type IN ('cumulative', 'period_over_period');
+  SELECT string_agg(l.name || ' (' || l.type || ')', ', ') INTO bad FROM @extschema@.metric_current l
+   WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type IN ('cumulative', 'period_over_period', 'conversion');
   IF bad IS NOT NULL THEN
     RAISE EXCEPTION 'metrics % are not rolled up', bad
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Roll up their base metrics: cumulative and period-over-period ones are computed from them.';
   END IF;
-  -- (unknown metrics and dimensions fail in metric_sql, with its errors)
-  q := @extschema@.metric_sql(metrics, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
+  -- (unknown metrics and dimensions fail here, with metric_sql's errors)
+  PERFORM @extschema@.metric_sql_build(metrics, dimensions, grain, NULL, NULL, NULL, '{}', NULL, tz, false, false);
   SELECT array_agg(l.name ORDER BY l.name), array_agg(DISTINCT l.compiled ->> 'model') INTO leaves, mdls
-    FROM @extschema@.metric_latest l WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type = 'simple';
-  -- the tables it reads: the metrics' models and those on the joins to the dimensions' models
-  WITH RECURSIVE p(node, path) AS (
-    SELECT m, ARRAY[m] FROM unnest(mdls) m
-    UNION ALL
-    SELECT j.to_model, p.path || j.to_model FROM p JOIN @extschema@.metric_join j ON j.model = p.node
-     WHERE cardinality(p.path) < 9)
-  SELECT array_agg(DISTINCT x.relation) INTO rels FROM @extschema@.metric_model x
-   WHERE x.name = ANY (mdls)
-      OR x.name IN (SELECT unnest(p.path) FROM p WHERE p.node IN (
-                      SELECT d.model FROM @extschema@.metric_dimension d
-                       WHERE d.name = ANY (dimensions) OR d.model || '.' || d.name = ANY (dimensions)));
+    FROM @extschema@.metric_current l WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type = 'simple';
+  -- the tables it reads: the metrics' models, those on the joins to the
+  -- dimensions' models and to where its models take their time from, those
+  -- its aggregated dimensions and its metrics' filters read
+  q := @extschema@.metric_rollup_query(leaves, dimensions, grain, tz);
+  rels := ARRAY(SELECT (x #>> '{}')::oid::regclass FROM jsonb_array_elements(q -> 'relations') x);
   SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t
    WHERE (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t) NOT IN ('r', 'p');
   IF bad IS NOT NULL THEN
@@ -245,8 +327,7 @@ BEGIN
     RAISE EXCEPTION 'permission denied to roll up %: a rollup needs SELECT and TRIGGER on the tables it reads', bad
       USING ERRCODE = 'insufficient_privilege', HINT = 'Build rollups as the tables'' owner.';
   END IF;
-  q := @extschema@.metric_sql(leaves, dimensions, grain, NULL, NULL, NULL, NULL, NULL, tz, false);
-  EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q);
+  EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q ->> 'sql');
   tbl := format('concord_rollup.%I', name)::regclass;
   EXECUTE format('CREATE INDEX ON %s (metric_time)', tbl);
   EXECUTE format('COMMENT ON TABLE %s IS %L', tbl,
@@ -263,10 +344,12 @@ BEGIN
   SELECT metric_rollup.name, tbl, leaves,
          jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
          coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels, me
-    FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves);
-  -- every change to its tables is noted
-  FOR r IN SELECT t AS rel, (SELECT m.time_column FROM @extschema@.metric_model m
-                               WHERE m.relation = t AND m.name = ANY (mdls) AND m.time_column IS NOT NULL LIMIT 1) AS tcol
+    FROM @extschema@.metric_current l WHERE l.name = ANY (leaves);
+  -- every change to its tables is noted: with the earliest time it touched
+  -- when the table holds the times of the rows of every model that reads
+  -- it (orders, for orders and for payments dated by their order), else
+  -- as a change that may touch any bucket
+  FOR r IN SELECT t AS rel, @extschema@.metric_rollup_time_column(t, leaves, dimensions) AS tcol
              FROM unnest(rels) t LOOP
     PERFORM @extschema@.citus_no_triggers(r.rel, 'a rollup');
     FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
@@ -308,10 +391,10 @@ BEGIN
   IF r.name IS NULL THEN
     RAISE EXCEPTION 'unknown rollup "%"', name USING ERRCODE = 'undefined_object';
   END IF;
-  SELECT EXISTS (SELECT 1 FROM @extschema@.metric_latest l
+  SELECT EXISTS (SELECT 1 FROM @extschema@.metric_current l
                   WHERE l.name = ANY (r.metrics) AND (l.version::text <> r.versions ->> l.name OR l.type <> 'simple'))
     INTO stale_versions;
-  IF stale_versions AND EXISTS (SELECT 1 FROM @extschema@.metric_latest l WHERE l.name = ANY (r.metrics) AND l.type <> 'simple') THEN
+  IF stale_versions AND EXISTS (SELECT 1 FROM @extschema@.metric_current l WHERE l.name = ANY (r.metrics) AND l.type <> 'simple') THEN
     RAISE EXCEPTION 'rollup "%" holds metrics that are no longer simple', name
       USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Drop it and roll up the metrics again.';
   END IF;
@@ -322,19 +405,19 @@ BEGIN
   IF full_refresh OR stale_versions OR r.refreshed_at IS NULL OR since = '-infinity' THEN
     EXECUTE format('DELETE FROM %s', r.table_name);
     EXECUTE format('INSERT INTO %s SELECT * FROM (%s) AS q', r.table_name,
-                   @extschema@.metric_sql(r.metrics, r.dimensions, r.grain, NULL, NULL, NULL, NULL, NULL, r.time_zone, false));
+                   @extschema@.metric_rollup_query(r.metrics, r.dimensions, r.grain, r.time_zone) ->> 'sql');
   ELSE
     -- the buckets from the earliest change on
     b := date_trunc(r.grain, since)::date;
-    EXECUTE format('DELETE FROM %s WHERE metric_time >= %L', r.table_name, b);
+    EXECUTE format('DELETE FROM %s WHERE metric_time >= %L::pg_catalog.date', r.table_name, pg_catalog.to_char(b, 'YYYY-MM-DD'));
     EXECUTE format('INSERT INTO %s SELECT * FROM (%s) AS q', r.table_name,
-                   @extschema@.metric_sql(r.metrics, r.dimensions, r.grain, NULL, b, NULL, NULL, NULL, r.time_zone, false));
+                   @extschema@.metric_rollup_query(r.metrics, r.dimensions, r.grain, r.time_zone, b) ->> 'sql');
   END IF;
   GET DIAGNOSTICS n = ROW_COUNT;
   DELETE FROM @extschema@.metric_rollup_change c WHERE c.id = ANY (ids);
   EXECUTE format('SELECT count(*) FROM %s', r.table_name) INTO total;
   UPDATE @extschema@.metric_rollup x SET refreshed_at = pg_catalog.now(), row_count = total,
-         versions = (SELECT jsonb_object_agg(l.name, l.version) FROM @extschema@.metric_latest l WHERE l.name = ANY (r.metrics))
+         versions = (SELECT jsonb_object_agg(l.name, l.version) FROM @extschema@.metric_current l WHERE l.name = ANY (r.metrics))
    WHERE x.name = r.name;
   RETURN n;
 END
@@ -374,11 +457,16 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_drop(text) IS
   'Drops a rollup: its table, its triggers and its definition';
 
--- The rollup (the one with the fewest rows) that answers a question
--- exactly as the models would, for the current user; NULL if none does.
-CREATE FUNCTION @extschema@.metric_rollup_pick(leaves text[], dimensions text[], filter_dims text[], grain text,
-                                               time_zone text, from_date date, to_date date)
-RETURNS text
+-- The rollups (the one with the fewest rows first) whose rows give a
+-- question the answer the models would, by what they hold: its metrics at
+-- the versions the question uses (versions), its dimensions and those of
+-- its filter, a grain they add up to, whole buckets of its grain between
+-- lo and hi (the local days read, hi excluded), its time zone; count_distinct
+-- and avg only at exactly its grain and dimensions.  Whether one may
+-- answer a caller now is metric_rollup_usable's to say.
+CREATE FUNCTION @extschema@.metric_rollup_candidates(leaves text[], dimensions text[], filter_dims text[], grain text,
+                                                     time_zone text, lo date, hi date, versions jsonb)
+RETURNS text[]
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -386,35 +474,46 @@ AS $fn$
 DECLARE
   r record;
   exact boolean;
+  found text[] := '{}';
 BEGIN
   FOR r IN SELECT * FROM @extschema@.metric_rollup x
-            WHERE x.refreshed_at IS NOT NULL AND metric_rollup_pick.leaves <@ x.metrics
-              AND metric_rollup_pick.dimensions <@ x.dimensions AND coalesce(metric_rollup_pick.filter_dims, '{}') <@ x.dimensions
+            WHERE x.refreshed_at IS NOT NULL AND metric_rollup_candidates.leaves <@ x.metrics
+              AND metric_rollup_candidates.dimensions <@ x.dimensions
+              AND coalesce(metric_rollup_candidates.filter_dims, '{}') <@ x.dimensions
             ORDER BY x.row_count, x.name LOOP
     -- time: its zone, a grain it adds up to, whole buckets
-    CONTINUE WHEN (grain IS NOT NULL OR from_date IS NOT NULL OR to_date IS NOT NULL) AND r.time_zone <> time_zone;
+    CONTINUE WHEN (grain IS NOT NULL OR lo IS NOT NULL OR hi IS NOT NULL) AND r.time_zone <> time_zone;
     CONTINUE WHEN grain IS NOT NULL AND NOT (grain = r.grain OR r.grain = 'day' AND grain <> 'day'
                                            OR r.grain = 'month' AND grain IN ('quarter', 'year')
                                            OR r.grain = 'quarter' AND grain = 'year');
-    CONTINUE WHEN from_date IS NOT NULL AND date_trunc(r.grain, from_date::timestamp)::date <> from_date;
-    CONTINUE WHEN to_date IS NOT NULL AND date_trunc(r.grain, (to_date + 1)::timestamp)::date <> to_date + 1;
+    CONTINUE WHEN lo IS NOT NULL AND date_trunc(r.grain, lo::timestamp)::date <> lo;
+    CONTINUE WHEN hi IS NOT NULL AND date_trunc(r.grain, hi::timestamp)::date <> hi;
     -- count_distinct and avg do not add up: exactly its grain and dimensions
     exact := coalesce(grain = r.grain, false) AND dimensions @> r.dimensions AND coalesce(filter_dims, '{}') <@ dimensions;
     CONTINUE WHEN NOT exact AND EXISTS (SELECT 1 FROM jsonb_each_text(r.aggs) a
                                          WHERE a.key = ANY (leaves) AND a.value IN ('count_distinct', 'avg'));
-    -- the versions it was built from, nothing changed since (as the caller's snapshot sees it)
-    CONTINUE WHEN EXISTS (SELECT 1 FROM @extschema@.metric_latest l
-                           WHERE l.name = ANY (leaves) AND l.version::text <> r.versions ->> l.name);
-    CONTINUE WHEN EXISTS (SELECT 1 FROM @extschema@.metric_rollup_change c WHERE c.rollup = r.name);
-    -- the caller reads every row of its tables
-    CONTINUE WHEN NOT @extschema@.metric_rollup_readable(r.name);
-    RETURN r.name;
+    -- the versions it was built from
+    CONTINUE WHEN EXISTS (SELECT 1 FROM unnest(leaves) l WHERE (versions ->> l) IS DISTINCT FROM (r.versions ->> l));
+    found := found || r.name;
   END LOOP;
-  RETURN NULL;
+  RETURN found;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_rollup_pick(text[], text[], text[], text, text, date, date) IS
-  'Internal to metric_sql: the rollup that gives the current user provably the answer the models would, or NULL';
+COMMENT ON FUNCTION @extschema@.metric_rollup_candidates(text[], text[], text[], text, text, date, date, jsonb) IS
+  'Internal to metric_sql: the rollups whose rows give a question the models'' answer (fewest rows first), by what they hold; metric_rollup_usable says whether one may answer the caller now';
+
+-- May a rollup answer the current user now?  Nothing changed in its
+-- tables since its refresh (as her snapshot sees it), and she reads every
+-- row of them.
+CREATE FUNCTION @extschema@.metric_rollup_usable(rollup text)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT 1 FROM @extschema@.metric_rollup r WHERE r.name = $1 AND r.refreshed_at IS NOT NULL)
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.metric_rollup_change c WHERE c.rollup = $1)
+       AND @extschema@.metric_rollup_readable($1);
+COMMENT ON FUNCTION @extschema@.metric_rollup_usable(text) IS
+  'Whether a rollup may answer the current user now: refreshed, nothing changed in its tables since (as her snapshot sees it), and row security hides none of their rows from her';
 
 -- The query over a rollup's table standing in for the per-model queries:
 -- its buckets added up to the grain asked for.
@@ -472,4 +571,5 @@ GRANT SELECT ON @extschema@.metric_rollup_change TO PUBLIC;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'metric_rollup(text, text[], text[], text, text)', 'metric_rollup_refresh(text, boolean)', 'metric_rollup_drop(text)']);
 -- (its triggers are made by metric_rollup, as concord's owner)
-REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_note() FROM PUBLIC;
+REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_note(),
+                           @extschema@.metric_rollup_time_column(regclass, text[], text[]) FROM PUBLIC;

@@ -92,8 +92,10 @@ SELECT is(concord.metric_certify('revenue'), 1, 'the owner certifies version 1')
 SELECT is(concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
                                 filter => $$status IN ('paid', 'refunded')$$, description => '支付过的订单金额（含退款）'), 2,
           'a change makes version 2');
-SELECT results_eq($$SELECT latest_version, certified_version, certified FROM concord.metric_catalog WHERE name = 'revenue'$$,
-                  $$VALUES (2, 1, false)$$, 'the catalog: latest 2, certified 1, so the latest is not certified');
+SELECT results_eq($$SELECT latest_version, certified_version, answering_version, certified, certification
+                     FROM concord.metric_catalog WHERE name = 'revenue'$$,
+                  $$VALUES (2, 1, 1, true, 'certified')$$,
+                  'the catalog: latest 2 is a draft; version 1, certified, answers');
 SELECT is((SELECT count(*)::int FROM concord.metric WHERE name = 'revenue'), 2, 'both versions are kept');
 SELECT is(concord.metric_certify('revenue', 2), 2, 'version 2 certified');
 SELECT results_eq($$SELECT lineage, used_by FROM concord.metric_catalog WHERE name = 'revenue'$$,

@@ -3,7 +3,7 @@
 -- metric changes.  All in a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(16);
+SELECT plan(22);
 \ir retail.psql
 \ir models.psql
 
@@ -17,24 +17,49 @@ SELECT results_eq(
       FROM concord.metric_query('{revenue,aov}', '{region}', 'month', time_zone => 'Asia/Shanghai') j$$,
   'the view answers what metric_query answers');
 SELECT is(obj_description('metrics.revenue_by_region_month'::regclass, 'pg_class'),
-          'concord metrics revenue, aov by region per month (Asia/Shanghai), answered as the reader (row policies apply). Made by concord.metric_publish.',
-          'the view''s comment says what it answers');
+          'concord metrics revenue, aov by region per month (Asia/Shanghai), answered as the reader (row policies apply). '
+          'One row per month and region. Adding up rows gives the right total for revenue, paid_count only; '
+          'each column''s comment says what to do with the others. Made by concord.metric_publish.',
+          'the view''s comment says what it answers, per what, and which columns add up');
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
-          '已支付订单的金额 (metric revenue version 1, not certified; owner postgres)', 'a metric column''s comment: description, version, certification');
+          '已支付订单的金额 (metric revenue version 1 answers, not certified; owner postgres) Adds up: its sum over rows is their total.',
+          'a metric column''s comment: description, the version that answers, certification, whether it adds up');
+SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'metrics.revenue_by_region_month'::regclass AND attnum > 0),
+          '{metric_time,region,revenue,aov,paid_count}', 'aov does not add up: its components, revenue and paid_count, are columns too');
+SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 4),
+          '客单价 (metric aov version 1 answers, not certified; owner postgres) Does not add up (a ratio): over any rows it is sum(revenue) / sum(paid_count), columns of this view.',
+          'the ratio''s comment says how to add it up');
+SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 5),
+          '(metric paid_count version 1 answers, not certified; owner postgres) Component of aov: Adds up: its sum over rows is their total.',
+          'a component''s comment says whose it is');
+SELECT results_eq($$SELECT sum(revenue) / sum(paid_count) FROM metrics.revenue_by_region_month WHERE metric_time < '2026-04-01'$$,
+                  $$SELECT (j ->> 'aov')::numeric FROM concord.metric_query('{aov}', from_date => '2026-01-01', to_date => '2026-03-31',
+                                                                            time_zone => 'Asia/Shanghai') j$$,
+                  'the components, added up over rows, give the ratio of those rows (a quarter''s aov)');
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 1), 'The first day of the month, in time zone Asia/Shanghai',
           'metric_time''s comment');
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 2), '(dimension region of model customer)', 'a dimension''s comment');
 SELECT concord.metric_certify('revenue') AS v \gset
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
-          '已支付订单的金额 (metric revenue version 1, certified; owner postgres)', 'certified: the comment says so');
+          '已支付订单的金额 (metric revenue version 1 answers, certified; owner postgres) Adds up: its sum over rows is their total.',
+          'certified: the comment says so');
 
--- a metric redefined: the view answers with the new version
+-- a metric redefined: a draft until certified; the view says so, and
+-- answers with the new version once it is certified
 SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
                              filter => $$status IN ('paid', 'refunded')$$, description => '支付过的订单金额（含退款）') AS v2 \gset
 SELECT results_eq(
   $$SELECT sum(revenue) FROM metrics.revenue_by_region_month$$,
+  $$SELECT sum(amount) FROM mt_shop.orders WHERE status = 'paid'$$,
+  'redefined, revenue still answers with its certified version 1');
+SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
+          '已支付订单的金额 (metric revenue version 1 answers, certified; version 2 is a draft; owner postgres) Adds up: its sum over rows is their total.',
+          'the comment says that version 2 is a draft');
+SELECT concord.metric_certify('revenue', 2) AS c2 \gset
+SELECT results_eq(
+  $$SELECT sum(revenue) FROM metrics.revenue_by_region_month$$,
   $$SELECT sum(amount) FROM mt_shop.orders WHERE status IN ('paid', 'refunded')$$,
-  'redefining revenue rebuilt the view in the same transaction');
+  'version 2 certified: the view was rebuilt in the same transaction and answers with it');
 
 SELECT throws_ok($$SELECT concord.metric_drop('revenue')$$, '2BP01',
   'metric "revenue" is used by metrics: aov, net_revenue, revenue_mom, revenue_prev, revenue_to_date', 'a published metric is still in use');

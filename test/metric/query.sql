@@ -47,10 +47,13 @@ SELECT results_eq(
          f AS (SELECT date_trunc('quarter', f.refunded_at AT TIME ZONE 'Asia/Shanghai')::date AS q, c.region,
                       sum(f.amount) AS refunds
                  FROM mt_shop.refund f LEFT JOIN mt_shop.orders o ON o.id = f.order_id
-                 LEFT JOIN mt_shop.customer c ON c.id = o.customer_id GROUP BY 1, 2)
-    SELECT coalesce(r.q, f.q), coalesce(r.region, f.region), r.revenue - coalesce(f.refunds, 0)
-      FROM r FULL JOIN f ON f.q = r.q AND f.region = r.region ORDER BY 1, 2$$,
-  'derived over two models (refunds reach the region through orders): net revenue by quarter and region, as by hand');
+                 LEFT JOIN mt_shop.customer c ON c.id = o.customer_id GROUP BY 1, 2),
+         -- every quarter from the first to the last, for every region (no orders: revenue 0)
+         k AS (SELECT q.q, g.region FROM (SELECT q FROM r UNION SELECT q FROM f) q,
+                                         (SELECT region FROM r UNION SELECT region FROM f) g)
+    SELECT k.q, k.region, coalesce(r.revenue, 0) - coalesce(f.refunds, 0)
+      FROM k LEFT JOIN r ON r.q = k.q AND r.region = k.region LEFT JOIN f ON f.q = k.q AND f.region = k.region ORDER BY 1, 2$$,
+  'derived over two models (refunds reach the region through orders): net revenue by quarter and region, as by hand; a quarter of refunds only has revenue 0');
 
 -- no grain, no dimension: one row, the totals
 SELECT results_eq(
@@ -177,15 +180,15 @@ SELECT results_eq(
   $$SELECT date_trunc('month', t.opened_at AT TIME ZONE 'Asia/Shanghai')::date,
            count(DISTINCT t.customer_id) FILTER (WHERE EXISTS (
              SELECT 1 FROM mt_shop.orders o WHERE o.customer_id = t.customer_id AND o.status = 'paid'
-                AND o.ordered_at >= t.opened_at AND o.ordered_at < t.opened_at + interval '14 days'))::numeric
+                AND o.ordered_at >= t.opened_at AND o.ordered_at <= t.opened_at + interval '14 days'))::numeric
            / count(DISTINCT t.customer_id)
       FROM mt_shop.ticket t GROUP BY 1 ORDER BY 1$$,
-  'conversion rate by month of the first event, as by hand');
+  'conversion rate by month of the first event, as by hand (the window''s end included)');
 SELECT results_eq(
   $$SELECT (j ->> 'ticket_to_order_n')::numeric FROM concord.metric_query('{ticket_to_order_n}') j$$,
   $$SELECT count(DISTINCT t.customer_id)::numeric FROM mt_shop.ticket t
      WHERE t.resolved_at IS NULL AND EXISTS (SELECT 1 FROM mt_shop.orders o WHERE o.customer_id = t.customer_id
-                                               AND o.ordered_at >= t.opened_at AND o.ordered_at < t.opened_at + interval '7 days')$$,
+                                               AND o.ordered_at >= t.opened_at AND o.ordered_at <= t.opened_at + interval '7 days')$$,
   'conversions (a count), with a filter on the first event, over all time');
 
 -- a dimension name in two models: asked for by model.dimension

@@ -42,7 +42,7 @@ SELECT is(pg_temp.ask('tap_mr_online',
                FROM mt_shop.orders o JOIN mt_shop.customer c ON c.id = o.customer_id WHERE o.channel = '线上' GROUP BY c.region) x),
           'a ratio by a joined dimension, for the online rep: her orders only');
 SELECT is(pg_temp.ask('tap_mr_none', $$SELECT (j ->> 'order_count') || '/' || coalesce(j ->> 'revenue', 'null') FROM concord.metric_query('{order_count,revenue}') j$$),
-          '0/null', 'a role no policy admits: no orders, no revenue');
+          '0/0', 'a role no policy admits: no orders, no revenue (a sum of no rows is 0)');
 SELECT is(pg_temp.ask('tap_mr_online', $$SELECT concord.metric_sql('{revenue}', '{region}', 'month')$$),
           concord.metric_sql('{revenue}', '{region}', 'month'),
           'the SQL is the same for everyone: the rows differ by row policy, not by definition');
