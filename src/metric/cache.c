@@ -22,6 +22,11 @@
  *	    redefinition, a certification or a rollup is seen exactly when the
  *	    caller's snapshot sees it, and SQL written for other definitions
  *	    is never used;
+ *	  - this backend's own changes to definitions not yet committed (or
+ *	    rolled back): a statement trigger on the definition tables
+ *	    (metric_state_touch) counts them, and the count is in the key, so
+ *	    a transaction sees its own redefinitions at once and nothing kept
+ *	    while they were in force outlives them;
  *	  - the caller (the current user): SQL written for one role is never
  *	    given to another, and the plan is hers;
  *	  - every argument, dates by value (not as DateStyle prints them), and
@@ -51,6 +56,8 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "commands/trigger.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
@@ -68,6 +75,7 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "concord.h"
@@ -75,6 +83,7 @@
 PG_FUNCTION_INFO_V1(concord_metric_sql);
 PG_FUNCTION_INFO_V1(concord_metric_query);
 PG_FUNCTION_INFO_V1(concord_metric_sql_cache_stats);
+PG_FUNCTION_INFO_V1(concord_metric_state_touch);
 
 /* the arguments of metric_sql and metric_query */
 #define NARGS 11
@@ -110,6 +119,11 @@ static bool stale = false;		/* an invalidation asked to start afresh */
 static int	depth = 0;			/* calls running: the cache is emptied only
 								 * when none is */
 static int64 last_generation = -1;
+static int64 local_changes = 0;	/* this backend's changes to definitions:
+								 * moved on by each, and at the end of a
+								 * (sub)transaction that made some */
+static bool touched = false;	/* the current transaction changed one */
+static bool xact_callbacks = false;
 static int64 hits = 0;
 static int64 misses = 0;
 
@@ -223,6 +237,97 @@ cache_init(void)
 	}
 }
 
+/*
+ * Move the generation of the definitions on, as the owner of concord's
+ * tables (nothing of the caller's takes part), in the transaction that is
+ * committing.
+ */
+static void
+generation_bump(void)
+{
+	Oid			relid = concord_relation_oid("metric_state", true);
+	ConcordElevation e;
+
+	if (!OidIsValid(relid))
+		return;					/* the extension went away in this transaction */
+	concord_elevate(concord_relation_owner(relid), &e);
+	PG_TRY();
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute(psprintf("UPDATE %1$s.metric_state"
+								 " SET generation = pg_catalog.nextval('%1$s.metric_generation_seq'::pg_catalog.regclass)",
+								 quote_identifier(CONCORD_SCHEMA)), false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not move the generation of the metric definitions on");
+		SPI_finish();
+		PopActiveSnapshot();
+	}
+	PG_FINALLY();
+	{
+		concord_unelevate(&e);
+	}
+	PG_END_TRY();
+}
+
+/*
+ * A transaction that changed definitions: as it commits, the generation
+ * moves on; when it ends (committed or rolled back), what was kept while its
+ * changes were in force is not used again.
+ */
+static void
+xact_ended(XactEvent event, void *arg)
+{
+	if (!touched)
+		return;
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			generation_bump();
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PREPARE:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_PARALLEL_ABORT:
+			local_changes++;
+			touched = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+subxact_ended(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
+{
+	if (touched && event == SUBXACT_EVENT_ABORT_SUB)
+		local_changes++;
+}
+
+/*
+ * concord.metric_state_touch() RETURNS trigger: a statement trigger on the
+ * metric definition tables; this backend's transaction changed one.
+ */
+Datum
+concord_metric_state_touch(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("concord.metric_state_touch() is a trigger function")));
+	if (!xact_callbacks)
+	{
+		RegisterXactCallback(xact_ended, NULL);
+		RegisterSubXactCallback(subxact_ended, NULL);
+		xact_callbacks = true;
+	}
+	local_changes++;
+	touched = true;
+	return PointerGetDatum(NULL);
+}
+
 /* Append a length-prefixed string to a key (so no two keys run together). */
 static void
 key_string(StringInfo buf, const char *s, int len)
@@ -241,7 +346,7 @@ question_key(FunctionCallInfo fcinfo, int64 generation, const char *tz)
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	appendStringInfo(&buf, "%lld|%u|", (long long) generation, GetUserId());
+	appendStringInfo(&buf, "%lld|%lld|%u|", (long long) generation, (long long) local_changes, GetUserId());
 	for (int i = 0; i < NARGS; i++)
 	{
 		if (PG_ARGISNULL(i))

@@ -89,10 +89,8 @@ COMMENT ON COLUMN @extschema@.metric_certification.certified_at IS
 COMMENT ON COLUMN @extschema@.metric_certification.pins IS
   'The versions of everything the certified version is built from, as they answered when it was certified ({"revenue": 1}); when one of them answers with another version, the certification has lapsed';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_certification', '');
-CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric
-  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
-CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric_certification
-  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
+SELECT @extschema@.metric_state_triggers(t)
+  FROM unnest(ARRAY['@extschema@.metric'::regclass, '@extschema@.metric_certification'::regclass]) t;
 
 -- The latest version of each metric.
 CREATE VIEW @extschema@.metric_latest AS

@@ -120,13 +120,18 @@ COMMENT ON COLUMN @extschema@.metric_join.declared_safe IS
   'Declared many-to-one by its definer (safe => true, for a view) rather than proven by a unique index';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_join', '');
 
--- The generation of the metric definitions: every statement that changes
--- a model, dimension, join, metric, certification or rollup moves it on
--- (a statement trigger on each of those tables), so a backend that keeps
--- the SQL it wrote for a question (src/metric/cache.c) keeps it under the
--- generation its snapshot saw, and never answers from SQL written for
--- other definitions.  The numbers come from a sequence: a generation an
--- aborted change took is never given to another.
+-- The generation of the metric definitions: every transaction that
+-- changes a model, dimension, join, metric, certification or rollup moves
+-- it on as it commits, so a backend that keeps the SQL it wrote for a
+-- question (src/metric/cache.c) keeps it under the generation its snapshot
+-- saw, and never answers from SQL written for other definitions.  A
+-- statement trigger on each of those tables (metric_state_touch, C) tells
+-- the backend: its own changes are seen at once (its kept questions are
+-- written anew, in the transaction and after it rolls back), and at
+-- commit it moves the generation on, as concord's owner.  The row is
+-- locked only while committing: a transaction that defines a metric and
+-- stays open blocks no other definer.  The numbers come from a sequence: a
+-- generation is never given twice.
 CREATE SEQUENCE @extschema@.metric_generation_seq;
 CREATE TABLE @extschema@.metric_state (
   one        boolean PRIMARY KEY DEFAULT true CHECK (one),
@@ -134,31 +139,33 @@ CREATE TABLE @extschema@.metric_state (
 );
 INSERT INTO @extschema@.metric_state VALUES (true, 0);
 COMMENT ON TABLE @extschema@.metric_state IS
-  'The generation of the metric definitions, one row: moved on by every change to models, dimensions, joins, metrics, certifications and rollups';
+  'The generation of the metric definitions, one row: moved on by every committed change to models, dimensions, joins, metrics, certifications and rollups';
 COMMENT ON COLUMN @extschema@.metric_state.one IS
   'Always true: the table has one row';
 COMMENT ON COLUMN @extschema@.metric_state.generation IS
-  'A number that changes with every change to a metric definition; SQL that metric_sql wrote is reused only for the generation it was written for';
+  'A number that changes with every committed change to a metric definition; SQL that metric_sql wrote is reused only for the generation it was written for';
 
-CREATE FUNCTION @extschema@.metric_state_bump()
+CREATE FUNCTION @extschema@.metric_state_touch()
 RETURNS trigger
-LANGUAGE plpgsql
+AS 'MODULE_PATHNAME', 'concord_metric_state_touch'
+LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.metric_state_touch() IS
+  'Trigger of the metric definition tables: this backend''s transaction changed a definition; its kept questions are written anew, and the generation of the definitions moves on when it commits';
+CREATE FUNCTION @extschema@.metric_state_triggers(rel regclass)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
-  UPDATE @extschema@.metric_state
-     SET generation = pg_catalog.nextval('@extschema@.metric_generation_seq'::pg_catalog.regclass);
-  RETURN NULL;
+  EXECUTE format('CREATE TRIGGER metric_state_touch AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s'
+                 ' FOR EACH STATEMENT EXECUTE FUNCTION %I.metric_state_touch()', rel, '@extschema@');
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_state_bump() IS
-  'Trigger of the metric definition tables: moves the generation of the definitions on (concord.metric_state)';
-CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric_model
-  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
-CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric_dimension
-  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
-CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric_join
-  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
+COMMENT ON FUNCTION @extschema@.metric_state_triggers(regclass) IS
+  'Internal to the install script: the trigger that moves the generation of the metric definitions on, on a definition table';
+SELECT @extschema@.metric_state_triggers(t)
+  FROM unnest(ARRAY['@extschema@.metric_model'::regclass, '@extschema@.metric_dimension'::regclass,
+                    '@extschema@.metric_join'::regclass]) t;
 
 -- The one resolver of join paths, for questions and rollups alike: the
 -- shortest chain of declared many-to-one joins from a model to another

@@ -822,4 +822,5 @@ SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)',
     'metric_certify(text, integer)', 'metric_drop(text)']);
 REVOKE EXECUTE ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole),
-                           @extschema@.metric_state_bump() FROM PUBLIC;
+                           @extschema@.metric_state_touch(),
+                           @extschema@.metric_state_triggers(regclass) FROM PUBLIC;

@@ -71,8 +71,7 @@ COMMENT ON COLUMN @extschema@.metric_rollup.created_at IS
   'When it was made';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup', '');
 -- (a rollup made, refreshed or dropped changes what metric_sql may answer from)
-CREATE TRIGGER metric_state_bump AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.metric_rollup
-  FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.metric_state_bump();
+SELECT @extschema@.metric_state_triggers('@extschema@.metric_rollup');
 
 CREATE TABLE @extschema@.metric_rollup_change (
   id     bigserial PRIMARY KEY,
