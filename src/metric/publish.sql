@@ -290,7 +290,36 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_publish_refresh(text) IS
   'Rebuilds the views of the publications using a metric (all, without one); returns how many';
 
+-- The comments of published views as rows, for clients that do not show
+-- comments: psqlODBC (13, Debian's odbc-postgresql) returns empty REMARKS
+-- from SQLTables and SQLColumns (test/bi/odbc.sh), so Excel or WPS over
+-- ODBC read what a column means here.  Runs as its reader: the views she
+-- may read.
+CREATE VIEW @extschema@.metric_publication_columns WITH (security_invoker = true) AS
+  SELECT p.view_name::pg_catalog.text AS view_name, a.attnum::integer AS position, a.attname::pg_catalog.text AS column_name,
+         pg_catalog.format_type(a.atttypid, a.atttypmod) AS data_type,
+         pg_catalog.col_description(p.view_name, a.attnum) AS remarks,
+         pg_catalog.obj_description(p.view_name, 'pg_class') AS view_remarks
+    FROM @extschema@.metric_publication p
+    JOIN pg_catalog.pg_attribute a ON a.attrelid = p.view_name AND a.attnum > 0 AND NOT a.attisdropped
+   WHERE pg_catalog.has_table_privilege(p.view_name, 'SELECT');
+COMMENT ON VIEW @extschema@.metric_publication_columns IS
+  'The columns of the published metric views the reader may read, with their comments as rows (ODBC clients show no comments: query this instead)';
+COMMENT ON COLUMN @extschema@.metric_publication_columns.view_name IS
+  'The published view (schema-qualified)';
+COMMENT ON COLUMN @extschema@.metric_publication_columns.position IS
+  'The column''s position in the view, from 1';
+COMMENT ON COLUMN @extschema@.metric_publication_columns.column_name IS
+  'The column''s name';
+COMMENT ON COLUMN @extschema@.metric_publication_columns.data_type IS
+  'The column''s type';
+COMMENT ON COLUMN @extschema@.metric_publication_columns.remarks IS
+  'The column''s comment: for a metric, its description, the version that answers and its certification, and whether it adds up over rows';
+COMMENT ON COLUMN @extschema@.metric_publication_columns.view_remarks IS
+  'The view''s comment: what it answers, one row per what, and which of its columns add up';
+
 GRANT SELECT ON @extschema@.metric_publication TO PUBLIC;
+GRANT SELECT ON @extschema@.metric_publication_columns TO PUBLIC;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'metric_publish(text, text[], text[], text, text, text, text, text[])']);
 -- (internal: run by the API above and metric_define, as concord's owner)

@@ -38,6 +38,27 @@ public class BiClient {
                 while (rs.next())
                     System.out.println("revenue " + rs.getString(1) + " " + rs.getBigDecimal(2).stripTrailingZeros().toPlainString());
             }
+            // a report over a monthly view: what its columns' remarks say, what
+            // adding up its rows gives, and the totals read from a view at
+            // that grain
+            try (ResultSet rs = md.getColumns(null, "metrics", "orders_by_month", "%")) {
+                while (rs.next())
+                    System.out.println("remarks " + rs.getString("COLUMN_NAME") + " | " + rs.getString("REMARKS"));
+            }
+            try (Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT sum(buyers), round(sum(revenue) / sum(order_count), 2), round(avg(aov), 2)"
+                                               + " FROM metrics.orders_by_month")) {
+                rs.next();
+                System.out.println("summed buyers " + rs.getBigDecimal(1).stripTrailingZeros().toPlainString()
+                                   + " aov from components " + rs.getBigDecimal(2).toPlainString()
+                                   + " avg(aov) " + rs.getBigDecimal(3).toPlainString());
+            }
+            try (Statement s = c.createStatement();
+                 ResultSet rs = s.executeQuery("SELECT buyers, round(aov, 2) FROM metrics.orders_total")) {
+                rs.next();
+                System.out.println("total view buyers " + rs.getBigDecimal(1).stripTrailingZeros().toPlainString()
+                                   + " aov " + rs.getBigDecimal(2).toPlainString());
+            }
         }
     }
 }

@@ -52,6 +52,9 @@ HARNESS_PACKAGES=(
 	curl
 	default-jdk-headless
 	libpostgresql-jdbc-java
+	odbc-postgresql
+	unixodbc
+	unixodbc-dev
 )
 
 # Print a harness message.
