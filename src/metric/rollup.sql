@@ -168,7 +168,7 @@ BEGIN
     EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.out,
                    coalesce(r.description || ' ', '') || format('(dimension %s of model %s)', r.name, r.model));
   END LOOP;
-  FOR r IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_current l WHERE l.name = ANY (leaves) LOOP
+  FOR r IN SELECT l.name, l.description, l.compiled ->> 'agg' AS agg FROM @extschema@.metric_latest l WHERE l.name = ANY (leaves) LOOP
     EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, r.name,
                    coalesce(r.description || ' ', '') || format('(metric %s: %s over each bucket)', r.name, r.agg));
   END LOOP;
