@@ -79,4 +79,4 @@ question "3. net revenue (orders and refunds) by quarter (UTC)" \
 	                            sum(amount) FILTER (WHERE status = 'paid') AS revenue FROM shop.orders GROUP BY 1),
 	              f AS (SELECT date_trunc('quarter', refunded_at AT TIME ZONE 'UTC')::date AS q, sum(amount) AS refunds
 	                      FROM shop.refund GROUP BY 1)
-	         SELECT coalesce(r.q, f.q), r.revenue - coalesce(f.refunds, 0) FROM r FULL JOIN f ON f.q = r.q ORDER BY 1"
+	         SELECT coalesce(r.q, f.q), coalesce(r.revenue, 0) - coalesce(f.refunds, 0) FROM r FULL JOIN f ON f.q = r.q ORDER BY 1"

@@ -47,6 +47,20 @@
  * a question of one model plans as the same question written by hand, and
  * the spine and the grouping above it cost a few rows. */
 
+-- How many buckets of a grain there are from the bucket starting on fb to
+-- the one starting on tb, both included.
+CREATE FUNCTION @extschema@.metric_sql_buckets(grain text, fb date, tb date)
+RETURNS integer
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE grain
+         WHEN 'day' THEN tb - fb + 1
+         WHEN 'week' THEN (tb - fb) / 7 + 1
+         ELSE ((extract(year FROM tb) - extract(year FROM fb)) * 12 + extract(month FROM tb) - extract(month FROM fb))::integer
+              / CASE grain WHEN 'month' THEN 1 WHEN 'quarter' THEN 3 ELSE 12 END + 1 END;
+COMMENT ON FUNCTION @extschema@.metric_sql_buckets(text, date, date) IS
+  'Internal to metric_sql: the number of buckets of a grain from the one starting on the first date to the one starting on the second, both included';
+
 -- The question, checked and normalized: a grain widens from_date and
 -- to_date to whole buckets (lo, hi: the half-open range of local days read).
 CREATE FUNCTION @extschema@.metric_sql_question(metrics text[], dimensions text[], grain text, filters text,
@@ -63,6 +77,7 @@ DECLARE
   step text;
   fb date;
   tb date;
+  buckets integer;
 BEGIN
   IF metrics IS NULL OR cardinality(metrics) = 0 THEN
     RAISE EXCEPTION 'metric_sql needs at least one metric' USING ERRCODE = 'invalid_parameter_value';
@@ -103,6 +118,12 @@ BEGIN
     step := CASE grain WHEN 'quarter' THEN '3 months' ELSE '1 ' || grain END;
     fb := date_trunc(grain, from_date::timestamp)::date;
     tb := date_trunc(grain, to_date::timestamp)::date;
+    -- the buckets of the range (every one gets a row): a bounded number
+    buckets := @extschema@.metric_sql_buckets(grain, fb, tb);
+    IF buckets > 100000 THEN
+      RAISE EXCEPTION 'the range from % to % has % buckets of a %', from_date, to_date, buckets, grain
+        USING ERRCODE = 'program_limit_exceeded', HINT = 'Ask for at most 100000 buckets: a shorter range or a coarser grain.';
+    END IF;
   END IF;
   RETURN jsonb_build_object(
     'metrics', to_jsonb(metrics), 'dimensions', to_jsonb(coalesce(dimensions, '{}')), 'grain', grain, 'filters', filters,
@@ -112,7 +133,7 @@ BEGIN
     -- the local days read: lo <= day < hi
     'lo', CASE WHEN grain IS NOT NULL THEN fb ELSE from_date END,
     'hi', CASE WHEN grain IS NOT NULL THEN (tb + step::interval)::date ELSE to_date + 1 END,
-    'tz', tz, 'order_by', to_jsonb(order_by), 'row_limit', row_limit,
+    'buckets', buckets, 'tz', tz, 'order_by', to_jsonb(order_by), 'row_limit', row_limit,
     'use_rollups', coalesce(use_rollups, true), 'latest', coalesce(latest, false));
 END
 $fn$;
@@ -649,8 +670,9 @@ BEGIN
   -- (of the rows, where the range is open)
   IF grain IS NOT NULL AND (fill OR parts @? '$[*] ? (@.cte starts with "c" || @.cte starts with "s")') THEN
     IF q ->> 'from' IS NOT NULL AND q ->> 'to' IS NOT NULL THEN
-      spine := format(E'spine AS (\nSELECT s::date AS metric_time FROM generate_series(%L::timestamp, %L::timestamp, %L::interval) AS s\n)',
-                      q ->> 'from', q ->> 'to', q ->> 'step');
+      -- (the number of buckets known: the planner knows how many rows)
+      spine := format(E'spine AS (\nSELECT (%L::timestamp + s * %L::interval)::date AS metric_time FROM generate_series(0, %s) AS s\n)',
+                      q ->> 'from', q ->> 'step', @extschema@.metric_sql_buckets(grain, (q ->> 'from')::date, (q ->> 'to')::date) - 1);
     ELSE
       ctes := ctes || format(E'bounds AS (\nSELECT min(b.lo) AS lo, max(b.hi) AS hi\n  FROM (%s) AS b(lo, hi)\n)',
                              array_to_string(bounds, E'\n        UNION ALL\n        '));
