@@ -10,7 +10,7 @@ SET LOCAL client_min_messages = warning;
 \set page bi
 \ir blocks.psql
 
-SELECT plan((SELECT count(*)::int FROM blocks) + 11);
+SELECT plan((SELECT count(*)::int FROM blocks) + 14);
 
 -- the departments, and the CRM's customers governed as in docs/policy.md
 CREATE ROLE data_owner;
@@ -34,7 +34,9 @@ SELECT concord.model_define('orders', 'shop.orders', 'ordered_at', '{"region": "
 SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
                              filter => $$status = 'paid'$$, description => '已支付订单的金额') AS v1,
        concord.metric_define('paid_count', 'simple', model => 'orders', agg => 'count', filter => $$status = 'paid'$$) AS v2 \gset
-SELECT concord.metric_define('aov', 'ratio', numerator => 'revenue', denominator => 'paid_count', description => '客单价') AS v3 \gset
+SELECT concord.metric_define('aov', 'ratio', numerator => 'revenue', denominator => 'paid_count', description => '客单价') AS v3,
+       concord.metric_define('buyers', 'simple', model => 'orders', agg => 'count_distinct', expr => 'customer_id',
+                             filter => $$status = 'paid'$$, description => '有支付订单的客户数') AS v4 \gset
 
 SELECT lives_ok(code, format('docs/bi.md example %s runs', n)) FROM blocks ORDER BY n;
 
@@ -66,8 +68,18 @@ SELECT is((SELECT array_to_string(reloptions, ',') FROM pg_class WHERE oid = 'me
           'security_invoker=true', 'the metric view is security_invoker');
 SELECT is(col_description('metrics.revenue_by_region'::regclass,
                           (SELECT attnum FROM pg_attribute WHERE attrelid = 'metrics.revenue_by_region'::regclass AND attname = 'revenue')),
-          '已支付订单的金额 (metric revenue version 1, not certified; owner postgres)',
-          'a metric column''s comment: the description, the version, whether it is certified');
+          '已支付订单的金额 (metric revenue version 1 answers, not certified; owner postgres) Adds up: its sum over rows is their total.',
+          'a metric column''s comment: the description, the version that answers, whether it is certified, whether it adds up');
+SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'metrics.orders_by_month'::regclass AND attnum > 0),
+          '{metric_time,aov,buyers,paid_count,revenue}', 'the monthly view has aov''s components, revenue and paid_count');
+SET LOCAL ROLE zhao_min;
+SELECT results_eq($$SELECT round(sum(revenue) / sum(paid_count), 2), sum(buyers) FROM metrics.orders_by_month$$,
+                  $$SELECT round(aov, 2), buyers FROM metrics.orders_total$$,
+                  'zhao_min: the components added up give the total view''s average order value; its buyers read from the total view');
+RESET ROLE;
+SELECT is(col_description('metrics.orders_by_month'::regclass, 3),
+          '有支付订单的客户数 (metric buyers version 1 answers, not certified; owner postgres) Does not add up: what is counted in several rows would be counted again; read a view published at the grain and dimensions wanted.',
+          'the distinct count''s comment says it does not add up');
 SELECT ok(obj_description('metrics.revenue_by_region'::regclass, 'pg_class') IS NOT NULL
           AND obj_description('sales.customer_governed'::regclass, 'pg_class') IS NOT NULL, 'both views have a comment');
 
