@@ -792,7 +792,8 @@ BEGIN
   FOR v IN SELECT x AS name, (nodes -> x ->> 'version')::integer AS version FROM unnest(metrics) x ORDER BY x LOOP
     st := @extschema@.metric_certification_state(v.name, v.version, versions);
     IF st <> 'certified' THEN
-      notices := notices || to_jsonb(CASE WHEN st LIKE 'not certified%' THEN format('metric "%s" version %s is %s', v.name, v.version, st)
+      notices := notices || to_jsonb(CASE WHEN st LIKE 'not certified%'
+                                          THEN format('metric "%s" version %s is not certified%s', v.name, v.version, substr(st, 14))
                                           ELSE format('metric "%s" version %s: %s', v.name, v.version, st) END);
     END IF;
   END LOOP;
