@@ -132,6 +132,7 @@ static SPIPlanPtr generation_plan = NULL;
 static SPIPlanPtr build_plan = NULL;
 static SPIPlanPtr usable_plan = NULL;
 
+/* Hash a question's key (the hash table holds a pointer to it). */
 static uint32
 key_hash(const void *key, Size keysize)
 {
@@ -140,6 +141,7 @@ key_hash(const void *key, Size keysize)
 	return hash_bytes((const unsigned char *) s, strlen(s));
 }
 
+/* Compare two questions' keys, for the hash table. */
 static int
 key_match(const void *a, const void *b, Size keysize)
 {
@@ -299,6 +301,10 @@ xact_ended(XactEvent event, void *arg)
 	}
 }
 
+/*
+ * A subtransaction that changed definitions rolled back: what was kept while
+ * its changes were in force is not used again.
+ */
 static void
 subxact_ended(SubXactEvent event, SubTransactionId mySubid, SubTransactionId parentSubid, void *arg)
 {
@@ -634,6 +640,7 @@ call_begin(CallState *cs)
 	depth++;
 }
 
+/* The end of a call that returns (on an error, the abort cleans up). */
 static void
 call_end(CallState *cs, bool ok)
 {
