@@ -241,35 +241,23 @@ cache_init(void)
 
 /*
  * Move the generation of the definitions on, as the owner of concord's
- * tables (nothing of the caller's takes part), in the transaction that is
- * committing.
+ * tables (concord_owner_exec: nothing of the caller's takes part), in the
+ * transaction that is committing.
  */
 static void
 generation_bump(void)
 {
-	Oid			relid = concord_relation_oid("metric_state", true);
-	ConcordElevation e;
-
-	if (!OidIsValid(relid))
+	if (!OidIsValid(concord_relation_oid("metric_state", true)))
 		return;					/* the extension went away in this transaction */
-	concord_elevate(concord_relation_owner(relid), &e);
-	PG_TRY();
-	{
-		PushActiveSnapshot(GetTransactionSnapshot());
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute(psprintf("UPDATE %1$s.metric_state"
-								 " SET generation = pg_catalog.nextval('%1$s.metric_generation_seq'::pg_catalog.regclass)",
-								 quote_identifier(CONCORD_SCHEMA)), false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "could not move the generation of the metric definitions on");
-		SPI_finish();
-		PopActiveSnapshot();
-	}
-	PG_FINALLY();
-	{
-		concord_unelevate(&e);
-	}
-	PG_END_TRY();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	concord_owner_exec("metric_state",
+					   "UPDATE " CONCORD_SCHEMA ".metric_state"
+					   " SET generation = pg_catalog.nextval('" CONCORD_SCHEMA ".metric_generation_seq'::pg_catalog.regclass)",
+					   0, NULL, NULL, NULL);
+	SPI_finish();
+	PopActiveSnapshot();
 }
 
 /*
