@@ -1,0 +1,145 @@
+/*-------------------------------------------------------------------------
+ *
+ * guard.c
+ *	  What the governance guard (guard.sql) and the policy component's SQL
+ *	  need from C: whether a statement is concord's own doing, which columns
+ *	  a checked condition reads, and when a time-bound grant ends.
+ *
+ *	  concord.guard_internal() RETURNS boolean
+ *	  concord.expr_columns(tbl regclass, expr text) RETURNS text[]
+ *	  concord.access_until(id bigint) RETURNS timestamptz
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/bitmapset.h"
+#include "optimizer/optimizer.h"
+#include "parser/analyze.h"
+#include "parser/parser.h"
+#include "access/sysattr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/timestamp.h"
+
+#include "concord.h"
+#include "policy/policy.h"
+
+PG_FUNCTION_INFO_V1(concord_guard_internal);
+PG_FUNCTION_INFO_V1(concord_expr_columns);
+PG_FUNCTION_INFO_V1(concord_access_until);
+
+/* set while DROP EXTENSION concord runs (explain_guard.c) */
+bool		policy_dropping_extension = false;
+
+/*
+ * Whether the running statement is concord's own: one of its API functions
+ * that run as concord's owner (they do so under SECURITY_RESTRICTED_OPERATION,
+ * as the owner of concord's tables), or DROP EXTENSION concord undoing what
+ * concord did.  A user cannot be concord's owner inside a restricted
+ * operation without being that owner: a function she runs in a REFRESH or
+ * an index build runs as her (or the object's owner), never as concord's.
+ */
+bool
+policy_guard_internal(void)
+{
+	Oid			member = concord_relation_oid("member", true);
+
+	if (policy_dropping_extension)
+		return true;
+	return OidIsValid(member) && InSecurityRestrictedOperation() &&
+		GetUserId() == concord_relation_owner(member);
+}
+
+/* concord.guard_internal() */
+Datum
+concord_guard_internal(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(policy_guard_internal());
+}
+
+/*
+ * concord.expr_columns(tbl, expr): the columns of tbl that expr, a condition
+ * concord compiled (row_policy, column_mask's visible_to), reads, in column
+ * order.  expr is parsed as the WHERE clause of SELECT FROM tbl; it has
+ * passed concord's checker, so parsing it runs nothing of anyone's.
+ */
+Datum
+concord_expr_columns(PG_FUNCTION_ARGS)
+{
+	Oid			relid = PG_GETARG_OID(0);
+	char	   *expr = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *nsp = get_namespace_name(get_rel_namespace(relid));
+	char	   *rel = get_rel_name(relid);
+	char	   *sql;
+	List	   *raw;
+	Query	   *q;
+	Bitmapset  *attrs = NULL;
+	ArrayBuildState *astate = NULL;
+	int			x = -1;
+
+	if (nsp == NULL || rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	sql = psprintf("SELECT FROM %s WHERE (%s\n)", quote_qualified_identifier(nsp, rel), expr);
+	raw = raw_parser(sql, RAW_PARSE_DEFAULT);
+	if (list_length(raw) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid condition on %s: it is not one condition", quote_qualified_identifier(nsp, rel))));
+	q = parse_analyze_fixedparams(linitial(raw), sql, NULL, 0, NULL);
+	pull_varattnos(q->jointree->quals, 1, &attrs);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+	{
+		AttrNumber	attnum = x + FirstLowInvalidHeapAttributeNumber;
+
+		if (attnum <= 0)
+			continue;
+		astate = accumArrayResult(astate, CStringGetTextDatum(get_attname(relid, attnum, false)),
+								  false, TEXTOID, CurrentMemoryContext);
+	}
+	if (astate == NULL)
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(TEXTOID));
+	PG_RETURN_DATUM(makeArrayResult(astate, CurrentMemoryContext));
+}
+
+/*
+ * concord.access_until(id): until when access grant id shows its rows --
+ * its valid_until if it is approved, -infinity otherwise (unknown,
+ * requested, rejected, expired).  Read as the owner of concord's tables,
+ * so the grantee needs no privilege on access_request.  A grant's policy
+ * asks it once per query and compares the answer with the clock at every
+ * row it reads: rows read after the end are not shown, in a statement or
+ * a cursor that began before it too.
+ */
+Datum
+concord_access_until(PG_FUNCTION_ARGS)
+{
+	Oid			types[1] = {INT8OID};
+	Datum		args[1];
+	TimestampTz until = DT_NOBEGIN;
+
+	args[0] = PG_GETARG_DATUM(0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	concord_owner_exec("access_request",
+					   "SELECT r.valid_until FROM concord.access_request r"
+					   " WHERE r.id OPERATOR(pg_catalog.=) $1 AND r.status OPERATOR(pg_catalog.=) 'approved'",
+					   1, types, args, NULL);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		if (!isnull)
+			until = DatumGetTimestampTz(v);
+	}
+	SPI_finish();
+	PG_RETURN_TIMESTAMPTZ(until);
+}
