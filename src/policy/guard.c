@@ -6,6 +6,8 @@
  *	  a checked condition reads, and when a time-bound grant ends.
  *
  *	  concord.guard_internal() RETURNS boolean
+ *	  concord.guard_actions(cmd pg_ddl_command)
+ *	      RETURNS TABLE (action text, target oid, name text)
  *	  concord.expr_columns(tbl regclass, expr text) RETURNS text[]
  *	  concord.access_until(id bigint) RETURNS timestamptz
  *
@@ -13,15 +15,19 @@
  */
 #include "postgres.h"
 
+#include "access/sysattr.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "nodes/bitmapset.h"
+#include "nodes/parsenodes.h"
 #include "optimizer/optimizer.h"
 #include "parser/analyze.h"
 #include "parser/parser.h"
-#include "access/sysattr.h"
+#include "tcop/deparse_utility.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -31,6 +37,7 @@
 #include "policy/policy.h"
 
 PG_FUNCTION_INFO_V1(concord_guard_internal);
+PG_FUNCTION_INFO_V1(concord_guard_actions);
 PG_FUNCTION_INFO_V1(concord_expr_columns);
 PG_FUNCTION_INFO_V1(concord_access_until);
 
@@ -61,6 +68,92 @@ Datum
 concord_guard_internal(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(policy_guard_internal());
+}
+
+/*
+ * concord.guard_actions(cmd): what an ALTER TABLE (ALTER VIEW, ...) that an
+ * event trigger reports (pg_event_trigger_ddl_commands().command) does that
+ * the governance guard refuses on a governed table, one row each:
+ *   disable row security | no force row security       target: the table
+ *   disable trigger (name) | disable trigger all | disable trigger user |
+ *   enable replica trigger (name)                       target: the table
+ *   attach partition                                    target: the partition
+ *   inherit                                             target: the parent
+ * Other commands, and other subcommands, give no row.  The guard judges a
+ * table by what a command does to it, not by the state it leaves: a
+ * command that fixes one thing while another is still wrong goes through.
+ */
+Datum
+concord_guard_actions(PG_FUNCTION_ARGS)
+{
+	CollectedCommand *cmd = (CollectedCommand *) PG_GETARG_POINTER(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	ListCell   *lc;
+
+	InitMaterializedSRF(fcinfo, 0);
+	if (cmd == NULL || cmd->type != SCT_AlterTable)
+		PG_RETURN_VOID();
+	foreach(lc, cmd->d.alterTable.subcmds)
+	{
+		CollectedATSubcmd *sub = lfirst(lc);
+		AlterTableCmd *at = (AlterTableCmd *) sub->parsetree;
+		const char *action = NULL;
+		Oid			target = cmd->d.alterTable.objectId;
+		const char *name = NULL;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if (at == NULL || !IsA(at, AlterTableCmd))
+			continue;
+		switch (at->subtype)
+		{
+			case AT_DisableRowSecurity:
+				action = "disable row security";
+				break;
+			case AT_NoForceRowSecurity:
+				action = "no force row security";
+				break;
+			case AT_DisableTrig:
+				action = "disable trigger";
+				name = at->name;
+				break;
+			case AT_EnableReplicaTrig:
+				action = "enable replica trigger";
+				name = at->name;
+				break;
+			case AT_DisableTrigAll:
+				action = "disable trigger all";
+				break;
+			case AT_DisableTrigUser:
+				action = "disable trigger user";
+				break;
+			case AT_AttachPartition:
+				if (at->def && IsA(at->def, PartitionCmd) && ((PartitionCmd *) at->def)->name)
+				{
+					action = "attach partition";
+					target = RangeVarGetRelid(((PartitionCmd *) at->def)->name, NoLock, true);
+				}
+				break;
+			case AT_AddInherit:
+				if (at->def && IsA(at->def, RangeVar))
+				{
+					action = "inherit";
+					target = RangeVarGetRelid((RangeVar *) at->def, NoLock, true);
+				}
+				break;
+			default:
+				break;
+		}
+		if (action == NULL)
+			continue;
+		values[0] = CStringGetTextDatum(action);
+		values[1] = ObjectIdGetDatum(target);
+		nulls[1] = !OidIsValid(target);
+		values[2] = name ? CStringGetTextDatum(name) : (Datum) 0;
+		nulls[2] = name == NULL;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	PG_RETURN_VOID();
 }
 
 /*

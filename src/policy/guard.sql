@@ -28,6 +28,13 @@ LANGUAGE C VOLATILE;
 COMMENT ON FUNCTION @extschema@.guard_internal() IS
   'Whether the running statement is concord''s own (one of its API functions running as its owner, or DROP EXTENSION concord): the governance guard leaves it alone';
 
+CREATE FUNCTION @extschema@.guard_actions(cmd pg_ddl_command)
+RETURNS TABLE (action text, target oid, name text)
+AS 'MODULE_PATHNAME', 'concord_guard_actions'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.guard_actions(pg_ddl_command) IS
+  'What an ALTER TABLE reported to an event trigger does that the governance guard judges: row security or triggers switched off, a partition attached, a parent inherited';
+
 CREATE FUNCTION @extschema@.expr_columns(tbl regclass, expr text)
 RETURNS text[]
 AS 'MODULE_PATHNAME', 'concord_expr_columns'
@@ -126,7 +133,6 @@ CREATE FUNCTION @extschema@.governance_sync(tbl regclass)
 RETURNS text[]
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
-SET client_min_messages = warning
 AS $fn$
 DECLARE
   rowed boolean;
@@ -165,7 +171,9 @@ BEGIN
         SELECT pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) INTO q
           FROM pg_catalog.pg_policy pol WHERE pol.polrelid = d.part AND pol.polname = p.polname;
         IF q IS DISTINCT FROM p.qual THEN
-          EXECUTE format('DROP POLICY IF EXISTS %I ON %s', p.polname, d.part);
+          IF q IS NOT NULL THEN
+            EXECUTE format('DROP POLICY %I ON %s', p.polname, d.part);
+          END IF;
           EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
                          p.polname, d.part, p.qual, p.qual);
           EXECUTE format('COMMENT ON POLICY %I ON %s IS %L', p.polname, d.part, mark);
@@ -198,7 +206,9 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = d.part AND tg.tgname = t.tgname
                           AND pg_catalog.obj_description(tg.oid, 'pg_trigger') = mark
                           AND pg_catalog.pg_get_triggerdef(tg.oid) = pg_catalog.replace(def, format(' ON %s ', tbl), format(' ON %s ', d.part))) THEN
-          EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', t.tgname, d.part);
+          IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = d.part AND tg.tgname = t.tgname) THEN
+            EXECUTE format('DROP TRIGGER %I ON %s', t.tgname, d.part);
+          END IF;
           EXECUTE pg_catalog.overlay(def, format(' ON %s ', d.part), pg_catalog.strpos(def, format(' ON %s ', tbl)),
                                      pg_catalog.length(format(' ON %s ', tbl)));
           EXECUTE format('COMMENT ON TRIGGER %I ON %s IS %L', t.tgname, d.part, mark);
@@ -305,10 +315,14 @@ found AS (
          format('%s%s on %s: %s', pr.priv, CASE WHEN pr.col IS NULL THEN '' ELSE format(' (%I)', pr.col) END, u.rel,
                 CASE WHEN u.rel = u.root THEN 'a masked table, read (or probed, or watched) in clear around its governed view'
                      ELSE format('a part of masked table %s, read in clear', u.root) END),
-         format('REVOKE %s%s ON %s FROM %s CASCADE%s', pr.priv, CASE WHEN pr.col IS NULL THEN '' ELSE format(' (%I)', pr.col) END, u.rel,
-                CASE WHEN pr.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(pr.grantee)) END,
-                CASE WHEN u.rel = u.root AND pr.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
-                     THEN format('; GRANT it on %s instead', pg_catalog.to_regclass(format('%I.%I', n.nspname, c.relname || '_governed'))) ELSE '' END),
+         format('REVOKE %s%s ON %s FROM %s CASCADE', pr.priv, CASE WHEN pr.col IS NULL THEN '' ELSE format(' (%I)', pr.col) END, u.rel,
+                CASE WHEN pr.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(pr.grantee)) END)
+         || CASE WHEN u.rel = u.root AND pr.priv IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+                      AND pg_catalog.to_regclass(format('%I.%I', n.nspname, c.relname || '_governed')) IS NOT NULL
+                 THEN format('; GRANT %s%s ON %s TO %s', pr.priv, CASE WHEN pr.col IS NULL THEN '' ELSE format(' (%I)', pr.col) END,
+                             pg_catalog.to_regclass(format('%I.%I', n.nspname, c.relname || '_governed')),
+                             CASE WHEN pr.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(pr.grantee)) END)
+                 ELSE '' END,
          u.root, 'grant'
     FROM under u JOIN pg_catalog.pg_class c ON c.oid = u.root JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace,
          LATERAL @extschema@.relation_privileges(u.rel) pr
@@ -430,10 +444,11 @@ COMMENT ON FUNCTION @extschema@.governance_check() IS
 
 -- What the guard does at the end of a DDL statement that is not concord's
 -- own, for the objects it made or changed (classes, objs: their catalogs
--- and OIDs; a GRANT names none).  Runs as concord's owner, for whoever ran
+-- and OIDs; a GRANT names none) and what its ALTERs did (actions:
+-- guard_actions' rows, with rel, the table altered).  Runs as concord's owner, for whoever ran
 -- the statement; anyone may call it (the event trigger runs as her), and
 -- it only ever repairs or refuses what the catalogs show.
-CREATE FUNCTION @extschema@.guard_enforce(tags text[], classes oid[], objs oid[])
+CREATE FUNCTION @extschema@.guard_enforce(tags text[], classes oid[], objs oid[], actions jsonb)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -443,6 +458,7 @@ DECLARE
   rels oid[];
   g record;
   bad record;
+  act record;
   moved text[];
   did text[];
 BEGIN
@@ -491,23 +507,52 @@ BEGIN
       PERFORM @extschema@.governance_sync(g.t);
     END LOOP;
   END IF;
-  -- refuse what would leave a way around the governance of these
-  -- relations (asked only when one of them is governed, a parent of a
-  -- governed table, or reads one)
-  IF NOT EXISTS (SELECT 1 FROM unnest(rels) r(rel), @extschema@.governed_relations() u
-                  WHERE u.rel = r.rel
-                     OR u.root IN (SELECT pt.part FROM @extschema@.relation_parts(r.rel::regclass) pt)
-                     OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite rw JOIN pg_catalog.pg_depend d
-                                  ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = rw.oid
-                                 AND d.refclassid = 'pg_catalog.pg_class'::regclass
-                                WHERE rw.ev_class = r.rel AND d.refobjid = u.rel)) THEN
+  -- refuse what the statement did to a governed table (judged by what it
+  -- did, so that a statement that fixes one thing while another is still
+  -- wrong goes through)
+  FOR act IN SELECT (e ->> 'rel')::oid AS rel, e ->> 'action' AS action, (e ->> 'target')::oid AS target, e ->> 'name' AS name
+               FROM jsonb_array_elements(coalesce(actions, '[]')) e LOOP
+    IF act.action IN ('disable row security', 'no force row security')
+       AND EXISTS (SELECT 1 FROM @extschema@.governed_relations() u WHERE u.rel = act.rel AND u.rowed) THEN
+      RAISE EXCEPTION 'refused: % on %, which has concord''s row policies', upper(act.action), act.rel::regclass
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = CASE WHEN act.action = 'disable row security' THEN 'Whoever may read the table would read every row.'
+                            ELSE 'Its owner would read every row.' END,
+              HINT = 'Row security stays on and forced on a governed table and its parts; drop the row policies (concord.row_policy_drop) to change what they show.';
+    END IF;
+    IF ((act.action IN ('disable trigger', 'enable replica trigger')
+         AND (act.name LIKE 'concord\_wr\_%' OR act.name IN ('concord_audit', 'concord_mask_hash', 'concord_unmask')))
+        OR (act.action IN ('disable trigger all', 'disable trigger user')
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = act.rel AND NOT t.tgisinternal
+                           AND (t.tgname LIKE 'concord\_wr\_%' OR t.tgname IN ('concord_audit', 'concord_mask_hash', 'concord_unmask'))))) THEN
+      RAISE EXCEPTION 'refused: % on %, which has concord''s triggers', upper(act.action) || coalesce(' ' || act.name, ''), act.rel::regclass
+        USING ERRCODE = 'insufficient_privilege',
+              DETAIL = 'concord''s triggers keep masks unbroken (concord_unmask, concord_mask_hash), enforce write rules and audit rows.',
+              HINT = 'Drop the rule, mask or audit trail through concord (write_rule_drop, column_mask_drop), which is audited.';
+    END IF;
+    IF act.action IN ('attach partition', 'inherit') AND act.target IS NOT NULL THEN
+      SELECT c.* INTO bad FROM @extschema@.governance_check() c
+       WHERE c.kind = 'parent without policies'
+         AND c.governed = (CASE WHEN act.action = 'inherit' THEN act.rel ELSE act.target END)::regclass
+         AND pg_catalog.to_regclass(c.object) = (CASE WHEN act.action = 'inherit' THEN act.target ELSE act.rel END)::regclass
+       LIMIT 1;
+      IF bad.kind IS NOT NULL THEN
+        RAISE EXCEPTION 'refused: %', bad.path
+          USING ERRCODE = 'insufficient_privilege', HINT = bad.fix || '.';
+      END IF;
+    END IF;
+  END LOOP;
+  -- refuse a view, materialized view or rule the statement made or changed
+  -- that reads around a governed table
+  IF NOT EXISTS (SELECT 1 FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class k ON k.oid = r.rel WHERE k.relkind IN ('v', 'm'))
+     AND NOT 'CREATE RULE' = ANY (tags) THEN
     RETURN;
   END IF;
   SELECT c.* INTO bad FROM @extschema@.governance_check() c
-   WHERE c.kind IN ('plain view', 'materialized view', 'rule', 'row security off', 'trigger disabled', 'foreign part',
-                    'parent without policies')
-     AND (pg_catalog.to_regclass(c.object) = ANY (rels)
-          OR (c.kind = 'parent without policies' AND c.governed = ANY (rels)))
+   WHERE c.kind IN ('plain view', 'materialized view', 'rule')
+     AND pg_catalog.to_regclass(c.object) = ANY (
+           SELECT r.rel FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class k ON k.oid = r.rel
+            WHERE k.relkind IN ('v', 'm') OR 'CREATE RULE' = ANY (tags))
    ORDER BY c.kind, c.object, c.role
    LIMIT 1;
   IF bad.kind IS NOT NULL THEN
@@ -519,8 +564,8 @@ BEGIN
   END IF;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.guard_enforce(text[], oid[], oid[]) IS
-  'Internal to the governance guard (the event trigger concord_guard): gives the parts of governed tables their governance, moves grants on masked tables to their governed views, and refuses a statement that would leave a way around the governance (governance_check)';
+COMMENT ON FUNCTION @extschema@.guard_enforce(text[], oid[], oid[], jsonb) IS
+  'Internal to the governance guard (the event trigger concord_guard): gives the parts of governed tables their governance, moves grants on masked tables to their governed views, and refuses a statement that opens a way around the governance (governance_check)';
 
 -- The event trigger's function: runs as whoever ran the DDL statement.
 CREATE FUNCTION @extschema@.guard_ddl()
@@ -532,14 +577,18 @@ DECLARE
   tags text[];
   classes oid[];
   objs oid[];
+  actions jsonb;
 BEGIN
   IF @extschema@.guard_internal() THEN
     RETURN;
   END IF;
   SELECT array_agg(c.command_tag), array_agg(c.classid), array_agg(c.objid) INTO tags, classes, objs
     FROM pg_catalog.pg_event_trigger_ddl_commands() c WHERE NOT c.in_extension;
+  SELECT jsonb_agg(jsonb_build_object('rel', c.objid, 'action', a.action, 'target', a.target, 'name', a.name)) INTO actions
+    FROM pg_catalog.pg_event_trigger_ddl_commands() c, LATERAL @extschema@.guard_actions(c.command) a
+   WHERE NOT c.in_extension;
   IF tags IS NOT NULL THEN
-    PERFORM @extschema@.guard_enforce(tags, classes, objs);
+    PERFORM @extschema@.guard_enforce(tags, classes, objs, actions);
   END IF;
 END
 $fn$;
@@ -581,8 +630,8 @@ COMMENT ON FUNCTION @extschema@.guard_drop() IS
   'Event trigger concord_guard_drop (sql_drop): refuses dropping concord''s policies and triggers by hand';
 
 CREATE EVENT TRIGGER concord_guard ON ddl_command_end
-  WHEN TAG IN ('CREATE TABLE', 'ALTER TABLE', 'GRANT', 'CREATE VIEW', 'ALTER VIEW', 'CREATE MATERIALIZED VIEW',
-               'ALTER MATERIALIZED VIEW', 'CREATE RULE', 'ALTER POLICY')
+  WHEN TAG IN ('CREATE TABLE', 'CREATE FOREIGN TABLE', 'ALTER TABLE', 'ALTER FOREIGN TABLE', 'GRANT', 'CREATE VIEW',
+               'ALTER VIEW', 'CREATE MATERIALIZED VIEW', 'ALTER MATERIALIZED VIEW', 'CREATE RULE', 'ALTER POLICY')
   EXECUTE FUNCTION @extschema@.guard_ddl();
 CREATE EVENT TRIGGER concord_guard_drop ON sql_drop
   WHEN TAG IN ('DROP POLICY', 'DROP TRIGGER')

@@ -83,11 +83,12 @@ AS $fn$
 DECLARE
   k record;
 BEGIN
-  FOR k IN SELECT a.attname, pg_catalog.col_description(tbl, a.attnum) AS description, m.column_name IS NOT NULL AS masked
+  -- (the view's own columns: the table's, less the stored masks' it never shows)
+  FOR k IN SELECT a.attname, pg_catalog.col_description(tbl, ta.attnum) AS description, m.column_name IS NOT NULL AS masked
              FROM pg_catalog.pg_attribute a
+             JOIN pg_catalog.pg_attribute ta ON ta.attrelid = tbl AND ta.attname = a.attname AND NOT ta.attisdropped
              LEFT JOIN @extschema@.column_mask m ON m.table_name = tbl AND m.column_name = a.attname
-            WHERE a.attrelid = tbl AND a.attnum > 0 AND NOT a.attisdropped
-              AND NOT @extschema@.mask_stored_column(tbl, a.attname) LOOP
+            WHERE a.attrelid = v AND a.attnum > 0 AND NOT a.attisdropped LOOP
     EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', v, k.attname,
                    coalesce(k.description || ' ', '')
                    || format(CASE WHEN k.masked THEN '(column %s of %s; masked unless the reader may see its clear value, concord.column_mask)'
