@@ -93,12 +93,25 @@ RETURN @extschema@.manages(who, 0::pg_catalog.oid::pg_catalog.regrole) OR EXISTS
 COMMENT ON FUNCTION @extschema@.access_may_decide(regrole, bigint) IS
   'Whether the role may decide the access request: an approver ({"approver": true}) of the requester''s department or one above it, not the requester (or concord_admin, or a superuser)';
 
+-- Whether the current user may decide request id, asked as concord's
+-- owner (members may read neither members nor departments).  In C
+-- (guard.c); about the current user only.
+CREATE FUNCTION @extschema@.access_visible(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'concord_access_visible'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.access_visible(bigint) IS
+  'Whether the current user may decide the access request (access_may_decide, asked as concord''s owner): the row policy on access_request shows it to her then';
+-- (access_may_decide itself is the API's: anyone who could call it could
+-- ask which requests another role may decide, which is which exist)
+REVOKE EXECUTE ON FUNCTION @extschema@.access_may_decide(regrole, bigint) FROM PUBLIC;
+
 -- A request is seen by its requester and by those who may decide it.
 ALTER TABLE @extschema@.access_request ENABLE ROW LEVEL SECURITY;
 CREATE POLICY access_request_visible ON @extschema@.access_request FOR SELECT
   USING (role_name OPERATOR(pg_catalog.=) current_user::pg_catalog.text
-         OR @extschema@.access_may_decide(pg_catalog.to_regrole(current_user), id)
-         OR @extschema@.manages(pg_catalog.to_regrole(current_user), 0::pg_catalog.oid::pg_catalog.regrole));
+         OR @extschema@.manages(pg_catalog.to_regrole(current_user), 0::pg_catalog.oid::pg_catalog.regrole)
+         OR @extschema@.access_visible(id));
 GRANT SELECT ON @extschema@.access_request TO PUBLIC;
 
 CREATE FUNCTION @extschema@.access_request(tbl regclass, predicate text, reason text, valid_until timestamptz)

@@ -10,6 +10,7 @@
  *	      RETURNS TABLE (action text, target oid, name text)
  *	  concord.expr_columns(tbl regclass, expr text) RETURNS text[]
  *	  concord.access_until(id bigint) RETURNS timestamptz
+ *	  concord.access_visible(id bigint) RETURNS boolean
  *
  *-------------------------------------------------------------------------
  */
@@ -40,6 +41,7 @@ PG_FUNCTION_INFO_V1(concord_guard_internal);
 PG_FUNCTION_INFO_V1(concord_guard_actions);
 PG_FUNCTION_INFO_V1(concord_expr_columns);
 PG_FUNCTION_INFO_V1(concord_access_until);
+PG_FUNCTION_INFO_V1(concord_access_visible);
 
 /* set while DROP EXTENSION concord runs (explain_guard.c) */
 bool		policy_dropping_extension = false;
@@ -235,4 +237,37 @@ concord_access_until(PG_FUNCTION_ARGS)
 	}
 	SPI_finish();
 	PG_RETURN_TIMESTAMPTZ(until);
+}
+
+/*
+ * concord.access_visible(id): whether the current user may decide access
+ * request id (concord.access_may_decide), asked as the owner of concord's
+ * tables: the row policy on access_request shows a request to those who
+ * may decide it, and a member may read neither members nor departments.
+ * Only about the current user, so nobody learns through it which requests
+ * another role could decide (which requests exist).
+ */
+Datum
+concord_access_visible(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {OIDOID, INT8OID};
+	Datum		args[2];
+	bool		visible = false;
+
+	args[0] = ObjectIdGetDatum(GetUserId());
+	args[1] = PG_GETARG_DATUM(0);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	concord_owner_exec("access_request",
+					   "SELECT concord.access_may_decide($1::pg_catalog.regrole, $2)",
+					   2, types, args, NULL);
+	if (SPI_processed == 1)
+	{
+		bool		isnull;
+		Datum		v = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		visible = !isnull && DatumGetBool(v);
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(visible);
 }
