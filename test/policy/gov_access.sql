@@ -86,7 +86,7 @@ SELECT pg_sleep(2.3) IS NOT NULL AS waited2 \gset
 SELECT dblink_connect('long', :'conn' || ' user=tap_gov_ac_peer') AS c2 \gset
 SELECT dblink_exec('long', 'BEGIN') AS b \gset
 SELECT v AS n FROM dblink('long', 'SELECT count(*)::text FROM gov_ac.deal') AS t(v text) \gset
-SELECT is(pg_temp.run('postgres', $$SET statement_timeout = '2s'; DO $d$ BEGIN PERFORM concord.access_tidy(); END $d$$$), 'ok',
+SELECT is(pg_temp.run('postgres', $q$SET statement_timeout = '2s'; DO $d$ BEGIN PERFORM concord.access_tidy(); END $d$$q$), 'ok',
           'access_tidy runs while a long read holds the table');
 SELECT is((SELECT status FROM concord.access_request WHERE id = :req4), 'expired', 'and marks the grant expired (no DDL needed for that)');
 SELECT is(pg_temp.one('tap_gov_ac_peer', 'SELECT count(*)::text FROM gov_ac.deal'), '1',
