@@ -234,9 +234,9 @@ COMMENT ON FUNCTION @extschema@.governance_sync(regclass) IS
 -- of a governed table (one with row policies or masks), or read around
 -- concord otherwise, with the fix.  kind is one of: superuser, bypassrls,
 -- read all data, table owner, grant, trigger privilege, references
--- privilege, row security off, parent without policies, foreign part,
--- trigger disabled, other policy, plain view, materialized view, rule,
--- security definer function.  role is a role that can take the path
+-- privilege, foreign key, row security off, parent without policies,
+-- foreign part, trigger disabled, other policy, plain view, materialized
+-- view, rule, security definer function.  role is a role that can take the path
 -- (PUBLIC: every role); object is what it goes through.
 CREATE FUNCTION @extschema@.governance_check()
 RETURNS TABLE (role text, object text, path text, fix text, governed regclass, kind text)
@@ -337,6 +337,20 @@ found AS (
          u.root, lower(pr.priv) || ' privilege'
     FROM under u, LATERAL @extschema@.relation_privileges(u.rel) pr
    WHERE u.rowed AND NOT u.masked AND pr.priv IN ('REFERENCES', 'TRIGGER')
+  UNION ALL
+  -- a foreign key to a governed table from one others may write: a write
+  -- that names a key succeeds or fails as the key exists, hidden rows
+  -- included (PostgreSQL checks foreign keys as the owner, past row security)
+  SELECT CASE WHEN pr.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(pr.grantee)::text END,
+         k.conrelid::pg_catalog.regclass::text,
+         format('foreign key %I of %s references %s: whoever may %s %s learns which keys its hidden rows hold',
+                k.conname, k.conrelid::pg_catalog.regclass, u.rel, pr.priv, k.conrelid::pg_catalog.regclass),
+         format('Reference a key that tells nothing (a surrogate key), or leave writing %s to those who may see every row of %s',
+                k.conrelid::pg_catalog.regclass, u.rel),
+         u.root, 'foreign key'
+    FROM under u JOIN pg_catalog.pg_constraint k ON k.contype = 'f' AND k.confrelid = u.rel,
+         LATERAL @extschema@.relation_privileges(k.conrelid::pg_catalog.regclass) pr
+   WHERE u.rowed AND pr.priv IN ('INSERT', 'UPDATE') AND k.conrelid <> u.rel
   UNION ALL
   -- row security off (or not forced) on a table with row policies or a part of one
   SELECT rd.who, u.rel::text,
