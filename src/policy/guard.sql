@@ -236,7 +236,7 @@ COMMENT ON FUNCTION @extschema@.governance_sync(regclass) IS
 -- read all data, table owner, grant, trigger privilege, references
 -- privilege, foreign key, row security off, parent without policies,
 -- foreign part, trigger disabled, other policy, plain view, materialized
--- view, rule, security definer function.  role is a role that can take the path
+-- view, rule, governed view, security definer function.  role is a role that can take the path
 -- (PUBLIC: every role); object is what it goes through.
 CREATE FUNCTION @extschema@.governance_check()
 RETURNS TABLE (role text, object text, path text, fix text, governed regclass, kind text)
@@ -412,31 +412,47 @@ found AS (
   UNION ALL
   -- views, materialized views and rules that read around the governance
   SELECT rd, ro.v::pg_catalog.regclass::text,
-         CASE WHEN ro.relkind = 'm'
+         CASE WHEN ro.kind = 'materialized view'
               THEN format('materialized view %s holds what its owner %I read of %s (its rows%s) for all its readers',
                           ro.v::pg_catalog.regclass, pg_catalog.pg_get_userbyid(ro.vowner), ro.rel,
                           CASE WHEN ro.masked THEN ', masked columns in clear' ELSE '' END)
-              WHEN ro.relkind = 'v'
+              WHEN ro.kind = 'plain view'
               THEN format('view %s reads %s as its owner %I%s', ro.v::pg_catalog.regclass, ro.rel, pg_catalog.pg_get_userbyid(ro.vowner),
-                          CASE WHEN ro.masked AND (ro.attnum = 0 OR ro.attnum IN (SELECT mc.attnum FROM masked_cols mc WHERE mc.rel = ro.rel))
-                               THEN ', masked columns in clear' ELSE ', who is not bound by row security: every row' END)
+                          CASE WHEN ro.clear THEN ', masked columns in clear' ELSE ', who is not bound by row security: every row' END)
               ELSE format('rule %I on %s reads %s as %I%s', ro.rulename, ro.v::pg_catalog.regclass, ro.rel, pg_catalog.pg_get_userbyid(ro.vowner),
-                          CASE WHEN ro.masked THEN ', masked columns in clear' ELSE '' END) END,
-         CASE WHEN ro.relkind = 'v' THEN format('ALTER VIEW %s SET (security_invoker = true), or read %s''s governed view in it', ro.v::pg_catalog.regclass, ro.root)
-              WHEN ro.relkind = 'm' THEN format('DROP MATERIALIZED VIEW %s (or make it over the governed view, as a role that sees only what its readers may)', ro.v::pg_catalog.regclass)
+                          CASE WHEN ro.clear THEN ', masked columns in clear' ELSE ', who is not bound by row security: every row' END) END,
+         CASE WHEN ro.kind = 'plain view' THEN format('ALTER VIEW %s SET (security_invoker = true), or read %s''s governed view in it', ro.v::pg_catalog.regclass, ro.root)
+              WHEN ro.kind = 'materialized view' THEN format('DROP MATERIALIZED VIEW %s (or make it over the governed view, as a role that sees only what its readers may)', ro.v::pg_catalog.regclass)
               ELSE format('DROP RULE %I ON %s', ro.rulename, ro.v::pg_catalog.regclass) END,
-         ro.root, CASE ro.relkind WHEN 'v' THEN 'plain view' WHEN 'm' THEN 'materialized view' ELSE 'rule' END
-    FROM readers_of ro
+         ro.root, ro.kind
+    FROM (SELECT r.*, CASE WHEN r.relkind = 'm' THEN 'materialized view' WHEN r.rulename <> '_RETURN' THEN 'rule' ELSE 'plain view' END AS kind,
+                 r.masked AND (r.attnum = 0 OR r.attnum IN (SELECT mc.attnum FROM masked_cols mc WHERE mc.rel = r.rel)) AS clear
+            FROM readers_of r) ro
     JOIN pg_catalog.pg_roles vo ON vo.oid = ro.vowner
     LEFT JOIN pg_catalog.pg_class gc ON gc.oid = ro.root
     LEFT JOIN pg_catalog.pg_namespace gn ON gn.oid = gc.relnamespace,
          LATERAL @extschema@.relation_readers(ro.v::pg_catalog.regclass) rd
-   WHERE NOT (ro.relkind = 'v' AND ro.invoker)
+   WHERE NOT (ro.relkind = 'v' AND ro.rulename = '_RETURN' AND ro.invoker)
+     -- (the governed view itself)
      AND NOT (ro.relkind = 'v' AND ro.rel = ro.root AND ro.rulename = '_RETURN'
               AND ro.v = pg_catalog.to_regclass(format('%I.%I', gn.nspname, gc.relname || '_governed'))::pg_catalog.oid)
-     AND (ro.relkind = 'm'
-          OR (ro.masked AND (ro.attnum = 0 OR ro.attnum IN (SELECT mc.attnum FROM masked_cols mc WHERE mc.rel = ro.rel)))
-          OR (ro.rowed AND (vo.rolsuper OR vo.rolbypassrls)))
+     AND (ro.relkind = 'm' OR ro.clear OR (ro.rowed AND (vo.rolsuper OR vo.rolbypassrls)))
+  UNION ALL
+  -- a governed view that is no longer a security barrier, or not its table's owner's
+  SELECT rd, gv.v::text,
+         format('governed view %s %s', gv.v,
+                CASE WHEN NOT gv.barrier THEN 'is not a security_barrier view: a function of its reader''s in WHERE sees clear values before the masks'
+                     ELSE format('belongs to %I, not to the table''s owner: it reads the table as another role', pg_catalog.pg_get_userbyid(gv.vowner)) END),
+         format('SELECT %s.column_mask(table_name, column_name, mask, visible_to, stored_column IS NOT NULL) FROM %s.column_mask WHERE table_name = %L::regclass LIMIT 1',
+                '@extschema@', '@extschema@', gv.root::text),
+         gv.root, 'governed view'
+    FROM (SELECT g.t AS root, v.oid::pg_catalog.regclass AS v, v.relowner AS vowner, g.owner,
+                 coalesce(v.reloptions, '{}') && ARRAY['security_barrier=true', 'security_barrier=on', 'security_barrier=1'] AS barrier
+            FROM gov g JOIN pg_catalog.pg_class c ON c.oid = g.t
+            JOIN pg_catalog.pg_class v ON v.relnamespace = c.relnamespace AND v.relname = c.relname || '_governed' AND v.relkind = 'v'
+           WHERE g.masked) gv,
+         LATERAL @extschema@.relation_readers(gv.v) rd
+   WHERE NOT gv.barrier OR gv.vowner <> gv.owner
   UNION ALL
   -- SECURITY DEFINER functions with a body of SQL that read masked columns
   SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(x.grantee)::text END, f.oid::pg_catalog.regprocedure::text,
@@ -556,6 +572,19 @@ BEGIN
       END IF;
     END IF;
   END LOOP;
+  -- a governed view is concord's: rebuilt by column_mask, not by hand
+  SELECT v.oid::regclass AS v, mt.tbl INTO bad
+    FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class v ON v.oid = r.rel AND v.relkind = 'v'
+    JOIN (SELECT DISTINCT m.table_name AS tbl FROM @extschema@.column_mask m) mt ON true
+    JOIN pg_catalog.pg_class c ON c.oid = mt.tbl
+   WHERE v.relnamespace = c.relnamespace AND v.relname = c.relname || '_governed'
+   LIMIT 1;
+  IF bad.v IS NOT NULL THEN
+    RAISE EXCEPTION 'refused: view % is concord''s governed view of %: it is not changed by hand', bad.v, bad.tbl
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'Its columns, options and owner are what keeps the masks and row policies whole.',
+            HINT = 'column_mask and column_mask_drop rebuild it (grants on it are kept); DROP VIEW removes it, and with it its readers'' access.';
+  END IF;
   -- refuse a view, materialized view or rule the statement made or changed
   -- that reads around a governed table
   IF NOT EXISTS (SELECT 1 FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class k ON k.oid = r.rel WHERE k.relkind IN ('v', 'm'))

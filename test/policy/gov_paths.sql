@@ -8,7 +8,7 @@
 -- with its fix, as does explain_access for one role.  A rep and an analyst
 -- log in.  Committed set-up, removed at the end.
 SET client_min_messages = error;
-SELECT plan(47);
+SELECT plan(50);
 \ir setup.psql
 \ir gov_setup.psql
 \set roles '{tap_gov_pa_owner,tap_gov_pa_rep,tap_gov_pa_analyst,tap_gov_pa_bypass,tap_gov_pa_backup,tap_gov_pa_dba,tap_gov_pa_bypass_grp}'
@@ -85,6 +85,13 @@ SELECT is(pg_temp.run('postgres', $$SET ROLE tap_gov_pa_owner; CREATE TABLE gov_
 SELECT is(pg_temp.run('postgres', $$CREATE VIEW gov_pa.everyone AS SELECT id, region FROM gov_pa.customer$$),
           '42501: refused: view gov_pa.everyone reads gov_pa.customer as its owner postgres, who is not bound by row security: every row',
           'a superuser''s view over a table with row policies is refused, clear columns or not');
+SELECT is(pg_temp.run('postgres', $$SET ROLE tap_gov_pa_owner; ALTER VIEW gov_pa.customer_governed RESET (security_barrier)$$),
+          '42501: refused: view gov_pa.customer_governed is concord''s governed view of gov_pa.customer: it is not changed by hand',
+          'the governed view stays a security barrier');
+SELECT is(pg_temp.run('postgres', $$SET ROLE tap_gov_pa_owner;
+            CREATE OR REPLACE VIEW gov_pa.customer_governed WITH (security_barrier) AS SELECT id, name, phone, region FROM gov_pa.customer$$),
+          '42501: refused: view gov_pa.customer_governed is concord''s governed view of gov_pa.customer: it is not changed by hand',
+          'and is not replaced by one that shows the clear values');
 SELECT is(pg_temp.run('postgres', $$ALTER VIEW gov_pa.ids OWNER TO postgres$$),
           '42501: refused: view gov_pa.ids reads gov_pa.customer as its owner postgres, who is not bound by row security: every row',
           'and so is handing a view over it to a superuser');
@@ -111,6 +118,7 @@ RESET ROLE;
 GRANT SELECT (phone) ON gov_pa.customer TO tap_gov_pa_analyst;
 ALTER TABLE gov_pa.customer NO FORCE ROW LEVEL SECURITY;
 ALTER TABLE gov_pa.customer DISABLE TRIGGER concord_unmask;
+ALTER VIEW gov_pa.customer_governed RESET (security_barrier);
 CREATE TABLE gov_pa.archive (id int, name text, phone text, region text);
 GRANT SELECT ON gov_pa.archive TO tap_gov_pa_analyst;
 -- a governed child of a parent that is not
@@ -156,20 +164,23 @@ SELECT is((SELECT path FROM found WHERE kind = 'trigger disabled'),
 SELECT is((SELECT path || ' | ' || fix FROM found WHERE kind = 'parent without policies' AND role = 'tap_gov_pa_analyst'),
           'gov_pa.orders_2020 is a child of gov_pa.orders, which has no row policies: whoever reads gov_pa.orders reads gov_pa.orders_2020''s rows through it | Define the row policies and masks on gov_pa.orders (they then cover gov_pa.orders_2020 too)',
           'a parent without the child''s row policies');
+SELECT is((SELECT path FROM found WHERE kind = 'governed view' AND role = 'tap_gov_pa_rep'),
+          'governed view gov_pa.customer_governed is not a security_barrier view: a function of its reader''s in WHERE sees clear values before the masks',
+          'a governed view that is no longer a security barrier');
 SELECT is((SELECT string_agg(DISTINCT kind, ', ' ORDER BY kind) FROM found),
-          'bypassrls, grant, materialized view, other policy, parent without policies, plain view, read all data, row security off, rule, security definer function, superuser, table owner, trigger disabled',
+          'bypassrls, governed view, grant, materialized view, other policy, parent without policies, plain view, read all data, row security off, rule, security definer function, superuser, table owner, trigger disabled',
           'and nothing else');
 SELECT is((SELECT string_agg(j ->> 'kind', ', ' ORDER BY j ->> 'kind')
              FROM jsonb_array_elements(concord.explain_access('tap_gov_pa_analyst', 'gov_pa.customer') -> 'bypass') j),
-          'grant, other policy, plain view, security definer function, trigger disabled',
+          'governed view, grant, other policy, plain view, security definer function, trigger disabled',
           'explain_access lists the paths the analyst can take around this table');
 
 -- each is fixed as it says, one at a time, and the guard holds again
 SELECT is((SELECT string_agg(kind || ': ' || pg_temp.run('postgres', fix), ', ' ORDER BY kind)
              FROM (SELECT DISTINCT kind, fix FROM found
-                    WHERE kind IN ('grant', 'row security off', 'trigger disabled', 'security definer function')) f),
-          'grant: ok, row security off: ok, security definer function: ok, trigger disabled: ok',
-          'the fixes of the grant, row security, the function and the trigger run, one by one');
+                    WHERE kind IN ('grant', 'row security off', 'trigger disabled', 'security definer function', 'governed view')) f),
+          'governed view: ok, grant: ok, row security off: ok, security definer function: ok, trigger disabled: ok',
+          'the fixes of the governed view, the grant, row security, the function and the trigger run, one by one');
 SELECT is(pg_temp.run('postgres', 'DROP VIEW gov_pa.v_phones; DROP MATERIALIZED VIEW gov_pa.mv; DROP RULE r_leak ON gov_pa.log;
                                    DROP POLICY everyone ON gov_pa.customer; REVOKE pg_read_all_data FROM tap_gov_pa_backup;
                                    ALTER ROLE tap_gov_pa_bypass NOBYPASSRLS; REVOKE tap_gov_pa_owner FROM tap_gov_pa_dba;
