@@ -465,6 +465,26 @@ found AS (
                        AND (d.refobjsubid = mc.attnum OR d.refobjsubid = 0),
          LATERAL pg_catalog.aclexplode(coalesce(f.proacl, pg_catalog.acldefault('f', f.proowner))) x
    WHERE x.privilege_type = 'EXECUTE' AND NOT (f.pronamespace = '@extschema@'::pg_catalog.regnamespace)
+  UNION ALL
+  -- SECURITY DEFINER functions whose body cannot be read (PL/pgSQL, a
+  -- string of SQL, C), run as a role that reads a masked table in clear
+  -- (its owner, or one with its privileges; a superuser): whoever may call
+  -- them may be handed clear values
+  SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(x.grantee)::text END, f.oid::pg_catalog.regprocedure::text,
+         format('SECURITY DEFINER function %s runs as %I, who reads %s''s masked columns in clear; what it returns is not checked (or give it an owner that reads the governed view only)',
+                f.oid::pg_catalog.regprocedure, pg_catalog.pg_get_userbyid(f.proowner), g.t),
+         format('ALTER FUNCTION %s SECURITY INVOKER', f.oid::pg_catalog.regprocedure),
+         g.t, 'security definer function'
+    FROM gov g
+    JOIN pg_catalog.pg_proc f ON f.prosecdef AND f.prosqlbody IS NULL AND f.prokind IN ('f', 'p')
+                             AND f.prorettype NOT IN ('pg_catalog.trigger'::pg_catalog.regtype, 'pg_catalog.event_trigger'::pg_catalog.regtype)
+                             AND (pg_catalog.pg_has_role(f.proowner, g.owner, 'USAGE')
+                                  OR (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.oid = f.proowner)),
+         LATERAL pg_catalog.aclexplode(coalesce(f.proacl, pg_catalog.acldefault('f', f.proowner))) x
+   WHERE g.masked AND x.privilege_type = 'EXECUTE' AND x.grantee <> f.proowner
+     AND f.pronamespace NOT IN ('pg_catalog'::pg_catalog.regnamespace, 'information_schema'::pg_catalog.regnamespace)
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e
+                      WHERE e.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND e.objid = f.oid AND e.deptype = 'e')
 )
 SELECT s.* FROM (SELECT DISTINCT f.role, f.object, f.path, f.fix, f.governed, f.kind FROM found f) s
  ORDER BY s.governed::text, s.kind, s.object, s.role
