@@ -6,8 +6,9 @@
  *
  * All of concord's settings are defined here, in one place, under the
  * reserved prefix "concord.".  Settings that could weaken security (the CA
- * bundle, the call log switch) are PGC_SUSET; plain limits are PGC_USERSET
- * and can also be overridden per call.
+ * bundle, the call log switch, the ceilings over the HTTP limits) are
+ * PGC_SUSET; the limits themselves are PGC_USERSET and can also be set per
+ * call, always within their superuser-set ceilings.
  *
  *-------------------------------------------------------------------------
  */
@@ -42,6 +43,12 @@ int			concord_http_max_response_bytes = 10 * 1024 * 1024;
 int			concord_http_max_redirects = 5;
 int			concord_http_max_connections = 32;
 int			concord_http_max_host_connections = 8;
+int			concord_http_timeout_ms_limit = 3600 * 1000;
+int			concord_http_connect_timeout_ms_limit = 600 * 1000;
+int			concord_http_max_response_bytes_limit = 512 * 1024 * 1024;
+int			concord_http_max_redirects_limit = 20;
+int			concord_http_max_connections_limit = 1000;
+int			concord_http_max_host_connections_limit = 1000;
 bool		concord_http_log = false;
 char	   *concord_http_ca_file = NULL;
 char	   *concord_http_user_agent = NULL;
@@ -144,6 +151,54 @@ define_gucs(void)
 							&concord_http_max_host_connections,
 							8, 1, 1000,
 							PGC_USERSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_timeout_ms_limit",
+							"Ceiling of the HTTP time limit a call or a session may set, in milliseconds.",
+							NULL,
+							&concord_http_timeout_ms_limit,
+							3600 * 1000, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_connect_timeout_ms_limit",
+							"Ceiling of the HTTP connect time limit a call or a session may set, in milliseconds.",
+							NULL,
+							&concord_http_connect_timeout_ms_limit,
+							600 * 1000, 1, INT_MAX,
+							PGC_SUSET, GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_max_response_bytes_limit",
+							"Ceiling of the HTTP response size a call or a session may set, in bytes.",
+							"At most 1 GB less 5 bytes: a response body is held in one bytea.",
+							&concord_http_max_response_bytes_limit,
+							512 * 1024 * 1024, 0, (int) (MaxAllocSize - VARHDRSZ),
+							PGC_SUSET, GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_max_redirects_limit",
+							"Ceiling of the redirects a call or a session may let an HTTP request follow.",
+							NULL,
+							&concord_http_max_redirects_limit,
+							20, 0, 20,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_max_connections_limit",
+							"Ceiling of the concurrent HTTP transfers a call or a session may set for a batch.",
+							NULL,
+							&concord_http_max_connections_limit,
+							1000, 1, 10000,
+							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("concord.http_max_host_connections_limit",
+							"Ceiling of the concurrent HTTP transfers to one host a call or a session may set for a batch.",
+							NULL,
+							&concord_http_max_host_connections_limit,
+							1000, 1, 10000,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 
 	DefineCustomBoolVariable("concord.http_log",

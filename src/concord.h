@@ -23,6 +23,13 @@ extern int	concord_http_max_response_bytes;
 extern int	concord_http_max_redirects;
 extern int	concord_http_max_connections;
 extern int	concord_http_max_host_connections;
+/* the superuser's ceilings over them */
+extern int	concord_http_timeout_ms_limit;
+extern int	concord_http_connect_timeout_ms_limit;
+extern int	concord_http_max_response_bytes_limit;
+extern int	concord_http_max_redirects_limit;
+extern int	concord_http_max_connections_limit;
+extern int	concord_http_max_host_connections_limit;
 extern bool concord_http_log;
 extern char *concord_http_ca_file;
 extern char *concord_http_user_agent;

@@ -127,9 +127,39 @@ AS 'MODULE_PATHNAME', 'concord_manages_as_sql';
 COMMENT ON FUNCTION @extschema@.manages(regrole, regrole) IS
   'Whether the role may manage objects the owner owns: it has the owner''s privileges, or concord_admin''s, or is a superuser';
 
+-- Refuses unless the caller of the API function running now may manage an
+-- object owned by owner (nothing to check for an object without one).
+CREATE FUNCTION @extschema@.require_manages(kind text, name text, owner regrole, verb text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF owner IS NOT NULL AND NOT @extschema@.manages(@extschema@.caller(), owner) THEN
+    RAISE EXCEPTION '% "%" belongs to "%"', kind, name, owner
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = format('Only its owner, a role with her privileges, or concord_admin may %s it.', verb);
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.require_manages(text, text, regrole, text) IS
+  'Internal to the API: refuses unless its caller may manage an object owned by the role (its privileges, concord_admin''s, or a superuser)';
+REVOKE EXECUTE ON FUNCTION @extschema@.require_manages(text, text, regrole, text) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.manages_any(role regrole, owners regrole[])
 RETURNS boolean
 LANGUAGE C STABLE STRICT PARALLEL SAFE
 AS 'MODULE_PATHNAME', 'concord_manages_any_sql';
 COMMENT ON FUNCTION @extschema@.manages_any(regrole, regrole[]) IS
   'Whether the role has the privileges of any of the roles (or concord_admin''s, or is a superuser)';
+
+-- Concord's own code reading a table with the rights of the role that
+-- registered it (identity's sources and events): one statement, as that
+-- role, security-restricted; what it writes stays.
+CREATE FUNCTION @extschema@.exec_as(role regrole, sql text, param text[] DEFAULT NULL)
+RETURNS bigint
+LANGUAGE C VOLATILE
+AS 'MODULE_PATHNAME', 'concord_exec_as';
+COMMENT ON FUNCTION @extschema@.exec_as(regrole, text, text[]) IS
+  'Runs one statement as the role (which the caller must be able to act as), under a security-restricted context, with param as $1; the rows it processed';
+REVOKE EXECUTE ON FUNCTION @extschema@.exec_as(regrole, text, text[]) FROM PUBLIC;

@@ -303,7 +303,8 @@ concord_eval_as(PG_FUNCTION_ARGS)
  * called it: to record her as the object's owner and to check that she may
  * change it.  SECURITY DEFINER loses the caller.  So such a function is
  * declared in schema concord with SET concord.run_as = 'owner' (and no
- * SECURITY DEFINER); PostgreSQL then calls it through fmgr_security_definer,
+ * SECURITY DEFINER; 'owner_temp' for one that needs temporary tables, which
+ * a security-restricted operation may not make); PostgreSQL then calls it through fmgr_security_definer,
  * whose hook (below) remembers the caller, elevates to the function's
  * owner (concord_elevate: pinned search_path, security-restricted) for the
  * call, and puts everything back after it, also on error.  concord.caller()
@@ -332,19 +333,25 @@ static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 
 char	   *concord_run_as = NULL;
 
-/* The per-FmgrInfo decision, kept in fmgr_hook's private datum. */
+/*
+ * The per-FmgrInfo decision, kept in fmgr_hook's private datum: not ours,
+ * or the owner to run as and whether the call is security-restricted.
+ */
 #define API_UNKNOWN		((Datum) 0)
 #define API_NOT_OURS	((Datum) 1)
-#define API_OURS(owner)	((Datum) (((uint64) (owner) << 1) | 0x100000000000ULL))
-#define API_OWNER(d)	((Oid) (((uint64) (d) & ~0x100000000000ULL) >> 1))
+#define API_FLAG		0x100000000000ULL
+#define API_TEMP		0x200000000000ULL
+#define API_OURS(owner, temp)	((Datum) (((uint64) (owner) << 1) | API_FLAG | ((temp) ? API_TEMP : 0)))
+#define API_OWNER(d)	((Oid) (((uint64) (d) & ~(API_FLAG | API_TEMP)) >> 1))
+#define API_RESTRICTED(d)	(((uint64) (d) & API_TEMP) == 0)
 
 /*
  * Whether function fn_oid is one of concord's run-as-owner functions: in
- * schema concord, with concord.run_as = 'owner' among its own settings.
- * Its owner, or InvalidOid.
+ * schema concord, with concord.run_as = 'owner' (or 'owner_temp') among its
+ * own settings.  Its owner, or InvalidOid; *temp: 'owner_temp'.
  */
 static Oid
-api_function_owner(Oid fn_oid)
+api_function_owner(Oid fn_oid, bool *temp)
 {
 	HeapTuple	tp = SearchSysCache1(PROCOID, ObjectIdGetDatum(fn_oid));
 	Form_pg_proc proc;
@@ -371,8 +378,12 @@ api_function_owner(Oid fn_oid)
 			{
 				char	   *item = TextDatumGetCString(items[i]);
 
-				if (strcmp(item, "concord.run_as=owner") == 0)
+				if (strcmp(item, "concord.run_as=owner") == 0 ||
+					strcmp(item, "concord.run_as=owner_temp") == 0)
+				{
 					owner = proc->proowner;
+					*temp = strcmp(item, "concord.run_as=owner_temp") == 0;
+				}
 				pfree(item);
 			}
 		}
@@ -394,9 +405,10 @@ api_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 
 	if (*private == API_UNKNOWN)
 	{
-		Oid			owner = api_function_owner(flinfo->fn_oid);
+		bool		temp = false;
+		Oid			owner = api_function_owner(flinfo->fn_oid, &temp);
 
-		*private = OidIsValid(owner) ? API_OURS(owner) : API_NOT_OURS;
+		*private = OidIsValid(owner) ? API_OURS(owner, temp) : API_NOT_OURS;
 	}
 	if (*private == API_NOT_OURS)
 		return;
@@ -426,8 +438,14 @@ api_fmgr_hook(FmgrHookEventType event, FmgrInfo *flinfo, Datum *private)
 				GetUserIdAndSecContext(&call->save_userid, &call->save_sec);
 				(void) set_config_option("search_path", "pg_catalog, pg_temp",
 										 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+				/*
+				 * 'owner_temp' (functions that need temporary tables):
+				 * without SECURITY_RESTRICTED_OPERATION, but SET ROLE and
+				 * SET SESSION AUTHORIZATION stay refused
+				 * (SECURITY_LOCAL_USERID_CHANGE).
+				 */
 				SetUserIdAndSecContext(call->owner, call->save_sec | SECURITY_LOCAL_USERID_CHANGE |
-									   SECURITY_RESTRICTED_OPERATION);
+									   (API_RESTRICTED(*private) ? SECURITY_RESTRICTED_OPERATION : 0));
 				api_depth++;
 				break;
 			}
@@ -549,4 +567,67 @@ concord_manages_any_sql(PG_FUNCTION_ARGS)
 		if (!nulls[i] && concord_manages(role, DatumGetObjectId(items[i])))
 			PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(n == 0 ? concord_manages(role, InvalidOid) : false);
+}
+
+PG_FUNCTION_INFO_V1(concord_exec_as);
+
+/*
+ * concord.exec_as(role, sql, param text[]): run sql, one statement, as role,
+ * elevated the same way (pinned search_path, security-restricted), with
+ * param as $1; the rows it processed.  Unlike eval_as it writes, and what
+ * it writes stays: concord's own code (run as concord's owner) reads a
+ * table with the rights of the role that registered it -- its policies and
+ * its functions are that role's business, never run as concord's owner --
+ * into a temporary table it then reads itself.  The caller must be able to
+ * act as role already.
+ */
+Datum
+concord_exec_as(PG_FUNCTION_ARGS)
+{
+	Oid			role;
+	char	   *sql;
+	Oid			argtypes[1] = {TEXTARRAYOID};
+	Datum		args[1];
+	char		nulls[1];
+	ConcordElevation elev;
+	volatile uint64 n = 0;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("exec_as needs a role and a statement")));
+	role = PG_GETARG_OID(0);
+	sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	args[0] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
+	nulls[0] = PG_ARGISNULL(2) ? 'n' : ' ';
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID %u does not exist", role)));
+	if (!has_privs_of_role(GetUserId(), role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to run a statement as role \"%s\"",
+						GetUserNameFromId(role, false))));
+	if (list_length(raw_parser(sql, RAW_PARSE_DEFAULT)) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("exec_as runs exactly one statement")));
+
+	concord_elevate(role, &elev);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute_with_args(sql, 1, argtypes, args, nulls, false, 0) < 0)
+			elog(ERROR, "SPI_execute failed");
+		n = SPI_processed;
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		concord_unelevate(&elev);
+	}
+	PG_END_TRY();
+	PG_RETURN_INT64((int64) n);
 }

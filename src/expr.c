@@ -50,6 +50,7 @@
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
 #include "nodes/parsenodes.h"
@@ -57,12 +58,14 @@
 #include "parser/analyze.h"
 #include "parser/parse_func.h"
 #include "parser/parser.h"
+#include "storage/lmgr.h"
 #include "tcop/tcopprot.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/regproc.h"
 #include "utils/ruleutils.h"
+#include "utils/syscache.h"
 
 #include "concord.h"
 
@@ -93,15 +96,16 @@ typedef struct Check
 static void
 refuse(const Check *c, Node *node, const char *what)
 {
-	int			loc = exprLocation(node);
+	int			loc = exprLocation(node) - c->offset;
+	int			len = strlen(c->predicate);
 
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("invalid %s: %s", c->what, what),
-			 loc >= c->offset ?
-			 errdetail("At character %d of the predicate: %s", loc - c->offset + 1,
-					   pnstrdup(c->predicate + (loc - c->offset),
-								Min(40, (int) strlen(c->predicate) - (loc - c->offset)))) : 0,
+			 loc >= 0 && loc < len ?
+			 errdetail("At character %d of the predicate: %s", loc + 1,
+					   pnstrdup(c->predicate + loc,
+								pg_mbcliplen(c->predicate + loc, len - loc, 40))) : 0,
 			 errhint("A predicate may use the table's columns, constants, PostgreSQL's own immutable operators and functions, "
 					 "CASE, COALESCE, IN lists, CURRENT_USER, and concord.member('attribute') or "
 					 "concord.member_in('department').")));
@@ -524,6 +528,28 @@ rel_qualified(Oid relid)
 }
 
 /*
+ * A regclass argument: the relation must exist (an OID typed by hand, or
+ * one of a table dropped since, names nothing), and is locked so that it
+ * cannot be dropped while the text is checked against it.  Returns relid.
+ */
+static Oid
+relation_arg(Oid relid)
+{
+	if (OidIsValid(relid))
+	{
+		LockRelationOid(relid, AccessShareLock);
+		if (SearchSysCacheExists1(RELOID, ObjectIdGetDatum(relid)))
+			return relid;
+		UnlockRelationOid(relid, AccessShareLock);
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_TABLE),
+			 errmsg("relation with OID %u does not exist", relid),
+			 errhint("Name the relation, as in 'sales.customer'::regclass.")));
+	return InvalidOid;			/* keep compiler quiet */
+}
+
+/*
  * Parse text as a predicate (column == InvalidAttrNumber: the WHERE clause
  * of SELECT FROM tbl) or as the mask of a column (the one output of
  * SELECT (...) FROM tbl), check it, and return it written back from its
@@ -588,10 +614,14 @@ checked_sql(Oid extfunc, Oid relid, const char *text, AttrNumber column, const c
 	return deparse_expression(expr, deparse_context_for(get_rel_name(relid), relid), false, false);
 }
 
+/*
+ * concord.policy_predicate(tbl regclass, predicate text) RETURNS text:
+ * a row policy's condition, checked and written back from its tree.
+ */
 Datum
 concord_policy_predicate(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid = relation_arg(PG_GETARG_OID(0));
 
 	PG_RETURN_TEXT_P(cstring_to_text(checked_sql(fcinfo->flinfo->fn_oid, relid,
 												 text_to_cstring(PG_GETARG_TEXT_PP(1)), InvalidAttrNumber,
@@ -606,7 +636,7 @@ concord_policy_predicate(PG_FUNCTION_ARGS)
 Datum
 concord_policy_mask(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid = relation_arg(PG_GETARG_OID(0));
 	char	   *col = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	AttrNumber	attno = get_attnum(relid, col);
 
@@ -694,7 +724,7 @@ checked_metric_sql(Oid extfunc, Oid relid, List *names, List *types, const char 
 Datum
 concord_expr_check(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid = relation_arg(PG_GETARG_OID(0));
 	char	   *alias = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	bool		condition = PG_GETARG_BOOL(3);
 
@@ -711,7 +741,7 @@ concord_expr_check(PG_FUNCTION_ARGS)
 Datum
 concord_expr_type(PG_FUNCTION_ARGS)
 {
-	Oid			relid = PG_GETARG_OID(0);
+	Oid			relid = relation_arg(PG_GETARG_OID(0));
 	Oid			type = InvalidOid;
 
 	(void) checked_metric_sql(fcinfo->flinfo->fn_oid, relid, NIL, NIL, text_to_cstring(PG_GETARG_TEXT_PP(1)),
@@ -753,6 +783,11 @@ concord_expr_check_over(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("expr_check_over: a name or type is NULL")));
+		if (!SearchSysCacheExists1(TYPEOID, td[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("type with OID %u of \"%s\" does not exist",
+							DatumGetObjectId(td[i]), TextDatumGetCString(nd[i]))));
 		names = lappend(names, TextDatumGetCString(nd[i]));
 		types = lappend_oid(types, DatumGetObjectId(td[i]));
 	}

@@ -21,7 +21,9 @@ rc=0
 bash test/demo.sh >"$log" 2>&1 </dev/null || rc=$?
 tap_is "the README's first command (test/demo.sh) runs the whole demo" "$rc" "0"
 # the demo's cluster, as its people log in
-export PGHOST="$(run_dir demo)" PGPORT=54329
+# (port 54329, or the next free one if another cluster holds it: the
+# fourth line of postmaster.pid says which)
+export PGHOST="$(run_dir demo)" PGPORT="$(sed -n 4p "$(run_dir demo)/data/postmaster.pid" 2>/dev/null || echo 54329)"
 as() { "$PGBIN/psql" -X -At -U "$1" -d "$DB" -c "$2" </dev/null 2>&1; }
 
 tap_is "sync: four systems of three departments became tables" \

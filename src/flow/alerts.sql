@@ -106,10 +106,7 @@ BEGIN
     RAISE EXCEPTION 'invalid alert name "%"', name USING ERRCODE = 'invalid_name';
   END IF;
   SELECT r.owner INTO prev FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_rule.name FOR UPDATE;
-  IF prev IS NOT NULL AND NOT @extschema@.manages(me, prev) THEN
-    RAISE EXCEPTION 'alert "%" belongs to "%"', name, prev
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may redefine it.';
-  END IF;
+  PERFORM @extschema@.require_manages('alert', name, prev, 'redefine');
   IF (query IS NULL) = (metric IS NULL) THEN
     RAISE EXCEPTION 'alert "%" needs a query or a metric (one of them)', name
       USING ERRCODE = 'invalid_parameter_value',
@@ -226,9 +223,7 @@ BEGIN
   IF r.name IS NULL THEN
     RAISE EXCEPTION 'unknown alert "%"', name USING ERRCODE = 'undefined_object';
   END IF;
-  IF NOT @extschema@.manages(@extschema@.caller(), r.owner) THEN
-    RAISE EXCEPTION 'alert "%" belongs to "%"', name, r.owner USING ERRCODE = 'insufficient_privilege';
-  END IF;
+  PERFORM @extschema@.require_manages('alert', name, r.owner, 'check');
   -- the check, as the owner (eval_as: read-only, rolled back, and no
   -- function the query calls can change role, even in the worker)
   IF r.query IS NOT NULL THEN
@@ -355,10 +350,7 @@ BEGIN
   IF owner IS NULL THEN
     RETURN false;
   END IF;
-  IF NOT @extschema@.manages(@extschema@.caller(), owner) THEN
-    RAISE EXCEPTION 'alert "%" belongs to "%"', name, owner
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may drop it.';
-  END IF;
+  PERFORM @extschema@.require_manages('alert', name, owner, 'drop');
   DELETE FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_drop.name;
   PERFORM @extschema@.audit_record('alert_drop', name);
   RETURN true;

@@ -310,6 +310,9 @@ build_request(FlowMessage *m, HeapTuple tup, TupleDesc td, List *allowlist)
 	ListCell   *lc;
 	Jsonb	   *headers;
 
+	/* the superuser's ceilings hold for the worker too */
+	http_limits_clamp(&limits);
+
 	pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 	if (!push_headers(&st, endpoint_headers, erole, ewhose, &protect, &m->fail) ||
 		!push_headers(&st, message_headers, mrole, "the message", &protect, &m->fail))
@@ -587,7 +590,8 @@ flow_deliver_round(long *next_due_ms)
 			if (msgs[i].xfer)
 				xfers[nx++] = msgs[i].xfer;
 		pgstat_report_activity(STATE_RUNNING, "concord: delivering outbox messages");
-		http_perform(xfers, nx, concord_http_max_connections, concord_http_max_host_connections, allowlist);
+		http_perform(xfers, nx, http_cap_clamp(concord_http_max_connections, false),
+					 http_cap_clamp(concord_http_max_host_connections, true), allowlist);
 		record(msgs, n);
 	}
 	MemoryContextSwitchTo(old);

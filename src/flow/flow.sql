@@ -157,10 +157,7 @@ BEGIN
       USING ERRCODE = 'invalid_name', HINT = 'An endpoint name is a lower-case identifier, e.g. finance_billing.';
   END IF;
   SELECT * INTO old FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_define.name FOR UPDATE;
-  IF old.name IS NOT NULL AND NOT @extschema@.manages(me, old.defined_by) THEN
-    RAISE EXCEPTION 'endpoint "%" belongs to "%"', name, old.defined_by
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may redefine it.';
-  END IF;
+  PERFORM @extschema@.require_manages('endpoint', name, old.defined_by, 'redefine');
   IF url IS NULL THEN
     RAISE EXCEPTION 'endpoint "%" needs a URL', name USING ERRCODE = 'null_value_not_allowed';
   END IF;

@@ -7,8 +7,7 @@
  * reads the call log as its caller (security_invoker: each role its own
  * calls, a superuser all of them); so do monitor_outbox and monitor_alerts
  * (each role its own endpoints, messages and alerts; concord_admin and
- * superusers everything); monitor_sync reads the sync catalog as its
- * owner. */
+ * superusers everything), and monitor_sync (each her own sources). */
 
 CREATE VIEW @extschema@.monitor_http WITH (security_invoker = true) AS
   SELECT substring(l.url FROM '^[a-z]+://([^/?#]+)') AS host,
@@ -23,7 +22,7 @@ CREATE VIEW @extschema@.monitor_http WITH (security_invoker = true) AS
 COMMENT ON VIEW @extschema@.monitor_http IS
   'HTTP calls per host (from concord.http_call_log, while concord.http_log is on): calls, errors (transport or 5xx), p50/p95 latency, bytes';
 
-CREATE VIEW @extschema@.monitor_sync AS
+CREATE VIEW @extschema@.monitor_sync WITH (security_invoker = true) AS
   SELECT s.name AS source,
          (SELECT max(r.finished_at) FROM @extschema@.sync_run r WHERE r.source = s.name AND r.status = 'succeeded') AS last_success,
          pg_catalog.now() - (SELECT max(r.finished_at) FROM @extschema@.sync_run r
@@ -72,6 +71,8 @@ CREATE FUNCTION @extschema@.metrics_text()
 RETURNS text
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+-- (counts and names of every component's objects, for the operator's scraper)
+SET concord.run_as = 'owner'
 BEGIN ATOMIC
   SELECT string_agg(line, E'\n' ORDER BY ord, line) || E'\n' FROM (
     SELECT 1 AS ord, '# HELP concord_http_calls_total HTTP calls in concord.http_call_log, per host' AS line
@@ -108,4 +109,8 @@ COMMENT ON FUNCTION @extschema@.metrics_text() IS
 GRANT SELECT ON @extschema@.monitor_http TO concord_http, concord_flow;
 GRANT SELECT ON @extschema@.monitor_sync, @extschema@.monitor_outbox, @extschema@.monitor_alerts,
                 @extschema@.monitor_worker TO concord_flow;
+-- (monitor_sync reads the sync catalog as its reader: row security shows
+-- each her own sources)
+GRANT SELECT ON @extschema@.monitor_sync TO concord_sync;
+GRANT SELECT ON @extschema@.source, @extschema@.sync_run, @extschema@.sync_reject TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY['metrics_text()']);

@@ -204,10 +204,7 @@ BEGIN
       USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
   END IF;
   SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule.name FOR UPDATE;
-  IF old.name IS NOT NULL AND NOT @extschema@.manages(me, old.defined_by) THEN
-    RAISE EXCEPTION 'event rule "%" belongs to "%"', name, old.defined_by
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may redefine it.';
-  END IF;
+  PERFORM @extschema@.require_manages('event rule', name, old.defined_by, 'redefine');
   IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl) NOT IN ('r', 'p') THEN
     RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
   END IF;
@@ -356,10 +353,7 @@ DECLARE
   owner regrole;
 BEGIN
   SELECT r.defined_by INTO owner FROM @extschema@.event_rule r WHERE r.name OPERATOR(pg_catalog.=) event_rule_drop.name;
-  IF owner IS NOT NULL AND NOT @extschema@.manages(@extschema@.caller(), owner) THEN
-    RAISE EXCEPTION 'event rule "%" belongs to "%"', name, owner
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may drop it.';
-  END IF;
+  PERFORM @extschema@.require_manages('event rule', name, owner, 'drop');
   DELETE FROM @extschema@.event_rule r WHERE r.name OPERATOR(pg_catalog.=) event_rule_drop.name RETURNING r.table_name INTO t;
   IF t IS NULL THEN
     RETURN false;

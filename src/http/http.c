@@ -70,7 +70,10 @@ limit_arg(FunctionCallInfo fcinfo, int argno, const char *name, int min)
 	return v;
 }
 
-/* Read the four per-call limits starting at argument first. */
+/*
+ * Read the four per-call limits starting at argument first; each one, or
+ * the setting it falls back to, must be within the superuser's ceiling.
+ */
 static void
 limits_from_args(FunctionCallInfo fcinfo, int first, HttpLimits *limits)
 {
@@ -82,6 +85,7 @@ limits_from_args(FunctionCallInfo fcinfo, int first, HttpLimits *limits)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_redirects must be at most 20, not %d", limits->max_redirects)));
+	http_limits_check(limits, NULL);
 }
 
 /*
@@ -263,6 +267,7 @@ concord_http_batch(PG_FUNCTION_ARGS)
 		max_conn = limit_arg(fcinfo, 1, "max_connections", 1);
 	if (!PG_ARGISNULL(2))
 		max_host = limit_arg(fcinfo, 2, "max_host_connections", 1);
+	http_caps_check(max_conn, !PG_ARGISNULL(1), max_host, !PG_ARGISNULL(2));
 	limits_from_args(fcinfo, 3, &limits);
 
 	InitMaterializedSRF(fcinfo, 0);

@@ -22,6 +22,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 /* A failure of one request, raised later or reported per row. */
 typedef struct HttpError
@@ -40,6 +41,9 @@ typedef struct HttpLimits
 	int			max_response_bytes;
 	int			max_redirects;
 } HttpLimits;
+
+/* The largest response body: what one bytea can hold. */
+#define HTTP_BODY_MAX ((size_t) (MaxAllocSize - VARHDRSZ))
 
 /* One matching row of concord.http_allow, as the connect check needs it. */
 typedef struct HttpAllowRule
@@ -139,6 +143,14 @@ extern void http_raise(const HttpError *err) pg_attribute_noreturn();
 extern void http_error_set(HttpError *err, int sqlerrcode,
 						   const char *message, const char *detail,
 						   const char *hint);
+
+/* limits.c */
+extern void http_limits_check(const HttpLimits *limits, const char *prefix);
+extern void http_timeout_check(int timeout_ms, const char *name);
+extern void http_caps_check(int max_connections, bool connections_from_call,
+							int max_host_connections, bool host_from_call);
+extern void http_limits_clamp(HttpLimits *limits);
+extern int	http_cap_clamp(int cap, bool per_host);
 
 /* calllog.c */
 extern void http_call_log(HttpResult **results, int n);

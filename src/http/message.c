@@ -457,6 +457,14 @@ http_encode_body(const char *body, int len, int enc, char **out, int *outlen,
 		*outlen = len;
 		return true;
 	}
+	if ((Size) len > (MaxAllocSize - 1) / MAX_CONVERSION_GROWTH)
+	{
+		http_error_set(err, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					   psprintf("request body of %d bytes is too large to convert to %s",
+								len, pg_encoding_to_char(enc)),
+					   NULL, "Send the body as charset=utf-8.");
+		return false;
+	}
 	proc = FindDefaultConversionProc(dbenc, enc);
 	if (!OidIsValid(proc))
 	{

@@ -126,17 +126,27 @@ http_raise(const HttpError *err)
 	pg_unreachable();
 }
 
-/* Append to a GrowBuf without throwing; false when memory runs out. */
+/*
+ * Append to a GrowBuf without throwing; false when memory runs out.  The
+ * callers keep len + n far below SIZE_MAX (HTTP_BODY_MAX, MAX_HEADER_BYTES);
+ * the growth never doubles past what palloc can give.
+ */
 static bool
 growbuf_append(MemoryContext cxt, GrowBuf *b, const char *p, size_t n)
 {
-	if (b->data == NULL || b->offset + b->len + n > b->cap)
+	size_t		need = b->offset + b->len + n;
+
+	if (b->data == NULL || need > b->cap)
 	{
-		size_t		want = Max(b->cap * 2, (size_t) 8192);
+		size_t		want = Max(b->cap, (size_t) 8192);
 		char	   *nd;
 
-		while (want < b->offset + b->len + n)
+		while (want < need)
+		{
+			if (want > MaxAllocHugeSize / 2)
+				return false;
 			want *= 2;
+		}
 		nd = MemoryContextAllocExtended(cxt, want,
 										MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
 		if (nd == NULL)
@@ -167,7 +177,8 @@ write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	HttpTransfer *x = (HttpTransfer *) userdata;
 	size_t		n = size * nmemb;
 
-	if (x->bodybuf.len + n > x->max_bytes)
+	/* len <= max_bytes always: the subtraction cannot wrap */
+	if (n > x->max_bytes - x->bodybuf.len)
 	{
 		x->too_large = true;
 		return 0;
@@ -190,7 +201,7 @@ header_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	/* a status line starts a new response (after 100 Continue, say) */
 	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0)
 		growbuf_reset(&x->hdrbuf);
-	if (x->hdrbuf.len + n > MAX_HEADER_BYTES)
+	if (n > MAX_HEADER_BYTES - x->hdrbuf.len)
 	{
 		x->too_large = true;
 		return 0;
@@ -269,6 +280,8 @@ http_transfer_create(const char *method, const char *url, Jsonb *params,
 		limits->max_redirects : concord_http_max_redirects;
 	x->max_bytes = limits->max_response_bytes >= 0 ?
 		(size_t) limits->max_response_bytes : (size_t) concord_http_max_response_bytes;
+	/* whatever was asked, the body must fit in one bytea */
+	x->max_bytes = Min(x->max_bytes, HTTP_BODY_MAX);
 	x->bodybuf.offset = VARHDRSZ;	/* the body becomes a bytea in place */
 	x->result.ok = false;
 	x->result.redacted_url = url ? http_redact_url(url) : "";
@@ -814,10 +827,20 @@ maybe_redirect(HttpTransfer *x, long status, List *allowlist)
 static void
 finish_response(HttpTransfer *x, long status)
 {
-	MemoryContext old = MemoryContextSwitchTo(x->cxt);
+	MemoryContext old;
 	char	   *ct = NULL;
 	HttpResult *r = &x->result;
 
+	/* never a body cut short: a varlena's length has 30 bits (write_cb stops sooner) */
+	if (x->bodybuf.len > HTTP_BODY_MAX)
+	{
+		transfer_fail(x, ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+					  psprintf("response from %s exceeds the limit of %zu bytes",
+							   x->target.redacted, HTTP_BODY_MAX),
+					  NULL, NULL);
+		return;
+	}
+	old = MemoryContextSwitchTo(x->cxt);
 	r->ok = true;
 	r->status = (int) status;
 	curl_easy_getinfo(x->easy, CURLINFO_CONTENT_TYPE, &ct);

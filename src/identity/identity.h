@@ -30,6 +30,7 @@ extern void identity_script_preload(void);
 /* similarity.c */
 #include "mb/pg_wchar.h"
 extern double identity_jaro_winkler(const pg_wchar *a, int na, const pg_wchar *b, int nb);
+extern int	identity_sorted_common(char *const *a, int na, char *const *b, int nb);
 
 /* normalize.c */
 extern char *identity_phone(const char *text, const char **problem);

@@ -136,12 +136,15 @@ CREATE TABLE @extschema@.identity_source (
   key_column    name NOT NULL,
   columns       jsonb NOT NULL,
   priority      integer NOT NULL DEFAULT 100,
-  created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+  created_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  defined_by    regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER)
 );
 COMMENT ON TABLE @extschema@.identity_source IS
   'Tables whose rows describe customers: the key column and which columns carry name, phone, email, company, address, id_number, updated_at';
 COMMENT ON COLUMN @extschema@.identity_source.priority IS
   'Survivorship tie-break: a lower number wins when two values are equally recent';
+COMMENT ON COLUMN @extschema@.identity_source.defined_by IS
+  'The role that registered the source: resolve reads its table with her privileges (her row policies, her functions), never with concord''s';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_source', '');
 
 CREATE TABLE @extschema@.identity_record (
@@ -167,11 +170,11 @@ CREATE TABLE @extschema@.identity_record (
 -- keys.  A full resolve that brings many new rows drops them and builds
 -- them again after the load -- a sorted build instead of an insert into
 -- six indexes per row: 9 s instead of 17 s for a million rows, 4.6 s
--- instead of 7 s for a million links -- hence this function, run as the
--- extension's owner, which alone may.
+-- instead of 7 s for a million links -- hence this function, called by
+-- resolve, which runs as the extension's owner, who alone may.
 CREATE FUNCTION @extschema@.identity_bulk_indexes(tbl text, present boolean)
 RETURNS void
-LANGUAGE plpgsql VOLATILE STRICT SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
@@ -214,10 +217,10 @@ COMMENT ON FUNCTION @extschema@.identity_bulk_indexes(text, boolean) IS
 
 -- After a full resolve the tables it rewrote get fresh statistics, so that
 -- the incremental runs that follow look rows up by index rather than scan
--- a million of them (ANALYZE needs the owner, hence SECURITY DEFINER).
+-- a million of them (ANALYZE needs the owner: resolve runs as it).
 CREATE FUNCTION @extschema@.identity_analyze(golden boolean)
 RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
@@ -348,8 +351,11 @@ CREATE TABLE @extschema@.identity_event (
   at_column        name NOT NULL,
   label            text NOT NULL,
   detail_columns   name[] NOT NULL DEFAULT '{}',
-  created_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+  created_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  defined_by       regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER)
 );
+COMMENT ON COLUMN @extschema@.identity_event.defined_by IS
+  'The role that declared the event: resolve reads its table with her privileges';
 COMMENT ON TABLE @extschema@.identity_event IS
   'Event mappings: rows of event_table are events (label, at at_column) of the customer whose identity_source row key_column names';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_event', '');
@@ -430,9 +436,8 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_queue_rows() IS
   'Trigger of tracked identity sources: queues the keys of changed rows for resolve_incremental';
+-- (identity_source_add makes the triggers, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_queue_rows() FROM PUBLIC;
--- (identity_source_add makes the triggers as its caller, who needs it)
-GRANT EXECUTE ON FUNCTION @extschema@.identity_queue_rows() TO concord_identity;
 
 CREATE TABLE @extschema@.identity_attribute (
   name        text PRIMARY KEY
@@ -493,8 +498,10 @@ CREATE FUNCTION @extschema@.identity_source_add(
 RETURNS @extschema@.identity_source
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
+  me regrole := @extschema@.caller();
   kinds constant text[] := ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number', 'updated_at'];
   k text;
   col text;
@@ -505,6 +512,16 @@ BEGIN
   IF name IS NULL OR source_table IS NULL OR key_column IS NULL OR columns IS NULL THEN
     RAISE EXCEPTION 'name, source_table, key_column and columns must not be null'
       USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  -- resolve reads the table as its registrar: she must be able to
+  IF NOT pg_catalog.has_table_privilege(me, source_table, 'SELECT') THEN
+    RAISE EXCEPTION 'permission denied for table % (identity source "%")', source_table, name
+      USING ERRCODE = 'insufficient_privilege', HINT = 'An identity source''s table is read with its registrar''s privileges.';
+  END IF;
+  IF track_changes AND NOT pg_catalog.has_table_privilege(me, source_table, 'TRIGGER') THEN
+    RAISE EXCEPTION 'permission denied to track changes of table % (identity source "%")', source_table, name
+      USING ERRCODE = 'insufficient_privilege',
+            HINT = 'Tracking changes puts triggers on the table: its owner may, or pass track_changes => false.';
   END IF;
   IF jsonb_typeof(columns) <> 'object' THEN
     RAISE EXCEPTION 'columns of identity source "%" must be a JSON object of kind: column, not %', name, jsonb_typeof(columns)
@@ -561,16 +578,20 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Company and address alone cannot tell people apart.';
   END IF;
-  INSERT INTO @extschema@.identity_source AS s (name, source_table, key_column, columns, priority)
+  INSERT INTO @extschema@.identity_source AS s (name, source_table, key_column, columns, priority, defined_by)
   VALUES (identity_source_add.name, identity_source_add.source_table, identity_source_add.key_column,
-          identity_source_add.columns, identity_source_add.priority)
+          identity_source_add.columns, identity_source_add.priority, me)
   RETURNING * INTO row;
+  -- (the queue's trigger converts the key with concord's rights: a built-in type only)
+  IF track_changes THEN
+    PERFORM @extschema@.require_builtin_column(source_table, key_column);
+  END IF;
   IF track_changes THEN
     PERFORM @extschema@.citus_no_triggers(source_table, 'tracking changes',
                                           'Pass track_changes => false and run concord.resolve() after the table changes.');
   END IF;
   IF track_changes THEN
-    -- the caller needs the TRIGGER privilege on the table (its owner has it)
+    -- (made as concord's owner; the caller's TRIGGER privilege was checked)
     FOR k IN SELECT unnest(ARRAY['insert', 'update', 'delete']) LOOP
       EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT'
                      ' EXECUTE FUNCTION %s.identity_queue_rows(%L, %L)',
@@ -596,6 +617,7 @@ CREATE FUNCTION @extschema@.identity_attribute_add(
 RETURNS @extschema@.identity_attribute
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -670,6 +692,7 @@ CREATE FUNCTION @extschema@.identity_attribute_drop(name text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -693,6 +716,7 @@ CREATE FUNCTION @extschema@.identity_survivorship_set(attribute text, rule text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_variable
 BEGIN
@@ -722,8 +746,10 @@ CREATE FUNCTION @extschema@.identity_event_add(
 RETURNS @extschema@.identity_event
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
+  me regrole := @extschema@.caller();
   col text;
   typ regtype;
   row @extschema@.identity_event;
@@ -732,6 +758,10 @@ BEGIN
      OR at_column IS NULL OR label IS NULL THEN
     RAISE EXCEPTION 'name, event_table, identity_source, key_column, at_column and label must not be null'
       USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT pg_catalog.has_table_privilege(me, event_table, 'SELECT') THEN
+    RAISE EXCEPTION 'permission denied for table % (event "%")', event_table, name
+      USING ERRCODE = 'insufficient_privilege', HINT = 'An event''s table is read with its declarer''s privileges.';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s WHERE s.name = identity_event_add.identity_source) THEN
     RAISE EXCEPTION 'identity source "%" does not exist', identity_source
@@ -750,10 +780,11 @@ BEGIN
         USING ERRCODE = 'datatype_mismatch';
     END IF;
   END LOOP;
-  INSERT INTO @extschema@.identity_event (name, event_table, identity_source, key_column, at_column, label, detail_columns)
+  INSERT INTO @extschema@.identity_event (name, event_table, identity_source, key_column, at_column, label, detail_columns,
+                                          defined_by)
   VALUES (identity_event_add.name, identity_event_add.event_table, identity_event_add.identity_source,
           identity_event_add.key_column, identity_event_add.at_column, identity_event_add.label,
-          coalesce(identity_event_add.detail_columns, '{}'))
+          coalesce(identity_event_add.detail_columns, '{}'), me)
   RETURNING * INTO row;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN
@@ -768,13 +799,16 @@ CREATE FUNCTION @extschema@.identity_source_drop(name text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
   t regclass;
+  owner regrole;
   k text;
   n bigint;
 BEGIN
-  SELECT s.source_table INTO t FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
+  SELECT s.source_table, s.defined_by INTO t, owner FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
+  PERFORM @extschema@.require_manages('identity source', name, owner, 'drop');
   IF t IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) t) THEN
     FOREACH k IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
       EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_identity_' || k || '_' || identity_source_drop.name, t);
@@ -799,12 +833,22 @@ COMMENT ON FUNCTION @extschema@.identity_source_drop(text) IS
 
 CREATE FUNCTION @extschema@.identity_event_drop(name text)
 RETURNS boolean
-LANGUAGE sql VOLATILE STRICT
+LANGUAGE plpgsql VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
-  WITH d AS (DELETE FROM @extschema@.identity_event e WHERE e.name OPERATOR(pg_catalog.=) identity_event_drop.name RETURNING 1)
-  SELECT count(*) OPERATOR(pg_catalog.>) 0 FROM d;
-END;
+SET concord.run_as = 'owner'
+AS $fn$
+DECLARE
+  owner regrole;
+BEGIN
+  SELECT e.defined_by INTO owner FROM @extschema@.identity_event e WHERE e.name OPERATOR(pg_catalog.=) identity_event_drop.name FOR UPDATE;
+  IF owner IS NULL THEN
+    RETURN false;
+  END IF;
+  PERFORM @extschema@.require_manages('event', name, owner, 'drop');
+  DELETE FROM @extschema@.identity_event e WHERE e.name OPERATOR(pg_catalog.=) identity_event_drop.name;
+  RETURN true;
+END
+$fn$;
 COMMENT ON FUNCTION @extschema@.identity_event_drop(text) IS 'Removes an event mapping; returns whether it existed';
 
 -- Neighbours of an incremental run: the rows sharing a value with a
@@ -894,6 +938,7 @@ RETURNS TABLE (attribute text, level text, m double precision, u double precisio
                estimated double precision, current double precision)
 LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 BEGIN ATOMIC
   WITH c AS (SELECT * FROM @extschema@.identity_level_counts(identity_estimate_weights.sample)),
   t AS (SELECT c.attribute, sum(c.random_pairs) AS r, sum(c.linked_pairs) AS l FROM c GROUP BY c.attribute),
@@ -936,6 +981,7 @@ DECLARE
   src @extschema@.identity_source;
   c jsonb;
   sel text;
+  target text := CASE WHEN keys IS NULL THEN 'pg_temp.identity_stage' ELSE 'pg_temp.identity_load_stage' END;
 BEGIN
   SELECT * INTO src FROM @extschema@.identity_source s WHERE s.name = source_name;
   IF keys IS NOT NULL THEN
@@ -946,13 +992,29 @@ BEGIN
       USING ERRCODE = 'undefined_table',
             HINT = 'Remove the source with concord.identity_source_drop(name), or register it again.';
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) src.defined_by) THEN
+    RAISE EXCEPTION 'the role that registered identity source "%" no longer exists', src.name
+      USING ERRCODE = 'undefined_object',
+            HINT = 'Remove the source with concord.identity_source_drop(name) and register it again.';
+  END IF;
   c := src.columns;
-  -- all rows: into resolve's stage (pg_temp.identity_stage); some: in place
+  -- The source's rows are read with its registrar's rights (its row
+  -- policies, and whatever functions it runs, are hers: never concord's
+  -- owner's) into a stage of concord's, which she may only insert into.
+  -- All rows: into resolve's stage (pg_temp.identity_stage); some: into
+  -- one of this call, then in place.
+  IF keys IS NOT NULL THEN
+    IF to_regclass('pg_temp.identity_load_stage') IS NOT NULL THEN
+      DROP TABLE pg_temp.identity_load_stage;
+    END IF;
+    CREATE TEMP TABLE identity_load_stage (LIKE @extschema@.identity_record) ON COMMIT DROP;
+  END IF;
+  EXECUTE format('GRANT INSERT ON %s TO %s', target, src.defined_by);
   sel := format(
     'INSERT INTO %s (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original, extra)'
     ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s)), %s'
     ' FROM %s t WHERE t.%I IS NOT NULL%s',
-    CASE WHEN keys IS NULL THEN 'pg_temp.identity_stage' ELSE '@extschema@.identity_record' END, src.name, src.key_column,
+    target, src.name, src.key_column,
     CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
     CASE WHEN c ? 'name' THEN format('%s.name_syllables(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
     CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
@@ -977,11 +1039,15 @@ BEGIN
     CASE WHEN keys IS NULL THEN '' ELSE format(' AND t.%I = ANY ($1::%s[])', src.key_column,
       (SELECT pg_catalog.format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a
         WHERE a.attrelid OPERATOR(pg_catalog.=) src.source_table AND a.attname OPERATOR(pg_catalog.=) src.key_column)) END);
-  EXECUTE sel USING keys;
+  PERFORM @extschema@.exec_as(src.defined_by, sel, keys);
+  IF keys IS NOT NULL THEN
+    INSERT INTO @extschema@.identity_record SELECT * FROM pg_temp.identity_load_stage;
+    DROP TABLE pg_temp.identity_load_stage;
+  END IF;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_load(text, text[]) IS
-  'Internal to resolve: (re)reads a source''s rows -- all, or those with the given keys -- normalized, as the caller';
+  'Internal to resolve: (re)reads a source''s rows -- all, or those with the given keys -- normalized, with the rights of the role that registered it';
 
 CREATE FUNCTION @extschema@.identity_apply(max_block integer, scoped boolean)
 RETURNS TABLE (records bigint, pairs bigint, customers bigint, new_ids bigint, merged bigint, split bigint)
@@ -1193,14 +1259,30 @@ BEGIN
         USING ERRCODE = 'undefined_table',
               HINT = 'Remove the event with concord.identity_event_drop(name), or declare it again.';
     END IF;
-    EXECUTE format(
-      'INSERT INTO %s.customer_event (customer_id, at, event, label, source, key, detail)'
-      ' SELECT l.customer_id, e.%I::timestamptz, %L, %L, %L, e.%I::text, jsonb_strip_nulls(jsonb_build_object(%s))'
-      ' FROM %s e JOIN %s.customer_link l ON l.source = %L AND l.key = e.%I::text'
-      ' WHERE NOT $1 OR l.customer_id IN (SELECT t.customer_id FROM identity_touched t)',
-      '@extschema@', ev.at_column, ev.name, ev.label, ev.identity_source, ev.key_column,
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.oid OPERATOR(pg_catalog.=) ev.defined_by) THEN
+      RAISE EXCEPTION 'the role that declared event "%" no longer exists', ev.name
+        USING ERRCODE = 'undefined_object',
+              HINT = 'Remove the event with concord.identity_event_drop(name) and declare it again.';
+    END IF;
+    -- read with its declarer's rights (as identity_load reads a source)
+    IF to_regclass('pg_temp.identity_event_stage') IS NOT NULL THEN
+      DROP TABLE pg_temp.identity_event_stage;
+    END IF;
+    CREATE TEMP TABLE identity_event_stage (key text, at timestamptz, detail jsonb) ON COMMIT DROP;
+    EXECUTE format('GRANT INSERT ON pg_temp.identity_event_stage TO %s', ev.defined_by);
+    PERFORM @extschema@.exec_as(ev.defined_by, format(
+      'INSERT INTO pg_temp.identity_event_stage (key, at, detail)'
+      ' SELECT e.%I::text, e.%I::timestamptz, jsonb_strip_nulls(jsonb_build_object(%s)) FROM %s e%s',
+      ev.key_column, ev.at_column,
       coalesce((SELECT string_agg(format('%L, e.%I', d, d), ', ') FROM unnest(ev.detail_columns) d), ''),
-      ev.event_table, '@extschema@', ev.identity_source, ev.key_column) USING scoped;
+      ev.event_table, CASE WHEN scoped THEN format(' WHERE e.%I::text = ANY ($1)', ev.key_column) ELSE '' END),
+      CASE WHEN scoped THEN ARRAY(SELECT l.key FROM @extschema@.customer_link l JOIN identity_touched t USING (customer_id)
+                                   WHERE l.source = ev.identity_source) END);
+    INSERT INTO @extschema@.customer_event (customer_id, at, event, label, source, key, detail)
+      SELECT l.customer_id, s.at, ev.name, ev.label, ev.identity_source, s.key, s.detail
+        FROM pg_temp.identity_event_stage s
+        JOIN @extschema@.customer_link l ON l.source = ev.identity_source AND l.key = s.key;
+    DROP TABLE pg_temp.identity_event_stage;
   END LOOP;
 
   IF NOT scoped THEN
@@ -1220,6 +1302,7 @@ CREATE FUNCTION @extschema@.resolve(max_block integer DEFAULT 200)
 RETURNS TABLE (records bigint, pairs bigint, customers bigint, new_ids bigint, merged bigint, split bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner_temp'
 -- (no JIT: its compiling cost a second per statement here and saved nothing)
 SET jit = off
 AS $fn$
@@ -1293,6 +1376,7 @@ CREATE FUNCTION @extschema@.resolve_incremental(max_block integer DEFAULT 200)
 RETURNS TABLE (records bigint, pairs bigint, customers bigint, new_ids bigint, merged bigint, split bigint)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner_temp'
 -- (no JIT: its compiling cost a second per statement here and saved nothing)
 SET jit = off
 AS $fn$
@@ -1369,6 +1453,7 @@ CREATE FUNCTION @extschema@.customer_merge(a bigint, b bigint, reason text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner_temp'
 AS $fn$
 DECLARE
   ra record;
@@ -1415,6 +1500,7 @@ CREATE FUNCTION @extschema@.customer_split(source text, key text, reason text)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner_temp'
 AS $fn$
 #variable_conflict use_variable
 DECLARE
@@ -1458,6 +1544,7 @@ CREATE FUNCTION @extschema@.identity_review_decide(
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner_temp'
 AS $fn$
 #variable_conflict use_variable
 BEGIN
@@ -1550,8 +1637,6 @@ SELECT @extschema@.grant_routines('concord_identity', ARRAY[
     'identity_source_add(text, regclass, text, jsonb, integer, boolean)', 'identity_source_drop(text)',
     'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
-    'identity_cluster(integer, boolean)', 'identity_neighbours(integer)', 'identity_golden(boolean)', 'identity_load(text, text[])',
-    'identity_bulk_indexes(text, boolean)', 'identity_analyze(boolean)', 'identity_apply(integer, boolean)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_review_decide(text, text, text, text, boolean, text)',
@@ -1564,18 +1649,15 @@ REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extsche
   @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
   @extschema@.customer_timeline,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_source, @extschema@.identity_record,
-  @extschema@.customer_link, @extschema@.customer TO concord_identity;
-GRANT SELECT, INSERT ON @extschema@.customer_id_history TO concord_identity;
-GRANT SELECT, INSERT, DELETE ON @extschema@.identity_value_stat TO concord_identity;
-GRANT SELECT, INSERT, UPDATE ON @extschema@.identity_population TO concord_identity;
-GRANT SELECT, INSERT, DELETE ON @extschema@.identity_constraint TO concord_identity;
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_weight TO concord_identity;
-GRANT SELECT, INSERT, DELETE ON @extschema@.identity_attribute TO concord_identity;
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_survivorship TO concord_identity;
-GRANT SELECT, INSERT, DELETE ON @extschema@.identity_queue TO concord_identity;
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_review TO concord_identity;
-GRANT SELECT ON @extschema@.customer_review TO concord_identity;
-GRANT SELECT ON @extschema@.customer_360, @extschema@.customer_timeline TO concord_identity;
-GRANT SELECT, INSERT, UPDATE, DELETE ON @extschema@.identity_event, @extschema@.customer_event TO concord_identity;
-GRANT USAGE ON SEQUENCE @extschema@.customer_id_seq TO concord_identity;
+-- members of concord_identity read everything identity holds; only its
+-- API (run as concord's owner) writes it
+GRANT SELECT ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link, @extschema@.customer,
+  @extschema@.customer_id_history, @extschema@.identity_value_stat, @extschema@.identity_population,
+  @extschema@.identity_constraint, @extschema@.identity_weight, @extschema@.identity_attribute,
+  @extschema@.identity_survivorship, @extschema@.identity_queue, @extschema@.identity_review,
+  @extschema@.customer_review, @extschema@.customer_360, @extschema@.customer_timeline,
+  @extschema@.identity_event, @extschema@.customer_event TO concord_identity;
+-- (internal: run by resolve, as concord's owner)
+REVOKE EXECUTE ON FUNCTION @extschema@.identity_cluster(integer, boolean), @extschema@.identity_neighbours(integer),
+  @extschema@.identity_golden(boolean), @extschema@.identity_load(text, text[]), @extschema@.identity_bulk_indexes(text, boolean),
+  @extschema@.identity_analyze(boolean), @extschema@.identity_apply(integer, boolean) FROM PUBLIC;

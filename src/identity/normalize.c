@@ -20,6 +20,7 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "identity/identity.h"
@@ -102,15 +103,6 @@ replace_all(const char *s, const char *from, const char *to)
 	}
 	appendStringInfoString(&b, s);
 	return b.data;
-}
-
-static bool
-ends_with(const char *s, const char *suffix)
-{
-	size_t		sl = strlen(s),
-				xl = strlen(suffix);
-
-	return sl >= xl && strcmp(s + sl - xl, suffix) == 0;
 }
 
 static bool
@@ -720,6 +712,7 @@ company_fold(const char *text)
 	char	   *s = identity_transliterate(text, strlen(text), IDENTITY_HALFWIDTH);
 	bool		changed = true;
 	int			plen;
+	size_t		len;
 
 	s = identity_transliterate(s, strlen(s), IDENTITY_SIMPLIFIED);
 	s = ascii_lower(drop_parens(s));
@@ -727,31 +720,50 @@ company_fold(const char *text)
 		if (*c == '.' || *c == ',' || *c == '&' || *c == '-')
 			*c = ' ';
 	s = squeeze(s);
+
+	/*
+	 * Legal forms come off the end, one after another; s[0..len) is what is
+	 * left (squeezed: no space at either end, none doubled), so a name of
+	 * many forms costs time in proportion to its length.
+	 */
+	len = strlen(s);
 	while (changed)
 	{
+		CHECK_FOR_INTERRUPTS();
 		changed = false;
 		/* a name that is nothing but a legal form stays as it is */
 		for (int i = 0; legal_forms_cn[i]; i++)
-			if (strcmp(s, legal_forms_cn[i]) == 0)
-				return s;
-		for (int i = 0; legal_forms_cn[i]; i++)
-			if (ends_with(s, legal_forms_cn[i]) && strlen(s) > strlen(legal_forms_cn[i]))
+			if (len == strlen(legal_forms_cn[i]) && memcmp(s, legal_forms_cn[i], len) == 0)
 			{
-				s[strlen(s) - strlen(legal_forms_cn[i])] = '\0';
-				s = squeeze(s);
+				s[len] = '\0';
+				return s;
+			}
+		for (int i = 0; legal_forms_cn[i]; i++)
+		{
+			size_t		flen = strlen(legal_forms_cn[i]);
+
+			if (len > flen && memcmp(s + len - flen, legal_forms_cn[i], flen) == 0)
+			{
+				len -= flen;
+				while (len > 0 && s[len - 1] == ' ')
+					len--;
 				changed = true;
 			}
+		}
 		for (int i = 0; legal_forms_en[i]; i++)
 		{
-			char	   *sp = strrchr(s, ' ');
+			size_t		flen = strlen(legal_forms_en[i]);
 
-			if (sp != NULL && strcmp(sp + 1, legal_forms_en[i]) == 0)
+			/* the last word, after a space, is the form */
+			if (len > flen && s[len - flen - 1] == ' ' &&
+				memcmp(s + len - flen, legal_forms_en[i], flen) == 0)
 			{
-				*sp = '\0';
+				len -= flen + 1;
 				changed = true;
 			}
 		}
 	}
+	s[len] = '\0';
 	if (province_prefix(s, &plen) >= 0 && s[plen] != '\0')
 		s = squeeze(s + plen);
 	plen = city_prefix(s);

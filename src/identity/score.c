@@ -245,9 +245,7 @@ syllable_dice(const char *a, const char *b, bool *all_but_one)
 			   *tb[64];
 	int			na = 0,
 				nb = 0,
-				i = 0,
-				j = 0,
-				common = 0;
+				common;
 	char	   *save = NULL;
 	char	   *ca,
 			   *cb;
@@ -261,21 +259,7 @@ syllable_dice(const char *a, const char *b, bool *all_but_one)
 	for (char *t = strtok_r(cb, " ", &save); t && nb < 64; t = strtok_r(NULL, " ", &save))
 		tb[nb++] = t;
 	/* both lists are sorted: walk them together */
-	while (i < na && j < nb)
-	{
-		int			c = strcmp(ta[i], tb[j]);
-
-		if (c == 0)
-		{
-			common++;
-			i++;
-			j++;
-		}
-		else if (c < 0)
-			i++;
-		else
-			j++;
-	}
+	common = identity_sorted_common(ta, na, tb, nb);
 	pfree(ca);
 	pfree(cb);
 	/* as long and one syllable apart: a typo, or a sibling (see compare) */

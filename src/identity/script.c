@@ -8,11 +8,13 @@
  * each one is opened once per backend, on first use, and kept.  Running
  * one still costs microseconds, and a resolve transliterates every name
  * and company several times over, most of them repeated (王伟, 某某科技):
- * results are cached per backend (up to CACHE_MAX entries, then the cache
- * starts afresh), and text a transliteration cannot change -- plain ASCII,
- * or no full-width form for the full-width one -- skips ICU.  Text goes
- * server encoding -> UTF-8 -> UTF-16 -> transliterate -> UTF-8 -> server
- * encoding (the first and last steps are no-ops in a UTF-8 database).
+ * results for texts of up to 1 kB are cached per backend (up to CACHE_MAX
+ * entries, then the cache starts afresh), and text a transliteration
+ * cannot change -- plain ASCII, or no full-width form for the full-width
+ * one -- skips ICU.  Text goes server encoding -> UTF-8 -> UTF-16 ->
+ * transliterate -> UTF-8 -> server encoding (the first and last steps are
+ * no-ops in a UTF-8 database); ICU gets a long text in pieces, so its time
+ * stays linear and a cancel or statement timeout stops it.
  *
  * The set of toneless pinyin syllables, which name splitting needs to
  * tell "zhangsan" from "john", is not a table of ours either: it is what
@@ -23,13 +25,14 @@
  */
 #include "postgres.h"
 
+#include <unicode/uchar.h>
 #include <unicode/ustring.h>
 #include <unicode/utrans.h>
 
 #include "common/hashfn.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
-#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "portability/instr_time.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -72,6 +75,15 @@ transliterator(IdentityScript script)
 }
 
 #define CACHE_MAX 200000
+/* Longest text kept in the cache, in bytes (names, companies, addresses) */
+#define CACHE_MAX_TEXT 1024
+
+/*
+ * Longest text (in UTF-16 units) ICU transliterates whole, and the size of
+ * the pieces a longer one goes in
+ */
+#define ICU_WHOLE 8192
+#define ICU_PIECE 1024
 
 typedef struct CacheEntry
 {
@@ -245,6 +257,8 @@ identity_transliterate(const char *text, int len, IdentityScript script)
 			return out;
 		}
 	}
+	if (len > CACHE_MAX_TEXT)
+		return transliterate_icu(text, len, script);
 	if (cache_tab == NULL || hash_get_num_entries(cache_tab) >= CACHE_MAX)
 		cache_reset();
 	k = palloc(len + 2);
@@ -280,19 +294,51 @@ run_transliterator(IdentityScript script, UChar *u, int32_t *ulen, int32_t cap)
 						script_ids[script], u_errorName(status))));
 }
 
-/* text transliterated by ICU (no cache). */
+/*
+ * Where the piece of u that starts at start ends: all of it when it is
+ * short, else just after a white space not far before ICU_PIECE units on,
+ * or failing one, before a character that starts a new one (never inside
+ * a surrogate pair, never before a combining mark).
+ */
+static int32_t
+piece_end(const UChar *u, int32_t start, int32_t ulen)
+{
+	int32_t		end = start + ICU_PIECE;
+
+	if (ulen - start <= ICU_PIECE)
+		return ulen;
+	for (int32_t k = end; k > end - ICU_PIECE / 4; k--)
+		if (u_isUWhiteSpace(u[k - 1]))
+			return k;
+	while (end > start + 1 && (U16_IS_TRAIL(u[end]) || u_getCombiningClass(u[end]) != 0))
+		end--;
+	return end;
+}
+
+/*
+ * text transliterated by ICU (no cache).  ICU rewrites its buffer in
+ * place, shifting all that follows whenever a character becomes several
+ * (pinyin), so its time grows as the square of the text's length, and it
+ * cannot be interrupted.  A text of up to ICU_WHOLE units goes through
+ * whole (a tenth of a second at worst); a longer one in pieces of about
+ * ICU_PIECE units, cut after white space where there is some, with a
+ * check for interrupts between pieces: its time stays linear, and a
+ * cancel or statement timeout stops it.  (Where a piece had to be cut
+ * inside a word, the join may differ from what the whole text would give,
+ * a space more or less in pinyin.)
+ */
 static char *
 transliterate_icu(const char *text, int len, IdentityScript script)
 {
 	UErrorCode	status = U_ZERO_ERROR;
 	const char *utf8 = pg_server_to_any(text, len, PG_UTF8);
 	int32_t		ulen = 0;
-	int32_t		cap;
 	UChar	   *u;
-	int32_t		outlen = 0;
-	char	   *out;
+	int32_t		piece_max;
+	UChar	   *piece;
+	char	   *buf;
+	StringInfoData out;
 
-	/* UTF-16 length, then the text with room to grow (pinyin is longer) */
 	if (utf8 != text)
 		len = strlen(utf8);
 	u_strFromUTF8(NULL, 0, &ulen, utf8, len, &status);
@@ -300,26 +346,39 @@ transliterate_icu(const char *text, int len, IdentityScript script)
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("invalid UTF-8 text for transliteration")));
-	cap = ulen * 8 + 16;
-	u = palloc(sizeof(UChar) * cap);
+	u = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(UChar) * ((Size) ulen + 1));
 	status = U_ZERO_ERROR;
-	u_strFromUTF8(u, cap, &ulen, utf8, len, &status);
+	u_strFromUTF8(u, ulen + 1, &ulen, utf8, len, &status);
 	if (U_FAILURE(status))
 		ereport(ERROR,
 				(errcode(ERRCODE_CHARACTER_NOT_IN_REPERTOIRE),
 				 errmsg("invalid UTF-8 text for transliteration")));
-	run_transliterator(script, u, &ulen, cap);
 
-	status = U_ZERO_ERROR;
-	u_strToUTF8(NULL, 0, &outlen, u, ulen, &status);
-	out = palloc(outlen + 1);
-	status = U_ZERO_ERROR;
-	u_strToUTF8(out, outlen + 1, &outlen, u, ulen, &status);
-	if (U_FAILURE(status))
-		elog(ERROR, "could not convert transliterated text to UTF-8: %s", u_errorName(status));
-	out[outlen] = '\0';
+	/* a piece may grow 8 times (pinyin); a UTF-16 unit is at most 3 bytes */
+	piece_max = ulen <= ICU_WHOLE ? ulen : ICU_PIECE;
+	piece = palloc(sizeof(UChar) * (piece_max * 8 + 16));
+	buf = palloc((Size) (piece_max * 8 + 16) * 3 + 1);
+	initStringInfo(&out);
+	for (int32_t start = 0; start < ulen;)
+	{
+		int32_t		end = ulen <= ICU_WHOLE ? ulen : piece_end(u, start, ulen);
+		int32_t		plen = end - start;
+		int32_t		outlen = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		memcpy(piece, u + start, sizeof(UChar) * plen);
+		run_transliterator(script, piece, &plen, piece_max * 8 + 16);
+		status = U_ZERO_ERROR;
+		u_strToUTF8(buf, (piece_max * 8 + 16) * 3 + 1, &outlen, piece, plen, &status);
+		if (U_FAILURE(status))
+			elog(ERROR, "could not convert transliterated text to UTF-8: %s", u_errorName(status));
+		appendBinaryStringInfo(&out, buf, outlen);
+		start = end;
+	}
 	pfree(u);
-	return pg_any_to_server(out, outlen, PG_UTF8);
+	pfree(piece);
+	pfree(buf);
+	return pg_any_to_server(out.data, out.len, PG_UTF8);
 }
 
 /* ------------------------------------------------------------------------

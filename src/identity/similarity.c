@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 
 #include "identity/identity.h"
@@ -25,20 +26,30 @@ PG_FUNCTION_INFO_V1(concord_name_similarity);
 /* Longest input, in characters, for the quadratic distances. */
 #define MAX_CHARS 4000
 
+/*
+ * Longest input of token_set_similarity, in bytes: its time grows as
+ * n log n in the number of words, and a megabyte of words is compared in
+ * well under a second.
+ */
+#define MAX_TOKEN_BYTES (1024 * 1024)
+
 /* text argument as code points; *n is their number. */
 static pg_wchar *
 arg_chars(FunctionCallInfo fcinfo, int argno, int *n)
 {
 	text	   *t = PG_GETARG_TEXT_PP(argno);
 	int			len = VARSIZE_ANY_EXHDR(t);
-	pg_wchar   *w = palloc(sizeof(pg_wchar) * (len + 1));
+	pg_wchar   *w;
 
-	*n = pg_mb2wchar_with_len(VARDATA_ANY(t), w, len);
+	/* counted before anything is allocated for them */
+	*n = pg_mbstrlen_with_len(VARDATA_ANY(t), len);
 	if (*n > MAX_CHARS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("argument %d has %d characters, more than the limit of %d",
 						argno + 1, *n, MAX_CHARS)));
+	w = palloc(sizeof(pg_wchar) * (len + 1));
+	*n = pg_mb2wchar_with_len(VARDATA_ANY(t), w, len);
 	return w;
 }
 
@@ -66,6 +77,7 @@ edit_distance(const pg_wchar *a, int na, const pg_wchar *b, int nb, bool transpo
 	{
 		int		   *t;
 
+		CHECK_FOR_INTERRUPTS();
 		cur[0] = i;
 		for (int j = 1; j <= nb; j++)
 		{
@@ -169,50 +181,98 @@ concord_jaro_winkler(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(identity_jaro_winkler(a, na, b, nb));
 }
 
-/* Distinct white-space separated tokens of s (modified), in order of first appearance. */
-static int
-tokens(char *s, char ***out)
+/*
+ * How many strings two lists sorted in strcmp order have in common (a
+ * string twice in both counts twice): one walk through both, checking for
+ * interrupts on long lists.
+ */
+int
+identity_sorted_common(char *const *a, int na, char *const *b, int nb)
 {
-	char	  **tok = palloc(sizeof(char *) * (strlen(s) / 2 + 2));
-	int			n = 0;
+	int			common = 0;
+
+	for (int i = 0, j = 0, steps = 0; i < na && j < nb; steps++)
+	{
+		int			c = strcmp(a[i], b[j]);
+
+		if ((steps & 1023) == 1023)
+			CHECK_FOR_INTERRUPTS();
+		if (c == 0)
+		{
+			common++;
+			i++;
+			j++;
+		}
+		else if (c < 0)
+			i++;
+		else
+			j++;
+	}
+	return common;
+}
+
+static int
+cmp_token(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * The distinct white-space separated tokens of argument argno, sorted;
+ * their number.  An argument over MAX_TOKEN_BYTES is refused.
+ */
+static int
+arg_tokens(FunctionCallInfo fcinfo, int argno, char ***out)
+{
+	text	   *t = PG_GETARG_TEXT_PP(argno);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	char	   *s;
+	char	  **tok;
+	int			n = 0,
+				d = 0;
 	char	   *save = NULL;
 
-	for (char *t = strtok_r(s, " \t\r\n", &save); t; t = strtok_r(NULL, " \t\r\n", &save))
+	if (len > MAX_TOKEN_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("argument %d of token_set_similarity has %d bytes, more than the limit of %d",
+						argno + 1, len, MAX_TOKEN_BYTES),
+				 errhint("Compare words of names, companies or addresses, not whole documents.")));
+	s = text_to_cstring(t);
+	tok = palloc(sizeof(char *) * (len / 2 + 2));
+	for (char *w = strtok_r(s, " \t\r\n", &save); w; w = strtok_r(NULL, " \t\r\n", &save))
 	{
-		bool		dup = false;
-
-		for (int i = 0; i < n && !dup; i++)
-			dup = strcmp(tok[i], t) == 0;
-		if (!dup)
-			tok[n++] = t;
+		if ((n & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		tok[n++] = w;
 	}
+	qsort(tok, n, sizeof(char *), cmp_token);
+	CHECK_FOR_INTERRUPTS();
+	for (int i = 0; i < n; i++)
+		if (d == 0 || strcmp(tok[i], tok[d - 1]) != 0)
+			tok[d++] = tok[i];
 	*out = tok;
-	return n;
+	return d;
 }
 
 /*
  * concord.token_set_similarity(a, b): |common tokens| / |all tokens| of
  * the two texts' distinct white-space separated tokens (Jaccard); word
- * order does not matter.  1 for two texts without tokens.
+ * order does not matter.  1 for two texts without tokens.  Each text may
+ * have up to 1 MB (MAX_TOKEN_BYTES); the time is n log n in its words.
  */
 Datum
 concord_token_set_similarity(PG_FUNCTION_ARGS)
 {
 	char	  **ta,
 			  **tb;
-	int			na = tokens(text_to_cstring(PG_GETARG_TEXT_PP(0)), &ta);
-	int			nb = tokens(text_to_cstring(PG_GETARG_TEXT_PP(1)), &tb);
+	int			na = arg_tokens(fcinfo, 0, &ta);
+	int			nb = arg_tokens(fcinfo, 1, &tb);
 	int			common = 0;
 
 	if (na == 0 && nb == 0)
 		PG_RETURN_FLOAT8(1.0);
-	for (int i = 0; i < na; i++)
-		for (int j = 0; j < nb; j++)
-			if (strcmp(ta[i], tb[j]) == 0)
-			{
-				common++;
-				break;
-			}
+	common = identity_sorted_common(ta, na, tb, nb);
 	PG_RETURN_FLOAT8((double) common / (na + nb - common));
 }
 

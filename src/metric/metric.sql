@@ -357,10 +357,7 @@ BEGIN
   END IF;
   SELECT l.version, l.spec, l.description, l.owner INTO latest FROM @extschema@.metric_latest l WHERE l.name = metric_define.name;
   IF latest.version IS NOT NULL THEN
-    IF NOT @extschema@.manages(me, latest.owner) THEN
-      RAISE EXCEPTION 'metric "%" belongs to "%"', name, latest.owner
-        USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner (or a member of that role) may change a metric.';
-    END IF;
+    PERFORM @extschema@.require_manages('metric', name, latest.owner, 'change');
     IF latest.spec = spec AND latest.description IS NOT DISTINCT FROM description
        AND (new_owner IS NULL OR new_owner = latest.owner) THEN
       RETURN latest.version;            -- nothing changed: no new version
@@ -425,9 +422,7 @@ BEGIN
   IF o IS NULL THEN
     RETURN false;
   END IF;
-  IF NOT @extschema@.manages(@extschema@.caller(), o) THEN
-    RAISE EXCEPTION 'metric "%" belongs to "%"', name, o USING ERRCODE = 'insufficient_privilege';
-  END IF;
+  PERFORM @extschema@.require_manages('metric', name, o, 'change');
   SELECT string_agg(l.name, ', ' ORDER BY l.name) INTO users FROM @extschema@.metric_latest l WHERE metric_drop.name = ANY (l.depends);
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'metric "%" is used by metrics: %', name, users

@@ -185,10 +185,7 @@ BEGIN
       USING ERRCODE = 'invalid_name', HINT = 'A model name is a lower-case identifier, e.g. orders.';
   END IF;
   SELECT m.defined_by INTO prev FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_define.name FOR UPDATE;
-  IF prev IS NOT NULL AND NOT @extschema@.manages(me, prev) THEN
-    RAISE EXCEPTION 'model "%" belongs to "%"', name, prev
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may redefine it.';
-  END IF;
+  PERFORM @extschema@.require_manages('model', name, prev, 'redefine');
   IF relation IS NULL THEN
     RAISE EXCEPTION 'model "%" needs a table or view', name USING ERRCODE = 'null_value_not_allowed';
   END IF;
@@ -266,10 +263,7 @@ BEGIN
     RAISE EXCEPTION 'unknown model "%"', CASE WHEN a IS NULL THEN model ELSE to_model END
       USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_define.';
   END IF;
-  IF NOT @extschema@.manages(@extschema@.caller(), owner) THEN
-    RAISE EXCEPTION 'model "%" belongs to "%"', model, owner
-      USING ERRCODE = 'insufficient_privilege', HINT = 'A join is part of the model it starts from: only its owner may declare it.';
-  END IF;
+  PERFORM @extschema@.require_manages('model', model, owner, 'add a join to');
   IF model = to_model THEN
     RAISE EXCEPTION 'model "%" cannot join itself', model USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -320,10 +314,7 @@ DECLARE
   owner regrole;
 BEGIN
   SELECT m.defined_by INTO owner FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_drop.name;
-  IF owner IS NOT NULL AND NOT @extschema@.manages(@extschema@.caller(), owner) THEN
-    RAISE EXCEPTION 'model "%" belongs to "%"', name, owner
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may drop it.';
-  END IF;
+  PERFORM @extschema@.require_manages('model', name, owner, 'drop');
   SELECT string_agg(DISTINCT m.name, ', ') INTO users
     FROM @extschema@.metric m WHERE m.compiled ->> 'model' = model_drop.name;
   IF users IS NOT NULL THEN

@@ -141,10 +141,7 @@ BEGIN
   PERFORM @extschema@.metric_publication_tidy();
   SELECT p.published_by INTO prev FROM @extschema@.metric_publication p
    WHERE p.view_name OPERATOR(pg_catalog.=) pg_catalog.to_regclass(format('%I.%I', metric_publish.schema_name, metric_publish.view_name));
-  IF prev IS NOT NULL AND NOT @extschema@.manages(me, prev) THEN
-    RAISE EXCEPTION 'publication %.% belongs to "%"', schema_name, view_name, prev
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may publish it again.';
-  END IF;
+  PERFORM @extschema@.require_manages('publication', format('%s.%s', schema_name, view_name), prev, 'publish');
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = metric_publish.schema_name) THEN
     EXECUTE format('CREATE SCHEMA %I', schema_name);
     EXECUTE format('COMMENT ON SCHEMA %I IS %L', schema_name,

@@ -359,10 +359,7 @@ BEGIN
   IF r.name IS NULL THEN
     RETURN false;
   END IF;
-  IF NOT @extschema@.manages(@extschema@.caller(), r.created_by) THEN
-    RAISE EXCEPTION 'rollup "%" belongs to "%"', name, r.created_by
-      USING ERRCODE = 'insufficient_privilege', HINT = 'Only its owner, roles with her privileges and concord_admin may drop it.';
-  END IF;
+  PERFORM @extschema@.require_manages('rollup', name, r.created_by, 'drop');
   FOREACH t IN ARRAY r.relations LOOP
     FOREACH ev IN ARRAY ARRAY['i', 'u', 'd', 't'] LOOP
       EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', left('concord_rollup_' || r.name, 60) || '_' || ev, t);

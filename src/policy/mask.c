@@ -219,7 +219,8 @@ concord_mask_partial(PG_FUNCTION_ARGS)
 	prefix = Max(prefix, 0);
 	suffix = Max(suffix, 0);
 	initStringInfo(&out);
-	if ((int64) n <= (int64) prefix + (int64) suffix)
+	/* in 64 bits: two large ends must not wrap around and show everything */
+	if ((int64) n <= (int64) prefix + suffix)
 	{
 		/* nothing would be hidden: show the pad only */
 		appendStringInfoString(&out, pad);

@@ -347,6 +347,17 @@ DECLARE
   target text := 'concord_masked_' || col;
   msg text;
 BEGIN
+  -- The table is rewritten as concord's owner: the generated column's type
+  -- must be PostgreSQL's own, not a domain (its checks are someone's code).
+  IF (SELECT t.typtype OPERATOR(pg_catalog.=) 'd' OR t.oid OPERATOR(pg_catalog.>=) 16384
+        FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid OPERATOR(pg_catalog.=) a.atttypid
+       WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col) THEN
+    RAISE EXCEPTION 'column "%" of table % has type %, which a stored mask cannot have', col, tbl,
+                    (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod) FROM pg_catalog.pg_attribute a
+                      WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) col)
+      USING ERRCODE = 'datatype_mismatch',
+            HINT = 'A stored mask needs a column of a built-in type (not a domain); store => false masks any column as it is read.';
+  END IF;
   IF pg_catalog.octet_length(target) > 63 THEN
     RAISE EXCEPTION 'column name "%" of table % is too long for a stored mask', col, tbl
       USING ERRCODE = 'name_too_long',

@@ -259,6 +259,9 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
+  IF tbl IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl) THEN
+    RAISE EXCEPTION 'relation with OID % does not exist', tbl::pg_catalog.oid USING ERRCODE = 'undefined_table';
+  END IF;
   IF tbl IS NOT NULL AND NOT @extschema@.owns_table(who, tbl) THEN
     RAISE EXCEPTION 'must be owner of table % to define %', tbl, what
       USING ERRCODE = 'insufficient_privilege', HINT = 'The table''s owner (or a role with her privileges) defines its governance.';

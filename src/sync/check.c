@@ -102,6 +102,12 @@ concord_source_check(PG_FUNCTION_ARGS)
 	}
 	PG_END_TRY();
 
+	/*
+	 * The report is built in the check's own memory: SPI calls leave SPI's
+	 * procedure memory current, which SPI_finish() frees before the report
+	 * is read.
+	 */
+	MemoryContextSwitchTo(r.cxt);
 	initStringInfo(&b);
 	appendStringInfoChar(&b, '{');
 	json_text(&b, "source", r.source);
@@ -127,12 +133,14 @@ concord_source_check(PG_FUNCTION_ARGS)
 		appendStringInfo(&b, "{\"page\": " INT64_FORMAT "}", r.pg.page);
 	else if (r.spec->page == SYNC_PAGE_OFFSET)
 		appendStringInfo(&b, "{\"offset\": " INT64_FORMAT "}", r.pg.offset);
-	else if (r.spec->page == SYNC_PAGE_CURSOR)
+	else if (r.spec->page == SYNC_PAGE_CURSOR && r.pg.cursor != NULL)
 	{
 		appendStringInfoString(&b, "{\"cursor\": ");
 		escape_json(&b, r.pg.cursor);
 		appendStringInfoChar(&b, '}');
 	}
+	else if (r.spec->page == SYNC_PAGE_CURSOR)
+		appendStringInfoString(&b, "null");
 	else
 	{
 		appendStringInfoString(&b, "{\"url\": ");

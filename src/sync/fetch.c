@@ -253,6 +253,7 @@ sync_fetcher_create(const SyncSpec *spec, Oid owner)
 	f->limits.connect_timeout_ms = -1;
 	f->limits.max_response_bytes = -1;
 	f->limits.max_redirects = -1;
+	http_limits_check(&f->limits, psprintf("source \"%s\": request.", spec->source));
 	f->allowlist = http_allowlist_load();
 
 	switch (spec->auth)

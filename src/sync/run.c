@@ -585,6 +585,12 @@ concord_sync(PG_FUNCTION_ARGS)
 	if (SPI_connect_ext(r.atomic ? 0 : SPI_OPT_NONATOMIC) != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(r.cxt);
+	{
+		char	   *owner;
+
+		(void) sync_source_spec(r.source, &owner);
+		sync_check_owner(r.source, owner, "run");
+	}
 	lock_source(&r);
 	PG_TRY();
 	{

@@ -69,6 +69,7 @@ typedef struct Run
 
 /* run.c */
 extern char *sync_source_spec(const char *source, char **owner);
+extern void sync_check_owner(const char *source, const char *owner, const char *verb);
 extern void sync_source_locktag(LOCKTAG *tag, const char *source);
 extern char *sync_spi_text(int col);
 

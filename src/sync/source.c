@@ -92,6 +92,8 @@ validated_spec(const char *name, const char *spec_text, Oid owner)
 	Datum		vals[2];
 
 	sync_check_secrets(s, owner);
+	if (s->timeout_ms >= 0)
+		http_timeout_check(s->timeout_ms, psprintf("source \"%s\": request.timeout_ms", name));
 	t = sync_target_open(s, true, false);
 	sync_target_prepare(t);
 	SPI_freeplan(t->upsert[SYNC_UPSERT_PLAIN]);
@@ -121,16 +123,19 @@ return_row(FunctionCallInfo fcinfo)
 	return PointerGetDatum(SPI_returntuple(tup, desc));
 }
 
-/* Raise unless the current role may change source (its owner, or a superuser). */
-static void
-check_owner(const char *source, const char *owner)
+/*
+ * Raise unless the current role may change (or, verb "run", run) source:
+ * its owner, a role with her privileges, concord_admin or a superuser.  A
+ * run uses the credentials its owner may use, so it is hers to start too.
+ */
+void
+sync_check_owner(const char *source, const char *owner, const char *verb)
 {
-	Oid			owner_oid = get_role_oid(owner, true);
-
-	if (!superuser() && (!OidIsValid(owner_oid) || !has_privs_of_role(GetUserId(), owner_oid)))
+	if (!concord_manages(GetUserId(), get_role_oid(owner, true)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("must be the owner of source \"%s\" (%s) to change it", source, owner)));
+				 errmsg("must be the owner of source \"%s\" (%s) to %s it", source, owner, verb),
+				 errhint("Its owner, a role with her privileges, or a member of concord_admin may.")));
 }
 
 /* Raise if a run of source is in progress (its lock is held elsewhere). */
@@ -220,7 +225,7 @@ concord_source_alter(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	old_text = sync_source_spec(name, &owner);
-	check_owner(name, owner);
+	sync_check_owner(name, owner, "change");
 	check_not_running(name);
 	/* the secrets are checked for the source's owner, whoever changes it */
 	spec_text = validated_spec(name, spec_text, get_role_oid(owner, true));
@@ -259,7 +264,7 @@ concord_source_reset(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	(void) sync_source_spec(name, &owner);
-	check_owner(name, owner);
+	sync_check_owner(name, owner, "change");
 	check_not_running(name);
 	reset_state(name);
 	SPI_finish();
@@ -290,7 +295,7 @@ concord_source_drop(PG_FUNCTION_ARGS)
 	}
 	spec_text = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 	owner = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
-	check_owner(name, owner);
+	sync_check_owner(name, owner, "change");
 	check_not_running(name);
 
 	/* the schedule goes with the source (as the caller: pg_cron's rules) */

@@ -230,6 +230,32 @@ SELECT @extschema@.grant_routines('concord_sync', ARRAY[
     'source_create(text, jsonb)', 'source_alter(text, jsonb, boolean)', 'source_drop(text, boolean)',
     'source_reset(text)', 'source_check(text)', 'source_schedule(text, text)', 'source_unschedule(text)',
     'sync(text)']);
+-- Each member reads her own sources and what their runs did (rejected
+-- records are data); concord_admin and superusers read all.  Only sync's
+-- C code, as the tables' owner, writes them.
+CREATE FUNCTION @extschema@.source_visible(source text)
+RETURNS boolean
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN EXISTS (SELECT 1 FROM @extschema@.source s
+                WHERE s.name OPERATOR(pg_catalog.=) source_visible.source
+                  AND @extschema@.manages(coalesce(pg_catalog.to_regrole(pg_catalog.quote_ident(s.owner)),
+                                                   0::pg_catalog.oid::pg_catalog.regrole)));
+COMMENT ON FUNCTION @extschema@.source_visible(text) IS
+  'Whether the current user may see a source and its runs: she has its owner''s privileges (or concord_admin''s)';
+ALTER TABLE @extschema@.source ENABLE ROW LEVEL SECURITY;
+CREATE POLICY source_visible ON @extschema@.source FOR SELECT
+  USING (@extschema@.manages(coalesce(pg_catalog.to_regrole(pg_catalog.quote_ident(owner)), 0::pg_catalog.oid::pg_catalog.regrole)));
+ALTER TABLE @extschema@.sync_state ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sync_state_visible ON @extschema@.sync_state FOR SELECT USING (@extschema@.source_visible(source));
+ALTER TABLE @extschema@.sync_run ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sync_run_visible ON @extschema@.sync_run FOR SELECT
+  USING (@extschema@.source_visible(source) OR @extschema@.manages(0::pg_catalog.oid::pg_catalog.regrole));
+ALTER TABLE @extschema@.sync_reject ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sync_reject_visible ON @extschema@.sync_reject FOR SELECT
+  USING (@extschema@.source_visible(source) OR @extschema@.manages(0::pg_catalog.oid::pg_catalog.regrole));
+ALTER TABLE @extschema@.sync_seen ENABLE ROW LEVEL SECURITY;
+CREATE POLICY sync_seen_visible ON @extschema@.sync_seen FOR SELECT USING (@extschema@.source_visible(source));
 GRANT SELECT ON @extschema@.source, @extschema@.sync_state, @extschema@.sync_run,
   @extschema@.sync_reject TO concord_sync;
 -- the delete at the end of a full-refresh pass runs as the caller and reads

@@ -91,6 +91,7 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_check('tap_sec_big')$$), 'ok', 'alert_check');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_enable('tap_sec_big', false)$$), 'ok', 'alert_enable');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_drop('tap_sec_big')$$), 'ok', 'alert_drop');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.metrics_text()$$), 'ok', 'metrics_text');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.event_rule_drop('tap_sec_signed')$$), 'ok', 'event_rule_drop');
 
 ------------------------------------------------------------------------------
@@ -124,7 +125,18 @@ SELECT is(pg_temp.as_login('tap_sec_identity', $$
 SELECT is(pg_temp.as_login('tap_sec_identity', $$INSERT INTO tap_sec_data.crm VALUES (1, '张伟', '13800138000')$$), 'ok',
   'a write queues its key (identity_queue_rows)');
 SELECT is((SELECT count(*)::int FROM concord.identity_queue WHERE source = 'tap_sec_crm'), 1, 'queued');
-SELECT is(pg_temp.as_login('tap_sec_identity', $$SELECT concord.resolve()$$), 'ok', 'resolve (identity_analyze, identity_bulk_indexes)');
+SELECT is(pg_temp.as_login('tap_sec_identity', $q$
+  CREATE TABLE tap_sec_data.ticket (id pg_catalog.int4, crm_id pg_catalog.int8, opened_at pg_catalog.timestamptz, subject pg_catalog.text);
+  INSERT INTO tap_sec_data.ticket VALUES (1, 1, '2026-01-03', '发票抬头');
+  INSERT INTO tap_sec_data.crm VALUES (3, '王芳', '13700137000'), (4, '张 伟', '13800138000');
+  SELECT concord.identity_event_add('tap_sec_ticket', 'tap_sec_data.ticket', 'tap_sec_crm', 'crm_id', 'opened_at', '工单', '{subject}');
+  SELECT concord.identity_attribute_add('tap_sec_birth', 'date');
+  SELECT concord.identity_survivorship_set('phone', 'most_recent');
+  SELECT concord.resolve();
+  SELECT concord.identity_estimate_weights(100, false);
+  SELECT concord.identity_attribute_drop('tap_sec_birth');
+  SELECT concord.identity_event_drop('tap_sec_ticket')$q$), 'ok',
+  'identity_event_add, identity_attribute_add, identity_survivorship_set, resolve (with a timeline), identity_estimate_weights, identity_attribute_drop, identity_event_drop');
 -- the table's owner gives the key a type of her own, with a cast to text
 SELECT is(pg_temp.as_login('tap_sec_identity', $$
   CREATE TYPE tap_sec_data.key AS (v pg_catalog.int8);
@@ -193,8 +205,6 @@ SELECT is(pg_temp.as_login('tap_sec_policy', $$
   SELECT concord.write_rule_drop('tap_sec_wr');
   SELECT concord.column_mask_drop('tap_sec_data.customer', 'name');
   SELECT concord.row_policy_drop('tap_sec_region')$$), 'ok', 'write_rule_drop, column_mask_drop, row_policy_drop');
-SELECT is(pg_temp.as_login('tap_sec_identity', $$SELECT concord.identity_bulk_indexes('customer_link', true)$$), 'ok',
-  'identity_bulk_indexes');
 
 ------------------------------------------------------------------------------
 -- nothing ran with rights it should not have had

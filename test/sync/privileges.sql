@@ -83,8 +83,8 @@ SELECT is(pg_temp.try('SELECT concord.source_drop(''prv_mine'')'),
 SELECT is(pg_temp.try('SELECT concord.source_reset(''prv_mine'')'),
   '42501: must be the owner of source "prv_mine" (tap_sync_user) to change it', 'nor reset it');
 SELECT is(pg_temp.try('CALL concord.sync(''prv_mine'')'),
-  '42501: permission denied to read table prv_customers for source "prv_mine"',
-  'running it writes as the runner, who has no rights on the owner''s table');
+  '42501: must be the owner of source "prv_mine" (tap_sync_user) to run it',
+  'nor run it (a run uses the credentials its owner may use)');
 RESET ROLE;
 
 -- the allowlist holds for sources too
