@@ -297,7 +297,7 @@ concord_audit_direct(PG_FUNCTION_ARGS)
 	 * off) writes these tables as a superuser: its rows are not news, and
 	 * entries appended then would take the ids of the log's own rows, which
 	 * are restored too.  Only a superuser can be skipped this way; superusers
-	 * can switch triggers off anyway (docs/security-policy.md).
+	 * can switch triggers off anyway (docs/security.md).
 	 */
 	if (superuser() && !row_security)
 		return PointerGetDatum(NULL);

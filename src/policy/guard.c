@@ -48,21 +48,16 @@ bool		policy_dropping_extension = false;
 
 /*
  * Whether the running statement is concord's own: one of its API functions
- * that run as concord's owner (they do so under SECURITY_RESTRICTED_OPERATION,
- * as the owner of concord's tables), or DROP EXTENSION concord undoing what
- * concord did.  A user cannot be concord's owner inside a restricted
- * operation without being that owner: a function she runs in a REFRESH or
- * an index build runs as her (or the object's owner), never as concord's.
+ * that run as concord's owner, still as that owner (concord_in_api_call:
+ * user code a call runs as someone else is not concord's), or DROP
+ * EXTENSION concord undoing what concord did.
  */
 bool
 policy_guard_internal(void)
 {
-	Oid			member = concord_relation_oid("member", true);
-
 	if (policy_dropping_extension)
 		return true;
-	return OidIsValid(member) && InSecurityRestrictedOperation() &&
-		GetUserId() == concord_relation_owner(member);
+	return concord_in_api_call();
 }
 
 /* concord.guard_internal() */

@@ -1,5 +1,5 @@
 -- policy (issue 18): PostgreSQL's own channels, which row security does not
--- close (docs/security-policy.md lists each with its mitigation).  A rep
+-- close (docs/security.md lists each with its mitigation).  A rep
 -- who sees one row of three logs in and reads the table's size from the
 -- catalog and the statistics views, probes hidden keys through a unique
 -- index and through a foreign key, and the mitigations the docs give are
