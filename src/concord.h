@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 #define CONCORD_SCHEMA "concord"
 
 /* http component limits (defaults, overridable per call) */

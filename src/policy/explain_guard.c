@@ -35,6 +35,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "parser/parse_relation.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -64,7 +65,7 @@ hidden_rows_relation(PlannedStmt *plan)
 
 		if (rte->rtekind != RTE_RELATION)
 			continue;
-		if (check_enable_rls(rte->relid, rte->checkAsUser, true) == RLS_ENABLED)
+		if (check_enable_rls(rte->relid, concord_rte_check_as_user(plan, rte), true) == RLS_ENABLED)
 			return rte->relid;
 	}
 	return InvalidOid;

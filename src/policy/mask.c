@@ -38,6 +38,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
+#include "compat.h"
 #include "secret/secret.h"
 
 PG_FUNCTION_INFO_V1(concord_mask_phone);

@@ -113,7 +113,7 @@ answer_find(bool in, const char *arg)
 	{
 		Answer	   *a = &answers[i];
 
-		if (a->used && a->in == in && a->userid == GetUserId() && a->lxid == MyProc->lxid &&
+		if (a->used && a->in == in && a->userid == GetUserId() && a->lxid == concord_my_lxid() &&
 			a->stmt == GetCurrentStatementStartTimestamp() &&
 			a->cid == GetCurrentCommandId(false) && a->snap_xmin == xmin && a->snap_xmax == xmax &&
 			strcmp(a->arg, arg) == 0)
@@ -139,7 +139,7 @@ answer_keep(bool in, const char *arg, Datum value, bool isnull)
 	a->arg = MemoryContextStrdup(TopMemoryContext, arg);
 	a->in = in;
 	a->userid = GetUserId();
-	a->lxid = MyProc->lxid;
+	a->lxid = concord_my_lxid();
 	a->stmt = GetCurrentStatementStartTimestamp();
 	a->cid = GetCurrentCommandId(false);
 	snapshot_bounds(&a->snap_xmin, &a->snap_xmax);

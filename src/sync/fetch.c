@@ -195,7 +195,7 @@ basic_header(const char *user, const char *password)
 	int			n;
 
 	memcpy(out, "Basic ", 6);
-	n = pg_b64_encode(pair, len, out + 6, enclen);
+	n = concord_b64_encode(pair, len, out + 6, enclen);
 	explicit_bzero(pair, len);
 	if (n < 0)
 		elog(ERROR, "could not encode credentials");

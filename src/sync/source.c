@@ -304,7 +304,7 @@ concord_source_drop(PG_FUNCTION_ARGS)
 	if (drop_table)
 	{
 		SyncSpec   *s = sync_spec_parse(name, spec_text);
-		List	   *names = stringToQualifiedNameList(s->table);
+		List	   *names = stringToQualifiedNameList(s->table, NULL);
 		RangeVar   *rv = makeRangeVarFromNameList(names);
 
 		if (OidIsValid(RangeVarGetRelid(rv, NoLock, true)))

@@ -23,6 +23,7 @@
 #include "lib/stringinfo.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
 #include "sync/syncjson.h"
 
 typedef struct SpecCtx
@@ -92,8 +93,7 @@ sub(const char *path, const char *key)
 	return path[0] ? psprintf("%s.%s", path, key) : pstrdup(key);
 }
 
-static void
-bad(SpecCtx *cx, const char *path, const char *msg, const char *hint) pg_attribute_noreturn();
+pg_noreturn static void bad(SpecCtx *cx, const char *path, const char *msg, const char *hint);
 
 /*
  * Raise that the value at path of source's spec is bad: msg says what was

@@ -25,6 +25,8 @@
 #include "lib/stringinfo.h"
 #include "nodes/pg_list.h"
 
+#include "compat.h"
+
 /* A value given literally or as {"secret": "name"} (resolved at request). */
 typedef struct SyncValue
 {
@@ -199,8 +201,8 @@ extern bool sync_parser_wait(SyncParser *p, SyncPage *page, SyncArena **arena,
 
 /* spec.c */
 extern SyncSpec *sync_spec_parse(const char *source, const char *spec_json);
-extern void sync_spec_error(const char *source, const char *path,
-							const char *msg, const char *hint) pg_attribute_noreturn();
+pg_noreturn extern void sync_spec_error(const char *source, const char *path,
+										 const char *msg, const char *hint);
 extern void sync_json_init(void);
 
 /* jpath.c */

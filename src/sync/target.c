@@ -322,7 +322,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 
 	PG_TRY();
 	{
-		names = stringToQualifiedNameList(s->table);
+		names = stringToQualifiedNameList(s->table, NULL);
 	}
 	PG_CATCH();
 	{
