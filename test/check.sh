@@ -3,15 +3,22 @@
 # test/check.sh — the whole test suite.
 #
 # Installs what is missing from Debian, builds and installs concord, starts a
-# throwaway PostgreSQL 15 cluster (tmp/test, port 54339) and the stub API
+# throwaway PostgreSQL cluster (tmp/test, port 54339) and the stub API
 # servers, runs the pg_regress suite (sql/ + expected/), the pgTAP tests
 # (test/<component>/*.sql) and the outbox's crash test (test/flow/crash.sh,
 # TAP), stops everything it started, and ends with the
 # line "N passed, N failed" (pg_regress tests + pgTAP assertions). Exits 0
 # only if nothing failed.
 #
-# Environment: CI=true makes the build use -Werror (see Makefile);
-# CONCORD_TEST_TIMEOUT (seconds, default 1500) bounds each runner.
+# Environment: PG_MAJOR=15 (default), 17 or 18 picks the PostgreSQL major
+# (17 and 18 are built into /opt/postgresql-N first if absent; see
+# test/harness/lib.sh); CI=true makes the build use -Werror (see Makefile);
+# CONCORD_TEST_TIMEOUT (seconds, default 1500) bounds each runner;
+# CONCORD_TEST_PORT (default 54339) is the suite's cluster's port, and
+# CONCORD_STORY_PORT, CONCORD_UPGRADE_PORT and CONCORD_DEB_PORT those of
+# the clusters of test/story.sh, test/packaging/pg_upgrade.sh and
+# test/packaging/deb.sh.  None of them is a running demo's (tmp/demo, 54329):
+# the suite leaves a demo alone.
 
 set -Eeuo pipefail
 
@@ -38,6 +45,7 @@ print_summary() {
 	local failed=$((REGRESS_FAILED + TAP_FAILED + CRASH_FAILED + extra_failed))
 	echo
 	echo "== summary =="
+	echo "server:     $(pg_version) ($PGBIN)"
 	echo "pg_regress: $REGRESS_STATUS"
 	echo "pgTAP:      $TAP_STATUS"
 	echo "shell TAP:  $CRASH_STATUS"
@@ -224,7 +232,7 @@ rm -rf "$(run_dir "$RUN")"
 # pg_cron runs scheduled syncs; it lives in the test database.
 export CLUSTER_PRELOAD="$CONCORD_EXT,pg_cron"
 export CLUSTER_EXTRA_CONF="cron.database_name = '$DB'"
-cluster_start "$RUN" 54339
+cluster_start "$RUN" "${CONCORD_TEST_PORT:-54339}"
 stubs_start "$RUN"
 
 run_psql postgres -c "CREATE DATABASE $DB" </dev/null >/dev/null
