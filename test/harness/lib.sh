@@ -184,6 +184,16 @@ ensure_postgres() {
 		die "could not build PostgreSQL $PG_MAJOR"
 }
 
+# True if pg_cron is installed for the server the harness runs.  Debian 12
+# packages it for 15 (postgresql-15-cron); for 17 and 18 it is built from
+# Debian's pg-cron source package when the archive serves it, and the
+# archive reached here does not (see test/harness/build_postgres.sh).
+# Without it, the clusters run without pg_cron and the tests that need it
+# skip, saying so.
+pg_cron_available() {
+	[[ -f "$("$PG_CONFIG" --sharedir)/extension/pg_cron.control" ]]
+}
+
 # "PostgreSQL 18.6": the server the harness runs.
 pg_version() {
 	"$PG_CONFIG" --version | sed -E 's/ \(.*//'
