@@ -130,7 +130,7 @@ SELECT is((SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'gv_test
           's', 'the table has a stored generated column concord_masked_phone');
 SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'gv_test.customer_governed'::regclass AND attnum > 0),
           '{id,name,phone,region,owner_role}', 'the view does not show it');
-SELECT ok(pg_get_viewdef('gv_test.customer_governed'::regclass) LIKE '%ELSE customer.concord_masked_phone%'
+SELECT ok(pg_get_viewdef('gv_test.customer_governed'::regclass) ~ 'ELSE (customer\.)?concord_masked_phone'
           AND pg_get_viewdef('gv_test.customer_governed'::regclass) NOT LIKE '%mask_phone(%',
           'the view reads the stored value, no mask call per row');
 INSERT INTO gv_test.customer VALUES (4, '赵六', '+86 186-1234-5678', '华东', 'somebody');
