@@ -196,7 +196,7 @@ pg_cron_available() {
 
 # "PostgreSQL 18.6": the server the harness runs.
 pg_version() {
-	"$PG_CONFIG" --version | sed -E 's/ \(.*//'
+	"$PGBIN/pg_config" --version | sed -E 's/ \(.*//'
 }
 
 #
@@ -377,8 +377,9 @@ cluster_start() {
 
 	if [[ ! -f "$data/PG_VERSION" ]]; then
 		local initlog="$dir/initdb.log"
+		# shellcheck disable=SC2086 # CLUSTER_INITDB_OPTS: words on purpose
 		if ! as_postgres "$PGBIN/initdb" -D "$data" --auth=trust -U postgres \
-			--encoding=UTF8 --locale=C.UTF-8 >"$initlog" 2>&1 </dev/null; then
+			--encoding=UTF8 --locale=C.UTF-8 ${CLUSTER_INITDB_OPTS-} >"$initlog" 2>&1 </dev/null; then
 			show_log_tail "$initlog"
 			die "initdb failed for cluster $name"
 		fi
