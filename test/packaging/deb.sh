@@ -8,7 +8,7 @@
 # bash packaging/deb.sh builds the package with Debian's tooling and lintian
 # must report no error.  What `make install` put into PostgreSQL 15 is
 # taken out, so that only the package's files count; the package is
-# installed with dpkg, a clean cluster (tmp/deb, port CONCORD_DEB_PORT,
+# installed with dpkg, a clean cluster (tmp/deb-cluster, port CONCORD_DEB_PORT,
 # default 54369) with concord preloaded runs CREATE EXTENSION concord and a
 # smoke test (an HTTP call through libcurl to the stub, a mask, ICU's
 # transliteration, the worker), the extension is dropped, the package
@@ -33,7 +33,7 @@ if [[ "$PG_MAJOR" != 15 ]]; then
 fi
 echo "1..10"
 
-RUNNAME=deb DB=concord_deb
+RUNNAME=deb-cluster DB=concord_deb
 port="${CONCORD_DEB_PORT:-54369}"
 log="$LOGDIR/deb-test.log"
 mkdir -p "$LOGDIR"
@@ -104,6 +104,8 @@ tap_is "the package installs ($how) where make install's files were taken out" \
 	"0/0/4"
 
 # 5-8. A clean cluster using it.
+stop_all "$RUNNAME" >/dev/null 2>&1 || true
+rm -rf "$(run_dir "$RUNNAME")"
 CLUSTER_PRELOAD="$CONCORD_EXT" cluster_start "$RUNNAME" "$port" >>"$log" 2>&1
 q() { run_psql "$DB" -At -c "$1" </dev/null 2>&1; }
 run_psql postgres -c "CREATE DATABASE $DB" </dev/null >>"$log" 2>&1
