@@ -29,7 +29,10 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
 # ensure_postgres).  CONCORD_PGBIN points the harness at another
 # installation's bin directory (a relocated copy, say, so that two work
 # trees can build, install and test side by side); PG_MAJOR then follows
-# that installation's pg_config.
+# that installation's pg_config.  CONCORD_PG15BIN does the same for 15
+# alone: it is where 15 lives whenever 15 is used (PG_MAJOR=15, and the
+# pg_upgrade test's old cluster), so that .ci/run, which runs 15 and 18,
+# can be pointed at a relocated 15.
 PG_MAJOR="${PG_MAJOR:-15}"
 case "$PG_MAJOR" in
 15 | 17 | 18) ;;
@@ -44,7 +47,7 @@ if [[ -n "${CONCORD_PGBIN:-}" ]]; then
 		PG_MAJOR="$("$PGBIN/pg_config" --version | sed -nE 's/^PostgreSQL ([0-9]+).*/\1/p')"
 	fi
 elif [[ "$PG_MAJOR" == 15 ]]; then
-	PGBIN=/usr/lib/postgresql/15/bin
+	PGBIN="${CONCORD_PG15BIN:-/usr/lib/postgresql/15/bin}"
 else
 	PGBIN="/opt/postgresql-$PG_MAJOR/bin"
 fi
