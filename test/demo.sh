@@ -101,5 +101,5 @@ $(printf '%-18s' "$(pg_version)")127.0.0.1:$PGPORT (data $dir/data, log $dir/pos
 stub API, HTTP    $STUB_URL
 stub API, HTTPS   $STUB_TLS_URL (CA $STUB_CA_FILE)
 pg_cron           $([[ "$CRON" == on ]] && echo "scheduled syncs of $DB (cron.job, cron.job_run_details)" || echo "not installed for this major")
-stop everything:  ${CONCORD_DEMO_RUN:+CONCORD_DEMO_RUN=$RUN }${PG_MAJOR:+PG_MAJOR=$PG_MAJOR }bash $REPO/test/demo.sh --stop
+stop everything:  $([[ "$RUN" == demo ]] || echo "CONCORD_DEMO_RUN=$RUN ")$([[ "$PG_MAJOR" == 15 ]] || echo "PG_MAJOR=$PG_MAJOR ")bash $REPO/test/demo.sh --stop
 EOF
