@@ -56,7 +56,7 @@ fi
 SMALL=$((N / 10))
 OUT="$(run_dir "$RUN")/bench"        # per-run logs and samples
 
-bench_cluster "$RUN" 54369
+bench_cluster "$RUN" "${BENCH_PORT:-54369}"
 stubs_start "$RUN" >/dev/null
 STUB_PID="$(tr -dc '0-9' <"$(run_dir "$RUN")/stub-http.pid")"
 mkdir -p "$OUT"

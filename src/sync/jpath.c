@@ -289,3 +289,35 @@ sync_path_first_key(const SyncPath *path)
 		return NULL;
 	return path->steps[0].key;
 }
+
+/* Does the path have a wildcard (so that it may select several values)? */
+bool
+sync_path_has_wildcard(const SyncPath *path)
+{
+	for (int i = 0; i < path->nsteps; i++)
+		if (path->steps[i].kind == STEP_WILD)
+			return true;
+	return false;
+}
+
+/*
+ * The member names of a path made only of name steps, in order, and how
+ * many there are; 0 when the path has an index or a wildcard step (or no
+ * step).  For removing a mapped field from a record's unmapped rest.
+ */
+int
+sync_path_keys(const SyncPath *path, const char ***keys)
+{
+	const char **out;
+
+	for (int i = 0; i < path->nsteps; i++)
+		if (path->steps[i].kind != STEP_KEY)
+			return 0;
+	if (path->nsteps == 0)
+		return 0;
+	out = palloc(sizeof(char *) * path->nsteps);
+	for (int i = 0; i < path->nsteps; i++)
+		out[i] = path->steps[i].key;
+	*keys = out;
+	return path->nsteps;
+}
