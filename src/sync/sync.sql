@@ -127,6 +127,10 @@ COMMENT ON COLUMN @extschema@.sync_reject.retries IS
   'How many later runs tried it again (reason and error_code are the latest refusal''s)';
 COMMENT ON COLUMN @extschema@.sync_reject.resolved IS
   'NULL while it waits; loaded (a retry loaded it), superseded (a later version of the record arrived), reset (the source was reset)';
+COMMENT ON COLUMN @extschema@.sync_reject.resolved_run_id IS
+  'The run that resolved it (loaded or superseded)';
+COMMENT ON COLUMN @extschema@.sync_reject.resolved_at IS
+  'When it was resolved';
 REVOKE ALL ON @extschema@.sync_reject FROM PUBLIC;
 
 CREATE TABLE @extschema@.sync_seen (
