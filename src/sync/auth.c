@@ -37,6 +37,7 @@ typedef struct TokenEntry
 	char	   *access_token;	/* in TopMemoryContext */
 	char	   *refresh_token;	/* a rotated one, if the server sent it */
 	TimestampTz expires_at;		/* 0: unknown, until a 401 */
+	TimestampTz renew_at;		/* a while before it expires */
 	struct TokenEntry *next;
 } TokenEntry;
 
@@ -130,6 +131,26 @@ token_entry(SyncFetcher *f)
 		t->fingerprint = fp;
 	}
 	return t;
+}
+
+/*
+ * When a token that lives expires_in seconds (unknown if not positive)
+ * expires, and when to renew it: 30 s before, or halfway for a token that
+ * lives less than a minute.
+ */
+static void
+set_expiry(TokenEntry *t, int64 expires_in)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (expires_in <= 0)
+	{
+		t->expires_at = t->renew_at = 0;
+		return;
+	}
+	expires_in = Min(expires_in, INT64CONST(100000000));
+	t->expires_at = TimestampTzPlusMilliseconds(now, expires_in * 1000);
+	t->renew_at = TimestampTzPlusMilliseconds(t->expires_at, -Min(30000, expires_in * 500));
 }
 
 /* Append name=value, form-encoded, to a request body. */
@@ -270,8 +291,7 @@ oauth_fetch(SyncFetcher *f, TokenEntry *t)
 		t->refresh_token = top_strdup(refresh);
 		explicit_bzero(refresh, strlen(refresh));
 	}
-	t->expires_at = expires_in > 0 ?
-		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), expires_in * 1000) : 0;
+	set_expiry(t, expires_in);
 }
 
 /* text with {timestamp} (now, in ms) and {name} (the parameters) filled in. */
@@ -398,7 +418,7 @@ token_fetch(SyncFetcher *f, TokenEntry *t)
 	hn = lappend(hn, "Accept");
 	hv = lappend(hv, "application/json");
 	if (s->token_body)
-		body = sync_body_build(s->source, s->token_body, "auth.body", NULL, false,
+		body = sync_body_build(s->source, s->token_body, "auth.body", NULL,
 							   NULL, 0, body_secret, f);
 
 	r = token_request(f, s->token_method, s->token_url, pn, pv, hn, hv, body,
@@ -419,8 +439,7 @@ token_fetch(SyncFetcher *f, TokenEntry *t)
 	top_free(t->access_token);
 	t->access_token = top_strdup(token);
 	explicit_bzero(token, strlen(token));
-	t->expires_at = expires_in > 0 ?
-		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), expires_in * 1000) : 0;
+	set_expiry(t, expires_in);
 }
 
 /*
@@ -436,8 +455,7 @@ sync_auth_credential(SyncFetcher *f, bool renew)
 	TokenEntry *t = token_entry(f);
 
 	if (renew || t->access_token == NULL ||
-		(t->expires_at != 0 &&
-		 GetCurrentTimestamp() >= TimestampTzPlusMilliseconds(t->expires_at, -30000)))
+		(t->expires_at != 0 && GetCurrentTimestamp() >= t->renew_at))
 	{
 		if (s->auth == SYNC_AUTH_OAUTH2)
 			oauth_fetch(f, t);

@@ -66,8 +66,8 @@ sync_since_is_number(Run *r)
 
 /*
  * The value sent as the incremental cursor of a new pass: the stored
- * cursor (or the spec's start) less the lookback, written as the source
- * sends it (cursor_expr).  Sets r->since_number.
+ * cursor less the lookback (or the spec's start, as it is), written as the
+ * source sends it (cursor_expr).  Sets r->since_number.
  */
 char *
 sync_pass_since(Run *r, const char *stored)
@@ -92,14 +92,15 @@ sync_pass_since(Run *r, const char *stored)
 		strspn(base, "0123456789.-+eE") == strlen(base))
 		base = sync_epoch_text(&r->ld, c, base);
 	value = psprintf("$1::%s", format_type_be_qualified(typid));
-	if (s->lookback)
+	/* the start is sent as it is; a stored cursor less the lookback */
+	if (s->lookback && stored != NULL)
 		value = psprintf("(%s OPERATOR(pg_catalog.-) $2::%s)", value,
 						 TypeCategory(typid) == TYPCATEGORY_DATETIME ? "pg_catalog.interval" :
 						 format_type_be_qualified(typid));
 	sql = psprintf("SELECT %s", cursor_expr(s, typid, s->columns[c].epoch, value, &number));
 	vals[0] = CStringGetTextDatum(base);
-	vals[1] = s->lookback ? CStringGetTextDatum(s->lookback) : (Datum) 0;
-	nulls[1] = s->lookback ? ' ' : 'n';
+	vals[1] = s->lookback && stored ? CStringGetTextDatum(s->lookback) : (Datum) 0;
+	nulls[1] = s->lookback && stored ? ' ' : 'n';
 	vals[2] = s->cursor_format ? CStringGetTextDatum(s->cursor_format) : (Datum) 0;
 	nulls[2] = s->cursor_format ? ' ' : 'n';
 	PG_TRY();
@@ -117,7 +118,7 @@ sync_pass_since(Run *r, const char *stored)
 		ereport(ERROR,
 				(errcode(e->sqlerrcode),
 				 errmsg("source \"%s\": cannot compute the cursor to send from \"%s\"%s: %s",
-						s->source, base, s->lookback ? psprintf(" less lookback \"%s\"", s->lookback) : "",
+						s->source, base, s->lookback && stored ? psprintf(" less lookback \"%s\"", s->lookback) : "",
 						e->message),
 				 errdetail("Path: mode.")));
 	}
@@ -272,7 +273,7 @@ sync_page_request(Run *r)
 			}
 	}
 	if (s->body || s->page_in_body)
-		body = sync_body_build(s->source, s->body, "request.body", r->since, r->since_number,
+		body = sync_body_build(s->source, s->body, "request.body", r->since,
 							   pp.members, pp.nmembers, body_secret, r->fetch);
 	return sync_request(r->fetch, pg->url, pp.pn, pp.pv, body, as_given);
 }

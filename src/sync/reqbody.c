@@ -55,7 +55,6 @@ typedef struct Fill
 {
 	const char *source;
 	const char *cursor;
-	bool		cursor_number;
 	SyncSecretFn secret;
 	void	   *arg;
 } Fill;
@@ -92,13 +91,7 @@ fill(Fill *f, json_t *v)
 	{
 		if (f->cursor == NULL)
 			return NULL;
-		if (strcmp(json_string_value(v), CURSOR_MARK) == 0 && f->cursor_number)
-		{
-			json_t	   *n = json_loads(f->cursor, JSON_DECODE_ANY, NULL);
-
-			if (n != NULL && json_is_number(n))
-				return n;
-		}
+		/* a string stays a string (APIs' filters take "1700000000000") */
 		return json_string(sync_text_fill_cursor(json_string_value(v), f->cursor));
 	}
 	if (json_is_object(v))
@@ -145,10 +138,10 @@ fill(Fill *f, json_t *v)
  */
 char *
 sync_body_build(const char *source, const char *template_json, const char *path,
-				const char *cursor, bool cursor_number, const SyncBodyMember *extra,
-				int nextra, SyncSecretFn secret, void *arg)
+				const char *cursor, const SyncBodyMember *extra, int nextra,
+				SyncSecretFn secret, void *arg)
 {
-	Fill		f = {source, cursor, cursor_number, secret, arg};
+	Fill		f = {source, cursor, secret, arg};
 	json_t	   *tmpl;
 	json_t	   *body;
 	char	   *text;

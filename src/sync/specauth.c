@@ -30,6 +30,8 @@ check_body_credentials(SpecCtx *cx, json_t *v, const char *path)
 		return;
 	json_object_foreach(v, k, e)
 	{
+		if (json_is_object(e) && json_object_size(e) == 1 && json_object_get(e, "secret") != NULL)
+			continue;			/* a secret reference */
 		if (json_is_object(e))
 			check_body_credentials(cx, e, sync_spec_sub(path, k));
 		else if (!json_is_array(e) && !json_is_null(e) && sync_spec_credential_header(k))

@@ -300,8 +300,8 @@ typedef struct SyncBodyMember
 } SyncBodyMember;
 extern char *sync_body_build(const char *source, const char *template_json,
 							 const char *path, const char *cursor,
-							 bool cursor_number, const SyncBodyMember *extra,
-							 int nextra, SyncSecretFn secret, void *arg);
+							 const SyncBodyMember *extra, int nextra,
+							 SyncSecretFn secret, void *arg);
 extern List *sync_body_secrets(const char *template_json);
 extern bool sync_text_has_cursor(const char *text);
 extern char *sync_text_fill_cursor(const char *text, const char *cursor);
