@@ -224,7 +224,7 @@ rm -rf "$(run_dir "$RUN")"
 # pg_cron runs scheduled syncs; it lives in the test database.
 export CLUSTER_PRELOAD="$CONCORD_EXT,pg_cron"
 export CLUSTER_EXTRA_CONF="cron.database_name = '$DB'"
-cluster_start "$RUN" 54339
+cluster_start "$RUN" "${CONCORD_TEST_PORT:-54339}"
 stubs_start "$RUN"
 
 run_psql postgres -c "CREATE DATABASE $DB" </dev/null >/dev/null

@@ -69,7 +69,7 @@ epoch_timestamp(const char *txt, int epoch, const char *column)
 		if (whole > (PG_INT64_MAX - 9) / 10)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
-					 errmsg("Unix time %s of column \"%s\" is out of range", txt, column)));
+					 errmsg("Unix time %s of column \"%s\" is out of range for a timestamp", txt, column)));
 		whole = whole * 10 + (*p++ - '0');
 	}
 	if (ok && *p == '.')
@@ -93,7 +93,7 @@ epoch_timestamp(const char *txt, int epoch, const char *column)
 		if (!(d > -9.2e18 && d < 9.2e18))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
-					 errmsg("Unix time %s of column \"%s\" is out of range", txt, column)));
+					 errmsg("Unix time %s of column \"%s\" is out of range for a timestamp", txt, column)));
 		us = (int64) (d < 0 ? d - 0.5 : d + 0.5);
 		goto range;
 	}
@@ -113,7 +113,7 @@ epoch_timestamp(const char *txt, int epoch, const char *column)
 		pg_add_s64_overflow(us, frac, &us))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_FIELD_OVERFLOW),
-				 errmsg("Unix time %s of column \"%s\" is out of range", txt, column)));
+				 errmsg("Unix time %s of column \"%s\" is out of range for a timestamp", txt, column)));
 	if (neg)
 		us = -us;
 range:
