@@ -5,10 +5,10 @@
  *	  the page's pagination facts (next cursor, next URL, total, has-more)
  *	  and the API's own error code.
  *
- * The page is parsed once with jansson (allocating in the current memory
- * context, or the parser thread's arena: see sync_json_init and arena.c);
- * each record's columns are taken by path, mapped through code-value maps
- * and defaults, and handed on as C strings.  A path with a wildcard
+ * The page is parsed once (jdoc.c, allocating in the current memory
+ * context or the parser thread's arena: see arena.c); each record's
+ * columns are taken by path, mapped through code-value maps and defaults,
+ * and handed on as C strings.  A path with a wildcard
  * collects its matches as a JSON array; a JSON array bound for an array
  * column is written as an array literal.  A record that cannot be read
  * (not an object, a NUL in a string) gets a problem instead of values, so
@@ -23,7 +23,7 @@
 
 #include "common/hashfn.h"
 
-#include "sync/syncjson.h"
+#include "sync/jdoc.h"
 
 /* A growing string in sync_alloc memory (safe in the parser thread). */
 typedef struct Buf
@@ -63,13 +63,11 @@ buf_str(Buf *b, const char *s)
 	buf_add(b, s, strlen(s));
 }
 
-/* Append v as compact JSON. */
+/* Append node v as compact JSON. */
 static void
-buf_json(Buf *b, json_t *v)
+buf_json(Buf *b, const JDoc *doc, uint32 v)
 {
-	char	   *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-
-	buf_str(b, s ? s : "null");
+	buf_str(b, jd_compact(doc, v));
 }
 
 /*
@@ -79,37 +77,35 @@ buf_json(Buf *b, json_t *v)
  * false when a string holds \u0000, which no text can.
  */
 static bool
-array_element(Buf *b, json_t *v, int depth)
+array_element(Buf *b, const JDoc *doc, uint32 v, int depth)
 {
+	const JdNode *n = &doc->nodes[v];
 	const char *s;
 
-	if (json_is_null(v))
+	if (n->type == JD_NULL)
 	{
 		buf_str(b, "NULL");
 		return true;
 	}
-	if (json_is_array(v) && depth < 6)
+	if (n->type == JD_ARRAY && depth < 6)
 	{
-		size_t		i;
-		json_t	   *e;
+		bool		first = true;
 
 		buf_str(b, "{");
-		json_array_foreach(v, i, e)
+		for (uint32 c = v + 1; c < n->next; c = doc->nodes[c].next)
 		{
-			if (i > 0)
+			if (!first)
 				buf_str(b, ",");
-			if (!array_element(b, e, depth + 1))
+			first = false;
+			if (!array_element(b, doc, c, depth + 1))
 				return false;
 		}
 		buf_str(b, "}");
 		return true;
 	}
-	if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v))
+	if (n->type == JD_STRING && n->has_nul)
 		return false;
-	s = (json_is_object(v) || json_is_array(v)) ?
-		json_dumps(v, JSON_COMPACT) : sync_json_scalar_text(v);
-	if (s == NULL)
-		s = "null";
+	s = jd_scalar_text(doc, v);
 	buf_str(b, "\"");
 	for (const char *c = s; *c; c++)
 	{
@@ -123,30 +119,31 @@ array_element(Buf *b, json_t *v, int depth)
 
 /* A column's text for one record: path, then default, then the code map. */
 static const char *
-column_text(const SyncColumn *col, json_t *rec, bool *present, bool *number,
+column_text(const SyncColumn *col, const JDoc *doc, uint32 rec, bool *present, bool *number,
 			const char **problem)
 {
-	json_t	   *v;
+	uint32		v;
+	const JdNode *n;
 	const char *t;
 
 	*number = false;
 	if (col->collect)
 	{
-		int			n;
-		json_t	  **m = sync_path_select(col->path, rec, &n);
+		int			count;
+		uint32	   *m = sync_path_nodes(col->path, doc, rec, &count);
 		Buf			b = {0};
 
-		*present = n > 0;
-		if (n == 0 && col->has_default)
+		*present = count > 0;
+		if (count == 0 && col->has_default)
 			return col->default_value;
 		buf_str(&b, col->pg_array ? "{" : "[");
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < count; i++)
 		{
 			if (i > 0)
 				buf_str(&b, ",");
 			if (!col->pg_array)
-				buf_json(&b, m[i]);
-			else if (!array_element(&b, m[i], 1))
+				buf_json(&b, doc, m[i]);
+			else if (!array_element(&b, doc, m[i], 1))
 			{
 				*problem = sync_psprintf("field %s contains \\u0000, which text cannot hold", col->path_text);
 				return NULL;
@@ -156,20 +153,21 @@ column_text(const SyncColumn *col, json_t *rec, bool *present, bool *number,
 		return b.data;
 	}
 
-	v = sync_path_get(col->path, rec);
-	*present = v != NULL && !json_is_null(v);
+	v = sync_path_node(col->path, doc, rec);
+	n = v != JD_NONE ? &doc->nodes[v] : NULL;
+	*present = n != NULL && n->type != JD_NULL;
 	if (!*present)
 		t = col->has_default ? col->default_value : NULL;
-	else if (json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v))
+	else if (n->type == JD_STRING && n->has_nul)
 	{
 		*problem = sync_psprintf("field %s contains \\u0000, which text cannot hold", col->path_text);
 		return NULL;
 	}
-	else if (json_is_array(v) && col->pg_array)
+	else if (n->type == JD_ARRAY && col->pg_array)
 	{
 		Buf			b = {0};
 
-		if (!array_element(&b, v, 0))
+		if (!array_element(&b, doc, v, 0))
 		{
 			*problem = sync_psprintf("field %s contains \\u0000, which text cannot hold", col->path_text);
 			return NULL;
@@ -178,8 +176,8 @@ column_text(const SyncColumn *col, json_t *rec, bool *present, bool *number,
 	}
 	else
 	{
-		*number = json_is_number(v);
-		t = sync_json_scalar_text(v);
+		*number = n->type == JD_NUMBER;
+		t = jd_scalar_text(doc, v);
 	}
 	if (t != NULL && col->nmap > 0)
 	{
@@ -198,98 +196,39 @@ column_text(const SyncColumn *col, json_t *rec, bool *present, bool *number,
 	return t;
 }
 
-/*
- * Remove the member that keys[0..n) names from obj, a copy that the caller
- * owns; objects on the way are copied before they are changed, and left
- * out when nothing remains in them.
- */
-static void
-remove_member(json_t *obj, const char *const *keys, int n)
-{
-	json_t	   *child;
-	json_t	   *copy;
-
-	if (n == 1)
-	{
-		json_object_del(obj, keys[0]);
-		return;
-	}
-	child = json_object_get(obj, keys[0]);
-	if (!json_is_object(child))
-		return;
-	/* a shallow copy: json_object() itself is shadowed, see syncjson.h */
-	copy = json_copy(child);
-	if (copy == NULL)
-		return;
-	remove_member(copy, keys + 1, n - 1);
-	if (json_object_size(copy) == 0)
-	{
-		json_object_del(obj, keys[0]);
-		json_decref(copy);
-	}
-	else
-		json_object_set_new(obj, keys[0], copy);
-}
-
-/*
- * The record without the fields that mapped columns take, as JSON.  A
- * column whose path is made of member names takes just that member
- * ($.address.city leaves address.country); one whose path goes through an
- * array index or a wildcard takes the top-level member it starts at.
- */
-static char *
-unmapped_json(const SyncSpec *spec, json_t *rec)
-{
-	json_t	   *rest = json_copy(rec);
-	char	   *out;
-
-	for (int c = 0; c < spec->ncolumns; c++)
-	{
-		const SyncColumn *col = &spec->columns[c];
-
-		if (col->npath_keys > 0)
-			remove_member(rest, col->path_keys, col->npath_keys);
-		else
-		{
-			const char *k = sync_path_first_key(col->path);
-
-			if (k != NULL)
-				json_object_del(rest, k);
-		}
-	}
-	out = json_dumps(rest, JSON_COMPACT);
-	json_decref(rest);
-	return out;
-}
-
 /* A cursor or URL value from the page: strings and numbers, else NULL. */
 static char *
-page_string(json_t *v)
+page_string(const JDoc *doc, uint32 v)
 {
-	if (v == NULL || json_is_null(v) || json_is_object(v) || json_is_array(v) ||
-		json_is_boolean(v))
+	const JdNode *n;
+
+	if (v == JD_NONE)
 		return NULL;
-	if (json_is_string(v) && (json_string_length(v) == 0 ||
-							  strlen(json_string_value(v)) != json_string_length(v)))
+	n = &doc->nodes[v];
+	if (n->type != JD_STRING && n->type != JD_NUMBER)
 		return NULL;
-	return sync_strdup(sync_json_scalar_text(v));
+	if (n->type == JD_STRING && (n->len == 0 || n->has_nul))
+		return NULL;
+	return jd_scalar_text(doc, v);
 }
 
 /* A has-more or done flag: true, false, or -1 when absent or not a flag. */
 static int
-page_flag(json_t *v)
+page_flag(const JDoc *doc, uint32 v)
 {
-	if (json_is_boolean(v))
-		return json_is_true(v) ? 1 : 0;
-	if (json_is_string(v))
-	{
-		if (strcmp(json_string_value(v), "true") == 0)
-			return 1;
-		if (strcmp(json_string_value(v), "false") == 0)
-			return 0;
-	}
-	if (json_is_integer(v))
-		return json_integer_value(v) != 0;
+	const JdNode *n;
+
+	if (v == JD_NONE)
+		return -1;
+	n = &doc->nodes[v];
+	if (n->type == JD_TRUE || n->type == JD_FALSE)
+		return n->type == JD_TRUE;
+	if (n->type == JD_STRING && n->len == 4 && memcmp(n->text, "true", 4) == 0)
+		return 1;
+	if (n->type == JD_STRING && n->len == 5 && memcmp(n->text, "false", 5) == 0)
+		return 0;
+	if (n->type == JD_NUMBER && n->integer)
+		return !(n->len == 1 && n->text[0] == '0');
 	return -1;
 }
 
@@ -323,55 +262,52 @@ sync_api_verdict(const SyncSpec *spec, const char *code)
  * an errors section and the code there is not a success; else NULL.
  */
 static void
-read_api_error(const SyncSpec *spec, json_t *root, char **code, char **message)
+read_api_error(const SyncSpec *spec, const JDoc *doc, char **code, char **message)
 {
-	json_t	   *c;
+	uint32		c;
 	char	   *text;
 
 	*code = *message = NULL;
 	if (spec->errors.code_path == NULL)
 		return;
-	c = sync_path_get(spec->errors.code_path, root);
-	if (c == NULL || json_is_null(c) || json_is_object(c) || json_is_array(c))
+	c = sync_path_node(spec->errors.code_path, doc, 0);
+	if (c == JD_NONE || doc->nodes[c].type == JD_NULL || doc->nodes[c].type == JD_OBJECT ||
+		doc->nodes[c].type == JD_ARRAY)
 		return;
-	text = sync_json_scalar_text(c);
+	text = jd_scalar_text(doc, c);
 	if (text == NULL || sync_api_verdict(spec, text) == SYNC_API_OK)
 		return;
-	*code = sync_strdup(text);
+	*code = text;
 	if (spec->errors.message_path)
 	{
-		json_t	   *m = sync_path_get(spec->errors.message_path, root);
+		uint32		m = sync_path_node(spec->errors.message_path, doc, 0);
 
-		if (m && (json_is_string(m) || json_is_number(m)))
-			*message = sync_strdup(sync_json_scalar_text(m));
+		if (m != JD_NONE && (doc->nodes[m].type == JD_STRING || doc->nodes[m].type == JD_NUMBER))
+			*message = jd_scalar_text(doc, m);
 	}
 }
 
 /*
  * The API's error code in a body that may be JSON (an answer with an error
  * status, a token response), and what it asks for.  SYNC_API_OK, with
- * *code NULL, when there is none.  Backend only.
+ * *code NULL, when there is none.
  */
 SyncApiVerdict
 sync_api_error(const SyncSpec *spec, const char *body, size_t len, char **code, char **message)
 {
-	json_t	   *root;
+	JDoc		doc;
+	char	   *error;
 
 	*code = *message = NULL;
-	if (spec->errors.code_path == NULL || body == NULL)
+	if (spec->errors.code_path == NULL || body == NULL || !jd_parse(body, len, &doc, &error))
 		return SYNC_API_OK;
-	sync_json_init();
-	root = json_loadb(body, len, JSON_DECODE_ANY, NULL);
-	if (root == NULL)
-		return SYNC_API_OK;
-	read_api_error(spec, root, code, message);
-	json_decref(root);
+	read_api_error(spec, &doc, code, message);
 	return *code ? sync_api_verdict(spec, *code) : SYNC_API_OK;
 }
 
-/* Fill page with the records selected in root. */
+/* Fill page with the records recs[0..n) of its document. */
 static void
-page_records(const SyncSpec *spec, json_t **recs, int n, SyncPage *page)
+page_records(const SyncSpec *spec, const JDoc *doc, uint32 *recs, int n, SyncPage *page)
 {
 	int			nc = spec->ncolumns;
 
@@ -382,22 +318,19 @@ page_records(const SyncSpec *spec, json_t **recs, int n, SyncPage *page)
 	page->number = sync_alloc0(sizeof(bool) * (Max(n, 1) * nc));
 	page->problem = sync_alloc0(sizeof(char *) * Max(n, 1));
 	page->unmapped = sync_alloc0(sizeof(char *) * Max(n, 1));
-	page->raw = sync_alloc(sizeof(void *) * Max(n, 1));
+	page->raw = recs;
 	for (int i = 0; i < n; i++)
 	{
-		json_t	   *rec = recs[i];
+		uint32		rec = recs[i];
 		const char *problem = NULL;
 
-		page->raw[i] = rec;
-		if (!json_is_object(rec))
+		if (doc->nodes[rec].type != JD_OBJECT)
 		{
-			char	   *s = json_dumps(rec, JSON_COMPACT | JSON_ENCODE_ANY);
-
-			page->problem[i] = sync_psprintf("the record is not a JSON object: %.60s", s ? s : "?");
+			page->problem[i] = sync_psprintf("the record is not a JSON object: %.60s", jd_compact(doc, rec));
 			continue;
 		}
 		for (int c = 0; c < nc && problem == NULL; c++)
-			page->values[i * nc + c] = (char *) column_text(&spec->columns[c], rec,
+			page->values[i * nc + c] = (char *) column_text(&spec->columns[c], doc, rec,
 															&page->present[i * nc + c],
 															&page->number[i * nc + c],
 															&problem);
@@ -407,7 +340,7 @@ page_records(const SyncSpec *spec, json_t **recs, int n, SyncPage *page)
 			continue;
 		}
 		if (spec->unmapped_column)
-			page->unmapped[i] = unmapped_json(spec, rec);
+			page->unmapped[i] = jd_without(doc, rec, spec);
 	}
 }
 
@@ -420,65 +353,55 @@ bool
 sync_page_parse(const SyncSpec *spec, const char *body, size_t len,
 				SyncPage *page, char **error)
 {
-	json_error_t jerr;
-	json_t	   *root;
-	json_t	  **recs;
+	JDoc	   *doc = sync_alloc(sizeof(JDoc));
+	uint32	   *recs;
 	int			n;
 
-	sync_json_init();
 	memset(page, 0, sizeof(SyncPage));
 	page->more = -1;
 	page->hash = hash_bytes((const unsigned char *) body, (int) len);
-	root = json_loadb(body, len, JSON_DECODE_ANY, &jerr);
-	if (root == NULL)
-	{
-		*error = sync_psprintf("malformed JSON at line %d, column %d: %s",
-							   jerr.line, jerr.column, jerr.text);
+	if (!jd_parse(body, len, doc, error))
 		return false;
-	}
+	page->doc = doc;
 
 	/* an answer with the API's error code carries no records */
-	read_api_error(spec, root, &page->api_code, &page->api_message);
+	read_api_error(spec, doc, &page->api_code, &page->api_message);
 	if (page->api_code)
 	{
-		page_records(spec, NULL, 0, page);
+		page_records(spec, doc, NULL, 0, page);
 		return true;
 	}
 
-	recs = sync_path_select(spec->records, root, &n);
-	page_records(spec, recs, n, page);
+	recs = sync_path_nodes(spec->records, doc, 0, &n);
+	page_records(spec, doc, recs, n, page);
 
 	if (spec->cursor_path)
 	{
-		json_t	   *c = sync_path_get(spec->cursor_path, root);
+		uint32		c = sync_path_node(spec->cursor_path, doc, 0);
 
-		page->next_cursor = page_string(c);
-		page->next_cursor_number = page->next_cursor && json_is_number(c);
+		page->next_cursor = page_string(doc, c);
+		page->next_cursor_number = page->next_cursor && doc->nodes[c].type == JD_NUMBER;
 	}
 	if (spec->next_url_path)
-		page->next_url = page_string(sync_path_get(spec->next_url_path, root));
+		page->next_url = page_string(doc, sync_path_node(spec->next_url_path, doc, 0));
 	if (spec->total_path)
 	{
-		json_t	   *t = sync_path_get(spec->total_path, root);
+		uint32		t = sync_path_node(spec->total_path, doc, 0);
 
-		if (json_is_integer(t))
+		if (t != JD_NONE && (doc->nodes[t].type == JD_NUMBER || doc->nodes[t].type == JD_STRING))
 		{
-			page->has_total = true;
-			page->total = json_integer_value(t);
-		}
-		else if (json_is_string(t))
-		{
+			char	   *text = jd_scalar_text(doc, t);
 			char	   *end;
 
-			page->total = strtoll(json_string_value(t), &end, 10);
-			page->has_total = end != json_string_value(t) && *end == '\0';
+			page->total = strtoll(text, &end, 10);
+			page->has_total = end != text && *end == '\0';
 		}
 	}
 	if (spec->has_more_path)
-		page->more = page_flag(sync_path_get(spec->has_more_path, root)) == 1 ? 1 : 0;
+		page->more = page_flag(doc, sync_path_node(spec->has_more_path, doc, 0)) == 1 ? 1 : 0;
 	if (spec->done_path && page->more != 0)
 	{
-		int			done = page_flag(sync_path_get(spec->done_path, root));
+		int			done = page_flag(doc, sync_path_node(spec->done_path, doc, 0));
 
 		if (done >= 0)
 			page->more = !done;
@@ -494,25 +417,24 @@ bool
 sync_page_parse_array(const SyncSpec *spec, const char *body, size_t len,
 					  SyncPage *page, char **error)
 {
-	json_error_t jerr;
-	json_t	   *root;
-	json_t	  **recs;
-	size_t		i;
-	json_t	   *e;
+	JDoc	   *doc = sync_alloc(sizeof(JDoc));
+	uint32	   *recs;
+	int			n = 0;
 
-	sync_json_init();
 	memset(page, 0, sizeof(SyncPage));
 	page->more = -1;
-	root = json_loadb(body, len, 0, &jerr);
-	if (root == NULL || !json_is_array(root))
+	if (!jd_parse(body, len, doc, error))
+		return false;
+	if (doc->nodes[0].type != JD_ARRAY)
 	{
-		*error = sync_psprintf("the kept records are not a JSON array: %s", root ? "" : jerr.text);
+		*error = sync_strdup("the kept records are not a JSON array");
 		return false;
 	}
-	recs = sync_alloc(sizeof(json_t *) * Max(json_array_size(root), 1));
-	json_array_foreach(root, i, e)
-		recs[i] = e;
-	page_records(spec, recs, (int) json_array_size(root), page);
+	page->doc = doc;
+	recs = sync_alloc(sizeof(uint32) * Max(doc->nodes[0].count, 1));
+	for (uint32 c = 1; c < doc->nodes[0].next; c = doc->nodes[c].next)
+		recs[n++] = c;
+	page_records(spec, doc, recs, n, page);
 	return true;
 }
 
@@ -520,9 +442,18 @@ sync_page_parse_array(const SyncSpec *spec, const char *body, size_t len,
 char *
 sync_page_record_json(const SyncPage *page, int i)
 {
-	char	   *s = json_dumps((json_t *) page->raw[i], JSON_COMPACT | JSON_ENCODE_ANY);
+	return jd_compact(page->doc, page->raw[i]);
+}
 
-	return s ? s : pstrdup("null");
+/* The text of a member that holds a string or a number, or NULL. */
+static char *
+member_text(const JDoc *doc, uint32 obj, const char *key)
+{
+	uint32		v = jd_member(doc, obj, key, strlen(key));
+
+	if (v == JD_NONE || (doc->nodes[v].type != JD_STRING && doc->nodes[v].type != JD_NUMBER))
+		return NULL;
+	return jd_scalar_text(doc, v);
 }
 
 /*
@@ -533,41 +464,33 @@ bool
 sync_oauth_parse(const char *body, size_t len, char **access_token,
 				 char **refresh_token, int64 *expires_in, char **error)
 {
-	json_error_t jerr;
-	json_t	   *root;
-	json_t	   *v;
+	JDoc		doc;
+	char	   *why;
+	char	   *v;
 
-	sync_json_init();
 	*access_token = *refresh_token = NULL;
 	*expires_in = -1;
-	root = json_loadb(body, len, 0, &jerr);
-	if (root == NULL || !json_is_object(root))
+	if (!jd_parse(body, len, &doc, &why) || doc.nodes[0].type != JD_OBJECT)
 	{
 		*error = pstrdup("the token response is not a JSON object");
 		return false;
 	}
-	v = json_object_get(root, "access_token");
-	if (!json_is_string(v) || json_string_length(v) == 0)
+	v = member_text(&doc, 0, "access_token");
+	if (v == NULL || v[0] == '\0' || strpbrk(v, "\r\n") != NULL)
 	{
-		json_t	   *e = json_object_get(root, "error");
+		char	   *e = member_text(&doc, 0, "error");
 
-		*error = json_is_string(e) ?
-			psprintf("the token endpoint answered error \"%.100s\"", json_string_value(e)) :
+		*error = e ? psprintf("the token endpoint answered error \"%.100s\"", e) :
 			pstrdup("the token response has no access_token");
 		return false;
 	}
-	*access_token = pstrdup(json_string_value(v));
-	v = json_object_get(root, "refresh_token");
-	if (json_is_string(v) && json_string_length(v) > 0)
-		*refresh_token = pstrdup(json_string_value(v));
-	v = json_object_get(root, "expires_in");
-	if (json_is_integer(v))
-		*expires_in = json_integer_value(v);
-	else if (json_is_real(v))
-		*expires_in = (int64) json_real_value(v);
-	else if (json_is_string(v))
-		*expires_in = strtoll(json_string_value(v), NULL, 10);
-	json_decref(root);
+	*access_token = pstrdup(v);
+	v = member_text(&doc, 0, "refresh_token");
+	if (v && v[0] != '\0')
+		*refresh_token = pstrdup(v);
+	v = member_text(&doc, 0, "expires_in");
+	if (v)
+		*expires_in = (int64) strtod(v, NULL);
 	return true;
 }
 
@@ -581,43 +504,36 @@ bool
 sync_token_parse(const SyncSpec *spec, const char *body, size_t len,
 				 char **token, int64 *expires_in, char **error)
 {
-	json_t	   *root;
-	json_t	   *v;
+	JDoc		doc;
+	char	   *why;
+	uint32		v;
 	char	   *code;
 	char	   *message;
 
-	sync_json_init();
 	*token = NULL;
 	*expires_in = -1;
-	root = json_loadb(body, len, 0, NULL);
-	if (root == NULL || !json_is_object(root))
+	if (!jd_parse(body, len, &doc, &why) || doc.nodes[0].type != JD_OBJECT)
 	{
 		*error = pstrdup("the token response is not a JSON object");
 		return false;
 	}
-	v = sync_path_get(spec->token_path, root);
-	if (!json_is_string(v) || json_string_length(v) == 0 ||
-		strlen(json_string_value(v)) != json_string_length(v) ||
-		strpbrk(json_string_value(v), "\r\n") != NULL)
+	v = sync_path_node(spec->token_path, &doc, 0);
+	if (v == JD_NONE || doc.nodes[v].type != JD_STRING || doc.nodes[v].len == 0 ||
+		doc.nodes[v].has_nul || strpbrk(jd_string(&doc, v), "\r\n") != NULL)
 	{
-		read_api_error(spec, root, &code, &message);
+		read_api_error(spec, &doc, &code, &message);
 		*error = code ?
 			psprintf("the token endpoint answered error %.100s%s%.200s", code,
 					 message ? ": " : "", message ? message : "") :
 			psprintf("the token response has no token at %s", spec->token_path_text);
 		return false;
 	}
-	*token = pstrdup(json_string_value(v));
+	*token = pstrdup(jd_string(&doc, v));
 	if (spec->expires_path)
 	{
-		v = sync_path_get(spec->expires_path, root);
-		if (json_is_integer(v))
-			*expires_in = json_integer_value(v);
-		else if (json_is_real(v))
-			*expires_in = (int64) json_real_value(v);
-		else if (json_is_string(v))
-			*expires_in = strtoll(json_string_value(v), NULL, 10);
+		v = sync_path_node(spec->expires_path, &doc, 0);
+		if (v != JD_NONE && (doc.nodes[v].type == JD_NUMBER || doc.nodes[v].type == JD_STRING))
+			*expires_in = (int64) strtod(jd_scalar_text(&doc, v), NULL);
 	}
-	json_decref(root);
 	return true;
 }

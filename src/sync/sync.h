@@ -10,7 +10,8 @@
  * target's column types and upserted in batches (load.c); run.c drives a
  * run and commits data together with the source's state.
  *
- * jansson is confined to spec.c, jpath.c and page.c, which never include
+ * Pages are parsed by jdoc.c; specs and request bodies with jansson,
+ * confined to the spec files and reqbody.c, which never include
  * utils/builtins.h (its json_object clashes with jansson's).
  *
  *-------------------------------------------------------------------------
@@ -223,7 +224,8 @@ typedef struct SyncPage
 	char	  **unmapped;		/* per record JSON text, or NULL */
 	bool	   *number;			/* nrecords * ncolumns: the value was a JSON number */
 	char	  **problem;		/* per record: why it cannot be loaded, or NULL */
-	void	  **raw;			/* per record jansson node (page.c only) */
+	struct JDoc *doc;			/* the parsed page (jdoc.h; page.c only) */
+	uint32	   *raw;			/* per record: its node in doc */
 	char	   *next_cursor;
 	bool		next_cursor_number; /* it was a JSON number */
 	char	   *next_url;
@@ -273,6 +275,7 @@ extern void sync_json_init(void);
 extern SyncPath *sync_path_compile(const char *text, bool singular,
 								   char **error);
 extern bool sync_path_has_wildcard(const SyncPath *path);
+extern const char *sync_path_first_key(const SyncPath *path);
 extern int	sync_path_keys(const SyncPath *path, const char ***keys);
 
 /* page.c */
