@@ -6,7 +6,7 @@
  *
  * A source's spec (jsonb) is parsed with jansson into a SyncSpec (spec.c);
  * pages are fetched with retries through the http component (fetch.c),
- * parsed with jansson into plain C strings (page.c), converted to the
+ * parsed into plain C strings (jdoc.c, page.c), converted to the
  * target's column types and upserted in batches (load.c); run.c drives a
  * run and commits data together with the source's state.
  *
