@@ -25,6 +25,7 @@ SQL_PARTS = src/concord.sql \
 	src/policy/audit.sql \
 	src/policy/access.sql \
 	src/policy/citus.sql \
+	src/policy/guard.sql \
 	src/metric/model.sql \
 	src/metric/metric.sql \
 	src/metric/query.sql \

@@ -414,9 +414,10 @@ RESET ROLE;
 SELECT is(:'phones'::text, '138****5678,139****5679,150****5670',
           'through the view she sees 华东''s customers and, by the approved request, 华北''s; phones masked');
 
-SELECT pg_temp.raises('mask_hash needs the secret "mask_key": <reason>',
-  $$SELECT concord.mask_hash('13812345678')$$, '42704', 'mask_hash needs the secret "mask_key": secret "mask_key" does not exist');
-SELECT lives_ok(pg_temp.fix('mask_hash needs the secret "mask_key": <reason>'), 'fix: set mask_key');
+SELECT pg_temp.raises('mask <mask> of <table>.<column> needs the secret "mask_key", which cannot be read',
+  $$SELECT concord.column_mask('sales.customer', 'phone', 'concord.mask_hash(phone)')$$, '42704',
+  'mask concord.mask_hash(phone) of sales.customer.phone needs the secret "mask_key", which cannot be read');
+SELECT lives_ok(pg_temp.fix('mask <mask> of <table>.<column> needs the secret "mask_key", which cannot be read'), 'fix: set mask_key');
 SELECT ok(concord.mask_hash('13812345678') IS NOT NULL, 'mask_hash works');
 
 ------------------------------------------------------------------------------
