@@ -249,7 +249,8 @@ figure() {
 }
 
 # The summary of a figure over the rounds: each round's rate and ratio,
-# and the medians.  Usage: summary NAME PREFIX (runs PREFIXc<r>, PREFIXb<r>)
+# and the medians (of concord's rates, of the loop's, and of the rounds'
+# ratios: not the ratio of the two medians).  Usage: summary NAME PREFIX (runs PREFIXc<r>, PREFIXb<r>)
 summary() {
 	local name="$1" p="$2" r cr br rt list="" crs=() brs=() rts=()
 	for ((r = 1; r <= ROUNDS; r++)); do
@@ -258,7 +259,7 @@ summary() {
 		list="$list${list:+, }$cr/$br ($rt""x)"
 	done
 	med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-	printf '%s: %s records/s (hand-written SQL %s records/s, ratio %sx) -- median of %s rounds; every round, concord/loop: %s\n' \
+	printf '%s: %s records/s (hand-written SQL %s records/s, ratio %sx) -- medians of %s rounds, the ratio the median of the rounds'"'"' ratios; every round, concord/loop: %s\n' \
 		"$name" "$(med "${crs[@]}")" "$(med "${brs[@]}")" "$(med "${rts[@]}")" "$ROUNDS" "$list"
 }
 
