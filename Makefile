@@ -17,6 +17,7 @@ SQL_PARTS = src/concord.sql \
 	src/secret/secret.sql \
 	src/http/http.sql \
 	src/sync/sync.sql \
+	src/sync/templates.sql \
 	src/identity/identity.sql \
 	src/policy/policy.sql \
 	src/policy/mask.sql \

@@ -13,7 +13,7 @@
 -- retries the message, so it holds its row until then).  Everything else
 -- runs in this transaction, rolled back (its roles too).
 BEGIN;
-SELECT plan(128);
+SELECT plan(129);
 \ir ../harness/backends.psql
 
 SELECT format('dbname=%s host=%s port=%s', current_database(),
@@ -261,6 +261,17 @@ SELECT concord.source_create('crm_oauth', pg_temp.spec('ts_oa', 'customers', 'pa
 SELECT pg_temp.raises('source "<source>" could not get an OAuth2 token from <url>: status <status>',
   $$CALL concord.sync('crm_oauth')$$, '28000',
   format('source "crm_oauth" could not get an OAuth2 token from %s/sync/ts_oa/oauth/token: status 400', :'u'));
+
+-- an API's own error code: DingTalk takes at most 100 users a page
+SELECT (pg_temp.stub('/v/ts_dt/reset', '{"vendor": "dingtalk", "n": 5}') ->> 'ok') AS reset4 \gset
+SELECT concord.secret_set('ts_dt_secret', 'stub-dingtalk-secret') AS s3 \gset
+SELECT concord.source_create('dt_users', jsonb_set(concord.source_template_spec('dingtalk',
+         jsonb_build_object('table', 'public.ts_dt_user', 'app_key', 'dingstubappkey', 'app_secret', 'ts_dt_secret',
+                            'base_url', :'u' || '/v/ts_dt/dingtalk')),
+         '{pagination,size}', '500')) IS NOT NULL AS c5 \gset
+SELECT pg_temp.raises_like('source "<source>": <page> from <url> answered error <code>',
+  $$CALL concord.sync('dt_users')$$, '22023',
+  'source "dt_users": page 1 from %/v/ts_dt/dingtalk/topapi/v2/user/list?access_token=*** answered error 40035: %');
 
 -- a page parameter the API does not know: page 2 comes back as page 1
 SELECT concord.source_alter('crm_customers', pg_temp.spec('ts', 'customers', 'page',
@@ -547,7 +558,7 @@ CREATE TEMP TABLE ts_headings AS
   SELECT m[1] AS heading, ARRAY(SELECT x[1] FROM regexp_matches(m[2], '\m([0-9A-Z]{5})\M', 'g') x) AS states
     FROM ts_doc, regexp_matches(md, E'\n### `([^`\n]+)`([^\n]*)', 'g') m;
 
-SELECT is((SELECT count(*)::int FROM ts_headings), 50, 'the page has 50 messages');
+SELECT is((SELECT count(*)::int FROM ts_headings), 51, 'the page has 51 messages');
 SELECT is_empty($$SELECT heading FROM ts_headings EXCEPT SELECT heading FROM ts_proved$$,
                 'every message of the page was raised here (or found in its source)');
 SELECT is_empty($$SELECT heading FROM ts_proved EXCEPT SELECT heading FROM ts_headings$$,
