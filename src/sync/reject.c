@@ -145,7 +145,7 @@ void
 sync_retry_rejects(SyncLoad *ld)
 {
 	const SyncSpec *s = ld->spec;
-	int64		after = 0;
+	volatile int64 after = 0;
 
 	if (!keeps_rejects(s) || ld->pending == 0)
 		return;
