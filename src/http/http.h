@@ -24,6 +24,8 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
+
 /* A failure of one request, raised later or reported per row. */
 typedef struct HttpError
 {
@@ -139,7 +141,7 @@ extern void http_transfer_protect_body(HttpTransfer *xfer);
 extern HttpResult *http_transfer_result(HttpTransfer *xfer);
 extern void http_begin(HttpTransfer *x, List *allowlist);
 extern void http_abort(HttpTransfer *x);
-extern void http_raise(const HttpError *err) pg_attribute_noreturn();
+pg_noreturn extern void http_raise(const HttpError *err);
 extern void http_error_set(HttpError *err, int sqlerrcode,
 						   const char *message, const char *detail,
 						   const char *hint);
