@@ -105,7 +105,7 @@ SELECT dblink_exec('ts_dead', format($q$DO $do$BEGIN
   IF NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = %1$s) THEN
     PERFORM concord.http_allow_host('127.0.0.1', %1$s, note => 't_troubleshooting');
   END IF;
-  PERFORM concord.endpoint_define('t_ts_dead', %2$L, max_attempts => 1);
+  PERFORM concord.endpoint_define('t_ts_dead', %2$L, max_attempts => 1, unsigned => true);
   PERFORM concord.outbox_enqueue('t_ts_dead', '{"contract": "HT-2026-001"}', 't-ts-dead-1');
 END$do$$q$, :p, :'u' || '/status/500')) AS committed \gset
 SELECT ok(pg_temp.eventually($$SELECT status = 'dead' FROM concord.outbox WHERE idempotency_key = 't-ts-dead-1'$$, 15),

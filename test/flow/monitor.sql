@@ -4,7 +4,7 @@ BEGIN;
 SET client_min_messages = warning;
 SELECT plan(9);
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, allow_private => true) IS NOT NULL AS a \gset
-SELECT concord.endpoint_define('t_mon', current_setting('concord_test.stub_url') || '/hook/t_mon') AS e \gset
+SELECT concord.endpoint_define('t_mon', current_setting('concord_test.stub_url') || '/hook/t_mon', unsigned => true) AS e \gset
 -- rows as the worker would leave them (it cannot see this transaction's)
 INSERT INTO concord.outbox (endpoint, payload, idempotency_key, status, enqueued_at) VALUES
   ('t_mon', '{}', 'a', 'pending', now() - interval '90 seconds'), ('t_mon', '{}', 'b', 'pending', now()),
