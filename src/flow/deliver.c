@@ -77,25 +77,40 @@ typedef struct FlowMessage
 	int64		id;
 	int			attempts;		/* including this one */
 	int			max_attempts;
+	int			cap;			/* its endpoint's max_in_flight */
 	char		endpoint[NAMEDATALEN];
-	bool		unloaded;		/* no longer counted in flight */
 	List	   *allowlist;		/* the destination rules it was claimed under */
 	HttpTransfer *xfer;			/* NULL when it cannot be sent (fail) */
 	char	   *fail;			/* why it cannot be sent, or NULL */
 } FlowMessage;
 
-/* Messages in flight to one endpoint (its max_in_flight caps them). */
+/*
+ * One endpoint's messages in this worker: those being sent (at most its
+ * max_in_flight) and those claimed ahead, waiting for a slot -- so a slot
+ * that frees is filled at once, without waiting for the database.
+ */
 typedef struct FlowLoad
 {
 	char		name[NAMEDATALEN];
-	int			in_flight;
+	int			cap;			/* its max_in_flight, as last claimed */
+	int			sending;		/* requests running */
+	List	   *queue;			/* claimed, not yet started */
 } FlowLoad;
+
+/* An endpoint's claims run this many of its max_in_flight ahead. */
+#define FLOW_DEPTH 4
+/* Outcomes are recorded when this many wait, or the oldest waited this long. */
+#define FLOW_RECORD_BATCH 64
+#define FLOW_RECORD_DELAY_MS 5
 
 /* The engine's state, for the life of the worker process. */
 static MemoryContext delivery_cxt = NULL;
 static HTAB *loads = NULL;
-static int	in_flight = 0;
+static int	held = 0;			/* claimed and not yet finished */
+static int	sending_total = 0;	/* requests running, all endpoints */
+static int	global_cap = 1;		/* concord.http_max_connections, clamped */
 static List *finished = NIL;	/* finished, not yet recorded */
+static TimestampTz finished_since = 0;	/* when the oldest of them finished */
 static bool first_step = true;
 static bool claim_more = true;	/* more may be due than the last claim took */
 static TimestampTz next_due_at = 0; /* a pending message falls due then */
@@ -121,7 +136,8 @@ enum
 	COL_ENDPOINT,
 	COL_DEFINER,
 	COL_ENQUEUER,
-	COL_UNSIGNED
+	COL_UNSIGNED,
+	COL_MAX_IN_FLIGHT
 };
 
 /*
@@ -430,11 +446,20 @@ endpoint_load(const char *name)
 	strlcpy(key, name, sizeof(key));
 	l = hash_search(loads, key, HASH_ENTER, &found);
 	if (!found)
-		l->in_flight = 0;
+	{
+		l->cap = 1;
+		l->sending = 0;
+		l->queue = NIL;
+	}
 	return l;
 }
 
-/* Prepare (once per process) the statements every step runs. */
+/*
+ * Prepare (once per process) the statements every step runs.  Generic
+ * plans (a custom plan per execution would cost more than the statement),
+ * so each statement names the outbox rows it touches as id = ANY (...):
+ * an index scan whatever the estimates.
+ */
 static void
 prepare_plans(void)
 {
@@ -444,11 +469,12 @@ prepare_plans(void)
 	if (claim_plan == NULL)
 	{
 		/*
-		 * Due messages, per enabled endpoint at most what its max_in_flight
-		 * leaves free beside those this worker has in flight ($1, $2), at
-		 * most $3 in all; the lease outlasts the endpoint's timeout.
+		 * Due messages, per enabled endpoint at most FLOW_DEPTH times its
+		 * max_in_flight beside those this worker holds ($1, $2), at most $3
+		 * in all; the lease outlasts the time they may wait for a slot and
+		 * the endpoint's timeout.
 		 */
-		claim_plan = SPI_prepare(
+		claim_plan = SPI_prepare_cursor(
 			"WITH busy AS (SELECT b.name, b.n FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
 			"                                             pg_catalog.unnest($2::pg_catalog.int4[])) AS b(name, n)),"
 			" due AS ("
@@ -457,31 +483,35 @@ prepare_plans(void)
 			"              WHERE x.endpoint OPERATOR(pg_catalog.=) e.name AND x.status OPERATOR(pg_catalog.=) 'pending'"
 			"                AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
 			"              ORDER BY x.id"
-			"              LIMIT pg_catalog.int4larger(e.max_in_flight OPERATOR(pg_catalog.-) COALESCE(busy.n, 0), 0)"
+			"              LIMIT pg_catalog.int4larger(e.max_in_flight OPERATOR(pg_catalog.*) " CppAsString2(FLOW_DEPTH)
+			"                                          OPERATOR(pg_catalog.-) COALESCE(busy.n, 0), 0)"
 			"              FOR UPDATE SKIP LOCKED) o"
 			"   WHERE e.enabled LIMIT $3)"
 			" UPDATE concord.outbox o SET status = 'in_flight', attempts = o.attempts OPERATOR(pg_catalog.+) 1,"
 			"        lease_until = pg_catalog.now() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs =>"
-			"          (e.timeout_ms OPERATOR(pg_catalog./) 1000 OPERATOR(pg_catalog.+) 60)::pg_catalog.float8)"
-			"   FROM due, concord.endpoint e"
-			"  WHERE o.id OPERATOR(pg_catalog.=) due.id AND e.name OPERATOR(pg_catalog.=) o.endpoint"
+			"          (e.timeout_ms OPERATOR(pg_catalog./) 1000 OPERATOR(pg_catalog.*) (" CppAsString2(FLOW_DEPTH) " OPERATOR(pg_catalog.+) 1)"
+			"           OPERATOR(pg_catalog.+) 60)::pg_catalog.float8)"
+			"   FROM concord.endpoint e"
+			"  WHERE o.id OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT due.id FROM due))"
+			"    AND e.name OPERATOR(pg_catalog.=) o.endpoint"
 			" RETURNING o.id, o.attempts, e.max_attempts, e.url, e.secret_name, e.timeout_ms, o.payload::pg_catalog.text,"
 			"   e.headers, o.headers, o.idempotency_key, e.name, e.defined_by::pg_catalog.oid, o.enqueued_by::pg_catalog.oid,"
-			"   e.unsigned",
-			3, claim_types);
+			"   e.unsigned, e.max_in_flight",
+			3, claim_types, CURSOR_OPT_GENERIC_PLAN);
 		if (claim_plan == NULL || SPI_keepplan(claim_plan) != 0)
 			elog(ERROR, "could not prepare the outbox claim: %s", SPI_result_code_string(SPI_result));
 	}
 	if (record_plan == NULL)
 	{
-		record_plan = SPI_prepare(
+		record_plan = SPI_prepare_cursor(
 			"UPDATE concord.outbox o SET status = r.state, lease_until = NULL, last_status = r.code, last_error = r.err,"
 			"       delivered_at = CASE WHEN r.state OPERATOR(pg_catalog.=) 'delivered' THEN pg_catalog.clock_timestamp() END,"
 			"       next_attempt_at = pg_catalog.clock_timestamp() OPERATOR(pg_catalog.+) pg_catalog.make_interval(secs => r.wait)"
 			"  FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
 			"                 pg_catalog.unnest($4), pg_catalog.unnest($5)) AS r(id, state, wait, code, err)"
-			" WHERE o.id OPERATOR(pg_catalog.=) r.id AND o.status OPERATOR(pg_catalog.=) 'in_flight'",
-			5, record_types);
+			" WHERE o.id OPERATOR(pg_catalog.=) r.id AND o.id OPERATOR(pg_catalog.=) ANY ($1)"
+			"   AND o.status OPERATOR(pg_catalog.=) 'in_flight'",
+			5, record_types, CURSOR_OPT_GENERIC_PLAN);
 		if (record_plan == NULL || SPI_keepplan(record_plan) != 0)
 			elog(ERROR, "could not prepare the outbox record: %s", SPI_result_code_string(SPI_result));
 	}
@@ -598,10 +628,12 @@ claim(int want, MemoryContext batch)
 	hash_seq_init(&seq, loads);
 	while ((l = hash_seq_search(&seq)) != NULL)
 	{
-		if (l->in_flight <= 0)
+		int			n = l->sending + list_length(l->queue);
+
+		if (n <= 0)
 			continue;
 		names[nl] = CStringGetTextDatum(l->name);
-		counts[nl] = Int32GetDatum(l->in_flight);
+		counts[nl] = Int32GetDatum(n);
 		nl++;
 	}
 	values[0] = PointerGetDatum(construct_array(names, nl, TEXTOID, -1, false, TYPALIGN_INT));
@@ -632,6 +664,7 @@ claim(int want, MemoryContext batch)
 			m->id = DatumGetInt64(SPI_getbinval(tup, td, COL_ID, &isnull));
 			m->attempts = DatumGetInt32(SPI_getbinval(tup, td, COL_ATTEMPTS, &isnull));
 			m->max_attempts = DatumGetInt32(SPI_getbinval(tup, td, COL_MAX_ATTEMPTS, &isnull));
+			m->cap = DatumGetInt32(SPI_getbinval(tup, td, COL_MAX_IN_FLIGHT, &isnull));
 			strlcpy(m->endpoint, SPI_getvalue(tup, td, COL_ENDPOINT), sizeof(m->endpoint));
 			m->allowlist = allowlist;
 			build_request(m, tup, td, allowlist);
@@ -761,20 +794,22 @@ step(List *done, int want)
 		foreach(lc, claimed)
 		{
 			FlowMessage *m = lfirst(lc);
+			FlowLoad   *l = endpoint_load(m->endpoint);
+			MemoryContext old = MemoryContextSwitchTo(delivery_cxt);
 
-			endpoint_load(m->endpoint)->in_flight++;
-			in_flight++;
+			l->cap = m->cap;
+			held++;
 			if (m->xfer == NULL)
 			{
 				/* cannot be sent: recorded as dead at the next step */
-				MemoryContext old = MemoryContextSwitchTo(delivery_cxt);
-
+				if (finished == NIL)
+					finished_since = GetCurrentTimestamp();
 				finished = lappend(finished, m);
-				MemoryContextSwitchTo(old);
-				continue;
+				held--;
 			}
-			http_transfer_set_data(m->xfer, m);
-			http_engine_start(m->xfer, m->allowlist);
+			else
+				l->queue = lappend(l->queue, m);
+			MemoryContextSwitchTo(old);
 		}
 		if (claimed == NIL)
 			MemoryContextDelete(batch);
@@ -783,22 +818,74 @@ step(List *done, int want)
 }
 
 /*
- * The worker's delivery: take the transfers that finished, and -- when
- * there is something to record or room to send more -- run one step.
- * woken: the latch was set (a commit enqueued messages).  Returns the
- * milliseconds after which it wants to run again even if nothing happens
- * (-1: only when woken or a transfer finishes).
+ * Start what endpoint l's free slots (and the worker's, under
+ * concord.http_max_connections) allow from its queue.
+ */
+static void
+dispatch(FlowLoad *l)
+{
+	while (l->sending < l->cap && sending_total < global_cap && l->queue != NIL)
+	{
+		FlowMessage *m = linitial(l->queue);
+
+		l->queue = list_delete_first(l->queue);
+		http_transfer_set_data(m->xfer, m);
+		http_engine_start(m->xfer, m->allowlist);
+		l->sending++;
+		sending_total++;
+	}
+}
+
+/* Start what every endpoint's free slots allow. */
+static void
+dispatch_all(void)
+{
+	HASH_SEQ_STATUS seq;
+	FlowLoad   *l;
+
+	hash_seq_init(&seq, loads);
+	while ((l = hash_seq_search(&seq)) != NULL)
+		dispatch(l);
+}
+
+/* Messages claimed and waiting for a slot, all endpoints together. */
+static int
+queued(void)
+{
+	HASH_SEQ_STATUS seq;
+	FlowLoad   *l;
+	int			n = 0;
+
+	hash_seq_init(&seq, loads);
+	while ((l = hash_seq_search(&seq)) != NULL)
+		n += list_length(l->queue);
+	return n;
+}
+
+/*
+ * The worker's delivery: take the transfers that finished (each one's slot
+ * is filled again at once from its endpoint's queue), and run a step when
+ * there is reason to: outcomes to record (FLOW_RECORD_BATCH of them, or
+ * the oldest FLOW_RECORD_DELAY_MS old, or nothing left running), or room
+ * to claim more when more may be due (a wake, a retry falling due, the
+ * last claim full, queues run dry).  woken: the latch was set (a commit
+ * enqueued messages).  Returns the milliseconds after which it wants to
+ * run again even if nothing happens (-1: only when woken or a transfer
+ * finishes; 0: at once).
  */
 long
 flow_deliver_work(bool woken)
 {
 	HttpTransfer *x;
 	int			cap = http_cap_clamp(concord_http_max_connections, false);
+	int			limit = cap * FLOW_DEPTH;
 	TimestampTz now = GetCurrentTimestamp();
 	int			want;
+	bool		go;
 	List	   *done;
 	long		wait = -1;
 
+	global_cap = cap;
 	if (delivery_cxt == NULL)
 	{
 		HASHCTL		ctl;
@@ -815,14 +902,26 @@ flow_deliver_work(bool woken)
 	while ((x = http_engine_take()) != NULL)
 	{
 		FlowMessage *m = http_transfer_data(x);
+		FlowLoad   *l;
 		MemoryContext old;
 
 		if (m == NULL)
 			continue;			/* not the outbox's */
 		old = MemoryContextSwitchTo(delivery_cxt);
+		if (finished == NIL)
+			finished_since = now;
 		finished = lappend(finished, m);
 		MemoryContextSwitchTo(old);
+		held--;
+		l = endpoint_load(m->endpoint);
+		l->sending--;
+		sending_total--;
+		/* the freed slot, at once: the request goes out before any bookkeeping */
+		dispatch(l);
+		claim_more = true;		/* the endpoint may have more than it holds */
 	}
+	if (sending_total < global_cap)
+		dispatch_all();
 
 	if (woken)
 		claim_more = true;
@@ -834,28 +933,24 @@ flow_deliver_work(bool woken)
 	if (now < backoff_until)
 		return Max((backoff_until - now) / 1000, 1);
 
-	/* slots freed by finished messages can be filled again */
+	want = claim_more ? Max(limit - held, 0) : 0;
+	go = first_step ||
+		list_length(finished) >= FLOW_RECORD_BATCH ||
+		(finished != NIL && (now - finished_since >= FLOW_RECORD_DELAY_MS * 1000 ||
+							 http_engine_active() == 0)) ||
+		(want > 0 && (woken || queued() == 0));
+	if (!go)
 	{
-		ListCell   *lc;
-
-		foreach(lc, finished)
+		if (finished != NIL)
+			wait = Max(FLOW_RECORD_DELAY_MS - (long) ((now - finished_since) / 1000), 1);
+		if (next_due_at != 0)
 		{
-			FlowMessage *m = lfirst(lc);
+			long		due = Max((long) ((next_due_at - now) / 1000), 1);
 
-			if (!m->unloaded)
-			{
-				endpoint_load(m->endpoint)->in_flight--;
-				in_flight--;
-				m->unloaded = true;
-			}
+			wait = wait < 0 ? due : Min(wait, due);
 		}
+		return wait;
 	}
-	if (finished != NIL)
-		claim_more = true;		/* an endpoint at its cap may have more */
-
-	want = claim_more ? Max(cap - in_flight, 0) : 0;
-	if (finished == NIL && want == 0 && !first_step)
-		return next_due_at ? Max((next_due_at - now) / 1000, 1) : -1;
 
 	done = finished;
 	finished = NIL;
@@ -863,6 +958,7 @@ flow_deliver_work(bool woken)
 	{
 		/* keep what finished for the next try; back off a little, then longer */
 		finished = list_concat(done, finished);
+		finished_since = now;
 		error_backoff_ms = Min(Max(error_backoff_ms * 2, 250), concord_worker_naptime_ms);
 		backoff_until = GetCurrentTimestamp() + (TimestampTz) error_backoff_ms * 1000;
 		return error_backoff_ms;
@@ -870,16 +966,21 @@ flow_deliver_work(bool woken)
 	error_backoff_ms = 0;
 	list_free(done);
 	http_engine_cache(cap);
-	if (finished != NIL || (claim_more && in_flight < cap))
-		return 0;				/* more right away */
+	dispatch_all();
+	if (finished != NIL)
+		wait = FLOW_RECORD_DELAY_MS;
 	if (next_due_at != 0)
-		wait = Max((next_due_at - GetCurrentTimestamp()) / 1000, 1);
+	{
+		long		due = Max((long) ((next_due_at - GetCurrentTimestamp()) / 1000), 1);
+
+		wait = wait < 0 ? due : Min(wait, due);
+	}
 	return wait;
 }
 
-/* Messages this worker has in flight. */
+/* Messages this worker holds: being sent or waiting for a slot. */
 int
 flow_deliver_in_flight(void)
 {
-	return in_flight;
+	return held;
 }
