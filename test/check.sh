@@ -236,14 +236,17 @@ run_regress
 run_pgtap
 
 # Shell tests printing TAP, on this cluster: the outbox across a crash of
-# the whole cluster (test/flow/crash.sh), pg_dump and pg_restore
+# the whole cluster (test/flow/crash.sh), the worker as an operator meets
+# it -- isolation of endpoints, alerts on time, a failing duty, restarts,
+# DROP DATABASE, promtool, kill -9 of the postmaster alone
+# (test/flow/worker.sh), pg_dump and pg_restore
 # (test/packaging/dump.sh), the package's metadata (test/packaging/meta.sh),
 # a JDBC client as two people (test/bi/jdbc.sh), the whole story: the
 # demo on its own cluster, checked as its people (test/story.sh), and every
 # function of schema concord called with odd arguments without a backend
 # crashing (test/security/fuzz.sh, in a database of its own).
 CRASH_STATUS=""
-for script in test/flow/crash.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/story.sh \
+for script in test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/story.sh \
 	test/security/fuzz.sh; do
 	echo
 	echo "== $script =="

@@ -10,7 +10,7 @@
 -- there, outbox_retry delivers the dead message signed.  Committed (the
 -- worker reads committed rows); cleaned before and after.
 SET client_min_messages = warning;
-SELECT plan(17);
+SELECT plan(19);
 \ir ../harness/backends.psql
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
@@ -130,6 +130,17 @@ SELECT is(pg_temp.outcome(:m7),
   'dead: signing secret of endpoint "t_fsec_sales": secret "tap_fsec_gone" does not exist (for role 销售)',
   'a signing secret that no longer exists: dead, not sent unsigned');
 SELECT is(jsonb_array_length(pg_temp.received()), 3, 'nothing more arrived');
+
+-- an endpoint with neither a secret nor unsigned => true (only a hand's
+-- UPDATE makes one): its messages are dead, never sent unsigned
+UPDATE concord.endpoint SET secret_name = NULL, unsigned = false WHERE name = 't_fsec_sales';
+SET ROLE 销售;
+SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 8}') AS m8 \gset
+RESET ROLE;
+SELECT is(pg_temp.outcome(:m8),
+  'dead: endpoint "t_fsec_sales" has no signing secret and was not defined unsigned => true',
+  'an endpoint without a secret that was not defined unsigned: dead, not sent unsigned');
+SELECT is(jsonb_array_length(pg_temp.received()), 3, 'nothing arrived');
 
 -- once 销售 may use finance's key, the dead message is sent by hand
 SELECT concord.secret_grant('tap_fsec_fin_key', '销售') AS granted \gset

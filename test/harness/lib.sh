@@ -52,6 +52,7 @@ HARNESS_PACKAGES=(
 	curl
 	default-jdk-headless
 	libpostgresql-jdbc-java
+	prometheus
 )
 
 # Print a harness message.
