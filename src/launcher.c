@@ -691,6 +691,8 @@ housekeeping(void)
 					   "UPDATE concord.outbox SET status = 'pending', lease_until = NULL"
 					   " WHERE status OPERATOR(pg_catalog.=) 'in_flight'"
 					   "   AND lease_until OPERATOR(pg_catalog.<) pg_catalog.now()", NULL);
+	/* (and anything else below the outbox's claim cursors is looked at again) */
+	flow_deliver_rescan();
 	return true;
 }
 

@@ -95,13 +95,27 @@ typedef struct FlowLoad
 	int			cap;			/* its max_in_flight, as last claimed */
 	int			sending;		/* requests running */
 	List	   *queue;			/* claimed, not yet started */
+
+	/*
+	 * The highest message id claimed.  Claims taken to refill slots look
+	 * only past it, so they do not walk again over the index entries of
+	 * the messages just claimed (dead, but not yet known dead to all while
+	 * their commits are unflushed).  Any message below it that becomes
+	 * pending arrives with a wake (a commit that enqueued, outbox_retry,
+	 * endpoint_enable), falls due as a retry, or is taken back by the
+	 * housekeeping: each of those makes the next claims look from the
+	 * start (rescan), until one had room for the endpoint's messages.
+	 */
+	int64		cursor;
+	bool		rescan;
+	bool		room;			/* the last claim could take some of its messages */
 } FlowLoad;
 
 /* An endpoint's claims run this many of its max_in_flight ahead. */
-#define FLOW_DEPTH 4
+#define FLOW_DEPTH 8
 /* Outcomes are recorded when this many wait, or the oldest waited this long. */
-#define FLOW_RECORD_BATCH 64
-#define FLOW_RECORD_DELAY_MS 5
+#define FLOW_RECORD_BATCH 128
+#define FLOW_RECORD_DELAY_MS 20
 
 /* The engine's state, for the life of the worker process. */
 static MemoryContext delivery_cxt = NULL;
@@ -447,6 +461,9 @@ endpoint_load(const char *name)
 	l = hash_search(loads, key, HASH_ENTER, &found);
 	if (!found)
 	{
+		l->cursor = 0;
+		l->rescan = true;
+		l->room = false;
 		l->cap = 1;
 		l->sending = 0;
 		l->queue = NIL;
@@ -463,26 +480,29 @@ endpoint_load(const char *name)
 static void
 prepare_plans(void)
 {
-	static Oid	claim_types[3] = {TEXTARRAYOID, INT4ARRAYOID, INT4OID};
+	static Oid	claim_types[4] = {TEXTARRAYOID, INT4ARRAYOID, INT4OID, INT8ARRAYOID};
 	static Oid	record_types[5] = {INT8ARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, INT4ARRAYOID, TEXTARRAYOID};
 
 	if (claim_plan == NULL)
 	{
 		/*
 		 * Due messages, per enabled endpoint at most FLOW_DEPTH times its
-		 * max_in_flight beside those this worker holds ($1, $2), at most $3
-		 * in all; the lease outlasts the time they may wait for a slot and
-		 * the endpoint's timeout.
+		 * max_in_flight beside those this worker holds ($1, $2) and after
+		 * the last one it claimed ($4, see FlowLoad.cursor), at most $3 in
+		 * all; the lease outlasts the time they may wait for a slot and the
+		 * endpoint's timeout.
 		 */
 		claim_plan = SPI_prepare_cursor(
-			"WITH busy AS (SELECT b.name, b.n FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
-			"                                             pg_catalog.unnest($2::pg_catalog.int4[])) AS b(name, n)),"
+			"WITH busy AS (SELECT b.name, b.n, b.cursor FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]),"
+			"                                             pg_catalog.unnest($2::pg_catalog.int4[]),"
+			"                                             pg_catalog.unnest($4::pg_catalog.int8[])) AS b(name, n, cursor)),"
 			" due AS ("
 			"  SELECT o.id FROM concord.endpoint e LEFT JOIN busy ON busy.name OPERATOR(pg_catalog.=) e.name,"
 			"    LATERAL (SELECT x.id FROM concord.outbox x"
 			"              WHERE x.endpoint OPERATOR(pg_catalog.=) e.name AND x.status OPERATOR(pg_catalog.=) 'pending'"
 			"                AND x.next_attempt_at OPERATOR(pg_catalog.<=) pg_catalog.now()"
-			"              ORDER BY x.id"
+			"                AND (x.endpoint, x.id) OPERATOR(pg_catalog.>) (e.name, COALESCE(busy.cursor, 0))"
+			"              ORDER BY x.endpoint, x.id"
 			"              LIMIT pg_catalog.int4larger(e.max_in_flight OPERATOR(pg_catalog.*) " CppAsString2(FLOW_DEPTH)
 			"                                          OPERATOR(pg_catalog.-) COALESCE(busy.n, 0), 0)"
 			"              FOR UPDATE SKIP LOCKED) o"
@@ -497,7 +517,7 @@ prepare_plans(void)
 			" RETURNING o.id, o.attempts, e.max_attempts, e.url, e.secret_name, e.timeout_ms, o.payload::pg_catalog.text,"
 			"   e.headers, o.headers, o.idempotency_key, e.name, e.defined_by::pg_catalog.oid, o.enqueued_by::pg_catalog.oid,"
 			"   e.unsigned, e.max_in_flight",
-			3, claim_types, CURSOR_OPT_GENERIC_PLAN);
+			4, claim_types, CURSOR_OPT_GENERIC_PLAN);
 		if (claim_plan == NULL || SPI_keepplan(claim_plan) != 0)
 			elog(ERROR, "could not prepare the outbox claim: %s", SPI_result_code_string(SPI_result));
 	}
@@ -620,8 +640,9 @@ claim(int want, MemoryContext batch)
 	FlowLoad   *l;
 	Datum	   *names = palloc(sizeof(Datum) * Max(hash_get_num_entries(loads), 1));
 	Datum	   *counts = palloc(sizeof(Datum) * Max(hash_get_num_entries(loads), 1));
+	Datum	   *cursors = palloc(sizeof(Datum) * Max(hash_get_num_entries(loads), 1));
 	int			nl = 0;
-	Datum		values[3];
+	Datum		values[4];
 	List	   *out = NIL;
 	uint64		rows;
 
@@ -630,15 +651,18 @@ claim(int want, MemoryContext batch)
 	{
 		int			n = l->sending + list_length(l->queue);
 
-		if (n <= 0)
+		l->room = n < l->cap * FLOW_DEPTH;
+		if (n <= 0 && (l->rescan || l->cursor == 0))
 			continue;
 		names[nl] = CStringGetTextDatum(l->name);
 		counts[nl] = Int32GetDatum(n);
+		cursors[nl] = Int64GetDatum(l->rescan ? 0 : l->cursor);
 		nl++;
 	}
 	values[0] = PointerGetDatum(construct_array(names, nl, TEXTOID, -1, false, TYPALIGN_INT));
 	values[1] = PointerGetDatum(construct_array(counts, nl, INT4OID, 4, true, TYPALIGN_INT));
 	values[2] = Int32GetDatum(want);
+	values[3] = PointerGetDatum(construct_array(cursors, nl, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	if (SPI_execute_plan(claim_plan, values, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
 		elog(ERROR, "could not claim outbox messages");
 	rows = SPI_processed;
@@ -747,8 +771,17 @@ step(List *done, int want)
 			claimed = claim(want, batch);
 			if (list_length(claimed) < want)
 			{
+				HASH_SEQ_STATUS seq;
+				FlowLoad   *l;
+				long		ms;
+
+				/* every endpoint with room was looked at from its start */
+				hash_seq_init(&seq, loads);
+				while ((l = hash_seq_search(&seq)) != NULL)
+					if (l->room)
+						l->rescan = false;
 				/* all that is due is claimed: when is the next one? */
-				long		ms = next_due();
+				ms = next_due();
 
 				claim_more = false;
 				next_due_at = ms < 0 ? 0 : GetCurrentTimestamp() + ms * 1000;
@@ -775,6 +808,7 @@ step(List *done, int want)
 				 errhint("The worker tries again in a moment; messages claimed before stay leased until then.")));
 		FreeErrorData(edata);
 		failed = true;
+		flow_deliver_rescan();	/* (the claim's view of the cursors is lost) */
 	}
 	PG_END_TRY();
 	MemoryContextSwitchTo(caller);
@@ -798,6 +832,7 @@ step(List *done, int want)
 			MemoryContext old = MemoryContextSwitchTo(delivery_cxt);
 
 			l->cap = m->cap;
+			l->cursor = Max(l->cursor, m->id);
 			held++;
 			if (m->xfer == NULL)
 			{
@@ -834,6 +869,25 @@ dispatch(FlowLoad *l)
 		l->sending++;
 		sending_total++;
 	}
+}
+
+/*
+ * The next claims look at every endpoint's messages from its first id: a
+ * message below the last one claimed may have become pending (see
+ * FlowLoad.cursor).
+ */
+void
+flow_deliver_rescan(void)
+{
+	HASH_SEQ_STATUS seq;
+	FlowLoad   *l;
+
+	claim_more = true;
+	if (loads == NULL)
+		return;
+	hash_seq_init(&seq, loads);
+	while ((l = hash_seq_search(&seq)) != NULL)
+		l->rescan = true;
 }
 
 /* Start what every endpoint's free slots allow. */
@@ -924,11 +978,15 @@ flow_deliver_work(bool woken)
 		dispatch_all();
 
 	if (woken)
+	{
 		claim_more = true;
+		flow_deliver_rescan();
+	}
 	if (next_due_at != 0 && now >= next_due_at)
 	{
 		claim_more = true;
 		next_due_at = 0;
+		flow_deliver_rescan();
 	}
 	if (now < backoff_until)
 		return Max((backoff_until - now) / 1000, 1);

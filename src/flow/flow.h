@@ -19,6 +19,12 @@
  */
 extern long flow_deliver_work(bool woken);
 
+/*
+ * The next claims look at every endpoint's messages from its first id
+ * (after the housekeeping took back stale leases, say).
+ */
+extern void flow_deliver_rescan(void);
+
 /* Messages the worker has in flight. */
 extern int	flow_deliver_in_flight(void);
 

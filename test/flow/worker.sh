@@ -20,6 +20,8 @@
 #   - http_batch with max_connections => 1 fills its one slot as soon as it
 #     frees (100 calls well under the 2 s that 20 ms a call would take);
 #   - metrics_text() passes Prometheus' promtool check metrics;
+#   - a message committed after later ones were delivered is delivered too
+#     (claims look past the last id claimed until a wake says otherwise);
 #   - kill -9 of the postmaster alone while the worker drains a backlog:
 #     every concord process is gone within a second, the cluster starts
 #     again at once, and every message arrives.
@@ -59,7 +61,7 @@ is_() {
 		printf '#   got:  %s\n#   want: %s\n' "$2" "$3"
 	fi
 }
-echo "1..16"
+echo "1..17"
 
 HANG_PID=""
 cleanup() {
@@ -218,7 +220,20 @@ else
 	ok_if 1 "promtool check metrics: $(tr '\n' ' ' <"$dir/promtool.out")"
 fi
 
-# 13-16. kill -9 of the postmaster alone, mid-drain
+# 13. a message committed after later ones were delivered (the claims'
+# cursor has passed its id): its commit wakes the worker, which looks again
+run_psql "$DB" -c "BEGIN" -c "SELECT concord.outbox_enqueue('good', '{\"late\": true}', 't-worker-late')" \
+	-c "SELECT pg_sleep(2)" -c "COMMIT" </dev/null >/dev/null &
+late_pid=$!
+sleep 0.5
+q "SELECT count(concord.outbox_enqueue('good', jsonb_build_object('n', g))) FROM generate_series(1, 100) g" >/dev/null
+wait "$late_pid" || true
+late=f
+wait_for "SELECT status = 'delivered' AND id < (SELECT max(id) FROM concord.outbox WHERE endpoint = 'good')
+            FROM concord.outbox WHERE idempotency_key = 't-worker-late'" 10 && late=t
+is_ "a message committed after 100 later ones were delivered is delivered too" "$late" t
+
+# 14-17. kill -9 of the postmaster alone, mid-drain
 N=3000
 q "SELECT concord.endpoint_drop('hang', discard_pending => true), concord.endpoint_drop('slow', discard_pending => true)" >/dev/null
 run_psql "$DB" -c "SET synchronous_commit = on" \
