@@ -61,7 +61,9 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/memutils.h"
+#include "utils/acl.h"
 #include "utils/snapmgr.h"
+#include "utils/syscache.h"
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 #include "utils/varlena.h"
@@ -268,7 +270,11 @@ db_worker_pause(Oid dboid, bool pause)
 		(void) kill(launcher, SIGUSR2);
 }
 
-/* A database command's target that our worker may be connected to, or InvalidOid. */
+/*
+ * A database command's target that our worker may be connected to, or
+ * InvalidOid.  Only for a role with its owner's privileges (who may run
+ * the command at all): nobody else stops the worker by trying.
+ */
 static Oid
 utility_database(Node *stmt)
 {
@@ -308,7 +314,23 @@ utility_database(Node *stmt)
 		default:
 			break;
 	}
-	return name ? get_database_oid(name, true) : InvalidOid;
+	if (name != NULL)
+	{
+		Oid			dboid = get_database_oid(name, true);
+		HeapTuple	tup;
+		bool		allowed = false;
+
+		if (!OidIsValid(dboid))
+			return InvalidOid;
+		tup = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(dboid));
+		if (HeapTupleIsValid(tup))
+		{
+			allowed = has_privs_of_role(GetUserId(), ((Form_pg_database) GETSTRUCT(tup))->datdba);
+			ReleaseSysCache(tup);
+		}
+		return allowed ? dboid : InvalidOid;
+	}
+	return InvalidOid;
 }
 
 /*
@@ -320,7 +342,7 @@ worker_process_utility(PlannedStmt *pstmt, const char *queryString, bool readOnl
 					   ProcessUtilityContext context, ParamListInfo params,
 					   QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc)
 {
-	Oid			dboid = utility_database(pstmt->utilityStmt);
+	volatile Oid dboid = utility_database(pstmt->utilityStmt);
 
 	if (OidIsValid(dboid))
 		db_worker_pause(dboid, true);

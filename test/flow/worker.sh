@@ -16,7 +16,8 @@
 #   - a worker ended by pg_terminate_backend is started again within
 #     seconds; the worker's updates reach pg_stat_user_tables;
 #   - DROP DATABASE and ALTER DATABASE ... RENAME of a database it serves
-#     work without WITH (FORCE);
+#     work without WITH (FORCE); a role that may not drop it does not stop
+#     its worker by trying;
 #   - http_batch with max_connections => 1 fills its one slot as soon as it
 #     frees (100 calls well under the 2 s that 20 ms a call would take);
 #   - metrics_text() passes Prometheus' promtool check metrics;
@@ -61,7 +62,7 @@ is_() {
 		printf '#   got:  %s\n#   want: %s\n' "$2" "$3"
 	fi
 }
-echo "1..17"
+echo "1..18"
 
 HANG_PID=""
 cleanup() {
@@ -182,7 +183,16 @@ upd=f
 wait_for "SELECT n_tup_upd >= 42 FROM pg_stat_user_tables WHERE relid = 'concord.outbox'::regclass" 10 && upd=t
 is_ "the worker's updates of the outbox reach pg_stat_user_tables" "$upd" t
 
-# 9-10. DROP DATABASE and ALTER DATABASE ... RENAME of a database the worker serves
+# 9. a role that may not drop the database does not stop its worker by trying
+qp "DROP ROLE IF EXISTS tap_worker_nobody" >/dev/null 2>&1 || true
+qp "CREATE ROLE tap_worker_nobody LOGIN" >/dev/null
+refused="$("$PGBIN/psql" -X -At -U tap_worker_nobody -d postgres -c "DROP DATABASE $DB" </dev/null 2>&1 || true)"
+sleep 0.5
+is_ "DROP DATABASE by a role that does not own it fails and leaves the worker running" \
+	"$(echo "$refused" | grep -c 'must be owner of database')/$(worker_pid)" "1/$new"
+qp "DROP ROLE tap_worker_nobody" >/dev/null
+
+# 10-11. DROP DATABASE and ALTER DATABASE ... RENAME of a database the worker serves
 run_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS concord_worker_drop WITH (FORCE)" \
 	-c "DROP DATABASE IF EXISTS concord_worker_renamed WITH (FORCE)" -c "CREATE DATABASE concord_worker_drop" </dev/null >/dev/null
 run_psql concord_worker_drop -c "SET client_min_messages = warning" -c "CREATE EXTENSION concord" </dev/null >/dev/null
@@ -201,7 +211,7 @@ is_ "ALTER DATABASE ... RENAME of a database the worker serves works, and the wo
 dropped="$(qp "DROP DATABASE concord_worker_renamed" >"$dir/drop.out" 2>&1 && echo done || cat "$dir/drop.out")"
 is_ "DROP DATABASE of a database the worker serves works without WITH (FORCE)" "$dropped/$(qp "SELECT count(*) FROM pg_database WHERE datname = 'concord_worker_renamed'")" "done/0"
 
-# 11. http_batch refills its one slot at once
+# 12. http_batch refills its one slot at once
 took="$(q "SELECT round(extract(epoch FROM clock_timestamp() - t) * 1000) FROM (SELECT clock_timestamp() AS t) s,
              LATERAL (SELECT count(*) FROM concord.http_batch(ARRAY(SELECT ROW('GET', '$STUB_URL/json', NULL, NULL, NULL, NULL)::concord.http_request
                                                                    FROM generate_series(1, 100)), max_connections => 1)) b")"
@@ -211,7 +221,7 @@ else
 	ok_if 1 "http_batch of 100 calls with max_connections => 1 took $took ms"
 fi
 
-# 12. metrics_text() as Prometheus reads it
+# 13. metrics_text() as Prometheus reads it
 metrics="$dir/metrics.txt"
 q "SELECT concord.metrics_text()" >"$metrics"
 if promtool check metrics <"$metrics" >"$dir/promtool.out" 2>&1; then
@@ -220,7 +230,7 @@ else
 	ok_if 1 "promtool check metrics: $(tr '\n' ' ' <"$dir/promtool.out")"
 fi
 
-# 13. a message committed after later ones were delivered (the claims'
+# 14. a message committed after later ones were delivered (the claims'
 # cursor has passed its id): its commit wakes the worker, which looks again
 run_psql "$DB" -c "BEGIN" -c "SELECT concord.outbox_enqueue('good', '{\"late\": true}', 't-worker-late')" \
 	-c "SELECT pg_sleep(2)" -c "COMMIT" </dev/null >/dev/null &
@@ -233,7 +243,7 @@ wait_for "SELECT status = 'delivered' AND id < (SELECT max(id) FROM concord.outb
             FROM concord.outbox WHERE idempotency_key = 't-worker-late'" 10 && late=t
 is_ "a message committed after 100 later ones were delivered is delivered too" "$late" t
 
-# 14-17. kill -9 of the postmaster alone, mid-drain
+# 15-18. kill -9 of the postmaster alone, mid-drain
 N=3000
 q "SELECT concord.endpoint_drop('hang', discard_pending => true), concord.endpoint_drop('slow', discard_pending => true)" >/dev/null
 run_psql "$DB" -c "SET synchronous_commit = on" \
