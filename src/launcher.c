@@ -206,6 +206,22 @@ db_state_set(Oid dboid, DbWorkerState state)
 	SpinLockRelease(&shared->mutex);
 }
 
+/* Drop dboid's shared entry (its database is gone), unless it is paused. */
+static void
+db_forget(Oid dboid)
+{
+	DbShared   *d;
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (shared == NULL)
+		return;
+	SpinLockAcquire(&shared->mutex);
+	d = db_shared(dboid, false);
+	if (d != NULL && d->pid == 0 && d->paused_until <= now)
+		memset(d, 0, sizeof(DbShared));
+	SpinLockRelease(&shared->mutex);
+}
+
 /* Why dboid's worker stopped, and until when it must stay stopped. */
 static DbWorkerState
 db_state_get(Oid dboid, TimestampTz *paused_until)
@@ -237,6 +253,7 @@ db_worker_pause(Oid dboid, bool pause)
 	DbShared   *d;
 	pid_t		pid = 0;
 	pid_t		launcher = 0;
+	TimestampTz until = pause ? GetCurrentTimestamp() + (TimestampTz) PAUSE_MS * 1000 : 0;
 
 	if (shared == NULL || !OidIsValid(dboid))
 		return;
@@ -244,7 +261,7 @@ db_worker_pause(Oid dboid, bool pause)
 	d = db_shared(dboid, pause);
 	if (d != NULL)
 	{
-		d->paused_until = pause ? GetCurrentTimestamp() + (TimestampTz) PAUSE_MS * 1000 : 0;
+		d->paused_until = until;
 		if (pause && d->state == DBW_RUNNING)
 			pid = d->pid;
 	}
@@ -262,7 +279,9 @@ db_worker_pause(Oid dboid, bool pause)
 			SpinLockRelease(&shared->mutex);
 			if (gone || kill(pid, 0) != 0)
 				break;
-			pg_usleep(10 * 1000L);
+			(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH, 10,
+							 PG_WAIT_EXTENSION);
+			ResetLatch(MyLatch);
 			CHECK_FOR_INTERRUPTS();
 		}
 	}
@@ -520,7 +539,7 @@ launcher_round(DbSlot *slots, int *nslots)
 			}
 		}
 		if (!s->seen)
-			continue;
+			continue;			/* (dropped: forgotten below) */
 		if (s->skip_rounds > 0)
 		{
 			s->skip_rounds--;
@@ -540,6 +559,18 @@ launcher_round(DbSlot *slots, int *nslots)
 		}
 		s->handle = start_db_worker(s->dboid);
 		s->started_at = now;
+	}
+
+	/* databases gone (or no longer wanted) whose worker stopped: forgotten */
+	for (int i = 0; i < *nslots;)
+	{
+		if (!slots[i].seen && slots[i].handle == NULL)
+		{
+			db_forget(slots[i].dboid);
+			slots[i] = slots[--(*nslots)];
+		}
+		else
+			i++;
 	}
 	return next;
 }
