@@ -907,6 +907,7 @@ typedef struct EngineSocket
 	curl_socket_t fd;
 	int			what;			/* CURL_POLL_IN, _OUT, _INOUT */
 	int			pos;			/* position in the wait set, -1: not in it */
+	bool		changed;		/* what changed since the set was adjusted */
 } EngineSocket;
 
 static EngineSocket *sockets = NULL;
@@ -995,15 +996,16 @@ socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 		sockets[nsockets].fd = s;
 		sockets[nsockets].what = what;
 		sockets[nsockets].pos = -1;
+		sockets[nsockets].changed = false;
 		nsockets++;
 		wait_set_stale = true;
 		return 0;
 	}
 	if (sockets[i].what != what)
 	{
+		/* (the wait set is adjusted before the next wait, not from libcurl's stack) */
 		sockets[i].what = what;
-		if (!wait_set_stale && sockets[i].pos >= 0)
-			ModifyWaitEvent(wait_set, sockets[i].pos, socket_events(what), NULL);
+		sockets[i].changed = true;
 	}
 	return 0;
 }
@@ -1043,8 +1045,11 @@ rebuild_wait_set(void)
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (int i = 0; i < nsockets; i++)
+	{
 		sockets[i].pos = AddWaitEventToSet(wait_set, socket_events(sockets[i].what),
 										   sockets[i].fd, NULL, NULL);
+		sockets[i].changed = false;
+	}
 	wait_set_stale = false;
 }
 
@@ -1213,6 +1218,13 @@ http_engine_wait(long timeout_ms)
 		t = 1000;
 	if (wait_set_stale || wait_set == NULL)
 		rebuild_wait_set();
+	else
+		for (int i = 0; i < nsockets; i++)
+			if (sockets[i].changed)
+			{
+				ModifyWaitEvent(wait_set, sockets[i].pos, socket_events(sockets[i].what), NULL);
+				sockets[i].changed = false;
+			}
 	nev = WaitEventSetWait(wait_set, t, events, lengthof(events), PG_WAIT_EXTENSION);
 	for (int i = 0; i < nev; i++)
 	{
