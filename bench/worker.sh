@@ -7,16 +7,21 @@
 # synchronous_commit on, concord and -- when its library is installed in
 # this PostgreSQL -- pg_net preloaded, pg_net.database_name the bench's
 # database) and a webhook receiver on 127.0.0.1 (bench/receiver.js,
-# Node.js).  Every concord setting is its default; endpoints are signed
-# with a secret and keep their default max_in_flight (8).  Prints one line
-# per figure, "name: value unit (baseline value unit, ratio N.NNx)", ratio
-# = value / baseline:
+# Node.js).  Every setting is its default (concord.http_max_connections
+# 32: the worker's requests at once); endpoints are signed with a secret.
+# Prints one line per figure, "name: value unit (baseline value unit, ratio
+# N.NNx)", ratio = value / baseline:
 #   throughput_idle, cpu_per_message_idle: N messages (default 20,000)
-#     committed in one transaction, from the commit until the last is
-#     delivered, and the worker's CPU time (utime + stime) per message;
-#     pg_net: the same POSTs by net.http_post, until all have a response;
-#   throughput_hog, cpu_per_message_hog: the same while a busy loop runs on
-#     each core (started and stopped by this script, by their PIDs);
+#     committed in one transaction to an endpoint defined with
+#     max_in_flight => 32 (the worker's whole default capacity), from the
+#     commit until the last is delivered, and the worker's CPU time (utime
+#     + stime) per message; pg_net: the same POSTs by net.http_post (its
+#     defaults: batch_size 200), until all have a response;
+#   throughput_idle_max_in_flight_8: the same to an endpoint with the
+#     default max_in_flight (8 requests at once);
+#   throughput_hog, cpu_per_message_hog, throughput_hog_max_in_flight_8:
+#     the same while a busy loop runs on each core (started and stopped by
+#     this script, by their PIDs);
 #   healthy_p99_while_hanging, healthy_p99_while_2s: 300 messages to a
 #     healthy endpoint, one per transaction (about 50 a second), while
 #     another endpoint hangs (its receiver never answers) or answers in 2 s,
@@ -75,9 +80,11 @@ SET client_min_messages = warning;
 CREATE EXTENSION concord;
 SELECT concord.http_allow_host('127.0.0.1', $RP, allow_private => true);
 SELECT concord.secret_set('bench_key', 'bench-key-0123456789abcdef');
-SELECT concord.endpoint_define('tp_warm', '$R/hook/tp_warm', 'bench_key');
-SELECT concord.endpoint_define('tp_idle', '$R/hook/tp_idle', 'bench_key');
-SELECT concord.endpoint_define('tp_hog', '$R/hook/tp_hog', 'bench_key');
+SELECT concord.endpoint_define('tp_warm', '$R/hook/tp_warm', 'bench_key', max_in_flight => 32);
+SELECT concord.endpoint_define('tp_idle', '$R/hook/tp_idle', 'bench_key', max_in_flight => 32);
+SELECT concord.endpoint_define('tp_hog', '$R/hook/tp_hog', 'bench_key', max_in_flight => 32);
+SELECT concord.endpoint_define('tp_idle8', '$R/hook/tp_idle8', 'bench_key');
+SELECT concord.endpoint_define('tp_hog8', '$R/hook/tp_hog8', 'bench_key');
 SELECT concord.endpoint_define('hang', '$R/hang/hang', 'bench_key', timeout_ms => 60000);
 SELECT concord.endpoint_define('slow', '$R/slow/2000/slow', 'bench_key');
 SELECT concord.endpoint_define('healthy_hang', '$R/hook/healthy_hang', 'bench_key');
@@ -156,6 +163,8 @@ concord_throughput tp_idle
 pgnet_throughput pgnet_idle
 line throughput_idle "$RATE" msg/s "$PRATE" msg/s pg_net
 line cpu_per_message_idle "$CPUMS" ms "$PCPUMS" ms pg_net
+concord_throughput tp_idle8
+line throughput_idle_max_in_flight_8 "$RATE" msg/s "$PRATE" msg/s pg_net
 
 # 2. throughput with a busy loop on each core
 for ((i = 0; i < $(nproc); i++)); do
@@ -165,10 +174,12 @@ for ((i = 0; i < $(nproc); i++)); do
 done
 concord_throughput tp_hog
 pgnet_throughput pgnet_hog
-kill "${HOGS[@]}" 2>/dev/null || true
-HOGS=()
 line throughput_hog "$RATE" msg/s "$PRATE" msg/s pg_net
 line cpu_per_message_hog "$CPUMS" ms "$PCPUMS" ms pg_net
+concord_throughput tp_hog8
+line throughput_hog_max_in_flight_8 "$RATE" msg/s "$PRATE" msg/s pg_net
+kill "${HOGS[@]}" 2>/dev/null || true
+HOGS=()
 
 # 3. a healthy endpoint while another hangs or answers in 2 s
 sqlfile="$(run_dir "$RUN")/healthy.sql"
