@@ -30,7 +30,9 @@
 #   http_batch_1000x20ms: 1,000 GETs of a 20 ms endpoint by one
 #     concord.http_batch call with the default caps (32, 8 per host),
 #     against the theory (1000 x 20 ms / 8 = 2.5 s; target within 1.2x)
-#     and against pg_net with pg_net.batch_size 1000;
+#     and against pg_net with pg_net.batch_size 1000 (which sends its
+#     whole batch at once: http_batch_1000x20ms_1000_at_once is the same
+#     call with max_connections and max_host_connections 1000);
 #   http_batch_100_quick_one_connection: 100 quick GETs by http_batch with
 #     max_connections => 1, against a loop of concord.http_get.
 # pg_net is not part of concord and is never built by this script: without
@@ -253,6 +255,8 @@ if ((PGNET)); then
 	wait_for "SELECT count(*) >= $before + 1000 FROM net._http_response" 120 || die "pg_net did not answer the batch"
 	t1="$(ms)"
 	line http_batch_1000x20ms "$B" ms "$((t1 - t0))" ms "pg_net with batch_size 1000"
+	U="$(batch_ms "$R/delay/20" 1000 ", max_connections => 1000, max_host_connections => 1000")"
+	line http_batch_1000x20ms_1000_at_once "$U" ms "$((t1 - t0))" ms "pg_net with batch_size 1000"
 fi
 Q="$(batch_ms "$R/delay/0" 100 ", max_connections => 1")"
 L="$(q "SELECT round(extract(epoch FROM clock_timestamp() - t) * 1000) FROM (SELECT clock_timestamp() AS t) s,
