@@ -17,6 +17,7 @@ SQL_PARTS = src/concord.sql \
 	src/secret/secret.sql \
 	src/http/http.sql \
 	src/sync/sync.sql \
+	src/sync/templates.sql \
 	src/identity/identity.sql \
 	src/policy/policy.sql \
 	src/policy/mask.sql \
@@ -24,6 +25,7 @@ SQL_PARTS = src/concord.sql \
 	src/policy/audit.sql \
 	src/policy/access.sql \
 	src/policy/citus.sql \
+	src/policy/guard.sql \
 	src/metric/model.sql \
 	src/metric/metric.sql \
 	src/metric/query.sql \

@@ -1,42 +1,42 @@
 #!/usr/bin/env bash
 #
-# bench/sync.sh — speed and memory of the sync component, measured side by
-# side with the hand-written SQL way.
+# bench/sync.sh — speed of the sync component against the hand-written SQL
+# loop, on a Stripe-shaped API, in alternating rounds.
 #
-# Starts its own cluster (tmp/bench-sync) and stub API server on 127.0.0.1,
-# then loads N generated customers (GET /bench/customers, pages of 1000)
-# into a table with a primary key, and prints one line per figure:
+# Starts its own cluster (tmp/bench-sync; fsync, synchronous_commit and
+# full_page_writes on, as a real server has them) and the stub API server
+# on 127.0.0.1, whose GET /bench/stripe/v1/customers serves N generated
+# customers the way Stripe lists them: newest first, limit (here 1,000) a
+# page, starting_after the last id, has_more.  Then, ROUNDS times (3 by
+# default), alternating concord and the hand-written loop:
+#
+#   1. first load: each into its own empty table;
+#   2. upsert: every record changed upstream (the stub's next version
+#      renames every customer and moves every created), loaded again;
+#   3. rerun with nothing changed.
+#
+# and prints one line per round and figure, then one line per figure with
+# every round and their median:
 #   name: value unit (baseline value unit, ratio N.NNx)
+# A rate is N over the time of CALL concord.sync (or of the loop's DO
+# block) seen from the session; each run's backend CPU and the stub's CPU
+# are printed under it.  The rounds are all reported; none is dropped.
 #
-# Figures (targets from the issue: >= 50,000 records/s, backend memory flat):
-#   1. first run: concord.sync into an empty table;
-#   2. upsert rerun, every row changed (the stub's version 1 renames every
-#      customer and moves every updated_at);
-#   3. rerun, nothing changed (version 1 again);
-#   4. the backend's peak RSS (VmHWM of /proc/<pid>/status, one fresh
-#      session per measured run, so each reading is that run's own
-#      high-water mark), at N and at N/10: flat memory shows as equal peaks.
-#      VmHWM counts the shared buffers a backend touches (up to
-#      shared_buffers, 128 MB here), which grow with the table, so the peak
-#      of the private part (RssAnon, sampled every 0.25 s) is printed too.
-# A rate is N over the time of CALL concord.sync (or of the baseline's DO
-# block) seen from the session; under each figure are the absolute times,
-# the backend's CPU time and the stub server's (the stub is not what is
-# measured: it should stay a small share) and concord's sync_run counts.
+# The hand-written loop is what an analyst writes without concord: a DO
+# block calling concord.http_get for each page, loading it with INSERT ...
+# SELECT FROM jsonb_to_recordset(body -> 'data') ON CONFLICT (id) DO UPDATE
+# ... WHERE (t.*) IS DISTINCT FROM (excluded.*), following starting_after
+# while has_more.  It runs as one transaction, while concord.sync commits
+# its data and its position every 10 pages: that favours the loop.
 #
-# The baseline is what an analyst would write without concord: a DO block
-# looping over the pages with concord.http_get, loading each page with
-# INSERT ... SELECT FROM jsonb_to_recordset(...) ON CONFLICT (id) DO UPDATE
-# ... WHERE (t.*) IS DISTINCT FROM (excluded.*), until a page comes back
-# empty. It runs as one transaction, while concord.sync commits its data
-# and its position per batch of pages: that favours the baseline.
+# Every run is checked (row count, sum of the numbers in the ids, the
+# version of the names, the sync_run row) and, after each phase, the two
+# tables must hold the same rows; a wrong result stops the script with a
+# non-zero status.
 #
-# Every run is checked (row count, sum of ids, version suffix of the names,
-# the sync_run row) and, after each phase, the two tables must hold the
-# same rows; a wrong result stops the script with a non-zero status.
-#
-#   bash bench/sync.sh                    full run (N = 1,000,000)
-#   BENCH_N=100000 bash bench/sync.sh     quicker run
+#   bash bench/sync.sh                          N = 1,000,000, 3 rounds
+#   BENCH_N=100000 BENCH_ROUNDS=1 bash bench/sync.sh
+#   BENCH_PORT=54369                            the cluster's port
 #
 # Timing lives here, never in the tests.
 
@@ -49,24 +49,31 @@ require_root
 RUN=bench-sync
 DB=concord_bench
 N="${BENCH_N:-1000000}"
+ROUNDS="${BENCH_ROUNDS:-3}"
 PAGE=1000
 if ! [[ "$N" =~ ^[0-9]+$ ]] || ((N < 10 || N > 100000000)); then
 	die "BENCH_N must be an integer from 10 to 100000000"
 fi
-SMALL=$((N / 10))
-OUT="$(run_dir "$RUN")/bench"        # per-run logs and samples
+if ! [[ "$ROUNDS" =~ ^[0-9]+$ ]] || ((ROUNDS < 1 || ROUNDS > 20)); then
+	die "BENCH_ROUNDS must be an integer from 1 to 20"
+fi
+OUT="$(run_dir "$RUN")/bench"        # per-run logs
 
-bench_cluster "$RUN" 54369
+CLUSTER_EXTRA_CONF="fsync = on
+synchronous_commit = on
+full_page_writes = on
+shared_buffers = 256MB
+max_wal_size = 4GB" bench_cluster "$RUN" "${BENCH_PORT:-54369}"
 stubs_start "$RUN" >/dev/null
 STUB_PID="$(tr -dc '0-9' <"$(run_dir "$RUN")/stub-http.pid")"
 mkdir -p "$OUT"
 run_psql postgres -c "CREATE DATABASE $DB" >/dev/null
 run_psql "$DB" -c "CREATE EXTENSION concord" >/dev/null
-
 port="${STUB_URL##*:}"
 run_psql "$DB" -At -v port="$port" >/dev/null <<'SQL'
 SELECT concord.http_allow_host('127.0.0.1', :port);
 SQL
+URL="$STUB_URL/bench/stripe/v1/customers"
 
 # psql on the bench database, one value per line, stopping at an error.
 q() { run_psql "$DB" -At "$@"; }
@@ -76,55 +83,57 @@ fail() {
 	exit 1
 }
 
-# The spec of source NAME loading TOTAL records of VERSION into TABLE.
+# The spec of the source loading N records of version V into TABLE.
 spec() {
-	local total="$1" version="$2" table="$3"
+	local version="$1" table="$2"
 	cat <<EOF
-{"request": {"url": "$STUB_URL/bench/customers", "params": {"total": $total, "version": $version}},
- "pagination": {"type": "page_number", "size": $PAGE, "total_path": "\$.total"},
+{"request": {"url": "$URL", "params": {"total": $N, "version": $version}},
+ "pagination": {"type": "cursor", "cursor_param": "starting_after", "cursor_path": "\$.data[-1].id",
+                "has_more_path": "\$.has_more", "size_param": "limit", "size": $PAGE},
  "records": "\$.data[*]",
  "target": {"table": "$table", "create": true, "primary_key": "id"},
- "columns": [{"name": "id", "type": "bigint"}, {"name": "name"}, {"name": "phone"},
-             {"name": "company"}, {"name": "status"}, {"name": "region"},
-             {"name": "city", "path": "\$.address.city"},
-             {"name": "updated_at", "type": "timestamptz"},
-             {"name": "lifetime_value", "type": "numeric(12,2)"}]}
+ "columns": [{"name": "id"}, {"name": "email"}, {"name": "name"}, {"name": "phone"},
+             {"name": "description"}, {"name": "city", "path": "\$.address.city"},
+             {"name": "currency"}, {"name": "balance", "type": "bigint"},
+             {"name": "delinquent", "type": "boolean"},
+             {"name": "created", "type": "timestamptz", "format": "epoch"}]}
 EOF
 }
 
-# The hand-written load of TOTAL records of VERSION into TABLE: a DO block
-# with the URL, the counts and the table written into it (static SQL, so
-# PL/pgSQL plans the INSERT once, as it would for an analyst's block).
+# The hand-written load of version V into TABLE: a DO block with the URL
+# and the table written into it (static SQL: PL/pgSQL plans the INSERT once,
+# as it would for an analyst's block).
 baseline_sql() {
-	local total="$1" version="$2" table="$3"
-	sed -e "s|@URL@|$STUB_URL/bench/customers|" -e "s|@TOTAL@|$total|g" \
-		-e "s|@VERSION@|$version|g" -e "s|@TABLE@|$table|g" <<'EOF'
+	local version="$1" table="$2"
+	sed -e "s|@URL@|$URL|" -e "s|@TOTAL@|$N|g" -e "s|@VERSION@|$version|g" \
+		-e "s|@TABLE@|$table|g" -e "s|@PAGE@|$PAGE|g" <<'EOF'
 DO $baseline$
 DECLARE
-  p     int := 1;
-  r     concord.http_response;
-  body  jsonb;
+  r      concord.http_response;
+  body   jsonb;
+  after  text;
 BEGIN
   LOOP
-    r := concord.http_get('@URL@?page=' || p || '&per_page=1000&total=@TOTAL@&version=@VERSION@');
+    r := concord.http_get('@URL@?limit=@PAGE@&total=@TOTAL@&version=@VERSION@'
+                          || coalesce('&starting_after=' || after, ''));
     IF r.status <> 200 THEN
-      RAISE EXCEPTION 'page %: HTTP %', p, r.status;
+      RAISE EXCEPTION 'after %: HTTP %', after, r.status;
     END IF;
     body := r.body::jsonb;
-    EXIT WHEN jsonb_array_length(body->'data') = 0;
     INSERT INTO @TABLE@ AS t
-           (id, name, phone, company, status, region, city, updated_at, lifetime_value)
-    SELECT x.id, x.name, x.phone, x.company, x.status, x.region,
-           x.address->>'city', x.updated_at, x.lifetime_value
+           (id, email, name, phone, description, city, currency, balance, delinquent, created)
+    SELECT x.id, x.email, x.name, x.phone, x.description, x.address->>'city', x.currency,
+           x.balance, x.delinquent, to_timestamp(x.created)
     FROM jsonb_to_recordset(body->'data') AS x(
-           id bigint, name text, phone text, company text, status text, region text,
-           address jsonb, updated_at timestamptz, lifetime_value numeric(12,2))
+           id text, email text, name text, phone text, description text, address jsonb,
+           currency text, balance bigint, delinquent boolean, created bigint)
     ON CONFLICT (id) DO UPDATE
-      SET name = excluded.name, phone = excluded.phone, company = excluded.company,
-          status = excluded.status, region = excluded.region, city = excluded.city,
-          updated_at = excluded.updated_at, lifetime_value = excluded.lifetime_value
+      SET email = excluded.email, name = excluded.name, phone = excluded.phone,
+          description = excluded.description, city = excluded.city, currency = excluded.currency,
+          balance = excluded.balance, delinquent = excluded.delinquent, created = excluded.created
       WHERE (t.*) IS DISTINCT FROM (excluded.*);
-    p := p + 1;
+    EXIT WHEN NOT (body->>'has_more')::boolean;
+    after := body->'data'->-1->>'id';
   END LOOP;
 END
 $baseline$;
@@ -141,223 +150,167 @@ cpu_ticks() {
 	echo $((${12} + ${13}))
 }
 
-# Run the SQL on stdin in a fresh session, timing it and sampling the
-# backend's memory meanwhile. Sets ELAPSED (seconds), HWM_KB (VmHWM at the
-# end), ANON_KB (largest RssAnon seen: sampled every 0.25 s, and at the end),
-# CPU_S (the backend's CPU seconds) and STUB_S (the stub server's CPU
-# seconds meanwhile). Usage: measured LABEL <sql
+# Run the SQL on stdin in a fresh session, timing it.  Sets ELAPSED
+# (seconds), CPU_S (the backend's CPU seconds, its threads included) and
+# STUB_S (the stub server's CPU seconds meanwhile).  Usage: measured LABEL <sql
 measured() {
-	local label="$1" log="$OUT/$1.log" pidfile="$OUT/$1.pid" samples="$OUT/$1.anon"
-	local status_re="regexp_match(pg_read_file('/proc/self/status')"
+	local label="$1" log="$OUT/$1.log"
 	local ticks_sql="(SELECT a[12]::bigint + a[13]::bigint FROM string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ') a)"
-	rm -f "$pidfile" "$samples"
 	{
-		printf '%s\n' "SELECT pg_backend_pid() AS backend_pid \\gset" \
-			"\\o $pidfile" "SELECT :backend_pid;" "\\o" \
-			"SELECT $ticks_sql AS ticks0, extract(epoch FROM clock_timestamp()) AS t0 \\gset"
+		printf '%s\n' "SELECT $ticks_sql AS ticks0, extract(epoch FROM clock_timestamp()) AS t0 \\gset"
 		cat
 		printf '%s\n' \
 			"SELECT 'elapsed ' || (extract(epoch FROM clock_timestamp()) - :t0);" \
-			"SELECT 'ticks ' || ($ticks_sql - :ticks0);" \
-			"SELECT 'hwm ' || ($status_re, 'VmHWM:\\s+(\\d+)'))[1];" \
-			"SELECT 'RssAnon: ' || ($status_re, 'RssAnon:\\s+(\\d+)'))[1];"
+			"SELECT 'ticks ' || ($ticks_sql - :ticks0);"
 	} >"$OUT/$label.sql"
-	local stub0
+	local stub0 stub1 hz ticks
 	stub0="$(cpu_ticks "$STUB_PID")" || die "the stub server (pid $STUB_PID) is gone"
-	"$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -f "$OUT/$label.sql" \
-		>"$log" 2>&1 </dev/null &
-	local psql_pid=$! bpid="" key value rest
-	# sample the backend's private memory until the session ends
-	while kill -0 "$psql_pid" 2>/dev/null; do
-		if [[ -z "$bpid" && -s "$pidfile" ]]; then
-			bpid="$(tr -dc '0-9' <"$pidfile")"
-		fi
-		if [[ -n "$bpid" && -r "/proc/$bpid/status" ]]; then
-			while read -r key value rest; do
-				[[ "$key" == RssAnon: ]] && printf 'RssAnon: %s\n' "$value" >>"$samples"
-			done <"/proc/$bpid/status" 2>/dev/null || true
-		fi
-		sleep 0.25
-	done
-	if ! wait "$psql_pid"; then
+	if ! "$PGBIN/psql" -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -f "$OUT/$label.sql" >"$log" 2>&1 </dev/null; then
 		cat "$log" >&2
 		die "$label failed (log: $log)"
 	fi
-	local hz stub1 ticks
 	hz="$(getconf CLK_TCK)"
 	stub1="$(cpu_ticks "$STUB_PID")" || die "the stub server (pid $STUB_PID) is gone"
 	STUB_S="$(awk -v t="$((stub1 - stub0))" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz }')"
 	ELAPSED="$(sed -n 's/^elapsed //p' "$log")"
 	ticks="$(sed -n 's/^ticks //p' "$log")"
-	HWM_KB="$(sed -n 's/^hwm //p' "$log")"
-	[[ -n "$ELAPSED" && -n "$HWM_KB" && -n "$ticks" ]] || {
+	[[ -n "$ELAPSED" && -n "$ticks" ]] || {
 		cat "$log" >&2
 		die "$label: no timing in $log"
 	}
 	CPU_S="$(awk -v t="$ticks" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz }')"
-	: >>"$samples"
-	ANON_KB="$(awk '/^RssAnon:/ && $2 > m { m = $2 } END { print m + 0 }' "$samples" "$log")"
 }
 
-# CALL concord.sync(SOURCE) in a fresh session and check its sync_run row:
-# TOTAL records, all of them EXPECT (inserted, updated or unchanged).
-# Usage: concord_run LABEL SOURCE EXPECT TOTAL
+# CALL concord.sync(SOURCE) in a fresh session; check its sync_run row:
+# N records, all of them EXPECT (inserted, updated or unchanged).
 concord_run() {
-	local label="$1" source="$2" expect="$3" total="$4" row
+	local label="$1" source="$2" expect="$3" row
 	q -c CHECKPOINT >/dev/null
-	measured "$label" <<EOF
-CALL concord.sync($(sql_literal "$source"));
-EOF
+	measured "$label" <<<"CALL concord.sync($(sql_literal "$source"));"
 	row="$(q -F ' ' -c "SELECT status, records, inserted, updated, unchanged, rejected
 	                     FROM concord.sync_run WHERE source = $(sql_literal "$source")
 	                     ORDER BY run_id DESC LIMIT 1")"
 	read -r st recs ins upd unch rej <<<"$row"
 	SYNC_ROW="status $st, records $recs, inserted $ins, updated $upd, unchanged $unch, rejected $rej"
-	[[ "$st" == succeeded && "$recs" == "$total" && "$rej" == 0 ]] ||
-		fail "$label: sync_run says $SYNC_ROW (expected $total records)"
+	[[ "$st" == succeeded && "$recs" == "$N" && "$rej" == 0 ]] ||
+		fail "$label: sync_run says $SYNC_ROW (expected $N records)"
 	case "$expect" in
-	inserted) [[ "$ins" == "$total" ]] ;;
-	updated) [[ "$upd" == "$total" ]] ;;
-	unchanged) [[ "$unch" == "$total" ]] ;;
-	esac || fail "$label: sync_run says $SYNC_ROW (expected all $total $expect)"
+	inserted) [[ "$ins" == "$N" ]] ;;
+	updated) [[ "$upd" == "$N" ]] ;;
+	unchanged) [[ "$unch" == "$N" ]] ;;
+	esac || fail "$label: sync_run says $SYNC_ROW (expected all $N $expect)"
 }
 
-# The baseline load in a fresh session.
-# Usage: baseline_run LABEL TABLE TOTAL VERSION
+# The hand-written loop in a fresh session.
 baseline_run() {
-	local label="$1" table="$2" total="$3" version="$4"
+	local label="$1" table="$2" version="$3"
 	q -c CHECKPOINT >/dev/null
-	measured "$label" < <(baseline_sql "$total" "$version" "$table")
+	measured "$label" < <(baseline_sql "$version" "$table")
 }
 
-# Check TABLE holds records 1..TOTAL of VERSION.
+# TABLE must hold customers 1..N of VERSION.
 check_table() {
-	local label="$1" table="$2" total="$3" version="$4" got want
-	got="$(q -F ' ' -c "SELECT count(*), coalesce(sum(id), 0),
+	local label="$1" table="$2" version="$3" got want
+	got="$(q -F ' ' -c "SELECT count(*), coalesce(sum(substr(id, 5)::bigint), 0),
 	         count(*) FILTER (WHERE name ~ ' v[0-9]+\$'),
 	         count(*) FILTER (WHERE name LIKE '% v$version'),
-	         count(*) FILTER (WHERE city IS NULL OR updated_at IS NULL OR lifetime_value IS NULL)
+	         count(*) FILTER (WHERE city IS NULL OR created IS NULL OR email IS NULL)
 	       FROM $table")"
 	read -r cnt sum suffixed matching nulls <<<"$got"
-	want="$(( total * (total + 1) / 2 ))"
-	if ((version == 0)); then matching=$((total - suffixed)); fi
-	[[ "$cnt" == "$total" && "$sum" == "$want" && "$matching" == "$total" && "$nulls" == 0 ]] ||
-		fail "$label: $table has count $cnt, sum(id) $sum, $matching rows of version $version, $nulls rows with NULLs (expected $total, $want, $total, 0)"
+	want="$((N * (N + 1) / 2))"
+	if ((version == 0)); then matching=$((N - suffixed)); fi
+	[[ "$cnt" == "$N" && "$sum" == "$want" && "$matching" == "$N" && "$nulls" == 0 ]] ||
+		fail "$label: $table has count $cnt, sum $sum, $matching rows of version $version, $nulls rows with NULLs (expected $N, $want, $N, 0)"
 }
 
 # The two tables must hold the same rows.
 check_same() {
-	local label="$1" a="$2" b="$3" diff
-	diff="$(q -c "SELECT count(*) FROM ((TABLE $a EXCEPT ALL TABLE $b) UNION ALL (TABLE $b EXCEPT ALL TABLE $a)) d")"
-	[[ "$diff" == 0 ]] || fail "$label: $a and $b differ in $diff rows"
+	local label="$1" diff
+	diff="$(q -c "SELECT count(*) FROM ((TABLE public.bench_customer EXCEPT ALL TABLE public.bench_customer_sql)
+	                                     UNION ALL (TABLE public.bench_customer_sql EXCEPT ALL TABLE public.bench_customer)) d")"
+	[[ "$diff" == 0 ]] || fail "$label: the two tables differ in $diff rows"
 }
 
-rate() { awk -v n="$1" -v s="$2" 'BEGIN { printf "%.0f", n / s }'; }
+rate() { awk -v n="$N" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 secs() { awk -v s="$1" 'BEGIN { printf "%.1f", s }'; }
-mb() { awk -v k="$1" 'BEGIN { printf "%.0f", k / 1024 }'; }
 
-declare -A T H A C S      # per run label: seconds, VmHWM kB, RssAnon kB, CPU s, stub CPU s
+declare -A T C S     # per run label: seconds, backend CPU s, stub CPU s
+keep() { T[$1]=$ELAPSED C[$1]=$CPU_S S[$1]=$STUB_S; }
 
-# Keep the readings of the run just measured under LABEL.
-keep() { T[$1]=$ELAPSED H[$1]=$HWM_KB A[$1]=$ANON_KB C[$1]=$CPU_S S[$1]=$STUB_S; }
-
-# Absolute time, backend CPU and stub CPU of run LABEL.
-run_times() { printf '%s s (backend CPU %s s, stub CPU %s s)' "$(secs "${T[$1]}")" "${C[$1]}" "${S[$1]}"; }
-
-# Print one figure, concord run CONCORD against baseline run BASELINE,
-# then their absolute times. Usage: figure NAME RECORDS CONCORD BASELINE
+# One round's figure: concord run C against loop run B.
 figure() {
-	local name="$1" n="$2" c="$3" b="$4"
+	local name="$1" c="$2" b="$3"
 	printf '%s: %s records/s (hand-written SQL %s records/s, ratio %sx)\n' \
-		"$name" "$(rate "$n" "${T[$c]}")" "$(rate "$n" "${T[$b]}")" "$(ratio "${T[$c]}" "${T[$b]}")"
-	printf '  concord.sync %s; hand-written SQL %s\n' "$(run_times "$c")" "$(run_times "$b")"
+		"$name" "$(rate "${T[$c]}")" "$(rate "${T[$b]}")" "$(ratio "${T[$c]}" "${T[$b]}")"
+	printf '  concord.sync %s s (backend CPU %s s, stub CPU %s s); hand-written SQL %s s (backend CPU %s s, stub CPU %s s)\n' \
+		"$(secs "${T[$c]}")" "${C[$c]}" "${S[$c]}" "$(secs "${T[$b]}")" "${C[$b]}" "${S[$b]}"
 	printf '  concord sync_run: %s\n' "$SYNC_ROW"
 }
 
-# The largest of the named runs' readings in array ARR, in MB.
-peak() {
-	local -n arr="$1"
-	local m=0 k
-	shift
-	for k in "$@"; do
-		# shellcheck disable=SC2004  # $k: arr is an associative array
-		if ((arr[$k] > m)); then m=${arr[$k]}; fi
+# The summary of a figure over the rounds: each round's rate and ratio,
+# and the medians (of concord's rates, of the loop's, and of the rounds'
+# ratios: not the ratio of the two medians).  Usage: summary NAME PREFIX (runs PREFIXc<r>, PREFIXb<r>)
+summary() {
+	local name="$1" p="$2" r cr br rt list="" crs=() brs=() rts=()
+	for ((r = 1; r <= ROUNDS; r++)); do
+		cr="$(rate "${T[${p}c$r]}")" br="$(rate "${T[${p}b$r]}")" rt="$(ratio "${T[${p}c$r]}" "${T[${p}b$r]}")"
+		crs+=("$cr") brs+=("$br") rts+=("$rt")
+		list="$list${list:+, }$cr/$br ($rt""x)"
 	done
-	mb "$m"
+	med() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+	printf '%s: %s records/s (hand-written SQL %s records/s, ratio %sx) -- medians of %s rounds, the ratio the median of the rounds'"'"' ratios; every round, concord/loop: %s\n' \
+		"$name" "$(med "${crs[@]}")" "$(med "${brs[@]}")" "$(med "${rts[@]}")" "$ROUNDS" "$list"
 }
 
-# The sources and the baseline tables, with the same columns and keys as
-# the tables concord creates.
-q >/dev/null -v spec="$(spec "$N" 0 public.bench_customer)" \
-	-v small="$(spec "$SMALL" 0 public.bench_customer_small)" <<'SQL'
+q >/dev/null -v spec="$(spec 0 public.bench_customer)" <<'SQL'
 SELECT concord.source_create('bench', :'spec');
-SELECT concord.source_create('bench_small', :'small');
 CREATE TABLE public.bench_customer_sql (LIKE public.bench_customer INCLUDING ALL);
-CREATE TABLE public.bench_customer_small_sql (LIKE public.bench_customer_small INCLUDING ALL);
 SQL
 cols="$(q -c "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
               FROM pg_attribute WHERE attrelid = 'public.bench_customer'::regclass AND attnum > 0 AND NOT attisdropped")"
-[[ "$cols" == "id bigint, name text, phone text, company text, status text, region text, city text, updated_at timestamp with time zone, lifetime_value numeric(12,2)" ]] ||
+[[ "$cols" == "id text, email text, name text, phone text, description text, city text, currency text, balance bigint, delinquent boolean, created timestamp with time zone" ]] ||
 	die "concord created public.bench_customer with unexpected columns: $cols"
 
-echo "bench/sync: N=$N records in pages of $PAGE, stub $STUB_URL, $(nproc) cores, shared_buffers $(q -c 'SHOW shared_buffers')"
+echo "bench/sync: N=$N Stripe-shaped customers in pages of $PAGE, $ROUNDS rounds, stub $STUB_URL, $(nproc) cores," \
+	"load average $(cut -d' ' -f1-3 /proc/loadavg), fsync $(q -c 'SHOW fsync'), synchronous_commit $(q -c 'SHOW synchronous_commit')"
 
-# 1. first run into empty tables
-concord_run c1 bench inserted "$N"
-keep c1
-check_table "concord first run" public.bench_customer "$N" 0
-baseline_run b1 public.bench_customer_sql "$N" 0
-keep b1
-check_table "baseline first run" public.bench_customer_sql "$N" 0
-check_same "first run" public.bench_customer public.bench_customer_sql
-figure "sync first run" "$N" c1 b1
+for ((r = 1; r <= ROUNDS; r++)); do
+	# 1. first load into empty tables
+	q >/dev/null -v spec="$(spec 0 public.bench_customer)" <<'SQL'
+TRUNCATE public.bench_customer, public.bench_customer_sql;
+SELECT concord.source_alter('bench', :'spec', true);
+SQL
+	concord_run "fc$r" bench inserted
+	keep "fc$r"
+	check_table "concord first load" public.bench_customer 0
+	baseline_run "fb$r" public.bench_customer_sql 0
+	keep "fb$r"
+	check_table "loop first load" public.bench_customer_sql 0
+	check_same "first load"
+	figure "round $r: sync first load" "fc$r" "fb$r"
 
-# 2. upsert rerun: version 1 changes every record
-q >/dev/null -v spec="$(spec "$N" 1 public.bench_customer)" <<<"SELECT concord.source_alter('bench', :'spec');"
-concord_run c2 bench updated "$N"
-keep c2
-check_table "concord upsert rerun" public.bench_customer "$N" 1
-baseline_run b2 public.bench_customer_sql "$N" 1
-keep b2
-check_table "baseline upsert rerun" public.bench_customer_sql "$N" 1
-check_same "upsert rerun" public.bench_customer public.bench_customer_sql
-figure "sync upsert rerun (every row changed)" "$N" c2 b2
+	# 2. every record changed upstream (version r)
+	q >/dev/null -v spec="$(spec "$r" public.bench_customer)" <<<"SELECT concord.source_alter('bench', :'spec', true);"
+	concord_run "uc$r" bench updated
+	keep "uc$r"
+	check_table "concord upsert" public.bench_customer "$r"
+	baseline_run "ub$r" public.bench_customer_sql "$r"
+	keep "ub$r"
+	check_table "loop upsert" public.bench_customer_sql "$r"
+	check_same "upsert"
+	figure "round $r: sync upsert (every row changed)" "uc$r" "ub$r"
 
-# 3. rerun with nothing changed: version 1 again
-concord_run c3 bench unchanged "$N"
-keep c3
-check_table "concord unchanged rerun" public.bench_customer "$N" 1
-baseline_run b3 public.bench_customer_sql "$N" 1
-keep b3
-check_table "baseline unchanged rerun" public.bench_customer_sql "$N" 1
-check_same "unchanged rerun" public.bench_customer public.bench_customer_sql
-figure "sync rerun (nothing changed)" "$N" c3 b3
+	# 3. nothing changed
+	concord_run "nc$r" bench unchanged
+	keep "nc$r"
+	baseline_run "nb$r" public.bench_customer_sql "$r"
+	keep "nb$r"
+	check_same "unchanged rerun"
+	figure "round $r: sync rerun (nothing changed)" "nc$r" "nb$r"
+done
 
-# 4. memory: the same first run and upsert rerun at N/10
-concord_run s1 bench_small inserted "$SMALL"
-keep s1
-check_table "concord first run at N/10" public.bench_customer_small "$SMALL" 0
-q >/dev/null -v spec="$(spec "$SMALL" 1 public.bench_customer_small)" <<<"SELECT concord.source_alter('bench_small', :'spec');"
-concord_run s2 bench_small updated "$SMALL"
-keep s2
-check_table "concord upsert rerun at N/10" public.bench_customer_small "$SMALL" 1
-baseline_run t1 public.bench_customer_small_sql "$SMALL" 0
-keep t1
-check_table "baseline first run at N/10" public.bench_customer_small_sql "$SMALL" 0
-baseline_run t2 public.bench_customer_small_sql "$SMALL" 1
-keep t2
-check_table "baseline upsert rerun at N/10" public.bench_customer_small_sql "$SMALL" 1
-check_same "N/10" public.bench_customer_small public.bench_customer_small_sql
-
-printf 'backend peak RSS during sync: %s MB (baseline %s MB)\n' "$(peak H c1 c2 c3)" "$(peak H b1 b2 b3)"
-printf 'peak RSS at N/10: %s MB (baseline %s MB)\n' "$(peak H s1 s2)" "$(peak H t1 t2)"
-printf 'backend peak private memory (RssAnon) during sync: %s MB (baseline %s MB)\n' \
-	"$(peak A c1 c2 c3)" "$(peak A b1 b2 b3)"
-printf 'peak private memory (RssAnon) at N/10: %s MB (baseline %s MB)\n' "$(peak A s1 s2)" "$(peak A t1 t2)"
-printf '  VmHWM/RssAnon MB per run at N: concord first %s/%s, upsert %s/%s, unchanged %s/%s; hand-written SQL first %s/%s, upsert %s/%s, unchanged %s/%s\n' \
-	"$(mb "${H[c1]}")" "$(mb "${A[c1]}")" "$(mb "${H[c2]}")" "$(mb "${A[c2]}")" \
-	"$(mb "${H[c3]}")" "$(mb "${A[c3]}")" "$(mb "${H[b1]}")" "$(mb "${A[b1]}")" \
-	"$(mb "${H[b2]}")" "$(mb "${A[b2]}")" "$(mb "${H[b3]}")" "$(mb "${A[b3]}")"
-printf '  at N/10 = %s records: concord first %s, upsert %s; hand-written SQL first %s, upsert %s\n' \
-	"$SMALL" "$(run_times s1)" "$(run_times s2)" "$(run_times t1)" "$(run_times t2)"
+echo
+summary "sync first load" f
+summary "sync upsert (every row changed)" u
+summary "sync rerun (nothing changed)" n

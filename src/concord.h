@@ -14,6 +14,8 @@
 
 #include "postgres.h"
 
+#include "compat.h"
+
 #define CONCORD_SCHEMA "concord"
 
 /* http component limits (defaults, overridable per call) */
@@ -74,6 +76,7 @@ extern bool concord_type_is_builtin(Oid typid);
  */
 extern char *concord_run_as;
 extern Oid	concord_caller(void);
+extern bool concord_in_api_call(void);
 extern void concord_api_hooks_install(void);
 extern bool concord_manages(Oid role, Oid owner);
 extern void concord_owner_exec(const char *relname, const char *sql, int nargs, Oid *types,

@@ -498,6 +498,17 @@ concord_caller(void)
 	return api_depth > 0 ? api_calls[api_depth - 1].caller : GetUserId();
 }
 
+/*
+ * Whether concord's own API is running right now, as its owner: the
+ * innermost run-as-owner call is still the current user (and not some
+ * user code called from it under another role).
+ */
+bool
+concord_in_api_call(void)
+{
+	return api_depth > 0 && GetUserId() == api_calls[api_depth - 1].owner;
+}
+
 PG_FUNCTION_INFO_V1(concord_caller_sql);
 
 /* concord.caller() */

@@ -917,7 +917,7 @@ concord_bgworker_pid(const char *type, Oid dboid)
 
 	for (int i = 1; i <= n; i++)
 	{
-		LocalPgBackendStatus *local = pgstat_fetch_stat_local_beentry(i);
+		LocalPgBackendStatus *local = pgstat_get_local_beentry_by_index(i);
 		PgBackendStatus *be = local ? &local->backendStatus : NULL;
 		const char *t;
 

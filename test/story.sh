@@ -3,9 +3,10 @@
 # test/story.sh — the whole story, end to end, as a test.  Runs the README's
 # first command (test/demo.sh: build, cluster, the departments' systems on
 # 127.0.0.1, test/demo.sql's 25 scenes), then checks the numbers and the
-# visibility the story claims, logging in as its people, and stops the
-# demo (it replaces a demo left running by test/demo.sh).  Prints TAP;
-# run by test/check.sh.
+# visibility the story claims, logging in as its people, and stops it.  The
+# demo runs as a run of its own (tmp/story, port CONCORD_STORY_PORT, default
+# 54349), so a demo started by `bash test/demo.sh` (tmp/demo, port 54329)
+# keeps running untouched.  Prints TAP; run by test/check.sh.
 
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,13 +18,15 @@ log="$LOGDIR/story-demo.log"
 mkdir -p "$LOGDIR"
 echo "1..14"
 
+export CONCORD_DEMO_RUN=story CONCORD_DEMO_PORT="${CONCORD_STORY_PORT:-54349}"
 rc=0
 bash test/demo.sh >"$log" 2>&1 </dev/null || rc=$?
 tap_is "the README's first command (test/demo.sh) runs the whole demo" "$rc" "0"
-# the demo's cluster, as its people log in
-# (port 54329, or the next free one if another cluster holds it: the
-# fourth line of postmaster.pid says which)
-export PGHOST="$(run_dir demo)" PGPORT="$(sed -n 4p "$(run_dir demo)/data/postmaster.pid" 2>/dev/null || echo 54329)"
+# the demo's cluster, as its people log in (on the port it got: the next
+# one up if CONCORD_DEMO_PORT was taken)
+PGHOST="$(run_dir story)"
+PGPORT="$(sed -n 4p "$PGHOST/data/postmaster.pid" 2>/dev/null || echo "$CONCORD_DEMO_PORT")"
+export PGHOST PGPORT
 as() { "$PGBIN/psql" -X -At -U "$1" -d "$DB" -c "$2" </dev/null 2>&1; }
 
 tap_is "sync: four systems of three departments became tables" \

@@ -24,6 +24,8 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "compat.h"
+
 /* A failure of one request, raised later or reported per row. */
 typedef struct HttpError
 {
@@ -153,7 +155,7 @@ extern int	http_engine_active(void);
 extern void http_engine_cache(int n);
 extern void http_engine_abort_all(HttpTransfer **xs, int n);
 extern void http_abort(HttpTransfer *x);
-extern void http_raise(const HttpError *err) pg_attribute_noreturn();
+pg_noreturn extern void http_raise(const HttpError *err);
 extern void http_error_set(HttpError *err, int sqlerrcode,
 						   const char *message, const char *detail,
 						   const char *hint);

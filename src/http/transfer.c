@@ -924,21 +924,6 @@ static List *engine_done = NIL;
 /* the allowlist changed while transfers ran: recreate the multi when idle */
 static bool multi_stale = false;
 
-/*
- * A wait set of nevents events that lives as long as the backend.  (17
- * ties a set to a resource owner instead of a memory context: none here,
- * it is freed by hand.  To move into compat.h when it lands.)
- */
-static inline WaitEventSet *
-engine_wait_set_create(int nevents)
-{
-#if PG_VERSION_NUM >= 170000
-	return CreateWaitEventSet(NULL, nevents);
-#else
-	return CreateWaitEventSet(TopMemoryContext, nevents);
-#endif
-}
-
 /* The wait-set events a libcurl socket interest stands for. */
 static uint32
 socket_events(int what)
@@ -1041,7 +1026,7 @@ rebuild_wait_set(void)
 	if (wait_set != NULL)
 		FreeWaitEventSet(wait_set);
 	wait_set = NULL;
-	wait_set = engine_wait_set_create(2 + nsockets);
+	wait_set = concord_wait_set_create(2 + nsockets);
 	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
 	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
 	for (int i = 0; i < nsockets; i++)

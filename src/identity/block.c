@@ -198,7 +198,7 @@ cstr_ptr_cmp(const void *a, const void *b)
  * large employer holds tens of thousands of records).
  */
 static void
-set_spread(Rec *recs, Block *b, int att, int other)
+set_spread(Rec *recs, IdentityBlock *b, int att, int other)
 {
 	const char **v = palloc(sizeof(char *) * b->n);
 	int			nv = 0,
@@ -223,11 +223,11 @@ identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 	HASHCTL		ctl;
 	HTAB	   *h;
 	HASH_SEQ_STATUS seq;
-	Block	   *b;
+	IdentityBlock	   *b;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(char *);
-	ctl.entrysize = sizeof(Block);
+	ctl.entrysize = sizeof(IdentityBlock);
 	ctl.hash = strptr_hash;
 	ctl.match = strptr_match;
 	ctl.hcxt = cxt;
@@ -276,7 +276,7 @@ void
 identity_set_employer_mobiles(Rec *recs, HTAB *h)
 {
 	HASH_SEQ_STATUS seq;
-	Block	   *b;
+	IdentityBlock	   *b;
 
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
@@ -325,7 +325,7 @@ void
 identity_save_value_stats(Rec *recs, HTAB *h, int att)
 {
 	HASH_SEQ_STATUS seq;
-	Block	   *b;
+	IdentityBlock	   *b;
 	Datum	   *vals,
 			   *rows,
 			   *spreads;
@@ -387,7 +387,7 @@ set_counts(Rec *recs, HTAB *h, int att, bool employer, const char *query, Datum 
 	{
 		char	   *v = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		int			spread = atoi(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2));
-		Block	   *b = hash_search(h, &v, HASH_FIND, NULL);
+		IdentityBlock	   *b = hash_search(h, &v, HASH_FIND, NULL);
 
 		if (b == NULL)
 			continue;
@@ -420,7 +420,7 @@ void
 identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att)
 {
 	HASH_SEQ_STATUS seq;
-	Block	   *b;
+	IdentityBlock	   *b;
 	Datum	   *vals,
 			   *kept;
 	int			nv = 0,
@@ -477,7 +477,7 @@ identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att)
  * more than max_block rows (in all rows, when the run is scoped).
  */
 bool
-identity_block_paired(const Block *b, int max_block)
+identity_block_paired(const IdentityBlock *b, int max_block)
 {
 	return b->n >= 2 && (b->global_n >= 0 ? b->global_n : b->n) <= max_block;
 }

@@ -427,7 +427,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	for (int k = 0; k < nkinds; k++)
 	{
 		HASH_SEQ_STATUS seq;
-		Block	   *b;
+		IdentityBlock	   *b;
 
 		blocks[k] = identity_build_blocks(recs, n, kinds[k], cxt);
 		if (scoped)
@@ -449,7 +449,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	{
 		HTAB	   *h = blocks[k];
 		HASH_SEQ_STATUS seq;
-		Block	   *b;
+		IdentityBlock	   *b;
 
 		hash_seq_init(&seq, h);
 		while ((b = hash_seq_search(&seq)) != NULL)

@@ -127,14 +127,14 @@ typedef struct AttCmp
 
 
 /* A block: the records sharing one value of one attribute. */
-typedef struct Block
+typedef struct IdentityBlock
 {
 	char	   *value;			/* hash key (must be first) */
 	int			n;
 	int			global_n;		/* scoped: the rows with the value in all */
 	int			cap;
 	int		   *members;
-} Block;
+} IdentityBlock;
 
 /* score.c */
 extern Model identity_load_model(void);
@@ -157,7 +157,7 @@ extern HTAB *identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 extern void identity_save_value_stats(Rec *recs, HTAB *h, int att);
 extern void identity_set_employer_mobiles(Rec *recs, HTAB *h);
 extern void identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att);
-extern bool identity_block_paired(const Block *b, int max_block);
+extern bool identity_block_paired(const IdentityBlock *b, int max_block);
 extern void identity_neighbour_links(Rec *recs, int n, const bool *want);
 
 /* match.c */

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 
+#include "compat.h"
 #include "identity/identity.h"
 
 PG_FUNCTION_INFO_V1(concord_levenshtein);

@@ -4,9 +4,10 @@
 -- Time-bound exceptions: a member asks to see rows her row policies do
 -- not show (who, what, why, until); a member with approval rights who is
 -- not she approves; the rows are hers until the time is up -- checked
--- when used, against the statement's clock, so no job has to run for the
--- grant to end.  access_tidy() removes what has expired.  Every step is
--- an audit entry.
+-- at every row read, against the clock, so no job has to run for the
+-- grant to end and a cursor opened before the end shows no row read after
+-- it.  access_tidy() removes what has expired.  Every step is an audit
+-- entry.
 CREATE TABLE @extschema@.access_request (
   id            bigserial PRIMARY KEY,
   role_name     text NOT NULL,
@@ -37,18 +38,38 @@ COMMENT ON COLUMN @extschema@.access_request.decided_at IS 'When it was decided'
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.access_request_id_seq', '');
 
--- Whether grant id is approved and not yet expired, now (the statement's
--- clock, not the transaction's start).  Read as the extension's owner.
+-- Until when grant id shows its rows: valid_until if it is approved,
+-- -infinity otherwise.  In C (guard.c): access_request is read as its
+-- owner.  A grant's policy asks it once per query and compares it with the
+-- clock at every row read, so the rows end at valid_until, also in the
+-- middle of a statement or of a cursor opened before it.
+CREATE FUNCTION @extschema@.access_until(id bigint)
+RETURNS timestamptz
+AS 'MODULE_PATHNAME', 'concord_access_until'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.access_until(bigint) IS
+  'Until when an access grant shows its rows: its end if it is approved, -infinity otherwise';
+
+-- Whether grant id is approved and not yet expired at the start of the
+-- current statement.
 CREATE FUNCTION @extschema@.access_active(id bigint)
 RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-  SELECT coalesce((SELECT r.status = 'approved' AND pg_catalog.statement_timestamp() < r.valid_until
-                     FROM @extschema@.access_request r WHERE r.id = access_active.id), false)
-$fn$;
+RETURN pg_catalog.statement_timestamp() OPERATOR(pg_catalog.<) @extschema@.access_until(id);
 COMMENT ON FUNCTION @extschema@.access_active(bigint) IS
   'Whether an access grant is approved and still valid at the start of the current statement';
+
+-- The policy of approved grant id: the requester's rows where the
+-- predicate holds, each row checked against the clock when it is read.
+CREATE FUNCTION @extschema@.access_grant_condition(id bigint, role_name text, compiled text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp
+RETURN format('current_user = %L AND pg_catalog.clock_timestamp() OPERATOR(pg_catalog.<) (SELECT %s.access_until(%s)) AND (%s)',
+              role_name, '@extschema@', id, compiled);
+COMMENT ON FUNCTION @extschema@.access_grant_condition(bigint, text, text) IS
+  'Internal: the condition of an approved access grant''s policy concord_grant_<id>';
 
 -- May who decide request id?  An approver ({"approver": true}) of the
 -- requester's department or one above it, who is not the requester.
@@ -72,12 +93,25 @@ RETURN @extschema@.manages(who, 0::pg_catalog.oid::pg_catalog.regrole) OR EXISTS
 COMMENT ON FUNCTION @extschema@.access_may_decide(regrole, bigint) IS
   'Whether the role may decide the access request: an approver ({"approver": true}) of the requester''s department or one above it, not the requester (or concord_admin, or a superuser)';
 
+-- Whether the current user may decide request id, asked as concord's
+-- owner (members may read neither members nor departments).  In C
+-- (guard.c); about the current user only.
+CREATE FUNCTION @extschema@.access_visible(id bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'concord_access_visible'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.access_visible(bigint) IS
+  'Whether the current user may decide the access request (access_may_decide, asked as concord''s owner): the row policy on access_request shows it to her then';
+-- (access_may_decide itself is the API's: anyone who could call it could
+-- ask which requests another role may decide, which is which exist)
+REVOKE EXECUTE ON FUNCTION @extschema@.access_may_decide(regrole, bigint) FROM PUBLIC;
+
 -- A request is seen by its requester and by those who may decide it.
 ALTER TABLE @extschema@.access_request ENABLE ROW LEVEL SECURITY;
 CREATE POLICY access_request_visible ON @extschema@.access_request FOR SELECT
   USING (role_name OPERATOR(pg_catalog.=) current_user::pg_catalog.text
-         OR @extschema@.access_may_decide(pg_catalog.to_regrole(current_user), id)
-         OR @extschema@.manages(pg_catalog.to_regrole(current_user), 0::pg_catalog.oid::pg_catalog.regrole));
+         OR @extschema@.manages(pg_catalog.to_regrole(current_user), 0::pg_catalog.oid::pg_catalog.regrole)
+         OR @extschema@.access_visible(id));
 GRANT SELECT ON @extschema@.access_request TO PUBLIC;
 
 CREATE FUNCTION @extschema@.access_request(tbl regclass, predicate text, reason text, valid_until timestamptz)
@@ -155,8 +189,8 @@ BEGIN
    WHERE a.id = r.id;
   IF approve THEN
     -- a policy of its own: her rows, while the grant lasts
-    EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (current_user = %L AND (SELECT %s.access_active(%s)) AND (%s))',
-                   'concord_grant_' || r.id, r.table_name, r.role_name, '@extschema@', r.id, r.compiled);
+    EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)',
+                   'concord_grant_' || r.id, r.table_name, @extschema@.access_grant_condition(r.id, r.role_name, r.compiled));
   END IF;
   PERFORM @extschema@.audit_record(CASE WHEN approve THEN 'access_approve' ELSE 'access_reject' END, id::text);
   RETURN CASE WHEN approve THEN 'approved' ELSE 'rejected' END;
@@ -178,12 +212,13 @@ COMMENT ON FUNCTION @extschema@.access_reject(bigint) IS 'Rejects an access requ
 -- on it running (an expired grant already shows nothing).
 CREATE FUNCTION @extschema@.access_tidy()
 RETURNS integer
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 -- (DROP ... IF EXISTS of what is not there yet is no news)
 SET client_min_messages = warning
 -- (no waiting for a busy table's lock: see below)
 SET lock_timeout = '50ms'
+SET concord.run_as = 'owner'
 AS $fn$
 DECLARE
   r record;
@@ -265,6 +300,8 @@ BEGIN
     'read_through', src,
     'member', (SELECT jsonb_build_object('department', m.department, 'title', m.title, 'attributes', m.attributes)
                  FROM @extschema@.member m WHERE m.role_name = explain_access.role_name),
+    -- (the groups whose privileges it has, as member() counts them: a
+    -- membership it does not inherit counts only once it SET ROLEs)
     'groups', (WITH RECURSIVE mine(oid) AS (
                  SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = explain_access.role_name
                  UNION SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN mine ON a.member = mine.oid)
@@ -272,7 +309,8 @@ BEGIN
                                                             'attributes', m.attributes) ORDER BY m.role_name), '[]')
                  FROM @extschema@.member m JOIN pg_catalog.pg_roles r ON r.rolname = m.role_name
                  JOIN mine ON mine.oid = r.oid
-                WHERE m.role_name <> explain_access.role_name),
+                WHERE m.role_name <> explain_access.role_name
+                  AND pg_catalog.pg_has_role(explain_access.role_name::pg_catalog.name, r.oid, 'USAGE')),
     'row_policies', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', p.name, 'predicate', p.compiled) ORDER BY p.name), '[]')
                        FROM @extschema@.row_policy p WHERE p.table_name = tbl),
     'masks', (SELECT coalesce(jsonb_agg(jsonb_build_object('column', m.column_name, 'mask', m.compiled_mask,
@@ -286,10 +324,19 @@ BEGIN
                   AND a.status = 'approved' AND a.valid_until > pg_catalog.now()),
     'rows', n,
     'sample', rows,
-    'refused', failure);
+    'refused', failure,
+    -- the ways around the governance of this table this role can take
+    -- (governance_check), as {kind, object, path, fix}
+    'bypass', (SELECT coalesce(jsonb_agg(jsonb_build_object('kind', g.kind, 'object', g.object, 'path', g.path, 'fix', g.fix)
+                                         ORDER BY g.kind, g.object), '[]')
+                 FROM (SELECT DISTINCT c.kind, c.object, c.path, c.fix
+                         FROM @extschema@.governance_check() c
+                        WHERE c.governed = tbl
+                          AND (c.role = 'PUBLIC' OR c.role = explain_access.role_name
+                               OR pg_catalog.pg_has_role(explain_access.role_name::pg_catalog.name, c.role::pg_catalog.name, 'MEMBER'))) g));
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.explain_access(text, regclass, integer) IS
-  'What a role would see of a table: its membership, the row policies, masks, write rules and grants that apply, and the row count and a sample read as that role (in a subtransaction rolled back afterwards)';
+  'What a role would see of a table: its membership, the row policies, masks, write rules and grants that apply, the row count and a sample read as that role (in a subtransaction rolled back afterwards), and the ways around the table''s governance it can take (bypass, from governance_check)';
 
 SELECT @extschema@.grant_routines('concord_policy', ARRAY['access_tidy()', 'explain_access(text, regclass, integer)']);

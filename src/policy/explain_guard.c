@@ -35,6 +35,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "nodes/plannodes.h"
+#include "parser/parse_relation.h"
 #include "tcop/utility.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
@@ -64,7 +65,7 @@ hidden_rows_relation(PlannedStmt *plan)
 
 		if (rte->rtekind != RTE_RELATION)
 			continue;
-		if (check_enable_rls(rte->relid, rte->checkAsUser, true) == RLS_ENABLED)
+		if (check_enable_rls(rte->relid, concord_rte_check_as_user(plan, rte), true) == RLS_ENABLED)
 			return rte->relid;
 	}
 	return InvalidOid;
@@ -101,29 +102,35 @@ guard_executor_start(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
-/*
- * DROP EXTENSION concord: first undo what concord changed outside its own
- * objects (concord.extension_cleanup), in the same transaction.
- */
-static void
-cleanup_before_drop(Node *stmt)
+/* Whether stmt is a DROP EXTENSION of concord (installed). */
+static bool
+drops_concord(Node *stmt)
 {
 	DropStmt   *drop = (DropStmt *) stmt;
 	ListCell   *lc;
 
 	if (!IsA(stmt, DropStmt) || drop->removeType != OBJECT_EXTENSION)
-		return;
+		return false;
 	foreach(lc, drop->objects)
 	{
 		if (strcmp(strVal(lfirst(lc)), "concord") == 0 && OidIsValid(get_extension_oid("concord", true)))
-		{
-			if (SPI_connect() != SPI_OK_CONNECT)
-				elog(ERROR, "SPI_connect failed");
-			if (SPI_execute("SELECT concord.extension_cleanup()", false, 0) != SPI_OK_SELECT)
-				elog(ERROR, "concord.extension_cleanup() failed");
-			SPI_finish();
-		}
+			return true;
 	}
+	return false;
+}
+
+/*
+ * DROP EXTENSION concord: first undo what concord changed outside its own
+ * objects (concord.extension_cleanup), in the same transaction.
+ */
+static void
+cleanup_before_drop(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT concord.extension_cleanup()", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "concord.extension_cleanup() failed");
+	SPI_finish();
 }
 
 static void
@@ -133,13 +140,18 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 					  DestReceiver *dest, QueryCompletion *qc)
 {
 	bool		is_explain = IsA(pstmt->utilityStmt, ExplainStmt);
-
-	cleanup_before_drop(pstmt->utilityStmt);
+	bool		dropping = drops_concord(pstmt->utilityStmt);
+	bool		was_dropping = policy_dropping_extension;
 
 	if (is_explain)
 		explain_depth++;
+	/* (the governance guard lets concord's own drop undo what it made) */
+	if (dropping)
+		policy_dropping_extension = true;
 	PG_TRY();
 	{
+		if (dropping)
+			cleanup_before_drop();
 		if (prev_process_utility)
 			prev_process_utility(pstmt, queryString, readOnlyTree, context,
 								 params, queryEnv, dest, qc);
@@ -151,6 +163,7 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	{
 		if (is_explain)
 			explain_depth--;
+		policy_dropping_extension = was_dropping;
 	}
 	PG_END_TRY();
 }

@@ -14,7 +14,10 @@
  *	  mask_bank_card('6222021234567890')  6222********7890
  *	  mask_partial(v, 2, '***', 1)        the first 2 characters, ***, the last 1
  *	  mask_hash(v)                        a keyed HMAC-SHA256, the same for the
- *	                                      same value (joinable), not reversible
+ *	                                      same value (joinable), not reversible;
+ *	                                      stored by mask_hash_store()
+ *	  mask_bucket(v, 10000)               v rounded down to a multiple of 10000
+ *	  mask_date(d, 'year')                the first day of d's year
  *
  *-------------------------------------------------------------------------
  */
@@ -22,12 +25,20 @@
 
 #include <openssl/evp.h>
 
+#include "access/htup_details.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/datetime.h"
 #include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
 
+#include "compat.h"
 #include "secret/secret.h"
 
 PG_FUNCTION_INFO_V1(concord_mask_phone);
@@ -37,6 +48,8 @@ PG_FUNCTION_INFO_V1(concord_mask_cn_id);
 PG_FUNCTION_INFO_V1(concord_mask_bank_card);
 PG_FUNCTION_INFO_V1(concord_mask_partial);
 PG_FUNCTION_INFO_V1(concord_mask_hash);
+PG_FUNCTION_INFO_V1(concord_mask_bucket);
+PG_FUNCTION_INFO_V1(concord_mask_date);
 
 /* The secret whose value keys mask_hash. */
 #define MASK_KEY_SECRET "mask_key"
@@ -237,38 +250,215 @@ typedef struct MaskKey
 	size_t		len;
 } MaskKey;
 
-Datum
-concord_mask_hash(PG_FUNCTION_ARGS)
+/*
+ * The mask key, kept in fn_extra of flinfo for the rest of the query; NULL
+ * when it cannot be read (no secret mask_key, no key file).  Never throws
+ * for that: mask_hash is LEAKPROOF, and an error it raised only for the
+ * rows a query reaches would tell which rows exist.
+ */
+static MaskKey *
+mask_key(FmgrInfo *flinfo, char **why)
 {
-	text	   *v = PG_GETARG_TEXT_PP(0);
-	MaskKey    *k = fcinfo->flinfo->fn_extra;
+	MaskKey    *k = flinfo->fn_extra;
+	int			code;
+	char	   *msg = NULL;
+	char	   *secret;
+
+	if (k != NULL)
+		return k;
+	secret = secret_resolve_internal(MASK_KEY_SECRET, &code, &msg);
+	if (secret == NULL)
+	{
+		if (why)
+			*why = msg;
+		return NULL;
+	}
+	k = MemoryContextAllocZero(flinfo->fn_mcxt, sizeof(MaskKey));
+	k->len = strlen(secret);
+	k->key = MemoryContextAlloc(flinfo->fn_mcxt, k->len + 1);
+	memcpy(k->key, secret, k->len + 1);
+	explicit_bzero(secret, k->len);
+	flinfo->fn_extra = k;
+	return k;
+}
+
+/* 'h:' and the first 16 hex digits of HMAC-SHA256(key, data); NULL if OpenSSL fails. */
+static text *
+mask_hmac(const MaskKey *k, const char *data, size_t len)
+{
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	size_t		maclen = 0;
 	char		hex[2 + 16 + 1] = "h:";
 
-	if (k == NULL)
-	{
-		int			code;
-		char	   *msg;
-		char	   *secret = secret_resolve_internal(MASK_KEY_SECRET, &code, &msg);
-
-		if (secret == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_OBJECT),
-					 errmsg("mask_hash needs the secret \"%s\": %s", MASK_KEY_SECRET, msg),
-					 errhint("Set it once, to any long random text: SELECT concord.secret_set('mask_key', '...').")));
-		k = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(MaskKey));
-		k->len = strlen(secret);
-		k->key = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, k->len + 1);
-		memcpy(k->key, secret, k->len + 1);
-		explicit_bzero(secret, k->len);
-		fcinfo->flinfo->fn_extra = k;
-	}
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, k->key, k->len,
-				  (const unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v),
-				  mac, sizeof(mac), &maclen) == NULL)
-		ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("HMAC-SHA256 failed")));
+				  (const unsigned char *) data, len, mac, sizeof(mac), &maclen) == NULL || maclen < 8)
+		return NULL;
 	for (int i = 0; i < 8; i++)
 		snprintf(hex + 2 + 2 * i, 3, "%02x", mac[i]);
-	PG_RETURN_TEXT_P(cstring_to_text(hex));
+	return cstring_to_text(hex);
+}
+
+/*
+ * concord.mask_hash(value): NULL when the key cannot be read (column_mask
+ * checks that it can when a mask is defined); never an error.  Not for
+ * PUBLIC: anyone who could call it could hash guesses and compare them
+ * with the masked values.  Governed views read the hash stored by the
+ * trigger below.
+ */
+Datum
+concord_mask_hash(PG_FUNCTION_ARGS)
+{
+	text	   *v = PG_GETARG_TEXT_PP(0);
+	MaskKey    *k = mask_key(fcinfo->flinfo, NULL);
+	text	   *h;
+
+	if (k == NULL)
+		PG_RETURN_NULL();
+	h = mask_hmac(k, VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v));
+	if (h == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(h);
+}
+
+PG_FUNCTION_INFO_V1(concord_mask_hash_store);
+
+/*
+ * concord.mask_hash_store(): BEFORE INSERT OR UPDATE row trigger of a table
+ * with mask_hash masks; its arguments are pairs (column, stored column).
+ * Writes the hash of each column into its stored column, so that the
+ * governed view reads a stored value and its readers need no EXECUTE on
+ * mask_hash.  Trigger functions are not checked for EXECUTE when they fire.
+ * A missing key is an error here: it is the writer's own row.
+ */
+Datum
+concord_mask_hash_store(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Trigger    *tg;
+	Relation	rel;
+	HeapTuple	tuple;
+	TupleDesc	desc;
+	MaskKey    *k;
+	char	   *why = NULL;
+	int			npairs;
+	int		   *cols;
+	Datum	   *values;
+	bool	   *nulls;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || TRIGGER_FIRED_BY_DELETE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("concord.mask_hash_store() must be a BEFORE INSERT OR UPDATE row trigger")));
+	tg = td->tg_trigger;
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	tuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	if (tg->tgnargs % 2 != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("concord.mask_hash_store() takes pairs of column names, not %d names", tg->tgnargs)));
+	npairs = tg->tgnargs / 2;
+	if (npairs == 0)
+		return PointerGetDatum(tuple);
+	k = mask_key(fcinfo->flinfo, &why);
+	if (k == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("the masks of table %s need the secret \"%s\": %s",
+						RelationGetRelationName(rel), MASK_KEY_SECRET, why ? why : "it cannot be read"),
+				 errhint("A superuser sets it: SELECT concord.secret_set('mask_key', '...').")));
+	cols = palloc(sizeof(int) * npairs);
+	values = palloc(sizeof(Datum) * npairs);
+	nulls = palloc(sizeof(bool) * npairs);
+	for (int i = 0; i < npairs; i++)
+	{
+		int			from = SPI_fnumber(desc, tg->tgargs[2 * i]);
+		int			to = SPI_fnumber(desc, tg->tgargs[2 * i + 1]);
+		bool		isnull;
+		Datum		v;
+
+		if (from <= 0 || to <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("table %s has no column \"%s\" for its mask_hash mask",
+							RelationGetRelationName(rel), tg->tgargs[from <= 0 ? 2 * i : 2 * i + 1])));
+		v = heap_getattr(tuple, from, desc, &isnull);
+		cols[i] = to;
+		nulls[i] = isnull;
+		values[i] = (Datum) 0;
+		if (!isnull)
+		{
+			text	   *t = DatumGetTextPP(v);
+			text	   *h = mask_hmac(k, VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+
+			if (h == NULL)
+				ereport(ERROR, (errcode(ERRCODE_INTERNAL_ERROR), errmsg("HMAC-SHA256 failed")));
+			values[i] = PointerGetDatum(h);
+		}
+	}
+	return PointerGetDatum(heap_modify_tuple_by_cols(tuple, desc, npairs, cols, values, nulls));
+}
+
+/*
+ * concord.mask_bucket(value, width): value rounded down to a multiple of
+ * width, as value minus its remainder (floored), each step with PostgreSQL's
+ * non-throwing numeric arithmetic: a value too large for the division, or
+ * any other, gives NULL, never an error (LEAKPROOF).  NaN and infinities
+ * stay as they are; a width that is not a positive finite number gives NULL.
+ */
+Datum
+concord_mask_bucket(PG_FUNCTION_ARGS)
+{
+	Numeric		value = PG_GETARG_NUMERIC(0);
+	Numeric		width = PG_GETARG_NUMERIC(1);
+	Numeric		zero = int64_to_numeric(0);
+	Numeric		rem,
+				out;
+	bool		err = false;
+
+	if (numeric_is_nan(width) || numeric_is_inf(width) ||
+		!DatumGetBool(DirectFunctionCall2(numeric_gt, NumericGetDatum(width), NumericGetDatum(zero))))
+		PG_RETURN_NULL();
+	if (numeric_is_nan(value) || numeric_is_inf(value))
+		PG_RETURN_NUMERIC(value);
+	/* remainder with the sign of value: floor(v / w) * w = v - rem, less w more if v < 0 */
+	rem = numeric_mod_opt_error(value, width, &err);
+	if (err)
+		PG_RETURN_NULL();
+	out = numeric_sub_opt_error(value, rem, &err);
+	if (!err && DatumGetBool(DirectFunctionCall2(numeric_lt, NumericGetDatum(rem), NumericGetDatum(zero))))
+		out = numeric_sub_opt_error(out, width, &err);
+	if (err)
+		PG_RETURN_NULL();
+	/* as many decimals as width has (out is an exact multiple of it) */
+	PG_RETURN_DATUM(DirectFunctionCall2(numeric_round, NumericGetDatum(out),
+										DirectFunctionCall1(numeric_scale, NumericGetDatum(width))));
+}
+
+/*
+ * concord.mask_date(value, unit): the first day of the date's month,
+ * quarter or year, computed on the Julian day (a cast to timestamp would
+ * fail for dates past 294276 AD: LEAKPROOF functions never fail on data).
+ * Infinite dates stay; another unit gives NULL.
+ */
+Datum
+concord_mask_date(PG_FUNCTION_ARGS)
+{
+	DateADT		d = PG_GETARG_DATEADT(0);
+	char	   *unit = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	int			y,
+				m,
+				day;
+
+	if (strcmp(unit, "month") != 0 && strcmp(unit, "quarter") != 0 && strcmp(unit, "year") != 0)
+		PG_RETURN_NULL();
+	if (DATE_NOT_FINITE(d))
+		PG_RETURN_DATEADT(d);
+	j2date(d + POSTGRES_EPOCH_JDATE, &y, &m, &day);
+	if (strcmp(unit, "quarter") == 0)
+		m = ((m - 1) / 3) * 3 + 1;
+	else if (strcmp(unit, "year") == 0)
+		m = 1;
+	PG_RETURN_DATEADT(date2j(y, m, 1) - POSTGRES_EPOCH_JDATE);
 }

@@ -11,8 +11,12 @@
  *	  something a session can set (a custom setting, application_name).
  *
  *	  Members can be group roles: a login role belongs to the memberships
- *	  of the roles it is a member of (directly or through other groups, as
- *	  pg_auth_members says; a superuser is not thereby in every group).
+ *	  of the roles whose privileges it has (pg_has_role ... 'USAGE', as
+ *	  PostgreSQL decides: through other groups too, but not through a
+ *	  membership it does not inherit -- a NOINHERIT role, or on 16 and
+ *	  later a grant WITH INHERIT FALSE -- which counts only once it SET
+ *	  ROLEs to the group; a superuser is not thereby in every group, only
+ *	  in those it is a member of).
  *	  member_in() is true if any of them is in the department's subtree;
  *	  member() takes the user's own membership's value, else the value its
  *	  groups that have one agree on, else NULL (groups that disagree give
@@ -44,13 +48,17 @@ PG_FUNCTION_INFO_V1(concord_member_in);
 
 /*
  * The roles whose memberships are the user's ($1): itself and the groups
- * it belongs to, with whether the membership is its own.  %1$s is the
+ * whose privileges it has (walked through pg_auth_members, kept where
+ * pg_has_role says it has their privileges), with whether the membership
+ * is its own.  %1$s is the
  * member table (concord.member, or its mirror's placement under Citus).
  */
 #define MY_MEMBERSHIPS \
-	"WITH RECURSIVE mine(oid) AS (" \
+	"WITH RECURSIVE walk(oid) AS (" \
 	" SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1" \
-	" UNION SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN mine ON a.member OPERATOR(pg_catalog.=) mine.oid)," \
+	" UNION SELECT a.roleid FROM pg_catalog.pg_auth_members a JOIN walk ON a.member OPERATOR(pg_catalog.=) walk.oid)," \
+	" mine AS (SELECT walk.oid FROM walk WHERE pg_catalog.pg_has_role(" \
+	"  (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $1), walk.oid, 'USAGE'))," \
 	" ms AS (SELECT m.*, m.role_name OPERATOR(pg_catalog.=) $1 AS own FROM %1$s m" \
 	"  JOIN pg_catalog.pg_roles r ON r.rolname OPERATOR(pg_catalog.=) m.role_name JOIN mine ON mine.oid OPERATOR(pg_catalog.=) r.oid)"
 
@@ -105,7 +113,7 @@ answer_find(bool in, const char *arg)
 	{
 		Answer	   *a = &answers[i];
 
-		if (a->used && a->in == in && a->userid == GetUserId() && a->lxid == MyProc->lxid &&
+		if (a->used && a->in == in && a->userid == GetUserId() && a->lxid == concord_my_lxid() &&
 			a->stmt == GetCurrentStatementStartTimestamp() &&
 			a->cid == GetCurrentCommandId(false) && a->snap_xmin == xmin && a->snap_xmax == xmax &&
 			strcmp(a->arg, arg) == 0)
@@ -131,7 +139,7 @@ answer_keep(bool in, const char *arg, Datum value, bool isnull)
 	a->arg = MemoryContextStrdup(TopMemoryContext, arg);
 	a->in = in;
 	a->userid = GetUserId();
-	a->lxid = MyProc->lxid;
+	a->lxid = concord_my_lxid();
 	a->stmt = GetCurrentStatementStartTimestamp();
 	a->cid = GetCurrentCommandId(false);
 	snapshot_bounds(&a->snap_xmin, &a->snap_xmax);

@@ -352,11 +352,13 @@ BEGIN
         defined_by = excluded.defined_by, defined_at = pg_catalog.now();
   PERFORM @extschema@.audit_record('row_policy', name, NULL,
                                    jsonb_build_object('table', tbl::text, 'predicate', predicate, 'compiled', compiled));
+  -- its partitions and inheritance children get it too
+  PERFORM @extschema@.governance_sync(tbl);
   RETURN compiled;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.row_policy(text, regclass, text) IS
-  'Defines (or redefines) a row policy: the rows of the table a member sees and writes; checks the predicate, compiles it into a forced PostgreSQL policy and returns the compiled condition';
+  'Defines (or redefines) a row policy: the rows of the table a member sees and writes; checks the predicate, compiles it into a forced PostgreSQL policy (on the table and on each of its partitions and inheritance children) and returns the compiled condition';
 
 -- Dropping a row policy or a write rule: the definition, the PostgreSQL
 -- object it was compiled into, and an audit entry.
@@ -393,6 +395,8 @@ BEGIN
   END IF;
   PERFORM @extschema@.audit_record(replace(kind, ' ', '_') || '_drop', name,
                                    jsonb_build_object('table', tbl::text, 'condition', cond), NULL);
+  -- and from its partitions and inheritance children
+  PERFORM @extschema@.governance_sync(tbl);
   RETURN true;
 END
 $fn$;

@@ -62,7 +62,7 @@ COMMENT ON FUNCTION @extschema@.write_rule_check() IS
   'Trigger of the write rules (one trigger per rule; its arguments are the rule)';
 
 CREATE FUNCTION @extschema@.write_rule(name text, tbl regclass, predicate text, columns text[] DEFAULT NULL,
-                                       operations text[] DEFAULT ARRAY['UPDATE', 'DELETE'])
+                                       operations text[] DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -79,13 +79,20 @@ BEGIN
   PERFORM @extschema@.require_table_owner(me, tbl, format('write rule "%s"', name));
   PERFORM @extschema@.policy_object_check('write rule', name, tbl, predicate,
             (SELECT w.table_name FROM @extschema@.write_rule w WHERE w.name = write_rule.name));
+  IF cardinality(columns) = 0 THEN
+    columns := NULL;
+  END IF;
+  -- by default a rule on columns watches changes of them (UPDATE), one on
+  -- whole rows watches UPDATE and DELETE: a DELETE changes no column, so a
+  -- rule about who edits invoice_amount does not forbid others' deletes
+  -- unless it says DELETE
+  IF operations IS NULL THEN
+    operations := CASE WHEN columns IS NULL THEN ARRAY['UPDATE', 'DELETE'] ELSE ARRAY['UPDATE'] END;
+  END IF;
   SELECT array_agg(DISTINCT upper(o) ORDER BY upper(o)) INTO ops FROM unnest(operations) o;
   IF ops IS NULL OR NOT ops <@ ARRAY['DELETE', 'INSERT', 'UPDATE'] THEN
     RAISE EXCEPTION 'invalid operations of write rule "%": %', name, coalesce(operations::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Operations are INSERT, UPDATE and DELETE.';
-  END IF;
-  IF cardinality(columns) = 0 THEN
-    columns := NULL;
   END IF;
   FOREACH c IN ARRAY coalesce(columns, '{}') LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
@@ -108,11 +115,13 @@ BEGIN
   PERFORM @extschema@.audit_record('write_rule', name, NULL,
                                    jsonb_build_object('table', tbl::text, 'columns', columns, 'operations', ops,
                                                       'condition', predicate));
+  -- (inheritance children get its trigger too; partitions have it already)
+  PERFORM @extschema@.governance_sync(tbl);
   RETURN compiled;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.write_rule(text, regclass, text, text[], text[]) IS
-  'Defines (or redefines) a write rule: changes of the columns (NULL: any) by the operations (default UPDATE and DELETE) are allowed only where the condition holds on the row as it was (as inserted, for INSERT); returns the compiled condition';
+  'Defines (or redefines) a write rule: changes of the columns (NULL: any) by the operations (default: UPDATE, and DELETE when the rule is not on columns) are allowed only where the condition holds on the row as it was (as inserted, for INSERT); an INSERT or DELETE it watches is checked whatever the columns; returns the compiled condition';
 
 CREATE FUNCTION @extschema@.write_rule_drop(name text)
 RETURNS boolean

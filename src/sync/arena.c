@@ -5,8 +5,7 @@
  *
  * A run parses the next page in a helper thread (parser.c) while the
  * backend loads the current one.  palloc is not for other threads, so the
- * page code (page.c, jpath.c, and jansson through its allocation hooks)
- * allocates through sync_alloc(): from the thread's arena when one is set
+ * page code (jdoc.c, page.c, jpath.c) allocates through sync_alloc(): from the thread's arena when one is set
  * for the calling thread, from palloc otherwise.  An arena is a list of
  * malloc'd blocks freed all at once; running out of memory in it jumps
  * back to the parser thread's job, which then reports the page as failed.
@@ -96,8 +95,9 @@ arena_alloc(SyncArena *a, size_t n)
 }
 
 /*
- * Allocation that never throws, for jansson's hooks: NULL when there is no
- * memory (jansson then fails the parse).
+ * Allocation that never throws, for jansson's hooks (specs and request
+ * bodies, in the backend): NULL when there is no memory (jansson then
+ * fails the parse).
  */
 void *
 sync_alloc_noerror(size_t n)

@@ -1,13 +1,26 @@
 /*-------------------------------------------------------------------------
  *
  * fetch.c
- *	  Requests of a sync run: authentication, retries with backoff and
- *	  jitter, Retry-After, the source's request-rate limit, OAuth2 tokens.
+ *	  Requests of a sync run: credentials placed, retries with backoff and
+ *	  jitter, Retry-After and rate-limit reset headers, the API's own error
+ *	  codes, the source's request-rate limit.
  *
- * Credentials are resolved from concord.secret once per run and placed in
- * request headers (never logged) or, for an API key sent as a query
- * parameter, in a parameter whose name is hidden by URL redaction for the
- * length of the run.  No message built here contains a credential.
+ * Credentials are resolved from concord.secret once per run (tokens by
+ * auth.c) and placed in request headers (never logged) or, for a key or
+ * token sent as a query parameter, in a parameter whose name is hidden by
+ * URL redaction for the length of the run.  No message built here
+ * contains a credential.
+ *
+ * What an answer means for the run:
+ *	  2xx					the caller's accept() judges it (a page is parsed)
+ *	  401, or the API's		the token is renewed once (OAuth2, token), and
+ *	  "token expired" code	the request sent again; else 28000
+ *	  403					28000, unless it says the rate limit is spent
+ *							(X-RateLimit-Remaining: 0), which is waited out
+ *	  408 425 429 5xx		retried after Retry-After, a rate-limit reset
+ *							header, or the backoff; 08000 when they run out
+ *	  other 4xx, the API's	the request is one the API refuses: 22023 at
+ *	  other error codes		once
  *
  *-------------------------------------------------------------------------
  */
@@ -17,7 +30,6 @@
 
 #include <curl/curl.h>
 
-#include "common/base64.h"
 #include "common/pg_prng.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -33,25 +45,12 @@
 #include "secret/secret.h"
 #include "sync/fetch.h"
 
-/* An OAuth2 token kept for the session, per source. */
-typedef struct OAuthToken
-{
-	char		source[NAMEDATALEN * 2];
-	char		fingerprint[512];	/* token URL, client, owner, secrets */
-	char	   *access_token;	/* in TopMemoryContext */
-	char	   *refresh_token;	/* a rotated one, if the server sent it */
-	TimestampTz expires_at;		/* 0: unknown, until a 401 */
-	struct OAuthToken *next;
-} OAuthToken;
-
-static OAuthToken *tokens = NULL;
-
 /*
  * The plaintext of a SyncValue (literal or secret), a secret resolved for
  * the source's owner; raises if unavailable or not hers to use.
  */
-static char *
-resolve(SyncFetcher *f, const SyncValue *v, const char *what)
+char *
+sync_resolve(SyncFetcher *f, const SyncValue *v, const char *what)
 {
 	int			code;
 	char	   *msg;
@@ -71,27 +70,43 @@ resolve(SyncFetcher *f, const SyncValue *v, const char *what)
 	return plain;
 }
 
-/* Raise unless the source's owner may use the secret v names (if any). */
+/* Raise unless the source's owner may use the secret named (if any). */
 static void
-check_secret(const SyncSpec *s, Oid owner, const SyncValue *v, const char *path)
+check_secret_name(const SyncSpec *s, Oid owner, const char *secret, const char *path)
 {
 	int			code;
 	char	   *msg;
 	char	   *hint;
 
-	if (v->secret == NULL || secret_check_use(v->secret, owner, &code, &msg, &hint))
+	if (secret == NULL || secret_check_use(secret, owner, &code, &msg, &hint))
 		return;
 	if (code == ERRCODE_UNDEFINED_OBJECT)
 		ereport(ERROR,
 				(errcode(code),
-				 errmsg("secret \"%s\" named by source \"%s\" does not exist", v->secret, s->source),
+				 errmsg("secret \"%s\" named by source \"%s\" does not exist", secret, s->source),
 				 errdetail("Path: %s.", path),
 				 hint ? errhint("%s", hint) : 0));
 	ereport(ERROR,
 			(errcode(code),
-			 errmsg("permission denied for secret \"%s\" named by source \"%s\"", v->secret, s->source),
+			 errmsg("permission denied for secret \"%s\" named by source \"%s\"", secret, s->source),
 			 errdetail("Path: %s. The source's owner must be allowed to use the secret.", path),
 			 hint ? errhint("%s", hint) : 0));
+}
+
+static void
+check_secret(const SyncSpec *s, Oid owner, const SyncValue *v, const char *path)
+{
+	check_secret_name(s, owner, v->secret, path);
+}
+
+/* Check the secrets a JSON body template names. */
+static void
+check_body_secrets(const SyncSpec *s, Oid owner, const char *body, const char *path)
+{
+	ListCell   *lc;
+
+	foreach(lc, sync_body_secrets(body))
+		check_secret_name(s, owner, lfirst(lc), path);
 }
 
 /*
@@ -105,6 +120,7 @@ sync_check_secrets(const SyncSpec *s, Oid owner)
 		check_secret(s, owner, &s->headers[i].value, psprintf("request.headers.%s", s->headers[i].name));
 	for (int i = 0; i < s->nparams; i++)
 		check_secret(s, owner, &s->params[i].value, psprintf("request.params.%s", s->params[i].name));
+	check_body_secrets(s, owner, s->body, "request.body");
 	check_secret(s, owner, &s->api_key, "auth.value");
 	check_secret(s, owner, &s->username, "auth.username");
 	check_secret(s, owner, &s->password, "auth.password");
@@ -112,95 +128,12 @@ sync_check_secrets(const SyncSpec *s, Oid owner)
 	check_secret(s, owner, &s->client_id, "auth.client_id");
 	check_secret(s, owner, &s->client_secret, "auth.client_secret");
 	check_secret(s, owner, &s->refresh_token, "auth.refresh_token");
-}
-
-/* strdup into TopMemoryContext (or NULL). */
-static char *
-top_strdup(const char *s)
-{
-	return s ? MemoryContextStrdup(TopMemoryContext, s) : NULL;
-}
-
-static void
-top_free(char *s)
-{
-	if (s)
-	{
-		explicit_bzero(s, strlen(s));
-		pfree(s);
-	}
-}
-
-/* The cache entry for this source's OAuth2 settings, created if missing. */
-static OAuthToken *
-token_entry(SyncFetcher *f)
-{
-	const SyncSpec *s = f->spec;
-	char		fp[512];
-	OAuthToken *t;
-
-	/* a token got with another owner's or another secret's credentials is not hers */
-	snprintf(fp, sizeof(fp), "%s|%s|%s|%s|%u|%s|%s", s->token_url,
-			 s->client_id.literal ? s->client_id.literal : "",
-			 s->client_id.secret ? s->client_id.secret : "",
-			 s->oauth_refresh ? "refresh" : "client", f->owner,
-			 s->client_secret.secret ? s->client_secret.secret : "",
-			 s->refresh_token.secret ? s->refresh_token.secret : "");
-	for (t = tokens; t; t = t->next)
-		if (strcmp(t->source, s->source) == 0)
-			break;
-	if (t == NULL)
-	{
-		t = MemoryContextAllocZero(TopMemoryContext, sizeof(OAuthToken));
-		strlcpy(t->source, s->source, sizeof(t->source));
-		t->next = tokens;
-		tokens = t;
-	}
-	if (strcmp(t->fingerprint, fp) != 0)
-	{
-		/* the source's auth changed: nothing cached applies */
-		top_free(t->access_token);
-		top_free(t->refresh_token);
-		t->access_token = t->refresh_token = NULL;
-		t->expires_at = 0;
-		strlcpy(t->fingerprint, fp, sizeof(t->fingerprint));
-	}
-	return t;
-}
-
-/* Append name=value, form-encoded, to a request body. */
-static void
-form_append(StringInfo b, const char *name, const char *value)
-{
-	char	   *e;
-
-	if (value == NULL)
-		return;
-	e = curl_easy_escape(NULL, value, 0);
-	if (e == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-	appendStringInfo(b, "%s%s=%s", b->len ? "&" : "", name, e);
-	explicit_bzero(e, strlen(e));
-	curl_free(e);
-}
-
-/* "Basic base64(user:password)" */
-static char *
-basic_header(const char *user, const char *password)
-{
-	char	   *pair = psprintf("%s:%s", user, password);
-	int			len = strlen(pair);
-	int			enclen = pg_b64_enc_len(len);
-	char	   *out = palloc(enclen + 7);
-	int			n;
-
-	memcpy(out, "Basic ", 6);
-	n = pg_b64_encode(pair, len, out + 6, enclen);
-	explicit_bzero(pair, len);
-	if (n < 0)
-		elog(ERROR, "could not encode credentials");
-	out[6 + n] = '\0';
-	return out;
+	for (int i = 0; i < s->ntoken_params; i++)
+		check_secret(s, owner, &s->token_params[i].value, psprintf("auth.params.%s", s->token_params[i].name));
+	for (int i = 0; i < s->ntoken_headers; i++)
+		check_secret(s, owner, &s->token_headers[i].value, psprintf("auth.headers.%s", s->token_headers[i].name));
+	check_body_secrets(s, owner, s->token_body, "auth.body");
+	check_secret(s, owner, &s->sign_key, "auth.sign.key");
 }
 
 /* A jsonb object of string pairs (names may repeat: the last one wins). */
@@ -233,10 +166,23 @@ pairs_jsonb(List *names, List *values)
 	return JsonbValueToJsonb(res);
 }
 
+/* Hide a query parameter holding a credential from redaction for the run. */
+static void
+hide_param(SyncFetcher *f, const char *name)
+{
+	if (!http_redact_hide_param(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("source \"%s\" cannot hide credential parameter \"%s\" in logs",
+						f->spec->source, name),
+				 errhint("Use a parameter name of at most 63 bytes, and at most 8 such parameters.")));
+	f->hid_params = true;
+}
+
 /*
  * Prepare the requests of one run of spec, a source owned by owner: check
- * that she may use its secrets, resolve credentials, hide an API key
- * parameter from redaction, load the allowlist.  Allocates in the current
+ * that she may use its secrets, resolve credentials, hide credential
+ * parameters from redaction, load the allowlist.  Allocates in the current
  * memory context, which must live for the whole run.
  */
 SyncFetcher *
@@ -256,27 +202,34 @@ sync_fetcher_create(const SyncSpec *spec, Oid owner)
 	http_limits_check(&f->limits, psprintf("source \"%s\": request.", spec->source));
 	f->allowlist = http_allowlist_load();
 
+	for (int i = 0; i < spec->nparams; i++)
+		if (spec->params[i].value.secret)
+			hide_param(f, spec->params[i].name);
+	for (int i = 0; i < spec->ntoken_params; i++)
+		if (spec->token_params[i].value.secret)
+			hide_param(f, spec->token_params[i].name);
+	if (spec->sign_param)
+		hide_param(f, spec->sign_param);
 	switch (spec->auth)
 	{
 		case SYNC_AUTH_NONE:
 		case SYNC_AUTH_OAUTH2:
 			break;
+		case SYNC_AUTH_TOKEN:
+			if (spec->token_in_query)
+				hide_param(f, spec->token_name);
+			break;
 		case SYNC_AUTH_API_KEY:
-			f->auth_value = resolve(f, &spec->api_key, "API key");
-			if (spec->api_key_in_query && !http_redact_hide_param(spec->api_key_name))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("source \"%s\" cannot hide API key parameter \"%s\" in logs",
-								spec->source, spec->api_key_name),
-						 errhint("Use a parameter name of at most 63 bytes.")));
-			f->hid_param = spec->api_key_in_query;
+			f->auth_value = sync_resolve(f, &spec->api_key, "API key");
+			if (spec->api_key_in_query)
+				hide_param(f, spec->api_key_name);
 			break;
 		case SYNC_AUTH_BASIC:
-			f->auth_value = basic_header(resolve(f, &spec->username, "user name"),
-										 resolve(f, &spec->password, "password"));
+			f->auth_value = sync_basic_header(sync_resolve(f, &spec->username, "user name"),
+											  sync_resolve(f, &spec->password, "password"));
 			break;
 		case SYNC_AUTH_BEARER:
-			f->auth_value = psprintf("Bearer %s", resolve(f, &spec->token, "token"));
+			f->auth_value = psprintf("Bearer %s", sync_resolve(f, &spec->token, "token"));
 			break;
 	}
 	return f;
@@ -286,16 +239,16 @@ sync_fetcher_create(const SyncSpec *spec, Oid owner)
 void
 sync_fetcher_done(SyncFetcher *f)
 {
-	if (f && f->hid_param)
+	if (f && f->hid_params)
 	{
 		http_redact_clear_params();
-		f->hid_param = false;
+		f->hid_params = false;
 	}
 }
 
 /* Sleep ms milliseconds, waking for interrupts. */
-static void
-sleep_ms(long ms)
+void
+sync_sleep_ms(long ms)
 {
 	TimestampTz until = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), ms);
 
@@ -323,7 +276,7 @@ rate_wait(SyncFetcher *f)
 		long		since = TimestampDifferenceMilliseconds(f->last_request, GetCurrentTimestamp());
 
 		if (since < interval)
-			sleep_ms(interval - since);
+			sync_sleep_ms(interval - since);
 	}
 	f->last_request = GetCurrentTimestamp();
 }
@@ -344,32 +297,73 @@ sync_header(const HttpResult *r, const char *name)
 	return NULL;
 }
 
-/* Retry-After as milliseconds from now (seconds or an HTTP date); -1 if absent. */
-static long
-retry_after_ms(const HttpResult *r)
+/* A non-negative number of seconds (decimals allowed); -1 if it is not one. */
+static double
+header_seconds(const char *v)
 {
-	const char *v = sync_header(r, "retry-after");
 	char	   *end;
-	long		secs;
-	time_t		when;
+	double		d;
 
-	if (v == NULL)
-		return -1;
 	while (*v == ' ')
 		v++;
-	secs = strtol(v, &end, 10);
-	if (end != v && (*end == '\0' || *end == ' '))
-		return secs < 0 ? 0 : secs * 1000L;
-	when = curl_getdate(v, NULL);
-	if (when == -1)
+	if (!isdigit((unsigned char) *v))
 		return -1;
-	secs = (long) (when - time(NULL));
-	return secs < 0 ? 0 : secs * 1000L;
+	d = strtod(v, &end);
+	while (*end == ' ')
+		end++;
+	return (*end == '\0' && d >= 0 && d < 1e12) ? d : -1;
+}
+
+/*
+ * How long the answer asks to wait before the next attempt, in ms; -1
+ * when it does not say.  Retry-After (seconds, decimals, or an HTTP date),
+ * else a rate-limit reset header: X-RateLimit-Reset, X-Rate-Limit-Reset,
+ * RateLimit-Reset, X-Ogw-RateLimit-Reset (seconds from now, or a Unix
+ * time when the number is that large).
+ */
+static long
+wait_asked_ms(const HttpResult *r)
+{
+	static const char *const resets[] = {"x-ratelimit-reset", "x-rate-limit-reset",
+	"ratelimit-reset", "x-ogw-ratelimit-reset", NULL};
+	const char *v = sync_header(r, "retry-after");
+	double		secs;
+
+	if (v != NULL)
+	{
+		time_t		when;
+
+		secs = header_seconds(v);
+		if (secs >= 0)
+			return (long) ceil(secs * 1000);
+		when = curl_getdate(v, NULL);
+		if (when != -1)
+			return when > time(NULL) ? (long) (when - time(NULL)) * 1000L : 0;
+	}
+	for (int i = 0; resets[i]; i++)
+	{
+		v = sync_header(r, resets[i]);
+		if (v == NULL || (secs = header_seconds(v)) < 0)
+			continue;
+		if (secs > 1e9)
+			secs = secs > (double) time(NULL) ? secs - (double) time(NULL) : 0;
+		return (long) ceil(secs * 1000);
+	}
+	return -1;
+}
+
+/* Does a 403 say that the rate limit is spent (GitHub's primary limit)? */
+static bool
+rate_limit_spent(const HttpResult *r)
+{
+	const char *v = sync_header(r, "x-ratelimit-remaining");
+
+	return r->status == 403 && v != NULL && header_seconds(v) == 0;
 }
 
 /* Exponential backoff with jitter for attempt (1-based), in ms. */
-static long
-backoff_ms(const SyncSpec *s, int attempt)
+long
+sync_backoff_ms(const SyncSpec *s, int attempt)
 {
 	double		b = (double) s->backoff_ms * pow(2.0, attempt - 1);
 
@@ -379,15 +373,15 @@ backoff_ms(const SyncSpec *s, int attempt)
 	return (long) (b / 2 + (b / 2) * pg_prng_double(&pg_global_prng_state));
 }
 
-static bool
-status_retryable(int status)
+bool
+sync_status_retryable(int status)
 {
 	return status == 408 || status == 425 || status == 429 ||
 		status == 500 || status == 502 || status == 503 || status == 504;
 }
 
-static bool
-error_retryable(int code)
+bool
+sync_error_retryable(int code)
 {
 	return code == ERRCODE_CONNECTION_FAILURE ||
 		code == ERRCODE_SQLCLIENT_UNABLE_TO_ESTABLISH_SQLCONNECTION ||
@@ -414,11 +408,11 @@ body_snippet(const HttpResult *r)
 	return s;
 }
 
-/* One attempt: build and perform the request. */
-static HttpResult *
-perform(SyncFetcher *f, const char *method, const char *url, List *pnames,
-		List *pvalues, List *hnames, List *hvalues, const char *body,
-		const char *content_type)
+/* One attempt of a request other than a page's (a token's): build and perform it. */
+HttpResult *
+sync_perform(SyncFetcher *f, const char *method, const char *url, List *pnames,
+			 List *pvalues, List *hnames, List *hvalues, const char *body,
+			 const char *content_type)
 {
 	HttpTransfer *x;
 	HttpResult *r;
@@ -430,7 +424,8 @@ perform(SyncFetcher *f, const char *method, const char *url, List *pnames,
 							 &f->limits, f->allowlist);
 	/* a token request: its client credentials stay with the token URL */
 	http_transfer_protect_header(x, "Authorization");
-	http_transfer_protect_body(x);
+	if (body)
+		http_transfer_protect_body(x);
 	http_perform(&x, 1, 1, 1, f->allowlist);
 	r = http_transfer_result(x);
 	http_call_log(&r, 1);
@@ -438,105 +433,38 @@ perform(SyncFetcher *f, const char *method, const char *url, List *pnames,
 	return r;
 }
 
-/*
- * Get an OAuth2 access token: from the session cache while it is fresh,
- * else from the token endpoint (refreshing with a rotated refresh token
- * when the server sent one).
- */
-static const char *
-oauth_token(SyncFetcher *f, bool force)
+/* Does url's query have a parameter called name? */
+bool
+sync_url_has_param(const char *url, const char *name)
 {
-	const SyncSpec *s = f->spec;
-	OAuthToken *t = token_entry(f);
-	StringInfoData body;
-	List	   *hn = NIL,
-			   *hv = NIL;
-	HttpResult *r;
-	char	   *access,
-			   *refresh,
-			   *why;
-	int64		expires_in;
+	const char *q = strchr(url, '?');
+	size_t		n = strlen(name);
 
-	if (!force && t->access_token &&
-		(t->expires_at == 0 ||
-		 GetCurrentTimestamp() < TimestampTzPlusMilliseconds(t->expires_at, -30000)))
-		return t->access_token;
+	if (q == NULL)
+		return false;
+	for (q++; *q && *q != '#';)
+	{
+		size_t		len = strcspn(q, "=&#");
 
-	initStringInfo(&body);
-	if (s->oauth_refresh)
-	{
-		form_append(&body, "grant_type", "refresh_token");
-		form_append(&body, "refresh_token", t->refresh_token ? t->refresh_token :
-					resolve(f, &s->refresh_token, "refresh token"));
+		if (len == n && strncmp(q, name, n) == 0)
+			return true;
+		q += strcspn(q, "&#");
+		if (*q == '&')
+			q++;
 	}
-	else
-		form_append(&body, "grant_type", "client_credentials");
-	if (s->client_auth_basic)
-	{
-		hn = lappend(hn, "Authorization");
-		hv = lappend(hv, basic_header(resolve(f, &s->client_id, "client id"),
-									  resolve(f, &s->client_secret, "client secret")));
-	}
-	else
-	{
-		form_append(&body, "client_id", resolve(f, &s->client_id, "client id"));
-		form_append(&body, "client_secret", resolve(f, &s->client_secret, "client secret"));
-	}
-	form_append(&body, "scope", s->scope);
-	hn = lappend(hn, "Accept");
-	hv = lappend(hv, "application/json");
-
-	for (int attempt = 1;; attempt++)
-	{
-		bool		retry;
-
-		r = perform(f, "POST", s->token_url, NIL, NIL, hn, hv, body.data,
-					"application/x-www-form-urlencoded");
-		retry = r->ok ? status_retryable(r->status) : error_retryable(r->error.sqlerrcode);
-		if (!retry || attempt >= s->max_attempts)
-			break;
-		f->retries++;
-		sleep_ms(backoff_ms(s, attempt));
-	}
-	explicit_bzero(body.data, body.len);
-	if (!r->ok)
-		ereport(ERROR,
-				(errcode(r->error.sqlerrcode),
-				 errmsg("source \"%s\" could not get an OAuth2 token: %s", s->source, r->error.message),
-				 r->error.detail ? errdetail("%s", r->error.detail) : 0));
-	if (r->status < 200 || r->status > 299 ||
-		!sync_oauth_parse(VARDATA_ANY(r->body), VARSIZE_ANY_EXHDR(r->body),
-						  &access, &refresh, &expires_in, &why))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
-				 errmsg("source \"%s\" could not get an OAuth2 token from %s: status %d",
-						s->source, r->redacted_url, r->status),
-				 errdetail("%s.", (r->status >= 200 && r->status <= 299) ? why :
-						   (sync_oauth_parse(VARDATA_ANY(r->body), VARSIZE_ANY_EXHDR(r->body),
-											 &access, &refresh, &expires_in, &why), why)),
-				 errhint("Check auth.client_id, the client secret and auth.token_url of the source.")));
-	top_free(t->access_token);
-	t->access_token = top_strdup(access);
-	explicit_bzero(access, strlen(access));
-	if (refresh)
-	{
-		top_free(t->refresh_token);
-		t->refresh_token = top_strdup(refresh);
-		explicit_bzero(refresh, strlen(refresh));
-	}
-	t->expires_at = expires_in > 0 ?
-		TimestampTzPlusMilliseconds(GetCurrentTimestamp(), expires_in * 1000) : 0;
-	f->tokens_fetched++;
-	return t->access_token;
+	return false;
 }
 
 /*
- * A request of the source: url with the source's parameters plus extra
- * (names/values lists of C strings) and its headers with credentials.
+ * A request of the source to url: the source's parameters (and the
+ * caller's, pnames/pvalues), its headers, its body, its credentials.  A
+ * next page the API named (as_given: a Link header or a next URL) is
+ * requested as the API gave it: only credentials it lacks are added.
  * Nothing is sent yet.  Allocated in the current memory context.
  */
 SyncRequest *
-sync_request(SyncFetcher *f, const char *url, List *pnames, List *pvalues)
+sync_request(SyncFetcher *f, const char *url, List *pnames, List *pvalues,
+			 const char *body, bool as_given)
 {
 	const SyncSpec *s = f->spec;
 	SyncRequest *q = palloc0(sizeof(SyncRequest));
@@ -553,40 +481,74 @@ sync_request(SyncFetcher *f, const char *url, List *pnames, List *pvalues)
 	q->url = pstrdup(url);
 	q->pn = list_copy(pnames);
 	q->pv = list_copy(pvalues);
+	q->body = body ? pstrdup(body) : NULL;
 	for (int i = 0; i < s->nheaders; i++)
 	{
 		q->hn = lappend(q->hn, s->headers[i].name);
-		q->hv = lappend(q->hv, resolve(f, &s->headers[i].value, psprintf("header \"%s\"", s->headers[i].name)));
+		q->hv = lappend(q->hv, sync_resolve(f, &s->headers[i].value, psprintf("header \"%s\"", s->headers[i].name)));
 		if (s->headers[i].value.secret != NULL)
 			q->cn = lappend(q->cn, s->headers[i].name);
 	}
 	for (int i = 0; i < s->nparams; i++)
 	{
+		const SyncValue *v = &s->params[i].value;
+
+		/* as given: only a credential the URL lacks */
+		if (as_given && (v->secret == NULL || sync_url_has_param(url, s->params[i].name)))
+			continue;
+		/* {cursor} in the text: left out until there is a cursor (pager.c) */
+		if (v->literal && sync_text_has_cursor(v->literal))
+			continue;
 		q->pn = lappend(q->pn, s->params[i].name);
-		q->pv = lappend(q->pv, resolve(f, &s->params[i].value, psprintf("parameter \"%s\"", s->params[i].name)));
+		q->pv = lappend(q->pv, sync_resolve(f, v, psprintf("parameter \"%s\"", s->params[i].name)));
 	}
-	if (s->auth == SYNC_AUTH_API_KEY && s->api_key_in_query && strstr(url, psprintf("%s=", s->api_key_name)) == NULL)
+	switch (s->auth)
 	{
-		q->pn = lappend(q->pn, s->api_key_name);
-		q->pv = lappend(q->pv, f->auth_value);
-	}
-	else if (s->auth == SYNC_AUTH_API_KEY && !s->api_key_in_query)
-	{
-		q->hn = lappend(q->hn, s->api_key_name);
-		q->hv = lappend(q->hv, f->auth_value);
-		q->cn = lappend(q->cn, s->api_key_name);
-	}
-	else if (s->auth == SYNC_AUTH_BASIC || s->auth == SYNC_AUTH_BEARER)
-	{
-		q->hn = lappend(q->hn, "Authorization");
-		q->hv = lappend(q->hv, f->auth_value);
-		q->cn = lappend(q->cn, "Authorization");
-	}
-	else if (s->auth == SYNC_AUTH_OAUTH2)
-	{
-		q->hn = lappend(q->hn, "Authorization");
-		q->hv = lappend(q->hv, psprintf("Bearer %s", oauth_token(f, false)));
-		q->cn = lappend(q->cn, "Authorization");
+		case SYNC_AUTH_NONE:
+			break;
+		case SYNC_AUTH_API_KEY:
+			if (s->api_key_in_query)
+			{
+				if (!sync_url_has_param(url, s->api_key_name))
+				{
+					q->pn = lappend(q->pn, s->api_key_name);
+					q->pv = lappend(q->pv, f->auth_value);
+				}
+			}
+			else
+			{
+				q->hn = lappend(q->hn, s->api_key_name);
+				q->hv = lappend(q->hv, f->auth_value);
+				q->cn = lappend(q->cn, s->api_key_name);
+			}
+			break;
+		case SYNC_AUTH_BASIC:
+		case SYNC_AUTH_BEARER:
+			q->hn = lappend(q->hn, "Authorization");
+			q->hv = lappend(q->hv, f->auth_value);
+			q->cn = lappend(q->cn, "Authorization");
+			break;
+		case SYNC_AUTH_OAUTH2:
+		case SYNC_AUTH_TOKEN:
+			if (s->auth == SYNC_AUTH_TOKEN && s->token_in_query)
+			{
+				if (!sync_url_has_param(url, s->token_name))
+				{
+					q->pn = lappend(q->pn, s->token_name);
+					q->pv = lappend(q->pv, sync_auth_credential(f, false));
+					q->auth = SYNC_AUTH_IN_QUERY;
+				}
+			}
+			else
+			{
+				const char *name = s->auth == SYNC_AUTH_OAUTH2 ? "Authorization" : s->token_name;
+
+				q->hn = lappend(q->hn, (char *) name);
+				q->hv = lappend(q->hv, sync_auth_credential(f, false));
+				q->cn = lappend(q->cn, (char *) name);
+				q->auth = SYNC_AUTH_IN_HEADER;
+			}
+			break;
 	}
 	return q;
 }
@@ -604,7 +566,9 @@ request_transfer(SyncFetcher *f, SyncRequest *q)
 	rate_wait(f);
 	f->requests++;
 	x = http_transfer_create(f->spec->method, q->url, pairs_jsonb(q->pn, q->pv),
-							 pairs_jsonb(q->hn, q->hv), NULL, 0, NULL,
+							 pairs_jsonb(q->hn, q->hv), q->body,
+							 q->body ? strlen(q->body) : 0,
+							 q->body ? "application/json" : NULL,
 							 &f->limits, f->allowlist);
 	foreach(lc, q->cn)
 		http_transfer_protect_header(x, lfirst(lc));
@@ -634,25 +598,77 @@ sync_request_abort(SyncRequest *q)
 	}
 }
 
+/* Put a renewed credential in q, where the first one was. */
+static void
+renew_credential(SyncFetcher *f, SyncRequest *q)
+{
+	char	   *cred = sync_auth_credential(f, true);
+
+	if (q->auth == SYNC_AUTH_IN_HEADER)
+		llast(q->hv) = cred;
+	else if (q->auth == SYNC_AUTH_IN_QUERY)
+		llast(q->pv) = cred;
+}
+
+/*
+ * Raise that the API refused the request: a 4xx, or its own error code
+ * (api: "code" or "code: message").
+ */
+pg_noreturn static void refused(SyncFetcher *f, HttpResult *r, const char *what, const char *api);
+
+static void
+refused(SyncFetcher *f, HttpResult *r, const char *what, const char *api)
+{
+	const SyncSpec *s = f->spec;
+	bool		auth = r->status == 401 || r->status == 403;
+
+	if (api != NULL)
+		ereport(ERROR,
+				(errcode(auth ? ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION : ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("source \"%s\": %s from %s answered error %s",
+						s->source, what, r->redacted_url, api),
+				 errdetail("Status %d; the API's error code is at %s.", r->status, s->errors.code_path_text),
+				 errhint("The API refused the request the source describes; check its request, auth and errors settings.")));
+	ereport(ERROR,
+			(errcode(auth ? ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION : ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("source \"%s\": %s from %s answered status %d",
+					s->source, what, r->redacted_url, r->status),
+			 errdetail("Body: %s", body_snippet(r)),
+			 auth ? errhint("Check the source's auth and the secrets it names.") :
+			 errhint("The API refused the request the source describes; check request.url, request.params and pagination.")));
+}
+
+/* "code" or "code: message" of the API's own error, for messages. */
+static char *
+api_text(const char *code, const char *message)
+{
+	if (code == NULL)
+		return NULL;
+	return message ? psprintf("%s: %.200s", code, message) : pstrdup(code);
+}
+
 /*
  * Perform q under the retry policy (collecting its begun first attempt if
- * any).  accept() judges a 2xx response (it parses the page); when it
- * returns false the response counts as a failed attempt with its reason.
- * what names the request in messages ("page 3").  Raises the final error
- * when every attempt failed.
+ * any).  accept() judges a 2xx response (it parses the page).  what names
+ * the request in messages ("page 3").  Raises the final error when every
+ * attempt failed.
  */
 HttpResult *
 sync_fetch(SyncFetcher *f, SyncRequest *q, const char *what,
 		   SyncAcceptFn accept, void *arg)
 {
 	const SyncSpec *s = f->spec;
-	bool		refreshed = false;
+	bool		renewed = false;
+	bool		can_renew = s->auth == SYNC_AUTH_OAUTH2 || s->auth == SYNC_AUTH_TOKEN;
 	HttpResult *r = NULL;
 	char	   *why = NULL;
+	char	   *last_api = NULL;
 
 	for (int attempt = 1;; attempt++)
 	{
-		long		wait;
+		long		wait = -1;
+		SyncAccept	verdict = SYNC_ACCEPT_RETRY;
+		char	   *api = NULL;
 
 		HttpTransfer *x = q->begun ? q->begun : request_transfer(f, q);
 
@@ -661,53 +677,104 @@ sync_fetch(SyncFetcher *f, SyncRequest *q, const char *what,
 		http_perform(&x, 1, 1, 1, f->allowlist);
 		r = http_transfer_result(x);
 		http_call_log(&r, 1);
-		if (r->ok && r->status == 401 && s->auth == SYNC_AUTH_OAUTH2 && !refreshed)
+
+		if (r->ok && (r->status < 200 || r->status > 299))
 		{
-			/* the token expired early or was revoked: one fresh token */
-			refreshed = true;
-			llast(q->hv) = psprintf("Bearer %s", oauth_token(f, true));
-			attempt--;
-			f->retries++;
-			continue;
+			char	   *code;
+			char	   *message;
+			bool		transient = sync_status_retryable(r->status) || rate_limit_spent(r);
+
+			/* an error status may carry the API's own code */
+			switch (sync_api_error(s, VARDATA_ANY(r->body), VARSIZE_ANY_EXHDR(r->body), &code, &message))
+			{
+				case SYNC_API_OK:
+					verdict = r->status == 401 ? SYNC_ACCEPT_TOKEN :
+						transient ? SYNC_ACCEPT_RETRY : SYNC_ACCEPT_FAIL;
+					break;
+				case SYNC_API_TOKEN:
+					verdict = SYNC_ACCEPT_TOKEN;
+					break;
+				case SYNC_API_RETRY:
+					verdict = SYNC_ACCEPT_RETRY;
+					break;
+				case SYNC_API_FAIL:
+					verdict = transient ? SYNC_ACCEPT_RETRY : SYNC_ACCEPT_FAIL;
+					break;
+			}
+			api = api_text(code, message);
+			if (verdict == SYNC_ACCEPT_RETRY)
+				wait = wait_asked_ms(r);
 		}
-		if (r->ok && r->status >= 200 && r->status <= 299)
+		else if (r->ok)
 		{
-			if (accept(r, arg, &why))
+			verdict = accept(r, arg, &why);
+			if (verdict == SYNC_ACCEPT_OK)
 				return r;
+			if (verdict != SYNC_ACCEPT_RETRY)
+			{
+				api = why;
+				why = NULL;
+			}
+			if (verdict == SYNC_ACCEPT_BUSY)
+			{
+				verdict = SYNC_ACCEPT_RETRY;
+				wait = wait_asked_ms(r);
+			}
 		}
-		else if (r->ok && !status_retryable(r->status))
-			ereport(ERROR,
-					(errcode(r->status == 401 || r->status == 403 ?
-							 ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION :
-							 ERRCODE_CONNECTION_EXCEPTION),
-					 errmsg("source \"%s\": %s from %s answered status %d",
-							s->source, what, r->redacted_url, r->status),
-					 errdetail("Body: %s", body_snippet(r)),
-					 (r->status == 401 || r->status == 403) ?
-					 errhint("Check the source's auth and the secrets it names.") : 0));
-		else if (!r->ok && !error_retryable(r->error.sqlerrcode))
+		else if (!sync_error_retryable(r->error.sqlerrcode))
 			ereport(ERROR,
 					(errcode(r->error.sqlerrcode),
 					 errmsg("source \"%s\": %s: %s", s->source, what, r->error.message),
 					 r->error.detail ? errdetail("%s", r->error.detail) : 0,
 					 r->error.hint ? errhint("%s", r->error.hint) : 0));
 
+		if (verdict == SYNC_ACCEPT_TOKEN)
+		{
+			if (can_renew && !renewed && q->auth != SYNC_AUTH_IN_NONE)
+			{
+				/* the token expired early or was revoked: one fresh token */
+				renewed = true;
+				renew_credential(f, q);
+				attempt--;
+				f->retries++;
+				continue;
+			}
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION),
+					 errmsg("source \"%s\": %s from %s answered %s",
+							s->source, what, r->redacted_url,
+							api ? psprintf("error %s", api) : psprintf("status %d", r->status)),
+					 errdetail("%s", renewed ? "A new token was refused too." : "The source's credentials were refused."),
+					 errhint("Check the source's auth and the secrets it names.")));
+		}
+		if (verdict == SYNC_ACCEPT_FAIL)
+			refused(f, r, what, api);
+		last_api = api;
+
+		/* transient: wait and try again, or give up */
 		if (attempt >= s->max_attempts)
 			break;
-		wait = (r->ok && why == NULL) ? retry_after_ms(r) : -1;
 		if (wait > s->max_retry_after_ms)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONNECTION_EXCEPTION),
 					 errmsg("source \"%s\": %s from %s asks to retry after %ld s, more than retry.max_retry_after_ms allows",
-							s->source, what, r->redacted_url, wait / 1000),
+							s->source, what, r->redacted_url, (wait + 999) / 1000),
 					 errhint("Run the sync later, or raise retry.max_retry_after_ms.")));
 		if (wait < 0)
-			wait = backoff_ms(s, attempt);
+			wait = sync_backoff_ms(s, attempt);
 		f->retries++;
-		sleep_ms(wait);
+		sync_sleep_ms(wait);
 	}
 
 	/* every attempt failed */
+	if (last_api != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONNECTION_EXCEPTION),
+				 errmsg("source \"%s\": %s from %s answered error %s",
+						s->source, what, r->redacted_url, last_api),
+				 errdetail("%d attempts were made; the API's error code is at %s.", s->max_attempts,
+						   s->errors.code_path_text),
+				 errhint("The next run resumes from this page.")));
 	if (why != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),

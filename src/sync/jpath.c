@@ -17,7 +17,7 @@
 
 #include "lib/stringinfo.h"
 
-#include "sync/syncjson.h"
+#include "sync/jdoc.h"
 
 typedef enum StepKind
 {
@@ -30,6 +30,7 @@ typedef struct PathStep
 {
 	StepKind	kind;
 	char	   *key;
+	size_t		keylen;
 	int64		index;
 } PathStep;
 
@@ -90,6 +91,7 @@ sync_path_compile(const char *text, bool singular, char **error)
 				}
 				st.kind = STEP_KEY;
 				st.key = pnstrdup(s, c - s);
+				st.keylen = c - s;
 			}
 		}
 		else if (*c == '[')
@@ -120,6 +122,7 @@ sync_path_compile(const char *text, bool singular, char **error)
 				c += 2;
 				st.kind = STEP_KEY;
 				st.key = k.data;
+				st.keylen = k.len;
 			}
 			else if (*c == '-' || isdigit((unsigned char) *c))
 			{
@@ -162,97 +165,85 @@ sync_path_compile(const char *text, bool singular, char **error)
 }
 
 /* One step from node v, for non-wildcard steps. */
-static json_t *
-step_one(const PathStep *st, json_t *v)
+static uint32
+step_one(const PathStep *st, const JDoc *doc, uint32 v)
 {
-	if (v == NULL)
-		return NULL;
+	if (v == JD_NONE)
+		return JD_NONE;
 	if (st->kind == STEP_KEY)
-		return json_is_object(v) ? json_object_get(v, st->key) : NULL;
-	if (!json_is_array(v))
-		return NULL;
-	if (st->index < 0)
-	{
-		int64		n = (int64) json_array_size(v);
-
-		return st->index + n >= 0 ? json_array_get(v, st->index + n) : NULL;
-	}
-	return json_array_get(v, (size_t) st->index);
+		return jd_member(doc, v, st->key, st->keylen);
+	return jd_element(doc, v, st->index);
 }
 
 /*
- * The value a singular path names in root, or NULL when it is missing.
+ * The node a singular path names below root, or JD_NONE when it is
+ * missing.
  */
-json_t *
-sync_path_get(const SyncPath *path, json_t *root)
+uint32
+sync_path_node(const SyncPath *path, const JDoc *doc, uint32 root)
 {
-	json_t	   *v = root;
+	uint32		v = root;
 
-	for (int i = 0; i < path->nsteps && v != NULL; i++)
-		v = step_one(&path->steps[i], v);
+	for (int i = 0; i < path->nsteps && v != JD_NONE; i++)
+		v = step_one(&path->steps[i], doc, v);
 	return v;
 }
 
 typedef struct Matches
 {
-	json_t	  **items;
+	uint32	   *items;
 	int			n;
 	int			cap;
 } Matches;
 
-/* Collect the matches of steps[from..] below v into m. */
+/* Add node v to m. */
 static void
-select_from(const SyncPath *path, int from, json_t *v, Matches *m)
+add_match(Matches *m, uint32 v)
 {
-	for (int i = from; i < path->nsteps && v != NULL; i++)
-	{
-		const PathStep *st = &path->steps[i];
-
-		if (st->kind == STEP_WILD)
-		{
-			if (json_is_array(v))
-			{
-				size_t		k;
-				json_t	   *e;
-
-				json_array_foreach(v, k, e)
-					select_from(path, i + 1, e, m);
-			}
-			else if (json_is_object(v))
-			{
-				const char *key;
-				json_t	   *e;
-
-				json_object_foreach(v, key, e)
-					select_from(path, i + 1, e, m);
-			}
-			return;
-		}
-		v = step_one(st, v);
-	}
-	if (v == NULL)
-		return;
 	if (m->n == m->cap)
 	{
 		/* sync_alloc: this may run in the parser thread */
-		json_t	  **grown = sync_alloc(sizeof(json_t *) * (m->cap ? m->cap * 2 : 64));
+		uint32	   *grown = sync_alloc(sizeof(uint32) * (m->cap ? m->cap * 2 : 64));
 
 		if (m->n > 0)
-			memcpy(grown, m->items, sizeof(json_t *) * m->n);
+			memcpy(grown, m->items, sizeof(uint32) * m->n);
 		m->items = grown;
 		m->cap = m->cap ? m->cap * 2 : 64;
 	}
 	m->items[m->n++] = v;
 }
 
+/* Collect the matches of steps[from..] below v into m. */
+static void
+select_from(const SyncPath *path, int from, const JDoc *doc, uint32 v, Matches *m)
+{
+	for (int i = from; i < path->nsteps && v != JD_NONE; i++)
+	{
+		const PathStep *st = &path->steps[i];
+
+		if (st->kind == STEP_WILD)
+		{
+			const JdNode *n = &doc->nodes[v];
+
+			if (n->type == JD_ARRAY || n->type == JD_OBJECT)
+				for (uint32 c = v + 1; c < n->next; c = doc->nodes[c].next)
+					select_from(path, i + 1, doc, c, m);
+			return;
+		}
+		v = step_one(st, doc, v);
+	}
+	if (v != JD_NONE)
+		add_match(m, v);
+}
+
 /*
- * The records a path selects in root: every wildcard match in document
+ * The nodes a path selects below root: every wildcard match in document
  * order; a path without a wildcard that names an array selects its
  * elements, one that names anything else selects that one value; JSON
- * null or nothing selects no records.
+ * null or nothing selects none.
  */
-json_t **
-sync_path_select(const SyncPath *path, json_t *root, int *n)
+uint32 *
+sync_path_nodes(const SyncPath *path, const JDoc *doc, uint32 root, int *n)
 {
 	Matches		m = {NULL, 0, 0};
 	bool		wild = false;
@@ -262,21 +253,18 @@ sync_path_select(const SyncPath *path, json_t *root, int *n)
 			wild = true;
 	if (!wild)
 	{
-		json_t	   *v = sync_path_get(path, root);
+		uint32		v = sync_path_node(path, doc, root);
 
-		if (v != NULL && json_is_array(v))
+		if (v != JD_NONE && doc->nodes[v].type == JD_ARRAY)
 		{
-			size_t		k;
-			json_t	   *e;
-
-			json_array_foreach(v, k, e)
-				select_from(path, path->nsteps, e, &m);
+			for (uint32 c = v + 1; c < doc->nodes[v].next; c = doc->nodes[c].next)
+				add_match(&m, c);
 		}
-		else if (v != NULL && !json_is_null(v))
-			select_from(path, path->nsteps, v, &m);
+		else if (v != JD_NONE && doc->nodes[v].type != JD_NULL)
+			add_match(&m, v);
 	}
 	else
-		select_from(path, 0, root, &m);
+		select_from(path, 0, doc, root, &m);
 	*n = m.n;
 	return m.items;
 }
@@ -288,4 +276,36 @@ sync_path_first_key(const SyncPath *path)
 	if (path->nsteps == 0 || path->steps[0].kind != STEP_KEY)
 		return NULL;
 	return path->steps[0].key;
+}
+
+/* Does the path have a wildcard (so that it may select several values)? */
+bool
+sync_path_has_wildcard(const SyncPath *path)
+{
+	for (int i = 0; i < path->nsteps; i++)
+		if (path->steps[i].kind == STEP_WILD)
+			return true;
+	return false;
+}
+
+/*
+ * The member names of a path made only of name steps, in order, and how
+ * many there are; 0 when the path has an index or a wildcard step (or no
+ * step).  For removing a mapped field from a record's unmapped rest.
+ */
+int
+sync_path_keys(const SyncPath *path, const char ***keys)
+{
+	const char **out;
+
+	for (int i = 0; i < path->nsteps; i++)
+		if (path->steps[i].kind != STEP_KEY)
+			return 0;
+	if (path->nsteps == 0)
+		return 0;
+	out = palloc(sizeof(char *) * path->nsteps);
+	for (int i = 0; i < path->nsteps; i++)
+		out[i] = path->steps[i].key;
+	*keys = out;
+	return path->nsteps;
 }

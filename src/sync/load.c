@@ -1,75 +1,49 @@
 /*-------------------------------------------------------------------------
  *
  * load.c
- *	  Load pages into the target table: convert record texts to the
- *	  column types, upsert a page at a time, reject what cannot be loaded,
- *	  delete what is gone upstream, track the incremental cursor.
+ *	  Load pages into the target table: by COPY when the page's rows are
+ *	  new (copy.c), else by upsert; reject what cannot be loaded, delete
+ *	  what is gone upstream, track the incremental cursor.
  *
- * A page is loaded with one INSERT ... SELECT FROM ROWS FROM (unnest(..))
- * ON CONFLICT inside a subtransaction.  When that fails (a value that does
- * not convert, a constraint, a key repeated in the page), the page is
- * loaded again record by record, each in its own subtransaction, and the
- * records that fail go to concord.sync_reject with the reason.
+ * How a page is loaded adapts to the pages before it:
  *
- * Writes to the target run as the caller, so its privileges and row-level
- * security apply; bookkeeping rows (rejects, seen keys) are written as the
- * extension's owner.
+ *	  COPY	the table was empty when the run began, or the last page held
+ *			only new rows: the page is COPYed in.  A key that exists (or a
+ *			value that does not convert) rolls it back, and the page is
+ *			loaded by upsert; the next pages too, until one holds only new
+ *			rows again.
+ *	  JOIN	mostly unchanged rows expected: one INSERT ... SELECT FROM
+ *			ROWS FROM (unnest(..)) LEFT JOIN the table, passing on only new
+ *			and changed rows, ON CONFLICT DO UPDATE.
+ *	  PLAIN	mostly changed rows expected: the same without the join.
+ *
+ * When an upsert fails (a value that does not convert, a constraint, a key
+ * repeated in the page), the page is loaded again record by record, each
+ * in its own subtransaction, and the records that fail are rejected
+ * (reject.c) with the reason.
+ *
+ * Writes to the target run as the caller, so her privileges, row-level
+ * security and triggers apply; bookkeeping rows (rejects, seen keys) are
+ * written as the extension's owner.
  *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
 #include "access/htup_details.h"
-#include "access/relation.h"
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
-#include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "parser/parse_coerce.h"
-#include "parser/parse_type.h"
-#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/fmgroids.h"
-#include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/rel.h"
-#include "utils/regproc.h"
 #include "utils/resowner.h"
-#include "utils/syscache.h"
-#include "utils/typcache.h"
 
 #include "concord.h"
 #include "sync/load.h"
 
-/* Convert record i's texts into vals/nulls (may throw). */
-static void
-convert_record(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls)
-{
-	SyncTarget *t = ld->target;
-	int			nc = t->ncols;
-
-	for (int c = 0; c < nc; c++)
-	{
-		char	   *txt = pg->values[i * nc + c];
-
-		if (txt != NULL && GetDatabaseEncoding() != PG_UTF8)
-			txt = pg_any_to_server(txt, strlen(txt), PG_UTF8);
-		vals[c] = InputFunctionCall(&t->infn[c], txt, t->ioparam[c], t->typmod[c]);
-		nulls[c] = txt == NULL;
-	}
-	if (t->unmapped)
-	{
-		nulls[nc] = pg->unmapped[i] == NULL;
-		vals[nc] = nulls[nc] ? (Datum) 0 :
-			InputFunctionCall(&t->jsonb_in, pg->unmapped[i], InvalidOid, -1);
-	}
-}
-
-/* Upsert records idx[0..n) of the page (converted already); count them. */
+/* Upsert records vals[0..n) (converted already); count them. */
 static void
 upsert(SyncLoad *ld, Datum **vals, bool **nulls, int n)
 {
@@ -91,11 +65,13 @@ upsert(SyncLoad *ld, Datum **vals, bool **nulls, int n)
 			ev[r] = vals[r][c];
 			en[r] = nulls[r][c];
 		}
-		args[c] = PointerGetDatum(construct_md_array(ev, en, 1, dims, lbs,
-													 is_json ? JSONBOID : t->typid[c],
-													 is_json ? -1 : t->typlen[c],
-													 is_json ? false : t->typbyval[c],
-													 is_json ? TYPALIGN_INT : t->typalign[c]));
+		if (is_json)
+			args[c] = PointerGetDatum(construct_md_array(ev, en, 1, dims, lbs, JSONBOID, -1, false, TYPALIGN_INT));
+		else if (t->textcast[c])
+			args[c] = PointerGetDatum(construct_md_array(ev, en, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+		else
+			args[c] = PointerGetDatum(construct_md_array(ev, en, 1, dims, lbs, t->typid[c],
+														 t->typlen[c], t->typbyval[c], t->typalign[c]));
 	}
 	rc = SPI_execute_plan(t->upsert[ld->form], args, NULL, false, 0);
 	if (rc != SPI_OK_INSERT_RETURNING)
@@ -113,84 +89,54 @@ upsert(SyncLoad *ld, Datum **vals, bool **nulls, int n)
 	SPI_freetuptable(SPI_tuptable);
 }
 
-/* Record a rejected record (as the owner, in the current transaction). */
+/* Track the incremental cursor value v of a loaded record. */
 static void
-reject(SyncLoad *ld, SyncPage *pg, int i, const char *reason, int sqlerrcode)
+note_cursor(SyncLoad *ld, Datum v)
 {
-	const SyncSpec *s = ld->spec;
-	char	   *rec = sync_page_record_json(pg, i);
-	Oid			types[6] = {INT8OID, TEXTOID, INT4OID, TEXTOID, TEXTOID, TEXTOID};
-	Datum		vals[6];
-	char		nulls[6] = "      ";
-	char	   *p;
+	SyncTarget *t = ld->target;
 
-	/* jsonb cannot hold \u0000 */
-	while ((p = strstr(rec, "\\u0000")) != NULL)
-		memcpy(p, "\\ufffd", 6);
-	vals[0] = Int64GetDatum(ld->run_id);
-	vals[1] = CStringGetTextDatum(s->source);
-	vals[2] = Int32GetDatum(ld->page_no);
-	vals[3] = CStringGetTextDatum(rec);
-	vals[4] = CStringGetTextDatum(reason);
-	vals[5] = CStringGetTextDatum(unpack_sql_state(sqlerrcode));
-	concord_owner_exec("sync_run", "INSERT INTO concord.sync_reject (run_id, source, page, record, reason, error_code)"
-					" VALUES ($1, $2, $3, $4::pg_catalog.jsonb, $5, $6)", 6, types, vals, nulls);
-	ld->counts.rejected++;
-	if (s->reject_fail || ld->counts.rejected > s->max_rejects)
-		ereport(ERROR,
-				(errcode(sqlerrcode),
-				 errmsg("source \"%s\": record rejected on page %d: %s", s->source, ld->page_no, reason),
-				 errdetail("%s", s->reject_fail ? "The source's rejects policy is \"fail\"." :
-						   psprintf("More than %lld records were rejected in this run (rejects.max).",
-									(long long) s->max_rejects)),
-				 errhint("Fix the data upstream or the mapping; earlier pages are committed and the next run resumes here.")));
-}
-
-/* The key of a converted record as text (as key_sql computes it for rows). */
-static char *
-key_text(SyncTarget *t, Datum *vals)
-{
-	StringInfoData b;
-
-	if (t->npk == 1)
-		return OutputFunctionCall(&t->pk_out[0], vals[t->pk[0]]);
-	initStringInfo(&b);
-	appendStringInfoChar(&b, '[');
-	for (int k = 0; k < t->npk; k++)
+	if (!ld->has_cursor ||
+		DatumGetInt32(FunctionCall2Coll(&t->cursor_cmp, t->collation[t->cursor_col],
+										v, ld->cursor_max)) > 0)
 	{
-		if (k)
-			appendStringInfoString(&b, ", ");
-		escape_json(&b, OutputFunctionCall(&t->pk_out[k], vals[t->pk[k]]));
+		MemoryContext old = MemoryContextSwitchTo(ld->cxt);
+
+		if (ld->has_cursor && !t->typbyval[t->cursor_col])
+			pfree(DatumGetPointer(ld->cursor_max));
+		ld->cursor_max = datumCopy(v, t->typbyval[t->cursor_col], t->typlen[t->cursor_col]);
+		ld->has_cursor = true;
+		MemoryContextSwitchTo(old);
 	}
-	appendStringInfoChar(&b, ']');
-	return b.data;
 }
 
-/* Track the incremental cursor and the seen keys of loaded records. */
+/*
+ * Track the incremental cursor and the seen keys of a loaded record.
+ * Kept rejects tried again do not move the cursor: the pass that read
+ * them moved it already, or will.
+ */
 static void
 note_loaded(SyncLoad *ld, Datum *vals, bool *nulls, List **keys)
 {
 	SyncTarget *t = ld->target;
 
-	if (t->cursor_col >= 0 && !nulls[t->cursor_col])
-	{
-		Datum		v = vals[t->cursor_col];
-
-		if (!ld->has_cursor ||
-			DatumGetInt32(FunctionCall2Coll(&t->cursor_cmp, t->collation[t->cursor_col],
-											v, ld->cursor_max)) > 0)
-		{
-			MemoryContext old = MemoryContextSwitchTo(ld->cxt);
-
-			if (ld->has_cursor && !t->typbyval[t->cursor_col])
-				pfree(DatumGetPointer(ld->cursor_max));
-			ld->cursor_max = datumCopy(v, t->typbyval[t->cursor_col], t->typlen[t->cursor_col]);
-			ld->has_cursor = true;
-			MemoryContextSwitchTo(old);
-		}
-	}
+	if (t->cursor_col >= 0 && !nulls[t->cursor_col] && ld->retry_ids == NULL)
+		note_cursor(ld, vals[t->cursor_col]);
 	if (ld->spec->delete_mode != SYNC_DELETE_NONE)
-		*keys = lappend(*keys, key_text(t, vals));
+		*keys = lappend(*keys, sync_key_text(t, vals));
+}
+
+/* note_loaded() for a record loaded by COPY: the columns it needs converted. */
+static void
+note_copied(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls, List **keys)
+{
+	SyncTarget *t = ld->target;
+
+	if (t->cursor_col >= 0)
+		vals[t->cursor_col] = sync_convert_value(ld, pg, i, t->cursor_col, &nulls[t->cursor_col]);
+	if (ld->spec->delete_mode != SYNC_DELETE_NONE)
+		for (int k = 0; k < t->npk; k++)
+			vals[t->pk[k]] = sync_convert_value(ld, pg, i, t->pk[k], &nulls[t->pk[k]]);
+	note_loaded(ld, vals, nulls, keys);
 }
 
 /* Store the keys loaded from a page, for deletes at the end of the pass. */
@@ -218,8 +164,8 @@ store_keys(SyncLoad *ld, List *keys)
  * Is e about the data (reject the record), rather than a cancel, a
  * shutdown or a resource problem (fail the run)?
  */
-static bool
-data_error(const ErrorData *e)
+bool
+sync_data_error(const ErrorData *e)
 {
 	int			cls = ERRCODE_TO_CATEGORY(e->sqlerrcode);
 
@@ -262,7 +208,7 @@ try_record(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls, bool loa
 	MemoryContextSwitchTo(cxt);
 	PG_TRY();
 	{
-		convert_record(ld, pg, i, vals, nulls);
+		sync_convert_record(ld, pg, i, vals, nulls);
 		if (load)
 			upsert(ld, &vals, &nulls, 1);
 		ReleaseCurrentSubTransaction();
@@ -277,14 +223,52 @@ try_record(SyncLoad *ld, SyncPage *pg, int i, Datum *vals, bool *nulls, bool loa
 	PG_END_TRY();
 	MemoryContextSwitchTo(cxt);
 	CurrentResourceOwner = owner;
-	if (e != NULL && !data_error(e))
+	if (e != NULL && !sync_data_error(e))
 		ReThrowError(e);
 	return e;
 }
 
+/* Upsert the page's records idx[0..n) at once; false if the data stopped it. */
+static bool
+upsert_page(SyncLoad *ld, SyncPage *pg, int *idx, int n, Datum **vals, bool **nulls)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	SyncCounts	before = ld->counts;
+	ErrorData  *volatile e = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(cxt);
+	PG_TRY();
+	{
+		for (int r = 0; r < n; r++)
+			sync_convert_record(ld, pg, idx[r], vals[r], nulls[r]);
+		upsert(ld, vals, nulls, n);
+		ReleaseCurrentSubTransaction();
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		e = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(cxt);
+	CurrentResourceOwner = owner;
+	if (e == NULL)
+		return true;
+	/* a cancel or a shutdown is not a data problem */
+	if (!sync_data_error(e))
+		ReThrowError(e);
+	ld->counts = before;
+	return false;
+}
+
 /*
  * Load one parsed page: records with a problem or no key are rejected
- * first; the rest go in one upsert, or one by one if that fails.
+ * first; the rest go in by COPY or one upsert, or one by one if that
+ * fails.
  */
 void
 sync_load_page(SyncLoad *ld, SyncPage *pg)
@@ -295,12 +279,10 @@ sync_load_page(SyncLoad *ld, SyncPage *pg)
 	int			n = 0;
 	Datum	  **vals = palloc(sizeof(Datum *) * Max(pg->nrecords, 1));
 	bool	  **nulls = palloc(sizeof(bool *) * Max(pg->nrecords, 1));
-	MemoryContext cxt = CurrentMemoryContext;
-	ResourceOwner owner = CurrentResourceOwner;
 	List	   *keys = NIL;
-	bool		ok;
-
 	int64		unchanged_before = ld->counts.unchanged;
+	int64		inserted_before = ld->counts.inserted;
+	ErrorData  *copy_error = NULL;
 
 	ld->counts.records += pg->nrecords;
 	for (int i = 0; i < pg->nrecords; i++)
@@ -309,55 +291,48 @@ sync_load_page(SyncLoad *ld, SyncPage *pg)
 			pg->problem[i] = missing_key(ld, pg, i);
 		if (pg->problem[i] != NULL)
 		{
-			reject(ld, pg, i, pg->problem[i], ERRCODE_INVALID_TEXT_REPRESENTATION);
+			sync_reject(ld, pg, i, pg->problem[i], ERRCODE_INVALID_TEXT_REPRESENTATION);
 			continue;
 		}
 		idx[n] = i;
-		vals[n] = palloc(sizeof(Datum) * nargs);
-		nulls[n] = palloc(sizeof(bool) * nargs);
+		vals[n] = palloc0(sizeof(Datum) * nargs);
+		nulls[n] = palloc0(sizeof(bool) * nargs);
 		n++;
 	}
-	if (n == 0)
-		return;
 
-	/* the whole page at once */
-	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(cxt);
-	PG_TRY();
+	/* a page of new rows: COPY */
+	if (n > 0 && ld->form == SYNC_LOAD_COPY && t->copy_ok && ld->retry_ids == NULL)
+	{
+		if (sync_copy_page(ld, pg, idx, n, &copy_error))
+		{
+			for (int r = 0; r < n; r++)
+				note_copied(ld, pg, idx[r], vals[r], nulls[r], &keys);
+			store_keys(ld, keys);
+			if (ld->pending > 0)
+				sync_supersede_rejects(ld, pg);
+			return;
+		}
+		/* rows that exist: upsert from now on */
+		ld->form = SYNC_UPSERT_JOIN;
+	}
+
+	if (n > 0 && upsert_page(ld, pg, idx, n, vals, nulls))
 	{
 		for (int r = 0; r < n; r++)
-			convert_record(ld, pg, idx[r], vals[r], nulls[r]);
-		upsert(ld, vals, nulls, n);
-		ReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		ok = true;
-	}
-	PG_CATCH();
-	{
-		ErrorData  *e;
-
-		MemoryContextSwitchTo(cxt);
-		e = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(cxt);
-		CurrentResourceOwner = owner;
-		/* a cancel or a shutdown is not a data problem */
-		if (!data_error(e))
-			ReThrowError(e);
-		ok = false;
-	}
-	PG_END_TRY();
-
-	if (ok)
-	{
-		for (int r = 0; r < n; r++)
+		{
 			note_loaded(ld, vals[r], nulls[r], &keys);
+			if (ld->retry_ids)
+				sync_reject_loaded(ld, pg, idx[r]);
+		}
 		store_keys(ld, keys);
-		/* the next page is likely like this one: mostly unchanged rows? */
-		ld->form = (ld->counts.unchanged - unchanged_before) * 2 > n ?
-			SYNC_UPSERT_JOIN : SYNC_UPSERT_PLAIN;
+		/* the next page is likely like this one: new, unchanged or changed rows? */
+		if (ld->counts.inserted - inserted_before == n && t->copy_ok)
+			ld->form = SYNC_LOAD_COPY;
+		else
+			ld->form = (ld->counts.unchanged - unchanged_before) * 2 > n ?
+				SYNC_UPSERT_JOIN : SYNC_UPSERT_PLAIN;
+		if (ld->pending > 0 && ld->retry_ids == NULL)
+			sync_supersede_rejects(ld, pg);
 		return;
 	}
 
@@ -367,11 +342,17 @@ sync_load_page(SyncLoad *ld, SyncPage *pg)
 		ErrorData  *e = try_record(ld, pg, idx[r], vals[r], nulls[r], true);
 
 		if (e == NULL)
+		{
 			note_loaded(ld, vals[r], nulls[r], &keys);
+			if (ld->retry_ids)
+				sync_reject_loaded(ld, pg, idx[r]);
+		}
 		else
-			reject(ld, pg, idx[r], e->message, e->sqlerrcode);
+			sync_reject(ld, pg, idx[r], e->message, e->sqlerrcode);
 	}
 	store_keys(ld, keys);
+	if (ld->pending > 0 && ld->retry_ids == NULL)
+		sync_supersede_rejects(ld, pg);
 }
 
 /*

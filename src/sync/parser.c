@@ -4,7 +4,7 @@
  *	  A helper thread that parses the next page while the backend loads
  *	  the current one.
  *
- * Parsing a page (jansson, then the records' paths and maps) is pure
+ * Parsing a page (jdoc.c's tokenizer, then the records' paths and maps) is pure
  * computation on the page's bytes and the read-only spec; it costs about
  * as much as loading the page.  A run hands each fetched page to this
  * thread and loads the page before it meanwhile, so the two overlap on a

@@ -214,11 +214,14 @@ run_setup(Run *r)
 	sync_target_prepare(r->ld.target);
 	if (SPI_keepplan(r->ld.target->upsert[0]) != 0 || SPI_keepplan(r->ld.target->upsert[1]) != 0)
 		elog(ERROR, "SPI_keepplan failed");
-	/* a run over an existing table starts out expecting unchanged rows */
-	r->ld.form = SYNC_UPSERT_JOIN;
+	/* an empty table gets COPY; an existing one is expected to be unchanged */
+	r->ld.form = r->ld.target->copy_ok && sync_target_empty(r->ld.target) ?
+		SYNC_LOAD_COPY : SYNC_UPSERT_JOIN;
+	if (s->incremental && s->retry_rejects)
+		r->ld.pending = sync_rejects_pending(r->source);
 
 	concord_owner_exec("sync_run", "SELECT cursor_value, pass_run_id, pass_since, pass_max_cursor, next_page,"
-					" next_offset, next_cursor, next_url, pass_pages, pass_records"
+					" next_offset, next_cursor, next_url, pass_pages, pass_records, next_cursor_number"
 					" FROM concord.sync_state WHERE source OPERATOR(pg_catalog.=) $1",
 					1, &t1, &v1, NULL);
 	r->cursor_before = sync_spi_text(1) ? MemoryContextStrdup(r->cxt, sync_spi_text(1)) : NULL;
@@ -234,11 +237,14 @@ run_setup(Run *r)
 			r->pg.page = spi_int8(5, s->page_start);
 			r->pg.offset = spi_int8(6, 0);
 			r->pg.cursor = sync_spi_text(7) ? MemoryContextStrdup(r->cxt, sync_spi_text(7)) : NULL;
+			r->pg.cursor_number = sync_spi_text(11) && strcmp(sync_spi_text(11), "t") == 0;
 			r->pg.url = sync_spi_text(8) ? MemoryContextStrdup(r->cxt, sync_spi_text(8)) : pstrdup(s->url);
 			r->pg.pages = spi_int8(9, 0);
 			r->pg.records = spi_int8(10, 0);
 			r->pg.first = r->pg.pages == 0;
 			restore_cursor_max(r, maxc);
+			if (s->incremental)
+				r->since_number = sync_since_is_number(r);
 		}
 	}
 	else
@@ -284,10 +290,10 @@ run_setup(Run *r)
 static void
 save_run(Run *r, const char *status, ErrorData *e)
 {
-	Oid			types[13] = {INT8OID, TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID,
-	INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID};
-	Datum		vals[13];
-	char		nulls[14] = "             ";
+	Oid			types[15] = {INT8OID, TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID,
+	INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID};
+	Datum		vals[15];
+	char		nulls[16] = "               ";
 	SyncCounts *c = &r->ld.counts;
 
 	vals[0] = Int64GetDatum(r->run_id);
@@ -306,24 +312,26 @@ save_run(Run *r, const char *status, ErrorData *e)
 	vals[11] = e ? CStringGetTextDatum(e->message) : (Datum) 0;
 	nulls[11] = e ? ' ' : 'n';
 	vals[12] = Int64GetDatum(r->run_pages);
+	vals[13] = Int64GetDatum(c->retried);
+	vals[14] = Int64GetDatum(c->recovered);
 	concord_owner_exec("sync_run", "UPDATE concord.sync_run SET"
 					" status = COALESCE($2, status), requests = $3, records = $4,"
 					" inserted = $5, updated = $6, unchanged = $7, deleted = $8, rejected = $9,"
 					" retries = $10, error_code = $11, error = $12,"
-					" pages = $13,"
+					" pages = $13, rejects_retried = $14, rejects_loaded = $15,"
 					" finished_at = CASE WHEN $2 IS NULL THEN NULL ELSE pg_catalog.now() END"
 					" WHERE run_id OPERATOR(pg_catalog.=) $1",
-					13, types, vals, nulls);
+					15, types, vals, nulls);
 }
 
 /* Write the position of the pass (or, finished, the new cursor). */
 static void
 save_state(Run *r, bool finished, const char *cursor)
 {
-	Oid			types[11] = {TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID,
-	TEXTOID, TEXTOID, INT8OID, INT8OID};
-	Datum		vals[11];
-	char		nulls[12] = "           ";
+	Oid			types[12] = {TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID,
+	TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID};
+	Datum		vals[12];
+	char		nulls[13] = "            ";
 	char	   *maxc = finished ? NULL : sync_cursor_text(&r->ld);
 
 	vals[0] = CStringGetTextDatum(r->source);
@@ -341,27 +349,29 @@ save_state(Run *r, bool finished, const char *cursor)
 	vals[8] = CStringGetTextDatum(r->pg.url);
 	vals[9] = Int64GetDatum(r->pg.pages);
 	vals[10] = Int64GetDatum(r->pg.records);
+	vals[11] = BoolGetDatum(r->pg.cursor_number);
 	if (finished)
 		for (int i = 2; i < 11; i++)
 			nulls[i] = 'n';
 	concord_owner_exec("sync_run", "INSERT INTO concord.sync_state AS s (source, cursor_value, pass_run_id, pass_since,"
 					" pass_max_cursor, next_page, next_offset, next_cursor, next_url, pass_pages,"
-					" pass_records, updated_at)"
-					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, pg_catalog.now())"
+					" pass_records, next_cursor_number, updated_at)"
+					" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, pg_catalog.now())"
 					" ON CONFLICT (source) DO UPDATE SET cursor_value = excluded.cursor_value,"
 					" pass_run_id = excluded.pass_run_id, pass_since = excluded.pass_since,"
 					" pass_max_cursor = excluded.pass_max_cursor, next_page = excluded.next_page,"
 					" next_offset = excluded.next_offset, next_cursor = excluded.next_cursor,"
 					" next_url = excluded.next_url, pass_pages = excluded.pass_pages,"
-					" pass_records = excluded.pass_records, updated_at = excluded.updated_at",
-					11, types, vals, nulls);
+					" pass_records = excluded.pass_records, next_cursor_number = excluded.next_cursor_number,"
+					" updated_at = excluded.updated_at",
+					12, types, vals, nulls);
 }
 
 /* accept() for pages the parser thread will parse: any 2xx will do here. */
-static bool
+static SyncAccept
 accept_any(HttpResult *res, void *arg, char **why)
 {
-	return true;
+	return SYNC_ACCEPT_OK;
 }
 
 /*
@@ -389,14 +399,26 @@ run_page(Run *r)
 	/* A */
 	if (r->submitted)
 	{
-		char	   *why;
+		char	   *why = NULL;
+		bool		parsed;
+		SyncAccept	verdict;
 
 		r->submitted = false;
-		if (sync_parser_wait(r->parser, &r->page, &r->arena, &why))
+		parsed = sync_parser_wait(r->parser, &r->page, &r->arena, &why);
+		verdict = sync_page_verdict(r, parsed, &why);
+
+		if (verdict == SYNC_ACCEPT_OK)
 			res = r->next_res;
 		else
 		{
-			/* not JSON: fetch it again, parsing here, under the retry policy */
+			/*
+			 * Not JSON, or the API's error code: fetch it again, parsing
+			 * here, under the retry policy (with a new token if it expired)
+			 */
+			sync_arena_free(r->arena);
+			r->arena = NULL;
+			if (verdict == SYNC_ACCEPT_TOKEN)
+				sync_auth_forget(r->fetch);
 			r->fetch->retries++;
 			res = sync_fetch_page(r, NULL);
 		}
@@ -503,6 +525,17 @@ run_source(Run *r)
 		step_end(r);
 		run_commit(r);
 
+		/* an incremental source's kept rejects first */
+		if (r->ld.pending > 0)
+		{
+			step_begin(r);
+			sync_retry_rejects(&r->ld);
+			save_run(r, NULL, NULL);
+			step_end(r);
+			run_commit(r);
+			r->done_counts = r->ld.counts;
+		}
+
 		while (!r->loaded_all)
 		{
 			step_begin(r);
@@ -538,13 +571,15 @@ run_source(Run *r)
 			r->in_sub = false;
 			if (r->run_id != 0)
 			{
-				bool		stopped = err->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-					err->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN;
+				/* a cancel (or statement_timeout); a shutdown */
+				const char *status = err->sqlerrcode == ERRCODE_QUERY_CANCELED ? "canceled" :
+					ERRCODE_TO_CATEGORY(err->sqlerrcode) == ERRCODE_TO_CATEGORY(ERRCODE_ADMIN_SHUTDOWN) ?
+					"interrupted" : "failed";
 
 				/* the run's row counts what committed, not what rolled back */
 				r->ld.counts = r->done_counts;
 				r->run_pages = r->done_pages;
-				save_run(r, stopped ? "interrupted" : "failed", err);
+				save_run(r, status, err);
 				run_commit(r);
 			}
 		}

@@ -23,6 +23,7 @@ typedef struct Pager
 	int64		page;			/* page number to request */
 	int64		offset;			/* offset to request */
 	char	   *cursor;			/* cursor to send, or NULL */
+	bool		cursor_number;	/* it was a JSON number (for a JSON body) */
 	char	   *url;			/* URL to request */
 	bool		first;			/* the next request is the pass's first */
 	int64		pages;			/* pages of the pass so far */
@@ -60,7 +61,8 @@ typedef struct Run
 	SyncCounts	done_counts;	/* counts of what has committed */
 	int64		done_pages;
 	char	   *cursor_before;
-	char	   *since;
+	char	   *since;			/* the cursor value sent this pass, as sent */
+	bool		since_number;	/* it is a number (for a JSON body) */
 	Pager		pg;
 	SyncFetcher *fetch;
 	SyncLoad	ld;
@@ -75,6 +77,8 @@ extern char *sync_spi_text(int col);
 
 /* pager.c */
 extern char *sync_pass_since(Run *r, const char *stored);
+extern bool sync_since_is_number(Run *r);
+extern SyncAccept sync_page_verdict(Run *r, bool parsed, char **why);
 extern SyncRequest *sync_page_request(Run *r);
 extern HttpResult *sync_fetch_page(Run *r, SyncRequest *q);
 extern void sync_advance(Run *r, HttpResult *res, int n);

@@ -190,7 +190,7 @@ concord_source_create(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-/* Forget a source's cursor, pass in progress and seen keys. */
+/* Forget a source's cursor, pass in progress, seen keys and kept rejects. */
 static void
 reset_state(const char *name)
 {
@@ -201,6 +201,8 @@ reset_state(const char *name)
 					1, &type, &v, NULL);
 	concord_owner_exec("sync_run", "DELETE FROM concord.sync_seen WHERE source OPERATOR(pg_catalog.=) $1",
 					1, &type, &v, NULL);
+	/* the next pass reads everything again: no reject waits for a retry */
+	sync_rejects_settle(name, "reset");
 }
 
 /*
@@ -304,7 +306,7 @@ concord_source_drop(PG_FUNCTION_ARGS)
 	if (drop_table)
 	{
 		SyncSpec   *s = sync_spec_parse(name, spec_text);
-		List	   *names = stringToQualifiedNameList(s->table);
+		List	   *names = stringToQualifiedNameList(s->table, NULL);
 		RangeVar   *rv = makeRangeVarFromNameList(names);
 
 		if (OidIsValid(RangeVarGetRelid(rv, NoLock, true)))

@@ -33,7 +33,8 @@ CREATE TABLE @extschema@.sync_state (
   next_url         text,
   pass_pages       bigint,
   pass_records     bigint,
-  updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now()
+  updated_at       timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  next_cursor_number boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE @extschema@.sync_state IS
   'Per source: the incremental cursor of the last complete pass, and the position of a pass in progress (committed with each batch of pages)';
@@ -41,6 +42,8 @@ COMMENT ON COLUMN @extschema@.sync_state.cursor_value IS
   'Largest cursor column value loaded by the last complete pass (JSON text: ISO 8601 for times)';
 COMMENT ON COLUMN @extschema@.sync_state.pass_run_id IS
   'The run that started the pass in progress; NULL when no pass is in progress';
+COMMENT ON COLUMN @extschema@.sync_state.next_cursor_number IS
+  'The next page''s cursor (next_cursor) was a JSON number: it goes into a JSON body as one';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_state', '');
 REVOKE ALL ON @extschema@.sync_state FROM PUBLIC;
 
@@ -49,7 +52,7 @@ CREATE TABLE @extschema@.sync_run (
   source         text NOT NULL,
   status         text NOT NULL
                  CONSTRAINT sync_run_status_check
-                 CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted')),
+                 CHECK (status IN ('running', 'succeeded', 'failed', 'canceled', 'interrupted')),
   started_at     timestamptz NOT NULL DEFAULT pg_catalog.now(),
   finished_at    timestamptz,
   resumed        boolean NOT NULL DEFAULT false,
@@ -67,7 +70,9 @@ CREATE TABLE @extschema@.sync_run (
   cursor_after   text,
   error_code     text,
   error          text,
-  run_by         name NOT NULL
+  run_by         name NOT NULL,
+  rejects_retried bigint NOT NULL DEFAULT 0,
+  rejects_loaded bigint NOT NULL DEFAULT 0
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_run', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_run_run_id_seq', '');
@@ -80,6 +85,12 @@ COMMENT ON COLUMN @extschema@.sync_run.run_by IS
   'The role the run wrote as (the current user of the CALL)';
 COMMENT ON COLUMN @extschema@.sync_run.since IS
   'Value sent in the incremental cursor parameter (the stored cursor less the lookback)';
+COMMENT ON COLUMN @extschema@.sync_run.status IS
+  'running; succeeded; failed (an error: error_code, error); canceled (a cancel or statement_timeout); interrupted (the server shut down, or the session died: marked by the next run)';
+COMMENT ON COLUMN @extschema@.sync_run.rejects_retried IS
+  'Rejected records of earlier runs (an incremental source keeps them) tried again at the start of this run';
+COMMENT ON COLUMN @extschema@.sync_run.rejects_loaded IS
+  'Of rejects_retried, how many loaded this time';
 REVOKE ALL ON @extschema@.sync_run FROM PUBLIC;
 
 CREATE TABLE @extschema@.sync_reject (
@@ -90,13 +101,36 @@ CREATE TABLE @extschema@.sync_reject (
   record      jsonb NOT NULL,
   reason      text NOT NULL,
   error_code  text NOT NULL,
-  created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
+  created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  key         text,
+  retry       boolean NOT NULL DEFAULT false,
+  retries     integer NOT NULL DEFAULT 0,
+  resolved    text
+              CONSTRAINT sync_reject_resolved_check CHECK (resolved IN ('loaded', 'superseded', 'reset')),
+  resolved_run_id bigint,
+  resolved_at timestamptz
 );
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_reject', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.sync_reject_reject_id_seq', '');
 CREATE INDEX sync_reject_run_idx ON @extschema@.sync_reject (run_id);
+CREATE INDEX sync_reject_source_idx ON @extschema@.sync_reject (source, reject_id);
+CREATE INDEX sync_reject_pending_idx ON @extschema@.sync_reject (source, key) WHERE retry AND resolved IS NULL;
 COMMENT ON TABLE @extschema@.sync_reject IS
   'Records a run could not load (bad type, missing key, constraint), with the raw record and the reason';
+COMMENT ON COLUMN @extschema@.sync_reject.source IS
+  'The source whose run rejected the record';
+COMMENT ON COLUMN @extschema@.sync_reject.key IS
+  'The record''s key as the API wrote it (its key fields; a JSON array of them for a composite key), or NULL when it had none';
+COMMENT ON COLUMN @extschema@.sync_reject.retry IS
+  'Kept for a retry: an incremental source tries it again at the start of every run until it is resolved';
+COMMENT ON COLUMN @extschema@.sync_reject.retries IS
+  'How many later runs tried it again (reason and error_code are the latest refusal''s)';
+COMMENT ON COLUMN @extschema@.sync_reject.resolved IS
+  'NULL while it waits; loaded (a retry loaded it), superseded (a later version of the record arrived), reset (the source was reset)';
+COMMENT ON COLUMN @extschema@.sync_reject.resolved_run_id IS
+  'The run that resolved it (loaded or superseded)';
+COMMENT ON COLUMN @extschema@.sync_reject.resolved_at IS
+  'When it was resolved';
 REVOKE ALL ON @extschema@.sync_reject FROM PUBLIC;
 
 CREATE TABLE @extschema@.sync_seen (

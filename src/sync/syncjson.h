@@ -1,10 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * syncjson.h
- *	  jansson-facing helpers of the sync component: JSON path evaluation.
+ *	  jansson-facing helpers of the sync component: the spec and request
+ *	  bodies are read and written with jansson (pages with jdoc.c).
  *
- * Only spec.c, jpath.c and page.c include this header; none of them may
- * include utils/builtins.h, whose json_object clashes with jansson's.
+ * Only the spec files (spec.c, specvalue.c, specauth.c) and reqbody.c
+ * include this header; none of them may include utils/builtins.h, whose
+ * json_object clashes with jansson's.
  *
  * The clash goes beyond the compiler: the postgres executable exports a
  * json_object symbol (the SQL function), and the dynamic linker binds a
@@ -22,9 +24,6 @@
 
 #include "sync/sync.h"
 
-extern json_t *sync_path_get(const SyncPath *path, json_t *root);
-extern json_t **sync_path_select(const SyncPath *path, json_t *root, int *n);
 extern char *sync_json_scalar_text(json_t *v);
-extern const char *sync_path_first_key(const SyncPath *path);
 
 #endif							/* CONCORD_SYNCJSON_H */

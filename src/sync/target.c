@@ -33,6 +33,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/regproc.h"
+#include "utils/rls.h"
 #include "utils/resowner.h"
 #include "utils/syscache.h"
 #include "utils/typcache.h"
@@ -224,10 +225,17 @@ build_sql(const SyncSpec *s, SyncTarget *t)
 		bool		is_pk = false;
 		bool		has_eq;
 		const char *cast;
+		char	   *sval;
 
+		/* an array column's values come as text: cast them */
+		sval = (i < s->ncolumns && t->textcast[i]) ?
+			psprintf("s.%s::%s", name,
+					 format_type_extended(t->typid[i], t->typmod[i],
+										  FORMAT_TYPE_TYPEMOD_GIVEN | FORMAT_TYPE_FORCE_QUALIFY)) :
+			psprintf("s.%s", name);
 		appendStringInfo(&cols, "%s%s", i ? ", " : "", name);
 		if (i < nargs)
-			appendStringInfo(&scols, "%ss.%s", i ? ", " : "", name);
+			appendStringInfo(&scols, "%s%s", i ? ", " : "", sval);
 		else
 			appendStringInfoString(&scols, t->softdel_type == BOOLOID ? ", false" : ", NULL");
 		for (int k = 0; k < t->npk; k++)
@@ -244,7 +252,7 @@ build_sql(const SyncSpec *s, SyncTarget *t)
 		appendStringInfo(&excl, "%st.%s%s", excl.len ? ", " : "", name, cast);
 		appendStringInfo(&exnew, "%sexcluded.%s%s", exnew.len ? ", " : "", name, cast);
 		if (i < nargs)
-			appendStringInfo(&news, "%ss.%s%s", news.len ? ", " : "", name, cast);
+			appendStringInfo(&news, "%s%s%s", news.len ? ", " : "", sval, cast);
 		else
 			appendStringInfo(&news, "%s%s", news.len ? ", " : "",
 							 t->softdel_type == BOOLOID ? "false" : "NULL::pg_catalog.timestamptz");
@@ -302,6 +310,83 @@ build_sql(const SyncSpec *s, SyncTarget *t)
 	t->key_sql = key.data;
 }
 
+/* Does the relation have rules (which COPY would not apply)? */
+static bool
+relation_has_rules(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	bool		has;
+
+	if (!HeapTupleIsValid(tup))
+		return false;
+	has = ((Form_pg_class) GETSTRUCT(tup))->relhasrules;
+	ReleaseSysCache(tup);
+	return has;
+}
+
+/* Does text read as the input of type typid (with typmod)? */
+static bool
+reads_as(Oid typid, int32 typmod, const char *text)
+{
+	Oid			infunc;
+	Oid			ioparam;
+	volatile bool ok = true;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	getTypeInputInfo(typid, &infunc, &ioparam);
+	PG_TRY();
+	{
+		(void) OidInputFunctionCall(infunc, (char *) text, ioparam, typmod);
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(cxt);
+		FlushErrorState();
+		ok = false;
+	}
+	PG_END_TRY();
+	return ok;
+}
+
+/*
+ * The incremental settings that depend on the cursor column's type: a
+ * lookback (an interval, or a number of seconds, for times; a number for
+ * numbers), the start, the cursor format.
+ */
+static void
+check_cursor_settings(const SyncSpec *s, SyncTarget *t)
+{
+	int			c = t->cursor_col;
+	Oid			typid = t->typid[c];
+	char		cat = TypeCategory(typid);
+
+	if (s->lookback)
+	{
+		if (cat != TYPCATEGORY_DATETIME && cat != TYPCATEGORY_NUMERIC)
+			sync_spec_error(s->source, "mode.lookback",
+							psprintf("needs a date/time or numeric cursor column, not %s",
+									 format_type_be(typid)), NULL);
+		if (!reads_as(cat == TYPCATEGORY_DATETIME ? INTERVALOID : typid, -1, s->lookback))
+			sync_spec_error(s->source, "mode.lookback",
+							psprintf("must be %s, not \"%s\"",
+									 cat == TYPCATEGORY_DATETIME ? "an interval (\"5 minutes\") or a number of seconds" :
+									 psprintf("a number of the cursor column's type %s", format_type_be(typid)),
+									 s->lookback), NULL);
+	}
+	if (s->cursor_start &&
+		!(s->columns[c].epoch && t->datetime[c] ? reads_as(NUMERICOID, -1, s->cursor_start) ||
+		  reads_as(typid, t->typmod[c], s->cursor_start) :
+		  reads_as(typid, t->typmod[c], s->cursor_start)))
+		sync_spec_error(s->source, "mode.start",
+						psprintf("must be a value of the cursor column's type %s, not \"%s\"",
+								 format_type_be(typid), s->cursor_start), NULL);
+	if (s->cursor_format && (strcmp(s->cursor_format, "epoch") == 0 ||
+							 strcmp(s->cursor_format, "epoch_ms") == 0) && !t->datetime[c])
+		sync_spec_error(s->source, "mode.cursor_format",
+						psprintf("is %s, a Unix time, but the cursor column is %s", s->cursor_format,
+								 format_type_be(typid)), NULL);
+}
+
 /*
  * Resolve the spec's target table (creating it when the spec says so and
  * create_missing is set), check every mapped column and the caller's
@@ -322,7 +407,7 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 
 	PG_TRY();
 	{
-		names = stringToQualifiedNameList(s->table);
+		names = stringToQualifiedNameList(s->table, NULL);
 	}
 	PG_CATCH();
 	{
@@ -372,6 +457,9 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 	t->typlen = palloc(sizeof(int16) * t->ncols);
 	t->typbyval = palloc(sizeof(bool) * t->ncols);
 	t->typalign = palloc(sizeof(char) * t->ncols);
+	t->textcast = palloc0(sizeof(bool) * t->ncols);
+	t->datetime = palloc0(sizeof(bool) * t->ncols);
+	t->basetype = palloc(sizeof(Oid) * t->ncols);
 	t->cursor_col = -1;
 	for (int i = 0; i < s->ncolumns; i++)
 	{
@@ -413,12 +501,30 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 		t->typid[i] = a->atttypid;
 		t->typmod[i] = a->atttypmod;
 		t->collation[i] = a->attcollation;
+		t->basetype[i] = getBaseType(a->atttypid);
+		t->datetime[i] = t->basetype[i] == DATEOID || t->basetype[i] == TIMESTAMPOID ||
+			t->basetype[i] == TIMESTAMPTZOID;
+		/* JSON arrays become array literals for an array column */
+		((SyncSpec *) s)->columns[i].pg_array = OidIsValid(get_element_type(t->basetype[i]));
 		t->arrtype[i] = get_array_type(a->atttypid);
 		if (!OidIsValid(t->arrtype[i]))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("column \"%s\" of %s has type %s, which has no array type",
-							name, t->qname, format_type_be(a->atttypid))));
+		{
+			/* an array column: values travel as text (no arrays of arrays) */
+			if (!OidIsValid(get_element_type(t->basetype[i])))
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("column \"%s\" of %s has type %s, which a sync cannot load",
+								name, t->qname, format_type_be(a->atttypid)),
+						 errdetail("Path: columns[%d].name.", i)));
+			t->textcast[i] = true;
+			t->arrtype[i] = TEXTARRAYOID;
+		}
+		if (s->columns[i].epoch && !t->datetime[i])
+			sync_spec_error(s->source, psprintf("columns[%d].format", i),
+							psprintf("is %s, for a Unix time, but column \"%s\" of %s is %s",
+									 s->columns[i].epoch == 1000 ? "epoch_ms" : "epoch", name, t->qname,
+									 format_type_be(a->atttypid)),
+							"A Unix time goes into a date, timestamp or timestamptz column.");
 		getTypeInputInfo(a->atttypid, &infunc, &t->ioparam[i]);
 		fmgr_info_cxt(infunc, &t->infn[i], CurrentMemoryContext);
 		get_typlenbyvalalign(a->atttypid, &t->typlen[i], &t->typbyval[i], &t->typalign[i]);
@@ -485,6 +591,10 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 			sync_spec_error(s->source, "columns",
 					   psprintf("must map primary key column \"%s\" of %s", (char *) lfirst(lc), t->qname), NULL);
 		t->pk[k] = found;
+		if (t->textcast[found])
+			sync_spec_error(s->source, "target.primary_key",
+							psprintf("names array column \"%s\", which cannot be a key of a sync", (char *) lfirst(lc)),
+							NULL);
 		{
 			Oid			outfn;
 			bool		varlena;
@@ -507,17 +617,16 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 					   psprintf("names column \"%s\" of type %s, which has no ordering",
 								s->cursor_column, format_type_be(t->typid[t->cursor_col])), NULL);
 		fmgr_info_cxt(tc->cmp_proc, &t->cursor_cmp, CurrentMemoryContext);
-		if (s->lookback)
-		{
-			char		cat = TypeCategory(t->typid[t->cursor_col]);
-
-			if (cat != TYPCATEGORY_DATETIME && cat != TYPCATEGORY_NUMERIC)
-				sync_spec_error(s->source, "mode.lookback",
-						   psprintf("needs a date/time or numeric cursor column, not %s",
-									format_type_be(t->typid[t->cursor_col])), NULL);
-		}
+		if (t->textcast[t->cursor_col])
+			sync_spec_error(s->source, "mode.cursor_column",
+							psprintf("names array column \"%s\", which cannot be a cursor", s->cursor_column),
+							NULL);
+		check_cursor_settings(s, t);
 	}
 
+	/* COPY sees neither row-level security nor rules: upserts only then */
+	t->copy_ok = check_enable_rls(t->relid, InvalidOid, true) != RLS_ENABLED &&
+		!relation_has_rules(t->relid);
 	require_privilege(s, t->relid, ACL_SELECT, "read");
 	require_privilege(s, t->relid, ACL_INSERT, "insert into");
 	require_privilege(s, t->relid, ACL_UPDATE, "update");
@@ -525,6 +634,18 @@ sync_target_open(const SyncSpec *s, bool create_missing, bool for_check)
 		require_privilege(s, t->relid, ACL_DELETE, "delete from");
 	build_sql(s, t);
 	return t;
+}
+
+/*
+ * Is the target table empty (as the caller sees it)?  A run into an empty
+ * table starts with COPY.
+ */
+bool
+sync_target_empty(SyncTarget *t)
+{
+	if (SPI_execute(psprintf("SELECT 1 FROM %s LIMIT 1", t->qname), true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read %s", t->qname);
+	return SPI_processed == 0;
 }
 
 /*

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 #
-# test/citus/build.sh SRC — build and install Citus 13.0 for PostgreSQL 15
-# from a checkout of citusdata/citus (tag v13.0.5) at SRC, for the optional
+# test/citus/build.sh SRC — build and install Citus for the PostgreSQL the
+# harness runs (PG_MAJOR: Citus 13.0, tag v13.0.5, for 15; Citus 14.0, tag
+# v14.0.1, for 18) from a checkout of citusdata/citus at SRC, for the optional
 # suite test/citus/run.sh (docs/scaling.md).  Installs the Debian packages
 # the build needs first.  As root.  Citus's usage statistics, which would
 # call out to the internet, are left out (--without-libcurl).
@@ -14,7 +15,7 @@ require_root
 
 src="${1:-}"
 if [[ -z "$src" || ! -x "$src/configure" || ! -d "$src/src/backend/distributed" ]]; then
-	die "usage: bash test/citus/build.sh <a checkout of citusdata/citus at tag v13.0.5>"
+	die "usage: bash test/citus/build.sh <a checkout of citusdata/citus at tag v13.0.5 (PostgreSQL 15) or v14.0.1 (18)>"
 fi
 src="$(cd "$src" && pwd)"
 

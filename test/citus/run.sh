@@ -13,7 +13,10 @@
 # identity resolution, row policies, masks and metric queries give.  Prints
 # TAP; exits non-zero on a failure.  Where Citus is not installed it says
 # so and skips (exit 0).  CITUS_KEEP=1 leaves the clusters running, to
-# look around; the next run stops them.
+# look around; the next run stops them.  PG_MAJOR picks the PostgreSQL
+# major as for test/check.sh (Citus 13.0 for 15, Citus 14.0 for 18);
+# CONCORD_CITUS_PORT (default 54381) is the first worker's port, the second
+# worker's and the coordinator's follow 3 and 6 above it.
 
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -22,7 +25,7 @@ cd "$REPO"
 require_root
 
 if [[ ! -f "$("$PG_CONFIG" --pkglibdir)/citus.so" ]]; then
-	echo "1..0 # SKIP Citus is not installed in $("$PG_CONFIG" --pkglibdir) (build it: bash test/citus/build.sh <checkout of citusdata/citus v13.0.5>; docs/scaling.md)"
+	echo "1..0 # SKIP Citus is not installed in $("$PG_CONFIG" --pkglibdir) (build it: bash test/citus/build.sh <checkout of citusdata/citus: v13.0.5 for 15, v14.0.1 for 18>; docs/scaling.md)"
 	exit 0
 fi
 
@@ -46,11 +49,12 @@ done
 
 export CLUSTER_PRELOAD="citus,$CONCORD_EXT"
 export CLUSTER_EXTRA_CONF="max_connections = 100"
-cluster_start citus1 54381 >/dev/null
+base="${CONCORD_CITUS_PORT:-54381}"
+cluster_start citus1 "$base" >/dev/null
 W1="$PGPORT"
-cluster_start citus2 54384 >/dev/null
+cluster_start citus2 "$((base + 3))" >/dev/null
 W2="$PGPORT"
-cluster_start citus0 54387 >/dev/null # the coordinator: PGHOST/PGPORT stay on it
+cluster_start citus0 "$((base + 6))" >/dev/null # the coordinator: PGHOST/PGPORT stay on it
 C="$PGPORT"
 stubs_start citus0 >/dev/null
 

@@ -19,13 +19,23 @@ SELECT plan((SELECT count(*)::int FROM blocks) + 9);
 CREATE ROLE analyst;
 CREATE ROLE data_team;
 CREATE ROLE governance_team;
+-- (pg_cron is not installed for every major: see pg_cron_available in
+-- test/harness/lib.sh; without it, the install runs without its
+-- CREATE EXTENSION pg_cron line)
+SELECT NOT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_cron') AS no_cron \gset
 DROP EXTENSION IF EXISTS pg_cron;
 DROP EXTENSION concord CASCADE;
 DROP SCHEMA concord;
 
-SELECT lives_ok(code, format('docs/operations.md example %s (install) runs', n)) FROM blocks WHERE n = 1;
+SELECT CASE WHEN :'no_cron'::boolean
+            THEN lives_ok(regexp_replace(code, E'\nCREATE EXTENSION pg_cron;[^\n]*', ''),
+                          format('docs/operations.md example %s (install) runs, without pg_cron (not installed for PostgreSQL %s)',
+                                 n, current_setting('server_version')))
+            ELSE lives_ok(code, format('docs/operations.md example %s (install) runs', n)) END
+  FROM blocks WHERE n = 1;
 SELECT is((SELECT string_agg(extname, ',' ORDER BY extname) FROM pg_extension WHERE extname IN ('concord', 'pg_cron')),
-          'concord,pg_cron', 'concord is installed, and pg_cron');
+          CASE WHEN :'no_cron'::boolean THEN 'concord' ELSE 'concord,pg_cron' END,
+          'concord is installed, and pg_cron where it is available');
 SELECT results_eq($$SELECT host_pattern, port FROM concord.http_allow$$, $$VALUES ('crm.example.com', NULL::int)$$,
                   'the CRM is an allowed destination, on the scheme''s default port');
 SELECT results_eq($$SELECT r, g FROM (VALUES ('analyst', 'concord_http'), ('data_team', 'concord_sync'), ('data_team', 'concord_identity'),

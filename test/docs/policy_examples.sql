@@ -41,7 +41,7 @@ EXCEPTION WHEN OTHERS THEN
   RETURN ARRAY[m, d];
 END $$;
 
-SELECT plan((SELECT count(*)::int FROM blocks) + 27);
+SELECT plan((SELECT count(*)::int FROM blocks) + 29);
 
 -- 1. the walk-through, then time-bound access and explain_access in its state
 BEGIN;
@@ -182,6 +182,11 @@ SELECT is((SELECT attgenerated::text || ' ' || pg_get_expr(adbin, adrelid) FROM 
 SELECT is((SELECT string_agg(x ->> 'phone', ',' ORDER BY (x ->> 'id')::int) FROM jsonb_array_elements(concord.explain_access('li_na', 'sales.customer') -> 'sample') x),
           '138****5678,139****5679,150****5670', 'and the rep still sees phones masked');
 
+-- governance_check, in that state: nothing the rep can take
+SELECT lives_ok(code, format('docs/policy.md example %s (governance_check) runs', n)) FROM blocks WHERE code LIKE '%governance_check() WHERE%';
+SELECT is((SELECT string_agg(DISTINCT kind, ',') FROM concord.governance_check() WHERE governed = 'sales.customer'::regclass
+             AND role = 'li_na'), NULL, 'it finds no way around sales.customer''s governance for the rep');
+
 -- write rules
 SELECT lives_ok(code, format('docs/policy.md example %s (write rules) runs', n)) FROM blocks WHERE code LIKE '%''invoice_by_finance''%';
 SELECT is(pg_temp.error_of($$UPDATE finance.contract SET invoice_amount = 1500 WHERE contract_no = 'HT-1'$$),
@@ -203,4 +208,14 @@ SELECT throws_ok(:'explain_code', '42501', 'EXPLAIN ANALYZE is not allowed over 
                  format('docs/policy.md example %s (EXPLAIN ANALYZE by a member) is refused with the message the page shows', :explain_n));
 SELECT lives_ok(replace(:'explain_code', 'EXPLAIN ANALYZE', 'EXPLAIN'), 'plain EXPLAIN of it is allowed');
 RESET ROLE;
+
+-- audit checkpoints: an endpoint audit_anchor (the stub server), the
+-- example's checkpoint literal replaced by the one just taken
+SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, note => 'docs_policy') IS NOT NULL AS al,
+       concord.endpoint_define('audit_anchor', current_setting('concord_test.stub_url') || '/echo') IS NOT NULL AS ep \gset
+SELECT lives_ok(replace(code, $q$'{"id": 1042, "hash": "9f2c..."}'$q$, quote_literal(concord.audit_checkpoint()::text)),
+                format('docs/policy.md example %s (audit checkpoints) runs, with a checkpoint of this log', n))
+  FROM blocks WHERE code LIKE '%audit_checkpoint(%';
+SELECT is((SELECT count(*)::int FROM concord.outbox WHERE endpoint = 'audit_anchor' AND payload ? 'audit_checkpoint'), 1,
+          'the checkpoint is queued for the endpoint');
 ROLLBACK;

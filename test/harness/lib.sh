@@ -4,7 +4,7 @@
 #
 # Sourced by test/check.sh and test/demo.sh. It installs what the project
 # needs from Debian, builds and installs the extension, runs a project-local
-# PostgreSQL 15 cluster under $REPO/tmp/NAME (as the postgres OS user, since
+# PostgreSQL cluster under $REPO/tmp/NAME (as the postgres OS user, since
 # PostgreSQL refuses to run as root) and the stub API servers on 127.0.0.1,
 # and stops every process it started by its recorded pid.
 #
@@ -22,11 +22,44 @@
 # the caller's EXIT trap runs stop_all.
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)"
-# The server and its tools; CONCORD_PGBIN points the harness at another
-# installation of PostgreSQL 15 (a relocated copy, say, so that two work
-# trees can build, install and test side by side).
-PGBIN="${CONCORD_PGBIN:-/usr/lib/postgresql/15/bin}"
+# The server and its tools.  PG_MAJOR picks the PostgreSQL major: 15 (the
+# default) is Debian 12's package in /usr/lib/postgresql/15; 17 and 18 are
+# built from Debian's source packages into /opt/postgresql-N by
+# test/harness/build_postgres.sh the first time they are used (see
+# ensure_postgres).  CONCORD_PGBIN points the harness at another
+# installation's bin directory (a relocated copy, say, so that two work
+# trees can build, install and test side by side); PG_MAJOR then follows
+# that installation's pg_config.  CONCORD_PG15BIN does the same for 15
+# alone: it is where 15 lives whenever 15 is used (PG_MAJOR=15, and the
+# pg_upgrade test's old cluster), so that .ci/run, which runs 15 and 18,
+# can be pointed at a relocated 15.
+PG_MAJOR="${PG_MAJOR:-15}"
+case "$PG_MAJOR" in
+15 | 17 | 18) ;;
+*)
+	printf 'harness: ERROR: PG_MAJOR=%s: concord supports PostgreSQL 15, 17 and 18\n' "$PG_MAJOR" >&2
+	exit 2
+	;;
+esac
+if [[ -n "${CONCORD_PGBIN:-}" ]]; then
+	PGBIN="$CONCORD_PGBIN"
+	if [[ -x "$PGBIN/pg_config" ]]; then
+		PG_MAJOR="$("$PGBIN/pg_config" --version | sed -nE 's/^PostgreSQL ([0-9]+).*/\1/p')"
+	fi
+elif [[ "$PG_MAJOR" == 15 ]]; then
+	PGBIN="${CONCORD_PG15BIN:-/usr/lib/postgresql/15/bin}"
+else
+	PGBIN="/opt/postgresql-$PG_MAJOR/bin"
+fi
+export PG_MAJOR PGBIN
 export PG_CONFIG="$PGBIN/pg_config"
+# The PostgreSQL 15 installation that tests across majors start from (the
+# pg_upgrade test); CONCORD_PG15BIN points it at a relocated copy.
+PG15BIN="${CONCORD_PG15BIN:-/usr/lib/postgresql/15/bin}"
+if [[ "$PG_MAJOR" == 15 ]]; then
+	PG15BIN="$PGBIN"
+fi
+export PG15BIN
 PYTHON=/usr/bin/python3
 LOGDIR="$REPO/tmp/log"
 
@@ -134,20 +167,57 @@ ensure_packages() {
 			die "apt-get install failed"
 		fi
 	fi
+	ensure_postgres
 	[[ -x "$PG_CONFIG" ]] || die "$PG_CONFIG not found after installing packages"
 	[[ -x "$PYTHON" ]] || die "$PYTHON not found after installing packages"
 	id postgres >/dev/null 2>&1 || die "the postgres OS user does not exist"
+}
+
+# PostgreSQL 17 or 18 (PG_MAJOR), with pgTAP and pg_cron, built once from
+# Debian's source packages into /opt/postgresql-N (test/harness/build_postgres.sh
+# holds a lock, so two runs never build at once, and does nothing when the
+# build is there).  Nothing to do for 15, or when CONCORD_PGBIN names the
+# installation.
+ensure_postgres() {
+	[[ "$PG_MAJOR" != 15 && -z "${CONCORD_PGBIN:-}" ]] || return 0
+	if [[ -f "/opt/postgresql-$PG_MAJOR/.concord-build-complete" ]]; then
+		return 0
+	fi
+	say "PostgreSQL $PG_MAJOR is not built yet: building it into /opt/postgresql-$PG_MAJOR (a few minutes, once)"
+	bash "$REPO/test/harness/build_postgres.sh" "$PG_MAJOR" </dev/null ||
+		die "could not build PostgreSQL $PG_MAJOR"
+}
+
+# True if pg_cron is installed for the server the harness runs.  Debian 12
+# packages it for 15 (postgresql-15-cron); for 17 and 18 it is built from
+# Debian's pg-cron source package when the archive serves it, and the
+# archive reached here does not (see test/harness/build_postgres.sh).
+# Without it, the clusters run without pg_cron and the tests that need it
+# skip, saying so.
+pg_cron_available() {
+	[[ -f "$("$PG_CONFIG" --sharedir)/extension/pg_cron.control" ]]
+}
+
+# "PostgreSQL 18.6": the server the harness runs.
+pg_version() {
+	"$PGBIN/pg_config" --version | sed -E 's/ \(.*//'
 }
 
 #
 # Build
 #
 
-# Build the extension and install it into PostgreSQL 15 (as root).
+# Build the extension and install it into the PostgreSQL the harness runs
+# (as root).  Objects built against another installation's headers (the
+# previous run's PG_MAJOR) are cleaned first: tmp/build-for names it.
 build_install() {
 	mkdir -p "$LOGDIR"
-	local log="$LOGDIR/build.log"
-	say "build: make && make install (log: $log)"
+	local log="$LOGDIR/build.log" stamp="$REPO/tmp/build-for" want
+	want="$PG_CONFIG $("$PG_CONFIG" --version)"
+	if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+		make -C "$REPO" PG_CONFIG="$PG_CONFIG" clean >/dev/null 2>&1 </dev/null || true
+	fi
+	say "build: make && make install for $(pg_version) (log: $log)"
 	if ! make -C "$REPO" PG_CONFIG="$PG_CONFIG" -j2 >"$log" 2>&1 </dev/null; then
 		show_log_tail "$log" 80
 		die "build failed"
@@ -156,6 +226,7 @@ build_install() {
 		show_log_tail "$log" 80
 		die "make install failed"
 	fi
+	printf '%s\n' "$want" >"$stamp"
 }
 
 #
@@ -310,8 +381,9 @@ cluster_start() {
 
 	if [[ ! -f "$data/PG_VERSION" ]]; then
 		local initlog="$dir/initdb.log"
+		# shellcheck disable=SC2086 # CLUSTER_INITDB_OPTS: words on purpose
 		if ! as_postgres "$PGBIN/initdb" -D "$data" --auth=trust -U postgres \
-			--encoding=UTF8 --locale=C.UTF-8 >"$initlog" 2>&1 </dev/null; then
+			--encoding=UTF8 --locale=C.UTF-8 ${CLUSTER_INITDB_OPTS-} >"$initlog" 2>&1 </dev/null; then
 			show_log_tail "$initlog"
 			die "initdb failed for cluster $name"
 		fi
@@ -357,7 +429,7 @@ EOF
 	pmpid="$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)"
 	record_pid "$name" postmaster "$pmpid"
 
-	say "cluster $name: PostgreSQL 15 on 127.0.0.1:$port, socket dir $sockdir, pid $pmpid"
+	say "cluster $name: $(pg_version) on 127.0.0.1:$port, socket dir $sockdir, pid $pmpid"
 }
 
 # psql as the postgres superuser on the current cluster, stopping at the

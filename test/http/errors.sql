@@ -163,7 +163,7 @@ SELECT throws_ok($$SELECT concord.http_get('http://127.0.0.1/', max_redirects =>
 SELECT throws_ok($$SELECT concord.http_get('http://127.0.0.1/', max_redirects => 21)$$, '22023', 'max_redirects must be at most 20, not 21', 'max_redirects above 20');
 SELECT throws_ok($$SELECT concord.http_post('http://127.0.0.1/', 'x', timeout_ms => 0)$$, '22023', 'timeout_ms must be at least 1, not 0', 'every wrapper checks its limits');
 SELECT throws_ok($$SET concord.http_timeout_ms = 0$$, '22023',
-  '0 ms is outside the valid range for parameter "concord.http_timeout_ms" (1 .. 3600000)', 'the timeout setting refuses 0');
+  '0 ms is outside the valid range for parameter "concord.http_timeout_ms" ' || CASE WHEN current_setting('server_version_num')::int >= 170000 THEN '(1 ms .. 3600000 ms)' ELSE '(1 .. 3600000)' END, 'the timeout setting refuses 0');
 SELECT throws_ok($$SET concord.http_max_redirects = 21$$, '22023',
   '21 is outside the valid range for parameter "concord.http_max_redirects" (0 .. 20)', 'the redirect setting refuses 21');
 

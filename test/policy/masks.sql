@@ -43,9 +43,10 @@ SELECT is((SELECT count(*)::int FROM pg_proc WHERE pronamespace = 'concord'::reg
             AND proleakproof), 9, 'all nine masks are LEAKPROOF');
 SELECT is(concord.mask_phone(NULL), NULL, 'NULL stays NULL');
 
--- the keyed hash
-SELECT throws_ok($$SELECT concord.mask_hash('13812345678')$$, '42704',
-  'mask_hash needs the secret "mask_key": secret "mask_key" does not exist', 'mask_hash without its key');
+-- the keyed hash (no key yet: whatever another test left is dropped, and
+-- rolled back)
+DELETE FROM concord.secret WHERE name = 'mask_key';
+SELECT is(concord.mask_hash('13812345678'), NULL, 'mask_hash without its key: NULL, never an error (it is LEAKPROOF)');
 SELECT lives_ok($$SELECT concord.secret_set('mask_key', 'tap-mask-key-0123456789abcdef')$$, 'a key');
 SELECT matches(concord.mask_hash('13812345678'), '^h:[0-9a-f]{16}$', 'mask_hash: h: and 16 hex digits');
 SELECT results_eq(

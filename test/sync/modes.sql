@@ -38,9 +38,9 @@ SELECT results_eq(
      ORDER BY (e->>'id')::bigint LIMIT 3$$,
   'code maps (with and without otherwise), a default, nested paths, jsonb and casts');
 SELECT is((SELECT extra FROM sync_test.map_customers WHERE id = 1),
-  (SELECT e - 'id' - 'name' - 'status' - 'segment' - 'address' - 'tags' - 'updated_at' - 'lifetime_value'
+  (SELECT (e - 'id' - 'name' - 'status' - 'segment' - 'tags' - 'updated_at' - 'lifetime_value') #- '{address,street}'
      FROM jsonb_array_elements(pg_temp.stub_get('/sync/map/customers/all')) e WHERE e->>'id' = '1'),
-  'fields no column takes are kept in the unmapped jsonb column');
+  'fields no column takes are kept in the unmapped jsonb column; of address, only the street mapped is taken (the city stays)');
 SELECT is((SELECT count(DISTINCT stage)::int FROM sync_test.map_customers), 3, 'A, B and the rest');
 
 ------------------------------------------------------------------------------

@@ -127,7 +127,7 @@ SELECT ok(pg_cancel_backend(:victim), 'its query is canceled');
 SELECT is(pg_temp.drain(), '57014', 'the sync reports the cancel');
 SELECT pg_temp.drain() AS drained \gset
 SELECT results_eq($$SELECT status, error_code FROM pg_temp.runs('tap_cancel')$$,
-  $$VALUES ('interrupted', '57014')$$, 'the canceled run recorded itself as interrupted, with the cancel');
+  $$VALUES ('canceled', '57014')$$, 'the canceled run recorded itself as canceled, with the cancel''s SQLSTATE');
 SELECT is(pg_temp.remote_sync('tap_cancel'), 'ok', 'the next run');
 SELECT is((SELECT resumed FROM pg_temp.runs('tap_cancel') OFFSET 1), true, 'it resumed the canceled pass');
 SELECT is((SELECT string_agg(contract_no, ',' ORDER BY contract_no) FROM sync_tap.cancel),

@@ -44,9 +44,9 @@ SELECT throws_ok($$SELECT concord.source_create('s1', pg_temp.with('{pagination}
 SELECT throws_ok($$SELECT concord.source_create('s1', pg_temp.with('{records}', '"data[*]"'))$$,
   '22023', 'invalid spec for source "s1": records is not a valid JSON path ("data[*]"): a JSON path starts with "$", as in "$.data[*]"',
   'a records path without $');
-SELECT throws_ok($$SELECT concord.source_create('s1', pg_temp.with('{columns,0,path}', '"$.items[*].id"'))$$,
-  '22023', 'invalid spec for source "s1": columns[0].path is not a valid JSON path ("$.items[*].id"): a wildcard is not allowed here: the path must name one value',
-  'a column path with a wildcard');
+SELECT throws_ok($$SELECT concord.source_create('s1', pg_temp.with('{columns,3}', '{"name": "tag", "path": "$.tags[*]", "map": {"VIP": "vip"}}'))$$,
+  '22023', 'invalid spec for source "s1": columns[3].map cannot apply to a path with a wildcard, which collects an array',
+  'a column path with a wildcard collects an array: no code map on it');
 SELECT throws_ok($$SELECT concord.source_create('s1', pg_temp.with('{columns,1,path}', '"$.name["'))$$,
   '22023', 'invalid spec for source "s1": columns[1].path is not a valid JSON path ("$.name["): expected an array index, ''*'' or a quoted name in [] at offset 7',
   'a malformed column path');
