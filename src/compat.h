@@ -89,4 +89,18 @@
 	pg_b64_encode((const char *) (src), (len), (dst), (dstlen))
 #endif
 
+/*
+ * 17 ties a WaitEventSet to a resource owner (NULL: freed by hand) instead
+ * of a memory context; concord's sets live as long as the backend.  18
+ * moved the wait-event-set API out of latch.h into waiteventset.h.
+ */
+#if PG_VERSION_NUM >= 180000
+#include "storage/waiteventset.h"
+#endif
+#if PG_VERSION_NUM >= 170000
+#define concord_wait_set_create(nevents) CreateWaitEventSet(NULL, (nevents))
+#else
+#define concord_wait_set_create(nevents) CreateWaitEventSet(TopMemoryContext, (nevents))
+#endif
+
 #endif							/* CONCORD_COMPAT_H */

@@ -58,6 +58,8 @@ char	   *concord_secret_key_file = NULL;
 int			concord_worker_naptime_ms = 10000;
 int			concord_http_log_retention_days = 30;
 char	   *concord_worker_databases = NULL;
+bool		concord_worker_synchronous_commit = false;
+int			concord_worker_max_connections = 256;
 
 bool		concord_explain_analyze_guard = true;
 
@@ -257,6 +259,22 @@ define_gucs(void)
 							   PGC_SIGHUP, 0,
 							   NULL, NULL, NULL);
 
+	DefineCustomIntVariable("concord.worker_max_connections",
+							"Most requests the outbox worker runs at once, over all endpoints.",
+							"Each endpoint runs at most its max_in_flight of them: keep this several times the largest, so that endpoints that hang cannot take every connection.",
+							&concord_worker_max_connections,
+							256, 1, 10000,
+							PGC_SIGHUP, 0,
+							NULL, NULL, NULL);
+
+	DefineCustomBoolVariable("concord.worker_synchronous_commit",
+							 "Whether the background worker's own bookkeeping (claims and outcomes of outbox messages) waits for its WAL to be flushed.",
+							 "Off by default: a commit lost in a crash only means a message is sent again, which at-least-once delivery allows; on trades throughput for fewer such duplicates.",
+							 &concord_worker_synchronous_commit,
+							 false,
+							 PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+
 	DefineCustomBoolVariable("concord.explain_analyze_guard",
 							 "Refuses EXPLAIN ANALYZE of statements that read rows row security hides from the caller.",
 							 "Its per-node row counts would reveal the values of hidden rows. Only superusers may turn it off.",
@@ -292,6 +310,7 @@ _PG_init(void)
 		return;
 
 	concord_preloaded = true;
+	concord_worker_hooks_install();
 	concord_register_launcher();
 	/* backends inherit the ICU transliterators and the syllable set */
 	identity_script_preload();

@@ -43,6 +43,8 @@ extern char *concord_secret_key_file;
 extern int	concord_worker_naptime_ms;
 extern int	concord_http_log_retention_days;
 extern char *concord_worker_databases;
+extern bool concord_worker_synchronous_commit;
+extern int	concord_worker_max_connections;
 
 /* True when loaded through shared_preload_libraries (worker registered). */
 extern bool concord_preloaded;
@@ -84,6 +86,7 @@ extern void concord_owner_exec(const char *relname, const char *sql, int nargs, 
 extern PGDLLEXPORT void concord_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void concord_db_worker_main(Datum main_arg);
 extern void concord_register_launcher(void);
+extern void concord_worker_hooks_install(void);
 /* Citus (optional): relid is a distributed or reference table; the
  * node-local placement of concord's mirror of one of its tables, or NULL */
 extern bool concord_citus_table(Oid relid);

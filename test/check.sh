@@ -252,7 +252,10 @@ run_regress
 run_pgtap
 
 # Shell tests printing TAP, on this cluster: the outbox across a crash of
-# the whole cluster (test/flow/crash.sh), pg_dump and pg_restore
+# the whole cluster (test/flow/crash.sh), the worker as an operator meets
+# it -- isolation of endpoints, alerts on time, a failing duty, restarts,
+# DROP DATABASE, promtool, kill -9 of the postmaster alone
+# (test/flow/worker.sh), pg_dump and pg_restore
 # (test/packaging/dump.sh), the package's metadata (test/packaging/meta.sh),
 # a JDBC client as two people (test/bi/jdbc.sh), an ODBC client as two
 # people (test/bi/odbc.sh), the whole story: the
@@ -265,7 +268,7 @@ run_pgtap
 # linted, installed on a clean cluster, tried and removed
 # (test/packaging/deb.sh, on 15).
 CRASH_STATUS=""
-for script in test/flow/crash.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
+for script in test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
 	test/security/fuzz.sh test/packaging/pg_upgrade.sh test/packaging/deb.sh; do
 	echo
 	echo "== $script =="

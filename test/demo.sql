@@ -575,7 +575,7 @@ SELECT metric_time, revenue, round(aov, 2) AS aov, round(conversion_rate, 3) AS 
 \c - postgres
 SELECT concord.secret_set('mkt_hook_key', 'demo-marketing-hook-key-0123456789') IS NULL AS stored \gset
 SELECT concord.endpoint_define('marketing', :'stub_url' || '/hook/marketing', 'mkt_hook_key', description => '市场系统') AS e1,
-       concord.endpoint_define('service_dingtalk', :'stub_url' || '/hook/service_dingtalk', description => '客服钉钉群') AS e2 \gset
+       concord.endpoint_define('service_dingtalk', :'stub_url' || '/hook/service_dingtalk', description => '客服钉钉群', unsigned => true) AS e2 \gset
 CREATE TABLE finance.invoice_task (task_id serial PRIMARY KEY, contract_no text, amount numeric(14,2),
                                    status text DEFAULT '待开票', created_at timestamptz DEFAULT now());
 CREATE TABLE service.onboarding (ticket_id serial PRIMARY KEY, customer_id bigint, contract_no text,

@@ -60,7 +60,7 @@ CREATE UNIQUE INDEX alert_event_open ON @extschema@.alert_event (rule) WHERE res
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_event', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.alert_event_id_seq', '');
 COMMENT ON TABLE @extschema@.alert_event IS
-  'Alerts fired and resolved: one open event per rule at most, with what the last check found (rows or the metric''s value)';
+  'Alerts fired and resolved: one open event per rule at most, with what the last check that found trouble found (rows or the metric''s value; a resolved event keeps what fired)';
 COMMENT ON COLUMN @extschema@.alert_rule.owner IS
   'The role that defined the alert: its check runs with her privileges, and only she (or roles with her privileges, or concord_admin) may change it';
 
@@ -90,7 +90,7 @@ CREATE FUNCTION @extschema@.alert_rule(name text, query text DEFAULT NULL, metri
                                        threshold numeric DEFAULT NULL, metric_window interval DEFAULT '1 day',
                                        every interval DEFAULT '5 minutes', severity text DEFAULT 'warning',
                                        cooldown interval DEFAULT '1 hour', channels jsonb DEFAULT '[]',
-                                       description text DEFAULT NULL)
+                                       description text DEFAULT NULL, replace boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -107,6 +107,18 @@ BEGIN
   END IF;
   SELECT r.owner INTO prev FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_rule.name FOR UPDATE;
   PERFORM @extschema@.require_manages('alert', name, prev, 'redefine');
+  IF prev IS NOT NULL AND replace IS NOT TRUE THEN
+    RAISE EXCEPTION 'alert "%" already exists', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
+  END IF;
+  IF every IS NULL OR every OPERATOR(pg_catalog.<) interval '1 second' THEN
+    RAISE EXCEPTION 'alert "%" must be checked every second at most often, not every %', name, coalesce(every::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Give every => an interval of at least 1 second.';
+  END IF;
+  IF cooldown IS NULL OR cooldown OPERATOR(pg_catalog.<) interval '0' THEN
+    RAISE EXCEPTION 'cooldown of alert "%" must not be negative, not %', name, coalesce(cooldown::text, 'NULL')
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
   IF (query IS NULL) = (metric IS NULL) THEN
     RAISE EXCEPTION 'alert "%" needs a query or a metric (one of them)', name
       USING ERRCODE = 'invalid_parameter_value',
@@ -164,8 +176,8 @@ BEGIN
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text) IS
-  'Defines (or redefines) an alert: a query of offending rows, or a metric over the last metric_window compared with a threshold; checked every `every` as its definer; channels [{"webhook": endpoint, "format": json|dingtalk|wecom|feishu|slack}, {"notify": channel}]';
+COMMENT ON FUNCTION @extschema@.alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean) IS
+  'Defines an alert (an existing one only with replace => true, as its owner): a query of offending rows, or a metric over the last metric_window compared with a threshold; checked every `every` as its definer; channels [{"webhook": endpoint, "format": json|dingtalk|wecom|feishu|slack}, {"notify": channel}]';
 
 -- Sends an event's notification to the rule's channels.
 CREATE FUNCTION @extschema@.alert_notify(r @extschema@.alert_rule, ev @extschema@.alert_event, what text)
@@ -264,7 +276,8 @@ BEGIN
       END IF;
     END IF;
   ELSIF ev.id IS NOT NULL THEN
-    UPDATE @extschema@.alert_event e SET resolved_at = pg_catalog.now(), detail = found
+    -- (its detail stays what fired: the check that resolves it found nothing)
+    UPDATE @extschema@.alert_event e SET resolved_at = pg_catalog.now()
      WHERE e.id = ev.id RETURNING e.* INTO ev;
     PERFORM @extschema@.alert_notify(r, ev, 'resolved');
     state := 'resolved';
@@ -362,6 +375,6 @@ COMMENT ON FUNCTION @extschema@.alert_drop(text) IS
 GRANT SELECT ON @extschema@.alert_rule, @extschema@.alert_event TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'sql_check_select(text)', 'alert_format(text, text, text, jsonb)',
-    'alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text)',
+    'alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean)',
     'alert_check(text)', 'alert_enable(text, boolean)', 'alert_drop(text)']);
 REVOKE EXECUTE ON FUNCTION @extschema@.alert_notify(@extschema@.alert_rule, @extschema@.alert_event, text) FROM PUBLIC;

@@ -2,7 +2,7 @@
  *
  * flow.h
  *	  What the flow component offers the rest of concord: the outbox
- *	  delivery round the database worker runs.
+ *	  delivery engine the database worker runs.
  *
  *-------------------------------------------------------------------------
  */
@@ -10,10 +10,22 @@
 #define CONCORD_FLOW_H
 
 /*
- * Claim due outbox messages, send them, record the outcomes; returns how
- * many were sent.  *next_due_ms is set to the milliseconds until the next
- * pending message is due (-1: none), for the worker's sleep.
+ * Take the outbox transfers that finished and, when there is something to
+ * record or room to send more, run one short step (record, claim, start).
+ * woken: the worker's latch was set.  Returns the milliseconds after which
+ * it wants to run again even if nothing happens (-1: not before a wake or
+ * a finished transfer; 0: at once).  The worker waits in the http
+ * component's engine (http_engine_wait) between calls.
  */
-extern int	flow_deliver_round(long *next_due_ms);
+extern long flow_deliver_work(bool woken);
+
+/*
+ * The next claims look at every endpoint's messages from its first id
+ * (after the housekeeping took back stale leases, say).
+ */
+extern void flow_deliver_rescan(void);
+
+/* Messages the worker has in flight. */
+extern int	flow_deliver_in_flight(void);
 
 #endif							/* CONCORD_FLOW_H */

@@ -29,14 +29,15 @@ CREATE TABLE @extschema@.endpoint (
   secret_name   text,
   format        text NOT NULL DEFAULT 'json' CHECK (format IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack')),
   headers       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(headers) = 'object'),
-  max_in_flight integer NOT NULL DEFAULT 8 CHECK (max_in_flight BETWEEN 1 AND 256),
+  max_in_flight integer NOT NULL DEFAULT 32 CHECK (max_in_flight BETWEEN 1 AND 256),
   max_attempts  integer NOT NULL DEFAULT 10 CHECK (max_attempts BETWEEN 1 AND 100),
   timeout_ms    integer NOT NULL DEFAULT 10000 CHECK (timeout_ms BETWEEN 100 AND 600000),
   enabled       boolean NOT NULL DEFAULT true,
   description   text,
   defined_by    regrole NOT NULL DEFAULT pg_catalog.to_regrole(CURRENT_USER),
   senders       regrole[] NOT NULL DEFAULT '{}',
-  defined_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
+  defined_at    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  unsigned      boolean NOT NULL DEFAULT false
 );
 COMMENT ON TABLE @extschema@.endpoint IS
   'Named delivery endpoints: URL (within concord.http_allow), the secret that signs bodies, caps, attempts, timeout; its owner and the roles that may send to it';
@@ -44,6 +45,8 @@ COMMENT ON COLUMN @extschema@.endpoint.defined_by IS
   'The endpoint''s owner: the role that defined it (only she, roles with her privileges and concord_admin may change it)';
 COMMENT ON COLUMN @extschema@.endpoint.senders IS
   'Roles besides the owner that may send to the endpoint (outbox_enqueue, event rules, alerts)';
+COMMENT ON COLUMN @extschema@.endpoint.unsigned IS
+  'True for an endpoint defined without a signing secret (unsigned => true): its bodies carry no X-Concord-Signature';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.endpoint', '');
 
 CREATE TABLE @extschema@.outbox (
@@ -65,6 +68,8 @@ CREATE TABLE @extschema@.outbox (
 );
 CREATE INDEX outbox_due ON @extschema@.outbox (endpoint, id) WHERE status = 'pending';
 CREATE INDEX outbox_in_flight ON @extschema@.outbox (lease_until) WHERE status = 'in_flight';
+-- (when the next retry falls due: the worker's sleep)
+CREATE INDEX outbox_next_due ON @extschema@.outbox (next_attempt_at) WHERE status = 'pending';
 -- (messages are data: pg_dump keeps them, delivered or not)
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.outbox', '');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.outbox_id_seq', '');
@@ -138,10 +143,11 @@ COMMENT ON FUNCTION @extschema@.flow_check_headers(jsonb, text, regrole) IS
   'Internal to flow: header values must be one-line strings or {"secret": name} of an existing secret';
 
 CREATE FUNCTION @extschema@.endpoint_define(name text, url text, secret_name text DEFAULT NULL,
-                                            max_in_flight integer DEFAULT 8, max_attempts integer DEFAULT 10,
+                                            max_in_flight integer DEFAULT 32, max_attempts integer DEFAULT 10,
                                             timeout_ms integer DEFAULT 10000, headers jsonb DEFAULT '{}',
                                             description text DEFAULT NULL, format text DEFAULT 'json',
-                                            senders regrole[] DEFAULT '{}')
+                                            senders regrole[] DEFAULT '{}', unsigned boolean DEFAULT false,
+                                            replace boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -158,10 +164,26 @@ BEGIN
   END IF;
   SELECT * INTO old FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_define.name FOR UPDATE;
   PERFORM @extschema@.require_manages('endpoint', name, old.defined_by, 'redefine');
+  IF old.name IS NOT NULL AND replace IS NOT TRUE THEN
+    RAISE EXCEPTION 'endpoint "%" already exists', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
+  END IF;
   IF url IS NULL THEN
     RAISE EXCEPTION 'endpoint "%" needs a URL', name USING ERRCODE = 'null_value_not_allowed';
   END IF;
   PERFORM @extschema@.flow_check_url(url);
+  IF unsigned IS NULL THEN
+    RAISE EXCEPTION 'unsigned of endpoint "%" must be true or false', name USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF secret_name IS NULL AND NOT unsigned THEN
+    RAISE EXCEPTION 'endpoint "%" needs a signing secret', name
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Name one with secret_name => (every body is signed with it), or pass unsigned => true for a receiver that checks no signature.';
+  END IF;
+  IF secret_name IS NOT NULL AND unsigned THEN
+    RAISE EXCEPTION 'endpoint "%" cannot be unsigned and have a signing secret', name
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Leave out unsigned => true, or secret_name.';
+  END IF;
   IF secret_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name OPERATOR(pg_catalog.=) endpoint_define.secret_name) THEN
     RAISE EXCEPTION 'secret "%" does not exist', secret_name
       USING ERRCODE = 'undefined_object', HINT = 'Store it first: SELECT concord.secret_set(name, value) (as a superuser).';
@@ -176,37 +198,111 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of json, dingtalk, wecom, feishu, slack.';
   END IF;
   IF max_in_flight IS NULL OR max_in_flight NOT BETWEEN 1 AND 256 THEN
-    RAISE EXCEPTION 'max_in_flight of endpoint "%" must be between 1 and 256, not %', name, max_in_flight
+    RAISE EXCEPTION 'max_in_flight of endpoint "%" must be between 1 and 256, not %', name, coalesce(max_in_flight::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF max_attempts IS NULL OR max_attempts NOT BETWEEN 1 AND 100 THEN
-    RAISE EXCEPTION 'max_attempts of endpoint "%" must be between 1 and 100, not %', name, max_attempts
+    RAISE EXCEPTION 'max_attempts of endpoint "%" must be between 1 and 100, not %', name, coalesce(max_attempts::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF timeout_ms IS NULL OR timeout_ms NOT BETWEEN 100 AND 600000 THEN
-    RAISE EXCEPTION 'timeout_ms of endpoint "%" must be between 100 and 600000, not %', name, timeout_ms
+    RAISE EXCEPTION 'timeout_ms of endpoint "%" must be between 100 and 600000, not %', name, coalesce(timeout_ms::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF senders IS NULL OR array_position(senders, NULL) IS NOT NULL THEN
     RAISE EXCEPTION 'senders of endpoint "%" must be a list of roles', name USING ERRCODE = 'null_value_not_allowed';
   END IF;
   INSERT INTO @extschema@.endpoint AS e (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers,
-                                         description, format, defined_by, senders)
+                                         description, format, defined_by, senders, unsigned)
   VALUES (name, url, secret_name, max_in_flight, max_attempts, timeout_ms, headers, description, format,
-          coalesce(old.defined_by, me), senders)
+          coalesce(old.defined_by, me), senders, unsigned)
   ON CONFLICT ON CONSTRAINT endpoint_pkey DO UPDATE
     SET url = excluded.url, secret_name = excluded.secret_name, max_in_flight = excluded.max_in_flight,
         max_attempts = excluded.max_attempts, timeout_ms = excluded.timeout_ms, headers = excluded.headers,
         description = excluded.description, format = excluded.format, senders = excluded.senders,
-        defined_at = pg_catalog.now();
+        unsigned = excluded.unsigned, defined_at = pg_catalog.now();
   PERFORM @extschema@.audit_record('endpoint_define', name, NULL,
-    jsonb_build_object('url', @extschema@.http_redact_url(url), 'secret', secret_name, 'max_in_flight', max_in_flight,
-                       'max_attempts', max_attempts, 'timeout_ms', timeout_ms, 'senders', senders));
+    jsonb_build_object('url', @extschema@.http_redact_url(url), 'secret', secret_name, 'unsigned', unsigned,
+                       'max_in_flight', max_in_flight, 'max_attempts', max_attempts, 'timeout_ms', timeout_ms,
+                       'senders', senders, 'replaced', old.name IS NOT NULL));
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[]) IS
-  'Defines (or, as its owner, redefines) a delivery endpoint: its URL must pass the destination guard now, its secret (by name) must exist; format (json, dingtalk, wecom, feishu, slack) is what its receiver accepts from event rules and alerts; senders are the roles besides the owner that may send to it';
+COMMENT ON FUNCTION @extschema@.endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean) IS
+  'Defines a delivery endpoint (an existing one only with replace => true, as its owner): its URL must pass the destination guard now; every body is signed with its secret (by name; it must exist), unless it is defined unsigned => true; format (json, dingtalk, wecom, feishu, slack) is what its receiver accepts from event rules and alerts; senders are the roles besides the owner that may send to it';
+
+-- Disable or enable an endpoint: while disabled its messages wait (pending).
+CREATE FUNCTION @extschema@.endpoint_enable(name text, enabled boolean)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  owner regrole;
+BEGIN
+  IF enabled IS NULL THEN
+    RAISE EXCEPTION 'enabled must be true or false' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  SELECT e.defined_by INTO owner FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_enable.name FOR UPDATE;
+  IF owner IS NULL OR NOT @extschema@.manages(@extschema@.caller(), owner) THEN
+    RAISE EXCEPTION 'unknown endpoint "%"', name USING ERRCODE = 'undefined_object';
+  END IF;
+  UPDATE @extschema@.endpoint e SET enabled = endpoint_enable.enabled WHERE e.name OPERATOR(pg_catalog.=) endpoint_enable.name;
+  PERFORM @extschema@.audit_record('endpoint_enable', name, NULL, jsonb_build_object('enabled', enabled));
+  IF enabled THEN
+    PERFORM @extschema@.flow_wake();
+  END IF;
+  RETURN enabled;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.endpoint_enable(text, boolean) IS
+  'Disables or enables an endpoint (its owner''s, or as concord_admin): while disabled its messages stay pending, none is sent';
+
+-- Drop an endpoint and the messages it holds.
+CREATE FUNCTION @extschema@.endpoint_drop(name text, discard_pending boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  owner regrole;
+  waiting bigint;
+  users text;
+BEGIN
+  SELECT e.defined_by INTO owner FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_drop.name FOR UPDATE;
+  IF owner IS NULL THEN
+    RETURN false;
+  END IF;
+  PERFORM @extschema@.require_manages('endpoint', name, owner, 'drop');
+  SELECT pg_catalog.string_agg(u, ', ' ORDER BY u) INTO users FROM (
+    SELECT 'event rule ' || r.name AS u FROM @extschema@.event_rule r, jsonb_array_elements(r.actions) a
+     WHERE a ->> 'webhook' OPERATOR(pg_catalog.=) endpoint_drop.name
+    UNION
+    SELECT 'alert ' || r.name FROM @extschema@.alert_rule r, jsonb_array_elements(r.channels) c
+     WHERE c ->> 'webhook' OPERATOR(pg_catalog.=) endpoint_drop.name) x;
+  IF users IS NOT NULL THEN
+    RAISE EXCEPTION 'endpoint "%" is used by %', name, users
+      USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop them or point them at another endpoint first.';
+  END IF;
+  SELECT count(*) INTO waiting FROM @extschema@.outbox o
+   WHERE o.endpoint OPERATOR(pg_catalog.=) endpoint_drop.name AND o.status IN ('pending', 'in_flight');
+  IF waiting OPERATOR(pg_catalog.>) 0 AND discard_pending IS NOT TRUE THEN
+    RAISE EXCEPTION 'endpoint "%" has % message(s) not yet delivered', name, waiting
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Wait for them (concord.monitor_outbox), or pass discard_pending => true to drop them with it.';
+  END IF;
+  DELETE FROM @extschema@.outbox o WHERE o.endpoint OPERATOR(pg_catalog.=) endpoint_drop.name;
+  DELETE FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_drop.name;
+  PERFORM @extschema@.audit_record('endpoint_drop', name, NULL, jsonb_build_object('discarded', waiting));
+  RETURN true;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.endpoint_drop(text, boolean) IS
+  'Drops an endpoint (its owner''s, or as concord_admin) with its messages; refused while an event rule or an alert sends to it, or while messages wait unless discard_pending => true; false if it did not exist';
 
 -- May the role send to the endpoint?  Its owner's, a sender's or an
 -- admin's privileges.
@@ -319,7 +415,8 @@ COMMENT ON FUNCTION @extschema@.outbox_retry(bigint) IS
 GRANT SELECT ON @extschema@.endpoint, @extschema@.outbox TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'flow_check_url(text)', 'flow_wake()',
-    'endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[])',
+    'endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean)',
+    'endpoint_enable(text, boolean)', 'endpoint_drop(text, boolean)',
     'endpoint_sendable(text, regrole)',
     'outbox_enqueue(text, jsonb, text, jsonb)', 'outbox_retry(bigint)']);
 REVOKE EXECUTE ON FUNCTION @extschema@.outbox_put(text, jsonb, text, jsonb, regrole),

@@ -67,6 +67,16 @@ CREATE VIEW @extschema@.monitor_worker AS
 COMMENT ON VIEW @extschema@.monitor_worker IS
   'This database''s concord worker: its process, what it is doing and since when (no row: no worker; is concord in shared_preload_libraries?)';
 
+-- A label value in Prometheus' text format: backslash, quote and line
+-- break escaped.
+CREATE FUNCTION @extschema@.prom_label(v text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(coalesce(v, ''), E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n');
+COMMENT ON FUNCTION @extschema@.prom_label(text) IS
+  'Internal to metrics_text: a label value escaped for Prometheus'' text exposition format';
+
 CREATE FUNCTION @extschema@.metrics_text()
 RETURNS text
 LANGUAGE sql STABLE
@@ -75,36 +85,55 @@ SET search_path = pg_catalog, pg_temp
 SET concord.run_as = 'owner'
 BEGIN ATOMIC
   SELECT string_agg(line, E'\n' ORDER BY ord, line) || E'\n' FROM (
-    SELECT 1 AS ord, '# HELP concord_http_calls_total HTTP calls in concord.http_call_log, per host' AS line
+    SELECT 1 AS ord, '# HELP concord_http_calls_total HTTP calls kept in concord.http_call_log, per host' AS line
     UNION ALL SELECT 1, '# TYPE concord_http_calls_total counter'
-    UNION ALL SELECT 2, format('concord_http_calls_total{host="%s"} %s', h.host, h.calls) FROM @extschema@.monitor_http h
-    UNION ALL SELECT 3, format('concord_http_errors_total{host="%s"} %s', h.host, h.errors) FROM @extschema@.monitor_http h
-    UNION ALL SELECT 4, format('concord_http_latency_ms{host="%s",quantile="0.5"} %s', h.host, round(h.p50_ms::numeric, 3)) FROM @extschema@.monitor_http h
-    UNION ALL SELECT 4, format('concord_http_latency_ms{host="%s",quantile="0.95"} %s', h.host, round(h.p95_ms::numeric, 3)) FROM @extschema@.monitor_http h
-    UNION ALL SELECT 5, '# HELP concord_sync_lag_seconds Seconds since the last successful sync of a source'
-    UNION ALL SELECT 5, '# TYPE concord_sync_lag_seconds gauge'
-    UNION ALL SELECT 6, format('concord_sync_lag_seconds{source="%s"} %s', s.source, coalesce(round(extract(epoch FROM s.lag)), -1))
-                          FROM @extschema@.monitor_sync s
-    UNION ALL SELECT 7, format('concord_sync_failures_24h{source="%s"} %s', s.source, s.failures_24h) FROM @extschema@.monitor_sync s
-    UNION ALL SELECT 7, format('concord_sync_rejects_24h{source="%s"} %s', s.source, s.rejects_24h) FROM @extschema@.monitor_sync s
-    UNION ALL SELECT 8, '# HELP concord_outbox_messages Outbox messages per endpoint and state'
-    UNION ALL SELECT 8, '# TYPE concord_outbox_messages gauge'
-    UNION ALL SELECT 9, format('concord_outbox_messages{endpoint="%s",state="pending"} %s', o.endpoint, o.pending) FROM @extschema@.monitor_outbox o
-    UNION ALL SELECT 9, format('concord_outbox_messages{endpoint="%s",state="in_flight"} %s', o.endpoint, o.in_flight) FROM @extschema@.monitor_outbox o
-    UNION ALL SELECT 9, format('concord_outbox_messages{endpoint="%s",state="dead"} %s', o.endpoint, o.dead) FROM @extschema@.monitor_outbox o
-    UNION ALL SELECT 10, format('concord_outbox_oldest_waiting_seconds{endpoint="%s"} %s', o.endpoint,
-                                coalesce(round(extract(epoch FROM o.oldest_waiting)), 0)) FROM @extschema@.monitor_outbox o
-    UNION ALL SELECT 10, format('concord_outbox_delivered_per_second{endpoint="%s"} %s', o.endpoint, o.delivered_per_s_5m)
-                           FROM @extschema@.monitor_outbox o
-    UNION ALL SELECT 11, '# HELP concord_alerts_open Open alert events per alert'
-    UNION ALL SELECT 11, '# TYPE concord_alerts_open gauge'
-    UNION ALL SELECT 12, format('concord_alerts_open{alert="%s",severity="%s"} %s', a.alert, a.severity, a.open) FROM @extschema@.monitor_alerts a
-    UNION ALL SELECT 12, format('concord_alerts_fired_today{alert="%s"} %s', a.alert, a.fired_today) FROM @extschema@.monitor_alerts a
-    UNION ALL SELECT 13, format('concord_worker_up %s', (SELECT count(*) FROM @extschema@.monitor_worker))
+    UNION ALL SELECT 1, format('concord_http_calls_total{host="%s"} %s', @extschema@.prom_label(h.host), h.calls) FROM @extschema@.monitor_http h
+    UNION ALL SELECT 2, '# HELP concord_http_errors_total HTTP calls kept in concord.http_call_log that failed or answered 4xx/5xx, per host'
+    UNION ALL SELECT 2, '# TYPE concord_http_errors_total counter'
+    UNION ALL SELECT 2, format('concord_http_errors_total{host="%s"} %s', @extschema@.prom_label(h.host), h.errors) FROM @extschema@.monitor_http h
+    UNION ALL SELECT 3, '# HELP concord_http_latency_seconds Latency of the HTTP calls kept in concord.http_call_log, per host'
+    UNION ALL SELECT 3, '# TYPE concord_http_latency_seconds summary'
+    UNION ALL SELECT 3, format('concord_http_latency_seconds{host="%s",quantile="0.5"} %s', @extschema@.prom_label(h.host),
+                               round(h.p50_ms::numeric / 1000, 6)) FROM @extschema@.monitor_http h
+    UNION ALL SELECT 3, format('concord_http_latency_seconds{host="%s",quantile="0.95"} %s', @extschema@.prom_label(h.host),
+                               round(h.p95_ms::numeric / 1000, 6)) FROM @extschema@.monitor_http h
+    UNION ALL SELECT 4, '# HELP concord_sync_lag_seconds Seconds since the last successful sync of a source (-1: never)'
+    UNION ALL SELECT 4, '# TYPE concord_sync_lag_seconds gauge'
+    UNION ALL SELECT 4, format('concord_sync_lag_seconds{source="%s"} %s', @extschema@.prom_label(s.source),
+                               coalesce(round(extract(epoch FROM s.lag)), -1)) FROM @extschema@.monitor_sync s
+    UNION ALL SELECT 5, '# HELP concord_sync_failures_24h Failed sync runs of a source in the last 24 hours'
+    UNION ALL SELECT 5, '# TYPE concord_sync_failures_24h gauge'
+    UNION ALL SELECT 5, format('concord_sync_failures_24h{source="%s"} %s', @extschema@.prom_label(s.source), s.failures_24h) FROM @extschema@.monitor_sync s
+    UNION ALL SELECT 6, '# HELP concord_sync_rejects_24h Rows of a source rejected in the last 24 hours'
+    UNION ALL SELECT 6, '# TYPE concord_sync_rejects_24h gauge'
+    UNION ALL SELECT 6, format('concord_sync_rejects_24h{source="%s"} %s', @extschema@.prom_label(s.source), s.rejects_24h) FROM @extschema@.monitor_sync s
+    UNION ALL SELECT 7, '# HELP concord_outbox_messages Outbox messages per endpoint and state'
+    UNION ALL SELECT 7, '# TYPE concord_outbox_messages gauge'
+    UNION ALL SELECT 7, format('concord_outbox_messages{endpoint="%s",state="pending"} %s', @extschema@.prom_label(o.endpoint), o.pending) FROM @extschema@.monitor_outbox o
+    UNION ALL SELECT 7, format('concord_outbox_messages{endpoint="%s",state="in_flight"} %s', @extschema@.prom_label(o.endpoint), o.in_flight) FROM @extschema@.monitor_outbox o
+    UNION ALL SELECT 7, format('concord_outbox_messages{endpoint="%s",state="dead"} %s', @extschema@.prom_label(o.endpoint), o.dead) FROM @extschema@.monitor_outbox o
+    UNION ALL SELECT 8, '# HELP concord_outbox_oldest_waiting_seconds Age of the oldest message of an endpoint not yet delivered'
+    UNION ALL SELECT 8, '# TYPE concord_outbox_oldest_waiting_seconds gauge'
+    UNION ALL SELECT 8, format('concord_outbox_oldest_waiting_seconds{endpoint="%s"} %s', @extschema@.prom_label(o.endpoint),
+                               coalesce(round(extract(epoch FROM o.oldest_waiting)), 0)) FROM @extschema@.monitor_outbox o
+    UNION ALL SELECT 9, '# HELP concord_outbox_delivered_per_second Messages delivered to an endpoint per second over the last 5 minutes'
+    UNION ALL SELECT 9, '# TYPE concord_outbox_delivered_per_second gauge'
+    UNION ALL SELECT 9, format('concord_outbox_delivered_per_second{endpoint="%s"} %s', @extschema@.prom_label(o.endpoint), o.delivered_per_s_5m)
+                          FROM @extschema@.monitor_outbox o
+    UNION ALL SELECT 10, '# HELP concord_alerts_open Open alert events per alert'
+    UNION ALL SELECT 10, '# TYPE concord_alerts_open gauge'
+    UNION ALL SELECT 10, format('concord_alerts_open{alert="%s",severity="%s"} %s', @extschema@.prom_label(a.alert), @extschema@.prom_label(a.severity), a.open)
+                           FROM @extschema@.monitor_alerts a
+    UNION ALL SELECT 11, '# HELP concord_alerts_fired_today Alert events an alert opened today'
+    UNION ALL SELECT 11, '# TYPE concord_alerts_fired_today gauge'
+    UNION ALL SELECT 11, format('concord_alerts_fired_today{alert="%s"} %s', @extschema@.prom_label(a.alert), a.fired_today) FROM @extschema@.monitor_alerts a
+    UNION ALL SELECT 12, '# HELP concord_worker_up Whether this database''s concord worker runs (1) or not (0)'
+    UNION ALL SELECT 12, '# TYPE concord_worker_up gauge'
+    UNION ALL SELECT 12, format('concord_worker_up %s', (SELECT count(*) FROM @extschema@.monitor_worker))
   ) x;
 END;
 COMMENT ON FUNCTION @extschema@.metrics_text() IS
-  'Everything the monitor_* views show, in Prometheus'' text exposition format';
+  'Everything the monitor_* views show, in Prometheus'' text exposition format (a HELP and a TYPE line for every metric)';
 
 GRANT SELECT ON @extschema@.monitor_http TO concord_http, concord_flow;
 GRANT SELECT ON @extschema@.monitor_sync, @extschema@.monitor_outbox, @extschema@.monitor_alerts,

@@ -180,7 +180,7 @@ COMMENT ON FUNCTION @extschema@.event_fire(text, text, jsonb, jsonb) IS
   'Internal to event rules: runs a rule''s actions for one changed row, as the rule''s owner, and records the firing';
 
 CREATE FUNCTION @extschema@.event_rule(name text, tbl regclass, events text[], condition text, actions jsonb,
-                                       description text DEFAULT NULL)
+                                       description text DEFAULT NULL, replace boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -205,6 +205,10 @@ BEGIN
   END IF;
   SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule.name FOR UPDATE;
   PERFORM @extschema@.require_manages('event rule', name, old.defined_by, 'redefine');
+  IF old.name IS NOT NULL AND replace IS NOT TRUE THEN
+    RAISE EXCEPTION 'event rule "%" already exists', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
+  END IF;
   IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl) NOT IN ('r', 'p') THEN
     RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
   END IF;
@@ -309,8 +313,8 @@ $body$$f$, fn, coalesce(cond, 'true'), '@extschema@', name);
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.event_rule(text, regclass, text[], text, jsonb, text) IS
-  'Defines (or redefines) an event rule: on insert/update/delete of a table, when the condition over NEW and OLD holds, run the actions (webhook, insert, notify) in the same transaction';
+COMMENT ON FUNCTION @extschema@.event_rule(text, regclass, text[], text, jsonb, text, boolean) IS
+  'Defines an event rule (an existing one only with replace => true, as its owner): on insert/update/delete of a table, when the condition over NEW and OLD holds, run the actions (webhook, insert, notify) in the same transaction';
 
 CREATE FUNCTION @extschema@.event_rule_enable(name text, enabled boolean)
 RETURNS boolean
@@ -369,6 +373,6 @@ COMMENT ON FUNCTION @extschema@.event_rule_drop(text) IS
 
 GRANT SELECT ON @extschema@.event_rule, @extschema@.event_firing TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
-    'event_rule(text, regclass, text[], text, jsonb, text)', 'event_rule_enable(text, boolean)',
+    'event_rule(text, regclass, text[], text, jsonb, text, boolean)', 'event_rule_enable(text, boolean)',
     'event_rule_drop(text)', 'event_fire(text, text, jsonb, jsonb)', 'event_firing_record(text, text, jsonb, jsonb)']);
 GRANT EXECUTE ON FUNCTION @extschema@.metric_column_type(regclass, text) TO concord_flow;

@@ -139,7 +139,21 @@ extern void http_perform(HttpTransfer **transfers, int n,
 extern void http_transfer_protect_header(HttpTransfer *xfer, const char *name);
 extern void http_transfer_protect_body(HttpTransfer *xfer);
 extern HttpResult *http_transfer_result(HttpTransfer *xfer);
+extern void http_transfer_set_data(HttpTransfer *xfer, void *data);
+extern void *http_transfer_data(HttpTransfer *xfer);
 extern void http_begin(HttpTransfer *x, List *allowlist);
+
+/*
+ * The engine itself, for a caller that keeps transfers running across its
+ * own work (the outbox worker): start transfers as its caps allow, wait,
+ * take each one as it finishes.  http_perform() is built on these.
+ */
+extern void http_engine_start(HttpTransfer *x, List *allowlist);
+extern bool http_engine_wait(long timeout_ms);
+extern HttpTransfer *http_engine_take(void);
+extern int	http_engine_active(void);
+extern void http_engine_cache(int n);
+extern void http_engine_abort_all(HttpTransfer **xs, int n);
 extern void http_abort(HttpTransfer *x);
 pg_noreturn extern void http_raise(const HttpError *err);
 extern void http_error_set(HttpError *err, int sqlerrcode,

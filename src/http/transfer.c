@@ -27,7 +27,9 @@
 
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "pgstat.h"
 #include "portability/instr_time.h"
+#include "storage/latch.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
@@ -81,6 +83,11 @@ struct HttpTransfer
 	struct curl_slist *slist;
 	bool		in_multi;
 	bool		finished;
+	bool		counted;		/* counted in engine_active */
+	bool		fresh_connection;	/* opens a connection of its own */
+	int			perform_id;		/* the http_perform() call it belongs to */
+	List	   *allowlist;		/* judges its redirects */
+	void	   *data;			/* the caller's, see http_transfer_set_data */
 	instr_time	start;
 
 	/* the response being received */
@@ -449,6 +456,8 @@ setup_easy(HttpTransfer *x)
 	curl_easy_setopt(e, CURLOPT_PROXY, "");
 	curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
 	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	if (x->fresh_connection)
+		curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
 	/* the time limit covers all hops of a redirect chain together */
 	{
 		long		remaining = x->timeout_ms;
@@ -886,17 +895,215 @@ transfer_done(HttpTransfer *x, CURLcode rc, List *allowlist)
 	x->slist = NULL;
 }
 
+/*
+ * The engine's wait set: the latch, the postmaster's death and every socket
+ * libcurl asks us to watch (its socket callback).  The set is rebuilt when a
+ * socket comes or goes (PostgreSQL has no way to take one event out of a
+ * set) and adjusted in place when only the direction a socket waits for
+ * changes.
+ */
+typedef struct EngineSocket
+{
+	curl_socket_t fd;
+	int			what;			/* CURL_POLL_IN, _OUT, _INOUT */
+	int			pos;			/* position in the wait set, -1: not in it */
+	bool		changed;		/* what changed since the set was adjusted */
+} EngineSocket;
+
+static EngineSocket *sockets = NULL;
+static int	nsockets = 0;
+static int	maxsockets = 0;
+static WaitEventSet *wait_set = NULL;
+static bool wait_set_stale = true;
+/* libcurl's timer: when it wants CURL_SOCKET_TIMEOUT (-1: no timer) */
+static long timer_ms = -1;
+static instr_time timer_set_at;
+/* transfers on the multi handle, and those finished but not yet taken */
+static int	engine_active = 0;
+static List *engine_done = NIL;
+/* the allowlist changed while transfers ran: recreate the multi when idle */
+static bool multi_stale = false;
+
+/* The wait-set events a libcurl socket interest stands for. */
+static uint32
+socket_events(int what)
+{
+	uint32		ev = 0;
+
+	if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+		ev |= WL_SOCKET_READABLE;
+	if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+		ev |= WL_SOCKET_WRITEABLE;
+	return ev;
+}
+
+/*
+ * libcurl socket callback: remember what to watch on socket s.  Never
+ * throws (it runs inside libcurl): the table grows with malloc-free
+ * MemoryContextAllocExtended and a failure stops the transfer.
+ */
+static int
+socket_cb(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
+{
+	int			i;
+
+	for (i = 0; i < nsockets; i++)
+		if (sockets[i].fd == s)
+			break;
+	if (what == CURL_POLL_REMOVE || what == CURL_POLL_NONE)
+	{
+		if (i < nsockets)
+		{
+			sockets[i] = sockets[--nsockets];
+			wait_set_stale = true;
+		}
+		return 0;
+	}
+	if (i == nsockets)
+	{
+		if (nsockets == maxsockets)
+		{
+			int			newmax = Max(16, maxsockets * 2);
+			EngineSocket *n = MemoryContextAllocExtended(TopMemoryContext,
+														 sizeof(EngineSocket) * newmax,
+														 MCXT_ALLOC_NO_OOM);
+
+			if (n == NULL)
+				return -1;
+			if (sockets)
+			{
+				memcpy(n, sockets, sizeof(EngineSocket) * nsockets);
+				pfree(sockets);
+			}
+			sockets = n;
+			maxsockets = newmax;
+		}
+		sockets[nsockets].fd = s;
+		sockets[nsockets].what = what;
+		sockets[nsockets].pos = -1;
+		sockets[nsockets].changed = false;
+		nsockets++;
+		wait_set_stale = true;
+		return 0;
+	}
+	if (sockets[i].what != what)
+	{
+		/* (the wait set is adjusted before the next wait, not from libcurl's stack) */
+		sockets[i].what = what;
+		sockets[i].changed = true;
+	}
+	return 0;
+}
+
+/* libcurl timer callback: when libcurl wants to be called on its own. */
+static int
+timer_cb(CURLM *m, long timeout_ms, void *userp)
+{
+	timer_ms = timeout_ms;
+	INSTR_TIME_SET_CURRENT(timer_set_at);
+	return 0;
+}
+
+/* Milliseconds until libcurl's timer fires (0: now), or -1 without one. */
+static long
+timer_remaining(void)
+{
+	instr_time	now;
+	long		passed;
+
+	if (timer_ms < 0)
+		return -1;
+	INSTR_TIME_SET_CURRENT(now);
+	INSTR_TIME_SUBTRACT(now, timer_set_at);
+	passed = (long) INSTR_TIME_GET_MILLISEC(now);
+	return Max(timer_ms - passed, 0);
+}
+
+/* Rebuild the wait set from the socket table. */
+static void
+rebuild_wait_set(void)
+{
+	if (wait_set != NULL)
+		FreeWaitEventSet(wait_set);
+	wait_set = NULL;
+	wait_set = concord_wait_set_create(2 + nsockets);
+	AddWaitEventToSet(wait_set, WL_LATCH_SET, PGINVALID_SOCKET, MyLatch, NULL);
+	AddWaitEventToSet(wait_set, WL_EXIT_ON_PM_DEATH, PGINVALID_SOCKET, NULL, NULL);
+	for (int i = 0; i < nsockets; i++)
+	{
+		sockets[i].pos = AddWaitEventToSet(wait_set, socket_events(sockets[i].what),
+										   sockets[i].fd, NULL, NULL);
+		sockets[i].changed = false;
+	}
+	wait_set_stale = false;
+}
+
+/* Hand libcurl's finished transfers to transfer_done, and queue them. */
+static void
+collect_done(void)
+{
+	CURLMsg    *msg;
+	int			queued;
+
+	while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+	{
+		HttpTransfer *x;
+		MemoryContext old;
+
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+		transfer_done(x, msg->data.result, x->allowlist);
+		if (x->finished)
+		{
+			if (x->counted)
+				engine_active--;
+			x->counted = false;
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			engine_done = lappend(engine_done, x);
+			MemoryContextSwitchTo(old);
+		}
+	}
+}
+
+/* Let libcurl act on socket s (or on its timer), then collect what finished. */
+static void
+socket_action(curl_socket_t s, int flags)
+{
+	int			running;
+	CURLMcode	mc = curl_multi_socket_action(multi, s, flags, &running);
+
+	if (mc != CURLM_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_SYSTEM_ERROR),
+				 errmsg("HTTP transfer engine failed: %s", curl_multi_strerror(mc))));
+	collect_done();
+}
+
 /* The backend's multi handle, created on first use. */
 static void
 ensure_multi(List *allowlist)
 {
 	uint32		sig = http_allowlist_signature(allowlist);
 
-	/* cached connections were admitted under other rules: drop them */
+	/*
+	 * Cached connections were admitted under other rules: drop them.  With
+	 * transfers still running, the handle stays until it is idle and every
+	 * new transfer opens a connection of its own meanwhile.
+	 */
 	if (multi != NULL && sig != multi_signature)
 	{
-		curl_multi_cleanup(multi);
-		multi = NULL;
+		if (engine_active == 0)
+		{
+			curl_multi_cleanup(multi);
+			multi = NULL;
+			nsockets = 0;
+			wait_set_stale = true;
+			timer_ms = -1;
+			multi_stale = false;
+		}
+		else
+			multi_stale = true;
 	}
 	if (multi == NULL)
 	{
@@ -915,8 +1122,139 @@ ensure_multi(List *allowlist)
 			ereport(ERROR,
 					(errcode(ERRCODE_OUT_OF_MEMORY),
 					 errmsg("could not create an HTTP multi handle")));
+		curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+		curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+		/* the callers' caps are enforced by starting transfers, not by libcurl */
+		curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+		curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
 	}
 	multi_signature = sig;
+}
+
+/*
+ * Start transfer x now (the caller counts it against its caps).  It runs
+ * while the caller waits in http_engine_wait(); http_engine_take() returns
+ * it once finished.  A transfer that failed validation is finished at once.
+ */
+void
+http_engine_start(HttpTransfer *x, List *allowlist)
+{
+	MemoryContext old;
+
+	if (x->finished)
+	{
+		old = MemoryContextSwitchTo(TopMemoryContext);
+		engine_done = lappend(engine_done, x);
+		MemoryContextSwitchTo(old);
+		return;
+	}
+	ensure_multi(allowlist);
+	x->allowlist = allowlist;
+	x->fresh_connection = multi_stale;
+	INSTR_TIME_SET_CURRENT(x->start);
+	start_hop(x);
+	x->counted = true;
+	engine_active++;
+}
+
+/* A finished transfer not yet taken, or NULL. */
+HttpTransfer *
+http_engine_take(void)
+{
+	HttpTransfer *x;
+
+	if (engine_done == NIL)
+		return NULL;
+	x = linitial(engine_done);
+	engine_done = list_delete_first(engine_done);
+	return x;
+}
+
+/* Transfers started and not finished. */
+int
+http_engine_active(void)
+{
+	return engine_active;
+}
+
+/*
+ * Wait at most timeout_ms (-1: as long as libcurl needs) for the network,
+ * the latch or the postmaster's death, and let libcurl act on what came.
+ * Returns true when the latch was set (the caller resets it and checks
+ * for interrupts).  Never waits when finished transfers are waiting to be
+ * taken.  The process exits at once if the postmaster dies.
+ */
+bool
+http_engine_wait(long timeout_ms)
+{
+	WaitEvent	events[64];
+	long		t = timer_remaining();
+	int			nev;
+	bool		latch = false;
+
+	if (engine_done != NIL)
+		return false;
+	if (multi == NULL || engine_active == 0)
+		t = -1;
+	if (t < 0 || (timeout_ms >= 0 && timeout_ms < t))
+		t = timeout_ms;
+	/* a safety net: libcurl always has a timer while it works */
+	if (engine_active > 0 && (t < 0 || t > 1000))
+		t = 1000;
+	if (wait_set_stale || wait_set == NULL)
+		rebuild_wait_set();
+	else
+		for (int i = 0; i < nsockets; i++)
+			if (sockets[i].changed)
+			{
+				ModifyWaitEvent(wait_set, sockets[i].pos, socket_events(sockets[i].what), NULL);
+				sockets[i].changed = false;
+			}
+	nev = WaitEventSetWait(wait_set, t, events, lengthof(events), PG_WAIT_EXTENSION);
+	for (int i = 0; i < nev; i++)
+	{
+		WaitEvent  *e = &events[i];
+		int			flags = 0;
+
+		if (e->events & WL_LATCH_SET)
+		{
+			latch = true;
+			continue;
+		}
+		if (e->events & WL_SOCKET_READABLE)
+			flags |= CURL_CSELECT_IN;
+		if (e->events & WL_SOCKET_WRITEABLE)
+			flags |= CURL_CSELECT_OUT;
+		if (flags != 0 && multi != NULL)
+			socket_action(e->fd, flags);
+	}
+	if (multi != NULL && engine_active > 0 && timer_remaining() == 0)
+	{
+		timer_ms = -1;
+		socket_action(CURL_SOCKET_TIMEOUT, 0);
+	}
+	if (multi_stale && engine_active == 0)
+		ensure_multi(NIL);		/* recreated at the next start */
+	return latch;
+}
+
+/*
+ * Abort every transfer still running (an error path of the caller), so the
+ * engine is empty again.  Their memory is the caller's.
+ */
+void
+http_engine_abort_all(HttpTransfer **xs, int n)
+{
+	for (int i = 0; i < n; i++)
+		http_abort(xs[i]);
+}
+
+/* libcurl keeps at most n idle connections for reuse (at least 8). */
+void
+http_engine_cache(int n)
+{
+	if (multi != NULL)
+		curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(n, 8));
 }
 
 /* The slot counting transfers to x's first host, found or added. */
@@ -946,23 +1284,25 @@ host_slot(List **slots, HttpTransfer *x)
 /*
  * Run transfers concurrently until all are finished.  Transfers that
  * failed validation are skipped.  The caps are enforced here, by starting
- * a transfer only when a slot is free, not by libcurl's connection limits:
- * those do not hold once the connection cache has more idle connections
- * than the cap.  A transfer's time limit counts from its start, not from
- * when it was queued.  Throws only for interrupts (cancel,
- * statement_timeout, shutdown) and resource exhaustion; per-request
- * failures stay in each transfer's result.
+ * a transfer only when a slot is free -- at once, as each transfer
+ * finishes -- not by libcurl's connection limits: those do not hold once
+ * the connection cache has more idle connections than the cap.  A
+ * transfer's time limit counts from its start, not from when it was
+ * queued.  Throws only for interrupts (cancel, statement_timeout,
+ * shutdown) and resource exhaustion; per-request failures stay in each
+ * transfer's result.  The caller must not have other transfers running.
  */
 void
 http_perform(HttpTransfer **xs, int n, int max_connections,
 			 int max_host_connections, List *allowlist)
 {
-	ensure_multi(allowlist);
+	static int	perform_calls = 0;
+	int			id = ++perform_calls;
+	List	   *volatile others = NIL;
 
+	ensure_multi(allowlist);
 	/* libcurl may keep as many idle connections as may run at once */
-	curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
-	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
-	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long) Max(max_connections, 8));
+	http_engine_cache(max_connections);
 
 	PG_TRY();
 	{
@@ -970,7 +1310,10 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 		int			pending = 0;
 		int			in_flight = 0;
 		int			first_waiting = 0;
+		HttpTransfer *x;
 
+		for (int i = 0; i < n; i++)
+			xs[i]->perform_id = id;
 		for (int i = 0; i < n; i++)
 			if (!xs[i]->finished)
 			{
@@ -987,16 +1330,10 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 
 		while (pending > 0 || in_flight > 0)
 		{
-			int			running = 0;
-			int			queued;
-			CURLMsg    *msg;
-			CURLMcode	mc;
-
 			/* start what the caps allow, in input order */
-			for (int i = first_waiting; i < n && in_flight < max_connections; i++)
+			for (int i = first_waiting; i < n && in_flight < max_connections && pending > 0; i++)
 			{
-				HttpTransfer *x = xs[i];
-
+				x = xs[i];
 				if (x->finished || x->easy != NULL)
 				{
 					if (i == first_waiting)
@@ -1005,51 +1342,48 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 				}
 				if (x->slot->active >= max_host_connections)
 					continue;
-				INSTR_TIME_SET_CURRENT(x->start);
-				start_hop(x);
+				http_engine_start(x, allowlist);
 				x->slot->active++;
 				in_flight++;
 				pending--;
 			}
 
-			mc = curl_multi_perform(multi, &running);
-			if (mc != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_SYSTEM_ERROR),
-						 errmsg("HTTP transfer engine failed: %s", curl_multi_strerror(mc))));
-
-			while ((msg = curl_multi_info_read(multi, &queued)) != NULL)
+			/* each finished transfer frees its slot for the next at once */
+			if (http_engine_wait(-1))
 			{
-				HttpTransfer *x;
+				ResetLatch(MyLatch);
+				CHECK_FOR_INTERRUPTS();
+			}
+			while ((x = http_engine_take()) != NULL)
+			{
+				if (x->perform_id != id)
+				{
+					/* another caller's (the worker's, under an alert's query) */
+					MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
 
-				if (msg->msg != CURLMSG_DONE)
+					others = lappend(others, x);
+					MemoryContextSwitchTo(old);
 					continue;
-				curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
-				transfer_done(x, msg->data.result, allowlist);
-				if (x->finished)
+				}
+				if (x->slot != NULL)
 				{
 					x->slot->active--;
 					in_flight--;
 				}
 			}
-			if (pending == 0 && in_flight == 0)
-				break;
-
-			CHECK_FOR_INTERRUPTS();
-			mc = curl_multi_poll(multi, NULL, 0, POLL_INTERVAL_MS, NULL);
-			if (mc != CURLM_OK)
-				ereport(ERROR,
-						(errcode(ERRCODE_SYSTEM_ERROR),
-						 errmsg("HTTP transfer engine failed: %s", curl_multi_strerror(mc))));
-			CHECK_FOR_INTERRUPTS();
 		}
 		/* a cancel seen by the progress callback is reported as a cancel */
 		CHECK_FOR_INTERRUPTS();
 	}
 	PG_FINALLY();
 	{
-		for (int i = 0; i < n; i++)
-			http_abort(xs[i]);
+		http_engine_abort_all(xs, n);
+		if (others != NIL)
+		{
+			/* (both lists live in TopMemoryContext) */
+			engine_done = list_concat(engine_done, others);
+			list_free(others);
+		}
 	}
 	PG_END_TRY();
 }
@@ -1058,6 +1392,10 @@ http_perform(HttpTransfer **xs, int n, int max_connections,
 void
 http_abort(HttpTransfer *x)
 {
+	if (x->counted)
+		engine_active--;
+	x->counted = false;
+	engine_done = list_delete_ptr(engine_done, x);
 	if (x->easy)
 	{
 		if (x->in_multi && multi != NULL)
@@ -1088,18 +1426,30 @@ void
 http_begin(HttpTransfer *x, List *allowlist)
 {
 	MemoryContextCallback *cb;
-	int			running;
 
 	if (x->finished)
 		return;
-	ensure_multi(allowlist);
 	cb = MemoryContextAlloc(x->cxt, sizeof(MemoryContextCallback));
 	cb->func = abort_callback;
 	cb->arg = x;
 	MemoryContextRegisterResetCallback(x->cxt, cb);
-	INSTR_TIME_SET_CURRENT(x->start);
-	start_hop(x);
-	(void) curl_multi_perform(multi, &running);
+	http_engine_start(x, allowlist);
+	socket_action(CURL_SOCKET_TIMEOUT, 0);
+	/* (the caller's later http_perform takes it from the done list) */
+}
+
+/* Attach the caller's pointer to a transfer (to find its own when it finishes). */
+void
+http_transfer_set_data(HttpTransfer *x, void *data)
+{
+	x->data = data;
+}
+
+/* The caller's pointer attached to a transfer, or NULL. */
+void *
+http_transfer_data(HttpTransfer *x)
+{
+	return x->data;
 }
 
 /* The outcome of a finished transfer. */

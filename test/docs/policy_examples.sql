@@ -212,7 +212,7 @@ RESET ROLE;
 -- audit checkpoints: an endpoint audit_anchor (the stub server), the
 -- example's checkpoint literal replaced by the one just taken
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, note => 'docs_policy') IS NOT NULL AS al,
-       concord.endpoint_define('audit_anchor', current_setting('concord_test.stub_url') || '/echo') IS NOT NULL AS ep \gset
+       concord.endpoint_define('audit_anchor', current_setting('concord_test.stub_url') || '/echo', unsigned => true) IS NOT NULL AS ep \gset
 SELECT lives_ok(replace(code, $q$'{"id": 1042, "hash": "9f2c..."}'$q$, quote_literal(concord.audit_checkpoint()::text)),
                 format('docs/policy.md example %s (audit checkpoints) runs, with a checkpoint of this log', n))
   FROM blocks WHERE code LIKE '%audit_checkpoint(%';

@@ -13,7 +13,7 @@
 -- retries the message, so it holds its row until then).  Everything else
 -- runs in this transaction, rolled back (its roles too).
 BEGIN;
-SELECT plan(129);
+SELECT plan(133);
 \ir ../harness/backends.psql
 
 SELECT format('dbname=%s host=%s port=%s', current_database(),
@@ -109,7 +109,7 @@ SELECT dblink_exec('ts_dead', format($q$DO $do$BEGIN
   IF NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = %1$s) THEN
     PERFORM concord.http_allow_host('127.0.0.1', %1$s, note => 't_troubleshooting');
   END IF;
-  PERFORM concord.endpoint_define('t_ts_dead', %2$L, max_attempts => 1);
+  PERFORM concord.endpoint_define('t_ts_dead', %2$L, max_attempts => 1, unsigned => true);
   PERFORM concord.outbox_enqueue('t_ts_dead', '{"contract": "HT-2026-001"}', 't-ts-dead-1');
 END$do$$q$, :p, :'u' || '/status/500')) AS committed \gset
 SELECT ok(pg_temp.eventually($$SELECT status = 'dead' FROM concord.outbox WHERE idempotency_key = 't-ts-dead-1'$$, 15),
@@ -496,6 +496,15 @@ SELECT lives_ok(pg_temp.fix('unknown endpoint "<endpoint>"'), 'fix: allow and de
 
 -- (enqueued in this transaction, which never commits: never sent)
 SELECT concord.outbox_enqueue('marketing', '{"contract": "HT-2026-001"}') AS msg \gset
+SELECT pg_temp.raises('endpoint "<endpoint>" needs a signing secret',
+  $$SELECT concord.endpoint_define('marketing2', 'https://mkt.example.cn/hooks/concord')$$, '22023',
+  'endpoint "marketing2" needs a signing secret');
+SELECT pg_temp.raises('endpoint "<endpoint>" already exists',
+  $$SELECT concord.endpoint_define('marketing', 'https://mkt.example.cn/hooks/concord', unsigned => true)$$, '42710',
+  'endpoint "marketing" already exists');
+SELECT lives_ok(pg_temp.fix('endpoint "<endpoint>" already exists'), 'fix: redefine it with replace => true');
+SELECT pg_temp.raises('endpoint "<endpoint>" has <n> message(s) not yet delivered',
+  $$SELECT concord.endpoint_drop('marketing')$$, '55000', 'endpoint "marketing" has 1 message(s) not yet delivered');
 SELECT pg_temp.raises('outbox message <id> is <status>, not dead',
   format('SELECT concord.outbox_retry(%s)', :msg), '55000', format('outbox message %s is pending, not dead', :msg));
 SELECT lives_ok(pg_temp.fix('outbox message <id> is <status>, not dead'), 'fix: when it is due');
@@ -558,7 +567,7 @@ CREATE TEMP TABLE ts_headings AS
   SELECT m[1] AS heading, ARRAY(SELECT x[1] FROM regexp_matches(m[2], '\m([0-9A-Z]{5})\M', 'g') x) AS states
     FROM ts_doc, regexp_matches(md, E'\n### `([^`\n]+)`([^\n]*)', 'g') m;
 
-SELECT is((SELECT count(*)::int FROM ts_headings), 51, 'the page has 51 messages');
+SELECT is((SELECT count(*)::int FROM ts_headings), 54, 'the page has 54 messages');
 SELECT is_empty($$SELECT heading FROM ts_headings EXCEPT SELECT heading FROM ts_proved$$,
                 'every message of the page was raised here (or found in its source)');
 SELECT is_empty($$SELECT heading FROM ts_proved EXCEPT SELECT heading FROM ts_headings$$,

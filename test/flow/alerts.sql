@@ -20,7 +20,7 @@ $$;
 SELECT pg_temp.clean() IS NULL AS c \gset
 SELECT pg_temp.clean_up('t_al', 'tap_al_', :'roles', true) IS NULL AS c2 \gset
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, allow_private => true, note => 't_al') IS NOT NULL AS a \gset
-SELECT concord.endpoint_define('t_al_service', current_setting('concord_test.stub_url') || '/hook/t_al_service') AS e \gset
+SELECT concord.endpoint_define('t_al_service', current_setting('concord_test.stub_url') || '/hook/t_al_service', unsigned => true) AS e \gset
 SELECT (concord.http_delete(current_setting('concord_test.stub_url') || '/received/t_al_service')).status AS forgot \gset
 CREATE FUNCTION pg_temp.received() RETURNS jsonb LANGUAGE sql AS $$
   SELECT ((concord.http_get(current_setting('concord_test.stub_url') || '/received/t_al_service')).body)::jsonb -> 'received'

@@ -2,9 +2,9 @@
 -- a transaction rolled back.
 BEGIN;
 SET client_min_messages = warning;
-SELECT plan(9);
+SELECT plan(10);
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, allow_private => true) IS NOT NULL AS a \gset
-SELECT concord.endpoint_define('t_mon', current_setting('concord_test.stub_url') || '/hook/t_mon') AS e \gset
+SELECT concord.endpoint_define('t_mon', current_setting('concord_test.stub_url') || '/hook/t_mon', unsigned => true) AS e \gset
 -- rows as the worker would leave them (it cannot see this transaction's)
 INSERT INTO concord.outbox (endpoint, payload, idempotency_key, status, enqueued_at) VALUES
   ('t_mon', '{}', 'a', 'pending', now() - interval '90 seconds'), ('t_mon', '{}', 'b', 'pending', now()),
@@ -31,5 +31,11 @@ SELECT ok(concord.metrics_text() LIKE '%concord_outbox_messages{endpoint="t_mon"
 SELECT ok(concord.metrics_text() LIKE '%concord_http_calls_total{host="crm.example.invalid"} 3' || E'\n' || '%', 'the calls per host');
 SELECT ok(concord.metrics_text() LIKE '%concord_alerts_open{alert="t_mon_alert",severity="warning"} 1' || E'\n' || '%', 'the open alerts');
 SELECT ok(concord.metrics_text() ~ '# TYPE concord_outbox_messages gauge', 'with TYPE lines');
+SELECT is((SELECT string_agg(DISTINCT f, ', ')
+             FROM (SELECT substring(line FROM '^([a-z_0-9]+)') AS f
+                     FROM regexp_split_to_table(concord.metrics_text(), E'\n') line WHERE line ~ '^concord_') s
+            WHERE NOT concord.metrics_text() ~ ('# HELP ' || f || ' ')
+               OR NOT concord.metrics_text() ~ ('# TYPE ' || f || ' (counter|gauge|summary)')),
+          NULL, 'every metric has a HELP and a TYPE line');
 SELECT * FROM finish();
 ROLLBACK;

@@ -11,7 +11,7 @@ CREATE SCHEMA t_rules_fin;
 CREATE TABLE t_rules_sales.contract (contract_no text PRIMARY KEY, customer text, amount numeric, status text);
 CREATE TABLE t_rules_fin.invoice_task (id serial PRIMARY KEY, contract_no text, amount numeric, note text DEFAULT '待开票');
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, allow_private => true) IS NOT NULL AS a \gset
-SELECT concord.endpoint_define('t_rules_mkt', current_setting('concord_test.stub_url') || '/hook/t_rules_mkt') AS e \gset
+SELECT concord.endpoint_define('t_rules_mkt', current_setting('concord_test.stub_url') || '/hook/t_rules_mkt', unsigned => true) AS e \gset
 
 SELECT is(concord.event_rule('t_rules_signed', 't_rules_sales.contract', '{insert,update}',
   $$NEW.status = '已签约' AND OLD.status IS DISTINCT FROM '已签约'$$,
@@ -60,7 +60,7 @@ SELECT is((SELECT fired_by FROM concord.event_firing WHERE row_key ->> 'contract
           'the firing records the session user');
 
 -- an endpoint that takes DingTalk messages gets the payload as its text
-SELECT concord.endpoint_define('t_rules_ding', current_setting('concord_test.stub_url') || '/hook/t_rules_ding', format => 'dingtalk') AS d \gset
+SELECT concord.endpoint_define('t_rules_ding', current_setting('concord_test.stub_url') || '/hook/t_rules_ding', format => 'dingtalk', unsigned => true) AS d \gset
 SELECT concord.event_rule('t_rules_big', 't_rules_sales.contract', '{insert}', 'NEW.amount >= 100000',
                           '[{"webhook": "t_rules_ding", "payload": {"contract": "$new.contract_no"}}]') AS r \gset
 INSERT INTO t_rules_sales.contract VALUES ('HT-9', '周杰', 200000, '审批中');
@@ -68,7 +68,7 @@ SELECT is((SELECT payload FROM concord.outbox WHERE endpoint = 't_rules_ding'),
           jsonb_build_object('msgtype', 'text', 'text', jsonb_build_object('content',
             '[concord] t_rules_big (insert t_rules_sales.contract)' || E'\n' || '{"contract": "HT-9"}')),
           'a webhook to a DingTalk endpoint: the payload as a DingTalk text message');
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_rules_x', '%s/hook/x', format => 'telegram')$$, current_setting('concord_test.stub_url')), '22023',
+SELECT throws_ok(format($$SELECT concord.endpoint_define('t_rules_x', '%s/hook/x', format => 'telegram', unsigned => true)$$, current_setting('concord_test.stub_url')), '22023',
                  'unknown format "telegram" for endpoint "t_rules_x"', 'an unknown endpoint format');
 
 -- bad definitions

@@ -10,7 +10,7 @@
 -- there, outbox_retry delivers the dead message signed.  Committed (the
 -- worker reads committed rows); cleaned before and after.
 SET client_min_messages = warning;
-SELECT plan(17);
+SELECT plan(19);
 \ir ../harness/backends.psql
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
@@ -49,7 +49,7 @@ SELECT concord.secret_grant('tap_fsec_sales_key', '销售'),
 -- (re)define 销售's endpoint, as the current role; 财务 may send to it
 CREATE FUNCTION pg_temp.define(secret text, headers jsonb) RETURNS text LANGUAGE sql AS $$
   SELECT concord.endpoint_define('t_fsec_sales', current_setting('concord_test.stub_url') || '/hook/t_fsec_sales',
-                                 secret, headers => headers, senders => '{财务}')
+                                 secret, headers => headers, senders => '{财务}', unsigned => secret IS NULL, replace => true)
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.define(text, jsonb) TO PUBLIC;
 
@@ -130,6 +130,17 @@ SELECT is(pg_temp.outcome(:m7),
   'dead: signing secret of endpoint "t_fsec_sales": secret "tap_fsec_gone" does not exist (for role 销售)',
   'a signing secret that no longer exists: dead, not sent unsigned');
 SELECT is(jsonb_array_length(pg_temp.received()), 3, 'nothing more arrived');
+
+-- an endpoint with neither a secret nor unsigned => true (only a hand's
+-- UPDATE makes one): its messages are dead, never sent unsigned
+UPDATE concord.endpoint SET secret_name = NULL, unsigned = false WHERE name = 't_fsec_sales';
+SET ROLE 销售;
+SELECT concord.outbox_enqueue('t_fsec_sales', '{"n": 8}') AS m8 \gset
+RESET ROLE;
+SELECT is(pg_temp.outcome(:m8),
+  'dead: endpoint "t_fsec_sales" has no signing secret and was not defined unsigned => true',
+  'an endpoint without a secret that was not defined unsigned: dead, not sent unsigned');
+SELECT is(jsonb_array_length(pg_temp.received()), 3, 'nothing arrived');
 
 -- once 销售 may use finance's key, the dead message is sent by hand
 SELECT concord.secret_grant('tap_fsec_fin_key', '销售') AS granted \gset

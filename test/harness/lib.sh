@@ -88,6 +88,7 @@ HARNESS_PACKAGES=(
 	odbc-postgresql
 	unixodbc
 	unixodbc-dev
+	prometheus
 )
 
 # Print a harness message.

@@ -55,7 +55,8 @@ SELECT results_eq($$
     ('concord.http_timeout_ms_limit', 'integer', 'ms', '3600000', '1', '2147483647', 'superuser'),
     ('concord.http_user_agent', 'string', NULL, 'concord/0.1', NULL, NULL, 'user'),
     ('concord.worker_databases', 'string', NULL, '', NULL, NULL, 'sighup'),
-    ('concord.worker_naptime_ms', 'integer', 'ms', '10000', '100', '3600000', 'sighup')$$,
+    ('concord.worker_naptime_ms', 'integer', 'ms', '10000', '100', '3600000', 'sighup'),
+    ('concord.worker_synchronous_commit', 'bool', NULL, 'off', NULL, NULL, 'sighup')$$,
   'every setting: type, unit, default, range, and who may change it');
 SELECT results_eq($$
   SELECT name::text COLLATE "default", current_setting(name) FROM pg_settings WHERE name ~ '^concord\.(http|worker)_' ORDER BY name$$,
@@ -77,7 +78,8 @@ SELECT results_eq($$
     ('concord.http_timeout_ms_limit', '1h'),
     ('concord.http_user_agent', 'concord/0.1'),
     ('concord.worker_databases', ''),
-    ('concord.worker_naptime_ms', '10s')$$,
+    ('concord.worker_naptime_ms', '10s'),
+    ('concord.worker_synchronous_commit', 'off')$$,
   'the defaults are in effect, shown with their units');
 SELECT ok((SELECT bool_and(short_desc IS NOT NULL AND short_desc <> '') FROM pg_settings WHERE name LIKE 'concord.%'),
   'every setting is described');

@@ -9,7 +9,7 @@ SELECT current_setting('concord_test.stub_url') AS u,
 
 SELECT is(current_setting('shared_preload_libraries'), '', 'concord is not preloaded');
 SELECT lives_ok('CREATE EXTENSION concord', 'CREATE EXTENSION loads the library and succeeds');
-SELECT is((SELECT count(*)::int FROM pg_settings WHERE name LIKE 'concord.%'), 20,
+SELECT is((SELECT count(*)::int FROM pg_settings WHERE name LIKE 'concord.%'), 22,
   'every setting is defined when the library is loaded late');
 SELECT is(concord.worker_wake(), false, 'worker_wake reports that no launcher runs');
 SELECT is((SELECT count(*)::int FROM pg_stat_activity WHERE backend_type LIKE 'concord%'), 0,

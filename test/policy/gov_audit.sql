@@ -99,7 +99,7 @@ SELECT NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.
 \if :add_allow
 SELECT concord.http_allow_host('127.0.0.1', :'sp'::int) IS NOT NULL AS allowed \gset
 \endif
-SELECT concord.endpoint_define('tap_gov_au_anchor', :'u' || '/echo') IS NOT NULL AS ep \gset
+SELECT concord.endpoint_define('tap_gov_au_anchor', :'u' || '/echo', unsigned => true) IS NOT NULL AS ep \gset
 SELECT concord.audit_checkpoint('tap_gov_au_anchor') AS cp2 \gset
 SELECT is((SELECT payload -> 'audit_checkpoint' FROM concord.outbox WHERE endpoint = 'tap_gov_au_anchor'), :'cp2'::jsonb,
           'audit_checkpoint(endpoint) puts the checkpoint in the outbox for the endpoint');

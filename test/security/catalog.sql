@@ -48,11 +48,11 @@ SELECT is((SELECT string_agg(x.t || ': ' || x.res, '; ' ORDER BY x.t)
 ------------------------------------------------------------------------------
 -- flow: objects belong to their definer
 ------------------------------------------------------------------------------
-SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_sales', %L)$$, :'u' || '/echo')),
+SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/echo')),
   'ok', '销售''s flow member defines an endpoint');
 SELECT is((SELECT defined_by::text FROM concord.endpoint WHERE name = 'tap_sec_sales'), 'tap_sec_flow',
   'recorded as its owner');
-SELECT is(pg_temp.as_login('tap_sec_flow2', format($$SELECT concord.endpoint_define('tap_sec_sales', %L)$$, :'u' || '/evil')),
+SELECT is(pg_temp.as_login('tap_sec_flow2', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/evil')),
   '42501: endpoint "tap_sec_sales" belongs to "tap_sec_flow"', '财务''s flow member cannot redefine it');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.outbox_enqueue('tap_sec_sales', '{"x": 1}')$$),
   '42501: permission denied to send to endpoint "tap_sec_sales"', 'nor send to it');
@@ -75,12 +75,12 @@ UPDATE concord.outbox SET status = 'dead' WHERE idempotency_key = 'k9';
 SELECT is(pg_temp.as_login('tap_sec_flow2', format('SELECT concord.outbox_retry(%s)', (SELECT id FROM concord.outbox WHERE idempotency_key = 'k9'))),
   format('42704: no outbox message %s', (SELECT id FROM concord.outbox WHERE idempotency_key = 'k9')),
   'another member cannot retry it (as if it did not exist)');
-SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, senders => '{tap_sec_flow2}')$$, :'u' || '/echo')),
+SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, senders => '{tap_sec_flow2}', unsigned => true, replace => true)$$, :'u' || '/echo')),
   'ok', 'the owner lets 财务 send');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.outbox_enqueue('tap_sec_sales', '{"发票": "FP-1"}', 'k10')$$),
   'ok', 'who may then send');
 SELECT is((SELECT enqueued_by::text FROM concord.outbox WHERE idempotency_key = 'k10'), 'tap_sec_flow2', 'recorded as the sender');
-SELECT is(pg_temp.as_login('tap_sec_flow2', format($$SELECT concord.endpoint_define('tap_sec_sales', %L)$$, :'u' || '/evil')),
+SELECT is(pg_temp.as_login('tap_sec_flow2', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/evil')),
   '42501: endpoint "tap_sec_sales" belongs to "tap_sec_flow"', 'but still not redefine it');
 
 -- event rules

@@ -10,7 +10,7 @@
 -- called, and no trap sprung.
 SET client_min_messages = warning;
 \ir hostile.psql
-SELECT plan(42);
+SELECT plan(44);
 
 SELECT current_setting('concord_test.stub_url') AS u, current_setting('concord_test.stub_port') AS p \gset
 SELECT NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = :'p'::int) AS add_allow \gset
@@ -64,7 +64,7 @@ SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'tap_sec_plain'), false
 -- flow: endpoints, the outbox, event rules, alerts
 ------------------------------------------------------------------------------
 SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_ep', %L,
-    headers => '{"X-Dept": "sales"}', senders => '{tap_sec_admin}')$$, :'u' || '/echo')), 'ok', 'endpoint_define');
+    headers => '{"X-Dept": "sales"}', senders => '{tap_sec_admin}', unsigned => true)$$, :'u' || '/echo')), 'ok', 'endpoint_define');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.endpoint_sendable('tap_sec_ep', 'tap_sec_flow')$$), 'ok',
   'endpoint_sendable');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.outbox_enqueue('tap_sec_ep', '{"合同": "HT-1"}', 'k1')$$), 'ok',
@@ -93,6 +93,8 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_enable('tap_se
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_drop('tap_sec_big')$$), 'ok', 'alert_drop');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.metrics_text()$$), 'ok', 'metrics_text');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.event_rule_drop('tap_sec_signed')$$), 'ok', 'event_rule_drop');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.endpoint_enable('tap_sec_ep', false)$$), 'ok', 'endpoint_enable');
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.endpoint_drop('tap_sec_ep', discard_pending => true)$$), 'ok', 'endpoint_drop');
 
 ------------------------------------------------------------------------------
 -- sync: sources written as the owner of concord's tables
