@@ -55,6 +55,7 @@ SELECT results_eq($$
     ('concord.http_timeout_ms_limit', 'integer', 'ms', '3600000', '1', '2147483647', 'superuser'),
     ('concord.http_user_agent', 'string', NULL, 'concord/0.1', NULL, NULL, 'user'),
     ('concord.worker_databases', 'string', NULL, '', NULL, NULL, 'sighup'),
+    ('concord.worker_max_connections', 'integer', NULL, '256', '1', '10000', 'sighup'),
     ('concord.worker_naptime_ms', 'integer', 'ms', '10000', '100', '3600000', 'sighup'),
     ('concord.worker_synchronous_commit', 'bool', NULL, 'off', NULL, NULL, 'sighup')$$,
   'every setting: type, unit, default, range, and who may change it');
@@ -78,6 +79,7 @@ SELECT results_eq($$
     ('concord.http_timeout_ms_limit', '1h'),
     ('concord.http_user_agent', 'concord/0.1'),
     ('concord.worker_databases', ''),
+    ('concord.worker_max_connections', '256'),
     ('concord.worker_naptime_ms', '10s'),
     ('concord.worker_synchronous_commit', 'off')$$,
   'the defaults are in effect, shown with their units');
