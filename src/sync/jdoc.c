@@ -539,6 +539,66 @@ fail:
 	return false;
 }
 
+static size_t decode_string(const char *text, size_t len, char *out);
+
+/*
+ * Does node n's member name equal key (keylen bytes)?  An escaped name is
+ * compared decoded, with its full length: a name holding \u0000 is not
+ * the name before it.
+ */
+static bool
+key_is(const JDoc *doc, const JdNode *n, const char *key, size_t keylen)
+{
+	char		small[64];
+	char	   *k;
+
+	if (n->key == NULL)
+		return false;
+	if (!n->key_escaped)
+		return n->keylen == keylen && memcmp(n->key, key, keylen) == 0;
+	/* decoding never lengthens: a longer key cannot match */
+	if (keylen > n->keylen)
+		return false;
+	k = n->keylen < sizeof(small) ? small : sync_alloc(n->keylen + 1);
+	return decode_string(n->key, n->keylen, k) == keylen && memcmp(k, key, keylen) == 0;
+}
+
+/* The member of object obj named key (the last one, if repeated), or JD_NONE. */
+uint32
+jd_member(const JDoc *doc, uint32 obj, const char *key, size_t keylen)
+{
+	uint32		found = JD_NONE;
+	uint32		end;
+
+	if (obj == JD_NONE || doc->nodes[obj].type != JD_OBJECT)
+		return JD_NONE;
+	end = doc->nodes[obj].next;
+	for (uint32 c = obj + 1; c < end; c = doc->nodes[c].next)
+		if (key_is(doc, &doc->nodes[c], key, keylen))
+			found = c;
+	return found;
+}
+
+/* Element index of array arr (negative: from the end), or JD_NONE. */
+uint32
+jd_element(const JDoc *doc, uint32 arr, int64 index)
+{
+	uint32		end;
+	int64		k = 0;
+
+	if (arr == JD_NONE || doc->nodes[arr].type != JD_ARRAY)
+		return JD_NONE;
+	if (index < 0)
+		index += doc->nodes[arr].count;
+	if (index < 0 || index >= doc->nodes[arr].count)
+		return JD_NONE;
+	end = doc->nodes[arr].next;
+	for (uint32 c = arr + 1; c < end; c = doc->nodes[c].next, k++)
+		if (k == index)
+			return c;
+	return JD_NONE;
+}
+
 /* Append code point c as UTF-8. */
 static char *
 put_utf8(char *o, uint32 c)
@@ -627,64 +687,6 @@ decode_string(const char *text, size_t len, char *out)
 	}
 	*o = '\0';
 	return (size_t) (o - out);
-}
-
-/*
- * Does node n's member name equal key (keylen bytes)?  An escaped name is
- * compared decoded, with its full length: a name holding \u0000 is not
- * the name before it.
- */
-static bool
-key_is(const JDoc *doc, const JdNode *n, const char *key, size_t keylen)
-{
-	char		small[64];
-	char	   *k;
-
-	if (n->key == NULL)
-		return false;
-	if (!n->key_escaped)
-		return n->keylen == keylen && memcmp(n->key, key, keylen) == 0;
-	/* decoding never lengthens: a longer key cannot match */
-	if (keylen > n->keylen)
-		return false;
-	k = n->keylen < sizeof(small) ? small : sync_alloc(n->keylen + 1);
-	return decode_string(n->key, n->keylen, k) == keylen && memcmp(k, key, keylen) == 0;
-}
-
-/* The member of object obj named key (the last one, if repeated), or JD_NONE. */
-uint32
-jd_member(const JDoc *doc, uint32 obj, const char *key, size_t keylen)
-{
-	uint32		found = JD_NONE;
-	uint32		end;
-
-	if (obj == JD_NONE || doc->nodes[obj].type != JD_OBJECT)
-		return JD_NONE;
-	end = doc->nodes[obj].next;
-	for (uint32 c = obj + 1; c < end; c = doc->nodes[c].next)
-		if (key_is(doc, &doc->nodes[c], key, keylen))
-			found = c;
-	return found;
-}
-
-/* Element index of array arr (negative: from the end), or JD_NONE. */
-uint32
-jd_element(const JDoc *doc, uint32 arr, int64 index)
-{
-	uint32		end;
-	int64		k = 0;
-
-	if (arr == JD_NONE || doc->nodes[arr].type != JD_ARRAY)
-		return JD_NONE;
-	if (index < 0)
-		index += doc->nodes[arr].count;
-	if (index < 0 || index >= doc->nodes[arr].count)
-		return JD_NONE;
-	end = doc->nodes[arr].next;
-	for (uint32 c = arr + 1; c < end; c = doc->nodes[c].next, k++)
-		if (k == index)
-			return c;
-	return JD_NONE;
 }
 
 /*
@@ -792,7 +794,6 @@ jd_scalar_text(const JDoc *doc, uint32 node)
 			{
 				char	   *t = sync_alloc(n->len + 1);
 				char		buf[64];
-
 				double		d;
 
 				memcpy(t, n->text, n->len);
