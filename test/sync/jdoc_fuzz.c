@@ -370,7 +370,7 @@ jansson_parse(const char *d, size_t len, json_error_t *err)
  * Comparing a parsed JDoc with jansson's tree
  * --------------------------------------------------------------------- */
 
-static bool compare(const JDoc *doc, uint32 node, json_t *ref, bool numbers_only_by_rule, int depth);
+static bool compare(const JDoc *doc, uint32 node, json_t *ref, bool by_rule, int depth);
 
 /* Check a scalar number node against ref (or, by rule, alone). */
 static bool
@@ -847,8 +847,8 @@ numbers_zeroed(const JDoc *doc, size_t *len)
 }
 
 /*
- * Run both parsers on d and check what jdoc did; mutate_rng false keeps the
- * random stream as it is (the compare samples with rn()).
+ * Run both parsers on d (len bytes) and check what jdoc did, counting the
+ * outcome; a failed check is reported through fail().
  */
 static void
 check_doc(const char *d, size_t len)
