@@ -47,12 +47,12 @@ SELECT is((SELECT f FROM sync_test.jd_num WHERE id = 3), 0.0025::float8, 'an ord
 SELECT pg_temp.page_source('jd_dup',
   '{"data": [{"id": 1, "a": {"y": 2}, "a": {"x": 1}, "e": {}, "n": 1, "n": 2},
              {"id": 2, "a": {"x": 3, "y": 4}, "a": 5}]}',
-  '[{"name": "id", "type": "bigint"}, {"name": "x", "path": "$.a.x", "type": "int"}]',
+  '[{"name": "id", "type": "bigint"}, {"name": "x", "path": "$.a.x", "type": "int"}, {"name": "z", "path": "$.e.z"}]',
   '{"target": {"table": "sync_test.jd_dup", "create": true, "primary_key": "id", "unmapped_column": "extra"}}') AS s \gset
 SELECT is(pg_temp.sync('jd_dup'), 'ok', 'a page with repeated member names syncs');
 SELECT results_eq($$SELECT id, x, extra FROM sync_test.jd_dup ORDER BY id$$,
   $$VALUES (1::bigint, 1, '{"e": {}, "n": 2}'::jsonb), (2::bigint, NULL::int, '{"a": 5}'::jsonb)$$,
-  'the last of a repeated name counts: a.x taken, the a it emptied gone (no earlier a in its place), an object that came empty kept');
+  'the last of a repeated name counts: a.x taken, the a it emptied gone (no earlier a in its place); e, empty as it came, kept though $.e.z is mapped');
 
 -- a member name holding \u0000
 SELECT pg_temp.page_source('jd_nul',
