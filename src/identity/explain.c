@@ -76,6 +76,7 @@ load_one(const Model *m, const char *source, const char *key, Rec *r)
 	for (int a = 0; a < A_NATTS; a++)
 		r->att[a] = SPI_getvalue(t, d, 3 + a);
 	r->syllables = SPI_getvalue(t, d, 9);
+	r->latin = identity_latin_name(r->syllables);
 	for (int k = 0; k < lengthof(spread_atts); k++)
 		r->spread[spread_atts[k]] = Max(atoi(SPI_getvalue(t, d, 10 + k)), 1);
 	r->employer_mobiles = atoi(SPI_getvalue(t, d, 10 + lengthof(spread_atts)));
@@ -187,8 +188,13 @@ count_levels(const Model *m, LevelCount *lc, int *nlc, AttCmp *c, bool linked)
 		/* as the model's table names it */
 		if (strcmp(level, "agree, landline") == 0)
 			level = "agree_landline";
-		else if (i >= A_NATTS && strncmp(level, "close", 5) == 0)
+		else if (strncmp(level, "close", 5) == 0)
 			level = "close";
+		/* (a Latin name's "near, typos", a "partial, a word missing") */
+		else if (strncmp(level, "near", 4) == 0)
+			level = "near";
+		else if (strncmp(level, "partial", 7) == 0)
+			level = "partial";
 		for (k = 0; k < *nlc; k++)
 			if (strcmp(lc[k].attribute, att) == 0 && strcmp(lc[k].level, level) == 0)
 				break;

@@ -467,7 +467,7 @@ CREATE TABLE @extschema@.identity_weight (
     ('id_number', 'agree'), ('id_number', 'disagree'), ('phone', 'agree'), ('phone', 'agree_landline'),
     ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'close'),
     ('name', 'near'), ('name', 'partial'), ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
-    ('address', 'agree'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
+    ('address', 'agree'), ('address', 'close'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
     ('model', 'rule_name_min'))
     -- a declared attribute (concord.identity_attribute): its three levels
     OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
@@ -487,7 +487,7 @@ INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUE
   ('name', 'exact', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
   ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),
   ('company', 'agree', 8, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
-  ('address', 'agree', 3, 'default'), ('address', 'disagree', -1, 'default'),
+  ('address', 'agree', 3, 'default'), ('address', 'close', 2, 'default'), ('address', 'disagree', -1, 'default'),
   ('model', 'match_threshold', 8, 'default'), ('model', 'review_threshold', 4, 'default'),
   ('model', 'rule_name_min', 0.9, 'default');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_weight', 'WHERE origin <> ''default''');
@@ -657,10 +657,14 @@ BEGIN
     RAISE EXCEPTION 'there are 16 declared attributes already' USING ERRCODE = 'program_limit_exceeded';
   END IF;
   -- weights: log2(m/u) of each level; by default what such an attribute is
-  -- worth when nothing is known about it
-  w_agree := coalesce(agree, CASE compare WHEN 'date' THEN 6 WHEN 'exact' THEN 4 ELSE 3 END);
+  -- worth when nothing is known about it -- an exact blocking key is an
+  -- identifier (a passport, a social security number) and weighs like an
+  -- ID number, enough to link two rows on its own; a typo in it is
+  -- possible, so disagreeing weighs less than an ID number's.  (The same
+  -- defaults are score.c's, for rows no longer there.)
+  w_agree := coalesce(agree, CASE compare WHEN 'date' THEN 6 WHEN 'exact' THEN CASE WHEN block THEN 12 ELSE 4 END ELSE 3 END);
   w_close := CASE WHEN compare = 'exact' THEN NULL ELSE coalesce(close, CASE compare WHEN 'date' THEN 3 ELSE 1.5 END) END;
-  w_disagree := coalesce(disagree, CASE compare WHEN 'date' THEN -3 WHEN 'exact' THEN -2 ELSE -1 END);
+  w_disagree := coalesce(disagree, CASE compare WHEN 'date' THEN -3 WHEN 'exact' THEN CASE WHEN block THEN -4 ELSE -2 END ELSE -1 END);
   IF compare = 'exact' AND close IS NOT NULL THEN
     RAISE EXCEPTION 'an attribute compared exactly has no "close" level' USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -676,9 +680,12 @@ BEGIN
   END IF;
   INSERT INTO @extschema@.identity_attribute (name, compare, tolerance, block)
   VALUES (name, compare, tolerance, block) RETURNING * INTO row;
+  -- (a weight given is 'manual' and dumped; a default is 'default', kept
+  -- out of pg_dump like the built-in kinds' defaults)
   INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin)
-  SELECT name, l.level, l.weight, 'manual'
-    FROM (VALUES ('agree', w_agree), ('close', w_close), ('disagree', w_disagree)) l(level, weight)
+  SELECT name, l.level, l.weight, CASE WHEN l.given THEN 'manual' ELSE 'default' END
+    FROM (VALUES ('agree', w_agree, agree IS NOT NULL), ('close', w_close, close IS NOT NULL),
+                 ('disagree', w_disagree, disagree IS NOT NULL)) l(level, weight, given)
    WHERE l.weight IS NOT NULL;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN
