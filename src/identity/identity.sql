@@ -447,7 +447,7 @@ CREATE TABLE @extschema@.identity_attribute (
               CHECK (compare IN ('exact', 'date', 'number', 'string')),
   tolerance   double precision CONSTRAINT identity_attribute_tolerance_check
               CHECK ((compare = 'number') = (tolerance IS NOT NULL) AND (tolerance IS NULL OR tolerance >= 0)),
-  block       boolean NOT NULL DEFAULT false CONSTRAINT identity_attribute_block_check CHECK (NOT block OR compare = 'exact'),
+  block       boolean NOT NULL DEFAULT false CONSTRAINT identity_attribute_block_check CHECK (NOT block OR compare IN ('exact', 'date')),
   created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.identity_attribute IS
@@ -649,8 +649,8 @@ BEGIN
     RAISE EXCEPTION 'a tolerance is for attributes compared as numbers, not as %', compare
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF block AND compare <> 'exact' THEN
-    RAISE EXCEPTION 'only an attribute compared exactly can be a blocking key, not one compared as %', compare
+  IF block AND compare NOT IN ('exact', 'date') THEN
+    RAISE EXCEPTION 'only an attribute compared exactly or as a date can be a blocking key, not one compared as %', compare
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF (SELECT count(*) FROM @extschema@.identity_attribute) >= 16 THEN
@@ -663,10 +663,13 @@ BEGIN
   -- possible, so disagreeing weighs less than an ID number's.  (The same
   -- defaults are score.c's, for rows no longer there.)
   w_agree := coalesce(agree, CASE compare WHEN 'date' THEN 6 WHEN 'exact' THEN CASE WHEN block THEN 12 ELSE 4 END ELSE 3 END);
-  w_close := CASE WHEN compare = 'exact' THEN NULL ELSE coalesce(close, CASE compare WHEN 'date' THEN 3 ELSE 1.5 END) END;
+  -- (an exact identifier has a level for one typo: 1234567 / 1234667)
+  w_close := CASE WHEN compare = 'exact' AND NOT block THEN NULL
+                  ELSE coalesce(close, CASE compare WHEN 'date' THEN 3 WHEN 'exact' THEN 6 ELSE 1.5 END) END;
   w_disagree := coalesce(disagree, CASE compare WHEN 'date' THEN -3 WHEN 'exact' THEN CASE WHEN block THEN -4 ELSE -2 END ELSE -1 END);
-  IF compare = 'exact' AND close IS NOT NULL THEN
-    RAISE EXCEPTION 'an attribute compared exactly has no "close" level' USING ERRCODE = 'invalid_parameter_value';
+  IF compare = 'exact' AND NOT block AND close IS NOT NULL THEN
+    RAISE EXCEPTION 'an attribute compared exactly has no "close" level unless it is a blocking key' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'An identifier (block => true) has one: one typo apart.';
   END IF;
   IF abs(w_agree) > 30 OR abs(coalesce(w_close, 0)) > 30 OR abs(w_disagree) > 30
      OR w_agree = 'NaN' OR w_close = 'NaN' OR w_disagree = 'NaN' THEN

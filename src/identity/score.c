@@ -140,7 +140,7 @@ identity_load_model(void)
 		a->agree = w ? strtod(w, NULL) :
 			a->compare == CMP_DATE ? 6 : a->compare == CMP_EXACT ? (a->block ? 12 : 4) : 3;
 		w = SPI_getvalue(t, d, 6);
-		a->close = w ? strtod(w, NULL) : a->compare == CMP_DATE ? 3 : a->compare == CMP_EXACT ? 0 : 1.5;
+		a->close = w ? strtod(w, NULL) : a->compare == CMP_DATE ? 3 : a->compare == CMP_EXACT ? (a->block ? 6 : 0) : 1.5;
 		w = SPI_getvalue(t, d, 7);
 		a->disagree = w ? strtod(w, NULL) :
 			a->compare == CMP_DATE ? -3 : a->compare == CMP_EXACT ? (a->block ? -4 : -2) : -1;
@@ -452,6 +452,41 @@ year_typo(int y1, int y2)
 }
 
 /*
+ * Are two identifiers one typo apart -- a character replaced, inserted or
+ * left out, or two neighbours swapped -- and long enough (5 or more
+ * characters) for a typo to be told from another number?
+ */
+static bool
+one_typo(const char *x, const char *y)
+{
+	size_t		lx = strlen(x),
+				ly = strlen(y);
+	size_t		i = 0;
+
+	if (lx > ly)
+	{
+		const char *t = x;
+		size_t		tl = lx;
+
+		x = y;
+		y = t;
+		lx = ly;
+		ly = tl;
+	}
+	if (lx < 5 || ly - lx > 1)
+		return false;
+	while (i < lx && x[i] == y[i])
+		i++;
+	if (lx < ly)
+		return strcmp(x + i, y + i + 1) == 0;
+	if (i == lx)
+		return false;
+	if (strcmp(x + i + 1, y + i + 1) == 0)
+		return true;
+	return i + 1 < lx && x[i] == y[i + 1] && x[i + 1] == y[i] && strcmp(x + i + 2, y + i + 2) == 0;
+}
+
+/*
  * A declared attribute's comparison: agree, close (a date with day and
  * month swapped or a year mistyped, a number within the tolerance, a
  * string with Jaro-Winkler >= 0.9) or disagree.
@@ -466,6 +501,9 @@ compare_declared(const Model *m, const Declared *d, const char *x, const char *y
 		switch (d->compare)
 		{
 			case CMP_EXACT:
+				/* an identifier (a blocking key) mistyped once */
+				if (d->block && one_typo(x, y))
+					c->level = "close, one typo";
 				break;
 			case CMP_DATE:
 				{

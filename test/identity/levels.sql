@@ -36,8 +36,8 @@ SET LOCAL ROLE tap_idl;
 SELECT concord.identity_attribute_add('birth_date', 'date');
 SELECT concord.identity_attribute_add('ssn', 'exact', block => true);
 SELECT results_eq($$SELECT level, weight, origin FROM concord.identity_weight WHERE attribute = 'ssn' ORDER BY weight DESC$$,
-  $$VALUES ('agree', 12::float8, 'default'), ('disagree', -4, 'default')$$,
-  'an exact blocking attribute is an identifier: by default +12 and -4, origin default (kept out of pg_dump)');
+  $$VALUES ('agree', 12::float8, 'default'), ('close', 6, 'default'), ('disagree', -4, 'default')$$,
+  'an exact blocking attribute is an identifier: by default +12, one typo +6, -4, origin default (kept out of pg_dump)');
 SELECT concord.identity_source_add('idl', 'idl.people', 'id',
   '{"name": "name", "phone": "phone", "address": "address", "birth_date": "born", "ssn": "ssn"}', track_changes => false);
 SELECT is((SELECT records FROM concord.resolve()), 2004::bigint, 'resolve reads the 2,004 rows');
