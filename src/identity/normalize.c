@@ -224,6 +224,12 @@ identity_phone(const char *text, const char **problem)
 		d += 2;
 	len = strlen(d);
 
+	/* a mobile with a trunk 0 before it, as call centres dial it (0138...) */
+	if (len == 12 && d[0] == '0' && d[1] == '1' && d[2] >= '3' && d[2] <= '9')
+	{
+		d++;
+		len--;
+	}
 	/* mobile: 1[3-9] and 9 more digits */
 	if (len == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9')
 		return psprintf("+86%s%s%s", d, ne ? ";ext=" : "", ext);
@@ -508,9 +514,41 @@ name_tokens(const char *text, char **tok)
 		 * of the syllable set (nor the cost of building it) to split them
 		 */
 		if (latin)
+		{
+			/* passports write ü as yu or v: Lyu, Lv for 吕 (lu, as ICU writes it) */
+			if (strcmp(t, "lyu") == 0 || strcmp(t, "lv") == 0)
+				t = pstrdup("lu");
+			else if (strcmp(t, "nyu") == 0 || strcmp(t, "nv") == 0)
+				t = pstrdup("nu");
 			n = word_tokens(t, tok, n);
+		}
 		else
 			tok[n++] = pstrdup(t);
+	}
+
+	/*
+	 * A surname read otherwise than the character on its own: 曾 is zeng as
+	 * a surname, not ceng (the transliterator reads a character without its
+	 * place).  Only a name of Chinese characters alone, two to four, whose
+	 * first is the surname.
+	 */
+	if (!latin && n >= 2 && n <= 4)
+	{
+		static const char *const readings[][2] = {
+			{"曾", "zeng"}, {"单", "shan"}, {"解", "xie"}, {"区", "ou"},
+			{"仇", "qiu"}, {"朴", "piao"}, {"翟", "zhai"}, {"查", "zha"},
+			{"盖", "ge"}
+		};
+		const char *first = b.data;
+
+		while (*first == ' ')
+			first++;
+		for (int i = 0; i < lengthof(readings); i++)
+			if (starts_with(first, readings[i][0]))
+			{
+				tok[0] = pstrdup(readings[i][1]);
+				break;
+			}
 	}
 	return n;
 }

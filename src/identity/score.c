@@ -558,6 +558,7 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 {
 	AttCmp		c[MAX_ATTS];
 	double		total = 0;
+	bool		conflict;
 
 	for (int i = 0; i < A_NATTS; i++)
 	{
@@ -753,10 +754,20 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 		}
 	}
 
+	/*
+	 * A hard conflict vetoes the phone rule: two 李明 at one family phone
+	 * with different ID numbers (or different values of a declared
+	 * identifier, or birth dates outright different) are two people.  The
+	 * score still counts everything.
+	 */
+	conflict = strcmp(c[A_ID_NUMBER].level, "disagree") == 0;
+	for (int j = 0; j < m->ndeclared && !conflict; j++)
+		conflict = (m->declared[j].block || m->declared[j].compare == CMP_DATE) &&
+			strcmp(c[A_NATTS + j].level, "disagree") == 0;
 	*rule = NULL;
 	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0)
 		*rule = "rule: same ID number";
-	else if (strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
+	else if (!conflict && strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
 			 c[A_NAME_KEY].similarity >= m->rule_name_min)
 		*rule = "rule: same phone, same name";
 	*score = total;

@@ -6,7 +6,7 @@
 -- the API to.  The population is made large enough for a scale: 2,000
 -- filler rows (scale log2(2004 / 1000) = 1.0030).
 BEGIN;
-SELECT plan(15);
+SELECT plan(17);
 SET LOCAL client_min_messages = warning;
 
 CREATE SCHEMA idl;
@@ -21,9 +21,12 @@ INSERT INTO idl.people VALUES
   (7, 'jack waller', NULL, '17 pinkerton circuit bega flats richlands vic 4560', NULL, '6988048'),
   (8, 'hugo stone', NULL, NULL, NULL, '4066625'),
   (9, 'jessica brown', NULL, NULL, NULL, NULL),
-  (10, 'jesika browne', NULL, NULL, NULL, NULL);
+  (10, 'jesika browne', NULL, NULL, NULL, NULL),
+  -- two 李明 at one mobile: different identifiers and birth dates
+  (11, '李明', '13900001111', NULL, '1980-01-02', '1111111'),
+  (12, '李明', '139 0000 1111', NULL, '1975-06-30', '2222222');
 -- strangers, to make a population
-INSERT INTO idl.people SELECT 1000 + g, 'person' || g || ' filler', NULL, NULL, NULL, NULL FROM generate_series(1, 1994) g;
+INSERT INTO idl.people SELECT 1000 + g, 'person' || g || ' filler', NULL, NULL, NULL, NULL FROM generate_series(1, 1992) g;
 
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_idl') THEN CREATE ROLE tap_idl; END IF;
@@ -70,6 +73,11 @@ SELECT is(pg_temp.w('4', '8')->>'match', 'true',
   'a declared identifier links two rows with nothing else in common (12 + scale against 8 + scale)');
 SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE source = 'idl' AND key IN ('4', '5')), 1,
   'caitlin hingston and caittin hingsyton at one landline and address are one customer');
+
+SELECT is(pg_temp.w('11', '12')->'attributes'->'phone'->>'level', 'agree',
+  'two 李明 share a mobile');
+SELECT is(pg_temp.w('11', '12')->>'rule', NULL,
+  'but their identifiers and birth dates disagree: a hard conflict vetoes the rule "same phone, same name"');
 
 SELECT * FROM finish();
 ROLLBACK;

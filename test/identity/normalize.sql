@@ -1,7 +1,7 @@
 -- identity: the normalizers, table-driven.  Each row: the input as a
 -- department wrote it, and the canonical form (or NULL and the reason).
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 
 ------------------------------------------------------------------------------
 -- Phone numbers
@@ -212,6 +212,17 @@ SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.
 SELECT is((SELECT count(*)::int FROM unnest(ARRAY[concord.normalize_name(NULL), concord.name_key(NULL), concord.name_syllables(NULL),
             concord.normalize_company(NULL), concord.normalize_address(NULL), concord.normalize_cn_id(NULL),
             concord.normalize_email(NULL)]) v WHERE v IS NOT NULL), 0, 'NULL in, NULL out, everywhere');
+
+-- (issue 20) surnames read otherwise than on their own, passport
+-- spellings of ü, and a mobile dialled with a trunk 0 by a call centre
+SELECT results_eq($$SELECT concord.name_key(n) FROM unnest(ARRAY['曾伟', 'Zeng Wei', '单丽', '解放', '区明', '仇强', '朴志', '翟亮',
+                                                              '吕伟', 'Lyu Wei', 'Lv Wei', '张曾']) WITH ORDINALITY x(n, i) ORDER BY i$$,
+  $$VALUES ('weizeng'), ('weizeng'), ('lishan'), ('fangxie'), ('mingou'), ('qiangqiu'), ('piaozhi'), ('liangzhai'),
+           ('luwei'), ('luwei'), ('luwei'), ('cengzhang')$$,
+  'a surname''s own reading (曾 zeng, 单 shan, 解 xie, 区 ou, 仇 qiu, 朴 piao, 翟 zhai; not in a given name), Lyu and Lv for 吕');
+SELECT results_eq($$SELECT concord.normalize_phone(p) FROM unnest(ARRAY['013812345678', '0086 013812345678', '010-12345678']) WITH ORDINALITY x(p, i) ORDER BY i$$,
+  $$VALUES ('+8613812345678'), ('+8613812345678'), ('+861012345678')$$,
+  'a mobile with a trunk 0 (0138...) is the mobile; a Beijing landline stays one');
 
 SELECT * FROM finish();
 ROLLBACK;
