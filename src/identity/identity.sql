@@ -84,6 +84,24 @@ RETURNS text AS 'MODULE_PATHNAME', 'concord_to_halfwidth'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.to_halfwidth(text) IS 'Full-width forms to half-width (ICU Fullwidth-Halfwidth)';
 
+-- Any ID number, as resolve keeps it: a resident ID number in its
+-- canonical form; another (a passport, a Hong Kong or a foreign ID, a
+-- social security number) kept as "other:" and its letters and digits,
+-- upper case -- if it has 5 or more and a digit; a value shaped like a
+-- resident ID number that is not valid (a typo) is NULL.
+CREATE FUNCTION @extschema@.normalize_id(id text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+  SELECT coalesce(@extschema@.normalize_cn_id(id),
+                  CASE WHEN s.x OPERATOR(pg_catalog.!~) '^([0-9]{15}|[0-9]{17}[0-9X])$'
+                         AND pg_catalog.length(s.x) OPERATOR(pg_catalog.>=) 5 AND s.x OPERATOR(pg_catalog.~) '[0-9]'
+                       THEN 'other:' OPERATOR(pg_catalog.||) s.x END)
+    FROM (SELECT pg_catalog.upper(pg_catalog.regexp_replace(@extschema@.to_halfwidth(id), '[^0-9A-Za-z]', '', 'g')) AS x) s;
+END;
+COMMENT ON FUNCTION @extschema@.normalize_id(text) IS
+  'An ID number as resolve keeps it: a resident ID number as normalize_cn_id gives it, any other as "other:" and its letters and digits (5 or more, with a digit); NULL for a resident ID number that is not valid';
+
 CREATE FUNCTION @extschema@.to_simplified(t text)
 RETURNS text AS 'MODULE_PATHNAME', 'concord_to_simplified'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -1031,7 +1049,7 @@ BEGIN
     CASE WHEN c ? 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c->>'email') ELSE 'NULL' END,
     CASE WHEN c ? 'company' THEN format('%s.normalize_company(t.%I::text)', '@extschema@', c->>'company') ELSE 'NULL' END,
     CASE WHEN c ? 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c->>'address') ELSE 'NULL' END,
-    CASE WHEN c ? 'id_number' THEN format('%s.normalize_cn_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
+    CASE WHEN c ? 'id_number' THEN format('%s.normalize_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
     CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,
     coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value #>> '{}'), ', ')
                 FROM jsonb_each(c) e WHERE e.key <> 'updated_at'), ''),

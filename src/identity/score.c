@@ -765,7 +765,7 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 		conflict = (m->declared[j].block || m->declared[j].compare == CMP_DATE) &&
 			strcmp(c[A_NATTS + j].level, "disagree") == 0;
 	*rule = NULL;
-	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0)
+	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0 && !identity_widely_shared(a->spread[A_ID_NUMBER]))
 		*rule = "rule: same ID number";
 	else if (!conflict && strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
 			 c[A_NAME_KEY].similarity >= m->rule_name_min)

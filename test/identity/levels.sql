@@ -6,11 +6,11 @@
 -- the API to.  The population is made large enough for a scale: 2,000
 -- filler rows (scale log2(2004 / 1000) = 1.0030).
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 SET LOCAL client_min_messages = warning;
 
 CREATE SCHEMA idl;
-CREATE TABLE idl.people (id int PRIMARY KEY, name text, phone text, address text, born date, ssn text);
+CREATE TABLE idl.people (id int PRIMARY KEY, name text, phone text, address text, born date, ssn text, idno text);
 INSERT INTO idl.people VALUES
   (1, 'lachlan reid', NULL, '69 giblin street killarney bittern qld 4814', '1999-02-19', NULL),
   (2, 'lachlnn reid', NULL, '69 giblinstreet killarney bittern 4814', '1999-02-19', NULL),
@@ -25,8 +25,10 @@ INSERT INTO idl.people VALUES
   -- two 李明 at one mobile: different identifiers and birth dates
   (11, '李明', '13900001111', NULL, '1980-01-02', '1111111'),
   (12, '李明', '139 0000 1111', NULL, '1975-06-30', '2222222');
+-- a German passport number, written two ways: kept, not turned into NULL
+INSERT INTO idl.people (id, name, idno) VALUES (13, 'anna schmidt', 'C01X00T47'), (14, 'Anna Schmitt', 'c01x-00t47');
 -- strangers, to make a population
-INSERT INTO idl.people SELECT 1000 + g, 'person' || g || ' filler', NULL, NULL, NULL, NULL FROM generate_series(1, 1992) g;
+INSERT INTO idl.people SELECT 1000 + g, 'person' || g || ' filler', NULL, NULL, NULL, NULL FROM generate_series(1, 1990) g;
 
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_idl') THEN CREATE ROLE tap_idl; END IF;
@@ -42,7 +44,7 @@ SELECT results_eq($$SELECT level, weight, origin FROM concord.identity_weight WH
   $$VALUES ('agree', 12::float8, 'default'), ('close', 6, 'default'), ('disagree', -4, 'default')$$,
   'an exact blocking attribute is an identifier: by default +12, one typo +6, -4, origin default (kept out of pg_dump)');
 SELECT concord.identity_source_add('idl', 'idl.people', 'id',
-  '{"name": "name", "phone": "phone", "address": "address", "birth_date": "born", "ssn": "ssn"}', track_changes => false);
+  '{"name": "name", "phone": "phone", "address": "address", "birth_date": "born", "ssn": "ssn", "id_number": "idno"}', track_changes => false);
 SELECT is((SELECT records FROM concord.resolve()), 2004::bigint, 'resolve reads the 2,004 rows');
 
 CREATE FUNCTION pg_temp.w(a text, b text) RETURNS jsonb LANGUAGE sql AS $$ SELECT concord.why_matched('idl', a, 'idl', b) $$;
@@ -78,6 +80,8 @@ SELECT is(pg_temp.w('11', '12')->'attributes'->'phone'->>'level', 'agree',
   'two 李明 share a mobile');
 SELECT is(pg_temp.w('11', '12')->>'rule', NULL,
   'but their identifiers and birth dates disagree: a hard conflict vetoes the rule "same phone, same name"');
+SELECT is(pg_temp.w('13', '14')->>'rule', 'rule: same ID number',
+  'an ID number that is no resident ID number (a passport) is kept, and links');
 
 SELECT * FROM finish();
 ROLLBACK;

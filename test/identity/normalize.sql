@@ -1,7 +1,7 @@
 -- identity: the normalizers, table-driven.  Each row: the input as a
 -- department wrote it, and the canonical form (or NULL and the reason).
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 ------------------------------------------------------------------------------
 -- Phone numbers
@@ -223,6 +223,10 @@ SELECT results_eq($$SELECT concord.name_key(n) FROM unnest(ARRAY['曾伟', 'Zeng
 SELECT results_eq($$SELECT concord.normalize_phone(p) FROM unnest(ARRAY['013812345678', '0086 013812345678', '010-12345678']) WITH ORDINALITY x(p, i) ORDER BY i$$,
   $$VALUES ('+8613812345678'), ('+8613812345678'), ('+861012345678')$$,
   'a mobile with a trunk 0 (0138...) is the mobile; a Beijing landline stays one');
+SELECT results_eq($$SELECT concord.normalize_id(x) FROM unnest(ARRAY['11010519491231002x', 'C01X00T47', 'c01x-00t47', 'A123456(7)',
+                                                                 '110105194912310021', '无', '12-3']) WITH ORDINALITY t(x, i) ORDER BY i$$,
+  $$VALUES ('11010519491231002X'), ('other:C01X00T47'), ('other:C01X00T47'), ('other:A1234567'), (NULL), (NULL), (NULL)$$,
+  'normalize_id: a resident ID number canonical, another kept as other: (a passport, a Hong Kong ID); an invalid resident number, a placeholder or a stub NULL');
 
 SELECT * FROM finish();
 ROLLBACK;
