@@ -536,6 +536,14 @@ BEGIN
     RAISE EXCEPTION 'permission denied for table % (identity source "%")', source_table, name
       USING ERRCODE = 'insufficient_privilege', HINT = 'An identity source''s table is read with its registrar''s privileges.';
   END IF;
+  -- (a view cannot carry the statement triggers with transition tables
+  -- that track changes: said here, not by CREATE TRIGGER)
+  IF track_changes AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source_table)
+                       OPERATOR(pg_catalog.=) ANY (ARRAY['v', 'm']::"char"[]) THEN
+    RAISE EXCEPTION 'identity source "%" is a view (%): its changes cannot be tracked', name, source_table
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'Pass track_changes => false and run concord.resolve() after the data changes.';
+  END IF;
   IF track_changes AND NOT pg_catalog.has_table_privilege(me, source_table, 'TRIGGER') THEN
     RAISE EXCEPTION 'permission denied to track changes of table % (identity source "%")', source_table, name
       USING ERRCODE = 'insufficient_privilege',
@@ -577,7 +585,7 @@ BEGIN
     IF att.compare = 'date' AND typ NOT IN ('date'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype) THEN
       RAISE EXCEPTION 'column "%" (%, compared as a date) of identity source "%" must be a date or timestamp, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch',
-              HINT = 'Register a view that converts it, e.g. to_date(col, ''YYYY-MM-DD'').';
+              HINT = 'Register a view that converts it, e.g. to_date(col, ''YYYYMMDD''), with track_changes => false (a view has no triggers; run concord.resolve() after changes).';
     END IF;
     IF att.compare = 'number' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
                                              'real'::regtype, 'double precision'::regtype) THEN

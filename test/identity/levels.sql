@@ -6,7 +6,7 @@
 -- the API to.  The population is made large enough for a scale: 2,000
 -- filler rows (scale log2(2004 / 1000) = 1.0030).
 BEGIN;
-SELECT plan(18);
+SELECT plan(20);
 SET LOCAL client_min_messages = warning;
 
 CREATE SCHEMA idl;
@@ -43,6 +43,19 @@ SELECT concord.identity_attribute_add('ssn', 'exact', block => true);
 SELECT results_eq($$SELECT level, weight, origin FROM concord.identity_weight WHERE attribute = 'ssn' ORDER BY weight DESC$$,
   $$VALUES ('agree', 12::float8, 'default'), ('close', 6, 'default'), ('disagree', -4, 'default')$$,
   'an exact blocking attribute is an identifier: by default +12, one typo +6, -4, origin default (kept out of pg_dump)');
+-- a date of birth kept as text: the hint says how, and a view says it
+-- cannot be tracked instead of failing at CREATE TRIGGER
+RESET ROLE;
+CREATE VIEW idl.people_text AS SELECT id, name, to_char(born, 'YYYYMMDD') AS born FROM idl.people;
+GRANT SELECT ON idl.people_text TO tap_idl;
+SET LOCAL ROLE tap_idl;
+SELECT throws_ok($$SELECT concord.identity_source_add('idl_t', 'idl.people_text', 'id', '{"name": "name", "birth_date": "born"}', track_changes => false)$$,
+  '42804', 'column "born" (birth_date, compared as a date) of identity source "idl_t" must be a date or timestamp, not text',
+  'a date attribute on a text column is refused');
+SELECT throws_ok($$SELECT concord.identity_source_add('idl_v', 'idl.people_text', 'id', '{"name": "name"}')$$,
+  '42809', 'identity source "idl_v" is a view (idl.people_text): its changes cannot be tracked',
+  'a view with track_changes (the default) is refused with its reason, not by CREATE TRIGGER');
+
 SELECT concord.identity_source_add('idl', 'idl.people', 'id',
   '{"name": "name", "phone": "phone", "address": "address", "birth_date": "born", "ssn": "ssn", "id_number": "idno"}', track_changes => false);
 SELECT is((SELECT records FROM concord.resolve()), 2004::bigint, 'resolve reads the 2,004 rows');
