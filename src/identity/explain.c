@@ -154,8 +154,16 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 		escape_json(&j, rule);
 	else
 		appendStringInfoString(&j, "null");
-	appendStringInfo(&j, ", \"match\": %s}",
+	appendStringInfo(&j, ", \"match\": %s",
 					 (rule != NULL || score >= identity_threshold(&model)) ? "true" : "false");
+
+	/*
+	 * The weights are log2 Bayes factors and the threshold the log2 odds
+	 * against a compared pair being one person: the probability that it is,
+	 * 1 / (1 + 2^(threshold - score)), is one half at the threshold.
+	 */
+	appendStringInfo(&j, ", \"match_probability\": %.4f}",
+					 1.0 / (1.0 + pow(2.0, identity_threshold(&model) - score)));
 	SPI_finish();
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data));
 	PG_RETURN_DATUM(result);

@@ -6,7 +6,7 @@
 -- the API to.  The population is made large enough for a scale: 2,000
 -- filler rows (scale log2(2004 / 1000) = 1.0030).
 BEGIN;
-SELECT plan(20);
+SELECT plan(22);
 SET LOCAL client_min_messages = warning;
 
 CREATE SCHEMA idl;
@@ -95,6 +95,10 @@ SELECT is(pg_temp.w('11', '12')->>'rule', NULL,
   'but their identifiers and birth dates disagree: a hard conflict vetoes the rule "same phone, same name"');
 SELECT is(pg_temp.w('13', '14')->>'rule', 'rule: same ID number',
   'an ID number that is no resident ID number (a passport) is kept, and links');
+SELECT ok((pg_temp.w('4', '5')->>'match_probability')::float8 BETWEEN 0.5 AND 1,
+  'why_matched gives a match probability, above one half for a pair above the threshold');
+SELECT ok((pg_temp.w('9', '10')->>'match_probability')::float8 < 0.5,
+  'and below one half for a pair below it');
 
 SELECT * FROM finish();
 ROLLBACK;
