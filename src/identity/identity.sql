@@ -102,6 +102,12 @@ END;
 COMMENT ON FUNCTION @extschema@.normalize_id(text) IS
   'An ID number as resolve keeps it: a resident ID number as normalize_cn_id gives it, any other as "other:" and its letters and digits (5 or more, with a digit); NULL for a resident ID number that is not valid';
 
+CREATE FUNCTION @extschema@.identity_placeholder(kind text, value text)
+RETURNS boolean AS 'MODULE_PATHNAME', 'concord_identity_placeholder'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.identity_placeholder(text, text) IS
+  'Whether a name (kind name) or an employer (kind company) stands for nobody in particular -- 未知, 客户, 先生, 张先生, 王总, 个人 -- and so is left out of matching';
+
 CREATE FUNCTION @extschema@.to_simplified(t text)
 RETURNS text AS 'MODULE_PATHNAME', 'concord_to_simplified'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -1051,11 +1057,15 @@ BEGIN
     ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s)), %s'
     ' FROM %s t WHERE t.%I IS NOT NULL%s',
     target, src.name, src.key_column,
-    CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
-    CASE WHEN c ? 'name' THEN format('%s.name_syllables(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
+    -- (a placeholder -- 未知, 张先生 -- is no name, 个人 no employer)
+    CASE WHEN c ? 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_key(t.%2$I::text) END',
+                                     '@extschema@', c->>'name') ELSE 'NULL' END,
+    CASE WHEN c ? 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_syllables(t.%2$I::text) END',
+                                     '@extschema@', c->>'name') ELSE 'NULL' END,
     CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
     CASE WHEN c ? 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c->>'email') ELSE 'NULL' END,
-    CASE WHEN c ? 'company' THEN format('%s.normalize_company(t.%I::text)', '@extschema@', c->>'company') ELSE 'NULL' END,
+    CASE WHEN c ? 'company' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''company'', t.%2$I::text) THEN %1$s.normalize_company(t.%2$I::text) END',
+                                        '@extschema@', c->>'company') ELSE 'NULL' END,
     CASE WHEN c ? 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c->>'address') ELSE 'NULL' END,
     CASE WHEN c ? 'id_number' THEN format('%s.normalize_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
     CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,

@@ -26,6 +26,7 @@
 #include "identity/identity.h"
 
 PG_FUNCTION_INFO_V1(concord_normalize_phone);
+PG_FUNCTION_INFO_V1(concord_identity_placeholder);
 PG_FUNCTION_INFO_V1(concord_phone_problem);
 PG_FUNCTION_INFO_V1(concord_normalize_email);
 PG_FUNCTION_INFO_V1(concord_normalize_name);
@@ -802,10 +803,16 @@ company_fold(const char *text)
 		}
 	}
 	s[len] = '\0';
-	if (province_prefix(s, &plen) >= 0 && s[plen] != '\0')
+
+	/*
+	 * A leading place comes off -- unless what is left is too short to
+	 * name anyone (北京大学 and 上海大学 are not both 大学; 上海银行 is not
+	 * 银行): at least three characters must stay
+	 */
+	if (province_prefix(s, &plen) >= 0 && s[plen] != '\0' && pg_mbstrlen(s + plen) >= 3)
 		s = squeeze(s + plen);
 	plen = city_prefix(s);
-	if (plen > 0 && s[plen] != '\0')
+	if (plen > 0 && s[plen] != '\0' && pg_mbstrlen(s + plen) >= 3)
 		s = squeeze(s + plen);
 	return s;
 }
@@ -818,6 +825,66 @@ concord_normalize_company(PG_FUNCTION_ARGS)
 	if (*s == '\0')
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
+
+/* ------------------------------------------------------------------------
+ * Placeholders
+ * ------------------------------------------------------------------------
+ */
+
+/* Values that stand for no name, or for no employer, whoever types them. */
+static const char *const placeholder_names[] = {
+	"未知", "不详", "无", "暂无", "无名", "匿名", "客户", "顾客", "用户", "先生", "女士", "小姐",
+	"老板", "测试", "test", "unknown", "none", "null", "n/a", "na", "-", "?", NULL
+};
+static const char *const placeholder_companies[] = {
+	"个人", "个体", "个体户", "无", "暂无", "未知", "不详", "待定", "自由职业", "自由职业者",
+	"无业", "退休", "学生", "none", "null", "n/a", "na", "-", "?", NULL
+};
+
+/* Honorifics after a surname: 张先生, 王总 name the surname only. */
+static const char *const honorifics[] = {
+	"先生", "女士", "小姐", "总", "经理", "老师", "师傅", "老板", "总监", "主任", "阿姨", NULL
+};
+
+/*
+ * concord.identity_placeholder(kind text, value text) RETURNS boolean
+ *
+ * Does a name (kind 'name') or an employer (kind 'company') stand for
+ * nobody in particular: 未知, 客户, 先生, a surname and an honorific
+ * (张先生, 王总), 个人 as a company?  resolve keeps such values out of
+ * matching (as missing): 301 rows sharing 个人 are no colleagues.
+ */
+Datum
+concord_identity_placeholder(PG_FUNCTION_ARGS)
+{
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *s = identity_transliterate(VARDATA_ANY(PG_GETARG_TEXT_PP(1)),
+										   VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)), IDENTITY_HALFWIDTH);
+	bool		name = strcmp(kind, "name") == 0;
+	const char *const *list = name ? placeholder_names : placeholder_companies;
+
+	if (!name && strcmp(kind, "company") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no placeholders of kind \"%s\"", kind),
+				 errhint("Kinds: name, company.")));
+	s = squeeze(ascii_lower(s));
+	if (*s == '\0')
+		PG_RETURN_BOOL(true);
+	for (int i = 0; list[i]; i++)
+		if (strcmp(s, list[i]) == 0)
+			PG_RETURN_BOOL(true);
+	/* a surname (one Chinese character) and an honorific */
+	if (name && (unsigned char) s[0] >= 0x80)
+	{
+		int			first = pg_mblen(s);
+
+		for (int i = 0; honorifics[i]; i++)
+			if (strcmp(s + first, honorifics[i]) == 0)
+				PG_RETURN_BOOL(true);
+	}
+	PG_RETURN_BOOL(false);
 }
 
 /* ------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 -- identity: the normalizers, table-driven.  Each row: the input as a
 -- department wrote it, and the canonical form (or NULL and the reason).
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 ------------------------------------------------------------------------------
 -- Phone numbers
@@ -141,7 +141,11 @@ INSERT INTO companies VALUES
   ('Moumou Tech Company Limited', 'moumou tech'),
   ('華為技術有限公司', '华为技术'),
   ('北京字节跳动科技有限公司', '字节跳动科技'),
-  ('有限公司', '有限公司');
+  ('有限公司', '有限公司'),
+  -- a place stays when too little would be left
+  ('北京大学', '北京大学'),
+  ('上海大学', '上海大学'),
+  ('上海银行股份有限公司', '上海银行');
 SELECT results_eq(
   $$SELECT input, concord.normalize_company(input) FROM companies ORDER BY input$$,
   $$SELECT input, folded FROM companies ORDER BY input$$,
@@ -227,6 +231,11 @@ SELECT results_eq($$SELECT concord.normalize_id(x) FROM unnest(ARRAY['1101051949
                                                                  '110105194912310021', '无', '12-3']) WITH ORDINALITY t(x, i) ORDER BY i$$,
   $$VALUES ('11010519491231002X'), ('other:C01X00T47'), ('other:C01X00T47'), ('other:A1234567'), (NULL), (NULL), (NULL)$$,
   'normalize_id: a resident ID number canonical, another kept as other: (a passport, a Hong Kong ID); an invalid resident number, a placeholder or a stub NULL');
+SELECT results_eq($$SELECT concord.identity_placeholder(k, v) FROM (VALUES ('name', '未知'), ('name', '客户'), ('name', '先生'),
+                      ('name', '张先生'), ('name', '王总'), ('name', ' Unknown '), ('name', '张三'), ('name', '先生张'),
+                      ('company', '个人'), ('company', '自由职业'), ('company', '个人护理用品有限公司')) x(k, v)$$,
+  $$VALUES (true), (true), (true), (true), (true), (true), (false), (false), (true), (true), (false)$$,
+  'placeholders: names that name nobody (未知, 客户, 先生, a surname and an honorific), 个人 as an employer');
 
 SELECT * FROM finish();
 ROLLBACK;
