@@ -859,16 +859,28 @@ Datum
 concord_identity_placeholder(PG_FUNCTION_ARGS)
 {
 	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	char	   *s = identity_transliterate(VARDATA_ANY(PG_GETARG_TEXT_PP(1)),
-										   VARSIZE_ANY_EXHDR(PG_GETARG_TEXT_PP(1)), IDENTITY_HALFWIDTH);
+	text	   *t = PG_GETARG_TEXT_PP(1);
+	int			len = VARSIZE_ANY_EXHDR(t);
 	bool		name = strcmp(kind, "name") == 0;
 	const char *const *list = name ? placeholder_names : placeholder_companies;
+	char	   *s;
 
 	if (!name && strcmp(kind, "company") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no placeholders of kind \"%s\"", kind),
 				 errhint("Kinds: name, company.")));
+
+	/*
+	 * (called for every row a resolve reads: a long value is no
+	 * placeholder, and only full-width forms, U+FF00..U+FFEF, need the
+	 * transliterator)
+	 */
+	if (len > 64)
+		PG_RETURN_BOOL(false);
+	s = text_to_cstring(t);
+	if (memchr(s, 0xEF, len) != NULL)
+		s = identity_transliterate(s, len, IDENTITY_HALFWIDTH);
 	s = squeeze(ascii_lower(s));
 	if (*s == '\0')
 		PG_RETURN_BOOL(true);
