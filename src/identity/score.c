@@ -405,10 +405,11 @@ address_close(const char *a, const char *b)
 		{
 			bool		digit = *s >= '0' && *s <= '9';
 
+			/* numbers one space apart, whatever stands between them */
+			if (digit && !indigits && d->len > 0)
+				appendStringInfoChar(d, ' ');
 			if (digit)
 				appendStringInfoChar(d, *s);
-			else if (indigits)
-				appendStringInfoChar(d, ' ');
 			else if (*s != ' ')
 				appendStringInfoChar(l, *s);
 			indigits = digit;
