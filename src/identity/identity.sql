@@ -1226,22 +1226,33 @@ BEGIN
   -- (the rows with their IDs first: planned with the anti-join, that join
   -- was a nested loop over both temporary tables)
   -- (scoped: the rows without a link before are the new ones)
-  -- (full: the rows without a link are found against a copy of the links
-  -- there were, never against customer_link itself: with statistics of a
-  -- table then empty -- an ANALYZE or autovacuum before a first resolve --
-  -- the anti-join was planned as a nested loop whose inner scan read
-  -- customer_link again for every row, while the insert made it grow:
-  -- quadratic, 16 s became 299 s at 99,000 rows)
-  CREATE TEMP TABLE identity_had ON COMMIT DROP AS
-    SELECT l.source, l.key FROM @extschema@.customer_link l WHERE NOT scoped;
-  ANALYZE identity_had;
-  WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
-                            FROM identity_cl x JOIN identity_id i USING (cluster)
-                           WHERE NOT scoped OR x.old_customer IS NULL)
-  INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
-    SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
-    WHERE scoped OR NOT EXISTS (SELECT 1 FROM identity_had h WHERE h.source = x.source AND h.key = x.key);
-  DROP TABLE identity_had;
+  -- (bulk: the rows without a link are found against a copy of the links
+  -- there were, indexed, never against customer_link itself, which has no
+  -- index now: with statistics of a table then empty -- an ANALYZE or
+  -- autovacuum before a first resolve -- that anti-join was planned as a
+  -- nested loop whose inner scan read customer_link again for every row,
+  -- while the insert made it grow: quadratic, 16 s became 299 s at 99,000
+  -- rows.  Otherwise customer_link keeps its primary key, and the anti-join
+  -- looks rows up in it, whatever the plan.)
+  IF bulk THEN
+    CREATE TEMP TABLE identity_had ON COMMIT DROP AS
+      SELECT l.source, l.key FROM @extschema@.customer_link l;
+    CREATE INDEX ON identity_had (source, key);
+    ANALYZE identity_had;
+    WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
+                              FROM identity_cl x JOIN identity_id i USING (cluster))
+    INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
+      SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
+      WHERE NOT EXISTS (SELECT 1 FROM identity_had h WHERE h.source = x.source AND h.key = x.key);
+    DROP TABLE identity_had;
+  ELSE
+    WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
+                              FROM identity_cl x JOIN identity_id i USING (cluster)
+                             WHERE NOT scoped OR x.old_customer IS NULL)
+    INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
+      SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
+      WHERE scoped OR NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
+  END IF;
   IF bulk THEN
     PERFORM @extschema@.identity_bulk_indexes('customer_link', true);
   END IF;
