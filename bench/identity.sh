@@ -3,10 +3,16 @@
 # bench/identity.sh — speed and accuracy of concord.resolve() on generated
 # four-department data with known truth (test/fixtures/identity_gen.sql).
 #
-# Starts its own cluster (tmp/bench-identity, port 54379) and prints:
+# Starts its own cluster (tmp/bench-identity, port BENCH_PORT, default
+# 54379) and prints:
 #   resolve, first run: records, seconds, records/s, pairs compared
 #   resolve, rerun on unchanged data: seconds (and new IDs: must be 0)
-#   backend peak private memory (RssAnon) and VmHWM
+#   backend peak private memory (RssAnon) and VmHWM, read at the end, and
+#   the largest RssAnon of any backend of the run sampled from /proc every
+#   0.2 s while it ran
+#   FEBRL 1, 2, 3 and 4a+4b (test/fixtures/febrl): pairwise precision,
+#   recall and F1 of concord with default settings and of the issue's
+#   ten-line SQL rule, and the share of true pairs each blocking key reaches
 #   resolve_incremental of 1,000 new rows against it, and how many links a
 #   full resolve of the same state then changes
 #   pairwise precision, recall, F1 of the full resolve
@@ -33,11 +39,31 @@ PERSONS="${BENCH_PERSONS:-200000}"
 COVERAGE="${BENCH_COVERAGE:-1}"
 
 CLUSTER_EXTRA_CONF="shared_buffers = 256MB
-work_mem = 64MB" bench_cluster "$RUN" 54379
+work_mem = 64MB" bench_cluster "$RUN" "${BENCH_PORT:-54379}"
 "$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE concord_bench" >/dev/null
 "$PGBIN/psql" -X -q -d concord_bench -c "CREATE EXTENSION concord" >/dev/null
 
 echo "bench/identity: $PERSONS people, coverage $COVERAGE, $(nproc) cores"
+
+# The backends' private memory, sampled while they run (VmHWM read at the
+# end only says the peak of the whole resident set): the largest RssAnon
+# of a backend of database concord_bench, every 0.2 s, into a file.
+peak_file="$(run_dir "$RUN")/rss_peak"
+echo 0 >"$peak_file"
+(
+	peak=0
+	while :; do
+		for pid in $(pgrep -f 'postgres: .* concord_bench' || true); do
+			kb="$(sed -nE 's/^RssAnon:[[:space:]]+([0-9]+) kB$/\1/p' "/proc/$pid/status" 2>/dev/null || true)"
+			if [[ -n "$kb" ]] && ((kb > peak)); then
+				peak=$kb
+				echo "$peak" >"$peak_file"
+			fi
+		done
+		sleep 0.2
+	done
+) &
+sampler=$!
 "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d concord_bench -v persons="$PERSONS" -v seed=1 -v coverage="$COVERAGE" <<'SQL'
 SET client_min_messages = warning;
 \o /dev/null
@@ -80,6 +106,34 @@ SELECT format('backend peak memory: RssAnon %s, VmHWM %s',
               (regexp_match(pg_read_file('/proc/self/status'), 'RssAnon:\s+(\d+ kB)'))[1],
               (regexp_match(pg_read_file('/proc/self/status'), 'VmHWM:\s+(\d+ kB)'))[1]);
 SQL
+
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
+echo "backend peak private memory sampled during the run: RssAnon $(cat "$peak_file") kB"
+
+# FEBRL, registered as docs/identity.md says, default settings, next to
+# the ten-line rule; in a database of its own (the generated rows would
+# be part of its population)
+"$PGBIN/psql" -X -q -d postgres -c "CREATE DATABASE concord_febrl" >/dev/null
+"$PGBIN/psql" -X -q -d concord_febrl -c "CREATE EXTENSION concord" >/dev/null
+for d in 1 2 3 4; do
+	PGOPTIONS="-c concord_test.repo=$REPO" "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d concord_febrl -v febrl="$d" <<'SQL'
+SET client_min_messages = warning;
+BEGIN;
+\o /dev/null
+\i test/fixtures/febrl.psql
+SELECT * FROM concord.resolve();
+\o
+SELECT format('FEBRL %s: concord P %s R %s F1 %s; rule (same SSN, or soundex(surname) and date of birth) P %s R %s F1 %s',
+              CASE WHEN :'febrl' = '4' THEN '4a+4b' ELSE :'febrl' END,
+              round(c.pair_precision::numeric, 3), round(c.pair_recall::numeric, 3), round(c.f1::numeric, 3),
+              round(r.pair_precision::numeric, 3), round(r.pair_recall::numeric, 3), round(r.f1::numeric, 3))
+  FROM febrl.accuracy() c, febrl.rule_accuracy() r;
+SELECT '  true pairs each blocking key reaches: ' || string_agg(format('%s %s', key, round(share::numeric, 3)), ', ')
+  FROM febrl.blocking_reach();
+ROLLBACK;
+SQL
+done
 
 # The same batch size again, five times, each in a new session (as a
 # scheduled job would run it) and rolled back, other people each time: the

@@ -141,6 +141,7 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 		for (int a = 0; a < A_NATTS; a++)
 			recs[i].att[a] = identity_text_column(t, d, 3 + a);
 		recs[i].syllables = identity_text_column(t, d, 3 + A_NATTS);
+		recs[i].latin = identity_latin_name(recs[i].syllables);
 		for (int j = 0; j < m->ndeclared; j++)
 			recs[i].att[A_NATTS + j] = identity_text_column(t, d, 4 + A_NATTS + j);
 		recs[i].att[NAME_COMPANY(m)] = recs[i].att[A_NAME_KEY] && recs[i].att[A_COMPANY] ?

@@ -76,6 +76,7 @@ load_one(const Model *m, const char *source, const char *key, Rec *r)
 	for (int a = 0; a < A_NATTS; a++)
 		r->att[a] = SPI_getvalue(t, d, 3 + a);
 	r->syllables = SPI_getvalue(t, d, 9);
+	r->latin = identity_latin_name(r->syllables);
 	for (int k = 0; k < lengthof(spread_atts); k++)
 		r->spread[spread_atts[k]] = Max(atoi(SPI_getvalue(t, d, 10 + k)), 1);
 	r->employer_mobiles = atoi(SPI_getvalue(t, d, 10 + lengthof(spread_atts)));
@@ -153,8 +154,16 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 		escape_json(&j, rule);
 	else
 		appendStringInfoString(&j, "null");
-	appendStringInfo(&j, ", \"match\": %s}",
+	appendStringInfo(&j, ", \"match\": %s",
 					 (rule != NULL || score >= identity_threshold(&model)) ? "true" : "false");
+
+	/*
+	 * The weights are log2 Bayes factors and the threshold the log2 odds
+	 * against a compared pair being one person: the probability that it is,
+	 * 1 / (1 + 2^(threshold - score)), is one half at the threshold.
+	 */
+	appendStringInfo(&j, ", \"match_probability\": %.4f}",
+					 1.0 / (1.0 + pow(2.0, identity_threshold(&model) - score)));
 	SPI_finish();
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data));
 	PG_RETURN_DATUM(result);
@@ -187,8 +196,13 @@ count_levels(const Model *m, LevelCount *lc, int *nlc, AttCmp *c, bool linked)
 		/* as the model's table names it */
 		if (strcmp(level, "agree, landline") == 0)
 			level = "agree_landline";
-		else if (i >= A_NATTS && strncmp(level, "close", 5) == 0)
+		else if (strncmp(level, "close", 5) == 0)
 			level = "close";
+		/* (a Latin name's "near, typos", a "partial, a word missing") */
+		else if (strncmp(level, "near", 4) == 0)
+			level = "near";
+		else if (strncmp(level, "partial", 7) == 0)
+			level = "partial";
 		for (k = 0; k < *nlc; k++)
 			if (strcmp(lc[k].attribute, att) == 0 && strcmp(lc[k].level, level) == 0)
 				break;

@@ -84,6 +84,30 @@ RETURNS text AS 'MODULE_PATHNAME', 'concord_to_halfwidth'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.to_halfwidth(text) IS 'Full-width forms to half-width (ICU Fullwidth-Halfwidth)';
 
+-- Any ID number, as resolve keeps it: a resident ID number in its
+-- canonical form; another (a passport, a Hong Kong or a foreign ID, a
+-- social security number) kept as "other:" and its letters and digits,
+-- upper case -- if it has 5 or more and a digit; a value shaped like a
+-- resident ID number that is not valid (a typo) is NULL.
+CREATE FUNCTION @extschema@.normalize_id(id text)
+RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+BEGIN ATOMIC
+  SELECT coalesce(@extschema@.normalize_cn_id(id),
+                  CASE WHEN s.x OPERATOR(pg_catalog.!~) '^([0-9]{15}|[0-9]{17}[0-9X])$'
+                         AND pg_catalog.length(s.x) OPERATOR(pg_catalog.>=) 5 AND s.x OPERATOR(pg_catalog.~) '[0-9]'
+                       THEN 'other:' OPERATOR(pg_catalog.||) s.x END)
+    FROM (SELECT pg_catalog.upper(pg_catalog.regexp_replace(@extschema@.to_halfwidth(id), '[^0-9A-Za-z]', '', 'g')) AS x) s;
+END;
+COMMENT ON FUNCTION @extschema@.normalize_id(text) IS
+  'An ID number as resolve keeps it: a resident ID number as normalize_cn_id gives it, any other as "other:" and its letters and digits (5 or more, with a digit); NULL for a resident ID number that is not valid';
+
+CREATE FUNCTION @extschema@.identity_placeholder(kind text, value text)
+RETURNS boolean AS 'MODULE_PATHNAME', 'concord_identity_placeholder'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.identity_placeholder(text, text) IS
+  'Whether a name (kind name) or an employer (kind company) stands for nobody in particular -- 未知, 客户, 先生, 张先生, 王总, 个人 -- and so is left out of matching';
+
 CREATE FUNCTION @extschema@.to_simplified(t text)
 RETURNS text AS 'MODULE_PATHNAME', 'concord_to_simplified'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -447,7 +471,7 @@ CREATE TABLE @extschema@.identity_attribute (
               CHECK (compare IN ('exact', 'date', 'number', 'string')),
   tolerance   double precision CONSTRAINT identity_attribute_tolerance_check
               CHECK ((compare = 'number') = (tolerance IS NOT NULL) AND (tolerance IS NULL OR tolerance >= 0)),
-  block       boolean NOT NULL DEFAULT false CONSTRAINT identity_attribute_block_check CHECK (NOT block OR compare = 'exact'),
+  block       boolean NOT NULL DEFAULT false CONSTRAINT identity_attribute_block_check CHECK (NOT block OR compare IN ('exact', 'date')),
   created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.identity_attribute IS
@@ -467,7 +491,7 @@ CREATE TABLE @extschema@.identity_weight (
     ('id_number', 'agree'), ('id_number', 'disagree'), ('phone', 'agree'), ('phone', 'agree_landline'),
     ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'close'),
     ('name', 'near'), ('name', 'partial'), ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
-    ('address', 'agree'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
+    ('address', 'agree'), ('address', 'close'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
     ('model', 'rule_name_min'))
     -- a declared attribute (concord.identity_attribute): its three levels
     OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
@@ -487,7 +511,7 @@ INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUE
   ('name', 'exact', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
   ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),
   ('company', 'agree', 8, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
-  ('address', 'agree', 3, 'default'), ('address', 'disagree', -1, 'default'),
+  ('address', 'agree', 3, 'default'), ('address', 'close', 2, 'default'), ('address', 'disagree', -1, 'default'),
   ('model', 'match_threshold', 8, 'default'), ('model', 'review_threshold', 4, 'default'),
   ('model', 'rule_name_min', 0.9, 'default');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_weight', 'WHERE origin <> ''default''');
@@ -517,6 +541,14 @@ BEGIN
   IF NOT pg_catalog.has_table_privilege(me, source_table, 'SELECT') THEN
     RAISE EXCEPTION 'permission denied for table % (identity source "%")', source_table, name
       USING ERRCODE = 'insufficient_privilege', HINT = 'An identity source''s table is read with its registrar''s privileges.';
+  END IF;
+  -- (a view cannot carry the statement triggers with transition tables
+  -- that track changes: said here, not by CREATE TRIGGER)
+  IF track_changes AND (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) source_table)
+                       OPERATOR(pg_catalog.=) ANY (ARRAY['v', 'm']::"char"[]) THEN
+    RAISE EXCEPTION 'identity source "%" is a view (%): its changes cannot be tracked', name, source_table
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'Pass track_changes => false and run concord.resolve() after the data changes.';
   END IF;
   IF track_changes AND NOT pg_catalog.has_table_privilege(me, source_table, 'TRIGGER') THEN
     RAISE EXCEPTION 'permission denied to track changes of table % (identity source "%")', source_table, name
@@ -559,7 +591,7 @@ BEGIN
     IF att.compare = 'date' AND typ NOT IN ('date'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype) THEN
       RAISE EXCEPTION 'column "%" (%, compared as a date) of identity source "%" must be a date or timestamp, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch',
-              HINT = 'Register a view that converts it, e.g. to_date(col, ''YYYY-MM-DD'').';
+              HINT = 'Register a view that converts it, e.g. to_date(col, ''YYYYMMDD''), with track_changes => false (a view has no triggers; run concord.resolve() after changes).';
     END IF;
     IF att.compare = 'number' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
                                              'real'::regtype, 'double precision'::regtype) THEN
@@ -649,20 +681,27 @@ BEGIN
     RAISE EXCEPTION 'a tolerance is for attributes compared as numbers, not as %', compare
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF block AND compare <> 'exact' THEN
-    RAISE EXCEPTION 'only an attribute compared exactly can be a blocking key, not one compared as %', compare
+  IF block AND compare NOT IN ('exact', 'date') THEN
+    RAISE EXCEPTION 'only an attribute compared exactly or as a date can be a blocking key, not one compared as %', compare
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF (SELECT count(*) FROM @extschema@.identity_attribute) >= 16 THEN
     RAISE EXCEPTION 'there are 16 declared attributes already' USING ERRCODE = 'program_limit_exceeded';
   END IF;
   -- weights: log2(m/u) of each level; by default what such an attribute is
-  -- worth when nothing is known about it
-  w_agree := coalesce(agree, CASE compare WHEN 'date' THEN 6 WHEN 'exact' THEN 4 ELSE 3 END);
-  w_close := CASE WHEN compare = 'exact' THEN NULL ELSE coalesce(close, CASE compare WHEN 'date' THEN 3 ELSE 1.5 END) END;
-  w_disagree := coalesce(disagree, CASE compare WHEN 'date' THEN -3 WHEN 'exact' THEN -2 ELSE -1 END);
-  IF compare = 'exact' AND close IS NOT NULL THEN
-    RAISE EXCEPTION 'an attribute compared exactly has no "close" level' USING ERRCODE = 'invalid_parameter_value';
+  -- worth when nothing is known about it -- an exact blocking key is an
+  -- identifier (a passport, a social security number) and weighs like an
+  -- ID number, enough to link two rows on its own; a typo in it is
+  -- possible, so disagreeing weighs less than an ID number's.  (The same
+  -- defaults are score.c's, for rows no longer there.)
+  w_agree := coalesce(agree, CASE compare WHEN 'date' THEN 6 WHEN 'exact' THEN CASE WHEN block THEN 12 ELSE 4 END ELSE 3 END);
+  -- (an exact identifier has a level for one typo: 1234567 / 1234667)
+  w_close := CASE WHEN compare = 'exact' AND NOT block THEN NULL
+                  ELSE coalesce(close, CASE compare WHEN 'date' THEN 3 WHEN 'exact' THEN 6 ELSE 1.5 END) END;
+  w_disagree := coalesce(disagree, CASE compare WHEN 'date' THEN -3 WHEN 'exact' THEN CASE WHEN block THEN -4 ELSE -2 END ELSE -1 END);
+  IF compare = 'exact' AND NOT block AND close IS NOT NULL THEN
+    RAISE EXCEPTION 'an attribute compared exactly has no "close" level unless it is a blocking key' USING ERRCODE = 'invalid_parameter_value',
+      HINT = 'An identifier (block => true) has one: one typo apart.';
   END IF;
   IF abs(w_agree) > 30 OR abs(coalesce(w_close, 0)) > 30 OR abs(w_disagree) > 30
      OR w_agree = 'NaN' OR w_close = 'NaN' OR w_disagree = 'NaN' THEN
@@ -676,9 +715,12 @@ BEGIN
   END IF;
   INSERT INTO @extschema@.identity_attribute (name, compare, tolerance, block)
   VALUES (name, compare, tolerance, block) RETURNING * INTO row;
+  -- (a weight given is 'manual' and dumped; a default is 'default', kept
+  -- out of pg_dump like the built-in kinds' defaults)
   INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin)
-  SELECT name, l.level, l.weight, 'manual'
-    FROM (VALUES ('agree', w_agree), ('close', w_close), ('disagree', w_disagree)) l(level, weight)
+  SELECT name, l.level, l.weight, CASE WHEN l.given THEN 'manual' ELSE 'default' END
+    FROM (VALUES ('agree', w_agree, agree IS NOT NULL), ('close', w_close, close IS NOT NULL),
+                 ('disagree', w_disagree, disagree IS NOT NULL)) l(level, weight, given)
    WHERE l.weight IS NOT NULL;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN
@@ -1015,13 +1057,17 @@ BEGIN
     ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s)), %s'
     ' FROM %s t WHERE t.%I IS NOT NULL%s',
     target, src.name, src.key_column,
-    CASE WHEN c ? 'name' THEN format('%s.name_key(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
-    CASE WHEN c ? 'name' THEN format('%s.name_syllables(t.%I::text)', '@extschema@', c->>'name') ELSE 'NULL' END,
+    -- (a placeholder -- 未知, 张先生 -- is no name, 个人 no employer)
+    CASE WHEN c ? 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_key(t.%2$I::text) END',
+                                     '@extschema@', c->>'name') ELSE 'NULL' END,
+    CASE WHEN c ? 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_syllables(t.%2$I::text) END',
+                                     '@extschema@', c->>'name') ELSE 'NULL' END,
     CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
     CASE WHEN c ? 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c->>'email') ELSE 'NULL' END,
-    CASE WHEN c ? 'company' THEN format('%s.normalize_company(t.%I::text)', '@extschema@', c->>'company') ELSE 'NULL' END,
+    CASE WHEN c ? 'company' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''company'', t.%2$I::text) THEN %1$s.normalize_company(t.%2$I::text) END',
+                                        '@extschema@', c->>'company') ELSE 'NULL' END,
     CASE WHEN c ? 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c->>'address') ELSE 'NULL' END,
-    CASE WHEN c ? 'id_number' THEN format('%s.normalize_cn_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
+    CASE WHEN c ? 'id_number' THEN format('%s.normalize_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
     CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,
     coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value #>> '{}'), ', ')
                 FROM jsonb_each(c) e WHERE e.key <> 'updated_at'), ''),
@@ -1180,12 +1226,33 @@ BEGIN
   -- (the rows with their IDs first: planned with the anti-join, that join
   -- was a nested loop over both temporary tables)
   -- (scoped: the rows without a link before are the new ones)
-  WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
-                            FROM identity_cl x JOIN identity_id i USING (cluster)
-                           WHERE NOT scoped OR x.old_customer IS NULL)
-  INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
-    SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
-    WHERE scoped OR NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
+  -- (bulk: the rows without a link are found against a copy of the links
+  -- there were, indexed, never against customer_link itself, which has no
+  -- index now: with statistics of a table then empty -- an ANALYZE or
+  -- autovacuum before a first resolve -- that anti-join was planned as a
+  -- nested loop whose inner scan read customer_link again for every row,
+  -- while the insert made it grow: quadratic, 16 s became 299 s at 99,000
+  -- rows.  Otherwise customer_link keeps its primary key, and the anti-join
+  -- looks rows up in it, whatever the plan.)
+  IF bulk THEN
+    CREATE TEMP TABLE identity_had ON COMMIT DROP AS
+      SELECT l.source, l.key FROM @extschema@.customer_link l;
+    CREATE INDEX ON identity_had (source, key);
+    ANALYZE identity_had;
+    WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
+                              FROM identity_cl x JOIN identity_id i USING (cluster))
+    INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
+      SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
+      WHERE NOT EXISTS (SELECT 1 FROM identity_had h WHERE h.source = x.source AND h.key = x.key);
+    DROP TABLE identity_had;
+  ELSE
+    WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
+                              FROM identity_cl x JOIN identity_id i USING (cluster)
+                             WHERE NOT scoped OR x.old_customer IS NULL)
+    INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
+      SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
+      WHERE scoped OR NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
+  END IF;
   IF bulk THEN
     PERFORM @extschema@.identity_bulk_indexes('customer_link', true);
   END IF;

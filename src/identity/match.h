@@ -72,6 +72,8 @@ typedef struct Rec
 	char	   *key;
 	char	  **att;			/* A_NATTS built-in, then the declared ones */
 	char	   *syllables;		/* the name's pinyin syllables, sorted */
+	bool		latin;			/* a name in Latin script that is not pinyin
+								 * (see identity_latin_name) */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
 	int			employer_mobiles;	/* the mobiles behind its name at its
 									 * employer: 1, one person of that name
@@ -106,6 +108,7 @@ typedef struct Model
 				company_close,
 				company_disagree;
 	double		address_agree,
+				address_close,
 				address_disagree;
 	double		match_threshold;
 	double		review_threshold;	/* from here to the match threshold:
@@ -144,6 +147,7 @@ extern double identity_population_scale(double rows);
 extern double identity_threshold(const Model *m);
 extern bool identity_widely_shared(int spread);
 extern bool identity_is_mobile(const char *phone);
+extern bool identity_latin_name(const char *syllables);
 /* identity_is_mobile in SQL, as a regular expression literal */
 #define IDENTITY_MOBILE_REGEX "'^\\+861[3-9][0-9]{9}$'"
 extern void identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp,

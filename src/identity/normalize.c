@@ -26,6 +26,7 @@
 #include "identity/identity.h"
 
 PG_FUNCTION_INFO_V1(concord_normalize_phone);
+PG_FUNCTION_INFO_V1(concord_identity_placeholder);
 PG_FUNCTION_INFO_V1(concord_phone_problem);
 PG_FUNCTION_INFO_V1(concord_normalize_email);
 PG_FUNCTION_INFO_V1(concord_normalize_name);
@@ -224,6 +225,12 @@ identity_phone(const char *text, const char **problem)
 		d += 2;
 	len = strlen(d);
 
+	/* a mobile with a trunk 0 before it, as call centres dial it (0138...) */
+	if (len == 12 && d[0] == '0' && d[1] == '1' && d[2] >= '3' && d[2] <= '9')
+	{
+		d++;
+		len--;
+	}
 	/* mobile: 1[3-9] and 9 more digits */
 	if (len == 11 && d[0] == '1' && d[1] >= '3' && d[1] <= '9')
 		return psprintf("+86%s%s%s", d, ne ? ";ext=" : "", ext);
@@ -508,9 +515,41 @@ name_tokens(const char *text, char **tok)
 		 * of the syllable set (nor the cost of building it) to split them
 		 */
 		if (latin)
+		{
+			/* passports write ü as yu or v: Lyu, Lv for 吕 (lu, as ICU writes it) */
+			if (strcmp(t, "lyu") == 0 || strcmp(t, "lv") == 0)
+				t = pstrdup("lu");
+			else if (strcmp(t, "nyu") == 0 || strcmp(t, "nv") == 0)
+				t = pstrdup("nu");
 			n = word_tokens(t, tok, n);
+		}
 		else
 			tok[n++] = pstrdup(t);
+	}
+
+	/*
+	 * A surname read otherwise than the character on its own: 曾 is zeng as
+	 * a surname, not ceng (the transliterator reads a character without its
+	 * place).  Only a name of Chinese characters alone, two to four, whose
+	 * first is the surname.
+	 */
+	if (!latin && n >= 2 && n <= 4)
+	{
+		static const char *const readings[][2] = {
+			{"曾", "zeng"}, {"单", "shan"}, {"解", "xie"}, {"区", "ou"},
+			{"仇", "qiu"}, {"朴", "piao"}, {"翟", "zhai"}, {"查", "zha"},
+			{"盖", "ge"}
+		};
+		const char *first = b.data;
+
+		while (*first == ' ')
+			first++;
+		for (int i = 0; i < lengthof(readings); i++)
+			if (starts_with(first, readings[i][0]))
+			{
+				tok[0] = pstrdup(readings[i][1]);
+				break;
+			}
 	}
 	return n;
 }
@@ -764,10 +803,16 @@ company_fold(const char *text)
 		}
 	}
 	s[len] = '\0';
-	if (province_prefix(s, &plen) >= 0 && s[plen] != '\0')
+
+	/*
+	 * A leading place comes off -- unless what is left is too short to
+	 * name anyone (北京大学 and 上海大学 are not both 大学; 上海银行 is not
+	 * 银行): at least three characters must stay
+	 */
+	if (province_prefix(s, &plen) >= 0 && s[plen] != '\0' && pg_mbstrlen(s + plen) >= 3)
 		s = squeeze(s + plen);
 	plen = city_prefix(s);
-	if (plen > 0 && s[plen] != '\0')
+	if (plen > 0 && s[plen] != '\0' && pg_mbstrlen(s + plen) >= 3)
 		s = squeeze(s + plen);
 	return s;
 }
@@ -780,6 +825,78 @@ concord_normalize_company(PG_FUNCTION_ARGS)
 	if (*s == '\0')
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(s));
+}
+
+/* ------------------------------------------------------------------------
+ * Placeholders
+ * ------------------------------------------------------------------------
+ */
+
+/* Values that stand for no name, or for no employer, whoever types them. */
+static const char *const placeholder_names[] = {
+	"未知", "不详", "无", "暂无", "无名", "匿名", "客户", "顾客", "用户", "先生", "女士", "小姐",
+	"老板", "测试", "test", "unknown", "none", "null", "n/a", "na", "-", "?", NULL
+};
+static const char *const placeholder_companies[] = {
+	"个人", "个体", "个体户", "无", "暂无", "未知", "不详", "待定", "自由职业", "自由职业者",
+	"无业", "退休", "学生", "none", "null", "n/a", "na", "-", "?", NULL
+};
+
+/* Honorifics after a surname: 张先生, 王总 name the surname only. */
+static const char *const honorifics[] = {
+	"先生", "女士", "小姐", "总", "经理", "老师", "师傅", "老板", "总监", "主任", "阿姨", NULL
+};
+
+/*
+ * concord.identity_placeholder(kind text, value text) RETURNS boolean
+ *
+ * Does a name (kind 'name') or an employer (kind 'company') stand for
+ * nobody in particular: 未知, 客户, 先生, a surname and an honorific
+ * (张先生, 王总), 个人 as a company?  resolve keeps such values out of
+ * matching (as missing): 301 rows sharing 个人 are no colleagues.
+ */
+Datum
+concord_identity_placeholder(PG_FUNCTION_ARGS)
+{
+	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	text	   *t = PG_GETARG_TEXT_PP(1);
+	int			len = VARSIZE_ANY_EXHDR(t);
+	bool		name = strcmp(kind, "name") == 0;
+	const char *const *list = name ? placeholder_names : placeholder_companies;
+	char	   *s;
+
+	if (!name && strcmp(kind, "company") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("no placeholders of kind \"%s\"", kind),
+				 errhint("Kinds: name, company.")));
+
+	/*
+	 * (called for every row a resolve reads: a long value is no
+	 * placeholder, and only full-width forms, U+FF00..U+FFEF, need the
+	 * transliterator)
+	 */
+	if (len > 64)
+		PG_RETURN_BOOL(false);
+	s = text_to_cstring(t);
+	if (memchr(s, 0xEF, len) != NULL)
+		s = identity_transliterate(s, len, IDENTITY_HALFWIDTH);
+	s = squeeze(ascii_lower(s));
+	if (*s == '\0')
+		PG_RETURN_BOOL(true);
+	for (int i = 0; list[i]; i++)
+		if (strcmp(s, list[i]) == 0)
+			PG_RETURN_BOOL(true);
+	/* a surname (one Chinese character) and an honorific */
+	if (name && (unsigned char) s[0] >= 0x80)
+	{
+		int			first = pg_mblen(s);
+
+		for (int i = 0; honorifics[i]; i++)
+			if (strcmp(s + first, honorifics[i]) == 0)
+				PG_RETURN_BOOL(true);
+	}
+	PG_RETURN_BOOL(false);
 }
 
 /* ------------------------------------------------------------------------

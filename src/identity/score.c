@@ -40,7 +40,8 @@ static const Model default_model = {
 								 * all but one, else */
 	8.0, 1.5, -1.0,				/* company: same (less for a large one),
 								 * >= 0.9, else */
-	3.0, -1.0,					/* address */
+	3.0, 2.0, -1.0,				/* address: same, close (its numbers the
+								 * same, its letters alike), else */
 	8.0,						/* match threshold */
 	4.0,						/* review threshold */
 	0.9,						/* phone rule: name similarity */
@@ -73,6 +74,7 @@ static const WeightSlot weight_slots[] = {
 	{"company", "close", offsetof(Model, company_close)},
 	{"company", "disagree", offsetof(Model, company_disagree)},
 	{"address", "agree", offsetof(Model, address_agree)},
+	{"address", "close", offsetof(Model, address_close)},
 	{"address", "disagree", offsetof(Model, address_disagree)},
 	{"model", "match_threshold", offsetof(Model, match_threshold)},
 	{"model", "review_threshold", offsetof(Model, review_threshold)},
@@ -130,12 +132,18 @@ identity_load_model(void)
 		w = SPI_getvalue(t, d, 3);
 		a->tolerance = w ? strtod(w, NULL) : 0;
 		a->block = strcmp(SPI_getvalue(t, d, 4), "t") == 0;
+		/*
+		 * identity_attribute_add's defaults where the row is absent (a
+		 * default is kept out of pg_dump)
+		 */
 		w = SPI_getvalue(t, d, 5);
-		a->agree = w ? strtod(w, NULL) : 0;
+		a->agree = w ? strtod(w, NULL) :
+			a->compare == CMP_DATE ? 6 : a->compare == CMP_EXACT ? (a->block ? 12 : 4) : 3;
 		w = SPI_getvalue(t, d, 6);
-		a->close = w ? strtod(w, NULL) : 0;
+		a->close = w ? strtod(w, NULL) : a->compare == CMP_DATE ? 3 : a->compare == CMP_EXACT ? (a->block ? 6 : 0) : 1.5;
 		w = SPI_getvalue(t, d, 7);
-		a->disagree = w ? strtod(w, NULL) : 0;
+		a->disagree = w ? strtod(w, NULL) :
+			a->compare == CMP_DATE ? -3 : a->compare == CMP_EXACT ? (a->block ? -4 : -2) : -1;
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return m;
@@ -267,6 +275,155 @@ syllable_dice(const char *a, const char *b, bool *all_but_one)
 	return na + nb > 0 ? 2.0 * common / (na + nb) : 0.0;
 }
 
+/*
+ * Is a name in Latin script and not pinyin -- one of its words (the
+ * syllables of name_syllables) no pinyin syllable?  Such names (Lachlan
+ * Reid, Michaela Neumann) are compared by their letters, with typos in
+ * mind; pinyin names (Zhang San) and Han ones by their syllables.
+ */
+bool
+identity_latin_name(const char *syllables)
+{
+	const char *p = syllables;
+
+	if (syllables == NULL)
+		return false;
+	while (*p)
+	{
+		int			len = strcspn(p, " ");
+
+		if (len > 0 && !identity_pinyin_syllable(p, len))
+			return true;
+		p += len;
+		while (*p == ' ')
+			p++;
+	}
+	return false;
+}
+
+/*
+ * How alike two Latin names are: Jaro-Winkler of their keys, the best
+ * over the rotations of one key at the start of each of its words -- so
+ * that a typo moving where a key starts, or given and family names in
+ * either order, still compare word with word.  (A word of pinyin letters,
+ * "michaela", is split into syllables, which only adds places to start.)
+ */
+static double
+latin_similarity(const Rec *a, const Rec *b)
+{
+	double		best = jw(a->att[A_NAME_KEY], b->att[A_NAME_KEY]);
+
+	for (int side = 0; side < 2; side++)
+	{
+		const Rec  *x = side == 0 ? a : b;
+		const Rec  *y = side == 0 ? b : a;
+		const char *key = x->att[A_NAME_KEY];
+		const char *p = x->syllables;
+		int			klen = strlen(key);
+
+		while (*p && best < 1.0)
+		{
+			int			len = strcspn(p, " ");
+			char		word[64];
+			const char *at;
+
+			if (len > 0 && len < (int) sizeof(word))
+			{
+				memcpy(word, p, len);
+				word[len] = '\0';
+				at = strstr(key, word);
+				if (at && at != key)
+				{
+					char	   *rot = palloc(klen + 1);
+					int			off = at - key;
+
+					memcpy(rot, at, klen - off);
+					memcpy(rot + klen - off, key, off);
+					rot[klen] = '\0';
+					best = Max(best, jw(rot, y->att[A_NAME_KEY]));
+					pfree(rot);
+				}
+			}
+			p += len;
+			while (*p == ' ')
+				p++;
+		}
+	}
+	return best;
+}
+
+/* Are the words of one name all among the other's (a given name left out)? */
+static bool
+name_part_missing(const char *a, const char *b)
+{
+	char	   *ta[64],
+			   *tb[64];
+	int			na = 0,
+				nb = 0,
+				common;
+	char	   *save = NULL;
+	char	   *ca = pstrdup(a);
+	char	   *cb = pstrdup(b);
+
+	for (char *t = strtok_r(ca, " ", &save); t && na < 64; t = strtok_r(NULL, " ", &save))
+		ta[na++] = t;
+	for (char *t = strtok_r(cb, " ", &save); t && nb < 64; t = strtok_r(NULL, " ", &save))
+		tb[nb++] = t;
+	common = identity_sorted_common(ta, na, tb, nb);
+	pfree(ca);
+	pfree(cb);
+	return na != nb && common > 0 && common == Min(na, nb);
+}
+
+/*
+ * Two addresses that are not the same but alike: the same numbers (house
+ * number, postcode) in the same order, and letters alike (Jaro-Winkler of
+ * what is left >= 0.88) -- typos in a street name, a suburb or a state
+ * left out.  Two neighbours' addresses differ in their numbers.
+ */
+static bool
+address_close(const char *a, const char *b)
+{
+	StringInfoData da,
+				db,
+				la,
+				lb;
+	bool		r;
+
+	initStringInfo(&da);
+	initStringInfo(&db);
+	initStringInfo(&la);
+	initStringInfo(&lb);
+	for (int side = 0; side < 2; side++)
+	{
+		const char *s = side == 0 ? a : b;
+		StringInfo	d = side == 0 ? &da : &db;
+		StringInfo	l = side == 0 ? &la : &lb;
+		bool		indigits = false;
+
+		for (; *s; s++)
+		{
+			bool		digit = *s >= '0' && *s <= '9';
+
+			/* numbers one space apart, whatever stands between them */
+			if (digit && !indigits && d->len > 0)
+				appendStringInfoChar(d, ' ');
+			if (digit)
+				appendStringInfoChar(d, *s);
+			else if (*s != ' ')
+				appendStringInfoChar(l, *s);
+			indigits = digit;
+		}
+	}
+	r = da.len > 0 && strcmp(da.data, db.data) == 0 && la.len > 0 && lb.len > 0 &&
+		jw(la.data, lb.data) >= 0.88;
+	pfree(da.data);
+	pfree(db.data);
+	pfree(la.data);
+	pfree(lb.data);
+	return r;
+}
+
 /* Is a normalized phone a mainland mobile number (+861[3-9]...)? */
 bool
 identity_is_mobile(const char *phone)
@@ -296,12 +453,47 @@ year_typo(int y1, int y2)
 }
 
 /*
+ * Are two identifiers one typo apart -- a character replaced, inserted or
+ * left out, or two neighbours swapped -- and long enough (5 or more
+ * characters) for a typo to be told from another number?
+ */
+static bool
+one_typo(const char *x, const char *y)
+{
+	size_t		lx = strlen(x),
+				ly = strlen(y);
+	size_t		i = 0;
+
+	if (lx > ly)
+	{
+		const char *t = x;
+		size_t		tl = lx;
+
+		x = y;
+		y = t;
+		lx = ly;
+		ly = tl;
+	}
+	if (lx < 5 || ly - lx > 1)
+		return false;
+	while (i < lx && x[i] == y[i])
+		i++;
+	if (lx < ly)
+		return strcmp(x + i, y + i + 1) == 0;
+	if (i == lx)
+		return false;
+	if (strcmp(x + i + 1, y + i + 1) == 0)
+		return true;
+	return i + 1 < lx && x[i] == y[i + 1] && x[i + 1] == y[i] && strcmp(x + i + 2, y + i + 2) == 0;
+}
+
+/*
  * A declared attribute's comparison: agree, close (a date with day and
  * month swapped or a year mistyped, a number within the tolerance, a
  * string with Jaro-Winkler >= 0.9) or disagree.
  */
 static void
-compare_declared(const Declared *d, const char *x, const char *y, AttCmp *c)
+compare_declared(const Model *m, const Declared *d, const char *x, const char *y, AttCmp *c)
 {
 	bool		same = strcmp(x, y) == 0;
 
@@ -310,6 +502,9 @@ compare_declared(const Declared *d, const char *x, const char *y, AttCmp *c)
 		switch (d->compare)
 		{
 			case CMP_EXACT:
+				/* an identifier (a blocking key) mistyped once */
+				if (d->block && one_typo(x, y))
+					c->level = "close, one typo";
 				break;
 			case CMP_DATE:
 				{
@@ -342,6 +537,15 @@ compare_declared(const Declared *d, const char *x, const char *y, AttCmp *c)
 	if (d->compare == CMP_STRING && same)
 		c->similarity = 1.0;
 	c->weight = c->level[0] == 'a' ? d->agree : c->level[0] == 'c' ? d->close : d->disagree;
+
+	/*
+	 * the population scale, as for the built-in kinds (see tf): two rows
+	 * sharing a date of birth or a passport number among many people is
+	 * stronger evidence than among few -- except a number within a
+	 * tolerance, which is no value shared
+	 */
+	if (c->level[0] == 'a' || (c->level[0] == 'c' && d->compare != CMP_NUMBER))
+		c->weight += m->scale;
 }
 
 /*
@@ -355,6 +559,7 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 {
 	AttCmp		c[MAX_ATTS];
 	double		total = 0;
+	bool		conflict;
 
 	for (int i = 0; i < A_NATTS; i++)
 	{
@@ -426,6 +631,27 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 						/* a common name says less */
 						c[i].weight = tf(m, m->name_exact, a->spread[i]);
 					}
+					else if (a->latin && b->latin && a->syllables && b->syllables &&
+							 name_part_missing(a->syllables, b->syllables))
+					{
+						/* one name with a word fewer (no given name): neither for nor against */
+						c[i].level = "partial, a word missing";
+						c[i].weight = m->name_partial;
+					}
+					else if (a->latin && b->latin && a->syllables && b->syllables &&
+							 (c[i].similarity = latin_similarity(a, b)) >= 0.88)
+					{
+						/*
+						 * Latin names a typo apart (lachlan reid /
+						 * lachlnn reid): letters, not syllables, and a
+						 * value shared like an exact name, so with the
+						 * population's scale
+						 */
+						bool		close = c[i].similarity >= 0.94;
+
+						c[i].level = close ? "close, typo" : "near, typos";
+						c[i].weight = (close ? m->name_close : m->name_near) + m->scale;
+					}
 					else if (s >= 0.9)
 					{
 						c[i].level = "close";
@@ -439,7 +665,7 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 					else if (partial)
 					{
 						/*
-						 * 张伟 / 张玮 typed wrong, or 王伟 / 王芳 of one
+						 * 张三 / 张山 typed wrong, or 王伟 / 王芳 of one
 						 * family: neither for nor against
 						 */
 						c[i].level = "partial";
@@ -471,8 +697,23 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 				{
 					bool		same = strcmp(a->att[i], b->att[i]) == 0;
 
+					/*
+					 * an address is a value shared too: it gains the
+					 * scale -- unless a landline agrees as well: the two
+					 * are one household's, shared by a family, and
+					 * count as one piece of evidence that rises with the
+					 * population, not two
+					 */
+					bool		household = strcmp(c[A_PHONE].level, "agree, landline") == 0;
+					double		scale = household ? 0 : m->scale;
+
 					c[i].level = same ? "agree" : "disagree";
-					c[i].weight = same ? m->address_agree : m->address_disagree;
+					c[i].weight = same ? m->address_agree + scale : m->address_disagree;
+					if (!same && address_close(a->att[i], b->att[i]))
+					{
+						c[i].level = "close";
+						c[i].weight = m->address_close + scale;
+					}
 					break;
 				}
 		}
@@ -488,7 +729,7 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 		cj->similarity = -1;
 		if (a->att[A_NATTS + j] == NULL || b->att[A_NATTS + j] == NULL)
 			continue;
-		compare_declared(&m->declared[j], a->att[A_NATTS + j], b->att[A_NATTS + j], cj);
+		compare_declared(m, &m->declared[j], a->att[A_NATTS + j], b->att[A_NATTS + j], cj);
 		total += cj->weight;
 	}
 
@@ -514,10 +755,20 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 		}
 	}
 
+	/*
+	 * A hard conflict vetoes the phone rule: two 李明 at one family phone
+	 * with different ID numbers (or different values of a declared
+	 * identifier, or birth dates outright different) are two people.  The
+	 * score still counts everything.
+	 */
+	conflict = strcmp(c[A_ID_NUMBER].level, "disagree") == 0;
+	for (int j = 0; j < m->ndeclared && !conflict; j++)
+		conflict = (m->declared[j].block || m->declared[j].compare == CMP_DATE) &&
+			strcmp(c[A_NATTS + j].level, "disagree") == 0;
 	*rule = NULL;
-	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0)
+	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0 && !identity_widely_shared(a->spread[A_ID_NUMBER]))
 		*rule = "rule: same ID number";
-	else if (strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
+	else if (!conflict && strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
 			 c[A_NAME_KEY].similarity >= m->rule_name_min)
 		*rule = "rule: same phone, same name";
 	*score = total;

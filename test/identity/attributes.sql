@@ -41,7 +41,7 @@ SELECT is((concord.identity_attribute_add('segment', 'string')).compare, 'string
 SELECT results_eq($$SELECT attribute, level, weight FROM concord.identity_weight
                      WHERE attribute IN ('birth_date', 'passport', 'yearly_spend', 'segment') ORDER BY 1, 3 DESC$$,
   $$VALUES ('birth_date', 'agree', 6::float8), ('birth_date', 'close', 3), ('birth_date', 'disagree', -3),
-           ('passport', 'agree', 12), ('passport', 'disagree', -4),
+           ('passport', 'agree', 12), ('passport', 'close', 6), ('passport', 'disagree', -4),
            ('segment', 'agree', 3), ('segment', 'close', 1.5), ('segment', 'disagree', -1),
            ('yearly_spend', 'agree', 3), ('yearly_spend', 'close', 1.5), ('yearly_spend', 'disagree', -1)$$,
   'their weights are in the model table, defaults where none were given');
@@ -58,10 +58,10 @@ SELECT throws_ok($$SELECT concord.identity_attribute_add('income', 'number', tol
   'attribute "income" compared as a number needs a tolerance of 0 or more, not -1', 'a negative tolerance');
 SELECT throws_ok($$SELECT concord.identity_attribute_add('dob', 'date', tolerance => 3)$$, '22023',
   'a tolerance is for attributes compared as numbers, not as date', 'a tolerance for a date');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('dob', 'date', block => true)$$, '22023',
-  'only an attribute compared exactly can be a blocking key, not one compared as date', 'blocking on a date');
+SELECT throws_ok($$SELECT concord.identity_attribute_add('spend', 'number', tolerance => 5, block => true)$$, '22023',
+  'only an attribute compared exactly or as a date can be a blocking key, not one compared as number', 'blocking on a number');
 SELECT throws_ok($$SELECT concord.identity_attribute_add('ssn', 'exact', close => 2)$$, '22023',
-  'an attribute compared exactly has no "close" level', 'a close weight for an exact comparison');
+  'an attribute compared exactly has no "close" level unless it is a blocking key', 'a close weight for an exact comparison');
 SELECT throws_ok($$SELECT concord.identity_attribute_add('ssn', 'exact', agree => -2, disagree => 3)$$, '22023',
   'weights of attribute "ssn" must order agree (-2) >= close (-) >= disagree (3)', 'weights in the wrong order');
 SELECT throws_ok($$SELECT concord.identity_attribute_add('ssn', 'exact', agree => 1000)$$, '22023',

@@ -1,7 +1,7 @@
 -- identity: the normalizers, table-driven.  Each row: the input as a
 -- department wrote it, and the canonical form (or NULL and the reason).
 BEGIN;
-SELECT plan(16);
+SELECT plan(20);
 
 ------------------------------------------------------------------------------
 -- Phone numbers
@@ -141,7 +141,11 @@ INSERT INTO companies VALUES
   ('Moumou Tech Company Limited', 'moumou tech'),
   ('華為技術有限公司', '华为技术'),
   ('北京字节跳动科技有限公司', '字节跳动科技'),
-  ('有限公司', '有限公司');
+  ('有限公司', '有限公司'),
+  -- a place stays when too little would be left
+  ('北京大学', '北京大学'),
+  ('上海大学', '上海大学'),
+  ('上海银行股份有限公司', '上海银行');
 SELECT results_eq(
   $$SELECT input, concord.normalize_company(input) FROM companies ORDER BY input$$,
   $$SELECT input, folded FROM companies ORDER BY input$$,
@@ -212,6 +216,26 @@ SELECT is((SELECT count(*)::int FROM pg_proc p JOIN pg_namespace n ON n.oid = p.
 SELECT is((SELECT count(*)::int FROM unnest(ARRAY[concord.normalize_name(NULL), concord.name_key(NULL), concord.name_syllables(NULL),
             concord.normalize_company(NULL), concord.normalize_address(NULL), concord.normalize_cn_id(NULL),
             concord.normalize_email(NULL)]) v WHERE v IS NOT NULL), 0, 'NULL in, NULL out, everywhere');
+
+-- (issue 20) surnames read otherwise than on their own, passport
+-- spellings of ü, and a mobile dialled with a trunk 0 by a call centre
+SELECT results_eq($$SELECT concord.name_key(n) FROM unnest(ARRAY['曾伟', 'Zeng Wei', '单丽', '解放', '区明', '仇强', '朴志', '翟亮',
+                                                              '吕伟', 'Lyu Wei', 'Lv Wei', '张曾']) WITH ORDINALITY x(n, i) ORDER BY i$$,
+  $$VALUES ('weizeng'), ('weizeng'), ('lishan'), ('fangxie'), ('mingou'), ('qiangqiu'), ('piaozhi'), ('liangzhai'),
+           ('luwei'), ('luwei'), ('luwei'), ('cengzhang')$$,
+  'a surname''s own reading (曾 zeng, 单 shan, 解 xie, 区 ou, 仇 qiu, 朴 piao, 翟 zhai; not in a given name), Lyu and Lv for 吕');
+SELECT results_eq($$SELECT concord.normalize_phone(p) FROM unnest(ARRAY['013812345678', '0086 013812345678', '010-12345678']) WITH ORDINALITY x(p, i) ORDER BY i$$,
+  $$VALUES ('+8613812345678'), ('+8613812345678'), ('+861012345678')$$,
+  'a mobile with a trunk 0 (0138...) is the mobile; a Beijing landline stays one');
+SELECT results_eq($$SELECT concord.normalize_id(x) FROM unnest(ARRAY['11010519491231002x', 'C01X00T47', 'c01x-00t47', 'A123456(7)',
+                                                                 '110105194912310021', '无', '12-3']) WITH ORDINALITY t(x, i) ORDER BY i$$,
+  $$VALUES ('11010519491231002X'), ('other:C01X00T47'), ('other:C01X00T47'), ('other:A1234567'), (NULL), (NULL), (NULL)$$,
+  'normalize_id: a resident ID number canonical, another kept as other: (a passport, a Hong Kong ID); an invalid resident number, a placeholder or a stub NULL');
+SELECT results_eq($$SELECT concord.identity_placeholder(k, v) FROM (VALUES ('name', '未知'), ('name', '客户'), ('name', '先生'),
+                      ('name', '张先生'), ('name', '王总'), ('name', ' Unknown '), ('name', '张三'), ('name', '先生张'),
+                      ('company', '个人'), ('company', '自由职业'), ('company', '个人护理用品有限公司')) x(k, v)$$,
+  $$VALUES (true), (true), (true), (true), (true), (true), (false), (false), (true), (true), (false)$$,
+  'placeholders: names that name nobody (未知, 客户, 先生, a surname and an honorific), 个人 as an employer');
 
 SELECT * FROM finish();
 ROLLBACK;
