@@ -123,7 +123,7 @@ BEGIN
     ELSIF jsonb_typeof(h.value) OPERATOR(pg_catalog.=) 'object' AND h.value ? 'secret'
           AND jsonb_typeof(h.value -> 'secret') OPERATOR(pg_catalog.=) 'string'
           AND (SELECT count(*) FROM jsonb_object_keys(h.value)) OPERATOR(pg_catalog.=) 1 THEN
-      IF NOT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name OPERATOR(pg_catalog.=) (h.value ->> 'secret')) THEN
+      IF NOT @extschema@.secret_exists(h.value ->> 'secret') THEN
         RAISE EXCEPTION 'secret "%" (header "%" in %) does not exist', h.value ->> 'secret', h.key, what
           USING ERRCODE = 'undefined_object', HINT = 'A superuser stores it with concord.secret_set(name, value).';
       END IF;
@@ -184,7 +184,7 @@ BEGIN
     RAISE EXCEPTION 'endpoint "%" cannot be unsigned and have a signing secret', name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Leave out unsigned => true, or secret_name.';
   END IF;
-  IF secret_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name OPERATOR(pg_catalog.=) endpoint_define.secret_name) THEN
+  IF secret_name IS NOT NULL AND NOT @extschema@.secret_exists(secret_name) THEN
     RAISE EXCEPTION 'secret "%" does not exist', secret_name
       USING ERRCODE = 'undefined_object', HINT = 'Store it first: SELECT concord.secret_set(name, value) (as a superuser).';
   END IF;

@@ -376,3 +376,23 @@ SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'event_rule(text, regclass, text[], text, jsonb, text, boolean)', 'event_rule_enable(text, boolean)',
     'event_rule_drop(text)', 'event_fire(text, text, jsonb, jsonb)', 'event_firing_record(text, text, jsonb, jsonb)']);
 GRANT EXECUTE ON FUNCTION @extschema@.metric_column_type(regclass, text) TO concord_flow;
+
+-- What DROP EXTENSION concord undoes of flow's (registered with core, run
+-- by extension_cleanup): event rules, with their triggers.
+CREATE FUNCTION @extschema@.flow_cleanup()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT x.name FROM @extschema@.event_rule x LOOP
+    PERFORM @extschema@.event_rule_drop(r.name);
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.flow_cleanup() IS
+  'Run at DROP EXTENSION concord (extension_cleanup): drops the event rules, with their triggers';
+REVOKE EXECUTE ON FUNCTION @extschema@.flow_cleanup() FROM PUBLIC;
+SELECT @extschema@.component_register('flow', 'cleanup', 'flow_cleanup', 70);

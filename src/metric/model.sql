@@ -5,7 +5,7 @@
  * aggregate: its time column (its own, or a column of a model it reaches
  * by many-to-one joins: payments take their orders' dates) and its
  * dimensions, each an expression of its columns checked by the parser and
- * an allowlist (concord.expr_check), or an aggregate over the rows of a
+ * an allowlist (concord.expr_check, core's), or an aggregate over the rows of a
  * model that joins to it (a customer's first order date).
  * Joins go from a model to another along declared keys, many-to-one only:
  * each row of the first finds at most one row of the second, which
@@ -15,32 +15,6 @@
 
 SELECT @extschema@.capability_role('concord_metric',
   'may define semantic models and metrics, version and certify them (concord.model_define, metric_define, metric_certify)');
-
--- The checks of user expressions (src/expr.c): they only parse.
-CREATE FUNCTION @extschema@.expr_check(rel regclass, alias text, expr text, condition boolean)
-RETURNS text
-AS 'MODULE_PATHNAME', 'concord_expr_check'
-LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION @extschema@.expr_check(regclass, text, text, boolean) IS
-  'Checks an expression (or, when condition, a condition) over a relation''s columns against concord''s allowlist and returns it written back, columns qualified by alias';
-CREATE FUNCTION @extschema@.expr_type(rel regclass, alias text, expr text)
-RETURNS regtype
-AS 'MODULE_PATHNAME', 'concord_expr_type'
-LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION @extschema@.expr_type(regclass, text, text) IS
-  'The type of an expression over a relation''s columns, checked as expr_check does';
-CREATE FUNCTION @extschema@.expr_check_over(alias text, names text[], types regtype[], expr text, condition boolean)
-RETURNS text
-AS 'MODULE_PATHNAME', 'concord_expr_check_over'
-LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION @extschema@.expr_check_over(text, text[], regtype[], text, boolean) IS
-  'Checks an expression or condition over named columns of the given types (dimensions, metrics) and returns it written back, columns qualified by alias';
-CREATE FUNCTION @extschema@.expr_names(expr text)
-RETURNS text[]
-AS 'MODULE_PATHNAME', 'concord_expr_names'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.expr_names(text) IS
-  'The names (column references) an expression uses, each once, in order of first use';
 
 CREATE TABLE @extschema@.metric_model (
   name        text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -237,10 +211,7 @@ BEGIN
   ELSIF k OPERATOR(pg_catalog.=) 'v'
         AND NOT coalesce('security_invoker=true' OPERATOR(pg_catalog.=) ANY (opts)
                          OR 'security_invoker=on' OPERATOR(pg_catalog.=) ANY (opts), false)
-        AND NOT EXISTS (SELECT 1 FROM @extschema@.column_mask m JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) m.table_name
-                         WHERE t.relnamespace OPERATOR(pg_catalog.=) (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation)
-                           AND (t.relname OPERATOR(pg_catalog.||) '_governed') OPERATOR(pg_catalog.=)
-                               (SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation)) THEN
+        AND NOT @extschema@.governed_view_is(relation) THEN
     RAISE EXCEPTION 'model "%" cannot read view %: it runs as its owner', model, relation
       USING ERRCODE = 'wrong_object_type',
             DETAIL = 'Row policies of the tables under it would apply to the view''s owner, not to each reader.',

@@ -572,3 +572,38 @@ SELECT @extschema@.grant_routines('concord_metric', ARRAY[
 -- (its triggers are made by metric_rollup, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_note(),
                            @extschema@.metric_rollup_time_column(regclass, text[], text[]) FROM PUBLIC;
+
+-- What DROP EXTENSION concord undoes of metric's (registered with core,
+-- run by extension_cleanup): the views published for BI tools, rollups
+-- (their triggers on the models' tables), and the schema of published
+-- views if nothing else is in it.
+CREATE FUNCTION @extschema@.metric_cleanup()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r record;
+BEGIN
+  -- views published for BI tools
+  FOR r IN SELECT p.view_name FROM @extschema@.metric_publication p
+            WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = p.view_name) LOOP
+    EXECUTE format('DROP VIEW IF EXISTS %s', r.view_name);
+  END LOOP;
+  -- rollups (their triggers on the models' tables)
+  FOR r IN SELECT x.name FROM @extschema@.metric_rollup x LOOP
+    PERFORM @extschema@.metric_rollup_drop(r.name);
+  END LOOP;
+  -- the schema of published views, if nothing else is in it
+  IF pg_catalog.to_regnamespace('metrics') IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.to_regnamespace('metrics'))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.pronamespace = pg_catalog.to_regnamespace('metrics'))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typnamespace = pg_catalog.to_regnamespace('metrics')) THEN
+    DROP SCHEMA metrics;
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_cleanup() IS
+  'Run at DROP EXTENSION concord (extension_cleanup): drops the views published for BI tools, rollups, and the schema metrics if it is left empty';
+REVOKE EXECUTE ON FUNCTION @extschema@.metric_cleanup() FROM PUBLIC;
+SELECT @extschema@.component_register('metric', 'cleanup', 'metric_cleanup', 60);

@@ -66,6 +66,24 @@ COMMENT ON TABLE @extschema@.column_mask IS
   'Column masks: what a column shows (mask) to those a condition (visible_to) does not let see its clear value, as written and as compiled into the table''s governed view; stored_column names the generated column holding the masked value when the mask is stored';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.column_mask', '');
 
+-- Whether relation is a governed view concord made (<table>_governed, in
+-- the schema of a table with column masks): what other components ask
+-- (metric's models may read one though it is not security_invoker),
+-- rather than reading concord.column_mask.
+CREATE FUNCTION @extschema@.governed_view_is(relation regclass)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT EXISTS (SELECT 1 FROM @extschema@.column_mask m JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) m.table_name
+                  WHERE t.relnamespace OPERATOR(pg_catalog.=) (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) governed_view_is.relation)
+                    AND (t.relname OPERATOR(pg_catalog.||) '_governed') OPERATOR(pg_catalog.=)
+                        (SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) governed_view_is.relation));
+END;
+COMMENT ON FUNCTION @extschema@.governed_view_is(regclass) IS
+  'Whether a relation is a governed view concord made for a table with column masks';
+REVOKE EXECUTE ON FUNCTION @extschema@.governed_view_is(regclass) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.policy_mask(tbl regclass, col text, mask text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'concord_policy_mask'

@@ -58,7 +58,7 @@ SELECT cmp_ok((concord.http_get(:'u' || '/delay/200')).elapsed_ms, '>=', 200::fl
 
 -- What a GET sends by default
 SELECT is((SELECT (pg_temp.echo(r) -> 'headers') - 'accept-encoding' FROM concord.http_get(:'u' || '/echo') r),
-  jsonb_build_object('host', '127.0.0.1:' || :'p', 'user-agent', 'concord/0.1', 'accept', '*/*'),
+  jsonb_build_object('host', '127.0.0.1:' || :'p', 'user-agent', 'concord/0.2', 'accept', '*/*'),
   'a GET sends Host, the default User-Agent and Accept, and no body headers');
 SELECT ok((SELECT pg_temp.echo(r) -> 'headers' ->> 'accept-encoding' FROM concord.http_get(:'u' || '/echo') r) ~ 'gzip',
   'compressed responses are asked for');
