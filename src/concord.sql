@@ -98,6 +98,22 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.expr_names(text) IS
   'The names (column references) an expression uses, each once, in order of first use';
 
+-- The NOTICE of a deprecated name (0.2's renames to one vocabulary:
+-- <object>_create / _drop, docs/architecture.md), raised by the wrapper
+-- that keeps the old name for one release.
+CREATE FUNCTION @extschema@.deprecated(old_name text, new_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  RAISE NOTICE 'concord.%() is deprecated: use concord.%()', old_name, new_name
+    USING HINT = 'The old name is kept for 0.2 only; it takes the same arguments as the new one.';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.deprecated(text, text) IS
+  'Internal to the deprecated names: a NOTICE saying which name replaces the one called';
+
 -- Each component's routines are for its role, none for PUBLIC: the
 -- components' install scripts grant them with this.
 CREATE FUNCTION @extschema@.grant_routines(grantee text, routines text[])

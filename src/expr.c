@@ -170,6 +170,16 @@ check_function(const Check *c, Node *node, Oid funcid)
 		refuse(c, node, psprintf("function %s is not one of PostgreSQL's own", format_procedure(funcid)));
 }
 
+/*
+ * The allowlist, node by node (expression_tree_walker's callback): refuse
+ * (an error naming the node and where it is in the predicate) anything but
+ * a column of the one relation, a constant, an operator or call of an
+ * immutable function (or a registered member function in a row policy,
+ * the registered stable function in a mask), CASE, COALESCE, GREATEST/
+ * LEAST, NULLIF, IS [NOT] NULL/TRUE, boolean logic, IN lists and arrays,
+ * casts, a field of a row, and CURRENT_USER/SESSION_USER.  Returns false
+ * to go on walking, as walkers do; it never returns true.
+ */
 static bool
 check_walker(Node *node, Check *c)
 {

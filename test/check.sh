@@ -270,7 +270,11 @@ run_regress
 run_pgtap
 
 # Shell tests printing TAP: the arrows between components against the
-# design (test/arch/deps.sh, no database); on this cluster: the outbox across a crash of
+# design (test/arch/deps.sh, no database); on this cluster: every object
+# made and dropped by its role under the one vocabulary, the old names'
+# notices (test/arch/vocabulary.sh), an updated install against a fresh one
+# in pg_dump and in each role's grants (test/packaging/upgrade_dump.sh),
+# the outbox across a crash of
 # the whole cluster (test/flow/crash.sh), the worker as an operator meets
 # it -- isolation of endpoints, alerts on time, a failing duty, restarts,
 # DROP DATABASE, promtool, kill -9 of the postmaster alone
@@ -287,7 +291,7 @@ run_pgtap
 # linted, installed on a clean cluster, tried and removed
 # (test/packaging/deb.sh, on 15).
 CRASH_STATUS=""
-for script in test/arch/deps.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
+for script in test/arch/deps.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
 	test/security/fuzz.sh test/packaging/pg_upgrade.sh test/packaging/deb.sh; do
 	echo
 	echo "== $script =="

@@ -222,7 +222,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole) IS
   'Internal to model_define: the relation is one its definer may read and that answers each reader under her own row policies';
 
-CREATE FUNCTION @extschema@.model_define(name text, relation regclass, time_column text DEFAULT NULL,
+CREATE FUNCTION @extschema@.model_create(name text, relation regclass, time_column text DEFAULT NULL,
                                          dimensions jsonb DEFAULT '{}', description text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -244,7 +244,7 @@ BEGIN
     RAISE EXCEPTION 'invalid model name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A model name is a lower-case identifier, e.g. orders.';
   END IF;
-  SELECT m.defined_by INTO prev FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_define.name FOR UPDATE;
+  SELECT m.defined_by INTO prev FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_create.name FOR UPDATE;
   PERFORM @extschema@.require_manages('model', name, prev, 'redefine');
   IF relation IS NULL THEN
     RAISE EXCEPTION 'model "%" needs a table or view', name USING ERRCODE = 'null_value_not_allowed';
@@ -254,7 +254,7 @@ BEGIN
   -- rows reach by joins (checked when asked: the joins may come later)
   trel := relation;
   IF time_column IS NOT NULL AND position('.' IN time_column) > 0
-     AND split_part(time_column, '.', 1) <> model_define.name THEN
+     AND split_part(time_column, '.', 1) <> model_create.name THEN
     tmodel := split_part(time_column, '.', 1);
     tcol := substr(time_column, length(tmodel) + 2);
     SELECT m.relation INTO trel FROM @extschema@.metric_model m WHERE m.name = tmodel;
@@ -284,11 +284,11 @@ BEGIN
   END IF;
 
   INSERT INTO @extschema@.metric_model AS m (name, relation, time_column, time_model, description, defined_by)
-  VALUES (model_define.name, relation, tcol, tmodel, description, coalesce(prev, me))
+  VALUES (model_create.name, relation, tcol, tmodel, description, coalesce(prev, me))
   ON CONFLICT ON CONSTRAINT metric_model_pkey DO UPDATE
     SET relation = excluded.relation, time_column = excluded.time_column, time_model = excluded.time_model,
         description = excluded.description, defined_at = pg_catalog.now();
-  DELETE FROM @extschema@.metric_dimension x WHERE x.model = model_define.name;
+  DELETE FROM @extschema@.metric_dimension x WHERE x.model = model_create.name;
   FOR d IN SELECT e.key, e.value FROM jsonb_each(dimensions) e LOOP
     IF d.key !~ '^[a-z][a-z0-9_]{0,62}$' OR d.key = 'metric_time' THEN
       RAISE EXCEPTION 'invalid dimension name "%" in model "%"', d.key, name
@@ -299,15 +299,15 @@ BEGIN
       dim := @extschema@.model_dimension_aggregate(name, relation, d.key, d.value);
     ELSIF jsonb_typeof(d.value) = 'string' OR (jsonb_typeof(d.value) = 'object' AND jsonb_typeof(d.value -> 'expr') = 'string') THEN
       SELECT coalesce(d.value ->> 'expr', d.value #>> '{}') AS expr INTO dim;
-      SELECT dim.expr, @extschema@.expr_check(relation, model_define.name, dim.expr, false) AS compiled,
-             @extschema@.expr_type(relation, model_define.name, dim.expr) AS type, NULL::jsonb AS aggregate INTO dim;
+      SELECT dim.expr, @extschema@.expr_check(relation, model_create.name, dim.expr, false) AS compiled,
+             @extschema@.expr_type(relation, model_create.name, dim.expr) AS type, NULL::jsonb AS aggregate INTO dim;
     ELSE
       RAISE EXCEPTION 'dimension "%" of model "%" is not an expression', d.key, name
         USING ERRCODE = 'invalid_parameter_value',
               HINT = 'Give a dimension as "expression", {"expr": "expression", "description": "..."}, or an aggregate of another model''s rows, {"from": "orders", "agg": "min", "expr": "order_date"}.';
     END IF;
     INSERT INTO @extschema@.metric_dimension (model, name, expr, compiled, type, description, aggregate)
-    VALUES (model_define.name, d.key, dim.expr, dim.compiled, dim.type,
+    VALUES (model_create.name, d.key, dim.expr, dim.compiled, dim.type,
             CASE WHEN jsonb_typeof(d.value) = 'object' THEN d.value ->> 'description' END, dim.aggregate);
   END LOOP;
   PERFORM @extschema@.audit_record('model_define', name, NULL,
@@ -316,8 +316,22 @@ BEGIN
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.model_define(text, regclass, text, jsonb, text) IS
+COMMENT ON FUNCTION @extschema@.model_create(text, regclass, text, jsonb, text) IS
   'Defines (or redefines, atomically) a semantic model: a table or view, its time column (its own, or model.column of a model its rows reach by joins) and its dimensions ({"name": "expression"}, or {"name": {"from": model, "agg": ..., "expr": ..., "filter": ..., "then": ...}} aggregated from another model''s rows), each checked by the parser and the allowlist';
+-- Deprecated (0.2): the old name of model_create(), kept for one release.
+CREATE FUNCTION @extschema@.model_define(name text, relation regclass, time_column text DEFAULT NULL,
+                                         dimensions jsonb DEFAULT '{}', description text DEFAULT NULL)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  PERFORM @extschema@.deprecated('model_define', 'model_create');
+  RETURN @extschema@.model_create(name => name, relation => relation, time_column => time_column, dimensions => dimensions, description => description);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.model_define(text, regclass, text, jsonb, text) IS
+  'Deprecated: the old name of concord.model_create(), kept for 0.2 (a NOTICE says so)';
 
 -- An aggregated dimension of model (on relation rel): an aggregate of the
 -- rows of another model that joins to it many-to-one (a customer's first

@@ -263,7 +263,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_time_column(regclass, text[], text[]) IS
   'Internal to metric_rollup: the column of a table a rollup reads whose times its changes touch (the table the rows of every model reading it are dated by), or NULL when a change may touch any bucket';
 
-CREATE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
+CREATE FUNCTION @extschema@.metric_rollup_create(name text, metrics text[], dimensions text[] DEFAULT '{}',
                                           grain text DEFAULT 'day', time_zone text DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
@@ -288,7 +288,7 @@ BEGIN
     RAISE EXCEPTION 'invalid rollup name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A rollup name is a lower-case identifier, e.g. revenue_daily.';
   END IF;
-  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup.name) THEN
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_create.name) THEN
     RAISE EXCEPTION 'rollup "%" already exists', name
       USING ERRCODE = 'duplicate_object', HINT = 'Drop it first (concord.metric_rollup_drop), or refresh it.';
   END IF;
@@ -340,9 +340,9 @@ BEGIN
   EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tbl);
   INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations,
                                          created_by)
-  SELECT metric_rollup.name, tbl, leaves,
+  SELECT metric_rollup_create.name, tbl, leaves,
          jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
-         coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels, me
+         coalesce(metric_rollup_create.dimensions, '{}'), metric_rollup_create.grain, tz, rels, me
     FROM @extschema@.metric_current l WHERE l.name = ANY (leaves);
   -- every change to its tables is noted: with the earliest time it touched
   -- when the table holds the times of the rows of every model that reads
@@ -367,8 +367,22 @@ BEGIN
   RETURN tbl;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_rollup(text, text[], text[], text, text) IS
+COMMENT ON FUNCTION @extschema@.metric_rollup_create(text, text[], text[], text, text) IS
   'Materializes the simple metrics behind the given ones by dimensions and grain (in time_zone) into concord_rollup.<name>, fills it, and watches its tables for changes; metric_query then answers from it when that is provably the same answer for the caller';
+-- Deprecated (0.2): the old name of metric_rollup_create(), kept for one release.
+CREATE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
+                                          grain text DEFAULT 'day', time_zone text DEFAULT NULL)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  PERFORM @extschema@.deprecated('metric_rollup', 'metric_rollup_create');
+  RETURN @extschema@.metric_rollup_create(name => name, metrics => metrics, dimensions => dimensions, grain => grain, time_zone => time_zone);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_rollup(text, text[], text[], text, text) IS
+  'Deprecated: the old name of concord.metric_rollup_create(), kept for 0.2 (a NOTICE says so)';
 
 CREATE FUNCTION @extschema@.metric_rollup_refresh(name text, full_refresh boolean DEFAULT false)
 RETURNS bigint
@@ -568,7 +582,7 @@ COMMENT ON FUNCTION @extschema@.metric_rollup_sql(text, text[], text[], text, te
 GRANT SELECT ON @extschema@.metric_rollup TO PUBLIC;
 GRANT SELECT ON @extschema@.metric_rollup_change TO PUBLIC;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
-    'metric_rollup(text, text[], text[], text, text)', 'metric_rollup_refresh(text, boolean)', 'metric_rollup_drop(text)']);
+    'metric_rollup_create(text, text[], text[], text, text)', 'metric_rollup(text, text[], text[], text, text)', 'metric_rollup_refresh(text, boolean)', 'metric_rollup_drop(text)']);
 -- (its triggers are made by metric_rollup, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_note(),
                            @extschema@.metric_rollup_time_column(regclass, text[], text[]) FROM PUBLIC;

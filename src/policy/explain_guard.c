@@ -70,6 +70,12 @@ hidden_rows_relation(PlannedStmt *plan)
 	return InvalidOid;
 }
 
+/*
+ * ExecutorStart hook: inside an EXPLAIN (explain_depth > 0), a plan about
+ * to run with instrumentation (ANALYZE) that reads a relation row security
+ * filters for its reader is refused before it runs; everything else goes
+ * on to the previous hook or the standard executor.
+ */
 static void
 guard_executor_start(QueryDesc *queryDesc, int eflags)
 {

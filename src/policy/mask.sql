@@ -438,7 +438,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.mask_hash_column(regclass, text) IS
   'Internal to column_mask: adds and fills concord_masked_<column>, where a mask_hash mask''s values are stored';
 
-CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
+CREATE FUNCTION @extschema@.column_mask_create(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
                                         store boolean DEFAULT false)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
@@ -514,8 +514,22 @@ BEGIN
   RETURN v;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.column_mask(regclass, text, text, text, boolean) IS
+COMMENT ON FUNCTION @extschema@.column_mask_create(regclass, text, text, text, boolean) IS
   'Masks a column for everyone visible_to does not cover (default: everyone): checks both, stores them and (re)builds the table''s governed view <table>_governed; returns the view. store => true keeps the masked value in a generated column, concord_masked_<column>, so that reads cost no mask call (a mask_hash mask is always stored)';
+-- Deprecated (0.2): the old name of column_mask_create(), kept for one release.
+CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
+                                        store boolean DEFAULT false)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  PERFORM @extschema@.deprecated('column_mask', 'column_mask_create');
+  RETURN @extschema@.column_mask_create(tbl => tbl, col => col, mask => mask, visible_to => visible_to, store => store);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.column_mask(regclass, text, text, text, boolean) IS
+  'Deprecated: the old name of concord.column_mask_create(), kept for 0.2 (a NOTICE says so)';
 
 CREATE FUNCTION @extschema@.column_mask_drop(tbl regclass, col text)
 RETURNS boolean
@@ -546,7 +560,7 @@ COMMENT ON FUNCTION @extschema@.column_mask_drop(regclass, text) IS
 
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'policy_mask(regclass, text, text)',
-    'column_mask(regclass, text, text, text, boolean)', 'column_mask_drop(regclass, text)']);
+    'column_mask_create(regclass, text, text, text, boolean)', 'column_mask(regclass, text, text, text, boolean)', 'column_mask_drop(regclass, text)']);
 -- (internal: run by column_mask, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.governed_view_build(regclass), @extschema@.governed_view_comment(regclass, regclass),
                            @extschema@.mask_store(regclass, text, text), @extschema@.mask_hash_column(regclass, text),
