@@ -62,6 +62,8 @@ fi
 [[ -f "$src/debian/rules" ]] || die "debian/ is missing from the copy in $src"
 
 say "dpkg-buildpackage -b in $src (log: $LOG)"
+# dh builds with one job unless DEB_BUILD_OPTIONS says otherwise.
+export DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:-parallel=$(nproc)}"
 (cd "$src" && dpkg-buildpackage -us -uc -b) >>"$LOG" 2>&1 </dev/null || {
 	tail -n 40 "$LOG" >&2
 	die "dpkg-buildpackage failed (log: $LOG)"

@@ -275,6 +275,23 @@ BEGIN
       END IF;
     ELSIF a ->> 'notify' !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
       RAISE EXCEPTION 'invalid channel "%" in rule "%"', a ->> 'notify', name USING ERRCODE = 'invalid_name';
+    ELSE
+      -- any role may LISTEN: a NOTIFY payload names the row (its primary
+      -- key), never other values of it
+      SELECT string_agg(x, ', ' ORDER BY x) INTO missing
+        FROM unnest(@extschema@.event_template_columns(a)) x
+       WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
+                           JOIN pg_catalog.pg_attribute t
+                             ON t.attrelid OPERATOR(pg_catalog.=) i.indrelid
+                            AND t.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::int2[])
+                          WHERE i.indrelid OPERATOR(pg_catalog.=) tbl AND i.indisprimary
+                            AND t.attname OPERATOR(pg_catalog.=) x::name);
+      IF missing IS NOT NULL THEN
+        RAISE EXCEPTION 'the NOTIFY payload of rule "%" names columns % of %, which are not its primary key', name, missing, tbl
+          USING ERRCODE = 'insufficient_privilege',
+                DETAIL = 'Any role may LISTEN to any channel, so a payload may carry only what identifies the row.',
+                HINT = 'Send values through a webhook, or name the primary key and let listeners read the row as themselves.';
+      END IF;
     END IF;
   END LOOP;
 
