@@ -114,6 +114,39 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.deprecated(text, text) IS
   'Internal to the deprecated names: a NOTICE saying which name replaces the one called';
 
+-- Install-time helper: keep old_name as a deprecated name of new_function
+-- for one release: a wrapper with the same arguments (and defaults) and
+-- result, which raises deprecated()'s NOTICE and calls the new function.
+-- Written once here rather than once per renamed function.
+CREATE FUNCTION @extschema@.deprecated_alias(old_name text, new_function regprocedure)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  new_name text;
+  args text;
+BEGIN
+  SELECT p.proname, string_agg(format('%I => %I', a.n, a.n), ', ' ORDER BY a.i)
+    INTO new_name, args
+    FROM pg_catalog.pg_proc p, unnest(p.proargnames) WITH ORDINALITY AS a(n, i)
+   WHERE p.oid = new_function
+   GROUP BY p.proname;
+  EXECUTE format('CREATE OR REPLACE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE plpgsql VOLATILE '
+                 'SET search_path = pg_catalog, pg_temp AS %L',
+                 '@extschema@', old_name, pg_catalog.pg_get_function_arguments(new_function),
+                 pg_catalog.pg_get_function_result(new_function),
+                 format('BEGIN PERFORM %I.deprecated(%L, %L); RETURN %I.%I(%s); END',
+                        '@extschema@', old_name, new_name, '@extschema@', new_name, args));
+  EXECUTE format('COMMENT ON FUNCTION %I.%I(%s) IS %L', '@extschema@', old_name,
+                 pg_catalog.pg_get_function_identity_arguments(new_function),
+                 format('Deprecated: the old name of concord.%s(), kept for 0.2 (a NOTICE says so)', new_name));
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.deprecated_alias(text, regprocedure) IS
+  'Install-time helper: makes old_name a deprecated wrapper of new_function (same arguments, a NOTICE, then the call)';
+REVOKE EXECUTE ON FUNCTION @extschema@.deprecated_alias(text, regprocedure) FROM PUBLIC;
+
 -- Each component's routines are for its role, none for PUBLIC: the
 -- components' install scripts grant them with this.
 CREATE FUNCTION @extschema@.grant_routines(grantee text, routines text[])

@@ -179,22 +179,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.alert_create(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean) IS
   'Defines an alert (an existing one only with replace => true, as its owner): a query of offending rows, or a metric over the last metric_window compared with a threshold; checked every `every` as its definer; channels [{"webhook": endpoint, "format": json|dingtalk|wecom|feishu|slack}, {"notify": channel}]';
 -- Deprecated (0.2): the old name of alert_create(), kept for one release.
-CREATE FUNCTION @extschema@.alert_rule(name text, query text DEFAULT NULL, metric text DEFAULT NULL, op text DEFAULT NULL,
-                                       threshold numeric DEFAULT NULL, metric_window interval DEFAULT '1 day',
-                                       every interval DEFAULT '5 minutes', severity text DEFAULT 'warning',
-                                       cooldown interval DEFAULT '1 hour', channels jsonb DEFAULT '[]',
-                                       description text DEFAULT NULL, replace boolean DEFAULT false)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('alert_rule', 'alert_create');
-  RETURN @extschema@.alert_create(name => name, query => query, metric => metric, op => op, threshold => threshold, metric_window => metric_window, every => every, severity => severity, cooldown => cooldown, channels => channels, description => description, replace => replace);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean) IS
-  'Deprecated: the old name of concord.alert_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('alert_rule', '@extschema@.alert_create(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean)');
 
 -- Sends an event's notification to the rule's channels.
 CREATE FUNCTION @extschema@.alert_notify(r @extschema@.alert_rule, ev @extschema@.alert_event, what text)

@@ -231,23 +231,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.endpoint_create(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean) IS
   'Defines a delivery endpoint (an existing one only with replace => true, as its owner): its URL must pass the destination guard now; every body is signed with its secret (by name; it must exist), unless it is defined unsigned => true; format (json, dingtalk, wecom, feishu, slack) is what its receiver accepts from event rules and alerts; senders are the roles besides the owner that may send to it';
 -- Deprecated (0.2): the old name of endpoint_create(), kept for one release.
-CREATE FUNCTION @extschema@.endpoint_define(name text, url text, secret_name text DEFAULT NULL,
-                                            max_in_flight integer DEFAULT 32, max_attempts integer DEFAULT 10,
-                                            timeout_ms integer DEFAULT 10000, headers jsonb DEFAULT '{}',
-                                            description text DEFAULT NULL, format text DEFAULT 'json',
-                                            senders regrole[] DEFAULT '{}', unsigned boolean DEFAULT false,
-                                            replace boolean DEFAULT false)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('endpoint_define', 'endpoint_create');
-  RETURN @extschema@.endpoint_create(name => name, url => url, secret_name => secret_name, max_in_flight => max_in_flight, max_attempts => max_attempts, timeout_ms => timeout_ms, headers => headers, description => description, format => format, senders => senders, unsigned => unsigned, replace => replace);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean) IS
-  'Deprecated: the old name of concord.endpoint_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('endpoint_define', '@extschema@.endpoint_create(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean)');
 
 -- Disable or enable an endpoint: while disabled its messages wait (pending).
 CREATE FUNCTION @extschema@.endpoint_enable(name text, enabled boolean)

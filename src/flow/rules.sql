@@ -333,19 +333,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.event_rule_create(text, regclass, text[], text, jsonb, text, boolean) IS
   'Defines an event rule (an existing one only with replace => true, as its owner): on insert/update/delete of a table, when the condition over NEW and OLD holds, run the actions (webhook, insert, notify) in the same transaction';
 -- Deprecated (0.2): the old name of event_rule_create(), kept for one release.
-CREATE FUNCTION @extschema@.event_rule(name text, tbl regclass, events text[], condition text, actions jsonb,
-                                       description text DEFAULT NULL, replace boolean DEFAULT false)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('event_rule', 'event_rule_create');
-  RETURN @extschema@.event_rule_create(name => name, tbl => tbl, events => events, condition => condition, actions => actions, description => description, replace => replace);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.event_rule(text, regclass, text[], text, jsonb, text, boolean) IS
-  'Deprecated: the old name of concord.event_rule_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('event_rule', '@extschema@.event_rule_create(text, regclass, text[], text, jsonb, text, boolean)');
 
 CREATE FUNCTION @extschema@.event_rule_enable(name text, enabled boolean)
 RETURNS boolean

@@ -574,25 +574,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_create(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text) IS
   'Defines a metric (simple, ratio, derived, cumulative, period_over_period or conversion), checking everything first; a change makes a new version, an unchanged definition none; returns the version';
 -- Deprecated (0.2): the old name of metric_create(), kept for one release.
-CREATE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
-                                          expr text DEFAULT NULL, filter text DEFAULT NULL,
-                                          numerator text DEFAULT NULL, denominator text DEFAULT NULL,
-                                          description text DEFAULT NULL, owner text DEFAULT NULL,
-                                          base text DEFAULT NULL, trailing_window interval DEFAULT NULL,
-                                          offset_by interval DEFAULT NULL, calc text DEFAULT NULL,
-                                          entity text DEFAULT NULL, conversion_model text DEFAULT NULL,
-                                          conversion_filter text DEFAULT NULL, conversion_entity text DEFAULT NULL)
-RETURNS integer
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('metric_define', 'metric_create');
-  RETURN @extschema@.metric_create(name => name, type => type, model => model, agg => agg, expr => expr, filter => filter, numerator => numerator, denominator => denominator, description => description, owner => owner, base => base, trailing_window => trailing_window, offset_by => offset_by, calc => calc, entity => entity, conversion_model => conversion_model, conversion_filter => conversion_filter, conversion_entity => conversion_entity);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text) IS
-  'Deprecated: the old name of concord.metric_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('metric_define', '@extschema@.metric_create(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)');
 
 CREATE FUNCTION @extschema@.metric_certify(name text, version integer DEFAULT NULL)
 RETURNS integer

@@ -319,19 +319,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.model_create(text, regclass, text, jsonb, text) IS
   'Defines (or redefines, atomically) a semantic model: a table or view, its time column (its own, or model.column of a model its rows reach by joins) and its dimensions ({"name": "expression"}, or {"name": {"from": model, "agg": ..., "expr": ..., "filter": ..., "then": ...}} aggregated from another model''s rows), each checked by the parser and the allowlist';
 -- Deprecated (0.2): the old name of model_create(), kept for one release.
-CREATE FUNCTION @extschema@.model_define(name text, relation regclass, time_column text DEFAULT NULL,
-                                         dimensions jsonb DEFAULT '{}', description text DEFAULT NULL)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('model_define', 'model_create');
-  RETURN @extschema@.model_create(name => name, relation => relation, time_column => time_column, dimensions => dimensions, description => description);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.model_define(text, regclass, text, jsonb, text) IS
-  'Deprecated: the old name of concord.model_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('model_define', '@extschema@.model_create(text, regclass, text, jsonb, text)');
 
 -- An aggregated dimension of model (on relation rel): an aggregate of the
 -- rows of another model that joins to it many-to-one (a customer's first

@@ -370,19 +370,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_create(text, text[], text[], text, text) IS
   'Materializes the simple metrics behind the given ones by dimensions and grain (in time_zone) into concord_rollup.<name>, fills it, and watches its tables for changes; metric_query then answers from it when that is provably the same answer for the caller';
 -- Deprecated (0.2): the old name of metric_rollup_create(), kept for one release.
-CREATE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
-                                          grain text DEFAULT 'day', time_zone text DEFAULT NULL)
-RETURNS regclass
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('metric_rollup', 'metric_rollup_create');
-  RETURN @extschema@.metric_rollup_create(name => name, metrics => metrics, dimensions => dimensions, grain => grain, time_zone => time_zone);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.metric_rollup(text, text[], text[], text, text) IS
-  'Deprecated: the old name of concord.metric_rollup_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('metric_rollup', '@extschema@.metric_rollup_create(text, text[], text[], text, text)');
 
 CREATE FUNCTION @extschema@.metric_rollup_refresh(name text, full_refresh boolean DEFAULT false)
 RETURNS bigint

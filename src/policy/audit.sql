@@ -104,18 +104,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.audit_table_create(regclass) IS
   'Marks a table audited: every row written to it is an audit entry from now on; false if it already was';
 -- Deprecated (0.2): the old name of audit_table_create(), kept for one release.
-CREATE FUNCTION @extschema@.audit_table(tbl regclass)
-RETURNS boolean
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('audit_table', 'audit_table_create');
-  RETURN @extschema@.audit_table_create(tbl => tbl);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.audit_table(regclass) IS
-  'Deprecated: the old name of concord.audit_table_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('audit_table', '@extschema@.audit_table_create(regclass)');
 
 CREATE FUNCTION @extschema@.audit_verify()
 RETURNS TABLE (entries bigint, intact boolean, first_broken bigint)

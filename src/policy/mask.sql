@@ -517,19 +517,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.column_mask_create(regclass, text, text, text, boolean) IS
   'Masks a column for everyone visible_to does not cover (default: everyone): checks both, stores them and (re)builds the table''s governed view <table>_governed; returns the view. store => true keeps the masked value in a generated column, concord_masked_<column>, so that reads cost no mask call (a mask_hash mask is always stored)';
 -- Deprecated (0.2): the old name of column_mask_create(), kept for one release.
-CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
-                                        store boolean DEFAULT false)
-RETURNS regclass
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('column_mask', 'column_mask_create');
-  RETURN @extschema@.column_mask_create(tbl => tbl, col => col, mask => mask, visible_to => visible_to, store => store);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.column_mask(regclass, text, text, text, boolean) IS
-  'Deprecated: the old name of concord.column_mask_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('column_mask', '@extschema@.column_mask_create(regclass, text, text, text, boolean)');
 
 CREATE FUNCTION @extschema@.column_mask_drop(tbl regclass, col text)
 RETURNS boolean

@@ -125,19 +125,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.department_create(text, text, text, regrole) IS
   'Adds a department (or changes its parent, label and admin): a top-level one by concord_admin, one below by the admins of its parent; returns its name';
 -- Deprecated (0.2): the old name of department_create(), kept for one release.
-CREATE FUNCTION @extschema@.department_add(name text, parent text DEFAULT NULL, label text DEFAULT NULL,
-                                           admin regrole DEFAULT NULL)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('department_add', 'department_create');
-  RETURN @extschema@.department_create(name => name, parent => parent, label => label, admin => admin);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.department_add(text, text, text, regrole) IS
-  'Deprecated: the old name of concord.department_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('department_add', '@extschema@.department_create(text, text, text, regrole)');
 
 CREATE FUNCTION @extschema@.department_drop(name text)
 RETURNS boolean
@@ -232,19 +220,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.member_create(text, text, text, jsonb) IS
   'Makes a role a member of a department, with a title and attributes (or changes them), by an admin of the department (and of the one it leaves) who is not that role; returns the role';
 -- Deprecated (0.2): the old name of member_create(), kept for one release.
-CREATE FUNCTION @extschema@.member_set(role_name text, department text, title text DEFAULT NULL,
-                                       attributes jsonb DEFAULT '{}')
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('member_set', 'member_create');
-  RETURN @extschema@.member_create(role_name => role_name, department => department, title => title, attributes => attributes);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.member_set(text, text, text, jsonb) IS
-  'Deprecated: the old name of concord.member_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('member_set', '@extschema@.member_create(text, text, text, jsonb)');
 
 CREATE FUNCTION @extschema@.member_drop(role_name text)
 RETURNS boolean
@@ -388,18 +364,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.row_policy_create(text, regclass, text) IS
   'Defines (or redefines) a row policy: the rows of the table a member sees and writes; checks the predicate, compiles it into a forced PostgreSQL policy (on the table and on each of its partitions and inheritance children) and returns the compiled condition';
 -- Deprecated (0.2): the old name of row_policy_create(), kept for one release.
-CREATE FUNCTION @extschema@.row_policy(name text, tbl regclass, predicate text)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('row_policy', 'row_policy_create');
-  RETURN @extschema@.row_policy_create(name => name, tbl => tbl, predicate => predicate);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.row_policy(text, regclass, text) IS
-  'Deprecated: the old name of concord.row_policy_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('row_policy', '@extschema@.row_policy_create(text, regclass, text)');
 
 -- Dropping a row policy or a write rule: the definition, the PostgreSQL
 -- object it was compiled into, and an audit entry.

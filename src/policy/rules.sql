@@ -123,19 +123,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.write_rule_create(text, regclass, text, text[], text[]) IS
   'Defines (or redefines) a write rule: changes of the columns (NULL: any) by the operations (default: UPDATE, and DELETE when the rule is not on columns) are allowed only where the condition holds on the row as it was (as inserted, for INSERT); an INSERT or DELETE it watches is checked whatever the columns; returns the compiled condition';
 -- Deprecated (0.2): the old name of write_rule_create(), kept for one release.
-CREATE FUNCTION @extschema@.write_rule(name text, tbl regclass, predicate text, columns text[] DEFAULT NULL,
-                                       operations text[] DEFAULT NULL)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $fn$
-BEGIN
-  PERFORM @extschema@.deprecated('write_rule', 'write_rule_create');
-  RETURN @extschema@.write_rule_create(name => name, tbl => tbl, predicate => predicate, columns => columns, operations => operations);
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.write_rule(text, regclass, text, text[], text[]) IS
-  'Deprecated: the old name of concord.write_rule_create(), kept for 0.2 (a NOTICE says so)';
+SELECT @extschema@.deprecated_alias('write_rule', '@extschema@.write_rule_create(text, regclass, text, text[], text[])');
 
 CREATE FUNCTION @extschema@.write_rule_drop(name text)
 RETURNS boolean
