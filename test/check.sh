@@ -289,9 +289,11 @@ run_pgtap
 # pg_upgrade from a 15 cluster using concord to this major
 # (test/packaging/pg_upgrade.sh, on 17 and 18) and the Debian package built,
 # linted, installed on a clean cluster, tried and removed
-# (test/packaging/deb.sh, on 15).
+# (test/packaging/deb.sh, on 15).  Sync's JSON tokenizer against jansson
+# (test/sync/jdoc.sh) needs no cluster but runs here with the others.
 CRASH_STATUS=""
 for script in test/arch/deps.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
+	test/sync/jdoc.sh \
 	test/security/fuzz.sh test/packaging/pg_upgrade.sh test/packaging/deb.sh; do
 	echo
 	echo "== $script =="

@@ -17,9 +17,17 @@
  * Runs in the parser thread: memory from sync_alloc, no elog, errors
  * returned as text.
  *
+ * What it accepts and refuses, and where it differs from jansson on
+ * purpose, is in docs/architecture.md ("The parser thread");
+ * test/sync/jdoc.sh checks it against jansson on generated, mutated and
+ * hand-written pages.  A divergence found there gets a fix here and its
+ * case kept in test/sync/jdoc_fuzz.c.
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "common/shortest_dec.h"
 #include "utils/memutils.h"
@@ -431,6 +439,11 @@ jd_parse(const char *body, size_t len, JDoc *doc, char **error)
 					const char *t = ps.p;
 					bool		integer;
 
+					if (*ps.p != '-' && !isdigit((unsigned char) *ps.p))
+					{
+						ps.error = "expected a value";
+						goto fail;
+					}
 					if (!scan_number(&ps, &integer))
 						goto fail;
 					n = new_node(&ps, JD_NUMBER);
@@ -526,27 +539,28 @@ fail:
 	return false;
 }
 
-/* Does node n's member name equal key (keylen bytes)? */
+static size_t decode_string(const char *text, size_t len, char *out);
+
+/*
+ * Does node n's member name equal key (keylen bytes)?  An escaped name is
+ * compared decoded, with its full length: a name holding \u0000 is not
+ * the name before it.
+ */
 static bool
 key_is(const JDoc *doc, const JdNode *n, const char *key, size_t keylen)
 {
+	char		small[64];
+	char	   *k;
+
 	if (n->key == NULL)
 		return false;
 	if (!n->key_escaped)
 		return n->keylen == keylen && memcmp(n->key, key, keylen) == 0;
-	{
-		/* decode the name (rare): a string node of its own */
-		JdNode		tmp = *n;
-		JDoc		one = {&tmp, 1, doc->body, doc->len};
-		char	   *k;
-
-		tmp.type = JD_STRING;
-		tmp.text = n->key;
-		tmp.len = n->keylen;
-		tmp.escaped = true;
-		k = jd_string(&one, 0);
-		return strlen(k) == keylen && memcmp(k, key, keylen) == 0;
-	}
+	/* decoding never lengthens: a longer key cannot match */
+	if (keylen > n->keylen)
+		return false;
+	k = n->keylen < sizeof(small) ? small : sync_alloc(n->keylen + 1);
+	return decode_string(n->key, n->keylen, k) == keylen && memcmp(k, key, keylen) == 0;
 }
 
 /* The member of object obj named key (the last one, if repeated), or JD_NONE. */
@@ -613,24 +627,17 @@ put_utf8(char *o, uint32 c)
 }
 
 /*
- * A string node decoded, NUL-terminated (a \u0000 in it ends the C
- * string early: check has_nul first).
+ * Decode a checked string's contents (len bytes between the quotes) into
+ * out (len + 1 bytes: decoding never lengthens), NUL-terminated; returns
+ * the decoded length, which counts any \u0000 in it.
  */
-char *
-jd_string(const JDoc *doc, uint32 node)
+static size_t
+decode_string(const char *text, size_t len, char *out)
 {
-	const JdNode *n = &doc->nodes[node];
-	char	   *out = sync_alloc(n->len + 1);
 	char	   *o = out;
-	const char *p = n->text;
-	const char *end = n->text + n->len;
+	const char *p = text;
+	const char *end = text + len;
 
-	if (!n->escaped)
-	{
-		memcpy(out, n->text, n->len);
-		out[n->len] = '\0';
-		return out;
-	}
 	while (p < end)
 	{
 		if (*p != '\\')
@@ -679,6 +686,26 @@ jd_string(const JDoc *doc, uint32 node)
 		p += 2;
 	}
 	*o = '\0';
+	return (size_t) (o - out);
+}
+
+/*
+ * A string node decoded, NUL-terminated (a \u0000 in it ends the C
+ * string early: check has_nul first).
+ */
+char *
+jd_string(const JDoc *doc, uint32 node)
+{
+	const JdNode *n = &doc->nodes[node];
+	char	   *out = sync_alloc(n->len + 1);
+
+	if (!n->escaped)
+	{
+		memcpy(out, n->text, n->len);
+		out[n->len] = '\0';
+		return out;
+	}
+	decode_string(n->text, n->len, out);
 	return out;
 }
 
@@ -737,10 +764,22 @@ jd_compact(const JDoc *doc, uint32 node)
 	return b.data ? b.data : sync_strdup("");
 }
 
+/* Are all of a number's digits before its exponent zeros? */
+static bool
+zero_digits(const char *t)
+{
+	for (; *t && *t != 'e' && *t != 'E'; t++)
+		if (*t >= '1' && *t <= '9')
+			return false;
+	return true;
+}
+
 /*
  * A scalar's text as a column takes it: a string decoded, an integer as
  * written, another number in the shortest form that reads back as the same
- * double, true, false; objects and arrays as compact JSON; NULL for null.
+ * double (or as written when a double cannot hold it: it overflows to
+ * infinity or underflows to zero), true, false; objects and arrays as
+ * compact JSON; NULL for null.
  */
 char *
 jd_scalar_text(const JDoc *doc, uint32 node)
@@ -755,12 +794,17 @@ jd_scalar_text(const JDoc *doc, uint32 node)
 			{
 				char	   *t = sync_alloc(n->len + 1);
 				char		buf[64];
+				double		d;
 
 				memcpy(t, n->text, n->len);
 				t[n->len] = '\0';
 				if (n->integer)
 					return t;
-				double_to_shortest_decimal_buf(strtod(t, NULL), buf);
+				d = strtod(t, NULL);
+				/* beyond a double (1e400, 1e-400): as written, never Infinity or 0 */
+				if (isinf(d) || (d == 0 && !zero_digits(t)))
+					return t;
+				double_to_shortest_decimal_buf(d, buf);
 				return sync_strdup(buf);
 			}
 		case JD_TRUE:
@@ -781,7 +825,26 @@ typedef struct Drop
 	int			n;
 } Drop;
 
-/* Write object obj to b without the members drops[] name at level depth. */
+/* Does a member of obj after member c (up to end) have the name key? */
+static bool
+named_later(const JDoc *doc, uint32 c, uint32 end, const char *key)
+{
+	size_t		keylen = strlen(key);
+
+	for (uint32 d = doc->nodes[c].next; d < end; d = doc->nodes[d].next)
+		if (key_is(doc, &doc->nodes[d], key, keylen))
+			return true;
+	return false;
+}
+
+/*
+ * Write object obj to b without the members drops[] name at level depth.
+ *
+ * A repeated name is written as often as it comes (jsonb keeps the last),
+ * except a member whose insides lose fields: only the last of that name is
+ * written, the one a column's path takes, so that an earlier one cannot
+ * stand in for it when it is left empty and goes.
+ */
 static void
 write_without(JdBuf *b, const JDoc *doc, uint32 obj, const Drop *drops, int ndrops, int depth)
 {
@@ -813,13 +876,15 @@ write_without(JdBuf *b, const JDoc *doc, uint32 obj, const Drop *drops, int ndro
 		}
 		if (whole)
 			continue;
+		if (ndeeper > 0 && named_later(doc, c, end, deeper[0].keys[depth]))
+			continue;
 		if (ndeeper > 0 && m->type == JD_OBJECT)
 		{
 			JdBuf		inner = {0};
 
 			write_without(&inner, doc, c, deeper, ndeeper, depth + 1);
-			/* an object left empty goes too */
-			if (inner.len == 2)
+			/* an object left empty goes too (one that was empty stays) */
+			if (inner.len == 2 && m->count > 0)
 				continue;
 			if (!first)
 				buf_add(b, ",", 1);
