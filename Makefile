@@ -13,6 +13,7 @@ OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c src/*/*.c)))
 # Component SQL, in dependency order: core first, then each component after
 # the components it calls.
 SQL_PARTS = src/concord.sql \
+	src/monitor.sql \
 	src/citus.sql \
 	src/secret/secret.sql \
 	src/http/http.sql \
@@ -26,6 +27,7 @@ SQL_PARTS = src/concord.sql \
 	src/policy/access.sql \
 	src/policy/citus.sql \
 	src/policy/guard.sql \
+	src/policy/cleanup.sql \
 	src/metric/model.sql \
 	src/metric/metric.sql \
 	src/metric/query.sql \
@@ -53,7 +55,7 @@ EXTRA_CLEAN = concord--$(EXTVERSION).sql $(UPGRADES_built)
 REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
 REGRESS_OPTS = --inputdir=. --load-extension=concord
 
-PG_CPPFLAGS += -I$(srcdir)/src
+PG_CPPFLAGS += -I$(srcdir)/src -DCONCORD_VERSION=\"$(EXTVERSION)\"
 SHLIB_LINK += $(shell curl-config --libs) -ljansson -lcrypto $(shell pkg-config --libs icu-i18n icu-uc)
 
 # CI builds with warnings as errors, so they never pile up; a user's build is

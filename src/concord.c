@@ -29,9 +29,6 @@
 #include "utils/syscache.h"
 
 #include "concord.h"
-#include "identity/identity.h"
-#include "policy/policy.h"
-#include "secret/secret.h"
 
 PG_MODULE_MAGIC;
 
@@ -223,7 +220,7 @@ define_gucs(void)
 							   "User-Agent header sent with HTTP requests.",
 							   NULL,
 							   &concord_http_user_agent,
-							   "concord/0.1",
+							   CONCORD_USER_AGENT,
 							   PGC_USERSET, 0,
 							   check_user_agent, NULL, NULL);
 
@@ -295,25 +292,25 @@ define_gucs(void)
 }
 
 /*
- * Module load: define settings; under shared_preload_libraries also register
- * the background worker (never during binary upgrade).
+ * Module load: define settings and core's hooks; under
+ * shared_preload_libraries also register the background worker (never
+ * during binary upgrade); then let every component register with core.
  */
 void
 _PG_init(void)
 {
 	define_gucs();
-	policy_hooks_install();
+	concord_drop_hooks_install();
 	concord_api_hooks_install();
-	secret_hooks_install();
 
-	if (!process_shared_preload_libraries_in_progress || IsBinaryUpgrade)
-		return;
-
-	concord_preloaded = true;
-	concord_worker_hooks_install();
-	concord_register_launcher();
-	/* backends inherit the ICU transliterators and the syllable set */
-	identity_script_preload();
+	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
+	{
+		concord_preloaded = true;
+		concord_worker_hooks_install();
+		concord_register_launcher();
+	}
+	/* the components' hooks, worker duties and checker functions */
+	concord_register_components();
 }
 
 /*
@@ -386,63 +383,6 @@ Datum
 concord_citus_table_sql(PG_FUNCTION_ARGS)
 {
 	PG_RETURN_BOOL(concord_citus_table(PG_GETARG_OID(0)));
-}
-
-/*
- * Citus: the node-local copy of concord's mirror of one of its tables.
- * concord.citus_prepare() mirrors concord.<name> into the Citus reference
- * table concord_citus.<name>, which has a placement, the plain table
- * concord_citus.<name>_<shardid>, on every node.  A row policy evaluated
- * on a worker (inside a shard query, where Citus forbids another
- * distributed query) reads that placement.  Returns its qualified name, or
- * NULL where there is no mirror or no placement on this node (then
- * concord.<name> itself is the truth).  A mirror counts only if its
- * schema, table and placement belong to the owner of concord.<name>: a
- * role that may create schemas cannot make member() read its own table.
- * The caller is connected to SPI.
- */
-char *
-concord_citus_mirror(const char *name)
-{
-	Oid			nsp = get_namespace_oid("concord_citus", true);
-	Oid			relid;
-	Oid			types[1] = {OIDOID};
-	Datum		values[1];
-	char	   *result = NULL;
-
-	Oid			owner;
-	HeapTuple	tp;
-
-	if (!OidIsValid(nsp) || !OidIsValid(relid = get_relname_relid(name, nsp)) ||
-		!OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE)))
-		return NULL;
-	owner = concord_relation_owner(concord_relation_oid(name, false));
-	tp = SearchSysCache1(NAMESPACEOID, ObjectIdGetDatum(nsp));
-	if (!HeapTupleIsValid(tp))
-		return NULL;
-	if (((Form_pg_namespace) GETSTRUCT(tp))->nspowner != owner || concord_relation_owner(relid) != owner)
-	{
-		ReleaseSysCache(tp);
-		return NULL;
-	}
-	ReleaseSysCache(tp);
-	values[0] = ObjectIdGetDatum(relid);
-	if (SPI_execute_with_args("SELECT shardid FROM pg_catalog.pg_dist_shard"
-							  " WHERE logicalrelid OPERATOR(pg_catalog.=) $1::pg_catalog.regclass",
-							  1, types, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "reading pg_dist_shard failed");
-	if (SPI_processed == 1)
-	{
-		bool		isnull;
-		int64		shardid = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-		char	   *shard = psprintf("%s_" INT64_FORMAT, name, shardid);
-
-		Oid			placement = isnull ? InvalidOid : get_relname_relid(shard, nsp);
-
-		if (OidIsValid(placement) && concord_relation_owner(placement) == owner)
-			result = psprintf("concord_citus.%s", quote_identifier(shard));
-	}
-	return result;
 }
 
 /* The owner of a relation (concord writes its own tables as that role). */

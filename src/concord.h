@@ -18,6 +18,13 @@
 
 #define CONCORD_SCHEMA "concord"
 
+/* The version being built (EXTVERSION of the Makefile), and the default
+ * User-Agent of HTTP requests, which carries it. */
+#ifndef CONCORD_VERSION
+#error "CONCORD_VERSION is set by the Makefile (-DCONCORD_VERSION=...)"
+#endif
+#define CONCORD_USER_AGENT "concord/" CONCORD_VERSION
+
 /* http component limits (defaults, overridable per call) */
 extern int	concord_http_timeout_ms;
 extern int	concord_http_connect_timeout_ms;
@@ -83,14 +90,66 @@ extern bool concord_manages(Oid role, Oid owner);
 extern void concord_owner_exec(const char *relname, const char *sql, int nargs, Oid *types,
 							   Datum *values, const char *nulls);
 
+/*
+ * Registration points.  Core includes no component header: each component
+ * hands core what core runs for it, from its <component>_register()
+ * function, which src/components.c (the one file that names every
+ * component) calls from _PG_init.  The SQL side registers in the table
+ * concord.component_hook (src/concord.sql): cleanup at DROP EXTENSION and
+ * lines of metrics_text().
+ */
+extern void concord_register_components(void);
+
+/* The expression checker (expr.c): see concord_expr_allow_function(). */
+typedef enum ConcordExprUse
+{
+	CONCORD_EXPR_MEMBER,		/* predicates only, constant text argument */
+	CONCORD_EXPR_MASK_STABLE	/* a stable function a mask may call */
+} ConcordExprUse;
+extern void concord_expr_allow_function(const char *name, ConcordExprUse use);
+
+/*
+ * A duty of the database worker (launcher.c).  Each callback may be NULL.
+ * housekeeping runs every concord.worker_naptime_ms and at a configuration
+ * reload; round runs at every wake of the loop and returns the
+ * milliseconds until it wants to run again (-1: no wish); in_flight counts
+ * the work it has on the network (the worker flushes its statistics only
+ * when idle).  Duties run in the order they were registered.  A duty runs
+ * its SQL with concord_worker_sql(), each statement in a transaction of
+ * its own whose error is logged and swallowed.
+ */
+typedef struct ConcordWorkerDuty
+{
+	const char *name;
+	void		(*housekeeping) (void);
+	long		(*round) (bool woken);
+	int			(*in_flight) (void);
+} ConcordWorkerDuty;
+extern void concord_worker_duty_register(const ConcordWorkerDuty *duty);
+extern bool concord_worker_sql(const char *activity, const char *sql, int64 *result);
+
+/*
+ * The worker's one wait: up to timeout_ms for the latch, the postmaster's
+ * death and whatever the registered waiter also watches (http: the sockets
+ * of the transfers in flight).  Returns true when the latch was set.
+ * Without a registered waiter the worker waits on its latch alone.
+ */
+typedef bool (*ConcordWorkerWait) (long timeout_ms);
+extern void concord_worker_wait_register(ConcordWorkerWait wait);
+
+/* True while DROP EXTENSION concord runs (its cleanup and the drop). */
+extern bool concord_dropping_extension;
+extern void concord_drop_hooks_install(void);
+
+/* the EXPLAIN ANALYZE guard's setting (policy) */
+extern bool concord_explain_analyze_guard;
+
 extern PGDLLEXPORT void concord_launcher_main(Datum main_arg);
 extern PGDLLEXPORT void concord_db_worker_main(Datum main_arg);
 extern void concord_register_launcher(void);
 extern void concord_worker_hooks_install(void);
-/* Citus (optional): relid is a distributed or reference table; the
- * node-local placement of concord's mirror of one of its tables, or NULL */
+/* Citus (optional): relid is a distributed or reference table */
 extern bool concord_citus_table(Oid relid);
-extern char *concord_citus_mirror(const char *name);
 /* the PID of a running concord background worker of a type ("concord
  * worker", "concord launcher"), in database dboid unless invalid; or 0 */
 extern pid_t concord_bgworker_pid(const char *type, Oid dboid);

@@ -40,6 +40,113 @@ SELECT @extschema@.capability_role('concord_admin',
 
 SELECT @extschema@.capability_role('concord_http', 'may call HTTP APIs from SQL (concord.http*, within concord.http_allow)');
 
+
+-- The registration point of the components' SQL: what core runs for them.
+-- A component's install script adds its rows (never a user: only
+-- concord's owner writes this table).  kind 'cleanup': a function run at
+-- DROP EXTENSION concord by extension_cleanup() (src/uninstall.sql), the
+-- highest seq first, so a component is cleaned up before those it
+-- uses; kind 'metrics': a function returning (ord int, line text), lines
+-- of metrics_text() (src/monitor.sql).
+CREATE TABLE @extschema@.component_hook (
+  component     text NOT NULL,
+  kind          text NOT NULL CHECK (kind IN ('cleanup', 'metrics')),
+  function_name text NOT NULL CHECK (function_name ~ '^[a-z][a-z0-9_]*$'),
+  seq           int NOT NULL,
+  PRIMARY KEY (kind, function_name)
+);
+COMMENT ON TABLE @extschema@.component_hook IS
+  'Internal: the functions core runs for each component (kind cleanup: at DROP EXTENSION concord; kind metrics: lines of metrics_text()), written by the install script';
+
+-- Install-time helper: a component registers one of its functions with
+-- core (see component_hook).
+CREATE FUNCTION @extschema@.component_register(component text, kind text, function_name text, seq int)
+RETURNS void
+LANGUAGE sql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  INSERT INTO @extschema@.component_hook (component, kind, function_name, seq)
+    VALUES (component_register.component, component_register.kind, component_register.function_name, component_register.seq);
+END;
+COMMENT ON FUNCTION @extschema@.component_register(text, text, text, int) IS
+  'Install-time helper: registers a component''s function with core (kind cleanup: run at DROP EXTENSION concord; kind metrics: lines of metrics_text())';
+REVOKE EXECUTE ON FUNCTION @extschema@.component_register(text, text, text, int) FROM PUBLIC;
+
+-- The checks of user expressions (src/expr.c): they only parse.
+CREATE FUNCTION @extschema@.expr_check(rel regclass, alias text, expr text, condition boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'concord_expr_check'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.expr_check(regclass, text, text, boolean) IS
+  'Checks an expression (or, when condition, a condition) over a relation''s columns against concord''s allowlist and returns it written back, columns qualified by alias';
+CREATE FUNCTION @extschema@.expr_type(rel regclass, alias text, expr text)
+RETURNS regtype
+AS 'MODULE_PATHNAME', 'concord_expr_type'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.expr_type(regclass, text, text) IS
+  'The type of an expression over a relation''s columns, checked as expr_check does';
+CREATE FUNCTION @extschema@.expr_check_over(alias text, names text[], types regtype[], expr text, condition boolean)
+RETURNS text
+AS 'MODULE_PATHNAME', 'concord_expr_check_over'
+LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.expr_check_over(text, text[], regtype[], text, boolean) IS
+  'Checks an expression or condition over named columns of the given types (dimensions, metrics) and returns it written back, columns qualified by alias';
+CREATE FUNCTION @extschema@.expr_names(expr text)
+RETURNS text[]
+AS 'MODULE_PATHNAME', 'concord_expr_names'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.expr_names(text) IS
+  'The names (column references) an expression uses, each once, in order of first use';
+
+-- The NOTICE of a deprecated name (0.2's renames to one vocabulary:
+-- <object>_create / _drop, docs/architecture.md), raised by the wrapper
+-- that keeps the old name for one release.
+CREATE FUNCTION @extschema@.deprecated(old_name text, new_name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  RAISE NOTICE 'concord.%() is deprecated: use concord.%()', old_name, new_name
+    USING HINT = 'The old name is kept for 0.2 only; it takes the same arguments as the new one.';
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.deprecated(text, text) IS
+  'Internal to the deprecated names: a NOTICE saying which name replaces the one called';
+
+-- Install-time helper: keep old_name as a deprecated name of new_function
+-- for one release: a wrapper with the same arguments (and defaults) and
+-- result, which raises deprecated()'s NOTICE and calls the new function.
+-- Written once here rather than once per renamed function.
+CREATE FUNCTION @extschema@.deprecated_alias(old_name text, new_function regprocedure)
+RETURNS void
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  new_name text;
+  args text;
+BEGIN
+  SELECT p.proname, string_agg(format('%I => %I', a.n, a.n), ', ' ORDER BY a.i)
+    INTO new_name, args
+    FROM pg_catalog.pg_proc p, unnest(p.proargnames) WITH ORDINALITY AS a(n, i)
+   WHERE p.oid = new_function
+   GROUP BY p.proname;
+  EXECUTE format('CREATE OR REPLACE FUNCTION %I.%I(%s) RETURNS %s LANGUAGE plpgsql VOLATILE '
+                 'SET search_path = pg_catalog, pg_temp AS %L',
+                 '@extschema@', old_name, pg_catalog.pg_get_function_arguments(new_function),
+                 pg_catalog.pg_get_function_result(new_function),
+                 format('BEGIN PERFORM %I.deprecated(%L, %L); RETURN %I.%I(%s); END',
+                        '@extschema@', old_name, new_name, '@extschema@', new_name, args));
+  EXECUTE format('COMMENT ON FUNCTION %I.%I(%s) IS %L', '@extschema@', old_name,
+                 pg_catalog.pg_get_function_identity_arguments(new_function),
+                 format('Deprecated: the old name of concord.%s(), kept for 0.2 (a NOTICE says so)', new_name));
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.deprecated_alias(text, regprocedure) IS
+  'Install-time helper: makes old_name a deprecated wrapper of new_function (same arguments, a NOTICE, then the call)';
+REVOKE EXECUTE ON FUNCTION @extschema@.deprecated_alias(text, regprocedure) FROM PUBLIC;
+
 -- Each component's routines are for its role, none for PUBLIC: the
 -- components' install scripts grant them with this.
 CREATE FUNCTION @extschema@.grant_routines(grantee text, routines text[])

@@ -77,8 +77,34 @@ PG_FUNCTION_INFO_V1(concord_expr_type);
 PG_FUNCTION_INFO_V1(concord_expr_names);
 PG_FUNCTION_INFO_V1(concord_sql_check_select);
 
-/* the functions of concord a predicate may call, each with one text argument */
-static const char *const member_functions[] = {"member", "member_in"};
+/*
+ * The functions of concord a predicate may call, each with one text
+ * argument, and the one stable function a mask may call: registered by the
+ * component that owns them (policy: member, member_in, mask_hash) through
+ * concord_expr_allow_function(), so that the checker names no component.
+ */
+#define EXPR_MAX_MEMBER_FUNCTIONS 4
+static const char *member_functions[EXPR_MAX_MEMBER_FUNCTIONS];
+static int	n_member_functions = 0;
+static const char *mask_stable_function = NULL;
+
+/*
+ * Let expressions call concord's function name (one text argument), as
+ * use says: in row policy predicates only, with a constant argument,
+ * evaluated once per query (CONCORD_EXPR_MEMBER); or in a mask, though it
+ * is only stable (CONCORD_EXPR_MASK_STABLE, one function at most).  Called
+ * from a component's registration at _PG_init.
+ */
+void
+concord_expr_allow_function(const char *name, ConcordExprUse use)
+{
+	if (use == CONCORD_EXPR_MASK_STABLE)
+		mask_stable_function = name;
+	else if (n_member_functions < EXPR_MAX_MEMBER_FUNCTIONS)
+		member_functions[n_member_functions++] = name;
+	else
+		elog(ERROR, "too many member functions registered with the expression checker");
+}
 
 typedef struct Check
 {
@@ -87,8 +113,8 @@ typedef struct Check
 	int			offset;			/* where it starts in the parsed text */
 	Oid			relid;
 	AttrNumber	column;			/* a mask: the only column it may read */
-	Oid			member_oids[lengthof(member_functions)];
-	Oid			mask_hash_oid;	/* concord.mask_hash: stable, allowed in masks */
+	Oid			member_oids[EXPR_MAX_MEMBER_FUNCTIONS];
+	Oid			mask_hash_oid;	/* the registered stable function allowed in masks */
 	bool		member_ok;		/* may it call the member functions? */
 } Check;
 
@@ -114,7 +140,7 @@ refuse(const Check *c, Node *node, const char *what)
 static bool
 is_member_function(const Check *c, Oid funcid)
 {
-	for (int i = 0; i < lengthof(member_functions); i++)
+	for (int i = 0; i < n_member_functions; i++)
 		if (funcid == c->member_oids[i])
 			return true;
 	return false;
@@ -144,6 +170,16 @@ check_function(const Check *c, Node *node, Oid funcid)
 		refuse(c, node, psprintf("function %s is not one of PostgreSQL's own", format_procedure(funcid)));
 }
 
+/*
+ * The allowlist, node by node (expression_tree_walker's callback): refuse
+ * (an error naming the node and where it is in the predicate) anything but
+ * a column of the one relation, a constant, an operator or call of an
+ * immutable function (or a registered member function in a row policy,
+ * the registered stable function in a mask), CASE, COALESCE, GREATEST/
+ * LEAST, NULLIF, IS [NOT] NULL/TRUE, boolean logic, IN lists and arrays,
+ * casts, a field of a row, and CURRENT_USER/SESSION_USER.  Returns false
+ * to go on walking, as walkers do; it never returns true.
+ */
 static bool
 check_walker(Node *node, Check *c)
 {
@@ -326,7 +362,7 @@ member_call_wrapped(Node *node, const Check *c)
 				   *name;
 
 		DeconstructQualifiedName(fc->funcname, &schema, &name);
-		for (int i = 0; i < lengthof(member_functions); i++)
+		for (int i = 0; i < n_member_functions; i++)
 			if (strcmp(name, member_functions[i]) == 0 &&
 				(schema == NULL || strcmp(schema, get_namespace_name(get_func_namespace(c->member_oids[i]))) == 0))
 			{
@@ -410,11 +446,12 @@ check_init(Check *c, Oid extfunc, const char *text, const char *what)
 	memset(c, 0, sizeof(*c));
 	c->predicate = text;
 	c->what = what;
-	for (int i = 0; i < lengthof(member_functions); i++)
+	for (int i = 0; i < n_member_functions; i++)
 		c->member_oids[i] = LookupFuncName(list_make2(makeString(ext_ns), makeString((char *) member_functions[i])),
 										   1, argtypes, false);
-	c->mask_hash_oid = LookupFuncName(list_make2(makeString(ext_ns), makeString("mask_hash")),
-									  1, argtypes, false);
+	c->mask_hash_oid = mask_stable_function == NULL ? InvalidOid :
+		LookupFuncName(list_make2(makeString(ext_ns), makeString((char *) mask_stable_function)),
+					   1, argtypes, false);
 }
 
 /*

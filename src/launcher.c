@@ -14,14 +14,18 @@
  * crash, pg_terminate_backend -- after which the worker is started again
  * within a second, then after longer pauses if it keeps failing.
  *
- * The database worker runs its duties, each in a transaction of its own
- * whose error is caught and logged without stopping the others: outbox
- * delivery (whenever woken, as transfers finish, see flow/deliver.c),
- * alerts (at each alert's due time), expired access grants, stale outbox
- * leases and HTTP call-log retention (every naptime).  Every wait is on
- * the latch and the postmaster's death, and a timer checks the postmaster
- * every second while a duty's SQL runs: the worker never outlives its
- * server by more than a second.
+ * The database worker runs the duties the components registered
+ * (concord_worker_duty_register, concord.h), each statement in a
+ * transaction of its own whose error is caught and logged without stopping
+ * the others: at every naptime their housekeeping (http: call-log
+ * retention; policy: expired access grants; flow: stale outbox leases),
+ * and at every wake their rounds (flow: alerts at each alert's due time,
+ * outbox delivery as transfers finish, see flow/deliver.c).  Its one wait
+ * is the registered waiter's (http's engine: the latch, the postmaster's
+ * death and the sockets of the transfers in flight), and a timer checks
+ * the postmaster every second while a duty's SQL runs: the worker never
+ * outlives its server by more than a second.  This file names no
+ * component.
  *
  * DROP DATABASE (and ALTER DATABASE ... RENAME / SET TABLESPACE, CREATE
  * DATABASE ... TEMPLATE) of a database the worker serves stops that worker
@@ -69,8 +73,6 @@
 #include "utils/varlena.h"
 
 #include "concord.h"
-#include "flow/flow.h"
-#include "http/http.h"
 
 PG_FUNCTION_INFO_V1(concord_worker_wake);
 
@@ -652,8 +654,8 @@ pm_watch_handler(void)
  * the first column of the first row as int8 (or -1 when NULL or none).
  * Returns false when the duty failed.
  */
-static bool
-worker_duty(const char *activity, const char *sql, int64 *result)
+bool
+concord_worker_sql(const char *activity, const char *sql, int64 *result)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	volatile bool ok = true;
@@ -722,49 +724,89 @@ extension_present(void)
 	return present;
 }
 
+/* The duties registered by the components, in their order. */
+#define MAX_WORKER_DUTIES 8
+static const ConcordWorkerDuty *duties[MAX_WORKER_DUTIES];
+static int	nduties = 0;
+static ConcordWorkerWait worker_wait = NULL;
+
+/* Add a component's duty to the database worker's (from its registration). */
+void
+concord_worker_duty_register(const ConcordWorkerDuty *duty)
+{
+	if (nduties >= MAX_WORKER_DUTIES)
+		elog(ERROR, "too many concord worker duties registered");
+	duties[nduties++] = duty;
+}
+
+/* Make wait the worker's one wait (from a component's registration). */
+void
+concord_worker_wait_register(ConcordWorkerWait wait)
+{
+	worker_wait = wait;
+}
+
 /*
- * The housekeeping of a naptime, each duty on its own.  Returns false
- * when the extension is gone from the database.
+ * The housekeeping of a naptime: each duty's, each on its own.  Returns
+ * false when the extension is gone from the database.
  */
 static bool
 housekeeping(void)
 {
 	if (!extension_present())
 		return false;
-	if (concord_http_log_retention_days > 0)
-		(void) worker_duty("concord: trimming http_call_log",
-						   psprintf("DELETE FROM concord.http_call_log"
-									" WHERE called_at OPERATOR(pg_catalog.<) (pg_catalog.now()"
-									" OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %d))",
-									concord_http_log_retention_days), NULL);
-	/* expired access grants: marked expired, their policies dropped */
-	(void) worker_duty("concord: tidying expired access grants", "SELECT concord.access_tidy()", NULL);
-	/* leases that outlived their endpoint's timeout (this worker's run shorter) */
-	(void) worker_duty("concord: expiring stale outbox leases",
-					   "UPDATE concord.outbox SET status = 'pending', lease_until = NULL"
-					   " WHERE status OPERATOR(pg_catalog.=) 'in_flight'"
-					   "   AND lease_until OPERATOR(pg_catalog.<) pg_catalog.now()", NULL);
-	/* (and anything else below the outbox's claim cursors is looked at again) */
-	flow_deliver_rescan();
+	for (int i = 0; i < nduties; i++)
+		if (duties[i]->housekeeping)
+			duties[i]->housekeeping();
 	return true;
 }
 
 /*
- * Due alerts, each checked as its owner (errors kept per alert).  Returns
- * the milliseconds until the next alert is due (-1: none enabled).
+ * A round of every duty; returns the milliseconds until the earliest wish
+ * to run again (-1: none).
  */
 static long
-alerts(void)
+duty_rounds(bool woken)
 {
-	int64		next = -1;
+	long		wait_ms = -1;
 
-	if (!worker_duty("concord: checking due alerts", "SELECT concord.alert_run_due()", NULL))
-		return -1;
-	(void) worker_duty("concord: scheduling alerts",
-					   "SELECT pg_catalog.ceil(pg_catalog.date_part('epoch', pg_catalog.min(next_check_at)"
-					   " OPERATOR(pg_catalog.-) pg_catalog.clock_timestamp()) OPERATOR(pg_catalog.*) 1000)::pg_catalog.int8"
-					   " FROM concord.alert_rule WHERE enabled", &next);
-	return next < 0 ? -1 : Max(next, 0);
+	for (int i = 0; i < nduties; i++)
+	{
+		long		ms;
+
+		if (duties[i]->round == NULL)
+			continue;
+		ms = duties[i]->round(woken);
+		if (ms >= 0 && (wait_ms < 0 || ms < wait_ms))
+			wait_ms = ms;
+	}
+	return wait_ms;
+}
+
+/* The work the duties have on the network. */
+static int
+duties_in_flight(void)
+{
+	int			n = 0;
+
+	for (int i = 0; i < nduties; i++)
+		if (duties[i]->in_flight)
+			n += duties[i]->in_flight();
+	return n;
+}
+
+/*
+ * Wait up to timeout_ms: in the registered waiter, else on the latch (and
+ * the postmaster's death, on which the process exits).  True when the
+ * latch was set.
+ */
+static bool
+wait_for_work(long timeout_ms)
+{
+	if (worker_wait != NULL)
+		return worker_wait(timeout_ms);
+	return (WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					  timeout_ms, PG_WAIT_EXTENSION) & WL_LATCH_SET) != 0;
 }
 
 /* Milliseconds from now until t (at least 0). */
@@ -803,8 +845,6 @@ concord_db_worker_main(Datum main_arg)
 {
 	Oid			dboid = DatumGetObjectId(main_arg);
 	TimestampTz housekeeping_at = 0;
-	TimestampTz alerts_at = 0;
-	TimestampTz alerts_looked_at = 0;
 	bool		woken = true;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -830,7 +870,7 @@ concord_db_worker_main(Datum main_arg)
 	for (;;)
 	{
 		long		wait_ms;
-		long		flow_ms;
+		long		duty_ms;
 		TimestampTz now;
 
 		CHECK_FOR_INTERRUPTS();
@@ -840,7 +880,7 @@ concord_db_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 			SetConfigOption("synchronous_commit", concord_worker_synchronous_commit ? "on" : "off",
 							PGC_SUSET, PGC_S_OVERRIDE);
-			housekeeping_at = alerts_at = 0;	/* a reload also asks for a round now */
+			housekeeping_at = 0;	/* a reload also asks for a round now */
 		}
 
 		now = GetCurrentTimestamp();
@@ -855,36 +895,23 @@ concord_db_worker_main(Datum main_arg)
 			housekeeping_at = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), concord_worker_naptime_ms);
 		}
 
-		/*
-		 * Alerts at their due time, whatever the outbox's backlog; a wake
-		 * (an alert defined, say) has them looked at again, once a second
-		 * at most.
-		 */
-		if (now >= alerts_at || (woken && now - alerts_looked_at >= USECS_PER_SEC))
-		{
-			long		next = alerts();
-
-			alerts_looked_at = GetCurrentTimestamp();
-			next = next < 0 ? concord_worker_naptime_ms : Min(next, concord_worker_naptime_ms);
-			alerts_at = TimestampTzPlusMilliseconds(alerts_looked_at, next);
-		}
-
-		/* the outbox: record what finished, fill the free slots */
-		flow_ms = flow_deliver_work(woken);
+		/* every duty's round (flow: alerts at their due time, the outbox) */
+		duty_ms = duty_rounds(woken);
 		woken = false;
 
-		wait_ms = Min(ms_until(housekeeping_at), ms_until(alerts_at));
-		if (flow_ms >= 0)
-			wait_ms = Min(wait_ms, flow_ms);
-		if (wait_ms > 1000 || flow_deliver_in_flight() == 0)
+		wait_ms = ms_until(housekeeping_at);
+		if (duty_ms >= 0)
+			wait_ms = Min(wait_ms, duty_ms);
+		if (wait_ms > 1000 || duties_in_flight() == 0)
 			pgstat_report_stat(true);
 
 		/*
-		 * One wait for everything: the network of the transfers in flight,
-		 * the latch (a commit that enqueued, SIGTERM, SIGHUP) and the
-		 * postmaster's death, on which the process exits at once.
+		 * One wait for everything: the network of the transfers in flight
+		 * (the registered waiter's), the latch (a commit that enqueued,
+		 * SIGTERM, SIGHUP) and the postmaster's death, on which the process
+		 * exits at once.
 		 */
-		if (http_engine_wait(wait_ms))
+		if (wait_for_work(wait_ms))
 		{
 			ResetLatch(MyLatch);
 			woken = true;

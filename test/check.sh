@@ -103,7 +103,8 @@ run_regress() {
 	echo "== pg_regress (sql/, expected/) =="
 	if ((${#files[@]} == 0)); then
 		echo "no pg_regress tests (sql/ is empty)"
-		REGRESS_STATUS="nothing to run (0 tests)"
+		REGRESS_STATUS="nothing to run (0 tests): counted as a failure"
+		REGRESS_FAILED=1
 		return 0
 	fi
 	rm -f regression.diffs regression.out
@@ -118,6 +119,12 @@ run_regress() {
 	bad="$(grep -cE '^(test | +)[^ ]+ +\.\.\. +FAILED|^not ok [0-9]+ ' "$log" || true)"
 	if ((rc != 0 && bad == 0)); then
 		bad=1 # pg_regress failed before or outside the tests
+	fi
+	# make installcheck runs every sql/*.sql (REGRESS in the Makefile); a
+	# file it did not report on is a failure.
+	if ((ok + bad < ${#files[@]})); then
+		echo "pg_regress reported on $((ok + bad)) of ${#files[@]} files of sql/"
+		bad=$((${#files[@]} - ok))
 	fi
 	REGRESS_PASSED=$ok REGRESS_FAILED=$bad
 	local line
@@ -157,8 +164,10 @@ run_pgtap() {
 		done
 	fi
 	if ((${#dirs[@]} == 0)); then
+		# A suite that finds no tests has not shown anything: a failure.
 		echo "no pgTAP tests (no test/<component>/*.sql)"
-		TAP_STATUS="nothing to run (0 assertions)"
+		TAP_STATUS="nothing to run (0 assertions): counted as a failure"
+		TAP_FAILED=$((TAP_FAILED + 1))
 		return 0
 	fi
 	run_logged "$log" pg_prove --psql-bin "$PGBIN/psql" \
@@ -201,6 +210,15 @@ run_pgtap() {
 		END { flush(); printf "%d %d %d\n", total, failedrun, extra }
 	' "$log")"
 	read -r total failed_run failed <<<"$counts"
+	# A file that ran no test at all passes in TAP::Harness' eyes when it
+	# planned none ("1..0", shown as "skipped"): a test file that checks
+	# nothing is a failure here (no pgTAP file of the suite skips itself).
+	local empty
+	empty="$(grep -cE '^[^ ]+\.sql \.+ skipped' "$log" || true)"
+	if ((empty > 0)); then
+		grep -E '^[^ ]+\.sql \.+ skipped' "$log" | sed 's/^/ran no test: /'
+		failed=$((failed + empty))
+	fi
 	if grep -q '^Result: FAIL' "$log" || ((rc != 0)); then
 		((failed > 0)) || failed=1
 	fi
@@ -251,7 +269,12 @@ say "database $DB ready (pgtap, dblink, ${CRON_EXT:+pg_cron, }$CONCORD_EXT)"
 run_regress
 run_pgtap
 
-# Shell tests printing TAP, on this cluster: the outbox across a crash of
+# Shell tests printing TAP: the arrows between components against the
+# design (test/arch/deps.sh, no database); on this cluster: every object
+# made and dropped by its role under the one vocabulary, the old names'
+# notices (test/arch/vocabulary.sh), an updated install against a fresh one
+# in pg_dump and in each role's grants (test/packaging/upgrade_dump.sh),
+# the outbox across a crash of
 # the whole cluster (test/flow/crash.sh), the worker as an operator meets
 # it -- isolation of endpoints, alerts on time, a failing duty, restarts,
 # DROP DATABASE, promtool, kill -9 of the postmaster alone
@@ -269,7 +292,7 @@ run_pgtap
 # (test/packaging/deb.sh, on 15).  Sync's JSON tokenizer against jansson
 # (test/sync/jdoc.sh) needs no cluster but runs here with the others.
 CRASH_STATUS=""
-for script in test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
+for script in test/arch/deps.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
 	test/sync/jdoc.sh \
 	test/security/fuzz.sh test/packaging/pg_upgrade.sh test/packaging/deb.sh; do
 	echo

@@ -423,12 +423,12 @@ CREATE ROLE li_na LOGIN;
 CREATE ROLE wang_qiang LOGIN;
 CREATE ROLE zhao_min LOGIN;
 CREATE ROLE wang_fang LOGIN;
-SELECT concord.department_add('sales', NULL, '销售') AS d1, concord.department_add('finance', NULL, '财务') AS d2,
-       concord.department_add('service', NULL, '客服') AS d3 \gset
-SELECT concord.member_set('li_na', 'sales', '销售代表', '{"region": "华东"}') AS m1,
-       concord.member_set('wang_qiang', 'sales', '销售总监', '{"region": "华北", "approver": true}') AS m2,
-       concord.member_set('zhao_min', 'finance', '会计') AS m3,
-       concord.member_set('wang_fang', 'service', '客服专员') AS m4 \gset
+SELECT concord.department_create('sales', NULL, '销售') AS d1, concord.department_create('finance', NULL, '财务') AS d2,
+       concord.department_create('service', NULL, '客服') AS d3 \gset
+SELECT concord.member_create('li_na', 'sales', '销售代表', '{"region": "华东"}') AS m1,
+       concord.member_create('wang_qiang', 'sales', '销售总监', '{"region": "华北", "approver": true}') AS m2,
+       concord.member_create('zhao_min', 'finance', '会计') AS m3,
+       concord.member_create('wang_fang', 'service', '客服专员') AS m4 \gset
 GRANT USAGE ON SCHEMA sales, finance TO li_na, wang_qiang, zhao_min, wang_fang;
 GRANT SELECT ON sales.customer TO li_na, wang_qiang, zhao_min, wang_fang;
 GRANT SELECT, UPDATE ON finance.contract TO li_na, zhao_min;
@@ -437,13 +437,13 @@ GRANT SELECT, UPDATE ON finance.contract TO li_na, zhao_min;
 CREATE ROLE sales_owner NOLOGIN;
 ALTER TABLE sales.customer OWNER TO sales_owner;
 -- Rows: a rep sees her region's customers; 财务 and 客服 see them all.
-SELECT concord.row_policy('customer_by_region', 'sales.customer', $$extra ->> 'region' = concord.member('region')$$) AS compiled;
-SELECT concord.row_policy('customer_finance_service', 'sales.customer',
+SELECT concord.row_policy_create('customer_by_region', 'sales.customer', $$extra ->> 'region' = concord.member('region')$$) AS compiled;
+SELECT concord.row_policy_create('customer_finance_service', 'sales.customer',
          $$concord.member_in('finance') OR concord.member_in('service')$$) IS NOT NULL AS defined \gset
 -- Fields: 客服 calls customers back and sees phones; the others see them
 -- masked. Only 财务 sees the exact lifetime value; the others a band.
-SELECT concord.column_mask('sales.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('service')$$) AS governed_view;
-SELECT concord.column_mask('sales.customer', 'lifetime_value', 'concord.mask_bucket(lifetime_value, 100)',
+SELECT concord.column_mask_create('sales.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('service')$$) AS governed_view;
+SELECT concord.column_mask_create('sales.customer', 'lifetime_value', 'concord.mask_bucket(lifetime_value, 100)',
          $$concord.member_in('finance')$$) IS NOT NULL AS masked \gset
 \echo '-- li_na (销售代表, 华东) logs in and reads the customers:'
 \c - li_na
@@ -461,7 +461,7 @@ SELECT count(*) AS found FROM sales.customer_governed WHERE phone = '13800000001
 \echo
 \echo '== 21. process state: only 财务 edits a signed contract''s amount =='
 \c - postgres
-SELECT concord.write_rule('contract_amount', 'finance.contract',
+SELECT concord.write_rule_create('contract_amount', 'finance.contract',
          $$concord.member_in('finance') AND status = '已签约'$$, columns => ARRAY['amount']) AS compiled;
 SELECT min(contract_no) AS signed FROM finance.contract WHERE status = '已签约' \gset
 \echo '-- li_na tries to change it:'
@@ -500,30 +500,30 @@ SELECT * FROM concord.audit_verify();
 GRANT concord_metric TO zhao_min;
 GRANT USAGE ON SCHEMA service TO wang_fang;
 GRANT SELECT ON service.ticket TO wang_fang;
-SELECT concord.model_define('contract', 'finance.contract', 'signed_on', '{"status": "status"}', '合同（财务系统）') AS m1,
-       concord.model_define('customer', 'sales.customer', NULL,
+SELECT concord.model_create('contract', 'finance.contract', 'signed_on', '{"status": "status"}', '合同（财务系统）') AS m1,
+       concord.model_create('customer', 'sales.customer', NULL,
          $${"region": "extra ->> 'region'", "city": "city"}$$, '客户（销售 CRM）') AS m2,
-       concord.model_define('ticket', 'service.ticket', 'opened_at', '{"priority": "priority"}', '工单（客服系统）') AS m3 \gset
+       concord.model_create('ticket', 'service.ticket', 'opened_at', '{"priority": "priority"}', '工单（客服系统）') AS m3 \gset
 -- contracts reach their customer's region; the join is proven many-to-one
 SELECT concord.model_join('contract', 'customer', 'customer_id', 'id') AS joined;
-SELECT concord.metric_define('revenue', 'simple', model => 'contract', agg => 'sum', expr => 'amount',
+SELECT concord.metric_create('revenue', 'simple', model => 'contract', agg => 'sum', expr => 'amount',
                              filter => $$status = '已签约'$$, description => '营收：已签约合同的金额', owner => 'zhao_min') AS v1,
-       concord.metric_define('contracts', 'simple', model => 'contract', agg => 'count', description => '合同数（全部）') AS v2,
-       concord.metric_define('signed_contracts', 'simple', model => 'contract', agg => 'count',
+       concord.metric_create('contracts', 'simple', model => 'contract', agg => 'count', description => '合同数（全部）') AS v2,
+       concord.metric_create('signed_contracts', 'simple', model => 'contract', agg => 'count',
                              filter => $$status = '已签约'$$, description => '已签约合同数') AS v3,
-       concord.metric_define('signed_customers', 'simple', model => 'contract', agg => 'count_distinct', expr => 'customer_id',
+       concord.metric_create('signed_customers', 'simple', model => 'contract', agg => 'count_distinct', expr => 'customer_id',
                              filter => $$status = '已签约'$$, description => '签约客户数') AS v4,
-       concord.metric_define('tickets', 'simple', model => 'ticket', agg => 'count', description => '工单数') AS v5,
-       concord.metric_define('sla_breached', 'simple', model => 'ticket', agg => 'count',
+       concord.metric_create('tickets', 'simple', model => 'ticket', agg => 'count', description => '工单数') AS v5,
+       concord.metric_create('sla_breached', 'simple', model => 'ticket', agg => 'count',
                              filter => $$status <> 'closed' AND updated_at - opened_at > interval '72 hours'$$,
                              description => '超过 72 小时未关闭的工单') AS v6 \gset
-SELECT concord.metric_define('aov', 'ratio', numerator => 'revenue', denominator => 'signed_contracts',
+SELECT concord.metric_create('aov', 'ratio', numerator => 'revenue', denominator => 'signed_contracts',
                              description => '客单价：平均每份已签约合同的金额') AS r1,
-       concord.metric_define('conversion_rate', 'ratio', numerator => 'signed_contracts', denominator => 'contracts',
+       concord.metric_create('conversion_rate', 'ratio', numerator => 'signed_contracts', denominator => 'contracts',
                              description => '转化率：签约的合同占全部合同') AS r2,
-       concord.metric_define('active_customers', 'cumulative', base => 'signed_customers', trailing_window => '90 days',
+       concord.metric_create('active_customers', 'cumulative', base => 'signed_customers', trailing_window => '90 days',
                              description => '活跃客户：近 90 天内签约的客户') AS r3,
-       concord.metric_define('sla_breach_rate', 'ratio', numerator => 'sla_breached', denominator => 'tickets',
+       concord.metric_create('sla_breach_rate', 'ratio', numerator => 'sla_breached', denominator => 'tickets',
                              description => '工单超时率') AS r4 \gset
 -- the metrics team reviews and certifies what it owns; active customers
 -- is still under review
@@ -549,8 +549,8 @@ SELECT j ->> 'priority' AS priority, j ->> 'tickets' AS tickets, round((j ->> 's
 \echo '-- 市场 (chen_jing, logging in for the first time): the same conversion rate, by quarter'
 \c - postgres
 CREATE ROLE chen_jing LOGIN;
-SELECT concord.department_add('marketing', NULL, '市场') AS d4,
-       concord.member_set('chen_jing', 'marketing', '市场专员') AS m5 \gset
+SELECT concord.department_create('marketing', NULL, '市场') AS d4,
+       concord.member_create('chen_jing', 'marketing', '市场专员') AS m5 \gset
 GRANT USAGE ON SCHEMA finance TO chen_jing;
 GRANT SELECT ON finance.contract TO chen_jing;
 \c - chen_jing
@@ -574,13 +574,13 @@ SELECT metric_time, revenue, round(aov, 2) AS aov, round(conversion_rate, 3) AS 
 -- stub on 127.0.0.1 plays 市场's system and 客服's DingTalk group.
 \c - postgres
 SELECT concord.secret_set('mkt_hook_key', 'demo-marketing-hook-key-0123456789') IS NULL AS stored \gset
-SELECT concord.endpoint_define('marketing', :'stub_url' || '/hook/marketing', 'mkt_hook_key', description => '市场系统') AS e1,
-       concord.endpoint_define('service_dingtalk', :'stub_url' || '/hook/service_dingtalk', description => '客服钉钉群', unsigned => true) AS e2 \gset
+SELECT concord.endpoint_create('marketing', :'stub_url' || '/hook/marketing', 'mkt_hook_key', description => '市场系统') AS e1,
+       concord.endpoint_create('service_dingtalk', :'stub_url' || '/hook/service_dingtalk', description => '客服钉钉群', unsigned => true) AS e2 \gset
 CREATE TABLE finance.invoice_task (task_id serial PRIMARY KEY, contract_no text, amount numeric(14,2),
                                    status text DEFAULT '待开票', created_at timestamptz DEFAULT now());
 CREATE TABLE service.onboarding (ticket_id serial PRIMARY KEY, customer_id bigint, contract_no text,
                                  subject text, created_at timestamptz DEFAULT now());
-SELECT concord.event_rule('contract_signed', 'finance.contract', '{update}',
+SELECT concord.event_rule_create('contract_signed', 'finance.contract', '{update}',
   $$NEW.status = '已签约' AND OLD.status IS DISTINCT FROM '已签约'$$,
   $$[{"insert": "finance.invoice_task", "values": {"contract_no": "$new.contract_no", "amount": "$new.amount"}},
      {"insert": "service.onboarding", "values": {"customer_id": "$new.customer_id", "contract_no": "$new.contract_no",
@@ -602,7 +602,7 @@ SELECT endpoint, status, attempts, delivered_at - enqueued_at AS took FROM conco
 
 \echo
 \echo '== 25. an SLA alert: late tickets reach 客服''s DingTalk group =='
-SELECT concord.alert_rule('ticket_sla',
+SELECT concord.alert_create('ticket_sla',
   query => $$SELECT ticket_id, subject FROM service.ticket
               WHERE status <> 'closed' AND opened_at < now() - interval '72 hours'$$,
   severity => 'critical', every => '10 minutes',

@@ -86,7 +86,7 @@ RETURN CASE format
 COMMENT ON FUNCTION @extschema@.alert_format(text, text, text, jsonb) IS
   'An alert notification as JSON for a receiver: json (title, body, detail), dingtalk, wecom, feishu or slack text messages';
 
-CREATE FUNCTION @extschema@.alert_rule(name text, query text DEFAULT NULL, metric text DEFAULT NULL, op text DEFAULT NULL,
+CREATE FUNCTION @extschema@.alert_create(name text, query text DEFAULT NULL, metric text DEFAULT NULL, op text DEFAULT NULL,
                                        threshold numeric DEFAULT NULL, metric_window interval DEFAULT '1 day',
                                        every interval DEFAULT '5 minutes', severity text DEFAULT 'warning',
                                        cooldown interval DEFAULT '1 hour', channels jsonb DEFAULT '[]',
@@ -105,7 +105,7 @@ BEGIN
   IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid alert name "%"', name USING ERRCODE = 'invalid_name';
   END IF;
-  SELECT r.owner INTO prev FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_rule.name FOR UPDATE;
+  SELECT r.owner INTO prev FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_create.name FOR UPDATE;
   PERFORM @extschema@.require_manages('alert', name, prev, 'redefine');
   IF prev IS NOT NULL AND replace IS NOT TRUE THEN
     RAISE EXCEPTION 'alert "%" already exists', name
@@ -176,8 +176,10 @@ BEGIN
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean) IS
+COMMENT ON FUNCTION @extschema@.alert_create(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean) IS
   'Defines an alert (an existing one only with replace => true, as its owner): a query of offending rows, or a metric over the last metric_window compared with a threshold; checked every `every` as its definer; channels [{"webhook": endpoint, "format": json|dingtalk|wecom|feishu|slack}, {"notify": channel}]';
+-- Deprecated (0.2): the old name of alert_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('alert_rule', '@extschema@.alert_create(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean)');
 
 -- Sends an event's notification to the rule's channels.
 CREATE FUNCTION @extschema@.alert_notify(r @extschema@.alert_rule, ev @extschema@.alert_event, what text)
@@ -375,6 +377,6 @@ COMMENT ON FUNCTION @extschema@.alert_drop(text) IS
 GRANT SELECT ON @extschema@.alert_rule, @extschema@.alert_event TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'sql_check_select(text)', 'alert_format(text, text, text, jsonb)',
-    'alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean)',
+    'alert_create(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean)', 'alert_rule(text, text, text, text, numeric, interval, interval, text, interval, jsonb, text, boolean)',
     'alert_check(text)', 'alert_enable(text, boolean)', 'alert_drop(text)']);
 REVOKE EXECUTE ON FUNCTION @extschema@.alert_notify(@extschema@.alert_rule, @extschema@.alert_event, text) FROM PUBLIC;

@@ -10,6 +10,13 @@
 #define CONCORD_FLOW_H
 
 /*
+ * flow's registration with core (duties.c, called from _PG_init): the
+ * database worker's duties -- alerts at their due time, outbox delivery,
+ * stale leases taken back.
+ */
+extern void flow_register(void);
+
+/*
  * Take the outbox transfers that finished and, when there is something to
  * record or room to send more, run one short step (record, claim, start).
  * woken: the worker's latch was set.  Returns the milliseconds after which

@@ -123,7 +123,7 @@ BEGIN
     ELSIF jsonb_typeof(h.value) OPERATOR(pg_catalog.=) 'object' AND h.value ? 'secret'
           AND jsonb_typeof(h.value -> 'secret') OPERATOR(pg_catalog.=) 'string'
           AND (SELECT count(*) FROM jsonb_object_keys(h.value)) OPERATOR(pg_catalog.=) 1 THEN
-      IF NOT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name OPERATOR(pg_catalog.=) (h.value ->> 'secret')) THEN
+      IF NOT @extschema@.secret_exists(h.value ->> 'secret') THEN
         RAISE EXCEPTION 'secret "%" (header "%" in %) does not exist', h.value ->> 'secret', h.key, what
           USING ERRCODE = 'undefined_object', HINT = 'A superuser stores it with concord.secret_set(name, value).';
       END IF;
@@ -142,7 +142,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.flow_check_headers(jsonb, text, regrole) IS
   'Internal to flow: header values must be one-line strings or {"secret": name} of an existing secret';
 
-CREATE FUNCTION @extschema@.endpoint_define(name text, url text, secret_name text DEFAULT NULL,
+CREATE FUNCTION @extschema@.endpoint_create(name text, url text, secret_name text DEFAULT NULL,
                                             max_in_flight integer DEFAULT 32, max_attempts integer DEFAULT 10,
                                             timeout_ms integer DEFAULT 10000, headers jsonb DEFAULT '{}',
                                             description text DEFAULT NULL, format text DEFAULT 'json',
@@ -162,7 +162,7 @@ BEGIN
     RAISE EXCEPTION 'invalid endpoint name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'An endpoint name is a lower-case identifier, e.g. finance_billing.';
   END IF;
-  SELECT * INTO old FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_define.name FOR UPDATE;
+  SELECT * INTO old FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_create.name FOR UPDATE;
   PERFORM @extschema@.require_manages('endpoint', name, old.defined_by, 'redefine');
   IF old.name IS NOT NULL AND replace IS NOT TRUE THEN
     RAISE EXCEPTION 'endpoint "%" already exists', name
@@ -184,7 +184,7 @@ BEGIN
     RAISE EXCEPTION 'endpoint "%" cannot be unsigned and have a signing secret', name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Leave out unsigned => true, or secret_name.';
   END IF;
-  IF secret_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name OPERATOR(pg_catalog.=) endpoint_define.secret_name) THEN
+  IF secret_name IS NOT NULL AND NOT @extschema@.secret_exists(secret_name) THEN
     RAISE EXCEPTION 'secret "%" does not exist', secret_name
       USING ERRCODE = 'undefined_object', HINT = 'Store it first: SELECT concord.secret_set(name, value) (as a superuser).';
   END IF;
@@ -228,8 +228,10 @@ BEGIN
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean) IS
+COMMENT ON FUNCTION @extschema@.endpoint_create(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean) IS
   'Defines a delivery endpoint (an existing one only with replace => true, as its owner): its URL must pass the destination guard now; every body is signed with its secret (by name; it must exist), unless it is defined unsigned => true; format (json, dingtalk, wecom, feishu, slack) is what its receiver accepts from event rules and alerts; senders are the roles besides the owner that may send to it';
+-- Deprecated (0.2): the old name of endpoint_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('endpoint_define', '@extschema@.endpoint_create(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean)');
 
 -- Disable or enable an endpoint: while disabled its messages wait (pending).
 CREATE FUNCTION @extschema@.endpoint_enable(name text, enabled boolean)
@@ -415,7 +417,7 @@ COMMENT ON FUNCTION @extschema@.outbox_retry(bigint) IS
 GRANT SELECT ON @extschema@.endpoint, @extschema@.outbox TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'flow_check_url(text)', 'flow_wake()',
-    'endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean)',
+    'endpoint_create(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean)', 'endpoint_define(text, text, text, integer, integer, integer, jsonb, text, text, regrole[], boolean, boolean)',
     'endpoint_enable(text, boolean)', 'endpoint_drop(text, boolean)',
     'endpoint_sendable(text, regrole)',
     'outbox_enqueue(text, jsonb, text, jsonb)', 'outbox_retry(bigint)']);

@@ -179,7 +179,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.event_fire(text, text, jsonb, jsonb) IS
   'Internal to event rules: runs a rule''s actions for one changed row, as the rule''s owner, and records the firing';
 
-CREATE FUNCTION @extschema@.event_rule(name text, tbl regclass, events text[], condition text, actions jsonb,
+CREATE FUNCTION @extschema@.event_rule_create(name text, tbl regclass, events text[], condition text, actions jsonb,
                                        description text DEFAULT NULL, replace boolean DEFAULT false)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -203,7 +203,7 @@ BEGIN
     RAISE EXCEPTION 'invalid event rule name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
   END IF;
-  SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule.name FOR UPDATE;
+  SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule_create.name FOR UPDATE;
   PERFORM @extschema@.require_manages('event rule', name, old.defined_by, 'redefine');
   IF old.name IS NOT NULL AND replace IS NOT TRUE THEN
     RAISE EXCEPTION 'event rule "%" already exists', name
@@ -330,8 +330,10 @@ $body$$f$, fn, coalesce(cond, 'true'), '@extschema@', name);
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.event_rule(text, regclass, text[], text, jsonb, text, boolean) IS
+COMMENT ON FUNCTION @extschema@.event_rule_create(text, regclass, text[], text, jsonb, text, boolean) IS
   'Defines an event rule (an existing one only with replace => true, as its owner): on insert/update/delete of a table, when the condition over NEW and OLD holds, run the actions (webhook, insert, notify) in the same transaction';
+-- Deprecated (0.2): the old name of event_rule_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('event_rule', '@extschema@.event_rule_create(text, regclass, text[], text, jsonb, text, boolean)');
 
 CREATE FUNCTION @extschema@.event_rule_enable(name text, enabled boolean)
 RETURNS boolean
@@ -390,6 +392,26 @@ COMMENT ON FUNCTION @extschema@.event_rule_drop(text) IS
 
 GRANT SELECT ON @extschema@.event_rule, @extschema@.event_firing TO concord_flow;
 SELECT @extschema@.grant_routines('concord_flow', ARRAY[
-    'event_rule(text, regclass, text[], text, jsonb, text, boolean)', 'event_rule_enable(text, boolean)',
+    'event_rule_create(text, regclass, text[], text, jsonb, text, boolean)', 'event_rule(text, regclass, text[], text, jsonb, text, boolean)', 'event_rule_enable(text, boolean)',
     'event_rule_drop(text)', 'event_fire(text, text, jsonb, jsonb)', 'event_firing_record(text, text, jsonb, jsonb)']);
 GRANT EXECUTE ON FUNCTION @extschema@.metric_column_type(regclass, text) TO concord_flow;
+
+-- What DROP EXTENSION concord undoes of flow's (registered with core, run
+-- by extension_cleanup): event rules, with their triggers.
+CREATE FUNCTION @extschema@.flow_cleanup()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN SELECT x.name FROM @extschema@.event_rule x LOOP
+    PERFORM @extschema@.event_rule_drop(r.name);
+  END LOOP;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.flow_cleanup() IS
+  'Run at DROP EXTENSION concord (extension_cleanup): drops the event rules, with their triggers';
+REVOKE EXECUTE ON FUNCTION @extschema@.flow_cleanup() FROM PUBLIC;
+SELECT @extschema@.component_register('flow', 'cleanup', 'flow_cleanup', 70);

@@ -104,3 +104,32 @@ http_call_log(HttpResult **results, int n)
 	PG_END_TRY();
 	SPI_finish();
 }
+
+/* The worker's housekeeping: call-log rows older than the retention. */
+static void
+calllog_retention(void)
+{
+	if (concord_http_log_retention_days > 0)
+		(void) concord_worker_sql("concord: trimming http_call_log",
+								  psprintf("DELETE FROM concord.http_call_log"
+										   " WHERE called_at OPERATOR(pg_catalog.<) (pg_catalog.now()"
+										   " OPERATOR(pg_catalog.-) pg_catalog.make_interval(days => %d))",
+										   concord_http_log_retention_days), NULL);
+}
+
+static const ConcordWorkerDuty calllog_duty = {
+	.name = "http call log",
+	.housekeeping = calllog_retention,
+};
+
+/*
+ * http's registration with core: the worker's one wait is the engine's
+ * (the latch, the postmaster's death and the sockets of the transfers in
+ * flight), and its housekeeping trims the call log.
+ */
+void
+http_register(void)
+{
+	concord_worker_wait_register(http_engine_wait);
+	concord_worker_duty_register(&calllog_duty);
+}

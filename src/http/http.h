@@ -171,4 +171,10 @@ extern int	http_cap_clamp(int cap, bool per_host);
 /* calllog.c */
 extern void http_call_log(HttpResult **results, int n);
 
+/*
+ * http's registration with core (calllog.c, called from _PG_init): the
+ * worker waits in http's engine; its housekeeping trims the call log.
+ */
+extern void http_register(void);
+
 #endif							/* CONCORD_HTTP_H */

@@ -311,3 +311,44 @@ GRANT EXECUTE ON FUNCTION
   @extschema@.http_batch(@extschema@.http_request[], integer, integer, integer, integer, integer, integer)
 TO concord_http;
 GRANT SELECT ON @extschema@.http_call_log TO concord_http;
+
+-- Monitoring: HTTP calls per host.  monitor_http reads the call log as its
+-- caller (security_invoker: each role its own calls, a superuser all of
+-- them).
+CREATE VIEW @extschema@.monitor_http WITH (security_invoker = true) AS
+  SELECT substring(l.url FROM '^[a-z]+://([^/?#]+)') AS host,
+         count(*) AS calls,
+         count(*) FILTER (WHERE l.error_code IS NOT NULL OR l.status >= 500) AS errors,
+         percentile_cont(0.5) WITHIN GROUP (ORDER BY l.elapsed_ms) AS p50_ms,
+         percentile_cont(0.95) WITHIN GROUP (ORDER BY l.elapsed_ms) AS p95_ms,
+         coalesce(sum(l.response_bytes), 0) AS bytes,
+         max(l.called_at) AS last_call
+    FROM @extschema@.http_call_log l
+   GROUP BY 1;
+COMMENT ON VIEW @extschema@.monitor_http IS
+  'HTTP calls per host (from concord.http_call_log, while concord.http_log is on): calls, errors (transport or 5xx), p50/p95 latency, bytes';
+
+-- http's lines of metrics_text() (registered with core, src/monitor.sql).
+CREATE FUNCTION @extschema@.http_metrics_lines()
+RETURNS TABLE (ord int, line text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT 1 AS ord, '# HELP concord_http_calls_total HTTP calls kept in concord.http_call_log, per host' AS line
+  UNION ALL SELECT 1, '# TYPE concord_http_calls_total counter'
+  UNION ALL SELECT 1, format('concord_http_calls_total{host="%s"} %s', @extschema@.prom_label(h.host), h.calls) FROM @extschema@.monitor_http h
+  UNION ALL SELECT 2, '# HELP concord_http_errors_total HTTP calls kept in concord.http_call_log that failed or answered 4xx/5xx, per host'
+  UNION ALL SELECT 2, '# TYPE concord_http_errors_total counter'
+  UNION ALL SELECT 2, format('concord_http_errors_total{host="%s"} %s', @extschema@.prom_label(h.host), h.errors) FROM @extschema@.monitor_http h
+  UNION ALL SELECT 3, '# HELP concord_http_latency_seconds Latency of the HTTP calls kept in concord.http_call_log, per host'
+  UNION ALL SELECT 3, '# TYPE concord_http_latency_seconds summary'
+  UNION ALL SELECT 3, format('concord_http_latency_seconds{host="%s",quantile="0.5"} %s', @extschema@.prom_label(h.host),
+                               round(h.p50_ms::numeric / 1000, 6)) FROM @extschema@.monitor_http h
+  UNION ALL SELECT 3, format('concord_http_latency_seconds{host="%s",quantile="0.95"} %s', @extschema@.prom_label(h.host),
+                               round(h.p95_ms::numeric / 1000, 6)) FROM @extschema@.monitor_http h;
+END;
+COMMENT ON FUNCTION @extschema@.http_metrics_lines() IS
+  'Internal to metrics_text: HTTP calls, errors and latency per host, in Prometheus'' text exposition format';
+REVOKE EXECUTE ON FUNCTION @extschema@.http_metrics_lines() FROM PUBLIC;
+SELECT @extschema@.component_register('http', 'metrics', 'http_metrics_lines', 20);
+GRANT SELECT ON @extschema@.monitor_http TO concord_http;

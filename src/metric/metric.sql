@@ -307,7 +307,7 @@ RETURN jsonb_strip_nulls(jsonb_build_object(
 COMMENT ON FUNCTION @extschema@.metric_lineage(text[], text[], jsonb) IS
   'Internal to metric_define: the lineage of a simple or conversion metric (tables, columns, dimensions its filter names)';
 
-CREATE FUNCTION @extschema@.metric_define(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
+CREATE FUNCTION @extschema@.metric_create(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
                                           expr text DEFAULT NULL, filter text DEFAULT NULL,
                                           numerator text DEFAULT NULL, denominator text DEFAULT NULL,
                                           description text DEFAULT NULL, owner text DEFAULT NULL,
@@ -339,7 +339,7 @@ BEGIN
     RAISE EXCEPTION 'invalid metric name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A metric name is a lower-case identifier, e.g. revenue.';
   END IF;
-  IF EXISTS (SELECT 1 FROM @extschema@.metric_dimension d WHERE d.name = metric_define.name) OR name = 'metric_time' THEN
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_dimension d WHERE d.name = metric_create.name) OR name = 'metric_time' THEN
     RAISE EXCEPTION 'metric name "%" is already a dimension''s', name
       USING ERRCODE = 'duplicate_object', HINT = 'Metrics and dimensions share the columns of a query: give the metric another name.';
   END IF;
@@ -363,7 +363,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF type <> 'simple' AND EXISTS (SELECT 1 FROM @extschema@.metric_latest l
-                                   WHERE l.type = 'cumulative' AND l.compiled ->> 'base' = metric_define.name) THEN
+                                   WHERE l.type = 'cumulative' AND l.compiled ->> 'base' = metric_create.name) THEN
     RAISE EXCEPTION 'metric "%" must stay simple: cumulative metrics are computed from it', name
       USING ERRCODE = 'dependent_objects_still_exist';
   END IF;
@@ -373,7 +373,7 @@ BEGIN
       RAISE EXCEPTION 'a simple metric has no numerator or denominator (metric "%")', name
         USING ERRCODE = 'invalid_parameter_value', HINT = 'For a ratio, use type => ''ratio''.';
     END IF;
-    SELECT m.relation INTO rel FROM @extschema@.metric_model m WHERE m.name = metric_define.model;
+    SELECT m.relation INTO rel FROM @extschema@.metric_model m WHERE m.name = metric_create.model;
     IF rel IS NULL THEN
       RAISE EXCEPTION 'unknown model "%" for metric "%"', model, name
         USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_define.';
@@ -406,8 +406,8 @@ BEGIN
       RAISE EXCEPTION 'a conversion metric takes model, entity, filter, conversion_model, conversion_entity, conversion_filter, trailing_window and calc only (metric "%")', name
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT m.relation, m.time_column INTO latest FROM @extschema@.metric_model m WHERE m.name = metric_define.model;
-    SELECT m.relation, m.time_column, m.time_model INTO cm FROM @extschema@.metric_model m WHERE m.name = metric_define.conversion_model;
+    SELECT m.relation, m.time_column INTO latest FROM @extschema@.metric_model m WHERE m.name = metric_create.model;
+    SELECT m.relation, m.time_column, m.time_model INTO cm FROM @extschema@.metric_model m WHERE m.name = metric_create.conversion_model;
     IF latest.relation IS NULL OR cm.relation IS NULL THEN
       RAISE EXCEPTION 'unknown model "%" for metric "%"', CASE WHEN latest.relation IS NULL THEN model ELSE conversion_model END, name
         USING ERRCODE = 'undefined_object', HINT = 'A conversion metric needs model and conversion_model, both defined with concord.model_define.';
@@ -528,7 +528,7 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM @extschema@.metric m WHERE m.name = d);
     IF missing IS NOT NULL THEN
       RAISE EXCEPTION 'metric "%" uses unknown metrics: %', name, missing
-        USING ERRCODE = 'undefined_object', HINT = 'Define them first with concord.metric_define.';
+        USING ERRCODE = 'undefined_object', HINT = 'Define them first with concord.metric_create.';
     END IF;
     IF type = 'derived' THEN
       compiled := jsonb_build_object('expr', @extschema@.expr_check_over('m', deps,
@@ -554,7 +554,7 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege', HINT = 'A metric''s owner is its definer or a role whose privileges she has.';
     END IF;
   END IF;
-  SELECT l.version, l.spec, l.description, l.owner INTO latest FROM @extschema@.metric_latest l WHERE l.name = metric_define.name;
+  SELECT l.version, l.spec, l.description, l.owner INTO latest FROM @extschema@.metric_latest l WHERE l.name = metric_create.name;
   IF latest.version IS NOT NULL THEN
     PERFORM @extschema@.require_manages('metric', name, latest.owner, 'change');
     IF latest.spec = spec AND latest.description IS NOT DISTINCT FROM description
@@ -571,8 +571,10 @@ BEGIN
   RETURN v;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text) IS
+COMMENT ON FUNCTION @extschema@.metric_create(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text) IS
   'Defines a metric (simple, ratio, derived, cumulative, period_over_period or conversion), checking everything first; a change makes a new version, an unchanged definition none; returns the version';
+-- Deprecated (0.2): the old name of metric_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('metric_define', '@extschema@.metric_create(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)');
 
 CREATE FUNCTION @extschema@.metric_certify(name text, version integer DEFAULT NULL)
 RETURNS integer

@@ -5,7 +5,7 @@
  * aggregate: its time column (its own, or a column of a model it reaches
  * by many-to-one joins: payments take their orders' dates) and its
  * dimensions, each an expression of its columns checked by the parser and
- * an allowlist (concord.expr_check), or an aggregate over the rows of a
+ * an allowlist (concord.expr_check, core's), or an aggregate over the rows of a
  * model that joins to it (a customer's first order date).
  * Joins go from a model to another along declared keys, many-to-one only:
  * each row of the first finds at most one row of the second, which
@@ -15,32 +15,6 @@
 
 SELECT @extschema@.capability_role('concord_metric',
   'may define semantic models and metrics, version and certify them (concord.model_define, metric_define, metric_certify)');
-
--- The checks of user expressions (src/expr.c): they only parse.
-CREATE FUNCTION @extschema@.expr_check(rel regclass, alias text, expr text, condition boolean)
-RETURNS text
-AS 'MODULE_PATHNAME', 'concord_expr_check'
-LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION @extschema@.expr_check(regclass, text, text, boolean) IS
-  'Checks an expression (or, when condition, a condition) over a relation''s columns against concord''s allowlist and returns it written back, columns qualified by alias';
-CREATE FUNCTION @extschema@.expr_type(rel regclass, alias text, expr text)
-RETURNS regtype
-AS 'MODULE_PATHNAME', 'concord_expr_type'
-LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION @extschema@.expr_type(regclass, text, text) IS
-  'The type of an expression over a relation''s columns, checked as expr_check does';
-CREATE FUNCTION @extschema@.expr_check_over(alias text, names text[], types regtype[], expr text, condition boolean)
-RETURNS text
-AS 'MODULE_PATHNAME', 'concord_expr_check_over'
-LANGUAGE C STABLE STRICT;
-COMMENT ON FUNCTION @extschema@.expr_check_over(text, text[], regtype[], text, boolean) IS
-  'Checks an expression or condition over named columns of the given types (dimensions, metrics) and returns it written back, columns qualified by alias';
-CREATE FUNCTION @extschema@.expr_names(expr text)
-RETURNS text[]
-AS 'MODULE_PATHNAME', 'concord_expr_names'
-LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
-COMMENT ON FUNCTION @extschema@.expr_names(text) IS
-  'The names (column references) an expression uses, each once, in order of first use';
 
 CREATE TABLE @extschema@.metric_model (
   name        text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -237,10 +211,7 @@ BEGIN
   ELSIF k OPERATOR(pg_catalog.=) 'v'
         AND NOT coalesce('security_invoker=true' OPERATOR(pg_catalog.=) ANY (opts)
                          OR 'security_invoker=on' OPERATOR(pg_catalog.=) ANY (opts), false)
-        AND NOT EXISTS (SELECT 1 FROM @extschema@.column_mask m JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) m.table_name
-                         WHERE t.relnamespace OPERATOR(pg_catalog.=) (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation)
-                           AND (t.relname OPERATOR(pg_catalog.||) '_governed') OPERATOR(pg_catalog.=)
-                               (SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) relation)) THEN
+        AND NOT @extschema@.governed_view_is(relation) THEN
     RAISE EXCEPTION 'model "%" cannot read view %: it runs as its owner', model, relation
       USING ERRCODE = 'wrong_object_type',
             DETAIL = 'Row policies of the tables under it would apply to the view''s owner, not to each reader.',
@@ -251,7 +222,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole) IS
   'Internal to model_define: the relation is one its definer may read and that answers each reader under her own row policies';
 
-CREATE FUNCTION @extschema@.model_define(name text, relation regclass, time_column text DEFAULT NULL,
+CREATE FUNCTION @extschema@.model_create(name text, relation regclass, time_column text DEFAULT NULL,
                                          dimensions jsonb DEFAULT '{}', description text DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -273,7 +244,7 @@ BEGIN
     RAISE EXCEPTION 'invalid model name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A model name is a lower-case identifier, e.g. orders.';
   END IF;
-  SELECT m.defined_by INTO prev FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_define.name FOR UPDATE;
+  SELECT m.defined_by INTO prev FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_create.name FOR UPDATE;
   PERFORM @extschema@.require_manages('model', name, prev, 'redefine');
   IF relation IS NULL THEN
     RAISE EXCEPTION 'model "%" needs a table or view', name USING ERRCODE = 'null_value_not_allowed';
@@ -283,7 +254,7 @@ BEGIN
   -- rows reach by joins (checked when asked: the joins may come later)
   trel := relation;
   IF time_column IS NOT NULL AND position('.' IN time_column) > 0
-     AND split_part(time_column, '.', 1) <> model_define.name THEN
+     AND split_part(time_column, '.', 1) <> model_create.name THEN
     tmodel := split_part(time_column, '.', 1);
     tcol := substr(time_column, length(tmodel) + 2);
     SELECT m.relation INTO trel FROM @extschema@.metric_model m WHERE m.name = tmodel;
@@ -313,11 +284,11 @@ BEGIN
   END IF;
 
   INSERT INTO @extschema@.metric_model AS m (name, relation, time_column, time_model, description, defined_by)
-  VALUES (model_define.name, relation, tcol, tmodel, description, coalesce(prev, me))
+  VALUES (model_create.name, relation, tcol, tmodel, description, coalesce(prev, me))
   ON CONFLICT ON CONSTRAINT metric_model_pkey DO UPDATE
     SET relation = excluded.relation, time_column = excluded.time_column, time_model = excluded.time_model,
         description = excluded.description, defined_at = pg_catalog.now();
-  DELETE FROM @extschema@.metric_dimension x WHERE x.model = model_define.name;
+  DELETE FROM @extschema@.metric_dimension x WHERE x.model = model_create.name;
   FOR d IN SELECT e.key, e.value FROM jsonb_each(dimensions) e LOOP
     IF d.key !~ '^[a-z][a-z0-9_]{0,62}$' OR d.key = 'metric_time' THEN
       RAISE EXCEPTION 'invalid dimension name "%" in model "%"', d.key, name
@@ -328,15 +299,15 @@ BEGIN
       dim := @extschema@.model_dimension_aggregate(name, relation, d.key, d.value);
     ELSIF jsonb_typeof(d.value) = 'string' OR (jsonb_typeof(d.value) = 'object' AND jsonb_typeof(d.value -> 'expr') = 'string') THEN
       SELECT coalesce(d.value ->> 'expr', d.value #>> '{}') AS expr INTO dim;
-      SELECT dim.expr, @extschema@.expr_check(relation, model_define.name, dim.expr, false) AS compiled,
-             @extschema@.expr_type(relation, model_define.name, dim.expr) AS type, NULL::jsonb AS aggregate INTO dim;
+      SELECT dim.expr, @extschema@.expr_check(relation, model_create.name, dim.expr, false) AS compiled,
+             @extschema@.expr_type(relation, model_create.name, dim.expr) AS type, NULL::jsonb AS aggregate INTO dim;
     ELSE
       RAISE EXCEPTION 'dimension "%" of model "%" is not an expression', d.key, name
         USING ERRCODE = 'invalid_parameter_value',
               HINT = 'Give a dimension as "expression", {"expr": "expression", "description": "..."}, or an aggregate of another model''s rows, {"from": "orders", "agg": "min", "expr": "order_date"}.';
     END IF;
     INSERT INTO @extschema@.metric_dimension (model, name, expr, compiled, type, description, aggregate)
-    VALUES (model_define.name, d.key, dim.expr, dim.compiled, dim.type,
+    VALUES (model_create.name, d.key, dim.expr, dim.compiled, dim.type,
             CASE WHEN jsonb_typeof(d.value) = 'object' THEN d.value ->> 'description' END, dim.aggregate);
   END LOOP;
   PERFORM @extschema@.audit_record('model_define', name, NULL,
@@ -345,8 +316,10 @@ BEGIN
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.model_define(text, regclass, text, jsonb, text) IS
+COMMENT ON FUNCTION @extschema@.model_create(text, regclass, text, jsonb, text) IS
   'Defines (or redefines, atomically) a semantic model: a table or view, its time column (its own, or model.column of a model its rows reach by joins) and its dimensions ({"name": "expression"}, or {"name": {"from": model, "agg": ..., "expr": ..., "filter": ..., "then": ...}} aggregated from another model''s rows), each checked by the parser and the allowlist';
+-- Deprecated (0.2): the old name of model_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('model_define', '@extschema@.model_create(text, regclass, text, jsonb, text)');
 
 -- An aggregated dimension of model (on relation rel): an aggregate of the
 -- rows of another model that joins to it many-to-one (a customer's first

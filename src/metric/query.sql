@@ -840,9 +840,9 @@ GRANT SELECT ON @extschema@.metric_model, @extschema@.metric_dimension, @extsche
                 @extschema@.metric, @extschema@.metric_certification, @extschema@.metric_latest,
                 @extschema@.metric_current, @extschema@.metric_catalog, @extschema@.metric_state TO PUBLIC;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
-    'model_define(text, regclass, text, jsonb, text)', 'model_join(text, text, text, text, boolean)',
+    'model_create(text, regclass, text, jsonb, text)', 'model_define(text, regclass, text, jsonb, text)', 'model_join(text, text, text, text, boolean)',
     'model_drop(text)',
-    'metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)',
+    'metric_create(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)', 'metric_define(text, text, text, text, text, text, text, text, text, text, text, interval, interval, text, text, text, text, text)',
     'metric_certify(text, integer)', 'metric_drop(text)']);
 REVOKE EXECUTE ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole),
                            @extschema@.metric_state_touch(),

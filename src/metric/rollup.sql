@@ -263,7 +263,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_time_column(regclass, text[], text[]) IS
   'Internal to metric_rollup: the column of a table a rollup reads whose times its changes touch (the table the rows of every model reading it are dated by), or NULL when a change may touch any bucket';
 
-CREATE FUNCTION @extschema@.metric_rollup(name text, metrics text[], dimensions text[] DEFAULT '{}',
+CREATE FUNCTION @extschema@.metric_rollup_create(name text, metrics text[], dimensions text[] DEFAULT '{}',
                                           grain text DEFAULT 'day', time_zone text DEFAULT NULL)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
@@ -288,7 +288,7 @@ BEGIN
     RAISE EXCEPTION 'invalid rollup name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A rollup name is a lower-case identifier, e.g. revenue_daily.';
   END IF;
-  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup.name) THEN
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_create.name) THEN
     RAISE EXCEPTION 'rollup "%" already exists', name
       USING ERRCODE = 'duplicate_object', HINT = 'Drop it first (concord.metric_rollup_drop), or refresh it.';
   END IF;
@@ -340,9 +340,9 @@ BEGIN
   EXECUTE format('GRANT SELECT ON %s TO PUBLIC', tbl);
   INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations,
                                          created_by)
-  SELECT metric_rollup.name, tbl, leaves,
+  SELECT metric_rollup_create.name, tbl, leaves,
          jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
-         coalesce(metric_rollup.dimensions, '{}'), metric_rollup.grain, tz, rels, me
+         coalesce(metric_rollup_create.dimensions, '{}'), metric_rollup_create.grain, tz, rels, me
     FROM @extschema@.metric_current l WHERE l.name = ANY (leaves);
   -- every change to its tables is noted: with the earliest time it touched
   -- when the table holds the times of the rows of every model that reads
@@ -367,8 +367,10 @@ BEGIN
   RETURN tbl;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.metric_rollup(text, text[], text[], text, text) IS
+COMMENT ON FUNCTION @extschema@.metric_rollup_create(text, text[], text[], text, text) IS
   'Materializes the simple metrics behind the given ones by dimensions and grain (in time_zone) into concord_rollup.<name>, fills it, and watches its tables for changes; metric_query then answers from it when that is provably the same answer for the caller';
+-- Deprecated (0.2): the old name of metric_rollup_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('metric_rollup', '@extschema@.metric_rollup_create(text, text[], text[], text, text)');
 
 CREATE FUNCTION @extschema@.metric_rollup_refresh(name text, full_refresh boolean DEFAULT false)
 RETURNS bigint
@@ -568,7 +570,42 @@ COMMENT ON FUNCTION @extschema@.metric_rollup_sql(text, text[], text[], text, te
 GRANT SELECT ON @extschema@.metric_rollup TO PUBLIC;
 GRANT SELECT ON @extschema@.metric_rollup_change TO PUBLIC;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
-    'metric_rollup(text, text[], text[], text, text)', 'metric_rollup_refresh(text, boolean)', 'metric_rollup_drop(text)']);
+    'metric_rollup_create(text, text[], text[], text, text)', 'metric_rollup(text, text[], text[], text, text)', 'metric_rollup_refresh(text, boolean)', 'metric_rollup_drop(text)']);
 -- (its triggers are made by metric_rollup, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_note(),
                            @extschema@.metric_rollup_time_column(regclass, text[], text[]) FROM PUBLIC;
+
+-- What DROP EXTENSION concord undoes of metric's (registered with core,
+-- run by extension_cleanup): the views published for BI tools, rollups
+-- (their triggers on the models' tables), and the schema of published
+-- views if nothing else is in it.
+CREATE FUNCTION @extschema@.metric_cleanup()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  r record;
+BEGIN
+  -- views published for BI tools
+  FOR r IN SELECT p.view_name FROM @extschema@.metric_publication p
+            WHERE EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = p.view_name) LOOP
+    EXECUTE format('DROP VIEW IF EXISTS %s', r.view_name);
+  END LOOP;
+  -- rollups (their triggers on the models' tables)
+  FOR r IN SELECT x.name FROM @extschema@.metric_rollup x LOOP
+    PERFORM @extschema@.metric_rollup_drop(r.name);
+  END LOOP;
+  -- the schema of published views, if nothing else is in it
+  IF pg_catalog.to_regnamespace('metrics') IS NOT NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.relnamespace = pg_catalog.to_regnamespace('metrics'))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_proc p WHERE p.pronamespace = pg_catalog.to_regnamespace('metrics'))
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_type t WHERE t.typnamespace = pg_catalog.to_regnamespace('metrics')) THEN
+    DROP SCHEMA metrics;
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.metric_cleanup() IS
+  'Run at DROP EXTENSION concord (extension_cleanup): drops the views published for BI tools, rollups, and the schema metrics if it is left empty';
+REVOKE EXECUTE ON FUNCTION @extschema@.metric_cleanup() FROM PUBLIC;
+SELECT @extschema@.component_register('metric', 'cleanup', 'metric_cleanup', 60);

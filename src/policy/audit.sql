@@ -75,7 +75,7 @@ LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.audit_row() IS
   'Trigger of audited tables: an audit entry per row inserted, updated or deleted, with the values before and after';
 
-CREATE FUNCTION @extschema@.audit_table(tbl regclass)
+CREATE FUNCTION @extschema@.audit_table_create(tbl regclass)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -101,8 +101,10 @@ BEGIN
   RETURN true;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.audit_table(regclass) IS
+COMMENT ON FUNCTION @extschema@.audit_table_create(regclass) IS
   'Marks a table audited: every row written to it is an audit entry from now on; false if it already was';
+-- Deprecated (0.2): the old name of audit_table_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('audit_table', '@extschema@.audit_table_create(regclass)');
 
 CREATE FUNCTION @extschema@.audit_verify()
 RETURNS TABLE (entries bigint, intact boolean, first_broken bigint)
@@ -207,7 +209,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.audit_verify(jsonb) IS
   'Checks the audit chain against a checkpoint (audit_checkpoint()): intact only if the chain holds and the checkpoint''s entry is there with its hash; detail says what was found';
 
-SELECT @extschema@.grant_routines('concord_policy', ARRAY['audit_table(regclass)', 'audit_verify()',
+SELECT @extschema@.grant_routines('concord_policy', ARRAY['audit_table_create(regclass)', 'audit_table(regclass)', 'audit_verify()',
                                                           'audit_verify(jsonb)', 'audit_checkpoint(text)']);
 -- Only concord writes the log: audit_record is for its API functions (which
 -- run as its owner), audit_row for the triggers audit_table makes.

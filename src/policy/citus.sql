@@ -132,7 +132,7 @@ BEGIN
     PERFORM pg_catalog.create_distributed_table(tbl, distribution_column, colocate_with => colocate_with);
   END IF;
   FOR p IN SELECT r.name, r.predicate FROM @extschema@.row_policy r WHERE r.table_name = tbl ORDER BY r.name LOOP
-    PERFORM @extschema@.row_policy(p.name, tbl, p.predicate);
+    PERFORM @extschema@.row_policy_create(p.name, tbl, p.predicate);
   END LOOP;
   RETURN tbl;
 END

@@ -2,9 +2,8 @@
  *
  * explain_guard.c
  *	  Refuse EXPLAIN ANALYZE of a statement that reads rows row security
- *	  hides from the caller; and, in the same utility hook, undo what
- *	  concord changed outside its own objects when DROP EXTENSION concord
- *	  runs (concord.extension_cleanup, src/uninstall.sql).
+ *	  hides from the caller.  (What DROP EXTENSION concord undoes first is
+ *	  core's hook, src/dropext.c.)
  *
  * EXPLAIN ANALYZE reports what each plan node did, and for a table under
  * row security that includes the hidden rows: "Rows Removed by Filter: 1"
@@ -71,6 +70,12 @@ hidden_rows_relation(PlannedStmt *plan)
 	return InvalidOid;
 }
 
+/*
+ * ExecutorStart hook: inside an EXPLAIN (explain_depth > 0), a plan about
+ * to run with instrumentation (ANALYZE) that reads a relation row security
+ * filters for its reader is refused before it runs; everything else goes
+ * on to the previous hook or the standard executor.
+ */
 static void
 guard_executor_start(QueryDesc *queryDesc, int eflags)
 {
@@ -102,37 +107,10 @@ guard_executor_start(QueryDesc *queryDesc, int eflags)
 		standard_ExecutorStart(queryDesc, eflags);
 }
 
-/* Whether stmt is a DROP EXTENSION of concord (installed). */
-static bool
-drops_concord(Node *stmt)
-{
-	DropStmt   *drop = (DropStmt *) stmt;
-	ListCell   *lc;
-
-	if (!IsA(stmt, DropStmt) || drop->removeType != OBJECT_EXTENSION)
-		return false;
-	foreach(lc, drop->objects)
-	{
-		if (strcmp(strVal(lfirst(lc)), "concord") == 0 && OidIsValid(get_extension_oid("concord", true)))
-			return true;
-	}
-	return false;
-}
-
 /*
- * DROP EXTENSION concord: first undo what concord changed outside its own
- * objects (concord.extension_cleanup), in the same transaction.
+ * Utility hook: count the EXPLAINs running, so that the executor-start hook
+ * knows an EXPLAIN ANALYZE when it sees one.
  */
-static void
-cleanup_before_drop(void)
-{
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute("SELECT concord.extension_cleanup()", false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "concord.extension_cleanup() failed");
-	SPI_finish();
-}
-
 static void
 guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 					  bool readOnlyTree, ProcessUtilityContext context,
@@ -140,18 +118,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 					  DestReceiver *dest, QueryCompletion *qc)
 {
 	bool		is_explain = IsA(pstmt->utilityStmt, ExplainStmt);
-	bool		dropping = drops_concord(pstmt->utilityStmt);
-	bool		was_dropping = policy_dropping_extension;
 
 	if (is_explain)
 		explain_depth++;
-	/* (the governance guard lets concord's own drop undo what it made) */
-	if (dropping)
-		policy_dropping_extension = true;
 	PG_TRY();
 	{
-		if (dropping)
-			cleanup_before_drop();
 		if (prev_process_utility)
 			prev_process_utility(pstmt, queryString, readOnlyTree, context,
 								 params, queryEnv, dest, qc);
@@ -163,11 +134,11 @@ guard_process_utility(PlannedStmt *pstmt, const char *queryString,
 	{
 		if (is_explain)
 			explain_depth--;
-		policy_dropping_extension = was_dropping;
 	}
 	PG_END_TRY();
 }
 
+/* Install the guard's utility and executor-start hooks. */
 void
 policy_hooks_install(void)
 {

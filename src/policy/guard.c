@@ -43,9 +43,6 @@ PG_FUNCTION_INFO_V1(concord_expr_columns);
 PG_FUNCTION_INFO_V1(concord_access_until);
 PG_FUNCTION_INFO_V1(concord_access_visible);
 
-/* set while DROP EXTENSION concord runs (explain_guard.c) */
-bool		policy_dropping_extension = false;
-
 /*
  * Whether the running statement is concord's own: one of its API functions
  * that run as concord's owner, still as that owner (concord_in_api_call:
@@ -55,7 +52,7 @@ bool		policy_dropping_extension = false;
 bool
 policy_guard_internal(void)
 {
-	if (policy_dropping_extension)
+	if (concord_dropping_extension)
 		return true;
 	return concord_in_api_call();
 }

@@ -66,6 +66,24 @@ COMMENT ON TABLE @extschema@.column_mask IS
   'Column masks: what a column shows (mask) to those a condition (visible_to) does not let see its clear value, as written and as compiled into the table''s governed view; stored_column names the generated column holding the masked value when the mask is stored';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.column_mask', '');
 
+-- Whether relation is a governed view concord made (<table>_governed, in
+-- the schema of a table with column masks): what other components ask
+-- (metric's models may read one though it is not security_invoker),
+-- rather than reading concord.column_mask.
+CREATE FUNCTION @extschema@.governed_view_is(relation regclass)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT EXISTS (SELECT 1 FROM @extschema@.column_mask m JOIN pg_catalog.pg_class t ON t.oid OPERATOR(pg_catalog.=) m.table_name
+                  WHERE t.relnamespace OPERATOR(pg_catalog.=) (SELECT c.relnamespace FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) governed_view_is.relation)
+                    AND (t.relname OPERATOR(pg_catalog.||) '_governed') OPERATOR(pg_catalog.=)
+                        (SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) governed_view_is.relation));
+END;
+COMMENT ON FUNCTION @extschema@.governed_view_is(regclass) IS
+  'Whether a relation is a governed view concord made for a table with column masks';
+REVOKE EXECUTE ON FUNCTION @extschema@.governed_view_is(regclass) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.policy_mask(tbl regclass, col text, mask text)
 RETURNS text
 AS 'MODULE_PATHNAME', 'concord_policy_mask'
@@ -420,7 +438,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.mask_hash_column(regclass, text) IS
   'Internal to column_mask: adds and fills concord_masked_<column>, where a mask_hash mask''s values are stored';
 
-CREATE FUNCTION @extschema@.column_mask(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
+CREATE FUNCTION @extschema@.column_mask_create(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
                                         store boolean DEFAULT false)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE
@@ -496,8 +514,10 @@ BEGIN
   RETURN v;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.column_mask(regclass, text, text, text, boolean) IS
+COMMENT ON FUNCTION @extschema@.column_mask_create(regclass, text, text, text, boolean) IS
   'Masks a column for everyone visible_to does not cover (default: everyone): checks both, stores them and (re)builds the table''s governed view <table>_governed; returns the view. store => true keeps the masked value in a generated column, concord_masked_<column>, so that reads cost no mask call (a mask_hash mask is always stored)';
+-- Deprecated (0.2): the old name of column_mask_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('column_mask', '@extschema@.column_mask_create(regclass, text, text, text, boolean)');
 
 CREATE FUNCTION @extschema@.column_mask_drop(tbl regclass, col text)
 RETURNS boolean
@@ -528,7 +548,7 @@ COMMENT ON FUNCTION @extschema@.column_mask_drop(regclass, text) IS
 
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'policy_mask(regclass, text, text)',
-    'column_mask(regclass, text, text, text, boolean)', 'column_mask_drop(regclass, text)']);
+    'column_mask_create(regclass, text, text, text, boolean)', 'column_mask(regclass, text, text, text, boolean)', 'column_mask_drop(regclass, text)']);
 -- (internal: run by column_mask, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.governed_view_build(regclass), @extschema@.governed_view_comment(regclass, regclass),
                            @extschema@.mask_store(regclass, text, text), @extschema@.mask_hash_column(regclass, text),

@@ -42,6 +42,7 @@
 #include "utils/snapmgr.h"
 
 #include "concord.h"
+#include "policy/policy.h"
 
 PG_FUNCTION_INFO_V1(concord_member);
 PG_FUNCTION_INFO_V1(concord_member_in);
@@ -187,8 +188,8 @@ lookup(FunctionCallInfo fcinfo, bool in, const char *query, Oid restype, bool *i
 	args[1] = PointerGetDatum(PG_GETARG_TEXT_PP(0));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	members = concord_citus_mirror("member");
-	departments = in ? concord_citus_mirror("department") : NULL;	/* member() reads none */
+	members = policy_citus_mirror("member");
+	departments = in ? policy_citus_mirror("department") : NULL;	/* member() reads none */
 	concord_owner_exec("member", psprintf(query, members ? members : "concord.member",
 										  departments ? departments : "concord.department"),
 					   2, types, args, NULL);

@@ -8,14 +8,21 @@
 #ifndef CONCORD_POLICY_H
 #define CONCORD_POLICY_H
 
-/* concord.explain_analyze_guard (defined with the other settings) */
-extern bool concord_explain_analyze_guard;
+/*
+ * policy's registration with core (register.c, called from _PG_init): the
+ * EXPLAIN ANALYZE guard's hooks, member()/member_in()/mask_hash with the
+ * expression checker, the worker's tidying of expired grants.
+ */
+extern void policy_register(void);
 
 /* install the EXPLAIN ANALYZE guard's hooks (explain_guard.c) */
 extern void policy_hooks_install(void);
 
-/* true while DROP EXTENSION concord runs (explain_guard.c sets it) */
-extern bool policy_dropping_extension;
+/*
+ * Citus: the node-local placement of the mirror of concord.<name> (member,
+ * department), or NULL (citus.c).  The caller is connected to SPI.
+ */
+extern char *policy_citus_mirror(const char *name);
 
 /*
  * Whether the running statement is concord's own (an API function that

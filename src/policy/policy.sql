@@ -69,7 +69,7 @@ RETURN @extschema@.manages(who, 0::pg_catalog.oid::pg_catalog.regrole)
 COMMENT ON FUNCTION @extschema@.department_admin(regrole, text, boolean) IS
   'Whether the role administers the department: it has the privileges of its admin or of the admin of a department above it (strictly_above: only above), of concord_admin, or is a superuser';
 
-CREATE FUNCTION @extschema@.department_add(name text, parent text DEFAULT NULL, label text DEFAULT NULL,
+CREATE FUNCTION @extschema@.department_create(name text, parent text DEFAULT NULL, label text DEFAULT NULL,
                                            admin regrole DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -85,7 +85,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'A department name is lower-case letters, digits and underscores, starting with a letter (sales, sales_east).';
   END IF;
-  SELECT * INTO old FROM @extschema@.department d WHERE d.name OPERATOR(pg_catalog.=) department_add.name FOR UPDATE;
+  SELECT * INTO old FROM @extschema@.department d WHERE d.name OPERATOR(pg_catalog.=) department_create.name FOR UPDATE;
   -- rights first: a department is changed by those above it, a new one made
   -- by the admins of its parent (a top-level one by concord_admin)
   IF old.name IS NOT NULL AND NOT @extschema@.department_admin(me, name, true) THEN
@@ -97,7 +97,7 @@ BEGIN
     RAISE EXCEPTION 'permission denied to make top-level department "%"', name
       USING ERRCODE = 'insufficient_privilege', HINT = 'Top-level departments are made by concord_admin (or a superuser).';
   END IF;
-  IF parent IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.department d WHERE d.name OPERATOR(pg_catalog.=) department_add.parent) THEN
+  IF parent IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.department d WHERE d.name OPERATOR(pg_catalog.=) department_create.parent) THEN
     RAISE EXCEPTION 'unknown parent department "%" of department "%"', parent, name
       USING ERRCODE = 'undefined_object', HINT = 'Add the parent department first.';
   END IF;
@@ -115,15 +115,17 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   INSERT INTO @extschema@.department AS d (name, parent, label, admin)
-  VALUES (department_add.name, department_add.parent, department_add.label, department_add.admin)
+  VALUES (department_create.name, department_create.parent, department_create.label, department_create.admin)
   ON CONFLICT ON CONSTRAINT department_pkey DO UPDATE SET parent = excluded.parent, label = excluded.label, admin = excluded.admin;
   PERFORM @extschema@.audit_record('department_add', name, NULL,
                                    jsonb_build_object('parent', parent, 'label', label, 'admin', admin));
   RETURN name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.department_add(text, text, text, regrole) IS
+COMMENT ON FUNCTION @extschema@.department_create(text, text, text, regrole) IS
   'Adds a department (or changes its parent, label and admin): a top-level one by concord_admin, one below by the admins of its parent; returns its name';
+-- Deprecated (0.2): the old name of department_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('department_add', '@extschema@.department_create(text, text, text, regrole)');
 
 CREATE FUNCTION @extschema@.department_drop(name text)
 RETURNS boolean
@@ -184,7 +186,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.member_check(regrole, text, text) IS
   'Internal: the rights member_set and member_drop need';
 
-CREATE FUNCTION @extschema@.member_set(role_name text, department text, title text DEFAULT NULL,
+CREATE FUNCTION @extschema@.member_create(role_name text, department text, title text DEFAULT NULL,
                                        attributes jsonb DEFAULT '{}')
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -192,12 +194,12 @@ SET search_path = pg_catalog, pg_temp
 SET concord.run_as = 'owner'
 AS $fn$
 BEGIN
-  IF department IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.department d WHERE d.name = member_set.department) THEN
+  IF department IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.department d WHERE d.name = member_create.department) THEN
     RAISE EXCEPTION 'unknown department "%" for member "%"', department, role_name
       USING ERRCODE = 'undefined_object', HINT = 'Add it with concord.department_add(name, parent).';
   END IF;
   PERFORM @extschema@.member_check(@extschema@.caller(), role_name, department);
-  IF role_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = member_set.role_name) THEN
+  IF role_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = member_create.role_name) THEN
     RAISE EXCEPTION 'role "%" does not exist', role_name
       USING ERRCODE = 'undefined_object', HINT = 'Create the role first (CREATE ROLE ... LOGIN).';
   END IF;
@@ -206,7 +208,7 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"region": "华东"}.';
   END IF;
   INSERT INTO @extschema@.member AS m (role_name, department, title, attributes)
-  VALUES (member_set.role_name, member_set.department, member_set.title, member_set.attributes)
+  VALUES (member_create.role_name, member_create.department, member_create.title, member_create.attributes)
   ON CONFLICT ON CONSTRAINT member_pkey DO UPDATE
     SET department = excluded.department, title = excluded.title, attributes = excluded.attributes,
         updated_at = pg_catalog.now();
@@ -215,8 +217,10 @@ BEGIN
   RETURN role_name;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.member_set(text, text, text, jsonb) IS
+COMMENT ON FUNCTION @extschema@.member_create(text, text, text, jsonb) IS
   'Makes a role a member of a department, with a title and attributes (or changes them), by an admin of the department (and of the one it leaves) who is not that role; returns the role';
+-- Deprecated (0.2): the old name of member_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('member_set', '@extschema@.member_create(text, text, text, jsonb)');
 
 CREATE FUNCTION @extschema@.member_drop(role_name text)
 RETURNS boolean
@@ -322,7 +326,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.policy_object_check(text, text, regclass, text, regclass) IS
   'Internal: the checks of a row policy''s or write rule''s name, table and condition';
 
-CREATE FUNCTION @extschema@.row_policy(name text, tbl regclass, predicate text)
+CREATE FUNCTION @extschema@.row_policy_create(name text, tbl regclass, predicate text)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -336,7 +340,7 @@ DECLARE
 BEGIN
   PERFORM @extschema@.require_table_owner(me, tbl, format('row policy "%s"', name));
   PERFORM @extschema@.policy_object_check('row policy', name, tbl, predicate,
-            (SELECT p.table_name FROM @extschema@.row_policy p WHERE p.name = row_policy.name));
+            (SELECT p.table_name FROM @extschema@.row_policy p WHERE p.name = row_policy_create.name));
   compiled := @extschema@.policy_predicate(tbl, predicate);
   -- one statement's work: the PostgreSQL policy, row security on and
   -- forced (the owner too), and the definition -- or none of it
@@ -346,7 +350,7 @@ BEGIN
   EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
   EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
   INSERT INTO @extschema@.row_policy AS p (name, table_name, predicate, compiled, defined_by)
-  VALUES (row_policy.name, tbl, row_policy.predicate, compiled, me)
+  VALUES (row_policy_create.name, tbl, row_policy_create.predicate, compiled, me)
   ON CONFLICT ON CONSTRAINT row_policy_pkey DO UPDATE
     SET predicate = excluded.predicate, compiled = excluded.compiled,
         defined_by = excluded.defined_by, defined_at = pg_catalog.now();
@@ -357,8 +361,10 @@ BEGIN
   RETURN compiled;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.row_policy(text, regclass, text) IS
+COMMENT ON FUNCTION @extschema@.row_policy_create(text, regclass, text) IS
   'Defines (or redefines) a row policy: the rows of the table a member sees and writes; checks the predicate, compiles it into a forced PostgreSQL policy (on the table and on each of its partitions and inheritance children) and returns the compiled condition';
+-- Deprecated (0.2): the old name of row_policy_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('row_policy', '@extschema@.row_policy_create(text, regclass, text)');
 
 -- Dropping a row policy or a write rule: the definition, the PostgreSQL
 -- object it was compiled into, and an audit entry.
@@ -415,9 +421,9 @@ COMMENT ON FUNCTION @extschema@.row_policy_drop(text) IS
 -- Governance is granted, not public; member() and member_in() are what
 -- every policy calls, so every role may.
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
-    'department_add(text, text, text, regrole)', 'department_drop(text)', 'department_admin(regrole, text, boolean)',
-    'member_set(text, text, text, jsonb)', 'member_drop(text)', 'owns_table(regrole, regclass)',
-    'policy_predicate(regclass, text)', 'row_policy(text, regclass, text)', 'row_policy_drop(text)']);
+    'department_create(text, text, text, regrole)', 'department_add(text, text, text, regrole)', 'department_drop(text)', 'department_admin(regrole, text, boolean)',
+    'member_create(text, text, text, jsonb)', 'member_set(text, text, text, jsonb)', 'member_drop(text)', 'owns_table(regrole, regclass)',
+    'policy_predicate(regclass, text)', 'row_policy_create(text, regclass, text)', 'row_policy(text, regclass, text)', 'row_policy_drop(text)']);
 -- (internal: run by the API above, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.policy_object_check(text, text, regclass, text, regclass),
                            @extschema@.policy_object_drop(text, text), @extschema@.member_check(regrole, text, text),

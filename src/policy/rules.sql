@@ -61,7 +61,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.write_rule_check() IS
   'Trigger of the write rules (one trigger per rule; its arguments are the rule)';
 
-CREATE FUNCTION @extschema@.write_rule(name text, tbl regclass, predicate text, columns text[] DEFAULT NULL,
+CREATE FUNCTION @extschema@.write_rule_create(name text, tbl regclass, predicate text, columns text[] DEFAULT NULL,
                                        operations text[] DEFAULT NULL)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -78,7 +78,7 @@ DECLARE
 BEGIN
   PERFORM @extschema@.require_table_owner(me, tbl, format('write rule "%s"', name));
   PERFORM @extschema@.policy_object_check('write rule', name, tbl, predicate,
-            (SELECT w.table_name FROM @extschema@.write_rule w WHERE w.name = write_rule.name));
+            (SELECT w.table_name FROM @extschema@.write_rule w WHERE w.name = write_rule_create.name));
   IF cardinality(columns) = 0 THEN
     columns := NULL;
   END IF;
@@ -108,7 +108,7 @@ BEGIN
                  'concord_wr_' || name, array_to_string(ops, ' OR '), tbl, '@extschema@',
                  name, coalesce(columns, '{}')::text, compiled);
   INSERT INTO @extschema@.write_rule AS w (name, table_name, columns, operations, predicate, compiled, defined_by)
-  VALUES (write_rule.name, tbl, columns, ops, predicate, compiled, me)
+  VALUES (write_rule_create.name, tbl, columns, ops, predicate, compiled, me)
   ON CONFLICT ON CONSTRAINT write_rule_pkey DO UPDATE
     SET columns = excluded.columns, operations = excluded.operations, predicate = excluded.predicate,
         compiled = excluded.compiled, defined_by = excluded.defined_by, defined_at = pg_catalog.now();
@@ -120,8 +120,10 @@ BEGIN
   RETURN compiled;
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.write_rule(text, regclass, text, text[], text[]) IS
+COMMENT ON FUNCTION @extschema@.write_rule_create(text, regclass, text, text[], text[]) IS
   'Defines (or redefines) a write rule: changes of the columns (NULL: any) by the operations (default: UPDATE, and DELETE when the rule is not on columns) are allowed only where the condition holds on the row as it was (as inserted, for INSERT); an INSERT or DELETE it watches is checked whatever the columns; returns the compiled condition';
+-- Deprecated (0.2): the old name of write_rule_create(), kept for one release.
+SELECT @extschema@.deprecated_alias('write_rule', '@extschema@.write_rule_create(text, regclass, text, text[], text[])');
 
 CREATE FUNCTION @extschema@.write_rule_drop(name text)
 RETURNS boolean
@@ -132,5 +134,5 @@ RETURN @extschema@.policy_object_drop('write rule', name);
 COMMENT ON FUNCTION @extschema@.write_rule_drop(text) IS 'Drops a write rule and its trigger';
 
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
-    'write_rule(text, regclass, text, text[], text[])', 'write_rule_drop(text)']);
+    'write_rule_create(text, regclass, text, text[], text[])', 'write_rule(text, regclass, text, text[], text[])', 'write_rule_drop(text)']);
 GRANT SELECT ON @extschema@.write_rule TO concord_policy;

@@ -16,6 +16,20 @@ COMMENT ON COLUMN @extschema@.secret.key_id IS
 REVOKE ALL ON @extschema@.secret FROM PUBLIC;
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.secret', '');
 
+-- Whether a secret of that name exists: how the other components (flow's
+-- endpoints and headers) ask, rather than reading concord.secret.  For
+-- concord's own code that runs as its owner; not for PUBLIC.
+CREATE FUNCTION @extschema@.secret_exists(name text)
+RETURNS boolean
+LANGUAGE sql STABLE STRICT
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT EXISTS (SELECT 1 FROM @extschema@.secret s WHERE s.name OPERATOR(pg_catalog.=) secret_exists.name);
+END;
+COMMENT ON FUNCTION @extschema@.secret_exists(text) IS
+  'Whether a secret of that name exists (for concord''s own code; never its value)';
+REVOKE EXECUTE ON FUNCTION @extschema@.secret_exists(text) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.secret_set(name text, value text)
 RETURNS void
 AS 'MODULE_PATHNAME', 'concord_secret_set'

@@ -295,3 +295,41 @@ GRANT SELECT ON @extschema@.source, @extschema@.sync_state, @extschema@.sync_run
 -- the delete at the end of a full-refresh pass runs as the caller and reads
 -- the keys of the pass
 GRANT SELECT ON @extschema@.sync_seen TO concord_sync;
+
+-- Monitoring: syncs per source, read as the caller (row security shows
+-- each her own sources).
+CREATE VIEW @extschema@.monitor_sync WITH (security_invoker = true) AS
+  SELECT s.name AS source,
+         (SELECT max(r.finished_at) FROM @extschema@.sync_run r WHERE r.source = s.name AND r.status = 'succeeded') AS last_success,
+         pg_catalog.now() - (SELECT max(r.finished_at) FROM @extschema@.sync_run r
+                              WHERE r.source = s.name AND r.status = 'succeeded') AS lag,
+         (SELECT count(*) FROM @extschema@.sync_run r WHERE r.source = s.name AND r.status = 'failed'
+             AND r.started_at > pg_catalog.now() - interval '1 day') AS failures_24h,
+         (SELECT count(*) FROM @extschema@.sync_reject j WHERE j.source = s.name
+             AND j.created_at > pg_catalog.now() - interval '1 day') AS rejects_24h
+    FROM @extschema@.source s;
+COMMENT ON VIEW @extschema@.monitor_sync IS
+  'Syncs per source: last success, lag since it, failed runs and rejected records in the last 24 hours';
+
+-- sync's lines of metrics_text() (registered with core, src/monitor.sql).
+CREATE FUNCTION @extschema@.sync_metrics_lines()
+RETURNS TABLE (ord int, line text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT 4 AS ord, '# HELP concord_sync_lag_seconds Seconds since the last successful sync of a source (-1: never)' AS line
+  UNION ALL SELECT 4, '# TYPE concord_sync_lag_seconds gauge'
+  UNION ALL SELECT 4, format('concord_sync_lag_seconds{source="%s"} %s', @extschema@.prom_label(s.source),
+                               coalesce(round(extract(epoch FROM s.lag)), -1)) FROM @extschema@.monitor_sync s
+  UNION ALL SELECT 5, '# HELP concord_sync_failures_24h Failed sync runs of a source in the last 24 hours'
+  UNION ALL SELECT 5, '# TYPE concord_sync_failures_24h gauge'
+  UNION ALL SELECT 5, format('concord_sync_failures_24h{source="%s"} %s', @extschema@.prom_label(s.source), s.failures_24h) FROM @extschema@.monitor_sync s
+  UNION ALL SELECT 6, '# HELP concord_sync_rejects_24h Rows of a source rejected in the last 24 hours'
+  UNION ALL SELECT 6, '# TYPE concord_sync_rejects_24h gauge'
+  UNION ALL SELECT 6, format('concord_sync_rejects_24h{source="%s"} %s', @extschema@.prom_label(s.source), s.rejects_24h) FROM @extschema@.monitor_sync s;
+END;
+COMMENT ON FUNCTION @extschema@.sync_metrics_lines() IS
+  'Internal to metrics_text: sync lag, failures and rejects per source, in Prometheus'' text exposition format';
+REVOKE EXECUTE ON FUNCTION @extschema@.sync_metrics_lines() FROM PUBLIC;
+SELECT @extschema@.component_register('sync', 'metrics', 'sync_metrics_lines', 30);
+GRANT SELECT ON @extschema@.monitor_sync TO concord_sync;

@@ -53,7 +53,7 @@ SELECT results_eq($$
     ('concord.http_max_response_bytes_limit', 'integer', 'B', '536870912', '0', '1073741819', 'superuser'),
     ('concord.http_timeout_ms', 'integer', 'ms', '30000', '1', '3600000', 'user'),
     ('concord.http_timeout_ms_limit', 'integer', 'ms', '3600000', '1', '2147483647', 'superuser'),
-    ('concord.http_user_agent', 'string', NULL, 'concord/0.1', NULL, NULL, 'user'),
+    ('concord.http_user_agent', 'string', NULL, 'concord/0.2', NULL, NULL, 'user'),
     ('concord.worker_databases', 'string', NULL, '', NULL, NULL, 'sighup'),
     ('concord.worker_max_connections', 'integer', NULL, '256', '1', '10000', 'sighup'),
     ('concord.worker_naptime_ms', 'integer', 'ms', '10000', '100', '3600000', 'sighup'),
@@ -77,7 +77,7 @@ SELECT results_eq($$
     ('concord.http_max_response_bytes_limit', '512MB'),
     ('concord.http_timeout_ms', '30s'),
     ('concord.http_timeout_ms_limit', '1h'),
-    ('concord.http_user_agent', 'concord/0.1'),
+    ('concord.http_user_agent', 'concord/0.2'),
     ('concord.worker_databases', ''),
     ('concord.worker_max_connections', '256'),
     ('concord.worker_naptime_ms', '10s'),
@@ -169,7 +169,7 @@ SELECT is((SELECT body::jsonb -> 'headers' ? 'user-agent' FROM concord.http_get(
   false, 'an empty http_user_agent sends no User-Agent');
 RESET concord.http_user_agent;
 SELECT is((SELECT body::jsonb -> 'headers' ->> 'user-agent' FROM concord.http_get(:'u' || '/echo')),
-  'concord/0.1', 'RESET brings the default back');
+  'concord/0.2', 'RESET brings the default back');
 -- http_user_agent (settable by any role) must not smuggle headers into
 -- requests with a line break.
 SELECT is(pg_temp.ua_injects(E'concord\r\nX-Injected: yes', :'u' || '/echo'), false,

@@ -1,7 +1,7 @@
 -- Requests and responses: every call function against the stub server
 -- (/echo answers with the method, path, query, headers and body it got).
 BEGIN;
-SELECT plan(83);
+SELECT plan(84);
 
 SELECT current_setting('concord_test.stub_url') AS u,
        current_setting('concord_test.stub_port') AS p \gset
@@ -12,20 +12,25 @@ CREATE FUNCTION pg_temp.echo(r concord.http_response) RETURNS jsonb LANGUAGE sql
   SELECT r.body::jsonb
 $$;
 
--- True when a statement either fails or returns text that is valid in the
--- database encoding (convert_from verifies its input).
+-- True when a statement either is refused for the one reason expected here
+-- (text that is not valid in the database encoding: 22021 or 22P05) or
+-- returns text that is valid in the database encoding (convert_from
+-- verifies its input).  Any other error is not caught: it fails the test
+-- instead of passing it.
 CREATE FUNCTION pg_temp.valid_text_or_error(q text) RETURNS boolean LANGUAGE plpgsql AS $$
 DECLARE t text;
 BEGIN
   BEGIN
     EXECUTE q INTO t;
-  EXCEPTION WHEN OTHERS THEN
+  EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
     RETURN true;
   END;
-  PERFORM convert_from(convert_to(t, 'UTF8'), 'UTF8');
+  BEGIN
+    PERFORM convert_from(convert_to(t, 'UTF8'), 'UTF8');
+  EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+    RETURN false;
+  END;
   RETURN true;
-EXCEPTION WHEN OTHERS THEN
-  RETURN false;
 END $$;
 
 ------------------------------------------------------------------------------
@@ -53,7 +58,7 @@ SELECT cmp_ok((concord.http_get(:'u' || '/delay/200')).elapsed_ms, '>=', 200::fl
 
 -- What a GET sends by default
 SELECT is((SELECT (pg_temp.echo(r) -> 'headers') - 'accept-encoding' FROM concord.http_get(:'u' || '/echo') r),
-  jsonb_build_object('host', '127.0.0.1:' || :'p', 'user-agent', 'concord/0.1', 'accept', '*/*'),
+  jsonb_build_object('host', '127.0.0.1:' || :'p', 'user-agent', 'concord/0.2', 'accept', '*/*'),
   'a GET sends Host, the default User-Agent and Accept, and no body headers');
 SELECT ok((SELECT pg_temp.echo(r) -> 'headers' ->> 'accept-encoding' FROM concord.http_get(:'u' || '/echo') r) ~ 'gzip',
   'compressed responses are asked for');
@@ -229,6 +234,8 @@ SELECT ok(pg_temp.valid_text_or_error(format('SELECT headers::text FROM concord.
 SELECT ok(pg_temp.valid_text_or_error(format('SELECT headers::text FROM concord.http_get(%L)',
                                               :'u' || '/status/429?retry_after=caf%C3%A9')),
   'response headers never put invalid UTF-8 into the database (refused or converted)');
+SELECT throws_ok($$SELECT pg_temp.valid_text_or_error('SELECT (1 / 0)::text')$$, '22012', NULL,
+  'control: valid_text_or_error lets an error other than the encoding one through (it cannot pass on any error)');
 SELECT is((SELECT headers ->> 'retry-after' FROM concord.http_get(:'u' || '/status/429?retry_after=caf%C3%A9')),
   'café', 'a header value that is not UTF-8 is read as ISO-8859-1');
 SELECT is((SELECT headers ->> 'retry-after' FROM concord.http_get(:'u' || '/status/429?retry_after=%E5%BC%A0%E4%B8%89')),

@@ -170,8 +170,20 @@ SELECT is((SELECT string_agg(invoice_no, ',' ORDER BY invoice_no) FROM sync_tap.
 ------------------------------------------------------------------------------
 
 SELECT pg_temp.stub('/sync/res/reset', '{"n": 60, "slow_ms": 100}') ->> 'ok' AS reset \gset
+SELECT set_config('tap.runs_before', coalesce(max(run_id), 0)::text, false) AS runs_before
+  FROM concord.sync_run WHERE source = 'tap_kill' \gset
 SELECT is(dblink_send_query('tap_victim', 'CALL concord.sync(''tap_kill'')'), 1, 'a run in the second session');
 SELECT pg_temp.active_pid('tap_sync_victim', 'CALL concord.sync%') AS victim \gset
+-- (its statement being active is not enough: under load the second run
+-- could take the source's run lock first; a page committed by the new run
+-- says the first holds it)
+DO $$ BEGIN
+  FOR i IN 1..500 LOOP
+    EXIT WHEN EXISTS (SELECT 1 FROM concord.sync_run r WHERE r.source = 'tap_kill'
+                         AND r.run_id > current_setting('tap.runs_before')::bigint AND r.pages >= 1);
+    PERFORM pg_sleep(0.02);
+  END LOOP;
+END $$;
 SELECT is(pg_temp.remote_sync('tap_kill'), '55P03: source "tap_kill" is being synced by another session',
   'a second run of the same source is refused while the first runs');
 SELECT ok(pg_cancel_backend(:victim), 'stop the first run');
