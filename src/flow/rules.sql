@@ -283,9 +283,9 @@ BEGIN
        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i
                            JOIN pg_catalog.pg_attribute t
                              ON t.attrelid OPERATOR(pg_catalog.=) i.indrelid
-                            AND t.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::int2[])
+                            AND t.attnum OPERATOR(pg_catalog.=) ANY (i.indkey::pg_catalog.int2[])
                           WHERE i.indrelid OPERATOR(pg_catalog.=) tbl AND i.indisprimary
-                            AND t.attname OPERATOR(pg_catalog.=) x::name);
+                            AND t.attname OPERATOR(pg_catalog.=) x::pg_catalog.name);
       IF missing IS NOT NULL THEN
         RAISE EXCEPTION 'the NOTIFY payload of rule "%" names columns % of %, which are not its primary key', name, missing, tbl
           USING ERRCODE = 'insufficient_privilege',

@@ -150,7 +150,7 @@ hexval(char c)
 	return -1;
 }
 
-/* The code unit of \uXXXX at s (after the u), or -1. */
+/* The code unit that the four hex digits at s (after a \u) spell, or -1. */
 static int
 hex4(const char *s, const char *end)
 {
