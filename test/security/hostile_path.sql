@@ -79,7 +79,7 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $$
     $c$NEW.status = '已签约' AND NEW.amount > 100$c$,
     '[{"webhook": "tap_sec_ep", "payload": {"id": "$new.id"}},
       {"insert": "tap_sec_data.task", "values": {"contract_id": "$new.id", "note": "开票"}},
-      {"notify": "tap_sec_contracts"}]')$$), 'ok', 'event_rule');
+      {"notify": "tap_sec_contracts", "payload": {"id": "$new.id"}}]')$$), 'ok', 'event_rule');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$INSERT INTO tap_sec_data.contract VALUES (1, '已签约', 500)$$), 'ok',
   'a change fires the rule (event_fire, event_firing_record)');
 SELECT is((SELECT count(*)::int FROM tap_sec_data.task), 1, 'and its actions ran');
