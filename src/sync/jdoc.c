@@ -351,6 +351,7 @@ jd_parse(const char *body, size_t len, JDoc *doc, char **error)
 	const char *key = NULL;
 	uint32		keylen = 0;
 	bool		key_escaped = false;
+	bool		key_nul = false;
 	int			line,
 				col;
 
@@ -460,9 +461,11 @@ jd_parse(const char *body, size_t len, JDoc *doc, char **error)
 		node->key = key;
 		node->keylen = keylen;
 		node->key_escaped = key_escaped;
+		node->key_nul = key_nul;
 		key = NULL;
 		keylen = 0;
 		key_escaped = false;
+		key_nul = false;
 		if (depth > 0 && stack[depth - 1] != n)
 			doc->nodes[stack[depth - 1]].count++;
 		else if (depth > 1 && stack[depth - 1] == n)
@@ -512,14 +515,12 @@ jd_parse(const char *body, size_t len, JDoc *doc, char **error)
 			}
 			if (top->type == JD_OBJECT)
 			{
-				bool		nul;
-
 				if (ps.p >= ps.end || *ps.p != '"')
 				{
 					ps.error = "expected a member name";
 					goto fail;
 				}
-				if (!scan_string(&ps, &key, &keylen, &key_escaped, &nul))
+				if (!scan_string(&ps, &key, &keylen, &key_escaped, &key_nul))
 					goto fail;
 				skip_space(&ps);
 				if (ps.p >= ps.end || *ps.p != ':')
@@ -540,6 +541,22 @@ fail:
 }
 
 static size_t decode_string(const char *text, size_t len, char *out);
+
+/*
+ * Does the value at node v hold \u0000 anywhere: in a string, or in a
+ * member name inside it (v's own name is not part of its value)?  No text
+ * can hold it, nor jsonb, which refuses the escape.
+ */
+bool
+jd_holds_nul(const JDoc *doc, uint32 v)
+{
+	if (doc->nodes[v].has_nul)
+		return true;
+	for (uint32 c = v + 1; c < doc->nodes[v].next; c++)
+		if (doc->nodes[c].has_nul || doc->nodes[c].key_nul)
+			return true;
+	return false;
+}
 
 /*
  * Does node n's member name equal key (keylen bytes)?  An escaped name is
@@ -846,7 +863,8 @@ named_later(const JDoc *doc, uint32 c, uint32 end, const char *key)
  * stand in for it when it is left empty and goes.
  */
 static void
-write_without(JdBuf *b, const JDoc *doc, uint32 obj, const Drop *drops, int ndrops, int depth)
+write_without(JdBuf *b, const JDoc *doc, uint32 obj, const Drop *drops, int ndrops, int depth,
+			  bool *nul)
 {
 	uint32		end = doc->nodes[obj].next;
 	bool		first = true;
@@ -882,7 +900,7 @@ write_without(JdBuf *b, const JDoc *doc, uint32 obj, const Drop *drops, int ndro
 		{
 			JdBuf		inner = {0};
 
-			write_without(&inner, doc, c, deeper, ndeeper, depth + 1);
+			write_without(&inner, doc, c, deeper, ndeeper, depth + 1, nul);
 			/* an object left empty goes too (one that was empty stays) */
 			if (inner.len == 2 && m->count > 0)
 				continue;
@@ -891,6 +909,7 @@ write_without(JdBuf *b, const JDoc *doc, uint32 obj, const Drop *drops, int ndro
 			buf_add(b, m->key - 1, m->keylen + 2);
 			buf_add(b, ":", 1);
 			buf_add(b, inner.data, inner.len);
+			*nul |= m->key_nul;
 		}
 		else
 		{
@@ -899,6 +918,7 @@ write_without(JdBuf *b, const JDoc *doc, uint32 obj, const Drop *drops, int ndro
 			buf_add(b, m->key - 1, m->keylen + 2);
 			buf_add(b, ":", 1);
 			compact_into(b, doc, c);
+			*nul |= m->key_nul || jd_holds_nul(doc, c);
 		}
 		first = false;
 	}
@@ -906,13 +926,14 @@ write_without(JdBuf *b, const JDoc *doc, uint32 obj, const Drop *drops, int ndro
 }
 
 /*
- * Record obj without the fields the spec's columns take, as compact JSON.
+ * Record obj without the fields the spec's columns take, as compact JSON;
+ * *nul tells whether what is left holds \u0000 (in a value or a name).
  * A column whose path is made of member names takes just that member
  * ($.address.city leaves address.country); one whose path goes through an
  * array index or a wildcard takes the top-level member it starts at.
  */
 char *
-jd_without(const JDoc *doc, uint32 obj, const SyncSpec *spec)
+jd_without(const JDoc *doc, uint32 obj, const SyncSpec *spec, bool *nul)
 {
 	Drop	   *drops = sync_alloc(sizeof(Drop) * Max(spec->ncolumns, 1));
 	int			ndrops = 0;
@@ -938,6 +959,7 @@ jd_without(const JDoc *doc, uint32 obj, const SyncSpec *spec)
 			ndrops++;
 		}
 	}
-	write_without(&b, doc, obj, drops, ndrops, 0);
+	*nul = false;
+	write_without(&b, doc, obj, drops, ndrops, 0, nul);
 	return b.data;
 }

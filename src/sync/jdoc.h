@@ -36,6 +36,7 @@ typedef struct JdNode
 	bool		key_escaped;	/* a member name with backslash escapes */
 	bool		integer;		/* a number without fraction or exponent */
 	bool		has_nul;		/* a string holding \u0000 */
+	bool		key_nul;		/* a member name holding \u0000 */
 	uint32		next;			/* index of the node after this subtree */
 	uint32		count;			/* members or elements */
 	uint32		keylen;
@@ -60,7 +61,8 @@ extern uint32 jd_element(const JDoc *doc, uint32 arr, int64 index);
 extern char *jd_string(const JDoc *doc, uint32 node);
 extern char *jd_scalar_text(const JDoc *doc, uint32 node);
 extern char *jd_compact(const JDoc *doc, uint32 node);
-extern char *jd_without(const JDoc *doc, uint32 obj, const SyncSpec *spec);
+extern char *jd_without(const JDoc *doc, uint32 obj, const SyncSpec *spec, bool *nul);
+extern bool jd_holds_nul(const JDoc *doc, uint32 v);
 
 /* jpath.c: paths over a JDoc */
 extern uint32 sync_path_node(const SyncPath *path, const JDoc *doc, uint32 root);

@@ -163,6 +163,12 @@ column_text(const SyncColumn *col, const JDoc *doc, uint32 rec, bool *present, b
 		*problem = sync_psprintf("field %s contains \\u0000, which text cannot hold", col->path_text);
 		return NULL;
 	}
+	else if ((n->type == JD_OBJECT || n->type == JD_ARRAY) && col->type != NULL &&
+			 pg_strcasecmp(col->type, "jsonb") == 0 && jd_holds_nul(doc, v))
+	{
+		*problem = sync_psprintf("field %s contains \\u0000, which jsonb cannot hold", col->path_text);
+		return NULL;
+	}
 	else if (n->type == JD_ARRAY && col->pg_array)
 	{
 		Buf			b = {0};
@@ -340,7 +346,14 @@ page_records(const SyncSpec *spec, const JDoc *doc, uint32 *recs, int n, SyncPag
 			continue;
 		}
 		if (spec->unmapped_column)
-			page->unmapped[i] = jd_without(doc, rec, spec);
+		{
+			bool		nul;
+
+			page->unmapped[i] = jd_without(doc, rec, spec, &nul);
+			if (nul)
+				page->problem[i] = sync_psprintf("a field kept in column %s contains \\u0000, which jsonb cannot hold",
+												 spec->unmapped_column);
+		}
 	}
 }
 

@@ -697,6 +697,30 @@ ref_without(json_t *obj, DropPath **drops, int ndrops, int depth)
 	return out;
 }
 
+/*
+ * Does JSON text t hold the escape \u0000 in a string or name?  jsonb's
+ * input refuses it even in a repeated name's earlier value, which jsonb
+ * would drop: so a plain scan of the text, not of a parsed tree.
+ */
+static bool
+text_holds_nul(const char *t)
+{
+	bool		in = false;
+
+	for (; *t; t++)
+	{
+		if (*t == '"')
+			in = !in;
+		else if (in && *t == '\\')
+		{
+			if (strncmp(t + 1, "u0000", 5) == 0)
+				return true;
+			t++;
+		}
+	}
+	return false;
+}
+
 /* A random member name of obj, or a name that is not there. */
 static const char *
 some_key(json_t *obj)
@@ -729,6 +753,7 @@ check_without(const JDoc *doc, uint32 node, json_t *ref)
 	SyncSpec	spec;
 	int			ncols = 1 + rn(MAX_DROPS);
 	char	   *got;
+	bool		nul;
 	json_t	   *want;
 	json_t	   *back;
 	json_error_t err;
@@ -762,7 +787,7 @@ check_without(const JDoc *doc, uint32 node, json_t *ref)
 	}
 	spec.columns = cols;
 	spec.ncolumns = ncols;
-	got = jd_without(doc, node, &spec);
+	got = jd_without(doc, node, &spec, &nul);
 	want = ref_without(ref, drops, ncols, 0);
 	back = jansson_parse(got, strlen(got), &err);
 	if (back == NULL || !json_equal(back, want))
@@ -774,6 +799,8 @@ check_without(const JDoc *doc, uint32 node, json_t *ref)
 			 paths[0].n > 2 ? "." : "", paths[0].n > 2 ? paths[0].keys[2] : "");
 		free(w);
 	}
+	else if (nul != text_holds_nul(got))
+		fail("jd_without said %s \\u0000 is left in %.120s", nul ? "a" : "no", got);
 	if (back)
 		json_decref(back);
 	json_decref(want);
@@ -1430,6 +1457,7 @@ without(const char *text, const char *const *keys, int nkeys)
 	char	   *error;
 	SyncColumn	col;
 	SyncSpec	spec;
+	bool		nul;
 
 	if (!jd_parse(text, strlen(text), &doc, &error))
 		return error;
@@ -1440,7 +1468,7 @@ without(const char *text, const char *const *keys, int nkeys)
 	col.npath_keys = nkeys;
 	spec.columns = &col;
 	spec.ncolumns = 1;
-	return jd_without(&doc, 0, &spec);
+	return jd_without(&doc, 0, &spec, &nul);
 }
 
 /* jd_member's node's scalar text, or "(none)". */

@@ -7,7 +7,7 @@
 -- text that is not JSON fails the run with where and why.  As a member of
 -- concord_sync, in a transaction rolled back.
 BEGIN;
-SELECT plan(10);
+SELECT plan(13);
 \ir setup.psql
 
 CREATE ROLE tap_jd_member;
@@ -60,6 +60,28 @@ SELECT pg_temp.page_source('jd_nul',
   '[{"name": "id", "type": "bigint"}, {"name": "k"}]') AS s \gset
 SELECT is(pg_temp.sync('jd_nul'), 'ok', 'a page with a member name holding \u0000 syncs');
 SELECT is((SELECT k FROM sync_test.jd_nul), 'yes', '"k\u0000" is not "k"');
+
+-- \u0000 inside a value bound for jsonb (a column, or the unmapped one),
+-- which jsonb refuses: that record is rejected alone, saying which field
+SELECT pg_temp.page_source('jd_nulj',
+  '{"data": [{"id": 1, "meta": {"a": "x\u0000y"}, "t": "ok"},
+             {"id": 2, "meta": {"a": 1}, "t": "a\u0000b"},
+             {"id": 3, "meta": [1], "t": "fine", "other": {"k\u0000": 1}},
+             {"id": 4, "meta": null, "t": "good", "addr": {"city": "x\u0000", "zip": "100080"}},
+             {"id": 5, "meta": {"a": "\\u0000 as text"}, "t": "kept"}]}',
+  '[{"name": "id", "type": "bigint"}, {"name": "meta", "type": "jsonb"}, {"name": "t"},
+    {"name": "city", "path": "$.addr.zip"}]',
+  '{"target": {"table": "sync_test.jd_nulj", "create": true, "primary_key": "id", "unmapped_column": "extra"}}') AS s \gset
+SELECT is(pg_temp.sync('jd_nulj'), 'ok', 'a page with \u0000 in values bound for jsonb syncs');
+SELECT results_eq($$SELECT record ->> 'id', error_code, reason FROM concord.sync_reject WHERE source = 'jd_nulj' ORDER BY 1$$,
+  $$VALUES ('1', '22P02', 'field $[''meta''] contains \u0000, which jsonb cannot hold'),
+           ('2', '22P02', 'field $[''t''] contains \u0000, which text cannot hold'),
+           ('3', '22P02', 'a field kept in column extra contains \u0000, which jsonb cannot hold'),
+           ('4', '22P02', 'a field kept in column extra contains \u0000, which jsonb cannot hold')$$,
+  'each record with \u0000 in a jsonb-bound value (a column, a field kept for the unmapped column, a member name) is rejected alone, naming the field');
+SELECT results_eq($$SELECT id, meta, t, extra FROM sync_test.jd_nulj ORDER BY id$$,
+  $$VALUES (5::bigint, '{"a": "\\u0000 as text"}'::jsonb, 'kept', '{}'::jsonb)$$,
+  'the record whose text only looks like the escape (an escaped backslash) is stored as it came');
 
 -- not JSON
 SELECT pg_temp.page_source('jd_bom', chr(65279) || '{"data": [{"id": 1}]}', '[{"name": "id", "type": "bigint"}]') AS s \gset
