@@ -30,9 +30,6 @@
 
 #include "concord.h"
 
-PG_MODULE_MAGIC;
-
-void		_PG_init(void);
 
 int			concord_http_timeout_ms = 30000;
 int			concord_http_connect_timeout_ms = 10000;
@@ -61,6 +58,9 @@ int			concord_worker_max_connections = 256;
 bool		concord_explain_analyze_guard = true;
 
 bool		concord_preloaded = false;
+
+/* concord.run_as: set on concord's API functions, read by src/elevate.c */
+char	   *concord_run_as = NULL;
 
 /*
  * Check hook for concord.http_ca_file: the file must exist and be readable,
@@ -292,25 +292,13 @@ define_gucs(void)
 }
 
 /*
- * Module load: define settings and core's hooks; under
- * shared_preload_libraries also register the background worker (never
- * during binary upgrade); then let every component register with core.
+ * Core's settings, defined at module load (from _PG_init, src/components.c,
+ * which then installs core's hooks and registers the components).
  */
 void
-_PG_init(void)
+concord_core_init(void)
 {
 	define_gucs();
-	concord_drop_hooks_install();
-	concord_api_hooks_install();
-
-	if (process_shared_preload_libraries_in_progress && !IsBinaryUpgrade)
-	{
-		concord_preloaded = true;
-		concord_worker_hooks_install();
-		concord_register_launcher();
-	}
-	/* the components' hooks, worker duties and checker functions */
-	concord_register_components();
 }
 
 /*

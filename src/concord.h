@@ -94,11 +94,11 @@ extern void concord_owner_exec(const char *relname, const char *sql, int nargs, 
  * Registration points.  Core includes no component header: each component
  * hands core what core runs for it, from its <component>_register()
  * function, which src/components.c (the one file that names every
- * component) calls from _PG_init.  The SQL side registers in the table
- * concord.component_hook (src/concord.sql): cleanup at DROP EXTENSION and
- * lines of metrics_text().
+ * component, and the module's _PG_init) calls after concord_core_init().
+ * The SQL side registers in the table concord.component_hook
+ * (src/concord.sql): cleanup at DROP EXTENSION and lines of metrics_text().
  */
-extern void concord_register_components(void);
+extern void concord_core_init(void);
 
 /* The expression checker (expr.c): see concord_expr_allow_function(). */
 typedef enum ConcordExprUse

@@ -331,8 +331,6 @@ static int	api_depth = 0;
 static fmgr_hook_type prev_fmgr_hook = NULL;
 static needs_fmgr_hook_type prev_needs_fmgr_hook = NULL;
 
-char	   *concord_run_as = NULL;
-
 /*
  * The per-FmgrInfo decision, kept in fmgr_hook's private datum: not ours,
  * or the owner to run as and whether the call is security-restricted.
