@@ -54,20 +54,62 @@ identity_text_column(HeapTuple t, TupleDesc d, int col)
 	return isnull ? NULL : TextDatumGetCString(v);
 }
 
-/* A row read, by its source and key (sorted in C: see below). */
-typedef struct RowKey
+/*
+ * The records' strings, packed: a bump allocator over 1 MB chunks of the
+ * caller's context, with no per-string chunk header or rounding (a
+ * million records hold some nine million short strings).
+ */
+typedef struct StrArena
 {
-	char	   *source;
-	char	   *key;
-	uint64		row;
-} RowKey;
+	char	   *cur;
+	Size		left;
+} StrArena;
 
-static int
-rowkey_cmp(const void *x, const void *y)
+static char *
+arena_copy(StrArena *a, const char *s, Size len)
 {
-	const RowKey *a = x;
-	const RowKey *b = y;
-	int			c = strcmp(a->source, b->source);
+	char	   *r;
+
+	if (len + 1 > a->left)
+	{
+		Size		size = Max(len + 1, (Size) 1024 * 1024);
+
+		a->cur = palloc(size);
+		a->left = size;
+	}
+	r = a->cur;
+	memcpy(r, s, len);
+	r[len] = '\0';
+	a->cur += len + 1;
+	a->left -= len + 1;
+	return r;
+}
+
+/* A text column of an SPI row, copied into the arena; NULL for NULL. */
+static char *
+arena_column(StrArena *a, HeapTuple t, TupleDesc d, int col)
+{
+	bool		isnull;
+	Datum		v = SPI_getbinval(t, d, col, &isnull);
+	text	   *x;
+	char	   *r;
+
+	if (isnull)
+		return NULL;
+	x = DatumGetTextPP(v);
+	r = arena_copy(a, VARDATA_ANY(x), VARSIZE_ANY_EXHDR(x));
+	if ((Pointer) x != DatumGetPointer(v))
+		pfree(x);
+	return r;
+}
+
+/* Records in key order: source, then key, byte-wise. */
+static int
+rec_key_cmp(const void *x, const void *y)
+{
+	const Rec  *a = x;
+	const Rec  *b = y;
+	int			c = a->source == b->source ? 0 : strcmp(a->source, b->source);
 
 	return c != 0 ? c : strcmp(a->key, b->key);
 }
@@ -76,9 +118,11 @@ rowkey_cmp(const void *x, const void *y)
  * Read the records of concord.identity_record in key order (source, key,
  * byte-wise); scoped, the rows resolve_incremental put in
  * pg_temp.identity_scope and their neighbours (concord.identity_neighbours)
- * instead.  The rows are sorted here, not by the query: a sort of a
- * million wide rows spilled to disk and took seconds, one of their keys
- * takes a fraction of that.
+ * instead.  The rows come through a cursor, a batch at a time, their
+ * values copied into an arena (the rows themselves are never all held at
+ * once: at a million rows they and their copies took half a gigabyte);
+ * then the records are sorted here, not by the query (a sort of a million
+ * wide rows spilled to disk and took seconds).
  */
 Rec *
 identity_load_records(int *n, bool scoped, int max_block, const Model *m)
@@ -86,10 +130,13 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 	Rec		   *recs;
 	char	  **atts;
 	int			natt = A_NATTS + m->ndeclared + 1;
+	int			cap = 1024;
+	int			count = 0;
 	StringInfoData q;
-	RowKey	   *order;
-	uint64		nrows;
-	SPITupleTable *tt;
+	SPIPlanPtr	plan;
+	Portal		portal;
+	StrArena	arena = {NULL, 0};
+	char	   *last_source = NULL;
 
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
@@ -109,66 +156,111 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 	}
 	else
 		appendStringInfoString(&q, " FROM concord.identity_record r");
-	if (SPI_execute(q.data, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read concord.identity_record");
-	tt = SPI_tuptable;
-	nrows = SPI_processed;
-	order = palloc_extended(sizeof(RowKey) * Max(nrows, 1), MCXT_ALLOC_HUGE);
-	for (uint64 row = 0; row < nrows; row++)
-	{
-		order[row].source = identity_text_column(tt->vals[row], tt->tupdesc, 1);
-		order[row].key = identity_text_column(tt->vals[row], tt->tupdesc, 2);
-		order[row].row = row;
-	}
-	qsort(order, nrows, sizeof(RowKey), rowkey_cmp);
+	plan = SPI_prepare(q.data, 0, NULL);
+	if (plan == NULL)
+		elog(ERROR, "could not read concord.identity_record: %s", SPI_result_code_string(SPI_result));
+	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
 
-	recs = palloc0(sizeof(Rec) * Max(nrows, 1));
-	atts = palloc_extended(sizeof(char *) * natt * Max(nrows, 1), MCXT_ALLOC_HUGE);
-	*n = 0;
-	for (uint64 k = 0; k < nrows; k++)
+	recs = palloc_extended(sizeof(Rec) * cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	atts = palloc_extended(sizeof(char *) * natt * cap, MCXT_ALLOC_HUGE);
+	for (;;)
 	{
-		HeapTuple	t = tt->vals[order[k].row];
-		TupleDesc	d = tt->tupdesc;
-		int			i = *n;
+		SPITupleTable *tt;
 
-		/* a neighbour sharing two values with changed rows comes twice */
-		if (k > 0 && rowkey_cmp(&order[k], &order[k - 1]) == 0)
-			continue;
-		(*n)++;
-		recs[i].source = order[k].source;
-		recs[i].key = order[k].key;
-		recs[i].att = &atts[(Size) i * natt];
-		for (int a = 0; a < A_NATTS; a++)
-			recs[i].att[a] = identity_text_column(t, d, 3 + a);
-		recs[i].syllables = identity_text_column(t, d, 3 + A_NATTS);
-		recs[i].latin = identity_latin_name(recs[i].syllables);
-		for (int j = 0; j < m->ndeclared; j++)
-			recs[i].att[A_NATTS + j] = identity_text_column(t, d, 4 + A_NATTS + j);
-		recs[i].att[NAME_COMPANY(m)] = recs[i].att[A_NAME_KEY] && recs[i].att[A_COMPANY] ?
-			psprintf("%s\x1f%s", recs[i].att[A_NAME_KEY], recs[i].att[A_COMPANY]) : NULL;
-		recs[i].core = true;
-		/* a core row's link before the run (a neighbour's: see neighbour_links) */
-		recs[i].old_customer = -1;
-		recs[i].old_score = -INFINITY;
-		if (scoped)
+		SPI_cursor_fetch(portal, true, 10000);
+		tt = SPI_tuptable;
+		if (SPI_processed == 0)
+			break;
+		if ((uint64) count + SPI_processed > (uint64) cap)
 		{
-			int			c = 4 + A_NATTS + m->ndeclared;
-			bool		isnull;
-			Datum		v;
+			int			grown = cap;
 
-			recs[i].core = DatumGetBool(SPI_getbinval(t, d, c, &isnull));
-			recs[i].changed = DatumGetBool(SPI_getbinval(t, d, c + 1, &isnull));
-			v = SPI_getbinval(t, d, c + 2, &isnull);
-			if (!isnull)
-				recs[i].old_customer = DatumGetInt64(v);
-			recs[i].old_how = identity_text_column(t, d, c + 3);
-			v = SPI_getbinval(t, d, c + 4, &isnull);
-			if (!isnull)
-				recs[i].old_score = DatumGetFloat8(v);
+			while ((uint64) count + SPI_processed > (uint64) grown)
+			{
+				if (grown > INT_MAX / 2)
+					ereport(ERROR,
+							(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+							 errmsg("too many identity records to resolve at once")));
+				grown *= 2;
+			}
+			recs = repalloc_huge(recs, sizeof(Rec) * grown);
+			memset(&recs[cap], 0, sizeof(Rec) * (grown - cap));
+			atts = repalloc_huge(atts, sizeof(char *) * natt * grown);
+			/* the records point into atts: point them again */
+			for (int i = 0; i < count; i++)
+				recs[i].att = &atts[(Size) i * natt];
+			cap = grown;
 		}
+		for (uint64 row = 0; row < SPI_processed; row++)
+		{
+			HeapTuple	t = tt->vals[row];
+			TupleDesc	d = tt->tupdesc;
+			Rec		   *r = &recs[count];
+			char	   *source = identity_text_column(t, d, 1);
+
+			/* a few sources: their names are kept once */
+			if (last_source == NULL || strcmp(source, last_source) != 0)
+				last_source = arena_copy(&arena, source, strlen(source));
+			pfree(source);
+			r->source = last_source;
+			r->key = arena_column(&arena, t, d, 2);
+			r->att = &atts[(Size) count * natt];
+			for (int a = 0; a < A_NATTS; a++)
+				r->att[a] = arena_column(&arena, t, d, 3 + a);
+			r->syllables = arena_column(&arena, t, d, 3 + A_NATTS);
+			r->latin = identity_latin_name(r->syllables);
+			for (int j = 0; j < m->ndeclared; j++)
+				r->att[A_NATTS + j] = arena_column(&arena, t, d, 4 + A_NATTS + j);
+			r->att[NAME_COMPANY(m)] = NULL;
+			if (r->att[A_NAME_KEY] && r->att[A_COMPANY])
+			{
+				char	   *nc = psprintf("%s\x1f%s", r->att[A_NAME_KEY], r->att[A_COMPANY]);
+
+				r->att[NAME_COMPANY(m)] = arena_copy(&arena, nc, strlen(nc));
+				pfree(nc);
+			}
+			r->core = true;
+			/* a core row's link before the run (a neighbour's: see neighbour_links) */
+			r->old_customer = -1;
+			r->old_score = -INFINITY;
+			if (scoped)
+			{
+				int			c = 4 + A_NATTS + m->ndeclared;
+				bool		isnull;
+				Datum		v;
+
+				r->core = DatumGetBool(SPI_getbinval(t, d, c, &isnull));
+				r->changed = DatumGetBool(SPI_getbinval(t, d, c + 1, &isnull));
+				v = SPI_getbinval(t, d, c + 2, &isnull);
+				if (!isnull)
+					r->old_customer = DatumGetInt64(v);
+				r->old_how = arena_column(&arena, t, d, c + 3);
+				v = SPI_getbinval(t, d, c + 4, &isnull);
+				if (!isnull)
+					r->old_score = DatumGetFloat8(v);
+			}
+			count++;
+		}
+		SPI_freetuptable(tt);
+		CHECK_FOR_INTERRUPTS();
 	}
-	pfree(order);
-	SPI_freetuptable(tt);
+	SPI_cursor_close(portal);
+	SPI_freeplan(plan);
+
+	/*
+	 * In key order; a neighbour sharing two values with changed rows comes
+	 * twice: the second goes
+	 */
+	qsort(recs, count, sizeof(Rec), rec_key_cmp);
+	*n = 0;
+	for (int k = 0; k < count; k++)
+	{
+		if (k > 0 && rec_key_cmp(&recs[k], &recs[*n - 1]) == 0)
+			continue;
+		if (*n != k)
+			recs[*n] = recs[k];
+		(*n)++;
+	}
 	return recs;
 }
 
@@ -225,6 +317,9 @@ identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 	HTAB	   *h;
 	HASH_SEQ_STATUS seq;
 	IdentityBlock	   *b;
+	IdentityBlock **where;
+	int		   *slab;
+	Size		total = 0;
 
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(char *);
@@ -234,10 +329,17 @@ identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 	ctl.hcxt = cxt;
 	h = hash_create("concord identity blocks", Max(n / 4, 64), &ctl,
 					HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	/*
+	 * Count each value's records, then give every block its slice of one
+	 * array (a block of its own per value cost a chunk and its header
+	 * each: most values are one record's)
+	 */
+	where = palloc_extended(sizeof(IdentityBlock *) * Max(n, 1), MCXT_ALLOC_HUGE);
 	for (int i = 0; i < n; i++)
 	{
 		bool		found;
 
+		where[i] = NULL;
 		if (recs[i].att[att] == NULL)
 			continue;
 		b = hash_search(h, &recs[i].att[att], HASH_ENTER, &found);
@@ -245,16 +347,25 @@ identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 		{
 			b->n = 0;
 			b->global_n = -1;
-			b->cap = 4;
-			b->members = MemoryContextAlloc(cxt, sizeof(int) * b->cap);
 		}
-		if (b->n == b->cap)
-		{
-			b->cap *= 2;
-			b->members = repalloc(b->members, sizeof(int) * b->cap);
-		}
-		b->members[b->n++] = i;
+		b->n++;
+		total++;
+		where[i] = b;
 	}
+	slab = MemoryContextAllocHuge(cxt, sizeof(int) * Max(total, 1));
+	hash_seq_init(&seq, h);
+	while ((b = hash_seq_search(&seq)) != NULL)
+	{
+		b->members = slab;
+		b->cap = b->n;
+		slab += b->n;
+		b->n = 0;
+	}
+	for (int i = 0; i < n; i++)
+		if (where[i] != NULL)
+			where[i]->members[where[i]->n++] = i;
+	pfree(where);
+
 	/*
 	 * Every record learns how many people share its value: distinct names
 	 * behind a phone, an email or a company, distinct phones behind a name.
@@ -266,6 +377,27 @@ identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 			set_spread(recs, b, att, att == A_NAME_KEY ? A_PHONE : A_NAME_KEY);
 	}
 	return h;
+}
+
+/*
+ * Free blocks made by identity_build_blocks: the table and the one array
+ * its blocks' members are slices of (the first block in the table's order
+ * holds its start, as when the slices were handed out).
+ */
+void
+identity_free_blocks(HTAB *h)
+{
+	HASH_SEQ_STATUS seq;
+	IdentityBlock *b;
+
+	hash_seq_init(&seq, h);
+	b = hash_seq_search(&seq);
+	if (b != NULL)
+	{
+		pfree(b->members);
+		hash_seq_term(&seq);
+	}
+	hash_destroy(h);
 }
 
 /*

@@ -265,8 +265,8 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 				 errmsg("there are fewer than two normalized rows to learn from"),
 				 errhint("Run concord.resolve() first.")));
 	for (int k = 0; k < NBLOCKS; k++)
-		hash_destroy(identity_build_blocks(recs, n, identity_block_kinds[k], cxt));
-	hash_destroy(identity_build_blocks(recs, n, A_COMPANY, cxt));
+		identity_free_blocks(identity_build_blocks(recs, n, identity_block_kinds[k], cxt));
+	identity_free_blocks(identity_build_blocks(recs, n, A_COMPANY, cxt));
 	{
 		HTAB	   *h = identity_build_blocks(recs, n, NAME_COMPANY(&model), cxt);
 

@@ -318,12 +318,16 @@ save_review(Rec *recs, int *parent, Match *review, int nr)
 		elog(ERROR, "could not save the pairs to review");
 }
 
-/* DEBUG1: how long identity_cluster has taken so far, at the end of a phase */
+/*
+ * DEBUG1: how long identity_cluster has taken so far, at the end of a
+ * phase, and the memory the whole backend holds in its contexts then
+ */
 static void
 phase_done(TimestampTz t0, const char *phase)
 {
-	elog(DEBUG1, "concord.identity_cluster: %s after %ld ms", phase,
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+	elog(DEBUG1, "concord.identity_cluster: %s after %ld ms, %zu kB in memory contexts", phase,
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()),
+		 MemoryContextMemAllocated(TopMemoryContext, true) / 1024);
 }
 
 /*
@@ -421,7 +425,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 				elog(ERROR, "could not clear concord.identity_value_stat");
 			identity_save_value_stats(recs, h, A_COMPANY);
 		}
-		hash_destroy(h);
+		identity_free_blocks(h);
 	}
 	/* every block first: a pair's weights need the spreads of all kinds */
 	for (int k = 0; k < nkinds; k++)
@@ -486,7 +490,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 								   score, score, "review");
 				}
 		}
-		hash_destroy(h);
+		identity_free_blocks(h);
 	}
 
 	/*

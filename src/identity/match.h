@@ -135,8 +135,8 @@ typedef struct IdentityBlock
 	char	   *value;			/* hash key (must be first) */
 	int			n;
 	int			global_n;		/* scoped: the rows with the value in all */
-	int			cap;
-	int		   *members;
+	int			cap;			/* members' room: n once built */
+	int		   *members;		/* a slice of one array for all blocks */
 } IdentityBlock;
 
 /* score.c */
@@ -158,6 +158,7 @@ extern void identity_append_declared(StringInfo q, const Model *m);
 extern Rec *identity_load_records(int *n, bool scoped, int max_block, const Model *m);
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
 extern HTAB *identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt);
+extern void identity_free_blocks(HTAB *h);
 extern void identity_save_value_stats(Rec *recs, HTAB *h, int att);
 extern void identity_set_employer_mobiles(Rec *recs, HTAB *h);
 extern void identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att);

@@ -95,7 +95,15 @@ edit_distance(const pg_wchar *a, int na, const pg_wchar *b, int nb, bool transpo
 		prev = cur;
 		cur = t;
 	}
-	return prev[nb];
+	/* freed here: the matcher calls this for pairs by the million */
+	{
+		int			d = prev[nb];
+
+		pfree(prev2);
+		pfree(prev);
+		pfree(cur);
+		return d;
+	}
 }
 
 /* Jaro-Winkler similarity in [0, 1] (prefix scale 0.1, prefix up to 4). */
@@ -132,7 +140,11 @@ identity_jaro_winkler(const pg_wchar *a, int na, const pg_wchar *b, int nb)
 			}
 	}
 	if (m == 0)
+	{
+		pfree(ma);
+		pfree(mb);
 		return 0.0;
+	}
 	for (int i = 0; i < na; i++)
 	{
 		if (!ma[i])
@@ -143,6 +155,8 @@ identity_jaro_winkler(const pg_wchar *a, int na, const pg_wchar *b, int nb)
 			t++;
 		k++;
 	}
+	pfree(ma);
+	pfree(mb);
 	jaro = ((double) m / na + (double) m / nb + (double) (m - t / 2) / m) / 3.0;
 	while (prefix < 4 && prefix < na && prefix < nb && a[prefix] == b[prefix])
 		prefix++;
