@@ -636,6 +636,12 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 			}
 		}
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+		/* the store has copied them: a million rows' texts need not stay */
+		pfree(DatumGetPointer(v[0]));
+		pfree(DatumGetPointer(v[1]));
+		pfree(DatumGetPointer(v[3]));
+		if (!nulls[7])
+			pfree(DatumGetPointer(v[7]));
 	}
 	if (scoped)
 	{
