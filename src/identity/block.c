@@ -401,6 +401,40 @@ identity_free_blocks(HTAB *h)
 }
 
 /*
+ * The blocks of h whose pairs are compared (identity_block_paired), copied
+ * into an array of *nb; h itself is destroyed.  The members' array stays:
+ * *slab is its start, to free once the pairs are compared.  A table holds
+ * an entry for every value, one record's too (most values at a million
+ * rows); the pairs need only these.
+ */
+IdentityBlock *
+identity_paired_blocks(HTAB *h, int max_block, int *nb, int **slab)
+{
+	HASH_SEQ_STATUS seq;
+	IdentityBlock *b;
+	IdentityBlock *out;
+	long		count = 0;
+
+	*slab = NULL;
+	hash_seq_init(&seq, h);
+	while ((b = hash_seq_search(&seq)) != NULL)
+	{
+		if (*slab == NULL)
+			*slab = b->members;
+		if (identity_block_paired(b, max_block))
+			count++;
+	}
+	out = palloc_extended(sizeof(IdentityBlock) * Max(count, 1), MCXT_ALLOC_HUGE);
+	*nb = 0;
+	hash_seq_init(&seq, h);
+	while ((b = hash_seq_search(&seq)) != NULL)
+		if (identity_block_paired(b, max_block))
+			out[(*nb)++] = *b;
+	hash_destroy(h);
+	return out;
+}
+
+/*
  * Blocks of name and employer: every record learns how many mobile numbers
  * its block holds (the people of that name there; a switchboard or a home
  * landline is not one person's).

@@ -373,7 +373,9 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 				rcap = 0;
 	int			kinds[NBLOCKS + MAX_DECLARED + 1];
 	int			nkinds;
-	HTAB	   *blocks[NBLOCKS + MAX_DECLARED + 1];
+	IdentityBlock *blocks[NBLOCKS + MAX_DECLARED + 1];	/* the paired ones */
+	int			nblocks[NBLOCKS + MAX_DECLARED + 1];
+	int		   *slabs[NBLOCKS + MAX_DECLARED + 1];
 	TimestampTz t0;
 	int64		unchanged_rows = 0,
 				unchanged_pairs = 0;
@@ -427,39 +429,34 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		}
 		identity_free_blocks(h);
 	}
-	/* every block first: a pair's weights need the spreads of all kinds */
+	/*
+	 * every block first: a pair's weights need the spreads of all kinds;
+	 * of each kind's table only the blocks whose pairs are compared stay
+	 */
 	for (int k = 0; k < nkinds; k++)
 	{
-		HASH_SEQ_STATUS seq;
-		IdentityBlock	   *b;
+		HTAB	   *h = identity_build_blocks(recs, n, kinds[k], cxt);
 
-		blocks[k] = identity_build_blocks(recs, n, kinds[k], cxt);
 		if (scoped)
-			identity_global_spread(&model, recs, blocks[k], kinds[k]);
+			identity_global_spread(&model, recs, h, kinds[k]);
 		else
 		{
-			identity_save_value_stats(recs, blocks[k], kinds[k]);
+			identity_save_value_stats(recs, h, kinds[k]);
 			if (kinds[k] == NAME_COMPANY(&model))
-				identity_set_employer_mobiles(recs, blocks[k]);
+				identity_set_employer_mobiles(recs, h);
 		}
-		hash_seq_init(&seq, blocks[k]);
-		while ((b = hash_seq_search(&seq)) != NULL)
-			if (identity_block_paired(b, max_block))
-				for (int j = 0; j < b->n; j++)
-					recs[b->members[j]].paired |= 1u << k;
+		blocks[k] = identity_paired_blocks(h, max_block, &nblocks[k], &slabs[k]);
+		for (int i = 0; i < nblocks[k]; i++)
+			for (int j = 0; j < blocks[k][i].n; j++)
+				recs[blocks[k][i].members[j]].paired |= 1u << k;
 	}
 	phase_done(t0, "blocks built");
 	for (int k = 0; k < nkinds; k++)
 	{
-		HTAB	   *h = blocks[k];
-		HASH_SEQ_STATUS seq;
-		IdentityBlock	   *b;
-
-		hash_seq_init(&seq, h);
-		while ((b = hash_seq_search(&seq)) != NULL)
+		for (int i = 0; i < nblocks[k]; i++)
 		{
-			if (!identity_block_paired(b, max_block))
-				continue;
+			IdentityBlock *b = &blocks[k][i];
+
 			for (int x = 0; x < b->n; x++)
 				for (int y = x + 1; y < b->n; y++)
 				{
@@ -490,7 +487,9 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 								   score, score, "review");
 				}
 		}
-		identity_free_blocks(h);
+		pfree(blocks[k]);
+		if (slabs[k] != NULL)
+			pfree(slabs[k]);
 	}
 
 	/*

@@ -159,6 +159,7 @@ extern Rec *identity_load_records(int *n, bool scoped, int max_block, const Mode
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
 extern HTAB *identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt);
 extern void identity_free_blocks(HTAB *h);
+extern IdentityBlock *identity_paired_blocks(HTAB *h, int max_block, int *nb, int **slab);
 extern void identity_save_value_stats(Rec *recs, HTAB *h, int att);
 extern void identity_set_employer_mobiles(Rec *recs, HTAB *h);
 extern void identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att);
