@@ -79,6 +79,9 @@ static const WeightSlot weight_slots[] = {
 	{"model", "match_threshold", offsetof(Model, match_threshold)},
 	{"model", "review_threshold", offsetof(Model, review_threshold)},
 	{"model", "rule_name_min", offsetof(Model, rule_name_min)},
+	{"model", "match_probability", offsetof(Model, match_probability)},
+	{"model", "review_probability", offsetof(Model, review_probability)},
+	{"model", "prior", offsetof(Model, prior)},
 	{NULL, NULL, 0}
 };
 
@@ -90,20 +93,52 @@ Model
 identity_load_model(void)
 {
 	Model		m = default_model;
+	bool		manual_match = false,
+				manual_review = false;
 
-	if (SPI_execute("SELECT attribute, level, weight FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
+	m.match_probability = 0.95;
+	m.review_probability = 0.5;
+	if (SPI_execute("SELECT attribute, level, weight, origin FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *att = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		char	   *lvl = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 		char	   *w = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		bool		manual = strcmp(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4), "manual") == 0;
 
+		if (strcmp(att, "model") == 0 && strcmp(lvl, "prior") == 0)
+			m.trained = true;
+		if (strcmp(att, "model") == 0 && strcmp(lvl, "match_threshold") == 0)
+			manual_match = manual;
+		if (strcmp(att, "model") == 0 && strcmp(lvl, "review_threshold") == 0)
+			manual_review = manual;
 		for (int k = 0; weight_slots[k].attribute; k++)
 			if (strcmp(weight_slots[k].attribute, att) == 0 && strcmp(weight_slots[k].level, lvl) == 0 && w)
 				*(double *) ((char *) &m + weight_slots[k].offset) = strtod(w, NULL);
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+	/*
+	 * A trained model: a pair matches when the probability that its two
+	 * records are one person reaches match_probability -- its score, added
+	 * to the prior log2 odds, reaches log2(p / (1 - p)).  A threshold set
+	 * by hand still wins.
+	 */
+	if (m.trained)
+	{
+		if (m.review_probability > m.match_probability)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the review probability (%g) is above the match probability (%g)",
+							m.review_probability, m.match_probability),
+					 errhint("Set concord.identity_weight (model, review_probability) to at most the match probability.")));
+		if (!manual_match)
+			m.match_threshold = log2(m.match_probability / (1 - m.match_probability)) - m.prior;
+		if (!manual_review)
+			m.review_threshold = Min(log2(m.review_probability / (1 - m.review_probability)) - m.prior,
+									 m.match_threshold);
+	}
 	if (SPI_execute("SELECT a.name, a.compare, a.tolerance, a.block,"
 					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'agree'),"
 					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'close'),"
@@ -192,6 +227,21 @@ double
 identity_threshold(const Model *m)
 {
 	return m->match_threshold + m->scale;
+}
+
+/*
+ * The probability that a pair of score is one person.  Trained, the
+ * posterior: the prior log2 odds at this population (the table's prior,
+ * on the 1,000-record basis, less the scale) plus the score.  Untrained,
+ * the weights read as log2 Bayes factors and the threshold as the log2
+ * odds against a compared pair: one half at the threshold.
+ */
+double
+identity_match_probability(const Model *m, double score)
+{
+	double		lo = m->trained ? m->prior - m->scale + score : score - identity_threshold(m);
+
+	return 1.0 / (1.0 + pow(2.0, -lo));
 }
 
 /* Jaro-Winkler of two UTF-8 strings (similarity.c's, on code points). */

@@ -5,8 +5,8 @@ SELECT plan(16);
 SET LOCAL client_min_messages = warning;
 \ir people.psql
 
-SELECT is((SELECT count(*)::int FROM concord.identity_weight WHERE origin = 'default'), 21,
-  'the model starts with the 21 default weights and settings');
+SELECT is((SELECT count(*)::int FROM concord.identity_weight WHERE origin = 'default'), 23,
+  'the model starts with the 23 default weights and settings');
 SELECT is((SELECT customers FROM concord.resolve()), 13::bigint, 'resolve with the defaults');
 SELECT is((concord.why_matched('crm', '5', 'billing', 'B-005') ->> 'score')::numeric, 13.00,
   '陈静''s pair scores 13: the only 陈静 at her employer, her name and employer weigh as if unique (5 + 8)');
