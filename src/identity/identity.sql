@@ -1020,13 +1020,12 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.identity_train_fit(integer, integer, integer) IS
   'Internal to identity_train: u per level from random pairs of records, m and the share of matches by expectation-maximisation over the candidate pairs; the weights on the 1,000-record basis, and a row (model, prior) with the fit''s figures';
 
-CREATE FUNCTION @extschema@.identity_train(apply boolean DEFAULT true, random_pairs integer DEFAULT 200000,
-                                           max_pairs integer DEFAULT 1000000, max_block integer DEFAULT 200)
+CREATE FUNCTION @extschema@.identity_train_store(apply boolean, random_pairs integer, max_pairs integer,
+                                                 max_block integer, min_pairs integer)
 RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
                previous double precision, origin text)
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
-SET concord.run_as = 'owner_temp'
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -1066,6 +1065,11 @@ BEGIN
     CASE WHEN (SELECT o.m FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations') OPERATOR(pg_catalog.=) 1
          THEN 'converged' ELSE 'not converged' END,
     round(fit.weight::numeric, 2);
+  -- (resolve's first run trains only on enough pairs: EM on a handful says nothing)
+  IF (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates') < min_pairs THEN
+    RAISE NOTICE 'identity_train: fewer than % candidate pairs, the model is not trained', min_pairs;
+    apply := false;
+  END IF;
   DELETE FROM identity_train_out o WHERE o.attribute = 'model' AND o.level IN ('candidates', 'iterations');
   IF apply THEN
     -- hand-set weights stay: training never overwrites a 'manual' row
@@ -1093,6 +1097,20 @@ BEGIN
   DROP TABLE identity_train_out;
 END
 $fn$;
+COMMENT ON FUNCTION @extschema@.identity_train_store(boolean, integer, integer, integer, integer) IS
+  'Internal to identity_train and resolve: fits the model and, with apply and at least min_pairs candidate pairs, stores it';
+
+CREATE FUNCTION @extschema@.identity_train(apply boolean DEFAULT true, random_pairs integer DEFAULT 200000,
+                                           max_pairs integer DEFAULT 1000000, max_block integer DEFAULT 200)
+RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
+               previous double precision, origin text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner_temp'
+BEGIN ATOMIC
+  SELECT * FROM @extschema@.identity_train_store(identity_train.apply, identity_train.random_pairs,
+                                                 identity_train.max_pairs, identity_train.max_block, 0);
+END;
 COMMENT ON FUNCTION @extschema@.identity_train(boolean, integer, integer, integer) IS
   'Trains the matching model (Fellegi-Sunter): u from random pairs of records, m and the share of matches by expectation-maximisation over the candidate pairs; with apply, stores the weights log2(m/u) as origin trained (never over a manual row) and the prior the match probability is turned into a threshold with';
 
@@ -1523,6 +1541,15 @@ BEGIN
   DROP TABLE identity_stage;
   RAISE DEBUG 'concord.resolve: % new rows stored after % ms', n_new,
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  -- the first resolve of enough records to learn from trains the model
+  -- (1,000 records and 200 candidate pairs; fewer keep the defaults: EM on
+  -- a handful of pairs says little)
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight w WHERE w.attribute = 'model' AND w.level = 'prior')
+     AND (SELECT count(*) FROM @extschema@.identity_record) >= 1000 THEN
+    PERFORM @extschema@.identity_train_store(true, 200000, 1000000, max_block, 200);
+    RAISE DEBUG 'concord.resolve: model trained after % ms',
+      round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  END IF;
   RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, false);
 END
 $fn$;
@@ -1819,5 +1846,6 @@ GRANT SELECT ON @extschema@.identity_source, @extschema@.identity_record, @extsc
 -- (internal: run by resolve, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_cluster(integer, boolean), @extschema@.identity_neighbours(integer),
   @extschema@.identity_train_fit(integer, integer, integer),
+  @extschema@.identity_train_store(boolean, integer, integer, integer, integer),
   @extschema@.identity_golden(boolean), @extschema@.identity_load(text, text[]), @extschema@.identity_bulk_indexes(text, boolean),
   @extschema@.identity_analyze(boolean), @extschema@.identity_apply(integer, boolean) FROM PUBLIC;

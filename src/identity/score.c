@@ -764,6 +764,18 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 						c[i].level = "close";
 						c[i].weight = m->address_close + scale;
 					}
+
+					/*
+					 * A trained model's weights are learned as independent
+					 * pieces of evidence: given the landline, the address
+					 * is the household's whether the two are one person
+					 * or two of a family (m = u), and says nothing more
+					 */
+					if (household && m->trained && c[i].level[0] != 'd')
+					{
+						c[i].level = "agree, the landline's household";
+						c[i].weight = 0;
+					}
 					break;
 				}
 		}

@@ -180,6 +180,12 @@ identity_level_index(const Model *m, int i, const AttCmp *c, const Rec *a, const
 				/* a household's address and landline: one piece of evidence */
 				bool		household = strcmp(c[A_PHONE].level, "agree, landline") == 0;
 
+				/*
+				 * (the address of the household whose landline agrees:
+				 * trained, it says nothing; not counted while training)
+				 */
+				if (household && l[0] != 'd')
+					return -1;
 				if (strcmp(l, "agree") == 0)
 				{
 					*scaled = !household;

@@ -45,7 +45,8 @@ SELECT results_eq($$SELECT attribute, level, m, u, weight FROM concord.identity_
 
 -- a weight set by hand survives training
 RESET ROLE;
-UPDATE concord.identity_weight SET weight = 7, origin = 'manual' WHERE (attribute, level) = ('ssn', 'agree');
+INSERT INTO concord.identity_weight (attribute, level, weight, origin) VALUES ('ssn', 'agree', 7, 'manual')
+  ON CONFLICT (attribute, level) DO UPDATE SET weight = 7, origin = 'manual';
 SET ROLE tap_febrl;
 CREATE TEMP TABLE fit2 AS SELECT * FROM concord.identity_train();
 SELECT results_eq($$SELECT weight, origin FROM concord.identity_weight WHERE (attribute, level) = ('ssn', 'agree')$$,
