@@ -12,7 +12,7 @@ SET LOCAL client_min_messages = warning;
 SELECT * FROM concord.resolve();
 \o
 \set QUIET off
-SELECT plan(22);
+SELECT plan(26);
 
 -- (as if never trained: the first resolve may have trained it)
 RESET ROLE;
@@ -64,6 +64,18 @@ SELECT is((SELECT weight FROM concord.identity_weight WHERE (attribute, level) =
 SELECT is((concord.why_matched('febrl1', 'rec-0-org', 'febrl1', 'rec-0-dup-0') ->> 'threshold')::numeric,
           round((log(2, 0.95 / 0.05) - (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'prior')))::numeric, 2),
   'trained, the threshold is log2(p / (1 - p)) less the prior log2 odds (p = match_probability, 0.95)');
+
+-- why_matched: each trained level's m and u, and the probability
+SELECT concord.why_matched('febrl1', 'rec-1-org', 'febrl1', 'rec-1-dup-0') AS w \gset
+SELECT is(:'w'::jsonb -> 'attributes' -> 'birth_date' ->> 'level', 'agree', 'rec-1''s two records have one date of birth');
+SELECT results_eq(format('VALUES (%s::float8, %s::float8)', :'w'::jsonb -> 'attributes' -> 'birth_date' ->> 'm',
+                         :'w'::jsonb -> 'attributes' -> 'birth_date' ->> 'u'),
+  $$SELECT round(m::numeric, 6)::float8, round(u::numeric, 5 - floor(log(u::numeric))::int)::float8 FROM concord.identity_weight
+     WHERE (attribute, level) = ('birth_date', 'agree')$$,
+  'why_matched gives the m and u of the level a trained attribute reaches');
+SELECT is((:'w'::jsonb -> 'attributes' -> 'ssn') ? 'm', false, 'but none for a weight set by hand');
+SELECT is((:'w'::jsonb ->> 'match_probability')::float8 >= 0.95, (:'w'::jsonb ->> 'score')::float8 >= (:'w'::jsonb ->> 'threshold')::float8,
+  'the match probability reaches match_probability exactly when the score reaches the threshold');
 
 -- bad arguments
 SELECT throws_ok($$SELECT * FROM concord.identity_train(random_pairs => 10)$$, '22023',
