@@ -520,7 +520,7 @@ INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUE
   ('address', 'agree', 3, 'default'), ('address', 'close', 2, 'default'), ('address', 'disagree', -1, 'default'),
   ('model', 'match_threshold', 8, 'default'), ('model', 'review_threshold', 4, 'default'),
   ('model', 'rule_name_min', 0.9, 'default'),
-  ('model', 'match_probability', 0.95, 'default'), ('model', 'review_probability', 0.5, 'default');
+  ('model', 'match_probability', 0.9, 'default'), ('model', 'review_probability', 0.5, 'default');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_weight', 'WHERE origin <> ''default''');
 
 CREATE FUNCTION @extschema@.identity_source_add(

@@ -96,7 +96,7 @@ identity_load_model(void)
 	bool		manual_match = false,
 				manual_review = false;
 
-	m.match_probability = 0.95;
+	m.match_probability = 0.9;
 	m.review_probability = 0.5;
 	if (SPI_execute("SELECT attribute, level, weight, origin FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");

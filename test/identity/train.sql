@@ -62,8 +62,8 @@ SELECT is((SELECT weight FROM concord.identity_weight WHERE (attribute, level) =
 
 -- the match probability is the threshold
 SELECT is((concord.why_matched('febrl1', 'rec-0-org', 'febrl1', 'rec-0-dup-0') ->> 'threshold')::numeric,
-          round((log(2, 0.95 / 0.05) - (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'prior')))::numeric, 2),
-  'trained, the threshold is log2(p / (1 - p)) less the prior log2 odds (p = match_probability, 0.95)');
+          round((log(2, 0.9 / 0.1) - (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'prior')))::numeric, 2),
+  'trained, the threshold is log2(p / (1 - p)) less the prior log2 odds (p = match_probability, 0.9 by default)');
 
 -- why_matched: each trained level's m and u, and the probability
 SELECT concord.why_matched('febrl1', 'rec-1-org', 'febrl1', 'rec-1-dup-0') AS w \gset
@@ -74,7 +74,7 @@ SELECT results_eq(format('VALUES (%s::float8, %s::float8)', :'w'::jsonb -> 'attr
      WHERE (attribute, level) = ('birth_date', 'agree')$$,
   'why_matched gives the m and u of the level a trained attribute reaches');
 SELECT is((:'w'::jsonb -> 'attributes' -> 'ssn') ? 'm', false, 'but none for a weight set by hand');
-SELECT is((:'w'::jsonb ->> 'match_probability')::float8 >= 0.95, (:'w'::jsonb ->> 'score')::float8 >= (:'w'::jsonb ->> 'threshold')::float8,
+SELECT is((:'w'::jsonb ->> 'match_probability')::float8 >= 0.9, (:'w'::jsonb ->> 'score')::float8 >= (:'w'::jsonb ->> 'threshold')::float8,
   'the match probability reaches match_probability exactly when the score reaches the threshold');
 
 -- bad arguments
@@ -91,7 +91,7 @@ SELECT throws_ok($$UPDATE concord.identity_weight SET weight = 1 WHERE (attribut
   '23514', NULL, 'a match probability of 1');
 UPDATE concord.identity_weight SET weight = 0.99, origin = 'manual' WHERE (attribute, level) = ('model', 'review_probability');
 SELECT throws_ok($$SELECT * FROM concord.resolve()$$, '22023',
-  'the review probability (0.99) is above the match probability (0.95)', 'a review probability above the match probability');
+  'the review probability (0.99) is above the match probability (0.9)', 'a review probability above the match probability');
 -- only concord_identity's members train
 DO $$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_train_nobody') THEN CREATE ROLE tap_train_nobody; END IF;
