@@ -1101,7 +1101,7 @@ COMMENT ON FUNCTION @extschema@.identity_train_store(boolean, integer, integer, 
   'Internal to identity_train and resolve: fits the model and, with apply and at least min_pairs candidate pairs, stores it';
 
 CREATE FUNCTION @extschema@.identity_train(apply boolean DEFAULT true, random_pairs integer DEFAULT 200000,
-                                           max_pairs integer DEFAULT 1000000, max_block integer DEFAULT 200)
+                                           max_pairs integer DEFAULT 200000, max_block integer DEFAULT 200)
 RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
                previous double precision, origin text)
 LANGUAGE sql VOLATILE
@@ -1546,7 +1546,7 @@ BEGIN
   -- a handful of pairs says little)
   IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight w WHERE w.attribute = 'model' AND w.level = 'prior')
      AND (SELECT count(*) FROM @extschema@.identity_record) >= 1000 THEN
-    PERFORM @extschema@.identity_train_store(true, 200000, 1000000, max_block, 200);
+    PERFORM @extschema@.identity_train_store(true, 200000, 200000, max_block, 200);
     RAISE DEBUG 'concord.resolve: model trained after % ms',
       round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   END IF;

@@ -251,11 +251,13 @@ init_atts(const Model *m, TrainAtt *atts, int natts)
  * them (tf), so that u times a value's spread is that value's u.
  */
 static void
-frequency_u(const Model *m, Rec *recs, int n, TrainAtt *atts, int natts, MemoryContext cxt)
+frequency_u(const Model *m, Rec *recs, int n, TrainAtt *atts, int natts, const int *kinds, int nkinds,
+			HTAB **blocks, MemoryContext cxt)
 {
 	for (int i = 0; i < natts; i++)
 	{
-		HTAB	   *h = identity_build_blocks(recs, n, i, cxt);
+		HTAB	   *h = NULL;
+		bool		own = true;
 		HASH_SEQ_STATUS seq;
 		IdentityBlock *b;
 		double		nn = 0,
@@ -264,6 +266,15 @@ frequency_u(const Model *m, Rec *recs, int n, TrainAtt *atts, int natts, MemoryC
 		bool		tf = i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY;
 
 		CHECK_FOR_INTERRUPTS();
+		/* a blocking kind's blocks are there already */
+		for (int k = 0; k < nkinds; k++)
+			if (kinds[k] == i)
+			{
+				h = blocks[k];
+				own = false;
+			}
+		if (h == NULL)
+			h = identity_build_blocks(recs, n, i, cxt);
 		hash_seq_init(&seq, h);
 		while ((b = hash_seq_search(&seq)) != NULL)
 		{
@@ -274,7 +285,8 @@ frequency_u(const Model *m, Rec *recs, int n, TrainAtt *atts, int natts, MemoryC
 			nn += b->n;
 			agree[k] += tf && spread > 1 ? pairs / spread : pairs;
 		}
-		hash_destroy(h);
+		if (own)
+			hash_destroy(h);
 		all = nn * (nn - 1) / 2.0;
 		if (all <= 0)
 			continue;
@@ -461,6 +473,8 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 				 errhint("Register sources and run concord.resolve() first.")));
 	model.scale = identity_population_scale(n);
 	natts = A_NATTS + model.ndeclared;
+	elog(DEBUG1, "concord.identity_train: %d records read after %ld ms", n,
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
 	init_atts(&model, atts, natts);
 
 	/* the blocks resolve pairs in, and every spread its weights use */
@@ -485,6 +499,8 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 					recs[b->members[j]].paired |= 1u << k;
 	}
 
+	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms",
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
 	/* u: random pairs of records (a fixed seed: training is repeatable) */
 	pg_prng_seed(&prng, 20261207);
 	for (int p = 0; p < random_pairs; p++)
@@ -501,8 +517,10 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 		identity_compare(&model, &recs[a], &recs[b], c, &score, &rule);
 		classify_pair(&model, atts, natts, &recs[a], &recs[b], c, NULL, true);
 	}
-	frequency_u(&model, recs, n, atts, natts, cxt);
 	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+	frequency_u(&model, recs, n, atts, natts, kinds, nkinds, blocks, cxt);
+	elog(DEBUG1, "concord.identity_train: value counts after %ld ms",
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
 
 	/* the candidate pairs: counted, then at most max_pairs of them kept */
