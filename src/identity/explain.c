@@ -221,6 +221,8 @@ count_levels(const Model *m, LevelCount *lc, int *nlc, AttCmp *c, bool linked)
 		/* as the model's table names it */
 		if (strcmp(level, "agree, landline") == 0)
 			level = "agree_landline";
+		else if (strcmp(level, "exact, one person") == 0)
+			level = "exact_unique";
 		else if (strncmp(level, "close", 5) == 0)
 			level = "close";
 		/* (a Latin name's "near, typos", a "partial, a word missing") */

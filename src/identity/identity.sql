@@ -493,7 +493,7 @@ CREATE TABLE @extschema@.identity_weight (
   PRIMARY KEY (attribute, level),
   CONSTRAINT identity_weight_slot_check CHECK ((attribute, level) IN (
     ('id_number', 'agree'), ('id_number', 'disagree'), ('phone', 'agree'), ('phone', 'agree_landline'),
-    ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'close'),
+    ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'exact_unique'), ('name', 'close'),
     ('name', 'near'), ('name', 'partial'), ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
     ('address', 'agree'), ('address', 'close'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
     ('model', 'rule_name_min'), ('model', 'match_probability'), ('model', 'review_probability'), ('model', 'prior'))
@@ -514,7 +514,7 @@ INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUE
   ('id_number', 'agree', 12, 'default'), ('id_number', 'disagree', -6, 'default'),
   ('phone', 'agree', 9, 'default'), ('phone', 'agree_landline', 4, 'default'), ('phone', 'disagree', -4, 'default'),
   ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
-  ('name', 'exact', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
+  ('name', 'exact', 5, 'default'), ('name', 'exact_unique', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
   ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),
   ('company', 'agree', 8, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
   ('address', 'agree', 3, 'default'), ('address', 'close', 2, 'default'), ('address', 'disagree', -1, 'default'),

@@ -125,6 +125,7 @@ typedef struct Model
 								 * person, on the 1,000-record basis */
 	double		match_probability;
 	double		review_probability;
+	double		name_exact_unique;	/* the same name, held by one person */
 } Model;
 
 /* One attribute's comparison in a pair. */

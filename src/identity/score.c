@@ -66,6 +66,7 @@ static const WeightSlot weight_slots[] = {
 	{"email", "agree", offsetof(Model, email_agree)},
 	{"email", "disagree", offsetof(Model, email_disagree)},
 	{"name", "exact", offsetof(Model, name_exact)},
+	{"name", "exact_unique", offsetof(Model, name_exact_unique)},
 	{"name", "close", offsetof(Model, name_close)},
 	{"name", "near", offsetof(Model, name_near)},
 	{"name", "partial", offsetof(Model, name_partial)},
@@ -97,6 +98,7 @@ identity_load_model(void)
 				manual_review = false;
 
 	m.match_probability = 0.9;
+	m.name_exact_unique = m.name_exact;
 	m.review_probability = 0.5;
 	if (SPI_execute("SELECT attribute, level, weight, origin FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");
@@ -675,7 +677,18 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 						syllable_dice(a->syllables, b->syllables, &partial);
 
 					c[i].similarity = s;
-					if (s >= 1.0)
+					if (s >= 1.0 && a->spread[i] <= 1 && strcmp(a->att[i], b->att[i]) == 0)
+					{
+						/*
+						 * a name one person holds (one phone behind it, or
+						 * none): a level of its own, for a trained model
+						 * learns how rarely two people share such a name,
+						 * which the people a common name counts do not tell
+						 */
+						c[i].level = "exact, one person";
+						c[i].weight = tf(m, m->name_exact_unique, 1);
+					}
+					else if (s >= 1.0)
 					{
 						c[i].level = "exact";
 						/* a common name says less */

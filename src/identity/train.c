@@ -38,7 +38,7 @@
 
 PG_FUNCTION_INFO_V1(concord_identity_train_fit);
 
-#define MAX_LEVELS 5
+#define MAX_LEVELS 6
 #define NO_LEVEL 255
 /* EM stops when no m moves by more than this, or after so many rounds */
 #define EM_TOLERANCE 1e-4
@@ -50,14 +50,14 @@ PG_FUNCTION_INFO_V1(concord_identity_train_fit);
 
 /* The levels of each built-in attribute, as concord.identity_weight names them. */
 static const char *const builtin_levels[A_NATTS][MAX_LEVELS] = {
-	[A_NAME_KEY] = {"exact", "close", "near", "partial", "disagree"},
+	[A_NAME_KEY] = {"exact_unique", "exact", "close", "near", "partial", "disagree"},
 	[A_PHONE] = {"agree", "agree_landline", "disagree"},
 	[A_EMAIL] = {"agree", "disagree"},
 	[A_COMPANY] = {"agree", "close", "disagree"},
 	[A_ADDRESS] = {"agree", "close", "disagree"},
 	[A_ID_NUMBER] = {"agree", "disagree"},
 };
-static const int builtin_nlevels[A_NATTS] = {5, 3, 2, 3, 3, 2};
+static const int builtin_nlevels[A_NATTS] = {6, 3, 2, 3, 3, 2};
 static const char *const builtin_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
@@ -130,26 +130,31 @@ identity_level_index(const Model *m, int i, const AttCmp *c, const Rec *a, const
 	switch (i)
 	{
 		case A_NAME_KEY:
+			if (strcmp(l, "exact, one person") == 0)
+			{
+				*scaled = true;
+				return 0;
+			}
 			if (strcmp(l, "exact") == 0)
 			{
 				*scaled = true;
 				*tf = spread_bits(a->spread[i]);
-				return 0;
+				return 1;
 			}
 			if (strncmp(l, "close", 5) == 0)
 			{
 				/* a Latin name's typo is a value shared (see identity_compare) */
 				*scaled = strcmp(l, "close, typo") == 0;
-				return 1;
+				return 2;
 			}
 			if (strncmp(l, "near", 4) == 0)
 			{
 				*scaled = strcmp(l, "near, typos") == 0;
-				return 2;
+				return 3;
 			}
 			if (strncmp(l, "partial", 7) == 0)
-				return 3;
-			return 4;
+				return 4;
+			return 5;
 		case A_PHONE:
 		case A_EMAIL:
 		case A_ID_NUMBER:
@@ -280,7 +285,9 @@ frequency_u(const Model *m, Rec *recs, int n, TrainAtt *atts, int natts, const i
 		{
 			double		pairs = (double) b->n * (b->n - 1) / 2.0;
 			int			spread = i < A_NATTS ? recs[b->members[0]].spread[i] : 1;
-			int			k = i == A_PHONE && !identity_is_mobile(b->value) ? 1 : 0;
+			/* a landline; a name several people hold */
+			int			k = (i == A_PHONE && !identity_is_mobile(b->value)) ||
+				(i == A_NAME_KEY && spread > 1) ? 1 : 0;
 
 			nn += b->n;
 			agree[k] += tf && spread > 1 ? pairs / spread : pairs;
@@ -290,7 +297,7 @@ frequency_u(const Model *m, Rec *recs, int n, TrainAtt *atts, int natts, const i
 		all = nn * (nn - 1) / 2.0;
 		if (all <= 0)
 			continue;
-		for (int k = 0; k < (i == A_PHONE ? 2 : 1); k++)
+		for (int k = 0; k < (i == A_PHONE || i == A_NAME_KEY ? 2 : 1); k++)
 		{
 			atts[i].ufreq[k] = agree[k] / all;
 			/* below one pair in all there is nothing to tell */
@@ -616,6 +623,16 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	elog(DEBUG1, "concord.identity_train: fitted after %ld ms",
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
 
+	/*
+	 * A name several people hold is no stronger evidence than one a single
+	 * person holds (before its term frequency).  Its u is hard to learn
+	 * where most such names are one person's under two phones -- nearly
+	 * every pair of them is a match, and u falls to its floor -- so it is
+	 * kept no lower than the same name held by one person says.
+	 */
+	if (atts[A_NAME_KEY].cand[0] >= MIN_PAIRS &&
+		atts[A_NAME_KEY].m[1] / atts[A_NAME_KEY].u[1] > atts[A_NAME_KEY].m[0] / atts[A_NAME_KEY].u[0])
+		atts[A_NAME_KEY].u[1] = Min(1.0, atts[A_NAME_KEY].m[1] * atts[A_NAME_KEY].u[0] / atts[A_NAME_KEY].m[0]);
 	for (int i = 0; i < natts; i++)
 		for (int k = 0; k < atts[i].nlev; k++)
 		{
