@@ -7,11 +7,14 @@
 # 54379) and prints:
 #   resolve, first run: records, seconds, records/s, pairs compared
 #   resolve, rerun on unchanged data: seconds (and new IDs: must be 0)
+#   identity_train: seconds to fit the model again (the first run trained
+#   it, and its time includes that), and the model it trained
 #   backend peak private memory (RssAnon) and VmHWM, read at the end, and
 #   the largest RssAnon of any backend of the run sampled from /proc every
 #   0.2 s while it ran
 #   FEBRL 1, 2, 3 and 4a+4b (test/fixtures/febrl): pairwise precision,
-#   recall and F1 of concord with default settings and of the issue's
+#   recall and F1 of concord with default settings (the model trained at
+#   the first resolve) and of the issue's
 #   ten-line SQL rule, and the share of true pairs each blocking key reaches
 #   resolve_incremental of 1,000 new rows against it, and how many links a
 #   full resolve of the same state then changes
@@ -80,6 +83,17 @@ SELECT format('resolve, first run: %s records in %s s (%s records/s), %s pairs c
               :r1_records, round(:s1::numeric, 1), round(:r1_records / :s1), :r1_pairs, :r1_customers);
 SELECT format('resolve, rerun on unchanged data: %s s, %s new IDs, %s merged, %s split',
               round(:s2::numeric, 1), :r2_new_ids, :r2_merged, :r2_split);
+-- the model the first run trained, and training again on request (the
+-- first run's time includes a training like it)
+UPDATE t0 SET t = clock_timestamp();
+SELECT count(*) FROM concord.identity_train(apply => false) \gset
+SELECT extract(epoch FROM clock_timestamp() - t) AS st FROM t0 \gset
+SELECT format('identity_train (apply => false): %s s; trained at the first run: %s weights, prior %s, match threshold %s (+ scale)',
+              round(:st::numeric, 2), (SELECT count(*) FROM concord.identity_weight WHERE origin = 'trained' AND attribute <> 'model'),
+              (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'prior')),
+              round((log(2, (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'match_probability'))::numeric
+                             / (1 - (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'match_probability'))::numeric))
+                     - (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'prior'))::numeric), 2));
 -- accuracy of the full resolve against the generator's truth
 SELECT format('accuracy: pairwise precision %s, recall %s, F1 %s; people resolved exactly %s',
               round(pair_precision::numeric, 4), round(pair_recall::numeric, 4), round(f1::numeric, 4),

@@ -123,6 +123,10 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 				 errmsg("no record \"%s\" of identity source \"%s\"", kb, sb),
 				 errhint("Records are read from the registered sources by concord.resolve().")));
 	identity_compare(&model, &a, &b, c, &score, &rule);
+	/* the trained levels' m and u */
+	if (SPI_execute("SELECT attribute, level, m, u FROM concord.identity_weight WHERE origin = 'trained' AND m IS NOT NULL AND u IS NOT NULL",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_weight");
 
 	/* the text outlives SPI's memory (the values it copies do not need to) */
 	MemoryContextSwitchTo(outer);
@@ -144,6 +148,31 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 		else
 			appendStringInfoString(&j, "null");
 		appendStringInfo(&j, ", \"level\": \"%s\", \"weight\": %.2f", c[i].level, c[i].weight);
+
+		/*
+		 * a trained level: m, and u -- for a value several people share,
+		 * the level's u times their number (its term frequency)
+		 */
+		{
+			double		tf;
+			bool		scaled;
+			int			k = identity_level_index(&model, i, c, &a, &b, &tf, &scaled);
+			const char *att = i < A_NATTS ? att_names[i] : model.declared[i - A_NATTS].name;
+
+			for (uint64 r = 0; k >= 0 && r < SPI_processed; r++)
+			{
+				HeapTuple	t = SPI_tuptable->vals[r];
+				TupleDesc	d = SPI_tuptable->tupdesc;
+
+				if (strcmp(SPI_getvalue(t, d, 1), att) == 0 &&
+					strcmp(SPI_getvalue(t, d, 2), identity_level_name(&model, i, k)) == 0)
+				{
+					appendStringInfo(&j, ", \"m\": %.6g, \"u\": %.6g", strtod(SPI_getvalue(t, d, 3), NULL),
+									 Min(1.0, strtod(SPI_getvalue(t, d, 4), NULL) * pow(2.0, tf)));
+					break;
+				}
+			}
+		}
 		if (c[i].similarity >= 0)
 			appendStringInfo(&j, ", \"similarity\": %.4f", c[i].similarity);
 		appendStringInfoChar(&j, '}');
@@ -157,13 +186,9 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 	appendStringInfo(&j, ", \"match\": %s",
 					 (rule != NULL || score >= identity_threshold(&model)) ? "true" : "false");
 
-	/*
-	 * The weights are log2 Bayes factors and the threshold the log2 odds
-	 * against a compared pair being one person: the probability that it is,
-	 * 1 / (1 + 2^(threshold - score)), is one half at the threshold.
-	 */
-	appendStringInfo(&j, ", \"match_probability\": %.4f}",
-					 1.0 / (1.0 + pow(2.0, identity_threshold(&model) - score)));
+	/* the probability that the two are one person (see identity_match_probability) */
+	appendStringInfo(&j, ", \"trained\": %s, \"match_probability\": %.4f}", model.trained ? "true" : "false",
+					 identity_match_probability(&model, score));
 	SPI_finish();
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data));
 	PG_RETURN_DATUM(result);
@@ -196,6 +221,8 @@ count_levels(const Model *m, LevelCount *lc, int *nlc, AttCmp *c, bool linked)
 		/* as the model's table names it */
 		if (strcmp(level, "agree, landline") == 0)
 			level = "agree_landline";
+		else if (strcmp(level, "exact, one person") == 0)
+			level = "exact_unique";
 		else if (strncmp(level, "close", 5) == 0)
 			level = "close";
 		/* (a Latin name's "near, typos", a "partial, a word missing") */

@@ -484,15 +484,19 @@ CREATE TABLE @extschema@.identity_weight (
   weight      double precision NOT NULL
               CONSTRAINT identity_weight_range_check CHECK (weight BETWEEN -100 AND 100),
   origin      text NOT NULL DEFAULT 'manual'
-              CONSTRAINT identity_weight_origin_check CHECK (origin IN ('default', 'manual', 'estimated')),
+              CONSTRAINT identity_weight_origin_check CHECK (origin IN ('default', 'manual', 'estimated', 'trained')),
   updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  -- a trained level's probabilities (identity_train): m among pairs of one
+  -- person, u among pairs of two
+  m           double precision CONSTRAINT identity_weight_m_check CHECK (m > 0 AND m <= 1),
+  u           double precision CONSTRAINT identity_weight_u_check CHECK (u > 0 AND u <= 1),
   PRIMARY KEY (attribute, level),
   CONSTRAINT identity_weight_slot_check CHECK ((attribute, level) IN (
     ('id_number', 'agree'), ('id_number', 'disagree'), ('phone', 'agree'), ('phone', 'agree_landline'),
-    ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'close'),
+    ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'exact_unique'), ('name', 'close'),
     ('name', 'near'), ('name', 'partial'), ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
     ('address', 'agree'), ('address', 'close'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
-    ('model', 'rule_name_min'))
+    ('model', 'rule_name_min'), ('model', 'match_probability'), ('model', 'review_probability'), ('model', 'prior'))
     -- a declared attribute (concord.identity_attribute): its three levels
     OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
         AND level IN ('agree', 'close', 'disagree'))),
@@ -500,20 +504,23 @@ CREATE TABLE @extschema@.identity_weight (
   CONSTRAINT identity_weight_threshold_check
     CHECK (attribute <> 'model' OR level NOT IN ('match_threshold', 'review_threshold') OR weight > 0),
   CONSTRAINT identity_weight_similarity_check
-    CHECK (attribute <> 'model' OR level <> 'rule_name_min' OR (weight > 0 AND weight <= 1))
+    CHECK (attribute <> 'model' OR level <> 'rule_name_min' OR (weight > 0 AND weight <= 1)),
+  CONSTRAINT identity_weight_probability_check
+    CHECK (attribute <> 'model' OR level NOT IN ('match_probability', 'review_probability') OR (weight > 0 AND weight < 1))
 );
 COMMENT ON TABLE @extschema@.identity_weight IS
-  'The matching model: log2(m/u) weight per attribute and agreement level, the match threshold and the phone rule''s name similarity; set by hand or by identity_estimate_weights';
+  'The matching model: log2(m/u) weight per attribute and agreement level (origin default, manual, estimated or trained by identity_train, with its m and u), the match threshold (or, trained, the match probability and the prior it is turned into) and the phone rule''s name similarity';
 INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUES
   ('id_number', 'agree', 12, 'default'), ('id_number', 'disagree', -6, 'default'),
   ('phone', 'agree', 9, 'default'), ('phone', 'agree_landline', 4, 'default'), ('phone', 'disagree', -4, 'default'),
   ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
-  ('name', 'exact', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
+  ('name', 'exact', 5, 'default'), ('name', 'exact_unique', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
   ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),
   ('company', 'agree', 8, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
   ('address', 'agree', 3, 'default'), ('address', 'close', 2, 'default'), ('address', 'disagree', -1, 'default'),
   ('model', 'match_threshold', 8, 'default'), ('model', 'review_threshold', 4, 'default'),
-  ('model', 'rule_name_min', 0.9, 'default');
+  ('model', 'rule_name_min', 0.9, 'default'),
+  ('model', 'match_probability', 0.9, 'default'), ('model', 'review_probability', 0.5, 'default');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_weight', 'WHERE origin <> ''default''');
 
 CREATE FUNCTION @extschema@.identity_source_add(
@@ -1005,6 +1012,108 @@ END;
 COMMENT ON FUNCTION @extschema@.identity_estimate_weights(integer, boolean) IS
   'One estimation step: u from random pairs of rows, m from the pairs the current links put together; weight = log2(m/u). Advisory: with apply the weights are stored (resolve again to use them), and the match threshold must then be reviewed';
 
+CREATE FUNCTION @extschema@.identity_train_fit(random_pairs integer, max_pairs integer, max_block integer)
+RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
+               pairs double precision)
+AS 'MODULE_PATHNAME', 'concord_identity_train_fit'
+LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.identity_train_fit(integer, integer, integer) IS
+  'Internal to identity_train: u per level from random pairs of records, m and the share of matches by expectation-maximisation over the candidate pairs; the weights on the 1,000-record basis, and a row (model, prior) with the fit''s figures';
+
+CREATE FUNCTION @extschema@.identity_train_store(apply boolean, random_pairs integer, max_pairs integer,
+                                                 max_block integer, min_pairs integer)
+RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
+               previous double precision, origin text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  fit record;
+  n bigint;
+BEGIN
+  IF apply IS NULL OR random_pairs IS NULL OR max_pairs IS NULL OR max_block IS NULL THEN
+    RAISE EXCEPTION 'identity_train''s arguments must not be null' USING ERRCODE = 'null_value_not_allowed',
+      HINT = 'Leave an argument out to take its default.';
+  END IF;
+  IF random_pairs < 1000 OR random_pairs > 10000000 THEN
+    RAISE EXCEPTION 'random_pairs must be between 1000 and 10000000, not %', random_pairs
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'u is estimated from that many random pairs of records.';
+  END IF;
+  IF max_pairs < 1000 OR max_pairs > 100000000 THEN
+    RAISE EXCEPTION 'max_pairs must be between 1000 and 100000000, not %', max_pairs
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'At most that many candidate pairs (a fixed sample) are fitted.';
+  END IF;
+  IF max_block < 2 OR max_block > 100000 THEN
+    RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Train with the max_block resolve runs with (200 by default).';
+  END IF;
+  -- not while a resolve runs (it reads the model)
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('concord.resolve'), 1131);
+  n := (SELECT count(*) FROM @extschema@.identity_record);
+  IF n < 2 THEN
+    RAISE EXCEPTION 'there are % normalized records to train the model on', n
+      USING ERRCODE = 'no_data_found', HINT = 'Register sources and run concord.resolve() first.';
+  END IF;
+  CREATE TEMP TABLE identity_train_out ON COMMIT DROP AS
+    SELECT * FROM @extschema@.identity_train_fit(random_pairs, max_pairs, max_block);
+  SELECT * INTO fit FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'prior';
+  RAISE NOTICE 'identity_train: % records, % candidate pairs (% fitted), share of matches among them % after % iterations (%); prior log2 odds of two records being one person % (on the 1,000-record basis)',
+    n, (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates'),
+    fit.pairs, round(fit.m::numeric, 4),
+    (SELECT o.weight FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations'),
+    CASE WHEN (SELECT o.m FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations') OPERATOR(pg_catalog.=) 1
+         THEN 'converged' ELSE 'not converged' END,
+    round(fit.weight::numeric, 2);
+  -- (resolve's first run trains only on enough pairs: EM on a handful says nothing)
+  IF (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates') < min_pairs THEN
+    RAISE NOTICE 'identity_train: fewer than % candidate pairs, the model is not trained', min_pairs;
+    apply := false;
+  END IF;
+  DELETE FROM identity_train_out o WHERE o.attribute = 'model' AND o.level IN ('candidates', 'iterations');
+  IF apply THEN
+    -- hand-set weights stay: training never overwrites a 'manual' row
+    INSERT INTO @extschema@.identity_weight AS w (attribute, level, weight, origin, m, u, updated_at)
+    SELECT o.attribute, o.level, o.weight, 'trained', o.m, o.u, pg_catalog.now()
+      FROM identity_train_out o WHERE o.weight IS NOT NULL
+        AND (o.attribute OPERATOR(pg_catalog.<>) 'model'
+             OR NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
+                               AND x.level = 'match_threshold' AND x.origin = 'manual'))
+    ON CONFLICT (attribute, level) DO UPDATE
+       SET weight = excluded.weight, origin = 'trained', m = excluded.m, u = excluded.u, updated_at = excluded.updated_at
+     WHERE w.origin OPERATOR(pg_catalog.<>) 'manual';
+  END IF;
+  RETURN QUERY
+    SELECT o.attribute, o.level, o.m, o.u, o.weight, w.weight,
+           CASE WHEN o.weight IS NULL THEN coalesce(w.origin, 'default') || ' (too few pairs to train)'
+                WHEN w.origin = 'manual' THEN 'manual (kept)'
+                WHEN o.attribute = 'model' AND EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
+                                                        AND x.level = 'match_threshold' AND x.origin = 'manual')
+                  THEN 'not used: the match threshold is set by hand'
+                WHEN apply THEN 'trained' ELSE 'not applied' END
+      FROM identity_train_out o
+      LEFT JOIN @extschema@.identity_weight w ON w.attribute = o.attribute AND w.level = o.level
+     ORDER BY o.attribute = 'model', o.attribute, o.level;
+  DROP TABLE identity_train_out;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_train_store(boolean, integer, integer, integer, integer) IS
+  'Internal to identity_train and resolve: fits the model and, with apply and at least min_pairs candidate pairs, stores it';
+
+CREATE FUNCTION @extschema@.identity_train(apply boolean DEFAULT true, random_pairs integer DEFAULT 200000,
+                                           max_pairs integer DEFAULT 200000, max_block integer DEFAULT 200)
+RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
+               previous double precision, origin text)
+LANGUAGE sql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner_temp'
+BEGIN ATOMIC
+  SELECT * FROM @extschema@.identity_train_store(identity_train.apply, identity_train.random_pairs,
+                                                 identity_train.max_pairs, identity_train.max_block, 0);
+END;
+COMMENT ON FUNCTION @extschema@.identity_train(boolean, integer, integer, integer) IS
+  'Trains the matching model (Fellegi-Sunter): u from random pairs of records, m and the share of matches by expectation-maximisation over the candidate pairs; with apply, stores the weights log2(m/u) as origin trained (never over a manual row) and the prior the match probability is turned into a threshold with';
+
 CREATE FUNCTION @extschema@.why_matched(source_a text, key_a text, source_b text, key_b text)
 RETURNS jsonb
 AS 'MODULE_PATHNAME', 'concord_identity_compare'
@@ -1432,6 +1541,15 @@ BEGIN
   DROP TABLE identity_stage;
   RAISE DEBUG 'concord.resolve: % new rows stored after % ms', n_new,
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  -- the first resolve of enough records to learn from trains the model
+  -- (1,000 records and 200 candidate pairs; fewer keep the defaults: EM on
+  -- a handful of pairs says little)
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight w WHERE w.attribute = 'model' AND w.level = 'prior')
+     AND (SELECT count(*) FROM @extschema@.identity_record) >= 1000 THEN
+    PERFORM @extschema@.identity_train_store(true, 200000, 200000, max_block, 200);
+    RAISE DEBUG 'concord.resolve: model trained after % ms',
+      round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  END IF;
   RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, false);
 END
 $fn$;
@@ -1706,6 +1824,7 @@ SELECT @extschema@.grant_routines('concord_identity', ARRAY[
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
+    'identity_train(boolean, integer, integer, integer)',
     'identity_review_decide(text, text, text, text, boolean, text)',
     'identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision)',
     'identity_attribute_drop(text)', 'identity_survivorship_set(text, text)']);
@@ -1726,5 +1845,7 @@ GRANT SELECT ON @extschema@.identity_source, @extschema@.identity_record, @extsc
   @extschema@.identity_event, @extschema@.customer_event TO concord_identity;
 -- (internal: run by resolve, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_cluster(integer, boolean), @extschema@.identity_neighbours(integer),
+  @extschema@.identity_train_fit(integer, integer, integer),
+  @extschema@.identity_train_store(boolean, integer, integer, integer, integer),
   @extschema@.identity_golden(boolean), @extschema@.identity_load(text, text[]), @extschema@.identity_bulk_indexes(text, boolean),
   @extschema@.identity_analyze(boolean), @extschema@.identity_apply(integer, boolean) FROM PUBLIC;

@@ -91,8 +91,8 @@ unite(int *parent, int *size, int a, int b)
  * sharing a switchboard (a block too large to pair) and a name is compared
  * in the name's block.
  */
-static bool
-shared_earlier(const int *kinds, const Rec *a, const Rec *b, int k)
+bool
+identity_shared_earlier(const int *kinds, const Rec *a, const Rec *b, int k)
 {
 	for (int e = 0; e < k; e++)
 	{
@@ -473,7 +473,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 					 */
 					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
 						continue;
-					if (shared_earlier(kinds, ra, rb, k))
+					if (identity_shared_earlier(kinds, ra, rb, k))
 						continue;
 					identity_compare(&model, ra, rb, NULL, &score, &rule);
 					pairs[b->members[x]]++;

@@ -8,6 +8,7 @@
  *	  block.c	reading records, blocks, how many people share a value
  *	  match.c	identity_cluster(): pairs, rules, union-find, review pairs
  *	  explain.c why_matched() and the level counts for weight estimates
+ *	  train.c	identity_train_fit(): m and u by EM, the learned model
  *
  *-------------------------------------------------------------------------
  */
@@ -118,6 +119,13 @@ typedef struct Model
 								 * (see tf), not a weight of the table */
 	int			ndeclared;		/* declared attributes, in name order */
 	Declared	declared[MAX_DECLARED];
+	/* a trained model (identity_train): its thresholds come from these */
+	bool		trained;
+	double		prior;			/* log2 prior odds that two records are one
+								 * person, on the 1,000-record basis */
+	double		match_probability;
+	double		review_probability;
+	double		name_exact_unique;	/* the same name, held by one person */
 } Model;
 
 /* One attribute's comparison in a pair. */
@@ -152,6 +160,12 @@ extern bool identity_latin_name(const char *syllables);
 #define IDENTITY_MOBILE_REGEX "'^\\+861[3-9][0-9]{9}$'"
 extern void identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp,
 							 double *score, const char **rule);
+extern double identity_match_probability(const Model *m, double score);
+
+/* train.c */
+extern int	identity_level_index(const Model *m, int i, const AttCmp *c, const Rec *a, const Rec *b,
+								 double *tf, bool *scaled);
+extern const char *identity_level_name(const Model *m, int i, int k);
 
 /* block.c */
 extern void identity_append_declared(StringInfo q, const Model *m);
@@ -168,5 +182,6 @@ extern void identity_neighbour_links(Rec *recs, int n, const bool *want);
 
 /* match.c */
 extern int identity_rec_index(Rec *recs, int n, const char *source, const char *key);
+extern bool identity_shared_earlier(const int *kinds, const Rec *a, const Rec *b, int k);
 
 #endif							/* CONCORD_IDENTITY_MATCH_H */

@@ -66,6 +66,7 @@ static const WeightSlot weight_slots[] = {
 	{"email", "agree", offsetof(Model, email_agree)},
 	{"email", "disagree", offsetof(Model, email_disagree)},
 	{"name", "exact", offsetof(Model, name_exact)},
+	{"name", "exact_unique", offsetof(Model, name_exact_unique)},
 	{"name", "close", offsetof(Model, name_close)},
 	{"name", "near", offsetof(Model, name_near)},
 	{"name", "partial", offsetof(Model, name_partial)},
@@ -79,6 +80,9 @@ static const WeightSlot weight_slots[] = {
 	{"model", "match_threshold", offsetof(Model, match_threshold)},
 	{"model", "review_threshold", offsetof(Model, review_threshold)},
 	{"model", "rule_name_min", offsetof(Model, rule_name_min)},
+	{"model", "match_probability", offsetof(Model, match_probability)},
+	{"model", "review_probability", offsetof(Model, review_probability)},
+	{"model", "prior", offsetof(Model, prior)},
 	{NULL, NULL, 0}
 };
 
@@ -90,20 +94,53 @@ Model
 identity_load_model(void)
 {
 	Model		m = default_model;
+	bool		manual_match = false,
+				manual_review = false;
 
-	if (SPI_execute("SELECT attribute, level, weight FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
+	m.match_probability = 0.9;
+	m.name_exact_unique = m.name_exact;
+	m.review_probability = 0.5;
+	if (SPI_execute("SELECT attribute, level, weight, origin FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");
 	for (uint64 i = 0; i < SPI_processed; i++)
 	{
 		char	   *att = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 		char	   *lvl = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2);
 		char	   *w = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3);
+		bool		manual = strcmp(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 4), "manual") == 0;
 
+		if (strcmp(att, "model") == 0 && strcmp(lvl, "prior") == 0)
+			m.trained = true;
+		if (strcmp(att, "model") == 0 && strcmp(lvl, "match_threshold") == 0)
+			manual_match = manual;
+		if (strcmp(att, "model") == 0 && strcmp(lvl, "review_threshold") == 0)
+			manual_review = manual;
 		for (int k = 0; weight_slots[k].attribute; k++)
 			if (strcmp(weight_slots[k].attribute, att) == 0 && strcmp(weight_slots[k].level, lvl) == 0 && w)
 				*(double *) ((char *) &m + weight_slots[k].offset) = strtod(w, NULL);
 	}
 	SPI_freetuptable(SPI_tuptable);
+
+	/*
+	 * A trained model: a pair matches when the probability that its two
+	 * records are one person reaches match_probability -- its score, added
+	 * to the prior log2 odds, reaches log2(p / (1 - p)).  A threshold set
+	 * by hand still wins.
+	 */
+	if (m.trained)
+	{
+		if (m.review_probability > m.match_probability)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("the review probability (%g) is above the match probability (%g)",
+							m.review_probability, m.match_probability),
+					 errhint("Set concord.identity_weight (model, review_probability) to at most the match probability.")));
+		if (!manual_match)
+			m.match_threshold = log2(m.match_probability / (1 - m.match_probability)) - m.prior;
+		if (!manual_review)
+			m.review_threshold = Min(log2(m.review_probability / (1 - m.review_probability)) - m.prior,
+									 m.match_threshold);
+	}
 	if (SPI_execute("SELECT a.name, a.compare, a.tolerance, a.block,"
 					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'agree'),"
 					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'close'),"
@@ -192,6 +229,21 @@ double
 identity_threshold(const Model *m)
 {
 	return m->match_threshold + m->scale;
+}
+
+/*
+ * The probability that a pair of score is one person.  Trained, the
+ * posterior: the prior log2 odds at this population (the table's prior,
+ * on the 1,000-record basis, less the scale) plus the score.  Untrained,
+ * the weights read as log2 Bayes factors and the threshold as the log2
+ * odds against a compared pair: one half at the threshold.
+ */
+double
+identity_match_probability(const Model *m, double score)
+{
+	double		lo = m->trained ? m->prior - m->scale + score : score - identity_threshold(m);
+
+	return 1.0 / (1.0 + pow(2.0, -lo));
 }
 
 /* Jaro-Winkler of two UTF-8 strings (similarity.c's, on code points). */
@@ -625,7 +677,18 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 						syllable_dice(a->syllables, b->syllables, &partial);
 
 					c[i].similarity = s;
-					if (s >= 1.0)
+					if (s >= 1.0 && a->spread[i] <= 1 && strcmp(a->att[i], b->att[i]) == 0)
+					{
+						/*
+						 * a name one person holds (one phone behind it, or
+						 * none): a level of its own, for a trained model
+						 * learns how rarely two people share such a name,
+						 * which the people a common name counts do not tell
+						 */
+						c[i].level = "exact, one person";
+						c[i].weight = tf(m, m->name_exact_unique, 1);
+					}
+					else if (s >= 1.0)
 					{
 						c[i].level = "exact";
 						/* a common name says less */
@@ -713,6 +776,18 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 					{
 						c[i].level = "close";
 						c[i].weight = m->address_close + scale;
+					}
+
+					/*
+					 * A trained model's weights are learned as independent
+					 * pieces of evidence: given the landline, the address
+					 * is the household's whether the two are one person
+					 * or two of a family (m = u), and says nothing more
+					 */
+					if (household && m->trained && c[i].level[0] != 'd')
+					{
+						c[i].level = "agree, the landline's household";
+						c[i].weight = 0;
 					}
 					break;
 				}

@@ -16,9 +16,9 @@ SET LOCAL client_min_messages = warning;
 SELECT new_ids, customers FROM concord.resolve() \gset
 SELECT is(:new_ids::bigint, :customers::bigint, 'a first resolve of generated data creates every customer');
 SELECT cmp_ok((SELECT pair_precision FROM idgen.accuracy()), '>=', 0.99::float8,
-  'pairwise precision at least 0.99 (the issue''s target)');
-SELECT cmp_ok((SELECT pair_recall FROM idgen.accuracy()), '>=', 0.95::float8,
-  'pairwise recall at least 0.95 (the issue''s target; 0.9505 on this data)');
+  'pairwise precision at least 0.99 (the issue''s target; 0.995 measured, trained)');
+SELECT cmp_ok((SELECT pair_recall FROM idgen.accuracy()), '>=', 0.97::float8,
+  'pairwise recall at least 0.97 (the issue''s target; 0.977 on this data with the model trained at the first resolve, 0.9505 with the hand-set weights)');
 SELECT is((SELECT count(*)::int FROM concord.customer_link l JOIN idgen.truth t USING (source, key)
             WHERE t.person < 0 AND EXISTS (SELECT 1 FROM concord.customer_link l2 JOIN idgen.truth t2 USING (source, key)
                                              WHERE l2.customer_id = l.customer_id AND t2.person = -t.person)), 0,
