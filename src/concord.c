@@ -22,6 +22,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "common/hashfn.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
@@ -299,6 +300,22 @@ void
 concord_core_init(void)
 {
 	define_gucs();
+}
+
+/* Hash the string a key points to (see concord.h). */
+uint32
+concord_strptr_hash(const void *key, Size keysize)
+{
+	const char *s = *(const char *const *) key;
+
+	return hash_bytes((const unsigned char *) s, strlen(s));
+}
+
+/* Compare the strings two keys point to (see concord.h). */
+int
+concord_strptr_match(const void *a, const void *b, Size keysize)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 /*

@@ -58,6 +58,13 @@ extern bool concord_preloaded;
 
 extern Oid	concord_schema_oid(bool missing_ok);
 extern Oid	concord_relation_oid(const char *relname, bool missing_ok);
+
+/*
+ * A dynahash table keyed by a pointer to a NUL-terminated string (keysize
+ * sizeof(char *)): hash and compare the strings, not the pointers.
+ */
+extern uint32 concord_strptr_hash(const void *key, Size keysize);
+extern int	concord_strptr_match(const void *a, const void *b, Size keysize);
 extern Oid	concord_relation_owner(Oid relid);
 /*
  * Running with more rights than the caller: concord_elevate pins

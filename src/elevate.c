@@ -49,20 +49,6 @@ typedef struct OwnerPlan
 
 static HTAB *owner_plans = NULL;
 
-static uint32
-sql_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-sql_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 /*
  * Become role for code that must not be steered by the caller: names
  * resolve in pg_catalog (then pg_temp, for relations and types only), and
@@ -113,8 +99,8 @@ concord_owner_exec(const char *relname, const char *sql, int nargs, Oid *types, 
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(const char *);
 		ctl.entrysize = sizeof(OwnerPlan);
-		ctl.hash = sql_hash;
-		ctl.match = sql_match;
+		ctl.hash = concord_strptr_hash;
+		ctl.match = concord_strptr_match;
 		ctl.hcxt = TopMemoryContext;
 		owner_plans = hash_create("concord owner statements", 64, &ctl,
 								  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);

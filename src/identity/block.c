@@ -30,6 +30,7 @@
 #include "utils/memutils.h"
 
 
+#include "concord.h"
 #include "identity/identity.h"
 #include "identity/match.h"
 
@@ -264,21 +265,6 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 	return recs;
 }
 
-/* Hash and compare blocks by the string their key points to. */
-static uint32
-strptr_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-strptr_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 static int
 cstr_ptr_cmp(const void *a, const void *b)
 {
@@ -324,8 +310,8 @@ identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(char *);
 	ctl.entrysize = sizeof(IdentityBlock);
-	ctl.hash = strptr_hash;
-	ctl.match = strptr_match;
+	ctl.hash = concord_strptr_hash;
+	ctl.match = concord_strptr_match;
 	ctl.hcxt = cxt;
 	h = hash_create("concord identity blocks", Max(n / 4, 64), &ctl,
 					HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);

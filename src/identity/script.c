@@ -37,6 +37,7 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 
+#include "concord.h"
 #include "identity/identity.h"
 
 /* ICU transliterator IDs, by IdentityScript */
@@ -94,20 +95,6 @@ typedef struct CacheEntry
 static HTAB *cache_tab = NULL;
 static MemoryContext cache_cxt = NULL;
 
-static uint32
-key_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-static int
-key_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 /* The (empty) cache, made or started afresh. */
 static void
 cache_reset(void)
@@ -122,8 +109,8 @@ cache_reset(void)
 	memset(&ctl, 0, sizeof(ctl));
 	ctl.keysize = sizeof(char *);
 	ctl.entrysize = sizeof(CacheEntry);
-	ctl.hash = key_hash;
-	ctl.match = key_match;
+	ctl.hash = concord_strptr_hash;
+	ctl.match = concord_strptr_match;
 	ctl.hcxt = cache_cxt;
 	cache_tab = hash_create("concord transliteration cache", 1024, &ctl,
 							HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);

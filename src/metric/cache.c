@@ -132,22 +132,6 @@ static SPIPlanPtr generation_plan = NULL;
 static SPIPlanPtr build_plan = NULL;
 static SPIPlanPtr usable_plan = NULL;
 
-/* Hash a question's key (the hash table holds a pointer to it). */
-static uint32
-key_hash(const void *key, Size keysize)
-{
-	const char *s = *(const char *const *) key;
-
-	return hash_bytes((const unsigned char *) s, strlen(s));
-}
-
-/* Compare two questions' keys, for the hash table. */
-static int
-key_match(const void *a, const void *b, Size keysize)
-{
-	return strcmp(*(const char *const *) a, *(const char *const *) b);
-}
-
 /* A relation the kept SQL reads changed (or every relation may have). */
 static void
 relation_changed(Datum arg, Oid relid)
@@ -222,8 +206,8 @@ cache_init(void)
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(char *);
 		ctl.entrysize = sizeof(Entry);
-		ctl.hash = key_hash;
-		ctl.match = key_match;
+		ctl.hash = concord_strptr_hash;
+		ctl.match = concord_strptr_match;
 		ctl.hcxt = cache_cxt;
 		entries = hash_create("concord metric SQL", 64, &ctl,
 							  HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
