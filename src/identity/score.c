@@ -282,7 +282,17 @@ jw(const char *a, const char *b)
 static double
 tf(const Model *m, double weight, int spread)
 {
-	return (spread > 1 ? weight - log2((double) spread) : weight) + m->scale;
+	double		w = spread > 1 ? weight - log2((double) spread) : weight;
+
+	/*
+	 * and a value three or more people share (test@test.com) is at most
+	 * log2(P/n) bits, what two rows holding it by chance would show --
+	 * whatever a unique value of its kind weighs (a trained email: 20 bits
+	 * and more)
+	 */
+	if (identity_widely_shared(spread))
+		w = Min(w, log2(1000.0 / spread));
+	return w + m->scale;
 }
 
 /* Is the value shared by several people (and so cannot contradict)? */
@@ -754,6 +764,26 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 					c[i].similarity = s;
 					c[i].level = s >= 1.0 ? "agree" : s >= 0.9 ? "close" : "disagree";
 					c[i].weight = s >= 1.0 ? agree : s >= 0.9 ? Min(m->company_close, agree) : m->company_disagree;
+
+					/*
+					 * Two people of the name work there (two mobiles behind
+					 * it at the employer) and these rows carry two different
+					 * mobiles: the employer, shared by namesakes, does not
+					 * tell them apart.  A trained model counts it as nothing
+					 * -- the name and the employer are one piece of evidence
+					 * there -- and training leaves such pairs out of the
+					 * company's counts (taken for one person, they taught
+					 * that one person's rows often carry two mobiles).
+					 */
+					if (s >= 1.0 && a->employer_mobiles >= 2 && c[A_NAME_KEY].similarity >= 1.0 &&
+						strcmp(a->att[A_NAME_KEY], b->att[A_NAME_KEY]) == 0 &&
+						strcmp(c[A_PHONE].level, "disagree") == 0 &&
+						identity_is_mobile(a->att[A_PHONE]) && identity_is_mobile(b->att[A_PHONE]))
+					{
+						c[i].level = "agree, several people of the name there";
+						if (m->trained)
+							c[i].weight = 0;
+					}
 					break;
 				}
 			case A_ADDRESS:

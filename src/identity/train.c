@@ -168,6 +168,8 @@ identity_level_index(const Model *m, int i, const AttCmp *c, const Rec *a, const
 				return i == A_PHONE ? 2 : 1;
 			return -1;
 		case A_COMPANY:
+			if (strncmp(l, "agree, several", 14) == 0)
+				return -1;
 			if (strncmp(l, "agree", 5) == 0)
 			{
 				*scaled = true;
@@ -633,6 +635,23 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	if (atts[A_NAME_KEY].cand[0] >= MIN_PAIRS &&
 		atts[A_NAME_KEY].m[1] / atts[A_NAME_KEY].u[1] > atts[A_NAME_KEY].m[0] / atts[A_NAME_KEY].u[0])
 		atts[A_NAME_KEY].u[1] = Min(1.0, atts[A_NAME_KEY].m[1] * atts[A_NAME_KEY].u[0] / atts[A_NAME_KEY].m[0]);
+
+	/*
+	 * Nor is a value alike stronger evidence than the same value: where
+	 * random pairs never reached a close level, its u is only a floor, and
+	 * can fall below the same value's (counted exactly); it is kept no
+	 * lower than that says.
+	 */
+	for (int i = 0; i < natts; i++)
+		for (int k = 1; k < atts[i].nlev; k++)
+		{
+			TrainAtt   *t = &atts[i];
+
+			if (t->cand[0] >= MIN_PAIRS && t->m[0] > 0 &&
+				(strcmp(t->lev[k], "close") == 0 || strcmp(t->lev[k], "near") == 0 || strcmp(t->lev[k], "partial") == 0) &&
+				t->m[k] / t->u[k] > t->m[0] / t->u[0])
+				t->u[k] = Min(1.0, t->m[k] * t->u[0] / t->m[0]);
+		}
 	for (int i = 0; i < natts; i++)
 		for (int k = 0; k < atts[i].nlev; k++)
 		{
