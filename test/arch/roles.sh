@@ -13,43 +13,25 @@
 
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-PY=/usr/bin/python3
+# shellcheck source=test/arch/tap.sh
+. test/arch/tap.sh
 ROLES=test/arch/roles.py
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
-diag() { sed 's/^/# /'; }
 
 echo "1..5"
 
 $PY $ROLES report | diag
-if out="$($PY $ROLES check 2>&1)"; then
-	ok "every component's API is called as a role other than a superuser; every file that is not says why"
-else
-	notok "every component's API is called as a role other than a superuser; every file that is not says why"
-	printf '%s\n' "$out" | diag
-fi
+check "every component's API is called as a role other than a superuser; every file that is not says why" -- \
+	$PY $ROLES check
 
 # A scratch copy of test/ with one change (a shell command run in it); the
 # check must fail, saying what.
 wrong() {
-	local name="$1" change="$2" expect="$3" dir out
+	local name="$1" change="$2" expect="$3" dir
 	dir="$scratch/$name"
 	mkdir -p "$dir"
 	cp -r test "$dir/test"
 	(cd "$dir" && eval "$change")
-	if out="$($PY $ROLES --root "$dir" check 2>&1)"; then
-		notok "the check fails on a scratch copy with $name"
-		echo "# it passed"
-	elif grep -qF "$expect" <<<"$out"; then
-		ok "the check fails on a scratch copy with $name ($expect)"
-	else
-		notok "the check fails on a scratch copy with $name, naming it"
-		printf '%s\n' "$out" | diag
-	fi
+	fails_naming "the check fails on a scratch copy with $name" "$expect" -- $PY $ROLES --root "$dir" check
 }
 
 wrong "a new flow test run as superuser" \
