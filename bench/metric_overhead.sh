@@ -33,7 +33,7 @@ RUNS="${BENCH_RUNS:-3}"
 CLUSTER_EXTRA_CONF="max_parallel_workers_per_gather = 0" bench_cluster "$RUN" 54541
 run_psql postgres -c "CREATE DATABASE $DB" </dev/null >/dev/null
 run_psql "$DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION concord" \
-	-c "SET concord_test.repo = '$REPO'" -f test/metric/jaffle.psql </dev/null >/dev/null
+	-c "SET concord_test.repo = '$REPO'" -v jaffle_models_as_caller=1 -f test/metric/jaffle.psql </dev/null >/dev/null
 # (uncertified metrics: a NOTICE per call would be timed as well; certified, none)
 run_psql "$DB" -c "SET client_min_messages = warning" \
 	-c "SELECT concord.metric_certify(name) FROM concord.metric_latest ORDER BY name" </dev/null >/dev/null

@@ -7,11 +7,29 @@
  * syncs per source; flow: the outbox and alerts), and core's own: the
  * worker (monitor_worker).  Each component's monitor_* views are its own. */
 
-CREATE VIEW @extschema@.monitor_worker AS
-  SELECT a.pid, a.backend_start AS started, a.state, a.query AS doing, a.state_change AS since,
-         pg_catalog.current_setting('concord.worker_naptime_ms') AS naptime
+-- This database's concord worker as pg_stat_activity shows it to concord's
+-- owner.  A role without pg_read_all_stats sees another role's backend
+-- with backend_type and datname NULL, so monitor_worker, read by a member
+-- of concord_flow, would show no worker.  Only the worker's row, whose
+-- activity is concord's own label of what it does, never a user's SQL.
+CREATE FUNCTION @extschema@.worker_activity()
+RETURNS TABLE (pid int, started timestamptz, state text, doing text, since timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT a.pid, a.backend_start, a.state, a.query, a.state_change
     FROM pg_catalog.pg_stat_activity a
-   WHERE a.backend_type = 'concord worker' AND a.datname = pg_catalog.current_database();
+   WHERE a.backend_type OPERATOR(pg_catalog.=) 'concord worker'
+     AND a.datname OPERATOR(pg_catalog.=) pg_catalog.current_database();
+END;
+COMMENT ON FUNCTION @extschema@.worker_activity() IS
+  'Internal to monitor_worker: this database''s concord worker in pg_stat_activity, seen with its owner''s rights';
+REVOKE EXECUTE ON FUNCTION @extschema@.worker_activity() FROM PUBLIC;
+
+CREATE VIEW @extschema@.monitor_worker AS
+  SELECT w.pid, w.started, w.state, w.doing, w.since,
+         pg_catalog.current_setting('concord.worker_naptime_ms') AS naptime
+    FROM @extschema@.worker_activity() w;
 COMMENT ON VIEW @extschema@.monitor_worker IS
   'This database''s concord worker: its process, what it is doing and since when (no row: no worker; is concord in shared_preload_libraries?)';
 

@@ -270,8 +270,11 @@ run_regress
 run_pgtap
 
 # Shell tests printing TAP: the arrows between components against the
-# design (test/arch/deps.sh, no database); on this cluster: every object
-# made and dropped by its role under the one vocabulary, the old names'
+# design (test/arch/deps.sh, no database); the components' API tests run as
+# the roles their docs give their users, each file that runs as superuser
+# listed with its reason (test/arch/roles.sh, no database); on this
+# cluster: every object made and dropped by its role under the one
+# vocabulary, the old names'
 # notices (test/arch/vocabulary.sh), an updated install against a fresh one
 # in pg_dump and in each role's grants (test/packaging/upgrade_dump.sh),
 # the outbox across a crash of
@@ -292,7 +295,7 @@ run_pgtap
 # (test/packaging/deb.sh, on 15).  Sync's JSON tokenizer against jansson
 # (test/sync/jdoc.sh) needs no cluster but runs here with the others.
 CRASH_STATUS=""
-for script in test/arch/deps.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
+for script in test/arch/deps.sh test/arch/roles.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
 	test/sync/jdoc.sh \
 	test/security/fuzz.sh test/packaging/pg_upgrade.sh test/packaging/deb.sh; do
 	echo

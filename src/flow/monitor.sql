@@ -66,9 +66,13 @@ REVOKE EXECUTE ON FUNCTION @extschema@.flow_metrics_lines() FROM PUBLIC;
 SELECT @extschema@.component_register('flow', 'metrics', 'flow_metrics_lines', 70);
 
 GRANT SELECT ON @extschema@.monitor_http TO concord_flow;
+-- (monitor_http reads the call log as its reader: row security shows each
+-- her own calls)
+GRANT SELECT ON @extschema@.http_call_log TO concord_flow;
 GRANT SELECT ON @extschema@.monitor_sync, @extschema@.monitor_outbox, @extschema@.monitor_alerts,
                 @extschema@.monitor_worker TO concord_flow;
 -- (monitor_sync reads the sync catalog as its reader: row security shows
 -- each her own sources)
 GRANT SELECT ON @extschema@.source, @extschema@.sync_run, @extschema@.sync_reject TO concord_flow;
-SELECT @extschema@.grant_routines('concord_flow', ARRAY['metrics_text()']);
+-- (monitor_worker calls worker_activity() as its reader)
+SELECT @extschema@.grant_routines('concord_flow', ARRAY['metrics_text()', 'worker_activity()']);

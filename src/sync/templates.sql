@@ -9,6 +9,13 @@
  * credentials only to the API's origin).  Templates only build JSON: they
  * run as the caller and read nothing.  docs/sync.md has one page per
  * template.
+ *
+ * What the templates share is written once: their parameters and the
+ * columns they make are data (template_def, template_columns), and
+ * source_template_spec checks the parameters and puts every spec together;
+ * a vendor's function (template_<vendor>) returns only what is its own
+ * (request, auth, paging, records, errors, and any departure from the
+ * common target and mode).
  */
 
 ------------------------------------------------------------------------------
@@ -137,128 +144,178 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.template_mode(text, jsonb, jsonb) IS
   'The mode of a template''s spec: incremental as given when the parameter incremental is true, else a full refresh with the deletes asked';
 
--- Common to every template: where the table goes, the URL, the mode.
-CREATE FUNCTION @extschema@.template_base(template text, params jsonb, syncs text)
-RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+------------------------------------------------------------------------------
+-- What the templates are made of: data
+------------------------------------------------------------------------------
+
+-- Each template's parameters (the defaults of the optional ones, the
+-- required ones), the parameter that picks what it syncs with its
+-- choices, and whether the vendor's API can filter on changes
+-- (incremental runs).  source_template_spec checks the parameters with
+-- these before a template's function sees them.
+CREATE FUNCTION @extschema@.template_def(template text)
+RETURNS TABLE (defaults jsonb, required text[], pick text, choices text[], changes boolean)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN pg_catalog.jsonb_build_object(
-  'description', pg_catalog.format('%s (template %s)', syncs, template),
-  'retry', '{"max_attempts": 6, "backoff_ms": 1000}'::pg_catalog.jsonb);
-COMMENT ON FUNCTION @extschema@.template_base(text, jsonb, text) IS
-  'What every template''s spec has: a description, retries';
+BEGIN ATOMIC
+  SELECT d.defaults::pg_catalog.jsonb, d.required, d.pick, d.choices, d.changes
+  FROM (VALUES
+    ('stripe', '{"object": "customers", "base_url": "https://api.stripe.com", "incremental": false, "deletes": "none"}',
+     ARRAY['table', 'api_key'], 'object', ARRAY['customers', 'charges', 'invoices'], true),
+    ('github', '{"state": "all", "base_url": "https://api.github.com", "incremental": true, "deletes": "none"}',
+     ARRAY['table', 'owner', 'repo', 'token'], 'state', ARRAY['open', 'closed', 'all'], true),
+    ('salesforce', '{"object": "Account", "fields": null, "api_version": "v59.0", "batch_size": 2000, "refresh_token": null,
+                     "incremental": true, "deletes": "none"}',
+     ARRAY['table', 'instance_url', 'client_id', 'client_secret'], 'object', ARRAY['Account', 'Contact', 'Opportunity'], true),
+    ('hubspot', '{"object": "contacts", "properties": null, "token": null, "client_id": null, "client_secret": null,
+                  "refresh_token": null, "base_url": "https://api.hubapi.com", "incremental": true, "deletes": "none"}',
+     ARRAY['table'], 'object', ARRAY['contacts', 'companies', 'deals'], true),
+    ('shopify', '{"resource": "orders", "shop": null, "base_url": null, "api_version": "2024-01", "incremental": true,
+                  "deletes": "none"}',
+     ARRAY['table', 'token'], 'resource', ARRAY['customers', 'orders', 'products'], true),
+    ('jira', '{"site": null, "base_url": null, "project": null, "jql": null, "incremental": true, "deletes": "none"}',
+     ARRAY['table', 'email', 'api_token'], NULL, NULL, true),
+    ('dingtalk', '{"object": "users", "dept_id": 1, "base_url": "https://oapi.dingtalk.com", "incremental": false,
+                   "deletes": "none"}',
+     ARRAY['table', 'app_key', 'app_secret'], 'object', ARRAY['users', 'departments'], false),
+    ('wecom', '{"object": "user_ids", "department_id": 1, "base_url": "https://qyapi.weixin.qq.com", "incremental": false,
+                "deletes": "none"}',
+     ARRAY['table', 'corp_id', 'corp_secret'], 'object', ARRAY['user_ids', 'departments', 'users'], false),
+    ('feishu', '{"object": "users", "department_id": "0", "base_url": "https://open.feishu.cn", "incremental": false,
+                 "deletes": "none"}',
+     ARRAY['table', 'app_id', 'app_secret'], 'object', ARRAY['users', 'departments'], false),
+    ('yonyou', '{"auth_url": null, "incremental": true, "deletes": "none"}',
+     ARRAY['table', 'base_url', 'app_key', 'app_secret'], NULL, NULL, true)
+  ) AS d(template, defaults, required, pick, choices, changes)
+  WHERE d.template OPERATOR(pg_catalog.=) template_def.template;
+END;
+COMMENT ON FUNCTION @extschema@.template_def(text) IS
+  'What a template takes: its optional parameters with their defaults, the required ones, the parameter that picks what it syncs and its choices, whether its API filters on changes';
+
+-- The columns a template makes of what it syncs (object: its choice of the
+-- picking parameter, '' for a template without one), one word list a
+-- column: "name path [type [format]]".  Salesforce and HubSpot make theirs
+-- from the fields asked for.
+CREATE FUNCTION @extschema@.template_columns(template text, object text)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+BEGIN ATOMIC
+  SELECT pg_catalog.jsonb_agg(@extschema@.template_column(pg_catalog.split_part(u.c, ' ', 1), pg_catalog.split_part(u.c, ' ', 2),
+                                                          NULLIF(pg_catalog.split_part(u.c, ' ', 3), ''),
+                                                          NULLIF(pg_catalog.split_part(u.c, ' ', 4), ''))
+                              ORDER BY u.n)
+  FROM (VALUES
+    ('stripe', 'customers', ARRAY['id $.id', 'email $.email', 'name $.name', 'phone $.phone', 'description $.description',
+       'city $.address.city', 'currency $.currency', 'balance $.balance bigint', 'delinquent $.delinquent boolean',
+       'metadata $.metadata jsonb', 'created $.created timestamptz epoch']),
+    ('stripe', 'charges', ARRAY['id $.id', 'customer $.customer', 'amount $.amount bigint',
+       'amount_refunded $.amount_refunded bigint', 'currency $.currency', 'status $.status', 'paid $.paid boolean',
+       'description $.description', 'metadata $.metadata jsonb', 'created $.created timestamptz epoch']),
+    ('stripe', 'invoices', ARRAY['id $.id', 'customer $.customer', 'number $.number', 'status $.status',
+       'currency $.currency', 'amount_due $.amount_due bigint', 'amount_paid $.amount_paid bigint', 'total $.total bigint',
+       'period_start $.period_start timestamptz epoch', 'period_end $.period_end timestamptz epoch',
+       'created $.created timestamptz epoch']),
+    ('github', '', ARRAY['id $.id bigint', 'number $.number integer', 'title $.title', 'state $.state',
+       'author $.user.login', 'assignee $.assignee.login', 'labels $.labels[*].name text[]', 'comments $.comments integer',
+       'pull_request $.pull_request.url', 'body $.body', 'created_at $.created_at timestamptz',
+       'updated_at $.updated_at timestamptz', 'closed_at $.closed_at timestamptz']),
+    ('hubspot', '', ARRAY['created_at $.createdAt timestamptz', 'updated_at $.updatedAt timestamptz',
+       'archived $.archived boolean']),
+    ('shopify', 'customers', ARRAY['id $.id bigint', 'email $.email', 'first_name $.first_name', 'last_name $.last_name',
+       'phone $.phone', 'state $.state', 'orders_count $.orders_count integer', 'total_spent $.total_spent numeric',
+       'currency $.currency', 'tags $.tags', 'city $.default_address.city', 'created_at $.created_at timestamptz',
+       'updated_at $.updated_at timestamptz']),
+    ('shopify', 'orders', ARRAY['id $.id bigint', 'name $.name', 'email $.email', 'customer_id $.customer.id bigint',
+       'total_price $.total_price numeric', 'currency $.currency', 'financial_status $.financial_status',
+       'fulfillment_status $.fulfillment_status', 'line_items $.line_items jsonb', 'cancelled_at $.cancelled_at timestamptz',
+       'created_at $.created_at timestamptz', 'updated_at $.updated_at timestamptz']),
+    ('shopify', 'products', ARRAY['id $.id bigint', 'title $.title', 'vendor $.vendor', 'product_type $.product_type',
+       'status $.status', 'variants $.variants jsonb', 'created_at $.created_at timestamptz',
+       'updated_at $.updated_at timestamptz']),
+    ('jira', '', ARRAY['id $.id bigint', 'key $.key', 'project $.fields.project.key', 'summary $.fields.summary',
+       'status $.fields.status.name', 'issue_type $.fields.issuetype.name', 'priority $.fields.priority.name',
+       'assignee $.fields.assignee.displayName', 'assignee_id $.fields.assignee.accountId',
+       'reporter $.fields.reporter.displayName', 'labels $.fields.labels text[]', 'created $.fields.created timestamptz',
+       'updated $.fields.updated timestamptz']),
+    ('dingtalk', 'users', ARRAY['userid $.userid', 'unionid $.unionid', 'name $.name', 'mobile $.mobile', 'email $.email',
+       'title $.title', 'job_number $.job_number', 'dept_id_list $.dept_id_list bigint[]',
+       'hired_date $.hired_date timestamptz epoch_ms', 'active $.active boolean', 'admin $.admin boolean',
+       'leader $.leader boolean']),
+    ('dingtalk', 'departments', ARRAY['dept_id $.dept_id bigint', 'name $.name', 'parent_id $.parent_id bigint',
+       'auto_add_user $.auto_add_user boolean', 'create_dept_group $.create_dept_group boolean']),
+    ('wecom', 'user_ids', ARRAY['userid $.userid', 'department $.department bigint']),
+    ('wecom', 'departments', ARRAY['id $.id bigint', 'name $.name', 'name_en $.name_en', 'parentid $.parentid bigint',
+       'order $.order bigint', 'department_leader $.department_leader text[]']),
+    ('wecom', 'users', ARRAY['userid $.userid', 'name $.name', 'department $.department bigint[]',
+       'main_department $.main_department bigint', 'position $.position', 'mobile $.mobile', 'email $.email',
+       'gender $.gender', 'status $.status integer']),
+    ('feishu', 'users', ARRAY['open_id $.open_id', 'union_id $.union_id', 'user_id $.user_id', 'name $.name',
+       'en_name $.en_name', 'email $.email', 'mobile $.mobile', 'job_title $.job_title', 'employee_no $.employee_no',
+       'city $.city', 'department_ids $.department_ids text[]', 'is_activated $.status.is_activated boolean',
+       'is_resigned $.status.is_resigned boolean', 'join_time $.join_time timestamptz epoch']),
+    ('feishu', 'departments', ARRAY['open_department_id $.open_department_id', 'department_id $.department_id',
+       'name $.name', 'parent_department_id $.parent_department_id', 'leader_user_id $.leader_user_id',
+       'member_count $.member_count integer', 'is_deleted $.status.is_deleted boolean']),
+    ('yonyou', '', ARRAY['id $.id bigint', 'code $.code', 'name $.name.zh_CN', 'shortname $.shortname',
+       'contact_name $.contactName', 'contact_tel $.contactTel', 'region $.region', 'stopped $.stopstatus boolean',
+       'create_time $.createTime timestamp', 'pubts $.pubts timestamp'])
+  ) AS t(template, object, cols),
+  LATERAL pg_catalog.unnest(t.cols) WITH ORDINALITY AS u(c, n)
+  WHERE t.template OPERATOR(pg_catalog.=) template_columns.template
+    AND t.object OPERATOR(pg_catalog.=) coalesce(template_columns.object, '');
+END;
+COMMENT ON FUNCTION @extschema@.template_columns(text, text) IS
+  'The columns of a template''s spec for what it syncs, from one word list a column ("name path [type [format]]")';
 
 ------------------------------------------------------------------------------
--- The templates
+-- The templates: what is each vendor's own
 ------------------------------------------------------------------------------
+-- Each function gets the checked parameters (p) and what they pick
+-- (object), and returns the parts of the spec that are its vendor's:
+-- syncs (the description's words), request, auth, pagination, records,
+-- errors, and, where they are not the common ones, primary_key ("id"),
+-- unmapped (true: the fields no column takes go to column "attributes"),
+-- columns (template_columns) and incremental (the mode of an incremental
+-- run, "{}").  source_template_spec puts the spec together.
 
 -- Stripe: GET /v1/{customers|charges|invoices}, newest first, starting_after
 -- the last id while has_more; a secret key as a bearer token; incremental on
 -- created (Unix seconds) with created[gte].
-CREATE FUNCTION @extschema@.template_stripe(params jsonb)
+CREATE FUNCTION @extschema@.template_stripe(p jsonb, object text)
 RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  p jsonb := @extschema@.template_args('stripe', params,
-    '{"object": "customers", "base_url": "https://api.stripe.com", "incremental": false, "deletes": "none"}',
-    ARRAY['table', 'api_key']);
-  object text := @extschema@.template_choice('stripe', p, 'object', ARRAY['customers', 'charges', 'invoices']);
-  cols jsonb;
-BEGIN
-  cols := CASE object
-    WHEN 'customers' THEN pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id'), @extschema@.template_column('email', '$.email'),
-      @extschema@.template_column('name', '$.name'), @extschema@.template_column('phone', '$.phone'),
-      @extschema@.template_column('description', '$.description'),
-      @extschema@.template_column('city', '$.address.city'),
-      @extschema@.template_column('currency', '$.currency'),
-      @extschema@.template_column('balance', '$.balance', 'bigint'),
-      @extschema@.template_column('delinquent', '$.delinquent', 'boolean'),
-      @extschema@.template_column('metadata', '$.metadata', 'jsonb'),
-      @extschema@.template_column('created', '$.created', 'timestamptz', 'epoch'))
-    WHEN 'charges' THEN pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id'), @extschema@.template_column('customer', '$.customer'),
-      @extschema@.template_column('amount', '$.amount', 'bigint'),
-      @extschema@.template_column('amount_refunded', '$.amount_refunded', 'bigint'),
-      @extschema@.template_column('currency', '$.currency'), @extschema@.template_column('status', '$.status'),
-      @extschema@.template_column('paid', '$.paid', 'boolean'),
-      @extschema@.template_column('description', '$.description'),
-      @extschema@.template_column('metadata', '$.metadata', 'jsonb'),
-      @extschema@.template_column('created', '$.created', 'timestamptz', 'epoch'))
-    ELSE pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id'), @extschema@.template_column('customer', '$.customer'),
-      @extschema@.template_column('number', '$.number'), @extschema@.template_column('status', '$.status'),
-      @extschema@.template_column('currency', '$.currency'),
-      @extschema@.template_column('amount_due', '$.amount_due', 'bigint'),
-      @extschema@.template_column('amount_paid', '$.amount_paid', 'bigint'),
-      @extschema@.template_column('total', '$.total', 'bigint'),
-      @extschema@.template_column('period_start', '$.period_start', 'timestamptz', 'epoch'),
-      @extschema@.template_column('period_end', '$.period_end', 'timestamptz', 'epoch'),
-      @extschema@.template_column('created', '$.created', 'timestamptz', 'epoch'))
-  END;
-  RETURN @extschema@.template_base('stripe', p, 'Stripe ' || object) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'request', pg_catalog.jsonb_build_object('url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/v1/' OPERATOR(pg_catalog.||) object),
-    'auth', pg_catalog.jsonb_build_object('type', 'bearer', 'token', @extschema@.template_secret('stripe', p, 'api_key')),
-    'pagination', '{"type": "cursor", "cursor_param": "starting_after", "cursor_path": "$.data[-1].id",
-                    "has_more_path": "$.has_more", "size_param": "limit", "size": 100}'::pg_catalog.jsonb,
-    'records', '$.data[*]',
-    'columns', cols,
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'id', 'unmapped_column', 'attributes'),
-    'mode', @extschema@.template_mode('stripe', p,
-              '{"cursor_column": "created", "cursor_param": "created[gte]", "lookback": "1 second"}'));
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.template_stripe(jsonb) IS
+RETURN pg_catalog.jsonb_build_object(
+  'syncs', 'Stripe ' OPERATOR(pg_catalog.||) object,
+  'request', pg_catalog.jsonb_build_object('url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/v1/' OPERATOR(pg_catalog.||) object),
+  'auth', pg_catalog.jsonb_build_object('type', 'bearer', 'token', @extschema@.template_secret('stripe', p, 'api_key')),
+  'pagination', '{"type": "cursor", "cursor_param": "starting_after", "cursor_path": "$.data[-1].id",
+                  "has_more_path": "$.has_more", "size_param": "limit", "size": 100}'::pg_catalog.jsonb,
+  'records', '$.data[*]',
+  'incremental', '{"cursor_column": "created", "cursor_param": "created[gte]", "lookback": "1 second"}'::pg_catalog.jsonb);
+COMMENT ON FUNCTION @extschema@.template_stripe(jsonb, text) IS
   'Template stripe: customers, charges or invoices of a Stripe account (parameters: table, api_key; object, incremental, deletes, base_url)';
 
 -- GitHub: GET /repos/{owner}/{repo}/issues (pull requests too), Link header
 -- paging, a token as a bearer; incremental on updated_at with since.
-CREATE FUNCTION @extschema@.template_github(params jsonb)
+CREATE FUNCTION @extschema@.template_github(p jsonb, state text)
 RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  p jsonb := @extschema@.template_args('github', params,
-    '{"state": "all", "base_url": "https://api.github.com", "incremental": true, "deletes": "none"}',
-    ARRAY['table', 'owner', 'repo', 'token']);
-BEGIN
-  PERFORM @extschema@.template_choice('github', p, 'state', ARRAY['open', 'closed', 'all']);
-  RETURN @extschema@.template_base('github', p, pg_catalog.format('GitHub issues of %s/%s', p OPERATOR(pg_catalog.->>) 'owner',
-                                                                 p OPERATOR(pg_catalog.->>) 'repo'))
-    OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'request', pg_catalog.jsonb_build_object(
-      'url', pg_catalog.format('%s/repos/%s/%s/issues', p OPERATOR(pg_catalog.->>) 'base_url',
-                               p OPERATOR(pg_catalog.->>) 'owner', p OPERATOR(pg_catalog.->>) 'repo'),
-      'params', pg_catalog.jsonb_build_object('state', p OPERATOR(pg_catalog.->>) 'state', 'sort', 'updated',
-                                              'direction', 'asc'),
-      'headers', '{"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}'::pg_catalog.jsonb),
-    'auth', pg_catalog.jsonb_build_object('type', 'bearer', 'token', @extschema@.template_secret('github', p, 'token')),
-    'pagination', '{"type": "link_header", "size_param": "per_page", "size": 100}'::pg_catalog.jsonb,
-    'records', '$[*]',
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'id', 'unmapped_column', 'attributes'),
-    'columns', pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id', 'bigint'),
-      @extschema@.template_column('number', '$.number', 'integer'),
-      @extschema@.template_column('title', '$.title'), @extschema@.template_column('state', '$.state'),
-      @extschema@.template_column('author', '$.user.login'),
-      @extschema@.template_column('assignee', '$.assignee.login'),
-      @extschema@.template_column('labels', '$.labels[*].name', 'text[]'),
-      @extschema@.template_column('comments', '$.comments', 'integer'),
-      @extschema@.template_column('pull_request', '$.pull_request.url'),
-      @extschema@.template_column('body', '$.body'),
-      @extschema@.template_column('created_at', '$.created_at', 'timestamptz'),
-      @extschema@.template_column('updated_at', '$.updated_at', 'timestamptz'),
-      @extschema@.template_column('closed_at', '$.closed_at', 'timestamptz')),
-    'mode', @extschema@.template_mode('github', p,
-              '{"cursor_column": "updated_at", "cursor_param": "since", "lookback": "1 second"}'));
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.template_github(jsonb) IS
+RETURN pg_catalog.jsonb_build_object(
+  'syncs', pg_catalog.format('GitHub issues of %s/%s', p OPERATOR(pg_catalog.->>) 'owner', p OPERATOR(pg_catalog.->>) 'repo'),
+  'request', pg_catalog.jsonb_build_object(
+    'url', pg_catalog.format('%s/repos/%s/%s/issues', p OPERATOR(pg_catalog.->>) 'base_url',
+                             p OPERATOR(pg_catalog.->>) 'owner', p OPERATOR(pg_catalog.->>) 'repo'),
+    'params', pg_catalog.jsonb_build_object('state', state, 'sort', 'updated', 'direction', 'asc'),
+    'headers', '{"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"}'::pg_catalog.jsonb),
+  'auth', pg_catalog.jsonb_build_object('type', 'bearer', 'token', @extschema@.template_secret('github', p, 'token')),
+  'pagination', '{"type": "link_header", "size_param": "per_page", "size": 100}'::pg_catalog.jsonb,
+  'records', '$[*]',
+  'columns', @extschema@.template_columns('github', ''),
+  'incremental', '{"cursor_column": "updated_at", "cursor_param": "since", "lookback": "1 second"}'::pg_catalog.jsonb);
+COMMENT ON FUNCTION @extschema@.template_github(jsonb, text) IS
   'Template github: the issues (and pull requests) of a GitHub repository (parameters: table, owner, repo, token; state, incremental, deletes, base_url)';
 
 -- The snake_case column name of a CamelCase field name (SystemModstamp -> system_modstamp).
@@ -274,17 +331,12 @@ COMMENT ON FUNCTION @extschema@.template_snake(text) IS
 -- until done; OAuth2 (client credentials, or a refresh token) at the
 -- My Domain's /services/oauth2/token; incremental on SystemModstamp
 -- inside the query.
-CREATE FUNCTION @extschema@.template_salesforce(params jsonb)
+CREATE FUNCTION @extschema@.template_salesforce(p jsonb, object text)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-  p jsonb := @extschema@.template_args('salesforce', params,
-    '{"object": "Account", "fields": null, "api_version": "v59.0", "batch_size": 2000, "refresh_token": null,
-      "incremental": true, "deletes": "none"}',
-    ARRAY['table', 'instance_url', 'client_id', 'client_secret']);
-  object text := @extschema@.template_choice('salesforce', p, 'object', ARRAY['Account', 'Contact', 'Opportunity']);
   fields text[];
   cols jsonb := '[]';
   f text;
@@ -337,7 +389,8 @@ BEGIN
     'token_url', (p OPERATOR(pg_catalog.->>) 'instance_url') OPERATOR(pg_catalog.||) '/services/oauth2/token',
     'client_id', p OPERATOR(pg_catalog.->>) 'client_id',
     'client_secret', @extschema@.template_secret('salesforce', p, 'client_secret'));
-  RETURN @extschema@.template_base('salesforce', p, 'Salesforce ' || object) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+  RETURN pg_catalog.jsonb_build_object(
+    'syncs', 'Salesforce ' OPERATOR(pg_catalog.||) object,
     'request', pg_catalog.jsonb_build_object(
       'url', pg_catalog.format('%s/services/data/%s/query', p OPERATOR(pg_catalog.->>) 'instance_url', p OPERATOR(pg_catalog.->>) 'api_version'),
       'params', pg_catalog.jsonb_build_object('q', q),
@@ -349,31 +402,23 @@ BEGIN
     'errors', '{"code_path": "$[0].errorCode", "message_path": "$[0].message",
                 "token_expired": ["INVALID_SESSION_ID"], "retry": ["SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"]}'::pg_catalog.jsonb,
     'records', '$.records[*]',
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'id', 'unmapped_column', 'attributes'),
     'columns', cols,
-    'mode', @extschema@.template_mode('salesforce', p,
-              '{"cursor_column": "system_modstamp", "start": "1970-01-01T00:00:00Z",
-                "cursor_format": "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""}'));
+    'incremental', '{"cursor_column": "system_modstamp", "start": "1970-01-01T00:00:00Z",
+                     "cursor_format": "YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""}'::pg_catalog.jsonb);
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.template_salesforce(jsonb) IS
+COMMENT ON FUNCTION @extschema@.template_salesforce(jsonb, text) IS
   'Template salesforce: accounts, contacts or opportunities through SOQL (parameters: table, instance_url, client_id, client_secret; object, fields, refresh_token, incremental, deletes, api_version, batch_size)';
 
 -- HubSpot CRM objects: GET /crm/v3/objects/{type} (paging.next.after) for
 -- a full refresh, POST .../search filtered on the last-modified property
 -- for incremental runs; a private app's token, or OAuth2 with a refresh token.
-CREATE FUNCTION @extschema@.template_hubspot(params jsonb)
+CREATE FUNCTION @extschema@.template_hubspot(p jsonb, object text)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-  p jsonb := @extschema@.template_args('hubspot', params,
-    '{"object": "contacts", "properties": null, "token": null, "client_id": null, "client_secret": null,
-      "refresh_token": null, "base_url": "https://api.hubapi.com", "incremental": true, "deletes": "none"}',
-    ARRAY['table']);
-  object text := @extschema@.template_choice('hubspot', p, 'object', ARRAY['contacts', 'companies', 'deals']);
   modified text := CASE object WHEN 'contacts' THEN 'lastmodifieddate' ELSE 'hs_lastmodifieddate' END;
   props text[];
   cols jsonb;
@@ -401,10 +446,7 @@ BEGIN
       CASE WHEN prop IN ('amount') THEN 'numeric' WHEN prop IN ('numberofemployees') THEN 'integer'
            WHEN prop IN ('closedate') THEN 'timestamptz' END));
   END LOOP;
-  cols := cols OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_array(
-    @extschema@.template_column('created_at', '$.createdAt', 'timestamptz'),
-    @extschema@.template_column('updated_at', '$.updatedAt', 'timestamptz'),
-    @extschema@.template_column('archived', '$.archived', 'boolean'));
+  cols := cols OPERATOR(pg_catalog.||) @extschema@.template_columns('hubspot', '');
   IF p OPERATOR(pg_catalog.->>) 'token' IS NOT NULL THEN
     auth := pg_catalog.jsonb_build_object('type', 'bearer', 'token', @extschema@.template_secret('hubspot', p, 'token'));
   ELSIF p OPERATOR(pg_catalog.->>) 'refresh_token' IS NOT NULL THEN
@@ -421,7 +463,8 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF (p OPERATOR(pg_catalog.->>) 'incremental')::boolean THEN
-    RETURN @extschema@.template_base('hubspot', p, 'HubSpot ' || object) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+    RETURN pg_catalog.jsonb_build_object(
+      'syncs', 'HubSpot ' OPERATOR(pg_catalog.||) object,
       'request', pg_catalog.jsonb_build_object('url', pg_catalog.format('%s/crm/v3/objects/%s/search', base, object),
         'method', 'POST',
         'body', pg_catalog.jsonb_build_object(
@@ -433,120 +476,76 @@ BEGIN
       'pagination', '{"type": "cursor", "in": "body", "cursor_param": "after", "cursor_path": "$.paging.next.after",
                       "size_param": "limit", "size": 100}'::pg_catalog.jsonb,
       'records', '$.results[*]',
-      'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                              'primary_key', 'id', 'unmapped_column', 'attributes'),
       'columns', cols,
-      'mode', @extschema@.template_mode('hubspot', p,
-                '{"cursor_column": "updated_at", "cursor_format": "epoch_ms", "start": "1970-01-01T00:00:00Z"}'));
+      'incremental', '{"cursor_column": "updated_at", "cursor_format": "epoch_ms", "start": "1970-01-01T00:00:00Z"}'::pg_catalog.jsonb);
   END IF;
-  RETURN @extschema@.template_base('hubspot', p, 'HubSpot ' || object) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+  RETURN pg_catalog.jsonb_build_object(
+    'syncs', 'HubSpot ' OPERATOR(pg_catalog.||) object,
     'request', pg_catalog.jsonb_build_object('url', pg_catalog.format('%s/crm/v3/objects/%s', base, object),
       'params', pg_catalog.jsonb_build_object('properties', pg_catalog.array_to_string(props, ','), 'archived', 'false')),
     'auth', auth,
     'pagination', '{"type": "cursor", "cursor_param": "after", "cursor_path": "$.paging.next.after",
                     "size_param": "limit", "size": 100}'::pg_catalog.jsonb,
     'records', '$.results[*]',
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'id', 'unmapped_column', 'attributes'),
-    'columns', cols,
-    'mode', @extschema@.template_mode('hubspot', p, '{}'));
+    'columns', cols);
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.template_hubspot(jsonb) IS
+COMMENT ON FUNCTION @extschema@.template_hubspot(jsonb, text) IS
   'Template hubspot: contacts, companies or deals of HubSpot CRM (parameters: table, and token, or client_id, client_secret and refresh_token; object, properties, incremental, deletes, base_url)';
+
+-- A vendor's URL: base_url when given, else https://<name>.<domain> for the
+-- account's name in parameter name_param (Shopify's shop, Jira's site).
+CREATE FUNCTION @extschema@.template_site(template text, p jsonb, name_param text, domain text)
+RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  IF p OPERATOR(pg_catalog.->>) 'base_url' IS NOT NULL THEN
+    RETURN p OPERATOR(pg_catalog.->>) 'base_url';
+  END IF;
+  IF coalesce(p OPERATOR(pg_catalog.->>) name_param, '') !~ '^[a-z0-9][a-z0-9-]*$' THEN
+    RAISE EXCEPTION 'template "%" needs parameter "%" (the name in <%>.%) or "base_url"', template, name_param, name_param, domain
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  RETURN pg_catalog.format('https://%s.%s', p OPERATOR(pg_catalog.->>) name_param, domain);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.template_site(text, jsonb, text, text) IS
+  'A template''s base URL: base_url, or https://<name>.<domain> for the account''s name (Shopify''s shop, Jira''s site)';
 
 -- Shopify Admin REST: GET /admin/api/{version}/{resource}.json, Link header
 -- with page_info (which takes no other filter), an access token in
 -- X-Shopify-Access-Token; incremental on updated_at with updated_at_min.
-CREATE FUNCTION @extschema@.template_shopify(params jsonb)
+CREATE FUNCTION @extschema@.template_shopify(p jsonb, resource text)
 RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  p jsonb := @extschema@.template_args('shopify', params,
-    '{"resource": "orders", "shop": null, "base_url": null, "api_version": "2024-01", "incremental": true, "deletes": "none"}',
-    ARRAY['table', 'token']);
-  resource text := @extschema@.template_choice('shopify', p, 'resource', ARRAY['customers', 'orders', 'products']);
-  base text := p OPERATOR(pg_catalog.->>) 'base_url';
-  cols jsonb;
-BEGIN
-  IF base IS NULL THEN
-    IF coalesce(p OPERATOR(pg_catalog.->>) 'shop', '') !~ '^[a-z0-9][a-z0-9-]*$' THEN
-      RAISE EXCEPTION 'template "shopify" needs parameter "shop" (the name in <shop>.myshopify.com) or "base_url"'
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    base := pg_catalog.format('https://%s.myshopify.com', p OPERATOR(pg_catalog.->>) 'shop');
-  END IF;
-  cols := CASE resource
-    WHEN 'customers' THEN pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id', 'bigint'), @extschema@.template_column('email', '$.email'),
-      @extschema@.template_column('first_name', '$.first_name'), @extschema@.template_column('last_name', '$.last_name'),
-      @extschema@.template_column('phone', '$.phone'), @extschema@.template_column('state', '$.state'),
-      @extschema@.template_column('orders_count', '$.orders_count', 'integer'),
-      @extschema@.template_column('total_spent', '$.total_spent', 'numeric'),
-      @extschema@.template_column('currency', '$.currency'), @extschema@.template_column('tags', '$.tags'),
-      @extschema@.template_column('city', '$.default_address.city'),
-      @extschema@.template_column('created_at', '$.created_at', 'timestamptz'),
-      @extschema@.template_column('updated_at', '$.updated_at', 'timestamptz'))
-    WHEN 'orders' THEN pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id', 'bigint'), @extschema@.template_column('name', '$.name'),
-      @extschema@.template_column('email', '$.email'),
-      @extschema@.template_column('customer_id', '$.customer.id', 'bigint'),
-      @extschema@.template_column('total_price', '$.total_price', 'numeric'),
-      @extschema@.template_column('currency', '$.currency'),
-      @extschema@.template_column('financial_status', '$.financial_status'),
-      @extschema@.template_column('fulfillment_status', '$.fulfillment_status'),
-      @extschema@.template_column('line_items', '$.line_items', 'jsonb'),
-      @extschema@.template_column('cancelled_at', '$.cancelled_at', 'timestamptz'),
-      @extschema@.template_column('created_at', '$.created_at', 'timestamptz'),
-      @extschema@.template_column('updated_at', '$.updated_at', 'timestamptz'))
-    ELSE pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id', 'bigint'), @extschema@.template_column('title', '$.title'),
-      @extschema@.template_column('vendor', '$.vendor'), @extschema@.template_column('product_type', '$.product_type'),
-      @extschema@.template_column('status', '$.status'), @extschema@.template_column('variants', '$.variants', 'jsonb'),
-      @extschema@.template_column('created_at', '$.created_at', 'timestamptz'),
-      @extschema@.template_column('updated_at', '$.updated_at', 'timestamptz'))
-  END;
-  RETURN @extschema@.template_base('shopify', p, 'Shopify ' || resource) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'request', pg_catalog.jsonb_build_object(
-      'url', pg_catalog.format('%s/admin/api/%s/%s.json', base, p OPERATOR(pg_catalog.->>) 'api_version', resource),
-      'params', CASE resource WHEN 'orders' THEN '{"status": "any"}'::pg_catalog.jsonb ELSE '{}'::pg_catalog.jsonb END,
-      'headers', pg_catalog.jsonb_build_object('X-Shopify-Access-Token', @extschema@.template_secret('shopify', p, 'token'))),
-    'pagination', '{"type": "link_header", "size_param": "limit", "size": 250}'::pg_catalog.jsonb,
-    'records', pg_catalog.format('$.%s[*]', resource),
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'id', 'unmapped_column', 'attributes'),
-    'columns', cols,
-    'mode', @extschema@.template_mode('shopify', p,
-              '{"cursor_column": "updated_at", "cursor_param": "updated_at_min", "lookback": "1 second"}'));
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.template_shopify(jsonb) IS
+RETURN pg_catalog.jsonb_build_object(
+  'syncs', 'Shopify ' OPERATOR(pg_catalog.||) resource,
+  'request', pg_catalog.jsonb_build_object(
+    'url', pg_catalog.format('%s/admin/api/%s/%s.json', @extschema@.template_site('shopify', p, 'shop', 'myshopify.com'),
+                             p OPERATOR(pg_catalog.->>) 'api_version', resource),
+    'params', CASE WHEN resource OPERATOR(pg_catalog.=) 'orders' THEN '{"status": "any"}'::pg_catalog.jsonb ELSE '{}'::pg_catalog.jsonb END,
+    'headers', pg_catalog.jsonb_build_object('X-Shopify-Access-Token', @extschema@.template_secret('shopify', p, 'token'))),
+  'pagination', '{"type": "link_header", "size_param": "limit", "size": 250}'::pg_catalog.jsonb,
+  'records', pg_catalog.format('$.%s[*]', resource),
+  'incremental', '{"cursor_column": "updated_at", "cursor_param": "updated_at_min", "lookback": "1 second"}'::pg_catalog.jsonb);
+COMMENT ON FUNCTION @extschema@.template_shopify(jsonb, text) IS
   'Template shopify: customers, orders or products of a Shopify store, Admin REST API (parameters: table, token, and shop or base_url; resource, api_version, incremental, deletes)';
 
 -- Jira Cloud: GET /rest/api/3/search with JQL, startAt/maxResults/total,
 -- basic auth with an account's e-mail and API token; incremental on
 -- updated inside the JQL (minutes: JQL has no seconds).
-CREATE FUNCTION @extschema@.template_jira(params jsonb)
+CREATE FUNCTION @extschema@.template_jira(p jsonb, object text)
 RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
-  p jsonb := @extschema@.template_args('jira', params,
-    '{"site": null, "base_url": null, "project": null, "jql": null, "incremental": true, "deletes": "none"}',
-    ARRAY['table', 'email', 'api_token']);
-  base text := p OPERATOR(pg_catalog.->>) 'base_url';
+  base text := @extschema@.template_site('jira', p, 'site', 'atlassian.net');
   jql text;
 BEGIN
-  IF base IS NULL THEN
-    IF coalesce(p OPERATOR(pg_catalog.->>) 'site', '') !~ '^[a-z0-9][a-z0-9-]*$' THEN
-      RAISE EXCEPTION 'template "jira" needs parameter "site" (the name in <site>.atlassian.net) or "base_url"'
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    base := pg_catalog.format('https://%s.atlassian.net', p OPERATOR(pg_catalog.->>) 'site');
-  END IF;
   IF p OPERATOR(pg_catalog.->>) 'project' IS NOT NULL AND (p OPERATOR(pg_catalog.->>) 'project') !~ '^[A-Z][A-Z0-9_]*$' THEN
     RAISE EXCEPTION 'parameter "project" of template "jira" must be a project key such as SUP, not %', p OPERATOR(pg_catalog.->) 'project'
       USING ERRCODE = 'invalid_parameter_value';
@@ -560,7 +559,8 @@ BEGIN
   ELSE
     jql := coalesce(jql OPERATOR(pg_catalog.||) ' ', '') OPERATOR(pg_catalog.||) 'ORDER BY key ASC';
   END IF;
-  RETURN @extschema@.template_base('jira', p, 'Jira Cloud issues') OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
+  RETURN pg_catalog.jsonb_build_object(
+    'syncs', 'Jira Cloud issues',
     'request', pg_catalog.jsonb_build_object('url', base OPERATOR(pg_catalog.||) '/rest/api/3/search',
       'params', pg_catalog.jsonb_build_object('jql', jql,
         'fields', 'summary,status,issuetype,priority,assignee,reporter,labels,project,created,updated')),
@@ -569,235 +569,118 @@ BEGIN
     'pagination', '{"type": "offset", "offset_param": "startAt", "limit_param": "maxResults", "limit": 100,
                     "total_path": "$.total"}'::pg_catalog.jsonb,
     'records', '$.issues[*]',
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'id', 'unmapped_column', 'attributes'),
-    'columns', pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id', 'bigint'), @extschema@.template_column('key', '$.key'),
-      @extschema@.template_column('project', '$.fields.project.key'),
-      @extschema@.template_column('summary', '$.fields.summary'),
-      @extschema@.template_column('status', '$.fields.status.name'),
-      @extschema@.template_column('issue_type', '$.fields.issuetype.name'),
-      @extschema@.template_column('priority', '$.fields.priority.name'),
-      @extschema@.template_column('assignee', '$.fields.assignee.displayName'),
-      @extschema@.template_column('assignee_id', '$.fields.assignee.accountId'),
-      @extschema@.template_column('reporter', '$.fields.reporter.displayName'),
-      @extschema@.template_column('labels', '$.fields.labels', 'text[]'),
-      @extschema@.template_column('created', '$.fields.created', 'timestamptz'),
-      @extschema@.template_column('updated', '$.fields.updated', 'timestamptz')),
-    'mode', @extschema@.template_mode('jira', p,
-              '{"cursor_column": "updated", "cursor_format": "YYYY/MM/DD HH24:MI", "lookback": "1 minute",
-                "start": "1970-01-01T00:00:00Z"}'));
+    'incremental', '{"cursor_column": "updated", "cursor_format": "YYYY/MM/DD HH24:MI", "lookback": "1 minute",
+                     "start": "1970-01-01T00:00:00Z"}'::pg_catalog.jsonb);
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.template_jira(jsonb) IS
+COMMENT ON FUNCTION @extschema@.template_jira(jsonb, text) IS
   'Template jira: the issues of a Jira Cloud site found by JQL (parameters: table, email, api_token, and site or base_url; project, jql, incremental, deletes)';
 
 -- DingTalk: an access_token from /gettoken for the app's key and secret,
 -- sent as a query parameter; users of a department by cursor (in the JSON
 -- body) while has_more, or its sub-departments; errcode in every answer.
-CREATE FUNCTION @extschema@.template_dingtalk(params jsonb)
+CREATE FUNCTION @extschema@.template_dingtalk(p jsonb, object text)
 RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  p jsonb := @extschema@.template_args('dingtalk', params,
-    '{"object": "users", "dept_id": 1, "base_url": "https://oapi.dingtalk.com", "incremental": false, "deletes": "none"}',
-    ARRAY['table', 'app_key', 'app_secret']);
-  object text := @extschema@.template_choice('dingtalk', p, 'object', ARRAY['users', 'departments']);
-  base text := p OPERATOR(pg_catalog.->>) 'base_url';
-  spec jsonb;
-BEGIN
-  IF (p OPERATOR(pg_catalog.->>) 'incremental')::boolean THEN
-    RAISE EXCEPTION 'template "dingtalk": the contact API has no change filter; use incremental false'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  spec := @extschema@.template_base('dingtalk', p, 'DingTalk ' || object) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'auth', pg_catalog.jsonb_build_object('type', 'token', 'token_url', base OPERATOR(pg_catalog.||) '/gettoken',
-      'params', pg_catalog.jsonb_build_object('appkey', p OPERATOR(pg_catalog.->>) 'app_key',
-                                              'appsecret', @extschema@.template_secret('dingtalk', p, 'app_secret')),
-      'token_path', '$.access_token', 'expires_path', '$.expires_in', 'in', 'query', 'name', 'access_token'),
-    'errors', '{"code_path": "$.errcode", "message_path": "$.errmsg", "ok": [0],
-                "token_expired": [40014, 42001], "retry": [-1, 90018, 90002]}'::pg_catalog.jsonb,
-    'mode', @extschema@.template_mode('dingtalk', p, '{}'));
-  IF object OPERATOR(pg_catalog.=) 'users' THEN
-    RETURN spec OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-      'request', pg_catalog.jsonb_build_object('url', base OPERATOR(pg_catalog.||) '/topapi/v2/user/list', 'method', 'POST',
-        'body', pg_catalog.jsonb_build_object('dept_id', p OPERATOR(pg_catalog.->) 'dept_id', 'language', 'zh_CN')),
-      'pagination', '{"type": "cursor", "in": "body", "cursor_param": "cursor", "start": 0,
-                      "cursor_path": "$.result.next_cursor", "has_more_path": "$.result.has_more",
-                      "size_param": "size", "size": 100}'::pg_catalog.jsonb,
-      'records', '$.result.list[*]',
-      'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                              'primary_key', 'userid', 'unmapped_column', 'attributes'),
-      'columns', pg_catalog.jsonb_build_array(
-        @extschema@.template_column('userid', '$.userid'), @extschema@.template_column('unionid', '$.unionid'),
-        @extschema@.template_column('name', '$.name'), @extschema@.template_column('mobile', '$.mobile'),
-        @extschema@.template_column('email', '$.email'), @extschema@.template_column('title', '$.title'),
-        @extschema@.template_column('job_number', '$.job_number'),
-        @extschema@.template_column('dept_id_list', '$.dept_id_list', 'bigint[]'),
-        @extschema@.template_column('hired_date', '$.hired_date', 'timestamptz', 'epoch_ms'),
-        @extschema@.template_column('active', '$.active', 'boolean'),
-        @extschema@.template_column('admin', '$.admin', 'boolean'),
-        @extschema@.template_column('leader', '$.leader', 'boolean')));
-  END IF;
-  RETURN spec OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'request', pg_catalog.jsonb_build_object('url', base OPERATOR(pg_catalog.||) '/topapi/v2/department/listsub', 'method', 'POST',
-      'body', pg_catalog.jsonb_build_object('dept_id', p OPERATOR(pg_catalog.->) 'dept_id', 'language', 'zh_CN')),
-    'records', '$.result[*]',
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'dept_id', 'unmapped_column', 'attributes'),
-    'columns', pg_catalog.jsonb_build_array(
-      @extschema@.template_column('dept_id', '$.dept_id', 'bigint'), @extschema@.template_column('name', '$.name'),
-      @extschema@.template_column('parent_id', '$.parent_id', 'bigint'),
-      @extschema@.template_column('auto_add_user', '$.auto_add_user', 'boolean'),
-      @extschema@.template_column('create_dept_group', '$.create_dept_group', 'boolean')));
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.template_dingtalk(jsonb) IS
+RETURN pg_catalog.jsonb_build_object(
+  'syncs', 'DingTalk ' OPERATOR(pg_catalog.||) object,
+  'request', pg_catalog.jsonb_build_object(
+    'url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||)
+           CASE WHEN object OPERATOR(pg_catalog.=) 'users' THEN '/topapi/v2/user/list' ELSE '/topapi/v2/department/listsub' END,
+    'method', 'POST',
+    'body', pg_catalog.jsonb_build_object('dept_id', p OPERATOR(pg_catalog.->) 'dept_id', 'language', 'zh_CN')),
+  'auth', pg_catalog.jsonb_build_object('type', 'token', 'token_url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/gettoken',
+    'params', pg_catalog.jsonb_build_object('appkey', p OPERATOR(pg_catalog.->>) 'app_key',
+                                            'appsecret', @extschema@.template_secret('dingtalk', p, 'app_secret')),
+    'token_path', '$.access_token', 'expires_path', '$.expires_in', 'in', 'query', 'name', 'access_token'),
+  'errors', '{"code_path": "$.errcode", "message_path": "$.errmsg", "ok": [0],
+              "token_expired": [40014, 42001], "retry": [-1, 90018, 90002]}'::pg_catalog.jsonb)
+  OPERATOR(pg_catalog.||)
+  CASE WHEN object OPERATOR(pg_catalog.=) 'users' THEN
+    '{"pagination": {"type": "cursor", "in": "body", "cursor_param": "cursor", "start": 0,
+                     "cursor_path": "$.result.next_cursor", "has_more_path": "$.result.has_more",
+                     "size_param": "size", "size": 100},
+      "records": "$.result.list[*]", "primary_key": "userid"}'::pg_catalog.jsonb
+  ELSE '{"records": "$.result[*]", "primary_key": "dept_id"}'::pg_catalog.jsonb END;
+COMMENT ON FUNCTION @extschema@.template_dingtalk(jsonb, text) IS
   'Template dingtalk: the users or the sub-departments of a DingTalk department (parameters: table, app_key, app_secret; object, dept_id, deletes, base_url)';
 
 -- WeCom (企业微信): an access_token from /cgi-bin/gettoken for the corp's
 -- id and an app's secret, as a query parameter; user ids by cursor (in the
 -- JSON body), the departments, or the users of a department; errcode.
-CREATE FUNCTION @extschema@.template_wecom(params jsonb)
+CREATE FUNCTION @extschema@.template_wecom(p jsonb, object text)
 RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  p jsonb := @extschema@.template_args('wecom', params,
-    '{"object": "user_ids", "department_id": 1, "base_url": "https://qyapi.weixin.qq.com", "incremental": false,
-      "deletes": "none"}',
-    ARRAY['table', 'corp_id', 'corp_secret']);
-  object text := @extschema@.template_choice('wecom', p, 'object', ARRAY['user_ids', 'departments', 'users']);
-  base text := p OPERATOR(pg_catalog.->>) 'base_url';
-  spec jsonb;
-BEGIN
-  IF (p OPERATOR(pg_catalog.->>) 'incremental')::boolean THEN
-    RAISE EXCEPTION 'template "wecom": the contact API has no change filter; use incremental false'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  spec := @extschema@.template_base('wecom', p, 'WeCom ' || object) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'auth', pg_catalog.jsonb_build_object('type', 'token', 'token_url', base OPERATOR(pg_catalog.||) '/cgi-bin/gettoken',
-      'params', pg_catalog.jsonb_build_object('corpid', p OPERATOR(pg_catalog.->>) 'corp_id',
-                                              'corpsecret', @extschema@.template_secret('wecom', p, 'corp_secret')),
-      'token_path', '$.access_token', 'expires_path', '$.expires_in', 'in', 'query', 'name', 'access_token'),
-    'errors', '{"code_path": "$.errcode", "message_path": "$.errmsg", "ok": [0],
-                "token_expired": [40014, 42001], "retry": [-1, 45009, 45033]}'::pg_catalog.jsonb,
-    'mode', @extschema@.template_mode('wecom', p, '{}'));
-  IF object OPERATOR(pg_catalog.=) 'user_ids' THEN
-    RETURN spec OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-      'request', pg_catalog.jsonb_build_object('url', base OPERATOR(pg_catalog.||) '/cgi-bin/user/list_id', 'method', 'POST',
-                                               'body', '{}'::pg_catalog.jsonb),
-      'pagination', '{"type": "cursor", "in": "body", "cursor_param": "cursor", "cursor_path": "$.next_cursor",
-                      "size_param": "limit", "size": 10000}'::pg_catalog.jsonb,
-      'records', '$.dept_user[*]',
-      'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                              'primary_key', pg_catalog.jsonb_build_array('userid', 'department')),
-      'columns', pg_catalog.jsonb_build_array(
-        @extschema@.template_column('userid', '$.userid'),
-        @extschema@.template_column('department', '$.department', 'bigint')));
-  ELSIF object OPERATOR(pg_catalog.=) 'departments' THEN
-    RETURN spec OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-      'request', pg_catalog.jsonb_build_object('url', base OPERATOR(pg_catalog.||) '/cgi-bin/department/list',
-                                               'params', pg_catalog.jsonb_build_object('id', p OPERATOR(pg_catalog.->) 'department_id')),
-      'records', '$.department[*]',
-      'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                              'primary_key', 'id', 'unmapped_column', 'attributes'),
-      'columns', pg_catalog.jsonb_build_array(
-        @extschema@.template_column('id', '$.id', 'bigint'), @extschema@.template_column('name', '$.name'),
-        @extschema@.template_column('name_en', '$.name_en'),
-        @extschema@.template_column('parentid', '$.parentid', 'bigint'),
-        @extschema@.template_column('order', '$.order', 'bigint'),
-        @extschema@.template_column('department_leader', '$.department_leader', 'text[]')));
-  END IF;
-  RETURN spec OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'request', pg_catalog.jsonb_build_object('url', base OPERATOR(pg_catalog.||) '/cgi-bin/user/list',
+RETURN pg_catalog.jsonb_build_object(
+  'syncs', 'WeCom ' OPERATOR(pg_catalog.||) object,
+  'auth', pg_catalog.jsonb_build_object('type', 'token',
+    'token_url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/cgi-bin/gettoken',
+    'params', pg_catalog.jsonb_build_object('corpid', p OPERATOR(pg_catalog.->>) 'corp_id',
+                                            'corpsecret', @extschema@.template_secret('wecom', p, 'corp_secret')),
+    'token_path', '$.access_token', 'expires_path', '$.expires_in', 'in', 'query', 'name', 'access_token'),
+  'errors', '{"code_path": "$.errcode", "message_path": "$.errmsg", "ok": [0],
+              "token_expired": [40014, 42001], "retry": [-1, 45009, 45033]}'::pg_catalog.jsonb)
+  OPERATOR(pg_catalog.||)
+  CASE object
+  WHEN 'user_ids' THEN pg_catalog.jsonb_build_object(
+    'request', pg_catalog.jsonb_build_object('url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/cgi-bin/user/list_id',
+                                             'method', 'POST', 'body', '{}'::pg_catalog.jsonb),
+    'pagination', '{"type": "cursor", "in": "body", "cursor_param": "cursor", "cursor_path": "$.next_cursor",
+                    "size_param": "limit", "size": 10000}'::pg_catalog.jsonb,
+    'records', '$.dept_user[*]',
+    'primary_key', pg_catalog.jsonb_build_array('userid', 'department'),
+    'unmapped', false)
+  WHEN 'departments' THEN pg_catalog.jsonb_build_object(
+    'request', pg_catalog.jsonb_build_object('url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/cgi-bin/department/list',
+                                             'params', pg_catalog.jsonb_build_object('id', p OPERATOR(pg_catalog.->) 'department_id')),
+    'records', '$.department[*]')
+  ELSE pg_catalog.jsonb_build_object(
+    'request', pg_catalog.jsonb_build_object('url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/cgi-bin/user/list',
                                              'params', pg_catalog.jsonb_build_object('department_id', p OPERATOR(pg_catalog.->) 'department_id')),
     'records', '$.userlist[*]',
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'userid', 'unmapped_column', 'attributes'),
-    'columns', pg_catalog.jsonb_build_array(
-      @extschema@.template_column('userid', '$.userid'), @extschema@.template_column('name', '$.name'),
-      @extschema@.template_column('department', '$.department', 'bigint[]'),
-      @extschema@.template_column('main_department', '$.main_department', 'bigint'),
-      @extschema@.template_column('position', '$.position'), @extschema@.template_column('mobile', '$.mobile'),
-      @extschema@.template_column('email', '$.email'), @extschema@.template_column('gender', '$.gender'),
-      @extschema@.template_column('status', '$.status', 'integer')));
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.template_wecom(jsonb) IS
+    'primary_key', 'userid')
+  END;
+COMMENT ON FUNCTION @extschema@.template_wecom(jsonb, text) IS
   'Template wecom: WeCom (企业微信) user ids, departments, or the users of a department (parameters: table, corp_id, corp_secret; object, department_id, deletes, base_url)';
 
 -- Feishu / Lark: a tenant_access_token from /open-apis/auth/v3/
 -- tenant_access_token/internal for the app's id and secret (JSON body), as
 -- a bearer token; users of a department or its sub-departments, page_token
 -- while has_more; code in every answer.
-CREATE FUNCTION @extschema@.template_feishu(params jsonb)
+CREATE FUNCTION @extschema@.template_feishu(p jsonb, object text)
 RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  p jsonb := @extschema@.template_args('feishu', params,
-    '{"object": "users", "department_id": "0", "base_url": "https://open.feishu.cn", "incremental": false,
-      "deletes": "none"}',
-    ARRAY['table', 'app_id', 'app_secret']);
-  object text := @extschema@.template_choice('feishu', p, 'object', ARRAY['users', 'departments']);
-  base text := p OPERATOR(pg_catalog.->>) 'base_url';
-  spec jsonb;
-BEGIN
-  IF (p OPERATOR(pg_catalog.->>) 'incremental')::boolean THEN
-    RAISE EXCEPTION 'template "feishu": the contact API has no change filter; use incremental false'
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  spec := @extschema@.template_base('feishu', p, 'Feishu ' || object) OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'auth', pg_catalog.jsonb_build_object('type', 'token',
-      'token_url', base OPERATOR(pg_catalog.||) '/open-apis/auth/v3/tenant_access_token/internal', 'method', 'POST',
-      'body', pg_catalog.jsonb_build_object('app_id', p OPERATOR(pg_catalog.->>) 'app_id',
-                                            'app_secret', @extschema@.template_secret('feishu', p, 'app_secret')),
-      'token_path', '$.tenant_access_token', 'expires_path', '$.expire'),
-    'errors', '{"code_path": "$.code", "message_path": "$.msg", "ok": [0],
-                "token_expired": [99991661, 99991663, 99991668], "retry": [99991400]}'::pg_catalog.jsonb,
-    'pagination', '{"type": "cursor", "cursor_param": "page_token", "cursor_path": "$.data.page_token",
-                    "has_more_path": "$.data.has_more", "size_param": "page_size", "size": 50}'::pg_catalog.jsonb,
-    'records', '$.data.items[*]',
-    'mode', @extschema@.template_mode('feishu', p, '{}'));
-  IF object OPERATOR(pg_catalog.=) 'users' THEN
-    RETURN spec OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-      'request', pg_catalog.jsonb_build_object('url', base OPERATOR(pg_catalog.||) '/open-apis/contact/v3/users/find_by_department',
-        'params', pg_catalog.jsonb_build_object('department_id', p OPERATOR(pg_catalog.->>) 'department_id',
-                                                'department_id_type', 'open_department_id', 'user_id_type', 'open_id')),
-      'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                              'primary_key', 'open_id', 'unmapped_column', 'attributes'),
-      'columns', pg_catalog.jsonb_build_array(
-        @extschema@.template_column('open_id', '$.open_id'), @extschema@.template_column('union_id', '$.union_id'),
-        @extschema@.template_column('user_id', '$.user_id'), @extschema@.template_column('name', '$.name'),
-        @extschema@.template_column('en_name', '$.en_name'), @extschema@.template_column('email', '$.email'),
-        @extschema@.template_column('mobile', '$.mobile'), @extschema@.template_column('job_title', '$.job_title'),
-        @extschema@.template_column('employee_no', '$.employee_no'), @extschema@.template_column('city', '$.city'),
-        @extschema@.template_column('department_ids', '$.department_ids', 'text[]'),
-        @extschema@.template_column('is_activated', '$.status.is_activated', 'boolean'),
-        @extschema@.template_column('is_resigned', '$.status.is_resigned', 'boolean'),
-        @extschema@.template_column('join_time', '$.join_time', 'timestamptz', 'epoch')));
-  END IF;
-  RETURN spec OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'request', pg_catalog.jsonb_build_object('url', pg_catalog.format('%s/open-apis/contact/v3/departments/%s/children', base,
-                                                                      p OPERATOR(pg_catalog.->>) 'department_id'),
+RETURN pg_catalog.jsonb_build_object(
+  'syncs', 'Feishu ' OPERATOR(pg_catalog.||) object,
+  'auth', pg_catalog.jsonb_build_object('type', 'token',
+    'token_url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/open-apis/auth/v3/tenant_access_token/internal',
+    'method', 'POST',
+    'body', pg_catalog.jsonb_build_object('app_id', p OPERATOR(pg_catalog.->>) 'app_id',
+                                          'app_secret', @extschema@.template_secret('feishu', p, 'app_secret')),
+    'token_path', '$.tenant_access_token', 'expires_path', '$.expire'),
+  'errors', '{"code_path": "$.code", "message_path": "$.msg", "ok": [0],
+              "token_expired": [99991661, 99991663, 99991668], "retry": [99991400]}'::pg_catalog.jsonb,
+  'pagination', '{"type": "cursor", "cursor_param": "page_token", "cursor_path": "$.data.page_token",
+                  "has_more_path": "$.data.has_more", "size_param": "page_size", "size": 50}'::pg_catalog.jsonb,
+  'records', '$.data.items[*]')
+  OPERATOR(pg_catalog.||)
+  CASE WHEN object OPERATOR(pg_catalog.=) 'users' THEN pg_catalog.jsonb_build_object(
+    'request', pg_catalog.jsonb_build_object(
+      'url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/open-apis/contact/v3/users/find_by_department',
+      'params', pg_catalog.jsonb_build_object('department_id', p OPERATOR(pg_catalog.->>) 'department_id',
+                                              'department_id_type', 'open_department_id', 'user_id_type', 'open_id')),
+    'primary_key', 'open_id')
+  ELSE pg_catalog.jsonb_build_object(
+    'request', pg_catalog.jsonb_build_object(
+      'url', pg_catalog.format('%s/open-apis/contact/v3/departments/%s/children', p OPERATOR(pg_catalog.->>) 'base_url',
+                               p OPERATOR(pg_catalog.->>) 'department_id'),
       'params', '{"fetch_child": "true", "department_id_type": "open_department_id"}'::pg_catalog.jsonb),
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'open_department_id', 'unmapped_column', 'attributes'),
-    'columns', pg_catalog.jsonb_build_array(
-      @extschema@.template_column('open_department_id', '$.open_department_id'),
-      @extschema@.template_column('department_id', '$.department_id'), @extschema@.template_column('name', '$.name'),
-      @extschema@.template_column('parent_department_id', '$.parent_department_id'),
-      @extschema@.template_column('leader_user_id', '$.leader_user_id'),
-      @extschema@.template_column('member_count', '$.member_count', 'integer'),
-      @extschema@.template_column('is_deleted', '$.status.is_deleted', 'boolean')));
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.template_feishu(jsonb) IS
+    'primary_key', 'open_department_id')
+  END;
+COMMENT ON FUNCTION @extschema@.template_feishu(jsonb, text) IS
   'Template feishu: Feishu/Lark users of a department, or its sub-departments (parameters: table, app_id, app_secret; object, department_id, deletes, base_url: https://open.larksuite.com for Lark)';
 
 -- Yonyou YonBIP open API: an access_token from
@@ -805,50 +688,31 @@ COMMENT ON FUNCTION @extschema@.template_feishu(jsonb) IS
 -- secret (HMAC-SHA256 of appKey<key>timestamp<ms>, base64), as a query
 -- parameter; customers (merchants) by pageIndex/pageSize in the JSON body;
 -- incremental on pubts; code "200" in every answer.
-CREATE FUNCTION @extschema@.template_yonyou(params jsonb)
+CREATE FUNCTION @extschema@.template_yonyou(p jsonb, object text)
 RETURNS jsonb
-LANGUAGE plpgsql IMMUTABLE
+LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
-AS $fn$
-DECLARE
-  p jsonb := @extschema@.template_args('yonyou', params,
-    '{"auth_url": null, "incremental": true, "deletes": "none"}',
-    ARRAY['table', 'base_url', 'app_key', 'app_secret']);
-  base text := p OPERATOR(pg_catalog.->>) 'base_url';
-  body jsonb := '{}';
-BEGIN
-  IF (p OPERATOR(pg_catalog.->>) 'incremental')::boolean THEN
-    body := '{"simpleVOs": [{"field": "pubts", "op": "egt", "value1": "{cursor}"}]}';
-  END IF;
-  RETURN @extschema@.template_base('yonyou', p, 'Yonyou customers (merchants)') OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object(
-    'request', pg_catalog.jsonb_build_object('url', base OPERATOR(pg_catalog.||) '/yonbip/digitalModel/merchant/list',
-                                             'method', 'POST', 'body', body),
-    'auth', pg_catalog.jsonb_build_object('type', 'token',
-      'token_url', coalesce(p OPERATOR(pg_catalog.->>) 'auth_url', base) OPERATOR(pg_catalog.||) '/open-auth/selfAppAuth/getAccessToken',
-      'params', pg_catalog.jsonb_build_object('appKey', p OPERATOR(pg_catalog.->>) 'app_key', 'timestamp', '{timestamp}'),
-      'sign', pg_catalog.jsonb_build_object('param', 'signature', 'key', @extschema@.template_secret('yonyou', p, 'app_secret'),
-                                            'message', 'appKey{appKey}timestamp{timestamp}'),
-      'token_path', '$.data.access_token', 'expires_path', '$.data.expire', 'in', 'query', 'name', 'access_token'),
-    'errors', '{"code_path": "$.code", "message_path": "$.message", "ok": ["200", "00000"],
-                "token_expired": ["1090003500065"], "retry": ["1090003500024"]}'::pg_catalog.jsonb,
-    'pagination', '{"type": "page_number", "in": "body", "page_param": "pageIndex", "start": 1,
-                    "size_param": "pageSize", "size": 100, "total_path": "$.data.recordCount"}'::pg_catalog.jsonb,
-    'records', '$.data.recordList[*]',
-    'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
-                                            'primary_key', 'id', 'unmapped_column', 'attributes'),
-    'columns', pg_catalog.jsonb_build_array(
-      @extschema@.template_column('id', '$.id', 'bigint'), @extschema@.template_column('code', '$.code'),
-      @extschema@.template_column('name', '$.name.zh_CN'), @extschema@.template_column('shortname', '$.shortname'),
-      @extschema@.template_column('contact_name', '$.contactName'),
-      @extschema@.template_column('contact_tel', '$.contactTel'), @extschema@.template_column('region', '$.region'),
-      @extschema@.template_column('stopped', '$.stopstatus', 'boolean'),
-      @extschema@.template_column('create_time', '$.createTime', 'timestamp'),
-      @extschema@.template_column('pubts', '$.pubts', 'timestamp')),
-    'mode', @extschema@.template_mode('yonyou', p,
-              '{"cursor_column": "pubts", "cursor_format": "YYYY-MM-DD HH24:MI:SS", "start": "1970-01-01 00:00:00"}'));
-END
-$fn$;
-COMMENT ON FUNCTION @extschema@.template_yonyou(jsonb) IS
+RETURN pg_catalog.jsonb_build_object(
+  'syncs', 'Yonyou customers (merchants)',
+  'request', pg_catalog.jsonb_build_object('url', (p OPERATOR(pg_catalog.->>) 'base_url') OPERATOR(pg_catalog.||) '/yonbip/digitalModel/merchant/list',
+    'method', 'POST',
+    'body', CASE WHEN (p OPERATOR(pg_catalog.->>) 'incremental')::boolean
+                 THEN '{"simpleVOs": [{"field": "pubts", "op": "egt", "value1": "{cursor}"}]}'::pg_catalog.jsonb
+                 ELSE '{}'::pg_catalog.jsonb END),
+  'auth', pg_catalog.jsonb_build_object('type', 'token',
+    'token_url', coalesce(p OPERATOR(pg_catalog.->>) 'auth_url', p OPERATOR(pg_catalog.->>) 'base_url')
+                 OPERATOR(pg_catalog.||) '/open-auth/selfAppAuth/getAccessToken',
+    'params', pg_catalog.jsonb_build_object('appKey', p OPERATOR(pg_catalog.->>) 'app_key', 'timestamp', '{timestamp}'),
+    'sign', pg_catalog.jsonb_build_object('param', 'signature', 'key', @extschema@.template_secret('yonyou', p, 'app_secret'),
+                                          'message', 'appKey{appKey}timestamp{timestamp}'),
+    'token_path', '$.data.access_token', 'expires_path', '$.data.expire', 'in', 'query', 'name', 'access_token'),
+  'errors', '{"code_path": "$.code", "message_path": "$.message", "ok": ["200", "00000"],
+              "token_expired": ["1090003500065"], "retry": ["1090003500024"]}'::pg_catalog.jsonb,
+  'pagination', '{"type": "page_number", "in": "body", "page_param": "pageIndex", "start": 1,
+                  "size_param": "pageSize", "size": 100, "total_path": "$.data.recordCount"}'::pg_catalog.jsonb,
+  'records', '$.data.recordList[*]',
+  'incremental', '{"cursor_column": "pubts", "cursor_format": "YYYY-MM-DD HH24:MI:SS", "start": "1970-01-01 00:00:00"}'::pg_catalog.jsonb);
+COMMENT ON FUNCTION @extschema@.template_yonyou(jsonb, text) IS
   'Template yonyou: the customers (merchants) of a Yonyou YonBIP tenant through its open API (parameters: table, base_url, app_key, app_secret; auth_url, incremental, deletes)';
 
 ------------------------------------------------------------------------------
@@ -893,6 +757,11 @@ RETURNS jsonb
 LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
+DECLARE
+  d record;
+  p jsonb;
+  object text;
+  parts jsonb;
 BEGIN
   IF template IS NULL THEN
     RAISE EXCEPTION 'template name must not be null' USING ERRCODE = 'null_value_not_allowed';
@@ -903,18 +772,42 @@ BEGIN
             HINT = pg_catalog.format('Templates: %s (concord.source_templates() lists them).',
                                      (SELECT pg_catalog.string_agg(t.template, ', ') FROM @extschema@.source_templates() t));
   END IF;
-  RETURN CASE template
-    WHEN 'stripe' THEN @extschema@.template_stripe(params)
-    WHEN 'github' THEN @extschema@.template_github(params)
-    WHEN 'salesforce' THEN @extschema@.template_salesforce(params)
-    WHEN 'hubspot' THEN @extschema@.template_hubspot(params)
-    WHEN 'shopify' THEN @extschema@.template_shopify(params)
-    WHEN 'jira' THEN @extschema@.template_jira(params)
-    WHEN 'dingtalk' THEN @extschema@.template_dingtalk(params)
-    WHEN 'wecom' THEN @extschema@.template_wecom(params)
-    WHEN 'feishu' THEN @extschema@.template_feishu(params)
-    WHEN 'yonyou' THEN @extschema@.template_yonyou(params)
+  -- the parameters: checked, completed, what they pick
+  SELECT * INTO d FROM @extschema@.template_def(template);
+  p := @extschema@.template_args(template, params, d.defaults, d.required);
+  IF d.pick IS NOT NULL THEN
+    object := @extschema@.template_choice(template, p, d.pick, d.choices);
+  END IF;
+  IF NOT d.changes AND (p OPERATOR(pg_catalog.->>) 'incremental')::boolean THEN
+    RAISE EXCEPTION 'template "%": the contact API has no change filter; use incremental false', template
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- what is the vendor's own
+  parts := CASE template
+    WHEN 'stripe' THEN @extschema@.template_stripe(p, object)
+    WHEN 'github' THEN @extschema@.template_github(p, object)
+    WHEN 'salesforce' THEN @extschema@.template_salesforce(p, object)
+    WHEN 'hubspot' THEN @extschema@.template_hubspot(p, object)
+    WHEN 'shopify' THEN @extschema@.template_shopify(p, object)
+    WHEN 'jira' THEN @extschema@.template_jira(p, object)
+    WHEN 'dingtalk' THEN @extschema@.template_dingtalk(p, object)
+    WHEN 'wecom' THEN @extschema@.template_wecom(p, object)
+    WHEN 'feishu' THEN @extschema@.template_feishu(p, object)
+    WHEN 'yonyou' THEN @extschema@.template_yonyou(p, object)
   END;
+  -- and what every template's spec has
+  RETURN pg_catalog.jsonb_build_object(
+      'description', pg_catalog.format('%s (template %s)', parts OPERATOR(pg_catalog.->>) 'syncs', template),
+      'retry', '{"max_attempts": 6, "backoff_ms": 1000}'::pg_catalog.jsonb,
+      'target', pg_catalog.jsonb_build_object('table', p OPERATOR(pg_catalog.->>) 'table', 'create', true,
+                  'primary_key', coalesce(parts OPERATOR(pg_catalog.->) 'primary_key', '"id"'::pg_catalog.jsonb))
+                OPERATOR(pg_catalog.||)
+                CASE WHEN coalesce((parts OPERATOR(pg_catalog.->>) 'unmapped')::boolean, true)
+                     THEN '{"unmapped_column": "attributes"}'::pg_catalog.jsonb ELSE '{}'::pg_catalog.jsonb END,
+      'columns', coalesce(parts OPERATOR(pg_catalog.->) 'columns', @extschema@.template_columns(template, object)),
+      'mode', @extschema@.template_mode(template, p, coalesce(parts OPERATOR(pg_catalog.->) 'incremental', '{}'::pg_catalog.jsonb)))
+    OPERATOR(pg_catalog.||)
+    (parts OPERATOR(pg_catalog.-) ARRAY['syncs', 'primary_key', 'unmapped', 'columns', 'incremental']);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.source_template_spec(text, jsonb) IS
@@ -937,16 +830,18 @@ SELECT @extschema@.grant_routines('concord_sync', ARRAY[
 REVOKE EXECUTE ON FUNCTION @extschema@.template_args(text, jsonb, jsonb, text[]),
   @extschema@.template_secret(text, jsonb, text), @extschema@.template_choice(text, jsonb, text, text[]),
   @extschema@.template_column(text, text, text, text), @extschema@.template_mode(text, jsonb, jsonb),
-  @extschema@.template_base(text, jsonb, text), @extschema@.template_snake(text),
-  @extschema@.template_stripe(jsonb), @extschema@.template_github(jsonb), @extschema@.template_salesforce(jsonb),
-  @extschema@.template_hubspot(jsonb), @extschema@.template_shopify(jsonb), @extschema@.template_jira(jsonb),
-  @extschema@.template_dingtalk(jsonb), @extschema@.template_wecom(jsonb), @extschema@.template_feishu(jsonb),
-  @extschema@.template_yonyou(jsonb) FROM PUBLIC;
+  @extschema@.template_def(text), @extschema@.template_columns(text, text), @extschema@.template_snake(text),
+  @extschema@.template_site(text, jsonb, text, text),
+  @extschema@.template_stripe(jsonb, text), @extschema@.template_github(jsonb, text), @extschema@.template_salesforce(jsonb, text),
+  @extschema@.template_hubspot(jsonb, text), @extschema@.template_shopify(jsonb, text), @extschema@.template_jira(jsonb, text),
+  @extschema@.template_dingtalk(jsonb, text), @extschema@.template_wecom(jsonb, text), @extschema@.template_feishu(jsonb, text),
+  @extschema@.template_yonyou(jsonb, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.template_args(text, jsonb, jsonb, text[]),
   @extschema@.template_secret(text, jsonb, text), @extschema@.template_choice(text, jsonb, text, text[]),
   @extschema@.template_column(text, text, text, text), @extschema@.template_mode(text, jsonb, jsonb),
-  @extschema@.template_base(text, jsonb, text), @extschema@.template_snake(text),
-  @extschema@.template_stripe(jsonb), @extschema@.template_github(jsonb), @extschema@.template_salesforce(jsonb),
-  @extschema@.template_hubspot(jsonb), @extschema@.template_shopify(jsonb), @extschema@.template_jira(jsonb),
-  @extschema@.template_dingtalk(jsonb), @extschema@.template_wecom(jsonb), @extschema@.template_feishu(jsonb),
-  @extschema@.template_yonyou(jsonb) TO concord_sync;
+  @extschema@.template_def(text), @extschema@.template_columns(text, text), @extschema@.template_snake(text),
+  @extschema@.template_site(text, jsonb, text, text),
+  @extschema@.template_stripe(jsonb, text), @extschema@.template_github(jsonb, text), @extschema@.template_salesforce(jsonb, text),
+  @extschema@.template_hubspot(jsonb, text), @extschema@.template_shopify(jsonb, text), @extschema@.template_jira(jsonb, text),
+  @extschema@.template_dingtalk(jsonb, text), @extschema@.template_wecom(jsonb, text), @extschema@.template_feishu(jsonb, text),
+  @extschema@.template_yonyou(jsonb, text) TO concord_sync;

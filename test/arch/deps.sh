@@ -13,25 +13,14 @@
 
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
-PY=/usr/bin/python3
+# shellcheck source=test/arch/tap.sh
+. test/arch/tap.sh
 DEPS=test/arch/deps.py
-scratch="$(mktemp -d)"
-trap 'rm -rf "$scratch"' EXIT
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-notok() { n=$((n + 1)); echo "not ok $n - $1"; }
-diag() { sed 's/^/# /'; }
 
 echo "1..9"
 
 # 1. the tree keeps to the design
-if out="$($PY $DEPS check 2>&1)"; then
-	ok "no arrow against the design, no other component's table read directly"
-else
-	notok "no arrow against the design, no other component's table read directly"
-	printf '%s\n' "$out" | diag
-fi
+check "no arrow against the design, no other component's table read directly" -- $PY $DEPS check
 
 # 2. core names no component (explicitly, beside the check)
 if out="$(grep -nE '#include "(secret|http|sync|identity|policy|metric|flow)/' src/*.c src/*.h | grep -v '^src/components\.c:')"; then
@@ -44,20 +33,12 @@ fi
 # A scratch copy of the tree with one change; the check must fail on it,
 # saying what.
 wrong() {
-	local name="$1" file="$2" text="$3" expect="$4" dir out
+	local name="$1" file="$2" text="$3" expect="$4" dir
 	dir="$scratch/$name"
 	mkdir -p "$dir"
 	cp -r src "$dir/src"
 	printf '%s\n' "$text" >>"$dir/$file"
-	if out="$($PY $DEPS --root "$dir" check 2>&1)"; then
-		notok "the check fails on a scratch copy with $name"
-		echo "# it passed" 
-	elif grep -qF "$expect" <<<"$out"; then
-		ok "the check fails on a scratch copy with $name ($expect)"
-	else
-		notok "the check fails on a scratch copy with $name, naming it"
-		printf '%s\n' "$out" | diag
-	fi
+	fails_naming "the check fails on a scratch copy with $name" "$expect" -- $PY $DEPS --root "$dir" check
 }
 
 wrong "http including flow's header" src/http/http.c '#include "flow/flow.h"' \

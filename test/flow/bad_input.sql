@@ -5,7 +5,13 @@ BEGIN;
 SET client_min_messages = warning;
 SELECT plan(16);
 
+-- Each part as a role holding its component's capability role alone
+-- (docs/flow.md, docs/metric.md).
+CREATE ROLE tap_bad_flow IN ROLE concord_flow;
+CREATE ROLE tap_bad_metric IN ROLE concord_metric;
+
 -- flow
+SET LOCAL ROLE tap_bad_flow;
 SELECT throws_ok($$SELECT concord.outbox_retry(987654321)$$, '42704', 'no outbox message 987654321', 'outbox_retry of no message');
 SELECT throws_ok($$SELECT concord.outbox_enqueue('nosuch', NULL)$$, '42704', 'unknown endpoint "nosuch"', 'outbox_enqueue to an unknown endpoint');
 SELECT throws_ok($$SELECT concord.endpoint_define('e1', NULL)$$, '22004', 'endpoint "e1" needs a URL', 'endpoint_define without a URL');
@@ -21,12 +27,14 @@ SELECT throws_ok($$SELECT concord.alert_rule('a1', query => 'SELECT 1', severity
                  'unknown severity "panic" for alert "a1"', 'alert_rule with an unknown severity');
 
 -- metric
+SET LOCAL ROLE tap_bad_metric;
 SELECT throws_ok($$SELECT concord.metric_rollup_refresh('nosuch')$$, '42704', 'unknown rollup "nosuch"', 'metric_rollup_refresh of an unknown rollup');
 SELECT is(concord.metric_rollup_drop('nosuch'), false, 'metric_rollup_drop of an unknown rollup: false');
 SELECT is(concord.model_drop('nosuch'), false, 'model_drop of an unknown model: false');
 SELECT throws_ok($$SELECT concord.expr_check_over('m', '{a,b}', '{numeric}', 'a + b', false)$$, '22023',
                  'expr_check_over needs as many types as names, and at least one', 'expr_check_over with mismatched names and types');
 SELECT throws_ok($$SELECT concord.expr_names('a +')$$, '42601', NULL, 'expr_names of text that does not parse');
+SET LOCAL ROLE tap_bad_flow;  -- (an alert's check: flow's)
 SELECT throws_ok($$SELECT concord.sql_check_select('DELETE FROM pg_class')$$, '22023', 'an alert''s query must be one SELECT statement',
                  'sql_check_select of a DELETE');
 

@@ -4,19 +4,28 @@ BEGIN;
 SET client_min_messages = warning;
 SELECT plan(10);
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, allow_private => true) IS NOT NULL AS a \gset
+-- The views and metrics_text() are read, and the endpoint and alert made,
+-- by a role holding concord_flow alone (docs/flow.md); the rows the worker
+-- and the call log would hold are written here as superuser.
+CREATE ROLE tap_flow_monitor IN ROLE concord_flow;
+SET LOCAL ROLE tap_flow_monitor;
 SELECT concord.endpoint_define('t_mon', current_setting('concord_test.stub_url') || '/hook/t_mon', unsigned => true) AS e \gset
 -- rows as the worker would leave them (it cannot see this transaction's)
+RESET ROLE;
 INSERT INTO concord.outbox (endpoint, payload, idempotency_key, status, enqueued_at) VALUES
   ('t_mon', '{}', 'a', 'pending', now() - interval '90 seconds'), ('t_mon', '{}', 'b', 'pending', now()),
   ('t_mon', '{}', 'c', 'dead', now());
 INSERT INTO concord.outbox (endpoint, payload, idempotency_key, status, delivered_at) VALUES ('t_mon', '{}', 'd', 'delivered', now());
+SET LOCAL ROLE tap_flow_monitor;
 SELECT results_eq($$SELECT pending, in_flight, dead, delivered_1h, extract(epoch FROM oldest_waiting)::int >= 90
                      FROM concord.monitor_outbox WHERE endpoint = 't_mon'$$,
                   $$VALUES (2::bigint, 0::bigint, 1::bigint, 1::bigint, true)$$, 'monitor_outbox: counts per state and the oldest waiting');
+RESET ROLE;
 INSERT INTO concord.http_call_log (method, url, status, response_bytes, elapsed_ms, role_name)
-VALUES ('GET', 'https://crm.example.invalid/api/customers?page=1', 200, 1000, 10, current_user),
-       ('GET', 'https://crm.example.invalid/api/customers?page=2', 200, 3000, 30, current_user),
-       ('GET', 'https://crm.example.invalid/api/customers?page=3', 503, 0, 50, current_user);
+VALUES ('GET', 'https://crm.example.invalid/api/customers?page=1', 200, 1000, 10, 'tap_flow_monitor'),
+       ('GET', 'https://crm.example.invalid/api/customers?page=2', 200, 3000, 30, 'tap_flow_monitor'),
+       ('GET', 'https://crm.example.invalid/api/customers?page=3', 503, 0, 50, 'tap_flow_monitor');
+SET LOCAL ROLE tap_flow_monitor;
 SELECT results_eq($$SELECT calls, errors, p50_ms, bytes FROM concord.monitor_http WHERE host = 'crm.example.invalid'$$,
                   $$VALUES (3::bigint, 1::bigint, 30::float8, 4000::numeric)$$, 'monitor_http: calls, errors, p50 and bytes per host');
 CREATE TABLE pg_temp.t (id int);

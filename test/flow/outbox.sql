@@ -15,17 +15,26 @@ CREATE FUNCTION pg_temp.clean() RETURNS void LANGUAGE sql AS $$
   DELETE FROM concord.http_allow WHERE note = 't_flow';
 $$;
 SELECT pg_temp.clean() IS NULL AS clean \gset
-CREATE FUNCTION pg_temp.received(hook text) RETURNS jsonb LANGUAGE sql AS $$
+-- The endpoints and messages are made by tap_flow_sender, a role holding
+-- concord_flow alone (docs/flow.md); the allowlist row, the secret (and its
+-- grant) and the stub's control calls (received, forget: SECURITY DEFINER)
+-- are a superuser's.  Committed, like everything here; dropped at the end.
+DROP ROLE IF EXISTS tap_flow_sender;
+CREATE ROLE tap_flow_sender IN ROLE concord_flow;
+CREATE FUNCTION pg_temp.received(hook text) RETURNS jsonb LANGUAGE sql SECURITY DEFINER AS $$
   SELECT ((concord.http_get(current_setting('concord_test.stub_url') || '/received/' || hook)).body)::jsonb
 $$;
-CREATE FUNCTION pg_temp.forget(hook text) RETURNS int LANGUAGE sql AS $$
+CREATE FUNCTION pg_temp.forget(hook text) RETURNS int LANGUAGE sql SECURITY DEFINER AS $$
   SELECT (concord.http_delete(current_setting('concord_test.stub_url') || '/received/' || hook)).status
 $$;
 
 -- endpoints: checked when defined
+SET ROLE tap_flow_sender;
 SELECT throws_like($$SELECT concord.endpoint_define('t_flow_fin', 'http://127.0.0.1:9/hook/t_flow_fin')$$,
                    'destination 127.0.0.1 port 9 is not allowed%', 'an endpoint outside concord.http_allow is refused when it is defined');
+RESET ROLE;
 SELECT concord.http_allow_host('127.0.0.1', :'port'::int, allow_private => true, note => 't_flow') IS NOT NULL AS allowed \gset
+SET ROLE tap_flow_sender;
 SELECT pg_temp.forget('t_flow_fin') + pg_temp.forget('t_flow_retry') AS forgot \gset
 SELECT throws_ok(format($$SELECT concord.endpoint_define('t_flow_fin', '%s/hook/t_flow_fin', 'no_such_secret')$$, :'stub'),
                  '42704', 'secret "no_such_secret" does not exist', 'an endpoint naming a secret that is not there');
@@ -33,7 +42,10 @@ SELECT throws_ok($$SELECT concord.endpoint_define('Finance Hook', 'http://127.0.
                  'a bad endpoint name');
 SELECT throws_ok($$SELECT concord.outbox_enqueue('t_flow_nosuch', '{}')$$, '42704', 'unknown endpoint "t_flow_nosuch"',
                  'a message to an unknown endpoint');
+RESET ROLE;
 SELECT concord.secret_set('t_flow_key', 'flow-test-key-0123456789abcdef') IS NULL AS k \gset
+SELECT concord.secret_grant('t_flow_key', 'tap_flow_sender') AS g \gset
+SET ROLE tap_flow_sender;
 SELECT is(concord.endpoint_define('t_flow_fin', :'stub' || '/hook/t_flow_fin', 't_flow_key', description => '财务开票'), 't_flow_fin',
           'an endpoint: finance''s billing system');
 
@@ -57,7 +69,9 @@ SELECT is(concord.outbox_enqueue('t_flow_fin', '{"contract": "again"}', 't-flow-
 
 -- a receiver failing twice (503, Retry-After: 1): delivered at the third attempt
 SELECT is(concord.endpoint_define('t_flow_retry', :'stub' || '/hook/t_flow_retry', unsigned => true), 't_flow_retry', 'an endpoint without a secret');
+RESET ROLE;
 SELECT (concord.http_post(:'stub' || '/hook/t_flow_retry/fail/2', '')).status AS failing \gset
+SET ROLE tap_flow_sender;
 SELECT concord.outbox_enqueue('t_flow_retry', '{"ticket": 7}') AS m2 \gset
 SELECT ok(pg_temp.eventually($$SELECT status = 'delivered' FROM concord.outbox WHERE id = $$ || :m2, 15),
           'a receiver failing twice: delivered after its Retry-After');
@@ -86,5 +100,7 @@ SELECT ok(pg_temp.eventually($$SELECT attempts = 1 AND status = 'pending' AND ne
           'a Retry-After given as an HTTP date is honoured (the next attempt about 30 seconds on)');
 
 SELECT * FROM finish();
+RESET ROLE;
 SELECT pg_temp.clean() IS NULL AS clean \gset
 SELECT concord.secret_drop('t_flow_key') IS NOT NULL AS dropped \gset
+DROP ROLE tap_flow_sender;

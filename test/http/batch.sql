@@ -10,6 +10,10 @@ SELECT current_setting('concord_test.stub_url') AS u,
 SELECT concord.http_allow_host('127.0.0.1', :'p'::int) IS NOT NULL AS a1,
        concord.http_allow_host('127.0.0.1', :'tp'::int) IS NOT NULL AS a2,
        concord.http_allow_host('localhost', :'p'::int, allow_private => true) IS NOT NULL AS a3 \gset
+-- The batches are sent by a role holding concord_http alone (docs/http.md);
+-- the allowlist rows above are a superuser's.
+CREATE ROLE tap_http_batch IN ROLE concord_http;
+SET LOCAL ROLE tap_http_batch;
 
 -- The rows of q as one text, or the error it raises as
 -- "ERROR <SQLSTATE>: <message>" (so a failing call fails one assertion).

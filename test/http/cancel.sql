@@ -38,6 +38,13 @@ SELECT format('dbname=%s host=%s port=%s', current_database(),
 SELECT dblink_connect('tap_admin', :'conn') AS c1 \gset
 SELECT id > 0 AS committed FROM dblink('tap_admin', format(
   'SELECT (concord.http_allow_host(''127.0.0.1'', %s, note => ''tap cancel test'')).id', :'p')) AS t(id bigint) \gset
+-- The calls, here and in the second session, are made by a login holding
+-- concord_http alone (docs/http.md), committed too so that the second
+-- session can log in as it; dropped at the end.
+SELECT status FROM dblink('tap_admin', $$
+  DROP ROLE IF EXISTS tap_http_cancel; CREATE ROLE tap_http_cancel LOGIN IN ROLE concord_http$$) AS t(status text) \gset
+GRANT ALL ON t0 TO tap_http_cancel;
+SET LOCAL ROLE tap_http_cancel;
 
 INSERT INTO t0 VALUES (clock_timestamp());
 SET LOCAL statement_timeout = '300ms';
@@ -73,7 +80,10 @@ SELECT is((SELECT count(*)::int FROM concord.http_batch(
 -- pg_cancel_backend and pg_terminate_backend from this session
 ------------------------------------------------------------------------------
 
-SELECT dblink_connect('tap_victim', :'conn' || ' application_name=tap_victim') AS c2 \gset
+-- This session is the operator's (a superuser's): dblink and the signals;
+-- the second session is the concord_http login.
+RESET ROLE;
+SELECT dblink_connect('tap_victim', :'conn' || ' user=tap_http_cancel application_name=tap_victim') AS c2 \gset
 
 -- a single call
 SELECT is(dblink_send_query('tap_victim', format('SELECT status FROM concord.http_get(%L)', :'u' || '/delay/5000')), 1,
@@ -118,10 +128,12 @@ SELECT cmp_ok((SELECT clock_timestamp() - t FROM t0), '<', interval '1 s',
   'termination took effect promptly');
 SELECT pg_temp.canceled($$SELECT * FROM dblink_get_result('tap_victim') AS r(status int)$$) IS NOT NULL AS drained \gset
 
--- clean up the committed row
+-- clean up the committed row (the role goes after the rollback, once this
+-- transaction's grant to it has gone)
 SELECT removed FROM dblink('tap_admin', format(
   'SELECT concord.http_disallow_host(''127.0.0.1'', %s)', :'p')) AS t(removed boolean) \gset
 SELECT dblink_disconnect('tap_victim') AS d1, dblink_disconnect('tap_admin') AS d2 \gset
 
 SELECT * FROM finish();
 ROLLBACK;
+DROP ROLE tap_http_cancel;

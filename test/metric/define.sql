@@ -6,6 +6,8 @@ SET client_min_messages = warning;
 SELECT plan(47);
 \ir retail.psql
 \ir models.psql
+-- as the role holding concord_metric that defined the models (models.psql)
+SET LOCAL ROLE tap_modeler;
 
 -- models
 SELECT is((SELECT array_agg(name || ':' || type::text ORDER BY name) FROM concord.metric_dimension WHERE model = 'orders'),
@@ -102,18 +104,21 @@ SELECT results_eq($$SELECT lineage, used_by FROM concord.metric_catalog WHERE na
                   $$VALUES ('{"tables": ["mt_shop.orders"], "columns": ["amount", "status"]}'::jsonb, '{aov,m_a,net_revenue,revenue_mom,revenue_prev,revenue_to_date}'::text[])$$,
                   'lineage: the table and columns it reads, and the metrics computed from it');
 SELECT throws_ok($$SELECT concord.metric_certify('revenue', 7)$$, '42704', 'unknown metric "revenue" version 7', 'certifying a version that is not there');
+RESET ROLE;
 CREATE ROLE tap_mt_other;
 GRANT concord_metric TO tap_mt_other;
 SET LOCAL ROLE tap_mt_other;
-SELECT throws_ok($$SELECT concord.metric_certify('revenue')$$, '42501', 'only the owner of metric "revenue" (postgres) may certify it',
+SELECT throws_ok($$SELECT concord.metric_certify('revenue')$$, '42501', 'only the owner of metric "revenue" (tap_modeler) may certify it',
                  'another role may not certify it');
-RESET ROLE;
+SET LOCAL ROLE tap_modeler;
 
 -- drops
 SELECT throws_ok($$SELECT concord.metric_drop('revenue')$$, '2BP01', 'metric "revenue" is used by metrics: aov, m_a, net_revenue, revenue_mom, revenue_prev, revenue_to_date',
                  'a metric others are computed from cannot be dropped');
 SELECT throws_ok($$SELECT concord.model_drop('refund')$$, '2BP01', 'model "refund" is used by metrics: refunds',
                  'a model a metric aggregates cannot be dropped');
+-- (the audit log is concord_policy's to read, not concord_metric's)
+RESET ROLE;
 SELECT results_eq($$SELECT action, new ->> 'version' FROM concord.audit_log
                      WHERE object = 'revenue' AND action LIKE 'metric%' AND at >= now() ORDER BY id$$,
                   $$VALUES ('metric_define', '1'), ('metric_certify', '1'), ('metric_define', '2'), ('metric_certify', '2')$$,

@@ -6,6 +6,8 @@ SET client_min_messages = warning;
 SELECT plan(22);
 \ir retail.psql
 \ir models.psql
+-- as the role holding concord_metric that defined the models (models.psql)
+SET LOCAL ROLE tap_modeler;
 
 SELECT is(concord.metric_publish('revenue_by_region_month', '{revenue,aov}', '{region}', 'month', time_zone => 'Asia/Shanghai')::text,
           'metrics.revenue_by_region_month', 'metric_publish makes a view in schema metrics');
@@ -22,15 +24,15 @@ SELECT is(obj_description('metrics.revenue_by_region_month'::regclass, 'pg_class
           'each column''s comment says what to do with the others. Made by concord.metric_publish.',
           'the view''s comment says what it answers, per what, and which columns add up');
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
-          '已支付订单的金额 (metric revenue version 1 answers, not certified; owner postgres) Adds up: its sum over rows is their total.',
+          '已支付订单的金额 (metric revenue version 1 answers, not certified; owner tap_modeler) Adds up: its sum over rows is their total.',
           'a metric column''s comment: description, the version that answers, certification, whether it adds up');
 SELECT is((SELECT array_agg(attname::text ORDER BY attnum) FROM pg_attribute WHERE attrelid = 'metrics.revenue_by_region_month'::regclass AND attnum > 0),
           '{metric_time,region,revenue,aov,paid_count}', 'aov does not add up: its components, revenue and paid_count, are columns too');
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 4),
-          '客单价 (metric aov version 1 answers, not certified; owner postgres) Does not add up (a ratio): over any rows it is sum(revenue) / sum(paid_count), columns of this view.',
+          '客单价 (metric aov version 1 answers, not certified; owner tap_modeler) Does not add up (a ratio): over any rows it is sum(revenue) / sum(paid_count), columns of this view.',
           'the ratio''s comment says how to add it up');
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 5),
-          '(metric paid_count version 1 answers, not certified; owner postgres) Component of aov: Adds up: its sum over rows is their total.',
+          '(metric paid_count version 1 answers, not certified; owner tap_modeler) Component of aov: Adds up: its sum over rows is their total.',
           'a component''s comment says whose it is');
 SELECT results_eq($$SELECT sum(revenue) / sum(paid_count) FROM metrics.revenue_by_region_month WHERE metric_time < '2026-04-01'$$,
                   $$SELECT (j ->> 'aov')::numeric FROM concord.metric_query('{aov}', from_date => '2026-01-01', to_date => '2026-03-31',
@@ -41,7 +43,7 @@ SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 1), 'The 
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 2), '(dimension region of model customer)', 'a dimension''s comment');
 SELECT concord.metric_certify('revenue') AS v \gset
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
-          '已支付订单的金额 (metric revenue version 1 answers, certified; owner postgres) Adds up: its sum over rows is their total.',
+          '已支付订单的金额 (metric revenue version 1 answers, certified; owner tap_modeler) Adds up: its sum over rows is their total.',
           'certified: the comment says so');
 
 -- a metric redefined: a draft until certified; the view says so, and
@@ -53,7 +55,7 @@ SELECT results_eq(
   $$SELECT sum(amount) FROM mt_shop.orders WHERE status = 'paid'$$,
   'redefined, revenue still answers with its certified version 1');
 SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
-          '已支付订单的金额 (metric revenue version 1 answers, certified; version 2 is a draft; owner postgres) Adds up: its sum over rows is their total.',
+          '已支付订单的金额 (metric revenue version 1 answers, certified; version 2 is a draft; owner tap_modeler) Adds up: its sum over rows is their total.',
           'the comment says that version 2 is a draft');
 SELECT concord.metric_certify('revenue', 2) AS c2 \gset
 SELECT results_eq(
@@ -71,7 +73,9 @@ SELECT throws_ok($$SELECT concord.metric_drop('biggest_order')$$, '2BP01', 'metr
 DROP VIEW metrics.biggest;
 SELECT is(concord.metric_drop('biggest_order'), true, 'its view dropped, the metric can go (the publication is forgotten)');
 SELECT throws_ok($$SELECT concord.metric_publish('Bad Name', '{revenue}')$$, '42602', 'invalid view name "Bad Name"', 'a bad view name');
+RESET ROLE;
 CREATE TABLE metrics.mine (x int);
+SET LOCAL ROLE tap_modeler;
 SELECT throws_ok($$SELECT concord.metric_publish('mine', '{revenue}')$$, '42P07', 'relation metrics.mine exists and is not a metric publication',
                  'an existing table is not overwritten');
 SELECT throws_ok($$SELECT concord.metric_publish('x', '{nosuch}')$$, '42704', 'unknown metric: nosuch', 'an unknown metric');

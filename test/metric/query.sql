@@ -7,6 +7,8 @@ SET client_min_messages = warning;
 SELECT plan(35);
 \ir retail.psql
 \ir models.psql
+-- asked by an analyst holding no capability role (models.psql)
+SET LOCAL ROLE tap_analyst;
 
 -- simple: revenue by month in Shanghai time
 SELECT results_eq(
@@ -192,7 +194,9 @@ SELECT results_eq(
   'conversions (a count), with a filter on the first event, over all time');
 
 -- a dimension name in two models: asked for by model.dimension
+SET LOCAL ROLE tap_modeler;
 SELECT concord.model_define('refund', 'mt_shop.refund', 'refunded_at', $$ {"status": "'refunded'::text"} $$) AS r \gset
+SET LOCAL ROLE tap_analyst;
 SELECT throws_ok($$SELECT concord.metric_sql('{revenue}', '{status}')$$, '42702',
   'dimension "status" is ambiguous: orders.status, refund.status', 'a dimension name two models have is ambiguous');
 SELECT results_eq(

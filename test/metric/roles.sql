@@ -19,6 +19,7 @@ SELECT pg_temp.clean_metrics() IS NULL AS c0 \gset
 SELECT pg_temp.clean_up('mt_shop', 'tap_mr_', :'roles', true) IS NULL AS clean \gset
 \set QUIET on
 \ir retail.psql
+\set metric_models_as_caller true
 \ir models.psql
 \set QUIET off
 SELECT concord.department_add('tap_mr_sales') AS d \gset

@@ -7,6 +7,8 @@ SET client_min_messages = warning;
 SELECT plan(28);
 \ir retail.psql
 \ir models.psql
+-- as the role holding concord_metric that defined the models (models.psql)
+SET LOCAL ROLE tap_modeler;
 
 -- base and rollup answers of the same question, as sorted text
 CREATE FUNCTION pg_temp.answers(q text, rollups boolean) RETURNS text LANGUAGE plpgsql AS $$
@@ -65,14 +67,19 @@ SELECT is(pg_temp.answers($$'{buyers}', '{region}', 'month', time_zone => 'Asia/
 
 -- changes: stale until refreshed; the refresh recomputes from the change on
 \set q '''{revenue}'', ''{region}'', ''month'', time_zone => ''Asia/Shanghai'''
+-- (the data changes are the tables' owner's)
+RESET ROLE;
 INSERT INTO mt_shop.orders VALUES (99001, 1, '2026-03-05 10:00+08', '线上', 'paid', 777);
+SET LOCAL ROLE tap_modeler;
 SELECT ok(NOT pg_temp.uses(:'q', 'daily'), 'an order added: the rollup is stale, the models answer');
 SELECT is((SELECT since FROM concord.metric_rollup_change WHERE rollup = 'daily'), timestamp '2026-03-05 10:00', 'the change noted, with its time');
 SELECT cmp_ok(concord.metric_rollup_refresh('daily'), '<', (SELECT count(*) FROM concord_rollup.daily),
               'an incremental refresh rewrites only the buckets from the change on');
 SELECT ok(pg_temp.uses(:'q', 'daily') AND pg_temp.answers(:'q', true) = pg_temp.answers(:'q', false),
           'refreshed: from the rollup again, the new order counted');
+RESET ROLE;
 UPDATE mt_shop.customer SET region = '华北' WHERE id = 2;
+SET LOCAL ROLE tap_modeler;
 SELECT is((SELECT since FROM concord.metric_rollup_change WHERE rollup = 'daily'), timestamp '-infinity',
           'a change to a dimension''s table may touch any bucket');
 SELECT ok(concord.metric_rollup_refresh('daily') > 0 AND pg_temp.answers(:'q', true) = pg_temp.answers(:'q', false)

@@ -10,6 +10,8 @@ SET LOCAL client_min_messages = warning;
 SET LOCAL TimeZone = 'UTC';
 SELECT plan(24);
 \ir jaffle.psql
+-- as the role holding concord_metric that defined the models and metrics
+SET LOCAL ROLE tap_jaffle_modeler;
 
 CREATE FUNCTION pg_temp.aov() RETURNS numeric LANGUAGE sql AS $$
   SELECT round((j ->> 'average_order_value')::numeric, 4) FROM concord.metric_query('{average_order_value}') j
@@ -45,11 +47,11 @@ SELECT is(pg_temp.state('average_order_value'), 'latest 1, answers 1, certified 
           'average_order_value stays certified: it still answers from revenue version 1');
 SELECT is(pg_temp.aov(), :'aov_all'::numeric, '... and its answer is the one certified (from revenue version 1)');
 SELECT is(col_description('metrics.aov_by_month'::regclass, 2),
-          'Revenue per order (metric average_order_value version 1 answers, certified with order_count version 1, revenue version 1; owner postgres) '
+          'Revenue per order (metric average_order_value version 1 answers, certified with order_count version 1, revenue version 1; owner tap_jaffle_modeler) '
           'Does not add up (a ratio): over any rows it is sum(revenue) / sum(order_count), columns of this view.',
           'the published view''s comment says which versions answer');
 SELECT is(col_description('metrics.aov_by_month'::regclass, 4),
-          'Revenue (USD) (metric revenue version 1 answers, certified; version 2 is a draft; owner postgres) Component of average_order_value: '
+          'Revenue (USD) (metric revenue version 1 answers, certified; version 2 is a draft; owner tap_jaffle_modeler) Component of average_order_value: '
           'Adds up: its sum over rows is their total.', 'and that revenue has a draft');
 -- the drafts, asked for
 SELECT is((SELECT round((j ->> 'average_order_value')::numeric, 4) FROM concord.metric_query('{average_order_value}', latest => true) j),
@@ -71,7 +73,7 @@ SELECT is(pg_temp.notices('{average_order_value}'),
           'metric_query says so');
 SELECT is(col_description('metrics.aov_by_month'::regclass, 2),
           'Revenue per order (metric average_order_value version 1 answers, certification lapsed: revenue answers with version 2, '
-          'certified with version 1; owner postgres) Does not add up (a ratio): over any rows it is sum(revenue) / sum(order_count), columns of this view.',
+          'certified with version 1; owner tap_jaffle_modeler) Does not add up (a ratio): over any rows it is sum(revenue) / sum(order_count), columns of this view.',
           'and so does the published view (rebuilt in the same transaction)');
 SELECT is(concord.metric_certify('average_order_value'), 1, 'its owner certifies it again');
 SELECT is(pg_temp.state('average_order_value') || ' ' || (SELECT certified_with::text FROM concord.metric_catalog WHERE name = 'average_order_value'),

@@ -6,6 +6,20 @@ SET LOCAL client_min_messages = warning;
 CREATE SCHEMA bi_test;
 CREATE TABLE bi_test.t (id int PRIMARY KEY, v text);
 CREATE VIEW bi_test.v AS SELECT * FROM bi_test.t;
+-- Each call as the role docs/policy.md gives it to: departments and
+-- members to concord_admin (top-level departments are its), a table's
+-- governance to its owner holding concord_policy, access requests to a
+-- member (any role); the internal and Citus functions, and
+-- explain_access, stay a superuser's here.
+CREATE ROLE tap_bi_admin IN ROLE concord_admin;
+CREATE ROLE tap_bi_owner IN ROLE concord_policy;
+CREATE ROLE tap_bi_member;
+ALTER SCHEMA bi_test OWNER TO tap_bi_owner;
+ALTER TABLE bi_test.t OWNER TO tap_bi_owner;
+ALTER VIEW bi_test.v OWNER TO tap_bi_owner;
+GRANT USAGE ON SCHEMA bi_test TO tap_bi_member;
+GRANT SELECT ON bi_test.t TO tap_bi_member;
+SET LOCAL ROLE tap_bi_admin;
 
 SELECT throws_ok($$SELECT concord.department_add('Sales Dept')$$, '22023',
   'invalid department name: ''Sales Dept''', 'department_add: a name that is no identifier');
@@ -13,9 +27,11 @@ SELECT throws_ok($$SELECT concord.department_add(NULL)$$, '22023', 'invalid depa
 SELECT throws_ok($$SELECT concord.department_add('tap_bi_team', 'tap_bi_nowhere')$$, '42704',
   'unknown parent department "tap_bi_nowhere" of department "tap_bi_team"', 'department_add: an unknown parent');
 SELECT concord.department_add('tap_bi_dept') AS d \gset
-SELECT throws_ok($$SELECT concord.member_set('postgres', 'tap_bi_dept', NULL, '[1, 2]')$$, '22023',
-  'attributes of member "postgres" must be a JSON object, not [1, 2]', 'member_set: attributes that are no object');
-SELECT is((SELECT count(*)::int FROM concord.member WHERE role_name = 'postgres'), 0, 'and no member was made');
+SELECT throws_ok($$SELECT concord.member_set('tap_bi_member', 'tap_bi_dept', NULL, '[1, 2]')$$, '22023',
+  'attributes of member "tap_bi_member" must be a JSON object, not [1, 2]', 'member_set: attributes that are no object');
+SELECT is((SELECT count(*)::int FROM concord.member WHERE role_name = 'tap_bi_member'), 0, 'and no member was made');
+
+SET LOCAL ROLE tap_bi_owner;
 
 SELECT is(concord.row_policy_drop('tap_bi_none'), false, 'row_policy_drop of no policy: false');
 SELECT is(concord.write_rule_drop('tap_bi_none'), false, 'write_rule_drop of no rule: false');
@@ -27,19 +43,25 @@ SELECT throws_ok($$SELECT concord.row_policy('tap_bi_p', 'bi_test.v', 'true')$$,
 
 SELECT throws_ok($$SELECT concord.audit_table('bi_test.v')$$, '42809', 'bi_test.v is not a table', 'audit_table of a view');
 SELECT throws_ok($$SELECT concord.audit_table(NULL)$$, '22004', 'audit_table needs a table', 'audit_table of nothing');
+RESET ROLE;
 SELECT throws_ok($$SELECT concord.audit_record(NULL, 'x')$$, '22004', 'an audit entry needs an action and an object',
   'audit_record without an action');
 
+SET LOCAL ROLE tap_bi_member;
 SELECT throws_ok($$SELECT concord.access_request('bi_test.t', 'true', 'x', now() + interval '1 day')$$, '42501',
-  'role "postgres" is no member: only members request access', 'access_request by a role that is no member');
-SELECT concord.member_set('postgres', 'tap_bi_dept') AS m \gset
+  'role "tap_bi_member" is no member: only members request access', 'access_request by a role that is no member');
+SET LOCAL ROLE tap_bi_admin;
+SELECT concord.member_set('tap_bi_member', 'tap_bi_dept') AS m \gset
+SET LOCAL ROLE tap_bi_member;
 SELECT throws_ok($$SELECT concord.access_request('bi_test.t', 'true', '  ', now() + interval '1 day')$$, '22004',
   'an access request needs a table, which rows, a reason and an end', 'access_request without a reason');
 SELECT throws_ok($$SELECT concord.access_request('bi_test.t', 'true', 'x', now() + interval '1 year')$$, '22023',
   NULL, 'access_request for longer than 90 days');
+SET LOCAL ROLE tap_bi_admin;  -- (concord_admin decides any request)
 SELECT throws_ok($$SELECT concord.access_approve(-1)$$, 'P0002', 'no access request -1', 'access_approve of no request');
 SELECT throws_ok($$SELECT concord.access_reject(-1)$$, 'P0002', 'no access request -1', 'access_reject of no request');
 
+RESET ROLE;
 SELECT throws_ok($$SELECT concord.explain_access('postgres', 'bi_test.t', 1000)$$, '22023',
   'sample must be between 0 and 100 rows, not 1000', 'explain_access: too large a sample');
 SELECT throws_ok($$SELECT concord.explain_access('postgres', NULL)$$, '22004', 'explain_access needs a table',

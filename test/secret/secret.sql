@@ -17,11 +17,18 @@ SELECT matches((SELECT key_id FROM concord.secret WHERE name = 'crm_token'), '^[
 SELECT is((pg_stat_file(current_setting('data_directory') || '/concord_secret.key')).size, 32::bigint,
   'the key file holds 32 bytes');
 
--- Used in a header, resolved in C
+-- Used in a header, resolved in C, by a role holding concord_http and the
+-- secret's grant (docs/secret.md): only a superuser sets a secret.
+CREATE ROLE tap_secret_user;
+GRANT concord_http TO tap_secret_user;
+SELECT concord.secret_grant('crm_token', 'tap_secret_user') AS granted \gset
+SET LOCAL ROLE tap_secret_user;
 SELECT is((SELECT body::jsonb -> 'headers' ->> 'authorization'
            FROM concord.http_get(:'u' || '/echo', headers => '{"Authorization": {"secret": "crm_token"}}')),
   'Bearer tap-PLAINTEXT-42', 'a header may take its value from a secret');
+RESET ROLE;
 SELECT concord.secret_set('crm_token', 'Bearer tap-NEW-VALUE-43');
+SET LOCAL ROLE tap_secret_user;
 SELECT is((SELECT body::jsonb -> 'headers' ->> 'authorization'
            FROM concord.http_get(:'u' || '/echo', headers => '{"Authorization": {"secret": "crm_token"}}')),
   'Bearer tap-NEW-VALUE-43', 'secret_set replaces the value');
@@ -33,6 +40,7 @@ SELECT throws_ok(format('SELECT concord.http_get(%L, headers => %L)', :'u' || '/
   '22023', 'request header "Authorization" must be a string or {"secret": "name"}', 'malformed secret reference');
 SELECT throws_ok(format('SELECT concord.http_get(%L, headers => %L)', :'u' || '/echo', '{"Authorization": {"secret": "crm_token", "x": 1}}'),
   '22023', 'request header "Authorization" must be a string or {"secret": "name"}', 'extra keys in a secret reference');
+RESET ROLE;
 SELECT throws_ok($$SELECT concord.secret_set('bad name!', 'x')$$, '22023', 'invalid secret name "bad name!"', 'bad secret name');
 SELECT throws_ok($$SELECT concord.secret_set('', 'x')$$, '22023', 'invalid secret name ""', 'empty secret name');
 SELECT ok(concord.secret_set(NULL, 'x') IS NULL, 'secret_set is strict');
@@ -81,9 +89,6 @@ SELECT throws_ok($$SELECT concord.secret_rotate_key()$$, '55000',
 ROLLBACK TO rot;
 
 -- Privileges and leaks
-CREATE ROLE tap_secret_user;
-GRANT concord_http TO tap_secret_user;
-SELECT concord.secret_grant('crm_token', 'tap_secret_user') AS granted \gset
 SET LOCAL concord.http_log = on;
 SET ROLE tap_secret_user;
 SELECT throws_ok($$SELECT * FROM concord.secret$$, '42501', 'permission denied for table secret', 'the table is not readable');

@@ -11,6 +11,8 @@ SELECT concord.secret_set('t_api_key', 'stub-key-123') AS s1,
        concord.secret_set('t_refresh', 'stub-refresh-111') AS s5,
        concord.secret_set('t_wrong', 'not-the-right-one') AS s6 \gset
 SET LOCAL concord.http_log = on;
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 
 -- Create and run a source on namespace ns (reset with auth), return 'ok'
 -- or the error as "SQLSTATE: message".
@@ -108,6 +110,8 @@ SELECT is(pg_temp.run('au_badcc', 'au_badcc', '{"type": "oauth2", "token_url": "
 ------------------------------------------------------------------------------
 -- Credentials never leak
 ------------------------------------------------------------------------------
+-- (read as superuser: every row of the call log and the catalog)
+RESET ROLE;
 
 SELECT is((SELECT count(*)::int FROM concord.http_call_log WHERE url LIKE '%/au_qry/%' AND url LIKE '%api_key=***%'), 3,
   'the call log shows the API key parameter as ***');

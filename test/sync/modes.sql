@@ -4,6 +4,7 @@
 BEGIN;
 SELECT plan(33);
 \ir setup.psql
+SET LOCAL ROLE tap_syncer;
 SET LOCAL TimeZone = 'UTC';
 
 ------------------------------------------------------------------------------

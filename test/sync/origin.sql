@@ -13,6 +13,8 @@ SELECT plan(13);
 SELECT concord.http_allow_host('localhost', :'p'::int, allow_private => true) IS NOT NULL AS local_allowed \gset
 SELECT concord.secret_set('tap_org_token', 'stub-token-789'),
        concord.secret_set('tap_org_key', 'stub-key-123') \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 SELECT format('http://localhost:%s', :'p') AS elsewhere \gset
 SELECT pg_temp.stub('/sync/org/reset', jsonb_build_object('n', 15, 'auth', 'bearer', 'page_origin', :'elsewhere')) ->> 'ok' AS r1,
        pg_temp.stub('/sync/orgok/reset', jsonb_build_object('n', 15, 'auth', 'bearer', 'page_origin', :'u')) ->> 'ok' AS r2 \gset
@@ -64,7 +66,10 @@ SELECT results_eq($$SELECT api_key, department FROM sync_test.org_away$$, $$VALU
 
 -- an OAuth2 token endpoint redirecting with 307 (the body, holding the
 -- client secret, would be sent again): followed on the same origin only
+RESET ROLE;
 SELECT concord.secret_set('tap_org_client', 'stub-secret-000') AS s3 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 SELECT pg_temp.stub('/sync/orgo/reset', '{"n": 5, "auth": "oauth2"}') ->> 'ok' AS r3 \gset
 CREATE FUNCTION pg_temp.oauth_spec(token_url text) RETURNS jsonb LANGUAGE sql AS $$
   SELECT pg_temp.spec('orgo', 'customers', 'page', jsonb_build_object('auth', jsonb_build_object(

@@ -3,6 +3,7 @@
 BEGIN;
 SELECT plan(24);
 \ir setup.psql
+SET LOCAL ROLE tap_syncer;
 
 SELECT pg_temp.stub('/sync/pgn/reset', '{"n": 40}') ->> 'ok' AS reset \gset
 

@@ -8,6 +8,7 @@
 BEGIN;
 SELECT plan(20);
 \ir setup.psql
+SET LOCAL ROLE tap_syncer;
 
 SELECT pg_temp.stub('/sync/rj/reset', '{"n": 20, "bad_records": [
   {"kind": "customers", "id": 5, "field": "name", "value": "一个非常长的名字一个非常长的名字一个非常长的名字一个非常长的名字"},

@@ -1,8 +1,10 @@
 -- sync: data and state commit together per batch of pages, so a run that
 -- is killed, canceled or fails part-way resumes at the next run with
 -- nothing lost and nothing duplicated.  These runs must commit, so they run
--- in a second session (dblink) on sources and tables of their own, which
--- are removed at the end.
+-- in other sessions (dblink) on sources and tables of their own, which
+-- are removed at the end.  Those sessions log in as tap_resume_syncer, a
+-- role holding concord_sync alone (docs/sync.md), who owns the sources;
+-- the set-up and the clean-up are a superuser's (session tap_sync).
 BEGIN;
 SELECT plan(30);
 \ir setup.psql
@@ -11,7 +13,6 @@ SELECT format('dbname=%s host=%s port=%s', current_database(),
               split_part(current_setting('unix_socket_directories'), ',', 1),
               current_setting('port')) AS conn \gset
 SELECT dblink_connect('tap_sync', :'conn') AS c1 \gset
-SELECT dblink_connect('tap_victim', :'conn' || ' application_name=tap_sync_victim') AS c2 \gset
 
 -- Run SQL in the committing session (a SELECT's rows are counted).
 CREATE FUNCTION pg_temp.admin(q text) RETURNS text
@@ -21,11 +22,12 @@ LANGUAGE sql AS $$
     ELSE dblink_exec('tap_sync', q) END
 $$;
 
--- Run a sync in the committing session: 'ok' or "SQLSTATE: message".
+-- Run a sync in the committing session of tap_resume_syncer: 'ok' or
+-- "SQLSTATE: message".
 CREATE FUNCTION pg_temp.remote_sync(name text) RETURNS text
 LANGUAGE plpgsql AS $$
 BEGIN
-  PERFORM dblink_exec('tap_sync', format('CALL concord.sync(%L)', name));
+  PERFORM dblink_exec('tap_syncer', format('CALL concord.sync(%L)', name));
   RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
   RETURN SQLSTATE || ': ' || SQLERRM;
@@ -70,19 +72,27 @@ LANGUAGE sql AS $$
       || pg_temp.admin('DELETE FROM concord.sync_run WHERE source IN (''tap_kill'', ''tap_cancel'', ''tap_fail'')')
       || pg_temp.admin('DROP SCHEMA IF EXISTS sync_tap CASCADE')
       || pg_temp.admin(format('SELECT concord.http_disallow_host(''127.0.0.0/8'', %s)', current_setting('concord_test.stub_port')))
+      || pg_temp.admin($d$DO $x$ BEGIN IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'tap_resume_syncer') THEN
+                              DROP OWNED BY tap_resume_syncer; DROP ROLE tap_resume_syncer; END IF; END $x$ $d$)
 $$;
 SELECT pg_temp.clean() AS cleaned \gset
 
--- committed set-up: the allowlist row, a schema, three sources
+-- committed set-up: the allowlist row, the login, its schema; its sessions
 SELECT pg_temp.admin(format('SELECT concord.http_allow_host(''127.0.0.0/8'', %s, note => ''tap sync resume'')', :'p')) AS a1,
-       pg_temp.admin('CREATE SCHEMA IF NOT EXISTS sync_tap') AS a2,
-       pg_temp.admin(format('SELECT concord.source_create(%L, %L)', 'tap_kill',
+       pg_temp.admin('CREATE ROLE tap_resume_syncer LOGIN IN ROLE concord_sync') AS a2,
+       pg_temp.admin('CREATE SCHEMA sync_tap AUTHORIZATION tap_resume_syncer') AS a2s \gset
+SELECT dblink_connect('tap_syncer', :'conn' || ' user=tap_resume_syncer') AS c1s,
+       dblink_connect('tap_victim', :'conn' || ' user=tap_resume_syncer application_name=tap_sync_victim') AS c2 \gset
+-- three sources of the login's
+CREATE FUNCTION pg_temp.syncer(q text) RETURNS text
+LANGUAGE sql AS $$ SELECT x FROM dblink('tap_syncer', format('SELECT count(*)::text FROM (%s) s', q)) AS t(x text) $$;
+SELECT pg_temp.syncer(format('SELECT concord.source_create(%L, %L)', 'tap_kill',
          pg_temp.spec('res', 'customers', 'page',
            '{"target": {"table": "sync_tap.kill", "create": true, "primary_key": "id"}, "batch_pages": 1}'))) AS a3,
-       pg_temp.admin(format('SELECT concord.source_create(%L, %L)', 'tap_cancel',
+       pg_temp.syncer(format('SELECT concord.source_create(%L, %L)', 'tap_cancel',
          pg_temp.spec('res', 'contracts', 'cursor',
            '{"target": {"table": "sync_tap.cancel", "create": true, "primary_key": "contract_no"}, "batch_pages": 1}'))) AS a4,
-       pg_temp.admin(format('SELECT concord.source_create(%L, %L)', 'tap_fail',
+       pg_temp.syncer(format('SELECT concord.source_create(%L, %L)', 'tap_fail',
          pg_temp.spec('resf', 'invoices', 'offset',
            '{"target": {"table": "sync_tap.fail", "create": true, "primary_key": "invoice_no"}, "batch_pages": 2,
              "mode": {"type": "full_refresh", "delete": "delete"},
@@ -119,7 +129,7 @@ SELECT results_eq($$SELECT id, name, phone, status, city, updated_at, lifetime_v
 -- A run canceled mid-way
 ------------------------------------------------------------------------------
 
-SELECT dblink_connect('tap_victim', :'conn' || ' application_name=tap_sync_victim') AS c3 \gset
+SELECT dblink_connect('tap_victim', :'conn' || ' user=tap_resume_syncer application_name=tap_sync_victim') AS c3 \gset
 SELECT is(dblink_send_query('tap_victim', 'CALL concord.sync(''tap_cancel'')'), 1, 'a second session starts another slow sync');
 SELECT pg_temp.active_pid('tap_sync_victim', 'CALL concord.sync%') AS victim \gset
 SELECT cmp_ok(pg_temp.wait_pages('tap_cancel', 2), '>=', 2::bigint, 'two pages are committed');
@@ -200,5 +210,7 @@ SELECT x FROM dblink('tap_sync', 'SELECT count(*)::text FROM (SELECT concord.sou
 SELECT dblink_exec('tap_sync', 'DELETE FROM concord.sync_run WHERE source IN (''tap_kill'', ''tap_cancel'', ''tap_fail'')');
 SELECT dblink_exec('tap_sync', 'DROP SCHEMA IF EXISTS sync_tap CASCADE');
 SELECT x FROM dblink('tap_sync', format('SELECT concord.http_disallow_host(''127.0.0.0/8'', %s)::text', :'p')) AS t(x text);
-SELECT dblink_disconnect('tap_sync'), dblink_disconnect('tap_victim');
+SELECT dblink_disconnect('tap_syncer'), dblink_disconnect('tap_victim');
+SELECT dblink_exec('tap_sync', 'DROP OWNED BY tap_resume_syncer; DROP ROLE tap_resume_syncer');
+SELECT dblink_disconnect('tap_sync');
 \o

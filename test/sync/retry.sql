@@ -3,6 +3,7 @@
 BEGIN;
 SELECT plan(21);
 \ir setup.psql
+SET LOCAL ROLE tap_syncer;
 
 CREATE TEMP TABLE t0 (t timestamptz);
 -- fast backoff for the tests
@@ -84,7 +85,9 @@ SELECT matches(pg_temp.sync('rt_bad'),
   '^22P02: source "rt_bad": page 2 from .* is not usable: malformed JSON at line 1, column \d+: .*$',
   'a page that is never JSON: the parse error after max_attempts');
 
+RESET ROLE;
 SELECT concord.http_allow_host('127.0.0.1', 1, true) IS NOT NULL AS closed_port \gset
+SET LOCAL ROLE tap_syncer;
 SELECT concord.source_create('rt_down', pg_temp.spec('rt2', 'tickets', 'page',
   '{"request": {"url": "http://127.0.0.1:1/sync/rt2/tickets/page"}, "retry": {"max_attempts": 2, "backoff_ms": 10}}'))
   IS NOT NULL AS c \gset

@@ -13,6 +13,8 @@ SET LOCAL TimeZone = 'UTC';
 
 SELECT concord.secret_set('tap_odata_key', 'stub-odata-key') AS s1,
        concord.secret_set('tap_shp_stripe', 'sk_test_stub_4eC39HqLyjWDarjtT1zdp7dc') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 
 ------------------------------------------------------------------------------
 -- Next links as given; the cursor inside an OData $filter

@@ -7,6 +7,8 @@ SELECT plan(55);
 
 SELECT pg_temp.stub('/sync/spec/reset', '{"n": 12}') ->> 'ok' AS reset \gset
 SELECT concord.secret_set('t_spec_token', 'spec-token-value') AS s1 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 
 -- a valid spec, and the same with one key replaced (jsonb_set path p)
 SELECT pg_temp.spec('spec', 'customers', 'page') AS good \gset

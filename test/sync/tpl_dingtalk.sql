@@ -11,6 +11,8 @@ SELECT plan(13);
 
 SELECT concord.secret_set('tap_dt_secret', 'stub-dingtalk-secret') AS s1,
        concord.secret_set('tap_dt_wrong', 'wrong') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 CREATE FUNCTION pg_temp.dt(name text, ns text, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
   SELECT (concord.source_create(name, concord.source_template_spec('dingtalk', jsonb_build_object(
     'table', 'sync_vendor.' || name, 'base_url', pg_temp.vbase(ns, 'dingtalk'), 'app_key', 'dingstubappkey',

@@ -12,6 +12,8 @@ SELECT plan(12);
 
 SELECT concord.secret_set('tap_fs_secret', 'stub-feishu-secret') AS s1,
        concord.secret_set('tap_fs_wrong', 'wrong') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 CREATE FUNCTION pg_temp.fs(name text, ns text, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
   SELECT (concord.source_create(name, concord.source_template_spec('feishu', jsonb_build_object(
     'table', 'sync_vendor.' || name, 'base_url', pg_temp.vbase(ns, 'feishu'), 'app_id', 'cli_stubapp',

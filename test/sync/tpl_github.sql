@@ -10,6 +10,8 @@ SELECT plan(15);
 
 SELECT concord.secret_set('tap_gh_token', 'ghp_stubtoken000000000000000000000000000') AS s1,
        concord.secret_set('tap_gh_wrong', 'ghp_wrong') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 
 SELECT pg_temp.vreset('tgh1', 'github', '{"n": 250}') AS r \gset
 SELECT is((concord.source_create_from_template('tpl_gh', 'github', jsonb_build_object(

@@ -12,6 +12,8 @@ SELECT concord.secret_set('tap_hs_token', 'pat-na1-stub-0000') AS s1,
        concord.secret_set('tap_hs_wrong', 'pat-na1-wrong') AS s2,
        concord.secret_set('tap_hs_client', 'stub-hs-secret') AS s3,
        concord.secret_set('tap_hs_refresh', 'stub-hs-refresh') AS s4 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 CREATE FUNCTION pg_temp.hs(name text, ns text, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
   SELECT (concord.source_create(name, concord.source_template_spec('hubspot', jsonb_build_object(
     'table', 'sync_vendor.' || name, 'base_url', pg_temp.vbase(ns, 'hubspot'), 'token', 'tap_hs_token') || extra)

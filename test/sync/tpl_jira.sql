@@ -10,6 +10,8 @@ SELECT plan(12);
 
 SELECT concord.secret_set('tap_jira_token', 'stub-jira-api-token') AS s1,
        concord.secret_set('tap_jira_wrong', 'wrong-token') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 CREATE FUNCTION pg_temp.jira(name text, ns text, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
   SELECT (concord.source_create(name, concord.source_template_spec('jira', jsonb_build_object(
     'table', 'sync_vendor.' || name, 'base_url', pg_temp.vbase(ns, 'jira'), 'email', 'sync@example.com',

@@ -13,6 +13,8 @@ SELECT plan(18);
 SELECT concord.secret_set('tap_sf_secret', 'stub-sf-secret') AS s1,
        concord.secret_set('tap_sf_wrong', 'wrong-secret') AS s2,
        concord.secret_set('tap_sf_refresh', 'stub-sf-refresh') AS s3 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 CREATE FUNCTION pg_temp.sf(name text, ns text, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
   SELECT (concord.source_create(name, concord.source_template_spec('salesforce', jsonb_build_object(
     'table', 'sync_vendor.' || name, 'instance_url', pg_temp.vbase(ns, 'salesforce'), 'client_id', 'stub-sf-client',

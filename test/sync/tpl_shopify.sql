@@ -11,6 +11,8 @@ SELECT plan(12);
 
 SELECT concord.secret_set('tap_shop_token', 'shpat_stub0000000000000000000000') AS s1,
        concord.secret_set('tap_shop_wrong', 'shpat_wrong') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 CREATE FUNCTION pg_temp.shop(name text, ns text, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
   SELECT (concord.source_create(name, concord.source_template_spec('shopify', jsonb_build_object(
     'table', 'sync_vendor.' || name, 'base_url', pg_temp.vbase(ns, 'shopify'), 'token', 'tap_shop_token') || extra)

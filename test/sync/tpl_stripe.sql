@@ -10,6 +10,8 @@ SELECT plan(17);
 
 SELECT concord.secret_set('tap_stripe_key', 'sk_test_stub_4eC39HqLyjWDarjtT1zdp7dc') AS s1,
        concord.secret_set('tap_stripe_wrong', 'sk_test_wrong_0000') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 
 -- paging: 250 customers, newest first, 100 a page
 SELECT pg_temp.vreset('tst1', 'stripe', '{"n": 250}') AS r \gset

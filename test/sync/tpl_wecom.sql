@@ -11,6 +11,8 @@ SELECT plan(15);
 
 SELECT concord.secret_set('tap_wc_secret', 'stub-wecom-secret') AS s1,
        concord.secret_set('tap_wc_wrong', 'wrong') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 CREATE FUNCTION pg_temp.wc(name text, ns text, extra jsonb DEFAULT '{}', over jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
   SELECT (concord.source_create(name, concord.source_template_spec('wecom', jsonb_build_object(
     'table', 'sync_vendor.' || name, 'base_url', pg_temp.vbase(ns, 'wecom'), 'corp_id', 'wwstubcorpid',

@@ -13,6 +13,8 @@ SELECT plan(12);
 
 SELECT concord.secret_set('tap_yy_secret', 'stub-yonyou-secret') AS s1,
        concord.secret_set('tap_yy_wrong', 'wrong') AS s2 \gset
+SELECT pg_temp.grant_secrets() AS granted \gset
+SET LOCAL ROLE tap_syncer;
 CREATE FUNCTION pg_temp.yy(name text, ns text, extra jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS $$
   SELECT (concord.source_create(name, concord.source_template_spec('yonyou', jsonb_build_object(
     'table', 'sync_vendor.' || name, 'base_url', pg_temp.vbase(ns, 'yonyou'), 'app_key', 'stubyonyouappkey',
