@@ -192,7 +192,7 @@ SELECT results_eq(
   'conversions (a count), with a filter on the first event, over all time');
 
 -- a dimension name in two models: asked for by model.dimension
-SELECT concord.model_define('refund', 'mt_shop.refund', 'refunded_at', $$ {"status": "'refunded'::text"} $$) AS r \gset
+SELECT concord.model_create('refund', 'mt_shop.refund', 'refunded_at', $$ {"status": "'refunded'::text"} $$) AS r \gset
 SELECT throws_ok($$SELECT concord.metric_sql('{revenue}', '{status}')$$, '42702',
   'dimension "status" is ambiguous: orders.status, refund.status', 'a dimension name two models have is ambiguous');
 SELECT results_eq(
