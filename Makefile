@@ -42,8 +42,8 @@ SQL_PARTS = src/concord.sql \
 	src/finish.sql
 
 # The upgrade scripts to the version in development are built from their
-# .sql.in (src/upgrade/expand.awk puts in the current text of the functions
-# they redefine); released install and upgrade scripts are committed as
+# .sql.in (src/upgrade/expand.awk puts in every function of SQL_PARTS, as
+# CREATE OR REPLACE, and the other parts of the sources they name); released install and upgrade scripts are committed as
 # they were released and never edited.  ALTER EXTENSION concord UPDATE
 # walks them.
 UPGRADES_built = $(patsubst src/upgrade/%.sql.in,%.sql,$(wildcard src/upgrade/concord--*.sql.in))
@@ -73,7 +73,7 @@ concord--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 
 $(UPGRADES_built): concord--%.sql: src/upgrade/concord--%.sql.in src/upgrade/expand.awk $(SQL_PARTS)
-	awk -f src/upgrade/expand.awk $< > $@.tmp && mv $@.tmp $@
+	awk -v parts="$(SQL_PARTS)" -f src/upgrade/expand.awk $< > $@.tmp && mv $@.tmp $@
 
 # A PGXN-ready archive of the committed tree: concord-<version>.zip with
 # everything under concord-<version>/ (META.json at its top).

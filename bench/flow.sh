@@ -56,9 +56,9 @@ SET client_min_messages = warning;
 CREATE EXTENSION concord;
 SELECT concord.http_allow_host('127.0.0.1', $STUB_PORT, allow_private => true);
 SELECT concord.secret_set('bench_key', 'bench-key-0123456789abcdef');
-SELECT concord.endpoint_define('bench', '$STUB_URL/hook/bench', 'bench_key', max_in_flight => 256);
-SELECT concord.endpoint_define('latency', '$STUB_URL/hook/latency', 'bench_key', max_in_flight => 256);
-SELECT concord.endpoint_define('crash', '$STUB_URL/hook/crash', 'bench_key', max_in_flight => 256);
+SELECT concord.endpoint_create('bench', '$STUB_URL/hook/bench', 'bench_key', max_in_flight => 256);
+SELECT concord.endpoint_create('latency', '$STUB_URL/hook/latency', 'bench_key', max_in_flight => 256);
+SELECT concord.endpoint_create('crash', '$STUB_URL/hook/crash', 'bench_key', max_in_flight => 256);
 SQL
 q() { run_psql "$DB" -At -c "$1" </dev/null; }
 ms() { date +%s%3N; }

@@ -76,7 +76,7 @@ SQL
 
 echo "bench/metric_dashboard: $ROWS orders, $(nproc) cores, parallel query off (one core per query)"
 t0="$(date +%s%N)"
-run_psql "$DB" -c "SELECT concord.metric_rollup('daily', '{revenue,paid_count,order_count}', '{region,channel}', 'day', 'Asia/Shanghai')" </dev/null >/dev/null
+run_psql "$DB" -c "SELECT concord.metric_rollup_create('daily', '{revenue,paid_count,order_count}', '{region,channel}', 'day', 'Asia/Shanghai')" </dev/null >/dev/null
 t1="$(date +%s%N)"
 echo "building the daily rollup (revenue, paid_count, order_count by region and channel): $(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.0f", (b - a) / 1e6}') ms, $(run_psql "$DB" -At -c "SELECT row_count FROM concord.metric_rollup" </dev/null) rows"
 compare timed "a dashboard of 20 metric questions, from the rollup" "from the base tables" \

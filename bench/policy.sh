@@ -19,7 +19,7 @@
 #      do per row, the worst case), and every row sent to a client (COPY
 #      TO STDOUT, what a BI tool's scan is).
 #   3. the same two scans of a copy of the table whose mask is stored
-#      (column_mask(..., store => true): the masked value kept in a
+#      (column_mask_create(..., store => true): the masked value kept in a
 #      generated column, no mask call when reading), vs the bare copy.
 # Both sides check they got the same counts (and sums).
 #
@@ -45,8 +45,8 @@ SET client_min_messages = warning;
 CREATE EXTENSION concord;
 CREATE ROLE bench_rep LOGIN;
 CREATE ROLE bench_owner;
-SELECT concord.department_add('sales'), concord.department_add('finance');
-SELECT concord.member_set('bench_rep', 'sales', '销售代表', '{"region": "华东"}');
+SELECT concord.department_create('sales'), concord.department_create('finance');
+SELECT concord.member_create('bench_rep', 'sales', '销售代表', '{"region": "华东"}');
 CREATE SCHEMA bench AUTHORIZATION bench_owner;
 GRANT USAGE ON SCHEMA bench TO bench_rep;
 -- 7 regions; phones written as the CRM writes them
@@ -61,14 +61,14 @@ CREATE TABLE bench.customer AS
 ALTER TABLE bench.deal OWNER TO bench_owner;
 ALTER TABLE bench.customer OWNER TO bench_owner;
 GRANT SELECT ON bench.deal, bench.customer TO bench_rep;
-SELECT concord.row_policy('deal_region', 'bench.deal', $$region = concord.member('region')$$);
-SELECT concord.row_policy('customer_all', 'bench.customer', 'true');
-SELECT concord.column_mask('bench.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('finance')$$);
+SELECT concord.row_policy_create('deal_region', 'bench.deal', $$region = concord.member('region')$$);
+SELECT concord.row_policy_create('customer_all', 'bench.customer', 'true');
+SELECT concord.column_mask_create('bench.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('finance')$$);
 CREATE TABLE bench.customer_s AS SELECT * FROM bench.customer;
 ALTER TABLE bench.customer_s OWNER TO bench_owner;
 GRANT SELECT ON bench.customer_s TO bench_rep;
-SELECT concord.row_policy('customer_s_all', 'bench.customer_s', 'true');
-SELECT concord.column_mask('bench.customer_s', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('finance')$$,
+SELECT concord.row_policy_create('customer_s_all', 'bench.customer_s', 'true');
+SELECT concord.column_mask_create('bench.customer_s', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('finance')$$,
                            store => true);
 VACUUM ANALYZE bench.deal;
 VACUUM ANALYZE bench.customer;

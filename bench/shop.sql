@@ -23,15 +23,15 @@ CREATE TABLE shop.refund AS
 VACUUM ANALYZE shop.customer;
 VACUUM ANALYZE shop.orders;
 VACUUM ANALYZE shop.refund;
-SELECT concord.model_define('orders', 'shop.orders', 'ordered_at', '{"channel": "channel", "status": "status"}'),
-       concord.model_define('customer', 'shop.customer', NULL, '{"region": "region", "segment": "segment"}'),
-       concord.model_define('refund', 'shop.refund', 'refunded_at');
+SELECT concord.model_create('orders', 'shop.orders', 'ordered_at', '{"channel": "channel", "status": "status"}'),
+       concord.model_create('customer', 'shop.customer', NULL, '{"region": "region", "segment": "segment"}'),
+       concord.model_create('refund', 'shop.refund', 'refunded_at');
 SELECT concord.model_join('orders', 'customer', 'customer_id', 'id'), concord.model_join('refund', 'orders', 'order_id', 'id');
-SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount', filter => $$status = 'paid'$$),
-       concord.metric_define('paid_count', 'simple', model => 'orders', agg => 'count', filter => $$status = 'paid'$$),
-       concord.metric_define('order_count', 'simple', model => 'orders', agg => 'count'),
-       concord.metric_define('refunds', 'simple', model => 'refund', agg => 'sum', expr => 'amount');
-SELECT concord.metric_define('aov', 'ratio', numerator => 'revenue', denominator => 'paid_count'),
-       concord.metric_define('paid_share', 'ratio', numerator => 'paid_count', denominator => 'order_count'),
-       concord.metric_define('net_revenue', 'derived', expr => 'revenue - coalesce(refunds, 0)'),
-       concord.metric_define('revenue_mom', 'period_over_period', base => 'revenue', offset_by => '1 month', calc => 'growth_pct');
+SELECT concord.metric_create('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount', filter => $$status = 'paid'$$),
+       concord.metric_create('paid_count', 'simple', model => 'orders', agg => 'count', filter => $$status = 'paid'$$),
+       concord.metric_create('order_count', 'simple', model => 'orders', agg => 'count'),
+       concord.metric_create('refunds', 'simple', model => 'refund', agg => 'sum', expr => 'amount');
+SELECT concord.metric_create('aov', 'ratio', numerator => 'revenue', denominator => 'paid_count'),
+       concord.metric_create('paid_share', 'ratio', numerator => 'paid_count', denominator => 'order_count'),
+       concord.metric_create('net_revenue', 'derived', expr => 'revenue - coalesce(refunds, 0)'),
+       concord.metric_create('revenue_mom', 'period_over_period', base => 'revenue', offset_by => '1 month', calc => 'growth_pct');

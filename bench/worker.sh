@@ -82,15 +82,15 @@ SET client_min_messages = warning;
 CREATE EXTENSION concord;
 SELECT concord.http_allow_host('127.0.0.1', $RP, allow_private => true);
 SELECT concord.secret_set('bench_key', 'bench-key-0123456789abcdef');
-SELECT concord.endpoint_define('tp_warm', '$R/hook/tp_warm', 'bench_key', max_in_flight => 32);
-SELECT concord.endpoint_define('tp_idle', '$R/hook/tp_idle', 'bench_key', max_in_flight => 32);
-SELECT concord.endpoint_define('tp_hog', '$R/hook/tp_hog', 'bench_key', max_in_flight => 32);
-SELECT concord.endpoint_define('tp_idle8', '$R/hook/tp_idle8', 'bench_key');
-SELECT concord.endpoint_define('tp_hog8', '$R/hook/tp_hog8', 'bench_key');
-SELECT concord.endpoint_define('hang', '$R/hang/hang', 'bench_key', timeout_ms => 60000);
-SELECT concord.endpoint_define('slow', '$R/slow/2000/slow', 'bench_key');
-SELECT concord.endpoint_define('healthy_hang', '$R/hook/healthy_hang', 'bench_key');
-SELECT concord.endpoint_define('healthy_slow', '$R/hook/healthy_slow', 'bench_key');
+SELECT concord.endpoint_create('tp_warm', '$R/hook/tp_warm', 'bench_key', max_in_flight => 32);
+SELECT concord.endpoint_create('tp_idle', '$R/hook/tp_idle', 'bench_key', max_in_flight => 32);
+SELECT concord.endpoint_create('tp_hog', '$R/hook/tp_hog', 'bench_key', max_in_flight => 32);
+SELECT concord.endpoint_create('tp_idle8', '$R/hook/tp_idle8', 'bench_key');
+SELECT concord.endpoint_create('tp_hog8', '$R/hook/tp_hog8', 'bench_key');
+SELECT concord.endpoint_create('hang', '$R/hang/hang', 'bench_key', timeout_ms => 60000);
+SELECT concord.endpoint_create('slow', '$R/slow/2000/slow', 'bench_key');
+SELECT concord.endpoint_create('healthy_hang', '$R/hook/healthy_hang', 'bench_key');
+SELECT concord.endpoint_create('healthy_slow', '$R/hook/healthy_slow', 'bench_key');
 SQL
 if ((PGNET)); then
 	run_psql "$DB" -c "CREATE EXTENSION pg_net" </dev/null >/dev/null

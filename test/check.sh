@@ -277,6 +277,8 @@ run_pgtap
 # vocabulary, the old names'
 # notices (test/arch/vocabulary.sh), an updated install against a fresh one
 # in pg_dump and in each role's grants (test/packaging/upgrade_dump.sh),
+# every function of the sources in the upgrade script and every routine
+# 0.1 has that it cannot replace dropped (test/packaging/upgrade_functions.sh),
 # the outbox across a crash of
 # the whole cluster (test/flow/crash.sh), the worker as an operator meets
 # it -- isolation of endpoints, alerts on time, a failing duty, restarts,
@@ -295,7 +297,7 @@ run_pgtap
 # (test/packaging/deb.sh, on 15).  Sync's JSON tokenizer against jansson
 # (test/sync/jdoc.sh) needs no cluster but runs here with the others.
 CRASH_STATUS=""
-for script in test/arch/deps.sh test/arch/roles.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
+for script in test/arch/deps.sh test/arch/roles.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/packaging/upgrade_functions.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
 	test/sync/jdoc.sh \
 	test/security/fuzz.sh test/packaging/pg_upgrade.sh test/packaging/deb.sh; do
 	echo

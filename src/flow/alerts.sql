@@ -150,7 +150,7 @@ BEGIN
       IF NOT @extschema@.endpoint_sendable(c ->> 'webhook', me) THEN
         RAISE EXCEPTION 'permission denied to send to endpoint "%" (alert "%")', c ->> 'webhook', name
           USING ERRCODE = 'insufficient_privilege',
-                HINT = 'Its owner lets a role send with concord.endpoint_define(..., senders => ...).';
+                HINT = 'Its owner lets a role send with concord.endpoint_create(..., senders => ..., replace => true).';
       END IF;
       IF coalesce(c ->> 'format', 'json') NOT IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack') THEN
         RAISE EXCEPTION 'unknown format "%" in alert "%"', c ->> 'format', name

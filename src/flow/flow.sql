@@ -14,7 +14,7 @@
  * the message is sent again: at least once, never lost. */
 
 SELECT @extschema@.capability_role('concord_flow',
-  'may define endpoints and enqueue messages to them (concord.endpoint_define, outbox_enqueue, outbox_retry)');
+  'may define endpoints and enqueue messages to them (concord.endpoint_create, outbox_enqueue, outbox_retry)');
 
 CREATE FUNCTION @extschema@.flow_check_url(url text)
 RETURNS boolean
@@ -370,7 +370,7 @@ BEGIN
   IF NOT @extschema@.endpoint_sendable(endpoint, me) THEN
     RAISE EXCEPTION 'permission denied to send to endpoint "%"', endpoint
       USING ERRCODE = 'insufficient_privilege',
-            HINT = 'Its owner lets a role send with concord.endpoint_define(..., senders => ...).';
+            HINT = 'Its owner lets a role send with concord.endpoint_create(..., senders => ..., replace => true).';
   END IF;
   IF payload IS NULL THEN
     RAISE EXCEPTION 'a message to "%" needs a payload', endpoint USING ERRCODE = 'null_value_not_allowed';

@@ -19,7 +19,7 @@
 
 CREATE SCHEMA concord_rules;
 COMMENT ON SCHEMA concord_rules IS 'concord: the trigger functions of event rules (concord.event_rule)';
--- (the functions are made by concord.event_rule and owned by their rule's
+-- (the functions are made by concord.event_rule_create and owned by their rule's
 -- definer; nobody else creates anything here)
 GRANT USAGE ON SCHEMA concord_rules TO concord_flow;
 
@@ -253,7 +253,7 @@ BEGIN
       IF NOT @extschema@.endpoint_sendable(a ->> 'webhook', me) THEN
         RAISE EXCEPTION 'permission denied to send to endpoint "%" (rule "%")', a ->> 'webhook', name
           USING ERRCODE = 'insufficient_privilege',
-                HINT = 'Its owner lets a role send with concord.endpoint_define(..., senders => ...).';
+                HINT = 'Its owner lets a role send with concord.endpoint_create(..., senders => ..., replace => true).';
       END IF;
     ELSIF a ? 'insert' THEN
       IF pg_catalog.to_regclass(a ->> 'insert') IS NULL THEN

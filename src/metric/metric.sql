@@ -51,7 +51,7 @@ COMMENT ON COLUMN @extschema@.metric.version IS
 COMMENT ON COLUMN @extschema@.metric.type IS
   'simple, ratio, derived, cumulative, period_over_period or conversion';
 COMMENT ON COLUMN @extschema@.metric.spec IS
-  'The definition as given to metric_define: its non-NULL arguments as a JSON object (type, model, agg, expr, filter, numerator, ...)';
+  'The definition as given to metric_create: its non-NULL arguments as a JSON object (type, model, agg, expr, filter, numerator, ...)';
 COMMENT ON COLUMN @extschema@.metric.compiled IS
   'The definition as checked: its expressions written back from their parse trees, as metric_sql builds on them';
 COMMENT ON COLUMN @extschema@.metric.depends IS
@@ -63,7 +63,7 @@ COMMENT ON COLUMN @extschema@.metric.description IS
 COMMENT ON COLUMN @extschema@.metric.owner IS
   'The role that owns the metric: it and its members may redefine, certify and drop it';
 COMMENT ON COLUMN @extschema@.metric.defined_by IS
-  'The role that made this version (metric_define)';
+  'The role that made this version (metric_create)';
 COMMENT ON COLUMN @extschema@.metric.defined_at IS
   'When this version was made';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric', '');
@@ -103,7 +103,7 @@ COMMENT ON COLUMN @extschema@.metric_latest.version IS
 COMMENT ON COLUMN @extschema@.metric_latest.type IS
   'simple, ratio, derived, cumulative, period_over_period or conversion';
 COMMENT ON COLUMN @extschema@.metric_latest.spec IS
-  'The definition as given to metric_define (JSON object of its non-NULL arguments)';
+  'The definition as given to metric_create (JSON object of its non-NULL arguments)';
 COMMENT ON COLUMN @extschema@.metric_latest.compiled IS
   'The definition as checked, as metric_sql builds on it';
 COMMENT ON COLUMN @extschema@.metric_latest.depends IS
@@ -135,7 +135,7 @@ COMMENT ON COLUMN @extschema@.metric_current.version IS
 COMMENT ON COLUMN @extschema@.metric_current.type IS
   'simple, ratio, derived, cumulative, period_over_period or conversion';
 COMMENT ON COLUMN @extschema@.metric_current.spec IS
-  'That version''s definition as given to metric_define (JSON object of its non-NULL arguments)';
+  'That version''s definition as given to metric_create (JSON object of its non-NULL arguments)';
 COMMENT ON COLUMN @extschema@.metric_current.compiled IS
   'That version''s definition as checked, as metric_sql builds on it';
 COMMENT ON COLUMN @extschema@.metric_current.depends IS
@@ -270,7 +270,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.metric_filter_compile(text, text, regclass, text) IS
-  'Internal to metric_define: a metric''s filter checked over its model''s columns, or also over dimensions of the models its model reaches by joins (name or model__name)';
+  'Internal to metric_create: a metric''s filter checked over its model''s columns, or also over dimensions of the models its model reaches by joins (name or model__name)';
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_filter_compile(text, text, regclass, text) FROM PUBLIC;
 
 -- The columns that tell a relation's rows apart: its primary key, else a
@@ -305,7 +305,7 @@ RETURN jsonb_strip_nulls(jsonb_build_object(
   'dimensions', (SELECT jsonb_agg(DISTINCT (e ->> 'model') || '.' || (e ->> 'dimension'))
                    FROM jsonb_array_elements(coalesce(compiled -> 'filter_names', '[]')) e WHERE e ? 'dimension')));
 COMMENT ON FUNCTION @extschema@.metric_lineage(text[], text[], jsonb) IS
-  'Internal to metric_define: the lineage of a simple or conversion metric (tables, columns, dimensions its filter names)';
+  'Internal to metric_create: the lineage of a simple or conversion metric (tables, columns, dimensions its filter names)';
 
 CREATE FUNCTION @extschema@.metric_create(name text, type text, model text DEFAULT NULL, agg text DEFAULT NULL,
                                           expr text DEFAULT NULL, filter text DEFAULT NULL,
@@ -680,7 +680,7 @@ COMMENT ON COLUMN @extschema@.metric_catalog.certified_version IS
 COMMENT ON COLUMN @extschema@.metric_catalog.certified IS
   'Whether its answers are certified: the version that answers is certified and everything it is built from answers with the versions certified with it';
 COMMENT ON COLUMN @extschema@.metric_catalog.definition IS
-  'The latest definition as given to metric_define (JSON object of its non-NULL arguments)';
+  'The latest definition as given to metric_create (JSON object of its non-NULL arguments)';
 COMMENT ON COLUMN @extschema@.metric_catalog.lineage IS
   'What the latest version reads: {"tables": [...], "columns": [...], "dimensions": [...]} for simple and conversion metrics, {"metrics": [...]} for the others';
 COMMENT ON COLUMN @extschema@.metric_catalog.used_by IS

@@ -14,7 +14,7 @@
  * rows a metric counts. */
 
 SELECT @extschema@.capability_role('concord_metric',
-  'may define semantic models and metrics, version and certify them (concord.model_define, metric_define, metric_certify)');
+  'may define semantic models and metrics, version and certify them (concord.model_create, metric_create, metric_certify)');
 
 CREATE TABLE @extschema@.metric_model (
   name        text PRIMARY KEY CHECK (name ~ '^[a-z][a-z0-9_]{0,62}$'),
@@ -60,7 +60,7 @@ COMMENT ON COLUMN @extschema@.metric_dimension.model IS
 COMMENT ON COLUMN @extschema@.metric_dimension.name IS
   'The dimension''s name, a lower-case identifier; questions ask for it by name, or as model.name when two models have it';
 COMMENT ON COLUMN @extschema@.metric_dimension.expr IS
-  'The expression of the model''s columns as given to model_define (an aggregated dimension: its definition, as JSON)';
+  'The expression of the model''s columns as given to model_create (an aggregated dimension: its definition, as JSON)';
 COMMENT ON COLUMN @extschema@.metric_dimension.compiled IS
   'The expression as checked (parser and allowlist) and written back from its parse tree, columns qualified by the model''s name (an aggregated dimension: its value, read from the aggregate''s alias)';
 COMMENT ON COLUMN @extschema@.metric_dimension.type IS
@@ -183,7 +183,7 @@ COMMENT ON FUNCTION @extschema@.metric_column_type(regclass, text) IS
 
 -- What a model may read: a relation its definer may read, that answers
 -- each reader with her own rows -- a table, a view that runs as its reader
--- (security_invoker), or a governed view (column_mask), whose base table's
+-- (security_invoker), or a governed view (column_mask_create), whose base table's
 -- forced row security binds its owner too.  A plain view or a materialized
 -- view reads as its owner and would give everyone the owner's rows.
 CREATE FUNCTION @extschema@.model_relation_check(model text, relation regclass, definer regrole)
@@ -220,7 +220,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_relation_check(text, regclass, regrole) IS
-  'Internal to model_define: the relation is one its definer may read and that answers each reader under her own row policies';
+  'Internal to model_create: the relation is one its definer may read and that answers each reader under her own row policies';
 
 CREATE FUNCTION @extschema@.model_create(name text, relation regclass, time_column text DEFAULT NULL,
                                          dimensions jsonb DEFAULT '{}', description text DEFAULT NULL)
@@ -398,7 +398,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.model_dimension_aggregate(text, regclass, text, jsonb) IS
-  'Internal to model_define: checks a dimension aggregated from another model''s rows and returns it as metric_dimension keeps it';
+  'Internal to model_create: checks a dimension aggregated from another model''s rows and returns it as metric_dimension keeps it';
 REVOKE EXECUTE ON FUNCTION @extschema@.model_dimension_aggregate(text, regclass, text, jsonb) FROM PUBLIC;
 
 -- The LEFT JOIN that gives an aggregated dimension its value: the rows of
@@ -532,7 +532,7 @@ BEGIN
     SELECT d.model || '.' || d.name FROM @extschema@.metric_dimension d WHERE d.aggregate ->> 'from' = model_drop.name) u;
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'model "%" is used by other models: %', name, users
-      USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Redefine those models first (concord.model_define).';
+      USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Redefine those models first (concord.model_create).';
   END IF;
   DELETE FROM @extschema@.metric_model m WHERE m.name = model_drop.name;
   IF NOT FOUND THEN

@@ -265,7 +265,7 @@ COMMENT ON FUNCTION @extschema@.metric_publish(text, text[], text[], text, text,
   'Makes (or remakes) a security_invoker view answering metrics by dimensions and grain, commented from the definitions, for BI tools; readers get SELECT on it';
 
 -- Rebuilds the publications that use a metric (directly or through
--- others); called by metric_define when a metric changes.
+-- others); called by metric_create when a metric changes.
 CREATE FUNCTION @extschema@.metric_publish_refresh(metric text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -322,6 +322,6 @@ GRANT SELECT ON @extschema@.metric_publication TO PUBLIC;
 GRANT SELECT ON @extschema@.metric_publication_columns TO PUBLIC;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'metric_publish(text, text[], text[], text, text, text, text, text[])']);
--- (internal: run by the API above and metric_define, as concord's owner)
+-- (internal: run by the API above and metric_create, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_publish_build(text, text, text[], text[], text, text, text, boolean),
                            @extschema@.metric_publication_tidy(), @extschema@.metric_publish_refresh(text) FROM PUBLIC;

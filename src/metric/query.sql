@@ -352,7 +352,7 @@ BEGIN
   SELECT mm.* INTO mrec FROM @extschema@.metric_model mm WHERE mm.name = mdl;
   IF (grain IS NOT NULL OR q ->> 'lo' IS NOT NULL OR q ->> 'hi' IS NOT NULL) AND mrec.time_column IS NULL THEN
     RAISE EXCEPTION 'model "%" has no time column: its metrics have no time grain or date range', mdl
-      USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the model a time column (concord.model_define).';
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Give the model a time column (concord.model_create).';
   END IF;
   -- the model's time, as a local timestamp (a timestamptz in the zone asked
   -- for), on its own rows or on those of the model it takes its time from
@@ -362,7 +362,7 @@ BEGIN
     tt := @extschema@.metric_column_type(trel, mrec.time_column);
     IF tt IS NULL THEN
       RAISE EXCEPTION 'time column "%" of model "%" (%) does not exist any more', mrec.time_column, talias, trel
-        USING ERRCODE = 'undefined_column', HINT = 'Redefine the model (concord.model_define).';
+        USING ERRCODE = 'undefined_column', HINT = 'Redefine the model (concord.model_create).';
     END IF;
     ltime := CASE WHEN tt = 'timestamptz'::regtype THEN format('%I.%I AT TIME ZONE %L', talias, mrec.time_column, tz)
                   ELSE format('%I.%I::timestamp', talias, mrec.time_column) END;
@@ -551,6 +551,69 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.metric_sql_layers(jsonb, text) IS
   'Internal to metric_sql: the ratio, derived, conversion and period-over-period metrics computed over the combined parts, a layer at a time';
 
+-- The time spine of a question with a grain: every bucket from the first
+-- to the last of its range, or, where the range is open, of the rows (the
+-- min and max of each part's bounds query): the CTEs that make it.
+CREATE FUNCTION @extschema@.metric_sql_spine(q jsonb, bounds text[])
+RETURNS text[]
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE WHEN q ->> 'from' IS NOT NULL AND q ->> 'to' IS NOT NULL THEN
+         -- (the number of buckets known: the planner knows how many rows)
+         ARRAY[format(E'spine AS (\nSELECT (%L::timestamp + s * %L::interval)::date AS metric_time FROM generate_series(0, %s) AS s\n)',
+                      q ->> 'from', q ->> 'step', @extschema@.metric_sql_buckets(q ->> 'grain', (q ->> 'from')::date, (q ->> 'to')::date) - 1)]
+       ELSE
+         ARRAY[format(E'bounds AS (\nSELECT min(b.lo) AS lo, max(b.hi) AS hi\n  FROM (%s) AS b(lo, hi)\n)',
+                      array_to_string(bounds, E'\n        UNION ALL\n        ')),
+               format(E'spine AS (\nSELECT s::date AS metric_time\n  FROM bounds, generate_series(%s::timestamp, %s::timestamp, %L::interval) AS s\n)',
+                      coalesce(quote_literal(q ->> 'from'), 'bounds.lo'), coalesce(quote_literal(q ->> 'to'), 'bounds.hi'), q ->> 'step')]
+       END;
+COMMENT ON FUNCTION @extschema@.metric_sql_spine(jsonb, text[]) IS
+  'Internal to metric_sql: the CTEs of a question''s time spine, every bucket of its range (or, open, of the rows its parts'' bounds find)';
+
+-- The parts stacked: CTE u, each part's keys and values, NULL for the
+-- other parts' values (valcols: [{"col", "additive"}], in order).
+CREATE FUNCTION @extschema@.metric_sql_stack(parts jsonb, keys text[], valcols jsonb)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format(E'u(%s) AS (\n%s\n)',
+         array_to_string(keys || ARRAY(SELECT pg_catalog.quote_ident(c ->> 'col') FROM jsonb_array_elements(valcols) c), ', '),
+         array_to_string(ARRAY(
+           SELECT format('SELECT %s FROM %s',
+                    array_to_string(ARRAY(SELECT format('%s.%s', p ->> 'cte', x) FROM unnest(keys) x)
+                                    || ARRAY(SELECT CASE WHEN p -> 'columns' ? (c ->> 'col') THEN format('%s.%I', p ->> 'cte', c ->> 'col')
+                                                         ELSE 'NULL::numeric' END
+                                               FROM jsonb_array_elements(valcols) WITH ORDINALITY AS v(c, j) ORDER BY v.j), ', '),
+                    p ->> 'cte')
+             FROM jsonb_array_elements(parts) WITH ORDINALITY AS e(p, i) ORDER BY e.i), E'\nUNION ALL\n'));
+COMMENT ON FUNCTION @extschema@.metric_sql_stack(jsonb, text[], jsonb) IS
+  'Internal to metric_sql: the CTE stacking a question''s parts, each part''s keys and values and NULL for the other parts'' values';
+
+-- The stacked parts grouped by the keys: one row per bucket and dimension
+-- values (NULL ones too); on_spine: also every bucket of the spine for each
+-- combination of them; fill: an additive value is 0 where no row counts.
+CREATE FUNCTION @extschema@.metric_sql_grouped(keys text[], valcols jsonb, on_spine boolean, fill boolean)
+RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN format(E'SELECT %s\n  FROM (SELECT * FROM u%s) AS c%s',
+    array_to_string(ARRAY(SELECT 'c.' || x FROM unnest(keys) x)
+                    || ARRAY(SELECT CASE WHEN fill AND (c ->> 'additive')::boolean THEN format('coalesce(max(c.%1$I), 0)::numeric AS %1$I', c ->> 'col')
+                                         ELSE format('max(c.%1$I) AS %1$I', c ->> 'col') END
+                               FROM jsonb_array_elements(valcols) WITH ORDINALITY AS v(c, j) ORDER BY v.j), E',\n       '),
+    CASE WHEN on_spine THEN
+      format(E'\n        UNION ALL\n        SELECT spine.metric_time%s%s FROM spine%s',
+             (SELECT coalesce(string_agg(', x.' || x, '' ORDER BY i), '') FROM unnest(keys[2:]) WITH ORDINALITY AS k(x, i)),
+             repeat(', NULL', jsonb_array_length(valcols)),
+             CASE WHEN cardinality(keys) > 1
+                  THEN format(' CROSS JOIN (SELECT DISTINCT %s FROM u) AS x', array_to_string(ARRAY(SELECT 'u.' || x FROM unnest(keys[2:]) x), ', '))
+                  ELSE '' END)
+    ELSE '' END,
+    CASE WHEN cardinality(keys) > 0 THEN E'\n GROUP BY ' || array_to_string(ARRAY(SELECT 'c.' || x FROM unnest(keys) x), ', ') ELSE '' END);
+COMMENT ON FUNCTION @extschema@.metric_sql_grouped(text[], jsonb, boolean, boolean) IS
+  'Internal to metric_sql: the stacked parts of a question grouped by its keys (and, on its spine, every bucket), an additive value 0 where no row counts when filled';
+
 -- The whole SQL of a question (q from metric_sql_question, nodes from
 -- metric_sql_nodes, dm from metric_sql_dimensions): its parts as CTEs
 -- (p: a model's, or the rollup's when rollup names one; b and s: a
@@ -573,7 +636,6 @@ DECLARE
   parts jsonb := '[]';        -- [{"cte", "columns": [...]}]
   bounds text[] := '{}';
   valcols jsonb := '[]';      -- [{"col", "additive"}], in order
-  branches text[] := '{}';
   rels jsonb := '[]';
   mdl text;
   n record;
@@ -581,8 +643,8 @@ DECLARE
   r jsonb;
   cols text[];
   k integer := 0;
-  sub jsonb;
-  spine text;
+  shifted_from date;
+  shifted_to date;
   body text;
   ord text[] := '{}';
   o text;
@@ -628,58 +690,42 @@ BEGIN
     bounds := bounds || format('SELECT min(p%s.metric_time), max(p%s.metric_time) FROM p%s', k, k, k);
     rels := rels || (r -> 'relations');
   END LOOP;
-  -- period over period: the base asked the same question a period earlier
-  FOR n IN SELECT kk, v FROM jsonb_each(nodes) e(kk, v) WHERE v ->> 'type' = 'period_over_period' ORDER BY kk LOOP
+  -- the parts on the time spine, period over period (its base asked the
+  -- same question a period earlier, shifted on below) and cumulative (its
+  -- base's rows over a window, per bucket), in that order
+  FOR n IN SELECT kk, v FROM jsonb_each(nodes) e(kk, v) WHERE v ->> 'type' IN ('period_over_period', 'cumulative')
+            ORDER BY v ->> 'type' = 'cumulative', kk LOOP
     IF grain IS NULL THEN
-      RAISE EXCEPTION 'period-over-period metric "%" needs a time grain', n.kk
+      RAISE EXCEPTION '% metric "%" needs a time grain', replace(n.v ->> 'type', '_', '-'), n.kk
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Give grain => day, week, month, quarter or year.';
     END IF;
-    sub := @extschema@.metric_sql_compose(
+    k := k + 1;
+    IF n.v ->> 'type' = 'period_over_period' THEN
+      shifted_from := date_trunc(grain, (q ->> 'from')::date - (n.v -> 'compiled' ->> 'offset')::interval)::date;
+      shifted_to := date_trunc(grain, (q ->> 'to')::date - (n.v -> 'compiled' ->> 'offset')::interval)::date;
+      r := @extschema@.metric_sql_compose(
              q || jsonb_build_object('metrics', jsonb_build_array(n.v -> 'compiled' ->> 'base'), 'order_by', '[]'::jsonb, 'row_limit', NULL,
-                                     'from', date_trunc(grain, (q ->> 'from')::date - (n.v -> 'compiled' ->> 'offset')::interval)::date,
-                                     'to', date_trunc(grain, (q ->> 'to')::date - (n.v -> 'compiled' ->> 'offset')::interval)::date,
-                                     'lo', date_trunc(grain, (q ->> 'from')::date - (n.v -> 'compiled' ->> 'offset')::interval)::date,
-                                     'hi', (date_trunc(grain, (q ->> 'to')::date - (n.v -> 'compiled' ->> 'offset')::interval)
-                                            + (q ->> 'step')::interval)::date),
+                                     'from', shifted_from, 'to', shifted_to,
+                                     'lo', shifted_from, 'hi', (shifted_to + (q ->> 'step')::interval)::date),
              @extschema@.metric_sql_nodes(ARRAY[n.v -> 'compiled' ->> 'base'], (q ->> 'latest')::boolean), dm);
-    k := k + 1;
-    ctes := ctes || format(E'b%s AS (\n%s\n)', k, sub ->> 'sql');
-    bounds := bounds || format('SELECT min(b%s.metric_time), max(b%s.metric_time) FROM b%s', k, k, k);
-    parts := parts || jsonb_build_object('cte', 's' || k, 'columns', jsonb_build_array('prev__' || n.kk), 'shifted', k,
-                                         'base', n.v -> 'compiled' ->> 'base', 'offset', n.v -> 'compiled' ->> 'offset');
-    valcols := valcols || jsonb_build_object('col', 'prev__' || n.kk, 'additive', (n.v ->> 'additive')::boolean);
-    rels := rels || (sub -> 'relations');
-  END LOOP;
-  -- cumulative: its base's rows over a window, per bucket of the spine
-  FOR n IN SELECT kk, v FROM jsonb_each(nodes) e(kk, v) WHERE v ->> 'type' = 'cumulative' ORDER BY kk LOOP
-    IF grain IS NULL THEN
-      RAISE EXCEPTION 'cumulative metric "%" needs a time grain', n.kk
-        USING ERRCODE = 'invalid_parameter_value', HINT = 'Give grain => day, week, month, quarter or year.';
+      ctes := ctes || format(E'b%s AS (\n%s\n)', k, r ->> 'sql');
+      bounds := bounds || format('SELECT min(b%s.metric_time), max(b%s.metric_time) FROM b%s', k, k, k);
+      parts := parts || jsonb_build_object('cte', 's' || k, 'columns', jsonb_build_array('prev__' || n.kk), 'shifted', k,
+                                           'base', n.v -> 'compiled' ->> 'base', 'offset', n.v -> 'compiled' ->> 'offset');
+    ELSE
+      r := @extschema@.metric_sql_part(q, jsonb_build_object('kind', 'cumulative', 'model', n.v -> 'base_compiled' ->> 'model',
+             'trailing', n.v -> 'compiled' ->> 'trailing',
+             'metrics', jsonb_build_array(jsonb_build_object('name', n.kk, 'compiled', n.v -> 'base_compiled'))), dm);
+      bounds := bounds || (r ->> 'bounds');
+      parts := parts || jsonb_build_object('cte', 'c' || k, 'columns', jsonb_build_array(n.kk), 'sql', r ->> 'sql');
     END IF;
-    r := @extschema@.metric_sql_part(q, jsonb_build_object('kind', 'cumulative', 'model', n.v -> 'base_compiled' ->> 'model',
-           'trailing', n.v -> 'compiled' ->> 'trailing',
-           'metrics', jsonb_build_array(jsonb_build_object('name', n.kk, 'compiled', n.v -> 'base_compiled'))), dm);
-    k := k + 1;
-    parts := parts || jsonb_build_object('cte', 'c' || k, 'columns', jsonb_build_array(n.kk), 'sql', r ->> 'sql');
-    valcols := valcols || jsonb_build_object('col', n.kk, 'additive', (n.v ->> 'additive')::boolean);
-    bounds := bounds || (r ->> 'bounds');
+    valcols := valcols || jsonb_build_object('col', parts -> -1 -> 'columns' ->> 0, 'additive', (n.v ->> 'additive')::boolean);
     rels := rels || (r -> 'relations');
   END LOOP;
 
   -- the time spine: every bucket from the first to the last of the range
-  -- (of the rows, where the range is open)
   IF grain IS NOT NULL AND (fill OR parts @? '$[*] ? (@.cte starts with "c" || @.cte starts with "s")') THEN
-    IF q ->> 'from' IS NOT NULL AND q ->> 'to' IS NOT NULL THEN
-      -- (the number of buckets known: the planner knows how many rows)
-      spine := format(E'spine AS (\nSELECT (%L::timestamp + s * %L::interval)::date AS metric_time FROM generate_series(0, %s) AS s\n)',
-                      q ->> 'from', q ->> 'step', @extschema@.metric_sql_buckets(grain, (q ->> 'from')::date, (q ->> 'to')::date) - 1);
-    ELSE
-      ctes := ctes || format(E'bounds AS (\nSELECT min(b.lo) AS lo, max(b.hi) AS hi\n  FROM (%s) AS b(lo, hi)\n)',
-                             array_to_string(bounds, E'\n        UNION ALL\n        '));
-      spine := format(E'spine AS (\nSELECT s::date AS metric_time\n  FROM bounds, generate_series(%s::timestamp, %s::timestamp, %L::interval) AS s\n)',
-                      coalesce(quote_literal(q ->> 'from'), 'bounds.lo'), coalesce(quote_literal(q ->> 'to'), 'bounds.hi'), q ->> 'step');
-    END IF;
-    ctes := ctes || spine;
+    ctes := ctes || @extschema@.metric_sql_spine(q, bounds);
   END IF;
   -- the parts on the spine: a cumulative metric per bucket, a shifted base
   -- moved on to the bucket a period later
@@ -692,34 +738,9 @@ BEGIN
         p ->> 'shifted', p ->> 'base', p -> 'columns' ->> 0, p ->> 'shifted', p ->> 'shifted', grain, p ->> 'offset');
     END IF;
   END LOOP;
-  -- stacked: each part's keys and values, NULL for the others' values
-  FOR p IN SELECT e FROM jsonb_array_elements(parts) e LOOP
-    branches := branches || format('SELECT %s FROM %s',
-      array_to_string(ARRAY(SELECT format('%s.%s', p ->> 'cte', x) FROM unnest(keys) x)
-                      || ARRAY(SELECT CASE WHEN p -> 'columns' ? (c ->> 'col') THEN format('%s.%I', p ->> 'cte', c ->> 'col')
-                                           ELSE 'NULL::numeric' END
-                                 FROM jsonb_array_elements(valcols) c), ', '),
-      p ->> 'cte');
-  END LOOP;
-  ctes := ctes || format(E'u(%s) AS (\n%s\n)',
-                         array_to_string(keys || ARRAY(SELECT pg_catalog.quote_ident(c ->> 'col') FROM jsonb_array_elements(valcols) c), ', '),
-                         array_to_string(branches, E'\nUNION ALL\n'));
-  -- grouped by the keys: one row per bucket and dimension values (NULL
-  -- ones too), the spine's buckets for each combination of them
-  body := format(E'SELECT %s\n  FROM (SELECT * FROM u%s) AS c%s',
-    array_to_string(ARRAY(SELECT 'c.' || x FROM unnest(keys) x)
-                    || ARRAY(SELECT CASE WHEN fill AND (c ->> 'additive')::boolean THEN format('coalesce(max(c.%1$I), 0)::numeric AS %1$I', c ->> 'col')
-                                         ELSE format('max(c.%1$I) AS %1$I', c ->> 'col') END
-                               FROM jsonb_array_elements(valcols) c), E',\n       '),
-    CASE WHEN grain IS NOT NULL AND fill THEN
-      format(E'\n        UNION ALL\n        SELECT spine.metric_time%s%s FROM spine%s',
-             (SELECT coalesce(string_agg(', x.' || x, ''), '') FROM unnest(keys[2:]) x),
-             repeat(', NULL', jsonb_array_length(valcols)),
-             CASE WHEN cardinality(keys) > 1
-                  THEN format(' CROSS JOIN (SELECT DISTINCT %s FROM u) AS x', array_to_string(ARRAY(SELECT 'u.' || x FROM unnest(keys[2:]) x), ', '))
-                  ELSE '' END)
-    ELSE '' END,
-    CASE WHEN cardinality(keys) > 0 THEN E'\n GROUP BY ' || array_to_string(ARRAY(SELECT 'c.' || x FROM unnest(keys) x), ', ') ELSE '' END);
+  -- stacked, then grouped by the keys
+  ctes := ctes || @extschema@.metric_sql_stack(parts, keys, valcols);
+  body := @extschema@.metric_sql_grouped(keys, valcols, grain IS NOT NULL AND fill, fill);
   body := @extschema@.metric_sql_layers(nodes, body);
 
   -- what was asked for, in order

@@ -1,7 +1,7 @@
 /* concord — metric: rollups.  Joined into concord--<version>.sql by the
  * Makefile after publish.sql.
  *
- * metric_rollup() materializes simple metrics at a time grain and a set of
+ * metric_rollup_create() materializes simple metrics at a time grain and a set of
  * dimensions into a table of schema concord_rollup.  metric_sql() answers
  * from it when that is provably the same answer for the caller:
  *   - the question needs only metrics, dimensions and filter dimensions
@@ -66,7 +66,7 @@ COMMENT ON COLUMN @extschema@.metric_rollup.refreshed_at IS
 COMMENT ON COLUMN @extschema@.metric_rollup.row_count IS
   'Rows in its table at the last refresh';
 COMMENT ON COLUMN @extschema@.metric_rollup.created_by IS
-  'The rollup''s owner: the role that made it (metric_rollup); its table is concord''s';
+  'The rollup''s owner: the role that made it (metric_rollup_create); its table is concord''s';
 COMMENT ON COLUMN @extschema@.metric_rollup.created_at IS
   'When it was made';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.metric_rollup', '');
@@ -175,7 +175,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) IS
-  'Internal to metric_rollup: comments the columns of a rollup table (its time bucket, dimensions and metrics)';
+  'Internal to metric_rollup_create: comments the columns of a rollup table (its time bucket, dimensions and metrics)';
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_comment(regclass, text[], text[], text, text) FROM PUBLIC;
 
 -- The query that fills a rollup's table: its simple metrics, at the
@@ -261,7 +261,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.metric_rollup_time_column(regclass, text[], text[]) IS
-  'Internal to metric_rollup: the column of a table a rollup reads whose times its changes touch (the table the rows of every model reading it are dated by), or NULL when a change may touch any bucket';
+  'Internal to metric_rollup_create: the column of a table a rollup reads whose times its changes touch (the table the rows of every model reading it are dated by), or NULL when a change may touch any bucket';
 
 CREATE FUNCTION @extschema@.metric_rollup_create(name text, metrics text[], dimensions text[] DEFAULT '{}',
                                           grain text DEFAULT 'day', time_zone text DEFAULT NULL)
@@ -571,7 +571,7 @@ GRANT SELECT ON @extschema@.metric_rollup TO PUBLIC;
 GRANT SELECT ON @extschema@.metric_rollup_change TO PUBLIC;
 SELECT @extschema@.grant_routines('concord_metric', ARRAY[
     'metric_rollup_create(text, text[], text[], text, text)', 'metric_rollup(text, text[], text[], text, text)', 'metric_rollup_refresh(text, boolean)', 'metric_rollup_drop(text)']);
--- (its triggers are made by metric_rollup, as concord's owner)
+-- (its triggers are made by metric_rollup_create, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.metric_rollup_note(),
                            @extschema@.metric_rollup_time_column(regclass, text[], text[]) FROM PUBLIC;
 

@@ -83,7 +83,7 @@ SET concord.run_as = 'owner'
 AS $fn$
 BEGIN
   IF tbl IS NULL THEN
-    RAISE EXCEPTION 'audit_table needs a table' USING ERRCODE = 'null_value_not_allowed';
+    RAISE EXCEPTION 'audit_table_create needs a table' USING ERRCODE = 'null_value_not_allowed';
   END IF;
   PERFORM @extschema@.require_table_owner(@extschema@.caller(), tbl, 'an audit trail');
   IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
@@ -212,6 +212,6 @@ COMMENT ON FUNCTION @extschema@.audit_verify(jsonb) IS
 SELECT @extschema@.grant_routines('concord_policy', ARRAY['audit_table_create(regclass)', 'audit_table(regclass)', 'audit_verify()',
                                                           'audit_verify(jsonb)', 'audit_checkpoint(text)']);
 -- Only concord writes the log: audit_record is for its API functions (which
--- run as its owner), audit_row for the triggers audit_table makes.
+-- run as its owner), audit_row for the triggers audit_table_create makes.
 REVOKE EXECUTE ON FUNCTION @extschema@.audit_record(text, text, jsonb, jsonb), @extschema@.audit_row() FROM PUBLIC;
 GRANT SELECT ON @extschema@.audit_log TO concord_policy;

@@ -402,7 +402,7 @@ found AS (
   SELECT CASE WHEN r = 0 THEN 'PUBLIC' ELSE pg_catalog.pg_get_userbyid(r)::text END, u.rel::text,
          format('policy %I on %s was not made by concord: %s', pol.polname, u.rel,
                 CASE WHEN pol.polpermissive THEN 'it shows rows concord''s row policies do not' ELSE 'it is restrictive (it only hides rows)' END),
-         format('DROP POLICY %I ON %s, and say what it says with concord.row_policy', pol.polname, u.rel),
+         format('DROP POLICY %I ON %s, and say what it says with concord.row_policy_create', pol.polname, u.rel),
          u.root, 'other policy'
     FROM under u JOIN pg_catalog.pg_policy pol ON pol.polrelid = u.rel, LATERAL unnest(pol.polroles) r
    WHERE u.rowed AND pol.polpermissive AND pol.polcmd IN ('r', '*')
@@ -443,7 +443,7 @@ found AS (
          format('governed view %s %s', gv.v,
                 CASE WHEN NOT gv.barrier THEN 'is not a security_barrier view: a function of its reader''s in WHERE sees clear values before the masks'
                      ELSE format('belongs to %I, not to the table''s owner: it reads the table as another role', pg_catalog.pg_get_userbyid(gv.vowner)) END),
-         format('SELECT %s.column_mask(table_name, column_name, mask, visible_to, stored_column IS NOT NULL) FROM %s.column_mask WHERE table_name = %L::regclass LIMIT 1',
+         format('SELECT %s.column_mask_create(table_name, column_name, mask, visible_to, stored_column IS NOT NULL) FROM %s.column_mask WHERE table_name = %L::regclass LIMIT 1',
                 '@extschema@', '@extschema@', gv.root::text),
          gv.root, 'governed view'
     FROM (SELECT g.t AS root, v.oid::pg_catalog.regclass AS v, v.relowner AS vowner, g.owner,
@@ -520,7 +520,7 @@ BEGIN
     INTO rels
     FROM unnest(classes, objs) o(cls, obj)
    WHERE o.cls IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_rewrite'::regclass);
-  -- concord's own policies are changed through concord (row_policy)
+  -- concord's own policies are changed through concord (row_policy_create)
   SELECT pol.polname, pol.polrelid::regclass AS tbl INTO bad
     FROM unnest(classes, objs) o(cls, obj) JOIN pg_catalog.pg_policy pol ON pol.oid = o.obj
    WHERE o.cls = 'pg_catalog.pg_policy'::regclass AND pol.polname LIKE 'concord\_%' AND pol.polname NOT LIKE 'concord\_rollup\_%'
@@ -529,7 +529,7 @@ BEGIN
   IF bad.polname IS NOT NULL THEN
     RAISE EXCEPTION 'policy % on % is concord''s: it is not changed by hand', bad.polname, bad.tbl
       USING ERRCODE = 'insufficient_privilege',
-            HINT = 'Redefine it with concord.row_policy (or drop it with concord.row_policy_drop); the change is then audited.';
+            HINT = 'Redefine it with concord.row_policy_create (or drop it with concord.row_policy_drop); the change is then audited.';
   END IF;
   -- the governed families the relations are in: parts get the governance
   FOR g IN SELECT DISTINCT a.a AS t
@@ -592,7 +592,7 @@ BEGIN
       END IF;
     END IF;
   END LOOP;
-  -- a governed view is concord's: rebuilt by column_mask, not by hand
+  -- a governed view is concord's: rebuilt by column_mask_create, not by hand
   SELECT v.oid::regclass AS v, mt.tbl INTO bad
     FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class v ON v.oid = r.rel AND v.relkind = 'v'
     JOIN (SELECT DISTINCT m.table_name AS tbl FROM @extschema@.column_mask m) mt ON true
@@ -603,7 +603,7 @@ BEGIN
     RAISE EXCEPTION 'refused: view % is concord''s governed view of %: it is not changed by hand', bad.v, bad.tbl
       USING ERRCODE = 'insufficient_privilege',
             DETAIL = 'Its columns, options and owner are what keeps the masks and row policies whole.',
-            HINT = 'column_mask and column_mask_drop rebuild it (grants on it are kept); DROP VIEW removes it, and with it its readers'' access.';
+            HINT = 'column_mask_create and column_mask_drop rebuild it (grants on it are kept); DROP VIEW removes it, and with it its readers'' access.';
   END IF;
   -- refuse a view, materialized view or rule the statement made or changed
   -- that reads around a governed table

@@ -299,11 +299,11 @@ mask_hmac(const MaskKey *k, const char *data, size_t len)
 }
 
 /*
- * concord.mask_hash(value): NULL when the key cannot be read (column_mask
- * checks that it can when a mask is defined); never an error.  Not for
- * PUBLIC: anyone who could call it could hash guesses and compare them
- * with the masked values.  Governed views read the hash stored by the
- * trigger below.
+ * concord.mask_hash(value): NULL when the key cannot be read
+ * (column_mask_create checks that it can when a mask is defined); never an
+ * error.  Not for PUBLIC: anyone who could call it could hash guesses and
+ * compare them with the masked values.  Governed views read the hash
+ * stored by the trigger below.
  */
 Datum
 concord_mask_hash(PG_FUNCTION_ARGS)

@@ -115,7 +115,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.governed_view_comment(regclass, regclass) IS
-  'Internal to column_mask: comments the columns of the table''s governed view (the table column''s comment, and whether it is masked)';
+  'Internal to column_mask_create: comments the columns of the table''s governed view (the table column''s comment, and whether it is masked)';
 
 -- Whether a column of a table holds a stored mask's value (a generated
 -- column concord_masked_<column>, or the one mask_hash_store fills, which
@@ -132,7 +132,7 @@ RETURN col OPERATOR(pg_catalog.~~) 'concord\_masked\_%'
         OR EXISTS (SELECT 1 FROM @extschema@.column_mask m
                     WHERE m.table_name OPERATOR(pg_catalog.=) tbl AND m.stored_column OPERATOR(pg_catalog.=) col));
 COMMENT ON FUNCTION @extschema@.mask_stored_column(regclass, name) IS
-  'Internal to column_mask: whether the column holds a stored mask''s value (never shown by the governed view)';
+  'Internal to column_mask_create: whether the column holds a stored mask''s value (never shown by the governed view)';
 
 -- The privileges others hold on a table's columns or on the table, one row
 -- each, with who granted them: what moves from a masked table to its
@@ -265,7 +265,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.governed_view_build(regclass) IS
-  'Internal to column_mask: (re)builds the table''s governed view and moves the privileges on the table and its columns to it';
+  'Internal to column_mask_create: (re)builds the table''s governed view and moves the privileges on the table and its columns to it';
 
 -- The triggers that keep a masked table's masks whole, rebuilt from its
 -- masks whenever they change:
@@ -306,7 +306,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.mask_guard_build(regclass) IS
-  'Internal to column_mask: (re)makes the table''s triggers concord_mask_hash (stored mask_hash values) and concord_unmask (no unmasking by UPDATE)';
+  'Internal to column_mask_create: (re)makes the table''s triggers concord_mask_hash (stored mask_hash values) and concord_unmask (no unmasking by UPDATE)';
 
 -- Trigger concord_unmask: TG_ARGV = triples (masked column, the columns its
 -- visible_to reads as a text[] literal, compiled visible_to).  A change of
@@ -396,12 +396,12 @@ BEGIN
             HINT = 'Only an immutable mask can be stored (mask_hash depends on a secret that can change); use store => false.';
   END;
   EXECUTE format('COMMENT ON COLUMN %s.%I IS %L', tbl, target,
-                 format('concord: the masked value of %s, read by the governed view (column_mask with store => true)', col));
+                 format('concord: the masked value of %s, read by the governed view (column_mask_create with store => true)', col));
   RETURN target;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.mask_store(regclass, text, text) IS
-  'Internal to column_mask: adds the generated column concord_masked_<column> holding a stored mask''s value';
+  'Internal to column_mask_create: adds the generated column concord_masked_<column> holding a stored mask''s value';
 
 -- A mask_hash mask's stored column: concord_masked_<column>, a plain text
 -- column that the trigger mask_hash_store fills when a row is written
@@ -436,7 +436,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.mask_hash_column(regclass, text) IS
-  'Internal to column_mask: adds and fills concord_masked_<column>, where a mask_hash mask''s values are stored';
+  'Internal to column_mask_create: adds and fills concord_masked_<column>, where a mask_hash mask''s values are stored';
 
 CREATE FUNCTION @extschema@.column_mask_create(tbl regclass, col text, mask text, visible_to text DEFAULT 'false',
                                         store boolean DEFAULT false)
@@ -455,7 +455,7 @@ DECLARE
   v regclass;
 BEGIN
   IF tbl IS NULL OR col IS NULL OR mask IS NULL OR visible_to IS NULL OR store IS NULL THEN
-    RAISE EXCEPTION 'column_mask needs a table, a column, a mask and who sees the clear value'
+    RAISE EXCEPTION 'column_mask_create needs a table, a column, a mask and who sees the clear value'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   PERFORM @extschema@.require_table_owner(me, tbl, format('a mask of column "%s"', col));
@@ -549,7 +549,7 @@ COMMENT ON FUNCTION @extschema@.column_mask_drop(regclass, text) IS
 SELECT @extschema@.grant_routines('concord_policy', ARRAY[
     'policy_mask(regclass, text, text)',
     'column_mask_create(regclass, text, text, text, boolean)', 'column_mask(regclass, text, text, text, boolean)', 'column_mask_drop(regclass, text)']);
--- (internal: run by column_mask, as concord's owner)
+-- (internal: run by column_mask_create, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.governed_view_build(regclass), @extschema@.governed_view_comment(regclass, regclass),
                            @extschema@.mask_store(regclass, text, text), @extschema@.mask_hash_column(regclass, text),
                            @extschema@.mask_guard_build(regclass), @extschema@.governed_grants_move(regclass, regclass),

@@ -149,7 +149,7 @@ BEGIN
     UNION ALL SELECT m.role_name FROM @extschema@.member m WHERE m.department OPERATOR(pg_catalog.=) department_drop.name) u;
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'department "%" still has departments or members: %', name, users
-      USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop or move them first (department_drop, member_drop, member_set).';
+      USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop or move them first (department_drop, member_drop, member_create).';
   END IF;
   DELETE FROM @extschema@.department d WHERE d.name OPERATOR(pg_catalog.=) department_drop.name;
   PERFORM @extschema@.audit_record('department_drop', name);
@@ -184,7 +184,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.member_check(regrole, text, text) IS
-  'Internal: the rights member_set and member_drop need';
+  'Internal: the rights member_create and member_drop need';
 
 CREATE FUNCTION @extschema@.member_create(role_name text, department text, title text DEFAULT NULL,
                                        attributes jsonb DEFAULT '{}')
@@ -196,7 +196,7 @@ AS $fn$
 BEGIN
   IF department IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.department d WHERE d.name = member_create.department) THEN
     RAISE EXCEPTION 'unknown department "%" for member "%"', department, role_name
-      USING ERRCODE = 'undefined_object', HINT = 'Add it with concord.department_add(name, parent).';
+      USING ERRCODE = 'undefined_object', HINT = 'Add it with concord.department_create(name, parent).';
   END IF;
   PERFORM @extschema@.member_check(@extschema@.caller(), role_name, department);
   IF role_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = member_create.role_name) THEN

@@ -53,7 +53,7 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege',
             DETAIL = format('The rule allows %s only where: %s', CASE WHEN cardinality(cols) > 0 AND TG_OP = 'UPDATE'
                               THEN 'changes of ' || array_to_string(cols, ', ') ELSE 'it' END, TG_ARGV[2]),
-            HINT = 'Ask someone the rule allows, or a governance change (concord.write_rule).';
+            HINT = 'Ask someone the rule allows, or a governance change (concord.write_rule_create).';
   END IF;
   RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
 END

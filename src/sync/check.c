@@ -57,7 +57,7 @@ json_text(StringInfo b, const char *key, const char *value)
 Datum
 concord_source_check(PG_FUNCTION_ARGS)
 {
-	Run			r;
+	SyncRun		r;
 	MemoryContext entry = CurrentMemoryContext;
 	StringInfoData b;
 	HttpResult *volatile res = NULL;

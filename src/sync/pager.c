@@ -54,7 +54,7 @@ cursor_expr(const SyncSpec *s, Oid typid, int epoch, const char *v, bool *number
 
 /* Is the cursor sent as a number (a JSON number in a body)? */
 bool
-sync_since_is_number(Run *r)
+sync_since_is_number(SyncRun *r)
 {
 	SyncTarget *t = r->ld.target;
 	bool		number;
@@ -70,7 +70,7 @@ sync_since_is_number(Run *r)
  * source sends it (cursor_expr).  Sets r->since_number.
  */
 char *
-sync_pass_since(Run *r, const char *stored)
+sync_pass_since(SyncRun *r, const char *stored)
 {
 	const SyncSpec *s = r->spec;
 	SyncTarget *t = r->ld.target;
@@ -134,7 +134,7 @@ sync_pass_since(Run *r, const char *stored)
  * failed attempt).
  */
 SyncAccept
-sync_page_verdict(Run *r, bool parsed, char **why)
+sync_page_verdict(SyncRun *r, bool parsed, char **why)
 {
 	SyncPage   *pg = &r->page;
 
@@ -159,7 +159,7 @@ sync_page_verdict(Run *r, bool parsed, char **why)
 static SyncAccept
 accept_page(HttpResult *res, void *arg, char **why)
 {
-	Run		   *r = (Run *) arg;
+	SyncRun		   *r = (SyncRun *) arg;
 	bool		parsed = sync_page_parse(r->spec, VARDATA_ANY(res->body), VARSIZE_ANY_EXHDR(res->body),
 										 &r->page, why);
 
@@ -168,7 +168,7 @@ accept_page(HttpResult *res, void *arg, char **why)
 
 /* Remember a cursor or URL followed in this run; false if seen before. */
 static bool
-pager_remember(Pager *pg, const char *s)
+pager_remember(SyncPager *pg, const char *s)
 {
 	uint64		h = hash_bytes_extended((const unsigned char *) s, strlen(s), 0);
 
@@ -186,7 +186,7 @@ pager_remember(Pager *pg, const char *s)
 }
 
 static void
-repeat_error(Run *r, const char *what, const char *value)
+repeat_error(SyncRun *r, const char *what, const char *value)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_PROTOCOL_VIOLATION),
@@ -241,10 +241,10 @@ page_param(PageParams *pp, const char *name, char *value, bool number)
  * credentials it lacks).
  */
 SyncRequest *
-sync_page_request(Run *r)
+sync_page_request(SyncRun *r)
 {
 	const SyncSpec *s = r->spec;
-	Pager	   *pg = &r->pg;
+	SyncPager  *pg = &r->pg;
 	PageParams	pp = {s->page_in_body, NIL, NIL, {{0}}, 0};
 	bool		as_given = !pg->first && (s->page == SYNC_PAGE_LINK || s->page == SYNC_PAGE_NEXT_URL);
 	char	   *body = NULL;
@@ -283,7 +283,7 @@ sync_page_request(Run *r)
  * current memory context; q is its request if it was begun already.
  */
 HttpResult *
-sync_fetch_page(Run *r, SyncRequest *q)
+sync_fetch_page(SyncRun *r, SyncRequest *q)
 {
 	char	   *what = psprintf("page " INT64_FORMAT, r->pg.pages + 1);
 
@@ -297,10 +297,10 @@ sync_fetch_page(Run *r, SyncRequest *q)
  * page is, or that there is none.  Raises on a loop or too many pages.
  */
 void
-sync_advance(Run *r, HttpResult *res, int n)
+sync_advance(SyncRun *r, HttpResult *res, int n)
 {
 	const SyncSpec *s = r->spec;
-	Pager	   *pg = &r->pg;
+	SyncPager  *pg = &r->pg;
 	MemoryContext old = MemoryContextSwitchTo(r->cxt);
 
 	pg->pages++;

@@ -64,7 +64,7 @@ call_is_atomic(FunctionCallInfo fcinfo)
 
 /* Commit what is done (non-atomic calls only) and start afresh. */
 static void
-run_commit(Run *r)
+run_commit(SyncRun *r)
 {
 	if (r->atomic)
 	{
@@ -84,7 +84,7 @@ run_commit(Run *r)
 }
 
 static void
-step_begin(Run *r)
+step_begin(SyncRun *r)
 {
 	r->owner = CurrentResourceOwner;
 	BeginInternalSubTransaction(NULL);
@@ -93,7 +93,7 @@ step_begin(Run *r)
 }
 
 static void
-step_end(Run *r)
+step_end(SyncRun *r)
 {
 	ReleaseCurrentSubTransaction();
 	MemoryContextSwitchTo(r->cxt);
@@ -151,7 +151,7 @@ sync_source_locktag(LOCKTAG *tag, const char *source)
 
 /* Take the source's run lock, or raise that another session holds it. */
 static void
-lock_source(Run *r)
+lock_source(SyncRun *r)
 {
 	sync_source_locktag(&r->lock, r->source);
 	if (LockAcquire(&r->lock, ExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
@@ -163,7 +163,7 @@ lock_source(Run *r)
 }
 
 static void
-unlock_source(Run *r)
+unlock_source(SyncRun *r)
 {
 	if (r->locked)
 	{
@@ -174,7 +174,7 @@ unlock_source(Run *r)
 
 /* Parse a cursor stored as text back into the run's maximum. */
 static void
-restore_cursor_max(Run *r, const char *text)
+restore_cursor_max(SyncRun *r, const char *text)
 {
 	SyncTarget *t = r->ld.target;
 	int			c = t->cursor_col;
@@ -193,7 +193,7 @@ restore_cursor_max(Run *r, const char *text)
  * resumed).
  */
 static void
-run_setup(Run *r)
+run_setup(SyncRun *r)
 {
 	const SyncSpec *s = r->spec;
 	Oid			t1 = TEXTOID;
@@ -288,7 +288,7 @@ run_setup(Run *r)
 
 /* Write the run's counters (and with status, its end). */
 static void
-save_run(Run *r, const char *status, ErrorData *e)
+save_run(SyncRun *r, const char *status, ErrorData *e)
 {
 	Oid			types[15] = {INT8OID, TEXTOID, INT4OID, INT8OID, INT8OID, INT8OID, INT8OID,
 	INT8OID, INT8OID, INT4OID, TEXTOID, TEXTOID, INT8OID, INT8OID, INT8OID};
@@ -326,7 +326,7 @@ save_run(Run *r, const char *status, ErrorData *e)
 
 /* Write the position of the pass (or, finished, the new cursor). */
 static void
-save_state(Run *r, bool finished, const char *cursor)
+save_state(SyncRun *r, bool finished, const char *cursor)
 {
 	Oid			types[12] = {TEXTOID, TEXTOID, INT8OID, TEXTOID, TEXTOID, INT8OID, INT8OID,
 	TEXTOID, TEXTOID, INT8OID, INT8OID, BOOLOID};
@@ -389,7 +389,7 @@ accept_any(HttpResult *res, void *arg, char **why)
  * page coming.
  */
 static void
-run_page(Run *r)
+run_page(SyncRun *r)
 {
 	MemoryContext cur = r->page_cxt[r->flip];
 	MemoryContext nxt = r->page_cxt[!r->flip];
@@ -463,7 +463,7 @@ run_page(Run *r)
 
 /* The end of a complete pass: deletes, the new cursor, a clean state. */
 static void
-run_finish(Run *r)
+run_finish(SyncRun *r)
 {
 	char	   *cursor = r->cursor_before;
 
@@ -505,7 +505,7 @@ run_finish(Run *r)
  * rolled back, the failure is recorded, and what committed before stays.
  */
 static void
-run_source(Run *r)
+run_source(SyncRun *r)
 {
 	char	   *spec_text;
 	char	   *owner;
@@ -603,7 +603,7 @@ run_source(Run *r)
 Datum
 concord_sync(PG_FUNCTION_ARGS)
 {
-	Run			r;
+	SyncRun		r;
 	MemoryContext entry = CurrentMemoryContext;
 
 	if (PG_ARGISNULL(0))

@@ -18,7 +18,7 @@
 #include "sync/load.h"
 
 /* The position of a pass. */
-typedef struct Pager
+typedef struct SyncPager
 {
 	int64		page;			/* page number to request */
 	int64		offset;			/* offset to request */
@@ -34,9 +34,9 @@ typedef struct Pager
 	int			seencap;
 	uint32		last_hash;
 	bool		has_last;
-} Pager;
+} SyncPager;
 
-typedef struct Run
+typedef struct SyncRun
 {
 	const char *source;
 	SyncSpec   *spec;
@@ -63,11 +63,11 @@ typedef struct Run
 	char	   *cursor_before;
 	char	   *since;			/* the cursor value sent this pass, as sent */
 	bool		since_number;	/* it is a number (for a JSON body) */
-	Pager		pg;
+	SyncPager	pg;
 	SyncFetcher *fetch;
 	SyncLoad	ld;
 	SyncPage	page;			/* the page just parsed */
-} Run;
+} SyncRun;
 
 /* run.c */
 extern char *sync_source_spec(const char *source, char **owner);
@@ -76,11 +76,11 @@ extern void sync_source_locktag(LOCKTAG *tag, const char *source);
 extern char *sync_spi_text(int col);
 
 /* pager.c */
-extern char *sync_pass_since(Run *r, const char *stored);
-extern bool sync_since_is_number(Run *r);
-extern SyncAccept sync_page_verdict(Run *r, bool parsed, char **why);
-extern SyncRequest *sync_page_request(Run *r);
-extern HttpResult *sync_fetch_page(Run *r, SyncRequest *q);
-extern void sync_advance(Run *r, HttpResult *res, int n);
+extern char *sync_pass_since(SyncRun *r, const char *stored);
+extern bool sync_since_is_number(SyncRun *r);
+extern SyncAccept sync_page_verdict(SyncRun *r, bool parsed, char **why);
+extern SyncRequest *sync_page_request(SyncRun *r);
+extern HttpResult *sync_fetch_page(SyncRun *r, SyncRequest *q);
+extern void sync_advance(SyncRun *r, HttpResult *res, int n);
 
 #endif							/* CONCORD_SYNC_RUN_H */

@@ -28,7 +28,7 @@
 #include "sync/spec.h"
 
 static void
-parse_request(SpecCtx *cx, SyncSpec *s, json_t *root)
+parse_request(SyncSpecCtx *cx, SyncSpec *s, json_t *root)
 {
 	static const char *const keys[] = {"url", "method", "params", "headers", "timeout_ms", "body", NULL};
 	static const char *const methods[] = {"GET", "POST", NULL};
@@ -55,7 +55,7 @@ parse_request(SpecCtx *cx, SyncSpec *s, json_t *root)
 }
 
 static void
-parse_pagination(SpecCtx *cx, SyncSpec *s, json_t *root)
+parse_pagination(SyncSpecCtx *cx, SyncSpec *s, json_t *root)
 {
 	static const char *const types[] = {"none", "page_number", "offset", "cursor",
 	"link_header", "next_url", NULL};
@@ -156,7 +156,7 @@ parse_pagination(SpecCtx *cx, SyncSpec *s, json_t *root)
 }
 
 static void
-parse_columns(SpecCtx *cx, SyncSpec *s, json_t *root)
+parse_columns(SyncSpecCtx *cx, SyncSpec *s, json_t *root)
 {
 	static const char *const keys[] = {"name", "path", "type", "default", "map", "otherwise", "format", NULL};
 	static const char *const formats[] = {"epoch", "epoch_ms", NULL};
@@ -271,7 +271,7 @@ has_column(const SyncSpec *s, const char *name)
 }
 
 static void
-parse_target(SpecCtx *cx, SyncSpec *s, json_t *root)
+parse_target(SyncSpecCtx *cx, SyncSpec *s, json_t *root)
 {
 	static const char *const keys[] = {"table", "create", "primary_key", "unmapped_column", NULL};
 	json_t	   *t = sync_spec_object(cx, root, "", "target", true);
@@ -323,7 +323,7 @@ parse_target(SpecCtx *cx, SyncSpec *s, json_t *root)
 
 /* A string or a number member, as text (NULL when absent). */
 static char *
-scalar_text(SpecCtx *cx, json_t *obj, const char *path, const char *key)
+scalar_text(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key)
 {
 	json_t	   *v = obj ? json_object_get(obj, key) : NULL;
 
@@ -335,7 +335,7 @@ scalar_text(SpecCtx *cx, json_t *obj, const char *path, const char *key)
 }
 
 static void
-parse_mode(SpecCtx *cx, SyncSpec *s, json_t *root)
+parse_mode(SyncSpecCtx *cx, SyncSpec *s, json_t *root)
 {
 	static const char *const types[] = {"full_refresh", "incremental", NULL};
 	static const char *const deletes[] = {"none", "delete", "soft_delete", NULL};
@@ -387,7 +387,7 @@ parse_mode(SpecCtx *cx, SyncSpec *s, json_t *root)
 }
 
 static void
-parse_limits(SpecCtx *cx, SyncSpec *s, json_t *root)
+parse_limits(SyncSpecCtx *cx, SyncSpec *s, json_t *root)
 {
 	static const char *const rkeys[] = {"max_attempts", "backoff_ms", "max_backoff_ms", "max_retry_after_ms", NULL};
 	static const char *const lkeys[] = {"requests_per_second", NULL};
@@ -435,7 +435,7 @@ sync_spec_parse(const char *source, const char *spec_json)
 	static const char *const keys[] = {"description", "request", "auth", "pagination", "records",
 		"target", "columns", "mode", "retry", "rate_limit", "batch_pages",
 	"rejects", "errors", NULL};
-	SpecCtx		cx = {source};
+	SyncSpecCtx	cx = {source};
 	SyncSpec   *s = palloc0(sizeof(SyncSpec));
 	json_error_t jerr;
 	json_t	   *root;

@@ -21,7 +21,7 @@
  * a secret reference.
  */
 static void
-check_body_credentials(SpecCtx *cx, json_t *v, const char *path)
+check_body_credentials(SyncSpecCtx *cx, json_t *v, const char *path)
 {
 	const char *k;
 	json_t	   *e;
@@ -42,7 +42,7 @@ check_body_credentials(SpecCtx *cx, json_t *v, const char *path)
 
 /* auth type token: where the token comes from and where it goes. */
 static void
-parse_token(SpecCtx *cx, SyncSpec *s, json_t *a)
+parse_token(SyncSpecCtx *cx, SyncSpec *s, json_t *a)
 {
 	static const char *const keys[] = {"type", "token_url", "method", "params", "headers", "body",
 		"token_path", "expires_path", "in", "name", "prefix", "sign", NULL};
@@ -114,7 +114,7 @@ parse_token(SpecCtx *cx, SyncSpec *s, json_t *a)
  *				"ok": [0], "token_expired": [40014, 42001], "retry": [-1, 45009]}
  */
 void
-sync_spec_parse_errors(SpecCtx *cx, SyncSpec *s, json_t *root)
+sync_spec_parse_errors(SyncSpecCtx *cx, SyncSpec *s, json_t *root)
 {
 	static const char *const keys[] = {"code_path", "message_path", "ok", "token_expired", "retry", NULL};
 	json_t	   *e = sync_spec_object(cx, root, "", "errors", false);
@@ -143,7 +143,7 @@ sync_spec_parse_errors(SpecCtx *cx, SyncSpec *s, json_t *root)
  * references (checked for the source's owner by fetch.c).
  */
 void
-sync_spec_parse_auth(SpecCtx *cx, SyncSpec *s, json_t *root)
+sync_spec_parse_auth(SyncSpecCtx *cx, SyncSpec *s, json_t *root)
 {
 	static const char *const types[] = {"none", "api_key", "basic", "bearer", "oauth2", "token", NULL};
 	json_t	   *a = sync_spec_object(cx, root, "", "auth", false);

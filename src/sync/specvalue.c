@@ -81,7 +81,7 @@ sync_spec_sub(const char *path, const char *key)
 	return path[0] ? psprintf("%s.%s", path, key) : pstrdup(key);
 }
 
-pg_noreturn void sync_spec_bad(SpecCtx *cx, const char *path, const char *msg, const char *hint);
+pg_noreturn void sync_spec_bad(SyncSpecCtx *cx, const char *path, const char *msg, const char *hint);
 
 /*
  * Raise that the value at path of source's spec is bad: msg says what was
@@ -101,14 +101,14 @@ sync_spec_error(const char *source, const char *path, const char *msg, const cha
 
 /* Raise an error about the value at path. */
 void
-sync_spec_bad(SpecCtx *cx, const char *path, const char *msg, const char *hint)
+sync_spec_bad(SyncSpecCtx *cx, const char *path, const char *msg, const char *hint)
 {
 	sync_spec_error(cx->source, path, msg, hint);
 }
 
 /* Refuse keys of obj not in allowed (NULL-terminated). */
 void
-sync_spec_keys(SpecCtx *cx, json_t *obj, const char *path, const char *const *allowed)
+sync_spec_keys(SyncSpecCtx *cx, json_t *obj, const char *path, const char *const *allowed)
 {
 	const char *key;
 	json_t	   *v;
@@ -138,7 +138,7 @@ sync_spec_keys(SpecCtx *cx, json_t *obj, const char *path, const char *const *al
 
 /* An object member that must be an object when present. */
 json_t *
-sync_spec_object(SpecCtx *cx, json_t *obj, const char *path, const char *key, bool required)
+sync_spec_object(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key, bool required)
 {
 	json_t	   *v = obj ? json_object_get(obj, key) : NULL;
 
@@ -154,7 +154,7 @@ sync_spec_object(SpecCtx *cx, json_t *obj, const char *path, const char *key, bo
 }
 
 char *
-sync_spec_string(SpecCtx *cx, json_t *obj, const char *path, const char *key,
+sync_spec_string(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key,
 		   bool required, const char *dflt)
 {
 	json_t	   *v = obj ? json_object_get(obj, key) : NULL;
@@ -175,7 +175,7 @@ sync_spec_string(SpecCtx *cx, json_t *obj, const char *path, const char *key,
 }
 
 int64
-sync_spec_int(SpecCtx *cx, json_t *obj, const char *path, const char *key,
+sync_spec_int(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key,
 		int64 dflt, int64 min, int64 max)
 {
 	json_t	   *v = obj ? json_object_get(obj, key) : NULL;
@@ -198,7 +198,7 @@ sync_spec_int(SpecCtx *cx, json_t *obj, const char *path, const char *key,
 }
 
 bool
-sync_spec_bool(SpecCtx *cx, json_t *obj, const char *path, const char *key, bool dflt)
+sync_spec_bool(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key, bool dflt)
 {
 	json_t	   *v = obj ? json_object_get(obj, key) : NULL;
 
@@ -211,7 +211,7 @@ sync_spec_bool(SpecCtx *cx, json_t *obj, const char *path, const char *key, bool
 
 /* A string member that must be one of choices; returns its index. */
 int
-sync_spec_choice(SpecCtx *cx, json_t *obj, const char *path, const char *key,
+sync_spec_choice(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key,
 		   const char *const *choices, int dflt)
 {
 	char	   *s = sync_spec_string(cx, obj, path, key, dflt < 0, NULL);
@@ -231,7 +231,7 @@ sync_spec_choice(SpecCtx *cx, json_t *obj, const char *path, const char *key,
 
 /* Is v a {"secret": "name"} reference?  Sets *name. */
 bool
-sync_spec_secret_ref(SpecCtx *cx, json_t *v, const char *path, char **name)
+sync_spec_secret_ref(SyncSpecCtx *cx, json_t *v, const char *path, char **name)
 {
 	json_t	   *s;
 
@@ -251,7 +251,7 @@ sync_spec_secret_ref(SpecCtx *cx, json_t *v, const char *path, char **name)
  * shown (it may be a pasted credential).
  */
 SyncValue
-sync_spec_value(SpecCtx *cx, json_t *obj, const char *path, const char *key,
+sync_spec_value(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key,
 		  bool required, bool must_be_secret)
 {
 	json_t	   *v = obj ? json_object_get(obj, key) : NULL;
@@ -351,7 +351,7 @@ sync_spec_credential_value(const char *value)
  * {"secret": "name"} reference, as in auth.
  */
 SyncPair *
-sync_spec_pairs(SpecCtx *cx, json_t *obj, const char *path, const char *key, int *n)
+sync_spec_pairs(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key, int *n)
 {
 	bool		headers = strcmp(key, "headers") == 0;
 	json_t	   *o = sync_spec_object(cx, obj, path, key, false);
@@ -382,7 +382,7 @@ sync_spec_pairs(SpecCtx *cx, json_t *obj, const char *path, const char *key, int
 
 /* A compiled JSON path member. */
 SyncPath *
-sync_spec_path(SpecCtx *cx, json_t *obj, const char *path, const char *key,
+sync_spec_path(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key,
 		 bool required, bool singular, char **text)
 {
 	char	   *s = sync_spec_string(cx, obj, path, key, required, NULL);
@@ -402,7 +402,7 @@ sync_spec_path(SpecCtx *cx, json_t *obj, const char *path, const char *key,
 
 /* A SQL identifier-ish name: non-empty, no NUL, at most NAMEDATALEN-1 bytes. */
 void
-sync_spec_name(SpecCtx *cx, const char *path, const char *name)
+sync_spec_name(SyncSpecCtx *cx, const char *path, const char *name)
 {
 	if (name[0] == '\0' || strlen(name) >= NAMEDATALEN)
 		sync_spec_bad(cx, path, psprintf("must be a column name of 1 to %d bytes, not \"%s\"",
@@ -411,7 +411,7 @@ sync_spec_name(SpecCtx *cx, const char *path, const char *name)
 
 /* An http:// or https:// URL member. */
 char *
-sync_spec_url(SpecCtx *cx, json_t *obj, const char *path, const char *key, bool required)
+sync_spec_url(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key, bool required)
 {
 	char	   *url = sync_spec_string(cx, obj, path, key, required, NULL);
 
@@ -423,7 +423,7 @@ sync_spec_url(SpecCtx *cx, json_t *obj, const char *path, const char *key, bool 
 
 /* Check a JSON body template: secret references well formed, no \u0000. */
 static void
-check_template(SpecCtx *cx, json_t *v, const char *path, int depth)
+check_template(SyncSpecCtx *cx, json_t *v, const char *path, int depth)
 {
 	if (depth > 32)
 		sync_spec_bad(cx, path, "is nested more than 32 levels deep", NULL);
@@ -456,7 +456,7 @@ check_template(SpecCtx *cx, json_t *v, const char *path, int depth)
  * secret's value, filled in when the request is made.
  */
 char *
-sync_spec_json_template(SpecCtx *cx, json_t *obj, const char *path, const char *key)
+sync_spec_json_template(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key)
 {
 	json_t	   *v = sync_spec_object(cx, obj, path, key, false);
 	char	   *text;
@@ -475,7 +475,7 @@ sync_spec_json_template(SpecCtx *cx, json_t *obj, const char *path, const char *
  * codes of the spec's "errors".  A lone scalar counts as an array of one.
  */
 char **
-sync_spec_scalars(SpecCtx *cx, json_t *obj, const char *path, const char *key, int *n)
+sync_spec_scalars(SyncSpecCtx *cx, json_t *obj, const char *path, const char *key, int *n)
 {
 	json_t	   *v = obj ? json_object_get(obj, key) : NULL;
 	char	  **out;

@@ -20,7 +20,7 @@ CREATE TABLE bi_crm.customer (id int PRIMARY KEY, name text, phone text, region 
 COMMENT ON COLUMN bi_crm.customer.phone IS 'Mobile number as the CRM has it';
 INSERT INTO bi_crm.customer VALUES (1, '张伟', '13812345678', '华东'), (2, '李娜', '15012345670', '华北');
 ALTER TABLE bi_crm.customer OWNER TO bi_comments_owner;
-SELECT concord.column_mask('bi_crm.customer', 'phone', 'concord.mask_phone(phone)') AS gv \gset
+SELECT concord.column_mask_create('bi_crm.customer', 'phone', 'concord.mask_phone(phone)') AS gv \gset
 GRANT USAGE ON SCHEMA bi_crm TO bi_comments_probe;
 GRANT SELECT ON bi_crm.customer_governed TO bi_comments_probe;
 
@@ -28,14 +28,14 @@ GRANT SELECT ON bi_crm.customer_governed TO bi_comments_probe;
 CREATE SCHEMA bi_shop;
 CREATE TABLE bi_shop.orders (id int PRIMARY KEY, region text, ordered_at timestamptz, status text, amount numeric(12,2));
 INSERT INTO bi_shop.orders VALUES (1, '华东', '2026-01-10 10:00+08', 'paid', 800), (2, '华北', '2026-02-20 09:00+08', 'paid', 500);
-SELECT concord.model_define('bi_orders', 'bi_shop.orders', 'ordered_at',
+SELECT concord.model_create('bi_orders', 'bi_shop.orders', 'ordered_at',
   '{"bi_region": {"expr": "region", "description": "销售大区"}, "bi_status": "status"}', '订单') AS md \gset
-SELECT concord.metric_define('bi_revenue', 'simple', model => 'bi_orders', agg => 'sum', expr => 'amount',
+SELECT concord.metric_create('bi_revenue', 'simple', model => 'bi_orders', agg => 'sum', expr => 'amount',
                              filter => $$status = 'paid'$$, description => '已支付订单的金额') AS v1,
-       concord.metric_define('bi_orders_n', 'simple', model => 'bi_orders', agg => 'count') AS v2 \gset
+       concord.metric_create('bi_orders_n', 'simple', model => 'bi_orders', agg => 'count') AS v2 \gset
 SELECT concord.metric_publish('bi_revenue_by_region', '{bi_revenue,bi_orders_n}', '{bi_region,bi_status}', 'month',
                               time_zone => 'Asia/Shanghai', readers => '{bi_comments_probe}') AS pv \gset
-SELECT concord.metric_rollup('bi_daily', '{bi_revenue,bi_orders_n}', '{bi_region}', 'day', 'Asia/Shanghai') AS rt \gset
+SELECT concord.metric_rollup_create('bi_daily', '{bi_revenue,bi_orders_n}', '{bi_region}', 'day', 'Asia/Shanghai') AS rt \gset
 GRANT USAGE ON SCHEMA bi_shop TO bi_comments_probe;
 GRANT SELECT ON bi_shop.orders TO bi_comments_probe;
 

@@ -46,19 +46,19 @@ ALTER TABLE shop.orders OWNER TO tap_bi_owner;
 COMMENT ON TABLE shop.customer IS '客户（销售 CRM）';
 GRANT USAGE ON SCHEMA shop TO tap_bi_rep, tap_bi_clerk;
 GRANT SELECT ON shop.customer, shop.orders TO tap_bi_rep, tap_bi_clerk;
-SELECT concord.department_add('tap_bi_sales'), concord.department_add('tap_bi_finance');
-SELECT concord.member_set('tap_bi_rep', 'tap_bi_sales', '销售代表', '{"region": "华东"}'),
-       concord.member_set('tap_bi_clerk', 'tap_bi_finance', '会计');
-SELECT concord.row_policy('tap_bi_cust', 'shop.customer', $$region = concord.member('region') OR concord.member_in('tap_bi_finance')$$);
-SELECT concord.row_policy('tap_bi_orders', 'shop.orders', $$region = concord.member('region') OR concord.member_in('tap_bi_finance')$$);
-SELECT concord.column_mask('shop.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_bi_finance')$$);
-SELECT concord.model_define('orders', 'shop.orders', 'ordered_at', '{"region": "region"}');
-SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount', description => '营收');
+SELECT concord.department_create('tap_bi_sales'), concord.department_create('tap_bi_finance');
+SELECT concord.member_create('tap_bi_rep', 'tap_bi_sales', '销售代表', '{"region": "华东"}'),
+       concord.member_create('tap_bi_clerk', 'tap_bi_finance', '会计');
+SELECT concord.row_policy_create('tap_bi_cust', 'shop.customer', $$region = concord.member('region') OR concord.member_in('tap_bi_finance')$$);
+SELECT concord.row_policy_create('tap_bi_orders', 'shop.orders', $$region = concord.member('region') OR concord.member_in('tap_bi_finance')$$);
+SELECT concord.column_mask_create('shop.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_bi_finance')$$);
+SELECT concord.model_create('orders', 'shop.orders', 'ordered_at', '{"region": "region"}');
+SELECT concord.metric_create('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount', description => '营收');
 SELECT concord.metric_certify('revenue');
 SELECT concord.metric_publish('revenue_by_region', '{revenue}', '{region}', readers => '{tap_bi_rep,tap_bi_clerk}');
-SELECT concord.metric_define('order_count', 'simple', model => 'orders', agg => 'count', description => '订单数'),
-       concord.metric_define('buyers', 'simple', model => 'orders', agg => 'count_distinct', expr => 'customer_id', description => '下单客户数');
-SELECT concord.metric_define('aov', 'ratio', numerator => 'revenue', denominator => 'order_count', description => '客单价');
+SELECT concord.metric_create('order_count', 'simple', model => 'orders', agg => 'count', description => '订单数'),
+       concord.metric_create('buyers', 'simple', model => 'orders', agg => 'count_distinct', expr => 'customer_id', description => '下单客户数');
+SELECT concord.metric_create('aov', 'ratio', numerator => 'revenue', denominator => 'order_count', description => '客单价');
 SELECT concord.metric_publish('orders_by_month', '{aov,buyers}', grain => 'month', time_zone => 'UTC', readers => '{tap_bi_rep,tap_bi_clerk}'),
        concord.metric_publish('orders_total', '{aov,buyers}', time_zone => 'UTC', readers => '{tap_bi_rep,tap_bi_clerk}');
 SQL

@@ -35,12 +35,12 @@ CREATE TABLE shop.orders (id int PRIMARY KEY, region text, amount numeric, order
 INSERT INTO shop.orders VALUES (1, '华东', 100), (2, '华东', 50), (3, '华西', 70);
 GRANT USAGE ON SCHEMA shop TO tap_odbc_rep, tap_odbc_clerk;
 GRANT SELECT ON shop.orders TO tap_odbc_rep, tap_odbc_clerk;
-SELECT concord.department_add('tap_odbc_sales'), concord.department_add('tap_odbc_finance');
-SELECT concord.member_set('tap_odbc_rep', 'tap_odbc_sales', '销售代表', '{"region": "华东"}'),
-       concord.member_set('tap_odbc_clerk', 'tap_odbc_finance', '会计');
-SELECT concord.row_policy('tap_odbc_orders', 'shop.orders', $$region = concord.member('region') OR concord.member_in('tap_odbc_finance')$$);
-SELECT concord.model_define('orders', 'shop.orders', 'ordered_at', '{"region": "region"}');
-SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount', description => '营收');
+SELECT concord.department_create('tap_odbc_sales'), concord.department_create('tap_odbc_finance');
+SELECT concord.member_create('tap_odbc_rep', 'tap_odbc_sales', '销售代表', '{"region": "华东"}'),
+       concord.member_create('tap_odbc_clerk', 'tap_odbc_finance', '会计');
+SELECT concord.row_policy_create('tap_odbc_orders', 'shop.orders', $$region = concord.member('region') OR concord.member_in('tap_odbc_finance')$$);
+SELECT concord.model_create('orders', 'shop.orders', 'ordered_at', '{"region": "region"}');
+SELECT concord.metric_create('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount', description => '营收');
 SELECT concord.metric_certify('revenue');
 SELECT concord.metric_publish('revenue_by_region', '{revenue}', '{region}', readers => '{tap_odbc_rep,tap_odbc_clerk}');
 SQL

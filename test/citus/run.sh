@@ -180,24 +180,24 @@ same "mask: 财务's phones are in clear" fin_clerk \
 	"SELECT bool_or(phone LIKE '%****%') FROM sales.contact_governed" '^f$'
 same "mask: the rep reads no base table of contacts" rep_east \
 	"SELECT count(*) FROM sales.contact" 'permission denied'
-err="$(as postgres many "SELECT concord.column_mask('sales.customer', 'phone', 'concord.mask_phone(phone)')")"
+err="$(as postgres many "SELECT concord.column_mask_create('sales.customer', 'phone', 'concord.mask_phone(phone)')")"
 ok "mask: refused on a distributed table, saying why" "$([[ "$err" == *"masks cannot work on Citus table sales.customer"* ]] && echo 0 || echo 1)"
 err="$(as postgres many "SELECT concord.citus_distribute('sales.orders', 'customer_id')")"
 err2="$(as postgres many "SELECT concord.citus_distribute('sales.contact', 'customer_id')")"
 local_still="$(as postgres many "SELECT concord.citus_table('sales.contact')")"
 ok "citus_distribute refuses a table already distributed, and one with masks (left on the coordinator: $local_still)" \
 	"$([[ "$err" == *"table sales.orders is already a Citus table"* && "$err2" == *"table sales.contact has masks, which cannot work on a Citus table"* && "$local_still" == f ]] && echo 0 || echo 1)"
-err="$(as postgres many "BEGIN; CREATE TABLE sales.late (id bigint PRIMARY KEY, region text); SELECT concord.row_policy('late', 'sales.late', \$p\$region = concord.member('region')\$p\$); SELECT create_distributed_table('sales.late', 'id'); ROLLBACK")"
+err="$(as postgres many "BEGIN; CREATE TABLE sales.late (id bigint PRIMARY KEY, region text); SELECT concord.row_policy_create('late', 'sales.late', \$p\$region = concord.member('region')\$p\$); SELECT create_distributed_table('sales.late', 'id'); ROLLBACK")"
 ok "policy: Citus refuses to distribute a table with a one-node policy (fails closed; citus_distribute is the way)" \
 	"$([[ "$err" == *"Subqueries are not supported in policies"* ]] && echo 0 || echo 1)"
 err="$(as postgres many "SELECT concord.identity_source_add('again', 'sales.orders', 'id', '{\"name\": \"channel\"}')")"
 ok "identity: tracking changes of a distributed table is refused with the way round" \
 	"$([[ "$err" == *"tracking changes cannot work on Citus table sales.orders"* && "$err" == *"track_changes => false"* ]] && echo 0 || echo 1)"
 refused=0
-for call in "concord.audit_table('sales.orders')" \
-	"concord.write_rule('orders_open', 'sales.orders', 'amount > 0')" \
-	"concord.event_rule('big_order', 'sales.orders', '{insert}', NULL, '[{\"notify\": \"orders\"}]')" \
-	"concord.metric_rollup('revenue_daily', '{revenue}', '{channel}', 'day')"; do
+for call in "concord.audit_table_create('sales.orders')" \
+	"concord.write_rule_create('orders_open', 'sales.orders', 'amount > 0')" \
+	"concord.event_rule_create('big_order', 'sales.orders', '{insert}', NULL, '[{\"notify\": \"orders\"}]')" \
+	"concord.metric_rollup_create('revenue_daily', '{revenue}', '{channel}', 'day')"; do
 	err="$(as postgres many "SELECT $call")"
 	[[ "$err" == *"cannot work on Citus table sales.orders"* ]] && refused=$((refused + 1))
 done
@@ -242,11 +242,11 @@ same "metric: a join to the channel reference table and a filter give the same" 
 # a membership changed on the coordinator holds on the workers at its
 # commit; until then the reader's own connections to the workers see the
 # old one (on one node the changing transaction sees its change at once)
-on "$C" one -c "SELECT concord.member_set('rep_north', 'sales', '销售代表', '{\"region\": \"华南\"}')" >/dev/null
-on "$C" many -c "SELECT concord.member_set('rep_north', 'sales', '销售代表', '{\"region\": \"华南\"}')" >/dev/null
+on "$C" one -c "SELECT concord.member_create('rep_north', 'sales', '销售代表', '{\"region\": \"华南\"}')" >/dev/null
+on "$C" many -c "SELECT concord.member_create('rep_north', 'sales', '销售代表', '{\"region\": \"华南\"}')" >/dev/null
 same "policy: rep_north moved to 华南 sees 华南's orders on every node" rep_north \
 	"SELECT count(*), string_agg(DISTINCT region, ',') FROM sales.orders" '\|华南$'
-rolled="$(as postgres many "BEGIN; SELECT concord.member_set('rep_north', 'sales', '销售代表', '{\"region\": \"华东\"}'); SET LOCAL ROLE rep_north; SELECT string_agg(DISTINCT region, ',') FROM sales.orders; ROLLBACK;" | tail -n 1)"
+rolled="$(as postgres many "BEGIN; SELECT concord.member_create('rep_north', 'sales', '销售代表', '{\"region\": \"华东\"}'); SET LOCAL ROLE rep_north; SELECT string_agg(DISTINCT region, ',') FROM sales.orders; ROLLBACK;" | tail -n 1)"
 after="$(as rep_north many "SELECT string_agg(DISTINCT region, ',') FROM sales.orders")"
 ok "policy: a membership change rolled back never reaches the workers (before the rollback: $rolled; after: $after)" \
 	"$([[ "$rolled" == 华南 && "$after" == 华南 ]] && echo 0 || echo 1)"

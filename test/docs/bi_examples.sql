@@ -14,13 +14,13 @@ SELECT plan((SELECT count(*)::int FROM blocks) + 14);
 
 -- the departments, and the CRM's customers governed as in docs/policy.md
 CREATE ROLE data_owner;
-SELECT concord.department_add('sales', NULL, '销售'), concord.department_add('finance', NULL, '财务') \gset
+SELECT concord.department_create('sales', NULL, '销售'), concord.department_create('finance', NULL, '财务') \gset
 CREATE SCHEMA sales;
 CREATE TABLE sales.customer (id int PRIMARY KEY, name text, phone text, region text);
 INSERT INTO sales.customer VALUES (1, '张伟', '13812345678', '华东'), (2, '王芳', '13912345679', '华东'), (3, '李娜', '15012345670', '华北');
 ALTER TABLE sales.customer OWNER TO data_owner;
-SELECT concord.row_policy('customer_rows', 'sales.customer', $$region = concord.member('region') OR concord.member_in('finance')$$) AS p \gset
-SELECT concord.column_mask('sales.customer', 'phone', 'concord.mask_phone(phone)') AS m \gset
+SELECT concord.row_policy_create('customer_rows', 'sales.customer', $$region = concord.member('region') OR concord.member_in('finance')$$) AS p \gset
+SELECT concord.column_mask_create('sales.customer', 'phone', 'concord.mask_phone(phone)') AS m \gset
 -- a shop's orders, each under its region's policy, and the metrics of docs/metric.md
 CREATE SCHEMA shop;
 CREATE TABLE shop.customer (id int PRIMARY KEY, region text, segment text, signed_up date);
@@ -29,13 +29,13 @@ INSERT INTO shop.customer VALUES (1, '华东', '企业', '2025-12-01'), (2, '华
 INSERT INTO shop.orders VALUES (1, 1, '华东', '2026-01-10 10:00+08', 'paid', 800), (2, 1, '华东', '2026-01-23 15:00+08', 'paid', 300),
                                (3, 2, '华北', '2026-01-20 09:00+08', 'paid', 500), (4, 2, '华北', '2026-01-21 09:00+08', 'cancelled', 200);
 ALTER TABLE shop.orders OWNER TO data_owner;
-SELECT concord.row_policy('orders_rows', 'shop.orders', $$region = concord.member('region') OR concord.member_in('finance')$$) AS p \gset
-SELECT concord.model_define('orders', 'shop.orders', 'ordered_at', '{"region": "region"}', '订单（销售系统）') AS md \gset
-SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
+SELECT concord.row_policy_create('orders_rows', 'shop.orders', $$region = concord.member('region') OR concord.member_in('finance')$$) AS p \gset
+SELECT concord.model_create('orders', 'shop.orders', 'ordered_at', '{"region": "region"}', '订单（销售系统）') AS md \gset
+SELECT concord.metric_create('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
                              filter => $$status = 'paid'$$, description => '已支付订单的金额') AS v1,
-       concord.metric_define('paid_count', 'simple', model => 'orders', agg => 'count', filter => $$status = 'paid'$$) AS v2 \gset
-SELECT concord.metric_define('aov', 'ratio', numerator => 'revenue', denominator => 'paid_count', description => '客单价') AS v3,
-       concord.metric_define('buyers', 'simple', model => 'orders', agg => 'count_distinct', expr => 'customer_id',
+       concord.metric_create('paid_count', 'simple', model => 'orders', agg => 'count', filter => $$status = 'paid'$$) AS v2 \gset
+SELECT concord.metric_create('aov', 'ratio', numerator => 'revenue', denominator => 'paid_count', description => '客单价') AS v3,
+       concord.metric_create('buyers', 'simple', model => 'orders', agg => 'count_distinct', expr => 'customer_id',
                              filter => $$status = 'paid'$$, description => '有支付订单的客户数') AS v4 \gset
 
 SELECT lives_ok(code, format('docs/bi.md example %s runs', n)) FROM blocks ORDER BY n;

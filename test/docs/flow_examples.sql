@@ -80,10 +80,10 @@ CREATE TABLE finance.invoice_task (id serial PRIMARY KEY, contract_no text, amou
 CREATE TABLE service.onboarding_ticket (id serial PRIMARY KEY, customer text, subject text);
 CREATE TABLE service.ticket (ticket_id int PRIMARY KEY, subject text, status text, opened_at timestamptz);
 CREATE TABLE finance.order_line (id int PRIMARY KEY, ordered_at timestamptz, refunded boolean);
-SELECT concord.endpoint_define('service_dingtalk', :'stub' || '/hook/service_dingtalk', unsigned => true) AS e1,
-       concord.endpoint_define('finance_feishu', :'stub' || '/hook/finance_feishu', unsigned => true) AS e2 \gset
-SELECT concord.model_define('order_line', 'finance.order_line', 'ordered_at') AS m \gset
-SELECT concord.metric_define('refund_rate', 'simple', model => 'order_line', agg => 'avg',
+SELECT concord.endpoint_create('service_dingtalk', :'stub' || '/hook/service_dingtalk', unsigned => true) AS e1,
+       concord.endpoint_create('finance_feishu', :'stub' || '/hook/finance_feishu', unsigned => true) AS e2 \gset
+SELECT concord.model_create('order_line', 'finance.order_line', 'ordered_at') AS m \gset
+SELECT concord.metric_create('refund_rate', 'simple', model => 'order_line', agg => 'avg',
                              expr => 'CASE WHEN refunded THEN 1.0 ELSE 0 END') AS v \gset
 
 SELECT lives_ok(code, format('docs/flow.md example %s (an event rule) runs', n)) FROM blocks WHERE n = 3;

@@ -58,9 +58,9 @@ INSERT INTO ops_test.customer VALUES (1, '13812345678', '华东'), (2, '13912345
 ALTER TABLE ops_test.customer OWNER TO ops_owner;
 GRANT USAGE ON SCHEMA ops_test TO ops_reader;
 GRANT SELECT ON ops_test.customer TO ops_reader;
-SELECT concord.row_policy('ops_region', 'ops_test.customer', $$region = '华东'$$) IS NOT NULL AS p,
-       concord.column_mask('ops_test.customer', 'phone', 'concord.mask_phone(phone)', store => true) IS NOT NULL AS m,
-       concord.audit_table('ops_test.customer') IS NOT NULL AS a \gset
+SELECT concord.row_policy_create('ops_region', 'ops_test.customer', $$region = '华东'$$) IS NOT NULL AS p,
+       concord.column_mask_create('ops_test.customer', 'phone', 'concord.mask_phone(phone)', store => true) IS NOT NULL AS m,
+       concord.audit_table_create('ops_test.customer') IS NOT NULL AS a \gset
 
 SELECT lives_ok(code, format('docs/operations.md example %s (uninstall) runs', n)) FROM blocks WHERE n = 3;
 SELECT ok(NOT EXISTS (SELECT FROM pg_extension WHERE extname = 'concord') AND to_regnamespace('concord') IS NULL,

@@ -79,7 +79,7 @@ CREATE TABLE sales.deal (id int PRIMARY KEY, region text, stage text);
 INSERT INTO sales.deal VALUES (1, '华东', '跟进中'), (2, '华西', '跟进中'), (3, '华西', '已签约');
 ALTER TABLE sales.deal OWNER TO sales_owner;
 GRANT SELECT ON sales.deal TO li_na, wang_qiang;
-SELECT concord.row_policy('deal_by_region', 'sales.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('deal_by_region', 'sales.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
 SELECT split_part(code, '-- the head of sales', 1) AS request,
        '-- the head of sales' || split_part(code, '-- the head of sales', 2) AS approval
 FROM blocks WHERE code LIKE '%access_request(%' \gset
@@ -149,7 +149,7 @@ REVOKE east_reps FROM zhou_jie;
 
 -- row policies
 CREATE ROLE zhao_min;
-SELECT concord.member_set('zhao_min', 'finance', '会计') IS NOT NULL AS m \gset
+SELECT concord.member_create('zhao_min', 'finance', '会计') IS NOT NULL AS m \gset
 GRANT USAGE ON SCHEMA sales, finance TO li_na, wang_qiang, zhao_min, zhou_jie;
 GRANT SELECT ON sales.deal TO li_na, wang_qiang, zhao_min, zhou_jie;
 GRANT SELECT ON sales.customer TO li_na, wang_qiang, zhao_min;
@@ -162,7 +162,7 @@ SELECT results_eq($$SELECT r, (SELECT string_agg(x ->> 'id', ',' ORDER BY (x ->>
                   'the rep her region''s deal and her own, the head all, finance the signed one, no member nothing');
 SELECT results_eq($$SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'sales.deal'::regclass$$,
                   $$VALUES (true, true)$$, 'row security on and forced');
-SELECT is(pg_temp.error_of($$SELECT concord.row_policy('deal_app', 'sales.deal', $p$region = current_setting('app.region')$p$)$$),
+SELECT is(pg_temp.error_of($$SELECT concord.row_policy_create('deal_app', 'sales.deal', $p$region = current_setting('app.region')$p$)$$),
           ARRAY['invalid row policy predicate on sales.deal: function current_setting(text) is not immutable',
                 $$At character 10 of the predicate: current_setting('app.region')$$],
           'a predicate reading a setting is refused with the error the page shows');
@@ -201,7 +201,7 @@ RESET ROLE;
 
 -- EXPLAIN ANALYZE: a member's probe of the governed view is refused
 CREATE INDEX ON sales.customer (name);
-SELECT concord.row_policy('customer_own', 'sales.customer', 'owner_role = current_user') IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('customer_own', 'sales.customer', 'owner_role = current_user') IS NOT NULL AS p \gset
 SELECT n AS explain_n, code AS explain_code FROM blocks WHERE code LIKE 'EXPLAIN ANALYZE%' \gset
 SET LOCAL ROLE li_na;
 SELECT throws_ok(:'explain_code', '42501', 'EXPLAIN ANALYZE is not allowed over sales.customer, where row security hides rows from you',
@@ -212,7 +212,7 @@ RESET ROLE;
 -- audit checkpoints: an endpoint audit_anchor (the stub server), the
 -- example's checkpoint literal replaced by the one just taken
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, note => 'docs_policy') IS NOT NULL AS al,
-       concord.endpoint_define('audit_anchor', current_setting('concord_test.stub_url') || '/echo', unsigned => true) IS NOT NULL AS ep \gset
+       concord.endpoint_create('audit_anchor', current_setting('concord_test.stub_url') || '/echo', unsigned => true) IS NOT NULL AS ep \gset
 SELECT lives_ok(replace(code, $q$'{"id": 1042, "hash": "9f2c..."}'$q$, quote_literal(concord.audit_checkpoint()::text)),
                 format('docs/policy.md example %s (audit checkpoints) runs, with a checkpoint of this log', n))
   FROM blocks WHERE code LIKE '%audit_checkpoint(%';

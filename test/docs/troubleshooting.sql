@@ -109,7 +109,7 @@ SELECT dblink_exec('ts_dead', format($q$DO $do$BEGIN
   IF NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.0.1' AND port = %1$s) THEN
     PERFORM concord.http_allow_host('127.0.0.1', %1$s, note => 't_troubleshooting');
   END IF;
-  PERFORM concord.endpoint_define('t_ts_dead', %2$L, max_attempts => 1, unsigned => true);
+  PERFORM concord.endpoint_create('t_ts_dead', %2$L, max_attempts => 1, unsigned => true);
   PERFORM concord.outbox_enqueue('t_ts_dead', '{"contract": "HT-2026-001"}', 't-ts-dead-1');
 END$do$$q$, :p, :'u' || '/status/500')) AS committed \gset
 SELECT ok(pg_temp.eventually($$SELECT status = 'dead' FROM concord.outbox WHERE idempotency_key = 't-ts-dead-1'$$, 15),
@@ -361,11 +361,11 @@ CREATE ROLE li_na;
 CREATE ROLE wang_qiang;
 GRANT SELECT, INSERT, UPDATE, DELETE ON sales.customer TO li_na;
 GRANT USAGE ON SCHEMA sales TO li_na;
-SELECT concord.department_add('sales') AS dept \gset
-SELECT concord.member_set('wang_qiang', 'sales', '销售总监') AS m1 \gset
+SELECT concord.department_create('sales') AS dept \gset
+SELECT concord.member_create('wang_qiang', 'sales', '销售总监') AS m1 \gset
 
 SELECT pg_temp.raises('invalid row policy predicate on <table>: function <function> is not immutable',
-  $$SELECT concord.row_policy('sales_region', 'sales.customer', $p$region = concord.member('region') AND now() > '2026-01-01'$p$)$$,
+  $$SELECT concord.row_policy_create('sales_region', 'sales.customer', $p$region = concord.member('region') AND now() > '2026-01-01'$p$)$$,
   '22023', 'invalid row policy predicate on sales.customer: function now() is not immutable');
 SELECT lives_ok(pg_temp.fix('invalid row policy predicate on <table>: function <function> is not immutable'),
                 'fix: a predicate over columns and the member');
@@ -403,14 +403,14 @@ SELECT lives_ok(format('SET SESSION AUTHORIZATION wang_qiang; SELECT concord.acc
 
 CREATE TABLE sales.contract (contract_no text PRIMARY KEY, customer_id int, amount numeric(14,2), status text);
 INSERT INTO sales.contract VALUES ('HT-2026-001', 1, 128000, '已签约');
-SELECT concord.write_rule('contract_signed_locked', 'sales.contract', $$status <> '已签约'$$) AS wr \gset
+SELECT concord.write_rule_create('contract_signed_locked', 'sales.contract', $$status <> '已签约'$$) AS wr \gset
 SELECT pg_temp.raises('write rule "<rule>" forbids this <operation> on <table>',
   $$UPDATE sales.contract SET amount = 1 WHERE contract_no = 'HT-2026-001'$$,
   '42501', 'write rule "contract_signed_locked" forbids this UPDATE on sales.contract');
 SELECT lives_ok(pg_temp.fix('write rule "<rule>" forbids this <operation> on <table>'), 'fix: the rules');
 
 SELECT pg_temp.raises('table <table> is owned by "<owner>", whom row security does not bind: its governed view would show every row',
-  $$SELECT concord.column_mask('sales.customer', 'phone', 'concord.mask_phone(phone)')$$,
+  $$SELECT concord.column_mask_create('sales.customer', 'phone', 'concord.mask_phone(phone)')$$,
   '42501', format('table sales.customer is owned by "%s", whom row security does not bind: its governed view would show every row', current_user));
 SELECT lives_ok(pg_temp.fix('table <table> is owned by "<owner>", whom row security does not bind: its governed view would show every row'),
                 'fix: an ordinary owner, then the mask');
@@ -426,7 +426,7 @@ SELECT is(:'phones'::text, '138****5678,139****5679,150****5670',
           'through the view she sees 华东''s customers and, by the approved request, 华北''s; phones masked');
 
 SELECT pg_temp.raises('mask <mask> of <table>.<column> needs the secret "mask_key", which cannot be read',
-  $$SELECT concord.column_mask('sales.customer', 'phone', 'concord.mask_hash(phone)')$$, '42704',
+  $$SELECT concord.column_mask_create('sales.customer', 'phone', 'concord.mask_hash(phone)')$$, '42704',
   'mask concord.mask_hash(phone) of sales.customer.phone needs the secret "mask_key", which cannot be read');
 SELECT lives_ok(pg_temp.fix('mask <mask> of <table>.<column> needs the secret "mask_key", which cannot be read'), 'fix: set mask_key');
 SELECT ok(concord.mask_hash('13812345678') IS NOT NULL, 'mask_hash works');
@@ -442,18 +442,18 @@ INSERT INTO shop.customer VALUES (1, '华东', '2025-12-01'), (2, '华北', '202
 INSERT INTO shop.orders VALUES (1, 1, '2026-01-10 10:00+08', '线上', 'paid', 800), (2, 2, '2026-02-03 15:00+08', '门店', 'paid', 300);
 
 SELECT pg_temp.raises('unknown model "<model>" for metric "<metric>"',
-  $$SELECT concord.metric_define('revenue', 'simple', 'orders', 'sum', 'amount')$$, '42704', 'unknown model "orders" for metric "revenue"');
+  $$SELECT concord.metric_create('revenue', 'simple', 'orders', 'sum', 'amount')$$, '42704', 'unknown model "orders" for metric "revenue"');
 SELECT lives_ok(pg_temp.fix('unknown model "<model>" for metric "<metric>"'), 'fix: define the model');
 
 SELECT pg_temp.raises('metric "<metric>": <aggregate> of <type> is not a number',
-  $$SELECT concord.metric_define('revenue', 'simple', 'orders', 'sum', 'channel')$$, '42804', 'metric "revenue": sum of text is not a number');
+  $$SELECT concord.metric_create('revenue', 'simple', 'orders', 'sum', 'channel')$$, '42804', 'metric "revenue": sum of text is not a number');
 SELECT lives_ok(pg_temp.fix('metric "<metric>": <aggregate> of <type> is not a number'), 'fix: sum a number');
 
 SELECT pg_temp.raises('unknown metric: <names>',
   $$SELECT * FROM concord.metric_query(ARRAY['Revenue'])$$, '42704', 'unknown metric: Revenue');
 SELECT lives_ok(pg_temp.fix('unknown metric: <names>'), 'fix: the catalog');
 
-SELECT concord.model_define('customer', 'shop.customer', 'signed_up', '{"region": "region"}') AS mc \gset
+SELECT concord.model_create('customer', 'shop.customer', 'signed_up', '{"region": "region"}') AS mc \gset
 SELECT pg_temp.raises('dimension "<dimension>" (model <model>) cannot be reached from model "<model>" by declared joins',
   $$SELECT * FROM concord.metric_query(ARRAY['revenue'], ARRAY['region'])$$, '22023',
   'dimension "region" (model customer) cannot be reached from model "orders" by declared joins');
@@ -482,7 +482,7 @@ GRANT concord_metric TO li_na;
 GRANT USAGE ON SCHEMA shop TO li_na;
 GRANT SELECT ON shop.orders TO li_na;
 SELECT pg_temp.raises('metric "<metric>" belongs to "<owner>"',
-  $$SET LOCAL ROLE li_na; SELECT concord.metric_define('revenue', 'simple', 'orders', 'sum', 'amount')$$, '42501',
+  $$SET LOCAL ROLE li_na; SELECT concord.metric_create('revenue', 'simple', 'orders', 'sum', 'amount')$$, '42501',
   format('metric "revenue" belongs to "%s"', current_user));
 SELECT lives_ok(pg_temp.fix('metric "<metric>" belongs to "<owner>"'), 'fix: who owns it');
 
@@ -497,10 +497,10 @@ SELECT lives_ok(pg_temp.fix('unknown endpoint "<endpoint>"'), 'fix: allow and de
 -- (enqueued in this transaction, which never commits: never sent)
 SELECT concord.outbox_enqueue('marketing', '{"contract": "HT-2026-001"}') AS msg \gset
 SELECT pg_temp.raises('endpoint "<endpoint>" needs a signing secret',
-  $$SELECT concord.endpoint_define('marketing2', 'https://mkt.example.cn/hooks/concord')$$, '22023',
+  $$SELECT concord.endpoint_create('marketing2', 'https://mkt.example.cn/hooks/concord')$$, '22023',
   'endpoint "marketing2" needs a signing secret');
 SELECT pg_temp.raises('endpoint "<endpoint>" already exists',
-  $$SELECT concord.endpoint_define('marketing', 'https://mkt.example.cn/hooks/concord', unsigned => true)$$, '42710',
+  $$SELECT concord.endpoint_create('marketing', 'https://mkt.example.cn/hooks/concord', unsigned => true)$$, '42710',
   'endpoint "marketing" already exists');
 SELECT lives_ok(pg_temp.fix('endpoint "<endpoint>" already exists'), 'fix: redefine it with replace => true');
 SELECT pg_temp.raises('endpoint "<endpoint>" has <n> message(s) not yet delivered',
@@ -510,7 +510,7 @@ SELECT pg_temp.raises('outbox message <id> is <status>, not dead',
 SELECT lives_ok(pg_temp.fix('outbox message <id> is <status>, not dead'), 'fix: when it is due');
 
 SELECT pg_temp.raises('rule "<rule>" refers to columns <columns> that <table> does not have',
-  $$SELECT concord.event_rule('contract_signed', 'sales.contract', '{update}', NULL,
+  $$SELECT concord.event_rule_create('contract_signed', 'sales.contract', '{update}', NULL,
       '[{"webhook": "marketing", "payload": {"contract": "$new.contract_id"}}]')$$, '42703',
   'rule "contract_signed" refers to columns contract_id that sales.contract does not have');
 SELECT lives_ok(pg_temp.fix('rule "<rule>" refers to columns <columns> that <table> does not have'), 'fix: the table''s columns');
@@ -521,7 +521,7 @@ GRANT USAGE ON SCHEMA finance TO li_na;
 GRANT concord_flow TO li_na;
 GRANT TRIGGER ON sales.contract TO li_na;
 SELECT pg_temp.raises('permission denied to insert into <table> (rule "<rule>")',
-  $$SET LOCAL ROLE li_na; SELECT concord.event_rule('contract_signed', 'sales.contract', '{update}', NULL,
+  $$SET LOCAL ROLE li_na; SELECT concord.event_rule_create('contract_signed', 'sales.contract', '{update}', NULL,
       '[{"insert": "finance.invoice_task", "values": {"contract_no": "$new.contract_no", "amount": "$new.amount"}}]')$$,
   '42501', 'permission denied to insert into finance.invoice_task (rule "contract_signed")');
 SELECT lives_ok(pg_temp.fix('permission denied to insert into <table> (rule "<rule>")'), 'fix: GRANT INSERT to the definer');
@@ -529,7 +529,7 @@ SELECT lives_ok(pg_temp.fix('permission denied to insert into <table> (rule "<ru
 CREATE SCHEMA service;
 CREATE TABLE service.ticket (ticket_id int PRIMARY KEY, subject text, status text, opened_at timestamptz);
 SELECT pg_temp.raises('an alert''s query must only read: no INTO, no FOR UPDATE',
-  $$SELECT concord.alert_rule('ticket_sla', query => 'SELECT ticket_id FROM service.ticket FOR UPDATE')$$, '22023',
+  $$SELECT concord.alert_create('ticket_sla', query => 'SELECT ticket_id FROM service.ticket FOR UPDATE')$$, '22023',
   'an alert''s query must only read: no INTO, no FOR UPDATE');
 SELECT lives_ok(pg_temp.fix('an alert''s query must only read: no INTO, no FOR UPDATE'), 'fix: a plain query');
 

@@ -20,7 +20,7 @@ $$;
 SELECT pg_temp.clean() IS NULL AS c \gset
 SELECT pg_temp.clean_up('t_al', 'tap_al_', :'roles', true) IS NULL AS c2 \gset
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, allow_private => true, note => 't_al') IS NOT NULL AS a \gset
-SELECT concord.endpoint_define('t_al_service', current_setting('concord_test.stub_url') || '/hook/t_al_service', unsigned => true) AS e \gset
+SELECT concord.endpoint_create('t_al_service', current_setting('concord_test.stub_url') || '/hook/t_al_service', unsigned => true) AS e \gset
 SELECT (concord.http_delete(current_setting('concord_test.stub_url') || '/received/t_al_service')).status AS forgot \gset
 CREATE FUNCTION pg_temp.received() RETURNS jsonb LANGUAGE sql AS $$
   SELECT ((concord.http_get(current_setting('concord_test.stub_url') || '/received/t_al_service')).body)::jsonb -> 'received'
@@ -31,7 +31,7 @@ CREATE TABLE t_al.ticket (id int PRIMARY KEY, region text, opened_at timestamptz
 INSERT INTO t_al.ticket VALUES (1, '华东', now() - interval '3 days', 'open'), (2, '华东', now(), 'open'),
                                (3, '华西', now() - interval '5 days', 'open');
 
-SELECT is(concord.alert_rule('t_al_sla',
+SELECT is(concord.alert_create('t_al_sla',
             query => $$SELECT id FROM t_al.ticket WHERE status = 'open' AND opened_at < now() - interval '48 hours'$$,
             severity => 'critical', every => '1 hour',
             channels => '[{"webhook": "t_al_service", "format": "dingtalk"}, {"notify": "t_al_alerts"}]',
@@ -59,23 +59,23 @@ SELECT is(pg_temp.received() #>> '{0,body}',
           'in DingTalk''s text message format');
 
 -- the check runs as the owner: her row policies apply; it cannot write
-SELECT concord.department_add('tap_al_service') AS d \gset
-SELECT concord.member_set('tap_al_lead', 'tap_al_service', '客服主管', '{"region": "华东"}') AS m \gset
+SELECT concord.department_create('tap_al_service') AS d \gset
+SELECT concord.member_create('tap_al_lead', 'tap_al_service', '客服主管', '{"region": "华东"}') AS m \gset
 GRANT USAGE ON SCHEMA t_al TO tap_al_lead;
 GRANT SELECT, UPDATE ON t_al.ticket TO tap_al_lead;
 GRANT concord_flow TO tap_al_lead;
-SELECT concord.row_policy('tap_al_region', 't_al.ticket', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('tap_al_region', 't_al.ticket', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
 UPDATE t_al.ticket SET status = 'open' WHERE id = 3;   -- 华西's, past its SLA
-SELECT is((SELECT * FROM pg_temp.as_role('tap_al_lead', $q$SELECT concord.alert_rule('t_al_mine',
+SELECT is((SELECT * FROM pg_temp.as_role('tap_al_lead', $q$SELECT concord.alert_create('t_al_mine',
              query => $$SELECT id FROM t_al.ticket WHERE status = 'open' AND opened_at < now() - interval '48 hours'$$)$q$)),
           't_al_mine', 'a lead of 华东 defines her own SLA alert');
 SELECT is(concord.alert_check('t_al_mine'), 'ok', 'checked (by the superuser) as her: 华西''s late ticket is not hers to see');
 SELECT is(concord.alert_check('t_al_sla'), 'fired', 'the same query as the superuser''s alert sees it');
 
 -- a metric against a threshold
-SELECT concord.model_define('t_al_tickets', 't_al.ticket', 'opened_at') AS md \gset
-SELECT concord.metric_define('t_al_open', 'simple', model => 't_al_tickets', agg => 'count', filter => $$status = 'open'$$) AS mv \gset
-SELECT is(concord.alert_rule('t_al_backlog', metric => 't_al_open', op => '>', threshold => 1, metric_window => '7 days',
+SELECT concord.model_create('t_al_tickets', 't_al.ticket', 'opened_at') AS md \gset
+SELECT concord.metric_create('t_al_open', 'simple', model => 't_al_tickets', agg => 'count', filter => $$status = 'open'$$) AS mv \gset
+SELECT is(concord.alert_create('t_al_backlog', metric => 't_al_open', op => '>', threshold => 1, metric_window => '7 days',
                              channels => '[{"notify": "t_al_alerts"}]'), 't_al_backlog', 'a metric alert: more than one open ticket in 7 days');
 SELECT is(concord.alert_check('t_al_backlog'), 'fired', 'two open: it fires');
 SELECT is((SELECT detail FROM concord.alert_event WHERE rule = 't_al_backlog'), '{"value": 2}'::jsonb, 'with the metric''s value');
@@ -89,24 +89,24 @@ SELECT ok(pg_temp.eventually($$SELECT count(*) = 0 FROM concord.alert_event WHER
 
 -- one offending row is one row
 INSERT INTO t_al.ticket VALUES (4, '华东', now() - interval '4 days', 'open');
-SELECT concord.alert_rule('t_al_one', query => $$SELECT id FROM t_al.ticket WHERE id = 4 AND status = 'open'$$,
+SELECT concord.alert_create('t_al_one', query => $$SELECT id FROM t_al.ticket WHERE id = 4 AND status = 'open'$$,
                           channels => '[{"webhook": "t_al_service", "format": "dingtalk"}]') AS one \gset
 SELECT concord.alert_check('t_al_one') AS fired \gset
 SELECT is((SELECT payload #>> '{text,content}' FROM concord.outbox WHERE endpoint = 't_al_service' ORDER BY id DESC LIMIT 1),
           E'[WARNING] t_al_one: firing\n1 offending row', 'one offending row: "1 offending row"');
 
 -- bad definitions
-SELECT throws_ok($$SELECT concord.alert_rule('t_al_x', query => $q$WITH x AS (UPDATE t_al.ticket SET status = 'closed' RETURNING id) SELECT id FROM x$q$)$$,
+SELECT throws_ok($$SELECT concord.alert_create('t_al_x', query => $q$WITH x AS (UPDATE t_al.ticket SET status = 'closed' RETURNING id) SELECT id FROM x$q$)$$,
                  '22023', 'an alert''s query must only read: WITH x is not a SELECT', 'a query that writes is refused');
-SELECT throws_ok($$SELECT concord.alert_rule('t_al_x', query => 'SELECT 1; SELECT 2')$$, '22023',
+SELECT throws_ok($$SELECT concord.alert_create('t_al_x', query => 'SELECT 1; SELECT 2')$$, '22023',
                  'an alert''s query must be one SELECT statement', 'two statements');
-SELECT throws_ok($$SELECT concord.alert_rule('t_al_x', query => 'SELECT id FROM t_al.nosuch')$$, '42P01',
+SELECT throws_ok($$SELECT concord.alert_create('t_al_x', query => 'SELECT id FROM t_al.nosuch')$$, '42P01',
                  'relation "t_al.nosuch" does not exist', 'a query over a missing table, at definition time');
-SELECT throws_ok($$SELECT concord.alert_rule('t_al_x', metric => 'nosuch', op => '>', threshold => 1)$$, '42704',
+SELECT throws_ok($$SELECT concord.alert_create('t_al_x', metric => 'nosuch', op => '>', threshold => 1)$$, '42704',
                  'unknown metric: nosuch', 'an unknown metric');
-SELECT throws_ok($$SELECT concord.alert_rule('t_al_x', query => 'SELECT 1', channels => '[{"webhook": "nosuch"}]')$$, '42704',
+SELECT throws_ok($$SELECT concord.alert_create('t_al_x', query => 'SELECT 1', channels => '[{"webhook": "nosuch"}]')$$, '42704',
                  'unknown endpoint "nosuch" in alert "t_al_x"', 'an unknown endpoint');
-SELECT throws_ok($$SELECT concord.alert_rule('t_al_x', query => 'SELECT 1', channels => '[{"webhook": "t_al_service", "format": "telegram"}]')$$,
+SELECT throws_ok($$SELECT concord.alert_create('t_al_x', query => 'SELECT 1', channels => '[{"webhook": "t_al_service", "format": "telegram"}]')$$,
                  '22023', 'unknown format "telegram" in alert "t_al_x"', 'an unknown format');
 
 SELECT * FROM finish();

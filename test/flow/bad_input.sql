@@ -14,16 +14,16 @@ CREATE ROLE tap_bad_metric IN ROLE concord_metric;
 SET LOCAL ROLE tap_bad_flow;
 SELECT throws_ok($$SELECT concord.outbox_retry(987654321)$$, '42704', 'no outbox message 987654321', 'outbox_retry of no message');
 SELECT throws_ok($$SELECT concord.outbox_enqueue('nosuch', NULL)$$, '42704', 'unknown endpoint "nosuch"', 'outbox_enqueue to an unknown endpoint');
-SELECT throws_ok($$SELECT concord.endpoint_define('e1', NULL)$$, '22004', 'endpoint "e1" needs a URL', 'endpoint_define without a URL');
+SELECT throws_ok($$SELECT concord.endpoint_create('e1', NULL)$$, '22004', 'endpoint "e1" needs a URL', 'endpoint_define without a URL');
 SELECT throws_ok($$SELECT concord.flow_check_url('ftp://127.0.0.1/x')$$, NULL, 'unsupported URL scheme "ftp" in "ftp://127.0.0.1/x"',
                  'flow_check_url of a URL the guard refuses');
 SELECT throws_ok($$SELECT concord.event_rule_enable('nosuch', true)$$, '42704', 'unknown event rule "nosuch"', 'event_rule_enable of an unknown rule');
 SELECT is(concord.event_rule_drop('nosuch'), false, 'event_rule_drop of an unknown rule: false');
-SELECT throws_ok($$SELECT concord.event_rule('Bad Name', 'pg_catalog.pg_class', '{insert}', NULL, '[{"notify": "x"}]')$$, '42602',
+SELECT throws_ok($$SELECT concord.event_rule_create('Bad Name', 'pg_catalog.pg_class', '{insert}', NULL, '[{"notify": "x"}]')$$, '42602',
                  'invalid event rule name "Bad Name"', 'event_rule with a bad name');
 SELECT throws_ok($$SELECT concord.alert_check('nosuch')$$, '42704', 'unknown alert "nosuch"', 'alert_check of an unknown alert');
-SELECT throws_ok($$SELECT concord.alert_rule('a1')$$, '22023', 'alert "a1" needs a query or a metric (one of them)', 'alert_rule with neither');
-SELECT throws_ok($$SELECT concord.alert_rule('a1', query => 'SELECT 1', severity => 'panic')$$, '22023',
+SELECT throws_ok($$SELECT concord.alert_create('a1')$$, '22023', 'alert "a1" needs a query or a metric (one of them)', 'alert_rule with neither');
+SELECT throws_ok($$SELECT concord.alert_create('a1', query => 'SELECT 1', severity => 'panic')$$, '22023',
                  'unknown severity "panic" for alert "a1"', 'alert_rule with an unknown severity');
 
 -- metric

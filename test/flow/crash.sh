@@ -25,7 +25,7 @@ run_psql "$DB" </dev/null >/dev/null <<SQL
 SET client_min_messages = warning;
 CREATE EXTENSION concord;
 SELECT concord.http_allow_host('127.0.0.1', $STUB_PORT, allow_private => true);
-SELECT concord.endpoint_define('crash', '$STUB_URL/hook/crash_test', max_in_flight => 32, unsigned => true);
+SELECT concord.endpoint_create('crash', '$STUB_URL/hook/crash_test', max_in_flight => 32, unsigned => true);
 SQL
 curl -s -X DELETE "$STUB_URL/received/crash_test" >/dev/null
 # (this cluster commits asynchronously; the enqueuing transaction does not)

@@ -23,45 +23,45 @@ SELECT concord.secret_grant('t_mg_key', 'tap_mg_ann') IS NULL AS g \gset
 
 SET ROLE tap_mg_ann;
 -- endpoints: signed unless unsigned => true
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_mg_hook', '%s/hook/t_mg_hook')$$, :'stub'), '22023',
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_mg_hook', '%s/hook/t_mg_hook')$$, :'stub'), '22023',
                  'endpoint "t_mg_hook" needs a signing secret', 'an endpoint without a secret is refused');
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_mg_hook', '%s/hook/t_mg_hook', 't_mg_key', unsigned => true)$$, :'stub'), '22023',
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_mg_hook', '%s/hook/t_mg_hook', 't_mg_key', unsigned => true)$$, :'stub'), '22023',
                  'endpoint "t_mg_hook" cannot be unsigned and have a signing secret', 'a secret and unsigned => true together are refused');
-SELECT is(concord.endpoint_define('t_mg_hook', :'stub' || '/hook/t_mg_hook', 't_mg_key'), 't_mg_hook', 'an endpoint with a secret');
-SELECT is(concord.endpoint_define('t_mg_open', :'stub' || '/hook/t_mg_open', unsigned => true), 't_mg_open', 'an unsigned endpoint, said so');
+SELECT is(concord.endpoint_create('t_mg_hook', :'stub' || '/hook/t_mg_hook', 't_mg_key'), 't_mg_hook', 'an endpoint with a secret');
+SELECT is(concord.endpoint_create('t_mg_open', :'stub' || '/hook/t_mg_open', unsigned => true), 't_mg_open', 'an unsigned endpoint, said so');
 SELECT results_eq($$SELECT name, secret_name, unsigned FROM concord.endpoint WHERE name LIKE 't_mg_%' ORDER BY name$$,
                   $$VALUES ('t_mg_hook'::text, 't_mg_key'::text, false), ('t_mg_open', NULL, true)$$, 'as recorded');
 
 -- an existing name: replace => true, else refused
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_mg_hook', '%s/hook/other', 't_mg_key')$$, :'stub'), '42710',
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_mg_hook', '%s/hook/other', 't_mg_key')$$, :'stub'), '42710',
                  'endpoint "t_mg_hook" already exists', 'defining an existing endpoint again is refused');
-SELECT is(concord.endpoint_define('t_mg_hook', :'stub' || '/hook/t_mg_hook2', 't_mg_key', max_in_flight => 4, replace => true),
+SELECT is(concord.endpoint_create('t_mg_hook', :'stub' || '/hook/t_mg_hook2', 't_mg_key', max_in_flight => 4, replace => true),
           't_mg_hook', 'replace => true redefines it');
 SELECT is((SELECT url || ' ' || max_in_flight FROM concord.endpoint WHERE name = 't_mg_hook'), :'stub' || '/hook/t_mg_hook2 4',
           'with the new URL and settings');
 
 -- concord's own messages for settings out of range
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_mg_x', '%s/hook/x', unsigned => true, max_in_flight => 0)$$, :'stub'), '22023',
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_mg_x', '%s/hook/x', unsigned => true, max_in_flight => 0)$$, :'stub'), '22023',
                  'max_in_flight of endpoint "t_mg_x" must be between 1 and 256, not 0', 'max_in_flight 0');
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_mg_x', '%s/hook/x', unsigned => true, max_attempts => 101)$$, :'stub'), '22023',
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_mg_x', '%s/hook/x', unsigned => true, max_attempts => 101)$$, :'stub'), '22023',
                  'max_attempts of endpoint "t_mg_x" must be between 1 and 100, not 101', 'max_attempts 101');
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_mg_x', '%s/hook/x', unsigned => true, timeout_ms => 50)$$, :'stub'), '22023',
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_mg_x', '%s/hook/x', unsigned => true, timeout_ms => 50)$$, :'stub'), '22023',
                  'timeout_ms of endpoint "t_mg_x" must be between 100 and 600000, not 50', 'timeout_ms 50');
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_mg_x', '%s/hook/x', unsigned => true, timeout_ms => NULL)$$, :'stub'), '22023',
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_mg_x', '%s/hook/x', unsigned => true, timeout_ms => NULL)$$, :'stub'), '22023',
                  'timeout_ms of endpoint "t_mg_x" must be between 100 and 600000, not NULL', 'timeout_ms NULL');
 
 -- event rules and alerts: replace => true too
-SELECT is(concord.event_rule('t_mg_rule', 't_mg.ticket', '{insert}', NULL, '[{"webhook": "t_mg_hook"}]'), 't_mg_rule', 'an event rule');
-SELECT throws_ok($$SELECT concord.event_rule('t_mg_rule', 't_mg.ticket', '{insert}', NULL, '[{"notify": "t_mg"}]')$$, '42710',
+SELECT is(concord.event_rule_create('t_mg_rule', 't_mg.ticket', '{insert}', NULL, '[{"webhook": "t_mg_hook"}]'), 't_mg_rule', 'an event rule');
+SELECT throws_ok($$SELECT concord.event_rule_create('t_mg_rule', 't_mg.ticket', '{insert}', NULL, '[{"notify": "t_mg"}]')$$, '42710',
                  'event rule "t_mg_rule" already exists', 'defining an existing event rule again is refused');
-SELECT is(concord.event_rule('t_mg_rule', 't_mg.ticket', '{insert,update}', NULL, '[{"webhook": "t_mg_hook"}]', replace => true),
+SELECT is(concord.event_rule_create('t_mg_rule', 't_mg.ticket', '{insert,update}', NULL, '[{"webhook": "t_mg_hook"}]', replace => true),
           't_mg_rule', 'replace => true redefines it');
 SELECT is((SELECT events FROM concord.event_rule WHERE name = 't_mg_rule'), '{insert,update}'::text[], 'with its new events');
-SELECT is(concord.alert_rule('t_mg_late', query => 'SELECT id FROM t_mg.ticket WHERE late', every => '1 minute',
+SELECT is(concord.alert_create('t_mg_late', query => 'SELECT id FROM t_mg.ticket WHERE late', every => '1 minute',
                              channels => '[{"notify": "t_mg_alerts"}]'), 't_mg_late', 'an alert');
-SELECT throws_ok($$SELECT concord.alert_rule('t_mg_late', query => 'SELECT 1')$$, '42710',
+SELECT throws_ok($$SELECT concord.alert_create('t_mg_late', query => 'SELECT 1')$$, '42710',
                  'alert "t_mg_late" already exists', 'defining an existing alert again is refused');
-SELECT throws_ok($$SELECT concord.alert_rule('t_mg_fast', query => 'SELECT 1', every => '100 milliseconds')$$, '22023',
+SELECT throws_ok($$SELECT concord.alert_create('t_mg_fast', query => 'SELECT 1', every => '100 milliseconds')$$, '22023',
                  'alert "t_mg_fast" must be checked every second at most often, not every 00:00:00.1', 'an alert every 100 ms');
 
 -- enable, disable, drop: the owner's (or concord_admin's) only

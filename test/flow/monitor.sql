@@ -9,7 +9,7 @@ SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_p
 -- and the call log would hold are written here as superuser.
 CREATE ROLE tap_flow_monitor IN ROLE concord_flow;
 SET LOCAL ROLE tap_flow_monitor;
-SELECT concord.endpoint_define('t_mon', current_setting('concord_test.stub_url') || '/hook/t_mon', unsigned => true) AS e \gset
+SELECT concord.endpoint_create('t_mon', current_setting('concord_test.stub_url') || '/hook/t_mon', unsigned => true) AS e \gset
 -- rows as the worker would leave them (it cannot see this transaction's)
 RESET ROLE;
 INSERT INTO concord.outbox (endpoint, payload, idempotency_key, status, enqueued_at) VALUES
@@ -30,7 +30,7 @@ SELECT results_eq($$SELECT calls, errors, p50_ms, bytes FROM concord.monitor_htt
                   $$VALUES (3::bigint, 1::bigint, 30::float8, 4000::numeric)$$, 'monitor_http: calls, errors, p50 and bytes per host');
 CREATE TABLE pg_temp.t (id int);
 INSERT INTO pg_temp.t VALUES (1);
-SELECT concord.alert_rule('t_mon_alert', query => 'SELECT id FROM pg_temp.t') AS al \gset
+SELECT concord.alert_create('t_mon_alert', query => 'SELECT id FROM pg_temp.t') AS al \gset
 SELECT is(concord.alert_check('t_mon_alert'), 'fired', 'an alert fires');
 SELECT results_eq($$SELECT open, fired_today FROM concord.monitor_alerts WHERE alert = 't_mon_alert'$$, $$VALUES (1::bigint, 1::bigint)$$,
                   'monitor_alerts: open and fired today');

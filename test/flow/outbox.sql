@@ -30,15 +30,15 @@ $$;
 
 -- endpoints: checked when defined
 SET ROLE tap_flow_sender;
-SELECT throws_like($$SELECT concord.endpoint_define('t_flow_fin', 'http://127.0.0.1:9/hook/t_flow_fin')$$,
+SELECT throws_like($$SELECT concord.endpoint_create('t_flow_fin', 'http://127.0.0.1:9/hook/t_flow_fin')$$,
                    'destination 127.0.0.1 port 9 is not allowed%', 'an endpoint outside concord.http_allow is refused when it is defined');
 RESET ROLE;
 SELECT concord.http_allow_host('127.0.0.1', :'port'::int, allow_private => true, note => 't_flow') IS NOT NULL AS allowed \gset
 SET ROLE tap_flow_sender;
 SELECT pg_temp.forget('t_flow_fin') + pg_temp.forget('t_flow_retry') AS forgot \gset
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_flow_fin', '%s/hook/t_flow_fin', 'no_such_secret')$$, :'stub'),
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_flow_fin', '%s/hook/t_flow_fin', 'no_such_secret')$$, :'stub'),
                  '42704', 'secret "no_such_secret" does not exist', 'an endpoint naming a secret that is not there');
-SELECT throws_ok($$SELECT concord.endpoint_define('Finance Hook', 'http://127.0.0.1/')$$, '42602', 'invalid endpoint name "Finance Hook"',
+SELECT throws_ok($$SELECT concord.endpoint_create('Finance Hook', 'http://127.0.0.1/')$$, '42602', 'invalid endpoint name "Finance Hook"',
                  'a bad endpoint name');
 SELECT throws_ok($$SELECT concord.outbox_enqueue('t_flow_nosuch', '{}')$$, '42704', 'unknown endpoint "t_flow_nosuch"',
                  'a message to an unknown endpoint');
@@ -46,7 +46,7 @@ RESET ROLE;
 SELECT concord.secret_set('t_flow_key', 'flow-test-key-0123456789abcdef') IS NULL AS k \gset
 SELECT concord.secret_grant('t_flow_key', 'tap_flow_sender') AS g \gset
 SET ROLE tap_flow_sender;
-SELECT is(concord.endpoint_define('t_flow_fin', :'stub' || '/hook/t_flow_fin', 't_flow_key', description => '财务开票'), 't_flow_fin',
+SELECT is(concord.endpoint_create('t_flow_fin', :'stub' || '/hook/t_flow_fin', 't_flow_key', description => '财务开票'), 't_flow_fin',
           'an endpoint: finance''s billing system');
 
 -- delivered if the transaction commits, never if it rolls back
@@ -68,7 +68,7 @@ SELECT is(concord.outbox_enqueue('t_flow_fin', '{"contract": "again"}', 't-flow-
           'enqueueing the same key again returns the message already there');
 
 -- a receiver failing twice (503, Retry-After: 1): delivered at the third attempt
-SELECT is(concord.endpoint_define('t_flow_retry', :'stub' || '/hook/t_flow_retry', unsigned => true), 't_flow_retry', 'an endpoint without a secret');
+SELECT is(concord.endpoint_create('t_flow_retry', :'stub' || '/hook/t_flow_retry', unsigned => true), 't_flow_retry', 'an endpoint without a secret');
 RESET ROLE;
 SELECT (concord.http_post(:'stub' || '/hook/t_flow_retry/fail/2', '')).status AS failing \gset
 SET ROLE tap_flow_sender;
@@ -80,7 +80,7 @@ SELECT results_eq($$SELECT attempts, last_status FROM concord.outbox WHERE id = 
 SELECT is(pg_temp.received('t_flow_retry') #>> '{received,0,signature}', NULL, 'unsigned without a secret');
 
 -- a receiver that always fails: dead after max_attempts, retried by hand
-SELECT concord.endpoint_define('t_flow_dead', :'stub' || '/status/500', max_attempts => 2, unsigned => true) AS e \gset
+SELECT concord.endpoint_create('t_flow_dead', :'stub' || '/status/500', max_attempts => 2, unsigned => true) AS e \gset
 SELECT concord.outbox_enqueue('t_flow_dead', '{"x": 1}') AS m3 \gset
 SELECT ok(pg_temp.eventually($$SELECT status = 'dead' FROM concord.outbox WHERE id = $$ || :m3, 15),
           'a message failing max_attempts times is dead');
@@ -92,7 +92,7 @@ SELECT throws_ok(format('SELECT concord.outbox_retry(%s)', :m1), '55000', format
 
 -- Retry-After as an HTTP date (30 seconds from now)
 SELECT to_char(now() AT TIME ZONE 'GMT' + interval '30 seconds', 'Dy, DD Mon YYYY HH24:MI:SS "GMT"') AS later \gset
-SELECT concord.endpoint_define('t_flow_later', format('%s/status/503?retry_after=%s', :'stub', replace(replace(:'later', ' ', '%20'), ',', '%2C')),
+SELECT concord.endpoint_create('t_flow_later', format('%s/status/503?retry_after=%s', :'stub', replace(replace(:'later', ' ', '%20'), ',', '%2C')),
                                max_attempts => 3, unsigned => true) AS e2 \gset
 SELECT concord.outbox_enqueue('t_flow_later', '{"y": 1}') AS m4 \gset
 SELECT ok(pg_temp.eventually($$SELECT attempts = 1 AND status = 'pending' AND next_attempt_at BETWEEN now() + interval '15 seconds' AND now() + interval '35 seconds'

@@ -11,9 +11,9 @@ CREATE SCHEMA t_rules_fin;
 CREATE TABLE t_rules_sales.contract (contract_no text PRIMARY KEY, customer text, amount numeric, status text);
 CREATE TABLE t_rules_fin.invoice_task (id serial PRIMARY KEY, contract_no text, amount numeric, note text DEFAULT '待开票');
 SELECT concord.http_allow_host('127.0.0.1', current_setting('concord_test.stub_port')::int, allow_private => true) IS NOT NULL AS a \gset
-SELECT concord.endpoint_define('t_rules_mkt', current_setting('concord_test.stub_url') || '/hook/t_rules_mkt', unsigned => true) AS e \gset
+SELECT concord.endpoint_create('t_rules_mkt', current_setting('concord_test.stub_url') || '/hook/t_rules_mkt', unsigned => true) AS e \gset
 
-SELECT is(concord.event_rule('t_rules_signed', 't_rules_sales.contract', '{insert,update}',
+SELECT is(concord.event_rule_create('t_rules_signed', 't_rules_sales.contract', '{insert,update}',
   $$NEW.status = '已签约' AND OLD.status IS DISTINCT FROM '已签约'$$,
   $$[{"insert": "t_rules_fin.invoice_task", "values": {"contract_no": "$new.contract_no", "amount": "$new.amount"}},
      {"webhook": "t_rules_mkt", "payload": {"event": "$rule", "op": "$op", "contract": "$new.contract_no",
@@ -60,36 +60,36 @@ SELECT is((SELECT fired_by FROM concord.event_firing WHERE row_key ->> 'contract
           'the firing records the session user');
 
 -- an endpoint that takes DingTalk messages gets the payload as its text
-SELECT concord.endpoint_define('t_rules_ding', current_setting('concord_test.stub_url') || '/hook/t_rules_ding', format => 'dingtalk', unsigned => true) AS d \gset
-SELECT concord.event_rule('t_rules_big', 't_rules_sales.contract', '{insert}', 'NEW.amount >= 100000',
+SELECT concord.endpoint_create('t_rules_ding', current_setting('concord_test.stub_url') || '/hook/t_rules_ding', format => 'dingtalk', unsigned => true) AS d \gset
+SELECT concord.event_rule_create('t_rules_big', 't_rules_sales.contract', '{insert}', 'NEW.amount >= 100000',
                           '[{"webhook": "t_rules_ding", "payload": {"contract": "$new.contract_no"}}]') AS r \gset
 INSERT INTO t_rules_sales.contract VALUES ('HT-9', '周杰', 200000, '审批中');
 SELECT is((SELECT payload FROM concord.outbox WHERE endpoint = 't_rules_ding'),
           jsonb_build_object('msgtype', 'text', 'text', jsonb_build_object('content',
             '[concord] t_rules_big (insert t_rules_sales.contract)' || E'\n' || '{"contract": "HT-9"}')),
           'a webhook to a DingTalk endpoint: the payload as a DingTalk text message');
-SELECT throws_ok(format($$SELECT concord.endpoint_define('t_rules_x', '%s/hook/x', format => 'telegram', unsigned => true)$$, current_setting('concord_test.stub_url')), '22023',
+SELECT throws_ok(format($$SELECT concord.endpoint_create('t_rules_x', '%s/hook/x', format => 'telegram', unsigned => true)$$, current_setting('concord_test.stub_url')), '22023',
                  'unknown format "telegram" for endpoint "t_rules_x"', 'an unknown endpoint format');
 
 -- bad definitions
-SELECT throws_like($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{update}', 'NEW.status = ', '[{"notify": "x"}]')$$,
+SELECT throws_like($$SELECT concord.event_rule_create('t_rules_x', 't_rules_sales.contract', '{update}', 'NEW.status = ', '[{"notify": "x"}]')$$,
                    '%syntax error%', 'a condition that does not parse');
-SELECT throws_ok($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{update}',
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rules_x', 't_rules_sales.contract', '{update}',
                    'NEW.amount > (SELECT max(amount) FROM t_rules_sales.contract)', '[{"notify": "x"}]')$$,
                  '22023', 'invalid filter: subqueries are not allowed', 'a condition with a subquery is refused');
-SELECT throws_ok($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{update}', 'random() > 0.5', '[{"notify": "x"}]')$$,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rules_x', 't_rules_sales.contract', '{update}', 'random() > 0.5', '[{"notify": "x"}]')$$,
                  '22023', 'invalid filter: function random() is not immutable', 'a volatile condition is refused');
-SELECT throws_ok($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{update}', NULL,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rules_x', 't_rules_sales.contract', '{update}', NULL,
                    '[{"webhook": "t_rules_mkt", "payload": {"x": "$new.nosuch"}}]')$$,
                  '42703', 'rule "t_rules_x" refers to columns nosuch that t_rules_sales.contract does not have', 'a template naming a missing column');
-SELECT throws_ok($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{update}', NULL, '[{"webhook": "nosuch"}]')$$,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rules_x', 't_rules_sales.contract', '{update}', NULL, '[{"webhook": "nosuch"}]')$$,
                  '42704', 'unknown endpoint "nosuch" in rule "t_rules_x"', 'an unknown endpoint');
-SELECT throws_ok($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{update}', NULL,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rules_x', 't_rules_sales.contract', '{update}', NULL,
                    '[{"insert": "t_rules_fin.invoice_task", "values": {"nosuch": 1}}]')$$,
                  '42703', 'table t_rules_fin.invoice_task has no columns nosuch (rule "t_rules_x")', 'an insert into a missing column');
-SELECT throws_ok($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{upsert}', NULL, '[{"notify": "x"}]')$$,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rules_x', 't_rules_sales.contract', '{upsert}', NULL, '[{"notify": "x"}]')$$,
                  '22023', 'events of rule "t_rules_x" must be some of insert, update, delete (got {upsert})', 'an unknown event');
-SELECT throws_ok($$SELECT concord.event_rule('t_rules_x', 't_rules_sales.contract', '{update}', NULL, '[{"notify": "x", "webhook": "t_rules_mkt"}]')$$,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rules_x', 't_rules_sales.contract', '{update}', NULL, '[{"notify": "x", "webhook": "t_rules_mkt"}]')$$,
                  '22023', NULL, 'an action of two kinds');
 
 SELECT is(concord.event_rule_drop('t_rules_signed'), true, 'a rule dropped');

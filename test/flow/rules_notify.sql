@@ -33,24 +33,24 @@ CREATE ROLE tap_rn_flow IN ROLE concord_flow;
 GRANT USAGE ON SCHEMA t_rn TO tap_rn_flow;
 GRANT TRIGGER ON t_rn.contract, t_rn.note TO tap_rn_flow;
 SET ROLE tap_rn_flow;
-SELECT concord.event_rule('t_rn_signed', 't_rn.contract', '{update}', $$NEW.status = '已签约'$$,
+SELECT concord.event_rule_create('t_rn_signed', 't_rn.contract', '{update}', $$NEW.status = '已签约'$$,
   $$[{"notify": "t_rn_contracts", "payload": {"contract": "$new.contract_no", "op": "$op", "what": "签约"}}]$$) AS r \gset
 
 -- values other than the key are refused, whichever way they are named
-SELECT throws_ok($$SELECT concord.event_rule('t_rn_leak', 't_rn.contract', '{update}', NULL,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rn_leak', 't_rn.contract', '{update}', NULL,
   '[{"notify": "t_rn_contracts", "payload": {"contract": "$new.contract_no", "customer": "$new.customer"}}]')$$,
   '42501', 'the NOTIFY payload of rule "t_rn_leak" names columns customer of t_rn.contract, which are not its primary key',
   'a NOTIFY payload with a value of NEW is refused');
-SELECT throws_ok($$SELECT concord.event_rule('t_rn_leak', 't_rn.contract', '{update}', NULL,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rn_leak', 't_rn.contract', '{update}', NULL,
   '[{"notify": "t_rn_contracts", "payload": {"was": ["x", {"deep": "$old.status"}]}}]')$$,
   '42501', 'the NOTIFY payload of rule "t_rn_leak" names columns status of t_rn.contract, which are not its primary key',
   'and one of OLD, nested in an array');
-SELECT throws_ok($$SELECT concord.event_rule('t_rn_leak', 't_rn.note', '{insert}', NULL,
+SELECT throws_ok($$SELECT concord.event_rule_create('t_rn_leak', 't_rn.note', '{insert}', NULL,
   '[{"notify": "t_rn_notes", "payload": {"body": "$new.body"}}]')$$,
   '42501', NULL, 'a table without a primary key: no column may be named');
 SELECT is((SELECT count(*) FROM concord.event_rule WHERE name = 't_rn_leak'), 0::bigint,
           'no refused rule was kept');
-SELECT lives_ok($$SELECT concord.event_rule('t_rn_leak', 't_rn.note', '{insert}', NULL,
+SELECT lives_ok($$SELECT concord.event_rule_create('t_rn_leak', 't_rn.note', '{insert}', NULL,
   '[{"notify": "t_rn_notes", "payload": {"table": "$table", "op": "$op"}}, {"notify": "t_rn_notes"}]')$$,
   'the rule''s name, table and operation, and constants, may be sent');
 

@@ -48,7 +48,7 @@ SELECT concord.secret_grant('tap_fsec_sales_key', '销售'),
        concord.secret_grant('tap_fsec_fin_key', '财务') \gset
 -- (re)define 销售's endpoint, as the current role; 财务 may send to it
 CREATE FUNCTION pg_temp.define(secret text, headers jsonb) RETURNS text LANGUAGE sql AS $$
-  SELECT concord.endpoint_define('t_fsec_sales', current_setting('concord_test.stub_url') || '/hook/t_fsec_sales',
+  SELECT concord.endpoint_create('t_fsec_sales', current_setting('concord_test.stub_url') || '/hook/t_fsec_sales',
                                  secret, headers => headers, senders => '{财务}', unsigned => secret IS NULL, replace => true)
 $$;
 GRANT EXECUTE ON FUNCTION pg_temp.define(text, jsonb) TO PUBLIC;

@@ -99,10 +99,10 @@ CREATE EXTENSION concord;
 SELECT concord.http_allow_host('127.0.0.1', $STUB_PORT, allow_private => true);
 SELECT concord.http_allow_host('127.0.0.1', $HANG_PORT, allow_private => true);
 SELECT concord.secret_set('t_worker_key', 'worker-key-0123456789');
-SELECT concord.endpoint_define('hang', 'http://127.0.0.1:$HANG_PORT/hook', 't_worker_key', max_in_flight => 3, timeout_ms => 60000);
-SELECT concord.endpoint_define('slow', '$STUB_URL/delay/2000', 't_worker_key', max_in_flight => 3);
-SELECT concord.endpoint_define('good', '$STUB_URL/hook/worker_good', 't_worker_key');
-SELECT concord.endpoint_define('drain', '$STUB_URL/hook/worker_drain', 't_worker_key', max_in_flight => 16);
+SELECT concord.endpoint_create('hang', 'http://127.0.0.1:$HANG_PORT/hook', 't_worker_key', max_in_flight => 3, timeout_ms => 60000);
+SELECT concord.endpoint_create('slow', '$STUB_URL/delay/2000', 't_worker_key', max_in_flight => 3);
+SELECT concord.endpoint_create('good', '$STUB_URL/hook/worker_good', 't_worker_key');
+SELECT concord.endpoint_create('drain', '$STUB_URL/hook/worker_drain', 't_worker_key', max_in_flight => 16);
 SQL
 curl -s -X DELETE "$STUB_URL/received/worker_good" >/dev/null
 curl -s -X DELETE "$STUB_URL/received/worker_drain" >/dev/null
@@ -128,7 +128,7 @@ conns="$(ss -Htn state established "dport = :$HANG_PORT" 2>/dev/null | wc -l)"
 is_ "the hanging endpoint has no more connections than its max_in_flight (3)" "$conns" 3
 
 # 3. alerts on time whatever the backlog (300 messages to the 2 s endpoint wait)
-q "SELECT concord.alert_rule('t_worker_tick', query => 'SELECT 1 AS x WHERE false', every => '1 second')" >/dev/null
+q "SELECT concord.alert_create('t_worker_tick', query => 'SELECT 1 AS x WHERE false', every => '1 second')" >/dev/null
 sleep 4
 late="$(q "SELECT round(extract(epoch FROM pg_catalog.now() - last_check_at) * 1000) FROM concord.alert_rule WHERE name = 't_worker_tick'")"
 pending="$(q "SELECT count(*) FROM concord.outbox WHERE endpoint = 'slow' AND status <> 'delivered'")"

@@ -29,7 +29,7 @@ SELECT is(pg_temp.stats(), ARRAY[(:'s0'::int[])[1], (:'s0'::int[])[2] + 1, (:'s0
 SELECT is(:'r1'::numeric, 622.00, '... with the same answer');
 
 -- a redefinition (revenue is not certified: its latest version answers)
-SELECT concord.metric_define('revenue', 'simple', model => 'payments', agg => 'sum', expr => 'amount',
+SELECT concord.metric_create('revenue', 'simple', model => 'payments', agg => 'sum', expr => 'amount',
                              filter => $$payment_method = 'credit_card'$$) AS v2 \gset
 SELECT is(pg_temp.revenue(), (SELECT sum(p.amount) FROM jaffle.payments p JOIN jaffle.orders o USING (order_id)
                                WHERE p.payment_method = 'credit_card' AND o.order_date BETWEEN '2018-03-01' AND '2018-03-31'),
@@ -53,17 +53,17 @@ BEGIN
 END $$;
 SELECT isnt(pg_temp.undone(), 622.00, 'inside a subtransaction, version 2 certified answers');
 SELECT is(pg_temp.revenue(), 622.00, 'rolled back: version 1 answers again, not what was kept for the rolled-back generation');
-SELECT concord.metric_define('order_count', 'simple', model => 'orders', agg => 'count', description => 'Orders, again') AS oc \gset
+SELECT concord.metric_create('order_count', 'simple', model => 'orders', agg => 'count', description => 'Orders, again') AS oc \gset
 SELECT is(pg_temp.revenue(), 622.00, 'and after another change (a new generation, never the rolled-back one), still version 1');
 
 -- another caller: SQL of her own
-SELECT concord.metric_rollup('tap_cache_monthly', '{revenue}', '{}', 'month', 'UTC') AS ro \gset
+SELECT concord.metric_rollup_create('tap_cache_monthly', '{revenue}', '{}', 'month', 'UTC') AS ro \gset
 SELECT ok(concord.metric_sql('{revenue}', grain => 'month') LIKE '%concord_rollup.tap_cache_monthly %',
           'for the superuser, a rollup answers');
 CREATE ROLE tap_cache_rep;
 GRANT USAGE ON SCHEMA jaffle TO tap_cache_rep;
 GRANT SELECT ON ALL TABLES IN SCHEMA jaffle TO tap_cache_rep;
-SELECT concord.row_policy('tap_cache_orders', 'jaffle.orders', 'order_id <= 70') AS p \gset
+SELECT concord.row_policy_create('tap_cache_orders', 'jaffle.orders', 'order_id <= 70') AS p \gset
 SET LOCAL ROLE tap_cache_rep;
 SELECT ok(concord.metric_sql('{revenue}', grain => 'month') NOT LIKE '%concord_rollup%',
           'for a role that may not read every order, the same question is answered from the models (her own SQL, her own plan)');
@@ -77,8 +77,8 @@ SELECT is((SELECT sum((j ->> 'order_count')::numeric) FROM concord.metric_query(
 -- the caller's search_path change nothing
 CREATE TABLE jaffle.visit (id int PRIMARY KEY, at timestamptz NOT NULL);
 INSERT INTO jaffle.visit VALUES (1, '2018-01-01 20:00+00');
-SELECT concord.model_define('tap_cache_visits', 'jaffle.visit', 'at') AS vm,
-       concord.metric_define('tap_cache_visit_n', 'simple', model => 'tap_cache_visits', agg => 'count') AS vn \gset
+SELECT concord.model_create('tap_cache_visits', 'jaffle.visit', 'at') AS vm,
+       concord.metric_create('tap_cache_visit_n', 'simple', model => 'tap_cache_visits', agg => 'count') AS vn \gset
 CREATE FUNCTION pg_temp.visit_day() RETURNS text LANGUAGE sql AS $$
   SELECT j ->> 'metric_time' FROM concord.metric_query('{tap_cache_visit_n}', grain => 'day') j
 $$;

@@ -16,8 +16,8 @@ SELECT dblink_exec('tap_cache_a', $x$
     CREATE SCHEMA tap_cache_s;
     CREATE TABLE tap_cache_s.t (id int PRIMARY KEY, v numeric, at date);
     INSERT INTO tap_cache_s.t VALUES (1, 10, '2026-01-01'), (2, 20, '2026-01-02');
-    PERFORM concord.model_define('tap_cache_m', 'tap_cache_s.t', 'at');
-    PERFORM concord.metric_define('tap_cache_total', 'simple', model => 'tap_cache_m', agg => 'sum', expr => 'v');
+    PERFORM concord.model_create('tap_cache_m', 'tap_cache_s.t', 'at');
+    PERFORM concord.metric_create('tap_cache_total', 'simple', model => 'tap_cache_m', agg => 'sum', expr => 'v');
   END $d$ $x$) AS made \gset
 CREATE FUNCTION pg_temp.ask_b() RETURNS text LANGUAGE sql AS $$
   SELECT v FROM dblink('tap_cache_b', $q$SELECT string_agg(j ->> 'tap_cache_total', ',') FROM concord.metric_query('{tap_cache_total}') j$q$)
@@ -25,7 +25,7 @@ CREATE FUNCTION pg_temp.ask_b() RETURNS text LANGUAGE sql AS $$
 $$;
 SELECT pg_temp.ask_b() AS first_answer \gset
 SELECT dblink_exec('tap_cache_a', 'BEGIN') AS began \gset
-SELECT dblink_exec('tap_cache_a', $x$DO $d$ BEGIN PERFORM concord.metric_define('tap_cache_total', 'simple', model => 'tap_cache_m', agg => 'max', expr => 'v'); END $d$ $x$)
+SELECT dblink_exec('tap_cache_a', $x$DO $d$ BEGIN PERFORM concord.metric_create('tap_cache_total', 'simple', model => 'tap_cache_m', agg => 'max', expr => 'v'); END $d$ $x$)
   AS redefined \gset
 SELECT is(:'first_answer' || ' then ' || pg_temp.ask_b(), '30 then 30',
           'another session redefined the metric and has not committed: the session that kept the SQL answers as before');

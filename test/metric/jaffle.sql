@@ -18,9 +18,9 @@ SELECT plan(39);
 CREATE ROLE tap_jaffle_rep;
 GRANT USAGE ON SCHEMA jaffle TO tap_jaffle_rep;
 GRANT SELECT ON ALL TABLES IN SCHEMA jaffle TO tap_jaffle_rep;
-SELECT concord.row_policy('tap_jaffle_orders', 'jaffle.orders', 'order_id <= 70') AS p1,
-       concord.row_policy('tap_jaffle_payments', 'jaffle.payments', 'order_id <= 70') AS p2,
-       concord.row_policy('tap_jaffle_expenses', 'jaffle.order_expenses', 'order_id <= 70') AS p3 \gset
+SELECT concord.row_policy_create('tap_jaffle_orders', 'jaffle.orders', 'order_id <= 70') AS p1,
+       concord.row_policy_create('tap_jaffle_payments', 'jaffle.payments', 'order_id <= 70') AS p2,
+       concord.row_policy_create('tap_jaffle_expenses', 'jaffle.order_expenses', 'order_id <= 70') AS p3 \gset
 -- a query's rows as text, run as the rep (her row policies apply)
 CREATE FUNCTION pg_temp.as_rep(q text) RETURNS SETOF text LANGUAGE plpgsql AS $$
 BEGIN
@@ -170,7 +170,7 @@ SELECT results_eq(
 -- the window's end is included: of two customers with one order each, the
 -- one ordering again exactly 30 days later converts, the other, 31 days
 -- later, does not
-SELECT concord.metric_define('reorder_30d', 'conversion', model => 'orders', entity => 'customer_id', conversion_model => 'orders',
+SELECT concord.metric_create('reorder_30d', 'conversion', model => 'orders', entity => 'customer_id', conversion_model => 'orders',
                              trailing_window => '30 days', calc => 'conversions') AS r30 \gset
 SELECT min(customer_id) AS c1, max(customer_id) AS c2 FROM (
   SELECT customer_id FROM jaffle.orders GROUP BY 1 HAVING count(*) = 1 ORDER BY 1 LIMIT 2) x \gset
@@ -185,7 +185,7 @@ SELECT results_eq(
   'conversion: an order exactly 30 days after the first one is within the window (its end included), 31 days is not');
 
 -- a rollup of revenue, dated through the join to orders
-SELECT concord.metric_rollup('jaffle_monthly', '{revenue,order_count}', '{status}', 'month') AS ro \gset
+SELECT concord.metric_rollup_create('jaffle_monthly', '{revenue,order_count}', '{status}', 'month') AS ro \gset
 SELECT ok(concord.metric_sql('{revenue}', '{status}', 'quarter') LIKE '%concord_rollup.jaffle_monthly %',
           'a rollup of revenue (payments dated by their order) answers a question by quarter');
 SELECT results_eq($$SELECT j::text FROM concord.metric_query('{revenue,order_count}', '{status}', 'quarter') j$$,

@@ -48,7 +48,7 @@ SELECT is(col_description('metrics.revenue_by_region_month'::regclass, 3),
 
 -- a metric redefined: a draft until certified; the view says so, and
 -- answers with the new version once it is certified
-SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
+SELECT concord.metric_create('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
                              filter => $$status IN ('paid', 'refunded')$$, description => '支付过的订单金额（含退款）') AS v2 \gset
 SELECT results_eq(
   $$SELECT sum(revenue) FROM metrics.revenue_by_region_month$$,

@@ -195,7 +195,7 @@ SELECT results_eq(
 
 -- a dimension name in two models: asked for by model.dimension
 SET LOCAL ROLE tap_modeler;
-SELECT concord.model_define('refund', 'mt_shop.refund', 'refunded_at', $$ {"status": "'refunded'::text"} $$) AS r \gset
+SELECT concord.model_create('refund', 'mt_shop.refund', 'refunded_at', $$ {"status": "'refunded'::text"} $$) AS r \gset
 SET LOCAL ROLE tap_analyst;
 SELECT throws_ok($$SELECT concord.metric_sql('{revenue}', '{status}')$$, '42702',
   'dimension "status" is ambiguous: orders.status, refund.status', 'a dimension name two models have is ambiguous');

@@ -22,12 +22,12 @@ SELECT pg_temp.clean_up('mt_shop', 'tap_mr_', :'roles', true) IS NULL AS clean \
 \set metric_models_as_caller true
 \ir models.psql
 \set QUIET off
-SELECT concord.department_add('tap_mr_sales') AS d \gset
-SELECT concord.member_set('tap_mr_online', 'tap_mr_sales', '线上销售', '{"channel": "线上"}') AS m1,
-       concord.member_set('tap_mr_store', 'tap_mr_sales', '门店销售', '{"channel": "门店"}') AS m2 \gset
+SELECT concord.department_create('tap_mr_sales') AS d \gset
+SELECT concord.member_create('tap_mr_online', 'tap_mr_sales', '线上销售', '{"channel": "线上"}') AS m1,
+       concord.member_create('tap_mr_store', 'tap_mr_sales', '门店销售', '{"channel": "门店"}') AS m2 \gset
 GRANT USAGE ON SCHEMA mt_shop TO PUBLIC;
 GRANT SELECT ON ALL TABLES IN SCHEMA mt_shop TO PUBLIC;
-SELECT concord.row_policy('tap_mr_channel', 'mt_shop.orders', $$channel = concord.member('channel')$$) IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('tap_mr_channel', 'mt_shop.orders', $$channel = concord.member('channel')$$) IS NOT NULL AS p \gset
 
 CREATE FUNCTION pg_temp.ask(r text, q text) RETURNS text LANGUAGE sql AS $$ SELECT * FROM pg_temp.as_role(r, q) $$;
 SELECT is(pg_temp.ask('tap_mr_online', $$SELECT j ->> 'revenue' FROM concord.metric_query('{revenue}') j$$)::numeric,
@@ -47,8 +47,8 @@ SELECT is(pg_temp.ask('tap_mr_none', $$SELECT (j ->> 'order_count') || '/' || co
 SELECT is(pg_temp.ask('tap_mr_online', $$SELECT concord.metric_sql('{revenue}', '{region}', 'month')$$),
           concord.metric_sql('{revenue}', '{region}', 'month'),
           'the SQL is the same for everyone: the rows differ by row policy, not by definition');
-SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT concord.metric_define('x', 'simple', model => 'orders', agg => 'count')::text$q$)$$,
-                   '%permission denied for function metric_define%', 'a rep cannot define metrics (concord_metric can)');
+SELECT throws_like($$SELECT pg_temp.ask('tap_mr_online', $q$SELECT concord.metric_create('x', 'simple', model => 'orders', agg => 'count')::text$q$)$$,
+                   '%permission denied for function metric_create%', 'a rep cannot define metrics (concord_metric can)');
 SELECT is(pg_temp.ask('tap_mr_online', $$SELECT string_agg(name, ',' ORDER BY name) FROM concord.metric_catalog WHERE name LIKE '%revenue%'$$),
           'net_revenue,revenue,revenue_mom,revenue_prev,revenue_to_date', 'but reads the catalog');
 
@@ -62,7 +62,7 @@ SELECT is(pg_temp.ask('tap_mr_store', $$SELECT string_agg(channel || '=' || reve
           'the store rep: hers');
 
 -- a rollup holds every row's numbers: never used for a rep her policy filters
-SELECT concord.metric_rollup('tap_mr_daily', '{revenue}', '{channel}', 'day') AS r \gset
+SELECT concord.metric_rollup_create('tap_mr_daily', '{revenue}', '{channel}', 'day') AS r \gset
 SELECT ok(concord.metric_sql('{revenue}', '{channel}', 'month') LIKE '%concord_rollup.tap_mr_daily %',
           'for the superuser, whom no policy filters, the rollup answers');
 SELECT is(pg_temp.ask('tap_mr_online', $$SELECT (concord.metric_sql('{revenue}', '{channel}', 'month') LIKE '%concord_rollup%')::text

@@ -24,7 +24,7 @@ BEGIN
   RETURN s LIKE '%concord_rollup.' || rollup || ' %';
 END $$;
 
-SELECT is(concord.metric_rollup('daily', '{revenue,aov,order_count}', '{region,channel}', 'day', 'Asia/Shanghai')::text,
+SELECT is(concord.metric_rollup_create('daily', '{revenue,aov,order_count}', '{region,channel}', 'day', 'Asia/Shanghai')::text,
           'concord_rollup.daily', 'metric_rollup makes and fills a table in concord_rollup');
 SELECT results_eq($$SELECT metrics, grain, row_count > 0 FROM concord.metric_rollup WHERE name = 'daily'$$,
                   $$VALUES ('{order_count,paid_count,revenue}'::text[], 'day'::text, true)$$,
@@ -48,7 +48,7 @@ SELECT ok(NOT pg_temp.uses($$'{revenue}', '{segment}', 'month', time_zone => 'As
 SELECT ok(NOT pg_temp.uses($$'{revenue}', '{region}', 'month', time_zone => 'UTC'$$, 'daily'), 'another time zone: the models answer');
 SELECT ok(NOT pg_temp.uses($$'{revenue,biggest_order}', '{region}', 'month', time_zone => 'Asia/Shanghai'$$, 'daily'),
           'a metric the rollup lacks: the models answer');
-SELECT concord.metric_rollup('monthly', '{revenue}', '{region}', 'month', 'Asia/Shanghai') AS m \gset
+SELECT concord.metric_rollup_create('monthly', '{revenue}', '{region}', 'month', 'Asia/Shanghai') AS m \gset
 SELECT ok(pg_temp.uses($$'{revenue}', '{region}', 'year', time_zone => 'Asia/Shanghai'$$, 'monthly'),
           'by year: the smaller, monthly rollup answers');
 SELECT ok(NOT pg_temp.uses($$'{revenue}', '{region}', from_date => '2026-01-15', time_zone => 'Asia/Shanghai'$$, 'monthly')
@@ -57,7 +57,7 @@ SELECT ok(NOT pg_temp.uses($$'{revenue}', '{region}', from_date => '2026-01-15',
 SELECT ok(pg_temp.uses($$'{revenue}', '{region}', 'month', from_date => '2026-01-15', time_zone => 'Asia/Shanghai'$$, 'monthly'),
           'by month from 15 January: the range widens to whole months, the monthly rollup answers');
 -- count_distinct does not add up
-SELECT concord.metric_rollup('buyers_daily', '{buyers}', '{region}', 'day', 'Asia/Shanghai') AS b \gset
+SELECT concord.metric_rollup_create('buyers_daily', '{buyers}', '{region}', 'day', 'Asia/Shanghai') AS b \gset
 SELECT ok(pg_temp.uses($$'{buyers}', '{region}', 'day', time_zone => 'Asia/Shanghai'$$, 'buyers_daily'),
           'count_distinct at exactly its grain and dimensions: from the rollup');
 SELECT ok(NOT pg_temp.uses($$'{buyers}', '{region}', 'month', time_zone => 'Asia/Shanghai'$$, 'buyers_daily'),
@@ -85,15 +85,15 @@ SELECT is((SELECT since FROM concord.metric_rollup_change WHERE rollup = 'daily'
 SELECT ok(concord.metric_rollup_refresh('daily') > 0 AND pg_temp.answers(:'q', true) = pg_temp.answers(:'q', false)
           AND pg_temp.uses(:'q', 'daily'), 'refreshed in full: the same answers');
 -- a metric redefined: not used until refreshed
-SELECT concord.metric_define('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
+SELECT concord.metric_create('revenue', 'simple', model => 'orders', agg => 'sum', expr => 'amount',
                              filter => $$status IN ('paid', 'refunded')$$) AS v2 \gset
 SELECT ok(NOT pg_temp.uses(:'q', 'daily'), 'revenue redefined: the rollup holds the old version, the models answer');
 
 -- bad input
-SELECT throws_ok($$SELECT concord.metric_rollup('daily', '{revenue}')$$, '42710', 'rollup "daily" already exists', 'a name taken');
-SELECT throws_ok($$SELECT concord.metric_rollup('r2', '{revenue_to_date}')$$, '22023',
+SELECT throws_ok($$SELECT concord.metric_rollup_create('daily', '{revenue}')$$, '42710', 'rollup "daily" already exists', 'a name taken');
+SELECT throws_ok($$SELECT concord.metric_rollup_create('r2', '{revenue_to_date}')$$, '22023',
                  'metrics revenue_to_date (cumulative) are not rolled up', 'a cumulative metric');
-SELECT throws_ok($$SELECT concord.metric_rollup('r2', '{nosuch}')$$, '42704', 'unknown metric: nosuch', 'an unknown metric');
+SELECT throws_ok($$SELECT concord.metric_rollup_create('r2', '{nosuch}')$$, '42704', 'unknown metric: nosuch', 'an unknown metric');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -39,7 +39,7 @@ SELECT is(pg_temp.notices('{average_order_value}'), '[]', 'and metric_query has 
 SELECT concord.metric_publish('aov_by_month', '{average_order_value}', grain => 'month') AS v \gset
 
 -- revenue redefined: a draft; what answers does not change
-SELECT is(concord.metric_define('revenue', 'simple', model => 'payments', agg => 'sum', expr => 'amount',
+SELECT is(concord.metric_create('revenue', 'simple', model => 'payments', agg => 'sum', expr => 'amount',
                                 filter => $$payment_method <> 'gift_card'$$, description => 'Revenue without gift cards'), 2,
           'revenue redefined: version 2');
 SELECT is(pg_temp.state('revenue'), 'latest 2, answers 1, certified 1: certified', 'revenue: version 2 is a draft, the certified version 1 answers');

@@ -19,7 +19,7 @@ END $$;
 SELECT dblink_exec('pkg', 'CREATE EXTENSION concord') AS ext \gset
 SELECT dblink_exec('pkg', pg_read_file(current_setting('concord_test.repo') || '/test/packaging/shop.psql')) AS setup \gset
 -- (and a stored mask, whose generated column must go with concord)
-SELECT dblink_exec('pkg', $q$DO $d$ BEGIN PERFORM concord.column_mask('shop.customer', 'phone', 'concord.mask_phone(phone)', store => true); END $d$$q$) AS stored \gset
+SELECT dblink_exec('pkg', $q$DO $d$ BEGIN PERFORM concord.column_mask_create('shop.customer', 'phone', 'concord.mask_phone(phone)', store => true); END $d$$q$) AS stored \gset
 
 SELECT is(pg_temp.remote($$SELECT has_table_privilege('tap_pkg_rep', 'shop.customer', 'SELECT')::text$$), 'false',
           'in use: the rep''s grant has moved to the governed view');

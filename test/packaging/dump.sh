@@ -35,7 +35,7 @@ SET client_min_messages = warning;
 SELECT concord.secret_set('api_token', 'plaintext-that-must-not-leak-4711');
 SELECT concord.secret_grant('api_token', 'tap_pkg_rep');
 SELECT concord.http_allow_host('127.0.0.1', $STUB_PORT, allow_private => true);
-SELECT concord.endpoint_define('hook', '$STUB_URL/hook/dump_test', 'api_token');
+SELECT concord.endpoint_create('hook', '$STUB_URL/hook/dump_test', 'api_token');
 SQL
 src_ids="$(q "$SRC" "SELECT string_agg(source || ':' || key || '=' || customer_id, ',' ORDER BY key) FROM concord.customer_link")"
 src_audit_max="$(q "$SRC" "SELECT max(id) FROM concord.audit_log")"
@@ -58,7 +58,7 @@ q "$DST" "INSERT INTO shop.orders VALUES (3, 1, 30, 'paid')" >/dev/null
 tap_is "the event rule fires in the copy" "$(q "$DST" "SELECT count(*) FROM shop.task")" "1"
 tap_is "the audit log carries on and its chain verifies" "$(q "$DST" "SELECT intact FROM concord.audit_verify()")" "t"
 tap_is "new entries get new ids after the restored ones (the sequences came along)" \
-	"$(q "$DST" "SELECT concord.department_add('finance')" >/dev/null; q "$DST" "SELECT max(id) > ${src_audit_max:-0} FROM concord.audit_log WHERE action = 'department_add'")" "t"
+	"$(q "$DST" "SELECT concord.department_create('finance')" >/dev/null; q "$DST" "SELECT max(id) > ${src_audit_max:-0} FROM concord.audit_log WHERE action = 'department_add'")" "t"
 tap_is "the rollup is stale after the insert and the metric answers from the table" \
 	"$(q "$DST" "SELECT count(*) > 0 FROM concord.metric_rollup_change")/$(q "$DST" "SELECT j ->> 'revenue' FROM concord.metric_query('{revenue}') j" | tail -n 1)" "t/200"
 tap_is "a message enqueued in the copy is delivered (the endpoint and its secret work)" \

@@ -80,7 +80,7 @@ setup_rc=0
 			SELECT concord.secret_set('api_token', 'plaintext-upgrade-4711');
 			SELECT concord.secret_grant('api_token', 'tap_pkg_rep');
 			SELECT concord.http_allow_host('127.0.0.1', $STUB_PORT, allow_private => true);
-			SELECT concord.endpoint_define('hook', '$STUB_URL/hook/pg_upgrade_outbox', 'api_token');
+			SELECT concord.endpoint_create('hook', '$STUB_URL/hook/pg_upgrade_outbox', 'api_token');
 			SELECT concord.outbox_enqueue('hook', '{\"order\": 2}'::jsonb);
 			INSERT INTO shop.orders VALUES (3, 2, 30, 'paid');"
 } >>"$log" 2>&1 || setup_rc=$?

@@ -10,17 +10,17 @@ SELECT plan(17);
 \set roles '{tap_ac_rep,tap_ac_peer,tap_ac_head,tap_ac_owner}'
 SELECT pg_temp.clean_up('ac_test', 'tap_ac_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_ac_sales') AS d \gset
-SELECT concord.member_set('tap_ac_rep', 'tap_ac_sales', '销售代表', '{"region": "华东"}') AS m1,
-       concord.member_set('tap_ac_peer', 'tap_ac_sales', '销售代表', '{"region": "华东"}') AS m2,
-       concord.member_set('tap_ac_head', 'tap_ac_sales', '销售总监', '{"region": "华东", "approver": true}') AS m3 \gset
+SELECT concord.department_create('tap_ac_sales') AS d \gset
+SELECT concord.member_create('tap_ac_rep', 'tap_ac_sales', '销售代表', '{"region": "华东"}') AS m1,
+       concord.member_create('tap_ac_peer', 'tap_ac_sales', '销售代表', '{"region": "华东"}') AS m2,
+       concord.member_create('tap_ac_head', 'tap_ac_sales', '销售总监', '{"region": "华东", "approver": true}') AS m3 \gset
 CREATE SCHEMA ac_test AUTHORIZATION tap_ac_owner;
 CREATE TABLE ac_test.deal (id int PRIMARY KEY, region text);
 INSERT INTO ac_test.deal VALUES (1, '华东'), (2, '华西'), (3, '华西');
 ALTER TABLE ac_test.deal OWNER TO tap_ac_owner;
 GRANT USAGE ON SCHEMA ac_test TO tap_ac_rep, tap_ac_peer, tap_ac_head;
 GRANT SELECT ON ac_test.deal TO tap_ac_rep, tap_ac_peer, tap_ac_head;
-SELECT concord.row_policy('tap_ac_rows', 'ac_test.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('tap_ac_rows', 'ac_test.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
 
 CREATE FUNCTION pg_temp.seen(r text) RETURNS text LANGUAGE sql AS $$
   SELECT * FROM pg_temp.as_role(r, 'SELECT coalesce(string_agg(id::text, '','' ORDER BY id), '''') FROM ac_test.deal')

@@ -11,8 +11,8 @@ SELECT plan(18);
 \set roles '{tap_at_rep,tap_at_owner}'
 SELECT pg_temp.clean_up('at_test', 'tap_at_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_at_sales') AS d \gset
-SELECT concord.member_set('tap_at_rep', 'tap_at_sales', '销售代表', '{"region": "华东"}') AS m \gset
+SELECT concord.department_create('tap_at_sales') AS d \gset
+SELECT concord.member_create('tap_at_rep', 'tap_at_sales', '销售代表', '{"region": "华东"}') AS m \gset
 CREATE SCHEMA at_test AUTHORIZATION tap_at_owner;
 CREATE TABLE at_test.customer (id int PRIMARY KEY, name text, phone text UNIQUE, region text);
 INSERT INTO at_test.customer VALUES (1, '张伟', '13812345678', '华东'), (2, '李娜', '15012345670', '华西');
@@ -22,8 +22,8 @@ ALTER TABLE at_test.contract OWNER TO tap_at_owner;
 GRANT USAGE ON SCHEMA at_test TO tap_at_rep;
 GRANT SELECT, INSERT ON at_test.customer TO tap_at_rep;
 GRANT SELECT, INSERT ON at_test.contract TO tap_at_rep;
-SELECT concord.row_policy('tap_at_rows', 'at_test.customer', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
-SELECT concord.column_mask('at_test.customer', 'phone', 'concord.mask_phone(phone)') IS NOT NULL AS m2 \gset
+SELECT concord.row_policy_create('tap_at_rows', 'at_test.customer', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
+SELECT concord.column_mask_create('at_test.customer', 'phone', 'concord.mask_phone(phone)') IS NOT NULL AS m2 \gset
 
 -- the error of a statement run as the rep: message and detail
 CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -95,7 +95,7 @@ SELECT is((SELECT * FROM pg_temp.as_role('tap_at_owner', 'SELECT count(*)::text 
 
 -- a table a superuser owns: a view owned by her would bypass row security
 CREATE TABLE at_test.superuser_owned (id int PRIMARY KEY, phone text);
-SELECT throws_ok($$SELECT concord.column_mask('at_test.superuser_owned', 'phone', 'concord.mask_phone(phone)')$$, '42501',
+SELECT throws_ok($$SELECT concord.column_mask_create('at_test.superuser_owned', 'phone', 'concord.mask_phone(phone)')$$, '42501',
   'table at_test.superuser_owned is owned by "postgres", whom row security does not bind: its governed view would show every row',
   'no governed view over a table row security does not bind its owner to');
 

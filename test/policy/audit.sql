@@ -21,8 +21,8 @@ ALTER TABLE au_test.invoice OWNER TO tap_au_owner;
 GRANT concord_policy TO tap_au_owner;
 SELECT coalesce(max(id), 0) AS before FROM concord.audit_log \gset
 SET ROLE tap_au_owner;
-SELECT is(concord.audit_table('au_test.invoice'), true, 'audit_table marks a table audited');
-SELECT is(concord.audit_table('au_test.invoice'), false, 'once');
+SELECT is(concord.audit_table_create('au_test.invoice'), true, 'audit_table marks a table audited');
+SELECT is(concord.audit_table_create('au_test.invoice'), false, 'once');
 RESET ROLE;
 
 SELECT is((SELECT * FROM pg_temp.as_role('tap_au_clerk', $$
@@ -46,7 +46,7 @@ SELECT results_eq(
 SELECT (array_agg(id ORDER BY id))[1] AS e1, (array_agg(id ORDER BY id))[2] AS e2,
        (array_agg(id ORDER BY id))[3] AS e3, (array_agg(id ORDER BY id))[4] AS e4
   FROM concord.audit_log WHERE id > :before \gset
-SELECT concord.department_add('tap_au_fin') AS d \gset
+SELECT concord.department_create('tap_au_fin') AS d \gset
 SELECT is((SELECT action || ' ' || object FROM concord.audit_log ORDER BY id DESC LIMIT 1), 'department_add tap_au_fin',
           'governance changes are entries too');
 

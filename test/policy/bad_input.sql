@@ -21,13 +21,13 @@ GRANT USAGE ON SCHEMA bi_test TO tap_bi_member;
 GRANT SELECT ON bi_test.t TO tap_bi_member;
 SET LOCAL ROLE tap_bi_admin;
 
-SELECT throws_ok($$SELECT concord.department_add('Sales Dept')$$, '22023',
+SELECT throws_ok($$SELECT concord.department_create('Sales Dept')$$, '22023',
   'invalid department name: ''Sales Dept''', 'department_add: a name that is no identifier');
-SELECT throws_ok($$SELECT concord.department_add(NULL)$$, '22023', 'invalid department name: NULL', 'department_add: no name');
-SELECT throws_ok($$SELECT concord.department_add('tap_bi_team', 'tap_bi_nowhere')$$, '42704',
+SELECT throws_ok($$SELECT concord.department_create(NULL)$$, '22023', 'invalid department name: NULL', 'department_add: no name');
+SELECT throws_ok($$SELECT concord.department_create('tap_bi_team', 'tap_bi_nowhere')$$, '42704',
   'unknown parent department "tap_bi_nowhere" of department "tap_bi_team"', 'department_add: an unknown parent');
-SELECT concord.department_add('tap_bi_dept') AS d \gset
-SELECT throws_ok($$SELECT concord.member_set('tap_bi_member', 'tap_bi_dept', NULL, '[1, 2]')$$, '22023',
+SELECT concord.department_create('tap_bi_dept') AS d \gset
+SELECT throws_ok($$SELECT concord.member_create('tap_bi_member', 'tap_bi_dept', NULL, '[1, 2]')$$, '22023',
   'attributes of member "tap_bi_member" must be a JSON object, not [1, 2]', 'member_set: attributes that are no object');
 SELECT is((SELECT count(*)::int FROM concord.member WHERE role_name = 'tap_bi_member'), 0, 'and no member was made');
 
@@ -36,13 +36,13 @@ SET LOCAL ROLE tap_bi_owner;
 SELECT is(concord.row_policy_drop('tap_bi_none'), false, 'row_policy_drop of no policy: false');
 SELECT is(concord.write_rule_drop('tap_bi_none'), false, 'write_rule_drop of no rule: false');
 SELECT is(concord.column_mask_drop('bi_test.t', 'v'), false, 'column_mask_drop of no mask: false');
-SELECT throws_ok($$SELECT concord.column_mask('bi_test.t', 'v', NULL)$$, '22004',
-  'column_mask needs a table, a column, a mask and who sees the clear value', 'column_mask: no mask');
-SELECT throws_ok($$SELECT concord.row_policy('tap_bi_p', 'bi_test.v', 'true')$$, '42809',
+SELECT throws_ok($$SELECT concord.column_mask_create('bi_test.t', 'v', NULL)$$, '22004',
+  'column_mask_create needs a table, a column, a mask and who sees the clear value', 'column_mask: no mask');
+SELECT throws_ok($$SELECT concord.row_policy_create('tap_bi_p', 'bi_test.v', 'true')$$, '42809',
   'bi_test.v is not a table', 'row_policy on a view');
 
-SELECT throws_ok($$SELECT concord.audit_table('bi_test.v')$$, '42809', 'bi_test.v is not a table', 'audit_table of a view');
-SELECT throws_ok($$SELECT concord.audit_table(NULL)$$, '22004', 'audit_table needs a table', 'audit_table of nothing');
+SELECT throws_ok($$SELECT concord.audit_table_create('bi_test.v')$$, '42809', 'bi_test.v is not a table', 'audit_table of a view');
+SELECT throws_ok($$SELECT concord.audit_table_create(NULL)$$, '22004', 'audit_table needs a table', 'audit_table of nothing');
 RESET ROLE;
 SELECT throws_ok($$SELECT concord.audit_record(NULL, 'x')$$, '22004', 'an audit entry needs an action and an object',
   'audit_record without an action');
@@ -51,7 +51,7 @@ SET LOCAL ROLE tap_bi_member;
 SELECT throws_ok($$SELECT concord.access_request('bi_test.t', 'true', 'x', now() + interval '1 day')$$, '42501',
   'role "tap_bi_member" is no member: only members request access', 'access_request by a role that is no member');
 SET LOCAL ROLE tap_bi_admin;
-SELECT concord.member_set('tap_bi_member', 'tap_bi_dept') AS m \gset
+SELECT concord.member_create('tap_bi_member', 'tap_bi_dept') AS m \gset
 SET LOCAL ROLE tap_bi_member;
 SELECT throws_ok($$SELECT concord.access_request('bi_test.t', 'true', '  ', now() + interval '1 day')$$, '22004',
   'an access request needs a table, which rows, a reason and an end', 'access_request without a reason');

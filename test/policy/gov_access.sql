@@ -14,12 +14,12 @@ SELECT plan(17);
 \set roles '{tap_gov_ac_owner,tap_gov_ac_rep,tap_gov_ac_head,tap_gov_ac_fin_boss,tap_gov_ac_peer}'
 SELECT pg_temp.clean_up('gov_ac', 'tap_gov_ac_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_gov_ac_sales') AS d1, concord.department_add('tap_gov_ac_east', 'tap_gov_ac_sales') AS d2,
-       concord.department_add('tap_gov_ac_fin') AS d3 \gset
-SELECT concord.member_set('tap_gov_ac_rep', 'tap_gov_ac_east', 'rep', '{"region": "east"}') AS m1,
-       concord.member_set('tap_gov_ac_peer', 'tap_gov_ac_east', 'rep', '{"region": "east"}') AS m2,
-       concord.member_set('tap_gov_ac_head', 'tap_gov_ac_sales', 'head', '{"region": "east", "approver": true}') AS m3,
-       concord.member_set('tap_gov_ac_fin_boss', 'tap_gov_ac_fin', 'boss', '{"approver": true}') AS m4 \gset
+SELECT concord.department_create('tap_gov_ac_sales') AS d1, concord.department_create('tap_gov_ac_east', 'tap_gov_ac_sales') AS d2,
+       concord.department_create('tap_gov_ac_fin') AS d3 \gset
+SELECT concord.member_create('tap_gov_ac_rep', 'tap_gov_ac_east', 'rep', '{"region": "east"}') AS m1,
+       concord.member_create('tap_gov_ac_peer', 'tap_gov_ac_east', 'rep', '{"region": "east"}') AS m2,
+       concord.member_create('tap_gov_ac_head', 'tap_gov_ac_sales', 'head', '{"region": "east", "approver": true}') AS m3,
+       concord.member_create('tap_gov_ac_fin_boss', 'tap_gov_ac_fin', 'boss', '{"approver": true}') AS m4 \gset
 ALTER ROLE tap_gov_ac_owner NOLOGIN;
 CREATE SCHEMA gov_ac AUTHORIZATION tap_gov_ac_owner;
 GRANT USAGE ON SCHEMA gov_ac TO PUBLIC;
@@ -28,7 +28,7 @@ CREATE TABLE gov_ac.deal (id int, region text);
 INSERT INTO gov_ac.deal VALUES (1, 'west'), (2, 'west'), (3, 'east'), (4, 'west');
 ALTER TABLE gov_ac.deal OWNER TO tap_gov_ac_owner;
 GRANT SELECT ON gov_ac.deal TO PUBLIC;
-SELECT concord.row_policy('tap_gov_ac_rows', 'gov_ac.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('tap_gov_ac_rows', 'gov_ac.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
 
 CREATE FUNCTION pg_temp.request(seconds numeric) RETURNS bigint LANGUAGE sql AS $$
   SELECT pg_temp.one('tap_gov_ac_rep', format($q$SELECT concord.access_request('gov_ac.deal', 'region = ''west''', 'covering',

@@ -20,7 +20,7 @@ CREATE SCHEMA gov_au;
 GRANT USAGE ON SCHEMA gov_au TO PUBLIC;
 CREATE TABLE gov_au.invoice (no text PRIMARY KEY, amount numeric, status text, note text);
 GRANT SELECT, INSERT, UPDATE, DELETE ON gov_au.invoice TO tap_gov_au_clerk, tap_gov_au_clerk2;
-SELECT concord.audit_table('gov_au.invoice') AS audited \gset
+SELECT concord.audit_table_create('gov_au.invoice') AS audited \gset
 SELECT is(pg_temp.run('tap_gov_au_clerk', $$INSERT INTO gov_au.invoice VALUES ('INV-1', 100, 'open', '')$$), 'ok', 'an audited write');
 
 CREATE FUNCTION pg_temp.error_of(q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -99,7 +99,7 @@ SELECT NOT EXISTS (SELECT 1 FROM concord.http_allow WHERE host_pattern = '127.0.
 \if :add_allow
 SELECT concord.http_allow_host('127.0.0.1', :'sp'::int) IS NOT NULL AS allowed \gset
 \endif
-SELECT concord.endpoint_define('tap_gov_au_anchor', :'u' || '/echo', unsigned => true) IS NOT NULL AS ep \gset
+SELECT concord.endpoint_create('tap_gov_au_anchor', :'u' || '/echo', unsigned => true) IS NOT NULL AS ep \gset
 SELECT concord.audit_checkpoint('tap_gov_au_anchor') AS cp2 \gset
 SELECT is((SELECT payload -> 'audit_checkpoint' FROM concord.outbox WHERE endpoint = 'tap_gov_au_anchor'), :'cp2'::jsonb,
           'audit_checkpoint(endpoint) puts the checkpoint in the outbox for the endpoint');
@@ -134,8 +134,8 @@ SELECT results_eq('SELECT intact FROM concord.audit_verify()', 'VALUES (true)', 
 ------------------------------------------------------------------------------
 -- changes to the governance tables made around the API are entries
 ------------------------------------------------------------------------------
-SELECT concord.department_add('tap_gov_au_fin') AS d \gset
-SELECT concord.member_set('tap_gov_au_clerk', 'tap_gov_au_fin', '会计') AS m \gset
+SELECT concord.department_create('tap_gov_au_fin') AS d \gset
+SELECT concord.member_create('tap_gov_au_clerk', 'tap_gov_au_fin', '会计') AS m \gset
 SELECT is((SELECT string_agg(action, ',' ORDER BY id) FROM concord.audit_log WHERE id > :e2 AND object IN ('tap_gov_au_fin', 'tap_gov_au_clerk', 'concord.member', 'concord.department')),
           'department_add,member_set', 'a change through the API is its own entry, once');
 UPDATE concord.member SET title = '出纳' WHERE role_name = 'tap_gov_au_clerk';
@@ -160,7 +160,7 @@ SELECT is(pg_temp.run('tap_gov_au_clerk', $$CREATE TEMP TABLE mine (x int);
 ------------------------------------------------------------------------------
 -- a write rule on columns leaves others' deletes alone
 ------------------------------------------------------------------------------
-SELECT concord.write_rule('tap_gov_au_amount', 'gov_au.invoice', $$concord.member_in('tap_gov_au_fin')$$, columns => ARRAY['amount']) AS wr \gset
+SELECT concord.write_rule_create('tap_gov_au_amount', 'gov_au.invoice', $$concord.member_in('tap_gov_au_fin')$$, columns => ARRAY['amount']) AS wr \gset
 SELECT is(pg_temp.run('tap_gov_au_clerk2', $$UPDATE gov_au.invoice SET amount = 1 WHERE no = 'INV-2'$$),
           '42501: write rule "tap_gov_au_amount" forbids this UPDATE on gov_au.invoice', 'who is not finance does not change the amount');
 SELECT is(pg_temp.run('tap_gov_au_clerk2', $$DELETE FROM gov_au.invoice WHERE no = 'INV-2'$$), 'ok',

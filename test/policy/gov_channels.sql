@@ -12,8 +12,8 @@ SELECT plan(11);
 \set roles '{tap_gov_ch_owner,tap_gov_ch_rep}'
 SELECT pg_temp.clean_up('gov_ch', 'tap_gov_ch_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_gov_ch_sales') AS d \gset
-SELECT concord.member_set('tap_gov_ch_rep', 'tap_gov_ch_sales', 'rep', '{"region": "east"}') AS m \gset
+SELECT concord.department_create('tap_gov_ch_sales') AS d \gset
+SELECT concord.member_create('tap_gov_ch_rep', 'tap_gov_ch_sales', 'rep', '{"region": "east"}') AS m \gset
 ALTER ROLE tap_gov_ch_owner NOLOGIN;
 CREATE SCHEMA gov_ch AUTHORIZATION tap_gov_ch_owner;
 GRANT USAGE ON SCHEMA gov_ch TO PUBLIC;
@@ -23,7 +23,7 @@ CREATE TABLE gov_ch.visit (customer_id int REFERENCES gov_ch.customer (id), note
 ALTER TABLE gov_ch.customer OWNER TO tap_gov_ch_owner;
 ALTER TABLE gov_ch.visit OWNER TO tap_gov_ch_owner;
 GRANT SELECT, INSERT ON gov_ch.customer, gov_ch.visit TO tap_gov_ch_rep;
-SELECT concord.row_policy('tap_gov_ch_rows', 'gov_ch.customer', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('tap_gov_ch_rows', 'gov_ch.customer', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
 VACUUM ANALYZE gov_ch.customer;
 
 SELECT is(pg_temp.one('tap_gov_ch_rep', 'SELECT count(*)::text FROM gov_ch.customer'), '1', 'the rep sees one customer');

@@ -51,8 +51,8 @@ SELECT is(concord.mask_partial('abcdef', 2147483647, '*', 2147483647), '*',
 
 -- through a member's query over rows a row policy hides: no error tells
 -- what the hidden rows hold
-SELECT concord.department_add('tap_gov_lp_sales') AS d \gset
-SELECT concord.member_set('tap_gov_lp_rep', 'tap_gov_lp_sales', 'rep', '{"region": "east"}') AS m \gset
+SELECT concord.department_create('tap_gov_lp_sales') AS d \gset
+SELECT concord.member_create('tap_gov_lp_rep', 'tap_gov_lp_sales', 'rep', '{"region": "east"}') AS m \gset
 ALTER ROLE tap_gov_lp_owner NOLOGIN;
 CREATE SCHEMA gov_lp AUTHORIZATION tap_gov_lp_owner;
 GRANT USAGE ON SCHEMA gov_lp TO PUBLIC;
@@ -61,7 +61,7 @@ INSERT INTO gov_lp.deal VALUES (1, 'east', 100, '2024-01-01', '张伟'),
                                (2, 'west', '9e131071', '300000-01-01', '李娜');   -- hidden from the rep
 ALTER TABLE gov_lp.deal OWNER TO tap_gov_lp_owner;
 GRANT SELECT ON gov_lp.deal TO tap_gov_lp_rep;
-SELECT concord.row_policy('tap_gov_lp_rows', 'gov_lp.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('tap_gov_lp_rows', 'gov_lp.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
 SELECT is(pg_temp.one('tap_gov_lp_rep', $$SELECT count(*)::text FROM gov_lp.deal WHERE concord.mask_bucket(amount, 0.001) IS NOT NULL$$), '1',
           'a rep''s filter with mask_bucket over a hidden row with a huge amount raises nothing (it said "value overflows numeric format")');
 SELECT is(pg_temp.one('tap_gov_lp_rep', $$SELECT count(*)::text FROM gov_lp.deal WHERE concord.mask_date(signed, 'year') > '2000-01-01'$$), '1',
@@ -89,7 +89,7 @@ BEGIN;
 DELETE FROM concord.secret WHERE name = 'mask_key';
 SELECT (SELECT count(*) FROM gov_lp.deal WHERE id = 2 AND concord.mask_hash(name) IS NULL) AS null_existing,
        (SELECT count(*) FROM gov_lp.deal WHERE id = 3 AND concord.mask_hash(name) IS NULL) AS null_missing,
-       pg_temp.error_of($$SELECT concord.column_mask('gov_lp.deal', 'name', 'concord.mask_hash(name)')$$) AS no_key_mask \gset
+       pg_temp.error_of($$SELECT concord.column_mask_create('gov_lp.deal', 'name', 'concord.mask_hash(name)')$$) AS no_key_mask \gset
 ROLLBACK;
 SELECT is(:'null_existing'::text, '1', 'without the key mask_hash is NULL for an existing row');
 SELECT is(:'null_missing'::text, '0', 'and no error for a missing one either');
@@ -101,10 +101,10 @@ SELECT NOT EXISTS (SELECT 1 FROM concord.secret WHERE name = 'mask_key') AS add_
 \if :add_key
 SELECT concord.secret_set('mask_key', 'tap-gov-lp-key-0123456789abcdef') IS NULL AS k \gset
 \endif
-SELECT throws_ok($$SELECT concord.column_mask('gov_lp.deal', 'name', 'coalesce(concord.mask_hash(name), ''-'')')$$, '22023',
+SELECT throws_ok($$SELECT concord.column_mask_create('gov_lp.deal', 'name', 'coalesce(concord.mask_hash(name), ''-'')')$$, '22023',
                  'invalid mask of gov_lp.deal.name: mask_hash is a mask of its own, not part of one',
                  'mask_hash within a larger mask is refused (its value could not be stored)');
-SELECT is(concord.column_mask('gov_lp.deal', 'name', 'concord.mask_hash(name)')::text, 'gov_lp.deal_governed', 'a mask_hash mask');
+SELECT is(concord.column_mask_create('gov_lp.deal', 'name', 'concord.mask_hash(name)')::text, 'gov_lp.deal_governed', 'a mask_hash mask');
 SELECT is(pg_temp.one('tap_gov_lp_rep', 'SELECT name FROM gov_lp.deal_governed'), concord.mask_hash('张伟'),
           'the rep reads the hash of her row''s name, stored when the mask was made');
 UPDATE gov_lp.deal SET name = '张三' WHERE id = 1;

@@ -11,11 +11,11 @@ SELECT plan(14);
 \set roles '{tap_gov_mb_owner,tap_gov_mb_fin,tap_gov_mb_mid,tap_gov_mb_inh,tap_gov_mb_noinh,tap_gov_mb_chain}'
 SELECT pg_temp.clean_up('gov_mb', 'tap_gov_mb_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_gov_mb_finance') AS d \gset
+SELECT concord.department_create('tap_gov_mb_finance') AS d \gset
 ALTER ROLE tap_gov_mb_fin NOLOGIN;
 ALTER ROLE tap_gov_mb_mid NOLOGIN NOINHERIT;
 ALTER ROLE tap_gov_mb_noinh NOINHERIT;
-SELECT concord.member_set('tap_gov_mb_fin', 'tap_gov_mb_finance', '会计组', '{"region": "all"}') AS m \gset
+SELECT concord.member_create('tap_gov_mb_fin', 'tap_gov_mb_finance', '会计组', '{"region": "all"}') AS m \gset
 GRANT tap_gov_mb_fin TO tap_gov_mb_inh, tap_gov_mb_noinh, tap_gov_mb_mid;
 GRANT tap_gov_mb_mid TO tap_gov_mb_chain;
 
@@ -26,8 +26,8 @@ CREATE TABLE gov_mb.invoice (no text PRIMARY KEY, amount numeric, payer_phone te
 INSERT INTO gov_mb.invoice VALUES ('INV-1', 100, '13812345678'), ('INV-2', 250, '13912345679');
 ALTER TABLE gov_mb.invoice OWNER TO tap_gov_mb_owner;
 GRANT SELECT ON gov_mb.invoice TO PUBLIC;
-SELECT concord.row_policy('tap_gov_mb_fin_rows', 'gov_mb.invoice', $$concord.member_in('tap_gov_mb_finance')$$) IS NOT NULL AS p,
-       concord.column_mask('gov_mb.invoice', 'payer_phone', 'concord.mask_phone(payer_phone)',
+SELECT concord.row_policy_create('tap_gov_mb_fin_rows', 'gov_mb.invoice', $$concord.member_in('tap_gov_mb_finance')$$) IS NOT NULL AS p,
+       concord.column_mask_create('gov_mb.invoice', 'payer_phone', 'concord.mask_phone(payer_phone)',
                            $$concord.member('title') = '会计组'$$) IS NOT NULL AS k \gset
 
 SELECT is(pg_temp.one('tap_gov_mb_inh', $$SELECT concord.member_in('tap_gov_mb_finance') || ' ' || concord.member('region')$$),

@@ -11,9 +11,9 @@ SELECT plan(29);
 \set roles '{tap_gov_pt_owner,tap_gov_pt_east,tap_gov_pt_west}'
 SELECT pg_temp.clean_up('gov_pt', 'tap_gov_pt_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_gov_pt_sales') AS d \gset
-SELECT concord.member_set('tap_gov_pt_east', 'tap_gov_pt_sales', 'rep', '{"region": "east"}') AS m1,
-       concord.member_set('tap_gov_pt_west', 'tap_gov_pt_sales', 'rep', '{"region": "west"}') AS m2 \gset
+SELECT concord.department_create('tap_gov_pt_sales') AS d \gset
+SELECT concord.member_create('tap_gov_pt_east', 'tap_gov_pt_sales', 'rep', '{"region": "east"}') AS m1,
+       concord.member_create('tap_gov_pt_west', 'tap_gov_pt_sales', 'rep', '{"region": "west"}') AS m2 \gset
 CREATE SCHEMA gov_pt AUTHORIZATION tap_gov_pt_owner;
 GRANT USAGE ON SCHEMA gov_pt TO tap_gov_pt_east, tap_gov_pt_west;
 SET ROLE tap_gov_pt_owner;
@@ -28,7 +28,7 @@ RESET ROLE;
 ------------------------------------------------------------------------------
 -- partitions
 ------------------------------------------------------------------------------
-SELECT concord.row_policy('tap_gov_pt_rows', 'gov_pt.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
+SELECT concord.row_policy_create('tap_gov_pt_rows', 'gov_pt.deal', $$region = concord.member('region')$$) IS NOT NULL AS p \gset
 -- the schema-wide grant of the issue, made after the policy
 GRANT SELECT ON ALL TABLES IN SCHEMA gov_pt TO tap_gov_pt_east, tap_gov_pt_west;
 SELECT is(pg_temp.one('tap_gov_pt_east', 'SELECT count(*)::text FROM gov_pt.deal'), '1', 'the east rep reads her row of the table');
@@ -84,7 +84,7 @@ INSERT INTO gov_pt.cust VALUES (1, 'east', '张伟', 'tap_gov_pt_east');
 INSERT INTO gov_pt.cust_2019 VALUES (2, 'west', '李娜', 'tap_gov_pt_west'), (3, 'east', '王芳', 'x');
 GRANT SELECT ON gov_pt.cust, gov_pt.cust_2019 TO tap_gov_pt_east;
 RESET ROLE;
-SELECT concord.row_policy('tap_gov_pt_cust', 'gov_pt.cust', $$region = concord.member('region')$$) IS NOT NULL AS p2 \gset
+SELECT concord.row_policy_create('tap_gov_pt_cust', 'gov_pt.cust', $$region = concord.member('region')$$) IS NOT NULL AS p2 \gset
 SELECT is(pg_temp.one('tap_gov_pt_east', 'SELECT string_agg(id::text, '','' ORDER BY id) FROM gov_pt.cust_2019'), '3',
           'an inheritance child read directly shows the rep her rows only');
 SELECT is(pg_temp.run('postgres', $$SET ROLE tap_gov_pt_owner;
@@ -109,7 +109,7 @@ SELECT is((SELECT count(*)::int FROM pg_policy WHERE polname = 'concord_tap_gov_
 ------------------------------------------------------------------------------
 -- masks: the parts keep no readers; later ones either
 ------------------------------------------------------------------------------
-SELECT concord.column_mask('gov_pt.deal', 'phone', 'concord.mask_phone(phone)', $$owner_role = current_user$$) IS NOT NULL AS m \gset
+SELECT concord.column_mask_create('gov_pt.deal', 'phone', 'concord.mask_phone(phone)', $$owner_role = current_user$$) IS NOT NULL AS m \gset
 SELECT is(pg_temp.one('tap_gov_pt_east', 'SELECT string_agg(id || '' '' || phone, '','' ORDER BY id) FROM gov_pt.deal_governed'),
           '1 13812345678', 'the rep reads her row of every partition through the governed view (her own phone in clear)');
 SELECT is(pg_temp.run('tap_gov_pt_east', 'SELECT phone FROM gov_pt.deal_east'), '42501: permission denied for table deal_east',
@@ -127,7 +127,7 @@ SELECT is(pg_temp.run('tap_gov_pt_east', 'SELECT phone FROM gov_pt.deal_west_hig
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'gov_pt.deal_west_high'::regclass AND tgname = 'concord_unmask'), 1,
           'and has the unmasking guard (PostgreSQL clones row triggers to partitions)');
 -- a masked inheritance parent: the children get concord's triggers
-SELECT concord.column_mask('gov_pt.cust', 'name', 'concord.mask_name(name)', $$owner_role = current_user$$) IS NOT NULL AS m2 \gset
+SELECT concord.column_mask_create('gov_pt.cust', 'name', 'concord.mask_name(name)', $$owner_role = current_user$$) IS NOT NULL AS m2 \gset
 SELECT is((SELECT string_agg(tgrelid::regclass || ' ' || tgname, ', ' ORDER BY tgrelid::regclass::text)
              FROM pg_trigger WHERE tgname = 'concord_unmask' AND tgrelid::regclass::text LIKE 'gov_pt.cust%'),
           'gov_pt.cust concord_unmask, gov_pt.cust_2018 concord_unmask, gov_pt.cust_2019 concord_unmask, gov_pt.cust_old concord_unmask',

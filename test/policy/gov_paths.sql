@@ -14,8 +14,8 @@ SELECT plan(51);
 \set roles '{tap_gov_pa_owner,tap_gov_pa_rep,tap_gov_pa_analyst,tap_gov_pa_bypass,tap_gov_pa_backup,tap_gov_pa_dba,tap_gov_pa_bypass_grp}'
 SELECT pg_temp.clean_up('gov_pa', 'tap_gov_pa_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_gov_pa_sales') AS d \gset
-SELECT concord.member_set('tap_gov_pa_rep', 'tap_gov_pa_sales', 'rep', '{"region": "east"}') AS m \gset
+SELECT concord.department_create('tap_gov_pa_sales') AS d \gset
+SELECT concord.member_create('tap_gov_pa_rep', 'tap_gov_pa_sales', 'rep', '{"region": "east"}') AS m \gset
 ALTER ROLE tap_gov_pa_owner NOLOGIN;
 CREATE SCHEMA gov_pa AUTHORIZATION tap_gov_pa_owner;
 GRANT USAGE ON SCHEMA gov_pa TO PUBLIC;
@@ -23,8 +23,8 @@ CREATE TABLE gov_pa.customer (id int PRIMARY KEY, name text, phone text UNIQUE, 
 INSERT INTO gov_pa.customer VALUES (1, '张伟', '13812345678', 'east'), (2, '李娜', '13912345679', 'west');
 ALTER TABLE gov_pa.customer OWNER TO tap_gov_pa_owner;
 GRANT SELECT ON gov_pa.customer TO tap_gov_pa_rep;
-SELECT concord.row_policy('tap_gov_pa_rows', 'gov_pa.customer', $$region = concord.member('region')$$) IS NOT NULL AS p,
-       concord.column_mask('gov_pa.customer', 'phone', 'concord.mask_phone(phone)', $$region = 'hq'$$) IS NOT NULL AS mk \gset
+SELECT concord.row_policy_create('tap_gov_pa_rows', 'gov_pa.customer', $$region = concord.member('region')$$) IS NOT NULL AS p,
+       concord.column_mask_create('gov_pa.customer', 'phone', 'concord.mask_phone(phone)', $$region = 'hq'$$) IS NOT NULL AS mk \gset
 
 ------------------------------------------------------------------------------
 -- grants made later move to the governed view
@@ -128,7 +128,7 @@ GRANT SELECT ON gov_pa.archive TO tap_gov_pa_analyst;
 CREATE TABLE gov_pa.orders (id int, region text, amount numeric);
 CREATE TABLE gov_pa.orders_2020 () INHERITS (gov_pa.orders);
 GRANT SELECT ON gov_pa.orders TO tap_gov_pa_analyst;
-SELECT concord.row_policy('tap_gov_pa_old', 'gov_pa.orders_2020', $$region = concord.member('region')$$) IS NOT NULL AS p2 \gset
+SELECT concord.row_policy_create('tap_gov_pa_old', 'gov_pa.orders_2020', $$region = concord.member('region')$$) IS NOT NULL AS p2 \gset
 RESET session_replication_role;
 CREATE TEMP TABLE found AS SELECT * FROM concord.governance_check() WHERE governed::text LIKE 'gov_pa.%';
 
@@ -206,7 +206,7 @@ SELECT is(pg_temp.run('postgres', 'SET ROLE tap_gov_pa_owner; ALTER TABLE gov_pa
           '42501: refused: DISABLE TRIGGER ALL on gov_pa.customer, which has concord''s triggers',
           'and so are all of them');
 SELECT is(pg_temp.run('postgres', $$CREATE TABLE gov_pa.orders_2021 (id int, region text, amount numeric);
-                                    SELECT concord.row_policy('tap_gov_pa_2021', 'gov_pa.orders_2021', 'region = concord.member(''region'')');
+                                    SELECT concord.row_policy_create('tap_gov_pa_2021', 'gov_pa.orders_2021', 'region = concord.member(''region'')');
                                     ALTER TABLE gov_pa.orders_2021 INHERIT gov_pa.orders$$),
           '42501: refused: gov_pa.orders_2021 is a child of gov_pa.orders, which has no row policies: whoever reads gov_pa.orders reads gov_pa.orders_2021''s rows through it',
           'making a governed table the child of one without its policies is refused');

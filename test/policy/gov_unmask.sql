@@ -13,10 +13,10 @@ SELECT plan(20);
 \set roles '{tap_gov_um_owner,tap_gov_um_li,tap_gov_um_wang,tap_gov_um_zhao}'
 SELECT pg_temp.clean_up('gov_um', 'tap_gov_um_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_gov_um_sales') AS d1, concord.department_add('tap_gov_um_fin') AS d2 \gset
-SELECT concord.member_set('tap_gov_um_li', 'tap_gov_um_sales', 'rep', '{"region": "east"}') AS m1,
-       concord.member_set('tap_gov_um_wang', 'tap_gov_um_sales', 'rep', '{"region": "east"}') AS m2,
-       concord.member_set('tap_gov_um_zhao', 'tap_gov_um_fin', 'clerk', '{"region": "east"}') AS m3 \gset
+SELECT concord.department_create('tap_gov_um_sales') AS d1, concord.department_create('tap_gov_um_fin') AS d2 \gset
+SELECT concord.member_create('tap_gov_um_li', 'tap_gov_um_sales', 'rep', '{"region": "east"}') AS m1,
+       concord.member_create('tap_gov_um_wang', 'tap_gov_um_sales', 'rep', '{"region": "east"}') AS m2,
+       concord.member_create('tap_gov_um_zhao', 'tap_gov_um_fin', 'clerk', '{"region": "east"}') AS m3 \gset
 ALTER ROLE tap_gov_um_owner NOLOGIN;
 CREATE SCHEMA gov_um AUTHORIZATION tap_gov_um_owner;
 GRANT USAGE ON SCHEMA gov_um TO PUBLIC;
@@ -27,11 +27,11 @@ INSERT INTO gov_um.customer VALUES
   (3, '王芳', '15012345670', 'tap_gov_um_li', 'public', 'east', '');
 ALTER TABLE gov_um.customer OWNER TO tap_gov_um_owner;
 GRANT SELECT, INSERT, UPDATE ON gov_um.customer TO tap_gov_um_li, tap_gov_um_wang, tap_gov_um_zhao;
-SELECT concord.row_policy('tap_gov_um_rows', 'gov_um.customer', $$region = concord.member('region')$$) IS NOT NULL AS p,
+SELECT concord.row_policy_create('tap_gov_um_rows', 'gov_um.customer', $$region = concord.member('region')$$) IS NOT NULL AS p,
        -- docs/policy.md's own example
-       concord.column_mask('gov_um.customer', 'name', 'concord.mask_name(name)', 'owner_role = current_user') IS NOT NULL AS k1,
+       concord.column_mask_create('gov_um.customer', 'name', 'concord.mask_name(name)', 'owner_role = current_user') IS NOT NULL AS k1,
        -- two columns decide, and the member's department
-       concord.column_mask('gov_um.customer', 'phone', 'concord.mask_phone(phone)',
+       concord.column_mask_create('gov_um.customer', 'phone', 'concord.mask_phone(phone)',
                            $$concord.member_in('tap_gov_um_fin') OR (tier = 'public' AND owner_role = current_user)$$) IS NOT NULL AS k2 \gset
 
 SELECT is(pg_temp.one('tap_gov_um_li', 'SELECT string_agg(id || '' '' || name || '' '' || phone, '', '' ORDER BY id) FROM gov_um.customer_governed'),
@@ -82,7 +82,7 @@ SELECT is((SELECT tgnargs::int FROM pg_trigger WHERE tgrelid = 'gov_um.customer'
           'one trigger holds both masks'' guards (3 arguments each)');
 
 -- a mask decided by the member alone needs no guard
-SELECT concord.column_mask('gov_um.customer', 'name', 'concord.mask_name(name)', $$concord.member_in('tap_gov_um_fin')$$) IS NOT NULL AS k3 \gset
+SELECT concord.column_mask_create('gov_um.customer', 'name', 'concord.mask_name(name)', $$concord.member_in('tap_gov_um_fin')$$) IS NOT NULL AS k3 \gset
 SELECT is(pg_temp.run('tap_gov_um_li', $$UPDATE gov_um.customer_governed SET owner_role = 'tap_gov_um_wang' WHERE id = 1$$),
           '42501: changing column "owner_role" of gov_um.customer would change who sees the clear value of column "phone", which you do not see',
           'with the name''s mask decided by the department, owner_role still decides the phone''s');

@@ -14,9 +14,9 @@ ALTER FUNCTION pg_temp.as_role(text, text) SECURITY DEFINER;
 \set roles '{tap_gv_rep,tap_gv_clerk,tap_gv_owner}'
 SELECT pg_temp.clean_up('gv_test', 'tap_gv_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_gv_sales') AS d1, concord.department_add('tap_gv_fin') AS d2 \gset
-SELECT concord.member_set('tap_gv_rep', 'tap_gv_sales', '销售代表', '{"region": "华东"}') AS m1,
-       concord.member_set('tap_gv_clerk', 'tap_gv_fin', '会计') AS m2 \gset
+SELECT concord.department_create('tap_gv_sales') AS d1, concord.department_create('tap_gv_fin') AS d2 \gset
+SELECT concord.member_create('tap_gv_rep', 'tap_gv_sales', '销售代表', '{"region": "华东"}') AS m1,
+       concord.member_create('tap_gv_clerk', 'tap_gv_fin', '会计') AS m2 \gset
 
 CREATE SCHEMA gv_test AUTHORIZATION tap_gv_owner;
 CREATE TABLE gv_test.customer (id int PRIMARY KEY, name text, phone text, region text, owner_role text);
@@ -37,11 +37,11 @@ GRANT CREATE ON SCHEMA gv_test TO tap_gv_rep;
 GRANT concord_policy TO tap_gv_owner;
 SET ROLE tap_gv_owner;
 
-SELECT concord.row_policy('tap_gv_rows', 'gv_test.customer',
+SELECT concord.row_policy_create('tap_gv_rows', 'gv_test.customer',
   $$region = concord.member('region') OR concord.member_in('tap_gv_fin')$$) IS NOT NULL AS p1 \gset
-SELECT is(concord.column_mask('gv_test.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_gv_fin')$$)::text,
+SELECT is(concord.column_mask_create('gv_test.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_gv_fin')$$)::text,
           'gv_test.customer_governed', 'column_mask returns the governed view');
-SELECT is(concord.column_mask('gv_test.customer', 'name', 'concord.mask_name(name)', 'owner_role = current_user')::text,
+SELECT is(concord.column_mask_create('gv_test.customer', 'name', 'concord.mask_name(name)', 'owner_role = current_user')::text,
           'gv_test.customer_governed', 'a second mask, clear on the rep''s own rows');
 SELECT is((SELECT reloptions::text FROM pg_class WHERE oid = 'gv_test.customer_governed'::regclass),
           '{security_barrier=true}', 'the view is a security barrier');
@@ -87,7 +87,7 @@ SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
 
 -- writing through the view
 GRANT UPDATE, DELETE ON gv_test.customer TO tap_gv_rep;
-SELECT concord.column_mask('gv_test.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_gv_fin')$$) IS NOT NULL AS rebuilt \gset
+SELECT concord.column_mask_create('gv_test.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_gv_fin')$$) IS NOT NULL AS rebuilt \gset
 SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
              $$WITH u AS (UPDATE gv_test.customer_governed SET region = region WHERE id IN (1, 2, 3) RETURNING 1)
                SELECT count(*)::text FROM u$$)), '2',
@@ -104,14 +104,14 @@ SELECT is((SELECT count(*)::int FROM gv_test.customer), 3, 'every row is still t
 SET ROLE tap_gv_owner;
 
 -- bad masks
-SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', 'concord.mask_phone(name)')$$,
+SELECT throws_ok($$SELECT concord.column_mask_create('gv_test.customer', 'phone', 'concord.mask_phone(name)')$$,
   '22023', 'invalid mask of gv_test.customer.phone: a mask may read only the column it masks', 'a mask reading another column');
-SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', 'length(phone)')$$,
+SELECT throws_ok($$SELECT concord.column_mask_create('gv_test.customer', 'phone', 'length(phone)')$$,
   '42804', 'invalid mask of gv_test.customer.phone: it gives integer, the column is text', 'a mask of another type');
-SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'phone', $m$CASE WHEN concord.member('region') = '华东' THEN phone END$m$)$$,
+SELECT throws_ok($$SELECT concord.column_mask_create('gv_test.customer', 'phone', $m$CASE WHEN concord.member('region') = '华东' THEN phone END$m$)$$,
   '22023', 'invalid mask of gv_test.customer.phone: a mask may not depend on the member (say who sees the clear value instead)',
   'a mask depending on the member');
-SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'nosuch', 'nosuch')$$,
+SELECT throws_ok($$SELECT concord.column_mask_create('gv_test.customer', 'nosuch', 'nosuch')$$,
   '42703', 'column "nosuch" of table gv_test.customer does not exist', 'an unknown column');
 
 -- explain_access: what a role would see, read as that role
@@ -136,7 +136,7 @@ SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
 
 -- a stored mask: the masked value kept in a generated column, read by the
 -- view in place of the mask call
-SELECT is(concord.column_mask('gv_test.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_gv_fin')$$,
+SELECT is(concord.column_mask_create('gv_test.customer', 'phone', 'concord.mask_phone(phone)', $$concord.member_in('tap_gv_fin')$$,
                               store => true)::text, 'gv_test.customer_governed', 'column_mask with store => true');
 SELECT is((SELECT attgenerated::text FROM pg_attribute WHERE attrelid = 'gv_test.customer'::regclass AND attname = 'concord_masked_phone'),
           's', 'the table has a stored generated column concord_masked_phone');
@@ -157,13 +157,13 @@ SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_clerk', 'SELECT phone FROM gv_t
 SELECT is((SELECT * FROM pg_temp.as_role('tap_gv_rep',
              $$SELECT count(*)::text FROM gv_test.customer_governed WHERE phone = '13912345679'$$)), '0',
           'an equality probe with the clear number still finds nothing');
-SELECT throws_like($$SELECT concord.column_mask('gv_test.customer', 'phone', 'concord.mask_hash(phone)', store => true)$$,
+SELECT throws_like($$SELECT concord.column_mask_create('gv_test.customer', 'phone', 'concord.mask_hash(phone)', store => true)$$,
                    'mask concord.mask_hash(phone) of gv_test.customer.phone needs the secret "mask_key", which cannot be read',
                    'a mask_hash mask needs its key when it is defined (mask_hash itself never raises: it is LEAKPROOF)');
 SELECT is((SELECT mask || ' ' || stored_column FROM concord.column_mask WHERE table_name = 'gv_test.customer'::regclass AND column_name = 'phone'),
           'concord.mask_phone(phone) concord_masked_phone', 'and the stored mask before it is unchanged');
 ALTER TABLE gv_test.customer ADD COLUMN concord_masked_region text;
-SELECT throws_ok($$SELECT concord.column_mask('gv_test.customer', 'region', $m$concord.mask_partial(region, 1, '*', 0)$m$, store => true)$$,
+SELECT throws_ok($$SELECT concord.column_mask_create('gv_test.customer', 'region', $m$concord.mask_partial(region, 1, '*', 0)$m$, store => true)$$,
                  '42701', 'table gv_test.customer already has a column "concord_masked_region", where the stored mask of "region" would go',
                  'a column of the stored mask''s name already there: refused');
 ALTER TABLE gv_test.customer DROP COLUMN concord_masked_region;
@@ -175,7 +175,7 @@ SELECT is((SELECT count(*)::int FROM pg_attribute WHERE attrelid = 'gv_test.cust
 RESET ROLE;
 SELECT concord.secret_set('mask_key', 'tap-gv-mask-key-0123456789abcdef') IS NULL AS k \gset
 SET ROLE tap_gv_owner;
-SELECT is(concord.column_mask('gv_test.customer', 'phone', 'concord.mask_hash(phone)')::text, 'gv_test.customer_governed',
+SELECT is(concord.column_mask_create('gv_test.customer', 'phone', 'concord.mask_hash(phone)')::text, 'gv_test.customer_governed',
           'column_mask with mask_hash');
 SELECT results_eq($$SELECT * FROM pg_temp.as_role('tap_gv_rep',
                       'SELECT phone FROM gv_test.customer_governed WHERE id IN (1, 4) ORDER BY id')$$,
@@ -192,10 +192,10 @@ CREATE TABLE gv_test.payer (id int PRIMARY KEY, amount numeric(12,2), born date,
 INSERT INTO gv_test.payer VALUES (1, 12345.67, '1990-07-15', '华东');
 ALTER TABLE gv_test.payer OWNER TO tap_gv_owner;
 GRANT SELECT ON gv_test.payer TO tap_gv_rep;
-SELECT concord.row_policy('tap_gv_payer', 'gv_test.payer', $$region = concord.member('region')$$) IS NOT NULL AS p2 \gset
-SELECT is(concord.column_mask('gv_test.payer', 'region', 'NULL')::text, 'gv_test.payer_governed', 'NULL as a mask (nullify)');
-SELECT concord.column_mask('gv_test.payer', 'amount', 'concord.mask_bucket(amount, 1000)', store => true) IS NOT NULL AS s1,
-       concord.column_mask('gv_test.payer', 'born', $$concord.mask_date(born, 'year')$$, store => true) IS NOT NULL AS s2 \gset
+SELECT concord.row_policy_create('tap_gv_payer', 'gv_test.payer', $$region = concord.member('region')$$) IS NOT NULL AS p2 \gset
+SELECT is(concord.column_mask_create('gv_test.payer', 'region', 'NULL')::text, 'gv_test.payer_governed', 'NULL as a mask (nullify)');
+SELECT concord.column_mask_create('gv_test.payer', 'amount', 'concord.mask_bucket(amount, 1000)', store => true) IS NOT NULL AS s1,
+       concord.column_mask_create('gv_test.payer', 'born', $$concord.mask_date(born, 'year')$$, store => true) IS NOT NULL AS s2 \gset
 SELECT is((SELECT string_agg(format_type(atttypid, atttypmod), ',' ORDER BY attnum) FROM pg_attribute
             WHERE attrelid = 'gv_test.payer'::regclass AND attname LIKE 'concord_masked_%'),
           'numeric(12,2),date', 'stored masks of a numeric and a date column keep their types');

@@ -10,12 +10,12 @@ SELECT plan(14);
 \set roles '{tap_gr_east,tap_gr_west,tap_gr_fin_readers,tap_gr_team,tap_gr_li,tap_gr_wang,tap_gr_zhao,tap_gr_qian,tap_gr_sun,tap_gr_nested,tap_gr_owner}'
 SELECT pg_temp.clean_up('gr_test', 'tap_gr_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_gr_sales') AS d1, concord.department_add('tap_gr_fin') AS d2 \gset
-SELECT is(concord.member_set('tap_gr_east', 'tap_gr_sales', '华东销售组', '{"region": "华东"}'), 'tap_gr_east',
+SELECT concord.department_create('tap_gr_sales') AS d1, concord.department_create('tap_gr_fin') AS d2 \gset
+SELECT is(concord.member_create('tap_gr_east', 'tap_gr_sales', '华东销售组', '{"region": "华东"}'), 'tap_gr_east',
           'a group role can be a member');
-SELECT concord.member_set('tap_gr_west', 'tap_gr_sales', '华西销售组', '{"region": "华西"}') AS m1,
-       concord.member_set('tap_gr_fin_readers', 'tap_gr_fin', '财务只读') AS m2,
-       concord.member_set('tap_gr_zhao', 'tap_gr_sales', '销售经理', '{"region": "华北"}') AS m3 \gset
+SELECT concord.member_create('tap_gr_west', 'tap_gr_sales', '华西销售组', '{"region": "华西"}') AS m1,
+       concord.member_create('tap_gr_fin_readers', 'tap_gr_fin', '财务只读') AS m2,
+       concord.member_create('tap_gr_zhao', 'tap_gr_sales', '销售经理', '{"region": "华北"}') AS m3 \gset
 -- li: east; wang: east and west; zhao: east, with her own membership;
 -- qian: east and finance's readers; nested: a team inside east; sun: none
 GRANT tap_gr_east TO tap_gr_li, tap_gr_wang, tap_gr_zhao, tap_gr_qian, tap_gr_team;
@@ -29,7 +29,7 @@ INSERT INTO gr_test.deal VALUES (1, '华东', 100), (2, '华东', 200), (3, '华
 ALTER TABLE gr_test.deal OWNER TO tap_gr_owner;
 GRANT USAGE ON SCHEMA gr_test TO PUBLIC;
 GRANT SELECT ON gr_test.deal TO PUBLIC;
-SELECT concord.row_policy('tap_gr_rows', 'gr_test.deal',
+SELECT concord.row_policy_create('tap_gr_rows', 'gr_test.deal',
   $$region = concord.member('region') OR concord.member_in('tap_gr_fin')$$) IS NOT NULL AS p \gset
 
 CREATE FUNCTION pg_temp.ids(r text) RETURNS text LANGUAGE sql AS $$
@@ -55,7 +55,7 @@ REVOKE tap_gr_east FROM tap_gr_li;
 SELECT is(pg_temp.ids('tap_gr_li'), 'none', 'li taken out of the group: at her next query, none');
 
 -- a group role dropped: its membership row no longer matches anybody
-SELECT concord.member_set('tap_gr_team', 'tap_gr_fin', '临时') AS m4 \gset
+SELECT concord.member_create('tap_gr_team', 'tap_gr_fin', '临时') AS m4 \gset
 SELECT is(pg_temp.ids('tap_gr_nested'), '1,2,3,4', 'the team made a finance member: nested sees every deal');
 REVOKE tap_gr_team FROM tap_gr_nested;
 DROP ROLE tap_gr_team;

@@ -9,8 +9,8 @@ SET client_min_messages = warning;
 SELECT pg_temp.clean_up('ma_test', 'tap_ma', :'roles', true) IS NULL AS clean \gset
 SELECT plan(6);
 
-SELECT concord.department_add('tap_ma') AS d \gset
-SELECT concord.member_set('tap_ma_rep', 'tap_ma', NULL, '{"region": "华东"}') AS m \gset
+SELECT concord.department_create('tap_ma') AS d \gset
+SELECT concord.member_create('tap_ma_rep', 'tap_ma', NULL, '{"region": "华东"}') AS m \gset
 CREATE TEMP TABLE ma (step text, region text, is_member boolean);
 GRANT ALL ON ma TO tap_ma_rep;
 SELECT dblink_connect('t_ma', current_setting('concord_test.conn')) AS c \gset
@@ -29,12 +29,12 @@ BEGIN
   pg := concord.member('region');
   pg_in := concord.member_in('tap_ma');
   -- another session moves the rep to 华北 and commits
-  PERFORM * FROM dblink('t_ma', $q$SELECT concord.member_set('tap_ma_rep', 'tap_ma', NULL, '{"region": "华北"}')$q$) AS t(r text);
+  PERFORM * FROM dblink('t_ma', $q$SELECT concord.member_create('tap_ma_rep', 'tap_ma', NULL, '{"region": "华北"}')$q$) AS t(r text);
   SET LOCAL ROLE tap_ma_rep;
   elsewhere := concord.member('region');
   RESET ROLE;
   -- this statement's own change
-  PERFORM concord.member_set('tap_ma_rep', 'tap_ma', NULL, '{"region": "华南"}');
+  PERFORM concord.member_create('tap_ma_rep', 'tap_ma', NULL, '{"region": "华南"}');
   SET LOCAL ROLE tap_ma_rep;
   own := concord.member('region');
   RESET ROLE;

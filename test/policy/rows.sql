@@ -13,14 +13,14 @@ SELECT plan(32);
 SELECT pg_temp.clean_up('pol_test', 'tap_', :'roles', true) IS NULL AS clean \gset
 
 -- 销售 has two teams; 财务 is apart
-SELECT concord.department_add('tap_sales', NULL, '销售') AS d1,
-       concord.department_add('tap_sales_east', 'tap_sales', '销售华东') AS d2,
-       concord.department_add('tap_sales_west', 'tap_sales', '销售华西') AS d3,
-       concord.department_add('tap_finance', NULL, '财务') AS d4 \gset
-SELECT concord.member_set('tap_pol_east', 'tap_sales_east', '销售代表', '{"region": "华东"}') AS m1,
-       concord.member_set('tap_pol_west', 'tap_sales_west', '销售代表', '{"region": "华西"}') AS m2,
-       concord.member_set('tap_pol_head', 'tap_sales', '销售总监') AS m3,
-       concord.member_set('tap_pol_clerk', 'tap_finance', '会计') AS m4 \gset
+SELECT concord.department_create('tap_sales', NULL, '销售') AS d1,
+       concord.department_create('tap_sales_east', 'tap_sales', '销售华东') AS d2,
+       concord.department_create('tap_sales_west', 'tap_sales', '销售华西') AS d3,
+       concord.department_create('tap_finance', NULL, '财务') AS d4 \gset
+SELECT concord.member_create('tap_pol_east', 'tap_sales_east', '销售代表', '{"region": "华东"}') AS m1,
+       concord.member_create('tap_pol_west', 'tap_sales_west', '销售代表', '{"region": "华西"}') AS m2,
+       concord.member_create('tap_pol_head', 'tap_sales', '销售总监') AS m3,
+       concord.member_create('tap_pol_clerk', 'tap_finance', '会计') AS m4 \gset
 
 CREATE SCHEMA pol_test;
 CREATE TABLE pol_test.deal (id int PRIMARY KEY, region text, owner_role text, stage text, amount numeric);
@@ -37,11 +37,11 @@ GRANT SELECT, INSERT, UPDATE ON pol_test.deal TO tap_pol_east, tap_pol_west, tap
 GRANT concord_policy TO tap_pol_owner;
 SET ROLE tap_pol_owner;
 
-SELECT is(concord.row_policy('tap_sales_rows', 'pol_test.deal',
+SELECT is(concord.row_policy_create('tap_sales_rows', 'pol_test.deal',
             $$region = concord.member('region') OR owner_role = current_user OR concord.member_in('tap_sales') AND concord.member('title') = '销售总监'$$),
           '((region = (SELECT concord.member(''region''::text) AS member)) OR (owner_role = CURRENT_USER) OR ((SELECT concord.member_in(''tap_sales''::text) AS member_in) AND ((SELECT concord.member(''title''::text) AS member) = ''销售总监''::text)))',
           'a row policy compiles into the checked predicate, member lookups as scalar subqueries');
-SELECT is(concord.row_policy('tap_finance_rows', 'pol_test.deal', $$concord.member_in('tap_finance') AND stage = '已签约'$$),
+SELECT is(concord.row_policy_create('tap_finance_rows', 'pol_test.deal', $$concord.member_in('tap_finance') AND stage = '已签约'$$),
           '((SELECT concord.member_in(''tap_finance''::text) AS member_in) AND (stage = ''已签约''::text))',
           'a second policy on the table');
 SELECT results_eq($$SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = 'pol_test.deal'::regclass$$,
@@ -96,7 +96,7 @@ SELECT is((SELECT amount FROM pol_test.deal WHERE id = 1), 120000::numeric, 'the
 
 -- a policy cannot depend on what a session sets
 SET ROLE tap_pol_owner;
-SELECT throws_like($$SELECT concord.row_policy('tap_spoof', 'pol_test.deal', $p$region = current_setting('app.region')$p$)$$,
+SELECT throws_like($$SELECT concord.row_policy_create('tap_spoof', 'pol_test.deal', $p$region = current_setting('app.region')$p$)$$,
   '%function current_setting(text) is not immutable%', 'current_setting() is refused (a session could set it)');
 RESET ROLE;
 SELECT is((SELECT array_agg(id ORDER BY id) FROM dblink(format('%s user=tap_pol_west', :'conn'),
@@ -108,23 +108,23 @@ SELECT is((SELECT array_agg(id ORDER BY id) FROM dblink(format('%s user=tap_pol_
 SET ROLE tap_pol_owner;
 
 -- bad input: nothing half-applied
-SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', 'id IN (SELECT 1)')$$,
+SELECT throws_ok($$SELECT concord.row_policy_create('tap_bad', 'pol_test.deal', 'id IN (SELECT 1)')$$,
   '22023', 'invalid row policy predicate on pol_test.deal: subqueries are not allowed', 'a subquery is refused');
-SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', 'random() < 0.5')$$,
+SELECT throws_ok($$SELECT concord.row_policy_create('tap_bad', 'pol_test.deal', 'random() < 0.5')$$,
   '22023', 'invalid row policy predicate on pol_test.deal: function random() is not immutable', 'a volatile function is refused');
-SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', 'nosuch = 1')$$,
+SELECT throws_ok($$SELECT concord.row_policy_create('tap_bad', 'pol_test.deal', 'nosuch = 1')$$,
   '42703', 'column "nosuch" does not exist', 'an unknown column');
-SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', 'region = concord.member(owner_role)')$$,
+SELECT throws_ok($$SELECT concord.row_policy_create('tap_bad', 'pol_test.deal', 'region = concord.member(owner_role)')$$,
   '22023', 'invalid row policy predicate on pol_test.deal: the argument of concord.member() and member_in() must be a constant',
   'a member lookup by a column');
-SELECT throws_ok($$SELECT concord.row_policy('tap_bad', 'pol_test.deal', $p$true) UNION SELECT FROM pg_authid WHERE (true$p$)$$,
+SELECT throws_ok($$SELECT concord.row_policy_create('tap_bad', 'pol_test.deal', $p$true) UNION SELECT FROM pg_authid WHERE (true$p$)$$,
   '22023', 'invalid row policy predicate on pol_test.deal: it is not one condition', 'a predicate that closes the clause and adds a query');
-SELECT throws_ok($$SELECT concord.row_policy('Bad Name', 'pol_test.deal', 'true')$$,
+SELECT throws_ok($$SELECT concord.row_policy_create('Bad Name', 'pol_test.deal', 'true')$$,
   '22023', 'invalid row policy name: ''Bad Name''', 'a bad policy name');
 RESET ROLE;
-SELECT throws_ok($$SELECT concord.member_set('tap_pol_east', 'tap_nowhere')$$,
+SELECT throws_ok($$SELECT concord.member_create('tap_pol_east', 'tap_nowhere')$$,
   '42704', 'unknown department "tap_nowhere" for member "tap_pol_east"', 'an unknown department');
-SELECT throws_ok($$SELECT concord.member_set('tap_no_such_role', 'tap_sales')$$,
+SELECT throws_ok($$SELECT concord.member_create('tap_no_such_role', 'tap_sales')$$,
   '42704', 'role "tap_no_such_role" does not exist', 'an unknown role');
 SELECT is((SELECT count(*)::int FROM pg_policies WHERE schemaname = 'pol_test'), 2, 'no policy was half-made by the failures');
 

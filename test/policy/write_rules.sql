@@ -11,9 +11,9 @@ ALTER FUNCTION pg_temp.as_role(text, text) SECURITY DEFINER;
 \set roles '{tap_wr_clerk,tap_wr_rep,tap_wr_owner}'
 SELECT pg_temp.clean_up('wr_test', 'tap_wr_', :'roles', true) IS NULL AS clean \gset
 
-SELECT concord.department_add('tap_wr_fin') AS d1, concord.department_add('tap_wr_sales') AS d2 \gset
-SELECT concord.member_set('tap_wr_clerk', 'tap_wr_fin', '会计') AS m1,
-       concord.member_set('tap_wr_rep', 'tap_wr_sales', '销售代表') AS m2 \gset
+SELECT concord.department_create('tap_wr_fin') AS d1, concord.department_create('tap_wr_sales') AS d2 \gset
+SELECT concord.member_create('tap_wr_clerk', 'tap_wr_fin', '会计') AS m1,
+       concord.member_create('tap_wr_rep', 'tap_wr_sales', '销售代表') AS m2 \gset
 CREATE SCHEMA wr_test AUTHORIZATION tap_wr_owner;
 CREATE TABLE wr_test.contract (id int PRIMARY KEY, status text, invoice_amount numeric, note text);
 INSERT INTO wr_test.contract VALUES (1, '已签约', 1000, ''), (2, '审批中', 2000, ''), (3, '已关闭', 3000, '');
@@ -25,11 +25,11 @@ GRANT SELECT, UPDATE, DELETE ON wr_test.contract TO tap_wr_clerk, tap_wr_rep;
 GRANT concord_policy TO tap_wr_owner;
 SET ROLE tap_wr_owner;
 
-SELECT is(concord.write_rule('tap_wr_invoice', 'wr_test.contract',
+SELECT is(concord.write_rule_create('tap_wr_invoice', 'wr_test.contract',
             $$concord.member_in('tap_wr_fin') AND status = '已签约'$$, columns => ARRAY['invoice_amount']),
           '((SELECT concord.member_in(''tap_wr_fin''::text) AS member_in) AND (status = ''已签约''::text))',
           'a column rule: only finance, only while signed');
-SELECT is(concord.write_rule('tap_wr_closed', 'wr_test.contract', $$status <> '已关闭'$$),
+SELECT is(concord.write_rule_create('tap_wr_closed', 'wr_test.contract', $$status <> '已关闭'$$),
           '(status <> ''已关闭''::text)', 'a row rule: nothing once closed (updates and deletes)');
 
 CREATE FUNCTION pg_temp.try(r text, q text) RETURNS text LANGUAGE plpgsql AS $$
@@ -63,11 +63,11 @@ SELECT results_eq($$SELECT id, status, invoice_amount, note FROM wr_test.contrac
                   'the refused writes changed nothing');
 
 -- bad input
-SELECT throws_ok($$SELECT concord.write_rule('tap_wr_bad', 'wr_test.contract', 'true', columns => ARRAY['nosuch'])$$,
+SELECT throws_ok($$SELECT concord.write_rule_create('tap_wr_bad', 'wr_test.contract', 'true', columns => ARRAY['nosuch'])$$,
   '42703', 'column "nosuch" of table wr_test.contract does not exist', 'an unknown column');
-SELECT throws_ok($$SELECT concord.write_rule('tap_wr_bad', 'wr_test.contract', 'true', operations => ARRAY['TRUNCATE'])$$,
+SELECT throws_ok($$SELECT concord.write_rule_create('tap_wr_bad', 'wr_test.contract', 'true', operations => ARRAY['TRUNCATE'])$$,
   '22023', 'invalid operations of write rule "tap_wr_bad": {TRUNCATE}', 'an operation rules cannot watch');
-SELECT throws_ok($$SELECT concord.write_rule('tap_wr_bad', 'wr_test.contract', 'now() > ''2020-01-01''')$$,
+SELECT throws_ok($$SELECT concord.write_rule_create('tap_wr_bad', 'wr_test.contract', 'now() > ''2020-01-01''')$$,
   '22023', 'invalid row policy predicate on wr_test.contract: function now() is not immutable', 'a condition the allowlist refuses');
 SELECT is((SELECT count(*)::int FROM pg_trigger WHERE tgrelid = 'wr_test.contract'::regclass AND tgname LIKE 'concord_wr_%'), 2,
           'the failures made no trigger');

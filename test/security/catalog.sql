@@ -48,11 +48,11 @@ SELECT is((SELECT string_agg(x.t || ': ' || x.res, '; ' ORDER BY x.t)
 ------------------------------------------------------------------------------
 -- flow: objects belong to their definer
 ------------------------------------------------------------------------------
-SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/echo')),
+SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_create('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/echo')),
   'ok', '销售''s flow member defines an endpoint');
 SELECT is((SELECT defined_by::text FROM concord.endpoint WHERE name = 'tap_sec_sales'), 'tap_sec_flow',
   'recorded as its owner');
-SELECT is(pg_temp.as_login('tap_sec_flow2', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/evil')),
+SELECT is(pg_temp.as_login('tap_sec_flow2', format($$SELECT concord.endpoint_create('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/evil')),
   '42501: endpoint "tap_sec_sales" belongs to "tap_sec_flow"', '财务''s flow member cannot redefine it');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.outbox_enqueue('tap_sec_sales', '{"x": 1}')$$),
   '42501: permission denied to send to endpoint "tap_sec_sales"', 'nor send to it');
@@ -75,25 +75,25 @@ UPDATE concord.outbox SET status = 'dead' WHERE idempotency_key = 'k9';
 SELECT is(pg_temp.as_login('tap_sec_flow2', format('SELECT concord.outbox_retry(%s)', (SELECT id FROM concord.outbox WHERE idempotency_key = 'k9'))),
   format('42704: no outbox message %s', (SELECT id FROM concord.outbox WHERE idempotency_key = 'k9')),
   'another member cannot retry it (as if it did not exist)');
-SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, senders => '{tap_sec_flow2}', unsigned => true, replace => true)$$, :'u' || '/echo')),
+SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_create('tap_sec_sales', %L, senders => '{tap_sec_flow2}', unsigned => true, replace => true)$$, :'u' || '/echo')),
   'ok', 'the owner lets 财务 send');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.outbox_enqueue('tap_sec_sales', '{"发票": "FP-1"}', 'k10')$$),
   'ok', 'who may then send');
 SELECT is((SELECT enqueued_by::text FROM concord.outbox WHERE idempotency_key = 'k10'), 'tap_sec_flow2', 'recorded as the sender');
-SELECT is(pg_temp.as_login('tap_sec_flow2', format($$SELECT concord.endpoint_define('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/evil')),
+SELECT is(pg_temp.as_login('tap_sec_flow2', format($$SELECT concord.endpoint_create('tap_sec_sales', %L, unsigned => true)$$, :'u' || '/evil')),
   '42501: endpoint "tap_sec_sales" belongs to "tap_sec_flow"', 'but still not redefine it');
 
 -- event rules
 SELECT is(pg_temp.as_login('tap_sec_flow', $q$
   CREATE TABLE tap_sec_flow_data.contract (id pg_catalog.int4 PRIMARY KEY, status pg_catalog.text);
-  SELECT concord.event_rule('tap_sec_rule', 'tap_sec_flow_data.contract', '{insert}', NULL,
+  SELECT concord.event_rule_create('tap_sec_rule', 'tap_sec_flow_data.contract', '{insert}', NULL,
                             '[{"webhook": "tap_sec_sales", "payload": {"id": "$new.id"}}]')$q$), 'ok', 'an event rule');
 SELECT is((SELECT defined_by::text || ' ' || (SELECT proowner::regrole::text FROM pg_proc WHERE proname = 'rule_tap_sec_rule')
              FROM concord.event_rule WHERE name = 'tap_sec_rule'), 'tap_sec_flow tap_sec_flow',
   'owned by its definer, and so is its trigger function');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $q$
   CREATE TABLE tap_sec_data.evil (id pg_catalog.int4);
-  SELECT concord.event_rule('tap_sec_rule', 'tap_sec_data.evil', '{insert}', NULL, '[{"notify": "x"}]')$q$),
+  SELECT concord.event_rule_create('tap_sec_rule', 'tap_sec_data.evil', '{insert}', NULL, '[{"notify": "x"}]')$q$),
   '42501: event rule "tap_sec_rule" belongs to "tap_sec_flow"', 'another member cannot redefine it');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.event_rule_enable('tap_sec_rule', false)$$),
   '42704: unknown event rule "tap_sec_rule"', 'nor disable it');
@@ -109,13 +109,13 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $q$
   GRANT USAGE ON SCHEMA tap_sec_flow_data TO tap_sec_flow2;
   GRANT SELECT, INSERT ON tap_sec_flow_data.contract TO tap_sec_flow2$q$), 'ok', '(she may read and write the table)');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $q$
-  SELECT concord.event_rule('tap_sec_rule2', 'tap_sec_flow_data.contract', '{insert}', NULL, '[{"notify": "x"}]')$q$),
+  SELECT concord.event_rule_create('tap_sec_rule2', 'tap_sec_flow_data.contract', '{insert}', NULL, '[{"notify": "x"}]')$q$),
   '42501: permission denied to create a trigger on tap_sec_flow_data.contract (rule "tap_sec_rule2")',
   'nor hang a rule on a table she may not trigger');
 
 -- alerts
-SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_alert', query => 'SELECT 1')$$), 'ok', 'an alert');
-SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.alert_rule('tap_sec_alert', query => 'SELECT 2')$$),
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_create('tap_sec_alert', query => 'SELECT 1')$$), 'ok', 'an alert');
+SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.alert_create('tap_sec_alert', query => 'SELECT 2')$$),
   '42501: alert "tap_sec_alert" belongs to "tap_sec_flow"', 'another member cannot redefine it');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $$SELECT concord.alert_enable('tap_sec_alert', false)$$),
   '42704: unknown alert "tap_sec_alert"', 'nor disable it');

@@ -70,9 +70,9 @@ SELECT throws_ok($$SELECT concord.policy_predicate(999999::oid::regclass, 'true'
   '42P01', 'relation with OID 999999 does not exist', 'policy_predicate of an OID that names nothing');
 SELECT throws_ok(format('SELECT concord.policy_mask(%s::oid::regclass, %L, %L)', :gone, 'phone', 'concord.mask_phone(phone)'),
   '42P01', format('relation with OID %s does not exist', :gone), 'policy_mask of a dropped table''s OID');
-SELECT throws_ok($$SELECT concord.row_policy('sec_any', 0::oid::regclass, 'true')$$,
+SELECT throws_ok($$SELECT concord.row_policy_create('sec_any', 0::oid::regclass, 'true')$$,
   '42P01', 'relation with OID 0 does not exist', 'row_policy of OID 0');
-SELECT throws_ok($$SELECT concord.column_mask(0::oid::regclass, 'phone', 'concord.mask_phone(phone)')$$,
+SELECT throws_ok($$SELECT concord.column_mask_create(0::oid::regclass, 'phone', 'concord.mask_phone(phone)')$$,
   '42P01', 'relation with OID 0 does not exist', 'column_mask of OID 0');
 SELECT is(concord.policy_predicate('sec_test.deal', $$region = '华东'$$), $$(region = '华东'::text)$$,
   'a table that exists gets its predicate as before');

@@ -42,12 +42,12 @@ GRANT USAGE, CREATE ON SCHEMA tap_sec_data TO PUBLIC;
 -- member() and member_in(): the member table read as its owner
 ------------------------------------------------------------------------------
 SELECT is(pg_temp.as_login('tap_sec_admin', $$
-  SELECT concord.department_add('tap_sec_east', admin => 'tap_sec_policy');
-  SELECT concord.department_add('tap_sec_sh', 'tap_sec_east');
-  SELECT concord.department_add('tap_sec_tmp', 'tap_sec_east');
+  SELECT concord.department_create('tap_sec_east', admin => 'tap_sec_policy');
+  SELECT concord.department_create('tap_sec_sh', 'tap_sec_east');
+  SELECT concord.department_create('tap_sec_tmp', 'tap_sec_east');
   SELECT concord.department_drop('tap_sec_tmp');
-  SELECT concord.member_set('tap_sec_plain', 'tap_sec_sh', 'rep', '{"region": "华东"}');
-  SELECT concord.member_set('tap_sec_flow2', 'tap_sec_sh');
+  SELECT concord.member_create('tap_sec_plain', 'tap_sec_sh', 'rep', '{"region": "华东"}');
+  SELECT concord.member_create('tap_sec_flow2', 'tap_sec_sh');
   SELECT concord.member_drop('tap_sec_flow2')$$), 'ok',
   'concord_admin: department_add, department_drop, member_set, member_drop');
 SELECT is(pg_temp.as_login('tap_sec_plain', $q$
@@ -63,7 +63,7 @@ SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'tap_sec_plain'), false
 ------------------------------------------------------------------------------
 -- flow: endpoints, the outbox, event rules, alerts
 ------------------------------------------------------------------------------
-SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_define('tap_sec_ep', %L,
+SELECT is(pg_temp.as_login('tap_sec_flow', format($$SELECT concord.endpoint_create('tap_sec_ep', %L,
     headers => '{"X-Dept": "sales"}', senders => '{tap_sec_admin}', unsigned => true)$$, :'u' || '/echo')), 'ok', 'endpoint_define');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.endpoint_sendable('tap_sec_ep', 'tap_sec_flow')$$), 'ok',
   'endpoint_sendable');
@@ -75,7 +75,7 @@ SELECT is(pg_temp.as_login('tap_sec_flow', format('SELECT concord.outbox_retry(%
 SELECT is(pg_temp.as_login('tap_sec_flow', $$
   CREATE TABLE tap_sec_data.contract (id pg_catalog.int4 PRIMARY KEY, status pg_catalog.text, amount pg_catalog.numeric);
   CREATE TABLE tap_sec_data.task (contract_id pg_catalog.int4, note pg_catalog.text);
-  SELECT concord.event_rule('tap_sec_signed', 'tap_sec_data.contract', '{insert,update}',
+  SELECT concord.event_rule_create('tap_sec_signed', 'tap_sec_data.contract', '{insert,update}',
     $c$NEW.status = '已签约' AND NEW.amount > 100$c$,
     '[{"webhook": "tap_sec_ep", "payload": {"id": "$new.id"}},
       {"insert": "tap_sec_data.task", "values": {"contract_id": "$new.id", "note": "开票"}},
@@ -85,7 +85,7 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $$INSERT INTO tap_sec_data.contract V
 SELECT is((SELECT count(*)::int FROM tap_sec_data.task), 1, 'and its actions ran');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.event_rule_enable('tap_sec_signed', false)$$), 'ok',
   'event_rule_enable');
-SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_big', query =>
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_create('tap_sec_big', query =>
     'SELECT id FROM tap_sec_data.contract WHERE amount > 100', channels => '[{"webhook": "tap_sec_ep"}, {"notify": "tap_sec_alerts"}]')$$),
   'ok', 'alert_rule');
 SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_check('tap_sec_big')$$), 'ok', 'alert_check');
@@ -159,19 +159,19 @@ SELECT is(pg_temp.as_login('tap_sec_identity', $$SELECT concord.identity_source_
 SELECT is(pg_temp.as_login('tap_sec_metric', $$
   CREATE TABLE tap_sec_data.orders (id pg_catalog.int4 PRIMARY KEY, amount pg_catalog.numeric, ordered_at pg_catalog.timestamptz);
   INSERT INTO tap_sec_data.orders VALUES (1, 10, '2026-01-01');
-  SELECT concord.model_define('tap_sec_orders', 'tap_sec_data.orders', 'ordered_at');
-  SELECT concord.metric_define('tap_sec_revenue', 'simple', model => 'tap_sec_orders', agg => 'sum', expr => 'amount');
-  SELECT concord.metric_rollup('tap_sec_rev_daily', '{tap_sec_revenue}');
+  SELECT concord.model_create('tap_sec_orders', 'tap_sec_data.orders', 'ordered_at');
+  SELECT concord.metric_create('tap_sec_revenue', 'simple', model => 'tap_sec_orders', agg => 'sum', expr => 'amount');
+  SELECT concord.metric_rollup_create('tap_sec_rev_daily', '{tap_sec_revenue}');
   INSERT INTO tap_sec_data.orders VALUES (2, 20, '2026-01-02')$$), 'ok', 'a rollup notes a change (metric_rollup_note)');
 SELECT is(pg_temp.as_login('tap_sec_metric', $$
   CREATE TABLE tap_sec_data.shop (id pg_catalog.int4 PRIMARY KEY, city pg_catalog.text);
   ALTER TABLE tap_sec_data.orders ADD COLUMN shop_id pg_catalog.int4;
-  SELECT concord.model_define('tap_sec_shops', 'tap_sec_data.shop', dimensions => '{"city": "city"}');
+  SELECT concord.model_create('tap_sec_shops', 'tap_sec_data.shop', dimensions => '{"city": "city"}');
   SELECT concord.model_join('tap_sec_orders', 'tap_sec_shops', 'shop_id', 'id');
   SELECT concord.metric_certify('tap_sec_revenue');
   SELECT concord.metric_publish('tap_sec_rev_by_city', '{tap_sec_revenue}', '{city}', schema_name => 'tap_sec_pub');
   SELECT concord.metric_rollup_drop('tap_sec_rev_daily');
-  SELECT concord.metric_define('tap_sec_revenue2', 'simple', model => 'tap_sec_orders', agg => 'count');
+  SELECT concord.metric_create('tap_sec_revenue2', 'simple', model => 'tap_sec_orders', agg => 'count');
   SELECT concord.metric_drop('tap_sec_revenue2')$$), 'ok',
   'model_join, metric_certify, metric_publish, metric_rollup_drop, metric_drop');
 SELECT is(pg_temp.as_login('tap_sec_metric', $$DROP VIEW tap_sec_pub.tap_sec_rev_by_city;
@@ -180,19 +180,19 @@ SELECT is(pg_temp.as_login('tap_sec_metric', $$DROP VIEW tap_sec_pub.tap_sec_rev
 ------------------------------------------------------------------------------
 -- policy: time-bound access, decided and checked as concord's owner
 ------------------------------------------------------------------------------
-SELECT concord.member_set('tap_sec_policy', 'tap_sec_east', 'admin', '{"approver": true}') AS m2 \gset
-SELECT is(pg_temp.as_login('tap_sec_policy', $$SELECT concord.member_set('tap_sec_identity', 'tap_sec_sh')$$), 'ok',
+SELECT concord.member_create('tap_sec_policy', 'tap_sec_east', 'admin', '{"approver": true}') AS m2 \gset
+SELECT is(pg_temp.as_login('tap_sec_policy', $$SELECT concord.member_create('tap_sec_identity', 'tap_sec_sh')$$), 'ok',
   'a department''s admin sets a member of it');
 SELECT is(pg_temp.as_login('tap_sec_policy', $q$
   CREATE TABLE tap_sec_data.customer (id pg_catalog.int4 PRIMARY KEY, region pg_catalog.text, name pg_catalog.text);
   INSERT INTO tap_sec_data.customer VALUES (1, '华东', '张伟'), (2, '华北', '王芳');
   GRANT SELECT ON tap_sec_data.customer TO tap_sec_plain;
-  SELECT concord.row_policy('tap_sec_region', 'tap_sec_data.customer', $p$region = concord.member('region')$p$)$q$),
+  SELECT concord.row_policy_create('tap_sec_region', 'tap_sec_data.customer', $p$region = concord.member('region')$p$)$q$),
   'ok', 'row_policy');
 SELECT is(pg_temp.as_login('tap_sec_policy', $q$
-  SELECT concord.column_mask('tap_sec_data.customer', 'name', 'concord.mask_name(name)', $v$concord.member_in('tap_sec_east')$v$);
-  SELECT concord.audit_table('tap_sec_data.customer');
-  SELECT concord.write_rule('tap_sec_wr', 'tap_sec_data.customer', $p$region = concord.member('region')$p$);
+  SELECT concord.column_mask_create('tap_sec_data.customer', 'name', 'concord.mask_name(name)', $v$concord.member_in('tap_sec_east')$v$);
+  SELECT concord.audit_table_create('tap_sec_data.customer');
+  SELECT concord.write_rule_create('tap_sec_wr', 'tap_sec_data.customer', $p$region = concord.member('region')$p$);
   UPDATE tap_sec_data.customer SET name = '张伟伟' WHERE id = 1$q$),
   'ok', 'column_mask, audit_table, write_rule, and a write through them');
 SELECT is(pg_temp.as_login('tap_sec_plain', $$SELECT concord.access_request('tap_sec_data.customer', $p$region = '华北'$p$,

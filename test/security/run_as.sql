@@ -36,7 +36,7 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $q$
     RETURN 1;
   END $f$;
   SELECT 1$q$), 'ok', 'a member''s function that tries to change role');
-SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_escape',
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_create('tap_sec_escape',
     query => 'SELECT id FROM tap_sec_data.ticket WHERE status = ''open'' AND tap_sec_data.escape() = 1', every => '1 second')$$),
   'ok', 'an alert whose query calls it (checked as its definer: planned, not run)');
 SELECT is((SELECT owner::text FROM concord.alert_rule WHERE name = 'tap_sec_escape'), 'tap_sec_flow',
@@ -64,7 +64,7 @@ SELECT is((SELECT last_error FROM concord.alert_rule WHERE name = 'tap_sec_escap
 SELECT is((SELECT rolsuper FROM pg_roles WHERE rolname = 'tap_sec_flow'), false, 'the member is no superuser');
 
 -- what the check can do: nothing that stays
-SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_rule('tap_sec_write',
+SELECT is(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_create('tap_sec_write',
     query => 'SELECT 1 FROM tap_sec_data.ticket WHERE pg_catalog.nextval(''tap_sec.hit'') > 0')$$), 'ok',
   'an alert whose query writes (a sequence)');
 SELECT alike(pg_temp.as_login('tap_sec_flow', $$SELECT concord.alert_check('tap_sec_write')$$),
@@ -88,7 +88,7 @@ SELECT is(pg_temp.as_login('tap_sec_flow', $q$
   END $f$;
   CREATE TRIGGER task_check BEFORE INSERT ON tap_sec_data.task FOR EACH ROW EXECUTE FUNCTION tap_sec_data.task_check();
   GRANT INSERT ON tap_sec_data.contract TO tap_sec_flow2;
-  SELECT concord.event_rule('tap_sec_task', 'tap_sec_data.contract', '{insert}', NULL,
+  SELECT concord.event_rule_create('tap_sec_task', 'tap_sec_data.contract', '{insert}', NULL,
                             '[{"insert": "tap_sec_data.task", "values": {"contract_id": "$new.id"}}]')$q$),
   'ok', 'an event rule whose action inserts into a table with her trigger');
 SELECT is(pg_temp.as_login('tap_sec_flow2', $$INSERT INTO tap_sec_data.contract VALUES (1, '已签约')$$), 'ok',
@@ -133,7 +133,7 @@ SELECT is(pg_temp.as_login('tap_sec_policy', $q$
   CREATE DOMAIN tap_sec_data.phone AS pg_catalog.text CHECK (tap_sec.trap('domain check of a stored mask'));
   CREATE TABLE tap_sec_data.contact (id pg_catalog.int4 PRIMARY KEY, phone tap_sec_data.phone);
   INSERT INTO tap_sec_data.contact VALUES (1, '13800138000');
-  SELECT concord.column_mask('tap_sec_data.contact', 'phone', 'concord.mask_phone(phone)', store => true)$q$),
+  SELECT concord.column_mask_create('tap_sec_data.contact', 'phone', 'concord.mask_phone(phone)', store => true)$q$),
   '42804: invalid mask of tap_sec_data.contact.phone: it gives text, the column is tap_sec_data.phone',
   'a mask of a domain column is refused (mask_store would refuse it too: it rewrites only built-in types)');
 SELECT is(pg_temp.hits(), 0::bigint, 'and no domain check ran as concord''s owner');
