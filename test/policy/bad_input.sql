@@ -42,7 +42,7 @@ SELECT throws_ok($$SELECT concord.row_policy_create('tap_bi_p', 'bi_test.v', 'tr
   'bi_test.v is not a table', 'row_policy on a view');
 
 SELECT throws_ok($$SELECT concord.audit_table_create('bi_test.v')$$, '42809', 'bi_test.v is not a table', 'audit_table of a view');
-SELECT throws_ok($$SELECT concord.audit_table_create(NULL)$$, '22004', 'audit_table needs a table', 'audit_table of nothing');
+SELECT throws_ok($$SELECT concord.audit_table_create(NULL)$$, '22004', 'audit_table_create needs a table', 'audit_table of nothing');
 RESET ROLE;
 SELECT throws_ok($$SELECT concord.audit_record(NULL, 'x')$$, '22004', 'an audit entry needs an action and an object',
   'audit_record without an action');
