@@ -351,27 +351,27 @@ FROM unnest(ARRAY[(SELECT extra ->> 'company' FROM sales.customer WHERE id = 1),
 \echo '== 17. identity: register who-is-who columns and the events =='
 -- Sources: which column carries the name, the phone, the e-mail. The CRM
 -- has the highest priority (10) for the golden record.
-SELECT concord.identity_source_add('sales', 'sales.customer', 'id',
+SELECT concord.identity_source_create('sales', 'sales.customer', 'id',
          '{"name": "name", "phone": "phone", "updated_at": "updated_at"}', priority => 10) IS NOT NULL AS sales,
-       concord.identity_source_add('finance', 'finance.payer', 'payer_id',
+       concord.identity_source_create('finance', 'finance.payer', 'payer_id',
          '{"name": "contact", "phone": "phone", "company": "invoice_title", "updated_at": "updated_at"}',
          priority => 20) IS NOT NULL AS finance,
-       concord.identity_source_add('service', 'service.ticket', 'ticket_id',
+       concord.identity_source_create('service', 'service.ticket', 'ticket_id',
          '{"phone": "customer_phone"}') IS NOT NULL AS service,
-       concord.identity_source_add('marketing', 'marketing.signup', 'signup_id',
+       concord.identity_source_create('marketing', 'marketing.signup', 'signup_id',
          '{"name": "full_name", "phone": "phone", "email": "email"}') IS NOT NULL AS marketing;
 -- 财务's invoices name a contract, not a customer: a view adds the customer.
 CREATE VIEW finance.invoice_by_customer AS
   SELECT i.invoice_no, c.customer_id, i.issued_at, i.amount, i.paid
   FROM finance.invoice i JOIN finance.contract c USING (contract_no);
 -- Events: rows that happened to a customer, named by a source's key.
-SELECT concord.identity_event_add('contract_signed', 'finance.contract', 'sales', 'customer_id',
+SELECT concord.identity_event_create('contract_signed', 'finance.contract', 'sales', 'customer_id',
          'signed_on', '合同签订', ARRAY['contract_no', 'amount']) IS NOT NULL AS contract,
-       concord.identity_event_add('invoice_issued', 'finance.invoice_by_customer', 'sales', 'customer_id',
+       concord.identity_event_create('invoice_issued', 'finance.invoice_by_customer', 'sales', 'customer_id',
          'issued_at', '开票', ARRAY['invoice_no', 'amount', 'paid']) IS NOT NULL AS invoice,
-       concord.identity_event_add('ticket_opened', 'service.ticket', 'service', 'ticket_id',
+       concord.identity_event_create('ticket_opened', 'service.ticket', 'service', 'ticket_id',
          'opened_at', '工单', ARRAY['subject', 'priority']) IS NOT NULL AS ticket,
-       concord.identity_event_add('signed_up', 'marketing.signup', 'marketing', 'signup_id',
+       concord.identity_event_create('signed_up', 'marketing.signup', 'marketing', 'signup_id',
          'signed_up', '市场报名') IS NOT NULL AS signup;
 SELECT name AS source, source_table, key_column, columns, priority
 FROM concord.identity_source ORDER BY priority, name;

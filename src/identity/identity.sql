@@ -441,7 +441,7 @@ BEGIN
                     AND s.key_column OPERATOR(pg_catalog.=) TG_ARGV[1]::pg_catalog.name) THEN
     RAISE EXCEPTION 'table % is not identity source "%" with key "%"', TG_RELID::pg_catalog.regclass, TG_ARGV[0], TG_ARGV[1]
       USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = 'concord.identity_source_add makes this trigger; drop a copy made by hand.';
+            HINT = 'concord.identity_source_create makes this trigger; drop a copy made by hand.';
   END IF;
   IF TG_OP = 'INSERT' THEN
     EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, n.%I::pg_catalog.text FROM new_rows n',
@@ -460,7 +460,7 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_queue_rows() IS
   'Trigger of tracked identity sources: queues the keys of changed rows for resolve_incremental';
--- (identity_source_add makes the triggers, as concord's owner)
+-- (identity_source_create makes the triggers, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_queue_rows() FROM PUBLIC;
 
 CREATE TABLE @extschema@.identity_attribute (
@@ -523,7 +523,7 @@ INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUE
   ('model', 'match_probability', 0.9, 'default'), ('model', 'review_probability', 0.5, 'default');
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_weight', 'WHERE origin <> ''default''');
 
-CREATE FUNCTION @extschema@.identity_source_add(
+CREATE FUNCTION @extschema@.identity_source_create(
   name text, source_table regclass, key_column text, columns jsonb, priority integer DEFAULT 100,
   track_changes boolean DEFAULT true)
 RETURNS @extschema@.identity_source
@@ -579,7 +579,7 @@ BEGIN
         USING ERRCODE = 'invalid_parameter_value',
               HINT = 'Known kinds: ' || array_to_string(kinds, ', ') || coalesce(', ' ||
                        (SELECT string_agg(a.name, ', ' ORDER BY a.name) FROM @extschema@.identity_attribute a), '') ||
-                     '; declare others with concord.identity_attribute_add.';
+                     '; declare others with concord.identity_attribute_create.';
     END IF;
     IF jsonb_typeof(columns -> k) <> 'string' THEN
       RAISE EXCEPTION 'attribute "%" of identity source "%" must name a column, not %', k, name, columns -> k
@@ -618,8 +618,8 @@ BEGIN
             HINT = 'Company and address alone cannot tell people apart.';
   END IF;
   INSERT INTO @extschema@.identity_source AS s (name, source_table, key_column, columns, priority, defined_by)
-  VALUES (identity_source_add.name, identity_source_add.source_table, identity_source_add.key_column,
-          identity_source_add.columns, identity_source_add.priority, me)
+  VALUES (identity_source_create.name, identity_source_create.source_table, identity_source_create.key_column,
+          identity_source_create.columns, identity_source_create.priority, me)
   RETURNING * INTO row;
   -- (the queue's trigger converts the key with concord's rights: a built-in type only)
   IF track_changes THEN
@@ -634,23 +634,24 @@ BEGIN
     FOR k IN SELECT unnest(ARRAY['insert', 'update', 'delete']) LOOP
       EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT'
                      ' EXECUTE FUNCTION %s.identity_queue_rows(%L, %L)',
-                     'concord_identity_' || k || '_' || identity_source_add.name, k, source_table,
+                     'concord_identity_' || k || '_' || identity_source_create.name, k, source_table,
                      CASE k WHEN 'insert' THEN 'NEW TABLE AS new_rows'
                             WHEN 'update' THEN 'NEW TABLE AS new_rows OLD TABLE AS old_rows'
                             ELSE 'OLD TABLE AS old_rows' END,
-                     '@extschema@', identity_source_add.name, key_column);
+                     '@extschema@', identity_source_create.name, key_column);
     END LOOP;
   END IF;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN
-  RAISE EXCEPTION 'identity source "%" already exists', identity_source_add.name
+  RAISE EXCEPTION 'identity source "%" already exists', identity_source_create.name
     USING ERRCODE = 'duplicate_object';
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.identity_source_add(text, regclass, text, jsonb, integer, boolean) IS
+COMMENT ON FUNCTION @extschema@.identity_source_create(text, regclass, text, jsonb, integer, boolean) IS
   'Registers a table whose rows describe customers: its key column and the columns carrying each kind of attribute; with track_changes, triggers queue changed rows for resolve_incremental';
+SELECT @extschema@.deprecated_alias('identity_source_add', '@extschema@.identity_source_create(text, regclass, text, jsonb, integer, boolean)');
 
-CREATE FUNCTION @extschema@.identity_attribute_add(
+CREATE FUNCTION @extschema@.identity_attribute_create(
   name text, compare text, tolerance double precision DEFAULT NULL, block boolean DEFAULT false,
   agree double precision DEFAULT NULL, close double precision DEFAULT NULL, disagree double precision DEFAULT NULL)
 RETURNS @extschema@.identity_attribute
@@ -731,11 +732,12 @@ BEGIN
    WHERE l.weight IS NOT NULL;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN
-  RAISE EXCEPTION 'attribute "%" already exists', identity_attribute_add.name USING ERRCODE = 'duplicate_object';
+  RAISE EXCEPTION 'attribute "%" already exists', identity_attribute_create.name USING ERRCODE = 'duplicate_object';
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision) IS
+COMMENT ON FUNCTION @extschema@.identity_attribute_create(text, text, double precision, boolean, double precision, double precision, double precision) IS
   'Declares an attribute beyond the built-in kinds and how it compares (exact, date, number with a tolerance, string), with its weights; sources then map a column to it by name';
+SELECT @extschema@.deprecated_alias('identity_attribute_add', '@extschema@.identity_attribute_create(text, text, double precision, boolean, double precision, double precision, double precision)');
 
 CREATE FUNCTION @extschema@.identity_attribute_drop(name text)
 RETURNS boolean
@@ -789,7 +791,7 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.identity_survivorship_set(text, text) IS
   'Sets which value of a customer''s rows the golden record keeps for an attribute (most_recent, source_priority, longest, most_frequent); the next resolve applies it';
 
-CREATE FUNCTION @extschema@.identity_event_add(
+CREATE FUNCTION @extschema@.identity_event_create(
   name text, event_table regclass, identity_source text, key_column text, at_column text, label text,
   detail_columns text[] DEFAULT '{}')
 RETURNS @extschema@.identity_event
@@ -812,10 +814,10 @@ BEGIN
     RAISE EXCEPTION 'permission denied for table % (event "%")', event_table, name
       USING ERRCODE = 'insufficient_privilege', HINT = 'An event''s table is read with its declarer''s privileges.';
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s WHERE s.name = identity_event_add.identity_source) THEN
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s WHERE s.name = identity_event_create.identity_source) THEN
     RAISE EXCEPTION 'identity source "%" does not exist', identity_source
       USING ERRCODE = 'undefined_object',
-            HINT = 'Register it first with concord.identity_source_add.';
+            HINT = 'Register it first with concord.identity_source_create.';
   END IF;
   FOREACH col IN ARRAY ARRAY[key_column, at_column] || coalesce(detail_columns, '{}') LOOP
     SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
@@ -831,18 +833,19 @@ BEGIN
   END LOOP;
   INSERT INTO @extschema@.identity_event (name, event_table, identity_source, key_column, at_column, label, detail_columns,
                                           defined_by)
-  VALUES (identity_event_add.name, identity_event_add.event_table, identity_event_add.identity_source,
-          identity_event_add.key_column, identity_event_add.at_column, identity_event_add.label,
-          coalesce(identity_event_add.detail_columns, '{}'), me)
+  VALUES (identity_event_create.name, identity_event_create.event_table, identity_event_create.identity_source,
+          identity_event_create.key_column, identity_event_create.at_column, identity_event_create.label,
+          coalesce(identity_event_create.detail_columns, '{}'), me)
   RETURNING * INTO row;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN
-  RAISE EXCEPTION 'event "%" already exists', identity_event_add.name
+  RAISE EXCEPTION 'event "%" already exists', identity_event_create.name
     USING ERRCODE = 'duplicate_object';
 END
 $fn$;
-COMMENT ON FUNCTION @extschema@.identity_event_add(text, regclass, text, text, text, text, text[]) IS
+COMMENT ON FUNCTION @extschema@.identity_event_create(text, regclass, text, text, text, text, text[]) IS
   'Declares that rows of a table are events of the customer whose identity-source row they name (a contract signed, an invoice issued, a ticket opened)';
+SELECT @extschema@.deprecated_alias('identity_event_add', '@extschema@.identity_event_create(text, regclass, text, text, text, text, text[])');
 
 CREATE FUNCTION @extschema@.identity_source_drop(name text)
 RETURNS boolean
@@ -1819,15 +1822,19 @@ COMMENT ON FUNCTION @extschema@.customer_id_now(bigint) IS 'Where customer ID X 
 
 -- every function above is for concord_identity, none for PUBLIC
 SELECT @extschema@.grant_routines('concord_identity', ARRAY[
-    'identity_source_add(text, regclass, text, jsonb, integer, boolean)', 'identity_source_drop(text)',
-    'identity_event_add(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
+    'identity_source_create(text, regclass, text, jsonb, integer, boolean)', 'identity_source_drop(text)',
+    'identity_event_create(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
     'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_train(boolean, integer, integer, integer)',
     'identity_review_decide(text, text, text, text, boolean, text)',
-    'identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision)',
-    'identity_attribute_drop(text)', 'identity_survivorship_set(text, text)']);
+    'identity_attribute_create(text, text, double precision, boolean, double precision, double precision, double precision)',
+    'identity_attribute_drop(text)', 'identity_survivorship_set(text, text)',
+    -- the old names, deprecated in 0.2
+    'identity_source_add(text, regclass, text, jsonb, integer, boolean)',
+    'identity_event_add(text, regclass, text, text, text, text, text[])',
+    'identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision)']);
 REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extschema@.customer_link,
   @extschema@.identity_value_stat, @extschema@.identity_population,
   @extschema@.identity_queue, @extschema@.identity_weight, @extschema@.identity_review, @extschema@.customer_review,

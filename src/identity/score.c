@@ -170,7 +170,7 @@ identity_load_model(void)
 		a->tolerance = w ? strtod(w, NULL) : 0;
 		a->block = strcmp(SPI_getvalue(t, d, 4), "t") == 0;
 		/*
-		 * identity_attribute_add's defaults where the row is absent (a
+		 * identity_attribute_create's defaults where the row is absent (a
 		 * default is kept out of pg_dump)
 		 */
 		w = SPI_getvalue(t, d, 5);

@@ -45,7 +45,7 @@ PG_FUNCTION_INFO_V1(concord_identity_train_fit);
 #define EM_MAX_ITERATIONS 100
 /* a level seen in fewer candidate pairs keeps the weight it had */
 #define MIN_PAIRS 5
-/* log2 Bayes factors are kept within this (identity_attribute_add's bound) */
+/* log2 Bayes factors are kept within this (identity_attribute_create's bound) */
 #define MAX_WEIGHT 30.0
 
 /* The levels of each built-in attribute, as concord.identity_weight names them. */

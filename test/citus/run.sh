@@ -190,7 +190,7 @@ ok "citus_distribute refuses a table already distributed, and one with masks (le
 err="$(as postgres many "BEGIN; CREATE TABLE sales.late (id bigint PRIMARY KEY, region text); SELECT concord.row_policy_create('late', 'sales.late', \$p\$region = concord.member('region')\$p\$); SELECT create_distributed_table('sales.late', 'id'); ROLLBACK")"
 ok "policy: Citus refuses to distribute a table with a one-node policy (fails closed; citus_distribute is the way)" \
 	"$([[ "$err" == *"Subqueries are not supported in policies"* ]] && echo 0 || echo 1)"
-err="$(as postgres many "SELECT concord.identity_source_add('again', 'sales.orders', 'id', '{\"name\": \"channel\"}')")"
+err="$(as postgres many "SELECT concord.identity_source_create('again', 'sales.orders', 'id', '{\"name\": \"channel\"}')")"
 ok "identity: tracking changes of a distributed table is refused with the way round" \
 	"$([[ "$err" == *"tracking changes cannot work on Citus table sales.orders"* && "$err" == *"track_changes => false"* ]] && echo 0 || echo 1)"
 refused=0

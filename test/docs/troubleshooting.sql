@@ -331,13 +331,13 @@ CREATE TABLE sales.customer (id int PRIMARY KEY, name text, phone text, region t
 INSERT INTO sales.customer VALUES (1, '张伟', '13812345678', '华东'), (2, '王芳', '13912345679', '华北');
 
 SELECT pg_temp.raises('key column "<column>" of identity source "<source>" does not exist in table <table>',
-  $$SELECT concord.identity_source_add('crm', 'sales.customer', 'customer_id', '{"name": "name", "phone": "phone"}')$$,
+  $$SELECT concord.identity_source_create('crm', 'sales.customer', 'customer_id', '{"name": "name", "phone": "phone"}')$$,
   '42703', 'key column "customer_id" of identity source "crm" does not exist in table sales.customer');
 SELECT lives_ok(pg_temp.fix('key column "<column>" of identity source "<source>" does not exist in table <table>'),
                 'fix: the table''s key');
 
 SELECT pg_temp.raises('identity source "<source>" needs at least one of name, phone, email, id_number',
-  $$SELECT concord.identity_source_add('crm_firms', 'sales.customer', 'id', '{"company": "name"}')$$,
+  $$SELECT concord.identity_source_create('crm_firms', 'sales.customer', 'id', '{"company": "name"}')$$,
   '22023', 'identity source "crm_firms" needs at least one of name, phone, email, id_number');
 
 -- the source's table is dropped (and made again for the sections below)

@@ -32,12 +32,12 @@ INSERT INTO ida.members VALUES
 -- Declaring attributes
 ------------------------------------------------------------------------------
 
-SELECT is((concord.identity_attribute_add('birth_date', 'date')).compare, 'date', 'a date of birth, compared as a date');
-SELECT is((concord.identity_attribute_add('passport', 'exact', block => true, agree => 12, disagree => -4)).block, true,
+SELECT is((concord.identity_attribute_create('birth_date', 'date')).compare, 'date', 'a date of birth, compared as a date');
+SELECT is((concord.identity_attribute_create('passport', 'exact', block => true, agree => 12, disagree => -4)).block, true,
   'a passport number, compared exactly, a blocking key, with weights set');
-SELECT is((concord.identity_attribute_add('yearly_spend', 'number', tolerance => 100)).tolerance, 100::float8,
+SELECT is((concord.identity_attribute_create('yearly_spend', 'number', tolerance => 100)).tolerance, 100::float8,
   'a yearly spend, compared as a number with a tolerance of 100');
-SELECT is((concord.identity_attribute_add('segment', 'string')).compare, 'string', 'a segment, compared as a string');
+SELECT is((concord.identity_attribute_create('segment', 'string')).compare, 'string', 'a segment, compared as a string');
 SELECT results_eq($$SELECT attribute, level, weight FROM concord.identity_weight
                      WHERE attribute IN ('birth_date', 'passport', 'yearly_spend', 'segment') ORDER BY 1, 3 DESC$$,
   $$VALUES ('birth_date', 'agree', 6::float8), ('birth_date', 'close', 3), ('birth_date', 'disagree', -3),
@@ -46,48 +46,48 @@ SELECT results_eq($$SELECT attribute, level, weight FROM concord.identity_weight
            ('yearly_spend', 'agree', 3), ('yearly_spend', 'close', 1.5), ('yearly_spend', 'disagree', -1)$$,
   'their weights are in the model table, defaults where none were given');
 
-SELECT throws_ok($$SELECT concord.identity_attribute_add('phone', 'exact')$$, '22023', '"phone" is a built-in attribute kind',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('phone', 'exact')$$, '22023', '"phone" is a built-in attribute kind',
   'a built-in kind cannot be declared');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('Birth Date', 'date')$$, '22023', 'invalid attribute name "Birth Date"',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('Birth Date', 'date')$$, '22023', 'invalid attribute name "Birth Date"',
   'a name that is not an identifier');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('dob', 'fuzzy')$$, '22023', 'unknown comparison "fuzzy" for attribute "dob"',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('dob', 'fuzzy')$$, '22023', 'unknown comparison "fuzzy" for attribute "dob"',
   'an unknown comparison');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('income', 'number')$$, '22023',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('income', 'number')$$, '22023',
   'attribute "income" compared as a number needs a tolerance of 0 or more, not null', 'a number without a tolerance');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('income', 'number', tolerance => -1)$$, '22023',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('income', 'number', tolerance => -1)$$, '22023',
   'attribute "income" compared as a number needs a tolerance of 0 or more, not -1', 'a negative tolerance');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('dob', 'date', tolerance => 3)$$, '22023',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('dob', 'date', tolerance => 3)$$, '22023',
   'a tolerance is for attributes compared as numbers, not as date', 'a tolerance for a date');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('spend', 'number', tolerance => 5, block => true)$$, '22023',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('spend', 'number', tolerance => 5, block => true)$$, '22023',
   'only an attribute compared exactly or as a date can be a blocking key, not one compared as number', 'blocking on a number');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('ssn', 'exact', close => 2)$$, '22023',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('ssn', 'exact', close => 2)$$, '22023',
   'an attribute compared exactly has no "close" level unless it is a blocking key', 'a close weight for an exact comparison');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('ssn', 'exact', agree => -2, disagree => 3)$$, '22023',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('ssn', 'exact', agree => -2, disagree => 3)$$, '22023',
   'weights of attribute "ssn" must order agree (-2) >= close (-) >= disagree (3)', 'weights in the wrong order');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('ssn', 'exact', agree => 1000)$$, '22023',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('ssn', 'exact', agree => 1000)$$, '22023',
   'weights of attribute "ssn" must be between -30 and 30 (log2 of a likelihood ratio)', 'an absurd weight');
-SELECT throws_ok($$SELECT concord.identity_attribute_add('segment', 'exact')$$, '42710', 'attribute "segment" already exists',
+SELECT throws_ok($$SELECT concord.identity_attribute_create('segment', 'exact')$$, '42710', 'attribute "segment" already exists',
   'an attribute declared twice');
 
 ------------------------------------------------------------------------------
 -- Sources map columns to them
 ------------------------------------------------------------------------------
 
-SELECT throws_ok($$SELECT concord.identity_source_add('bad', 'ida.crm', 'id', '{"name": "name", "birth_date": "segment"}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('bad', 'ida.crm', 'id', '{"name": "name", "birth_date": "segment"}')$$,
   '42804', 'column "segment" (birth_date, compared as a date) of identity source "bad" must be a date or timestamp, not text',
   'a text column for a date');
-SELECT throws_ok($$SELECT concord.identity_source_add('bad', 'ida.crm', 'id', '{"name": "name", "yearly_spend": "segment"}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('bad', 'ida.crm', 'id', '{"name": "name", "yearly_spend": "segment"}')$$,
   '42804', 'column "segment" (yearly_spend, compared as a number) of identity source "bad" must be numeric, not text',
   'a text column for a number');
-SELECT throws_ok($$SELECT concord.identity_source_add('bad', 'ida.crm', 'id', '{"name": "name", "shoe_size": "spend"}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('bad', 'ida.crm', 'id', '{"name": "name", "shoe_size": "spend"}')$$,
   '22023', 'unknown attribute kind "shoe_size" for identity source "bad"', 'an attribute nobody declared');
-SELECT throws_ok($$SELECT concord.identity_source_add('bad', 'ida.crm', 'id', '{"name": "name", "passport": {"col": "passport"}}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('bad', 'ida.crm', 'id', '{"name": "name", "passport": {"col": "passport"}}')$$,
   '22023', 'attribute "passport" of identity source "bad" must name a column, not {"col": "passport"}', 'a mapping that is not a column name');
 
-SELECT isnt(concord.identity_source_add('crm', 'ida.crm', 'id',
+SELECT isnt(concord.identity_source_create('crm', 'ida.crm', 'id',
   '{"name": "name", "phone": "mobile", "birth_date": "birthday", "passport": "passport", "yearly_spend": "spend", "segment": "segment"}', 10),
   NULL, 'sales'' CRM with all four');
-SELECT isnt(concord.identity_source_add('members', 'ida.members', 'member_no',
+SELECT isnt(concord.identity_source_create('members', 'ida.members', 'member_no',
   '{"name": "name", "birth_date": "born", "passport": "passport", "yearly_spend": "spend_year", "segment": "tier"}', 20),
   NULL, 'marketing''s members with all four (a timestamp for the date, an integer for the number)');
 

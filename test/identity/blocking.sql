@@ -12,7 +12,7 @@ INSERT INTO idb.contact VALUES
   (1, '王伟', NULL, '华信软件有限公司'), (2, '王伟', NULL, '华信软件(深圳)'), (3, '王伟', NULL, '恒通物流'),
   -- three people behind one switchboard (a block of 3); 李娜 twice
   (4, '李娜', '021-62345678', NULL), (5, '李娜', '021 6234 5678', NULL), (6, '周杰', '021-62345678', NULL);
-SELECT concord.identity_source_add('contact', 'idb.contact', 'id', '{"name": "name", "phone": "phone", "company": "company"}')
+SELECT concord.identity_source_create('contact', 'idb.contact', 'id', '{"name": "name", "phone": "phone", "company": "company"}')
   IS NOT NULL AS added \gset
 
 SELECT results_eq($$SELECT pairs, customers FROM concord.resolve(max_block => 2)$$, $$VALUES (2::bigint, 4::bigint)$$,

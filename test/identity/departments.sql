@@ -23,14 +23,14 @@ CREATE TABLE sync_test.signup (signup_id text PRIMARY KEY, full_name text, phone
 INSERT INTO sync_test.signup VALUES ('S-1', 'Zhang Wei', '138 0000 0001', 'zhangwei@example.com'),
                                     ('S-2', 'Ouyang Nana', '+86 139 8888 0002', 'nana.ouyang@example.com');
 
-SELECT concord.identity_source_add('sales', 'sync_test.idcrm_customers', 'id',
+SELECT concord.identity_source_create('sales', 'sync_test.idcrm_customers', 'id',
          '{"name": "name", "phone": "phone", "updated_at": "updated_at"}', priority => 10) IS NOT NULL AS i1,
-       concord.identity_source_add('finance', 'sync_test.idbill_payers', 'payer_id',
+       concord.identity_source_create('finance', 'sync_test.idbill_payers', 'payer_id',
          '{"name": "contact", "phone": "phone", "company": "invoice_title", "updated_at": "updated_at"}',
          priority => 20) IS NOT NULL AS i2,
-       concord.identity_source_add('service', 'sync_test.iddesk_tickets', 'ticket_id',
+       concord.identity_source_create('service', 'sync_test.iddesk_tickets', 'ticket_id',
          '{"phone": "customer_phone"}') IS NOT NULL AS i3,
-       concord.identity_source_add('marketing', 'sync_test.signup', 'signup_id',
+       concord.identity_source_create('marketing', 'sync_test.signup', 'signup_id',
          '{"name": "full_name", "phone": "phone", "email": "email"}') IS NOT NULL AS i4 \gset
 
 SELECT results_eq($$SELECT records, customers FROM concord.resolve()$$,

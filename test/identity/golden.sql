@@ -13,11 +13,11 @@ CREATE TABLE idg.mkt (id int PRIMARY KEY, name text, phone text, email text, com
 INSERT INTO idg.crm VALUES (1, '李四', '13900001111', 'lisi@example.com', '北京字节跳动科技有限公司', '2026-01-01');
 INSERT INTO idg.desk VALUES (11, 'Li Si', '139-0000-1111', 'li.si@work.example.com', '2026-03-01');
 INSERT INTO idg.mkt VALUES (21, '李四', '+86 13900001111', 'li.si@work.example.com', '字节跳动', '2026-02-01');
-SELECT concord.identity_source_add('crm', 'idg.crm', 'id',
+SELECT concord.identity_source_create('crm', 'idg.crm', 'id',
          '{"name": "name", "phone": "phone", "email": "email", "company": "company", "updated_at": "at"}', 10) IS NOT NULL AS a,
-       concord.identity_source_add('desk', 'idg.desk', 'id',
+       concord.identity_source_create('desk', 'idg.desk', 'id',
          '{"name": "name", "phone": "phone", "email": "email", "updated_at": "at"}', 20) IS NOT NULL AS b,
-       concord.identity_source_add('mkt', 'idg.mkt', 'id',
+       concord.identity_source_create('mkt', 'idg.mkt', 'id',
          '{"name": "name", "phone": "phone", "email": "email", "company": "company", "updated_at": "at"}', 30) IS NOT NULL AS c \gset
 
 SELECT is((SELECT customers FROM concord.resolve()), 1::bigint, 'the three rows are one customer');

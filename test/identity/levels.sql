@@ -38,8 +38,8 @@ GRANT USAGE ON SCHEMA idl TO tap_idl;
 GRANT SELECT ON idl.people TO tap_idl;
 SET LOCAL ROLE tap_idl;
 
-SELECT concord.identity_attribute_add('birth_date', 'date');
-SELECT concord.identity_attribute_add('ssn', 'exact', block => true);
+SELECT concord.identity_attribute_create('birth_date', 'date');
+SELECT concord.identity_attribute_create('ssn', 'exact', block => true);
 SELECT results_eq($$SELECT level, weight, origin FROM concord.identity_weight WHERE attribute = 'ssn' ORDER BY weight DESC$$,
   $$VALUES ('agree', 12::float8, 'default'), ('close', 6, 'default'), ('disagree', -4, 'default')$$,
   'an exact blocking attribute is an identifier: by default +12, one typo +6, -4, origin default (kept out of pg_dump)');
@@ -49,14 +49,14 @@ RESET ROLE;
 CREATE VIEW idl.people_text AS SELECT id, name, to_char(born, 'YYYYMMDD') AS born FROM idl.people;
 GRANT SELECT ON idl.people_text TO tap_idl;
 SET LOCAL ROLE tap_idl;
-SELECT throws_ok($$SELECT concord.identity_source_add('idl_t', 'idl.people_text', 'id', '{"name": "name", "birth_date": "born"}', track_changes => false)$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('idl_t', 'idl.people_text', 'id', '{"name": "name", "birth_date": "born"}', track_changes => false)$$,
   '42804', 'column "born" (birth_date, compared as a date) of identity source "idl_t" must be a date or timestamp, not text',
   'a date attribute on a text column is refused');
-SELECT throws_ok($$SELECT concord.identity_source_add('idl_v', 'idl.people_text', 'id', '{"name": "name"}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('idl_v', 'idl.people_text', 'id', '{"name": "name"}')$$,
   '42809', 'identity source "idl_v" is a view (idl.people_text): its changes cannot be tracked',
   'a view with track_changes (the default) is refused with its reason, not by CREATE TRIGGER');
 
-SELECT concord.identity_source_add('idl', 'idl.people', 'id',
+SELECT concord.identity_source_create('idl', 'idl.people', 'id',
   '{"name": "name", "phone": "phone", "address": "address", "birth_date": "born", "ssn": "ssn", "id_number": "idno"}', track_changes => false);
 SELECT is((SELECT records FROM concord.resolve()), 2004::bigint, 'resolve reads the 2,004 rows');
 

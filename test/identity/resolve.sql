@@ -187,20 +187,20 @@ SELECT throws_ok($$SELECT concord.customer_merge(1, 2, ' ')$$, '22004', 'custome
 -- Bad input
 ------------------------------------------------------------------------------
 
-SELECT throws_ok($$SELECT concord.identity_source_add('crm', 'idt.crm_customer', 'id', '{"name": "name"}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('crm', 'idt.crm_customer', 'id', '{"name": "name"}')$$,
   '42710', 'identity source "crm" already exists', 'a source registered twice');
-SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'nope', '{"name": "name"}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('x', 'idt.crm_customer', 'nope', '{"name": "name"}')$$,
   '42703', 'key column "nope" of identity source "x" does not exist in table idt.crm_customer', 'an unknown key column');
-SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"name": "nom"}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('x', 'idt.crm_customer', 'id', '{"name": "nom"}')$$,
   '42703', 'column "nom" (name) of identity source "x" does not exist in table idt.crm_customer', 'an unknown column');
-SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"name": null}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('x', 'idt.crm_customer', 'id', '{"name": null}')$$,
   '22023', 'attribute "name" of identity source "x" must name a column, not null', 'an attribute mapped to null');
-SELECT throws_ok($$SELECT concord.identity_source_add('x', 'idt.crm_customer', 'id', '{"company": "company"}')$$,
+SELECT throws_ok($$SELECT concord.identity_source_create('x', 'idt.crm_customer', 'id', '{"company": "company"}')$$,
   '22023', 'identity source "x" needs at least one of name, phone, email, id_number', 'attributes that cannot tell people apart');
 
 -- a registered table that is dropped later
 CREATE TABLE idt.gone (id int PRIMARY KEY, name text);
-SELECT concord.identity_source_add('gone', 'idt.gone', 'id', '{"name": "name"}') IS NOT NULL AS added \gset
+SELECT concord.identity_source_create('gone', 'idt.gone', 'id', '{"name": "name"}') IS NOT NULL AS added \gset
 DROP TABLE idt.gone;
 SELECT throws_ok($$SELECT * FROM concord.resolve()$$, '42P01', 'the table of identity source "gone" no longer exists',
   'a source whose table was dropped: a clear error, nothing changed');

@@ -16,13 +16,13 @@ INSERT INTO idt.invoice VALUES ('INV-1', 'B-001', '2026-03-20 10:00+08', 64000, 
 INSERT INTO idt.ticket VALUES (9001, 101, '2026-05-02 09:30+08', '无法登录系统');
 INSERT INTO idt.campaign_reply VALUES (1, 'M-1', '2026-01-08 20:00+08', '新春促销');
 
-SELECT concord.identity_event_add('contract_signed', 'idt.contract', 'crm', 'crm_id', 'signed_on', '合同签订',
+SELECT concord.identity_event_create('contract_signed', 'idt.contract', 'crm', 'crm_id', 'signed_on', '合同签订',
          ARRAY['contract_no', 'amount']) IS NOT NULL AS e1,
-       concord.identity_event_add('invoice_issued', 'idt.invoice', 'billing', 'account', 'issued_at', '开票',
+       concord.identity_event_create('invoice_issued', 'idt.invoice', 'billing', 'account', 'issued_at', '开票',
          ARRAY['invoice_no', 'amount', 'paid']) IS NOT NULL AS e2,
-       concord.identity_event_add('ticket_opened', 'idt.ticket', 'service', 'contact_id', 'opened_at', '工单',
+       concord.identity_event_create('ticket_opened', 'idt.ticket', 'service', 'contact_id', 'opened_at', '工单',
          ARRAY['subject']) IS NOT NULL AS e3,
-       concord.identity_event_add('campaign_reply', 'idt.campaign_reply', 'marketing', 'lead_id', 'replied_at', '活动回复',
+       concord.identity_event_create('campaign_reply', 'idt.campaign_reply', 'marketing', 'lead_id', 'replied_at', '活动回复',
          ARRAY['campaign']) IS NOT NULL AS e4 \gset
 
 SELECT is((SELECT customers FROM concord.resolve()), 13::bigint, 'resolve');
@@ -53,13 +53,13 @@ SELECT is((SELECT count(*)::int FROM concord.customer_timeline WHERE customer_id
   'after a merge the timeline holds both customers'' events');
 
 -- bad input
-SELECT throws_ok($$SELECT concord.identity_event_add('contract_signed', 'idt.contract', 'crm', 'crm_id', 'signed_on', 'x')$$,
+SELECT throws_ok($$SELECT concord.identity_event_create('contract_signed', 'idt.contract', 'crm', 'crm_id', 'signed_on', 'x')$$,
   '42710', 'event "contract_signed" already exists', 'an event declared twice');
-SELECT throws_ok($$SELECT concord.identity_event_add('x', 'idt.contract', 'erp', 'crm_id', 'signed_on', 'x')$$,
+SELECT throws_ok($$SELECT concord.identity_event_create('x', 'idt.contract', 'erp', 'crm_id', 'signed_on', 'x')$$,
   '42704', 'identity source "erp" does not exist', 'an unknown identity source');
-SELECT throws_ok($$SELECT concord.identity_event_add('x', 'idt.contract', 'crm', 'crm_id', 'amount', 'x')$$,
+SELECT throws_ok($$SELECT concord.identity_event_create('x', 'idt.contract', 'crm', 'crm_id', 'amount', 'x')$$,
   '42804', 'column "amount" (at) of event "x" must be a date or timestamp, not numeric', 'an event time that is not a time');
-SELECT throws_ok($$SELECT concord.identity_event_add('x', 'idt.contract', 'crm', 'customer', 'signed_on', 'x')$$,
+SELECT throws_ok($$SELECT concord.identity_event_create('x', 'idt.contract', 'crm', 'customer', 'signed_on', 'x')$$,
   '42703', 'column "customer" of event "x" does not exist in table idt.contract', 'an unknown column');
 
 SELECT * FROM finish();

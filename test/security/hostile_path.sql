@@ -122,8 +122,8 @@ SELECT is((SELECT count(*)::int FROM concord.http_call_log WHERE role_name = 'ta
 ------------------------------------------------------------------------------
 SELECT is(pg_temp.as_login('tap_sec_identity', $$
   CREATE TABLE tap_sec_data.crm (id pg_catalog.int8 PRIMARY KEY, name pg_catalog.text, phone pg_catalog.text);
-  SELECT concord.identity_source_add('tap_sec_crm', 'tap_sec_data.crm', 'id', '{"name": "name", "phone": "phone"}')$$),
-  'ok', 'identity_source_add (as concord_identity alone)');
+  SELECT concord.identity_source_create('tap_sec_crm', 'tap_sec_data.crm', 'id', '{"name": "name", "phone": "phone"}')$$),
+  'ok', 'identity_source_create (as concord_identity alone)');
 SELECT is(pg_temp.as_login('tap_sec_identity', $$INSERT INTO tap_sec_data.crm VALUES (1, '张伟', '13800138000')$$), 'ok',
   'a write queues its key (identity_queue_rows)');
 SELECT is((SELECT count(*)::int FROM concord.identity_queue WHERE source = 'tap_sec_crm'), 1, 'queued');
@@ -131,14 +131,14 @@ SELECT is(pg_temp.as_login('tap_sec_identity', $q$
   CREATE TABLE tap_sec_data.ticket (id pg_catalog.int4, crm_id pg_catalog.int8, opened_at pg_catalog.timestamptz, subject pg_catalog.text);
   INSERT INTO tap_sec_data.ticket VALUES (1, 1, '2026-01-03', '发票抬头');
   INSERT INTO tap_sec_data.crm VALUES (3, '王芳', '13700137000'), (4, '张 伟', '13800138000');
-  SELECT concord.identity_event_add('tap_sec_ticket', 'tap_sec_data.ticket', 'tap_sec_crm', 'crm_id', 'opened_at', '工单', '{subject}');
-  SELECT concord.identity_attribute_add('tap_sec_birth', 'date');
+  SELECT concord.identity_event_create('tap_sec_ticket', 'tap_sec_data.ticket', 'tap_sec_crm', 'crm_id', 'opened_at', '工单', '{subject}');
+  SELECT concord.identity_attribute_create('tap_sec_birth', 'date');
   SELECT concord.identity_survivorship_set('phone', 'most_recent');
   SELECT concord.resolve();
   SELECT concord.identity_estimate_weights(100, false);
   SELECT concord.identity_attribute_drop('tap_sec_birth');
   SELECT concord.identity_event_drop('tap_sec_ticket')$q$), 'ok',
-  'identity_event_add, identity_attribute_add, identity_survivorship_set, resolve (with a timeline), identity_estimate_weights, identity_attribute_drop, identity_event_drop');
+  'identity_event_create, identity_attribute_create, identity_survivorship_set, resolve (with a timeline), identity_estimate_weights, identity_attribute_drop, identity_event_drop');
 -- the table's owner gives the key a type of her own, with a cast to text
 SELECT is(pg_temp.as_login('tap_sec_identity', $$
   CREATE TYPE tap_sec_data.key AS (v pg_catalog.int8);

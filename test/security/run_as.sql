@@ -120,7 +120,7 @@ SELECT is(pg_temp.as_login('tap_sec_identity', $q$
   CREATE TABLE tap_sec_data.people (id pg_catalog.int8 PRIMARY KEY, name pg_catalog.text, phone pg_catalog.text);
   INSERT INTO tap_sec_data.people VALUES (1, '张伟', '13800138000'), (2, '张 伟', '13800138000');
   CREATE VIEW tap_sec_data.people_v AS SELECT id, tap_sec_data.name_of(name) AS name, phone FROM tap_sec_data.people;
-  SELECT concord.identity_source_add('tap_sec_people', 'tap_sec_data.people_v', 'id',
+  SELECT concord.identity_source_create('tap_sec_people', 'tap_sec_data.people_v', 'id',
                                      '{"name": "name", "phone": "phone"}', track_changes => false);
   SELECT concord.resolve()$q$), 'ok', 'resolve reads a view source as its registrar: its function stays her');
 SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE source = 'tap_sec_people'), 1,
