@@ -258,53 +258,36 @@ init_atts(const Model *m, TrainAtt *atts, int natts)
  * them (tf), so that u times a value's spread is that value's u.
  */
 static void
-frequency_u(const Model *m, Rec *recs, int n, TrainAtt *atts, int natts, const int *kinds, int nkinds,
-			HTAB **blocks, MemoryContext cxt)
+frequency_u(const Model *m, Rec *recs, TrainAtt *atts, int i, HTAB *h)
 {
-	for (int i = 0; i < natts; i++)
+	HASH_SEQ_STATUS seq;
+	IdentityBlock *b;
+	double		nn = 0,
+				agree[2] = {0, 0},
+				all;
+	bool		tf = i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY;
+
+	CHECK_FOR_INTERRUPTS();
+	hash_seq_init(&seq, h);
+	while ((b = hash_seq_search(&seq)) != NULL)
 	{
-		HTAB	   *h = NULL;
-		bool		own = true;
-		HASH_SEQ_STATUS seq;
-		IdentityBlock *b;
-		double		nn = 0,
-					agree[2] = {0, 0},
-					all;
-		bool		tf = i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY;
+		double		pairs = (double) b->n * (b->n - 1) / 2.0;
+		int			spread = i < A_NATTS ? recs[b->members[0]].spread[i] : 1;
+		/* a landline; a name several people hold */
+		int			k = (i == A_PHONE && !identity_is_mobile(b->value)) ||
+			(i == A_NAME_KEY && spread > 1) ? 1 : 0;
 
-		CHECK_FOR_INTERRUPTS();
-		/* a blocking kind's blocks are there already */
-		for (int k = 0; k < nkinds; k++)
-			if (kinds[k] == i)
-			{
-				h = blocks[k];
-				own = false;
-			}
-		if (h == NULL)
-			h = identity_build_blocks(recs, n, i, cxt);
-		hash_seq_init(&seq, h);
-		while ((b = hash_seq_search(&seq)) != NULL)
-		{
-			double		pairs = (double) b->n * (b->n - 1) / 2.0;
-			int			spread = i < A_NATTS ? recs[b->members[0]].spread[i] : 1;
-			/* a landline; a name several people hold */
-			int			k = (i == A_PHONE && !identity_is_mobile(b->value)) ||
-				(i == A_NAME_KEY && spread > 1) ? 1 : 0;
-
-			nn += b->n;
-			agree[k] += tf && spread > 1 ? pairs / spread : pairs;
-		}
-		if (own)
-			hash_destroy(h);
-		all = nn * (nn - 1) / 2.0;
-		if (all <= 0)
-			continue;
-		for (int k = 0; k < (i == A_PHONE || i == A_NAME_KEY ? 2 : 1); k++)
-		{
-			atts[i].ufreq[k] = agree[k] / all;
-			/* below one pair in all there is nothing to tell */
-			atts[i].ufloor[k] = 1.0 / all;
-		}
+		nn += b->n;
+		agree[k] += tf && spread > 1 ? pairs / spread : pairs;
+	}
+	all = nn * (nn - 1) / 2.0;
+	if (all <= 0)
+		return;
+	for (int k = 0; k < (i == A_PHONE || i == A_NAME_KEY ? 2 : 1); k++)
+	{
+		atts[i].ufreq[k] = agree[k] / all;
+		/* below one pair in all there is nothing to tell */
+		atts[i].ufloor[k] = 1.0 / all;
 	}
 }
 
@@ -448,7 +431,10 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 				pcap,
 				iterations;
 	int			kinds[NBLOCKS + MAX_DECLARED + 1];
-	HTAB	   *blocks[NBLOCKS + MAX_DECLARED + 1];
+	IdentityBlock *blocks[NBLOCKS + MAX_DECLARED + 1];	/* the paired ones */
+	int			nblocks[NBLOCKS + MAX_DECLARED + 1];
+	int		   *slabs[NBLOCKS + MAX_DECLARED + 1];
+	bool		counted[MAX_ATTS];
 	TrainAtt	atts[MAX_ATTS];
 	TrainPair  *pairs;
 	double	   *post;
@@ -492,22 +478,29 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 		if (model.declared[j].block)
 			kinds[nkinds++] = A_NATTS + j;
 	kinds[nkinds++] = NAME_COMPANY(&model);
-	hash_destroy(identity_build_blocks(recs, n, A_COMPANY, cxt));
+	memset(counted, 0, sizeof(counted));
+	identity_free_blocks(identity_build_blocks(recs, n, A_COMPANY, cxt));
+	/*
+	 * One kind's whole table at a time (an entry for every value): its
+	 * value counts taken, then only the blocks whose pairs are compared
+	 * kept (see identity_paired_blocks)
+	 */
 	for (int k = 0; k < nkinds; k++)
 	{
-		HASH_SEQ_STATUS seq;
-		IdentityBlock *b;
+		HTAB	   *h = identity_build_blocks(recs, n, kinds[k], cxt);
 
-		blocks[k] = identity_build_blocks(recs, n, kinds[k], cxt);
 		if (kinds[k] == NAME_COMPANY(&model))
-			identity_set_employer_mobiles(recs, blocks[k]);
-		hash_seq_init(&seq, blocks[k]);
-		while ((b = hash_seq_search(&seq)) != NULL)
-			if (identity_block_paired(b, max_block))
-				for (int j = 0; j < b->n; j++)
-					recs[b->members[j]].paired |= 1u << k;
+			identity_set_employer_mobiles(recs, h);
+		if (kinds[k] < natts)
+		{
+			frequency_u(&model, recs, atts, kinds[k], h);
+			counted[kinds[k]] = true;
+		}
+		blocks[k] = identity_paired_blocks(h, max_block, &nblocks[k], &slabs[k]);
+		for (int i = 0; i < nblocks[k]; i++)
+			for (int j = 0; j < blocks[k][i].n; j++)
+				recs[blocks[k][i].members[j]].paired |= 1u << k;
 	}
-
 	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms",
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
 	/* u: random pairs of records (a fixed seed: training is repeatable) */
@@ -528,23 +521,30 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	}
 	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-	frequency_u(&model, recs, n, atts, natts, kinds, nkinds, blocks, cxt);
+	/* the value counts of the attributes that are no blocking kind */
+	for (int i = 0; i < natts; i++)
+		if (!counted[i])
+		{
+			HTAB	   *h = identity_build_blocks(recs, n, i, cxt);
+
+			frequency_u(&model, recs, atts, i, h);
+			identity_free_blocks(h);
+		}
 	elog(DEBUG1, "concord.identity_train: value counts after %ld ms",
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
 
 	/* the candidate pairs: counted, then at most max_pairs of them kept */
 	for (int k = 0; k < nkinds; k++)
 	{
-		HASH_SEQ_STATUS seq;
-		IdentityBlock *b;
+		for (int i = 0; i < nblocks[k]; i++)
+		{
+			IdentityBlock *b = &blocks[k][i];
 
-		hash_seq_init(&seq, blocks[k]);
-		while ((b = hash_seq_search(&seq)) != NULL)
-			if (identity_block_paired(b, max_block))
-				for (int x = 0; x < b->n; x++)
+			for (int x = 0; x < b->n; x++)
 					for (int y = x + 1; y < b->n; y++)
 						if (!identity_shared_earlier(kinds, &recs[b->members[x]], &recs[b->members[y]], k))
 							candidates++;
+		}
 	}
 	keep = Min(1.0, max_pairs / Max(candidates, 1.0));
 	pcap = (int) Min(candidates, (double) max_pairs * 1.05 + 1000);
@@ -553,14 +553,10 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	threshold = identity_threshold(&model);
 	for (int k = 0; k < nkinds; k++)
 	{
-		HASH_SEQ_STATUS seq;
-		IdentityBlock *b;
-
-		hash_seq_init(&seq, blocks[k]);
-		while ((b = hash_seq_search(&seq)) != NULL)
+		for (int i = 0; i < nblocks[k]; i++)
 		{
-			if (!identity_block_paired(b, max_block))
-				continue;
+			IdentityBlock *b = &blocks[k][i];
+
 			for (int x = 0; x < b->n; x++)
 				for (int y = x + 1; y < b->n; y++)
 				{
@@ -584,7 +580,9 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 					np++;
 				}
 		}
-		hash_destroy(blocks[k]);
+		pfree(blocks[k]);
+		if (slabs[k] != NULL)
+			pfree(slabs[k]);
 	}
 	elog(DEBUG1, "concord.identity_train: %d of %.0f candidate pairs compared after %ld ms", np, candidates,
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
