@@ -69,6 +69,12 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS knows no header dependencies: an object is rebuilt when a header of
+# src/ or of its own folder changes (a struct changed in a header, and an
+# object compiled against the old one linked in beside the new, crashes).
+$(OBJS): $(wildcard src/*.h)
+$(foreach d,$(sort $(dir $(wildcard src/*/*.h))),$(eval $(filter $(d)%,$(OBJS)): $(wildcard $(d)*.h)))
+
 concord--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 

@@ -12,7 +12,7 @@ SET LOCAL client_min_messages = warning;
 SELECT * FROM concord.resolve();
 \o
 \set QUIET off
-SELECT plan(26);
+SELECT plan(28);
 
 -- (as if never trained: the first resolve may have trained it)
 RESET ROLE;
@@ -76,6 +76,28 @@ SELECT results_eq(format('VALUES (%s::float8, %s::float8)', :'w'::jsonb -> 'attr
 SELECT is((:'w'::jsonb -> 'attributes' -> 'ssn') ? 'm', false, 'but none for a weight set by hand');
 SELECT is((:'w'::jsonb ->> 'match_probability')::float8 >= 0.9, (:'w'::jsonb ->> 'score')::float8 >= (:'w'::jsonb ->> 'threshold')::float8,
   'the match probability reaches match_probability exactly when the score reaches the threshold');
+
+-- trained, levels that are no further evidence count as nothing: the
+-- address of the household whose landline agrees, and an employer two
+-- people of the name work at (two mobiles behind it there)
+RESET ROLE;
+CREATE TABLE febrl.extra (id int PRIMARY KEY, name text, phone text, company text, address text);
+INSERT INTO febrl.extra VALUES
+  (1, '王伟', '13700000001', '华信软件有限公司', NULL), (2, '王伟', '13700000002', '华信软件有限公司', NULL),
+  (3, '赵敏', '0571-88886666', NULL, '浙江省杭州市西湖区文三路1号'), (4, '赵强', '0571-88886666', NULL, '浙江省杭州市西湖区文三路1号');
+GRANT SELECT ON febrl.extra TO tap_febrl;
+SET ROLE tap_febrl;
+SELECT concord.identity_source_add('extra', 'febrl.extra', 'id', '{"name": "name", "phone": "phone", "company": "company", "address": "address"}',
+                                   track_changes => false);
+SELECT count(*) FROM concord.resolve();
+SELECT results_eq($$SELECT w -> 'attributes' -> 'company' ->> 'level', (w -> 'attributes' -> 'company' ->> 'weight')::float8
+                      FROM concord.why_matched('extra', '1', 'extra', '2') w$$,
+  $$VALUES ('agree, several people of the name there', 0::float8)$$,
+  'two 王伟 at one employer with two mobiles: the employer is no evidence');
+SELECT results_eq($$SELECT w -> 'attributes' -> 'address' ->> 'level', (w -> 'attributes' -> 'address' ->> 'weight')::float8
+                      FROM concord.why_matched('extra', '3', 'extra', '4') w$$,
+  $$VALUES ('agree, the landline''s household', 0::float8)$$,
+  'the address of the household whose landline agrees is no evidence beyond the landline');
 
 -- bad arguments
 SELECT throws_ok($$SELECT * FROM concord.identity_train(random_pairs => 10)$$, '22023',
