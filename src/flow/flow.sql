@@ -365,7 +365,7 @@ DECLARE
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) outbox_enqueue.endpoint) THEN
     RAISE EXCEPTION 'unknown endpoint "%"', endpoint
-      USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_define.';
+      USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_create.';
   END IF;
   IF NOT @extschema@.endpoint_sendable(endpoint, me) THEN
     RAISE EXCEPTION 'permission denied to send to endpoint "%"', endpoint

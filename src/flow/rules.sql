@@ -179,56 +179,19 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.event_fire(text, text, jsonb, jsonb) IS
   'Internal to event rules: runs a rule''s actions for one changed row, as the rule''s owner, and records the firing';
 
-CREATE FUNCTION @extschema@.event_rule_create(name text, tbl regclass, events text[], condition text, actions jsonb,
-                                       description text DEFAULT NULL, replace boolean DEFAULT false)
-RETURNS text
-LANGUAGE plpgsql VOLATILE
+-- Internal to event_rule_create: an event rule's actions, checked when it
+-- is defined rather than at its first firing, against its table and what
+-- its definer (me) may do.
+CREATE FUNCTION @extschema@.event_rule_check_actions(name text, tbl regclass, actions jsonb, me regrole)
+RETURNS void
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
-SET client_min_messages = warning
-SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_column
 DECLARE
-  me regrole := @extschema@.caller();
-  old @extschema@.event_rule;
-  cond text;
   a jsonb;
-  c text;
   missing text;
-  rowtype regtype;
-  fn text;
-  evs text[];
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,50}$' THEN
-    RAISE EXCEPTION 'invalid event rule name "%"', name
-      USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
-  END IF;
-  SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule_create.name FOR UPDATE;
-  PERFORM @extschema@.require_manages('event rule', name, old.defined_by, 'redefine');
-  IF old.name IS NOT NULL AND replace IS NOT TRUE THEN
-    RAISE EXCEPTION 'event rule "%" already exists', name
-      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
-  END IF;
-  IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl) NOT IN ('r', 'p') THEN
-    RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
-  END IF;
-  -- the rule's trigger goes on the table as if its definer made it
-  IF NOT pg_catalog.has_table_privilege(me, tbl, 'TRIGGER') THEN
-    RAISE EXCEPTION 'permission denied to create a trigger on % (rule "%")', tbl, name
-      USING ERRCODE = 'insufficient_privilege', HINT = 'An event rule needs the TRIGGER privilege on its table (its owner has it).';
-  END IF;
-  evs := ARRAY(SELECT DISTINCT lower(e) FROM unnest(events) e ORDER BY 1);
-  IF cardinality(evs) = 0 OR NOT evs <@ ARRAY['insert', 'update', 'delete'] THEN
-    RAISE EXCEPTION 'events of rule "%" must be some of insert, update, delete (got %)', name, events
-      USING ERRCODE = 'invalid_parameter_value';
-  END IF;
-  -- the condition: over NEW and OLD, rows of the table (OLD is NULL on
-  -- insert, NEW on delete)
-  rowtype := (SELECT k.reltype FROM pg_catalog.pg_class k WHERE k.oid = tbl)::regtype;
-  IF condition IS NOT NULL THEN
-    cond := @extschema@.expr_check_over('', ARRAY['new', 'old'], ARRAY[rowtype, rowtype], condition, true);
-  END IF;
-  -- the actions, checked now rather than at the first firing
   IF actions IS NULL OR jsonb_typeof(actions) <> 'array' OR jsonb_array_length(actions) = 0 THEN
     RAISE EXCEPTION 'actions of rule "%" must be a non-empty JSON array', name
       USING ERRCODE = 'invalid_parameter_value',
@@ -248,7 +211,7 @@ BEGIN
     IF a ? 'webhook' THEN
       IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name = a ->> 'webhook') THEN
         RAISE EXCEPTION 'unknown endpoint "%" in rule "%"', a ->> 'webhook', name
-          USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_define.';
+          USING ERRCODE = 'undefined_object', HINT = 'Define it with concord.endpoint_create.';
       END IF;
       IF NOT @extschema@.endpoint_sendable(a ->> 'webhook', me) THEN
         RAISE EXCEPTION 'permission denied to send to endpoint "%" (rule "%")', a ->> 'webhook', name
@@ -295,17 +258,22 @@ BEGIN
     END IF;
   END LOOP;
 
-  INSERT INTO @extschema@.event_rule AS r (name, table_name, events, condition, compiled, actions, description, defined_by)
-  VALUES (name, tbl, evs, condition, cond, actions, description, me)
-  ON CONFLICT ON CONSTRAINT event_rule_pkey DO UPDATE
-    SET table_name = excluded.table_name, events = excluded.events, condition = excluded.condition,
-        compiled = excluded.compiled, actions = excluded.actions, description = excluded.description,
-        defined_by = excluded.defined_by, defined_at = pg_catalog.now(), enabled = true;
-  IF old.name IS NOT NULL THEN
-    -- the rule may have moved to another table
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, old.table_name);
-  END IF;
-  -- its trigger function: the condition compiled in, the actions as the definer
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.event_rule_check_actions(text, regclass, jsonb, regrole) IS
+  'Internal to event_rule_create: checks a rule''s actions (one of webhook, insert, notify each; the columns, endpoints and tables they name; what its definer may do with them)';
+
+-- Internal to event_rule_create: an event rule's trigger function, the
+-- condition compiled in, SECURITY DEFINER as the rule's definer (me) so
+-- that its actions run with her rights, and its trigger on the table.
+CREATE FUNCTION @extschema@.event_rule_trigger_build(name text, tbl regclass, evs text[], cond text, me regrole)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  fn text;
+BEGIN
   fn := format('concord_rules.%I', 'rule_' || name);
   EXECUTE format($f$CREATE OR REPLACE FUNCTION %s() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp AS $body$
@@ -325,6 +293,70 @@ $body$$f$, fn, coalesce(cond, 'true'), '@extschema@', name);
   EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, tbl);
   EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s FOR EACH ROW EXECUTE FUNCTION %s()',
                  'concord_rule_' || name, array_to_string(ARRAY(SELECT upper(e) FROM unnest(evs) e), ' OR '), tbl, fn);
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.event_rule_trigger_build(text, regclass, text[], text, regrole) IS
+  'Internal to event_rule_create: (re)makes a rule''s trigger function in concord_rules, owned by its definer, and its trigger on the table';
+
+CREATE FUNCTION @extschema@.event_rule_create(name text, tbl regclass, events text[], condition text, actions jsonb,
+                                       description text DEFAULT NULL, replace boolean DEFAULT false)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET client_min_messages = warning
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  me regrole := @extschema@.caller();
+  old @extschema@.event_rule;
+  cond text;
+  rowtype regtype;
+  evs text[];
+BEGIN
+  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,50}$' THEN
+    RAISE EXCEPTION 'invalid event rule name "%"', name
+      USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
+  END IF;
+  SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule_create.name FOR UPDATE;
+  PERFORM @extschema@.require_manages('event rule', name, old.defined_by, 'redefine');
+  IF old.name IS NOT NULL AND replace IS NOT TRUE THEN
+    RAISE EXCEPTION 'event rule "%" already exists', name
+      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
+  END IF;
+  IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl) NOT IN ('r', 'p') THEN
+    RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
+  END IF;
+  -- the rule's trigger goes on the table as if its definer made it
+  IF NOT pg_catalog.has_table_privilege(me, tbl, 'TRIGGER') THEN
+    RAISE EXCEPTION 'permission denied to create a trigger on % (rule "%")', tbl, name
+      USING ERRCODE = 'insufficient_privilege', HINT = 'An event rule needs the TRIGGER privilege on its table (its owner has it).';
+  END IF;
+  evs := ARRAY(SELECT DISTINCT lower(e) FROM unnest(events) e ORDER BY 1);
+  IF cardinality(evs) = 0 OR NOT evs <@ ARRAY['insert', 'update', 'delete'] THEN
+    RAISE EXCEPTION 'events of rule "%" must be some of insert, update, delete (got %)', name, events
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  -- the condition: over NEW and OLD, rows of the table (OLD is NULL on
+  -- insert, NEW on delete)
+  rowtype := (SELECT k.reltype FROM pg_catalog.pg_class k WHERE k.oid = tbl)::regtype;
+  IF condition IS NOT NULL THEN
+    cond := @extschema@.expr_check_over('', ARRAY['new', 'old'], ARRAY[rowtype, rowtype], condition, true);
+  END IF;
+  -- the actions, checked now rather than at the first firing
+  PERFORM @extschema@.event_rule_check_actions(name, tbl, actions, me);
+
+  INSERT INTO @extschema@.event_rule AS r (name, table_name, events, condition, compiled, actions, description, defined_by)
+  VALUES (name, tbl, evs, condition, cond, actions, description, me)
+  ON CONFLICT ON CONSTRAINT event_rule_pkey DO UPDATE
+    SET table_name = excluded.table_name, events = excluded.events, condition = excluded.condition,
+        compiled = excluded.compiled, actions = excluded.actions, description = excluded.description,
+        defined_by = excluded.defined_by, defined_at = pg_catalog.now(), enabled = true;
+  IF old.name IS NOT NULL THEN
+    -- the rule may have moved to another table
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, old.table_name);
+  END IF;
+  PERFORM @extschema@.event_rule_trigger_build(name, tbl, evs, cond, me);
   PERFORM @extschema@.audit_record('event_rule', name, NULL,
     jsonb_build_object('table', tbl::text, 'events', evs, 'condition', condition, 'actions', actions));
   RETURN name;
@@ -395,6 +427,8 @@ SELECT @extschema@.grant_routines('concord_flow', ARRAY[
     'event_rule_create(text, regclass, text[], text, jsonb, text, boolean)', 'event_rule(text, regclass, text[], text, jsonb, text, boolean)', 'event_rule_enable(text, boolean)',
     'event_rule_drop(text)', 'event_fire(text, text, jsonb, jsonb)', 'event_firing_record(text, text, jsonb, jsonb)']);
 GRANT EXECUTE ON FUNCTION @extschema@.metric_column_type(regclass, text) TO concord_flow;
+REVOKE EXECUTE ON FUNCTION @extschema@.event_rule_check_actions(text, regclass, jsonb, regrole),
+                           @extschema@.event_rule_trigger_build(text, regclass, text[], text, regrole) FROM PUBLIC;
 
 -- What DROP EXTENSION concord undoes of flow's (registered with core, run
 -- by extension_cleanup): event rules, with their triggers.

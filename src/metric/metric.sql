@@ -376,7 +376,7 @@ BEGIN
     SELECT m.relation INTO rel FROM @extschema@.metric_model m WHERE m.name = metric_create.model;
     IF rel IS NULL THEN
       RAISE EXCEPTION 'unknown model "%" for metric "%"', model, name
-        USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_define.';
+        USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_create.';
     END IF;
     IF agg IS NULL OR agg NOT IN ('sum', 'count', 'count_distinct', 'min', 'max', 'avg') THEN
       RAISE EXCEPTION 'unknown aggregate "%" for metric "%"', agg, name
@@ -410,7 +410,7 @@ BEGIN
     SELECT m.relation, m.time_column, m.time_model INTO cm FROM @extschema@.metric_model m WHERE m.name = metric_create.conversion_model;
     IF latest.relation IS NULL OR cm.relation IS NULL THEN
       RAISE EXCEPTION 'unknown model "%" for metric "%"', CASE WHEN latest.relation IS NULL THEN model ELSE conversion_model END, name
-        USING ERRCODE = 'undefined_object', HINT = 'A conversion metric needs model and conversion_model, both defined with concord.model_define.';
+        USING ERRCODE = 'undefined_object', HINT = 'A conversion metric needs model and conversion_model, both defined with concord.model_create.';
     END IF;
     IF latest.time_column IS NULL OR cm.time_column IS NULL THEN
       RAISE EXCEPTION 'conversion metric "%" needs models with a time column', name USING ERRCODE = 'invalid_parameter_value';

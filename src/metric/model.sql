@@ -466,7 +466,7 @@ BEGIN
   SELECT m.relation INTO b FROM @extschema@.metric_model m WHERE m.name = model_join.to_model;
   IF a IS NULL OR b IS NULL THEN
     RAISE EXCEPTION 'unknown model "%"', CASE WHEN a IS NULL THEN model ELSE to_model END
-      USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_define.';
+      USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_create.';
   END IF;
   PERFORM @extschema@.require_manages('model', model, owner, 'add a join to');
   IF model = to_model THEN

@@ -177,7 +177,7 @@ function strip(s,    e) {
 # Whether statement s (stripped) is one that @functions emits: a function
 # or procedure, or what is said about functions.
 function about_functions(s) {
-	if (s ~ /^CREATE (FUNCTION|PROCEDURE) /)
+	if (s ~ /^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE) /)
 		return 1
 	if (s ~ /^(COMMENT ON|ALTER) (FUNCTION|PROCEDURE|ROUTINE) /)
 		return 1
@@ -201,10 +201,10 @@ function functions(    np, pl, k, n, st, j, s, made) {
 			s = strip(st[j])
 			if (!about_functions(s))
 				continue
-			if (s ~ /^CREATE (FUNCTION|PROCEDURE) /) {
-				if (s !~ /^CREATE (FUNCTION|PROCEDURE) @extschema@\./)
+			if (s ~ /^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE) /) {
+				sub(/^CREATE (OR REPLACE )?/, "CREATE OR REPLACE ", s)
+				if (s !~ /^CREATE OR REPLACE (FUNCTION|PROCEDURE) @extschema@\./)
 					fail("a function of " pl[k] " outside @extschema@: " substr(s, 1, 60))
-				sub(/^CREATE /, "CREATE OR REPLACE ", s)
 				made++
 			}
 			print s

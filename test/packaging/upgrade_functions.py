@@ -106,11 +106,11 @@ def sql_parts():
     return m.group(1).split()
 
 
-FUNCTION = re.compile(r"CREATE (FUNCTION|PROCEDURE) ")
+FUNCTION = re.compile(r"CREATE (OR REPLACE )?(FUNCTION|PROCEDURE) ")
 
 
 def functions(path):
-    return [FUNCTION.sub(lambda m: "CREATE OR REPLACE %s " % m.group(1), s, count=1)
+    return [FUNCTION.sub(lambda m: "CREATE OR REPLACE %s " % m.group(2), s, count=1)
             for s in statements(open(path).read()) if FUNCTION.match(s)]
 
 

@@ -51,7 +51,7 @@ tap_is "as many as the sources have ($n_src, more than 250)" "$((n_src > 250)) $
 
 # Every body style, one statement each, whole: dollar quotes with ";" and
 # "END;" inside, BEGIN ATOMIC with CASE ... END inside, RETURN, C, a
-# procedure, quotes and comments holding ";".
+# procedure, one written CREATE OR REPLACE, quotes and comments holding ";".
 cat >"$dir/styles.sql" <<'EOF'
 /* a part */
 CREATE FUNCTION @extschema@.t_dollar(a text)
@@ -72,6 +72,7 @@ CREATE TABLE @extschema@.t_not_a_function (a int);
 CREATE FUNCTION @extschema@.t_return(x int) RETURNS int LANGUAGE sql RETURN x + 1;
 CREATE FUNCTION @extschema@.t_c(x int) RETURNS int AS 'MODULE_PATHNAME', 't_c' LANGUAGE C STRICT;
 CREATE PROCEDURE @extschema@.t_proc() LANGUAGE sql AS $fn$ SELECT 1; SELECT 2; $fn$;
+CREATE OR REPLACE FUNCTION @extschema@.t_replaced() RETURNS int LANGUAGE sql RETURN 1;
 REVOKE EXECUTE ON FUNCTION @extschema@.t_c(int) FROM PUBLIC;
 EOF
 printf -- '-- @functions\n' >"$dir/styles.in"
@@ -84,8 +85,8 @@ from upgrade_functions import statements
 print("\n-- ----\n".join(s for s in statements(open(sys.argv[1]).read()) if s.startswith("CREATE OR REPLACE")))
 EOF
 )"
-tap_is "every body style is taken whole (\$\$, \$tag\$, BEGIN ATOMIC with CASE, RETURN, C, a procedure): 6 routines" \
-	"$(grep -c '^CREATE OR REPLACE' <<<"$got") $([[ "$got" == "$want" ]] && echo same)" "6 same"
+tap_is "every body style is taken whole (\$\$, \$tag\$, BEGIN ATOMIC with CASE, RETURN, C, a procedure, one already OR REPLACE): 7 routines" \
+	"$(grep -c '^CREATE OR REPLACE' <<<"$got") $([[ "$got" == "$want" ]] && echo same)" "7 same"
 tap_is "with the comment and grants said about them, and nothing else" \
 	"$(grep -c "^COMMENT ON FUNCTION @extschema@.t_dollar(text) IS 'one; two';\$\|^REVOKE EXECUTE ON FUNCTION @extschema@.t_c(int) FROM PUBLIC;\$\|t_not_a_function" "$dir/styles.out")" "2"
 
