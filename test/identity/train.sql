@@ -87,7 +87,7 @@ INSERT INTO febrl.extra VALUES
   (3, '赵敏', '0571-88886666', NULL, '浙江省杭州市西湖区文三路1号'), (4, '赵强', '0571-88886666', NULL, '浙江省杭州市西湖区文三路1号');
 GRANT SELECT ON febrl.extra TO tap_febrl;
 SET ROLE tap_febrl;
-SELECT concord.identity_source_add('extra', 'febrl.extra', 'id', '{"name": "name", "phone": "phone", "company": "company", "address": "address"}',
+SELECT concord.identity_source_create('extra', 'febrl.extra', 'id', '{"name": "name", "phone": "phone", "company": "company", "address": "address"}',
                                    track_changes => false);
 SELECT count(*) FROM concord.resolve();
 SELECT results_eq($$SELECT w -> 'attributes' -> 'company' ->> 'level', (w -> 'attributes' -> 'company' ->> 'weight')::float8
