@@ -1672,8 +1672,9 @@ BEGIN
    WHERE c.kind = 'cannot_link'
      AND ((c.source_a, c.key_a) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)))
      AND ((c.source_b, c.key_b) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)));
-  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason)
-  VALUES ('must_link', ra.source, ra.key, rb.source, rb.key, reason);
+  -- (its author is the caller: CURRENT_USER here is concord's owner)
+  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason, created_by)
+  VALUES ('must_link', ra.source, ra.key, rb.source, rb.key, reason, pg_catalog.pg_get_userbyid(@extschema@.caller()));
   -- the two customers are resolved again (with whatever else is queued)
   INSERT INTO @extschema@.identity_queue (source, key) VALUES (ra.source, ra.key), (rb.source, rb.key);
   PERFORM @extschema@.resolve_incremental();
@@ -1709,8 +1710,8 @@ BEGIN
   DELETE FROM @extschema@.identity_constraint c
    WHERE c.kind = 'must_link'
      AND ((c.source_a = source AND c.key_a = key) OR (c.source_b = source AND c.key_b = key));
-  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason)
-  SELECT 'cannot_link', source, key, l.source, l.key, reason
+  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason, created_by)
+  SELECT 'cannot_link', source, key, l.source, l.key, reason, pg_catalog.pg_get_userbyid(@extschema@.caller())
     FROM @extschema@.customer_link l
    WHERE l.customer_id = cid AND (l.source, l.key) <> (source, key);
   GET DIAGNOSTICS n = ROW_COUNT;
@@ -1757,8 +1758,9 @@ BEGIN
   DELETE FROM @extschema@.identity_constraint c
    WHERE (c.source_a, c.key_a, c.source_b, c.key_b) IN ((source_a, key_a, source_b, key_b),
                                                        (source_b, key_b, source_a, key_a));
-  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason)
-  VALUES (CASE WHEN same THEN 'must_link' ELSE 'cannot_link' END, source_a, key_a, source_b, key_b, reason);
+  INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason, created_by)
+  VALUES (CASE WHEN same THEN 'must_link' ELSE 'cannot_link' END, source_a, key_a, source_b, key_b, reason,
+          pg_catalog.pg_get_userbyid(@extschema@.caller()));
   DELETE FROM @extschema@.identity_review v
    WHERE (v.source_a, v.key_a, v.source_b, v.key_b) IN ((source_a, key_a, source_b, key_b),
                                                        (source_b, key_b, source_a, key_a));

@@ -5,7 +5,7 @@
 # test/arch/roles.py reads test/<component>/*.sql: a file switches when it,
 # or a pg_temp helper it calls from a file it includes, sets a role other
 # than postgres or logs in (user=) as one.  Every component needs switching
-# files; in http, secret, sync, policy, metric and flow, a file that does
+# files; in every component (identity too), a file that does
 # not switch must be listed, with its reason, in
 # test/arch/superuser_tests.txt.  The counts per component are printed as
 # diagnostics; controls on scratch copies show the check is not vacuous.
