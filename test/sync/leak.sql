@@ -32,6 +32,9 @@ $f$;
 
 BEGIN;
 SELECT plan(7);
+-- (no tap_syncer: its membership would lock concord_sync until the end of
+-- this transaction, and the second session makes tap_leak_syncer a member)
+\set sync_no_syncer 1
 \ir setup.psql
 
 

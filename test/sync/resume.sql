@@ -7,6 +7,9 @@
 -- the set-up and the clean-up are a superuser's (session tap_sync).
 BEGIN;
 SELECT plan(30);
+-- (no tap_syncer: its membership would lock concord_sync until the end of
+-- this transaction, and a second session makes tap_resume_syncer a member)
+\set sync_no_syncer 1
 \ir setup.psql
 
 SELECT format('dbname=%s host=%s port=%s', current_database(),
