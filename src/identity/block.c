@@ -36,7 +36,7 @@
 
 /* ", r.extra->>'a', r.extra->>'b'": the declared attributes' values */
 void
-identity_append_declared(StringInfo q, const Model *m)
+identity_append_declared(StringInfo q, const IdentityModel *m)
 {
 	for (int j = 0; j < m->ndeclared; j++)
 		appendStringInfo(q, ", r.extra->>%s", quote_literal_cstr(m->declared[j].name));
@@ -108,8 +108,8 @@ arena_column(StrArena *a, HeapTuple t, TupleDesc d, int col)
 static int
 rec_key_cmp(const void *x, const void *y)
 {
-	const Rec  *a = x;
-	const Rec  *b = y;
+	const IdentityRec  *a = x;
+	const IdentityRec  *b = y;
 	int			c = a->source == b->source ? 0 : strcmp(a->source, b->source);
 
 	return c != 0 ? c : strcmp(a->key, b->key);
@@ -125,10 +125,10 @@ rec_key_cmp(const void *x, const void *y)
  * then the records are sorted here, not by the query (a sort of a million
  * wide rows spilled to disk and took seconds).
  */
-Rec *
-identity_load_records(int *n, bool scoped, int max_block, const Model *m)
+IdentityRec *
+identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m)
 {
-	Rec		   *recs;
+	IdentityRec		   *recs;
 	char	  **atts;
 	int			natt = A_NATTS + m->ndeclared + 1;
 	int			cap = 1024;
@@ -162,7 +162,7 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 		elog(ERROR, "could not read concord.identity_record: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
 
-	recs = palloc_extended(sizeof(Rec) * cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	recs = palloc_extended(sizeof(IdentityRec) * cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
 	atts = palloc_extended(sizeof(char *) * natt * cap, MCXT_ALLOC_HUGE);
 	for (;;)
 	{
@@ -184,8 +184,8 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 							 errmsg("too many identity records to resolve at once")));
 				grown *= 2;
 			}
-			recs = repalloc_huge(recs, sizeof(Rec) * grown);
-			memset(&recs[cap], 0, sizeof(Rec) * (grown - cap));
+			recs = repalloc_huge(recs, sizeof(IdentityRec) * grown);
+			memset(&recs[cap], 0, sizeof(IdentityRec) * (grown - cap));
 			atts = repalloc_huge(atts, sizeof(char *) * natt * grown);
 			/* the records point into atts: point them again */
 			for (int i = 0; i < count; i++)
@@ -196,7 +196,7 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 		{
 			HeapTuple	t = tt->vals[row];
 			TupleDesc	d = tt->tupdesc;
-			Rec		   *r = &recs[count];
+			IdentityRec		   *r = &recs[count];
 			char	   *source = identity_text_column(t, d, 1);
 
 			/* a few sources: their names are kept once */
@@ -252,7 +252,7 @@ identity_load_records(int *n, bool scoped, int max_block, const Model *m)
 	 * In key order; a neighbour sharing two values with changed rows comes
 	 * twice: the second goes
 	 */
-	qsort(recs, count, sizeof(Rec), rec_key_cmp);
+	qsort(recs, count, sizeof(IdentityRec), rec_key_cmp);
 	*n = 0;
 	for (int k = 0; k < count; k++)
 	{
@@ -277,7 +277,7 @@ cstr_ptr_cmp(const void *a, const void *b)
  * large employer holds tens of thousands of records).
  */
 static void
-set_spread(Rec *recs, IdentityBlock *b, int att, int other)
+set_spread(IdentityRec *recs, IdentityBlock *b, int att, int other)
 {
 	const char **v = palloc(sizeof(char *) * b->n);
 	int			nv = 0,
@@ -297,7 +297,7 @@ set_spread(Rec *recs, IdentityBlock *b, int att, int other)
 
 /* The blocks of attribute att; sets every record's frequency of its value. */
 HTAB *
-identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt)
+identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt)
 {
 	HASHCTL		ctl;
 	HTAB	   *h;
@@ -426,7 +426,7 @@ identity_paired_blocks(HTAB *h, int max_block, int *nb, int **slab)
  * landline is not one person's).
  */
 void
-identity_set_employer_mobiles(Rec *recs, HTAB *h)
+identity_set_employer_mobiles(IdentityRec *recs, HTAB *h)
 {
 	HASH_SEQ_STATUS seq;
 	IdentityBlock	   *b;
@@ -475,7 +475,7 @@ has_spread(int att)
  * concord.identity_value_stat, for the incremental runs that follow.
  */
 void
-identity_save_value_stats(Rec *recs, HTAB *h, int att)
+identity_save_value_stats(IdentityRec *recs, HTAB *h, int att)
 {
 	HASH_SEQ_STATUS seq;
 	IdentityBlock	   *b;
@@ -524,7 +524,7 @@ identity_save_value_stats(Rec *recs, HTAB *h, int att)
  * count and, for a built-in attribute, its records' spread.
  */
 static void
-set_counts(Rec *recs, HTAB *h, int att, bool employer, const char *query, Datum *vals, int nvals,
+set_counts(IdentityRec *recs, HTAB *h, int att, bool employer, const char *query, Datum *vals, int nvals,
 		   const char *param)
 {
 	Oid			types[2] = {TEXTARRAYOID, TEXTOID};
@@ -570,7 +570,7 @@ set_counts(Rec *recs, HTAB *h, int att, bool employer, const char *query, Datum 
  * full run found it.
  */
 void
-identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att)
+identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int att)
 {
 	HASH_SEQ_STATUS seq;
 	IdentityBlock	   *b;
@@ -640,7 +640,7 @@ identity_block_paired(const IdentityBlock *b, int max_block)
  * flagged in want, from concord.customer_link.
  */
 void
-identity_neighbour_links(Rec *recs, int n, const bool *want)
+identity_neighbour_links(IdentityRec *recs, int n, const bool *want)
 {
 	Datum	   *idx = palloc(sizeof(Datum) * Max(n, 1));
 	Datum	   *src = palloc(sizeof(Datum) * Max(n, 1));
@@ -672,7 +672,7 @@ identity_neighbour_links(Rec *recs, int n, const bool *want)
 		HeapTuple	t = SPI_tuptable->vals[j];
 		TupleDesc	d = SPI_tuptable->tupdesc;
 		bool		isnull;
-		Rec		   *r = &recs[DatumGetInt32(SPI_getbinval(t, d, 1, &isnull))];
+		IdentityRec		   *r = &recs[DatumGetInt32(SPI_getbinval(t, d, 1, &isnull))];
 		Datum		v = SPI_getbinval(t, d, 4, &isnull);
 
 		r->old_customer = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));

@@ -41,7 +41,7 @@ static const char *const att_names[A_NATTS] = {
 
 /* One record by source and key, with how many people share its values. */
 static bool
-load_one(const Model *m, const char *source, const char *key, Rec *r)
+load_one(const IdentityModel *m, const char *source, const char *key, IdentityRec *r)
 {
 	Oid			types[2] = {TEXTOID, TEXTOID};
 	Datum		vals[2];
@@ -69,7 +69,7 @@ load_one(const Model *m, const char *source, const char *key, Rec *r)
 		return false;
 	t = SPI_tuptable->vals[0];
 	d = SPI_tuptable->tupdesc;
-	memset(r, 0, sizeof(Rec));
+	memset(r, 0, sizeof(IdentityRec));
 	r->att = palloc0(sizeof(char *) * MAX_ATTS);
 	r->source = SPI_getvalue(t, d, 1);
 	r->key = SPI_getvalue(t, d, 2);
@@ -98,14 +98,14 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 	char	   *ka = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	char	   *sb = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	char	   *kb = text_to_cstring(PG_GETARG_TEXT_PP(3));
-	Rec			a,
+	IdentityRec			a,
 				b;
-	AttCmp		c[MAX_ATTS];
+	IdentityAttCmp		c[MAX_ATTS];
 	double		score;
 	const char *rule;
 	StringInfoData j;
 	Datum		result;
-	Model		model;
+	IdentityModel		model;
 	MemoryContext outer = CurrentMemoryContext;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
@@ -208,7 +208,7 @@ typedef struct LevelCount
 
 /* Add one compared pair's levels to the counts (random or linked). */
 static void
-count_levels(const Model *m, LevelCount *lc, int *nlc, AttCmp *c, bool linked)
+count_levels(const IdentityModel *m, LevelCount *lc, int *nlc, IdentityAttCmp *c, bool linked)
 {
 	for (int i = 0; i < A_NATTS + m->ndeclared; i++)
 	{
@@ -265,12 +265,12 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 	int			sample = PG_GETARG_INT32(0);
 	MemoryContext cxt;
 	MemoryContext old;
-	Rec		   *recs;
+	IdentityRec		   *recs;
 	int			n;
 	int64	   *cust;
 	LevelCount	lc[MAX_LEVELS];
 	int			nlc = 0;
-	Model		model;
+	IdentityModel		model;
 	pg_prng_state prng;
 
 	if (sample < 100 || sample > 10000000)
@@ -323,7 +323,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 	{
 		int			a = (int) pg_prng_uint64_range(&prng, 0, n - 1);
 		int			b = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		AttCmp		c[MAX_ATTS];
+		IdentityAttCmp		c[MAX_ATTS];
 		double		score;
 		const char *rule;
 
@@ -361,7 +361,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 				for (int x = i; x < j && x < i + 50; x++)
 					for (int y = x + 1; y < j && y < i + 50; y++)
 					{
-						AttCmp		c[MAX_ATTS];
+						IdentityAttCmp		c[MAX_ATTS];
 						double		score;
 						const char *rule;
 

@@ -92,7 +92,7 @@ unite(int *parent, int *size, int a, int b)
  * in the name's block.
  */
 bool
-identity_shared_earlier(const int *kinds, const Rec *a, const Rec *b, int k)
+identity_shared_earlier(const int *kinds, const IdentityRec *a, const IdentityRec *b, int k)
 {
 	for (int e = 0; e < k; e++)
 	{
@@ -155,7 +155,7 @@ typedef struct LinkRule
 
 /* The index of source:key among the (sorted) records, or -1. */
 int
-identity_rec_index(Rec *recs, int n, const char *source, const char *key)
+identity_rec_index(IdentityRec *recs, int n, const char *source, const char *key)
 {
 	int			lo = 0,
 				hi = n - 1;
@@ -179,7 +179,7 @@ identity_rec_index(Rec *recs, int n, const char *source, const char *key)
 
 /* The manual merges and splits whose two rows both still exist. */
 static void
-load_constraints(Rec *recs, int n, LinkRule **out, int *nout)
+load_constraints(IdentityRec *recs, int n, LinkRule **out, int *nout)
 {
 	LinkRule *c;
 	int			k = 0;
@@ -263,7 +263,7 @@ review_cmp(const void *x, const void *y)
  * identity_apply; nothing is saved without it), for a person to decide.
  */
 static void
-save_review(Rec *recs, int *parent, Match *review, int nr)
+save_review(IdentityRec *recs, int *parent, Match *review, int nr)
 {
 	ReviewPair *keep;
 	int			nk = 0,
@@ -352,10 +352,10 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			max_block = PG_GETARG_INT32(0);
 	bool		scoped = PG_GETARG_BOOL(1);
-	Model		model;
+	IdentityModel		model;
 	MemoryContext cxt;
 	MemoryContext old;
-	Rec		   *recs;
+	IdentityRec		   *recs;
 	int			n;
 	int		   *parent,
 			   *size,
@@ -460,8 +460,8 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 			for (int x = 0; x < b->n; x++)
 				for (int y = x + 1; y < b->n; y++)
 				{
-					Rec		   *ra = &recs[b->members[x]];
-					Rec		   *rb = &recs[b->members[y]];
+					IdentityRec		   *ra = &recs[b->members[x]];
+					IdentityRec		   *rb = &recs[b->members[y]];
 					double		score;
 					const char *rule;
 

@@ -36,7 +36,7 @@ enum
 #define NBLOCKS 4
 extern const int identity_block_kinds[NBLOCKS];
 
-/* Declared attributes (concord.identity_attribute), at most this many. */
+/* IdentityDeclared attributes (concord.identity_attribute), at most this many. */
 #define MAX_DECLARED 16
 #define MAX_ATTS (A_NATTS + MAX_DECLARED)
 
@@ -48,26 +48,26 @@ extern const int identity_block_kinds[NBLOCKS];
  */
 #define NAME_COMPANY(m) (A_NATTS + (m)->ndeclared)
 
-typedef enum Comparison
+typedef enum IdentityComparison
 {
 	CMP_EXACT,
 	CMP_DATE,
 	CMP_NUMBER,
 	CMP_STRING
-} Comparison;
+} IdentityComparison;
 
-typedef struct Declared
+typedef struct IdentityDeclared
 {
 	char		name[NAMEDATALEN];
-	Comparison	compare;
+	IdentityComparison	compare;
 	double		tolerance;
 	bool		block;
 	double		agree,
 				close,
 				disagree;
-} Declared;
+} IdentityDeclared;
 
-typedef struct Rec
+typedef struct IdentityRec
 {
 	char	   *source;
 	char	   *key;
@@ -88,10 +88,10 @@ typedef struct Rec
 								 * -1 (core rows are clustered afresh) */
 	char	   *old_how;		/* and how it was linked */
 	double		old_score;
-} Rec;
+} IdentityRec;
 
 /* Weights: log2(m/u) per agreement level (hand-set defaults). */
-typedef struct Model
+typedef struct IdentityModel
 {
 	double		id_agree,
 				id_disagree;
@@ -118,7 +118,7 @@ typedef struct Model
 	double		scale;			/* log2 of the population over 1,000 rows
 								 * (see tf), not a weight of the table */
 	int			ndeclared;		/* declared attributes, in name order */
-	Declared	declared[MAX_DECLARED];
+	IdentityDeclared	declared[MAX_DECLARED];
 	/* a trained model (identity_train): its thresholds come from these */
 	bool		trained;
 	double		prior;			/* log2 prior odds that two records are one
@@ -126,15 +126,15 @@ typedef struct Model
 	double		match_probability;
 	double		review_probability;
 	double		name_exact_unique;	/* the same name, held by one person */
-} Model;
+} IdentityModel;
 
 /* One attribute's comparison in a pair. */
-typedef struct AttCmp
+typedef struct IdentityAttCmp
 {
 	const char *level;			/* "agree", "close", ... or "missing" */
 	double		weight;
 	double		similarity;		/* for names and companies, else -1 */
-} AttCmp;
+} IdentityAttCmp;
 
 
 /* A block: the records sharing one value of one attribute. */
@@ -148,40 +148,40 @@ typedef struct IdentityBlock
 } IdentityBlock;
 
 /* score.c */
-extern Model identity_load_model(void);
+extern IdentityModel identity_load_model(void);
 extern double identity_population(void);
 extern void identity_save_population(int n);
 extern double identity_population_scale(double rows);
-extern double identity_threshold(const Model *m);
+extern double identity_threshold(const IdentityModel *m);
 extern bool identity_widely_shared(int spread);
 extern bool identity_is_mobile(const char *phone);
 extern bool identity_latin_name(const char *syllables);
 /* identity_is_mobile in SQL, as a regular expression literal */
 #define IDENTITY_MOBILE_REGEX "'^\\+861[3-9][0-9]{9}$'"
-extern void identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp,
+extern void identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp,
 							 double *score, const char **rule);
-extern double identity_match_probability(const Model *m, double score);
+extern double identity_match_probability(const IdentityModel *m, double score);
 
 /* train.c */
-extern int	identity_level_index(const Model *m, int i, const AttCmp *c, const Rec *a, const Rec *b,
+extern int	identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, const IdentityRec *a, const IdentityRec *b,
 								 double *tf, bool *scaled);
-extern const char *identity_level_name(const Model *m, int i, int k);
+extern const char *identity_level_name(const IdentityModel *m, int i, int k);
 
 /* block.c */
-extern void identity_append_declared(StringInfo q, const Model *m);
-extern Rec *identity_load_records(int *n, bool scoped, int max_block, const Model *m);
+extern void identity_append_declared(StringInfo q, const IdentityModel *m);
+extern IdentityRec *identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m);
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
-extern HTAB *identity_build_blocks(Rec *recs, int n, int att, MemoryContext cxt);
+extern HTAB *identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt);
 extern void identity_free_blocks(HTAB *h);
 extern IdentityBlock *identity_paired_blocks(HTAB *h, int max_block, int *nb, int **slab);
-extern void identity_save_value_stats(Rec *recs, HTAB *h, int att);
-extern void identity_set_employer_mobiles(Rec *recs, HTAB *h);
-extern void identity_global_spread(const Model *m, Rec *recs, HTAB *h, int att);
+extern void identity_save_value_stats(IdentityRec *recs, HTAB *h, int att);
+extern void identity_set_employer_mobiles(IdentityRec *recs, HTAB *h);
+extern void identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int att);
 extern bool identity_block_paired(const IdentityBlock *b, int max_block);
-extern void identity_neighbour_links(Rec *recs, int n, const bool *want);
+extern void identity_neighbour_links(IdentityRec *recs, int n, const bool *want);
 
 /* match.c */
-extern int identity_rec_index(Rec *recs, int n, const char *source, const char *key);
-extern bool identity_shared_earlier(const int *kinds, const Rec *a, const Rec *b, int k);
+extern int identity_rec_index(IdentityRec *recs, int n, const char *source, const char *key);
+extern bool identity_shared_earlier(const int *kinds, const IdentityRec *a, const IdentityRec *b, int k);
 
 #endif							/* CONCORD_IDENTITY_MATCH_H */

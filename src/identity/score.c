@@ -32,7 +32,7 @@
 #include "identity/identity.h"
 #include "identity/match.h"
 
-static const Model default_model = {
+static const IdentityModel default_model = {
 	12.0, -6.0,					/* id number */
 	9.0, 4.0, -4.0,				/* phone: mobile, landline agree; disagree */
 	9.0, -2.0,					/* email */
@@ -58,31 +58,31 @@ typedef struct WeightSlot
 } WeightSlot;
 
 static const WeightSlot weight_slots[] = {
-	{"id_number", "agree", offsetof(Model, id_agree)},
-	{"id_number", "disagree", offsetof(Model, id_disagree)},
-	{"phone", "agree", offsetof(Model, phone_agree)},
-	{"phone", "agree_landline", offsetof(Model, phone_agree_landline)},
-	{"phone", "disagree", offsetof(Model, phone_disagree)},
-	{"email", "agree", offsetof(Model, email_agree)},
-	{"email", "disagree", offsetof(Model, email_disagree)},
-	{"name", "exact", offsetof(Model, name_exact)},
-	{"name", "exact_unique", offsetof(Model, name_exact_unique)},
-	{"name", "close", offsetof(Model, name_close)},
-	{"name", "near", offsetof(Model, name_near)},
-	{"name", "partial", offsetof(Model, name_partial)},
-	{"name", "disagree", offsetof(Model, name_disagree)},
-	{"company", "agree", offsetof(Model, company_agree)},
-	{"company", "close", offsetof(Model, company_close)},
-	{"company", "disagree", offsetof(Model, company_disagree)},
-	{"address", "agree", offsetof(Model, address_agree)},
-	{"address", "close", offsetof(Model, address_close)},
-	{"address", "disagree", offsetof(Model, address_disagree)},
-	{"model", "match_threshold", offsetof(Model, match_threshold)},
-	{"model", "review_threshold", offsetof(Model, review_threshold)},
-	{"model", "rule_name_min", offsetof(Model, rule_name_min)},
-	{"model", "match_probability", offsetof(Model, match_probability)},
-	{"model", "review_probability", offsetof(Model, review_probability)},
-	{"model", "prior", offsetof(Model, prior)},
+	{"id_number", "agree", offsetof(IdentityModel, id_agree)},
+	{"id_number", "disagree", offsetof(IdentityModel, id_disagree)},
+	{"phone", "agree", offsetof(IdentityModel, phone_agree)},
+	{"phone", "agree_landline", offsetof(IdentityModel, phone_agree_landline)},
+	{"phone", "disagree", offsetof(IdentityModel, phone_disagree)},
+	{"email", "agree", offsetof(IdentityModel, email_agree)},
+	{"email", "disagree", offsetof(IdentityModel, email_disagree)},
+	{"name", "exact", offsetof(IdentityModel, name_exact)},
+	{"name", "exact_unique", offsetof(IdentityModel, name_exact_unique)},
+	{"name", "close", offsetof(IdentityModel, name_close)},
+	{"name", "near", offsetof(IdentityModel, name_near)},
+	{"name", "partial", offsetof(IdentityModel, name_partial)},
+	{"name", "disagree", offsetof(IdentityModel, name_disagree)},
+	{"company", "agree", offsetof(IdentityModel, company_agree)},
+	{"company", "close", offsetof(IdentityModel, company_close)},
+	{"company", "disagree", offsetof(IdentityModel, company_disagree)},
+	{"address", "agree", offsetof(IdentityModel, address_agree)},
+	{"address", "close", offsetof(IdentityModel, address_close)},
+	{"address", "disagree", offsetof(IdentityModel, address_disagree)},
+	{"model", "match_threshold", offsetof(IdentityModel, match_threshold)},
+	{"model", "review_threshold", offsetof(IdentityModel, review_threshold)},
+	{"model", "rule_name_min", offsetof(IdentityModel, rule_name_min)},
+	{"model", "match_probability", offsetof(IdentityModel, match_probability)},
+	{"model", "review_probability", offsetof(IdentityModel, review_probability)},
+	{"model", "prior", offsetof(IdentityModel, prior)},
 	{NULL, NULL, 0}
 };
 
@@ -90,10 +90,10 @@ static const WeightSlot weight_slots[] = {
  * The model in use: the defaults, overridden by the rows of
  * concord.identity_weight (set by hand, or by identity_estimate_weights).
  */
-Model
+IdentityModel
 identity_load_model(void)
 {
-	Model		m = default_model;
+	IdentityModel		m = default_model;
 	bool		manual_match = false,
 				manual_review = false;
 
@@ -159,7 +159,7 @@ identity_load_model(void)
 	{
 		HeapTuple	t = SPI_tuptable->vals[i];
 		TupleDesc	d = SPI_tuptable->tupdesc;
-		Declared   *a = &m.declared[i];
+		IdentityDeclared   *a = &m.declared[i];
 		const char *cmp = SPI_getvalue(t, d, 2);
 		char	   *w;
 
@@ -226,7 +226,7 @@ identity_population_scale(double rows)
 
 /* The score a pair must reach: the threshold, raised with the population. */
 double
-identity_threshold(const Model *m)
+identity_threshold(const IdentityModel *m)
 {
 	return m->match_threshold + m->scale;
 }
@@ -239,7 +239,7 @@ identity_threshold(const Model *m)
  * odds against a compared pair: one half at the threshold.
  */
 double
-identity_match_probability(const Model *m, double score)
+identity_match_probability(const IdentityModel *m, double score)
 {
 	double		lo = m->trained ? m->prior - m->scale + score : score - identity_threshold(m);
 
@@ -280,7 +280,7 @@ jw(const char *a, const char *b)
  * small employer) count for more.
  */
 static double
-tf(const Model *m, double weight, int spread)
+tf(const IdentityModel *m, double weight, int spread)
 {
 	double		w = spread > 1 ? weight - log2((double) spread) : weight;
 
@@ -371,14 +371,14 @@ identity_latin_name(const char *syllables)
  * "michaela", is split into syllables, which only adds places to start.)
  */
 static double
-latin_similarity(const Rec *a, const Rec *b)
+latin_similarity(const IdentityRec *a, const IdentityRec *b)
 {
 	double		best = jw(a->att[A_NAME_KEY], b->att[A_NAME_KEY]);
 
 	for (int side = 0; side < 2; side++)
 	{
-		const Rec  *x = side == 0 ? a : b;
-		const Rec  *y = side == 0 ? b : a;
+		const IdentityRec  *x = side == 0 ? a : b;
+		const IdentityRec  *y = side == 0 ? b : a;
 		const char *key = x->att[A_NAME_KEY];
 		const char *p = x->syllables;
 		int			klen = strlen(key);
@@ -555,7 +555,7 @@ one_typo(const char *x, const char *y)
  * string with Jaro-Winkler >= 0.9) or disagree.
  */
 static void
-compare_declared(const Model *m, const Declared *d, const char *x, const char *y, AttCmp *c)
+compare_declared(const IdentityModel *m, const IdentityDeclared *d, const char *x, const char *y, IdentityAttCmp *c)
 {
 	bool		same = strcmp(x, y) == 0;
 
@@ -616,10 +616,10 @@ compare_declared(const Model *m, const Declared *d, const char *x, const char *y
  * returned through *rule.
  */
 void
-identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double *score,
+identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp, double *score,
 		const char **rule)
 {
-	AttCmp		c[MAX_ATTS];
+	IdentityAttCmp		c[MAX_ATTS];
 	double		total = 0;
 	bool		conflict;
 
@@ -827,7 +827,7 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 
 	for (int j = 0; j < m->ndeclared; j++)
 	{
-		AttCmp	   *cj = &c[A_NATTS + j];
+		IdentityAttCmp	   *cj = &c[A_NATTS + j];
 
 		cj->level = "missing";
 		cj->weight = 0;
@@ -878,5 +878,5 @@ identity_compare(const Model *m, const Rec *a, const Rec *b, AttCmp *cmp, double
 		*rule = "rule: same phone, same name";
 	*score = total;
 	if (cmp)
-		memcpy(cmp, c, sizeof(AttCmp) * (A_NATTS + m->ndeclared));
+		memcpy(cmp, c, sizeof(IdentityAttCmp) * (A_NATTS + m->ndeclared));
 }

@@ -102,7 +102,7 @@ spread_bits(int spread)
  * *scaled: whether score.c adds the population's scale to the weight.
  */
 int
-identity_level_index(const Model *m, int i, const AttCmp *c, const Rec *a, const Rec *b,
+identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, const IdentityRec *a, const IdentityRec *b,
 					 double *tf, bool *scaled)
 {
 	const char *l = c[i].level;
@@ -113,7 +113,7 @@ identity_level_index(const Model *m, int i, const AttCmp *c, const Rec *a, const
 		return -1;
 	if (i >= A_NATTS)
 	{
-		const Declared *d = &m->declared[i - A_NATTS];
+		const IdentityDeclared *d = &m->declared[i - A_NATTS];
 
 		if (l[0] == 'a')
 		{
@@ -211,7 +211,7 @@ identity_level_index(const Model *m, int i, const AttCmp *c, const Rec *a, const
 
 /* The name concord.identity_weight gives level k of attribute i. */
 const char *
-identity_level_name(const Model *m, int i, int k)
+identity_level_name(const IdentityModel *m, int i, int k)
 {
 	if (i < A_NATTS)
 		return builtin_levels[i][k];
@@ -223,7 +223,7 @@ identity_level_name(const Model *m, int i, int k)
 }
 
 static void
-init_atts(const Model *m, TrainAtt *atts, int natts)
+init_atts(const IdentityModel *m, TrainAtt *atts, int natts)
 {
 	memset(atts, 0, sizeof(TrainAtt) * natts);
 	for (int i = 0; i < natts; i++)
@@ -237,7 +237,7 @@ init_atts(const Model *m, TrainAtt *atts, int natts)
 		}
 		else
 		{
-			const Declared *d = &m->declared[i - A_NATTS];
+			const IdentityDeclared *d = &m->declared[i - A_NATTS];
 
 			t->name = d->name;
 			t->nlev = d->compare == CMP_EXACT && !d->block ? 2 : 3;
@@ -258,7 +258,7 @@ init_atts(const Model *m, TrainAtt *atts, int natts)
  * them (tf), so that u times a value's spread is that value's u.
  */
 static void
-frequency_u(const Model *m, Rec *recs, TrainAtt *atts, int i, HTAB *h)
+frequency_u(const IdentityModel *m, IdentityRec *recs, TrainAtt *atts, int i, HTAB *h)
 {
 	HASH_SEQ_STATUS seq;
 	IdentityBlock *b;
@@ -371,7 +371,7 @@ em(TrainAtt *atts, int natts, TrainPair *pairs, int np, double *post, double fit
 
 /* Add a compared pair's levels to the counts of its attributes. */
 static void
-classify_pair(const Model *m, TrainAtt *atts, int natts, const Rec *a, const Rec *b, const AttCmp *c,
+classify_pair(const IdentityModel *m, TrainAtt *atts, int natts, const IdentityRec *a, const IdentityRec *b, const IdentityAttCmp *c,
 			  TrainPair *tp, bool random)
 {
 	if (tp)
@@ -422,8 +422,8 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	int			max_block = PG_GETARG_INT32(2);
 	MemoryContext cxt,
 				old;
-	Model		model;
-	Rec		   *recs;
+	IdentityModel		model;
+	IdentityRec		   *recs;
 	int			n,
 				natts,
 				nkinds = NBLOCKS,
@@ -509,7 +509,7 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	{
 		int			a = (int) pg_prng_uint64_range(&prng, 0, n - 1);
 		int			b = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		AttCmp		c[MAX_ATTS];
+		IdentityAttCmp		c[MAX_ATTS];
 		double		score;
 		const char *rule;
 
@@ -560,9 +560,9 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 			for (int x = 0; x < b->n; x++)
 				for (int y = x + 1; y < b->n; y++)
 				{
-					Rec		   *ra = &recs[b->members[x]];
-					Rec		   *rb = &recs[b->members[y]];
-					AttCmp		c[MAX_ATTS];
+					IdentityRec		   *ra = &recs[b->members[x]];
+					IdentityRec		   *rb = &recs[b->members[y]];
+					IdentityAttCmp		c[MAX_ATTS];
 					double		score;
 					const char *rule;
 

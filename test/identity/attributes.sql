@@ -32,16 +32,8 @@ INSERT INTO ida.members VALUES
 -- Declaring attributes
 ------------------------------------------------------------------------------
 
--- the API as a member of concord_identity who owns the tables (docs/identity.md)
-CREATE ROLE tap_ida_user IN ROLE concord_identity;
-DO $$ DECLARE t regclass; BEGIN
-  FOR t IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'ida' AND c.relkind = 'r' LOOP
-    EXECUTE format('ALTER TABLE %s OWNER TO tap_ida_user', t);
-  END LOOP;
-END $$;
-GRANT USAGE, CREATE ON SCHEMA ida TO tap_ida_user;
-SET LOCAL ROLE tap_ida_user;
+\set id_schema ida
+\ir member.psql
 SELECT is((concord.identity_attribute_create('birth_date', 'date')).compare, 'date', 'a date of birth, compared as a date');
 SELECT is((concord.identity_attribute_create('passport', 'exact', block => true, agree => 12, disagree => -4)).block, true,
   'a passport number, compared exactly, a blocking key, with weights set');

@@ -12,16 +12,8 @@ INSERT INTO idb.contact VALUES
   (1, '王伟', NULL, '华信软件有限公司'), (2, '王伟', NULL, '华信软件(深圳)'), (3, '王伟', NULL, '恒通物流'),
   -- three people behind one switchboard (a block of 3); 李娜 twice
   (4, '李娜', '021-62345678', NULL), (5, '李娜', '021 6234 5678', NULL), (6, '周杰', '021-62345678', NULL);
--- the API as a member of concord_identity who owns the tables (docs/identity.md)
-CREATE ROLE tap_idb_user IN ROLE concord_identity;
-DO $$ DECLARE t regclass; BEGIN
-  FOR t IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'idb' AND c.relkind = 'r' LOOP
-    EXECUTE format('ALTER TABLE %s OWNER TO tap_idb_user', t);
-  END LOOP;
-END $$;
-GRANT USAGE, CREATE ON SCHEMA idb TO tap_idb_user;
-SET LOCAL ROLE tap_idb_user;
+\set id_schema idb
+\ir member.psql
 SELECT concord.identity_source_create('contact', 'idb.contact', 'id', '{"name": "name", "phone": "phone", "company": "company"}')
   IS NOT NULL AS added \gset
 

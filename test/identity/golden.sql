@@ -13,16 +13,8 @@ CREATE TABLE idg.mkt (id int PRIMARY KEY, name text, phone text, email text, com
 INSERT INTO idg.crm VALUES (1, '李四', '13900001111', 'lisi@example.com', '北京字节跳动科技有限公司', '2026-01-01');
 INSERT INTO idg.desk VALUES (11, 'Li Si', '139-0000-1111', 'li.si@work.example.com', '2026-03-01');
 INSERT INTO idg.mkt VALUES (21, '李四', '+86 13900001111', 'li.si@work.example.com', '字节跳动', '2026-02-01');
--- the API as a member of concord_identity who owns the tables (docs/identity.md)
-CREATE ROLE tap_idg_user IN ROLE concord_identity;
-DO $$ DECLARE t regclass; BEGIN
-  FOR t IN SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = 'idg' AND c.relkind = 'r' LOOP
-    EXECUTE format('ALTER TABLE %s OWNER TO tap_idg_user', t);
-  END LOOP;
-END $$;
-GRANT USAGE, CREATE ON SCHEMA idg TO tap_idg_user;
-SET LOCAL ROLE tap_idg_user;
+\set id_schema idg
+\ir member.psql
 SELECT concord.identity_source_create('crm', 'idg.crm', 'id',
          '{"name": "name", "phone": "phone", "email": "email", "company": "company", "updated_at": "at"}', 10) IS NOT NULL AS a,
        concord.identity_source_create('desk', 'idg.desk', 'id',
