@@ -8,7 +8,8 @@
 # on 127.0.0.1, whose GET /bench/stripe/v1/customers serves N generated
 # customers the way Stripe lists them: newest first, limit (here 1,000) a
 # page, starting_after the last id, has_more.  Then, ROUNDS times (3 by
-# default), alternating concord and the hand-written loop:
+# default), alternating concord and the hand-written loop (concord first
+# in odd rounds, the loop first in even ones):
 #
 #   1. first load: each into its own empty table;
 #   2. upsert: every record changed upstream (the stub's next version
@@ -28,6 +29,14 @@
 # ... WHERE (t.*) IS DISTINCT FROM (excluded.*), following starting_after
 # while has_more.  It runs as one transaction, while concord.sync commits
 # its data and its position every 10 pages: that favours the loop.
+#
+# The cluster is brought to a steady state first: a new cluster's pg_wal
+# holds few segment files, and the first run to write more WAL than any
+# before it pays for creating new ones (zero-filled and fsynced), which a
+# database in service has long recycled.  The bench writes about 1 GB of
+# WAL into a throw-away table before round 1, and min_wal_size = 1GB keeps
+# those segments for reuse; each run's WAL and the segment files it had
+# to create are printed with its times.
 #
 # Every run is checked (row count, sum of the numbers in the ids, the
 # version of the names, the sync_run row) and, after each phase, the two
@@ -63,7 +72,8 @@ CLUSTER_EXTRA_CONF="fsync = on
 synchronous_commit = on
 full_page_writes = on
 shared_buffers = 256MB
-max_wal_size = 4GB" bench_cluster "$RUN" "${BENCH_PORT:-54369}"
+max_wal_size = 4GB
+min_wal_size = 1GB" bench_cluster "$RUN" "${BENCH_PORT:-54369}"
 stubs_start "$RUN" >/dev/null
 STUB_PID="$(tr -dc '0-9' <"$(run_dir "$RUN")/stub-http.pid")"
 mkdir -p "$OUT"
@@ -155,13 +165,17 @@ cpu_ticks() {
 # STUB_S (the stub server's CPU seconds meanwhile).  Usage: measured LABEL <sql
 measured() {
 	local label="$1" log="$OUT/$1.log"
+	# WAL segment files in pg_wal: a run that writes more WAL than the
+	# recycled segments hold creates (zero-fills and fsyncs) new ones.
+	local wal_sql="(SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$')"
 	local ticks_sql="(SELECT a[12]::bigint + a[13]::bigint FROM string_to_array(split_part(pg_read_file('/proc/self/stat'), ') ', 2), ' ') a)"
 	{
-		printf '%s\n' "SELECT $ticks_sql AS ticks0, extract(epoch FROM clock_timestamp()) AS t0 \\gset"
+		printf '%s\n' "SELECT $ticks_sql AS ticks0, $wal_sql AS wal0, pg_current_wal_lsn() AS lsn0, extract(epoch FROM clock_timestamp()) AS t0 \\gset"
 		cat
 		printf '%s\n' \
 			"SELECT 'elapsed ' || (extract(epoch FROM clock_timestamp()) - :t0);" \
-			"SELECT 'ticks ' || ($ticks_sql - :ticks0);"
+			"SELECT 'ticks ' || ($ticks_sql - :ticks0);" \
+			"SELECT 'wal ' || pg_wal_lsn_diff(pg_current_wal_lsn(), :'lsn0')::bigint || ' ' || ($wal_sql - :wal0);"
 	} >"$OUT/$label.sql"
 	local stub0 stub1 hz ticks
 	stub0="$(cpu_ticks "$STUB_PID")" || die "the stub server (pid $STUB_PID) is gone"
@@ -179,6 +193,8 @@ measured() {
 		die "$label: no timing in $log"
 	}
 	CPU_S="$(awk -v t="$ticks" -v hz="$hz" 'BEGIN { printf "%.1f", t / hz }')"
+	read -r WAL_B WAL_NEW <<<"$(sed -n 's/^wal //p' "$log")"
+	WAL_MB="$(awk -v b="$WAL_B" 'BEGIN { printf "%.0f", b / 1048576 }')"
 }
 
 # CALL concord.sync(SOURCE) in a fresh session; check its sync_run row:
@@ -235,16 +251,16 @@ rate() { awk -v n="$N" -v s="$1" 'BEGIN { printf "%.0f", n / s }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b / a }'; }
 secs() { awk -v s="$1" 'BEGIN { printf "%.1f", s }'; }
 
-declare -A T C S     # per run label: seconds, backend CPU s, stub CPU s
-keep() { T[$1]=$ELAPSED C[$1]=$CPU_S S[$1]=$STUB_S; }
+declare -A T C S W NW   # per run label: seconds, backend CPU s, stub CPU s, WAL MB, new WAL segment files
+keep() { T[$1]=$ELAPSED C[$1]=$CPU_S S[$1]=$STUB_S W[$1]=$WAL_MB NW[$1]=$WAL_NEW; }
 
 # One round's figure: concord run C against loop run B.
 figure() {
 	local name="$1" c="$2" b="$3"
 	printf '%s: %s records/s (hand-written SQL %s records/s, ratio %sx)\n' \
 		"$name" "$(rate "${T[$c]}")" "$(rate "${T[$b]}")" "$(ratio "${T[$c]}" "${T[$b]}")"
-	printf '  concord.sync %s s (backend CPU %s s, stub CPU %s s); hand-written SQL %s s (backend CPU %s s, stub CPU %s s)\n' \
-		"$(secs "${T[$c]}")" "${C[$c]}" "${S[$c]}" "$(secs "${T[$b]}")" "${C[$b]}" "${S[$b]}"
+	printf '  concord.sync %s s (backend CPU %s s, stub CPU %s s, WAL %s MB, %s new WAL files); hand-written SQL %s s (backend CPU %s s, stub CPU %s s, WAL %s MB, %s new WAL files)\n' \
+		"$(secs "${T[$c]}")" "${C[$c]}" "${S[$c]}" "${W[$c]}" "${NW[$c]}" "$(secs "${T[$b]}")" "${C[$b]}" "${S[$b]}" "${W[$b]}" "${NW[$b]}"
 	printf '  concord sync_run: %s\n' "$SYNC_ROW"
 }
 
@@ -272,6 +288,34 @@ cols="$(q -c "SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmo
 [[ "$cols" == "id text, email text, name text, phone text, description text, city text, currency text, balance bigint, delinquent boolean, created timestamp with time zone" ]] ||
 	die "concord created public.bench_customer with unexpected columns: $cols"
 
+# One phase of round R: concord's run C and the loop's run B, concord
+# first in odd rounds, the loop first in even ones.
+both() {
+	local r="$1" c="$2" b="$3" expect="$4" version="$5" sync_row
+	if ((r % 2)); then
+		concord_run "$c" bench "$expect"
+		keep "$c"
+		sync_row="$SYNC_ROW"
+		baseline_run "$b" public.bench_customer_sql "$version"
+		keep "$b"
+	else
+		baseline_run "$b" public.bench_customer_sql "$version"
+		keep "$b"
+		concord_run "$c" bench "$expect"
+		keep "$c"
+		sync_row="$SYNC_ROW"
+	fi
+	SYNC_ROW="$sync_row"
+}
+
+# Steady state: about 1 GB of WAL written and recycled before round 1.
+q >/dev/null <<'SQL'
+CREATE TABLE public.bench_walfill AS SELECT g, repeat('x', 900) AS pad FROM generate_series(1, 1000000) g;
+DROP TABLE public.bench_walfill;
+CHECKPOINT;
+SQL
+echo "bench/sync: pg_wal holds $(q -c "SELECT count(*) FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$'") segment files before round 1"
+
 echo "bench/sync: N=$N Stripe-shaped customers in pages of $PAGE, $ROUNDS rounds, stub $STUB_URL, $(nproc) cores," \
 	"load average $(cut -d' ' -f1-3 /proc/loadavg), fsync $(q -c 'SHOW fsync'), synchronous_commit $(q -c 'SHOW synchronous_commit')"
 
@@ -281,31 +325,22 @@ for ((r = 1; r <= ROUNDS; r++)); do
 TRUNCATE public.bench_customer, public.bench_customer_sql;
 SELECT concord.source_alter('bench', :'spec', true);
 SQL
-	concord_run "fc$r" bench inserted
-	keep "fc$r"
+	both "$r" "fc$r" "fb$r" inserted 0
 	check_table "concord first load" public.bench_customer 0
-	baseline_run "fb$r" public.bench_customer_sql 0
-	keep "fb$r"
 	check_table "loop first load" public.bench_customer_sql 0
 	check_same "first load"
 	figure "round $r: sync first load" "fc$r" "fb$r"
 
 	# 2. every record changed upstream (version r)
 	q >/dev/null -v spec="$(spec "$r" public.bench_customer)" <<<"SELECT concord.source_alter('bench', :'spec', true);"
-	concord_run "uc$r" bench updated
-	keep "uc$r"
+	both "$r" "uc$r" "ub$r" updated "$r"
 	check_table "concord upsert" public.bench_customer "$r"
-	baseline_run "ub$r" public.bench_customer_sql "$r"
-	keep "ub$r"
 	check_table "loop upsert" public.bench_customer_sql "$r"
 	check_same "upsert"
 	figure "round $r: sync upsert (every row changed)" "uc$r" "ub$r"
 
 	# 3. nothing changed
-	concord_run "nc$r" bench unchanged
-	keep "nc$r"
-	baseline_run "nb$r" public.bench_customer_sql "$r"
-	keep "nb$r"
+	both "$r" "nc$r" "nb$r" unchanged "$r"
 	check_same "unchanged rerun"
 	figure "round $r: sync rerun (nothing changed)" "nc$r" "nb$r"
 done
