@@ -253,6 +253,30 @@ COMMENT ON FUNCTION @extschema@.require_manages(text, text, regrole, text) IS
   'Internal to the API: refuses unless its caller may manage an object owned by the role (its privileges, concord_admin''s, or a superuser)';
 REVOKE EXECUTE ON FUNCTION @extschema@.require_manages(text, text, regrole, text) FROM PUBLIC;
 
+-- Refuses to redefine an object that exists unless the caller may
+-- manage it (require_manages) and asked to (replace => true).  The one
+-- check every _create with a replace argument makes.
+CREATE FUNCTION @extschema@.require_redefinable(kind text, name text, owner regrole, present boolean, replace boolean)
+RETURNS void
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+BEGIN
+  -- (not named found: PL/pgSQL's own FOUND would hide it)
+  IF present IS NOT TRUE THEN
+    RETURN;
+  END IF;
+  PERFORM @extschema@.require_manages(kind, name, owner, 'redefine');
+  IF replace IS NOT TRUE THEN
+    RAISE EXCEPTION '% "%" already exists', kind, name
+      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
+  END IF;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.require_redefinable(text, text, regrole, boolean, boolean) IS
+  'Internal to the API: refuses to redefine an existing object unless its caller may manage it and passed replace => true';
+REVOKE EXECUTE ON FUNCTION @extschema@.require_redefinable(text, text, regrole, boolean, boolean) FROM PUBLIC;
+
 CREATE FUNCTION @extschema@.manages_any(role regrole, owners regrole[])
 RETURNS boolean
 LANGUAGE C STABLE STRICT PARALLEL SAFE

@@ -12,10 +12,13 @@
 -- with backend_type and datname NULL, so monitor_worker, read by a member
 -- of concord_flow, would show no worker.  Only the worker's row, whose
 -- activity is concord's own label of what it does, never a user's SQL.
+-- It runs as concord's owner the way the API does (concord.run_as:
+-- security-restricted, search_path pinned), not as SECURITY DEFINER.
 CREATE FUNCTION @extschema@.worker_activity()
 RETURNS TABLE (pid int, started timestamptz, state text, doing text, since timestamptz)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
 BEGIN ATOMIC
   SELECT a.pid, a.backend_start, a.state, a.query, a.state_change
     FROM pg_catalog.pg_stat_activity a

@@ -106,11 +106,7 @@ BEGIN
     RAISE EXCEPTION 'invalid alert name "%"', name USING ERRCODE = 'invalid_name';
   END IF;
   SELECT r.owner INTO prev FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_create.name FOR UPDATE;
-  PERFORM @extschema@.require_manages('alert', name, prev, 'redefine');
-  IF prev IS NOT NULL AND replace IS NOT TRUE THEN
-    RAISE EXCEPTION 'alert "%" already exists', name
-      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
-  END IF;
+  PERFORM @extschema@.require_redefinable('alert', name, prev, prev IS NOT NULL, replace);
   IF every IS NULL OR every OPERATOR(pg_catalog.<) interval '1 second' THEN
     RAISE EXCEPTION 'alert "%" must be checked every second at most often, not every %', name, coalesce(every::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Give every => an interval of at least 1 second.';

@@ -163,11 +163,7 @@ BEGIN
       USING ERRCODE = 'invalid_name', HINT = 'An endpoint name is a lower-case identifier, e.g. finance_billing.';
   END IF;
   SELECT * INTO old FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) endpoint_create.name FOR UPDATE;
-  PERFORM @extschema@.require_manages('endpoint', name, old.defined_by, 'redefine');
-  IF old.name IS NOT NULL AND replace IS NOT TRUE THEN
-    RAISE EXCEPTION 'endpoint "%" already exists', name
-      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
-  END IF;
+  PERFORM @extschema@.require_redefinable('endpoint', name, old.defined_by, old.name IS NOT NULL, replace);
   IF url IS NULL THEN
     RAISE EXCEPTION 'endpoint "%" needs a URL', name USING ERRCODE = 'null_value_not_allowed';
   END IF;

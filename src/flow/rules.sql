@@ -319,11 +319,7 @@ BEGIN
       USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
   END IF;
   SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule_create.name FOR UPDATE;
-  PERFORM @extschema@.require_manages('event rule', name, old.defined_by, 'redefine');
-  IF old.name IS NOT NULL AND replace IS NOT TRUE THEN
-    RAISE EXCEPTION 'event rule "%" already exists', name
-      USING ERRCODE = 'duplicate_object', HINT = 'Pass replace => true to redefine it, or choose another name.';
-  END IF;
+  PERFORM @extschema@.require_redefinable('event rule', name, old.defined_by, old.name IS NOT NULL, replace);
   IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl) NOT IN ('r', 'p') THEN
     RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
   END IF;

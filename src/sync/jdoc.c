@@ -572,7 +572,9 @@ key_is(const JDoc *doc, const JdNode *n, const char *key, size_t keylen)
 	if (n->key == NULL)
 		return false;
 	if (!n->key_escaped)
-		return n->keylen == keylen && memcmp(n->key, key, keylen) == 0;
+		/* most names differ in length or first letter: no call for those */
+		return n->keylen == keylen &&
+			(keylen == 0 || (n->key[0] == key[0] && memcmp(n->key, key, keylen) == 0));
 	/* decoding never lengthens: a longer key cannot match */
 	if (keylen > n->keylen)
 		return false;
