@@ -86,6 +86,115 @@ unite(int *parent, int *size, int a, int b)
 }
 
 /*
+ * What a cluster holds of the two attributes that tell people apart: up
+ * to CLUSTER_SLOTS of its records with a name, and as many with an ID
+ * number (distinct values), kept at its root.  A link that carries no
+ * evidence on one of them -- a record with no name, matched by a mobile --
+ * may not join two clusters whose records all disagree on it: a record
+ * with no name on a mobile two people share matches each of them by the
+ * phone alone, and would otherwise make the two one customer.
+ */
+#define CLUSTER_SLOTS 2
+
+typedef struct ClusterEvidence
+{
+	int			named[CLUSTER_SLOTS];	/* records, or -1 */
+	int			ided[CLUSTER_SLOTS];
+} ClusterEvidence;
+
+static ClusterEvidence *
+evidence_init(const IdentityRec *recs, int n)
+{
+	ClusterEvidence *ev = palloc(sizeof(ClusterEvidence) * Max(n, 1));
+
+	for (int i = 0; i < n; i++)
+	{
+		for (int s = 0; s < CLUSTER_SLOTS; s++)
+			ev[i].named[s] = ev[i].ided[s] = -1;
+		if (recs[i].att[A_NAME_KEY] != NULL)
+			ev[i].named[0] = i;
+		if (recs[i].att[A_ID_NUMBER] != NULL)
+			ev[i].ided[0] = i;
+	}
+	return ev;
+}
+
+/* Add the records of from[] to into[] while there is room, one per value. */
+static void
+evidence_merge(const IdentityRec *recs, int att, int *into, const int *from)
+{
+	for (int f = 0; f < CLUSTER_SLOTS && from[f] >= 0; f++)
+	{
+		const char *v = recs[from[f]].att[att];
+		int			s;
+
+		for (s = 0; s < CLUSTER_SLOTS && into[s] >= 0; s++)
+			if (strcmp(recs[into[s]].att[att], v) == 0)
+				break;
+		if (s < CLUSTER_SLOTS && into[s] < 0)
+			into[s] = from[f];
+	}
+}
+
+/* Unite a's and b's clusters, their evidence kept at the new root. */
+static void
+join_clusters(int *parent, int *size, ClusterEvidence *ev, const IdentityRec *recs, int a, int b)
+{
+	int			ra = find(parent, a),
+				rb = find(parent, b),
+				root;
+
+	if (ra == rb)
+		return;
+	unite(parent, size, ra, rb);
+	root = find(parent, ra);
+	evidence_merge(recs, A_NAME_KEY, ev[root].named, ev[root == ra ? rb : ra].named);
+	evidence_merge(recs, A_ID_NUMBER, ev[root].ided, ev[root == ra ? rb : ra].ided);
+}
+
+/* Does every record of x disagree with every record of y on att? */
+static bool
+all_disagree(const IdentityModel *m, const IdentityRec *recs, int att, const int *x, const int *y)
+{
+	IdentityAttCmp cmp[MAX_ATTS];
+	double		score;
+	const char *rule;
+
+	if (x[0] < 0 || y[0] < 0)
+		return false;
+	for (int i = 0; i < CLUSTER_SLOTS && x[i] >= 0; i++)
+		for (int j = 0; j < CLUSTER_SLOTS && y[j] >= 0; j++)
+		{
+			identity_compare(m, &recs[x[i]], &recs[y[j]], cmp, &score, &rule);
+			if (strncmp(cmp[att].level, "disagree", 8) != 0)
+				return false;
+		}
+	return true;
+}
+
+/*
+ * Would the link a-b, which says nothing of the name (or of the ID
+ * number) because one of its records has none, join two clusters whose
+ * names (ID numbers) all disagree?
+ */
+static bool
+bridges_strangers(const IdentityModel *m, const IdentityRec *recs, int *parent, ClusterEvidence *ev, int a, int b)
+{
+	int			ra = find(parent, a),
+				rb = find(parent, b);
+
+	if (ra == rb)
+		return false;
+	if ((recs[a].att[A_NAME_KEY] == NULL || recs[b].att[A_NAME_KEY] == NULL) &&
+		all_disagree(m, recs, A_NAME_KEY, ev[ra].named, ev[rb].named))
+		return true;
+	if ((recs[a].att[A_ID_NUMBER] == NULL || recs[b].att[A_ID_NUMBER] == NULL) &&
+		all_disagree(m, recs, A_ID_NUMBER, ev[ra].ided, ev[rb].ided))
+		return true;
+	return false;
+}
+
+/*
  * Were records a and b compared already, in a block of an earlier kind
  * than k?  Only if they share its value and that block was paired: a pair
  * sharing a switchboard (a block too large to pair) and a name is compared
@@ -363,6 +472,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 			   *first;
 	double	   *best;
 	const char **how;
+	ClusterEvidence *ev;
 	Match	   *matches = NULL;
 	int			nm = 0,
 				mcap = 0;
@@ -415,6 +525,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		size[i] = 1;
 		best[i] = -INFINITY;
 	}
+	ev = evidence_init(recs, n);
 	/* employers are no blocks, but how many people share one counts */
 	{
 		HTAB	   *h = identity_build_blocks(recs, n, A_COMPANY, cxt);
@@ -533,7 +644,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 			best[i] = recs[i].old_score;
 			e = hash_search(byc, &recs[i].old_customer, HASH_ENTER, &found);
 			if (found)
-				unite(parent, size, *(int *) (e + sizeof(int64)), i);
+				join_clusters(parent, size, ev, recs, *(int *) (e + sizeof(int64)), i);
 			else
 				*(int *) (e + sizeof(int64)) = i;
 		}
@@ -542,7 +653,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	for (int i = 0; i < ncons; i++)
 		if (cons[i].must)
 		{
-			unite(parent, size, cons[i].a, cons[i].b);
+			join_clusters(parent, size, ev, recs, cons[i].a, cons[i].b);
 			for (int s = 0; s < 2; s++)
 			{
 				int			r = s ? cons[i].b : cons[i].a;
@@ -556,9 +667,10 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	{
 		Match	   *m = &matches[i];
 
-		if (separated(parent, cons, ncons, m->a, m->b))
+		if (separated(parent, cons, ncons, m->a, m->b) ||
+			bridges_strangers(&model, recs, parent, ev, m->a, m->b))
 			continue;
-		unite(parent, size, m->a, m->b);
+		join_clusters(parent, size, ev, recs, m->a, m->b);
 		for (int s = 0; s < 2; s++)
 		{
 			int			r = s ? m->b : m->a;
