@@ -520,7 +520,7 @@ INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUE
   ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
   ('name', 'exact', 5, 'default'), ('name', 'exact_unique', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
   ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),
-  ('name', 'swapped', 4, 'default'), ('name', 'given_close', 4, 'default'), ('name', 'given_initial', 2, 'default'),
+  ('name', 'swapped', 5, 'default'), ('name', 'given_close', 4, 'default'), ('name', 'given_initial', 2, 'default'),
   ('name', 'family_close', 3, 'default'), ('name', 'family_only', -2, 'default'), ('name', 'given_only', -3, 'default'),
   ('company', 'agree', 8, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
   ('address', 'agree', 3, 'default'), ('address', 'close', 2, 'default'), ('address', 'disagree', -1, 'default'),

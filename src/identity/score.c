@@ -106,7 +106,7 @@ identity_load_model(void)
 	m.match_probability = 0.9;
 	m.name_exact_unique = m.name_exact;
 	/* (identity.sql's defaults, for an install whose rows are gone) */
-	m.name_swapped = 4;
+	m.name_swapped = 5;
 	m.name_given_close = 4;
 	m.name_given_initial = 2;
 	m.name_family_close = 3;

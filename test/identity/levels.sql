@@ -91,8 +91,8 @@ SELECT is(pg_temp.w('2', '3')->'attributes'->'name'->>'level', 'swapped, given a
   'reid lachlan / lachlnn reid: family name first, and a typo: swapped');
 SELECT is(pg_temp.w('1', '3')->'attributes'->'name'->>'level', 'swapped, given and family',
   'reid lachlan / lachlan reid: the same letters (one name key) in the other order are swapped, not exact');
-SELECT is((pg_temp.w('1', '3')->'attributes'->'name'->>'weight')::numeric, 5.00,
-  'swapped weighs +4 with the scale');
+SELECT is((pg_temp.w('1', '3')->'attributes'->'name'->>'weight')::numeric, 6.00,
+  'swapped weighs as the same name, +5 with the scale');
 SELECT is(pg_temp.w('20', '34')->'attributes'->'name'->>'level', 'swapped, given and family',
   'john smith / smith john: swapped');
 SELECT is(pg_temp.w('20', '27')->'attributes'->'name'->>'level', 'exact, one person',
