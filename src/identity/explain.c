@@ -203,12 +203,13 @@ typedef struct LevelCount
 	int64		linked;
 } LevelCount;
 
-/* Levels an attribute can reach: at most 6 built-in, 3 declared. */
-#define MAX_LEVELS (A_NATTS * 6 + MAX_DECLARED * 3)
+/* Levels an attribute can reach: at most 12 built-in, 4 declared. */
+#define MAX_LEVELS (A_NATTS * 12 + MAX_DECLARED * 4)
 
 /* Add one compared pair's levels to the counts (random or linked). */
 static void
-count_levels(const IdentityModel *m, LevelCount *lc, int *nlc, IdentityAttCmp *c, bool linked)
+count_levels(const IdentityModel *m, LevelCount *lc, int *nlc, IdentityAttCmp *c, const IdentityRec *a,
+			 const IdentityRec *b, bool linked)
 {
 	for (int i = 0; i < A_NATTS + m->ndeclared; i++)
 	{
@@ -219,7 +220,17 @@ count_levels(const IdentityModel *m, LevelCount *lc, int *nlc, IdentityAttCmp *c
 		if (strcmp(level, "missing") == 0)
 			continue;
 		/* as the model's table names it */
-		if (strcmp(level, "agree, landline") == 0)
+		if (i == A_NAME_KEY || i >= A_NATTS)
+		{
+			double		tf;
+			bool		scaled;
+
+			/* a name's and a declared attribute's levels as training names them */
+			k = identity_level_index(m, i, c, a, b, &tf, &scaled);
+			if (k >= 0)
+				level = identity_level_name(m, i, k);
+		}
+		else if (strcmp(level, "agree, landline") == 0)
 			level = "agree_landline";
 		else if (strcmp(level, "exact, one person") == 0)
 			level = "exact_unique";
@@ -331,7 +342,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 		if (a == b)
 			continue;
 		identity_compare(&model, &recs[a], &recs[b], c, &score, &rule);
-		count_levels(&model, lc, &nlc, c, false);
+		count_levels(&model, lc, &nlc, c, &recs[a], &recs[b], false);
 	}
 
 	/* m: pairs within customers (rows of one customer are not adjacent: group them) */
@@ -366,7 +377,7 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 						const char *rule;
 
 						identity_compare(&model, &recs[order[x]], &recs[order[y]], c, &score, &rule);
-						count_levels(&model, lc, &nlc, c, true);
+						count_levels(&model, lc, &nlc, c, &recs[order[x]], &recs[order[y]], true);
 					}
 			i = j;
 		}

@@ -475,7 +475,7 @@ CREATE TABLE @extschema@.identity_attribute (
   created_at  timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.identity_attribute IS
-  'Attributes beyond the built-in kinds (a date of birth, a passport number, a segment) and how they compare: exact, date (day/month swaps and year typos come close), number (within tolerance comes close), string (Jaro-Winkler >= 0.9 comes close); block: rows sharing a value are compared';
+  'Attributes beyond the built-in kinds (a date of birth, a passport number, a segment) and how they compare: exact, date (day/month swaps and year typos come close; the day or the month one typo off is one field off), number (within tolerance comes close), string (Jaro-Winkler >= 0.9 comes close); block: rows sharing a value are compared';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_attribute', '');
 
 CREATE TABLE @extschema@.identity_weight (
@@ -496,10 +496,14 @@ CREATE TABLE @extschema@.identity_weight (
     ('phone', 'disagree'), ('email', 'agree'), ('email', 'disagree'), ('name', 'exact'), ('name', 'exact_unique'), ('name', 'close'),
     ('name', 'near'), ('name', 'partial'), ('name', 'disagree'), ('company', 'agree'), ('company', 'close'), ('company', 'disagree'),
     ('address', 'agree'), ('address', 'close'), ('address', 'disagree'), ('model', 'match_threshold'), ('model', 'review_threshold'),
-    ('model', 'rule_name_min'), ('model', 'match_probability'), ('model', 'review_probability'), ('model', 'prior'))
-    -- a declared attribute (concord.identity_attribute): its three levels
+    ('model', 'rule_name_min'), ('model', 'match_probability'), ('model', 'review_probability'), ('model', 'prior'),
+    -- a Latin name's given and family names compared apart
+    ('name', 'swapped'), ('name', 'given_close'), ('name', 'given_initial'), ('name', 'family_close'),
+    ('name', 'family_only'), ('name', 'given_only'))
+    -- a declared attribute (concord.identity_attribute): its levels (one
+    -- field off: a date's)
     OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
-        AND level IN ('agree', 'close', 'disagree'))),
+        AND level IN ('agree', 'close', 'disagree', 'one_field_off'))),
   -- thresholds a pair can fall under, and a similarity
   CONSTRAINT identity_weight_threshold_check
     CHECK (attribute <> 'model' OR level NOT IN ('match_threshold', 'review_threshold') OR weight > 0),
@@ -516,6 +520,8 @@ INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUE
   ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
   ('name', 'exact', 5, 'default'), ('name', 'exact_unique', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
   ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),
+  ('name', 'swapped', 5, 'default'), ('name', 'given_close', 4, 'default'), ('name', 'given_initial', 2, 'default'),
+  ('name', 'family_close', 3, 'default'), ('name', 'family_only', -2, 'default'), ('name', 'given_only', -3, 'default'),
   ('company', 'agree', 8, 'default'), ('company', 'close', 1.5, 'default'), ('company', 'disagree', -1, 'default'),
   ('address', 'agree', 3, 'default'), ('address', 'close', 2, 'default'), ('address', 'disagree', -1, 'default'),
   ('model', 'match_threshold', 8, 'default'), ('model', 'review_threshold', 4, 'default'),
@@ -725,10 +731,14 @@ BEGIN
   VALUES (name, compare, tolerance, block) RETURNING * INTO row;
   -- (a weight given is 'manual' and dumped; a default is 'default', kept
   -- out of pg_dump like the built-in kinds' defaults)
+  -- (a date one field off -- the day or the month one typo off -- weighs
+  -- as close until set apart or trained: a 'default' row, which score.c
+  -- reads as the close weight when it is gone)
   INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin)
   SELECT name, l.level, l.weight, CASE WHEN l.given THEN 'manual' ELSE 'default' END
     FROM (VALUES ('agree', w_agree, agree IS NOT NULL), ('close', w_close, close IS NOT NULL),
-                 ('disagree', w_disagree, disagree IS NOT NULL)) l(level, weight, given)
+                 ('disagree', w_disagree, disagree IS NOT NULL),
+                 ('one_field_off', CASE WHEN compare = 'date' THEN w_close END, false)) l(level, weight, given)
    WHERE l.weight IS NOT NULL;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN

@@ -64,7 +64,8 @@ typedef struct IdentityDeclared
 	bool		block;
 	double		agree,
 				close,
-				disagree;
+				disagree,
+				one_field_off;	/* a date: the day or the month one typo off */
 } IdentityDeclared;
 
 typedef struct IdentityRec
@@ -126,6 +127,13 @@ typedef struct IdentityModel
 	double		match_probability;
 	double		review_probability;
 	double		name_exact_unique;	/* the same name, held by one person */
+	/* a Latin name's given and family names (see identity_compare) */
+	double		name_swapped,
+				name_given_close,
+				name_given_initial,
+				name_family_close,
+				name_family_only,
+				name_given_only;
 } IdentityModel;
 
 /* One attribute's comparison in a pair. */

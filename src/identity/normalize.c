@@ -421,81 +421,181 @@ pinyin_split(const char *word, int len, int *starts)
 }
 
 /*
- * Add word's parts to tok (at most NAME_MAX_TOKENS): its pinyin
- * syllables when it is all pinyin -- split at its camel-case boundaries
- * when each part is, else as pinyin_split finds them -- or else the word
- * itself, without boundary marks.
+ * The pinyin syllables of word (a name's word, lower case, with CAMEL
+ * marks where a capital or an apostrophe began a part), palloc'd into
+ * syl (room for NAME_MAX_WORD); their number, or 0 when the word is not
+ * all pinyin.  Split at its camel-case boundaries when each part is
+ * pinyin ("ZhangSan", "Xi'an"), else as pinyin_split finds them.
  */
 static int
-word_tokens(char *word, char **tok, int n)
+word_syllables(const char *word, char **syl)
 {
 	int			len = strlen(word);
 	int			starts[NAME_MAX_WORD + 1];
-	char	   *parts[NAME_MAX_WORD];
-	int			nparts = 0;
-	bool		camel = strchr(word, CAMEL) != NULL;
-	char	   *save = NULL;
 	char	   *w;
-	int			ns;
+	int			n = 0,
+				ns;
 
-	if (camel && len <= NAME_MAX_WORD)
+	if (len > NAME_MAX_WORD)
+		return 0;
+	if (strchr(word, CAMEL) != NULL)
 	{
 		char	   *copy = pstrdup(word);
+		char	   *save = NULL;
 		bool		all = true;
 
-		for (char *p = strtok_r(copy, "|", &save); p; p = strtok_r(NULL, "|", &save))
+		for (char *p = strtok_r(copy, "|", &save); p && all; p = strtok_r(NULL, "|", &save))
 		{
-			if (pinyin_split(p, strlen(p), starts) == 0)
+			ns = pinyin_split(p, strlen(p), starts);
+			if (ns == 0 || n + ns > NAME_MAX_WORD)
 				all = false;
-			parts[nparts++] = p;
+			for (int i = 0; all && i < ns; i++)
+				syl[n++] = pnstrdup(p + starts[i], starts[i + 1] - starts[i]);
 		}
 		if (all)
-		{
-			for (int i = 0; i < nparts; i++)
-				n = word_tokens(parts[i], tok, n);
 			return n;
-		}
+		n = 0;
 	}
-
 	/* the word without its boundary marks */
 	w = palloc(len + 1);
 	len = 0;
-	for (char *c = word; *c; c++)
+	for (const char *c = word; *c; c++)
 		if (*c != CAMEL)
 			w[len++] = *c;
 	w[len] = '\0';
 	ns = pinyin_split(w, len, starts);
-	if (ns == 0 && n < NAME_MAX_TOKENS)
-		tok[n++] = w;
-	for (int i = 0; i < ns && n < NAME_MAX_TOKENS; i++)
-		tok[n++] = pnstrdup(w + starts[i], starts[i + 1] - starts[i]);
+	for (int i = 0; i < ns; i++)
+		syl[n++] = pnstrdup(w + starts[i], starts[i + 1] - starts[i]);
 	return n;
+}
+
+/* A word without its camel-case marks. */
+static char *
+word_whole(const char *word)
+{
+	char	   *w = palloc(strlen(word) + 1);
+	int			len = 0;
+
+	for (const char *c = word; *c; c++)
+		if (*c != CAMEL)
+			w[len++] = *c;
+	w[len] = '\0';
+	return w;
+}
+
+/*
+ * Chinese family names in pinyin: the common single-character ones (a
+ * syllable may stand for several characters: li for 李, 黎 and 厉) and
+ * the compound ones.  Sorted, for bsearch.
+ */
+static const char *const surname_pinyin[] = {
+	"ai", "an", "ao", "bai", "ban", "bao", "bei", "bi", "bian", "bo", "bu", "cai", "cao", "cen", "chai",
+	"chang", "chao", "che", "chen", "cheng", "chi", "chu", "cui", "dai", "deng", "di", "diao", "ding",
+	"dong", "dongfang", "dou", "du", "duan", "fan", "fang", "fei", "feng", "fu", "gan", "gao", "ge",
+	"geng", "gong", "gongsun", "gou", "gu", "guan", "guo", "han", "hao", "he", "hong", "hou", "hu",
+	"hua", "huang", "huangfu", "huo", "ji", "jia", "jian", "jiang", "jiao", "jin", "jing", "ju", "kang",
+	"ke", "kong", "kou", "kuang", "lai", "lan", "lang", "lei", "leng", "li", "lian", "liang", "liao",
+	"lin", "ling", "linghu", "liu", "long", "lou", "lu", "luo", "ma", "mai", "man", "mao", "mei", "meng",
+	"mi", "miao", "min", "ming", "mo", "mou", "mu", "murong", "ni", "nie", "ning", "niu", "ou",
+	"ouyang", "pan", "pang", "pei", "peng", "pi", "piao", "ping", "pu", "qi", "qian", "qiao", "qin",
+	"qiu", "qu", "quan", "rao", "ren", "rong", "ruan", "sang", "sha", "shan", "shang", "shangguan",
+	"shao", "she", "shen", "sheng", "shi", "shu", "sima", "situ", "song", "su", "sui", "sun", "tai",
+	"tan", "tang", "tao", "teng", "tian", "tong", "tu", "wan", "wang", "wei", "wen", "weng", "wu", "xi",
+	"xia", "xiahou", "xian", "xiang", "xiao", "xie", "xin", "xing", "xiong", "xu", "xuan", "xue", "yan",
+	"yang", "yao", "ye", "yi", "yin", "ying", "yong", "you", "yu", "yuan", "yue", "yun", "zang", "zeng",
+	"zha", "zhai", "zhan", "zhang", "zhangsun", "zhao", "zhen", "zheng", "zhong", "zhou", "zhu",
+	"zhuang", "zhuge", "zhuo", "zong", "zou", "zu", "zuo"
+};
+
+/* Is s a Chinese family name in pinyin (surname_pinyin)? */
+static bool
+pinyin_surname(const char *s)
+{
+	return bsearch(&s, surname_pinyin, lengthof(surname_pinyin), sizeof(char *), cmp_cstr) != NULL;
+}
+
+/*
+ * Do the words of a name in Latin letters read as a Chinese name in
+ * pinyin -- so that each is cut into its syllables?  Many English names
+ * are pinyin letters too ("michaela" is mi-cha-e-la, "diana" dian-a), so
+ * a name is read as pinyin only when it has a Chinese name's shape: every
+ * word all pinyin, two to four syllables in all, no syllable inside a
+ * word that is a bare vowel (a, e, o: pinyin writes an apostrophe there,
+ * and Chinese given names rarely have one), and a family name at one end
+ * -- the first syllable (or two) of the first word, or the last word.
+ * syl[w] and nsyl[w]: each word's syllables.
+ */
+static bool
+pinyin_shaped(char **words, int nw, char ***syl, const int *nsyl)
+{
+	int			total = 0;
+	bool		surname;
+
+	for (int w = 0; w < nw; w++)
+	{
+		if (nsyl[w] == 0)
+			return false;
+		total += nsyl[w];
+		for (int k = 1; k < nsyl[w]; k++)
+			if (strcmp(syl[w][k], "a") == 0 || strcmp(syl[w][k], "e") == 0 || strcmp(syl[w][k], "o") == 0)
+				return false;
+	}
+	if (total < 2 || total > 4)
+		return false;
+	surname = pinyin_surname(syl[0][0]) || pinyin_surname(word_whole(words[nw - 1]));
+	if (!surname && nsyl[0] >= 2)
+	{
+		char	   *two = psprintf("%s%s", syl[0][0], syl[0][1]);
+
+		surname = pinyin_surname(two);
+	}
+	return surname;
 }
 
 /*
  * The tokens of a name, in order: the pinyin syllables of its Chinese
- * characters and of its Latin words that are all pinyin ("ZhangSan",
- * "zhangsan", "Xi'an"), and its other Latin words whole.
+ * characters and of a name in Latin letters that reads as pinyin
+ * ("ZhangSan", "zhangsan", "Xi'an": see pinyin_shaped), and otherwise its
+ * Latin words whole.  A name written "family, given" (Reid, Lachlan) comes
+ * given name first, as a name without a comma.  *words: whether the tokens
+ * are Latin words (not all syllables): a name whose order tells its given
+ * and family names apart.
  */
 static int
-name_tokens(const char *text, char **tok)
+name_tokens(const char *text, char **tok, bool *words)
 {
-	char	   *s = name_fold_cased(text);
+	char	   *s;
 	StringInfoData b;
-	int			n = 0;
+	int			n = 0,
+				nw = 0;
 	char	   *save = NULL;
 	bool		latin = false;
+	char	   *wordv[NAME_MAX_TOKENS];
+	const char *comma;
+
+	*words = false;
+	/* "Reid, Lachlan": the words after the one comma come first */
+	comma = strchr(text, ',');
+	if (comma && strchr(comma + 1, ',') == NULL)
+		text = psprintf("%s %.*s", comma + 1, (int) (comma - text), text);
+	s = name_fold_cased(text);
 
 	/*
-	 * Punctuation left (apostrophes) ends a word; a lower-case letter
-	 * followed by a capital gets a camel-case mark, which the pinyin
-	 * transliterator keeps while it lowers the case.
+	 * Punctuation left ends a word, but an apostrophe between letters
+	 * (O'Brien, Xi'an) and a lower-case letter followed by a capital mark
+	 * a boundary inside one, which the pinyin transliterator keeps while it
+	 * lowers the case.
 	 */
 	initStringInfo(&b);
 	for (const char *c = s; *c; c++)
 	{
 		unsigned char ch = (unsigned char) *c;
 
+		if (ch == '\'' && c > s && isalpha((unsigned char) c[-1]) && isalpha((unsigned char) c[1]))
+		{
+			appendStringInfoChar(&b, CAMEL);
+			continue;
+		}
 		if (ch < 0x80 && !isalnum(ch))
 			ch = ' ';
 		else if (ch >= 'A' && ch <= 'Z' && c > s && c[-1] >= 'a' && c[-1] <= 'z')
@@ -508,23 +608,50 @@ name_tokens(const char *text, char **tok)
 	for (char *c = s; *c; c++)
 		if (!isalnum((unsigned char) *c) && *c != CAMEL)
 			*c = ' ';
-	for (char *t = strtok_r(s, " ", &save); t && n < NAME_MAX_TOKENS; t = strtok_r(NULL, " ", &save))
+	for (char *t = strtok_r(s, " ", &save); t && n + nw < NAME_MAX_TOKENS; t = strtok_r(NULL, " ", &save))
 	{
 		/*
 		 * the pinyin of Chinese characters is syllables already: no need
 		 * of the syllable set (nor the cost of building it) to split them
 		 */
-		if (latin)
+		if (!latin)
 		{
-			/* passports write ü as yu or v: Lyu, Lv for 吕 (lu, as ICU writes it) */
-			if (strcmp(t, "lyu") == 0 || strcmp(t, "lv") == 0)
-				t = pstrdup("lu");
-			else if (strcmp(t, "nyu") == 0 || strcmp(t, "nv") == 0)
-				t = pstrdup("nu");
-			n = word_tokens(t, tok, n);
-		}
-		else
 			tok[n++] = pstrdup(t);
+			continue;
+		}
+		/* passports write ü as yu or v: Lyu, Lv for 吕 (lu, as ICU writes it) */
+		if (strcmp(t, "lyu") == 0 || strcmp(t, "lv") == 0)
+			t = pstrdup("lu");
+		else if (strcmp(t, "nyu") == 0 || strcmp(t, "nv") == 0)
+			t = pstrdup("nu");
+		wordv[nw++] = t;
+	}
+	if (latin && nw > 0)
+	{
+		char	  **syl[NAME_MAX_TOKENS];
+		int			nsyl[NAME_MAX_TOKENS];
+		bool		split = false;
+		bool		shaped;
+
+		for (int w = 0; w < nw; w++)
+		{
+			syl[w] = palloc(sizeof(char *) * NAME_MAX_WORD);
+			nsyl[w] = word_syllables(wordv[w], syl[w]);
+			split |= nsyl[w] > 1;
+		}
+		/* (words of one syllable each are the same whole or split) */
+		shaped = split ? pinyin_shaped(wordv, nw, syl, nsyl) : true;
+		for (int w = 0; w < nw; w++)
+		{
+			if (shaped && nsyl[w] > 0)
+				for (int k = 0; k < nsyl[w] && n < NAME_MAX_TOKENS; k++)
+					tok[n++] = syl[w][k];
+			else
+			{
+				tok[n++] = word_whole(wordv[w]);
+				*words |= nsyl[w] == 0 || !shaped;
+			}
+		}
 	}
 
 	/*
@@ -566,7 +693,8 @@ char *
 identity_name_key(const char *text)
 {
 	char	   *tok[NAME_MAX_TOKENS];
-	int			n = name_tokens(text, tok);
+	bool		words;
+	int			n = name_tokens(text, tok, &words);
 	char	   *best = NULL;
 
 	if (n == 0)
@@ -585,17 +713,21 @@ identity_name_key(const char *text)
 }
 
 /*
- * A name's pinyin syllables (or Latin words), sorted and space-separated:
- * what matching compares when two name keys differ.
+ * A name's pinyin syllables, sorted, or its Latin words in their order
+ * (given names first, the family name last), space-separated: what
+ * matching compares when two name keys differ -- syllables as a set, a
+ * Latin name's given and family names each with the other's.
  */
 char *
 identity_name_syllables(const char *text)
 {
 	char	   *tok[NAME_MAX_TOKENS];
-	int			n = name_tokens(text, tok);
+	bool		words;
+	int			n = name_tokens(text, tok, &words);
 	StringInfoData b;
 
-	qsort(tok, n, sizeof(char *), cmp_cstr);
+	if (!words)
+		qsort(tok, n, sizeof(char *), cmp_cstr);
 	initStringInfo(&b);
 	for (int i = 0; i < n; i++)
 		appendStringInfo(&b, "%s%s", i ? " " : "", tok[i]);

@@ -71,6 +71,12 @@ static const WeightSlot weight_slots[] = {
 	{"name", "near", offsetof(IdentityModel, name_near)},
 	{"name", "partial", offsetof(IdentityModel, name_partial)},
 	{"name", "disagree", offsetof(IdentityModel, name_disagree)},
+	{"name", "swapped", offsetof(IdentityModel, name_swapped)},
+	{"name", "given_close", offsetof(IdentityModel, name_given_close)},
+	{"name", "given_initial", offsetof(IdentityModel, name_given_initial)},
+	{"name", "family_close", offsetof(IdentityModel, name_family_close)},
+	{"name", "family_only", offsetof(IdentityModel, name_family_only)},
+	{"name", "given_only", offsetof(IdentityModel, name_given_only)},
 	{"company", "agree", offsetof(IdentityModel, company_agree)},
 	{"company", "close", offsetof(IdentityModel, company_close)},
 	{"company", "disagree", offsetof(IdentityModel, company_disagree)},
@@ -99,6 +105,13 @@ identity_load_model(void)
 
 	m.match_probability = 0.9;
 	m.name_exact_unique = m.name_exact;
+	/* (identity.sql's defaults, for an install whose rows are gone) */
+	m.name_swapped = 5;
+	m.name_given_close = 4;
+	m.name_given_initial = 2;
+	m.name_family_close = 3;
+	m.name_family_only = -2;
+	m.name_given_only = -3;
 	m.review_probability = 0.5;
 	if (SPI_execute("SELECT attribute, level, weight, origin FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");
@@ -144,7 +157,8 @@ identity_load_model(void)
 	if (SPI_execute("SELECT a.name, a.compare, a.tolerance, a.block,"
 					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'agree'),"
 					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'close'),"
-					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'disagree')"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'disagree'),"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'one_field_off')"
 					" FROM concord.identity_attribute a ORDER BY a.name COLLATE \"C\" LIMIT " CppAsString2(MAX_DECLARED),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_attribute");
@@ -181,6 +195,9 @@ identity_load_model(void)
 		w = SPI_getvalue(t, d, 7);
 		a->disagree = w ? strtod(w, NULL) :
 			a->compare == CMP_DATE ? -3 : a->compare == CMP_EXACT ? (a->block ? -4 : -2) : -1;
+		/* a date's day or month one typo off: as close, unless set apart */
+		w = SPI_getvalue(t, d, 8);
+		a->one_field_off = w ? strtod(w, NULL) : a->close;
 	}
 	SPI_freetuptable(SPI_tuptable);
 	return m;
@@ -302,6 +319,34 @@ identity_widely_shared(int spread)
 	return spread > 2;
 }
 
+static int
+cmp_word(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+/*
+ * The words of a name's syllables column into w (at most 64), sorted: a
+ * Latin name's come in written order.  Their number; s is cut up.
+ */
+static int
+sorted_words(char *s, char **w)
+{
+	char	   *save = NULL;
+	int			n = 0;
+	bool		sorted = true;
+
+	for (char *t = strtok_r(s, " ", &save); t && n < 64; t = strtok_r(NULL, " ", &save))
+	{
+		if (n > 0 && strcmp(w[n - 1], t) > 0)
+			sorted = false;
+		w[n++] = t;
+	}
+	if (!sorted)
+		qsort(w, n, sizeof(char *), cmp_word);
+	return n;
+}
+
 /*
  * Names that are not the same: the share of syllables they have in common
  * (Dice over the sorted syllable lists).  Character similarity would be
@@ -313,10 +358,9 @@ syllable_dice(const char *a, const char *b, bool *all_but_one)
 {
 	char	   *ta[64],
 			   *tb[64];
-	int			na = 0,
-				nb = 0,
+	int			na,
+				nb,
 				common;
-	char	   *save = NULL;
 	char	   *ca,
 			   *cb;
 
@@ -324,10 +368,8 @@ syllable_dice(const char *a, const char *b, bool *all_but_one)
 		return 0.0;
 	ca = pstrdup(a);
 	cb = pstrdup(b);
-	for (char *t = strtok_r(ca, " ", &save); t && na < 64; t = strtok_r(NULL, " ", &save))
-		ta[na++] = t;
-	for (char *t = strtok_r(cb, " ", &save); t && nb < 64; t = strtok_r(NULL, " ", &save))
-		tb[nb++] = t;
+	na = sorted_words(ca, ta);
+	nb = sorted_words(cb, tb);
 	/* both lists are sorted: walk them together */
 	common = identity_sorted_common(ta, na, tb, nb);
 	pfree(ca);
@@ -420,21 +462,166 @@ name_part_missing(const char *a, const char *b)
 {
 	char	   *ta[64],
 			   *tb[64];
-	int			na = 0,
-				nb = 0,
+	int			na,
+				nb,
 				common;
-	char	   *save = NULL;
 	char	   *ca = pstrdup(a);
 	char	   *cb = pstrdup(b);
 
-	for (char *t = strtok_r(ca, " ", &save); t && na < 64; t = strtok_r(NULL, " ", &save))
-		ta[na++] = t;
-	for (char *t = strtok_r(cb, " ", &save); t && nb < 64; t = strtok_r(NULL, " ", &save))
-		tb[nb++] = t;
+	na = sorted_words(ca, ta);
+	nb = sorted_words(cb, tb);
 	common = identity_sorted_common(ta, na, tb, nb);
 	pfree(ca);
 	pfree(cb);
 	return na != nb && common > 0 && common == Min(na, nb);
+}
+
+/* Two parts of Latin names at least this alike (Jaro-Winkler) are close. */
+#define LATIN_PART_CLOSE 0.92
+
+/*
+ * A Latin name's parts, from its words in written order (name_syllables
+ * keeps a Latin name's order; "Reid, Lachlan" came as "lachlan reid"):
+ * in the English order this reads names in, the family name is the last
+ * word and the given names the words before it; first and rest split it
+ * after its first word instead, as a name written family name first
+ * would be.  False for a name of one word.
+ */
+typedef struct LatinParts
+{
+	char	   *given,
+			   *family,
+			   *first,
+			   *rest;
+} LatinParts;
+
+static bool
+latin_parts(const char *words, LatinParts *p)
+{
+	const char *last = strrchr(words, ' ');
+	const char *sp = strchr(words, ' ');
+
+	if (last == NULL || last == words || last[1] == '\0')
+		return false;
+	p->given = pnstrdup(words, last - words);
+	p->family = pstrdup(last + 1);
+	p->first = pnstrdup(words, sp - words);
+	p->rest = pstrdup(sp + 1);
+	return true;
+}
+
+/* Are the words of x single letters, the initials of y's first words (j / john, j p / john paul)? */
+static bool
+initials_of(const char *x, const char *y)
+{
+	const char *q = y;
+	bool		longer = false;
+
+	for (const char *p = x; *p; p++)
+	{
+		if (*p == ' ')
+			continue;
+		if (p[1] != '\0' && p[1] != ' ')
+			return false;
+		if (*q != *p)
+			return false;
+		while (*q && *q != ' ')
+		{
+			q++;
+			longer |= *q != ' ' && *q != '\0';
+		}
+		while (*q == ' ')
+			q++;
+	}
+	return longer;
+}
+
+typedef enum PartLevel
+{
+	PART_EXACT,
+	PART_INITIAL,
+	PART_CLOSE,
+	PART_DIFFERENT
+} PartLevel;
+
+/* One part of two Latin names against the other: the same, initials (given names only), close, or different. */
+static PartLevel
+part_level(const char *x, const char *y, bool initials)
+{
+	if (strcmp(x, y) == 0)
+		return PART_EXACT;
+	if (initials && (initials_of(x, y) || initials_of(y, x)))
+		return PART_INITIAL;
+	return jw(x, y) >= LATIN_PART_CLOSE ? PART_CLOSE : PART_DIFFERENT;
+}
+
+/* Is one name the other with its family name written first (reid lachlan / lachlan reid), typos allowed? */
+static bool
+parts_swapped(const LatinParts *a, const LatinParts *b)
+{
+	return (part_level(a->family, b->first, false) != PART_DIFFERENT &&
+			part_level(a->given, b->rest, false) != PART_DIFFERENT) ||
+		(part_level(b->family, a->first, false) != PART_DIFFERENT &&
+		 part_level(b->given, a->rest, false) != PART_DIFFERENT);
+}
+
+typedef enum LatinLevel
+{
+	LATIN_NONE,
+	LATIN_GIVEN_CLOSE,
+	LATIN_GIVEN_INITIAL,
+	LATIN_FAMILY_CLOSE,
+	LATIN_SWAPPED,
+	LATIN_FAMILY_ONLY,
+	LATIN_GIVEN_ONLY
+} LatinLevel;
+
+/*
+ * Two Latin names (their words in written order) that are not the same,
+ * given name with given name and family name with family name
+ * (Jaro-Winkler >= LATIN_PART_CLOSE is close): the family name the same
+ * and the given name close, or an initial of the other; the given name
+ * the same and the family name close; the two written in opposite orders;
+ * the family name the same and the given names different (two of one
+ * family), or the given name the same and the family names different.
+ * LATIN_NONE when neither has two words, or typos are in both parts (the
+ * letters of the whole names tell those).
+ */
+static LatinLevel
+latin_level(const char *wa, const char *wb)
+{
+	LatinParts	a,
+				b;
+	PartLevel	f,
+				g;
+
+	if (!latin_parts(wa, &a) || !latin_parts(wb, &b))
+		return LATIN_NONE;
+	f = part_level(a.family, b.family, false);
+	g = part_level(a.given, b.given, true);
+	if (f == PART_EXACT && g == PART_CLOSE)
+		return LATIN_GIVEN_CLOSE;
+	if (f == PART_EXACT && g == PART_INITIAL)
+		return LATIN_GIVEN_INITIAL;
+	if (g == PART_EXACT && f == PART_CLOSE)
+		return LATIN_FAMILY_CLOSE;
+	if (f != PART_DIFFERENT && g != PART_DIFFERENT)
+		return LATIN_NONE;
+	if (parts_swapped(&a, &b))
+		return LATIN_SWAPPED;
+	if (f == PART_EXACT)
+		return LATIN_FAMILY_ONLY;
+	if (g == PART_EXACT)
+		return LATIN_GIVEN_ONLY;
+	return LATIN_NONE;
+}
+
+/* Does a name's level say the two names are different ones (not a typo)? */
+static bool
+names_differ(const char *level)
+{
+	return strcmp(level, "disagree") == 0 || strncmp(level, "family only", 11) == 0 ||
+		strncmp(level, "given only", 10) == 0;
 }
 
 /*
@@ -501,6 +688,21 @@ date_parts(const char *s, int *y, int *mo, int *d)
 	return sscanf(s, "%d-%d-%d", y, mo, d) == 3;
 }
 
+/*
+ * Are two days (or two months) one typo apart: one apart (12 / 13), one
+ * of their two digits changed (12 / 17, 03 / 08), or the two swapped
+ * (12 / 21)?
+ */
+static bool
+field_typo(int x, int y)
+{
+	if (x == y)
+		return false;
+	if (abs(x - y) == 1 || x / 10 == y / 10 || x % 10 == y % 10)
+		return true;
+	return x / 10 == y % 10 && x % 10 == y / 10;
+}
+
 /* Do two years differ in one digit only, or by one (1989 / 1990)? */
 static bool
 year_typo(int y1, int y2)
@@ -552,7 +754,9 @@ one_typo(const char *x, const char *y)
 /*
  * A declared attribute's comparison: agree, close (a date with day and
  * month swapped or a year mistyped, a number within the tolerance, a
- * string with Jaro-Winkler >= 0.9) or disagree.
+ * string with Jaro-Winkler >= 0.9), a date one field off (the same year,
+ * and the same month with the day one typo off, or the same day with the
+ * month one typo off: a level of its own) or disagree.
  */
 static void
 compare_declared(const IdentityModel *m, const IdentityDeclared *d, const char *x, const char *y, IdentityAttCmp *c)
@@ -583,6 +787,8 @@ compare_declared(const IdentityModel *m, const IdentityDeclared *d, const char *
 							c->level = "close, day and month swapped";
 						else if (m1 == m2 && d1 == d2 && year_typo(y1, y2))
 							c->level = "close, year mistyped";
+						else if (y1 == y2 && ((m1 == m2 && field_typo(d1, d2)) || (d1 == d2 && field_typo(m1, m2))))
+							c->level = "close, one field off";
 					}
 					break;
 				}
@@ -599,6 +805,8 @@ compare_declared(const IdentityModel *m, const IdentityDeclared *d, const char *
 	if (d->compare == CMP_STRING && same)
 		c->similarity = 1.0;
 	c->weight = c->level[0] == 'a' ? d->agree : c->level[0] == 'c' ? d->close : d->disagree;
+	if (strcmp(c->level, "close, one field off") == 0)
+		c->weight = d->one_field_off;
 
 	/*
 	 * the population scale, as for the built-in kinds (see tf): two rows
@@ -673,7 +881,7 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 					 * their being one
 					 */
 					if (same && i != A_ID_NUMBER && a->spread[i] > 1 &&
-						strcmp(c[A_NAME_KEY].level, "disagree") == 0)
+						names_differ(c[A_NAME_KEY].level))
 					{
 						c[i].level = "agree, shared by different names";
 						c[i].weight = 0;
@@ -683,11 +891,34 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 			case A_NAME_KEY:
 				{
 					bool		partial = false;
-					double		s = strcmp(a->att[i], b->att[i]) == 0 ? 1.0 :
-						syllable_dice(a->syllables, b->syllables, &partial);
+					bool		same = strcmp(a->att[i], b->att[i]) == 0;
+					double		s = same ? 1.0 : syllable_dice(a->syllables, b->syllables, &partial);
+					bool		latin = a->latin && b->latin && a->syllables && b->syllables;
+					LatinLevel	lv = LATIN_NONE;
 
 					c[i].similarity = s;
-					if (s >= 1.0 && a->spread[i] <= 1 && strcmp(a->att[i], b->att[i]) == 0)
+					if (latin && !same && !name_part_missing(a->syllables, b->syllables))
+						lv = latin_level(a->syllables, b->syllables);
+					if (same && latin && strcmp(a->syllables, b->syllables) != 0)
+					{
+						/*
+						 * the same letters in another order: given and
+						 * family names swapped (reid lachlan / lachlan
+						 * reid) is a level of its own, a value shared
+						 */
+						LatinParts	pa,
+									pb;
+
+						if (latin_parts(a->syllables, &pa) && latin_parts(b->syllables, &pb) &&
+							parts_swapped(&pa, &pb))
+							lv = LATIN_SWAPPED;
+					}
+					if (lv == LATIN_SWAPPED && same)
+					{
+						c[i].level = "swapped, given and family";
+						c[i].weight = m->name_swapped + m->scale;
+					}
+					else if (s >= 1.0 && a->spread[i] <= 1 && same)
 					{
 						/*
 						 * a name one person holds (one phone behind it, or
@@ -704,15 +935,32 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 						/* a common name says less */
 						c[i].weight = tf(m, m->name_exact, a->spread[i]);
 					}
-					else if (a->latin && b->latin && a->syllables && b->syllables &&
-							 name_part_missing(a->syllables, b->syllables))
+					else if (latin && name_part_missing(a->syllables, b->syllables))
 					{
 						/* one name with a word fewer (no given name): neither for nor against */
 						c[i].level = "partial, a word missing";
 						c[i].weight = m->name_partial;
 					}
-					else if (a->latin && b->latin && a->syllables && b->syllables &&
-							 (c[i].similarity = latin_similarity(a, b)) >= 0.88)
+					else if (latin && lv != LATIN_NONE && lv != LATIN_FAMILY_ONLY && lv != LATIN_GIVEN_ONLY)
+					{
+						/*
+						 * Latin names compared given name with given name,
+						 * family name with family name: one the same and
+						 * the other a typo (or an initial) away, or the
+						 * two swapped -- each a level of its own, a value
+						 * shared (with the population's scale); the
+						 * letters of the whole names as the similarity
+						 */
+						c[i].similarity = latin_similarity(a, b);
+						c[i].level = lv == LATIN_GIVEN_CLOSE ? "family exact, given close" :
+							lv == LATIN_GIVEN_INITIAL ? "family exact, given an initial" :
+							lv == LATIN_FAMILY_CLOSE ? "given exact, family close" : "swapped, given and family";
+						c[i].weight = m->scale +
+							(lv == LATIN_GIVEN_CLOSE ? m->name_given_close :
+							 lv == LATIN_GIVEN_INITIAL ? m->name_given_initial :
+							 lv == LATIN_FAMILY_CLOSE ? m->name_family_close : m->name_swapped);
+					}
+					else if (latin && (c[i].similarity = latin_similarity(a, b)) >= 0.88)
 					{
 						/*
 						 * Latin names a typo apart (lachlan reid /
@@ -724,6 +972,18 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 
 						c[i].level = close ? "close, typo" : "near, typos";
 						c[i].weight = (close ? m->name_close : m->name_near) + m->scale;
+					}
+					else if (lv == LATIN_FAMILY_ONLY || lv == LATIN_GIVEN_ONLY)
+					{
+						/*
+						 * the same family name and different given names
+						 * (two of one family), or the same given name and
+						 * different family names (a married name, or
+						 * another person)
+						 */
+						c[i].level = lv == LATIN_FAMILY_ONLY ? "family only, given different" :
+							"given only, family different";
+						c[i].weight = lv == LATIN_FAMILY_ONLY ? m->name_family_only : m->name_given_only;
 					}
 					else if (s >= 0.9)
 					{

@@ -38,7 +38,7 @@
 
 PG_FUNCTION_INFO_V1(concord_identity_train_fit);
 
-#define MAX_LEVELS 6
+#define MAX_LEVELS 12
 #define NO_LEVEL 255
 /* EM stops when no m moves by more than this, or after so many rounds */
 #define EM_TOLERANCE 1e-4
@@ -50,14 +50,15 @@ PG_FUNCTION_INFO_V1(concord_identity_train_fit);
 
 /* The levels of each built-in attribute, as concord.identity_weight names them. */
 static const char *const builtin_levels[A_NATTS][MAX_LEVELS] = {
-	[A_NAME_KEY] = {"exact_unique", "exact", "close", "near", "partial", "disagree"},
+	[A_NAME_KEY] = {"exact_unique", "exact", "close", "near", "partial", "disagree", "swapped", "given_close",
+	"given_initial", "family_close", "family_only", "given_only"},
 	[A_PHONE] = {"agree", "agree_landline", "disagree"},
 	[A_EMAIL] = {"agree", "disagree"},
 	[A_COMPANY] = {"agree", "close", "disagree"},
 	[A_ADDRESS] = {"agree", "close", "disagree"},
 	[A_ID_NUMBER] = {"agree", "disagree"},
 };
-static const int builtin_nlevels[A_NATTS] = {6, 3, 2, 3, 3, 2};
+static const int builtin_nlevels[A_NATTS] = {12, 3, 2, 3, 3, 2};
 static const char *const builtin_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
@@ -123,7 +124,8 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 		if (l[0] == 'c')
 		{
 			*scaled = d->compare != CMP_NUMBER;
-			return 1;
+			/* a date one field off: a level of its own */
+			return strcmp(l, "close, one field off") == 0 ? 3 : 1;
 		}
 		return d->compare == CMP_EXACT && !d->block ? 1 : 2;
 	}
@@ -154,6 +156,26 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 			}
 			if (strncmp(l, "partial", 7) == 0)
 				return 4;
+			/* a Latin name's given and family names (see identity_compare) */
+			if (strncmp(l, "swapped", 7) == 0)
+			{
+				*scaled = true;
+				return 6;
+			}
+			if (strncmp(l, "family exact", 12) == 0)
+			{
+				*scaled = true;
+				return strcmp(l, "family exact, given close") == 0 ? 7 : 8;
+			}
+			if (strncmp(l, "given exact", 11) == 0)
+			{
+				*scaled = true;
+				return 9;
+			}
+			if (strncmp(l, "family only", 11) == 0)
+				return 10;
+			if (strncmp(l, "given only", 10) == 0)
+				return 11;
 			return 5;
 		case A_PHONE:
 		case A_EMAIL:
@@ -217,6 +239,8 @@ identity_level_name(const IdentityModel *m, int i, int k)
 		return builtin_levels[i][k];
 	if (k == 0)
 		return "agree";
+	if (k == 3)
+		return "one_field_off";
 	if (k == 2 || (m->declared[i - A_NATTS].compare == CMP_EXACT && !m->declared[i - A_NATTS].block))
 		return "disagree";
 	return "close";
@@ -240,7 +264,7 @@ init_atts(const IdentityModel *m, TrainAtt *atts, int natts)
 			const IdentityDeclared *d = &m->declared[i - A_NATTS];
 
 			t->name = d->name;
-			t->nlev = d->compare == CMP_EXACT && !d->block ? 2 : 3;
+			t->nlev = d->compare == CMP_EXACT && !d->block ? 2 : d->compare == CMP_DATE ? 4 : 3;
 		}
 		for (int k = 0; k < t->nlev; k++)
 		{
@@ -646,7 +670,10 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 			TrainAtt   *t = &atts[i];
 
 			if (t->cand[0] >= MIN_PAIRS && t->m[0] > 0 &&
-				(strcmp(t->lev[k], "close") == 0 || strcmp(t->lev[k], "near") == 0 || strcmp(t->lev[k], "partial") == 0) &&
+				(strcmp(t->lev[k], "close") == 0 || strcmp(t->lev[k], "near") == 0 || strcmp(t->lev[k], "partial") == 0 ||
+				 strcmp(t->lev[k], "one_field_off") == 0 || strcmp(t->lev[k], "swapped") == 0 ||
+				 strcmp(t->lev[k], "given_close") == 0 || strcmp(t->lev[k], "given_initial") == 0 ||
+				 strcmp(t->lev[k], "family_close") == 0) &&
 				t->m[k] / t->u[k] > t->m[0] / t->u[0])
 				t->u[k] = Min(1.0, t->m[k] * t->u[0] / t->m[0]);
 		}

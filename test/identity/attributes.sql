@@ -41,12 +41,13 @@ SELECT is((concord.identity_attribute_create('yearly_spend', 'number', tolerance
   'a yearly spend, compared as a number with a tolerance of 100');
 SELECT is((concord.identity_attribute_create('segment', 'string')).compare, 'string', 'a segment, compared as a string');
 SELECT results_eq($$SELECT attribute, level, weight FROM concord.identity_weight
-                     WHERE attribute IN ('birth_date', 'passport', 'yearly_spend', 'segment') ORDER BY 1, 3 DESC$$,
-  $$VALUES ('birth_date', 'agree', 6::float8), ('birth_date', 'close', 3), ('birth_date', 'disagree', -3),
+                     WHERE attribute IN ('birth_date', 'passport', 'yearly_spend', 'segment') ORDER BY 1, 3 DESC, 2$$,
+  $$VALUES ('birth_date', 'agree', 6::float8), ('birth_date', 'close', 3), ('birth_date', 'one_field_off', 3),
+           ('birth_date', 'disagree', -3),
            ('passport', 'agree', 12), ('passport', 'close', 6), ('passport', 'disagree', -4),
            ('segment', 'agree', 3), ('segment', 'close', 1.5), ('segment', 'disagree', -1),
            ('yearly_spend', 'agree', 3), ('yearly_spend', 'close', 1.5), ('yearly_spend', 'disagree', -1)$$,
-  'their weights are in the model table, defaults where none were given');
+  'their weights are in the model table, defaults where none were given (a date one field off: as close)');
 
 SELECT throws_ok($$SELECT concord.identity_attribute_create('phone', 'exact')$$, '22023', '"phone" is a built-in attribute kind',
   'a built-in kind cannot be declared');
@@ -153,8 +154,8 @@ SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link
   'the new member joins 李雷 by the passport block');
 SELECT results_eq($$SELECT new_ids, merged, split FROM concord.resolve()$$, $$VALUES (0::bigint, 0::bigint, 0::bigint)$$,
   'a full resolve afterwards changes nothing: incremental equals full');
-SELECT is((SELECT count(*)::int FROM concord.identity_estimate_weights(1000) WHERE attribute = 'birth_date'), 3,
-  'identity_estimate_weights proposes the declared attributes'' weights too');
+SELECT is((SELECT count(*)::int FROM concord.identity_estimate_weights(1000) WHERE attribute = 'birth_date'), 4,
+  'identity_estimate_weights proposes the declared attributes'' weights too (a date''s four levels)');
 
 SELECT throws_ok($$SELECT concord.identity_attribute_drop('passport')$$, '2BP01',
   'attribute "passport" is used by identity sources crm, members', 'an attribute in use cannot be dropped');

@@ -1,7 +1,7 @@
 -- identity: the normalizers, table-driven.  Each row: the input as a
 -- department wrote it, and the canonical form (or NULL and the reason).
 BEGIN;
-SELECT plan(20);
+SELECT plan(21);
 -- the normalizers and similarity functions are everyone's: asked as a
 -- role granted nothing
 CREATE ROLE tap_id_anyone;
@@ -127,6 +127,38 @@ SELECT results_eq(
   $$SELECT input, concord.name_syllables(input), concord.name_key(input) FROM name_splits ORDER BY input$$,
   $$SELECT input, syllables, key FROM name_splits ORDER BY input$$,
   'names: unspaced and camel-case pinyin split into syllables (the fewest when ambiguous); other Latin words whole');
+
+-- A name in Latin letters is read as pinyin only when it has a Chinese
+-- name's shape: every word all pinyin, two to four syllables, no bare
+-- vowel (a, e, o) inside a word, a family name at one end.  English names
+-- whose letters happen to split (mi-cha-e-la, dian-a) stay whole; a name
+-- that is not pinyin keeps its words in written order (given names first,
+-- "family, given" turned round), so that matching can tell its parts.
+CREATE TEMP TABLE latin_names (input text, syllables text, key text);
+INSERT INTO latin_names VALUES
+  ('michaela', 'michaela', 'michaela'),
+  ('Michaela Neumann', 'michaela neumann', 'michaelaneumann'),
+  ('diana', 'diana', 'diana'),
+  ('Diana Li', 'diana li', 'dianali'),
+  ('maria', 'maria', 'maria'),
+  ('mia', 'mia', 'mia'),
+  ('sandra', 'sandra', 'sandra'),
+  ('ann', 'ann', 'ann'),
+  ('lian', 'lian', 'lian'),
+  ('anna', 'an na', 'anna'),
+  ('zhang wei', 'wei zhang', 'weizhang'),
+  ('li na', 'li na', 'lina'),
+  ('ouyang xiaoming', 'ming ou xiao yang', 'mingouyangxiao'),
+  ('Wang Yongan', 'an wang yong', 'anwangyong'),
+  ('reid lachlan', 'reid lachlan', 'lachlanreid'),
+  ('Reid, Lachlan', 'lachlan reid', 'lachlanreid'),
+  ('Smith, John Paul', 'john paul smith', 'johnpaulsmith'),
+  ('O''Brien', 'obrien', 'obrien'),
+  ('Mary Smith-Jones', 'mary smith jones', 'jonesmarysmith');
+SELECT results_eq(
+  $$SELECT input, concord.name_syllables(input), concord.name_key(input) FROM latin_names ORDER BY input$$,
+  $$SELECT input, syllables, key FROM latin_names ORDER BY input$$,
+  'Latin names: pinyin only with a Chinese name''s shape (michaela and diana stay whole, anna reads as 安娜); other names'' words in written order');
 
 ------------------------------------------------------------------------------
 -- Companies
