@@ -289,7 +289,8 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 				Pick		r;
 				char	   *value = identity_text_column(t, d, C_FIRST_ATT + a);
 
-				if (value == NULL)
+				/* a resident ID number with a typo is never the customer's */
+				if (value == NULL || (a == G_NATTS - 1 && strncmp(value, "typo:", 5) == 0))
 					continue;
 				if (source == NULL)
 				{

@@ -88,19 +88,23 @@ COMMENT ON FUNCTION @extschema@.to_halfwidth(text) IS 'Full-width forms to half-
 -- canonical form; another (a passport, a Hong Kong or a foreign ID, a
 -- social security number) kept as "other:" and its letters and digits,
 -- upper case -- if it has 5 or more and a digit; a value shaped like a
--- resident ID number that is not valid (a typo) is NULL.
+-- resident ID number that is not valid (a typo: its check character or its
+-- date does not match) as "typo:" and its characters, which never agree
+-- by rule and never make the golden record, but come close to the number
+-- they are one typo from.
 CREATE FUNCTION @extschema@.normalize_id(id text)
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 BEGIN ATOMIC
   SELECT coalesce(@extschema@.normalize_cn_id(id),
-                  CASE WHEN s.x OPERATOR(pg_catalog.!~) '^([0-9]{15}|[0-9]{17}[0-9X])$'
-                         AND pg_catalog.length(s.x) OPERATOR(pg_catalog.>=) 5 AND s.x OPERATOR(pg_catalog.~) '[0-9]'
+                  CASE WHEN s.x OPERATOR(pg_catalog.~) '^([0-9]{15}|[0-9]{17}[0-9X])$'
+                       THEN 'typo:' OPERATOR(pg_catalog.||) s.x
+                       WHEN pg_catalog.length(s.x) OPERATOR(pg_catalog.>=) 5 AND s.x OPERATOR(pg_catalog.~) '[0-9]'
                        THEN 'other:' OPERATOR(pg_catalog.||) s.x END)
     FROM (SELECT pg_catalog.upper(pg_catalog.regexp_replace(@extschema@.to_halfwidth(id), '[^0-9A-Za-z]', '', 'g')) AS x) s;
 END;
 COMMENT ON FUNCTION @extschema@.normalize_id(text) IS
-  'An ID number as resolve keeps it: a resident ID number as normalize_cn_id gives it, any other as "other:" and its letters and digits (5 or more, with a digit); NULL for a resident ID number that is not valid';
+  'An ID number as resolve keeps it: a resident ID number as normalize_cn_id gives it, any other as "other:" and its letters and digits (5 or more, with a digit); a value shaped like a resident ID number that is not valid (a typo) as "typo:" and its characters';
 
 CREATE FUNCTION @extschema@.identity_placeholder(kind text, value text)
 RETURNS boolean AS 'MODULE_PATHNAME', 'concord_identity_placeholder'
@@ -499,7 +503,9 @@ CREATE TABLE @extschema@.identity_weight (
     ('model', 'rule_name_min'), ('model', 'match_probability'), ('model', 'review_probability'), ('model', 'prior'),
     -- a Latin name's given and family names compared apart
     ('name', 'swapped'), ('name', 'given_close'), ('name', 'given_initial'), ('name', 'family_close'),
-    ('name', 'family_only'), ('name', 'given_only'))
+    ('name', 'family_only'), ('name', 'given_only'),
+    -- an ID number one typo from the other
+    ('id_number', 'close'))
     -- a declared attribute (concord.identity_attribute): its levels (one
     -- field off: a date's)
     OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
@@ -515,7 +521,7 @@ CREATE TABLE @extschema@.identity_weight (
 COMMENT ON TABLE @extschema@.identity_weight IS
   'The matching model: log2(m/u) weight per attribute and agreement level (origin default, manual, estimated or trained by identity_train, with its m and u), the match threshold (or, trained, the match probability and the prior it is turned into) and the phone rule''s name similarity';
 INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUES
-  ('id_number', 'agree', 12, 'default'), ('id_number', 'disagree', -6, 'default'),
+  ('id_number', 'agree', 12, 'default'), ('id_number', 'disagree', -6, 'default'), ('id_number', 'close', 6, 'default'),
   ('phone', 'agree', 9, 'default'), ('phone', 'agree_landline', 4, 'default'), ('phone', 'disagree', -4, 'default'),
   ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
   ('name', 'exact', 5, 'default'), ('name', 'exact_unique', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),

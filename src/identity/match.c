@@ -166,7 +166,7 @@ all_disagree(const IdentityModel *m, const IdentityRec *recs, int att, const int
 		for (int j = 0; j < CLUSTER_SLOTS && y[j] >= 0; j++)
 		{
 			identity_compare(m, &recs[x[i]], &recs[y[j]], cmp, &score, &rule);
-			if (strncmp(cmp[att].level, "disagree", 8) != 0)
+			if (strcmp(cmp[att].level, "disagree") != 0)
 				return false;
 		}
 	return true;

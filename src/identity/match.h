@@ -134,6 +134,8 @@ typedef struct IdentityModel
 				name_family_close,
 				name_family_only,
 				name_given_only;
+	/* an ID number one typo from the other (see identity_compare) */
+	double		id_close;
 } IdentityModel;
 
 /* One attribute's comparison in a pair. */

@@ -60,6 +60,7 @@ typedef struct WeightSlot
 static const WeightSlot weight_slots[] = {
 	{"id_number", "agree", offsetof(IdentityModel, id_agree)},
 	{"id_number", "disagree", offsetof(IdentityModel, id_disagree)},
+	{"id_number", "close", offsetof(IdentityModel, id_close)},
 	{"phone", "agree", offsetof(IdentityModel, phone_agree)},
 	{"phone", "agree_landline", offsetof(IdentityModel, phone_agree_landline)},
 	{"phone", "disagree", offsetof(IdentityModel, phone_disagree)},
@@ -112,6 +113,7 @@ identity_load_model(void)
 	m.name_family_close = 3;
 	m.name_family_only = -2;
 	m.name_given_only = -3;
+	m.id_close = 6;
 	m.review_probability = 0.5;
 	if (SPI_execute("SELECT attribute, level, weight, origin FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");
@@ -717,6 +719,17 @@ year_typo(int y1, int y2)
 }
 
 /*
+ * An ID number's characters: a resident ID number normalize_id kept
+ * though it fails its check ("typo:" and its characters) without the
+ * prefix; any other as it is (the same pointer).
+ */
+static const char *
+id_digits(const char *id)
+{
+	return strncmp(id, "typo:", 5) == 0 ? id + 5 : id;
+}
+
+/*
  * Are two identifiers one typo apart -- a character replaced, inserted or
  * left out, or two neighbours swapped -- and long enough (5 or more
  * characters) for a typo to be told from another number?
@@ -871,6 +884,31 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 					{
 						c[i].level = "disagree, shared value";
 						c[i].weight = 0;
+					}
+
+					/*
+					 * ID numbers one typo apart (a digit replaced, left
+					 * out or doubled, two neighbours swapped): a resident
+					 * ID number with a typo fails its check character,
+					 * and normalize_id keeps it as "typo:" and its
+					 * characters, to be compared here; one that is further
+					 * from the other says nothing against it
+					 */
+					if (!same && i == A_ID_NUMBER)
+					{
+						const char *x = id_digits(a->att[i]),
+								   *y = id_digits(b->att[i]);
+
+						if (one_typo(x, y))
+						{
+							c[i].level = "close, one typo";
+							c[i].weight = m->id_close;
+						}
+						else if (x != a->att[i] || y != b->att[i])
+						{
+							c[i].level = "disagree, a number with a typo";
+							c[i].weight = 0;
+						}
 					}
 
 					/*
@@ -1131,7 +1169,8 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 		conflict = (m->declared[j].block || m->declared[j].compare == CMP_DATE) &&
 			strcmp(c[A_NATTS + j].level, "disagree") == 0;
 	*rule = NULL;
-	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0 && !identity_widely_shared(a->spread[A_ID_NUMBER]))
+	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0 && !identity_widely_shared(a->spread[A_ID_NUMBER]) &&
+		id_digits(a->att[A_ID_NUMBER]) == a->att[A_ID_NUMBER])
 		*rule = "rule: same ID number";
 	else if (!conflict && strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
 			 c[A_NAME_KEY].similarity >= m->rule_name_min)

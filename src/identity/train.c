@@ -56,9 +56,9 @@ static const char *const builtin_levels[A_NATTS][MAX_LEVELS] = {
 	[A_EMAIL] = {"agree", "disagree"},
 	[A_COMPANY] = {"agree", "close", "disagree"},
 	[A_ADDRESS] = {"agree", "close", "disagree"},
-	[A_ID_NUMBER] = {"agree", "disagree"},
+	[A_ID_NUMBER] = {"agree", "disagree", "close"},
 };
-static const int builtin_nlevels[A_NATTS] = {12, 3, 2, 3, 3, 2};
+static const int builtin_nlevels[A_NATTS] = {12, 3, 2, 3, 3, 3};
 static const char *const builtin_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
@@ -188,6 +188,8 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 			}
 			if (strcmp(l, "disagree") == 0)
 				return i == A_PHONE ? 2 : 1;
+			if (i == A_ID_NUMBER && strcmp(l, "close, one typo") == 0)
+				return 2;
 			return -1;
 		case A_COMPANY:
 			if (strncmp(l, "agree, several", 14) == 0)

@@ -264,9 +264,10 @@ SELECT results_eq($$SELECT concord.normalize_phone(p) FROM unnest(ARRAY['0138123
   $$VALUES ('+8613812345678'), ('+8613812345678'), ('+861012345678')$$,
   'a mobile with a trunk 0 (0138...) is the mobile; a Beijing landline stays one');
 SELECT results_eq($$SELECT concord.normalize_id(x) FROM unnest(ARRAY['11010519491231002x', 'C01X00T47', 'c01x-00t47', 'A123456(7)',
-                                                                 '110105194912310021', '无', '12-3']) WITH ORDINALITY t(x, i) ORDER BY i$$,
-  $$VALUES ('11010519491231002X'), ('other:C01X00T47'), ('other:C01X00T47'), ('other:A1234567'), (NULL), (NULL), (NULL)$$,
-  'normalize_id: a resident ID number canonical, another kept as other: (a passport, a Hong Kong ID); an invalid resident number, a placeholder or a stub NULL');
+                                                                 '110105194912310021', '110105 19491331 002X', '110105491231002', '无', '12-3']) WITH ORDINALITY t(x, i) ORDER BY i$$,
+  $$VALUES ('11010519491231002X'), ('other:C01X00T47'), ('other:C01X00T47'), ('other:A1234567'), ('typo:110105194912310021'),
+           ('typo:11010519491331002X'), ('11010519491231002X'), (NULL), (NULL)$$,
+  'normalize_id: a resident ID number canonical (also the 15-character form), another kept as other: (a passport, a Hong Kong ID); a resident number with a typo (its check character, its date) kept as typo:; a placeholder or a stub NULL');
 SELECT results_eq($$SELECT concord.identity_placeholder(k, v) FROM (VALUES ('name', '未知'), ('name', '客户'), ('name', '先生'),
                       ('name', '张先生'), ('name', '王总'), ('name', ' Unknown '), ('name', '张三'), ('name', '先生张'),
                       ('company', '个人'), ('company', '自由职业'), ('company', '个人护理用品有限公司')) x(k, v)$$,
