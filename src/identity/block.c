@@ -104,6 +104,45 @@ arena_column(StrArena *a, HeapTuple t, TupleDesc d, int col)
 	return r;
 }
 
+/*
+ * The values of the blocking rules that are conjunctions of keys (see
+ * identity_load_blocking_rules): the keys' values joined by a unit
+ * separator, NULL if any is missing.
+ */
+static void
+rule_values(const IdentityModel *m, IdentityRec *r, StrArena *arena)
+{
+	StringInfoData v;
+
+	if (m->ncomposite == 0)
+		return;
+	initStringInfo(&v);
+	for (int k = 0; k < m->nrules; k++)
+	{
+		const IdentityBlockRule *rule = &m->rules[k];
+		bool		missing = false;
+
+		if (rule->att <= NAME_COMPANY(m))
+			continue;
+		resetStringInfo(&v);
+		for (int j = 0; j < rule->nkeys && !missing; j++)
+		{
+			const char *x = r->att[rule->keys[j]];
+
+			if (x == NULL)
+				missing = true;
+			else
+			{
+				if (j > 0)
+					appendStringInfoChar(&v, '\x1f');
+				appendStringInfoString(&v, x);
+			}
+		}
+		r->att[rule->att] = missing ? NULL : arena_copy(arena, v.data, v.len);
+	}
+	pfree(v.data);
+}
+
 /* Records in key order: source, then key, byte-wise. */
 static int
 rec_key_cmp(const void *x, const void *y)
@@ -130,7 +169,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 {
 	IdentityRec		   *recs;
 	char	  **atts;
-	int			natt = A_NATTS + m->ndeclared + 1;
+	int			natt = A_NATTS + m->ndeclared + 1 + m->ncomposite;
 	int			cap = 1024;
 	int			count = 0;
 	StringInfoData q;
@@ -220,6 +259,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 				r->att[NAME_COMPANY(m)] = arena_copy(&arena, nc, strlen(nc));
 				pfree(nc);
 			}
+			rule_values(m, r, &arena);
 			r->core = true;
 			/* a core row's link before the run (a neighbour's: see neighbour_links) */
 			r->old_customer = -1;
@@ -579,7 +619,7 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 	int			nv = 0,
 				nk = 0;
 	const char *param = att < A_NATTS ? att_columns[att] :
-		att == NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name;
+		att >= NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name;
 	const char *query;
 
 	if (att < A_NATTS && !has_spread(att))
@@ -594,6 +634,9 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 						 att == A_NAME_KEY ? "phone" : "name_key", att_columns[att],
 						 att == A_COMPANY ? "-1" :
 						 psprintf("(SELECT count(*) FROM concord.identity_record r WHERE r.%s = v.v)", att_columns[att]));
+	else if (att > NAME_COMPANY(m))
+		/* a blocking rule's conjunction of keys: its rows only */
+		query = identity_rule_count_query(m, att);
 	else if (att == NAME_COMPANY(m))
 		/* (its "spread": the mobiles behind it, see identity_is_mobile) */
 		query = "SELECT v.v, c.mobiles, c.n FROM pg_catalog.unnest($1) AS v(v)"
