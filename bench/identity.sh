@@ -143,8 +143,9 @@ SELECT format('FEBRL %s: concord P %s R %s F1 %s; rule (same SSN, or soundex(sur
               round(c.pair_precision::numeric, 3), round(c.pair_recall::numeric, 3), round(c.f1::numeric, 3),
               round(r.pair_precision::numeric, 3), round(r.pair_recall::numeric, 3), round(r.f1::numeric, 3))
   FROM febrl.accuracy() c, febrl.rule_accuracy() r;
-SELECT '  true pairs each blocking key reaches: ' || string_agg(format('%s %s', key, round(share::numeric, 3)), ', ')
-  FROM febrl.blocking_reach();
+SELECT '  true pairs each blocking rule reaches (share, pairs it brings): '
+       || string_agg(format('%s %s (%s)', rule, round(share::numeric, 3), pairs), ', ')
+  FROM concord.identity_blocking_reach('febrl.truth') WHERE reached > 0 OR rule = 'every rule';
 ROLLBACK;
 SQL
 done

@@ -499,7 +499,30 @@ COMMENT ON TABLE @extschema@.identity_blocking_rule IS
 INSERT INTO @extschema@.identity_blocking_rule (name, keys, origin) VALUES
   ('id_number', '{id_number}', 'default'), ('phone', '{phone}', 'default'), ('email', '{email}', 'default'),
   ('name', '{name}', 'default'), ('name_company', '{name,company}', 'default');
--- (dumped as configuration: see src/finish.sql)
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_blocking_rule', 'WHERE origin <> ''default''');
+
+-- Placeholders found by frequency: a name or an employer that many
+-- unrelated rows share, far more than its parts' frequencies explain, is
+-- evidence of nothing and read as missing (blocking and scoring); the
+-- fixed list (identity_placeholder) is applied when rows are normalized,
+-- these when they are matched.  Rows of origin 'detected' are written by
+-- each full resolve; 'manual' ones are the DBA's (a placeholder, or a
+-- value never to take for one) and win.
+CREATE TABLE @extschema@.identity_placeholder_value (
+  kind        text NOT NULL CONSTRAINT identity_placeholder_value_kind_check
+              CHECK (kind IN ('name', 'phone', 'email', 'company')),
+  value       text NOT NULL,
+  placeholder boolean NOT NULL,
+  origin      text NOT NULL CONSTRAINT identity_placeholder_value_origin_check CHECK (origin IN ('detected', 'manual')),
+  records     bigint,
+  expected    double precision,
+  reason      text,
+  updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+  PRIMARY KEY (kind, value)
+);
+COMMENT ON TABLE @extschema@.identity_placeholder_value IS
+  'Values read as missing when rows are matched (placeholder) or never so (not): detected by the last full resolve from their frequency (records held, expected from the frequency of their parts, why), or set by hand (manual, which wins); value as identity_record holds it (a name key, a normalized phone, email or employer)';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.identity_placeholder_value', 'WHERE origin = ''manual''');
 
 CREATE TABLE @extschema@.identity_weight (
   attribute   text NOT NULL,
@@ -800,6 +823,128 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_attribute_drop(text) IS
   'Removes a declared attribute no source uses, with its weights; returns whether it existed';
+
+CREATE FUNCTION @extschema@.identity_placeholder_set(kind text, value text, placeholder boolean DEFAULT true)
+RETURNS @extschema@.identity_placeholder_value
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  v text;
+  row @extschema@.identity_placeholder_value;
+BEGIN
+  IF kind IS NULL OR value IS NULL OR placeholder IS NULL THEN
+    RAISE EXCEPTION 'kind, value and placeholder must not be null' USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  IF NOT kind = ANY (ARRAY['name', 'phone', 'email', 'company']) THEN
+    RAISE EXCEPTION 'unknown placeholder kind "%" for value "%"', kind, value
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'Kinds: name, phone, email, company.';
+  END IF;
+  -- as identity_record holds it
+  v := CASE kind WHEN 'name' THEN @extschema@.name_key(value) WHEN 'phone' THEN @extschema@.normalize_phone(value)
+                 WHEN 'email' THEN @extschema@.normalize_email(value) ELSE @extschema@.normalize_company(value) END;
+  IF v IS NULL THEN
+    RAISE EXCEPTION 'the % "%" normalizes to nothing', kind, value
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'It is a placeholder of the fixed list already (see concord.identity_placeholder), or no valid value of its kind.';
+  END IF;
+  INSERT INTO @extschema@.identity_placeholder_value AS p (kind, value, placeholder, origin, reason)
+  VALUES (kind, v, placeholder, 'manual', 'set by ' || @extschema@.caller()::text)
+  ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO UPDATE
+    SET placeholder = excluded.placeholder, origin = 'manual', reason = excluded.reason, updated_at = pg_catalog.now()
+  RETURNING * INTO row;
+  RETURN row;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_placeholder_set(text, text, boolean) IS
+  'Declares a name, phone, email or employer a placeholder (read as missing when rows are matched) or, with placeholder => false, never one, whatever its frequency; the next resolve applies it';
+
+CREATE FUNCTION @extschema@.identity_placeholder_drop(kind text, value text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE STRICT
+SET search_path = pg_catalog, pg_temp
+SET concord.run_as = 'owner'
+AS $fn$
+#variable_conflict use_variable
+DECLARE
+  v text;
+BEGIN
+  v := CASE kind WHEN 'name' THEN @extschema@.name_key(value) WHEN 'phone' THEN @extschema@.normalize_phone(value)
+                 WHEN 'email' THEN @extschema@.normalize_email(value) ELSE @extschema@.normalize_company(value) END;
+  DELETE FROM @extschema@.identity_placeholder_value p WHERE p.kind = kind AND p.value = v AND p.origin = 'manual';
+  RETURN FOUND;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_placeholder_drop(text, text) IS
+  'Removes what identity_placeholder_set declared of a value (the next full resolve may detect it again); returns whether it was declared';
+
+-- Placeholders detected from frequency, by a full resolve (run as
+-- concord's owner): the rows of origin 'detected' made again.
+--   a name: held by at least 20 rows of which half or more have phones
+--   (else emails, ID numbers) of their own (unrelated people, not one
+--   person's copies), and by
+--   20 times more rows than its syllables' frequencies among the other
+--   names predict (张伟: 张 and 伟 are common, so is 张伟; 未知 or 先生:
+--   rare parts, a frequent whole); a name of one word is never detected;
+--   an employer: held by at least 100 rows, a third or more of them of
+--   different people, among whom no landline or address is shared by 2
+--   rows and 1%
+--   (the staff of a real employer share a switchboard or an office;
+--   301 rows of 个人 share nothing).
+CREATE FUNCTION @extschema@.identity_detect_placeholders()
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+  n bigint;
+BEGIN
+  DELETE FROM @extschema@.identity_placeholder_value p WHERE p.origin = 'detected';
+  INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
+  WITH r AS (SELECT r.name_key, r.syllables, coalesce(r.phone, r.email, r.id_number, r.source || E'\x1f' || r.key) AS who
+               FROM @extschema@.identity_record r WHERE r.name_key IS NOT NULL),
+  total AS (SELECT count(*)::float8 AS n FROM r),
+  syl AS (SELECT u.s, count(*)::float8 AS c FROM r, pg_catalog.unnest(pg_catalog.string_to_array(r.syllables, ' ')) AS u(s)
+           GROUP BY u.s),
+  v AS (SELECT r.name_key, min(r.syllables) AS syllables, count(*) AS records, count(DISTINCT r.who) AS people
+          FROM r GROUP BY r.name_key HAVING count(*) >= 20),
+  e AS (SELECT v.*, (total.n - v.records)
+                    * (SELECT exp(sum(ln(greatest(syl.c - v.records, 0) / (total.n - v.records) + 1e-12))) * pg_catalog.factorial(count(*))
+                         FROM pg_catalog.unnest(pg_catalog.string_to_array(v.syllables, ' ')) AS u(s) JOIN syl ON syl.s = u.s)
+                    AS expected
+          FROM v, total
+         WHERE total.n > v.records AND v.people >= 0.5 * v.records AND v.syllables LIKE '% %')
+  SELECT 'name', e.name_key, true, 'detected', e.records, e.expected,
+         format('%s rows of %s different people; its syllables'' frequencies among the other names predict %s',
+                e.records, e.people, round(e.expected::numeric, 1))
+    FROM e WHERE e.records >= 20 * e.expected
+  ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
+  INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
+  WITH v AS (SELECT r.company, count(*) AS records,
+                    count(DISTINCT coalesce(r.name_key, r.phone, r.email, r.source || E'\x1f' || r.key)) AS people
+               FROM @extschema@.identity_record r WHERE r.company IS NOT NULL
+              GROUP BY r.company HAVING count(*) >= 100),
+  shared AS (SELECT x.company, max(x.c) AS most
+               FROM (SELECT r.company, count(*) AS c FROM @extschema@.identity_record r JOIN v USING (company)
+                      WHERE r.phone IS NOT NULL AND r.phone !~ '^\+861[3-9][0-9]{9}$' GROUP BY r.company, r.phone
+                     UNION ALL
+                     SELECT r.company, count(*) FROM @extschema@.identity_record r JOIN v USING (company)
+                      WHERE r.address IS NOT NULL GROUP BY r.company, r.address) x
+              GROUP BY x.company)
+  SELECT 'company', v.company, true, 'detected', v.records, NULL::float8,
+         format('%s rows of %s different people sharing no landline or address (at most %s rows share one)',
+                v.records, v.people, coalesce(s.most, 0))
+    FROM v LEFT JOIN shared s USING (company)
+   WHERE v.people >= 0.3 * v.records AND coalesce(s.most, 0) < greatest(2, 0.01 * v.records)
+  ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
+  SELECT count(*) INTO n FROM @extschema@.identity_placeholder_value p WHERE p.origin = 'detected';
+  RETURN n;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_detect_placeholders() IS
+  'Internal to resolve: the placeholders detected from frequency (identity_placeholder_value, origin detected), made again; returns how many';
 
 CREATE FUNCTION @extschema@.identity_blocking_rule_create(name text, keys text[], source text DEFAULT NULL)
 RETURNS @extschema@.identity_blocking_rule
@@ -1812,6 +1957,9 @@ BEGIN
   DROP TABLE identity_stage;
   RAISE DEBUG 'concord.resolve: % new rows stored after % ms', n_new,
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  -- values many unrelated rows share: read as missing from here on
+  RAISE DEBUG 'concord.resolve: % placeholders detected after % ms', @extschema@.identity_detect_placeholders(),
+    round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- the first resolve of enough records to learn from trains the model
   -- (1,000 records and 200 candidate pairs; fewer keep the defaults: EM on
   -- a handful of pairs says little)
@@ -2103,6 +2251,7 @@ SELECT @extschema@.grant_routines('concord_identity', ARRAY[
     'identity_attribute_drop(text)', 'identity_survivorship_set(text, text)',
     'identity_blocking_rule_create(text, text[], text)', 'identity_blocking_rule_drop(text)',
     'identity_blocking_reach(regclass, integer)', 'identity_blocking_rule_value(text[], text)',
+    'identity_placeholder_set(text, text, boolean)', 'identity_placeholder_drop(text, text)',
     -- the old names, deprecated in 0.2
     'identity_source_add(text, regclass, text, jsonb, integer, boolean)',
     'identity_event_add(text, regclass, text, text, text, text, text[])',
@@ -2111,7 +2260,7 @@ REVOKE ALL ON @extschema@.identity_source, @extschema@.identity_record, @extsche
   @extschema@.identity_value_stat, @extschema@.identity_population,
   @extschema@.identity_queue, @extschema@.identity_weight, @extschema@.identity_review, @extschema@.customer_review,
   @extschema@.identity_attribute, @extschema@.identity_survivorship, @extschema@.identity_blocking_rule,
-  @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
+  @extschema@.identity_placeholder_value, @extschema@.identity_constraint, @extschema@.identity_event, @extschema@.customer_event,
   @extschema@.customer_timeline,
   @extschema@.customer_id_history, @extschema@.customer, @extschema@.customer_360 FROM PUBLIC;
 -- members of concord_identity read everything identity holds; only its
@@ -2120,11 +2269,11 @@ GRANT SELECT ON @extschema@.identity_source, @extschema@.identity_record, @extsc
   @extschema@.customer_id_history, @extschema@.identity_value_stat, @extschema@.identity_population,
   @extschema@.identity_constraint, @extschema@.identity_weight, @extschema@.identity_attribute,
   @extschema@.identity_survivorship, @extschema@.identity_queue, @extschema@.identity_review, @extschema@.identity_blocking_rule,
-  @extschema@.customer_review, @extschema@.customer_360, @extschema@.customer_timeline,
+  @extschema@.identity_placeholder_value, @extschema@.customer_review, @extschema@.customer_360, @extschema@.customer_timeline,
   @extschema@.identity_event, @extschema@.customer_event TO concord_identity;
 -- (internal: run by resolve, as concord's owner)
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_cluster(integer, boolean), @extschema@.identity_neighbours(integer),
-  @extschema@.identity_train_fit(integer, integer, integer),
+  @extschema@.identity_detect_placeholders(), @extschema@.identity_train_fit(integer, integer, integer),
   @extschema@.identity_train_store(boolean, integer, integer, integer, integer),
   @extschema@.identity_golden(boolean), @extschema@.identity_load(text, text[]), @extschema@.identity_bulk_indexes(text, boolean),
   @extschema@.identity_analyze(boolean), @extschema@.identity_apply(integer, boolean) FROM PUBLIC;
