@@ -888,11 +888,12 @@ COMMENT ON FUNCTION @extschema@.identity_placeholder_drop(text, text) IS
 --   20 times more rows than its syllables' frequencies among the other
 --   names predict (张伟: 张 and 伟 are common, so is 张伟; 未知 or 先生:
 --   rare parts, a frequent whole); a name of one word is never detected;
---   an employer: held by at least 100 rows, a third or more of them of
---   different people, among whom no landline or address is shared by 2
---   rows and 1%
---   (the staff of a real employer share a switchboard or an office;
---   301 rows of 个人 share nothing).
+--   an employer is only reported as a candidate (placeholder false):
+--   held by at least 100 rows, a third or more of them of different
+--   people, among whom no landline or address is shared by 2 rows and 1%
+--   (301 rows of 个人 share nothing; but neither do the rows of many a
+--   real employer: on the generator, 11 of them at 20,000 people, the
+--   largest of 579 rows, would have been taken).
 CREATE FUNCTION @extschema@.identity_detect_placeholders()
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
@@ -933,18 +934,18 @@ BEGIN
                      SELECT r.company, count(*) FROM @extschema@.identity_record r JOIN v USING (company)
                       WHERE r.address IS NOT NULL GROUP BY r.company, r.address) x
               GROUP BY x.company)
-  SELECT 'company', v.company, true, 'detected', v.records, NULL::float8,
-         format('%s rows of %s different people sharing no landline or address (at most %s rows share one)',
+  SELECT 'company', v.company, false, 'detected', v.records, NULL::float8,
+         format('a candidate, not applied: %s rows of %s different people sharing no landline or address (at most %s rows share one); identity_placeholder_set(''company'', value) applies it',
                 v.records, v.people, coalesce(s.most, 0))
     FROM v LEFT JOIN shared s USING (company)
    WHERE v.people >= 0.3 * v.records AND coalesce(s.most, 0) < greatest(2, 0.01 * v.records)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
-  SELECT count(*) INTO n FROM @extschema@.identity_placeholder_value p WHERE p.origin = 'detected';
+  SELECT count(*) INTO n FROM @extschema@.identity_placeholder_value p WHERE p.origin = 'detected' AND p.placeholder;
   RETURN n;
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_detect_placeholders() IS
-  'Internal to resolve: the placeholders detected from frequency (identity_placeholder_value, origin detected), made again; returns how many';
+  'Internal to resolve: the placeholders detected from frequency (identity_placeholder_value, origin detected: names applied, employers as candidates), made again; returns how many are applied';
 
 CREATE FUNCTION @extschema@.identity_blocking_rule_create(name text, keys text[], source text DEFAULT NULL)
 RETURNS @extschema@.identity_blocking_rule

@@ -1,11 +1,12 @@
 -- identity: placeholders detected from frequency, on a hand-made set --
--- a name (某人, "someone") and an employer (临时, "temporary") that many
--- unrelated rows share are read as missing; a common real name (张伟, its
--- parts common too), one person's many rows, and a large employer whose
--- staff share a switchboard are not; the DBA's word wins either way.  As
--- a member of concord_identity.
+-- a name (某人, "someone") that many unrelated rows share is read as
+-- missing, an employer (临时, "temporary") that many unrelated rows share
+-- with nothing else is reported as a candidate; a common real name (张伟,
+-- its parts common too), one person's many rows, and a large employer
+-- whose staff share a switchboard are neither; the DBA's word wins either
+-- way.  As a member of concord_identity.
 BEGIN;
-SELECT plan(17);
+SELECT plan(20);
 SET LOCAL client_min_messages = warning;
 
 CREATE ROLE tap_ph_outsider;
@@ -42,9 +43,9 @@ SELECT concord.identity_source_create('crm', 'iph.crm', 'id', '{"name": "name", 
   IS NOT NULL AS made \gset
 SELECT (concord.resolve()).pairs AS pairs_detected \gset
 
-SELECT results_eq($$SELECT kind, value, records FROM concord.identity_placeholder_value WHERE origin = 'detected' ORDER BY kind$$,
-  $$VALUES ('company', '临时', 150::bigint), ('name', 'mouren', 25::bigint)$$,
-  'detected: 某人 (25 different people) and 临时 (150 different people sharing nothing else)');
+SELECT results_eq($$SELECT kind, value, placeholder, records FROM concord.identity_placeholder_value WHERE origin = 'detected' ORDER BY kind$$,
+  $$VALUES ('company', '临时', false, 150::bigint), ('name', 'mouren', true, 25::bigint)$$,
+  'detected: 某人 (25 different people), read as missing; 临时 (150 different people sharing nothing else), a candidate only');
 SELECT is((SELECT count(*)::int FROM concord.identity_placeholder_value WHERE value = 'weizhang'), 0,
   '张伟, 25 different people, is no placeholder: 张 and 伟 are common in the other names');
 SELECT cmp_ok((SELECT min(records::float8 / expected) FROM concord.identity_placeholder_value WHERE value = 'mouren'), '>=', 20::float8,
@@ -52,7 +53,7 @@ SELECT cmp_ok((SELECT min(records::float8 / expected) FROM concord.identity_plac
 SELECT is((SELECT count(*)::int FROM concord.identity_placeholder_value WHERE value = 'binlai'), 0,
   '来宾 on 25 rows of one mobile is one person''s copies, no placeholder');
 SELECT is((SELECT count(*)::int FROM concord.identity_placeholder_value WHERE value = '大通科技'), 0,
-  'the employer of 3,000 whose staff share a switchboard is no placeholder');
+  'the employer of 3,000 whose staff share a switchboard is not even a candidate');
 SELECT is((SELECT count(*)::int FROM concord.customer_link l JOIN iph.crm c ON c.id::text = l.key WHERE c.name = '某人'),
           (SELECT count(DISTINCT l.customer_id)::int FROM concord.customer_link l JOIN iph.crm c ON c.id::text = l.key WHERE c.name = '某人'),
   'the 25 某人 stay 25 customers');
@@ -64,6 +65,12 @@ SELECT is((concord.resolve()).pairs - :pairs_detected, 300::bigint,
   'read as a name again, the 25 某人 are compared with each other: 300 pairs more');
 SELECT results_eq($$SELECT placeholder, origin FROM concord.identity_placeholder_value WHERE value = 'mouren'$$,
   $$VALUES (false, 'manual')$$, 'the next resolve detects it again but keeps the DBA''s word');
+-- the DBA applies the candidate employer
+SELECT results_eq($$SELECT kind, value, placeholder, origin FROM concord.identity_placeholder_set('company', '临时')$$,
+  $$VALUES ('company', '临时', true, 'manual')$$, 'identity_placeholder_set(company, 临时): applied');
+SELECT is((SELECT (concord.resolve()).records), (SELECT count(*) FROM iph.crm), 'resolved again');
+SELECT is((SELECT count(*)::int FROM concord.identity_placeholder_value WHERE value = '临时' AND placeholder), 1,
+  'and 临时 is still read as missing: the DBA''s word wins');
 -- and a value detection missed
 SELECT results_eq($$SELECT kind, value, placeholder FROM concord.identity_placeholder_set('phone', '021 6234 5678')$$,
   $$VALUES ('phone', '+862162345678', true)$$, 'a phone declared a placeholder, normalized');
