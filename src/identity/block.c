@@ -104,6 +104,98 @@ arena_column(StrArena *a, HeapTuple t, TupleDesc d, int col)
 	return r;
 }
 
+/*
+ * The values of the blocking rules that are conjunctions of keys (see
+ * identity_load_blocking_rules): the keys' values joined by a unit
+ * separator, NULL if any is missing.
+ */
+static void
+rule_values(const IdentityModel *m, IdentityRec *r, StrArena *arena)
+{
+	StringInfoData v;
+
+	if (m->ncomposite == 0)
+		return;
+	initStringInfo(&v);
+	for (int k = 0; k < m->nrules; k++)
+	{
+		const IdentityBlockRule *rule = &m->rules[k];
+		bool		missing = false;
+
+		if (rule->att <= NAME_COMPANY(m))
+			continue;
+		resetStringInfo(&v);
+		for (int j = 0; j < rule->nkeys && !missing; j++)
+		{
+			const char *x = r->att[rule->keys[j]];
+
+			if (x == NULL)
+				missing = true;
+			else
+			{
+				if (j > 0)
+					appendStringInfoChar(&v, '\x1f');
+				appendStringInfoString(&v, x);
+			}
+		}
+		r->att[rule->att] = missing ? NULL : arena_copy(arena, v.data, v.len);
+	}
+	pfree(v.data);
+}
+
+/*
+ * The values read as missing when rows are matched
+ * (concord.identity_placeholder_value: detected from their frequency by the
+ * last full resolve, or set by hand), as "kind\x1fvalue" keys; NULL if
+ * there are none (or no table: an install of 0.1 not yet updated).
+ */
+static HTAB *
+load_placeholders(void)
+{
+	HASHCTL		ctl;
+	HTAB	   *h;
+	bool		isnull;
+
+	if (SPI_execute("SELECT pg_catalog.to_regclass('concord.identity_placeholder_value') IS NOT NULL", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not look up concord.identity_placeholder_value");
+	if (!DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull)))
+		return NULL;
+	if (SPI_execute("SELECT p.kind OPERATOR(pg_catalog.||) E'\\x1f' OPERATOR(pg_catalog.||) p.value"
+					" FROM concord.identity_placeholder_value p WHERE p.placeholder", true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_placeholder_value");
+	if (SPI_processed == 0)
+		return NULL;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(char *);
+	ctl.hash = concord_strptr_hash;
+	ctl.match = concord_strptr_match;
+	ctl.hcxt = CurrentMemoryContext;
+	h = hash_create("concord identity placeholders", Max(SPI_processed, 16), &ctl,
+					HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		char	   *k = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+		hash_search(h, &k, HASH_ENTER, NULL);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return h;
+}
+
+/* Is the value of kind (name, phone, email, company) a placeholder of h? */
+static bool
+placeholder(HTAB *h, const char *kind, const char *value)
+{
+	char		buf[512];
+	char	   *k = buf;
+
+	if (h == NULL || value == NULL || strlen(kind) + strlen(value) + 2 > sizeof(buf))
+		return false;
+	snprintf(buf, sizeof(buf), "%s\x1f%s", kind, value);
+	return hash_search(h, &k, HASH_FIND, NULL) != NULL;
+}
+
 /* Records in key order: source, then key, byte-wise. */
 static int
 rec_key_cmp(const void *x, const void *y)
@@ -130,7 +222,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 {
 	IdentityRec		   *recs;
 	char	  **atts;
-	int			natt = A_NATTS + m->ndeclared + 1;
+	int			natt = A_NATTS + m->ndeclared + 1 + m->ncomposite;
 	int			cap = 1024;
 	int			count = 0;
 	StringInfoData q;
@@ -138,6 +230,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 	Portal		portal;
 	StrArena	arena = {NULL, 0};
 	char	   *last_source = NULL;
+	HTAB	   *placeholders = load_placeholders();
 
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
@@ -212,6 +305,22 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			r->latin = identity_latin_name(r->syllables);
 			for (int j = 0; j < m->ndeclared; j++)
 				r->att[A_NATTS + j] = arena_column(&arena, t, d, 4 + A_NATTS + j);
+			/* a placeholder is evidence of nothing: missing */
+			if (placeholders != NULL)
+			{
+				if (placeholder(placeholders, "name", r->att[A_NAME_KEY]))
+				{
+					r->att[A_NAME_KEY] = NULL;
+					r->syllables = NULL;
+					r->latin = false;
+				}
+				if (placeholder(placeholders, "phone", r->att[A_PHONE]))
+					r->att[A_PHONE] = NULL;
+				if (placeholder(placeholders, "email", r->att[A_EMAIL]))
+					r->att[A_EMAIL] = NULL;
+				if (placeholder(placeholders, "company", r->att[A_COMPANY]))
+					r->att[A_COMPANY] = NULL;
+			}
 			r->att[NAME_COMPANY(m)] = NULL;
 			if (r->att[A_NAME_KEY] && r->att[A_COMPANY])
 			{
@@ -220,6 +329,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 				r->att[NAME_COMPANY(m)] = arena_copy(&arena, nc, strlen(nc));
 				pfree(nc);
 			}
+			rule_values(m, r, &arena);
 			r->core = true;
 			/* a core row's link before the run (a neighbour's: see neighbour_links) */
 			r->old_customer = -1;
@@ -247,6 +357,8 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 	}
 	SPI_cursor_close(portal);
 	SPI_freeplan(plan);
+	if (placeholders != NULL)
+		hash_destroy(placeholders);
 
 	/*
 	 * In key order; a neighbour sharing two values with changed rows comes
@@ -579,7 +691,7 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 	int			nv = 0,
 				nk = 0;
 	const char *param = att < A_NATTS ? att_columns[att] :
-		att == NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name;
+		att >= NAME_COMPANY(m) ? "" : m->declared[att - A_NATTS].name;
 	const char *query;
 
 	if (att < A_NATTS && !has_spread(att))
@@ -594,6 +706,9 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 						 att == A_NAME_KEY ? "phone" : "name_key", att_columns[att],
 						 att == A_COMPANY ? "-1" :
 						 psprintf("(SELECT count(*) FROM concord.identity_record r WHERE r.%s = v.v)", att_columns[att]));
+	else if (att > NAME_COMPANY(m))
+		/* a blocking rule's conjunction of keys: its rows only */
+		query = identity_rule_count_query(m, att);
 	else if (att == NAME_COMPANY(m))
 		/* (its "spread": the mobiles behind it, see identity_is_mobile) */
 		query = "SELECT v.v, c.mobiles, c.n FROM pg_catalog.unnest($1) AS v(v)"

@@ -5,14 +5,16 @@
  *	  blocking, Fellegi-Sunter pair scores with rules, union-find.
  *
  * The records (concord.identity_record, already normalized) are read
- * once.  Candidate pairs come only from blocks: records sharing an ID
- * number, a phone, an email or a name key.  A block larger than
+ * once.  Candidate pairs come only from blocks: records sharing the
+ * value of a blocking rule (concord.identity_blocking_rule, blockrule.c:
+ * by default an ID number, a phone, an email, a name key, a name key and
+ * an employer, a declared blocking attribute).  A block larger than
  * max_block records (resolve's argument: a company switchboard, a placeholder
  * email like test@test.com, 王伟) yields no pairs at all; and within
  * smaller blocks a value several people share carries less weight
  * (term-frequency adjustment, see tf), so a shared phone cannot glue
  * strangers together.  A pair
- * is compared in the first block kind it shares, so never twice.
+ * is compared in the first rule's block it shares, so never twice.
  *
  * A pair matches by rule (same valid ID number; same phone and a close
  * name) or when the sum of its attributes' weights -- log2(m/u) for the
@@ -195,19 +197,21 @@ bridges_strangers(const IdentityModel *m, const IdentityRec *recs, int *parent, 
 }
 
 /*
- * Were records a and b compared already, in a block of an earlier kind
- * than k?  Only if they share its value and that block was paired: a pair
+ * Were records a and b compared already, in a block of an earlier rule
+ * than k (see identity_load_blocking_rules)?  Only if they share its value,
+ * the rule applies to their sources and that block was paired: a pair
  * sharing a switchboard (a block too large to pair) and a name is compared
  * in the name's block.
  */
 bool
-identity_shared_earlier(const int *kinds, const IdentityRec *a, const IdentityRec *b, int k)
+identity_shared_earlier(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, int k)
 {
 	for (int e = 0; e < k; e++)
 	{
-		int			att = kinds[e];
+		int			att = m->rules[e].att;
 
-		if ((a->paired & (1u << e)) && a->att[att] && b->att[att] && strcmp(a->att[att], b->att[att]) == 0)
+		if ((a->paired & (1u << e)) && a->att[att] && b->att[att] && strcmp(a->att[att], b->att[att]) == 0 &&
+			identity_rule_applies(&m->rules[e], a, b))
 			return true;
 	}
 	return false;
@@ -481,11 +485,12 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	Match	   *review = NULL;
 	int			nr = 0,
 				rcap = 0;
-	int			kinds[NBLOCKS + MAX_DECLARED + 1];
+	int			kinds[MAX_RULES];
 	int			nkinds;
-	IdentityBlock *blocks[NBLOCKS + MAX_DECLARED + 1];	/* the paired ones */
-	int			nblocks[NBLOCKS + MAX_DECLARED + 1];
-	int		   *slabs[NBLOCKS + MAX_DECLARED + 1];
+	IdentityBlock *blocks[MAX_RULES];	/* the paired ones */
+	int			nblocks[MAX_RULES];
+	int		   *slabs[MAX_RULES];
+	bool		saved[MAX_ATTS + 1 + MAX_RULES];
 	TimestampTz t0;
 	int64		unchanged_rows = 0,
 				unchanged_pairs = 0;
@@ -503,17 +508,17 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	model = identity_load_model();
+	identity_load_blocking_rules(&model);
 	recs = identity_load_records(&n, scoped, max_block, &model);
 	phase_done(t0, "rows read");
 	if (!scoped)
 		identity_save_population(n);
 	model.scale = identity_population_scale(scoped ? identity_population() : n);
-	nkinds = NBLOCKS;
-	memcpy(kinds, identity_block_kinds, sizeof(identity_block_kinds));
-	for (int j = 0; j < model.ndeclared; j++)
-		if (model.declared[j].block)
-			kinds[nkinds++] = A_NATTS + j;
-	kinds[nkinds++] = NAME_COMPANY(&model);
+	/* the blocking rules' slots (concord.identity_blocking_rule) */
+	nkinds = model.nrules;
+	for (int k = 0; k < nkinds; k++)
+		kinds[k] = model.rules[k].att;
+	memset(saved, 0, sizeof(saved));
 	parent = palloc(sizeof(int) * Max(n, 1));
 	size = palloc(sizeof(int) * Max(n, 1));
 	pairs = palloc0(sizeof(int) * Max(n, 1));
@@ -526,23 +531,37 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		best[i] = -INFINITY;
 	}
 	ev = evidence_init(recs, n);
-	/* employers are no blocks, but how many people share one counts */
+	/*
+	 * How many people share a value counts whether or not a rule blocks on
+	 * it: employers, a name and employer (the mobiles behind it), and a
+	 * built-in key whose rule was dropped
+	 */
+	if (!scoped && SPI_execute("DELETE FROM concord.identity_value_stat", false, 0) != SPI_OK_DELETE)
+		elog(ERROR, "could not clear concord.identity_value_stat");
 	{
-		HTAB	   *h = identity_build_blocks(recs, n, A_COMPANY, cxt);
+		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, NAME_COMPANY(&model)};
 
-		if (scoped)
-			identity_global_spread(&model, recs, h, A_COMPANY);
-		else
+		for (int s = 0; s < lengthof(spread_atts); s++)
 		{
-			if (SPI_execute("DELETE FROM concord.identity_value_stat", false, 0) != SPI_OK_DELETE)
-				elog(ERROR, "could not clear concord.identity_value_stat");
-			identity_save_value_stats(recs, h, A_COMPANY);
+			HTAB	   *h;
+
+			if (identity_rule_att(&model, spread_atts[s]))
+				continue;
+			h = identity_build_blocks(recs, n, spread_atts[s], cxt);
+			if (scoped)
+				identity_global_spread(&model, recs, h, spread_atts[s]);
+			else
+			{
+				identity_save_value_stats(recs, h, spread_atts[s]);
+				if (spread_atts[s] == NAME_COMPANY(&model))
+					identity_set_employer_mobiles(recs, h);
+			}
+			identity_free_blocks(h);
 		}
-		identity_free_blocks(h);
 	}
 	/*
 	 * every block first: a pair's weights need the spreads of all kinds;
-	 * of each kind's table only the blocks whose pairs are compared stay
+	 * of each rule's table only the blocks whose pairs are compared stay
 	 */
 	for (int k = 0; k < nkinds; k++)
 	{
@@ -550,12 +569,13 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 
 		if (scoped)
 			identity_global_spread(&model, recs, h, kinds[k]);
-		else
+		else if (!saved[kinds[k]])
 		{
 			identity_save_value_stats(recs, h, kinds[k]);
 			if (kinds[k] == NAME_COMPANY(&model))
 				identity_set_employer_mobiles(recs, h);
 		}
+		saved[kinds[k]] = true;
 		blocks[k] = identity_paired_blocks(h, max_block, &nblocks[k], &slabs[k]);
 		for (int i = 0; i < nblocks[k]; i++)
 			for (int j = 0; j < blocks[k][i].n; j++)
@@ -584,7 +604,8 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 					 */
 					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
 						continue;
-					if (identity_shared_earlier(kinds, ra, rb, k))
+					if (!identity_rule_applies(&model.rules[k], ra, rb) ||
+						identity_shared_earlier(&model, ra, rb, k))
 						continue;
 					identity_compare(&model, ra, rb, NULL, &score, &rule);
 					pairs[b->members[x]]++;

@@ -6,6 +6,7 @@
  *
  *	  score.c	the model and the comparison of two records
  *	  block.c	reading records, blocks, how many people share a value
+ *	  blockrule.c	blocking rules: which slots blocks are built on
  *	  match.c	identity_cluster(): pairs, rules, union-find, review pairs
  *	  explain.c why_matched() and the level counts for weight estimates
  *	  train.c	identity_train_fit(): m and u by EM, the learned model
@@ -47,6 +48,26 @@ extern const int identity_block_kinds[NBLOCKS];
  * 华信软件 is a few rows.
  */
 #define NAME_COMPANY(m) (A_NATTS + (m)->ndeclared)
+
+/*
+ * Blocking rules (concord.identity_blocking_rule, see blockrule.c): a key
+ * or a conjunction of keys, for every source or one.  A rule of one key
+ * blocks on that key's slot; {name, company} on NAME_COMPANY; any other
+ * conjunction on a slot of its own after NAME_COMPANY, holding its keys'
+ * values joined (NULL if one is missing).  A record's bit k of paired is
+ * rule k's, hence at most 32.
+ */
+#define MAX_RULES 24
+#define MAX_RULE_KEYS 4
+
+typedef struct IdentityBlockRule
+{
+	char		name[NAMEDATALEN];
+	int			att;			/* the slot of the record its value is in */
+	char		source[NAMEDATALEN];	/* "": every source's */
+	int			nkeys;
+	int			keys[MAX_RULE_KEYS];	/* the slots of its keys */
+} IdentityBlockRule;
 
 typedef enum IdentityComparison
 {
@@ -136,6 +157,10 @@ typedef struct IdentityModel
 				name_given_only;
 	/* an ID number one typo from the other (see identity_compare) */
 	double		id_close;
+	/* blocking rules (identity_load_blocking_rules; none until loaded) */
+	int			nrules;
+	int			ncomposite;		/* slots after NAME_COMPANY */
+	IdentityBlockRule rules[MAX_RULES];
 } IdentityModel;
 
 /* One attribute's comparison in a pair. */
@@ -190,8 +215,14 @@ extern void identity_global_spread(const IdentityModel *m, IdentityRec *recs, HT
 extern bool identity_block_paired(const IdentityBlock *b, int max_block);
 extern void identity_neighbour_links(IdentityRec *recs, int n, const bool *want);
 
+/* blockrule.c */
+extern void identity_load_blocking_rules(IdentityModel *m);
+extern bool identity_rule_applies(const IdentityBlockRule *rule, const IdentityRec *a, const IdentityRec *b);
+extern char *identity_rule_count_query(const IdentityModel *m, int att);
+extern bool identity_rule_att(const IdentityModel *m, int att);
+
 /* match.c */
 extern int identity_rec_index(IdentityRec *recs, int n, const char *source, const char *key);
-extern bool identity_shared_earlier(const int *kinds, const IdentityRec *a, const IdentityRec *b, int k);
+extern bool identity_shared_earlier(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, int k);
 
 #endif							/* CONCORD_IDENTITY_MATCH_H */

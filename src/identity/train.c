@@ -452,14 +452,14 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	IdentityRec		   *recs;
 	int			n,
 				natts,
-				nkinds = NBLOCKS,
+				nkinds = 0,
 				np = 0,
 				pcap,
 				iterations;
-	int			kinds[NBLOCKS + MAX_DECLARED + 1];
-	IdentityBlock *blocks[NBLOCKS + MAX_DECLARED + 1];	/* the paired ones */
-	int			nblocks[NBLOCKS + MAX_DECLARED + 1];
-	int		   *slabs[NBLOCKS + MAX_DECLARED + 1];
+	int			kinds[MAX_RULES];
+	IdentityBlock *blocks[MAX_RULES];	/* the paired ones */
+	int			nblocks[MAX_RULES];
+	int		   *slabs[MAX_RULES];
 	bool		counted[MAX_ATTS];
 	TrainAtt	atts[MAX_ATTS];
 	TrainPair  *pairs;
@@ -486,6 +486,7 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
 	model = identity_load_model();
+	identity_load_blocking_rules(&model);
 	recs = identity_load_records(&n, false, max_block, &model);
 	if (n < 2)
 		ereport(ERROR,
@@ -499,13 +500,25 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	init_atts(&model, atts, natts);
 
 	/* the blocks resolve pairs in, and every spread its weights use */
-	memcpy(kinds, identity_block_kinds, sizeof(identity_block_kinds));
-	for (int j = 0; j < model.ndeclared; j++)
-		if (model.declared[j].block)
-			kinds[nkinds++] = A_NATTS + j;
-	kinds[nkinds++] = NAME_COMPANY(&model);
+	for (int k = 0; k < model.nrules; k++)
+		kinds[nkinds++] = model.rules[k].att;
 	memset(counted, 0, sizeof(counted));
-	identity_free_blocks(identity_build_blocks(recs, n, A_COMPANY, cxt));
+	/* the spreads no rule's blocks give (see concord_identity_cluster) */
+	{
+		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, NAME_COMPANY(&model)};
+
+		for (int s = 0; s < lengthof(spread_atts); s++)
+		{
+			HTAB	   *h;
+
+			if (identity_rule_att(&model, spread_atts[s]))
+				continue;
+			h = identity_build_blocks(recs, n, spread_atts[s], cxt);
+			if (spread_atts[s] == NAME_COMPANY(&model))
+				identity_set_employer_mobiles(recs, h);
+			identity_free_blocks(h);
+		}
+	}
 	/*
 	 * One kind's whole table at a time (an entry for every value): its
 	 * value counts taken, then only the blocks whose pairs are compared
@@ -517,7 +530,7 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 
 		if (kinds[k] == NAME_COMPANY(&model))
 			identity_set_employer_mobiles(recs, h);
-		if (kinds[k] < natts)
+		if (kinds[k] < natts && !counted[kinds[k]])
 		{
 			frequency_u(&model, recs, atts, kinds[k], h);
 			counted[kinds[k]] = true;
@@ -568,7 +581,8 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 
 			for (int x = 0; x < b->n; x++)
 					for (int y = x + 1; y < b->n; y++)
-						if (!identity_shared_earlier(kinds, &recs[b->members[x]], &recs[b->members[y]], k))
+						if (identity_rule_applies(&model.rules[k], &recs[b->members[x]], &recs[b->members[y]]) &&
+							!identity_shared_earlier(&model, &recs[b->members[x]], &recs[b->members[y]], k))
 							candidates++;
 		}
 	}
@@ -593,7 +607,8 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 					const char *rule;
 
 					CHECK_FOR_INTERRUPTS();
-					if (identity_shared_earlier(kinds, ra, rb, k))
+					if (!identity_rule_applies(&model.rules[k], ra, rb) ||
+						identity_shared_earlier(&model, ra, rb, k))
 						continue;
 					if (keep < 1.0 && pg_prng_double(&prng) >= keep)
 						continue;
