@@ -99,9 +99,15 @@ SELECT format('accuracy: pairwise precision %s, recall %s, F1 %s; people resolve
               round(pair_precision::numeric, 4), round(pair_recall::numeric, 4), round(f1::numeric, 4),
               round(people_exact::numeric, 4))
 FROM idgen.accuracy();
--- the placeholders the full resolve detected from frequency (none expected: the generator's names and employers are real)
-SELECT format('placeholders detected: %s%s', count(*),
-              coalesce(': ' || string_agg(format('%s %s (%s rows)', kind, value, records), ', ' ORDER BY kind, value), ''))
+-- the placeholders the full resolve detected from frequency (the generator's names and employers are real: none
+-- should be read as missing; employers many unrelated rows share are reported as candidates only)
+SELECT format('placeholders detected and read as missing: %s%s; employers reported as candidates (not applied): %s%s',
+              count(*) FILTER (WHERE placeholder),
+              coalesce(': ' || string_agg(format('%s %s (%s rows)', kind, value, records), ', ' ORDER BY kind, value)
+                                 FILTER (WHERE placeholder), ''),
+              count(*) FILTER (WHERE NOT placeholder),
+              coalesce(': ' || string_agg(format('%s (%s rows)', value, records), ', ' ORDER BY value)
+                                 FILTER (WHERE NOT placeholder), ''))
 FROM concord.identity_placeholder_value WHERE origin = 'detected';
 -- 1,000 new rows arrive (sales adds customers; some are people billing
 -- and service already know), then an incremental resolve

@@ -917,45 +917,70 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
   n bigint;
+  est float8;
+  pct float8;
 BEGIN
   DELETE FROM @extschema@.identity_placeholder_value p WHERE p.origin = 'detected';
+  -- frequencies from a sample of at most some 50,000 rows (all of them
+  -- below: the same figures), the candidates' rows then counted exactly
+  -- through their index: a million rows cost what 50,000 do
+  SELECT c.reltuples INTO est FROM pg_catalog.pg_class c
+   WHERE c.oid OPERATOR(pg_catalog.=) '@extschema@.identity_record'::pg_catalog.regclass;
+  IF est IS NULL OR est < 0 THEN
+    -- (never analyzed yet: a first resolve)
+    SELECT count(*) INTO est FROM @extschema@.identity_record;
+  END IF;
+  pct := CASE WHEN est > 50000 THEN 50000 * 100.0 / est ELSE 100 END;
+  DROP TABLE IF EXISTS pg_temp.identity_ph_sample;
+  EXECUTE format('CREATE TEMP TABLE identity_ph_sample ON COMMIT DROP AS'
+                 ' SELECT r.name_key, r.syllables, r.company FROM @extschema@.identity_record r TABLESAMPLE SYSTEM (%s) REPEATABLE (20261207)',
+                 pct);
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
-  WITH r AS (SELECT r.name_key, r.syllables, coalesce(r.phone, r.email, r.id_number, r.source || E'\x1f' || r.key) AS who
-               FROM @extschema@.identity_record r WHERE r.name_key IS NOT NULL),
+  WITH r AS (SELECT r.name_key, r.syllables FROM identity_ph_sample r WHERE r.name_key IS NOT NULL),
   total AS (SELECT count(*)::float8 AS n FROM r),
   syl AS (SELECT u.s, count(*)::float8 AS c FROM r, pg_catalog.unnest(pg_catalog.string_to_array(r.syllables, ' ')) AS u(s)
            GROUP BY u.s),
-  v AS (SELECT r.name_key, min(r.syllables) AS syllables, count(*) AS records, count(DISTINCT r.who) AS people
-          FROM r GROUP BY r.name_key HAVING count(*) >= 20),
-  e AS (SELECT v.*, (total.n - v.records)
-                    * (SELECT exp(sum(ln(greatest(syl.c - v.records, 0) / (total.n - v.records) + 1e-12))) * pg_catalog.factorial(count(*))
+  v AS (SELECT r.name_key, min(r.syllables) AS syllables, count(*) AS sampled
+          FROM r GROUP BY r.name_key HAVING count(*) * 100.0 / pct >= 20),
+  e AS (SELECT v.*, (total.n - v.sampled) * 100.0 / pct
+                    * (SELECT exp(sum(ln(greatest(syl.c - v.sampled, 0) / (total.n - v.sampled) + 1e-12))) * pg_catalog.factorial(count(*))
                          FROM pg_catalog.unnest(pg_catalog.string_to_array(v.syllables, ' ')) AS u(s) JOIN syl ON syl.s = u.s)
                     AS expected
           FROM v, total
-         WHERE total.n > v.records AND v.people >= 0.5 * v.records AND v.syllables LIKE '% %')
-  SELECT 'name', e.name_key, true, 'detected', e.records, e.expected,
+         WHERE total.n > v.sampled AND v.syllables LIKE '% %'),
+  -- (only a name the sample finds 20 times too frequent is counted exactly)
+  x AS (SELECT e.*, c.records, c.people FROM e
+          CROSS JOIN LATERAL (SELECT count(*) AS records,
+                                     count(DISTINCT coalesce(i.phone, i.email, i.id_number, i.source || E'\x1f' || i.key)) AS people
+                                FROM @extschema@.identity_record i WHERE i.name_key = e.name_key) c
+         WHERE e.sampled * 100.0 / pct >= 20 * e.expected)
+  SELECT 'name', x.name_key, true, 'detected', x.records, x.expected,
          format('%s rows of %s different people; its syllables'' frequencies among the other names predict %s',
-                e.records, e.people, round(e.expected::numeric, 1))
-    FROM e WHERE e.records >= 20 * e.expected
+                x.records, x.people, round(x.expected::numeric, 1))
+    FROM x WHERE x.records >= 20 AND x.people >= 0.5 * x.records AND x.records >= 20 * x.expected
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
-  WITH v AS (SELECT r.company, count(*) AS records,
-                    count(DISTINCT coalesce(r.name_key, r.phone, r.email, r.source || E'\x1f' || r.key)) AS people
-               FROM @extschema@.identity_record r WHERE r.company IS NOT NULL
-              GROUP BY r.company HAVING count(*) >= 100),
-  shared AS (SELECT x.company, max(x.c) AS most
-               FROM (SELECT r.company, count(*) AS c FROM @extschema@.identity_record r JOIN v USING (company)
-                      WHERE r.phone IS NOT NULL AND r.phone !~ '^\+861[3-9][0-9]{9}$' GROUP BY r.company, r.phone
-                     UNION ALL
-                     SELECT r.company, count(*) FROM @extschema@.identity_record r JOIN v USING (company)
-                      WHERE r.address IS NOT NULL GROUP BY r.company, r.address) x
-              GROUP BY x.company)
-  SELECT 'company', v.company, false, 'detected', v.records, NULL::float8,
+  -- (the ten most frequent employers in the sample at most)
+  WITH v AS (SELECT r.company FROM identity_ph_sample r WHERE r.company IS NOT NULL
+              GROUP BY r.company HAVING count(*) * 100.0 / pct >= 100 ORDER BY count(*) DESC, r.company LIMIT 10),
+  x AS (SELECT v.company, c.records, c.people, s.most FROM v
+          CROSS JOIN LATERAL (SELECT count(*) AS records,
+                                     count(DISTINCT coalesce(i.name_key, i.phone, i.email, i.source || E'\x1f' || i.key)) AS people
+                                FROM @extschema@.identity_record i WHERE i.company = v.company) c
+          CROSS JOIN LATERAL (SELECT max(y.c) AS most
+                                FROM (SELECT count(*) AS c FROM @extschema@.identity_record i
+                                       WHERE i.company = v.company AND i.phone IS NOT NULL AND i.phone !~ '^\+861[3-9][0-9]{9}$'
+                                       GROUP BY i.phone
+                                      UNION ALL
+                                      SELECT count(*) FROM @extschema@.identity_record i
+                                       WHERE i.company = v.company AND i.address IS NOT NULL GROUP BY i.address) y) s)
+  SELECT 'company', x.company, false, 'detected', x.records, NULL::float8,
          format('a candidate, not applied: %s rows of %s different people sharing no landline or address (at most %s rows share one); identity_placeholder_set(''company'', value) applies it',
-                v.records, v.people, coalesce(s.most, 0))
-    FROM v LEFT JOIN shared s USING (company)
-   WHERE v.people >= 0.3 * v.records AND coalesce(s.most, 0) < greatest(2, 0.01 * v.records)
+                x.records, x.people, coalesce(x.most, 0))
+    FROM x
+   WHERE x.records >= 100 AND x.people >= 0.3 * x.records AND coalesce(x.most, 0) < greatest(2, 0.01 * x.records)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
+  DROP TABLE identity_ph_sample;
   SELECT count(*) INTO n FROM @extschema@.identity_placeholder_value p WHERE p.origin = 'detected' AND p.placeholder;
   RETURN n;
 END
