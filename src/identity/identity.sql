@@ -39,7 +39,7 @@ CREATE FUNCTION @extschema@.name_syllables(name text)
 RETURNS text AS 'MODULE_PATHNAME', 'concord_name_syllables'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.name_syllables(text) IS
-  'A name''s pinyin syllables (or Latin words), sorted: what matching compares when two name keys differ (董振华 / 董军 share one of four)';
+  'A name''s pinyin syllables, sorted, or a Latin name''s words in written order (given names first): what matching compares when two name keys differ (董振华 / 董军 share one of four; a Latin name given name with given name, family name with family name)';
 
 CREATE FUNCTION @extschema@.normalize_company(company text)
 RETURNS text AS 'MODULE_PATHNAME', 'concord_normalize_company'

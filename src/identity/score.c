@@ -512,6 +512,15 @@ latin_parts(const char *words, LatinParts *p)
 	return true;
 }
 
+static void
+latin_parts_free(LatinParts *p)
+{
+	pfree(p->given);
+	pfree(p->family);
+	pfree(p->first);
+	pfree(p->rest);
+}
+
 /* Are the words of x single letters, the initials of y's first words (j / john, j p / john paul)? */
 static bool
 initials_of(const char *x, const char *y)
@@ -596,26 +605,37 @@ latin_level(const char *wa, const char *wb)
 				b;
 	PartLevel	f,
 				g;
+	LatinLevel	r;
 
-	if (!latin_parts(wa, &a) || !latin_parts(wb, &b))
+	if (!latin_parts(wa, &a))
 		return LATIN_NONE;
+	if (!latin_parts(wb, &b))
+	{
+		latin_parts_free(&a);
+		return LATIN_NONE;
+	}
 	f = part_level(a.family, b.family, false);
 	g = part_level(a.given, b.given, true);
 	if (f == PART_EXACT && g == PART_CLOSE)
-		return LATIN_GIVEN_CLOSE;
-	if (f == PART_EXACT && g == PART_INITIAL)
-		return LATIN_GIVEN_INITIAL;
-	if (g == PART_EXACT && f == PART_CLOSE)
-		return LATIN_FAMILY_CLOSE;
-	if (f != PART_DIFFERENT && g != PART_DIFFERENT)
-		return LATIN_NONE;
-	if (parts_swapped(&a, &b))
-		return LATIN_SWAPPED;
-	if (f == PART_EXACT)
-		return LATIN_FAMILY_ONLY;
-	if (g == PART_EXACT)
-		return LATIN_GIVEN_ONLY;
-	return LATIN_NONE;
+		r = LATIN_GIVEN_CLOSE;
+	else if (f == PART_EXACT && g == PART_INITIAL)
+		r = LATIN_GIVEN_INITIAL;
+	else if (g == PART_EXACT && f == PART_CLOSE)
+		r = LATIN_FAMILY_CLOSE;
+	else if (f != PART_DIFFERENT && g != PART_DIFFERENT)
+		r = LATIN_NONE;
+	else if (parts_swapped(&a, &b))
+		r = LATIN_SWAPPED;
+	else if (f == PART_EXACT)
+		r = LATIN_FAMILY_ONLY;
+	else if (g == PART_EXACT)
+		r = LATIN_GIVEN_ONLY;
+	else
+		r = LATIN_NONE;
+	/* (resolve compares pairs by the million, in one memory context) */
+	latin_parts_free(&a);
+	latin_parts_free(&b);
+	return r;
 }
 
 /* Does a name's level say the two names are different ones (not a typo)? */
@@ -947,9 +967,16 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 						LatinParts	pa,
 									pb;
 
-						if (latin_parts(a->syllables, &pa) && latin_parts(b->syllables, &pb) &&
-							parts_swapped(&pa, &pb))
-							lv = LATIN_SWAPPED;
+						if (latin_parts(a->syllables, &pa))
+						{
+							if (latin_parts(b->syllables, &pb))
+							{
+								if (parts_swapped(&pa, &pb))
+									lv = LATIN_SWAPPED;
+								latin_parts_free(&pb);
+							}
+							latin_parts_free(&pa);
+						}
 					}
 					if (lv == LATIN_SWAPPED && same)
 					{
