@@ -292,13 +292,20 @@ concord_identity_level_counts(PG_FUNCTION_ARGS)
 				 errmsg("there are fewer than two normalized rows to learn from"),
 				 errhint("Run concord.resolve() first.")));
 	for (int k = 0; k < NBLOCKS; k++)
-		identity_free_blocks(identity_build_blocks(recs, n, identity_block_kinds[k], cxt));
-	identity_free_blocks(identity_build_blocks(recs, n, A_COMPANY, cxt));
 	{
-		HTAB	   *h = identity_build_blocks(recs, n, NAME_COMPANY(&model), cxt);
+		int		   *slab;
+		HTAB	   *h = identity_build_blocks(recs, n, identity_block_kinds[k], cxt, &slab);
 
+		identity_free_blocks(h, slab);
+	}
+	{
+		int		   *slab;
+		HTAB	   *h = identity_build_blocks(recs, n, A_COMPANY, cxt, &slab);
+
+		identity_free_blocks(h, slab);
+		h = identity_build_blocks(recs, n, NAME_COMPANY(&model), cxt, &slab);
 		identity_set_employer_mobiles(recs, h);
-		hash_destroy(h);
+		identity_free_blocks(h, slab);
 	}
 
 	/* the customer of each row (rows are in key order, like the links below) */

@@ -44,6 +44,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 
@@ -102,6 +103,39 @@ identity_shared_earlier(const int *kinds, const IdentityRec *a, const IdentityRe
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Every candidate pair of the blocks bs, each once: of each paired block
+ * of each kind, every two of its records not compared in a block of an
+ * earlier kind (identity_shared_earlier) -- in a scoped run, only those
+ * with a core row (IdentityRec.core): the core rows with each other, the
+ * changed ones with their neighbours too; neighbours were compared with
+ * each other in earlier runs.  A full run's records are all core.  The
+ * one loop over pairs of resolve (identity_cluster) and of training.
+ */
+void
+identity_walk_pairs(IdentityRec *recs, IdentityBlocks *bs, IdentityPairFn fn, void *arg)
+{
+	for (int k = 0; k < bs->nkinds; k++)
+		for (int i = 0; i < bs->nblocks[k]; i++)
+		{
+			IdentityBlock *b = &bs->blocks[k][i];
+
+			for (int x = 0; x < b->n; x++)
+				for (int y = x + 1; y < b->n; y++)
+				{
+					IdentityRec *ra = &recs[b->members[x]];
+					IdentityRec *rb = &recs[b->members[y]];
+
+					CHECK_FOR_INTERRUPTS();
+					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
+						continue;
+					if (identity_shared_earlier(bs->kinds, ra, rb, k))
+						continue;
+					fn(arg, b->members[x], b->members[y]);
+				}
+		}
 }
 
 /* A pair that matched, kept until all are known. */
@@ -318,6 +352,63 @@ save_review(IdentityRec *recs, int *parent, Match *review, int nr)
 		elog(ERROR, "could not save the pairs to review");
 }
 
+/* What identity_cluster's callbacks share. */
+typedef struct ClusterRun
+{
+	IdentityModel model;
+	IdentityRec *recs;
+	bool		scoped;
+	HTAB	   *complete;		/* scoped: see identity_complete_values */
+	IdentityTrain *train;		/* the first run of enough records: training */
+	int		   *pairs;			/* per record: the pairs it was compared in */
+	Match	   *matches;
+	int			nm,
+				mcap;
+	Match	   *review;
+	int			nr,
+				rcap;
+} ClusterRun;
+
+/*
+ * A table of blocks (every value of one kind): how many people share each
+ * value -- counted over all rows in a scoped run, kept for the incremental
+ * runs by a full one -- and training's value counts.
+ */
+static void
+cluster_table(void *arg, int att, HTAB *h)
+{
+	ClusterRun *r = arg;
+
+	if (r->scoped)
+		identity_global_spread(&r->model, r->recs, h, att, r->complete);
+	else
+	{
+		identity_save_value_stats(r->recs, h, att);
+		if (att == NAME_COMPANY(&r->model))
+			identity_set_employer_mobiles(r->recs, h);
+		if (r->train)
+			identity_train_values(r->train, att, h);
+	}
+}
+
+/* A candidate pair: compared, kept if it matches or is one to review. */
+static void
+cluster_pair(void *arg, int a, int b)
+{
+	ClusterRun *r = arg;
+	double		score;
+	const char *rule;
+
+	identity_compare(&r->model, &r->recs[a], &r->recs[b], NULL, &score, &rule);
+	r->pairs[a]++;
+	r->pairs[b]++;
+	if (rule != NULL || score >= identity_threshold(&r->model))
+		/* rules first, then the strongest scores */
+		push_match(&r->matches, &r->nm, &r->mcap, a, b, rule ? 1e9 + score : score, score, rule ? rule : "score");
+	else if (score >= r->model.review_threshold + r->model.scale)
+		push_match(&r->review, &r->nr, &r->rcap, a, b, score, score, "review");
+}
+
 /*
  * DEBUG1: how long identity_cluster has taken so far, at the end of a
  * phase, and the memory the whole backend holds in its contexts then
@@ -352,10 +443,10 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			max_block = PG_GETARG_INT32(0);
 	bool		scoped = PG_GETARG_BOOL(1);
-	IdentityModel		model;
+	ClusterRun	r;
 	MemoryContext cxt;
 	MemoryContext old;
-	IdentityRec		   *recs;
+	IdentityRec *recs;
 	int			n;
 	int		   *parent,
 			   *size,
@@ -363,19 +454,11 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 			   *first;
 	double	   *best;
 	const char **how;
-	Match	   *matches = NULL;
-	int			nm = 0,
-				mcap = 0;
-	LinkRule *cons;
+	Match	   *matches;
+	int			nm;
+	LinkRule   *cons;
 	int			ncons;
-	Match	   *review = NULL;
-	int			nr = 0,
-				rcap = 0;
-	int			kinds[NBLOCKS + MAX_DECLARED + 1];
-	int			nkinds;
-	IdentityBlock *blocks[NBLOCKS + MAX_DECLARED + 1];	/* the paired ones */
-	int			nblocks[NBLOCKS + MAX_DECLARED + 1];
-	int		   *slabs[NBLOCKS + MAX_DECLARED + 1];
+	IdentityBlocks bs;
 	TimestampTz t0;
 	int64		unchanged_rows = 0,
 				unchanged_pairs = 0;
@@ -392,21 +475,28 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
-	model = identity_load_model();
-	recs = identity_load_records(&n, scoped, max_block, &model);
+	memset(&r, 0, sizeof(r));
+	r.model = identity_load_model();
+	r.scoped = scoped;
+	recs = r.recs = identity_load_records(&n, scoped, max_block, &r.model);
 	phase_done(t0, "rows read");
+	if (scoped)
+		r.complete = identity_complete_values(&r.model, max_block, cxt);
 	if (!scoped)
 		identity_save_population(n);
-	model.scale = identity_population_scale(scoped ? identity_population() : n);
-	nkinds = NBLOCKS;
-	memcpy(kinds, identity_block_kinds, sizeof(identity_block_kinds));
-	for (int j = 0; j < model.ndeclared; j++)
-		if (model.declared[j].block)
-			kinds[nkinds++] = A_NATTS + j;
-	kinds[nkinds++] = NAME_COMPANY(&model);
+	r.model.scale = identity_population_scale(scoped ? identity_population() : n);
+
+	/*
+	 * The first full run of enough records to learn from (1,000) trains the
+	 * model, on the records and blocks read here (see train.c), before it
+	 * compares a pair; fewer keep the defaults: EM on a handful of pairs
+	 * says little.
+	 */
+	if (!scoped && !r.model.trained && n >= 1000)
+		r.train = identity_train_begin(&r.model, recs, n);
 	parent = palloc(sizeof(int) * Max(n, 1));
 	size = palloc(sizeof(int) * Max(n, 1));
-	pairs = palloc0(sizeof(int) * Max(n, 1));
+	pairs = r.pairs = palloc0(sizeof(int) * Max(n, 1));
 	best = palloc(sizeof(double) * Max(n, 1));
 	how = palloc0(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -417,80 +507,42 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	}
 	/* employers are no blocks, but how many people share one counts */
 	{
-		HTAB	   *h = identity_build_blocks(recs, n, A_COMPANY, cxt);
+		int		   *slab;
+		HTAB	   *h = identity_build_blocks(recs, n, A_COMPANY, cxt, &slab);
 
 		if (scoped)
-			identity_global_spread(&model, recs, h, A_COMPANY);
+			identity_global_spread(&r.model, recs, h, A_COMPANY, NULL);
 		else
 		{
 			if (SPI_execute("DELETE FROM concord.identity_value_stat", false, 0) != SPI_OK_DELETE)
 				elog(ERROR, "could not clear concord.identity_value_stat");
 			identity_save_value_stats(recs, h, A_COMPANY);
+			if (r.train)
+				identity_train_values(r.train, A_COMPANY, h);
 		}
-		identity_free_blocks(h);
+		identity_free_blocks(h, slab);
 	}
-	/*
-	 * every block first: a pair's weights need the spreads of all kinds;
-	 * of each kind's table only the blocks whose pairs are compared stay
-	 */
-	for (int k = 0; k < nkinds; k++)
-	{
-		HTAB	   *h = identity_build_blocks(recs, n, kinds[k], cxt);
-
-		if (scoped)
-			identity_global_spread(&model, recs, h, kinds[k]);
-		else
-		{
-			identity_save_value_stats(recs, h, kinds[k]);
-			if (kinds[k] == NAME_COMPANY(&model))
-				identity_set_employer_mobiles(recs, h);
-		}
-		blocks[k] = identity_paired_blocks(h, max_block, &nblocks[k], &slabs[k]);
-		for (int i = 0; i < nblocks[k]; i++)
-			for (int j = 0; j < blocks[k][i].n; j++)
-				recs[blocks[k][i].members[j]].paired |= 1u << k;
-	}
+	identity_build_kinds(&r.model, recs, n, max_block, &bs, cluster_table, &r, cxt);
 	phase_done(t0, "blocks built");
-	for (int k = 0; k < nkinds; k++)
+	if (r.train)
 	{
-		for (int i = 0; i < nblocks[k]; i++)
-		{
-			IdentityBlock *b = &blocks[k][i];
-
-			for (int x = 0; x < b->n; x++)
-				for (int y = x + 1; y < b->n; y++)
-				{
-					IdentityRec		   *ra = &recs[b->members[x]];
-					IdentityRec		   *rb = &recs[b->members[y]];
-					double		score;
-					const char *rule;
-
-					CHECK_FOR_INTERRUPTS();
-					/*
-					 * scoped: the core rows are compared with each other, the
-					 * changed ones with their neighbours too; neighbours were
-					 * compared with each other in earlier runs
-					 */
-					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
-						continue;
-					if (identity_shared_earlier(kinds, ra, rb, k))
-						continue;
-					identity_compare(&model, ra, rb, NULL, &score, &rule);
-					pairs[b->members[x]]++;
-					pairs[b->members[y]]++;
-					if (rule != NULL || score >= identity_threshold(&model))
-						/* rules first, then the strongest scores */
-						push_match(&matches, &nm, &mcap, b->members[x], b->members[y],
-								   rule ? 1e9 + score : score, score, rule ? rule : "score");
-					else if (score >= model.review_threshold + model.scale)
-						push_match(&review, &nr, &rcap, b->members[x], b->members[y],
-								   score, score, "review");
-				}
-		}
-		pfree(blocks[k]);
-		if (slabs[k] != NULL)
-			pfree(slabs[k]);
+		identity_train_run(r.train, &bs, 200000, 200000, cxt);
+		identity_train_save(r.train);
+		/*
+		 * compared with the model just stored (or the defaults, if it was
+		 * not): read with a snapshot that sees it (the statement's does not)
+		 */
+		PushCopiedSnapshot(GetActiveSnapshot());
+		UpdateActiveSnapshotCommandId();
+		r.model = identity_load_model();
+		PopActiveSnapshot();
+		r.model.scale = identity_population_scale(n);
+		phase_done(t0, "model trained");
 	}
+	identity_walk_pairs(recs, &bs, cluster_pair, &r);
+	identity_free_kinds(&bs);
+	matches = r.matches;
+	nm = r.nm;
 
 	/*
 	 * Must-links first, then matches from the strongest down, each refused
@@ -571,7 +623,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		}
 	}
 
-	save_review(recs, parent, review, nr);
+	save_review(recs, parent, r.review, r.nr);
 	phase_done(t0, "clusters formed");
 
 	/*

@@ -147,6 +147,29 @@ typedef struct IdentityBlock
 	int		   *members;		/* a slice of one array for all blocks */
 } IdentityBlock;
 
+/* Blocking kinds at most: the built-in ones, declared ones, name and employer. */
+#define MAX_KINDS (NBLOCKS + MAX_DECLARED + 1)
+
+/*
+ * The blocks of a run: of each blocking kind, in the order pairs are
+ * compared, the blocks whose pairs are compared (identity_block_paired),
+ * slices of one array of members per kind.
+ */
+typedef struct IdentityBlocks
+{
+	int			nkinds;
+	int			kinds[MAX_KINDS];	/* attribute indexes (see identity_kinds) */
+	IdentityBlock *blocks[MAX_KINDS];
+	int			nblocks[MAX_KINDS];
+	int		   *slabs[MAX_KINDS];	/* the members' arrays, NULL if none */
+} IdentityBlocks;
+
+/* Called with each kind's whole table of blocks, before its unpaired ones go. */
+typedef void (*IdentityTableFn) (void *arg, int att, HTAB *h);
+
+/* Called with each candidate pair: records a and b (a < b in no order). */
+typedef void (*IdentityPairFn) (void *arg, int a, int b);
+
 /* score.c */
 extern IdentityModel identity_load_model(void);
 extern double identity_population(void);
@@ -171,17 +194,28 @@ extern const char *identity_level_name(const IdentityModel *m, int i, int k);
 extern void identity_append_declared(StringInfo q, const IdentityModel *m);
 extern IdentityRec *identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m);
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
-extern HTAB *identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt);
-extern void identity_free_blocks(HTAB *h);
-extern IdentityBlock *identity_paired_blocks(HTAB *h, int max_block, int *nb, int **slab);
+extern HTAB *identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt, int **slab);
+extern void identity_free_blocks(HTAB *h, int *slab);
+extern void identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_block, IdentityBlocks *bs,
+								 IdentityTableFn fn, void *arg, MemoryContext cxt);
+extern void identity_free_kinds(IdentityBlocks *bs);
 extern void identity_save_value_stats(IdentityRec *recs, HTAB *h, int att);
 extern void identity_set_employer_mobiles(IdentityRec *recs, HTAB *h);
-extern void identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int att);
+extern HTAB *identity_complete_values(const IdentityModel *m, int max_block, MemoryContext cxt);
+extern void identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int att, HTAB *complete);
 extern bool identity_block_paired(const IdentityBlock *b, int max_block);
 extern void identity_neighbour_links(IdentityRec *recs, int n, const bool *want);
 
 /* match.c */
 extern int identity_rec_index(IdentityRec *recs, int n, const char *source, const char *key);
 extern bool identity_shared_earlier(const int *kinds, const IdentityRec *a, const IdentityRec *b, int k);
+extern void identity_walk_pairs(IdentityRec *recs, IdentityBlocks *bs, IdentityPairFn fn, void *arg);
+
+/* train.c: training on the records and blocks a run holds (identity_cluster's first run) */
+typedef struct IdentityTrain IdentityTrain;
+extern IdentityTrain *identity_train_begin(const IdentityModel *m, IdentityRec *recs, int n);
+extern void identity_train_values(IdentityTrain *t, int att, HTAB *h);
+extern void identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt);
+extern void identity_train_save(IdentityTrain *t);
 
 #endif							/* CONCORD_IDENTITY_MATCH_H */

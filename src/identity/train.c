@@ -28,6 +28,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -401,191 +402,144 @@ classify_pair(const IdentityModel *m, TrainAtt *atts, int natts, const IdentityR
 	}
 }
 
-/*
- * concord.identity_train_fit(random_pairs integer, max_pairs integer, max_block integer)
- *	 RETURNS TABLE (attribute text, level text, m float8, u float8, weight float8, pairs float8)
- *
- * Per attribute and level: m, u, the weight log2(m/u) on the table's basis
- * (NULL: too few candidate pairs reached the level to say) and the
- * candidate pairs at the level; then three rows of attribute 'model':
- * prior (m: the share of matches among the candidate pairs, u: among all
- * pairs of records, weight: its log2 odds on the 1,000-record basis,
- * pairs: the candidate pairs fitted), candidates (pairs: all candidate
- * pairs) and iterations (weight: EM rounds, m: 1 if it converged).
- */
-Datum
-concord_identity_train_fit(PG_FUNCTION_ARGS)
+/* Training on the records and blocks of a run (see identity_train_begin). */
+struct IdentityTrain
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			random_pairs = PG_GETARG_INT32(0);
-	int			max_pairs = PG_GETARG_INT32(1);
-	int			max_block = PG_GETARG_INT32(2);
-	MemoryContext cxt,
-				old;
-	IdentityModel		model;
-	IdentityRec		   *recs;
-	int			n,
-				natts,
-				nkinds = NBLOCKS,
-				np = 0,
-				pcap,
-				iterations;
-	int			kinds[NBLOCKS + MAX_DECLARED + 1];
-	IdentityBlock *blocks[NBLOCKS + MAX_DECLARED + 1];	/* the paired ones */
-	int			nblocks[NBLOCKS + MAX_DECLARED + 1];
-	int		   *slabs[NBLOCKS + MAX_DECLARED + 1];
-	bool		counted[MAX_ATTS];
+	IdentityModel model;		/* the model in use (EM starts from it) */
+	IdentityRec *recs;
+	int			n;
+	int			natts;
+	bool		counted[MAX_ATTS];	/* value counts taken (frequency_u) */
 	TrainAtt	atts[MAX_ATTS];
+	/* the candidate pairs */
+	double		candidates;
+	double		keep;			/* the share of them fitted */
+	double		threshold;
+	pg_prng_state prng;
 	TrainPair  *pairs;
 	double	   *post;
-	double		candidates = 0,
-				keep,
-				lambda = 0,
-				lambda_all,
-				all_pairs,
-				threshold;
+	int			np,
+				pcap;
+	/* the fit */
+	double		lambda,
+				lambda_all;
+	int			iterations;
 	bool		converged;
-	pg_prng_state prng;
-	TimestampTz t0 = GetCurrentTimestamp();
+	TimestampTz t0;
+};
 
-	if (random_pairs < 1000 || max_pairs < 1000 || max_block < 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("random_pairs and max_pairs must be at least 1000 and max_block at least 2, not %d, %d and %d",
-						random_pairs, max_pairs, max_block)));
-	InitMaterializedSRF(fcinfo, 0);
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "concord identity train", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	MemoryContextSwitchTo(cxt);
-	model = identity_load_model();
-	recs = identity_load_records(&n, false, max_block, &model);
-	if (n < 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("there are %d normalized records to train the model on", n),
-				 errhint("Register sources and run concord.resolve() first.")));
-	model.scale = identity_population_scale(n);
-	natts = A_NATTS + model.ndeclared;
-	elog(DEBUG1, "concord.identity_train: %d records read after %ld ms", n,
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-	init_atts(&model, atts, natts);
+/*
+ * Training on the records of a run: those identity_cluster read, or
+ * identity_train_fit's.  Then identity_train_values with every table of
+ * blocks the run builds (the value counts), identity_train_run once the
+ * blocks are built, and the result to identity_train_save (or, for
+ * identity_train_fit, as rows).  m: the model in use, its scale set.
+ */
+IdentityTrain *
+identity_train_begin(const IdentityModel *m, IdentityRec *recs, int n)
+{
+	IdentityTrain *t = palloc0(sizeof(IdentityTrain));
 
-	/* the blocks resolve pairs in, and every spread its weights use */
-	memcpy(kinds, identity_block_kinds, sizeof(identity_block_kinds));
-	for (int j = 0; j < model.ndeclared; j++)
-		if (model.declared[j].block)
-			kinds[nkinds++] = A_NATTS + j;
-	kinds[nkinds++] = NAME_COMPANY(&model);
-	memset(counted, 0, sizeof(counted));
-	identity_free_blocks(identity_build_blocks(recs, n, A_COMPANY, cxt));
-	/*
-	 * One kind's whole table at a time (an entry for every value): its
-	 * value counts taken, then only the blocks whose pairs are compared
-	 * kept (see identity_paired_blocks)
-	 */
-	for (int k = 0; k < nkinds; k++)
-	{
-		HTAB	   *h = identity_build_blocks(recs, n, kinds[k], cxt);
+	t->model = *m;
+	t->recs = recs;
+	t->n = n;
+	t->natts = A_NATTS + m->ndeclared;
+	t->t0 = GetCurrentTimestamp();
+	init_atts(m, t->atts, t->natts);
+	return t;
+}
 
-		if (kinds[k] == NAME_COMPANY(&model))
-			identity_set_employer_mobiles(recs, h);
-		if (kinds[k] < natts)
-		{
-			frequency_u(&model, recs, atts, kinds[k], h);
-			counted[kinds[k]] = true;
-		}
-		blocks[k] = identity_paired_blocks(h, max_block, &nblocks[k], &slabs[k]);
-		for (int i = 0; i < nblocks[k]; i++)
-			for (int j = 0; j < blocks[k][i].n; j++)
-				recs[blocks[k][i].members[j]].paired |= 1u << k;
-	}
-	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms",
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+/* A table of blocks of attribute att (every value): u of its "same value" levels. */
+void
+identity_train_values(IdentityTrain *t, int att, HTAB *h)
+{
+	if (att >= t->natts || t->counted[att])
+		return;
+	frequency_u(&t->model, t->recs, t->atts, att, h);
+	t->counted[att] = true;
+}
+
+/* Walker callbacks: count the candidate pairs, then compare a sample of them. */
+static void
+count_pair(void *arg, int a, int b)
+{
+	((IdentityTrain *) arg)->candidates++;
+}
+
+static void
+sample_pair(void *arg, int a, int b)
+{
+	IdentityTrain *t = arg;
+	IdentityAttCmp c[MAX_ATTS];
+	double		score;
+	const char *rule;
+
+	if (t->keep < 1.0 && pg_prng_double(&t->prng) >= t->keep)
+		return;
+	if (t->np == t->pcap)
+		return;
+	identity_compare(&t->model, &t->recs[a], &t->recs[b], c, &score, &rule);
+	classify_pair(&t->model, t->atts, t->natts, &t->recs[a], &t->recs[b], c, &t->pairs[t->np], false);
+	/* EM starts from the model in use */
+	t->post[t->np] = rule ? 1.0 : 1.0 / (1.0 + pow(2.0, Min(t->threshold - score, 60.0)));
+	t->np++;
+}
+
+/*
+ * The fit, once every block is built (bs: the blocks resolve pairs in, and
+ * every spread its weights use): u from random_pairs random pairs and the
+ * value counts, m and the share of matches by EM over at most max_pairs
+ * candidate pairs (a fixed-seed sample: training is repeatable).
+ */
+void
+identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt)
+{
+	TrainAtt   *atts = t->atts;
+	int			natts = t->natts;
+	int			n = t->n;
+	double		all_pairs;
+
 	/* u: random pairs of records (a fixed seed: training is repeatable) */
-	pg_prng_seed(&prng, 20261207);
+	pg_prng_seed(&t->prng, 20261207);
 	for (int p = 0; p < random_pairs; p++)
 	{
-		int			a = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		int			b = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		IdentityAttCmp		c[MAX_ATTS];
+		int			a = (int) pg_prng_uint64_range(&t->prng, 0, n - 1);
+		int			b = (int) pg_prng_uint64_range(&t->prng, 0, n - 1);
+		IdentityAttCmp c[MAX_ATTS];
 		double		score;
 		const char *rule;
 
 		CHECK_FOR_INTERRUPTS();
 		if (a == b)
 			continue;
-		identity_compare(&model, &recs[a], &recs[b], c, &score, &rule);
-		classify_pair(&model, atts, natts, &recs[a], &recs[b], c, NULL, true);
+		identity_compare(&t->model, &t->recs[a], &t->recs[b], c, &score, &rule);
+		classify_pair(&t->model, atts, natts, &t->recs[a], &t->recs[b], c, NULL, true);
 	}
 	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
 	/* the value counts of the attributes that are no blocking kind */
 	for (int i = 0; i < natts; i++)
-		if (!counted[i])
+		if (!t->counted[i])
 		{
-			HTAB	   *h = identity_build_blocks(recs, n, i, cxt);
+			int		   *slab;
+			HTAB	   *h = identity_build_blocks(t->recs, n, i, cxt, &slab);
 
-			frequency_u(&model, recs, atts, i, h);
-			identity_free_blocks(h);
+			identity_train_values(t, i, h);
+			identity_free_blocks(h, slab);
 		}
 	elog(DEBUG1, "concord.identity_train: value counts after %ld ms",
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
 
 	/* the candidate pairs: counted, then at most max_pairs of them kept */
-	for (int k = 0; k < nkinds; k++)
-	{
-		for (int i = 0; i < nblocks[k]; i++)
-		{
-			IdentityBlock *b = &blocks[k][i];
-
-			for (int x = 0; x < b->n; x++)
-					for (int y = x + 1; y < b->n; y++)
-						if (!identity_shared_earlier(kinds, &recs[b->members[x]], &recs[b->members[y]], k))
-							candidates++;
-		}
-	}
-	keep = Min(1.0, max_pairs / Max(candidates, 1.0));
-	pcap = (int) Min(candidates, (double) max_pairs * 1.05 + 1000);
-	pairs = palloc_extended(sizeof(TrainPair) * Max(pcap, 1), MCXT_ALLOC_HUGE);
-	post = palloc_extended(sizeof(double) * Max(pcap, 1), MCXT_ALLOC_HUGE);
-	threshold = identity_threshold(&model);
-	for (int k = 0; k < nkinds; k++)
-	{
-		for (int i = 0; i < nblocks[k]; i++)
-		{
-			IdentityBlock *b = &blocks[k][i];
-
-			for (int x = 0; x < b->n; x++)
-				for (int y = x + 1; y < b->n; y++)
-				{
-					IdentityRec		   *ra = &recs[b->members[x]];
-					IdentityRec		   *rb = &recs[b->members[y]];
-					IdentityAttCmp		c[MAX_ATTS];
-					double		score;
-					const char *rule;
-
-					CHECK_FOR_INTERRUPTS();
-					if (identity_shared_earlier(kinds, ra, rb, k))
-						continue;
-					if (keep < 1.0 && pg_prng_double(&prng) >= keep)
-						continue;
-					if (np == pcap)
-						continue;
-					identity_compare(&model, ra, rb, c, &score, &rule);
-					classify_pair(&model, atts, natts, ra, rb, c, &pairs[np], false);
-					/* EM starts from the model in use */
-					post[np] = rule ? 1.0 : 1.0 / (1.0 + pow(2.0, Min(threshold - score, 60.0)));
-					np++;
-				}
-		}
-		pfree(blocks[k]);
-		if (slabs[k] != NULL)
-			pfree(slabs[k]);
-	}
-	elog(DEBUG1, "concord.identity_train: %d of %.0f candidate pairs compared after %ld ms", np, candidates,
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+	identity_walk_pairs(t->recs, bs, count_pair, t);
+	t->keep = Min(1.0, max_pairs / Max(t->candidates, 1.0));
+	t->pcap = (int) Min(t->candidates, (double) max_pairs * 1.05 + 1000);
+	t->pairs = palloc_extended(sizeof(TrainPair) * Max(t->pcap, 1), MCXT_ALLOC_HUGE);
+	t->post = palloc_extended(sizeof(double) * Max(t->pcap, 1), MCXT_ALLOC_HUGE);
+	t->threshold = identity_threshold(&t->model);
+	identity_walk_pairs(t->recs, bs, sample_pair, t);
+	elog(DEBUG1, "concord.identity_train: %d of %.0f candidate pairs compared after %ld ms", t->np, t->candidates,
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
 
 	/*
 	 * u: as the random pairs and the value counts found it.  A random pair
@@ -596,32 +550,32 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	for (int i = 0; i < natts; i++)
 		for (int k = 0; k < atts[i].nlev; k++)
 		{
-			TrainAtt   *t = &atts[i];
+			TrainAtt   *a = &atts[i];
 
-			if (t->ufreq[k] >= 0)
-				t->u[k] = Max(t->ufreq[k], t->ufloor[k]);
+			if (a->ufreq[k] >= 0)
+				a->u[k] = Max(a->ufreq[k], a->ufloor[k]);
 			else
 			{
-				t->ufloor[k] = 0.5 / Max(t->urand_n, 1.0);
-				t->u[k] = Max(t->urand[k] / Max(t->urand_n, 1.0), t->ufloor[k]);
+				a->ufloor[k] = 0.5 / Max(a->urand_n, 1.0);
+				a->u[k] = Max(a->urand[k] / Max(a->urand_n, 1.0), a->ufloor[k]);
 			}
-			t->m[k] = 0;
+			a->m[k] = 0;
 		}
 	all_pairs = (double) n * (n - 1) / 2.0;
-	iterations = em(atts, natts, pairs, np, post, np / Max(candidates, 1.0), all_pairs, &lambda, &lambda_all,
-					&converged);
+	t->iterations = em(atts, natts, t->pairs, t->np, t->post, t->np / Max(t->candidates, 1.0), all_pairs,
+						&t->lambda, &t->lambda_all, &t->converged);
 	for (int i = 0; i < natts; i++)
 		for (int k = 0; k < atts[i].nlev; k++)
 		{
-			TrainAtt   *t = &atts[i];
-			double		raw = t->ufreq[k] >= 0 ? t->ufreq[k] : t->urand[k] / Max(t->urand_n, 1.0);
+			TrainAtt   *a = &atts[i];
+			double		raw = a->ufreq[k] >= 0 ? a->ufreq[k] : a->urand[k] / Max(a->urand_n, 1.0);
 
-			t->u[k] = Max((raw - lambda_all * t->m[k]) / (1.0 - lambda_all), t->ufloor[k]);
+			a->u[k] = Max((raw - t->lambda_all * a->m[k]) / (1.0 - t->lambda_all), a->ufloor[k]);
 		}
-	iterations += em(atts, natts, pairs, np, post, np / Max(candidates, 1.0), all_pairs, &lambda, &lambda_all,
-					 &converged);
+	t->iterations += em(atts, natts, t->pairs, t->np, t->post, t->np / Max(t->candidates, 1.0), all_pairs,
+						 &t->lambda, &t->lambda_all, &t->converged);
 	elog(DEBUG1, "concord.identity_train: fitted after %ld ms",
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
 
 	/*
 	 * A name several people hold is no stronger evidence than one a single
@@ -643,56 +597,213 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	for (int i = 0; i < natts; i++)
 		for (int k = 1; k < atts[i].nlev; k++)
 		{
-			TrainAtt   *t = &atts[i];
+			TrainAtt   *a = &atts[i];
 
-			if (t->cand[0] >= MIN_PAIRS && t->m[0] > 0 &&
-				(strcmp(t->lev[k], "close") == 0 || strcmp(t->lev[k], "near") == 0 || strcmp(t->lev[k], "partial") == 0) &&
-				t->m[k] / t->u[k] > t->m[0] / t->u[0])
-				t->u[k] = Min(1.0, t->m[k] * t->u[0] / t->m[0]);
+			if (a->cand[0] >= MIN_PAIRS && a->m[0] > 0 &&
+				(strcmp(a->lev[k], "close") == 0 || strcmp(a->lev[k], "near") == 0 || strcmp(a->lev[k], "partial") == 0) &&
+				a->m[k] / a->u[k] > a->m[0] / a->u[0])
+				a->u[k] = Min(1.0, a->m[k] * a->u[0] / a->m[0]);
 		}
-	for (int i = 0; i < natts; i++)
-		for (int k = 0; k < atts[i].nlev; k++)
+}
+
+/* One row of the fit (see concord_identity_train_fit), to a tuplestore or arrays. */
+typedef void (*RowFn) (void *arg, Datum *v, bool *nulls);
+
+/*
+ * The fit as rows: per attribute and level m, u, the weight log2(m/u) on
+ * the table's basis (NULL: too few candidate pairs reached the level to
+ * say) and the candidate pairs at the level; then four rows of attribute
+ * 'model': prior (m: the share of matches among the candidate pairs, u:
+ * among all pairs of records, weight: its log2 odds on the 1,000-record
+ * basis, pairs: the candidate pairs fitted), candidates (pairs: all
+ * candidate pairs), iterations (weight: EM rounds, m: 1 if it converged)
+ * and records (pairs: the records trained on).
+ */
+static void
+train_rows(IdentityTrain *t, RowFn fn, void *arg)
+{
+	Datum		v[6];
+	bool		nulls[6];
+
+	for (int i = 0; i < t->natts; i++)
+		for (int k = 0; k < t->atts[i].nlev; k++)
 		{
-			TrainAtt   *t = &atts[i];
-			Datum		v[6];
-			bool		nulls[6] = {false, false, false, false, false, false};
-			double		w = log2(t->m[k] / t->u[k]);
+			TrainAtt   *a = &t->atts[i];
+			double		w = log2(a->m[k] / a->u[k]);
 
 			/* on the table's basis: score.c adds the population's scale */
-			if (t->seen[k] > 0 && t->scaled[k] * 2 > t->seen[k])
-				w -= model.scale;
+			if (a->seen[k] > 0 && a->scaled[k] * 2 > a->seen[k])
+				w -= t->model.scale;
 			w = Max(-MAX_WEIGHT, Min(MAX_WEIGHT, w));
-			v[0] = CStringGetTextDatum(t->name);
-			v[1] = CStringGetTextDatum(t->lev[k]);
-			v[2] = Float8GetDatum(t->m[k]);
-			v[3] = Float8GetDatum(Min(t->u[k], 1.0));
+			memset(nulls, 0, sizeof(nulls));
+			v[0] = CStringGetTextDatum(a->name);
+			v[1] = CStringGetTextDatum(a->lev[k]);
+			v[2] = Float8GetDatum(a->m[k]);
+			v[3] = Float8GetDatum(Min(a->u[k], 1.0));
 			v[4] = Float8GetDatum(rint(w * 100) / 100);
-			nulls[4] = t->cand[k] < MIN_PAIRS || t->urand_n == 0;
-			v[5] = Float8GetDatum(t->cand[k]);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+			nulls[4] = a->cand[k] < MIN_PAIRS || a->urand_n == 0;
+			v[5] = Float8GetDatum(a->cand[k]);
+			fn(arg, v, nulls);
 		}
-	{
-		Datum		v[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
+	memset(nulls, 0, sizeof(nulls));
+	v[0] = CStringGetTextDatum("model");
+	v[1] = CStringGetTextDatum("prior");
+	v[2] = Float8GetDatum(t->lambda);
+	v[3] = Float8GetDatum(t->lambda_all);
+	v[4] = Float8GetDatum(rint((log2(t->lambda_all / (1.0 - t->lambda_all)) + t->model.scale) * 100) / 100);
+	v[5] = Float8GetDatum(t->np);
+	fn(arg, v, nulls);
+	v[1] = CStringGetTextDatum("candidates");
+	nulls[2] = nulls[3] = nulls[4] = true;
+	v[5] = Float8GetDatum(t->candidates);
+	fn(arg, v, nulls);
+	v[1] = CStringGetTextDatum("iterations");
+	nulls[2] = nulls[4] = false;
+	v[2] = Float8GetDatum(t->converged ? 1.0 : 0.0);
+	v[4] = Float8GetDatum(t->iterations);
+	v[5] = Float8GetDatum(t->np);
+	fn(arg, v, nulls);
+	v[1] = CStringGetTextDatum("records");
+	nulls[2] = nulls[4] = true;
+	v[5] = Float8GetDatum(t->n);
+	fn(arg, v, nulls);
+}
 
-		v[0] = CStringGetTextDatum("model");
-		v[1] = CStringGetTextDatum("prior");
-		v[2] = Float8GetDatum(lambda);
-		v[3] = Float8GetDatum(lambda_all);
-		v[4] = Float8GetDatum(rint((log2(lambda_all / (1.0 - lambda_all)) + model.scale) * 100) / 100);
-		v[5] = Float8GetDatum(np);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-		v[1] = CStringGetTextDatum("candidates");
-		nulls[2] = nulls[3] = nulls[4] = true;
-		v[5] = Float8GetDatum(candidates);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-		v[1] = CStringGetTextDatum("iterations");
-		nulls[2] = nulls[4] = false;
-		v[2] = Float8GetDatum(converged ? 1.0 : 0.0);
-		v[4] = Float8GetDatum(iterations);
-		v[5] = Float8GetDatum(np);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+static void
+row_to_store(void *arg, Datum *v, bool *nulls)
+{
+	ReturnSetInfo *rsinfo = arg;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+}
+
+/* The rows as arrays, one per column. */
+typedef struct RowArrays
+{
+	int			n;
+	Datum		v[6][MAX_ATTS * MAX_LEVELS + 4];
+	bool		nulls[6][MAX_ATTS * MAX_LEVELS + 4];
+} RowArrays;
+
+static void
+row_to_arrays(void *arg, Datum *v, bool *nulls)
+{
+	RowArrays  *r = arg;
+
+	for (int c = 0; c < 6; c++)
+	{
+		r->v[c][r->n] = v[c];
+		r->nulls[c][r->n] = nulls[c];
 	}
+	r->n++;
+}
+
+/*
+ * A run's fit, stored as the first resolve stores one: into
+ * pg_temp.identity_train_out, then concord.identity_train_save(true, 200)
+ * (its NOTICE, and the weights stored unless fewer than 200 candidate
+ * pairs were found; never over a manual row).
+ */
+void
+identity_train_save(IdentityTrain *t)
+{
+	RowArrays  *r = palloc0(sizeof(RowArrays));
+	Oid			types[6] = {TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
+	Datum		args[6];
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	train_rows(t, row_to_arrays, r);
+	dims[0] = r->n;
+	for (int c = 0; c < 6; c++)
+		args[c] = PointerGetDatum(construct_md_array(r->v[c], r->nulls[c], 1, dims, lbs,
+													 c < 2 ? TEXTOID : FLOAT8OID, c < 2 ? -1 : 8,
+													 c < 2 ? false : FLOAT8PASSBYVAL, c < 2 ? TYPALIGN_INT : TYPALIGN_DOUBLE));
+	if (SPI_execute("DROP TABLE IF EXISTS pg_temp.identity_train_out", false, 0) != SPI_OK_UTILITY ||
+		SPI_execute("CREATE TEMP TABLE identity_train_out (attribute text, level text, m float8, u float8,"
+					" weight float8, pairs float8) ON COMMIT DROP", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not make pg_temp.identity_train_out");
+	if (SPI_execute_with_args("INSERT INTO pg_temp.identity_train_out"
+							  " SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+							  " pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))",
+							  6, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not keep the trained model");
+	if (SPI_execute("SELECT count(*) FROM concord.identity_train_save(true, 200)", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not store the trained model");
+}
+
+/* Table callback of identity_train_fit's blocks: employers' mobiles, value counts. */
+static void
+fit_table(void *arg, int att, HTAB *h)
+{
+	IdentityTrain *t = arg;
+
+	if (att == NAME_COMPANY(&t->model))
+		identity_set_employer_mobiles(t->recs, h);
+	identity_train_values(t, att, h);
+}
+
+/*
+ * concord.identity_train_fit(random_pairs integer, max_pairs integer, max_block integer)
+ *	 RETURNS TABLE (attribute text, level text, m float8, u float8, weight float8, pairs float8)
+ *
+ * The fit on every record (see train_rows for its rows).  The first
+ * resolve trains inside identity_cluster instead, on the records and
+ * blocks it holds.
+ */
+Datum
+concord_identity_train_fit(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	int			random_pairs = PG_GETARG_INT32(0);
+	int			max_pairs = PG_GETARG_INT32(1);
+	int			max_block = PG_GETARG_INT32(2);
+	MemoryContext cxt,
+				old;
+	IdentityModel model;
+	IdentityRec *recs;
+	int			n;
+	IdentityTrain *t;
+	IdentityBlocks bs;
+	TimestampTz t0 = GetCurrentTimestamp();
+
+	if (random_pairs < 1000 || max_pairs < 1000 || max_block < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("random_pairs and max_pairs must be at least 1000 and max_block at least 2, not %d, %d and %d",
+						random_pairs, max_pairs, max_block)));
+	InitMaterializedSRF(fcinfo, 0);
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "concord identity train", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(cxt);
+	model = identity_load_model();
+	recs = identity_load_records(&n, false, max_block, &model);
+	if (n < 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("there are %d normalized records to train the model on", n),
+				 errhint("Register sources and run concord.resolve() first.")));
+	model.scale = identity_population_scale(n);
+	elog(DEBUG1, "concord.identity_train: %d records read after %ld ms", n,
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+	t = identity_train_begin(&model, recs, n);
+
+	/* the blocks resolve pairs in, and every spread its weights use */
+	{
+		int		   *slab;
+		HTAB	   *h = identity_build_blocks(recs, n, A_COMPANY, cxt, &slab);
+
+		identity_train_values(t, A_COMPANY, h);
+		identity_free_blocks(h, slab);
+	}
+	identity_build_kinds(&model, recs, n, max_block, &bs, fit_table, t, cxt);
+	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms",
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+	identity_train_run(t, &bs, random_pairs, max_pairs, cxt);
+	identity_free_kinds(&bs);
+	train_rows(t, row_to_store, rsinfo);
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
