@@ -975,42 +975,40 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.identity_golden(boolean) IS
   'Internal to resolve: the golden record of every linked customer (scoped: of those in pg_temp.identity_touched), each value from the most recent row that has one';
 
-CREATE FUNCTION @extschema@.identity_level_counts(sample integer)
-RETURNS TABLE (attribute text, level text, random_pairs bigint, linked_pairs bigint)
-AS 'MODULE_PATHNAME', 'concord_identity_level_counts'
-LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION @extschema@.identity_level_counts(integer) IS
-  'Internal to identity_estimate_weights: agreement levels among random pairs of rows and among the pairs in one customer';
-
+-- Deprecated in 0.2 (issue 20): one estimation step from the current
+-- links, superseded by identity_train (m and u fitted by EM, without
+-- labels).  Kept for 0.2 as a wrapper of it: a NOTICE says so; sample is
+-- the random pairs u is estimated from (at least 1,000); with apply the
+-- weights are stored as identity_train stores them (origin trained, never
+-- over a row set by hand).  The columns are as they were: estimated is
+-- the trained weight, current the weight before.
 CREATE FUNCTION @extschema@.identity_estimate_weights(sample integer DEFAULT 100000, apply boolean DEFAULT false)
 RETURNS TABLE (attribute text, level text, m double precision, u double precision,
                estimated double precision, current double precision)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
-SET concord.run_as = 'owner'
-BEGIN ATOMIC
-  WITH c AS (SELECT * FROM @extschema@.identity_level_counts(identity_estimate_weights.sample)),
-  t AS (SELECT c.attribute, sum(c.random_pairs) AS r, sum(c.linked_pairs) AS l FROM c GROUP BY c.attribute),
-  -- an attribute no pair compared on either side keeps its weight
-  e AS (SELECT w.attribute, w.level,
-               CASE WHEN t.l > 0 AND t.r > 0 THEN (coalesce(c.linked_pairs, 0) + 0.5) / (t.l + 1) END AS m,
-               CASE WHEN t.l > 0 AND t.r > 0 THEN (coalesce(c.random_pairs, 0) + 0.5) / (t.r + 1) END AS u,
-               w.weight AS current
-          FROM @extschema@.identity_weight w
-          LEFT JOIN c ON c.attribute = w.attribute AND c.level = w.level
-          LEFT JOIN t ON t.attribute = w.attribute
-         WHERE w.attribute <> 'model'),
-  upd AS (UPDATE @extschema@.identity_weight w
-             SET weight = round(log(2, (e.m / e.u)::numeric), 2), origin = 'estimated', updated_at = now()
-            FROM e
-           WHERE identity_estimate_weights.apply AND e.m IS NOT NULL
-             AND w.attribute = e.attribute AND w.level = e.level
-          RETURNING w.attribute)
-  SELECT e.attribute, e.level, e.m::float8, e.u::float8, round(log(2, (e.m / e.u)::numeric), 2)::float8, e.current
-    FROM e ORDER BY e.attribute, e.level;
-END;
+AS $fn$
+#variable_conflict use_column
+BEGIN
+  PERFORM @extschema@.deprecated('identity_estimate_weights', 'identity_train');
+  IF sample IS NULL OR sample < 100 OR sample > 10000000 THEN
+    RAISE EXCEPTION 'sample must be between 100 and 10000000 pairs, not %', sample
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'u is estimated from that many random pairs of rows.';
+  END IF;
+  IF apply IS NULL THEN
+    RAISE EXCEPTION 'identity_estimate_weights''s arguments must not be null' USING ERRCODE = 'null_value_not_allowed',
+      HINT = 'Leave an argument out to take its default.';
+  END IF;
+  RETURN QUERY
+    SELECT t.attribute, t.level, t.m, t.u, t.weight, t.previous
+      FROM @extschema@.identity_train(apply => identity_estimate_weights.apply,
+                                      random_pairs => GREATEST(identity_estimate_weights.sample, 1000)) t
+     WHERE t.attribute <> 'model'
+     ORDER BY t.attribute, t.level;
+END
+$fn$;
 COMMENT ON FUNCTION @extschema@.identity_estimate_weights(integer, boolean) IS
-  'One estimation step: u from random pairs of rows, m from the pairs the current links put together; weight = log2(m/u). Advisory: with apply the weights are stored (resolve again to use them), and the match threshold must then be reviewed';
+  'Deprecated: concord.identity_train() with sample random pairs (at least 1,000), its weights per attribute and level; kept for 0.2 (a NOTICE says so)';
 
 CREATE FUNCTION @extschema@.identity_train_fit(random_pairs integer, max_pairs integer, max_block integer)
 RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
@@ -1050,6 +1048,10 @@ BEGIN
     apply := false;
   END IF;
   DELETE FROM identity_train_out o WHERE o.attribute = 'model' AND o.level IN ('candidates', 'iterations', 'records');
+  -- (the weights before: returned beside the trained ones)
+  ALTER TABLE identity_train_out ADD COLUMN previous double precision;
+  UPDATE identity_train_out o SET previous = w.weight
+    FROM @extschema@.identity_weight w WHERE w.attribute = o.attribute AND w.level = o.level;
   IF apply THEN
     -- hand-set weights stay: training never overwrites a 'manual' row
     INSERT INTO @extschema@.identity_weight AS w (attribute, level, weight, origin, m, u, updated_at)
@@ -1063,7 +1065,7 @@ BEGIN
      WHERE w.origin OPERATOR(pg_catalog.<>) 'manual';
   END IF;
   RETURN QUERY
-    SELECT o.attribute, o.level, o.m, o.u, o.weight, w.weight,
+    SELECT o.attribute, o.level, o.m, o.u, o.weight, o.previous,
            CASE WHEN o.weight IS NULL THEN coalesce(w.origin, 'default') || ' (too few pairs to train)'
                 WHEN w.origin = 'manual' THEN 'manual (kept)'
                 WHEN o.attribute = 'model' AND EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
@@ -1874,12 +1876,12 @@ SELECT @extschema@.grant_routines('concord_identity', ARRAY[
     'identity_event_create(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
-    'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_train(boolean, integer, integer, integer)',
     'identity_review_decide(text, text, text, text, boolean, text)',
     'identity_attribute_create(text, text, double precision, boolean, double precision, double precision, double precision)',
     'identity_attribute_drop(text)', 'identity_survivorship_set(text, text)',
     -- the old names, deprecated in 0.2
+    'identity_estimate_weights(integer, boolean)',
     'identity_source_add(text, regclass, text, jsonb, integer, boolean)',
     'identity_event_add(text, regclass, text, text, text, text, text[])',
     'identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision)']);

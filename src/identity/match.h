@@ -7,7 +7,7 @@
  *	  score.c	the model and the comparison of two records
  *	  block.c	reading records, blocks, how many people share a value
  *	  match.c	identity_cluster(): pairs, rules, union-find, review pairs
- *	  explain.c why_matched() and the level counts for weight estimates
+ *	  explain.c why_matched()
  *	  train.c	identity_train_fit(): m and u by EM, the learned model
  *
  *-------------------------------------------------------------------------
