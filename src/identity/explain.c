@@ -191,3 +191,20 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 	result = DirectFunctionCall1(jsonb_in, CStringGetDatum(j.data));
 	PG_RETURN_DATUM(result);
 }
+
+/*
+ * concord.identity_level_counts(sample), gone in 0.2 (identity_estimate_weights
+ * trains the model now): the symbol stays so that 0.1's install script, which
+ * declares the function, still loads before ALTER EXTENSION concord UPDATE
+ * drops it.
+ */
+PG_FUNCTION_INFO_V1(concord_identity_level_counts);
+Datum
+concord_identity_level_counts(PG_FUNCTION_ARGS)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("concord.identity_level_counts() is gone in concord 0.2"),
+			 errhint("Update the extension (ALTER EXTENSION concord UPDATE); concord.identity_train() learns the weights.")));
+	PG_RETURN_NULL();
+}

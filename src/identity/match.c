@@ -522,6 +522,8 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		}
 		identity_free_blocks(h, slab);
 	}
+	if (r.train)
+		identity_train_other_values(r.train, cxt);
 	identity_build_kinds(&r.model, recs, n, max_block, &bs, cluster_table, &r, cxt);
 	phase_done(t0, "blocks built");
 	if (r.train)

@@ -215,6 +215,7 @@ extern void identity_walk_pairs(IdentityRec *recs, IdentityBlocks *bs, IdentityP
 typedef struct IdentityTrain IdentityTrain;
 extern IdentityTrain *identity_train_begin(const IdentityModel *m, IdentityRec *recs, int n);
 extern void identity_train_values(IdentityTrain *t, int att, HTAB *h);
+extern void identity_train_other_values(IdentityTrain *t, MemoryContext cxt);
 extern void identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt);
 extern void identity_train_save(IdentityTrain *t);
 

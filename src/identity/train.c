@@ -459,6 +459,31 @@ identity_train_values(IdentityTrain *t, int att, HTAB *h)
 	t->counted[att] = true;
 }
 
+/*
+ * The value counts of the attributes that make no blocks (an address, a
+ * declared attribute that does not block): each table built, counted and
+ * freed while the run holds only its records (before its blocks: at a
+ * million rows a table of addresses is some 80 MB).
+ */
+void
+identity_train_other_values(IdentityTrain *t, MemoryContext cxt)
+{
+	for (int i = 0; i < t->natts; i++)
+	{
+		bool		kind = i >= A_NATTS && t->model.declared[i - A_NATTS].block;
+		int		   *slab;
+		HTAB	   *h;
+
+		for (int k = 0; k < NBLOCKS; k++)
+			kind |= identity_block_kinds[k] == i;
+		if (kind || t->counted[i])
+			continue;
+		h = identity_build_blocks(t->recs, t->n, i, cxt, &slab);
+		identity_train_values(t, i, h);
+		identity_free_blocks(h, slab);
+	}
+}
+
 /* Walker callbacks: count the candidate pairs, then compare a sample of them. */
 static void
 count_pair(void *arg, int a, int b)
@@ -517,7 +542,7 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 	}
 	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
 		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
-	/* the value counts of the attributes that are no blocking kind */
+	/* the value counts of the attributes that are no blocking kind (if not taken yet) */
 	for (int i = 0; i < natts; i++)
 		if (!t->counted[i])
 		{
@@ -798,6 +823,7 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 		identity_train_values(t, A_COMPANY, h);
 		identity_free_blocks(h, slab);
 	}
+	identity_train_other_values(t, cxt);
 	identity_build_kinds(&model, recs, n, max_block, &bs, fit_table, t, cxt);
 	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms",
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
