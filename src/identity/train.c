@@ -772,8 +772,13 @@ identity_train_save(IdentityTrain *t)
 		args[c] = PointerGetDatum(construct_md_array(r->v[c], r->nulls[c], 1, dims, lbs,
 													 c < 2 ? TEXTOID : FLOAT8OID, c < 2 ? -1 : 8,
 													 c < 2 ? false : FLOAT8PASSBYVAL, c < 2 ? TYPALIGN_INT : TYPALIGN_DOUBLE));
-	if (SPI_execute("DROP TABLE IF EXISTS pg_temp.identity_train_out", false, 0) != SPI_OK_UTILITY ||
-		SPI_execute("CREATE TEMP TABLE identity_train_out (attribute text, level text, m float8, u float8,"
+	/* (a table left by an earlier call in this transaction goes, without a NOTICE when there is none) */
+	if (SPI_execute("SELECT pg_catalog.to_regclass('pg_temp.identity_train_out') IS NOT NULL", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for pg_temp.identity_train_out");
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0 &&
+		SPI_execute("DROP TABLE pg_temp.identity_train_out", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not drop pg_temp.identity_train_out");
+	if (SPI_execute("CREATE TEMP TABLE identity_train_out (attribute text, level text, m float8, u float8,"
 					" weight float8, pairs float8) ON COMMIT DROP", false, 0) != SPI_OK_UTILITY)
 		elog(ERROR, "could not make pg_temp.identity_train_out");
 	if (SPI_execute_with_args("INSERT INTO pg_temp.identity_train_out"
