@@ -407,9 +407,13 @@ set_spread(IdentityRec *recs, IdentityBlock *b, int att, int other)
 	pfree(v);
 }
 
-/* The blocks of attribute att; sets every record's frequency of its value. */
+/*
+ * The blocks of attribute att; sets every record's frequency of its value.
+ * *slab_out: the one array the blocks' members are slices of (see
+ * identity_free_blocks).
+ */
 HTAB *
-identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt)
+identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt, int **slab_out)
 {
 	HASHCTL		ctl;
 	HTAB	   *h;
@@ -451,6 +455,7 @@ identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt)
 		where[i] = b;
 	}
 	slab = MemoryContextAllocHuge(cxt, sizeof(int) * Max(total, 1));
+	*slab_out = slab;
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
 	{
@@ -477,51 +482,32 @@ identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt)
 	return h;
 }
 
-/*
- * Free blocks made by identity_build_blocks: the table and the one array
- * its blocks' members are slices of (the first block in the table's order
- * holds its start, as when the slices were handed out).
- */
+/* Free blocks made by identity_build_blocks: the table and its members' array. */
 void
-identity_free_blocks(HTAB *h)
+identity_free_blocks(HTAB *h, int *slab)
 {
-	HASH_SEQ_STATUS seq;
-	IdentityBlock *b;
-
-	hash_seq_init(&seq, h);
-	b = hash_seq_search(&seq);
-	if (b != NULL)
-	{
-		pfree(b->members);
-		hash_seq_term(&seq);
-	}
+	pfree(slab);
 	hash_destroy(h);
 }
 
 /*
  * The blocks of h whose pairs are compared (identity_block_paired), copied
- * into an array of *nb; h itself is destroyed.  The members' array stays:
- * *slab is its start, to free once the pairs are compared.  A table holds
- * an entry for every value, one record's too (most values at a million
- * rows); the pairs need only these.
+ * into an array of *nb; h itself is destroyed (the members' array stays).
+ * A table holds an entry for every value, one record's too (most values at
+ * a million rows); the pairs need only these.
  */
-IdentityBlock *
-identity_paired_blocks(HTAB *h, int max_block, int *nb, int **slab)
+static IdentityBlock *
+paired_blocks(HTAB *h, int max_block, int *nb)
 {
 	HASH_SEQ_STATUS seq;
 	IdentityBlock *b;
 	IdentityBlock *out;
 	long		count = 0;
 
-	*slab = NULL;
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
-	{
-		if (*slab == NULL)
-			*slab = b->members;
 		if (identity_block_paired(b, max_block))
 			count++;
-	}
 	out = palloc_extended(sizeof(IdentityBlock) * Max(count, 1), MCXT_ALLOC_HUGE);
 	*nb = 0;
 	hash_seq_init(&seq, h);
@@ -533,10 +519,75 @@ identity_paired_blocks(HTAB *h, int max_block, int *nb, int **slab)
 }
 
 /*
- * Blocks of name and employer: every record learns how many mobile numbers
- * its block holds (the people of that name there; a switchboard or a home
+ * The blocks of every blocking rule (m->rules, see
+ * identity_load_blocking_rules), in the order pairs are compared.  Every
+ * block first (a pair's weights need the spreads of all slots): fn, if
+ * given, sees each rule's whole table (an entry for every value), then
+ * only the blocks whose pairs are compared stay, and every record learns
+ * which rules' blocks it is in (IdentityRec.paired, bit k for rule k).
+ */
+void
+identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_block, IdentityBlocks *bs,
+					 IdentityTableFn fn, void *arg, MemoryContext cxt)
+{
+	bs->nkinds = m->nrules;
+	for (int k = 0; k < m->nrules; k++)
+	{
+		HTAB	   *h;
+
+		bs->kinds[k] = m->rules[k].att;
+		h = identity_build_blocks(recs, n, bs->kinds[k], cxt, &bs->slabs[k]);
+		if (fn)
+			fn(arg, bs->kinds[k], h);
+		bs->blocks[k] = paired_blocks(h, max_block, &bs->nblocks[k]);
+		for (int i = 0; i < bs->nblocks[k]; i++)
+			for (int j = 0; j < bs->blocks[k][i].n; j++)
+				recs[bs->blocks[k][i].members[j]].paired |= 1u << k;
+	}
+}
+
+/* Free what identity_build_kinds made. */
+void
+identity_free_kinds(IdentityBlocks *bs)
+{
+	for (int k = 0; k < bs->nkinds; k++)
+	{
+		pfree(bs->blocks[k]);
+		pfree(bs->slabs[k]);
+		bs->nblocks[k] = 0;
+	}
+	bs->nkinds = 0;
+}
+
+/*
+ * A block of name and employer: its records learn how many mobile numbers
+ * it holds (the people of that name there; a switchboard or a home
  * landline is not one person's).
  */
+static void
+set_employer_mobiles(IdentityRec *recs, IdentityBlock *b)
+{
+	const char **v = palloc(sizeof(char *) * Max(b->n, 1));
+	int			nv = 0,
+				mobiles = 0;
+
+	for (int j = 0; j < b->n; j++)
+	{
+		const char *p = recs[b->members[j]].att[A_PHONE];
+
+		if (p != NULL && identity_is_mobile(p))
+			v[nv++] = p;
+	}
+	qsort(v, nv, sizeof(char *), cstr_ptr_cmp);
+	for (int j = 0; j < nv; j++)
+		if (j == 0 || strcmp(v[j], v[j - 1]) != 0)
+			mobiles++;
+	for (int j = 0; j < b->n; j++)
+		recs[b->members[j]].employer_mobiles = mobiles;
+	pfree(v);
+}
+
+/* Every block of name and employer: see set_employer_mobiles. */
 void
 identity_set_employer_mobiles(IdentityRec *recs, HTAB *h)
 {
@@ -545,26 +596,7 @@ identity_set_employer_mobiles(IdentityRec *recs, HTAB *h)
 
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
-	{
-		const char **v = palloc(sizeof(char *) * b->n);
-		int			nv = 0,
-					mobiles = 0;
-
-		for (int j = 0; j < b->n; j++)
-		{
-			const char *p = recs[b->members[j]].att[A_PHONE];
-
-			if (p != NULL && identity_is_mobile(p))
-				v[nv++] = p;
-		}
-		qsort(v, nv, sizeof(char *), cstr_ptr_cmp);
-		for (int j = 0; j < nv; j++)
-			if (j == 0 || strcmp(v[j], v[j - 1]) != 0)
-				mobiles++;
-		for (int j = 0; j < b->n; j++)
-			recs[b->members[j]].employer_mobiles = mobiles;
-		pfree(v);
-	}
+		set_employer_mobiles(recs, b);
 }
 
 /* The column of identity_record behind each built-in attribute. */
@@ -666,6 +698,88 @@ set_counts(IdentityRec *recs, HTAB *h, int att, bool employer, const char *query
 	SPI_freetuptable(SPI_tuptable);
 }
 
+/* A value whose rows a scoped run read all: its blocking kind and value. */
+typedef struct CompleteValue
+{
+	char	   *key;			/* "kind\x1evalue" (hash key, must be first) */
+	int			n;				/* the rows holding it */
+} CompleteValue;
+
+static char *
+complete_key(int att, const char *value)
+{
+	return psprintf("%d\x1e%s", att, value);
+}
+
+/*
+ * Scoped: the values changed rows hold that at most max_block rows hold,
+ * from pg_temp.identity_val_n (resolve_incremental): identity_neighbours
+ * read all their rows, so their blocks are whole as they are (see
+ * identity_global_spread).
+ */
+HTAB *
+identity_complete_values(const IdentityModel *m, int max_block, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+	HTAB	   *h;
+	Oid			types[1] = {INT4OID};
+	Datum		args[1] = {Int32GetDatum(max_block)};
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(char *);
+	ctl.entrysize = sizeof(CompleteValue);
+	ctl.hash = concord_strptr_hash;
+	ctl.match = concord_strptr_match;
+	ctl.hcxt = cxt;
+	h = hash_create("concord identity whole blocks", 1024, &ctl,
+					HASH_ELEM | HASH_FUNCTION | HASH_COMPARE | HASH_CONTEXT);
+	/* (identity_cluster(scoped) called by hand, outside resolve_incremental: none) */
+	if (SPI_execute("SELECT pg_catalog.to_regclass('pg_temp.identity_val_n') IS NOT NULL", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for pg_temp.identity_val_n");
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") != 0)
+		return h;
+	if (SPI_execute_with_args("SELECT v.attribute, v.value, v.company, v.n FROM pg_temp.identity_val_n v"
+							  " WHERE v.n <= $1 OR v.attribute = 'id_number'",
+							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read pg_temp.identity_val_n");
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	t = SPI_tuptable->vals[i];
+		TupleDesc	d = SPI_tuptable->tupdesc;
+		char	   *attribute = identity_text_column(t, d, 1);
+		char	   *value = identity_text_column(t, d, 2);
+		char	   *company = identity_text_column(t, d, 3);
+		bool		isnull;
+		int			n = (int) DatumGetInt64(SPI_getbinval(t, d, 4, &isnull));
+		int			att;
+		char	   *key;
+		CompleteValue *e;
+		bool		found;
+		MemoryContext old;
+
+		if (strcmp(attribute, "name_company") == 0)
+		{
+			att = NAME_COMPANY(m);
+			value = psprintf("%s\x1f%s", value, company);
+		}
+		else if (strcmp(attribute, "phone") == 0)
+			att = A_PHONE;
+		else if (strcmp(attribute, "email") == 0)
+			att = A_EMAIL;
+		else if (strcmp(attribute, "name_key") == 0)
+			att = A_NAME_KEY;
+		else
+			att = A_ID_NUMBER;
+		old = MemoryContextSwitchTo(cxt);
+		key = complete_key(att, value);
+		MemoryContextSwitchTo(old);
+		e = hash_search(h, &key, HASH_ENTER, &found);
+		e->n = n;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return h;
+}
+
 /*
  * In a scoped run, a block holds only the records in scope: take how many
  * people share each value, and how many rows hold it, from all of
@@ -682,7 +796,7 @@ set_counts(IdentityRec *recs, HTAB *h, int att, bool employer, const char *query
  * full run found it.
  */
 void
-identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int att)
+identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int att, HTAB *complete)
 {
 	HASH_SEQ_STATUS seq;
 	IdentityBlock	   *b;
@@ -728,6 +842,24 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 
 		for (int j = 0; j < b->n && !core; j++)
 			core = recs[b->members[j]].core;
+		if (core && complete != NULL)
+		{
+			/*
+			 * a value whose rows were all read: its block is whole, and the
+			 * spreads identity_build_blocks counted in it are all rows'
+			 */
+			char	   *key = complete_key(att, b->value);
+			CompleteValue *e = hash_search(complete, &key, HASH_FIND, NULL);
+
+			pfree(key);
+			if (e != NULL && e->n == b->n)
+			{
+				b->global_n = e->n;
+				if (att == NAME_COMPANY(m))
+					set_employer_mobiles(recs, b);
+				continue;
+			}
+		}
 		if (core)
 			vals[nv++] = CStringGetTextDatum(b->value);
 		else if (att == A_PHONE || att == A_EMAIL)

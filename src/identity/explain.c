@@ -2,8 +2,7 @@
  *
  * explain.c
  *	  The matcher explained: why_matched() compares two records as resolve
- *	  would, and identity_level_counts() counts agreement levels among random
- *	  and linked pairs for identity_estimate_weights().
+ *	  would.
  *
  *-------------------------------------------------------------------------
  */
@@ -32,9 +31,8 @@
 #include "identity/match.h"
 
 PG_FUNCTION_INFO_V1(concord_identity_compare);
-PG_FUNCTION_INFO_V1(concord_identity_level_counts);
 
-/* attribute names as why_matched and the level counts show them */
+/* attribute names as why_matched shows them */
 static const char *const att_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
@@ -194,208 +192,19 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(result);
 }
 
-/* Counts of the agreement levels of one attribute. */
-typedef struct LevelCount
-{
-	const char *attribute;
-	const char *level;
-	int64		random;
-	int64		linked;
-} LevelCount;
-
-/* Levels an attribute can reach: at most 12 built-in, 4 declared. */
-#define MAX_LEVELS (A_NATTS * 12 + MAX_DECLARED * 4)
-
-/* Add one compared pair's levels to the counts (random or linked). */
-static void
-count_levels(const IdentityModel *m, LevelCount *lc, int *nlc, IdentityAttCmp *c, const IdentityRec *a,
-			 const IdentityRec *b, bool linked)
-{
-	for (int i = 0; i < A_NATTS + m->ndeclared; i++)
-	{
-		const char *att = i < A_NATTS ? att_names[i] : m->declared[i - A_NATTS].name;
-		const char *level = c[i].level;
-		int			k;
-
-		if (strcmp(level, "missing") == 0)
-			continue;
-		/* as the model's table names it */
-		if (i == A_NAME_KEY || i >= A_NATTS)
-		{
-			double		tf;
-			bool		scaled;
-
-			/* a name's and a declared attribute's levels as training names them */
-			k = identity_level_index(m, i, c, a, b, &tf, &scaled);
-			if (k >= 0)
-				level = identity_level_name(m, i, k);
-		}
-		else if (strcmp(level, "agree, landline") == 0)
-			level = "agree_landline";
-		else if (strcmp(level, "exact, one person") == 0)
-			level = "exact_unique";
-		else if (strncmp(level, "close", 5) == 0)
-			level = "close";
-		/* (a Latin name's "near, typos", a "partial, a word missing") */
-		else if (strncmp(level, "near", 4) == 0)
-			level = "near";
-		else if (strncmp(level, "partial", 7) == 0)
-			level = "partial";
-		for (k = 0; k < *nlc; k++)
-			if (strcmp(lc[k].attribute, att) == 0 && strcmp(lc[k].level, level) == 0)
-				break;
-		if (k == *nlc)
-		{
-			if (*nlc == MAX_LEVELS)
-				continue;
-			lc[k].attribute = att;
-			lc[k].level = level;
-			lc[k].random = lc[k].linked = 0;
-			(*nlc)++;
-		}
-		if (linked)
-			lc[k].linked++;
-		else
-			lc[k].random++;
-	}
-}
-
 /*
- * concord.identity_level_counts(sample integer)
- *	 RETURNS TABLE (attribute text, level text, random_pairs bigint, linked_pairs bigint)
- *
- * For estimating the weights: how often each attribute reaches each
- * agreement level among sample random pairs of rows (nearly all of them
- * different people: the u side) and among the pairs of rows the current
- * links put in one customer (the m side).
+ * concord.identity_level_counts(sample), gone in 0.2 (identity_estimate_weights
+ * trains the model now): the symbol stays so that 0.1's install script, which
+ * declares the function, still loads before ALTER EXTENSION concord UPDATE
+ * drops it.
  */
+PG_FUNCTION_INFO_V1(concord_identity_level_counts);
 Datum
 concord_identity_level_counts(PG_FUNCTION_ARGS)
 {
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	int			sample = PG_GETARG_INT32(0);
-	MemoryContext cxt;
-	MemoryContext old;
-	IdentityRec		   *recs;
-	int			n;
-	int64	   *cust;
-	LevelCount	lc[MAX_LEVELS];
-	int			nlc = 0;
-	IdentityModel		model;
-	pg_prng_state prng;
-
-	if (sample < 100 || sample > 10000000)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("sample must be between 100 and 10000000 pairs, not %d", sample)));
-	InitMaterializedSRF(fcinfo, 0);
-	cxt = AllocSetContextCreate(CurrentMemoryContext, "concord identity estimate", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(cxt);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	MemoryContextSwitchTo(cxt);
-	model = identity_load_model();
-	recs = identity_load_records(&n, false, 0, &model);
-	model.scale = identity_population_scale(n);
-	if (n < 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_NO_DATA_FOUND),
-				 errmsg("there are fewer than two normalized rows to learn from"),
-				 errhint("Run concord.resolve() first.")));
-	for (int k = 0; k < NBLOCKS; k++)
-		identity_free_blocks(identity_build_blocks(recs, n, identity_block_kinds[k], cxt));
-	identity_free_blocks(identity_build_blocks(recs, n, A_COMPANY, cxt));
-	{
-		HTAB	   *h = identity_build_blocks(recs, n, NAME_COMPANY(&model), cxt);
-
-		identity_set_employer_mobiles(recs, h);
-		hash_destroy(h);
-	}
-
-	/* the customer of each row (rows are in key order, like the links below) */
-	cust = palloc(sizeof(int64) * n);
-	for (int i = 0; i < n; i++)
-		cust[i] = -1;
-	if (SPI_execute("SELECT source, key, customer_id FROM concord.customer_link", true, 0) != SPI_OK_SELECT)
-		elog(ERROR, "could not read concord.customer_link");
-	for (uint64 i = 0; i < SPI_processed; i++)
-	{
-		HeapTuple	t = SPI_tuptable->vals[i];
-		TupleDesc	d = SPI_tuptable->tupdesc;
-		int			r = identity_rec_index(recs, n, SPI_getvalue(t, d, 1), SPI_getvalue(t, d, 2));
-
-		if (r >= 0)
-			cust[r] = strtoll(SPI_getvalue(t, d, 3), NULL, 10);
-	}
-
-	/* u: random pairs */
-	pg_prng_seed(&prng, 20261125);
-	for (int p = 0; p < sample; p++)
-	{
-		int			a = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		int			b = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		IdentityAttCmp		c[MAX_ATTS];
-		double		score;
-		const char *rule;
-
-		CHECK_FOR_INTERRUPTS();
-		if (a == b)
-			continue;
-		identity_compare(&model, &recs[a], &recs[b], c, &score, &rule);
-		count_levels(&model, lc, &nlc, c, &recs[a], &recs[b], false);
-	}
-
-	/* m: pairs within customers (rows of one customer are not adjacent: group them) */
-	{
-		int		   *order = palloc(sizeof(int) * n);
-		int			i = 0;
-
-		for (int k = 0; k < n; k++)
-			order[k] = k;
-		/* sort row indexes by customer */
-		for (int gap = n / 2; gap > 0; gap /= 2)
-			for (int x = gap; x < n; x++)
-				for (int y = x; y >= gap && cust[order[y - gap]] > cust[order[y]]; y -= gap)
-				{
-					int			t = order[y];
-
-					order[y] = order[y - gap];
-					order[y - gap] = t;
-				}
-		while (i < n)
-		{
-			int			j = i;
-
-			while (j < n && cust[order[j]] == cust[order[i]])
-				j++;
-			if (cust[order[i]] >= 0)
-				for (int x = i; x < j && x < i + 50; x++)
-					for (int y = x + 1; y < j && y < i + 50; y++)
-					{
-						IdentityAttCmp		c[MAX_ATTS];
-						double		score;
-						const char *rule;
-
-						identity_compare(&model, &recs[order[x]], &recs[order[y]], c, &score, &rule);
-						count_levels(&model, lc, &nlc, c, &recs[order[x]], &recs[order[y]], true);
-					}
-			i = j;
-		}
-	}
-
-	for (int k = 0; k < nlc; k++)
-	{
-		Datum		v[4];
-		bool		nulls[4] = {false, false, false, false};
-
-		v[0] = CStringGetTextDatum(lc[k].attribute);
-		v[1] = CStringGetTextDatum(lc[k].level);
-		v[2] = Int64GetDatum(lc[k].random);
-		v[3] = Int64GetDatum(lc[k].linked);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-	}
-	SPI_finish();
-	MemoryContextSwitchTo(old);
-	MemoryContextDelete(cxt);
-	return (Datum) 0;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("concord.identity_level_counts() is gone in concord 0.2"),
+			 errhint("Update the extension (ALTER EXTENSION concord UPDATE); concord.identity_train() learns the weights.")));
+	PG_RETURN_NULL();
 }

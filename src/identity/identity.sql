@@ -1322,15 +1322,17 @@ $fn$;
 COMMENT ON FUNCTION @extschema@.identity_event_drop(text) IS 'Removes an event mapping; returns whether it existed';
 
 -- Neighbours of an incremental run: the rows sharing a value with a
--- changed row (pg_temp.identity_vals), other than those in
+-- changed row (pg_temp.identity_val_n: each value a changed row holds, with
+-- the rows holding it counted up to max_block + 1), other than those in
 -- pg_temp.identity_scope, with their normalized values; a row sharing two
 -- values comes twice (the reader drops the second, next to it in key order).  Read by
 -- identity_cluster with the scope: they are compared with the changed rows;
 -- their customers stay as they are unless a changed row joins or bridges
 -- them.  (A value shared by more than max_block rows makes no pairs: its
--- rows stay out, or one 王伟 would pull in every 王伟.  Each value is counted
--- and its rows fetched through its index: a few thousand lookups, where a
--- join would read the million rows.)
+-- rows stay out, or one 王伟 would pull in every 王伟.  Each value's rows
+-- are fetched through its index: a few thousand lookups, where a join
+-- would read the million rows.  The values whose rows are all read here
+-- are the ones identity_cluster need not count again.)
 CREATE FUNCTION @extschema@.identity_neighbours(max_block integer)
 RETURNS TABLE (source text, key text, name_key text, syllables text, phone text, email text, company text,
                address text, id_number text, extra jsonb)
@@ -1348,33 +1350,28 @@ BEGIN
   RETURN QUERY
     SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
     FROM (
-          SELECT r.* FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.phone = v.phone) c
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.phone = v.phone OFFSET 0) r
-           WHERE c.n <= max_block
+          SELECT r.* FROM identity_val_n v
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.phone = v.value OFFSET 0) r
+           WHERE v.attribute = 'phone' AND v.n <= max_block
     UNION ALL
-          SELECT r.* FROM (SELECT DISTINCT v.email FROM identity_vals v WHERE v.email IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.email = v.email) c
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.email = v.email OFFSET 0) r
-           WHERE c.n <= max_block
+          SELECT r.* FROM identity_val_n v
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.email = v.value OFFSET 0) r
+           WHERE v.attribute = 'email' AND v.n <= max_block
     UNION ALL
-          SELECT r.* FROM (SELECT DISTINCT v.name_key FROM identity_vals v WHERE v.name_key IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE r.name_key = v.name_key) c
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.name_key = v.name_key OFFSET 0) r
-           WHERE c.n <= max_block
+          SELECT r.* FROM identity_val_n v
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.name_key = v.value OFFSET 0) r
+           WHERE v.attribute = 'name_key' AND v.n <= max_block
     UNION ALL
           -- a name and an employer together (王伟 at 华信软件)
-          SELECT r.*
-            FROM (SELECT DISTINCT v.name_key, v.company FROM identity_vals v
-                   WHERE v.name_key IS NOT NULL AND v.company IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r
-                                 WHERE r.name_key = v.name_key AND r.company = v.company) c
+          SELECT r.* FROM identity_val_n v
             CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r
-                                 WHERE r.name_key = v.name_key AND r.company = v.company OFFSET 0) r
-           WHERE c.n <= max_block
+                                 WHERE r.name_key = v.value AND r.company = v.company OFFSET 0) r
+           WHERE v.attribute = 'name_company' AND v.n <= max_block
     UNION ALL
-          SELECT r.* FROM (SELECT DISTINCT v.id_number FROM identity_vals v WHERE v.id_number IS NOT NULL) v
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.id_number = v.id_number OFFSET 0) r
+          -- (every row of an ID number, however many)
+          SELECT r.* FROM identity_val_n v
+            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.id_number = v.value OFFSET 0) r
+           WHERE v.attribute = 'id_number'
     -- declared blocking attributes (a passport number): by the index on extra
     UNION ALL
           SELECT r.*
@@ -1433,42 +1430,40 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.identity_golden(boolean) IS
   'Internal to resolve: the golden record of every linked customer (scoped: of those in pg_temp.identity_touched), each value from the most recent row that has one';
 
-CREATE FUNCTION @extschema@.identity_level_counts(sample integer)
-RETURNS TABLE (attribute text, level text, random_pairs bigint, linked_pairs bigint)
-AS 'MODULE_PATHNAME', 'concord_identity_level_counts'
-LANGUAGE C VOLATILE STRICT;
-COMMENT ON FUNCTION @extschema@.identity_level_counts(integer) IS
-  'Internal to identity_estimate_weights: agreement levels among random pairs of rows and among the pairs in one customer';
-
+-- Deprecated in 0.2 (issue 20): one estimation step from the current
+-- links, superseded by identity_train (m and u fitted by EM, without
+-- labels).  Kept for 0.2 as a wrapper of it: a NOTICE says so; sample is
+-- the random pairs u is estimated from (at least 1,000); with apply the
+-- weights are stored as identity_train stores them (origin trained, never
+-- over a row set by hand).  The columns are as they were: estimated is
+-- the trained weight, current the weight before.
 CREATE FUNCTION @extschema@.identity_estimate_weights(sample integer DEFAULT 100000, apply boolean DEFAULT false)
 RETURNS TABLE (attribute text, level text, m double precision, u double precision,
                estimated double precision, current double precision)
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
-SET concord.run_as = 'owner'
-BEGIN ATOMIC
-  WITH c AS (SELECT * FROM @extschema@.identity_level_counts(identity_estimate_weights.sample)),
-  t AS (SELECT c.attribute, sum(c.random_pairs) AS r, sum(c.linked_pairs) AS l FROM c GROUP BY c.attribute),
-  -- an attribute no pair compared on either side keeps its weight
-  e AS (SELECT w.attribute, w.level,
-               CASE WHEN t.l > 0 AND t.r > 0 THEN (coalesce(c.linked_pairs, 0) + 0.5) / (t.l + 1) END AS m,
-               CASE WHEN t.l > 0 AND t.r > 0 THEN (coalesce(c.random_pairs, 0) + 0.5) / (t.r + 1) END AS u,
-               w.weight AS current
-          FROM @extschema@.identity_weight w
-          LEFT JOIN c ON c.attribute = w.attribute AND c.level = w.level
-          LEFT JOIN t ON t.attribute = w.attribute
-         WHERE w.attribute <> 'model'),
-  upd AS (UPDATE @extschema@.identity_weight w
-             SET weight = round(log(2, (e.m / e.u)::numeric), 2), origin = 'estimated', updated_at = now()
-            FROM e
-           WHERE identity_estimate_weights.apply AND e.m IS NOT NULL
-             AND w.attribute = e.attribute AND w.level = e.level
-          RETURNING w.attribute)
-  SELECT e.attribute, e.level, e.m::float8, e.u::float8, round(log(2, (e.m / e.u)::numeric), 2)::float8, e.current
-    FROM e ORDER BY e.attribute, e.level;
-END;
+AS $fn$
+#variable_conflict use_column
+BEGIN
+  PERFORM @extschema@.deprecated('identity_estimate_weights', 'identity_train');
+  IF sample IS NULL OR sample < 100 OR sample > 10000000 THEN
+    RAISE EXCEPTION 'sample must be between 100 and 10000000 pairs, not %', sample
+      USING ERRCODE = 'invalid_parameter_value', HINT = 'u is estimated from that many random pairs of rows.';
+  END IF;
+  IF apply IS NULL THEN
+    RAISE EXCEPTION 'identity_estimate_weights''s arguments must not be null' USING ERRCODE = 'null_value_not_allowed',
+      HINT = 'Leave an argument out to take its default.';
+  END IF;
+  RETURN QUERY
+    SELECT t.attribute, t.level, t.m, t.u, t.weight, t.previous
+      FROM @extschema@.identity_train(apply => identity_estimate_weights.apply,
+                                      random_pairs => GREATEST(identity_estimate_weights.sample, 1000)) t
+     WHERE t.attribute <> 'model'
+     ORDER BY t.attribute, t.level;
+END
+$fn$;
 COMMENT ON FUNCTION @extschema@.identity_estimate_weights(integer, boolean) IS
-  'One estimation step: u from random pairs of rows, m from the pairs the current links put together; weight = log2(m/u). Advisory: with apply the weights are stored (resolve again to use them), and the match threshold must then be reviewed';
+  'Deprecated: concord.identity_train() with sample random pairs (at least 1,000), its weights per attribute and level; kept for 0.2 (a NOTICE says so)';
 
 CREATE FUNCTION @extschema@.identity_train_fit(random_pairs integer, max_pairs integer, max_block integer)
 RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
@@ -1477,6 +1472,69 @@ AS 'MODULE_PATHNAME', 'concord_identity_train_fit'
 LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION @extschema@.identity_train_fit(integer, integer, integer) IS
   'Internal to identity_train: u per level from random pairs of records, m and the share of matches by expectation-maximisation over the candidate pairs; the weights on the 1,000-record basis, and a row (model, prior) with the fit''s figures';
+
+-- The fit in pg_temp.identity_train_out (identity_train_fit's rows, or
+-- those identity_cluster's first run trained on its own records): its
+-- NOTICE, stored with apply (never over a 'manual' row) when at least
+-- min_pairs candidate pairs were found, and returned as identity_train
+-- returns it.
+CREATE FUNCTION @extschema@.identity_train_save(apply boolean, min_pairs integer)
+RETURNS TABLE (attribute text, level text, m double precision, u double precision, weight double precision,
+               previous double precision, origin text)
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+#variable_conflict use_column
+DECLARE
+  fit record;
+BEGIN
+  SELECT * INTO fit FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'prior';
+  RAISE NOTICE 'identity_train: % records, % candidate pairs (% fitted), share of matches among them % after % iterations (%); prior log2 odds of two records being one person % (on the 1,000-record basis)',
+    (SELECT o.pairs::bigint FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'records'),
+    (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates'),
+    fit.pairs, round(fit.m::numeric, 4),
+    (SELECT o.weight FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations'),
+    CASE WHEN (SELECT o.m FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations') OPERATOR(pg_catalog.=) 1
+         THEN 'converged' ELSE 'not converged' END,
+    round(fit.weight::numeric, 2);
+  -- (resolve's first run trains only on enough pairs: EM on a handful says nothing)
+  IF (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates') < min_pairs THEN
+    RAISE NOTICE 'identity_train: fewer than % candidate pairs, the model is not trained', min_pairs;
+    apply := false;
+  END IF;
+  DELETE FROM identity_train_out o WHERE o.attribute = 'model' AND o.level IN ('candidates', 'iterations', 'records');
+  -- (the weights before: returned beside the trained ones)
+  ALTER TABLE identity_train_out ADD COLUMN previous double precision;
+  UPDATE identity_train_out o SET previous = w.weight
+    FROM @extschema@.identity_weight w WHERE w.attribute = o.attribute AND w.level = o.level;
+  IF apply THEN
+    -- hand-set weights stay: training never overwrites a 'manual' row
+    INSERT INTO @extschema@.identity_weight AS w (attribute, level, weight, origin, m, u, updated_at)
+    SELECT o.attribute, o.level, o.weight, 'trained', o.m, o.u, pg_catalog.now()
+      FROM identity_train_out o WHERE o.weight IS NOT NULL
+        AND (o.attribute OPERATOR(pg_catalog.<>) 'model'
+             OR NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
+                               AND x.level = 'match_threshold' AND x.origin = 'manual'))
+    ON CONFLICT (attribute, level) DO UPDATE
+       SET weight = excluded.weight, origin = 'trained', m = excluded.m, u = excluded.u, updated_at = excluded.updated_at
+     WHERE w.origin OPERATOR(pg_catalog.<>) 'manual';
+  END IF;
+  RETURN QUERY
+    SELECT o.attribute, o.level, o.m, o.u, o.weight, o.previous,
+           CASE WHEN o.weight IS NULL THEN coalesce(w.origin, 'default') || ' (too few pairs to train)'
+                WHEN w.origin = 'manual' THEN 'manual (kept)'
+                WHEN o.attribute = 'model' AND EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
+                                                        AND x.level = 'match_threshold' AND x.origin = 'manual')
+                  THEN 'not used: the match threshold is set by hand'
+                WHEN apply THEN 'trained' ELSE 'not applied' END
+      FROM identity_train_out o
+      LEFT JOIN @extschema@.identity_weight w ON w.attribute = o.attribute AND w.level = o.level
+     ORDER BY o.attribute = 'model', o.attribute, o.level;
+  DROP TABLE identity_train_out;
+END
+$fn$;
+COMMENT ON FUNCTION @extschema@.identity_train_save(boolean, integer) IS
+  'Internal to identity_train and resolve: the fit in pg_temp.identity_train_out, stored with apply when at least min_pairs candidate pairs were found';
 
 CREATE FUNCTION @extschema@.identity_train_store(apply boolean, random_pairs integer, max_pairs integer,
                                                  max_block integer, min_pairs integer)
@@ -1487,7 +1545,6 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 #variable_conflict use_column
 DECLARE
-  fit record;
   n bigint;
 BEGIN
   IF apply IS NULL OR random_pairs IS NULL OR max_pairs IS NULL OR max_block IS NULL THEN
@@ -1513,46 +1570,12 @@ BEGIN
     RAISE EXCEPTION 'there are % normalized records to train the model on', n
       USING ERRCODE = 'no_data_found', HINT = 'Register sources and run concord.resolve() first.';
   END IF;
+  IF to_regclass('pg_temp.identity_train_out') IS NOT NULL THEN
+    DROP TABLE pg_temp.identity_train_out;
+  END IF;
   CREATE TEMP TABLE identity_train_out ON COMMIT DROP AS
     SELECT * FROM @extschema@.identity_train_fit(random_pairs, max_pairs, max_block);
-  SELECT * INTO fit FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'prior';
-  RAISE NOTICE 'identity_train: % records, % candidate pairs (% fitted), share of matches among them % after % iterations (%); prior log2 odds of two records being one person % (on the 1,000-record basis)',
-    n, (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates'),
-    fit.pairs, round(fit.m::numeric, 4),
-    (SELECT o.weight FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations'),
-    CASE WHEN (SELECT o.m FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations') OPERATOR(pg_catalog.=) 1
-         THEN 'converged' ELSE 'not converged' END,
-    round(fit.weight::numeric, 2);
-  -- (resolve's first run trains only on enough pairs: EM on a handful says nothing)
-  IF (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates') < min_pairs THEN
-    RAISE NOTICE 'identity_train: fewer than % candidate pairs, the model is not trained', min_pairs;
-    apply := false;
-  END IF;
-  DELETE FROM identity_train_out o WHERE o.attribute = 'model' AND o.level IN ('candidates', 'iterations');
-  IF apply THEN
-    -- hand-set weights stay: training never overwrites a 'manual' row
-    INSERT INTO @extschema@.identity_weight AS w (attribute, level, weight, origin, m, u, updated_at)
-    SELECT o.attribute, o.level, o.weight, 'trained', o.m, o.u, pg_catalog.now()
-      FROM identity_train_out o WHERE o.weight IS NOT NULL
-        AND (o.attribute OPERATOR(pg_catalog.<>) 'model'
-             OR NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
-                               AND x.level = 'match_threshold' AND x.origin = 'manual'))
-    ON CONFLICT (attribute, level) DO UPDATE
-       SET weight = excluded.weight, origin = 'trained', m = excluded.m, u = excluded.u, updated_at = excluded.updated_at
-     WHERE w.origin OPERATOR(pg_catalog.<>) 'manual';
-  END IF;
-  RETURN QUERY
-    SELECT o.attribute, o.level, o.m, o.u, o.weight, w.weight,
-           CASE WHEN o.weight IS NULL THEN coalesce(w.origin, 'default') || ' (too few pairs to train)'
-                WHEN w.origin = 'manual' THEN 'manual (kept)'
-                WHEN o.attribute = 'model' AND EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
-                                                        AND x.level = 'match_threshold' AND x.origin = 'manual')
-                  THEN 'not used: the match threshold is set by hand'
-                WHEN apply THEN 'trained' ELSE 'not applied' END
-      FROM identity_train_out o
-      LEFT JOIN @extschema@.identity_weight w ON w.attribute = o.attribute AND w.level = o.level
-     ORDER BY o.attribute = 'model', o.attribute, o.level;
-  DROP TABLE identity_train_out;
+  RETURN QUERY SELECT * FROM @extschema@.identity_train_save(apply, min_pairs);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_train_store(boolean, integer, integer, integer, integer) IS
@@ -2002,15 +2025,9 @@ BEGIN
   -- values many unrelated rows share: read as missing from here on
   RAISE DEBUG 'concord.resolve: % placeholders detected after % ms', @extschema@.identity_detect_placeholders(),
     round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
-  -- the first resolve of enough records to learn from trains the model
-  -- (1,000 records and 200 candidate pairs; fewer keep the defaults: EM on
-  -- a handful of pairs says little)
-  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight w WHERE w.attribute = 'model' AND w.level = 'prior')
-     AND (SELECT count(*) FROM @extschema@.identity_record) >= 1000 THEN
-    PERFORM @extschema@.identity_train_store(true, 200000, 200000, max_block, 200);
-    RAISE DEBUG 'concord.resolve: model trained after % ms',
-      round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
-  END IF;
+  -- (the first resolve of enough records to learn from trains the model,
+  -- in identity_cluster: 1,000 records and 200 candidate pairs; fewer keep
+  -- the defaults)
   RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, false);
 END
 $fn$;
@@ -2036,7 +2053,7 @@ BEGIN
   END IF;
   PERFORM pg_advisory_xact_lock(hashtext('concord.resolve'), 1131);
   IF to_regclass('pg_temp.identity_scope') IS NOT NULL THEN
-    DROP TABLE identity_scope, identity_changed, identity_vals;
+    DROP TABLE identity_scope, identity_changed, identity_vals, identity_val_n;
   END IF;
 
   -- the rows changed since the last resolve (queued by the sources' triggers)
@@ -2059,6 +2076,37 @@ BEGIN
      SET records = p.records + (SELECT count(*) FILTER (WHERE v.is_new) - count(*) FILTER (WHERE NOT v.is_new)
                                   FROM identity_vals v);
   DELETE FROM identity_vals v WHERE NOT v.is_new;
+  -- each value a changed row now holds, and how many rows hold it: counted
+  -- no further than max_block + 1 (a value held by more makes no pairs, and
+  -- counting every 王伟 cost a lookup per row), but an ID number's rows all
+  -- (identity_neighbours reads them all).  A value held by at most
+  -- max_block rows has them all read with the scope: identity_cluster
+  -- takes its block as it finds it, without counting it again.
+  CREATE TEMP TABLE identity_val_n ON COMMIT DROP AS
+    SELECT 'phone'::text AS attribute, v.phone AS value, NULL::text AS company,
+           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.phone = v.phone
+                                   LIMIT max_block + 1) x) AS n
+      FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v
+    UNION ALL
+    SELECT 'email', v.email, NULL,
+           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.email = v.email
+                                   LIMIT max_block + 1) x)
+      FROM (SELECT DISTINCT v.email FROM identity_vals v WHERE v.email IS NOT NULL) v
+    UNION ALL
+    SELECT 'name_key', v.name_key, NULL,
+           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key = v.name_key
+                                   LIMIT max_block + 1) x)
+      FROM (SELECT DISTINCT v.name_key FROM identity_vals v WHERE v.name_key IS NOT NULL) v
+    UNION ALL
+    SELECT 'name_company', v.name_key, v.company,
+           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key = v.name_key
+                                   AND r.company = v.company LIMIT max_block + 1) x)
+      FROM (SELECT DISTINCT v.name_key, v.company FROM identity_vals v
+             WHERE v.name_key IS NOT NULL AND v.company IS NOT NULL) v
+    UNION ALL
+    SELECT 'id_number', v.id_number, NULL,
+           (SELECT count(*) FROM @extschema@.identity_record r WHERE r.id_number = v.id_number)
+      FROM (SELECT DISTINCT v.id_number FROM identity_vals v WHERE v.id_number IS NOT NULL) v;
 
   RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
   -- scope.  Core: the changed rows and every row of the customers they
@@ -2286,7 +2334,6 @@ SELECT @extschema@.grant_routines('concord_identity', ARRAY[
     'identity_event_create(text, regclass, text, text, text, text, text[])', 'identity_event_drop(text)',
     'customer_merge(bigint, bigint, text)', 'customer_split(text, text, text)',
     'resolve(integer)', 'resolve_incremental(integer)', 'why_matched(text, text, text, text)',
-    'identity_level_counts(integer)', 'identity_estimate_weights(integer, boolean)',
     'identity_train(boolean, integer, integer, integer)',
     'identity_review_decide(text, text, text, text, boolean, text)',
     'identity_attribute_create(text, text, double precision, boolean, double precision, double precision, double precision)',
@@ -2295,6 +2342,7 @@ SELECT @extschema@.grant_routines('concord_identity', ARRAY[
     'identity_blocking_reach(regclass, integer)', 'identity_blocking_rule_value(text[], text)',
     'identity_placeholder_set(text, text, boolean)', 'identity_placeholder_drop(text, text)',
     -- the old names, deprecated in 0.2
+    'identity_estimate_weights(integer, boolean)',
     'identity_source_add(text, regclass, text, jsonb, integer, boolean)',
     'identity_event_add(text, regclass, text, text, text, text, text[])',
     'identity_attribute_add(text, text, double precision, boolean, double precision, double precision, double precision)']);
@@ -2317,5 +2365,6 @@ GRANT SELECT ON @extschema@.identity_source, @extschema@.identity_record, @extsc
 REVOKE EXECUTE ON FUNCTION @extschema@.identity_cluster(integer, boolean), @extschema@.identity_neighbours(integer),
   @extschema@.identity_detect_placeholders(), @extschema@.identity_train_fit(integer, integer, integer),
   @extschema@.identity_train_store(boolean, integer, integer, integer, integer),
+  @extschema@.identity_train_save(boolean, integer),
   @extschema@.identity_golden(boolean), @extschema@.identity_load(text, text[]), @extschema@.identity_bulk_indexes(text, boolean),
   @extschema@.identity_analyze(boolean), @extschema@.identity_apply(integer, boolean) FROM PUBLIC;

@@ -46,6 +46,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 
@@ -53,9 +54,6 @@
 #include "identity/match.h"
 
 PG_FUNCTION_INFO_V1(concord_identity_cluster);
-
-/* Blocking kinds, in the order pairs are compared (declared ones follow). */
-const int	identity_block_kinds[NBLOCKS] = {A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY};
 
 /* union-find with path halving and union by size */
 static int
@@ -215,6 +213,42 @@ identity_shared_earlier(const IdentityModel *m, const IdentityRec *a, const Iden
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Every candidate pair of the blocks bs (built by identity_build_kinds on
+ * m's rules), each once: of each paired block of each rule, every two of
+ * its records the rule applies to (identity_rule_applies: a rule of one
+ * source, when either is of it) not compared in a block of an earlier rule
+ * (identity_shared_earlier) -- in a scoped run, only those with a core row
+ * (IdentityRec.core): the core rows with each other, the changed ones with
+ * their neighbours too; neighbours were compared with each other in
+ * earlier runs.  A full run's records are all core.  The one loop over
+ * pairs of resolve (identity_cluster) and of training.
+ */
+void
+identity_walk_pairs(const IdentityModel *m, IdentityRec *recs, IdentityBlocks *bs, IdentityPairFn fn, void *arg)
+{
+	Assert(bs->nkinds == m->nrules);
+	for (int k = 0; k < bs->nkinds; k++)
+		for (int i = 0; i < bs->nblocks[k]; i++)
+		{
+			IdentityBlock *b = &bs->blocks[k][i];
+
+			for (int x = 0; x < b->n; x++)
+				for (int y = x + 1; y < b->n; y++)
+				{
+					IdentityRec *ra = &recs[b->members[x]];
+					IdentityRec *rb = &recs[b->members[y]];
+
+					CHECK_FOR_INTERRUPTS();
+					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
+						continue;
+					if (!identity_rule_applies(&m->rules[k], ra, rb) || identity_shared_earlier(m, ra, rb, k))
+						continue;
+					fn(arg, b->members[x], b->members[y]);
+				}
+		}
 }
 
 /* A pair that matched, kept until all are known. */
@@ -431,6 +465,67 @@ save_review(IdentityRec *recs, int *parent, Match *review, int nr)
 		elog(ERROR, "could not save the pairs to review");
 }
 
+/* What identity_cluster's callbacks share. */
+typedef struct ClusterRun
+{
+	IdentityModel model;
+	IdentityRec *recs;
+	bool		scoped;
+	HTAB	   *complete;		/* scoped: see identity_complete_values */
+	bool		saved[MAX_ATTS + 1 + MAX_RULES];	/* full: the slots whose value stats are saved */
+	IdentityTrain *train;		/* the first run of enough records: training */
+	int		   *pairs;			/* per record: the pairs it was compared in */
+	Match	   *matches;
+	int			nm,
+				mcap;
+	Match	   *review;
+	int			nr,
+				rcap;
+} ClusterRun;
+
+/*
+ * A table of blocks (every value of one slot): how many people share each
+ * value -- counted over all rows in a scoped run (for every table: each
+ * block's count decides whether it is paired), kept for the incremental
+ * runs by a full one (once a slot, rules of one slot for different sources
+ * build one table each) -- and training's value counts.
+ */
+static void
+cluster_table(void *arg, int att, HTAB *h)
+{
+	ClusterRun *r = arg;
+
+	if (r->scoped)
+		identity_global_spread(&r->model, r->recs, h, att, r->complete);
+	else if (!r->saved[att])
+	{
+		r->saved[att] = true;
+		identity_save_value_stats(r->recs, h, att);
+		if (att == NAME_COMPANY(&r->model))
+			identity_set_employer_mobiles(r->recs, h);
+		if (r->train)
+			identity_train_values(r->train, att, h);
+	}
+}
+
+/* A candidate pair: compared, kept if it matches or is one to review. */
+static void
+cluster_pair(void *arg, int a, int b)
+{
+	ClusterRun *r = arg;
+	double		score;
+	const char *rule;
+
+	identity_compare(&r->model, &r->recs[a], &r->recs[b], NULL, &score, &rule);
+	r->pairs[a]++;
+	r->pairs[b]++;
+	if (rule != NULL || score >= identity_threshold(&r->model))
+		/* rules first, then the strongest scores */
+		push_match(&r->matches, &r->nm, &r->mcap, a, b, rule ? 1e9 + score : score, score, rule ? rule : "score");
+	else if (score >= r->model.review_threshold + r->model.scale)
+		push_match(&r->review, &r->nr, &r->rcap, a, b, score, score, "review");
+}
+
 /*
  * DEBUG1: how long identity_cluster has taken so far, at the end of a
  * phase, and the memory the whole backend holds in its contexts then
@@ -465,10 +560,10 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
 	int			max_block = PG_GETARG_INT32(0);
 	bool		scoped = PG_GETARG_BOOL(1);
-	IdentityModel		model;
+	ClusterRun	r;
 	MemoryContext cxt;
 	MemoryContext old;
-	IdentityRec		   *recs;
+	IdentityRec *recs;
 	int			n;
 	int		   *parent,
 			   *size,
@@ -477,20 +572,11 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	double	   *best;
 	const char **how;
 	ClusterEvidence *ev;
-	Match	   *matches = NULL;
-	int			nm = 0,
-				mcap = 0;
-	LinkRule *cons;
+	Match	   *matches;
+	int			nm;
+	LinkRule   *cons;
 	int			ncons;
-	Match	   *review = NULL;
-	int			nr = 0,
-				rcap = 0;
-	int			kinds[MAX_RULES];
-	int			nkinds;
-	IdentityBlock *blocks[MAX_RULES];	/* the paired ones */
-	int			nblocks[MAX_RULES];
-	int		   *slabs[MAX_RULES];
-	bool		saved[MAX_ATTS + 1 + MAX_RULES];
+	IdentityBlocks bs;
 	TimestampTz t0;
 	int64		unchanged_rows = 0,
 				unchanged_pairs = 0;
@@ -507,21 +593,29 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	MemoryContextSwitchTo(cxt);
-	model = identity_load_model();
-	identity_load_blocking_rules(&model);
-	recs = identity_load_records(&n, scoped, max_block, &model);
+	memset(&r, 0, sizeof(r));
+	r.model = identity_load_model();
+	identity_load_blocking_rules(&r.model);
+	r.scoped = scoped;
+	recs = r.recs = identity_load_records(&n, scoped, max_block, &r.model);
 	phase_done(t0, "rows read");
+	if (scoped)
+		r.complete = identity_complete_values(&r.model, max_block, cxt);
 	if (!scoped)
 		identity_save_population(n);
-	model.scale = identity_population_scale(scoped ? identity_population() : n);
-	/* the blocking rules' slots (concord.identity_blocking_rule) */
-	nkinds = model.nrules;
-	for (int k = 0; k < nkinds; k++)
-		kinds[k] = model.rules[k].att;
-	memset(saved, 0, sizeof(saved));
+	r.model.scale = identity_population_scale(scoped ? identity_population() : n);
+
+	/*
+	 * The first full run of enough records to learn from (1,000) trains the
+	 * model, on the records and blocks read here (see train.c), before it
+	 * compares a pair; fewer keep the defaults: EM on a handful of pairs
+	 * says little.
+	 */
+	if (!scoped && !r.model.trained && n >= 1000)
+		r.train = identity_train_begin(&r.model, recs, n);
 	parent = palloc(sizeof(int) * Max(n, 1));
 	size = palloc(sizeof(int) * Max(n, 1));
-	pairs = palloc0(sizeof(int) * Max(n, 1));
+	pairs = r.pairs = palloc0(sizeof(int) * Max(n, 1));
 	best = palloc(sizeof(double) * Max(n, 1));
 	how = palloc0(sizeof(char *) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -539,90 +633,53 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	if (!scoped && SPI_execute("DELETE FROM concord.identity_value_stat", false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not clear concord.identity_value_stat");
 	{
-		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, NAME_COMPANY(&model)};
+		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, NAME_COMPANY(&r.model)};
 
 		for (int s = 0; s < lengthof(spread_atts); s++)
 		{
+			int		   *slab;
 			HTAB	   *h;
 
-			if (identity_rule_att(&model, spread_atts[s]))
+			if (identity_rule_att(&r.model, spread_atts[s]))
 				continue;
-			h = identity_build_blocks(recs, n, spread_atts[s], cxt);
+			h = identity_build_blocks(recs, n, spread_atts[s], cxt, &slab);
 			if (scoped)
-				identity_global_spread(&model, recs, h, spread_atts[s]);
+				identity_global_spread(&r.model, recs, h, spread_atts[s], r.complete);
 			else
 			{
 				identity_save_value_stats(recs, h, spread_atts[s]);
-				if (spread_atts[s] == NAME_COMPANY(&model))
+				if (spread_atts[s] == NAME_COMPANY(&r.model))
 					identity_set_employer_mobiles(recs, h);
+				if (r.train)
+					identity_train_values(r.train, spread_atts[s], h);
 			}
-			identity_free_blocks(h);
+			identity_free_blocks(h, slab);
 		}
 	}
-	/*
-	 * every block first: a pair's weights need the spreads of all kinds;
-	 * of each rule's table only the blocks whose pairs are compared stay
-	 */
-	for (int k = 0; k < nkinds; k++)
-	{
-		HTAB	   *h = identity_build_blocks(recs, n, kinds[k], cxt);
-
-		if (scoped)
-			identity_global_spread(&model, recs, h, kinds[k]);
-		else if (!saved[kinds[k]])
-		{
-			identity_save_value_stats(recs, h, kinds[k]);
-			if (kinds[k] == NAME_COMPANY(&model))
-				identity_set_employer_mobiles(recs, h);
-		}
-		saved[kinds[k]] = true;
-		blocks[k] = identity_paired_blocks(h, max_block, &nblocks[k], &slabs[k]);
-		for (int i = 0; i < nblocks[k]; i++)
-			for (int j = 0; j < blocks[k][i].n; j++)
-				recs[blocks[k][i].members[j]].paired |= 1u << k;
-	}
+	if (r.train)
+		identity_train_other_values(r.train, cxt);
+	identity_build_kinds(&r.model, recs, n, max_block, &bs, cluster_table, &r, cxt);
 	phase_done(t0, "blocks built");
-	for (int k = 0; k < nkinds; k++)
+	if (r.train)
 	{
-		for (int i = 0; i < nblocks[k]; i++)
-		{
-			IdentityBlock *b = &blocks[k][i];
-
-			for (int x = 0; x < b->n; x++)
-				for (int y = x + 1; y < b->n; y++)
-				{
-					IdentityRec		   *ra = &recs[b->members[x]];
-					IdentityRec		   *rb = &recs[b->members[y]];
-					double		score;
-					const char *rule;
-
-					CHECK_FOR_INTERRUPTS();
-					/*
-					 * scoped: the core rows are compared with each other, the
-					 * changed ones with their neighbours too; neighbours were
-					 * compared with each other in earlier runs
-					 */
-					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
-						continue;
-					if (!identity_rule_applies(&model.rules[k], ra, rb) ||
-						identity_shared_earlier(&model, ra, rb, k))
-						continue;
-					identity_compare(&model, ra, rb, NULL, &score, &rule);
-					pairs[b->members[x]]++;
-					pairs[b->members[y]]++;
-					if (rule != NULL || score >= identity_threshold(&model))
-						/* rules first, then the strongest scores */
-						push_match(&matches, &nm, &mcap, b->members[x], b->members[y],
-								   rule ? 1e9 + score : score, score, rule ? rule : "score");
-					else if (score >= model.review_threshold + model.scale)
-						push_match(&review, &nr, &rcap, b->members[x], b->members[y],
-								   score, score, "review");
-				}
-		}
-		pfree(blocks[k]);
-		if (slabs[k] != NULL)
-			pfree(slabs[k]);
+		identity_train_run(r.train, &bs, 200000, 200000, cxt);
+		identity_train_save(r.train);
+		/*
+		 * compared with the model just stored (or the defaults, if it was
+		 * not): read with a snapshot that sees it (the statement's does not)
+		 */
+		PushCopiedSnapshot(GetActiveSnapshot());
+		UpdateActiveSnapshotCommandId();
+		r.model = identity_load_model();
+		identity_load_blocking_rules(&r.model);
+		PopActiveSnapshot();
+		r.model.scale = identity_population_scale(n);
+		phase_done(t0, "model trained");
 	}
+	identity_walk_pairs(&r.model, recs, &bs, cluster_pair, &r);
+	identity_free_kinds(&bs);
+	matches = r.matches;
+	nm = r.nm;
 
 	/*
 	 * Must-links first, then matches from the strongest down, each refused
@@ -689,7 +746,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		Match	   *m = &matches[i];
 
 		if (separated(parent, cons, ncons, m->a, m->b) ||
-			bridges_strangers(&model, recs, parent, ev, m->a, m->b))
+			bridges_strangers(&r.model, recs, parent, ev, m->a, m->b))
 			continue;
 		join_clusters(parent, size, ev, recs, m->a, m->b);
 		for (int s = 0; s < 2; s++)
@@ -704,7 +761,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		}
 	}
 
-	save_review(recs, parent, review, nr);
+	save_review(recs, parent, r.review, r.nr);
 	phase_done(t0, "clusters formed");
 
 	/*

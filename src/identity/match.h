@@ -8,7 +8,7 @@
  *	  block.c	reading records, blocks, how many people share a value
  *	  blockrule.c	blocking rules: which slots blocks are built on
  *	  match.c	identity_cluster(): pairs, rules, union-find, review pairs
- *	  explain.c why_matched() and the level counts for weight estimates
+ *	  explain.c why_matched()
  *	  train.c	identity_train_fit(): m and u by EM, the learned model
  *
  *-------------------------------------------------------------------------
@@ -32,10 +32,6 @@ enum
 	A_ID_NUMBER,
 	A_NATTS
 };
-
-/* Blocking kinds, in the order pairs are compared (declared ones follow). */
-#define NBLOCKS 4
-extern const int identity_block_kinds[NBLOCKS];
 
 /* IdentityDeclared attributes (concord.identity_attribute), at most this many. */
 #define MAX_DECLARED 16
@@ -182,6 +178,31 @@ typedef struct IdentityBlock
 	int		   *members;		/* a slice of one array for all blocks */
 } IdentityBlock;
 
+/*
+ * The blocks of a run: of each blocking rule, in the order pairs are
+ * compared (see identity_load_blocking_rules), the blocks of its slot
+ * whose pairs are compared (identity_block_paired), slices of one array of
+ * members per rule.
+ */
+typedef struct IdentityBlocks
+{
+	int			nkinds;			/* the model's rules */
+	int			kinds[MAX_RULES];	/* each rule's slot (IdentityBlockRule.att) */
+	IdentityBlock *blocks[MAX_RULES];
+	int			nblocks[MAX_RULES];
+	int		   *slabs[MAX_RULES];	/* the members' arrays */
+} IdentityBlocks;
+
+/*
+ * Called with each rule's whole table of blocks (an entry for every value
+ * of its slot att), before its unpaired ones go; rules of one slot (for
+ * different sources) each with its own table.
+ */
+typedef void (*IdentityTableFn) (void *arg, int att, HTAB *h);
+
+/* Called with each candidate pair: records a and b (a < b in no order). */
+typedef void (*IdentityPairFn) (void *arg, int a, int b);
+
 /* score.c */
 extern IdentityModel identity_load_model(void);
 extern double identity_population(void);
@@ -206,12 +227,15 @@ extern const char *identity_level_name(const IdentityModel *m, int i, int k);
 extern void identity_append_declared(StringInfo q, const IdentityModel *m);
 extern IdentityRec *identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m);
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
-extern HTAB *identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt);
-extern void identity_free_blocks(HTAB *h);
-extern IdentityBlock *identity_paired_blocks(HTAB *h, int max_block, int *nb, int **slab);
+extern HTAB *identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt, int **slab);
+extern void identity_free_blocks(HTAB *h, int *slab);
+extern void identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_block, IdentityBlocks *bs,
+								 IdentityTableFn fn, void *arg, MemoryContext cxt);
+extern void identity_free_kinds(IdentityBlocks *bs);
 extern void identity_save_value_stats(IdentityRec *recs, HTAB *h, int att);
 extern void identity_set_employer_mobiles(IdentityRec *recs, HTAB *h);
-extern void identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int att);
+extern HTAB *identity_complete_values(const IdentityModel *m, int max_block, MemoryContext cxt);
+extern void identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int att, HTAB *complete);
 extern bool identity_block_paired(const IdentityBlock *b, int max_block);
 extern void identity_neighbour_links(IdentityRec *recs, int n, const bool *want);
 
@@ -224,5 +248,15 @@ extern bool identity_rule_att(const IdentityModel *m, int att);
 /* match.c */
 extern int identity_rec_index(IdentityRec *recs, int n, const char *source, const char *key);
 extern bool identity_shared_earlier(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, int k);
+extern void identity_walk_pairs(const IdentityModel *m, IdentityRec *recs, IdentityBlocks *bs, IdentityPairFn fn,
+								void *arg);
+
+/* train.c: training on the records and blocks a run holds (identity_cluster's first run) */
+typedef struct IdentityTrain IdentityTrain;
+extern IdentityTrain *identity_train_begin(const IdentityModel *m, IdentityRec *recs, int n);
+extern void identity_train_values(IdentityTrain *t, int att, HTAB *h);
+extern void identity_train_other_values(IdentityTrain *t, MemoryContext cxt);
+extern void identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt);
+extern void identity_train_save(IdentityTrain *t);
 
 #endif							/* CONCORD_IDENTITY_MATCH_H */

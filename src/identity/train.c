@@ -28,6 +28,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
@@ -427,17 +428,386 @@ classify_pair(const IdentityModel *m, TrainAtt *atts, int natts, const IdentityR
 	}
 }
 
+/* Training on the records and blocks of a run (see identity_train_begin). */
+struct IdentityTrain
+{
+	IdentityModel model;		/* the model in use (EM starts from it) */
+	IdentityRec *recs;
+	int			n;
+	int			natts;
+	bool		counted[MAX_ATTS];	/* value counts taken (frequency_u) */
+	TrainAtt	atts[MAX_ATTS];
+	/* the candidate pairs */
+	double		candidates;
+	double		keep;			/* the share of them fitted */
+	double		threshold;
+	pg_prng_state prng;
+	TrainPair  *pairs;
+	double	   *post;
+	int			np,
+				pcap;
+	/* the fit */
+	double		lambda,
+				lambda_all;
+	int			iterations;
+	bool		converged;
+	TimestampTz t0;
+};
+
+/*
+ * Training on the records of a run: those identity_cluster read, or
+ * identity_train_fit's.  Then identity_train_values with every table of
+ * blocks the run builds (the value counts), identity_train_run once the
+ * blocks are built, and the result to identity_train_save (or, for
+ * identity_train_fit, as rows).  m: the model in use, its scale set.
+ */
+IdentityTrain *
+identity_train_begin(const IdentityModel *m, IdentityRec *recs, int n)
+{
+	IdentityTrain *t = palloc0(sizeof(IdentityTrain));
+
+	t->model = *m;
+	t->recs = recs;
+	t->n = n;
+	t->natts = A_NATTS + m->ndeclared;
+	t->t0 = GetCurrentTimestamp();
+	init_atts(m, t->atts, t->natts);
+	return t;
+}
+
+/* A table of blocks of attribute att (every value): u of its "same value" levels. */
+void
+identity_train_values(IdentityTrain *t, int att, HTAB *h)
+{
+	if (att >= t->natts || t->counted[att])
+		return;
+	frequency_u(&t->model, t->recs, t->atts, att, h);
+	t->counted[att] = true;
+}
+
+/*
+ * The value counts of the attributes no blocking rule blocks on and no
+ * table of spreads counted (an address, a declared attribute that does not
+ * block): each table built, counted and
+ * freed while the run holds only its records (before its blocks: at a
+ * million rows a table of addresses is some 80 MB).
+ */
+void
+identity_train_other_values(IdentityTrain *t, MemoryContext cxt)
+{
+	for (int i = 0; i < t->natts; i++)
+	{
+		int		   *slab;
+		HTAB	   *h;
+
+		/* (a rule's blocks count its key's values: see identity_build_kinds) */
+		if (identity_rule_att(&t->model, i) || t->counted[i])
+			continue;
+		h = identity_build_blocks(t->recs, t->n, i, cxt, &slab);
+		identity_train_values(t, i, h);
+		identity_free_blocks(h, slab);
+	}
+}
+
+/* Walker callbacks: count the candidate pairs, then compare a sample of them. */
+static void
+count_pair(void *arg, int a, int b)
+{
+	((IdentityTrain *) arg)->candidates++;
+}
+
+static void
+sample_pair(void *arg, int a, int b)
+{
+	IdentityTrain *t = arg;
+	IdentityAttCmp c[MAX_ATTS];
+	double		score;
+	const char *rule;
+
+	if (t->keep < 1.0 && pg_prng_double(&t->prng) >= t->keep)
+		return;
+	if (t->np == t->pcap)
+		return;
+	identity_compare(&t->model, &t->recs[a], &t->recs[b], c, &score, &rule);
+	classify_pair(&t->model, t->atts, t->natts, &t->recs[a], &t->recs[b], c, &t->pairs[t->np], false);
+	/* EM starts from the model in use */
+	t->post[t->np] = rule ? 1.0 : 1.0 / (1.0 + pow(2.0, Min(t->threshold - score, 60.0)));
+	t->np++;
+}
+
+/*
+ * The fit, once every block is built (bs: the blocks resolve pairs in, and
+ * every spread its weights use): u from random_pairs random pairs and the
+ * value counts, m and the share of matches by EM over at most max_pairs
+ * candidate pairs (a fixed-seed sample: training is repeatable).
+ */
+void
+identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt)
+{
+	TrainAtt   *atts = t->atts;
+	int			natts = t->natts;
+	int			n = t->n;
+	double		all_pairs;
+
+	/* u: random pairs of records (a fixed seed: training is repeatable) */
+	pg_prng_seed(&t->prng, 20261207);
+	for (int p = 0; p < random_pairs; p++)
+	{
+		int			a = (int) pg_prng_uint64_range(&t->prng, 0, n - 1);
+		int			b = (int) pg_prng_uint64_range(&t->prng, 0, n - 1);
+		IdentityAttCmp c[MAX_ATTS];
+		double		score;
+		const char *rule;
+
+		CHECK_FOR_INTERRUPTS();
+		if (a == b)
+			continue;
+		identity_compare(&t->model, &t->recs[a], &t->recs[b], c, &score, &rule);
+		classify_pair(&t->model, atts, natts, &t->recs[a], &t->recs[b], c, NULL, true);
+	}
+	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
+	/* the value counts of the attributes that are no blocking kind (if not taken yet) */
+	for (int i = 0; i < natts; i++)
+		if (!t->counted[i])
+		{
+			int		   *slab;
+			HTAB	   *h = identity_build_blocks(t->recs, n, i, cxt, &slab);
+
+			identity_train_values(t, i, h);
+			identity_free_blocks(h, slab);
+		}
+	elog(DEBUG1, "concord.identity_train: value counts after %ld ms",
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
+
+	/* the candidate pairs: counted, then at most max_pairs of them kept */
+	identity_walk_pairs(&t->model, t->recs, bs, count_pair, t);
+	t->keep = Min(1.0, max_pairs / Max(t->candidates, 1.0));
+	t->pcap = (int) Min(t->candidates, (double) max_pairs * 1.05 + 1000);
+	t->pairs = palloc_extended(sizeof(TrainPair) * Max(t->pcap, 1), MCXT_ALLOC_HUGE);
+	t->post = palloc_extended(sizeof(double) * Max(t->pcap, 1), MCXT_ALLOC_HUGE);
+	t->threshold = identity_threshold(&t->model);
+	identity_walk_pairs(&t->model, t->recs, bs, sample_pair, t);
+	elog(DEBUG1, "concord.identity_train: %d of %.0f candidate pairs compared after %ld ms", t->np, t->candidates,
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
+
+	/*
+	 * u: as the random pairs and the value counts found it.  A random pair
+	 * is now and then one person's two records; once EM has told how many
+	 * pairs of records are, their share (lambda_all m) is taken off, and EM
+	 * runs again with that u.
+	 */
+	for (int i = 0; i < natts; i++)
+		for (int k = 0; k < atts[i].nlev; k++)
+		{
+			TrainAtt   *a = &atts[i];
+
+			if (a->ufreq[k] >= 0)
+				a->u[k] = Max(a->ufreq[k], a->ufloor[k]);
+			else
+			{
+				a->ufloor[k] = 0.5 / Max(a->urand_n, 1.0);
+				a->u[k] = Max(a->urand[k] / Max(a->urand_n, 1.0), a->ufloor[k]);
+			}
+			a->m[k] = 0;
+		}
+	all_pairs = (double) n * (n - 1) / 2.0;
+	t->iterations = em(atts, natts, t->pairs, t->np, t->post, t->np / Max(t->candidates, 1.0), all_pairs,
+						&t->lambda, &t->lambda_all, &t->converged);
+	for (int i = 0; i < natts; i++)
+		for (int k = 0; k < atts[i].nlev; k++)
+		{
+			TrainAtt   *a = &atts[i];
+			double		raw = a->ufreq[k] >= 0 ? a->ufreq[k] : a->urand[k] / Max(a->urand_n, 1.0);
+
+			a->u[k] = Max((raw - t->lambda_all * a->m[k]) / (1.0 - t->lambda_all), a->ufloor[k]);
+		}
+	t->iterations += em(atts, natts, t->pairs, t->np, t->post, t->np / Max(t->candidates, 1.0), all_pairs,
+						 &t->lambda, &t->lambda_all, &t->converged);
+	elog(DEBUG1, "concord.identity_train: fitted after %ld ms",
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
+
+	/*
+	 * A name several people hold is no stronger evidence than one a single
+	 * person holds (before its term frequency).  Its u is hard to learn
+	 * where most such names are one person's under two phones -- nearly
+	 * every pair of them is a match, and u falls to its floor -- so it is
+	 * kept no lower than the same name held by one person says.
+	 */
+	if (atts[A_NAME_KEY].cand[0] >= MIN_PAIRS &&
+		atts[A_NAME_KEY].m[1] / atts[A_NAME_KEY].u[1] > atts[A_NAME_KEY].m[0] / atts[A_NAME_KEY].u[0])
+		atts[A_NAME_KEY].u[1] = Min(1.0, atts[A_NAME_KEY].m[1] * atts[A_NAME_KEY].u[0] / atts[A_NAME_KEY].m[0]);
+
+	/*
+	 * Nor is a value alike stronger evidence than the same value: where
+	 * random pairs never reached a close level, its u is only a floor, and
+	 * can fall below the same value's (counted exactly); it is kept no
+	 * lower than that says.
+	 */
+	for (int i = 0; i < natts; i++)
+		for (int k = 1; k < atts[i].nlev; k++)
+		{
+			TrainAtt   *a = &atts[i];
+
+			if (a->cand[0] >= MIN_PAIRS && a->m[0] > 0 &&
+				(strcmp(a->lev[k], "close") == 0 || strcmp(a->lev[k], "near") == 0 || strcmp(a->lev[k], "partial") == 0 ||
+				 strcmp(a->lev[k], "one_field_off") == 0 || strcmp(a->lev[k], "swapped") == 0 ||
+				 strcmp(a->lev[k], "given_close") == 0 || strcmp(a->lev[k], "given_initial") == 0 ||
+				 strcmp(a->lev[k], "family_close") == 0) &&
+				a->m[k] / a->u[k] > a->m[0] / a->u[0])
+				a->u[k] = Min(1.0, a->m[k] * a->u[0] / a->m[0]);
+		}
+}
+
+/* One row of the fit (see concord_identity_train_fit), to a tuplestore or arrays. */
+typedef void (*RowFn) (void *arg, Datum *v, bool *nulls);
+
+/*
+ * The fit as rows: per attribute and level m, u, the weight log2(m/u) on
+ * the table's basis (NULL: too few candidate pairs reached the level to
+ * say) and the candidate pairs at the level; then four rows of attribute
+ * 'model': prior (m: the share of matches among the candidate pairs, u:
+ * among all pairs of records, weight: its log2 odds on the 1,000-record
+ * basis, pairs: the candidate pairs fitted), candidates (pairs: all
+ * candidate pairs), iterations (weight: EM rounds, m: 1 if it converged)
+ * and records (pairs: the records trained on).
+ */
+static void
+train_rows(IdentityTrain *t, RowFn fn, void *arg)
+{
+	Datum		v[6];
+	bool		nulls[6];
+
+	for (int i = 0; i < t->natts; i++)
+		for (int k = 0; k < t->atts[i].nlev; k++)
+		{
+			TrainAtt   *a = &t->atts[i];
+			double		w = log2(a->m[k] / a->u[k]);
+
+			/* on the table's basis: score.c adds the population's scale */
+			if (a->seen[k] > 0 && a->scaled[k] * 2 > a->seen[k])
+				w -= t->model.scale;
+			w = Max(-MAX_WEIGHT, Min(MAX_WEIGHT, w));
+			memset(nulls, 0, sizeof(nulls));
+			v[0] = CStringGetTextDatum(a->name);
+			v[1] = CStringGetTextDatum(a->lev[k]);
+			v[2] = Float8GetDatum(a->m[k]);
+			v[3] = Float8GetDatum(Min(a->u[k], 1.0));
+			v[4] = Float8GetDatum(rint(w * 100) / 100);
+			nulls[4] = a->cand[k] < MIN_PAIRS || a->urand_n == 0;
+			v[5] = Float8GetDatum(a->cand[k]);
+			fn(arg, v, nulls);
+		}
+	memset(nulls, 0, sizeof(nulls));
+	v[0] = CStringGetTextDatum("model");
+	v[1] = CStringGetTextDatum("prior");
+	v[2] = Float8GetDatum(t->lambda);
+	v[3] = Float8GetDatum(t->lambda_all);
+	v[4] = Float8GetDatum(rint((log2(t->lambda_all / (1.0 - t->lambda_all)) + t->model.scale) * 100) / 100);
+	v[5] = Float8GetDatum(t->np);
+	fn(arg, v, nulls);
+	v[1] = CStringGetTextDatum("candidates");
+	nulls[2] = nulls[3] = nulls[4] = true;
+	v[5] = Float8GetDatum(t->candidates);
+	fn(arg, v, nulls);
+	v[1] = CStringGetTextDatum("iterations");
+	nulls[2] = nulls[4] = false;
+	v[2] = Float8GetDatum(t->converged ? 1.0 : 0.0);
+	v[4] = Float8GetDatum(t->iterations);
+	v[5] = Float8GetDatum(t->np);
+	fn(arg, v, nulls);
+	v[1] = CStringGetTextDatum("records");
+	nulls[2] = nulls[4] = true;
+	v[5] = Float8GetDatum(t->n);
+	fn(arg, v, nulls);
+}
+
+static void
+row_to_store(void *arg, Datum *v, bool *nulls)
+{
+	ReturnSetInfo *rsinfo = arg;
+
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
+}
+
+/* The rows as arrays, one per column. */
+typedef struct RowArrays
+{
+	int			n;
+	Datum		v[6][MAX_ATTS * MAX_LEVELS + 4];
+	bool		nulls[6][MAX_ATTS * MAX_LEVELS + 4];
+} RowArrays;
+
+static void
+row_to_arrays(void *arg, Datum *v, bool *nulls)
+{
+	RowArrays  *r = arg;
+
+	for (int c = 0; c < 6; c++)
+	{
+		r->v[c][r->n] = v[c];
+		r->nulls[c][r->n] = nulls[c];
+	}
+	r->n++;
+}
+
+/*
+ * A run's fit, stored as the first resolve stores one: into
+ * pg_temp.identity_train_out, then concord.identity_train_save(true, 200)
+ * (its NOTICE, and the weights stored unless fewer than 200 candidate
+ * pairs were found; never over a manual row).
+ */
+void
+identity_train_save(IdentityTrain *t)
+{
+	RowArrays  *r = palloc0(sizeof(RowArrays));
+	Oid			types[6] = {TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID};
+	Datum		args[6];
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	train_rows(t, row_to_arrays, r);
+	dims[0] = r->n;
+	for (int c = 0; c < 6; c++)
+		args[c] = PointerGetDatum(construct_md_array(r->v[c], r->nulls[c], 1, dims, lbs,
+													 c < 2 ? TEXTOID : FLOAT8OID, c < 2 ? -1 : 8,
+													 c < 2 ? false : FLOAT8PASSBYVAL, c < 2 ? TYPALIGN_INT : TYPALIGN_DOUBLE));
+	/* (a table left by an earlier call in this transaction goes, without a NOTICE when there is none) */
+	if (SPI_execute("SELECT pg_catalog.to_regclass('pg_temp.identity_train_out') IS NOT NULL", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not look for pg_temp.identity_train_out");
+	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") == 0 &&
+		SPI_execute("DROP TABLE pg_temp.identity_train_out", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not drop pg_temp.identity_train_out");
+	if (SPI_execute("CREATE TEMP TABLE identity_train_out (attribute text, level text, m float8, u float8,"
+					" weight float8, pairs float8) ON COMMIT DROP", false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not make pg_temp.identity_train_out");
+	if (SPI_execute_with_args("INSERT INTO pg_temp.identity_train_out"
+							  " SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3),"
+							  " pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))",
+							  6, types, args, NULL, false, 0) != SPI_OK_INSERT)
+		elog(ERROR, "could not keep the trained model");
+	if (SPI_execute("SELECT count(*) FROM concord.identity_train_save(true, 200)", false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not store the trained model");
+}
+
+/* Table callback of identity_train_fit's blocks: employers' mobiles, value counts. */
+static void
+fit_table(void *arg, int att, HTAB *h)
+{
+	IdentityTrain *t = arg;
+
+	if (att == NAME_COMPANY(&t->model))
+		identity_set_employer_mobiles(t->recs, h);
+	identity_train_values(t, att, h);
+}
+
 /*
  * concord.identity_train_fit(random_pairs integer, max_pairs integer, max_block integer)
  *	 RETURNS TABLE (attribute text, level text, m float8, u float8, weight float8, pairs float8)
  *
- * Per attribute and level: m, u, the weight log2(m/u) on the table's basis
- * (NULL: too few candidate pairs reached the level to say) and the
- * candidate pairs at the level; then three rows of attribute 'model':
- * prior (m: the share of matches among the candidate pairs, u: among all
- * pairs of records, weight: its log2 odds on the 1,000-record basis,
- * pairs: the candidate pairs fitted), candidates (pairs: all candidate
- * pairs) and iterations (weight: EM rounds, m: 1 if it converged).
+ * The fit on every record (see train_rows for its rows).  The first
+ * resolve trains inside identity_cluster instead, on the records and
+ * blocks it holds.
  */
 Datum
 concord_identity_train_fit(PG_FUNCTION_ARGS)
@@ -448,30 +818,11 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	int			max_block = PG_GETARG_INT32(2);
 	MemoryContext cxt,
 				old;
-	IdentityModel		model;
-	IdentityRec		   *recs;
-	int			n,
-				natts,
-				nkinds = 0,
-				np = 0,
-				pcap,
-				iterations;
-	int			kinds[MAX_RULES];
-	IdentityBlock *blocks[MAX_RULES];	/* the paired ones */
-	int			nblocks[MAX_RULES];
-	int		   *slabs[MAX_RULES];
-	bool		counted[MAX_ATTS];
-	TrainAtt	atts[MAX_ATTS];
-	TrainPair  *pairs;
-	double	   *post;
-	double		candidates = 0,
-				keep,
-				lambda = 0,
-				lambda_all,
-				all_pairs,
-				threshold;
-	bool		converged;
-	pg_prng_state prng;
+	IdentityModel model;
+	IdentityRec *recs;
+	int			n;
+	IdentityTrain *t;
+	IdentityBlocks bs;
 	TimestampTz t0 = GetCurrentTimestamp();
 
 	if (random_pairs < 1000 || max_pairs < 1000 || max_block < 2)
@@ -494,249 +845,38 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 				 errmsg("there are %d normalized records to train the model on", n),
 				 errhint("Register sources and run concord.resolve() first.")));
 	model.scale = identity_population_scale(n);
-	natts = A_NATTS + model.ndeclared;
 	elog(DEBUG1, "concord.identity_train: %d records read after %ld ms", n,
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-	init_atts(&model, atts, natts);
+	t = identity_train_begin(&model, recs, n);
 
-	/* the blocks resolve pairs in, and every spread its weights use */
-	for (int k = 0; k < model.nrules; k++)
-		kinds[nkinds++] = model.rules[k].att;
-	memset(counted, 0, sizeof(counted));
-	/* the spreads no rule's blocks give (see concord_identity_cluster) */
+	/*
+	 * the blocks resolve pairs in, and every spread its weights use: first
+	 * the spreads no rule's blocks give (see concord_identity_cluster)
+	 */
 	{
 		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, NAME_COMPANY(&model)};
 
 		for (int s = 0; s < lengthof(spread_atts); s++)
 		{
+			int		   *slab;
 			HTAB	   *h;
 
 			if (identity_rule_att(&model, spread_atts[s]))
 				continue;
-			h = identity_build_blocks(recs, n, spread_atts[s], cxt);
+			h = identity_build_blocks(recs, n, spread_atts[s], cxt, &slab);
 			if (spread_atts[s] == NAME_COMPANY(&model))
 				identity_set_employer_mobiles(recs, h);
-			identity_free_blocks(h);
+			identity_train_values(t, spread_atts[s], h);
+			identity_free_blocks(h, slab);
 		}
 	}
-	/*
-	 * One kind's whole table at a time (an entry for every value): its
-	 * value counts taken, then only the blocks whose pairs are compared
-	 * kept (see identity_paired_blocks)
-	 */
-	for (int k = 0; k < nkinds; k++)
-	{
-		HTAB	   *h = identity_build_blocks(recs, n, kinds[k], cxt);
-
-		if (kinds[k] == NAME_COMPANY(&model))
-			identity_set_employer_mobiles(recs, h);
-		if (kinds[k] < natts && !counted[kinds[k]])
-		{
-			frequency_u(&model, recs, atts, kinds[k], h);
-			counted[kinds[k]] = true;
-		}
-		blocks[k] = identity_paired_blocks(h, max_block, &nblocks[k], &slabs[k]);
-		for (int i = 0; i < nblocks[k]; i++)
-			for (int j = 0; j < blocks[k][i].n; j++)
-				recs[blocks[k][i].members[j]].paired |= 1u << k;
-	}
+	identity_train_other_values(t, cxt);
+	identity_build_kinds(&model, recs, n, max_block, &bs, fit_table, t, cxt);
 	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms",
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-	/* u: random pairs of records (a fixed seed: training is repeatable) */
-	pg_prng_seed(&prng, 20261207);
-	for (int p = 0; p < random_pairs; p++)
-	{
-		int			a = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		int			b = (int) pg_prng_uint64_range(&prng, 0, n - 1);
-		IdentityAttCmp		c[MAX_ATTS];
-		double		score;
-		const char *rule;
-
-		CHECK_FOR_INTERRUPTS();
-		if (a == b)
-			continue;
-		identity_compare(&model, &recs[a], &recs[b], c, &score, &rule);
-		classify_pair(&model, atts, natts, &recs[a], &recs[b], c, NULL, true);
-	}
-	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-	/* the value counts of the attributes that are no blocking kind */
-	for (int i = 0; i < natts; i++)
-		if (!counted[i])
-		{
-			HTAB	   *h = identity_build_blocks(recs, n, i, cxt);
-
-			frequency_u(&model, recs, atts, i, h);
-			identity_free_blocks(h);
-		}
-	elog(DEBUG1, "concord.identity_train: value counts after %ld ms",
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-
-	/* the candidate pairs: counted, then at most max_pairs of them kept */
-	for (int k = 0; k < nkinds; k++)
-	{
-		for (int i = 0; i < nblocks[k]; i++)
-		{
-			IdentityBlock *b = &blocks[k][i];
-
-			for (int x = 0; x < b->n; x++)
-					for (int y = x + 1; y < b->n; y++)
-						if (identity_rule_applies(&model.rules[k], &recs[b->members[x]], &recs[b->members[y]]) &&
-							!identity_shared_earlier(&model, &recs[b->members[x]], &recs[b->members[y]], k))
-							candidates++;
-		}
-	}
-	keep = Min(1.0, max_pairs / Max(candidates, 1.0));
-	pcap = (int) Min(candidates, (double) max_pairs * 1.05 + 1000);
-	pairs = palloc_extended(sizeof(TrainPair) * Max(pcap, 1), MCXT_ALLOC_HUGE);
-	post = palloc_extended(sizeof(double) * Max(pcap, 1), MCXT_ALLOC_HUGE);
-	threshold = identity_threshold(&model);
-	for (int k = 0; k < nkinds; k++)
-	{
-		for (int i = 0; i < nblocks[k]; i++)
-		{
-			IdentityBlock *b = &blocks[k][i];
-
-			for (int x = 0; x < b->n; x++)
-				for (int y = x + 1; y < b->n; y++)
-				{
-					IdentityRec		   *ra = &recs[b->members[x]];
-					IdentityRec		   *rb = &recs[b->members[y]];
-					IdentityAttCmp		c[MAX_ATTS];
-					double		score;
-					const char *rule;
-
-					CHECK_FOR_INTERRUPTS();
-					if (!identity_rule_applies(&model.rules[k], ra, rb) ||
-						identity_shared_earlier(&model, ra, rb, k))
-						continue;
-					if (keep < 1.0 && pg_prng_double(&prng) >= keep)
-						continue;
-					if (np == pcap)
-						continue;
-					identity_compare(&model, ra, rb, c, &score, &rule);
-					classify_pair(&model, atts, natts, ra, rb, c, &pairs[np], false);
-					/* EM starts from the model in use */
-					post[np] = rule ? 1.0 : 1.0 / (1.0 + pow(2.0, Min(threshold - score, 60.0)));
-					np++;
-				}
-		}
-		pfree(blocks[k]);
-		if (slabs[k] != NULL)
-			pfree(slabs[k]);
-	}
-	elog(DEBUG1, "concord.identity_train: %d of %.0f candidate pairs compared after %ld ms", np, candidates,
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-
-	/*
-	 * u: as the random pairs and the value counts found it.  A random pair
-	 * is now and then one person's two records; once EM has told how many
-	 * pairs of records are, their share (lambda_all m) is taken off, and EM
-	 * runs again with that u.
-	 */
-	for (int i = 0; i < natts; i++)
-		for (int k = 0; k < atts[i].nlev; k++)
-		{
-			TrainAtt   *t = &atts[i];
-
-			if (t->ufreq[k] >= 0)
-				t->u[k] = Max(t->ufreq[k], t->ufloor[k]);
-			else
-			{
-				t->ufloor[k] = 0.5 / Max(t->urand_n, 1.0);
-				t->u[k] = Max(t->urand[k] / Max(t->urand_n, 1.0), t->ufloor[k]);
-			}
-			t->m[k] = 0;
-		}
-	all_pairs = (double) n * (n - 1) / 2.0;
-	iterations = em(atts, natts, pairs, np, post, np / Max(candidates, 1.0), all_pairs, &lambda, &lambda_all,
-					&converged);
-	for (int i = 0; i < natts; i++)
-		for (int k = 0; k < atts[i].nlev; k++)
-		{
-			TrainAtt   *t = &atts[i];
-			double		raw = t->ufreq[k] >= 0 ? t->ufreq[k] : t->urand[k] / Max(t->urand_n, 1.0);
-
-			t->u[k] = Max((raw - lambda_all * t->m[k]) / (1.0 - lambda_all), t->ufloor[k]);
-		}
-	iterations += em(atts, natts, pairs, np, post, np / Max(candidates, 1.0), all_pairs, &lambda, &lambda_all,
-					 &converged);
-	elog(DEBUG1, "concord.identity_train: fitted after %ld ms",
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-
-	/*
-	 * A name several people hold is no stronger evidence than one a single
-	 * person holds (before its term frequency).  Its u is hard to learn
-	 * where most such names are one person's under two phones -- nearly
-	 * every pair of them is a match, and u falls to its floor -- so it is
-	 * kept no lower than the same name held by one person says.
-	 */
-	if (atts[A_NAME_KEY].cand[0] >= MIN_PAIRS &&
-		atts[A_NAME_KEY].m[1] / atts[A_NAME_KEY].u[1] > atts[A_NAME_KEY].m[0] / atts[A_NAME_KEY].u[0])
-		atts[A_NAME_KEY].u[1] = Min(1.0, atts[A_NAME_KEY].m[1] * atts[A_NAME_KEY].u[0] / atts[A_NAME_KEY].m[0]);
-
-	/*
-	 * Nor is a value alike stronger evidence than the same value: where
-	 * random pairs never reached a close level, its u is only a floor, and
-	 * can fall below the same value's (counted exactly); it is kept no
-	 * lower than that says.
-	 */
-	for (int i = 0; i < natts; i++)
-		for (int k = 1; k < atts[i].nlev; k++)
-		{
-			TrainAtt   *t = &atts[i];
-
-			if (t->cand[0] >= MIN_PAIRS && t->m[0] > 0 &&
-				(strcmp(t->lev[k], "close") == 0 || strcmp(t->lev[k], "near") == 0 || strcmp(t->lev[k], "partial") == 0 ||
-				 strcmp(t->lev[k], "one_field_off") == 0 || strcmp(t->lev[k], "swapped") == 0 ||
-				 strcmp(t->lev[k], "given_close") == 0 || strcmp(t->lev[k], "given_initial") == 0 ||
-				 strcmp(t->lev[k], "family_close") == 0) &&
-				t->m[k] / t->u[k] > t->m[0] / t->u[0])
-				t->u[k] = Min(1.0, t->m[k] * t->u[0] / t->m[0]);
-		}
-	for (int i = 0; i < natts; i++)
-		for (int k = 0; k < atts[i].nlev; k++)
-		{
-			TrainAtt   *t = &atts[i];
-			Datum		v[6];
-			bool		nulls[6] = {false, false, false, false, false, false};
-			double		w = log2(t->m[k] / t->u[k]);
-
-			/* on the table's basis: score.c adds the population's scale */
-			if (t->seen[k] > 0 && t->scaled[k] * 2 > t->seen[k])
-				w -= model.scale;
-			w = Max(-MAX_WEIGHT, Min(MAX_WEIGHT, w));
-			v[0] = CStringGetTextDatum(t->name);
-			v[1] = CStringGetTextDatum(t->lev[k]);
-			v[2] = Float8GetDatum(t->m[k]);
-			v[3] = Float8GetDatum(Min(t->u[k], 1.0));
-			v[4] = Float8GetDatum(rint(w * 100) / 100);
-			nulls[4] = t->cand[k] < MIN_PAIRS || t->urand_n == 0;
-			v[5] = Float8GetDatum(t->cand[k]);
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-		}
-	{
-		Datum		v[6];
-		bool		nulls[6] = {false, false, false, false, false, false};
-
-		v[0] = CStringGetTextDatum("model");
-		v[1] = CStringGetTextDatum("prior");
-		v[2] = Float8GetDatum(lambda);
-		v[3] = Float8GetDatum(lambda_all);
-		v[4] = Float8GetDatum(rint((log2(lambda_all / (1.0 - lambda_all)) + model.scale) * 100) / 100);
-		v[5] = Float8GetDatum(np);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-		v[1] = CStringGetTextDatum("candidates");
-		nulls[2] = nulls[3] = nulls[4] = true;
-		v[5] = Float8GetDatum(candidates);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-		v[1] = CStringGetTextDatum("iterations");
-		nulls[2] = nulls[4] = false;
-		v[2] = Float8GetDatum(converged ? 1.0 : 0.0);
-		v[4] = Float8GetDatum(iterations);
-		v[5] = Float8GetDatum(np);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, v, nulls);
-	}
+	identity_train_run(t, &bs, random_pairs, max_pairs, cxt);
+	identity_free_kinds(&bs);
+	train_rows(t, row_to_store, rsinfo);
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
