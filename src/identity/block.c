@@ -739,7 +739,7 @@ identity_complete_values(const IdentityModel *m, int max_block, MemoryContext cx
 	if (strcmp(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), "t") != 0)
 		return h;
 	if (SPI_execute_with_args("SELECT v.attribute, v.value, v.company, v.n FROM pg_temp.identity_val_n v"
-							  " WHERE v.n <= $1 OR v.attribute = 'id_number'",
+							  " WHERE v.n OPERATOR(pg_catalog.<=) $1 OR v.attribute OPERATOR(pg_catalog.=) 'id_number'",
 							  1, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read pg_temp.identity_val_n");
 	for (uint64 i = 0; i < SPI_processed; i++)

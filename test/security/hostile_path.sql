@@ -137,12 +137,15 @@ SELECT is(pg_temp.as_login('tap_sec_identity', $q$
   SELECT concord.identity_blocking_rule_create('tap_sec_rule', ARRAY['name', 'tap_sec_birth']);
   SELECT concord.identity_placeholder_set('name', '某人');
   SELECT concord.resolve();
+  INSERT INTO tap_sec_data.crm VALUES (5, '李四', '13900139000');
+  SELECT concord.resolve_incremental();
+  SELECT concord.identity_train(apply => false);
   SELECT concord.identity_estimate_weights(100, false);
   SELECT concord.identity_placeholder_drop('name', '某人');
   SELECT concord.identity_blocking_rule_drop('tap_sec_rule');
   SELECT concord.identity_attribute_drop('tap_sec_birth');
   SELECT concord.identity_event_drop('tap_sec_ticket')$q$), 'ok',
-  'identity_event_create, identity_attribute_create, identity_survivorship_set, identity_blocking_rule_create, identity_placeholder_set, resolve (with a timeline), identity_estimate_weights, identity_placeholder_drop, identity_blocking_rule_drop, identity_attribute_drop, identity_event_drop');
+  'identity_event_create, identity_attribute_create, identity_survivorship_set, identity_blocking_rule_create, identity_placeholder_set, resolve (with a timeline), resolve_incremental, identity_train, identity_estimate_weights, identity_placeholder_drop, identity_blocking_rule_drop, identity_attribute_drop, identity_event_drop');
 -- the table's owner gives the key a type of her own, with a cast to text
 SELECT is(pg_temp.as_login('tap_sec_identity', $$
   CREATE TYPE tap_sec_data.key AS (v pg_catalog.int8);
