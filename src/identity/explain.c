@@ -60,6 +60,8 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 						   " (SELECT count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ")"
 						   "    FROM concord.identity_record x WHERE x.name_key = r.name_key AND x.company = r.company)");
 	identity_append_declared(&q, m);
+	/* the employer as written, for the city its name gives */
+	appendStringInfoString(&q, ", r.original OPERATOR(pg_catalog.->>) 'company'");
 	appendStringInfoString(&q, " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2");
 	if (SPI_execute_with_args(q.data, 2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
@@ -80,6 +82,11 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 	r->employer_mobiles = atoi(SPI_getvalue(t, d, 10 + lengthof(spread_atts)));
 	for (int j = 0; j < m->ndeclared; j++)
 		r->att[A_NATTS + j] = SPI_getvalue(t, d, 11 + lengthof(spread_atts) + j);
+	{
+		char	   *raw = SPI_getvalue(t, d, 11 + lengthof(spread_atts) + m->ndeclared);
+
+		r->company_place = raw && r->att[A_COMPANY] ? identity_company_place(raw) : 0;
+	}
 	return true;
 }
 

@@ -93,6 +93,8 @@ typedef struct IdentityRec
 	char	   *syllables;		/* the name's pinyin syllables, sorted */
 	bool		latin;			/* a name in Latin script that is not pinyin
 								 * (see identity_latin_name) */
+	int16		company_place;	/* the city its employer's name gives, or 0
+								 * (see identity_company_place) */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
 	int			employer_mobiles;	/* the mobiles behind its name at its
 									 * employer: 1, one person of that name
