@@ -37,6 +37,27 @@ static const char *const att_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
 
+/* the kinds of concord.identity_placeholder_value, and their attributes */
+static const char *const placeholder_kinds[] = {"name", "phone", "email", "company"};
+static const int placeholder_atts[] = {A_NAME_KEY, A_PHONE, A_EMAIL, A_COMPANY};
+
+/* Is the value of kind a placeholder (concord.identity_placeholder_value)? */
+static bool
+is_placeholder(const char *kind, const char *value)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		vals[2] = {CStringGetTextDatum(kind), CStringGetTextDatum(value)};
+	bool		found;
+
+	if (SPI_execute_with_args("SELECT 1 FROM concord.identity_placeholder_value p"
+							  " WHERE p.kind OPERATOR(pg_catalog.=) $1 AND p.value OPERATOR(pg_catalog.=) $2 AND p.placeholder",
+							  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_placeholder_value");
+	found = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return found;
+}
+
 /* One record by source and key, with how many people share its values. */
 static bool
 load_one(const IdentityModel *m, const char *source, const char *key, IdentityRec *r)
@@ -87,6 +108,20 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 
 		r->company_place = raw && r->att[A_COMPANY] ? identity_company_place(raw) : 0;
 	}
+	/*
+	 * a placeholder is evidence of nothing, as resolve reads it: missing
+	 * (after the row's columns are read: this queries again)
+	 */
+	for (int k = 0; k < lengthof(placeholder_atts); k++)
+		if (r->att[placeholder_atts[k]] && is_placeholder(placeholder_kinds[k], r->att[placeholder_atts[k]]))
+		{
+			r->att[placeholder_atts[k]] = NULL;
+			if (placeholder_atts[k] == A_NAME_KEY)
+			{
+				r->syllables = NULL;
+				r->latin = false;
+			}
+		}
 	return true;
 }
 

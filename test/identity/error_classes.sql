@@ -10,7 +10,7 @@
 --   3. an email (or a mobile) that many rows of different names carry is
 --      nobody's: detected from its frequency and read as missing.
 BEGIN;
-SELECT plan(12);
+SELECT plan(13);
 SET LOCAL client_min_messages = warning;
 
 CREATE SCHEMA iec;
@@ -79,6 +79,8 @@ SELECT isnt((SELECT customer_id FROM concord.customer_link WHERE (source, key) =
             'the two 任杰 who left it are not joined by it');
 SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link WHERE source = 'iec_marketing' AND key <> 'M-31'),
           31, 'nor is anyone else');
+SELECT is(concord.why_matched('iec_marketing', 'M-30', 'iec_marketing', 'M-31') #>> '{attributes,email,level}', 'missing',
+          'why_matched reads it as resolve does: missing');
 
 SELECT * FROM finish();
 ROLLBACK;
