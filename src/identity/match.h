@@ -205,6 +205,19 @@ typedef void (*IdentityTableFn) (void *arg, int att, HTAB *h);
 /* Called with each candidate pair: records a and b (a < b in no order). */
 typedef void (*IdentityPairFn) (void *arg, int a, int b);
 
+/*
+ * An ID number's characters: a resident ID number normalize_id kept
+ * though it fails its check ("typo:" and its characters) without the
+ * prefix; any other as it is (the same pointer, so that id_digits(x) != x
+ * tells a number with a typo).
+ */
+#define IDENTITY_ID_TYPO "typo:"
+static inline const char *
+identity_id_digits(const char *id)
+{
+	return strncmp(id, IDENTITY_ID_TYPO, strlen(IDENTITY_ID_TYPO)) == 0 ? id + strlen(IDENTITY_ID_TYPO) : id;
+}
+
 /* score.c */
 extern IdentityModel identity_load_model(void);
 extern double identity_population(void);

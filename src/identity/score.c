@@ -739,17 +739,6 @@ year_typo(int y1, int y2)
 }
 
 /*
- * An ID number's characters: a resident ID number normalize_id kept
- * though it fails its check ("typo:" and its characters) without the
- * prefix; any other as it is (the same pointer).
- */
-static const char *
-id_digits(const char *id)
-{
-	return strncmp(id, "typo:", 5) == 0 ? id + 5 : id;
-}
-
-/*
  * Are two identifiers one typo apart -- a character replaced, inserted or
  * left out, or two neighbours swapped -- and long enough (5 or more
  * characters) for a typo to be told from another number?
@@ -916,8 +905,8 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 					 */
 					if (!same && i == A_ID_NUMBER)
 					{
-						const char *x = id_digits(a->att[i]),
-								   *y = id_digits(b->att[i]);
+						const char *x = identity_id_digits(a->att[i]),
+								   *y = identity_id_digits(b->att[i]);
 
 						if (one_typo(x, y))
 						{
@@ -1223,7 +1212,7 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 			strcmp(c[A_NATTS + j].level, "disagree") == 0;
 	*rule = NULL;
 	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0 && !identity_widely_shared(a->spread[A_ID_NUMBER]) &&
-		id_digits(a->att[A_ID_NUMBER]) == a->att[A_ID_NUMBER])
+		identity_id_digits(a->att[A_ID_NUMBER]) == a->att[A_ID_NUMBER])
 		*rule = "rule: same ID number";
 	else if (!conflict && strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
 			 c[A_NAME_KEY].similarity >= m->rule_name_min)
