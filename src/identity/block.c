@@ -208,6 +208,17 @@ rec_key_cmp(const void *x, const void *y)
 }
 
 /*
+ * The employer as the source wrote it, for the city its name gives (see
+ * identity_company_place): from the stored record, by its key
+ */
+#define RAW_COMPANY \
+	" CASE WHEN r.company IS NOT NULL THEN r.original OPERATOR(pg_catalog.->>) 'company' END"
+/* the same, for a row of the scope or a neighbour: by its key */
+#define RAW_COMPANY_BY_KEY \
+	" CASE WHEN r.company IS NOT NULL THEN (SELECT x.original OPERATOR(pg_catalog.->>) 'company'" \
+	" FROM concord.identity_record x WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key) END"
+
+/*
  * Read the records of concord.identity_record in key order (source, key,
  * byte-wise); scoped, the rows resolve_incremental put in
  * pg_temp.identity_scope and their neighbours (concord.identity_neighbours)
@@ -233,7 +244,8 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 	HTAB	   *placeholders = load_placeholders();
 
 	initStringInfo(&q);
-	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
+	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,");
+	appendStringInfoString(&q, scoped ? RAW_COMPANY_BY_KEY : RAW_COMPANY);
 	identity_append_declared(&q, m);
 	if (scoped)
 	{
@@ -244,7 +256,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 		appendStringInfoString(&q, ", r.core, r.changed, r.old_customer_id, r.old_how, r.old_score"
 							   " FROM pg_temp.identity_scope r WHERE r.present"
 							   " UNION ALL SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address,"
-							   " r.id_number, r.syllables");
+							   " r.id_number, r.syllables," RAW_COMPANY_BY_KEY);
 		identity_append_declared(&q, m);
 		appendStringInfo(&q, ", false, false, NULL, NULL, NULL FROM concord.identity_neighbours(%d) r", max_block);
 	}
@@ -303,8 +315,13 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 				r->att[a] = arena_column(&arena, t, d, 3 + a);
 			r->syllables = arena_column(&arena, t, d, 3 + A_NATTS);
 			r->latin = identity_latin_name(r->syllables);
+			{
+				char	   *raw = identity_text_column(t, d, 4 + A_NATTS);
+
+				r->company_place = raw ? identity_company_place(raw) : 0;
+			}
 			for (int j = 0; j < m->ndeclared; j++)
-				r->att[A_NATTS + j] = arena_column(&arena, t, d, 4 + A_NATTS + j);
+				r->att[A_NATTS + j] = arena_column(&arena, t, d, 5 + A_NATTS + j);
 			/* a placeholder is evidence of nothing: missing */
 			if (placeholders != NULL)
 			{
@@ -336,7 +353,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			r->old_score = -INFINITY;
 			if (scoped)
 			{
-				int			c = 4 + A_NATTS + m->ndeclared;
+				int			c = 5 + A_NATTS + m->ndeclared;
 				bool		isnull;
 				Datum		v;
 

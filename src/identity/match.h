@@ -93,6 +93,8 @@ typedef struct IdentityRec
 	char	   *syllables;		/* the name's pinyin syllables, sorted */
 	bool		latin;			/* a name in Latin script that is not pinyin
 								 * (see identity_latin_name) */
+	int16		company_place;	/* the city its employer's name gives, or 0
+								 * (see identity_company_place) */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
 	int			employer_mobiles;	/* the mobiles behind its name at its
 									 * employer: 1, one person of that name
@@ -202,6 +204,19 @@ typedef void (*IdentityTableFn) (void *arg, int att, HTAB *h);
 
 /* Called with each candidate pair: records a and b (a < b in no order). */
 typedef void (*IdentityPairFn) (void *arg, int a, int b);
+
+/*
+ * An ID number's characters: a resident ID number normalize_id kept
+ * though it fails its check ("typo:" and its characters) without the
+ * prefix; any other as it is (the same pointer, so that id_digits(x) != x
+ * tells a number with a typo).
+ */
+#define IDENTITY_ID_TYPO "typo:"
+static inline const char *
+identity_id_digits(const char *id)
+{
+	return strncmp(id, IDENTITY_ID_TYPO, strlen(IDENTITY_ID_TYPO)) == 0 ? id + strlen(IDENTITY_ID_TYPO) : id;
+}
 
 /* score.c */
 extern IdentityModel identity_load_model(void);
