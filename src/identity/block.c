@@ -543,9 +543,10 @@ paired_blocks(HTAB *h, int max_block, int *nb)
  * The blocks of every blocking rule (m->rules, see
  * identity_load_blocking_rules), in the order pairs are compared.  Every
  * block first (a pair's weights need the spreads of all slots): fn, if
- * given, sees each rule's whole table (an entry for every value), then
- * only the blocks whose pairs are compared stay, and every record learns
- * which rules' blocks it is in (IdentityRec.paired, bit k for rule k).
+ * given, sees each slot's whole table (an entry for every value) once --
+ * rules of one slot for different sources share it -- then only the
+ * blocks whose pairs are compared stay, and every record learns which
+ * rules' blocks it is in (IdentityRec.paired, bit k for rule k).
  */
 void
 identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_block, IdentityBlocks *bs,
@@ -555,12 +556,29 @@ identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_b
 	for (int k = 0; k < m->nrules; k++)
 	{
 		HTAB	   *h;
+		int			e;
 
 		bs->kinds[k] = m->rules[k].att;
-		h = identity_build_blocks(recs, n, bs->kinds[k], cxt, &bs->slabs[k]);
-		if (fn)
-			fn(arg, bs->kinds[k], h);
-		bs->blocks[k] = paired_blocks(h, max_block, &bs->nblocks[k]);
+		/*
+		 * rules of one slot (of different sources) share its blocks: one
+		 * table, counted once; which source a rule takes is looked at when
+		 * its pairs are walked (identity_rule_applies)
+		 */
+		for (e = 0; e < k && bs->kinds[e] != bs->kinds[k]; e++)
+			;
+		if (e < k)
+		{
+			bs->blocks[k] = bs->blocks[e];
+			bs->nblocks[k] = bs->nblocks[e];
+			bs->slabs[k] = NULL;
+		}
+		else
+		{
+			h = identity_build_blocks(recs, n, bs->kinds[k], cxt, &bs->slabs[k]);
+			if (fn)
+				fn(arg, bs->kinds[k], h);
+			bs->blocks[k] = paired_blocks(h, max_block, &bs->nblocks[k]);
+		}
 		for (int i = 0; i < bs->nblocks[k]; i++)
 			for (int j = 0; j < bs->blocks[k][i].n; j++)
 				recs[bs->blocks[k][i].members[j]].paired |= 1u << k;
@@ -573,8 +591,12 @@ identity_free_kinds(IdentityBlocks *bs)
 {
 	for (int k = 0; k < bs->nkinds; k++)
 	{
-		pfree(bs->blocks[k]);
-		pfree(bs->slabs[k]);
+		/* (a slot's blocks are freed with their first rule's) */
+		if (bs->slabs[k] != NULL)
+		{
+			pfree(bs->blocks[k]);
+			pfree(bs->slabs[k]);
+		}
 		bs->nblocks[k] = 0;
 	}
 	bs->nkinds = 0;

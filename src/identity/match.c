@@ -156,19 +156,12 @@ join_clusters(int *parent, int *size, ClusterEvidence *ev, const IdentityRec *re
 static bool
 all_disagree(const IdentityModel *m, const IdentityRec *recs, int att, const int *x, const int *y)
 {
-	IdentityAttCmp cmp[MAX_ATTS];
-	double		score;
-	const char *rule;
-
 	if (x[0] < 0 || y[0] < 0)
 		return false;
 	for (int i = 0; i < CLUSTER_SLOTS && x[i] >= 0; i++)
 		for (int j = 0; j < CLUSTER_SLOTS && y[j] >= 0; j++)
-		{
-			identity_compare(m, &recs[x[i]], &recs[y[j]], cmp, &score, &rule);
-			if (strcmp(cmp[att].level, "disagree") != 0)
+			if (strcmp(identity_compare_level(m, &recs[x[i]], &recs[y[j]], att), "disagree") != 0)
 				return false;
-		}
 	return true;
 }
 
@@ -487,8 +480,8 @@ typedef struct ClusterRun
  * A table of blocks (every value of one slot): how many people share each
  * value -- counted over all rows in a scoped run (for every table: each
  * block's count decides whether it is paired), kept for the incremental
- * runs by a full one (once a slot, rules of one slot for different sources
- * build one table each) -- and training's value counts.
+ * runs by a full one (once a slot: rules of one slot for different
+ * sources share its table) -- and training's value counts.
  */
 static void
 cluster_table(void *arg, int att, HTAB *h)
@@ -675,7 +668,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	phase_done(t0, "blocks built");
 	if (r.train)
 	{
-		identity_train_run(r.train, &bs, 200000, 200000, cxt);
+		identity_train_run(r.train, &bs, 200000, 200000);
 		identity_train_save(r.train);
 		identity_train_end(r.train);
 		r.train = NULL;

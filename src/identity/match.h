@@ -201,13 +201,14 @@ typedef struct IdentityBlocks
 	int			kinds[MAX_RULES];	/* each rule's slot (IdentityBlockRule.att) */
 	IdentityBlock *blocks[MAX_RULES];
 	int			nblocks[MAX_RULES];
-	int		   *slabs[MAX_RULES];	/* the members' arrays */
+	int		   *slabs[MAX_RULES];	/* the members' arrays; NULL: an earlier
+									 * rule's of the same slot (shared) */
 } IdentityBlocks;
 
 /*
- * Called with each rule's whole table of blocks (an entry for every value
- * of its slot att), before its unpaired ones go; rules of one slot (for
- * different sources) each with its own table.
+ * Called with each slot's whole table of blocks (an entry for every value
+ * of slot att), before its unpaired ones go; once a slot: rules of one
+ * slot (for different sources) share its table and its blocks.
  */
 typedef void (*IdentityTableFn) (void *arg, int att, HTAB *h);
 
@@ -227,6 +228,7 @@ extern bool identity_latin_name(const char *syllables);
 #define IDENTITY_MOBILE_REGEX "'^\\+861[3-9][0-9]{9}$'"
 extern void identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp,
 							 double *score, const char **rule);
+extern const char *identity_compare_level(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, int att);
 extern double identity_match_probability(const IdentityModel *m, double score);
 
 /* train.c */
@@ -269,7 +271,7 @@ typedef struct IdentityTrain IdentityTrain;
 extern IdentityTrain *identity_train_begin(const IdentityModel *m, IdentityRec *recs, int n);
 extern void identity_train_values(IdentityTrain *t, int att, HTAB *h);
 extern void identity_train_other_values(IdentityTrain *t, MemoryContext cxt);
-extern void identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt);
+extern void identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs);
 extern void identity_train_save(IdentityTrain *t);
 extern void identity_train_end(IdentityTrain *t);
 

@@ -542,7 +542,7 @@ sample_pair(void *arg, int a, int b)
  * candidate pairs (a fixed-seed sample: training is repeatable).
  */
 void
-identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt)
+identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs)
 {
 	TrainAtt   *atts = t->atts;
 	int			natts = t->natts;
@@ -567,18 +567,16 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 	}
 	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
 		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
-	/* the value counts of the attributes that are no blocking kind (if not taken yet) */
+	/*
+	 * Every attribute's value counts are taken by now, from the tables the
+	 * caller built: the spreads' and the rules' (identity_train_values),
+	 * the rest's (identity_train_other_values) -- none is built here, while
+	 * the blocks are held.
+	 */
+#ifdef USE_ASSERT_CHECKING
 	for (int i = 0; i < natts; i++)
-		if (!t->counted[i])
-		{
-			int		   *slab;
-			HTAB	   *h = identity_build_blocks(t->recs, n, i, cxt, &slab);
-
-			identity_train_values(t, i, h);
-			identity_free_blocks(h, slab);
-		}
-	elog(DEBUG1, "concord.identity_train: value counts after %ld ms",
-		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
+		Assert(t->counted[i]);
+#endif
 
 	/* the candidate pairs: counted, then at most max_pairs of them kept */
 	identity_walk_pairs(&t->model, t->recs, bs, count_pair, t);
@@ -886,7 +884,7 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	identity_build_kinds(&model, recs, n, max_block, &bs, fit_table, t, cxt);
 	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms, RssAnon %ld kB",
 		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()), identity_rss_anon_kb());
-	identity_train_run(t, &bs, random_pairs, max_pairs, cxt);
+	identity_train_run(t, &bs, random_pairs, max_pairs);
 	identity_free_kinds(&bs);
 	train_rows(t, row_to_store, rsinfo);
 	SPI_finish();
