@@ -843,22 +843,25 @@ compare_declared(const IdentityModel *m, const IdentityDeclared *d, const char *
 /*
  * Compare two records: per-attribute levels and weights into cmp (may be
  * NULL), the total into *score; the rule that matched them (or NULL) is
- * returned through *rule.
+ * returned through *rule.  only >= 0: attribute only's level and weight
+ * alone, into cmp[only] (the name's or the ID number's: their levels
+ * depend on no other attribute), nothing else.
  */
-void
-identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp, double *score,
-		const char **rule)
+static void
+compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp, double *score,
+				const char **rule, int only)
 {
 	IdentityAttCmp		c[MAX_ATTS];
 	double		total = 0;
 	bool		conflict;
 
+	Assert(only < 0 || only == A_NAME_KEY || only == A_ID_NUMBER);
 	for (int i = 0; i < A_NATTS; i++)
 	{
 		c[i].level = "missing";
 		c[i].weight = 0;
 		c[i].similarity = -1;
-		if (a->att[i] == NULL || b->att[i] == NULL)
+		if (a->att[i] == NULL || b->att[i] == NULL || (only >= 0 && i != only))
 			continue;
 		switch (i)
 		{
@@ -1163,6 +1166,11 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 		}
 		total += c[i].weight;
 	}
+	if (only >= 0)
+	{
+		cmp[only] = c[only];
+		return;
+	}
 
 	for (int j = 0; j < m->ndeclared; j++)
 	{
@@ -1220,4 +1228,24 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 	*score = total;
 	if (cmp)
 		memcpy(cmp, c, sizeof(IdentityAttCmp) * (A_NATTS + m->ndeclared));
+}
+
+void
+identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp, double *score,
+				 const char **rule)
+{
+	compare_records(m, a, b, cmp, score, rule, -1);
+}
+
+/*
+ * The level of the name (A_NAME_KEY) or the ID number (A_ID_NUMBER) of two
+ * records, as identity_compare finds it, without comparing the rest.
+ */
+const char *
+identity_compare_level(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, int att)
+{
+	IdentityAttCmp c[MAX_ATTS];
+
+	compare_records(m, a, b, c, NULL, NULL, att);
+	return c[att].level;
 }
