@@ -142,7 +142,7 @@ HOMOPHONE = {
     "军": "君", "华": "桦", "杰": "洁", "涛": "韬", "刚": "钢", "平": "萍", "英": "瑛",
     "玲": "琳", "斌": "彬", "晨": "辰", "欣": "新", "鑫": "新", "宇": "雨", "浩": "昊",
     "磊": "垒", "勇": "永", "洋": "阳", "辉": "晖", "颖": "莹", "婷": "亭", "红": "宏",
-    "燕": "艳", "敏": "民", "强": "蔷", "峰": "锋", "亮": "靓",
+    "燕": "艳", "敏": "民", "强": "蔷", "峰": "锋",
 }
 
 # Simplified -> traditional, for the old billing system's export
@@ -170,11 +170,11 @@ TRAD = {
 ENGLISH_GIVEN_M = ["David", "Kevin", "Jason", "Eric", "Tony", "Jack", "Leo", "Peter", "Frank", "Michael", "Steven", "Ryan"]
 ENGLISH_GIVEN_F = ["Lily", "Cindy", "Grace", "Amy", "Vivian", "Helen", "Coco", "Jenny", "Sophia", "Emma", "Annie", "Crystal"]
 
-# Uyghur names are written given name · father's name
-UYGHUR = [
-    ("买买提", "艾力"), ("阿依古丽", "吐尔逊"), ("艾合买提", "阿布都"), ("古丽娜尔", "买买提"),
-    ("热依拉", "艾山"), ("阿不都热依木", "库尔班"), ("迪丽努尔", "阿吉"), ("努尔兰", "托合提"),
-]
+# Uyghur names are written given name · father's name (the father's given name)
+UYGHUR_GIVEN_M = ["买买提", "艾力", "艾合买提", "阿不都热依木", "努尔兰", "吐尔逊", "艾山", "库尔班", "托合提",
+                  "阿布都", "依明", "玉素甫", "热合曼", "阿力木", "买尔旦", "阿不来提", "亚森", "肉孜"]
+UYGHUR_GIVEN_F = ["阿依古丽", "古丽娜尔", "热依拉", "迪丽努尔", "帕提古丽", "米娜瓦尔", "再努尔", "祖丽胡玛尔",
+                  "阿依努尔", "古再丽", "玛依拉", "努尔古丽"]
 
 # (province, city, area code, ID region code, districts, streets); municipalities have province == city
 REGIONS = [
@@ -370,7 +370,7 @@ class Gen:
         p_single = 0.55 if year < 1975 else (0.35 if year < 1990 else 0.2)
         p["uyghur"] = None
         if surname is None and household is None and r.random() < 0.006:
-            u = r.choice(UYGHUR)
+            u = (r.choice(UYGHUR_GIVEN_M if sex == "M" else UYGHUR_GIVEN_F), r.choice(UYGHUR_GIVEN_M))
             p["uyghur"] = u
             p["surname"], p["surname_py"], p["given"] = "", "", ""
             p["name"] = u[0] + "·" + u[1]

@@ -31,7 +31,12 @@
 #     one typo away), ≠ different; a name or an employer that
 #     identity_placeholder() calls a placeholder counts as missing.  A
 #     wrong link is also classed by how its two people relate (household,
-#     namesakes, colleagues, strangers);
+#     namesakes, colleagues, strangers) and by whether the pair itself
+#     scores a match (why_matched) or was joined through other rows; the
+#     10 largest classes of the pairs that match by themselves (the bridges);
+#   - a ceiling: the share of true pairs a chain of the person's own rows
+#     sharing an exact value (name key, phone, email, ID number) connects,
+#     and concord's recall within it; the review queue's reach;
 #   - the miss rate of true pairs by what the generator did to their rows
 #     (tags: homophone, honorific, old_mobile, id_typo, ...).
 # No timing assertions; the resolve's time is printed for information.
@@ -40,6 +45,7 @@
 #   bash bench/identity_heldout.sh 5000          # another size
 #   BENCH_SEED=7 bash bench/identity_heldout.sh  # another draw
 #   BENCH_PORT=54626                             # the cluster's port (default 54396)
+#   BENCH_KEEP=1                                 # leave the cluster running to look further
 
 set -Eeuo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -58,6 +64,10 @@ DATA="$REPO/tmp/$RUN-data"
 CLUSTER_EXTRA_CONF="shared_buffers = 256MB
 work_mem = 64MB
 max_parallel_workers_per_gather = 0" bench_cluster "$RUN" "${BENCH_PORT:-54396}"
+if [[ -n "${BENCH_KEEP:-}" ]]; then
+	trap - EXIT
+	say "BENCH_KEEP: cluster $RUN stays up (PGHOST=$PGHOST PGPORT=$PGPORT); stop it with: . test/harness/lib.sh; stop_all $RUN"
+fi
 
 rm -rf "$DATA"
 mkdir -p "$DATA"
@@ -148,13 +158,13 @@ SELECT count(*) AS rows, count(customer_id) AS linked, count(DISTINCT person) AS
 \echo 'rows:' :rows ', linked:' :linked ', people:' :people ', customers:' :customers ', largest customer:' :largest_customer_rows 'rows'
 
 -- pairwise figures from group sizes (no pair list needed)
-CREATE FUNCTION pg_temp.pairs(n bigint) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT n * (n - 1) / 2.0';
+CREATE FUNCTION pg_temp.pairs(n bigint) RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT n * (n - 1) / 2';
 WITH tp AS (SELECT sum(pg_temp.pairs(n)) v FROM (SELECT count(*) n FROM eval.r GROUP BY customer_id, person) x),
      pp AS (SELECT sum(pg_temp.pairs(n)) v FROM (SELECT count(*) n FROM eval.r GROUP BY customer_id) x),
      ap AS (SELECT sum(pg_temp.pairs(n)) v FROM (SELECT count(*) n FROM eval.r GROUP BY person) x)
 SELECT tp.v AS tp, pp.v AS predicted, ap.v AS actual,
-       round(tp.v / nullif(pp.v, 0), 4) AS precision, round(tp.v / nullif(ap.v, 0), 4) AS recall,
-       round(2 * tp.v / nullif(pp.v + ap.v, 0), 4) AS f1
+       round(tp.v::numeric / nullif(pp.v, 0), 4) AS precision, round(tp.v::numeric / nullif(ap.v, 0), 4) AS recall,
+       round(2 * tp.v::numeric / nullif(pp.v + ap.v, 0), 4) AS f1
   FROM tp, pp, ap \gset
 \echo 'concord precision:' :precision ', recall:' :recall ', F1:' :f1 '(true pairs' :actual ', predicted' :predicted ', right' :tp ')'
 
@@ -203,14 +213,24 @@ SELECT a.source || ' ' || a.key || ' {' || concat_ws(', ', 'name ' || a.name, 't
        'co ' || a.company, 'addr ' || a.address, 'id ' || a.id_no) || '}'
 $f$;
 
+-- what concord says of one pair: its score against the threshold and the levels that weighed
+CREATE FUNCTION pg_temp.why(sa text, ka text, sb text, kb text) RETURNS text LANGUAGE sql STABLE AS $f$
+SELECT format('score %s / threshold %s, p %s%s: %s', w->>'score', w->>'threshold', w->>'match_probability',
+              CASE WHEN w->>'rule' IS NOT NULL THEN ', rule ' || (w->>'rule') ELSE '' END,
+              (SELECT string_agg(k || ' ' || (v->>'level') || ' ' || (v->>'weight'), '; ' ORDER BY k)
+                 FROM jsonb_each(w->'attributes') AS a(k, v) WHERE (v->>'weight')::numeric <> 0))
+  FROM concord.why_matched(sa, ka, sb, kb) w
+$f$;
+
 CREATE TABLE eval.wrong_c AS
 SELECT CASE WHEN pa.household = pb.household THEN 'household'
             WHEN pa.name = pb.name THEN 'namesakes'
             WHEN pa.company = pb.company THEN 'colleagues'
             ELSE 'strangers' END AS relation,
+       CASE WHEN (concord.why_matched(w.sa, w.ka, w.sb, w.kb)->>'match')::boolean THEN 'direct' ELSE 'through others' END AS direct,
        pg_temp.common(a, b) AS common,
        pg_temp.shown(a) || '  ~  ' || pg_temp.shown(b) || '  [how: ' || coalesce(a.how, '') || ' / ' || coalesce(b.how, '') || ']' AS example,
-       a.source || '-' || b.source AS departments
+       a.source || '-' || b.source AS departments, w.sa, w.ka, w.sb, w.kb
   FROM eval.wrong w
   JOIN eval.r a ON (a.source, a.key) = (w.sa, w.ka) JOIN eval.r b ON (b.source, b.key) = (w.sb, w.kb)
   JOIN eval.person pa ON pa.person = w.pa JOIN eval.person pb ON pb.person = w.pb;
@@ -218,21 +238,65 @@ CREATE TABLE eval.missed_c AS
 SELECT pg_temp.common(a, b) AS common,
        pg_temp.shown(a) || '  ~  ' || pg_temp.shown(b) AS example,
        a.source || '-' || b.source AS departments,
-       a.tags AS ta, b.tags AS tb, a.customer_id AS ca, b.customer_id AS cb
+       a.tags AS ta, b.tags AS tb, a.customer_id AS ca, b.customer_id AS cb, m.sa, m.ka, m.sb, m.kb
   FROM eval.missed m
   JOIN eval.r a ON (a.source, a.key) = (m.sa, m.ka) JOIN eval.r b ON (b.source, b.key) = (m.sb, m.kb);
 
 \echo
-\echo 'wrong links, by how the two people relate:'
-SELECT relation, count(*) AS pairs FROM eval.wrong_c GROUP BY 1 ORDER BY 2 DESC;
+\echo 'wrong links, by how the two people relate, and whether the pair itself scores a match (why_matched) or was joined through other rows:'
+SELECT relation, count(*) AS pairs, count(*) FILTER (WHERE direct = 'direct') AS direct FROM eval.wrong_c GROUP BY 1 ORDER BY 2 DESC;
 \echo
 \echo 'wrong links: the 20 largest classes of what the two rows had in common (one example each):'
-SELECT count(*) AS pairs, relation, common, (array_agg(example ORDER BY md5(example)))[1] AS example
-  FROM eval.wrong_c GROUP BY relation, common ORDER BY 1 DESC, 2, 3 LIMIT 20;
+\pset format unaligned
+\pset fieldsep ' | '
+SELECT pairs, relation, direct, common, E'\n    ' || example || E'\n    why_matched: ' || pg_temp.why(sa, ka, sb, kb) AS example
+  FROM (SELECT count(*) OVER w AS pairs, relation, direct, common, example, sa, ka, sb, kb,
+               row_number() OVER (w ORDER BY md5(example)) AS nr
+          FROM eval.wrong_c WINDOW w AS (PARTITION BY relation, direct, common)) x
+ WHERE nr = 1 ORDER BY pairs DESC, relation, direct, common LIMIT 20;
+\echo
+\echo 'wrong links that score a match by themselves (the bridges), the 10 largest classes:'
+SELECT pairs, relation, common, E'\n    ' || example || E'\n    why_matched: ' || pg_temp.why(sa, ka, sb, kb) AS example
+  FROM (SELECT count(*) OVER w AS pairs, relation, common, example, sa, ka, sb, kb,
+               row_number() OVER (w ORDER BY md5(example)) AS nr
+          FROM eval.wrong_c WHERE direct = 'direct' WINDOW w AS (PARTITION BY relation, common)) x
+ WHERE nr = 1 ORDER BY pairs DESC, relation, common LIMIT 10;
 \echo
 \echo 'missed pairs: the 20 largest classes of what the two rows had in common (one example each):'
-SELECT count(*) AS pairs, common, (array_agg(example ORDER BY md5(example)))[1] AS example
-  FROM eval.missed_c GROUP BY common ORDER BY 1 DESC, 2 LIMIT 20;
+SELECT pairs, common, E'\n    ' || example || E'\n    why_matched: ' || pg_temp.why(sa, ka, sb, kb) AS example
+  FROM (SELECT count(*) OVER w AS pairs, common, example, sa, ka, sb, kb,
+               row_number() OVER (w ORDER BY md5(example)) AS nr
+          FROM eval.missed_c WINDOW w AS (PARTITION BY common)) x
+ WHERE nr = 1 ORDER BY pairs DESC, common LIMIT 20;
+\pset format aligned
+
+-- a ceiling: the true pairs a chain of the person's own rows sharing an exact value (name key, phone,
+-- email, ID number, as normalized) connects; the rest share nothing with the person's other rows
+CREATE TABLE eval.edge AS
+SELECT a.source AS sa, a.key AS ka, b.source AS sb, b.key AS kb
+  FROM eval.r a JOIN eval.r b ON a.person = b.person AND (a.source, a.key) <> (b.source, b.key)
+ WHERE a.nk = b.nk OR a.ph = b.ph OR a.em = b.em OR a.idn = b.idn;
+CREATE TABLE eval.comp AS SELECT source, key, person, customer_id, row_number() OVER () AS lbl FROM eval.r;
+CREATE UNIQUE INDEX ON eval.comp (source, key);
+DO $d$
+DECLARE n bigint;
+BEGIN
+  LOOP
+    UPDATE eval.comp c SET lbl = x.m
+      FROM (SELECT e.sa, e.ka, min(cb.lbl) AS m FROM eval.edge e JOIN eval.comp cb ON (cb.source, cb.key) = (e.sb, e.kb)
+             GROUP BY 1, 2) x
+     WHERE (c.source, c.key) = (x.sa, x.ka) AND x.m < c.lbl;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    EXIT WHEN n = 0;
+  END LOOP;
+END
+$d$;
+SELECT (SELECT sum(pg_temp.pairs(n)) FROM (SELECT count(*) n FROM eval.comp GROUP BY person, lbl) x) AS reach,
+       (SELECT sum(pg_temp.pairs(n)) FROM (SELECT count(*) n FROM eval.comp GROUP BY person, lbl, customer_id) x) AS reach_found \gset
+\echo
+\echo 'ceiling: true pairs connected by a chain of the person''s rows sharing a name key, phone, email or ID number:' :reach 'of' :actual
+SELECT round(:reach::numeric / :actual, 4) AS ceiling, round(:reach_found::numeric / :reach, 4) AS recall_within \gset
+\echo 'reachable share of true pairs:' :ceiling ', concord recall within them:' :recall_within
 
 \echo
 \echo 'true pairs by what the generator did to their rows (a pair counts under each tag of either row):'
