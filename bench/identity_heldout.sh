@@ -19,6 +19,10 @@
 #   - pairwise precision, recall and F1 of customer_link (two rows are a
 #     predicted pair when they got one customer ID, a true pair when one
 #     person is behind both), and per pair of departments;
+#   - the candidate pairs the shipped blocking rules make, as the docs
+#     describe them, rebuilt here: how many true pairs they reach, and the
+#     true share of matches among them beside the share training estimated
+#     (the prior row's m), then the model resolve used (identity_weight);
 #   - the same for a ten-line SQL rule as a baseline (same valid resident
 #     ID; or same mobile and same name key; or same email and same name key),
 #     pairs as the rule finds them (no transitive closure);
@@ -127,7 +131,7 @@ CREATE TABLE eval.person (person int PRIMARY KEY, household int, name text, mobi
 \copy eval.person FROM '$DATA/person.csv' (FORMAT csv, HEADER true)
 SQL
 
-run_psql "$DB" -P footer=off <<'SQL'
+run_psql "$DB" -P footer=off -v pairs="$pairs" <<'SQL'
 SET client_min_messages = warning;
 \pset null ''
 -- every row with its truth, its customer and its values, raw and normalized
@@ -167,6 +171,30 @@ SELECT tp.v AS tp, pp.v AS predicted, ap.v AS actual,
        round(2 * tp.v::numeric / nullif(pp.v + ap.v, 0), 4) AS f1
   FROM tp, pp, ap \gset
 \echo 'concord precision:' :precision ', recall:' :recall ', F1:' :f1 '(true pairs' :actual ', predicted' :predicted ', right' :tp ')'
+
+-- the candidate pairs as docs/identity.md describes the shipped blocking rules (the same ID number, phone,
+-- email, name key, or name key and employer; a value held by more than 200 rows brings none): how many true
+-- pairs they reach, and the true share of matches among them beside the share training estimated
+CREATE TABLE eval.kv AS
+SELECT x.source, x.key, x.person, v.k
+  FROM eval.r x, LATERAL (VALUES ('n:' || x.nk), ('p:' || x.ph), ('e:' || x.em), ('i:' || x.idn), ('nc:' || x.nk || '|' || x.co)) v(k)
+ WHERE v.k IS NOT NULL;
+DELETE FROM eval.kv WHERE k IN (SELECT k FROM eval.kv GROUP BY k HAVING count(*) > 200);
+CREATE TABLE eval.cand AS
+SELECT DISTINCT a.source AS sa, a.key AS ka, b.source AS sb, b.key AS kb, a.person = b.person AS same
+  FROM eval.kv a JOIN eval.kv b ON a.k = b.k AND (a.source, a.key) < (b.source, b.key);
+SELECT count(*) AS cand, count(*) FILTER (WHERE same) AS cand_true,
+       round(avg(same::int), 4) AS cand_share, round(count(*) FILTER (WHERE same)::numeric / :actual, 4) AS reach,
+       (SELECT round(m::numeric, 4) FROM concord.identity_weight WHERE (attribute, level) = ('model', 'prior')) AS lambda
+  FROM eval.cand \gset
+\echo
+\echo 'candidate pairs (blocking as the docs describe it):' :cand '(resolve compared' :pairs '); true pairs among them:' :cand_true
+\echo 'blocking reach (true pairs among the candidates / all true pairs):' :reach
+\echo 'share of matches among the candidate pairs: true' :cand_share ', estimated by training (the prior row''s m):' :lambda
+\echo
+\echo 'the model resolve used (identity_weight, built-in attributes):'
+SELECT attribute, level, weight, origin, round(m::numeric, 6) AS m, round(u::numeric, 9) AS u
+  FROM concord.identity_weight ORDER BY attribute, level;
 
 -- the pair lists: wrong links (one customer, two people) and missed pairs (one person, two customers)
 CREATE TABLE eval.wrong AS
