@@ -1061,10 +1061,44 @@ static const char *const placeholder_companies[] = {
 	"无业", "退休", "学生", "none", "null", "n/a", "na", "-", "?", NULL
 };
 
-/* Honorifics after a surname: 张先生, 王总 name the surname only. */
+/*
+ * Honorifics, titles and kinship terms after a surname: 张先生, 王总, 孙工,
+ * 李姐 name the surname only.
+ */
 static const char *const honorifics[] = {
-	"先生", "女士", "小姐", "总", "经理", "老师", "师傅", "老板", "总监", "主任", "阿姨", NULL
+	"先生", "女士", "小姐", "太太", "夫人", "总", "副总", "总经理", "经理", "老师", "师傅", "老板",
+	"总监", "主任", "主管", "助理", "秘书", "顾问", "专员", "阿姨", "工", "总工", "工程师", "姐",
+	"大姐", "哥", "大哥", "叔", "大叔", "大爷", "大妈", "医生", "大夫", "律师", "会计", "教授",
+	"博士", "同学", "董", "董事长", "处长", "科长", "局长", "部长", "院长", "校长", "所长", "厂长",
+	"店长", "老总", NULL
 };
+
+/* Family names of two characters, which an honorific may follow too (欧阳女士). */
+static const char *const compound_surnames[] = {
+	"欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "令狐", "慕容", "公孙", "司徒", "夏侯", "长孙",
+	"尉迟", "宇文", "端木", "澹台", "轩辕", "闻人", "南宫", "呼延", "独孤", "申屠", "西门", NULL
+};
+
+/* Is s (lower-cased, squeezed) a Chinese family name followed by an honorific? */
+static bool
+surname_and_honorific(const char *s)
+{
+	int			first;
+
+	if ((unsigned char) s[0] < 0x80)
+		return false;
+	first = pg_mblen(s);
+	for (int c = 0; compound_surnames[c]; c++)
+		if (strncmp(s, compound_surnames[c], strlen(compound_surnames[c])) == 0)
+		{
+			first = strlen(compound_surnames[c]);
+			break;
+		}
+	for (int i = 0; honorifics[i]; i++)
+		if (strcmp(s + first, honorifics[i]) == 0)
+			return true;
+	return false;
+}
 
 /*
  * concord.identity_placeholder(kind text, value text) RETURNS boolean
@@ -1106,16 +1140,7 @@ concord_identity_placeholder(PG_FUNCTION_ARGS)
 	for (int i = 0; list[i]; i++)
 		if (strcmp(s, list[i]) == 0)
 			PG_RETURN_BOOL(true);
-	/* a surname (one Chinese character) and an honorific */
-	if (name && (unsigned char) s[0] >= 0x80)
-	{
-		int			first = pg_mblen(s);
-
-		for (int i = 0; honorifics[i]; i++)
-			if (strcmp(s + first, honorifics[i]) == 0)
-				PG_RETURN_BOOL(true);
-	}
-	PG_RETURN_BOOL(false);
+	PG_RETURN_BOOL(name && surname_and_honorific(s));
 }
 
 /* ------------------------------------------------------------------------

@@ -270,9 +270,13 @@ SELECT results_eq($$SELECT concord.normalize_id(x) FROM unnest(ARRAY['1101051949
   'normalize_id: a resident ID number canonical (also the 15-character form), another kept as other: (a passport, a Hong Kong ID); a resident number with a typo (its check character, its date) kept as typo:; a placeholder or a stub NULL');
 SELECT results_eq($$SELECT concord.identity_placeholder(k, v) FROM (VALUES ('name', '未知'), ('name', '客户'), ('name', '先生'),
                       ('name', '张先生'), ('name', '王总'), ('name', ' Unknown '), ('name', '张三'), ('name', '先生张'),
+                      ('name', '孙工'), ('name', '李姐'), ('name', '陈董事长'), ('name', '欧阳女士'), ('name', '司马先生'),
+                      ('name', '欧阳娜娜'), ('name', '欧阳'), ('name', '张工伟'),
                       ('company', '个人'), ('company', '自由职业'), ('company', '个人护理用品有限公司')) x(k, v)$$,
-  $$VALUES (true), (true), (true), (true), (true), (true), (false), (false), (true), (true), (false)$$,
-  'placeholders: names that name nobody (未知, 客户, 先生, a surname and an honorific), 个人 as an employer');
+  $$VALUES (true), (true), (true), (true), (true), (true), (false), (false),
+           (true), (true), (true), (true), (true), (false), (false), (false),
+           (true), (true), (false)$$,
+  'placeholders: names that name nobody (未知, 客户, 先生, a surname and an honorific, title or kinship term, also after a two-character surname: 孙工, 李姐, 欧阳女士), 个人 as an employer; 欧阳娜娜 and 张工伟 are names');
 
 SELECT * FROM finish();
 ROLLBACK;
