@@ -255,7 +255,11 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 		elog(ERROR, "could not read concord.identity_record: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
 
-	recs = palloc_extended(sizeof(IdentityRec) * cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	/*
+	 * (records are zeroed as they are filled, not as the array grows: the
+	 * part never used is never touched)
+	 */
+	recs = palloc_extended(sizeof(IdentityRec) * cap, MCXT_ALLOC_HUGE);
 	atts = palloc_extended(sizeof(char *) * natt * cap, MCXT_ALLOC_HUGE);
 	for (;;)
 	{
@@ -278,7 +282,6 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 				grown *= 2;
 			}
 			recs = repalloc_huge(recs, sizeof(IdentityRec) * grown);
-			memset(&recs[cap], 0, sizeof(IdentityRec) * (grown - cap));
 			atts = repalloc_huge(atts, sizeof(char *) * natt * grown);
 			/* the records point into atts: point them again */
 			for (int i = 0; i < count; i++)
@@ -290,7 +293,10 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			HeapTuple	t = tt->vals[row];
 			TupleDesc	d = tt->tupdesc;
 			IdentityRec		   *r = &recs[count];
-			char	   *source = identity_text_column(t, d, 1);
+			char	   *source;
+
+			memset(r, 0, sizeof(IdentityRec));
+			source = identity_text_column(t, d, 1);
 
 			/* a few sources: their names are kept once */
 			if (last_source == NULL || strcmp(source, last_source) != 0)
@@ -866,9 +872,16 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 			kept[nk++] = CStringGetTextDatum(b->value);
 	}
 	set_counts(recs, h, att, att == NAME_COMPANY(m), query, vals, nv, param);
+	/*
+	 * (joined with the values, not "value = ANY ($1)": planned with the
+	 * array as a constant, that estimated each of its thousands of values
+	 * one by one, which cost megabytes of fresh memory per run, and a new
+	 * session pays for every fresh page)
+	 */
 	set_counts(recs, h, att, false,
-			   "SELECT s.value, s.spread, -1 FROM concord.identity_value_stat s"
-			   " WHERE s.attribute = $2 AND s.value = ANY ($1)",
+			   "SELECT s.value, s.spread, -1 FROM pg_catalog.unnest($1) AS v(v)"
+			   " JOIN concord.identity_value_stat s ON s.attribute OPERATOR(pg_catalog.=) $2"
+			   " AND s.value OPERATOR(pg_catalog.=) v.v",
 			   kept, nk, param);
 }
 
