@@ -208,6 +208,60 @@ rec_key_cmp(const void *x, const void *y)
 }
 
 /*
+ * The neighbours of an incremental run: the rows sharing a value with a
+ * changed row (pg_temp.identity_val_n: each value a changed row holds,
+ * with the rows holding it counted up to max_block + 1), other than those
+ * in pg_temp.identity_scope; a row sharing two values comes twice
+ * (identity_load_records drops the second, next to it in key order).  A
+ * value shared by more than max_block rows makes no pairs: its rows stay
+ * out, or one 王伟 would pull in every 王伟; each value's rows are
+ * fetched through its index (a few thousand lookups, where a join would
+ * read the million rows).  The values of the other blocking rules (a
+ * conjunction of keys, a declared attribute that does not block by
+ * itself) come from concord.identity_neighbours, which builds their
+ * queries from concord.identity_blocking_rule.
+ *
+ * (The built-in values are read by this query itself, not by a function
+ * returning a set: that stored tens of thousands of rows before the first
+ * was read, megabytes of fresh memory a new session paid for page by
+ * page.)
+ */
+static void
+append_neighbours(StringInfo q, int max_block)
+{
+	static const char *const one_key[][2] = {
+		{"phone", "r.phone OPERATOR(pg_catalog.=) v.value"},
+		{"email", "r.email OPERATOR(pg_catalog.=) v.value"},
+		{"name_key", "r.name_key OPERATOR(pg_catalog.=) v.value"},
+		/* a name and an employer together (王伟 at 华信软件) */
+		{"name_company", "r.name_key OPERATOR(pg_catalog.=) v.value AND r.company OPERATOR(pg_catalog.=) v.company"},
+	};
+
+	appendStringInfoString(q, "SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address,"
+						   " r.id_number, r.extra FROM (");
+	for (int i = 0; i < lengthof(one_key); i++)
+		appendStringInfo(q, "SELECT r.* FROM pg_temp.identity_val_n v"
+						 " CROSS JOIN LATERAL (SELECT * FROM concord.identity_record r WHERE %s OFFSET 0) r"
+						 " WHERE v.attribute OPERATOR(pg_catalog.=) '%s' AND v.n OPERATOR(pg_catalog.<=) %d"
+						 " UNION ALL ",
+						 one_key[i][1], one_key[i][0], max_block);
+	/* (every row of an ID number, however many) */
+	appendStringInfoString(q, "SELECT r.* FROM pg_temp.identity_val_n v"
+						   " CROSS JOIN LATERAL (SELECT * FROM concord.identity_record r"
+						   " WHERE r.id_number OPERATOR(pg_catalog.=) v.value OFFSET 0) r"
+						   " WHERE v.attribute OPERATOR(pg_catalog.=) 'id_number'"
+	/* declared blocking attributes (a passport number): by the index on extra */
+						   " UNION ALL SELECT r.* FROM pg_temp.identity_vals v"
+						   " JOIN concord.identity_attribute a ON a.block AND v.extra OPERATOR(pg_catalog.?) a.name"
+						   " JOIN concord.identity_record r"
+						   " ON r.extra OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_object(a.name, v.extra OPERATOR(pg_catalog.->>) a.name)) r"
+						   " WHERE NOT EXISTS (SELECT 1 FROM pg_temp.identity_scope x"
+						   " WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key)");
+	appendStringInfo(q, " UNION ALL SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address,"
+					 " r.id_number, r.extra FROM concord.identity_neighbours(%d) r", max_block);
+}
+
+/*
  * Read the records of concord.identity_record in key order (source, key,
  * byte-wise); scoped, the rows resolve_incremental put in
  * pg_temp.identity_scope and their neighbours (concord.identity_neighbours)
@@ -246,7 +300,9 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 							   " UNION ALL SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address,"
 							   " r.id_number, r.syllables");
 		identity_append_declared(&q, m);
-		appendStringInfo(&q, ", false, false, NULL, NULL, NULL FROM concord.identity_neighbours(%d) r", max_block);
+		appendStringInfoString(&q, ", false, false, NULL, NULL, NULL FROM (");
+		append_neighbours(&q, max_block);
+		appendStringInfoString(&q, ") r");
 	}
 	else
 		appendStringInfoString(&q, " FROM concord.identity_record r");
