@@ -62,6 +62,7 @@ identity_text_column(HeapTuple t, TupleDesc d, int col)
  */
 typedef struct StrArena
 {
+	MemoryContext cxt;
 	char	   *cur;
 	Size		left;
 } StrArena;
@@ -75,7 +76,7 @@ arena_copy(StrArena *a, const char *s, Size len)
 	{
 		Size		size = Max(len + 1, (Size) 1024 * 1024);
 
-		a->cur = palloc(size);
+		a->cur = MemoryContextAlloc(a->cxt, size);
 		a->left = size;
 	}
 	r = a->cur;
@@ -237,8 +238,10 @@ append_neighbours(StringInfo q, int max_block)
 		{"name_company", "r.name_key OPERATOR(pg_catalog.=) v.value AND r.company OPERATOR(pg_catalog.=) v.company"},
 	};
 
+	/* (raw_company: the employer as written, read with the row, see RAW_COMPANY) */
 	appendStringInfoString(q, "SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address,"
-						   " r.id_number, r.extra FROM (");
+						   " r.id_number, r.extra, CASE WHEN r.company IS NOT NULL"
+						   " THEN r.original OPERATOR(pg_catalog.->>) 'company' END AS raw_company FROM (");
 	for (int i = 0; i < lengthof(one_key); i++)
 		appendStringInfo(q, "SELECT r.* FROM pg_temp.identity_val_n v"
 						 " CROSS JOIN LATERAL (SELECT * FROM concord.identity_record r WHERE %s OFFSET 0) r"
@@ -258,8 +261,21 @@ append_neighbours(StringInfo q, int max_block)
 						   " WHERE NOT EXISTS (SELECT 1 FROM pg_temp.identity_scope x"
 						   " WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key)");
 	appendStringInfo(q, " UNION ALL SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address,"
-					 " r.id_number, r.extra FROM concord.identity_neighbours(%d) r", max_block);
+					 " r.id_number, r.extra, CASE WHEN r.company IS NOT NULL THEN (SELECT x.original OPERATOR(pg_catalog.->>) 'company'"
+					 " FROM concord.identity_record x WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key) END"
+					 " FROM concord.identity_neighbours(%d) r", max_block);
 }
+
+/*
+ * The employer as the source wrote it, for the city its name gives (see
+ * identity_company_place): from the stored record, by its key
+ */
+#define RAW_COMPANY \
+	" CASE WHEN r.company IS NOT NULL THEN r.original OPERATOR(pg_catalog.->>) 'company' END"
+/* the same, for a row of the scope: by its key (a neighbour's comes with it: see append_neighbours) */
+#define RAW_COMPANY_BY_KEY \
+	" CASE WHEN r.company IS NOT NULL THEN (SELECT x.original OPERATOR(pg_catalog.->>) 'company'" \
+	" FROM concord.identity_record x WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key) END"
 
 /*
  * Read the records of concord.identity_record in key order (source, key,
@@ -270,9 +286,15 @@ append_neighbours(StringInfo q, int max_block)
  * once: at a million rows they and their copies took half a gigabyte);
  * then the records are sorted here, not by the query (a sort of a million
  * wide rows spilled to disk and took seconds).
+ *
+ * The records' values (att, syllables) and the array of their pointers
+ * live in a context of their own, *values (a child of the current one):
+ * a caller done comparing deletes it and keeps the records' source, key
+ * and link before the run, in the current context.  The arrays are cut to
+ * the records read (they grow by doubling: half of them could be unused).
  */
 IdentityRec *
-identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m)
+identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m, MemoryContext *values)
 {
 	IdentityRec		   *recs;
 	char	  **atts;
@@ -282,12 +304,15 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 	StringInfoData q;
 	SPIPlanPtr	plan;
 	Portal		portal;
-	StrArena	arena = {NULL, 0};
+	MemoryContext vcxt = AllocSetContextCreate(CurrentMemoryContext, "concord identity values", ALLOCSET_DEFAULT_SIZES);
+	StrArena	arena = {CurrentMemoryContext, NULL, 0};
+	StrArena	varena = {vcxt, NULL, 0};
 	char	   *last_source = NULL;
 	HTAB	   *placeholders = load_placeholders();
 
 	initStringInfo(&q);
-	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables");
+	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,");
+	appendStringInfoString(&q, scoped ? RAW_COMPANY_BY_KEY : RAW_COMPANY);
 	identity_append_declared(&q, m);
 	if (scoped)
 	{
@@ -298,7 +323,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 		appendStringInfoString(&q, ", r.core, r.changed, r.old_customer_id, r.old_how, r.old_score"
 							   " FROM pg_temp.identity_scope r WHERE r.present"
 							   " UNION ALL SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address,"
-							   " r.id_number, r.syllables");
+							   " r.id_number, r.syllables, r.raw_company");
 		identity_append_declared(&q, m);
 		appendStringInfoString(&q, ", false, false, NULL, NULL, NULL FROM (");
 		append_neighbours(&q, max_block);
@@ -316,7 +341,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 	 * part never used is never touched)
 	 */
 	recs = palloc_extended(sizeof(IdentityRec) * cap, MCXT_ALLOC_HUGE);
-	atts = palloc_extended(sizeof(char *) * natt * cap, MCXT_ALLOC_HUGE);
+	atts = MemoryContextAllocExtended(vcxt, sizeof(char *) * natt * cap, MCXT_ALLOC_HUGE);
 	for (;;)
 	{
 		SPITupleTable *tt;
@@ -362,11 +387,18 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			r->key = arena_column(&arena, t, d, 2);
 			r->att = &atts[(Size) count * natt];
 			for (int a = 0; a < A_NATTS; a++)
-				r->att[a] = arena_column(&arena, t, d, 3 + a);
-			r->syllables = arena_column(&arena, t, d, 3 + A_NATTS);
+				r->att[a] = arena_column(&varena, t, d, 3 + a);
+			r->syllables = arena_column(&varena, t, d, 3 + A_NATTS);
 			r->latin = identity_latin_name(r->syllables);
+			{
+				char	   *raw = identity_text_column(t, d, 4 + A_NATTS);
+
+				r->company_place = raw ? identity_company_place(raw) : 0;
+				if (raw)
+					pfree(raw);
+			}
 			for (int j = 0; j < m->ndeclared; j++)
-				r->att[A_NATTS + j] = arena_column(&arena, t, d, 4 + A_NATTS + j);
+				r->att[A_NATTS + j] = arena_column(&varena, t, d, 5 + A_NATTS + j);
 			/* a placeholder is evidence of nothing: missing */
 			if (placeholders != NULL)
 			{
@@ -388,29 +420,35 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			{
 				char	   *nc = psprintf("%s\x1f%s", r->att[A_NAME_KEY], r->att[A_COMPANY]);
 
-				r->att[NAME_COMPANY(m)] = arena_copy(&arena, nc, strlen(nc));
+				r->att[NAME_COMPANY(m)] = arena_copy(&varena, nc, strlen(nc));
 				pfree(nc);
 			}
-			rule_values(m, r, &arena);
+			rule_values(m, r, &varena);
 			r->core = true;
 			/* a core row's link before the run (a neighbour's: see neighbour_links) */
-			r->old_customer = -1;
-			r->old_score = -INFINITY;
+			r->old = NULL;
 			if (scoped)
 			{
-				int			c = 4 + A_NATTS + m->ndeclared;
+				int			c = 5 + A_NATTS + m->ndeclared;
 				bool		isnull;
 				Datum		v;
+				IdentityOldLink *old = palloc(sizeof(IdentityOldLink));
 
 				r->core = DatumGetBool(SPI_getbinval(t, d, c, &isnull));
 				r->changed = DatumGetBool(SPI_getbinval(t, d, c + 1, &isnull));
+				old->customer = -1;
+				old->score = -INFINITY;
 				v = SPI_getbinval(t, d, c + 2, &isnull);
 				if (!isnull)
-					r->old_customer = DatumGetInt64(v);
-				r->old_how = arena_column(&arena, t, d, c + 3);
+					old->customer = DatumGetInt64(v);
+				old->how = arena_column(&arena, t, d, c + 3);
 				v = SPI_getbinval(t, d, c + 4, &isnull);
 				if (!isnull)
-					r->old_score = DatumGetFloat8(v);
+					old->score = DatumGetFloat8(v);
+				if (old->customer >= 0 || old->how != NULL || old->score != -INFINITY)
+					r->old = old;
+				else
+					pfree(old);
 			}
 			count++;
 		}
@@ -421,6 +459,11 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 	SPI_freeplan(plan);
 	if (placeholders != NULL)
 		hash_destroy(placeholders);
+	/* the arrays cut to the records read, the records pointed at their values again */
+	recs = repalloc_huge(recs, sizeof(IdentityRec) * Max(count, 1));
+	atts = repalloc_huge(atts, sizeof(char *) * natt * Max(count, 1));
+	for (int i = 0; i < count; i++)
+		recs[i].att = &atts[(Size) i * natt];
 
 	/*
 	 * In key order; a neighbour sharing two values with changed rows comes
@@ -436,6 +479,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			recs[*n] = recs[k];
 		(*n)++;
 	}
+	*values = vcxt;
 	return recs;
 }
 
@@ -584,9 +628,10 @@ paired_blocks(HTAB *h, int max_block, int *nb)
  * The blocks of every blocking rule (m->rules, see
  * identity_load_blocking_rules), in the order pairs are compared.  Every
  * block first (a pair's weights need the spreads of all slots): fn, if
- * given, sees each rule's whole table (an entry for every value), then
- * only the blocks whose pairs are compared stay, and every record learns
- * which rules' blocks it is in (IdentityRec.paired, bit k for rule k).
+ * given, sees each slot's whole table (an entry for every value) once --
+ * rules of one slot for different sources share it -- then only the
+ * blocks whose pairs are compared stay, and every record learns which
+ * rules' blocks it is in (IdentityRec.paired, bit k for rule k).
  */
 void
 identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_block, IdentityBlocks *bs,
@@ -596,12 +641,29 @@ identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_b
 	for (int k = 0; k < m->nrules; k++)
 	{
 		HTAB	   *h;
+		int			e;
 
 		bs->kinds[k] = m->rules[k].att;
-		h = identity_build_blocks(recs, n, bs->kinds[k], cxt, &bs->slabs[k]);
-		if (fn)
-			fn(arg, bs->kinds[k], h);
-		bs->blocks[k] = paired_blocks(h, max_block, &bs->nblocks[k]);
+		/*
+		 * rules of one slot (of different sources) share its blocks: one
+		 * table, counted once; which source a rule takes is looked at when
+		 * its pairs are walked (identity_rule_applies)
+		 */
+		for (e = 0; e < k && bs->kinds[e] != bs->kinds[k]; e++)
+			;
+		if (e < k)
+		{
+			bs->blocks[k] = bs->blocks[e];
+			bs->nblocks[k] = bs->nblocks[e];
+			bs->slabs[k] = NULL;
+		}
+		else
+		{
+			h = identity_build_blocks(recs, n, bs->kinds[k], cxt, &bs->slabs[k]);
+			if (fn)
+				fn(arg, bs->kinds[k], h);
+			bs->blocks[k] = paired_blocks(h, max_block, &bs->nblocks[k]);
+		}
 		for (int i = 0; i < bs->nblocks[k]; i++)
 			for (int j = 0; j < bs->blocks[k][i].n; j++)
 				recs[bs->blocks[k][i].members[j]].paired |= 1u << k;
@@ -614,8 +676,12 @@ identity_free_kinds(IdentityBlocks *bs)
 {
 	for (int k = 0; k < bs->nkinds; k++)
 	{
-		pfree(bs->blocks[k]);
-		pfree(bs->slabs[k]);
+		/* (a slot's blocks are freed with their first rule's) */
+		if (bs->slabs[k] != NULL)
+		{
+			pfree(bs->blocks[k]);
+			pfree(bs->slabs[k]);
+		}
 		bs->nblocks[k] = 0;
 	}
 	bs->nkinds = 0;
@@ -991,9 +1057,11 @@ identity_neighbour_links(IdentityRec *recs, int n, const bool *want)
 		IdentityRec		   *r = &recs[DatumGetInt32(SPI_getbinval(t, d, 1, &isnull))];
 		Datum		v = SPI_getbinval(t, d, 4, &isnull);
 
-		r->old_customer = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
-		r->old_how = SPI_getvalue(t, d, 3);
-		r->old_score = isnull ? -INFINITY : DatumGetFloat8(v);
+		if (r->old == NULL)
+			r->old = palloc(sizeof(IdentityOldLink));
+		r->old->customer = DatumGetInt64(SPI_getbinval(t, d, 2, &isnull));
+		r->old->how = SPI_getvalue(t, d, 3);
+		r->old->score = isnull ? -INFINITY : DatumGetFloat8(v);
 	}
 	SPI_freetuptable(SPI_tuptable);
 }

@@ -37,6 +37,27 @@ static const char *const att_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
 
+/* the kinds of concord.identity_placeholder_value, and their attributes */
+static const char *const placeholder_kinds[] = {"name", "phone", "email", "company"};
+static const int placeholder_atts[] = {A_NAME_KEY, A_PHONE, A_EMAIL, A_COMPANY};
+
+/* Is the value of kind a placeholder (concord.identity_placeholder_value)? */
+static bool
+is_placeholder(const char *kind, const char *value)
+{
+	Oid			types[2] = {TEXTOID, TEXTOID};
+	Datum		vals[2] = {CStringGetTextDatum(kind), CStringGetTextDatum(value)};
+	bool		found;
+
+	if (SPI_execute_with_args("SELECT 1 FROM concord.identity_placeholder_value p"
+							  " WHERE p.kind OPERATOR(pg_catalog.=) $1 AND p.value OPERATOR(pg_catalog.=) $2 AND p.placeholder",
+							  2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "could not read concord.identity_placeholder_value");
+	found = SPI_processed > 0;
+	SPI_freetuptable(SPI_tuptable);
+	return found;
+}
+
 /* One record by source and key, with how many people share its values. */
 static bool
 load_one(const IdentityModel *m, const char *source, const char *key, IdentityRec *r)
@@ -60,6 +81,8 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 						   " (SELECT count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ")"
 						   "    FROM concord.identity_record x WHERE x.name_key = r.name_key AND x.company = r.company)");
 	identity_append_declared(&q, m);
+	/* the employer as written, for the city its name gives */
+	appendStringInfoString(&q, ", r.original OPERATOR(pg_catalog.->>) 'company'");
 	appendStringInfoString(&q, " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2");
 	if (SPI_execute_with_args(q.data, 2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
@@ -80,6 +103,25 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 	r->employer_mobiles = atoi(SPI_getvalue(t, d, 10 + lengthof(spread_atts)));
 	for (int j = 0; j < m->ndeclared; j++)
 		r->att[A_NATTS + j] = SPI_getvalue(t, d, 11 + lengthof(spread_atts) + j);
+	{
+		char	   *raw = SPI_getvalue(t, d, 11 + lengthof(spread_atts) + m->ndeclared);
+
+		r->company_place = raw && r->att[A_COMPANY] ? identity_company_place(raw) : 0;
+	}
+	/*
+	 * a placeholder is evidence of nothing, as resolve reads it: missing
+	 * (after the row's columns are read: this queries again)
+	 */
+	for (int k = 0; k < lengthof(placeholder_atts); k++)
+		if (r->att[placeholder_atts[k]] && is_placeholder(placeholder_kinds[k], r->att[placeholder_atts[k]]))
+		{
+			r->att[placeholder_atts[k]] = NULL;
+			if (placeholder_atts[k] == A_NAME_KEY)
+			{
+				r->syllables = NULL;
+				r->latin = false;
+			}
+		}
 	return true;
 }
 

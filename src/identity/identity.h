@@ -37,5 +37,6 @@ extern char *identity_phone(const char *text, const char **problem);
 extern char *identity_name_fold(const char *text);
 extern char *identity_name_key(const char *text);
 extern char *identity_name_syllables(const char *text);
+extern int	identity_company_place(const char *text);
 
 #endif							/* CONCORD_IDENTITY_H */

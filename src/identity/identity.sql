@@ -933,7 +933,7 @@ BEGIN
   pct := CASE WHEN est > 50000 THEN 50000 * 100.0 / est ELSE 100 END;
   DROP TABLE IF EXISTS pg_temp.identity_ph_sample;
   EXECUTE format('CREATE TEMP TABLE identity_ph_sample ON COMMIT DROP AS'
-                 ' SELECT r.name_key, r.syllables, r.company FROM @extschema@.identity_record r TABLESAMPLE SYSTEM (%s) REPEATABLE (20261207)',
+                 ' SELECT r.name_key, r.syllables, r.company, r.email, r.phone FROM @extschema@.identity_record r TABLESAMPLE SYSTEM (%s) REPEATABLE (20261207)',
                  pct);
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
   WITH r AS (SELECT r.name_key, r.syllables FROM identity_ph_sample r WHERE r.name_key IS NOT NULL),
@@ -958,6 +958,28 @@ BEGIN
          format('%s rows of %s different people; its syllables'' frequencies among the other names predict %s',
                 x.records, x.people, round(x.expected::numeric, 1))
     FROM x WHERE x.records >= 20 AND x.people >= 0.5 * x.records AND x.records >= 20 * x.expected
+  ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
+  -- an email or a mobile is one person's: one that many rows of as many
+  -- different names carry (test@test.com, 13800000000) is nobody's; a
+  -- landline (a switchboard) is an office's, and stays
+  INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
+  WITH v AS (SELECT 'email' AS kind, r.email AS value FROM identity_ph_sample r WHERE r.email IS NOT NULL
+              GROUP BY r.email HAVING count(*) * 100.0 / pct >= 20
+             UNION ALL
+             SELECT 'phone', r.phone FROM identity_ph_sample r WHERE r.phone OPERATOR(pg_catalog.~) '^\+861[3-9][0-9]{9}$'
+              GROUP BY r.phone HAVING count(*) * 100.0 / pct >= 20),
+  x AS (SELECT v.kind, v.value, c.records, c.names FROM v
+          CROSS JOIN LATERAL (SELECT count(*) AS records, count(DISTINCT i.name_key) AS names
+                                FROM @extschema@.identity_record i WHERE v.kind = 'email' AND i.email = v.value) c
+         WHERE v.kind = 'email'
+        UNION ALL
+        SELECT v.kind, v.value, c.records, c.names FROM v
+          CROSS JOIN LATERAL (SELECT count(*) AS records, count(DISTINCT i.name_key) AS names
+                                FROM @extschema@.identity_record i WHERE v.kind = 'phone' AND i.phone = v.value) c
+         WHERE v.kind = 'phone')
+  SELECT x.kind, x.value, true, 'detected', x.records, NULL::float8,
+         format('%s rows of %s different names: no one person''s', x.records, x.names)
+    FROM x WHERE x.records >= 20 AND x.names >= 0.5 * x.records
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
   -- (the ten most frequent employers in the sample at most)

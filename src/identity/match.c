@@ -157,19 +157,12 @@ join_clusters(int *parent, int *size, ClusterEvidence *ev, const IdentityRec *re
 static bool
 all_disagree(const IdentityModel *m, const IdentityRec *recs, int att, const int *x, const int *y)
 {
-	IdentityAttCmp cmp[MAX_ATTS];
-	double		score;
-	const char *rule;
-
 	if (x[0] < 0 || y[0] < 0)
 		return false;
 	for (int i = 0; i < CLUSTER_SLOTS && x[i] >= 0; i++)
 		for (int j = 0; j < CLUSTER_SLOTS && y[j] >= 0; j++)
-		{
-			identity_compare(m, &recs[x[i]], &recs[y[j]], cmp, &score, &rule);
-			if (strcmp(cmp[att].level, "disagree") != 0)
+			if (strcmp(identity_compare_level(m, &recs[x[i]], &recs[y[j]], att), "disagree") != 0)
 				return false;
-		}
 	return true;
 }
 
@@ -488,8 +481,8 @@ typedef struct ClusterRun
  * A table of blocks (every value of one slot): how many people share each
  * value -- counted over all rows in a scoped run (for every table: each
  * block's count decides whether it is paired), kept for the incremental
- * runs by a full one (once a slot, rules of one slot for different sources
- * build one table each) -- and training's value counts.
+ * runs by a full one (once a slot: rules of one slot for different
+ * sources share its table) -- and training's value counts.
  */
 static void
 cluster_table(void *arg, int att, HTAB *h)
@@ -528,6 +521,26 @@ cluster_pair(void *arg, int a, int b)
 }
 
 /*
+ * The backend's private resident memory (RssAnon of /proc/self/status, in
+ * kB; -1 where there is none), for the DEBUG1 lines of the phases.
+ */
+long
+identity_rss_anon_kb(void)
+{
+	FILE	   *f = fopen("/proc/self/status", "r");
+	char		line[256];
+	long		kb = -1;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "RssAnon: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	return kb;
+}
+
+/*
  * DEBUG1: how long identity_cluster has taken so far, at the end of a
  * phase, and the memory the whole backend holds in its contexts then
  */
@@ -536,6 +549,9 @@ phase_done(TimestampTz t0, const char *phase)
 {
 	struct rusage ru;
 
+	if (!message_level_is_interesting(DEBUG1))
+		return;
+
 	/*
 	 * (page faults: on a virtual machine each first touch of a page may
 	 * cost tens of microseconds, and a new session touches every page
@@ -543,9 +559,9 @@ phase_done(TimestampTz t0, const char *phase)
 	 */
 	if (getrusage(RUSAGE_SELF, &ru) != 0)
 		ru.ru_minflt = 0;
-	elog(DEBUG1, "concord.identity_cluster: %s after %ld ms, %zu kB in memory contexts, %ld page faults in the backend so far",
+	elog(DEBUG1, "concord.identity_cluster: %s after %ld ms, %zu kB in memory contexts, RssAnon %ld kB, %ld page faults in the backend so far",
 		 phase, TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()),
-		 MemoryContextMemAllocated(TopMemoryContext, true) / 1024, (long) ru.ru_minflt);
+		 MemoryContextMemAllocated(TopMemoryContext, true) / 1024, identity_rss_anon_kb(), (long) ru.ru_minflt);
 }
 
 /*
@@ -574,6 +590,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	MemoryContext cxt;
 	MemoryContext old;
 	IdentityRec *recs;
+	MemoryContext values;
 	int			n;
 	int		   *parent,
 			   *size,
@@ -608,7 +625,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	r.model = identity_load_model();
 	identity_load_blocking_rules(&r.model);
 	r.scoped = scoped;
-	recs = r.recs = identity_load_records(&n, scoped, max_block, &r.model);
+	recs = r.recs = identity_load_records(&n, scoped, max_block, &r.model, &values);
 	phase_done(t0, "rows read");
 	if (scoped)
 		r.complete = identity_complete_values(&r.model, max_block, cxt);
@@ -624,18 +641,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	 */
 	if (!scoped && !r.model.trained && n >= 1000)
 		r.train = identity_train_begin(&r.model, recs, n);
-	parent = palloc(sizeof(int) * Max(n, 1));
-	size = palloc(sizeof(int) * Max(n, 1));
 	pairs = r.pairs = palloc0(sizeof(int) * Max(n, 1));
-	best = palloc(sizeof(double) * Max(n, 1));
-	how = palloc0(sizeof(char *) * Max(n, 1));
-	for (int i = 0; i < n; i++)
-	{
-		parent[i] = i;
-		size[i] = 1;
-		best[i] = -INFINITY;
-	}
-	ev = evidence_init(recs, n);
 	/*
 	 * How many people share a value counts whether or not a rule blocks on
 	 * it: employers, a name and employer (the mobiles behind it), and a
@@ -669,12 +675,15 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	}
 	if (r.train)
 		identity_train_other_values(r.train, cxt);
+	phase_done(t0, "spreads counted");
 	identity_build_kinds(&r.model, recs, n, max_block, &bs, cluster_table, &r, cxt);
 	phase_done(t0, "blocks built");
 	if (r.train)
 	{
-		identity_train_run(r.train, &bs, 200000, 200000, cxt);
+		identity_train_run(r.train, &bs, 200000, 200000);
 		identity_train_save(r.train);
+		identity_train_end(r.train);
+		r.train = NULL;
 		/*
 		 * compared with the model just stored (or the defaults, if it was
 		 * not): read with a snapshot that sees it (the statement's does not)
@@ -691,6 +700,22 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	identity_free_kinds(&bs);
 	matches = r.matches;
 	nm = r.nm;
+
+	/*
+	 * the clusters' arrays, made once the blocks are gone (the peak of a
+	 * run is the records and their blocks: these would add to it)
+	 */
+	parent = palloc(sizeof(int) * Max(n, 1));
+	size = palloc(sizeof(int) * Max(n, 1));
+	best = palloc(sizeof(double) * Max(n, 1));
+	how = palloc0(sizeof(char *) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		parent[i] = i;
+		size[i] = 1;
+		best[i] = -INFINITY;
+	}
+	ev = evidence_init(recs, n);
 
 	/*
 	 * Must-links first, then matches from the strongest down, each refused
@@ -727,11 +752,11 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 			bool		found;
 			char	   *e;
 
-			if (recs[i].core || recs[i].old_customer < 0)
+			if (recs[i].core || recs[i].old == NULL || recs[i].old->customer < 0)
 				continue;
-			how[i] = recs[i].old_how;
-			best[i] = recs[i].old_score;
-			e = hash_search(byc, &recs[i].old_customer, HASH_ENTER, &found);
+			how[i] = recs[i].old->how;
+			best[i] = recs[i].old->score;
+			e = hash_search(byc, &recs[i].old->customer, HASH_ENTER, &found);
 			if (found)
 				join_clusters(parent, size, ev, recs, *(int *) (e + sizeof(int64)), i);
 			else
@@ -773,6 +798,22 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	}
 
 	save_review(recs, parent, r.review, r.nr);
+
+	/*
+	 * What the rows returned need is left: the records' source, key and
+	 * link before the run, each one's cluster, how and pairs.  The rest
+	 * goes before the rows take their room: the values compared (half
+	 * the records' memory), the matches and the evidence.
+	 */
+	MemoryContextDelete(values);
+	for (int i = 0; i < n; i++)
+		recs[i].att = NULL;
+	if (matches)
+		pfree(matches);
+	if (r.review)
+		pfree(r.review);
+	pfree(ev);
+	pfree(size);
 	phase_done(t0, "clusters formed");
 
 	/*
@@ -820,18 +861,18 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		nulls[4] = how[i] == NULL;
 		v[5] = Int32GetDatum(pairs[i]);
 		/* scoped: the link it had (none: a new row) */
-		if (scoped && recs[i].old_customer >= 0)
+		if (scoped && recs[i].old != NULL && recs[i].old->customer >= 0)
 		{
-			v[6] = Int64GetDatum(recs[i].old_customer);
+			v[6] = Int64GetDatum(recs[i].old->customer);
 			nulls[6] = false;
-			if (recs[i].old_how)
+			if (recs[i].old->how)
 			{
-				v[7] = CStringGetTextDatum(recs[i].old_how);
+				v[7] = CStringGetTextDatum(recs[i].old->how);
 				nulls[7] = false;
 			}
-			if (recs[i].old_score != -INFINITY)
+			if (recs[i].old->score != -INFINITY)
 			{
-				v[8] = Float8GetDatum(recs[i].old_score);
+				v[8] = Float8GetDatum(recs[i].old->score);
 				nulls[8] = false;
 			}
 		}

@@ -85,27 +85,40 @@ typedef struct IdentityDeclared
 				one_field_off;	/* a date: the day or the month one typo off */
 } IdentityDeclared;
 
+/* Scoped runs: a row's link before the run (see concord_identity_cluster). */
+typedef struct IdentityOldLink
+{
+	int64		customer;		/* a neighbour's customer before the run, or
+								 * -1 (core rows are clustered afresh) */
+	char	   *how;			/* and how it was linked */
+	double		score;			/* -INFINITY: none */
+} IdentityOldLink;
+
+/*
+ * A record.  A million of them are held at once: every byte here is a
+ * megabyte (the link before a run, a scoped run's only, is kept apart).
+ */
 typedef struct IdentityRec
 {
 	char	   *source;
 	char	   *key;
 	char	  **att;			/* A_NATTS built-in, then the declared ones */
 	char	   *syllables;		/* the name's pinyin syllables, sorted */
-	bool		latin;			/* a name in Latin script that is not pinyin
-								 * (see identity_latin_name) */
 	int			spread[A_NATTS];	/* how many people share the value (see tf) */
 	int			employer_mobiles;	/* the mobiles behind its name at its
 									 * employer: 1, one person of that name
 									 * works there; 0 unknown */
 	uint32		paired;			/* bit k: its value of blocking kind k is in a
 								 * block whose pairs are compared */
+	IdentityOldLink *old;		/* scoped: its link before the run; NULL:
+								 * none (customer -1) */
+	int16		company_place;	/* the city its employer's name gives, or 0
+								 * (see identity_company_place) */
+	bool		latin;			/* a name in Latin script that is not pinyin
+								 * (see identity_latin_name) */
 	/* scoped runs (see concord_identity_cluster) */
 	bool		core;			/* changed, or of a changed row's customer */
 	bool		changed;		/* inserted or updated since the last run */
-	int64		old_customer;	/* a neighbour's customer before the run, or
-								 * -1 (core rows are clustered afresh) */
-	char	   *old_how;		/* and how it was linked */
-	double		old_score;
 } IdentityRec;
 
 /* Weights: log2(m/u) per agreement level (hand-set defaults). */
@@ -190,18 +203,32 @@ typedef struct IdentityBlocks
 	int			kinds[MAX_RULES];	/* each rule's slot (IdentityBlockRule.att) */
 	IdentityBlock *blocks[MAX_RULES];
 	int			nblocks[MAX_RULES];
-	int		   *slabs[MAX_RULES];	/* the members' arrays */
+	int		   *slabs[MAX_RULES];	/* the members' arrays; NULL: an earlier
+									 * rule's of the same slot (shared) */
 } IdentityBlocks;
 
 /*
- * Called with each rule's whole table of blocks (an entry for every value
- * of its slot att), before its unpaired ones go; rules of one slot (for
- * different sources) each with its own table.
+ * Called with each slot's whole table of blocks (an entry for every value
+ * of slot att), before its unpaired ones go; once a slot: rules of one
+ * slot (for different sources) share its table and its blocks.
  */
 typedef void (*IdentityTableFn) (void *arg, int att, HTAB *h);
 
 /* Called with each candidate pair: records a and b (a < b in no order). */
 typedef void (*IdentityPairFn) (void *arg, int a, int b);
+
+/*
+ * An ID number's characters: a resident ID number normalize_id kept
+ * though it fails its check ("typo:" and its characters) without the
+ * prefix; any other as it is (the same pointer, so that id_digits(x) != x
+ * tells a number with a typo).
+ */
+#define IDENTITY_ID_TYPO "typo:"
+static inline const char *
+identity_id_digits(const char *id)
+{
+	return strncmp(id, IDENTITY_ID_TYPO, strlen(IDENTITY_ID_TYPO)) == 0 ? id + strlen(IDENTITY_ID_TYPO) : id;
+}
 
 /* score.c */
 extern IdentityModel identity_load_model(void);
@@ -216,6 +243,7 @@ extern bool identity_latin_name(const char *syllables);
 #define IDENTITY_MOBILE_REGEX "'^\\+861[3-9][0-9]{9}$'"
 extern void identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp,
 							 double *score, const char **rule);
+extern const char *identity_compare_level(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, int att);
 extern double identity_match_probability(const IdentityModel *m, double score);
 
 /* train.c */
@@ -225,7 +253,8 @@ extern const char *identity_level_name(const IdentityModel *m, int i, int k);
 
 /* block.c */
 extern void identity_append_declared(StringInfo q, const IdentityModel *m);
-extern IdentityRec *identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m);
+extern IdentityRec *identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m,
+										  MemoryContext *values);
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
 extern HTAB *identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt, int **slab);
 extern void identity_free_blocks(HTAB *h, int *slab);
@@ -248,6 +277,7 @@ extern bool identity_rule_att(const IdentityModel *m, int att);
 /* match.c */
 extern int identity_rec_index(IdentityRec *recs, int n, const char *source, const char *key);
 extern bool identity_shared_earlier(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, int k);
+extern long identity_rss_anon_kb(void);
 extern void identity_walk_pairs(const IdentityModel *m, IdentityRec *recs, IdentityBlocks *bs, IdentityPairFn fn,
 								void *arg);
 
@@ -256,7 +286,8 @@ typedef struct IdentityTrain IdentityTrain;
 extern IdentityTrain *identity_train_begin(const IdentityModel *m, IdentityRec *recs, int n);
 extern void identity_train_values(IdentityTrain *t, int att, HTAB *h);
 extern void identity_train_other_values(IdentityTrain *t, MemoryContext cxt);
-extern void identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt);
+extern void identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs);
 extern void identity_train_save(IdentityTrain *t);
+extern void identity_train_end(IdentityTrain *t);
 
 #endif							/* CONCORD_IDENTITY_MATCH_H */

@@ -949,6 +949,93 @@ company_fold(const char *text)
 	return s;
 }
 
+/*
+ * The city a place name starts with, as a number: 1 + its index among the
+ * large cities, 100 + its index among the municipalities (北京, 上海, ...),
+ * after an optional province ("广东深圳"); 0 for none or a province alone
+ * (广东 holds 广州 and 深圳: it is no other place than either).  *len: the
+ * bytes it takes.
+ */
+static int
+place_of(const char *s, int *len)
+{
+	int			plen = 0;
+	int			p = province_prefix(s, &plen);
+
+	if (p >= 0 && is_municipality(p))
+	{
+		*len = plen;
+		return 100 + p;
+	}
+	if (p < 0)
+		plen = 0;
+	for (int i = 0; cities[i]; i++)
+		if (starts_with(s + plen, cities[i]))
+		{
+			*len = plen + city_prefix(s + plen);
+			return 1 + i;
+		}
+	*len = 0;
+	return 0;
+}
+
+/*
+ * The city a company's name gives (see place_of), or 0: in parentheses
+ * ("华信科技(广州)") or leading ("广州华信科技有限公司", as company_fold
+ * takes it off: not 南京银行, a name of its own).  normalize_company drops
+ * it, for one employer is written with and without it; but names of two
+ * different cities are two employers' (上海中科科技有限公司, 中科科技(广州)),
+ * which identity_compare reads from this.  From the name as written.
+ */
+int
+identity_company_place(const char *text)
+{
+	int			place = 0;
+	int			len;
+
+	/*
+	 * (no transliteration, which would cost more than the rest of a
+	 * record's reading: full-width parentheses are looked for as well, and
+	 * a place in traditional characters is none -- no conflict, no harm)
+	 */
+	for (const char *c = text; *c && place == 0; c++)
+		if (*c == '(' || *c == '[')
+			place = place_of(c + 1, &len);
+		else if (starts_with(c, "（"))
+			place = place_of(c + strlen("（"), &len);
+	if (place == 0 && (place = place_of(text, &len)) != 0)
+	{
+		/*
+		 * a leading place counts as company_fold takes it off: if at least
+		 * three characters stay without the legal forms (南京银行 is a
+		 * name of its own)
+		 */
+		char	   *rest = drop_parens(text + len);
+		size_t		rlen = strlen(rest);
+		bool		changed = true;
+
+		while (changed)
+		{
+			changed = false;
+			for (int i = 0; legal_forms_cn[i]; i++)
+			{
+				size_t		flen = strlen(legal_forms_cn[i]);
+
+				if (rlen > flen && memcmp(rest + rlen - flen, legal_forms_cn[i], flen) == 0)
+				{
+					rlen -= flen;
+					changed = true;
+				}
+			}
+		}
+		rest[rlen] = '\0';
+		if (pg_mbstrlen(rest) < 3)
+			place = 0;
+		pfree(rest);
+	}
+	return place;
+}
+
 Datum
 concord_normalize_company(PG_FUNCTION_ARGS)
 {

@@ -739,17 +739,6 @@ year_typo(int y1, int y2)
 }
 
 /*
- * An ID number's characters: a resident ID number normalize_id kept
- * though it fails its check ("typo:" and its characters) without the
- * prefix; any other as it is (the same pointer).
- */
-static const char *
-id_digits(const char *id)
-{
-	return strncmp(id, "typo:", 5) == 0 ? id + 5 : id;
-}
-
-/*
  * Are two identifiers one typo apart -- a character replaced, inserted or
  * left out, or two neighbours swapped -- and long enough (5 or more
  * characters) for a typo to be told from another number?
@@ -854,22 +843,25 @@ compare_declared(const IdentityModel *m, const IdentityDeclared *d, const char *
 /*
  * Compare two records: per-attribute levels and weights into cmp (may be
  * NULL), the total into *score; the rule that matched them (or NULL) is
- * returned through *rule.
+ * returned through *rule.  only >= 0: attribute only's level and weight
+ * alone, into cmp[only] (the name's or the ID number's: their levels
+ * depend on no other attribute), nothing else.
  */
-void
-identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp, double *score,
-		const char **rule)
+static void
+compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp, double *score,
+				const char **rule, int only)
 {
 	IdentityAttCmp		c[MAX_ATTS];
 	double		total = 0;
 	bool		conflict;
 
+	Assert(only < 0 || only == A_NAME_KEY || only == A_ID_NUMBER);
 	for (int i = 0; i < A_NATTS; i++)
 	{
 		c[i].level = "missing";
 		c[i].weight = 0;
 		c[i].similarity = -1;
-		if (a->att[i] == NULL || b->att[i] == NULL)
+		if (a->att[i] == NULL || b->att[i] == NULL || (only >= 0 && i != only))
 			continue;
 		switch (i)
 		{
@@ -916,8 +908,8 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 					 */
 					if (!same && i == A_ID_NUMBER)
 					{
-						const char *x = id_digits(a->att[i]),
-								   *y = id_digits(b->att[i]);
+						const char *x = identity_id_digits(a->att[i]),
+								   *y = identity_id_digits(b->att[i]);
 
 						if (one_typo(x, y))
 						{
@@ -1100,6 +1092,31 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 					 * company's counts (taken for one person, they taught
 					 * that one person's rows often carry two mobiles).
 					 */
+					/*
+					 * one name of two cities' employers (上海中科科技有限公司,
+					 * 中科科技(广州)): two companies of one name, not one --
+					 * alike, as a name a typo away is
+					 */
+					if (s >= 1.0 && a->company_place != 0 && b->company_place != 0 &&
+						a->company_place != b->company_place)
+					{
+						c[i].level = "close, another city's";
+						c[i].weight = Min(m->company_close, agree);
+						break;
+					}
+					/*
+					 * a landline several people of the employer share is its
+					 * switchboard: with the employer agreeing, the two are
+					 * one piece of evidence (as a household's landline and
+					 * address are), counted once, as the employer
+					 */
+					if (c[i].level[0] == 'a' && strcmp(c[A_PHONE].level, "agree, landline") == 0 &&
+						a->spread[A_PHONE] > 1)
+					{
+						total -= c[A_PHONE].weight;
+						c[A_PHONE].level = "agree, the employer's switchboard";
+						c[A_PHONE].weight = 0;
+					}
 					if (s >= 1.0 && a->employer_mobiles >= 2 && c[A_NAME_KEY].similarity >= 1.0 &&
 						strcmp(a->att[A_NAME_KEY], b->att[A_NAME_KEY]) == 0 &&
 						strcmp(c[A_PHONE].level, "disagree") == 0 &&
@@ -1149,6 +1166,11 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 		}
 		total += c[i].weight;
 	}
+	if (only >= 0)
+	{
+		cmp[only] = c[only];
+		return;
+	}
 
 	for (int j = 0; j < m->ndeclared; j++)
 	{
@@ -1172,6 +1194,7 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 	 */
 	if (a->employer_mobiles == 1 && b->employer_mobiles == 1 &&
 		c[A_NAME_KEY].similarity >= 1.0 && c[A_COMPANY].similarity >= 1.0 &&
+		c[A_COMPANY].level[0] == 'a' &&
 		strcmp(a->att[A_NAME_KEY], b->att[A_NAME_KEY]) == 0)
 	{
 		double		joint = m->name_exact + m->company_agree + m->scale;
@@ -1197,7 +1220,7 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 			strcmp(c[A_NATTS + j].level, "disagree") == 0;
 	*rule = NULL;
 	if (strcmp(c[A_ID_NUMBER].level, "agree") == 0 && !identity_widely_shared(a->spread[A_ID_NUMBER]) &&
-		id_digits(a->att[A_ID_NUMBER]) == a->att[A_ID_NUMBER])
+		identity_id_digits(a->att[A_ID_NUMBER]) == a->att[A_ID_NUMBER])
 		*rule = "rule: same ID number";
 	else if (!conflict && strncmp(c[A_PHONE].level, "agree", 5) == 0 && !identity_widely_shared(a->spread[A_PHONE]) &&
 			 c[A_NAME_KEY].similarity >= m->rule_name_min)
@@ -1205,4 +1228,24 @@ identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec
 	*score = total;
 	if (cmp)
 		memcpy(cmp, c, sizeof(IdentityAttCmp) * (A_NATTS + m->ndeclared));
+}
+
+void
+identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp, double *score,
+				 const char **rule)
+{
+	compare_records(m, a, b, cmp, score, rule, -1);
+}
+
+/*
+ * The level of the name (A_NAME_KEY) or the ID number (A_ID_NUMBER) of two
+ * records, as identity_compare finds it, without comparing the rest.
+ */
+const char *
+identity_compare_level(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, int att)
+{
+	IdentityAttCmp c[MAX_ATTS];
+
+	compare_records(m, a, b, c, NULL, NULL, att);
+	return c[att].level;
 }

@@ -542,7 +542,7 @@ sample_pair(void *arg, int a, int b)
  * candidate pairs (a fixed-seed sample: training is repeatable).
  */
 void
-identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs, MemoryContext cxt)
+identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int max_pairs)
 {
 	TrainAtt   *atts = t->atts;
 	int			natts = t->natts;
@@ -567,18 +567,16 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 	}
 	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
 		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
-	/* the value counts of the attributes that are no blocking kind (if not taken yet) */
+	/*
+	 * Every attribute's value counts are taken by now, from the tables the
+	 * caller built: the spreads' and the rules' (identity_train_values),
+	 * the rest's (identity_train_other_values) -- none is built here, while
+	 * the blocks are held.
+	 */
+#ifdef USE_ASSERT_CHECKING
 	for (int i = 0; i < natts; i++)
-		if (!t->counted[i])
-		{
-			int		   *slab;
-			HTAB	   *h = identity_build_blocks(t->recs, n, i, cxt, &slab);
-
-			identity_train_values(t, i, h);
-			identity_free_blocks(h, slab);
-		}
-	elog(DEBUG1, "concord.identity_train: value counts after %ld ms",
-		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
+		Assert(t->counted[i]);
+#endif
 
 	/* the candidate pairs: counted, then at most max_pairs of them kept */
 	identity_walk_pairs(&t->model, t->recs, bs, count_pair, t);
@@ -588,8 +586,8 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 	t->post = palloc_extended(sizeof(double) * Max(t->pcap, 1), MCXT_ALLOC_HUGE);
 	t->threshold = identity_threshold(&t->model);
 	identity_walk_pairs(&t->model, t->recs, bs, sample_pair, t);
-	elog(DEBUG1, "concord.identity_train: %d of %.0f candidate pairs compared after %ld ms", t->np, t->candidates,
-		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
+	elog(DEBUG1, "concord.identity_train: %d of %.0f candidate pairs compared after %ld ms, RssAnon %ld kB", t->np, t->candidates,
+		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()), identity_rss_anon_kb());
 
 	/*
 	 * u: as the random pairs and the value counts found it.  A random pair
@@ -790,6 +788,17 @@ identity_train_save(IdentityTrain *t)
 		elog(ERROR, "could not store the trained model");
 }
 
+/* Free a training's candidate pairs and itself (its records are the caller's). */
+void
+identity_train_end(IdentityTrain *t)
+{
+	if (t->pairs)
+		pfree(t->pairs);
+	if (t->post)
+		pfree(t->post);
+	pfree(t);
+}
+
 /* Table callback of identity_train_fit's blocks: employers' mobiles, value counts. */
 static void
 fit_table(void *arg, int att, HTAB *h)
@@ -820,6 +829,7 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 				old;
 	IdentityModel model;
 	IdentityRec *recs;
+	MemoryContext values;
 	int			n;
 	IdentityTrain *t;
 	IdentityBlocks bs;
@@ -838,15 +848,15 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(cxt);
 	model = identity_load_model();
 	identity_load_blocking_rules(&model);
-	recs = identity_load_records(&n, false, max_block, &model);
+	recs = identity_load_records(&n, false, max_block, &model, &values);
 	if (n < 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("there are %d normalized records to train the model on", n),
 				 errhint("Register sources and run concord.resolve() first.")));
 	model.scale = identity_population_scale(n);
-	elog(DEBUG1, "concord.identity_train: %d records read after %ld ms", n,
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
+	elog(DEBUG1, "concord.identity_train: %d records read after %ld ms, RssAnon %ld kB", n,
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()), identity_rss_anon_kb());
 	t = identity_train_begin(&model, recs, n);
 
 	/*
@@ -872,9 +882,9 @@ concord_identity_train_fit(PG_FUNCTION_ARGS)
 	}
 	identity_train_other_values(t, cxt);
 	identity_build_kinds(&model, recs, n, max_block, &bs, fit_table, t, cxt);
-	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms",
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()));
-	identity_train_run(t, &bs, random_pairs, max_pairs, cxt);
+	elog(DEBUG1, "concord.identity_train: blocks built after %ld ms, RssAnon %ld kB",
+		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()), identity_rss_anon_kb());
+	identity_train_run(t, &bs, random_pairs, max_pairs);
 	identity_free_kinds(&bs);
 	train_rows(t, row_to_store, rsinfo);
 	SPI_finish();
