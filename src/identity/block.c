@@ -209,12 +209,70 @@ rec_key_cmp(const void *x, const void *y)
 }
 
 /*
+ * The neighbours of an incremental run: the rows sharing a value with a
+ * changed row (pg_temp.identity_val_n: each value a changed row holds,
+ * with the rows holding it counted up to max_block + 1), other than those
+ * in pg_temp.identity_scope; a row sharing two values comes twice
+ * (identity_load_records drops the second, next to it in key order).  A
+ * value shared by more than max_block rows makes no pairs: its rows stay
+ * out, or one 王伟 would pull in every 王伟; each value's rows are
+ * fetched through its index (a few thousand lookups, where a join would
+ * read the million rows).  The values of the other blocking rules (a
+ * conjunction of keys, a declared attribute that does not block by
+ * itself) come from concord.identity_neighbours, which builds their
+ * queries from concord.identity_blocking_rule.
+ *
+ * (The built-in values are read by this query itself, not by a function
+ * returning a set: that stored tens of thousands of rows before the first
+ * was read, megabytes of fresh memory a new session paid for page by
+ * page.)
+ */
+static void
+append_neighbours(StringInfo q, int max_block)
+{
+	static const char *const one_key[][2] = {
+		{"phone", "r.phone OPERATOR(pg_catalog.=) v.value"},
+		{"email", "r.email OPERATOR(pg_catalog.=) v.value"},
+		{"name_key", "r.name_key OPERATOR(pg_catalog.=) v.value"},
+		/* a name and an employer together (王伟 at 华信软件) */
+		{"name_company", "r.name_key OPERATOR(pg_catalog.=) v.value AND r.company OPERATOR(pg_catalog.=) v.company"},
+	};
+
+	/* (raw_company: the employer as written, read with the row, see RAW_COMPANY) */
+	appendStringInfoString(q, "SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address,"
+						   " r.id_number, r.extra, CASE WHEN r.company IS NOT NULL"
+						   " THEN r.original OPERATOR(pg_catalog.->>) 'company' END AS raw_company FROM (");
+	for (int i = 0; i < lengthof(one_key); i++)
+		appendStringInfo(q, "SELECT r.* FROM pg_temp.identity_val_n v"
+						 " CROSS JOIN LATERAL (SELECT * FROM concord.identity_record r WHERE %s OFFSET 0) r"
+						 " WHERE v.attribute OPERATOR(pg_catalog.=) '%s' AND v.n OPERATOR(pg_catalog.<=) %d"
+						 " UNION ALL ",
+						 one_key[i][1], one_key[i][0], max_block);
+	/* (every row of an ID number, however many) */
+	appendStringInfoString(q, "SELECT r.* FROM pg_temp.identity_val_n v"
+						   " CROSS JOIN LATERAL (SELECT * FROM concord.identity_record r"
+						   " WHERE r.id_number OPERATOR(pg_catalog.=) v.value OFFSET 0) r"
+						   " WHERE v.attribute OPERATOR(pg_catalog.=) 'id_number'"
+	/* declared blocking attributes (a passport number): by the index on extra */
+						   " UNION ALL SELECT r.* FROM pg_temp.identity_vals v"
+						   " JOIN concord.identity_attribute a ON a.block AND v.extra OPERATOR(pg_catalog.?) a.name"
+						   " JOIN concord.identity_record r"
+						   " ON r.extra OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_object(a.name, v.extra OPERATOR(pg_catalog.->>) a.name)) r"
+						   " WHERE NOT EXISTS (SELECT 1 FROM pg_temp.identity_scope x"
+						   " WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key)");
+	appendStringInfo(q, " UNION ALL SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address,"
+					 " r.id_number, r.extra, CASE WHEN r.company IS NOT NULL THEN (SELECT x.original OPERATOR(pg_catalog.->>) 'company'"
+					 " FROM concord.identity_record x WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key) END"
+					 " FROM concord.identity_neighbours(%d) r", max_block);
+}
+
+/*
  * The employer as the source wrote it, for the city its name gives (see
  * identity_company_place): from the stored record, by its key
  */
 #define RAW_COMPANY \
 	" CASE WHEN r.company IS NOT NULL THEN r.original OPERATOR(pg_catalog.->>) 'company' END"
-/* the same, for a row of the scope or a neighbour: by its key */
+/* the same, for a row of the scope: by its key (a neighbour's comes with it: see append_neighbours) */
 #define RAW_COMPANY_BY_KEY \
 	" CASE WHEN r.company IS NOT NULL THEN (SELECT x.original OPERATOR(pg_catalog.->>) 'company'" \
 	" FROM concord.identity_record x WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key) END"
@@ -265,9 +323,11 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 		appendStringInfoString(&q, ", r.core, r.changed, r.old_customer_id, r.old_how, r.old_score"
 							   " FROM pg_temp.identity_scope r WHERE r.present"
 							   " UNION ALL SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address,"
-							   " r.id_number, r.syllables," RAW_COMPANY_BY_KEY);
+							   " r.id_number, r.syllables, r.raw_company");
 		identity_append_declared(&q, m);
-		appendStringInfo(&q, ", false, false, NULL, NULL, NULL FROM concord.identity_neighbours(%d) r", max_block);
+		appendStringInfoString(&q, ", false, false, NULL, NULL, NULL FROM (");
+		append_neighbours(&q, max_block);
+		appendStringInfoString(&q, ") r");
 	}
 	else
 		appendStringInfoString(&q, " FROM concord.identity_record r");
@@ -276,7 +336,11 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 		elog(ERROR, "could not read concord.identity_record: %s", SPI_result_code_string(SPI_result));
 	portal = SPI_cursor_open(NULL, plan, NULL, NULL, false);
 
-	recs = palloc_extended(sizeof(IdentityRec) * cap, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	/*
+	 * (records are zeroed as they are filled, not as the array grows: the
+	 * part never used is never touched)
+	 */
+	recs = palloc_extended(sizeof(IdentityRec) * cap, MCXT_ALLOC_HUGE);
 	atts = MemoryContextAllocExtended(vcxt, sizeof(char *) * natt * cap, MCXT_ALLOC_HUGE);
 	for (;;)
 	{
@@ -299,7 +363,6 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 				grown *= 2;
 			}
 			recs = repalloc_huge(recs, sizeof(IdentityRec) * grown);
-			memset(&recs[cap], 0, sizeof(IdentityRec) * (grown - cap));
 			atts = repalloc_huge(atts, sizeof(char *) * natt * grown);
 			/* the records point into atts: point them again */
 			for (int i = 0; i < count; i++)
@@ -311,7 +374,10 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			HeapTuple	t = tt->vals[row];
 			TupleDesc	d = tt->tupdesc;
 			IdentityRec		   *r = &recs[count];
-			char	   *source = identity_text_column(t, d, 1);
+			char	   *source;
+
+			memset(r, 0, sizeof(IdentityRec));
+			source = identity_text_column(t, d, 1);
 
 			/* a few sources: their names are kept once */
 			if (last_source == NULL || strcmp(source, last_source) != 0)
@@ -928,9 +994,16 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 			kept[nk++] = CStringGetTextDatum(b->value);
 	}
 	set_counts(recs, h, att, att == NAME_COMPANY(m), query, vals, nv, param);
+	/*
+	 * (joined with the values, not "value = ANY ($1)": planned with the
+	 * array as a constant, that estimated each of its thousands of values
+	 * one by one, which cost megabytes of fresh memory per run, and a new
+	 * session pays for every fresh page)
+	 */
 	set_counts(recs, h, att, false,
-			   "SELECT s.value, s.spread, -1 FROM concord.identity_value_stat s"
-			   " WHERE s.attribute = $2 AND s.value = ANY ($1)",
+			   "SELECT s.value, s.spread, -1 FROM pg_catalog.unnest($1) AS v(v)"
+			   " JOIN concord.identity_value_stat s ON s.attribute OPERATOR(pg_catalog.=) $2"
+			   " AND s.value OPERATOR(pg_catalog.=) v.v",
 			   kept, nk, param);
 }
 

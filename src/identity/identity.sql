@@ -1343,18 +1343,16 @@ END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_event_drop(text) IS 'Removes an event mapping; returns whether it existed';
 
--- Neighbours of an incremental run: the rows sharing a value with a
--- changed row (pg_temp.identity_val_n: each value a changed row holds, with
--- the rows holding it counted up to max_block + 1), other than those in
--- pg_temp.identity_scope, with their normalized values; a row sharing two
--- values comes twice (the reader drops the second, next to it in key order).  Read by
--- identity_cluster with the scope: they are compared with the changed rows;
--- their customers stay as they are unless a changed row joins or bridges
--- them.  (A value shared by more than max_block rows makes no pairs: its
--- rows stay out, or one 王伟 would pull in every 王伟.  Each value's rows
--- are fetched through its index: a few thousand lookups, where a join
--- would read the million rows.  The values whose rows are all read here
--- are the ones identity_cluster need not count again.)
+-- Neighbours of an incremental run by the blocking rules of
+-- concord.identity_blocking_rule other than the built-in values (a
+-- conjunction of keys, an address, an employer, a declared attribute that
+-- does not block by itself): the rows sharing such a value with a changed
+-- row (pg_temp.identity_vals), other than those in pg_temp.identity_scope,
+-- with their normalized values.  A value held by more than max_block rows
+-- makes no pairs: its rows stay out.  identity_cluster reads them with the
+-- scope and the neighbours by the built-in values (phone, email, name key,
+-- name and employer, ID number, declared blocking attributes), which it
+-- reads itself (block.c, append_neighbours).
 CREATE FUNCTION @extschema@.identity_neighbours(max_block integer)
 RETURNS TABLE (source text, key text, name_key text, syllables text, phone text, email text, company text,
                address text, id_number text, extra jsonb)
@@ -1369,38 +1367,6 @@ DECLARE
   present text;
   k text;
 BEGIN
-  RETURN QUERY
-    SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
-    FROM (
-          SELECT r.* FROM identity_val_n v
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.phone = v.value OFFSET 0) r
-           WHERE v.attribute = 'phone' AND v.n <= max_block
-    UNION ALL
-          SELECT r.* FROM identity_val_n v
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.email = v.value OFFSET 0) r
-           WHERE v.attribute = 'email' AND v.n <= max_block
-    UNION ALL
-          SELECT r.* FROM identity_val_n v
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.name_key = v.value OFFSET 0) r
-           WHERE v.attribute = 'name_key' AND v.n <= max_block
-    UNION ALL
-          -- a name and an employer together (王伟 at 华信软件)
-          SELECT r.* FROM identity_val_n v
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r
-                                 WHERE r.name_key = v.value AND r.company = v.company OFFSET 0) r
-           WHERE v.attribute = 'name_company' AND v.n <= max_block
-    UNION ALL
-          -- (every row of an ID number, however many)
-          SELECT r.* FROM identity_val_n v
-            CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE r.id_number = v.value OFFSET 0) r
-           WHERE v.attribute = 'id_number'
-    -- declared blocking attributes (a passport number): by the index on extra
-    UNION ALL
-          SELECT r.*
-            FROM identity_vals v
-            JOIN @extschema@.identity_attribute a ON a.block AND v.extra ? a.name
-            JOIN @extschema@.identity_record r ON r.extra @> jsonb_build_object(a.name, v.extra ->> a.name)) r
-    WHERE NOT EXISTS (SELECT 1 FROM identity_scope x WHERE x.source = r.source AND x.key = r.key);
   -- the other blocking rules (concord.identity_blocking_rule): a conjunction
   -- of keys, an address, an employer, a declared attribute that does not
   -- block by itself; each key looked up by its index
@@ -1435,7 +1401,7 @@ BEGIN
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_neighbours(integer) IS
-  'Internal to resolve_incremental: the rows sharing a value with a changed row, outside the scope';
+  'Internal to resolve_incremental: the rows sharing a value of a blocking rule other than the built-in values with a changed row, outside the scope (identity_cluster reads those sharing a built-in value itself)';
 
 CREATE FUNCTION @extschema@.identity_cluster(max_block integer, scoped boolean DEFAULT false)
 RETURNS TABLE (source text, key text, cluster integer, how text, score double precision, pairs integer,

@@ -30,6 +30,7 @@
 #include "postgres.h"
 
 #include <math.h>
+#include <sys/resource.h>
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -546,11 +547,21 @@ identity_rss_anon_kb(void)
 static void
 phase_done(TimestampTz t0, const char *phase)
 {
+	struct rusage ru;
+
 	if (!message_level_is_interesting(DEBUG1))
 		return;
-	elog(DEBUG1, "concord.identity_cluster: %s after %ld ms, %zu kB in memory contexts, RssAnon %ld kB", phase,
-		 TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()),
-		 MemoryContextMemAllocated(TopMemoryContext, true) / 1024, identity_rss_anon_kb());
+
+	/*
+	 * (page faults: on a virtual machine each first touch of a page may
+	 * cost tens of microseconds, and a new session touches every page
+	 * afresh)
+	 */
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		ru.ru_minflt = 0;
+	elog(DEBUG1, "concord.identity_cluster: %s after %ld ms, %zu kB in memory contexts, RssAnon %ld kB, %ld page faults in the backend so far",
+		 phase, TimestampDifferenceMilliseconds(t0, GetCurrentTimestamp()),
+		 MemoryContextMemAllocated(TopMemoryContext, true) / 1024, identity_rss_anon_kb(), (long) ru.ru_minflt);
 }
 
 /*
@@ -602,6 +613,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_block must be at least 2, not %d", max_block)));
 	t0 = GetCurrentTimestamp();
+	phase_done(t0, "started");
 	InitMaterializedSRF(fcinfo, 0);
 	cxt = AllocSetContextCreate(CurrentMemoryContext, "concord identity match", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(cxt);
