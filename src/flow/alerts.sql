@@ -234,6 +234,9 @@ BEGIN
     RAISE EXCEPTION 'unknown alert "%"', name USING ERRCODE = 'undefined_object';
   END IF;
   PERFORM @extschema@.require_manages('alert', name, r.owner, 'check');
+  -- one check of an alert at a time (the worker's round and a manual
+  -- check): the rule's row, then its open event, always in that order
+  SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name OPERATOR(pg_catalog.=) r.name FOR UPDATE;
   -- the check, as the owner (eval_as: read-only, rolled back, and no
   -- function the query calls can change role, even in the worker)
   IF r.query IS NOT NULL THEN
@@ -304,6 +307,13 @@ DECLARE
 BEGIN
   FOR r IN SELECT x.name, x.every FROM @extschema@.alert_rule x
             WHERE x.enabled AND x.next_check_at <= pg_catalog.now() ORDER BY x.next_check_at LOOP
+    -- an alert another session is checking (or changing) is passed over,
+    -- never waited for: two rounds at once neither wait nor deadlock, and
+    -- one that another round has just checked is no longer due
+    PERFORM FROM @extschema@.alert_rule x
+      WHERE x.name OPERATOR(pg_catalog.=) r.name AND x.enabled AND x.next_check_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+      FOR UPDATE SKIP LOCKED;
+    CONTINUE WHEN NOT FOUND;
     BEGIN
       PERFORM @extschema@.alert_check(r.name);
       n := n + 1;

@@ -5,7 +5,7 @@
 -- cannot write; the worker checks due alerts.  Committed (the worker and
 -- the owner's session read committed rows); cleaned before and after.
 SET client_min_messages = warning;
-SELECT plan(24);
+SELECT plan(26);
 \ir ../harness/backends.psql
 \ir ../policy/setup.psql
 \set roles '{tap_al_lead}'
@@ -31,6 +31,9 @@ CREATE TABLE t_al.ticket (id int PRIMARY KEY, region text, opened_at timestamptz
 INSERT INTO t_al.ticket VALUES (1, '华东', now() - interval '3 days', 'open'), (2, '华东', now(), 'open'),
                                (3, '华西', now() - interval '5 days', 'open');
 
+-- created and first checked in one transaction: a new alert is due at
+-- once, and the background worker would otherwise check it first
+BEGIN;
 SELECT is(concord.alert_create('t_al_sla',
             query => $$SELECT id FROM t_al.ticket WHERE status = 'open' AND opened_at < now() - interval '48 hours'$$,
             severity => 'critical', every => '1 hour',
@@ -40,6 +43,7 @@ SELECT is(concord.alert_create('t_al_sla',
 SELECT dblink_connect('t_al_listener', current_setting('concord_test.conn')) AS lc \gset
 SELECT dblink_exec('t_al_listener', 'LISTEN t_al_alerts') AS l \gset
 SELECT is(concord.alert_check('t_al_sla'), 'fired', 'two tickets past their SLA: it fires');
+COMMIT;
 SELECT ok(pg_temp.eventually($$SELECT EXISTS (SELECT 1 FROM dblink_get_notify('t_al_listener')
                                          WHERE notify_name = 't_al_alerts' AND extra::jsonb ->> 'rule' = 't_al_sla'
                                            AND extra::jsonb ->> 'state' = 'firing')$$, 5),
@@ -75,9 +79,11 @@ SELECT is(concord.alert_check('t_al_sla'), 'fired', 'the same query as the super
 -- a metric against a threshold
 SELECT concord.model_create('t_al_tickets', 't_al.ticket', 'opened_at') AS md \gset
 SELECT concord.metric_create('t_al_open', 'simple', model => 't_al_tickets', agg => 'count', filter => $$status = 'open'$$) AS mv \gset
+BEGIN;
 SELECT is(concord.alert_create('t_al_backlog', metric => 't_al_open', op => '>', threshold => 1, metric_window => '7 days',
                              channels => '[{"notify": "t_al_alerts"}]'), 't_al_backlog', 'a metric alert: more than one open ticket in 7 days');
 SELECT is(concord.alert_check('t_al_backlog'), 'fired', 'two open: it fires');
+COMMIT;
 SELECT is((SELECT detail FROM concord.alert_event WHERE rule = 't_al_backlog'), '{"value": 2}'::jsonb, 'with the metric''s value');
 
 -- the worker checks due alerts (woken by a configuration reload)
@@ -94,6 +100,23 @@ SELECT concord.alert_create('t_al_one', query => $$SELECT id FROM t_al.ticket WH
 SELECT concord.alert_check('t_al_one') AS fired \gset
 SELECT is((SELECT payload #>> '{text,content}' FROM concord.outbox WHERE endpoint = 't_al_service' ORDER BY id DESC LIMIT 1),
           E'[WARNING] t_al_one: firing\n1 offending row', 'one offending row: "1 offending row"');
+
+-- an alert another session is checking is passed over by a round, not
+-- waited for (the worker's round and this one never wait on each other)
+-- (due, then held by the other session at once: should the worker check
+-- it in between, it is no longer due and the round has nothing to wait for)
+SELECT dblink_connect('t_al_holder', current_setting('concord_test.conn')) AS hc \gset
+UPDATE concord.alert_rule SET next_check_at = now() - interval '1 minute' WHERE name = 't_al_one';
+SELECT dblink_exec('t_al_holder', 'BEGIN') AS hb \gset
+SELECT x AS he FROM dblink('t_al_holder', $$SELECT 1 FROM concord.alert_rule WHERE name = 't_al_one' FOR UPDATE$$) AS t(x int) \gset
+SELECT last_check_at AS one_checked FROM concord.alert_rule WHERE name = 't_al_one' \gset
+SET statement_timeout = '20s';
+SELECT lives_ok($$SELECT concord.alert_run_due()$$, 'a round passes over the alert another session holds (due, locked)');
+RESET statement_timeout;
+SELECT is((SELECT last_check_at FROM concord.alert_rule WHERE name = 't_al_one'), :'one_checked'::timestamptz,
+          'and leaves it to that session');
+SELECT dblink_exec('t_al_holder', 'ROLLBACK') AS hr \gset
+SELECT dblink_disconnect('t_al_holder') AS hd \gset
 
 -- bad definitions
 SELECT throws_ok($$SELECT concord.alert_create('t_al_x', query => $q$WITH x AS (UPDATE t_al.ticket SET status = 'closed' RETURNING id) SELECT id FROM x$q$)$$,
