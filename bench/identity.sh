@@ -11,7 +11,9 @@
 #   it, and its time includes that), and the model it trained
 #   backend peak private memory (RssAnon) and VmHWM, read at the end, and
 #   the largest RssAnon of any backend of the run sampled from /proc every
-#   0.2 s while it ran
+#   0.2 s while it ran, per phase: each of concord's calls, and apart the
+#   bench's own accuracy query (idgen.accuracy, not concord: its hash
+#   aggregates take work_mem each)
 #   FEBRL 1, 2, 3 and 4a+4b (test/fixtures/febrl): pairwise precision,
 #   recall and F1 of concord with default settings (the model trained at
 #   the first resolve) and of the issue's
@@ -50,17 +52,24 @@ echo "bench/identity: $PERSONS people, coverage $COVERAGE, $(nproc) cores"
 
 # The backends' private memory, sampled while they run (VmHWM read at the
 # end only says the peak of the whole resident set): the largest RssAnon
-# of a backend of database concord_bench, every 0.2 s, into a file.
+# of a backend of database concord_bench, every 0.2 s, per phase -- the
+# session below names the phase it enters in $BENCH_PHASE_FILE -- into a
+# file of "phase peak" lines.
 peak_file="$(run_dir "$RUN")/rss_peak"
-echo 0 >"$peak_file"
+export BENCH_PHASE_FILE="$(run_dir "$RUN")/phase"
+echo generate >"$BENCH_PHASE_FILE"
+: >"$peak_file"
 (
-	peak=0
+	declare -A peak=()
 	while :; do
+		phase="$(cat "$BENCH_PHASE_FILE" 2>/dev/null || true)"
+		phase="${phase:-generate}"
 		for pid in $(pgrep -f 'postgres: .* concord_bench' || true); do
 			kb="$(sed -nE 's/^RssAnon:[[:space:]]+([0-9]+) kB$/\1/p' "/proc/$pid/status" 2>/dev/null || true)"
-			if [[ -n "$kb" ]] && ((kb > peak)); then
-				peak=$kb
-				echo "$peak" >"$peak_file"
+			if [[ -n "$kb" ]] && ((kb > ${peak[$phase]:-0})); then
+				peak[$phase]=$kb
+				for p in "${!peak[@]}"; do echo "$p ${peak[$p]}"; done >"$peak_file.tmp"
+				mv "$peak_file.tmp" "$peak_file"
 			fi
 		done
 		sleep 0.2
@@ -73,9 +82,11 @@ SET client_min_messages = warning;
 \i test/fixtures/identity_gen.sql
 \o
 CREATE TEMP TABLE t0 (t timestamptz);
+\! echo resolve >"$BENCH_PHASE_FILE"
 INSERT INTO t0 VALUES (clock_timestamp());
 SELECT * FROM concord.resolve() \gset r1_
 SELECT extract(epoch FROM clock_timestamp() - t) AS s1 FROM t0 \gset
+\! echo rerun >"$BENCH_PHASE_FILE"
 UPDATE t0 SET t = clock_timestamp();
 SELECT * FROM concord.resolve() \gset r2_
 SELECT extract(epoch FROM clock_timestamp() - t) AS s2 FROM t0 \gset
@@ -85,6 +96,7 @@ SELECT format('resolve, rerun on unchanged data: %s s, %s new IDs, %s merged, %s
               round(:s2::numeric, 1), :r2_new_ids, :r2_merged, :r2_split);
 -- the model the first run trained, and training again on request (the
 -- first run's time includes a training like it)
+\! echo identity_train >"$BENCH_PHASE_FILE"
 UPDATE t0 SET t = clock_timestamp();
 SELECT count(*) FROM concord.identity_train(apply => false) \gset
 SELECT extract(epoch FROM clock_timestamp() - t) AS st FROM t0 \gset
@@ -94,7 +106,9 @@ SELECT format('identity_train (apply => false): %s s; trained at the first run: 
               round((log(2, (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'match_probability'))::numeric
                              / (1 - (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'match_probability'))::numeric))
                      - (SELECT weight FROM concord.identity_weight WHERE (attribute, level) = ('model', 'prior'))::numeric), 2));
--- accuracy of the full resolve against the generator's truth
+-- accuracy of the full resolve against the generator's truth (the bench's
+-- query, not concord's: its memory is reported apart)
+\! echo accuracy >"$BENCH_PHASE_FILE"
 SELECT format('accuracy: pairwise precision %s, recall %s, F1 %s; people resolved exactly %s',
               round(pair_precision::numeric, 4), round(pair_recall::numeric, 4), round(f1::numeric, 4),
               round(people_exact::numeric, 4))
@@ -114,6 +128,7 @@ FROM concord.identity_placeholder_value WHERE origin = 'detected';
 INSERT INTO idgen.crm
 SELECT 100000000 + p, name, '+86 ' || mobile, NULL, company_full, timestamptz '2026-07-01'
 FROM idgen.person WHERE p % (:persons / 1000) = 0 LIMIT 1000;
+\! echo incremental >"$BENCH_PHASE_FILE"
 UPDATE t0 SET t = clock_timestamp();
 SELECT * FROM concord.resolve_incremental() \gset r3_
 SELECT extract(epoch FROM clock_timestamp() - t) AS s3 FROM t0 \gset
@@ -121,7 +136,9 @@ SELECT format('resolve_incremental, 1,000 new rows: %s s, %s rows in scope, %s p
               round(:s3::numeric, 2), :r3_records, :r3_pairs, :r3_new_ids, :r3_merged);
 -- what a full resolve makes of the same state: how far the incremental run was
 CREATE TEMP TABLE links_incr AS SELECT source, key, customer_id FROM concord.customer_link;
+\! echo full_after >"$BENCH_PHASE_FILE"
 SELECT * FROM concord.resolve() \gset r4_
+\! echo compare >"$BENCH_PHASE_FILE"
 SELECT format('full resolve after it: %s new IDs, %s merged, %s split; %s of %s links differ from the incremental run''s',
               :r4_new_ids, :r4_merged, :r4_split,
               (SELECT count(*) FROM (SELECT * FROM links_incr EXCEPT SELECT source, key, customer_id FROM concord.customer_link) d),
@@ -133,7 +150,18 @@ SQL
 
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
-echo "backend peak private memory sampled during the run: RssAnon $(cat "$peak_file") kB"
+peak_of() { awk -v p="$1" '$1 == p { print $2 }' "$peak_file"; }
+concord_peak=0
+for p in resolve rerun identity_train incremental full_after; do
+	kb="$(peak_of "$p")"
+	if ((${kb:-0} > concord_peak)); then
+		concord_peak=$kb
+	fi
+done
+echo "backend peak private memory sampled during concord's calls: RssAnon $concord_peak kB" \
+	"(first resolve $(peak_of resolve), rerun $(peak_of rerun), identity_train $(peak_of identity_train)," \
+	"incremental $(peak_of incremental), full resolve after it $(peak_of full_after) kB);" \
+	"the bench's accuracy query (not concord): $(peak_of accuracy) kB"
 
 # FEBRL, registered as docs/identity.md says, default settings, next to
 # the ten-line rule; in a database of its own (the generated rows would

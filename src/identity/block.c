@@ -12,6 +12,9 @@
 #include "postgres.h"
 
 #include <math.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
@@ -588,6 +591,21 @@ identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt, int 
 	return h;
 }
 
+/*
+ * Give the memory freed back to the system.  glibc keeps what large frees
+ * leave inside its heap (a table of blocks of a million values, the
+ * records' values: tens of megabytes in pieces), and the backend's
+ * resident memory would stay as high as it was, the next phase adding its
+ * own to it.  Called after such frees (it takes milliseconds).
+ */
+void
+identity_release_freed_memory(void)
+{
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
 /* Free blocks made by identity_build_blocks: the table and its members' array. */
 void
 identity_free_blocks(HTAB *h, int *slab)
@@ -663,6 +681,7 @@ identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_b
 			if (fn)
 				fn(arg, bs->kinds[k], h);
 			bs->blocks[k] = paired_blocks(h, max_block, &bs->nblocks[k]);
+			identity_release_freed_memory();
 		}
 		for (int i = 0; i < bs->nblocks[k]; i++)
 			for (int j = 0; j < bs->blocks[k][i].n; j++)

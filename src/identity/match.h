@@ -258,6 +258,7 @@ extern IdentityRec *identity_load_records(int *n, bool scoped, int max_block, co
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
 extern HTAB *identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt, int **slab);
 extern void identity_free_blocks(HTAB *h, int *slab);
+extern void identity_release_freed_memory(void);
 extern void identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_block, IdentityBlocks *bs,
 								 IdentityTableFn fn, void *arg, MemoryContext cxt);
 extern void identity_free_kinds(IdentityBlocks *bs);
