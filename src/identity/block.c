@@ -213,10 +213,8 @@ rec_key_cmp(const void *x, const void *y)
  */
 #define RAW_COMPANY \
 	" CASE WHEN r.company IS NOT NULL THEN r.original OPERATOR(pg_catalog.->>) 'company' END"
-/* the same, for a row of the scope or a neighbour: by its key */
-#define RAW_COMPANY_BY_KEY \
-	" CASE WHEN r.company IS NOT NULL THEN (SELECT x.original OPERATOR(pg_catalog.->>) 'company'" \
-	" FROM concord.identity_record x WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key) END"
+/* the same, for a row of the scope or a neighbour, which carry it */
+#define RAW_COMPANY_SCOPED " r.company_written"
 
 /*
  * Read the records of concord.identity_record in key order (source, key,
@@ -245,7 +243,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,");
-	appendStringInfoString(&q, scoped ? RAW_COMPANY_BY_KEY : RAW_COMPANY);
+	appendStringInfoString(&q, scoped ? RAW_COMPANY_SCOPED : RAW_COMPANY);
 	identity_append_declared(&q, m);
 	if (scoped)
 	{
@@ -256,7 +254,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 		appendStringInfoString(&q, ", r.core, r.changed, r.old_customer_id, r.old_how, r.old_score"
 							   " FROM pg_temp.identity_scope r WHERE r.present"
 							   " UNION ALL SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address,"
-							   " r.id_number, r.syllables," RAW_COMPANY_BY_KEY);
+							   " r.id_number, r.syllables," RAW_COMPANY_SCOPED);
 		identity_append_declared(&q, m);
 		appendStringInfo(&q, ", false, false, NULL, NULL, NULL FROM concord.identity_neighbours(%d) r", max_block);
 	}

@@ -13,7 +13,7 @@
 --      its own (a typo, mostly), not "partial" as two-character names that
 --      share the surname alone are (王伟 / 王芳 of one family).
 BEGIN;
-SELECT plan(15);
+SELECT plan(21);
 SET LOCAL client_min_messages = warning;
 
 CREATE SCHEMA iec;
@@ -94,6 +94,18 @@ SELECT is(concord.why_matched('iec_crm', '4', 'iec_billing', 'B-6') #>> '{attrib
           '王明峰 / 王蔷峰: one character of three different, "near"');
 SELECT is(concord.why_matched('iec_crm', '5', 'iec_billing', 'B-7') #>> '{attributes,name,level}', 'partial',
           '王伟 / 王芳: the surname alone in common, "partial" as before');
+
+-- the incremental path reads the city as the full one does: a third 王晨
+-- arrives, billed at the Guangzhou company with 王晨 B-1's mobile, and a
+-- fourth at the Shanghai one, without a phone
+INSERT INTO iec.billing VALUES ('B-8', '王晨', '13523037513', '广州中科科技有限公司'), ('B-9', '王晨', NULL, '中科科技(北京)');
+SELECT ok((SELECT records FROM concord.resolve_incremental()) > 0, 'resolve_incremental');
+SELECT is(concord.why_matched('iec_crm', '1', 'iec_billing', 'B-9') #>> '{attributes,company,level}', 'close, another city''s',
+          'the new 王晨 of 中科科技(北京) and 王晨 of 上海中科科技有限公司: two employers');
+SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link
+            WHERE (source, key) IN (('iec_crm', '1'), ('iec_billing', 'B-1'), ('iec_billing', 'B-9'))), 3,
+          'three 王晨 of three cities, three customers');
+\ir same_as_full.psql
 
 SELECT * FROM finish();
 ROLLBACK;
