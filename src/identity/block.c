@@ -264,9 +264,7 @@ append_neighbours(StringInfo q, int max_block)
 						   " WHERE NOT EXISTS (SELECT 1 FROM pg_temp.identity_scope x"
 						   " WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key)");
 	appendStringInfo(q, " UNION ALL SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address,"
-					 " r.id_number, r.extra, CASE WHEN r.company IS NOT NULL THEN (SELECT x.original OPERATOR(pg_catalog.->>) 'company'"
-					 " FROM concord.identity_record x WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key) END"
-					 " FROM concord.identity_neighbours(%d) r", max_block);
+					 " r.id_number, r.extra, r.company_written FROM concord.identity_neighbours(%d) r", max_block);
 }
 
 /*
@@ -275,10 +273,8 @@ append_neighbours(StringInfo q, int max_block)
  */
 #define RAW_COMPANY \
 	" CASE WHEN r.company IS NOT NULL THEN r.original OPERATOR(pg_catalog.->>) 'company' END"
-/* the same, for a row of the scope: by its key (a neighbour's comes with it: see append_neighbours) */
-#define RAW_COMPANY_BY_KEY \
-	" CASE WHEN r.company IS NOT NULL THEN (SELECT x.original OPERATOR(pg_catalog.->>) 'company'" \
-	" FROM concord.identity_record x WHERE x.source OPERATOR(pg_catalog.=) r.source AND x.key OPERATOR(pg_catalog.=) r.key) END"
+/* the same, for a row of the scope or of concord.identity_neighbours, which carry it */
+#define RAW_COMPANY_SCOPED " r.company_written"
 
 /*
  * Read the records of concord.identity_record in key order (source, key,
@@ -315,7 +311,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,");
-	appendStringInfoString(&q, scoped ? RAW_COMPANY_BY_KEY : RAW_COMPANY);
+	appendStringInfoString(&q, scoped ? RAW_COMPANY_SCOPED : RAW_COMPANY);
 	identity_append_declared(&q, m);
 	if (scoped)
 	{

@@ -1355,7 +1355,7 @@ COMMENT ON FUNCTION @extschema@.identity_event_drop(text) IS 'Removes an event m
 -- reads itself (block.c, append_neighbours).
 CREATE FUNCTION @extschema@.identity_neighbours(max_block integer)
 RETURNS TABLE (source text, key text, name_key text, syllables text, phone text, email text, company text,
-               address text, id_number text, extra jsonb)
+               address text, id_number text, extra jsonb, company_written text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $fn$
@@ -1391,7 +1391,8 @@ BEGIN
                        ELSE format('r.extra @> jsonb_build_object(%L, v.k%s)', k, i) END;
     END LOOP;
     RETURN QUERY EXECUTE format(
-      'SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra'
+      'SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra,'
+      ' CASE WHEN r.company IS NOT NULL THEN r.original ->> ''company'' END'
       ' FROM (SELECT DISTINCT %1$s FROM identity_vals v WHERE %2$s) v'
       ' CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE %3$s) c'
       ' CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE %3$s OFFSET 0) r'
@@ -2105,18 +2106,21 @@ BEGIN
   CREATE TEMP TABLE identity_scope (
     source text, key text, old_customer_id bigint, old_how text, old_score double precision,
     core boolean, changed boolean, present boolean,
-    name_key text, syllables text, phone text, email text, company text, address text, id_number text, extra jsonb)
+    name_key text, syllables text, phone text, email text, company text, address text, id_number text, extra jsonb,
+    company_written text)
     ON COMMIT DROP;
   -- (present: a changed row deleted at the source is not)
   INSERT INTO identity_scope
     SELECT c.source, c.key, l.customer_id, l.how, l.score, true, true, r.source IS NOT NULL,
-           r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
+           r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra,
+           CASE WHEN r.company IS NOT NULL THEN r.original ->> 'company' END
       FROM identity_changed c
       LEFT JOIN @extschema@.identity_record r ON r.source = c.source AND r.key = c.key
       LEFT JOIN @extschema@.customer_link l ON l.source = c.source AND l.key = c.key;
   INSERT INTO identity_scope
     SELECT l2.source, l2.key, l2.customer_id, l2.how, l2.score, true, false, true,
-           r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra
+           r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra,
+           CASE WHEN r.company IS NOT NULL THEN r.original ->> 'company' END
       FROM (SELECT DISTINCT sc.old_customer_id FROM identity_scope sc WHERE sc.old_customer_id IS NOT NULL) c
       JOIN @extschema@.customer_link l2 ON l2.customer_id = c.old_customer_id
       JOIN @extschema@.identity_record r ON r.source = l2.source AND r.key = l2.key

@@ -381,6 +381,19 @@ syllable_dice(const char *a, const char *b, bool *all_but_one)
 	return na + nb > 0 ? 2.0 * common / (na + nb) : 0.0;
 }
 
+/* The number of syllables of a name's syllables (space-separated), 0 for none. */
+static int
+syllable_count(const char *syllables)
+{
+	int			n = 0;
+
+	if (syllables == NULL || *syllables == '\0')
+		return 0;
+	for (const char *p = syllables; *p; p++)
+		n += *p == ' ';
+	return n + 1;
+}
+
 /*
  * Is a name in Latin script and not pinyin -- one of its words (the
  * syllables of name_syllables) no pinyin syllable?  Such names (Lachlan
@@ -1050,6 +1063,19 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 					else if (s >= 0.8)
 					{
 						c[i].level = "near";
+						c[i].weight = m->name_near;
+					}
+					else if (partial && !a->latin && !b->latin && syllable_count(a->syllables) >= 3)
+					{
+						/*
+						 * names of three or more characters, one of them
+						 * different (王明峰 / 王蔷峰): a typo far more often
+						 * than two people, whose names share the surname
+						 * alone (of a two-character name, 王伟 / 王芳 of
+						 * one family, it is all the two share) -- as near
+						 * as names come in Han script, and learned as such
+						 */
+						c[i].level = "near, one character of three";
 						c[i].weight = m->name_near;
 					}
 					else if (partial)
