@@ -675,7 +675,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	}
 	if (r.train)
 		identity_train_other_values(r.train, cxt);
-	identity_release_freed_memory();
+	identity_release_freed_memory(n);
 	phase_done(t0, "spreads counted");
 	identity_build_kinds(&r.model, recs, n, max_block, &bs, cluster_table, &r, cxt);
 	phase_done(t0, "blocks built");
@@ -699,7 +699,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	}
 	identity_walk_pairs(&r.model, recs, &bs, cluster_pair, &r);
 	identity_free_kinds(&bs);
-	identity_release_freed_memory();
+	identity_release_freed_memory(n);
 	matches = r.matches;
 	nm = r.nm;
 
@@ -816,7 +816,7 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 		pfree(r.review);
 	pfree(ev);
 	pfree(size);
-	identity_release_freed_memory();
+	identity_release_freed_memory(n);
 	phase_done(t0, "clusters formed");
 
 	/*
@@ -899,6 +899,6 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	SPI_finish();
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(cxt);
-	identity_release_freed_memory();
+	identity_release_freed_memory(n);
 	return (Datum) 0;
 }

@@ -258,7 +258,9 @@ extern IdentityRec *identity_load_records(int *n, bool scoped, int max_block, co
 extern char *identity_text_column(HeapTuple t, TupleDesc d, int col);
 extern HTAB *identity_build_blocks(IdentityRec *recs, int n, int att, MemoryContext cxt, int **slab);
 extern void identity_free_blocks(HTAB *h, int *slab);
-extern void identity_release_freed_memory(void);
+/* runs of fewer records keep what they free (see identity_release_freed_memory) */
+#define IDENTITY_TRIM_MIN_RECORDS 200000
+extern void identity_release_freed_memory(int nrecs);
 extern void identity_build_kinds(const IdentityModel *m, IdentityRec *recs, int n, int max_block, IdentityBlocks *bs,
 								 IdentityTableFn fn, void *arg, MemoryContext cxt);
 extern void identity_free_kinds(IdentityBlocks *bs);
