@@ -212,17 +212,17 @@ BEGIN
     RAISE EXCEPTION 'no bulk indexes for table "%"', tbl USING ERRCODE = 'invalid_parameter_value';
   END IF;
   FOR idx IN
-    SELECT 'identity_record_' || col || '_idx' AS name,
+    SELECT 'identity_record_' OPERATOR(pg_catalog.||) col OPERATOR(pg_catalog.||) '_idx' AS name,
            format('(%I%s) WHERE %I IS NOT NULL', col,
                   -- (a name with its employer: 王伟 at 华信软件 is looked up directly)
                   CASE col WHEN 'name_key' THEN ', company' ELSE '' END, col) AS def
       FROM unnest(ARRAY['phone', 'email', 'name_key', 'id_number', 'company']) col
-     WHERE tbl = 'identity_record'
+     WHERE tbl OPERATOR(pg_catalog.=) 'identity_record'
     UNION ALL
     SELECT 'identity_record_extra_idx', 'USING gin (extra jsonb_path_ops) WHERE extra IS NOT NULL'
-     WHERE tbl = 'identity_record'
+     WHERE tbl OPERATOR(pg_catalog.=) 'identity_record'
     UNION ALL
-    SELECT 'customer_link_customer_idx', '(customer_id)' WHERE tbl = 'customer_link'
+    SELECT 'customer_link_customer_idx', '(customer_id)' WHERE tbl OPERATOR(pg_catalog.=) 'customer_link'
   LOOP
     IF present THEN
       EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s.%I %s', idx.name, '@extschema@', tbl, idx.def);
@@ -232,11 +232,11 @@ BEGIN
   END LOOP;
   -- and the primary key
   IF present AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
-                              WHERE conname = tbl || '_pkey'
-                                AND conrelid = format('%s.%I', '@extschema@', tbl)::regclass) THEN
-    EXECUTE format('ALTER TABLE %s.%I ADD CONSTRAINT %I PRIMARY KEY (source, key)', '@extschema@', tbl, tbl || '_pkey');
+                              WHERE conname OPERATOR(pg_catalog.=) (tbl OPERATOR(pg_catalog.||) '_pkey')
+                                AND conrelid OPERATOR(pg_catalog.=) format('%s.%I', '@extschema@', tbl)::regclass) THEN
+    EXECUTE format('ALTER TABLE %s.%I ADD CONSTRAINT %I PRIMARY KEY (source, key)', '@extschema@', tbl, tbl OPERATOR(pg_catalog.||) '_pkey');
   ELSIF NOT present THEN
-    EXECUTE format('ALTER TABLE %s.%I DROP CONSTRAINT IF EXISTS %I', '@extschema@', tbl, tbl || '_pkey');
+    EXECUTE format('ALTER TABLE %s.%I DROP CONSTRAINT IF EXISTS %I', '@extschema@', tbl, tbl OPERATOR(pg_catalog.||) '_pkey');
   END IF;
 END
 $fn$;
@@ -447,10 +447,10 @@ BEGIN
       USING ERRCODE = 'object_not_in_prerequisite_state',
             HINT = 'concord.identity_source_create makes this trigger; drop a copy made by hand.';
   END IF;
-  IF TG_OP = 'INSERT' THEN
+  IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
     EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, n.%I::pg_catalog.text FROM new_rows n',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
-  ELSIF TG_OP = 'DELETE' THEN
+  ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
     EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, o.%I::pg_catalog.text FROM old_rows o',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
   ELSE
@@ -620,57 +620,57 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Tracking changes puts triggers on the table: its owner may, or pass track_changes => false.';
   END IF;
-  IF jsonb_typeof(columns) <> 'object' THEN
+  IF jsonb_typeof(columns) OPERATOR(pg_catalog.<>) 'object' THEN
     RAISE EXCEPTION 'columns of identity source "%" must be a JSON object of kind: column, not %', name, jsonb_typeof(columns)
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'For example {"name": "customer_name", "phone": "mobile", "updated_at": "modified_at"}.';
   END IF;
-  PERFORM 1 FROM pg_attribute a WHERE a.attrelid = source_table AND a.attname = key_column AND a.attnum > 0 AND NOT a.attisdropped;
+  PERFORM 1 FROM pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) source_table AND a.attname OPERATOR(pg_catalog.=) key_column AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'key column "%" of identity source "%" does not exist in table %', key_column, name, source_table
       USING ERRCODE = 'undefined_column';
   END IF;
-  FOR k, col IN SELECT e.key, e.value #>> '{}' FROM jsonb_each(columns) e LOOP
-    SELECT * INTO att FROM @extschema@.identity_attribute a WHERE a.name = k;
-    IF NOT k = ANY (kinds) AND att.name IS NULL THEN
+  FOR k, col IN SELECT e.key, e.value OPERATOR(pg_catalog.#>>) '{}' FROM jsonb_each(columns) e LOOP
+    SELECT * INTO att FROM @extschema@.identity_attribute a WHERE a.name OPERATOR(pg_catalog.=) k;
+    IF NOT k OPERATOR(pg_catalog.=) ANY (kinds) AND att.name IS NULL THEN
       RAISE EXCEPTION 'unknown attribute kind "%" for identity source "%"', k, name
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'Known kinds: ' || array_to_string(kinds, ', ') || coalesce(', ' ||
-                       (SELECT string_agg(a.name, ', ' ORDER BY a.name) FROM @extschema@.identity_attribute a), '') ||
+              HINT = 'Known kinds: ' OPERATOR(pg_catalog.||) array_to_string(kinds, ', ') OPERATOR(pg_catalog.||) coalesce(', ' OPERATOR(pg_catalog.||)
+                       (SELECT string_agg(a.name, ', ' ORDER BY a.name) FROM @extschema@.identity_attribute a), '') OPERATOR(pg_catalog.||)
                      '; declare others with concord.identity_attribute_create.';
     END IF;
-    IF jsonb_typeof(columns -> k) <> 'string' THEN
-      RAISE EXCEPTION 'attribute "%" of identity source "%" must name a column, not %', k, name, columns -> k
+    IF jsonb_typeof(columns OPERATOR(pg_catalog.->) k) OPERATOR(pg_catalog.<>) 'string' THEN
+      RAISE EXCEPTION 'attribute "%" of identity source "%" must name a column, not %', k, name, columns OPERATOR(pg_catalog.->) k
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
     SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
-     WHERE a.attrelid = source_table AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+     WHERE a.attrelid OPERATOR(pg_catalog.=) source_table AND a.attname OPERATOR(pg_catalog.=) col AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'column "%" (%) of identity source "%" does not exist in table %', col, k, name, source_table
         USING ERRCODE = 'undefined_column';
     END IF;
-    IF k = 'updated_at' AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+    IF k OPERATOR(pg_catalog.=) 'updated_at' AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
       RAISE EXCEPTION 'column "%" (updated_at) of identity source "%" must be a date or timestamp, not %', col, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
-    IF att.compare = 'date' AND typ NOT IN ('date'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype) THEN
+    IF att.compare OPERATOR(pg_catalog.=) 'date' AND typ NOT IN ('date'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype) THEN
       RAISE EXCEPTION 'column "%" (%, compared as a date) of identity source "%" must be a date or timestamp, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch',
               HINT = 'Register a view that converts it, e.g. to_date(col, ''YYYYMMDD''), with track_changes => false (a view has no triggers; run concord.resolve() after changes).';
     END IF;
-    IF att.compare = 'number' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
+    IF att.compare OPERATOR(pg_catalog.=) 'number' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
                                              'real'::regtype, 'double precision'::regtype) THEN
       RAISE EXCEPTION 'column "%" (%, compared as a number) of identity source "%" must be numeric, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
-    IF k <> 'updated_at' AND att.compare IS DISTINCT FROM 'date' AND att.compare IS DISTINCT FROM 'number'
+    IF k OPERATOR(pg_catalog.<>) 'updated_at' AND att.compare IS DISTINCT FROM 'date' AND att.compare IS DISTINCT FROM 'number'
        AND typ NOT IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype,
                        'bigint'::regtype, 'integer'::regtype, 'numeric'::regtype) THEN
       RAISE EXCEPTION 'column "%" (%) of identity source "%" must be text, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
   END LOOP;
-  IF NOT (columns ?| ARRAY['name', 'phone', 'email', 'id_number']) THEN
+  IF NOT (columns OPERATOR(pg_catalog.?|) ARRAY['name', 'phone', 'email', 'id_number']) THEN
     RAISE EXCEPTION 'identity source "%" needs at least one of name, phone, email, id_number', name
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Company and address alone cannot tell people apart.';
@@ -692,7 +692,7 @@ BEGIN
     FOR k IN SELECT unnest(ARRAY['insert', 'update', 'delete']) LOOP
       EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT'
                      ' EXECUTE FUNCTION %s.identity_queue_rows(%L, %L)',
-                     'concord_identity_' || k || '_' || identity_source_create.name, k, source_table,
+                     'concord_identity_' OPERATOR(pg_catalog.||) k OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) identity_source_create.name, k, source_table,
                      CASE k WHEN 'insert' THEN 'NEW TABLE AS new_rows'
                             WHEN 'update' THEN 'NEW TABLE AS new_rows OLD TABLE AS old_rows'
                             ELSE 'OLD TABLE AS old_rows' END,
@@ -727,23 +727,23 @@ BEGIN
   IF name IS NULL OR compare IS NULL OR block IS NULL THEN
     RAISE EXCEPTION 'name, compare and block must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF name = ANY (ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number', 'updated_at', 'model']) THEN
+  IF name OPERATOR(pg_catalog.=) ANY (ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number', 'updated_at', 'model']) THEN
     RAISE EXCEPTION '"%" is a built-in attribute kind', name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Name the attribute something else, e.g. "birth_date".';
   END IF;
-  IF name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+  IF name OPERATOR(pg_catalog.!~) '^[a-z_][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid attribute name "%"', name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use lower-case letters, digits and underscores.';
   END IF;
-  IF NOT compare = ANY (ARRAY['exact', 'date', 'number', 'string']) THEN
+  IF NOT compare OPERATOR(pg_catalog.=) ANY (ARRAY['exact', 'date', 'number', 'string']) THEN
     RAISE EXCEPTION 'unknown comparison "%" for attribute "%"', compare, name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Comparisons: exact, date, number, string.';
   END IF;
-  IF compare = 'number' AND (tolerance IS NULL OR tolerance < 0 OR tolerance = 'infinity' OR tolerance = 'NaN') THEN
+  IF compare OPERATOR(pg_catalog.=) 'number' AND (tolerance IS NULL OR tolerance OPERATOR(pg_catalog.<) 0 OR tolerance OPERATOR(pg_catalog.=) 'infinity' OR tolerance OPERATOR(pg_catalog.=) 'NaN') THEN
     RAISE EXCEPTION 'attribute "%" compared as a number needs a tolerance of 0 or more, not %', name, coalesce(tolerance::text, 'null')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Numbers no further apart than the tolerance count as close.';
   END IF;
-  IF compare <> 'number' AND tolerance IS NOT NULL THEN
+  IF compare OPERATOR(pg_catalog.<>) 'number' AND tolerance IS NOT NULL THEN
     RAISE EXCEPTION 'a tolerance is for attributes compared as numbers, not as %', compare
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -751,7 +751,7 @@ BEGIN
     RAISE EXCEPTION 'only an attribute compared exactly or as a date can be a blocking key, not one compared as %', compare
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF (SELECT count(*) FROM @extschema@.identity_attribute) >= 16 THEN
+  IF (SELECT count(*) FROM @extschema@.identity_attribute) OPERATOR(pg_catalog.>=) 16 THEN
     RAISE EXCEPTION 'there are 16 declared attributes already' USING ERRCODE = 'program_limit_exceeded';
   END IF;
   -- weights: log2(m/u) of each level; by default what such an attribute is
@@ -762,19 +762,19 @@ BEGIN
   -- defaults are score.c's, for rows no longer there.)
   w_agree := coalesce(agree, CASE compare WHEN 'date' THEN 6 WHEN 'exact' THEN CASE WHEN block THEN 12 ELSE 4 END ELSE 3 END);
   -- (an exact identifier has a level for one typo: 1234567 / 1234667)
-  w_close := CASE WHEN compare = 'exact' AND NOT block THEN NULL
+  w_close := CASE WHEN compare OPERATOR(pg_catalog.=) 'exact' AND NOT block THEN NULL
                   ELSE coalesce(close, CASE compare WHEN 'date' THEN 3 WHEN 'exact' THEN 6 ELSE 1.5 END) END;
   w_disagree := coalesce(disagree, CASE compare WHEN 'date' THEN -3 WHEN 'exact' THEN CASE WHEN block THEN -4 ELSE -2 END ELSE -1 END);
-  IF compare = 'exact' AND NOT block AND close IS NOT NULL THEN
+  IF compare OPERATOR(pg_catalog.=) 'exact' AND NOT block AND close IS NOT NULL THEN
     RAISE EXCEPTION 'an attribute compared exactly has no "close" level unless it is a blocking key' USING ERRCODE = 'invalid_parameter_value',
       HINT = 'An identifier (block => true) has one: one typo apart.';
   END IF;
-  IF abs(w_agree) > 30 OR abs(coalesce(w_close, 0)) > 30 OR abs(w_disagree) > 30
-     OR w_agree = 'NaN' OR w_close = 'NaN' OR w_disagree = 'NaN' THEN
+  IF abs(w_agree) OPERATOR(pg_catalog.>) 30 OR abs(coalesce(w_close, 0)) OPERATOR(pg_catalog.>) 30 OR abs(w_disagree) OPERATOR(pg_catalog.>) 30
+     OR w_agree OPERATOR(pg_catalog.=) 'NaN' OR w_close OPERATOR(pg_catalog.=) 'NaN' OR w_disagree OPERATOR(pg_catalog.=) 'NaN' THEN
     RAISE EXCEPTION 'weights of attribute "%" must be between -30 and 30 (log2 of a likelihood ratio)', name
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF NOT (w_agree > w_disagree AND (w_close IS NULL OR (w_close <= w_agree AND w_close >= w_disagree))) THEN
+  IF NOT (w_agree OPERATOR(pg_catalog.>) w_disagree AND (w_close IS NULL OR (w_close OPERATOR(pg_catalog.<=) w_agree AND w_close OPERATOR(pg_catalog.>=) w_disagree))) THEN
     RAISE EXCEPTION 'weights of attribute "%" must order agree (%) >= close (%) >= disagree (%)', name, w_agree,
       coalesce(w_close::text, '-'), w_disagree
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Agreement is evidence for a match, disagreement against.';
@@ -797,7 +797,7 @@ BEGIN
   SELECT name, l.level, l.weight, CASE WHEN l.given THEN 'manual' ELSE 'default' END
     FROM (VALUES ('agree', w_agree, agree IS NOT NULL), ('close', w_close, close IS NOT NULL),
                  ('disagree', w_disagree, disagree IS NOT NULL),
-                 ('one_field_off', CASE WHEN compare = 'date' THEN w_close END, false)) l(level, weight, given)
+                 ('one_field_off', CASE WHEN compare OPERATOR(pg_catalog.=) 'date' THEN w_close END, false)) l(level, weight, given)
    WHERE l.weight IS NOT NULL;
   RETURN row;
 EXCEPTION WHEN unique_violation THEN
@@ -818,22 +818,22 @@ AS $fn$
 DECLARE
   users text;
 BEGIN
-  SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users FROM @extschema@.identity_source s WHERE s.columns ? name;
+  SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users FROM @extschema@.identity_source s WHERE s.columns OPERATOR(pg_catalog.?) name;
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'attribute "%" is used by identity sources %', name, users
       USING ERRCODE = 'dependent_objects_still_exist',
             HINT = 'Drop those sources first, or register them again without it.';
   END IF;
   SELECT string_agg(r.name, ', ' ORDER BY r.name) INTO users FROM @extschema@.identity_blocking_rule r
-   WHERE name OPERATOR(pg_catalog.=) ANY (r.keys) AND NOT (r.origin = 'attribute' AND r.name = name);
+   WHERE name OPERATOR(pg_catalog.=) ANY (r.keys) AND NOT (r.origin OPERATOR(pg_catalog.=) 'attribute' AND r.name OPERATOR(pg_catalog.=) name);
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'attribute "%" is a key of blocking rules %', name, users
       USING ERRCODE = 'dependent_objects_still_exist',
             HINT = 'Drop those rules first (concord.identity_blocking_rule_drop).';
   END IF;
-  DELETE FROM @extschema@.identity_blocking_rule r WHERE r.origin = 'attribute' AND r.name = name;
-  DELETE FROM @extschema@.identity_weight w WHERE w.attribute = name;
-  DELETE FROM @extschema@.identity_attribute a WHERE a.name = name;
+  DELETE FROM @extschema@.identity_blocking_rule r WHERE r.origin OPERATOR(pg_catalog.=) 'attribute' AND r.name OPERATOR(pg_catalog.=) name;
+  DELETE FROM @extschema@.identity_weight w WHERE w.attribute OPERATOR(pg_catalog.=) name;
+  DELETE FROM @extschema@.identity_attribute a WHERE a.name OPERATOR(pg_catalog.=) name;
   RETURN FOUND;
 END
 $fn$;
@@ -854,7 +854,7 @@ BEGIN
   IF kind IS NULL OR value IS NULL OR placeholder IS NULL THEN
     RAISE EXCEPTION 'kind, value and placeholder must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF NOT kind = ANY (ARRAY['name', 'phone', 'email', 'company']) THEN
+  IF NOT kind OPERATOR(pg_catalog.=) ANY (ARRAY['name', 'phone', 'email', 'company']) THEN
     RAISE EXCEPTION 'unknown placeholder kind "%" for value "%"', kind, value
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Kinds: name, phone, email, company.';
   END IF;
@@ -867,7 +867,7 @@ BEGIN
             HINT = 'It is a placeholder of the fixed list already (see concord.identity_placeholder), or no valid value of its kind.';
   END IF;
   INSERT INTO @extschema@.identity_placeholder_value AS p (kind, value, placeholder, origin, reason)
-  VALUES (kind, v, placeholder, 'manual', 'set by ' || @extschema@.caller()::text)
+  VALUES (kind, v, placeholder, 'manual', 'set by ' OPERATOR(pg_catalog.||) @extschema@.caller()::text)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO UPDATE
     SET placeholder = excluded.placeholder, origin = 'manual', reason = excluded.reason, updated_at = pg_catalog.now()
   RETURNING * INTO row;
@@ -889,7 +889,7 @@ DECLARE
 BEGIN
   v := CASE kind WHEN 'name' THEN @extschema@.name_key(value) WHEN 'phone' THEN @extschema@.normalize_phone(value)
                  WHEN 'email' THEN @extschema@.normalize_email(value) ELSE @extschema@.normalize_company(value) END;
-  DELETE FROM @extschema@.identity_placeholder_value p WHERE p.kind = kind AND p.value = v AND p.origin = 'manual';
+  DELETE FROM @extschema@.identity_placeholder_value p WHERE p.kind OPERATOR(pg_catalog.=) kind AND p.value OPERATOR(pg_catalog.=) v AND p.origin OPERATOR(pg_catalog.=) 'manual';
   RETURN FOUND;
 END
 $fn$;
@@ -920,17 +920,17 @@ DECLARE
   est float8;
   pct float8;
 BEGIN
-  DELETE FROM @extschema@.identity_placeholder_value p WHERE p.origin = 'detected';
+  DELETE FROM @extschema@.identity_placeholder_value p WHERE p.origin OPERATOR(pg_catalog.=) 'detected';
   -- frequencies from a sample of at most some 50,000 rows (all of them
   -- below: the same figures), the candidates' rows then counted exactly
   -- through their index: a million rows cost what 50,000 do
   SELECT c.reltuples INTO est FROM pg_catalog.pg_class c
    WHERE c.oid OPERATOR(pg_catalog.=) '@extschema@.identity_record'::pg_catalog.regclass;
-  IF est IS NULL OR est < 0 THEN
+  IF est IS NULL OR est OPERATOR(pg_catalog.<) 0 THEN
     -- (never analyzed yet: a first resolve)
     SELECT count(*) INTO est FROM @extschema@.identity_record;
   END IF;
-  pct := CASE WHEN est > 50000 THEN 50000 * 100.0 / est ELSE 100 END;
+  pct := CASE WHEN est OPERATOR(pg_catalog.>) 50000 THEN 50000 OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) est ELSE 100 END;
   DROP TABLE IF EXISTS pg_temp.identity_ph_sample;
   EXECUTE format('CREATE TEMP TABLE identity_ph_sample ON COMMIT DROP AS'
                  ' SELECT r.name_key, r.syllables, r.company, r.email, r.phone FROM @extschema@.identity_record r TABLESAMPLE SYSTEM (%s) REPEATABLE (20261207)',
@@ -941,69 +941,69 @@ BEGIN
   syl AS (SELECT u.s, count(*)::float8 AS c FROM r, pg_catalog.unnest(pg_catalog.string_to_array(r.syllables, ' ')) AS u(s)
            GROUP BY u.s),
   v AS (SELECT r.name_key, min(r.syllables) AS syllables, count(*) AS sampled
-          FROM r GROUP BY r.name_key HAVING count(*) * 100.0 / pct >= 20),
-  e AS (SELECT v.*, (total.n - v.sampled) * 100.0 / pct
-                    * (SELECT exp(sum(ln(greatest(syl.c - v.sampled, 0) / (total.n - v.sampled) + 1e-12))) * pg_catalog.factorial(count(*))
-                         FROM pg_catalog.unnest(pg_catalog.string_to_array(v.syllables, ' ')) AS u(s) JOIN syl ON syl.s = u.s)
+          FROM r GROUP BY r.name_key HAVING count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20),
+  e AS (SELECT v.*, (total.n OPERATOR(pg_catalog.-) v.sampled) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct
+                    OPERATOR(pg_catalog.*) (SELECT exp(sum(ln(greatest(syl.c OPERATOR(pg_catalog.-) v.sampled, 0) OPERATOR(pg_catalog./) (total.n OPERATOR(pg_catalog.-) v.sampled) OPERATOR(pg_catalog.+) 1e-12))) OPERATOR(pg_catalog.*) pg_catalog.factorial(count(*))
+                         FROM pg_catalog.unnest(pg_catalog.string_to_array(v.syllables, ' ')) AS u(s) JOIN syl ON syl.s OPERATOR(pg_catalog.=) u.s)
                     AS expected
           FROM v, total
-         WHERE total.n > v.sampled AND v.syllables LIKE '% %'),
+         WHERE total.n OPERATOR(pg_catalog.>) v.sampled AND v.syllables LIKE '% %'),
   -- (only a name the sample finds 20 times too frequent is counted exactly)
   x AS (SELECT e.*, c.records, c.people FROM e
           CROSS JOIN LATERAL (SELECT count(*) AS records,
-                                     count(DISTINCT coalesce(i.phone, i.email, i.id_number, i.source || E'\x1f' || i.key)) AS people
-                                FROM @extschema@.identity_record i WHERE i.name_key = e.name_key) c
-         WHERE e.sampled * 100.0 / pct >= 20 * e.expected)
+                                     count(DISTINCT coalesce(i.phone, i.email, i.id_number, i.source OPERATOR(pg_catalog.||) E'\x1f' OPERATOR(pg_catalog.||) i.key)) AS people
+                                FROM @extschema@.identity_record i WHERE i.name_key OPERATOR(pg_catalog.=) e.name_key) c
+         WHERE e.sampled OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) (20 OPERATOR(pg_catalog.*) e.expected))
   SELECT 'name', x.name_key, true, 'detected', x.records, x.expected,
          format('%s rows of %s different people; its syllables'' frequencies among the other names predict %s',
                 x.records, x.people, round(x.expected::numeric, 1))
-    FROM x WHERE x.records >= 20 AND x.people >= 0.5 * x.records AND x.records >= 20 * x.expected
+    FROM x WHERE x.records OPERATOR(pg_catalog.>=) 20 AND x.people OPERATOR(pg_catalog.>=) (0.5 OPERATOR(pg_catalog.*) x.records) AND x.records OPERATOR(pg_catalog.>=) (20 OPERATOR(pg_catalog.*) x.expected)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
   -- an email or a mobile is one person's: one that many rows of as many
   -- different names carry (test@test.com, 13800000000) is nobody's; a
   -- landline (a switchboard) is an office's, and stays
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
   WITH v AS (SELECT 'email' AS kind, r.email AS value FROM identity_ph_sample r WHERE r.email IS NOT NULL
-              GROUP BY r.email HAVING count(*) * 100.0 / pct >= 20
+              GROUP BY r.email HAVING count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20
              UNION ALL
              SELECT 'phone', r.phone FROM identity_ph_sample r WHERE r.phone OPERATOR(pg_catalog.~) '^\+861[3-9][0-9]{9}$'
-              GROUP BY r.phone HAVING count(*) * 100.0 / pct >= 20),
+              GROUP BY r.phone HAVING count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20),
   x AS (SELECT v.kind, v.value, c.records, c.names FROM v
           CROSS JOIN LATERAL (SELECT count(*) AS records, count(DISTINCT i.name_key) AS names
-                                FROM @extschema@.identity_record i WHERE v.kind = 'email' AND i.email = v.value) c
-         WHERE v.kind = 'email'
+                                FROM @extschema@.identity_record i WHERE v.kind OPERATOR(pg_catalog.=) 'email' AND i.email OPERATOR(pg_catalog.=) v.value) c
+         WHERE v.kind OPERATOR(pg_catalog.=) 'email'
         UNION ALL
         SELECT v.kind, v.value, c.records, c.names FROM v
           CROSS JOIN LATERAL (SELECT count(*) AS records, count(DISTINCT i.name_key) AS names
-                                FROM @extschema@.identity_record i WHERE v.kind = 'phone' AND i.phone = v.value) c
-         WHERE v.kind = 'phone')
+                                FROM @extschema@.identity_record i WHERE v.kind OPERATOR(pg_catalog.=) 'phone' AND i.phone OPERATOR(pg_catalog.=) v.value) c
+         WHERE v.kind OPERATOR(pg_catalog.=) 'phone')
   SELECT x.kind, x.value, true, 'detected', x.records, NULL::float8,
          format('%s rows of %s different names: no one person''s', x.records, x.names)
-    FROM x WHERE x.records >= 20 AND x.names >= 0.5 * x.records
+    FROM x WHERE x.records OPERATOR(pg_catalog.>=) 20 AND x.names OPERATOR(pg_catalog.>=) (0.5 OPERATOR(pg_catalog.*) x.records)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
   -- (the ten most frequent employers in the sample at most)
   WITH v AS (SELECT r.company FROM identity_ph_sample r WHERE r.company IS NOT NULL
-              GROUP BY r.company HAVING count(*) * 100.0 / pct >= 100 ORDER BY count(*) DESC, r.company LIMIT 10),
+              GROUP BY r.company HAVING count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 100 ORDER BY count(*) DESC, r.company LIMIT 10),
   x AS (SELECT v.company, c.records, c.people, s.most FROM v
           CROSS JOIN LATERAL (SELECT count(*) AS records,
-                                     count(DISTINCT coalesce(i.name_key, i.phone, i.email, i.source || E'\x1f' || i.key)) AS people
-                                FROM @extschema@.identity_record i WHERE i.company = v.company) c
+                                     count(DISTINCT coalesce(i.name_key, i.phone, i.email, i.source OPERATOR(pg_catalog.||) E'\x1f' OPERATOR(pg_catalog.||) i.key)) AS people
+                                FROM @extschema@.identity_record i WHERE i.company OPERATOR(pg_catalog.=) v.company) c
           CROSS JOIN LATERAL (SELECT max(y.c) AS most
                                 FROM (SELECT count(*) AS c FROM @extschema@.identity_record i
-                                       WHERE i.company = v.company AND i.phone IS NOT NULL AND i.phone !~ '^\+861[3-9][0-9]{9}$'
+                                       WHERE i.company OPERATOR(pg_catalog.=) v.company AND i.phone IS NOT NULL AND i.phone OPERATOR(pg_catalog.!~) '^\+861[3-9][0-9]{9}$'
                                        GROUP BY i.phone
                                       UNION ALL
                                       SELECT count(*) FROM @extschema@.identity_record i
-                                       WHERE i.company = v.company AND i.address IS NOT NULL GROUP BY i.address) y) s)
+                                       WHERE i.company OPERATOR(pg_catalog.=) v.company AND i.address IS NOT NULL GROUP BY i.address) y) s)
   SELECT 'company', x.company, false, 'detected', x.records, NULL::float8,
          format('a candidate, not applied: %s rows of %s different people sharing no landline or address (at most %s rows share one); identity_placeholder_set(''company'', value) applies it',
                 x.records, x.people, coalesce(x.most, 0))
     FROM x
-   WHERE x.records >= 100 AND x.people >= 0.3 * x.records AND coalesce(x.most, 0) < greatest(2, 0.01 * x.records)
+   WHERE x.records OPERATOR(pg_catalog.>=) 100 AND x.people OPERATOR(pg_catalog.>=) (0.3 OPERATOR(pg_catalog.*) x.records) AND coalesce(x.most, 0) OPERATOR(pg_catalog.<) greatest(2, 0.01 OPERATOR(pg_catalog.*) x.records)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
   DROP TABLE identity_ph_sample;
-  SELECT count(*) INTO n FROM @extschema@.identity_placeholder_value p WHERE p.origin = 'detected' AND p.placeholder;
+  SELECT count(*) INTO n FROM @extschema@.identity_placeholder_value p WHERE p.origin OPERATOR(pg_catalog.=) 'detected' AND p.placeholder;
   RETURN n;
 END
 $fn$;
@@ -1026,47 +1026,47 @@ BEGIN
   IF name IS NULL OR keys IS NULL THEN
     RAISE EXCEPTION 'name and keys must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF name !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+  IF name OPERATOR(pg_catalog.!~) '^[a-z_][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid blocking rule name "%"', name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use lower-case letters, digits and underscores.';
   END IF;
   known := ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number']
-           || ARRAY(SELECT a.name FROM @extschema@.identity_attribute a ORDER BY a.name);
-  IF pg_catalog.cardinality(keys) = 0 THEN
+           OPERATOR(pg_catalog.||) ARRAY(SELECT a.name FROM @extschema@.identity_attribute a ORDER BY a.name);
+  IF pg_catalog.cardinality(keys) OPERATOR(pg_catalog.=) 0 THEN
     RAISE EXCEPTION 'blocking rule "%" has no keys', name
       USING ERRCODE = 'invalid_parameter_value',
             HINT = format('Give one key or more, e.g. ARRAY[''phone''] or ARRAY[''name'', ''birth_date'']; keys: %s.',
                           pg_catalog.array_to_string(known, ', '));
   END IF;
-  IF pg_catalog.cardinality(keys) > 4 THEN
+  IF pg_catalog.cardinality(keys) OPERATOR(pg_catalog.>) 4 THEN
     RAISE EXCEPTION 'blocking rule "%" has % keys, at most 4 are supported', name, pg_catalog.cardinality(keys)
       USING ERRCODE = 'program_limit_exceeded';
   END IF;
   FOREACH k IN ARRAY keys LOOP
-    IF k IS NULL OR NOT k = ANY (known) THEN
+    IF k IS NULL OR NOT k OPERATOR(pg_catalog.=) ANY (known) THEN
       RAISE EXCEPTION 'unknown key "%" in blocking rule "%"', coalesce(k, 'null'), name
         USING ERRCODE = 'invalid_parameter_value',
               HINT = format('Keys: %s (declare others with concord.identity_attribute_create).',
                             pg_catalog.array_to_string(known, ', '));
     END IF;
   END LOOP;
-  IF (SELECT count(DISTINCT x) FROM unnest(keys) x) < pg_catalog.cardinality(keys) THEN
+  IF (SELECT count(DISTINCT x) FROM unnest(keys) x) OPERATOR(pg_catalog.<) pg_catalog.cardinality(keys) THEN
     RAISE EXCEPTION 'blocking rule "%" names a key twice: %', name, pg_catalog.array_to_string(keys, ', ')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF source IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s WHERE s.name = source) THEN
+  IF source IS NOT NULL AND NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s WHERE s.name OPERATOR(pg_catalog.=) source) THEN
     RAISE EXCEPTION 'identity source "%" of blocking rule "%" does not exist', source, name
       USING ERRCODE = 'undefined_object',
             HINT = 'Register it first with concord.identity_source_create, or give source => NULL for every source.';
   END IF;
   SELECT r.name INTO other FROM @extschema@.identity_blocking_rule r
-   WHERE r.keys @> keys AND r.keys <@ keys AND r.source IS NOT DISTINCT FROM source;
+   WHERE r.keys OPERATOR(pg_catalog.@>) keys AND r.keys OPERATOR(pg_catalog.<@) keys AND r.source IS NOT DISTINCT FROM source;
   IF other IS NOT NULL THEN
     RAISE EXCEPTION 'blocking rule "%" would block on the same keys as rule "%": %', name, other,
       pg_catalog.array_to_string(keys, ', ')
       USING ERRCODE = 'duplicate_object', HINT = 'One rule per set of keys and source is enough.';
   END IF;
-  IF (SELECT count(*) FROM @extschema@.identity_blocking_rule) >= 24 THEN
+  IF (SELECT count(*) FROM @extschema@.identity_blocking_rule) OPERATOR(pg_catalog.>=) 24 THEN
     RAISE EXCEPTION 'there are 24 blocking rules already' USING ERRCODE = 'program_limit_exceeded',
       HINT = 'Drop a rule first (concord.identity_blocking_rule_drop).';
   END IF;
@@ -1089,7 +1089,7 @@ SET concord.run_as = 'owner'
 AS $fn$
 #variable_conflict use_variable
 BEGIN
-  DELETE FROM @extschema@.identity_blocking_rule r WHERE r.name = name;
+  DELETE FROM @extschema@.identity_blocking_rule r WHERE r.name OPERATOR(pg_catalog.=) name;
   RETURN FOUND;
 END
 $fn$;
@@ -1103,9 +1103,9 @@ CREATE FUNCTION @extschema@.identity_blocking_rule_value(keys text[], alias text
 RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 SET search_path = pg_catalog, pg_temp
-RETURN (SELECT '(' OPERATOR(pg_catalog.||) pg_catalog.string_agg(CASE WHEN u.k = 'name' THEN pg_catalog.quote_ident(alias) || '.name_key'
-                                          WHEN u.k = ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
-                                          THEN pg_catalog.quote_ident(alias) || '.' || u.k
+RETURN (SELECT '(' OPERATOR(pg_catalog.||) pg_catalog.string_agg(CASE WHEN u.k OPERATOR(pg_catalog.=) 'name' THEN pg_catalog.quote_ident(alias) OPERATOR(pg_catalog.||) '.name_key'
+                                          WHEN u.k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
+                                          THEN pg_catalog.quote_ident(alias) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) u.k
                                           ELSE format('(%I.extra OPERATOR(pg_catalog.->>) %L)', alias, u.k) END,
                                      ' OPERATOR(pg_catalog.||) E''\x1f'' OPERATOR(pg_catalog.||) ' ORDER BY u.n)
                OPERATOR(pg_catalog.||) ')'
@@ -1136,7 +1136,7 @@ BEGIN
   IF labels IS NULL OR max_block IS NULL THEN
     RAISE EXCEPTION 'labels and max_block must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF max_block < 2 OR max_block > 100000 THEN
+  IF max_block OPERATOR(pg_catalog.<) 2 OR max_block OPERATOR(pg_catalog.>) 100000 THEN
     RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block USING ERRCODE = 'invalid_parameter_value';
   END IF;
   FOREACH col IN ARRAY ARRAY['source', 'key', 'entity'] LOOP
@@ -1153,7 +1153,7 @@ BEGIN
                  ' SELECT l.entity, r.* FROM @extschema@.identity_record r'
                  ' JOIN (SELECT x.source::text AS source, x.key::text AS key, x.entity::text AS entity FROM %s x) l'
                  ' ON l.source OPERATOR(pg_catalog.=) r.source AND l.key OPERATOR(pg_catalog.=) r.key', labels);
-  SELECT coalesce(sum(c.n * (c.n - 1) / 2), 0)::bigint INTO tp
+  SELECT coalesce(sum(c.n OPERATOR(pg_catalog.*) (c.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 2), 0)::bigint INTO tp
     FROM (SELECT count(*) AS n FROM identity_reach_rec GROUP BY entity) c;
   -- the true pairs each rule reaches, and the pairs it brings in all records
   CREATE TEMP TABLE identity_reach_true (sa text, ka text, sb text, kb text) ON COMMIT DROP;
@@ -1185,14 +1185,14 @@ BEGIN
                    ' ins AS (INSERT INTO identity_reach_true SELECT * FROM p)'
                    ' SELECT count(*) FROM p', er, max_block, ea, eb, r.source) INTO n_reached;
     rule := r.name; keys := r.keys; source := r.source; true_pairs := tp; reached := n_reached;
-    share := n_reached::float8 / nullif(tp, 0); pairs := n_pairs;
+    share := n_reached::float8 OPERATOR(pg_catalog./) nullif(tp, 0); pairs := n_pairs;
     RETURN NEXT;
   END LOOP;
   -- every rule together: what resolve compares
   rule := 'every rule'; keys := NULL; source := NULL; true_pairs := tp;
   SELECT count(*) INTO reached FROM (SELECT DISTINCT * FROM identity_reach_true) x;
   SELECT count(*) INTO pairs FROM (SELECT DISTINCT * FROM identity_reach_pair) x;
-  share := reached::float8 / nullif(tp, 0);
+  share := reached::float8 OPERATOR(pg_catalog./) nullif(tp, 0);
   RETURN NEXT;
   DROP TABLE identity_reach_rec, identity_reach_true, identity_reach_pair;
   RETURN;
@@ -1212,12 +1212,12 @@ BEGIN
   IF attribute IS NULL OR rule IS NULL THEN
     RAISE EXCEPTION 'attribute and rule must not be null' USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF NOT attribute = ANY (ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number']) THEN
+  IF NOT attribute OPERATOR(pg_catalog.=) ANY (ARRAY['name', 'phone', 'email', 'company', 'address', 'id_number']) THEN
     RAISE EXCEPTION 'the golden record has no attribute "%"', attribute
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Attributes: name, phone, email, company, address, id_number.';
   END IF;
-  IF NOT rule = ANY (ARRAY['most_recent', 'source_priority', 'longest', 'most_frequent']) THEN
+  IF NOT rule OPERATOR(pg_catalog.=) ANY (ARRAY['most_recent', 'source_priority', 'longest', 'most_frequent']) THEN
     RAISE EXCEPTION 'unknown survivorship rule "%" for attribute "%"', rule, attribute
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'Rules: most_recent, source_priority, longest, most_frequent.';
@@ -1252,19 +1252,19 @@ BEGIN
     RAISE EXCEPTION 'permission denied for table % (event "%")', event_table, name
       USING ERRCODE = 'insufficient_privilege', HINT = 'An event''s table is read with its declarer''s privileges.';
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s WHERE s.name = identity_event_create.identity_source) THEN
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.identity_source s WHERE s.name OPERATOR(pg_catalog.=) identity_event_create.identity_source) THEN
     RAISE EXCEPTION 'identity source "%" does not exist', identity_source
       USING ERRCODE = 'undefined_object',
             HINT = 'Register it first with concord.identity_source_create.';
   END IF;
-  FOREACH col IN ARRAY ARRAY[key_column, at_column] || coalesce(detail_columns, '{}') LOOP
+  FOREACH col IN ARRAY ARRAY[key_column, at_column] OPERATOR(pg_catalog.||) coalesce(detail_columns, '{}') LOOP
     SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
-     WHERE a.attrelid = event_table AND a.attname = col AND a.attnum > 0 AND NOT a.attisdropped;
+     WHERE a.attrelid OPERATOR(pg_catalog.=) event_table AND a.attname OPERATOR(pg_catalog.=) col AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'column "%" of event "%" does not exist in table %', col, name, event_table
         USING ERRCODE = 'undefined_column';
     END IF;
-    IF col = at_column AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+    IF col OPERATOR(pg_catalog.=) at_column AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
       RAISE EXCEPTION 'column "%" (at) of event "%" must be a date or timestamp, not %', col, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
@@ -1297,26 +1297,26 @@ DECLARE
   k text;
   n bigint;
 BEGIN
-  SELECT s.source_table, s.defined_by INTO t, owner FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
+  SELECT s.source_table, s.defined_by INTO t, owner FROM @extschema@.identity_source s WHERE s.name OPERATOR(pg_catalog.=) identity_source_drop.name;
   PERFORM @extschema@.require_manages('identity source', name, owner, 'drop');
   IF t IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) t) THEN
     FOREACH k IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-      EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_identity_' || k || '_' || identity_source_drop.name, t);
+      EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_identity_' OPERATOR(pg_catalog.||) k OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) identity_source_drop.name, t);
     END LOOP;
   END IF;
   -- the links of its rows go; the customers are rebuilt by the next resolve
-  DELETE FROM @extschema@.customer_link l WHERE l.source = identity_source_drop.name;
-  DELETE FROM @extschema@.identity_queue q WHERE q.source = identity_source_drop.name;
-  DELETE FROM @extschema@.identity_record r WHERE r.source = identity_source_drop.name;
+  DELETE FROM @extschema@.customer_link l WHERE l.source OPERATOR(pg_catalog.=) identity_source_drop.name;
+  DELETE FROM @extschema@.identity_queue q WHERE q.source OPERATOR(pg_catalog.=) identity_source_drop.name;
+  DELETE FROM @extschema@.identity_record r WHERE r.source OPERATOR(pg_catalog.=) identity_source_drop.name;
   GET DIAGNOSTICS n = ROW_COUNT;
-  UPDATE @extschema@.identity_population p SET records = p.records - n;
+  UPDATE @extschema@.identity_population p SET records = p.records OPERATOR(pg_catalog.-) n;
   -- (the spreads the last full run kept counted its rows: counted afresh)
   DELETE FROM @extschema@.identity_value_stat;
   DELETE FROM @extschema@.identity_review v
-   WHERE v.source_a = identity_source_drop.name OR v.source_b = identity_source_drop.name;
+   WHERE v.source_a OPERATOR(pg_catalog.=) identity_source_drop.name OR v.source_b OPERATOR(pg_catalog.=) identity_source_drop.name;
   -- (its blocking rules: a rule of one source is for that source alone)
-  DELETE FROM @extschema@.identity_blocking_rule b WHERE b.source = identity_source_drop.name;
-  DELETE FROM @extschema@.identity_source s WHERE s.name = identity_source_drop.name;
+  DELETE FROM @extschema@.identity_blocking_rule b WHERE b.source OPERATOR(pg_catalog.=) identity_source_drop.name;
+  DELETE FROM @extschema@.identity_source s WHERE s.name OPERATOR(pg_catalog.=) identity_source_drop.name;
   RETURN FOUND;
 END
 $fn$;
@@ -1372,22 +1372,22 @@ BEGIN
   -- block by itself; each key looked up by its index
   FOR rule IN SELECT b.keys FROM @extschema@.identity_blocking_rule b
                WHERE NOT (b.keys IN ('{phone}'::text[], '{email}'::text[], '{name}'::text[], '{id_number}'::text[])
-                          OR (b.keys @> '{name,company}' AND b.keys <@ '{name,company}')
-                          OR (cardinality(b.keys) = 1
-                              AND EXISTS (SELECT 1 FROM @extschema@.identity_attribute a WHERE a.block AND a.name = b.keys[1])))
+                          OR (b.keys OPERATOR(pg_catalog.@>) '{name,company}' AND b.keys OPERATOR(pg_catalog.<@) '{name,company}')
+                          OR (cardinality(b.keys) OPERATOR(pg_catalog.=) 1
+                              AND EXISTS (SELECT 1 FROM @extschema@.identity_attribute a WHERE a.block AND a.name OPERATOR(pg_catalog.=) b.keys[1])))
   LOOP
     vals := ''; conds := ''; present := '';
     FOR i IN 1 .. cardinality(rule.keys) LOOP
       k := rule.keys[i];
-      vals := vals || CASE WHEN i > 1 THEN ', ' ELSE '' END
-              || CASE WHEN k = 'name' THEN 'v.name_key' WHEN k = ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
-                      THEN 'v.' || k ELSE format('v.extra ->> %L', k) END || ' AS k' || i;
-      present := present || CASE WHEN i > 1 THEN ' AND ' ELSE '' END
-                 || CASE WHEN k = 'name' THEN 'v.name_key' WHEN k = ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
-                         THEN 'v.' || k ELSE format('(v.extra ->> %L)', k) END || ' IS NOT NULL';
-      conds := conds || CASE WHEN i > 1 THEN ' AND ' ELSE '' END
-               || CASE WHEN k = 'name' THEN 'r.name_key = v.k' || i
-                       WHEN k = ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number']) THEN format('r.%I = v.k%s', k, i)
+      vals := vals OPERATOR(pg_catalog.||) CASE WHEN i OPERATOR(pg_catalog.>) 1 THEN ', ' ELSE '' END
+              OPERATOR(pg_catalog.||) CASE WHEN k OPERATOR(pg_catalog.=) 'name' THEN 'v.name_key' WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
+                      THEN 'v.' OPERATOR(pg_catalog.||) k ELSE format('v.extra ->> %L', k) END OPERATOR(pg_catalog.||) ' AS k' OPERATOR(pg_catalog.||) i;
+      present := present OPERATOR(pg_catalog.||) CASE WHEN i OPERATOR(pg_catalog.>) 1 THEN ' AND ' ELSE '' END
+                 OPERATOR(pg_catalog.||) CASE WHEN k OPERATOR(pg_catalog.=) 'name' THEN 'v.name_key' WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
+                         THEN 'v.' OPERATOR(pg_catalog.||) k ELSE format('(v.extra ->> %L)', k) END OPERATOR(pg_catalog.||) ' IS NOT NULL';
+      conds := conds OPERATOR(pg_catalog.||) CASE WHEN i OPERATOR(pg_catalog.>) 1 THEN ' AND ' ELSE '' END
+               OPERATOR(pg_catalog.||) CASE WHEN k OPERATOR(pg_catalog.=) 'name' THEN 'r.name_key = v.k' OPERATOR(pg_catalog.||) i
+                       WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number']) THEN format('r.%I = v.k%s', k, i)
                        ELSE format('r.extra @> jsonb_build_object(%L, v.k%s)', k, i) END;
     END LOOP;
     RETURN QUERY EXECUTE format(
@@ -1435,7 +1435,7 @@ AS $fn$
 #variable_conflict use_column
 BEGIN
   PERFORM @extschema@.deprecated('identity_estimate_weights', 'identity_train');
-  IF sample IS NULL OR sample < 100 OR sample > 10000000 THEN
+  IF sample IS NULL OR sample OPERATOR(pg_catalog.<) 100 OR sample OPERATOR(pg_catalog.>) 10000000 THEN
     RAISE EXCEPTION 'sample must be between 100 and 10000000 pairs, not %', sample
       USING ERRCODE = 'invalid_parameter_value', HINT = 'u is estimated from that many random pairs of rows.';
   END IF;
@@ -1447,7 +1447,7 @@ BEGIN
     SELECT t.attribute, t.level, t.m, t.u, t.weight, t.previous
       FROM @extschema@.identity_train(apply => identity_estimate_weights.apply,
                                       random_pairs => GREATEST(identity_estimate_weights.sample, 1000)) t
-     WHERE t.attribute <> 'model'
+     WHERE t.attribute OPERATOR(pg_catalog.<>) 'model'
      ORDER BY t.attribute, t.level;
 END
 $fn$;
@@ -1477,48 +1477,48 @@ AS $fn$
 DECLARE
   fit record;
 BEGIN
-  SELECT * INTO fit FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'prior';
+  SELECT * INTO fit FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'prior';
   RAISE NOTICE 'identity_train: % records, % candidate pairs (% fitted), share of matches among them % after % iterations (%); prior log2 odds of two records being one person % (on the 1,000-record basis)',
-    (SELECT o.pairs::bigint FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'records'),
-    (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates'),
+    (SELECT o.pairs::bigint FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'records'),
+    (SELECT o.pairs FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'candidates'),
     fit.pairs, round(fit.m::numeric, 4),
-    (SELECT o.weight FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations'),
-    CASE WHEN (SELECT o.m FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'iterations') OPERATOR(pg_catalog.=) 1
+    (SELECT o.weight FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'iterations'),
+    CASE WHEN (SELECT o.m FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'iterations') OPERATOR(pg_catalog.=) 1
          THEN 'converged' ELSE 'not converged' END,
     round(fit.weight::numeric, 2);
   -- (resolve's first run trains only on enough pairs: EM on a handful says nothing)
-  IF (SELECT o.pairs FROM identity_train_out o WHERE o.attribute = 'model' AND o.level = 'candidates') < min_pairs THEN
+  IF (SELECT o.pairs FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'candidates') OPERATOR(pg_catalog.<) min_pairs THEN
     RAISE NOTICE 'identity_train: fewer than % candidate pairs, the model is not trained', min_pairs;
     apply := false;
   END IF;
-  DELETE FROM identity_train_out o WHERE o.attribute = 'model' AND o.level IN ('candidates', 'iterations', 'records');
+  DELETE FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level IN ('candidates', 'iterations', 'records');
   -- (the weights before: returned beside the trained ones)
   ALTER TABLE identity_train_out ADD COLUMN previous double precision;
   UPDATE identity_train_out o SET previous = w.weight
-    FROM @extschema@.identity_weight w WHERE w.attribute = o.attribute AND w.level = o.level;
+    FROM @extschema@.identity_weight w WHERE w.attribute OPERATOR(pg_catalog.=) o.attribute AND w.level OPERATOR(pg_catalog.=) o.level;
   IF apply THEN
     -- hand-set weights stay: training never overwrites a 'manual' row
     INSERT INTO @extschema@.identity_weight AS w (attribute, level, weight, origin, m, u, updated_at)
     SELECT o.attribute, o.level, o.weight, 'trained', o.m, o.u, pg_catalog.now()
       FROM identity_train_out o WHERE o.weight IS NOT NULL
         AND (o.attribute OPERATOR(pg_catalog.<>) 'model'
-             OR NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
-                               AND x.level = 'match_threshold' AND x.origin = 'manual'))
+             OR NOT EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute OPERATOR(pg_catalog.=) 'model'
+                               AND x.level OPERATOR(pg_catalog.=) 'match_threshold' AND x.origin OPERATOR(pg_catalog.=) 'manual'))
     ON CONFLICT (attribute, level) DO UPDATE
        SET weight = excluded.weight, origin = 'trained', m = excluded.m, u = excluded.u, updated_at = excluded.updated_at
      WHERE w.origin OPERATOR(pg_catalog.<>) 'manual';
   END IF;
   RETURN QUERY
     SELECT o.attribute, o.level, o.m, o.u, o.weight, o.previous,
-           CASE WHEN o.weight IS NULL THEN coalesce(w.origin, 'default') || ' (too few pairs to train)'
-                WHEN w.origin = 'manual' THEN 'manual (kept)'
-                WHEN o.attribute = 'model' AND EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute = 'model'
-                                                        AND x.level = 'match_threshold' AND x.origin = 'manual')
+           CASE WHEN o.weight IS NULL THEN coalesce(w.origin, 'default') OPERATOR(pg_catalog.||) ' (too few pairs to train)'
+                WHEN w.origin OPERATOR(pg_catalog.=) 'manual' THEN 'manual (kept)'
+                WHEN o.attribute OPERATOR(pg_catalog.=) 'model' AND EXISTS (SELECT 1 FROM @extschema@.identity_weight x WHERE x.attribute OPERATOR(pg_catalog.=) 'model'
+                                                        AND x.level OPERATOR(pg_catalog.=) 'match_threshold' AND x.origin OPERATOR(pg_catalog.=) 'manual')
                   THEN 'not used: the match threshold is set by hand'
                 WHEN apply THEN 'trained' ELSE 'not applied' END
       FROM identity_train_out o
-      LEFT JOIN @extschema@.identity_weight w ON w.attribute = o.attribute AND w.level = o.level
-     ORDER BY o.attribute = 'model', o.attribute, o.level;
+      LEFT JOIN @extschema@.identity_weight w ON w.attribute OPERATOR(pg_catalog.=) o.attribute AND w.level OPERATOR(pg_catalog.=) o.level
+     ORDER BY o.attribute OPERATOR(pg_catalog.=) 'model', o.attribute, o.level;
   DROP TABLE identity_train_out;
 END
 $fn$;
@@ -1540,22 +1540,22 @@ BEGIN
     RAISE EXCEPTION 'identity_train''s arguments must not be null' USING ERRCODE = 'null_value_not_allowed',
       HINT = 'Leave an argument out to take its default.';
   END IF;
-  IF random_pairs < 1000 OR random_pairs > 10000000 THEN
+  IF random_pairs OPERATOR(pg_catalog.<) 1000 OR random_pairs OPERATOR(pg_catalog.>) 10000000 THEN
     RAISE EXCEPTION 'random_pairs must be between 1000 and 10000000, not %', random_pairs
       USING ERRCODE = 'invalid_parameter_value', HINT = 'u is estimated from that many random pairs of records.';
   END IF;
-  IF max_pairs < 1000 OR max_pairs > 100000000 THEN
+  IF max_pairs OPERATOR(pg_catalog.<) 1000 OR max_pairs OPERATOR(pg_catalog.>) 100000000 THEN
     RAISE EXCEPTION 'max_pairs must be between 1000 and 100000000, not %', max_pairs
       USING ERRCODE = 'invalid_parameter_value', HINT = 'At most that many candidate pairs (a fixed sample) are fitted.';
   END IF;
-  IF max_block < 2 OR max_block > 100000 THEN
+  IF max_block OPERATOR(pg_catalog.<) 2 OR max_block OPERATOR(pg_catalog.>) 100000 THEN
     RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Train with the max_block resolve runs with (200 by default).';
   END IF;
   -- not while a resolve runs (it reads the model)
   PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('concord.resolve'), 1131);
   n := (SELECT count(*) FROM @extschema@.identity_record);
-  IF n < 2 THEN
+  IF n OPERATOR(pg_catalog.<) 2 THEN
     RAISE EXCEPTION 'there are % normalized records to train the model on', n
       USING ERRCODE = 'no_data_found', HINT = 'Register sources and run concord.resolve() first.';
   END IF;
@@ -1604,9 +1604,9 @@ DECLARE
   sel text;
   target text := CASE WHEN keys IS NULL THEN 'pg_temp.identity_stage' ELSE 'pg_temp.identity_load_stage' END;
 BEGIN
-  SELECT * INTO src FROM @extschema@.identity_source s WHERE s.name = source_name;
+  SELECT * INTO src FROM @extschema@.identity_source s WHERE s.name OPERATOR(pg_catalog.=) source_name;
   IF keys IS NOT NULL THEN
-    DELETE FROM @extschema@.identity_record r WHERE r.source = source_name AND r.key = ANY (keys);
+    DELETE FROM @extschema@.identity_record r WHERE r.source OPERATOR(pg_catalog.=) source_name AND r.key OPERATOR(pg_catalog.=) ANY (keys);
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) src.source_table) THEN
     RAISE EXCEPTION 'the table of identity source "%" no longer exists', src.name
@@ -1637,28 +1637,28 @@ BEGIN
     ' FROM %s t WHERE t.%I IS NOT NULL%s',
     target, src.name, src.key_column,
     -- (a placeholder -- 未知, 张先生 -- is no name, 个人 no employer)
-    CASE WHEN c ? 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_key(t.%2$I::text) END',
-                                     '@extschema@', c->>'name') ELSE 'NULL' END,
-    CASE WHEN c ? 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_syllables(t.%2$I::text) END',
-                                     '@extschema@', c->>'name') ELSE 'NULL' END,
-    CASE WHEN c ? 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c->>'phone') ELSE 'NULL' END,
-    CASE WHEN c ? 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c->>'email') ELSE 'NULL' END,
-    CASE WHEN c ? 'company' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''company'', t.%2$I::text) THEN %1$s.normalize_company(t.%2$I::text) END',
-                                        '@extschema@', c->>'company') ELSE 'NULL' END,
-    CASE WHEN c ? 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c->>'address') ELSE 'NULL' END,
-    CASE WHEN c ? 'id_number' THEN format('%s.normalize_id(t.%I::text)', '@extschema@', c->>'id_number') ELSE 'NULL' END,
-    CASE WHEN c ? 'updated_at' THEN format('t.%I::timestamptz', c->>'updated_at') ELSE 'NULL' END,
-    coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value #>> '{}'), ', ')
-                FROM jsonb_each(c) e WHERE e.key <> 'updated_at'), ''),
+    CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_key(t.%2$I::text) END',
+                                     '@extschema@', c OPERATOR(pg_catalog.->>) 'name') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_syllables(t.%2$I::text) END',
+                                     '@extschema@', c OPERATOR(pg_catalog.->>) 'name') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'phone') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'email') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'company' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''company'', t.%2$I::text) THEN %1$s.normalize_company(t.%2$I::text) END',
+                                        '@extschema@', c OPERATOR(pg_catalog.->>) 'company') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'address') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'id_number' THEN format('%s.normalize_id(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'id_number') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'updated_at' THEN format('t.%I::timestamptz', c OPERATOR(pg_catalog.->>) 'updated_at') ELSE 'NULL' END,
+    coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value OPERATOR(pg_catalog.#>>) '{}'), ', ')
+                FROM jsonb_each(c) e WHERE e.key OPERATOR(pg_catalog.<>) 'updated_at'), ''),
     -- declared attributes, in the form their comparison reads
-    coalesce((SELECT 'nullif(jsonb_strip_nulls(jsonb_build_object(' ||
+    coalesce((SELECT 'nullif(jsonb_strip_nulls(jsonb_build_object(' OPERATOR(pg_catalog.||)
                      string_agg(format('%L, %s', a.name,
                        CASE a.compare
-                         WHEN 'date' THEN format('to_char(t.%I::date, ''YYYY-MM-DD'')', c->>a.name)
-                         WHEN 'number' THEN format('t.%I::numeric::text', c->>a.name)
-                         ELSE format('nullif(lower(btrim(%s.to_halfwidth(t.%I::text))), '''')', '@extschema@', c->>a.name)
-                       END), ', ' ORDER BY a.name) || ')), ''{}'')'
-                FROM @extschema@.identity_attribute a WHERE c ? a.name), 'NULL'),
+                         WHEN 'date' THEN format('to_char(t.%I::date, ''YYYY-MM-DD'')', c OPERATOR(pg_catalog.->>) a.name)
+                         WHEN 'number' THEN format('t.%I::numeric::text', c OPERATOR(pg_catalog.->>) a.name)
+                         ELSE format('nullif(lower(btrim(%s.to_halfwidth(t.%I::text))), '''')', '@extschema@', c OPERATOR(pg_catalog.->>) a.name)
+                       END), ', ' ORDER BY a.name) OPERATOR(pg_catalog.||) ')), ''{}'')'
+                FROM @extschema@.identity_attribute a WHERE c OPERATOR(pg_catalog.?) a.name), 'NULL'),
     src.source_table, src.key_column,
     -- some keys only: as the key column's type, so that its index finds them
     CASE WHEN keys IS NULL THEN '' ELSE format(' AND t.%I = ANY ($1::%s[])', src.key_column,
@@ -1706,15 +1706,15 @@ BEGIN
     SELECT x.* FROM @extschema@.identity_cluster(max_block, scoped) x;
   -- (scoped: the rows of customers no changed row joined are not there,
   -- they stay as they were; one row, cluster -1, counts them and their pairs)
-  SELECT count(x.source) + coalesce(sum(x.score) FILTER (WHERE x.cluster < 0), 0),
-         coalesce(sum(x.pairs), 0) / 2
+  SELECT count(x.source) OPERATOR(pg_catalog.+) coalesce(sum(x.score) FILTER (WHERE x.cluster OPERATOR(pg_catalog.<) 0), 0),
+         coalesce(sum(x.pairs), 0) OPERATOR(pg_catalog./) 2
     INTO records, pairs FROM identity_cl x;
   IF scoped THEN
-    DELETE FROM identity_cl x WHERE x.cluster < 0;
+    DELETE FROM identity_cl x WHERE x.cluster OPERATOR(pg_catalog.<) 0;
   END IF;
   ANALYZE identity_cl (source, key, cluster);
 
-  RAISE DEBUG 'concord.resolve: clustered after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  RAISE DEBUG 'concord.resolve: clustered after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- 3. stable IDs.  Each old ID stays with the cluster holding most of its
   --    rows (ties: the first cluster); a cluster keeps the smallest (oldest)
   --    ID that stays with it, and the others staying there are merged into
@@ -1741,12 +1741,12 @@ BEGIN
   INSERT INTO @extschema@.customer_id_history (customer_id, event, other_id)
     SELECT k.customer_id, 'merged', i.customer_id
     FROM identity_keep k JOIN identity_id i USING (cluster)
-    WHERE k.customer_id <> i.customer_id;
+    WHERE k.customer_id OPERATOR(pg_catalog.<>) i.customer_id;
   GET DIAGNOSTICS merged = ROW_COUNT;
   INSERT INTO identity_id (cluster, customer_id, is_new)
     SELECT n.cluster, nextval('@extschema@.customer_id_seq'), true
     FROM (SELECT DISTINCT x.cluster FROM identity_cl x
-           WHERE NOT EXISTS (SELECT 1 FROM identity_id i WHERE i.cluster = x.cluster)
+           WHERE NOT EXISTS (SELECT 1 FROM identity_id i WHERE i.cluster OPERATOR(pg_catalog.=) x.cluster)
            ORDER BY x.cluster) n;
   GET DIAGNOSTICS new_ids = ROW_COUNT;
   INSERT INTO @extschema@.customer_id_history (customer_id, event, other_id)
@@ -1754,12 +1754,12 @@ BEGIN
     FROM identity_id i JOIN identity_n n USING (cluster)
     WHERE i.is_new;
   split := (SELECT count(*) FROM identity_id i
-             WHERE i.is_new AND EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster = i.cluster));
+             WHERE i.is_new AND EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster OPERATOR(pg_catalog.=) i.cluster));
   INSERT INTO @extschema@.customer_id_history (customer_id, event)
     SELECT i.customer_id, 'created' FROM identity_id i
-    WHERE i.is_new AND NOT EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster = i.cluster);
+    WHERE i.is_new AND NOT EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster OPERATOR(pg_catalog.=) i.cluster);
 
-  RAISE DEBUG 'concord.resolve: IDs assigned after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  RAISE DEBUG 'concord.resolve: IDs assigned after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   CREATE INDEX ON identity_id (cluster);
   ANALYZE identity_id, identity_keep;
   -- 4. the links: changed only where the ID or the linkage changed
@@ -1769,9 +1769,9 @@ BEGIN
     -- (a neighbour's customer nothing joined is as it was)
     CREATE TEMP TABLE identity_touched ON COMMIT DROP AS
       SELECT i.customer_id FROM identity_id i WHERE i.is_new
-      UNION SELECT k.customer_id FROM identity_keep k JOIN identity_id i USING (cluster) WHERE k.customer_id <> i.customer_id
+      UNION SELECT k.customer_id FROM identity_keep k JOIN identity_id i USING (cluster) WHERE k.customer_id OPERATOR(pg_catalog.<>) i.customer_id
       UNION SELECT i.customer_id FROM identity_id i
-             WHERE i.cluster IN (SELECT x.cluster FROM identity_cl x JOIN identity_scope s ON s.source = x.source AND s.key = x.key
+             WHERE i.cluster IN (SELECT x.cluster FROM identity_cl x JOIN identity_scope s ON s.source OPERATOR(pg_catalog.=) x.source AND s.key OPERATOR(pg_catalog.=) x.key
                                   WHERE s.core)
       UNION SELECT s.old_customer_id FROM identity_scope s WHERE s.core AND s.old_customer_id IS NOT NULL;
   ELSE
@@ -1782,23 +1782,23 @@ BEGIN
     -- (the changed rows no longer in identity_record: deleted at the source)
     DELETE FROM @extschema@.customer_link l
      USING identity_scope s
-     WHERE s.changed AND s.source = l.source AND s.key = l.key
-       AND NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source = l.source AND r.key = l.key);
+     WHERE s.changed AND s.source OPERATOR(pg_catalog.=) l.source AND s.key OPERATOR(pg_catalog.=) l.key
+       AND NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source OPERATOR(pg_catalog.=) l.source AND r.key OPERATOR(pg_catalog.=) l.key);
   ELSE
     DELETE FROM @extschema@.customer_link l
-     WHERE NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source = l.source AND x.key = l.key);
+     WHERE NOT EXISTS (SELECT 1 FROM identity_cl x WHERE x.source OPERATOR(pg_catalog.=) l.source AND x.key OPERATOR(pg_catalog.=) l.key);
   END IF;
   -- (an update of what changed and an insert of what is new: cheaper than
   -- ON CONFLICT for a million rows)
   UPDATE @extschema@.customer_link l
      SET customer_id = i.customer_id, how = x.how, score = x.score, linked_at = pg_catalog.now()
     FROM identity_cl x JOIN identity_id i USING (cluster)
-   WHERE l.source = x.source AND l.key = x.key
+   WHERE l.source OPERATOR(pg_catalog.=) x.source AND l.key OPERATOR(pg_catalog.=) x.key
      AND (NOT scoped OR (x.old_customer, x.old_how, x.old_score) IS DISTINCT FROM (i.customer_id, x.how, x.score))
      AND (l.customer_id, l.how, l.score) IS DISTINCT FROM (i.customer_id, x.how, x.score);
   -- (most links new, a first resolve: the indexes are built after them)
-  bulk := NOT scoped AND records > 50000
-          AND (SELECT count(*) FROM @extschema@.customer_link) < records / 2;
+  bulk := NOT scoped AND records OPERATOR(pg_catalog.>) 50000
+          AND (SELECT count(*) FROM @extschema@.customer_link) OPERATOR(pg_catalog.<) (records OPERATOR(pg_catalog./) 2);
   IF bulk THEN
     PERFORM @extschema@.identity_bulk_indexes('customer_link', false);
   END IF;
@@ -1822,7 +1822,7 @@ BEGIN
                               FROM identity_cl x JOIN identity_id i USING (cluster))
     INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
       SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
-      WHERE NOT EXISTS (SELECT 1 FROM identity_had h WHERE h.source = x.source AND h.key = x.key);
+      WHERE NOT EXISTS (SELECT 1 FROM identity_had h WHERE h.source OPERATOR(pg_catalog.=) x.source AND h.key OPERATOR(pg_catalog.=) x.key);
     DROP TABLE identity_had;
   ELSE
     WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
@@ -1830,7 +1830,7 @@ BEGIN
                              WHERE NOT scoped OR x.old_customer IS NULL)
     INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
       SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
-      WHERE scoped OR NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = x.source AND l.key = x.key);
+      WHERE scoped OR NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source OPERATOR(pg_catalog.=) x.source AND l.key OPERATOR(pg_catalog.=) x.key);
   END IF;
   IF bulk THEN
     PERFORM @extschema@.identity_bulk_indexes('customer_link', true);
@@ -1839,7 +1839,7 @@ BEGIN
   IF scoped THEN
     UPDATE @extschema@.customer_link l SET customer_id = i.customer_id, linked_at = pg_catalog.now()
       FROM identity_keep k JOIN identity_id i USING (cluster)
-     WHERE k.customer_id <> i.customer_id AND l.customer_id = k.customer_id;
+     WHERE k.customer_id OPERATOR(pg_catalog.<>) i.customer_id AND l.customer_id OPERATOR(pg_catalog.=) k.customer_id;
   END IF;
 
   -- the pairs to review: those of the rows in this run are replaced
@@ -1862,7 +1862,7 @@ BEGIN
   ON CONFLICT (source_a, key_a, source_b, key_b) DO UPDATE SET score = excluded.score;
   DROP TABLE identity_review_found;
 
-  RAISE DEBUG 'concord.resolve: linked after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  RAISE DEBUG 'concord.resolve: linked after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- (a full run may have written most rows just now: the golden record's
   -- join of links and rows is planned on their statistics -- without
   -- them, a million index lookups)
@@ -1884,7 +1884,7 @@ BEGIN
   -- how many customers there are: counted by a full run, kept up to date
   -- by the others (a count of half a million rows cost a tenth of a second)
   IF scoped THEN
-    UPDATE @extschema@.identity_population p SET customers = p.customers - n_gone + n_made
+    UPDATE @extschema@.identity_population p SET customers = p.customers OPERATOR(pg_catalog.-) n_gone OPERATOR(pg_catalog.+) n_made
      RETURNING p.customers INTO customers;
   END IF;
   IF customers IS NULL THEN
@@ -1892,7 +1892,7 @@ BEGIN
     UPDATE @extschema@.identity_population p SET customers = identity_apply.customers;
   END IF;
 
-  RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- 6. the timeline: every mapped event, of the customer its row names
   IF scoped THEN
     DELETE FROM @extschema@.customer_event e WHERE e.customer_id IN (SELECT customer_id FROM identity_touched);
@@ -1923,18 +1923,18 @@ BEGIN
       coalesce((SELECT string_agg(format('%L, e.%I', d, d), ', ') FROM unnest(ev.detail_columns) d), ''),
       ev.event_table, CASE WHEN scoped THEN format(' WHERE e.%I::text = ANY ($1)', ev.key_column) ELSE '' END),
       CASE WHEN scoped THEN ARRAY(SELECT l.key FROM @extschema@.customer_link l JOIN identity_touched t USING (customer_id)
-                                   WHERE l.source = ev.identity_source) END);
+                                   WHERE l.source OPERATOR(pg_catalog.=) ev.identity_source) END);
     INSERT INTO @extschema@.customer_event (customer_id, at, event, label, source, key, detail)
       SELECT l.customer_id, s.at, ev.name, ev.label, ev.identity_source, s.key, s.detail
         FROM pg_temp.identity_event_stage s
-        JOIN @extschema@.customer_link l ON l.source = ev.identity_source AND l.key = s.key;
+        JOIN @extschema@.customer_link l ON l.source OPERATOR(pg_catalog.=) ev.identity_source AND l.key OPERATOR(pg_catalog.=) s.key;
     DROP TABLE pg_temp.identity_event_stage;
   END LOOP;
 
   IF NOT scoped THEN
     PERFORM @extschema@.identity_analyze(true);
   END IF;
-  RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
     DROP TABLE identity_touched;
   END IF;
@@ -1958,7 +1958,7 @@ DECLARE
   bulk boolean;
   t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
-  IF max_block IS NULL OR max_block < 2 OR max_block > 100000 THEN
+  IF max_block IS NULL OR max_block OPERATOR(pg_catalog.<) 2 OR max_block OPERATOR(pg_catalog.>) 100000 THEN
     RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -1979,21 +1979,21 @@ BEGIN
   -- wide table cost 0.4 s, even for 30,000 rows)
   ANALYZE identity_stage (source, key);
   RAISE DEBUG 'concord.resolve: % rows read and normalized after % ms', (SELECT count(*) FROM identity_stage),
-    round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+    round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   DELETE FROM @extschema@.identity_record r
-   WHERE NOT EXISTS (SELECT 1 FROM identity_stage t WHERE t.source = r.source AND t.key = r.key);
+   WHERE NOT EXISTS (SELECT 1 FROM identity_stage t WHERE t.source OPERATOR(pg_catalog.=) r.source AND t.key OPERATOR(pg_catalog.=) r.key);
   UPDATE @extschema@.identity_record r
      SET name_key = t.name_key, syllables = t.syllables, phone = t.phone, email = t.email, company = t.company,
          address = t.address, id_number = t.id_number, updated_at = t.updated_at, original = t.original, extra = t.extra
     FROM identity_stage t
-   WHERE r.source = t.source AND r.key = t.key
+   WHERE r.source OPERATOR(pg_catalog.=) t.source AND r.key OPERATOR(pg_catalog.=) t.key
      AND (r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.updated_at, r.original, r.extra)
          IS DISTINCT FROM
          (t.name_key, t.syllables, t.phone, t.email, t.company, t.address, t.id_number, t.updated_at, t.original, t.extra);
   -- many rows and most of them new (a first resolve): the lookup indexes
   -- are built after the load
-  bulk := (SELECT count(*) FROM identity_stage) > 50000
-          AND (SELECT count(*) FROM @extschema@.identity_record) < (SELECT count(*) FROM identity_stage) / 2;
+  bulk := (SELECT count(*) FROM identity_stage) OPERATOR(pg_catalog.>) 50000
+          AND (SELECT count(*) FROM @extschema@.identity_record) OPERATOR(pg_catalog.<) ((SELECT count(*) FROM identity_stage) OPERATOR(pg_catalog./) 2);
   IF bulk THEN
     PERFORM @extschema@.identity_bulk_indexes('identity_record', false);
   END IF;
@@ -2002,7 +2002,7 @@ BEGIN
   -- one page each)
   INSERT INTO @extschema@.identity_record
     SELECT t.* FROM identity_stage t
-     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source = t.source AND r.key = t.key)
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_record r WHERE r.source OPERATOR(pg_catalog.=) t.source AND r.key OPERATOR(pg_catalog.=) t.key)
      ORDER BY t.name_key COLLATE "C", t.company COLLATE "C";
   GET DIAGNOSTICS n_new = ROW_COUNT;
   IF bulk THEN
@@ -2010,10 +2010,10 @@ BEGIN
   END IF;
   DROP TABLE identity_stage;
   RAISE DEBUG 'concord.resolve: % new rows stored after % ms', n_new,
-    round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+    round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- values many unrelated rows share: read as missing from here on
   RAISE DEBUG 'concord.resolve: % placeholders detected after % ms', @extschema@.identity_detect_placeholders(),
-    round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+    round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- (the first resolve of enough records to learn from trains the model,
   -- in identity_cluster: 1,000 records and 200 candidate pairs; fewer keep
   -- the defaults)
@@ -2036,7 +2036,7 @@ DECLARE
   s record;
   t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
-  IF max_block IS NULL OR max_block < 2 OR max_block > 100000 THEN
+  IF max_block IS NULL OR max_block OPERATOR(pg_catalog.<) 2 OR max_block OPERATOR(pg_catalog.>) 100000 THEN
     RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -2049,7 +2049,7 @@ BEGIN
   CREATE TEMP TABLE identity_changed ON COMMIT DROP AS
     WITH q AS (DELETE FROM @extschema@.identity_queue RETURNING source, key)
     SELECT DISTINCT q.source, q.key FROM q
-    WHERE EXISTS (SELECT 1 FROM @extschema@.identity_source x WHERE x.name = q.source);
+    WHERE EXISTS (SELECT 1 FROM @extschema@.identity_source x WHERE x.name OPERATOR(pg_catalog.=) q.source);
   -- their values before and after: every row sharing one is in scope
   CREATE TEMP TABLE identity_vals ON COMMIT DROP AS
     SELECT false AS is_new, r.name_key, r.phone, r.email, r.id_number, r.extra, r.company, r.address FROM @extschema@.identity_record r
@@ -2062,7 +2062,7 @@ BEGIN
     JOIN identity_changed c USING (source, key);
   -- rows new less rows gone: the population the weights scale with
   UPDATE @extschema@.identity_population p
-     SET records = p.records + (SELECT count(*) FILTER (WHERE v.is_new) - count(*) FILTER (WHERE NOT v.is_new)
+     SET records = p.records OPERATOR(pg_catalog.+) (SELECT count(*) FILTER (WHERE v.is_new) OPERATOR(pg_catalog.-) count(*) FILTER (WHERE NOT v.is_new)
                                   FROM identity_vals v);
   DELETE FROM identity_vals v WHERE NOT v.is_new;
   -- each value a changed row now holds, and how many rows hold it: counted
@@ -2073,31 +2073,31 @@ BEGIN
   -- takes its block as it finds it, without counting it again.
   CREATE TEMP TABLE identity_val_n ON COMMIT DROP AS
     SELECT 'phone'::text AS attribute, v.phone AS value, NULL::text AS company,
-           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.phone = v.phone
-                                   LIMIT max_block + 1) x) AS n
+           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.phone OPERATOR(pg_catalog.=) v.phone
+                                   LIMIT max_block OPERATOR(pg_catalog.+) 1) x) AS n
       FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v
     UNION ALL
     SELECT 'email', v.email, NULL,
-           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.email = v.email
-                                   LIMIT max_block + 1) x)
+           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.email OPERATOR(pg_catalog.=) v.email
+                                   LIMIT max_block OPERATOR(pg_catalog.+) 1) x)
       FROM (SELECT DISTINCT v.email FROM identity_vals v WHERE v.email IS NOT NULL) v
     UNION ALL
     SELECT 'name_key', v.name_key, NULL,
-           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key = v.name_key
-                                   LIMIT max_block + 1) x)
+           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key OPERATOR(pg_catalog.=) v.name_key
+                                   LIMIT max_block OPERATOR(pg_catalog.+) 1) x)
       FROM (SELECT DISTINCT v.name_key FROM identity_vals v WHERE v.name_key IS NOT NULL) v
     UNION ALL
     SELECT 'name_company', v.name_key, v.company,
-           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key = v.name_key
-                                   AND r.company = v.company LIMIT max_block + 1) x)
+           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key OPERATOR(pg_catalog.=) v.name_key
+                                   AND r.company OPERATOR(pg_catalog.=) v.company LIMIT max_block OPERATOR(pg_catalog.+) 1) x)
       FROM (SELECT DISTINCT v.name_key, v.company FROM identity_vals v
              WHERE v.name_key IS NOT NULL AND v.company IS NOT NULL) v
     UNION ALL
     SELECT 'id_number', v.id_number, NULL,
-           (SELECT count(*) FROM @extschema@.identity_record r WHERE r.id_number = v.id_number)
+           (SELECT count(*) FROM @extschema@.identity_record r WHERE r.id_number OPERATOR(pg_catalog.=) v.id_number)
       FROM (SELECT DISTINCT v.id_number FROM identity_vals v WHERE v.id_number IS NOT NULL) v;
 
-  RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+  RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- scope.  Core: the changed rows and every row of the customers they
   -- belonged to, clustered afresh.  (Neighbours, the rows sharing a value
   -- with a changed row, are read with them by identity_cluster: see
@@ -2113,22 +2113,22 @@ BEGIN
   INSERT INTO identity_scope
     SELECT c.source, c.key, l.customer_id, l.how, l.score, true, true, r.source IS NOT NULL,
            r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra,
-           CASE WHEN r.company IS NOT NULL THEN r.original ->> 'company' END
+           CASE WHEN r.company IS NOT NULL THEN r.original OPERATOR(pg_catalog.->>) 'company' END
       FROM identity_changed c
-      LEFT JOIN @extschema@.identity_record r ON r.source = c.source AND r.key = c.key
-      LEFT JOIN @extschema@.customer_link l ON l.source = c.source AND l.key = c.key;
+      LEFT JOIN @extschema@.identity_record r ON r.source OPERATOR(pg_catalog.=) c.source AND r.key OPERATOR(pg_catalog.=) c.key
+      LEFT JOIN @extschema@.customer_link l ON l.source OPERATOR(pg_catalog.=) c.source AND l.key OPERATOR(pg_catalog.=) c.key;
   INSERT INTO identity_scope
     SELECT l2.source, l2.key, l2.customer_id, l2.how, l2.score, true, false, true,
            r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra,
-           CASE WHEN r.company IS NOT NULL THEN r.original ->> 'company' END
+           CASE WHEN r.company IS NOT NULL THEN r.original OPERATOR(pg_catalog.->>) 'company' END
       FROM (SELECT DISTINCT sc.old_customer_id FROM identity_scope sc WHERE sc.old_customer_id IS NOT NULL) c
-      JOIN @extschema@.customer_link l2 ON l2.customer_id = c.old_customer_id
-      JOIN @extschema@.identity_record r ON r.source = l2.source AND r.key = l2.key
-     WHERE NOT EXISTS (SELECT 1 FROM identity_changed x WHERE x.source = l2.source AND x.key = l2.key);
+      JOIN @extschema@.customer_link l2 ON l2.customer_id OPERATOR(pg_catalog.=) c.old_customer_id
+      JOIN @extschema@.identity_record r ON r.source OPERATOR(pg_catalog.=) l2.source AND r.key OPERATOR(pg_catalog.=) l2.key
+     WHERE NOT EXISTS (SELECT 1 FROM identity_changed x WHERE x.source OPERATOR(pg_catalog.=) l2.source AND x.key OPERATOR(pg_catalog.=) l2.key);
   ANALYZE identity_scope (source, key, core, changed, old_customer_id);
 
   RAISE DEBUG 'concord.resolve_incremental: % rows of the changed rows'' customers after % ms', (SELECT count(*) FROM identity_scope),
-    round(extract(epoch FROM pg_catalog.clock_timestamp() - t0) * 1000);
+    round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, true);
 END
 $fn$;
@@ -2146,20 +2146,20 @@ DECLARE
   rb record;
   survivor bigint;
 BEGIN
-  IF a IS NULL OR b IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
+  IF a IS NULL OR b IS NULL OR reason IS NULL OR btrim(reason) OPERATOR(pg_catalog.=) '' THEN
     RAISE EXCEPTION 'customer_merge needs two customer IDs and a reason'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF a = b THEN
+  IF a OPERATOR(pg_catalog.=) b THEN
     RAISE EXCEPTION 'cannot merge customer % with itself', a USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  SELECT l.source, l.key INTO ra FROM @extschema@.customer_link l WHERE l.customer_id = a
+  SELECT l.source, l.key INTO ra FROM @extschema@.customer_link l WHERE l.customer_id OPERATOR(pg_catalog.=) a
    ORDER BY l.source COLLATE "C", l.key COLLATE "C" LIMIT 1;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'customer % does not exist', a USING ERRCODE = 'no_data_found',
       HINT = 'A merged ID lives on as concord.customer_id_now(id).';
   END IF;
-  SELECT l.source, l.key INTO rb FROM @extschema@.customer_link l WHERE l.customer_id = b
+  SELECT l.source, l.key INTO rb FROM @extschema@.customer_link l WHERE l.customer_id OPERATOR(pg_catalog.=) b
    ORDER BY l.source COLLATE "C", l.key COLLATE "C" LIMIT 1;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'customer % does not exist', b USING ERRCODE = 'no_data_found',
@@ -2167,7 +2167,7 @@ BEGIN
   END IF;
   -- a merge undoes any split between the two
   DELETE FROM @extschema@.identity_constraint c
-   WHERE c.kind = 'cannot_link'
+   WHERE c.kind OPERATOR(pg_catalog.=) 'cannot_link'
      AND ((c.source_a, c.key_a) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)))
      AND ((c.source_b, c.key_b) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)));
   -- (its author is the caller: CURRENT_USER here is concord's owner)
@@ -2176,7 +2176,7 @@ BEGIN
   -- the two customers are resolved again (with whatever else is queued)
   INSERT INTO @extschema@.identity_queue (source, key) VALUES (ra.source, ra.key), (rb.source, rb.key);
   PERFORM @extschema@.resolve_incremental();
-  SELECT l.customer_id INTO survivor FROM @extschema@.customer_link l WHERE (l.source, l.key) = (ra.source, ra.key);
+  SELECT l.customer_id INTO survivor FROM @extschema@.customer_link l WHERE (l.source, l.key) OPERATOR(pg_catalog.=) (ra.source, ra.key);
   RETURN survivor;
 END
 $fn$;
@@ -2194,11 +2194,11 @@ DECLARE
   cid bigint;
   n int;
 BEGIN
-  IF source IS NULL OR key IS NULL OR reason IS NULL OR btrim(reason) = '' THEN
+  IF source IS NULL OR key IS NULL OR reason IS NULL OR btrim(reason) OPERATOR(pg_catalog.=) '' THEN
     RAISE EXCEPTION 'customer_split needs a source, a key and a reason'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  SELECT l.customer_id INTO cid FROM @extschema@.customer_link l WHERE l.source = source AND l.key = key;
+  SELECT l.customer_id INTO cid FROM @extschema@.customer_link l WHERE l.source OPERATOR(pg_catalog.=) source AND l.key OPERATOR(pg_catalog.=) key;
   IF NOT FOUND THEN
     RAISE EXCEPTION 'no row "%" of identity source "%" is linked to a customer', key, source
       USING ERRCODE = 'no_data_found',
@@ -2206,20 +2206,20 @@ BEGIN
   END IF;
   -- the row is not any of its customer's other rows, and stays so
   DELETE FROM @extschema@.identity_constraint c
-   WHERE c.kind = 'must_link'
-     AND ((c.source_a = source AND c.key_a = key) OR (c.source_b = source AND c.key_b = key));
+   WHERE c.kind OPERATOR(pg_catalog.=) 'must_link'
+     AND ((c.source_a OPERATOR(pg_catalog.=) source AND c.key_a OPERATOR(pg_catalog.=) key) OR (c.source_b OPERATOR(pg_catalog.=) source AND c.key_b OPERATOR(pg_catalog.=) key));
   INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason, created_by)
   SELECT 'cannot_link', source, key, l.source, l.key, reason, pg_catalog.pg_get_userbyid(@extschema@.caller())
     FROM @extschema@.customer_link l
-   WHERE l.customer_id = cid AND (l.source, l.key) <> (source, key);
+   WHERE l.customer_id OPERATOR(pg_catalog.=) cid AND (l.source, l.key) OPERATOR(pg_catalog.<>) (source, key);
   GET DIAGNOSTICS n = ROW_COUNT;
-  IF n = 0 THEN
+  IF n OPERATOR(pg_catalog.=) 0 THEN
     RAISE EXCEPTION 'row "%" of identity source "%" is the only row of customer %', key, source, cid
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   INSERT INTO @extschema@.identity_queue (source, key) VALUES (source, key);
   PERFORM @extschema@.resolve_incremental();
-  SELECT l.customer_id INTO cid FROM @extschema@.customer_link l WHERE l.source = source AND l.key = key;
+  SELECT l.customer_id INTO cid FROM @extschema@.customer_link l WHERE l.source OPERATOR(pg_catalog.=) source AND l.key OPERATOR(pg_catalog.=) key;
   RETURN cid;
 END
 $fn$;
@@ -2236,19 +2236,19 @@ AS $fn$
 #variable_conflict use_variable
 BEGIN
   IF source_a IS NULL OR key_a IS NULL OR source_b IS NULL OR key_b IS NULL OR same IS NULL
-     OR reason IS NULL OR btrim(reason) = '' THEN
+     OR reason IS NULL OR btrim(reason) OPERATOR(pg_catalog.=) '' THEN
     RAISE EXCEPTION 'identity_review_decide needs two rows (source and key each), a decision and a reason'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF (source_a, key_a) = (source_b, key_b) THEN
+  IF (source_a, key_a) OPERATOR(pg_catalog.=) (source_b, key_b) THEN
     RAISE EXCEPTION 'row "%" of identity source "%" cannot be compared with itself', key_a, source_a
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = source_a AND l.key = key_a) THEN
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source OPERATOR(pg_catalog.=) source_a AND l.key OPERATOR(pg_catalog.=) key_a) THEN
     RAISE EXCEPTION 'no row "%" of identity source "%" is linked to a customer', key_a, source_a
       USING ERRCODE = 'no_data_found', HINT = 'Rows are linked by concord.resolve().';
   END IF;
-  IF NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source = source_b AND l.key = key_b) THEN
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.customer_link l WHERE l.source OPERATOR(pg_catalog.=) source_b AND l.key OPERATOR(pg_catalog.=) key_b) THEN
     RAISE EXCEPTION 'no row "%" of identity source "%" is linked to a customer', key_b, source_b
       USING ERRCODE = 'no_data_found', HINT = 'Rows are linked by concord.resolve().';
   END IF;
@@ -2264,7 +2264,7 @@ BEGIN
                                                        (source_b, key_b, source_a, key_a));
   INSERT INTO @extschema@.identity_queue (source, key) VALUES (source_a, key_a), (source_b, key_b);
   PERFORM @extschema@.resolve_incremental();
-  RETURN (SELECT l.customer_id FROM @extschema@.customer_link l WHERE l.source = source_a AND l.key = key_a);
+  RETURN (SELECT l.customer_id FROM @extschema@.customer_link l WHERE l.source OPERATOR(pg_catalog.=) source_a AND l.key OPERATOR(pg_catalog.=) key_a);
 END
 $fn$;
 COMMENT ON FUNCTION @extschema@.identity_review_decide(text, text, text, text, boolean, text) IS
@@ -2313,9 +2313,9 @@ BEGIN ATOMIC
   WITH RECURSIVE hop(id, depth) AS (
     SELECT customer_id_now.customer_id, 0
     UNION ALL
-    SELECT h.other_id, hop.depth + 1
-      FROM hop JOIN @extschema@.customer_id_history h ON h.customer_id = hop.id AND h.event = 'merged'
-     WHERE hop.depth < 100)
+    SELECT h.other_id, hop.depth OPERATOR(pg_catalog.+) 1
+      FROM hop JOIN @extschema@.customer_id_history h ON h.customer_id OPERATOR(pg_catalog.=) hop.id AND h.event OPERATOR(pg_catalog.=) 'merged'
+     WHERE hop.depth OPERATOR(pg_catalog.<) 100)
   SELECT id FROM hop ORDER BY depth DESC LIMIT 1;
 END;
 COMMENT ON FUNCTION @extschema@.customer_id_now(bigint) IS 'Where customer ID X went: the ID it was merged into, following merges (X itself if it still stands)';
