@@ -931,7 +931,11 @@ BEGIN
     SELECT count(*) INTO est FROM @extschema@.identity_record;
   END IF;
   pct := CASE WHEN est OPERATOR(pg_catalog.>) 50000 THEN 50000 OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) est ELSE 100 END;
-  DROP TABLE IF EXISTS pg_temp.identity_ph_sample;
+  -- (left by an earlier call in this transaction; no DROP ... IF EXISTS,
+  -- whose NOTICE would reach resolve's caller)
+  IF pg_catalog.to_regclass('pg_temp.identity_ph_sample') IS NOT NULL THEN
+    DROP TABLE pg_temp.identity_ph_sample;
+  END IF;
   EXECUTE format('CREATE TEMP TABLE identity_ph_sample ON COMMIT DROP AS'
                  ' SELECT r.name_key, r.syllables, r.company, r.email, r.phone FROM @extschema@.identity_record r TABLESAMPLE SYSTEM (%s) REPEATABLE (20261207)',
                  pct);
@@ -1147,7 +1151,13 @@ BEGIN
               HINT = 'Labels are a table or view of (source, key, entity): records of identity sources and the true entity each belongs to.';
     END IF;
   END LOOP;
-  DROP TABLE IF EXISTS pg_temp.identity_reach_rec, pg_temp.identity_reach_true, pg_temp.identity_reach_pair;
+  -- (left by an earlier call in this transaction; no DROP ... IF EXISTS,
+  -- whose NOTICEs would reach the caller)
+  FOREACH col IN ARRAY ARRAY['identity_reach_rec', 'identity_reach_true', 'identity_reach_pair'] LOOP
+    IF pg_catalog.to_regclass('pg_temp.' OPERATOR(pg_catalog.||) col) IS NOT NULL THEN
+      EXECUTE pg_catalog.format('DROP TABLE pg_temp.%I', col);
+    END IF;
+  END LOOP;
   -- the labelled records' normalized values
   EXECUTE format('CREATE TEMP TABLE identity_reach_rec ON COMMIT DROP AS'
                  ' SELECT l.entity, r.* FROM @extschema@.identity_record r'
