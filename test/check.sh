@@ -272,7 +272,9 @@ run_pgtap
 # Shell tests printing TAP: the arrows between components against the
 # design (test/arch/deps.sh, no database); the components' API tests run as
 # the roles their docs give their users, each file that runs as superuser
-# listed with its reason (test/arch/roles.sh, no database); on this
+# listed with its reason (test/arch/roles.sh, no database); operators
+# written qualified in the SQL that runs with more rights than its caller
+# (test/arch/qualified.sh, no database); on this
 # cluster: every object made and dropped by its role under the one
 # vocabulary, the old names'
 # notices (test/arch/vocabulary.sh), an updated install against a fresh one
@@ -297,7 +299,7 @@ run_pgtap
 # (test/packaging/deb.sh, on 15).  Sync's JSON tokenizer against jansson
 # (test/sync/jdoc.sh) needs no cluster but runs here with the others.
 CRASH_STATUS=""
-for script in test/arch/deps.sh test/arch/roles.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/packaging/upgrade_functions.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
+for script in test/arch/deps.sh test/arch/roles.sh test/arch/qualified.sh test/arch/vocabulary.sh test/packaging/upgrade_dump.sh test/packaging/upgrade_functions.sh test/flow/crash.sh test/flow/worker.sh test/packaging/dump.sh test/packaging/meta.sh test/bi/jdbc.sh test/bi/odbc.sh test/story.sh \
 	test/sync/jdoc.sh \
 	test/security/fuzz.sh test/packaging/pg_upgrade.sh test/packaging/deb.sh; do
 	echo

@@ -102,7 +102,7 @@ DECLARE
   prev regrole;
   c jsonb;
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+  IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid alert name "%"', name USING ERRCODE = 'invalid_name';
   END IF;
   SELECT r.owner INTO prev FROM @extschema@.alert_rule r WHERE r.name OPERATOR(pg_catalog.=) alert_create.name FOR UPDATE;
@@ -115,7 +115,7 @@ BEGIN
     RAISE EXCEPTION 'cooldown of alert "%" must not be negative, not %', name, coalesce(cooldown::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF (query IS NULL) = (metric IS NULL) THEN
+  IF (query IS NULL) OPERATOR(pg_catalog.=) (metric IS NULL) THEN
     RAISE EXCEPTION 'alert "%" needs a query or a metric (one of them)', name
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'query => a SELECT of the offending rows, or metric => name with op and threshold.';
@@ -125,34 +125,34 @@ BEGIN
     -- it must plan as its definer: tables and columns exist, she may read them
     PERFORM @extschema@.eval_as(me, format('EXPLAIN (COSTS OFF) %s', query));
   ELSE
-    IF op IS NULL OR op NOT IN ('>', '>=', '<', '<=') OR threshold IS NULL THEN
+    IF op IS NULL OR op OPERATOR(pg_catalog.<>) ALL (ARRAY['>', '>=', '<', '<=']) OR threshold IS NULL THEN
       RAISE EXCEPTION 'metric alert "%" needs op (>, >=, <, <=) and a threshold', name USING ERRCODE = 'invalid_parameter_value';
     END IF;
     -- an unknown metric fails here (asked as the definer)
     PERFORM @extschema@.eval_as(me, format('SELECT %s.metric_sql(ARRAY[%L]::pg_catalog.text[])', '@extschema@', metric));
   END IF;
-  IF severity IS NULL OR severity NOT IN ('info', 'warning', 'critical') THEN
+  IF severity IS NULL OR severity OPERATOR(pg_catalog.<>) ALL (ARRAY['info', 'warning', 'critical']) THEN
     RAISE EXCEPTION 'unknown severity "%" for alert "%"', severity, name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of info, warning, critical.';
   END IF;
-  IF channels IS NULL OR jsonb_typeof(channels) <> 'array' THEN
+  IF channels IS NULL OR jsonb_typeof(channels) OPERATOR(pg_catalog.<>) 'array' THEN
     RAISE EXCEPTION 'channels of alert "%" must be a JSON array', name USING ERRCODE = 'invalid_parameter_value';
   END IF;
   FOR c IN SELECT e FROM jsonb_array_elements(channels) e LOOP
-    IF c ? 'webhook' THEN
-      IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name = c ->> 'webhook') THEN
-        RAISE EXCEPTION 'unknown endpoint "%" in alert "%"', c ->> 'webhook', name USING ERRCODE = 'undefined_object';
+    IF c OPERATOR(pg_catalog.?) 'webhook' THEN
+      IF NOT EXISTS (SELECT 1 FROM @extschema@.endpoint e WHERE e.name OPERATOR(pg_catalog.=) (c OPERATOR(pg_catalog.->>) 'webhook')) THEN
+        RAISE EXCEPTION 'unknown endpoint "%" in alert "%"', c OPERATOR(pg_catalog.->>) 'webhook', name USING ERRCODE = 'undefined_object';
       END IF;
-      IF NOT @extschema@.endpoint_sendable(c ->> 'webhook', me) THEN
-        RAISE EXCEPTION 'permission denied to send to endpoint "%" (alert "%")', c ->> 'webhook', name
+      IF NOT @extschema@.endpoint_sendable(c OPERATOR(pg_catalog.->>) 'webhook', me) THEN
+        RAISE EXCEPTION 'permission denied to send to endpoint "%" (alert "%")', c OPERATOR(pg_catalog.->>) 'webhook', name
           USING ERRCODE = 'insufficient_privilege',
                 HINT = 'Its owner lets a role send with concord.endpoint_create(..., senders => ..., replace => true).';
       END IF;
-      IF coalesce(c ->> 'format', 'json') NOT IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack') THEN
-        RAISE EXCEPTION 'unknown format "%" in alert "%"', c ->> 'format', name
+      IF coalesce(c OPERATOR(pg_catalog.->>) 'format', 'json') OPERATOR(pg_catalog.<>) ALL (ARRAY['json', 'dingtalk', 'wecom', 'feishu', 'slack']) THEN
+        RAISE EXCEPTION 'unknown format "%" in alert "%"', c OPERATOR(pg_catalog.->>) 'format', name
           USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of json, dingtalk, wecom, feishu, slack.';
       END IF;
-    ELSIF NOT c ? 'notify' OR (c ->> 'notify') !~ '^[a-z_][a-z0-9_]{0,62}$' THEN
+    ELSIF NOT c OPERATOR(pg_catalog.?) 'notify' OR (c OPERATOR(pg_catalog.->>) 'notify') OPERATOR(pg_catalog.!~) '^[a-z_][a-z0-9_]{0,62}$' THEN
       RAISE EXCEPTION 'channel % of alert "%" must be {"webhook": endpoint, "format": ...} or {"notify": channel}', c, name
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
@@ -229,7 +229,7 @@ DECLARE
   v numeric;
   state text;
 BEGIN
-  SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name = alert_check.name;
+  SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name OPERATOR(pg_catalog.=) alert_check.name;
   IF r.name IS NULL THEN
     RAISE EXCEPTION 'unknown alert "%"', name USING ERRCODE = 'undefined_object';
   END IF;
@@ -244,33 +244,33 @@ BEGIN
     found := @extschema@.eval_as(r.owner, format(
       'SELECT pg_catalog.jsonb_build_object(''count'', pg_catalog.count(*), ''rows'','
       ' COALESCE(pg_catalog.jsonb_agg(s.q) FILTER (WHERE s.n OPERATOR(pg_catalog.<=) 20), ''[]''::pg_catalog.jsonb))'
-      ' FROM (SELECT q, pg_catalog.row_number() OVER () AS n FROM (%s' || E'\n' || ') q) s', r.query));
-    found_trouble := (found ->> 'count')::bigint > 0;
+      ' FROM (SELECT q, pg_catalog.row_number() OVER () AS n FROM (%s' OPERATOR(pg_catalog.||) E'\n' OPERATOR(pg_catalog.||) ') q) s', r.query));
+    found_trouble := (found OPERATOR(pg_catalog.->>) 'count')::bigint OPERATOR(pg_catalog.>) 0;
   ELSE
     found := @extschema@.eval_as(r.owner, format(
       'SELECT pg_catalog.jsonb_build_object(''value'', j OPERATOR(pg_catalog.->) %L::pg_catalog.text)'
       ' FROM %s.metric_query(ARRAY[%L]::pg_catalog.text[], from_date => %L::pg_catalog.date,'
       ' to_date => %L::pg_catalog.date) j',
-      r.metric, '@extschema@', r.metric, (pg_catalog.now() - r.metric_window)::date, pg_catalog.now()::date));
-    v := (found ->> 'value')::numeric;
+      r.metric, '@extschema@', r.metric, (pg_catalog.now() OPERATOR(pg_catalog.-) r.metric_window)::date, pg_catalog.now()::date));
+    v := (found OPERATOR(pg_catalog.->>) 'value')::numeric;
     found := jsonb_build_object('value', v);
     EXECUTE format('SELECT $1 %s $2', r.op) INTO found_trouble USING v, r.threshold;
     found_trouble := coalesce(found_trouble, false);
   END IF;
 
-  SELECT * INTO ev FROM @extschema@.alert_event e WHERE e.rule = r.name AND e.resolved_at IS NULL FOR UPDATE;
+  SELECT * INTO ev FROM @extschema@.alert_event e WHERE e.rule OPERATOR(pg_catalog.=) r.name AND e.resolved_at IS NULL FOR UPDATE;
   IF found_trouble THEN
     IF ev.id IS NULL THEN
       INSERT INTO @extschema@.alert_event AS e (rule, severity, detail) VALUES (r.name, r.severity, found) RETURNING e.* INTO ev;
       PERFORM @extschema@.alert_notify(r, ev, 'firing');
-      UPDATE @extschema@.alert_event e SET notified_at = pg_catalog.now() WHERE e.id = ev.id;
+      UPDATE @extschema@.alert_event e SET notified_at = pg_catalog.now() WHERE e.id OPERATOR(pg_catalog.=) ev.id;
       state := 'fired';
     ELSE
       UPDATE @extschema@.alert_event e SET last_seen_at = pg_catalog.now(), detail = found
-       WHERE e.id = ev.id RETURNING e.* INTO ev;
-      IF ev.notified_at IS NULL OR ev.notified_at + r.cooldown <= pg_catalog.now() THEN
+       WHERE e.id OPERATOR(pg_catalog.=) ev.id RETURNING e.* INTO ev;
+      IF ev.notified_at IS NULL OR ev.notified_at OPERATOR(pg_catalog.+) r.cooldown OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
         PERFORM @extschema@.alert_notify(r, ev, 'still firing');
-        UPDATE @extschema@.alert_event e SET notified_at = pg_catalog.now() WHERE e.id = ev.id;
+        UPDATE @extschema@.alert_event e SET notified_at = pg_catalog.now() WHERE e.id OPERATOR(pg_catalog.=) ev.id;
         state := 'firing, notified again';
       ELSE
         state := 'firing';
@@ -279,14 +279,14 @@ BEGIN
   ELSIF ev.id IS NOT NULL THEN
     -- (its detail stays what fired: the check that resolves it found nothing)
     UPDATE @extschema@.alert_event e SET resolved_at = pg_catalog.now()
-     WHERE e.id = ev.id RETURNING e.* INTO ev;
+     WHERE e.id OPERATOR(pg_catalog.=) ev.id RETURNING e.* INTO ev;
     PERFORM @extschema@.alert_notify(r, ev, 'resolved');
     state := 'resolved';
   ELSE
     state := 'ok';
   END IF;
-  UPDATE @extschema@.alert_rule x SET last_check_at = pg_catalog.now(), next_check_at = pg_catalog.now() + r.every, last_error = NULL
-   WHERE x.name = r.name;
+  UPDATE @extschema@.alert_rule x SET last_check_at = pg_catalog.now(), next_check_at = pg_catalog.now() OPERATOR(pg_catalog.+) r.every, last_error = NULL
+   WHERE x.name OPERATOR(pg_catalog.=) r.name;
   RETURN state;
 END
 $fn$;

@@ -158,7 +158,7 @@ DECLARE
   me regrole := @extschema@.caller();
   old @extschema@.endpoint;
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+  IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid endpoint name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'An endpoint name is a lower-case identifier, e.g. finance_billing.';
   END IF;
@@ -189,19 +189,19 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege', HINT = 'Its owner lets a role use it with concord.secret_grant(name, role).';
   END IF;
   PERFORM @extschema@.flow_check_headers(headers, format('endpoint "%s"', name), coalesce(old.defined_by, me));
-  IF format IS NULL OR format NOT IN ('json', 'dingtalk', 'wecom', 'feishu', 'slack') THEN
+  IF format IS NULL OR format OPERATOR(pg_catalog.<>) ALL (ARRAY['json', 'dingtalk', 'wecom', 'feishu', 'slack']) THEN
     RAISE EXCEPTION 'unknown format "%" for endpoint "%"', format, name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of json, dingtalk, wecom, feishu, slack.';
   END IF;
-  IF max_in_flight IS NULL OR max_in_flight NOT BETWEEN 1 AND 256 THEN
+  IF max_in_flight IS NULL OR NOT (max_in_flight OPERATOR(pg_catalog.>=) 1 AND max_in_flight OPERATOR(pg_catalog.<=) 256) THEN
     RAISE EXCEPTION 'max_in_flight of endpoint "%" must be between 1 and 256, not %', name, coalesce(max_in_flight::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF max_attempts IS NULL OR max_attempts NOT BETWEEN 1 AND 100 THEN
+  IF max_attempts IS NULL OR NOT (max_attempts OPERATOR(pg_catalog.>=) 1 AND max_attempts OPERATOR(pg_catalog.<=) 100) THEN
     RAISE EXCEPTION 'max_attempts of endpoint "%" must be between 1 and 100, not %', name, coalesce(max_attempts::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF timeout_ms IS NULL OR timeout_ms NOT BETWEEN 100 AND 600000 THEN
+  IF timeout_ms IS NULL OR NOT (timeout_ms OPERATOR(pg_catalog.>=) 100 AND timeout_ms OPERATOR(pg_catalog.<=) 600000) THEN
     RAISE EXCEPTION 'timeout_ms of endpoint "%" must be between 100 and 600000, not %', name, coalesce(timeout_ms::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -277,17 +277,17 @@ BEGIN
   END IF;
   PERFORM @extschema@.require_manages('endpoint', name, owner, 'drop');
   SELECT pg_catalog.string_agg(u, ', ' ORDER BY u) INTO users FROM (
-    SELECT 'event rule ' || r.name AS u FROM @extschema@.event_rule r, jsonb_array_elements(r.actions) a
-     WHERE a ->> 'webhook' OPERATOR(pg_catalog.=) endpoint_drop.name
+    SELECT 'event rule ' OPERATOR(pg_catalog.||) r.name AS u FROM @extschema@.event_rule r, jsonb_array_elements(r.actions) a
+     WHERE a OPERATOR(pg_catalog.->>) 'webhook' OPERATOR(pg_catalog.=) endpoint_drop.name
     UNION
-    SELECT 'alert ' || r.name FROM @extschema@.alert_rule r, jsonb_array_elements(r.channels) c
-     WHERE c ->> 'webhook' OPERATOR(pg_catalog.=) endpoint_drop.name) x;
+    SELECT 'alert ' OPERATOR(pg_catalog.||) r.name FROM @extschema@.alert_rule r, jsonb_array_elements(r.channels) c
+     WHERE c OPERATOR(pg_catalog.->>) 'webhook' OPERATOR(pg_catalog.=) endpoint_drop.name) x;
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'endpoint "%" is used by %', name, users
       USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop them or point them at another endpoint first.';
   END IF;
   SELECT count(*) INTO waiting FROM @extschema@.outbox o
-   WHERE o.endpoint OPERATOR(pg_catalog.=) endpoint_drop.name AND o.status IN ('pending', 'in_flight');
+   WHERE o.endpoint OPERATOR(pg_catalog.=) endpoint_drop.name AND o.status OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'in_flight']);
   IF waiting OPERATOR(pg_catalog.>) 0 AND discard_pending IS NOT TRUE THEN
     RAISE EXCEPTION 'endpoint "%" has % message(s) not yet delivered', name, waiting
       USING ERRCODE = 'object_not_in_prerequisite_state',

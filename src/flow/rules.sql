@@ -314,13 +314,13 @@ DECLARE
   rowtype regtype;
   evs text[];
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,50}$' THEN
+  IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,50}$' THEN
     RAISE EXCEPTION 'invalid event rule name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A rule name is a lower-case identifier, e.g. contract_signed.';
   END IF;
   SELECT * INTO old FROM @extschema@.event_rule x WHERE x.name OPERATOR(pg_catalog.=) event_rule_create.name FOR UPDATE;
   PERFORM @extschema@.require_redefinable('event rule', name, old.defined_by, old.name IS NOT NULL, replace);
-  IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl) NOT IN ('r', 'p') THEN
+  IF tbl IS NULL OR (SELECT k.relkind FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl) OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::pg_catalog."char"[]) THEN
     RAISE EXCEPTION 'event rule "%" needs a table', name USING ERRCODE = 'wrong_object_type';
   END IF;
   -- the rule's trigger goes on the table as if its definer made it
@@ -329,13 +329,13 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege', HINT = 'An event rule needs the TRIGGER privilege on its table (its owner has it).';
   END IF;
   evs := ARRAY(SELECT DISTINCT lower(e) FROM unnest(events) e ORDER BY 1);
-  IF cardinality(evs) = 0 OR NOT evs <@ ARRAY['insert', 'update', 'delete'] THEN
+  IF cardinality(evs) OPERATOR(pg_catalog.=) 0 OR NOT evs OPERATOR(pg_catalog.<@) ARRAY['insert', 'update', 'delete'] THEN
     RAISE EXCEPTION 'events of rule "%" must be some of insert, update, delete (got %)', name, events
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- the condition: over NEW and OLD, rows of the table (OLD is NULL on
   -- insert, NEW on delete)
-  rowtype := (SELECT k.reltype FROM pg_catalog.pg_class k WHERE k.oid = tbl)::regtype;
+  rowtype := (SELECT k.reltype FROM pg_catalog.pg_class k WHERE k.oid OPERATOR(pg_catalog.=) tbl)::regtype;
   IF condition IS NOT NULL THEN
     cond := @extschema@.expr_check_over('', ARRAY['new', 'old'], ARRAY[rowtype, rowtype], condition, true);
   END IF;
@@ -350,7 +350,7 @@ BEGIN
         defined_by = excluded.defined_by, defined_at = pg_catalog.now(), enabled = true;
   IF old.name IS NOT NULL THEN
     -- the rule may have moved to another table
-    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, old.table_name);
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' OPERATOR(pg_catalog.||) name, old.table_name);
   END IF;
   PERFORM @extschema@.event_rule_trigger_build(name, tbl, evs, cond, me);
   PERFORM @extschema@.audit_record('event_rule', name, NULL,
@@ -383,7 +383,7 @@ BEGIN
   IF t IS NULL THEN
     RAISE EXCEPTION 'unknown event rule "%"', name USING ERRCODE = 'undefined_object';
   END IF;
-  EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t, CASE WHEN enabled THEN 'ENABLE' ELSE 'DISABLE' END, 'concord_rule_' || name);
+  EXECUTE format('ALTER TABLE %s %s TRIGGER %I', t, CASE WHEN enabled THEN 'ENABLE' ELSE 'DISABLE' END, 'concord_rule_' OPERATOR(pg_catalog.||) name);
   PERFORM @extschema@.audit_record('event_rule_enable', name, NULL, jsonb_build_object('enabled', enabled));
   RETURN enabled;
 END
@@ -409,8 +409,8 @@ BEGIN
   IF t IS NULL THEN
     RETURN false;
   END IF;
-  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' || name, t);
-  EXECUTE format('DROP FUNCTION IF EXISTS concord_rules.%I()', 'rule_' || name);
+  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_rule_' OPERATOR(pg_catalog.||) name, t);
+  EXECUTE format('DROP FUNCTION IF EXISTS concord_rules.%I()', 'rule_' OPERATOR(pg_catalog.||) name);
   PERFORM @extschema@.audit_record('event_rule_drop', name);
   RETURN true;
 END

@@ -37,12 +37,12 @@
 #include "identity/identity.h"
 #include "identity/match.h"
 
-/* ", r.extra->>'a', r.extra->>'b'": the declared attributes' values */
+/* ", r.extra ->> 'a', r.extra ->> 'b'": the declared attributes' values */
 void
 identity_append_declared(StringInfo q, const IdentityModel *m)
 {
 	for (int j = 0; j < m->ndeclared; j++)
-		appendStringInfo(q, ", r.extra->>%s", quote_literal_cstr(m->declared[j].name));
+		appendStringInfo(q, ", r.extra OPERATOR(pg_catalog.->>) %s", quote_literal_cstr(m->declared[j].name));
 }
 
 /*
@@ -960,25 +960,30 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 	/* $1: the values; $2: the attribute (identity_record's column, or declared) */
 	if (att < A_NATTS)
 		query = psprintf("SELECT v.v,"
-						 " coalesce(s.spread, (SELECT count(DISTINCT r.%s) FROM concord.identity_record r WHERE r.%s = v.v)),"
+						 " coalesce(s.spread, (SELECT pg_catalog.count(DISTINCT r.%s) FROM concord.identity_record r"
+						 " WHERE r.%s OPERATOR(pg_catalog.=) v.v)),"
 						 " %s"
 						 " FROM pg_catalog.unnest($1) AS v(v)"
-						 " LEFT JOIN concord.identity_value_stat s ON s.attribute = $2 AND s.value = v.v",
+						 " LEFT JOIN concord.identity_value_stat s"
+						 " ON s.attribute OPERATOR(pg_catalog.=) $2 AND s.value OPERATOR(pg_catalog.=) v.v",
 						 att == A_NAME_KEY ? "phone" : "name_key", att_columns[att],
 						 att == A_COMPANY ? "-1" :
-						 psprintf("(SELECT count(*) FROM concord.identity_record r WHERE r.%s = v.v)", att_columns[att]));
+						 psprintf("(SELECT pg_catalog.count(*) FROM concord.identity_record r WHERE r.%s OPERATOR(pg_catalog.=) v.v)",
+								  att_columns[att]));
 	else if (att > NAME_COMPANY(m))
 		/* a blocking rule's conjunction of keys: its rows only */
 		query = identity_rule_count_query(m, att);
 	else if (att == NAME_COMPANY(m))
 		/* (its "spread": the mobiles behind it, see identity_is_mobile) */
 		query = "SELECT v.v, c.mobiles, c.n FROM pg_catalog.unnest($1) AS v(v)"
-			" CROSS JOIN LATERAL (SELECT count(DISTINCT r.phone) FILTER (WHERE r.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ") AS mobiles,"
-			" count(*) AS n FROM concord.identity_record r"
-			" WHERE r.name_key = pg_catalog.split_part(v.v, E'\\x1f', 1) AND r.company = pg_catalog.split_part(v.v, E'\\x1f', 2)) c";
+			" CROSS JOIN LATERAL (SELECT pg_catalog.count(DISTINCT r.phone) FILTER (WHERE r.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ") AS mobiles,"
+			" pg_catalog.count(*) AS n FROM concord.identity_record r"
+			" WHERE r.name_key OPERATOR(pg_catalog.=) pg_catalog.split_part(v.v, E'\\x1f', 1)"
+			" AND r.company OPERATOR(pg_catalog.=) pg_catalog.split_part(v.v, E'\\x1f', 2)) c";
 	else
-		query = "SELECT v.v, 1, count(*) FROM pg_catalog.unnest($1) AS v(v)"
-			" JOIN concord.identity_record r ON r.extra @> pg_catalog.jsonb_build_object($2, v.v) GROUP BY v.v";
+		query = "SELECT v.v, 1, pg_catalog.count(*) FROM pg_catalog.unnest($1) AS v(v)"
+			" JOIN concord.identity_record r"
+			" ON r.extra OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_object($2, v.v) GROUP BY v.v";
 
 	vals = palloc(sizeof(Datum) * Max(hash_get_num_entries(h), 1));
 	kept = palloc(sizeof(Datum) * Max(hash_get_num_entries(h), 1));
@@ -1065,7 +1070,7 @@ identity_neighbour_links(IdentityRec *recs, int n, const bool *want)
 	args[2] = PointerGetDatum(construct_array(key, k, TEXTOID, -1, false, TYPALIGN_INT));
 	if (SPI_execute_with_args("SELECT w.i, l.customer_id, l.how, l.score"
 							  " FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2), pg_catalog.unnest($3)) AS w(i, s, k)"
-							  " JOIN concord.customer_link l ON l.source = w.s AND l.key = w.k",
+							  " JOIN concord.customer_link l ON l.source OPERATOR(pg_catalog.=) w.s AND l.key OPERATOR(pg_catalog.=) w.k",
 							  3, types, args, NULL, true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.customer_link");
 	for (uint64 j = 0; j < SPI_processed; j++)

@@ -71,7 +71,7 @@ identity_load_blocking_rules(IdentityModel *m)
 	if (SPI_execute(table ?
 					"SELECT r.name, r.keys, coalesce(r.source, '') FROM concord.identity_blocking_rule r"
 					" ORDER BY pg_catalog.cardinality(r.keys), r.name" :
-					"SELECT r.name, r.keys, '' FROM (VALUES ('id_number', '{id_number}'::text[]), ('phone', '{phone}'),"
+					"SELECT r.name, r.keys, '' FROM (VALUES ('id_number', '{id_number}'::pg_catalog.text[]), ('phone', '{phone}'),"
 					" ('email', '{email}'), ('name', '{name}'), ('name_company', '{name,company}')"
 					" UNION ALL SELECT a.name, ARRAY[a.name] FROM concord.identity_attribute a WHERE a.block) r(name, keys)"
 					" ORDER BY pg_catalog.cardinality(r.keys), r.name", true, 0) != SPI_OK_SELECT)

@@ -73,17 +73,18 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 	vals[1] = CStringGetTextDatum(key);
 	initStringInfo(&q);
 	appendStringInfoString(&q, "SELECT r.source, r.key, r.name_key, r.phone, r.email, r.company, r.address, r.id_number, r.syllables,"
-						   " (SELECT count(DISTINCT x.phone) FROM concord.identity_record x WHERE x.name_key = r.name_key),"
-						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.phone = r.phone),"
-						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email),"
-						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company = r.company),"
-						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.id_number = r.id_number),"
-						   " (SELECT count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ")"
-						   "    FROM concord.identity_record x WHERE x.name_key = r.name_key AND x.company = r.company)");
+						   " (SELECT pg_catalog.count(DISTINCT x.phone) FROM concord.identity_record x WHERE x.name_key OPERATOR(pg_catalog.=) r.name_key),"
+						   " (SELECT pg_catalog.count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.phone OPERATOR(pg_catalog.=) r.phone),"
+						   " (SELECT pg_catalog.count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email OPERATOR(pg_catalog.=) r.email),"
+						   " (SELECT pg_catalog.count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company OPERATOR(pg_catalog.=) r.company),"
+						   " (SELECT pg_catalog.count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.id_number OPERATOR(pg_catalog.=) r.id_number),"
+						   " (SELECT pg_catalog.count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ")"
+						   "    FROM concord.identity_record x"
+						   " WHERE x.name_key OPERATOR(pg_catalog.=) r.name_key AND x.company OPERATOR(pg_catalog.=) r.company)");
 	identity_append_declared(&q, m);
 	/* the employer as written, for the city its name gives */
 	appendStringInfoString(&q, ", r.original OPERATOR(pg_catalog.->>) 'company'");
-	appendStringInfoString(&q, " FROM concord.identity_record r WHERE r.source = $1 AND r.key = $2");
+	appendStringInfoString(&q, " FROM concord.identity_record r WHERE r.source OPERATOR(pg_catalog.=) $1 AND r.key OPERATOR(pg_catalog.=) $2");
 	if (SPI_execute_with_args(q.data, 2, types, vals, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_record");
 	if (SPI_processed == 0)
@@ -164,7 +165,8 @@ concord_identity_compare(PG_FUNCTION_ARGS)
 				 errhint("Records are read from the registered sources by concord.resolve().")));
 	identity_compare(&model, &a, &b, c, &score, &rule);
 	/* the trained levels' m and u */
-	if (SPI_execute("SELECT attribute, level, m, u FROM concord.identity_weight WHERE origin = 'trained' AND m IS NOT NULL AND u IS NOT NULL",
+	if (SPI_execute("SELECT attribute, level, m, u FROM concord.identity_weight"
+					" WHERE origin OPERATOR(pg_catalog.=) 'trained' AND m IS NOT NULL AND u IS NOT NULL",
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");
 

@@ -214,8 +214,9 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 	bool		have = false;
 	Rule		rules[G_NATTS];
 	static const char *const select_list =
-		"SELECT l.customer_id, r.source, r.key, r.original->>'name', r.phone, r.email,"
-		" r.original->>'company', r.original->>'address', r.id_number, r.updated_at, s.priority";
+		"SELECT l.customer_id, r.source, r.key, r.original OPERATOR(pg_catalog.->>) 'name', r.phone, r.email,"
+		" r.original OPERATOR(pg_catalog.->>) 'company', r.original OPERATOR(pg_catalog.->>) 'address',"
+		" r.id_number, r.updated_at, s.priority";
 
 	InitMaterializedSRF(fcinfo, 0);
 	outer = CurrentMemoryContext;
@@ -226,13 +227,15 @@ concord_identity_golden(PG_FUNCTION_ARGS)
 	portal = SPI_cursor_open_with_args(NULL,
 									   psprintf("%s%s", select_list, scoped ?
 												" FROM (SELECT DISTINCT customer_id FROM pg_temp.identity_touched) t"
-												" JOIN concord.customer_link l ON l.customer_id = t.customer_id"
-												" JOIN concord.identity_record r ON r.source = l.source AND r.key = l.key"
-												" JOIN concord.identity_source s ON s.name = r.source"
+												" JOIN concord.customer_link l ON l.customer_id OPERATOR(pg_catalog.=) t.customer_id"
+												" JOIN concord.identity_record r"
+												" ON r.source OPERATOR(pg_catalog.=) l.source AND r.key OPERATOR(pg_catalog.=) l.key"
+												" JOIN concord.identity_source s ON s.name OPERATOR(pg_catalog.=) r.source"
 												" ORDER BY l.customer_id" :
 												" FROM concord.customer_link l"
-												" JOIN concord.identity_record r ON r.source = l.source AND r.key = l.key"
-												" JOIN concord.identity_source s ON s.name = r.source"
+												" JOIN concord.identity_record r"
+												" ON r.source OPERATOR(pg_catalog.=) l.source AND r.key OPERATOR(pg_catalog.=) l.key"
+												" JOIN concord.identity_source s ON s.name OPERATOR(pg_catalog.=) r.source"
 												" ORDER BY l.customer_id"),
 									   0, NULL, NULL, NULL, true, CURSOR_OPT_NO_SCROLL);
 	load_rules(rules);

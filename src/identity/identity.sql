@@ -208,14 +208,14 @@ AS $fn$
 DECLARE
   idx record;
 BEGIN
-  IF tbl NOT IN ('identity_record', 'customer_link') THEN
+  IF NOT tbl OPERATOR(pg_catalog.=) ANY (ARRAY['identity_record', 'customer_link']) THEN
     RAISE EXCEPTION 'no bulk indexes for table "%"', tbl USING ERRCODE = 'invalid_parameter_value';
   END IF;
   FOR idx IN
     SELECT 'identity_record_' OPERATOR(pg_catalog.||) col OPERATOR(pg_catalog.||) '_idx' AS name,
-           format('(%I%s) WHERE %I IS NOT NULL', col,
+           pg_catalog.format('(%I%s) WHERE %I IS NOT NULL', col,
                   -- (a name with its employer: 王伟 at 华信软件 is looked up directly)
-                  CASE col WHEN 'name_key' THEN ', company' ELSE '' END, col) AS def
+                  CASE WHEN col OPERATOR(pg_catalog.=) 'name_key' THEN ', company' ELSE '' END, col) AS def
       FROM unnest(ARRAY['phone', 'email', 'name_key', 'id_number', 'company']) col
      WHERE tbl OPERATOR(pg_catalog.=) 'identity_record'
     UNION ALL
@@ -225,18 +225,18 @@ BEGIN
     SELECT 'customer_link_customer_idx', '(customer_id)' WHERE tbl OPERATOR(pg_catalog.=) 'customer_link'
   LOOP
     IF present THEN
-      EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s.%I %s', idx.name, '@extschema@', tbl, idx.def);
+      EXECUTE pg_catalog.format('CREATE INDEX IF NOT EXISTS %I ON %s.%I %s', idx.name, '@extschema@', tbl, idx.def);
     ELSE
-      EXECUTE format('DROP INDEX IF EXISTS %s.%I', '@extschema@', idx.name);
+      EXECUTE pg_catalog.format('DROP INDEX IF EXISTS %s.%I', '@extschema@', idx.name);
     END IF;
   END LOOP;
   -- and the primary key
   IF present AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint
                               WHERE conname OPERATOR(pg_catalog.=) (tbl OPERATOR(pg_catalog.||) '_pkey')
-                                AND conrelid OPERATOR(pg_catalog.=) format('%s.%I', '@extschema@', tbl)::regclass) THEN
-    EXECUTE format('ALTER TABLE %s.%I ADD CONSTRAINT %I PRIMARY KEY (source, key)', '@extschema@', tbl, tbl OPERATOR(pg_catalog.||) '_pkey');
+                                AND conrelid OPERATOR(pg_catalog.=) pg_catalog.format('%s.%I', '@extschema@', tbl)::pg_catalog.regclass) THEN
+    EXECUTE pg_catalog.format('ALTER TABLE %s.%I ADD CONSTRAINT %I PRIMARY KEY (source, key)', '@extschema@', tbl, tbl OPERATOR(pg_catalog.||) '_pkey');
   ELSIF NOT present THEN
-    EXECUTE format('ALTER TABLE %s.%I DROP CONSTRAINT IF EXISTS %I', '@extschema@', tbl, tbl OPERATOR(pg_catalog.||) '_pkey');
+    EXECUTE pg_catalog.format('ALTER TABLE %s.%I DROP CONSTRAINT IF EXISTS %I', '@extschema@', tbl, tbl OPERATOR(pg_catalog.||) '_pkey');
   END IF;
 END
 $fn$;
@@ -253,9 +253,9 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 BEGIN
   IF golden THEN
-    EXECUTE format('ANALYZE %s.customer', '@extschema@');
+    EXECUTE pg_catalog.format('ANALYZE %s.customer', '@extschema@');
   ELSE
-    EXECUTE format('ANALYZE %1$s.identity_record, %1$s.customer_link', '@extschema@');
+    EXECUTE pg_catalog.format('ANALYZE %1$s.identity_record, %1$s.customer_link', '@extschema@');
   END IF;
 END
 $fn$;
@@ -448,14 +448,14 @@ BEGIN
             HINT = 'concord.identity_source_create makes this trigger; drop a copy made by hand.';
   END IF;
   IF TG_OP OPERATOR(pg_catalog.=) 'INSERT' THEN
-    EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, n.%I::pg_catalog.text FROM new_rows n',
+    EXECUTE pg_catalog.format('INSERT INTO %s.identity_queue (source, key) SELECT $1, n.%I::pg_catalog.text FROM new_rows n',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
   ELSIF TG_OP OPERATOR(pg_catalog.=) 'DELETE' THEN
-    EXECUTE format('INSERT INTO %s.identity_queue (source, key) SELECT $1, o.%I::pg_catalog.text FROM old_rows o',
+    EXECUTE pg_catalog.format('INSERT INTO %s.identity_queue (source, key) SELECT $1, o.%I::pg_catalog.text FROM old_rows o',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
   ELSE
     -- an update queues the old key and the new one, once if they are equal
-    EXECUTE format('INSERT INTO %1$s.identity_queue (source, key)'
+    EXECUTE pg_catalog.format('INSERT INTO %1$s.identity_queue (source, key)'
                    ' SELECT $1, n.%2$I::pg_catalog.text FROM new_rows n UNION SELECT $1, o.%2$I::pg_catalog.text FROM old_rows o',
                    '@extschema@', TG_ARGV[1]) USING TG_ARGV[0];
   END IF;
@@ -620,8 +620,8 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Tracking changes puts triggers on the table: its owner may, or pass track_changes => false.';
   END IF;
-  IF jsonb_typeof(columns) OPERATOR(pg_catalog.<>) 'object' THEN
-    RAISE EXCEPTION 'columns of identity source "%" must be a JSON object of kind: column, not %', name, jsonb_typeof(columns)
+  IF pg_catalog.jsonb_typeof(columns) OPERATOR(pg_catalog.<>) 'object' THEN
+    RAISE EXCEPTION 'columns of identity source "%" must be a JSON object of kind: column, not %', name, pg_catalog.jsonb_typeof(columns)
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'For example {"name": "customer_name", "phone": "mobile", "updated_at": "modified_at"}.';
   END IF;
@@ -635,37 +635,40 @@ BEGIN
     IF NOT k OPERATOR(pg_catalog.=) ANY (kinds) AND att.name IS NULL THEN
       RAISE EXCEPTION 'unknown attribute kind "%" for identity source "%"', k, name
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = 'Known kinds: ' OPERATOR(pg_catalog.||) array_to_string(kinds, ', ') OPERATOR(pg_catalog.||) coalesce(', ' OPERATOR(pg_catalog.||)
-                       (SELECT string_agg(a.name, ', ' ORDER BY a.name) FROM @extschema@.identity_attribute a), '') OPERATOR(pg_catalog.||)
+              HINT = 'Known kinds: ' OPERATOR(pg_catalog.||) pg_catalog.array_to_string(kinds, ', ') OPERATOR(pg_catalog.||) coalesce(', ' OPERATOR(pg_catalog.||)
+                       (SELECT pg_catalog.string_agg(a.name, ', ' ORDER BY a.name) FROM @extschema@.identity_attribute a), '') OPERATOR(pg_catalog.||)
                      '; declare others with concord.identity_attribute_create.';
     END IF;
-    IF jsonb_typeof(columns OPERATOR(pg_catalog.->) k) OPERATOR(pg_catalog.<>) 'string' THEN
+    IF pg_catalog.jsonb_typeof(columns OPERATOR(pg_catalog.->) k) OPERATOR(pg_catalog.<>) 'string' THEN
       RAISE EXCEPTION 'attribute "%" of identity source "%" must name a column, not %', k, name, columns OPERATOR(pg_catalog.->) k
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+    SELECT a.atttypid::pg_catalog.regtype INTO typ FROM pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) source_table AND a.attname OPERATOR(pg_catalog.=) col AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'column "%" (%) of identity source "%" does not exist in table %', col, k, name, source_table
         USING ERRCODE = 'undefined_column';
     END IF;
-    IF k OPERATOR(pg_catalog.=) 'updated_at' AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+    IF k OPERATOR(pg_catalog.=) 'updated_at' AND NOT typ OPERATOR(pg_catalog.=) ANY (ARRAY['timestamptz'::pg_catalog.regtype, 'timestamp'::pg_catalog.regtype, 'date'::pg_catalog.regtype]) THEN
       RAISE EXCEPTION 'column "%" (updated_at) of identity source "%" must be a date or timestamp, not %', col, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
-    IF att.compare OPERATOR(pg_catalog.=) 'date' AND typ NOT IN ('date'::regtype, 'timestamptz'::regtype, 'timestamp'::regtype) THEN
+    IF att.compare OPERATOR(pg_catalog.=) 'date' AND NOT typ OPERATOR(pg_catalog.=) ANY (ARRAY['date'::pg_catalog.regtype, 'timestamptz'::pg_catalog.regtype, 'timestamp'::pg_catalog.regtype]) THEN
       RAISE EXCEPTION 'column "%" (%, compared as a date) of identity source "%" must be a date or timestamp, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch',
               HINT = 'Register a view that converts it, e.g. to_date(col, ''YYYYMMDD''), with track_changes => false (a view has no triggers; run concord.resolve() after changes).';
     END IF;
-    IF att.compare OPERATOR(pg_catalog.=) 'number' AND typ NOT IN ('smallint'::regtype, 'integer'::regtype, 'bigint'::regtype, 'numeric'::regtype,
-                                             'real'::regtype, 'double precision'::regtype) THEN
+    IF att.compare OPERATOR(pg_catalog.=) 'number' AND NOT typ OPERATOR(pg_catalog.=) ANY (ARRAY[
+         'smallint'::pg_catalog.regtype, 'integer'::pg_catalog.regtype, 'bigint'::pg_catalog.regtype, 'numeric'::pg_catalog.regtype,
+         'real'::pg_catalog.regtype, 'double precision'::pg_catalog.regtype]) THEN
       RAISE EXCEPTION 'column "%" (%, compared as a number) of identity source "%" must be numeric, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
-    IF k OPERATOR(pg_catalog.<>) 'updated_at' AND att.compare IS DISTINCT FROM 'date' AND att.compare IS DISTINCT FROM 'number'
-       AND typ NOT IN ('text'::regtype, 'character varying'::regtype, 'character'::regtype,
-                       'bigint'::regtype, 'integer'::regtype, 'numeric'::regtype) THEN
+    IF k OPERATOR(pg_catalog.<>) 'updated_at' AND coalesce(att.compare OPERATOR(pg_catalog.<>) 'date', true)
+       AND coalesce(att.compare OPERATOR(pg_catalog.<>) 'number', true)
+       AND NOT typ OPERATOR(pg_catalog.=) ANY (ARRAY['text'::pg_catalog.regtype, 'character varying'::pg_catalog.regtype,
+                                                    'character'::pg_catalog.regtype, 'bigint'::pg_catalog.regtype,
+                                                    'integer'::pg_catalog.regtype, 'numeric'::pg_catalog.regtype]) THEN
       RAISE EXCEPTION 'column "%" (%) of identity source "%" must be text, not %', col, k, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
@@ -689,12 +692,12 @@ BEGIN
   END IF;
   IF track_changes THEN
     -- (made as concord's owner; the caller's TRIGGER privilege was checked)
-    FOR k IN SELECT unnest(ARRAY['insert', 'update', 'delete']) LOOP
-      EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT'
+    FOR k IN SELECT pg_catalog.unnest(ARRAY['insert', 'update', 'delete']) LOOP
+      EXECUTE pg_catalog.format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT'
                      ' EXECUTE FUNCTION %s.identity_queue_rows(%L, %L)',
                      'concord_identity_' OPERATOR(pg_catalog.||) k OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) identity_source_create.name, k, source_table,
-                     CASE k WHEN 'insert' THEN 'NEW TABLE AS new_rows'
-                            WHEN 'update' THEN 'NEW TABLE AS new_rows OLD TABLE AS old_rows'
+                     CASE WHEN k OPERATOR(pg_catalog.=) 'insert' THEN 'NEW TABLE AS new_rows'
+                          WHEN k OPERATOR(pg_catalog.=) 'update' THEN 'NEW TABLE AS new_rows OLD TABLE AS old_rows'
                             ELSE 'OLD TABLE AS old_rows' END,
                      '@extschema@', identity_source_create.name, key_column);
     END LOOP;
@@ -740,18 +743,18 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Comparisons: exact, date, number, string.';
   END IF;
   IF compare OPERATOR(pg_catalog.=) 'number' AND (tolerance IS NULL OR tolerance OPERATOR(pg_catalog.<) 0 OR tolerance OPERATOR(pg_catalog.=) 'infinity' OR tolerance OPERATOR(pg_catalog.=) 'NaN') THEN
-    RAISE EXCEPTION 'attribute "%" compared as a number needs a tolerance of 0 or more, not %', name, coalesce(tolerance::text, 'null')
+    RAISE EXCEPTION 'attribute "%" compared as a number needs a tolerance of 0 or more, not %', name, coalesce(tolerance::pg_catalog.text, 'null')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Numbers no further apart than the tolerance count as close.';
   END IF;
   IF compare OPERATOR(pg_catalog.<>) 'number' AND tolerance IS NOT NULL THEN
     RAISE EXCEPTION 'a tolerance is for attributes compared as numbers, not as %', compare
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF block AND compare NOT IN ('exact', 'date') THEN
+  IF block AND NOT compare OPERATOR(pg_catalog.=) ANY (ARRAY['exact', 'date']) THEN
     RAISE EXCEPTION 'only an attribute compared exactly or as a date can be a blocking key, not one compared as %', compare
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF (SELECT count(*) FROM @extschema@.identity_attribute) OPERATOR(pg_catalog.>=) 16 THEN
+  IF (SELECT pg_catalog.count(*) FROM @extschema@.identity_attribute) OPERATOR(pg_catalog.>=) 16 THEN
     RAISE EXCEPTION 'there are 16 declared attributes already' USING ERRCODE = 'program_limit_exceeded';
   END IF;
   -- weights: log2(m/u) of each level; by default what such an attribute is
@@ -760,23 +763,23 @@ BEGIN
   -- ID number, enough to link two rows on its own; a typo in it is
   -- possible, so disagreeing weighs less than an ID number's.  (The same
   -- defaults are score.c's, for rows no longer there.)
-  w_agree := coalesce(agree, CASE compare WHEN 'date' THEN 6 WHEN 'exact' THEN CASE WHEN block THEN 12 ELSE 4 END ELSE 3 END);
+  w_agree := coalesce(agree, CASE WHEN compare OPERATOR(pg_catalog.=) 'date' THEN 6 WHEN compare OPERATOR(pg_catalog.=) 'exact' THEN CASE WHEN block THEN 12 ELSE 4 END ELSE 3 END);
   -- (an exact identifier has a level for one typo: 1234567 / 1234667)
   w_close := CASE WHEN compare OPERATOR(pg_catalog.=) 'exact' AND NOT block THEN NULL
-                  ELSE coalesce(close, CASE compare WHEN 'date' THEN 3 WHEN 'exact' THEN 6 ELSE 1.5 END) END;
-  w_disagree := coalesce(disagree, CASE compare WHEN 'date' THEN -3 WHEN 'exact' THEN CASE WHEN block THEN -4 ELSE -2 END ELSE -1 END);
+                  ELSE coalesce(close, CASE WHEN compare OPERATOR(pg_catalog.=) 'date' THEN 3 WHEN compare OPERATOR(pg_catalog.=) 'exact' THEN 6 ELSE 1.5 END) END;
+  w_disagree := coalesce(disagree, CASE WHEN compare OPERATOR(pg_catalog.=) 'date' THEN -3 WHEN compare OPERATOR(pg_catalog.=) 'exact' THEN CASE WHEN block THEN -4 ELSE -2 END ELSE -1 END);
   IF compare OPERATOR(pg_catalog.=) 'exact' AND NOT block AND close IS NOT NULL THEN
     RAISE EXCEPTION 'an attribute compared exactly has no "close" level unless it is a blocking key' USING ERRCODE = 'invalid_parameter_value',
       HINT = 'An identifier (block => true) has one: one typo apart.';
   END IF;
-  IF abs(w_agree) OPERATOR(pg_catalog.>) 30 OR abs(coalesce(w_close, 0)) OPERATOR(pg_catalog.>) 30 OR abs(w_disagree) OPERATOR(pg_catalog.>) 30
+  IF pg_catalog.abs(w_agree) OPERATOR(pg_catalog.>) 30 OR pg_catalog.abs(coalesce(w_close, 0)) OPERATOR(pg_catalog.>) 30 OR pg_catalog.abs(w_disagree) OPERATOR(pg_catalog.>) 30
      OR w_agree OPERATOR(pg_catalog.=) 'NaN' OR w_close OPERATOR(pg_catalog.=) 'NaN' OR w_disagree OPERATOR(pg_catalog.=) 'NaN' THEN
     RAISE EXCEPTION 'weights of attribute "%" must be between -30 and 30 (log2 of a likelihood ratio)', name
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   IF NOT (w_agree OPERATOR(pg_catalog.>) w_disagree AND (w_close IS NULL OR (w_close OPERATOR(pg_catalog.<=) w_agree AND w_close OPERATOR(pg_catalog.>=) w_disagree))) THEN
     RAISE EXCEPTION 'weights of attribute "%" must order agree (%) >= close (%) >= disagree (%)', name, w_agree,
-      coalesce(w_close::text, '-'), w_disagree
+      coalesce(w_close::pg_catalog.text, '-'), w_disagree
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Agreement is evidence for a match, disagreement against.';
   END IF;
   INSERT INTO @extschema@.identity_attribute (name, compare, tolerance, block)
@@ -818,13 +821,13 @@ AS $fn$
 DECLARE
   users text;
 BEGIN
-  SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO users FROM @extschema@.identity_source s WHERE s.columns OPERATOR(pg_catalog.?) name;
+  SELECT pg_catalog.string_agg(s.name, ', ' ORDER BY s.name) INTO users FROM @extschema@.identity_source s WHERE s.columns OPERATOR(pg_catalog.?) name;
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'attribute "%" is used by identity sources %', name, users
       USING ERRCODE = 'dependent_objects_still_exist',
             HINT = 'Drop those sources first, or register them again without it.';
   END IF;
-  SELECT string_agg(r.name, ', ' ORDER BY r.name) INTO users FROM @extschema@.identity_blocking_rule r
+  SELECT pg_catalog.string_agg(r.name, ', ' ORDER BY r.name) INTO users FROM @extschema@.identity_blocking_rule r
    WHERE name OPERATOR(pg_catalog.=) ANY (r.keys) AND NOT (r.origin OPERATOR(pg_catalog.=) 'attribute' AND r.name OPERATOR(pg_catalog.=) name);
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'attribute "%" is a key of blocking rules %', name, users
@@ -859,15 +862,16 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Kinds: name, phone, email, company.';
   END IF;
   -- as identity_record holds it
-  v := CASE kind WHEN 'name' THEN @extschema@.name_key(value) WHEN 'phone' THEN @extschema@.normalize_phone(value)
-                 WHEN 'email' THEN @extschema@.normalize_email(value) ELSE @extschema@.normalize_company(value) END;
+  v := CASE WHEN kind OPERATOR(pg_catalog.=) 'name' THEN @extschema@.name_key(value)
+            WHEN kind OPERATOR(pg_catalog.=) 'phone' THEN @extschema@.normalize_phone(value)
+            WHEN kind OPERATOR(pg_catalog.=) 'email' THEN @extschema@.normalize_email(value) ELSE @extschema@.normalize_company(value) END;
   IF v IS NULL THEN
     RAISE EXCEPTION 'the % "%" normalizes to nothing', kind, value
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'It is a placeholder of the fixed list already (see concord.identity_placeholder), or no valid value of its kind.';
   END IF;
   INSERT INTO @extschema@.identity_placeholder_value AS p (kind, value, placeholder, origin, reason)
-  VALUES (kind, v, placeholder, 'manual', 'set by ' OPERATOR(pg_catalog.||) @extschema@.caller()::text)
+  VALUES (kind, v, placeholder, 'manual', 'set by ' OPERATOR(pg_catalog.||) @extschema@.caller()::pg_catalog.text)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO UPDATE
     SET placeholder = excluded.placeholder, origin = 'manual', reason = excluded.reason, updated_at = pg_catalog.now()
   RETURNING * INTO row;
@@ -887,8 +891,9 @@ AS $fn$
 DECLARE
   v text;
 BEGIN
-  v := CASE kind WHEN 'name' THEN @extschema@.name_key(value) WHEN 'phone' THEN @extschema@.normalize_phone(value)
-                 WHEN 'email' THEN @extschema@.normalize_email(value) ELSE @extschema@.normalize_company(value) END;
+  v := CASE WHEN kind OPERATOR(pg_catalog.=) 'name' THEN @extschema@.name_key(value)
+            WHEN kind OPERATOR(pg_catalog.=) 'phone' THEN @extschema@.normalize_phone(value)
+            WHEN kind OPERATOR(pg_catalog.=) 'email' THEN @extschema@.normalize_email(value) ELSE @extschema@.normalize_company(value) END;
   DELETE FROM @extschema@.identity_placeholder_value p WHERE p.kind OPERATOR(pg_catalog.=) kind AND p.value OPERATOR(pg_catalog.=) v AND p.origin OPERATOR(pg_catalog.=) 'manual';
   RETURN FOUND;
 END
@@ -928,7 +933,7 @@ BEGIN
    WHERE c.oid OPERATOR(pg_catalog.=) '@extschema@.identity_record'::pg_catalog.regclass;
   IF est IS NULL OR est OPERATOR(pg_catalog.<) 0 THEN
     -- (never analyzed yet: a first resolve)
-    SELECT count(*) INTO est FROM @extschema@.identity_record;
+    SELECT pg_catalog.count(*) INTO est FROM @extschema@.identity_record;
   END IF;
   pct := CASE WHEN est OPERATOR(pg_catalog.>) 50000 THEN 50000 OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) est ELSE 100 END;
   -- (left by an earlier call in this transaction; no DROP ... IF EXISTS,
@@ -936,31 +941,31 @@ BEGIN
   IF pg_catalog.to_regclass('pg_temp.identity_ph_sample') IS NOT NULL THEN
     DROP TABLE pg_temp.identity_ph_sample;
   END IF;
-  EXECUTE format('CREATE TEMP TABLE identity_ph_sample ON COMMIT DROP AS'
+  EXECUTE pg_catalog.format('CREATE TEMP TABLE identity_ph_sample ON COMMIT DROP AS'
                  ' SELECT r.name_key, r.syllables, r.company, r.email, r.phone FROM @extschema@.identity_record r TABLESAMPLE SYSTEM (%s) REPEATABLE (20261207)',
                  pct);
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
   WITH r AS (SELECT r.name_key, r.syllables FROM identity_ph_sample r WHERE r.name_key IS NOT NULL),
-  total AS (SELECT count(*)::float8 AS n FROM r),
-  syl AS (SELECT u.s, count(*)::float8 AS c FROM r, pg_catalog.unnest(pg_catalog.string_to_array(r.syllables, ' ')) AS u(s)
+  total AS (SELECT pg_catalog.count(*)::pg_catalog.float8 AS n FROM r),
+  syl AS (SELECT u.s, pg_catalog.count(*)::pg_catalog.float8 AS c FROM r, pg_catalog.unnest(pg_catalog.string_to_array(r.syllables, ' ')) AS u(s)
            GROUP BY u.s),
-  v AS (SELECT r.name_key, min(r.syllables) AS syllables, count(*) AS sampled
-          FROM r GROUP BY r.name_key HAVING count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20),
+  v AS (SELECT r.name_key, pg_catalog.min(r.syllables) AS syllables, pg_catalog.count(*) AS sampled
+          FROM r GROUP BY r.name_key HAVING pg_catalog.count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20),
   e AS (SELECT v.*, (total.n OPERATOR(pg_catalog.-) v.sampled) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct
-                    OPERATOR(pg_catalog.*) (SELECT exp(sum(ln(greatest(syl.c OPERATOR(pg_catalog.-) v.sampled, 0) OPERATOR(pg_catalog./) (total.n OPERATOR(pg_catalog.-) v.sampled) OPERATOR(pg_catalog.+) 1e-12))) OPERATOR(pg_catalog.*) pg_catalog.factorial(count(*))
+                    OPERATOR(pg_catalog.*) (SELECT pg_catalog.exp(pg_catalog.sum(pg_catalog.ln(greatest(syl.c OPERATOR(pg_catalog.-) v.sampled, 0) OPERATOR(pg_catalog./) (total.n OPERATOR(pg_catalog.-) v.sampled) OPERATOR(pg_catalog.+) 1e-12))) OPERATOR(pg_catalog.*) pg_catalog.factorial(pg_catalog.count(*))
                          FROM pg_catalog.unnest(pg_catalog.string_to_array(v.syllables, ' ')) AS u(s) JOIN syl ON syl.s OPERATOR(pg_catalog.=) u.s)
                     AS expected
           FROM v, total
-         WHERE total.n OPERATOR(pg_catalog.>) v.sampled AND v.syllables LIKE '% %'),
+         WHERE total.n OPERATOR(pg_catalog.>) v.sampled AND v.syllables OPERATOR(pg_catalog.~~) '% %'),
   -- (only a name the sample finds 20 times too frequent is counted exactly)
   x AS (SELECT e.*, c.records, c.people FROM e
-          CROSS JOIN LATERAL (SELECT count(*) AS records,
-                                     count(DISTINCT coalesce(i.phone, i.email, i.id_number, i.source OPERATOR(pg_catalog.||) E'\x1f' OPERATOR(pg_catalog.||) i.key)) AS people
+          CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS records,
+                                     pg_catalog.count(DISTINCT coalesce(i.phone, i.email, i.id_number, i.source OPERATOR(pg_catalog.||) E'\x1f' OPERATOR(pg_catalog.||) i.key)) AS people
                                 FROM @extschema@.identity_record i WHERE i.name_key OPERATOR(pg_catalog.=) e.name_key) c
          WHERE e.sampled OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) (20 OPERATOR(pg_catalog.*) e.expected))
   SELECT 'name', x.name_key, true, 'detected', x.records, x.expected,
-         format('%s rows of %s different people; its syllables'' frequencies among the other names predict %s',
-                x.records, x.people, round(x.expected::numeric, 1))
+         pg_catalog.format('%s rows of %s different people; its syllables'' frequencies among the other names predict %s',
+                x.records, x.people, pg_catalog.round(x.expected::numeric, 1))
     FROM x WHERE x.records OPERATOR(pg_catalog.>=) 20 AND x.people OPERATOR(pg_catalog.>=) (0.5 OPERATOR(pg_catalog.*) x.records) AND x.records OPERATOR(pg_catalog.>=) (20 OPERATOR(pg_catalog.*) x.expected)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
   -- an email or a mobile is one person's: one that many rows of as many
@@ -968,46 +973,46 @@ BEGIN
   -- landline (a switchboard) is an office's, and stays
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
   WITH v AS (SELECT 'email' AS kind, r.email AS value FROM identity_ph_sample r WHERE r.email IS NOT NULL
-              GROUP BY r.email HAVING count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20
+              GROUP BY r.email HAVING pg_catalog.count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20
              UNION ALL
              SELECT 'phone', r.phone FROM identity_ph_sample r WHERE r.phone OPERATOR(pg_catalog.~) '^\+861[3-9][0-9]{9}$'
-              GROUP BY r.phone HAVING count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20),
+              GROUP BY r.phone HAVING pg_catalog.count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 20),
   x AS (SELECT v.kind, v.value, c.records, c.names FROM v
-          CROSS JOIN LATERAL (SELECT count(*) AS records, count(DISTINCT i.name_key) AS names
+          CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS records, pg_catalog.count(DISTINCT i.name_key) AS names
                                 FROM @extschema@.identity_record i WHERE v.kind OPERATOR(pg_catalog.=) 'email' AND i.email OPERATOR(pg_catalog.=) v.value) c
          WHERE v.kind OPERATOR(pg_catalog.=) 'email'
         UNION ALL
         SELECT v.kind, v.value, c.records, c.names FROM v
-          CROSS JOIN LATERAL (SELECT count(*) AS records, count(DISTINCT i.name_key) AS names
+          CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS records, pg_catalog.count(DISTINCT i.name_key) AS names
                                 FROM @extschema@.identity_record i WHERE v.kind OPERATOR(pg_catalog.=) 'phone' AND i.phone OPERATOR(pg_catalog.=) v.value) c
          WHERE v.kind OPERATOR(pg_catalog.=) 'phone')
-  SELECT x.kind, x.value, true, 'detected', x.records, NULL::float8,
-         format('%s rows of %s different names: no one person''s', x.records, x.names)
+  SELECT x.kind, x.value, true, 'detected', x.records, NULL::pg_catalog.float8,
+         pg_catalog.format('%s rows of %s different names: no one person''s', x.records, x.names)
     FROM x WHERE x.records OPERATOR(pg_catalog.>=) 20 AND x.names OPERATOR(pg_catalog.>=) (0.5 OPERATOR(pg_catalog.*) x.records)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
   -- (the ten most frequent employers in the sample at most)
   WITH v AS (SELECT r.company FROM identity_ph_sample r WHERE r.company IS NOT NULL
-              GROUP BY r.company HAVING count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 100 ORDER BY count(*) DESC, r.company LIMIT 10),
+              GROUP BY r.company HAVING pg_catalog.count(*) OPERATOR(pg_catalog.*) 100.0 OPERATOR(pg_catalog./) pct OPERATOR(pg_catalog.>=) 100 ORDER BY pg_catalog.count(*) DESC, r.company LIMIT 10),
   x AS (SELECT v.company, c.records, c.people, s.most FROM v
-          CROSS JOIN LATERAL (SELECT count(*) AS records,
-                                     count(DISTINCT coalesce(i.name_key, i.phone, i.email, i.source OPERATOR(pg_catalog.||) E'\x1f' OPERATOR(pg_catalog.||) i.key)) AS people
+          CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS records,
+                                     pg_catalog.count(DISTINCT coalesce(i.name_key, i.phone, i.email, i.source OPERATOR(pg_catalog.||) E'\x1f' OPERATOR(pg_catalog.||) i.key)) AS people
                                 FROM @extschema@.identity_record i WHERE i.company OPERATOR(pg_catalog.=) v.company) c
-          CROSS JOIN LATERAL (SELECT max(y.c) AS most
-                                FROM (SELECT count(*) AS c FROM @extschema@.identity_record i
+          CROSS JOIN LATERAL (SELECT pg_catalog.max(y.c) AS most
+                                FROM (SELECT pg_catalog.count(*) AS c FROM @extschema@.identity_record i
                                        WHERE i.company OPERATOR(pg_catalog.=) v.company AND i.phone IS NOT NULL AND i.phone OPERATOR(pg_catalog.!~) '^\+861[3-9][0-9]{9}$'
                                        GROUP BY i.phone
                                       UNION ALL
-                                      SELECT count(*) FROM @extschema@.identity_record i
+                                      SELECT pg_catalog.count(*) FROM @extschema@.identity_record i
                                        WHERE i.company OPERATOR(pg_catalog.=) v.company AND i.address IS NOT NULL GROUP BY i.address) y) s)
-  SELECT 'company', x.company, false, 'detected', x.records, NULL::float8,
-         format('a candidate, not applied: %s rows of %s different people sharing no landline or address (at most %s rows share one); identity_placeholder_set(''company'', value) applies it',
+  SELECT 'company', x.company, false, 'detected', x.records, NULL::pg_catalog.float8,
+         pg_catalog.format('a candidate, not applied: %s rows of %s different people sharing no landline or address (at most %s rows share one); identity_placeholder_set(''company'', value) applies it',
                 x.records, x.people, coalesce(x.most, 0))
     FROM x
    WHERE x.records OPERATOR(pg_catalog.>=) 100 AND x.people OPERATOR(pg_catalog.>=) (0.3 OPERATOR(pg_catalog.*) x.records) AND coalesce(x.most, 0) OPERATOR(pg_catalog.<) greatest(2, 0.01 OPERATOR(pg_catalog.*) x.records)
   ON CONFLICT ON CONSTRAINT identity_placeholder_value_pkey DO NOTHING;
   DROP TABLE identity_ph_sample;
-  SELECT count(*) INTO n FROM @extschema@.identity_placeholder_value p WHERE p.origin OPERATOR(pg_catalog.=) 'detected' AND p.placeholder;
+  SELECT pg_catalog.count(*) INTO n FROM @extschema@.identity_placeholder_value p WHERE p.origin OPERATOR(pg_catalog.=) 'detected' AND p.placeholder;
   RETURN n;
 END
 $fn$;
@@ -1039,7 +1044,7 @@ BEGIN
   IF pg_catalog.cardinality(keys) OPERATOR(pg_catalog.=) 0 THEN
     RAISE EXCEPTION 'blocking rule "%" has no keys', name
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = format('Give one key or more, e.g. ARRAY[''phone''] or ARRAY[''name'', ''birth_date'']; keys: %s.',
+            HINT = pg_catalog.format('Give one key or more, e.g. ARRAY[''phone''] or ARRAY[''name'', ''birth_date'']; keys: %s.',
                           pg_catalog.array_to_string(known, ', '));
   END IF;
   IF pg_catalog.cardinality(keys) OPERATOR(pg_catalog.>) 4 THEN
@@ -1050,11 +1055,11 @@ BEGIN
     IF k IS NULL OR NOT k OPERATOR(pg_catalog.=) ANY (known) THEN
       RAISE EXCEPTION 'unknown key "%" in blocking rule "%"', coalesce(k, 'null'), name
         USING ERRCODE = 'invalid_parameter_value',
-              HINT = format('Keys: %s (declare others with concord.identity_attribute_create).',
+              HINT = pg_catalog.format('Keys: %s (declare others with concord.identity_attribute_create).',
                             pg_catalog.array_to_string(known, ', '));
     END IF;
   END LOOP;
-  IF (SELECT count(DISTINCT x) FROM unnest(keys) x) OPERATOR(pg_catalog.<) pg_catalog.cardinality(keys) THEN
+  IF (SELECT pg_catalog.count(DISTINCT x) FROM unnest(keys) x) OPERATOR(pg_catalog.<) pg_catalog.cardinality(keys) THEN
     RAISE EXCEPTION 'blocking rule "%" names a key twice: %', name, pg_catalog.array_to_string(keys, ', ')
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -1064,13 +1069,13 @@ BEGIN
             HINT = 'Register it first with concord.identity_source_create, or give source => NULL for every source.';
   END IF;
   SELECT r.name INTO other FROM @extschema@.identity_blocking_rule r
-   WHERE r.keys OPERATOR(pg_catalog.@>) keys AND r.keys OPERATOR(pg_catalog.<@) keys AND r.source IS NOT DISTINCT FROM source;
+   WHERE r.keys OPERATOR(pg_catalog.@>) keys AND r.keys OPERATOR(pg_catalog.<@) keys AND coalesce(r.source OPERATOR(pg_catalog.=) source, r.source IS NULL AND source IS NULL);
   IF other IS NOT NULL THEN
     RAISE EXCEPTION 'blocking rule "%" would block on the same keys as rule "%": %', name, other,
       pg_catalog.array_to_string(keys, ', ')
       USING ERRCODE = 'duplicate_object', HINT = 'One rule per set of keys and source is enough.';
   END IF;
-  IF (SELECT count(*) FROM @extschema@.identity_blocking_rule) OPERATOR(pg_catalog.>=) 24 THEN
+  IF (SELECT pg_catalog.count(*) FROM @extschema@.identity_blocking_rule) OPERATOR(pg_catalog.>=) 24 THEN
     RAISE EXCEPTION 'there are 24 blocking rules already' USING ERRCODE = 'program_limit_exceeded',
       HINT = 'Drop a rule first (concord.identity_blocking_rule_drop).';
   END IF;
@@ -1110,7 +1115,7 @@ SET search_path = pg_catalog, pg_temp
 RETURN (SELECT '(' OPERATOR(pg_catalog.||) pg_catalog.string_agg(CASE WHEN u.k OPERATOR(pg_catalog.=) 'name' THEN pg_catalog.quote_ident(alias) OPERATOR(pg_catalog.||) '.name_key'
                                           WHEN u.k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
                                           THEN pg_catalog.quote_ident(alias) OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) u.k
-                                          ELSE format('(%I.extra OPERATOR(pg_catalog.->>) %L)', alias, u.k) END,
+                                          ELSE pg_catalog.format('(%I.extra OPERATOR(pg_catalog.->>) %L)', alias, u.k) END,
                                      ' OPERATOR(pg_catalog.||) E''\x1f'' OPERATOR(pg_catalog.||) ' ORDER BY u.n)
                OPERATOR(pg_catalog.||) ')'
           FROM pg_catalog.unnest(keys) WITH ORDINALITY AS u(k, n));
@@ -1159,12 +1164,12 @@ BEGIN
     END IF;
   END LOOP;
   -- the labelled records' normalized values
-  EXECUTE format('CREATE TEMP TABLE identity_reach_rec ON COMMIT DROP AS'
+  EXECUTE pg_catalog.format('CREATE TEMP TABLE identity_reach_rec ON COMMIT DROP AS'
                  ' SELECT l.entity, r.* FROM @extschema@.identity_record r'
                  ' JOIN (SELECT x.source::text AS source, x.key::text AS key, x.entity::text AS entity FROM %s x) l'
                  ' ON l.source OPERATOR(pg_catalog.=) r.source AND l.key OPERATOR(pg_catalog.=) r.key', labels);
-  SELECT coalesce(sum(c.n OPERATOR(pg_catalog.*) (c.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 2), 0)::bigint INTO tp
-    FROM (SELECT count(*) AS n FROM identity_reach_rec GROUP BY entity) c;
+  SELECT coalesce(pg_catalog.sum(c.n OPERATOR(pg_catalog.*) (c.n OPERATOR(pg_catalog.-) 1) OPERATOR(pg_catalog./) 2), 0)::bigint INTO tp
+    FROM (SELECT pg_catalog.count(*) AS n FROM identity_reach_rec GROUP BY entity) c;
   -- the true pairs each rule reaches, and the pairs it brings in all records
   CREATE TEMP TABLE identity_reach_true (sa text, ka text, sb text, kb text) ON COMMIT DROP;
   CREATE TEMP TABLE identity_reach_pair (sa text, ka text, sb text, kb text) ON COMMIT DROP;
@@ -1174,7 +1179,7 @@ BEGIN
     eb := @extschema@.identity_blocking_rule_value(r.keys, 'b');
     er := @extschema@.identity_blocking_rule_value(r.keys, 'r');
     -- (a value more than max_block rows hold makes no pairs in resolve)
-    EXECUTE format('WITH v AS (SELECT %1$s AS v FROM @extschema@.identity_record r WHERE %1$s IS NOT NULL'
+    EXECUTE pg_catalog.format('WITH v AS (SELECT %1$s AS v FROM @extschema@.identity_record r WHERE %1$s IS NOT NULL'
                    '           GROUP BY 1 HAVING count(*) BETWEEN 2 AND %2$s),'
                    ' p AS (SELECT a.source AS sa, a.key AS ka, b.source AS sb, b.key AS kb'
                    '         FROM v JOIN @extschema@.identity_record a ON %3$s OPERATOR(pg_catalog.=) v.v'
@@ -1183,7 +1188,7 @@ BEGIN
                    '        WHERE %5$L IS NULL OR %5$L IN (a.source, b.source)),'
                    ' ins AS (INSERT INTO identity_reach_pair SELECT * FROM p)'
                    ' SELECT count(*) FROM p', er, max_block, ea, eb, r.source) INTO n_pairs;
-    EXECUTE format('WITH v AS (SELECT %1$s AS v FROM @extschema@.identity_record r WHERE %1$s IS NOT NULL'
+    EXECUTE pg_catalog.format('WITH v AS (SELECT %1$s AS v FROM @extschema@.identity_record r WHERE %1$s IS NOT NULL'
                    '           GROUP BY 1 HAVING count(*) BETWEEN 2 AND %2$s),'
                    ' p AS (SELECT a.source AS sa, a.key AS ka, b.source AS sb, b.key AS kb'
                    '         FROM identity_reach_rec a JOIN identity_reach_rec b'
@@ -1195,14 +1200,14 @@ BEGIN
                    ' ins AS (INSERT INTO identity_reach_true SELECT * FROM p)'
                    ' SELECT count(*) FROM p', er, max_block, ea, eb, r.source) INTO n_reached;
     rule := r.name; keys := r.keys; source := r.source; true_pairs := tp; reached := n_reached;
-    share := n_reached::float8 OPERATOR(pg_catalog./) nullif(tp, 0); pairs := n_pairs;
+    share := n_reached::pg_catalog.float8 OPERATOR(pg_catalog./) CASE WHEN tp OPERATOR(pg_catalog.<>) 0 THEN tp END; pairs := n_pairs;
     RETURN NEXT;
   END LOOP;
   -- every rule together: what resolve compares
   rule := 'every rule'; keys := NULL; source := NULL; true_pairs := tp;
-  SELECT count(*) INTO reached FROM (SELECT DISTINCT * FROM identity_reach_true) x;
-  SELECT count(*) INTO pairs FROM (SELECT DISTINCT * FROM identity_reach_pair) x;
-  share := reached::float8 OPERATOR(pg_catalog./) nullif(tp, 0);
+  SELECT pg_catalog.count(*) INTO reached FROM (SELECT DISTINCT * FROM identity_reach_true) x;
+  SELECT pg_catalog.count(*) INTO pairs FROM (SELECT DISTINCT * FROM identity_reach_pair) x;
+  share := reached::pg_catalog.float8 OPERATOR(pg_catalog./) CASE WHEN tp OPERATOR(pg_catalog.<>) 0 THEN tp END;
   RETURN NEXT;
   DROP TABLE identity_reach_rec, identity_reach_true, identity_reach_pair;
   RETURN;
@@ -1268,13 +1273,13 @@ BEGIN
             HINT = 'Register it first with concord.identity_source_create.';
   END IF;
   FOREACH col IN ARRAY ARRAY[key_column, at_column] OPERATOR(pg_catalog.||) coalesce(detail_columns, '{}') LOOP
-    SELECT a.atttypid::regtype INTO typ FROM pg_attribute a
+    SELECT a.atttypid::pg_catalog.regtype INTO typ FROM pg_attribute a
      WHERE a.attrelid OPERATOR(pg_catalog.=) event_table AND a.attname OPERATOR(pg_catalog.=) col AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped;
     IF NOT FOUND THEN
       RAISE EXCEPTION 'column "%" of event "%" does not exist in table %', col, name, event_table
         USING ERRCODE = 'undefined_column';
     END IF;
-    IF col OPERATOR(pg_catalog.=) at_column AND typ NOT IN ('timestamptz'::regtype, 'timestamp'::regtype, 'date'::regtype) THEN
+    IF col OPERATOR(pg_catalog.=) at_column AND NOT typ OPERATOR(pg_catalog.=) ANY (ARRAY['timestamptz'::pg_catalog.regtype, 'timestamp'::pg_catalog.regtype, 'date'::pg_catalog.regtype]) THEN
       RAISE EXCEPTION 'column "%" (at) of event "%" must be a date or timestamp, not %', col, name, typ
         USING ERRCODE = 'datatype_mismatch';
     END IF;
@@ -1311,7 +1316,7 @@ BEGIN
   PERFORM @extschema@.require_manages('identity source', name, owner, 'drop');
   IF t IS NOT NULL AND EXISTS (SELECT 1 FROM pg_catalog.pg_class WHERE oid OPERATOR(pg_catalog.=) t) THEN
     FOREACH k IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-      EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_identity_' OPERATOR(pg_catalog.||) k OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) identity_source_drop.name, t);
+      EXECUTE pg_catalog.format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_identity_' OPERATOR(pg_catalog.||) k OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) identity_source_drop.name, t);
     END LOOP;
   END IF;
   -- the links of its rows go; the customers are rebuilt by the next resolve
@@ -1381,32 +1386,35 @@ BEGIN
   -- of keys, an address, an employer, a declared attribute that does not
   -- block by itself; each key looked up by its index
   FOR rule IN SELECT b.keys FROM @extschema@.identity_blocking_rule b
-               WHERE NOT (b.keys IN ('{phone}'::text[], '{email}'::text[], '{name}'::text[], '{id_number}'::text[])
+               WHERE NOT (b.keys OPERATOR(pg_catalog.=) '{phone}'::pg_catalog.text[] OR b.keys OPERATOR(pg_catalog.=) '{email}'::pg_catalog.text[]
+                          OR b.keys OPERATOR(pg_catalog.=) '{name}'::pg_catalog.text[] OR b.keys OPERATOR(pg_catalog.=) '{id_number}'::pg_catalog.text[]
                           OR (b.keys OPERATOR(pg_catalog.@>) '{name,company}' AND b.keys OPERATOR(pg_catalog.<@) '{name,company}')
-                          OR (cardinality(b.keys) OPERATOR(pg_catalog.=) 1
+                          OR (pg_catalog.cardinality(b.keys) OPERATOR(pg_catalog.=) 1
                               AND EXISTS (SELECT 1 FROM @extschema@.identity_attribute a WHERE a.block AND a.name OPERATOR(pg_catalog.=) b.keys[1])))
   LOOP
     vals := ''; conds := ''; present := '';
-    FOR i IN 1 .. cardinality(rule.keys) LOOP
+    FOR i IN 1 .. pg_catalog.cardinality(rule.keys) LOOP
       k := rule.keys[i];
       vals := vals OPERATOR(pg_catalog.||) CASE WHEN i OPERATOR(pg_catalog.>) 1 THEN ', ' ELSE '' END
               OPERATOR(pg_catalog.||) CASE WHEN k OPERATOR(pg_catalog.=) 'name' THEN 'v.name_key' WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
-                      THEN 'v.' OPERATOR(pg_catalog.||) k ELSE format('v.extra ->> %L', k) END OPERATOR(pg_catalog.||) ' AS k' OPERATOR(pg_catalog.||) i;
+                      THEN 'v.' OPERATOR(pg_catalog.||) k ELSE pg_catalog.format('v.extra OPERATOR(pg_catalog.->>) %L', k) END OPERATOR(pg_catalog.||) ' AS k' OPERATOR(pg_catalog.||) i;
       present := present OPERATOR(pg_catalog.||) CASE WHEN i OPERATOR(pg_catalog.>) 1 THEN ' AND ' ELSE '' END
                  OPERATOR(pg_catalog.||) CASE WHEN k OPERATOR(pg_catalog.=) 'name' THEN 'v.name_key' WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number'])
-                         THEN 'v.' OPERATOR(pg_catalog.||) k ELSE format('(v.extra ->> %L)', k) END OPERATOR(pg_catalog.||) ' IS NOT NULL';
+                         THEN 'v.' OPERATOR(pg_catalog.||) k ELSE pg_catalog.format('(v.extra OPERATOR(pg_catalog.->>) %L)', k) END OPERATOR(pg_catalog.||) ' IS NOT NULL';
       conds := conds OPERATOR(pg_catalog.||) CASE WHEN i OPERATOR(pg_catalog.>) 1 THEN ' AND ' ELSE '' END
-               OPERATOR(pg_catalog.||) CASE WHEN k OPERATOR(pg_catalog.=) 'name' THEN 'r.name_key = v.k' OPERATOR(pg_catalog.||) i
-                       WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number']) THEN format('r.%I = v.k%s', k, i)
-                       ELSE format('r.extra @> jsonb_build_object(%L, v.k%s)', k, i) END;
+               OPERATOR(pg_catalog.||) CASE WHEN k OPERATOR(pg_catalog.=) 'name' THEN 'r.name_key OPERATOR(pg_catalog.=) v.k' OPERATOR(pg_catalog.||) i
+                       WHEN k OPERATOR(pg_catalog.=) ANY (ARRAY['phone', 'email', 'company', 'address', 'id_number']) THEN pg_catalog.format('r.%I OPERATOR(pg_catalog.=) v.k%s', k, i)
+                       ELSE pg_catalog.format('r.extra OPERATOR(pg_catalog.@>) pg_catalog.jsonb_build_object(%L, v.k%s)', k, i) END;
     END LOOP;
-    RETURN QUERY EXECUTE format(
+    RETURN QUERY EXECUTE pg_catalog.format(
       'SELECT r.source, r.key, r.name_key, r.syllables, r.phone, r.email, r.company, r.address, r.id_number, r.extra,'
-      ' CASE WHEN r.company IS NOT NULL THEN r.original ->> ''company'' END'
-      ' FROM (SELECT DISTINCT %1$s FROM identity_vals v WHERE %2$s) v'
-      ' CROSS JOIN LATERAL (SELECT count(*) AS n FROM @extschema@.identity_record r WHERE %3$s) c'
+      ' CASE WHEN r.company IS NOT NULL THEN r.original OPERATOR(pg_catalog.->>) ''company'' END'
+      ' FROM (SELECT DISTINCT %1$s FROM pg_temp.identity_vals v WHERE %2$s) v'
+      ' CROSS JOIN LATERAL (SELECT pg_catalog.count(*) AS n FROM @extschema@.identity_record r WHERE %3$s) c'
       ' CROSS JOIN LATERAL (SELECT * FROM @extschema@.identity_record r WHERE %3$s OFFSET 0) r'
-      ' WHERE c.n <= %4$s AND NOT EXISTS (SELECT 1 FROM identity_scope x WHERE x.source = r.source AND x.key = r.key)',
+      ' WHERE c.n OPERATOR(pg_catalog.<=) %4$s AND NOT EXISTS (SELECT 1 FROM pg_temp.identity_scope x'
+      '                                                  WHERE x.source OPERATOR(pg_catalog.=) r.source'
+      '                                                    AND x.key OPERATOR(pg_catalog.=) r.key)',
       vals, present, conds, max_block);
   END LOOP;
 END
@@ -1491,17 +1499,17 @@ BEGIN
   RAISE NOTICE 'identity_train: % records, % candidate pairs (% fitted), share of matches among them % after % iterations (%); prior log2 odds of two records being one person % (on the 1,000-record basis)',
     (SELECT o.pairs::bigint FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'records'),
     (SELECT o.pairs FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'candidates'),
-    fit.pairs, round(fit.m::numeric, 4),
+    fit.pairs, pg_catalog.round(fit.m::numeric, 4),
     (SELECT o.weight FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'iterations'),
     CASE WHEN (SELECT o.m FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'iterations') OPERATOR(pg_catalog.=) 1
          THEN 'converged' ELSE 'not converged' END,
-    round(fit.weight::numeric, 2);
+    pg_catalog.round(fit.weight::numeric, 2);
   -- (resolve's first run trains only on enough pairs: EM on a handful says nothing)
   IF (SELECT o.pairs FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) 'candidates') OPERATOR(pg_catalog.<) min_pairs THEN
     RAISE NOTICE 'identity_train: fewer than % candidate pairs, the model is not trained', min_pairs;
     apply := false;
   END IF;
-  DELETE FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level IN ('candidates', 'iterations', 'records');
+  DELETE FROM identity_train_out o WHERE o.attribute OPERATOR(pg_catalog.=) 'model' AND o.level OPERATOR(pg_catalog.=) ANY (ARRAY['candidates', 'iterations', 'records']);
   -- (the weights before: returned beside the trained ones)
   ALTER TABLE identity_train_out ADD COLUMN previous double precision;
   UPDATE identity_train_out o SET previous = w.weight
@@ -1564,12 +1572,12 @@ BEGIN
   END IF;
   -- not while a resolve runs (it reads the model)
   PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('concord.resolve'), 1131);
-  n := (SELECT count(*) FROM @extschema@.identity_record);
+  n := (SELECT pg_catalog.count(*) FROM @extschema@.identity_record);
   IF n OPERATOR(pg_catalog.<) 2 THEN
     RAISE EXCEPTION 'there are % normalized records to train the model on', n
       USING ERRCODE = 'no_data_found', HINT = 'Register sources and run concord.resolve() first.';
   END IF;
-  IF to_regclass('pg_temp.identity_train_out') IS NOT NULL THEN
+  IF pg_catalog.to_regclass('pg_temp.identity_train_out') IS NOT NULL THEN
     DROP TABLE pg_temp.identity_train_out;
   END IF;
   CREATE TEMP TABLE identity_train_out ON COMMIT DROP AS
@@ -1635,43 +1643,43 @@ BEGIN
   -- All rows: into resolve's stage (pg_temp.identity_stage); some: into
   -- one of this call, then in place.
   IF keys IS NOT NULL THEN
-    IF to_regclass('pg_temp.identity_load_stage') IS NOT NULL THEN
+    IF pg_catalog.to_regclass('pg_temp.identity_load_stage') IS NOT NULL THEN
       DROP TABLE pg_temp.identity_load_stage;
     END IF;
     CREATE TEMP TABLE identity_load_stage (LIKE @extschema@.identity_record) ON COMMIT DROP;
   END IF;
-  EXECUTE format('GRANT INSERT ON %s TO %s', target, src.defined_by);
-  sel := format(
+  EXECUTE pg_catalog.format('GRANT INSERT ON %s TO %s', target, src.defined_by);
+  sel := pg_catalog.format(
     'INSERT INTO %s (source, key, name_key, syllables, phone, email, company, address, id_number, updated_at, original, extra)'
     ' SELECT %L, t.%I::text, %s, %s, %s, %s, %s, %s, %s, %s, jsonb_strip_nulls(jsonb_build_object(%s)), %s'
     ' FROM %s t WHERE t.%I IS NOT NULL%s',
     target, src.name, src.key_column,
     -- (a placeholder -- 未知, 张先生 -- is no name, 个人 no employer)
-    CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_key(t.%2$I::text) END',
+    CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN pg_catalog.format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_key(t.%2$I::text) END',
                                      '@extschema@', c OPERATOR(pg_catalog.->>) 'name') ELSE 'NULL' END,
-    CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_syllables(t.%2$I::text) END',
+    CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN pg_catalog.format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_syllables(t.%2$I::text) END',
                                      '@extschema@', c OPERATOR(pg_catalog.->>) 'name') ELSE 'NULL' END,
-    CASE WHEN c OPERATOR(pg_catalog.?) 'phone' THEN format('%s.normalize_phone(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'phone') ELSE 'NULL' END,
-    CASE WHEN c OPERATOR(pg_catalog.?) 'email' THEN format('%s.normalize_email(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'email') ELSE 'NULL' END,
-    CASE WHEN c OPERATOR(pg_catalog.?) 'company' THEN format('CASE WHEN NOT %1$s.identity_placeholder(''company'', t.%2$I::text) THEN %1$s.normalize_company(t.%2$I::text) END',
+    CASE WHEN c OPERATOR(pg_catalog.?) 'phone' THEN pg_catalog.format('%s.normalize_phone(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'phone') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'email' THEN pg_catalog.format('%s.normalize_email(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'email') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'company' THEN pg_catalog.format('CASE WHEN NOT %1$s.identity_placeholder(''company'', t.%2$I::text) THEN %1$s.normalize_company(t.%2$I::text) END',
                                         '@extschema@', c OPERATOR(pg_catalog.->>) 'company') ELSE 'NULL' END,
-    CASE WHEN c OPERATOR(pg_catalog.?) 'address' THEN format('%s.normalize_address(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'address') ELSE 'NULL' END,
-    CASE WHEN c OPERATOR(pg_catalog.?) 'id_number' THEN format('%s.normalize_id(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'id_number') ELSE 'NULL' END,
-    CASE WHEN c OPERATOR(pg_catalog.?) 'updated_at' THEN format('t.%I::timestamptz', c OPERATOR(pg_catalog.->>) 'updated_at') ELSE 'NULL' END,
-    coalesce((SELECT string_agg(format('%L, t.%I::text', e.key, e.value OPERATOR(pg_catalog.#>>) '{}'), ', ')
+    CASE WHEN c OPERATOR(pg_catalog.?) 'address' THEN pg_catalog.format('%s.normalize_address(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'address') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'id_number' THEN pg_catalog.format('%s.normalize_id(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'id_number') ELSE 'NULL' END,
+    CASE WHEN c OPERATOR(pg_catalog.?) 'updated_at' THEN pg_catalog.format('t.%I::timestamptz', c OPERATOR(pg_catalog.->>) 'updated_at') ELSE 'NULL' END,
+    coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('%L, t.%I::text', e.key, e.value OPERATOR(pg_catalog.#>>) '{}'), ', ')
                 FROM jsonb_each(c) e WHERE e.key OPERATOR(pg_catalog.<>) 'updated_at'), ''),
     -- declared attributes, in the form their comparison reads
     coalesce((SELECT 'nullif(jsonb_strip_nulls(jsonb_build_object(' OPERATOR(pg_catalog.||)
-                     string_agg(format('%L, %s', a.name,
-                       CASE a.compare
-                         WHEN 'date' THEN format('to_char(t.%I::date, ''YYYY-MM-DD'')', c OPERATOR(pg_catalog.->>) a.name)
-                         WHEN 'number' THEN format('t.%I::numeric::text', c OPERATOR(pg_catalog.->>) a.name)
-                         ELSE format('nullif(lower(btrim(%s.to_halfwidth(t.%I::text))), '''')', '@extschema@', c OPERATOR(pg_catalog.->>) a.name)
+                     pg_catalog.string_agg(pg_catalog.format('%L, %s', a.name,
+                       CASE
+                         WHEN a.compare OPERATOR(pg_catalog.=) 'date' THEN pg_catalog.format('to_char(t.%I::date, ''YYYY-MM-DD'')', c OPERATOR(pg_catalog.->>) a.name)
+                         WHEN a.compare OPERATOR(pg_catalog.=) 'number' THEN pg_catalog.format('t.%I::numeric::text', c OPERATOR(pg_catalog.->>) a.name)
+                         ELSE pg_catalog.format('nullif(lower(btrim(%s.to_halfwidth(t.%I::text))), '''')', '@extschema@', c OPERATOR(pg_catalog.->>) a.name)
                        END), ', ' ORDER BY a.name) OPERATOR(pg_catalog.||) ')), ''{}'')'
                 FROM @extschema@.identity_attribute a WHERE c OPERATOR(pg_catalog.?) a.name), 'NULL'),
     src.source_table, src.key_column,
     -- some keys only: as the key column's type, so that its index finds them
-    CASE WHEN keys IS NULL THEN '' ELSE format(' AND t.%I = ANY ($1::%s[])', src.key_column,
+    CASE WHEN keys IS NULL THEN '' ELSE pg_catalog.format(' AND t.%I = ANY ($1::%s[])', src.key_column,
       (SELECT pg_catalog.format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a
         WHERE a.attrelid OPERATOR(pg_catalog.=) src.source_table AND a.attname OPERATOR(pg_catalog.=) src.key_column)) END);
   PERFORM @extschema@.exec_as(src.defined_by, sel, keys);
@@ -1700,13 +1708,13 @@ DECLARE
   t0 timestamptz := pg_catalog.clock_timestamp();
 BEGIN
   -- 2. clusters
-  IF to_regclass('pg_temp.identity_cl') IS NOT NULL THEN
+  IF pg_catalog.to_regclass('pg_temp.identity_cl') IS NOT NULL THEN
     DROP TABLE identity_cl, identity_n, identity_keep, identity_id;
   END IF;
-  IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
+  IF pg_catalog.to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
     DROP TABLE identity_touched;
   END IF;
-  IF to_regclass('pg_temp.identity_review_found') IS NOT NULL THEN
+  IF pg_catalog.to_regclass('pg_temp.identity_review_found') IS NOT NULL THEN
     DROP TABLE identity_review_found;
   END IF;
   -- filled by identity_cluster
@@ -1716,15 +1724,15 @@ BEGIN
     SELECT x.* FROM @extschema@.identity_cluster(max_block, scoped) x;
   -- (scoped: the rows of customers no changed row joined are not there,
   -- they stay as they were; one row, cluster -1, counts them and their pairs)
-  SELECT count(x.source) OPERATOR(pg_catalog.+) coalesce(sum(x.score) FILTER (WHERE x.cluster OPERATOR(pg_catalog.<) 0), 0),
-         coalesce(sum(x.pairs), 0) OPERATOR(pg_catalog./) 2
+  SELECT pg_catalog.count(x.source) OPERATOR(pg_catalog.+) coalesce(pg_catalog.sum(x.score) FILTER (WHERE x.cluster OPERATOR(pg_catalog.<) 0), 0),
+         coalesce(pg_catalog.sum(x.pairs), 0) OPERATOR(pg_catalog./) 2
     INTO records, pairs FROM identity_cl x;
   IF scoped THEN
     DELETE FROM identity_cl x WHERE x.cluster OPERATOR(pg_catalog.<) 0;
   END IF;
   ANALYZE identity_cl (source, key, cluster);
 
-  RAISE DEBUG 'concord.resolve: clustered after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+  RAISE DEBUG 'concord.resolve: clustered after % ms', pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- 3. stable IDs.  Each old ID stays with the cluster holding most of its
   --    rows (ties: the first cluster); a cluster keeps the smallest (oldest)
   --    ID that stays with it, and the others staying there are merged into
@@ -1733,12 +1741,12 @@ BEGIN
   -- (scoped: identity_cluster knows the links the rows had)
   IF scoped THEN
     CREATE TEMP TABLE identity_n ON COMMIT DROP AS
-      SELECT x.cluster, x.old_customer AS customer_id, count(*) AS n
+      SELECT x.cluster, x.old_customer AS customer_id, pg_catalog.count(*) AS n
       FROM identity_cl x WHERE x.old_customer IS NOT NULL
       GROUP BY 1, 2;
   ELSE
     CREATE TEMP TABLE identity_n ON COMMIT DROP AS
-      SELECT x.cluster, l.customer_id, count(*) AS n
+      SELECT x.cluster, l.customer_id, pg_catalog.count(*) AS n
       FROM identity_cl x JOIN @extschema@.customer_link l USING (source, key)
       GROUP BY 1, 2;
   END IF;
@@ -1746,30 +1754,30 @@ BEGIN
     SELECT DISTINCT ON (n.customer_id) n.customer_id, n.cluster
     FROM identity_n n ORDER BY n.customer_id, n.n DESC, n.cluster;
   CREATE TEMP TABLE identity_id ON COMMIT DROP AS
-    SELECT k.cluster, min(k.customer_id) AS customer_id, false AS is_new
+    SELECT k.cluster, pg_catalog.min(k.customer_id) AS customer_id, false AS is_new
     FROM identity_keep k GROUP BY k.cluster;
   INSERT INTO @extschema@.customer_id_history (customer_id, event, other_id)
     SELECT k.customer_id, 'merged', i.customer_id
-    FROM identity_keep k JOIN identity_id i USING (cluster)
+    FROM identity_keep k JOIN identity_id i ON i.cluster OPERATOR(pg_catalog.=) k.cluster
     WHERE k.customer_id OPERATOR(pg_catalog.<>) i.customer_id;
   GET DIAGNOSTICS merged = ROW_COUNT;
   INSERT INTO identity_id (cluster, customer_id, is_new)
-    SELECT n.cluster, nextval('@extschema@.customer_id_seq'), true
+    SELECT n.cluster, pg_catalog.nextval('@extschema@.customer_id_seq'), true
     FROM (SELECT DISTINCT x.cluster FROM identity_cl x
            WHERE NOT EXISTS (SELECT 1 FROM identity_id i WHERE i.cluster OPERATOR(pg_catalog.=) x.cluster)
            ORDER BY x.cluster) n;
   GET DIAGNOSTICS new_ids = ROW_COUNT;
   INSERT INTO @extschema@.customer_id_history (customer_id, event, other_id)
     SELECT DISTINCT i.customer_id, 'split', n.customer_id
-    FROM identity_id i JOIN identity_n n USING (cluster)
+    FROM identity_id i JOIN identity_n n ON n.cluster OPERATOR(pg_catalog.=) i.cluster
     WHERE i.is_new;
-  split := (SELECT count(*) FROM identity_id i
+  split := (SELECT pg_catalog.count(*) FROM identity_id i
              WHERE i.is_new AND EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster OPERATOR(pg_catalog.=) i.cluster));
   INSERT INTO @extschema@.customer_id_history (customer_id, event)
     SELECT i.customer_id, 'created' FROM identity_id i
     WHERE i.is_new AND NOT EXISTS (SELECT 1 FROM identity_n n WHERE n.cluster OPERATOR(pg_catalog.=) i.cluster);
 
-  RAISE DEBUG 'concord.resolve: IDs assigned after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+  RAISE DEBUG 'concord.resolve: IDs assigned after % ms', pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   CREATE INDEX ON identity_id (cluster);
   ANALYZE identity_id, identity_keep;
   -- 4. the links: changed only where the ID or the linkage changed
@@ -1779,9 +1787,9 @@ BEGIN
     -- (a neighbour's customer nothing joined is as it was)
     CREATE TEMP TABLE identity_touched ON COMMIT DROP AS
       SELECT i.customer_id FROM identity_id i WHERE i.is_new
-      UNION SELECT k.customer_id FROM identity_keep k JOIN identity_id i USING (cluster) WHERE k.customer_id OPERATOR(pg_catalog.<>) i.customer_id
+      UNION SELECT k.customer_id FROM identity_keep k JOIN identity_id i ON i.cluster OPERATOR(pg_catalog.=) k.cluster WHERE k.customer_id OPERATOR(pg_catalog.<>) i.customer_id
       UNION SELECT i.customer_id FROM identity_id i
-             WHERE i.cluster IN (SELECT x.cluster FROM identity_cl x JOIN identity_scope s ON s.source OPERATOR(pg_catalog.=) x.source AND s.key OPERATOR(pg_catalog.=) x.key
+             WHERE i.cluster OPERATOR(pg_catalog.=) ANY (SELECT x.cluster FROM identity_cl x JOIN identity_scope s ON s.source OPERATOR(pg_catalog.=) x.source AND s.key OPERATOR(pg_catalog.=) x.key
                                   WHERE s.core)
       UNION SELECT s.old_customer_id FROM identity_scope s WHERE s.core AND s.old_customer_id IS NOT NULL;
   ELSE
@@ -1802,13 +1810,13 @@ BEGIN
   -- ON CONFLICT for a million rows)
   UPDATE @extschema@.customer_link l
      SET customer_id = i.customer_id, how = x.how, score = x.score, linked_at = pg_catalog.now()
-    FROM identity_cl x JOIN identity_id i USING (cluster)
+    FROM identity_cl x JOIN identity_id i ON i.cluster OPERATOR(pg_catalog.=) x.cluster
    WHERE l.source OPERATOR(pg_catalog.=) x.source AND l.key OPERATOR(pg_catalog.=) x.key
      AND (NOT scoped OR (x.old_customer, x.old_how, x.old_score) IS DISTINCT FROM (i.customer_id, x.how, x.score))
      AND (l.customer_id, l.how, l.score) IS DISTINCT FROM (i.customer_id, x.how, x.score);
   -- (most links new, a first resolve: the indexes are built after them)
   bulk := NOT scoped AND records OPERATOR(pg_catalog.>) 50000
-          AND (SELECT count(*) FROM @extschema@.customer_link) OPERATOR(pg_catalog.<) (records OPERATOR(pg_catalog./) 2);
+          AND (SELECT pg_catalog.count(*) FROM @extschema@.customer_link) OPERATOR(pg_catalog.<) (records OPERATOR(pg_catalog./) 2);
   IF bulk THEN
     PERFORM @extschema@.identity_bulk_indexes('customer_link', false);
   END IF;
@@ -1829,14 +1837,14 @@ BEGIN
     CREATE INDEX ON identity_had (source, key);
     ANALYZE identity_had;
     WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
-                              FROM identity_cl x JOIN identity_id i USING (cluster))
+                              FROM identity_cl x JOIN identity_id i ON i.cluster OPERATOR(pg_catalog.=) x.cluster)
     INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
       SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
       WHERE NOT EXISTS (SELECT 1 FROM identity_had h WHERE h.source OPERATOR(pg_catalog.=) x.source AND h.key OPERATOR(pg_catalog.=) x.key);
     DROP TABLE identity_had;
   ELSE
     WITH x AS MATERIALIZED (SELECT x.source, x.key, i.customer_id, x.how, x.score
-                              FROM identity_cl x JOIN identity_id i USING (cluster)
+                              FROM identity_cl x JOIN identity_id i ON i.cluster OPERATOR(pg_catalog.=) x.cluster
                              WHERE NOT scoped OR x.old_customer IS NULL)
     INSERT INTO @extschema@.customer_link (source, key, customer_id, how, score)
       SELECT x.source, x.key, x.customer_id, x.how, x.score FROM x
@@ -1848,7 +1856,7 @@ BEGIN
   -- the rows of a merged customer a scoped run did not read follow it
   IF scoped THEN
     UPDATE @extschema@.customer_link l SET customer_id = i.customer_id, linked_at = pg_catalog.now()
-      FROM identity_keep k JOIN identity_id i USING (cluster)
+      FROM identity_keep k JOIN identity_id i ON i.cluster OPERATOR(pg_catalog.=) k.cluster
      WHERE k.customer_id OPERATOR(pg_catalog.<>) i.customer_id AND l.customer_id OPERATOR(pg_catalog.=) k.customer_id;
   END IF;
 
@@ -1856,10 +1864,10 @@ BEGIN
   IF scoped THEN
     -- those this run compared again: of a changed row, or of two core rows
     DELETE FROM @extschema@.identity_review v
-     WHERE (v.source_a, v.key_a) IN (SELECT s.source, s.key FROM identity_scope s WHERE s.changed)
-        OR (v.source_b, v.key_b) IN (SELECT s.source, s.key FROM identity_scope s WHERE s.changed)
-        OR ((v.source_a, v.key_a) IN (SELECT s.source, s.key FROM identity_scope s WHERE s.core)
-            AND (v.source_b, v.key_b) IN (SELECT s.source, s.key FROM identity_scope s WHERE s.core));
+     WHERE (v.source_a, v.key_a) OPERATOR(pg_catalog.=) ANY (SELECT s.source, s.key FROM identity_scope s WHERE s.changed)
+        OR (v.source_b, v.key_b) OPERATOR(pg_catalog.=) ANY (SELECT s.source, s.key FROM identity_scope s WHERE s.changed)
+        OR ((v.source_a, v.key_a) OPERATOR(pg_catalog.=) ANY (SELECT s.source, s.key FROM identity_scope s WHERE s.core)
+            AND (v.source_b, v.key_b) OPERATOR(pg_catalog.=) ANY (SELECT s.source, s.key FROM identity_scope s WHERE s.core));
   ELSE
     DELETE FROM @extschema@.identity_review;
   END IF;
@@ -1867,12 +1875,12 @@ BEGIN
     SELECT f.source_a, f.key_a, f.source_b, f.key_b, f.score FROM identity_review_found f
     -- a pair someone already decided is not asked again
     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.identity_constraint c
-                       WHERE (c.source_a, c.key_a, c.source_b, c.key_b) IN ((f.source_a, f.key_a, f.source_b, f.key_b),
-                                                                           (f.source_b, f.key_b, f.source_a, f.key_a)))
+                       WHERE (c.source_a, c.key_a, c.source_b, c.key_b) OPERATOR(pg_catalog.=) (f.source_a, f.key_a, f.source_b, f.key_b)
+                          OR (c.source_a, c.key_a, c.source_b, c.key_b) OPERATOR(pg_catalog.=) (f.source_b, f.key_b, f.source_a, f.key_a))
   ON CONFLICT (source_a, key_a, source_b, key_b) DO UPDATE SET score = excluded.score;
   DROP TABLE identity_review_found;
 
-  RAISE DEBUG 'concord.resolve: linked after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+  RAISE DEBUG 'concord.resolve: linked after % ms', pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- (a full run may have written most rows just now: the golden record's
   -- join of links and rows is planned on their statistics -- without
   -- them, a million index lookups)
@@ -1881,7 +1889,7 @@ BEGIN
   END IF;
   -- 5. the golden record
   IF scoped THEN
-    DELETE FROM @extschema@.customer c WHERE c.customer_id IN (SELECT customer_id FROM identity_touched);
+    DELETE FROM @extschema@.customer c WHERE c.customer_id OPERATOR(pg_catalog.=) ANY (SELECT t.customer_id FROM identity_touched t);
   ELSE
     DELETE FROM @extschema@.customer;
   END IF;
@@ -1898,14 +1906,14 @@ BEGIN
      RETURNING p.customers INTO customers;
   END IF;
   IF customers IS NULL THEN
-    customers := (SELECT count(*) FROM @extschema@.customer);
+    customers := (SELECT pg_catalog.count(*) FROM @extschema@.customer);
     UPDATE @extschema@.identity_population p SET customers = identity_apply.customers;
   END IF;
 
-  RAISE DEBUG 'concord.resolve: golden record built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+  RAISE DEBUG 'concord.resolve: golden record built after % ms', pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- 6. the timeline: every mapped event, of the customer its row names
   IF scoped THEN
-    DELETE FROM @extschema@.customer_event e WHERE e.customer_id IN (SELECT customer_id FROM identity_touched);
+    DELETE FROM @extschema@.customer_event e WHERE e.customer_id OPERATOR(pg_catalog.=) ANY (SELECT t.customer_id FROM identity_touched t);
   ELSE
     DELETE FROM @extschema@.customer_event;
   END IF;
@@ -1921,18 +1929,18 @@ BEGIN
               HINT = 'Remove the event with concord.identity_event_drop(name) and declare it again.';
     END IF;
     -- read with its declarer's rights (as identity_load reads a source)
-    IF to_regclass('pg_temp.identity_event_stage') IS NOT NULL THEN
+    IF pg_catalog.to_regclass('pg_temp.identity_event_stage') IS NOT NULL THEN
       DROP TABLE pg_temp.identity_event_stage;
     END IF;
     CREATE TEMP TABLE identity_event_stage (key text, at timestamptz, detail jsonb) ON COMMIT DROP;
-    EXECUTE format('GRANT INSERT ON pg_temp.identity_event_stage TO %s', ev.defined_by);
-    PERFORM @extschema@.exec_as(ev.defined_by, format(
+    EXECUTE pg_catalog.format('GRANT INSERT ON pg_temp.identity_event_stage TO %s', ev.defined_by);
+    PERFORM @extschema@.exec_as(ev.defined_by, pg_catalog.format(
       'INSERT INTO pg_temp.identity_event_stage (key, at, detail)'
       ' SELECT e.%I::text, e.%I::timestamptz, jsonb_strip_nulls(jsonb_build_object(%s)) FROM %s e%s',
       ev.key_column, ev.at_column,
-      coalesce((SELECT string_agg(format('%L, e.%I', d, d), ', ') FROM unnest(ev.detail_columns) d), ''),
-      ev.event_table, CASE WHEN scoped THEN format(' WHERE e.%I::text = ANY ($1)', ev.key_column) ELSE '' END),
-      CASE WHEN scoped THEN ARRAY(SELECT l.key FROM @extschema@.customer_link l JOIN identity_touched t USING (customer_id)
+      coalesce((SELECT pg_catalog.string_agg(pg_catalog.format('%L, e.%I', d, d), ', ') FROM unnest(ev.detail_columns) d), ''),
+      ev.event_table, CASE WHEN scoped THEN pg_catalog.format(' WHERE e.%I::text = ANY ($1)', ev.key_column) ELSE '' END),
+      CASE WHEN scoped THEN ARRAY(SELECT l.key FROM @extschema@.customer_link l JOIN identity_touched t ON t.customer_id OPERATOR(pg_catalog.=) l.customer_id
                                    WHERE l.source OPERATOR(pg_catalog.=) ev.identity_source) END);
     INSERT INTO @extschema@.customer_event (customer_id, at, event, label, source, key, detail)
       SELECT l.customer_id, s.at, ev.name, ev.label, ev.identity_source, s.key, s.detail
@@ -1944,8 +1952,8 @@ BEGIN
   IF NOT scoped THEN
     PERFORM @extschema@.identity_analyze(true);
   END IF;
-  RAISE DEBUG 'concord.resolve: timeline built after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
-  IF to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
+  RAISE DEBUG 'concord.resolve: timeline built after % ms', pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+  IF pg_catalog.to_regclass('pg_temp.identity_touched') IS NOT NULL THEN
     DROP TABLE identity_touched;
   END IF;
   RETURN NEXT;
@@ -1973,12 +1981,12 @@ BEGIN
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
   -- one resolve at a time
-  PERFORM pg_advisory_xact_lock(hashtext('concord.resolve'), 1131);
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('concord.resolve'), 1131);
   -- a full run covers whatever was queued
   DELETE FROM @extschema@.identity_queue;
   -- every source's rows, normalized, into a stage; then only what changed
   -- into identity_record (a rerun on unchanged data writes nothing)
-  IF to_regclass('pg_temp.identity_stage') IS NOT NULL THEN
+  IF pg_catalog.to_regclass('pg_temp.identity_stage') IS NOT NULL THEN
     DROP TABLE identity_stage;
   END IF;
   CREATE TEMP TABLE identity_stage (LIKE @extschema@.identity_record) ON COMMIT DROP;
@@ -1988,8 +1996,8 @@ BEGIN
   -- (statistics of the columns joined on only: ANALYZE of every column of a
   -- wide table cost 0.4 s, even for 30,000 rows)
   ANALYZE identity_stage (source, key);
-  RAISE DEBUG 'concord.resolve: % rows read and normalized after % ms', (SELECT count(*) FROM identity_stage),
-    round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+  RAISE DEBUG 'concord.resolve: % rows read and normalized after % ms', (SELECT pg_catalog.count(*) FROM identity_stage),
+    pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   DELETE FROM @extschema@.identity_record r
    WHERE NOT EXISTS (SELECT 1 FROM identity_stage t WHERE t.source OPERATOR(pg_catalog.=) r.source AND t.key OPERATOR(pg_catalog.=) r.key);
   UPDATE @extschema@.identity_record r
@@ -2002,8 +2010,8 @@ BEGIN
          (t.name_key, t.syllables, t.phone, t.email, t.company, t.address, t.id_number, t.updated_at, t.original, t.extra);
   -- many rows and most of them new (a first resolve): the lookup indexes
   -- are built after the load
-  bulk := (SELECT count(*) FROM identity_stage) OPERATOR(pg_catalog.>) 50000
-          AND (SELECT count(*) FROM @extschema@.identity_record) OPERATOR(pg_catalog.<) ((SELECT count(*) FROM identity_stage) OPERATOR(pg_catalog./) 2);
+  bulk := (SELECT pg_catalog.count(*) FROM identity_stage) OPERATOR(pg_catalog.>) 50000
+          AND (SELECT pg_catalog.count(*) FROM @extschema@.identity_record) OPERATOR(pg_catalog.<) ((SELECT pg_catalog.count(*) FROM identity_stage) OPERATOR(pg_catalog./) 2);
   IF bulk THEN
     PERFORM @extschema@.identity_bulk_indexes('identity_record', false);
   END IF;
@@ -2020,10 +2028,10 @@ BEGIN
   END IF;
   DROP TABLE identity_stage;
   RAISE DEBUG 'concord.resolve: % new rows stored after % ms', n_new,
-    round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+    pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- values many unrelated rows share: read as missing from here on
   RAISE DEBUG 'concord.resolve: % placeholders detected after % ms', @extschema@.identity_detect_placeholders(),
-    round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+    pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- (the first resolve of enough records to learn from trains the model,
   -- in identity_cluster: 1,000 records and 200 candidate pairs; fewer keep
   -- the defaults)
@@ -2050,8 +2058,8 @@ BEGIN
     RAISE EXCEPTION 'max_block must be between 2 and 100000, not %', max_block
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  PERFORM pg_advisory_xact_lock(hashtext('concord.resolve'), 1131);
-  IF to_regclass('pg_temp.identity_scope') IS NOT NULL THEN
+  PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtext('concord.resolve'), 1131);
+  IF pg_catalog.to_regclass('pg_temp.identity_scope') IS NOT NULL THEN
     DROP TABLE identity_scope, identity_changed, identity_vals, identity_val_n;
   END IF;
 
@@ -2063,16 +2071,16 @@ BEGIN
   -- their values before and after: every row sharing one is in scope
   CREATE TEMP TABLE identity_vals ON COMMIT DROP AS
     SELECT false AS is_new, r.name_key, r.phone, r.email, r.id_number, r.extra, r.company, r.address FROM @extschema@.identity_record r
-    JOIN identity_changed c USING (source, key);
+    JOIN identity_changed c ON c.source OPERATOR(pg_catalog.=) r.source AND c.key OPERATOR(pg_catalog.=) r.key;
   FOR s IN SELECT c.source, pg_catalog.array_agg(c.key) AS keys FROM identity_changed c GROUP BY c.source LOOP
     PERFORM @extschema@.identity_load(s.source, s.keys);
   END LOOP;
   INSERT INTO identity_vals
     SELECT true, r.name_key, r.phone, r.email, r.id_number, r.extra, r.company, r.address FROM @extschema@.identity_record r
-    JOIN identity_changed c USING (source, key);
+    JOIN identity_changed c ON c.source OPERATOR(pg_catalog.=) r.source AND c.key OPERATOR(pg_catalog.=) r.key;
   -- rows new less rows gone: the population the weights scale with
   UPDATE @extschema@.identity_population p
-     SET records = p.records OPERATOR(pg_catalog.+) (SELECT count(*) FILTER (WHERE v.is_new) OPERATOR(pg_catalog.-) count(*) FILTER (WHERE NOT v.is_new)
+     SET records = p.records OPERATOR(pg_catalog.+) (SELECT pg_catalog.count(*) FILTER (WHERE v.is_new) OPERATOR(pg_catalog.-) pg_catalog.count(*) FILTER (WHERE NOT v.is_new)
                                   FROM identity_vals v);
   DELETE FROM identity_vals v WHERE NOT v.is_new;
   -- each value a changed row now holds, and how many rows hold it: counted
@@ -2082,32 +2090,32 @@ BEGIN
   -- max_block rows has them all read with the scope: identity_cluster
   -- takes its block as it finds it, without counting it again.
   CREATE TEMP TABLE identity_val_n ON COMMIT DROP AS
-    SELECT 'phone'::text AS attribute, v.phone AS value, NULL::text AS company,
-           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.phone OPERATOR(pg_catalog.=) v.phone
+    SELECT 'phone'::pg_catalog.text AS attribute, v.phone AS value, NULL::pg_catalog.text AS company,
+           (SELECT pg_catalog.count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.phone OPERATOR(pg_catalog.=) v.phone
                                    LIMIT max_block OPERATOR(pg_catalog.+) 1) x) AS n
       FROM (SELECT DISTINCT v.phone FROM identity_vals v WHERE v.phone IS NOT NULL) v
     UNION ALL
     SELECT 'email', v.email, NULL,
-           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.email OPERATOR(pg_catalog.=) v.email
+           (SELECT pg_catalog.count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.email OPERATOR(pg_catalog.=) v.email
                                    LIMIT max_block OPERATOR(pg_catalog.+) 1) x)
       FROM (SELECT DISTINCT v.email FROM identity_vals v WHERE v.email IS NOT NULL) v
     UNION ALL
     SELECT 'name_key', v.name_key, NULL,
-           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key OPERATOR(pg_catalog.=) v.name_key
+           (SELECT pg_catalog.count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key OPERATOR(pg_catalog.=) v.name_key
                                    LIMIT max_block OPERATOR(pg_catalog.+) 1) x)
       FROM (SELECT DISTINCT v.name_key FROM identity_vals v WHERE v.name_key IS NOT NULL) v
     UNION ALL
     SELECT 'name_company', v.name_key, v.company,
-           (SELECT count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key OPERATOR(pg_catalog.=) v.name_key
+           (SELECT pg_catalog.count(*) FROM (SELECT FROM @extschema@.identity_record r WHERE r.name_key OPERATOR(pg_catalog.=) v.name_key
                                    AND r.company OPERATOR(pg_catalog.=) v.company LIMIT max_block OPERATOR(pg_catalog.+) 1) x)
       FROM (SELECT DISTINCT v.name_key, v.company FROM identity_vals v
              WHERE v.name_key IS NOT NULL AND v.company IS NOT NULL) v
     UNION ALL
     SELECT 'id_number', v.id_number, NULL,
-           (SELECT count(*) FROM @extschema@.identity_record r WHERE r.id_number OPERATOR(pg_catalog.=) v.id_number)
+           (SELECT pg_catalog.count(*) FROM @extschema@.identity_record r WHERE r.id_number OPERATOR(pg_catalog.=) v.id_number)
       FROM (SELECT DISTINCT v.id_number FROM identity_vals v WHERE v.id_number IS NOT NULL) v;
 
-  RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+  RAISE DEBUG 'concord.resolve_incremental: changed rows read after % ms', pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   -- scope.  Core: the changed rows and every row of the customers they
   -- belonged to, clustered afresh.  (Neighbours, the rows sharing a value
   -- with a changed row, are read with them by identity_cluster: see
@@ -2137,8 +2145,8 @@ BEGIN
      WHERE NOT EXISTS (SELECT 1 FROM identity_changed x WHERE x.source OPERATOR(pg_catalog.=) l2.source AND x.key OPERATOR(pg_catalog.=) l2.key);
   ANALYZE identity_scope (source, key, core, changed, old_customer_id);
 
-  RAISE DEBUG 'concord.resolve_incremental: % rows of the changed rows'' customers after % ms', (SELECT count(*) FROM identity_scope),
-    round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
+  RAISE DEBUG 'concord.resolve_incremental: % rows of the changed rows'' customers after % ms', (SELECT pg_catalog.count(*) FROM identity_scope),
+    pg_catalog.round(extract(epoch FROM pg_catalog.clock_timestamp() OPERATOR(pg_catalog.-) t0) OPERATOR(pg_catalog.*) 1000);
   RETURN QUERY SELECT * FROM @extschema@.identity_apply(max_block, true);
 END
 $fn$;
@@ -2156,7 +2164,7 @@ DECLARE
   rb record;
   survivor bigint;
 BEGIN
-  IF a IS NULL OR b IS NULL OR reason IS NULL OR btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+  IF a IS NULL OR b IS NULL OR reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
     RAISE EXCEPTION 'customer_merge needs two customer IDs and a reason'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
@@ -2178,8 +2186,10 @@ BEGIN
   -- a merge undoes any split between the two
   DELETE FROM @extschema@.identity_constraint c
    WHERE c.kind OPERATOR(pg_catalog.=) 'cannot_link'
-     AND ((c.source_a, c.key_a) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)))
-     AND ((c.source_b, c.key_b) IN (SELECT l.source, l.key FROM @extschema@.customer_link l WHERE l.customer_id IN (a, b)));
+     AND ((c.source_a, c.key_a) OPERATOR(pg_catalog.=) ANY (SELECT l.source, l.key FROM @extschema@.customer_link l
+                                                            WHERE l.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY[a, b])))
+     AND ((c.source_b, c.key_b) OPERATOR(pg_catalog.=) ANY (SELECT l.source, l.key FROM @extschema@.customer_link l
+                                                            WHERE l.customer_id OPERATOR(pg_catalog.=) ANY (ARRAY[a, b])));
   -- (its author is the caller: CURRENT_USER here is concord's owner)
   INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason, created_by)
   VALUES ('must_link', ra.source, ra.key, rb.source, rb.key, reason, pg_catalog.pg_get_userbyid(@extschema@.caller()));
@@ -2204,7 +2214,7 @@ DECLARE
   cid bigint;
   n int;
 BEGIN
-  IF source IS NULL OR key IS NULL OR reason IS NULL OR btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+  IF source IS NULL OR key IS NULL OR reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
     RAISE EXCEPTION 'customer_split needs a source, a key and a reason'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
@@ -2246,7 +2256,7 @@ AS $fn$
 #variable_conflict use_variable
 BEGIN
   IF source_a IS NULL OR key_a IS NULL OR source_b IS NULL OR key_b IS NULL OR same IS NULL
-     OR reason IS NULL OR btrim(reason) OPERATOR(pg_catalog.=) '' THEN
+     OR reason IS NULL OR pg_catalog.btrim(reason) OPERATOR(pg_catalog.=) '' THEN
     RAISE EXCEPTION 'identity_review_decide needs two rows (source and key each), a decision and a reason'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
@@ -2264,14 +2274,14 @@ BEGIN
   END IF;
   -- a new decision replaces an earlier one about the same two rows
   DELETE FROM @extschema@.identity_constraint c
-   WHERE (c.source_a, c.key_a, c.source_b, c.key_b) IN ((source_a, key_a, source_b, key_b),
-                                                       (source_b, key_b, source_a, key_a));
+   WHERE (c.source_a, c.key_a, c.source_b, c.key_b) OPERATOR(pg_catalog.=) (source_a, key_a, source_b, key_b)
+      OR (c.source_a, c.key_a, c.source_b, c.key_b) OPERATOR(pg_catalog.=) (source_b, key_b, source_a, key_a);
   INSERT INTO @extschema@.identity_constraint (kind, source_a, key_a, source_b, key_b, reason, created_by)
   VALUES (CASE WHEN same THEN 'must_link' ELSE 'cannot_link' END, source_a, key_a, source_b, key_b, reason,
           pg_catalog.pg_get_userbyid(@extschema@.caller()));
   DELETE FROM @extschema@.identity_review v
-   WHERE (v.source_a, v.key_a, v.source_b, v.key_b) IN ((source_a, key_a, source_b, key_b),
-                                                       (source_b, key_b, source_a, key_a));
+   WHERE (v.source_a, v.key_a, v.source_b, v.key_b) OPERATOR(pg_catalog.=) (source_a, key_a, source_b, key_b)
+      OR (v.source_a, v.key_a, v.source_b, v.key_b) OPERATOR(pg_catalog.=) (source_b, key_b, source_a, key_a);
   INSERT INTO @extschema@.identity_queue (source, key) VALUES (source_a, key_a), (source_b, key_b);
   PERFORM @extschema@.resolve_incremental();
   RETURN (SELECT l.customer_id FROM @extschema@.customer_link l WHERE l.source OPERATOR(pg_catalog.=) source_a AND l.key OPERATOR(pg_catalog.=) key_a);

@@ -157,10 +157,14 @@ identity_load_model(void)
 									 m.match_threshold);
 	}
 	if (SPI_execute("SELECT a.name, a.compare, a.tolerance, a.block,"
-					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'agree'),"
-					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'close'),"
-					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'disagree'),"
-					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute = a.name AND w.level = 'one_field_off')"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute OPERATOR(pg_catalog.=) a.name"
+					" AND w.level OPERATOR(pg_catalog.=) 'agree'),"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute OPERATOR(pg_catalog.=) a.name"
+					" AND w.level OPERATOR(pg_catalog.=) 'close'),"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute OPERATOR(pg_catalog.=) a.name"
+					" AND w.level OPERATOR(pg_catalog.=) 'disagree'),"
+					" (SELECT w.weight FROM concord.identity_weight w WHERE w.attribute OPERATOR(pg_catalog.=) a.name"
+					" AND w.level OPERATOR(pg_catalog.=) 'one_field_off')"
 					" FROM concord.identity_attribute a ORDER BY a.name COLLATE \"C\" LIMIT " CppAsString2(MAX_DECLARED),
 					true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_attribute");
@@ -217,7 +221,7 @@ identity_population(void)
 	double		rows;
 
 	if (SPI_execute("SELECT coalesce((SELECT records FROM concord.identity_population),"
-					" (SELECT count(*) FROM concord.identity_record))", true, 0) != SPI_OK_SELECT)
+					" (SELECT pg_catalog.count(*) FROM concord.identity_record))", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not count concord.identity_record");
 	rows = strtod(SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1), NULL);
 	SPI_freetuptable(SPI_tuptable);

@@ -784,7 +784,7 @@ identity_train_save(IdentityTrain *t)
 							  " pg_catalog.unnest($4), pg_catalog.unnest($5), pg_catalog.unnest($6))",
 							  6, types, args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not keep the trained model");
-	if (SPI_execute("SELECT count(*) FROM concord.identity_train_save(true, 200)", false, 0) != SPI_OK_SELECT)
+	if (SPI_execute("SELECT pg_catalog.count(*) FROM concord.identity_train_save(true, 200)", false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not store the trained model");
 }
 

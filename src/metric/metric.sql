@@ -335,19 +335,19 @@ DECLARE
   et regtype;
   cm record;
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+  IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid metric name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A metric name is a lower-case identifier, e.g. revenue.';
   END IF;
-  IF EXISTS (SELECT 1 FROM @extschema@.metric_dimension d WHERE d.name = metric_create.name) OR name = 'metric_time' THEN
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_dimension d WHERE d.name OPERATOR(pg_catalog.=) metric_create.name) OR name OPERATOR(pg_catalog.=) 'metric_time' THEN
     RAISE EXCEPTION 'metric name "%" is already a dimension''s', name
       USING ERRCODE = 'duplicate_object', HINT = 'Metrics and dimensions share the columns of a query: give the metric another name.';
   END IF;
-  IF type IS NULL OR type NOT IN ('simple', 'ratio', 'derived', 'cumulative', 'period_over_period', 'conversion') THEN
+  IF type IS NULL OR type OPERATOR(pg_catalog.<>) ALL (ARRAY['simple', 'ratio', 'derived', 'cumulative', 'period_over_period', 'conversion']) THEN
     RAISE EXCEPTION 'unknown metric type "%" for metric "%"', type, name
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of simple, ratio, derived, cumulative, period_over_period, conversion.';
   END IF;
-  IF type <> 'conversion' AND (entity IS NOT NULL OR conversion_model IS NOT NULL OR conversion_filter IS NOT NULL
+  IF type OPERATOR(pg_catalog.<>) 'conversion' AND (entity IS NOT NULL OR conversion_model IS NOT NULL OR conversion_filter IS NOT NULL
                                OR conversion_entity IS NOT NULL) THEN
     RAISE EXCEPTION 'entity and conversion_* belong to conversion metrics (metric "%")', name
       USING ERRCODE = 'invalid_parameter_value';
@@ -357,57 +357,57 @@ BEGIN
                                                'trailing_window', trailing_window, 'offset_by', offset_by, 'calc', calc,
                                                'entity', entity, 'conversion_model', conversion_model,
                                                'conversion_filter', conversion_filter, 'conversion_entity', conversion_entity));
-  IF type NOT IN ('cumulative', 'period_over_period', 'conversion')
+  IF type OPERATOR(pg_catalog.<>) ALL (ARRAY['cumulative', 'period_over_period', 'conversion'])
      AND (base IS NOT NULL OR trailing_window IS NOT NULL OR offset_by IS NOT NULL OR calc IS NOT NULL) THEN
     RAISE EXCEPTION 'base, trailing_window, offset_by and calc belong to cumulative, period_over_period and conversion metrics (metric "%")', name
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF type <> 'simple' AND EXISTS (SELECT 1 FROM @extschema@.metric_latest l
-                                   WHERE l.type = 'cumulative' AND l.compiled ->> 'base' = metric_create.name) THEN
+  IF type OPERATOR(pg_catalog.<>) 'simple' AND EXISTS (SELECT 1 FROM @extschema@.metric_latest l
+                                   WHERE l.type OPERATOR(pg_catalog.=) 'cumulative' AND l.compiled OPERATOR(pg_catalog.->>) 'base' OPERATOR(pg_catalog.=) metric_create.name) THEN
     RAISE EXCEPTION 'metric "%" must stay simple: cumulative metrics are computed from it', name
       USING ERRCODE = 'dependent_objects_still_exist';
   END IF;
 
-  IF type = 'simple' THEN
+  IF type OPERATOR(pg_catalog.=) 'simple' THEN
     IF numerator IS NOT NULL OR denominator IS NOT NULL THEN
       RAISE EXCEPTION 'a simple metric has no numerator or denominator (metric "%")', name
         USING ERRCODE = 'invalid_parameter_value', HINT = 'For a ratio, use type => ''ratio''.';
     END IF;
-    SELECT m.relation INTO rel FROM @extschema@.metric_model m WHERE m.name = metric_create.model;
+    SELECT m.relation INTO rel FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) metric_create.model;
     IF rel IS NULL THEN
       RAISE EXCEPTION 'unknown model "%" for metric "%"', model, name
         USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_create.';
     END IF;
-    IF agg IS NULL OR agg NOT IN ('sum', 'count', 'count_distinct', 'min', 'max', 'avg') THEN
+    IF agg IS NULL OR agg OPERATOR(pg_catalog.<>) ALL (ARRAY['sum', 'count', 'count_distinct', 'min', 'max', 'avg']) THEN
       RAISE EXCEPTION 'unknown aggregate "%" for metric "%"', agg, name
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of sum, count, count_distinct, min, max, avg.';
     END IF;
-    IF expr IS NULL AND agg <> 'count' THEN
+    IF expr IS NULL AND agg OPERATOR(pg_catalog.<>) 'count' THEN
       RAISE EXCEPTION 'metric "%" needs an expression to %', name, agg
         USING ERRCODE = 'null_value_not_allowed';
     END IF;
     compiled := jsonb_build_object('model', model, 'agg', agg);
     IF expr IS NOT NULL THEN
-      compiled := compiled || jsonb_build_object('expr', @extschema@.expr_check(rel, model, expr, false));
+      compiled := compiled OPERATOR(pg_catalog.||) jsonb_build_object('expr', @extschema@.expr_check(rel, model, expr, false));
       et := @extschema@.expr_type(rel, model, expr);
-      IF agg IN ('sum', 'avg', 'min', 'max') AND (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid = et) <> 'N' THEN
+      IF agg OPERATOR(pg_catalog.=) ANY (ARRAY['sum', 'avg', 'min', 'max']) AND (SELECT t.typcategory FROM pg_catalog.pg_type t WHERE t.oid OPERATOR(pg_catalog.=) et) OPERATOR(pg_catalog.<>) 'N' THEN
         RAISE EXCEPTION 'metric "%": % of % is not a number', name, agg, et
           USING ERRCODE = 'datatype_mismatch', HINT = 'A metric''s value is a number: sum, avg, min and max take numeric expressions.';
       END IF;
     END IF;
     IF filter IS NOT NULL THEN
-      compiled := compiled || @extschema@.metric_filter_compile(name, model, rel, filter);
+      compiled := compiled OPERATOR(pg_catalog.||) @extschema@.metric_filter_compile(name, model, rel, filter);
     END IF;
     lineage := @extschema@.metric_lineage(ARRAY[rel::text], coalesce(@extschema@.expr_names(expr), '{}')
-                                          || CASE WHEN compiled ? 'filter_names' THEN '{}' ELSE coalesce(@extschema@.expr_names(filter), '{}') END,
+                                          OPERATOR(pg_catalog.||) CASE WHEN compiled OPERATOR(pg_catalog.?) 'filter_names' THEN '{}' ELSE coalesce(@extschema@.expr_names(filter), '{}') END,
                                           compiled);
-  ELSIF type = 'conversion' THEN
+  ELSIF type OPERATOR(pg_catalog.=) 'conversion' THEN
     IF numerator IS NOT NULL OR denominator IS NOT NULL OR base IS NOT NULL OR offset_by IS NOT NULL OR agg IS NOT NULL OR expr IS NOT NULL THEN
       RAISE EXCEPTION 'a conversion metric takes model, entity, filter, conversion_model, conversion_entity, conversion_filter, trailing_window and calc only (metric "%")', name
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    SELECT m.relation, m.time_column INTO latest FROM @extschema@.metric_model m WHERE m.name = metric_create.model;
-    SELECT m.relation, m.time_column, m.time_model INTO cm FROM @extschema@.metric_model m WHERE m.name = metric_create.conversion_model;
+    SELECT m.relation, m.time_column INTO latest FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) metric_create.model;
+    SELECT m.relation, m.time_column, m.time_model INTO cm FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) metric_create.conversion_model;
     IF latest.relation IS NULL OR cm.relation IS NULL THEN
       RAISE EXCEPTION 'unknown model "%" for metric "%"', CASE WHEN latest.relation IS NULL THEN model ELSE conversion_model END, name
         USING ERRCODE = 'undefined_object', HINT = 'A conversion metric needs model and conversion_model, both defined with concord.model_create.';
@@ -420,17 +420,17 @@ BEGIN
         USING ERRCODE = 'invalid_parameter_value',
               HINT = 'The conversion events need a time column of their own relation.';
     END IF;
-    IF entity IS NULL OR trailing_window IS NULL OR trailing_window <= interval '0' THEN
+    IF entity IS NULL OR trailing_window IS NULL OR trailing_window OPERATOR(pg_catalog.<=) interval '0' THEN
       RAISE EXCEPTION 'conversion metric "%" needs an entity (e.g. customer_id) and a positive trailing_window (the time allowed to convert)', name
         USING ERRCODE = 'invalid_parameter_value';
     END IF;
-    IF coalesce(calc, 'rate') NOT IN ('rate', 'conversions', 'opportunities') THEN
+    IF coalesce(calc, 'rate') OPERATOR(pg_catalog.<>) ALL (ARRAY['rate', 'conversions', 'opportunities']) THEN
       RAISE EXCEPTION 'unknown calc "%" for metric "%"', calc, name
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of rate, conversions, opportunities.';
     END IF;
     et := @extschema@.expr_type(latest.relation, model, entity);
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oprname = '=' AND o.oprleft = et
-                      AND o.oprright = @extschema@.expr_type(cm.relation, 'conv', coalesce(conversion_entity, entity))) THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o WHERE o.oprname OPERATOR(pg_catalog.=) '=' AND o.oprleft OPERATOR(pg_catalog.=) et
+                      AND o.oprright OPERATOR(pg_catalog.=) @extschema@.expr_type(cm.relation, 'conv', coalesce(conversion_entity, entity))) THEN
       RAISE EXCEPTION 'conversion metric "%": the entities % and % cannot be compared', name, entity, coalesce(conversion_entity, entity)
         USING ERRCODE = 'datatype_mismatch';
     END IF;
@@ -440,41 +440,41 @@ BEGIN
       'conv_relation', cm.relation::text,
       -- the first event and the conversion read the same rows: an event
       -- is never its own conversion (another row by its key, or a later time)
-      'conv_other', CASE WHEN cm.relation = latest.relation THEN
+      'conv_other', CASE WHEN cm.relation OPERATOR(pg_catalog.=) latest.relation THEN
                       (SELECT format('ROW(%s) IS DISTINCT FROM ROW(%s)',
                                      string_agg(format('conv.%I', k), ', ' ORDER BY n), string_agg(format('%I.%I', model, k), ', ' ORDER BY n))
                          FROM unnest(@extschema@.metric_row_key(cm.relation)) WITH ORDINALITY AS u(k, n)
-                        HAVING count(*) > 0) END,
-      'conv_later', CASE WHEN cm.relation = latest.relation AND @extschema@.metric_row_key(cm.relation) IS NULL THEN true END,
-      'conv_time', CASE WHEN @extschema@.metric_column_type(cm.relation, cm.time_column) = 'timestamptz'::regtype
-                        THEN 'tz:' ELSE '' END || cm.time_column,
+                        HAVING count(*) OPERATOR(pg_catalog.>) 0) END,
+      'conv_later', CASE WHEN cm.relation OPERATOR(pg_catalog.=) latest.relation AND @extschema@.metric_row_key(cm.relation) IS NULL THEN true END,
+      'conv_time', CASE WHEN @extschema@.metric_column_type(cm.relation, cm.time_column) OPERATOR(pg_catalog.=) 'timestamptz'::regtype
+                        THEN 'tz:' ELSE '' END OPERATOR(pg_catalog.||) cm.time_column,
       'conv_entity', @extschema@.expr_check(cm.relation, 'conv', coalesce(conversion_entity, entity), false),
       'conv_filter', CASE WHEN conversion_filter IS NOT NULL THEN @extschema@.expr_check(cm.relation, 'conv', conversion_filter, true) END,
       'window', trailing_window,
-      'expr', CASE coalesce(calc, 'rate')
-                WHEN 'rate' THEN format('(m.%I / NULLIF(m.%I, 0))', 'conv__' || name, 'opps__' || name)
-                WHEN 'conversions' THEN format('m.%I', 'conv__' || name)
-                ELSE format('m.%I', 'opps__' || name) END));
+      'expr', CASE
+                WHEN coalesce(calc, 'rate') OPERATOR(pg_catalog.=) 'rate' THEN format('(m.%I / NULLIF(m.%I, 0))', 'conv__' OPERATOR(pg_catalog.||) name, 'opps__' OPERATOR(pg_catalog.||) name)
+                WHEN calc OPERATOR(pg_catalog.=) 'conversions' THEN format('m.%I', 'conv__' OPERATOR(pg_catalog.||) name)
+                ELSE format('m.%I', 'opps__' OPERATOR(pg_catalog.||) name) END));
     IF filter IS NOT NULL THEN
-      compiled := compiled || @extschema@.metric_filter_compile(name, model, latest.relation, filter);
+      compiled := compiled OPERATOR(pg_catalog.||) @extschema@.metric_filter_compile(name, model, latest.relation, filter);
     END IF;
     lineage := @extschema@.metric_lineage(ARRAY[latest.relation::text, cm.relation::text],
-                                          @extschema@.expr_names(entity) || coalesce(@extschema@.expr_names(conversion_entity), '{}')
-                                          || coalesce(@extschema@.expr_names(conversion_filter), '{}')
-                                          || CASE WHEN compiled ? 'filter_names' THEN '{}' ELSE coalesce(@extschema@.expr_names(filter), '{}') END,
+                                          @extschema@.expr_names(entity) OPERATOR(pg_catalog.||) coalesce(@extschema@.expr_names(conversion_entity), '{}')
+                                          OPERATOR(pg_catalog.||) coalesce(@extschema@.expr_names(conversion_filter), '{}')
+                                          OPERATOR(pg_catalog.||) CASE WHEN compiled OPERATOR(pg_catalog.?) 'filter_names' THEN '{}' ELSE coalesce(@extschema@.expr_names(filter), '{}') END,
                                           compiled);
-  ELSIF type IN ('cumulative', 'period_over_period') THEN
+  ELSIF type OPERATOR(pg_catalog.=) ANY (ARRAY['cumulative', 'period_over_period']) THEN
     IF model IS NOT NULL OR agg IS NOT NULL OR filter IS NOT NULL OR expr IS NOT NULL OR numerator IS NOT NULL OR denominator IS NOT NULL THEN
       RAISE EXCEPTION 'a % metric is computed from a base metric only (metric "%")', type, name
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Give base => the metric, and trailing_window, or offset_by and calc.';
     END IF;
-    SELECT l.type INTO missing FROM @extschema@.metric_latest l WHERE l.name = base;
+    SELECT l.type INTO missing FROM @extschema@.metric_latest l WHERE l.name OPERATOR(pg_catalog.=) base;
     IF missing IS NULL THEN
       RAISE EXCEPTION 'metric "%" uses unknown metrics: %', name, coalesce(base, '(no base)')
         USING ERRCODE = 'undefined_object', HINT = 'Give base => an existing metric.';
     END IF;
-    IF type = 'cumulative' THEN
-      IF missing <> 'simple' THEN
+    IF type OPERATOR(pg_catalog.=) 'cumulative' THEN
+      IF missing OPERATOR(pg_catalog.<>) 'simple' THEN
         RAISE EXCEPTION 'cumulative metric "%" needs a simple base metric; "%" is %', name, base, missing
           USING ERRCODE = 'invalid_parameter_value',
                 HINT = 'It aggregates the base''s rows over a window, which a ratio or derived metric does not have.';
@@ -482,24 +482,24 @@ BEGIN
       IF offset_by IS NOT NULL OR calc IS NOT NULL THEN
         RAISE EXCEPTION 'cumulative metric "%" takes trailing_window, not offset_by or calc', name USING ERRCODE = 'invalid_parameter_value';
       END IF;
-      IF trailing_window <= interval '0' THEN
+      IF trailing_window OPERATOR(pg_catalog.<=) interval '0' THEN
         RAISE EXCEPTION 'trailing window of metric "%" must be positive (got %)', name, trailing_window USING ERRCODE = 'invalid_parameter_value';
       END IF;
       compiled := jsonb_strip_nulls(jsonb_build_object('base', base, 'trailing', trailing_window));
     ELSE
-      IF trailing_window IS NOT NULL OR offset_by IS NULL OR offset_by <= interval '0' THEN
+      IF trailing_window IS NOT NULL OR offset_by IS NULL OR offset_by OPERATOR(pg_catalog.<=) interval '0' THEN
         RAISE EXCEPTION 'period_over_period metric "%" needs a positive offset_by (e.g. 1 month, 1 year), and no trailing_window', name
           USING ERRCODE = 'invalid_parameter_value';
       END IF;
-      IF coalesce(calc, 'previous') NOT IN ('previous', 'change', 'growth_pct') THEN
+      IF coalesce(calc, 'previous') OPERATOR(pg_catalog.<>) ALL (ARRAY['previous', 'change', 'growth_pct']) THEN
         RAISE EXCEPTION 'unknown calc "%" for metric "%"', calc, name
           USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of previous, change, growth_pct.';
       END IF;
       compiled := jsonb_build_object('base', base, 'offset', offset_by, 'expr',
-        CASE coalesce(calc, 'previous')
-          WHEN 'previous' THEN format('m.%I', 'prev__' || name)
-          WHEN 'change' THEN format('(m.%I - m.%I)', base, 'prev__' || name)
-          ELSE format('((m.%I - m.%I) / NULLIF(abs(m.%I), 0) * 100)', base, 'prev__' || name, 'prev__' || name) END);
+        CASE
+          WHEN coalesce(calc, 'previous') OPERATOR(pg_catalog.=) 'previous' THEN format('m.%I', 'prev__' OPERATOR(pg_catalog.||) name)
+          WHEN calc OPERATOR(pg_catalog.=) 'change' THEN format('(m.%I - m.%I)', base, 'prev__' OPERATOR(pg_catalog.||) name)
+          ELSE format('((m.%I - m.%I) / NULLIF(abs(m.%I), 0) * 100)', base, 'prev__' OPERATOR(pg_catalog.||) name, 'prev__' OPERATOR(pg_catalog.||) name) END);
     END IF;
     deps := ARRAY[base];
   ELSE
@@ -507,7 +507,7 @@ BEGIN
       RAISE EXCEPTION 'a % metric is computed from other metrics: no model, aggregate or filter (metric "%")', type, name
         USING ERRCODE = 'invalid_parameter_value', HINT = 'Put the filter on the metrics it is computed from.';
     END IF;
-    IF type = 'ratio' THEN
+    IF type OPERATOR(pg_catalog.=) 'ratio' THEN
       IF numerator IS NULL OR denominator IS NULL OR expr IS NOT NULL THEN
         RAISE EXCEPTION 'ratio metric "%" needs a numerator and a denominator metric, and no expression', name
           USING ERRCODE = 'invalid_parameter_value';
@@ -520,24 +520,24 @@ BEGIN
           USING ERRCODE = 'invalid_parameter_value';
       END IF;
       deps := @extschema@.expr_names(expr);
-      IF cardinality(deps) = 0 THEN
+      IF cardinality(deps) OPERATOR(pg_catalog.=) 0 THEN
         RAISE EXCEPTION 'derived metric "%" uses no metric: %', name, expr USING ERRCODE = 'invalid_parameter_value';
       END IF;
     END IF;
     SELECT string_agg(d, ', ') INTO missing FROM unnest(deps) d
-     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.metric m WHERE m.name = d);
+     WHERE NOT EXISTS (SELECT 1 FROM @extschema@.metric m WHERE m.name OPERATOR(pg_catalog.=) d);
     IF missing IS NOT NULL THEN
       RAISE EXCEPTION 'metric "%" uses unknown metrics: %', name, missing
         USING ERRCODE = 'undefined_object', HINT = 'Define them first with concord.metric_create.';
     END IF;
-    IF type = 'derived' THEN
+    IF type OPERATOR(pg_catalog.=) 'derived' THEN
       compiled := jsonb_build_object('expr', @extschema@.expr_check_over('m', deps,
                     array_fill('numeric'::regtype, ARRAY[cardinality(deps)]), expr, false));
     END IF;
   END IF;
   -- a metric computed from others: no cycle, and they are its lineage
-  IF type IN ('ratio', 'derived', 'cumulative', 'period_over_period') THEN
-    IF name = ANY (@extschema@.metric_closure(deps)) THEN
+  IF type OPERATOR(pg_catalog.=) ANY (ARRAY['ratio', 'derived', 'cumulative', 'period_over_period']) THEN
+    IF name OPERATOR(pg_catalog.=) ANY (@extschema@.metric_closure(deps)) THEN
       RAISE EXCEPTION 'metric "%" would be computed from itself (through %)', name, array_to_string(deps, ', ')
         USING ERRCODE = 'invalid_recursion';
     END IF;
@@ -554,18 +554,18 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege', HINT = 'A metric''s owner is its definer or a role whose privileges she has.';
     END IF;
   END IF;
-  SELECT l.version, l.spec, l.description, l.owner INTO latest FROM @extschema@.metric_latest l WHERE l.name = metric_create.name;
+  SELECT l.version, l.spec, l.description, l.owner INTO latest FROM @extschema@.metric_latest l WHERE l.name OPERATOR(pg_catalog.=) metric_create.name;
   IF latest.version IS NOT NULL THEN
     PERFORM @extschema@.require_manages('metric', name, latest.owner, 'change');
-    IF latest.spec = spec AND latest.description IS NOT DISTINCT FROM description
-       AND (new_owner IS NULL OR new_owner = latest.owner) THEN
+    IF latest.spec OPERATOR(pg_catalog.=) spec AND latest.description IS NOT DISTINCT FROM description
+       AND (new_owner IS NULL OR new_owner OPERATOR(pg_catalog.=) latest.owner) THEN
       RETURN latest.version;            -- nothing changed: no new version
     END IF;
   END IF;
-  v := coalesce(latest.version, 0) + 1;
+  v := coalesce(latest.version, 0) OPERATOR(pg_catalog.+) 1;
   INSERT INTO @extschema@.metric (name, version, type, spec, compiled, depends, lineage, description, owner, defined_by)
   VALUES (name, v, type, spec, compiled, deps, lineage, description, coalesce(new_owner, latest.owner, me), me);
-  PERFORM @extschema@.audit_record('metric_define', name, NULL, spec || jsonb_build_object('version', v));
+  PERFORM @extschema@.audit_record('metric_define', name, NULL, spec OPERATOR(pg_catalog.||) jsonb_build_object('version', v));
   -- views published for BI tools answer with the new version at once
   PERFORM @extschema@.metric_publish_refresh(name);
   RETURN v;
@@ -588,8 +588,8 @@ DECLARE
   pins jsonb;
 BEGIN
   SELECT x.version, x.owner INTO m FROM @extschema@.metric x
-   WHERE x.name = metric_certify.name AND x.version = coalesce(metric_certify.version,
-           (SELECT l.version FROM @extschema@.metric_latest l WHERE l.name = metric_certify.name));
+   WHERE x.name OPERATOR(pg_catalog.=) metric_certify.name AND x.version OPERATOR(pg_catalog.=) coalesce(metric_certify.version,
+           (SELECT l.version FROM @extschema@.metric_latest l WHERE l.name OPERATOR(pg_catalog.=) metric_certify.name));
   IF m.version IS NULL THEN
     RAISE EXCEPTION 'unknown metric "%"%', name, CASE WHEN version IS NOT NULL THEN format(' version %s', version) ELSE '' END
       USING ERRCODE = 'undefined_object';
@@ -623,26 +623,26 @@ DECLARE
   users text;
   o regrole;
 BEGIN
-  SELECT l.owner INTO o FROM @extschema@.metric_latest l WHERE l.name = metric_drop.name;
+  SELECT l.owner INTO o FROM @extschema@.metric_latest l WHERE l.name OPERATOR(pg_catalog.=) metric_drop.name;
   IF o IS NULL THEN
     RETURN false;
   END IF;
   PERFORM @extschema@.require_manages('metric', name, o, 'change');
   SELECT string_agg(DISTINCT l.name, ', ' ORDER BY l.name) INTO users
     FROM (SELECT x.name, x.depends FROM @extschema@.metric_latest x UNION ALL SELECT x.name, x.depends FROM @extschema@.metric_current x) l
-   WHERE metric_drop.name = ANY (l.depends);
+   WHERE metric_drop.name OPERATOR(pg_catalog.=) ANY (l.depends);
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'metric "%" is used by metrics: %', name, users
       USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop or redefine those first.';
   END IF;
   PERFORM @extschema@.metric_publication_tidy();
   SELECT string_agg(p.view_name::text, ', ' ORDER BY p.view_name::text) INTO users
-    FROM @extschema@.metric_publication p WHERE metric_drop.name = ANY (@extschema@.metric_closure(p.metrics));
+    FROM @extschema@.metric_publication p WHERE metric_drop.name OPERATOR(pg_catalog.=) ANY (@extschema@.metric_closure(p.metrics));
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'metric "%" is published in views: %', name, users
       USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop those views first (DROP VIEW, then they are no longer publications).';
   END IF;
-  DELETE FROM @extschema@.metric m WHERE m.name = metric_drop.name;
+  DELETE FROM @extschema@.metric m WHERE m.name OPERATOR(pg_catalog.=) metric_drop.name;
   PERFORM @extschema@.audit_record('metric_drop', name);
   RETURN true;
 END

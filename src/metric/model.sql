@@ -240,7 +240,7 @@ DECLARE
   tt regtype;
   dim record;
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+  IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid model name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A model name is a lower-case identifier, e.g. orders.';
   END IF;
@@ -253,18 +253,18 @@ BEGIN
   -- the time: a column of the relation, or model.column of a model the
   -- rows reach by joins (checked when asked: the joins may come later)
   trel := relation;
-  IF time_column IS NOT NULL AND position('.' IN time_column) > 0
-     AND split_part(time_column, '.', 1) <> model_create.name THEN
+  IF time_column IS NOT NULL AND position('.' IN time_column) OPERATOR(pg_catalog.>) 0
+     AND split_part(time_column, '.', 1) OPERATOR(pg_catalog.<>) model_create.name THEN
     tmodel := split_part(time_column, '.', 1);
-    tcol := substr(time_column, length(tmodel) + 2);
-    SELECT m.relation INTO trel FROM @extschema@.metric_model m WHERE m.name = tmodel;
+    tcol := substr(time_column, length(tmodel) OPERATOR(pg_catalog.+) 2);
+    SELECT m.relation INTO trel FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) tmodel;
     IF trel IS NULL THEN
       RAISE EXCEPTION 'unknown model "%" for the time of model "%"', tmodel, name
         USING ERRCODE = 'undefined_object',
               HINT = 'A model takes its time from its own column, or from model.column of a model its rows reach by joins (define that model first).';
     END IF;
-  ELSIF time_column IS NOT NULL AND position('.' IN time_column) > 0 THEN
-    tcol := substr(time_column, length(name) + 2);
+  ELSIF time_column IS NOT NULL AND position('.' IN time_column) OPERATOR(pg_catalog.>) 0 THEN
+    tcol := substr(time_column, length(name) OPERATOR(pg_catalog.+) 2);
   END IF;
   IF tcol IS NOT NULL THEN
     tt := @extschema@.metric_column_type(trel, tcol);
@@ -272,12 +272,12 @@ BEGIN
       RAISE EXCEPTION 'column "%" of % does not exist', tcol, trel
         USING ERRCODE = 'undefined_column',
               HINT = 'The time column of a model is one of its columns, or model.column of a model its rows reach by joins.';
-    ELSIF tt NOT IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype) THEN
+    ELSIF tt OPERATOR(pg_catalog.<>) ALL (ARRAY['date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype]) THEN
       RAISE EXCEPTION 'time column "%" of % is %, not a date or a timestamp', tcol, trel, tt
         USING ERRCODE = 'datatype_mismatch';
     END IF;
   END IF;
-  IF dimensions IS NULL OR jsonb_typeof(dimensions) <> 'object' THEN
+  IF dimensions IS NULL OR jsonb_typeof(dimensions) OPERATOR(pg_catalog.<>) 'object' THEN
     RAISE EXCEPTION 'dimensions of model "%" must be a JSON object of name: expression', name
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'e.g. {"region": "region", "size": {"expr": "CASE WHEN employees > 500 THEN ''large'' ELSE ''small'' END", "description": "company size"}}';
@@ -288,17 +288,17 @@ BEGIN
   ON CONFLICT ON CONSTRAINT metric_model_pkey DO UPDATE
     SET relation = excluded.relation, time_column = excluded.time_column, time_model = excluded.time_model,
         description = excluded.description, defined_at = pg_catalog.now();
-  DELETE FROM @extschema@.metric_dimension x WHERE x.model = model_create.name;
+  DELETE FROM @extschema@.metric_dimension x WHERE x.model OPERATOR(pg_catalog.=) model_create.name;
   FOR d IN SELECT e.key, e.value FROM jsonb_each(dimensions) e LOOP
-    IF d.key !~ '^[a-z][a-z0-9_]{0,62}$' OR d.key = 'metric_time' THEN
+    IF d.key OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' OR d.key OPERATOR(pg_catalog.=) 'metric_time' THEN
       RAISE EXCEPTION 'invalid dimension name "%" in model "%"', d.key, name
         USING ERRCODE = 'invalid_name',
               HINT = 'A dimension name is a lower-case identifier; metric_time is the time dimension every query has.';
     END IF;
-    IF jsonb_typeof(d.value) = 'object' AND d.value ? 'from' THEN
+    IF jsonb_typeof(d.value) OPERATOR(pg_catalog.=) 'object' AND d.value OPERATOR(pg_catalog.?) 'from' THEN
       dim := @extschema@.model_dimension_aggregate(name, relation, d.key, d.value);
-    ELSIF jsonb_typeof(d.value) = 'string' OR (jsonb_typeof(d.value) = 'object' AND jsonb_typeof(d.value -> 'expr') = 'string') THEN
-      SELECT coalesce(d.value ->> 'expr', d.value #>> '{}') AS expr INTO dim;
+    ELSIF jsonb_typeof(d.value) OPERATOR(pg_catalog.=) 'string' OR (jsonb_typeof(d.value) OPERATOR(pg_catalog.=) 'object' AND jsonb_typeof(d.value OPERATOR(pg_catalog.->) 'expr') OPERATOR(pg_catalog.=) 'string') THEN
+      SELECT coalesce(d.value OPERATOR(pg_catalog.->>) 'expr', d.value OPERATOR(pg_catalog.#>>) '{}') AS expr INTO dim;
       SELECT dim.expr, @extschema@.expr_check(relation, model_create.name, dim.expr, false) AS compiled,
              @extschema@.expr_type(relation, model_create.name, dim.expr) AS type, NULL::jsonb AS aggregate INTO dim;
     ELSE
@@ -308,7 +308,7 @@ BEGIN
     END IF;
     INSERT INTO @extschema@.metric_dimension (model, name, expr, compiled, type, description, aggregate)
     VALUES (model_create.name, d.key, dim.expr, dim.compiled, dim.type,
-            CASE WHEN jsonb_typeof(d.value) = 'object' THEN d.value ->> 'description' END, dim.aggregate);
+            CASE WHEN jsonb_typeof(d.value) OPERATOR(pg_catalog.=) 'object' THEN d.value OPERATOR(pg_catalog.->>) 'description' END, dim.aggregate);
   END LOOP;
   PERFORM @extschema@.audit_record('model_define', name, NULL,
                                    jsonb_build_object('relation', relation::text, 'time_column', time_column,
@@ -462,14 +462,14 @@ DECLARE
   tb regtype;
   owner regrole;
 BEGIN
-  SELECT m.relation, m.defined_by INTO a, owner FROM @extschema@.metric_model m WHERE m.name = model_join.model;
-  SELECT m.relation INTO b FROM @extschema@.metric_model m WHERE m.name = model_join.to_model;
+  SELECT m.relation, m.defined_by INTO a, owner FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_join.model;
+  SELECT m.relation INTO b FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_join.to_model;
   IF a IS NULL OR b IS NULL THEN
     RAISE EXCEPTION 'unknown model "%"', CASE WHEN a IS NULL THEN model ELSE to_model END
       USING ERRCODE = 'undefined_object', HINT = 'Define it first with concord.model_create.';
   END IF;
   PERFORM @extschema@.require_manages('model', model, owner, 'add a join to');
-  IF model = to_model THEN
+  IF model OPERATOR(pg_catalog.=) to_model THEN
     RAISE EXCEPTION 'model "%" cannot join itself', model USING ERRCODE = 'invalid_parameter_value';
   END IF;
   ta := @extschema@.metric_column_type(a, from_column);
@@ -480,15 +480,15 @@ BEGIN
       USING ERRCODE = 'undefined_column';
   END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_operator o
-                  WHERE o.oprname = '=' AND o.oprleft = ta AND o.oprright = tb AND o.oprresult = 'boolean'::regtype) THEN
+                  WHERE o.oprname OPERATOR(pg_catalog.=) '=' AND o.oprleft OPERATOR(pg_catalog.=) ta AND o.oprright OPERATOR(pg_catalog.=) tb AND o.oprresult OPERATOR(pg_catalog.=) 'boolean'::regtype) THEN
     RAISE EXCEPTION 'cannot join %.% (%) to %.% (%): no = operator for these types', model, from_column, ta, to_model, to_column, tb
       USING ERRCODE = 'datatype_mismatch';
   END IF;
   -- many-to-one: a unique index on exactly the key, without a predicate
   IF NOT safe AND NOT EXISTS (
        SELECT 1 FROM pg_catalog.pg_index i
-        WHERE i.indrelid = b AND i.indisunique AND i.indpred IS NULL AND i.indnkeyatts = 1
-          AND i.indkey[0] = (SELECT x.attnum FROM pg_catalog.pg_attribute x WHERE x.attrelid = b AND x.attname = to_column)) THEN
+        WHERE i.indrelid OPERATOR(pg_catalog.=) b AND i.indisunique AND i.indpred IS NULL AND i.indnkeyatts OPERATOR(pg_catalog.=) 1
+          AND i.indkey[0] OPERATOR(pg_catalog.=) (SELECT x.attnum FROM pg_catalog.pg_attribute x WHERE x.attrelid OPERATOR(pg_catalog.=) b AND x.attname OPERATOR(pg_catalog.=) to_column)) THEN
     RAISE EXCEPTION 'join from "%" to "%" could multiply rows: %.% is not unique', model, to_model, b, to_column
       USING ERRCODE = 'invalid_parameter_value',
             DETAIL = 'A metric of the first model would count a row once for every matching row of the second.',
@@ -499,7 +499,7 @@ BEGIN
   VALUES (model, to_model, from_column, to_column, safe)
   ON CONFLICT ON CONSTRAINT metric_join_pkey DO UPDATE
     SET from_column = excluded.from_column, to_column = excluded.to_column, declared_safe = excluded.declared_safe;
-  PERFORM @extschema@.audit_record('model_join', model || ' -> ' || to_model, NULL,
+  PERFORM @extschema@.audit_record('model_join', model OPERATOR(pg_catalog.||) ' -> ' OPERATOR(pg_catalog.||) to_model, NULL,
                                    jsonb_build_object('on', format('%s = %s', from_column, to_column), 'safe', safe));
   RETURN format('%s.%s = %s.%s', model, from_column, to_model, to_column);
 END
@@ -521,20 +521,20 @@ BEGIN
   SELECT m.defined_by INTO owner FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_drop.name;
   PERFORM @extschema@.require_manages('model', name, owner, 'drop');
   SELECT string_agg(DISTINCT m.name, ', ') INTO users
-    FROM @extschema@.metric m WHERE m.compiled ->> 'model' = model_drop.name;
+    FROM @extschema@.metric m WHERE m.compiled OPERATOR(pg_catalog.->>) 'model' OPERATOR(pg_catalog.=) model_drop.name;
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'model "%" is used by metrics: %', name, users
       USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Drop those metrics first (concord.metric_drop).';
   END IF;
   SELECT string_agg(x, ', ' ORDER BY x) INTO users FROM (
-    SELECT m.name || ' (its time)' AS x FROM @extschema@.metric_model m WHERE m.time_model = model_drop.name
+    SELECT m.name OPERATOR(pg_catalog.||) ' (its time)' AS x FROM @extschema@.metric_model m WHERE m.time_model OPERATOR(pg_catalog.=) model_drop.name
     UNION ALL
-    SELECT d.model || '.' || d.name FROM @extschema@.metric_dimension d WHERE d.aggregate ->> 'from' = model_drop.name) u;
+    SELECT d.model OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) d.name FROM @extschema@.metric_dimension d WHERE d.aggregate OPERATOR(pg_catalog.->>) 'from' OPERATOR(pg_catalog.=) model_drop.name) u;
   IF users IS NOT NULL THEN
     RAISE EXCEPTION 'model "%" is used by other models: %', name, users
       USING ERRCODE = 'dependent_objects_still_exist', HINT = 'Redefine those models first (concord.model_create).';
   END IF;
-  DELETE FROM @extschema@.metric_model m WHERE m.name = model_drop.name;
+  DELETE FROM @extschema@.metric_model m WHERE m.name OPERATOR(pg_catalog.=) model_drop.name;
   IF NOT FOUND THEN
     RETURN false;
   END IF;

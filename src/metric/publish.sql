@@ -212,16 +212,16 @@ DECLARE
   tz text := coalesce(time_zone, current_setting('TimeZone'));
   r text;
 BEGIN
-  IF view_name IS NULL OR view_name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+  IF view_name IS NULL OR view_name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid view name "%"', view_name
       USING ERRCODE = 'invalid_name', HINT = 'A view name is a lower-case identifier, e.g. revenue_by_region_month.';
   END IF;
-  IF schema_name IS NULL OR schema_name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+  IF schema_name IS NULL OR schema_name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid schema name "%"', schema_name USING ERRCODE = 'invalid_name';
   END IF;
   IF pg_catalog.to_regclass(format('%I.%I', schema_name, view_name)) IS NOT NULL
      AND NOT EXISTS (SELECT 1 FROM @extschema@.metric_publication p
-                      WHERE p.view_name = pg_catalog.to_regclass(format('%I.%I', metric_publish.schema_name, metric_publish.view_name))) THEN
+                      WHERE p.view_name OPERATOR(pg_catalog.=) pg_catalog.to_regclass(format('%I.%I', metric_publish.schema_name, metric_publish.view_name))) THEN
     RAISE EXCEPTION 'relation %.% exists and is not a metric publication', schema_name, view_name
       USING ERRCODE = 'duplicate_table', HINT = 'Choose another name.';
   END IF;
@@ -229,7 +229,7 @@ BEGIN
   SELECT p.published_by INTO prev FROM @extschema@.metric_publication p
    WHERE p.view_name OPERATOR(pg_catalog.=) pg_catalog.to_regclass(format('%I.%I', metric_publish.schema_name, metric_publish.view_name));
   PERFORM @extschema@.require_manages('publication', format('%s.%s', schema_name, view_name), prev, 'publish');
-  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname = metric_publish.schema_name) THEN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n WHERE n.nspname OPERATOR(pg_catalog.=) metric_publish.schema_name) THEN
     EXECUTE format('CREATE SCHEMA %I', schema_name);
     EXECUTE format('COMMENT ON SCHEMA %I IS %L', schema_name,
                    'concord: views of metrics for BI and report tools, answered as the reader (concord.metric_publish)');
@@ -252,8 +252,8 @@ BEGIN
     SET metrics = excluded.metrics, dimensions = excluded.dimensions, grain = excluded.grain, filters = excluded.filters,
         time_zone = excluded.time_zone, published_at = pg_catalog.now();
   FOREACH r IN ARRAY coalesce(readers, '{}') LOOP
-    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', schema_name, CASE WHEN r = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(r) END);
-    EXECUTE format('GRANT SELECT ON %s TO %s', v, CASE WHEN r = 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(r) END);
+    EXECUTE format('GRANT USAGE ON SCHEMA %I TO %s', schema_name, CASE WHEN r OPERATOR(pg_catalog.=) 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(r) END);
+    EXECUTE format('GRANT SELECT ON %s TO %s', v, CASE WHEN r OPERATOR(pg_catalog.=) 'PUBLIC' THEN 'PUBLIC' ELSE quote_ident(r) END);
   END LOOP;
   PERFORM @extschema@.audit_record('metric_publish', v::text, NULL,
                                    jsonb_build_object('metrics', metrics, 'dimensions', dimensions, 'grain', grain,

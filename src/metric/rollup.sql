@@ -121,23 +121,23 @@ DECLARE
   m timestamp;
   since timestamp := 'infinity';
 BEGIN
-  IF TG_OP = 'TRUNCATE' OR TG_ARGV[1] = '' THEN
+  IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' OR TG_ARGV[1] OPERATOR(pg_catalog.=) '' THEN
     since := '-infinity';
   ELSE
     -- converted with the owner's rights: only a built-in type's cast or
     -- operator, never one the table's owner made (checked at every firing)
     PERFORM @extschema@.require_builtin_column(TG_RELID, TG_ARGV[1]);
-    t := CASE WHEN TG_ARGV[2] = '' THEN format('%I::pg_catalog.timestamp', TG_ARGV[1])
+    t := CASE WHEN TG_ARGV[2] OPERATOR(pg_catalog.=) '' THEN format('%I::pg_catalog.timestamp', TG_ARGV[1])
               ELSE format('%I AT TIME ZONE %L', TG_ARGV[1], TG_ARGV[2]) END;
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+    IF TG_OP OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE']) THEN
       EXECUTE format('SELECT count(*), count(*) - count(%s), min(%s) FROM new_rows', t, t) INTO n, nulls, m;
       since := least(since, m);
     END IF;
-    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    IF TG_OP OPERATOR(pg_catalog.=) ANY (ARRAY['UPDATE', 'DELETE']) THEN
       EXECUTE format('SELECT count(*) + $1, count(*) - count(%s) + $2, min(%s) FROM old_rows', t, t) USING n, nulls INTO n, nulls, m;
       since := least(since, m);
     END IF;
-    IF n = 0 THEN
+    IF n OPERATOR(pg_catalog.=) 0 THEN
       RETURN NULL;                    -- no row changed
     END IF;
     IF nulls > 0 THEN
@@ -284,36 +284,36 @@ DECLARE
   r record;
   ev text;
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+  IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid rollup name "%"', name
       USING ERRCODE = 'invalid_name', HINT = 'A rollup name is a lower-case identifier, e.g. revenue_daily.';
   END IF;
-  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_create.name) THEN
+  IF EXISTS (SELECT 1 FROM @extschema@.metric_rollup x WHERE x.name OPERATOR(pg_catalog.=) metric_rollup_create.name) THEN
     RAISE EXCEPTION 'rollup "%" already exists', name
       USING ERRCODE = 'duplicate_object', HINT = 'Drop it first (concord.metric_rollup_drop), or refresh it.';
   END IF;
-  IF grain IS NULL OR grain NOT IN ('day', 'week', 'month', 'quarter', 'year') THEN
+  IF grain IS NULL OR grain OPERATOR(pg_catalog.<>) ALL (ARRAY['day', 'week', 'month', 'quarter', 'year']) THEN
     RAISE EXCEPTION 'unknown time grain "%"', grain
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Use one of day, week, month, quarter, year.';
   END IF;
   -- the simple metrics the asked ones are computed from
-  SELECT string_agg(l.name || ' (' || l.type || ')', ', ') INTO bad FROM @extschema@.metric_current l
-   WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type IN ('cumulative', 'period_over_period', 'conversion');
+  SELECT string_agg(l.name OPERATOR(pg_catalog.||) ' (' OPERATOR(pg_catalog.||) l.type OPERATOR(pg_catalog.||) ')', ', ') INTO bad FROM @extschema@.metric_current l
+   WHERE l.name OPERATOR(pg_catalog.=) ANY (@extschema@.metric_closure(metrics)) AND l.type OPERATOR(pg_catalog.=) ANY (ARRAY['cumulative', 'period_over_period', 'conversion']);
   IF bad IS NOT NULL THEN
     RAISE EXCEPTION 'metrics % are not rolled up', bad
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Roll up their base metrics: cumulative and period-over-period ones are computed from them.';
   END IF;
   -- (unknown metrics and dimensions fail here, with metric_sql's errors)
   PERFORM @extschema@.metric_sql_build(metrics, dimensions, grain, NULL, NULL, NULL, '{}', NULL, tz, false, false);
-  SELECT array_agg(l.name ORDER BY l.name), array_agg(DISTINCT l.compiled ->> 'model') INTO leaves, mdls
-    FROM @extschema@.metric_current l WHERE l.name = ANY (@extschema@.metric_closure(metrics)) AND l.type = 'simple';
+  SELECT array_agg(l.name ORDER BY l.name), array_agg(DISTINCT l.compiled OPERATOR(pg_catalog.->>) 'model') INTO leaves, mdls
+    FROM @extschema@.metric_current l WHERE l.name OPERATOR(pg_catalog.=) ANY (@extschema@.metric_closure(metrics)) AND l.type OPERATOR(pg_catalog.=) 'simple';
   -- the tables it reads: the metrics' models, those on the joins to the
   -- dimensions' models and to where its models take their time from, those
   -- its aggregated dimensions and its metrics' filters read
   q := @extschema@.metric_rollup_query(leaves, dimensions, grain, tz);
-  rels := ARRAY(SELECT (x #>> '{}')::oid::regclass FROM jsonb_array_elements(q -> 'relations') x);
+  rels := ARRAY(SELECT (x OPERATOR(pg_catalog.#>>) '{}')::oid::regclass FROM jsonb_array_elements(q OPERATOR(pg_catalog.->) 'relations') x);
   SELECT string_agg(t::text, ', ') INTO bad FROM unnest(rels) t
-   WHERE (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t) NOT IN ('r', 'p');
+   WHERE (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) t) OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::pg_catalog."char"[]);
   IF bad IS NOT NULL THEN
     RAISE EXCEPTION 'rollup "%" would read views: %', name, bad
       USING ERRCODE = 'wrong_object_type',
@@ -326,12 +326,13 @@ BEGIN
     RAISE EXCEPTION 'permission denied to roll up %: a rollup needs SELECT and TRIGGER on the tables it reads', bad
       USING ERRCODE = 'insufficient_privilege', HINT = 'Build rollups as the tables'' owner.';
   END IF;
-  EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q ->> 'sql');
+  EXECUTE format('CREATE TABLE concord_rollup.%I AS %s WITH NO DATA', name, q OPERATOR(pg_catalog.->>) 'sql');
   tbl := format('concord_rollup.%I', name)::regclass;
   EXECUTE format('CREATE INDEX ON %s (metric_time)', tbl);
   EXECUTE format('COMMENT ON TABLE %s IS %L', tbl,
                  format('concord rollup %s: %s by %s per %s (%s); read it through concord.metric_query', name,
-                        array_to_string(leaves, ', '), coalesce(nullif(array_to_string(dimensions, ', '), ''), 'nothing'), grain, tz));
+                        array_to_string(leaves, ', '), CASE WHEN array_to_string(dimensions, ', ') OPERATOR(pg_catalog.<>) '' THEN array_to_string(dimensions, ', ')
+                             ELSE 'nothing' END, grain, tz));
   PERFORM @extschema@.metric_rollup_comment(tbl, leaves, dimensions, grain, tz);
   -- read directly, it shows rows only to those it could be used for
   EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
@@ -341,9 +342,9 @@ BEGIN
   INSERT INTO @extschema@.metric_rollup (name, table_name, metrics, aggs, versions, dimensions, grain, time_zone, relations,
                                          created_by)
   SELECT metric_rollup_create.name, tbl, leaves,
-         jsonb_object_agg(l.name, l.compiled ->> 'agg'), jsonb_object_agg(l.name, l.version),
+         jsonb_object_agg(l.name, l.compiled OPERATOR(pg_catalog.->>) 'agg'), jsonb_object_agg(l.name, l.version),
          coalesce(metric_rollup_create.dimensions, '{}'), metric_rollup_create.grain, tz, rels, me
-    FROM @extschema@.metric_current l WHERE l.name = ANY (leaves);
+    FROM @extschema@.metric_current l WHERE l.name OPERATOR(pg_catalog.=) ANY (leaves);
   -- every change to its tables is noted: with the earliest time it touched
   -- when the table holds the times of the rows of every model that reads
   -- it (orders, for orders and for payments dated by their order), else
@@ -353,12 +354,12 @@ BEGIN
     PERFORM @extschema@.citus_no_triggers(r.rel, 'a rollup');
     FOREACH ev IN ARRAY ARRAY['insert', 'update', 'delete', 'truncate'] LOOP
       EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s %s FOR EACH STATEMENT EXECUTE FUNCTION %I.metric_rollup_note(%L, %L, %L)',
-        left('concord_rollup_' || name, 60) || '_' || left(ev, 1), ev, r.rel,
-        CASE ev WHEN 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
-                WHEN 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
-                WHEN 'delete' THEN 'REFERENCING OLD TABLE AS old_rows' ELSE '' END,
+        left('concord_rollup_' OPERATOR(pg_catalog.||) name, 60) OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) left(ev, 1), ev, r.rel,
+        CASE WHEN ev OPERATOR(pg_catalog.=) 'insert' THEN 'REFERENCING NEW TABLE AS new_rows'
+             WHEN ev OPERATOR(pg_catalog.=) 'update' THEN 'REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows'
+             WHEN ev OPERATOR(pg_catalog.=) 'delete' THEN 'REFERENCING OLD TABLE AS old_rows' ELSE '' END,
         '@extschema@', name, coalesce(r.tcol, ''),
-        CASE WHEN r.tcol IS NOT NULL AND @extschema@.metric_column_type(r.rel, r.tcol) = 'timestamptz'::regtype THEN tz ELSE '' END);
+        CASE WHEN r.tcol IS NOT NULL AND @extschema@.metric_column_type(r.rel, r.tcol) OPERATOR(pg_catalog.=) 'timestamptz'::regtype THEN tz ELSE '' END);
     END LOOP;
   END LOOP;
   PERFORM @extschema@.metric_rollup_refresh(name, true);
@@ -388,38 +389,38 @@ DECLARE
   total bigint;
   stale_versions boolean;
 BEGIN
-  SELECT * INTO r FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_refresh.name FOR UPDATE;
+  SELECT * INTO r FROM @extschema@.metric_rollup x WHERE x.name OPERATOR(pg_catalog.=) metric_rollup_refresh.name FOR UPDATE;
   IF r.name IS NULL THEN
     RAISE EXCEPTION 'unknown rollup "%"', name USING ERRCODE = 'undefined_object';
   END IF;
   SELECT EXISTS (SELECT 1 FROM @extschema@.metric_current l
-                  WHERE l.name = ANY (r.metrics) AND (l.version::text <> r.versions ->> l.name OR l.type <> 'simple'))
+                  WHERE l.name OPERATOR(pg_catalog.=) ANY (r.metrics) AND (l.version::text OPERATOR(pg_catalog.<>) (r.versions OPERATOR(pg_catalog.->>) l.name) OR l.type OPERATOR(pg_catalog.<>) 'simple'))
     INTO stale_versions;
-  IF stale_versions AND EXISTS (SELECT 1 FROM @extschema@.metric_current l WHERE l.name = ANY (r.metrics) AND l.type <> 'simple') THEN
+  IF stale_versions AND EXISTS (SELECT 1 FROM @extschema@.metric_current l WHERE l.name OPERATOR(pg_catalog.=) ANY (r.metrics) AND l.type OPERATOR(pg_catalog.<>) 'simple') THEN
     RAISE EXCEPTION 'rollup "%" holds metrics that are no longer simple', name
       USING ERRCODE = 'object_not_in_prerequisite_state', HINT = 'Drop it and roll up the metrics again.';
   END IF;
-  SELECT min(c.since), array_agg(c.id) INTO since, ids FROM @extschema@.metric_rollup_change c WHERE c.rollup = r.name;
+  SELECT min(c.since), array_agg(c.id) INTO since, ids FROM @extschema@.metric_rollup_change c WHERE c.rollup OPERATOR(pg_catalog.=) r.name;
   IF NOT full_refresh AND NOT stale_versions AND ids IS NULL AND r.refreshed_at IS NOT NULL THEN
     RETURN 0;                         -- nothing changed
   END IF;
-  IF full_refresh OR stale_versions OR r.refreshed_at IS NULL OR since = '-infinity' THEN
+  IF full_refresh OR stale_versions OR r.refreshed_at IS NULL OR since OPERATOR(pg_catalog.=) '-infinity' THEN
     EXECUTE format('DELETE FROM %s', r.table_name);
     EXECUTE format('INSERT INTO %s SELECT * FROM (%s) AS q', r.table_name,
-                   @extschema@.metric_rollup_query(r.metrics, r.dimensions, r.grain, r.time_zone) ->> 'sql');
+                   @extschema@.metric_rollup_query(r.metrics, r.dimensions, r.grain, r.time_zone) OPERATOR(pg_catalog.->>) 'sql');
   ELSE
     -- the buckets from the earliest change on
     b := date_trunc(r.grain, since)::date;
     EXECUTE format('DELETE FROM %s WHERE metric_time >= %L::pg_catalog.date', r.table_name, pg_catalog.to_char(b, 'YYYY-MM-DD'));
     EXECUTE format('INSERT INTO %s SELECT * FROM (%s) AS q', r.table_name,
-                   @extschema@.metric_rollup_query(r.metrics, r.dimensions, r.grain, r.time_zone, b) ->> 'sql');
+                   @extschema@.metric_rollup_query(r.metrics, r.dimensions, r.grain, r.time_zone, b) OPERATOR(pg_catalog.->>) 'sql');
   END IF;
   GET DIAGNOSTICS n = ROW_COUNT;
-  DELETE FROM @extschema@.metric_rollup_change c WHERE c.id = ANY (ids);
+  DELETE FROM @extschema@.metric_rollup_change c WHERE c.id OPERATOR(pg_catalog.=) ANY (ids);
   EXECUTE format('SELECT count(*) FROM %s', r.table_name) INTO total;
   UPDATE @extschema@.metric_rollup x SET refreshed_at = pg_catalog.now(), row_count = total,
-         versions = (SELECT jsonb_object_agg(l.name, l.version) FROM @extschema@.metric_current l WHERE l.name = ANY (r.metrics))
-   WHERE x.name = r.name;
+         versions = (SELECT jsonb_object_agg(l.name, l.version) FROM @extschema@.metric_current l WHERE l.name OPERATOR(pg_catalog.=) ANY (r.metrics))
+   WHERE x.name OPERATOR(pg_catalog.=) r.name;
   RETURN n;
 END
 $fn$;
@@ -439,18 +440,18 @@ DECLARE
   t regclass;
   ev text;
 BEGIN
-  SELECT * INTO r FROM @extschema@.metric_rollup x WHERE x.name = metric_rollup_drop.name FOR UPDATE;
+  SELECT * INTO r FROM @extschema@.metric_rollup x WHERE x.name OPERATOR(pg_catalog.=) metric_rollup_drop.name FOR UPDATE;
   IF r.name IS NULL THEN
     RETURN false;
   END IF;
   PERFORM @extschema@.require_manages('rollup', name, r.created_by, 'drop');
   FOREACH t IN ARRAY r.relations LOOP
     FOREACH ev IN ARRAY ARRAY['i', 'u', 'd', 't'] LOOP
-      EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', left('concord_rollup_' || r.name, 60) || '_' || ev, t);
+      EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', left('concord_rollup_' OPERATOR(pg_catalog.||) r.name, 60) OPERATOR(pg_catalog.||) '_' OPERATOR(pg_catalog.||) ev, t);
     END LOOP;
   END LOOP;
   EXECUTE format('DROP TABLE IF EXISTS %s', r.table_name);
-  DELETE FROM @extschema@.metric_rollup x WHERE x.name = r.name;
+  DELETE FROM @extschema@.metric_rollup x WHERE x.name OPERATOR(pg_catalog.=) r.name;
   PERFORM @extschema@.audit_record('metric_rollup_drop', name);
   RETURN true;
 END

@@ -125,15 +125,15 @@ DECLARE
   compiled text;
   id bigint;
 BEGIN
-  IF NOT EXISTS (SELECT 1 FROM @extschema@.member m WHERE m.role_name = me) THEN
+  IF NOT EXISTS (SELECT 1 FROM @extschema@.member m WHERE m.role_name OPERATOR(pg_catalog.=) me) THEN
     RAISE EXCEPTION 'role "%" is no member: only members request access', me
       USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF tbl IS NULL OR predicate IS NULL OR reason IS NULL OR btrim(reason) = '' OR valid_until IS NULL THEN
+  IF tbl IS NULL OR predicate IS NULL OR reason IS NULL OR btrim(reason) OPERATOR(pg_catalog.=) '' OR valid_until IS NULL THEN
     RAISE EXCEPTION 'an access request needs a table, which rows, a reason and an end'
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
-  IF valid_until <= pg_catalog.now() OR valid_until > pg_catalog.now() + interval '90 days' THEN
+  IF valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() OR valid_until OPERATOR(pg_catalog.>) (pg_catalog.now() OPERATOR(pg_catalog.+) interval '90 days') THEN
     RAISE EXCEPTION 'access must end within 90 days from now, not at %', valid_until
       USING ERRCODE = 'invalid_parameter_value';
   END IF;
@@ -164,33 +164,33 @@ BEGIN
   END IF;
   -- rights first: whoever may not decide it learns nothing about it
   IF NOT @extschema@.access_may_decide(me, id) THEN
-    IF EXISTS (SELECT 1 FROM @extschema@.access_request a WHERE a.id = access_decide.id AND a.role_name = me::text) THEN
+    IF EXISTS (SELECT 1 FROM @extschema@.access_request a WHERE a.id OPERATOR(pg_catalog.=) access_decide.id AND a.role_name OPERATOR(pg_catalog.=) me::text) THEN
       RAISE EXCEPTION 'role "%" may not decide its own access request', me USING ERRCODE = 'insufficient_privilege';
     END IF;
     RAISE EXCEPTION 'role "%" may not decide access request %', me, id
       USING ERRCODE = 'insufficient_privilege',
             HINT = 'Approvers are members with the attribute {"approver": true}, of the requester''s department or one above it.';
   END IF;
-  SELECT * INTO r FROM @extschema@.access_request a WHERE a.id = access_decide.id FOR UPDATE;
+  SELECT * INTO r FROM @extschema@.access_request a WHERE a.id OPERATOR(pg_catalog.=) access_decide.id FOR UPDATE;
   IF r.id IS NULL THEN
     RAISE EXCEPTION 'no access request %', id USING ERRCODE = 'no_data_found';
   END IF;
-  IF r.role_name = me::text THEN
+  IF r.role_name OPERATOR(pg_catalog.=) me::text THEN
     RAISE EXCEPTION 'role "%" may not decide its own access request', me USING ERRCODE = 'insufficient_privilege';
   END IF;
-  IF r.status <> 'requested' THEN
+  IF r.status OPERATOR(pg_catalog.<>) 'requested' THEN
     RAISE EXCEPTION 'access request % is already %', id, r.status USING ERRCODE = 'invalid_parameter_value';
   END IF;
-  IF r.valid_until <= pg_catalog.now() THEN
+  IF r.valid_until OPERATOR(pg_catalog.<=) pg_catalog.now() THEN
     RAISE EXCEPTION 'access request % expired at %', id, r.valid_until USING ERRCODE = 'invalid_parameter_value';
   END IF;
   UPDATE @extschema@.access_request a
      SET status = CASE WHEN approve THEN 'approved' ELSE 'rejected' END, decided_by = me::text, decided_at = pg_catalog.now()
-   WHERE a.id = r.id;
+   WHERE a.id OPERATOR(pg_catalog.=) r.id;
   IF approve THEN
     -- a policy of its own: her rows, while the grant lasts
     EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR SELECT TO PUBLIC USING (%s)',
-                   'concord_grant_' || r.id, r.table_name, @extschema@.access_grant_condition(r.id, r.role_name, r.compiled));
+                   'concord_grant_' OPERATOR(pg_catalog.||) r.id, r.table_name, @extschema@.access_grant_condition(r.id, r.role_name, r.compiled));
   END IF;
   PERFORM @extschema@.audit_record(CASE WHEN approve THEN 'access_approve' ELSE 'access_reject' END, id::text);
   RETURN CASE WHEN approve THEN 'approved' ELSE 'rejected' END;
@@ -229,17 +229,17 @@ BEGIN
   -- dropped only if that takes no wait -- a DROP POLICY queued behind a
   -- long read would hold up every read after it -- else at a later round.
   FOR r IN UPDATE @extschema@.access_request a SET status = 'expired'
-            WHERE a.status IN ('approved', 'requested') AND a.valid_until <= pg_catalog.now()
+            WHERE a.status OPERATOR(pg_catalog.=) ANY (ARRAY['approved', 'requested']) AND a.valid_until OPERATOR(pg_catalog.<=) pg_catalog.now()
            RETURNING a.id LOOP
     PERFORM @extschema@.audit_record('access_expire', r.id::text);
-    n := n + 1;
+    n := n OPERATOR(pg_catalog.+) 1;
   END LOOP;
   FOR r IN SELECT a.id, a.table_name FROM @extschema@.access_request a
             JOIN pg_catalog.pg_policy p ON p.polrelid OPERATOR(pg_catalog.=) a.table_name
                                        AND p.polname OPERATOR(pg_catalog.=) ('concord_grant_' OPERATOR(pg_catalog.||) a.id)
-           WHERE a.status IN ('expired', 'rejected') LOOP
+           WHERE a.status OPERATOR(pg_catalog.=) ANY (ARRAY['expired', 'rejected']) LOOP
     BEGIN
-      EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_grant_' || r.id, r.table_name);
+      EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_grant_' OPERATOR(pg_catalog.||) r.id, r.table_name);
     EXCEPTION WHEN lock_not_available THEN
       NULL;   -- the table is busy: next round
     END;

@@ -86,10 +86,10 @@ BEGIN
     RAISE EXCEPTION 'audit_table_create needs a table' USING ERRCODE = 'null_value_not_allowed';
   END IF;
   PERFORM @extschema@.require_table_owner(@extschema@.caller(), tbl, 'an audit trail');
-  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = tbl) NOT IN ('r', 'p') THEN
+  IF (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid OPERATOR(pg_catalog.=) tbl) OPERATOR(pg_catalog.<>) ALL (ARRAY['r', 'p']::pg_catalog."char"[]) THEN
     RAISE EXCEPTION '% is not a table', tbl USING ERRCODE = 'wrong_object_type';
   END IF;
-  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = tbl AND t.tgname = 'concord_audit') THEN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) tbl AND t.tgname OPERATOR(pg_catalog.=) 'concord_audit') THEN
     RETURN false;
   END IF;
   PERFORM @extschema@.citus_no_triggers(tbl, 'an audit trail');

@@ -21,16 +21,16 @@ SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
   mirror constant text := format('concord_citus.%I', TG_TABLE_NAME);
-  key constant text := CASE TG_TABLE_NAME WHEN 'member' THEN 'role_name' ELSE 'name' END;
+  key constant text := CASE WHEN TG_TABLE_NAME OPERATOR(pg_catalog.=) 'member' THEN 'role_name' ELSE 'name' END;
 BEGIN
-  IF TG_OP = 'TRUNCATE' THEN
-    EXECUTE 'TRUNCATE ' || mirror;
+  IF TG_OP OPERATOR(pg_catalog.=) 'TRUNCATE' THEN
+    EXECUTE 'TRUNCATE ' OPERATOR(pg_catalog.||) mirror;
     RETURN NULL;
   END IF;
-  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+  IF TG_OP OPERATOR(pg_catalog.=) ANY (ARRAY['UPDATE', 'DELETE']) THEN
     EXECUTE format('DELETE FROM %s WHERE %I = ($1).%I', mirror, key, key) USING OLD;
   END IF;
-  IF TG_OP IN ('INSERT', 'UPDATE') THEN
+  IF TG_OP OPERATOR(pg_catalog.=) ANY (ARRAY['INSERT', 'UPDATE']) THEN
     EXECUTE format('INSERT INTO %s SELECT ($1).*', mirror) USING NEW;
   END IF;
   RETURN NULL;

@@ -514,17 +514,17 @@ DECLARE
 BEGIN
   -- the relations the statement made or changed (a rule: its table), and
   -- policies
-  SELECT coalesce(array_agg(DISTINCT CASE WHEN o.cls = 'pg_catalog.pg_rewrite'::regclass
-                                          THEN (SELECT rw.ev_class FROM pg_catalog.pg_rewrite rw WHERE rw.oid = o.obj)
+  SELECT coalesce(array_agg(DISTINCT CASE WHEN o.cls OPERATOR(pg_catalog.=) 'pg_catalog.pg_rewrite'::regclass
+                                          THEN (SELECT rw.ev_class FROM pg_catalog.pg_rewrite rw WHERE rw.oid OPERATOR(pg_catalog.=) o.obj)
                                           ELSE o.obj END), '{}')
     INTO rels
     FROM unnest(classes, objs) o(cls, obj)
-   WHERE o.cls IN ('pg_catalog.pg_class'::regclass, 'pg_catalog.pg_rewrite'::regclass);
+   WHERE o.cls OPERATOR(pg_catalog.=) ANY (ARRAY['pg_catalog.pg_class'::regclass, 'pg_catalog.pg_rewrite'::regclass]);
   -- concord's own policies are changed through concord (row_policy_create)
   SELECT pol.polname, pol.polrelid::regclass AS tbl INTO bad
-    FROM unnest(classes, objs) o(cls, obj) JOIN pg_catalog.pg_policy pol ON pol.oid = o.obj
-   WHERE o.cls = 'pg_catalog.pg_policy'::regclass AND pol.polname LIKE 'concord\_%' AND pol.polname NOT LIKE 'concord\_rollup\_%'
-     AND 'ALTER POLICY' = ANY (tags)
+    FROM unnest(classes, objs) o(cls, obj) JOIN pg_catalog.pg_policy pol ON pol.oid OPERATOR(pg_catalog.=) o.obj
+   WHERE o.cls OPERATOR(pg_catalog.=) 'pg_catalog.pg_policy'::regclass AND pol.polname OPERATOR(pg_catalog.~~) 'concord\_%' AND pol.polname OPERATOR(pg_catalog.!~~) 'concord\_rollup\_%'
+     AND 'ALTER POLICY' OPERATOR(pg_catalog.=) ANY (tags)
    LIMIT 1;
   IF bad.polname IS NOT NULL THEN
     RAISE EXCEPTION 'policy % on % is concord''s: it is not changed by hand', bad.polname, bad.tbl
@@ -535,22 +535,22 @@ BEGIN
   FOR g IN SELECT DISTINCT a.a AS t
              FROM unnest(rels) r(rel),
                   LATERAL (SELECT r.rel::regclass AS a UNION SELECT x FROM @extschema@.relation_ancestors(r.rel::regclass) x) a
-             WHERE EXISTS (SELECT 1 FROM @extschema@.governed_relations() u WHERE u.rel = u.root AND u.root = a.a)
-                OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid = a.a AND NOT tg.tgisinternal
-                              AND (tg.tgname LIKE 'concord\_wr\_%' OR tg.tgname = 'concord_audit')) LOOP
+             WHERE EXISTS (SELECT 1 FROM @extschema@.governed_relations() u WHERE u.rel OPERATOR(pg_catalog.=) u.root AND u.root OPERATOR(pg_catalog.=) a.a)
+                OR EXISTS (SELECT 1 FROM pg_catalog.pg_trigger tg WHERE tg.tgrelid OPERATOR(pg_catalog.=) a.a AND NOT tg.tgisinternal
+                              AND (tg.tgname OPERATOR(pg_catalog.~~) 'concord\_wr\_%' OR tg.tgname OPERATOR(pg_catalog.=) 'concord_audit')) LOOP
     did := @extschema@.governance_sync(g.t);
-    IF cardinality(did) > 0 THEN
+    IF cardinality(did) OPERATOR(pg_catalog.>) 0 THEN
       RAISE NOTICE 'concord: the parts of governed table % made as governed as it is: %', g.t, array_to_string(did, '; ');
     END IF;
   END LOOP;
   -- a grant on a masked table moves to its governed view
-  IF 'GRANT' = ANY (tags) THEN
+  IF 'GRANT' OPERATOR(pg_catalog.=) ANY (tags) THEN
     FOR g IN SELECT DISTINCT m.table_name AS t,
-                    pg_catalog.to_regclass(format('%I.%I', n.nspname, c.relname || '_governed')) AS v
-               FROM @extschema@.column_mask m JOIN pg_catalog.pg_class c ON c.oid = m.table_name
-               JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace LOOP
+                    pg_catalog.to_regclass(format('%I.%I', n.nspname, c.relname OPERATOR(pg_catalog.||) '_governed')) AS v
+               FROM @extschema@.column_mask m JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) m.table_name
+               JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace LOOP
       moved := @extschema@.governed_grants_move(g.t, g.v);
-      IF cardinality(moved) > 0 THEN
+      IF cardinality(moved) OPERATOR(pg_catalog.>) 0 THEN
         RAISE WARNING 'moved % on masked table % to its governed view %', array_to_string(moved, ', '), g.t, g.v
           USING DETAIL = 'Whoever may read a masked table itself reads its clear values; members read its governed view.';
       END IF;
@@ -560,44 +560,44 @@ BEGIN
   -- refuse what the statement did to a governed table (judged by what it
   -- did, so that a statement that fixes one thing while another is still
   -- wrong goes through)
-  FOR act IN SELECT (e ->> 'rel')::oid AS rel, e ->> 'action' AS action, (e ->> 'target')::oid AS target, e ->> 'name' AS name
+  FOR act IN SELECT (e OPERATOR(pg_catalog.->>) 'rel')::oid AS rel, e OPERATOR(pg_catalog.->>) 'action' AS action, (e OPERATOR(pg_catalog.->>) 'target')::oid AS target, e OPERATOR(pg_catalog.->>) 'name' AS name
                FROM jsonb_array_elements(coalesce(actions, '[]')) e LOOP
-    IF act.action IN ('disable row security', 'no force row security')
-       AND EXISTS (SELECT 1 FROM @extschema@.governed_relations() u WHERE u.rel = act.rel AND u.rowed) THEN
+    IF act.action OPERATOR(pg_catalog.=) ANY (ARRAY['disable row security', 'no force row security'])
+       AND EXISTS (SELECT 1 FROM @extschema@.governed_relations() u WHERE u.rel OPERATOR(pg_catalog.=) act.rel AND u.rowed) THEN
       RAISE EXCEPTION 'refused: % on %, which has concord''s row policies', upper(act.action), act.rel::regclass
         USING ERRCODE = 'insufficient_privilege',
-              DETAIL = CASE WHEN act.action = 'disable row security' THEN 'Whoever may read the table would read every row.'
+              DETAIL = CASE WHEN act.action OPERATOR(pg_catalog.=) 'disable row security' THEN 'Whoever may read the table would read every row.'
                             ELSE 'Its owner would read every row.' END,
               HINT = 'Row security stays on and forced on a governed table and its parts; drop the row policies (concord.row_policy_drop) to change what they show.';
     END IF;
-    IF ((act.action IN ('disable trigger', 'enable replica trigger')
-         AND (act.name LIKE 'concord\_wr\_%' OR act.name IN ('concord_audit', 'concord_mask_hash', 'concord_unmask')))
-        OR (act.action IN ('disable trigger all', 'disable trigger user')
-            AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = act.rel AND NOT t.tgisinternal
-                           AND (t.tgname LIKE 'concord\_wr\_%' OR t.tgname IN ('concord_audit', 'concord_mask_hash', 'concord_unmask'))))) THEN
-      RAISE EXCEPTION 'refused: % on %, which has concord''s triggers', upper(act.action) || coalesce(' ' || act.name, ''), act.rel::regclass
+    IF ((act.action OPERATOR(pg_catalog.=) ANY (ARRAY['disable trigger', 'enable replica trigger'])
+         AND (act.name OPERATOR(pg_catalog.~~) 'concord\_wr\_%' OR act.name OPERATOR(pg_catalog.=) ANY (ARRAY['concord_audit', 'concord_mask_hash', 'concord_unmask'])))
+        OR (act.action OPERATOR(pg_catalog.=) ANY (ARRAY['disable trigger all', 'disable trigger user'])
+            AND EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid OPERATOR(pg_catalog.=) act.rel AND NOT t.tgisinternal
+                           AND (t.tgname OPERATOR(pg_catalog.~~) 'concord\_wr\_%' OR t.tgname OPERATOR(pg_catalog.=) ANY (ARRAY['concord_audit', 'concord_mask_hash', 'concord_unmask']))))) THEN
+      RAISE EXCEPTION 'refused: % on %, which has concord''s triggers', upper(act.action) OPERATOR(pg_catalog.||) coalesce(' ' OPERATOR(pg_catalog.||) act.name, ''), act.rel::regclass
         USING ERRCODE = 'insufficient_privilege',
               DETAIL = 'concord''s triggers keep masks unbroken (concord_unmask, concord_mask_hash), enforce write rules and audit rows.',
               HINT = 'Drop the rule, mask or audit trail through concord (write_rule_drop, column_mask_drop), which is audited.';
     END IF;
-    IF act.action IN ('attach partition', 'inherit') AND act.target IS NOT NULL THEN
+    IF act.action OPERATOR(pg_catalog.=) ANY (ARRAY['attach partition', 'inherit']) AND act.target IS NOT NULL THEN
       SELECT c.* INTO bad FROM @extschema@.governance_check() c
-       WHERE c.kind = 'parent without policies'
-         AND c.governed = (CASE WHEN act.action = 'inherit' THEN act.rel ELSE act.target END)::regclass
-         AND pg_catalog.to_regclass(c.object) = (CASE WHEN act.action = 'inherit' THEN act.target ELSE act.rel END)::regclass
+       WHERE c.kind OPERATOR(pg_catalog.=) 'parent without policies'
+         AND c.governed OPERATOR(pg_catalog.=) (CASE WHEN act.action OPERATOR(pg_catalog.=) 'inherit' THEN act.rel ELSE act.target END)::regclass
+         AND pg_catalog.to_regclass(c.object) OPERATOR(pg_catalog.=) (CASE WHEN act.action OPERATOR(pg_catalog.=) 'inherit' THEN act.target ELSE act.rel END)::regclass
        LIMIT 1;
       IF bad.kind IS NOT NULL THEN
         RAISE EXCEPTION 'refused: %', bad.path
-          USING ERRCODE = 'insufficient_privilege', HINT = bad.fix || '.';
+          USING ERRCODE = 'insufficient_privilege', HINT = bad.fix OPERATOR(pg_catalog.||) '.';
       END IF;
     END IF;
   END LOOP;
   -- a governed view is concord's: rebuilt by column_mask_create, not by hand
   SELECT v.oid::regclass AS v, mt.tbl INTO bad
-    FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class v ON v.oid = r.rel AND v.relkind = 'v'
+    FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class v ON v.oid OPERATOR(pg_catalog.=) r.rel AND v.relkind OPERATOR(pg_catalog.=) 'v'
     JOIN (SELECT DISTINCT m.table_name AS tbl FROM @extschema@.column_mask m) mt ON true
-    JOIN pg_catalog.pg_class c ON c.oid = mt.tbl
-   WHERE v.relnamespace = c.relnamespace AND v.relname = c.relname || '_governed'
+    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) mt.tbl
+   WHERE v.relnamespace OPERATOR(pg_catalog.=) c.relnamespace AND v.relname OPERATOR(pg_catalog.=) (c.relname OPERATOR(pg_catalog.||) '_governed')
    LIMIT 1;
   IF bad.v IS NOT NULL THEN
     RAISE EXCEPTION 'refused: view % is concord''s governed view of %: it is not changed by hand', bad.v, bad.tbl
@@ -607,15 +607,15 @@ BEGIN
   END IF;
   -- refuse a view, materialized view or rule the statement made or changed
   -- that reads around a governed table
-  IF NOT EXISTS (SELECT 1 FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class k ON k.oid = r.rel WHERE k.relkind IN ('v', 'm'))
-     AND NOT 'CREATE RULE' = ANY (tags) THEN
+  IF NOT EXISTS (SELECT 1 FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) r.rel WHERE k.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['v', 'm']::pg_catalog."char"[]))
+     AND NOT 'CREATE RULE' OPERATOR(pg_catalog.=) ANY (tags) THEN
     RETURN;
   END IF;
   SELECT c.* INTO bad FROM @extschema@.governance_check() c
-   WHERE c.kind IN ('plain view', 'materialized view', 'rule')
-     AND pg_catalog.to_regclass(c.object) = ANY (
-           SELECT r.rel FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class k ON k.oid = r.rel
-            WHERE k.relkind IN ('v', 'm') OR 'CREATE RULE' = ANY (tags))
+   WHERE c.kind OPERATOR(pg_catalog.=) ANY (ARRAY['plain view', 'materialized view', 'rule'])
+     AND pg_catalog.to_regclass(c.object) OPERATOR(pg_catalog.=) ANY (
+           SELECT r.rel FROM unnest(rels) r(rel) JOIN pg_catalog.pg_class k ON k.oid OPERATOR(pg_catalog.=) r.rel
+            WHERE k.relkind OPERATOR(pg_catalog.=) ANY (ARRAY['v', 'm']::pg_catalog."char"[]) OR 'CREATE RULE' OPERATOR(pg_catalog.=) ANY (tags))
    ORDER BY c.kind, c.object, c.role
    LIMIT 1;
   IF bad.kind IS NOT NULL THEN
@@ -623,7 +623,7 @@ BEGIN
       USING ERRCODE = 'insufficient_privilege',
             DETAIL = format('%s is governed by concord (row policies or masks); this would let %s read around them.',
                             bad.governed, bad.role),
-            HINT = bad.fix || '.';
+            HINT = bad.fix OPERATOR(pg_catalog.||) '.';
   END IF;
 END
 $fn$;

@@ -472,8 +472,8 @@ BEGIN
   -- a mask_hash mask is stored (mask_hash_store), so that the view's
   -- readers never call mask_hash, which is not theirs to call; it needs
   -- its key now, not at the first read
-  hashed := cm = format('%s.mask_hash(%I)', '@extschema@', col);
-  IF NOT hashed AND pg_catalog.strpos(cm, '@extschema@.mask_hash(') > 0 THEN
+  hashed := cm OPERATOR(pg_catalog.=) format('%s.mask_hash(%I)', '@extschema@', col);
+  IF NOT hashed AND pg_catalog.strpos(cm, '@extschema@.mask_hash(') OPERATOR(pg_catalog.>) 0 THEN
     RAISE EXCEPTION 'invalid mask of %.%: mask_hash is a mask of its own, not part of one', tbl, pg_catalog.quote_ident(col)
       USING ERRCODE = 'invalid_parameter_value',
             HINT = format('Use exactly %s.mask_hash(%I): its value is stored when a row is written.', '@extschema@', col);
@@ -484,9 +484,9 @@ BEGIN
             HINT = 'A superuser sets it once, to any long random text: SELECT concord.secret_set(''mask_key'', ''...'').';
   END IF;
   SELECT m.compiled_mask, m.stored_column INTO old
-    FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col;
+    FROM @extschema@.column_mask m WHERE m.table_name OPERATOR(pg_catalog.=) tbl AND m.column_name OPERATOR(pg_catalog.=) col;
   -- a stored column is kept while it holds this very mask
-  IF (store OR hashed) AND old.compiled_mask = cm THEN
+  IF (store OR hashed) AND old.compiled_mask OPERATOR(pg_catalog.=) cm THEN
     sc := old.stored_column;
   END IF;
   INSERT INTO @extschema@.column_mask AS m (table_name, column_name, mask, visible_to, compiled_mask, compiled_visible, stored_column,
@@ -504,9 +504,9 @@ BEGIN
   END IF;
   IF (store OR hashed) AND sc IS NULL THEN
     sc := CASE WHEN hashed THEN @extschema@.mask_hash_column(tbl, col) ELSE @extschema@.mask_store(tbl, col, cm) END;
-    UPDATE @extschema@.column_mask m SET stored_column = sc WHERE m.table_name = tbl AND m.column_name = col;
+    UPDATE @extschema@.column_mask m SET stored_column = sc WHERE m.table_name OPERATOR(pg_catalog.=) tbl AND m.column_name OPERATOR(pg_catalog.=) col;
   END IF;
-  PERFORM @extschema@.audit_record('column_mask', tbl::text || '.' || col, NULL,
+  PERFORM @extschema@.audit_record('column_mask', tbl::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) col, NULL,
                                    jsonb_build_object('mask', mask, 'visible_to', visible_to, 'store', store OR hashed));
   v := @extschema@.governed_view_build(tbl);
   PERFORM @extschema@.mask_guard_build(tbl);
@@ -529,11 +529,11 @@ DECLARE
   sc name;
 BEGIN
   PERFORM @extschema@.require_table_owner(@extschema@.caller(), tbl, format('a mask of column "%s"', col));
-  DELETE FROM @extschema@.column_mask m WHERE m.table_name = tbl AND m.column_name = col RETURNING m.stored_column INTO sc;
+  DELETE FROM @extschema@.column_mask m WHERE m.table_name OPERATOR(pg_catalog.=) tbl AND m.column_name OPERATOR(pg_catalog.=) col RETURNING m.stored_column INTO sc;
   IF NOT FOUND THEN
     RETURN false;
   END IF;
-  PERFORM @extschema@.audit_record('column_mask_drop', tbl::text || '.' || col);
+  PERFORM @extschema@.audit_record('column_mask_drop', tbl::text OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) col);
   PERFORM @extschema@.governed_view_build(tbl);
   PERFORM @extschema@.mask_guard_build(tbl);
   IF sc IS NOT NULL THEN

@@ -80,7 +80,7 @@ DECLARE
   me regrole := @extschema@.caller();
   old @extschema@.department;
 BEGIN
-  IF name IS NULL OR name !~ '^[a-z][a-z0-9_]{0,62}$' THEN
+  IF name IS NULL OR name OPERATOR(pg_catalog.!~) '^[a-z][a-z0-9_]{0,62}$' THEN
     RAISE EXCEPTION 'invalid department name: %', coalesce(pg_catalog.quote_literal(name), 'NULL')
       USING ERRCODE = 'invalid_parameter_value',
             HINT = 'A department name is lower-case letters, digits and underscores, starting with a letter (sales, sales_east).';
@@ -194,16 +194,16 @@ SET search_path = pg_catalog, pg_temp
 SET concord.run_as = 'owner'
 AS $fn$
 BEGIN
-  IF department IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.department d WHERE d.name = member_create.department) THEN
+  IF department IS NULL OR NOT EXISTS (SELECT 1 FROM @extschema@.department d WHERE d.name OPERATOR(pg_catalog.=) member_create.department) THEN
     RAISE EXCEPTION 'unknown department "%" for member "%"', department, role_name
       USING ERRCODE = 'undefined_object', HINT = 'Add it with concord.department_create(name, parent).';
   END IF;
   PERFORM @extschema@.member_check(@extschema@.caller(), role_name, department);
-  IF role_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = member_create.role_name) THEN
+  IF role_name IS NULL OR NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) member_create.role_name) THEN
     RAISE EXCEPTION 'role "%" does not exist', role_name
       USING ERRCODE = 'undefined_object', HINT = 'Create the role first (CREATE ROLE ... LOGIN).';
   END IF;
-  IF attributes IS NULL OR pg_catalog.jsonb_typeof(attributes) <> 'object' THEN
+  IF attributes IS NULL OR pg_catalog.jsonb_typeof(attributes) OPERATOR(pg_catalog.<>) 'object' THEN
     RAISE EXCEPTION 'attributes of member "%" must be a JSON object, not %', role_name, coalesce(attributes::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'For example {"region": "华东"}.';
   END IF;
@@ -340,13 +340,13 @@ DECLARE
 BEGIN
   PERFORM @extschema@.require_table_owner(me, tbl, format('row policy "%s"', name));
   PERFORM @extschema@.policy_object_check('row policy', name, tbl, predicate,
-            (SELECT p.table_name FROM @extschema@.row_policy p WHERE p.name = row_policy_create.name));
+            (SELECT p.table_name FROM @extschema@.row_policy p WHERE p.name OPERATOR(pg_catalog.=) row_policy_create.name));
   compiled := @extschema@.policy_predicate(tbl, predicate);
   -- one statement's work: the PostgreSQL policy, row security on and
   -- forced (the owner too), and the definition -- or none of it
-  EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_' || name, tbl);
+  EXECUTE format('DROP POLICY IF EXISTS %I ON %s', 'concord_' OPERATOR(pg_catalog.||) name, tbl);
   EXECUTE format('CREATE POLICY %I ON %s AS PERMISSIVE FOR ALL TO PUBLIC USING (%s) WITH CHECK (%s)',
-                 'concord_' || name, tbl, compiled, compiled);
+                 'concord_' OPERATOR(pg_catalog.||) name, tbl, compiled, compiled);
   EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
   EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
   INSERT INTO @extschema@.row_policy AS p (name, table_name, predicate, compiled, defined_by)

@@ -78,8 +78,8 @@ DECLARE
 BEGIN
   PERFORM @extschema@.require_table_owner(me, tbl, format('write rule "%s"', name));
   PERFORM @extschema@.policy_object_check('write rule', name, tbl, predicate,
-            (SELECT w.table_name FROM @extschema@.write_rule w WHERE w.name = write_rule_create.name));
-  IF cardinality(columns) = 0 THEN
+            (SELECT w.table_name FROM @extschema@.write_rule w WHERE w.name OPERATOR(pg_catalog.=) write_rule_create.name));
+  IF cardinality(columns) OPERATOR(pg_catalog.=) 0 THEN
     columns := NULL;
   END IF;
   -- by default a rule on columns watches changes of them (UPDATE), one on
@@ -90,22 +90,22 @@ BEGIN
     operations := CASE WHEN columns IS NULL THEN ARRAY['UPDATE', 'DELETE'] ELSE ARRAY['UPDATE'] END;
   END IF;
   SELECT array_agg(DISTINCT upper(o) ORDER BY upper(o)) INTO ops FROM unnest(operations) o;
-  IF ops IS NULL OR NOT ops <@ ARRAY['DELETE', 'INSERT', 'UPDATE'] THEN
+  IF ops IS NULL OR NOT ops OPERATOR(pg_catalog.<@) ARRAY['DELETE', 'INSERT', 'UPDATE'] THEN
     RAISE EXCEPTION 'invalid operations of write rule "%": %', name, coalesce(operations::text, 'NULL')
       USING ERRCODE = 'invalid_parameter_value', HINT = 'Operations are INSERT, UPDATE and DELETE.';
   END IF;
   FOREACH c IN ARRAY coalesce(columns, '{}') LOOP
-    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid = tbl AND a.attname = c
-                    AND a.attnum > 0 AND NOT a.attisdropped) THEN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a WHERE a.attrelid OPERATOR(pg_catalog.=) tbl AND a.attname OPERATOR(pg_catalog.=) c
+                    AND a.attnum OPERATOR(pg_catalog.>) 0 AND NOT a.attisdropped) THEN
       RAISE EXCEPTION 'column "%" of table % does not exist', c, tbl
         USING ERRCODE = 'undefined_column';
     END IF;
   END LOOP;
   PERFORM @extschema@.citus_no_triggers(tbl, 'a write rule');
   compiled := @extschema@.policy_predicate(tbl, predicate);
-  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_wr_' || name, tbl);
+  EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', 'concord_wr_' OPERATOR(pg_catalog.||) name, tbl);
   EXECUTE format('CREATE TRIGGER %I BEFORE %s ON %s FOR EACH ROW EXECUTE FUNCTION %s.write_rule_check(%L, %L, %L)',
-                 'concord_wr_' || name, array_to_string(ops, ' OR '), tbl, '@extschema@',
+                 'concord_wr_' OPERATOR(pg_catalog.||) name, array_to_string(ops, ' OR '), tbl, '@extschema@',
                  name, coalesce(columns, '{}')::text, compiled);
   INSERT INTO @extschema@.write_rule AS w (name, table_name, columns, operations, predicate, compiled, defined_by)
   VALUES (write_rule_create.name, tbl, columns, ops, predicate, compiled, me)

@@ -8,18 +8,25 @@ Reads the SQL parts given and, in the body of every CREATE FUNCTION (a
 dollar-quoted body, BEGIN ATOMIC ... END or RETURN ...), finds the binary
 operators written bare, outside string literals and comments, and the
 constructs that look an operator up by its bare name (IN (...), NOT IN,
-IS [NOT] DISTINCT FROM, BETWEEN, LIKE, CASE x WHEN, NULLIF, JOIN ...
-USING).  SQL built in string literals (EXECUTE format(...)) is not read:
-tests run it.
+BETWEEN, LIKE, CASE x WHEN, NULLIF, JOIN ... USING).  Not IS [NOT]
+DISTINCT FROM, which has no qualified spelling (a row's would be long and
+slow to write out): it relies on the pinned search_path, which finds
+pg_catalog's = first.  SQL built in string literals (EXECUTE format(...))
+is not read: tests run it.  --elevated reads only the bodies of functions
+that say SECURITY DEFINER or SET concord.run_as (the functions they call
+are not followed).
 
-  qualified.py check FILE...   lists what it finds as FILE:LINE: ...;
+  qualified.py [--elevated] check FILE...
+                               lists what it finds as FILE:LINE: ...;
                                exits 1 if it found any
-  qualified.py fix FILE        prints FILE with every bare binary operator
-                               qualified (the constructs are left for a
-                               person to rewrite; operands are not
-                               parenthesised, so precedence must be checked
-                               after: OPERATOR(...) binds like any other
-                               operator, tighter than = and looser than +)
+  qualified.py [--elevated] fix FILE
+                               prints FILE with every bare binary operator
+                               qualified, parenthesised where the bare
+                               operators' precedence grouped them otherwise
+                               than left to right (OPERATOR(...) binds like
+                               any other operator: tighter than = and
+                               looser than +); the constructs are left for
+                               a person to rewrite
 """
 
 import re
@@ -102,7 +109,7 @@ def tokens(text, start, end):
                 yield "dollar", text[i:j], i
                 i = j
             else:
-                m = re.compile(r"\$[0-9]+").match(text, i, end)
+                m = re.compile(r"\$[0-9]*").match(text, i, end)
                 yield "word", m.group(0), i
                 i = m.end()
         elif c.isalpha() or c == "_" or text.startswith("@extschema@", i):
@@ -131,9 +138,14 @@ def tokens(text, start, end):
             i += 1
 
 
+ELEVATED_ONLY = False
+
+
 def bodies(text):
     """Yield (start, end) of each function body of text: the inside of the
-    dollar quote after AS, or BEGIN ATOMIC ... END, or RETURN ... ;."""
+    dollar quote after AS, or BEGIN ATOMIC ... END, or RETURN ... ;.  With
+    ELEVATED_ONLY, only those of functions whose header says SECURITY
+    DEFINER or SET concord.run_as."""
     for m in re.finditer(r"^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE)\b", text, re.M | re.I):
         header_end = None
         for t in re.finditer(r"\bAS\s+(\$[A-Za-z_0-9]*\$)|^BEGIN ATOMIC\b|^RETURN\b|;\s*$", text[m.end():], re.M):
@@ -142,6 +154,9 @@ def bodies(text):
         if header_end is None or header_end.group(0).strip() == ";":
             continue
         s = m.end() + header_end.start()
+        header = text[m.start():s]
+        if ELEVATED_ONLY and not re.search(r"SECURITY DEFINER|SET concord\.run_as", header, re.I):
+            continue
         if header_end.group(1):
             tag = header_end.group(1)
             b = m.end() + header_end.end()
@@ -205,14 +220,14 @@ def scan(text):
                     using_opts = True
                 prev = sig[-1][2] if sig else ""
                 prev2 = sig[-2][2] if len(sig) > 1 else ""
+                prev3 = sig[-3][2] if len(sig) > 2 else ""
                 if low == "in" and prev not in ("for", "foreach") and not (
-                        prev2 in ("for", "foreach")) and not _in_for_header(sig):
+                        prev2 in ("for", "foreach")) and not _in_for_header(sig) and not (
+                        prev2 == "(" and prev3 == "position"):
                     constructs.append((off, ("NOT IN" if prev == "not" else "IN") + " (uses a bare =)"))
-                elif low == "distinct" and prev == "is" or (low == "distinct" and prev == "not" and prev2 == "is"):
-                    constructs.append((off, "IS DISTINCT FROM (uses a bare =)"))
                 elif low == "between":
                     constructs.append((off, "BETWEEN (uses bare <= and >=)"))
-                elif low in ("like", "ilike"):
+                elif low in ("like", "ilike") and prev != "(":
                     constructs.append((off, low.upper() + " (a bare ~~)"))
                 elif low == "nullif":
                     constructs.append((off, "NULLIF (uses a bare =)"))
@@ -481,6 +496,10 @@ def line_of(text, off):
 
 
 def main(argv):
+    global ELEVATED_ONLY
+    if argv and argv[0] == "--elevated":
+        ELEVATED_ONLY = True
+        argv = argv[1:]
     if len(argv) >= 2 and argv[0] == "check":
         bad = 0
         for f in argv[1:]:
