@@ -229,14 +229,15 @@ DECLARE
   v numeric;
   state text;
 BEGIN
-  SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name OPERATOR(pg_catalog.=) alert_check.name;
+  -- one check of an alert at a time (the worker's round and a manual
+  -- check): the rule's row, read once and locked, then its open event,
+  -- always in that order.  (A caller who may not check it is refused just
+  -- after; her error releases the lock.)
+  SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name OPERATOR(pg_catalog.=) alert_check.name FOR UPDATE;
   IF r.name IS NULL THEN
     RAISE EXCEPTION 'unknown alert "%"', name USING ERRCODE = 'undefined_object';
   END IF;
   PERFORM @extschema@.require_manages('alert', name, r.owner, 'check');
-  -- one check of an alert at a time (the worker's round and a manual
-  -- check): the rule's row, then its open event, always in that order
-  SELECT * INTO r FROM @extschema@.alert_rule x WHERE x.name OPERATOR(pg_catalog.=) r.name FOR UPDATE;
   -- the check, as the owner (eval_as: read-only, rolled back, and no
   -- function the query calls can change role, even in the worker)
   IF r.query IS NOT NULL THEN
