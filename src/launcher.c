@@ -125,10 +125,18 @@ typedef struct DbSlot
 	TimestampTz started_at;
 	TimestampTz restart_at;		/* not before then (after a failure) */
 	int			restart_delay_ms;
+	uint64		started_wakes;	/* wakes when it was started */
 } DbSlot;
 
 /* Set by SIGUSR2: look at every database again now, backoffs forgotten. */
 static volatile sig_atomic_t wake_requested = false;
+
+/*
+ * Wakes the launcher has acted on.  A worker that finds no concord after a
+ * wake it was started before (its look may have preceded the CREATE
+ * EXTENSION that woke the launcher) is not backed off.
+ */
+static uint64 wakes = 0;
 
 /* SIGUSR2 handler of the launcher. */
 static void
@@ -525,7 +533,10 @@ launcher_round(DbSlot *slots, int *nslots)
 			pfree(s->handle);
 			s->handle = NULL;
 			if (st == DBW_ABSENT)
-				s->skip_rounds = ABSENT_BACKOFF_ROUNDS; /* no concord there */
+			{
+				/* no concord there, unless a wake came since it looked */
+				s->skip_rounds = s->started_wakes == wakes ? ABSENT_BACKOFF_ROUNDS : 0;
+			}
 			else
 			{
 				/* an error, a crash or a kill: again soon, later if it repeats */
@@ -561,6 +572,7 @@ launcher_round(DbSlot *slots, int *nslots)
 		}
 		s->handle = start_db_worker(s->dboid);
 		s->started_at = now;
+		s->started_wakes = wakes;
 	}
 
 	/* databases gone (or no longer wanted) whose worker stopped: forgotten */
@@ -615,6 +627,7 @@ concord_launcher_main(Datum main_arg)
 		if (wake_requested)
 		{
 			wake_requested = false;
+			wakes++;
 			for (int i = 0; i < nslots; i++)
 				slots[i].skip_rounds = 0;
 		}

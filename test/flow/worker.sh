@@ -50,6 +50,15 @@ wait_for() {
 	return 1
 }
 worker_pid() { q "SELECT pid FROM concord.monitor_worker" 2>/dev/null || true; }
+# wait until a concord worker serves database $1 (at most $2 seconds)
+wait_served() {
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		[[ "$(qp "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'concord worker' AND datname = '$1'" 2>/dev/null || true)" == 1 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
 # TAP with one counter: ok_if STATUS DESCRIPTION (0: ok); is_ DESC GOT WANT
 N_=0
 ok_if() {
@@ -196,17 +205,13 @@ qp "DROP ROLE tap_worker_nobody" >/dev/null
 run_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS concord_worker_drop WITH (FORCE)" \
 	-c "DROP DATABASE IF EXISTS concord_worker_renamed WITH (FORCE)" -c "CREATE DATABASE concord_worker_drop" </dev/null >/dev/null
 run_psql concord_worker_drop -c "SET client_min_messages = warning" -c "CREATE EXTENSION concord" </dev/null >/dev/null
+# (each wait polls, bounded at a minute: on a loaded machine a worker may
+# take seconds to start, and the test is that it does, not how fast)
 served=f
-for ((i = 0; i < 100; i++)); do
-	[[ "$(qp "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'concord worker' AND datname = 'concord_worker_drop'")" == 1 ]] && served=t && break
-	sleep 0.1
-done
+wait_served concord_worker_drop 60 && served=t
 renamed="$(qp "ALTER DATABASE concord_worker_drop RENAME TO concord_worker_renamed" >"$dir/rename.out" 2>&1 && echo done || cat "$dir/rename.out")"
 back=f
-for ((i = 0; i < 100; i++)); do
-	[[ "$(qp "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'concord worker' AND datname = 'concord_worker_renamed'")" == 1 ]] && back=t && break
-	sleep 0.1
-done
+wait_served concord_worker_renamed 60 && back=t
 is_ "ALTER DATABASE ... RENAME of a database the worker serves works, and the worker comes back" "$served/$renamed/$back" "t/done/t"
 dropped="$(qp "DROP DATABASE concord_worker_renamed" >"$dir/drop.out" 2>&1 && echo done || cat "$dir/drop.out")"
 is_ "DROP DATABASE of a database the worker serves works without WITH (FORCE)" "$dropped/$(qp "SELECT count(*) FROM pg_database WHERE datname = 'concord_worker_renamed'")" "done/0"
