@@ -237,6 +237,33 @@ PERSONAL_DOMAINS = ["163.com", "126.com", "sina.com", "gmail.com", "outlook.com"
 
 FW = str.maketrans("0123456789", "０１２３４５６７８９")
 
+# How a mobile (11 digits) is written, by style: grouped 3-4-4 with dashes
+# or spaces, with the country code in its several spellings, with the
+# trunk 0, in full-width digits.
+MOBILE_STYLES = {
+    "plain": lambda m: m,
+    "dash": lambda m: "%s-%s-%s" % (m[:3], m[3:7], m[7:]),
+    "space": lambda m: "%s %s %s" % (m[:3], m[3:7], m[7:]),
+    "plus86": lambda m: "+86 %s %s %s" % (m[:3], m[3:7], m[7:]),
+    "plus86tight": lambda m: "+86" + m,
+    "86dash": lambda m: "86-" + m,
+    "0086": lambda m: "0086 " + m,
+    "paren": lambda m: "(+86)" + m,
+    "trunk0": lambda m: "0" + m,
+    "86": lambda m: "86" + m,
+    "fullwidth": lambda m: m.translate(FW),
+    "fullwidth_space": lambda m: ("%s %s %s" % (m[:3], m[3:7], m[7:])).translate(FW),
+}
+
+# How a landline (area code with its 0, local number) is written, by style.
+LANDLINE_STYLES = {
+    "dash": lambda area, local: "%s-%s" % (area, local),
+    "paren": lambda area, local: "(%s)%s" % (area, local),
+    "space": lambda area, local: "%s %s %s" % (area, local[:4], local[4:]),
+    "plus86": lambda area, local: "+86 %s %s" % (area[1:], local),
+    "noarea": lambda area, local: local,
+}
+
 ID_WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 ID_CHECK = "10X98765432"
 
@@ -476,46 +503,17 @@ class Gen:
     # -- rendering: how a value is written ----------------------------------
 
     def fmt_mobile(self, m, style):
-        if style == "plain":
-            return m
-        if style == "dash":
-            return "%s-%s-%s" % (m[:3], m[3:7], m[7:])
-        if style == "space":
-            return "%s %s %s" % (m[:3], m[3:7], m[7:])
-        if style == "plus86":
-            return "+86 %s %s %s" % (m[:3], m[3:7], m[7:])
-        if style == "plus86tight":
-            return "+86" + m
-        if style == "86dash":
-            return "86-" + m
-        if style == "0086":
-            return "0086 " + m
-        if style == "paren":
-            return "(+86)" + m
-        if style == "trunk0":
-            return "0" + m
-        if style == "86":
-            return "86" + m
-        if style == "fullwidth":
-            return m.translate(FW)
-        if style == "fullwidth_space":
-            return ("%s %s %s" % (m[:3], m[3:7], m[7:])).translate(FW)
-        raise ValueError(style)
+        """mobile m as written in style (MOBILE_STYLES)."""
+        if style not in MOBILE_STYLES:
+            raise ValueError(style)
+        return MOBILE_STYLES[style](m)
 
     def fmt_landline(self, ll, ext, style):
-        area, local = ll
-        if style == "dash":
-            s = "%s-%s" % (area, local)
-        elif style == "paren":
-            s = "(%s)%s" % (area, local)
-        elif style == "space":
-            s = "%s %s %s" % (area, local[:4], local[4:])
-        elif style == "plus86":
-            s = "+86 %s %s" % (area[1:], local)
-        elif style == "noarea":
-            s = local
-        else:
+        """landline ll = (area, local) as written in style (LANDLINE_STYLES),
+        with its extension ext written one of the usual ways."""
+        if style not in LANDLINE_STYLES:
             raise ValueError(style)
+        s = LANDLINE_STYLES[style](*ll)
         if ext:
             s += self.rng.choice(["-%s", "转%s", " 转%s", " ext.%s", "-%s", "分机%s"]) % ext
         return s
