@@ -194,6 +194,31 @@ concord_require_builtin_column(PG_FUNCTION_ARGS)
 }
 
 /*
+ * What eval_as and exec_as (fname) ask before they run sql as role: that
+ * the role exists, that the caller may act as it already (a superuser, the
+ * role itself, or a member with its privileges), and that sql is one
+ * statement (what: "query" or "statement", for the message).
+ */
+static void
+check_run_as(Oid role, const char *sql, const char *fname, const char *what)
+{
+	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("role with OID %u does not exist", role)));
+	if (!has_privs_of_role(GetUserId(), role))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to run a %s as role \"%s\"",
+						what, GetUserNameFromId(role, false)),
+				 errdetail("Only the role itself, its members and superusers may.")));
+	if (list_length(raw_parser(sql, RAW_PARSE_DEFAULT)) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s runs exactly one statement", fname)));
+}
+
+/*
  * concord.eval_as(role, sql): run sql, one statement, as role -- read-only,
  * elevated (concord_elevate), in a subtransaction that is rolled back --
  * and give the first column of its first row if that column is jsonb, else
@@ -214,21 +239,7 @@ concord_eval_as(PG_FUNCTION_ARGS)
 	Datum		result = (Datum) 0;
 	bool		isnull = true;
 
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role with OID %u does not exist", role)));
-	if (!has_privs_of_role(GetUserId(), role))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to run a query as role \"%s\"",
-						GetUserNameFromId(role, false)),
-				 errdetail("Only the role itself, its members and superusers may.")));
-
-	if (list_length(raw_parser(sql, RAW_PARSE_DEFAULT)) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("eval_as runs exactly one statement")));
+	check_run_as(role, sql, "eval_as", "query");
 
 	BeginInternalSubTransaction(NULL);
 	MemoryContextSwitchTo(oldcxt);
@@ -595,19 +606,7 @@ concord_exec_as(PG_FUNCTION_ARGS)
 	sql = text_to_cstring(PG_GETARG_TEXT_PP(1));
 	args[0] = PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2);
 	nulls[0] = PG_ARGISNULL(2) ? 'n' : ' ';
-	if (!SearchSysCacheExists1(AUTHOID, ObjectIdGetDatum(role)))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("role with OID %u does not exist", role)));
-	if (!has_privs_of_role(GetUserId(), role))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to run a statement as role \"%s\"",
-						GetUserNameFromId(role, false))));
-	if (list_length(raw_parser(sql, RAW_PARSE_DEFAULT)) != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("exec_as runs exactly one statement")));
+	check_run_as(role, sql, "exec_as", "statement");
 
 	concord_elevate(role, &elev);
 	PG_TRY();
