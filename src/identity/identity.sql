@@ -2049,6 +2049,13 @@ SET search_path = pg_catalog, pg_temp
 SET concord.run_as = 'owner_temp'
 -- (no JIT: its compiling cost a second per statement here and saved nothing)
 SET jit = off
+-- (a run looks up a few thousand rows by key in tables mostly in memory:
+-- costed as reads from a spinning disk, the default 4, the lookups of 2,000
+-- neighbours' links and the update of 3,000 links were planned as a scan
+-- and hash of all of customer_link -- at 206,000 rows three such scans made
+-- 0.7 s of a 1.5 s run, more than the whole run took at a million rows,
+-- where the table is too large for that plan)
+SET random_page_cost = 1.1
 AS $fn$
 DECLARE
   s record;
