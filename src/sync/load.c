@@ -414,7 +414,7 @@ sync_cursor_text(SyncLoad *ld)
 		return NULL;
 	type = t->typid[t->cursor_col];
 	v = ld->cursor_max;
-	if (SPI_execute_with_args("SELECT pg_catalog.to_jsonb($1) #>> '{}'", 1, &type, &v, NULL, true, 1) != SPI_OK_SELECT ||
+	if (SPI_execute_with_args("SELECT pg_catalog.to_jsonb($1) OPERATOR(pg_catalog.#>>) '{}'", 1, &type, &v, NULL, true, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
 		elog(ERROR, "could not format the cursor of source \"%s\"", ld->spec->source);
 	return MemoryContextStrdup(ld->cxt, SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1));
