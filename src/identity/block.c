@@ -388,7 +388,8 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			for (int a = 0; a < A_NATTS; a++)
 				r->att[a] = arena_column(&varena, t, d, 3 + a);
 			r->syllables = arena_column(&varena, t, d, 3 + A_NATTS);
-			r->latin = identity_latin_name(r->syllables);
+			identity_read_name_form(r);
+			r->latin = r->name_form == NAME_FORM_OTHER && identity_latin_name(r->syllables);
 			{
 				char	   *raw = identity_text_column(t, d, 4 + A_NATTS);
 
@@ -406,6 +407,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 					r->att[A_NAME_KEY] = NULL;
 					r->syllables = NULL;
 					r->latin = false;
+					r->name_form = NAME_FORM_OTHER;
 				}
 				if (placeholder(placeholders, "phone", r->att[A_PHONE]))
 					r->att[A_PHONE] = NULL;

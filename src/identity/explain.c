@@ -97,7 +97,8 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 	for (int a = 0; a < A_NATTS; a++)
 		r->att[a] = SPI_getvalue(t, d, 3 + a);
 	r->syllables = SPI_getvalue(t, d, 9);
-	r->latin = identity_latin_name(r->syllables);
+	identity_read_name_form(r);
+	r->latin = r->name_form == NAME_FORM_OTHER && identity_latin_name(r->syllables);
 	for (int k = 0; k < lengthof(spread_atts); k++)
 		r->spread[spread_atts[k]] = Max(atoi(SPI_getvalue(t, d, 10 + k)), 1);
 	r->employer_mobiles = atoi(SPI_getvalue(t, d, 10 + lengthof(spread_atts)));
@@ -120,6 +121,7 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 			{
 				r->syllables = NULL;
 				r->latin = false;
+				r->name_form = NAME_FORM_OTHER;
 			}
 		}
 	return true;
