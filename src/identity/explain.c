@@ -67,7 +67,7 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 	StringInfoData q;
 	HeapTuple	t;
 	TupleDesc	d;
-	static const int spread_atts[] = {A_NAME_KEY, A_PHONE, A_EMAIL, A_COMPANY, A_ID_NUMBER};
+	static const int spread_atts[] = {A_NAME_KEY, A_PHONE, A_EMAIL, A_COMPANY, A_ID_NUMBER, A_ADDRESS};
 
 	vals[0] = CStringGetTextDatum(source);
 	vals[1] = CStringGetTextDatum(key);
@@ -78,6 +78,9 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email = r.email),"
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company = r.company),"
 						   " (SELECT count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.id_number = r.id_number),"
+	/* (an address: as the last full run counted it, see IDENTITY_ADDRESS_SPREAD_MIN) */
+						   " coalesce((SELECT s.spread FROM concord.identity_value_stat s"
+						   "           WHERE s.attribute = 'address' AND s.value = r.address), 1),"
 						   " (SELECT count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ")"
 						   "    FROM concord.identity_record x WHERE x.name_key = r.name_key AND x.company = r.company)");
 	identity_append_declared(&q, m);

@@ -279,7 +279,7 @@ COMMENT ON TABLE @extschema@.identity_record IS
 -- by fewer rows, or new since, are counted as they are.  Derived data: not
 -- dumped, rebuilt by every full resolve.
 CREATE TABLE @extschema@.identity_value_stat (
-  attribute  text NOT NULL CHECK (attribute IN ('name_key', 'phone', 'email', 'company', 'id_number')),
+  attribute  text NOT NULL CHECK (attribute IN ('name_key', 'phone', 'email', 'company', 'id_number', 'address')),
   value      text NOT NULL,
   records    integer NOT NULL,
   spread     integer NOT NULL,

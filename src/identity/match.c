@@ -649,13 +649,13 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	pairs = r.pairs = palloc0(sizeof(int) * Max(n, 1));
 	/*
 	 * How many people share a value counts whether or not a rule blocks on
-	 * it: employers, a name and employer (the mobiles behind it), and a
-	 * built-in key whose rule was dropped
+	 * it: employers, addresses, a name and employer (the mobiles behind
+	 * it), and a built-in key whose rule was dropped
 	 */
 	if (!scoped && SPI_execute("DELETE FROM concord.identity_value_stat", false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not clear concord.identity_value_stat");
 	{
-		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, NAME_COMPANY(&r.model)};
+		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, A_ADDRESS, NAME_COMPANY(&r.model)};
 
 		for (int s = 0; s < lengthof(spread_atts); s++)
 		{

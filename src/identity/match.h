@@ -140,6 +140,14 @@ identity_name_chars(const char *syllables)
 	return syllables + strlen(syllables) + 1;
 }
 
+/*
+ * An address's spread (the people sharing it: an office's, see tf) is
+ * counted when more rows than this hold it, else 1 (a home's, or the
+ * same person's few rows); a full run keeps those spreads in
+ * concord.identity_value_stat for the incremental runs.
+ */
+#define IDENTITY_ADDRESS_SPREAD_MIN 20
+
 /* Weights: log2(m/u) per agreement level (hand-set defaults). */
 typedef struct IdentityModel
 {

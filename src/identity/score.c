@@ -1318,12 +1318,18 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 					bool		household = strcmp(c[A_PHONE].level, "agree, landline") == 0;
 					double		scale = household ? 0 : m->scale;
 
+					/*
+					 * and less for an address many people share (an
+					 * office's: 520 people at one building), by their
+					 * number as for an employer, never less than nothing
+					 */
 					c[i].level = same ? "agree" : "disagree";
-					c[i].weight = same ? m->address_agree + scale : m->address_disagree;
+					c[i].weight = same ? Max(tf(m, m->address_agree, a->spread[i]) - m->scale + scale, 0.0) :
+						m->address_disagree;
 					if (!same && address_close(a->att[i], b->att[i]))
 					{
 						c[i].level = "close";
-						c[i].weight = m->address_close + scale;
+						c[i].weight = Max(tf(m, m->address_close, Max(a->spread[i], b->spread[i])) - m->scale + scale, 0.0);
 					}
 
 					/*

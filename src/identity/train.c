@@ -224,14 +224,17 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 				 */
 				if (household && l[0] != 'd')
 					return -1;
+				/* (an address many people share weighs less: see score.c) */
 				if (strcmp(l, "agree") == 0)
 				{
 					*scaled = !household;
+					*tf = spread_bits(a->spread[i]);
 					return 0;
 				}
 				if (strncmp(l, "close", 5) == 0)
 				{
 					*scaled = !household;
+					*tf = spread_bits(Max(a->spread[i], b->spread[i]));
 					return 1;
 				}
 				return 2;
@@ -298,7 +301,8 @@ frequency_u(const IdentityModel *m, IdentityRec *recs, TrainAtt *atts, int i, HT
 	double		nn = 0,
 				agree[2] = {0, 0},
 				all;
-	bool		tf = i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY;
+	bool		tf = i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY ||
+		i == A_ADDRESS;
 
 	CHECK_FOR_INTERRUPTS();
 	hash_seq_init(&seq, h);

@@ -25,9 +25,11 @@
 --      a compound family name (欧阳女士) against characters and pinyin;
 --   7. two mobiles one typo apart (a digit replaced, two swapped) are
 --      "close, one typo"; not the last digit alone (numbers bought
---      together), nor landlines.
+--      together), nor landlines;
+--   8. an address many people share (an office building) weighs less, by
+--      their number: the same in incremental runs and why_matched.
 BEGIN;
-SELECT plan(46);
+SELECT plan(52);
 SET LOCAL client_min_messages = warning;
 
 CREATE SCHEMA iec;
@@ -35,6 +37,18 @@ CREATE TABLE iec.crm (id int PRIMARY KEY, name text, mobile text, company text);
 CREATE TABLE iec.billing (account text PRIMARY KEY, holder text, phone text, company text);
 CREATE TABLE iec.marketing (lead_id text PRIMARY KEY, full_name text, email text);
 CREATE TABLE iec.service (ticket text PRIMARY KEY, caller text, tel text);
+-- 8. thirty people of one office building, two of them 郑凯 (two people:
+-- two mobiles), and two rows of 孔丽 at her home
+CREATE TABLE iec.visitor (vid text PRIMARY KEY, visitor text, mobile text, addr text);
+INSERT INTO iec.visitor
+  SELECT 'V-' || i, (ARRAY['冯', '陈', '褚', '卫', '蒋', '沈'])[1 + i % 6] || (ARRAY['甲', '乙', '丙', '丁', '戊'])[1 + i / 6],
+         '1360000' || lpad((1000 + i * 37)::text, 4, '0'), '北京市朝阳区建国路88号SOHO现代城A座'
+    FROM generate_series(0, 29) i;
+INSERT INTO iec.visitor VALUES
+  ('V-30', '郑凯', '13911112222', '北京市朝阳区建国路88号SOHO现代城A座'),
+  ('V-31', '郑凯', '13933334444', '北京市朝阳区建国路88号SOHO现代城A座'),
+  ('V-32', '孔丽', '13955556666', '北京市海淀区中关村南大街5号1单元101'),
+  ('V-33', '孔丽', '13977778888', '北京市海淀区中关村南大街5号1单元101');
 INSERT INTO iec.service VALUES
   -- 5. name order and homophones (each pair on its own phone)
   ('S-1', '于洋', '13910000001'), ('S-2', '杨宇', '13910000001'), ('S-3', 'Yu Yang', '13910000011'),
@@ -81,7 +95,8 @@ INSERT INTO iec.marketing VALUES ('M-30', '任杰', 'test@test.com'), ('M-31', '
 SELECT concord.identity_source_create('iec_crm', 'iec.crm', 'id', '{"name": "name", "phone": "mobile", "company": "company"}') IS NOT NULL AS s1,
        concord.identity_source_create('iec_billing', 'iec.billing', 'account', '{"name": "holder", "phone": "phone", "company": "company"}') IS NOT NULL AS s2,
        concord.identity_source_create('iec_marketing', 'iec.marketing', 'lead_id', '{"name": "full_name", "email": "email"}') IS NOT NULL AS s3,
-       concord.identity_source_create('iec_service', 'iec.service', 'ticket', '{"name": "caller", "phone": "tel"}') IS NOT NULL AS s4 \gset
+       concord.identity_source_create('iec_service', 'iec.service', 'ticket', '{"name": "caller", "phone": "tel"}') IS NOT NULL AS s4,
+       concord.identity_source_create('iec_visitor', 'iec.visitor', 'vid', '{"name": "visitor", "phone": "mobile", "address": "addr"}') IS NOT NULL AS s5 \gset
 SELECT ok((SELECT customers FROM concord.resolve()) > 0, 'resolve');
 
 -- 1. cities
@@ -168,6 +183,19 @@ SELECT is(pg_temp.lvl('S-22', 'S-24', 'phone'), 'close, one typo', '13559959934 
 SELECT is(pg_temp.lvl('S-25', 'S-26', 'phone'), 'disagree', 'landlines one digit apart: two lines');
 SELECT is(pg_temp.lvl('S-27', 'S-28', 'phone'), 'disagree', '13910000021 / 13910000022: the last digit alone, numbers bought together');
 
+-- 8. an office building's address
+SELECT results_eq(
+  $$SELECT attribute, records, spread FROM concord.identity_value_stat WHERE attribute = 'address'$$,
+  $$VALUES ('address'::text, 32, 31)$$,
+  'the building''s address: 32 rows, 31 people (distinct names), kept for the incremental runs');
+SELECT is((concord.why_matched('iec_visitor', 'V-30', 'iec_visitor', 'V-31') #>> '{attributes,address,weight}')::numeric, 0.00,
+          'two 郑凯 at the building: its address, 31 people''s, weighs nothing (3 - log2 31, never below 0)');
+SELECT is((concord.why_matched('iec_visitor', 'V-32', 'iec_visitor', 'V-33') #>> '{attributes,address,weight}')::numeric, 3.00,
+          'two 孔丽 at a home: the full weight');
+SELECT ok(NOT EXISTS (SELECT 1 FROM concord.customer_link a JOIN concord.customer_link b USING (customer_id)
+                       WHERE (a.source, a.key) = ('iec_visitor', 'V-30') AND (b.source, b.key) = ('iec_visitor', 'V-31')),
+          'the two 郑凯 are two customers');
+
 -- the incremental path reads the city as the full one does: a third 王晨
 -- arrives, billed at the Guangzhou company with 王晨 B-1's mobile, and a
 -- fourth at the Shanghai one, without a phone
@@ -178,6 +206,12 @@ SELECT is(concord.why_matched('iec_crm', '1', 'iec_billing', 'B-9') #>> '{attrib
 SELECT is((SELECT count(DISTINCT customer_id)::int FROM concord.customer_link
             WHERE (source, key) IN (('iec_crm', '1'), ('iec_billing', 'B-1'), ('iec_billing', 'B-9'))), 3,
           'three 王晨 of three cities, three customers');
+-- ... and the building's address as the full one kept it: a third 郑凯 of
+-- the building
+INSERT INTO iec.visitor VALUES ('V-34', '郑凯', '13911112223', '北京市朝阳区建国路88号SOHO现代城A座');
+SELECT ok((SELECT records FROM concord.resolve_incremental()) > 0, 'resolve_incremental (the building)');
+SELECT is((concord.why_matched('iec_visitor', 'V-31', 'iec_visitor', 'V-34') #>> '{attributes,address,weight}')::numeric, 0.00,
+          'the new 郑凯''s address weighs nothing, as in the full run');
 \ir same_as_full.psql
 
 SELECT * FROM finish();
