@@ -388,7 +388,8 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 			for (int a = 0; a < A_NATTS; a++)
 				r->att[a] = arena_column(&varena, t, d, 3 + a);
 			r->syllables = arena_column(&varena, t, d, 3 + A_NATTS);
-			r->latin = identity_latin_name(r->syllables);
+			identity_read_name_form(r);
+			r->latin = r->name_form == NAME_FORM_OTHER && identity_latin_name(r->syllables);
 			{
 				char	   *raw = identity_text_column(t, d, 4 + A_NATTS);
 
@@ -406,6 +407,7 @@ identity_load_records(int *n, bool scoped, int max_block, const IdentityModel *m
 					r->att[A_NAME_KEY] = NULL;
 					r->syllables = NULL;
 					r->latin = false;
+					r->name_form = NAME_FORM_OTHER;
 				}
 				if (placeholder(placeholders, "phone", r->att[A_PHONE]))
 					r->att[A_PHONE] = NULL;
@@ -496,10 +498,18 @@ cstr_ptr_cmp(const void *a, const void *b)
 static void
 set_spread(IdentityRec *recs, IdentityBlock *b, int att, int other)
 {
-	const char **v = palloc(sizeof(char *) * b->n);
+	const char **v;
 	int			nv = 0,
 				spread = 0;
 
+	/* (an address held by a few rows: a home's, its spread not counted) */
+	if (att == A_ADDRESS && b->n <= IDENTITY_ADDRESS_SPREAD_MIN)
+	{
+		for (int j = 0; j < b->n; j++)
+			recs[b->members[j]].spread[att] = 1;
+		return;
+	}
+	v = palloc(sizeof(char *) * b->n);
 	for (int j = 0; j < b->n; j++)
 		if (recs[b->members[j]].att[other] != NULL)
 			v[nv++] = recs[b->members[j]].att[other];
@@ -754,11 +764,11 @@ static const char *const att_columns[A_NATTS] = {
 /* A value held by more rows than this has its spread kept (see below). */
 #define VALUE_STAT_MIN 100
 
-/* Has a built-in attribute a spread (see set_spread)?  Not the address. */
+/* Has a built-in attribute a spread (see set_spread)?  All have. */
 static bool
 has_spread(int att)
 {
-	return att < A_NATTS && att != A_ADDRESS;
+	return att < A_NATTS;
 }
 
 /*
@@ -785,7 +795,7 @@ identity_save_value_stats(IdentityRec *recs, HTAB *h, int att)
 	spreads = palloc(sizeof(Datum) * Max(nb, 1));
 	hash_seq_init(&seq, h);
 	while ((b = hash_seq_search(&seq)) != NULL)
-		if (b->n > VALUE_STAT_MIN ||
+		if (b->n > (att == A_ADDRESS ? IDENTITY_ADDRESS_SPREAD_MIN : VALUE_STAT_MIN) ||
 			((att == A_PHONE || att == A_EMAIL) && identity_widely_shared(recs[b->members[0]].spread[att])))
 		{
 			vals[nv] = CStringGetTextDatum(b->value);
@@ -958,7 +968,15 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 	if (att < A_NATTS && !has_spread(att))
 		return;
 	/* $1: the values; $2: the attribute (identity_record's column, or declared) */
-	if (att < A_NATTS)
+	if (att == A_ADDRESS)
+		/*
+		 * (as the last full run found it: an address held by more than
+		 * IDENTITY_ADDRESS_SPREAD_MIN rows; no index finds addresses)
+		 */
+		query = "SELECT v.v, coalesce(s.spread, 1), -1 FROM pg_catalog.unnest($1) AS v(v)"
+			" LEFT JOIN concord.identity_value_stat s ON s.attribute OPERATOR(pg_catalog.=) $2"
+			" AND s.value OPERATOR(pg_catalog.=) v.v";
+	else if (att < A_NATTS)
 		query = psprintf("SELECT v.v,"
 						 " coalesce(s.spread, (SELECT pg_catalog.count(DISTINCT r.%s) FROM concord.identity_record r"
 						 " WHERE r.%s OPERATOR(pg_catalog.=) v.v)),"
@@ -1012,7 +1030,8 @@ identity_global_spread(const IdentityModel *m, IdentityRec *recs, HTAB *h, int a
 				continue;
 			}
 		}
-		if (core)
+		/* (every address: a neighbour's is compared with a core row's) */
+		if (core || att == A_ADDRESS)
 			vals[nv++] = CStringGetTextDatum(b->value);
 		else if (att == A_PHONE || att == A_EMAIL)
 			kept[nk++] = CStringGetTextDatum(b->value);

@@ -67,7 +67,7 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 	StringInfoData q;
 	HeapTuple	t;
 	TupleDesc	d;
-	static const int spread_atts[] = {A_NAME_KEY, A_PHONE, A_EMAIL, A_COMPANY, A_ID_NUMBER};
+	static const int spread_atts[] = {A_NAME_KEY, A_PHONE, A_EMAIL, A_COMPANY, A_ID_NUMBER, A_ADDRESS};
 
 	vals[0] = CStringGetTextDatum(source);
 	vals[1] = CStringGetTextDatum(key);
@@ -78,6 +78,9 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 						   " (SELECT pg_catalog.count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.email OPERATOR(pg_catalog.=) r.email),"
 						   " (SELECT pg_catalog.count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.company OPERATOR(pg_catalog.=) r.company),"
 						   " (SELECT pg_catalog.count(DISTINCT x.name_key) FROM concord.identity_record x WHERE x.id_number OPERATOR(pg_catalog.=) r.id_number),"
+	/* (an address: as the last full run counted it, see IDENTITY_ADDRESS_SPREAD_MIN) */
+						   " coalesce((SELECT s.spread FROM concord.identity_value_stat s"
+						   "           WHERE s.attribute OPERATOR(pg_catalog.=) 'address' AND s.value OPERATOR(pg_catalog.=) r.address), 1),"
 						   " (SELECT pg_catalog.count(DISTINCT x.phone) FILTER (WHERE x.phone OPERATOR(pg_catalog.~) " IDENTITY_MOBILE_REGEX ")"
 						   "    FROM concord.identity_record x"
 						   " WHERE x.name_key OPERATOR(pg_catalog.=) r.name_key AND x.company OPERATOR(pg_catalog.=) r.company)");
@@ -98,7 +101,8 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 	for (int a = 0; a < A_NATTS; a++)
 		r->att[a] = SPI_getvalue(t, d, 3 + a);
 	r->syllables = SPI_getvalue(t, d, 9);
-	r->latin = identity_latin_name(r->syllables);
+	identity_read_name_form(r);
+	r->latin = r->name_form == NAME_FORM_OTHER && identity_latin_name(r->syllables);
 	for (int k = 0; k < lengthof(spread_atts); k++)
 		r->spread[spread_atts[k]] = Max(atoi(SPI_getvalue(t, d, 10 + k)), 1);
 	r->employer_mobiles = atoi(SPI_getvalue(t, d, 10 + lengthof(spread_atts)));
@@ -121,6 +125,7 @@ load_one(const IdentityModel *m, const char *source, const char *key, IdentityRe
 			{
 				r->syllables = NULL;
 				r->latin = false;
+				r->name_form = NAME_FORM_OTHER;
 			}
 		}
 	return true;

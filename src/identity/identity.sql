@@ -41,6 +41,12 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.name_syllables(text) IS
   'A name''s pinyin syllables, sorted, or a Latin name''s words in written order (given names first): what matching compares when two name keys differ (董振华 / 董军 share one of four; a Latin name given name with given name, family name with family name)';
 
+CREATE FUNCTION @extschema@.identity_name_form(name text)
+RETURNS text AS 'MODULE_PATHNAME', 'concord_identity_name_form'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.identity_name_form(text) IS
+  'Internal to resolve: what identity_record.syllables keeps of a name -- name_syllables, but for a name in Chinese characters its syllables in written order, a tab and its characters (xu chao wei, 徐超伟: the family name''s place is known), for a family name and an honorific (王女士) the family name''s syllables, a tab and its characters; NULL for another placeholder';
+
 CREATE FUNCTION @extschema@.normalize_company(company text)
 RETURNS text AS 'MODULE_PATHNAME', 'concord_normalize_company'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -273,7 +279,7 @@ COMMENT ON TABLE @extschema@.identity_record IS
 -- by fewer rows, or new since, are counted as they are.  Derived data: not
 -- dumped, rebuilt by every full resolve.
 CREATE TABLE @extschema@.identity_value_stat (
-  attribute  text NOT NULL CHECK (attribute IN ('name_key', 'phone', 'email', 'company', 'id_number')),
+  attribute  text NOT NULL CHECK (attribute IN ('name_key', 'phone', 'email', 'company', 'id_number', 'address')),
   value      text NOT NULL,
   records    integer NOT NULL,
   spread     integer NOT NULL,
@@ -551,7 +557,10 @@ CREATE TABLE @extschema@.identity_weight (
     ('name', 'swapped'), ('name', 'given_close'), ('name', 'given_initial'), ('name', 'family_close'),
     ('name', 'family_only'), ('name', 'given_only'),
     -- an ID number one typo from the other
-    ('id_number', 'close'))
+    ('id_number', 'close'),
+    -- two mobiles one typo apart; names in Chinese characters of one
+    -- sound; a family name and an honorific against a name
+    ('phone', 'close'), ('name', 'homophone'), ('name', 'honorific_family'), ('name', 'honorific_conflict'))
     -- a declared attribute (concord.identity_attribute): its levels (one
     -- field off: a date's)
     OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
@@ -569,6 +578,8 @@ COMMENT ON TABLE @extschema@.identity_weight IS
 INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUES
   ('id_number', 'agree', 12, 'default'), ('id_number', 'disagree', -6, 'default'), ('id_number', 'close', 6, 'default'),
   ('phone', 'agree', 9, 'default'), ('phone', 'agree_landline', 4, 'default'), ('phone', 'disagree', -4, 'default'),
+  ('phone', 'close', 3, 'default'),
+  ('name', 'homophone', 3, 'default'), ('name', 'honorific_family', 1, 'default'), ('name', 'honorific_conflict', -4, 'default'),
   ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
   ('name', 'exact', 5, 'default'), ('name', 'exact_unique', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
   ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),
@@ -941,8 +952,9 @@ BEGIN
   IF pg_catalog.to_regclass('pg_temp.identity_ph_sample') IS NOT NULL THEN
     DROP TABLE pg_temp.identity_ph_sample;
   END IF;
+  -- (the syllables before a tab: see identity_name_form)
   EXECUTE pg_catalog.format('CREATE TEMP TABLE identity_ph_sample ON COMMIT DROP AS'
-                 ' SELECT r.name_key, r.syllables, r.company, r.email, r.phone FROM @extschema@.identity_record r TABLESAMPLE SYSTEM (%s) REPEATABLE (20261207)',
+                 ' SELECT r.name_key, pg_catalog.split_part(r.syllables, pg_catalog.chr(9), 1) AS syllables, r.company, r.email, r.phone FROM @extschema@.identity_record r TABLESAMPLE SYSTEM (%s) REPEATABLE (20261207)',
                  pct);
   INSERT INTO @extschema@.identity_placeholder_value (kind, value, placeholder, origin, records, expected, reason)
   WITH r AS (SELECT r.name_key, r.syllables FROM identity_ph_sample r WHERE r.name_key IS NOT NULL),
@@ -1657,8 +1669,8 @@ BEGIN
     -- (a placeholder -- 未知, 张先生 -- is no name, 个人 no employer)
     CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN pg_catalog.format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_key(t.%2$I::text) END',
                                      '@extschema@', c OPERATOR(pg_catalog.->>) 'name') ELSE 'NULL' END,
-    CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN pg_catalog.format('CASE WHEN NOT %1$s.identity_placeholder(''name'', t.%2$I::text) THEN %1$s.name_syllables(t.%2$I::text) END',
-                                     '@extschema@', c OPERATOR(pg_catalog.->>) 'name') ELSE 'NULL' END,
+    -- (a family name and an honorific -- 王女士 -- keeps its family name here: see identity_name_form)
+    CASE WHEN c OPERATOR(pg_catalog.?) 'name' THEN pg_catalog.format('%s.identity_name_form(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'name') ELSE 'NULL' END,
     CASE WHEN c OPERATOR(pg_catalog.?) 'phone' THEN pg_catalog.format('%s.normalize_phone(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'phone') ELSE 'NULL' END,
     CASE WHEN c OPERATOR(pg_catalog.?) 'email' THEN pg_catalog.format('%s.normalize_email(t.%I::text)', '@extschema@', c OPERATOR(pg_catalog.->>) 'email') ELSE 'NULL' END,
     CASE WHEN c OPERATOR(pg_catalog.?) 'company' THEN pg_catalog.format('CASE WHEN NOT %1$s.identity_placeholder(''company'', t.%2$I::text) THEN %1$s.normalize_company(t.%2$I::text) END',

@@ -161,8 +161,13 @@ all_disagree(const IdentityModel *m, const IdentityRec *recs, int att, const int
 		return false;
 	for (int i = 0; i < CLUSTER_SLOTS && x[i] >= 0; i++)
 		for (int j = 0; j < CLUSTER_SLOTS && y[j] >= 0; j++)
-			if (strcmp(identity_compare_level(m, &recs[x[i]], &recs[y[j]], att), "disagree") != 0)
+		{
+			const char *l = identity_compare_level(m, &recs[x[i]], &recs[y[j]], att);
+
+			/* (two names in Chinese characters, one the other reversed: 于洋 / 杨宇) */
+			if (strcmp(l, "disagree") != 0 && strcmp(l, "disagree, another family name") != 0)
 				return false;
+		}
 	return true;
 }
 
@@ -644,13 +649,13 @@ concord_identity_cluster(PG_FUNCTION_ARGS)
 	pairs = r.pairs = palloc0(sizeof(int) * Max(n, 1));
 	/*
 	 * How many people share a value counts whether or not a rule blocks on
-	 * it: employers, a name and employer (the mobiles behind it), and a
-	 * built-in key whose rule was dropped
+	 * it: employers, addresses, a name and employer (the mobiles behind
+	 * it), and a built-in key whose rule was dropped
 	 */
 	if (!scoped && SPI_execute("DELETE FROM concord.identity_value_stat", false, 0) != SPI_OK_DELETE)
 		elog(ERROR, "could not clear concord.identity_value_stat");
 	{
-		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, NAME_COMPANY(&r.model)};
+		int			spread_atts[] = {A_COMPANY, A_ID_NUMBER, A_PHONE, A_EMAIL, A_NAME_KEY, A_ADDRESS, NAME_COMPANY(&r.model)};
 
 		for (int s = 0; s < lengthof(spread_atts); s++)
 		{

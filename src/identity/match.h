@@ -116,10 +116,37 @@ typedef struct IdentityRec
 								 * (see identity_company_place) */
 	bool		latin;			/* a name in Latin script that is not pinyin
 								 * (see identity_latin_name) */
+	uint8		name_form;		/* NAME_FORM_*: how the name was written */
 	/* scoped runs (see concord_identity_cluster) */
 	bool		core;			/* changed, or of a changed row's customer */
 	bool		changed;		/* inserted or updated since the last run */
 } IdentityRec;
+
+/*
+ * How a record's name was written (see identity_name_form): in Latin
+ * letters or not known (rows stored before 0.2's name form); in Chinese
+ * characters (syllables in written order, its characters after the
+ * syllables' NUL); or a family name and an honorific (王女士: no name key,
+ * the family name's syllables and, after their NUL, its characters).
+ */
+#define NAME_FORM_OTHER 0
+#define NAME_FORM_HAN 1
+#define NAME_FORM_HONORIFIC 2
+
+/* The characters of a name of NAME_FORM_HAN or NAME_FORM_HONORIFIC. */
+static inline const char *
+identity_name_chars(const char *syllables)
+{
+	return syllables + strlen(syllables) + 1;
+}
+
+/*
+ * An address's spread (the people sharing it: an office's, see tf) is
+ * counted when more rows than this hold it, else 1 (a home's, or the
+ * same person's few rows); a full run keeps those spreads in
+ * concord.identity_value_stat for the incremental runs.
+ */
+#define IDENTITY_ADDRESS_SPREAD_MIN 20
 
 /* Weights: log2(m/u) per agreement level (hand-set defaults). */
 typedef struct IdentityModel
@@ -166,6 +193,13 @@ typedef struct IdentityModel
 				name_given_only;
 	/* an ID number one typo from the other (see identity_compare) */
 	double		id_close;
+	/* two names in Chinese characters of one sound (徐超伟 / 许超伟) */
+	double		name_homophone;
+	/* a family name and an honorific (王女士) against a name: its family name the same, or another */
+	double		name_honorific_family,
+				name_honorific_conflict;
+	/* two mobiles one typo apart */
+	double		phone_close;
 	/* blocking rules (identity_load_blocking_rules; none until loaded) */
 	int			nrules;
 	int			ncomposite;		/* slots after NAME_COMPANY */
@@ -239,6 +273,7 @@ extern double identity_threshold(const IdentityModel *m);
 extern bool identity_widely_shared(int spread);
 extern bool identity_is_mobile(const char *phone);
 extern bool identity_latin_name(const char *syllables);
+extern void identity_read_name_form(IdentityRec *r);
 /* identity_is_mobile in SQL, as a regular expression literal */
 #define IDENTITY_MOBILE_REGEX "'^\\+861[3-9][0-9]{9}$'"
 extern void identity_compare(const IdentityModel *m, const IdentityRec *a, const IdentityRec *b, IdentityAttCmp *cmp,

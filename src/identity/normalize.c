@@ -32,6 +32,7 @@ PG_FUNCTION_INFO_V1(concord_normalize_email);
 PG_FUNCTION_INFO_V1(concord_normalize_name);
 PG_FUNCTION_INFO_V1(concord_name_key);
 PG_FUNCTION_INFO_V1(concord_name_syllables);
+PG_FUNCTION_INFO_V1(concord_identity_name_form);
 PG_FUNCTION_INFO_V1(concord_normalize_company);
 PG_FUNCTION_INFO_V1(concord_address_parts);
 PG_FUNCTION_INFO_V1(concord_normalize_address);
@@ -562,7 +563,7 @@ pinyin_shaped(char **words, int nw, char ***syl, const int *nsyl)
  * and family names apart.
  */
 static int
-name_tokens(const char *text, char **tok, bool *words)
+name_tokens(const char *text, char **tok, bool *words, char **folded)
 {
 	char	   *s;
 	StringInfoData b;
@@ -579,6 +580,8 @@ name_tokens(const char *text, char **tok, bool *words)
 	if (comma && strchr(comma + 1, ',') == NULL)
 		text = psprintf("%s %.*s", comma + 1, (int) (comma - text), text);
 	s = name_fold_cased(text);
+	if (folded)
+		*folded = pstrdup(s);
 
 	/*
 	 * Punctuation left ends a word, but an apostrophe between letters
@@ -694,7 +697,7 @@ identity_name_key(const char *text)
 {
 	char	   *tok[NAME_MAX_TOKENS];
 	bool		words;
-	int			n = name_tokens(text, tok, &words);
+	int			n = name_tokens(text, tok, &words, NULL);
 	char	   *best = NULL;
 
 	if (n == 0)
@@ -723,7 +726,7 @@ identity_name_syllables(const char *text)
 {
 	char	   *tok[NAME_MAX_TOKENS];
 	bool		words;
-	int			n = name_tokens(text, tok, &words);
+	int			n = name_tokens(text, tok, &words, NULL);
 	StringInfoData b;
 
 	if (!words)
@@ -1079,14 +1082,17 @@ static const char *const compound_surnames[] = {
 	"尉迟", "宇文", "端木", "澹台", "轩辕", "闻人", "南宫", "呼延", "独孤", "申屠", "西门", NULL
 };
 
-/* Is s (lower-cased, squeezed) a Chinese family name followed by an honorific? */
-static bool
+/*
+ * Is s (lower-cased, squeezed) a Chinese family name followed by an
+ * honorific?  The family name's length in bytes, or 0.
+ */
+static int
 surname_and_honorific(const char *s)
 {
 	int			first;
 
 	if ((unsigned char) s[0] < 0x80)
-		return false;
+		return 0;
 	first = pg_mblen(s);
 	for (int c = 0; compound_surnames[c]; c++)
 		if (strncmp(s, compound_surnames[c], strlen(compound_surnames[c])) == 0)
@@ -1096,8 +1102,45 @@ surname_and_honorific(const char *s)
 		}
 	for (int i = 0; honorifics[i]; i++)
 		if (strcmp(s + first, honorifics[i]) == 0)
+			return first;
+	return 0;
+}
+
+/*
+ * Does a name (name) or an employer stand for nobody in particular (see
+ * concord_identity_placeholder)?  *surname: for a name that is a family
+ * name and an honorific (张先生), the family name's length in bytes of
+ * *folded (the value lower-cased, half-width, squeezed); else 0.
+ */
+static bool
+placeholder_value(const char *value, int len, bool name, char **folded, int *surname)
+{
+	const char *const *list = name ? placeholder_names : placeholder_companies;
+	char	   *s;
+
+	*surname = 0;
+	*folded = NULL;
+
+	/*
+	 * (called for every row a resolve reads: a long value is no
+	 * placeholder, and only full-width forms, U+FF00..U+FFEF, need the
+	 * transliterator)
+	 */
+	if (len > 64)
+		return false;
+	s = pnstrdup(value, len);
+	if (memchr(s, 0xEF, len) != NULL)
+		s = identity_transliterate(s, len, IDENTITY_HALFWIDTH);
+	s = squeeze(ascii_lower(s));
+	*folded = s;
+	if (*s == '\0')
+		return true;
+	for (int i = 0; list[i]; i++)
+		if (strcmp(s, list[i]) == 0)
 			return true;
-	return false;
+	if (name)
+		*surname = surname_and_honorific(s);
+	return *surname > 0;
 }
 
 /*
@@ -1113,34 +1156,125 @@ concord_identity_placeholder(PG_FUNCTION_ARGS)
 {
 	char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	text	   *t = PG_GETARG_TEXT_PP(1);
-	int			len = VARSIZE_ANY_EXHDR(t);
 	bool		name = strcmp(kind, "name") == 0;
-	const char *const *list = name ? placeholder_names : placeholder_companies;
-	char	   *s;
+	char	   *folded;
+	int			surname;
 
 	if (!name && strcmp(kind, "company") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("no placeholders of kind \"%s\"", kind),
 				 errhint("Kinds: name, company.")));
+	PG_RETURN_BOOL(placeholder_value(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), name, &folded, &surname));
+}
 
-	/*
-	 * (called for every row a resolve reads: a long value is no
-	 * placeholder, and only full-width forms, U+FF00..U+FFEF, need the
-	 * transliterator)
-	 */
-	if (len > 64)
-		PG_RETURN_BOOL(false);
-	s = text_to_cstring(t);
-	if (memchr(s, 0xEF, len) != NULL)
-		s = identity_transliterate(s, len, IDENTITY_HALFWIDTH);
-	s = squeeze(ascii_lower(s));
-	if (*s == '\0')
-		PG_RETURN_BOOL(true);
-	for (int i = 0; list[i]; i++)
-		if (strcmp(s, list[i]) == 0)
-			PG_RETURN_BOOL(true);
-	PG_RETURN_BOOL(name && surname_and_honorific(s));
+/* Is code point u a Chinese character (CJK unified ideographs, their extensions, compatibility ones)? */
+static bool
+han_char(pg_wchar u)
+{
+	return (u >= 0x3400 && u <= 0x4DBF) || (u >= 0x4E00 && u <= 0x9FFF) ||
+		(u >= 0xF900 && u <= 0xFAFF) || (u >= 0x20000 && u <= 0x2FFFF);
+}
+
+/*
+ * The characters of a name written in Chinese characters alone (two or
+ * more; spaces aside: 王 宁 is 王宁) as name_fold_cased left them in
+ * folded (simplified, half-width), or NULL: a name in Latin letters, or
+ * with a middle dot (a transliterated name, 买买提·艾力, whose parts may
+ * come in either order) or a comma.
+ */
+static char *
+han_written(const char *text, const char *folded)
+{
+	StringInfoData b;
+	int			nchars = 0;
+
+	if (strchr(text, ',') || strchr(text, '.') || strstr(text, "·") || strstr(text, "•") ||
+		strstr(text, "・") || strstr(text, "，"))
+		return NULL;
+	initStringInfo(&b);
+	for (const char *p = folded; *p;)
+	{
+		int			l = pg_utf_mblen((const unsigned char *) p);
+
+		if (*p == ' ')
+		{
+			p++;
+			continue;
+		}
+		if (l < 3 || !han_char(utf8_to_unicode((const unsigned char *) p)))
+			return NULL;
+		appendBinaryStringInfo(&b, p, l);
+		nchars++;
+		p += l;
+	}
+	return nchars >= 2 ? b.data : NULL;
+}
+
+/*
+ * concord.identity_name_form(name text) RETURNS text
+ *
+ * What concord.identity_record keeps of a name for matching, in its
+ * syllables column:
+ *   - a name in Chinese characters (see han_written): its pinyin
+ *     syllables in written order, the family name first, a tab and its
+ *     characters (simplified): "xu chao wei<TAB>徐超伟".  The name key
+ *     rotates (张三 and San Zhang share one), so 于洋 and 杨宇 share
+ *     "yangyu"; written in characters, the family name's place is known
+ *     and the two are told apart, as 徐超伟 and 许超伟 (one sound, two
+ *     names) are;
+ *   - a family name and an honorific (王女士, 欧阳先生), a placeholder with
+ *     no name key: the family name's syllables, a tab and its characters
+ *     ("ou yang<TAB>欧阳") -- the family name is evidence still;
+ *   - another placeholder: NULL;
+ *   - any other name: name_syllables'.
+ * Matching reads the part before the tab as the syllables.
+ */
+Datum
+concord_identity_name_form(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	char	   *text = text_to_cstring(t);
+	char	   *folded;
+	char	   *tok[NAME_MAX_TOKENS];
+	bool		words;
+	int			surname;
+	int			n;
+	char	   *han;
+	StringInfoData b;
+
+	if (placeholder_value(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), true, &folded, &surname))
+	{
+		char	   *family;
+		int			nchars;
+
+		if (surname == 0)
+			PG_RETURN_NULL();
+		family = identity_transliterate(folded, surname, IDENTITY_SIMPLIFIED);
+		nchars = pg_mbstrlen(family);
+		/* (the whole, for a family name's reading: 曾先生 is zeng) */
+		n = name_tokens(folded, tok, &words, NULL);
+		if (n < nchars || words)
+			PG_RETURN_NULL();
+		initStringInfo(&b);
+		for (int i = 0; i < nchars; i++)
+			appendStringInfo(&b, "%s%s", i ? " " : "", tok[i]);
+		appendStringInfo(&b, "\t%s", family);
+		PG_RETURN_TEXT_P(cstring_to_text(b.data));
+	}
+	n = name_tokens(text, tok, &words, &folded);
+	if (n == 0)
+		PG_RETURN_NULL();
+	han = words ? NULL : han_written(text, folded);
+	/* (else name_syllables': sorted syllables, or Latin words in order) */
+	if (han == NULL && !words)
+		qsort(tok, n, sizeof(char *), cmp_cstr);
+	initStringInfo(&b);
+	for (int i = 0; i < n; i++)
+		appendStringInfo(&b, "%s%s", i ? " " : "", tok[i]);
+	if (han)
+		appendStringInfo(&b, "\t%s", han);
+	PG_RETURN_TEXT_P(cstring_to_text(b.data));
 }
 
 /* ------------------------------------------------------------------------

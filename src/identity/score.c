@@ -61,6 +61,10 @@ static const WeightSlot weight_slots[] = {
 	{"id_number", "agree", offsetof(IdentityModel, id_agree)},
 	{"id_number", "disagree", offsetof(IdentityModel, id_disagree)},
 	{"id_number", "close", offsetof(IdentityModel, id_close)},
+	{"phone", "close", offsetof(IdentityModel, phone_close)},
+	{"name", "homophone", offsetof(IdentityModel, name_homophone)},
+	{"name", "honorific_family", offsetof(IdentityModel, name_honorific_family)},
+	{"name", "honorific_conflict", offsetof(IdentityModel, name_honorific_conflict)},
 	{"phone", "agree", offsetof(IdentityModel, phone_agree)},
 	{"phone", "agree_landline", offsetof(IdentityModel, phone_agree_landline)},
 	{"phone", "disagree", offsetof(IdentityModel, phone_disagree)},
@@ -114,6 +118,10 @@ identity_load_model(void)
 	m.name_family_only = -2;
 	m.name_given_only = -3;
 	m.id_close = 6;
+	m.name_homophone = 3;
+	m.name_honorific_family = 1;
+	m.name_honorific_conflict = -4;
+	m.phone_close = 3;
 	m.review_probability = 0.5;
 	if (SPI_execute("SELECT attribute, level, weight, origin FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");
@@ -425,6 +433,65 @@ identity_latin_name(const char *syllables)
 }
 
 /*
+ * Read how a record's name was written from its syllables column (see
+ * identity_name_form, match.h): a tab parts the syllables from the
+ * characters of a name in Chinese characters, or of an honorific's family
+ * name (a record without a name key).  The syllables are cut at the tab
+ * (in place), the characters left after their NUL.
+ */
+void
+identity_read_name_form(IdentityRec *r)
+{
+	char	   *tab;
+
+	r->name_form = NAME_FORM_OTHER;
+	if (r->syllables == NULL || (tab = strchr(r->syllables, '\t')) == NULL)
+		return;
+	*tab = '\0';
+	r->name_form = r->att[A_NAME_KEY] ? NAME_FORM_HAN : NAME_FORM_HONORIFIC;
+}
+
+/*
+ * A family name and an honorific (王女士, h) against a name (o): is its
+ * family name the other's -- the first syllables of a name in Chinese
+ * characters, a word (or the words) of a name in pinyin or Latin letters,
+ * where the family name may stand at either end?  By sound: a family name
+ * heard on the phone (Xu: 徐 or 许) is written either way.
+ */
+static bool
+honorific_family_agrees(const IdentityRec *h, const IdentityRec *o)
+{
+	const char *fam = h->syllables;
+	size_t		l = strlen(fam);
+	char	   *fw[64],
+			   *ow[64];
+	int			nf,
+				no,
+				found = 0;
+	StringInfoData joined;
+	bool		r = false;
+
+	if (o->name_form == NAME_FORM_HAN)
+		return strncmp(o->syllables, fam, l) == 0 && (o->syllables[l] == ' ' || o->syllables[l] == '\0');
+	nf = sorted_words(pstrdup(fam), fw);
+	no = sorted_words(pstrdup(o->syllables), ow);
+	initStringInfo(&joined);
+	/* (a compound family name: its syllables, or written as one word, ouyang) */
+	for (int k = 0; k < nf; k++)
+		appendStringInfoString(&joined, fw[k]);
+	for (int j = 0; j < no && !r; j++)
+		r = strcmp(ow[j], joined.data) == 0;
+	for (int k = 0; k < nf && !r; k++)
+		for (int j = 0; j < no; j++)
+			if (strcmp(fw[k], ow[j]) == 0)
+			{
+				found++;
+				break;
+			}
+	return r || found == nf;
+}
+
+/*
  * How alike two Latin names are: Jaro-Winkler of their keys, the best
  * over the rotations of one key at the start of each of its words -- so
  * that a typo moving where a key starts, or given and family names in
@@ -659,7 +726,7 @@ latin_level(const char *wa, const char *wb)
 static bool
 names_differ(const char *level)
 {
-	return strcmp(level, "disagree") == 0 || strncmp(level, "family only", 11) == 0 ||
+	return strncmp(level, "disagree", 8) == 0 || strncmp(level, "family only", 11) == 0 ||
 		strncmp(level, "given only", 10) == 0;
 }
 
@@ -878,7 +945,31 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 		c[i].level = "missing";
 		c[i].weight = 0;
 		c[i].similarity = -1;
-		if (a->att[i] == NULL || b->att[i] == NULL || (only >= 0 && i != only))
+		if (only >= 0 && i != only)
+			continue;
+
+		/*
+		 * a family name and an honorific (王女士, 张总: no name key) against
+		 * a name: its family name is evidence -- the same as the other's
+		 * (王敏娜), or another (李敏娜: a household member on the family's
+		 * phone, never the same person); two honorifics say nothing
+		 */
+		if (i == A_NAME_KEY && (a->att[i] == NULL) != (b->att[i] == NULL))
+		{
+			const IdentityRec *h = a->att[i] ? b : a;
+			const IdentityRec *o = a->att[i] ? a : b;
+
+			if (h->name_form == NAME_FORM_HONORIFIC && o->syllables)
+			{
+				bool		agree = honorific_family_agrees(h, o);
+
+				c[i].level = agree ? "family, of an honorific" : "disagree, an honorific of another family name";
+				c[i].weight = agree ? m->name_honorific_family : m->name_honorific_conflict;
+				total += c[i].weight;
+				continue;
+			}
+		}
+		if (a->att[i] == NULL || b->att[i] == NULL)
 			continue;
 		switch (i)
 		{
@@ -916,6 +1007,22 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 					}
 
 					/*
+					 * two mobiles one typo apart (a digit replaced, two
+					 * neighbours swapped: 13559959934 / 13559953934), as
+					 * ID numbers are -- but not the last digit alone:
+					 * numbers bought together (an employer's, a family
+					 * plan's) run on in it, 13700000001 / 13700000002
+					 */
+					if (!same && i == A_PHONE && strcmp(c[i].level, "disagree") == 0 &&
+						identity_is_mobile(a->att[i]) && identity_is_mobile(b->att[i]) &&
+						one_typo(a->att[i], b->att[i]) &&
+						strncmp(a->att[i], b->att[i], strlen(a->att[i]) - 1) != 0)
+					{
+						c[i].level = "close, one typo";
+						c[i].weight = m->phone_close;
+					}
+
+					/*
 					 * ID numbers one typo apart (a digit replaced, left
 					 * out or doubled, two neighbours swapped): a resident
 					 * ID number with a typo fails its check character,
@@ -947,8 +1054,9 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 					 * number, shared by two people, says nothing about
 					 * their being one
 					 */
-					if (same && i != A_ID_NUMBER && a->spread[i] > 1 &&
-						names_differ(c[A_NAME_KEY].level))
+					if (same && i != A_ID_NUMBER &&
+						((a->spread[i] > 1 && names_differ(c[A_NAME_KEY].level)) ||
+						 strcmp(c[A_NAME_KEY].level, "disagree, an honorific of another family name") == 0))
 					{
 						c[i].level = "agree, shared by different names";
 						c[i].weight = 0;
@@ -961,6 +1069,7 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 					bool		same = strcmp(a->att[i], b->att[i]) == 0;
 					double		s = same ? 1.0 : syllable_dice(a->syllables, b->syllables, &partial);
 					bool		latin = a->latin && b->latin && a->syllables && b->syllables;
+					bool		han = a->name_form == NAME_FORM_HAN && b->name_form == NAME_FORM_HAN;
 					LatinLevel	lv = LATIN_NONE;
 
 					c[i].similarity = s;
@@ -987,7 +1096,48 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 							latin_parts_free(&pa);
 						}
 					}
-					if (lv == LATIN_SWAPPED && same)
+					if (han && s >= 1.0 && strcmp(a->syllables, b->syllables) != 0)
+					{
+						/*
+						 * two names in Chinese characters of the same
+						 * syllables in another order: written in
+						 * characters, the family name comes first, so
+						 * where the keys are rotations of one another (于洋
+						 * / 杨宇, yangyu) one's family name is the other's
+						 * given name -- two names, not one in another
+						 * order; with the family name the same, the given
+						 * name's characters swapped (王建明 / 王铭建)
+						 */
+						size_t		fa = strcspn(a->syllables, " "),
+									fb = strcspn(b->syllables, " ");
+
+						if (fa == fb && strncmp(a->syllables, b->syllables, fa) == 0)
+						{
+							c[i].level = "partial, characters in another order";
+							c[i].similarity = 0.5;
+							c[i].weight = m->name_partial;
+						}
+						else
+						{
+							c[i].level = "disagree, another family name";
+							c[i].similarity = 0;
+							c[i].weight = m->name_disagree;
+						}
+					}
+					else if (same && han &&
+							 strcmp(identity_name_chars(a->syllables), identity_name_chars(b->syllables)) != 0)
+					{
+						/*
+						 * one sound, other characters (徐超伟 / 许超伟, 王晶 /
+						 * 王静): a name heard and typed, or two people -- a
+						 * level of its own, a value shared as an exact name
+						 * is
+						 */
+						c[i].level = "exact, homophone";
+						c[i].similarity = 0.95;
+						c[i].weight = tf(m, m->name_homophone, a->spread[i]);
+					}
+					else if (lv == LATIN_SWAPPED && same)
 					{
 						c[i].level = "swapped, given and family";
 						c[i].weight = m->name_swapped + m->scale;
@@ -1172,12 +1322,18 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 					bool		household = strcmp(c[A_PHONE].level, "agree, landline") == 0;
 					double		scale = household ? 0 : m->scale;
 
+					/*
+					 * and less for an address many people share (an
+					 * office's: 520 people at one building), by their
+					 * number as for an employer, never less than nothing
+					 */
 					c[i].level = same ? "agree" : "disagree";
-					c[i].weight = same ? m->address_agree + scale : m->address_disagree;
+					c[i].weight = same ? Max(tf(m, m->address_agree, a->spread[i]) - m->scale + scale, 0.0) :
+						m->address_disagree;
 					if (!same && address_close(a->att[i], b->att[i]))
 					{
 						c[i].level = "close";
-						c[i].weight = m->address_close + scale;
+						c[i].weight = Max(tf(m, m->address_close, Max(a->spread[i], b->spread[i])) - m->scale + scale, 0.0);
 					}
 
 					/*

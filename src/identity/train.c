@@ -39,7 +39,7 @@
 
 PG_FUNCTION_INFO_V1(concord_identity_train_fit);
 
-#define MAX_LEVELS 12
+#define MAX_LEVELS 16
 #define NO_LEVEL 255
 /* EM stops when no m moves by more than this, or after so many rounds */
 #define EM_TOLERANCE 1e-4
@@ -52,14 +52,15 @@ PG_FUNCTION_INFO_V1(concord_identity_train_fit);
 /* The levels of each built-in attribute, as concord.identity_weight names them. */
 static const char *const builtin_levels[A_NATTS][MAX_LEVELS] = {
 	[A_NAME_KEY] = {"exact_unique", "exact", "close", "near", "partial", "disagree", "swapped", "given_close",
-	"given_initial", "family_close", "family_only", "given_only"},
-	[A_PHONE] = {"agree", "agree_landline", "disagree"},
+	"given_initial", "family_close", "family_only", "given_only", "homophone", "honorific_family",
+	"honorific_conflict"},
+	[A_PHONE] = {"agree", "agree_landline", "disagree", "close"},
 	[A_EMAIL] = {"agree", "disagree"},
 	[A_COMPANY] = {"agree", "close", "disagree"},
 	[A_ADDRESS] = {"agree", "close", "disagree"},
 	[A_ID_NUMBER] = {"agree", "disagree", "close"},
 };
-static const int builtin_nlevels[A_NATTS] = {12, 3, 2, 3, 3, 3};
+static const int builtin_nlevels[A_NATTS] = {15, 4, 2, 3, 3, 3};
 static const char *const builtin_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
@@ -138,12 +139,17 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 				*scaled = true;
 				return 0;
 			}
-			if (strcmp(l, "exact") == 0)
+			if (strcmp(l, "exact") == 0 || strcmp(l, "exact, homophone") == 0)
 			{
 				*scaled = true;
 				*tf = spread_bits(a->spread[i]);
-				return 1;
+				return l[5] == ',' ? 12 : 1;
 			}
+			/* a family name and an honorific against a name */
+			if (strcmp(l, "family, of an honorific") == 0)
+				return 13;
+			if (strcmp(l, "disagree, an honorific of another family name") == 0)
+				return 14;
 			if (strncmp(l, "close", 5) == 0)
 			{
 				/* a Latin name's typo is a value shared (see identity_compare) */
@@ -189,8 +195,8 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 			}
 			if (strcmp(l, "disagree") == 0)
 				return i == A_PHONE ? 2 : 1;
-			if (i == A_ID_NUMBER && strcmp(l, "close, one typo") == 0)
-				return 2;
+			if (strcmp(l, "close, one typo") == 0)
+				return i == A_ID_NUMBER ? 2 : i == A_PHONE ? 3 : -1;
 			return -1;
 		case A_COMPANY:
 			if (strncmp(l, "agree, several", 14) == 0)
@@ -218,14 +224,17 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 				 */
 				if (household && l[0] != 'd')
 					return -1;
+				/* (an address many people share weighs less: see score.c) */
 				if (strcmp(l, "agree") == 0)
 				{
 					*scaled = !household;
+					*tf = spread_bits(a->spread[i]);
 					return 0;
 				}
 				if (strncmp(l, "close", 5) == 0)
 				{
 					*scaled = !household;
+					*tf = spread_bits(Max(a->spread[i], b->spread[i]));
 					return 1;
 				}
 				return 2;
@@ -292,7 +301,8 @@ frequency_u(const IdentityModel *m, IdentityRec *recs, TrainAtt *atts, int i, HT
 	double		nn = 0,
 				agree[2] = {0, 0},
 				all;
-	bool		tf = i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY;
+	bool		tf = i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY ||
+		i == A_ADDRESS;
 
 	CHECK_FOR_INTERRUPTS();
 	hash_seq_init(&seq, h);
@@ -651,7 +661,7 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 				(strcmp(a->lev[k], "close") == 0 || strcmp(a->lev[k], "near") == 0 || strcmp(a->lev[k], "partial") == 0 ||
 				 strcmp(a->lev[k], "one_field_off") == 0 || strcmp(a->lev[k], "swapped") == 0 ||
 				 strcmp(a->lev[k], "given_close") == 0 || strcmp(a->lev[k], "given_initial") == 0 ||
-				 strcmp(a->lev[k], "family_close") == 0) &&
+				 strcmp(a->lev[k], "family_close") == 0 || strcmp(a->lev[k], "homophone") == 0) &&
 				a->m[k] / a->u[k] > a->m[0] / a->u[0])
 				a->u[k] = Min(1.0, a->m[k] * a->u[0] / a->m[0]);
 		}
