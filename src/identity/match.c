@@ -215,6 +215,42 @@ identity_shared_earlier(const IdentityModel *m, const IdentityRec *a, const Iden
 }
 
 /*
+ * The loop over the candidate pairs of the blocks bs: with fn, each pair
+ * once (at the first rule that brings it together); with rfn, each pair
+ * at every rule that does, and whether that rule is the first.
+ */
+static void
+walk_pairs(const IdentityModel *m, IdentityRec *recs, IdentityBlocks *bs, IdentityPairFn fn,
+		   IdentityRulePairFn rfn, void *arg)
+{
+	Assert(bs->nkinds == m->nrules);
+	for (int k = 0; k < bs->nkinds; k++)
+		for (int i = 0; i < bs->nblocks[k]; i++)
+		{
+			IdentityBlock *b = &bs->blocks[k][i];
+
+			for (int x = 0; x < b->n; x++)
+				for (int y = x + 1; y < b->n; y++)
+				{
+					IdentityRec *ra = &recs[b->members[x]];
+					IdentityRec *rb = &recs[b->members[y]];
+					bool		first;
+
+					CHECK_FOR_INTERRUPTS();
+					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
+						continue;
+					if (!identity_rule_applies(&m->rules[k], ra, rb))
+						continue;
+					first = !identity_shared_earlier(m, ra, rb, k);
+					if (rfn)
+						rfn(arg, b->members[x], b->members[y], k, first);
+					else if (first)
+						fn(arg, b->members[x], b->members[y]);
+				}
+		}
+}
+
+/*
  * Every candidate pair of the blocks bs (built by identity_build_kinds on
  * m's rules), each once: of each paired block of each rule, every two of
  * its records the rule applies to (identity_rule_applies: a rule of one
@@ -228,26 +264,19 @@ identity_shared_earlier(const IdentityModel *m, const IdentityRec *a, const Iden
 void
 identity_walk_pairs(const IdentityModel *m, IdentityRec *recs, IdentityBlocks *bs, IdentityPairFn fn, void *arg)
 {
-	Assert(bs->nkinds == m->nrules);
-	for (int k = 0; k < bs->nkinds; k++)
-		for (int i = 0; i < bs->nblocks[k]; i++)
-		{
-			IdentityBlock *b = &bs->blocks[k][i];
+	walk_pairs(m, recs, bs, fn, NULL, arg);
+}
 
-			for (int x = 0; x < b->n; x++)
-				for (int y = x + 1; y < b->n; y++)
-				{
-					IdentityRec *ra = &recs[b->members[x]];
-					IdentityRec *rb = &recs[b->members[y]];
-
-					CHECK_FOR_INTERRUPTS();
-					if (!(ra->core && rb->core) && !(ra->changed && !rb->core) && !(rb->changed && !ra->core))
-						continue;
-					if (!identity_rule_applies(&m->rules[k], ra, rb) || identity_shared_earlier(m, ra, rb, k))
-						continue;
-					fn(arg, b->members[x], b->members[y]);
-				}
-		}
+/*
+ * Every pair each rule brings together, as identity_walk_pairs finds them
+ * but at each rule that does, with that rule's index and whether it is
+ * the first (the pair identity_walk_pairs gives): training fits m per
+ * rule, on all of the rule's pairs.
+ */
+void
+identity_walk_rule_pairs(const IdentityModel *m, IdentityRec *recs, IdentityBlocks *bs, IdentityRulePairFn fn, void *arg)
+{
+	walk_pairs(m, recs, bs, NULL, fn, arg);
 }
 
 /* A pair that matched, kept until all are known. */

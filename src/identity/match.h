@@ -251,6 +251,9 @@ typedef void (*IdentityTableFn) (void *arg, int att, HTAB *h);
 /* Called with each candidate pair: records a and b (a < b in no order). */
 typedef void (*IdentityPairFn) (void *arg, int a, int b);
 
+/* ... with the index of the rule that brings them together, and whether it is the first that does. */
+typedef void (*IdentityRulePairFn) (void *arg, int a, int b, int rule, bool first);
+
 /*
  * An ID number's characters: a resident ID number normalize_id kept
  * though it fails its check ("typo:" and its characters) without the
@@ -318,6 +321,8 @@ extern bool identity_shared_earlier(const IdentityModel *m, const IdentityRec *a
 extern long identity_rss_anon_kb(void);
 extern void identity_walk_pairs(const IdentityModel *m, IdentityRec *recs, IdentityBlocks *bs, IdentityPairFn fn,
 								void *arg);
+extern void identity_walk_rule_pairs(const IdentityModel *m, IdentityRec *recs, IdentityBlocks *bs,
+									 IdentityRulePairFn fn, void *arg);
 
 /* train.c: training on the records and blocks a run holds (identity_cluster's first run) */
 typedef struct IdentityTrain IdentityTrain;

@@ -4,9 +4,11 @@
  *	  The learned model: identity_train_fit() estimates, for each attribute
  *	  and agreement level, u -- how often the records of two different
  *	  people reach it -- from random pairs of records, and m -- how often
- *	  two records of one person do -- with the share of matches among the
- *	  candidate pairs, by expectation-maximisation over the pairs resolve
- *	  compares: Fellegi-Sunter fitted without labels.  The levels are
+ *	  two records of one person do -- by expectation-maximisation over the
+ *	  pairs each blocking rule brings together, the attributes it blocks on
+ *	  left out, as Splink does -- then the share of matches among the
+ *	  candidate pairs resolve compares: Fellegi-Sunter fitted without
+ *	  labels (see fit_model).  The levels are
  *	  identity_compare()'s, so training, resolve and why_matched agree.
  *
  *	  Weights are stored on the table's basis (a population of 1,000
@@ -44,6 +46,9 @@ PG_FUNCTION_INFO_V1(concord_identity_train_fit);
 /* EM stops when no m moves by more than this, or after so many rounds */
 #define EM_TOLERANCE 1e-4
 #define EM_MAX_ITERATIONS 100
+/* u of the same-value levels is corrected so many times at most, or until the share of matches moves less than this */
+#define U_PASSES 6
+#define U_TOLERANCE 0.002
 /* a level seen in fewer candidate pairs keeps the weight it had */
 #define MIN_PAIRS 5
 /* log2 Bayes factors are kept within this (identity_attribute_create's bound) */
@@ -74,20 +79,35 @@ typedef struct TrainAtt
 	double		urand[MAX_LEVELS];	/* random pairs at each level (see below) */
 	double		urand_n;		/* random pairs it was compared in */
 	double		ufreq[MAX_LEVELS];	/* agreement, from value frequencies, or -1 */
+	double		upairs;			/* the pairs of records that both hold a value */
 	double		ufloor[MAX_LEVELS];
 	double		u[MAX_LEVELS];
 	double		m[MAX_LEVELS];
 	double		cand[MAX_LEVELS];	/* candidate pairs at each level */
+	double		fit[MAX_LEVELS];	/* pairs m is learned from at each level
+									 * (of the rules that leave it free) */
+	bool		joint;			/* no rule leaves it free (see fit_model) */
 	double		scaled[MAX_LEVELS]; /* pairs at the level whose weight gains
 									 * the population's scale */
 	double		seen[MAX_LEVELS];
 } TrainAtt;
 
-/* A candidate pair as EM sees it: a level per attribute, its tf bits. */
+/*
+ * A candidate pair as EM sees it: a level per attribute, its tf bits (of
+ * every attribute, and of those its rule leaves free), the rule that
+ * brought it together, and whether that is the first rule that does (a
+ * pair of the candidates resolve compares: each once).
+ */
 typedef struct TrainPair
 {
 	float		tf;
+	float		tf_free;
+	uint8		rule;
+	bool		first;
+	bool		fit;			/* in its rule's fit (see classify_pair) */
 	uint8		lev[MAX_ATTS];
+	float		per_person[A_NATTS];	/* 1 / the people sharing the value,
+										 * as frequency_u counts them */
 } TrainPair;
 
 static double
@@ -286,6 +306,14 @@ init_atts(const IdentityModel *m, TrainAtt *atts, int natts)
 	}
 }
 
+/* Are attribute i's values counted per person sharing them (score.c's tf)? */
+static bool
+counted_per_person(int i)
+{
+	return i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY ||
+		i == A_ADDRESS;
+}
+
 /*
  * u of the levels "the same value" from how many records hold each value:
  * the share of all pairs of records (both with a value) that hold the same
@@ -301,8 +329,7 @@ frequency_u(const IdentityModel *m, IdentityRec *recs, TrainAtt *atts, int i, HT
 	double		nn = 0,
 				agree[2] = {0, 0},
 				all;
-	bool		tf = i == A_NAME_KEY || i == A_PHONE || i == A_EMAIL || i == A_ID_NUMBER || i == A_COMPANY ||
-		i == A_ADDRESS;
+	bool		tf = counted_per_person(i);
 
 	CHECK_FOR_INTERRUPTS();
 	hash_seq_init(&seq, h);
@@ -318,6 +345,7 @@ frequency_u(const IdentityModel *m, IdentityRec *recs, TrainAtt *atts, int i, HT
 		agree[k] += tf && spread > 1 ? pairs / spread : pairs;
 	}
 	all = nn * (nn - 1) / 2.0;
+	atts[i].upairs = all;
 	if (all <= 0)
 		return;
 	for (int k = 0; k < (i == A_PHONE || i == A_NAME_KEY ? 2 : 1); k++)
@@ -329,25 +357,31 @@ frequency_u(const IdentityModel *m, IdentityRec *recs, TrainAtt *atts, int i, HT
 }
 
 /*
- * One EM run from the posteriors in post: M-step (m and the share of
- * matches lambda, with u fixed), E-step (each pair's posterior), until no m
- * moves by more than EM_TOLERANCE.  Returns the rounds run; *converged.
+ * One EM run from the posteriors in post, u fixed: M-step (m of the
+ * attributes in use when learn, else m as given; and the share of matches
+ * lambda), E-step (each pair's posterior from the attributes in use),
+ * until neither m nor lambda moves by more than EM_TOLERANCE.  Returns the
+ * rounds run; *converged.
  *
- * The candidate pairs are those that agree on a blocking key: a function
- * of their levels, so a pair's posterior is that of any pair of records
- * with its levels -- the prior is the share of matches among all pairs
- * (lambda_all: the matches counted among the candidates, every pair of
- * one person being a candidate, over all pairs), and the Bayes factor uses
- * the u of random pairs.  (With the share among the candidates as prior,
- * the pairs a common key alone brought together would all be taken for
- * one person.)  fitted: the share of the candidate pairs in pairs.
+ * within: pairs[from, to) are one rule's pairs and use leaves out the
+ * attributes it blocks on; the prior is the share of matches among them
+ * (lambda), and the tf bits those of the attributes in use.  Else the
+ * pairs are those of the union in pairs[from, to) (each candidate pair
+ * once), with every attribute in use: the candidate pairs are those that
+ * agree on a blocking key -- a function of their levels -- so a pair's
+ * posterior is that of any pair of records with its levels, and the prior
+ * is the share of matches among all pairs (lambda_all: the matches counted
+ * among the candidates, every pair of one person being a candidate, over
+ * all pairs); fitted: the share of the candidate pairs in pairs.
  */
 static int
-em(TrainAtt *atts, int natts, TrainPair *pairs, int np, double *post, double fitted,
-   double all_pairs, double *lambda, double *lambda_all, bool *converged)
+em(TrainAtt *atts, int natts, TrainPair *pairs, int from, int to, double *post, const bool *use, bool learn,
+   bool within, double fitted, double all_pairs, double m[][MAX_LEVELS], double *lambda, double *lambda_all,
+   bool *converged)
 {
 	int			iter;
 	double		logu[MAX_ATTS][MAX_LEVELS];
+	double		prev = -1;
 
 	for (int i = 0; i < natts; i++)
 		for (int k = 0; k < atts[i].nlev; k++)
@@ -358,6 +392,7 @@ em(TrainAtt *atts, int natts, TrainPair *pairs, int np, double *post, double fit
 		double		num[MAX_ATTS][MAX_LEVELS];
 		double		den[MAX_ATTS];
 		double		sum = 0,
+					cnt = 0,
 					delta = 0,
 					logm[MAX_ATTS][MAX_LEVELS],
 					prior;
@@ -365,35 +400,54 @@ em(TrainAtt *atts, int natts, TrainPair *pairs, int np, double *post, double fit
 		CHECK_FOR_INTERRUPTS();
 		memset(num, 0, sizeof(num));
 		memset(den, 0, sizeof(den));
-		for (int p = 0; p < np; p++)
+		for (int p = from; p < to; p++)
 		{
+			if (within ? !pairs[p].fit : !pairs[p].first)
+				continue;
 			sum += post[p];
-			for (int i = 0; i < natts; i++)
-				if (pairs[p].lev[i] != NO_LEVEL)
-				{
-					num[i][pairs[p].lev[i]] += post[p];
-					den[i] += post[p];
-				}
+			cnt++;
+			if (learn)
+				for (int i = 0; i < natts; i++)
+					if (use[i] && pairs[p].lev[i] != NO_LEVEL)
+					{
+						num[i][pairs[p].lev[i]] += post[p];
+						den[i] += post[p];
+					}
 		}
 		/* (a pseudo-count of one pair spread over the levels: none is m = 0) */
 		for (int i = 0; i < natts; i++)
 			for (int k = 0; k < atts[i].nlev; k++)
 			{
-				double		mk = (num[i][k] + 1.0 / atts[i].nlev) / (den[i] + 1.0);
+				if (!use[i])
+					continue;
+				if (learn)
+				{
+					double		mk = (num[i][k] + 1.0 / atts[i].nlev) / (den[i] + 1.0);
 
-				delta = Max(delta, fabs(mk - atts[i].m[k]));
-				atts[i].m[k] = mk;
-				logm[i][k] = log2(mk);
+					delta = Max(delta, fabs(mk - m[i][k]));
+					m[i][k] = mk;
+				}
+				logm[i][k] = log2(m[i][k]);
 			}
-		*lambda = (sum + 1.0) / (np + 2.0);
-		*lambda_all = Min((sum + 1.0) / fitted / all_pairs, 0.5);
-		prior = log2(*lambda_all / (1.0 - *lambda_all));
-		for (int p = 0; p < np; p++)
+		*lambda = (sum + 1.0) / (cnt + 2.0);
+		delta = Max(delta, fabs(*lambda - prev));
+		prev = *lambda;
+		if (within)
+			prior = log2(*lambda / (1.0 - *lambda));
+		else
 		{
-			double		lo = prior - pairs[p].tf;
+			*lambda_all = Min((sum + 1.0) / fitted / all_pairs, 0.5);
+			prior = log2(*lambda_all / (1.0 - *lambda_all));
+		}
+		for (int p = from; p < to; p++)
+		{
+			double		lo;
 
+			if (within ? !pairs[p].fit : !pairs[p].first)
+				continue;
+			lo = prior - (within ? pairs[p].tf_free : pairs[p].tf);
 			for (int i = 0; i < natts; i++)
-				if (pairs[p].lev[i] != NO_LEVEL)
+				if (use[i] && pairs[p].lev[i] != NO_LEVEL)
 					lo += logm[i][pairs[p].lev[i]] - logu[i][pairs[p].lev[i]];
 			post[p] = lo > 60 ? 1.0 : lo < -60 ? 0.0 : 1.0 / (1.0 + pow(2.0, -lo));
 		}
@@ -406,35 +460,68 @@ em(TrainAtt *atts, int natts, TrainPair *pairs, int np, double *post, double fit
 	return Min(iter, EM_MAX_ITERATIONS);
 }
 
-/* Add a compared pair's levels to the counts of its attributes. */
+/*
+ * Add a compared pair's levels to the counts of its attributes: a random
+ * pair's (random), or a candidate pair's, into tp, with free: the
+ * attributes its rule does not block on.  A candidate pair is in its
+ * rule's fit when each key it was brought together on agrees at a level
+ * of the model: one a value several people share (a phone under two
+ * names, an employer with several people of the name) says nothing
+ * there, and such pairs are not what the rule's pairs are -- rows that
+ * agree on its key -- to the model.
+ */
 static void
 classify_pair(const IdentityModel *m, TrainAtt *atts, int natts, const IdentityRec *a, const IdentityRec *b, const IdentityAttCmp *c,
-			  TrainPair *tp, bool random)
+			  TrainPair *tp, const bool *free, bool random)
 {
-	if (tp)
-		tp->tf = 0;
+	int			lev[MAX_ATTS];
+	double		tfs[MAX_ATTS];
+
 	for (int i = 0; i < natts; i++)
 	{
-		double		tf;
 		bool		scaled;
-		int			k = identity_level_index(m, i, c, a, b, &tf, &scaled);
 
-		if (tp)
-			tp->lev[i] = k < 0 ? NO_LEVEL : (uint8) k;
-		if (k < 0)
+		lev[i] = identity_level_index(m, i, c, a, b, &tfs[i], &scaled);
+		if (lev[i] >= 0 && (random || tp->first))
+		{
+			atts[i].seen[lev[i]]++;
+			atts[i].scaled[lev[i]] += scaled;
+		}
+	}
+	if (random)
+	{
+		for (int i = 0; i < natts; i++)
+			if (lev[i] >= 0)
+			{
+				atts[i].urand_n++;
+				atts[i].urand[lev[i]] += pow(2.0, -tfs[i]);
+			}
+		return;
+	}
+	tp->tf = tp->tf_free = 0;
+	for (int i = 0; i < A_NATTS; i++)
+		tp->per_person[i] = 1.0;
+	tp->fit = true;
+	for (int i = 0; i < natts; i++)
+	{
+		tp->lev[i] = lev[i] < 0 ? NO_LEVEL : (uint8) lev[i];
+		if (!free[i] && lev[i] < 0)
+			tp->fit = false;
+	}
+	for (int i = 0; i < natts; i++)
+	{
+		if (lev[i] < 0)
 			continue;
-		atts[i].seen[k]++;
-		atts[i].scaled[k] += scaled;
-		if (random)
+		if (tp->first)
+			atts[i].cand[lev[i]]++;
+		if (free[i] && tp->fit)
 		{
-			atts[i].urand_n++;
-			atts[i].urand[k] += pow(2.0, -tf);
+			atts[i].fit[lev[i]]++;
+			tp->tf_free += tfs[i];
 		}
-		else
-		{
-			atts[i].cand[k]++;
-			tp->tf += tf;
-		}
+		tp->tf += tfs[i];
+		if (i < A_NATTS)
+			tp->per_person[i] = counted_per_person(i) && a->spread[i] > 1 ? 1.0 / a->spread[i] : 1.0;
 	}
 }
 
@@ -447,9 +534,15 @@ struct IdentityTrain
 	int			natts;
 	bool		counted[MAX_ATTS];	/* value counts taken (frequency_u) */
 	TrainAtt	atts[MAX_ATTS];
-	/* the candidate pairs */
+	/* the candidate pairs: each once, and each at every rule that brings it */
 	double		candidates;
-	double		keep;			/* the share of them fitted */
+	double		rule_pairs;
+	double		keep;			/* the share of the rules' pairs fitted */
+	bool		free[MAX_RULES][MAX_ATTS];	/* the attributes a rule does not
+											 * block on */
+	int			rule_from[MAX_RULES + 1];	/* the sample's pairs of rule r:
+											 * [rule_from[r], rule_from[r + 1]) */
+	int			nfirst;			/* the sample's pairs of the union */
 	double		threshold;
 	pg_prng_state prng;
 	TrainPair  *pairs;
@@ -519,18 +612,22 @@ identity_train_other_values(IdentityTrain *t, MemoryContext cxt)
 	}
 }
 
-/* Walker callbacks: count the candidate pairs, then compare a sample of them. */
+/* Walker callbacks: count the rules' pairs, then compare a sample of them. */
 static void
-count_pair(void *arg, int a, int b)
+count_pair(void *arg, int a, int b, int rule, bool first)
 {
-	((IdentityTrain *) arg)->candidates++;
+	IdentityTrain *t = arg;
+
+	t->rule_pairs++;
+	t->candidates += first;
 }
 
 static void
-sample_pair(void *arg, int a, int b)
+sample_pair(void *arg, int a, int b, int r, bool first)
 {
 	IdentityTrain *t = arg;
 	IdentityAttCmp c[MAX_ATTS];
+	TrainPair  *tp = &t->pairs[t->np];
 	double		score;
 	const char *rule;
 
@@ -539,10 +636,145 @@ sample_pair(void *arg, int a, int b)
 	if (t->np == t->pcap)
 		return;
 	identity_compare(&t->model, &t->recs[a], &t->recs[b], c, &score, &rule);
-	classify_pair(&t->model, t->atts, t->natts, &t->recs[a], &t->recs[b], c, &t->pairs[t->np], false);
+	tp->rule = (uint8) r;
+	tp->first = first;
+	classify_pair(&t->model, t->atts, t->natts, &t->recs[a], &t->recs[b], c, tp, t->free[r], false);
 	/* EM starts from the model in use */
 	t->post[t->np] = rule ? 1.0 : 1.0 / (1.0 + pow(2.0, Min(t->threshold - score, 60.0)));
+	t->nfirst += first;
 	t->np++;
+}
+
+/* The pairs m of level k of attribute a is learned from. */
+static double
+fitted_pairs(const TrainAtt *a, int k)
+{
+	return a->joint ? a->cand[k] : a->fit[k];
+}
+
+/*
+ * m and the share of matches, u fixed (see identity_train_run).  m per
+ * training rule: EM over the pairs rule r brings together, the attributes
+ * it blocks on left out (every pair of it agrees on them, matches and
+ * not: they tell nothing there, and a rule's pairs would teach that
+ * agreeing on them is what a match is).  Each attribute's m is then
+ * pooled over the rules that leave it free, each pair weighed by its
+ * posterior: the matches every such rule found, counted together.  An
+ * attribute no rule leaves free (every rule blocks on it) has no pairs
+ * that tell its m: it is fitted as before, by one EM over the candidate
+ * pairs with every attribute in it.  Then, m and u fixed, the share of
+ * matches by EM over the candidate pairs (each once).  Without rules, only
+ * that share (m as it is).  Each EM starts from the posteriors its pairs
+ * have: the model in use's (sample_pair), then the last fit's.  *rounds:
+ * the most rounds one EM took; *converged: every one did.
+ */
+static void
+fit_model(IdentityTrain *t, double all_pairs, bool rules, int *rounds, bool *converged)
+{
+	TrainAtt   *atts = t->atts;
+	int			natts = t->natts;
+	double		m[MAX_ATTS][MAX_LEVELS];
+	double		num[MAX_ATTS][MAX_LEVELS];
+	double		den[MAX_ATTS];
+	bool		use[MAX_ATTS];
+	bool		conv,
+				joint = false;
+	double		lambda,
+				fitted = t->nfirst / Max(t->candidates, 1.0);
+	int			it;
+
+	*rounds = 0;
+	*converged = true;
+	memset(num, 0, sizeof(num));
+	memset(den, 0, sizeof(den));
+	memset(m, 0, sizeof(m));
+	for (int i = 0; i < natts; i++)
+	{
+		use[i] = true;
+		joint |= atts[i].joint;
+	}
+
+	/* an attribute every rule blocks on: a fit with every attribute in it */
+	if (rules && joint)
+	{
+		it = em(atts, natts, t->pairs, 0, t->np, t->post, use, true, false, fitted, all_pairs, m,
+				&t->lambda, &t->lambda_all, &conv);
+		*rounds = Max(*rounds, it);
+		*converged &= conv;
+		for (int i = 0; i < natts; i++)
+			if (atts[i].joint)
+				memcpy(atts[i].m, m[i], sizeof(atts[i].m));
+	}
+
+	/* each rule's EM, from the posteriors its pairs have (see sample_pair) */
+	for (int r = 0; r < (rules ? t->model.nrules : 0); r++)
+	{
+		int			from = t->rule_from[r],
+					to = t->rule_from[r + 1];
+
+		if (to == from)
+			continue;
+		it = em(atts, natts, t->pairs, from, to, t->post, t->free[r], true, true, 0, 0, m, &lambda, NULL, &conv);
+		*rounds = Max(*rounds, it);
+		*converged &= conv;
+		elog(DEBUG1, "concord.identity_train: rule %s, %d pairs (a sample), share of matches %.4f after %d iterations",
+			 t->model.rules[r].name, to - from, lambda, it);
+		for (int p = from; p < to; p++)
+			for (int i = 0; i < natts; i++)
+				if (t->pairs[p].fit && t->free[r][i] && t->pairs[p].lev[i] != NO_LEVEL)
+				{
+					num[i][t->pairs[p].lev[i]] += t->post[p];
+					den[i] += t->post[p];
+				}
+		for (int i = 0; i < natts; i++)
+			if (t->free[r][i])
+				for (int k = 0; k < atts[i].nlev; k++)
+					elog(DEBUG2, "concord.identity_train: rule %s: m of %s %s %.4f",
+						 t->model.rules[r].name, atts[i].name, atts[i].lev[k], m[i][k]);
+	}
+	for (int i = 0; i < natts && rules; i++)
+		if (!atts[i].joint)
+			for (int k = 0; k < atts[i].nlev; k++)
+				atts[i].m[k] = (num[i][k] + 1.0 / atts[i].nlev) / (den[i] + 1.0);
+	for (int i = 0; i < natts; i++)
+		memcpy(m[i], atts[i].m, sizeof(atts[i].m));
+	it = em(atts, natts, t->pairs, 0, t->np, t->post, use, false, false, fitted, all_pairs, m,
+			&t->lambda, &t->lambda_all, &conv);
+	*rounds = Max(*rounds, it);
+	*converged &= conv;
+	elog(DEBUG1, "concord.identity_train: share of matches %.4f after %d iterations, m and u fixed", t->lambda, it);
+}
+
+/*
+ * u corrected for the pairs of one person among those it was counted on
+ * (see identity_train_run), as the posteriors in t->post have them.
+ */
+static void
+correct_u(IdentityTrain *t)
+{
+	TrainAtt   *atts = t->atts;
+	int			natts = t->natts;
+	double		matched[MAX_ATTS][MAX_LEVELS];
+	double		fitted = t->nfirst / Max(t->candidates, 1.0);
+
+	memset(matched, 0, sizeof(matched));
+	for (int p = 0; p < t->np; p++)
+		if (t->pairs[p].first)
+			for (int i = 0; i < natts; i++)
+				if (t->pairs[p].lev[i] != NO_LEVEL)
+					matched[i][t->pairs[p].lev[i]] +=
+						t->post[p] * (i < A_NATTS ? t->pairs[p].per_person[i] : 1.0);
+	for (int i = 0; i < natts; i++)
+		for (int k = 0; k < atts[i].nlev; k++)
+		{
+			TrainAtt   *a = &atts[i];
+
+			if (a->ufreq[k] >= 0)
+				a->u[k] = Max(a->ufreq[k] - matched[i][k] / Max(fitted, 1e-9) / Max(a->upairs, 1.0), a->ufloor[k]);
+			else
+				a->u[k] = Max((a->urand[k] / Max(a->urand_n, 1.0) - t->lambda_all * a->m[k]) / (1.0 - t->lambda_all),
+							  a->ufloor[k]);
+		}
 }
 
 /*
@@ -573,7 +805,7 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 		if (a == b)
 			continue;
 		identity_compare(&t->model, &t->recs[a], &t->recs[b], c, &score, &rule);
-		classify_pair(&t->model, atts, natts, &t->recs[a], &t->recs[b], c, NULL, true);
+		classify_pair(&t->model, atts, natts, &t->recs[a], &t->recs[b], c, NULL, NULL, true);
 	}
 	elog(DEBUG1, "concord.identity_train: random pairs after %ld ms",
 		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
@@ -588,22 +820,56 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 		Assert(t->counted[i]);
 #endif
 
-	/* the candidate pairs: counted, then at most max_pairs of them kept */
-	identity_walk_pairs(&t->model, t->recs, bs, count_pair, t);
-	t->keep = Min(1.0, max_pairs / Max(t->candidates, 1.0));
-	t->pcap = (int) Min(t->candidates, (double) max_pairs * 1.05 + 1000);
+	/*
+	 * the candidate pairs, at every rule that brings them together:
+	 * counted, then at most max_pairs of them kept (a pair of two rules
+	 * can be kept at one and not the other)
+	 */
+	for (int r = 0; r < t->model.nrules; r++)
+		for (int i = 0; i < natts; i++)
+		{
+			t->free[r][i] = true;
+			for (int k = 0; k < t->model.rules[r].nkeys; k++)
+				if (t->model.rules[r].keys[k] == i)
+					t->free[r][i] = false;
+		}
+	identity_walk_rule_pairs(&t->model, t->recs, bs, count_pair, t);
+	t->keep = Min(1.0, max_pairs / Max(t->rule_pairs, 1.0));
+	t->pcap = (int) Min(t->rule_pairs, (double) max_pairs * 1.05 + 1000);
 	t->pairs = palloc_extended(sizeof(TrainPair) * Max(t->pcap, 1), MCXT_ALLOC_HUGE);
 	t->post = palloc_extended(sizeof(double) * Max(t->pcap, 1), MCXT_ALLOC_HUGE);
 	t->threshold = identity_threshold(&t->model);
-	identity_walk_pairs(&t->model, t->recs, bs, sample_pair, t);
-	elog(DEBUG1, "concord.identity_train: %d of %.0f candidate pairs compared after %ld ms, RssAnon %ld kB", t->np, t->candidates,
+	identity_walk_rule_pairs(&t->model, t->recs, bs, sample_pair, t);
+	/* (walked rule by rule: each rule's pairs are together) */
+	for (int r = 0, p = 0; r <= t->model.nrules; r++)
+	{
+		while (p < t->np && t->pairs[p].rule < r)
+			p++;
+		t->rule_from[r] = p;
+	}
+	for (int i = 0; i < natts; i++)
+	{
+		double		free = 0,
+					cand = 0;
+
+		for (int k = 0; k < atts[i].nlev; k++)
+		{
+			free += atts[i].fit[k];
+			cand += atts[i].cand[k];
+		}
+		atts[i].joint = free == 0 && cand > 0;
+		if (atts[i].joint)
+			elog(DEBUG1, "concord.identity_train: every rule blocks on %s: fitted over all candidate pairs", atts[i].name);
+	}
+	elog(DEBUG1, "concord.identity_train: %d of %.0f rules' pairs compared (%d of %.0f candidate pairs) after %ld ms, RssAnon %ld kB",
+		 t->np, t->rule_pairs, t->nfirst, t->candidates,
 		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()), identity_rss_anon_kb());
 
 	/*
 	 * u: as the random pairs and the value counts found it.  A random pair
-	 * is now and then one person's two records; once EM has told how many
-	 * pairs of records are, their share (lambda_all m) is taken off, and EM
-	 * runs again with that u.
+	 * is now and then one person's two records, and the pairs that share
+	 * a value are often one person's: once EM has told which pairs are,
+	 * they are taken off (see below), and EM runs again with that u.
 	 */
 	for (int i = 0; i < natts; i++)
 		for (int k = 0; k < atts[i].nlev; k++)
@@ -620,18 +886,40 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 			a->m[k] = 0;
 		}
 	all_pairs = (double) n * (n - 1) / 2.0;
-	t->iterations = em(atts, natts, t->pairs, t->np, t->post, t->np / Max(t->candidates, 1.0), all_pairs,
-						&t->lambda, &t->lambda_all, &t->converged);
-	for (int i = 0; i < natts; i++)
-		for (int k = 0; k < atts[i].nlev; k++)
-		{
-			TrainAtt   *a = &atts[i];
-			double		raw = a->ufreq[k] >= 0 ? a->ufreq[k] : a->urand[k] / Max(a->urand_n, 1.0);
+	fit_model(t, all_pairs, true, &t->iterations, &t->converged);
+	elog(DEBUG1, "concord.identity_train: share of matches %.4f among the candidate pairs, %.3g among all pairs, with u uncorrected",
+		 t->lambda, t->lambda_all);
 
-			a->u[k] = Max((raw - t->lambda_all * a->m[k]) / (1.0 - t->lambda_all), a->ufloor[k]);
+	/*
+	 * A level of the same value: its value counts hold every pair of one
+	 * person that shares the value, and those are candidate pairs (the
+	 * value blocks); taken off as EM counted them there -- each candidate
+	 * pair's posterior, per person sharing the value as the counts are, over
+	 * the share of the candidates fitted -- among the pairs of records that
+	 * both hold a value, as the counts are.  (lambda_all m took more off
+	 * than the counts hold: lambda_all is over all pairs of records, m over
+	 * those that both hold a value -- a name one person holds came out with
+	 * u at its floor, a weight of 23 bits, and the share of matches fitted
+	 * again rose with it.)  Other levels: their share of the random pairs,
+	 * less lambda_all m.  Then the share of matches again with that u,
+	 * until it settles, and m once more.
+	 */
+	for (int pass = 2;; pass++)
+	{
+		double		before = t->lambda;
+		int			rounds;
+
+		correct_u(t);
+		fit_model(t, all_pairs, false, &rounds, &t->converged);
+		elog(DEBUG1, "concord.identity_train: pass %d: share of matches %.4f among the candidate pairs, %.3g among all pairs",
+			 pass, t->lambda, t->lambda_all);
+		if (fabs(t->lambda - before) < U_TOLERANCE || pass == U_PASSES)
+		{
+			fit_model(t, all_pairs, true, &rounds, &t->converged);
+			t->iterations = Max(t->iterations, rounds);
+			break;
 		}
-	t->iterations += em(atts, natts, t->pairs, t->np, t->post, t->np / Max(t->candidates, 1.0), all_pairs,
-						 &t->lambda, &t->lambda_all, &t->converged);
+	}
 	elog(DEBUG1, "concord.identity_train: fitted after %ld ms",
 		 TimestampDifferenceMilliseconds(t->t0, GetCurrentTimestamp()));
 
@@ -642,7 +930,7 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 	 * every pair of them is a match, and u falls to its floor -- so it is
 	 * kept no lower than the same name held by one person says.
 	 */
-	if (atts[A_NAME_KEY].cand[0] >= MIN_PAIRS &&
+	if (fitted_pairs(&atts[A_NAME_KEY], 0) >= MIN_PAIRS &&
 		atts[A_NAME_KEY].m[1] / atts[A_NAME_KEY].u[1] > atts[A_NAME_KEY].m[0] / atts[A_NAME_KEY].u[0])
 		atts[A_NAME_KEY].u[1] = Min(1.0, atts[A_NAME_KEY].m[1] * atts[A_NAME_KEY].u[0] / atts[A_NAME_KEY].m[0]);
 
@@ -657,7 +945,7 @@ identity_train_run(IdentityTrain *t, IdentityBlocks *bs, int random_pairs, int m
 		{
 			TrainAtt   *a = &atts[i];
 
-			if (a->cand[0] >= MIN_PAIRS && a->m[0] > 0 &&
+			if (fitted_pairs(a, 0) >= MIN_PAIRS && a->m[0] > 0 &&
 				(strcmp(a->lev[k], "close") == 0 || strcmp(a->lev[k], "near") == 0 || strcmp(a->lev[k], "partial") == 0 ||
 				 strcmp(a->lev[k], "one_field_off") == 0 || strcmp(a->lev[k], "swapped") == 0 ||
 				 strcmp(a->lev[k], "given_close") == 0 || strcmp(a->lev[k], "given_initial") == 0 ||
@@ -702,8 +990,8 @@ train_rows(IdentityTrain *t, RowFn fn, void *arg)
 			v[2] = Float8GetDatum(a->m[k]);
 			v[3] = Float8GetDatum(Min(a->u[k], 1.0));
 			v[4] = Float8GetDatum(rint(w * 100) / 100);
-			nulls[4] = a->cand[k] < MIN_PAIRS || a->urand_n == 0;
-			v[5] = Float8GetDatum(a->cand[k]);
+			nulls[4] = fitted_pairs(a, k) < MIN_PAIRS || a->urand_n == 0;
+			v[5] = Float8GetDatum(fitted_pairs(a, k));
 			fn(arg, v, nulls);
 		}
 	memset(nulls, 0, sizeof(nulls));
@@ -712,7 +1000,7 @@ train_rows(IdentityTrain *t, RowFn fn, void *arg)
 	v[2] = Float8GetDatum(t->lambda);
 	v[3] = Float8GetDatum(t->lambda_all);
 	v[4] = Float8GetDatum(rint((log2(t->lambda_all / (1.0 - t->lambda_all)) + t->model.scale) * 100) / 100);
-	v[5] = Float8GetDatum(t->np);
+	v[5] = Float8GetDatum(t->nfirst);
 	fn(arg, v, nulls);
 	v[1] = CStringGetTextDatum("candidates");
 	nulls[2] = nulls[3] = nulls[4] = true;
@@ -722,7 +1010,7 @@ train_rows(IdentityTrain *t, RowFn fn, void *arg)
 	nulls[2] = nulls[4] = false;
 	v[2] = Float8GetDatum(t->converged ? 1.0 : 0.0);
 	v[4] = Float8GetDatum(t->iterations);
-	v[5] = Float8GetDatum(t->np);
+	v[5] = Float8GetDatum(t->nfirst);
 	fn(arg, v, nulls);
 	v[1] = CStringGetTextDatum("records");
 	nulls[2] = nulls[4] = true;
