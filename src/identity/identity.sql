@@ -560,7 +560,9 @@ CREATE TABLE @extschema@.identity_weight (
     ('id_number', 'close'),
     -- two mobiles one typo apart; names in Chinese characters of one
     -- sound; a family name and an honorific against a name
-    ('phone', 'close'), ('name', 'homophone'), ('name', 'honorific_family'), ('name', 'honorific_conflict'))
+    ('phone', 'close'), ('name', 'homophone'), ('name', 'honorific_family'), ('name', 'honorific_conflict'),
+    -- one employer's name the other's brand
+    ('company', 'contained'))
     -- a declared attribute (concord.identity_attribute): its levels (one
     -- field off: a date's)
     OR (attribute NOT IN ('id_number', 'phone', 'email', 'name', 'company', 'address', 'model')
@@ -580,6 +582,7 @@ INSERT INTO @extschema@.identity_weight (attribute, level, weight, origin) VALUE
   ('phone', 'agree', 9, 'default'), ('phone', 'agree_landline', 4, 'default'), ('phone', 'disagree', -4, 'default'),
   ('phone', 'close', 3, 'default'),
   ('name', 'homophone', 3, 'default'), ('name', 'honorific_family', 1, 'default'), ('name', 'honorific_conflict', -4, 'default'),
+  ('company', 'contained', 4, 'default'),
   ('email', 'agree', 9, 'default'), ('email', 'disagree', -2, 'default'),
   ('name', 'exact', 5, 'default'), ('name', 'exact_unique', 5, 'default'), ('name', 'close', 3, 'default'), ('name', 'near', 1, 'default'),
   ('name', 'partial', 0.5, 'default'), ('name', 'disagree', -4, 'default'),

@@ -200,6 +200,8 @@ typedef struct IdentityModel
 				name_honorific_conflict;
 	/* two mobiles one typo apart */
 	double		phone_close;
+	/* one employer's name the other's brand (九州 / 九州信息技术) */
+	double		company_contained;
 	/* blocking rules (identity_load_blocking_rules; none until loaded) */
 	int			nrules;
 	int			ncomposite;		/* slots after NAME_COMPANY */

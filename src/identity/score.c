@@ -85,6 +85,7 @@ static const WeightSlot weight_slots[] = {
 	{"company", "agree", offsetof(IdentityModel, company_agree)},
 	{"company", "close", offsetof(IdentityModel, company_close)},
 	{"company", "disagree", offsetof(IdentityModel, company_disagree)},
+	{"company", "contained", offsetof(IdentityModel, company_contained)},
 	{"address", "agree", offsetof(IdentityModel, address_agree)},
 	{"address", "close", offsetof(IdentityModel, address_close)},
 	{"address", "disagree", offsetof(IdentityModel, address_disagree)},
@@ -122,6 +123,7 @@ identity_load_model(void)
 	m.name_honorific_family = 1;
 	m.name_honorific_conflict = -4;
 	m.phone_close = 3;
+	m.company_contained = 4;
 	m.review_probability = 0.5;
 	if (SPI_execute("SELECT attribute, level, weight, origin FROM concord.identity_weight", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read concord.identity_weight");
@@ -779,6 +781,74 @@ address_close(const char *a, const char *b)
 	return r;
 }
 
+/*
+ * Is one employer's name the other's brand (normalized, see
+ * normalize_company): 九州 within 九州信息技术 (the brand, then its trade),
+ * or 九州 (鸿运机械) against a name in Latin letters of which a word, or
+ * words running on, are its pinyin -- the brand's first two syllables or
+ * more (hangzhou jiuzhou information technology, hangzhou hongyun
+ * machinery)?  Two characters at least; a name that is the other's whole
+ * is no brand (two equal names agree).
+ */
+static bool
+company_contains(const char *x, const char *y)
+{
+	bool		hx = (unsigned char) x[0] >= 0x80,
+				hy = (unsigned char) y[0] >= 0x80;
+	const char *han,
+			   *latin;
+	char	   *py;
+	char	   *syl[64];
+	char	   *save = NULL;
+	int			ns = 0;
+	bool		r = false;
+
+	if (hx && hy)
+	{
+		size_t		lx = strlen(x),
+					ly = strlen(y);
+		const char *s = lx < ly ? x : y,
+				   *l = lx < ly ? y : x;
+
+		return pg_mbstrlen(s) >= 2 && strncmp(l, s, strlen(s)) == 0 && strlen(s) < strlen(l);
+	}
+	if (hx == hy)
+		return false;
+	han = hx ? x : y;
+	latin = hx ? y : x;
+	if (pg_mbstrlen(han) < 2)
+		return false;
+	py = identity_transliterate(han, strlen(han), IDENTITY_PINYIN);
+	for (char *t = strtok_r(py, " ", &save); t && ns < 64; t = strtok_r(NULL, " ", &save))
+		syl[ns++] = t;
+	/* the brand's syllables, the longest first, against the words from each word on */
+	for (int k = ns; k >= 2 && !r; k--)
+	{
+		StringInfoData brand;
+
+		initStringInfo(&brand);
+		for (int j = 0; j < k; j++)
+			appendStringInfoString(&brand, syl[j]);
+		for (const char *w = latin; *w && !r; w += strcspn(w, " "), w += strspn(w, " "))
+		{
+			const char *p = w;
+			int			at = 0;
+
+			/* the words from w on, their spaces skipped, spell the brand and end there */
+			while (*p && at < brand.len && (*p == ' ' || *p == brand.data[at]))
+			{
+				if (*p != ' ')
+					at++;
+				p++;
+			}
+			r = at == brand.len && (*p == '\0' || *p == ' ') && p[-1] != ' ';
+		}
+		pfree(brand.data);
+	}
+	pfree(py);
+	return r;
+}
+
 /* Is a normalized phone a mainland mobile number (+861[3-9]...)? */
 bool
 identity_is_mobile(const char *phone)
@@ -1261,6 +1331,18 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 					c[i].similarity = s;
 					c[i].level = s >= 1.0 ? "agree" : s >= 0.9 ? "close" : "disagree";
 					c[i].weight = s >= 1.0 ? agree : s >= 0.9 ? Min(m->company_close, agree) : m->company_disagree;
+
+					/*
+					 * one name the other's brand (九州 / 九州信息技术 /
+					 * Hangzhou Jiuzhou Information Technology): a level of
+					 * its own, a value shared as the employer is, the
+					 * larger one's people counted
+					 */
+					if (s < 0.9 && company_contains(a->att[i], b->att[i]))
+					{
+						c[i].level = "contained, one name the other's brand";
+						c[i].weight = Max(tf(m, m->company_contained, Max(a->spread[i], b->spread[i])), 0.0);
+					}
 
 					/*
 					 * Two people of the name work there (two mobiles behind

@@ -61,11 +61,11 @@ static const char *const builtin_levels[A_NATTS][MAX_LEVELS] = {
 	"honorific_conflict"},
 	[A_PHONE] = {"agree", "agree_landline", "disagree", "close"},
 	[A_EMAIL] = {"agree", "disagree"},
-	[A_COMPANY] = {"agree", "close", "disagree"},
+	[A_COMPANY] = {"agree", "close", "disagree", "contained"},
 	[A_ADDRESS] = {"agree", "close", "disagree"},
 	[A_ID_NUMBER] = {"agree", "disagree", "close"},
 };
-static const int builtin_nlevels[A_NATTS] = {15, 4, 2, 3, 3, 3};
+static const int builtin_nlevels[A_NATTS] = {15, 4, 2, 4, 3, 3};
 static const char *const builtin_names[A_NATTS] = {
 	"name", "phone", "email", "company", "address", "id_number"
 };
@@ -231,6 +231,13 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 				*tf = strcmp(l, "agree") == 0 ? spread_bits(Max(a->spread[i], b->spread[i])) :
 					-spread_bits(a->spread[A_NAME_KEY]);
 				return 0;
+			}
+			/* one name the other's brand: a value shared (see score.c) */
+			if (strncmp(l, "contained", 9) == 0)
+			{
+				*scaled = true;
+				*tf = spread_bits(Max(a->spread[i], b->spread[i]));
+				return 3;
 			}
 			return strncmp(l, "close", 5) == 0 ? 1 : 2;
 		case A_ADDRESS:

@@ -27,9 +27,11 @@
 --      "close, one typo"; not the last digit alone (numbers bought
 --      together), nor landlines;
 --   8. an address many people share (an office building) weighs less, by
---      their number: the same in incremental runs and why_matched.
+--      their number: the same in incremental runs and why_matched;
+--   9. one employer's name the other's brand (九州 / 九州信息技术 / Hangzhou
+--      Jiuzhou Information Technology) is "contained".
 BEGIN;
-SELECT plan(52);
+SELECT plan(57);
 SET LOCAL client_min_messages = warning;
 
 CREATE SCHEMA iec;
@@ -71,7 +73,10 @@ INSERT INTO iec.crm VALUES
   (2, '宋军', '13746225467', '深圳华信投资有限公司'),
   (3, '钟新宁', '13800468358', '南京银行股份有限公司'),
   (4, '王明峰', '13809828616', NULL),
-  (5, '王伟', '13700000001', NULL);
+  (5, '王伟', '13700000001', NULL),
+  -- 9. brands
+  (6, '肖文', '13912340011', '九州'), (7, '叶青', '13912340021', '鸿运机械股份有限公司'),
+  (8, '余华', '13912340041', '九州物流'), (9, '孟飞', '13912340061', '华信');
 INSERT INTO iec.billing VALUES
   -- 1: another 王晨, at the Guangzhou company of the same name
   ('B-1', '王晨', '13523037513', '中科科技(广州)'),
@@ -82,7 +87,10 @@ INSERT INTO iec.billing VALUES
   ('B-4', '杨浩', '021-68083665', '华信化工(成都)'),
   ('B-5', '杨洋', '021-68083665', '成都华信化工有限公司'),
   ('B-6', '王蔷峰', '13809828616', NULL),
-  ('B-7', '王芳', '13700000001', NULL);
+  ('B-7', '王芳', '13700000001', NULL),
+  ('B-10', '肖文', '13912340012', '杭州九州信息技术有限公司'), ('B-11', '肖文', '13912340013', 'Hangzhou Jiuzhou Information Technology Co., Ltd.'),
+  ('B-12', '叶青', '13912340032', 'Hangzhou Hongyun Machinery Co., Ltd.'),
+  ('B-13', '余华', '13912340052', '九州信息技术'), ('B-14', '孟飞', '13912340072', 'Huaxing Trading Co., Ltd.');
 -- 3: thirty leads of thirty names left test@test.com, two of them 任杰
 INSERT INTO iec.marketing
   SELECT 'M-' || i, (ARRAY['赵', '钱', '孙', '李', '周', '吴'])[1 + i % 6] || (ARRAY['一', '二', '三', '四', '五'])[1 + i / 6],
@@ -182,6 +190,15 @@ SELECT is(pg_temp.lvl('S-22', 'S-23', 'phone'), 'close, one typo', '13559959934 
 SELECT is(pg_temp.lvl('S-22', 'S-24', 'phone'), 'close, one typo', '13559959934 / 13559599934: two digits swapped');
 SELECT is(pg_temp.lvl('S-25', 'S-26', 'phone'), 'disagree', 'landlines one digit apart: two lines');
 SELECT is(pg_temp.lvl('S-27', 'S-28', 'phone'), 'disagree', '13910000021 / 13910000022: the last digit alone, numbers bought together');
+
+-- 9. brands
+CREATE FUNCTION pg_temp.co(a text, b text) RETURNS text LANGUAGE sql AS
+  $$SELECT concord.why_matched('iec_crm', a, 'iec_billing', b) #>> '{attributes,company,level}'$$;
+SELECT is(pg_temp.co('6', 'B-10'), 'contained, one name the other''s brand', '九州 / 杭州九州信息技术有限公司: the brand within the name');
+SELECT is(pg_temp.co('6', 'B-11'), 'contained, one name the other''s brand', '九州 / Hangzhou Jiuzhou Information Technology: the brand in pinyin');
+SELECT is(pg_temp.co('7', 'B-12'), 'contained, one name the other''s brand', '鸿运机械 / Hangzhou Hongyun Machinery: its first two syllables a word');
+SELECT is(pg_temp.co('8', 'B-13'), 'disagree', '九州物流 / 九州信息技术: one brand, two trades, neither within the other');
+SELECT is(pg_temp.co('9', 'B-14'), 'disagree', '华信 / Huaxing Trading: huaxin is no word of it');
 
 -- 8. an office building's address
 SELECT results_eq(

@@ -8,8 +8,8 @@ SET LOCAL client_min_messages = warning;
 -- test runs as a superuser after people.psql's registration
 RESET ROLE;
 
-SELECT is((SELECT count(*)::int FROM concord.identity_weight WHERE origin = 'default'), 35,
-  'the model starts with the 35 default weights and settings');
+SELECT is((SELECT count(*)::int FROM concord.identity_weight WHERE origin = 'default'), 36,
+  'the model starts with the 36 default weights and settings');
 SELECT is((SELECT customers FROM concord.resolve()), 13::bigint, 'resolve with the defaults');
 SELECT is((concord.why_matched('crm', '5', 'billing', 'B-005') ->> 'score')::numeric, 13.00,
   '陈静''s pair scores 13: the only 陈静 at her employer, her name and employer weigh as if unique (5 + 8)');
@@ -26,15 +26,15 @@ SELECT is((SELECT customers FROM concord.resolve()), 16::bigint, 'with threshold
 SELECT is((SELECT count(*)::int FROM concord.customer_link WHERE how = 'score'), 0, 'no link by score');
 
 -- estimation: advisory unless applied
-SELECT is((SELECT count(*)::int FROM concord.identity_estimate_weights(1000)), 30,
-  'identity_estimate_weights proposes the 30 attribute weights');
+SELECT is((SELECT count(*)::int FROM concord.identity_estimate_weights(1000)), 31,
+  'identity_estimate_weights proposes the 31 attribute weights');
 SELECT is((SELECT count(*)::int FROM concord.identity_weight WHERE origin = 'estimated'), 0, 'and stores nothing unless asked');
 SELECT throws_ok($$SELECT * FROM concord.identity_estimate_weights(10)$$, '22023',
   'sample must be between 100 and 10000000 pairs, not 10', 'a sample too small');
 -- (deprecated: a wrapper of identity_train, which stores what it trains,
 -- never over a row set by hand)
 CREATE TEMP TABLE est AS SELECT * FROM concord.identity_estimate_weights(1000, apply => true);
-SELECT is((SELECT count(*)::int FROM est), 30, 'identity_estimate_weights is identity_train now: its 30 attribute weights');
+SELECT is((SELECT count(*)::int FROM est), 31, 'identity_estimate_weights is identity_train now: its 31 attribute weights');
 SELECT is((SELECT format('%s %s', weight, origin) FROM concord.identity_weight WHERE (attribute, level) = ('company', 'agree')),
   '2 manual', 'applied, it leaves the weight set by hand (company agree 2) as it is');
 SELECT is((SELECT count(*)::int FROM concord.identity_weight w JOIN est e USING (attribute, level)
