@@ -87,6 +87,8 @@ typedef struct TrainAtt
 	double		fit[MAX_LEVELS];	/* pairs m is learned from at each level
 									 * (of the rules that leave it free) */
 	bool		joint;			/* no rule leaves it free (see fit_model) */
+	bool		from_joint[MAX_LEVELS]; /* no rule's fit reaches the level:
+										 * m of the joint fit (see fit_model) */
 	double		scaled[MAX_LEVELS]; /* pairs at the level whose weight gains
 									 * the population's scale */
 	double		seen[MAX_LEVELS];
@@ -656,7 +658,7 @@ sample_pair(void *arg, int a, int b, int r, bool first)
 static double
 fitted_pairs(const TrainAtt *a, int k)
 {
-	return a->joint ? a->cand[k] : a->fit[k];
+	return a->joint || a->from_joint[k] ? a->cand[k] : a->fit[k];
 }
 
 /*
@@ -695,22 +697,23 @@ fit_model(IdentityTrain *t, double all_pairs, bool rules, int *rounds, bool *con
 	memset(num, 0, sizeof(num));
 	memset(den, 0, sizeof(den));
 	memset(m, 0, sizeof(m));
-	for (int i = 0; i < natts; i++)
-	{
+	for (int i = 0; i < MAX_ATTS; i++)
 		use[i] = true;
+	for (int i = 0; i < natts; i++)
 		joint |= atts[i].joint;
-	}
 
-	/* an attribute every rule blocks on: a fit with every attribute in it */
-	if (rules && joint)
+	/*
+	 * a fit with every attribute in it: for an attribute every rule blocks
+	 * on, and for a level no rule's fit reaches (below)
+	 */
+	if (rules)
 	{
 		it = em(atts, natts, t->pairs, 0, t->np, t->post, use, true, false, fitted, all_pairs, m,
 				&t->lambda, &t->lambda_all, &conv);
 		*rounds = Max(*rounds, it);
 		*converged &= conv;
 		for (int i = 0; i < natts; i++)
-			if (atts[i].joint)
-				memcpy(atts[i].m, m[i], sizeof(atts[i].m));
+			memcpy(atts[i].m, m[i], sizeof(atts[i].m));
 	}
 
 	/* each rule's EM, from the posteriors its pairs have (see sample_pair) */
@@ -739,10 +742,33 @@ fit_model(IdentityTrain *t, double all_pairs, bool rules, int *rounds, bool *con
 					elog(DEBUG2, "concord.identity_train: rule %s: m of %s %s %.4f",
 						 t->model.rules[r].name, atts[i].name, atts[i].lev[k], m[i][k]);
 	}
+	/*
+	 * (a level the rules' fits leave out -- two names on one phone read as
+	 * a shared phone, so no rule's fit sees names that differ -- keeps the
+	 * joint fit's m, its share renormalised with the others')
+	 */
 	for (int i = 0; i < natts && rules; i++)
 		if (!atts[i].joint)
+		{
+			double		rest = 0,
+						total = 0;
+
 			for (int k = 0; k < atts[i].nlev; k++)
-				atts[i].m[k] = (num[i][k] + 1.0 / atts[i].nlev) / (den[i] + 1.0);
+			{
+				atts[i].from_joint[k] = atts[i].fit[k] < MIN_PAIRS && atts[i].cand[k] >= MIN_PAIRS;
+				if (atts[i].from_joint[k])
+					rest += atts[i].m[k];
+			}
+			for (int k = 0; k < atts[i].nlev; k++)
+				if (!atts[i].from_joint[k])
+				{
+					atts[i].m[k] = (num[i][k] + 1.0 / atts[i].nlev) / (den[i] + 1.0);
+					total += atts[i].m[k];
+				}
+			for (int k = 0; k < atts[i].nlev; k++)
+				if (!atts[i].from_joint[k] && total > 0)
+					atts[i].m[k] *= (1.0 - rest) / total;
+		}
 	for (int i = 0; i < natts; i++)
 		memcpy(m[i], atts[i].m, sizeof(atts[i].m));
 	it = em(atts, natts, t->pairs, 0, t->np, t->post, use, false, false, fitted, all_pairs, m,
