@@ -686,8 +686,7 @@ fit_model(IdentityTrain *t, double all_pairs, bool rules, int *rounds, bool *con
 	double		num[MAX_ATTS][MAX_LEVELS];
 	double		den[MAX_ATTS];
 	bool		use[MAX_ATTS];
-	bool		conv,
-				joint = false;
+	bool		conv;
 	double		lambda,
 				fitted = t->nfirst / Max(t->candidates, 1.0);
 	int			it;
@@ -699,8 +698,6 @@ fit_model(IdentityTrain *t, double all_pairs, bool rules, int *rounds, bool *con
 	memset(m, 0, sizeof(m));
 	for (int i = 0; i < MAX_ATTS; i++)
 		use[i] = true;
-	for (int i = 0; i < natts; i++)
-		joint |= atts[i].joint;
 
 	/*
 	 * a fit with every attribute in it: for an attribute every rule blocks
