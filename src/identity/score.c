@@ -1429,6 +1429,19 @@ compare_records(const IdentityModel *m, const IdentityRec *a, const IdentityRec 
 						c[i].level = "agree, the landline's household";
 						c[i].weight = 0;
 					}
+
+					/*
+					 * nor, given the employer, is its office: two people of
+					 * one employer write its address as one person does
+					 * (m = u), and an address with an employer agreeing
+					 * says nothing more (colleagues at a small office were
+					 * taken for one person on the two)
+					 */
+					else if (m->trained && c[i].level[0] != 'd' && c[A_COMPANY].level[0] == 'a')
+					{
+						c[i].level = "agree, the employer's office";
+						c[i].weight = 0;
+					}
 					break;
 				}
 		}

@@ -253,6 +253,9 @@ identity_level_index(const IdentityModel *m, int i, const IdentityAttCmp *c, con
 				 */
 				if (household && l[0] != 'd')
 					return -1;
+				/* (nor the employer's office: see score.c) */
+				if (c[A_COMPANY].level[0] == 'a' && l[0] != 'd')
+					return -1;
 				/* (an address many people share weighs less: see score.c) */
 				if (strcmp(l, "agree") == 0)
 				{
