@@ -27,6 +27,10 @@ are not followed).
                                any other operator: tighter than = and
                                looser than +); the constructs are left for
                                a person to rewrite
+
+test/arch/same_parse.js checks a rewrite: the old and the new file must
+parse, with PostgreSQL's parser, to the same function bodies but for the
+pg_catalog qualification.
 """
 
 import re
