@@ -52,6 +52,23 @@ KEYWORDS = {
 }
 
 
+def string_end(text, j, end, backslash):
+    """The index of the quote that closes a string literal whose text
+    starts at j ('' inside is a quote; with backslash, as in E'...', a
+    backslash escapes the next character); end if it is not closed."""
+    while j < end:
+        if backslash and text[j] == "\\":
+            j += 2
+            continue
+        if text[j] == "'":
+            if j + 1 < end and text[j + 1] == "'":
+                j += 2
+                continue
+            break
+        j += 1
+    return j
+
+
 def tokens(text, start, end):
     """Yield (kind, value, offset) for text[start:end]; kinds: str, comment,
     dollar, word, num, op, punct, space."""
@@ -75,28 +92,11 @@ def tokens(text, start, end):
             yield "comment", text[i:j], i
             i = j
         elif c in "eE" and i + 1 < end and text[i + 1] == "'":
-            j = i + 2
-            while j < end:
-                if text[j] == "\\":
-                    j += 2
-                    continue
-                if text[j] == "'":
-                    if j + 1 < end and text[j + 1] == "'":
-                        j += 2
-                        continue
-                    break
-                j += 1
+            j = string_end(text, i + 2, end, True)
             yield "str", text[i:j + 1], i
             i = j + 1
         elif c == "'":
-            j = i + 1
-            while j < end:
-                if text[j] == "'":
-                    if j + 1 < end and text[j + 1] == "'":
-                        j += 2
-                        continue
-                    break
-                j += 1
+            j = string_end(text, i + 1, end, False)
             yield "str", text[i:j + 1], i
             i = j + 1
         elif c == '"':
